@@ -1,0 +1,33 @@
+# flashdrop — see README.md. `make help` lists the targets.
+GO       ?= go
+BENCHTIME ?= 2s
+
+.PHONY: help test test-short run bench fuzz vet ensure-redis
+
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+ensure-redis: ## install redis-server with apt-get if it is missing (tests start their own)
+	@if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then \
+		echo "redis-server not found: installing it with apt-get"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+		if ! command -v apt-get >/dev/null 2>&1; then \
+			echo "error: no apt-get here; install Redis 7 (redis-server, redis-cli) and rerun" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null || { \
+			echo "error: apt-get could not install redis-server; install Redis 7 and rerun" >&2; exit 1; }; \
+	fi
+	@redis-server --version
+
+test: ensure-redis ## run every test with the race detector against real Redis
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+test-short: ## the tests without the race detector (faster while editing)
+	$(GO) test -count=1 ./...
+
+run: ## run flashdrop on its embedded default
+	$(GO) run ./cmd/flashdrop serve
+
+bench: ensure-redis ## benchmarks; each prints ratios against its in-run baseline
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./engine/redisstore/

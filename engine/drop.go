@@ -1,0 +1,197 @@
+package engine
+
+import (
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Mode is how a drop hands out its stock.
+type Mode string
+
+const (
+	// ModeFCFS decides each reserve request atomically, first come first served.
+	ModeFCFS Mode = "fcfs"
+	// ModeDraw draws winners at random from the registrants at sale start.
+	ModeDraw Mode = "draw"
+)
+
+// State is where a drop is in its lifecycle. It follows from the clock and
+// the stock, never from a stored flag, so every node agrees on it.
+type State string
+
+// The lifecycle, in order: scheduled → registration_open →
+// registration_closed → sale_open → sold_out | sale_closed.
+const (
+	StateScheduled          State = "scheduled"
+	StateRegistrationOpen   State = "registration_open"
+	StateRegistrationClosed State = "registration_closed"
+	StateSaleOpen           State = "sale_open"
+	StateSoldOut            State = "sold_out"
+	StateSaleClosed         State = "sale_closed"
+)
+
+// Limits on drop configuration. They keep every number well inside what a
+// Lua double represents exactly and what one Redis hash slot holds comfortably.
+const (
+	MaxDropIDLen       = 64
+	MaxNameLen         = 200
+	MaxStock           = 1_000_000_000
+	MaxPerUserLimit    = 1000
+	DefaultHoldSeconds = 600
+	MaxHoldSeconds     = 7 * 24 * 3600
+)
+
+// Drop is one limited sale of one product.
+type Drop struct {
+	ID                   string    `json:"id"`
+	Name                 string    `json:"name"`
+	Product              string    `json:"product,omitempty"`
+	Stock                int64     `json:"stock"`
+	PerUserLimit         int64     `json:"per_user_limit"`
+	RegistrationOpensAt  time.Time `json:"registration_opens_at"`
+	RegistrationClosesAt time.Time `json:"registration_closes_at"`
+	SaleStartsAt         time.Time `json:"sale_starts_at"`
+	SaleEndsAt           time.Time `json:"sale_ends_at,omitzero"`
+	HoldSeconds          int64     `json:"hold_seconds"`
+	Mode                 Mode      `json:"mode"`
+	Paused               bool      `json:"paused"`
+	CreatedAt            time.Time `json:"created_at,omitzero"`
+}
+
+// Normalize fills in defaults and truncates times to the millisecond, the
+// resolution the store keeps, so a drop read back equals the one written.
+func (d Drop) Normalize() Drop {
+	if d.PerUserLimit == 0 {
+		d.PerUserLimit = 1
+	}
+	if d.HoldSeconds == 0 {
+		d.HoldSeconds = DefaultHoldSeconds
+	}
+	if d.Mode == "" {
+		d.Mode = ModeFCFS
+	}
+	if d.Product == "" {
+		d.Product = d.Name
+	}
+	d.RegistrationOpensAt = truncMS(d.RegistrationOpensAt)
+	d.RegistrationClosesAt = truncMS(d.RegistrationClosesAt)
+	d.SaleStartsAt = truncMS(d.SaleStartsAt)
+	d.SaleEndsAt = truncMS(d.SaleEndsAt)
+	d.CreatedAt = truncMS(d.CreatedAt)
+	return d
+}
+
+func truncMS(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+// Validate reports the first problem with a (normalized) drop.
+func (d Drop) Validate() error {
+	if err := ValidateDropID(d.ID); err != nil {
+		return err
+	}
+	if err := validText("name", d.Name, MaxNameLen); err != nil {
+		return err
+	}
+	if err := validText("product", d.Product, MaxNameLen); err != nil {
+		return err
+	}
+	switch {
+	case d.Stock < 1 || d.Stock > MaxStock:
+		return invalid("stock", "must be between 1 and %d", MaxStock)
+	case d.PerUserLimit < 1 || d.PerUserLimit > MaxPerUserLimit:
+		return invalid("per_user_limit", "must be between 1 and %d", MaxPerUserLimit)
+	case d.PerUserLimit > d.Stock:
+		return invalid("per_user_limit", "must not exceed stock")
+	case d.HoldSeconds < 1 || d.HoldSeconds > MaxHoldSeconds:
+		return invalid("hold_seconds", "must be between 1 and %d", MaxHoldSeconds)
+	case d.Mode != ModeFCFS && d.Mode != ModeDraw:
+		return invalid("mode", "must be %q or %q", ModeFCFS, ModeDraw)
+	case d.RegistrationOpensAt.IsZero():
+		return invalid("registration_opens_at", "is required")
+	case d.RegistrationClosesAt.IsZero():
+		return invalid("registration_closes_at", "is required")
+	case d.SaleStartsAt.IsZero():
+		return invalid("sale_starts_at", "is required")
+	case !d.RegistrationOpensAt.Before(d.RegistrationClosesAt):
+		return invalid("registration_closes_at", "must be after registration_opens_at")
+	case d.SaleStartsAt.Before(d.RegistrationClosesAt):
+		return invalid("sale_starts_at", "must not be before registration_closes_at")
+	case !d.SaleEndsAt.IsZero() && !d.SaleStartsAt.Before(d.SaleEndsAt):
+		return invalid("sale_ends_at", "must be after sale_starts_at")
+	}
+	// Times far outside this range are typos, and the store keeps them as
+	// Unix milliseconds that must stay exact in a Lua double.
+	// The times are ordered by now, so checking the first and last is enough.
+	last, lastField := d.SaleStartsAt, "sale_starts_at"
+	if !d.SaleEndsAt.IsZero() {
+		last, lastField = d.SaleEndsAt, "sale_ends_at"
+	}
+	if d.RegistrationOpensAt.Year() < 2000 {
+		return invalid("registration_opens_at", "must be in the year 2000 or later")
+	}
+	if last.Year() > 9999 {
+		return invalid(lastField, "must be before the year 10000")
+	}
+	return nil
+}
+
+// State is the drop's lifecycle state at now. available is the current
+// number of units in stock; it only matters once the sale is open.
+func (d Drop) State(now time.Time, available int64) State {
+	switch {
+	case now.Before(d.RegistrationOpensAt):
+		return StateScheduled
+	case now.Before(d.RegistrationClosesAt):
+		return StateRegistrationOpen
+	case now.Before(d.SaleStartsAt):
+		return StateRegistrationClosed
+	case !d.SaleEndsAt.IsZero() && !now.Before(d.SaleEndsAt):
+		return StateSaleClosed
+	case available <= 0:
+		return StateSoldOut
+	default:
+		return StateSaleOpen
+	}
+}
+
+// ValidateDropID checks the id charset and length of SPEC §2.
+func ValidateDropID(id string) error {
+	if id == "" || len(id) > MaxDropIDLen {
+		return invalid("id", "must be 1 to %d characters", MaxDropIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if !isIDByte(id[i]) {
+			return invalid("id", "may contain only A-Z, a-z, 0-9, '_' and '-'")
+		}
+	}
+	return nil
+}
+
+func isIDByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// validText accepts non-empty UTF-8 without control characters.
+func validText(field, s string, max int) error {
+	if strings.TrimSpace(s) == "" {
+		return invalid(field, "is required")
+	}
+	if len(s) > max {
+		return invalid(field, "must be at most %d bytes", max)
+	}
+	if !utf8.ValidString(s) {
+		return invalid(field, "must be UTF-8")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return invalid(field, "must not contain control characters")
+		}
+	}
+	return nil
+}

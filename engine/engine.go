@@ -1,0 +1,257 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Options configure an Engine. The zero value means the defaults.
+type Options struct {
+	// Clock defaults to the system clock.
+	Clock Clock
+	// ExpireStep is the most holds one ExpireDue step expires per drop
+	// (default 256), which bounds the time any one store call takes.
+	ExpireStep int
+}
+
+// Engine is the flashdrop service: it validates input, reads the clock, and
+// lets the Store decide.
+type Engine struct {
+	store      Store
+	clock      Clock
+	expireStep int
+}
+
+// New returns an Engine on store.
+func New(store Store, opts Options) *Engine {
+	e := &Engine{store: store, clock: opts.Clock, expireStep: opts.ExpireStep}
+	if e.clock == nil {
+		e.clock = SystemClock{}
+	}
+	if e.expireStep <= 0 {
+		e.expireStep = 256
+	}
+	return e
+}
+
+// Now is the engine's current time.
+func (e *Engine) Now() time.Time { return e.clock.Now() }
+
+// CreateDrop validates and stores a new drop and returns it as stored.
+func (e *Engine) CreateDrop(ctx context.Context, d Drop) (Drop, error) {
+	d.CreatedAt = e.clock.Now()
+	d.Paused = false
+	d = d.Normalize()
+	if err := d.Validate(); err != nil {
+		return Drop{}, err
+	}
+	if err := e.store.CreateDrop(ctx, d); err != nil {
+		return Drop{}, err
+	}
+	return d, nil
+}
+
+// Drop returns the drop with id.
+func (e *Engine) Drop(ctx context.Context, id string) (Drop, error) {
+	if err := ValidateDropID(id); err != nil {
+		return Drop{}, fmt.Errorf("%w: drop %q", ErrNotFound, id)
+	}
+	return e.store.Drop(ctx, id)
+}
+
+// Drops lists every drop, ordered by id.
+func (e *Engine) Drops(ctx context.Context) ([]Drop, error) {
+	ds, err := e.store.Drops(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].ID < ds[j].ID })
+	return ds, nil
+}
+
+// Pause stops a drop's sale: every reserve answers ErrSalePaused.
+func (e *Engine) Pause(ctx context.Context, id string) (Drop, error) {
+	return e.setPaused(ctx, id, true)
+}
+
+// Resume lifts a pause.
+func (e *Engine) Resume(ctx context.Context, id string) (Drop, error) {
+	return e.setPaused(ctx, id, false)
+}
+
+func (e *Engine) setPaused(ctx context.Context, id string, paused bool) (Drop, error) {
+	if err := ValidateDropID(id); err != nil {
+		return Drop{}, fmt.Errorf("%w: drop %q", ErrNotFound, id)
+	}
+	return e.store.SetPaused(ctx, id, paused)
+}
+
+// Register registers user for drop. Registering twice is not an error:
+// created is false and the first registration is returned. ref is an
+// optional share code to credit.
+func (e *Engine) Register(ctx context.Context, drop, user, ref string) (Registration, bool, error) {
+	if err := ValidateDropID(drop); err != nil {
+		return Registration{}, false, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
+	}
+	if err := ValidateUser(user); err != nil {
+		return Registration{}, false, err
+	}
+	if err := ValidateRef(ref); err != nil {
+		return Registration{}, false, err
+	}
+	return e.store.Register(ctx, drop, user, ref, e.clock.Now())
+}
+
+// Reserve decides one reserve request. Callers under load should gather
+// concurrent requests and use ReserveBatch instead.
+func (e *Engine) Reserve(ctx context.Context, drop string, req ReserveRequest) (Reservation, error) {
+	res, err := e.ReserveBatch(ctx, drop, []ReserveRequest{req})
+	if err != nil {
+		return Reservation{}, err
+	}
+	return res[0].Reservation, res[0].Err
+}
+
+// ReserveBatch decides many requests for one drop in one store call and
+// answers each in order. Invalid requests are answered without reaching the
+// store. The error is for the whole batch (the store failed).
+func (e *Engine) ReserveBatch(ctx context.Context, drop string, reqs []ReserveRequest) ([]ReserveResult, error) {
+	if err := ValidateDropID(drop); err != nil {
+		return nil, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
+	}
+	out := make([]ReserveResult, len(reqs))
+	valid := make([]ReserveRequest, 0, len(reqs))
+	idx := make([]int, 0, len(reqs))
+	for i, r := range reqs {
+		if err := validateReserve(r); err != nil {
+			out[i].Err = err
+			continue
+		}
+		valid = append(valid, r)
+		idx = append(idx, i)
+	}
+	if len(valid) == 0 {
+		return out, nil
+	}
+	got, err := e.store.ReserveBatch(ctx, drop, e.clock.Now(), valid)
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != len(valid) {
+		return nil, fmt.Errorf("engine: store answered %d of %d reserve requests", len(got), len(valid))
+	}
+	for j, i := range idx {
+		out[i] = got[j]
+	}
+	return out, nil
+}
+
+func validateReserve(r ReserveRequest) error {
+	if err := ValidateUser(r.User); err != nil {
+		return err
+	}
+	if r.Quantity < 1 || r.Quantity > MaxPerUserLimit {
+		return invalid("quantity", "must be between 1 and %d", MaxPerUserLimit)
+	}
+	if r.IdempotencyKey != "" {
+		return ValidateIdempotencyKey(r.IdempotencyKey)
+	}
+	return nil
+}
+
+// Confirm turns a held reservation into a sale. actor is the shopper's id,
+// or "" when the shop backend acts as admin.
+func (e *Engine) Confirm(ctx context.Context, id, actor string) (Reservation, error) {
+	if err := e.checkReservationCall(id, actor); err != nil {
+		return Reservation{}, err
+	}
+	return e.store.Confirm(ctx, id, actor, e.clock.Now())
+}
+
+// Cancel releases a held reservation's units (to the waitlist first).
+func (e *Engine) Cancel(ctx context.Context, id, actor string) (Reservation, error) {
+	if err := e.checkReservationCall(id, actor); err != nil {
+		return Reservation{}, err
+	}
+	return e.store.Cancel(ctx, id, actor, e.clock.Now())
+}
+
+// Reservation returns a reservation if actor ("" for admin) may see it.
+func (e *Engine) Reservation(ctx context.Context, id, actor string) (Reservation, error) {
+	if err := e.checkReservationCall(id, actor); err != nil {
+		return Reservation{}, err
+	}
+	r, err := e.store.Reservation(ctx, id)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if actor != "" && r.User != actor {
+		return Reservation{}, ErrForbidden
+	}
+	return r, nil
+}
+
+func (e *Engine) checkReservationCall(id, actor string) error {
+	if _, err := SplitReservationID(id); err != nil {
+		// A malformed id cannot exist: answer as the store would.
+		return fmt.Errorf("%w: reservation %q", ErrNotFound, id)
+	}
+	if actor != "" {
+		return ValidateUser(actor)
+	}
+	return nil
+}
+
+// ExpireDue is one step of the expiry sweeper: across all drops it expires
+// holds whose deadline has passed, at most ExpireStep per drop, and returns
+// how many it expired. Safe to run on many nodes at once: the store decides
+// each expiry atomically, so a hold is released exactly once.
+func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
+	ds, err := e.store.Drops(ctx)
+	if err != nil {
+		return 0, err
+	}
+	now := e.clock.Now()
+	total := 0
+	var errs []error
+	for _, d := range ds {
+		n, err := e.store.ExpireDue(ctx, d.ID, now, e.expireStep)
+		total += n
+		if err != nil {
+			errs = append(errs, fmt.Errorf("drop %s: %w", d.ID, err))
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+// ShopperView returns what user sees of drop (SPEC §4 `me`).
+func (e *Engine) ShopperView(ctx context.Context, drop, user string) (ShopperView, error) {
+	if err := ValidateDropID(drop); err != nil {
+		return ShopperView{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
+	}
+	if err := ValidateUser(user); err != nil {
+		return ShopperView{}, err
+	}
+	return e.store.ShopperView(ctx, drop, user)
+}
+
+// WaitlistPosition returns user's 1-based waitlist position for drop, or
+// ok=false when they are not on it.
+func (e *Engine) WaitlistPosition(ctx context.Context, drop, user string) (pos int64, ok bool, err error) {
+	v, err := e.ShopperView(ctx, drop, user)
+	if err != nil || v.WaitlistPosition == nil {
+		return 0, false, err
+	}
+	return *v.WaitlistPosition, true, nil
+}
+
+// Stats returns a drop's counters.
+func (e *Engine) Stats(ctx context.Context, drop string) (Stats, error) {
+	if err := ValidateDropID(drop); err != nil {
+		return Stats{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
+	}
+	return e.store.Stats(ctx, drop)
+}

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors for the closed set of outcomes a caller must tell apart.
+// The api package maps each to an HTTP status and a problem code in one
+// table; anything else is an internal error.
+var (
+	// ErrInvalid is the class of all input validation failures; the
+	// concrete error is a *ValidationError naming the field.
+	ErrInvalid = errors.New("engine: invalid input")
+	// ErrNotFound means the drop or reservation does not exist.
+	ErrNotFound = errors.New("engine: not found")
+	// ErrDropExists means a drop with that id was already created.
+	ErrDropExists = errors.New("engine: drop already exists")
+	// ErrForbidden means the actor may not see or change the object.
+	ErrForbidden = errors.New("engine: forbidden")
+
+	// ErrRegistrationNotOpen means registration has not opened yet.
+	ErrRegistrationNotOpen = errors.New("engine: registration not open yet")
+	// ErrRegistrationClosed means the registration window has passed.
+	ErrRegistrationClosed = errors.New("engine: registration closed")
+
+	// ErrNotRegistered means the shopper did not register in the window.
+	ErrNotRegistered = errors.New("engine: not registered")
+	// ErrSaleNotOpen means the sale has not started (or, in draw mode,
+	// the draw has not happened yet).
+	ErrSaleNotOpen = errors.New("engine: sale not open")
+	// ErrSaleClosed means the sale has ended.
+	ErrSaleClosed = errors.New("engine: sale closed")
+	// ErrSalePaused means an operator paused the sale.
+	ErrSalePaused = errors.New("engine: sale paused")
+	// ErrSoldOut means not enough units are available; the concrete
+	// error is a *SoldOutError when the shopper joined the waitlist.
+	ErrSoldOut = errors.New("engine: sold out")
+	// ErrLimitReached means the request would take the shopper past the
+	// drop's per-user limit.
+	ErrLimitReached = errors.New("engine: per-user limit reached")
+	// ErrIdempotencyMismatch means the idempotency key was already used by
+	// this shopper for a different request.
+	ErrIdempotencyMismatch = errors.New("engine: idempotency key reused with a different request")
+
+	// ErrExpired means the reservation's hold ran out.
+	ErrExpired = errors.New("engine: reservation expired")
+	// ErrCancelled means the reservation was cancelled.
+	ErrCancelled = errors.New("engine: reservation cancelled")
+	// ErrConfirmed means the reservation is already a sale and cannot be
+	// cancelled (a confirmed unit never returns, I7).
+	ErrConfirmed = errors.New("engine: reservation already confirmed")
+)
+
+// ValidationError says which input field is wrong and why.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("engine: invalid %s: %s", e.Field, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalid) true for every ValidationError.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// SoldOutError is ErrSoldOut for a shopper who is on the waitlist; it
+// carries their 1-based position.
+type SoldOutError struct {
+	WaitlistPosition int64
+}
+
+func (e *SoldOutError) Error() string {
+	return fmt.Sprintf("engine: sold out (waitlist position %d)", e.WaitlistPosition)
+}
+
+// Is makes errors.Is(err, ErrSoldOut) true.
+func (e *SoldOutError) Is(target error) bool { return target == ErrSoldOut }

@@ -1,0 +1,51 @@
+package engine
+
+import "time"
+
+// EventType names a state change announced on NATS as
+// `flashdrop.<drop>.<type>` (SPEC §5).
+type EventType string
+
+// Event types.
+const (
+	EventRegistered EventType = "registered"
+	EventWon        EventType = "won"
+	EventConfirmed  EventType = "confirmed"
+	EventCancelled  EventType = "cancelled"
+	EventExpired    EventType = "expired"
+	EventWaitlisted EventType = "waitlisted"
+	EventSoldOut    EventType = "sold_out"
+	EventRestocked  EventType = "restocked"
+	EventSaleOpened EventType = "sale_opened"
+	EventSaleClosed EventType = "sale_closed"
+	EventDrawn      EventType = "drawn"
+	EventReferral   EventType = "referral"
+)
+
+// Event is one entry of a drop's outbox: a state change written in the same
+// atomic step as the change itself, with an id that is unique and stable
+// across republishing, so JetStream can deduplicate (I4).
+//
+// Fields that do not apply to a type are zero.
+type Event struct {
+	ID          string    `json:"id"`
+	Type        EventType `json:"type"`
+	Drop        string    `json:"drop"`
+	Time        time.Time `json:"time"`
+	Reservation string    `json:"reservation,omitempty"`
+	User        string    `json:"user,omitempty"`
+	Quantity    int64     `json:"quantity,omitempty"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+	ShareCode   string    `json:"share_code,omitempty"`
+	Product     string    `json:"product,omitempty"`
+	// SecondsAfterStart is how long after sale start a won hold was granted.
+	SecondsAfterStart float64 `json:"seconds_after_start,omitempty"`
+	// WaitlistPosition is set on waitlisted events.
+	WaitlistPosition int64 `json:"waitlist_position,omitempty"`
+	// Ref is the share code credited by a referral event.
+	Ref string `json:"ref,omitempty"`
+	// Available is the stock after a sold_out or restocked event.
+	Available int64 `json:"available,omitempty"`
+	// FromWaitlist marks a won event for a waitlist promotion.
+	FromWaitlist bool `json:"from_waitlist,omitempty"`
+}

@@ -1,0 +1,52 @@
+package redisstore
+
+// Key builders. Every key of one drop carries the drop id as its cluster
+// hash tag, "fd:{<drop>}:…", so each drop's scripts touch exactly one slot
+// while different drops spread across shards. Keys are never built inline
+// elsewhere; the Lua side builds only reservation keys, with the same
+// prefix + "r:" + id rule as reservationKey (lib.lua).
+
+const dropIndexKey = "fd:drops" // set of drop ids (its own slot)
+
+type dropKeys struct {
+	prefix   string
+	drop     string // hash: configuration
+	counters string // hash: available, held, confirmed, released, reservations, referrals, wlseq
+	reg      string // hash: user -> registered_at (ms)
+	refs     string // hash: referral code -> count
+	units    string // hash: user -> units held + confirmed
+	latest   string // hash: user -> latest reservation id
+	holds    string // zset: reservation id -> expires_at (ms)
+	wl       string // zset: user -> waitlist sequence
+	wlq      string // hash: user -> quantity wanted
+	outbox   string // stream: events not yet published
+}
+
+func keysFor(drop string) dropKeys {
+	p := "fd:{" + drop + "}:"
+	return dropKeys{
+		prefix:   p,
+		drop:     p + "drop",
+		counters: p + "n",
+		reg:      p + "reg",
+		refs:     p + "refs",
+		units:    p + "units",
+		latest:   p + "latest",
+		holds:    p + "holds",
+		wl:       p + "wl",
+		wlq:      p + "wlq",
+		outbox:   p + "outbox",
+	}
+}
+
+// reservationKey is the hash of one reservation.
+func (k dropKeys) reservationKey(id string) string { return k.prefix + "r:" + id }
+
+// idempotencyKey holds the stored answer for one (shopper, key) pair;
+// digest is a fixed-length hash of both, so neither can forge the other's.
+func (k dropKeys) idempotencyKey(digest string) string { return k.prefix + "idem:" + digest }
+
+// all lists the drop's fixed keys, for tests that snapshot a drop.
+func (k dropKeys) all() []string {
+	return []string{k.drop, k.counters, k.reg, k.refs, k.units, k.latest, k.holds, k.wl, k.wlq, k.outbox}
+}

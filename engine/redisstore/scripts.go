@@ -1,0 +1,67 @@
+package redisstore
+
+import (
+	_ "embed"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// lib.lua is prepended to the scripts that change reservations, so shared
+// rules (ids, holds, release to the waitlist) exist once but every
+// operation is still a single atomic script.
+//
+//go:embed scripts/lib.lua
+var libLua string
+
+var (
+	//go:embed scripts/reserve.lua
+	reserveLua string
+	//go:embed scripts/settle.lua
+	settleLua string
+	//go:embed scripts/expire.lua
+	expireLua string
+	//go:embed scripts/register.lua
+	registerLua string
+	//go:embed scripts/view.lua
+	viewLua string
+	//go:embed scripts/create.lua
+	createLua string
+	//go:embed scripts/pause.lua
+	pauseLua string
+	//go:embed scripts/stats.lua
+	statsLua string
+)
+
+var (
+	// reserveScript decides a batch of reserve requests for one drop.
+	// KEYS: drop, counters, reg, units, latest, holds, wl, wlq, outbox,
+	// then one idempotency key per request that has one. ARGV: prefix,
+	// drop, now, nonce, idempotency TTL, n, then 5 values per request.
+	// Returns one reply per request (see scripts/reserve.lua).
+	reserveScript = redis.NewScript(libLua + reserveLua)
+	// settleScript confirms or cancels one reservation. KEYS: drop,
+	// counters, units, latest, holds, wl, wlq, outbox, reservation. ARGV:
+	// prefix, drop, now, nonce, id, actor, action. Returns {0, reservation}
+	// or {code}.
+	settleScript = redis.NewScript(libLua + settleLua)
+	// expireScript expires due holds. KEYS: drop, counters, units, latest,
+	// holds, wl, wlq, outbox. ARGV: prefix, drop, now, nonce, limit.
+	// Returns the number expired.
+	expireScript = redis.NewScript(libLua + expireLua)
+	// registerScript registers a shopper. KEYS: drop, counters, reg, refs,
+	// outbox. ARGV: prefix, drop, now, nonce, user, ref. Returns {0, at,
+	// created} or {code}.
+	registerScript = redis.NewScript(libLua + registerLua)
+	// viewScript reads one shopper's view. KEYS: drop, reg, latest, wl.
+	// ARGV: prefix, user. Returns {found, registered, position, reservation}.
+	viewScript = redis.NewScript(libLua + viewLua)
+	// createScript creates a drop. KEYS: drop, counters. ARGV: field/value
+	// pairs. Returns 0 or codeExists.
+	createScript = redis.NewScript(createLua)
+	// pauseScript sets the pause flag. KEYS: drop. ARGV: '1' or '0'.
+	// Returns 0 or codeNotFound.
+	pauseScript = redis.NewScript(pauseLua)
+	// statsScript reads the counters. KEYS: drop, counters, reg, wl.
+	// Returns the nine counters of engine.Stats, or codeNotFound.
+	statsScript = redis.NewScript(statsLua)
+)

@@ -1,0 +1,126 @@
+-- reserve.lua: decide a batch of reserve requests for one drop, in order.
+--
+-- KEYS[1]  drop      hash: the drop's configuration
+-- KEYS[2]  counters  hash: available, held, confirmed, released, reservations, referrals, wlseq
+-- KEYS[3]  reg       hash: user -> registered_at
+-- KEYS[4]  units     hash: user -> units held + confirmed
+-- KEYS[5]  latest    hash: user -> latest reservation id
+-- KEYS[6]  holds     zset: reservation id -> expires_at
+-- KEYS[7]  wl        zset: user -> waitlist sequence
+-- KEYS[8]  wlq       hash: user -> quantity wanted from the waitlist
+-- KEYS[9]  outbox    stream
+-- KEYS[10..] one idempotency key per request that carries one
+--
+-- ARGV[1] key prefix "fd:{<drop>}:"   ARGV[2] drop id   ARGV[3] now (ms)
+-- ARGV[4] nonce                       ARGV[5] idempotency TTL (s)
+-- ARGV[6] n, the number of requests, then 5 values per request:
+--   user, quantity (1..1000), waitlist (0|1),
+--   idempotency key index into KEYS (0 = none), request fingerprint
+--
+-- Returns one reply per request:
+--   {1, replayed, <reservation: id, user, qty, status, won, exp, upd, share, from_wl>}  won
+--   {2, replayed, waitlist position (0 = not on the waitlist)}                        sold out
+--   {code, replayed}                                                                  other outcome
+-- or an error reply, before any write, when the arguments are malformed.
+-- Every check for the whole batch happens before the first write; the work
+-- is O(batch).
+
+P, DROP, NOW, NONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+K_COUNTERS, K_UNITS, K_LATEST, K_HOLDS, K_WL, K_WLQ, K_OUTBOX =
+  KEYS[2], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local K_DROP, K_REG = KEYS[1], KEYS[3]
+local ttl = tonumber(ARGV[5])
+local n = tonumber(ARGV[6])
+
+local C_WON, C_SOLD_OUT, C_NOT_FOUND, C_NOT_REGISTERED = 1, 2, 3, 4
+local C_SALE_NOT_OPEN, C_SALE_CLOSED, C_PAUSED, C_LIMIT, C_IDEM_MISMATCH = 5, 6, 7, 8, 9
+
+-- Validate the whole batch before touching anything.
+if not NOW or not ttl or ttl < 1 or not n or n < 1 or #ARGV ~= 6 + 5 * n then
+  return redis.error_reply('ERR flashdrop: malformed reserve arguments')
+end
+local reqs = {}
+for i = 1, n do
+  local b = 6 + (i - 1) * 5
+  local r = {user = ARGV[b + 1], q = tonumber(ARGV[b + 2]), wl = ARGV[b + 3],
+             ki = tonumber(ARGV[b + 4]), fp = ARGV[b + 5]}
+  if r.user == '' or not r.q or r.q < 1 or r.q > 1000 or r.q ~= math.floor(r.q)
+     or (r.wl ~= '0' and r.wl ~= '1') or not r.ki or (r.ki ~= 0 and (r.ki < 10 or r.ki > #KEYS)) then
+    return redis.error_reply('ERR flashdrop: malformed reserve request ' .. i)
+  end
+  reqs[i] = r
+end
+
+-- The drop-wide verdict, the same for every request of the batch.
+local c = redis.call('HMGET', K_DROP, 'stock', 'limit', 'hold', 'ss', 'se', 'mode', 'paused', 'product', 'drawn')
+local verdict = 0
+if not c[1] then
+  verdict = C_NOT_FOUND
+elseif c[7] == '1' then
+  verdict = C_PAUSED
+elseif NOW < num(c[4]) or (c[6] == 'draw' and c[9] ~= '1') then
+  verdict = C_SALE_NOT_OPEN
+elseif num(c[5]) > 0 and NOW >= num(c[5]) then
+  verdict = C_SALE_CLOSED
+elseif c[6] == 'draw' then
+  -- Draw mode hands out holds in the draw itself; pressing Buy only
+  -- tells the shopper their result (the draw issue fills this in).
+  verdict = C_SALE_NOT_OPEN
+end
+local limit, hold_ms, sale_start, product = num(c[2]), num(c[3]) * 1000, num(c[4]), c[8] or ''
+local available = num(redis.call('HGET', K_COUNTERS, 'available'))
+
+local out = {}
+for i = 1, n do
+  local r = reqs[i]
+  local ikey = r.ki > 0 and KEYS[r.ki] or nil
+  local reply = nil
+  local stored = ikey and redis.call('GET', ikey)
+  if stored then
+    -- Stored as "<fingerprint>\n<code>\n<payload>".
+    local fp, code, payload = string.match(stored, '^(.-)\n(%d+)\n(.*)$')
+    if fp ~= r.fp then
+      reply = {C_IDEM_MISMATCH, 0}
+    elseif tonumber(code) == C_WON then
+      reply = {C_WON, 1}
+      for _, v in ipairs(res_reply(payload)) do reply[#reply + 1] = v end
+    else
+      reply = {tonumber(code), 1, num(payload)}
+    end
+  elseif verdict ~= 0 then
+    reply = {verdict, 0}
+  elseif redis.call('HEXISTS', K_REG, r.user) == 0 then
+    reply = {C_NOT_REGISTERED, 0}
+  elseif num(redis.call('HGET', K_UNITS, r.user)) + r.q > limit then
+    reply = {C_LIMIT, 0}
+  elseif available >= r.q then
+    available = available - r.q
+    redis.call('HINCRBY', K_COUNTERS, 'available', -r.q)
+    local rid = new_hold(r.user, r.q, hold_ms, sale_start, product, 0)
+    if available == 0 then emit('sold_out', {'available', '0'}) end
+    reply = {C_WON, 0}
+    for _, v in ipairs(res_reply(rid)) do reply[#reply + 1] = v end
+    if ikey then redis.call('SET', ikey, r.fp .. '\n1\n' .. rid, 'EX', ttl) end
+  else
+    local pos = 0
+    local rank = redis.call('ZRANK', K_WL, r.user)
+    if rank then
+      pos = rank + 1
+    elseif r.wl == '1' then
+      local s = redis.call('HINCRBY', K_COUNTERS, 'wlseq', 1)
+      redis.call('ZADD', K_WL, s, r.user)
+      redis.call('HSET', K_WLQ, r.user, ms(r.q))
+      pos = redis.call('ZRANK', K_WL, r.user) + 1
+      emit('waitlisted', {'user', r.user, 'quantity', ms(r.q), 'waitlist_position', ms(pos)})
+    end
+    reply = {C_SOLD_OUT, 0, pos}
+    if ikey then redis.call('SET', ikey, r.fp .. '\n2\n' .. pos, 'EX', ttl) end
+  end
+  -- Only final answers are remembered: a retry after "not open yet" or
+  -- "paused" must be able to succeed once the condition passes.
+  if ikey and not stored and reply[1] == C_LIMIT then
+    redis.call('SET', ikey, r.fp .. '\n' .. C_LIMIT .. '\n0', 'EX', ttl)
+  end
+  out[i] = reply
+end
+return out

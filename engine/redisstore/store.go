@@ -1,0 +1,423 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// Options configure a Store. The zero value means the defaults.
+type Options struct {
+	// IdempotencyTTL is how long a reserve answer is kept under its
+	// Idempotency-Key; default and minimum 24h (SPEC I5).
+	IdempotencyTTL time.Duration
+}
+
+// Store is engine.Store on Redis. It works with a single node and with a
+// Cluster through redis.UniversalClient: every script touches one drop's
+// keys, which share a hash tag.
+type Store struct {
+	rdb     redis.UniversalClient
+	idemTTL int64 // seconds
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// New returns a Store on rdb. The caller owns rdb and closes it.
+func New(rdb redis.UniversalClient, opts Options) *Store {
+	ttl := opts.IdempotencyTTL
+	if ttl < 24*time.Hour {
+		ttl = 24 * time.Hour
+	}
+	return &Store{rdb: rdb, idemTTL: int64(ttl / time.Second)}
+}
+
+// Ping checks that Redis answers, for readiness probes.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// nonce is the per-call randomness scripts derive ids and share codes from.
+func nonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+func msString(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// CreateDrop implements engine.Store. The id joins the drop index before
+// the drop is written: the index and the drop live in different slots, so
+// this order means a crash in between leaves at worst an index entry with
+// no drop, which Drops skips, never a drop nobody can list.
+func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) error {
+	if err := s.rdb.SAdd(ctx, dropIndexKey, d.ID).Err(); err != nil {
+		return err
+	}
+	k := keysFor(d.ID)
+	code, err := createScript.Run(ctx, s.rdb, []string{k.drop, k.counters}, dropFields(d)...).Int64()
+	if err != nil {
+		return err
+	}
+	return codeErr(code, 0)
+}
+
+func dropFields(d engine.Drop) []any {
+	se := "0"
+	if !d.SaleEndsAt.IsZero() {
+		se = msString(d.SaleEndsAt)
+	}
+	paused := "0"
+	if d.Paused {
+		paused = "1"
+	}
+	return []any{
+		"id", d.ID, "name", d.Name, "product", d.Product,
+		"stock", strconv.FormatInt(d.Stock, 10), "limit", strconv.FormatInt(d.PerUserLimit, 10),
+		"ro", msString(d.RegistrationOpensAt), "rc", msString(d.RegistrationClosesAt),
+		"ss", msString(d.SaleStartsAt), "se", se,
+		"hold", strconv.FormatInt(d.HoldSeconds, 10), "mode", string(d.Mode),
+		"paused", paused, "created", msString(d.CreatedAt),
+	}
+}
+
+func parseDrop(m map[string]string) (engine.Drop, error) {
+	var errs []error
+	i := func(f string) int64 {
+		v, err := strconv.ParseInt(m[f], 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("field %s: %w", f, err))
+		}
+		return v
+	}
+	d := engine.Drop{
+		ID: m["id"], Name: m["name"], Product: m["product"],
+		Stock: i("stock"), PerUserLimit: i("limit"),
+		RegistrationOpensAt: fromMS(i("ro")), RegistrationClosesAt: fromMS(i("rc")),
+		SaleStartsAt: fromMS(i("ss")), SaleEndsAt: fromMS(i("se")),
+		HoldSeconds: i("hold"), Mode: engine.Mode(m["mode"]),
+		Paused: m["paused"] == "1", CreatedAt: fromMS(i("created")),
+	}
+	if err := errors.Join(errs...); err != nil {
+		return engine.Drop{}, fmt.Errorf("redisstore: corrupt drop %q: %w", m["id"], err)
+	}
+	return d, nil
+}
+
+// Drop implements engine.Store.
+func (s *Store) Drop(ctx context.Context, id string) (engine.Drop, error) {
+	m, err := s.rdb.HGetAll(ctx, keysFor(id).drop).Result()
+	if err != nil {
+		return engine.Drop{}, err
+	}
+	if len(m) == 0 {
+		return engine.Drop{}, fmt.Errorf("%w: drop %q", engine.ErrNotFound, id)
+	}
+	return parseDrop(m)
+}
+
+// Drops implements engine.Store. It reads the drops in one pipeline (which
+// the cluster client splits by slot).
+func (s *Store) Drops(ctx context.Context) ([]engine.Drop, error) {
+	ids, err := s.rdb.SMembers(ctx, dropIndexKey).Result()
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(ids)
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, keysFor(id).drop)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.Drop, 0, len(ids))
+	for _, c := range cmds {
+		if len(c.Val()) == 0 {
+			continue // indexed, but its creation never completed
+		}
+		d, err := parseDrop(c.Val())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// SetPaused implements engine.Store.
+func (s *Store) SetPaused(ctx context.Context, id string, paused bool) (engine.Drop, error) {
+	flag := "0"
+	if paused {
+		flag = "1"
+	}
+	code, err := pauseScript.Run(ctx, s.rdb, []string{keysFor(id).drop}, flag).Int64()
+	if err != nil {
+		return engine.Drop{}, err
+	}
+	if err := codeErr(code, 0); err != nil {
+		return engine.Drop{}, fmt.Errorf("%w: drop %q", err, id)
+	}
+	return s.Drop(ctx, id)
+}
+
+// Register implements engine.Store.
+func (s *Store) Register(ctx context.Context, drop, user, ref string, now time.Time) (engine.Registration, bool, error) {
+	k := keysFor(drop)
+	v, err := registerScript.Run(ctx, s.rdb,
+		[]string{k.drop, k.counters, k.reg, k.refs, k.outbox},
+		k.prefix, drop, now.UnixMilli(), nonce(), user, ref).Slice()
+	if err != nil {
+		return engine.Registration{}, false, err
+	}
+	r := reply(v)
+	if err := codeErr(r.int(0), 0); err != nil {
+		return engine.Registration{}, false, err
+	}
+	reg := engine.Registration{Drop: drop, User: user, RegisteredAt: fromMS(r.int(1))}
+	return reg, r.int(2) == 1, r.err
+}
+
+// ReserveBatch implements engine.Store.
+func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
+	k := keysFor(drop)
+	keys := []string{k.drop, k.counters, k.reg, k.units, k.latest, k.holds, k.wl, k.wlq, k.outbox}
+	args := make([]any, 0, 6+5*len(reqs))
+	args = append(args, k.prefix, drop, now.UnixMilli(), nonce(), s.idemTTL, len(reqs))
+	for _, r := range reqs {
+		ki := 0
+		if r.IdempotencyKey != "" {
+			keys = append(keys, k.idempotencyKey(digest(r.User, r.IdempotencyKey)))
+			ki = len(keys)
+		}
+		wl := "0"
+		if r.Waitlist {
+			wl = "1"
+		}
+		args = append(args, r.User, r.Quantity, wl, ki, fingerprint(r))
+	}
+	v, err := reserveScript.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != len(reqs) {
+		return nil, fmt.Errorf("redisstore: reserve answered %d of %d requests", len(v), len(reqs))
+	}
+	out := make([]engine.ReserveResult, len(reqs))
+	for i, x := range v {
+		r := reply(asSlice(x))
+		code := r.int(0)
+		out[i].Replayed = r.int(1) == 1
+		switch code {
+		case codeWon:
+			// The reservation follows the code and replay flag, flattened.
+			if len(r.v) > 2 {
+				out[i].Reservation = decodeReservation(drop, r.v[2:])
+			}
+		case codeSoldOut:
+			out[i].Err = codeErr(code, r.int(2))
+		default:
+			out[i].Err = codeErr(code, 0)
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+	}
+	return out, nil
+}
+
+// digest names an idempotency key by shopper and key together, with a
+// separator neither can contain (user ids have no control characters).
+func digest(user, key string) string {
+	h := sha256.Sum256([]byte(user + "\x00" + key))
+	return hex.EncodeToString(h[:16])
+}
+
+// fingerprint is what "the same request" means for idempotency (I5).
+func fingerprint(r engine.ReserveRequest) string {
+	return fmt.Sprintf("q%d;w%t", r.Quantity, r.Waitlist)
+}
+
+// Confirm implements engine.Store.
+func (s *Store) Confirm(ctx context.Context, id, actor string, now time.Time) (engine.Reservation, error) {
+	return s.settle(ctx, id, actor, "confirm", now)
+}
+
+// Cancel implements engine.Store.
+func (s *Store) Cancel(ctx context.Context, id, actor string, now time.Time) (engine.Reservation, error) {
+	return s.settle(ctx, id, actor, "cancel", now)
+}
+
+func (s *Store) settle(ctx context.Context, id, actor, action string, now time.Time) (engine.Reservation, error) {
+	drop, err := engine.SplitReservationID(id)
+	if err != nil {
+		return engine.Reservation{}, fmt.Errorf("%w: reservation %q", engine.ErrNotFound, id)
+	}
+	k := keysFor(drop)
+	v, err := settleScript.Run(ctx, s.rdb,
+		[]string{k.drop, k.counters, k.units, k.latest, k.holds, k.wl, k.wlq, k.outbox, k.reservationKey(id)},
+		k.prefix, drop, now.UnixMilli(), nonce(), id, actor, action).Slice()
+	if err != nil {
+		return engine.Reservation{}, err
+	}
+	r := reply(v)
+	if err := codeErr(r.int(0), 0); err != nil {
+		return engine.Reservation{}, err
+	}
+	res := decodeReservation(drop, r.slice(1))
+	return res, r.err
+}
+
+// Reservation implements engine.Store.
+func (s *Store) Reservation(ctx context.Context, id string) (engine.Reservation, error) {
+	drop, err := engine.SplitReservationID(id)
+	if err != nil {
+		return engine.Reservation{}, fmt.Errorf("%w: reservation %q", engine.ErrNotFound, id)
+	}
+	vals, err := s.rdb.HMGet(ctx, keysFor(drop).reservationKey(id), reservationFields...).Result()
+	if err != nil {
+		return engine.Reservation{}, err
+	}
+	if vals[0] == nil {
+		return engine.Reservation{}, fmt.Errorf("%w: reservation %q", engine.ErrNotFound, id)
+	}
+	wire := make([]any, 0, len(vals)+1)
+	wire = append(wire, id)
+	for _, x := range vals {
+		str, _ := x.(string)
+		wire = append(wire, str) // the reader parses numbers where it wants them
+	}
+	return decodeReservation(drop, wire), nil
+}
+
+// reservationFields are the reservation hash's fields in the order of
+// lib.lua's res_reply, after the id.
+var reservationFields = []string{"user", "qty", "status", "won", "exp", "upd", "share", "wl"}
+
+// decodeReservation decodes lib.lua's res_reply.
+func decodeReservation(drop string, v []any) engine.Reservation {
+	r := reply(v)
+	return engine.Reservation{
+		ID: r.str(0), Drop: drop, User: r.str(1), Quantity: r.int(2),
+		Status: engine.Status(r.str(3)), WonAt: fromMS(r.int(4)), ExpiresAt: fromMS(r.int(5)),
+		UpdatedAt: fromMS(r.int(6)), ShareCode: r.str(7), FromWaitlist: r.int(8) == 1,
+	}
+}
+
+// ExpireDue implements engine.Store.
+func (s *Store) ExpireDue(ctx context.Context, drop string, now time.Time, limit int) (int, error) {
+	k := keysFor(drop)
+	n, err := expireScript.Run(ctx, s.rdb,
+		[]string{k.drop, k.counters, k.units, k.latest, k.holds, k.wl, k.wlq, k.outbox},
+		k.prefix, drop, now.UnixMilli(), nonce(), limit).Int()
+	return n, err
+}
+
+// ShopperView implements engine.Store.
+func (s *Store) ShopperView(ctx context.Context, drop, user string) (engine.ShopperView, error) {
+	k := keysFor(drop)
+	v, err := viewScript.Run(ctx, s.rdb, []string{k.drop, k.reg, k.latest, k.wl}, k.prefix, user).Slice()
+	if err != nil {
+		return engine.ShopperView{}, err
+	}
+	r := reply(v)
+	if r.int(0) == 0 {
+		return engine.ShopperView{}, fmt.Errorf("%w: drop %q", engine.ErrNotFound, drop)
+	}
+	view := engine.ShopperView{Registered: r.int(1) == 1}
+	if pos := r.int(2); pos > 0 {
+		view.WaitlistPosition = &pos
+	}
+	if res := r.slice(3); len(res) > 0 {
+		rr := decodeReservation(drop, res)
+		view.Reservation = &rr
+	}
+	return view, r.err
+}
+
+// Stats implements engine.Store.
+func (s *Store) Stats(ctx context.Context, drop string) (engine.Stats, error) {
+	k := keysFor(drop)
+	x, err := statsScript.Run(ctx, s.rdb, []string{k.drop, k.counters, k.reg, k.wl}).Result()
+	if err != nil {
+		return engine.Stats{}, err
+	}
+	v, ok := x.([]any)
+	if !ok {
+		return engine.Stats{}, fmt.Errorf("%w: drop %q", engine.ErrNotFound, drop)
+	}
+	r := reply(v)
+	st := engine.Stats{
+		Stock: r.int(0), Available: r.int(1), Held: r.int(2), Confirmed: r.int(3), Released: r.int(4),
+		Registered: r.int(5), Waitlisted: r.int(6), Reservations: r.int(7), Referrals: r.int(8),
+	}
+	return st, r.err
+}
+
+// reply reads a script's array reply, remembering the first shape error
+// instead of failing at every access.
+type replyReader struct {
+	v   []any
+	err error
+}
+
+func reply(v []any) *replyReader { return &replyReader{v: v} }
+
+func asSlice(x any) []any {
+	v, _ := x.([]any)
+	return v
+}
+
+func (r *replyReader) at(i int) any {
+	if i >= len(r.v) {
+		if r.err == nil {
+			r.err = fmt.Errorf("redisstore: script reply has %d values, want more than %d", len(r.v), i)
+		}
+		return nil
+	}
+	return r.v[i]
+}
+
+func (r *replyReader) int(i int) int64 {
+	switch x := r.at(i).(type) {
+	case int64:
+		return x
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil && r.err == nil {
+			r.err = fmt.Errorf("redisstore: script reply value %d: %w", i, err)
+		}
+		return n
+	}
+	return 0
+}
+
+func (r *replyReader) str(i int) string {
+	switch x := r.at(i).(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	return ""
+}
+
+func (r *replyReader) slice(i int) []any { return asSlice(r.at(i)) }

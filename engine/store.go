@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps drops and decides every state change atomically. All
+// methods take "now" from the caller, so time is the Engine's Clock's.
+//
+// Implementations must guarantee the invariants of SPEC §3 on their own:
+// many Engines on many nodes share one Store. Each state-changing method
+// appends its events to the drop's outbox in the same atomic step.
+// Errors are the engine's sentinels (or wrap them) for known outcomes.
+type Store interface {
+	// CreateDrop stores a new, validated drop with its full stock.
+	// ErrDropExists if the id is taken.
+	CreateDrop(ctx context.Context, d Drop) error
+	// Drop returns one drop. ErrNotFound if missing.
+	Drop(ctx context.Context, id string) (Drop, error)
+	// Drops returns every drop, ordered by id.
+	Drops(ctx context.Context) ([]Drop, error)
+	// SetPaused pauses or resumes a drop's sale and returns the drop.
+	SetPaused(ctx context.Context, id string, paused bool) (Drop, error)
+
+	// Register registers user for drop at now, crediting ref if the
+	// registration is new. created is false for a repeat.
+	Register(ctx context.Context, drop, user, ref string, now time.Time) (reg Registration, created bool, err error)
+
+	// ReserveBatch decides many reserve requests for one drop in one
+	// atomic step, in order, and answers each. The error is for the batch
+	// as a whole (the store is unreachable); per-request outcomes are in
+	// the results, one per request.
+	ReserveBatch(ctx context.Context, drop string, now time.Time, reqs []ReserveRequest) ([]ReserveResult, error)
+
+	// Confirm turns a hold into a sale. actor is the shopper's id, or ""
+	// for an admin. Confirming a confirmed reservation is a no-op.
+	Confirm(ctx context.Context, id, actor string, now time.Time) (Reservation, error)
+	// Cancel releases a hold. Cancelling a cancelled one is a no-op.
+	Cancel(ctx context.Context, id, actor string, now time.Time) (Reservation, error)
+	// Reservation returns a reservation by id. ErrNotFound if missing.
+	Reservation(ctx context.Context, id string) (Reservation, error)
+	// ExpireDue expires up to limit holds of drop whose deadline is at or
+	// before now, and returns how many it expired.
+	ExpireDue(ctx context.Context, drop string, now time.Time, limit int) (int, error)
+
+	// ShopperView returns what user sees of drop.
+	ShopperView(ctx context.Context, drop, user string) (ShopperView, error)
+	// Stats returns the drop's counters, read atomically.
+	Stats(ctx context.Context, drop string) (Stats, error)
+}
+
+// ReserveRequest is one shopper's press of Buy.
+type ReserveRequest struct {
+	User     string
+	Quantity int64
+	// Waitlist asks to join the waitlist if the drop is sold out.
+	Waitlist bool
+	// IdempotencyKey, if set, makes a retry return the first answer.
+	IdempotencyKey string
+}
+
+// ReserveResult answers one ReserveRequest: a won Reservation, or Err.
+type ReserveResult struct {
+	Reservation Reservation
+	// Replayed is true when the answer was stored under the request's
+	// idempotency key by an earlier request.
+	Replayed bool
+	Err      error
+}
