@@ -1,0 +1,100 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// refusingStore fails the test if any call reaches it: bad input must be
+// answered by the engine without touching storage.
+type refusingStore struct {
+	engine.Store
+	t *testing.T
+}
+
+func (s refusingStore) fail() { s.t.Helper(); s.t.Fatalf("bad input reached the store") }
+
+func (s refusingStore) CreateDrop(context.Context, engine.Drop) error { s.fail(); return nil }
+func (s refusingStore) Register(context.Context, string, string, string, time.Time) (engine.Registration, bool, error) {
+	s.fail()
+	return engine.Registration{}, false, nil
+}
+func (s refusingStore) ReserveBatch(context.Context, string, time.Time, []engine.ReserveRequest) ([]engine.ReserveResult, error) {
+	s.fail()
+	return nil, nil
+}
+func (s refusingStore) Confirm(context.Context, string, string, time.Time) (engine.Reservation, error) {
+	s.fail()
+	return engine.Reservation{}, nil
+}
+func (s refusingStore) Cancel(context.Context, string, string, time.Time) (engine.Reservation, error) {
+	s.fail()
+	return engine.Reservation{}, nil
+}
+func (s refusingStore) SetPaused(context.Context, string, bool) (engine.Drop, error) {
+	s.fail()
+	return engine.Drop{}, nil
+}
+
+func TestBadInputNeverReachesStore(t *testing.T) {
+	e := engine.New(refusingStore{t: t}, engine.Options{Clock: engine.NewManualClock(t0)})
+	ctx := context.Background()
+	long := strings.Repeat("x", 300)
+
+	bad := validDrop()
+	bad.Stock = 0
+	if _, err := e.CreateDrop(ctx, bad); !errors.Is(err, engine.ErrInvalid) {
+		t.Errorf("create: %v", err)
+	}
+	for _, c := range []struct{ drop, user, ref string }{
+		{"bad id", "u", ""}, {"d", "", ""}, {"d", "ctl\n", ""}, {"d", long, ""}, {"d", "u", "bad ref"}, {"d", "u", long},
+	} {
+		_, _, err := e.Register(ctx, c.drop, c.user, c.ref)
+		if !errors.Is(err, engine.ErrInvalid) && !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("register %+v: %v", c, err)
+		}
+	}
+	reqs := []engine.ReserveRequest{
+		{User: "", Quantity: 1}, {User: "u", Quantity: 0}, {User: "u", Quantity: -1},
+		{User: "u", Quantity: engine.MaxPerUserLimit + 1}, {User: "u", Quantity: 1, IdempotencyKey: "has space"},
+		{User: "u", Quantity: 1, IdempotencyKey: long},
+	}
+	res, err := e.ReserveBatch(ctx, "d", reqs)
+	if err != nil {
+		t.Fatalf("batch: %v", err)
+	}
+	for i, r := range res {
+		if !errors.Is(r.Err, engine.ErrInvalid) {
+			t.Errorf("reserve %+v: got %v", reqs[i], r.Err)
+		}
+	}
+	if _, err := e.ReserveBatch(ctx, "bad id", reqs[:1]); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("reserve on a malformed drop id: %v", err)
+	}
+	for _, id := range []string{"", "nodot", "bad id.x"} {
+		if _, err := e.Confirm(ctx, id, "u"); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("confirm %q: %v", id, err)
+		}
+		if _, err := e.Cancel(ctx, id, ""); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("cancel %q: %v", id, err)
+		}
+	}
+	if _, err := e.Confirm(ctx, "d.x", "ctl\x00"); !errors.Is(err, engine.ErrInvalid) {
+		t.Errorf("confirm with bad actor: %v", err)
+	}
+	if _, err := e.Pause(ctx, "bad id"); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("pause: %v", err)
+	}
+}
+
+func TestManualClock(t *testing.T) {
+	c := engine.NewManualClock(t0)
+	if got := c.Advance(time.Minute); !got.Equal(t0.Add(time.Minute)) || !c.Now().Equal(got) {
+		t.Fatalf("advance: %v", got)
+	}
+}
