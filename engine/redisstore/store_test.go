@@ -38,7 +38,10 @@ func TestDropLifecycle(t *testing.T) {
 			func() error { _, err := f.eng.Stats(ctx(t), "missing-"+d.ID); return err }(),
 			func() error { _, err := f.eng.ShopperView(ctx(t), "missing-"+d.ID, "u"); return err }(),
 			func() error { _, _, err := f.eng.Register(ctx(t), "missing-"+d.ID, "u", ""); return err }(),
-			func() error { _, err := f.eng.Reserve(ctx(t), "missing-"+d.ID, engine.ReserveRequest{User: "u", Quantity: 1}); return err }(),
+			func() error {
+				_, err := f.eng.Reserve(ctx(t), "missing-"+d.ID, engine.ReserveRequest{User: "u", Quantity: 1})
+				return err
+			}(),
 			func() error { _, err := f.eng.Confirm(ctx(t), d.ID+".nosuch", ""); return err }(),
 			func() error { _, err := f.eng.Reservation(ctx(t), d.ID+".nosuch", ""); return err }(),
 		} {

@@ -163,4 +163,3 @@ func users(prefix string, n int) []string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
