@@ -66,6 +66,11 @@ func fromMS(v int64) time.Time {
 // this order means a crash in between leaves at worst an index entry with
 // no drop, which Drops skips, never a drop nobody can list.
 func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) error {
+	// The engine validated already; checking again keeps junk out of the
+	// index when the store is used on its own.
+	if err := d.Validate(); err != nil {
+		return err
+	}
 	if err := s.rdb.SAdd(ctx, dropIndexKey, d.ID).Err(); err != nil {
 		return err
 	}

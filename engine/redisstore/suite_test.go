@@ -47,6 +47,13 @@ func backends() []backend {
 			t.Cleanup(func() { c.Close() })
 			return c
 		}},
+		// Every behaviour holds on a Redis Cluster too: each drop's keys
+		// share a hash tag, so no script ever crosses slots.
+		{"cluster", func(t *testing.T) redis.UniversalClient {
+			c := redistest.SharedCluster(t).Client()
+			t.Cleanup(func() { c.Close() })
+			return c
+		}},
 		// The embedded default of `flashdrop serve` runs on miniredis: the
 		// same suite keeps it from drifting from production Redis.
 		{"miniredis", func(t *testing.T) redis.UniversalClient {

@@ -1,6 +1,8 @@
 package redistest
 
 import (
+	"go.uber.org/goleak"
+
 	"bufio"
 	"bytes"
 	"errors"
@@ -351,11 +353,20 @@ func Shared(tb testing.TB) *Server {
 // TestMain is the only hook that runs after every test in the binary, which
 // is why the shared instances are closed here rather than in t.Cleanup. A
 // cleanup failure fails an otherwise green run, since it means a leak.
+// So does a goroutine that outlives the tests (a client or a background
+// worker someone forgot to close).
 func Main(m *testing.M) {
+	before := goleak.IgnoreCurrent()
 	code := m.Run()
 	if err := errors.Join(sharedServer.close(), sharedCluster.close()); err != nil {
 		fmt.Fprintf(os.Stderr, "redistest: closing shared instances: %v\n", err)
 		if code == 0 {
+			code = 1
+		}
+	}
+	if code == 0 {
+		if err := goleak.Find(before); err != nil {
+			fmt.Fprintf(os.Stderr, "redistest: goroutines leaked by the tests: %v\n", err)
 			code = 1
 		}
 	}
