@@ -18,7 +18,7 @@ func TestClusterDropsOnDifferentShards(t *testing.T) {
 	t.Parallel()
 	cl := redistest.SharedCluster(t).Client()
 	t.Cleanup(func() { cl.Close() })
-	f := newFixture(t, "cluster", cl)
+	f := newFixture("cluster", cl)
 
 	masters := map[string]bool{}
 	var drops []engine.Drop

@@ -5,7 +5,9 @@ package redisstore
 
 // TestKeys names one drop's keys for tests.
 type TestKeys struct {
-	Holds, Units, Waitlist, WaitlistQty, Registrants string
+	Holds, Waitlist, WaitlistQty string
+	// Registrants maps user -> "registered_at[|units|latest reservation]".
+	Registrants string
 	// Reservations matches every reservation hash of the drop (for SCAN).
 	Reservations string
 	// All is every fixed key of the drop.
@@ -17,7 +19,7 @@ type TestKeys struct {
 func KeysForTest(drop string) TestKeys {
 	k := keysFor(drop)
 	return TestKeys{
-		Holds: k.holds, Units: k.units, Waitlist: k.wl, WaitlistQty: k.wlq, Registrants: k.reg,
+		Holds: k.holds, Waitlist: k.wl, WaitlistQty: k.wlq, Registrants: k.reg,
 		Reservations: k.reservationKey("*"), All: k.all(), Prefix: k.prefix,
 	}
 }

@@ -125,9 +125,9 @@ func checkInvariants(t *testing.T, f *fixture, d engine.Drop, ans *answers) {
 			t.Errorf("I7: %s expired at %v, before its deadline %v", id, r.UpdatedAt, r.ExpiresAt)
 		}
 		// I3: only shoppers registered in the window hold units.
-		at, err := f.rdb.HGet(c, keys.Registrants, r.User).Int64()
-		if err != nil || at < d.RegistrationOpensAt.UnixMilli() || at >= d.RegistrationClosesAt.UnixMilli() {
-			t.Errorf("I3: %s belongs to %q, registered at %d (%v)", id, r.User, at, err)
+		reg := regState(t, f, keys, r.User)
+		if !reg.ok || reg.at < d.RegistrationOpensAt.UnixMilli() || reg.at >= d.RegistrationClosesAt.UnixMilli() {
+			t.Errorf("I3: %s belongs to %q, registered at %d (registered: %v)", id, r.User, reg.at, reg.ok)
 		}
 		if ans != nil && len(ans.registered) > 0 && !ans.registered[r.User] {
 			t.Errorf("I3: %q was never registered by the test but holds %s", r.User, id)
@@ -157,22 +157,33 @@ func checkInvariants(t *testing.T, f *fixture, d engine.Drop, ans *answers) {
 			t.Errorf("hold index lists %s, which is not held", id)
 		}
 	}
-	// I2: per-user limit, and the per-user counter agrees.
-	units, err := f.rdb.HGetAll(c, keys.Units).Result()
+	// I2: per-user limit, and the per-user counter agrees; each shopper's
+	// latest reservation is theirs and is their newest.
+	regs, err := f.rdb.HGetAll(c, keys.Registrants).Result()
 	if err != nil {
 		t.Fatal(err)
+	}
+	newest := map[string]engine.Reservation{}
+	for _, r := range res {
+		if n, ok := newest[r.User]; !ok || r.WonAt.After(n.WonAt) {
+			newest[r.User] = r
+		}
 	}
 	for u, n := range perUser {
 		if n > d.PerUserLimit {
 			t.Errorf("I2: %q has %d units, limit %d", u, n, d.PerUserLimit)
 		}
-		if got, _ := strconv.ParseInt(units[u], 10, 64); got != n {
-			t.Errorf("units[%q] = %d, reservations say %d", u, got, n)
-		}
 	}
-	for u, v := range units {
-		if perUser[u] == 0 {
-			t.Errorf("units[%q] = %s, but they hold nothing", u, v)
+	for u, v := range regs {
+		st := parseReg(v)
+		if st.units != perUser[u] {
+			t.Errorf("reg[%q] = %q counts %d units, reservations say %d", u, v, st.units, perUser[u])
+		}
+		if st.latest != "" && (res[st.latest].User != u || !res[st.latest].WonAt.Equal(newest[u].WonAt)) {
+			t.Errorf("reg[%q] = %q names a reservation that is not their newest", u, v)
+		}
+		if st.latest == "" && newest[u].ID != "" {
+			t.Errorf("reg[%q] = %q, but they have reservation %s", u, v, newest[u].ID)
 		}
 	}
 	// I4: each reservation has exactly one won event, and each final state
@@ -229,4 +240,32 @@ func checkInvariants(t *testing.T, f *fixture, d engine.Drop, ans *answers) {
 			t.Errorf("I7: %s was confirmed, now %s", id, res[id].Status)
 		}
 	}
+}
+
+// regInfo is one shopper's field of the reg hash, decoded.
+type regInfo struct {
+	ok     bool
+	at     int64
+	units  int64
+	latest string
+}
+
+func parseReg(v string) regInfo {
+	parts := strings.SplitN(v, "|", 3)
+	at, err := strconv.ParseInt(parts[0], 10, 64)
+	info := regInfo{ok: err == nil, at: at}
+	if len(parts) == 3 {
+		info.units, _ = strconv.ParseInt(parts[1], 10, 64)
+		info.latest = parts[2]
+	}
+	return info
+}
+
+func regState(t *testing.T, f *fixture, keys redisstore.TestKeys, user string) regInfo {
+	t.Helper()
+	v, err := f.rdb.HGet(ctx(t), keys.Registrants, user).Result()
+	if err != nil {
+		return regInfo{}
+	}
+	return parseReg(v)
 }

@@ -12,10 +12,8 @@ type dropKeys struct {
 	prefix   string
 	drop     string // hash: configuration
 	counters string // hash: available, held, confirmed, released, reservations, referrals, wlseq
-	reg      string // hash: user -> registered_at (ms)
+	reg      string // hash: user -> "registered_at[|units held+confirmed|latest reservation id]"
 	refs     string // hash: referral code -> count
-	units    string // hash: user -> units held + confirmed
-	latest   string // hash: user -> latest reservation id
 	holds    string // zset: reservation id -> expires_at (ms)
 	wl       string // zset: user -> waitlist sequence
 	wlq      string // hash: user -> quantity wanted
@@ -30,8 +28,6 @@ func keysFor(drop string) dropKeys {
 		counters: p + "n",
 		reg:      p + "reg",
 		refs:     p + "refs",
-		units:    p + "units",
-		latest:   p + "latest",
 		holds:    p + "holds",
 		wl:       p + "wl",
 		wlq:      p + "wlq",
@@ -48,5 +44,5 @@ func (k dropKeys) idempotencyKey(digest string) string { return k.prefix + "idem
 
 // all lists the drop's fixed keys, for tests that snapshot a drop.
 func (k dropKeys) all() []string {
-	return []string{k.drop, k.counters, k.reg, k.refs, k.units, k.latest, k.holds, k.wl, k.wlq, k.outbox}
+	return []string{k.drop, k.counters, k.reg, k.refs, k.holds, k.wl, k.wlq, k.outbox}
 }

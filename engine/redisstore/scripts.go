@@ -34,25 +34,28 @@ var (
 
 var (
 	// reserveScript decides a batch of reserve requests for one drop.
-	// KEYS: drop, counters, reg, units, latest, holds, wl, wlq, outbox,
-	// then one idempotency key per request that has one. ARGV: prefix,
-	// drop, now, nonce, idempotency TTL, n, then 5 values per request.
+	// KEYS: drop, counters, reg, holds, wl, wlq, outbox, then one
+	// idempotency key per request that has one. ARGV: prefix,
+	// drop, now, nonce, event nonce, idempotency TTL, n, then 5 values
+	// per request.
 	// Returns one reply per request (see scripts/reserve.lua).
 	reserveScript = redis.NewScript(libLua + reserveLua)
 	// settleScript confirms or cancels one reservation. KEYS: drop,
-	// counters, units, latest, holds, wl, wlq, outbox, reservation. ARGV:
-	// prefix, drop, now, nonce, id, actor, action. Returns {0, reservation}
+	// counters, reg, holds, wl, wlq, outbox, reservation. ARGV:
+	// prefix, drop, now, nonce, event nonce, id, actor, action. Returns {0, reservation}
 	// or {code}.
 	settleScript = redis.NewScript(libLua + settleLua)
-	// expireScript expires due holds. KEYS: drop, counters, units, latest,
-	// holds, wl, wlq, outbox. ARGV: prefix, drop, now, nonce, limit.
+	// expireScript expires due holds. KEYS: drop, counters, reg, holds,
+	// wl, wlq, outbox. ARGV: prefix, drop, now, nonce, event nonce,
+	// limit.
 	// Returns the number expired.
 	expireScript = redis.NewScript(libLua + expireLua)
 	// registerScript registers a shopper. KEYS: drop, counters, reg, refs,
-	// outbox. ARGV: prefix, drop, now, nonce, user, ref. Returns {0, at,
+	// outbox. ARGV: prefix, drop, now, event nonce, user,
+	// ref. Returns {0, at,
 	// created} or {code}.
 	registerScript = redis.NewScript(libLua + registerLua)
-	// viewScript reads one shopper's view. KEYS: drop, reg, latest, wl.
+	// viewScript reads one shopper's view. KEYS: drop, reg, wl.
 	// ARGV: prefix, user. Returns {found, registered, position, reservation}.
 	viewScript = redis.NewScript(libLua + viewLua)
 	// createScript creates a drop. KEYS: drop, counters. ARGV: field/value

@@ -45,7 +45,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 // Ping checks that Redis answers, for readiness probes.
 func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
-// nonce is the per-call randomness scripts derive ids and share codes from.
+// nonce is per-call randomness: the secret one scripts derive reservation
+// ids and share codes from, or the public one event ids are made of.
 func nonce() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
@@ -204,9 +205,9 @@ func (s *Store) Register(ctx context.Context, drop, user, ref string, now time.T
 // ReserveBatch implements engine.Store.
 func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
 	k := keysFor(drop)
-	keys := []string{k.drop, k.counters, k.reg, k.units, k.latest, k.holds, k.wl, k.wlq, k.outbox}
-	args := make([]any, 0, 6+5*len(reqs))
-	args = append(args, k.prefix, drop, now.UnixMilli(), nonce(), s.idemTTL, len(reqs))
+	keys := []string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox}
+	args := make([]any, 0, 7+5*len(reqs))
+	args = append(args, k.prefix, drop, now.UnixMilli(), nonce(), nonce(), s.idemTTL, len(reqs))
 	for _, r := range reqs {
 		ki := 0
 		if r.IdempotencyKey != "" {
@@ -278,8 +279,8 @@ func (s *Store) settle(ctx context.Context, id, actor, action string, now time.T
 	}
 	k := keysFor(drop)
 	v, err := settleScript.Run(ctx, s.rdb,
-		[]string{k.drop, k.counters, k.units, k.latest, k.holds, k.wl, k.wlq, k.outbox, k.reservationKey(id)},
-		k.prefix, drop, now.UnixMilli(), nonce(), id, actor, action).Slice()
+		[]string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox, k.reservationKey(id)},
+		k.prefix, drop, now.UnixMilli(), nonce(), nonce(), id, actor, action).Slice()
 	if err != nil {
 		return engine.Reservation{}, err
 	}
@@ -331,15 +332,15 @@ func decodeReservation(drop string, v []any) engine.Reservation {
 func (s *Store) ExpireDue(ctx context.Context, drop string, now time.Time, limit int) (int, error) {
 	k := keysFor(drop)
 	n, err := expireScript.Run(ctx, s.rdb,
-		[]string{k.drop, k.counters, k.units, k.latest, k.holds, k.wl, k.wlq, k.outbox},
-		k.prefix, drop, now.UnixMilli(), nonce(), limit).Int()
+		[]string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox},
+		k.prefix, drop, now.UnixMilli(), nonce(), nonce(), limit).Int()
 	return n, err
 }
 
 // ShopperView implements engine.Store.
 func (s *Store) ShopperView(ctx context.Context, drop, user string) (engine.ShopperView, error) {
 	k := keysFor(drop)
-	v, err := viewScript.Run(ctx, s.rdb, []string{k.drop, k.reg, k.latest, k.wl}, k.prefix, user).Slice()
+	v, err := viewScript.Run(ctx, s.rdb, []string{k.drop, k.reg, k.wl}, k.prefix, user).Slice()
 	if err != nil {
 		return engine.ShopperView{}, err
 	}

@@ -72,12 +72,12 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, f *fixture)) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, newFixture(t, b.name, b.rdb(t)))
+			fn(t, newFixture(b.name, b.rdb(t)))
 		})
 	}
 }
 
-func newFixture(t *testing.T, name string, rdb redis.UniversalClient) *fixture {
+func newFixture(name string, rdb redis.UniversalClient) *fixture {
 	clock := engine.NewManualClock(t0.Add(-time.Hour))
 	st := redisstore.New(rdb, redisstore.Options{})
 	return &fixture{name: name, rdb: rdb, store: st, clock: clock,

@@ -1,20 +1,20 @@
 -- expire.lua: expire up to `limit` holds of one drop whose deadline has come.
 --
--- KEYS[1] drop   KEYS[2] counters   KEYS[3] units   KEYS[4] latest
--- KEYS[5] holds  KEYS[6] wl         KEYS[7] wlq     KEYS[8] outbox
+-- KEYS[1] drop   KEYS[2] counters   KEYS[3] reg   KEYS[4] holds
+-- KEYS[5] wl     KEYS[6] wlq        KEYS[7] outbox
 --
--- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)   ARGV[4] nonce
--- ARGV[5] limit (1..10000)
+-- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)
+-- ARGV[4] secret nonce   ARGV[5] event nonce   ARGV[6] limit (1..10000)
 --
 -- Returns the number of holds expired. A hold is due when expires_at <= now,
 -- never before (I7). Many nodes may run this at once: each call sees the
 -- holds the previous one left, so a hold is released exactly once. The work
 -- is O(limit) plus the waitlist promotions the released units pay for.
 
-P, DROP, NOW, NONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-K_COUNTERS, K_UNITS, K_LATEST, K_HOLDS, K_WL, K_WLQ, K_OUTBOX =
-  KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local limit = tonumber(ARGV[5])
+P, DROP, NOW, NONCE, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+NOW_S = ARGV[3]
+K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local limit = tonumber(ARGV[6])
 if not NOW or not limit or limit < 1 or limit > 10000 then
   return redis.error_reply('ERR flashdrop: malformed expire arguments')
 end
@@ -33,4 +33,5 @@ for _, rid in ipairs(due) do
     redis.call('ZREM', K_HOLDS, rid)
   end
 end
+flush()
 return n

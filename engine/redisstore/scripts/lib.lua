@@ -8,18 +8,28 @@
 --     reservation hashes are P.."r:"..<reservation id>, built here because
 --     waitlist promotions create reservations the caller cannot name ahead;
 --   * times are Unix milliseconds passed in by the caller (the engine clock);
---   * ids derive from a per-call random NONCE, so they are unguessable,
---     unique, and the script stays deterministic for replication.
+--   * reservation ids and share codes are the two halves of
+--     sha1(NONCE:n) for a per-call secret random NONCE: unique, and
+--     unguessable even to someone who knows other ids of the same call;
+--     event ids are EVNONCE-n for a second, public, random value, so
+--     publishing them reveals nothing about share codes;
+--   * scripts stay deterministic given their arguments, as replication needs.
+--   * a shopper's whole state in a drop is one field of the reg hash,
+--     "<registered_at>" or "<registered_at>|<units held+confirmed>|<latest
+--     reservation id>", so the hot path reads and writes it with one call each;
+--   * held/reservations counters are summed in HELD/RESERVED and written by
+--     flush(), which every script that can create a hold calls before it
+--     returns: one write per call instead of two per win.
 
-local P, DROP, NOW, NONCE = nil, nil, 0, nil
-local K_COUNTERS, K_UNITS, K_LATEST, K_HOLDS, K_WL, K_WLQ, K_OUTBOX
-local seq = 0
-
--- newid returns n hex characters that no other call produces.
-local function newid(n)
-  seq = seq + 1
-  return string.sub(redis.sha1hex(NONCE .. ':' .. seq), 1, n)
-end
+local P, DROP, NOW, NONCE, EVNONCE = nil, nil, 0, nil, nil
+-- NOW_S is NOW as the caller sent it.
+local NOW_S = nil
+local K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX
+local seq, evseq = 0, 0
+local HELD, RESERVED = 0, 0
+-- WL_MAYBE is false when the caller knows the waitlist is empty, which
+-- saves a ZREM per win in the common case.
+local WL_MAYBE = true
 
 local function num(v)
   return tonumber(v) or 0
@@ -32,10 +42,38 @@ local function ms(n)
   return string.format('%d', n)
 end
 
+-- newids returns a fresh reservation id suffix and share code.
+local function newids()
+  seq = seq + 1
+  local h = redis.sha1hex(NONCE .. ':' .. seq)
+  return string.sub(h, 1, 20), string.sub(h, 21, 40)
+end
+
+-- user_get returns a shopper's registration time (nil if not registered),
+-- units held or confirmed, and latest reservation id (nil if none).
+local function user_get(user)
+  local v = redis.call('HGET', K_REG, user)
+  if not v then return nil, 0, nil end
+  local at, units, rid = string.match(v, '^([^|]*)|([^|]*)|(.*)$')
+  if not at then return v, 0, nil end
+  return at, tonumber(units) or 0, rid
+end
+
+local function user_set(user, at, units, rid)
+  redis.call('HSET', K_REG, user, at .. '|' .. ms(units) .. '|' .. (rid or ''))
+end
+
+local function flush()
+  if HELD ~= 0 then redis.call('HINCRBY', K_COUNTERS, 'held', HELD) end
+  if RESERVED ~= 0 then redis.call('HINCRBY', K_COUNTERS, 'reservations', RESERVED) end
+  HELD, RESERVED = 0, 0
+end
+
 -- emit appends one event to the drop's outbox: id, type, time, drop, then
 -- the type's own fields as name/value pairs.
 local function emit(etype, fields)
-  local args = {'XADD', K_OUTBOX, '*', 'id', newid(32), 'type', etype, 'time', ms(NOW), 'drop', DROP}
+  evseq = evseq + 1
+  local args = {'XADD', K_OUTBOX, '*', 'id', EVNONCE .. '-' .. evseq, 'type', etype, 'time', NOW_S, 'drop', DROP}
   for i = 1, #fields do args[#args + 1] = fields[i] end
   redis.call(unpack(args))
 end
@@ -46,26 +84,32 @@ local function res_reply(rid)
   return {rid, r[1] or '', num(r[2]), r[3] or '', num(r[4]), num(r[5]), num(r[6]), r[7] or '', num(r[8])}
 end
 
--- new_hold gives user a fresh hold of q units and announces the win. The
--- caller has already taken the units from stock or from a release.
-local function new_hold(user, q, hold_ms, sale_start, product, from_wl)
-  local rid = DROP .. '.' .. newid(20)
-  local share = newid(20)
+-- new_hold gives user a fresh hold of q units, announces the win, and
+-- returns the reservation in res_reply's form. The caller has already taken
+-- the units from stock or from a release, and passes the shopper's state
+-- as user_get read it.
+local function new_hold(user, at, units, q, hold_ms, from_wl)
+  local own, share = newids()
+  local rid = DROP .. '.' .. own
   local exp = NOW + hold_ms
-  redis.call('HSET', P .. 'r:' .. rid, 'user', user, 'qty', ms(q), 'status', 'held', 'won', ms(NOW),
-    'exp', ms(exp), 'upd', ms(NOW), 'share', share, 'wl', ms(from_wl))
-  redis.call('ZADD', K_HOLDS, ms(exp), rid)
-  redis.call('HINCRBY', K_COUNTERS, 'held', q)
-  redis.call('HINCRBY', K_COUNTERS, 'reservations', 1)
-  redis.call('HINCRBY', K_UNITS, user, q)
-  redis.call('HSET', K_LATEST, user, rid)
+  local exp_s, q_s = ms(exp), ms(q)
+  redis.call('HSET', P .. 'r:' .. rid, 'user', user, 'qty', q_s, 'status', 'held', 'won', NOW_S,
+    'exp', exp_s, 'upd', NOW_S, 'share', share, 'wl', from_wl == 1 and '1' or '0')
+  redis.call('ZADD', K_HOLDS, exp_s, rid)
+  HELD, RESERVED = HELD + q, RESERVED + 1
+  user_set(user, at, units + q, rid)
   -- A shopper who wins leaves the waitlist: what they waited for is theirs.
-  if redis.call('ZREM', K_WL, user) == 1 then redis.call('HDEL', K_WLQ, user) end
-  emit('won', {'reservation', rid, 'user', user, 'quantity', ms(q), 'expires_at', ms(exp),
-    'share_code', share, 'product', product,
-    'seconds_after_start', string.format('%.3f', math.max(0, NOW - sale_start) / 1000),
-    'from_waitlist', ms(from_wl)})
-  return rid
+  if WL_MAYBE and redis.call('ZREM', K_WL, user) == 1 then redis.call('HDEL', K_WLQ, user) end
+  -- Product and seconds after start follow from the drop and the event
+  -- time; the relay adds them, which keeps every outbox entry small.
+  if from_wl == 1 then
+    emit('won', {'reservation', rid, 'user', user, 'quantity', q_s, 'expires_at', exp_s,
+      'share_code', share, 'from_waitlist', '1'})
+  else
+    emit('won', {'reservation', rid, 'user', user, 'quantity', q_s, 'expires_at', exp_s,
+      'share_code', share})
+  end
+  return {rid, user, q, 'held', NOW, exp, NOW, share, from_wl}
 end
 
 -- release ends a held reservation as `status` (cancelled or expired) and
@@ -73,11 +117,12 @@ end
 -- Bounded by the units released: every turn of the loop either gives at
 -- least one unit away or drops a waitlist entry that can take none.
 local function release(rid, r_user, q, status, cfg)
-  redis.call('HSET', P .. 'r:' .. rid, 'status', status, 'upd', ms(NOW))
+  redis.call('HSET', P .. 'r:' .. rid, 'status', status, 'upd', NOW_S)
   redis.call('ZREM', K_HOLDS, rid)
-  redis.call('HINCRBY', K_COUNTERS, 'held', -q)
+  HELD = HELD - q
   redis.call('HINCRBY', K_COUNTERS, 'released', q)
-  if redis.call('HINCRBY', K_UNITS, r_user, -q) <= 0 then redis.call('HDEL', K_UNITS, r_user) end
+  local at, units, latest = user_get(r_user)
+  user_set(r_user, at, units - q, latest)
   emit(status, {'reservation', rid, 'user', r_user, 'quantity', ms(q)})
 
   local pool = q
@@ -90,10 +135,10 @@ local function release(rid, r_user, q, status, cfg)
     local want = num(redis.call('HGET', K_WLQ, hu))
     redis.call('ZREM', K_WL, hu)
     redis.call('HDEL', K_WLQ, hu)
-    local room = cfg.limit - num(redis.call('HGET', K_UNITS, hu))
-    local g = math.min(want, room, pool)
-    if g > 0 then
-      new_hold(hu, g, cfg.hold_ms, cfg.sale_start, cfg.product, 1)
+    local hat, hunits = user_get(hu)
+    local g = math.min(want, cfg.limit - hunits, pool)
+    if hat and g > 0 then
+      new_hold(hu, hat, hunits, g, cfg.hold_ms, 1)
       pool = pool - g
     end
   end
@@ -105,8 +150,8 @@ local function release(rid, r_user, q, status, cfg)
   end
 end
 
--- load_cfg reads what release and new_hold need from the drop hash.
+-- load_cfg reads what release needs from the drop hash.
 local function load_cfg(k_drop)
-  local c = redis.call('HMGET', k_drop, 'limit', 'hold', 'ss', 'product')
-  return {limit = num(c[1]), hold_ms = num(c[2]) * 1000, sale_start = num(c[3]), product = c[4] or ''}
+  local c = redis.call('HMGET', k_drop, 'limit', 'hold')
+  return {limit = num(c[1]), hold_ms = num(c[2]) * 1000}
 end

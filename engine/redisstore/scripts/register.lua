@@ -2,14 +2,15 @@
 --
 -- KEYS[1] drop   KEYS[2] counters   KEYS[3] reg   KEYS[4] refs   KEYS[5] outbox
 --
--- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)   ARGV[4] nonce
+-- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)   ARGV[4] event nonce
 -- ARGV[5] user   ARGV[6] referral code ('' for none)
 --
 -- Returns {0, registered_at, created (0|1)}, or {code}:
 --   3 not found, 14 registration not open yet, 15 registration closed.
 -- A repeat returns the first registration and credits no referral.
 
-P, DROP, NOW, NONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+P, DROP, NOW, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+NOW_S = ARGV[3]
 K_COUNTERS, K_OUTBOX = KEYS[2], KEYS[5]
 local user, ref = ARGV[5], ARGV[6]
 if not NOW or not user or user == '' or not ref then
@@ -18,12 +19,13 @@ end
 
 local c = redis.call('HMGET', KEYS[1], 'ro', 'rc')
 if not c[1] then return {3} end
-local at = redis.call('HGET', KEYS[3], user)
+K_REG = KEYS[3]
+local at = user_get(user)
 if at then return {0, num(at), 0} end
 if NOW < num(c[1]) then return {14} end
 if NOW >= num(c[2]) then return {15} end
 
-redis.call('HSET', KEYS[3], user, ms(NOW))
+redis.call('HSET', KEYS[3], user, NOW_S)
 emit('registered', {'user', user})
 if ref ~= '' then
   redis.call('HINCRBY', KEYS[4], ref, 1)

@@ -2,18 +2,16 @@
 --
 -- KEYS[1]  drop      hash: the drop's configuration
 -- KEYS[2]  counters  hash: available, held, confirmed, released, reservations, referrals, wlseq
--- KEYS[3]  reg       hash: user -> registered_at
--- KEYS[4]  units     hash: user -> units held + confirmed
--- KEYS[5]  latest    hash: user -> latest reservation id
--- KEYS[6]  holds     zset: reservation id -> expires_at
--- KEYS[7]  wl        zset: user -> waitlist sequence
--- KEYS[8]  wlq       hash: user -> quantity wanted from the waitlist
--- KEYS[9]  outbox    stream
--- KEYS[10..] one idempotency key per request that carries one
+-- KEYS[3]  reg       hash: user -> "registered_at[|units|latest reservation id]"
+-- KEYS[4]  holds     zset: reservation id -> expires_at
+-- KEYS[5]  wl        zset: user -> waitlist sequence
+-- KEYS[6]  wlq       hash: user -> quantity wanted from the waitlist
+-- KEYS[7]  outbox    stream
+-- KEYS[8..] one idempotency key per request that carries one
 --
 -- ARGV[1] key prefix "fd:{<drop>}:"   ARGV[2] drop id   ARGV[3] now (ms)
--- ARGV[4] nonce                       ARGV[5] idempotency TTL (s)
--- ARGV[6] n, the number of requests, then 5 values per request:
+-- ARGV[4] secret nonce   ARGV[5] event nonce   ARGV[6] idempotency TTL (s)
+-- ARGV[7] n, the number of requests, then 5 values per request:
 --   user, quantity (1..1000), waitlist (0|1),
 --   idempotency key index into KEYS (0 = none), request fingerprint
 --
@@ -25,40 +23,40 @@
 -- Every check for the whole batch happens before the first write; the work
 -- is O(batch).
 
-P, DROP, NOW, NONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-K_COUNTERS, K_UNITS, K_LATEST, K_HOLDS, K_WL, K_WLQ, K_OUTBOX =
-  KEYS[2], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local K_DROP, K_REG = KEYS[1], KEYS[3]
-local ttl = tonumber(ARGV[5])
-local n = tonumber(ARGV[6])
+P, DROP, NOW, NONCE, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+NOW_S = ARGV[3]
+K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_DROP = KEYS[1]
+local ttl = tonumber(ARGV[6])
+local n = tonumber(ARGV[7])
 
 local C_WON, C_SOLD_OUT, C_NOT_FOUND, C_NOT_REGISTERED = 1, 2, 3, 4
 local C_SALE_NOT_OPEN, C_SALE_CLOSED, C_PAUSED, C_LIMIT, C_IDEM_MISMATCH = 5, 6, 7, 8, 9
 
 -- Validate the whole batch before touching anything.
-if not NOW or not ttl or ttl < 1 or not n or n < 1 or #ARGV ~= 6 + 5 * n then
+if not NOW or not ttl or ttl < 1 or not n or n < 1 or #ARGV ~= 7 + 5 * n then
   return redis.error_reply('ERR flashdrop: malformed reserve arguments')
 end
 local reqs = {}
 for i = 1, n do
-  local b = 6 + (i - 1) * 5
+  local b = 7 + (i - 1) * 5
   local r = {user = ARGV[b + 1], q = tonumber(ARGV[b + 2]), wl = ARGV[b + 3],
              ki = tonumber(ARGV[b + 4]), fp = ARGV[b + 5]}
   if r.user == '' or not r.q or r.q < 1 or r.q > 1000 or r.q ~= math.floor(r.q)
-     or (r.wl ~= '0' and r.wl ~= '1') or not r.ki or (r.ki ~= 0 and (r.ki < 10 or r.ki > #KEYS)) then
+     or (r.wl ~= '0' and r.wl ~= '1') or not r.ki or (r.ki ~= 0 and (r.ki < 8 or r.ki > #KEYS)) then
     return redis.error_reply('ERR flashdrop: malformed reserve request ' .. i)
   end
   reqs[i] = r
 end
 
 -- The drop-wide verdict, the same for every request of the batch.
-local c = redis.call('HMGET', K_DROP, 'stock', 'limit', 'hold', 'ss', 'se', 'mode', 'paused', 'product', 'drawn')
+local c = redis.call('HMGET', K_DROP, 'stock', 'limit', 'hold', 'ss', 'se', 'mode', 'paused', 'drawn')
 local verdict = 0
 if not c[1] then
   verdict = C_NOT_FOUND
 elseif c[7] == '1' then
   verdict = C_PAUSED
-elseif NOW < num(c[4]) or (c[6] == 'draw' and c[9] ~= '1') then
+elseif NOW < num(c[4]) or (c[6] == 'draw' and c[8] ~= '1') then
   verdict = C_SALE_NOT_OPEN
 elseif num(c[5]) > 0 and NOW >= num(c[5]) then
   verdict = C_SALE_CLOSED
@@ -67,60 +65,70 @@ elseif c[6] == 'draw' then
   -- tells the shopper their result (the draw issue fills this in).
   verdict = C_SALE_NOT_OPEN
 end
-local limit, hold_ms, sale_start, product = num(c[2]), num(c[3]) * 1000, num(c[4]), c[8] or ''
+local limit, hold_ms = num(c[2]), num(c[3]) * 1000
 local available = num(redis.call('HGET', K_COUNTERS, 'available'))
+local available0 = available
+WL_MAYBE = redis.call('ZCARD', K_WL) > 0
 
+-- decide answers one request that the idempotency store did not answer.
+local function decide(r, ikey)
+  if verdict ~= 0 then return {verdict, 0} end
+  local at, units = user_get(r.user)
+  if not at then return {C_NOT_REGISTERED, 0} end
+  if units + r.q > limit then
+    -- Final: remembered, so a retry cannot win after a cancel frees room.
+    if ikey then redis.call('SET', ikey, r.fp .. '\n' .. C_LIMIT .. '\n0', 'EX', ttl) end
+    return {C_LIMIT, 0}
+  end
+  if available >= r.q then
+    available = available - r.q
+    local res = new_hold(r.user, at, units, r.q, hold_ms, 0)
+    if available == 0 then emit('sold_out', {'available', '0'}) end
+    if ikey then redis.call('SET', ikey, r.fp .. '\n1\n' .. res[1], 'EX', ttl) end
+    local reply = {C_WON, 0}
+    for _, v in ipairs(res) do reply[#reply + 1] = v end
+    return reply
+  end
+  local pos = 0
+  local rank = redis.call('ZRANK', K_WL, r.user)
+  if rank then
+    pos = rank + 1
+  elseif r.wl == '1' then
+    local s = redis.call('HINCRBY', K_COUNTERS, 'wlseq', 1)
+    redis.call('ZADD', K_WL, s, r.user)
+    redis.call('HSET', K_WLQ, r.user, ms(r.q))
+    pos = redis.call('ZCARD', K_WL) -- the newest entry is last
+    emit('waitlisted', {'user', r.user, 'quantity', ms(r.q), 'waitlist_position', ms(pos)})
+  end
+  if ikey then redis.call('SET', ikey, r.fp .. '\n2\n' .. pos, 'EX', ttl) end
+  return {C_SOLD_OUT, 0, pos}
+end
+
+-- Only final answers (won, sold out, limit reached) are stored under an
+-- idempotency key: a retry after "not open yet" or "paused" must be able to
+-- succeed once the condition passes.
 local out = {}
 for i = 1, n do
   local r = reqs[i]
   local ikey = r.ki > 0 and KEYS[r.ki] or nil
-  local reply = nil
   local stored = ikey and redis.call('GET', ikey)
   if stored then
     -- Stored as "<fingerprint>\n<code>\n<payload>".
     local fp, code, payload = string.match(stored, '^(.-)\n(%d+)\n(.*)$')
     if fp ~= r.fp then
-      reply = {C_IDEM_MISMATCH, 0}
+      out[i] = {C_IDEM_MISMATCH, 0}
     elseif tonumber(code) == C_WON then
-      reply = {C_WON, 1}
-      for _, v in ipairs(res_reply(payload)) do reply[#reply + 1] = v end
+      out[i] = {C_WON, 1}
+      for _, v in ipairs(res_reply(payload)) do out[i][#out[i] + 1] = v end
     else
-      reply = {tonumber(code), 1, num(payload)}
+      out[i] = {tonumber(code), 1, num(payload)}
     end
-  elseif verdict ~= 0 then
-    reply = {verdict, 0}
-  elseif redis.call('HEXISTS', K_REG, r.user) == 0 then
-    reply = {C_NOT_REGISTERED, 0}
-  elseif num(redis.call('HGET', K_UNITS, r.user)) + r.q > limit then
-    reply = {C_LIMIT, 0}
-  elseif available >= r.q then
-    available = available - r.q
-    redis.call('HINCRBY', K_COUNTERS, 'available', -r.q)
-    local rid = new_hold(r.user, r.q, hold_ms, sale_start, product, 0)
-    if available == 0 then emit('sold_out', {'available', '0'}) end
-    reply = {C_WON, 0}
-    for _, v in ipairs(res_reply(rid)) do reply[#reply + 1] = v end
-    if ikey then redis.call('SET', ikey, r.fp .. '\n1\n' .. rid, 'EX', ttl) end
   else
-    local pos = 0
-    local rank = redis.call('ZRANK', K_WL, r.user)
-    if rank then
-      pos = rank + 1
-    elseif r.wl == '1' then
-      local s = redis.call('HINCRBY', K_COUNTERS, 'wlseq', 1)
-      redis.call('ZADD', K_WL, s, r.user)
-      redis.call('HSET', K_WLQ, r.user, ms(r.q))
-      pos = redis.call('ZRANK', K_WL, r.user) + 1
-      emit('waitlisted', {'user', r.user, 'quantity', ms(r.q), 'waitlist_position', ms(pos)})
-    end
-    reply = {C_SOLD_OUT, 0, pos}
-    if ikey then redis.call('SET', ikey, r.fp .. '\n2\n' .. pos, 'EX', ttl) end
+    out[i] = decide(r, ikey)
   end
-  -- Only final answers are remembered: a retry after "not open yet" or
-  -- "paused" must be able to succeed once the condition passes.
-  if ikey and not stored and reply[1] == C_LIMIT then
-    redis.call('SET', ikey, r.fp .. '\n' .. C_LIMIT .. '\n0', 'EX', ttl)
-  end
-  out[i] = reply
 end
+if available ~= available0 then
+  redis.call('HINCRBY', K_COUNTERS, 'available', available - available0)
+end
+flush()
 return out

@@ -1,12 +1,11 @@
 -- settle.lua: confirm or cancel one reservation.
 --
--- KEYS[1] drop   KEYS[2] counters   KEYS[3] units   KEYS[4] latest
--- KEYS[5] holds  KEYS[6] wl         KEYS[7] wlq     KEYS[8] outbox
--- KEYS[9] the reservation's hash
+-- KEYS[1] drop   KEYS[2] counters   KEYS[3] reg   KEYS[4] holds
+-- KEYS[5] wl     KEYS[6] wlq        KEYS[7] outbox   KEYS[8] the reservation's hash
 --
--- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)   ARGV[4] nonce
--- ARGV[5] reservation id   ARGV[6] actor (shopper id, or '' for admin)
--- ARGV[7] action: 'confirm' | 'cancel'
+-- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)
+-- ARGV[4] secret nonce   ARGV[5] event nonce   ARGV[6] reservation id
+-- ARGV[7] actor (shopper id, or '' for admin)   ARGV[8] action: 'confirm' | 'cancel'
 --
 -- Returns {0, <reservation>} on success (also when the reservation is
 -- already in the asked-for final state), or {code} for:
@@ -15,11 +14,11 @@
 -- A hold past its deadline is expired here and then answered 11, so a late
 -- confirm never turns an expired hold into a sale (I7).
 
-P, DROP, NOW, NONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-K_COUNTERS, K_UNITS, K_LATEST, K_HOLDS, K_WL, K_WLQ, K_OUTBOX =
-  KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local K_DROP, K_RES = KEYS[1], KEYS[9]
-local rid, actor, action = ARGV[5], ARGV[6], ARGV[7]
+P, DROP, NOW, NONCE, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+NOW_S = ARGV[3]
+K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_DROP, K_RES = KEYS[1], KEYS[8]
+local rid, actor, action = ARGV[6], ARGV[7], ARGV[8]
 
 if not NOW or (action ~= 'confirm' and action ~= 'cancel') or K_RES ~= P .. 'r:' .. rid then
   return redis.error_reply('ERR flashdrop: malformed settle arguments')
@@ -32,15 +31,16 @@ local user, q, status, exp = r[1], num(r[2]), r[3], num(r[4])
 
 if status == 'held' and NOW >= exp then
   release(rid, user, q, 'expired', load_cfg(K_DROP))
+  flush()
   return {11}
 end
 if action == 'confirm' then
   if status == 'cancelled' then return {12} end
   if status == 'expired' then return {11} end
   if status == 'held' then
-    redis.call('HSET', K_RES, 'status', 'confirmed', 'upd', ms(NOW))
+    redis.call('HSET', K_RES, 'status', 'confirmed', 'upd', NOW_S)
     redis.call('ZREM', K_HOLDS, rid)
-    redis.call('HINCRBY', K_COUNTERS, 'held', -q)
+    HELD = HELD - q
     redis.call('HINCRBY', K_COUNTERS, 'confirmed', q)
     emit('confirmed', {'reservation', rid, 'user', user, 'quantity', ms(q)})
   end
@@ -51,4 +51,5 @@ else
     release(rid, user, q, 'cancelled', load_cfg(K_DROP))
   end
 end
+flush()
 return {0, res_reply(rid)}

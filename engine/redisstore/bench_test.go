@@ -1,0 +1,138 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+)
+
+// BenchmarkReserveBatch measures reserve decisions per second through the
+// batched reserve script for batch sizes 1, 16, 64 and 256 against the same
+// redis-server in one run. b.N counts script calls; every decision is a win
+// (the stock and the per-user limit never run out), the most expensive
+// outcome. Besides decisions/s it reports each size's throughput as a ratio
+// to batch size 1 measured in the same run, the number that matters on a
+// noisy machine.
+func BenchmarkReserveBatch(b *testing.B) {
+	rdb := redistest.Shared(b).Client()
+	b.Cleanup(func() { rdb.Close() })
+	const nUsers = 4096
+	var baseline float64
+	for _, size := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprint("batch=", size), func(b *testing.B) {
+			f := newFixture("redis", rdb)
+			d := benchDrop(b, f, nUsers)
+			reqs := make([]engine.ReserveRequest, size)
+			next := 0
+			c := context.Background()
+			evalBefore := evalUsec(b, f)
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				for j := range reqs {
+					reqs[j] = engine.ReserveRequest{User: fmt.Sprint("u-", next%nUsers), Quantity: 1}
+					next++
+				}
+				res, err := f.eng.ReserveBatch(c, d, reqs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res[0].Err != nil {
+					b.Fatalf("decision was not a win: %v", res[0].Err)
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			perSec := float64(b.N*size) / elapsed.Seconds()
+			b.ReportMetric(perSec, "decisions/s")
+			// Time Redis itself spent in the script per decision: the part
+			// batching cannot amortise, apart from the client and the network.
+			b.ReportMetric((evalUsec(b, f)-evalBefore)/float64(b.N*size), "redis-µs/decision")
+			if size == 1 {
+				baseline = perSec
+			}
+			if baseline > 0 {
+				b.ReportMetric(perSec/baseline, "x-batch1")
+			}
+			dropKeys(b, f, d)
+		})
+	}
+}
+
+// evalUsec is the total time Redis has spent running EVALSHA, from INFO.
+func evalUsec(b *testing.B, f *fixture) float64 {
+	info, err := f.rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+			for _, kv := range strings.Split(rest, ",") {
+				if v, ok := strings.CutPrefix(kv, "usec="); ok {
+					n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+					return n
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// benchDrop creates a drop with room for millions of wins and registers
+// nUsers shoppers, outside the timed part.
+func benchDrop(b *testing.B, f *fixture, nUsers int) string {
+	b.Helper()
+	c := context.Background()
+	d := engine.Drop{
+		ID: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Name: "Bench", Stock: engine.MaxStock,
+		PerUserLimit: engine.MaxPerUserLimit, RegistrationOpensAt: t0.Add(-2 * time.Hour),
+		RegistrationClosesAt: t0.Add(-time.Minute), SaleStartsAt: t0,
+	}
+	f.clock.Set(t0.Add(-time.Hour))
+	if _, err := f.eng.CreateDrop(c, d); err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < nUsers; i += 16 {
+				if _, _, err := f.eng.Register(c, d.ID, fmt.Sprint("u-", i), ""); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	f.clock.Set(t0.Add(time.Second))
+	return d.ID
+}
+
+// dropKeys frees what a benchmark drop took, so sizes do not pay for each
+// other's memory.
+func dropKeys(b *testing.B, f *fixture, drop string) {
+	c := context.Background()
+	iter := f.rdb.Scan(c, 0, redisstore.KeysForTest(drop).Prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(c) {
+		keys = append(keys, iter.Val())
+		if len(keys) == 1000 {
+			f.rdb.Unlink(c, keys...)
+			keys = keys[:0]
+		}
+	}
+	if len(keys) > 0 {
+		f.rdb.Unlink(c, keys...)
+	}
+	f.rdb.SRem(c, "fd:drops", drop)
+}
