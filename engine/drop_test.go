@@ -118,3 +118,17 @@ func TestSplitReservationID(t *testing.T) {
 		}
 	}
 }
+
+func TestEnrichWon(t *testing.T) {
+	d := validDrop()
+	ev := engine.Event{Type: engine.EventWon, Time: t0.Add(1500 * time.Millisecond)}
+	ev.EnrichWon(d)
+	if ev.Product != "Sneaker" || ev.SecondsAfterStart != 1.5 {
+		t.Fatalf("enriched: %+v", ev)
+	}
+	other := engine.Event{Type: engine.EventConfirmed, Time: t0.Add(time.Second)}
+	other.EnrichWon(d)
+	if other.Product != "" || other.SecondsAfterStart != 0 {
+		t.Fatalf("only won events are enriched: %+v", other)
+	}
+}

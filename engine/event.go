@@ -37,8 +37,11 @@ type Event struct {
 	Quantity    int64     `json:"quantity,omitempty"`
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 	ShareCode   string    `json:"share_code,omitempty"`
-	Product     string    `json:"product,omitempty"`
-	// SecondsAfterStart is how long after sale start a won hold was granted.
+	// Product and SecondsAfterStart (how long after sale start a hold was
+	// won) follow from the drop and the event time. The store does not
+	// write them into the outbox, to keep entries small; the publisher fills
+	// them in with EnrichWon.
+	Product           string  `json:"product,omitempty"`
 	SecondsAfterStart float64 `json:"seconds_after_start,omitempty"`
 	// WaitlistPosition is set on waitlisted events.
 	WaitlistPosition int64 `json:"waitlist_position,omitempty"`
@@ -48,4 +51,15 @@ type Event struct {
 	Available int64 `json:"available,omitempty"`
 	// FromWaitlist marks a won event for a waitlist promotion.
 	FromWaitlist bool `json:"from_waitlist,omitempty"`
+}
+
+// EnrichWon fills in the fields of a won event that follow from its drop.
+func (e *Event) EnrichWon(d Drop) {
+	if e.Type != EventWon {
+		return
+	}
+	e.Product = d.Product
+	if e.Time.After(d.SaleStartsAt) {
+		e.SecondsAfterStart = e.Time.Sub(d.SaleStartsAt).Seconds()
+	}
 }
