@@ -1,12 +1,21 @@
-// Command flashdrop is the one binary: `serve` runs the engine, `load`
-// rehearses release day, and small helpers live beside them. Flags and
-// FLASHDROP_* environment variables are read here and nowhere else.
+// Command flashdrop is the one binary: `serve` runs the engine, and small
+// helpers live beside it. Flags and FLASHDROP_* environment variables are
+// read here and nowhere else; this is the only package that wires the
+// others together.
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/flashdrop/flashdrop/api"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -21,24 +30,91 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
+	var err error
 	switch args[0] {
+	case "serve":
+		err = serve(args[1:], stdout, stderr)
+	case "token":
+		err = token(args[1:], stdout, stderr, nil, time.Now())
 	case "version":
 		fmt.Fprintln(stdout, "flashdrop", version)
-		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
-		return 0
 	default:
 		fmt.Fprintf(stderr, "flashdrop: unknown command %q\n\n", args[0])
 		usage(stderr)
 		return 2
 	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintln(stderr, "flashdrop:", err)
+		return 1
+	}
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: flashdrop <command>
+	fmt.Fprint(w, `usage: flashdrop <command> [flags]
 
 commands:
+  serve     run the engine (no flags: embedded in-process Redis and a demo drop)
+  token     mint a shopper token: flashdrop token --user ID [--ttl 24h]
   version   print the version
+
+Run "flashdrop <command> --help" for a command's flags.
 `)
+}
+
+// serve runs until SIGINT or SIGTERM, then shuts down gracefully.
+func serve(args []string, stdout, stderr io.Writer) error {
+	m := NewMain(stdout, stderr)
+	if err := m.ParseFlags(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		m.log.Info("shutting down: finishing requests in flight")
+	case err := <-m.Err():
+		_ = m.Close()
+		return err
+	}
+	return m.Close()
+}
+
+// token mints a shopper token with the configured secret.
+func token(args []string, stdout, stderr io.Writer, lookup func(string) (string, bool), now time.Time) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = usageWithEnv(fs, "flashdrop token --user ID [flags]")
+	user := fs.String("user", "", "the shopper id (the token's sub)")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
+	secret := fs.String("jwt-secret", "", "the HS256 secret serve uses")
+	iss := fs.String("jwt-issuer", "", "iss claim, if serve checks one")
+	aud := fs.String("jwt-audience", "", "aud claim, if serve checks one")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyEnv(fs, lookup); err != nil {
+		return err
+	}
+	if *secret == "" {
+		return errors.New("token: --jwt-secret (or FLASHDROP_JWT_SECRET) is required")
+	}
+	if *user == "" {
+		return errors.New("token: --user is required")
+	}
+	tok, err := api.MintShopperToken([]byte(*secret), *user, *ttl, now, *iss, *aud)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
 }

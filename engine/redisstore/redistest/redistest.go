@@ -354,9 +354,10 @@ func Shared(tb testing.TB) *Server {
 // is why the shared instances are closed here rather than in t.Cleanup. A
 // cleanup failure fails an otherwise green run, since it means a leak.
 // So does a goroutine that outlives the tests (a client or a background
-// worker someone forgot to close).
-func Main(m *testing.M) {
-	before := goleak.IgnoreCurrent()
+// worker someone forgot to close); ignore names goroutines of libraries
+// that are known to linger on their own.
+func Main(m *testing.M, ignore ...goleak.Option) {
+	before := append([]goleak.Option{goleak.IgnoreCurrent()}, ignore...)
 	code := m.Run()
 	if err := errors.Join(sharedServer.close(), sharedCluster.close()); err != nil {
 		fmt.Fprintf(os.Stderr, "redistest: closing shared instances: %v\n", err)
@@ -365,7 +366,7 @@ func Main(m *testing.M) {
 		}
 	}
 	if code == 0 {
-		if err := goleak.Find(before); err != nil {
+		if err := goleak.Find(before...); err != nil {
 			fmt.Fprintf(os.Stderr, "redistest: goroutines leaked by the tests: %v\n", err)
 			code = 1
 		}

@@ -1,0 +1,477 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// AuthConfig configures who may call the API. Zero values mean defaults.
+//
+// Its String, GoString and LogValue methods redact the secrets, so a
+// configuration that ends up in a log line or a panic message does not leak
+// them.
+type AuthConfig struct {
+	// JWTSecret is the HS256 key for shopper tokens; required, at least 32
+	// bytes (the HMAC-SHA256 block of security).
+	JWTSecret []byte
+	// Issuer, if set, must equal the tokens' iss claim.
+	Issuer string
+	// Audience, if set, must be among the tokens' aud claim.
+	Audience string
+	// Leeway is the clock skew allowed on exp, nbf and iat; 0 means 30s.
+	Leeway time.Duration
+	// AdminToken is the bearer token of the shop backend and operators;
+	// required, at least 16 bytes of visible ASCII (it travels in a header).
+	AdminToken string
+}
+
+// String describes c without its secrets.
+func (c AuthConfig) String() string {
+	return fmt.Sprintf("api.AuthConfig{JWTSecret:%s, Issuer:%q, Audience:%q, Leeway:%v, AdminToken:%s}",
+		redacted(len(c.JWTSecret) > 0), c.Issuer, c.Audience, c.Leeway, redacted(c.AdminToken != ""))
+}
+
+// GoString is String: %#v must not be a way around the redaction.
+func (c AuthConfig) GoString() string { return c.String() }
+
+// LogValue describes c for slog without its secrets.
+func (c AuthConfig) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("jwt_secret", redacted(len(c.JWTSecret) > 0)),
+		slog.String("issuer", c.Issuer),
+		slog.String("audience", c.Audience),
+		slog.Duration("leeway", c.Leeway),
+		slog.String("admin_token", redacted(c.AdminToken != "")),
+	)
+}
+
+func redacted(set bool) string {
+	if set {
+		return "<redacted>"
+	}
+	return "<unset>"
+}
+
+const (
+	authMinSecretLen     = 32
+	authMinAdminTokenLen = 16
+	authDefaultLeeway    = 30 * time.Second
+	// authMaxHeaderLen caps the Authorization header: real tokens are a few
+	// hundred bytes, and hashing or parsing megabytes per request would hand
+	// attackers a cheap way to burn CPU.
+	authMaxHeaderLen = 4 << 10
+	// maxShopperIDLen bounds the sub claim, which becomes a map key and a
+	// store key further down.
+	maxShopperIDLen = 128
+
+	// The verified-token cache: authCacheShards shards of at most
+	// authCachePerShard entries each (64k tokens, a few MiB at most).
+	authCacheShards   = 32
+	authCachePerShard = 2048
+	// authCacheSample is how many entries a full shard looks at to find
+	// room for a new one; sampling keeps insertion O(1).
+	authCacheSample = 8
+)
+
+// principal is who made a request, as established by authenticate.
+type principal struct {
+	user  string // the JWT sub, for shoppers
+	admin bool
+}
+
+var (
+	errNoCredentials  = errors.New("api: no credentials")  // no Authorization header
+	errBadCredentials = errors.New("api: bad credentials") // malformed header, bad/expired/wrong-alg token, etc.
+)
+
+// authError is errBadCredentials with a fixed reason for the logs. The reason
+// never includes anything from the request, so logging it cannot leak a
+// token, and the values are preallocated so rejecting a request (the path an
+// attacker controls) does not allocate.
+type authError struct{ msg string }
+
+func (e *authError) Error() string { return e.msg }
+func (e *authError) Unwrap() error { return errBadCredentials }
+
+func newAuthError(reason string) error {
+	return &authError{msg: errBadCredentials.Error() + ": " + reason}
+}
+
+var (
+	errAuthHeaderTooLong = newAuthError("authorization header too long")
+	errAuthNotBearer     = newAuthError("authorization scheme is not Bearer")
+	errAuthEmptyToken    = newAuthError("empty bearer token")
+	errAuthBadTokenChars = newAuthError("bearer token has invalid characters")
+	errAuthMalformed     = newAuthError("malformed token")
+	errAuthBadSignature  = newAuthError("bad signature or signing method")
+	errAuthUnverifiable  = newAuthError("unverifiable token")
+	errAuthExpired       = newAuthError("token expired")
+	errAuthNotYetValid   = newAuthError("token not valid yet")
+	errAuthIssuedLater   = newAuthError("token issued in the future")
+	errAuthMissingClaim  = newAuthError("required claim missing")
+	errAuthWrongIssuer   = newAuthError("wrong issuer")
+	errAuthWrongAudience = newAuthError("wrong audience")
+	errAuthBadSubject    = newAuthError("invalid subject")
+	errAuthInvalid       = newAuthError("invalid token")
+)
+
+// authenticator checks the Authorization header of requests. It is safe for
+// concurrent use.
+type authenticator struct {
+	secret      []byte
+	adminDigest [sha256.Size]byte
+	leeway      time.Duration
+	now         func() time.Time
+	parser      *jwt.Parser
+	keyFunc     jwt.Keyfunc // a.key bound once, so parsing does not allocate a closure
+	cache       *authCache  // nil when disabled
+}
+
+// newAuthenticator validates cfg and builds an authenticator; now defaults to
+// time.Now.
+func newAuthenticator(cfg AuthConfig, now func() time.Time) (*authenticator, error) {
+	return newAuthenticatorSize(cfg, now, authCachePerShard)
+}
+
+// newAuthenticatorSize is newAuthenticator with the per-shard capacity of the
+// verified-token cache; 0 disables the cache. Tests use it to shrink the
+// cache.
+func newAuthenticatorSize(cfg AuthConfig, now func() time.Time, cachePerShard int) (*authenticator, error) {
+	// The messages name the rule, never the value: these errors are logged.
+	if len(cfg.JWTSecret) < authMinSecretLen {
+		return nil, fmt.Errorf("api: AuthConfig.JWTSecret must be at least %d bytes", authMinSecretLen)
+	}
+	if len(cfg.AdminToken) < authMinAdminTokenLen {
+		return nil, fmt.Errorf("api: AuthConfig.AdminToken must be at least %d bytes", authMinAdminTokenLen)
+	}
+	if len(cfg.AdminToken) > authMaxHeaderLen-len("Bearer ") {
+		return nil, errors.New("api: AuthConfig.AdminToken is too long to fit in an Authorization header")
+	}
+	// A token with spaces or non-ASCII bytes could never arrive intact in a
+	// Bearer header; refuse it now rather than lock the backend out later.
+	if !isTokenChars([]byte(cfg.AdminToken)) {
+		return nil, errors.New("api: AuthConfig.AdminToken must be visible ASCII without spaces")
+	}
+	if cfg.Leeway < 0 {
+		return nil, errors.New("api: AuthConfig.Leeway must not be negative")
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = authDefaultLeeway
+	}
+	if now == nil {
+		now = time.Now
+	}
+	a := &authenticator{
+		// Copied so a caller reusing its slice cannot change the key under us.
+		secret:      append([]byte(nil), cfg.JWTSecret...),
+		adminDigest: sha256.Sum256([]byte(cfg.AdminToken)),
+		leeway:      cfg.Leeway,
+		now:         now,
+	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithTimeFunc(now),
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	a.parser = jwt.NewParser(opts...)
+	a.keyFunc = a.key
+	if cachePerShard > 0 {
+		a.cache = newAuthCache(cachePerShard)
+	}
+	return a, nil
+}
+
+// key hands the parser the HS256 secret. WithValidMethods already refuses
+// every other algorithm; checking again here keeps "none", RS256-with-the-
+// HMAC-key and friends out even if the parser options change one day.
+func (a *authenticator) key(t *jwt.Token) (any, error) {
+	if t.Method != jwt.SigningMethodHS256 {
+		return nil, errAuthBadSignature
+	}
+	return a.secret, nil
+}
+
+// authenticate reads the raw Authorization header value (may be nil/empty).
+// Errors are errNoCredentials or wrap errBadCredentials; they never contain
+// the credentials.
+func (a *authenticator) authenticate(header []byte) (principal, error) {
+	if len(header) == 0 {
+		return principal{}, errNoCredentials
+	}
+	tok, err := parseBearer(header)
+	if err != nil {
+		return principal{}, err
+	}
+	// One digest serves both the admin check and the cache key. Comparing
+	// fixed-size digests in constant time leaks neither the admin token's
+	// content nor its length.
+	digest := sha256.Sum256(tok)
+	if subtle.ConstantTimeCompare(digest[:], a.adminDigest[:]) == 1 {
+		return principal{admin: true}, nil
+	}
+	var now time.Time
+	if a.cache != nil {
+		now = a.now()
+		if user, ok := a.cache.get(&digest, now); ok {
+			return principal{user: user}, nil
+		}
+	}
+	user, from, until, err := a.verify(string(tok))
+	if err != nil {
+		return principal{}, err
+	}
+	if a.cache != nil {
+		a.cache.put(&digest, authCacheEntry{user: user, validFrom: from, validUntil: until}, now)
+	}
+	return principal{user: user}, nil
+}
+
+// verify checks a shopper JWT in full and returns its subject and the
+// window of time in which it is acceptable (leeway included), so the cache
+// can keep honouring nbf/iat/exp without parsing again.
+func (a *authenticator) verify(tok string) (user string, validFrom, validUntil time.Time, err error) {
+	var claims jwt.RegisteredClaims
+	if _, err := a.parser.ParseWithClaims(tok, &claims, a.keyFunc); err != nil {
+		return "", time.Time{}, time.Time{}, classifyJWTError(err)
+	}
+	if claims.Subject == "" {
+		return "", time.Time{}, time.Time{}, errAuthMissingClaim
+	}
+	if !isValidShopperID(claims.Subject) {
+		return "", time.Time{}, time.Time{}, errAuthBadSubject
+	}
+	if claims.ExpiresAt == nil { // WithExpirationRequired makes this unreachable
+		return "", time.Time{}, time.Time{}, errAuthMissingClaim
+	}
+	// The same inequalities as jwt's validator: now < exp+leeway,
+	// now >= nbf-leeway, now >= iat-leeway.
+	validUntil = claims.ExpiresAt.Add(a.leeway)
+	if claims.NotBefore != nil {
+		validFrom = claims.NotBefore.Add(-a.leeway)
+	}
+	if claims.IssuedAt != nil {
+		if iat := claims.IssuedAt.Add(-a.leeway); iat.After(validFrom) {
+			validFrom = iat
+		}
+	}
+	return claims.Subject, validFrom, validUntil, nil
+}
+
+// classifyJWTError maps a jwt error to one of the fixed authErrors. jwt's own
+// messages are dropped because some (JSON syntax errors) quote decoded token
+// bytes.
+func classifyJWTError(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return errAuthExpired
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return errAuthNotYetValid
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return errAuthIssuedLater
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return errAuthMissingClaim
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return errAuthWrongIssuer
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return errAuthWrongAudience
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return errAuthMalformed
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return errAuthBadSignature
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return errAuthUnverifiable
+	default:
+		return errAuthInvalid
+	}
+}
+
+// parseBearer extracts the token from "Bearer <token>": scheme
+// case-insensitive, one or more spaces (RFC 7235's 1*SP), then exactly one
+// token of visible ASCII. It returns a subslice of h.
+func parseBearer(h []byte) ([]byte, error) {
+	if len(h) > authMaxHeaderLen {
+		return nil, errAuthHeaderTooLong
+	}
+	const scheme = "bearer"
+	if len(h) < len(scheme) || !asciiEqualFold(h[:len(scheme)], scheme) {
+		return nil, errAuthNotBearer
+	}
+	rest := h[len(scheme):]
+	if len(rest) == 0 {
+		return nil, errAuthEmptyToken
+	}
+	if rest[0] != ' ' { // "Bearerx": some other scheme
+		return nil, errAuthNotBearer
+	}
+	i := 0
+	for i < len(rest) && rest[i] == ' ' {
+		i++
+	}
+	tok := rest[i:]
+	if len(tok) == 0 {
+		return nil, errAuthEmptyToken
+	}
+	// This also refuses a second token, since the separator is a space.
+	if !isTokenChars(tok) {
+		return nil, errAuthBadTokenChars
+	}
+	return tok, nil
+}
+
+// isTokenChars reports whether b is all visible ASCII (0x21-0x7e).
+func isTokenChars(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiEqualFold compares b to the lower-case ASCII string lower, ignoring
+// the case of b, without allocating.
+func asciiEqualFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// isValidShopperID reports whether s is acceptable as a shopper id (the JWT
+// sub): 1-128 bytes of valid UTF-8 without control characters, since it ends
+// up in logs, store keys and JSON.
+func isValidShopperID(s string) bool {
+	if len(s) == 0 || len(s) > maxShopperIDLen || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// authCache remembers recently verified shopper tokens by their SHA-256, so a
+// shopper's repeated requests skip base64, JSON and HMAC work. Only tokens
+// that passed full verification enter it, entries carry the token's validity
+// window and are re-checked against now on every hit, and each shard is
+// capped. Keying by digest keeps the tokens themselves out of memory.
+type authCache struct {
+	perShard int
+	shards   [authCacheShards]authCacheShard
+}
+
+type authCacheShard struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]authCacheEntry
+	_  [64]byte // keeps neighbouring shards' locks off one cache line
+}
+
+type authCacheEntry struct {
+	user       string
+	validFrom  time.Time // accepted when now >= validFrom
+	validUntil time.Time // and now < validUntil
+}
+
+func newAuthCache(perShard int) *authCache {
+	c := &authCache{perShard: perShard}
+	for i := range c.shards {
+		c.shards[i].m = make(map[[sha256.Size]byte]authCacheEntry)
+	}
+	return c
+}
+
+func (c *authCache) shard(d *[sha256.Size]byte) *authCacheShard {
+	// The digest is uniformly distributed: any byte picks a shard fairly.
+	return &c.shards[int(d[0])%authCacheShards]
+}
+
+// get returns the user of a cached token that is valid at now.
+func (c *authCache) get(d *[sha256.Size]byte, now time.Time) (string, bool) {
+	s := c.shard(d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[*d]
+	if !ok {
+		return "", false
+	}
+	if !now.Before(e.validUntil) {
+		delete(s.m, *d) // expired for good; make room
+		return "", false
+	}
+	if now.Before(e.validFrom) {
+		// Clock went backwards: let the full check decide (and refuse).
+		return "", false
+	}
+	return e.user, true
+}
+
+// put stores a verified token. A full shard first drops expired entries
+// among a small random sample, and failing that one sampled live entry: a
+// token verified just now is likelier to come back than an arbitrary old one,
+// and a miss only costs a re-verification.
+func (c *authCache) put(d *[sha256.Size]byte, e authCacheEntry, now time.Time) {
+	s := c.shard(d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[*d]; !ok && len(s.m) >= c.perShard {
+		var victim [sha256.Size]byte
+		found, freed, n := false, false, 0
+		// Map iteration starts at a random position, which makes this a
+		// random sample.
+		for k, v := range s.m {
+			if !now.Before(v.validUntil) {
+				delete(s.m, k)
+				freed = true
+			} else if !found {
+				victim, found = k, true
+			}
+			if n++; n >= authCacheSample {
+				break
+			}
+		}
+		if !freed && found {
+			delete(s.m, victim)
+		}
+	}
+	s.m[*d] = e
+}
+
+// len reports the number of cached tokens; for tests.
+func (c *authCache) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,269 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// stubStore answers every lookup with "not found" and can be told to block
+// or panic; it lets transport behaviour be tested without Redis.
+type stubStore struct {
+	engine.Store
+	block   chan struct{} // ReserveBatch waits on it when set
+	entered chan int      // ReserveBatch reports each batch size here when set
+	panicky atomic.Bool
+}
+
+var stubDrop = engine.Drop{
+	ID: "stub", Name: "Stub", Product: "Stub", Stock: 10, PerUserLimit: 1, HoldSeconds: 600, Mode: engine.ModeFCFS,
+	RegistrationOpensAt: time.Unix(1e9, 0), RegistrationClosesAt: time.Unix(2e9, 0), SaleStartsAt: time.Unix(2e9, 0),
+}
+
+func (s *stubStore) Drop(_ context.Context, id string) (engine.Drop, error) {
+	if s.panicky.Load() {
+		panic("stub store told to panic")
+	}
+	if id == stubDrop.ID {
+		return stubDrop, nil
+	}
+	return engine.Drop{}, engine.ErrNotFound
+}
+func (s *stubStore) Drops(context.Context) ([]engine.Drop, error) { return nil, nil }
+func (s *stubStore) Stats(_ context.Context, id string) (engine.Stats, error) {
+	if id == stubDrop.ID {
+		return engine.Stats{Stock: 10, Available: 10}, nil
+	}
+	return engine.Stats{}, engine.ErrNotFound
+}
+func (s *stubStore) CreateDrop(context.Context, engine.Drop) error { return engine.ErrDropExists }
+func (s *stubStore) SetPaused(context.Context, string, bool) (engine.Drop, error) {
+	return engine.Drop{}, engine.ErrNotFound
+}
+func (s *stubStore) Register(context.Context, string, string, string, time.Time) (engine.Registration, bool, error) {
+	return engine.Registration{}, false, engine.ErrNotFound
+}
+func (s *stubStore) ReserveBatch(_ context.Context, _ string, _ time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
+	if s.entered != nil {
+		s.entered <- len(reqs)
+	}
+	if s.block != nil {
+		<-s.block
+	}
+	out := make([]engine.ReserveResult, len(reqs))
+	for i := range out {
+		out[i].Err = engine.ErrNotRegistered
+	}
+	return out, nil
+}
+func (s *stubStore) Confirm(context.Context, string, string, time.Time) (engine.Reservation, error) {
+	return engine.Reservation{}, engine.ErrNotFound
+}
+func (s *stubStore) Cancel(context.Context, string, string, time.Time) (engine.Reservation, error) {
+	return engine.Reservation{}, engine.ErrNotFound
+}
+func (s *stubStore) Reservation(context.Context, string) (engine.Reservation, error) {
+	return engine.Reservation{}, engine.ErrNotFound
+}
+func (s *stubStore) ShopperView(context.Context, string, string) (engine.ShopperView, error) {
+	return engine.ShopperView{}, engine.ErrNotFound
+}
+
+const (
+	testSecret = "0123456789abcdef0123456789abcdef-test"
+	testAdmin  = "admin-token-for-tests-only"
+)
+
+// stubServer runs a Server on st over an in-memory listener and returns
+// an HTTP client that dials it.
+func stubServer(t testing.TB, st engine.Store, tweak func(*Config)) (*Server, *http.Client) {
+	t.Helper()
+	cfg := Config{
+		Engine: engine.New(st, engine.Options{}),
+		Auth:   AuthConfig{JWTSecret: []byte(testSecret), AdminToken: testAdmin},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limits: Limits{UserRate: -1},
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(context.Context, string, string) (net.Conn, error) { return ln.Dial() },
+	}, Timeout: 10 * time.Second}
+	t.Cleanup(func() {
+		client.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-done
+	})
+	return s, client
+}
+
+func shopperToken(t testing.TB, user string) string {
+	t.Helper()
+	tok, err := MintShopperToken([]byte(testSecret), user, time.Hour, time.Now(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestCoalescerFailsFastWhenQueueIsFull(t *testing.T) {
+	st := &stubStore{block: make(chan struct{}), entered: make(chan int, 10)}
+	c := newCoalescer(engine.New(st, engine.Options{}), BatchOptions{MaxSize: 2, QueueSize: 2, Workers: 1}, nil)
+	req := engine.ReserveRequest{User: "u", Quantity: 1}
+	var wg sync.WaitGroup
+	results := make(chan error, 5)
+	send := func() {
+		defer wg.Done()
+		_, err := c.reserve("stub", req)
+		results <- err
+	}
+	wg.Add(1)
+	go send()
+	<-st.entered // the first batch (of one) is now blocked in the store
+	// Two more fill the queue; the next is refused at once.
+	wg.Add(2)
+	go send()
+	go send()
+	waitFor(t, func() bool { return c.queued("stub") == 2 })
+	start := time.Now()
+	if _, err := c.reserve("stub", req); !errors.Is(err, errOverloaded) {
+		t.Fatalf("want errOverloaded with a full queue, got %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("refusal took %v, want it immediate", took)
+	}
+	close(st.block)
+	wg.Wait()
+	close(results)
+	for err := range results {
+		if err != nil {
+			t.Fatalf("a queued request failed: %v", err)
+		}
+	}
+	if n := <-st.entered; n != 2 {
+		t.Fatalf("the two queued requests should form one batch, got %d", n)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.reserve("stub", req); !errors.Is(err, errUnavailable) {
+		t.Fatalf("after Close: %v", err)
+	}
+	_ = c.Close() // twice is fine
+}
+
+// waitFor polls cond, which must become true within a few seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPanicBecomes500ForThatRequestOnly(t *testing.T) {
+	st := &stubStore{}
+	st.panicky.Store(true)
+	_, client := stubServer(t, st, nil)
+	req, _ := http.NewRequest("GET", "http://x/v1/admin/drops/stub", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 500 || !strings.Contains(string(body), `"code":"internal"`) || strings.Contains(string(body), "stub store told") {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+	st.panicky.Store(false)
+	resp, err = client.Get("http://x/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("server did not survive the panic: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// FuzzHandler sends arbitrary methods, paths, bodies, idempotency keys and
+// authorization headers through the whole handler (on a store that knows
+// one drop). Whatever comes in, the answer is never a 5xx, and every error
+// is a well-formed problem+json.
+func FuzzHandler(f *testing.F) {
+	tok := shopperToken(f, "fuzzer")
+	seeds := []struct{ method, path, body, key, auth string }{
+		{"POST", "/v1/drops/stub/reservations", `{"quantity":1,"waitlist":true}`, "k-1", "Bearer " + tok},
+		{"POST", "/v1/drops/stub/reservations", `{"quantity":-1}`, "", "Bearer " + tok},
+		{"POST", "/v1/drops/stub/reservations", `{"quantity":1e99}`, "has space", "Bearer " + tok},
+		{"POST", "/v1/drops/stub/reservations", `[1,2]`, "", "Bearer " + tok},
+		{"POST", "/v1/drops/stub/registrations", `{"ref":"abc"}`, "", "Bearer " + tok},
+		{"POST", "/v1/drops/stub/registrations", `{"ref":"a b"}{}`, "", "Bearer " + tok},
+		{"POST", "/v1/admin/drops", `{"id":"x","name":"n","stock":1,"registration_opens_at":"2026-01-01T00:00:00Z","registration_closes_at":"2026-01-02T00:00:00Z","sale_starts_at":"2026-01-02T00:00:00Z"}`, "", "Bearer " + testAdmin},
+		{"POST", "/v1/admin/drops", `{"id":"x","stock":"many","sale_starts_at":"yesterday"}`, "", "Bearer " + testAdmin},
+		{"GET", "/v1/drops/stub", "", "", "Bearer " + tok},
+		{"GET", "/v1/reservations/stub.abc", "", "", "Basic abc"},
+		{"POST", "/v1/reservations/%2e%2e/confirm", "", "", "Bearer "},
+		{"DELETE", "/v1/drops/stub", "", "", ""},
+	}
+	for _, s := range seeds {
+		f.Add(s.method, s.path, s.body, s.key, s.auth)
+	}
+	_, client := stubServer(f, &stubStore{}, nil)
+	f.Fuzz(func(t *testing.T, method, path, body, key, auth string) {
+		req, err := http.NewRequest(method, "http://x/", strings.NewReader(body))
+		if err != nil {
+			return // not a request net/http can even send
+		}
+		req.URL.Path = "/" + strings.TrimLeft(path, "/")
+		req.URL.RawPath = ""
+		if key != "" {
+			req.Header["Idempotency-Key"] = []string{key}
+		}
+		if auth != "" {
+			req.Header["Authorization"] = []string{auth}
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return // the client refused to send it (invalid header bytes)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		if resp.StatusCode >= 500 {
+			t.Fatalf("%s %q with body %q: %d %s", method, path, body, resp.StatusCode, out)
+		}
+		if resp.StatusCode >= 400 {
+			var p Problem
+			if resp.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(out, &p) != nil ||
+				p.Code == "" || p.Status != resp.StatusCode {
+				t.Fatalf("%s %q: %d answered %q %s", method, path, resp.StatusCode, resp.Header.Get("Content-Type"), out)
+			}
+		}
+	})
+}

@@ -1,0 +1,86 @@
+package api
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// metrics are the server's Prometheus instruments, on a registry of its own
+// so that tests and several servers in one process do not collide.
+type metrics struct {
+	registry  *prometheus.Registry
+	requests  *prometheus.CounterVec   // route, status
+	latency   *prometheus.HistogramVec // route
+	outcomes  *prometheus.CounterVec   // outcome
+	batchSize prometheus.Histogram
+	batchTime prometheus.Histogram
+	storeErrs prometheus.Counter
+	expired   prometheus.Counter
+	inflight  prometheus.Gauge
+	handler   fasthttp.RequestHandler
+}
+
+func newMetrics() *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		registry: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashdrop_http_requests_total", Help: "HTTP requests by route and status code.",
+		}, []string{"route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "flashdrop_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashdrop_reserve_outcomes_total", Help: "Reserve answers by outcome (won, or the problem code).",
+		}, []string{"outcome"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "flashdrop_reserve_batch_size", Help: "Reserve requests decided per script call.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000},
+		}),
+		batchTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "flashdrop_reserve_batch_duration_seconds", Help: "Time of one batched reserve script call.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
+		storeErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flashdrop_redis_errors_total", Help: "Store (Redis) calls that failed.",
+		}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flashdrop_holds_expired_total", Help: "Holds released by this node's expiry sweeper.",
+		}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flashdrop_http_requests_in_flight", Help: "Requests being handled now.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.outcomes, m.batchSize, m.batchTime, m.storeErrs, m.expired, m.inflight,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return m
+}
+
+func (m *metrics) observeRequest(route string, status int, took time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(took.Seconds())
+}
+
+func (m *metrics) observeBatch(size int, took time.Duration, err error) {
+	m.batchSize.Observe(float64(size))
+	m.batchTime.Observe(took.Seconds())
+	if err != nil {
+		m.storeErrs.Inc()
+	}
+}
+
+// storeError counts err if it came from the store rather than from a rule.
+func (m *metrics) storeError(err error) {
+	if err != nil && problemFor(err).Status >= 500 && !errors.Is(err, errOverloaded) {
+		m.storeErrs.Inc()
+	}
+}

@@ -1,0 +1,126 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// Problem is an RFC 9457 problem details body, with flashdrop's
+// machine-readable Code and the extension members some codes carry.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Code     string `json:"code"`
+	Instance string `json:"instance,omitempty"`
+	// WaitlistPosition is set on sold_out when the shopper is on the waitlist.
+	WaitlistPosition int64 `json:"waitlist_position,omitempty"`
+	// Field names the offending input on invalid.
+	Field string `json:"field,omitempty"`
+	// RequestID repeats the X-Request-Id header, for support tickets.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// problemType is the type URI of a code: a URN, since the problem
+// descriptions live in the README rather than on a web host.
+func problemType(code string) string { return "urn:flashdrop:problem:" + code }
+
+// errorMapping is the one table from engine outcomes to HTTP.
+var errorMapping = []struct {
+	err    error
+	status int
+	code   string
+	title  string
+}{
+	{engine.ErrInvalid, fasthttp.StatusBadRequest, "invalid", "Invalid request"},
+	{engine.ErrNotFound, fasthttp.StatusNotFound, "not_found", "Not found"},
+	{engine.ErrDropExists, fasthttp.StatusConflict, "drop_exists", "Drop already exists"},
+	{engine.ErrForbidden, fasthttp.StatusForbidden, "forbidden", "Forbidden"},
+	{engine.ErrRegistrationNotOpen, fasthttp.StatusConflict, "registration_not_open", "Registration has not opened yet"},
+	{engine.ErrRegistrationClosed, fasthttp.StatusConflict, "registration_closed", "Registration is closed"},
+	{engine.ErrNotRegistered, fasthttp.StatusForbidden, "not_registered", "Not registered for this drop"},
+	{engine.ErrSaleNotOpen, fasthttp.StatusConflict, "sale_not_open", "The sale has not started"},
+	{engine.ErrSaleClosed, fasthttp.StatusConflict, "sale_closed", "The sale has ended"},
+	{engine.ErrSalePaused, fasthttp.StatusConflict, "sale_paused", "The sale is paused"},
+	{engine.ErrSoldOut, fasthttp.StatusConflict, "sold_out", "Sold out"},
+	{engine.ErrLimitReached, fasthttp.StatusConflict, "limit_reached", "Per-shopper limit reached"},
+	{engine.ErrIdempotencyMismatch, fasthttp.StatusUnprocessableEntity, "idempotency_mismatch", "Idempotency-Key reused with a different request"},
+	{engine.ErrExpired, fasthttp.StatusConflict, "expired", "The hold has expired"},
+	{engine.ErrCancelled, fasthttp.StatusConflict, "cancelled", "The reservation was cancelled"},
+	{engine.ErrConfirmed, fasthttp.StatusConflict, "confirmed", "The reservation is already confirmed"},
+	{errNoCredentials, fasthttp.StatusUnauthorized, "unauthorized", "Authentication required"},
+	{errBadCredentials, fasthttp.StatusUnauthorized, "unauthorized", "Invalid credentials"},
+	{errAdminOnly, fasthttp.StatusForbidden, "forbidden", "Admin token required"},
+	{errShopperOnly, fasthttp.StatusForbidden, "forbidden", "Shopper token required"},
+	{errOverloaded, fasthttp.StatusServiceUnavailable, "unavailable", "Overloaded, retry shortly"},
+	{errUnavailable, fasthttp.StatusServiceUnavailable, "unavailable", "A backing service is unavailable"},
+	{errRateLimited, fasthttp.StatusTooManyRequests, "rate_limited", "Too many requests"},
+	{errTooLarge, fasthttp.StatusRequestEntityTooLarge, "invalid", "Request body too large"},
+	{errMethod, fasthttp.StatusMethodNotAllowed, "invalid", "Method not allowed"},
+}
+
+// Transport-level outcomes that are not engine errors.
+var (
+	errAdminOnly   = errors.New("api: admin token required")
+	errShopperOnly = errors.New("api: shopper token required")
+	errOverloaded  = errors.New("api: overloaded")
+	errUnavailable = errors.New("api: backing service unavailable")
+	errRateLimited = errors.New("api: rate limited")
+	errTooLarge    = errors.New("api: request body too large")
+	errMethod      = errors.New("api: method not allowed")
+)
+
+// problemFor maps err to a problem. Unknown errors become 500 internal with
+// no detail: the cause goes to the log only, never to the client.
+func problemFor(err error) Problem {
+	for _, m := range errorMapping {
+		if errors.Is(err, m.err) {
+			p := Problem{Type: problemType(m.code), Title: m.title, Status: m.status, Code: m.code}
+			var so *engine.SoldOutError
+			if errors.As(err, &so) {
+				p.WaitlistPosition = so.WaitlistPosition
+			}
+			var ve *engine.ValidationError
+			if errors.As(err, &ve) {
+				p.Field = ve.Field
+				p.Detail = ve.Field + " " + ve.Reason
+			}
+			return p
+		}
+	}
+	return Problem{Type: problemType("internal"), Title: "Internal error", Status: fasthttp.StatusInternalServerError,
+		Code: "internal", Detail: "The error was logged; quote the request id when reporting it."}
+}
+
+// writeProblem sends p as application/problem+json.
+func writeProblem(ctx *fasthttp.RequestCtx, p Problem) {
+	if p.RequestID == "" {
+		p.RequestID = string(ctx.Response.Header.Peek(headerRequestID))
+	}
+	body, err := json.Marshal(p)
+	if err != nil { // cannot happen for this struct; stay correct anyway
+		body = []byte(`{"type":"urn:flashdrop:problem:internal","title":"Internal error","status":500,"code":"internal"}`)
+		p.Status = fasthttp.StatusInternalServerError
+	}
+	ctx.Response.Header.SetContentType("application/problem+json")
+	ctx.SetStatusCode(p.Status)
+	if p.Status == fasthttp.StatusUnauthorized {
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashdrop"`)
+	}
+	ctx.SetBody(body)
+}
+
+// setRetryAfter sets Retry-After in whole seconds, at least 1.
+func setRetryAfter(ctx *fasthttp.RequestCtx, secs float64) {
+	n := int(secs + 0.999)
+	if n < 1 {
+		n = 1
+	}
+	ctx.Response.Header.Set("Retry-After", strconv.Itoa(n))
+}
