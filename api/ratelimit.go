@@ -14,8 +14,8 @@ const (
 	// shard): a few tens of MiB at worst, whatever the traffic.
 	limiterDefaultKeys = 1 << 18
 	// limiterEvictSample is how many entries a full shard inspects for idle
-	// ones before giving up on tracking a new key; sampling keeps the
-	// cost per call O(1) even when an attacker keeps every shard full.
+	// ones to make room for a new key; sampling keeps the cost per call
+	// O(1) even when an attacker keeps every shard full.
 	limiterEvictSample = 8
 	// limiterMinSweepEvery is the least number of calls between two sweeps
 	// of one shard, so tiny shards do not sweep on every call.
@@ -130,8 +130,17 @@ func (l *limiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	if wait := next - now - l.window; wait > 0 {
 		return false, time.Duration(wait)
 	}
-	if !tracked && len(s.tat) >= l.perShard && !s.evictIdle(now) {
-		return true, 0 // fail open, untracked: see the doc comment
+	if !tracked && len(s.tat) >= l.perShard {
+		s.evictIdle(now)
+		// The sample can miss idle keys in a big shard; a full sweep finds
+		// them. Rationing it to one per sweepEvery/limiterEvictSample calls
+		// keeps a shard full of busy keys at O(1) amortised work per call.
+		if len(s.tat) >= l.perShard && s.calls >= l.sweepEvery/limiterEvictSample {
+			s.sweep(now)
+		}
+		if len(s.tat) >= l.perShard {
+			return true, 0 // fail open, untracked: see the doc comment
+		}
 	}
 	s.tat[key] = next
 	if n := len(s.tat); n > s.peak {
@@ -160,19 +169,17 @@ func (s *limiterShard) sweep(now int64) {
 }
 
 // evictIdle drops the idle keys among a small random sample (map
-// iteration starts at a random position) and reports whether it freed any.
-func (s *limiterShard) evictIdle(now int64) bool {
-	freed, n := false, 0
+// iteration starts at a random position).
+func (s *limiterShard) evictIdle(now int64) {
+	n := 0
 	for k, tat := range s.tat {
 		if tat <= now {
 			delete(s.tat, k)
-			freed = true
 		}
 		if n++; n >= limiterEvictSample {
 			break
 		}
 	}
-	return freed
 }
 
 // tracked reports how many keys the limiter currently tracks; for tests.

@@ -174,6 +174,37 @@ func TestLimiterEvictionKeepsMemoryBounded(t *testing.T) {
 	}
 }
 
+// TestLimiterFullShardFindsIdleKeys checks that a full shard makes room
+// for a new key even when the random sample misses its idle keys, but
+// rations those full sweeps.
+func TestLimiterFullShardFindsIdleKeys(t *testing.T) {
+	clk := newLimiterClock(limiterT0)
+	l := newLimiterSize(1, 1, clk.now, 256*limiterShards)
+	l.sweepEvery = 1024 // no periodic sweep in this test; rationed ones every 128 calls
+	var keys []string   // keys of shard 0
+	for i := 0; len(keys) < l.perShard+2; i++ {
+		if k := fmt.Sprint("k-", i); limiterHash(k)&(limiterShards-1) == 0 {
+			keys = append(keys, k)
+		}
+	}
+	limiterExpect(t, l, keys[0], true, 0)
+	clk.advance(time.Second) // keys[0] is idle from now on
+	for _, k := range keys[1:l.perShard] {
+		limiterExpect(t, l, k, true, 0)
+	}
+	// Full, with one idle key among 256 and 256 calls since the last sweep.
+	newcomer := keys[l.perShard]
+	limiterExpect(t, l, newcomer, true, 0)
+	limiterExpect(t, l, newcomer, false, time.Second) // tracked, so limited
+	// Full of busy keys right after a sweep: the next newcomer goes untracked.
+	late := keys[l.perShard+1]
+	limiterExpect(t, l, late, true, 0)
+	limiterExpect(t, l, late, true, 0)
+	if n := len(l.shards[0].tat); n != l.perShard {
+		t.Fatalf("shard 0 holds %d keys, want %d", n, l.perShard)
+	}
+}
+
 func TestLimiterSweepForgetsIdleKeys(t *testing.T) {
 	clk := newLimiterClock(limiterT0)
 	l := newLimiter(1, 1, clk.now)

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
+}
+
+// syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe runs `flashdrop serve` in embedded mode on a free port, with a
+// manual clock, exactly as the binary would (ParseFlags, Run, Close).
+func startServe(t *testing.T, args ...string) (*Main, *engine.ManualClock, *syncBuffer) {
+	t.Helper()
+	out, logs := &syncBuffer{}, &syncBuffer{}
+	m := NewMain(out, logs)
+	m.Lookup = func(string) (string, bool) { return "", false } // ignore the host's FLASHDROP_*
+	if err := m.ParseFlags(append([]string{"--listen", "127.0.0.1:0", "--log-level", "warn"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	clock := engine.NewManualClock(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
+	m.Clock = clock
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("run: %v\nlogs: %s", err, logs)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		if err := m.Close(); err != nil { // twice is fine
+			t.Errorf("second close: %v", err)
+		}
+		if _, err := net.DialTimeout("tcp", m.Addr, time.Second); err == nil {
+			t.Errorf("still listening on %s after Close", m.Addr)
+		}
+	})
+	return m, clock, out
+}
+
+type httpResult struct {
+	status int
+	body   map[string]any
+	raw    string
+}
+
+func call(t *testing.T, method, url, token, body string) httpResult {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := httpResult{status: resp.StatusCode, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func mint(t *testing.T, m *Main, user string) string {
+	t.Helper()
+	var out bytes.Buffer
+	lookup := func(k string) (string, bool) {
+		if k == "FLASHDROP_JWT_SECRET" {
+			return m.Config.JWTSecret, true
+		}
+		return "", false
+	}
+	if err := token([]string{"--user", user}, &out, io.Discard, lookup, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+func TestServeEmbeddedRunsASale(t *testing.T) {
+	m, clock, out := startServe(t)
+	banner := out.String()
+	for _, want := range []string{"EMBEDDED MODE", "NOT durable", m.Config.AdminToken, "demo drop", "curl"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	base := "http://" + m.Addr
+	// The demo drop is there and open for registration.
+	demo := call(t, "GET", base+"/v1/drops/demo", "", "")
+	if demo.status != 200 || demo.body["state"] != "registration_open" {
+		t.Fatalf("demo drop: %d %s", demo.status, demo.raw)
+	}
+	// A small sale on it: three shoppers, ten units, limit one each.
+	toks := []string{mint(t, m, "ann"), mint(t, m, "ben"), mint(t, m, "cat")}
+	for _, tok := range toks {
+		if r := call(t, "POST", base+"/v1/drops/demo/registrations", tok, ""); r.status != 201 {
+			t.Fatalf("register: %d %s", r.status, r.raw)
+		}
+	}
+	clock.Advance(3 * time.Minute) // past the demo's sale start
+	var ids []string
+	for _, tok := range toks {
+		r := call(t, "POST", base+"/v1/drops/demo/reservations", tok, `{"quantity":1}`)
+		if r.status != 201 {
+			t.Fatalf("reserve: %d %s", r.status, r.raw)
+		}
+		ids = append(ids, r.body["reservation"].(map[string]any)["id"].(string))
+	}
+	if r := call(t, "POST", base+"/v1/drops/demo/reservations", toks[0], `{"quantity":1}`); r.status != 409 || r.body["code"] != "limit_reached" {
+		t.Fatalf("second buy: %d %s", r.status, r.raw)
+	}
+	if r := call(t, "POST", base+"/v1/reservations/"+ids[0]+"/confirm", m.Config.AdminToken, ""); r.status != 200 {
+		t.Fatalf("confirm: %d %s", r.status, r.raw)
+	}
+	// The sweeper runs inside serve: once the holds' deadline passes, the
+	// two unconfirmed holds come back to stock without anyone asking.
+	clock.Advance(11 * time.Minute)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := call(t, "GET", base+"/v1/admin/drops/demo/stats", m.Config.AdminToken, "")
+		if st.body["available"] == float64(9) && st.body["confirmed"] == float64(1) && st.body["held"] == float64(0) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sweeper did not release the expired holds: %s", st.raw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := call(t, "GET", base+"/readyz", "", ""); r.status != 200 {
+		t.Fatalf("readyz: %d %s", r.status, r.raw)
+	}
+}
+
+func TestServeNoDemoAndGivenSecrets(t *testing.T) {
+	m, _, out := startServe(t, "--no-demo", "--admin-token", "given-admin-token-123456", "--jwt-secret", strings.Repeat("s", 32))
+	if strings.Contains(out.String(), "given-admin-token") || strings.Contains(out.String(), strings.Repeat("s", 32)) {
+		t.Fatalf("given secrets must not be printed:\n%s", out)
+	}
+	if r := call(t, "GET", "http://"+m.Addr+"/v1/drops/demo", "", ""); r.status != 404 {
+		t.Fatalf("--no-demo still made a demo: %d", r.status)
+	}
+	if r := call(t, "GET", "http://"+m.Addr+"/v1/admin/drops", "given-admin-token-123456", ""); r.status != 200 {
+		t.Fatalf("the given admin token does not work: %d %s", r.status, r.raw)
+	}
+}
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	m := NewMain(io.Discard, io.Discard)
+	env := map[string]string{"FLASHDROP_LISTEN": "127.0.0.1:9999", "FLASHDROP_BATCH_MAX_SIZE": "64", "FLASHDROP_NO_DEMO": "true"}
+	m.Lookup = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	if err := m.ParseFlags([]string{"--batch-max-size", "32"}); err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.Listen != "127.0.0.1:9999" || !m.Config.NoDemo {
+		t.Errorf("env not applied: %+v", m.Config)
+	}
+	if m.Config.Batch.MaxSize != 32 {
+		t.Errorf("a flag must win over the environment: %d", m.Config.Batch.MaxSize)
+	}
+	env["FLASHDROP_RATE_USER"] = "lots"
+	if err := NewMainWith(env).ParseFlags(nil); err == nil || !strings.Contains(err.Error(), "FLASHDROP_RATE_USER") {
+		t.Errorf("a bad variable must be named in the error: %v", err)
+	}
+	if err := NewMain(io.Discard, io.Discard).ParseFlags([]string{"extra"}); err == nil {
+		t.Error("stray arguments must be refused")
+	}
+}
+
+// NewMainWith is a Main whose environment is env.
+func NewMainWith(env map[string]string) *Main {
+	m := NewMain(io.Discard, io.Discard)
+	m.Lookup = func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	return m
+}
+
+func TestTokenCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	noEnv := func(string) (string, bool) { return "", false }
+	if err := token([]string{"--user", "alice"}, &out, &errOut, noEnv, time.Now()); err == nil {
+		t.Fatal("token without a secret must fail")
+	}
+	if err := token([]string{"--jwt-secret", strings.Repeat("k", 32)}, &out, &errOut, noEnv, time.Now()); err == nil {
+		t.Fatal("token without a user must fail")
+	}
+	if err := token([]string{"--user", "alice", "--jwt-secret", strings.Repeat("k", 32), "--ttl", "1m"}, &out, &errOut, noEnv, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if parts := strings.Split(strings.TrimSpace(out.String()), "."); len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", out.String())
+	}
+}
+
+func TestRunUnknownCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"frobnicate"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "unknown command") {
+		t.Fatalf("code %d, stderr %q", code, errOut.String())
+	}
+	if code := run([]string{"version"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "flashdrop") {
+		t.Fatalf("version: %d %q", code, out.String())
+	}
+}
