@@ -1,6 +1,9 @@
 # flashdrop — see README.md. `make help` lists the targets.
-GO       ?= go
+GO        ?= go
 BENCHTIME ?= 2s
+FUZZTIME  ?= 10s
+# package:FuzzTarget pairs; each runs for FUZZTIME in `make fuzz`.
+FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers
 
 .PHONY: help test test-short run bench fuzz vet ensure-redis
 
@@ -28,6 +31,13 @@ test-short: ## the tests without the race detector (faster while editing)
 
 run: ## run flashdrop on its embedded default
 	$(GO) run ./cmd/flashdrop serve
+
+fuzz: ## run each fuzz target for FUZZTIME (default 10s), starting from its seed corpus
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 bench: ensure-redis ## benchmarks; each prints ratios against its in-run baseline
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./engine/redisstore/

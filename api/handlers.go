@@ -353,7 +353,7 @@ func (s *Server) register(r *request) error {
 	defer cancel()
 	reg, created, err := s.eng.Register(ctx, r.args[0], r.who.user, body.Ref)
 	if err != nil {
-		return err
+		return s.withWindow(ctx, r.args[0], err)
 	}
 	status := fasthttp.StatusOK
 	if created {
@@ -414,7 +414,7 @@ func (s *Server) reserveInner(r *request) error {
 		return err
 	}
 	if res.Err != nil {
-		return res.Err
+		return s.withWindow(context.Background(), drop, res.Err)
 	}
 	if res.Replayed {
 		r.ctx.Response.Header.Set("Idempotent-Replayed", "true")
@@ -450,4 +450,37 @@ func (s *Server) settle(r *request, op func(context.Context, string, string) (en
 		return err
 	}
 	return writeJSON(r.ctx, fasthttp.StatusOK, reservationBody{res})
+}
+
+// windowError is a time-window outcome with the time the shopper needs:
+// "opens at" is what a countdown shows, so the problem says it.
+type windowError struct {
+	err    error
+	detail string
+}
+
+func (e *windowError) Error() string { return e.err.Error() }
+func (e *windowError) Unwrap() error { return e.err }
+
+// withWindow adds the relevant time to a window outcome, from the cache.
+func (s *Server) withWindow(ctx context.Context, drop string, err error) error {
+	var what string
+	var at time.Time
+	d, _, cerr := s.cache.get(ctx, drop)
+	if cerr != nil {
+		return err
+	}
+	switch {
+	case errors.Is(err, engine.ErrSaleNotOpen):
+		what, at = "the sale starts at ", d.SaleStartsAt
+	case errors.Is(err, engine.ErrRegistrationNotOpen):
+		what, at = "registration opens at ", d.RegistrationOpensAt
+	case errors.Is(err, engine.ErrRegistrationClosed):
+		what, at = "registration closed at ", d.RegistrationClosesAt
+	case errors.Is(err, engine.ErrSaleClosed):
+		what, at = "the sale ended at ", d.SaleEndsAt
+	default:
+		return err
+	}
+	return &windowError{err: err, detail: what + at.UTC().Format(time.RFC3339)}
 }

@@ -267,3 +267,65 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+func TestTransportLimits(t *testing.T) {
+	t.Run("per-IP rate limit", func(t *testing.T) {
+		_, client := stubServer(t, &stubStore{}, func(c *Config) { c.Limits.IPRate = 1; c.Limits.IPBurst = 2 })
+		var last *http.Response
+		for i := 0; i < 3; i++ {
+			resp, err := client.Get("http://x/v1/drops/stub")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			last = resp
+		}
+		if last.StatusCode != 429 || last.Header.Get("Retry-After") == "" {
+			t.Fatalf("third request from one IP: %d", last.StatusCode)
+		}
+	})
+	t.Run("in-flight bound answers 503 at once", func(t *testing.T) {
+		st := &stubStore{block: make(chan struct{}), entered: make(chan int, 1)}
+		_, client := stubServer(t, st, func(c *Config) { c.Limits.MaxInFlight = 1 })
+		tok := shopperToken(t, "u")
+		first := make(chan int, 1)
+		go func() {
+			req, _ := http.NewRequest("POST", "http://x/v1/drops/stub/reservations", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := client.Do(req)
+			if err != nil {
+				first <- 0
+				return
+			}
+			resp.Body.Close()
+			first <- resp.StatusCode
+		}()
+		<-st.entered // the first request is inside the store now
+		resp, err := client.Get("http://x/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || !strings.Contains(string(body), `"code":"unavailable"`) || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("over the in-flight bound: %d %s", resp.StatusCode, body)
+		}
+		close(st.block)
+		if code := <-first; code != 403 { // the stub answers not_registered
+			t.Fatalf("the first request: %d", code)
+		}
+	})
+	t.Run("oversized headers get 431 problem+json", func(t *testing.T) {
+		_, client := stubServer(t, &stubStore{}, nil)
+		req, _ := http.NewRequest("GET", "http://x/healthz", nil)
+		req.Header.Set("X-Padding", strings.Repeat("p", 16<<10))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 431 || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("got %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	})
+}

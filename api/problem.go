@@ -86,6 +86,10 @@ func problemFor(err error) Problem {
 			if errors.As(err, &so) {
 				p.WaitlistPosition = so.WaitlistPosition
 			}
+			var we *windowError
+			if errors.As(err, &we) {
+				p.Detail = we.detail
+			}
 			var ve *engine.ValidationError
 			if errors.As(err, &ve) {
 				p.Field = ve.Field

@@ -160,7 +160,11 @@ func TestShopperFlow(t *testing.T) {
 	if me.body["me"] == nil || me.body["me"].(map[string]any)["registered"] != true {
 		t.Fatalf("me: %s", me.raw)
 	}
-	h.expect(h.do("POST", drop+"/reservations", alice, nil), 409, "sale_not_open")
+	early := h.do("POST", drop+"/reservations", alice, nil)
+	h.expect(early, 409, "sale_not_open")
+	if early.str("detail") != "the sale starts at "+t0.Format(time.RFC3339) {
+		t.Fatalf("a countdown needs the start time: %s", early.raw)
+	}
 
 	h.clock.Set(t0.Add(-30 * time.Second))
 	h.expect(h.do("POST", drop+"/registrations", mallory, nil), 409, "registration_closed")
