@@ -110,6 +110,7 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
 	if err != nil {
 		return err
 	}
+	body = append(body, '\n') // a terminal shows curl's output on its own line
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.SetStatusCode(status)
 	ctx.SetBody(body)

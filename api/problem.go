@@ -112,6 +112,7 @@ func writeProblem(ctx *fasthttp.RequestCtx, p Problem) {
 		body = []byte(`{"type":"urn:flashdrop:problem:internal","title":"Internal error","status":500,"code":"internal"}`)
 		p.Status = fasthttp.StatusInternalServerError
 	}
+	body = append(body, '\n')
 	ctx.Response.Header.SetContentType("application/problem+json")
 	ctx.SetStatusCode(p.Status)
 	if p.Status == fasthttp.StatusUnauthorized {
