@@ -158,16 +158,16 @@ func checkInvariants(t *testing.T, f *fixture, d engine.Drop, ans *answers) {
 		}
 	}
 	// I2: per-user limit, and the per-user counter agrees; each shopper's
-	// latest reservation is theirs and is their newest.
+	// latest-reservation pointer names one of theirs. (Not necessarily the
+	// greatest WonAt: calls with out-of-order clocks, as on many nodes, and
+	// several wins in one millisecond make that order meaningless.)
 	regs, err := f.rdb.HGetAll(c, keys.Registrants).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	newest := map[string]engine.Reservation{}
-	for _, r := range res {
-		if n, ok := newest[r.User]; !ok || r.WonAt.After(n.WonAt) {
-			newest[r.User] = r
-		}
+	hasAny := map[string]string{}
+	for id, r := range res {
+		hasAny[r.User] = id
 	}
 	for u, n := range perUser {
 		if n > d.PerUserLimit {
@@ -179,11 +179,11 @@ func checkInvariants(t *testing.T, f *fixture, d engine.Drop, ans *answers) {
 		if st.units != perUser[u] {
 			t.Errorf("reg[%q] = %q counts %d units, reservations say %d", u, v, st.units, perUser[u])
 		}
-		if st.latest != "" && (res[st.latest].User != u || !res[st.latest].WonAt.Equal(newest[u].WonAt)) {
-			t.Errorf("reg[%q] = %q names a reservation that is not their newest", u, v)
+		if st.latest != "" && res[st.latest].User != u {
+			t.Errorf("reg[%q] = %q names a reservation that is not theirs", u, v)
 		}
-		if st.latest == "" && newest[u].ID != "" {
-			t.Errorf("reg[%q] = %q, but they have reservation %s", u, v, newest[u].ID)
+		if st.latest == "" && hasAny[u] != "" {
+			t.Errorf("reg[%q] = %q, but they have reservation %s", u, v, hasAny[u])
 		}
 	}
 	// I4: each reservation has exactly one won event, and each final state
