@@ -403,6 +403,14 @@ func (s *Server) reserveInner(r *request) error {
 	if err := engine.ValidateDropID(drop); err != nil {
 		return engine.ErrNotFound
 	}
+	// After a sell-out every node knows it: the crowd is answered from
+	// memory. Not requests whose answer depends on stored state: a replay
+	// of an Idempotency-Key must get its first answer (I5), and joining the
+	// waitlist needs the store.
+	if s.cfg.SoldOut != nil && req.IdempotencyKey == "" && !req.Waitlist && s.cfg.SoldOut.SoldOut(drop) {
+		s.metrics.soldOutMemory.Inc()
+		return engine.ErrSoldOut
+	}
 	// A lane per drop exists only for drops that exist.
 	ctx, cancel := r.context()
 	_, _, err := s.cache.get(ctx, drop)

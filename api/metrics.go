@@ -24,7 +24,10 @@ type metrics struct {
 	storeErrs prometheus.Counter
 	expired   prometheus.Counter
 	inflight  prometheus.Gauge
-	handler   fasthttp.RequestHandler
+	// soldOutMemory counts reserve requests answered sold_out from the
+	// sold-out flag, without the store.
+	soldOutMemory prometheus.Counter
+	handler       fasthttp.RequestHandler
 }
 
 func newMetrics() *metrics {
@@ -58,8 +61,11 @@ func newMetrics() *metrics {
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flashdrop_http_requests_in_flight", Help: "Requests being handled now.",
 		}),
+		soldOutMemory: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flashdrop_reserve_sold_out_from_memory_total", Help: "Reserve requests answered sold_out by the sold-out flag, without Redis.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.outcomes, m.batchSize, m.batchTime, m.storeErrs, m.expired, m.inflight,
+	reg.MustRegister(m.requests, m.latency, m.outcomes, m.batchSize, m.batchTime, m.storeErrs, m.expired, m.inflight, m.soldOutMemory,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return m

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashdrop/flashdrop/engine"
@@ -37,6 +38,20 @@ type Config struct {
 	// LiveMaxDuration ends a live stream, which the browser then reopens,
 	// so no connection is held forever (default 5m).
 	LiveMaxDuration time.Duration
+	// SoldOut, if set, tells which drops every node knows to be sold out,
+	// so their reserve requests are answered without the store.
+	SoldOut SoldOutChecker
+	// Webhooks, if set, enables the webhook admin routes.
+	Webhooks engine.WebhookStore
+	// CheckWebhookURL refuses webhook targets at creation (for example
+	// private addresses); nil accepts any http(s) URL.
+	CheckWebhookURL func(string) error
+}
+
+// SoldOutChecker answers "is this drop sold out?" from memory. Only a true
+// answer is acted on, so an unsure checker answers false.
+type SoldOutChecker interface {
+	SoldOut(drop string) bool
 }
 
 // Limits protect the server. Zero values mean the defaults.
@@ -173,6 +188,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // CountExpired feeds the holds-expired metric (the sweeper runs outside).
 func (s *Server) CountExpired(n int) { s.metrics.expired.Add(float64(n)) }
+
+// AddGauge exports fn as a Prometheus gauge, for parts that run beside the
+// server (the outbox relay's lag, say).
+func (s *Server) AddGauge(name, help string, fn func() float64) {
+	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+}
 
 // CountStoreError feeds the Redis-errors metric from outside the server.
 func (s *Server) CountStoreError() { s.metrics.storeErrs.Inc() }

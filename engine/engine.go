@@ -227,6 +227,15 @@ func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
 	return total, errors.Join(errs...)
 }
 
+// ExpireDrop is one expiry step for a single drop: at most ExpireStep
+// holds whose deadline has passed. ExpireDue runs it for every drop.
+func (e *Engine) ExpireDrop(ctx context.Context, drop string) (int, error) {
+	if err := ValidateDropID(drop); err != nil {
+		return 0, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
+	}
+	return e.store.ExpireDue(ctx, drop, e.clock.Now(), e.expireStep)
+}
+
 // ShopperView returns what user sees of drop (SPEC §4 `me`).
 func (e *Engine) ShopperView(ctx context.Context, drop, user string) (ShopperView, error) {
 	if err := ValidateDropID(drop); err != nil {

@@ -20,20 +20,25 @@ func TestClusterDropsOnDifferentShards(t *testing.T) {
 	t.Cleanup(func() { cl.Close() })
 	f := newFixture("cluster", cl)
 
-	masters := map[string]bool{}
+	// Create drops until every master holds at least two: random ids
+	// could otherwise all land on one shard and test nothing.
+	perMaster := map[string]int{}
 	var drops []engine.Drop
-	for i := 0; i < 6; i++ {
+	for i := 0; i < 100 && (len(perMaster) < 3 || minCount(perMaster) < 2); i++ {
 		d := f.newDrop(t, 20, 2)
 		node, err := cl.MasterForKey(ctx(t), redisstore.KeysForTest(d.ID).Holds)
 		if err != nil {
 			t.Fatal(err)
 		}
-		masters[node.Options().Addr] = true
+		if perMaster[node.Options().Addr] >= 2 {
+			continue // enough on this shard
+		}
+		perMaster[node.Options().Addr]++
 		f.register(t, d.ID, users("u", 30)...)
 		drops = append(drops, d)
 	}
-	if len(masters) < 2 {
-		t.Fatalf("6 random drop ids all hashed to one master (%v): the spread is not being tested", masters)
+	if len(perMaster) < 3 {
+		t.Fatalf("drops landed on %d masters, want 3: %v", len(perMaster), perMaster)
 	}
 	f.clock.Set(t0)
 	var wg sync.WaitGroup
@@ -83,4 +88,14 @@ func TestClusterDropsOnDifferentShards(t *testing.T) {
 			t.Errorf("drop %s did not sell out through cancels: %+v", d.ID, st)
 		}
 	}
+}
+
+func minCount(m map[string]int) int {
+	least := -1
+	for _, n := range m {
+		if least < 0 || n < least {
+			least = n
+		}
+	}
+	return least
 }

@@ -46,3 +46,17 @@ func (k dropKeys) idempotencyKey(digest string) string { return k.prefix + "idem
 func (k dropKeys) all() []string {
 	return []string{k.drop, k.counters, k.reg, k.refs, k.holds, k.wl, k.wlq, k.outbox}
 }
+
+// Webhook keys: one hash tag per webhook, and a global index.
+const webhookIndexKey = "fd:webhooks"
+
+type webhookKeys struct {
+	cfg    string // hash: url, types, secret, created
+	status string // hash: delivered, failed, dead, last_* fields
+	dead   string // list: dead-lettered event ids, newest first, capped
+}
+
+func webhookKeysFor(id string) webhookKeys {
+	p := "fd:wh:{" + id + "}:"
+	return webhookKeys{cfg: p + "cfg", status: p + "status", dead: p + "dead"}
+}

@@ -2,8 +2,11 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -69,4 +72,101 @@ func DecodeEvent(v map[string]any) (engine.Event, error) {
 		return engine.Event{}, fmt.Errorf("redisstore: outbox entry without id, type or drop")
 	}
 	return ev, bad
+}
+
+var _ engine.Outbox = (*Store)(nil)
+
+// relayGroup is the consumer group every relay reads the outboxes with.
+const relayGroup = "relay"
+
+// ensureGroup creates the relay group on drop's outbox once per process;
+// the group starts at the stream's beginning, so no entry is skipped.
+func (s *Store) ensureGroup(ctx context.Context, key string) error {
+	if _, ok := s.groups.Load(key); ok {
+		return nil
+	}
+	err := s.rdb.XGroupCreateMkStream(ctx, key, relayGroup, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return err
+	}
+	s.groups.Store(key, true)
+	return nil
+}
+
+// ReadOutbox implements engine.Outbox.
+func (s *Store) ReadOutbox(ctx context.Context, drop, consumer string, n int, minIdle, block time.Duration) ([]engine.OutboxEntry, error) {
+	key := keysFor(drop).outbox
+	if err := s.ensureGroup(ctx, key); err != nil {
+		return nil, err
+	}
+	var msgs []redis.XMessage
+	claimed, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+		Stream: key, Group: relayGroup, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: int64(n),
+	}).Result()
+	if err != nil {
+		if isNoGroup(err) { // the stream was deleted under us: recreate next time
+			s.groups.Delete(key)
+		}
+		return nil, err
+	}
+	msgs = append(msgs, claimed...)
+	if len(msgs) < n {
+		wait := time.Duration(-1) // go-redis: a negative Block sends no BLOCK
+		if len(msgs) == 0 && block > 0 {
+			wait = block
+		}
+		streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: relayGroup, Consumer: consumer, Streams: []string{key, ">"}, Count: int64(n - len(msgs)), Block: wait,
+		}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			if isNoGroup(err) {
+				s.groups.Delete(key)
+			}
+			return nil, err
+		}
+		for _, st := range streams {
+			msgs = append(msgs, st.Messages...)
+		}
+	}
+	out := make([]engine.OutboxEntry, 0, len(msgs))
+	var junk []string
+	for _, m := range msgs {
+		ev, err := DecodeEvent(m.Values)
+		if err != nil {
+			// An entry no relay can publish would block the drop's events
+			// forever; it cannot come from our scripts, so drop it loudly.
+			junk = append(junk, m.ID)
+			continue
+		}
+		out = append(out, engine.OutboxEntry{Ref: m.ID, Event: ev})
+	}
+	if len(junk) > 0 {
+		if err := s.AckOutbox(ctx, drop, junk...); err != nil {
+			return nil, err
+		}
+		return out, fmt.Errorf("redisstore: dropped %d undecodable outbox entries of %s", len(junk), drop)
+	}
+	return out, nil
+}
+
+func isNoGroup(err error) bool { return strings.Contains(err.Error(), "NOGROUP") }
+
+// AckOutbox implements engine.Outbox: acknowledge and delete, atomically,
+// so the outbox holds exactly the events not yet published.
+func (s *Store) AckOutbox(ctx context.Context, drop string, refs ...string) error {
+	if len(refs) == 0 {
+		return nil
+	}
+	key := keysFor(drop).outbox
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.XAck(ctx, key, relayGroup, refs...)
+		p.XDel(ctx, key, refs...)
+		return nil
+	})
+	return err
+}
+
+// OutboxLen implements engine.Outbox.
+func (s *Store) OutboxLen(ctx context.Context, drop string) (int64, error) {
+	return s.rdb.XLen(ctx, keysFor(drop).outbox).Result()
 }

@@ -120,7 +120,7 @@ func runRandomSale(t *testing.T, f *fixture, seed uint64) {
 					}
 				default: // time passes and a sweeper runs
 					f.clock.Advance(time.Duration(r.Int64N(hold/2+1)) * time.Second)
-					if _, err := f.eng.ExpireDue(ctx(t)); err != nil {
+					if _, err := f.eng.ExpireDrop(ctx(t), d.ID); err != nil {
 						t.Errorf("expire: %v", err)
 					}
 					// I6 holds at every instant, not only at the end:
@@ -139,7 +139,7 @@ func runRandomSale(t *testing.T, f *fixture, seed uint64) {
 	// Finally everything still held runs out: the stock is whole again.
 	f.clock.Advance(time.Duration(hold)*time.Second + time.Millisecond)
 	for {
-		n, err := f.eng.ExpireDue(ctx(t))
+		n, err := f.eng.ExpireDrop(ctx(t), d.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,7 +29,8 @@ type Options struct {
 // keys, which share a hash tag.
 type Store struct {
 	rdb     redis.UniversalClient
-	idemTTL int64 // seconds
+	idemTTL int64    // seconds
+	groups  sync.Map // outbox keys whose relay group exists
 }
 
 var _ engine.Store = (*Store)(nil)

@@ -347,7 +347,7 @@ func TestExpiryNeverEarlyAndWaitlistFirst(t *testing.T) {
 		}
 
 		f.clock.Set(a.ExpiresAt.Add(-time.Millisecond))
-		if n, err := f.eng.ExpireDue(ctx(t)); err != nil || n != 0 {
+		if n, err := f.eng.ExpireDrop(ctx(t), d.ID); err != nil || n != 0 {
 			t.Fatalf("expired %d before the deadline (%v)", n, err)
 		}
 		f.clock.Set(a.ExpiresAt)
@@ -359,7 +359,7 @@ func TestExpiryNeverEarlyAndWaitlistFirst(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				n, err := f.eng.ExpireDue(ctx(t))
+				n, err := f.eng.ExpireDrop(ctx(t), d.ID)
 				if err != nil {
 					t.Error(err)
 				}

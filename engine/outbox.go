@@ -1,0 +1,28 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// OutboxEntry is one event waiting in a drop's outbox.
+type OutboxEntry struct {
+	// Ref is the store's handle for acknowledging the entry.
+	Ref   string
+	Event Event
+}
+
+// Outbox is what the relay needs of the store: every drop's outbox, read
+// through a consumer group so that many nodes share the work and an entry
+// a dead node took is taken over by another.
+type Outbox interface {
+	// ReadOutbox returns up to n entries of drop's outbox for consumer:
+	// first entries that were handed out but not acknowledged for longer
+	// than minIdle (their consumer died or failed), then new ones, waiting
+	// up to block for new ones when there are none (0: do not wait).
+	ReadOutbox(ctx context.Context, drop, consumer string, n int, minIdle, block time.Duration) ([]OutboxEntry, error)
+	// AckOutbox removes entries that were published.
+	AckOutbox(ctx context.Context, drop string, refs ...string) error
+	// OutboxLen is how many entries are not yet acknowledged: the lag.
+	OutboxLen(ctx context.Context, drop string) (int64, error)
+}

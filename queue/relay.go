@@ -1,0 +1,278 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// RelayOptions configure a Relay. Zero values mean the defaults.
+type RelayOptions struct {
+	// Consumer names this node in the outbox consumer groups (default:
+	// host name, pid and a random suffix).
+	Consumer string
+	// Batch is the most entries read and published at once (default 256).
+	Batch int
+	// ClaimAfter is how long an entry another node took may stay
+	// unacknowledged before this node takes it over (default 30s). It must
+	// stay well below the stream's duplicate window.
+	ClaimAfter time.Duration
+	// Block is how long a read waits for new entries (default 1s).
+	Block time.Duration
+	// Refresh is how often the list of drops is re-read (default 2s).
+	Refresh time.Duration
+	// PublishTimeout bounds the wait for JetStream's acks (default 5s).
+	PublishTimeout time.Duration
+	// PublicURL makes share URLs in won events absolute.
+	PublicURL string
+	Logger    *slog.Logger
+}
+
+// Relay publishes every drop's outbox to JetStream and acknowledges an
+// entry only after JetStream acknowledged it. A crash anywhere in between
+// makes some node publish the entry again, with the same Nats-Msg-Id, which
+// JetStream drops as a duplicate: every event is published effectively once
+// (I4). While NATS is down, entries wait in Redis; reservations go on.
+type Relay struct {
+	store  engine.Store
+	outbox engine.Outbox
+	js     jetstream.JetStream
+	o      RelayOptions
+
+	mu      sync.Mutex
+	workers map[string]context.CancelFunc
+	lag     map[string]int64
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	started bool
+	closed  bool
+}
+
+// NewRelay returns a stopped Relay.
+func NewRelay(store engine.Store, outbox engine.Outbox, js jetstream.JetStream, o RelayOptions) *Relay {
+	if o.Consumer == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	if o.Batch <= 0 {
+		o.Batch = 256
+	}
+	if o.ClaimAfter <= 0 {
+		o.ClaimAfter = 30 * time.Second
+	}
+	if o.Block <= 0 {
+		o.Block = time.Second
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = 2 * time.Second
+	}
+	if o.PublishTimeout <= 0 {
+		o.PublishTimeout = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Relay{store: store, outbox: outbox, js: js, o: o, workers: map[string]context.CancelFunc{}, lag: map[string]int64{}}
+}
+
+// Start runs the relay in the background: one worker per drop, started as
+// drops appear. Starting twice does nothing.
+func (r *Relay) Start(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started || r.closed {
+		return
+	}
+	r.started = true
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.wg.Add(1)
+	go r.watchDrops(ctx)
+}
+
+// Close stops every worker and waits for them. Entries read but not yet
+// acknowledged stay pending and are claimed by another node (or this one
+// after a restart). Safe to call twice.
+func (r *Relay) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	cancel := r.cancel
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	r.wg.Wait()
+	return nil
+}
+
+// Lag is the number of events not yet published, summed over drops, as of
+// each worker's last look.
+func (r *Relay) Lag() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for _, l := range r.lag {
+		n += l
+	}
+	return n
+}
+
+func (r *Relay) watchDrops(ctx context.Context) {
+	defer r.wg.Done()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		drops, err := r.store.Drops(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.o.Logger.Warn("relay: listing drops failed", "err", err.Error())
+		}
+		r.mu.Lock()
+		for _, d := range drops {
+			if _, ok := r.workers[d.ID]; !ok {
+				wctx, cancel := context.WithCancel(ctx)
+				r.workers[d.ID] = cancel
+				r.wg.Add(1)
+				go r.work(wctx, d)
+			}
+		}
+		r.mu.Unlock()
+		t.Reset(r.o.Refresh)
+	}
+}
+
+// work relays one drop's outbox until ctx ends.
+func (r *Relay) work(ctx context.Context, d engine.Drop) {
+	defer r.wg.Done()
+	backoff := newBackoff(50*time.Millisecond, 2*time.Second)
+	var pending []engine.OutboxEntry // read, not yet acknowledged
+	for ctx.Err() == nil {
+		if len(pending) == 0 {
+			entries, err := r.outbox.ReadOutbox(ctx, d.ID, r.o.Consumer, r.o.Batch, r.o.ClaimAfter, r.o.Block)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.o.Logger.Warn("relay: reading the outbox failed", "drop", d.ID, "err", err.Error())
+					backoff.wait(ctx)
+				}
+				continue
+			}
+			pending = entries
+			r.updateLag(ctx, d.ID)
+			if len(pending) == 0 {
+				continue
+			}
+		}
+		done, err := r.publish(ctx, d, pending)
+		if len(done) > 0 {
+			if aerr := r.outbox.AckOutbox(ctx, d.ID, done...); aerr != nil {
+				// Published but not acknowledged: published again later,
+				// and dropped by JetStream as a duplicate. Nothing is lost.
+				if ctx.Err() == nil {
+					r.o.Logger.Warn("relay: acknowledging the outbox failed", "drop", d.ID, "err", aerr.Error())
+				}
+				backoff.wait(ctx)
+				continue
+			}
+			pending = pending[len(done):]
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				r.o.Logger.Warn("relay: publishing to JetStream failed; retrying", "drop", d.ID,
+					"waiting", len(pending), "err", err.Error())
+				backoff.wait(ctx)
+			}
+			continue
+		}
+		backoff.reset()
+	}
+}
+
+// publish sends entries in order and returns the refs of the leading run
+// that JetStream acknowledged; entries after a failure are retried, so a
+// drop's events stay in order on the stream.
+func (r *Relay) publish(ctx context.Context, d engine.Drop, entries []engine.OutboxEntry) ([]string, error) {
+	pctx, cancel := context.WithTimeout(ctx, r.o.PublishTimeout)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, 0, len(entries))
+	var err error
+	for _, e := range entries {
+		ev := e.Event
+		ev.EnrichWon(d)
+		body, merr := Envelope(ev, r.o.PublicURL).Marshal()
+		if merr != nil {
+			err = merr
+			break
+		}
+		msg := nats.NewMsg(Subject(ev.Drop, ev.Type))
+		msg.Data = body
+		msg.Header.Set("Content-Type", "application/cloudevents+json")
+		f, perr := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID))
+		if perr != nil {
+			err = perr
+			break
+		}
+		futures = append(futures, f)
+	}
+	var done []string
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+			if err == nil {
+				done = append(done, entries[i].Ref)
+			}
+		case ferr := <-f.Err():
+			if err == nil {
+				err = ferr
+			}
+		case <-pctx.Done():
+			if err == nil {
+				err = fmt.Errorf("waiting for JetStream acks: %w", pctx.Err())
+			}
+		}
+	}
+	return done, err
+}
+
+func (r *Relay) updateLag(ctx context.Context, drop string) {
+	n, err := r.outbox.OutboxLen(ctx, drop)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	r.lag[drop] = n
+	r.mu.Unlock()
+}
+
+// backoff doubles a wait from min to max; reset after a success.
+type backoff struct{ min, max, cur time.Duration }
+
+func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max, cur: min} }
+
+func (b *backoff) wait(ctx context.Context) {
+	t := time.NewTimer(b.cur)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	if b.cur *= 2; b.cur > b.max {
+		b.cur = b.max
+	}
+}
+
+func (b *backoff) reset() { b.cur = b.min }

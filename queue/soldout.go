@@ -1,0 +1,178 @@
+package queue
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// SoldOutOptions configure SoldOutFlags. Zero values mean the defaults.
+type SoldOutOptions struct {
+	// TTL is how long a sold-out flag is trusted before it is checked
+	// against the store again (default 2s). It bounds how long a node
+	// that missed a restocked event keeps answering sold_out.
+	TTL    time.Duration
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// SoldOutFlags is every node's memory of which drops are sold out, learned
+// from sold_out and restocked events on the stream, so that after a
+// sell-out the crowd's reserve requests are answered without Redis.
+//
+// The flag errs only on the safe side for long: a drop not flagged goes to
+// Redis, which answers correctly; a flag that outlived a missed restocked
+// event is re-checked against the store after TTL.
+type SoldOutFlags struct {
+	js      jetstream.JetStream
+	refresh func(ctx context.Context, drop string) (soldOut bool, err error)
+	o       SoldOutOptions
+
+	mu    sync.Mutex
+	flags map[string]*soldOutFlag
+
+	runMu  sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type soldOutFlag struct {
+	mu      sync.Mutex // one refresh at a time
+	soldOut bool
+	checked time.Time
+}
+
+// NewSoldOutFlags returns stopped flags. refresh reads whether a drop is
+// sold out from the store (for example: Stats().Available == 0).
+func NewSoldOutFlags(js jetstream.JetStream, refresh func(context.Context, string) (bool, error), o SoldOutOptions) *SoldOutFlags {
+	if o.TTL <= 0 {
+		o.TTL = 2 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &SoldOutFlags{js: js, refresh: refresh, o: o, flags: map[string]*soldOutFlag{}}
+}
+
+// SoldOut reports whether drop is known to be sold out. Only a true
+// answer lets a caller skip the store.
+func (f *SoldOutFlags) SoldOut(drop string) bool {
+	f.mu.Lock()
+	fl, ok := f.flags[drop]
+	f.mu.Unlock()
+	if !ok {
+		return false
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if !fl.soldOut {
+		return false
+	}
+	if f.o.Now().Sub(fl.checked) < f.o.TTL {
+		return true
+	}
+	// The flag is old: ask the store once, on behalf of everyone waiting.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	sold, err := f.refresh(ctx, drop)
+	if err != nil {
+		return false // unsure: let the store decide the request
+	}
+	fl.soldOut, fl.checked = sold, f.o.Now()
+	return sold
+}
+
+func (f *SoldOutFlags) set(drop string, soldOut bool) {
+	f.mu.Lock()
+	fl, ok := f.flags[drop]
+	if !ok {
+		fl = &soldOutFlag{}
+		f.flags[drop] = fl
+	}
+	f.mu.Unlock()
+	fl.mu.Lock()
+	fl.soldOut, fl.checked = soldOut, f.o.Now()
+	fl.mu.Unlock()
+}
+
+// Start follows the stream in the background: first the last sold_out and
+// restocked event of every drop (the current state), then each new one. An
+// ordered consumer resumes where it was after a reconnect, so a node that
+// was cut off catches up. Starting twice does nothing.
+func (f *SoldOutFlags) Start(ctx context.Context) {
+	f.runMu.Lock()
+	defer f.runMu.Unlock()
+	if f.done != nil {
+		return
+	}
+	ctx, f.cancel = context.WithCancel(ctx)
+	f.done = make(chan struct{})
+	go f.follow(ctx, f.done)
+}
+
+func (f *SoldOutFlags) follow(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	retry := newBackoff(100*time.Millisecond, 5*time.Second)
+	for ctx.Err() == nil {
+		if err := f.consume(ctx); err != nil && ctx.Err() == nil {
+			f.o.Logger.Warn("sold-out flags: following the stream failed; retrying", "err", err.Error())
+			retry.wait(ctx)
+			continue
+		}
+		retry.reset()
+	}
+}
+
+func (f *SoldOutFlags) consume(ctx context.Context) error {
+	c, err := f.js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"flashdrop.*." + string(engine.EventSoldOut), "flashdrop.*." + string(engine.EventRestocked)},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return err
+	}
+	it, err := c.Messages()
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		// flashdrop.<drop>.<type>
+		parts := strings.Split(msg.Subject(), ".")
+		if len(parts) != 3 {
+			continue
+		}
+		f.set(parts[1], parts[2] == string(engine.EventSoldOut))
+	}
+}
+
+// Close stops following the stream. Safe to call twice.
+func (f *SoldOutFlags) Close() error {
+	f.runMu.Lock()
+	cancel, done := f.cancel, f.done
+	f.runMu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	<-done
+	return nil
+}
