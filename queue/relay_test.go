@@ -1,0 +1,400 @@
+package queue_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/natstest"
+)
+
+var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// world is one test's Redis store, engine on a manual clock, and NATS.
+type world struct {
+	t     *testing.T
+	rdb   *redis.Client
+	store *redisstore.Store
+	eng   *engine.Engine
+	clock *engine.ManualClock
+	nats  *natstest.Server
+	nc    *nats.Conn
+	js    jetstream.JetStream
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	// A redis-server of its own: a relay serves every drop in its Redis,
+	// so relays of parallel tests, each on its own NATS, must not share one.
+	redistest.Require(t)
+	rs, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Close() })
+	rdb := rs.Client()
+	t.Cleanup(func() { rdb.Close() })
+	ns := natstest.Start(t)
+	nc, err := nats.Connect(ns.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := queue.EnsureStream(ctx(t), js, queue.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clock := engine.NewManualClock(t0.Add(-time.Hour))
+	store := redisstore.New(rdb, redisstore.Options{})
+	return &world{t: t, rdb: rdb, store: store, eng: engine.New(store, engine.Options{Clock: clock}),
+		clock: clock, nats: ns, nc: nc, js: js}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+// relay starts a relay for the test with short timings.
+func (w *world) relay(consumer string, outbox engine.Outbox) *queue.Relay {
+	if outbox == nil {
+		outbox = w.store
+	}
+	r := queue.NewRelay(w.store, outbox, w.js, queue.RelayOptions{
+		Consumer: consumer, ClaimAfter: 300 * time.Millisecond, Block: 100 * time.Millisecond,
+		Refresh: 50 * time.Millisecond, PublishTimeout: time.Second, PublicURL: "https://shop.test", Logger: quiet,
+	})
+	r.Start(context.Background())
+	w.t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// sale creates a drop, registers shoppers and sells it with a waitlist,
+// cancels and confirms: every kind of reservation event. It returns the
+// drop id and the reservations won.
+func (w *world) sale(stock int, shoppers int) (string, []engine.Reservation) {
+	w.t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	id := "relay-" + hex.EncodeToString(b[:])
+	w.clock.Set(t0.Add(-time.Hour))
+	if _, err := w.eng.CreateDrop(ctx(w.t), engine.Drop{ID: id, Name: "Sneaker", Stock: int64(stock),
+		RegistrationOpensAt: t0.Add(-2 * time.Hour), RegistrationClosesAt: t0.Add(-time.Minute), SaleStartsAt: t0}); err != nil {
+		w.t.Fatal(err)
+	}
+	for i := 0; i < shoppers; i++ {
+		if _, _, err := w.eng.Register(ctx(w.t), id, fmt.Sprint("u", i), ""); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	w.clock.Set(t0.Add(1500 * time.Millisecond))
+	return id, w.buy(id, 0, shoppers)
+}
+
+func (w *world) buy(id string, from, to int) []engine.Reservation {
+	w.t.Helper()
+	var reqs []engine.ReserveRequest
+	for i := from; i < to; i++ {
+		reqs = append(reqs, engine.ReserveRequest{User: fmt.Sprint("u", i), Quantity: 1, Waitlist: i%2 == 0})
+	}
+	res, err := w.eng.ReserveBatch(ctx(w.t), id, reqs)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var won []engine.Reservation
+	for _, r := range res {
+		if r.Err == nil {
+			won = append(won, r.Reservation)
+		}
+	}
+	return won
+}
+
+// published reads every message of the stream for drop: event id -> count,
+// and the won events by reservation id.
+func (w *world) published(drop string) (perID map[string]int, won map[string]queue.CloudEvent) {
+	w.t.Helper()
+	c := ctx(w.t)
+	cons, err := w.js.CreateConsumer(c, queue.StreamName, jetstream.ConsumerConfig{
+		FilterSubject: "flashdrop." + drop + ".>", DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer func() { _ = w.js.DeleteConsumer(c, queue.StreamName, cons.CachedInfo().Name) }()
+	pending := int(cons.CachedInfo().NumPending)
+	perID, won = map[string]int{}, map[string]queue.CloudEvent{}
+	for got := 0; got < pending; {
+		batch, err := cons.Fetch(pending-got, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var ce queue.CloudEvent
+			if err := json.Unmarshal(m.Data(), &ce); err != nil {
+				w.t.Fatalf("not a CloudEvent: %s", m.Data())
+			}
+			if m.Headers().Get(jetstream.MsgIDHeader) != ce.ID || m.Subject() != queue.Subject(drop, queue.TypeOf(ce.Type)) {
+				w.t.Errorf("message %s: id header %q, subject %s", ce.ID, m.Headers().Get(jetstream.MsgIDHeader), m.Subject())
+			}
+			perID[ce.ID]++
+			if ce.Type == "flashdrop.won" {
+				won[ce.Data.Reservation] = ce
+			}
+		}
+		if n == 0 {
+			w.t.Fatalf("stream: read %d of %d messages", got, pending)
+		}
+		got += n
+	}
+	return perID, won
+}
+
+// waitPublished waits until the outbox of drop is empty (everything
+// acknowledged) and returns what the stream holds.
+func (w *world) waitPublished(drop string, wantEvents int) (map[string]int, map[string]queue.CloudEvent) {
+	w.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, err := w.store.OutboxLen(ctx(w.t), drop)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if n == 0 {
+			perID, won := w.published(drop)
+			if len(perID) >= wantEvents {
+				return perID, won
+			}
+		}
+		if time.Now().After(deadline) {
+			perID, _ := w.published(drop)
+			st, _ := w.js.Stream(ctx(w.t), queue.StreamName)
+			si, _ := st.Info(ctx(w.t))
+			w.t.Fatalf("outbox of %s holds %d events; the stream has %d of the %d wanted (%d messages in all)",
+				drop, n, len(perID), wantEvents, si.State.Msgs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// checkExactlyOnce: every event once, every win one won event with
+// matching data.
+func (w *world) checkExactlyOnce(drop string, perID map[string]int, won map[string]queue.CloudEvent, wins []engine.Reservation, events int) {
+	w.t.Helper()
+	if len(perID) != events {
+		w.t.Errorf("stream holds %d distinct events, the drop made %d", len(perID), events)
+	}
+	for id, n := range perID {
+		if n != 1 {
+			w.t.Errorf("event %s published %d times", id, n)
+		}
+	}
+	for _, r := range wins {
+		ce, ok := won[r.ID]
+		if !ok {
+			w.t.Errorf("I4: win %s has no won event", r.ID)
+			continue
+		}
+		d := ce.Data
+		if d.User != r.User || d.Quantity != r.Quantity || !d.ExpiresAt.Equal(r.ExpiresAt) || d.ShareCode != r.ShareCode ||
+			d.ShareURL != "https://shop.test/s/"+r.ShareCode || d.Product != "Sneaker" || d.SecondsAfterStart == nil ||
+			*d.SecondsAfterStart != ce.Time.Sub(t0).Seconds() || ce.SpecVersion != "1.0" || ce.Subject != r.ID {
+			w.t.Errorf("won event %+v does not match reservation %+v", ce, r)
+		}
+	}
+}
+
+func TestRelayPublishesEveryEventOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop, wins := w.sale(10, 20)
+	// Cancel one and confirm one: more kinds of events.
+	if _, err := w.eng.Cancel(ctx(t), wins[0].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.eng.Confirm(ctx(t), wins[1].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	all, err := w.store.OutboxEvents(ctx(t), drop, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allWins := winsOf(all)
+	w.relay("node-a", nil)
+	perID, won := w.waitPublished(drop, len(all))
+	w.checkExactlyOnce(drop, perID, won, allWins, len(all))
+	for _, typ := range []string{"registered", "won", "sold_out", "waitlisted", "cancelled", "confirmed"} {
+		if !hasType(all, typ) {
+			t.Errorf("the sale made no %s event", typ)
+		}
+	}
+}
+
+// winsOf turns the won events of an outbox snapshot into reservations to
+// check the published data against (promotions from the waitlist included).
+func winsOf(evs []engine.Event) []engine.Reservation {
+	var out []engine.Reservation
+	for _, e := range evs {
+		if e.Type == engine.EventWon {
+			out = append(out, engine.Reservation{ID: e.Reservation, User: e.User, Quantity: e.Quantity,
+				ExpiresAt: e.ExpiresAt, ShareCode: e.ShareCode})
+		}
+	}
+	return out
+}
+
+func hasType(evs []engine.Event, typ string) bool {
+	for _, e := range evs {
+		if string(e.Type) == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRelayKilledMidStreamAndRestarted(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop, _ := w.sale(30, 40)
+	before, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	r1 := w.relay("node-a", nil)
+	// Kill it once part of the outbox is out.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if n, _ := w.store.OutboxLen(ctx(t), drop); n < int64(len(before)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first relay published nothing")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := r1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The sale goes on while no relay runs: holds run out, and their units
+	// go to the waitlist (fresh won events).
+	w.clock.Advance(11 * time.Minute)
+	if n, err := w.eng.ExpireDrop(ctx(t), drop); err != nil || n == 0 {
+		t.Fatalf("expire: %d %v", n, err)
+	}
+	all, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	seen, _ := w.published(drop)
+	// Entries the first relay published but did not acknowledge are in
+	// both; count each event once.
+	distinct := map[string]bool{}
+	for id := range seen {
+		distinct[id] = true
+	}
+	for _, e := range all {
+		distinct[e.ID] = true
+	}
+	total := len(distinct)
+	t.Logf("before: %d events; first relay published %d; outbox now %d; distinct %d", len(before), len(seen), len(all), total)
+	// Another node takes over, claiming what the first left pending.
+	w.relay("node-b", nil)
+	perID, won := w.waitPublished(drop, total)
+	w.checkExactlyOnce(drop, perID, won, nil, total)
+	if len(won) <= 30 {
+		t.Errorf("want the 30 first wins and the promotions, got %d won events", len(won))
+	}
+}
+
+func TestRelayWaitsOutNATSDowntime(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop, _ := w.sale(5, 10)
+	first, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	w.relay("node-a", nil)
+	w.waitPublished(drop, len(first))
+
+	w.nats.Stop()
+	// Reservations keep succeeding while NATS is down: they only need Redis.
+	w.clock.Set(t0.Add(time.Hour))
+	if n, err := w.eng.ExpireDrop(ctx(t), drop); err != nil || n == 0 {
+		t.Fatalf("expiry during the outage: %d %v", n, err)
+	}
+	more := w.buy(drop, 0, 10) // the released units, won again
+	if len(more) == 0 {
+		t.Fatal("nothing won during the outage")
+	}
+	rest, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	if len(rest) == 0 {
+		t.Fatal("events should wait in the outbox while NATS is down")
+	}
+	w.nats.Restart(t)
+	perID, won := w.waitPublished(drop, len(first)+len(rest))
+	for _, e := range append(first, rest...) {
+		if perID[e.ID] != 1 {
+			t.Errorf("%s event %s (%s) is on the stream %d times", e.Type, e.ID, e.Time, perID[e.ID])
+		}
+	}
+	w.checkExactlyOnce(drop, perID, won, winsOf(rest), len(first)+len(rest))
+}
+
+// crashingOutbox publishes, then "crashes" before acknowledging: AckOutbox
+// fails and stops the relay, as a process dying at that point would.
+type crashingOutbox struct {
+	engine.Outbox
+	crash   func()
+	crashed atomic.Bool
+}
+
+func (c *crashingOutbox) AckOutbox(ctx context.Context, drop string, refs ...string) error {
+	if c.crashed.CompareAndSwap(false, true) {
+		go c.crash()
+		return errors.New("crashed between publish and ack")
+	}
+	return c.Outbox.AckOutbox(ctx, drop, refs...)
+}
+
+func TestCrashBetweenPublishAndAck(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop, _ := w.sale(8, 12)
+	all, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	var r1 *queue.Relay
+	var once sync.Once
+	ready := make(chan struct{})
+	co := &crashingOutbox{Outbox: w.store, crash: func() { <-ready; once.Do(func() { _ = r1.Close() }) }}
+	r1 = w.relay("node-a", co)
+	close(ready)
+	deadline := time.Now().Add(20 * time.Second)
+	for !co.crashed.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("no publish happened")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Everything the first relay published is on the stream, but still in
+	// the outbox: the next relay publishes it again.
+	w.relay("node-b", nil)
+	perID, won := w.waitPublished(drop, len(all))
+	w.checkExactlyOnce(drop, perID, won, winsOf(all), len(all))
+}

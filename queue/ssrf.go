@@ -1,0 +1,160 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// errPrivateTarget is the error of a webhook whose target is on a private,
+// loopback or otherwise internal address, refused unless the operator
+// allows private targets (--webhooks-allow-private). Without this check a
+// webhook would let anyone who can create one make the server send
+// requests into its own network (SSRF).
+var errPrivateTarget = errors.New("webhook target refused: private or loopback address")
+
+var (
+	// ssrfSharedSpace is RFC 6598's carrier-grade NAT range.
+	ssrfSharedSpace = netip.MustParsePrefix("100.64.0.0/10")
+	// ssrfThisNetwork (0.0.0.0/8) reaches the local host on Linux.
+	ssrfThisNetwork = netip.MustParsePrefix("0.0.0.0/8")
+	ssrfBroadcast   = netip.MustParseAddr("255.255.255.255")
+	// ssrfNAT64 (RFC 6052) embeds an IPv4 address in its last 32 bits.
+	ssrfNAT64 = netip.MustParsePrefix("64:ff9b::/96")
+)
+
+// privateAddrKind returns why ip is not a public unicast address, or "" if it
+// is one. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) and NAT64 addresses
+// are judged by the IPv4 address they carry.
+func privateAddrKind(ip netip.Addr) string {
+	ip = ip.WithZone("").Unmap()
+	if ssrfNAT64.Contains(ip) {
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte(b[12:]))
+	}
+	switch {
+	case !ip.IsValid():
+		return "not an IP address"
+	case ip.IsUnspecified(), ssrfThisNetwork.Contains(ip):
+		return "unspecified"
+	case ip.IsLoopback():
+		return "loopback"
+	case ip.IsPrivate():
+		return "private"
+	case ip.IsLinkLocalUnicast():
+		return "link-local"
+	case ip.IsMulticast(), ip == ssrfBroadcast:
+		return "multicast or broadcast"
+	case ssrfSharedSpace.Contains(ip):
+		return "carrier-grade NAT"
+	}
+	return ""
+}
+
+// refuse returns errPrivateTarget, with the address and its kind, if ip is
+// internal, else nil.
+func refusePrivate(ip netip.Addr) error {
+	if why := privateAddrKind(ip); why != "" {
+		return fmt.Errorf("%w: %s is %s", errPrivateTarget, ip, why)
+	}
+	return nil
+}
+
+// safeDialer returns a DialContext for the webhook HTTP client that refuses
+// to connect to internal addresses unless allowPrivate. The check runs in
+// the dialer's Control hook, which sees the address actually being
+// connected to, after name resolution: a host name that resolves (or is
+// re-bound, DNS rebinding) to an internal address is refused just the same.
+func safeDialer(allowPrivate bool, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		d.Control = func(network, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: unparsable address %q", errPrivateTarget, address)
+			}
+			ip, err := netip.ParseAddr(host)
+			if err != nil {
+				return fmt.Errorf("%w: unparsable address %q", errPrivateTarget, address)
+			}
+			return refusePrivate(ip)
+		}
+	}
+	return d.DialContext
+}
+
+// checkTargetURL refuses, when a webhook is created, a URL whose host is
+// "localhost" (or under .localhost) or a literal internal IP address,
+// including the legacy IPv4 forms resolvers accept ("127.1", "0x7f000001",
+// "2130706433"), unless allowPrivate. Host names are not resolved here:
+// what they resolve to is checked when connecting (safeDialer), every time.
+func checkTargetURL(raw string, allowPrivate bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("webhook url: %w", err)
+	}
+	if allowPrivate {
+		return nil
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "" {
+		return errors.New("webhook url: no host")
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return fmt.Errorf("%w: %s is loopback", errPrivateTarget, host)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return refusePrivate(ip)
+	}
+	if ip, ok := parseLegacyIPv4(host); ok {
+		return refusePrivate(ip)
+	}
+	return nil
+}
+
+// parseLegacyIPv4 parses the inet_aton forms of an IPv4 address: one to
+// four dot-separated parts, each decimal, octal (leading 0) or hex (0x),
+// the last part filling the remaining bytes ("127.1" is 127.0.0.1).
+func parseLegacyIPv4(s string) (netip.Addr, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	vals := make([]uint64, len(parts))
+	for i, p := range parts {
+		base := 10
+		switch {
+		case p == "":
+			return netip.Addr{}, false
+		case len(p) > 2 && (p[:2] == "0x"):
+			base, p = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, p = 8, p[1:]
+		}
+		v, err := strconv.ParseUint(p, base, 32)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		vals[i] = v
+	}
+	var n uint64
+	for i, v := range vals[:len(vals)-1] {
+		if v > 0xff {
+			return netip.Addr{}, false
+		}
+		n |= v << (8 * (3 - i))
+	}
+	last := vals[len(vals)-1]
+	if last >= 1<<(8*(5-len(vals))) {
+		return netip.Addr{}, false
+	}
+	n |= last
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
+}

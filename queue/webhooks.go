@@ -1,0 +1,635 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/queue/webhooksig"
+)
+
+// WebhookConsumerPrefix starts the name of every webhook's durable consumer
+// on the stream: webhook-<id>. Consumers with this prefix belong to the
+// Deliverer, which deletes those whose webhook no longer exists.
+const WebhookConsumerPrefix = "webhook-"
+
+// Headers of a webhook delivery, besides webhooksig.Header.
+const (
+	WebhookEventIDHeader = "Flashdrop-Event-Id"
+	webhookUserAgent     = "flashdrop-webhooks"
+	webhookContentType   = "application/cloudevents+json"
+)
+
+// WebhookOptions configure a Deliverer. Zero values mean the defaults.
+type WebhookOptions struct {
+	// AllowPrivate lets webhooks target private, loopback and link-local
+	// addresses (--webhooks-allow-private). Off, such targets are refused
+	// when connecting, whatever name they were reached by.
+	AllowPrivate bool
+	// Timeout bounds one delivery attempt, connecting included (default 5s).
+	Timeout time.Duration
+	// MaxBody is how much of a response body is read, then discarded
+	// (default 64 KiB).
+	MaxBody int64
+	// MaxAttempts is how many attempts an event gets before it is
+	// dead-lettered (default 8).
+	MaxAttempts int
+	// BaseBackoff is the wait after a first failed attempt (default 1s);
+	// attempt n waits BaseBackoff*2^(n-1), at most MaxBackoff (default 5m).
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+	// Refresh is how often the webhook list is re-read from the store
+	// (default 2s): a new webhook starts receiving events within about that
+	// long (it receives every event from its creation time on), a deleted
+	// one stops.
+	Refresh time.Duration
+	// Concurrency is how many deliveries of one webhook this node makes at
+	// a time (default 4). Events of a webhook are not delivered in order.
+	Concurrency int
+	// Client sends the deliveries. The default refuses private targets
+	// (unless AllowPrivate), follows no redirects, uses no proxy, and has
+	// Timeout. A custom client is responsible for all of that itself.
+	Client *http.Client
+	Logger *slog.Logger
+	// Now is the clock of signatures and delivery records (default time.Now).
+	Now func() time.Time
+}
+
+// Deliverer delivers events to webhooks: each webhook has a durable pull
+// consumer on the FLASHDROP stream, webhook-<id>, filtered to its event
+// types, and each event is POSTed, signed, to its URL until a 2xx answer,
+// with exponential backoff, then dead-lettered (SPEC §5).
+//
+// Every node may run a Deliverer: they share each webhook's durable
+// consumer, so an event is with one node at a time. Delivery is at least
+// once (a node may die after the receiver processed an event but before
+// the ack); receivers deduplicate by the event id, which makes it exactly
+// once in effect.
+type Deliverer struct {
+	js        jetstream.JetStream
+	store     engine.WebhookStore
+	o         WebhookOptions
+	client    *http.Client
+	ownClient bool
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	// subs is owned by the watch goroutine.
+	subs map[string]*webhookSub
+}
+
+// NewDeliverer returns a stopped Deliverer.
+func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o WebhookOptions) *Deliverer {
+	if o.Timeout <= 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = 64 << 10
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
+	}
+	if o.BaseBackoff <= 0 {
+		o.BaseBackoff = time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 5 * time.Minute
+	}
+	if o.MaxBackoff < o.BaseBackoff {
+		o.MaxBackoff = o.BaseBackoff
+	}
+	if o.Refresh <= 0 {
+		o.Refresh = 2 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	d := &Deliverer{js: js, store: store, o: o, client: o.Client, subs: map[string]*webhookSub{}}
+	if d.client == nil {
+		d.client = newWebhookClient(o)
+		d.ownClient = true
+	}
+	return d
+}
+
+func newWebhookClient(o WebhookOptions) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			// No Proxy: a proxy would connect on our behalf, past the
+			// private-address check of the dialer.
+			DialContext:           safeDialer(o.AllowPrivate, o.Timeout),
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   o.Concurrency * 2,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   o.Timeout,
+			ResponseHeaderTimeout: o.Timeout,
+			DisableCompression:    true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       o.Timeout,
+	}
+}
+
+// Start runs the Deliverer in the background until ctx ends or Close.
+// Starting twice does nothing.
+func (d *Deliverer) Start(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started || d.closed {
+		return
+	}
+	d.started = true
+	ctx, d.cancel = context.WithCancel(ctx)
+	d.wg.Add(1)
+	go d.watch(ctx)
+}
+
+// Close stops consuming and waits for the deliveries in flight (each
+// bounded by Timeout). Events taken but not yet attempted are handed back
+// to the stream for another node. Safe to call twice.
+func (d *Deliverer) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	cancel := d.cancel
+	d.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	d.wg.Wait()
+	if d.ownClient {
+		d.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+// watch keeps one consume loop per webhook in the store, re-reading the
+// list every Refresh, and stops them all when ctx ends.
+func (d *Deliverer) watch(ctx context.Context) {
+	defer d.wg.Done()
+	defer d.stopAll()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d.refresh(ctx)
+		t.Reset(d.o.Refresh)
+	}
+}
+
+func webhookConsumerName(id string) string { return WebhookConsumerPrefix + id }
+
+func sameWebhook(a, b engine.Webhook) bool {
+	return a.URL == b.URL && a.Secret == b.Secret && a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.Types, b.Types)
+}
+
+// refresh brings the consume loops and consumers in line with the store.
+func (d *Deliverer) refresh(ctx context.Context) {
+	// Consumer names are listed before the webhooks: a consumer another
+	// node created is then for a webhook this read sees, unless it was
+	// deleted since, so the orphan sweep below never deletes the consumer
+	// of a webhook just created.
+	existing, listErr := d.webhookConsumers(ctx)
+	if listErr != nil && ctx.Err() == nil {
+		d.o.Logger.Warn("webhooks: listing consumers failed", "err", listErr.Error())
+	}
+	hooks, err := d.store.Webhooks(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.o.Logger.Warn("webhooks: listing webhooks failed", "err", err.Error())
+		}
+		return
+	}
+	want := make(map[string]engine.Webhook, len(hooks))
+	for _, h := range hooks {
+		want[h.ID] = h
+	}
+
+	for id, s := range d.subs {
+		h, ok := want[id]
+		lost := listErr == nil && !existing[webhookConsumerName(id)]
+		if ok && sameWebhook(h, s.hook) && !lost && !s.broken.Load() {
+			continue
+		}
+		d.stopSub(s)
+		delete(d.subs, id)
+		if !ok {
+			d.deleteConsumer(ctx, id)
+			delete(existing, webhookConsumerName(id))
+		}
+	}
+
+	for _, h := range hooks {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, ok := d.subs[h.ID]; ok {
+			continue
+		}
+		s, err := d.startSub(ctx, h)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.o.Logger.Warn("webhooks: starting delivery failed; retrying", "webhook", h.ID, "err", err.Error())
+			}
+			continue
+		}
+		d.subs[h.ID] = s
+	}
+
+	if listErr == nil {
+		for name := range existing {
+			id := strings.TrimPrefix(name, WebhookConsumerPrefix)
+			if _, ok := want[id]; !ok {
+				d.deleteConsumer(ctx, id)
+			}
+		}
+	}
+}
+
+// webhookConsumers returns the names of the stream's webhook consumers.
+func (d *Deliverer) webhookConsumers(ctx context.Context) (map[string]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st, err := d.js.Stream(ctx, StreamName)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	l := st.ConsumerNames(ctx)
+	for n := range l.Name() {
+		if strings.HasPrefix(n, WebhookConsumerPrefix) {
+			names[n] = true
+		}
+	}
+	return names, l.Err()
+}
+
+func (d *Deliverer) deleteConsumer(ctx context.Context, id string) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := d.js.DeleteConsumer(ctx, StreamName, webhookConsumerName(id))
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && ctx.Err() == nil {
+		d.o.Logger.Warn("webhooks: deleting the consumer of a deleted webhook failed", "webhook", id, "err", err.Error())
+		return
+	}
+	if err == nil {
+		d.o.Logger.Info("webhooks: webhook deleted, consumer removed", "webhook", id)
+	}
+}
+
+// consumerConfig is the durable consumer of a webhook. Every node derives
+// the same configuration from the same stored webhook, so creating it is
+// idempotent across nodes.
+func (d *Deliverer) consumerConfig(h engine.Webhook) jetstream.ConsumerConfig {
+	cfg := jetstream.ConsumerConfig{
+		Durable:     webhookConsumerName(h.ID),
+		Description: "flashdrop webhook " + h.ID,
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		// An event may wait for a free delivery slot (Concurrency of them,
+		// each busy at most Timeout) before its own attempt: the ack wait
+		// covers both, so a slow receiver does not cause redeliveries.
+		AckWait:    3*d.o.Timeout + 10*time.Second,
+		MaxDeliver: d.o.MaxAttempts,
+		// Never more unacknowledged events per webhook than this: a dead
+		// receiver holds back its own events only.
+		MaxAckPending: 1000,
+	}
+	// Events from the subscription on, even those published before this
+	// node noticed the webhook.
+	if h.CreatedAt.IsZero() {
+		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
+	} else {
+		start := h.CreatedAt.UTC()
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &start
+	}
+	var subjects []string
+	for _, t := range h.Types {
+		subjects = append(subjects, Subject("*", t))
+	}
+	slices.Sort(subjects)
+	subjects = slices.Compact(subjects)
+	switch len(subjects) {
+	case 0:
+		cfg.FilterSubject = StreamSubjects
+	case 1:
+		cfg.FilterSubject = subjects[0]
+	default:
+		cfg.FilterSubjects = subjects
+	}
+	return cfg
+}
+
+// ensureConsumer creates or updates the webhook's consumer. A consumer
+// left from an earlier webhook with the same id (deleted and created again)
+// starts at another time, which cannot be updated: it is replaced.
+func (d *Deliverer) ensureConsumer(ctx context.Context, h engine.Webhook) (jetstream.Consumer, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	cfg := d.consumerConfig(h)
+	c, err := d.js.CreateOrUpdateConsumer(ctx, StreamName, cfg)
+	if err == nil {
+		return c, nil
+	}
+	old, ierr := d.js.Consumer(ctx, StreamName, cfg.Durable)
+	if ierr != nil {
+		return nil, err
+	}
+	oc := old.CachedInfo().Config
+	sameStart := oc.DeliverPolicy == cfg.DeliverPolicy &&
+		(oc.OptStartTime == nil) == (cfg.OptStartTime == nil) &&
+		(oc.OptStartTime == nil || oc.OptStartTime.Equal(*cfg.OptStartTime))
+	if sameStart {
+		return nil, err
+	}
+	d.o.Logger.Info("webhooks: webhook re-created, replacing its consumer", "webhook", h.ID)
+	if derr := d.js.DeleteConsumer(ctx, StreamName, cfg.Durable); derr != nil && !errors.Is(derr, jetstream.ErrConsumerNotFound) {
+		return nil, derr
+	}
+	return d.js.CreateOrUpdateConsumer(ctx, StreamName, cfg)
+}
+
+// webhookSub is one webhook's consume loop on this node.
+type webhookSub struct {
+	hook     engine.Webhook
+	cc       jetstream.ConsumeContext
+	slots    chan struct{}
+	stopping chan struct{}
+	broken   atomic.Bool // the consumer vanished under the loop
+
+	mu       sync.Mutex
+	stopped  bool
+	inflight sync.WaitGroup
+}
+
+func (d *Deliverer) startSub(ctx context.Context, h engine.Webhook) (*webhookSub, error) {
+	c, err := d.ensureConsumer(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	s := &webhookSub{
+		hook:     h,
+		slots:    make(chan struct{}, d.o.Concurrency),
+		stopping: make(chan struct{}),
+	}
+	// Deliveries outlive a cancelled Start context: in-flight attempts
+	// finish (within Timeout) and are acknowledged.
+	base := context.WithoutCancel(ctx)
+	s.cc, err = c.Consume(func(msg jetstream.Msg) { d.dispatch(base, s, msg) },
+		jetstream.PullMaxMessages(d.o.Concurrency),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				s.broken.Store(true)
+			}
+			d.o.Logger.Debug("webhooks: consume", "webhook", h.ID, "err", err.Error())
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
+	}
+	return s, nil
+}
+
+// dispatch runs in the consumer's message goroutine: it waits for a free
+// delivery slot, then delivers in the background.
+func (d *Deliverer) dispatch(base context.Context, s *webhookSub, msg jetstream.Msg) {
+	select {
+	case s.slots <- struct{}{}:
+	case <-s.stopping:
+		_ = msg.Nak() // to another node, now
+		return
+	}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		<-s.slots
+		_ = msg.Nak()
+		return
+	}
+	s.inflight.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.inflight.Done()
+		defer func() { <-s.slots }()
+		d.deliver(base, s.hook, msg)
+	}()
+}
+
+// stopSub stops a consume loop and waits for its deliveries in flight.
+func (d *Deliverer) stopSub(s *webhookSub) {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	close(s.stopping)
+	s.mu.Unlock()
+	s.cc.Stop()
+	t := time.NewTimer(d.o.Timeout + 5*time.Second)
+	defer t.Stop()
+	select {
+	case <-s.cc.Closed():
+	case <-t.C:
+		d.o.Logger.Warn("webhooks: consumer did not stop in time", "webhook", s.hook.ID)
+	}
+	s.inflight.Wait()
+}
+
+func (d *Deliverer) stopAll() {
+	var wg sync.WaitGroup
+	for id, s := range d.subs {
+		wg.Go(func() { d.stopSub(s) })
+		delete(d.subs, id)
+	}
+	wg.Wait()
+}
+
+// retryDelay is the wait after failed attempt n (1-based).
+func (d *Deliverer) retryDelay(n int) time.Duration {
+	b := d.o.BaseBackoff
+	for i := 1; i < n && b < d.o.MaxBackoff; i++ {
+		b *= 2
+	}
+	return min(b, d.o.MaxBackoff)
+}
+
+// deliver makes one attempt to deliver msg and settles it: ack on a 2xx,
+// dead letter after the last attempt, else a retry after the backoff.
+func (d *Deliverer) deliver(base context.Context, h engine.Webhook, msg jetstream.Msg) {
+	attempt := 1
+	if md, err := msg.Metadata(); err == nil && md.NumDelivered > 0 {
+		attempt = int(md.NumDelivered)
+	}
+	id := webhookEventID(msg)
+	status, err := d.post(base, h, id, msg.Data())
+	rec := engine.Delivery{EventID: id, At: d.o.Now(), Status: status}
+	if err != nil {
+		rec.Err = err.Error()
+	}
+
+	if rec.OK() {
+		actx, cancel := context.WithTimeout(base, 5*time.Second)
+		if aerr := msg.DoubleAck(actx); aerr != nil {
+			// Delivered, but the stream will offer it again: the receiver
+			// sees a duplicate, which it drops by id.
+			d.o.Logger.Warn("webhooks: ack failed", "webhook", h.ID, "event", id, "err", aerr.Error())
+		}
+		cancel()
+		d.record(base, h.ID, rec)
+		return
+	}
+
+	if attempt >= d.o.MaxAttempts {
+		rec.Dead = true
+		d.record(base, h.ID, rec)
+		if terr := msg.Term(); terr != nil {
+			d.o.Logger.Warn("webhooks: dead-lettering failed", "webhook", h.ID, "event", id, "err", terr.Error())
+		}
+		d.o.Logger.Warn("webhooks: event dead-lettered", "webhook", h.ID, "event", id,
+			"attempts", attempt, "status", status, "err", rec.Err)
+		return
+	}
+	d.record(base, h.ID, rec)
+	wait := d.retryDelay(attempt)
+	if nerr := msg.NakWithDelay(wait); nerr != nil {
+		// Redelivered after the ack wait instead.
+		d.o.Logger.Debug("webhooks: nak failed", "webhook", h.ID, "event", id, "err", nerr.Error())
+	}
+	d.o.Logger.Debug("webhooks: delivery failed; retrying", "webhook", h.ID, "event", id,
+		"attempt", attempt, "status", status, "err", rec.Err, "retry_in", wait)
+}
+
+func (d *Deliverer) record(base context.Context, id string, rec engine.Delivery) {
+	ctx, cancel := context.WithTimeout(base, 5*time.Second)
+	defer cancel()
+	if err := d.store.RecordDelivery(ctx, id, rec); err != nil {
+		d.o.Logger.Warn("webhooks: recording a delivery failed", "webhook", id, "event", rec.EventID, "err", err.Error())
+	}
+}
+
+// webhookEventID is the event id: the Nats-Msg-Id, which is the
+// CloudEvent id, or failing that the id in the body.
+func webhookEventID(msg jetstream.Msg) string {
+	if id := msg.Headers().Get(jetstream.MsgIDHeader); id != "" {
+		return id
+	}
+	var ce struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(msg.Data(), &ce) == nil && ce.ID != "" {
+		return ce.ID
+	}
+	if md, err := msg.Metadata(); err == nil {
+		return fmt.Sprintf("%s:%d", md.Stream, md.Sequence.Stream)
+	}
+	return ""
+}
+
+// maxDeliveryErrLen bounds the error text kept in a delivery record.
+const maxDeliveryErrLen = 200
+
+// post sends one delivery and returns the receiver's status. A non-2xx
+// status comes with an error quoting the start of the response body.
+func (d *Deliverer) post(base context.Context, h engine.Webhook, id string, body []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(base, d.o.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, errors.New("invalid webhook URL")
+	}
+	req.Header.Set("Content-Type", webhookContentType)
+	req.Header.Set("User-Agent", webhookUserAgent)
+	req.Header.Set(WebhookEventIDHeader, id)
+	req.Header.Set(webhooksig.Header, webhooksig.Sign([]byte(h.Secret), body, d.o.Now()))
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, errors.New(truncateDeliveryErr(describeDeliveryErr(err, d.o.Timeout)))
+	}
+	defer resp.Body.Close()
+	limited := io.LimitReader(resp.Body, d.o.MaxBody)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		_, _ = io.Copy(io.Discard, limited)
+		return resp.StatusCode, nil
+	}
+	head := make([]byte, 120)
+	n, _ := io.ReadFull(limited, head)
+	_, _ = io.Copy(io.Discard, limited)
+	msg := "HTTP " + resp.Status
+	if excerpt := printableExcerpt(head[:n]); excerpt != "" {
+		msg += ": " + excerpt
+	}
+	return resp.StatusCode, errors.New(truncateDeliveryErr(msg))
+}
+
+// describeDeliveryErr words a client error for the delivery record: the
+// underlying cause without the URL (which may carry a token of the
+// receiver's), and timeouts as such.
+func describeDeliveryErr(err error, timeout time.Duration) string {
+	if errors.Is(err, errPrivateTarget) {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			return op.Err.Error()
+		}
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Sprintf("timed out after %s", timeout)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+func printableExcerpt(b []byte) string {
+	s := strings.Map(func(r rune) rune {
+		if r == unicode.ReplacementChar || !unicode.IsPrint(r) {
+			return ' '
+		}
+		return r
+	}, string(b))
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func truncateDeliveryErr(s string) string {
+	if len(s) <= maxDeliveryErrLen {
+		return s
+	}
+	cut := maxDeliveryErrLen
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,0 +1,642 @@
+package queue_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/natstest"
+	"github.com/flashdrop/flashdrop/queue/webhooksig"
+)
+
+// TestMain closes the shared Redis server after the package's tests and
+// fails the run if a goroutine outlived them.
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+var whQuiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func whRandID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// whScopedStore shows a test only the webhooks it created: the Redis
+// server, and with it the webhook index, is shared by the package's tests.
+type whScopedStore struct {
+	engine.WebhookStore
+	prefix string
+}
+
+func (s whScopedStore) Webhooks(ctx context.Context) ([]engine.Webhook, error) {
+	all, err := s.WebhookStore.Webhooks(ctx)
+	return slices.DeleteFunc(all, func(w engine.Webhook) bool { return !strings.HasPrefix(w.ID, s.prefix) }), err
+}
+
+// whEnv is one test's NATS server, stream and webhook store.
+type whEnv struct {
+	t      *testing.T
+	nats   *natstest.Server
+	js     jetstream.JetStream
+	store  whScopedStore
+	bodies sync.Map // event id → published bytes
+}
+
+func newWHEnv(t *testing.T) *whEnv {
+	t.Helper()
+	e := &whEnv{t: t, nats: natstest.Start(t)}
+	e.js = e.connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := queue.EnsureStream(ctx, e.js, queue.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redistest.Shared(t).Client()
+	t.Cleanup(func() { _ = rdb.Close() })
+	e.store = whScopedStore{WebhookStore: redisstore.New(rdb, redisstore.Options{}), prefix: "wh" + whRandID()[:10] + "-"}
+	return e
+}
+
+// connect opens a NATS connection (one per simulated node).
+func (e *whEnv) connect() jetstream.JetStream {
+	e.t.Helper()
+	nc, err := nats.Connect(e.nats.URL(), nats.ReconnectWait(20*time.Millisecond), nats.MaxReconnects(-1))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return js
+}
+
+func (e *whEnv) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	e.t.Cleanup(cancel)
+	return ctx
+}
+
+// deliverer starts a Deliverer with test-sized timings on its own
+// connection; it is closed when the test ends.
+func (e *whEnv) deliverer(o queue.WebhookOptions) *queue.Deliverer {
+	e.t.Helper()
+	if o.Timeout == 0 {
+		o.Timeout = 200 * time.Millisecond
+	}
+	if o.BaseBackoff == 0 {
+		o.BaseBackoff = 10 * time.Millisecond
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 100 * time.Millisecond
+	}
+	if o.Refresh == 0 {
+		o.Refresh = 50 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = whQuiet
+	}
+	d := queue.NewDeliverer(e.connect(), e.store, o)
+	d.Start(context.Background())
+	e.t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+// webhook creates a subscription; it is deleted when the test ends.
+func (e *whEnv) webhook(name, url string, types ...engine.EventType) engine.Webhook {
+	e.t.Helper()
+	w := engine.Webhook{ID: e.store.prefix + name, URL: url, Types: types, Secret: "whsec_" + whRandID(), CreatedAt: time.Now()}
+	if err := e.store.CreateWebhook(e.ctx(), w); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = e.store.DeleteWebhook(context.Background(), w.ID) })
+	return w
+}
+
+// publish puts an event straight on the stream, as the relay would, and
+// returns its id.
+func (e *whEnv) publish(drop string, typ engine.EventType) string {
+	e.t.Helper()
+	return e.publishRetrying(drop, typ, 0)
+}
+
+// publishRetrying publishes, retrying failures for up to retryFor (while
+// NATS comes back).
+func (e *whEnv) publishRetrying(drop string, typ engine.EventType, retryFor time.Duration) string {
+	e.t.Helper()
+	ev := engine.Event{ID: "ev-" + whRandID(), Type: typ, Drop: drop, Time: time.Now(),
+		Reservation: "res-" + whRandID(), User: "alice", Quantity: 1}
+	body, err := queue.Envelope(ev, "http://x").Marshal()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(retryFor)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := e.js.Publish(ctx, queue.Subject(drop, typ), body, jetstream.WithMsgID(ev.ID))
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.bodies.Store(ev.ID, string(body))
+	return ev.ID
+}
+
+func (e *whEnv) status(id string) engine.WebhookStatus {
+	e.t.Helper()
+	st, err := e.store.WebhookStatus(e.ctx(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+func (e *whEnv) consumerExists(name string) bool {
+	e.t.Helper()
+	_, err := e.js.Consumer(e.ctx(), queue.StreamName, name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return false
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return true
+}
+
+// whWaitFor polls cond until it holds, failing the test after timeout.
+func whWaitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// whAction is what a receiver does with one delivery.
+type whAction int
+
+const (
+	whOK     whAction = iota // process (once per event id) and answer 204
+	whFail                   // answer 500
+	whHang                   // answer nothing until the deliverer gives up
+	whSlowOK                 // process, then answer too late: the ack is lost
+)
+
+// whReceiver is an integrator's endpoint that verifies every signature and
+// processes each event id once, whatever the number of deliveries.
+type whReceiver struct {
+	t      *testing.T
+	secret []byte
+	act    func(id string, attempt int) whAction
+	srv    *httptest.Server
+
+	mu        sync.Mutex
+	requests  int
+	verified  int
+	attempts  map[string]int    // deliveries per event id
+	processed map[string]int    // side effects per event id
+	bodies    map[string]string // event id → body received
+	types     map[string]int    // CloudEvent type → deliveries
+	dups      int               // deliveries of an event already processed
+	problems  []string
+}
+
+func newWHReceiver(t *testing.T, act func(id string, attempt int) whAction) *whReceiver {
+	r := &whReceiver{t: t, act: act, attempts: map[string]int{}, processed: map[string]int{},
+		bodies: map[string]string{}, types: map[string]int{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *whReceiver) problem(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+}
+
+func (r *whReceiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		r.problem("reading body: %v", err)
+		return
+	}
+	r.mu.Lock()
+	r.requests++
+	secret := r.secret
+	r.mu.Unlock()
+	if err := webhooksig.Verify(secret, req.Header.Get(webhooksig.Header), body, 0, time.Now()); err != nil {
+		r.problem("signature: %v", err)
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var ce queue.CloudEvent
+	if err := json.Unmarshal(body, &ce); err != nil || ce.ID == "" {
+		r.problem("body %q: %v", body, err)
+		http.Error(w, "bad event", http.StatusBadRequest)
+		return
+	}
+	for h, want := range map[string]string{
+		"Content-Type": "application/cloudevents+json", "User-Agent": "flashdrop-webhooks", "Flashdrop-Event-Id": ce.ID,
+	} {
+		if got := req.Header.Get(h); got != want {
+			r.problem("%s: %q, want %q", h, got, want)
+		}
+	}
+	if req.Method != http.MethodPost {
+		r.problem("method %s", req.Method)
+	}
+
+	r.mu.Lock()
+	r.verified++
+	r.attempts[ce.ID]++
+	r.types[ce.Type]++
+	if prev, ok := r.bodies[ce.ID]; ok && prev != string(body) {
+		r.problems = append(r.problems, "event "+ce.ID+" delivered with different bodies")
+	}
+	r.bodies[ce.ID] = string(body)
+	action := whOK
+	if r.act != nil {
+		action = r.act(ce.ID, r.attempts[ce.ID])
+	}
+	if action == whOK || action == whSlowOK {
+		if r.processed[ce.ID] > 0 {
+			r.dups++ // already done: acknowledge again, do nothing
+		} else {
+			r.processed[ce.ID]++
+		}
+	}
+	r.mu.Unlock()
+
+	switch action {
+	case whOK:
+		w.WriteHeader(http.StatusNoContent)
+	case whFail:
+		http.Error(w, "receiver failed", http.StatusInternalServerError)
+	case whHang, whSlowOK:
+		t := time.NewTimer(10 * time.Second)
+		defer t.Stop()
+		select {
+		case <-req.Context().Done():
+		case <-t.C:
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (r *whReceiver) snapshot() (requests int, processed map[string]int, types map[string]int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.requests, whCopy(r.processed), whCopy(r.types)
+}
+
+func whCopy(m map[string]int) map[string]int {
+	c := make(map[string]int, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+func (r *whReceiver) has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.processed[id] > 0
+}
+
+func (r *whReceiver) checkNoProblems() {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.problems {
+		r.t.Error(p)
+	}
+}
+
+// receive points the receiver at a webhook's secret.
+func (r *whReceiver) receive(w engine.Webhook) {
+	r.mu.Lock()
+	r.secret = []byte(w.Secret)
+	r.mu.Unlock()
+}
+
+// Two nodes deliver to a receiver that fails, hangs and loses acks at
+// random: every event is processed exactly once in effect, every delivery
+// is genuine, and the status counts one success per event.
+func TestWebhookDeliveryExactlyOnceInEffect(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	var (
+		rndMu sync.Mutex
+		rnd   = mrand.New(mrand.NewPCG(1, 2))
+		first = true
+	)
+	rcv := newWHReceiver(t, func(id string, attempt int) whAction {
+		rndMu.Lock()
+		defer rndMu.Unlock()
+		if first {
+			first = false
+			return whFail
+		}
+		if attempt > 3 { // a receiver that recovers: no event is dead-lettered
+			return whOK
+		}
+		switch p := rnd.Float64(); {
+		case p < 0.25:
+			return whFail
+		case p < 0.32:
+			return whHang
+		case p < 0.40:
+			return whSlowOK
+		}
+		return whOK
+	})
+	w := e.webhook("flaky", rcv.srv.URL+"/hooks?token=abc")
+	rcv.receive(w)
+	opts := queue.WebhookOptions{AllowPrivate: true}
+	e.deliverer(opts)
+	e.deliverer(opts) // a second node on the same consumer
+
+	const n = 60
+	ids := make([]string, n)
+	types := []engine.EventType{engine.EventRegistered, engine.EventWon, engine.EventConfirmed, engine.EventSoldOut}
+	for i := range ids {
+		ids[i] = e.publish(fmt.Sprintf("drop%d", i%3), types[i%len(types)])
+	}
+
+	whWaitFor(t, 20*time.Second, "every event processed and acknowledged", func() bool {
+		_, processed, _ := rcv.snapshot()
+		return len(processed) == n && e.status(w.ID).Delivered >= n
+	})
+	requests, processed, _ := rcv.snapshot()
+	for _, id := range ids {
+		if processed[id] != 1 {
+			t.Errorf("event %s processed %d times", id, processed[id])
+		}
+	}
+	if len(processed) != n {
+		t.Errorf("%d events processed, want %d", len(processed), n)
+	}
+	rcv.checkNoProblems()
+	rcv.mu.Lock()
+	for id, body := range rcv.bodies {
+		if want, _ := e.bodies.Load(id); body != want {
+			t.Errorf("event %s: body %q, published %q", id, body, want)
+		}
+	}
+	verified, dups := rcv.verified, rcv.dups
+	rcv.mu.Unlock()
+	if verified != requests {
+		t.Errorf("%d of %d deliveries verified", verified, requests)
+	}
+	st := e.status(w.ID)
+	if st.Delivered != n || st.Failed == 0 || st.DeadLettered != 0 {
+		t.Errorf("status %+v, want delivered %d, some failed, none dead", st, n)
+	}
+	if strings.Contains(st.LastError, w.Secret) {
+		t.Errorf("the secret leaked into the status: %q", st.LastError)
+	}
+	t.Logf("%d events, %d deliveries, %d failed attempts, %d duplicates dropped by the receiver",
+		n, requests, st.Failed, dups)
+}
+
+// A webhook gets only the types it subscribed to.
+func TestWebhookTypeFilter(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	wonOnly, two, all := newWHReceiver(t, nil), newWHReceiver(t, nil), newWHReceiver(t, nil)
+	wonOnly.receive(e.webhook("won", wonOnly.srv.URL, engine.EventWon))
+	two.receive(e.webhook("two", two.srv.URL, engine.EventCancelled, engine.EventWon, engine.EventWon))
+	all.receive(e.webhook("all", all.srv.URL))
+	e.deliverer(queue.WebhookOptions{AllowPrivate: true})
+
+	var ids []string
+	for _, typ := range []engine.EventType{engine.EventRegistered, engine.EventWon, engine.EventCancelled,
+		engine.EventRegistered, engine.EventWon, engine.EventRegistered} {
+		ids = append(ids, e.publish("tuesday", typ))
+	}
+	whWaitFor(t, 10*time.Second, "every event at the catch-all webhook", func() bool {
+		for _, id := range ids {
+			if !all.has(id) {
+				return false
+			}
+		}
+		return true
+	})
+	// The catch-all webhook got the last event, published after the others:
+	// the filtered ones had the same chance to receive theirs.
+	whWaitFor(t, 10*time.Second, "won events at the won webhook", func() bool {
+		return wonOnly.has(ids[1]) && wonOnly.has(ids[4]) && two.has(ids[1]) && two.has(ids[2]) && two.has(ids[4])
+	})
+	for name, c := range map[string]struct {
+		r    *whReceiver
+		want map[string]int
+	}{
+		"won": {wonOnly, map[string]int{"flashdrop.won": 2}},
+		"two": {two, map[string]int{"flashdrop.won": 2, "flashdrop.cancelled": 1}},
+		"all": {all, map[string]int{"flashdrop.won": 2, "flashdrop.cancelled": 1, "flashdrop.registered": 3}},
+	} {
+		_, _, types := c.r.snapshot()
+		if fmt.Sprint(types) != fmt.Sprint(c.want) {
+			t.Errorf("webhook %s received %v, want %v", name, types, c.want)
+		}
+		c.r.checkNoProblems()
+	}
+	info, err := e.js.Consumer(e.ctx(), queue.StreamName, queue.WebhookConsumerPrefix+e.store.prefix+"won")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := info.CachedInfo().Config; cfg.FilterSubject != "flashdrop.*.won" || cfg.AckPolicy != jetstream.AckExplicitPolicy ||
+		cfg.MaxDeliver != 8 || cfg.AckWait <= 200*time.Millisecond {
+		t.Errorf("consumer config %+v", cfg)
+	}
+}
+
+// A receiver that always fails gets MaxAttempts attempts, then the event
+// is dead-lettered.
+func TestWebhookDeadLetter(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	rcv := newWHReceiver(t, func(string, int) whAction { return whFail })
+	w := e.webhook("dead", rcv.srv.URL)
+	rcv.receive(w)
+	e.deliverer(queue.WebhookOptions{AllowPrivate: true, MaxAttempts: 3})
+	id := e.publish("tuesday", engine.EventWon)
+
+	whWaitFor(t, 10*time.Second, "the event in the dead letters", func() bool {
+		dead, err := e.store.DeadLetters(e.ctx(), w.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Contains(dead, id)
+	})
+	// The stream gives up on it too: nothing pending, nothing more sent.
+	whWaitFor(t, 10*time.Second, "no pending message", func() bool {
+		c, err := e.js.Consumer(e.ctx(), queue.StreamName, queue.WebhookConsumerPrefix+w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := c.CachedInfo()
+		return info.NumAckPending == 0 && info.NumPending == 0
+	})
+	st := e.status(w.ID)
+	if st.DeadLettered != 1 || st.Failed != 3 || st.Delivered != 0 || st.LastStatus != 500 ||
+		!strings.Contains(st.LastError, "500") || st.LastAttemptAt.IsZero() {
+		t.Errorf("status %+v, want 3 failed attempts with 500s, 1 dead-lettered", st)
+	}
+	rcv.mu.Lock()
+	attempts := rcv.attempts[id]
+	rcv.mu.Unlock()
+	if attempts != 3 {
+		t.Errorf("%d attempts, want 3", attempts)
+	}
+	rcv.checkNoProblems()
+}
+
+// Without AllowPrivate a loopback target is refused when connecting: the
+// attempts fail with an explicit error and the receiver sees nothing.
+func TestWebhookPrivateTargetRefused(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	rcv := newWHReceiver(t, nil)
+	w := e.webhook("private", rcv.srv.URL)
+	// A name that resolves to loopback is refused the same way.
+	port := rcv.srv.URL[strings.LastIndex(rcv.srv.URL, ":")+1:]
+	byName := e.webhook("byname", "http://localhost:"+port+"/x")
+	e.deliverer(queue.WebhookOptions{MaxAttempts: 2})
+	id := e.publish("tuesday", engine.EventWon)
+
+	for _, hook := range []engine.Webhook{w, byName} {
+		whWaitFor(t, 10*time.Second, "the event dead-lettered after refused attempts", func() bool {
+			return e.status(hook.ID).DeadLettered == 1
+		})
+		st := e.status(hook.ID)
+		if st.Failed != 2 || st.LastStatus != 0 || !strings.Contains(st.LastError, "loopback") {
+			t.Errorf("%s: status %+v, want 2 failed attempts refused as loopback", hook.ID, st)
+		}
+		t.Logf("%s: %s", hook.URL, st.LastError)
+		if dead, _ := e.store.DeadLetters(e.ctx(), hook.ID, 10); !slices.Equal(dead, []string{id}) {
+			t.Errorf("%s: dead letters %v, want [%s]", hook.ID, dead, id)
+		}
+	}
+	if requests, _, _ := rcv.snapshot(); requests != 0 {
+		t.Errorf("the private receiver got %d requests", requests)
+	}
+}
+
+// Deleting a webhook stops its deliveries and deletes its consumer;
+// webhook consumers without a webhook are swept, other consumers are not.
+func TestWebhookDeleted(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	for _, name := range []string{queue.WebhookConsumerPrefix + e.store.prefix + "orphan", "someone-else"} {
+		if _, err := e.js.CreateOrUpdateConsumer(e.ctx(), queue.StreamName, jetstream.ConsumerConfig{
+			Durable: name, AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone, canary := newWHReceiver(t, nil), newWHReceiver(t, nil)
+	goneHook := e.webhook("gone", gone.srv.URL)
+	gone.receive(goneHook)
+	canary.receive(e.webhook("canary", canary.srv.URL))
+	d := e.deliverer(queue.WebhookOptions{AllowPrivate: true})
+	d.Start(context.Background()) // starting twice does nothing
+
+	first := e.publish("tuesday", engine.EventWon)
+	whWaitFor(t, 10*time.Second, "the first event at both webhooks", func() bool {
+		return gone.has(first) && canary.has(first)
+	})
+	whWaitFor(t, 10*time.Second, "the orphan consumer swept", func() bool {
+		return !e.consumerExists(queue.WebhookConsumerPrefix + e.store.prefix + "orphan")
+	})
+	if !e.consumerExists("someone-else") {
+		t.Error("a consumer that is not a webhook's was deleted")
+	}
+
+	if err := e.store.DeleteWebhook(e.ctx(), goneHook.ID); err != nil {
+		t.Fatal(err)
+	}
+	whWaitFor(t, 10*time.Second, "the deleted webhook's consumer deleted", func() bool {
+		return !e.consumerExists(queue.WebhookConsumerPrefix + goneHook.ID)
+	})
+	second := e.publish("tuesday", engine.EventWon)
+	whWaitFor(t, 10*time.Second, "the second event at the remaining webhook", func() bool {
+		return canary.has(second)
+	})
+	if gone.has(second) {
+		t.Error("the deleted webhook received an event")
+	}
+	if requests, _, _ := gone.snapshot(); requests != 1 {
+		t.Errorf("the deleted webhook got %d requests, want 1", requests)
+	}
+	gone.checkNoProblems()
+	canary.checkNoProblems()
+
+	// Close is idempotent, and a closed Deliverer does not start again.
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d.Start(context.Background())
+	third := e.publish("tuesday", engine.EventWon)
+	// The canary's consumer stays (its webhook exists) and keeps the event
+	// for when a node runs again.
+	whWaitFor(t, 10*time.Second, "the third event pending on the canary's consumer", func() bool {
+		c, err := e.js.Consumer(e.ctx(), queue.StreamName, queue.WebhookConsumerPrefix+e.store.prefix+"canary")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.CachedInfo().NumPending == 1
+	})
+	if canary.has(third) {
+		t.Error("a closed Deliverer delivered an event")
+	}
+}
+
+// Deliveries resume when NATS comes back.
+func TestWebhookSurvivesNATSRestart(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	rcv := newWHReceiver(t, nil)
+	rcv.receive(e.webhook("restart", rcv.srv.URL))
+	e.deliverer(queue.WebhookOptions{AllowPrivate: true})
+	before := e.publish("tuesday", engine.EventWon)
+	whWaitFor(t, 10*time.Second, "the event before the restart", func() bool { return rcv.has(before) })
+
+	e.nats.Stop()
+	e.nats.Restart(t)
+	after := e.publishRetrying("tuesday", engine.EventWon, 10*time.Second)
+	whWaitFor(t, 15*time.Second, "the event after the restart", func() bool { return rcv.has(after) })
+	rcv.checkNoProblems()
+}
