@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp/fasthttputil"
-	"go.uber.org/goleak"
 
 	"github.com/flashdrop/flashdrop/api"
 	"github.com/flashdrop/flashdrop/engine"
@@ -23,14 +22,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 )
 
-// fasthttp keeps a process-wide date updater, and a stopped server's
-// worker-pool cleaner notices the stop only after its idle sleep.
-var fasthttpLingerers = []goleak.Option{
-	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-}
-
-func TestMain(m *testing.M) { redistest.Main(m, fasthttpLingerers...) }
+func TestMain(m *testing.M) { redistest.Main(m, redistest.FastHTTPLingerers...) }
 
 const (
 	secret = "e2e-secret-0123456789abcdef0123456789"

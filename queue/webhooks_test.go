@@ -31,7 +31,7 @@ import (
 
 // TestMain closes the shared Redis server after the package's tests and
 // fails the run if a goroutine outlived them.
-func TestMain(m *testing.M) { redistest.Main(m) }
+func TestMain(m *testing.M) { redistest.Main(m, redistest.FastHTTPLingerers...) }
 
 var whQuiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 

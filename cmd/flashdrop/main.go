@@ -36,6 +36,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args[1:], stdout, stderr)
 	case "token":
 		err = token(args[1:], stdout, stderr, nil, time.Now())
+	case "events":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = events(ctx, args[1:], stdout, stderr, nil)
+		stop()
 	case "version":
 		fmt.Fprintln(stdout, "flashdrop", version)
 	case "help", "-h", "--help":
@@ -62,6 +66,7 @@ func usage(w io.Writer) {
 commands:
   serve     run the engine (no flags: embedded in-process Redis and a demo drop)
   token     mint a shopper token: flashdrop token --user ID [--ttl 24h]
+  events    tail events as JSON lines: flashdrop events [--drop ID] [--type won]
   version   print the version
 
 Run "flashdrop <command> --help" for a command's flags.

@@ -150,19 +150,57 @@ func TestServeEmbeddedRunsASale(t *testing.T) {
 	// The sweeper runs inside serve: once the holds' deadline passes, the
 	// two unconfirmed holds come back to stock without anyone asking.
 	clock.Advance(11 * time.Minute)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, "the sweeper to release the expired holds", func() bool {
 		st := call(t, "GET", base+"/v1/admin/drops/demo/stats", m.Config.AdminToken, "")
-		if st.body["available"] == float64(9) && st.body["confirmed"] == float64(1) && st.body["held"] == float64(0) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sweeper did not release the expired holds: %s", st.raw)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return st.body["available"] == float64(9) && st.body["confirmed"] == float64(1) && st.body["held"] == float64(0)
+	})
+	waitFor(t, "readiness (Redis, NATS and the stream)", func() bool {
+		return call(t, "GET", base+"/readyz", "", "").status == 200
+	})
+
+	// Every win was announced: `flashdrop events` tails them from the
+	// embedded JetStream, with share links on this server.
+	lines := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- events(ctx, []string{"--nats-url", m.natsSrv.ClientURL(), "--drop", "demo", "--type", "won", "--all"},
+			lines, io.Discard, func(string) (string, bool) { return "", false })
+	}()
+	waitFor(t, "three won events", func() bool { return strings.Count(lines.String(), "\n") >= 3 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("events: %v", err)
 	}
-	if r := call(t, "GET", base+"/readyz", "", ""); r.status != 200 {
-		t.Fatalf("readyz: %d %s", r.status, r.raw)
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(lines.String()), "\n") {
+		var ce struct {
+			Type string `json:"type"`
+			Data struct {
+				User     string `json:"user"`
+				ShareURL string `json:"share_url"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(line), &ce); err != nil || ce.Type != "flashdrop.won" ||
+			!strings.HasPrefix(ce.Data.ShareURL, base+"/s/") {
+			t.Fatalf("event line %q", line)
+		}
+		seen[ce.Data.User] = true
+	}
+	if len(seen) != 3 || !seen["ann"] || !seen["ben"] || !seen["cat"] {
+		t.Fatalf("won events for %v", seen)
+	}
+}
+
+// waitFor polls cond until it holds, or fails the test after 20s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -232,5 +270,14 @@ func TestRunUnknownCommand(t *testing.T) {
 	}
 	if code := run([]string{"version"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "flashdrop") {
 		t.Fatalf("version: %d %q", code, out.String())
+	}
+}
+
+func TestEventsCommandRejectsBadFilters(t *testing.T) {
+	noEnv := func(string) (string, bool) { return "", false }
+	for _, args := range [][]string{{"--drop", "no spaces"}, {"--type", "bought"}, {"stray"}} {
+		if err := events(context.Background(), args, io.Discard, io.Discard, noEnv); err == nil {
+			t.Errorf("events %v: want an error", args)
+		}
 	}
 }

@@ -10,16 +10,21 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/flashdrop/flashdrop/api"
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/queue"
 )
 
 // ServeConfig is everything `flashdrop serve` can be told.
@@ -39,6 +44,10 @@ type ServeConfig struct {
 	Limits       api.Limits
 	SweepEvery   time.Duration
 	ShutdownWait time.Duration
+	// Events
+	StreamReplicas       int
+	WebhooksAllowPrivate bool
+	SoldOutTTL           time.Duration
 }
 
 // Main is the `serve` program, split into steps so that end-to-end tests
@@ -60,6 +69,14 @@ type Main struct {
 	log      *slog.Logger
 	mini     *miniredis.Miniredis
 	rdb      redis.UniversalClient
+	relayRDB redis.UniversalClient // blocking outbox reads get their own pool
+	natsSrv  *natsserver.Server
+	natsDir  string
+	nc       *nats.Conn
+	keeper   *queue.StreamKeeper
+	relay    *queue.Relay
+	flags    *queue.SoldOutFlags
+	hooks    *queue.Deliverer
 	srv      *api.Server
 	sweeper  *engine.Sweeper
 	ln       net.Listener
@@ -81,7 +98,10 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Usage = usageWithEnv(fs, "flashdrop serve [flags]")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis: redis://host:port/db, or a Cluster as a comma-separated host:port list or redis-cluster://h1:p1,h2:p2 (empty: embedded in-process server, not durable)")
-	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URL (the events issue wires it in; unused until then)")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URL with JetStream (empty: embedded in-process server, not durable)")
+	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
+	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "allow webhook targets on private, loopback or link-local addresses")
+	fs.DurationVar(&c.SoldOutTTL, "sold-out-ttl", 2*time.Second, "how long a sold-out flag is trusted before it is checked against Redis")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret for shopper tokens, at least 32 bytes (empty: generated and printed)")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required iss of shopper tokens (empty: not checked)")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud of shopper tokens (empty: not checked)")
@@ -89,7 +109,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&c.NoDemo, "no-demo", false, "do not create the demo drop in embedded mode")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
-	fs.StringVar(&c.PublicURL, "public-url", "", "URL shoppers reach this service at, for printed links (default http://<listen>)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "URL shoppers reach this service at, for share links in events and printed links (default http://<listen>)")
 	fs.IntVar(&c.Batch.MaxSize, "batch-max-size", 256, "most reserve requests decided per Redis script call")
 	fs.DurationVar(&c.Batch.MaxWait, "batch-max-wait", 0, "how long a batch that is not full waits for more (0: natural batching, no added latency)")
 	fs.IntVar(&c.Batch.QueueSize, "batch-queue", 4096, "reserve requests that may wait per drop before new ones get 503")
@@ -136,13 +156,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	c := m.Config
 	embedded := c.RedisURL == ""
+	newRedis := func() (redis.UniversalClient, error) { return redisClient(c.RedisURL) }
 	if embedded {
 		m.mini = miniredis.NewMiniRedis()
 		if err := m.mini.StartAddr("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("starting the embedded Redis: %w", err)
 		}
-		m.rdb = redis.NewClient(&redis.Options{Addr: m.mini.Addr()})
-	} else if m.rdb, err = redisClient(c.RedisURL); err != nil {
+		newRedis = func() (redis.UniversalClient, error) {
+			return redis.NewClient(&redis.Options{Addr: m.mini.Addr()}), nil
+		}
+	}
+	if m.rdb, err = newRedis(); err != nil {
 		return err
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -153,24 +177,78 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	store := redisstore.New(m.rdb, redisstore.Options{})
 	m.Engine = engine.New(store, engine.Options{Clock: m.Clock})
-	if c.NATSURL != "" {
-		m.log.Warn("--nats-url is accepted but not used yet: events stay in the Redis outbox until the relay lands")
-	}
-	m.srv, err = api.New(api.Config{
-		Engine: m.Engine,
-		Auth:   api.AuthConfig{JWTSecret: []byte(c.JWTSecret), Issuer: c.JWTIssuer, Audience: c.JWTAudience, AdminToken: c.AdminToken},
-		Ready:  store.Ping,
-		Logger: m.log,
-		Batch:  c.Batch,
-		Limits: c.Limits,
-	})
-	if err != nil {
-		return err
-	}
+	// Listen now: the address goes into share links, and a busy port
+	// should fail start-up before anything else starts.
 	if m.ln, err = net.Listen("tcp", c.Listen); err != nil {
 		return err
 	}
 	m.Addr = m.ln.Addr().String()
+
+	// Events: NATS (embedded unless --nats-url), the stream, the relay,
+	// the sold-out flags and webhook delivery. None of it blocks start-up
+	// or reservations when NATS is down.
+	natsURL := c.NATSURL
+	if natsURL == "" {
+		if m.natsDir, err = os.MkdirTemp("", "flashdrop-nats-"); err != nil {
+			return err
+		}
+		if m.natsSrv, err = queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: m.natsDir}); err != nil {
+			return err
+		}
+		natsURL = m.natsSrv.ClientURL()
+	}
+	var js jetstream.JetStream
+	if m.nc, js, err = queue.Connect(natsURL, "flashdrop-serve", m.log); err != nil {
+		return fmt.Errorf("--nats-url: %w", err)
+	}
+	m.keeper = queue.NewStreamKeeper(js, queue.StreamOptions{Replicas: c.StreamReplicas}, m.log)
+	m.keeper.Start(context.Background())
+	if m.relayRDB, err = newRedis(); err != nil { // blocking reads: a pool of its own
+		return err
+	}
+	relayStore := redisstore.New(m.relayRDB, redisstore.Options{})
+	publicURL := c.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + m.Addr
+	}
+	m.relay = queue.NewRelay(relayStore, relayStore, js, queue.RelayOptions{PublicURL: publicURL, Logger: m.log})
+	m.relay.Start(context.Background())
+	m.flags = queue.NewSoldOutFlags(js, func(ctx context.Context, drop string) (bool, error) {
+		st, err := m.Engine.Stats(ctx, drop)
+		return err == nil && st.Available == 0, err
+	}, queue.SoldOutOptions{TTL: c.SoldOutTTL, Logger: m.log})
+	m.flags.Start(context.Background())
+	m.hooks = queue.NewDeliverer(js, store, queue.WebhookOptions{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log})
+	m.hooks.Start(context.Background())
+
+	ready := func(ctx context.Context) error {
+		if err := store.Ping(ctx); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		if !m.nc.IsConnected() {
+			return fmt.Errorf("nats: %s", m.nc.Status())
+		}
+		if !m.keeper.Ready() {
+			return errors.New("nats: stream not created yet")
+		}
+		return nil
+	}
+	m.srv, err = api.New(api.Config{
+		Engine:          m.Engine,
+		Auth:            api.AuthConfig{JWTSecret: []byte(c.JWTSecret), Issuer: c.JWTIssuer, Audience: c.JWTAudience, AdminToken: c.AdminToken},
+		Ready:           ready,
+		Logger:          m.log,
+		Batch:           c.Batch,
+		Limits:          c.Limits,
+		SoldOut:         m.flags,
+		Webhooks:        store,
+		CheckWebhookURL: queue.CheckWebhookURL(c.WebhooksAllowPrivate),
+	})
+	if err != nil {
+		return err
+	}
+	m.srv.AddGauge("flashdrop_outbox_lag", "Events in the Redis outboxes not yet published to JetStream.",
+		func() float64 { return float64(m.relay.Lag()) })
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.srv.Serve(m.ln) }()
 
@@ -222,11 +300,37 @@ func (m *Main) Close() error {
 	} else if m.ln != nil {
 		errs = append(errs, m.ln.Close())
 	}
+	// The relay goes last among the workers, so events of the final
+	// requests are published before NATS closes (or wait in the outbox).
 	if m.sweeper != nil {
 		errs = append(errs, m.sweeper.Close())
 	}
-	if m.rdb != nil {
-		errs = append(errs, m.rdb.Close())
+	if m.hooks != nil {
+		errs = append(errs, m.hooks.Close())
+	}
+	if m.flags != nil {
+		errs = append(errs, m.flags.Close())
+	}
+	if m.relay != nil {
+		errs = append(errs, m.relay.Close())
+	}
+	if m.keeper != nil {
+		errs = append(errs, m.keeper.Close())
+	}
+	if m.nc != nil {
+		m.nc.Close()
+	}
+	if m.natsSrv != nil {
+		m.natsSrv.Shutdown()
+		m.natsSrv.WaitForShutdown()
+	}
+	if m.natsDir != "" {
+		errs = append(errs, os.RemoveAll(m.natsDir))
+	}
+	for _, c := range []redis.UniversalClient{m.relayRDB, m.rdb} {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
 	}
 	if m.mini != nil {
 		m.mini.Close()
@@ -302,9 +406,14 @@ func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Dro
 		fmt.Fprint(w, `  !!  EMBEDDED MODE: the store is an in-process Redis-protocol server (miniredis).
   !!  Single process and NOT durable: every drop, registration and reservation
   !!  is lost when this process stops. Use --redis-url in production.
-
 `)
 	}
+	if m.natsSrv != nil {
+		fmt.Fprint(w, `  !!  EMBEDDED NATS: events go to an in-process JetStream in a temporary directory,
+  !!  deleted on exit. Use --nats-url in production.
+`)
+	}
+	fmt.Fprintln(w)
 	c := m.Config
 	if generated["admin"] {
 		fmt.Fprintf(w, "  admin token (generated; set --admin-token to choose one):\n    %s\n", c.AdminToken)

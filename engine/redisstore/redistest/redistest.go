@@ -345,6 +345,15 @@ func Shared(tb testing.TB) *Server {
 	return s
 }
 
+// FastHTTPLingerers are goroutines fasthttp leaves on purpose: a
+// process-wide date updater, and a stopped server's worker-pool cleaner
+// that notices the stop only after its idle sleep. Pass them to Main in
+// packages whose tests run fasthttp servers.
+var FastHTTPLingerers = []goleak.Option{
+	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+}
+
 // Main runs the tests and then closes the shared server and cluster, if they
 // were started, before exiting with the tests' status. Use it as
 //

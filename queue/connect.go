@@ -1,0 +1,105 @@
+package queue
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Connect dials NATS without ever failing for a server that is down: the
+// connection keeps retrying in the background, so a node serves
+// reservations (and events wait in the outbox) until NATS is back.
+func Connect(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected; events wait in the outbox", "err", err.Error())
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS reconnected") }),
+	)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// StreamKeeper creates the stream as soon as NATS answers, retrying in the
+// background, so start-up never waits for NATS.
+type StreamKeeper struct {
+	js  jetstream.JetStream
+	o   StreamOptions
+	log *slog.Logger
+
+	mu     sync.Mutex
+	ready  bool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewStreamKeeper returns a stopped keeper.
+func NewStreamKeeper(js jetstream.JetStream, o StreamOptions, log *slog.Logger) *StreamKeeper {
+	return &StreamKeeper{js: js, o: o, log: log}
+}
+
+// Start tries EnsureStream until it succeeds. Starting twice does nothing.
+func (k *StreamKeeper) Start(ctx context.Context) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done != nil {
+		return
+	}
+	ctx, k.cancel = context.WithCancel(ctx)
+	k.done = make(chan struct{})
+	go func() {
+		defer close(k.done)
+		b := newBackoff(100*time.Millisecond, 5*time.Second)
+		for ctx.Err() == nil {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := EnsureStream(cctx, k.js, k.o)
+			cancel()
+			if err == nil {
+				k.mu.Lock()
+				k.ready = true
+				k.mu.Unlock()
+				return
+			}
+			if ctx.Err() == nil {
+				k.log.Warn("creating the JetStream stream failed; retrying", "err", err.Error())
+				b.wait(ctx)
+			}
+		}
+	}()
+}
+
+// Ready reports whether the stream exists.
+func (k *StreamKeeper) Ready() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.ready
+}
+
+// Close stops retrying. Safe to call twice.
+func (k *StreamKeeper) Close() error {
+	k.mu.Lock()
+	cancel, done := k.cancel, k.done
+	k.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/flashdrop/flashdrop/api"
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/queue"
+)
+
+// countingHook counts the commands a client sends, pipelines included.
+type countingHook struct{ n atomic.Int64 }
+
+func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(int64(len(cmds))); return next(ctx, cmds) }
+}
+
+const (
+	testSecret = "soldout-test-secret-0123456789abcdef"
+	testAdmin  = "soldout-test-admin-token"
+)
+
+// node is one API server with its own sold-out flags.
+type node struct {
+	flags  *queue.SoldOutFlags
+	client *http.Client
+}
+
+func startNode(t *testing.T, w *world, eng *engine.Engine) *node {
+	t.Helper()
+	flags := queue.NewSoldOutFlags(w.js, func(ctx context.Context, drop string) (bool, error) {
+		st, err := eng.Stats(ctx, drop)
+		return err == nil && st.Available == 0, err
+	}, queue.SoldOutOptions{TTL: time.Minute, Logger: quiet})
+	flags.Start(context.Background())
+	t.Cleanup(func() { _ = flags.Close() })
+	srv, err := api.New(api.Config{
+		Engine: eng, Auth: api.AuthConfig{JWTSecret: []byte(testSecret), AdminToken: testAdmin},
+		Logger: quiet, SoldOut: flags, PublicTTL: time.Hour, Limits: api.Limits{UserRate: -1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(context.Context, string, string) (net.Conn, error) { return ln.Dial() },
+	}}
+	t.Cleanup(func() {
+		client.CloseIdleConnections()
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(c)
+		<-done
+	})
+	return &node{flags: flags, client: client}
+}
+
+func (n *node) reserve(t *testing.T, drop, user string, headers ...string) (int, string) {
+	t.Helper()
+	tok, err := api.MintShopperToken([]byte(testSecret), user, time.Hour, time.Now(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", "http://node/v1/drops/"+drop+"/reservations", strings.NewReader(`{"quantity":1}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.relay("relay", nil)
+	// The nodes' store counts every Redis command it sends.
+	hook := &countingHook{}
+	counted := redis.NewClient(&redis.Options{Addr: w.rdb.Options().Addr})
+	counted.AddHook(hook)
+	t.Cleanup(func() { counted.Close() })
+	eng := engine.New(redisstore.New(counted, redisstore.Options{}), engine.Options{Clock: w.clock})
+	n1, n2 := startNode(t, w, eng), startNode(t, w, eng)
+
+	drop, wins := w.sale(3, 6) // the first three win: sold out
+	if len(wins) != 3 {
+		t.Fatalf("won %d", len(wins))
+	}
+	// Warm both nodes' drop caches (the existence check), then wait for
+	// the sold_out event to reach both.
+	n1.reserve(t, drop, "u0")
+	n2.reserve(t, drop, "u0")
+	waitUntil(t, "both nodes to learn the sell-out", func() bool {
+		return n1.flags.SoldOut(drop) && n2.flags.SoldOut(drop)
+	})
+
+	before := hook.n.Load()
+	for i := 0; i < 40; i++ {
+		n := []*node{n1, n2}[i%2]
+		code, body := n.reserve(t, drop, fmt.Sprint("crowd-", i))
+		if code != 409 || !strings.Contains(body, `"code":"sold_out"`) {
+			t.Fatalf("after sell-out: %d %s", code, body)
+		}
+	}
+	if sent := hook.n.Load() - before; sent != 0 {
+		t.Fatalf("40 requests after sell-out sent %d Redis commands, want none", sent)
+	}
+	// A request with an Idempotency-Key still reaches the store: its
+	// answer may be a stored win.
+	if code, _ := n1.reserve(t, drop, "u0", "Idempotency-Key", "k1"); code != 409 || hook.n.Load() == before {
+		t.Fatalf("a keyed request must go to Redis: %d", code)
+	}
+
+	// The first release goes to the waitlist's head (u4), so the drop
+	// stays sold out; the second finds the waitlist empty and restocks:
+	// every node reopens.
+	for _, r := range wins[:2] {
+		if _, err := w.eng.Cancel(ctx(t), r.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "both nodes to learn the restock", func() bool {
+		return !n1.flags.SoldOut(drop) && !n2.flags.SoldOut(drop)
+	})
+	if code, body := n2.reserve(t, drop, "u5"); code != 201 {
+		t.Fatalf("after the restock: %d %s", code, body)
+	}
+}
+
+// TestSoldOutFlagRecoversFromAMissedRestock: a flag whose restock message
+// never came is checked against the store once its TTL ran out.
+func TestSoldOutFlagRecoversFromAMissedRestock(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.relay("relay", nil)
+	drop, wins := w.sale(2, 4)
+	now := time.Now()
+	var clock atomic.Int64
+	clock.Store(now.UnixNano())
+	flags := queue.NewSoldOutFlags(w.js, func(ctx context.Context, d string) (bool, error) {
+		st, err := w.eng.Stats(ctx, d)
+		return err == nil && st.Available == 0, err
+	}, queue.SoldOutOptions{TTL: time.Second, Logger: quiet, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	flags.Start(context.Background())
+	t.Cleanup(func() { _ = flags.Close() })
+	waitUntil(t, "the sell-out", func() bool { return flags.SoldOut(drop) })
+
+	// Stop following, restock behind its back, and let the TTL pass.
+	_ = flags.Close()
+	for _, r := range wins { // the first release goes to the waitlist's head
+		if _, err := w.eng.Cancel(ctx(t), r.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !flags.SoldOut(drop) {
+		t.Fatal("within its TTL the flag is trusted")
+	}
+	clock.Add(int64(2 * time.Second))
+	if flags.SoldOut(drop) {
+		t.Fatal("after its TTL the flag must be re-checked against the store")
+	}
+}
