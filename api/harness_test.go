@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -58,6 +59,13 @@ func newHarness(t *testing.T, tweak func(*api.Config)) *harness {
 		// The public view may lag; tests that check it move on their own.
 		PublicTTL:    time.Nanosecond,
 		LiveInterval: 10 * time.Millisecond,
+		Webhooks:     store,
+		CheckWebhookURL: func(u string) error {
+			if strings.Contains(u, "127.0.0.1") {
+				return errors.New("private or loopback address")
+			}
+			return nil
+		},
 	}
 	if tweak != nil {
 		tweak(&cfg)
