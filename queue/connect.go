@@ -44,15 +44,29 @@ type StreamKeeper struct {
 	o   StreamOptions
 	log *slog.Logger
 
-	mu     sync.Mutex
-	ready  bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu      sync.Mutex
+	ready   bool
+	readyCh chan struct{} // closed once the stream exists
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // NewStreamKeeper returns a stopped keeper.
 func NewStreamKeeper(js jetstream.JetStream, o StreamOptions, log *slog.Logger) *StreamKeeper {
-	return &StreamKeeper{js: js, o: o, log: log}
+	return &StreamKeeper{js: js, o: o, log: log, readyCh: make(chan struct{})}
+}
+
+// WaitReady waits up to d for the stream to exist and reports whether it
+// does; start-up uses it to avoid racing consumers against the creation.
+func (k *StreamKeeper) WaitReady(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-k.readyCh:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // Start tries EnsureStream until it succeeds. Starting twice does nothing.
@@ -75,6 +89,7 @@ func (k *StreamKeeper) Start(ctx context.Context) {
 				k.mu.Lock()
 				k.ready = true
 				k.mu.Unlock()
+				close(k.readyCh)
 				return
 			}
 			if ctx.Err() == nil {

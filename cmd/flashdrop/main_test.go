@@ -281,3 +281,28 @@ func TestEventsCommandRejectsBadFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSellsWhileNATSIsDown: with NATS unreachable, serve still starts
+// and sells (events wait in the outbox); /readyz names the missing NATS.
+func TestServeSellsWhileNATSIsDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	m, clock, _ := startServe(t, "--nats-url", "nats://"+dead)
+	base := "http://" + m.Addr
+	tok := mint(t, m, "dora")
+	if r := call(t, "POST", base+"/v1/drops/demo/registrations", tok, ""); r.status != 201 {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	clock.Advance(3 * time.Minute)
+	if r := call(t, "POST", base+"/v1/drops/demo/reservations", tok, ""); r.status != 201 {
+		t.Fatalf("reserve with NATS down: %d %s", r.status, r.raw)
+	}
+	r := call(t, "GET", base+"/readyz", "", "")
+	if r.status != 503 || !strings.Contains(r.raw, "nats") {
+		t.Fatalf("readyz with NATS down: %d %s", r.status, r.raw)
+	}
+}

@@ -203,6 +203,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.keeper = queue.NewStreamKeeper(js, queue.StreamOptions{Replicas: c.StreamReplicas}, m.log)
 	m.keeper.Start(context.Background())
+	if !m.keeper.WaitReady(3 * time.Second) {
+		m.log.Warn("NATS is not answering yet: serving anyway; events wait in the outbox until it does")
+	}
 	if m.relayRDB, err = newRedis(); err != nil { // blocking reads: a pool of its own
 		return err
 	}
