@@ -344,6 +344,31 @@ func TestRelayWaitsOutNATSDowntime(t *testing.T) {
 	if len(more) == 0 {
 		t.Fatal("nothing won during the outage")
 	}
+	// Keep selling for a few seconds, several relay publish timeouts: a
+	// second drop, created during the outage, sells, cancels and sells
+	// again, and every call succeeds without NATS.
+	now := w.clock.Now()
+	drop2 := drop + "-b"
+	if _, err := w.eng.CreateDrop(ctx(t), engine.Drop{ID: drop2, Name: "Sneaker", Stock: 3,
+		RegistrationOpensAt: now.Add(-time.Minute), RegistrationClosesAt: now.Add(time.Second), SaleStartsAt: now.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.eng.Register(ctx(t), drop2, "steady", ""); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(time.Second)
+	cycles := 0
+	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); cycles++ {
+		res, err := w.eng.Reserve(ctx(t), drop2, engine.ReserveRequest{User: "steady", Quantity: 1})
+		if err != nil {
+			t.Fatalf("reserve during the outage: %v", err)
+		}
+		if _, err := w.eng.Cancel(ctx(t), res.ID, ""); err != nil {
+			t.Fatalf("cancel during the outage: %v", err)
+		}
+	}
+	t.Logf("%d reserve+cancel cycles while NATS was down", cycles)
+	rest2, _ := w.store.OutboxEvents(ctx(t), drop2, 0)
 	rest, _ := w.store.OutboxEvents(ctx(t), drop, 0)
 	if len(rest) == 0 {
 		t.Fatal("events should wait in the outbox while NATS is down")
@@ -356,6 +381,11 @@ func TestRelayWaitsOutNATSDowntime(t *testing.T) {
 		}
 	}
 	w.checkExactlyOnce(drop, perID, won, winsOf(rest), len(first)+len(rest))
+	perID2, won2 := w.waitPublished(drop2, len(rest2))
+	w.checkExactlyOnce(drop2, perID2, won2, nil, len(rest2))
+	if len(won2) != cycles {
+		t.Errorf("drop 2: %d won events for %d wins", len(won2), cycles)
+	}
 }
 
 // crashingOutbox publishes, then "crashes" before acknowledging: AckOutbox
