@@ -40,4 +40,4 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s), starting from its seed
 	done
 
 bench: ensure-redis ## benchmarks; each prints ratios against its in-run baseline
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./engine/redisstore/
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./engine/redisstore/ ./api/

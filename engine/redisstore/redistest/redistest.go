@@ -346,12 +346,15 @@ func Shared(tb testing.TB) *Server {
 }
 
 // FastHTTPLingerers are goroutines fasthttp leaves on purpose: a
-// process-wide date updater, and a stopped server's worker-pool cleaner
-// that notices the stop only after its idle sleep. Pass them to Main in
-// packages whose tests run fasthttp servers.
+// process-wide date updater and DNS cache cleaner, a stopped server's
+// worker-pool cleaner and a client's idle-connection cleaner, which notice
+// they are done only after their idle sleep. Pass them to Main in
+// packages whose tests run fasthttp servers or clients.
 var FastHTTPLingerers = []goleak.Option{
 	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
+	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
+	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
 }
 
 // Main runs the tests and then closes the shared server and cluster, if they
