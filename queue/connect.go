@@ -44,11 +44,10 @@ type StreamKeeper struct {
 	o   StreamOptions
 	log *slog.Logger
 
+	run     lifecycle
 	mu      sync.Mutex
 	ready   bool
 	readyCh chan struct{} // closed once the stream exists
-	cancel  context.CancelFunc
-	done    chan struct{}
 }
 
 // NewStreamKeeper returns a stopped keeper.
@@ -70,34 +69,26 @@ func (k *StreamKeeper) WaitReady(d time.Duration) bool {
 }
 
 // Start tries EnsureStream until it succeeds. Starting twice does nothing.
-func (k *StreamKeeper) Start(ctx context.Context) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.done != nil {
-		return
-	}
-	ctx, k.cancel = context.WithCancel(ctx)
-	k.done = make(chan struct{})
-	go func() {
-		defer close(k.done)
-		b := newBackoff(100*time.Millisecond, 5*time.Second)
-		for ctx.Err() == nil {
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := EnsureStream(cctx, k.js, k.o)
-			cancel()
-			if err == nil {
-				k.mu.Lock()
-				k.ready = true
-				k.mu.Unlock()
-				close(k.readyCh)
-				return
-			}
-			if ctx.Err() == nil {
-				k.log.Warn("creating the JetStream stream failed; retrying", "err", err.Error())
-				b.wait(ctx)
-			}
+func (k *StreamKeeper) Start(ctx context.Context) { k.run.start(ctx, k.keep) }
+
+func (k *StreamKeeper) keep(ctx context.Context) {
+	b := newBackoff(100*time.Millisecond, 5*time.Second)
+	for ctx.Err() == nil {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := EnsureStream(cctx, k.js, k.o)
+		cancel()
+		if err == nil {
+			k.mu.Lock()
+			k.ready = true
+			k.mu.Unlock()
+			close(k.readyCh)
+			return
 		}
-	}()
+		if ctx.Err() == nil {
+			k.log.Warn("creating the JetStream stream failed; retrying", "err", err.Error())
+			b.wait(ctx)
+		}
+	}
 }
 
 // Ready reports whether the stream exists.
@@ -109,12 +100,6 @@ func (k *StreamKeeper) Ready() bool {
 
 // Close stops retrying. Safe to call twice.
 func (k *StreamKeeper) Close() error {
-	k.mu.Lock()
-	cancel, done := k.cancel, k.done
-	k.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
-	}
+	k.run.stop()
 	return nil
 }

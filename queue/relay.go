@@ -49,13 +49,10 @@ type Relay struct {
 	js     jetstream.JetStream
 	o      RelayOptions
 
+	run     lifecycle
 	mu      sync.Mutex
-	workers map[string]context.CancelFunc
+	workers map[string]bool
 	lag     map[string]int64
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	started bool
-	closed  bool
 }
 
 // NewRelay returns a stopped Relay.
@@ -84,35 +81,20 @@ func NewRelay(store engine.Store, outbox engine.Outbox, js jetstream.JetStream, 
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Relay{store: store, outbox: outbox, js: js, o: o, workers: map[string]context.CancelFunc{}, lag: map[string]int64{}}
+	return &Relay{store: store, outbox: outbox, js: js, o: o, workers: map[string]bool{}, lag: map[string]int64{}}
 }
 
 // Start runs the relay in the background: one worker per drop, started as
 // drops appear. Starting twice does nothing.
 func (r *Relay) Start(ctx context.Context) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.started || r.closed {
-		return
-	}
-	r.started = true
-	ctx, r.cancel = context.WithCancel(ctx)
-	r.wg.Add(1)
-	go r.watchDrops(ctx)
+	r.run.start(ctx, func(ctx context.Context) { every(ctx, r.o.Refresh, r.startWorkers) })
 }
 
 // Close stops every worker and waits for them. Entries read but not yet
 // acknowledged stay pending and are claimed by another node (or this one
 // after a restart). Safe to call twice.
 func (r *Relay) Close() error {
-	r.mu.Lock()
-	r.closed = true
-	cancel := r.cancel
-	r.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	r.wg.Wait()
+	r.run.stop()
 	return nil
 }
 
@@ -128,37 +110,24 @@ func (r *Relay) Lag() int64 {
 	return n
 }
 
-func (r *Relay) watchDrops(ctx context.Context) {
-	defer r.wg.Done()
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// startWorkers starts a worker for every drop that has none yet.
+func (r *Relay) startWorkers(ctx context.Context) {
+	drops, err := r.store.Drops(ctx)
+	if err != nil && ctx.Err() == nil {
+		r.o.Logger.Warn("relay: listing drops failed", "err", err.Error())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range drops {
+		if !r.workers[d.ID] {
+			r.workers[d.ID] = true
+			r.run.spawn(func() { r.work(ctx, d) })
 		}
-		drops, err := r.store.Drops(ctx)
-		if err != nil && ctx.Err() == nil {
-			r.o.Logger.Warn("relay: listing drops failed", "err", err.Error())
-		}
-		r.mu.Lock()
-		for _, d := range drops {
-			if _, ok := r.workers[d.ID]; !ok {
-				wctx, cancel := context.WithCancel(ctx)
-				r.workers[d.ID] = cancel
-				r.wg.Add(1)
-				go r.work(wctx, d)
-			}
-		}
-		r.mu.Unlock()
-		t.Reset(r.o.Refresh)
 	}
 }
 
 // work relays one drop's outbox until ctx ends.
 func (r *Relay) work(ctx context.Context, d engine.Drop) {
-	defer r.wg.Done()
 	backoff := newBackoff(50*time.Millisecond, 2*time.Second)
 	var pending []engine.OutboxEntry // read, not yet acknowledged
 	for ctx.Err() == nil {

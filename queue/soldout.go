@@ -37,9 +37,7 @@ type SoldOutFlags struct {
 	mu    sync.Mutex
 	flags map[string]*soldOutFlag
 
-	runMu  sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	run lifecycle
 }
 
 type soldOutFlag struct {
@@ -108,19 +106,9 @@ func (f *SoldOutFlags) set(drop string, soldOut bool) {
 // restocked event of every drop (the current state), then each new one. An
 // ordered consumer resumes where it was after a reconnect, so a node that
 // was cut off catches up. Starting twice does nothing.
-func (f *SoldOutFlags) Start(ctx context.Context) {
-	f.runMu.Lock()
-	defer f.runMu.Unlock()
-	if f.done != nil {
-		return
-	}
-	ctx, f.cancel = context.WithCancel(ctx)
-	f.done = make(chan struct{})
-	go f.follow(ctx, f.done)
-}
+func (f *SoldOutFlags) Start(ctx context.Context) { f.run.start(ctx, f.follow) }
 
-func (f *SoldOutFlags) follow(ctx context.Context, done chan struct{}) {
-	defer close(done)
+func (f *SoldOutFlags) follow(ctx context.Context) {
 	retry := newBackoff(100*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
 		if err := f.consume(ctx); err != nil && ctx.Err() == nil {
@@ -166,13 +154,6 @@ func (f *SoldOutFlags) consume(ctx context.Context) error {
 
 // Close stops following the stream. Safe to call twice.
 func (f *SoldOutFlags) Close() error {
-	f.runMu.Lock()
-	cancel, done := f.cancel, f.done
-	f.runMu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	<-done
+	f.run.stop()
 	return nil
 }

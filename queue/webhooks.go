@@ -89,11 +89,7 @@ type Deliverer struct {
 	client    *http.Client
 	ownClient bool
 
-	mu      sync.Mutex
-	started bool
-	closed  bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	run lifecycle
 
 	// subs is owned by the watch goroutine.
 	subs map[string]*webhookSub
@@ -161,29 +157,14 @@ func newWebhookClient(o WebhookOptions) *http.Client {
 // Start runs the Deliverer in the background until ctx ends or Close.
 // Starting twice does nothing.
 func (d *Deliverer) Start(ctx context.Context) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.started || d.closed {
-		return
-	}
-	d.started = true
-	ctx, d.cancel = context.WithCancel(ctx)
-	d.wg.Add(1)
-	go d.watch(ctx)
+	d.run.start(ctx, d.watch)
 }
 
 // Close stops consuming and waits for the deliveries in flight (each
 // bounded by Timeout). Events taken but not yet attempted are handed back
 // to the stream for another node. Safe to call twice.
 func (d *Deliverer) Close() error {
-	d.mu.Lock()
-	d.closed = true
-	cancel := d.cancel
-	d.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	d.wg.Wait()
+	d.run.stop()
 	if d.ownClient {
 		d.client.CloseIdleConnections()
 	}
@@ -193,19 +174,8 @@ func (d *Deliverer) Close() error {
 // watch keeps one consume loop per webhook in the store, re-reading the
 // list every Refresh, and stops them all when ctx ends.
 func (d *Deliverer) watch(ctx context.Context) {
-	defer d.wg.Done()
 	defer d.stopAll()
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		d.refresh(ctx)
-		t.Reset(d.o.Refresh)
-	}
+	every(ctx, d.o.Refresh, d.refresh)
 }
 
 func webhookConsumerName(id string) string { return WebhookConsumerPrefix + id }
