@@ -329,3 +329,100 @@ func TestTransportLimits(t *testing.T) {
 		}
 	})
 }
+
+// lockedBuffer collects log output from the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestSecretsNeverLogged logs everything (debug level, a panic, a store
+// failure, bad tokens) and checks no token or secret reaches the log.
+func TestSecretsNeverLogged(t *testing.T) {
+	logs := &lockedBuffer{}
+	st := &stubStore{}
+	_, client := stubServer(t, st, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	tok := shopperToken(t, "alice")
+	send := func(method, path, auth string) {
+		req, _ := http.NewRequest(method, "http://x"+path, strings.NewReader(`{"quantity":1}`))
+		req.Header.Set("Authorization", auth)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	send("POST", "/v1/drops/stub/reservations", "Bearer "+tok)
+	send("POST", "/v1/drops/stub/reservations", "Bearer "+tok+"x")
+	send("GET", "/v1/admin/drops", "Bearer "+testAdmin)
+	send("GET", "/v1/admin/drops", "Bearer "+testAdmin+"x")
+	st.panicky.Store(true)
+	send("GET", "/v1/admin/drops/stub", "Bearer "+testAdmin)
+	st.panicky.Store(false)
+	out := logs.String()
+	if !strings.Contains(out, "request_id") || !strings.Contains(out, "panic") {
+		t.Fatalf("the log should have request lines and the panic:\n%s", out)
+	}
+	sig := tok[strings.LastIndex(tok, ".")+1:]
+	for _, secret := range []string{tok, sig, testAdmin, testSecret} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("a secret reached the log: %q", secret)
+		}
+	}
+}
+
+// TestSlowClientTimesOut: a client that never finishes its headers is cut
+// off after the read timeout instead of holding a connection forever.
+func TestSlowClientTimesOut(t *testing.T) {
+	s, err := New(Config{
+		Engine: engine.New(&stubStore{}, engine.Options{}),
+		Auth:   AuthConfig{JWTSecret: []byte(testSecret), AdminToken: testAdmin},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limits: Limits{ReadTimeout: 200 * time.Millisecond},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	conn, err := ln.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n")); err != nil { // never the blank line
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	buf := make([]byte, 512)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			break // closed by the server (io.EOF), as wanted
+		}
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("the server held a stalled request for %v", took)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+}

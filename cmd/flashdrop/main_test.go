@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/flashdrop/flashdrop/engine"
@@ -156,6 +157,9 @@ func TestServeEmbeddedRunsASale(t *testing.T) {
 	})
 	waitFor(t, "readiness (Redis, NATS and the stream)", func() bool {
 		return call(t, "GET", base+"/readyz", "", "").status == 200
+	})
+	waitFor(t, "the relay to drain the outbox", func() bool {
+		return strings.Contains(call(t, "GET", base+"/metrics", "", "").raw, "\nflashdrop_outbox_lag 0\n")
 	})
 
 	// Every win was announced: `flashdrop events` tails them from the
@@ -304,5 +308,34 @@ func TestServeSellsWhileNATSIsDown(t *testing.T) {
 	r := call(t, "GET", base+"/readyz", "", "")
 	if r.status != 503 || !strings.Contains(r.raw, "nats") {
 		t.Fatalf("readyz with NATS down: %d %s", r.status, r.raw)
+	}
+}
+
+func TestRedisURLForms(t *testing.T) {
+	for _, c := range []struct {
+		url     string
+		cluster bool
+		ok      bool
+	}{
+		{"redis://127.0.0.1:6379/0", false, true},
+		{"127.0.0.1:6379", false, true},
+		{"rediss://u:p@redis.example:6380/1", false, true},
+		{"redis-cluster://10.0.0.1:7000,10.0.0.2:7000", true, true},
+		{"10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000", true, true},
+		{"redis://127.0.0.1:6379/notadb", false, false},
+	} {
+		rdb, err := redisClient(c.url, 0)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err %v", c.url, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		_, isCluster := rdb.(*redis.ClusterClient)
+		if isCluster != c.cluster {
+			t.Errorf("%s: cluster client %v, want %v", c.url, isCluster, c.cluster)
+		}
+		rdb.Close()
 	}
 }

@@ -156,17 +156,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	c := m.Config
 	embedded := c.RedisURL == ""
-	newRedis := func() (redis.UniversalClient, error) { return redisClient(c.RedisURL) }
+	newRedis := func(poolSize int) (redis.UniversalClient, error) { return redisClient(c.RedisURL, poolSize) }
 	if embedded {
 		m.mini = miniredis.NewMiniRedis()
 		if err := m.mini.StartAddr("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("starting the embedded Redis: %w", err)
 		}
-		newRedis = func() (redis.UniversalClient, error) {
-			return redis.NewClient(&redis.Options{Addr: m.mini.Addr()}), nil
+		newRedis = func(poolSize int) (redis.UniversalClient, error) {
+			return redis.NewClient(&redis.Options{Addr: m.mini.Addr(), PoolSize: poolSize}), nil
 		}
 	}
-	if m.rdb, err = newRedis(); err != nil {
+	if m.rdb, err = newRedis(0); err != nil {
 		return err
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -206,7 +206,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if !m.keeper.WaitReady(3 * time.Second) {
 		m.log.Warn("NATS is not answering yet: serving anyway; events wait in the outbox until it does")
 	}
-	if m.relayRDB, err = newRedis(); err != nil { // blocking reads: a pool of its own
+	// The relay holds one blocking outbox read per drop: a pool of its own,
+	// large enough that drops never wait for each other (connections are
+	// opened only as needed).
+	if m.relayRDB, err = newRedis(relayPoolSize); err != nil {
 		return err
 	}
 	relayStore := redisstore.New(m.relayRDB, redisstore.Options{})
@@ -341,14 +344,18 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
+// relayPoolSize bounds the relay's Redis connections: one per drop whose
+// outbox it follows, with room for years of weekly drops.
+const relayPoolSize = 1024
+
 // redisClient connects to a single Redis or, for an address list or a
-// redis-cluster:// URL, to a Cluster.
-func redisClient(u string) (redis.UniversalClient, error) {
+// redis-cluster:// URL, to a Cluster. poolSize 0 keeps go-redis's default.
+func redisClient(u string, poolSize int) (redis.UniversalClient, error) {
 	if rest, ok := strings.CutPrefix(u, "redis-cluster://"); ok {
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(rest, ",")}), nil
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(rest, ","), PoolSize: poolSize}), nil
 	}
 	if strings.Contains(u, ",") {
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(u, ",")}), nil
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(u, ","), PoolSize: poolSize}), nil
 	}
 	if !strings.Contains(u, "://") {
 		u = "redis://" + u
@@ -356,6 +363,9 @@ func redisClient(u string) (redis.UniversalClient, error) {
 	opts, err := redis.ParseURL(u)
 	if err != nil {
 		return nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	if poolSize > 0 {
+		opts.PoolSize = poolSize
 	}
 	return redis.NewClient(opts), nil
 }
