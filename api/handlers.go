@@ -423,7 +423,9 @@ func (s *Server) reserveInner(r *request) error {
 		return err
 	}
 	if res.Err != nil {
-		return s.withWindow(context.Background(), drop, res.Err)
+		wctx, wcancel := r.context()
+		defer wcancel()
+		return s.withWindow(wctx, drop, res.Err)
 	}
 	if res.Replayed {
 		r.ctx.Response.Header.Set("Idempotent-Replayed", "true")

@@ -159,17 +159,16 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.batch = newCoalescer(cfg.Engine, cfg.Batch, s.metrics.observeBatch)
 	s.http = &fasthttp.Server{
-		Handler:               s.Handler(),
-		ErrorHandler:          s.transportError,
-		Name:                  "flashdrop",
-		ReadTimeout:           cfg.Limits.ReadTimeout,
-		WriteTimeout:          cfg.Limits.WriteTimeout,
-		IdleTimeout:           cfg.Limits.IdleTimeout,
-		MaxRequestBodySize:    cfg.Limits.MaxBodyBytes,
-		ReadBufferSize:        cfg.Limits.MaxHeaderBytes,
-		NoDefaultServerHeader: false,
-		CloseOnShutdown:       true,
-		Logger:                fasthttpLogger{s.log},
+		Handler:            s.Handler(),
+		ErrorHandler:       s.transportError,
+		Name:               "flashdrop",
+		ReadTimeout:        cfg.Limits.ReadTimeout,
+		WriteTimeout:       cfg.Limits.WriteTimeout,
+		IdleTimeout:        cfg.Limits.IdleTimeout,
+		MaxRequestBodySize: cfg.Limits.MaxBodyBytes,
+		ReadBufferSize:     cfg.Limits.MaxHeaderBytes,
+		CloseOnShutdown:    true,
+		Logger:             fasthttpLogger{s.log},
 	}
 	return s, nil
 }
