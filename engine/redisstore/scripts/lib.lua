@@ -17,9 +17,10 @@
 --   * a shopper's whole state in a drop is one field of the reg hash,
 --     "<registered_at>" or "<registered_at>|<units held+confirmed>|<latest
 --     reservation id>", so the hot path reads and writes it with one call each;
---   * held/reservations counters are summed in HELD/RESERVED and written by
+--   * held/reservations counters are summed in HELD/RESERVED, and new
+--     holds' deadlines collected in NEW_HOLDS, and all are written by
 --     flush(), which every script that can create a hold calls before it
---     returns: one write per call instead of two per win.
+--     returns: three writes per call instead of three per win.
 
 local P, DROP, NOW, NONCE, EVNONCE = nil, nil, 0, nil, nil
 -- NOW_S is NOW as the caller sent it.
@@ -27,6 +28,8 @@ local NOW_S = nil
 local K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX
 local seq, evseq = 0, 0
 local HELD, RESERVED = 0, 0
+-- NEW_HOLDS collects (deadline, id) pairs for one ZADD in flush().
+local NEW_HOLDS = {}
 -- WL_MAYBE is false when the caller knows the waitlist is empty, which
 -- saves a ZREM per win in the common case.
 local WL_MAYBE = true
@@ -66,7 +69,12 @@ end
 local function flush()
   if HELD ~= 0 then redis.call('HINCRBY', K_COUNTERS, 'held', HELD) end
   if RESERVED ~= 0 then redis.call('HINCRBY', K_COUNTERS, 'reservations', RESERVED) end
-  HELD, RESERVED = 0, 0
+  -- One variadic ZADD per call; a chunk of at most 2000 pairs keeps the
+  -- argument list within what unpack() takes.
+  for i = 1, #NEW_HOLDS, 4000 do
+    redis.call('ZADD', K_HOLDS, unpack(NEW_HOLDS, i, math.min(i + 3999, #NEW_HOLDS)))
+  end
+  HELD, RESERVED, NEW_HOLDS = 0, 0, {}
 end
 
 -- emit appends one event to the drop's outbox: id, type, time, drop, then
@@ -95,7 +103,8 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
   local exp_s, q_s = ms(exp), ms(q)
   redis.call('HSET', P .. 'r:' .. rid, 'user', user, 'qty', q_s, 'status', 'held', 'won', NOW_S,
     'exp', exp_s, 'upd', NOW_S, 'share', share, 'wl', from_wl == 1 and '1' or '0')
-  redis.call('ZADD', K_HOLDS, exp_s, rid)
+  NEW_HOLDS[#NEW_HOLDS + 1] = exp_s
+  NEW_HOLDS[#NEW_HOLDS + 1] = rid
   HELD, RESERVED = HELD + q, RESERVED + 1
   user_set(user, at, units + q, rid)
   -- A shopper who wins leaves the waitlist: what they waited for is theirs.
