@@ -175,6 +175,7 @@ func (d *Deliverer) Close() error {
 // list every Refresh, and stops them all when ctx ends.
 func (d *Deliverer) watch(ctx context.Context) {
 	defer d.stopAll()
+	defer d.watchDeadLetters(ctx)()
 	every(ctx, d.o.Refresh, d.refresh)
 }
 

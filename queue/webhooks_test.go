@@ -640,3 +640,47 @@ func TestWebhookSurvivesNATSRestart(t *testing.T) {
 	whWaitFor(t, 15*time.Second, "the event after the restart", func() bool { return rcv.has(after) })
 	rcv.checkNoProblems()
 }
+
+// TestWebhookUnfinishedLastAttemptIsDeadLettered: when the node making an
+// event's last attempt dies, JetStream gives up on the event and announces
+// it in a max-deliveries advisory; one of the running nodes records the
+// dead letter. The advisory is sent here as JetStream would send it.
+func TestWebhookUnfinishedLastAttemptIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	rcv := newWHReceiver(t, func(string, int) whAction { return whFail })
+	w := e.webhook("unfinished", rcv.srv.URL, engine.EventConfirmed)
+	e.deliverer(queue.WebhookOptions{AllowPrivate: true, Refresh: time.Hour})
+	e.deliverer(queue.WebhookOptions{AllowPrivate: true, Refresh: time.Hour}) // a second node
+	id := e.publish("tuesday", engine.EventWon)                               // not a type this webhook takes: no delivery races the test
+	stream, err := e.js.Stream(e.ctx(), queue.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(e.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	adv := fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":%q,"consumer":%q,"stream_seq":%d,"deliveries":8}`,
+		queue.StreamName, queue.WebhookConsumerPrefix+w.ID, info.State.LastSeq)
+	nc := e.js.Conn()
+	subject := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + queue.StreamName + "." + queue.WebhookConsumerPrefix + w.ID
+	// Both nodes subscribe as they start; publish until one has recorded it.
+	whWaitFor(t, 10*time.Second, "the unfinished attempt in the dead letters", func() bool {
+		if st := e.status(w.ID); st.DeadLettered == 0 {
+			if err := nc.Publish(subject, []byte(adv)); err != nil {
+				t.Fatal(err)
+			}
+			_ = nc.Flush()
+			return false
+		}
+		return true
+	})
+	dead, err := e.store.DeadLetters(e.ctx(), w.ID, 10)
+	if err != nil || !slices.Contains(dead, id) {
+		t.Fatalf("dead letters %v (%v), want %s", dead, err, id)
+	}
+	if st := e.status(w.ID); st.DeadLettered != 1 || !strings.Contains(st.LastError, "did not finish") {
+		t.Fatalf("status %+v: one dead letter, recorded by one node", st)
+	}
+}
