@@ -105,25 +105,19 @@ type response struct {
 
 func (r response) code() string { s, _ := r.body["code"].(string); return s }
 
-func (r response) str(path ...string) string {
+// at walks the decoded body along path (object keys); nil if absent.
+func (r response) at(path ...string) any {
 	var v any = r.body
 	for _, p := range path {
 		m, _ := v.(map[string]any)
 		v = m[p]
 	}
-	s, _ := v.(string)
-	return s
+	return v
 }
 
-func (r response) num(path ...string) float64 {
-	var v any = r.body
-	for _, p := range path {
-		m, _ := v.(map[string]any)
-		v = m[p]
-	}
-	f, _ := v.(float64)
-	return f
-}
+func (r response) str(path ...string) string { s, _ := r.at(path...).(string); return s }
+
+func (r response) num(path ...string) float64 { f, _ := r.at(path...).(float64); return f }
 
 // do sends a request; token "" sends no Authorization header. Extra
 // headers come in name/value pairs.
