@@ -59,6 +59,7 @@ var errorMapping = []struct {
 	{errAdminOnly, fasthttp.StatusForbidden, "forbidden", "Admin token required"},
 	{errShopperOnly, fasthttp.StatusForbidden, "forbidden", "Shopper token required"},
 	{errOverloaded, fasthttp.StatusServiceUnavailable, "unavailable", "Overloaded, retry shortly"},
+	{errTooManyConns, fasthttp.StatusServiceUnavailable, "unavailable", "Too many open connections, retry shortly"},
 	{errUnavailable, fasthttp.StatusServiceUnavailable, "unavailable", "A backing service is unavailable"},
 	{errRateLimited, fasthttp.StatusTooManyRequests, "rate_limited", "Too many requests"},
 	{errTooLarge, fasthttp.StatusRequestEntityTooLarge, "invalid", "Request body too large"},
@@ -67,13 +68,14 @@ var errorMapping = []struct {
 
 // Transport-level outcomes that are not engine errors.
 var (
-	errAdminOnly   = errors.New("api: admin token required")
-	errShopperOnly = errors.New("api: shopper token required")
-	errOverloaded  = errors.New("api: overloaded")
-	errUnavailable = errors.New("api: backing service unavailable")
-	errRateLimited = errors.New("api: rate limited")
-	errTooLarge    = errors.New("api: request body too large")
-	errMethod      = errors.New("api: method not allowed")
+	errAdminOnly    = errors.New("api: admin token required")
+	errShopperOnly  = errors.New("api: shopper token required")
+	errOverloaded   = errors.New("api: overloaded")
+	errTooManyConns = errors.New("api: too many open connections")
+	errUnavailable  = errors.New("api: backing service unavailable")
+	errRateLimited  = errors.New("api: rate limited")
+	errTooLarge     = errors.New("api: request body too large")
+	errMethod       = errors.New("api: method not allowed")
 )
 
 // problemFor maps err to a problem. Unknown errors become 500 internal with
@@ -102,6 +104,8 @@ func problemFor(err error) Problem {
 		Code: "internal", Detail: "The error was logged; quote the request id when reporting it."}
 }
 
+const problemContentType = "application/problem+json"
+
 // writeProblem sends p as application/problem+json.
 func writeProblem(ctx *fasthttp.RequestCtx, p Problem) {
 	if p.RequestID == "" {
@@ -113,7 +117,7 @@ func writeProblem(ctx *fasthttp.RequestCtx, p Problem) {
 		p.Status = fasthttp.StatusInternalServerError
 	}
 	body = append(body, '\n')
-	ctx.Response.Header.SetContentType("application/problem+json")
+	ctx.Response.Header.SetContentType(problemContentType)
 	ctx.SetStatusCode(p.Status)
 	if p.Status == fasthttp.StatusUnauthorized {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashdrop"`)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -72,6 +75,10 @@ type Limits struct {
 	// shoppers share a carrier's address).
 	IPRate  float64
 	IPBurst int
+	// MaxConns bounds open connections (default fasthttp's own bound,
+	// 262144); past it a new connection is answered 503 problem+json and
+	// closed.
+	MaxConns int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -88,6 +95,10 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxBodyBytes, 4096)
 	def(&l.MaxHeaderBytes, 8192)
 	def(&l.MaxInFlight, 8192)
+	def(&l.MaxConns, fasthttp.DefaultConcurrency)
+	if l.MaxConns > 1<<30 { // fasthttp's bound is twice this, in an int32
+		l.MaxConns = 1 << 30
+	}
 	defDur(&l.ReadTimeout, 10*time.Second)
 	defDur(&l.WriteTimeout, 10*time.Second)
 	defDur(&l.IdleTimeout, 60*time.Second)
@@ -114,6 +125,7 @@ type Server struct {
 	http     *fasthttp.Server
 
 	inflight atomic.Int64
+	conns    atomic.Int64 // open connections, see connLimitListener
 	idPrefix string
 	idSeq    atomic.Uint64
 	stopping chan struct{}
@@ -168,13 +180,22 @@ func New(cfg Config) (*Server, error) {
 		MaxRequestBodySize: cfg.Limits.MaxBodyBytes,
 		ReadBufferSize:     cfg.Limits.MaxHeaderBytes,
 		CloseOnShutdown:    true,
-		Logger:             fasthttpLogger{s.log},
+		// fasthttp refuses connections past Concurrency with a plain-text
+		// 503 of its own; connLimitListener refuses them first, as
+		// problem+json, so fasthttp's bound only needs to stay out of reach.
+		Concurrency: 2 * cfg.Limits.MaxConns,
+		// fasthttp's errors otherwise quote the bytes it could not parse,
+		// Authorization headers included, and they reach the log.
+		SecureErrorLogMessage: true,
+		Logger:                fasthttpLogger{s.log},
 	}
 	return s, nil
 }
 
 // Serve answers requests on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	return s.http.Serve(&connLimitListener{Listener: ln, s: s})
+}
 
 // Shutdown stops accepting connections, ends live streams, lets requests in
 // flight finish (their reserve batches included) and then stops the
@@ -221,18 +242,28 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	id := s.requestID(ctx)
 	ctx.Response.Header.Set(headerRequestID, id)
 	r := &request{ctx: ctx, route: "unmatched"}
+	// Every request is logged at debug. Answers a handler did not choose
+	// (the router's 404 and 405, a panic, an error that was not
+	// problem+json) are logged at a level that is on by default, so the
+	// request id a client quotes can be found. Overload and rate-limit
+	// refusals stay at debug: they come in floods, and logging each would
+	// add to the load they shed.
+	level, msg := slog.LevelDebug, "request"
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic in handler", "request_id", id, "route", r.route, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.log.Error("panic in handler", "request_id", id, "route", r.route, "status", fasthttp.StatusInternalServerError,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			ctx.Response.Reset()
 			ctx.Response.Header.Set(headerRequestID, id)
 			writeProblem(ctx, problemFor(errors.New("panic")))
+		} else if ensureProblem(ctx) {
+			level, msg = slog.LevelWarn, "an error answer was not problem+json; rewritten"
 		}
 		status := ctx.Response.StatusCode()
 		s.metrics.observeRequest(r.route, status, time.Since(start))
-		if s.log.Enabled(context.Background(), slog.LevelDebug) {
-			s.log.Debug("request", "request_id", id, "method", string(ctx.Method()), "route", r.route,
-				"status", status, "took", time.Since(start))
+		if s.log.Enabled(context.Background(), level) {
+			s.log.Log(context.Background(), level, msg, "request_id", id, "method", string(ctx.Method()), "route", r.route,
+				"path", clip(string(ctx.Path()), 200), "status", status, "took", time.Since(start))
 		}
 	}()
 	if n := s.inflight.Add(1); n > int64(s.cfg.Limits.MaxInFlight) {
@@ -246,7 +277,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 
 	h := s.route(r)
 	if h == nil {
-		return // route wrote the answer (404 or 405)
+		level, msg = slog.LevelInfo, "no route" // route wrote the answer (404 or 405)
+		return
 	}
 	if s.cfg.Limits.IPRate > 0 {
 		if ok, wait := s.ipLimit.allow(ctx.RemoteIP().String()); !ok {
@@ -275,8 +307,7 @@ func (s *Server) fail(r *request, err error) {
 }
 
 // requestID keeps a caller's X-Request-Id if it is short and plain, and
-// otherwise makes one: a per-process random prefix and a counter, which is
-// unique and costs no syscall per request.
+// otherwise makes one.
 func (s *Server) requestID(ctx *fasthttp.RequestCtx) string {
 	if in := ctx.Request.Header.Peek(headerRequestID); len(in) > 0 && len(in) <= 64 {
 		ok := true
@@ -290,29 +321,142 @@ func (s *Server) requestID(ctx *fasthttp.RequestCtx) string {
 			return string(in)
 		}
 	}
+	return s.newRequestID()
+}
+
+// newRequestID is a per-process random prefix and a counter, which is
+// unique and costs no syscall per request.
+func (s *Server) newRequestID() string {
 	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
 }
 
-// transportError answers requests fasthttp could not even parse: too
-// large, malformed, or too slow; always as problem+json.
+// transportError answers requests fasthttp refused before any handler ran
+// (fasthttp's ErrorHandler): too large, malformed, or too slow. Like every
+// other error answer it is problem+json with a request id, and it is
+// logged with that id.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	var p Problem
+	id := ""
+	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		p = problemFor(errTooLarge)
 		p.Detail = fmt.Sprintf("request bodies are limited to %d bytes", s.cfg.Limits.MaxBodyBytes)
+		// Only here were the headers read whole, so only here can the
+		// caller's own X-Request-Id be trusted to be what they sent.
+		id = s.requestID(ctx)
 	case isTimeout(err):
 		p = Problem{Type: problemType("invalid"), Title: "Request timeout", Status: fasthttp.StatusRequestTimeout, Code: "invalid"}
+	case errors.As(err, &small):
+		p = Problem{Type: problemType("invalid"), Title: "Request headers too large",
+			Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Code: "invalid",
+			Detail: fmt.Sprintf("request headers are limited to %d bytes", s.cfg.Limits.MaxHeaderBytes)}
 	default:
-		var small *fasthttp.ErrSmallBuffer
-		if errors.As(err, &small) {
-			p = Problem{Type: problemType("invalid"), Title: "Request headers too large",
-				Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Code: "invalid"}
-		} else {
-			p = Problem{Type: problemType("invalid"), Title: "Malformed request", Status: fasthttp.StatusBadRequest, Code: "invalid"}
-		}
+		p = Problem{Type: problemType("invalid"), Title: "Malformed request", Status: fasthttp.StatusBadRequest, Code: "invalid"}
 	}
+	if id == "" {
+		id = s.newRequestID()
+	}
+	ctx.Response.Header.Set(headerRequestID, id)
 	writeProblem(ctx, p)
+	s.metrics.observeRequest("transport", p.Status, 0)
+	s.log.Info("request refused by the transport", "request_id", id, "status", p.Status, "reason", p.Title,
+		"err", clip(redactQuoted(err.Error()), 300))
+}
+
+// ensureProblem rewrites an error answer that is not problem+json (from a
+// library such as the metrics handler, or a handler that forgot) into
+// one, keeping its status and headers, so that no 4xx or 5xx leaves
+// without a code and a request id. It reports whether it had to.
+func ensureProblem(ctx *fasthttp.RequestCtx) bool {
+	status := ctx.Response.StatusCode()
+	if status < 400 || string(ctx.Response.Header.ContentType()) == problemContentType {
+		return false
+	}
+	code := "invalid"
+	switch {
+	case status == fasthttp.StatusUnauthorized:
+		code = "unauthorized"
+	case status == fasthttp.StatusForbidden:
+		code = "forbidden"
+	case status == fasthttp.StatusNotFound:
+		code = "not_found"
+	case status == fasthttp.StatusTooManyRequests:
+		code = "rate_limited"
+	case status == fasthttp.StatusServiceUnavailable:
+		code = "unavailable"
+	case status >= 500:
+		code = "internal"
+	}
+	writeProblem(ctx, Problem{Type: problemType(code), Title: fasthttp.StatusMessage(status), Status: status, Code: code})
+	return true
+}
+
+// clip cuts s to at most n bytes, for client input that reaches the log.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// connLimitListener bounds the connections open at once at
+// Limits.MaxConns. Past it, a new connection gets a 503 problem+json with a
+// request id and is closed, as fasthttp would do with a plain-text answer
+// of its own if its bound were reached first.
+// The count is the server's, over all the listeners it serves.
+type connLimitListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *connLimitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.s.conns.Add(1) <= int64(l.s.cfg.Limits.MaxConns) {
+			return &countedConn{Conn: c, open: &l.s.conns}, nil
+		}
+		l.s.conns.Add(-1)
+		l.s.refuseConn(c)
+	}
+}
+
+// countedConn gives its slot back when closed, once.
+type countedConn struct {
+	net.Conn
+	open   *atomic.Int64
+	closed atomic.Bool
+}
+
+func (c *countedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.open.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
+// refuseConn answers a connection over the bound without reading from it.
+// The write runs on its own goroutine, under a deadline, so a client that
+// does not read cannot stall the accept loop.
+func (s *Server) refuseConn(c net.Conn) {
+	id := s.newRequestID()
+	p := problemFor(errTooManyConns)
+	p.RequestID = id
+	body, _ := json.Marshal(p)
+	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nServer: flashdrop\r\nContent-Type: %s\r\n%s: %s\r\nRetry-After: 1\r\n"+
+		"Connection: close\r\nContent-Length: %d\r\n\r\n%s\n",
+		p.Status, fasthttp.StatusMessage(p.Status), problemContentType, headerRequestID, id, len(body)+1, body)
+	s.metrics.observeRequest("connection", p.Status, 0)
+	// At debug only, as other overload refusals: they come in floods.
+	s.log.Debug("connection refused", "request_id", id, "status", p.Status, "open", s.cfg.Limits.MaxConns)
+	go func() {
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(c, resp)
+		_ = c.Close()
+	}()
 }
 
 func isTimeout(err error) bool {
@@ -324,5 +468,16 @@ func isTimeout(err error) bool {
 type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+	l.log.Warn(redactQuoted(fmt.Sprintf(format, args...)), "component", "fasthttp")
+}
+
+// quoted matches a Go-quoted string (%q), escapes included.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// redactQuoted blanks the quoted parts of a fasthttp error. Even with
+// SecureErrorLogMessage, fasthttp quotes the request line or the header
+// line it could not parse (with %q, always), and either can carry a token:
+// an Authorization header, a token in a query string.
+func redactQuoted(msg string) string {
+	return quoted.ReplaceAllString(msg, `"…"`)
 }
