@@ -60,6 +60,7 @@ var errorMapping = []struct {
 	{errShopperOnly, fasthttp.StatusForbidden, "forbidden", "Shopper token required"},
 	{errOverloaded, fasthttp.StatusServiceUnavailable, "unavailable", "Overloaded, retry shortly"},
 	{errTooManyConns, fasthttp.StatusServiceUnavailable, "unavailable", "Too many open connections, retry shortly"},
+	{errTooManyStreams, fasthttp.StatusServiceUnavailable, "unavailable", "Too many live streams, retry later or poll the drop"},
 	{errUnavailable, fasthttp.StatusServiceUnavailable, "unavailable", "A backing service is unavailable"},
 	{errRateLimited, fasthttp.StatusTooManyRequests, "rate_limited", "Too many requests"},
 	{errTooLarge, fasthttp.StatusRequestEntityTooLarge, "invalid", "Request body too large"},
@@ -68,14 +69,15 @@ var errorMapping = []struct {
 
 // Transport-level outcomes that are not engine errors.
 var (
-	errAdminOnly    = errors.New("api: admin token required")
-	errShopperOnly  = errors.New("api: shopper token required")
-	errOverloaded   = errors.New("api: overloaded")
-	errTooManyConns = errors.New("api: too many open connections")
-	errUnavailable  = errors.New("api: backing service unavailable")
-	errRateLimited  = errors.New("api: rate limited")
-	errTooLarge     = errors.New("api: request body too large")
-	errMethod       = errors.New("api: method not allowed")
+	errAdminOnly      = errors.New("api: admin token required")
+	errShopperOnly    = errors.New("api: shopper token required")
+	errOverloaded     = errors.New("api: overloaded")
+	errTooManyConns   = errors.New("api: too many open connections")
+	errTooManyStreams = errors.New("api: too many live streams")
+	errUnavailable    = errors.New("api: backing service unavailable")
+	errRateLimited    = errors.New("api: rate limited")
+	errTooLarge       = errors.New("api: request body too large")
+	errMethod         = errors.New("api: method not allowed")
 )
 
 // problemFor maps err to a problem. Unknown errors become 500 internal with

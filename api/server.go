@@ -41,6 +41,11 @@ type Config struct {
 	// LiveMaxDuration ends a live stream, which the browser then reopens,
 	// so no connection is held forever (default 5m).
 	LiveMaxDuration time.Duration
+	// LiveHeartbeat is the longest a live stream stays silent: a comment
+	// line is sent after that long without an event (default 15s). Writes
+	// are how a closed or stalled client is noticed, so it also bounds how
+	// long such a client keeps its stream slot.
+	LiveHeartbeat time.Duration
 	// SoldOut, if set, tells which drops every node knows to be sold out,
 	// so their reserve requests are answered without the store.
 	SoldOut SoldOutChecker
@@ -75,11 +80,34 @@ type Limits struct {
 	// shoppers share a carrier's address).
 	IPRate  float64
 	IPBurst int
+	// MaxStreams bounds the live streams (GET /v1/drops/{drop}/live) open
+	// at once on this node (default DefaultMaxStreams); past it a new
+	// stream gets 503 unavailable with Retry-After. Streams are not
+	// requests in flight: each outlives its handler, for minutes.
+	MaxStreams int
+	// MaxStreamsPerClient bounds the live streams of one client address
+	// (default DefaultMaxStreamsPerClient; negative: no bound). Behind a
+	// proxy that hides client addresses every stream has the proxy's
+	// address: raise it or turn it off there.
+	MaxStreamsPerClient int
 	// MaxConns bounds open connections (default fasthttp's own bound,
 	// 262144); past it a new connection is answered 503 problem+json and
 	// closed.
 	MaxConns int
 }
+
+// Stream bounds. A live stream costs about 41 KB of memory on the server
+// (measured: two goroutines, their stacks, fasthttp's buffers and the
+// stream's), one file descriptor, and a wake-up per LiveInterval. At 4096
+// streams that is about 170 MB and 8 K goroutines, a modest share of one
+// node, and half the default in-flight bound. Filling a node from one
+// address takes 64 addresses, while a carrier address that many shoppers
+// share still gets 64 streams per node; past that they can poll the
+// public view (GET /v1/drops/{drop}), which is cached.
+const (
+	DefaultMaxStreams          = 4096
+	DefaultMaxStreamsPerClient = 64
+)
 
 func (l Limits) withDefaults() Limits {
 	def := func(v *int, d int) {
@@ -96,6 +124,10 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxHeaderBytes, 8192)
 	def(&l.MaxInFlight, 8192)
 	def(&l.MaxConns, fasthttp.DefaultConcurrency)
+	def(&l.MaxStreams, DefaultMaxStreams)
+	if l.MaxStreamsPerClient == 0 {
+		l.MaxStreamsPerClient = DefaultMaxStreamsPerClient
+	}
 	if l.MaxConns > 1<<30 { // fasthttp's bound is twice this, in an int32
 		l.MaxConns = 1 << 30
 	}
@@ -121,6 +153,7 @@ type Server struct {
 	ipLimit  *limiter
 	batch    *coalescer
 	cache    *dropCache
+	streams  *streamSlots
 	metrics  *metrics
 	http     *fasthttp.Server
 
@@ -156,6 +189,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.LiveMaxDuration <= 0 {
 		cfg.LiveMaxDuration = 5 * time.Minute
 	}
+	if cfg.LiveHeartbeat <= 0 {
+		cfg.LiveHeartbeat = 15 * time.Second
+	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	var prefix [6]byte
 	_, _ = rand.Read(prefix[:])
@@ -165,11 +201,13 @@ func New(cfg Config) (*Server, error) {
 		resLimit: newLimiter(cfg.Limits.UserRate, cfg.Limits.UserBurst, nil),
 		ipLimit:  newLimiter(cfg.Limits.IPRate, cfg.Limits.IPBurst, nil),
 		cache:    newDropCache(cfg.Engine, cfg.PublicTTL),
+		streams:  newStreamSlots(cfg.Limits.MaxStreams, cfg.Limits.MaxStreamsPerClient),
 		metrics:  newMetrics(),
 		idPrefix: hex.EncodeToString(prefix[:]),
 		stopping: make(chan struct{}),
 	}
 	s.batch = newCoalescer(cfg.Engine, cfg.Batch, s.metrics.observeBatch)
+	s.AddGauge("flashdrop_live_streams", "Live streams open on this node.", func() float64 { return float64(s.streams.count()) })
 	s.http = &fasthttp.Server{
 		Handler:            s.Handler(),
 		ErrorHandler:       s.transportError,
@@ -417,21 +455,36 @@ func (l *connLimitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if l.s.conns.Add(1) <= int64(l.s.cfg.Limits.MaxConns) {
-			return &countedConn{Conn: c, open: &l.s.conns}, nil
+			return &serverConn{Conn: c, open: &l.s.conns}, nil
 		}
 		l.s.conns.Add(-1)
 		l.s.refuseConn(c)
 	}
 }
 
-// countedConn gives its slot back when closed, once.
-type countedConn struct {
+// serverConn is an accepted connection. It gives its slot back when
+// closed, once, and can put each write under a deadline of its own: a
+// live stream's response lasts minutes, so fasthttp's deadline for the
+// whole response cannot tell a stalled client from a busy stream.
+type serverConn struct {
 	net.Conn
 	open   *atomic.Int64
 	closed atomic.Bool
+	// writeTimeout, when positive, is the time each Write may take
+	// (nanoseconds); 0 leaves the deadlines to fasthttp.
+	writeTimeout atomic.Int64
 }
 
-func (c *countedConn) Close() error {
+func (c *serverConn) Write(p []byte) (int, error) {
+	if d := c.writeTimeout.Load(); d > 0 {
+		if err := c.Conn.SetWriteDeadline(time.Now().Add(time.Duration(d))); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *serverConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.open.Add(-1)
 	}

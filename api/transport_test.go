@@ -26,6 +26,12 @@ func serveTCP(h *harness) string {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	return serveOn(h, ln)
+}
+
+// serveOn serves h's server on ln as well and returns ln's address.
+func serveOn(h *harness, ln net.Listener) string {
+	h.t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- h.srv.Serve(ln) }()
 	// Cleanups run last-registered first, so this one runs before the

@@ -116,6 +116,9 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.Batch.Workers, "batch-workers", 2, "batches per drop in flight at once")
 	fs.IntVar(&c.Limits.MaxInFlight, "max-inflight", 8192, "requests handled at once before new ones get 503")
 	fs.IntVar(&c.Limits.MaxBodyBytes, "max-body-bytes", 4096, "largest request body")
+	fs.IntVar(&c.Limits.MaxStreams, "max-streams", api.DefaultMaxStreams, "live event streams open at once on this node before new ones get 503")
+	fs.IntVar(&c.Limits.MaxStreamsPerClient, "max-streams-per-client", api.DefaultMaxStreamsPerClient,
+		"live event streams open at once per client address (negative: no bound, e.g. behind a proxy that hides client addresses)")
 	fs.Float64Var(&c.Limits.UserRate, "rate-user", 5, "register and reserve requests per second per shopper (negative: off)")
 	fs.IntVar(&c.Limits.UserBurst, "rate-user-burst", 10, "burst of the per-shopper limit")
 	fs.Float64Var(&c.Limits.IPRate, "rate-ip", 0, "requests per second per client IP (0: off; many shoppers share an IP)")
