@@ -40,18 +40,33 @@ func New(store Store, opts Options) *Engine {
 // Now is the engine's current time.
 func (e *Engine) Now() time.Time { return e.clock.Now() }
 
-// CreateDrop validates and stores a new drop and returns it as stored.
+// CreateDrop validates and stores a new drop and returns it as stored;
+// see CreateDropOnce for a retried create.
 func (e *Engine) CreateDrop(ctx context.Context, d Drop) (Drop, error) {
+	d, _, err := e.CreateDropOnce(ctx, d)
+	return d, err
+}
+
+// CreateDropOnce validates and stores a new drop, safe to retry: if a drop
+// with this id and the same configuration exists (an admin whose first
+// reply was lost), it returns that drop with created=false; with another
+// configuration, a *DropConflictError naming what differs.
+func (e *Engine) CreateDropOnce(ctx context.Context, d Drop) (Drop, bool, error) {
 	d.CreatedAt = e.clock.Now()
 	d.Paused = false
 	d = d.Normalize()
 	if err := d.Validate(); err != nil {
-		return Drop{}, err
+		return Drop{}, false, err
 	}
-	if err := e.store.CreateDrop(ctx, d); err != nil {
-		return Drop{}, err
+	created, err := e.store.CreateDrop(ctx, d)
+	if err != nil {
+		return Drop{}, false, fmt.Errorf("create drop=%s: %w", d.ID, err)
 	}
-	return d, nil
+	if !created {
+		stored, err := e.store.Drop(ctx, d.ID)
+		return stored, false, err
+	}
+	return d, true, nil
 }
 
 // Drop returns the drop with id.
@@ -86,7 +101,7 @@ func (e *Engine) setPaused(ctx context.Context, id string, paused bool) (Drop, e
 	if err := ValidateDropID(id); err != nil {
 		return Drop{}, fmt.Errorf("%w: drop %q", ErrNotFound, id)
 	}
-	return e.store.SetPaused(ctx, id, paused)
+	return e.store.SetPaused(ctx, id, paused, e.clock.Now())
 }
 
 // Register registers user for drop. Registering twice is not an error:
@@ -218,22 +233,48 @@ func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
 	for _, d := range ds {
-		n, err := e.store.ExpireDue(ctx, d.ID, now, e.expireStep)
+		n, err := e.sweepDrop(ctx, d.ID, now, !d.SaleEndsAt.IsZero() && !now.Before(d.SaleEndsAt))
 		total += n
 		if err != nil {
-			errs = append(errs, fmt.Errorf("drop %s: %w", d.ID, err))
+			errs = append(errs, err)
 		}
 	}
 	return total, errors.Join(errs...)
 }
 
-// ExpireDrop is one expiry step for a single drop: at most ExpireStep
-// holds whose deadline has passed. ExpireDue runs it for every drop.
+// sweepDrop is one sweep of one drop: an expiry step and, once its sale
+// has ended, the end of its waitlist. It returns the holds expired.
+func (e *Engine) sweepDrop(ctx context.Context, drop string, now time.Time, ended bool) (int, error) {
+	n, err := e.store.ExpireDue(ctx, drop, now, e.expireStep)
+	if err != nil {
+		return n, fmt.Errorf("expire drop=%s: %w", drop, err)
+	}
+	if !ended {
+		return n, nil
+	}
+	// Released units of an ended sale go back to stock, never down the
+	// waitlist, so ending the waitlist before every hold has expired is
+	// fine. A long waitlist ends in bounded steps, several per sweep.
+	for step := 0; step < 64 && ctx.Err() == nil; step++ {
+		done, err := e.store.EndWaitlist(ctx, drop, now, e.expireStep)
+		if err != nil {
+			return n, fmt.Errorf("end waitlist drop=%s: %w", drop, err)
+		}
+		if done < e.expireStep {
+			break
+		}
+	}
+	return n, nil
+}
+
+// ExpireDrop is one sweep of a single drop: at most ExpireStep holds
+// whose deadline has passed, and, after its sale, the end of its waitlist
+// (the store checks the end). ExpireDue does this for every drop.
 func (e *Engine) ExpireDrop(ctx context.Context, drop string) (int, error) {
 	if err := ValidateDropID(drop); err != nil {
 		return 0, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
-	return e.store.ExpireDue(ctx, drop, e.clock.Now(), e.expireStep)
+	return e.sweepDrop(ctx, drop, e.clock.Now(), true)
 }
 
 // ShopperView returns what user sees of drop (SPEC §4 `me`).

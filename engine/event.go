@@ -20,6 +20,9 @@ const (
 	EventSaleClosed EventType = "sale_closed"
 	EventDrawn      EventType = "drawn"
 	EventReferral   EventType = "referral"
+	// EventWaitlistEnded tells a shopper still on the waitlist when the
+	// sale ended that nothing more will come to her.
+	EventWaitlistEnded EventType = "waitlist_ended"
 )
 
 // Event is one entry of a drop's outbox: a state change written in the same
@@ -51,6 +54,12 @@ type Event struct {
 	Available int64 `json:"available,omitempty"`
 	// FromWaitlist marks a won event for a waitlist promotion.
 	FromWaitlist bool `json:"from_waitlist,omitempty"`
+	// Version orders a drop's sold_out and restocked events: it grows
+	// with each, so a node applies only news newer than what it has.
+	Version int64 `json:"version,omitempty"`
+	// CheckoutURL is where a winner pays, from the drop's template; the
+	// publisher fills it in with EnrichWon.
+	CheckoutURL string `json:"checkout_url,omitempty"`
 }
 
 // EnrichWon fills in the fields of a won event that follow from its drop.
@@ -59,6 +68,7 @@ func (e *Event) EnrichWon(d Drop) {
 		return
 	}
 	e.Product = d.Product
+	e.CheckoutURL = d.CheckoutURLFor(e.Reservation)
 	if e.Time.After(d.SaleStartsAt) {
 		e.SecondsAfterStart = e.Time.Sub(d.SaleStartsAt).Seconds()
 	}

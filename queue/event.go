@@ -36,6 +36,10 @@ type EventData struct {
 	WaitlistPosition  int64     `json:"waitlist_position,omitempty"`
 	Ref               string    `json:"ref,omitempty"`
 	Available         *int64    `json:"available,omitempty"`
+	// Version orders a drop's sold_out and restocked events.
+	Version int64 `json:"version,omitempty"`
+	// CheckoutURL is where a winner pays, when the drop has one.
+	CheckoutURL string `json:"checkout_url,omitempty"`
 }
 
 // Subject is the NATS subject of an event: flashdrop.<drop>.<type>. Drop
@@ -62,9 +66,11 @@ func Envelope(ev engine.Event, publicURL string) CloudEvent {
 		secs := ev.SecondsAfterStart
 		d.SecondsAfterStart = &secs
 		d.ShareURL = strings.TrimSuffix(publicURL, "/") + "/s/" + ev.ShareCode
+		d.CheckoutURL = ev.CheckoutURL
 	case engine.EventSoldOut, engine.EventRestocked:
 		avail := ev.Available
 		d.Available = &avail
+		d.Version = ev.Version
 	}
 	subject := ev.Drop
 	if ev.Reservation != "" {

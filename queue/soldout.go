@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -29,9 +30,15 @@ type SoldOutOptions struct {
 // The flag errs only on the safe side for long: a drop not flagged goes to
 // Redis, which answers correctly; a flag that outlived a missed restocked
 // event is re-checked against the store after TTL.
+//
+// Events can arrive out of order (two nodes' relays, a consumer that
+// restarts from the last event per subject), so each flag keeps the
+// version of the news it holds: sold_out and restocked events carry a
+// version that grows with each (from Redis, beside the counters), and a
+// flag applies only news newer than its own.
 type SoldOutFlags struct {
 	js      jetstream.JetStream
-	refresh func(ctx context.Context, drop string) (soldOut bool, err error)
+	refresh RefreshSoldOut
 	o       SoldOutOptions
 
 	mu    sync.Mutex
@@ -43,12 +50,17 @@ type SoldOutFlags struct {
 type soldOutFlag struct {
 	mu      sync.Mutex // one refresh at a time
 	soldOut bool
+	version int64 // of the news the flag holds; 0: unversioned
 	checked time.Time
 }
 
+// RefreshSoldOut reads from the store whether drop is sold out and the
+// version of that news (engine.Stats: Available == 0, SoldOutVersion).
+type RefreshSoldOut func(ctx context.Context, drop string) (soldOut bool, version int64, err error)
+
 // NewSoldOutFlags returns stopped flags. refresh reads whether a drop is
-// sold out from the store (for example: Stats().Available == 0).
-func NewSoldOutFlags(js jetstream.JetStream, refresh func(context.Context, string) (bool, error), o SoldOutOptions) *SoldOutFlags {
+// sold out from the store.
+func NewSoldOutFlags(js jetstream.JetStream, refresh RefreshSoldOut, o SoldOutOptions) *SoldOutFlags {
 	if o.TTL <= 0 {
 		o.TTL = 2 * time.Second
 	}
@@ -81,15 +93,19 @@ func (f *SoldOutFlags) SoldOut(drop string) bool {
 	// The flag is old: ask the store once, on behalf of everyone waiting.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	sold, err := f.refresh(ctx, drop)
+	sold, version, err := f.refresh(ctx, drop)
 	if err != nil {
 		return false // unsure: let the store decide the request
 	}
-	fl.soldOut, fl.checked = sold, f.o.Now()
+	// The store is the truth at this moment, whatever the version.
+	fl.soldOut, fl.version, fl.checked = sold, version, f.o.Now()
 	return sold
 }
 
-func (f *SoldOutFlags) set(drop string, soldOut bool) {
+// set applies one event's news about drop, unless the flag already holds
+// newer news. Unversioned news (0, from before versions existed) applies
+// only to a flag that has no version either.
+func (f *SoldOutFlags) set(drop string, soldOut bool, version int64) {
 	f.mu.Lock()
 	fl, ok := f.flags[drop]
 	if !ok {
@@ -98,8 +114,11 @@ func (f *SoldOutFlags) set(drop string, soldOut bool) {
 	}
 	f.mu.Unlock()
 	fl.mu.Lock()
-	fl.soldOut, fl.checked = soldOut, f.o.Now()
-	fl.mu.Unlock()
+	defer fl.mu.Unlock()
+	if version < fl.version || version == fl.version && version != 0 {
+		return // older news, or the same news again
+	}
+	fl.soldOut, fl.version, fl.checked = soldOut, version, f.o.Now()
 }
 
 // Start follows the stream in the background: first the last sold_out and
@@ -148,7 +167,13 @@ func (f *SoldOutFlags) consume(ctx context.Context) error {
 		if len(parts) != 3 {
 			continue
 		}
-		f.set(parts[1], parts[2] == string(engine.EventSoldOut))
+		var ce struct {
+			Data struct {
+				Version int64 `json:"version"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(msg.Data(), &ce) // unreadable: version 0, applied only to unversioned flags
+		f.set(parts[1], parts[2] == string(engine.EventSoldOut), ce.Data.Version)
 	}
 }
 

@@ -59,7 +59,7 @@ func DecodeEvent(v map[string]any) (engine.Event, error) {
 		Time: fromMS(num("time")), Reservation: str("reservation"), User: str("user"),
 		Quantity: num("quantity"), ExpiresAt: fromMS(num("expires_at")), ShareCode: str("share_code"),
 		Product: str("product"), WaitlistPosition: num("waitlist_position"), Ref: str("ref"),
-		Available: num("available"), FromWaitlist: str("from_waitlist") == "1",
+		Available: num("available"), FromWaitlist: str("from_waitlist") == "1", Version: num("version"),
 	}
 	if s := str("seconds_after_start"); s != "" {
 		f, err := strconv.ParseFloat(s, 64)
