@@ -25,6 +25,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/webhook"
 )
 
 // ServeConfig is everything `flashdrop serve` can be told.
@@ -76,7 +77,7 @@ type Main struct {
 	keeper   *queue.StreamKeeper
 	relay    *queue.Relay
 	flags    *queue.SoldOutFlags
-	hooks    *queue.Deliverer
+	hooks    *webhook.Deliverer
 	srv      *api.Server
 	sweeper  *engine.Sweeper
 	ln       net.Listener
@@ -224,7 +225,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err == nil && st.Available == 0, st.SoldOutVersion, err
 	}, queue.SoldOutOptions{TTL: c.SoldOutTTL, Logger: m.log})
 	m.flags.Start(context.Background())
-	m.hooks = queue.NewDeliverer(js, store, queue.WebhookOptions{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log})
+	m.hooks = webhook.NewDeliverer(js, store, webhook.Options{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log})
 	m.hooks.Start(context.Background())
 
 	ready := func(ctx context.Context) error {
@@ -249,7 +250,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		SoldOut:          m.flags,
 		Webhooks:         store,
 		AdminIdempotency: store,
-		CheckWebhookURL:  queue.CheckWebhookURL(c.WebhooksAllowPrivate),
+		CheckWebhookURL:  webhook.CheckURL(c.WebhooksAllowPrivate),
 	})
 	if err != nil {
 		return err

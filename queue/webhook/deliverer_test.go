@@ -1,4 +1,4 @@
-package queue_test
+package webhook_test
 
 import (
 	"context"
@@ -26,6 +26,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/natstest"
+	"github.com/flashdrop/flashdrop/queue/webhook"
 	"github.com/flashdrop/flashdrop/queue/webhooksig"
 )
 
@@ -100,7 +101,7 @@ func (e *whEnv) ctx() context.Context {
 
 // deliverer starts a Deliverer with test-sized timings on its own
 // connection; it is closed when the test ends.
-func (e *whEnv) deliverer(o queue.WebhookOptions) *queue.Deliverer {
+func (e *whEnv) deliverer(o webhook.Options) *webhook.Deliverer {
 	e.t.Helper()
 	if o.Timeout == 0 {
 		o.Timeout = 200 * time.Millisecond
@@ -117,7 +118,7 @@ func (e *whEnv) deliverer(o queue.WebhookOptions) *queue.Deliverer {
 	if o.Logger == nil {
 		o.Logger = whQuiet
 	}
-	d := queue.NewDeliverer(e.connect(), e.store, o)
+	d := webhook.NewDeliverer(e.connect(), e.store, o)
 	d.Start(context.Background())
 	e.t.Cleanup(func() { _ = d.Close() })
 	return d
@@ -382,7 +383,7 @@ func TestWebhookDeliveryExactlyOnceInEffect(t *testing.T) {
 	})
 	w := e.webhook("flaky", rcv.srv.URL+"/hooks?token=abc")
 	rcv.receive(w)
-	opts := queue.WebhookOptions{AllowPrivate: true}
+	opts := webhook.Options{AllowPrivate: true}
 	e.deliverer(opts)
 	e.deliverer(opts) // a second node on the same consumer
 
@@ -437,7 +438,7 @@ func TestWebhookTypeFilter(t *testing.T) {
 	wonOnly.receive(e.webhook("won", wonOnly.srv.URL, engine.EventWon))
 	two.receive(e.webhook("two", two.srv.URL, engine.EventCancelled, engine.EventWon, engine.EventWon))
 	all.receive(e.webhook("all", all.srv.URL))
-	e.deliverer(queue.WebhookOptions{AllowPrivate: true})
+	e.deliverer(webhook.Options{AllowPrivate: true})
 
 	var ids []string
 	for _, typ := range []engine.EventType{engine.EventRegistered, engine.EventWon, engine.EventCancelled,
@@ -471,7 +472,7 @@ func TestWebhookTypeFilter(t *testing.T) {
 		}
 		c.r.checkNoProblems()
 	}
-	info, err := e.js.Consumer(e.ctx(), queue.StreamName, queue.WebhookConsumerPrefix+e.store.prefix+"won")
+	info, err := e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+e.store.prefix+"won")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +490,7 @@ func TestWebhookDeadLetter(t *testing.T) {
 	rcv := newWHReceiver(t, func(string, int) whAction { return whFail })
 	w := e.webhook("dead", rcv.srv.URL)
 	rcv.receive(w)
-	e.deliverer(queue.WebhookOptions{AllowPrivate: true, MaxAttempts: 3})
+	e.deliverer(webhook.Options{AllowPrivate: true, MaxAttempts: 3})
 	id := e.publish("tuesday", engine.EventWon)
 
 	whWaitFor(t, 10*time.Second, "the event in the dead letters", func() bool {
@@ -501,7 +502,7 @@ func TestWebhookDeadLetter(t *testing.T) {
 	})
 	// The stream gives up on it too: nothing pending, nothing more sent.
 	whWaitFor(t, 10*time.Second, "no pending message", func() bool {
-		c, err := e.js.Consumer(e.ctx(), queue.StreamName, queue.WebhookConsumerPrefix+w.ID)
+		c, err := e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+w.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -532,7 +533,7 @@ func TestWebhookPrivateTargetRefused(t *testing.T) {
 	// A name that resolves to loopback is refused the same way.
 	port := rcv.srv.URL[strings.LastIndex(rcv.srv.URL, ":")+1:]
 	byName := e.webhook("byname", "http://localhost:"+port+"/x")
-	e.deliverer(queue.WebhookOptions{MaxAttempts: 2})
+	e.deliverer(webhook.Options{MaxAttempts: 2})
 	id := e.publish("tuesday", engine.EventWon)
 
 	for _, hook := range []engine.Webhook{w, byName} {
@@ -558,7 +559,7 @@ func TestWebhookPrivateTargetRefused(t *testing.T) {
 func TestWebhookDeleted(t *testing.T) {
 	t.Parallel()
 	e := newWHEnv(t)
-	for _, name := range []string{queue.WebhookConsumerPrefix + e.store.prefix + "orphan", "someone-else"} {
+	for _, name := range []string{webhook.ConsumerPrefix + e.store.prefix + "orphan", "someone-else"} {
 		if _, err := e.js.CreateOrUpdateConsumer(e.ctx(), queue.StreamName, jetstream.ConsumerConfig{
 			Durable: name, AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 			t.Fatal(err)
@@ -568,7 +569,7 @@ func TestWebhookDeleted(t *testing.T) {
 	goneHook := e.webhook("gone", gone.srv.URL)
 	gone.receive(goneHook)
 	canary.receive(e.webhook("canary", canary.srv.URL))
-	d := e.deliverer(queue.WebhookOptions{AllowPrivate: true})
+	d := e.deliverer(webhook.Options{AllowPrivate: true})
 	d.Start(context.Background()) // starting twice does nothing
 
 	first := e.publish("tuesday", engine.EventWon)
@@ -576,7 +577,7 @@ func TestWebhookDeleted(t *testing.T) {
 		return gone.has(first) && canary.has(first)
 	})
 	whWaitFor(t, 10*time.Second, "the orphan consumer swept", func() bool {
-		return !e.consumerExists(queue.WebhookConsumerPrefix + e.store.prefix + "orphan")
+		return !e.consumerExists(webhook.ConsumerPrefix + e.store.prefix + "orphan")
 	})
 	if !e.consumerExists("someone-else") {
 		t.Error("a consumer that is not a webhook's was deleted")
@@ -586,7 +587,7 @@ func TestWebhookDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	whWaitFor(t, 10*time.Second, "the deleted webhook's consumer deleted", func() bool {
-		return !e.consumerExists(queue.WebhookConsumerPrefix + goneHook.ID)
+		return !e.consumerExists(webhook.ConsumerPrefix + goneHook.ID)
 	})
 	second := e.publish("tuesday", engine.EventWon)
 	whWaitFor(t, 10*time.Second, "the second event at the remaining webhook", func() bool {
@@ -613,7 +614,7 @@ func TestWebhookDeleted(t *testing.T) {
 	// The canary's consumer stays (its webhook exists) and keeps the event
 	// for when a node runs again.
 	whWaitFor(t, 10*time.Second, "the third event pending on the canary's consumer", func() bool {
-		c, err := e.js.Consumer(e.ctx(), queue.StreamName, queue.WebhookConsumerPrefix+e.store.prefix+"canary")
+		c, err := e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+e.store.prefix+"canary")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -630,7 +631,7 @@ func TestWebhookSurvivesNATSRestart(t *testing.T) {
 	e := newWHEnv(t)
 	rcv := newWHReceiver(t, nil)
 	rcv.receive(e.webhook("restart", rcv.srv.URL))
-	e.deliverer(queue.WebhookOptions{AllowPrivate: true})
+	e.deliverer(webhook.Options{AllowPrivate: true})
 	before := e.publish("tuesday", engine.EventWon)
 	whWaitFor(t, 10*time.Second, "the event before the restart", func() bool { return rcv.has(before) })
 
@@ -650,9 +651,9 @@ func TestWebhookUnfinishedLastAttemptIsDeadLettered(t *testing.T) {
 	e := newWHEnv(t)
 	rcv := newWHReceiver(t, func(string, int) whAction { return whFail })
 	w := e.webhook("unfinished", rcv.srv.URL, engine.EventConfirmed)
-	e.deliverer(queue.WebhookOptions{AllowPrivate: true, Refresh: time.Hour})
-	e.deliverer(queue.WebhookOptions{AllowPrivate: true, Refresh: time.Hour}) // a second node
-	id := e.publish("tuesday", engine.EventWon)                               // not a type this webhook takes: no delivery races the test
+	e.deliverer(webhook.Options{AllowPrivate: true, Refresh: time.Hour})
+	e.deliverer(webhook.Options{AllowPrivate: true, Refresh: time.Hour}) // a second node
+	id := e.publish("tuesday", engine.EventWon)                          // not a type this webhook takes: no delivery races the test
 	stream, err := e.js.Stream(e.ctx(), queue.StreamName)
 	if err != nil {
 		t.Fatal(err)
@@ -662,9 +663,9 @@ func TestWebhookUnfinishedLastAttemptIsDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	adv := fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":%q,"consumer":%q,"stream_seq":%d,"deliveries":8}`,
-		queue.StreamName, queue.WebhookConsumerPrefix+w.ID, info.State.LastSeq)
+		queue.StreamName, webhook.ConsumerPrefix+w.ID, info.State.LastSeq)
 	nc := e.js.Conn()
-	subject := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + queue.StreamName + "." + queue.WebhookConsumerPrefix + w.ID
+	subject := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + queue.StreamName + "." + webhook.ConsumerPrefix + w.ID
 	// Both nodes subscribe as they start; publish until one has recorded it.
 	whWaitFor(t, 10*time.Second, "the unfinished attempt in the dead letters", func() bool {
 		if st := e.status(w.ID); st.DeadLettered == 0 {
