@@ -18,6 +18,7 @@ import (
 	"github.com/flashdrop/flashdrop/api"
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
 )
 
@@ -94,17 +95,6 @@ func (n *node) reserve(t *testing.T, drop, user string, headers ...string) (int,
 	return resp.StatusCode, string(body)
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -125,7 +115,7 @@ func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
 	// the sold_out event to reach both.
 	n1.reserve(t, drop, "u0")
 	n2.reserve(t, drop, "u0")
-	waitUntil(t, "both nodes to learn the sell-out", func() bool {
+	testkit.Eventually(t, 0, "both nodes to learn the sell-out", func() bool {
 		return n1.flags.SoldOut(drop) && n2.flags.SoldOut(drop)
 	})
 
@@ -154,7 +144,7 @@ func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "both nodes to learn the restock", func() bool {
+	testkit.Eventually(t, 0, "both nodes to learn the restock", func() bool {
 		return !n1.flags.SoldOut(drop) && !n2.flags.SoldOut(drop)
 	})
 	if code, body := n2.reserve(t, drop, "u5"); code != 201 {
@@ -178,7 +168,7 @@ func TestSoldOutFlagRecoversFromAMissedRestock(t *testing.T) {
 	}, queue.SoldOutOptions{TTL: time.Second, Logger: quiet, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	flags.Start(context.Background())
 	t.Cleanup(func() { _ = flags.Close() })
-	waitUntil(t, "the sell-out", func() bool { return flags.SoldOut(drop) })
+	testkit.Eventually(t, 0, "the sell-out", func() bool { return flags.SoldOut(drop) })
 
 	// Stop following, restock behind its back, and let the TTL pass.
 	_ = flags.Close()
@@ -229,7 +219,7 @@ func TestSoldOutFlagIgnoresOlderNews(t *testing.T) {
 	// The consumer reads in stream order: once the marker is in, so is
 	// everything before it.
 	publish("marker", engine.EventSoldOut, 1)
-	waitUntil(t, "the marker", func() bool { return flags.SoldOut("marker") })
+	testkit.Eventually(t, 0, "the marker", func() bool { return flags.SoldOut("marker") })
 	if flags.SoldOut("reordered") {
 		t.Fatal("an older sold_out overrode a newer restocked")
 	}

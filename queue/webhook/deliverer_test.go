@@ -24,6 +24,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/natstest"
 	"github.com/flashdrop/flashdrop/queue/webhook"
@@ -188,18 +189,6 @@ func (e *whEnv) consumerExists(name string) bool {
 		e.t.Fatal(err)
 	}
 	return true
-}
-
-// whWaitFor polls cond until it holds, failing the test after timeout.
-func whWaitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // whAction is what a receiver does with one delivery.
@@ -394,7 +383,7 @@ func TestWebhookDeliveryExactlyOnceInEffect(t *testing.T) {
 		ids[i] = e.publish(fmt.Sprintf("drop%d", i%3), types[i%len(types)])
 	}
 
-	whWaitFor(t, 20*time.Second, "every event processed and acknowledged", func() bool {
+	testkit.Eventually(t, 20*time.Second, "every event processed and acknowledged", func() bool {
 		_, processed, _ := rcv.snapshot()
 		return len(processed) == n && e.status(w.ID).Delivered >= n
 	})
@@ -445,7 +434,7 @@ func TestWebhookTypeFilter(t *testing.T) {
 		engine.EventRegistered, engine.EventWon, engine.EventRegistered} {
 		ids = append(ids, e.publish("tuesday", typ))
 	}
-	whWaitFor(t, 10*time.Second, "every event at the catch-all webhook", func() bool {
+	testkit.Eventually(t, 10*time.Second, "every event at the catch-all webhook", func() bool {
 		for _, id := range ids {
 			if !all.has(id) {
 				return false
@@ -455,7 +444,7 @@ func TestWebhookTypeFilter(t *testing.T) {
 	})
 	// The catch-all webhook got the last event, published after the others:
 	// the filtered ones had the same chance to receive theirs.
-	whWaitFor(t, 10*time.Second, "won events at the won webhook", func() bool {
+	testkit.Eventually(t, 10*time.Second, "won events at the won webhook", func() bool {
 		return wonOnly.has(ids[1]) && wonOnly.has(ids[4]) && two.has(ids[1]) && two.has(ids[2]) && two.has(ids[4])
 	})
 	for name, c := range map[string]struct {
@@ -493,7 +482,7 @@ func TestWebhookDeadLetter(t *testing.T) {
 	e.deliverer(webhook.Options{AllowPrivate: true, MaxAttempts: 3})
 	id := e.publish("tuesday", engine.EventWon)
 
-	whWaitFor(t, 10*time.Second, "the event in the dead letters", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the event in the dead letters", func() bool {
 		dead, err := e.store.DeadLetters(e.ctx(), w.ID, 10)
 		if err != nil {
 			t.Fatal(err)
@@ -501,7 +490,7 @@ func TestWebhookDeadLetter(t *testing.T) {
 		return slices.Contains(dead, id)
 	})
 	// The stream gives up on it too: nothing pending, nothing more sent.
-	whWaitFor(t, 10*time.Second, "no pending message", func() bool {
+	testkit.Eventually(t, 10*time.Second, "no pending message", func() bool {
 		c, err := e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+w.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -537,7 +526,7 @@ func TestWebhookPrivateTargetRefused(t *testing.T) {
 	id := e.publish("tuesday", engine.EventWon)
 
 	for _, hook := range []engine.Webhook{w, byName} {
-		whWaitFor(t, 10*time.Second, "the event dead-lettered after refused attempts", func() bool {
+		testkit.Eventually(t, 10*time.Second, "the event dead-lettered after refused attempts", func() bool {
 			return e.status(hook.ID).DeadLettered == 1
 		})
 		st := e.status(hook.ID)
@@ -573,10 +562,10 @@ func TestWebhookDeleted(t *testing.T) {
 	d.Start(context.Background()) // starting twice does nothing
 
 	first := e.publish("tuesday", engine.EventWon)
-	whWaitFor(t, 10*time.Second, "the first event at both webhooks", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the first event at both webhooks", func() bool {
 		return gone.has(first) && canary.has(first)
 	})
-	whWaitFor(t, 10*time.Second, "the orphan consumer swept", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the orphan consumer swept", func() bool {
 		return !e.consumerExists(webhook.ConsumerPrefix + e.store.prefix + "orphan")
 	})
 	if !e.consumerExists("someone-else") {
@@ -586,11 +575,11 @@ func TestWebhookDeleted(t *testing.T) {
 	if err := e.store.DeleteWebhook(e.ctx(), goneHook.ID); err != nil {
 		t.Fatal(err)
 	}
-	whWaitFor(t, 10*time.Second, "the deleted webhook's consumer deleted", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the deleted webhook's consumer deleted", func() bool {
 		return !e.consumerExists(webhook.ConsumerPrefix + goneHook.ID)
 	})
 	second := e.publish("tuesday", engine.EventWon)
-	whWaitFor(t, 10*time.Second, "the second event at the remaining webhook", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the second event at the remaining webhook", func() bool {
 		return canary.has(second)
 	})
 	if gone.has(second) {
@@ -613,7 +602,7 @@ func TestWebhookDeleted(t *testing.T) {
 	third := e.publish("tuesday", engine.EventWon)
 	// The canary's consumer stays (its webhook exists) and keeps the event
 	// for when a node runs again.
-	whWaitFor(t, 10*time.Second, "the third event pending on the canary's consumer", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the third event pending on the canary's consumer", func() bool {
 		c, err := e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+e.store.prefix+"canary")
 		if err != nil {
 			t.Fatal(err)
@@ -633,12 +622,12 @@ func TestWebhookSurvivesNATSRestart(t *testing.T) {
 	rcv.receive(e.webhook("restart", rcv.srv.URL))
 	e.deliverer(webhook.Options{AllowPrivate: true})
 	before := e.publish("tuesday", engine.EventWon)
-	whWaitFor(t, 10*time.Second, "the event before the restart", func() bool { return rcv.has(before) })
+	testkit.Eventually(t, 10*time.Second, "the event before the restart", func() bool { return rcv.has(before) })
 
 	e.nats.Stop()
 	e.nats.Restart(t)
 	after := e.publishRetrying("tuesday", engine.EventWon, 10*time.Second)
-	whWaitFor(t, 15*time.Second, "the event after the restart", func() bool { return rcv.has(after) })
+	testkit.Eventually(t, 15*time.Second, "the event after the restart", func() bool { return rcv.has(after) })
 	rcv.checkNoProblems()
 }
 
@@ -666,16 +655,15 @@ func TestWebhookUnfinishedLastAttemptIsDeadLettered(t *testing.T) {
 		queue.StreamName, webhook.ConsumerPrefix+w.ID, info.State.LastSeq)
 	nc := e.js.Conn()
 	subject := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + queue.StreamName + "." + webhook.ConsumerPrefix + w.ID
-	// Both nodes subscribe as they start; publish until one has recorded it.
-	whWaitFor(t, 10*time.Second, "the unfinished attempt in the dead letters", func() bool {
-		if st := e.status(w.ID); st.DeadLettered == 0 {
-			if err := nc.Publish(subject, []byte(adv)); err != nil {
-				t.Fatal(err)
-			}
-			_ = nc.Flush()
-			return false
-		}
-		return true
+	// The nodes subscribe as they start: publish once someone listens
+	// (the two are one queue group, so one of them gets it).
+	testkit.Eventually(t, 10*time.Second, "a node listening for advisories", func() bool { return e.nats.HasInterest(subject) })
+	if err := nc.Publish(subject, []byte(adv)); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	testkit.Eventually(t, 10*time.Second, "the unfinished attempt in the dead letters", func() bool {
+		return e.status(w.ID).DeadLettered > 0
 	})
 	dead, err := e.store.DeadLetters(e.ctx(), w.ID, 10)
 	if err != nil || !slices.Contains(dead, id) {
