@@ -243,8 +243,8 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 	k := keysFor(drop)
 	call := nonce()
 	keys := []string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox, k.callKey(call)}
-	args := make([]any, 0, 7+5*len(reqs))
-	args = append(args, k.prefix, drop, now.UnixMilli(), nonce(), call, s.idemTTL, len(reqs))
+	args := make([]any, 0, 8+5*len(reqs))
+	args = append(args, k.prefix, drop, now.UnixMilli(), nonce(), call, s.idemTTL, engine.MaxPerUserLimit, len(reqs))
 	for _, r := range reqs {
 		ki := 0
 		if r.IdempotencyKey != "" {
