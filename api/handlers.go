@@ -103,17 +103,19 @@ func (s *Server) metricsPage(r *request) error {
 
 // createDropRequest is the body of POST /v1/admin/drops.
 type createDropRequest struct {
-	ID                   string      `json:"id"`
-	Name                 string      `json:"name"`
-	Product              string      `json:"product"`
-	Stock                int64       `json:"stock"`
-	PerUserLimit         int64       `json:"per_user_limit"`
-	RegistrationOpensAt  time.Time   `json:"registration_opens_at"`
-	RegistrationClosesAt time.Time   `json:"registration_closes_at"`
-	SaleStartsAt         time.Time   `json:"sale_starts_at"`
-	SaleEndsAt           time.Time   `json:"sale_ends_at"`
-	HoldSeconds          int64       `json:"hold_seconds"`
-	Mode                 engine.Mode `json:"mode"`
+	ID                   string           `json:"id"`
+	Name                 string           `json:"name"`
+	Product              string           `json:"product"`
+	Stock                int64            `json:"stock"`
+	PerUserLimit         int64            `json:"per_user_limit"`
+	RegistrationOpensAt  time.Time        `json:"registration_opens_at"`
+	RegistrationClosesAt time.Time        `json:"registration_closes_at"`
+	SaleStartsAt         time.Time        `json:"sale_starts_at"`
+	SaleEndsAt           time.Time        `json:"sale_ends_at"`
+	HoldSeconds          int64            `json:"hold_seconds"`
+	Mode                 engine.Mode      `json:"mode"`
+	ConfirmBy            engine.ConfirmBy `json:"confirm_by"`
+	CheckoutURL          string           `json:"checkout_url"`
 }
 
 // adminDrop is a drop with its current state, as the admin API shows it.
@@ -140,16 +142,26 @@ func (s *Server) adminCreateDrop(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	d, err := s.eng.CreateDrop(ctx, engine.Drop{
+	// Safe to retry: the same body again answers 200 with the drop as
+	// stored; another body under the same id is a 409 naming the fields.
+	d, created, err := s.eng.CreateDropOnce(ctx, engine.Drop{
 		ID: body.ID, Name: body.Name, Product: body.Product, Stock: body.Stock, PerUserLimit: body.PerUserLimit,
 		RegistrationOpensAt: body.RegistrationOpensAt, RegistrationClosesAt: body.RegistrationClosesAt,
 		SaleStartsAt: body.SaleStartsAt, SaleEndsAt: body.SaleEndsAt, HoldSeconds: body.HoldSeconds, Mode: body.Mode,
+		ConfirmBy: body.ConfirmBy, CheckoutURL: body.CheckoutURL,
 	})
 	if err != nil {
 		return err
 	}
-	s.cache.invalidate(d.ID)
 	r.ctx.Response.Header.Set("Location", "/v1/admin/drops/"+d.ID)
+	if !created {
+		v, err := s.adminView(ctx, d)
+		if err != nil {
+			return err
+		}
+		return writeJSON(r.ctx, fasthttp.StatusOK, v)
+	}
+	s.cache.invalidate(d.ID)
 	return writeJSON(r.ctx, fasthttp.StatusCreated, adminDrop{Drop: d, State: d.State(s.eng.Now(), d.Stock)})
 }
 
@@ -236,21 +248,25 @@ func (s *Server) setPaused(r *request, paused bool) error {
 // publicView is GET /v1/drops/{drop}: what anyone may see, plus `me` for a
 // shopper. Counters come from the cache and may lag by PublicTTL.
 type publicView struct {
-	ID                   string              `json:"id"`
-	Name                 string              `json:"name"`
-	Product              string              `json:"product"`
-	State                engine.State        `json:"state"`
-	Mode                 engine.Mode         `json:"mode"`
-	Paused               bool                `json:"paused"`
-	RegistrationOpensAt  time.Time           `json:"registration_opens_at"`
-	RegistrationClosesAt time.Time           `json:"registration_closes_at"`
-	SaleStartsAt         time.Time           `json:"sale_starts_at"`
-	SaleEndsAt           time.Time           `json:"sale_ends_at,omitzero"`
-	Stock                int64               `json:"stock"`
-	Available            int64               `json:"available"`
-	PerUserLimit         int64               `json:"per_user_limit"`
-	HoldSeconds          int64               `json:"hold_seconds"`
-	Me                   *engine.ShopperView `json:"me,omitempty"`
+	ID                   string       `json:"id"`
+	Name                 string       `json:"name"`
+	Product              string       `json:"product"`
+	State                engine.State `json:"state"`
+	Mode                 engine.Mode  `json:"mode"`
+	Paused               bool         `json:"paused"`
+	RegistrationOpensAt  time.Time    `json:"registration_opens_at"`
+	RegistrationClosesAt time.Time    `json:"registration_closes_at"`
+	SaleStartsAt         time.Time    `json:"sale_starts_at"`
+	SaleEndsAt           time.Time    `json:"sale_ends_at,omitzero"`
+	Stock                int64        `json:"stock"`
+	Available            int64        `json:"available"`
+	PerUserLimit         int64        `json:"per_user_limit"`
+	HoldSeconds          int64        `json:"hold_seconds"`
+	// ConfirmBy tells the shopper page whether the winner confirms here
+	// or pays at CheckoutURL (a template with {reservation}).
+	ConfirmBy   engine.ConfirmBy    `json:"confirm_by"`
+	CheckoutURL string              `json:"checkout_url,omitempty"`
+	Me          *engine.ShopperView `json:"me,omitempty"`
 }
 
 func (s *Server) publicViewOf(d engine.Drop, st engine.Stats) publicView {
@@ -258,7 +274,7 @@ func (s *Server) publicViewOf(d engine.Drop, st engine.Stats) publicView {
 		ID: d.ID, Name: d.Name, Product: d.Product, State: d.State(s.eng.Now(), st.Available), Mode: d.Mode,
 		Paused: d.Paused, RegistrationOpensAt: d.RegistrationOpensAt, RegistrationClosesAt: d.RegistrationClosesAt,
 		SaleStartsAt: d.SaleStartsAt, SaleEndsAt: d.SaleEndsAt, Stock: d.Stock, Available: st.Available,
-		PerUserLimit: d.PerUserLimit, HoldSeconds: d.HoldSeconds,
+		PerUserLimit: d.PerUserLimit, HoldSeconds: d.HoldSeconds, ConfirmBy: d.ConfirmBy, CheckoutURL: d.CheckoutURL,
 	}
 }
 

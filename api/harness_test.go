@@ -57,9 +57,10 @@ func newHarness(t *testing.T, tweak func(*api.Config)) *harness {
 		Ready:  store.Ping,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		// The public view may lag; tests that check it move on their own.
-		PublicTTL:    time.Nanosecond,
-		LiveInterval: 10 * time.Millisecond,
-		Webhooks:     store,
+		PublicTTL:        time.Nanosecond,
+		LiveInterval:     10 * time.Millisecond,
+		Webhooks:         store,
+		AdminIdempotency: store,
 		CheckWebhookURL: func(u string) error {
 			if strings.Contains(u, "127.0.0.1") {
 				return errors.New("private or loopback address")

@@ -49,8 +49,10 @@ func (s *stubStore) Stats(_ context.Context, id string) (engine.Stats, error) {
 	}
 	return engine.Stats{}, engine.ErrNotFound
 }
-func (s *stubStore) CreateDrop(context.Context, engine.Drop) error { return engine.ErrDropExists }
-func (s *stubStore) SetPaused(context.Context, string, bool) (engine.Drop, error) {
+func (s *stubStore) CreateDrop(context.Context, engine.Drop) (bool, error) {
+	return false, &engine.DropConflictError{Fields: []string{"stock"}}
+}
+func (s *stubStore) SetPaused(context.Context, string, bool, time.Time) (engine.Drop, error) {
 	return engine.Drop{}, engine.ErrNotFound
 }
 func (s *stubStore) Register(context.Context, string, string, string, time.Time) (engine.Registration, bool, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fasthttp"
 
@@ -25,6 +26,8 @@ type Problem struct {
 	Field string `json:"field,omitempty"`
 	// RequestID repeats the X-Request-Id header, for support tickets.
 	RequestID string `json:"request_id,omitempty"`
+	// Fields names what differs on drop_exists.
+	Fields []string `json:"fields,omitempty"`
 }
 
 // problemType is the type URI of a code: a URN, since the problem
@@ -93,6 +96,18 @@ func problemFor(err error) Problem {
 			var we *windowError
 			if errors.As(err, &we) {
 				p.Detail = we.detail
+			}
+			var de *engine.DetailError
+			if errors.As(err, &de) {
+				p.Detail = de.Detail
+			}
+			var conflict *engine.DropConflictError
+			if errors.As(err, &conflict) {
+				p.Fields = conflict.Fields
+				p.Detail = "a drop with this id exists with a different " + strings.Join(conflict.Fields, ", ")
+			}
+			if errors.Is(err, engine.ErrInProgress) {
+				p.Detail = "a request with this Idempotency-Key is in progress; retry shortly for its answer"
 			}
 			var ve *engine.ValidationError
 			if errors.As(err, &ve) {

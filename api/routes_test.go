@@ -209,7 +209,9 @@ func TestShopperFlow(t *testing.T) {
 	if got.status != 200 || got.str("reservation", "status") != "held" {
 		t.Fatalf("get: %s", got.raw)
 	}
-	conf := h.do("POST", "/v1/reservations/"+rid+"/confirm", alice, nil)
+	// Confirm means paid: the shop backend's call on this drop, not hers.
+	h.expect(h.do("POST", "/v1/reservations/"+rid+"/confirm", alice, nil), 403, "forbidden")
+	conf := h.do("POST", "/v1/reservations/"+rid+"/confirm", admin, nil)
 	if conf.status != 200 || conf.str("reservation", "status") != "confirmed" {
 		t.Fatalf("confirm: %s", conf.raw)
 	}

@@ -54,6 +54,9 @@ type Config struct {
 	// CheckWebhookURL refuses webhook targets at creation (for example
 	// private addresses); nil accepts any http(s) URL.
 	CheckWebhookURL func(string) error
+	// AdminIdempotency, if set, makes every admin POST honour an
+	// Idempotency-Key.
+	AdminIdempotency IdempotencyStore
 }
 
 // SoldOutChecker answers "is this drop sold out?" from memory. Only a true
@@ -325,7 +328,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	if err := h(r); err != nil {
+	var err error
+	if isAdminPOST(string(ctx.Method()), r.route) {
+		err = s.adminIdempotent(r, h)
+	} else {
+		err = h(r)
+	}
+	if err != nil {
 		s.fail(r, err)
 	}
 }

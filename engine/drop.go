@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -16,6 +17,22 @@ const (
 	// ModeDraw draws winners at random from the registrants at sale start.
 	ModeDraw Mode = "draw"
 )
+
+// ConfirmBy says who may confirm a hold, that is, declare the unit sold.
+type ConfirmBy string
+
+const (
+	// ConfirmByBackend, the default: only the shop backend (admin token),
+	// after it has taken payment in its own checkout.
+	ConfirmByBackend ConfirmBy = "backend"
+	// ConfirmByShopper lets the hold's owner confirm it herself: for free
+	// drops and the embedded demo.
+	ConfirmByShopper ConfirmBy = "shopper"
+)
+
+// CheckoutPlaceholder is replaced by a reservation id in a drop's
+// CheckoutURL template.
+const CheckoutPlaceholder = "{reservation}"
 
 // State is where a drop is in its lifecycle. It follows from the clock and
 // the stock, never from a stored flag, so every node agrees on it.
@@ -56,9 +73,26 @@ type Drop struct {
 	SaleEndsAt           time.Time `json:"sale_ends_at,omitzero"`
 	HoldSeconds          int64     `json:"hold_seconds"`
 	Mode                 Mode      `json:"mode"`
-	Paused               bool      `json:"paused"`
-	CreatedAt            time.Time `json:"created_at,omitzero"`
+	// ConfirmBy says who confirms holds (default ConfirmByBackend).
+	ConfirmBy ConfirmBy `json:"confirm_by"`
+	// CheckoutURL, if set, is where the shop takes payment: a URL
+	// template containing CheckoutPlaceholder.
+	CheckoutURL string    `json:"checkout_url,omitempty"`
+	Paused      bool      `json:"paused"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
 }
+
+// CheckoutURLFor is the drop's checkout link for one reservation, or ""
+// when the drop has none.
+func (d Drop) CheckoutURLFor(reservation string) string {
+	if d.CheckoutURL == "" {
+		return ""
+	}
+	return strings.ReplaceAll(d.CheckoutURL, CheckoutPlaceholder, url.PathEscape(reservation))
+}
+
+// MaxCheckoutURLLen bounds a drop's checkout URL template.
+const MaxCheckoutURLLen = 1024
 
 // Normalize fills in defaults and truncates times to the millisecond, the
 // resolution the store keeps, so a drop read back equals the one written.
@@ -71,6 +105,9 @@ func (d Drop) Normalize() Drop {
 	}
 	if d.Mode == "" {
 		d.Mode = ModeFCFS
+	}
+	if d.ConfirmBy == "" {
+		d.ConfirmBy = ConfirmByBackend
 	}
 	if d.Product == "" {
 		d.Product = d.Name
@@ -112,6 +149,8 @@ func (d Drop) Validate() error {
 		return invalid("hold_seconds", "must be between 1 and %d", MaxHoldSeconds)
 	case d.Mode != ModeFCFS && d.Mode != ModeDraw:
 		return invalid("mode", "must be %q or %q", ModeFCFS, ModeDraw)
+	case d.ConfirmBy != ConfirmByBackend && d.ConfirmBy != ConfirmByShopper:
+		return invalid("confirm_by", "must be %q or %q", ConfirmByBackend, ConfirmByShopper)
 	case d.RegistrationOpensAt.IsZero():
 		return invalid("registration_opens_at", "is required")
 	case d.RegistrationClosesAt.IsZero():
@@ -124,6 +163,9 @@ func (d Drop) Validate() error {
 		return invalid("sale_starts_at", "must not be before registration_closes_at")
 	case !d.SaleEndsAt.IsZero() && !d.SaleStartsAt.Before(d.SaleEndsAt):
 		return invalid("sale_ends_at", "must be after sale_starts_at")
+	}
+	if err := validCheckoutURL(d.CheckoutURL); err != nil {
+		return err
 	}
 	// Times far outside this range are typos, and the store keeps them as
 	// Unix milliseconds that must stay exact in a Lua double.
@@ -158,6 +200,23 @@ func (d Drop) State(now time.Time, available int64) State {
 	default:
 		return StateSaleOpen
 	}
+}
+
+func validCheckoutURL(tmpl string) error {
+	if tmpl == "" {
+		return nil
+	}
+	if len(tmpl) > MaxCheckoutURLLen {
+		return invalid("checkout_url", "must be at most %d characters", MaxCheckoutURLLen)
+	}
+	if !strings.Contains(tmpl, CheckoutPlaceholder) {
+		return invalid("checkout_url", "must contain %s, where the reservation id goes", CheckoutPlaceholder)
+	}
+	u, err := url.Parse(strings.ReplaceAll(tmpl, CheckoutPlaceholder, "x"))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return invalid("checkout_url", "must be an absolute http or https URL without credentials")
+	}
+	return nil
 }
 
 // ValidateDropID checks the id charset and length of SPEC §2.

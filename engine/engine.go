@@ -40,18 +40,33 @@ func New(store Store, opts Options) *Engine {
 // Now is the engine's current time.
 func (e *Engine) Now() time.Time { return e.clock.Now() }
 
-// CreateDrop validates and stores a new drop and returns it as stored.
+// CreateDrop validates and stores a new drop and returns it as stored;
+// see CreateDropOnce for a retried create.
 func (e *Engine) CreateDrop(ctx context.Context, d Drop) (Drop, error) {
+	d, _, err := e.CreateDropOnce(ctx, d)
+	return d, err
+}
+
+// CreateDropOnce validates and stores a new drop, safe to retry: if a drop
+// with this id and the same configuration exists (an admin whose first
+// reply was lost), it returns that drop with created=false; with another
+// configuration, a *DropConflictError naming what differs.
+func (e *Engine) CreateDropOnce(ctx context.Context, d Drop) (Drop, bool, error) {
 	d.CreatedAt = e.clock.Now()
 	d.Paused = false
 	d = d.Normalize()
 	if err := d.Validate(); err != nil {
-		return Drop{}, err
+		return Drop{}, false, err
 	}
-	if err := e.store.CreateDrop(ctx, d); err != nil {
-		return Drop{}, err
+	created, err := e.store.CreateDrop(ctx, d)
+	if err != nil {
+		return Drop{}, false, fmt.Errorf("create drop=%s: %w", d.ID, err)
 	}
-	return d, nil
+	if !created {
+		stored, err := e.store.Drop(ctx, d.ID)
+		return stored, false, err
+	}
+	return d, true, nil
 }
 
 // Drop returns the drop with id.
@@ -59,14 +74,15 @@ func (e *Engine) Drop(ctx context.Context, id string) (Drop, error) {
 	if err := ValidateDropID(id); err != nil {
 		return Drop{}, fmt.Errorf("%w: drop %q", ErrNotFound, id)
 	}
-	return e.store.Drop(ctx, id)
+	d, err := e.store.Drop(ctx, id)
+	return d, wrap("read drop", id, err)
 }
 
 // Drops lists every drop, ordered by id.
 func (e *Engine) Drops(ctx context.Context) ([]Drop, error) {
 	ds, err := e.store.Drops(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list drops: %w", err)
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i].ID < ds[j].ID })
 	return ds, nil
@@ -86,7 +102,8 @@ func (e *Engine) setPaused(ctx context.Context, id string, paused bool) (Drop, e
 	if err := ValidateDropID(id); err != nil {
 		return Drop{}, fmt.Errorf("%w: drop %q", ErrNotFound, id)
 	}
-	return e.store.SetPaused(ctx, id, paused)
+	d, err := e.store.SetPaused(ctx, id, paused, e.clock.Now())
+	return d, wrap("set paused", id, err)
 }
 
 // Register registers user for drop. Registering twice is not an error:
@@ -102,7 +119,8 @@ func (e *Engine) Register(ctx context.Context, drop, user, ref string) (Registra
 	if err := ValidateRef(ref); err != nil {
 		return Registration{}, false, err
 	}
-	return e.store.Register(ctx, drop, user, ref, e.clock.Now())
+	reg, created, err := e.store.Register(ctx, drop, user, ref, e.clock.Now())
+	return reg, created, wrap("register", drop, err)
 }
 
 // Reserve decides one reserve request. Callers under load should gather
@@ -138,7 +156,7 @@ func (e *Engine) ReserveBatch(ctx context.Context, drop string, reqs []ReserveRe
 	}
 	got, err := e.store.ReserveBatch(ctx, drop, e.clock.Now(), valid)
 	if err != nil {
-		return nil, err
+		return nil, wrap("reserve", drop, err)
 	}
 	if len(got) != len(valid) {
 		return nil, fmt.Errorf("engine: store answered %d of %d reserve requests", len(got), len(valid))
@@ -168,7 +186,8 @@ func (e *Engine) Confirm(ctx context.Context, id, actor string) (Reservation, er
 	if err := e.checkReservationCall(id, actor); err != nil {
 		return Reservation{}, err
 	}
-	return e.store.Confirm(ctx, id, actor, e.clock.Now())
+	r, err := e.store.Confirm(ctx, id, actor, e.clock.Now())
+	return r, wrapReservation("confirm", id, err)
 }
 
 // Cancel releases a held reservation's units (to the waitlist first).
@@ -176,7 +195,8 @@ func (e *Engine) Cancel(ctx context.Context, id, actor string) (Reservation, err
 	if err := e.checkReservationCall(id, actor); err != nil {
 		return Reservation{}, err
 	}
-	return e.store.Cancel(ctx, id, actor, e.clock.Now())
+	r, err := e.store.Cancel(ctx, id, actor, e.clock.Now())
+	return r, wrapReservation("cancel", id, err)
 }
 
 // Reservation returns a reservation if actor ("" for admin) may see it.
@@ -186,7 +206,7 @@ func (e *Engine) Reservation(ctx context.Context, id, actor string) (Reservation
 	}
 	r, err := e.store.Reservation(ctx, id)
 	if err != nil {
-		return Reservation{}, err
+		return Reservation{}, wrapReservation("read", id, err)
 	}
 	if actor != "" && r.User != actor {
 		return Reservation{}, ErrForbidden
@@ -218,22 +238,48 @@ func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
 	for _, d := range ds {
-		n, err := e.store.ExpireDue(ctx, d.ID, now, e.expireStep)
+		n, err := e.sweepDrop(ctx, d.ID, now, !d.SaleEndsAt.IsZero() && !now.Before(d.SaleEndsAt))
 		total += n
 		if err != nil {
-			errs = append(errs, fmt.Errorf("drop %s: %w", d.ID, err))
+			errs = append(errs, err)
 		}
 	}
 	return total, errors.Join(errs...)
 }
 
-// ExpireDrop is one expiry step for a single drop: at most ExpireStep
-// holds whose deadline has passed. ExpireDue runs it for every drop.
+// sweepDrop is one sweep of one drop: an expiry step and, once its sale
+// has ended, the end of its waitlist. It returns the holds expired.
+func (e *Engine) sweepDrop(ctx context.Context, drop string, now time.Time, ended bool) (int, error) {
+	n, err := e.store.ExpireDue(ctx, drop, now, e.expireStep)
+	if err != nil {
+		return n, fmt.Errorf("expire drop=%s: %w", drop, err)
+	}
+	if !ended {
+		return n, nil
+	}
+	// Released units of an ended sale go back to stock, never down the
+	// waitlist, so ending the waitlist before every hold has expired is
+	// fine. A long waitlist ends in bounded steps, several per sweep.
+	for step := 0; step < 64 && ctx.Err() == nil; step++ {
+		done, err := e.store.EndWaitlist(ctx, drop, now, e.expireStep)
+		if err != nil {
+			return n, fmt.Errorf("end waitlist drop=%s: %w", drop, err)
+		}
+		if done < e.expireStep {
+			break
+		}
+	}
+	return n, nil
+}
+
+// ExpireDrop is one sweep of a single drop: at most ExpireStep holds
+// whose deadline has passed, and, after its sale, the end of its waitlist
+// (the store checks the end). ExpireDue does this for every drop.
 func (e *Engine) ExpireDrop(ctx context.Context, drop string) (int, error) {
 	if err := ValidateDropID(drop); err != nil {
 		return 0, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
-	return e.store.ExpireDue(ctx, drop, e.clock.Now(), e.expireStep)
+	return e.sweepDrop(ctx, drop, e.clock.Now(), true)
 }
 
 // ShopperView returns what user sees of drop (SPEC §4 `me`).
@@ -244,7 +290,8 @@ func (e *Engine) ShopperView(ctx context.Context, drop, user string) (ShopperVie
 	if err := ValidateUser(user); err != nil {
 		return ShopperView{}, err
 	}
-	return e.store.ShopperView(ctx, drop, user)
+	v, err := e.store.ShopperView(ctx, drop, user)
+	return v, wrap("shopper view", drop, err)
 }
 
 // WaitlistPosition returns user's 1-based waitlist position for drop, or
@@ -262,5 +309,23 @@ func (e *Engine) Stats(ctx context.Context, drop string) (Stats, error) {
 	if err := ValidateDropID(drop); err != nil {
 		return Stats{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
-	return e.store.Stats(ctx, drop)
+	st, err := e.store.Stats(ctx, drop)
+	return st, wrap("stats", drop, err)
+}
+
+// wrap names the operation and drop of a store error, so a log line says
+// what failed; errors.Is still sees the cause.
+func wrap(op, drop string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s drop=%s: %w", op, drop, err)
+}
+
+// wrapReservation is wrap for operations on one reservation.
+func wrapReservation(op, id string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s reservation=%s: %w", op, id, err)
 }

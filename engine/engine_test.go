@@ -19,7 +19,10 @@ type refusingStore struct {
 
 func (s refusingStore) fail() { s.t.Helper(); s.t.Fatalf("bad input reached the store") }
 
-func (s refusingStore) CreateDrop(context.Context, engine.Drop) error { s.fail(); return nil }
+func (s refusingStore) CreateDrop(context.Context, engine.Drop) (bool, error) {
+	s.fail()
+	return false, nil
+}
 func (s refusingStore) Register(context.Context, string, string, string, time.Time) (engine.Registration, bool, error) {
 	s.fail()
 	return engine.Registration{}, false, nil
@@ -36,7 +39,7 @@ func (s refusingStore) Cancel(context.Context, string, string, time.Time) (engin
 	s.fail()
 	return engine.Reservation{}, nil
 }
-func (s refusingStore) SetPaused(context.Context, string, bool) (engine.Drop, error) {
+func (s refusingStore) SetPaused(context.Context, string, bool, time.Time) (engine.Drop, error) {
 	s.fail()
 	return engine.Drop{}, nil
 }

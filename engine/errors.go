@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors for the closed set of outcomes a caller must tell apart.
@@ -16,6 +17,9 @@ var (
 	ErrNotFound = errors.New("engine: not found")
 	// ErrDropExists means a drop with that id was already created.
 	ErrDropExists = errors.New("engine: drop already exists")
+	// ErrWebhookExists means a webhook with that id exists (ids are
+	// random: a collision is a bug, never the caller's mistake).
+	ErrWebhookExists = errors.New("engine: webhook already exists")
 	// ErrForbidden means the actor may not see or change the object.
 	ErrForbidden = errors.New("engine: forbidden")
 
@@ -42,6 +46,9 @@ var (
 	// ErrIdempotencyMismatch means the idempotency key was already used by
 	// this shopper for a different request.
 	ErrIdempotencyMismatch = errors.New("engine: idempotency key reused with a different request")
+	// ErrInProgress means a request with the same idempotency key is
+	// running now; its answer is not known yet.
+	ErrInProgress = errors.New("engine: a request with this idempotency key is in progress")
 
 	// ErrExpired means the reservation's hold ran out.
 	ErrExpired = errors.New("engine: reservation expired")
@@ -51,6 +58,36 @@ var (
 	// cancelled (a confirmed unit never returns, I7).
 	ErrConfirmed = errors.New("engine: reservation already confirmed")
 )
+
+// ErrShopConfirms means a shopper tried to confirm her own hold on a drop
+// whose shop backend confirms reservations, after taking payment
+// (confirm_by "backend", the default).
+var ErrShopConfirms = &DetailError{Err: ErrForbidden,
+	Detail: "the shop confirms reservations of this drop after payment: finish checkout with the shop"}
+
+// DetailError is an outcome with a sentence for the person who met it.
+// errors.Is matches both the error itself and Err.
+type DetailError struct {
+	Err    error
+	Detail string
+}
+
+func (e *DetailError) Error() string { return e.Err.Error() + ": " + e.Detail }
+func (e *DetailError) Unwrap() error { return e.Err }
+
+// DropConflictError is ErrDropExists for a create whose configuration
+// differs from the stored drop's; Fields names what differs (API names).
+type DropConflictError struct {
+	ID     string
+	Fields []string
+}
+
+func (e *DropConflictError) Error() string {
+	return fmt.Sprintf("engine: drop %q exists with a different %s", e.ID, strings.Join(e.Fields, ", "))
+}
+
+// Is makes errors.Is(err, ErrDropExists) true.
+func (e *DropConflictError) Is(target error) bool { return target == ErrDropExists }
 
 // ValidationError says which input field is wrong and why.
 type ValidationError struct {

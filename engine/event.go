@@ -20,37 +20,54 @@ const (
 	EventSaleClosed EventType = "sale_closed"
 	EventDrawn      EventType = "drawn"
 	EventReferral   EventType = "referral"
+	// EventWaitlistEnded tells a shopper still on the waitlist when the
+	// sale ended that nothing more will come to her.
+	EventWaitlistEnded EventType = "waitlist_ended"
 )
 
 // Event is one entry of a drop's outbox: a state change written in the same
 // atomic step as the change itself, with an id that is unique and stable
 // across republishing, so JetStream can deduplicate (I4).
 //
-// Fields that do not apply to a type are zero.
+// It is the one shape an event has from the outbox to the wire: its JSON
+// is the data of the CloudEvent the relay publishes (ID, Type and Time are
+// the envelope's own fields), and webhooks and consumers decode it back
+// into this type. Fields that do not apply to a type are zero and omitted.
 type Event struct {
-	ID          string    `json:"id"`
-	Type        EventType `json:"type"`
+	ID          string    `json:"-"`
+	Type        EventType `json:"-"`
+	Time        time.Time `json:"-"`
 	Drop        string    `json:"drop"`
-	Time        time.Time `json:"time"`
 	Reservation string    `json:"reservation,omitempty"`
 	User        string    `json:"user,omitempty"`
 	Quantity    int64     `json:"quantity,omitempty"`
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 	ShareCode   string    `json:"share_code,omitempty"`
+	// ShareURL is the share card's address; the publisher fills it in,
+	// as only it knows the public base URL.
+	ShareURL string `json:"share_url,omitempty"`
 	// Product and SecondsAfterStart (how long after sale start a hold was
-	// won) follow from the drop and the event time. The store does not
-	// write them into the outbox, to keep entries small; the publisher fills
-	// them in with EnrichWon.
-	Product           string  `json:"product,omitempty"`
-	SecondsAfterStart float64 `json:"seconds_after_start,omitempty"`
+	// won; present on every won event, zero included) follow from the
+	// drop and the event time. The store does not write them into the
+	// outbox, to keep entries small; the publisher fills them in with
+	// EnrichWon.
+	Product           string   `json:"product,omitempty"`
+	SecondsAfterStart *float64 `json:"seconds_after_start,omitempty"`
+	// FromWaitlist marks a won event for a waitlist promotion.
+	FromWaitlist bool `json:"from_waitlist,omitempty"`
 	// WaitlistPosition is set on waitlisted events.
 	WaitlistPosition int64 `json:"waitlist_position,omitempty"`
 	// Ref is the share code credited by a referral event.
 	Ref string `json:"ref,omitempty"`
-	// Available is the stock after a sold_out or restocked event.
-	Available int64 `json:"available,omitempty"`
-	// FromWaitlist marks a won event for a waitlist promotion.
-	FromWaitlist bool `json:"from_waitlist,omitempty"`
+	// Available is the stock after a sold_out or restocked event (present
+	// on those, zero included).
+	Available *int64 `json:"available,omitempty"`
+	// Version orders a drop's sold_out and restocked events: it grows
+	// with each, so a node applies only news newer than what it has.
+	Version int64 `json:"version,omitempty"`
+	// CheckoutURL is where a winner pays, from the drop's template; the
+	// publisher fills it in with EnrichWon.
+	CheckoutURL string `json:"checkout_url,omitempty"`
 }
 
 // EnrichWon fills in the fields of a won event that follow from its drop.
@@ -59,7 +76,10 @@ func (e *Event) EnrichWon(d Drop) {
 		return
 	}
 	e.Product = d.Product
+	e.CheckoutURL = d.CheckoutURLFor(e.Reservation)
+	secs := 0.0
 	if e.Time.After(d.SaleStartsAt) {
-		e.SecondsAfterStart = e.Time.Sub(d.SaleStartsAt).Seconds()
+		secs = e.Time.Sub(d.SaleStartsAt).Seconds()
 	}
+	e.SecondsAfterStart = &secs
 }

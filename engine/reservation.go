@@ -43,8 +43,8 @@ type Reservation struct {
 	FromWaitlist bool `json:"from_waitlist,omitempty"`
 }
 
-// Stats are a drop's counters. Units: Stock = Available + Held + Confirmed
-// at every instant (I6). Released counts units ever released by a cancel or
+// Stats are a drop's counters. Units: Stock = Available + Owed + Held +
+// Confirmed at every instant (I6; Owed is zero unless the sale is paused). Released counts units ever released by a cancel or
 // an expiry, whether they went to the waitlist or back to stock.
 type Stats struct {
 	Stock        int64 `json:"stock"`
@@ -56,6 +56,14 @@ type Stats struct {
 	Waitlisted   int64 `json:"waitlisted"`
 	Reservations int64 `json:"reservations"`
 	Referrals    int64 `json:"referrals"`
+	// Owed counts units released while the sale was paused with shoppers
+	// on the waitlist: they are promoted down the waitlist on resume, and
+	// are neither available nor held meanwhile, so then
+	// Stock = Available + Owed + Held + Confirmed.
+	Owed int64 `json:"owed"`
+	// SoldOutVersion grows with every sold_out and restocked event; the
+	// nodes' sold-out flags apply only news newer than what they hold.
+	SoldOutVersion int64 `json:"-"`
 }
 
 // ShopperView is what one shopper sees of a drop: SPEC §4's `me`.
@@ -65,6 +73,9 @@ type ShopperView struct {
 	Reservation *Reservation `json:"reservation"`
 	// WaitlistPosition is 1-based, or nil when not on the waitlist.
 	WaitlistPosition *int64 `json:"waitlist_position"`
+	// WaitlistEnded is true when the shopper was still waiting when the
+	// sale ended: nothing more will come to her from this drop.
+	WaitlistEnded bool `json:"waitlist_ended"`
 }
 
 // Input limits for values that come from outside.

@@ -13,15 +13,19 @@ import (
 // appends its events to the drop's outbox in the same atomic step.
 // Errors are the engine's sentinels (or wrap them) for known outcomes.
 type Store interface {
-	// CreateDrop stores a new, validated drop with its full stock.
-	// ErrDropExists if the id is taken.
-	CreateDrop(ctx context.Context, d Drop) error
+	// CreateDrop stores a new, validated drop with its full stock and
+	// reports created. If a drop with this id exists with the same
+	// configuration (a retried create) it reports created=false and no
+	// error; with another configuration, a *DropConflictError.
+	CreateDrop(ctx context.Context, d Drop) (created bool, err error)
 	// Drop returns one drop. ErrNotFound if missing.
 	Drop(ctx context.Context, id string) (Drop, error)
 	// Drops returns every drop, ordered by id.
 	Drops(ctx context.Context) ([]Drop, error)
-	// SetPaused pauses or resumes a drop's sale and returns the drop.
-	SetPaused(ctx context.Context, id string, paused bool) (Drop, error)
+	// SetPaused pauses or resumes a drop's sale at now and returns the
+	// drop. Resuming promotes down the waitlist the units released while
+	// paused (Stats.Owed).
+	SetPaused(ctx context.Context, id string, paused bool, now time.Time) (Drop, error)
 
 	// Register registers user for drop at now, crediting ref if the
 	// registration is new. created is false for a repeat.
@@ -43,6 +47,11 @@ type Store interface {
 	// ExpireDue expires up to limit holds of drop whose deadline is at or
 	// before now, and returns how many it expired.
 	ExpireDue(ctx context.Context, drop string, now time.Time, limit int) (int, error)
+	// EndWaitlist, once drop's sale has ended at now, tells up to limit
+	// shoppers still on its waitlist that their wait ended (an
+	// EventWaitlistEnded each; their view says so) and returns how many.
+	// Before the end of the sale it does nothing.
+	EndWaitlist(ctx context.Context, drop string, now time.Time, limit int) (int, error)
 
 	// ShopperView returns what user sees of drop.
 	ShopperView(ctx context.Context, drop, user string) (ShopperView, error)

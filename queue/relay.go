@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/run"
 )
 
 // RelayOptions configure a Relay. Zero values mean the defaults.
@@ -44,19 +45,25 @@ type RelayOptions struct {
 // JetStream drops as a duplicate: every event is published effectively once
 // (I4). While NATS is down, entries wait in Redis; reservations go on.
 type Relay struct {
-	store  engine.Store
+	store  Drops
 	outbox engine.Outbox
 	js     jetstream.JetStream
 	o      RelayOptions
 
-	run     lifecycle
+	run     run.Lifecycle
 	mu      sync.Mutex
 	workers map[string]bool
 	lag     map[string]int64
 }
 
+// Drops is what the relay needs of the store besides the outbox: which
+// drops exist (each gets a worker), and what their won events derive from.
+type Drops interface {
+	Drops(ctx context.Context) ([]engine.Drop, error)
+}
+
 // NewRelay returns a stopped Relay.
-func NewRelay(store engine.Store, outbox engine.Outbox, js jetstream.JetStream, o RelayOptions) *Relay {
+func NewRelay(store Drops, outbox engine.Outbox, js jetstream.JetStream, o RelayOptions) *Relay {
 	if o.Consumer == "" {
 		host, _ := os.Hostname()
 		var b [4]byte
@@ -87,14 +94,14 @@ func NewRelay(store engine.Store, outbox engine.Outbox, js jetstream.JetStream, 
 // Start runs the relay in the background: one worker per drop, started as
 // drops appear. Starting twice does nothing.
 func (r *Relay) Start(ctx context.Context) {
-	r.run.start(ctx, func(ctx context.Context) { every(ctx, r.o.Refresh, r.startWorkers) })
+	r.run.Start(ctx, func(ctx context.Context) { run.Every(ctx, r.o.Refresh, r.startWorkers) })
 }
 
 // Close stops every worker and waits for them. Entries read but not yet
 // acknowledged stay pending and are claimed by another node (or this one
 // after a restart). Safe to call twice.
 func (r *Relay) Close() error {
-	r.run.stop()
+	r.run.Stop()
 	return nil
 }
 
@@ -121,14 +128,14 @@ func (r *Relay) startWorkers(ctx context.Context) {
 	for _, d := range drops {
 		if !r.workers[d.ID] {
 			r.workers[d.ID] = true
-			r.run.spawn(func() { r.work(ctx, d) })
+			r.run.Spawn(func() { r.work(ctx, d) })
 		}
 	}
 }
 
 // work relays one drop's outbox until ctx ends.
 func (r *Relay) work(ctx context.Context, d engine.Drop) {
-	backoff := newBackoff(50*time.Millisecond, 2*time.Second)
+	backoff := run.NewBackoff(50*time.Millisecond, 2*time.Second)
 	var pending []engine.OutboxEntry // read, not yet acknowledged
 	for ctx.Err() == nil {
 		if len(pending) == 0 {
@@ -136,7 +143,7 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 			if err != nil {
 				if ctx.Err() == nil {
 					r.o.Logger.Warn("relay: reading the outbox failed", "drop", d.ID, "err", err.Error())
-					backoff.wait(ctx)
+					backoff.Wait(ctx)
 				}
 				continue
 			}
@@ -154,7 +161,7 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 				if ctx.Err() == nil {
 					r.o.Logger.Warn("relay: acknowledging the outbox failed", "drop", d.ID, "err", aerr.Error())
 				}
-				backoff.wait(ctx)
+				backoff.Wait(ctx)
 				continue
 			}
 			pending = pending[len(done):]
@@ -163,11 +170,11 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 			if ctx.Err() == nil {
 				r.o.Logger.Warn("relay: publishing to JetStream failed; retrying", "drop", d.ID,
 					"waiting", len(pending), "err", err.Error())
-				backoff.wait(ctx)
+				backoff.Wait(ctx)
 			}
 			continue
 		}
-		backoff.reset()
+		backoff.Reset()
 	}
 }
 
@@ -226,22 +233,3 @@ func (r *Relay) updateLag(ctx context.Context, drop string) {
 	r.lag[drop] = n
 	r.mu.Unlock()
 }
-
-// backoff doubles a wait from min to max; reset after a success.
-type backoff struct{ min, max, cur time.Duration }
-
-func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max, cur: min} }
-
-func (b *backoff) wait(ctx context.Context) {
-	t := time.NewTimer(b.cur)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	if b.cur *= 2; b.cur > b.max {
-		b.cur = b.max
-	}
-}
-
-func (b *backoff) reset() { b.cur = b.min }

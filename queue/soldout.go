@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/run"
 )
 
 // SoldOutOptions configure SoldOutFlags. Zero values mean the defaults.
@@ -29,26 +31,37 @@ type SoldOutOptions struct {
 // The flag errs only on the safe side for long: a drop not flagged goes to
 // Redis, which answers correctly; a flag that outlived a missed restocked
 // event is re-checked against the store after TTL.
+//
+// Events can arrive out of order (two nodes' relays, a consumer that
+// restarts from the last event per subject), so each flag keeps the
+// version of the news it holds: sold_out and restocked events carry a
+// version that grows with each (from Redis, beside the counters), and a
+// flag applies only news newer than its own.
 type SoldOutFlags struct {
 	js      jetstream.JetStream
-	refresh func(ctx context.Context, drop string) (soldOut bool, err error)
+	refresh RefreshSoldOut
 	o       SoldOutOptions
 
 	mu    sync.Mutex
 	flags map[string]*soldOutFlag
 
-	run lifecycle
+	run run.Lifecycle
 }
 
 type soldOutFlag struct {
 	mu      sync.Mutex // one refresh at a time
 	soldOut bool
+	version int64 // of the news the flag holds; 0: unversioned
 	checked time.Time
 }
 
+// RefreshSoldOut reads from the store whether drop is sold out and the
+// version of that news (engine.Stats: Available == 0, SoldOutVersion).
+type RefreshSoldOut func(ctx context.Context, drop string) (soldOut bool, version int64, err error)
+
 // NewSoldOutFlags returns stopped flags. refresh reads whether a drop is
-// sold out from the store (for example: Stats().Available == 0).
-func NewSoldOutFlags(js jetstream.JetStream, refresh func(context.Context, string) (bool, error), o SoldOutOptions) *SoldOutFlags {
+// sold out from the store.
+func NewSoldOutFlags(js jetstream.JetStream, refresh RefreshSoldOut, o SoldOutOptions) *SoldOutFlags {
 	if o.TTL <= 0 {
 		o.TTL = 2 * time.Second
 	}
@@ -81,15 +94,19 @@ func (f *SoldOutFlags) SoldOut(drop string) bool {
 	// The flag is old: ask the store once, on behalf of everyone waiting.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	sold, err := f.refresh(ctx, drop)
+	sold, version, err := f.refresh(ctx, drop)
 	if err != nil {
 		return false // unsure: let the store decide the request
 	}
-	fl.soldOut, fl.checked = sold, f.o.Now()
+	// The store is the truth at this moment, whatever the version.
+	fl.soldOut, fl.version, fl.checked = sold, version, f.o.Now()
 	return sold
 }
 
-func (f *SoldOutFlags) set(drop string, soldOut bool) {
+// set applies one event's news about drop, unless the flag already holds
+// newer news. Unversioned news (0, from before versions existed) applies
+// only to a flag that has no version either.
+func (f *SoldOutFlags) set(drop string, soldOut bool, version int64) {
 	f.mu.Lock()
 	fl, ok := f.flags[drop]
 	if !ok {
@@ -98,25 +115,28 @@ func (f *SoldOutFlags) set(drop string, soldOut bool) {
 	}
 	f.mu.Unlock()
 	fl.mu.Lock()
-	fl.soldOut, fl.checked = soldOut, f.o.Now()
-	fl.mu.Unlock()
+	defer fl.mu.Unlock()
+	if version < fl.version || version == fl.version && version != 0 {
+		return // older news, or the same news again
+	}
+	fl.soldOut, fl.version, fl.checked = soldOut, version, f.o.Now()
 }
 
 // Start follows the stream in the background: first the last sold_out and
 // restocked event of every drop (the current state), then each new one. An
 // ordered consumer resumes where it was after a reconnect, so a node that
 // was cut off catches up. Starting twice does nothing.
-func (f *SoldOutFlags) Start(ctx context.Context) { f.run.start(ctx, f.follow) }
+func (f *SoldOutFlags) Start(ctx context.Context) { f.run.Start(ctx, f.follow) }
 
 func (f *SoldOutFlags) follow(ctx context.Context) {
-	retry := newBackoff(100*time.Millisecond, 5*time.Second)
+	retry := run.NewBackoff(100*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
 		if err := f.consume(ctx); err != nil && ctx.Err() == nil {
 			f.o.Logger.Warn("sold-out flags: following the stream failed; retrying", "err", err.Error())
-			retry.wait(ctx)
+			retry.Wait(ctx)
 			continue
 		}
-		retry.reset()
+		retry.Reset()
 	}
 }
 
@@ -148,12 +168,18 @@ func (f *SoldOutFlags) consume(ctx context.Context) error {
 		if len(parts) != 3 {
 			continue
 		}
-		f.set(parts[1], parts[2] == string(engine.EventSoldOut))
+		var ce struct {
+			Data struct {
+				Version int64 `json:"version"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(msg.Data(), &ce) // unreadable: version 0, applied only to unversioned flags
+		f.set(parts[1], parts[2] == string(engine.EventSoldOut), ce.Data.Version)
 	}
 }
 
 // Close stops following the stream. Safe to call twice.
 func (f *SoldOutFlags) Close() error {
-	f.run.stop()
+	f.run.Stop()
 	return nil
 }

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/flashdrop/flashdrop/api"
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
 )
 
@@ -44,9 +46,9 @@ type node struct {
 
 func startNode(t *testing.T, w *world, eng *engine.Engine) *node {
 	t.Helper()
-	flags := queue.NewSoldOutFlags(w.js, func(ctx context.Context, drop string) (bool, error) {
+	flags := queue.NewSoldOutFlags(w.js, func(ctx context.Context, drop string) (bool, int64, error) {
 		st, err := eng.Stats(ctx, drop)
-		return err == nil && st.Available == 0, err
+		return err == nil && st.Available == 0, st.SoldOutVersion, err
 	}, queue.SoldOutOptions{TTL: time.Minute, Logger: quiet})
 	flags.Start(context.Background())
 	t.Cleanup(func() { _ = flags.Close() })
@@ -93,17 +95,6 @@ func (n *node) reserve(t *testing.T, drop, user string, headers ...string) (int,
 	return resp.StatusCode, string(body)
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -124,7 +115,7 @@ func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
 	// the sold_out event to reach both.
 	n1.reserve(t, drop, "u0")
 	n2.reserve(t, drop, "u0")
-	waitUntil(t, "both nodes to learn the sell-out", func() bool {
+	testkit.Eventually(t, 0, "both nodes to learn the sell-out", func() bool {
 		return n1.flags.SoldOut(drop) && n2.flags.SoldOut(drop)
 	})
 
@@ -153,7 +144,7 @@ func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "both nodes to learn the restock", func() bool {
+	testkit.Eventually(t, 0, "both nodes to learn the restock", func() bool {
 		return !n1.flags.SoldOut(drop) && !n2.flags.SoldOut(drop)
 	})
 	if code, body := n2.reserve(t, drop, "u5"); code != 201 {
@@ -171,13 +162,13 @@ func TestSoldOutFlagRecoversFromAMissedRestock(t *testing.T) {
 	now := time.Now()
 	var clock atomic.Int64
 	clock.Store(now.UnixNano())
-	flags := queue.NewSoldOutFlags(w.js, func(ctx context.Context, d string) (bool, error) {
+	flags := queue.NewSoldOutFlags(w.js, func(ctx context.Context, d string) (bool, int64, error) {
 		st, err := w.eng.Stats(ctx, d)
-		return err == nil && st.Available == 0, err
+		return err == nil && st.Available == 0, st.SoldOutVersion, err
 	}, queue.SoldOutOptions{TTL: time.Second, Logger: quiet, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	flags.Start(context.Background())
 	t.Cleanup(func() { _ = flags.Close() })
-	waitUntil(t, "the sell-out", func() bool { return flags.SoldOut(drop) })
+	testkit.Eventually(t, 0, "the sell-out", func() bool { return flags.SoldOut(drop) })
 
 	// Stop following, restock behind its back, and let the TTL pass.
 	_ = flags.Close()
@@ -192,5 +183,47 @@ func TestSoldOutFlagRecoversFromAMissedRestock(t *testing.T) {
 	clock.Add(int64(2 * time.Second))
 	if flags.SoldOut(drop) {
 		t.Fatal("after its TTL the flag must be re-checked against the store")
+	}
+}
+
+// TestSoldOutFlagIgnoresOlderNews: a node that sees restocked before an
+// older sold_out (reordered delivery) keeps the newer news: the drop is
+// open (issue 9 §9).
+func TestSoldOutFlagIgnoresOlderNews(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	flags := queue.NewSoldOutFlags(w.js, func(context.Context, string) (bool, int64, error) {
+		return false, 0, errors.New("the store is not asked within the TTL")
+	}, queue.SoldOutOptions{TTL: time.Hour, Logger: quiet})
+	flags.Start(context.Background())
+	t.Cleanup(func() { _ = flags.Close() })
+
+	publish := func(drop string, typ engine.EventType, version int64) {
+		t.Helper()
+		ev := engine.Event{ID: fmt.Sprintf("%s-%s-%d", drop, typ, version), Type: typ, Drop: drop,
+			Time: time.Now(), Version: version}
+		body, err := queue.Envelope(ev, "").Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.js.Publish(ctx(t), queue.Subject(drop, typ), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Reversed: restocked (version 4) arrives before sold_out (version 3).
+	publish("reordered", engine.EventRestocked, 4)
+	publish("reordered", engine.EventSoldOut, 3)
+	// In order, for contrast: restocked 2, then sold_out 5.
+	publish("ordered", engine.EventRestocked, 2)
+	publish("ordered", engine.EventSoldOut, 5)
+	// The consumer reads in stream order: once the marker is in, so is
+	// everything before it.
+	publish("marker", engine.EventSoldOut, 1)
+	testkit.Eventually(t, 0, "the marker", func() bool { return flags.SoldOut("marker") })
+	if flags.SoldOut("reordered") {
+		t.Fatal("an older sold_out overrode a newer restocked")
+	}
+	if !flags.SoldOut("ordered") {
+		t.Fatal("a newer sold_out was not applied")
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/webhook"
 )
 
 // ServeConfig is everything `flashdrop serve` can be told.
@@ -76,7 +77,7 @@ type Main struct {
 	keeper   *queue.StreamKeeper
 	relay    *queue.Relay
 	flags    *queue.SoldOutFlags
-	hooks    *queue.Deliverer
+	hooks    *webhook.Deliverer
 	srv      *api.Server
 	sweeper  *engine.Sweeper
 	ln       net.Listener
@@ -222,12 +223,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.relay = queue.NewRelay(relayStore, relayStore, js, queue.RelayOptions{PublicURL: publicURL, Logger: m.log})
 	m.relay.Start(context.Background())
-	m.flags = queue.NewSoldOutFlags(js, func(ctx context.Context, drop string) (bool, error) {
+	m.flags = queue.NewSoldOutFlags(js, func(ctx context.Context, drop string) (bool, int64, error) {
 		st, err := m.Engine.Stats(ctx, drop)
-		return err == nil && st.Available == 0, err
+		return err == nil && st.Available == 0, st.SoldOutVersion, err
 	}, queue.SoldOutOptions{TTL: c.SoldOutTTL, Logger: m.log})
 	m.flags.Start(context.Background())
-	m.hooks = queue.NewDeliverer(js, store, queue.WebhookOptions{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log})
+	m.hooks = webhook.NewDeliverer(js, store, webhook.Options{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log})
 	m.hooks.Start(context.Background())
 
 	ready := func(ctx context.Context) error {
@@ -243,15 +244,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return nil
 	}
 	m.srv, err = api.New(api.Config{
-		Engine:          m.Engine,
-		Auth:            api.AuthConfig{JWTSecret: []byte(c.JWTSecret), Issuer: c.JWTIssuer, Audience: c.JWTAudience, AdminToken: c.AdminToken},
-		Ready:           ready,
-		Logger:          m.log,
-		Batch:           c.Batch,
-		Limits:          c.Limits,
-		SoldOut:         m.flags,
-		Webhooks:        store,
-		CheckWebhookURL: queue.CheckWebhookURL(c.WebhooksAllowPrivate),
+		Engine:           m.Engine,
+		Auth:             api.AuthConfig{JWTSecret: []byte(c.JWTSecret), Issuer: c.JWTIssuer, Audience: c.JWTAudience, AdminToken: c.AdminToken},
+		Ready:            ready,
+		Logger:           m.log,
+		Batch:            c.Batch,
+		Limits:           c.Limits,
+		SoldOut:          m.flags,
+		Webhooks:         store,
+		AdminIdempotency: store,
+		CheckWebhookURL:  webhook.CheckURL(c.WebhooksAllowPrivate),
 	})
 	if err != nil {
 		return err
@@ -395,13 +397,15 @@ func randomSecret(n int) string {
 }
 
 // createDemo makes the embedded default's demo drop: registration open
-// now, the sale two minutes later, so a newcomer sees the whole flow.
+// now, the sale two minutes later, so a newcomer sees the whole flow. It
+// is free, so the shopper confirms her own hold (no shop checkout).
 func (m *Main) createDemo(ctx context.Context) (*engine.Drop, error) {
 	now := m.Clock.Now()
 	d, err := m.Engine.CreateDrop(ctx, engine.Drop{
 		ID: "demo", Name: "Demo Sneaker", Stock: 10, PerUserLimit: 1,
 		RegistrationOpensAt: now.Add(-time.Second), RegistrationClosesAt: now.Add(2 * time.Minute),
 		SaleStartsAt: now.Add(2 * time.Minute), SaleEndsAt: now.Add(62 * time.Minute), HoldSeconds: 600,
+		ConfirmBy: engine.ConfirmByShopper,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the demo drop: %w", err)

@@ -90,7 +90,12 @@ func TestBadInputLeavesStateUntouched(t *testing.T) {
 				_, err := f.eng.CreateDrop(c, bad)
 				return err
 			}, engine.ErrInvalid},
-			{"create duplicate", func() error { _, err := f.eng.CreateDrop(c, d); return err }, engine.ErrDropExists},
+			{"create duplicate with another config", func() error {
+				other := d
+				other.Stock++
+				_, err := f.eng.CreateDrop(c, other)
+				return err
+			}, engine.ErrDropExists},
 			{"register empty user", func() error { _, _, err := f.eng.Register(c, d.ID, "", ""); return err }, engine.ErrInvalid},
 			{"register control chars", func() error { _, _, err := f.eng.Register(c, d.ID, "a\x00b", ""); return err }, engine.ErrInvalid},
 			{"register bad ref", func() error { _, _, err := f.eng.Register(c, d.ID, "dave", "no spaces"); return err }, engine.ErrInvalid},
@@ -120,7 +125,12 @@ func TestBadInputLeavesStateUntouched(t *testing.T) {
 				_, _, err := f.store.Register(c, d.ID, "", "", d.RegistrationOpensAt.Add(time.Second))
 				return err
 			}, nil},
-			{"store: create invalid", func() error { bad := d; bad.ID = d.ID + "-x"; bad.Stock = -1; return f.store.CreateDrop(c, bad) }, engine.ErrInvalid},
+			{"store: create invalid", func() error {
+				bad := d
+				bad.ID, bad.Stock = d.ID+"-x", -1
+				_, err := f.store.CreateDrop(c, bad)
+				return err
+			}, engine.ErrInvalid},
 		}
 		before := snapshot(t, f, d.ID)
 		for _, tc := range cases {

@@ -26,6 +26,7 @@ const (
 	codeRegNotOpen    = 14
 	codeRegClosed     = 15
 	codeExists        = 16
+	codeShopConfirms  = 17
 )
 
 var codeErrors = map[int64]error{
@@ -43,6 +44,7 @@ var codeErrors = map[int64]error{
 	codeRegNotOpen:    engine.ErrRegistrationNotOpen,
 	codeRegClosed:     engine.ErrRegistrationClosed,
 	codeExists:        engine.ErrDropExists,
+	codeShopConfirms:  engine.ErrShopConfirms,
 }
 
 // codeErr maps a script result code to the engine's error for it. codeOK

@@ -137,8 +137,8 @@ func checkInvariants(t *testing.T, f *fixture, d engine.Drop, ans *answers) {
 	if st.Held+st.Confirmed > st.Stock || st.Available < 0 {
 		t.Errorf("I1: oversold: %+v", st)
 	}
-	if st.Available+st.Held+st.Confirmed != st.Stock {
-		t.Errorf("I6: available+held+confirmed != stock: %+v", st)
+	if st.Available+st.Owed+st.Held+st.Confirmed != st.Stock || st.Owed < 0 {
+		t.Errorf("I6: available+owed+held+confirmed != stock: %+v", st)
 	}
 	if held != st.Held || confirmed != st.Confirmed || released != st.Released || int64(len(res)) != st.Reservations {
 		t.Errorf("counters disagree with reservations: held %d confirmed %d released %d n %d; stats %+v",

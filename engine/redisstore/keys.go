@@ -11,12 +11,13 @@ const dropIndexKey = "fd:drops" // set of drop ids (its own slot)
 type dropKeys struct {
 	prefix   string
 	drop     string // hash: configuration
-	counters string // hash: available, held, confirmed, released, reservations, referrals, wlseq
+	counters string // hash: available, held, confirmed, released, reservations, referrals, wlseq, owed, sov
 	reg      string // hash: user -> "registered_at[|units held+confirmed|latest reservation id]"
 	refs     string // hash: referral code -> count
 	holds    string // zset: reservation id -> expires_at (ms)
 	wl       string // zset: user -> waitlist sequence
 	wlq      string // hash: user -> quantity wanted
+	wlend    string // set: users whose wait ended with the sale
 	outbox   string // stream: events not yet published
 }
 
@@ -31,9 +32,15 @@ func keysFor(drop string) dropKeys {
 		holds:    p + "holds",
 		wl:       p + "wl",
 		wlq:      p + "wlq",
+		wlend:    p + "wlend",
 		outbox:   p + "outbox",
 	}
 }
+
+// callKey records one script call's answer for a repeat of that call (a
+// client retry after a lost reply); callID is the call's public nonce.
+// The scripts check it is prefix + "call:" + the nonce they were given.
+func (k dropKeys) callKey(callID string) string { return k.prefix + "call:" + callID }
 
 // reservationKey is the hash of one reservation.
 func (k dropKeys) reservationKey(id string) string { return k.prefix + "r:" + id }
@@ -44,7 +51,7 @@ func (k dropKeys) idempotencyKey(digest string) string { return k.prefix + "idem
 
 // all lists the drop's fixed keys, for tests that snapshot a drop.
 func (k dropKeys) all() []string {
-	return []string{k.drop, k.counters, k.reg, k.refs, k.holds, k.wl, k.wlq, k.outbox}
+	return []string{k.drop, k.counters, k.reg, k.refs, k.holds, k.wl, k.wlq, k.wlend, k.outbox}
 }
 
 // Webhook keys: one hash tag per webhook, and a global index.

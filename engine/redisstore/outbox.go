@@ -59,14 +59,18 @@ func DecodeEvent(v map[string]any) (engine.Event, error) {
 		Time: fromMS(num("time")), Reservation: str("reservation"), User: str("user"),
 		Quantity: num("quantity"), ExpiresAt: fromMS(num("expires_at")), ShareCode: str("share_code"),
 		Product: str("product"), WaitlistPosition: num("waitlist_position"), Ref: str("ref"),
-		Available: num("available"), FromWaitlist: str("from_waitlist") == "1",
+		FromWaitlist: str("from_waitlist") == "1", Version: num("version"),
+	}
+	if str("available") != "" {
+		n := num("available")
+		ev.Available = &n
 	}
 	if s := str("seconds_after_start"); s != "" {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil && bad == nil {
 			bad = fmt.Errorf("field seconds_after_start: %w", err)
 		}
-		ev.SecondsAfterStart = f
+		ev.SecondsAfterStart = &f
 	}
 	if ev.ID == "" || ev.Type == "" || ev.Drop == "" {
 		return engine.Event{}, fmt.Errorf("redisstore: outbox entry without id, type or drop")

@@ -29,7 +29,8 @@ func runRandomSale(t *testing.T, f *fixture, seed uint64) {
 	stock := int64(5 + rng.IntN(25))
 	limit := int64(1 + rng.IntN(3))
 	hold := int64(30 + rng.IntN(90))
-	d := f.newDrop(t, stock, limit, func(d *engine.Drop) { d.HoldSeconds = hold })
+	confirmBy := []engine.ConfirmBy{engine.ConfirmByBackend, engine.ConfirmByShopper}[rng.IntN(2)]
+	d := f.newDrop(t, stock, limit, func(d *engine.Drop) { d.HoldSeconds, d.ConfirmBy = hold, confirmBy })
 	ans := newAnswers()
 
 	all := users("u", 20+rng.IntN(40))
@@ -105,6 +106,7 @@ func runRandomSale(t *testing.T, f *fixture, seed uint64) {
 						ans.confirmed[got.ID] = true
 						ans.mu.Unlock()
 					case actor == "stranger" && errors.Is(err, engine.ErrForbidden):
+					case actor == res.User && d.ConfirmBy == engine.ConfirmByBackend && errors.Is(err, engine.ErrShopConfirms):
 					case errors.Is(err, engine.ErrExpired), errors.Is(err, engine.ErrCancelled):
 					default:
 						t.Errorf("confirm by %q: %v", actor, err)

@@ -30,15 +30,18 @@ var (
 	pauseLua string
 	//go:embed scripts/stats.lua
 	statsLua string
+	//go:embed scripts/endsale.lua
+	endsaleLua string
 )
 
 var (
 	// reserveScript decides a batch of reserve requests for one drop.
-	// KEYS: drop, counters, reg, holds, wl, wlq, outbox, then one
+	// KEYS: drop, counters, reg, holds, wl, wlq, outbox, call, then one
 	// idempotency key per request that has one. ARGV: prefix,
-	// drop, now, nonce, event nonce, idempotency TTL, n, then 5 values
-	// per request.
-	// Returns one reply per request (see scripts/reserve.lua).
+	// drop, now, nonce, event nonce, idempotency TTL, largest quantity,
+	// n, then 5 values per request.
+	// Returns one reply per request (see scripts/reserve.lua); a repeat
+	// of the same call returns the first run's replies.
 	reserveScript = redis.NewScript(libLua + reserveLua)
 	// settleScript confirms or cancels one reservation. KEYS: drop,
 	// counters, reg, holds, wl, wlq, outbox, reservation. ARGV:
@@ -46,25 +49,32 @@ var (
 	// or {code}.
 	settleScript = redis.NewScript(libLua + settleLua)
 	// expireScript expires due holds. KEYS: drop, counters, reg, holds,
-	// wl, wlq, outbox. ARGV: prefix, drop, now, nonce, event nonce,
+	// wl, wlq, outbox, call. ARGV: prefix, drop, now, nonce, event nonce,
 	// limit.
 	// Returns the number expired.
 	expireScript = redis.NewScript(libLua + expireLua)
+	// endsaleScript ends the waitlist of a drop whose sale has ended, in
+	// steps. KEYS: drop, counters, reg, holds, wl, wlq, outbox, wlend,
+	// call. ARGV: prefix, drop, now, nonce, event nonce, limit. Returns the
+	// number of shoppers whose wait it ended.
+	endsaleScript = redis.NewScript(libLua + endsaleLua)
 	// registerScript registers a shopper. KEYS: drop, counters, reg, refs,
-	// outbox. ARGV: prefix, drop, now, event nonce, user,
-	// ref. Returns {0, at,
-	// created} or {code}.
+	// outbox, call. ARGV: prefix, drop, now, event nonce, user,
+	// ref. Returns {0, at, created} or {code}.
 	registerScript = redis.NewScript(libLua + registerLua)
-	// viewScript reads one shopper's view. KEYS: drop, reg, wl.
-	// ARGV: prefix, user. Returns {found, registered, position, reservation}.
+	// viewScript reads one shopper's view. KEYS: drop, reg, wl, wlend.
+	// ARGV: prefix, user. Returns {found, registered, position,
+	// reservation, wait ended}.
 	viewScript = redis.NewScript(libLua + viewLua)
-	// createScript creates a drop. KEYS: drop, counters. ARGV: field/value
-	// pairs. Returns 0 or codeExists.
+	// createScript creates a drop. KEYS: drop, counters, call. ARGV:
+	// field/value pairs. Returns {0, created} or {codeExists, field...}.
 	createScript = redis.NewScript(createLua)
-	// pauseScript sets the pause flag. KEYS: drop. ARGV: '1' or '0'.
+	// pauseScript sets the pause flag and, on resume, promotes what is
+	// owed to the waitlist. KEYS: drop, counters, reg, holds, wl, wlq,
+	// outbox. ARGV: prefix, drop, now, nonce, event nonce, '1' or '0'.
 	// Returns 0 or codeNotFound.
-	pauseScript = redis.NewScript(pauseLua)
+	pauseScript = redis.NewScript(libLua + pauseLua)
 	// statsScript reads the counters. KEYS: drop, counters, reg, wl.
-	// Returns the nine counters of engine.Stats, or codeNotFound.
+	// Returns the counters of engine.Stats, or codeNotFound.
 	statsScript = redis.NewScript(statsLua)
 )

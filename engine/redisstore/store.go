@@ -68,21 +68,47 @@ func fromMS(v int64) time.Time {
 // the drop is written: the index and the drop live in different slots, so
 // this order means a crash in between leaves at worst an index entry with
 // no drop, which Drops skips, never a drop nobody can list.
-func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) error {
+func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) (bool, error) {
 	// The engine validated already; checking again keeps junk out of the
 	// index when the store is used on its own.
 	if err := d.Validate(); err != nil {
-		return err
+		return false, err
 	}
 	if err := s.rdb.SAdd(ctx, dropIndexKey, d.ID).Err(); err != nil {
-		return err
+		return false, err
 	}
 	k := keysFor(d.ID)
-	code, err := createScript.Run(ctx, s.rdb, []string{k.drop, k.counters}, dropFields(d)...).Int64()
+	v, err := createScript.Run(ctx, s.rdb, []string{k.drop, k.counters, k.callKey(nonce())}, dropFields(d)...).Slice()
 	if err != nil {
-		return err
+		return false, err
 	}
-	return codeErr(code, 0)
+	r := reply(v)
+	switch code := r.int(0); code {
+	case codeOK:
+		return r.int(1) == 1, r.err
+	case codeExists:
+		conflict := &engine.DropConflictError{ID: d.ID}
+		for i := 1; i < len(v); i++ {
+			conflict.Fields = append(conflict.Fields, apiFieldName(r.str(i)))
+		}
+		return false, conflict
+	default:
+		return false, codeErr(code, 0)
+	}
+}
+
+// apiFieldName names a drop hash field as the API does.
+func apiFieldName(f string) string {
+	if n, ok := dropFieldNames[f]; ok {
+		return n
+	}
+	return f
+}
+
+var dropFieldNames = map[string]string{
+	"limit": "per_user_limit", "ro": "registration_opens_at", "rc": "registration_closes_at",
+	"ss": "sale_starts_at", "se": "sale_ends_at", "hold": "hold_seconds", "cb": "confirm_by",
+	"curl": "checkout_url",
 }
 
 func dropFields(d engine.Drop) []any {
@@ -100,6 +126,7 @@ func dropFields(d engine.Drop) []any {
 		"ro", msString(d.RegistrationOpensAt), "rc", msString(d.RegistrationClosesAt),
 		"ss", msString(d.SaleStartsAt), "se", se,
 		"hold", strconv.FormatInt(d.HoldSeconds, 10), "mode", string(d.Mode),
+		"cb", string(d.ConfirmBy), "curl", d.CheckoutURL,
 		"paused", paused, "created", msString(d.CreatedAt),
 	}
 }
@@ -119,7 +146,11 @@ func parseDrop(m map[string]string) (engine.Drop, error) {
 		RegistrationOpensAt: fromMS(i("ro")), RegistrationClosesAt: fromMS(i("rc")),
 		SaleStartsAt: fromMS(i("ss")), SaleEndsAt: fromMS(i("se")),
 		HoldSeconds: i("hold"), Mode: engine.Mode(m["mode"]),
+		ConfirmBy: engine.ConfirmBy(m["cb"]), CheckoutURL: m["curl"],
 		Paused: m["paused"] == "1", CreatedAt: fromMS(i("created")),
+	}
+	if d.ConfirmBy == "" {
+		d.ConfirmBy = engine.ConfirmByBackend // drops stored before confirm_by existed
 	}
 	if err := errors.Join(errs...); err != nil {
 		return engine.Drop{}, fmt.Errorf("redisstore: corrupt drop %q: %w", m["id"], err)
@@ -172,12 +203,14 @@ func (s *Store) Drops(ctx context.Context) ([]engine.Drop, error) {
 }
 
 // SetPaused implements engine.Store.
-func (s *Store) SetPaused(ctx context.Context, id string, paused bool) (engine.Drop, error) {
+func (s *Store) SetPaused(ctx context.Context, id string, paused bool, now time.Time) (engine.Drop, error) {
 	flag := "0"
 	if paused {
 		flag = "1"
 	}
-	code, err := pauseScript.Run(ctx, s.rdb, []string{keysFor(id).drop}, flag).Int64()
+	k := keysFor(id)
+	code, err := pauseScript.Run(ctx, s.rdb, []string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox},
+		k.prefix, id, now.UnixMilli(), nonce(), nonce(), flag).Int64()
 	if err != nil {
 		return engine.Drop{}, err
 	}
@@ -190,9 +223,10 @@ func (s *Store) SetPaused(ctx context.Context, id string, paused bool) (engine.D
 // Register implements engine.Store.
 func (s *Store) Register(ctx context.Context, drop, user, ref string, now time.Time) (engine.Registration, bool, error) {
 	k := keysFor(drop)
+	call := nonce()
 	v, err := registerScript.Run(ctx, s.rdb,
-		[]string{k.drop, k.counters, k.reg, k.refs, k.outbox},
-		k.prefix, drop, now.UnixMilli(), nonce(), user, ref).Slice()
+		[]string{k.drop, k.counters, k.reg, k.refs, k.outbox, k.callKey(call)},
+		k.prefix, drop, now.UnixMilli(), call, user, ref).Slice()
 	if err != nil {
 		return engine.Registration{}, false, err
 	}
@@ -207,9 +241,10 @@ func (s *Store) Register(ctx context.Context, drop, user, ref string, now time.T
 // ReserveBatch implements engine.Store.
 func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
 	k := keysFor(drop)
-	keys := []string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox}
-	args := make([]any, 0, 7+5*len(reqs))
-	args = append(args, k.prefix, drop, now.UnixMilli(), nonce(), nonce(), s.idemTTL, len(reqs))
+	call := nonce()
+	keys := []string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox, k.callKey(call)}
+	args := make([]any, 0, 8+5*len(reqs))
+	args = append(args, k.prefix, drop, now.UnixMilli(), nonce(), call, s.idemTTL, engine.MaxPerUserLimit, len(reqs))
 	for _, r := range reqs {
 		ki := 0
 		if r.IdempotencyKey != "" {
@@ -333,16 +368,26 @@ func decodeReservation(drop string, v []any) engine.Reservation {
 // ExpireDue implements engine.Store.
 func (s *Store) ExpireDue(ctx context.Context, drop string, now time.Time, limit int) (int, error) {
 	k := keysFor(drop)
+	call := nonce()
 	n, err := expireScript.Run(ctx, s.rdb,
-		[]string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox},
-		k.prefix, drop, now.UnixMilli(), nonce(), nonce(), limit).Int()
+		[]string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox, k.callKey(call)},
+		k.prefix, drop, now.UnixMilli(), nonce(), call, limit).Int()
 	return n, err
+}
+
+// EndWaitlist implements engine.Store.
+func (s *Store) EndWaitlist(ctx context.Context, drop string, now time.Time, limit int) (int, error) {
+	k := keysFor(drop)
+	call := nonce()
+	return endsaleScript.Run(ctx, s.rdb,
+		[]string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox, k.wlend, k.callKey(call)},
+		k.prefix, drop, now.UnixMilli(), nonce(), call, limit).Int()
 }
 
 // ShopperView implements engine.Store.
 func (s *Store) ShopperView(ctx context.Context, drop, user string) (engine.ShopperView, error) {
 	k := keysFor(drop)
-	v, err := viewScript.Run(ctx, s.rdb, []string{k.drop, k.reg, k.wl}, k.prefix, user).Slice()
+	v, err := viewScript.Run(ctx, s.rdb, []string{k.drop, k.reg, k.wl, k.wlend}, k.prefix, user).Slice()
 	if err != nil {
 		return engine.ShopperView{}, err
 	}
@@ -350,7 +395,7 @@ func (s *Store) ShopperView(ctx context.Context, drop, user string) (engine.Shop
 	if r.int(0) == 0 {
 		return engine.ShopperView{}, fmt.Errorf("%w: drop %q", engine.ErrNotFound, drop)
 	}
-	view := engine.ShopperView{Registered: r.int(1) == 1}
+	view := engine.ShopperView{Registered: r.int(1) == 1, WaitlistEnded: r.int(4) == 1}
 	if pos := r.int(2); pos > 0 {
 		view.WaitlistPosition = &pos
 	}
@@ -376,6 +421,7 @@ func (s *Store) Stats(ctx context.Context, drop string) (engine.Stats, error) {
 	st := engine.Stats{
 		Stock: r.int(0), Available: r.int(1), Held: r.int(2), Confirmed: r.int(3), Released: r.int(4),
 		Registered: r.int(5), Waitlisted: r.int(6), Reservations: r.int(7), Referrals: r.int(8),
+		Owed: r.int(9), SoldOutVersion: r.int(10),
 	}
 	return st, r.err
 }

@@ -17,8 +17,19 @@ func TestDropLifecycle(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, d) {
 			t.Fatalf("read back:\n got %+v\nwant %+v (%v)", got, d, err)
 		}
-		if _, err := f.eng.CreateDrop(ctx(t), d); !errors.Is(err, engine.ErrDropExists) {
-			t.Fatalf("duplicate: %v", err)
+		// A retried create (same configuration) finds the drop; another
+		// configuration under the same id is a conflict naming the fields.
+		again, created, err := f.eng.CreateDropOnce(ctx(t), d)
+		if err != nil || created || !reflect.DeepEqual(again, d) {
+			t.Fatalf("same create again: created=%v %+v %v", created, again, err)
+		}
+		other := d
+		other.Stock, other.Name = 11, "Blue"
+		_, err = f.eng.CreateDrop(ctx(t), other)
+		var conflict *engine.DropConflictError
+		if !errors.Is(err, engine.ErrDropExists) || !errors.As(err, &conflict) ||
+			!reflect.DeepEqual(conflict.Fields, []string{"name", "stock"}) {
+			t.Fatalf("conflicting create: %v", err)
 		}
 		all, err := f.eng.Drops(ctx(t))
 		if err != nil || !containsDrop(all, d.ID) {
@@ -146,7 +157,7 @@ func TestReserveRules(t *testing.T) {
 			t.Fatalf("sold out without joining the waitlist: %v", err)
 		}
 		st := f.stats(t, d.ID)
-		want := engine.Stats{Stock: 3, Available: 0, Held: 3, Registered: 3, Reservations: 2}
+		want := engine.Stats{Stock: 3, Available: 0, Held: 3, Registered: 3, Reservations: 2, SoldOutVersion: 1}
 		if st != want {
 			t.Fatalf("stats %+v, want %+v", st, want)
 		}
@@ -175,7 +186,7 @@ func TestDrawModeIsNotFCFS(t *testing.T) {
 
 func TestIdempotency(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
-		d := f.newDrop(t, 1, 1)
+		d := f.newDrop(t, 1, 1, func(d *engine.Drop) { d.ConfirmBy = engine.ConfirmByShopper })
 		f.register(t, d.ID, "alice", "bob", "carol")
 
 		// Not final answers are not stored: the retry after T0 wins.
@@ -273,7 +284,7 @@ func TestOneShopperManyConcurrentRequests(t *testing.T) {
 
 func TestSettle(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
-		d := f.newDrop(t, 2, 1)
+		d := f.newDrop(t, 2, 1, func(d *engine.Drop) { d.ConfirmBy = engine.ConfirmByShopper })
 		f.register(t, d.ID, "alice", "bob")
 		f.clock.Set(t0)
 		a, _ := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "alice", Quantity: 1})
@@ -306,7 +317,7 @@ func TestSettle(t *testing.T) {
 			t.Fatalf("confirm after cancel: %v", err)
 		}
 		st := f.stats(t, d.ID)
-		want := engine.Stats{Stock: 2, Available: 1, Confirmed: 1, Released: 1, Registered: 2, Reservations: 2}
+		want := engine.Stats{Stock: 2, Available: 1, Confirmed: 1, Released: 1, Registered: 2, Reservations: 2, SoldOutVersion: 2}
 		if st != want {
 			t.Fatalf("stats %+v, want %+v", st, want)
 		}
@@ -389,7 +400,7 @@ func TestExpiryNeverEarlyAndWaitlistFirst(t *testing.T) {
 			t.Fatalf("a promoted hold gets a fresh deadline: %v", bv.Reservation.ExpiresAt)
 		}
 		st := f.stats(t, d.ID)
-		want := engine.Stats{Stock: 2, Available: 0, Held: 2, Released: 2, Registered: 4, Reservations: 3}
+		want := engine.Stats{Stock: 2, Available: 0, Held: 2, Released: 2, Registered: 4, Reservations: 3, SoldOutVersion: 1}
 		if st != want {
 			t.Fatalf("stats %+v, want %+v", st, want)
 		}

@@ -1,11 +1,15 @@
--- create.lua: create a drop with its full stock.
+-- create.lua: create a drop with its full stock, or find the same one.
 --
--- KEYS[1] drop   KEYS[2] counters
+-- KEYS[1] drop   KEYS[2] counters   KEYS[3] call
 --
--- ARGV: the drop hash as field/value pairs (see keys.go dropFields); the
+-- ARGV: the drop hash as field/value pairs (see store.go dropFields); the
 -- fields 'stock' and 'limit' must be positive integers.
 --
--- Returns 0 on success, or 16 if the drop already exists.
+-- Returns {0, 1} when the drop was created, {0, 0} when a drop with this id
+-- and the same configuration exists already (a retried create: 'created'
+-- and 'paused' are not configuration), or {16, <field>...} naming the
+-- stored fields that differ. A repeat of the same call (a retry after a
+-- lost reply) answers what the first run answered.
 
 if #ARGV == 0 or #ARGV % 2 ~= 0 then
   return redis.error_reply('ERR flashdrop: malformed create arguments')
@@ -16,8 +20,25 @@ local stock = tonumber(f.stock)
 if not stock or stock < 1 or stock ~= math.floor(stock) or not tonumber(f.limit) then
   return redis.error_reply('ERR flashdrop: malformed create arguments')
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 16 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 1} end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local cur = {}
+  local all = redis.call('HGETALL', KEYS[1])
+  for i = 1, #all, 2 do cur[all[i]] = all[i + 1] end
+  local diff = {16}
+  for i = 1, #ARGV, 2 do
+    local k = ARGV[i]
+    if k ~= 'created' and k ~= 'paused' and (cur[k] or '') ~= ARGV[i + 1] then
+      diff[#diff + 1] = k
+    end
+  end
+  if #diff > 1 then return diff end
+  return {0, 0}
+end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 redis.call('HSET', KEYS[2], 'available', f.stock, 'held', 0, 'confirmed', 0, 'released', 0,
-  'reservations', 0, 'referrals', 0, 'wlseq', 0)
-return 0
+  'reservations', 0, 'referrals', 0, 'wlseq', 0, 'owed', 0, 'sov', 0)
+-- Only a creating run needs a record: a repeat of any other run finds
+-- what that run found.
+redis.call('SET', KEYS[3], '1', 'EX', 30)
+return {0, 1}

@@ -1,7 +1,7 @@
 -- expire.lua: expire up to `limit` holds of one drop whose deadline has come.
 --
 -- KEYS[1] drop   KEYS[2] counters   KEYS[3] reg   KEYS[4] holds
--- KEYS[5] wl     KEYS[6] wlq        KEYS[7] outbox
+-- KEYS[5] wl     KEYS[6] wlq        KEYS[7] outbox   KEYS[8] call
 --
 -- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)
 -- ARGV[4] secret nonce   ARGV[5] event nonce   ARGV[6] limit (1..10000)
@@ -10,14 +10,19 @@
 -- never before (I7). Many nodes may run this at once: each call sees the
 -- holds the previous one left, so a hold is released exactly once. The work
 -- is O(limit) plus the waitlist promotions the released units pay for.
+-- A call that expired something records its count, so a repeat of the same
+-- call (a retry after a lost reply) answers the same and changes nothing.
 
 P, DROP, NOW, NONCE, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 NOW_S = ARGV[3]
 K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+K_CALL = KEYS[8]
 local limit = tonumber(ARGV[6])
-if not NOW or not limit or limit < 1 or limit > 10000 then
+if not NOW or not limit or limit < 1 or limit > 10000 or K_CALL ~= P .. 'call:' .. EVNONCE then
   return redis.error_reply('ERR flashdrop: malformed expire arguments')
 end
+local rec = recorded()
+if rec then return tonumber(rec) end
 
 local due = redis.call('ZRANGEBYSCORE', K_HOLDS, '-inf', ms(NOW), 'LIMIT', 0, limit)
 if #due == 0 then return 0 end
@@ -34,4 +39,5 @@ for _, rid in ipairs(due) do
   end
 end
 flush()
+if n > 0 then record(ms(n)) end
 return n

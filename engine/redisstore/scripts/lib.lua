@@ -20,12 +20,24 @@
 --   * held/reservations counters are summed in HELD/RESERVED, and new
 --     holds' deadlines collected in NEW_HOLDS, and all are written by
 --     flush(), which every script that can create a hold calls before it
---     returns: three writes per call instead of three per win.
+--     returns: three writes per call instead of three per win;
+--   * a client library may send a script call again when the reply was
+--     lost (go-redis retries after a reset or a read timeout). A script
+--     whose second run would change state or answer differently records
+--     its answer under K_CALL = P.."call:"..EVNONCE (a key the caller
+--     passes, fresh per call) for CALL_TTL seconds, and a repeat of the
+--     same call returns that answer without running again (replay()).
 
 local P, DROP, NOW, NONCE, EVNONCE = nil, nil, 0, nil, nil
 -- NOW_S is NOW as the caller sent it.
 local NOW_S = nil
 local K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX
+-- K_CALL records this call's answer; K_WLEND is the set of shoppers whose
+-- wait ended with the sale.
+local K_CALL, K_WLEND
+-- CALL_TTL outlives every retry of a call: a retry comes within the
+-- caller's deadline (seconds), and the record only has to outlast it.
+local CALL_TTL = 30
 local seq, evseq = 0, 0
 local HELD, RESERVED = 0, 0
 -- NEW_HOLDS collects (deadline, id) pairs for one ZADD in flush().
@@ -36,6 +48,19 @@ local WL_MAYBE = true
 
 local function num(v)
   return tonumber(v) or 0
+end
+
+-- recorded returns this call's recorded answer if the call already ran
+-- (its reply was lost and the client sent it again), else nil.
+local function recorded()
+  local v = redis.call('GET', K_CALL)
+  if v then return v end
+  return nil
+end
+
+-- record keeps this call's answer s for a repeat of the call.
+local function record(s)
+  redis.call('SET', K_CALL, s, 'EX', CALL_TTL)
 end
 
 -- ms formats a number as an integer string. Redis turns Lua numbers passed
@@ -107,8 +132,20 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
   NEW_HOLDS[#NEW_HOLDS + 1] = rid
   HELD, RESERVED = HELD + q, RESERVED + 1
   user_set(user, at, units + q, rid)
-  -- A shopper who wins leaves the waitlist: what they waited for is theirs.
-  if WL_MAYBE and redis.call('ZREM', K_WL, user) == 1 then redis.call('HDEL', K_WLQ, user) end
+  -- A win takes the winner off the waitlist for what she won: her entry
+  -- shrinks by q, and goes when nothing is left to wait for.
+  if WL_MAYBE then
+    local want = redis.call('HGET', K_WLQ, user)
+    if want then
+      local left = num(want) - q
+      if left > 0 then
+        redis.call('HSET', K_WLQ, user, ms(left))
+      else
+        redis.call('ZREM', K_WL, user)
+        redis.call('HDEL', K_WLQ, user)
+      end
+    end
+  end
   -- Product and seconds after start follow from the drop and the event
   -- time; the relay adds them, which keeps every outbox entry small.
   if from_wl == 1 then
@@ -121,10 +158,57 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
   return {rid, user, q, 'held', NOW, exp, NOW, share, from_wl}
 end
 
+-- restock returns n units to stock, announcing it when the drop had none
+-- (the sold-out flags every node keeps reopen on it).
+local function restock(n)
+  if n <= 0 then return end
+  local after = redis.call('HINCRBY', K_COUNTERS, 'available', n)
+  if after == n then
+    emit('restocked', {'available', ms(after), 'version', ms(redis.call('HINCRBY', K_COUNTERS, 'sov', 1))})
+  end
+end
+
+-- promote hands up to pool released units down the waitlist from its head
+-- and returns what nobody there could take. skip is the shopper whose own
+-- release this is: her unit never comes back to her by promotion, so her
+-- entry is passed over (she keeps her place for the next release).
+-- Bounded: every turn gives at least one unit away, drops an entry that can
+-- take none, or passes over skip's one entry.
+local function promote(pool, cfg, skip)
+  local idx = 0
+  local guard = pool + 64
+  while pool > 0 and guard > 0 do
+    guard = guard - 1
+    local head = redis.call('ZRANGE', K_WL, idx, idx)
+    if #head == 0 then break end
+    local hu = head[1]
+    if hu == skip then
+      idx = idx + 1
+    else
+      local want = num(redis.call('HGET', K_WLQ, hu))
+      redis.call('ZREM', K_WL, hu)
+      redis.call('HDEL', K_WLQ, hu)
+      local hat, hunits = user_get(hu)
+      local g = math.min(want, cfg.limit - hunits, pool)
+      if hat and g > 0 then
+        new_hold(hu, hat, hunits, g, cfg.hold_ms, 1)
+        pool = pool - g
+      end
+    end
+  end
+  return pool
+end
+
+-- sale_over reports whether the drop's sale has ended at NOW.
+local function sale_over(cfg)
+  return cfg.se > 0 and NOW >= cfg.se
+end
+
 -- release ends a held reservation as `status` (cancelled or expired) and
--- hands its units to the head of the waitlist first, then back to stock.
--- Bounded by the units released: every turn of the loop either gives at
--- least one unit away or drops a waitlist entry that can take none.
+-- hands its units on: while the sale runs, to the head of the waitlist
+-- first and then back to stock; while the drop is paused and someone
+-- waits, they are owed to the waitlist (counter 'owed', promoted on
+-- resume); after the sale has ended, straight back to stock.
 local function release(rid, r_user, q, status, cfg)
   redis.call('HSET', P .. 'r:' .. rid, 'status', status, 'upd', NOW_S)
   redis.call('ZREM', K_HOLDS, rid)
@@ -135,32 +219,22 @@ local function release(rid, r_user, q, status, cfg)
   emit(status, {'reservation', rid, 'user', r_user, 'quantity', ms(q)})
 
   local pool = q
-  local guard = q + 64
-  while pool > 0 and guard > 0 do
-    guard = guard - 1
-    local head = redis.call('ZRANGE', K_WL, 0, 0)
-    if #head == 0 then break end
-    local hu = head[1]
-    local want = num(redis.call('HGET', K_WLQ, hu))
-    redis.call('ZREM', K_WL, hu)
-    redis.call('HDEL', K_WLQ, hu)
-    local hat, hunits = user_get(hu)
-    local g = math.min(want, cfg.limit - hunits, pool)
-    if hat and g > 0 then
-      new_hold(hu, hat, hunits, g, cfg.hold_ms, 1)
-      pool = pool - g
+  if sale_over(cfg) then
+    -- no promotion once the sale has ended
+  elseif cfg.paused then
+    -- The kill switch stops every new hold, promotions included.
+    if redis.call('ZCARD', K_WL) > 0 then
+      redis.call('HINCRBY', K_COUNTERS, 'owed', pool)
+      pool = 0
     end
+  else
+    pool = promote(pool, cfg, r_user)
   end
-  if pool > 0 then
-    local after = redis.call('HINCRBY', K_COUNTERS, 'available', pool)
-    if after == pool then
-      emit('restocked', {'available', ms(after)})
-    end
-  end
+  restock(pool)
 end
 
 -- load_cfg reads what release needs from the drop hash.
 local function load_cfg(k_drop)
-  local c = redis.call('HMGET', k_drop, 'limit', 'hold')
-  return {limit = num(c[1]), hold_ms = num(c[2]) * 1000}
+  local c = redis.call('HMGET', k_drop, 'limit', 'hold', 'paused', 'se')
+  return {limit = num(c[1]), hold_ms = num(c[2]) * 1000, paused = c[3] == '1', se = num(c[4])}
 end

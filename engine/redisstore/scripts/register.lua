@@ -1,20 +1,28 @@
 -- register.lua: register a shopper for a drop, once.
 --
 -- KEYS[1] drop   KEYS[2] counters   KEYS[3] reg   KEYS[4] refs   KEYS[5] outbox
+-- KEYS[6] call
 --
 -- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)   ARGV[4] event nonce
 -- ARGV[5] user   ARGV[6] referral code ('' for none)
 --
 -- Returns {0, registered_at, created (0|1)}, or {code}:
 --   3 not found, 14 registration not open yet, 15 registration closed.
--- A repeat returns the first registration and credits no referral.
+-- A repeat returns the first registration and credits no referral. A
+-- repeat of the same call (a retry after a lost reply) answers what the
+-- first run answered, "created" included.
 
 P, DROP, NOW, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 NOW_S = ARGV[3]
-K_COUNTERS, K_OUTBOX = KEYS[2], KEYS[5]
+K_COUNTERS, K_OUTBOX, K_CALL = KEYS[2], KEYS[5], KEYS[6]
 local user, ref = ARGV[5], ARGV[6]
-if not NOW or not user or user == '' or not ref then
+if not NOW or not user or user == '' or not ref or K_CALL ~= P .. 'call:' .. EVNONCE then
   return redis.error_reply('ERR flashdrop: malformed register arguments')
+end
+local rec = recorded()
+if rec then
+  local at, created = string.match(rec, '^(%d+),(%d)$')
+  return {0, tonumber(at), tonumber(created)}
 end
 
 local c = redis.call('HMGET', KEYS[1], 'ro', 'rc')
@@ -26,6 +34,7 @@ if NOW < num(c[1]) then return {14} end
 if NOW >= num(c[2]) then return {15} end
 
 redis.call('HSET', KEYS[3], user, NOW_S)
+record(NOW_S .. ',1')
 emit('registered', {'user', user})
 if ref ~= '' then
   redis.call('HINCRBY', KEYS[4], ref, 1)

@@ -7,13 +7,20 @@
 -- KEYS[5]  wl        zset: user -> waitlist sequence
 -- KEYS[6]  wlq       hash: user -> quantity wanted from the waitlist
 -- KEYS[7]  outbox    stream
--- KEYS[8..] one idempotency key per request that carries one
+-- KEYS[8]  call      string: this call's answer, for a repeat of the call
+-- KEYS[9..] one idempotency key per request that carries one
 --
 -- ARGV[1] key prefix "fd:{<drop>}:"   ARGV[2] drop id   ARGV[3] now (ms)
 -- ARGV[4] secret nonce   ARGV[5] event nonce   ARGV[6] idempotency TTL (s)
--- ARGV[7] n, the number of requests, then 5 values per request:
---   user, quantity (1..1000), waitlist (0|1),
+-- ARGV[7] the largest quantity one request may ask (engine.MaxPerUserLimit)
+-- ARGV[8] n, the number of requests, then 5 values per request:
+--   user, quantity (1..ARGV[7]), waitlist (0|1),
 --   idempotency key index into KEYS (0 = none), request fingerprint
+--
+-- A repeat of a call that already ran (same event nonce: the client sent it
+-- again after losing the reply) returns the first run's answers and changes
+-- nothing. Only a run that wrote something is recorded: a repeat of a run
+-- that changed nothing is as good as a first run, answered anew.
 --
 -- Returns one reply per request:
 --   {1, replayed, <reservation: id, user, qty, status, won, exp, upd, share, from_wl>}  won
@@ -26,27 +33,50 @@
 P, DROP, NOW, NONCE, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 NOW_S = ARGV[3]
 K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+K_CALL = KEYS[8]
 local K_DROP = KEYS[1]
 local ttl = tonumber(ARGV[6])
-local n = tonumber(ARGV[7])
+local max_q = tonumber(ARGV[7])
+local n = tonumber(ARGV[8])
 
 local C_WON, C_SOLD_OUT, C_NOT_FOUND, C_NOT_REGISTERED = 1, 2, 3, 4
 local C_SALE_NOT_OPEN, C_SALE_CLOSED, C_PAUSED, C_LIMIT, C_IDEM_MISMATCH = 5, 6, 7, 8, 9
 
 -- Validate the whole batch before touching anything.
-if not NOW or not ttl or ttl < 1 or not n or n < 1 or #ARGV ~= 7 + 5 * n then
+if not NOW or not ttl or ttl < 1 or not max_q or not n or n < 1 or #ARGV ~= 8 + 5 * n
+   or K_CALL ~= P .. 'call:' .. EVNONCE then
   return redis.error_reply('ERR flashdrop: malformed reserve arguments')
 end
 local reqs = {}
 for i = 1, n do
-  local b = 7 + (i - 1) * 5
+  local b = 8 + (i - 1) * 5
   local r = {user = ARGV[b + 1], q = tonumber(ARGV[b + 2]), wl = ARGV[b + 3],
              ki = tonumber(ARGV[b + 4]), fp = ARGV[b + 5]}
-  if r.user == '' or not r.q or r.q < 1 or r.q > 1000 or r.q ~= math.floor(r.q)
-     or (r.wl ~= '0' and r.wl ~= '1') or not r.ki or (r.ki ~= 0 and (r.ki < 8 or r.ki > #KEYS)) then
+  if r.user == '' or not r.q or r.q < 1 or r.q > max_q or r.q ~= math.floor(r.q)
+     or (r.wl ~= '0' and r.wl ~= '1') or not r.ki or (r.ki ~= 0 and (r.ki < 9 or r.ki > #KEYS)) then
     return redis.error_reply('ERR flashdrop: malformed reserve request ' .. i)
   end
   reqs[i] = r
+end
+
+-- A repeat of this call: answer what the first run answered. Stored as
+-- "<code>,<replayed>,<payload>" per request, joined by ';', where the
+-- payload is the reservation id of a win and the waitlist position of a
+-- sold out; a win is answered with the reservation as it is now.
+local rec = recorded()
+if rec then
+  local out = {}
+  for code, rp, payload in string.gmatch(rec, '(%d+),(%d),([^;]*)') do
+    code, rp = tonumber(code), tonumber(rp)
+    local reply = {code, rp}
+    if code == 1 then
+      for _, v in ipairs(res_reply(payload)) do reply[#reply + 1] = v end
+    elseif code == 2 then
+      reply[3] = num(payload)
+    end
+    out[#out + 1] = reply
+  end
+  return out
 end
 
 -- The drop-wide verdict, the same for every request of the batch.
@@ -69,6 +99,8 @@ local limit, hold_ms = num(c[2]), num(c[3]) * 1000
 local available = num(redis.call('HGET', K_COUNTERS, 'available'))
 local available0 = available
 WL_MAYBE = redis.call('ZCARD', K_WL) > 0
+-- stored is true once an answer was stored under an idempotency key.
+local stored_any = false
 
 -- decide answers one request that the idempotency store did not answer.
 local function decide(r, ikey)
@@ -77,13 +109,18 @@ local function decide(r, ikey)
   if not at then return {C_NOT_REGISTERED, 0} end
   if units + r.q > limit then
     -- Final: remembered, so a retry cannot win after a cancel frees room.
-    if ikey then redis.call('SET', ikey, r.fp .. '\n' .. C_LIMIT .. '\n0', 'EX', ttl) end
+    if ikey then
+      redis.call('SET', ikey, r.fp .. '\n' .. C_LIMIT .. '\n0', 'EX', ttl)
+      stored_any = true
+    end
     return {C_LIMIT, 0}
   end
   if available >= r.q then
     available = available - r.q
     local res = new_hold(r.user, at, units, r.q, hold_ms, 0)
-    if available == 0 then emit('sold_out', {'available', '0'}) end
+    if available == 0 then
+      emit('sold_out', {'available', '0', 'version', ms(redis.call('HINCRBY', K_COUNTERS, 'sov', 1))})
+    end
     if ikey then redis.call('SET', ikey, r.fp .. '\n1\n' .. res[1], 'EX', ttl) end
     local reply = {C_WON, 0}
     for _, v in ipairs(res) do reply[#reply + 1] = v end
@@ -97,10 +134,14 @@ local function decide(r, ikey)
     local s = redis.call('HINCRBY', K_COUNTERS, 'wlseq', 1)
     redis.call('ZADD', K_WL, s, r.user)
     redis.call('HSET', K_WLQ, r.user, ms(r.q))
+    WL_MAYBE = true -- a later win in this batch must find this entry
     pos = redis.call('ZCARD', K_WL) -- the newest entry is last
     emit('waitlisted', {'user', r.user, 'quantity', ms(r.q), 'waitlist_position', ms(pos)})
   end
-  if ikey then redis.call('SET', ikey, r.fp .. '\n2\n' .. pos, 'EX', ttl) end
+  if ikey then
+    redis.call('SET', ikey, r.fp .. '\n2\n' .. pos, 'EX', ttl)
+    stored_any = true
+  end
   return {C_SOLD_OUT, 0, pos}
 end
 
@@ -131,4 +172,14 @@ if available ~= available0 then
   redis.call('HINCRBY', K_COUNTERS, 'available', available - available0)
 end
 flush()
+-- Every state change of this script emits an event or stores an answer.
+if evseq == 0 and not stored_any then return out end
+local rec_parts = {}
+for i = 1, n do
+  local o = out[i]
+  local payload = ''
+  if o[1] == C_WON then payload = o[3] elseif o[1] == C_SOLD_OUT then payload = o[3] or 0 end
+  rec_parts[i] = o[1] .. ',' .. o[2] .. ',' .. payload
+end
+record(table.concat(rec_parts, ';'))
 return out

@@ -10,9 +10,15 @@
 -- Returns {0, <reservation>} on success (also when the reservation is
 -- already in the asked-for final state), or {code} for:
 --   3 not found, 10 forbidden (another shopper's), 11 expired,
---   12 cancelled (confirm of a cancelled one), 13 confirmed (cancel of a sale).
+--   12 cancelled (confirm of a cancelled one), 13 confirmed (cancel of a sale),
+--   17 a shopper confirming on a drop whose shop confirms after payment.
 -- A hold past its deadline is expired here and then answered 11, so a late
 -- confirm never turns an expired hold into a sale (I7).
+--
+-- A repeat of the same call (the client resent it after losing the reply;
+-- same arguments, same now) needs no record: the first run left the
+-- reservation in the final state the repeat finds, and a repeat of a final
+-- state answers exactly what the first run answered, changing nothing.
 
 P, DROP, NOW, NONCE, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 NOW_S = ARGV[3]
@@ -35,6 +41,9 @@ if status == 'held' and NOW >= exp then
   return {11}
 end
 if action == 'confirm' then
+  -- Confirm means sold: unless the drop lets shoppers confirm (free
+  -- drops, the demo), only the shop backend does, after taking payment.
+  if actor ~= '' and redis.call('HGET', K_DROP, 'cb') ~= 'shopper' then return {17} end
   if status == 'cancelled' then return {12} end
   if status == 'expired' then return {11} end
   if status == 'held' then

@@ -3,11 +3,13 @@
 -- KEYS[1] drop   KEYS[2] counters   KEYS[3] reg   KEYS[4] wl
 --
 -- Returns {stock, available, held, confirmed, released, registered,
---          waitlisted, reservations, referrals}, or 3 if the drop is missing.
+--          waitlisted, reservations, referrals, owed, sold-out version},
+-- or 3 if the drop is missing.
 
 local stock = redis.call('HGET', KEYS[1], 'stock')
 if not stock then return 3 end
-local c = redis.call('HMGET', KEYS[2], 'available', 'held', 'confirmed', 'released', 'reservations', 'referrals')
+local c = redis.call('HMGET', KEYS[2], 'available', 'held', 'confirmed', 'released', 'reservations', 'referrals',
+  'owed', 'sov')
 local function num(v) return tonumber(v) or 0 end
 return {num(stock), num(c[1]), num(c[2]), num(c[3]), num(c[4]),
-  redis.call('HLEN', KEYS[3]), redis.call('ZCARD', KEYS[4]), num(c[5]), num(c[6])}
+  redis.call('HLEN', KEYS[3]), redis.call('ZCARD', KEYS[4]), num(c[5]), num(c[6]), num(c[7]), num(c[8])}

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// storedResponse is an admin answer kept under its Idempotency-Key.
+type storedResponse struct {
+	Status      int    `json:"status"`
+	ContentType string `json:"content_type"`
+	Location    string `json:"location,omitempty"`
+	Body        []byte `json:"body"`
+}
+
+// IdempotencyStore keeps the answers of admin POSTs that carry an
+// Idempotency-Key, so that an admin whose reply was lost can retry safely
+// (creating a webhook twice would mint two secrets). Keys and answers are
+// opaque to it: the server scopes keys by caller and hashes them.
+type IdempotencyStore interface {
+	// ClaimAnswer starts a keyed request. It returns the stored answer of
+	// an earlier request with the same key and fingerprint (found);
+	// engine.ErrIdempotencyMismatch if that request had another
+	// fingerprint; engine.ErrInProgress if one is running; or claims the
+	// key for this request, for at most claimFor.
+	ClaimAnswer(ctx context.Context, key, fingerprint string, claimFor time.Duration) (answer []byte, found bool, err error)
+	// SaveAnswer stores the claimed request's answer for ttl.
+	SaveAnswer(ctx context.Context, key, fingerprint string, answer []byte, ttl time.Duration) error
+	// ReleaseAnswer gives a claimed key up, so that a retry runs the
+	// request again (its outcome was a server error: nothing to keep).
+	ReleaseAnswer(ctx context.Context, key string) error
+}
+
+// Admin idempotency timing: answers are kept as long as reserve answers
+// (SPEC I5's 24 h); a claim outlives any one request's handling.
+const (
+	adminIdempotencyTTL   = 24 * time.Hour
+	adminIdempotencyClaim = time.Minute
+)
+
+// adminIdempotent runs an admin POST under its Idempotency-Key, if it has
+// one: a repeat with the same key and the same request gets the first
+// answer (with Idempotent-Replayed: true) and has no second effect; the
+// same key with another request is refused with 422.
+func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
+	raw := r.ctx.Request.Header.Peek("Idempotency-Key")
+	if len(raw) == 0 || s.cfg.AdminIdempotency == nil {
+		return h(r)
+	}
+	key := string(raw)
+	if err := engine.ValidateIdempotencyKey(key); err != nil {
+		return err
+	}
+	if err := s.requireAdmin(r); err != nil {
+		return err
+	}
+	// One scope per credential: two admin tokens never share keys.
+	sum := sha256.Sum256([]byte(r.who.scope() + "\x00" + key))
+	scoped := hex.EncodeToString(sum[:16])
+	body := sha256.Sum256(r.ctx.PostBody())
+	fp := r.route + " " + strings.Join(r.args, "/") + " " + hex.EncodeToString(body[:16])
+
+	ctx, cancel := r.context()
+	raw, found, err := s.cfg.AdminIdempotency.ClaimAnswer(ctx, scoped, fp, adminIdempotencyClaim)
+	cancel()
+	var stored storedResponse
+	if found && err == nil {
+		err = json.Unmarshal(raw, &stored)
+	}
+	switch {
+	case errors.Is(err, engine.ErrIdempotencyMismatch):
+		return err
+	case err != nil:
+		// In progress elsewhere, or the store failed: retry shortly.
+		return fmt.Errorf("%w: %w", errUnavailable, err)
+	case found:
+		resp := &r.ctx.Response
+		resp.SetStatusCode(stored.Status)
+		resp.Header.SetContentType(stored.ContentType)
+		if stored.Location != "" {
+			resp.Header.Set("Location", stored.Location)
+		}
+		resp.Header.Set("Idempotent-Replayed", "true")
+		resp.SetBody(stored.Body)
+		return nil
+	}
+
+	herr := h(r)
+	if herr != nil {
+		s.fail(r, herr)
+	}
+	ctx, cancel = r.context()
+	defer cancel()
+	resp := &r.ctx.Response
+	if status := resp.StatusCode(); status >= 500 {
+		// The outcome may be unknown: let a retry run it again.
+		if err := s.cfg.AdminIdempotency.ReleaseAnswer(ctx, scoped); err != nil {
+			s.log.Warn("idempotency: release failed", "err", err.Error())
+		}
+		return nil
+	}
+	saved, _ := json.Marshal(storedResponse{ // cannot fail for this struct
+		Status: resp.StatusCode(), ContentType: string(resp.Header.ContentType()),
+		Location: string(resp.Header.Peek("Location")), Body: resp.Body(),
+	})
+	if err := s.cfg.AdminIdempotency.SaveAnswer(ctx, scoped, fp, saved, adminIdempotencyTTL); err != nil {
+		// The answer stands; only a retry would run the request again.
+		s.log.Warn("idempotency: saving an answer failed", "err", err.Error())
+	}
+	return nil
+}
+
+// isAdminPOST reports whether a route is an admin POST, which honours
+// Idempotency-Key.
+func isAdminPOST(method, route string) bool {
+	return method == fasthttp.MethodPost && strings.HasPrefix(route, "/v1/admin/")
+}
+
+// scope names a caller's idempotency namespace.
+func (p principal) scope() string {
+	if p.admin {
+		return "admin"
+	}
+	return "user:" + p.user
+}
