@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flashdrop/flashdrop/api"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
 // stream is one GET /v1/drops/{drop}/live over its own TCP connection.
@@ -98,18 +99,6 @@ func (s *stream) refused(t *testing.T, what string) {
 	}
 }
 
-// eventually polls cond until it holds, failing after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestLiveStreamsCappedPerNode: with room for two streams, the third is
 // refused with a 503, and a stream whose client goes away gives its slot
 // back.
@@ -136,7 +125,7 @@ func TestLiveStreamsCappedPerNode(t *testing.T) {
 	openStream(t, addr, "127.0.0.9", id, 0).refused(t, "a third stream from elsewhere")
 
 	a.conn.Close()
-	eventually(t, 10*time.Second, "the slot of a closed stream", func() bool {
+	testkit.Eventually(t, 0, "the slot of a closed stream", func() bool {
 		s := openStream(t, addr, "127.0.0.1", id, 0)
 		defer s.conn.Close()
 		return s.resp.StatusCode == 200
@@ -201,7 +190,7 @@ func TestLiveStreamClientThatNeverReads(t *testing.T) {
 	if stalled.resp.StatusCode != 200 {
 		t.Fatalf("the stream: %d %s", stalled.resp.StatusCode, stalled.prob.body)
 	}
-	eventually(t, 60*time.Second, "the stalled client's slot", func() bool {
+	testkit.Eventually(t, time.Minute, "the stalled client's slot", func() bool {
 		s := openStream(t, addr, "127.0.0.2", id, 0)
 		defer s.conn.Close()
 		return s.resp.StatusCode == 200

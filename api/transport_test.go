@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,11 +9,11 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/flashdrop/flashdrop/api"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
 // serveTCP serves h's server on a real loopback port as well, for tests
@@ -51,22 +50,7 @@ func serveOn(h *harness, ln net.Listener) string {
 }
 
 // logBuffer collects the server's JSON log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer struct{ testkit.LockedBuffer }
 
 // lines returns the log records that have request_id id.
 func (l *logBuffer) lines(id string) []map[string]any {
@@ -311,14 +295,7 @@ func TestConnectionCapAnswersProblem(t *testing.T) {
 		t.Errorf("503 without Retry-After: %v", over.header)
 	}
 	holder.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if r := exchange(t, addr, []byte("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")); r.status == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the slot of a closed connection never came back")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 0, "the slot of the closed connection", func() bool {
+		return exchange(t, addr, []byte("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).status == 200
+	})
 }
