@@ -114,6 +114,11 @@ var createDropCases = []decodeCase{
 	{`{"per_user_limit":2.0}`, "per_user_limit"},
 	{`{"name":{"en":"x"}}`, "name"},
 	{`[` + validDrop + `]`, "body"},
+	{`{"confirm_by":"shopper","checkout_url":"https://shop.example/pay/{reservation}"}`, ""},
+	{`{"confirm_by":null}`, "confirm_by"},
+	{`{"confirm_by":"shopper","confirm_by":"shop"}`, "confirm_by"},
+	{`{"checkout_url":null}`, "checkout_url"},
+	{`{"checkoutURL":"https://shop.example/"}`, "checkoutURL"},
 }
 
 var createWebhookCases = []decodeCase{
