@@ -46,7 +46,7 @@ func (s *Server) live(r *request) error {
 		return nil
 	}
 	ctx, cancel := r.context()
-	_, _, err := s.cache.get(ctx, drop)
+	_, _, err := s.adm.View(ctx, drop)
 	cancel()
 	if err != nil {
 		release()
@@ -101,10 +101,10 @@ func (s *Server) streamLive(w *bufio.Writer, drop string) {
 	}
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), reqTimeout)
-		d, st, err := s.cache.get(ctx, drop)
+		d, st, err := s.adm.View(ctx, drop)
 		cancel()
 		if err == nil {
-			now := s.eng.Now()
+			now := s.drops.Now()
 			ev := liveEvent{State: d.State(now, st.Available), Available: st.Available, Stock: d.Stock, Paused: d.Paused}
 			changed := ev != last || seq == 0 // compare before the time is set
 			if changed {

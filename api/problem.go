@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -62,6 +63,8 @@ var errorMapping = []struct {
 	{errAdminOnly, fasthttp.StatusForbidden, "forbidden", "Admin token required"},
 	{errShopperOnly, fasthttp.StatusForbidden, "forbidden", "Shopper token required"},
 	{errOverloaded, fasthttp.StatusServiceUnavailable, "unavailable", "Overloaded, retry shortly"},
+	{engine.ErrOverloaded, fasthttp.StatusServiceUnavailable, "unavailable", "Overloaded, retry shortly"},
+	{engine.ErrUnavailable, fasthttp.StatusServiceUnavailable, "unavailable", "A backing service is unavailable"},
 	{errTooManyConns, fasthttp.StatusServiceUnavailable, "unavailable", "Too many open connections, retry shortly"},
 	{errTooManyStreams, fasthttp.StatusServiceUnavailable, "unavailable", "Too many live streams, retry later or poll the drop"},
 	{errUnavailable, fasthttp.StatusServiceUnavailable, "unavailable", "A backing service is unavailable"},
@@ -93,9 +96,9 @@ func problemFor(err error) Problem {
 			if errors.As(err, &so) {
 				p.WaitlistPosition = so.WaitlistPosition
 			}
-			var we *windowError
+			var we *engine.WindowError
 			if errors.As(err, &we) {
-				p.Detail = we.detail
+				p.Detail = we.What + " " + we.At.UTC().Format(time.RFC3339)
 			}
 			var de *engine.DetailError
 			if errors.As(err, &de) {

@@ -60,7 +60,7 @@ func (s *Server) route(r *request) handlerFunc {
 		case n == 5 && seg[4] == "resume":
 			return pick("/v1/admin/drops/{drop}/resume", seg[3:4], alt{"POST", s.adminResume})
 		}
-	case n >= 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "webhooks" && s.cfg.Webhooks != nil:
+	case n >= 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "webhooks" && s.hooks != nil:
 		switch n {
 		case 3:
 			return pick("/v1/admin/webhooks", nil, alt{"GET", s.listWebhooks}, alt{"POST", s.createWebhook})

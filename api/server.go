@@ -23,19 +23,27 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 )
 
-// Config configures a Server. Zero values mean the defaults; Engine and
-// Auth are required.
+// Config configures a Server. Zero values mean the defaults; the services
+// Drops, Shoppers, Reservations and Admission, and Auth, are required.
 type Config struct {
-	Engine *engine.Engine
-	Auth   AuthConfig
+	// The services the handlers call (services.go); WithEngine fills them
+	// from an engine and its admission.
+	Drops        DropService
+	Shoppers     ShopperService
+	Reservations ReservationService
+	Admission    Admission
+	// Webhooks, if set, enables the webhook admin routes.
+	Webhooks WebhookService
+	// Metrics, if set, are the node's instruments, shared with the parts
+	// that run beside the server; default: a fresh set.
+	Metrics *Metrics
+
+	Auth AuthConfig
 	// Ready reports whether the backing services answer; /readyz calls it.
 	Ready func(context.Context) error
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
-	Batch  BatchOptions
 	Limits Limits
-	// PublicTTL is how stale the public view's counters may be (default 1s).
-	PublicTTL time.Duration
 	// LiveInterval is the least time between two live events (default 500ms).
 	LiveInterval time.Duration
 	// LiveMaxDuration ends a live stream, which the browser then reopens,
@@ -46,37 +54,48 @@ type Config struct {
 	// are how a closed or stalled client is noticed, so it also bounds how
 	// long such a client keeps its stream slot.
 	LiveHeartbeat time.Duration
-	// SoldOut, if set, tells which drops every node knows to be sold out,
-	// so their reserve requests are answered without the store.
-	SoldOut SoldOutChecker
-	// Webhooks, if set, enables the webhook admin routes.
-	Webhooks engine.WebhookStore
-	// CheckWebhookURL refuses webhook targets at creation (for example
-	// private addresses); nil accepts any http(s) URL.
-	CheckWebhookURL func(string) error
 	// AdminIdempotency, if set, makes every admin POST honour an
 	// Idempotency-Key.
 	AdminIdempotency IdempotencyStore
 }
 
-// SoldOutChecker answers "is this drop sold out?" from memory. Only a true
-// answer is acted on, so an unsure checker answers false.
-type SoldOutChecker interface {
-	SoldOut(drop string) bool
+// WithEngine returns c with the services of eng and adm, and webhooks if
+// hooks is not nil.
+func (c Config) WithEngine(eng *engine.Engine, adm *engine.Admission, hooks *engine.Webhooks) Config {
+	c.Drops, c.Shoppers, c.Reservations, c.Admission = eng, eng, eng, adm
+	if hooks != nil {
+		c.Webhooks = hooks
+	}
+	return c
 }
+
+// Defaults of Limits, which serve's flags show too.
+const (
+	DefaultMaxBodyBytes   = 4096
+	DefaultMaxHeaderBytes = 8192
+	DefaultMaxInFlight    = 8192
+	DefaultReadTimeout    = 10 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultIdleTimeout    = 60 * time.Second
+	// A person presses Buy a few times a second at most.
+	DefaultUserRate  = 5.0
+	DefaultUserBurst = 10
+	DefaultIPBurst   = 20
+)
 
 // Limits protect the server. Zero values mean the defaults.
 type Limits struct {
-	MaxBodyBytes   int           // default 4096; larger bodies get 413
-	MaxHeaderBytes int           // default 8192
-	ReadTimeout    time.Duration // default 10s
-	WriteTimeout   time.Duration // default 10s
-	IdleTimeout    time.Duration // default 60s
-	// MaxInFlight bounds requests handled at once (default 8192); past it
-	// requests get 503 with Retry-After at once.
+	MaxBodyBytes   int           // default DefaultMaxBodyBytes; larger bodies get 413
+	MaxHeaderBytes int           // default DefaultMaxHeaderBytes
+	ReadTimeout    time.Duration // default DefaultReadTimeout
+	WriteTimeout   time.Duration // default DefaultWriteTimeout
+	IdleTimeout    time.Duration // default DefaultIdleTimeout
+	// MaxInFlight bounds requests handled at once (default
+	// DefaultMaxInFlight); past it requests get 503 with Retry-After at once.
 	MaxInFlight int
 	// UserRate and UserBurst limit each shopper's register and reserve
-	// requests, per node (default 5/s, burst 10; a negative rate disables).
+	// requests, per node (default DefaultUserRate/s, burst
+	// DefaultUserBurst; a negative rate disables).
 	UserRate  float64
 	UserBurst int
 	// IPRate and IPBurst limit requests per client IP (default off: many
@@ -123,41 +142,43 @@ func (l Limits) withDefaults() Limits {
 			*v = d
 		}
 	}
-	def(&l.MaxBodyBytes, 4096)
-	def(&l.MaxHeaderBytes, 8192)
-	def(&l.MaxInFlight, 8192)
+	def(&l.MaxBodyBytes, DefaultMaxBodyBytes)
+	def(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	def(&l.MaxInFlight, DefaultMaxInFlight)
+	defDur(&l.ReadTimeout, DefaultReadTimeout)
+	defDur(&l.WriteTimeout, DefaultWriteTimeout)
+	defDur(&l.IdleTimeout, DefaultIdleTimeout)
 	def(&l.MaxConns, fasthttp.DefaultConcurrency)
+	if l.MaxConns > 1<<30 { // fasthttp's bound is twice this, in an int32
+		l.MaxConns = 1 << 30
+	}
 	def(&l.MaxStreams, DefaultMaxStreams)
 	if l.MaxStreamsPerClient == 0 {
 		l.MaxStreamsPerClient = DefaultMaxStreamsPerClient
 	}
-	if l.MaxConns > 1<<30 { // fasthttp's bound is twice this, in an int32
-		l.MaxConns = 1 << 30
-	}
-	defDur(&l.ReadTimeout, 10*time.Second)
-	defDur(&l.WriteTimeout, 10*time.Second)
-	defDur(&l.IdleTimeout, 60*time.Second)
 	if l.UserRate == 0 {
-		l.UserRate = 5
+		l.UserRate = DefaultUserRate
 	}
-	def(&l.UserBurst, 10)
-	def(&l.IPBurst, 20)
+	def(&l.UserBurst, DefaultUserBurst)
+	def(&l.IPBurst, DefaultIPBurst)
 	return l
 }
 
 // Server is flashdrop's HTTP API.
 type Server struct {
 	cfg      Config
-	eng      *engine.Engine
+	drops    DropService
+	shoppers ShopperService
+	res      ReservationService
+	adm      Admission
+	hooks    WebhookService
 	log      *slog.Logger
 	auth     *authenticator
 	regLimit *limiter
 	resLimit *limiter
 	ipLimit  *limiter
-	batch    *coalescer
-	cache    *dropCache
 	streams  *streamSlots
-	metrics  *metrics
+	metrics  *Metrics
 	http     *fasthttp.Server
 
 	inflight atomic.Int64
@@ -170,8 +191,8 @@ type Server struct {
 
 // New builds a Server. It starts nothing: call Serve.
 func New(cfg Config) (*Server, error) {
-	if cfg.Engine == nil {
-		return nil, errors.New("api: Config.Engine is required")
+	if cfg.Drops == nil || cfg.Shoppers == nil || cfg.Reservations == nil || cfg.Admission == nil {
+		return nil, errors.New("api: Config.Drops, Shoppers, Reservations and Admission are required")
 	}
 	auth, err := newAuthenticator(cfg.Auth, nil)
 	if err != nil {
@@ -183,8 +204,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
 	}
-	if cfg.PublicTTL <= 0 {
-		cfg.PublicTTL = time.Second
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
 	}
 	if cfg.LiveInterval <= 0 {
 		cfg.LiveInterval = 500 * time.Millisecond
@@ -199,18 +220,20 @@ func New(cfg Config) (*Server, error) {
 	var prefix [6]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
-		cfg: cfg, eng: cfg.Engine, log: cfg.Logger, auth: auth,
+		cfg: cfg, drops: cfg.Drops, shoppers: cfg.Shoppers, res: cfg.Reservations, adm: cfg.Admission,
+		hooks: cfg.Webhooks, log: cfg.Logger, auth: auth, metrics: cfg.Metrics,
 		regLimit: newLimiter(cfg.Limits.UserRate, cfg.Limits.UserBurst, nil),
 		resLimit: newLimiter(cfg.Limits.UserRate, cfg.Limits.UserBurst, nil),
 		ipLimit:  newLimiter(cfg.Limits.IPRate, cfg.Limits.IPBurst, nil),
-		cache:    newDropCache(cfg.Engine, cfg.PublicTTL),
 		streams:  newStreamSlots(cfg.Limits.MaxStreams, cfg.Limits.MaxStreamsPerClient),
-		metrics:  newMetrics(),
 		idPrefix: hex.EncodeToString(prefix[:]),
 		stopping: make(chan struct{}),
 	}
-	s.batch = newCoalescer(cfg.Engine, cfg.Batch, s.metrics.observeBatch)
-	s.AddGauge("flashdrop_live_streams", "Live streams open on this node.", func() float64 { return float64(s.streams.count()) })
+	// Register, not MustRegister: a Metrics shared by a second server
+	// keeps counting the first server's streams rather than panicking.
+	_ = s.metrics.registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "flashdrop_live_streams", Help: "Live streams open on this node.",
+	}, func() float64 { return float64(s.streams.count()) }))
 	s.http = &fasthttp.Server{
 		Handler:            s.Handler(),
 		ErrorHandler:       s.transportError,
@@ -238,26 +261,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.http.Serve(&connLimitListener{Listener: ln, s: s})
 }
 
-// Shutdown stops accepting connections, ends live streams, lets requests in
-// flight finish (their reserve batches included) and then stops the
-// batcher. Safe to call more than once.
+// Shutdown stops accepting connections, ends live streams and lets
+// requests in flight finish (their reserve batches included: the admission
+// outlives the server and is closed after it). Safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopping) })
-	err := s.http.ShutdownWithContext(ctx)
-	return errors.Join(err, s.batch.Close())
+	return s.http.ShutdownWithContext(ctx)
 }
-
-// CountExpired feeds the holds-expired metric (the sweeper runs outside).
-func (s *Server) CountExpired(n int) { s.metrics.expired.Add(float64(n)) }
-
-// AddGauge exports fn as a Prometheus gauge, for parts that run beside the
-// server (the outbox relay's lag, say).
-func (s *Server) AddGauge(name, help string, fn func() float64) {
-	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
-}
-
-// CountStoreError feeds the Redis-errors metric from outside the server.
-func (s *Server) CountStoreError() { s.metrics.storeErrs.Inc() }
 
 const headerRequestID = "X-Request-Id"
 

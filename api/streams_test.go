@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flashdrop/flashdrop/api"
+	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
@@ -99,17 +100,23 @@ func (s *stream) refused(t *testing.T, what string) {
 	}
 }
 
+// streamHarness is a harness whose drop views stay cached: streams here
+// need no fresh counters, and each tick would otherwise read Redis.
+func streamHarness(t *testing.T, tweak func(*api.Config)) *harness {
+	t.Helper()
+	return newHarnessWith(t, func(o *engine.AdmissionOptions) { o.ViewTTL = time.Minute }, tweak)
+}
+
 // TestLiveStreamsCappedPerNode: with room for two streams, the third is
 // refused with a 503, and a stream whose client goes away gives its slot
 // back.
 func TestLiveStreamsCappedPerNode(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *api.Config) {
+	h := streamHarness(t, func(c *api.Config) {
 		c.Limits.MaxStreams = 2
 		c.Limits.MaxStreamsPerClient = -1
 		// Writes are how a gone client is noticed: write often.
 		c.LiveHeartbeat = 20 * time.Millisecond
-		c.PublicTTL = time.Minute
 	})
 	addr := serveTCP(h)
 	id := h.createDrop(5, 1, nil)
@@ -137,10 +144,9 @@ func TestLiveStreamsCappedPerNode(t *testing.T) {
 // another address is not held back by it.
 func TestLiveStreamsCappedPerClient(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *api.Config) {
+	h := streamHarness(t, func(c *api.Config) {
 		c.Limits.MaxStreams = 10
 		c.Limits.MaxStreamsPerClient = 1
-		c.PublicTTL = time.Minute
 	})
 	addr := serveTCP(h)
 	id := h.createDrop(5, 1, nil)
@@ -172,13 +178,12 @@ func (l smallSendBuffers) Accept() (net.Conn, error) {
 // before the stream's own end, and its slot is freed.
 func TestLiveStreamClientThatNeverReads(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *api.Config) {
+	h := streamHarness(t, func(c *api.Config) {
 		c.Limits.MaxStreams = 1
 		c.Limits.WriteTimeout = 300 * time.Millisecond
 		c.LiveInterval = time.Millisecond
 		c.LiveHeartbeat = time.Millisecond // a heartbeat every tick fills the buffers fast
 		c.LiveMaxDuration = 10 * time.Minute
-		c.PublicTTL = time.Minute
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -14,6 +14,10 @@ import (
 	"github.com/flashdrop/flashdrop/internal/run"
 )
 
+// DefaultSoldOutTTL is how long a sold-out flag is trusted unless told
+// otherwise.
+const DefaultSoldOutTTL = 2 * time.Second
+
 // SoldOutOptions configure SoldOutFlags. Zero values mean the defaults.
 type SoldOutOptions struct {
 	// TTL is how long a sold-out flag is trusted before it is checked
@@ -63,7 +67,7 @@ type RefreshSoldOut func(ctx context.Context, drop string) (soldOut bool, versio
 // sold out from the store.
 func NewSoldOutFlags(js jetstream.JetStream, refresh RefreshSoldOut, o SoldOutOptions) *SoldOutFlags {
 	if o.TTL <= 0 {
-		o.TTL = 2 * time.Second
+		o.TTL = DefaultSoldOutTTL
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -150,7 +150,7 @@ func TestServeEmbeddedRunsASale(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- events(ctx, []string{"--nats-url", m.natsSrv.ClientURL(), "--drop", "demo", "--type", "won", "--all"},
+		done <- events(ctx, []string{"--nats-url", m.natsURL, "--drop", "demo", "--type", "won", "--all"},
 			lines, io.Discard, func(string) (string, bool) { return "", false })
 	}()
 	testkit.Eventually(t, 0, "three won events", func() bool { return strings.Count(lines.String(), "\n") >= 3 })

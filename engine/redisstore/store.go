@@ -24,9 +24,11 @@ type Options struct {
 	IdempotencyTTL time.Duration
 }
 
-// Store is engine.Store on Redis. It works with a single node and with a
-// Cluster through redis.UniversalClient: every script touches one drop's
-// keys, which share a hash tag.
+// Store is engine.Store (and engine.Outbox, engine.WebhookStore, and the
+// API's admin answer store) on Redis. It works with a single node and
+// with a Cluster through redis.UniversalClient: every script touches one
+// drop's keys, which share a hash tag. Every state-changing script takes
+// effect at most once per call, whatever the client retries (lib.lua).
 type Store struct {
 	rdb     redis.UniversalClient
 	idemTTL int64    // seconds
