@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -244,6 +245,8 @@ func New(cfg Config) (*Server, error) {
 		MaxRequestBodySize: cfg.Limits.MaxBodyBytes,
 		ReadBufferSize:     cfg.Limits.MaxHeaderBytes,
 		CloseOnShutdown:    true,
+		// No route takes multipart bodies: do not parse them for nothing.
+		DisablePreParseMultipartForm: true,
 		// fasthttp refuses connections past Concurrency with a plain-text
 		// 503 of its own; connLimitListener refuses them first, as
 		// problem+json, so fasthttp's bound only needs to stay out of reach.
@@ -353,7 +356,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 func (s *Server) fail(r *request, err error) {
 	p := problemFor(err)
 	if p.Status >= 500 {
-		s.log.Error("request failed", "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)),
+		// Overload refusals come in floods and are counted in the metrics;
+		// everything else at 5xx is worth an error line.
+		level := slog.LevelError
+		if errors.Is(err, errOverloaded) || errors.Is(err, engine.ErrOverloaded) {
+			level = slog.LevelDebug
+		}
+		s.log.Log(context.Background(), level, "request failed", "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)),
 			"route", r.route, "status", p.Status, "err", err.Error())
 		s.metrics.storeError(err)
 		if p.Status == fasthttp.StatusServiceUnavailable {
@@ -468,17 +477,45 @@ type connLimitListener struct {
 }
 
 func (l *connLimitListener) Accept() (net.Conn, error) {
+	var backoff time.Duration
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			return nil, err
+			// Out of file descriptors (or a connection aborted before it
+			// was taken) is a passing state, but fasthttp's accept loop
+			// would stop serving for good: wait, as net/http does, and
+			// accept again; connections in flight end and free descriptors.
+			if !isTemporaryAcceptErr(err) {
+				return nil, err
+			}
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else if backoff *= 2; backoff > time.Second {
+				backoff = time.Second
+			}
+			l.s.log.Warn("accept failed; retrying", "err", err.Error(), "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-l.s.stopping:
+				return nil, err
+			}
+			continue
 		}
+		backoff = 0
 		if l.s.conns.Add(1) <= int64(l.s.cfg.Limits.MaxConns) {
 			return &serverConn{Conn: c, open: &l.s.conns}, nil
 		}
 		l.s.conns.Add(-1)
 		l.s.refuseConn(c)
 	}
+}
+
+// isTemporaryAcceptErr reports an accept error that passes: too many open
+// files (per process or system-wide), or a connection reset before it was
+// accepted.
+func isTemporaryAcceptErr(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 // serverConn is an accepted connection. It gives its slot back when
