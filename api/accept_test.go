@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp/fasthttputil"
 )
@@ -38,7 +39,7 @@ func TestServesOnAfterRunningOutOfDescriptors(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
-	client := &http.Client{Transport: &http.Transport{Dial: func(string, string) (net.Conn, error) { return mem.Dial() }}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Dial: func(string, string) (net.Conn, error) { return mem.Dial() }}}
 	resp, err := client.Get("http://x/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("after EMFILE: %v %v", resp, err)
