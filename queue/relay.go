@@ -19,14 +19,20 @@ import (
 
 // RelayOptions configure a Relay. Zero values mean the defaults.
 type RelayOptions struct {
-	// Consumer names this node in the outbox consumer groups (default:
-	// host name, pid and a random suffix).
+	// Consumer names this node in the outbox consumer groups. Give it a
+	// name that survives a restart (serve's --node-id): a node restarted
+	// under its name takes back at once what it had read and not
+	// published. Default: host name, pid and a random suffix, which a
+	// restart does not keep (its entries then wait for ClaimAfter).
 	Consumer string
 	// Batch is the most entries read and published at once (default 256).
 	Batch int
 	// ClaimAfter is how long an entry another node took may stay
-	// unacknowledged before this node takes it over (default 30s). It must
-	// stay well below the stream's duplicate window.
+	// unacknowledged before this node takes it over (default
+	// DefaultClaimAfter): the longest a dead node that never comes back
+	// delays its events. It must stay well below the stream's duplicate
+	// window, so that an entry a slow node publishes late as well is
+	// dropped as a duplicate.
 	ClaimAfter time.Duration
 	// Block is how long a read waits for new entries (default 1s).
 	Block time.Duration
@@ -38,6 +44,10 @@ type RelayOptions struct {
 	PublicURL string
 	Logger    *slog.Logger
 }
+
+// DefaultClaimAfter is RelayOptions.ClaimAfter's default: a tenth of the
+// stream's 2-minute duplicate window.
+const DefaultClaimAfter = 10 * time.Second
 
 // Relay publishes every drop's outbox to JetStream and acknowledges an
 // entry only after JetStream acknowledged it. A crash anywhere in between
@@ -74,7 +84,7 @@ func NewRelay(store Drops, outbox engine.Outbox, js jetstream.JetStream, o Relay
 		o.Batch = 256
 	}
 	if o.ClaimAfter <= 0 {
-		o.ClaimAfter = 30 * time.Second
+		o.ClaimAfter = DefaultClaimAfter
 	}
 	if o.Block <= 0 {
 		o.Block = time.Second
@@ -137,9 +147,21 @@ func (r *Relay) startWorkers(ctx context.Context) {
 func (r *Relay) work(ctx context.Context, d engine.Drop) {
 	backoff := run.NewBackoff(50*time.Millisecond, 2*time.Second)
 	var pending []engine.OutboxEntry // read, not yet acknowledged
+	// First what this node (under this name) read before a restart and
+	// never acknowledged: it is taken back at once, in order.
+	own := true
 	for ctx.Err() == nil {
 		if len(pending) == 0 {
-			entries, err := r.outbox.ReadOutbox(ctx, d.ID, r.o.Consumer, r.o.Batch, r.o.ClaimAfter, r.o.Block)
+			var entries []engine.OutboxEntry
+			var err error
+			if own {
+				entries, err = r.outbox.ReadOwnPending(ctx, d.ID, r.o.Consumer, r.o.Batch)
+				if err == nil && len(entries) < r.o.Batch {
+					own = false
+				}
+			} else {
+				entries, err = r.outbox.ReadOutbox(ctx, d.ID, r.o.Consumer, r.o.Batch, r.o.ClaimAfter, r.o.Block)
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					r.o.Logger.Warn("relay: reading the outbox failed", "drop", d.ID, "err", err.Error())

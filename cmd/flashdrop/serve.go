@@ -44,6 +44,9 @@ type ServeConfig struct {
 	Limits       api.Limits
 	SweepEvery   time.Duration
 	ShutdownWait time.Duration
+	// NodeID names this node where nodes share work (the outbox relay's
+	// consumer group); stable across restarts.
+	NodeID string
 	// Events
 	StreamReplicas       int
 	WebhooksAllowPrivate bool
@@ -102,6 +105,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis: redis://host:port/db, or a Cluster as a comma-separated host:port list or redis-cluster://h1:p1,h2:p2 (empty: embedded in-process server, not durable)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URL with JetStream (empty: embedded in-process server, not durable)")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's name among the nodes, kept across restarts so a restarted node republishes at once the events it had read (default: host name and listen port)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
 	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "allow webhook targets on private, loopback or link-local addresses")
 	fs.DurationVar(&c.SoldOutTTL, "sold-out-ttl", queue.DefaultSoldOutTTL, "how long a sold-out flag is trusted before it is checked against Redis")
@@ -284,7 +288,15 @@ func (m *Main) startEvents(context.Context) error {
 	if publicURL == "" {
 		publicURL = "http://" + m.Addr
 	}
-	m.relay = queue.NewRelay(relayStore, relayStore, m.js, queue.RelayOptions{PublicURL: publicURL, Logger: m.log})
+	nodeID := c.NodeID
+	if nodeID == "" {
+		// Host and port: the same node restarted keeps its name, and two
+		// nodes on one host differ.
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(m.Addr)
+		nodeID = host + ":" + port
+	}
+	m.relay = queue.NewRelay(relayStore, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: publicURL, Logger: m.log})
 	m.relay.Start(context.Background())
 	m.onStop(m.relay.Close)
 	m.flags = queue.NewSoldOutFlags(m.js, func(ctx context.Context, drop string) (bool, int64, error) {

@@ -132,6 +132,35 @@ func (s *Store) ReadOutbox(ctx context.Context, drop, consumer string, n int, mi
 			msgs = append(msgs, st.Messages...)
 		}
 	}
+	return s.decodeEntries(ctx, drop, msgs)
+}
+
+// ReadOwnPending implements engine.Outbox: XREADGROUP from id 0 returns
+// the consumer's own pending entries.
+func (s *Store) ReadOwnPending(ctx context.Context, drop, consumer string, n int) ([]engine.OutboxEntry, error) {
+	key := keysFor(drop).outbox
+	if err := s.ensureGroup(ctx, key); err != nil {
+		return nil, err
+	}
+	streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: relayGroup, Consumer: consumer, Streams: []string{key, "0"}, Count: int64(n), Block: -1,
+	}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		if isNoGroup(err) {
+			s.groups.Delete(key)
+		}
+		return nil, err
+	}
+	var msgs []redis.XMessage
+	for _, st := range streams {
+		msgs = append(msgs, st.Messages...)
+	}
+	return s.decodeEntries(ctx, drop, msgs)
+}
+
+// decodeEntries turns stream entries into outbox entries, dropping (and
+// acknowledging) any that no relay could publish.
+func (s *Store) decodeEntries(ctx context.Context, drop string, msgs []redis.XMessage) ([]engine.OutboxEntry, error) {
 	out := make([]engine.OutboxEntry, 0, len(msgs))
 	var junk []string
 	for _, m := range msgs {
