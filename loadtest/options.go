@@ -151,11 +151,11 @@ type Options struct {
 	Log io.Writer
 
 	// Set with With… options, for tests and embedding.
-	clock   Clock
-	cpu     func() time.Duration
-	onPhase func(Phase)
-	dial    fasthttp.DialFunc
-	cores   int
+	clock    Clock
+	cpu      func() time.Duration
+	onPhase  func(Phase)
+	dial     fasthttp.DialFunc
+	cores    int
 	embedded bool
 }
 

@@ -54,14 +54,14 @@ type Told struct {
 // Replay is one I5 check: the same key and body again, then the same key
 // with another body.
 type Replay struct {
-	Reservation    string `json:"reservation"`
-	User           string `json:"user"`
-	Key            string `json:"key"`
-	SameStatus     int    `json:"same_status"`
-	SameID         string `json:"same_id,omitempty"`
-	OtherStatus    int    `json:"other_status"`
-	OtherCode      string `json:"other_code,omitempty"`
-	OtherWonID     string `json:"other_won_id,omitempty"`
+	Reservation string `json:"reservation"`
+	User        string `json:"user"`
+	Key         string `json:"key"`
+	SameStatus  int    `json:"same_status"`
+	SameID      string `json:"same_id,omitempty"`
+	OtherStatus int    `json:"other_status"`
+	OtherCode   string `json:"other_code,omitempty"`
+	OtherWonID  string `json:"other_won_id,omitempty"`
 }
 
 // Observed is a reservation as the server showed it at the end.

@@ -20,10 +20,10 @@ const SchemaVersion = "flashdrop.load/v1"
 // Verdicts, in the order they win: an audit failure is a failure whatever
 // else happened; an invalid run cannot judge thresholds.
 const (
-	VerdictPass         = "pass"
-	VerdictThreshold    = "threshold_crossed"
-	VerdictAuditFailed  = "audit_failed"
-	VerdictInvalid      = "invalid"
+	VerdictPass        = "pass"
+	VerdictThreshold   = "threshold_crossed"
+	VerdictAuditFailed = "audit_failed"
+	VerdictInvalid     = "invalid"
 )
 
 // Exit codes of `flashdrop load`.
@@ -316,7 +316,7 @@ func (rep *Report) finish(th Thresholds) {
 		}
 	}
 	rep.Rush.Requests, rep.Rush.Errors = reqs[PhaseRush], errs[PhaseRush]
-	rep.Rush.ErrorRate = round3(ratio(float64(rep.Rush.Errors), float64(rep.Rush.Requests)) * 1000) / 1000
+	rep.Rush.ErrorRate = round3(ratio(float64(rep.Rush.Errors), float64(rep.Rush.Requests))*1000) / 1000
 	rep.Rush.RPS = round3(ratio(float64(rep.Rush.Requests), rep.Rush.Seconds))
 	rep.Rush.Reserve = summarize(reserve)
 

@@ -65,7 +65,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "  reserve latency %s: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", corrected,
 		fmtMS(r.Reserve.P50), fmtMS(r.Reserve.P90), fmtMS(r.Reserve.P99), fmtMS(r.Reserve.P999), fmtMS(r.Reserve.Max))
 	var outs []string
-	for _, k := range sortedKeys(r.Outcomes, func(a, b string) bool { return r.Outcomes[a] > r.Outcomes[b] || r.Outcomes[a] == r.Outcomes[b] && a < b }) {
+	for _, k := range sortedKeys(r.Outcomes, func(a, b string) bool {
+		return r.Outcomes[a] > r.Outcomes[b] || r.Outcomes[a] == r.Outcomes[b] && a < b
+	}) {
 		outs = append(outs, fmt.Sprintf("%s %d", k, r.Outcomes[k]))
 	}
 	fmt.Fprintf(&b, "  outcomes: %s\n", strings.Join(outs, ", "))
