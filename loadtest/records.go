@@ -111,10 +111,26 @@ func (r *Records) normalize() {
 	}
 }
 
+// laterStats says whether snapshot a was read after b. The counters of
+// reservations, released and confirmed units only grow, so they order two
+// snapshots even when the generators' estimates of the server's clock
+// disagree; the time breaks ties.
+func laterStats(a *Stats, at time.Time, b *Stats, bt time.Time) bool {
+	switch {
+	case a.Reservations != b.Reservations:
+		return a.Reservations > b.Reservations
+	case a.Released != b.Released:
+		return a.Released > b.Released
+	case a.Confirmed != b.Confirmed:
+		return a.Confirmed > b.Confirmed
+	}
+	return !at.Before(bt)
+}
+
 // mergeRecords combines the records of several generators of one drop.
 // Told, replays and unregistered shoppers are disjoint (each shopper
 // belongs to one shard); observations and events overlap and are unioned;
-// the latest stats win.
+// the latest stats (laterStats) win.
 func mergeRecords(rs []*Records) *Records {
 	out := &Records{Observed: map[string]Observed{}, EventsRead: len(rs) > 0}
 	seenEv := map[string]bool{}
@@ -141,7 +157,7 @@ func mergeRecords(rs []*Records) *Records {
 				out.Events = append(out.Events, e)
 			}
 		}
-		if r.Stats != nil && (out.Stats == nil || !r.StatsAt.Before(out.StatsAt)) {
+		if r.Stats != nil && (out.Stats == nil || laterStats(r.Stats, r.StatsAt, out.Stats, out.StatsAt)) {
 			s := *r.Stats
 			out.Stats, out.StatsAt = &s, r.StatsAt
 		}

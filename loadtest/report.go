@@ -360,6 +360,7 @@ func failedCode(code string) bool {
 func (rep *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "<=" reads better than "\u003c="
 	return enc.Encode(rep)
 }
 
