@@ -103,16 +103,21 @@ func throughputChart(rep *Report) (template.HTML, error) {
 		p.Legend.Add(strings.TrimPrefix(name, "reserve:"), l)
 	}
 	p.Add(plotter.NewGrid())
+	headroom(p)
 	return svgOf(p, 18*vg.Centimeter, 9*vg.Centimeter)
+}
+
+// headroom leaves the top third of a chart to its legend.
+func headroom(p *plot.Plot) {
+	p.Y.Min = 0
+	if p.Y.Max > 0 {
+		p.Y.Max *= 1.45
+	}
 }
 
 // latencyChart plots p50/p90/p99/p99.9 per endpoint of the rush,
 // checkout and refill phases (all outcomes together).
 func latencyChart(rep *Report) (template.HTML, error) {
-	type group struct {
-		name string
-		h    []float64
-	}
 	merged := map[string]*latAcc{}
 	for _, s := range rep.Series {
 		if s.Phase != PhaseRush && s.Phase != PhaseCheckout && s.Phase != PhaseRefill {
@@ -161,12 +166,14 @@ func latencyChart(rep *Report) (template.HTML, error) {
 		p.NominalX(names...)
 	}
 	p.Add(plotter.NewGrid())
+	headroom(p)
 	return svgOf(p, 18*vg.Centimeter, 9*vg.Centimeter)
 }
 
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct": func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
 	"ms":  func(f float64) string { return fmt.Sprintf("%.3f", f) },
+	"f3":  func(f *float64) string { return fmt.Sprintf("%.3f", *f) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -203,7 +210,7 @@ svg{max-width:100%;height:auto}pre{background:#f6f8fa;padding:1em;overflow:auto;
 <p>{{.R.Rush.Requests}} requests in {{printf "%.3f" .R.Rush.Seconds}} s = {{printf "%.1f" .R.Rush.RPS}} req/s, errors {{pct .R.Rush.ErrorRate}};
 reserve p50 {{ms .R.Rush.Reserve.P50}} ms, p99 {{ms .R.Rush.Reserve.P99}} ms, max {{ms .R.Rush.Reserve.Max}} ms
 ({{if .R.Rush.Corrected}}from the intended send time{{else}}from the actual send{{end}}).
-{{with .R.Rush.FirstSoldOutS}}First sold_out at {{printf "%.3f" .}} s after T0. {{end}}Drained at {{printf "%.3f" .R.Rush.DrainS}} s.</p>
+{{with .R.Rush.FirstSoldOutS}}First sold_out at {{f3 .}} s after T0. {{end}}Drained at {{printf "%.3f" .R.Rush.DrainS}} s.</p>
 {{.Throughput}}
 {{.Latency}}
 

@@ -52,8 +52,14 @@ type recorder struct {
 type second struct {
 	requests int64
 	errors   int64
-	outcomes map[string]int64
+	outcomes map[outcomeKey]int64
 }
+
+// outcomeKey is endpoint and outcome, joined only for the report: the hot
+// path must not build a string per request.
+type outcomeKey struct{ endpoint, outcome string }
+
+func (k outcomeKey) String() string { return k.endpoint + ":" + k.outcome }
 
 func newRecorder() *recorder {
 	return &recorder{
@@ -97,11 +103,11 @@ func (r *recorder) record(p Phase, endpoint string, a answer, intended, t0 time.
 		}
 		b := r.timeline[sec]
 		if b == nil {
-			b = &second{outcomes: map[string]int64{}}
+			b = &second{outcomes: map[outcomeKey]int64{}}
 			r.timeline[sec] = b
 		}
 		b.requests++
-		b.outcomes[endpoint+":"+a.code]++
+		b.outcomes[outcomeKey{endpoint, a.code}]++
 		if a.failed() {
 			b.errors++
 		}
@@ -138,7 +144,7 @@ func (r *recorder) merge(o *recorder) {
 	for s, b := range o.timeline {
 		rb := r.timeline[s]
 		if rb == nil {
-			rb = &second{outcomes: map[string]int64{}}
+			rb = &second{outcomes: map[outcomeKey]int64{}}
 			r.timeline[s] = rb
 		}
 		rb.requests += b.requests

@@ -226,7 +226,11 @@ func (r *runner) report(stopped Phase) *Report {
 	}
 	for _, sec := range sortedKeys(tot.timeline, func(a, b int) bool { return a < b }) {
 		b := tot.timeline[sec]
-		rep.Timeline = append(rep.Timeline, TimelineSecond{Second: sec, Requests: b.requests, Errors: b.errors, Outcomes: b.outcomes})
+		outs := make(map[string]int64, len(b.outcomes))
+		for k, n := range b.outcomes {
+			outs[k.String()] += n
+		}
+		rep.Timeline = append(rep.Timeline, TimelineSecond{Second: sec, Requests: b.requests, Errors: b.errors, Outcomes: outs})
 	}
 	rep.Phases = r.phases
 	rep.Rush.Corrected = r.o.Arrival != ArrivalBurst

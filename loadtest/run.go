@@ -171,7 +171,7 @@ func (r *runner) setup(ctx context.Context) error {
 	r.phaseStart(PhaseSetup)
 	rec := r.m.rec(0)
 	for i, t := range r.o.Targets {
-		a := r.c.do(i, "GET", "/healthz", "", nil, "")
+		a := r.c.doDated(i, "GET", "/healthz", "", nil, "")
 		rec.record(PhaseSetup, EndpointHealth, a, time.Time{}, time.Time{})
 		if a.err != nil {
 			return invalidf("target %s unreachable: %v", t, oneLine(a.err))

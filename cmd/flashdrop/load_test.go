@@ -8,9 +8,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -459,3 +461,136 @@ func fakeArgs(target string, extra ...string) []string {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// benchServe runs serve in the benchmark's process: embedded (for
+// /healthz) or on a real redis-server and NATS.
+func benchServe(b *testing.B, real bool) *Main {
+	b.Helper()
+	args := []string{"--listen", "127.0.0.1:0", "--no-demo", "--log-level", "error"}
+	if real {
+		redistest.Require(b)
+		rs, err := redistest.Start()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = rs.Close() })
+		args = append(args, "--redis-url", rs.Addr, "--nats-url", natstest.Start(b).URL())
+	}
+	m := NewMain(io.Discard, io.Discard)
+	m.Lookup = func(string) (string, bool) { return "", false }
+	if err := m.ParseFlags(args); err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// benchConns is the connection count of the load benchmarks, for both
+// tools.
+const benchConns = 64
+
+// BenchmarkLoadVsWrk: the generator is not the bottleneck. Against the
+// same /healthz, in one run and at equal connections, flashdrop load's
+// client (loadtest.Flood: the rush's client and recorder) is compared
+// with wrk. Run with -benchtime 1x (make bench).
+func BenchmarkLoadVsWrk(b *testing.B) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		b.Fatal("wrk is not installed: make bench installs it (apt-get install wrk)")
+	}
+	m := benchServe(b, false)
+	url := "http://" + m.Addr
+	// The machine is shared: the two tools take turns, several rounds, and
+	// the medians are compared, so a neighbour's burst of CPU does not
+	// decide the ratio.
+	const rounds, secs = 5, 2
+	for range b.N {
+		var wrkRates, loadRates []float64
+		var p99 float64
+		for range rounds {
+			out, err := exec.Command(wrk, "-t", "2", "-c", strconv.Itoa(benchConns), "-d", fmt.Sprintf("%ds", secs), url+"/healthz").CombinedOutput()
+			if err != nil {
+				b.Fatalf("wrk: %v\n%s", err, out)
+			}
+			mm := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out)
+			if mm == nil {
+				b.Fatalf("wrk printed no rate:\n%s", out)
+			}
+			v, _ := strconv.ParseFloat(string(mm[1]), 64)
+			wrkRates = append(wrkRates, v)
+			res, err := loadtest.Flood(context.Background(), url, "/healthz", benchConns, secs*time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Errors > 0 {
+				b.Fatalf("flood: %d errors", res.Errors)
+			}
+			loadRates = append(loadRates, res.RPS)
+			p99 = max(p99, res.Latency.P99)
+		}
+		wrkRPS, loadRPS := median(wrkRates), median(loadRates)
+		fmt.Printf("/healthz, %d connections, %d alternating rounds of %ds: wrk median %.0f req/s %v; flashdrop load median %.0f req/s %v (worst p99 %.3f ms)\n",
+			benchConns, rounds, secs, wrkRPS, rounded(wrkRates), loadRPS, rounded(loadRates), p99)
+		fmt.Printf("load/wrk throughput ratio: %.2f\n", loadRPS/wrkRPS)
+		b.ReportMetric(loadRPS/wrkRPS, "load/wrk")
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func rounded(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
+	return out
+}
+
+// BenchmarkLoadRegistration: 100,000 shoppers registered by flashdrop load
+// on a real stack, the rate printed against the same server's /healthz
+// at the same connections. Run with -benchtime 1x (make bench).
+func BenchmarkLoadRegistration(b *testing.B) {
+	m := benchServe(b, true)
+	url := "http://" + m.Addr
+	users := 100_000
+	if v := os.Getenv("LOAD_BENCH_USERS"); v != "" {
+		users, _ = strconv.Atoi(v)
+	}
+	for range b.N {
+		health, err := loadtest.Flood(context.Background(), url, "/healthz", benchConns, 3*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		rep, err := loadtest.Run(ctx, loadtest.Options{Targets: []string{url}, AdminToken: m.Config.AdminToken,
+			JWTSecret: []byte(m.Config.JWTSecret), Users: users, Stock: 100, Lead: time.Hour, Connections: benchConns, Seed: 1},
+			loadtest.WithPhaseHook(func(p loadtest.Phase) {
+				if p == loadtest.PhaseWait {
+					cancel() // registration is what is measured
+				}
+			}))
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var reg loadtest.PhaseReport
+		for _, p := range rep.Phases {
+			if p.Name == loadtest.PhaseRegister {
+				reg = p
+			}
+		}
+		if reg.Requests == 0 || reg.Errors > 0 {
+			b.Fatalf("registration: %+v (invalid: %v)", reg, rep.Invalid)
+		}
+		fmt.Printf("registration: %d shoppers in %.1fs = %.0f/s; /healthz %.0f req/s; %d connections\n", reg.Requests, reg.Seconds, reg.RPS, health.RPS, benchConns)
+		fmt.Printf("register/healthz throughput ratio: %.2f\n", reg.RPS/health.RPS)
+		b.ReportMetric(reg.RPS/health.RPS, "register/healthz")
+	}
+}
