@@ -3,10 +3,13 @@ package loadtest_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/flashdrop/flashdrop/loadtest"
@@ -69,4 +72,88 @@ func TestRunAgainstFakeWithEventsPasses(t *testing.T) {
 		t.Fatalf("%s", b.String())
 	}
 	t.Log(b.String())
+}
+
+// TestInterruptedRunReportsWhatItMeasured: Ctrl-C (a cancelled context)
+// stops the run cleanly; the report keeps what was measured, is marked
+// incomplete, names the phase, and exits 3.
+func TestInterruptedRunReportsWhatItMeasured(t *testing.T) {
+	f := startFake(t, fakeserver.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rep, err := loadtest.Run(ctx, baseOptions(f.URL), loadtest.WithPhaseHook(func(p loadtest.Phase) {
+		if p == loadtest.PhaseRush {
+			cancel()
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	_ = rep.WriteText(&b)
+	if rep.Complete || rep.StoppedIn != loadtest.PhaseRush || rep.ExitCode != loadtest.ExitInvalid ||
+		rep.Audit.Verdict != loadtest.AuditNotRun || !strings.Contains(b.String(), "INCOMPLETE: stopped in the rush phase") {
+		t.Fatalf("complete %v, stopped in %q, exit %d, audit %s\n%s", rep.Complete, rep.StoppedIn, rep.ExitCode, rep.Audit.Verdict, b.String())
+	}
+	var registered int64
+	for _, p := range rep.Phases {
+		if p.Name == loadtest.PhaseRegister {
+			registered = p.Requests
+		}
+	}
+	if registered == 0 {
+		t.Fatalf("the registrations measured before the interrupt are lost:\n%s", b.String())
+	}
+}
+
+// TestTokensInsteadOfSecret: shoppers' tokens can come ready-made (ops may
+// not hold the JWT secret).
+func TestTokensInsteadOfSecret(t *testing.T) {
+	f := startFake(t, fakeserver.Options{})
+	o := baseOptions(f.URL)
+	o.JWTSecret = nil
+	for i := range 40 {
+		user := fmt.Sprintf("given-%d", i)
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: user,
+			ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Tokens = append(o.Tokens, loadtest.UserToken{User: user, Token: tok})
+	}
+	o.Users, o.Stock = 0, 4
+	rep, err := loadtest.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ExitCode != 0 || rep.Run.Users != 40 || len(rep.Records.Told) == 0 || !strings.HasPrefix(rep.Records.Told[0].User, "given-") {
+		var b bytes.Buffer
+		_ = rep.WriteText(&b)
+		t.Fatalf("exit %d, users %d\n%s", rep.ExitCode, rep.Run.Users, b.String())
+	}
+}
+
+// TestOffsetsOfTheRamp: the p-th arrival of a ramp from r0 to r1 over D
+// comes when r0·t + (r1-r0)·t²/(2D) = p.
+func TestOffsetsOfTheRamp(t *testing.T) {
+	o := loadtest.Options{Arrival: loadtest.ArrivalRamp, Rate: 100, RampTo: 300, Duration: 2 * time.Second}
+	n := 0
+	for p := 0; ; p++ {
+		off, ok := loadtest.OffsetOf(o, p)
+		if !ok {
+			break
+		}
+		s := off.Seconds()
+		if got := 100*s + 200*s*s/4; math.Abs(got-float64(p)) > 1e-6 {
+			t.Fatalf("arrival %d at %v: N(t) = %f", p, off, got)
+		}
+		n++
+	}
+	if n != 400 { // ∫0..2 (100 + 100t) dt = 400
+		t.Fatalf("%d arrivals, want 400", n)
+	}
+	o.Arrival = loadtest.ArrivalRate
+	if off, ok := loadtest.OffsetOf(o, 150); !ok || off != 1500*time.Millisecond {
+		t.Fatalf("rate: %v %v", off, ok)
+	}
 }
