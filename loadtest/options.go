@@ -44,12 +44,11 @@ type Thresholds struct {
 	// MinRPS is the lowest acceptable rush throughput (requests/s).
 	MinRPS float64 `json:"min_rps,omitempty"`
 	// MaxErrorRate is the highest acceptable fraction of rush requests
-	// that failed (transport errors, 5xx, 429, unexpected answers). Off
-	// when negative or zero... except that 0 with MaxErrorRateSet means
-	// "no errors at all".
-	MaxErrorRate float64 `json:"max_error_rate,omitempty"`
-	// MaxErrorRateSet marks MaxErrorRate as given, so that 0 is a limit.
-	MaxErrorRateSet bool `json:"-"`
+	// that failed (transport errors, 5xx, 429, unexpected answers); it is
+	// checked when positive or when MaxErrorRateSet (so that 0 can mean
+	// "no error at all").
+	MaxErrorRate    float64 `json:"max_error_rate,omitempty"`
+	MaxErrorRateSet bool    `json:"-"`
 }
 
 // Options describe a rehearsal. The zero value of each field means its

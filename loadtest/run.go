@@ -73,6 +73,7 @@ type runner struct {
 type rushTimes struct {
 	firstSoldOut, lastWon, lastAnswer time.Duration
 	soldOut                           bool
+	notOpen                           int // presses still answered sale_not_open after T0
 }
 
 // Run rehearses release day as o describes and returns the report. An

@@ -100,7 +100,17 @@ func (r *runner) rushPhase(ctx context.Context) error {
 	close(jobs)
 	wg.Wait()
 	r.cpuRush, r.wallRush = r.o.cpu()-cpu0, r.clock.Now().Sub(wall0)
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if n := r.rush.notOpen; n > 0 {
+		why := "the server's clock and its drop disagree"
+		if r.drop.Mode == "draw" {
+			why = "the draw did not happen within 30 s of T0"
+		}
+		return &InvalidError{Reason: fmt.Sprintf("%d presses were still answered sale_not_open after T0: %s", n, why)}
+	}
+	return nil
 }
 
 // buyer presses Buy Presses times, one after the other, each press with
@@ -163,6 +173,8 @@ func (r *runner) noteRushAnswer(a answer) {
 	switch a.code {
 	case OutcomeWon:
 		r.rush.lastWon = max(r.rush.lastWon, at)
+	case "sale_not_open":
+		r.rush.notOpen++
 	case "sold_out":
 		if !r.rush.soldOut || at < r.rush.firstSoldOut {
 			r.rush.firstSoldOut = at

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 )
 
@@ -247,5 +246,3 @@ func (r *runner) gather(ctx context.Context) error {
 	r.rec.Stats, r.rec.StatsAt = &st, r.serverNow()
 	return nil
 }
-
-var _ = strconv.Itoa
