@@ -50,16 +50,35 @@ func startFake(t *testing.T, o fakeserver.Options) *fakeserver.Server {
 
 func baseOptions(target string) loadtest.Options {
 	return loadtest.Options{Targets: []string{target}, AdminToken: adminToken, JWTSecret: []byte(secret),
-		Users: 200, Stock: 20, HoldSeconds: 1, Lead: 300 * time.Millisecond, Connections: 8, Seed: 7, MaxGeneratorCPU: -1}
+		Users: 200, Stock: 20, HoldSeconds: 1, Lead: time.Minute, Connections: 8, Seed: 7, MaxGeneratorCPU: -1}
+}
+
+// startTimedFake runs a fake on a manual clock that starts now and that
+// the run's phase hook moves: past T0 when the generator starts waiting
+// for it, past every hold when the refills start. Nothing waits for a
+// wall clock, so a slow machine cannot make registration miss its window.
+func startTimedFake(t *testing.T, o fakeserver.Options) (*fakeserver.Server, loadtest.Option) {
+	t.Helper()
+	clock := loadtest.NewManualClock(time.Now())
+	o.Now = clock.Now
+	f := startFake(t, o)
+	return f, loadtest.WithPhaseHook(func(p loadtest.Phase) {
+		switch p {
+		case loadtest.PhaseWait:
+			clock.Advance(time.Minute + time.Second)
+		case loadtest.PhaseRefill:
+			clock.Advance(time.Hour)
+		}
+	})
 }
 
 func TestRunAgainstFakeWithEventsPasses(t *testing.T) {
 	nurl := startNATS(t)
-	f := startFake(t, fakeserver.Options{NATSURL: nurl})
+	f, hook := startTimedFake(t, fakeserver.Options{NATSURL: nurl})
 	o := baseOptions(f.URL)
 	o.NATSURL = nurl
 	o.Presses = 2
-	rep, err := loadtest.Run(context.Background(), o)
+	rep, err := loadtest.Run(context.Background(), o, hook)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,11 +97,15 @@ func TestRunAgainstFakeWithEventsPasses(t *testing.T) {
 // stops the run cleanly; the report keeps what was measured, is marked
 // incomplete, names the phase, and exits 3.
 func TestInterruptedRunReportsWhatItMeasured(t *testing.T) {
-	f := startFake(t, fakeserver.Options{})
+	clock := loadtest.NewManualClock(time.Now())
+	f := startFake(t, fakeserver.Options{Now: clock.Now})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	rep, err := loadtest.Run(ctx, baseOptions(f.URL), loadtest.WithPhaseHook(func(p loadtest.Phase) {
-		if p == loadtest.PhaseRush {
+		switch p {
+		case loadtest.PhaseWait:
+			clock.Advance(2 * time.Minute)
+		case loadtest.PhaseRush:
 			cancel()
 		}
 	}))
@@ -109,20 +132,20 @@ func TestInterruptedRunReportsWhatItMeasured(t *testing.T) {
 // TestTokensInsteadOfSecret: shoppers' tokens can come ready-made (ops may
 // not hold the JWT secret).
 func TestTokensInsteadOfSecret(t *testing.T) {
-	f := startFake(t, fakeserver.Options{})
+	f, hook := startTimedFake(t, fakeserver.Options{})
 	o := baseOptions(f.URL)
 	o.JWTSecret = nil
 	for i := range 40 {
 		user := fmt.Sprintf("given-%d", i)
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: user,
-			ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}).SignedString([]byte(secret))
+			ExpiresAt: jwt.NewNumericDate(time.Now().Add(48 * time.Hour))}).SignedString([]byte(secret))
 		if err != nil {
 			t.Fatal(err)
 		}
 		o.Tokens = append(o.Tokens, loadtest.UserToken{User: user, Token: tok})
 	}
 	o.Users, o.Stock = 0, 4
-	rep, err := loadtest.Run(context.Background(), o)
+	rep, err := loadtest.Run(context.Background(), o, hook)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,7 @@ func TestLoadEndToEndPassesTheAudit(t *testing.T) {
 // stock fails I1, exit code 2, naming the reservation that made it.
 func TestLoadAuditFailsOnOversell(t *testing.T) {
 	f := startFakeServer(t, fakeserver.Faults{OversellBy: 1})
-	code, text, stderr := runLoad(t, context.Background(), fakeArgs(f.URL, "--users", "100", "--stock", "10"))
+	code, text, stderr := runLoad(t, context.Background(), fakeArgs(f.URL, "--users", "100", "--stock", "10"), f.hook(1))
 	if code != loadtest.ExitAuditFailed {
 		t.Fatalf("exit %d, want 2\n%s\n%s", code, text, stderr)
 	}
@@ -175,7 +175,7 @@ func TestLoadAuditFailsOnOversell(t *testing.T) {
 // fails I2, naming her and both reservations.
 func TestLoadAuditFailsOnADoubleWin(t *testing.T) {
 	f := startFakeServer(t, fakeserver.Faults{DoubleWin: true})
-	code, text, stderr := runLoad(t, context.Background(), fakeArgs(f.URL, "--users", "100", "--stock", "30", "--presses", "2"))
+	code, text, stderr := runLoad(t, context.Background(), fakeArgs(f.URL, "--users", "100", "--stock", "30", "--presses", "2"), f.hook(1))
 	if code != loadtest.ExitAuditFailed {
 		t.Fatalf("exit %d, want 2\n%s\n%s", code, text, stderr)
 	}
@@ -329,7 +329,7 @@ func TestLoadAuditFailsOnAFakeWin(t *testing.T) {
 // audit passing.
 func TestLoadMaxP99CrossedExitsOne(t *testing.T) {
 	f := startFakeServer(t, fakeserver.Faults{})
-	code, text, stderr := runLoad(t, context.Background(), fakeArgs(f.URL, "--users", "50", "--stock", "5", "--max-p99", "1ns"))
+	code, text, stderr := runLoad(t, context.Background(), fakeArgs(f.URL, "--users", "50", "--stock", "5", "--max-p99", "1ns"), f.hook(1))
 	if code != loadtest.ExitThreshold {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, text, stderr)
 	}
@@ -408,9 +408,9 @@ func TestLoadEmbeddedDemo(t *testing.T) {
 // audits the merged records, which pass.
 func TestLoadReportMergesShards(t *testing.T) {
 	f := startFakeServer(t, fakeserver.Faults{})
-	now := time.Now().UTC()
+	now := f.clock.Now().UTC()
 	body := fmt.Sprintf(`{"id":"shared","stock":10,"hold_seconds":1,"registration_opens_at":%q,"registration_closes_at":%q,"sale_starts_at":%q}`,
-		now.Add(-time.Minute).Format(time.RFC3339Nano), now.Add(time.Second).Format(time.RFC3339Nano), now.Add(time.Second).Format(time.RFC3339Nano))
+		now.Add(-time.Minute).Format(time.RFC3339Nano), now.Add(time.Minute).Format(time.RFC3339Nano), now.Add(time.Minute).Format(time.RFC3339Nano))
 	if r := call(t, "POST", f.URL+"/v1/admin/drops", fakeAdmin, body); r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.raw)
 	}
@@ -418,12 +418,13 @@ func TestLoadReportMergesShards(t *testing.T) {
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
 	errs := make([]string, 2)
+	hook := f.hook(2)
 	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			codes[i], _, errs[i] = runLoad(t, context.Background(), fakeArgs(f.URL, "--drop", "shared", "--users", "100", "--seed", "5",
-				"--shard", fmt.Sprintf("%d/2", i), "--report", "json", "--out", filepath.Join(dir, fmt.Sprintf("s%d.json", i))))
+				"--shard", fmt.Sprintf("%d/2", i), "--report", "json", "--out", filepath.Join(dir, fmt.Sprintf("s%d.json", i))), hook)
 		}()
 	}
 	wg.Wait()
@@ -441,21 +442,52 @@ func TestLoadReportMergesShards(t *testing.T) {
 
 const fakeAdmin = "fake-admin-token-0123456789"
 
-func startFakeServer(t *testing.T, faults fakeserver.Faults) *fakeserver.Server {
+// fakeStack is a fake server on a manual clock that starts now.
+type fakeStack struct {
+	*fakeserver.Server
+	clock *loadtest.ManualClock
+}
+
+func startFakeServer(t *testing.T, faults fakeserver.Faults) *fakeStack {
 	t.Helper()
-	f, err := fakeserver.Start(fakeserver.Options{AdminToken: fakeAdmin, JWTSecret: []byte(strings.Repeat("k", 32)), Faults: faults})
+	clock := loadtest.NewManualClock(time.Now())
+	f, err := fakeserver.Start(fakeserver.Options{AdminToken: fakeAdmin, JWTSecret: []byte(strings.Repeat("k", 32)), Faults: faults, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = f.Close() })
-	return f
+	return &fakeStack{f, clock}
+}
+
+// hook moves the fake's clock past T0 once `generators` runs wait for it
+// (a barrier: no generator may still be registering), and past every hold
+// when a run starts its refills. Nothing waits for the wall clock.
+func (f *fakeStack) hook(generators int) loadtest.Option {
+	var mu sync.Mutex
+	waiting := 0
+	opened := make(chan struct{})
+	return loadtest.WithPhaseHook(func(p loadtest.Phase) {
+		switch p {
+		case loadtest.PhaseWait:
+			mu.Lock()
+			waiting++
+			if waiting == generators {
+				f.clock.Advance(time.Hour)
+				close(opened)
+			}
+			mu.Unlock()
+			<-opened
+		case loadtest.PhaseRefill:
+			f.clock.Advance(time.Hour)
+		}
+	})
 }
 
 func fakeArgs(target string, extra ...string) []string {
 	args := []string{"--target", target, "--admin-token", fakeAdmin, "--jwt-secret", strings.Repeat("k", 32),
 		"--quiet", "--max-generator-cpu", "-1", "--connections", "8"}
 	if !slices.Contains(extra, "--drop") {
-		args = append(args, "--lead", "300ms", "--hold", "1s", "--seed", "3")
+		args = append(args, "--lead", "30m", "--hold", "1s", "--seed", "3")
 	}
 	return append(args, extra...)
 }

@@ -174,6 +174,8 @@ func problem(status int, code, detail string) answer {
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	s.mu.Lock()
 	endpoint, a := s.route(ctx)
+	// Answers point into the fake's state: encode them under the lock.
+	body, _ := json.Marshal(a.body)
 	s.mu.Unlock()
 	outcome := a.code
 	if outcome == "" {
@@ -183,7 +185,6 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.o.Delay(endpoint, outcome)
 	}
 	ctx.Response.Header.Set("Date", s.o.Now().UTC().Format(http.TimeFormat))
-	body, _ := json.Marshal(a.body)
 	if a.status >= 400 {
 		ctx.Response.Header.SetContentType("application/problem+json")
 	} else {
