@@ -383,8 +383,10 @@ func (r *runner) register(ctx context.Context) error {
 	r.logf("registered %d of %d shoppers", len(todo)-int(failed.Load()), len(todo))
 	if n := failed.Load(); n > 0 {
 		msg := fmt.Sprintf("%d of %d registrations failed (first: %v)", n, len(todo), firstErr.Load())
-		if closed.Load() > 0 {
+		if closed.Load() > 0 && r.created {
 			msg += "; registration closed before every shopper registered: give a longer --lead"
+		} else if closed.Load() > 0 {
+			msg += "; the drop's registration closed before every shopper registered: rehearse an existing drop while its registration is open"
 		}
 		return &InvalidError{Reason: msg}
 	}

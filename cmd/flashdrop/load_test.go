@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -520,21 +522,58 @@ func benchServe(b *testing.B, real bool) *Main {
 	return m
 }
 
+// childServe runs `flashdrop serve` (embedded) in a child process, the
+// test binary re-executed through signal_test.go's child hook, so that
+// neither wrk nor flashdrop load shares a process with the server: both
+// compete with it for the cores the same way.
+func childServe(b *testing.B) string {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeStopsCleanlyOnSIGTERM$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), "FLASHDROP_TEST_CHILD=serve")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`listening on (http://\S+)`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return a
+	case <-time.After(30 * time.Second):
+		b.Fatal("the child serve did not start")
+	}
+	return ""
+}
+
 // benchConns is the connection count of the load benchmarks, for both
 // tools.
 const benchConns = 64
 
 // BenchmarkLoadVsWrk: the generator is not the bottleneck. Against the
-// same /healthz, in one run and at equal connections, flashdrop load's
-// client (loadtest.Flood: the rush's client and recorder) is compared
-// with wrk. Run with -benchtime 1x (make bench).
+// same /healthz of a serve in its own process, in one run and at equal
+// connections, flashdrop load's client (loadtest.Flood: the rush's client
+// and recorder) is compared with wrk. Run with -benchtime 1x (make bench).
 func BenchmarkLoadVsWrk(b *testing.B) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
 		b.Fatal("wrk is not installed: make bench installs it (apt-get install wrk)")
 	}
-	m := benchServe(b, false)
-	url := "http://" + m.Addr
+	url := childServe(b)
 	// The machine is shared: the two tools take turns, several rounds, and
 	// the medians are compared, so a neighbour's burst of CPU does not
 	// decide the ratio.
