@@ -32,6 +32,26 @@ type cloudEvent struct {
 // auditedTypes are the event types the audit reads; others are skipped.
 var auditedTypes = map[string]bool{"won": true, "confirmed": true, "cancelled": true, "expired": true}
 
+// checkStream fails fast, before any load, when the event audit could not
+// run: NATS unreachable or no FLASHDROP stream there.
+func checkStream(ctx context.Context, natsURL string) error {
+	nc, err := nats.Connect(natsURL, nats.Name("flashdrop-load"), nats.Timeout(5*time.Second))
+	if err != nil {
+		return fmt.Errorf("--nats-url %s unreachable: %w", natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := js.Stream(cctx, streamName); err != nil {
+		return fmt.Errorf("--nats-url %s: stream %s: %w", natsURL, streamName, err)
+	}
+	return nil
+}
+
 // readEvents reads the drop's reservation events from the start of the
 // stream until it has caught up and every id in want has its won event,
 // or until wait passes (the relay may lag behind the answers).

@@ -184,6 +184,11 @@ func (r *runner) setup(ctx context.Context) error {
 			r.offset = dateOffset(a)
 		}
 	}
+	if r.o.NATSURL != "" {
+		if err := checkStream(ctx, r.o.NATSURL); err != nil {
+			return invalidf("%s", oneLine(err))
+		}
+	}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d", r.o.Seed)
 	if r.o.DropID == "" {

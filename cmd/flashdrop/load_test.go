@@ -394,6 +394,12 @@ func TestLoadBadFlagsExitThreeBeforeAnyRequest(t *testing.T) {
 	if code != loadtest.ExitInvalid || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "unreachable") {
 		t.Fatalf("unreachable target: exit %d, stderr %q", code, stderr)
 	}
+	// So is an unreachable NATS, before any load.
+	f := startFakeServer(t, fakeserver.Faults{})
+	code, _, stderr = runLoad(t, context.Background(), fakeArgs(f.URL, "--nats-url", "nats://"+addr))
+	if code != loadtest.ExitInvalid || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "--nats-url nats://"+addr+" unreachable") {
+		t.Fatalf("unreachable NATS: exit %d, stderr %q", code, stderr)
+	}
 }
 
 // TestLoadEmbeddedDemo is the newcomer's one command: an in-process serve,
