@@ -48,12 +48,19 @@ type Config struct {
 	// AdminIdempotency, if set, makes every admin POST honour an
 	// Idempotency-Key.
 	AdminIdempotency IdempotencyStore
+	// Shares, if set, enables the share cards and the referral counts
+	// (share.go).
+	Shares ShareService
+	// PublicURL is where shoppers reach this service, for the absolute
+	// links of share cards and calendar entries (default: the request's
+	// host).
+	PublicURL string
 }
 
 // WithEngine returns c with the services of eng and adm, and webhooks if
 // hooks is not nil.
 func (c Config) WithEngine(eng *engine.Engine, adm *engine.Admission, hooks *engine.Webhooks) Config {
-	c.Drops, c.Shoppers, c.Reservations, c.Admission = eng, eng, eng, adm
+	c.Drops, c.Shoppers, c.Reservations, c.Admission, c.Shares = eng, eng, eng, adm, eng
 	if hooks != nil {
 		c.Webhooks = hooks
 	}
@@ -135,6 +142,8 @@ type Server struct {
 	ipLimit  *limiter
 	metrics  *Metrics
 	http     *fasthttp.Server
+	web      *web       // the pages (pages.go)
+	cards    *cardCache // rendered share card images (card.go)
 
 	inflight atomic.Int64
 	idPrefix string
@@ -168,6 +177,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.LiveMaxDuration = 5 * time.Minute
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
+	pages, err := newWeb()
+	if err != nil {
+		return nil, err
+	}
 	var prefix [6]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
@@ -178,6 +191,7 @@ func New(cfg Config) (*Server, error) {
 		ipLimit:  newLimiter(cfg.Limits.IPRate, cfg.Limits.IPBurst, nil),
 		idPrefix: hex.EncodeToString(prefix[:]),
 		stopping: make(chan struct{}),
+		web:      pages, cards: newCardCache(cardCacheSize),
 	}
 	s.http = &fasthttp.Server{
 		Handler:            s.Handler(),
