@@ -156,7 +156,7 @@ func TestReferralsRoute(t *testing.T) {
 	h.expect(h.do("POST", "/v1/drops/"+next+"/registrations", h.token("dan"), map[string]any{"ref": first + ".0123456789abcdef0123"}), 201, "")
 	top := h.do("GET", "/v1/admin/drops/"+next+"/referrals", admin, nil)
 	h.expect(top, 200, "")
-	if top.num("referrals") != 2 || !regexp.MustCompile(`"top":\[\{"code":"` + regexp.QuoteMeta(code) + `","referrals":2\}\]`).Match(top.raw) {
+	if top.num("referrals") != 2 || !regexp.MustCompile(`"top":\[\{"code":"`+regexp.QuoteMeta(code)+`","referrals":2\}\]`).Match(top.raw) {
 		t.Fatalf("top referrals: %s", top.raw)
 	}
 	h.expect(h.do("GET", "/v1/admin/drops/"+next+"/referrals", h.token("bob"), nil), 403, "forbidden")

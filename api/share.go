@@ -118,4 +118,3 @@ func (s *Server) adminReferrals(r *request) error {
 	}
 	return writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"drop": r.args[0], "referrals": st.Referrals, "top": top})
 }
-

@@ -66,7 +66,7 @@ func TestShareCodes(t *testing.T) {
 		for _, bad := range []string{
 			d.ID + ".00000000000000000000",            // well formed, no win
 			"nosuchdrop." + r.ShareCode[len(d.ID)+1:], // another drop
-			r.ID,                                      // a reservation id is not a share code
+			r.ID, // a reservation id is not a share code
 			strings.ToUpper(r.ShareCode), "x", "", d.ID + ".", "." + r.ShareCode,
 		} {
 			if _, err := f.eng.ShareCard(ctx(t), bad); !errors.Is(err, engine.ErrNotFound) {
@@ -98,7 +98,7 @@ func TestReferrals(t *testing.T) {
 			{"carol", bob},   // a repeat registration credits nothing
 			{"alice", alice}, // her own code: nothing
 			{"frank", first.ID + ".0123456789abcdef0123"}, // no such win
-			{"gina", "friend-code"},                        // not a code the engine makes
+			{"gina", "friend-code"},                       // not a code the engine makes
 			{"hal", ""},
 		} {
 			if _, _, err := f.eng.Register(ctx(t), next.ID, c.user, c.ref); err != nil {
