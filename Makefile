@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers \
                ./api:FuzzDecodeReserve ./api:FuzzDecodeRegister ./api:FuzzDecodeCreateDrop ./api:FuzzDecodeCreateWebhook
 
-.PHONY: help test test-short run bench fuzz vet ensure-redis
+.PHONY: help test test-short run bench fuzz vet ensure-redis ensure-chromium screenshots
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,12 +23,27 @@ ensure-redis: ## install redis-server with apt-get if it is missing (tests start
 	fi
 	@redis-server --version
 
-test: ensure-redis ## run every test with the race detector against real Redis
+ensure-chromium: ## install Debian's chromium with apt-get if it is missing (the browser tests drive it)
+	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
+		echo "chromium not found: installing it with apt-get"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+		if ! command -v apt-get >/dev/null 2>&1; then \
+			echo "error: no apt-get here; install Chromium and set FLASHDROP_CHROMIUM to its path" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || { \
+			echo "error: apt-get could not install chromium" >&2; exit 1; }; \
+	fi
+
+test: ensure-redis ensure-chromium ## run every test with the race detector against real Redis and Chromium
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
 test-short: ## the tests without the race detector (faster while editing)
 	$(GO) test -count=1 ./...
+
+screenshots: ensure-redis ensure-chromium ## run the browser test and refresh the README's screenshots in docs/screenshots
+	dir=$$(mktemp -d) && FLASHDROP_SCREENSHOTS=$$dir $(GO) test -count=1 -run TestBrowserFlows ./cmd/flashdrop/ && \
+		cp $$dir/shopper-win.png $$dir/share-card.png $$dir/ops.png docs/screenshots/ && echo "screenshots in $$dir"
 
 run: ## run flashdrop on its embedded default
 	$(GO) run ./cmd/flashdrop serve

@@ -272,12 +272,12 @@ func (b *browser) fitsWidth(ctx context.Context, page string) {
 	}
 }
 
-// TestBrowser runs the shopper and ops flows of issue 13 in Chromium:
+// TestBrowserFlows runs the shopper and ops flows of issue 13 in Chromium:
 // register, T0, buy, win with the hold's countdown, confirm, share, the
 // card and its image, a friend through the card (one referral); sold out,
 // the waitlist, a promotion; ops pause and the shopper page follows;
 // every page without console errors and without a request elsewhere.
-func TestBrowser(t *testing.T) {
+func TestBrowserFlows(t *testing.T) {
 	redis := testkit.OwnRedis(t)
 	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789")
 	base := "http://" + m.Addr
