@@ -6,41 +6,47 @@ FUZZTIME  ?= 10s
 FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers \
                ./api:FuzzDecodeReserve ./api:FuzzDecodeRegister ./api:FuzzDecodeCreateDrop ./api:FuzzDecodeCreateWebhook
 
-.PHONY: help test test-short run bench fuzz vet ensure-redis ensure-wrk load-demo
+.PHONY: help test test-short run bench fuzz vet ensure-redis ensure-wrk ensure-chromium load-demo screenshots
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-ensure-redis: ## install redis-server with apt-get if it is missing (tests start their own)
-	@if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then \
-		echo "redis-server not found: installing it with apt-get"; \
+# apt_ensure installs Debian package $(2) with apt-get when command $(1) is
+# missing (a fresh machine has Go and apt only); tests start their own
+# servers and browsers from it.
+define apt_ensure
+	@if ! command -v $(1) >/dev/null 2>&1; then \
+		echo "$(1) not found: installing $(2) with apt-get"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
 		if ! command -v apt-get >/dev/null 2>&1; then \
-			echo "error: no apt-get here; install Redis 7 (redis-server, redis-cli) and rerun" >&2; exit 1; fi; \
+			echo "error: no apt-get here; install $(2) and rerun" >&2; exit 1; fi; \
 		$$SUDO apt-get update -qq && \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null || { \
-			echo "error: apt-get could not install redis-server; install Redis 7 and rerun" >&2; exit 1; }; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null || { \
+			echo "error: apt-get could not install $(2); install it and rerun" >&2; exit 1; }; \
 	fi
+endef
+
+ensure-redis: ## install redis-server with apt-get if it is missing (tests start their own)
+	$(call apt_ensure,redis-server,redis-server)
+	$(call apt_ensure,redis-cli,redis-tools)
 	@redis-server --version
 
 ensure-wrk: ## install wrk with apt-get if it is missing (make bench compares flashdrop load with it)
-	@if ! command -v wrk >/dev/null 2>&1; then \
-		echo "wrk not found: installing it with apt-get"; \
-		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
-		if ! command -v apt-get >/dev/null 2>&1; then \
-			echo "error: no apt-get here; install wrk and rerun" >&2; exit 1; fi; \
-		$$SUDO apt-get update -qq && \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || { \
-			echo "error: apt-get could not install wrk; install it and rerun" >&2; exit 1; }; \
-	fi
-	@wrk --version 2>&1 | head -1 || true
+	$(call apt_ensure,wrk,wrk)
 
-test: ensure-redis ## run every test with the race detector against real Redis
+ensure-chromium: ## install Debian's chromium with apt-get if it is missing (the browser tests drive it)
+	$(call apt_ensure,chromium,chromium)
+
+test: ensure-redis ensure-chromium ## run every test with the race detector against real Redis and Chromium
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
 test-short: ## the tests without the race detector (faster while editing)
 	$(GO) test -count=1 ./...
+
+screenshots: ensure-redis ensure-chromium ## run the browser test and refresh the README's screenshots in docs/screenshots
+	dir=$$(mktemp -d) && FLASHDROP_SCREENSHOTS=$$dir $(GO) test -count=1 -run TestBrowserFlows ./cmd/flashdrop/ && \
+		cp $$dir/shopper-win.png $$dir/share-card.png $$dir/ops.png docs/screenshots/ && echo "screenshots in $$dir"
 
 run: ## run flashdrop on its embedded default
 	$(GO) run ./cmd/flashdrop serve

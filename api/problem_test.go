@@ -48,4 +48,12 @@ func TestEnsureProblem(t *testing.T) {
 	if ensureProblem(&ctx) {
 		t.Fatal("a problem was rewritten")
 	}
+	// A page's own HTML 404, for a person, stays HTML.
+	var page fasthttp.RequestCtx
+	page.SetStatusCode(404)
+	page.Response.Header.SetContentType("text/html; charset=utf-8")
+	page.SetBodyString("<!doctype html><title>Not found</title>")
+	if ensureProblem(&page) {
+		t.Fatal("an HTML error page was rewritten")
+	}
 }

@@ -59,6 +59,8 @@ func (s *Server) route(r *request) handlerFunc {
 			return pick("/v1/admin/drops/{drop}/pause", seg[3:4], alt{"POST", s.adminPause})
 		case n == 5 && seg[4] == "resume":
 			return pick("/v1/admin/drops/{drop}/resume", seg[3:4], alt{"POST", s.adminResume})
+		case n == 5 && seg[4] == "referrals" && s.cfg.Shares != nil:
+			return pick("/v1/admin/drops/{drop}/referrals", seg[3:4], alt{"GET", s.adminReferrals})
 		}
 	case n >= 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "webhooks" && s.hooks != nil:
 		switch n {
@@ -86,6 +88,11 @@ func (s *Server) route(r *request) handlerFunc {
 			return pick("/v1/reservations/{id}/confirm", seg[2:3], alt{"POST", s.confirm})
 		case n == 4 && seg[3] == "cancel":
 			return pick("/v1/reservations/{id}/cancel", seg[2:3], alt{"POST", s.cancel})
+		}
+	default:
+		// The pages and share cards (pages.go).
+		if route, args, h, ok := s.webRoute(seg); ok {
+			return pick(route, args, alt{"GET", h})
 		}
 	}
 	p := problemFor(engine.ErrNotFound)

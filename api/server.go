@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -58,12 +59,19 @@ type Config struct {
 	// AdminIdempotency, if set, makes every admin POST honour an
 	// Idempotency-Key.
 	AdminIdempotency IdempotencyStore
+	// Shares, if set, enables the share cards and the referral counts
+	// (share.go).
+	Shares ShareService
+	// PublicURL is where shoppers reach this service, for the absolute
+	// links of share cards and calendar entries (default: the request's
+	// host).
+	PublicURL string
 }
 
 // WithEngine returns c with the services of eng and adm, and webhooks if
 // hooks is not nil.
 func (c Config) WithEngine(eng *engine.Engine, adm *engine.Admission, hooks *engine.Webhooks) Config {
-	c.Drops, c.Shoppers, c.Reservations, c.Admission = eng, eng, eng, adm
+	c.Drops, c.Shoppers, c.Reservations, c.Admission, c.Shares = eng, eng, eng, adm, eng
 	if hooks != nil {
 		c.Webhooks = hooks
 	}
@@ -181,6 +189,8 @@ type Server struct {
 	streams  *streamSlots
 	metrics  *Metrics
 	http     *fasthttp.Server
+	web      *web       // the pages (pages.go)
+	cards    *cardCache // rendered share card images (card.go)
 
 	inflight atomic.Int64
 	conns    atomic.Int64 // open connections, see connLimitListener
@@ -218,6 +228,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.LiveHeartbeat = 15 * time.Second
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
+	pages, err := newWeb()
+	if err != nil {
+		return nil, err
+	}
 	var prefix [6]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
@@ -229,6 +243,7 @@ func New(cfg Config) (*Server, error) {
 		streams:  newStreamSlots(cfg.Limits.MaxStreams, cfg.Limits.MaxStreamsPerClient),
 		idPrefix: hex.EncodeToString(prefix[:]),
 		stopping: make(chan struct{}),
+		web:      pages, cards: newCardCache(cardCacheSize),
 	}
 	// Register, not MustRegister: a Metrics shared by a second server
 	// keeps counting the first server's streams rather than panicking.
@@ -433,10 +448,13 @@ func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 // ensureProblem rewrites an error answer that is not problem+json (from a
 // library such as the metrics handler, or a handler that forgot) into
 // one, keeping its status and headers, so that no 4xx or 5xx leaves
-// without a code and a request id. It reports whether it had to.
+// without a code and a request id. It reports whether it had to. HTML
+// error pages are left alone: the pages (/s/{code}, /d/{drop}) answer a
+// person, deliberately in HTML, and carry the X-Request-Id header too.
 func ensureProblem(ctx *fasthttp.RequestCtx) bool {
 	status := ctx.Response.StatusCode()
-	if status < 400 || string(ctx.Response.Header.ContentType()) == problemContentType {
+	ct := string(ctx.Response.Header.ContentType())
+	if status < 400 || ct == problemContentType || strings.HasPrefix(ct, "text/html") {
 		return false
 	}
 	code := "invalid"

@@ -108,7 +108,8 @@ func (e *Engine) setPaused(ctx context.Context, id string, paused bool) (Drop, e
 
 // Register registers user for drop. Registering twice is not an error:
 // created is false and the first registration is returned. ref is an
-// optional share code to credit.
+// optional share code to credit (share.go: unknown and own codes credit
+// nothing).
 func (e *Engine) Register(ctx context.Context, drop, user, ref string) (Registration, bool, error) {
 	if err := ValidateDropID(drop); err != nil {
 		return Registration{}, false, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
@@ -117,6 +118,10 @@ func (e *Engine) Register(ctx context.Context, drop, user, ref string) (Registra
 		return Registration{}, false, err
 	}
 	if err := ValidateRef(ref); err != nil {
+		return Registration{}, false, err
+	}
+	ref, err := e.creditableRef(ctx, user, ref)
+	if err != nil {
 		return Registration{}, false, err
 	}
 	reg, created, err := e.store.Register(ctx, drop, user, ref, e.clock.Now())

@@ -12,7 +12,7 @@ import (
 // that come from URLs, headers and tokens. None may panic, and what they
 // accept must fit the rules the store relies on.
 func FuzzIdentifiers(f *testing.F) {
-	for _, s := range []string{"", "drop-1", "drop-1.abc", "a b", "é", "\x00", "k/../x", strings.Repeat("z", 300), "drop.", ".x"} {
+	for _, s := range []string{"", "drop-1", "drop-1.abc", "a b", "é", "\x00", "k/../x", strings.Repeat("z", 300), "drop.", ".x", "drop-1.0123456789abcdef0123", "drop-1.0123456789ABCDEF0123"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -36,6 +36,14 @@ func FuzzIdentifiers(f *testing.F) {
 		}
 		if engine.ValidateRef(s) == nil && len(s) > engine.MaxRefLen {
 			t.Fatalf("accepted ref %q", s)
+		}
+		// A share code carries its drop and at least 64 bits, and is a ref
+		// the API accepts.
+		if drop, err := engine.SplitShareCode(s); err == nil {
+			own := strings.TrimPrefix(s, drop+engine.ShareCodeSeparator)
+			if engine.ValidateDropID(drop) != nil || len(own)*4 < 64 || engine.ValidateRef(s) != nil {
+				t.Fatalf("split share code %q into drop %q", s, drop)
+			}
 		}
 	})
 }

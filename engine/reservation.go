@@ -82,7 +82,8 @@ type ShopperView struct {
 const (
 	MaxUserLen           = 128
 	MaxIdempotencyKeyLen = 255
-	MaxRefLen            = 64
+	// MaxRefLen fits a share code: a drop id, '.', and its own part.
+	MaxRefLen = MaxDropIDLen + 1 + MaxShareOwnLen
 )
 
 // ValidateUser checks a shopper id (a JWT subject): UTF-8 without control
@@ -111,8 +112,10 @@ func ValidateIdempotencyKey(key string) error {
 	return nil
 }
 
-// ValidateRef checks a referral (share) code: the drop-id charset, 1 to
-// MaxRefLen characters. An empty ref means "none".
+// ValidateRef checks the form of a referral (share) code as it comes
+// from outside: 1 to MaxRefLen characters of the drop-id charset and '.'.
+// An empty ref means "none". A ref of that form that is no code the engine
+// made, or names no win, is not an error: it credits nothing (Register).
 func ValidateRef(ref string) error {
 	if ref == "" {
 		return nil
@@ -121,8 +124,8 @@ func ValidateRef(ref string) error {
 		return invalid("ref", "must be at most %d characters", MaxRefLen)
 	}
 	for i := 0; i < len(ref); i++ {
-		if !isIDByte(ref[i]) {
-			return invalid("ref", "may contain only A-Z, a-z, 0-9, '_' and '-'")
+		if !isIDByte(ref[i]) && ref[i] != '.' {
+			return invalid("ref", "may contain only A-Z, a-z, 0-9, '_', '-' and '.'")
 		}
 	}
 	return nil

@@ -13,6 +13,9 @@ import (
 // appends its events to the drop's outbox in the same atomic step.
 // Errors are the engine's sentinels (or wrap them) for known outcomes.
 type Store interface {
+	// ShareStore finds wins by share code and counts referrals (share.go).
+	ShareStore
+
 	// CreateDrop stores a new, validated drop with its full stock and
 	// reports created. If a drop with this id exists with the same
 	// configuration (a retried create) it reports created=false and no

@@ -12,20 +12,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/goleak"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
-		// A fasthttp HostClient's idle-connection cleaner (flashdrop load)
-		// outlives its client by up to MaxIdleConnDuration, then ends.
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"))
-}
+func TestMain(m *testing.M) { redistest.Main(m, redistest.FastHTTPLingerers...) }
 
 // startServe runs `flashdrop serve` in embedded mode on a free port, with a
 // manual clock, exactly as the binary would (ParseFlags, Run, Close).

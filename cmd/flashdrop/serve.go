@@ -284,10 +284,6 @@ func (m *Main) startNATS(context.Context) (err error) {
 func (m *Main) startEvents(context.Context) error {
 	c := m.Config
 	relayStore := redisstore.New(m.relayRDB, redisstore.Options{})
-	publicURL := c.PublicURL
-	if publicURL == "" {
-		publicURL = "http://" + m.Addr
-	}
 	nodeID := c.NodeID
 	if nodeID == "" {
 		// Host and port: the same node restarted keeps its name, and two
@@ -296,7 +292,7 @@ func (m *Main) startEvents(context.Context) error {
 		_, port, _ := net.SplitHostPort(m.Addr)
 		nodeID = host + ":" + port
 	}
-	m.relay = queue.NewRelay(relayStore, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: publicURL, Logger: m.log})
+	m.relay = queue.NewRelay(relayStore, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: m.publicURL(), Logger: m.log})
 	m.relay.Start(context.Background())
 	m.onStop(m.relay.Close)
 	m.flags = queue.NewSoldOutFlags(m.js, func(ctx context.Context, drop string) (bool, int64, error) {
@@ -365,6 +361,7 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		Logger:           m.log,
 		Limits:           c.Limits,
 		AdminIdempotency: m.store,
+		PublicURL:        m.publicURL(),
 	}.WithEngine(m.Engine, m.adm, hooks))
 	if err != nil {
 		return err
@@ -381,6 +378,15 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		return errors.Join(m.srv.Shutdown(ctx), <-m.serveErr)
 	})
 	return nil
+}
+
+// publicURL is where shoppers reach this node: --public-url, or the
+// address it listens on.
+func (m *Main) publicURL() string {
+	if m.Config.PublicURL != "" {
+		return strings.TrimSuffix(m.Config.PublicURL, "/")
+	}
+	return "http://" + m.Addr
 }
 
 // Err reports the server's failure, if it stops on its own.
@@ -472,10 +478,7 @@ func (m *Main) createDemo(ctx context.Context) (*engine.Drop, error) {
 // appear here and nowhere else.
 func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Drop) {
 	w := m.Stdout
-	base := m.Config.PublicURL
-	if base == "" {
-		base = "http://" + m.Addr
-	}
+	base := m.publicURL()
 	fmt.Fprintf(w, "flashdrop %s listening on %s\n\n", version, base)
 	if embedded {
 		fmt.Fprint(w, `  !!  EMBEDDED MODE: the store is an in-process Redis-protocol server (miniredis).
@@ -502,20 +505,27 @@ func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Dro
 		if generated["admin"] {
 			admin = c.AdminToken
 		}
-		shopper, err := api.MintShopperToken([]byte(c.JWTSecret), "demo-shopper", 24*time.Hour, m.Clock.Now(), c.JWTIssuer, c.JWTAudience)
+		// Tokens are checked against the wall clock, not the engine's.
+		shopper, err := api.MintShopperToken([]byte(c.JWTSecret), "demo-shopper", 24*time.Hour, time.Now(), c.JWTIssuer, c.JWTAudience)
 		if err != nil {
 			shopper = "<mint one with flashdrop token>"
 		}
+		// The shopper's page takes its token from the URL fragment, which
+		// browsers never send to a server: it stays out of every log.
 		fmt.Fprintf(w, `
   demo drop %q: registration open now, sale at %s (in %s).
-  Try it:
+  Open the shopper page, signed in as demo-shopper:
+    %s/d/demo#token=%s
+  The ops page: %s/ops (paste the admin token)
+  Or with curl:
     export BASE=%s ADMIN=%s TOKEN=%s
     curl -s $BASE/v1/drops/demo
     curl -s -X POST -H "Authorization: Bearer $TOKEN" $BASE/v1/drops/demo/registrations
     # after the sale opens:
     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Idempotency-Key: buy-1" -d '{"quantity":1}' $BASE/v1/drops/demo/reservations
     curl -s -H "Authorization: Bearer $ADMIN" $BASE/v1/admin/drops/demo/stats
-`, demo.ID, demo.SaleStartsAt.Format(time.TimeOnly), demo.SaleStartsAt.Sub(m.Clock.Now()).Round(time.Second), base, admin, shopper)
+`, demo.ID, demo.SaleStartsAt.Format(time.TimeOnly), demo.SaleStartsAt.Sub(m.Clock.Now()).Round(time.Second),
+			base, shopper, base, base, admin, shopper)
 	}
 	fmt.Fprintln(w)
 }

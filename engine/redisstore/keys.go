@@ -4,7 +4,9 @@ package redisstore
 // hash tag, "fd:{<drop>}:…", so each drop's scripts touch exactly one slot
 // while different drops spread across shards. Keys are never built inline
 // elsewhere; the Lua side builds only reservation keys, with the same
-// prefix + "r:" + id rule as reservationKey (lib.lua).
+// prefix + "r:" + id rule as reservationKey, and the share index
+// prefix + "share" (lib.lua), because waitlist promotions inside any
+// script create reservations the caller cannot name ahead.
 
 const dropIndexKey = "fd:drops" // set of drop ids (its own slot)
 
@@ -13,7 +15,8 @@ type dropKeys struct {
 	drop     string // hash: configuration
 	counters string // hash: available, held, confirmed, released, reservations, referrals, wlseq, owed, sov
 	reg      string // hash: user -> "registered_at[|units held+confirmed|latest reservation id]"
-	refs     string // hash: referral code -> count
+	refs     string // zset: referral (share) code -> new registrants it brought
+	share    string // hash: own part of a share code -> reservation id (written by lib.lua)
 	holds    string // zset: reservation id -> expires_at (ms)
 	wl       string // zset: user -> waitlist sequence
 	wlq      string // hash: user -> quantity wanted
@@ -28,7 +31,8 @@ func keysFor(drop string) dropKeys {
 		drop:     p + "drop",
 		counters: p + "n",
 		reg:      p + "reg",
-		refs:     p + "refs",
+		refs:     p + "referrals",
+		share:    p + "share",
 		holds:    p + "holds",
 		wl:       p + "wl",
 		wlq:      p + "wlq",
@@ -51,7 +55,7 @@ func (k dropKeys) idempotencyKey(digest string) string { return k.prefix + "idem
 
 // all lists the drop's fixed keys, for tests that snapshot a drop.
 func (k dropKeys) all() []string {
-	return []string{k.drop, k.counters, k.reg, k.refs, k.holds, k.wl, k.wlq, k.wlend, k.outbox}
+	return []string{k.drop, k.counters, k.reg, k.refs, k.share, k.holds, k.wl, k.wlq, k.wlend, k.outbox}
 }
 
 // Webhook keys: one hash tag per webhook, and a global index.

@@ -32,6 +32,8 @@ var (
 	statsLua string
 	//go:embed scripts/endsale.lua
 	endsaleLua string
+	//go:embed scripts/share.lua
+	shareLua string
 )
 
 var (
@@ -60,7 +62,7 @@ var (
 	endsaleScript = redis.NewScript(libLua + endsaleLua)
 	// registerScript registers a shopper. KEYS: drop, counters, reg, refs,
 	// outbox, call. ARGV: prefix, drop, now, event nonce, user,
-	// ref. Returns {0, at, created} or {code}.
+	// ref, referral event nonce. Returns {0, at, created} or {code}.
 	registerScript = redis.NewScript(libLua + registerLua)
 	// viewScript reads one shopper's view. KEYS: drop, reg, wl, wlend.
 	// ARGV: prefix, user. Returns {found, registered, position,
@@ -77,4 +79,8 @@ var (
 	// statsScript reads the counters. KEYS: drop, counters, reg, wl.
 	// Returns the counters of engine.Stats, or codeNotFound.
 	statsScript = redis.NewScript(statsLua)
+	// shareScript finds a reservation by its share code (read only).
+	// KEYS: share index. ARGV: prefix, the code's own part, the code.
+	// Returns the reservation, or an empty array.
+	shareScript = redis.NewScript(libLua + shareLua)
 )

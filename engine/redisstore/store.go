@@ -228,7 +228,7 @@ func (s *Store) Register(ctx context.Context, drop, user, ref string, now time.T
 	call := nonce()
 	v, err := registerScript.Run(ctx, s.rdb,
 		[]string{k.drop, k.counters, k.reg, k.refs, k.outbox, k.callKey(call)},
-		k.prefix, drop, now.UnixMilli(), call, user, ref).Slice()
+		k.prefix, drop, now.UnixMilli(), call, user, ref, nonce()).Slice()
 	if err != nil {
 		return engine.Registration{}, false, err
 	}

@@ -8,9 +8,12 @@
 --     reservation hashes are P.."r:"..<reservation id>, built here because
 --     waitlist promotions create reservations the caller cannot name ahead;
 --   * times are Unix milliseconds passed in by the caller (the engine clock);
---   * reservation ids and share codes are the two halves of
---     sha1(NONCE:n) for a per-call secret random NONCE: unique, and
---     unguessable even to someone who knows other ids of the same call;
+--   * reservation ids and share codes are DROP.."."..<half> for the two
+--     halves of sha1(NONCE:n) for a per-call secret random NONCE: unique,
+--     and unguessable (80 bits) even to someone who knows other ids of the
+--     same call. Both carry DROP, so a lookup by either reaches this slot;
+--     the share index P.."share" (code's half -> reservation id) is built
+--     here like reservation keys and written with the win;
 --     event ids are EVNONCE-n for a second, public, random value, so
 --     publishing them reveals nothing about share codes;
 --   * scripts stay deterministic given their arguments, as replication needs.
@@ -122,12 +125,14 @@ end
 -- the units from stock or from a release, and passes the shopper's state
 -- as user_get read it.
 local function new_hold(user, at, units, q, hold_ms, from_wl)
-  local own, share = newids()
+  local own, share_own = newids()
   local rid = DROP .. '.' .. own
+  local share = DROP .. '.' .. share_own
   local exp = NOW + hold_ms
   local exp_s, q_s = ms(exp), ms(q)
   redis.call('HSET', P .. 'r:' .. rid, 'user', user, 'qty', q_s, 'status', 'held', 'won', NOW_S,
     'exp', exp_s, 'upd', NOW_S, 'share', share, 'wl', from_wl == 1 and '1' or '0')
+  redis.call('HSET', P .. 'share', share_own, rid)
   NEW_HOLDS[#NEW_HOLDS + 1] = exp_s
   NEW_HOLDS[#NEW_HOLDS + 1] = rid
   HELD, RESERVED = HELD + q, RESERVED + 1

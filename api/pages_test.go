@@ -1,0 +1,239 @@
+package api_test
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/api"
+)
+
+// get fetches a page (not the JSON API: pages answer HTML, also on 404).
+func (h *harness) get(path string, headers ...string) (int, http.Header, []byte) {
+	h.t.Helper()
+	req, err := http.NewRequest("GET", "http://flashdrop.test"+path, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, body
+}
+
+// winner registers a shopper with a distinctive id, opens the sale 2.5 s
+// ago and wins a unit for her; it returns the share code.
+func (h *harness) winner(drop, user string) string {
+	h.t.Helper()
+	h.register(drop, user)
+	h.clock.Set(t0.Add(2500 * time.Millisecond))
+	r := h.do("POST", "/v1/drops/"+drop+"/reservations", h.token(user), nil)
+	h.expect(r, 201, "")
+	return r.str("reservation", "share_code")
+}
+
+const secretUser = "user-4bd1f0c7-Zoë-never-shown"
+
+// TestShareCard: the card's page has its OpenGraph and Twitter tags, the
+// win's product, drop and time, the odds line, a link to register with
+// the code; it is cacheable, and nothing on it or in its image names the
+// winner.
+func TestShareCard(t *testing.T) {
+	h := newHarness(t, func(c *api.Config) { c.PublicURL = "https://shop.example/" })
+	drop := h.createDrop(3, 1, map[string]any{"name": "Tuesday Drop", "product": "Aurora Sneaker"})
+	code := h.winner(drop, secretUser)
+	if !strings.HasPrefix(code, drop+".") {
+		t.Fatalf("share code %q does not carry its drop", code)
+	}
+	status, hdr, page := h.get("/s/" + code)
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
+		t.Fatalf("card page: %d %s", status, hdr.Get("Content-Type"))
+	}
+	html := string(page)
+	for _, want := range []string{
+		`<meta property="og:title" content="Aurora Sneaker: won in 2.5 seconds">`,
+		`<meta property="og:image" content="https://shop.example/s/` + code + `.png">`,
+		`<meta property="og:url" content="https://shop.example/s/` + code + `">`,
+		`<meta property="og:description" content="Won in 2.5 seconds in the drop “Tuesday Drop”.`,
+		`<meta name="twitter:card" content="summary_large_image">`,
+		`<meta property="og:image:width" content="1200">`,
+		`href="/d/` + drop + `?ref=` + code + `"`,
+		"Sharing never changes anyone’s odds",
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("card page lacks %s", want)
+		}
+	}
+	if strings.Contains(html, secretUser) || strings.Contains(html, "4bd1f0c7") {
+		t.Fatal("the card page shows the winner's id")
+	}
+	if hdr.Get("ETag") == "" || hdr.Get("Cache-Control") != "public, max-age=60" ||
+		!strings.Contains(hdr.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("card page headers: %v", hdr)
+	}
+	if st, _, _ := h.get("/s/"+code, "If-None-Match", hdr.Get("ETag")); st != 304 {
+		t.Fatalf("a repeat with the ETag: %d, want 304", st)
+	}
+
+	status, ihdr, img := h.get("/s/" + code + ".png")
+	if status != 200 || ihdr.Get("Content-Type") != "image/png" || ihdr.Get("Cache-Control") != "public, max-age=86400" {
+		t.Fatalf("card image: %d %v", status, ihdr)
+	}
+	pic, err := png.Decode(bytes.NewReader(img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := pic.Bounds(); b.Dx() != 1200 || b.Dy() != 630 {
+		t.Fatalf("card image is %v, want 1200×630", b)
+	}
+	// The product's line is drawn: the band where it goes has text pixels
+	// (light on the dark background), the empty right margin has none.
+	if n := lightPixels(pic, image.Rect(80, 170, 1100, 260)); n < 2000 {
+		t.Fatalf("only %d text pixels where the product goes", n)
+	}
+	if n := lightPixels(pic, image.Rect(1150, 0, 1200, 500)); n != 0 {
+		t.Fatalf("%d light pixels in the empty margin", n)
+	}
+	if bytes.Contains(img, []byte(secretUser)) || bytes.Contains(img, []byte("4bd1f0c7")) {
+		t.Fatal("the card image carries the winner's id")
+	}
+	if st, _, again := h.get("/s/" + code + ".png"); st != 200 || !bytes.Equal(again, img) {
+		t.Fatal("the cached image differs")
+	}
+	if st, _, _ := h.get("/s/"+code+".png", "If-None-Match", ihdr.Get("ETag")); st != 304 {
+		t.Fatalf("image with its ETag: %d", st)
+	}
+
+	// Unknown and malformed codes: an HTML 404 page.
+	for _, bad := range []string{drop + ".00000000000000000000", "nope", drop + ".zz", "x.png", strings.Repeat("a", 300)} {
+		st, hd, body := h.get("/s/" + bad)
+		if st != 404 || !strings.HasPrefix(hd.Get("Content-Type"), "text/html") || !strings.Contains(string(body), "Nothing here") {
+			t.Errorf("/s/%s: %d %s", bad, st, hd.Get("Content-Type"))
+		}
+		if st, _, _ := h.get("/s/" + bad + ".png"); st != 404 {
+			t.Errorf("/s/%s.png: %d", bad, st)
+		}
+	}
+}
+
+func lightPixels(img image.Image, r image.Rectangle) int {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if cr > 0x8000 && cg > 0x8000 && cb > 0x8000 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestReferralsRoute: a card's code credits a friend's registration once;
+// the admin sees the top codes; shoppers may not.
+func TestReferralsRoute(t *testing.T) {
+	h := newHarness(t, nil)
+	first := h.createDrop(2, 1, nil)
+	code := h.winner(first, "alice")
+	next := h.createDrop(2, 1, nil)
+	for _, u := range []string{"bob", "carol"} {
+		h.expect(h.do("POST", "/v1/drops/"+next+"/registrations", h.token(u), map[string]any{"ref": code}), 201, "")
+	}
+	h.expect(h.do("POST", "/v1/drops/"+next+"/registrations", h.token("bob"), map[string]any{"ref": code}), 200, "")
+	h.expect(h.do("POST", "/v1/drops/"+next+"/registrations", h.token("alice"), map[string]any{"ref": code}), 201, "")
+	h.expect(h.do("POST", "/v1/drops/"+next+"/registrations", h.token("dan"), map[string]any{"ref": first + ".0123456789abcdef0123"}), 201, "")
+	top := h.do("GET", "/v1/admin/drops/"+next+"/referrals", admin, nil)
+	h.expect(top, 200, "")
+	if top.num("referrals") != 2 || !regexp.MustCompile(`"top":\[\{"code":"`+regexp.QuoteMeta(code)+`","referrals":2\}\]`).Match(top.raw) {
+		t.Fatalf("top referrals: %s", top.raw)
+	}
+	h.expect(h.do("GET", "/v1/admin/drops/"+next+"/referrals", h.token("bob"), nil), 403, "forbidden")
+	h.expect(h.do("GET", "/v1/admin/drops/"+next+"/referrals?limit=0", admin, nil), 400, "invalid")
+	h.expect(h.do("GET", "/v1/admin/drops/nosuch/referrals", admin, nil), 404, "not_found")
+}
+
+// TestPages: the front page lists live and upcoming drops, a drop's page
+// and its calendar entry exist, every page carries the strict CSP, assets
+// are served from this origin with their hash, and a missing drop is an
+// HTML 404.
+func TestPages(t *testing.T) {
+	h := newHarness(t, func(c *api.Config) { c.PublicURL = "https://shop.example" })
+	drop := h.createDrop(5, 1, map[string]any{"name": "Night, Sale; \\ Special"})
+	status, hdr, body := h.get("/")
+	if status != 200 || !strings.Contains(string(body), `href="/d/`+drop+`"`) {
+		t.Fatalf("front page: %d", status)
+	}
+	csp := hdr.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %s", csp, want)
+		}
+	}
+	status, _, body = h.get("/d/" + drop)
+	page := string(body)
+	if status != 200 || !strings.Contains(page, `data-drop="`+drop+`"`) || !strings.Contains(page, `href="/d/`+drop+`.ics"`) {
+		t.Fatalf("drop page: %d %s", status, page)
+	}
+	// No inline script or style, and nothing from another host.
+	if regexp.MustCompile(`<script>|<style|style="|\son[a-z]+="`).MatchString(page) {
+		t.Fatal("inline script or style on the drop page")
+	}
+	for _, m := range regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(page, -1) {
+		if !strings.HasPrefix(m[1], "/") {
+			t.Errorf("the drop page refers to %s", m[1])
+		}
+	}
+	script := regexp.MustCompile(`src="(/assets/app\.js\?v=[0-9a-f]+)"`).FindStringSubmatch(page)
+	if script == nil {
+		t.Fatal("no hashed app.js")
+	}
+	st, ahdr, js := h.get(script[1])
+	if st != 200 || !strings.HasPrefix(ahdr.Get("Content-Type"), "text/javascript") || !strings.Contains(ahdr.Get("Cache-Control"), "immutable") || len(js) == 0 {
+		t.Fatalf("asset: %d %v", st, ahdr)
+	}
+	if st, _, _ := h.get("/assets/nope.js"); st != 404 {
+		t.Fatalf("missing asset: %d", st)
+	}
+
+	st, chdr, ics := h.get("/d/" + drop + ".ics")
+	cal := string(ics)
+	if st != 200 || !strings.HasPrefix(chdr.Get("Content-Type"), "text/calendar") {
+		t.Fatalf("calendar: %d %v", st, chdr)
+	}
+	for _, want := range []string{"BEGIN:VCALENDAR\r\n", "DTSTART:20261124T100000Z\r\n", "DTEND:20261124T110000Z\r\n",
+		`SUMMARY:Night\, Sale\; \\ Special: the sale starts` + "\r\n", "URL:https://shop.example/d/" + drop + "\r\n", "END:VCALENDAR\r\n"} {
+		if !strings.Contains(cal, want) {
+			t.Errorf("calendar lacks %q:\n%s", want, cal)
+		}
+	}
+	for _, l := range strings.Split(cal, "\r\n") {
+		if len(l) > 75 {
+			t.Errorf("calendar line over 75 octets: %q", l)
+		}
+	}
+
+	for _, p := range []string{"/d/nosuchdrop", "/d/no%20such", "/d/nosuchdrop.ics"} {
+		if st, hd, _ := h.get(p); st != 404 || !strings.HasPrefix(hd.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d %s", p, st, hd.Get("Content-Type"))
+		}
+	}
+	if st, _, body := h.get("/ops"); st != 200 || !strings.Contains(string(body), `id="admin-token"`) {
+		t.Fatalf("ops page: %d", st)
+	}
+	// Pages answer GET (and HEAD) only.
+	if r := h.do("POST", "/d/"+drop, "", nil); r.status != 405 {
+		t.Fatalf("POST to a page: %d", r.status)
+	}
+}

@@ -1,0 +1,120 @@
+package api
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// Share cards and referrals: GET /s/{code} (the card's page, with
+// OpenGraph and Twitter tags), GET /s/{code}.png (its image) and the
+// admin's GET /v1/admin/drops/{drop}/referrals.
+
+// ShareService answers share cards and referral counts (engine.Engine).
+type ShareService interface {
+	ShareCard(ctx context.Context, code string) (engine.ShareCard, error)
+	TopReferrals(ctx context.Context, drop string, n int) ([]engine.ReferralCount, error)
+}
+
+// cardCacheSize bounds the rendered card images kept in memory (about
+// 40 KB each).
+const cardCacheSize = 512
+
+// Cache lifetimes: the image never changes; the page names the next drop
+// of a series, which appears later.
+const (
+	cardImageCache = "public, max-age=86400"
+	cardPageCache  = "public, max-age=60"
+)
+
+type sharePage struct {
+	pageBase
+	Card    engine.ShareCard
+	Won     string
+	Product string
+	Title   string
+	Desc    string
+	PageURL string
+	Image   string
+	Join    string // where a friend registers, with the referral
+	Next    engine.Drop
+}
+
+func (s *Server) shareCard(r *request) error {
+	code := r.args[0]
+	ctx, cancel := r.context()
+	defer cancel()
+	c, err := s.cfg.Shares.ShareCard(ctx, code)
+	if err != nil {
+		return s.pageError(r, err)
+	}
+	base := s.publicBase(r)
+	won := cardWon(c)
+	p := sharePage{
+		pageBase: s.newPageBase(r, c.Drop.Product+" — "+won),
+		Card:     c, Won: won, Product: c.Drop.Product,
+		Title:   c.Drop.Product + ": " + won,
+		Desc:    "Won " + strings.TrimPrefix(won, "won ") + " in the drop “" + c.Drop.Name + "”. Register for " + c.Next.Name + " too: sharing never changes anyone’s odds.",
+		PageURL: base + "/s/" + code,
+		Image:   base + "/s/" + code + ".png",
+		Join:    "/d/" + c.Next.ID + "?ref=" + code,
+		Next:    c.Next,
+	}
+	return s.renderPage(r, "share.html", p, cardPageCache)
+}
+
+func (s *Server) shareImage(r *request) error {
+	code := r.args[0]
+	body, ok := s.cards.get(code)
+	if !ok {
+		ctx, cancel := r.context()
+		defer cancel()
+		c, err := s.cfg.Shares.ShareCard(ctx, code)
+		if err != nil {
+			return s.pageError(r, err)
+		}
+		if body, err = renderCard(c, hostOf(s.publicBase(r))); err != nil {
+			return err
+		}
+		s.cards.put(code, body)
+	}
+	return writeCached(r, "image/png", body, cardImageCache)
+}
+
+func hostOf(base string) string {
+	_, host, ok := strings.Cut(base, "://")
+	if !ok {
+		return base
+	}
+	return host
+}
+
+// adminReferrals is GET /v1/admin/drops/{drop}/referrals[?limit=N]: the
+// drop's share codes that brought the most new registrants.
+func (s *Server) adminReferrals(r *request) error {
+	if err := s.requireAdmin(r); err != nil {
+		return err
+	}
+	n := 20
+	if v := r.ctx.QueryArgs().Peek("limit"); len(v) > 0 {
+		var err error
+		if n, err = strconv.Atoi(string(v)); err != nil {
+			return &engine.ValidationError{Field: "limit", Reason: "must be a number"}
+		}
+	}
+	ctx, cancel := r.context()
+	defer cancel()
+	top, err := s.cfg.Shares.TopReferrals(ctx, r.args[0], n)
+	if err != nil {
+		return err
+	}
+	st, err := s.drops.Stats(ctx, r.args[0])
+	if err != nil {
+		return err
+	}
+	return writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"drop": r.args[0], "referrals": st.Referrals, "top": top})
+}

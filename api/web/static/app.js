@@ -1,0 +1,295 @@
+// flashdrop shopper pages: the drop page's behaviour, on the public JSON
+// API only. Plain JavaScript, no dependencies, nothing from another host.
+'use strict';
+
+(function () {
+  // Server time: the page was made at body[data-now] by the engine's
+  // clock; every live event carries the clock again. Countdowns use it,
+  // never the device's clock alone.
+  var offset = Date.parse(document.body.dataset.now) - Date.now();
+  function now() { return Date.now() + offset; }
+
+  // Times in the page are written in UTC by the server; show them in the
+  // reader's own zone.
+  Array.prototype.forEach.call(document.querySelectorAll('time[datetime]'), function (el) {
+    var t = new Date(el.getAttribute('datetime'));
+    if (!isNaN(t)) {
+      el.textContent = t.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+    }
+  });
+
+  var root = document.getElementById('drop');
+  if (!root) return;
+  var dropID = root.dataset.drop;
+  var $ = function (id) { return document.getElementById(id); };
+
+  // The shopper's token arrives in the URL fragment (never sent to any
+  // server, never in a log), is kept for this tab, and leaves the address
+  // bar at once, so a copied link never carries it.
+  var token = sessionStorage.getItem('flashdrop.token') || '';
+  var frag = new URLSearchParams(location.hash.replace(/^#/, ''));
+  if (frag.get('token')) {
+    token = frag.get('token');
+    sessionStorage.setItem('flashdrop.token', token);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  var ref = new URLSearchParams(location.search).get('ref') || '';
+
+  // Every problem code of the API as a sentence for a person.
+  var sentences = {
+    sold_out: 'Sold out: every unit is taken right now.',
+    not_registered: 'Only shoppers who registered before the sale can buy, and you did not register for this drop.',
+    sale_not_open: 'The sale has not started yet.',
+    sale_closed: 'The sale has ended.',
+    sale_paused: 'The shop has paused the sale for a moment. Stay here: it resumes by itself.',
+    limit_reached: 'You already have as many as one shopper may get from this drop.',
+    registration_not_open: 'Registration has not opened yet.',
+    registration_closed: 'Registration for this drop has closed.',
+    not_found: 'This drop does not exist (any more).',
+    unauthorized: 'Your sign-in has run out. Open this page again from the shop’s link.',
+    forbidden: 'That is not something you can do here.',
+    invalid: 'Something in that request was not right.',
+    idempotency_mismatch: 'That press was already used for another request. Press again.',
+    rate_limited: 'That was a lot of presses. Wait a second, then try again.',
+    unavailable: 'The shop is very busy. Try again in a moment.',
+    internal: 'Something went wrong on our side. Try again in a moment.',
+    expired: 'Your hold ran out, so the unit went to the next shopper.',
+    cancelled: 'This reservation was cancelled.',
+    confirmed: 'This reservation is already confirmed.',
+    network: 'No connection to the shop. Check your connection and try again.'
+  };
+  var stateText = {
+    scheduled: 'Registration opens soon',
+    registration_open: 'Registration is open',
+    registration_closed: 'Registration has closed; the sale starts soon',
+    sale_open: 'On sale now',
+    sold_out: 'Sold out',
+    sale_closed: 'The sale has ended'
+  };
+
+  var view = null; // GET /v1/drops/{drop}
+  var me = null; // view.me
+  var busy = false;
+
+  function say(text, bad) {
+    var m = $('message');
+    m.textContent = text || '';
+    m.className = bad ? 'message bad' : 'message';
+  }
+  function sayProblem(p) {
+    var s = sentences[p.code] || sentences.internal;
+    if (p.code === 'forbidden' && p.detail) s = 'Not here: ' + p.detail + '.';
+    if (p.code === 'invalid' && p.detail) s = sentences.invalid + ' (' + p.detail + ')';
+    say(s, true);
+  }
+
+  function api(method, path, body, headers) {
+    var h = { 'Accept': 'application/json' };
+    if (token) h.Authorization = 'Bearer ' + token;
+    if (body !== undefined) h['Content-Type'] = 'application/json';
+    Object.keys(headers || {}).forEach(function (k) { h[k] = headers[k]; });
+    return fetch(path, { method: method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' })
+      .then(function (resp) {
+        return resp.json().catch(function () { return {}; }).then(function (data) {
+          return { ok: resp.ok, status: resp.status, data: data };
+        });
+      }, function () {
+        return { ok: false, status: 0, data: { code: 'network' } };
+      });
+  }
+
+  function refresh() {
+    return api('GET', '/v1/drops/' + encodeURIComponent(dropID)).then(function (r) {
+      if (!r.ok) {
+        if (r.data.code === 'unauthorized') { token = ''; sessionStorage.removeItem('flashdrop.token'); }
+        sayProblem(r.data);
+        return;
+      }
+      view = r.data;
+      me = view.me || null;
+      render();
+    });
+  }
+
+  function clock(ms) {
+    if (ms < 0) ms = 0;
+    var s = Math.floor(ms / 1000);
+    var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+    s = s % 60;
+    var pad = function (n) { return (n < 10 ? '0' : '') + n; };
+    if (d > 0) return d + 'd ' + h + 'h ' + pad(m) + 'm';
+    if (h > 0) return h + ':' + pad(m) + ':' + pad(s);
+    return m + ':' + pad(s);
+  }
+
+  function show(id, on) { $(id).hidden = !on; }
+
+  function render() {
+    if (!view) return;
+    var draw = view.mode === 'draw';
+    var res = me && me.reservation;
+    var held = res && res.status === 'held';
+    var confirmed = res && res.status === 'confirmed';
+    var registered = !!(me && me.registered);
+    var waiting = !!(me && me.waitlist_position);
+
+    $('state').textContent = view.paused ? 'Paused' : (stateText[view.state] || view.state);
+    $('available').textContent = view.available;
+    show('paused', view.paused);
+
+    // Draw mode: the committed seed hash before, the result after.
+    show('draw', draw);
+    if (draw) {
+      show('seed', !!view.seed_hash);
+      $('seed-hash').textContent = view.seed_hash || '';
+      show('ticket', !!(me && me.ticket));
+      $('ticket-id').textContent = (me && me.ticket) || '';
+    }
+
+    var canRegister = view.state === 'registration_open' || view.state === 'scheduled';
+    show('register', !!token && !registered && canRegister);
+    $('register').disabled = view.state !== 'registration_open';
+    show('signin', !token && canRegister);
+    show('registered', registered && !res && !waiting && (canRegister || view.state === 'registration_closed'));
+
+    var saleOpen = view.state === 'sale_open' && !view.paused;
+    var beforeSale = view.state === 'scheduled' || view.state === 'registration_open' || view.state === 'registration_closed';
+    show('buy', !draw && !held && !confirmed && !waiting && (beforeSale || view.state === 'sale_open'));
+    $('buy').disabled = !saleOpen || !token || busy;
+    show('join', !draw && !!token && registered && !held && !confirmed && !waiting && view.state === 'sold_out' && !view.paused);
+
+    show('hold', !!held);
+    show('confirmed', !!confirmed);
+    if (held) {
+      var pay = view.checkout_url ? view.checkout_url.split('{reservation}').join(encodeURIComponent(res.id)) : '';
+      show('checkout', !!pay && view.confirm_by !== 'shopper');
+      if (pay) $('checkout').href = pay;
+      show('confirm', view.confirm_by === 'shopper');
+    }
+    show('waitlist', waiting && !held);
+    if (waiting) $('position').textContent = me.waitlist_position;
+    if (me && me.waitlist_ended && !res) say('The sale has ended before a unit came free for you. Thank you for waiting.');
+
+    show('share', !!(res && res.share_code && (held || confirmed)));
+    if (res && res.share_code) $('share-url').value = location.origin + '/s/' + res.share_code;
+    tick();
+  }
+
+  // tick redraws the countdowns; it runs every quarter second.
+  function tick() {
+    if (!view) return;
+    var target = null, label = '';
+    if (view.state === 'scheduled') { target = Date.parse(view.registration_opens_at); label = 'Registration opens in '; }
+    else if (view.state === 'registration_open' || view.state === 'registration_closed') { target = Date.parse(view.sale_starts_at); label = 'Sale starts in '; }
+    var cd = $('countdown');
+    if (target !== null) {
+      var left = target - now();
+      cd.textContent = left > 0 ? label + clock(left) : 'Starting…';
+    } else if (view.state === 'sale_open' && view.sale_ends_at) {
+      cd.textContent = 'Ends in ' + clock(Date.parse(view.sale_ends_at) - now());
+    } else {
+      cd.textContent = '';
+    }
+    var res = me && me.reservation;
+    if (res && res.status === 'held') {
+      var hl = Date.parse(res.expires_at) - now();
+      $('hold-left').textContent = clock(hl);
+      if (hl <= 0 && !tick.expiring) { tick.expiring = true; setTimeout(function () { tick.expiring = false; refresh(); }, 1000); }
+    }
+  }
+  setInterval(tick, 250);
+
+  function act(button, fn) {
+    $(button).addEventListener('click', function () {
+      if (busy) return;
+      busy = true;
+      $(button).disabled = true;
+      say('');
+      fn().then(function () { busy = false; $(button).disabled = false; render(); },
+        function () { busy = false; $(button).disabled = false; say(sentences.internal, true); });
+    });
+  }
+
+  act('register', function () {
+    return api('POST', '/v1/drops/' + encodeURIComponent(dropID) + '/registrations', ref ? { ref: ref } : {}).then(function (r) {
+      if (!r.ok) return sayProblem(r.data);
+      say('You’re registered. Be here when the sale starts.');
+      return refresh();
+    });
+  });
+
+  function reserve(waitlist) {
+    // One key per press: a retry of the same press gets the same answer.
+    var key = 'press-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10);
+    return api('POST', '/v1/drops/' + encodeURIComponent(dropID) + '/reservations', waitlist ? { quantity: 1, waitlist: true } : { quantity: 1 },
+      { 'Idempotency-Key': key }).then(function (r) {
+      if (r.ok) {
+        me = me || { registered: true };
+        me.reservation = r.data.reservation;
+        me.waitlist_position = null;
+        say('');
+        render();
+        return refresh();
+      }
+      if (r.data.code === 'sold_out' && r.data.waitlist_position) {
+        me = me || { registered: true };
+        me.waitlist_position = r.data.waitlist_position;
+        say('');
+        return refresh();
+      }
+      sayProblem(r.data);
+      return refresh();
+    });
+  }
+  act('buy', function () { return reserve(false); });
+  act('join', function () { return reserve(true); });
+
+  function settle(action) {
+    var res = me && me.reservation;
+    if (!res) return Promise.resolve();
+    return api('POST', '/v1/reservations/' + encodeURIComponent(res.id) + '/' + action).then(function (r) {
+      if (!r.ok) sayProblem(r.data);
+      else say(action === 'confirm' ? 'Confirmed. Enjoy!' : 'Cancelled. The unit went to the next shopper.');
+      return refresh();
+    });
+  }
+  act('confirm', function () { return settle('confirm'); });
+  act('cancel', function () { return settle('cancel'); });
+
+  $('share-button').addEventListener('click', function () {
+    var url = $('share-url').value;
+    if (navigator.share) {
+      navigator.share({ title: view ? view.name : 'flashdrop', url: url }).catch(function () {});
+      return;
+    }
+    var done = function () { say('Link copied. Paste it anywhere.'); };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(url).then(done, function () { $('share-url').select(); say('Select and copy the link above.'); });
+    } else {
+      $('share-url').select();
+      say('Select and copy the link above.');
+    }
+  });
+
+  // Live state and stock, pushed by the server; the clock is resynced on
+  // every event.
+  if (window.EventSource) {
+    var live = new EventSource('/v1/drops/' + encodeURIComponent(dropID) + '/live');
+    live.addEventListener('drop', function (e) {
+      var ev = JSON.parse(e.data);
+      if (ev.time) offset = Date.parse(ev.time) - Date.now();
+      if (!view) return;
+      var moved = ev.state !== view.state || ev.available !== view.available || ev.paused !== view.paused;
+      view.state = ev.state; view.available = ev.available; view.paused = ev.paused;
+      render();
+      // A shopper's own view changes with the drop's (a promotion, a
+      // draw): ask for it when something moved.
+      if (moved && token) refresh();
+    });
+  }
+  // On the waitlist the position moves without the drop changing state:
+  // ask every two seconds while waiting.
+  setInterval(function () { if (token && me && me.waitlist_position) refresh(); }, 2000);
+
+  refresh();
+})();

@@ -1,0 +1,490 @@
+package main
+
+// The pages in a real browser: headless Chromium (Debian's chromium,
+// driven over the DevTools protocol by chromedp) against a real `serve` on
+// a real redis-server and the embedded NATS, with the engine's clock in
+// the test's hands. `make test` installs chromium when it is missing;
+// outside CI a missing browser skips these tests, under CI=true it fails
+// them.
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/flashdrop/flashdrop/internal/testkit"
+)
+
+// chromiumPath finds the browser: $FLASHDROP_CHROMIUM, or Debian's.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("FLASHDROP_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := exec.LookPath(p); err == nil {
+			return p
+		}
+	}
+	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+		t.Fatal("chromium not found (CI=true, so this is a failure rather than a skip): run `make test`, which installs it")
+	}
+	t.Skip("skipping the browser tests: chromium not found; `make test` installs it (apt-get install chromium)")
+	return ""
+}
+
+// browser is one headless Chromium for a test, and what its pages said:
+// console errors, uncaught exceptions, and requests to another host.
+type browser struct {
+	t      *testing.T
+	ctx    context.Context // the browser's first tab; new tabs derive from it
+	origin string
+	shots  string // where screenshots go
+
+	mu       sync.Mutex
+	problems []string
+}
+
+func newBrowser(t *testing.T, origin string) *browser {
+	t.Helper()
+	path := chromiumPath(t)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		// This machine's network is closed: Chromium's own background
+		// traffic would only flood refused connections.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("metrics-recording-only", true),
+		chromedp.Flag("no-pings", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(375, 900),
+	}
+	// One bound for the whole browser: a hung page fails the test instead
+	// of hanging it.
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), 3*time.Minute)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+		cancelTimeout()
+	})
+	b := &browser{t: t, ctx: bctx, origin: origin, shots: screenshotDir(t)}
+	if err := chromedp.Do(bctx); err != nil { // starts the browser
+		t.Fatalf("starting chromium: %v", err)
+	}
+	b.watch(bctx, "first tab")
+	return b
+}
+
+// screenshotDir is $FLASHDROP_SCREENSHOTS when set (kept), else a
+// temporary directory that is kept, and named in the log, only when the
+// test fails.
+func screenshotDir(t *testing.T) string {
+	if d := os.Getenv("FLASHDROP_SCREENSHOTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d, err := os.MkdirTemp("", "flashdrop-browser-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("screenshots kept in %s", d)
+			return
+		}
+		_ = os.RemoveAll(d)
+	})
+	return d
+}
+
+// tab opens a new tab in a browser context of its own (a shopper of her
+// own: no storage shared with other tabs).
+func (b *browser) tab(name string, width, height int64) context.Context {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	b.t.Cleanup(cancel)
+	b.watch(ctx, name)
+	b.run(ctx, chromedp.EmulateViewport(width, height))
+	return ctx
+}
+
+// watch records what a tab must never do.
+func (b *browser) watch(ctx context.Context, name string) {
+	err := chromedp.Listen(ctx, func(ev any) {
+		var problem string
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				problem = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
+			}
+		case *runtime.EventExceptionThrown:
+			problem = "uncaught exception: " + ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				problem += " " + ev.ExceptionDetails.Exception.Description
+			}
+		case *cdplog.EventEntryAdded:
+			e := ev.Entry
+			// An API answer such as 409 sold_out is a normal outcome the
+			// page turns into a sentence; Chromium still logs it. Every
+			// other error entry (CSP violations, failed assets) counts.
+			api := e.Source == cdplog.EntrySourceNetwork && strings.HasPrefix(e.URL, b.origin+"/v1/")
+			if e.Level == cdplog.EntryLevelError && !api {
+				problem = fmt.Sprintf("console %s error: %s %s", e.Source, e.Text, e.URL)
+			}
+		case *network.EventRequestWillBeSent:
+			u := ev.Request.URL
+			if !strings.HasPrefix(u, b.origin+"/") && !strings.HasPrefix(u, "data:") && !strings.HasPrefix(u, "about:") {
+				problem = "request to another host: " + u
+			}
+		}
+		if problem != "" {
+			b.mu.Lock()
+			b.problems = append(b.problems, name+": "+problem)
+			b.mu.Unlock()
+		}
+	})
+	if err != nil {
+		b.t.Fatalf("watching %s: %v", name, err)
+	}
+}
+
+// clean fails the test if any page logged an error or asked another host.
+func (b *browser) clean() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		b.t.Error(p)
+	}
+}
+
+func (b *browser) run(ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	// One bound per step, so a step that hangs fails at once with its line.
+	step, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(step, steps...); err != nil {
+		b.shot(ctx, "failure-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+		b.t.Fatalf("browser: %v", err)
+	}
+}
+
+// shot writes a screenshot of the tab's whole page as name.png.
+func (b *browser) shot(ctx context.Context, name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+// shotViewport writes a screenshot of what the tab shows as name.png.
+func (b *browser) shotViewport(ctx context.Context, name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Errorf("screenshot %s: %v", name, err)
+	}
+}
+
+// eval runs a JavaScript expression and returns its value.
+func eval[T any](b *browser, ctx context.Context, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.shot(ctx, "failure-eval")
+		b.t.Fatalf("browser: %s: %v", expr, err)
+	}
+	return v
+}
+
+// until waits until the JavaScript condition holds in the page.
+func (b *browser) until(ctx context.Context, what, cond string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		b.shot(ctx, "failure-until")
+		b.t.Fatalf("browser: waiting for %s: %v", what, err)
+	}
+}
+
+// tabTo presses Tab until the element with id has the focus: the page
+// must be usable with the keyboard alone.
+func (b *browser) tabTo(ctx context.Context, id string) {
+	b.t.Helper()
+	for range 40 {
+		if eval[string](b, ctx, "document.activeElement ? document.activeElement.id : ''") == id {
+			return
+		}
+		b.run(ctx, chromedp.KeyEvent(kb.Tab))
+	}
+	b.shot(ctx, "no-focus-"+id)
+	b.t.Fatalf("#%s never got the keyboard focus", id)
+}
+
+// press reaches a button with Tab and presses Enter.
+func (b *browser) press(ctx context.Context, id string) {
+	b.t.Helper()
+	b.tabTo(ctx, id)
+	b.run(ctx, chromedp.KeyEvent(kb.Enter))
+}
+
+// fitsWidth checks nothing on the page is wider than the viewport.
+func (b *browser) fitsWidth(ctx context.Context, page string) {
+	b.t.Helper()
+	if w := eval[int](b, ctx, "document.documentElement.scrollWidth"); w > 375 {
+		b.shot(ctx, "too-wide")
+		b.t.Errorf("%s is %d px wide on a 375-px screen", page, w)
+	}
+}
+
+// TestBrowserFlows runs the shopper and ops flows of issue 13 in Chromium:
+// register, T0, buy, win with the hold's countdown, confirm, share, the
+// card and its image, a friend through the card (one referral); sold out,
+// the waitlist, a promotion; ops pause and the shopper page follows;
+// every page without console errors and without a request elsewhere.
+func TestBrowserFlows(t *testing.T) {
+	redis := testkit.OwnRedis(t)
+	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789")
+	base := "http://" + m.Addr
+	b := newBrowser(t, base)
+	admin := m.Config.AdminToken
+	now := clock.Now() // 09:00 UTC
+	sale := now.Add(30 * time.Minute)
+	mkDrop := func(body map[string]any) {
+		t.Helper()
+		d := map[string]any{"stock": 2, "per_user_limit": 1, "hold_seconds": 600,
+			"registration_opens_at": now.Add(-time.Hour), "registration_closes_at": sale,
+			"sale_starts_at": sale, "sale_ends_at": sale.Add(90 * time.Minute)}
+		for k, v := range body {
+			d[k] = v
+		}
+		if r := call(t, "POST", base+"/v1/admin/drops", admin, jsonBody(t, d)); r.status != 201 {
+			t.Fatalf("create %v: %d %s", d["id"], r.status, r.raw)
+		}
+	}
+	// A weekly series' two drops: this week's on sale at 09:30, next
+	// week's open for registration, where a card sends friends.
+	mkDrop(map[string]any{"id": "tee-2026-11-24", "name": "Tuesday Tee", "product": "Aurora Tee", "confirm_by": "shopper"})
+	mkDrop(map[string]any{"id": "tee-2026-12-01", "name": "Next Tuesday Tee", "product": "Aurora Tee",
+		"registration_closes_at": sale.Add(7 * 24 * time.Hour), "sale_starts_at": sale.Add(7 * 24 * time.Hour),
+		"sale_ends_at": sale.Add(7*24*time.Hour + time.Hour)})
+	// One unit, paid at the shop.
+	mkDrop(map[string]any{"id": "solo", "name": "Solo Jacket", "stock": 1, "checkout_url": "https://shop.example/pay/{reservation}"})
+	mkDrop(map[string]any{"id": "lucky", "name": "Lucky Draw", "mode": "draw"})
+
+	alice := "alice-7f3a9c-winner" // distinctive: it must appear on no card
+	carol, dave := "carol", "dave"
+	for _, u := range []string{carol, dave} {
+		if r := call(t, "POST", base+"/v1/drops/solo/registrations", mint(t, m, u), "{}"); r.status != 201 {
+			t.Fatalf("register %s: %d %s", u, r.status, r.raw)
+		}
+	}
+
+	// --- A shopper wins, on a phone, with the keyboard alone. ---
+	shop := b.tab("alice", 375, 900)
+	b.run(shop, chromedp.Navigate(base+"/d/tee-2026-11-24#token="+mint(t, m, alice)),
+		chromedp.WaitVisible(chromedp.ID("register")))
+	b.press(shop, "register")
+	b.run(shop, chromedp.WaitVisible(chromedp.ID("registered")))
+	b.until(shop, "a countdown to the sale", `/^Sale starts in \d+:\d\d$/.test(document.getElementById('countdown').textContent)`)
+	b.fitsWidth(shop, "the drop page")
+	b.shot(shop, "drop-registered")
+
+	clock.Set(sale.Add(1500 * time.Millisecond)) // T0 + 1.5 s; the page learns it from the live stream
+	b.run(shop, chromedp.WaitEnabled(chromedp.ID("buy")))
+	b.press(shop, "buy")
+	b.run(shop, chromedp.WaitVisible(chromedp.ID("hold")))
+	b.until(shop, "the hold's countdown", `/^(9|10):\d\d$/.test(document.getElementById('hold-left').textContent)`)
+	b.until(shop, "the live stock", `document.getElementById('available').textContent === '1'`)
+	b.fitsWidth(shop, "the drop page after a win")
+	b.shot(shop, "shopper-win")
+	b.press(shop, "confirm")
+	b.run(shop, chromedp.WaitVisible(chromedp.ID("confirmed")))
+	shareURL := eval[string](b, shop, "document.getElementById('share-url').value")
+	code := strings.TrimPrefix(shareURL, base+"/s/")
+	if !strings.HasPrefix(code, "tee-2026-11-24.") {
+		t.Fatalf("share link %q", shareURL)
+	}
+
+	// The card: its image is the server's 1200×630 drawing; nothing on the
+	// page names the winner; it invites friends to next week's drop.
+	card := b.tab("card", 375, 900)
+	b.run(card, chromedp.Navigate(shareURL), chromedp.WaitVisible(chromedp.ID("card-image")))
+	b.until(card, "the card image", `(() => { const i = document.getElementById('card-image'); return i.complete && i.naturalWidth === 1200 && i.naturalHeight === 630 })()`)
+	b.fitsWidth(card, "the share card")
+	b.shot(card, "share-card")
+	html := eval[string](b, card, "document.documentElement.outerHTML")
+	if strings.Contains(html, alice) || strings.Contains(html, "7f3a9c") {
+		t.Error("the share card shows the winner's id")
+	}
+	join := eval[string](b, card, "document.getElementById('join').getAttribute('href')")
+	if join != "/d/tee-2026-12-01?ref="+url.QueryEscape(code) {
+		t.Fatalf("the card's link: %q", join)
+	}
+
+	// A friend arrives through the card (her shop signs her in with the
+	// fragment) and registers: one referral for the code.
+	friend := b.tab("friend", 375, 900)
+	b.run(friend, chromedp.Navigate(shareURL), chromedp.WaitVisible(chromedp.ID("join")))
+	b.press(friend, "join")
+	b.run(friend, chromedp.WaitVisible(chromedp.ID("signin"))) // not signed in yet
+	// (about:blank first: a fragment added to the same address would not load the page again)
+	b.run(friend, chromedp.Navigate("about:blank"), chromedp.Navigate(base+join+"#token="+mint(t, m, "bob")),
+		chromedp.WaitVisible(chromedp.ID("register")))
+	b.press(friend, "register")
+	b.run(friend, chromedp.WaitVisible(chromedp.ID("registered")))
+	// Again, and the winner through her own card: nothing more.
+	call(t, "POST", base+"/v1/drops/tee-2026-12-01/registrations", mint(t, m, "bob"), `{"ref":"`+code+`"}`)
+	call(t, "POST", base+"/v1/drops/tee-2026-12-01/registrations", mint(t, m, alice), `{"ref":"`+code+`"}`)
+	refs := call(t, "GET", base+"/v1/admin/drops/tee-2026-12-01/referrals", admin, "")
+	if refs.status != 200 || refs.body["referrals"] != float64(1) || !strings.Contains(refs.raw, `{"code":"`+code+`","referrals":1}`) {
+		t.Fatalf("referrals: %d %s", refs.status, refs.raw)
+	}
+
+	// --- Sold out, the waitlist, and a promotion. ---
+	// Dave watches the page as the last unit goes: the live stream turns
+	// it to sold out and offers the waitlist.
+	wait := b.tab("dave", 375, 900)
+	b.run(wait, chromedp.Navigate(base+"/d/solo#token="+mint(t, m, dave)), chromedp.WaitEnabled(chromedp.ID("buy")))
+	r := call(t, "POST", base+"/v1/drops/solo/reservations", mint(t, m, carol), `{"quantity":1}`)
+	if r.status != 201 {
+		t.Fatalf("carol's buy: %d %s", r.status, r.raw)
+	}
+	carolRes := r.body["reservation"].(map[string]any)["id"].(string)
+	b.run(wait, chromedp.WaitVisible(chromedp.ID("join")))
+	b.until(wait, "sold out, live", `document.getElementById('state').textContent === 'Sold out' && document.getElementById('available').textContent === '0'`)
+	b.press(wait, "join")
+	b.run(wait, chromedp.WaitVisible(chromedp.ID("waitlist")))
+	b.until(wait, "position 1", `document.getElementById('position').textContent === '1'`)
+	b.shot(wait, "waitlist")
+	if r := call(t, "POST", base+"/v1/reservations/"+carolRes+"/cancel", mint(t, m, carol), ""); r.status != 200 {
+		t.Fatalf("carol cancels: %d %s", r.status, r.raw)
+	}
+	b.run(wait, chromedp.WaitVisible(chromedp.ID("hold")), chromedp.WaitVisible(chromedp.ID("checkout")))
+	if href := eval[string](b, wait, "document.getElementById('checkout').href"); !strings.HasPrefix(href, "https://shop.example/pay/solo.") {
+		t.Errorf("checkout link %q", href)
+	}
+	if eval[bool](b, wait, "!document.getElementById('confirm').hidden") {
+		t.Error("a drop the shop confirms offers the shopper Confirm")
+	}
+	b.shot(wait, "waitlist-promoted")
+
+	// A problem answer reads as a sentence: eve never registered.
+	eve := b.tab("eve", 375, 900)
+	b.run(eve, chromedp.Navigate(base+"/d/tee-2026-11-24#token="+mint(t, m, "eve")), chromedp.WaitEnabled(chromedp.ID("buy")))
+	b.press(eve, "buy")
+	b.until(eve, "the not-registered sentence", `document.getElementById('message').textContent.startsWith('Only shoppers who registered')`)
+
+	// A draw: no Buy button, the draw explained.
+	lucky := b.tab("lucky", 375, 900)
+	b.run(lucky, chromedp.Navigate(base+"/d/lucky"), chromedp.WaitVisible(chromedp.ID("draw")))
+	if eval[bool](b, lucky, "!document.getElementById('buy').hidden") {
+		t.Error("a draw offers Buy")
+	}
+
+	// --- Ops pause the sale; the shopper page follows; resume. ---
+	ops := b.tab("ops", 1200, 1000)
+	b.run(ops, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
+	b.tabTo(ops, "admin-token")
+	b.run(ops, chromedp.KeyEvent(admin), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="pause"]`)))
+	b.run(shop, chromedp.Navigate(base+"/d/tee-2026-11-24"), chromedp.WaitVisible(chromedp.ID("confirmed")))
+	b.run(ops, chromedp.Click(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="pause"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="yes"]`)))
+	paused := time.Now()
+	b.run(ops, chromedp.Click(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="yes"]`)))
+	b.run(shop, chromedp.WaitVisible(chromedp.ID("paused")))
+	t.Logf("the shopper page showed the pause %v after the operator confirmed it", time.Since(paused).Round(10*time.Millisecond))
+	b.until(ops, "the stats", `document.querySelector('tr[data-drop="tee-2026-11-24"]').textContent.includes('paused')`)
+	// Some traffic for the chart: shoppers who never registered press Buy.
+	for i := range 12 {
+		call(t, "POST", base+"/v1/drops/tee-2026-11-24/reservations", mint(t, m, "walk-in-"+strconv.Itoa(i)), "")
+	}
+	b.until(ops, "the chart", `/other: [1-9]/.test(document.getElementById('legend').textContent)`)
+	b.shotViewport(ops, "ops")
+	b.run(ops, chromedp.Click(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="resume"]`)),
+		chromedp.Click(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="yes"]`)))
+	b.run(shop, chromedp.WaitNotVisible(chromedp.ID("paused")))
+
+	// The front page lists what is on and what comes.
+	front := b.tab("front", 375, 900)
+	b.run(front, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`a[href="/d/tee-2026-12-01"]`)))
+	b.fitsWidth(front, "the front page")
+	b.shot(front, "front")
+
+	b.clean()
+}
+
+func jsonBody(t *testing.T, v map[string]any) string {
+	t.Helper()
+	var parts []string
+	for k, x := range v {
+		var s string
+		switch x := x.(type) {
+		case string:
+			s = strconv.Quote(x)
+		case int:
+			s = strconv.Itoa(x)
+		case time.Time:
+			s = strconv.Quote(x.UTC().Format(time.RFC3339Nano))
+		default:
+			t.Fatalf("jsonBody: %T", x)
+		}
+		parts = append(parts, strconv.Quote(k)+":"+s)
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// TestBrowserDemoLink: the link embedded serve prints opens the demo
+// drop's page signed in, and the token leaves the address bar at once.
+func TestBrowserDemoLink(t *testing.T) {
+	m, _, banner := startServe(t)
+	link := regexp.MustCompile(`http://\S+/d/demo#token=\S+`).FindString(banner.String())
+	if link == "" {
+		t.Fatalf("the banner has no demo link:\n%s", banner)
+	}
+	b := newBrowser(t, "http://"+m.Addr)
+	demo := b.tab("demo", 375, 900)
+	b.run(demo, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("register")))
+	if u := eval[string](b, demo, "location.href"); strings.Contains(u, "token") {
+		t.Errorf("the token stays in the address bar: %s", u)
+	}
+	b.press(demo, "register")
+	b.run(demo, chromedp.WaitVisible(chromedp.ID("registered")))
+	b.clean()
+}

@@ -1,0 +1,267 @@
+package redisstore_test
+
+import (
+	"errors"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+)
+
+// win registers user on d (the clock in its window), opens the sale and
+// reserves one unit for her, leaving the clock at the sale start + after.
+func (f *fixture) win(t *testing.T, d engine.Drop, user string, after time.Duration) engine.Reservation {
+	t.Helper()
+	f.clock.Set(d.RegistrationOpensAt)
+	f.register(t, d.ID, user)
+	f.clock.Set(d.SaleStartsAt.Add(after))
+	r, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: user, Quantity: 1})
+	if err != nil {
+		t.Fatalf("reserve for %s: %v", user, err)
+	}
+	return r
+}
+
+// TestShareCodes: every win's code carries its drop and 80 random bits, and
+// finds its win, through the index written with the win (waitlist
+// promotions too); anything else is not found.
+func TestShareCodes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 1, 1)
+		r := f.win(t, d, "alice", 1500*time.Millisecond)
+		form := regexp.MustCompile(`^` + regexp.QuoteMeta(d.ID) + `\.[0-9a-f]{20}$`)
+		if !form.MatchString(r.ShareCode) {
+			t.Fatalf("share code %q: want %s.<20 hex digits>", r.ShareCode, d.ID)
+		}
+		got, err := f.store.ReservationByShareCode(ctx(t), r.ShareCode)
+		if err != nil || got.ID != r.ID || got.User != "alice" || got.ShareCode != r.ShareCode {
+			t.Fatalf("lookup: %+v %v", got, err)
+		}
+		card, err := f.eng.ShareCard(ctx(t), r.ShareCode)
+		if err != nil || card.Drop.ID != d.ID || card.Quantity != 1 || card.SecondsAfterStart != 1.5 ||
+			card.ByDraw || card.Next.ID != d.ID {
+			t.Fatalf("card: %+v %v", card, err)
+		}
+		// A waitlist promotion is a win with a code of its own.
+		f.clock.Set(d.RegistrationOpensAt)
+		f.register(t, d.ID, "bob")
+		f.clock.Set(d.SaleStartsAt.Add(time.Minute))
+		if _, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "bob", Quantity: 1, Waitlist: true}); !errors.Is(err, engine.ErrSoldOut) {
+			t.Fatalf("bob joins the waitlist: %v", err)
+		}
+		if _, err := f.eng.Cancel(ctx(t), r.ID, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		v, err := f.eng.ShopperView(ctx(t), d.ID, "bob")
+		if err != nil || v.Reservation == nil || !form.MatchString(v.Reservation.ShareCode) {
+			t.Fatalf("bob's promotion: %+v %v", v, err)
+		}
+		if card, err := f.eng.ShareCard(ctx(t), v.Reservation.ShareCode); err != nil || !card.FromWaitlist {
+			t.Fatalf("promotion card: %+v %v", card, err)
+		}
+		for _, bad := range []string{
+			d.ID + ".00000000000000000000",            // well formed, no win
+			"nosuchdrop." + r.ShareCode[len(d.ID)+1:], // another drop
+			r.ID, // a reservation id is not a share code
+			strings.ToUpper(r.ShareCode), "x", "", d.ID + ".", "." + r.ShareCode,
+		} {
+			if _, err := f.eng.ShareCard(ctx(t), bad); !errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("card of %q: %v, want not found", bad, err)
+			}
+		}
+	})
+}
+
+// TestReferrals: a code of another drop is credited once per new
+// registrant; a repeat, the registrant's own code, an unknown or malformed
+// code credit nothing and are not errors; the referral event names the
+// code and the drop, never the registrant.
+func TestReferrals(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		first := f.newDrop(t, 5, 1)
+		alice := f.win(t, first, "alice", time.Second).ShareCode
+		bob := f.win(t, first, "bob", 2*time.Second).ShareCode
+
+		next := f.newDrop(t, 5, 1, func(d *engine.Drop) {
+			d.RegistrationOpensAt, d.RegistrationClosesAt = t0.Add(time.Hour), t0.Add(2*time.Hour)
+			d.SaleStartsAt = t0.Add(3 * time.Hour)
+		})
+		f.clock.Set(next.RegistrationOpensAt)
+		for _, c := range []struct {
+			user, ref string
+		}{
+			{"carol", alice}, {"dave", alice}, {"erin", bob},
+			{"carol", bob},   // a repeat registration credits nothing
+			{"alice", alice}, // her own code: nothing
+			{"frank", first.ID + ".0123456789abcdef0123"}, // no such win
+			{"gina", "friend-code"},                       // not a code the engine makes
+			{"hal", ""},
+		} {
+			if _, _, err := f.eng.Register(ctx(t), next.ID, c.user, c.ref); err != nil {
+				t.Fatalf("register %s with %q: %v", c.user, c.ref, err)
+			}
+		}
+		if _, _, err := f.eng.Register(ctx(t), next.ID, "ivy", "has space"); !errors.Is(err, engine.ErrInvalid) {
+			t.Fatalf("a ref outside the code charset: %v", err)
+		}
+		st := f.stats(t, next.ID)
+		if st.Registered != 7 || st.Referrals != 3 {
+			t.Fatalf("stats: %+v", st)
+		}
+		top, err := f.eng.TopReferrals(ctx(t), next.ID, 10)
+		if err != nil || len(top) != 2 || top[0] != (engine.ReferralCount{Code: alice, Referrals: 2}) ||
+			top[1] != (engine.ReferralCount{Code: bob, Referrals: 1}) {
+			t.Fatalf("top referrals: %+v %v", top, err)
+		}
+		if top, err := f.eng.TopReferrals(ctx(t), next.ID, 1); err != nil || len(top) != 1 || top[0].Code != alice {
+			t.Fatalf("top 1: %+v %v", top, err)
+		}
+		if _, err := f.eng.TopReferrals(ctx(t), "nosuchdrop", 10); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("top referrals of no drop: %v", err)
+		}
+		if st := f.stats(t, first.ID); st.Referrals != 0 {
+			t.Fatalf("the referrer's drop counts nothing: %+v", st)
+		}
+		var refs, regs []engine.Event
+		for _, e := range f.events(t, next.ID) {
+			switch e.Type {
+			case engine.EventReferral:
+				refs = append(refs, e)
+			case engine.EventRegistered:
+				regs = append(regs, e)
+			}
+		}
+		if len(refs) != 3 {
+			t.Fatalf("referral events: %+v", refs)
+		}
+		for _, e := range refs {
+			if e.User != "" || e.Drop != next.ID || (e.Ref != alice && e.Ref != bob) {
+				t.Fatalf("referral event %+v: want the code and the drop only", e)
+			}
+			for _, r := range regs {
+				if prefix(e.ID) == prefix(r.ID) {
+					t.Fatalf("referral event %s shares its id nonce with registered event %s", e.ID, r.ID)
+				}
+			}
+		}
+	})
+}
+
+func prefix(eventID string) string { return eventID[:strings.LastIndex(eventID, "-")] }
+
+// TestReferralsNeverChangeOdds: two drops alike in everything, one whose
+// registrants came through share codes and one whose did not. The stored
+// registrations (what a draw draws from) are identical, and the same
+// presses of Buy in the same order get the same answers: a referrer is
+// treated exactly like everyone else, in fcfs and on the waitlist.
+func TestReferralsNeverChangeOdds(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		src := f.newDrop(t, 5, 1)
+		shoppers := []string{"u0", "u1", "u2", "u3", "u4", "u5"}
+		codes := map[string]string{}
+		for _, u := range []string{"u0", "u2", "u4"} {
+			codes[u] = f.win(t, src, u, time.Second).ShareCode
+		}
+		mk := func() engine.Drop {
+			return f.newDrop(t, 2, 1, func(d *engine.Drop) {
+				d.RegistrationOpensAt, d.RegistrationClosesAt = t0.Add(time.Hour), t0.Add(2*time.Hour)
+				d.SaleStartsAt = t0.Add(3 * time.Hour)
+			})
+		}
+		plain, referred := mk(), mk()
+		f.clock.Set(plain.RegistrationOpensAt)
+		for _, u := range shoppers {
+			if _, _, err := f.eng.Register(ctx(t), plain.ID, u, ""); err != nil {
+				t.Fatal(err)
+			}
+			// In the referred drop, every shopper came through someone
+			// else's card, the referrers too.
+			ref := codes[map[string]string{"u0": "u2", "u1": "u0", "u2": "u4", "u3": "u2", "u4": "u0", "u5": "u4"}[u]]
+			if _, _, err := f.eng.Register(ctx(t), referred.ID, u, ref); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := f.stats(t, referred.ID); st.Referrals != 6 {
+			t.Fatalf("every registrant of the referred drop came through a code: %+v", st)
+		}
+		regPlain := f.rdb.HGetAll(ctx(t), "fd:{"+plain.ID+"}:reg").Val()
+		regReferred := f.rdb.HGetAll(ctx(t), "fd:{"+referred.ID+"}:reg").Val()
+		if len(regPlain) != 6 || !equalMaps(regPlain, regReferred) {
+			t.Fatalf("registrations differ:\n%v\n%v", regPlain, regReferred)
+		}
+		f.clock.Set(plain.SaleStartsAt)
+		order := []string{"u4", "u1", "u0", "u5", "u2", "u3"} // referrers first, last and between
+		outcome := func(d engine.Drop) []string {
+			var out []string
+			for _, u := range order {
+				_, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: u, Quantity: 1, Waitlist: true})
+				var so *engine.SoldOutError
+				switch {
+				case err == nil:
+					out = append(out, u+" won")
+				case errors.As(err, &so):
+					out = append(out, u+" waitlist "+itoa(int(so.WaitlistPosition)))
+				default:
+					out = append(out, u+" "+err.Error())
+				}
+			}
+			return out
+		}
+		a, b := outcome(plain), outcome(referred)
+		if strings.Join(a, ",") != strings.Join(b, ",") {
+			t.Fatalf("answers differ with referrals:\n%v\n%v", a, b)
+		}
+		if a[0] != "u4 won" || a[1] != "u1 won" || a[2] != "u0 waitlist 1" {
+			t.Fatalf("answers: %v", a)
+		}
+	})
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestReferralLostReply: the reply of a registration that credits a code
+// is lost and go-redis sends it again: the code is credited once.
+func TestReferralLostReply(t *testing.T) {
+	t.Parallel()
+	var armed atomic.Int32 // drop the reply of the armed-th script call from now
+	f, p := proxied(t, func(req []byte) redistest.Fault {
+		if redistest.IsScript(req) && armed.Load() > 0 && armed.Add(-1) == 0 {
+			return redistest.DropReply
+		}
+		return redistest.Pass
+	}, nil)
+	src := f.newDrop(t, 2, 1)
+	code := f.win(t, src, "alice", time.Second).ShareCode
+	next := f.newDrop(t, 2, 1, func(d *engine.Drop) {
+		d.RegistrationOpensAt, d.RegistrationClosesAt = t0.Add(time.Hour), t0.Add(2*time.Hour)
+		d.SaleStartsAt = t0.Add(3 * time.Hour)
+	})
+	f.clock.Set(next.RegistrationOpensAt)
+	armed.Store(2) // the code's lookup passes, the registration's reply is lost
+	if _, created, err := f.eng.Register(ctx(t), next.ID, "bob", code); err != nil || !created {
+		t.Fatalf("register through a lost reply: %v %v", created, err)
+	}
+	if p.Faults() != 1 {
+		t.Fatalf("the proxy dropped %d replies, want 1", p.Faults())
+	}
+	if st := f.stats(t, next.ID); st.Referrals != 1 || st.Registered != 1 {
+		t.Fatalf("stats: %+v", st)
+	}
+	if n := countEvents(f.events(t, next.ID), engine.EventReferral); n != 1 {
+		t.Fatalf("referral events: %d", n)
+	}
+}
