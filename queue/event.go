@@ -40,6 +40,7 @@ type EventData struct {
 	Version int64 `json:"version,omitempty"`
 	// CheckoutURL is where a winner pays, when the drop has one.
 	CheckoutURL string `json:"checkout_url,omitempty"`
+	WeekData
 }
 
 // Subject is the NATS subject of an event: flashdrop.<drop>.<type>. Drop
@@ -72,6 +73,7 @@ func Envelope(ev engine.Event, publicURL string) CloudEvent {
 		d.Available = &avail
 		d.Version = ev.Version
 	}
+	d.WeekData = weekData(ev, publicURL)
 	subject := ev.Drop
 	if ev.Reservation != "" {
 		subject = ev.Reservation

@@ -60,6 +60,8 @@ func DecodeEvent(v map[string]any) (engine.Event, error) {
 		Quantity: num("quantity"), ExpiresAt: fromMS(num("expires_at")), ShareCode: str("share_code"),
 		Product: str("product"), WaitlistPosition: num("waitlist_position"), Ref: str("ref"),
 		Available: num("available"), FromWaitlist: str("from_waitlist") == "1", Version: num("version"),
+		Seed: str("seed"), FrozenDigest: str("frozen_digest"), Registrants: num("registrants"),
+		Winners: num("winners"), Waitlisted: num("waitlisted"),
 	}
 	if s := str("seconds_after_start"); s != "" {
 		f, err := strconv.ParseFloat(s, 64)
