@@ -44,6 +44,8 @@ type ServeConfig struct {
 	Limits       api.Limits
 	SweepEvery   time.Duration
 	ShutdownWait time.Duration
+	// ScheduleEvery is how often the scheduler looks for due work.
+	ScheduleEvery time.Duration
 	// Events
 	StreamReplicas       int
 	WebhooksAllowPrivate bool
@@ -83,6 +85,9 @@ type Main struct {
 	serveErr chan error
 	closeMu  sync.Mutex
 	closed   bool
+
+	// scheduler makes series drops, announces, invites, reminds, draws.
+	scheduler *engine.Scheduler
 }
 
 // NewMain returns a Main writing to the given streams.
@@ -122,6 +127,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.Limits.IPBurst, "rate-ip-burst", 20, "burst of the per-IP limit")
 	fs.DurationVar(&c.SweepEvery, "sweep-every", time.Second, "how often expired holds are released")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-wait", 15*time.Second, "how long shutdown waits for requests in flight")
+	fs.DurationVar(&c.ScheduleEvery, "schedule-every", time.Second, "how often series drops, sale announcements, invitations, reminders and draws are checked")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -268,6 +274,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		OnSwept: m.srv.CountExpired,
 	})
 	m.sweeper.Start(context.Background())
+	m.scheduler = engine.NewScheduler(m.Engine, engine.SchedulerOptions{
+		Interval: c.ScheduleEvery,
+		OnError: func(err error) {
+			m.srv.CountStoreError()
+			m.log.Error("scheduled work failed", "err", err.Error())
+		},
+	})
+	m.scheduler.Start(context.Background())
 
 	var demo *engine.Drop
 	if embedded && !c.NoDemo {
@@ -311,6 +325,9 @@ func (m *Main) Close() error {
 	// requests are published before NATS closes (or wait in the outbox).
 	if m.sweeper != nil {
 		errs = append(errs, m.sweeper.Close())
+	}
+	if m.scheduler != nil {
+		errs = append(errs, m.scheduler.Close())
 	}
 	if m.hooks != nil {
 		errs = append(errs, m.hooks.Close())
