@@ -173,6 +173,12 @@ func (s *Scheduler) ensureNext(ctx context.Context, ws WeekStore, sr Series) err
 		return nil
 	}
 	if _, _, err := s.eng.CreateDropOnce(ctx, d); err != nil {
+		if errors.Is(err, ErrDropExists) {
+			// Another drop holds the id (made by hand, or by a series of
+			// that name deleted and made again otherwise): it stays as it
+			// is, and this node says so once.
+			s.made[d.ID] = true
+		}
 		return err
 	}
 	if err := ws.AddSeriesDrop(ctx, sr.ID, d.ID, d.SaleStartsAt); err != nil {

@@ -446,3 +446,31 @@ func TestSchedulerThroughLostReplies(t *testing.T) {
 	}
 	checkDrawOnce(t, f, d1, people)
 }
+
+// TestSchedulerLeavesAnotherDropAlone: when the id of a series' next drop
+// is taken by a drop with another configuration, the scheduler leaves
+// that drop as it is and reports it once, not every tick.
+func TestSchedulerLeavesAnotherDropAlone(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		f.clock.Set(utc(2027, 3, 8, 12, 0))
+		if _, err := f.eng.CreateDrop(ctx(t), engine.Drop{ID: "weekly-2027-03-10", Name: "By hand", Stock: 3,
+			RegistrationOpensAt: utc(2027, 3, 8, 0, 0), RegistrationClosesAt: utc(2027, 3, 9, 0, 0),
+			SaleStartsAt: utc(2027, 3, 9, 0, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		s := engine.Series{ID: "weekly", Name: "Sneaker", Stock: 10, Weekday: 3, SaleTime: "18:00", TimeZone: "UTC"}
+		if _, _, err := f.eng.CreateSeries(ctx(t), s); err != nil {
+			t.Fatal(err)
+		}
+		node := f.nodes(1)[0]
+		if err := node.Tick(ctx(t)); !errors.Is(err, engine.ErrDropExists) {
+			t.Fatalf("first tick: %v", err)
+		}
+		if err := node.Tick(ctx(t)); err != nil {
+			t.Fatalf("second tick: %v", err)
+		}
+		if d := f.drop(t, "weekly-2027-03-10"); d.Name != "By hand" || d.Stock != 3 || d.Series != "" {
+			t.Fatalf("the drop changed: %+v", d)
+		}
+	})
+}
