@@ -280,9 +280,14 @@ func (e *Engine) RunDraw(ctx context.Context, drop string, o DrawOptions) (DrawS
 		if st.Cursor > end {
 			return st, fmt.Errorf("engine: draw %s is at %d of %d", drop, st.Cursor, len(order))
 		}
-		if st, err = ws.DrawStep(ctx, drop, e.clock.Now(), st.Cursor, order[st.Cursor:end]); err != nil {
+		next, err := ws.DrawStep(ctx, drop, e.clock.Now(), st.Cursor, order[st.Cursor:end])
+		if errors.Is(err, ErrSalePaused) {
+			return st, nil // paused mid-draw: it goes on after the resume
+		}
+		if err != nil {
 			return st, err
 		}
+		st = next
 	}
 	return st, nil
 }

@@ -387,6 +387,23 @@ func TestDrawnWaitlistTakesReleasedUnits(t *testing.T) {
 		if _, err := f.eng.Resume(ctx(t), d.ID); err != nil {
 			t.Fatal(err)
 		}
+		// Paused again mid-draw: the draw stops where it is, without an
+		// error, and goes on after the resume.
+		if st, err := f.eng.RunDraw(ctx(t), d.ID, engine.DrawOptions{Owner: "node", Step: 2, MaxSteps: 1}); err != nil || st.Cursor != 2 {
+			t.Fatalf("first step: %+v %v", st, err)
+		}
+		if _, err := f.eng.Pause(ctx(t), d.ID); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := f.store.DrawStep(ctx(t), d.ID, f.clock.Now(), 2, nil); !errors.Is(err, engine.ErrSalePaused) {
+			t.Fatalf("a step while paused: %+v %v", st, err)
+		}
+		if st, err := f.eng.RunDraw(ctx(t), d.ID, node); err != nil || st.Phase != engine.DrawFrozen || st.Cursor != 2 {
+			t.Fatalf("while paused mid-draw: %+v %v", st, err)
+		}
+		if _, err := f.eng.Resume(ctx(t), d.ID); err != nil {
+			t.Fatal(err)
+		}
 		if st, err := f.eng.RunDraw(ctx(t), d.ID, node); err != nil || st.Phase != engine.DrawDrawn {
 			t.Fatalf("draw after resume: %+v %v", st, err)
 		}
