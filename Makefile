@@ -3,7 +3,8 @@ GO        ?= go
 BENCHTIME ?= 2s
 FUZZTIME  ?= 10s
 # package:FuzzTarget pairs; each runs for FUZZTIME in `make fuzz`.
-FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers
+FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers \
+               ./api:FuzzDecodeReserve ./api:FuzzDecodeRegister ./api:FuzzDecodeCreateDrop ./api:FuzzDecodeCreateWebhook
 
 .PHONY: help test test-short run bench fuzz vet ensure-redis
 

@@ -8,10 +8,10 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/flashdrop/flashdrop/engine"
 )
 
 // AuthConfig configures who may call the API. Zero values mean defaults.
@@ -69,9 +69,8 @@ const (
 	// hundred bytes, and hashing or parsing megabytes per request would hand
 	// attackers a cheap way to burn CPU.
 	authMaxHeaderLen = 4 << 10
-	// maxShopperIDLen bounds the sub claim, which becomes a map key and a
-	// store key further down.
-	maxShopperIDLen = 128
+	// maxShopperIDLen bounds the sub claim: the engine's rule for user ids.
+	maxShopperIDLen = engine.MaxUserLen
 
 	// The verified-token cache: authCacheShards shards of at most
 	// authCachePerShard entries each (64k tokens, a few MiB at most).
@@ -366,17 +365,7 @@ func asciiEqualFold(b []byte, lower string) bool {
 // isValidShopperID reports whether s is acceptable as a shopper id (the JWT
 // sub): 1-128 bytes of valid UTF-8 without control characters, since it ends
 // up in logs, store keys and JSON.
-func isValidShopperID(s string) bool {
-	if len(s) == 0 || len(s) > maxShopperIDLen || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
-}
+func isValidShopperID(s string) bool { return engine.ValidateUser(s) == nil }
 
 // authCache remembers recently verified shopper tokens by their SHA-256, so a
 // shopper's repeated requests skip base64, JSON and HMAC work. Only tokens

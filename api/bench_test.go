@@ -34,11 +34,13 @@ func BenchmarkStack(b *testing.B) {
 	clock := engine.NewManualClock(time.Now())
 	store := redisstore.New(rdb, redisstore.Options{})
 	eng := engine.New(store, engine.Options{Clock: clock})
+	adm := engine.NewAdmission(eng, engine.AdmissionOptions{})
+	b.Cleanup(func() { _ = adm.Close() })
 	srv, err := api.New(api.Config{
-		Engine: eng, Auth: api.AuthConfig{JWTSecret: []byte(secret), AdminToken: admin},
+		Auth:   api.AuthConfig{JWTSecret: []byte(secret), AdminToken: admin},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Limits: api.Limits{UserRate: -1, MaxInFlight: 1 << 16},
-	})
+	}.WithEngine(eng, adm, nil))
 	if err != nil {
 		b.Fatal(err)
 	}

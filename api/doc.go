@@ -1,7 +1,9 @@
-// Package api is flashdrop's HTTP transport on fasthttp: routes, auth,
-// JSON and problem+json errors, server-sent events and pages. It holds no
-// business rules; those are in package engine.
+// Package api is flashdrop's HTTP transport on fasthttp: it translates
+// between HTTP and the engine's services (routes, auth, strict JSON bodies,
+// problem+json errors, rate limits, server-sent events, metrics).
 //
-// The routes arrive with the HTTP API issue; until then this package is
-// only its place in the layout.
+// It holds no business rules: handlers call the small service interfaces
+// declared in services.go (implemented by engine.Engine, engine.Admission
+// and engine.Webhooks), one file per resource: drops.go, registrations.go,
+// reservations.go, webhooks.go, live.go, health.go.
 package api

@@ -27,7 +27,7 @@ func (s *Server) drawRecord(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	rec, err := s.eng.DrawRecord(ctx, r.args[0], offset, limit)
+	rec, err := s.cfg.Draws.DrawRecord(ctx, r.args[0], offset, limit)
 	if err != nil {
 		return err
 	}

@@ -46,28 +46,39 @@ type harness struct {
 
 func newHarness(t *testing.T, tweak func(*api.Config)) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil, tweak)
+}
+
+// newHarnessWith is newHarness with the admission's options tweaked too.
+func newHarnessWith(t *testing.T, admTweak func(*engine.AdmissionOptions), tweak func(*api.Config)) *harness {
+	t.Helper()
 	rdb := redistest.Shared(t).Client()
 	t.Cleanup(func() { rdb.Close() })
 	clock := engine.NewManualClock(t0.Add(-time.Hour))
 	store := redisstore.New(rdb, redisstore.Options{})
 	eng := engine.New(store, engine.Options{Clock: clock})
-	cfg := api.Config{
-		Engine: eng,
-		Auth:   api.AuthConfig{JWTSecret: []byte(secret), AdminToken: admin},
-		Ready:  store.Ping,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		// The public view may lag; tests that check it move on their own.
-		PublicTTL:        time.Nanosecond,
-		LiveInterval:     10 * time.Millisecond,
-		Webhooks:         store,
-		AdminIdempotency: store,
-		CheckWebhookURL: func(u string) error {
-			if strings.Contains(u, "127.0.0.1") {
-				return errors.New("private or loopback address")
-			}
-			return nil
-		},
+	metrics := api.NewMetrics()
+	// The public view may lag; tests that check it move on their own.
+	admOpts := engine.AdmissionOptions{ViewTTL: time.Nanosecond, OnBatch: metrics.ObserveBatch,
+		OnSoldOutFromMemory: metrics.CountSoldOutFromMemory}
+	if admTweak != nil {
+		admTweak(&admOpts)
 	}
+	adm := engine.NewAdmission(eng, admOpts)
+	hooks := engine.NewWebhooks(store, clock, func(u string) error {
+		if strings.Contains(u, "127.0.0.1") {
+			return errors.New("private or loopback address")
+		}
+		return nil
+	})
+	cfg := api.Config{
+		Metrics:          metrics,
+		Auth:             api.AuthConfig{JWTSecret: []byte(secret), AdminToken: admin},
+		Ready:            store.Ping,
+		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
+		LiveInterval:     10 * time.Millisecond,
+		AdminIdempotency: store,
+	}.WithEngine(eng, adm, hooks)
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -91,6 +102,9 @@ func newHarness(t *testing.T, tweak func(*api.Config)) *harness {
 		}
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
+		}
+		if err := adm.Close(); err != nil {
+			t.Errorf("admission: %v", err)
 		}
 	})
 	return &harness{t: t, clock: clock, store: store, eng: eng, srv: srv, client: client}

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -89,19 +88,34 @@ const (
 	testAdmin  = "admin-token-for-tests-only"
 )
 
+// stubConfig is a Config whose services are an engine on st, with its
+// admission closed when the test ends.
+func stubConfig(t testing.TB, st engine.Store) Config {
+	eng := engine.New(st, engine.Options{})
+	adm := engine.NewAdmission(eng, engine.AdmissionOptions{})
+	t.Cleanup(func() { _ = adm.Close() })
+	return Config{
+		Auth:   AuthConfig{JWTSecret: []byte(testSecret), AdminToken: testAdmin},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}.WithEngine(eng, adm, nil)
+}
+
 // stubServer runs a Server on st over an in-memory listener and returns
 // an HTTP client that dials it.
 func stubServer(t testing.TB, st engine.Store, tweak func(*Config)) (*Server, *http.Client) {
 	t.Helper()
-	cfg := Config{
-		Engine: engine.New(st, engine.Options{}),
-		Auth:   AuthConfig{JWTSecret: []byte(testSecret), AdminToken: testAdmin},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Limits: Limits{UserRate: -1},
-	}
+	cfg := stubConfig(t, st)
+	cfg.Limits = Limits{UserRate: -1}
 	if tweak != nil {
 		tweak(&cfg)
 	}
+	return serveConfig(t, cfg)
+}
+
+// serveConfig runs a Server with cfg over an in-memory listener and
+// returns an HTTP client that dials it.
+func serveConfig(t testing.TB, cfg Config) (*Server, *http.Client) {
+	t.Helper()
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -131,52 +145,6 @@ func shopperToken(t testing.TB, user string) string {
 		t.Fatal(err)
 	}
 	return tok
-}
-
-func TestCoalescerFailsFastWhenQueueIsFull(t *testing.T) {
-	st := &stubStore{block: make(chan struct{}), entered: make(chan int, 10)}
-	c := newCoalescer(engine.New(st, engine.Options{}), BatchOptions{MaxSize: 2, QueueSize: 2, Workers: 1}, nil)
-	req := engine.ReserveRequest{User: "u", Quantity: 1}
-	var wg sync.WaitGroup
-	results := make(chan error, 5)
-	send := func() {
-		defer wg.Done()
-		_, err := c.reserve("stub", req)
-		results <- err
-	}
-	wg.Add(1)
-	go send()
-	<-st.entered // the first batch (of one) is now blocked in the store
-	// Two more fill the queue; the next is refused at once.
-	wg.Add(2)
-	go send()
-	go send()
-	waitFor(t, func() bool { return c.queued("stub") == 2 })
-	start := time.Now()
-	if _, err := c.reserve("stub", req); !errors.Is(err, errOverloaded) {
-		t.Fatalf("want errOverloaded with a full queue, got %v", err)
-	}
-	if took := time.Since(start); took > time.Second {
-		t.Fatalf("refusal took %v, want it immediate", took)
-	}
-	close(st.block)
-	wg.Wait()
-	close(results)
-	for err := range results {
-		if err != nil {
-			t.Fatalf("a queued request failed: %v", err)
-		}
-	}
-	if n := <-st.entered; n != 2 {
-		t.Fatalf("the two queued requests should form one batch, got %d", n)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.reserve("stub", req); !errors.Is(err, errUnavailable) {
-		t.Fatalf("after Close: %v", err)
-	}
-	_ = c.Close() // twice is fine
 }
 
 // waitFor polls cond, which must become true within a few seconds.
@@ -390,12 +358,9 @@ func TestSecretsNeverLogged(t *testing.T) {
 // TestSlowClientTimesOut: a client that never finishes its headers is cut
 // off after the read timeout instead of holding a connection forever.
 func TestSlowClientTimesOut(t *testing.T) {
-	s, err := New(Config{
-		Engine: engine.New(&stubStore{}, engine.Options{}),
-		Auth:   AuthConfig{JWTSecret: []byte(testSecret), AdminToken: testAdmin},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Limits: Limits{ReadTimeout: 200 * time.Millisecond},
-	})
+	cfg := stubConfig(t, &stubStore{})
+	cfg.Limits = Limits{ReadTimeout: 200 * time.Millisecond}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

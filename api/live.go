@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/flashdrop/flashdrop/engine"
@@ -19,30 +21,70 @@ type liveEvent struct {
 	Time      time.Time    `json:"time"`
 }
 
-const liveHeartbeat = 15 * time.Second
+// liveRetryAfter is the Retry-After of a refused stream: slots free up
+// only as streams end, so an immediate retry would mostly be refused too.
+const liveRetryAfter = 5 * time.Second
 
 // live streams a drop's state and availability as server-sent events: one
 // event at once, then one whenever either changes, at most one per
 // LiveInterval, with a comment line as heartbeat. The stream ends after
 // LiveMaxDuration or at shutdown; EventSource reconnects by itself.
+//
+// Streams are bounded per node and per client address (Limits.MaxStreams,
+// MaxStreamsPerClient) rather than by the in-flight bound, which they
+// leave as soon as the handler returns. Each write must complete within
+// WriteTimeout, so a client that stops reading loses its slot once its
+// buffers are full, not only when the stream ends.
 func (s *Server) live(r *request) error {
 	drop := r.args[0]
+	release, ok := s.streams.acquire(r.ctx.RemoteIP().String())
+	if !ok {
+		// Answered here, not through fail: a refusal is not a server
+		// error worth a log line each, and such refusals come in floods.
+		setRetryAfter(r.ctx, liveRetryAfter.Seconds())
+		writeProblem(r.ctx, problemFor(errTooManyStreams))
+		return nil
+	}
 	ctx, cancel := r.context()
-	_, _, err := s.cache.get(ctx, drop)
+	_, _, err := s.adm.View(ctx, drop)
 	cancel()
 	if err != nil {
+		release()
 		return err
 	}
 	h := &r.ctx.Response.Header
 	h.SetContentType("text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // proxies must not hold events back
-	// The server's WriteTimeout is for ordinary responses; this one is
-	// meant to last, up to its own bound.
-	_ = r.ctx.SetWriteDeadline(time.Now().Add(s.cfg.LiveMaxDuration + 10*time.Second))
+	writeTimeout := s.cfg.Limits.WriteTimeout
+	// The server's WriteTimeout is for whole ordinary responses; this one
+	// is meant to last, up to its own bound...
+	_ = r.ctx.SetWriteDeadline(time.Now().Add(s.cfg.LiveMaxDuration + writeTimeout))
+	// ...and each of its writes gets WriteTimeout of its own. Without our
+	// connection (a caller serving Handler() itself) only the bound above
+	// holds.
+	conn, _ := r.ctx.Conn().(*serverConn)
+	if conn != nil {
+		conn.writeTimeout.Store(int64(writeTimeout))
+	}
+	id := string(r.ctx.Response.Header.Peek(headerRequestID))
 	// The stream writer runs after this handler returns: it captures only
-	// the server and a copy of the drop id, never the RequestCtx.
-	r.ctx.SetBodyStreamWriter(func(w *bufio.Writer) { s.streamLive(w, drop) })
+	// the server, copies of the drop and request ids, the connection's
+	// wrapper and the slot, never the RequestCtx.
+	r.ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer release()
+		if conn != nil {
+			defer conn.writeTimeout.Store(0)
+		}
+		// This runs on fasthttp's goroutine, where a panic would end the
+		// process: the stream ends instead (its 200 is already sent).
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in live stream", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
+		s.streamLive(w, drop)
+	})
 	return nil
 }
 
@@ -59,10 +101,10 @@ func (s *Server) streamLive(w *bufio.Writer, drop string) {
 	}
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), reqTimeout)
-		d, st, err := s.cache.get(ctx, drop)
+		d, st, err := s.adm.View(ctx, drop)
 		cancel()
 		if err == nil {
-			now := s.eng.Now()
+			now := s.drops.Now()
 			ev := liveEvent{State: d.State(now, st.Available), Available: st.Available, Stock: d.Stock, Paused: d.Paused}
 			changed := ev != last || seq == 0 // compare before the time is set
 			if changed {
@@ -74,7 +116,7 @@ func (s *Server) streamLive(w *bufio.Writer, drop string) {
 					return
 				}
 			}
-			if !changed && time.Since(lastWrite) >= liveHeartbeat {
+			if !changed && time.Since(lastWrite) >= s.cfg.LiveHeartbeat {
 				if _, err := w.WriteString(": heartbeat\n\n"); err != nil {
 					return
 				}
@@ -95,4 +137,48 @@ func (s *Server) streamLive(w *bufio.Writer, drop string) {
 			return
 		}
 	}
+}
+
+// streamSlots counts the live streams open on this node, in all and per
+// client address.
+type streamSlots struct {
+	limit     int
+	perClient int // <= 0: no bound per client
+
+	mu       sync.Mutex
+	open     int
+	byClient map[string]int // only addresses with a stream open
+}
+
+func newStreamSlots(limit, perClient int) *streamSlots {
+	return &streamSlots{limit: limit, perClient: perClient, byClient: map[string]int{}}
+}
+
+// acquire takes a slot for client, if both bounds allow; release gives
+// it back and may be called more than once.
+func (sl *streamSlots) acquire(client string) (release func(), ok bool) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.open >= sl.limit || (sl.perClient > 0 && sl.byClient[client] >= sl.perClient) {
+		return nil, false
+	}
+	sl.open++
+	sl.byClient[client]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			sl.mu.Lock()
+			defer sl.mu.Unlock()
+			sl.open--
+			if sl.byClient[client]--; sl.byClient[client] <= 0 {
+				delete(sl.byClient, client)
+			}
+		})
+	}, true
+}
+
+func (sl *streamSlots) count() int {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.open
 }

@@ -10,11 +10,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/flashdrop/flashdrop/engine"
 )
 
-// metrics are the server's Prometheus instruments, on a registry of its own
-// so that tests and several servers in one process do not collide.
-type metrics struct {
+// Metrics are a node's Prometheus instruments, on a registry of its own so
+// that tests and several servers in one process do not collide. The parts
+// beside the server (admission, sweeper, relay) report into them through
+// the exported methods.
+type Metrics struct {
 	registry  *prometheus.Registry
 	requests  *prometheus.CounterVec   // route, status
 	latency   *prometheus.HistogramVec // route
@@ -30,9 +34,10 @@ type metrics struct {
 	handler       fasthttp.RequestHandler
 }
 
-func newMetrics() *metrics {
+// NewMetrics returns a fresh set of instruments.
+func NewMetrics() *Metrics {
 	reg := prometheus.NewRegistry()
-	m := &metrics{
+	m := &Metrics{
 		registry: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flashdrop_http_requests_total", Help: "HTTP requests by route and status code.",
@@ -71,12 +76,14 @@ func newMetrics() *metrics {
 	return m
 }
 
-func (m *metrics) observeRequest(route string, status int, took time.Duration) {
+func (m *Metrics) observeRequest(route string, status int, took time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route).Observe(took.Seconds())
 }
 
-func (m *metrics) observeBatch(size int, took time.Duration, err error) {
+// ObserveBatch records one batched reserve store call
+// (engine.AdmissionOptions.OnBatch).
+func (m *Metrics) ObserveBatch(size int, took time.Duration, err error) {
 	m.batchSize.Observe(float64(size))
 	m.batchTime.Observe(took.Seconds())
 	if err != nil {
@@ -85,8 +92,24 @@ func (m *metrics) observeBatch(size int, took time.Duration, err error) {
 }
 
 // storeError counts err if it came from the store rather than from a rule.
-func (m *metrics) storeError(err error) {
-	if err != nil && problemFor(err).Status >= 500 && !errors.Is(err, errOverloaded) {
+func (m *Metrics) storeError(err error) {
+	if err != nil && problemFor(err).Status >= 500 && !errors.Is(err, errOverloaded) && !errors.Is(err, engine.ErrOverloaded) {
 		m.storeErrs.Inc()
 	}
+}
+
+// CountSoldOutFromMemory records a reserve answered sold_out by the
+// sold-out flag (engine.AdmissionOptions.OnSoldOutFromMemory).
+func (m *Metrics) CountSoldOutFromMemory() { m.soldOutMemory.Inc() }
+
+// CountExpired records holds released by the expiry sweeper.
+func (m *Metrics) CountExpired(n int) { m.expired.Add(float64(n)) }
+
+// CountStoreError records a failed store call made outside a request.
+func (m *Metrics) CountStoreError() { m.storeErrs.Inc() }
+
+// AddGauge exports fn as a gauge, for parts that run beside the server
+// (the outbox relay's lag, say).
+func (m *Metrics) AddGauge(name, help string, fn func() float64) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -63,6 +64,10 @@ var errorMapping = []struct {
 	{errAdminOnly, fasthttp.StatusForbidden, "forbidden", "Admin token required"},
 	{errShopperOnly, fasthttp.StatusForbidden, "forbidden", "Shopper token required"},
 	{errOverloaded, fasthttp.StatusServiceUnavailable, "unavailable", "Overloaded, retry shortly"},
+	{engine.ErrOverloaded, fasthttp.StatusServiceUnavailable, "unavailable", "Overloaded, retry shortly"},
+	{engine.ErrUnavailable, fasthttp.StatusServiceUnavailable, "unavailable", "A backing service is unavailable"},
+	{errTooManyConns, fasthttp.StatusServiceUnavailable, "unavailable", "Too many open connections, retry shortly"},
+	{errTooManyStreams, fasthttp.StatusServiceUnavailable, "unavailable", "Too many live streams, retry later or poll the drop"},
 	{errUnavailable, fasthttp.StatusServiceUnavailable, "unavailable", "A backing service is unavailable"},
 	{errRateLimited, fasthttp.StatusTooManyRequests, "rate_limited", "Too many requests"},
 	{errTooLarge, fasthttp.StatusRequestEntityTooLarge, "invalid", "Request body too large"},
@@ -71,13 +76,15 @@ var errorMapping = []struct {
 
 // Transport-level outcomes that are not engine errors.
 var (
-	errAdminOnly   = errors.New("api: admin token required")
-	errShopperOnly = errors.New("api: shopper token required")
-	errOverloaded  = errors.New("api: overloaded")
-	errUnavailable = errors.New("api: backing service unavailable")
-	errRateLimited = errors.New("api: rate limited")
-	errTooLarge    = errors.New("api: request body too large")
-	errMethod      = errors.New("api: method not allowed")
+	errAdminOnly      = errors.New("api: admin token required")
+	errShopperOnly    = errors.New("api: shopper token required")
+	errOverloaded     = errors.New("api: overloaded")
+	errTooManyConns   = errors.New("api: too many open connections")
+	errTooManyStreams = errors.New("api: too many live streams")
+	errUnavailable    = errors.New("api: backing service unavailable")
+	errRateLimited    = errors.New("api: rate limited")
+	errTooLarge       = errors.New("api: request body too large")
+	errMethod         = errors.New("api: method not allowed")
 )
 
 // problemFor maps err to a problem. Unknown errors become 500 internal with
@@ -90,9 +97,9 @@ func problemFor(err error) Problem {
 			if errors.As(err, &so) {
 				p.WaitlistPosition = so.WaitlistPosition
 			}
-			var we *windowError
+			var we *engine.WindowError
 			if errors.As(err, &we) {
-				p.Detail = we.detail
+				p.Detail = we.What + " " + we.At.UTC().Format(time.RFC3339)
 			}
 			var de *engine.DetailError
 			if errors.As(err, &de) {
@@ -118,6 +125,8 @@ func problemFor(err error) Problem {
 		Code: "internal", Detail: "The error was logged; quote the request id when reporting it."}
 }
 
+const problemContentType = "application/problem+json"
+
 // writeProblem sends p as application/problem+json.
 func writeProblem(ctx *fasthttp.RequestCtx, p Problem) {
 	if p.RequestID == "" {
@@ -129,7 +138,7 @@ func writeProblem(ctx *fasthttp.RequestCtx, p Problem) {
 		p.Status = fasthttp.StatusInternalServerError
 	}
 	body = append(body, '\n')
-	ctx.Response.Header.SetContentType("application/problem+json")
+	ctx.Response.Header.SetContentType(problemContentType)
 	ctx.SetStatusCode(p.Status)
 	if p.Status == fasthttp.StatusUnauthorized {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashdrop"`)

@@ -22,10 +22,8 @@ import (
 // answers, the stats and the outbox must agree on I1–I6.
 func TestConcurrentSaleOverHTTP(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *api.Config) {
-		c.Batch = api.BatchOptions{MaxWait: 2 * time.Millisecond}
-		c.Limits.UserRate = -1
-	})
+	h := newHarnessWith(t, func(o *engine.AdmissionOptions) { o.Batch.MaxWait = 2 * time.Millisecond },
+		func(c *api.Config) { c.Limits.UserRate = -1 })
 	const (
 		stock     = 150
 		shoppers  = 1200

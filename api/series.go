@@ -55,7 +55,7 @@ func (s *Server) adminCreateSeries(r *request) error {
 	defer cancel()
 	// Safe to retry, like a drop: the same body answers 200 with the
 	// stored series, another body under the same id 409.
-	sr, created, err := s.eng.CreateSeries(ctx, engine.Series{
+	sr, created, err := s.cfg.Series.CreateSeries(ctx, engine.Series{
 		ID: b.ID, Name: b.Name, Product: b.Product, Stock: b.Stock, PerUserLimit: b.PerUserLimit,
 		HoldSeconds: b.HoldSeconds, Mode: b.Mode, DrawQuantity: b.DrawQuantity, ConfirmBy: b.ConfirmBy,
 		CheckoutURL: b.CheckoutURL, Weekday: b.Weekday, SaleTime: b.SaleTime, TimeZone: b.TimeZone,
@@ -66,7 +66,7 @@ func (s *Server) adminCreateSeries(r *request) error {
 	if err != nil {
 		return err
 	}
-	_, next, err := s.eng.NextSeriesDrop(ctx, sr.ID)
+	_, next, err := s.cfg.Series.NextSeriesDrop(ctx, sr.ID)
 	if err != nil {
 		return err
 	}
@@ -84,13 +84,13 @@ func (s *Server) adminListSeries(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	list, err := s.eng.SeriesList(ctx)
+	list, err := s.cfg.Series.SeriesList(ctx)
 	if err != nil {
 		return err
 	}
 	out := make([]seriesView, 0, len(list))
 	for _, sr := range list {
-		_, next, err := s.eng.NextSeriesDrop(ctx, sr.ID)
+		_, next, err := s.cfg.Series.NextSeriesDrop(ctx, sr.ID)
 		if err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func (s *Server) adminGetSeries(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	sr, next, err := s.eng.NextSeriesDrop(ctx, r.args[0])
+	sr, next, err := s.cfg.Series.NextSeriesDrop(ctx, r.args[0])
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func (s *Server) adminDeleteSeries(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	if err := s.eng.DeleteSeries(ctx, r.args[0]); err != nil {
+	if err := s.cfg.Series.DeleteSeries(ctx, r.args[0]); err != nil {
 		return err
 	}
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
@@ -128,7 +128,7 @@ func (s *Server) adminDeleteSeries(r *request) error {
 func (s *Server) publicSeries(r *request) error {
 	ctx, cancel := r.context()
 	defer cancel()
-	sr, next, err := s.eng.NextSeriesDrop(ctx, r.args[0])
+	sr, next, err := s.cfg.Series.NextSeriesDrop(ctx, r.args[0])
 	if err != nil {
 		return err
 	}

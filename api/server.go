@@ -4,14 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,62 +24,118 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 )
 
-// Config configures a Server. Zero values mean the defaults; Engine and
-// Auth are required.
+// Config configures a Server. Zero values mean the defaults; the services
+// Drops, Shoppers, Reservations and Admission, and Auth, are required.
 type Config struct {
-	Engine *engine.Engine
-	Auth   AuthConfig
+	// The services the handlers call (services.go); WithEngine fills them
+	// from an engine and its admission.
+	Drops        DropService
+	Shoppers     ShopperService
+	Reservations ReservationService
+	Admission    Admission
+	// Webhooks, if set, enables the webhook admin routes.
+	Webhooks WebhookService
+	// Series and Draws, if set, enable the series routes and the draw
+	// record (week_services.go).
+	Series SeriesService
+	Draws  DrawService
+	// Metrics, if set, are the node's instruments, shared with the parts
+	// that run beside the server; default: a fresh set.
+	Metrics *Metrics
+
+	Auth AuthConfig
 	// Ready reports whether the backing services answer; /readyz calls it.
 	Ready func(context.Context) error
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
-	Batch  BatchOptions
 	Limits Limits
-	// PublicTTL is how stale the public view's counters may be (default 1s).
-	PublicTTL time.Duration
 	// LiveInterval is the least time between two live events (default 500ms).
 	LiveInterval time.Duration
 	// LiveMaxDuration ends a live stream, which the browser then reopens,
 	// so no connection is held forever (default 5m).
 	LiveMaxDuration time.Duration
-	// SoldOut, if set, tells which drops every node knows to be sold out,
-	// so their reserve requests are answered without the store.
-	SoldOut SoldOutChecker
-	// Webhooks, if set, enables the webhook admin routes.
-	Webhooks engine.WebhookStore
-	// CheckWebhookURL refuses webhook targets at creation (for example
-	// private addresses); nil accepts any http(s) URL.
-	CheckWebhookURL func(string) error
+	// LiveHeartbeat is the longest a live stream stays silent: a comment
+	// line is sent after that long without an event (default 15s). Writes
+	// are how a closed or stalled client is noticed, so it also bounds how
+	// long such a client keeps its stream slot.
+	LiveHeartbeat time.Duration
 	// AdminIdempotency, if set, makes every admin POST honour an
 	// Idempotency-Key.
 	AdminIdempotency IdempotencyStore
 }
 
-// SoldOutChecker answers "is this drop sold out?" from memory. Only a true
-// answer is acted on, so an unsure checker answers false.
-type SoldOutChecker interface {
-	SoldOut(drop string) bool
+// WithEngine returns c with the services of eng and adm, and webhooks if
+// hooks is not nil.
+func (c Config) WithEngine(eng *engine.Engine, adm *engine.Admission, hooks *engine.Webhooks) Config {
+	c.Drops, c.Shoppers, c.Reservations, c.Admission = eng, eng, eng, adm
+	c.Series, c.Draws = eng, eng
+	if hooks != nil {
+		c.Webhooks = hooks
+	}
+	return c
 }
+
+// Defaults of Limits, which serve's flags show too.
+const (
+	DefaultMaxBodyBytes   = 4096
+	DefaultMaxHeaderBytes = 8192
+	DefaultMaxInFlight    = 8192
+	DefaultReadTimeout    = 10 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultIdleTimeout    = 60 * time.Second
+	// A person presses Buy a few times a second at most.
+	DefaultUserRate  = 5.0
+	DefaultUserBurst = 10
+	DefaultIPBurst   = 20
+)
 
 // Limits protect the server. Zero values mean the defaults.
 type Limits struct {
-	MaxBodyBytes   int           // default 4096; larger bodies get 413
-	MaxHeaderBytes int           // default 8192
-	ReadTimeout    time.Duration // default 10s
-	WriteTimeout   time.Duration // default 10s
-	IdleTimeout    time.Duration // default 60s
-	// MaxInFlight bounds requests handled at once (default 8192); past it
-	// requests get 503 with Retry-After at once.
+	MaxBodyBytes   int           // default DefaultMaxBodyBytes; larger bodies get 413
+	MaxHeaderBytes int           // default DefaultMaxHeaderBytes
+	ReadTimeout    time.Duration // default DefaultReadTimeout
+	WriteTimeout   time.Duration // default DefaultWriteTimeout
+	IdleTimeout    time.Duration // default DefaultIdleTimeout
+	// MaxInFlight bounds requests handled at once (default
+	// DefaultMaxInFlight); past it requests get 503 with Retry-After at once.
 	MaxInFlight int
 	// UserRate and UserBurst limit each shopper's register and reserve
-	// requests, per node (default 5/s, burst 10; a negative rate disables).
+	// requests, per node (default DefaultUserRate/s, burst
+	// DefaultUserBurst; a negative rate disables).
 	UserRate  float64
 	UserBurst int
 	// IPRate and IPBurst limit requests per client IP (default off: many
 	// shoppers share a carrier's address).
 	IPRate  float64
 	IPBurst int
+	// MaxStreams bounds the live streams (GET /v1/drops/{drop}/live) open
+	// at once on this node (default DefaultMaxStreams); past it a new
+	// stream gets 503 unavailable with Retry-After. Streams are not
+	// requests in flight: each outlives its handler, for minutes.
+	MaxStreams int
+	// MaxStreamsPerClient bounds the live streams of one client address
+	// (default DefaultMaxStreamsPerClient; negative: no bound). Behind a
+	// proxy that hides client addresses every stream has the proxy's
+	// address: raise it or turn it off there.
+	MaxStreamsPerClient int
+	// MaxConns bounds open connections (default fasthttp's own bound,
+	// 262144); past it a new connection is answered 503 problem+json and
+	// closed.
+	MaxConns int
 }
+
+// Stream bounds. A live stream costs about 41 KB of memory on the server
+// (measured: two goroutines, their stacks, fasthttp's buffers and the
+// stream's), one file descriptor, and a wake-up per LiveInterval. At 4096
+// streams that is about 170 MB and 8 K goroutines, a modest share of one
+// node, and half the default in-flight bound. Filling a node from one
+// address takes 64 addresses, while a carrier address that many shoppers
+// share still gets 64 streams per node; past that they can poll the
+// public view (GET /v1/drops/{drop}), which is cached.
+const (
+	DefaultMaxStreams          = 4096
+	DefaultMaxStreamsPerClient = 64
+)
 
 func (l Limits) withDefaults() Limits {
 	def := func(v *int, d int) {
@@ -88,35 +148,47 @@ func (l Limits) withDefaults() Limits {
 			*v = d
 		}
 	}
-	def(&l.MaxBodyBytes, 4096)
-	def(&l.MaxHeaderBytes, 8192)
-	def(&l.MaxInFlight, 8192)
-	defDur(&l.ReadTimeout, 10*time.Second)
-	defDur(&l.WriteTimeout, 10*time.Second)
-	defDur(&l.IdleTimeout, 60*time.Second)
-	if l.UserRate == 0 {
-		l.UserRate = 5
+	def(&l.MaxBodyBytes, DefaultMaxBodyBytes)
+	def(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	def(&l.MaxInFlight, DefaultMaxInFlight)
+	defDur(&l.ReadTimeout, DefaultReadTimeout)
+	defDur(&l.WriteTimeout, DefaultWriteTimeout)
+	defDur(&l.IdleTimeout, DefaultIdleTimeout)
+	def(&l.MaxConns, fasthttp.DefaultConcurrency)
+	if l.MaxConns > 1<<30 { // fasthttp's bound is twice this, in an int32
+		l.MaxConns = 1 << 30
 	}
-	def(&l.UserBurst, 10)
-	def(&l.IPBurst, 20)
+	def(&l.MaxStreams, DefaultMaxStreams)
+	if l.MaxStreamsPerClient == 0 {
+		l.MaxStreamsPerClient = DefaultMaxStreamsPerClient
+	}
+	if l.UserRate == 0 {
+		l.UserRate = DefaultUserRate
+	}
+	def(&l.UserBurst, DefaultUserBurst)
+	def(&l.IPBurst, DefaultIPBurst)
 	return l
 }
 
 // Server is flashdrop's HTTP API.
 type Server struct {
 	cfg      Config
-	eng      *engine.Engine
+	drops    DropService
+	shoppers ShopperService
+	res      ReservationService
+	adm      Admission
+	hooks    WebhookService
 	log      *slog.Logger
 	auth     *authenticator
 	regLimit *limiter
 	resLimit *limiter
 	ipLimit  *limiter
-	batch    *coalescer
-	cache    *dropCache
-	metrics  *metrics
+	streams  *streamSlots
+	metrics  *Metrics
 	http     *fasthttp.Server
 
 	inflight atomic.Int64
+	conns    atomic.Int64 // open connections, see connLimitListener
 	idPrefix string
 	idSeq    atomic.Uint64
 	stopping chan struct{}
@@ -125,8 +197,8 @@ type Server struct {
 
 // New builds a Server. It starts nothing: call Serve.
 func New(cfg Config) (*Server, error) {
-	if cfg.Engine == nil {
-		return nil, errors.New("api: Config.Engine is required")
+	if cfg.Drops == nil || cfg.Shoppers == nil || cfg.Reservations == nil || cfg.Admission == nil {
+		return nil, errors.New("api: Config.Drops, Shoppers, Reservations and Admission are required")
 	}
 	auth, err := newAuthenticator(cfg.Auth, nil)
 	if err != nil {
@@ -138,8 +210,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
 	}
-	if cfg.PublicTTL <= 0 {
-		cfg.PublicTTL = time.Second
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
 	}
 	if cfg.LiveInterval <= 0 {
 		cfg.LiveInterval = 500 * time.Millisecond
@@ -147,20 +219,27 @@ func New(cfg Config) (*Server, error) {
 	if cfg.LiveMaxDuration <= 0 {
 		cfg.LiveMaxDuration = 5 * time.Minute
 	}
+	if cfg.LiveHeartbeat <= 0 {
+		cfg.LiveHeartbeat = 15 * time.Second
+	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	var prefix [6]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
-		cfg: cfg, eng: cfg.Engine, log: cfg.Logger, auth: auth,
+		cfg: cfg, drops: cfg.Drops, shoppers: cfg.Shoppers, res: cfg.Reservations, adm: cfg.Admission,
+		hooks: cfg.Webhooks, log: cfg.Logger, auth: auth, metrics: cfg.Metrics,
 		regLimit: newLimiter(cfg.Limits.UserRate, cfg.Limits.UserBurst, nil),
 		resLimit: newLimiter(cfg.Limits.UserRate, cfg.Limits.UserBurst, nil),
 		ipLimit:  newLimiter(cfg.Limits.IPRate, cfg.Limits.IPBurst, nil),
-		cache:    newDropCache(cfg.Engine, cfg.PublicTTL),
-		metrics:  newMetrics(),
+		streams:  newStreamSlots(cfg.Limits.MaxStreams, cfg.Limits.MaxStreamsPerClient),
 		idPrefix: hex.EncodeToString(prefix[:]),
 		stopping: make(chan struct{}),
 	}
-	s.batch = newCoalescer(cfg.Engine, cfg.Batch, s.metrics.observeBatch)
+	// Register, not MustRegister: a Metrics shared by a second server
+	// keeps counting the first server's streams rather than panicking.
+	_ = s.metrics.registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "flashdrop_live_streams", Help: "Live streams open on this node.",
+	}, func() float64 { return float64(s.streams.count()) }))
 	s.http = &fasthttp.Server{
 		Handler:            s.Handler(),
 		ErrorHandler:       s.transportError,
@@ -171,34 +250,32 @@ func New(cfg Config) (*Server, error) {
 		MaxRequestBodySize: cfg.Limits.MaxBodyBytes,
 		ReadBufferSize:     cfg.Limits.MaxHeaderBytes,
 		CloseOnShutdown:    true,
-		Logger:             fasthttpLogger{s.log},
+		// No route takes multipart bodies: do not parse them for nothing.
+		DisablePreParseMultipartForm: true,
+		// fasthttp refuses connections past Concurrency with a plain-text
+		// 503 of its own; connLimitListener refuses them first, as
+		// problem+json, so fasthttp's bound only needs to stay out of reach.
+		Concurrency: 2 * cfg.Limits.MaxConns,
+		// fasthttp's errors otherwise quote the bytes it could not parse,
+		// Authorization headers included, and they reach the log.
+		SecureErrorLogMessage: true,
+		Logger:                fasthttpLogger{s.log},
 	}
 	return s, nil
 }
 
 // Serve answers requests on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	return s.http.Serve(&connLimitListener{Listener: ln, s: s})
+}
 
-// Shutdown stops accepting connections, ends live streams, lets requests in
-// flight finish (their reserve batches included) and then stops the
-// batcher. Safe to call more than once.
+// Shutdown stops accepting connections, ends live streams and lets
+// requests in flight finish (their reserve batches included: the admission
+// outlives the server and is closed after it). Safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopping) })
-	err := s.http.ShutdownWithContext(ctx)
-	return errors.Join(err, s.batch.Close())
+	return s.http.ShutdownWithContext(ctx)
 }
-
-// CountExpired feeds the holds-expired metric (the sweeper runs outside).
-func (s *Server) CountExpired(n int) { s.metrics.expired.Add(float64(n)) }
-
-// AddGauge exports fn as a Prometheus gauge, for parts that run beside the
-// server (the outbox relay's lag, say).
-func (s *Server) AddGauge(name, help string, fn func() float64) {
-	s.metrics.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
-}
-
-// CountStoreError feeds the Redis-errors metric from outside the server.
-func (s *Server) CountStoreError() { s.metrics.storeErrs.Inc() }
 
 const headerRequestID = "X-Request-Id"
 
@@ -224,18 +301,28 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	id := s.requestID(ctx)
 	ctx.Response.Header.Set(headerRequestID, id)
 	r := &request{ctx: ctx, route: "unmatched"}
+	// Every request is logged at debug. Answers a handler did not choose
+	// (the router's 404 and 405, a panic, an error that was not
+	// problem+json) are logged at a level that is on by default, so the
+	// request id a client quotes can be found. Overload and rate-limit
+	// refusals stay at debug: they come in floods, and logging each would
+	// add to the load they shed.
+	level, msg := slog.LevelDebug, "request"
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic in handler", "request_id", id, "route", r.route, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.log.Error("panic in handler", "request_id", id, "route", r.route, "status", fasthttp.StatusInternalServerError,
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			ctx.Response.Reset()
 			ctx.Response.Header.Set(headerRequestID, id)
 			writeProblem(ctx, problemFor(errors.New("panic")))
+		} else if ensureProblem(ctx) {
+			level, msg = slog.LevelWarn, "an error answer was not problem+json; rewritten"
 		}
 		status := ctx.Response.StatusCode()
 		s.metrics.observeRequest(r.route, status, time.Since(start))
-		if s.log.Enabled(context.Background(), slog.LevelDebug) {
-			s.log.Debug("request", "request_id", id, "method", string(ctx.Method()), "route", r.route,
-				"status", status, "took", time.Since(start))
+		if s.log.Enabled(context.Background(), level) {
+			s.log.Log(context.Background(), level, msg, "request_id", id, "method", string(ctx.Method()), "route", r.route,
+				"path", clip(string(ctx.Path()), 200), "status", status, "took", time.Since(start))
 		}
 	}()
 	if n := s.inflight.Add(1); n > int64(s.cfg.Limits.MaxInFlight) {
@@ -249,7 +336,8 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 
 	h := s.route(r)
 	if h == nil {
-		return // route wrote the answer (404 or 405)
+		level, msg = slog.LevelInfo, "no route" // route wrote the answer (404 or 405)
+		return
 	}
 	if s.cfg.Limits.IPRate > 0 {
 		if ok, wait := s.ipLimit.allow(ctx.RemoteIP().String()); !ok {
@@ -273,7 +361,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 func (s *Server) fail(r *request, err error) {
 	p := problemFor(err)
 	if p.Status >= 500 {
-		s.log.Error("request failed", "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)),
+		// Overload refusals come in floods and are counted in the metrics;
+		// everything else at 5xx is worth an error line.
+		level := slog.LevelError
+		if errors.Is(err, errOverloaded) || errors.Is(err, engine.ErrOverloaded) {
+			level = slog.LevelDebug
+		}
+		s.log.Log(context.Background(), level, "request failed", "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)),
 			"route", r.route, "status", p.Status, "err", err.Error())
 		s.metrics.storeError(err)
 		if p.Status == fasthttp.StatusServiceUnavailable {
@@ -284,8 +378,7 @@ func (s *Server) fail(r *request, err error) {
 }
 
 // requestID keeps a caller's X-Request-Id if it is short and plain, and
-// otherwise makes one: a per-process random prefix and a counter, which is
-// unique and costs no syscall per request.
+// otherwise makes one.
 func (s *Server) requestID(ctx *fasthttp.RequestCtx) string {
 	if in := ctx.Request.Header.Peek(headerRequestID); len(in) > 0 && len(in) <= 64 {
 		ok := true
@@ -299,29 +392,185 @@ func (s *Server) requestID(ctx *fasthttp.RequestCtx) string {
 			return string(in)
 		}
 	}
+	return s.newRequestID()
+}
+
+// newRequestID is a per-process random prefix and a counter, which is
+// unique and costs no syscall per request.
+func (s *Server) newRequestID() string {
 	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
 }
 
-// transportError answers requests fasthttp could not even parse: too
-// large, malformed, or too slow; always as problem+json.
+// transportError answers requests fasthttp refused before any handler ran
+// (fasthttp's ErrorHandler): too large, malformed, or too slow. Like every
+// other error answer it is problem+json with a request id, and it is
+// logged with that id.
 func (s *Server) transportError(ctx *fasthttp.RequestCtx, err error) {
 	var p Problem
+	id := ""
+	var small *fasthttp.ErrSmallBuffer
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		p = problemFor(errTooLarge)
 		p.Detail = fmt.Sprintf("request bodies are limited to %d bytes", s.cfg.Limits.MaxBodyBytes)
+		// Only here were the headers read whole, so only here can the
+		// caller's own X-Request-Id be trusted to be what they sent.
+		id = s.requestID(ctx)
 	case isTimeout(err):
 		p = Problem{Type: problemType("invalid"), Title: "Request timeout", Status: fasthttp.StatusRequestTimeout, Code: "invalid"}
+	case errors.As(err, &small):
+		p = Problem{Type: problemType("invalid"), Title: "Request headers too large",
+			Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Code: "invalid",
+			Detail: fmt.Sprintf("request headers are limited to %d bytes", s.cfg.Limits.MaxHeaderBytes)}
 	default:
-		var small *fasthttp.ErrSmallBuffer
-		if errors.As(err, &small) {
-			p = Problem{Type: problemType("invalid"), Title: "Request headers too large",
-				Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Code: "invalid"}
-		} else {
-			p = Problem{Type: problemType("invalid"), Title: "Malformed request", Status: fasthttp.StatusBadRequest, Code: "invalid"}
+		p = Problem{Type: problemType("invalid"), Title: "Malformed request", Status: fasthttp.StatusBadRequest, Code: "invalid"}
+	}
+	if id == "" {
+		id = s.newRequestID()
+	}
+	ctx.Response.Header.Set(headerRequestID, id)
+	writeProblem(ctx, p)
+	s.metrics.observeRequest("transport", p.Status, 0)
+	s.log.Info("request refused by the transport", "request_id", id, "status", p.Status, "reason", p.Title,
+		"err", clip(redactQuoted(err.Error()), 300))
+}
+
+// ensureProblem rewrites an error answer that is not problem+json (from a
+// library such as the metrics handler, or a handler that forgot) into
+// one, keeping its status and headers, so that no 4xx or 5xx leaves
+// without a code and a request id. It reports whether it had to.
+func ensureProblem(ctx *fasthttp.RequestCtx) bool {
+	status := ctx.Response.StatusCode()
+	if status < 400 || string(ctx.Response.Header.ContentType()) == problemContentType {
+		return false
+	}
+	code := "invalid"
+	switch {
+	case status == fasthttp.StatusUnauthorized:
+		code = "unauthorized"
+	case status == fasthttp.StatusForbidden:
+		code = "forbidden"
+	case status == fasthttp.StatusNotFound:
+		code = "not_found"
+	case status == fasthttp.StatusTooManyRequests:
+		code = "rate_limited"
+	case status == fasthttp.StatusServiceUnavailable:
+		code = "unavailable"
+	case status >= 500:
+		code = "internal"
+	}
+	writeProblem(ctx, Problem{Type: problemType(code), Title: fasthttp.StatusMessage(status), Status: status, Code: code})
+	return true
+}
+
+// clip cuts s to at most n bytes, for client input that reaches the log.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// connLimitListener bounds the connections open at once at
+// Limits.MaxConns. Past it, a new connection gets a 503 problem+json with a
+// request id and is closed, as fasthttp would do with a plain-text answer
+// of its own if its bound were reached first.
+// The count is the server's, over all the listeners it serves.
+type connLimitListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *connLimitListener) Accept() (net.Conn, error) {
+	var backoff time.Duration
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			// Out of file descriptors (or a connection aborted before it
+			// was taken) is a passing state, but fasthttp's accept loop
+			// would stop serving for good: wait, as net/http does, and
+			// accept again; connections in flight end and free descriptors.
+			if !isTemporaryAcceptErr(err) {
+				return nil, err
+			}
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else if backoff *= 2; backoff > time.Second {
+				backoff = time.Second
+			}
+			l.s.log.Warn("accept failed; retrying", "err", err.Error(), "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-l.s.stopping:
+				return nil, err
+			}
+			continue
+		}
+		backoff = 0
+		if l.s.conns.Add(1) <= int64(l.s.cfg.Limits.MaxConns) {
+			return &serverConn{Conn: c, open: &l.s.conns}, nil
+		}
+		l.s.conns.Add(-1)
+		l.s.refuseConn(c)
+	}
+}
+
+// isTemporaryAcceptErr reports an accept error that passes: too many open
+// files (per process or system-wide), or a connection reset before it was
+// accepted.
+func isTemporaryAcceptErr(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
+
+// serverConn is an accepted connection. It gives its slot back when
+// closed, once, and can put each write under a deadline of its own: a
+// live stream's response lasts minutes, so fasthttp's deadline for the
+// whole response cannot tell a stalled client from a busy stream.
+type serverConn struct {
+	net.Conn
+	open   *atomic.Int64
+	closed atomic.Bool
+	// writeTimeout, when positive, is the time each Write may take
+	// (nanoseconds); 0 leaves the deadlines to fasthttp.
+	writeTimeout atomic.Int64
+}
+
+func (c *serverConn) Write(p []byte) (int, error) {
+	if d := c.writeTimeout.Load(); d > 0 {
+		if err := c.Conn.SetWriteDeadline(time.Now().Add(time.Duration(d))); err != nil {
+			return 0, err
 		}
 	}
-	writeProblem(ctx, p)
+	return c.Conn.Write(p)
+}
+
+func (c *serverConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.open.Add(-1)
+	}
+	return c.Conn.Close()
+}
+
+// refuseConn answers a connection over the bound without reading from it.
+// The write runs on its own goroutine, under a deadline, so a client that
+// does not read cannot stall the accept loop.
+func (s *Server) refuseConn(c net.Conn) {
+	id := s.newRequestID()
+	p := problemFor(errTooManyConns)
+	p.RequestID = id
+	body, _ := json.Marshal(p)
+	resp := fmt.Sprintf("HTTP/1.1 %d %s\r\nServer: flashdrop\r\nContent-Type: %s\r\n%s: %s\r\nRetry-After: 1\r\n"+
+		"Connection: close\r\nContent-Length: %d\r\n\r\n%s\n",
+		p.Status, fasthttp.StatusMessage(p.Status), problemContentType, headerRequestID, id, len(body)+1, body)
+	s.metrics.observeRequest("connection", p.Status, 0)
+	// At debug only, as other overload refusals: they come in floods.
+	s.log.Debug("connection refused", "request_id", id, "status", p.Status, "open", s.cfg.Limits.MaxConns)
+	go func() {
+		_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(c, resp)
+		_ = c.Close()
+	}()
 }
 
 func isTimeout(err error) bool {
@@ -333,5 +582,16 @@ func isTimeout(err error) bool {
 type fasthttpLogger struct{ log *slog.Logger }
 
 func (l fasthttpLogger) Printf(format string, args ...any) {
-	l.log.Warn(fmt.Sprintf(format, args...), "component", "fasthttp")
+	l.log.Warn(redactQuoted(fmt.Sprintf(format, args...)), "component", "fasthttp")
+}
+
+// quoted matches a Go-quoted string (%q), escapes included.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// redactQuoted blanks the quoted parts of a fasthttp error. Even with
+// SecureErrorLogMessage, fasthttp quotes the request line or the header
+// line it could not parse (with %q, always), and either can carry a token:
+// an Authorization header, a token in a query string.
+func redactQuoted(msg string) string {
+	return quoted.ReplaceAllString(msg, `"…"`)
 }

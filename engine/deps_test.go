@@ -23,3 +23,82 @@ func TestStandardLibraryOnly(t *testing.T) {
 		}
 	}
 }
+
+// layers says which of this module's packages each package may import
+// (directly or not), tests included: imports point inward, and only cmd
+// composes. A package missing here fails the test, so a new package must
+// take its place in the picture.
+var layers = map[string][]string{
+	"engine":                      {},
+	"engine/redisstore":           {"engine"},
+	"engine/redisstore/redistest": {},
+	"api":                         {"engine"},
+	"queue":                       {"engine", "internal/run"},
+	"queue/webhook":               {"engine", "queue", "queue/webhooksig", "internal/run"},
+	"queue/webhooksig":            {},
+	"queue/natstest":              {"queue", "engine", "internal/run"},
+	"loadtest":                    {},
+	"internal/run":                {},
+	"internal/testkit":            {"engine/redisstore/redistest", "queue/natstest", "queue", "engine", "internal/run"},
+	"cmd/flashdrop":               {"*"},
+}
+
+// testOnly are packages any package's tests may import besides its layer:
+// the shared test kit, the real servers it starts, and the real store, so
+// tests run on real Redis. Never a sibling adapter: a queue test does not
+// import api, nor an api test queue.
+var testOnly = map[string]bool{
+	"internal/testkit": true, "engine/redisstore/redistest": true, "queue/natstest": true,
+	"engine/redisstore": true,
+}
+
+const module = "github.com/flashdrop/flashdrop/"
+
+// TestImportRules keeps the layering of the README's project structure
+// true for every package: what it imports of this module, production code
+// and tests, must be among what its layer allows.
+func TestImportRules(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}", module+"...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		rel := strings.TrimPrefix(pkg, module)
+		allowed, ok := layers[rel]
+		if !ok {
+			if strings.HasPrefix(rel, "examples/") || strings.HasPrefix(rel, "cmd/") {
+				continue // programs compose whatever they need
+			}
+			t.Errorf("%s has no place in the layers of TestImportRules", rel)
+			continue
+		}
+		if len(allowed) == 1 && allowed[0] == "*" {
+			continue
+		}
+		ok2 := map[string]bool{rel: true}
+		for _, a := range allowed {
+			ok2[a] = true
+		}
+		check := func(what string, deps []string, tests bool) {
+			for _, d := range deps {
+				drel, ours := strings.CutPrefix(d, module)
+				if !ours || ok2[drel] || tests && testOnly[drel] {
+					continue
+				}
+				t.Errorf("%s %s imports %s, which its layer does not allow", rel, what, drel)
+			}
+		}
+		prod, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, prod)
+		}
+		check("", strings.Fields(string(prod)), false)
+		// Tests: the direct imports of its test files (in-package and
+		// external), whose own dependencies are checked as packages.
+		tst, err := exec.Command("go", "list", "-f", `{{join .TestImports " "}} {{join .XTestImports " "}}`, pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list test imports %s: %v\n%s", pkg, err, tst)
+		}
+		check("(tests)", strings.Fields(string(tst)), true)
+	}
+}

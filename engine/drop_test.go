@@ -123,7 +123,7 @@ func TestEnrichWon(t *testing.T) {
 	d := validDrop()
 	ev := engine.Event{Type: engine.EventWon, Time: t0.Add(1500 * time.Millisecond)}
 	ev.EnrichWon(d)
-	if ev.Product != "Sneaker" || ev.SecondsAfterStart != 1.5 || ev.CheckoutURL != "" {
+	if ev.Product != "Sneaker" || ev.SecondsAfterStart == nil || *ev.SecondsAfterStart != 1.5 || ev.CheckoutURL != "" {
 		t.Fatalf("enriched: %+v", ev)
 	}
 	// With a checkout template, the winner's own link (issue 9 §6).
@@ -135,7 +135,7 @@ func TestEnrichWon(t *testing.T) {
 	}
 	other := engine.Event{Type: engine.EventConfirmed, Time: t0.Add(time.Second)}
 	other.EnrichWon(d)
-	if other.Product != "" || other.SecondsAfterStart != 0 {
+	if other.Product != "" || other.SecondsAfterStart != nil {
 		t.Fatalf("only won events are enriched: %+v", other)
 	}
 }

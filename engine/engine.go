@@ -84,14 +84,15 @@ func (e *Engine) Drop(ctx context.Context, id string) (Drop, error) {
 	if err := ValidateDropID(id); err != nil {
 		return Drop{}, fmt.Errorf("%w: drop %q", ErrNotFound, id)
 	}
-	return e.store.Drop(ctx, id)
+	d, err := e.store.Drop(ctx, id)
+	return d, wrap("read drop", id, err)
 }
 
 // Drops lists every drop, ordered by id.
 func (e *Engine) Drops(ctx context.Context) ([]Drop, error) {
 	ds, err := e.store.Drops(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list drops: %w", err)
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i].ID < ds[j].ID })
 	return ds, nil
@@ -111,7 +112,8 @@ func (e *Engine) setPaused(ctx context.Context, id string, paused bool) (Drop, e
 	if err := ValidateDropID(id); err != nil {
 		return Drop{}, fmt.Errorf("%w: drop %q", ErrNotFound, id)
 	}
-	return e.store.SetPaused(ctx, id, paused, e.clock.Now())
+	d, err := e.store.SetPaused(ctx, id, paused, e.clock.Now())
+	return d, wrap("set paused", id, err)
 }
 
 // Register registers user for drop. Registering twice is not an error:
@@ -127,7 +129,8 @@ func (e *Engine) Register(ctx context.Context, drop, user, ref string) (Registra
 	if err := ValidateRef(ref); err != nil {
 		return Registration{}, false, err
 	}
-	return e.store.Register(ctx, drop, user, ref, e.clock.Now())
+	reg, created, err := e.store.Register(ctx, drop, user, ref, e.clock.Now())
+	return reg, created, wrap("register", drop, err)
 }
 
 // Reserve decides one reserve request. Callers under load should gather
@@ -163,7 +166,7 @@ func (e *Engine) ReserveBatch(ctx context.Context, drop string, reqs []ReserveRe
 	}
 	got, err := e.store.ReserveBatch(ctx, drop, e.clock.Now(), valid)
 	if err != nil {
-		return nil, err
+		return nil, wrap("reserve", drop, err)
 	}
 	if len(got) != len(valid) {
 		return nil, fmt.Errorf("engine: store answered %d of %d reserve requests", len(got), len(valid))
@@ -193,7 +196,8 @@ func (e *Engine) Confirm(ctx context.Context, id, actor string) (Reservation, er
 	if err := e.checkReservationCall(id, actor); err != nil {
 		return Reservation{}, err
 	}
-	return e.store.Confirm(ctx, id, actor, e.clock.Now())
+	r, err := e.store.Confirm(ctx, id, actor, e.clock.Now())
+	return r, wrapReservation("confirm", id, err)
 }
 
 // Cancel releases a held reservation's units (to the waitlist first).
@@ -201,7 +205,8 @@ func (e *Engine) Cancel(ctx context.Context, id, actor string) (Reservation, err
 	if err := e.checkReservationCall(id, actor); err != nil {
 		return Reservation{}, err
 	}
-	return e.store.Cancel(ctx, id, actor, e.clock.Now())
+	r, err := e.store.Cancel(ctx, id, actor, e.clock.Now())
+	return r, wrapReservation("cancel", id, err)
 }
 
 // Reservation returns a reservation if actor ("" for admin) may see it.
@@ -211,7 +216,7 @@ func (e *Engine) Reservation(ctx context.Context, id, actor string) (Reservation
 	}
 	r, err := e.store.Reservation(ctx, id)
 	if err != nil {
-		return Reservation{}, err
+		return Reservation{}, wrapReservation("read", id, err)
 	}
 	if actor != "" && r.User != actor {
 		return Reservation{}, ErrForbidden
@@ -297,10 +302,10 @@ func (e *Engine) ShopperView(ctx context.Context, drop, user string) (ShopperVie
 	}
 	v, err := e.store.ShopperView(ctx, drop, user)
 	if err != nil || !v.Registered {
-		return v, err
+		return v, wrap("shopper view", drop, err)
 	}
 	v.Ticket, err = e.ticketOf(ctx, drop, user)
-	return v, err
+	return v, wrap("ticket", drop, err)
 }
 
 // WaitlistPosition returns user's 1-based waitlist position for drop, or
@@ -318,5 +323,23 @@ func (e *Engine) Stats(ctx context.Context, drop string) (Stats, error) {
 	if err := ValidateDropID(drop); err != nil {
 		return Stats{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
-	return e.store.Stats(ctx, drop)
+	st, err := e.store.Stats(ctx, drop)
+	return st, wrap("stats", drop, err)
+}
+
+// wrap names the operation and drop of a store error, so a log line says
+// what failed; errors.Is still sees the cause.
+func wrap(op, drop string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s drop=%s: %w", op, drop, err)
+}
+
+// wrapReservation is wrap for operations on one reservation.
+func wrapReservation(op, id string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s reservation=%s: %w", op, id, err)
 }

@@ -17,6 +17,9 @@ var (
 	ErrNotFound = errors.New("engine: not found")
 	// ErrDropExists means a drop with that id was already created.
 	ErrDropExists = errors.New("engine: drop already exists")
+	// ErrWebhookExists means a webhook with that id exists (ids are
+	// random: a collision is a bug, never the caller's mistake).
+	ErrWebhookExists = errors.New("engine: webhook already exists")
 	// ErrForbidden means the actor may not see or change the object.
 	ErrForbidden = errors.New("engine: forbidden")
 

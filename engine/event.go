@@ -36,31 +36,39 @@ const (
 // atomic step as the change itself, with an id that is unique and stable
 // across republishing, so JetStream can deduplicate (I4).
 //
-// Fields that do not apply to a type are zero.
+// It is the one shape an event has from the outbox to the wire: its JSON
+// is the data of the CloudEvent the relay publishes (ID, Type and Time are
+// the envelope's own fields), and webhooks and consumers decode it back
+// into this type. Fields that do not apply to a type are zero and omitted.
 type Event struct {
-	ID          string    `json:"id"`
-	Type        EventType `json:"type"`
+	ID          string    `json:"-"`
+	Type        EventType `json:"-"`
+	Time        time.Time `json:"-"`
 	Drop        string    `json:"drop"`
-	Time        time.Time `json:"time"`
 	Reservation string    `json:"reservation,omitempty"`
 	User        string    `json:"user,omitempty"`
 	Quantity    int64     `json:"quantity,omitempty"`
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 	ShareCode   string    `json:"share_code,omitempty"`
+	// ShareURL is the share card's address; the publisher fills it in,
+	// as only it knows the public base URL.
+	ShareURL string `json:"share_url,omitempty"`
 	// Product and SecondsAfterStart (how long after sale start a hold was
-	// won) follow from the drop and the event time. The store does not
-	// write them into the outbox, to keep entries small; the publisher fills
-	// them in with EnrichWon.
-	Product           string  `json:"product,omitempty"`
-	SecondsAfterStart float64 `json:"seconds_after_start,omitempty"`
+	// won; present on every won event, zero included) follow from the
+	// drop and the event time. The store does not write them into the
+	// outbox, to keep entries small; the publisher fills them in with
+	// EnrichWon.
+	Product           string   `json:"product,omitempty"`
+	SecondsAfterStart *float64 `json:"seconds_after_start,omitempty"`
+	// FromWaitlist marks a won event for a waitlist promotion.
+	FromWaitlist bool `json:"from_waitlist,omitempty"`
 	// WaitlistPosition is set on waitlisted events.
 	WaitlistPosition int64 `json:"waitlist_position,omitempty"`
 	// Ref is the share code credited by a referral event.
 	Ref string `json:"ref,omitempty"`
-	// Available is the stock after a sold_out or restocked event.
-	Available int64 `json:"available,omitempty"`
-	// FromWaitlist marks a won event for a waitlist promotion.
-	FromWaitlist bool `json:"from_waitlist,omitempty"`
+	// Available is the stock after a sold_out or restocked event (present
+	// on those, zero included).
+	Available *int64 `json:"available,omitempty"`
 	// Version orders a drop's sold_out and restocked events: it grows
 	// with each, so a node applies only news newer than what it has.
 	Version int64 `json:"version,omitempty"`
@@ -74,18 +82,31 @@ type Event struct {
 
 	// Series is the drop's series, on every event of a series drop.
 	Series string `json:"series,omitempty"`
-	// SaleStartsAt is the drop's sale start, on drop_created, invited,
-	// reminder and sale_opened events.
+	// URL is the drop's public page, on drop_created, invited, reminder
+	// and sale_opened, so an integration can link the shopper there; the
+	// publisher fills it in, as only it knows the public base URL.
+	URL string `json:"url,omitempty"`
+	// SaleStartsAt is the drop's sale start, on the same events.
 	SaleStartsAt time.Time `json:"sale_starts_at,omitzero"`
 	// SeedHash is a draw drop's commitment, on every event of the drop.
 	SeedHash string `json:"seed_hash,omitempty"`
-	// Seed, Registrants, Winners, Waitlisted and FrozenDigest describe a
-	// finished draw, on the drawn event.
+	// Seed, FrozenDigest and the counts describe a finished draw, on the
+	// drawn event (the counts present there, zero included).
 	Seed         string `json:"seed,omitempty"`
-	Registrants  int64  `json:"registrants,omitempty"`
-	Winners      int64  `json:"winners,omitempty"`
-	Waitlisted   int64  `json:"waitlisted,omitempty"`
 	FrozenDigest string `json:"frozen_digest,omitempty"`
+	Registrants  *int64 `json:"registrants,omitempty"`
+	Winners      *int64 `json:"winners,omitempty"`
+	Waitlisted   *int64 `json:"waitlisted,omitempty"`
+}
+
+// HasPage reports whether an event of this type links the drop's page
+// (Event.URL).
+func (t EventType) HasPage() bool {
+	switch t {
+	case EventDropCreated, EventInvited, EventReminder, EventSaleOpened:
+		return true
+	}
+	return false
 }
 
 // Enrich fills in every field of an event that follows from its drop:
@@ -95,8 +116,7 @@ func (e *Event) Enrich(d Drop) {
 	e.EnrichWon(d)
 	e.Series = d.Series
 	e.SeedHash = d.SeedHash
-	switch e.Type {
-	case EventDropCreated, EventInvited, EventReminder, EventSaleOpened:
+	if e.Type.HasPage() {
 		e.SaleStartsAt = d.SaleStartsAt
 	}
 }
@@ -108,7 +128,9 @@ func (e *Event) EnrichWon(d Drop) {
 	}
 	e.Product = d.Product
 	e.CheckoutURL = d.CheckoutURLFor(e.Reservation)
+	secs := 0.0
 	if e.Time.After(d.SaleStartsAt) {
-		e.SecondsAfterStart = e.Time.Sub(d.SaleStartsAt).Seconds()
+		secs = e.Time.Sub(d.SaleStartsAt).Seconds()
 	}
+	e.SecondsAfterStart = &secs
 }

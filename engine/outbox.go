@@ -21,6 +21,11 @@ type Outbox interface {
 	// than minIdle (their consumer died or failed), then new ones, waiting
 	// up to block for new ones when there are none (0: do not wait).
 	ReadOutbox(ctx context.Context, drop, consumer string, n int, minIdle, block time.Duration) ([]OutboxEntry, error)
+	// ReadOwnPending returns up to n entries handed out to consumer
+	// earlier and not acknowledged: what a node that restarted under the
+	// same name had read before it died, taken back at once instead of
+	// after the claim timeout.
+	ReadOwnPending(ctx context.Context, drop, consumer string, n int) ([]OutboxEntry, error)
 	// AckOutbox removes entries that were published.
 	AckOutbox(ctx context.Context, drop string, refs ...string) error
 	// OutboxLen is how many entries are not yet acknowledged: the lag.

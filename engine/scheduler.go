@@ -33,7 +33,7 @@ type Scheduler struct {
 // SchedulerOptions configure a Scheduler. The zero value means the
 // defaults.
 type SchedulerOptions struct {
-	// Interval between ticks (default 1s).
+	// Interval between ticks (default DefaultScheduleInterval).
 	Interval time.Duration
 	// Owner names this node in draw leases (default: random).
 	Owner string
@@ -57,10 +57,13 @@ type dropMemo struct {
 	created, opened, closed, drawn, invited, reminded bool
 }
 
+// DefaultScheduleInterval is how often a Scheduler ticks by default.
+const DefaultScheduleInterval = time.Second
+
 // NewScheduler returns a stopped Scheduler for e.
 func NewScheduler(e *Engine, o SchedulerOptions) *Scheduler {
 	if o.Interval <= 0 {
-		o.Interval = time.Second
+		o.Interval = DefaultScheduleInterval
 	}
 	if o.Owner == "" {
 		var b [8]byte

@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// DefaultSweepInterval is how often a Sweeper sweeps unless told otherwise.
+const DefaultSweepInterval = time.Second
+
 // Sweeper runs Engine.ExpireDue on an interval, so holds whose deadline
 // has passed release their units even when nobody touches the drop. Every
 // node may run one: the store expires each hold exactly once.
@@ -36,7 +39,7 @@ type SweeperOptions struct {
 func NewSweeper(e *Engine, opts SweeperOptions) *Sweeper {
 	s := &Sweeper{eng: e, interval: opts.Interval, onError: opts.OnError, onSwept: opts.OnSwept}
 	if s.interval <= 0 {
-		s.interval = time.Second
+		s.interval = DefaultSweepInterval
 	}
 	if s.onError == nil {
 		s.onError = func(error) {}

@@ -2,6 +2,10 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -91,4 +95,100 @@ func ValidateWebhook(w Webhook) error {
 		}
 	}
 	return nil
+}
+
+// WebhookDetail is a webhook as ops see it: never its secret, with its
+// delivery status and, when asked for one webhook, its recent dead letters.
+type WebhookDetail struct {
+	Webhook
+	Status      *WebhookStatus `json:"status,omitempty"`
+	DeadLetters []string       `json:"dead_letters,omitempty"`
+}
+
+// Webhooks is the service behind webhook subscriptions: it validates a
+// new subscription, mints its id and signing secret, and shows ops the
+// delivery status.
+type Webhooks struct {
+	store    WebhookStore
+	clock    Clock
+	checkURL func(string) error
+}
+
+// NewWebhooks returns the service on store. checkURL, if set, refuses
+// targets at creation (for example private addresses); the deliverer
+// checks again at every connection.
+func NewWebhooks(store WebhookStore, clock Clock, checkURL func(string) error) *Webhooks {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	return &Webhooks{store: store, clock: clock, checkURL: checkURL}
+}
+
+// CreateWebhook subscribes url to types (none: every type) and returns
+// the webhook with its secret, which is shown this once.
+func (s *Webhooks) CreateWebhook(ctx context.Context, url string, types []EventType) (Webhook, error) {
+	if s.checkURL != nil {
+		if err := s.checkURL(url); err != nil {
+			return Webhook{}, invalid("url", "%s", err.Error())
+		}
+	}
+	if types == nil {
+		types = []EventType{}
+	}
+	var id [8]byte
+	var secret [32]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails on supported platforms
+	_, _ = rand.Read(secret[:])
+	w := Webhook{
+		ID: "wh-" + hex.EncodeToString(id[:]), URL: url, Types: types,
+		Secret: "whsec_" + base64.RawURLEncoding.EncodeToString(secret[:]), CreatedAt: s.clock.Now().UTC(),
+	}
+	if err := ValidateWebhook(w); err != nil {
+		return Webhook{}, err
+	}
+	if err := s.store.CreateWebhook(ctx, w); err != nil {
+		return Webhook{}, fmt.Errorf("create webhook=%s: %w", w.ID, err)
+	}
+	return w, nil
+}
+
+// Webhooks lists every webhook with its delivery status.
+func (s *Webhooks) Webhooks(ctx context.Context) ([]WebhookDetail, error) {
+	ws, err := s.store.Webhooks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", err)
+	}
+	out := make([]WebhookDetail, 0, len(ws))
+	for _, w := range ws {
+		st, err := s.store.WebhookStatus(ctx, w.ID)
+		if err != nil {
+			return nil, fmt.Errorf("webhook status webhook=%s: %w", w.ID, err)
+		}
+		w.Secret = ""
+		out = append(out, WebhookDetail{Webhook: w, Status: &st})
+	}
+	return out, nil
+}
+
+// Webhook returns one webhook with its status and newest dead letters.
+func (s *Webhooks) Webhook(ctx context.Context, id string) (WebhookDetail, error) {
+	w, err := s.store.Webhook(ctx, id)
+	if err != nil {
+		return WebhookDetail{}, err
+	}
+	st, err := s.store.WebhookStatus(ctx, w.ID)
+	if err != nil {
+		return WebhookDetail{}, fmt.Errorf("webhook status webhook=%s: %w", id, err)
+	}
+	dead, err := s.store.DeadLetters(ctx, w.ID, 100)
+	if err != nil {
+		return WebhookDetail{}, fmt.Errorf("dead letters webhook=%s: %w", id, err)
+	}
+	w.Secret = ""
+	return WebhookDetail{Webhook: w, Status: &st, DeadLetters: dead}, nil
+}
+
+// DeleteWebhook removes a webhook; its delivery stops.
+func (s *Webhooks) DeleteWebhook(ctx context.Context, id string) error {
+	return s.store.DeleteWebhook(ctx, id)
 }

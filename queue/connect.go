@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flashdrop/flashdrop/internal/run"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -44,7 +46,7 @@ type StreamKeeper struct {
 	o   StreamOptions
 	log *slog.Logger
 
-	run     lifecycle
+	run     run.Lifecycle
 	mu      sync.Mutex
 	ready   bool
 	readyCh chan struct{} // closed once the stream exists
@@ -69,10 +71,10 @@ func (k *StreamKeeper) WaitReady(d time.Duration) bool {
 }
 
 // Start tries EnsureStream until it succeeds. Starting twice does nothing.
-func (k *StreamKeeper) Start(ctx context.Context) { k.run.start(ctx, k.keep) }
+func (k *StreamKeeper) Start(ctx context.Context) { k.run.Start(ctx, k.keep) }
 
 func (k *StreamKeeper) keep(ctx context.Context) {
-	b := newBackoff(100*time.Millisecond, 5*time.Second)
+	b := run.NewBackoff(100*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		_, err := EnsureStream(cctx, k.js, k.o)
@@ -86,7 +88,7 @@ func (k *StreamKeeper) keep(ctx context.Context) {
 		}
 		if ctx.Err() == nil {
 			k.log.Warn("creating the JetStream stream failed; retrying", "err", err.Error())
-			b.wait(ctx)
+			b.Wait(ctx)
 		}
 	}
 }
@@ -100,6 +102,6 @@ func (k *StreamKeeper) Ready() bool {
 
 // Close stops retrying. Safe to call twice.
 func (k *StreamKeeper) Close() error {
-	k.run.stop()
+	k.run.Stop()
 	return nil
 }

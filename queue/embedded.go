@@ -30,7 +30,9 @@ func StartEmbedded(o EmbeddedOptions) (*server.Server, error) {
 		StoreDir:  o.StoreDir,
 		NoLog:     true,
 		NoSigs:    true,
-		// A single embedded server has no cluster: the stream needs one replica.
+		// Events are small; 1 MiB is NATS's default, stated so a change is
+		// deliberate. (A single embedded server has no cluster: the stream
+		// runs with one replica, --stream-replicas' default.)
 		MaxPayload: 1 << 20,
 	})
 	if err != nil {

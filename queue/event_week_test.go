@@ -10,7 +10,7 @@ import (
 )
 
 // TestEnvelopeWeekEvents: the week's events carry what an integration
-// needs: the drop's page and start for drop_created, invited, reminder and
+// needs, and decode back into the same engine.Event: the drop's page and start for drop_created, invited, reminder and
 // sale_opened; the seed, the digest and the counts on drawn; the series
 // and the draw's commitment on every event of such a drop.
 func TestEnvelopeWeekEvents(t *testing.T) {
@@ -44,15 +44,24 @@ func TestEnvelopeWeekEvents(t *testing.T) {
 			t.Errorf("%s data: %v", typ, got)
 		}
 	}
-	drawn := data(engine.Event{Type: engine.EventDrawn, Seed: "cafe", FrozenDigest: "f00d", Registrants: 300,
-		Winners: 30, Waitlisted: 270, Quantity: 1})
+	n := func(v int64) *int64 { return &v }
+	drawn := data(engine.Event{Type: engine.EventDrawn, Seed: "cafe", FrozenDigest: "f00d", Registrants: n(300),
+		Winners: n(30), Waitlisted: n(270), Quantity: 1})
 	if drawn["seed"] != "cafe" || drawn["frozen_digest"] != "f00d" || drawn["registrants"] != float64(300) ||
 		drawn["winners"] != float64(30) || drawn["waitlisted"] != float64(270) || drawn["url"] != nil {
 		t.Errorf("drawn data: %v", drawn)
 	}
-	none := data(engine.Event{Type: engine.EventDrawn})
+	none := data(engine.Event{Type: engine.EventDrawn, Registrants: n(0), Winners: n(0), Waitlisted: n(0)})
 	if none["winners"] != float64(0) || none["registrants"] != float64(0) {
 		t.Errorf("a draw with nobody still says so: %v", none)
+	}
+	// One shape from the outbox to the wire and back.
+	ev := engine.Event{ID: "e-9", Type: engine.EventDrawn, Drop: d.ID, Time: start, Seed: "cafe", Winners: n(0)}
+	body, _ := queue.Envelope(ev, "").Marshal()
+	var ce queue.CloudEvent
+	if err := json.Unmarshal(body, &ce); err != nil || ce.Event().Seed != "cafe" || ce.Event().Winners == nil ||
+		*ce.Event().Winners != 0 || ce.Event().ID != "e-9" {
+		t.Errorf("round trip: %+v %v", ce.Event(), err)
 	}
 	won := data(engine.Event{Type: engine.EventWon, Reservation: "r.1", User: "alice", Quantity: 1, ShareCode: "c"})
 	if won["seed_hash"] != "ab12" || won["series"] != "weekly" || won["sale_starts_at"] != nil || won["url"] != nil {

@@ -14,18 +14,25 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/run"
 )
 
 // RelayOptions configure a Relay. Zero values mean the defaults.
 type RelayOptions struct {
-	// Consumer names this node in the outbox consumer groups (default:
-	// host name, pid and a random suffix).
+	// Consumer names this node in the outbox consumer groups. Give it a
+	// name that survives a restart (serve's --node-id): a node restarted
+	// under its name takes back at once what it had read and not
+	// published. Default: host name, pid and a random suffix, which a
+	// restart does not keep (its entries then wait for ClaimAfter).
 	Consumer string
 	// Batch is the most entries read and published at once (default 256).
 	Batch int
 	// ClaimAfter is how long an entry another node took may stay
-	// unacknowledged before this node takes it over (default 30s). It must
-	// stay well below the stream's duplicate window.
+	// unacknowledged before this node takes it over (default
+	// DefaultClaimAfter): the longest a dead node that never comes back
+	// delays its events. It must stay well below the stream's duplicate
+	// window, so that an entry a slow node publishes late as well is
+	// dropped as a duplicate.
 	ClaimAfter time.Duration
 	// Block is how long a read waits for new entries (default 1s).
 	Block time.Duration
@@ -38,25 +45,35 @@ type RelayOptions struct {
 	Logger    *slog.Logger
 }
 
+// DefaultClaimAfter is RelayOptions.ClaimAfter's default: a tenth of the
+// stream's 2-minute duplicate window.
+const DefaultClaimAfter = 10 * time.Second
+
 // Relay publishes every drop's outbox to JetStream and acknowledges an
 // entry only after JetStream acknowledged it. A crash anywhere in between
 // makes some node publish the entry again, with the same Nats-Msg-Id, which
 // JetStream drops as a duplicate: every event is published effectively once
 // (I4). While NATS is down, entries wait in Redis; reservations go on.
 type Relay struct {
-	store  engine.Store
+	store  Drops
 	outbox engine.Outbox
 	js     jetstream.JetStream
 	o      RelayOptions
 
-	run     lifecycle
+	run     run.Lifecycle
 	mu      sync.Mutex
 	workers map[string]bool
 	lag     map[string]int64
 }
 
+// Drops is what the relay needs of the store besides the outbox: which
+// drops exist (each gets a worker), and what their won events derive from.
+type Drops interface {
+	Drops(ctx context.Context) ([]engine.Drop, error)
+}
+
 // NewRelay returns a stopped Relay.
-func NewRelay(store engine.Store, outbox engine.Outbox, js jetstream.JetStream, o RelayOptions) *Relay {
+func NewRelay(store Drops, outbox engine.Outbox, js jetstream.JetStream, o RelayOptions) *Relay {
 	if o.Consumer == "" {
 		host, _ := os.Hostname()
 		var b [4]byte
@@ -67,7 +84,7 @@ func NewRelay(store engine.Store, outbox engine.Outbox, js jetstream.JetStream, 
 		o.Batch = 256
 	}
 	if o.ClaimAfter <= 0 {
-		o.ClaimAfter = 30 * time.Second
+		o.ClaimAfter = DefaultClaimAfter
 	}
 	if o.Block <= 0 {
 		o.Block = time.Second
@@ -87,14 +104,14 @@ func NewRelay(store engine.Store, outbox engine.Outbox, js jetstream.JetStream, 
 // Start runs the relay in the background: one worker per drop, started as
 // drops appear. Starting twice does nothing.
 func (r *Relay) Start(ctx context.Context) {
-	r.run.start(ctx, func(ctx context.Context) { every(ctx, r.o.Refresh, r.startWorkers) })
+	r.run.Start(ctx, func(ctx context.Context) { run.Every(ctx, r.o.Refresh, r.startWorkers) })
 }
 
 // Close stops every worker and waits for them. Entries read but not yet
 // acknowledged stay pending and are claimed by another node (or this one
 // after a restart). Safe to call twice.
 func (r *Relay) Close() error {
-	r.run.stop()
+	r.run.Stop()
 	return nil
 }
 
@@ -121,22 +138,34 @@ func (r *Relay) startWorkers(ctx context.Context) {
 	for _, d := range drops {
 		if !r.workers[d.ID] {
 			r.workers[d.ID] = true
-			r.run.spawn(func() { r.work(ctx, d) })
+			r.run.Spawn(func() { r.work(ctx, d) })
 		}
 	}
 }
 
 // work relays one drop's outbox until ctx ends.
 func (r *Relay) work(ctx context.Context, d engine.Drop) {
-	backoff := newBackoff(50*time.Millisecond, 2*time.Second)
+	backoff := run.NewBackoff(50*time.Millisecond, 2*time.Second)
 	var pending []engine.OutboxEntry // read, not yet acknowledged
+	// First what this node (under this name) read before a restart and
+	// never acknowledged: it is taken back at once, in order.
+	own := true
 	for ctx.Err() == nil {
 		if len(pending) == 0 {
-			entries, err := r.outbox.ReadOutbox(ctx, d.ID, r.o.Consumer, r.o.Batch, r.o.ClaimAfter, r.o.Block)
+			var entries []engine.OutboxEntry
+			var err error
+			if own {
+				entries, err = r.outbox.ReadOwnPending(ctx, d.ID, r.o.Consumer, r.o.Batch)
+				if err == nil && len(entries) < r.o.Batch {
+					own = false
+				}
+			} else {
+				entries, err = r.outbox.ReadOutbox(ctx, d.ID, r.o.Consumer, r.o.Batch, r.o.ClaimAfter, r.o.Block)
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					r.o.Logger.Warn("relay: reading the outbox failed", "drop", d.ID, "err", err.Error())
-					backoff.wait(ctx)
+					backoff.Wait(ctx)
 				}
 				continue
 			}
@@ -154,7 +183,7 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 				if ctx.Err() == nil {
 					r.o.Logger.Warn("relay: acknowledging the outbox failed", "drop", d.ID, "err", aerr.Error())
 				}
-				backoff.wait(ctx)
+				backoff.Wait(ctx)
 				continue
 			}
 			pending = pending[len(done):]
@@ -163,11 +192,11 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 			if ctx.Err() == nil {
 				r.o.Logger.Warn("relay: publishing to JetStream failed; retrying", "drop", d.ID,
 					"waiting", len(pending), "err", err.Error())
-				backoff.wait(ctx)
+				backoff.Wait(ctx)
 			}
 			continue
 		}
-		backoff.reset()
+		backoff.Reset()
 	}
 }
 
@@ -226,22 +255,3 @@ func (r *Relay) updateLag(ctx context.Context, drop string) {
 	r.lag[drop] = n
 	r.mu.Unlock()
 }
-
-// backoff doubles a wait from min to max; reset after a success.
-type backoff struct{ min, max, cur time.Duration }
-
-func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max, cur: min} }
-
-func (b *backoff) wait(ctx context.Context) {
-	t := time.NewTimer(b.cur)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	if b.cur *= 2; b.cur > b.max {
-		b.cur = b.max
-	}
-}
-
-func (b *backoff) reset() { b.cur = b.min }

@@ -21,6 +21,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/natstest"
 )
@@ -80,11 +81,16 @@ func ctx(t *testing.T) context.Context {
 
 // relay starts a relay for the test with short timings.
 func (w *world) relay(consumer string, outbox engine.Outbox) *queue.Relay {
+	return w.relayClaimingAfter(consumer, outbox, 300*time.Millisecond)
+}
+
+// relayClaimingAfter is relay with its own claim timeout.
+func (w *world) relayClaimingAfter(consumer string, outbox engine.Outbox, claimAfter time.Duration) *queue.Relay {
 	if outbox == nil {
 		outbox = w.store
 	}
 	r := queue.NewRelay(w.store, outbox, w.js, queue.RelayOptions{
-		Consumer: consumer, ClaimAfter: 300 * time.Millisecond, Block: 100 * time.Millisecond,
+		Consumer: consumer, ClaimAfter: claimAfter, Block: 100 * time.Millisecond,
 		Refresh: 50 * time.Millisecond, PublishTimeout: time.Second, PublicURL: "https://shop.test", Logger: quiet,
 	})
 	r.Start(context.Background())
@@ -425,6 +431,28 @@ func TestCrashBetweenPublishAndAck(t *testing.T) {
 	// Everything the first relay published is on the stream, but still in
 	// the outbox: the next relay publishes it again.
 	w.relay("node-b", nil)
+	perID, won := w.waitPublished(drop, len(all))
+	w.checkExactlyOnce(drop, perID, won, winsOf(all), len(all))
+}
+
+// TestRestartedRelayTakesBackItsOwnAtOnce: a node that dies between
+// publishing and acknowledging, restarted under the same name, publishes
+// what it had read at once, not after the claim timeout (an hour here).
+func TestRestartedRelayTakesBackItsOwnAtOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop, _ := w.sale(8, 12)
+	all, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	var r1 *queue.Relay
+	var once sync.Once
+	ready := make(chan struct{})
+	co := &crashingOutbox{Outbox: w.store, crash: func() { <-ready; once.Do(func() { _ = r1.Close() }) }}
+	r1 = w.relayClaimingAfter("node-a", co, time.Hour)
+	close(ready)
+	testkit.Eventually(t, 0, "the first relay's crash", co.crashed.Load)
+	r1.Close()
+	// Its entries wait in node-a's pending list; the restart takes them.
+	w.relayClaimingAfter("node-a", nil, time.Hour)
 	perID, won := w.waitPublished(drop, len(all))
 	w.checkExactlyOnce(drop, perID, won, winsOf(all), len(all))
 }

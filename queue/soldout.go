@@ -11,7 +11,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/run"
 )
+
+// DefaultSoldOutTTL is how long a sold-out flag is trusted unless told
+// otherwise.
+const DefaultSoldOutTTL = 2 * time.Second
 
 // SoldOutOptions configure SoldOutFlags. Zero values mean the defaults.
 type SoldOutOptions struct {
@@ -44,7 +49,7 @@ type SoldOutFlags struct {
 	mu    sync.Mutex
 	flags map[string]*soldOutFlag
 
-	run lifecycle
+	run run.Lifecycle
 }
 
 type soldOutFlag struct {
@@ -62,7 +67,7 @@ type RefreshSoldOut func(ctx context.Context, drop string) (soldOut bool, versio
 // sold out from the store.
 func NewSoldOutFlags(js jetstream.JetStream, refresh RefreshSoldOut, o SoldOutOptions) *SoldOutFlags {
 	if o.TTL <= 0 {
-		o.TTL = 2 * time.Second
+		o.TTL = DefaultSoldOutTTL
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -125,17 +130,17 @@ func (f *SoldOutFlags) set(drop string, soldOut bool, version int64) {
 // restocked event of every drop (the current state), then each new one. An
 // ordered consumer resumes where it was after a reconnect, so a node that
 // was cut off catches up. Starting twice does nothing.
-func (f *SoldOutFlags) Start(ctx context.Context) { f.run.start(ctx, f.follow) }
+func (f *SoldOutFlags) Start(ctx context.Context) { f.run.Start(ctx, f.follow) }
 
 func (f *SoldOutFlags) follow(ctx context.Context) {
-	retry := newBackoff(100*time.Millisecond, 5*time.Second)
+	retry := run.NewBackoff(100*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
 		if err := f.consume(ctx); err != nil && ctx.Err() == nil {
 			f.o.Logger.Warn("sold-out flags: following the stream failed; retrying", "err", err.Error())
-			retry.wait(ctx)
+			retry.Wait(ctx)
 			continue
 		}
-		retry.reset()
+		retry.Reset()
 	}
 }
 
@@ -179,6 +184,6 @@ func (f *SoldOutFlags) consume(ctx context.Context) error {
 
 // Close stops following the stream. Safe to call twice.
 func (f *SoldOutFlags) Close() error {
-	f.run.stop()
+	f.run.Stop()
 	return nil
 }

@@ -4,20 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/valyala/fasthttp/fasthttputil"
 
-	"github.com/flashdrop/flashdrop/api"
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
 )
 
@@ -32,15 +27,11 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(int64(len(cmds))); return next(ctx, cmds) }
 }
 
-const (
-	testSecret = "soldout-test-secret-0123456789abcdef"
-	testAdmin  = "soldout-test-admin-token"
-)
-
-// node is one API server with its own sold-out flags.
+// node is one serve node's front door (its admission) with its own
+// sold-out flags.
 type node struct {
-	flags  *queue.SoldOutFlags
-	client *http.Client
+	flags *queue.SoldOutFlags
+	adm   *engine.Admission
 }
 
 func startNode(t *testing.T, w *world, eng *engine.Engine) *node {
@@ -51,58 +42,23 @@ func startNode(t *testing.T, w *world, eng *engine.Engine) *node {
 	}, queue.SoldOutOptions{TTL: time.Minute, Logger: quiet})
 	flags.Start(context.Background())
 	t.Cleanup(func() { _ = flags.Close() })
-	srv, err := api.New(api.Config{
-		Engine: eng, Auth: api.AuthConfig{JWTSecret: []byte(testSecret), AdminToken: testAdmin},
-		Logger: quiet, SoldOut: flags, PublicTTL: time.Hour, Limits: api.Limits{UserRate: -1},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln := fasthttputil.NewInmemoryListener()
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	client := &http.Client{Transport: &http.Transport{
-		DialContext: func(context.Context, string, string) (net.Conn, error) { return ln.Dial() },
-	}}
-	t.Cleanup(func() {
-		client.CloseIdleConnections()
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(c)
-		<-done
-	})
-	return &node{flags: flags, client: client}
+	adm := engine.NewAdmission(eng, engine.AdmissionOptions{SoldOut: flags, ViewTTL: time.Hour})
+	t.Cleanup(func() { _ = adm.Close() })
+	return &node{flags: flags, adm: adm}
 }
 
-func (n *node) reserve(t *testing.T, drop, user string, headers ...string) (int, string) {
+// reserve presses Buy once for user, with an idempotency key if given.
+func (n *node) reserve(t *testing.T, drop, user string, key ...string) engine.ReserveResult {
 	t.Helper()
-	tok, err := api.MintShopperToken([]byte(testSecret), user, time.Hour, time.Now(), "", "")
+	req := engine.ReserveRequest{User: user, Quantity: 1}
+	if len(key) > 0 {
+		req.IdempotencyKey = key[0]
+	}
+	res, err := n.adm.Reserve(ctx(t), drop, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", "http://node/v1/drops/"+drop+"/reservations", strings.NewReader(`{"quantity":1}`))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := n.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return res
 }
 
 func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
@@ -125,16 +81,15 @@ func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
 	// the sold_out event to reach both.
 	n1.reserve(t, drop, "u0")
 	n2.reserve(t, drop, "u0")
-	waitUntil(t, "both nodes to learn the sell-out", func() bool {
+	testkit.Eventually(t, 0, "both nodes to learn the sell-out", func() bool {
 		return n1.flags.SoldOut(drop) && n2.flags.SoldOut(drop)
 	})
 
 	before := hook.n.Load()
 	for i := 0; i < 40; i++ {
 		n := []*node{n1, n2}[i%2]
-		code, body := n.reserve(t, drop, fmt.Sprint("crowd-", i))
-		if code != 409 || !strings.Contains(body, `"code":"sold_out"`) {
-			t.Fatalf("after sell-out: %d %s", code, body)
+		if res := n.reserve(t, drop, fmt.Sprint("crowd-", i)); !errors.Is(res.Err, engine.ErrSoldOut) {
+			t.Fatalf("after sell-out: %+v", res)
 		}
 	}
 	if sent := hook.n.Load() - before; sent != 0 {
@@ -142,8 +97,9 @@ func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
 	}
 	// A request with an Idempotency-Key still reaches the store: its
 	// answer may be a stored win.
-	if code, _ := n1.reserve(t, drop, "u0", "Idempotency-Key", "k1"); code != 409 || hook.n.Load() == before {
-		t.Fatalf("a keyed request must go to Redis: %d", code)
+	// (u0 won already: the store answers that her limit is reached.)
+	if res := n1.reserve(t, drop, "u0", "k1"); !errors.Is(res.Err, engine.ErrLimitReached) || hook.n.Load() == before {
+		t.Fatalf("a keyed request must go to Redis: %+v", res)
 	}
 
 	// The first release goes to the waitlist's head (u4), so the drop
@@ -154,11 +110,11 @@ func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, "both nodes to learn the restock", func() bool {
+	testkit.Eventually(t, 0, "both nodes to learn the restock", func() bool {
 		return !n1.flags.SoldOut(drop) && !n2.flags.SoldOut(drop)
 	})
-	if code, body := n2.reserve(t, drop, "u5"); code != 201 {
-		t.Fatalf("after the restock: %d %s", code, body)
+	if res := n2.reserve(t, drop, "u5"); res.Err != nil {
+		t.Fatalf("after the restock: %+v", res)
 	}
 }
 
@@ -178,7 +134,7 @@ func TestSoldOutFlagRecoversFromAMissedRestock(t *testing.T) {
 	}, queue.SoldOutOptions{TTL: time.Second, Logger: quiet, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	flags.Start(context.Background())
 	t.Cleanup(func() { _ = flags.Close() })
-	waitUntil(t, "the sell-out", func() bool { return flags.SoldOut(drop) })
+	testkit.Eventually(t, 0, "the sell-out", func() bool { return flags.SoldOut(drop) })
 
 	// Stop following, restock behind its back, and let the TTL pass.
 	_ = flags.Close()
@@ -229,7 +185,7 @@ func TestSoldOutFlagIgnoresOlderNews(t *testing.T) {
 	// The consumer reads in stream order: once the marker is in, so is
 	// everything before it.
 	publish("marker", engine.EventSoldOut, 1)
-	waitUntil(t, "the marker", func() bool { return flags.SoldOut("marker") })
+	testkit.Eventually(t, 0, "the marker", func() bool { return flags.SoldOut("marker") })
 	if flags.SoldOut("reordered") {
 		t.Fatal("an older sold_out overrode a newer restocked")
 	}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -24,29 +24,11 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 }
 
-// syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startServe runs `flashdrop serve` in embedded mode on a free port, with a
 // manual clock, exactly as the binary would (ParseFlags, Run, Close).
-func startServe(t *testing.T, args ...string) (*Main, *engine.ManualClock, *syncBuffer) {
+func startServe(t *testing.T, args ...string) (*Main, *engine.ManualClock, *testkit.LockedBuffer) {
 	t.Helper()
-	out, logs := &syncBuffer{}, &syncBuffer{}
+	out, logs := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}
 	m := NewMain(out, logs)
 	m.Lookup = func(string) (string, bool) { return "", false } // ignore the host's FLASHDROP_*
 	if err := m.ParseFlags(append([]string{"--listen", "127.0.0.1:0", "--log-level", "warn"}, args...)); err != nil {
@@ -151,27 +133,27 @@ func TestServeEmbeddedRunsASale(t *testing.T) {
 	// The sweeper runs inside serve: once the holds' deadline passes, the
 	// two unconfirmed holds come back to stock without anyone asking.
 	clock.Advance(11 * time.Minute)
-	waitFor(t, "the sweeper to release the expired holds", func() bool {
+	testkit.Eventually(t, 0, "the sweeper to release the expired holds", func() bool {
 		st := call(t, "GET", base+"/v1/admin/drops/demo/stats", m.Config.AdminToken, "")
 		return st.body["available"] == float64(9) && st.body["confirmed"] == float64(1) && st.body["held"] == float64(0)
 	})
-	waitFor(t, "readiness (Redis, NATS and the stream)", func() bool {
+	testkit.Eventually(t, 0, "readiness (Redis, NATS and the stream)", func() bool {
 		return call(t, "GET", base+"/readyz", "", "").status == 200
 	})
-	waitFor(t, "the relay to drain the outbox", func() bool {
+	testkit.Eventually(t, 0, "the relay to drain the outbox", func() bool {
 		return strings.Contains(call(t, "GET", base+"/metrics", "", "").raw, "\nflashdrop_outbox_lag 0\n")
 	})
 
 	// Every win was announced: `flashdrop events` tails them from the
 	// embedded JetStream, with share links on this server.
-	lines := &syncBuffer{}
+	lines := &testkit.LockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- events(ctx, []string{"--nats-url", m.natsSrv.ClientURL(), "--drop", "demo", "--type", "won", "--all"},
+		done <- events(ctx, []string{"--nats-url", m.natsURL, "--drop", "demo", "--type", "won", "--all"},
 			lines, io.Discard, func(string) (string, bool) { return "", false })
 	}()
-	waitFor(t, "three won events", func() bool { return strings.Count(lines.String(), "\n") >= 3 })
+	testkit.Eventually(t, 0, "three won events", func() bool { return strings.Count(lines.String(), "\n") >= 3 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("events: %v", err)
@@ -193,18 +175,6 @@ func TestServeEmbeddedRunsASale(t *testing.T) {
 	}
 	if len(seen) != 3 || !seen["ann"] || !seen["ben"] || !seen["cat"] {
 		t.Fatalf("won events for %v", seen)
-	}
-}
-
-// waitFor polls cond until it holds, or fails the test after 20s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

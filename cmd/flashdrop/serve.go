@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
@@ -25,6 +24,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/webhook"
 )
 
 // ServeConfig is everything `flashdrop serve` can be told.
@@ -40,10 +40,13 @@ type ServeConfig struct {
 	LogLevel     string
 	LogFormat    string
 	PublicURL    string
-	Batch        api.BatchOptions
+	Batch        engine.BatchOptions
 	Limits       api.Limits
 	SweepEvery   time.Duration
 	ShutdownWait time.Duration
+	// NodeID names this node where nodes share work (the outbox relay's
+	// consumer group, the draw's lease); stable across restarts.
+	NodeID string
 	// ScheduleEvery is how often the scheduler looks for due work.
 	ScheduleEvery time.Duration
 	// Events
@@ -72,19 +75,22 @@ type Main struct {
 	mini     *miniredis.Miniredis
 	rdb      redis.UniversalClient
 	relayRDB redis.UniversalClient // blocking outbox reads get their own pool
-	natsSrv  *natsserver.Server
-	natsDir  string
+	store    *redisstore.Store
+	natsURL  string
 	nc       *nats.Conn
+	js       jetstream.JetStream
 	keeper   *queue.StreamKeeper
 	relay    *queue.Relay
 	flags    *queue.SoldOutFlags
-	hooks    *queue.Deliverer
+	metrics  *api.Metrics
+	adm      *engine.Admission
 	srv      *api.Server
-	sweeper  *engine.Sweeper
 	ln       net.Listener
 	serveErr chan error
-	closeMu  sync.Mutex
-	closed   bool
+	// stops undoes the started components in reverse order (Close).
+	stops   []func() error
+	closeMu sync.Mutex
+	closed  bool
 
 	// scheduler makes series drops, announces, invites, reminds, draws.
 	scheduler *engine.Scheduler
@@ -104,9 +110,10 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis: redis://host:port/db, or a Cluster as a comma-separated host:port list or redis-cluster://h1:p1,h2:p2 (empty: embedded in-process server, not durable)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URL with JetStream (empty: embedded in-process server, not durable)")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's name among the nodes, kept across restarts so a restarted node republishes at once the events it had read (default: host name and listen port)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
 	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "allow webhook targets on private, loopback or link-local addresses")
-	fs.DurationVar(&c.SoldOutTTL, "sold-out-ttl", 2*time.Second, "how long a sold-out flag is trusted before it is checked against Redis")
+	fs.DurationVar(&c.SoldOutTTL, "sold-out-ttl", queue.DefaultSoldOutTTL, "how long a sold-out flag is trusted before it is checked against Redis")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret for shopper tokens, at least 32 bytes (empty: generated and printed)")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required iss of shopper tokens (empty: not checked)")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "required aud of shopper tokens (empty: not checked)")
@@ -115,19 +122,23 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL shoppers reach this service at, for share links in events and printed links (default http://<listen>)")
-	fs.IntVar(&c.Batch.MaxSize, "batch-max-size", 256, "most reserve requests decided per Redis script call")
+	fs.IntVar(&c.Batch.MaxSize, "batch-max-size", engine.DefaultBatchMaxSize, "most reserve requests decided per Redis script call")
 	fs.DurationVar(&c.Batch.MaxWait, "batch-max-wait", 0, "how long a batch that is not full waits for more (0: natural batching, no added latency)")
-	fs.IntVar(&c.Batch.QueueSize, "batch-queue", 4096, "reserve requests that may wait per drop before new ones get 503")
-	fs.IntVar(&c.Batch.Workers, "batch-workers", 2, "batches per drop in flight at once")
-	fs.IntVar(&c.Limits.MaxInFlight, "max-inflight", 8192, "requests handled at once before new ones get 503")
-	fs.IntVar(&c.Limits.MaxBodyBytes, "max-body-bytes", 4096, "largest request body")
-	fs.Float64Var(&c.Limits.UserRate, "rate-user", 5, "register and reserve requests per second per shopper (negative: off)")
-	fs.IntVar(&c.Limits.UserBurst, "rate-user-burst", 10, "burst of the per-shopper limit")
+	fs.IntVar(&c.Batch.QueueSize, "batch-queue", engine.DefaultBatchQueue, "reserve requests that may wait per drop before new ones get 503")
+	fs.IntVar(&c.Batch.Workers, "batch-workers", engine.DefaultBatchWorkers, "batches per drop in flight at once")
+	fs.IntVar(&c.Limits.MaxInFlight, "max-inflight", api.DefaultMaxInFlight, "requests handled at once before new ones get 503")
+	fs.IntVar(&c.Limits.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest request body")
+	fs.IntVar(&c.Limits.MaxStreams, "max-streams", api.DefaultMaxStreams, "live event streams open at once on this node before new ones get 503")
+	fs.IntVar(&c.Limits.MaxStreamsPerClient, "max-streams-per-client", api.DefaultMaxStreamsPerClient,
+		"live event streams open at once per client address (negative: no bound, e.g. behind a proxy that hides client addresses)")
+	fs.Float64Var(&c.Limits.UserRate, "rate-user", api.DefaultUserRate, "register and reserve requests per second per shopper (negative: off)")
+	fs.IntVar(&c.Limits.UserBurst, "rate-user-burst", api.DefaultUserBurst, "burst of the per-shopper limit")
 	fs.Float64Var(&c.Limits.IPRate, "rate-ip", 0, "requests per second per client IP (0: off; many shoppers share an IP)")
-	fs.IntVar(&c.Limits.IPBurst, "rate-ip-burst", 20, "burst of the per-IP limit")
-	fs.DurationVar(&c.SweepEvery, "sweep-every", time.Second, "how often expired holds are released")
-	fs.DurationVar(&c.ShutdownWait, "shutdown-wait", 15*time.Second, "how long shutdown waits for requests in flight")
-	fs.DurationVar(&c.ScheduleEvery, "schedule-every", time.Second, "how often series drops, sale announcements, invitations, reminders and draws are checked")
+	fs.IntVar(&c.Limits.IPBurst, "rate-ip-burst", api.DefaultIPBurst, "burst of the per-IP limit")
+	fs.DurationVar(&c.SweepEvery, "sweep-every", engine.DefaultSweepInterval, "how often expired holds are released")
+	fs.DurationVar(&c.ShutdownWait, "shutdown-wait", DefaultShutdownWait, "how long shutdown waits for requests in flight")
+	fs.DurationVar(&c.ScheduleEvery, "schedule-every", engine.DefaultScheduleInterval,
+		"how often series drops, sale announcements, invitations, reminders and draws are checked")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -137,8 +148,14 @@ func (m *Main) ParseFlags(args []string) error {
 	return applyEnv(fs, m.Lookup)
 }
 
+// DefaultShutdownWait is how long SIGINT/SIGTERM waits for requests in
+// flight unless --shutdown-wait says otherwise.
+const DefaultShutdownWait = 15 * time.Second
+
 // Run starts everything and returns once the server is listening; it
-// serves in the background until Close.
+// serves in the background until Close. Each component starts in order
+// and registers how to stop it; Close (also on a failed start) stops them
+// in reverse.
 func (m *Main) Run(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
@@ -160,14 +177,39 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Config.JWTSecret == "" {
 		m.Config.JWTSecret, generated["jwt"] = randomSecret(32), true
 	}
+	embedded := m.Config.RedisURL == ""
+	for _, start := range []func(context.Context) error{
+		m.startRedis, m.listen, m.startNATS, m.startEvents, m.startServices, m.startSweeper, m.startScheduler, m.startHTTP,
+	} {
+		if err := start(ctx); err != nil {
+			return err
+		}
+	}
+	var demo *engine.Drop
+	if embedded && !m.Config.NoDemo {
+		if demo, err = m.createDemo(ctx); err != nil {
+			return err
+		}
+	}
+	m.banner(embedded, generated, demo)
+	m.log.Info("serving", "addr", m.Addr, "embedded", embedded)
+	return nil
+}
+
+// onStop registers how to undo a started component.
+func (m *Main) onStop(stop func() error) { m.stops = append(m.stops, stop) }
+
+// startRedis connects to Redis (or starts the embedded server) and builds
+// the store and the engine on it.
+func (m *Main) startRedis(ctx context.Context) (err error) {
 	c := m.Config
-	embedded := c.RedisURL == ""
 	newRedis := func(poolSize int) (redis.UniversalClient, error) { return redisClient(c.RedisURL, poolSize) }
-	if embedded {
+	if c.RedisURL == "" {
 		m.mini = miniredis.NewMiniRedis()
 		if err := m.mini.StartAddr("127.0.0.1:0"); err != nil {
 			return fmt.Errorf("starting the embedded Redis: %w", err)
 		}
+		m.onStop(func() error { m.mini.Close(); return nil })
 		newRedis = func(poolSize int) (redis.UniversalClient, error) {
 			return redis.NewClient(&redis.Options{Addr: m.mini.Addr(), PoolSize: poolSize}), nil
 		}
@@ -175,66 +217,160 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.rdb, err = newRedis(0); err != nil {
 		return err
 	}
+	m.onStop(m.rdb.Close)
+	// The relay holds one blocking outbox read per drop: a pool of its
+	// own, large enough that drops never wait for each other (connections
+	// are opened only as needed).
+	if m.relayRDB, err = newRedis(relayPoolSize); err != nil {
+		return err
+	}
+	m.onStop(m.relayRDB.Close)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err = m.rdb.Ping(pingCtx).Err()
 	cancel()
 	if err != nil {
 		return fmt.Errorf("redis does not answer: %w", err)
 	}
-	store := redisstore.New(m.rdb, redisstore.Options{})
-	m.Engine = engine.New(store, engine.Options{Clock: m.Clock})
-	// Listen now: the address goes into share links, and a busy port
-	// should fail start-up before anything else starts.
-	if m.ln, err = net.Listen("tcp", c.Listen); err != nil {
+	m.store = redisstore.New(m.rdb, redisstore.Options{})
+	m.Engine = engine.New(m.store, engine.Options{Clock: m.Clock})
+	return nil
+}
+
+// listen takes the address now: it goes into share links, and a busy port
+// should fail start-up before anything else starts.
+func (m *Main) listen(context.Context) (err error) {
+	if m.ln, err = net.Listen("tcp", m.Config.Listen); err != nil {
 		return err
 	}
 	m.Addr = m.ln.Addr().String()
+	// Closed by the HTTP server once it serves; until then, here.
+	m.onStop(func() error {
+		if m.serveErr == nil {
+			return m.ln.Close()
+		}
+		return nil
+	})
+	return nil
+}
 
-	// Events: NATS (embedded unless --nats-url), the stream, the relay,
-	// the sold-out flags and webhook delivery. None of it blocks start-up
-	// or reservations when NATS is down.
-	natsURL := c.NATSURL
-	if natsURL == "" {
-		if m.natsDir, err = os.MkdirTemp("", "flashdrop-nats-"); err != nil {
+// startNATS connects to NATS (embedded unless --nats-url) and keeps the
+// stream. None of the event side blocks start-up or reservations when
+// NATS is down.
+func (m *Main) startNATS(context.Context) (err error) {
+	m.natsURL = m.Config.NATSURL
+	if m.natsURL == "" {
+		dir, err := os.MkdirTemp("", "flashdrop-nats-")
+		if err != nil {
 			return err
 		}
-		if m.natsSrv, err = queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: m.natsDir}); err != nil {
+		m.onStop(func() error { return os.RemoveAll(dir) })
+		srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: dir})
+		if err != nil {
 			return err
 		}
-		natsURL = m.natsSrv.ClientURL()
+		m.onStop(func() error { srv.Shutdown(); srv.WaitForShutdown(); return nil })
+		m.natsURL = srv.ClientURL()
 	}
-	var js jetstream.JetStream
-	if m.nc, js, err = queue.Connect(natsURL, "flashdrop-serve", m.log); err != nil {
+	if m.nc, m.js, err = queue.Connect(m.natsURL, "flashdrop-serve", m.log); err != nil {
 		return fmt.Errorf("--nats-url: %w", err)
 	}
-	m.keeper = queue.NewStreamKeeper(js, queue.StreamOptions{Replicas: c.StreamReplicas}, m.log)
+	m.onStop(func() error { m.nc.Close(); return nil })
+	m.keeper = queue.NewStreamKeeper(m.js, queue.StreamOptions{Replicas: m.Config.StreamReplicas}, m.log)
 	m.keeper.Start(context.Background())
+	m.onStop(m.keeper.Close)
 	if !m.keeper.WaitReady(3 * time.Second) {
 		m.log.Warn("NATS is not answering yet: serving anyway; events wait in the outbox until it does")
 	}
-	// The relay holds one blocking outbox read per drop: a pool of its own,
-	// large enough that drops never wait for each other (connections are
-	// opened only as needed).
-	if m.relayRDB, err = newRedis(relayPoolSize); err != nil {
-		return err
-	}
+	return nil
+}
+
+// startEvents starts the outbox relay and the sold-out flags. The relay
+// stops after everything that makes events (it is registered first), so
+// the final requests' events are published before NATS closes, or wait
+// in the outbox.
+func (m *Main) startEvents(context.Context) error {
+	c := m.Config
 	relayStore := redisstore.New(m.relayRDB, redisstore.Options{})
 	publicURL := c.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + m.Addr
 	}
-	m.relay = queue.NewRelay(relayStore, relayStore, js, queue.RelayOptions{PublicURL: publicURL, Logger: m.log})
+	nodeID := c.NodeID
+	if nodeID == "" {
+		// Host and port: the same node restarted keeps its name, and two
+		// nodes on one host differ.
+		host, _ := os.Hostname()
+		_, port, _ := net.SplitHostPort(m.Addr)
+		nodeID = host + ":" + port
+	}
+	m.relay = queue.NewRelay(relayStore, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: publicURL, Logger: m.log})
 	m.relay.Start(context.Background())
-	m.flags = queue.NewSoldOutFlags(js, func(ctx context.Context, drop string) (bool, int64, error) {
+	m.onStop(m.relay.Close)
+	m.flags = queue.NewSoldOutFlags(m.js, func(ctx context.Context, drop string) (bool, int64, error) {
 		st, err := m.Engine.Stats(ctx, drop)
 		return err == nil && st.Available == 0, st.SoldOutVersion, err
 	}, queue.SoldOutOptions{TTL: c.SoldOutTTL, Logger: m.log})
 	m.flags.Start(context.Background())
-	m.hooks = queue.NewDeliverer(js, store, queue.WebhookOptions{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log})
-	m.hooks.Start(context.Background())
+	m.onStop(m.flags.Close)
+	return nil
+}
 
+// startServices builds the metrics, the admission in front of the engine,
+// and starts webhook delivery.
+func (m *Main) startServices(context.Context) error {
+	c := m.Config
+	m.metrics = api.NewMetrics()
+	m.metrics.AddGauge("flashdrop_outbox_lag", "Events in the Redis outboxes not yet published to JetStream.",
+		func() float64 { return float64(m.relay.Lag()) })
+	m.adm = engine.NewAdmission(m.Engine, engine.AdmissionOptions{
+		Batch: c.Batch, SoldOut: m.flags,
+		OnBatch: m.metrics.ObserveBatch, OnSoldOutFromMemory: m.metrics.CountSoldOutFromMemory,
+	})
+	// Closed after the HTTP server: requests in flight finish their batches.
+	m.onStop(m.adm.Close)
+	hooks := webhook.NewDeliverer(m.js, m.store, webhook.Options{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log})
+	hooks.Start(context.Background())
+	m.onStop(hooks.Close)
+	return nil
+}
+
+// startSweeper releases expired holds in the background.
+func (m *Main) startSweeper(context.Context) error {
+	sw := engine.NewSweeper(m.Engine, engine.SweeperOptions{
+		Interval: m.Config.SweepEvery,
+		OnError: func(err error) {
+			m.metrics.CountStoreError()
+			m.log.Error("expiry sweep failed", "err", err.Error())
+		},
+		OnSwept: m.metrics.CountExpired,
+	})
+	sw.Start(context.Background())
+	m.onStop(sw.Close)
+	return nil
+}
+
+// startScheduler does the clock-driven work of series and drops in the
+// background. A node's id, when set, names it in draw leases, so a node
+// restarted under its id resumes a draw it was running at once.
+func (m *Main) startScheduler(context.Context) error {
+	m.scheduler = engine.NewScheduler(m.Engine, engine.SchedulerOptions{
+		Interval: m.Config.ScheduleEvery,
+		Owner:    m.Config.NodeID,
+		OnError: func(err error) {
+			m.metrics.CountStoreError()
+			m.log.Error("scheduled work failed", "err", err.Error())
+		},
+	})
+	m.scheduler.Start(context.Background())
+	m.onStop(m.scheduler.Close)
+	return nil
+}
+
+// startHTTP serves the API; it is the first to stop, gracefully.
+func (m *Main) startHTTP(context.Context) (err error) {
+	c := m.Config
 	ready := func(ctx context.Context) error {
-		if err := store.Ping(ctx); err != nil {
+		if err := m.store.Ping(ctx); err != nil {
 			return fmt.Errorf("redis: %w", err)
 		}
 		if !m.nc.IsConnected() {
@@ -245,60 +381,39 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		return nil
 	}
+	hooks := engine.NewWebhooks(m.store, m.Clock, webhook.CheckURL(c.WebhooksAllowPrivate))
 	m.srv, err = api.New(api.Config{
-		Engine:           m.Engine,
+		Metrics:          m.metrics,
 		Auth:             api.AuthConfig{JWTSecret: []byte(c.JWTSecret), Issuer: c.JWTIssuer, Audience: c.JWTAudience, AdminToken: c.AdminToken},
 		Ready:            ready,
 		Logger:           m.log,
-		Batch:            c.Batch,
 		Limits:           c.Limits,
-		SoldOut:          m.flags,
-		Webhooks:         store,
-		AdminIdempotency: store,
-		CheckWebhookURL:  queue.CheckWebhookURL(c.WebhooksAllowPrivate),
-	})
+		AdminIdempotency: m.store,
+	}.WithEngine(m.Engine, m.adm, hooks))
 	if err != nil {
 		return err
 	}
-	m.srv.AddGauge("flashdrop_outbox_lag", "Events in the Redis outboxes not yet published to JetStream.",
-		func() float64 { return float64(m.relay.Lag()) })
 	m.serveErr = make(chan error, 1)
 	go func() { m.serveErr <- m.srv.Serve(m.ln) }()
-
-	m.sweeper = engine.NewSweeper(m.Engine, engine.SweeperOptions{
-		Interval: c.SweepEvery,
-		OnError: func(err error) {
-			m.srv.CountStoreError()
-			m.log.Error("expiry sweep failed", "err", err.Error())
-		},
-		OnSwept: m.srv.CountExpired,
-	})
-	m.sweeper.Start(context.Background())
-	m.scheduler = engine.NewScheduler(m.Engine, engine.SchedulerOptions{
-		Interval: c.ScheduleEvery,
-		OnError: func(err error) {
-			m.srv.CountStoreError()
-			m.log.Error("scheduled work failed", "err", err.Error())
-		},
-	})
-	m.scheduler.Start(context.Background())
-
-	var demo *engine.Drop
-	if embedded && !c.NoDemo {
-		if demo, err = m.createDemo(ctx); err != nil {
-			return err
+	m.onStop(func() error {
+		wait := m.Config.ShutdownWait
+		if wait <= 0 {
+			wait = DefaultShutdownWait
 		}
-	}
-	m.banner(embedded, generated, demo)
-	m.log.Info("serving", "addr", m.Addr, "embedded", embedded)
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		return errors.Join(m.srv.Shutdown(ctx), <-m.serveErr)
+	})
 	return nil
 }
 
 // Err reports the server's failure, if it stops on its own.
 func (m *Main) Err() <-chan error { return m.serveErr }
 
-// Close shuts down gracefully: stop accepting, finish requests in flight
-// and their batches, stop the sweeper, close Redis. Safe to call twice.
+// Close shuts down gracefully, undoing the start in reverse: stop
+// accepting and finish requests in flight and their batches, stop the
+// sweeper, webhook delivery, the flags and the relay, then NATS and Redis.
+// Safe to call twice.
 func (m *Main) Close() error {
 	m.closeMu.Lock()
 	defer m.closeMu.Unlock()
@@ -307,57 +422,8 @@ func (m *Main) Close() error {
 	}
 	m.closed = true
 	var errs []error
-	if m.srv != nil && m.ln != nil {
-		wait := m.Config.ShutdownWait
-		if wait <= 0 {
-			wait = 15 * time.Second
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		errs = append(errs, m.srv.Shutdown(ctx))
-		cancel()
-		if err := <-m.serveErr; err != nil {
-			errs = append(errs, err)
-		}
-	} else if m.ln != nil {
-		errs = append(errs, m.ln.Close())
-	}
-	// The relay goes last among the workers, so events of the final
-	// requests are published before NATS closes (or wait in the outbox).
-	if m.sweeper != nil {
-		errs = append(errs, m.sweeper.Close())
-	}
-	if m.scheduler != nil {
-		errs = append(errs, m.scheduler.Close())
-	}
-	if m.hooks != nil {
-		errs = append(errs, m.hooks.Close())
-	}
-	if m.flags != nil {
-		errs = append(errs, m.flags.Close())
-	}
-	if m.relay != nil {
-		errs = append(errs, m.relay.Close())
-	}
-	if m.keeper != nil {
-		errs = append(errs, m.keeper.Close())
-	}
-	if m.nc != nil {
-		m.nc.Close()
-	}
-	if m.natsSrv != nil {
-		m.natsSrv.Shutdown()
-		m.natsSrv.WaitForShutdown()
-	}
-	if m.natsDir != "" {
-		errs = append(errs, os.RemoveAll(m.natsDir))
-	}
-	for _, c := range []redis.UniversalClient{m.relayRDB, m.rdb} {
-		if c != nil {
-			errs = append(errs, c.Close())
-		}
-	}
-	if m.mini != nil {
-		m.mini.Close()
+	for i := len(m.stops) - 1; i >= 0; i-- {
+		errs = append(errs, m.stops[i]())
 	}
 	return errors.Join(errs...)
 }
@@ -441,7 +507,7 @@ func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Dro
   !!  is lost when this process stops. Use --redis-url in production.
 `)
 	}
-	if m.natsSrv != nil {
+	if m.Config.NATSURL == "" {
 		fmt.Fprint(w, `  !!  EMBEDDED NATS: events go to an in-process JetStream in a temporary directory,
   !!  deleted on exit. Use --nats-url in production.
 `)

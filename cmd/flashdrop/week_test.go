@@ -17,16 +17,15 @@ import (
 
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
-	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
-	"github.com/flashdrop/flashdrop/queue/natstest"
 )
 
 // startNode runs one `serve` node on a shared Redis, NATS and clock, as a
 // production node would run (ParseFlags, Run, Close).
 func startNode(t *testing.T, clock engine.Clock, args ...string) *Main {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.LockedBuffer{}
 	m := NewMain(io.Discard, logs)
 	m.Lookup = func(string) (string, bool) { return "", false }
 	if err := m.ParseFlags(append([]string{"--listen", "127.0.0.1:0", "--log-level", "warn"}, args...)); err != nil {
@@ -92,8 +91,8 @@ func (h *hookReceiver) users() map[string]int {
 // confirms), and one invitation per person, delivered to a webhook that
 // filters on invited.
 func TestThreeNodesOneWeek(t *testing.T) {
-	rdb := redistest.Own(t)
-	ns := natstest.Start(t)
+	rdb := testkit.OwnRedis(t)
+	ns := testkit.NATS(t)
 	clock := engine.NewManualClock(time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC))
 	const adminTok = "three-nodes-admin-token-0123"
 	common := []string{"--redis-url", rdb.Addr, "--nats-url", ns.URL(), "--admin-token", adminTok,
@@ -176,7 +175,7 @@ func TestThreeNodesOneWeek(t *testing.T) {
 	tickAll()
 
 	look := redisstore.New(rdb.Client(), redisstore.Options{})
-	waitFor(t, "every outbox published", func() bool {
+	testkit.Eventually(t, 0, "every outbox published", func() bool {
 		for _, d := range []string{first, second} {
 			if n, err := look.OutboxLen(context.Background(), d); err != nil || n != 0 {
 				return false
@@ -184,7 +183,7 @@ func TestThreeNodesOneWeek(t *testing.T) {
 		}
 		return true
 	})
-	waitFor(t, "40 invitations at the webhook", func() bool { return len(receiver.users()) == 40 })
+	testkit.Eventually(t, 0, "40 invitations at the webhook", func() bool { return len(receiver.users()) == 40 })
 
 	nc, err := nats.Connect(ns.URL())
 	if err != nil {

@@ -148,19 +148,22 @@ func TestLostRepliesThroughARush(t *testing.T) {
 				faulted[string(req)] = true
 				return tc.fault
 			}
+			// A read timeout far above a script's time even on a loaded
+			// CI machine under the race detector, and a delay past it.
 			f, p := proxied(t, decide, func(o *redis.Options) {
-				o.ReadTimeout = 300 * time.Millisecond
+				o.ReadTimeout = time.Second
 				o.MaxRetries = 5
 			})
-			p.Delay = 500 * time.Millisecond
+			p.Delay = 1500 * time.Millisecond
 			d := f.newDrop(t, 100, 2)
 			shoppers := users("s", 300)
 			f.register(t, d.ID, shoppers...)
 			f.clock.Set(t0)
 
 			type answer struct {
-				res engine.Reservation
-				err error
+				res     engine.Reservation
+				err     error
+				unknown bool // the call failed as a whole: outcome unknown
 			}
 			answers := make([]answer, len(shoppers))
 			armed.Store(true)
@@ -180,9 +183,9 @@ func TestLostRepliesThroughARush(t *testing.T) {
 						res, err := f.eng.ReserveBatch(ctx(t), d.ID, reqs)
 						for j := range reqs {
 							if err != nil {
-								answers[i+j] = answer{err: err}
+								answers[i+j] = answer{err: err, unknown: true}
 							} else {
-								answers[i+j] = answer{res[j].Reservation, res[j].Err}
+								answers[i+j] = answer{res: res[j].Reservation, err: res[j].Err}
 							}
 						}
 						i += n
@@ -200,10 +203,20 @@ func TestLostRepliesThroughARush(t *testing.T) {
 			for _, r := range holds {
 				byUser[r.User] = append(byUser[r.User], r)
 			}
-			won := 0
+			won, unknown := 0, 0
 			for i, u := range shoppers {
 				a := answers[i]
 				switch {
+				case a.unknown:
+					// Every retry failed too (a machine too loaded for
+					// the timeouts): the outcome is unknown, which the
+					// API answers 503 to retry with a key. Never a wrong
+					// answer: her holds, if any, count below.
+					if unknown == 0 {
+						t.Logf("first unknown outcome: %v", a.err)
+					}
+					unknown++
+					won += len(byUser[u])
 				case a.err == nil:
 					won++
 					if len(byUser[u]) != 1 || byUser[u][0].ID != a.res.ID {
@@ -218,10 +231,13 @@ func TestLostRepliesThroughARush(t *testing.T) {
 				}
 			}
 			if won != len(holds) {
-				t.Errorf("%d shoppers were told they won; %d holds exist", won, len(holds))
+				t.Errorf("%d holds answered or found for their shoppers; %d holds exist", won, len(holds))
+			}
+			if unknown > len(shoppers)/10 {
+				t.Errorf("%d of %d outcomes unknown: the retries did not absorb the faults", unknown, len(shoppers))
 			}
 			checkInvariants(t, f, d, nil)
-			t.Logf("%d faults, %d winners", p.Faults(), won)
+			t.Logf("%d faults, %d holds, %d unknown outcomes", p.Faults(), won, unknown)
 		})
 	}
 }

@@ -213,8 +213,8 @@ func TestDrawThirtyOfThreeHundred(t *testing.T) {
 				countEvents(evs, engine.EventWaitlisted), countEvents(evs, engine.EventDrawn))
 		}
 		for _, e := range evs {
-			if e.Type == engine.EventDrawn && (e.Seed != rec.Seed || e.Winners != 30 || e.Waitlisted != 270 ||
-				e.Registrants != 300 || e.FrozenDigest != rec.FrozenDigest) {
+			if e.Type == engine.EventDrawn && (e.Seed != rec.Seed || *e.Winners != 30 || *e.Waitlisted != 270 ||
+				*e.Registrants != 300 || e.FrozenDigest != rec.FrozenDigest) {
 				t.Fatalf("drawn event %+v", e)
 			}
 		}

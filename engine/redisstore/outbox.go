@@ -59,16 +59,26 @@ func DecodeEvent(v map[string]any) (engine.Event, error) {
 		Time: fromMS(num("time")), Reservation: str("reservation"), User: str("user"),
 		Quantity: num("quantity"), ExpiresAt: fromMS(num("expires_at")), ShareCode: str("share_code"),
 		Product: str("product"), WaitlistPosition: num("waitlist_position"), Ref: str("ref"),
-		Available: num("available"), FromWaitlist: str("from_waitlist") == "1", Version: num("version"),
-		Seed: str("seed"), FrozenDigest: str("frozen_digest"), Registrants: num("registrants"),
-		Winners: num("winners"), Waitlisted: num("waitlisted"),
+		FromWaitlist: str("from_waitlist") == "1", Version: num("version"),
+		Seed: str("seed"), FrozenDigest: str("frozen_digest"),
+	}
+	if str("available") != "" {
+		n := num("available")
+		ev.Available = &n
+	}
+	// The drawn event's counts, present there, zero included.
+	for f, p := range map[string]**int64{"registrants": &ev.Registrants, "winners": &ev.Winners, "waitlisted": &ev.Waitlisted} {
+		if str(f) != "" {
+			n := num(f)
+			*p = &n
+		}
 	}
 	if s := str("seconds_after_start"); s != "" {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil && bad == nil {
 			bad = fmt.Errorf("field seconds_after_start: %w", err)
 		}
-		ev.SecondsAfterStart = f
+		ev.SecondsAfterStart = &f
 	}
 	if ev.ID == "" || ev.Type == "" || ev.Drop == "" {
 		return engine.Event{}, fmt.Errorf("redisstore: outbox entry without id, type or drop")
@@ -130,6 +140,35 @@ func (s *Store) ReadOutbox(ctx context.Context, drop, consumer string, n int, mi
 			msgs = append(msgs, st.Messages...)
 		}
 	}
+	return s.decodeEntries(ctx, drop, msgs)
+}
+
+// ReadOwnPending implements engine.Outbox: XREADGROUP from id 0 returns
+// the consumer's own pending entries.
+func (s *Store) ReadOwnPending(ctx context.Context, drop, consumer string, n int) ([]engine.OutboxEntry, error) {
+	key := keysFor(drop).outbox
+	if err := s.ensureGroup(ctx, key); err != nil {
+		return nil, err
+	}
+	streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: relayGroup, Consumer: consumer, Streams: []string{key, "0"}, Count: int64(n), Block: -1,
+	}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		if isNoGroup(err) {
+			s.groups.Delete(key)
+		}
+		return nil, err
+	}
+	var msgs []redis.XMessage
+	for _, st := range streams {
+		msgs = append(msgs, st.Messages...)
+	}
+	return s.decodeEntries(ctx, drop, msgs)
+}
+
+// decodeEntries turns stream entries into outbox entries, dropping (and
+// acknowledging) any that no relay could publish.
+func (s *Store) decodeEntries(ctx context.Context, drop string, msgs []redis.XMessage) ([]engine.OutboxEntry, error) {
 	out := make([]engine.OutboxEntry, 0, len(msgs))
 	var junk []string
 	for _, m := range msgs {

@@ -15,6 +15,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
 // utc is a time in UTC.
@@ -35,7 +36,7 @@ func forEachIsolated(t *testing.T, fn func(t *testing.T, f *fixture)) {
 			t.Parallel()
 			var rdb *redis.Client
 			if name == "redis" {
-				rdb = redistest.Own(t).Client()
+				rdb = testkit.OwnRedis(t).Client()
 			} else {
 				rdb = redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
 			}
@@ -356,7 +357,7 @@ func TestSchedulerAnnouncesAndDrawsOnce(t *testing.T) {
 // again: everything still happens exactly once.
 func TestSchedulerThroughLostReplies(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Own(t)
+	srv := testkit.OwnRedis(t)
 	var mu sync.Mutex
 	faulted := map[string]bool{}
 	var seen atomic.Int64

@@ -24,9 +24,11 @@ type Options struct {
 	IdempotencyTTL time.Duration
 }
 
-// Store is engine.Store on Redis. It works with a single node and with a
-// Cluster through redis.UniversalClient: every script touches one drop's
-// keys, which share a hash tag.
+// Store is engine.Store (and engine.Outbox, engine.WebhookStore, and the
+// API's admin answer store) on Redis. It works with a single node and
+// with a Cluster through redis.UniversalClient: every script touches one
+// drop's keys, which share a hash tag. Every state-changing script takes
+// effect at most once per call, whatever the client retries (lib.lua).
 type Store struct {
 	rdb     redis.UniversalClient
 	idemTTL int64    // seconds
@@ -255,8 +257,8 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 	k := keysFor(drop)
 	call := nonce()
 	keys := []string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox, k.callKey(call)}
-	args := make([]any, 0, 7+5*len(reqs))
-	args = append(args, k.prefix, drop, now.UnixMilli(), nonce(), call, s.idemTTL, len(reqs))
+	args := make([]any, 0, 8+5*len(reqs))
+	args = append(args, k.prefix, drop, now.UnixMilli(), nonce(), call, s.idemTTL, engine.MaxPerUserLimit, len(reqs))
 	for _, r := range reqs {
 		ki := 0
 		if r.IdempotencyKey != "" {

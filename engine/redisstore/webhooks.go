@@ -45,7 +45,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w engine.Webhook) error {
 		return err
 	}
 	if code == codeExists {
-		return fmt.Errorf("%w: webhook %q", engine.ErrDropExists, w.ID)
+		return fmt.Errorf("%w: webhook %q", engine.ErrWebhookExists, w.ID)
 	}
 	return nil
 }

@@ -40,6 +40,19 @@ func Start(tb testing.TB) *Server {
 // URL is the client URL of the server (stable across restarts).
 func (s *Server) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
 
+// HasInterest reports whether any client subscribes to subject on the
+// server (in the default account), so a test can publish a core NATS
+// message once it knows someone listens.
+func (s *Server) HasInterest(subject string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv == nil {
+		return false
+	}
+	acc := s.srv.GlobalAccount()
+	return acc != nil && acc.SubscriptionInterest(subject)
+}
+
 // Stop shuts the server down, keeping its store. Safe to call twice.
 func (s *Server) Stop() {
 	s.mu.Lock()

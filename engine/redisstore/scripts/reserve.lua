@@ -12,8 +12,9 @@
 --
 -- ARGV[1] key prefix "fd:{<drop>}:"   ARGV[2] drop id   ARGV[3] now (ms)
 -- ARGV[4] secret nonce   ARGV[5] event nonce   ARGV[6] idempotency TTL (s)
--- ARGV[7] n, the number of requests, then 5 values per request:
---   user, quantity (1..1000), waitlist (0|1),
+-- ARGV[7] the largest quantity one request may ask (engine.MaxPerUserLimit)
+-- ARGV[8] n, the number of requests, then 5 values per request:
+--   user, quantity (1..ARGV[7]), waitlist (0|1),
 --   idempotency key index into KEYS (0 = none), request fingerprint
 --
 -- A repeat of a call that already ran (same event nonce: the client sent it
@@ -35,22 +36,23 @@ K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX = KEYS[2], KEYS[3], KEYS[4], K
 K_CALL = KEYS[8]
 local K_DROP = KEYS[1]
 local ttl = tonumber(ARGV[6])
-local n = tonumber(ARGV[7])
+local max_q = tonumber(ARGV[7])
+local n = tonumber(ARGV[8])
 
 local C_WON, C_SOLD_OUT, C_NOT_FOUND, C_NOT_REGISTERED = 1, 2, 3, 4
 local C_SALE_NOT_OPEN, C_SALE_CLOSED, C_PAUSED, C_LIMIT, C_IDEM_MISMATCH = 5, 6, 7, 8, 9
 
 -- Validate the whole batch before touching anything.
-if not NOW or not ttl or ttl < 1 or not n or n < 1 or #ARGV ~= 7 + 5 * n
+if not NOW or not ttl or ttl < 1 or not max_q or not n or n < 1 or #ARGV ~= 8 + 5 * n
    or K_CALL ~= P .. 'call:' .. EVNONCE then
   return redis.error_reply('ERR flashdrop: malformed reserve arguments')
 end
 local reqs = {}
 for i = 1, n do
-  local b = 7 + (i - 1) * 5
+  local b = 8 + (i - 1) * 5
   local r = {user = ARGV[b + 1], q = tonumber(ARGV[b + 2]), wl = ARGV[b + 3],
              ki = tonumber(ARGV[b + 4]), fp = ARGV[b + 5]}
-  if r.user == '' or not r.q or r.q < 1 or r.q > 1000 or r.q ~= math.floor(r.q)
+  if r.user == '' or not r.q or r.q < 1 or r.q > max_q or r.q ~= math.floor(r.q)
      or (r.wl ~= '0' and r.wl ~= '1') or not r.ki or (r.ki ~= 0 and (r.ki < 9 or r.ki > #KEYS)) then
     return redis.error_reply('ERR flashdrop: malformed reserve request ' .. i)
   end

@@ -1,4 +1,4 @@
-package queue
+package webhook
 
 import (
 	"bytes"
@@ -22,23 +22,25 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/run"
+	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/webhooksig"
 )
 
-// WebhookConsumerPrefix starts the name of every webhook's durable consumer
+// ConsumerPrefix starts the name of every webhook's durable consumer
 // on the stream: webhook-<id>. Consumers with this prefix belong to the
 // Deliverer, which deletes those whose webhook no longer exists.
-const WebhookConsumerPrefix = "webhook-"
+const ConsumerPrefix = "webhook-"
 
 // Headers of a webhook delivery, besides webhooksig.Header.
 const (
-	WebhookEventIDHeader = "Flashdrop-Event-Id"
-	webhookUserAgent     = "flashdrop-webhooks"
-	webhookContentType   = "application/cloudevents+json"
+	EventIDHeader      = "Flashdrop-Event-Id"
+	webhookUserAgent   = "flashdrop-webhooks"
+	webhookContentType = "application/cloudevents+json"
 )
 
-// WebhookOptions configure a Deliverer. Zero values mean the defaults.
-type WebhookOptions struct {
+// Options configure a Deliverer. Zero values mean the defaults.
+type Options struct {
 	// AllowPrivate lets webhooks target private, loopback and link-local
 	// addresses (--webhooks-allow-private). Off, such targets are refused
 	// when connecting, whatever name they were reached by.
@@ -85,18 +87,18 @@ type WebhookOptions struct {
 type Deliverer struct {
 	js        jetstream.JetStream
 	store     engine.WebhookStore
-	o         WebhookOptions
+	o         Options
 	client    *http.Client
 	ownClient bool
 
-	run lifecycle
+	run run.Lifecycle
 
 	// subs is owned by the watch goroutine.
 	subs map[string]*webhookSub
 }
 
 // NewDeliverer returns a stopped Deliverer.
-func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o WebhookOptions) *Deliverer {
+func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o Options) *Deliverer {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
 	}
@@ -135,7 +137,7 @@ func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o WebhookOp
 	return d
 }
 
-func newWebhookClient(o WebhookOptions) *http.Client {
+func newWebhookClient(o Options) *http.Client {
 	return &http.Client{
 		Transport: &http.Transport{
 			// No Proxy: a proxy would connect on our behalf, past the
@@ -157,14 +159,14 @@ func newWebhookClient(o WebhookOptions) *http.Client {
 // Start runs the Deliverer in the background until ctx ends or Close.
 // Starting twice does nothing.
 func (d *Deliverer) Start(ctx context.Context) {
-	d.run.start(ctx, d.watch)
+	d.run.Start(ctx, d.watch)
 }
 
 // Close stops consuming and waits for the deliveries in flight (each
 // bounded by Timeout). Events taken but not yet attempted are handed back
 // to the stream for another node. Safe to call twice.
 func (d *Deliverer) Close() error {
-	d.run.stop()
+	d.run.Stop()
 	if d.ownClient {
 		d.client.CloseIdleConnections()
 	}
@@ -176,10 +178,10 @@ func (d *Deliverer) Close() error {
 func (d *Deliverer) watch(ctx context.Context) {
 	defer d.stopAll()
 	defer d.watchDeadLetters(ctx)()
-	every(ctx, d.o.Refresh, d.refresh)
+	run.Every(ctx, d.o.Refresh, d.refresh)
 }
 
-func webhookConsumerName(id string) string { return WebhookConsumerPrefix + id }
+func webhookConsumerName(id string) string { return ConsumerPrefix + id }
 
 func sameWebhook(a, b engine.Webhook) bool {
 	return a.URL == b.URL && a.Secret == b.Secret && a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.Types, b.Types)
@@ -240,7 +242,7 @@ func (d *Deliverer) refresh(ctx context.Context) {
 
 	if listErr == nil {
 		for name := range existing {
-			id := strings.TrimPrefix(name, WebhookConsumerPrefix)
+			id := strings.TrimPrefix(name, ConsumerPrefix)
 			if _, ok := want[id]; !ok {
 				d.deleteConsumer(ctx, id)
 			}
@@ -252,14 +254,14 @@ func (d *Deliverer) refresh(ctx context.Context) {
 func (d *Deliverer) webhookConsumers(ctx context.Context) (map[string]bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	st, err := d.js.Stream(ctx, StreamName)
+	st, err := d.js.Stream(ctx, queue.StreamName)
 	if err != nil {
 		return nil, err
 	}
 	names := map[string]bool{}
 	l := st.ConsumerNames(ctx)
 	for n := range l.Name() {
-		if strings.HasPrefix(n, WebhookConsumerPrefix) {
+		if strings.HasPrefix(n, ConsumerPrefix) {
 			names[n] = true
 		}
 	}
@@ -269,7 +271,7 @@ func (d *Deliverer) webhookConsumers(ctx context.Context) (map[string]bool, erro
 func (d *Deliverer) deleteConsumer(ctx context.Context, id string) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err := d.js.DeleteConsumer(ctx, StreamName, webhookConsumerName(id))
+	err := d.js.DeleteConsumer(ctx, queue.StreamName, webhookConsumerName(id))
 	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && ctx.Err() == nil {
 		d.o.Logger.Warn("webhooks: deleting the consumer of a deleted webhook failed", "webhook", id, "err", err.Error())
 		return
@@ -307,13 +309,13 @@ func (d *Deliverer) consumerConfig(h engine.Webhook) jetstream.ConsumerConfig {
 	}
 	var subjects []string
 	for _, t := range h.Types {
-		subjects = append(subjects, Subject("*", t))
+		subjects = append(subjects, queue.Subject("*", t))
 	}
 	slices.Sort(subjects)
 	subjects = slices.Compact(subjects)
 	switch len(subjects) {
 	case 0:
-		cfg.FilterSubject = StreamSubjects
+		cfg.FilterSubject = queue.StreamSubjects
 	case 1:
 		cfg.FilterSubject = subjects[0]
 	default:
@@ -329,11 +331,11 @@ func (d *Deliverer) ensureConsumer(ctx context.Context, h engine.Webhook) (jetst
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	cfg := d.consumerConfig(h)
-	c, err := d.js.CreateOrUpdateConsumer(ctx, StreamName, cfg)
+	c, err := d.js.CreateOrUpdateConsumer(ctx, queue.StreamName, cfg)
 	if err == nil {
 		return c, nil
 	}
-	old, ierr := d.js.Consumer(ctx, StreamName, cfg.Durable)
+	old, ierr := d.js.Consumer(ctx, queue.StreamName, cfg.Durable)
 	if ierr != nil {
 		return nil, err
 	}
@@ -345,10 +347,10 @@ func (d *Deliverer) ensureConsumer(ctx context.Context, h engine.Webhook) (jetst
 		return nil, err
 	}
 	d.o.Logger.Info("webhooks: webhook re-created, replacing its consumer", "webhook", h.ID)
-	if derr := d.js.DeleteConsumer(ctx, StreamName, cfg.Durable); derr != nil && !errors.Is(derr, jetstream.ErrConsumerNotFound) {
+	if derr := d.js.DeleteConsumer(ctx, queue.StreamName, cfg.Durable); derr != nil && !errors.Is(derr, jetstream.ErrConsumerNotFound) {
 		return nil, derr
 	}
-	return d.js.CreateOrUpdateConsumer(ctx, StreamName, cfg)
+	return d.js.CreateOrUpdateConsumer(ctx, queue.StreamName, cfg)
 }
 
 // webhookSub is one webhook's consume loop on this node.
@@ -541,7 +543,7 @@ func (d *Deliverer) post(base context.Context, h engine.Webhook, id string, body
 	}
 	req.Header.Set("Content-Type", webhookContentType)
 	req.Header.Set("User-Agent", webhookUserAgent)
-	req.Header.Set(WebhookEventIDHeader, id)
+	req.Header.Set(EventIDHeader, id)
 	req.Header.Set(webhooksig.Header, webhooksig.Sign([]byte(h.Secret), body, d.o.Now()))
 	resp, err := d.client.Do(req)
 	if err != nil {

@@ -1,4 +1,4 @@
-package queue_test
+package webhook_test
 
 import (
 	"context"
@@ -24,8 +24,10 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/natstest"
+	"github.com/flashdrop/flashdrop/queue/webhook"
 	"github.com/flashdrop/flashdrop/queue/webhooksig"
 )
 
@@ -100,7 +102,7 @@ func (e *whEnv) ctx() context.Context {
 
 // deliverer starts a Deliverer with test-sized timings on its own
 // connection; it is closed when the test ends.
-func (e *whEnv) deliverer(o queue.WebhookOptions) *queue.Deliverer {
+func (e *whEnv) deliverer(o webhook.Options) *webhook.Deliverer {
 	e.t.Helper()
 	if o.Timeout == 0 {
 		o.Timeout = 200 * time.Millisecond
@@ -117,7 +119,7 @@ func (e *whEnv) deliverer(o queue.WebhookOptions) *queue.Deliverer {
 	if o.Logger == nil {
 		o.Logger = whQuiet
 	}
-	d := queue.NewDeliverer(e.connect(), e.store, o)
+	d := webhook.NewDeliverer(e.connect(), e.store, o)
 	d.Start(context.Background())
 	e.t.Cleanup(func() { _ = d.Close() })
 	return d
@@ -187,18 +189,6 @@ func (e *whEnv) consumerExists(name string) bool {
 		e.t.Fatal(err)
 	}
 	return true
-}
-
-// whWaitFor polls cond until it holds, failing the test after timeout.
-func whWaitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // whAction is what a receiver does with one delivery.
@@ -382,7 +372,7 @@ func TestWebhookDeliveryExactlyOnceInEffect(t *testing.T) {
 	})
 	w := e.webhook("flaky", rcv.srv.URL+"/hooks?token=abc")
 	rcv.receive(w)
-	opts := queue.WebhookOptions{AllowPrivate: true}
+	opts := webhook.Options{AllowPrivate: true}
 	e.deliverer(opts)
 	e.deliverer(opts) // a second node on the same consumer
 
@@ -393,7 +383,7 @@ func TestWebhookDeliveryExactlyOnceInEffect(t *testing.T) {
 		ids[i] = e.publish(fmt.Sprintf("drop%d", i%3), types[i%len(types)])
 	}
 
-	whWaitFor(t, 20*time.Second, "every event processed and acknowledged", func() bool {
+	testkit.Eventually(t, 20*time.Second, "every event processed and acknowledged", func() bool {
 		_, processed, _ := rcv.snapshot()
 		return len(processed) == n && e.status(w.ID).Delivered >= n
 	})
@@ -437,14 +427,14 @@ func TestWebhookTypeFilter(t *testing.T) {
 	wonOnly.receive(e.webhook("won", wonOnly.srv.URL, engine.EventWon))
 	two.receive(e.webhook("two", two.srv.URL, engine.EventCancelled, engine.EventWon, engine.EventWon))
 	all.receive(e.webhook("all", all.srv.URL))
-	e.deliverer(queue.WebhookOptions{AllowPrivate: true})
+	e.deliverer(webhook.Options{AllowPrivate: true})
 
 	var ids []string
 	for _, typ := range []engine.EventType{engine.EventRegistered, engine.EventWon, engine.EventCancelled,
 		engine.EventRegistered, engine.EventWon, engine.EventRegistered} {
 		ids = append(ids, e.publish("tuesday", typ))
 	}
-	whWaitFor(t, 10*time.Second, "every event at the catch-all webhook", func() bool {
+	testkit.Eventually(t, 10*time.Second, "every event at the catch-all webhook", func() bool {
 		for _, id := range ids {
 			if !all.has(id) {
 				return false
@@ -454,7 +444,7 @@ func TestWebhookTypeFilter(t *testing.T) {
 	})
 	// The catch-all webhook got the last event, published after the others:
 	// the filtered ones had the same chance to receive theirs.
-	whWaitFor(t, 10*time.Second, "won events at the won webhook", func() bool {
+	testkit.Eventually(t, 10*time.Second, "won events at the won webhook", func() bool {
 		return wonOnly.has(ids[1]) && wonOnly.has(ids[4]) && two.has(ids[1]) && two.has(ids[2]) && two.has(ids[4])
 	})
 	for name, c := range map[string]struct {
@@ -471,7 +461,7 @@ func TestWebhookTypeFilter(t *testing.T) {
 		}
 		c.r.checkNoProblems()
 	}
-	info, err := e.js.Consumer(e.ctx(), queue.StreamName, queue.WebhookConsumerPrefix+e.store.prefix+"won")
+	info, err := e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+e.store.prefix+"won")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,10 +479,10 @@ func TestWebhookDeadLetter(t *testing.T) {
 	rcv := newWHReceiver(t, func(string, int) whAction { return whFail })
 	w := e.webhook("dead", rcv.srv.URL)
 	rcv.receive(w)
-	e.deliverer(queue.WebhookOptions{AllowPrivate: true, MaxAttempts: 3})
+	e.deliverer(webhook.Options{AllowPrivate: true, MaxAttempts: 3})
 	id := e.publish("tuesday", engine.EventWon)
 
-	whWaitFor(t, 10*time.Second, "the event in the dead letters", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the event in the dead letters", func() bool {
 		dead, err := e.store.DeadLetters(e.ctx(), w.ID, 10)
 		if err != nil {
 			t.Fatal(err)
@@ -500,8 +490,8 @@ func TestWebhookDeadLetter(t *testing.T) {
 		return slices.Contains(dead, id)
 	})
 	// The stream gives up on it too: nothing pending, nothing more sent.
-	whWaitFor(t, 10*time.Second, "no pending message", func() bool {
-		c, err := e.js.Consumer(e.ctx(), queue.StreamName, queue.WebhookConsumerPrefix+w.ID)
+	testkit.Eventually(t, 10*time.Second, "no pending message", func() bool {
+		c, err := e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+w.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -532,11 +522,11 @@ func TestWebhookPrivateTargetRefused(t *testing.T) {
 	// A name that resolves to loopback is refused the same way.
 	port := rcv.srv.URL[strings.LastIndex(rcv.srv.URL, ":")+1:]
 	byName := e.webhook("byname", "http://localhost:"+port+"/x")
-	e.deliverer(queue.WebhookOptions{MaxAttempts: 2})
+	e.deliverer(webhook.Options{MaxAttempts: 2})
 	id := e.publish("tuesday", engine.EventWon)
 
 	for _, hook := range []engine.Webhook{w, byName} {
-		whWaitFor(t, 10*time.Second, "the event dead-lettered after refused attempts", func() bool {
+		testkit.Eventually(t, 10*time.Second, "the event dead-lettered after refused attempts", func() bool {
 			return e.status(hook.ID).DeadLettered == 1
 		})
 		st := e.status(hook.ID)
@@ -558,7 +548,7 @@ func TestWebhookPrivateTargetRefused(t *testing.T) {
 func TestWebhookDeleted(t *testing.T) {
 	t.Parallel()
 	e := newWHEnv(t)
-	for _, name := range []string{queue.WebhookConsumerPrefix + e.store.prefix + "orphan", "someone-else"} {
+	for _, name := range []string{webhook.ConsumerPrefix + e.store.prefix + "orphan", "someone-else"} {
 		if _, err := e.js.CreateOrUpdateConsumer(e.ctx(), queue.StreamName, jetstream.ConsumerConfig{
 			Durable: name, AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 			t.Fatal(err)
@@ -568,15 +558,15 @@ func TestWebhookDeleted(t *testing.T) {
 	goneHook := e.webhook("gone", gone.srv.URL)
 	gone.receive(goneHook)
 	canary.receive(e.webhook("canary", canary.srv.URL))
-	d := e.deliverer(queue.WebhookOptions{AllowPrivate: true})
+	d := e.deliverer(webhook.Options{AllowPrivate: true})
 	d.Start(context.Background()) // starting twice does nothing
 
 	first := e.publish("tuesday", engine.EventWon)
-	whWaitFor(t, 10*time.Second, "the first event at both webhooks", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the first event at both webhooks", func() bool {
 		return gone.has(first) && canary.has(first)
 	})
-	whWaitFor(t, 10*time.Second, "the orphan consumer swept", func() bool {
-		return !e.consumerExists(queue.WebhookConsumerPrefix + e.store.prefix + "orphan")
+	testkit.Eventually(t, 10*time.Second, "the orphan consumer swept", func() bool {
+		return !e.consumerExists(webhook.ConsumerPrefix + e.store.prefix + "orphan")
 	})
 	if !e.consumerExists("someone-else") {
 		t.Error("a consumer that is not a webhook's was deleted")
@@ -585,11 +575,11 @@ func TestWebhookDeleted(t *testing.T) {
 	if err := e.store.DeleteWebhook(e.ctx(), goneHook.ID); err != nil {
 		t.Fatal(err)
 	}
-	whWaitFor(t, 10*time.Second, "the deleted webhook's consumer deleted", func() bool {
-		return !e.consumerExists(queue.WebhookConsumerPrefix + goneHook.ID)
+	testkit.Eventually(t, 10*time.Second, "the deleted webhook's consumer deleted", func() bool {
+		return !e.consumerExists(webhook.ConsumerPrefix + goneHook.ID)
 	})
 	second := e.publish("tuesday", engine.EventWon)
-	whWaitFor(t, 10*time.Second, "the second event at the remaining webhook", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the second event at the remaining webhook", func() bool {
 		return canary.has(second)
 	})
 	if gone.has(second) {
@@ -611,13 +601,16 @@ func TestWebhookDeleted(t *testing.T) {
 	d.Start(context.Background())
 	third := e.publish("tuesday", engine.EventWon)
 	// The canary's consumer stays (its webhook exists) and keeps the event
-	// for when a node runs again.
-	whWaitFor(t, 10*time.Second, "the third event pending on the canary's consumer", func() bool {
-		c, err := e.js.Consumer(e.ctx(), queue.StreamName, queue.WebhookConsumerPrefix+e.store.prefix+"canary")
+	// for when a node runs again: not yet delivered, or handed to the
+	// closed node's last pull request, which the server may still hold
+	// (then it waits for redelivery after the ack wait).
+	testkit.Eventually(t, 10*time.Second, "the third event pending on the canary's consumer", func() bool {
+		c, err := e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+e.store.prefix+"canary")
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c.CachedInfo().NumPending == 1
+		info := c.CachedInfo()
+		return info.NumPending+uint64(info.NumAckPending) == 1
 	})
 	if canary.has(third) {
 		t.Error("a closed Deliverer delivered an event")
@@ -630,14 +623,14 @@ func TestWebhookSurvivesNATSRestart(t *testing.T) {
 	e := newWHEnv(t)
 	rcv := newWHReceiver(t, nil)
 	rcv.receive(e.webhook("restart", rcv.srv.URL))
-	e.deliverer(queue.WebhookOptions{AllowPrivate: true})
+	e.deliverer(webhook.Options{AllowPrivate: true})
 	before := e.publish("tuesday", engine.EventWon)
-	whWaitFor(t, 10*time.Second, "the event before the restart", func() bool { return rcv.has(before) })
+	testkit.Eventually(t, 10*time.Second, "the event before the restart", func() bool { return rcv.has(before) })
 
 	e.nats.Stop()
 	e.nats.Restart(t)
 	after := e.publishRetrying("tuesday", engine.EventWon, 10*time.Second)
-	whWaitFor(t, 15*time.Second, "the event after the restart", func() bool { return rcv.has(after) })
+	testkit.Eventually(t, 15*time.Second, "the event after the restart", func() bool { return rcv.has(after) })
 	rcv.checkNoProblems()
 }
 
@@ -650,9 +643,9 @@ func TestWebhookUnfinishedLastAttemptIsDeadLettered(t *testing.T) {
 	e := newWHEnv(t)
 	rcv := newWHReceiver(t, func(string, int) whAction { return whFail })
 	w := e.webhook("unfinished", rcv.srv.URL, engine.EventConfirmed)
-	e.deliverer(queue.WebhookOptions{AllowPrivate: true, Refresh: time.Hour})
-	e.deliverer(queue.WebhookOptions{AllowPrivate: true, Refresh: time.Hour}) // a second node
-	id := e.publish("tuesday", engine.EventWon)                               // not a type this webhook takes: no delivery races the test
+	e.deliverer(webhook.Options{AllowPrivate: true, Refresh: time.Hour})
+	e.deliverer(webhook.Options{AllowPrivate: true, Refresh: time.Hour}) // a second node
+	id := e.publish("tuesday", engine.EventWon)                          // not a type this webhook takes: no delivery races the test
 	stream, err := e.js.Stream(e.ctx(), queue.StreamName)
 	if err != nil {
 		t.Fatal(err)
@@ -662,19 +655,18 @@ func TestWebhookUnfinishedLastAttemptIsDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	adv := fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":%q,"consumer":%q,"stream_seq":%d,"deliveries":8}`,
-		queue.StreamName, queue.WebhookConsumerPrefix+w.ID, info.State.LastSeq)
+		queue.StreamName, webhook.ConsumerPrefix+w.ID, info.State.LastSeq)
 	nc := e.js.Conn()
-	subject := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + queue.StreamName + "." + queue.WebhookConsumerPrefix + w.ID
-	// Both nodes subscribe as they start; publish until one has recorded it.
-	whWaitFor(t, 10*time.Second, "the unfinished attempt in the dead letters", func() bool {
-		if st := e.status(w.ID); st.DeadLettered == 0 {
-			if err := nc.Publish(subject, []byte(adv)); err != nil {
-				t.Fatal(err)
-			}
-			_ = nc.Flush()
-			return false
-		}
-		return true
+	subject := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + queue.StreamName + "." + webhook.ConsumerPrefix + w.ID
+	// The nodes subscribe as they start: publish once someone listens
+	// (the two are one queue group, so one of them gets it).
+	testkit.Eventually(t, 10*time.Second, "a node listening for advisories", func() bool { return e.nats.HasInterest(subject) })
+	if err := nc.Publish(subject, []byte(adv)); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	testkit.Eventually(t, 10*time.Second, "the unfinished attempt in the dead letters", func() bool {
+		return e.status(w.ID).DeadLettered > 0
 	})
 	dead, err := e.store.DeadLetters(e.ctx(), w.ID, 10)
 	if err != nil || !slices.Contains(dead, id) {

@@ -1,4 +1,4 @@
-package queue
+package webhook
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/queue"
 )
 
 // maxDeliveriesSubject is where JetStream announces a message that ran out
@@ -19,7 +20,7 @@ import (
 // middle of it: the normal last attempt terminates the message and is
 // recorded as a dead letter there. (A NATS wildcard is a whole token, so
 // this takes every consumer of the stream; the handler keeps webhooks'.)
-const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + StreamName + ".*"
+const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + queue.StreamName + ".*"
 
 // deadLetterGroup makes one node, not all, record each such dead letter.
 const deadLetterGroup = "flashdrop-webhook-dead-letters"
@@ -52,8 +53,8 @@ func (d *Deliverer) recordLostLastAttempt(ctx context.Context, data []byte) erro
 	if err := json.Unmarshal(data, &adv); err != nil {
 		return err
 	}
-	id, ok := strings.CutPrefix(adv.Consumer, WebhookConsumerPrefix)
-	if !ok || adv.Stream != StreamName || adv.StreamSeq == 0 {
+	id, ok := strings.CutPrefix(adv.Consumer, ConsumerPrefix)
+	if !ok || adv.Stream != queue.StreamName || adv.StreamSeq == 0 {
 		return nil // not ours
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -64,7 +65,7 @@ func (d *Deliverer) recordLostLastAttempt(ctx context.Context, data []byte) erro
 		return err
 	}
 	eventID := ""
-	stream, err := d.js.Stream(ctx, StreamName)
+	stream, err := d.js.Stream(ctx, queue.StreamName)
 	if err == nil {
 		var msg *jetstream.RawStreamMsg
 		if msg, err = stream.GetMsg(ctx, adv.StreamSeq); err == nil {

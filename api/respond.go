@@ -1,0 +1,69 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// reqTimeout bounds the store calls of one ordinary request.
+const reqTimeout = 5 * time.Second
+
+func (r *request) context() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), reqTimeout)
+}
+
+// authenticate checks the Authorization header once per request.
+func (s *Server) authenticate(r *request) error {
+	if r.authd {
+		return nil
+	}
+	who, err := s.auth.authenticate(r.ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+	if err != nil {
+		return err
+	}
+	r.who, r.authd = who, true
+	return nil
+}
+
+func (s *Server) requireAdmin(r *request) error {
+	if err := s.authenticate(r); err != nil {
+		return err
+	}
+	if !r.who.admin {
+		return errAdminOnly
+	}
+	return nil
+}
+
+func (s *Server) requireShopper(r *request) error {
+	if err := s.authenticate(r); err != nil {
+		return err
+	}
+	if r.who.admin {
+		return errShopperOnly
+	}
+	return nil
+}
+
+// actor is the engine's name for the caller: the shopper id, or "" for admin.
+func (r *request) actor() string {
+	if r.who.admin {
+		return ""
+	}
+	return r.who.user
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	body = append(body, '\n') // a terminal shows curl's output on its own line
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetStatusCode(status)
+	ctx.SetBody(body)
+	return nil
+}

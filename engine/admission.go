@@ -1,0 +1,454 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Defaults of AdmissionOptions.
+const (
+	DefaultBatchMaxSize = 256
+	MaxBatchMaxSize     = 1000
+	DefaultBatchQueue   = 4096
+	DefaultBatchWorkers = 2
+	DefaultBatchTimeout = 5 * time.Second
+	DefaultViewTTL      = time.Second
+)
+
+// Outcomes of admission that are not the store's answer.
+var (
+	// ErrOverloaded means the drop's queue is full: the request was not
+	// taken, so a retry is safe.
+	ErrOverloaded = errors.New("engine: overloaded, retry shortly")
+	// ErrUnavailable means the store could not be asked or did not answer.
+	// For a reserve the outcome is unknown: the client retries with the
+	// same idempotency key to learn it.
+	ErrUnavailable = errors.New("engine: store unavailable")
+)
+
+// SoldOutChecker answers "is this drop sold out?" from memory (every
+// node's flags, kept from the event stream). Only a true answer is acted
+// on, so an unsure checker answers false.
+type SoldOutChecker interface {
+	SoldOut(drop string) bool
+}
+
+// BatchOptions bound request coalescing. Zero values mean the defaults.
+type BatchOptions struct {
+	// MaxSize is the most reserve requests one store call decides
+	// (default DefaultBatchMaxSize, at most MaxBatchMaxSize).
+	MaxSize int
+	// MaxWait is how long a batch that is not full waits for more requests
+	// before it goes (default 0: a batch takes whatever queued while the
+	// previous one was in the store, so an idle system adds no latency and
+	// a busy one batches by itself).
+	MaxWait time.Duration
+	// QueueSize bounds the requests waiting per drop (default
+	// DefaultBatchQueue); past it a request is refused at once with
+	// ErrOverloaded rather than left waiting.
+	QueueSize int
+	// Workers is the number of batches per drop in flight at once
+	// (default DefaultBatchWorkers), so the next batch forms while one is
+	// in the store.
+	Workers int
+	// Timeout bounds one store call (default DefaultBatchTimeout).
+	Timeout time.Duration
+}
+
+func (o BatchOptions) withDefaults() BatchOptions {
+	if o.MaxSize <= 0 {
+		o.MaxSize = DefaultBatchMaxSize
+	}
+	if o.MaxSize > MaxBatchMaxSize {
+		o.MaxSize = MaxBatchMaxSize
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultBatchQueue
+	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultBatchWorkers
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultBatchTimeout
+	}
+	return o
+}
+
+// AdmissionOptions configure an Admission. Zero values mean the defaults.
+type AdmissionOptions struct {
+	Batch BatchOptions
+	// ViewTTL is how stale a cached drop and its counters may be (default
+	// DefaultViewTTL; SPEC §4 lets public availability lag by a second).
+	ViewTTL time.Duration
+	// SoldOut, if set, answers sold_out from memory for drops every node
+	// knows to be sold out.
+	SoldOut SoldOutChecker
+	// OnBatch is told about every store call of a batch (for metrics).
+	OnBatch func(size int, took time.Duration, err error)
+	// OnSoldOutFromMemory is told about every request answered by SoldOut.
+	OnSoldOutFromMemory func()
+}
+
+// Admission is the engine's front door for shoppers' requests under load:
+// it gathers concurrent reserve requests for a drop into batched store
+// calls (a lane per drop), answers sold_out from memory after a sell-out,
+// keeps a short-lived view of each drop (the one existence check of the
+// reserve path, the public view, the live stream), and gives time-window
+// refusals the time a countdown needs. Every rule stays in the Engine and
+// the Store; Admission decides only how requests reach them.
+type Admission struct {
+	eng   *Engine
+	o     AdmissionOptions
+	views *dropViews
+
+	mu     sync.RWMutex
+	lanes  map[string]chan *reserveCall
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewAdmission returns an Admission in front of eng. Close it to finish
+// the requests in its queues.
+func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
+	o.Batch = o.Batch.withDefaults()
+	if o.ViewTTL <= 0 {
+		o.ViewTTL = DefaultViewTTL
+	}
+	if o.OnBatch == nil {
+		o.OnBatch = func(int, time.Duration, error) {}
+	}
+	if o.OnSoldOutFromMemory == nil {
+		o.OnSoldOutFromMemory = func() {}
+	}
+	return &Admission{eng: eng, o: o, views: newDropViews(eng, o.ViewTTL), lanes: map[string]chan *reserveCall{}}
+}
+
+// Reserve decides one shopper's reserve request, batched with the
+// concurrent requests for the same drop. The error is for the request as a
+// whole (ErrOverloaded, ErrUnavailable, ErrNotFound); the shopper's outcome
+// is in the result.
+func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest) (ReserveResult, error) {
+	if err := ValidateDropID(drop); err != nil {
+		return ReserveResult{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
+	}
+	// After a sell-out every node knows it: the crowd is answered from
+	// memory. Not requests whose answer depends on stored state: a replay
+	// of an idempotency key must get its first answer (I5), and joining
+	// the waitlist needs the store.
+	if a.o.SoldOut != nil && req.IdempotencyKey == "" && !req.Waitlist && a.o.SoldOut.SoldOut(drop) {
+		a.o.OnSoldOutFromMemory()
+		return ReserveResult{Err: ErrSoldOut}, nil
+	}
+	// A lane exists only for a drop that exists (ids come from URLs).
+	d, _, err := a.views.get(ctx, drop)
+	if err != nil {
+		return ReserveResult{}, err
+	}
+	res, err := a.submit(drop, req)
+	if err != nil {
+		return ReserveResult{}, err
+	}
+	res.Err = withWindow(d, res.Err)
+	return res, nil
+}
+
+// Register registers user for drop; a refusal for the registration window
+// carries the time it opens or closed.
+func (a *Admission) Register(ctx context.Context, drop, user, ref string) (Registration, bool, error) {
+	reg, created, err := a.eng.Register(ctx, drop, user, ref)
+	if err != nil && (errors.Is(err, ErrRegistrationNotOpen) || errors.Is(err, ErrRegistrationClosed)) {
+		if d, _, verr := a.views.get(ctx, drop); verr == nil {
+			err = withWindow(d, err)
+		}
+	}
+	return reg, created, err
+}
+
+// View returns a drop and its counters as of at most ViewTTL ago.
+func (a *Admission) View(ctx context.Context, drop string) (Drop, Stats, error) {
+	if err := ValidateDropID(drop); err != nil {
+		return Drop{}, Stats{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
+	}
+	return a.views.get(ctx, drop)
+}
+
+// Invalidate forgets the cached view of a drop, after an admin change
+// (pause, resume, creation) that this node made.
+func (a *Admission) Invalidate(drop string) { a.views.invalidate(drop) }
+
+// Queued reports how many requests wait in drop's lane (for tests).
+func (a *Admission) Queued(drop string) int {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.lanes[drop])
+}
+
+// Close stops taking requests, finishes every queued one, and waits for
+// the lanes' workers. Safe to call more than once.
+func (a *Admission) Close() error {
+	a.mu.Lock()
+	if !a.closed {
+		a.closed = true
+		for _, lane := range a.lanes {
+			close(lane)
+		}
+	}
+	a.mu.Unlock()
+	a.wg.Wait()
+	return nil
+}
+
+// WindowError is a refusal for a time window (sale not open, registration
+// closed, …) with the time that matters to the shopper: "opens at" is what
+// a countdown shows.
+type WindowError struct {
+	Err error
+	// What says what happens or happened at At, e.g. "the sale starts at".
+	What string
+	At   time.Time
+}
+
+func (e *WindowError) Error() string {
+	return e.Err.Error() + " (" + e.What + " " + e.At.UTC().Format(time.RFC3339) + ")"
+}
+
+func (e *WindowError) Unwrap() error { return e.Err }
+
+// withWindow gives a window refusal its time, from the drop; other errors
+// pass through.
+func withWindow(d Drop, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case errors.Is(err, ErrSaleNotOpen):
+		return &WindowError{Err: err, What: "the sale starts at", At: d.SaleStartsAt}
+	case errors.Is(err, ErrRegistrationNotOpen):
+		return &WindowError{Err: err, What: "registration opens at", At: d.RegistrationOpensAt}
+	case errors.Is(err, ErrRegistrationClosed):
+		return &WindowError{Err: err, What: "registration closed at", At: d.RegistrationClosesAt}
+	case errors.Is(err, ErrSaleClosed):
+		return &WindowError{Err: err, What: "the sale ended at", At: d.SaleEndsAt}
+	}
+	return err
+}
+
+// --- coalescing ---
+
+type reserveCall struct {
+	req  ReserveRequest
+	done chan reserveAnswer // buffered: the worker never blocks on a reply
+}
+
+type reserveAnswer struct {
+	res ReserveResult
+	err error // the batch failed as a whole
+}
+
+// submit queues one request in its drop's lane and waits for its answer.
+func (a *Admission) submit(drop string, req ReserveRequest) (ReserveResult, error) {
+	call := &reserveCall{req: req, done: make(chan reserveAnswer, 1)}
+	if err := a.enqueue(drop, call); err != nil {
+		return ReserveResult{}, err
+	}
+	ans := <-call.done
+	return ans.res, ans.err
+}
+
+func (a *Admission) enqueue(drop string, call *reserveCall) error {
+	// Sends happen under the read lock and Close closes lanes under the
+	// write lock, so nothing is ever sent on a closed lane.
+	a.mu.RLock()
+	lane, ok := a.lanes[drop]
+	if ok && !a.closed {
+		defer a.mu.RUnlock()
+		return offer(lane, call)
+	}
+	a.mu.RUnlock()
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return fmt.Errorf("%w: shutting down", ErrUnavailable)
+	}
+	lane, ok = a.lanes[drop]
+	if !ok {
+		lane = make(chan *reserveCall, a.o.Batch.QueueSize)
+		a.lanes[drop] = lane
+		for i := 0; i < a.o.Batch.Workers; i++ {
+			a.wg.Add(1)
+			go a.work(drop, lane)
+		}
+	}
+	return offer(lane, call)
+}
+
+func offer(lane chan *reserveCall, call *reserveCall) error {
+	select {
+	case lane <- call:
+		return nil
+	default:
+		return ErrOverloaded
+	}
+}
+
+// work runs batches for one drop until its lane is closed and drained.
+func (a *Admission) work(drop string, lane chan *reserveCall) {
+	defer a.wg.Done()
+	max, wait := a.o.Batch.MaxSize, a.o.Batch.MaxWait
+	batch := make([]*reserveCall, 0, max)
+	reqs := make([]ReserveRequest, 0, max)
+	var timer *time.Timer
+	for first := range lane {
+		batch = append(batch[:0], first)
+		open := fill(lane, &batch, max)
+		if open && wait > 0 && len(batch) < max {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+		gather:
+			for len(batch) < max {
+				select {
+				case call, ok := <-lane:
+					if !ok {
+						break gather
+					}
+					batch = append(batch, call)
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
+		}
+		reqs = reqs[:0]
+		for _, call := range batch {
+			reqs = append(reqs, call.req)
+		}
+		a.run(drop, batch, reqs)
+	}
+}
+
+// fill takes what is already queued, up to max, without waiting. It
+// reports false if the lane was closed.
+func fill(lane chan *reserveCall, batch *[]*reserveCall, max int) bool {
+	for len(*batch) < max {
+		select {
+		case call, ok := <-lane:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, call)
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+func (a *Admission) run(drop string, batch []*reserveCall, reqs []ReserveRequest) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.o.Batch.Timeout)
+	start := time.Now()
+	res, err := a.eng.ReserveBatch(ctx, drop, reqs)
+	cancel()
+	a.o.OnBatch(len(batch), time.Since(start), err)
+	for i, call := range batch {
+		if err != nil {
+			// The outcome is unknown (the script may have run): the client
+			// retries with the same idempotency key to learn it.
+			call.done <- reserveAnswer{err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
+			continue
+		}
+		call.done <- reserveAnswer{res: res[i]}
+	}
+}
+
+// --- cached views ---
+
+// dropViews keeps each drop's configuration and counters for up to ttl, so
+// the public view, the live stream and the reserve path's "does this drop
+// exist" check cost one store read per drop per ttl per node, not one per
+// request.
+type dropViews struct {
+	eng *Engine
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]*viewEntry
+}
+
+type viewEntry struct {
+	mu      sync.Mutex // one refresh at a time per drop
+	fetched time.Time
+	drop    Drop
+	stats   Stats
+	err     error // ErrNotFound is cached too, briefly
+}
+
+// maxCachedViews bounds the cache: ids come from URLs, so anyone can ask
+// for any number of drops that do not exist.
+const maxCachedViews = 10000
+
+func newDropViews(eng *Engine, ttl time.Duration) *dropViews {
+	return &dropViews{eng: eng, ttl: ttl, now: time.Now, entries: map[string]*viewEntry{}}
+}
+
+// get returns the drop and its counters as of at most ttl ago.
+func (c *dropViews) get(ctx context.Context, id string) (Drop, Stats, error) {
+	c.mu.Lock()
+	e, ok := c.entries[id]
+	if !ok {
+		e = &viewEntry{}
+		if len(c.entries) >= maxCachedViews {
+			c.evictLocked()
+		}
+		c.entries[id] = e
+	}
+	c.mu.Unlock()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.fetched.IsZero() && c.now().Sub(e.fetched) < c.ttl {
+		return e.drop, e.stats, e.err
+	}
+	d, err := c.eng.Drop(ctx, id)
+	var st Stats
+	if err == nil {
+		st, err = c.eng.Stats(ctx, id)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		// A store failure is not remembered: the next caller tries again.
+		return Drop{}, Stats{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	e.drop, e.stats, e.err, e.fetched = d, st, err, c.now()
+	return d, st, err
+}
+
+// evictLocked drops stale entries, or everything if none is stale.
+func (c *dropViews) evictLocked() {
+	now := c.now()
+	for id, e := range c.entries {
+		if e.mu.TryLock() {
+			stale := now.Sub(e.fetched) >= c.ttl
+			e.mu.Unlock()
+			if stale {
+				delete(c.entries, id)
+			}
+		}
+	}
+	if len(c.entries) >= maxCachedViews {
+		c.entries = map[string]*viewEntry{}
+	}
+}
+
+// invalidate forgets a drop, after an admin change such as pause.
+func (c *dropViews) invalidate(id string) {
+	c.mu.Lock()
+	delete(c.entries, id)
+	c.mu.Unlock()
+}

@@ -1,0 +1,137 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// laneStore knows one drop, "stub", whose reserve batches can be held in
+// the store, and counts its calls.
+type laneStore struct {
+	engine.Store
+	block   chan struct{} // ReserveBatch waits on it when set
+	entered chan int      // ReserveBatch reports each batch size here
+	calls   atomic.Int64
+}
+
+var stubDrop = engine.Drop{ID: "stub", Name: "Stub", Stock: 10, PerUserLimit: 1, HoldSeconds: 600,
+	Mode: engine.ModeFCFS, RegistrationOpensAt: time.Unix(1e9, 0), RegistrationClosesAt: time.Unix(2e9, 0),
+	SaleStartsAt: time.Unix(2e9, 0)}
+
+func (s *laneStore) Drop(_ context.Context, id string) (engine.Drop, error) {
+	s.calls.Add(1)
+	if id == stubDrop.ID {
+		return stubDrop, nil
+	}
+	return engine.Drop{}, engine.ErrNotFound
+}
+
+func (s *laneStore) Stats(context.Context, string) (engine.Stats, error) {
+	s.calls.Add(1)
+	return engine.Stats{Stock: 10, Available: 10}, nil
+}
+
+func (s *laneStore) ReserveBatch(_ context.Context, _ string, _ time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
+	s.calls.Add(1)
+	if s.entered != nil {
+		s.entered <- len(reqs)
+	}
+	if s.block != nil {
+		<-s.block
+	}
+	out := make([]engine.ReserveResult, len(reqs))
+	for i := range out {
+		out[i].Err = engine.ErrSaleNotOpen
+	}
+	return out, nil
+}
+
+func TestAdmissionFailsFastWhenQueueIsFull(t *testing.T) {
+	st := &laneStore{block: make(chan struct{}), entered: make(chan int, 10)}
+	a := engine.NewAdmission(engine.New(st, engine.Options{}),
+		engine.AdmissionOptions{Batch: engine.BatchOptions{MaxSize: 2, QueueSize: 2, Workers: 1}})
+	req := engine.ReserveRequest{User: "u", Quantity: 1}
+	var wg sync.WaitGroup
+	results := make(chan error, 5)
+	send := func() {
+		defer wg.Done()
+		res, err := a.Reserve(context.Background(), "stub", req)
+		if err == nil {
+			err = res.Err
+		}
+		results <- err
+	}
+	wg.Add(1)
+	go send()
+	<-st.entered // the first batch (of one) is now blocked in the store
+	// Two more fill the queue; the next is refused at once.
+	wg.Add(2)
+	go send()
+	go send()
+	wait(t, "two queued requests", func() bool { return a.Queued("stub") == 2 })
+	start := time.Now()
+	if _, err := a.Reserve(context.Background(), "stub", req); !errors.Is(err, engine.ErrOverloaded) {
+		t.Fatalf("want ErrOverloaded with a full queue, got %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("refusal took %v, want it immediate", took)
+	}
+	close(st.block)
+	wg.Wait()
+	close(results)
+	for err := range results {
+		// The store's answer, with the time a countdown needs.
+		var we *engine.WindowError
+		if !errors.As(err, &we) || !errors.Is(err, engine.ErrSaleNotOpen) || !we.At.Equal(stubDrop.SaleStartsAt) {
+			t.Fatalf("a queued request's answer: %v", err)
+		}
+	}
+	if n := <-st.entered; n != 2 {
+		t.Fatalf("the two queued requests should form one batch, got %d", n)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Reserve(context.Background(), "stub", req); !errors.Is(err, engine.ErrUnavailable) {
+		t.Fatalf("after Close: %v", err)
+	}
+	_ = a.Close() // twice is fine
+}
+
+type soldOut bool
+
+func (s soldOut) SoldOut(string) bool { return bool(s) }
+
+// TestAdmissionSoldOutFromMemory: with the flag set, a plain reserve is
+// answered without the store; keyed and waitlist requests still reach it.
+func TestAdmissionSoldOutFromMemory(t *testing.T) {
+	st := &laneStore{}
+	var fromMemory atomic.Int64
+	a := engine.NewAdmission(engine.New(st, engine.Options{}), engine.AdmissionOptions{
+		SoldOut: soldOut(true), OnSoldOutFromMemory: func() { fromMemory.Add(1) }})
+	defer a.Close()
+	res, err := a.Reserve(context.Background(), "stub", engine.ReserveRequest{User: "u", Quantity: 1})
+	if err != nil || !errors.Is(res.Err, engine.ErrSoldOut) || st.calls.Load() != 0 || fromMemory.Load() != 1 {
+		t.Fatalf("from memory: %+v %v, %d store calls", res, err, st.calls.Load())
+	}
+	for _, req := range []engine.ReserveRequest{
+		{User: "u", Quantity: 1, IdempotencyKey: "k"}, {User: "u", Quantity: 1, Waitlist: true},
+	} {
+		before := st.calls.Load()
+		if _, err := a.Reserve(context.Background(), "stub", req); err != nil {
+			t.Fatal(err)
+		}
+		if st.calls.Load() == before {
+			t.Fatalf("%+v was answered from memory", req)
+		}
+	}
+	if _, err := a.Reserve(context.Background(), "no such", engine.ReserveRequest{User: "u", Quantity: 1}); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("a malformed drop id: %v", err)
+	}
+}
