@@ -153,12 +153,16 @@ type DrawState struct {
 // ErrBusy means another node is doing this work now (it holds the lease).
 var ErrBusy = errors.New("engine: another node is doing this now")
 
+// MaxDrawStep is the most entries of a draw one store call applies.
+const MaxDrawStep = 2000
+
 // DrawOptions configure one RunDraw call. Zero values mean the defaults.
 type DrawOptions struct {
 	// Owner names the caller for the draw's lease (default: random).
 	Owner string
-	// Step is the most entries one store call applies (default 500),
-	// which bounds how long the draw holds the drop's shard at a time.
+	// Step is the most entries one store call applies (default 500, at
+	// most MaxDrawStep), which bounds how long the draw holds the drop's
+	// shard at a time.
 	Step int
 	// LeaseTTL is how long a node that died mid-draw keeps others off
 	// it (default 30s); a live node renews it at every step.
@@ -177,6 +181,7 @@ func (o DrawOptions) withDefaults() DrawOptions {
 	if o.Step <= 0 {
 		o.Step = 500
 	}
+	o.Step = min(o.Step, MaxDrawStep)
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = 30 * time.Second
 	}

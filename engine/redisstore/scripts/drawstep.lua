@@ -6,7 +6,7 @@
 --
 -- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)
 -- ARGV[4] secret nonce   ARGV[5] event nonce   ARGV[6] start (0-based rank)
--- ARGV[7] k, then k pairs: ticket, user of ranks start .. start+k-1
+-- ARGV[7] k (0..2000), then k pairs: ticket, user of ranks start .. start+k-1
 --
 -- Entries ranked below the draw's winner count w get a hold of q units
 -- each (a won event); the others join the waitlist in rank order (a
@@ -31,7 +31,9 @@ NOW_S = ARGV[3]
 K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local K_DROP, K_DRAW, K_ORDER = KEYS[1], KEYS[8], KEYS[9]
 local start, k = tonumber(ARGV[6]), tonumber(ARGV[7])
-if not NOW or not start or not k or k < 0 or k > 10000 or #ARGV ~= 7 + 2 * k
+-- At most 2000 entries: the waitlist's ZADD then takes 4000 arguments,
+-- within what unpack() hands over.
+if not NOW or not start or not k or k < 0 or k > 2000 or #ARGV ~= 7 + 2 * k
    or K_DRAW ~= P .. 'draw' or K_ORDER ~= P .. 'order' then
   return redis.error_reply('ERR flashdrop: malformed draw step arguments')
 end
@@ -53,15 +55,20 @@ end
 local cfg = load_cfg(K_DROP)
 local give = not sale_over(cfg)
 
--- Every check before the first write.
-local regs, wins = {}, 0
+-- Every check before the first write. The registrations are read with
+-- one HMGET for the whole stretch (in user_get's format, lib.lua), not one
+-- HGET per entry: a draw reads a million of them.
+local regs, wins, us = {}, 0, {}
+for i = 1, k do us[i] = ARGV[7 + 2 * i] end
+local vals = k > 0 and redis.call('HMGET', K_REG, unpack(us)) or {}
 for i = 1, k do
-  local u = ARGV[7 + 2 * i]
-  local at, units = user_get(u)
-  if not at then
+  local v = vals[i]
+  if not v then
     return redis.error_reply('ERR flashdrop: draw entry ' .. i .. ' is not a registrant')
   end
-  regs[i] = {at, units}
+  local at, units = string.match(v, '^([^|]*)|([^|]*)|')
+  if not at then at, units = v, 0 end
+  regs[i] = {at, tonumber(units) or 0}
   if start + i - 1 < w then wins = wins + 1 end
 end
 local available = num(redis.call('HGET', K_COUNTERS, 'available'))
