@@ -19,6 +19,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/webhook"
 )
 
 // startNode runs one `serve` node on a shared Redis, NATS and clock, as a
@@ -122,9 +123,28 @@ func TestThreeNodesOneWeek(t *testing.T) {
 	receiver := &hookReceiver{seen: map[string]map[string]bool{}, types: map[string]int{}}
 	hooks := httptest.NewServer(receiver)
 	defer hooks.Close()
-	if r := call(t, "POST", url(1, "/v1/admin/webhooks"), adminTok, `{"url":"`+hooks.URL+`","types":["invited"]}`); r.status != 201 {
-		t.Fatalf("webhook: %d %s", r.status, r.raw)
+	hook := call(t, "POST", url(1, "/v1/admin/webhooks"), adminTok, `{"url":"`+hooks.URL+`","types":["invited"]}`)
+	if hook.status != 201 {
+		t.Fatalf("webhook: %d %s", hook.status, hook.raw)
 	}
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// The webhook's consumer starts at its creation time, which is the
+	// manual clock's (2027), later than every message JetStream stamps
+	// with the real time: it must exist before the events it should get.
+	testkit.Eventually(t, 0, "the webhook's consumer", func() bool {
+		_, err := js.Consumer(ctx, queue.StreamName, webhook.ConsumerPrefix+hook.body["id"].(string))
+		return err == nil
+	})
 	tickAll()
 	drops := func() []string {
 		r := call(t, "GET", url(2, "/v1/admin/drops"), adminTok, "")
@@ -185,17 +205,6 @@ func TestThreeNodesOneWeek(t *testing.T) {
 	})
 	testkit.Eventually(t, 0, "40 invitations at the webhook", func() bool { return len(receiver.users()) == 40 })
 
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	stream, err := js.Stream(ctx, queue.StreamName)
 	if err != nil {
 		t.Fatal(err)
