@@ -410,24 +410,28 @@ func (c *crashingOutbox) AckOutbox(ctx context.Context, drop string, refs ...str
 	return c.Outbox.AckOutbox(ctx, drop, refs...)
 }
 
-func TestCrashBetweenPublishAndAck(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t)
-	drop, _ := w.sale(8, 12)
-	all, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+// crashNodeA runs relay "node-a" (claiming others' entries after
+// claimAfter) until it publishes a batch and "dies" before acknowledging
+// it, and returns the drop's events as they stood before.
+func (w *world) crashNodeA(drop string, claimAfter time.Duration) []engine.Event {
+	w.t.Helper()
+	all, _ := w.store.OutboxEvents(ctx(w.t), drop, 0)
 	var r1 *queue.Relay
 	var once sync.Once
 	ready := make(chan struct{})
 	co := &crashingOutbox{Outbox: w.store, crash: func() { <-ready; once.Do(func() { _ = r1.Close() }) }}
-	r1 = w.relay("node-a", co)
+	r1 = w.relayClaimingAfter("node-a", co, claimAfter)
 	close(ready)
-	deadline := time.Now().Add(20 * time.Second)
-	for !co.crashed.Load() {
-		if time.Now().After(deadline) {
-			t.Fatal("no publish happened")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(w.t, 20*time.Second, "a publish and the crash", co.crashed.Load)
+	_ = r1.Close()
+	return all
+}
+
+func TestCrashBetweenPublishAndAck(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop, _ := w.sale(8, 12)
+	all := w.crashNodeA(drop, 300*time.Millisecond)
 	// Everything the first relay published is on the stream, but still in
 	// the outbox: the next relay publishes it again.
 	w.relay("node-b", nil)
@@ -442,15 +446,7 @@ func TestRestartedRelayTakesBackItsOwnAtOnce(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	drop, _ := w.sale(8, 12)
-	all, _ := w.store.OutboxEvents(ctx(t), drop, 0)
-	var r1 *queue.Relay
-	var once sync.Once
-	ready := make(chan struct{})
-	co := &crashingOutbox{Outbox: w.store, crash: func() { <-ready; once.Do(func() { _ = r1.Close() }) }}
-	r1 = w.relayClaimingAfter("node-a", co, time.Hour)
-	close(ready)
-	testkit.Eventually(t, 0, "the first relay's crash", co.crashed.Load)
-	r1.Close()
+	all := w.crashNodeA(drop, time.Hour)
 	// Its entries wait in node-a's pending list; the restart takes them.
 	w.relayClaimingAfter("node-a", nil, time.Hour)
 	perID, won := w.waitPublished(drop, len(all))

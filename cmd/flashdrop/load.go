@@ -1,0 +1,389 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/flashdrop/flashdrop/loadtest"
+)
+
+// loadEnv are the load flags that also read a FLASHDROP_* variable: the
+// ones serve shares (secrets, NATS) and the target. The scenario's knobs
+// come from the command line only, so a stray variable cannot change a
+// rehearsal silently.
+var loadEnv = map[string]bool{"target": true, "admin-token": true, "jwt-secret": true, "jwt-issuer": true,
+	"jwt-audience": true, "nats-url": true, "tokens-file": true}
+
+// loadCmd is `flashdrop load`: flags only, then loadtest.Run. Tests set
+// Extra (hooks, clocks) and Lookup.
+type loadCmd struct {
+	Stdout, Stderr io.Writer
+	Lookup         func(string) (string, bool)
+	Extra          []loadtest.Option
+	// Serve is the in-process serve of --embedded, once running (tests).
+	Serve *Main
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+type ratioFlag struct {
+	o    *loadtest.Options
+	name string
+	v    float64
+}
+
+func (r *ratioFlag) String() string { return strconv.FormatFloat(r.v, 'g', -1, 64) }
+func (r *ratioFlag) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("want a number between 0 and 1")
+	}
+	r.v = v
+	return r.o.SetRatio(r.name, v)
+}
+
+// Run runs the command and returns its exit code (loadtest.Exit*).
+func (c *loadCmd) Run(ctx context.Context, args []string) int {
+	if len(args) > 0 && args[0] == "report" {
+		return c.report(args[1:])
+	}
+	var o loadtest.Options
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	targets := fs.String("target", "", "base URL of the serve node(s), comma-separated; requests spread across them")
+	fs.StringVar(&o.AdminToken, "admin-token", "", "the shop backend's admin token (create the drop, stats, confirm after payment, audit)")
+	secret := fs.String("jwt-secret", "", "HS256 secret to pre-sign shopper tokens (or --tokens-file)")
+	fs.StringVar(&o.JWTIssuer, "jwt-issuer", "", "iss claim of the shopper tokens, if serve checks one")
+	fs.StringVar(&o.JWTAudience, "jwt-audience", "", "aud claim of the shopper tokens, if serve checks one")
+	tokensFile := fs.String("tokens-file", "", "file of shopper tokens, one \"user<TAB>token\" per line, instead of --jwt-secret")
+	fs.IntVar(&o.Users, "users", 0, "shoppers (default 1000, or the tokens file's count)")
+	fs.Int64Var(&o.Stock, "stock", 0, "units of the created drop (default users/10)")
+	fs.Int64Var(&o.PerUserLimit, "per-user-limit", 0, "per-shopper limit of the created drop (default 1)")
+	hold := fs.Duration("hold", 0, "hold (checkout window) of the created drop, whole seconds (default 5s)")
+	fs.StringVar(&o.Mode, "mode", "", "mode of the created drop: fcfs or draw (default fcfs)")
+	fs.StringVar(&o.DropID, "drop", "", "rehearse against this existing drop instead of creating one")
+	fs.DurationVar(&o.Lead, "lead", 0, "time from creating the drop to its sale (default 3s + 1ms per shopper)")
+	fs.StringVar(&o.UserPrefix, "user-prefix", "", "prefix of the shopper ids (default load-); shards of one run share it")
+	arrival := fs.String("arrival", "burst", "burst (all buyers at T0), rate (constant) or ramp (rate to ramp-to)")
+	fs.Float64Var(&o.Rate, "rate", 0, "arrivals per second (rate, ramp)")
+	fs.Float64Var(&o.RampTo, "ramp-to", 0, "arrivals per second at the end of the ramp")
+	fs.DurationVar(&o.Duration, "duration", 0, "length of the rate or ramp arrival")
+	fs.IntVar(&o.Connections, "connections", 64, "concurrent connections")
+	fs.IntVar(&o.Presses, "presses", 1, "times each buyer presses Buy (each retried like an app on 429, 503 and transport errors)")
+	for _, r := range []struct{ name, usage string }{
+		{"confirm-ratio", "share of the winners who pay and are confirmed (default 0.5)"},
+		{"cancel-ratio", "share of the winners who cancel (default 0.2); the rest let the hold expire"},
+		{"waitlist-ratio", "share of the buyers who join the waitlist when sold out (default 0.3)"},
+		{"unregistered-ratio", "share of the shoppers who never register and must be refused (default 0.05)"},
+		{"keyed-ratio", "share of the presses that carry an Idempotency-Key (default 1)"},
+	} {
+		fs.Var(&ratioFlag{o: &o, name: r.name}, r.name, r.usage)
+	}
+	fs.StringVar(&o.NATSURL, "nats-url", "", "NATS with the FLASHDROP stream, for the event audit (I4)")
+	var reports, outs listFlag
+	fs.Var(&reports, "report", "text, json or html; repeatable (default text)")
+	fs.Var(&outs, "out", "file for the report of the same position (default stdout); repeatable")
+	quiet := fs.Bool("quiet", false, "no progress bars and no phase lines")
+	fs.DurationVar(&o.Thresholds.MaxP99, "max-p99", 0, "exit 1 if the rush's reserve p99 is above this")
+	fs.Float64Var(&o.Thresholds.MinRPS, "min-rps", 0, "exit 1 if the rush's requests per second are below this")
+	maxErr := fs.String("max-error-rate", "", "exit 1 if the rush's error rate is above this fraction (0 allows none)")
+	shard := fs.String("shard", "", "i/n: this generator's slice of the shoppers (with --drop)")
+	fs.Int64Var(&o.Seed, "seed", 0, "seed of the shoppers' roles and order (default random, reported)")
+	embedded := fs.Bool("embedded", false, "start an in-process serve (embedded Redis and NATS) and rehearse against it")
+	fs.Float64Var(&o.MaxGeneratorCPU, "max-generator-cpu", 0, "share of the cores the generator may use before the run is invalid (default 0.9; negative: not judged)")
+	fs.DurationVar(&o.SettleTimeout, "settle-timeout", 0, "how long to wait for holds to expire and refills (default hold + 15s)")
+	fs.DurationVar(&o.EventsWait, "events-wait", 0, "how long to wait for the events of every win (default 15s)")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", 0, "timeout of each request (default 10s)")
+	fs.IntVar(&o.ReplaySample, "replay-sample", 0, "keyed wins the audit replays (default 20)")
+	fs.Usage = func() {
+		fmt.Fprint(c.Stderr, `usage: flashdrop load --target URL --admin-token T --jwt-secret S [flags]
+       flashdrop load --embedded [flags]
+       flashdrop load report a.json b.json … [--report text|json|html] [--out FILE]
+
+Rehearses release day: creates a drop (or uses --drop), registers the shoppers,
+waits for T0 on the server's clock, sends the rush, checks out, follows the
+waitlist refills, and audits SPEC §3. Exit codes: 0 pass, 1 threshold crossed,
+2 audit failed, 3 invalid run (bad flag, unreachable target, generator saturated).
+
+flags (--target, --admin-token, --jwt-*, --tokens-file and --nats-url also read FLASHDROP_<NAME>):
+`)
+		fs.PrintDefaults()
+	}
+	bad := func(format string, a ...any) int {
+		fmt.Fprintf(c.Stderr, "flashdrop load: "+format+"\n", a...)
+		return loadtest.ExitInvalid
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return loadtest.ExitInvalid // the flag package printed the reason
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q (flags come before nothing; see --help)", fs.Arg(0))
+	}
+	lookup := c.Lookup
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	if err := applyEnv(fs, func(k string) (string, bool) {
+		for name := range loadEnv {
+			if envName(name) == k {
+				return lookup(k)
+			}
+		}
+		return "", false
+	}); err != nil {
+		return bad("%v", err)
+	}
+	o.JWTSecret = []byte(*secret)
+	o.Arrival = loadtest.Arrival(*arrival)
+	if *targets != "" {
+		for _, t := range strings.Split(*targets, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				o.Targets = append(o.Targets, t)
+			}
+		}
+	}
+	if *hold != 0 {
+		if *hold < time.Second || *hold%time.Second != 0 {
+			return bad("--hold must be whole seconds, at least 1s")
+		}
+		o.HoldSeconds = int64(*hold / time.Second)
+	}
+	if *maxErr != "" {
+		v, err := strconv.ParseFloat(*maxErr, 64)
+		if err != nil {
+			return bad("--max-error-rate %q: want a fraction such as 0.01", *maxErr)
+		}
+		o.Thresholds.MaxErrorRate, o.Thresholds.MaxErrorRateSet = v, true
+	}
+	if *shard != "" {
+		i, n, ok := strings.Cut(*shard, "/")
+		si, err1 := strconv.Atoi(i)
+		sn, err2 := strconv.Atoi(n)
+		if !ok || err1 != nil || err2 != nil {
+			return bad("--shard %q: want i/n, such as 0/4", *shard)
+		}
+		o.Shard, o.Shards = si, sn
+	}
+	if *tokensFile != "" {
+		toks, err := readTokens(*tokensFile)
+		if err != nil {
+			return bad("--tokens-file: %v", err)
+		}
+		o.Tokens = toks
+	}
+	if len(reports) == 0 {
+		reports = listFlag{"text"}
+	}
+	for _, r := range reports {
+		if r != "text" && r != "json" && r != "html" {
+			return bad("--report %q: want text, json or html", r)
+		}
+	}
+	if len(outs) > len(reports) {
+		return bad("%d --out for %d --report: give one --report per --out", len(outs), len(reports))
+	}
+	extra := append([]loadtest.Option(nil), c.Extra...)
+	if *embedded {
+		if len(o.Targets) > 0 || o.AdminToken != "" || len(o.JWTSecret) > 0 || o.NATSURL != "" || o.DropID != "" {
+			return bad("--embedded starts its own serve: it takes no --target, --admin-token, --jwt-secret, --nats-url or --drop")
+		}
+		// A quick demo: holds expire within seconds and the sweeper
+		// releases them promptly.
+		if o.HoldSeconds == 0 {
+			o.HoldSeconds = 3
+		}
+		m := NewMain(io.Discard, c.Stderr)
+		m.Lookup = func(string) (string, bool) { return "", false }
+		if err := m.ParseFlags([]string{"--listen", "127.0.0.1:0", "--no-demo", "--log-level", "error", "--sweep-every", "100ms"}); err != nil {
+			return bad("%v", err)
+		}
+		if err := m.Run(ctx); err != nil {
+			return bad("starting the embedded serve: %v", err)
+		}
+		c.Serve = m
+		defer func() { _ = m.Close() }()
+		o.Targets = []string{"http://" + m.Addr}
+		o.AdminToken, o.JWTSecret = m.Config.AdminToken, []byte(m.Config.JWTSecret)
+		o.NATSURL = m.natsURL
+		extra = append(extra, loadtest.WithSharedProcess())
+		if !*quiet {
+			fmt.Fprintf(c.Stderr, "embedded serve on %s (in-process Redis and NATS, not durable)\n", m.Addr)
+		}
+	}
+	if !*quiet {
+		o.Log = c.Stderr
+		if f, ok := c.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			o.Progress = c.Stderr
+		}
+	}
+	rep, err := loadtest.Run(ctx, o, extra...)
+	if err != nil {
+		return bad("%v", err)
+	}
+	return c.write(rep, reports, outs)
+}
+
+// write writes each report; a report that cannot be written makes the run
+// invalid (CI would read nothing).
+func (c *loadCmd) write(rep *loadtest.Report, reports, outs listFlag) int {
+	for i, kind := range reports {
+		w, closeFn := c.Stdout, func() error { return nil }
+		if i < len(outs) && outs[i] != "-" {
+			f, err := os.Create(outs[i])
+			if err != nil {
+				fmt.Fprintf(c.Stderr, "flashdrop load: %v\n", err)
+				return loadtest.ExitInvalid
+			}
+			w, closeFn = f, f.Close
+		}
+		var err error
+		switch kind {
+		case "text":
+			err = rep.WriteText(w)
+		case "json":
+			err = rep.WriteJSON(w)
+		case "html":
+			err = rep.WriteHTML(w)
+		}
+		if cerr := closeFn(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			fmt.Fprintf(c.Stderr, "flashdrop load: writing the %s report: %v\n", kind, err)
+			return loadtest.ExitInvalid
+		}
+	}
+	if rep.ExitCode != 0 && (len(outs) > 0 || reports[0] != "text") {
+		// The verdict also reaches the terminal when the reports go to files.
+		fmt.Fprintf(c.Stderr, "flashdrop load: %s (exit %d)\n", rep.Verdict, rep.ExitCode)
+	}
+	return rep.ExitCode
+}
+
+// report is `flashdrop load report a.json b.json …`: it merges the JSON
+// reports of several generators and re-runs the audit on the merged
+// records.
+func (c *loadCmd) report(args []string) int {
+	fs := flag.NewFlagSet("load report", flag.ContinueOnError)
+	fs.SetOutput(c.Stderr)
+	var reports, outs listFlag
+	fs.Var(&reports, "report", "text, json or html; repeatable (default text)")
+	fs.Var(&outs, "out", "file for the report of the same position (default stdout)")
+	var th loadtest.Thresholds
+	fs.DurationVar(&th.MaxP99, "max-p99", 0, "exit 1 if the merged rush's reserve p99 is above this")
+	fs.Float64Var(&th.MinRPS, "min-rps", 0, "exit 1 if the merged rush's requests per second are below this")
+	maxErr := fs.String("max-error-rate", "", "exit 1 if the merged rush's error rate is above this fraction")
+	fs.Usage = func() {
+		fmt.Fprint(c.Stderr, "usage: flashdrop load report a.json b.json … [flags]\n\nMerges the JSON reports of the generators of one run (--shard i/n) and audits the merged records.\n\n")
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the files.
+	var files []string
+	rest := args
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return loadtest.ExitInvalid
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(c.Stderr, "flashdrop load report: give the JSON reports to merge")
+		return loadtest.ExitInvalid
+	}
+	if *maxErr != "" {
+		v, err := strconv.ParseFloat(*maxErr, 64)
+		if err != nil {
+			fmt.Fprintf(c.Stderr, "flashdrop load report: --max-error-rate %q: want a fraction\n", *maxErr)
+			return loadtest.ExitInvalid
+		}
+		th.MaxErrorRate, th.MaxErrorRateSet = v, true
+	}
+	var reps []*loadtest.Report
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			fmt.Fprintf(c.Stderr, "flashdrop load report: %v\n", err)
+			return loadtest.ExitInvalid
+		}
+		rep, err := loadtest.ReadJSON(bufio.NewReader(f))
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(c.Stderr, "flashdrop load report: %s: %v\n", name, err)
+			return loadtest.ExitInvalid
+		}
+		reps = append(reps, rep)
+	}
+	merged, err := loadtest.Merge(th, reps...)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "flashdrop load report: %v\n", err)
+		return loadtest.ExitInvalid
+	}
+	if len(reports) == 0 {
+		reports = listFlag{"text"}
+	}
+	if len(outs) > len(reports) {
+		fmt.Fprintf(c.Stderr, "flashdrop load report: %d --out for %d --report\n", len(outs), len(reports))
+		return loadtest.ExitInvalid
+	}
+	for _, r := range reports {
+		if r != "text" && r != "json" && r != "html" {
+			fmt.Fprintf(c.Stderr, "flashdrop load report: --report %q: want text, json or html\n", r)
+			return loadtest.ExitInvalid
+		}
+	}
+	return c.write(merged, reports, outs)
+}
+
+// readTokens reads "user<TAB>token" lines; blank lines and # comments are
+// skipped.
+func readTokens(name string) ([]loadtest.UserToken, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []loadtest.UserToken
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, tok, ok := strings.Cut(line, "\t")
+		if !ok || user == "" || strings.TrimSpace(tok) == "" {
+			return nil, fmt.Errorf("line %d: want user<TAB>token", n)
+		}
+		out = append(out, loadtest.UserToken{User: user, Token: strings.TrimSpace(tok)})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no tokens")
+	}
+	return out, nil
+}

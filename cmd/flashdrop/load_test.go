@@ -1,0 +1,684 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/testkit"
+	"github.com/flashdrop/flashdrop/loadtest"
+	"github.com/flashdrop/flashdrop/loadtest/fakeserver"
+	"github.com/flashdrop/flashdrop/queue/natstest"
+)
+
+// loadStack is a real stack for the rehearsal: serve on a real
+// redis-server and an in-process NATS, with a manual clock that starts
+// now (the generator reads the server's clock from Date headers and the
+// drop's created_at) and that the test moves at phase boundaries, so that
+// the sale opens and holds expire without anyone sleeping.
+type loadStack struct {
+	m     *Main
+	clock *engine.ManualClock
+	nats  *natstest.Server
+	base  string
+}
+
+func startLoadStack(t *testing.T) *loadStack {
+	t.Helper()
+	redistest.Require(t)
+	rs, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Close() })
+	ns := natstest.Start(t)
+	m := NewMain(io.Discard, &testkit.LockedBuffer{})
+	m.Lookup = func(string) (string, bool) { return "", false }
+	if err := m.ParseFlags([]string{"--listen", "127.0.0.1:0", "--log-level", "error", "--no-demo",
+		"--redis-url", rs.Addr, "--nats-url", ns.URL(), "--sweep-every", "20ms"}); err != nil {
+		t.Fatal(err)
+	}
+	clock := engine.NewManualClock(time.Now())
+	m.Clock = clock
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return &loadStack{m: m, clock: clock, nats: ns, base: "http://" + m.Addr}
+}
+
+// hooks moves the stack's clock: past T0 when the generator starts
+// waiting for it, and past every hold's deadline when the refills start.
+func (s *loadStack) hooks(lead, hold time.Duration, more func(loadtest.Phase)) loadtest.Option {
+	return loadtest.WithPhaseHook(func(p loadtest.Phase) {
+		switch p {
+		case loadtest.PhaseWait:
+			s.clock.Advance(lead + time.Second)
+		case loadtest.PhaseRefill:
+			s.clock.Advance(hold + time.Second)
+		}
+		if more != nil {
+			more(p)
+		}
+	})
+}
+
+func (s *loadStack) args(extra ...string) []string {
+	return append([]string{"--target", s.base, "--admin-token", s.m.Config.AdminToken, "--jwt-secret", s.m.Config.JWTSecret,
+		"--nats-url", s.nats.URL(), "--quiet", "--max-generator-cpu", "-1", "--lead", "10s", "--hold", "5s", "--connections", "16"}, extra...)
+}
+
+// runLoad runs `flashdrop load` as main would, with hooks.
+func runLoad(t *testing.T, ctx context.Context, args []string, extra ...loadtest.Option) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &loadCmd{Stdout: &out, Stderr: &errOut, Lookup: func(string) (string, bool) { return "", false }, Extra: extra}
+	code := c.Run(ctx, args)
+	return code, out.String(), errOut.String()
+}
+
+func readReport(t *testing.T, path string) *loadtest.Report {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := loadtest.ReadJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// TestLoadEndToEndPassesTheAudit rehearses a sale on a real stack: fcfs,
+// presses with retries, checkouts that confirm and cancel, holds that
+// expire, waitlist refills, unregistered shoppers; the audit passes with
+// every check run, and the JSON report says so.
+func TestLoadEndToEndPassesTheAudit(t *testing.T) {
+	s := startLoadStack(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, text, stderr := runLoad(t, context.Background(),
+		s.args("--users", "600", "--stock", "60", "--presses", "2", "--waitlist-ratio", "0.5", "--report", "text", "--report", "json", "--out", "-", "--out", out),
+		s.hooks(10*time.Second, 5*time.Second, nil))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, text, stderr)
+	}
+	rep := readReport(t, out)
+	if rep.Audit.Verdict != loadtest.AuditPass || !rep.Complete {
+		t.Fatalf("audit %s\n%s", rep.Audit.Verdict, text)
+	}
+	for _, c := range rep.Audit.Checks {
+		if c.Status != loadtest.CheckPass {
+			t.Errorf("check %s %s: %s", c.ID, c.Status, c.Detail)
+		}
+	}
+	// The scenario really had every part: wins, sold-out answers, refusals
+	// of unregistered shoppers, cancels, expiries and refills.
+	var vias = map[string]int{}
+	var actions = map[string]int{}
+	for _, tl := range rep.Records.Told {
+		vias[tl.Via]++
+		actions[tl.Action]++
+	}
+	if rep.Rush.Outcomes["won"] != 60 || rep.Rush.Outcomes["sold_out"] == 0 || rep.Rush.Outcomes["not_registered"] == 0 {
+		t.Errorf("rush outcomes %v", rep.Rush.Outcomes)
+	}
+	if vias["refill"] == 0 || actions["cancel"] == 0 || actions["expire"] == 0 || actions["confirm"] == 0 {
+		t.Errorf("told via %v, actions %v", vias, actions)
+	}
+	if rep.Records.Stats.Held != 0 || rep.Records.Stats.Confirmed != 60 || rep.Records.Stats.Released == 0 {
+		t.Errorf("final stats %+v", rep.Records.Stats)
+	}
+	if !strings.Contains(text, "audit: PASS") {
+		t.Errorf("text report:\n%s", text)
+	}
+}
+
+// TestLoadAuditFailsOnOversell: a server that sells one unit more than its
+// stock fails I1, exit code 2, naming the reservation that made it.
+func TestLoadAuditFailsOnOversell(t *testing.T) {
+	f := startFakeServer(t, fakeserver.Faults{OversellBy: 1})
+	code, text, stderr := runLoad(t, context.Background(), fakeArgs(f.URL, "--users", "100", "--stock", "10"), f.hook(1))
+	if code != loadtest.ExitAuditFailed {
+		t.Fatalf("exit %d, want 2\n%s\n%s", code, text, stderr)
+	}
+	if !regexpMatch(`FAIL I1 .*\n\s+reservation \S+ \(user load-\d+, 1 unit\(s\)\) made 11 units won of a stock of 10`, text) {
+		t.Fatalf("I1 does not name the culprit:\n%s", text)
+	}
+}
+
+// TestLoadAuditFailsOnADoubleWin: a server that lets one shopper win twice
+// fails I2, naming her and both reservations.
+func TestLoadAuditFailsOnADoubleWin(t *testing.T) {
+	f := startFakeServer(t, fakeserver.Faults{DoubleWin: true})
+	code, text, stderr := runLoad(t, context.Background(), fakeArgs(f.URL, "--users", "100", "--stock", "30", "--presses", "2"), f.hook(1))
+	if code != loadtest.ExitAuditFailed {
+		t.Fatalf("exit %d, want 2\n%s\n%s", code, text, stderr)
+	}
+	if !regexpMatch(`FAIL I2 .*\n\s+user load-\d+ held 2 units \(limit 1\): reservations \S+, \S+`, text) {
+		t.Fatalf("I2 does not name the culprit:\n%s", text)
+	}
+}
+
+// TestLoadAuditFailsWhenAWonEventIsLost: a real stack whose stream loses
+// one won event (deleted after the relay published it, as a relay that
+// acknowledged without publishing would leave it) fails I4, naming the
+// reservation.
+func TestLoadAuditFailsWhenAWonEventIsLost(t *testing.T) {
+	s := startLoadStack(t)
+	var lost struct {
+		sync.Mutex
+		reservation string
+	}
+	lose := func(p loadtest.Phase) {
+		if p != loadtest.PhaseAudit {
+			return
+		}
+		nc, err := nats.Connect(s.nats.URL())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		st, err := js.Stream(ctx, "FLASHDROP")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		var drops struct {
+			Drops []struct {
+				ID string `json:"id"`
+			} `json:"drops"`
+		}
+		_ = json.Unmarshal([]byte(call(t, "GET", s.base+"/v1/admin/drops", s.m.Config.AdminToken, "").raw), &drops)
+		if len(drops.Drops) != 1 {
+			t.Errorf("drops: %+v", drops)
+			return
+		}
+		drop := drops.Drops[0].ID
+		subject := "flashdrop." + drop + ".won"
+		// Every win's event is in the stream: one per reservation.
+		testkit.Eventually(t, 0, "every won event in the stream", func() bool {
+			var stats struct {
+				Reservations int `json:"reservations"`
+			}
+			_ = json.Unmarshal([]byte(call(t, "GET", s.base+"/v1/admin/drops/"+drop+"/stats", s.m.Config.AdminToken, "").raw), &stats)
+			info, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+			return err == nil && stats.Reservations > 0 && info.State.Subjects[subject] == uint64(stats.Reservations)
+		})
+		msg, err := st.GetLastMsgForSubject(ctx, subject)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		var ce struct {
+			Data struct {
+				Reservation string `json:"reservation"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(msg.Data, &ce)
+		if err := st.DeleteMsg(ctx, msg.Sequence); err != nil {
+			t.Error(err)
+		}
+		lost.Lock()
+		lost.reservation = ce.Data.Reservation
+		lost.Unlock()
+	}
+	code, text, stderr := runLoad(t, context.Background(), s.args("--users", "200", "--stock", "20", "--events-wait", "2s"),
+		s.hooks(10*time.Second, 5*time.Second, lose))
+	if code != loadtest.ExitAuditFailed {
+		t.Fatalf("exit %d, want 2\n%s\n%s", code, text, stderr)
+	}
+	lost.Lock()
+	defer lost.Unlock()
+	if lost.reservation == "" || !strings.Contains(text, "no won event for reservation "+lost.reservation) {
+		t.Fatalf("I4 does not name the lost event's reservation %q:\n%s", lost.reservation, text)
+	}
+}
+
+// TestLoadAuditFailsOnAFakeWin: a proxy in front of a real serve turns one
+// sold_out answer into a 201 win that never happened. The audit names the
+// reservation: it does not exist, no won event announces it, and its unit
+// is one more than the stock.
+func TestLoadAuditFailsOnAFakeWin(t *testing.T) {
+	s := startLoadStack(t)
+	fake := "" // the invented reservation id
+	var mu sync.Mutex
+	upstream := &fasthttp.HostClient{Addr: s.m.Addr, Dial: func(addr string) (net.Conn, error) { return net.Dial("tcp", addr) }}
+	proxy := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.Request.SetHost(s.m.Addr)
+		if err := upstream.Do(&ctx.Request, &ctx.Response); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadGateway)
+			return
+		}
+		path := string(ctx.Path())
+		if !strings.HasSuffix(path, "/reservations") || ctx.Response.StatusCode() != 409 || !bytes.Contains(ctx.Response.Body(), []byte(`"sold_out"`)) {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if fake != "" {
+			return
+		}
+		drop := strings.Split(strings.Trim(path, "/"), "/")[2]
+		var claims jwt.RegisteredClaims
+		tok := strings.TrimPrefix(string(ctx.Request.Header.Peek("Authorization")), "Bearer ")
+		_, _, _ = jwt.NewParser().ParseUnverified(tok, &claims)
+		fake = drop + ".f00df00df00df00df00d"
+		now := time.Now().UTC()
+		body, _ := json.Marshal(map[string]any{"reservation": map[string]any{"id": fake, "drop": drop, "user": claims.Subject,
+			"quantity": 1, "status": "held", "won_at": now, "expires_at": now.Add(5 * time.Second), "share_code": "f00d"}})
+		ctx.Response.Reset()
+		ctx.SetStatusCode(201)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(body)
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- proxy.Serve(ln) }()
+	t.Cleanup(func() { _ = proxy.Shutdown(); <-done; upstream.CloseIdleConnections() })
+	args := s.args("--users", "200", "--stock", "20", "--events-wait", "2s")
+	args[1] = "http://" + ln.Addr().String()
+	code, text, stderr := runLoad(t, context.Background(), args, s.hooks(10*time.Second, 5*time.Second, nil))
+	if code != loadtest.ExitAuditFailed {
+		t.Fatalf("exit %d, want 2\n%s\n%s", code, text, stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{
+		"reservation " + fake + " told to user ",
+		"no won event for reservation " + fake,
+	} {
+		if fake == "" || !strings.Contains(text, want) {
+			t.Errorf("the report does not say %q:\n%s", want, text)
+		}
+	}
+}
+
+// TestLoadMaxP99CrossedExitsOne: a p99 above --max-p99 exits 1, with the
+// audit passing.
+func TestLoadMaxP99CrossedExitsOne(t *testing.T) {
+	f := startFakeServer(t, fakeserver.Faults{})
+	code, text, stderr := runLoad(t, context.Background(), fakeArgs(f.URL, "--users", "50", "--stock", "5", "--max-p99", "1ns"), f.hook(1))
+	if code != loadtest.ExitThreshold {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, text, stderr)
+	}
+	if !strings.Contains(text, "CROSSED max-p99") || !strings.Contains(text, "audit: PASS") {
+		t.Fatalf("report:\n%s", text)
+	}
+}
+
+// TestLoadBadFlagsExitThreeBeforeAnyRequest: a bad flag exits 3 with a
+// clear message, and nothing reaches the target.
+func TestLoadBadFlagsExitThreeBeforeAnyRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan struct{}, 100)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	defer ln.Close()
+	target := "http://" + ln.Addr().String()
+	base := []string{"--target", target, "--admin-token", "tok-0123456789abcdef", "--jwt-secret", strings.Repeat("s", 32)}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"--users", "-5"}, "--users must be between"},
+		{[]string{"--confirm-ratio", "0.8", "--cancel-ratio", "0.5"}, "must not exceed 1"},
+		{[]string{"--arrival", "rate"}, "--arrival rate needs --rate"},
+		{[]string{"--shard", "2/2", "--drop", "x"}, "--shard 2/2"},
+		{[]string{"--shard", "0/2"}, "--shard needs --drop"},
+		{[]string{"--report", "pdf"}, `--report "pdf"`},
+		{[]string{"--hold", "1500ms"}, "--hold must be whole seconds"},
+		{[]string{"--jwt-secret", "short"}, "at least 32 bytes"},
+		{[]string{"stray"}, "unexpected argument"},
+	} {
+		code, _, stderr := runLoad(t, context.Background(), append(append([]string{}, base...), c.args...))
+		if code != loadtest.ExitInvalid || !strings.Contains(stderr, c.want) {
+			t.Errorf("load %v: exit %d, stderr %q; want 3 and %q", c.args, code, stderr, c.want)
+		}
+	}
+	select {
+	case <-accepted:
+		t.Fatal("a bad flag must be refused before any request")
+	default:
+	}
+	// An unreachable target is one line, exit 3.
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := dead.Addr().String()
+	dead.Close()
+	code, _, stderr := runLoad(t, context.Background(), []string{"--target", "http://" + addr, "--admin-token", "x", "--jwt-secret", strings.Repeat("s", 32), "--quiet"})
+	if code != loadtest.ExitInvalid || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "unreachable") {
+		t.Fatalf("unreachable target: exit %d, stderr %q", code, stderr)
+	}
+	// So is an unreachable NATS, before any load.
+	f := startFakeServer(t, fakeserver.Faults{})
+	code, _, stderr = runLoad(t, context.Background(), fakeArgs(f.URL, "--nats-url", "nats://"+addr))
+	if code != loadtest.ExitInvalid || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "--nats-url nats://"+addr+" unreachable") {
+		t.Fatalf("unreachable NATS: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestLoadEmbeddedDemo is the newcomer's one command: an in-process serve,
+// a rehearsal against it, the audit and a report.
+func TestLoadEmbeddedDemo(t *testing.T) {
+	code, text, stderr := runLoad(t, context.Background(), []string{"--embedded", "--users", "150", "--hold", "1s", "--quiet", "--settle-timeout", "30s"})
+	if code != 0 || !strings.Contains(text, "audit: PASS") {
+		t.Fatalf("exit %d\n%s\n%s", code, text, stderr)
+	}
+}
+
+// TestLoadReportMergesShards: two generators (--shard 0/2 and 1/2) against
+// one existing drop; `flashdrop load report` merges their JSON reports and
+// audits the merged records, which pass.
+func TestLoadReportMergesShards(t *testing.T) {
+	f := startFakeServer(t, fakeserver.Faults{})
+	now := f.clock.Now().UTC()
+	body := fmt.Sprintf(`{"id":"shared","stock":10,"hold_seconds":1,"registration_opens_at":%q,"registration_closes_at":%q,"sale_starts_at":%q}`,
+		now.Add(-time.Minute).Format(time.RFC3339Nano), now.Add(time.Minute).Format(time.RFC3339Nano), now.Add(time.Minute).Format(time.RFC3339Nano))
+	if r := call(t, "POST", f.URL+"/v1/admin/drops", fakeAdmin, body); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	errs := make([]string, 2)
+	hook := f.hook(2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, errs[i] = runLoad(t, context.Background(), fakeArgs(f.URL, "--drop", "shared", "--users", "100", "--seed", "5",
+				"--shard", fmt.Sprintf("%d/2", i), "--report", "json", "--out", filepath.Join(dir, fmt.Sprintf("s%d.json", i))), hook)
+		}()
+	}
+	wg.Wait()
+	if codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("shard exit codes %v: %v", codes, errs)
+	}
+	code, text, stderr := runLoad(t, context.Background(), []string{"report", filepath.Join(dir, "s0.json"), filepath.Join(dir, "s1.json")})
+	if code != 0 || !strings.Contains(text, "audit: PASS") || !strings.Contains(text, "2 generator reports merged") {
+		t.Fatalf("merged: exit %d\n%s\n%s", code, text, stderr)
+	}
+	if !strings.Contains(text, "outcomes: sold_out") && !strings.Contains(text, "won 10") {
+		t.Fatalf("merged outcomes:\n%s", text)
+	}
+}
+
+const fakeAdmin = "fake-admin-token-0123456789"
+
+// fakeStack is a fake server on a manual clock that starts now.
+type fakeStack struct {
+	*fakeserver.Server
+	clock *loadtest.ManualClock
+}
+
+func startFakeServer(t *testing.T, faults fakeserver.Faults) *fakeStack {
+	t.Helper()
+	clock := loadtest.NewManualClock(time.Now())
+	f, err := fakeserver.Start(fakeserver.Options{AdminToken: fakeAdmin, JWTSecret: []byte(strings.Repeat("k", 32)), Faults: faults, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return &fakeStack{f, clock}
+}
+
+// hook moves the fake's clock past T0 once `generators` runs wait for it
+// (a barrier: no generator may still be registering), and past every hold
+// when a run starts its refills. Nothing waits for the wall clock.
+func (f *fakeStack) hook(generators int) loadtest.Option {
+	var mu sync.Mutex
+	waiting := 0
+	opened := make(chan struct{})
+	return loadtest.WithPhaseHook(func(p loadtest.Phase) {
+		switch p {
+		case loadtest.PhaseWait:
+			mu.Lock()
+			waiting++
+			if waiting == generators {
+				f.clock.Advance(time.Hour)
+				close(opened)
+			}
+			mu.Unlock()
+			<-opened
+		case loadtest.PhaseRefill:
+			f.clock.Advance(time.Hour)
+		}
+	})
+}
+
+func fakeArgs(target string, extra ...string) []string {
+	args := []string{"--target", target, "--admin-token", fakeAdmin, "--jwt-secret", strings.Repeat("k", 32),
+		"--quiet", "--max-generator-cpu", "-1", "--connections", "8"}
+	if !slices.Contains(extra, "--drop") {
+		args = append(args, "--lead", "30m", "--hold", "1s", "--seed", "3")
+	}
+	return append(args, extra...)
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// benchServe runs serve in the benchmark's process: embedded (for
+// /healthz) or on a real redis-server and NATS.
+func benchServe(b *testing.B, real bool) *Main {
+	b.Helper()
+	args := []string{"--listen", "127.0.0.1:0", "--no-demo", "--log-level", "error"}
+	if real {
+		redistest.Require(b)
+		rs, err := redistest.Start()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = rs.Close() })
+		args = append(args, "--redis-url", rs.Addr, "--nats-url", natstest.Start(b).URL())
+	}
+	m := NewMain(io.Discard, io.Discard)
+	m.Lookup = func(string) (string, bool) { return "", false }
+	if err := m.ParseFlags(args); err != nil {
+		b.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// childServe runs `flashdrop serve` (embedded) in a child process, the
+// test binary re-executed through signal_test.go's child hook, so that
+// neither wrk nor flashdrop load shares a process with the server: both
+// compete with it for the cores the same way.
+func childServe(b *testing.B) string {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeStopsCleanlyOnSIGTERM$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), "FLASHDROP_TEST_CHILD=serve")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`listening on (http://\S+)`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return a
+	case <-time.After(30 * time.Second):
+		b.Fatal("the child serve did not start")
+	}
+	return ""
+}
+
+// benchConns is the connection count of the load benchmarks, for both
+// tools.
+const benchConns = 64
+
+// BenchmarkLoadVsWrk: the generator is not the bottleneck. Against the
+// same /healthz of a serve in its own process, in one run and at equal
+// connections, flashdrop load's client (loadtest.Flood: the rush's client
+// and recorder) is compared with wrk. Run with -benchtime 1x (make bench).
+func BenchmarkLoadVsWrk(b *testing.B) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		b.Fatal("wrk is not installed: make bench installs it (apt-get install wrk)")
+	}
+	url := childServe(b)
+	// The machine is shared: the two tools take turns, several rounds, and
+	// the medians are compared, so a neighbour's burst of CPU does not
+	// decide the ratio.
+	const rounds, secs = 5, 2
+	for range b.N {
+		var wrkRates, loadRates []float64
+		var p99 float64
+		for range rounds {
+			out, err := exec.Command(wrk, "-t", "2", "-c", strconv.Itoa(benchConns), "-d", fmt.Sprintf("%ds", secs), url+"/healthz").CombinedOutput()
+			if err != nil {
+				b.Fatalf("wrk: %v\n%s", err, out)
+			}
+			mm := regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`).FindSubmatch(out)
+			if mm == nil {
+				b.Fatalf("wrk printed no rate:\n%s", out)
+			}
+			v, _ := strconv.ParseFloat(string(mm[1]), 64)
+			wrkRates = append(wrkRates, v)
+			res, err := loadtest.Flood(context.Background(), url, "/healthz", benchConns, secs*time.Second)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Errors > 0 {
+				b.Fatalf("flood: %d errors", res.Errors)
+			}
+			loadRates = append(loadRates, res.RPS)
+			p99 = max(p99, res.Latency.P99)
+		}
+		wrkRPS, loadRPS := median(wrkRates), median(loadRates)
+		fmt.Printf("/healthz, %d connections, %d alternating rounds of %ds: wrk median %.0f req/s %v; flashdrop load median %.0f req/s %v (worst p99 %.3f ms)\n",
+			benchConns, rounds, secs, wrkRPS, rounded(wrkRates), loadRPS, rounded(loadRates), p99)
+		fmt.Printf("load/wrk throughput ratio: %.2f\n", loadRPS/wrkRPS)
+		b.ReportMetric(loadRPS/wrkRPS, "load/wrk")
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func rounded(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
+	return out
+}
+
+// BenchmarkLoadRegistration: 100,000 shoppers registered by flashdrop load
+// on a real stack, the rate printed against the same server's /healthz
+// at the same connections. Run with -benchtime 1x (make bench).
+func BenchmarkLoadRegistration(b *testing.B) {
+	m := benchServe(b, true)
+	url := "http://" + m.Addr
+	users := 100_000
+	if v := os.Getenv("LOAD_BENCH_USERS"); v != "" {
+		users, _ = strconv.Atoi(v)
+	}
+	for range b.N {
+		health, err := loadtest.Flood(context.Background(), url, "/healthz", benchConns, 3*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		o := loadtest.Options{Targets: []string{url}, AdminToken: m.Config.AdminToken,
+			JWTSecret: []byte(m.Config.JWTSecret), Users: users, Stock: 100, Lead: time.Hour, Connections: benchConns, Seed: 1}
+		_ = o.SetRatio("unregistered-ratio", 0) // every shopper registers
+		rep, err := loadtest.Run(ctx, o,
+			loadtest.WithPhaseHook(func(p loadtest.Phase) {
+				if p == loadtest.PhaseWait {
+					cancel() // registration is what is measured
+				}
+			}))
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var reg loadtest.PhaseReport
+		for _, p := range rep.Phases {
+			if p.Name == loadtest.PhaseRegister {
+				reg = p
+			}
+		}
+		if reg.Requests == 0 || reg.Errors > 0 {
+			b.Fatalf("registration: %+v (invalid: %v)", reg, rep.Invalid)
+		}
+		// /healthz again after: the machine is shared, the baseline is the
+		// mean of before and after.
+		after, err := loadtest.Flood(context.Background(), url, "/healthz", benchConns, 3*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		hrps := (health.RPS + after.RPS) / 2
+		fmt.Printf("registration: %d shoppers in %.1fs = %.0f/s; /healthz %.0f req/s (%.0f before, %.0f after); %d connections\n",
+			reg.Requests, reg.Seconds, reg.RPS, hrps, health.RPS, after.RPS, benchConns)
+		fmt.Printf("register/healthz throughput ratio: %.2f\n", reg.RPS/hrps)
+		b.ReportMetric(reg.RPS/hrps, "register/healthz")
+	}
+}

@@ -1,0 +1,272 @@
+package loadtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Endpoints, as reports name them.
+const (
+	EndpointHealth      = "healthz"
+	EndpointCreateDrop  = "create_drop"
+	EndpointGetDrop     = "get_drop"
+	EndpointStats       = "stats"
+	EndpointView        = "view"
+	EndpointRegister    = "register"
+	EndpointReserve     = "reserve"
+	EndpointConfirm     = "confirm"
+	EndpointCancel      = "cancel"
+	EndpointReservation = "reservation"
+	EndpointReplay      = "replay"
+)
+
+// Outcomes that are not problem codes.
+const (
+	OutcomeWon       = "won"
+	OutcomeOK        = "ok"
+	OutcomeTransport = "transport_error"
+	OutcomeTimeout   = "timeout"
+)
+
+// answer is one HTTP exchange as the generator saw it. body is a copy:
+// nothing of fasthttp's pooled buffers outlives the call.
+type answer struct {
+	status     int
+	code       string // problem code, "won"/"ok" on 2xx, or a transport outcome
+	body       []byte
+	retryAfter time.Duration
+	replayed   bool
+	date       time.Time // the Date header: the server's clock, to the second
+	err        error
+	sent, done time.Time
+}
+
+// ok reports a 2xx answer.
+func (a answer) ok() bool { return a.err == nil && a.status >= 200 && a.status < 300 }
+
+// retryable says whether an app would send the same request again: the
+// server never decided it (transport error, overloaded, rate limited).
+func (a answer) retryable() bool {
+	return a.err != nil || a.status == 429 || a.status == 503 || a.status == 502 || a.status == 504
+}
+
+// failed counts towards the error rate: not an answer the contract allows
+// for a well-formed request.
+func (a answer) failed() bool {
+	return a.err != nil || a.status >= 500 || a.status == 429 || a.code == "internal" || a.code == "invalid" ||
+		a.code == "unauthorized" || a.code == "forbidden" || a.status == 0
+}
+
+// client sends requests to the targets over keep-alive connections.
+type client struct {
+	hosts   []*fasthttp.HostClient
+	bases   []string // path prefix of each target ("" for most)
+	admin   string
+	timeout time.Duration
+	clock   Clock
+}
+
+func newClient(o Options) (*client, error) {
+	c := &client{admin: o.AdminToken, timeout: o.RequestTimeout, clock: o.clock}
+	// Each connection sticks to one target; a target gets its share.
+	for i, t := range o.Targets {
+		u, err := url.Parse(t)
+		if err != nil {
+			return nil, err
+		}
+		conns := o.Connections / len(o.Targets)
+		if i < o.Connections%len(o.Targets) {
+			conns++
+		}
+		host := u.Host
+		if u.Port() == "" {
+			if u.Scheme == "https" {
+				host += ":443"
+			} else {
+				host += ":80"
+			}
+		}
+		dial := o.dial
+		if dial == nil {
+			// A plain dialer: fasthttp's default one caches DNS answers in a
+			// process-wide goroutine that never ends.
+			d := &net.Dialer{Timeout: o.RequestTimeout, KeepAlive: 30 * time.Second}
+			dial = func(addr string) (net.Conn, error) { return d.Dial("tcp", addr) }
+		}
+		c.hosts = append(c.hosts, &fasthttp.HostClient{
+			Addr:                          host,
+			IsTLS:                         u.Scheme == "https",
+			Name:                          "flashdrop-load",
+			MaxConns:                      max(conns, 1) + 4, // + the coordinator's own calls
+			MaxConnWaitTimeout:            o.RequestTimeout,
+			ReadTimeout:                   o.RequestTimeout,
+			WriteTimeout:                  o.RequestTimeout,
+			MaxIdleConnDuration:           time.Minute,
+			Dial:                          dial,
+			NoDefaultUserAgentHeader:      true,
+			DisableHeaderNamesNormalizing: true,
+			DisablePathNormalizing:        true,
+		})
+		c.bases = append(c.bases, strings.TrimSuffix(u.Path, "/"))
+	}
+	return c, nil
+}
+
+func (c *client) close() {
+	for _, h := range c.hosts {
+		h.CloseIdleConnections()
+	}
+}
+
+// do sends one request to target t (modulo the number of targets).
+// token "" sends no Authorization; key "" sends no Idempotency-Key.
+func (c *client) do(t int, method, path, token string, body []byte, key string) answer {
+	return c.send(t, method, path, token, body, key, false)
+}
+
+// doDated is do that also reads the Date header (the server's clock): a
+// parse the hot path does without.
+func (c *client) doDated(t int, method, path, token string, body []byte, key string) answer {
+	return c.send(t, method, path, token, body, key, true)
+}
+
+func (c *client) send(t int, method, path, token string, body []byte, key string, dated bool) answer {
+	h := c.hosts[t%len(c.hosts)]
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI(c.bases[t%len(c.bases)] + path)
+	req.Header.SetHost(h.Addr)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	if body != nil {
+		req.Header.SetContentType("application/json")
+		req.SetBody(body)
+	}
+	a := answer{sent: c.clock.Now()}
+	err := h.DoTimeout(req, resp, c.timeout)
+	a.done = c.clock.Now()
+	if err != nil {
+		a.err = err
+		a.code = OutcomeTransport
+		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) {
+			a.code = OutcomeTimeout
+		}
+		return a
+	}
+	a.status = resp.StatusCode()
+	if b := resp.Body(); len(b) > 0 {
+		a.body = append([]byte(nil), b...)
+	}
+	if ra := resp.Header.Peek("Retry-After"); len(ra) > 0 {
+		if n, err := strconv.Atoi(string(ra)); err == nil && n >= 0 {
+			a.retryAfter = time.Duration(n) * time.Second
+		}
+	}
+	a.replayed = string(resp.Header.Peek("Idempotent-Replayed")) == "true"
+	if d := resp.Header.Peek("Date"); dated && len(d) > 0 {
+		a.date, _ = http.ParseTime(string(d))
+	}
+	switch {
+	case a.status >= 200 && a.status < 300:
+		a.code = OutcomeOK
+	default:
+		var p struct {
+			Code string `json:"code"`
+		}
+		if json.Unmarshal(a.body, &p) == nil && p.Code != "" {
+			a.code = p.Code
+		} else {
+			a.code = "http_" + strconv.Itoa(a.status)
+		}
+	}
+	return a
+}
+
+// --- lenient wire forms: unknown fields are ignored, missing ones zero ---
+
+// Drop is what the rehearsal needs of a drop's configuration.
+type Drop struct {
+	ID                   string    `json:"id"`
+	Name                 string    `json:"name,omitempty"`
+	Stock                int64     `json:"stock"`
+	PerUserLimit         int64     `json:"per_user_limit"`
+	HoldSeconds          int64     `json:"hold_seconds"`
+	Mode                 string    `json:"mode"`
+	ConfirmBy            string    `json:"confirm_by,omitempty"`
+	RegistrationOpensAt  time.Time `json:"registration_opens_at"`
+	RegistrationClosesAt time.Time `json:"registration_closes_at"`
+	SaleStartsAt         time.Time `json:"sale_starts_at"`
+	SaleEndsAt           time.Time `json:"sale_ends_at,omitzero"`
+	CreatedAt            time.Time `json:"created_at,omitzero"`
+}
+
+// confirmer is who confirms a hold: the shop backend (admin token), unless
+// the drop lets shoppers confirm their own. A missing field is the default,
+// "backend".
+func (d Drop) shopperConfirms() bool { return d.ConfirmBy == "shopper" }
+
+// Reservation is a reservation as the API shows it.
+type Reservation struct {
+	ID           string    `json:"id"`
+	User         string    `json:"user"`
+	Quantity     int64     `json:"quantity"`
+	Status       string    `json:"status"`
+	WonAt        time.Time `json:"won_at,omitzero"`
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	UpdatedAt    time.Time `json:"updated_at,omitzero"`
+	FromWaitlist bool      `json:"from_waitlist,omitempty"`
+}
+
+// Stats are a drop's counters. Owed (units owed to the waitlist while a
+// drop is paused) is counted apart from Available where a server reports
+// it; other unknown fields are ignored.
+type Stats struct {
+	Stock        int64  `json:"stock"`
+	Available    int64  `json:"available"`
+	Held         int64  `json:"held"`
+	Confirmed    int64  `json:"confirmed"`
+	Released     int64  `json:"released"`
+	Owed         *int64 `json:"owed,omitempty"`
+	Registered   int64  `json:"registered"`
+	Waitlisted   int64  `json:"waitlisted"`
+	Reservations int64  `json:"reservations"`
+}
+
+type publicView struct {
+	State string `json:"state"`
+	Me    *struct {
+		Registered       bool         `json:"registered"`
+		Reservation      *Reservation `json:"reservation"`
+		WaitlistPosition *int64       `json:"waitlist_position"`
+	} `json:"me"`
+	ConfirmBy string `json:"confirm_by"`
+}
+
+type reservationBody struct {
+	Reservation Reservation `json:"reservation"`
+}
+
+type problemBody struct {
+	Code             string `json:"code"`
+	Detail           string `json:"detail"`
+	WaitlistPosition int64  `json:"waitlist_position"`
+}
+
+func decodeLenient(b []byte, v any) error {
+	return json.NewDecoder(bytes.NewReader(b)).Decode(v)
+}

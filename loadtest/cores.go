@@ -1,0 +1,5 @@
+package loadtest
+
+import "runtime"
+
+func numCPU() int { return runtime.GOMAXPROCS(0) }

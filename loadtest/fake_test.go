@@ -1,0 +1,182 @@
+package loadtest_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/flashdrop/flashdrop/loadtest"
+	"github.com/flashdrop/flashdrop/loadtest/fakeserver"
+)
+
+const (
+	adminToken = "admin-token-for-tests-0123456789"
+	secret     = "a-jwt-secret-of-at-least-32-bytes!!"
+)
+
+// startNATS runs a JetStream server in the test's process on a free
+// loopback port.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s.ClientURL()
+}
+
+func startFake(t *testing.T, o fakeserver.Options) *fakeserver.Server {
+	t.Helper()
+	o.AdminToken, o.JWTSecret = adminToken, []byte(secret)
+	f, err := fakeserver.Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return f
+}
+
+func baseOptions(target string) loadtest.Options {
+	return loadtest.Options{Targets: []string{target}, AdminToken: adminToken, JWTSecret: []byte(secret),
+		Users: 200, Stock: 20, HoldSeconds: 1, Lead: time.Minute, Connections: 8, Seed: 7, MaxGeneratorCPU: -1}
+}
+
+// startTimedFake runs a fake on a manual clock that starts now and that
+// the run's phase hook moves: past T0 when the generator starts waiting
+// for it, past every hold when the refills start. Nothing waits for a
+// wall clock, so a slow machine cannot make registration miss its window.
+func startTimedFake(t *testing.T, o fakeserver.Options) (*fakeserver.Server, loadtest.Option) {
+	t.Helper()
+	clock := loadtest.NewManualClock(time.Now())
+	o.Now = clock.Now
+	f := startFake(t, o)
+	return f, loadtest.WithPhaseHook(func(p loadtest.Phase) {
+		switch p {
+		case loadtest.PhaseWait:
+			clock.Advance(time.Minute + time.Second)
+		case loadtest.PhaseRefill:
+			clock.Advance(time.Hour)
+		}
+	})
+}
+
+func TestRunAgainstFakeWithEventsPasses(t *testing.T) {
+	nurl := startNATS(t)
+	f, hook := startTimedFake(t, fakeserver.Options{NATSURL: nurl})
+	o := baseOptions(f.URL)
+	o.NATSURL = nurl
+	o.Presses = 2
+	rep, err := loadtest.Run(context.Background(), o, hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	_ = rep.WriteText(&b)
+	if rep.ExitCode != 0 {
+		t.Fatalf("exit %d\n%s", rep.ExitCode, b.String())
+	}
+	if !strings.Contains(b.String(), "audit: PASS") {
+		t.Fatalf("%s", b.String())
+	}
+	t.Log(b.String())
+}
+
+// TestInterruptedRunReportsWhatItMeasured: Ctrl-C (a cancelled context)
+// stops the run cleanly; the report keeps what was measured, is marked
+// incomplete, names the phase, and exits 3.
+func TestInterruptedRunReportsWhatItMeasured(t *testing.T) {
+	clock := loadtest.NewManualClock(time.Now())
+	f := startFake(t, fakeserver.Options{Now: clock.Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rep, err := loadtest.Run(ctx, baseOptions(f.URL), loadtest.WithPhaseHook(func(p loadtest.Phase) {
+		switch p {
+		case loadtest.PhaseWait:
+			clock.Advance(2 * time.Minute)
+		case loadtest.PhaseRush:
+			cancel()
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	_ = rep.WriteText(&b)
+	if rep.Complete || rep.StoppedIn != loadtest.PhaseRush || rep.ExitCode != loadtest.ExitInvalid ||
+		rep.Audit.Verdict != loadtest.AuditNotRun || !strings.Contains(b.String(), "INCOMPLETE: stopped in the rush phase") {
+		t.Fatalf("complete %v, stopped in %q, exit %d, audit %s\n%s", rep.Complete, rep.StoppedIn, rep.ExitCode, rep.Audit.Verdict, b.String())
+	}
+	var registered int64
+	for _, p := range rep.Phases {
+		if p.Name == loadtest.PhaseRegister {
+			registered = p.Requests
+		}
+	}
+	if registered == 0 {
+		t.Fatalf("the registrations measured before the interrupt are lost:\n%s", b.String())
+	}
+}
+
+// TestTokensInsteadOfSecret: shoppers' tokens can come ready-made (ops may
+// not hold the JWT secret).
+func TestTokensInsteadOfSecret(t *testing.T) {
+	f, hook := startTimedFake(t, fakeserver.Options{})
+	o := baseOptions(f.URL)
+	o.JWTSecret = nil
+	for i := range 40 {
+		user := fmt.Sprintf("given-%d", i)
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Subject: user,
+			ExpiresAt: jwt.NewNumericDate(time.Now().Add(48 * time.Hour))}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Tokens = append(o.Tokens, loadtest.UserToken{User: user, Token: tok})
+	}
+	o.Users, o.Stock = 0, 4
+	rep, err := loadtest.Run(context.Background(), o, hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ExitCode != 0 || rep.Run.Users != 40 || len(rep.Records.Told) == 0 || !strings.HasPrefix(rep.Records.Told[0].User, "given-") {
+		var b bytes.Buffer
+		_ = rep.WriteText(&b)
+		t.Fatalf("exit %d, users %d\n%s", rep.ExitCode, rep.Run.Users, b.String())
+	}
+}
+
+// TestOffsetsOfTheRamp: the p-th arrival of a ramp from r0 to r1 over D
+// comes when r0·t + (r1-r0)·t²/(2D) = p.
+func TestOffsetsOfTheRamp(t *testing.T) {
+	o := loadtest.Options{Arrival: loadtest.ArrivalRamp, Rate: 100, RampTo: 300, Duration: 2 * time.Second}
+	n := 0
+	for p := 0; ; p++ {
+		off, ok := loadtest.OffsetOf(o, p)
+		if !ok {
+			break
+		}
+		s := off.Seconds()
+		if got := 100*s + 200*s*s/4; math.Abs(got-float64(p)) > 1e-6 {
+			t.Fatalf("arrival %d at %v: N(t) = %f", p, off, got)
+		}
+		n++
+	}
+	if n != 400 { // ∫0..2 (100 + 100t) dt = 400
+		t.Fatalf("%d arrivals, want 400", n)
+	}
+	o.Arrival = loadtest.ArrivalRate
+	if off, ok := loadtest.OffsetOf(o, 150); !ok || off != 1500*time.Millisecond {
+		t.Fatalf("rate: %v %v", off, ok)
+	}
+}

@@ -1,0 +1,270 @@
+package loadtest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/loadtest"
+	"github.com/flashdrop/flashdrop/loadtest/fakeserver"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// t0 of the reproducible runs: the generator's and the fake's clock.
+var epoch = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+
+// latencyOf gives every answer a fixed latency by endpoint and outcome:
+// with one connection and a manual clock that the fake moves, a whole run
+// (and its report) is reproducible.
+func latencyOf(endpoint, outcome string) time.Duration {
+	switch endpoint + "/" + outcome {
+	case "reserve/won":
+		return 2100 * time.Microsecond
+	case "reserve/sold_out":
+		return 450 * time.Microsecond
+	case "reserve/limit_reached":
+		return 700 * time.Microsecond
+	case "reserve/not_registered":
+		return 300 * time.Microsecond
+	case "register/ok":
+		return 900 * time.Microsecond
+	case "confirm/ok":
+		return 1500 * time.Microsecond
+	case "cancel/ok":
+		return 1200 * time.Microsecond
+	}
+	return 250 * time.Microsecond
+}
+
+// reproducible runs a rehearsal on a manual clock against a fake whose
+// answers take fixed times.
+func reproducible(t *testing.T, f *fakeserver.Server, clock *loadtest.ManualClock, o loadtest.Options) *loadtest.Report {
+	t.Helper()
+	rep, err := loadtest.Run(context.Background(), o, loadtest.WithClock(clock),
+		loadtest.WithCPUMeter(func() time.Duration { return 0 }), loadtest.WithCores(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func newReproducibleFake(t *testing.T, clock *loadtest.ManualClock, winIf func(string) bool) *fakeserver.Server {
+	return startFake(t, fakeserver.Options{Now: clock.Now, WinIf: winIf,
+		Delay: func(endpoint, outcome string) { clock.Advance(latencyOf(endpoint, outcome)) }})
+}
+
+func goldenOptions(target string) loadtest.Options {
+	o := baseOptions(target)
+	o.Users, o.Stock, o.Presses, o.Connections, o.Lead, o.Seed = 60, 6, 2, 1, 2*time.Second, 42
+	_ = o.SetRatio("waitlist-ratio", 0.5)
+	return o
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./loadtest -run %s -update to accept):\n%s", name, t.Name(), got)
+	}
+}
+
+// TestGoldenReports: the text and JSON reports of a reproducible run
+// (fixed clock, seed and latencies) match the golden files byte for byte.
+func TestGoldenReports(t *testing.T) {
+	clock := loadtest.NewManualClock(epoch)
+	f := newReproducibleFake(t, clock, nil)
+	rep := reproducible(t, f, clock, goldenOptions(f.URL))
+	var text, js bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	// The target's port is the one thing a run cannot fix.
+	port := strings.TrimPrefix(f.URL, "http://127.0.0.1:")
+	golden(t, "report.txt", bytes.ReplaceAll(text.Bytes(), []byte(port), []byte("PORT")))
+	golden(t, "report.json", bytes.ReplaceAll(js.Bytes(), []byte(port), []byte("PORT")))
+	if rep.ExitCode != 0 || rep.Audit.Verdict != loadtest.AuditPass {
+		t.Fatalf("the golden run must pass:\n%s", text.String())
+	}
+	// The JSON reads back and renders the same text.
+	back, err := loadtest.ReadJSON(&js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text2 bytes.Buffer
+	_ = back.WriteText(&text2)
+	if text2.String() != text.String() {
+		t.Errorf("the JSON report does not render the same text:\n%s", text2.String())
+	}
+}
+
+// TestHTMLReportIsSelfContained: the HTML page parses, holds its charts as
+// inline SVG, and references no other host: no script, stylesheet, font
+// or image from anywhere.
+func TestHTMLReportIsSelfContained(t *testing.T) {
+	clock := loadtest.NewManualClock(epoch)
+	f := newReproducibleFake(t, clock, nil)
+	rep := reproducible(t, f, clock, goldenOptions(f.URL))
+	var page bytes.Buffer
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(bytes.NewReader(page.Bytes()))
+	d.Strict, d.AutoClose, d.Entity = false, xml.HTMLAutoClose, xml.HTMLEntity
+	svgs, paths := 0, 0
+	var inStyle bool
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the page does not parse: %v", err)
+		}
+		switch tk := tok.(type) {
+		case xml.StartElement:
+			switch strings.ToLower(tk.Name.Local) {
+			case "svg":
+				svgs++
+			case "path", "line", "polyline", "rect":
+				paths++
+			case "script", "link", "img", "iframe", "object", "embed":
+				t.Errorf("the page has a <%s> element", tk.Name.Local)
+			case "style":
+				inStyle = true
+			}
+			for _, a := range tk.Attr {
+				if tk.Name.Local == "svg" && (a.Name.Local == "xmlns" || a.Name.Space == "xmlns") {
+					continue // a namespace name, never fetched
+				}
+				v := strings.ToLower(a.Value)
+				if strings.Contains(v, "://") || strings.Contains(v, "url(") && !strings.Contains(v, "url(#") || strings.HasPrefix(v, "//") {
+					t.Errorf("<%s %s=%q> references something outside the page", tk.Name.Local, a.Name.Local, a.Value)
+				}
+			}
+		case xml.CharData:
+			if inStyle {
+				css := strings.ToLower(string(tk))
+				if strings.Contains(css, "@import") || strings.Contains(css, "url(") {
+					t.Errorf("the stylesheet loads something: %s", css)
+				}
+			}
+		case xml.EndElement:
+			if tk.Name.Local == "style" {
+				inStyle = false
+			}
+		}
+	}
+	if svgs < 2 || paths < 10 {
+		t.Errorf("want two inline SVG charts with drawing in them, got %d svg and %d shapes", svgs, paths)
+	}
+	for _, want := range []string{"Audit: pass", "I4", "Rush: answers per second after T0", "Latency percentiles per endpoint"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
+
+// TestMergedShardsEqualTheSingleRun: two generators (--shard 0/2, 1/2)
+// against one drop, merged, report what one generator with the same seed
+// reports: the same requests with the same latencies per phase, endpoint
+// and outcome, the same rush timeline and outcomes, and the same audit.
+// The fake decides each shopper's outcome by her id, so arrival order
+// (which differs between one and two generators) cannot matter; phase
+// durations legitimately differ (generators run side by side) and are
+// not compared.
+func TestMergedShardsEqualTheSingleRun(t *testing.T) {
+	winIf := func(user string) bool {
+		n, _ := strconv.Atoi(strings.TrimPrefix(user, "load-"))
+		return n%7 == 0
+	}
+	run := func(f *fakeserver.Server, clock *loadtest.ManualClock, shard, shards int) *loadtest.Report {
+		clock.Set(epoch) // every generator starts at the same moment
+		o := baseOptions(f.URL)
+		o.Users, o.Connections, o.Seed, o.Presses, o.ReplaySample = 140, 1, 9, 2, 1000
+		o.Stock, o.HoldSeconds = 0, 0
+		o.DropID, o.Shard, o.Shards = "shared", shard, shards
+		_ = o.SetRatio("waitlist-ratio", 0)
+		return reproducible(t, f, clock, o)
+	}
+	setup := func() (*fakeserver.Server, *loadtest.ManualClock) {
+		clock := loadtest.NewManualClock(epoch)
+		f := newReproducibleFake(t, clock, winIf)
+		body := fmt.Sprintf(`{"id":"shared","stock":20,"hold_seconds":1,"registration_opens_at":%q,"registration_closes_at":%q,"sale_starts_at":%q}`,
+			epoch.Add(-time.Hour).Format(time.RFC3339), epoch.Add(2*time.Second).Format(time.RFC3339), epoch.Add(2*time.Second).Format(time.RFC3339))
+		postAdmin(t, f.URL+"/v1/admin/drops", body)
+		return f, clock
+	}
+	fa, ca := setup()
+	single := run(fa, ca, 0, 1)
+	fb, cb := setup()
+	s0, s1 := run(fb, cb, 0, 2), run(fb, cb, 1, 2)
+	if s0.Audit.Verdict != loadtest.AuditPartial || s1.Audit.Verdict != loadtest.AuditPartial {
+		t.Errorf("a shard's audit is partial: %s, %s", s0.Audit.Verdict, s1.Audit.Verdict)
+	}
+	merged, err := loadtest.Merge(loadtest.Thresholds{}, s0, s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if single.Audit.Verdict != loadtest.AuditPass || single.Rush.Outcomes["won"] == 0 {
+		t.Fatalf("the single run: audit %s, outcomes %v", single.Audit.Verdict, single.Rush.Outcomes)
+	}
+	pick := func(r *loadtest.Report) string {
+		var series []loadtest.Series
+		for _, s := range r.Series {
+			if s.Phase == loadtest.PhaseRegister || s.Phase == loadtest.PhaseRush || s.Phase == loadtest.PhaseCheckout {
+				series = append(series, s)
+			}
+		}
+		b, _ := json.MarshalIndent(struct {
+			Series   []loadtest.Series
+			Timeline []loadtest.TimelineSecond
+			Outcomes map[string]int64
+			Requests int64
+			Audit    loadtest.AuditReport
+			Told     int
+			Shoppers int
+		}{series, r.Timeline, r.Rush.Outcomes, r.Rush.Requests, r.Audit, len(r.Records.Told), r.Run.Shoppers}, "", " ")
+		return string(b)
+	}
+	if a, b := pick(single), pick(merged); a != b {
+		t.Fatalf("merged shards differ from the single run\nsingle:\n%s\nmerged:\n%s", a, b)
+	}
+}
+
+func postAdmin(t *testing.T, url, body string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST %s: %d", url, resp.StatusCode)
+	}
+}

@@ -1,0 +1,475 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Phase is one step of a rehearsal.
+type Phase string
+
+// The phases, in order.
+const (
+	PhaseSetup    Phase = "setup"
+	PhaseRegister Phase = "register"
+	PhaseWait     Phase = "wait"
+	PhaseRush     Phase = "rush"
+	PhaseCheckout Phase = "checkout"
+	PhaseRefill   Phase = "refill"
+	PhaseAudit    Phase = "audit"
+)
+
+// maxRetries is how often an app resends a request the server never
+// decided (transport error, 429, 503) before it gives up.
+const maxRetries = 4
+
+// shopper is one of this generator's shoppers.
+type shopper struct {
+	idx          int // global index: the same in every shard
+	pos          int // position in the global arrival order
+	user, token  string
+	unregistered bool
+	waitlist     bool // asks to join the waitlist when sold out
+}
+
+type runner struct {
+	o      Options
+	c      *client
+	clock  Clock
+	m      metrics
+	drop   Drop
+	runKey string
+
+	created bool
+	offset  time.Duration // server clock - generator clock
+	t0      time.Time     // generator time at which the sale was seen open
+	start   time.Time
+
+	shoppers []*shopper
+	byUser   map[string]*shopper
+
+	mu          sync.Mutex
+	rec         Records
+	told        map[string]int // reservation -> index in rec.Told
+	waitlisters map[string]*shopper
+	phases      []PhaseReport
+	invalid     []string
+	notes       []string
+	rush        rushTimes
+
+	cpuRush, wallRush time.Duration
+}
+
+type rushTimes struct {
+	firstSoldOut, lastWon, lastAnswer time.Duration
+	soldOut                           bool
+	notOpen                           int // presses still answered sale_not_open after T0
+}
+
+// Run rehearses release day as o describes and returns the report. An
+// error without a report means nothing was measured: the options are bad
+// (an *InvalidError) or the target is unreachable; the error is one line.
+// A run stopped by ctx (Ctrl-C) still returns its report, marked
+// incomplete.
+func Run(ctx context.Context, o Options, extra ...Option) (*Report, error) {
+	for _, f := range extra {
+		f(&o)
+	}
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if o.cpu == nil {
+		o.cpu = processCPU
+	}
+	if o.Seed == 0 {
+		o.Seed = rand.Int64N(1<<53) + 1
+	}
+	c, err := newClient(o)
+	if err != nil {
+		return nil, invalidf("%v", err)
+	}
+	defer c.close()
+	r := &runner{o: o, c: c, clock: o.clock, told: map[string]int{}, waitlisters: map[string]*shopper{}, byUser: map[string]*shopper{}}
+	r.rec.Observed = map[string]Observed{}
+	r.start = r.clock.Now()
+	if err := r.setup(ctx); err != nil {
+		return nil, err
+	}
+	stopped := Phase("")
+	for _, step := range []struct {
+		p  Phase
+		fn func(context.Context) error
+	}{
+		{PhaseRegister, r.register}, {PhaseWait, r.waitT0}, {PhaseRush, r.rushPhase},
+		{PhaseCheckout, r.checkout}, {PhaseRefill, r.refill}, {PhaseAudit, r.gather},
+	} {
+		if ctx.Err() != nil {
+			stopped = step.p
+			break
+		}
+		r.phaseStart(step.p)
+		begin := r.clock.Now()
+		err := step.fn(ctx)
+		r.phaseEnd(step.p, begin)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, errInterrupted) {
+				stopped = step.p
+				break
+			}
+			var inv *InvalidError
+			if errors.As(err, &inv) {
+				r.invalid = append(r.invalid, inv.Reason)
+				stopped = step.p
+				break
+			}
+			return nil, err
+		}
+	}
+	return r.report(stopped), nil
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.o.Log != nil {
+		fmt.Fprintf(r.o.Log, format+"\n", args...)
+	}
+}
+
+func (r *runner) phaseStart(p Phase) {
+	if r.o.onPhase != nil {
+		r.o.onPhase(p)
+	}
+}
+
+// serverNow is the generator's estimate of the server's clock.
+func (r *runner) serverNow() time.Time { return r.clock.Now().Add(r.offset) }
+
+// roll is a shopper's deterministic die for one decision: the same seed
+// gives every shopper the same roles on every generator.
+func roll(seed int64, idx, salt int) float64 {
+	x := uint64(seed) ^ uint64(idx)*0x9E3779B97F4A7C15 ^ uint64(salt)*0xBF58476D1CE4E5B9
+	x ^= x >> 30
+	x *= 0xBF58476D1CE4E5B9
+	x ^= x >> 27
+	x *= 0x94D049BB133111EB
+	x ^= x >> 31
+	return float64(x>>11) / (1 << 53)
+}
+
+// setup checks the targets, creates or reads the drop, and makes the
+// shoppers and their tokens. Nothing here is timed.
+func (r *runner) setup(ctx context.Context) error {
+	r.phaseStart(PhaseSetup)
+	rec := r.m.rec(0)
+	for i, t := range r.o.Targets {
+		a := r.c.doDated(i, "GET", "/healthz", "", nil, "")
+		rec.record(PhaseSetup, EndpointHealth, a, time.Time{}, time.Time{})
+		if a.err != nil {
+			return invalidf("target %s unreachable: %v", t, oneLine(a.err))
+		}
+		if a.status != 200 {
+			return invalidf("target %s: /healthz answered %d", t, a.status)
+		}
+		if i == 0 {
+			r.offset = dateOffset(a)
+		}
+	}
+	if r.o.NATSURL != "" {
+		if err := checkStream(ctx, r.o.NATSURL); err != nil {
+			return invalidf("%s", oneLine(err))
+		}
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%d", r.o.Seed)
+	if r.o.DropID == "" {
+		now := r.serverNow()
+		fmt.Fprintf(h, "%d", now.UnixNano())
+		id := fmt.Sprintf("load-%s-%04x", now.UTC().Format("20060102-150405"), h.Sum64()&0xffff)
+		// Registration opens a minute ago (in the server's past, whatever the
+		// skew) and closes when the sale starts, Lead from now.
+		sale := now.Add(r.o.Lead).Truncate(time.Millisecond)
+		body, _ := json.Marshal(map[string]any{
+			"id": id, "name": "flashdrop load rehearsal", "stock": r.o.Stock, "per_user_limit": r.o.PerUserLimit,
+			"hold_seconds": r.o.HoldSeconds, "mode": r.o.Mode,
+			"registration_opens_at": now.Add(-time.Minute).UTC().Truncate(time.Millisecond), "registration_closes_at": sale.UTC(),
+			"sale_starts_at": sale.UTC(), "sale_ends_at": sale.Add(24 * time.Hour).UTC(),
+		})
+		a := r.c.do(0, "POST", "/v1/admin/drops", r.o.AdminToken, body, "create-"+id)
+		rec.record(PhaseSetup, EndpointCreateDrop, a, time.Time{}, time.Time{})
+		// 201 created; 200 is the same drop again (a retried create).
+		if a.status != 201 && a.status != 200 {
+			return invalidf("creating drop %s: %s", id, describe(a))
+		}
+		if err := decodeLenient(a.body, &r.drop); err != nil || r.drop.ID != id {
+			return invalidf("creating drop %s: unreadable answer", id)
+		}
+		r.created = true
+		if !r.drop.CreatedAt.IsZero() {
+			// The drop's created_at is the server's clock to the millisecond.
+			mid := a.sent.Add(a.done.Sub(a.sent) / 2)
+			r.offset = r.drop.CreatedAt.Sub(mid)
+		}
+		r.logf("created drop %s: %d units, limit %d, hold %ds, sale at %s", id, r.drop.Stock, r.drop.PerUserLimit, r.drop.HoldSeconds, r.drop.SaleStartsAt.Format(time.RFC3339Nano))
+	} else {
+		a := r.c.do(0, "GET", "/v1/admin/drops/"+r.o.DropID, r.o.AdminToken, nil, "")
+		rec.record(PhaseSetup, EndpointGetDrop, a, time.Time{}, time.Time{})
+		if a.status != 200 {
+			return invalidf("reading drop %s: %s", r.o.DropID, describe(a))
+		}
+		if err := decodeLenient(a.body, &r.drop); err != nil || r.drop.ID != r.o.DropID {
+			return invalidf("reading drop %s: unreadable answer", r.o.DropID)
+		}
+		r.logf("rehearsing existing drop %s: %d units, limit %d, hold %ds, sale at %s", r.drop.ID, r.drop.Stock, r.drop.PerUserLimit, r.drop.HoldSeconds, r.drop.SaleStartsAt.Format(time.RFC3339Nano))
+	}
+	fmt.Fprintf(h, "%s", r.drop.ID)
+	r.runKey = fmt.Sprintf("%08x", h.Sum64()&0xffffffff)
+
+	// The global arrival order is one seeded permutation; each shard keeps
+	// its shoppers' places in it, so n shards send what one run would.
+	perm := rand.New(rand.NewPCG(uint64(r.o.Seed), 0x5eed)).Perm(r.o.Users)
+	pos := make([]int, r.o.Users)
+	for p, idx := range perm {
+		pos[idx] = p
+	}
+	exp := r.clock.Now().Add(48 * time.Hour)
+	for idx := r.o.Shard; idx < r.o.Users; idx += r.o.Shards {
+		s := &shopper{idx: idx, pos: pos[idx],
+			unregistered: roll(r.o.Seed, idx, 1) < r.o.UnregisteredRatio,
+			waitlist:     roll(r.o.Seed, idx, 2) < r.o.WaitlistRatio}
+		if len(r.o.Tokens) > 0 {
+			s.user, s.token = r.o.Tokens[idx].User, r.o.Tokens[idx].Token
+		} else {
+			s.user = r.o.UserPrefix + strconv.Itoa(idx)
+			tok, err := mintToken(r.o.JWTSecret, s.user, exp, r.o.JWTIssuer, r.o.JWTAudience)
+			if err != nil {
+				return invalidf("signing tokens: %v", err)
+			}
+			s.token = tok
+		}
+		r.shoppers = append(r.shoppers, s)
+		r.byUser[s.user] = s
+		if s.unregistered {
+			r.rec.Unregistered = append(r.rec.Unregistered, s.user)
+		}
+	}
+	return ctx.Err()
+}
+
+// mintToken pre-signs a shopper token: HS256 with sub and exp (and iss,
+// aud when the deployment checks them).
+func mintToken(secret []byte, user string, exp time.Time, iss, aud string) (string, error) {
+	claims := jwt.RegisteredClaims{Subject: user, Issuer: iss, ExpiresAt: jwt.NewNumericDate(exp)}
+	if aud != "" {
+		claims.Audience = jwt.ClaimStrings{aud}
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+}
+
+// dateOffset estimates the server's clock from an answer's Date header (to
+// the second); a drop's created_at refines it later.
+func dateOffset(a answer) time.Duration {
+	if a.date.IsZero() {
+		return 0
+	}
+	mid := a.sent.Add(a.done.Sub(a.sent) / 2)
+	// Date is truncated to the second: its middle is the best guess.
+	return a.date.Add(500 * time.Millisecond).Sub(mid)
+}
+
+func oneLine(err error) string {
+	s := err.Error()
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func describe(a answer) string {
+	if a.err != nil {
+		return oneLine(a.err)
+	}
+	var p problemBody
+	_ = json.Unmarshal(a.body, &p)
+	s := fmt.Sprintf("HTTP %d", a.status)
+	if p.Code != "" {
+		s += " " + p.Code
+	}
+	if p.Detail != "" {
+		s += ": " + p.Detail
+	}
+	return s
+}
+
+// each runs fn(worker, i) for i in [0, n) over the connections, and stops
+// early when ctx ends. Workers are numbered from 1 (0 is the coordinator).
+func (r *runner) each(ctx context.Context, n int, b *bar, fn func(w, i int)) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	workers := min(r.o.Connections, max(n, 1))
+	for w := 1; w <= workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(w, i)
+				b.add(1)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// call sends a request, resending it as an app would while the server did
+// not decide it, and records every attempt.
+func (r *runner) call(ctx context.Context, w int, p Phase, endpoint, method, path, token string, body []byte, key string, intended time.Time) answer {
+	rec := r.m.rec(w)
+	for attempt := 0; ; attempt++ {
+		a := r.c.do(w, method, path, token, body, key)
+		if (endpoint == EndpointReserve || endpoint == EndpointReplay) && a.status == 201 {
+			a.code = OutcomeWon
+		}
+		rec.record(p, endpoint, a, intended, r.t0)
+		if !a.retryable() || attempt >= maxRetries || ctx.Err() != nil {
+			return a
+		}
+		wait := a.retryAfter
+		if wait <= 0 {
+			wait = time.Duration(50<<attempt) * time.Millisecond
+		}
+		if r.clock.Sleep(ctx, wait) != nil {
+			return a
+		}
+		intended = time.Time{} // a resend is timed from when it is sent
+	}
+}
+
+func (r *runner) register(ctx context.Context) error {
+	var todo []*shopper
+	for _, s := range r.shoppers {
+		if !s.unregistered {
+			todo = append(todo, s)
+		}
+	}
+	b := newBar(r.o.Progress, len(todo), "register")
+	defer b.finish()
+	var failed, closed atomic.Int64
+	var firstErr atomic.Value
+	err := r.each(ctx, len(todo), b, func(w, i int) {
+		s := todo[i]
+		a := r.call(ctx, w, PhaseRegister, EndpointRegister, "POST", "/v1/drops/"+r.drop.ID+"/registrations", s.token, []byte("{}"), "", time.Time{})
+		if !a.ok() {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, s.user+": "+describe(a))
+			if a.code == "registration_closed" {
+				closed.Add(1)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	r.logf("registered %d of %d shoppers", len(todo)-int(failed.Load()), len(todo))
+	if n := failed.Load(); n > 0 {
+		msg := fmt.Sprintf("%d of %d registrations failed (first: %v)", n, len(todo), firstErr.Load())
+		if closed.Load() > 0 && r.created {
+			msg += "; registration closed before every shopper registered: give a longer --lead"
+		} else if closed.Load() > 0 {
+			msg += "; the drop's registration closed before every shopper registered: rehearse an existing drop while its registration is open"
+		}
+		return &InvalidError{Reason: msg}
+	}
+	return nil
+}
+
+// waitT0 waits for the sale to open on the server's clock: it watches the
+// drop's public state, sparsely while T0 is far, every few milliseconds
+// near it.
+func (r *runner) waitT0(ctx context.Context) error {
+	b := newSpinner(r.o.Progress, "waiting for T0")
+	defer b.finish()
+	rec := r.m.rec(0)
+	for polls := 0; ; polls++ {
+		a := r.c.do(0, "GET", "/v1/drops/"+r.drop.ID, "", nil, "")
+		rec.record(PhaseWait, EndpointView, a, time.Time{}, time.Time{})
+		if a.ok() {
+			var v publicView
+			if decodeLenient(a.body, &v) == nil {
+				if v.ConfirmBy != "" {
+					r.drop.ConfirmBy = v.ConfirmBy
+				}
+				switch v.State {
+				case "sale_open", "sold_out":
+					r.t0 = a.done
+					r.logf("sale open (state %s)", v.State)
+					return nil
+				case "sale_closed":
+					return &InvalidError{Reason: "the sale of drop " + r.drop.ID + " has ended"}
+				}
+			}
+		} else if a.err != nil && polls > 50 {
+			return &InvalidError{Reason: "waiting for T0: " + describe(a)}
+		}
+		left := r.drop.SaleStartsAt.Sub(r.serverNow())
+		b.describe(fmt.Sprintf("T0 in %s", left.Round(100*time.Millisecond)))
+		b.add(1)
+		step := 5 * time.Millisecond
+		if left > 2*time.Second {
+			step = min(left-1500*time.Millisecond, 500*time.Millisecond)
+		}
+		if err := r.clock.Sleep(ctx, step); err != nil {
+			return err
+		}
+	}
+}
+
+// tell records a reservation a client was told about, once per id.
+func (r *runner) tell(t Told) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.told[t.Reservation]; ok {
+		return false
+	}
+	r.told[t.Reservation] = len(r.rec.Told)
+	r.rec.Told = append(r.rec.Told, t)
+	return true
+}
+
+func (r *runner) setAction(id, action string, a answer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, ok := r.told[id]
+	if !ok {
+		return
+	}
+	r.rec.Told[i].Action = action
+	if action != "expire" {
+		r.rec.Told[i].ActionStatus = a.status
+		if !a.ok() {
+			r.rec.Told[i].ActionCode = a.code
+		}
+	}
+}
+
+// phaseEnd records a phase's wall time.
+func (r *runner) phaseEnd(p Phase, begin time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.phases = append(r.phases, PhaseReport{Name: p, Start: begin.Sub(r.start).Seconds(), Seconds: r.clock.Now().Sub(begin).Seconds()})
+}

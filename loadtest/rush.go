@@ -1,0 +1,184 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+)
+
+// arrival is one buyer's intended arrival.
+type arrival struct {
+	s  *shopper
+	at time.Time // zero in burst mode: as soon as a connection is free
+}
+
+// offsetOf is when the buyer at global position p arrives after T0 in
+// the rate modes, and false if she arrives after Duration. A rate of r0
+// moving linearly to r1 over D has N(t) = r0·t + (r1-r0)·t²/(2D) arrivals
+// by t; the p-th arrives when N(t) = p.
+func offsetOf(o Options, p int) (time.Duration, bool) {
+	r0, r1, d := o.Rate, o.Rate, o.Duration.Seconds()
+	if o.Arrival == ArrivalRamp {
+		r1 = o.RampTo
+	}
+	var t float64
+	if a := (r1 - r0) / (2 * d); math.Abs(a) < 1e-12 {
+		t = float64(p) / r0
+	} else {
+		disc := r0*r0 + 4*a*float64(p)
+		if disc < 0 {
+			return 0, false
+		}
+		t = (-r0 + math.Sqrt(disc)) / (2 * a)
+	}
+	if t < 0 || t >= d {
+		return 0, false
+	}
+	return time.Duration(t * float64(time.Second)), true
+}
+
+// rushPhase sends every buyer's presses: all at T0 (burst), or at their
+// place in the global arrival schedule (rate, ramp).
+func (r *runner) rushPhase(ctx context.Context) error {
+	buyers := append([]*shopper(nil), r.shoppers...)
+	sort.Slice(buyers, func(i, j int) bool { return buyers[i].pos < buyers[j].pos })
+	var arrivals []arrival
+	late := 0
+	for _, s := range buyers {
+		if r.o.Arrival == ArrivalBurst {
+			arrivals = append(arrivals, arrival{s: s})
+			continue
+		}
+		off, ok := offsetOf(r.o, s.pos)
+		if !ok {
+			late++
+			continue
+		}
+		arrivals = append(arrivals, arrival{s: s, at: r.t0.Add(off)})
+	}
+	if late > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%d buyers did not arrive within --duration at the given rate", late))
+	}
+	b := newBar(r.o.Progress, len(arrivals), "rush")
+	defer b.finish()
+	// The queue holds every arrival, so the pacer never waits for a
+	// connection: its lateness is the generator's own, and a slow server
+	// shows as latency from the intended time instead.
+	jobs := make(chan arrival, len(arrivals))
+	cpu0, wall0 := r.o.cpu(), r.clock.Now()
+	var wg sync.WaitGroup
+	for w := 1; w <= min(r.o.Connections, max(len(arrivals), 1)); w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for a := range jobs {
+				if ctx.Err() == nil {
+					r.buyer(ctx, w, a)
+				}
+				b.add(1)
+			}
+		}(w)
+	}
+	pacer := r.m.rec(0)
+	for _, a := range arrivals {
+		if !a.at.IsZero() {
+			if d := a.at.Sub(r.clock.Now()); d > 0 {
+				if r.clock.Sleep(ctx, d) != nil {
+					break
+				}
+			}
+			pacer.recordPacerLag(r.clock.Now().Sub(a.at))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- a
+	}
+	close(jobs)
+	wg.Wait()
+	r.cpuRush, r.wallRush = r.o.cpu()-cpu0, r.clock.Now().Sub(wall0)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if n := r.rush.notOpen; n > 0 {
+		why := "the server's clock and its drop disagree"
+		if r.drop.Mode == "draw" {
+			why = "the draw did not happen within 30 s of T0"
+		}
+		return &InvalidError{Reason: fmt.Sprintf("%d presses were still answered sale_not_open after T0: %s", n, why)}
+	}
+	return nil
+}
+
+// buyer presses Buy Presses times, one after the other, each press with
+// its own Idempotency-Key (or none) reused for its resends.
+func (r *runner) buyer(ctx context.Context, w int, a arrival) {
+	s := a.s
+	path := "/v1/drops/" + r.drop.ID + "/reservations"
+	body := []byte(`{"quantity":1}`)
+	if s.waitlist {
+		body = []byte(`{"quantity":1,"waitlist":true}`)
+	}
+	intended := a.at
+	drawUntil := time.Time{}
+	for press := 0; press < r.o.Presses && ctx.Err() == nil; press++ {
+		key := ""
+		if roll(r.o.Seed, s.idx, 10+press) < r.o.KeyedRatio {
+			key = fmt.Sprintf("load-%s-%d-%d", r.runKey, s.idx, press)
+		}
+		ans := r.call(ctx, w, PhaseRush, EndpointReserve, "POST", path, s.token, body, key, intended)
+		// In draw mode the answer waits for the draw: ask again until it
+		// has happened, as the shopper page does.
+		for r.drop.Mode == "draw" && ans.code == "sale_not_open" && ctx.Err() == nil {
+			if drawUntil.IsZero() {
+				drawUntil = r.clock.Now().Add(30 * time.Second)
+			}
+			if r.clock.Now().After(drawUntil) || r.clock.Sleep(ctx, 250*time.Millisecond) != nil {
+				break
+			}
+			ans = r.call(ctx, w, PhaseRush, EndpointReserve, "POST", path, s.token, body, key, time.Time{})
+		}
+		intended = time.Time{} // later presses follow the answer, as a person does
+		r.noteRushAnswer(ans)
+		switch {
+		case ans.status == 201:
+			var rb reservationBody
+			if decodeLenient(ans.body, &rb) != nil || rb.Reservation.ID == "" {
+				continue
+			}
+			r.tell(Told{Reservation: rb.Reservation.ID, User: rb.Reservation.User, Quantity: rb.Reservation.Quantity,
+				Via: "reserve", Press: press, Key: key, At: ans.done.Add(r.offset)})
+		case ans.code == "sold_out":
+			var p problemBody
+			if decodeLenient(ans.body, &p) == nil && p.WaitlistPosition > 0 {
+				r.mu.Lock()
+				r.waitlisters[s.user] = s
+				r.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (r *runner) noteRushAnswer(a answer) {
+	if r.t0.IsZero() || a.done.IsZero() {
+		return
+	}
+	at := a.done.Sub(r.t0)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rush.lastAnswer = max(r.rush.lastAnswer, at)
+	switch a.code {
+	case OutcomeWon:
+		r.rush.lastWon = max(r.rush.lastWon, at)
+	case "sale_not_open":
+		r.rush.notOpen++
+	case "sold_out":
+		if !r.rush.soldOut || at < r.rush.firstSoldOut {
+			r.rush.firstSoldOut = at
+		}
+		r.rush.soldOut = true
+	}
+}

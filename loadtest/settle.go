@@ -1,0 +1,248 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// checkout settles the rush's wins: ConfirmRatio confirm (the shop backend
+// after payment, or the shopper herself where the drop lets her),
+// CancelRatio cancel, the rest let the hold expire.
+func (r *runner) checkout(ctx context.Context) error {
+	r.mu.Lock()
+	wins := append([]Told(nil), r.rec.Told...)
+	r.mu.Unlock()
+	b := newBar(r.o.Progress, len(wins), "checkout")
+	defer b.finish()
+	return r.each(ctx, len(wins), b, func(w, i int) {
+		t := wins[i]
+		s := r.byUser[t.User]
+		if s == nil {
+			return
+		}
+		d := roll(r.o.Seed, s.idx, 100+t.Press)
+		switch {
+		case d < r.o.ConfirmRatio:
+			r.confirm(ctx, w, PhaseCheckout, t.Reservation, s)
+		case d < r.o.ConfirmRatio+r.o.CancelRatio:
+			a := r.call(ctx, w, PhaseCheckout, EndpointCancel, "POST", "/v1/reservations/"+t.Reservation+"/cancel", s.token, nil, "", time.Time{})
+			r.setAction(t.Reservation, "cancel", a)
+		default:
+			r.setAction(t.Reservation, "expire", answer{})
+		}
+	})
+}
+
+// confirm confirms as the shop backend does after payment, or as the
+// shopper where the drop's confirm_by says so.
+func (r *runner) confirm(ctx context.Context, w int, p Phase, id string, s *shopper) {
+	tok := r.o.AdminToken
+	if r.drop.shopperConfirms() {
+		tok = s.token
+	}
+	a := r.call(ctx, w, p, EndpointConfirm, "POST", "/v1/reservations/"+id+"/confirm", tok, nil, "", time.Time{})
+	r.setAction(id, "confirm", a)
+}
+
+// refill waits for the holds let go to expire, and follows the waitlist:
+// each waitlisted shopper watches her view, as the shopper page does, and
+// buys (confirms) a refill the moment she finds one. It ends when no hold
+// is left, or after SettleTimeout.
+func (r *runner) refill(ctx context.Context) error {
+	timeout := r.o.SettleTimeout
+	if timeout == 0 {
+		timeout = time.Duration(r.drop.HoldSeconds)*time.Second + 15*time.Second
+	}
+	deadline := r.clock.Now().Add(timeout)
+	b := newSpinner(r.o.Progress, "refills")
+	defer b.finish()
+	for {
+		found, err := r.pollWaitlisters(ctx, PhaseRefill, true)
+		if err != nil {
+			return err
+		}
+		b.add(found)
+		st, ok := r.stats(ctx, PhaseRefill)
+		if ok {
+			b.describe(fmt.Sprintf("refills: %d units held, %d waitlisted", st.Held, st.Waitlisted))
+			if st.Held == 0 {
+				return nil
+			}
+		}
+		if r.clock.Now().After(deadline) {
+			r.notes = append(r.notes, fmt.Sprintf("holds still pending after %s (settle timeout); the audit judges them as held", timeout))
+			return nil
+		}
+		if err := r.clock.Sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// pollWaitlisters reads every waiting shopper's view once; a reservation
+// she was not told about yet is her refill. Shoppers who left the waitlist
+// are no longer watched.
+func (r *runner) pollWaitlisters(ctx context.Context, p Phase, buy bool) (int, error) {
+	r.mu.Lock()
+	var ws []*shopper
+	for _, s := range r.waitlisters {
+		ws = append(ws, s)
+	}
+	r.mu.Unlock()
+	sort.Slice(ws, func(i, j int) bool { return ws[i].idx < ws[j].idx })
+	found := make([]bool, len(ws))
+	err := r.each(ctx, len(ws), nil, func(w, i int) {
+		s := ws[i]
+		a := r.call(ctx, w, p, EndpointView, "GET", "/v1/drops/"+r.drop.ID, s.token, nil, "", time.Time{})
+		var v publicView
+		if !a.ok() || decodeLenient(a.body, &v) != nil || v.Me == nil {
+			return
+		}
+		if res := v.Me.Reservation; res != nil && res.ID != "" {
+			if r.tell(Told{Reservation: res.ID, User: s.user, Quantity: res.Quantity, Via: "refill", Press: -1, At: a.done.Add(r.offset)}) {
+				found[i] = true
+				if buy {
+					r.confirm(ctx, w, p, res.ID, s)
+				} else {
+					r.setAction(res.ID, "expire", answer{})
+				}
+			}
+		}
+		if v.Me.WaitlistPosition == nil {
+			r.mu.Lock()
+			delete(r.waitlisters, s.user)
+			r.mu.Unlock()
+		}
+	})
+	n := 0
+	for _, f := range found {
+		if f {
+			n++
+		}
+	}
+	return n, err
+}
+
+func (r *runner) stats(ctx context.Context, p Phase) (Stats, bool) {
+	a := r.call(ctx, 0, p, EndpointStats, "GET", "/v1/admin/drops/"+r.drop.ID+"/stats", r.o.AdminToken, nil, "", time.Time{})
+	var st Stats
+	if !a.ok() || decodeLenient(a.body, &st) != nil {
+		return st, false
+	}
+	return st, true
+}
+
+// gather collects what the audit needs from the server: Idempotency-Key
+// replays, the last refills, the events, every reservation by id, and the
+// final counters.
+func (r *runner) gather(ctx context.Context) error {
+	// I5: replay a sample of keyed wins, same key and body, then same key
+	// with another body. The choice is deterministic (the first by user).
+	r.mu.Lock()
+	var keyed []Told
+	for _, t := range r.rec.Told {
+		if t.Key != "" {
+			keyed = append(keyed, t)
+		}
+	}
+	r.mu.Unlock()
+	sort.Slice(keyed, func(i, j int) bool { return r.byUser[keyed[i].User].idx < r.byUser[keyed[j].User].idx })
+	if len(keyed) > r.o.ReplaySample {
+		keyed = keyed[:r.o.ReplaySample]
+	}
+	replays := make([]Replay, len(keyed))
+	path := "/v1/drops/" + r.drop.ID + "/reservations"
+	if err := r.each(ctx, len(keyed), nil, func(w, i int) {
+		t := keyed[i]
+		s := r.byUser[t.User]
+		same, other := []byte(`{"quantity":1}`), []byte(`{"quantity":1,"waitlist":true}`)
+		if s.waitlist {
+			same, other = other, same
+		}
+		rp := Replay{Reservation: t.Reservation, User: t.User, Key: t.Key}
+		a := r.call(ctx, w, PhaseAudit, EndpointReplay, "POST", path, s.token, same, t.Key, time.Time{})
+		rp.SameStatus = a.status
+		var rb reservationBody
+		if a.status == 201 && decodeLenient(a.body, &rb) == nil {
+			rp.SameID = rb.Reservation.ID
+		}
+		a = r.call(ctx, w, PhaseAudit, EndpointReplay, "POST", path, s.token, other, t.Key, time.Time{})
+		rp.OtherStatus, rp.OtherCode = a.status, a.code
+		if a.status == 201 && decodeLenient(a.body, &rb) == nil {
+			rp.OtherWonID = rb.Reservation.ID
+			rp.OtherCode = OutcomeWon
+		}
+		replays[i] = rp
+	}); err != nil {
+		return err
+	}
+	r.rec.Replays = replays
+
+	// Refills the refill phase did not see (it timed out) are told now.
+	if _, err := r.pollWaitlisters(ctx, PhaseAudit, false); err != nil {
+		return err
+	}
+
+	// Events: every told win should have its won event.
+	r.mu.Lock()
+	want := map[string]bool{}
+	for _, t := range r.rec.Told {
+		want[t.Reservation] = true
+	}
+	r.mu.Unlock()
+	if r.o.NATSURL != "" {
+		evs, err := readEvents(ctx, r.o.NATSURL, r.drop.ID, want, r.o.EventsWait, r.clock)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return &InvalidError{Reason: "reading events: " + oneLine(err)}
+		}
+		r.rec.Events, r.rec.EventsRead = evs, true
+	}
+
+	// Every reservation by id: told ones and those events name.
+	ids := map[string]bool{}
+	for id := range want {
+		ids[id] = true
+	}
+	for _, e := range r.rec.Events {
+		if e.Reservation != "" {
+			ids[e.Reservation] = true
+		}
+	}
+	list := sortedKeys(ids, func(a, b string) bool { return a < b })
+	obs := make([]Observed, len(list))
+	b := newBar(r.o.Progress, len(list)+1, "audit")
+	defer b.finish()
+	if err := r.each(ctx, len(list), b, func(w, i int) {
+		a := r.call(ctx, w, PhaseAudit, EndpointReservation, "GET", "/v1/reservations/"+list[i], r.o.AdminToken, nil, "", time.Time{})
+		o := Observed{HTTPStatus: a.status}
+		var rb reservationBody
+		if a.status == 200 && decodeLenient(a.body, &rb) == nil {
+			res := rb.Reservation
+			o.User, o.Quantity, o.Status, o.FromWaitlist = res.User, res.Quantity, res.Status, res.FromWaitlist
+			o.WonAt, o.ExpiresAt, o.UpdatedAt = res.WonAt, res.ExpiresAt, res.UpdatedAt
+		} else if a.err != nil {
+			o.HTTPStatus = 0
+		}
+		obs[i] = o
+	}); err != nil {
+		return err
+	}
+	for i, id := range list {
+		if obs[i].HTTPStatus == 0 {
+			return &InvalidError{Reason: "reading reservation " + id + " failed: the target stopped answering"}
+		}
+		r.rec.Observed[id] = obs[i]
+	}
+	st, ok := r.stats(ctx, PhaseAudit)
+	if !ok {
+		return &InvalidError{Reason: "reading the drop's stats failed"}
+	}
+	b.add(1)
+	r.rec.Stats, r.rec.StatsAt = &st, r.serverNow()
+	return nil
+}

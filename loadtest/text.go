@@ -1,0 +1,137 @@
+package loadtest
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteText writes the report for a terminal: the verdict and the audit
+// first, then the numbers.
+func (rep *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	verdict := map[string]string{VerdictPass: "PASS", VerdictThreshold: "FAIL (threshold crossed)",
+		VerdictAuditFailed: "FAIL (audit failed)", VerdictInvalid: "INVALID RUN"}[rep.Verdict]
+	fmt.Fprintf(&b, "flashdrop load: %s (exit %d)\n", verdict, rep.ExitCode)
+	fmt.Fprintf(&b, "drop %s: %d units, limit %d per shopper, hold %ds, mode %s, confirm by %s\n",
+		rep.Drop.ID, rep.Drop.Stock, rep.Drop.PerUserLimit, rep.Drop.HoldSeconds, rep.Drop.Mode, confirmBy(rep.Drop))
+	shards := ""
+	if rep.Run.Merged > 0 {
+		shards = fmt.Sprintf(", %d generator reports merged", rep.Run.Merged)
+	} else if rep.Run.Shards > 1 {
+		shards = fmt.Sprintf(", shard %d/%d", rep.Run.Shard, rep.Run.Shards)
+	}
+	fmt.Fprintf(&b, "%d of %d shoppers, %s arrival, %d connections, %d press(es), seed %d%s\n",
+		rep.Run.Shoppers, rep.Run.Users, rep.Run.Arrival, rep.Run.Connections, rep.Run.Presses, rep.Run.Seed, shards)
+	if !rep.Complete {
+		fmt.Fprintf(&b, "INCOMPLETE: stopped in the %s phase\n", rep.StoppedIn)
+	}
+	for _, s := range rep.Invalid {
+		fmt.Fprintf(&b, "invalid: %s\n", s)
+	}
+	for _, s := range rep.Notes {
+		fmt.Fprintf(&b, "note: %s\n", s)
+	}
+
+	fmt.Fprintf(&b, "\naudit: %s\n", strings.ToUpper(strings.ReplaceAll(rep.Audit.Verdict, "_", " ")))
+	for _, c := range rep.Audit.Checks {
+		fmt.Fprintf(&b, "  %-4s %-8s %s: %s\n", map[string]string{CheckPass: "ok", CheckFail: "FAIL", CheckSkipped: "-", CheckDeferred: "..."}[c.Status], c.ID, c.Name, c.Detail)
+		for _, cu := range c.Culprits {
+			fmt.Fprintf(&b, "                %s\n", cu)
+		}
+		if c.Violations > len(c.Culprits) {
+			fmt.Fprintf(&b, "                … and %d more\n", c.Violations-len(c.Culprits))
+		}
+	}
+	if len(rep.Thresholds) > 0 {
+		b.WriteString("\nthresholds:\n")
+		for _, t := range rep.Thresholds {
+			mark := "ok"
+			if t.Crossed {
+				mark = "CROSSED"
+			}
+			fmt.Fprintf(&b, "  %-7s %s: %g (limit %g)\n", mark, t.Name, t.Value, t.Limit)
+		}
+	}
+
+	r := rep.Rush
+	corrected := "from the actual send (closed model)"
+	if r.Corrected {
+		corrected = "from the intended send (corrected for coordinated omission)"
+	}
+	fmt.Fprintf(&b, "\nrush: %d requests in %.3fs = %.1f req/s, %d errors (%.2f%%)\n", r.Requests, r.Seconds, r.RPS, r.Errors, 100*r.ErrorRate)
+	fmt.Fprintf(&b, "  reserve latency %s: p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", corrected,
+		fmtMS(r.Reserve.P50), fmtMS(r.Reserve.P90), fmtMS(r.Reserve.P99), fmtMS(r.Reserve.P999), fmtMS(r.Reserve.Max))
+	var outs []string
+	for _, k := range sortedKeys(r.Outcomes, func(a, b string) bool {
+		return r.Outcomes[a] > r.Outcomes[b] || r.Outcomes[a] == r.Outcomes[b] && a < b
+	}) {
+		outs = append(outs, fmt.Sprintf("%s %d", k, r.Outcomes[k]))
+	}
+	fmt.Fprintf(&b, "  outcomes: %s\n", strings.Join(outs, ", "))
+	if r.FirstSoldOutS != nil {
+		fmt.Fprintf(&b, "  first sold_out %.3fs after T0, sold out (last win) at %.3fs, burst drained at %.3fs\n", *r.FirstSoldOutS, *r.SoldOutS, r.DrainS)
+	} else {
+		fmt.Fprintf(&b, "  not sold out; burst drained at %.3fs\n", r.DrainS)
+	}
+
+	b.WriteString("\nphases:\n")
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "  phase\tseconds\trequests\terrors\treq/s\t")
+	for _, p := range rep.Phases {
+		fmt.Fprintf(tw, "  %s\t%.3f\t%d\t%d\t%.1f\t\n", p.Name, p.Seconds, p.Requests, p.Errors, p.RPS)
+	}
+	_ = tw.Flush()
+
+	b.WriteString("\nlatency by phase, endpoint and outcome (ms):\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "  phase\tendpoint\toutcome\tcount\tp50\tp90\tp99\tp99.9\tmax\t")
+	for _, s := range rep.Series {
+		l := s.Latency
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", s.Phase, s.Endpoint, s.Outcome, l.Count, num(l.P50), num(l.P90), num(l.P99), num(l.P999), num(l.Max))
+	}
+	_ = tw.Flush()
+
+	if len(rep.Timeline) > 0 {
+		b.WriteString("\nrush timeline (seconds after T0):\n")
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "  second\trequests\terrors\toutcomes\t")
+		for _, t := range rep.Timeline {
+			var parts []string
+			for _, k := range sortedKeys(t.Outcomes, func(a, b string) bool { return a < b }) {
+				parts = append(parts, fmt.Sprintf("%s %d", k, t.Outcomes[k]))
+			}
+			sort.Strings(parts)
+			fmt.Fprintf(tw, "  %d\t%d\t%d\t%s\t\n", t.Second, t.Requests, t.Errors, strings.Join(parts, ", "))
+		}
+		_ = tw.Flush()
+	}
+
+	g := rep.Generator
+	fmt.Fprintf(&b, "\ngenerator: %.3fs CPU over %.3fs of rush on %d cores (%.0f%%)", g.CPUSeconds, g.WallSeconds, g.Cores, 100*g.CPUShare)
+	if !g.Judged {
+		b.WriteString(", not judged")
+	}
+	if g.Saturated {
+		b.WriteString(", SATURATED")
+	}
+	b.WriteString("\n")
+	if rep.Rush.Corrected {
+		fmt.Fprintf(&b, "  send lag p99 %s, pacer lag p99 %s\n", fmtMS(g.SendLag.P99), fmtMS(g.PacerLag.P99))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func confirmBy(d Drop) string {
+	if d.ConfirmBy == "" {
+		return "backend"
+	}
+	return d.ConfirmBy
+}
+
+func fmtMS(v float64) string { return num(v) + "ms" }
+
+func num(v float64) string { return fmt.Sprintf("%.3f", v) }
