@@ -27,6 +27,8 @@ type createDropRequest struct {
 	Mode                 engine.Mode      `json:"mode"`
 	ConfirmBy            engine.ConfirmBy `json:"confirm_by"`
 	CheckoutURL          string           `json:"checkout_url"`
+	ReminderSeconds      int64            `json:"reminder_seconds"`
+	DrawQuantity         int64            `json:"draw_quantity"`
 }
 
 // adminDrop is a drop with its current state, as the admin API shows it.
@@ -60,6 +62,7 @@ func (s *Server) adminCreateDrop(r *request) error {
 		RegistrationOpensAt: body.RegistrationOpensAt, RegistrationClosesAt: body.RegistrationClosesAt,
 		SaleStartsAt: body.SaleStartsAt, SaleEndsAt: body.SaleEndsAt, HoldSeconds: body.HoldSeconds, Mode: body.Mode,
 		ConfirmBy: body.ConfirmBy, CheckoutURL: body.CheckoutURL,
+		ReminderSeconds: body.ReminderSeconds, DrawQuantity: body.DrawQuantity,
 	})
 	if err != nil {
 		return err
@@ -177,6 +180,10 @@ type publicView struct {
 	ConfirmBy   engine.ConfirmBy    `json:"confirm_by"`
 	CheckoutURL string              `json:"checkout_url,omitempty"`
 	Me          *engine.ShopperView `json:"me,omitempty"`
+	// Series links a series drop to its series; SeedHash is a draw's
+	// commitment (its record: GET /v1/drops/{drop}/draw).
+	Series   string `json:"series,omitempty"`
+	SeedHash string `json:"seed_hash,omitempty"`
 }
 
 func (s *Server) publicViewOf(d engine.Drop, st engine.Stats) publicView {
@@ -185,6 +192,7 @@ func (s *Server) publicViewOf(d engine.Drop, st engine.Stats) publicView {
 		Paused: d.Paused, RegistrationOpensAt: d.RegistrationOpensAt, RegistrationClosesAt: d.RegistrationClosesAt,
 		SaleStartsAt: d.SaleStartsAt, SaleEndsAt: d.SaleEndsAt, Stock: d.Stock, Available: st.Available,
 		PerUserLimit: d.PerUserLimit, HoldSeconds: d.HoldSeconds, ConfirmBy: d.ConfirmBy, CheckoutURL: d.CheckoutURL,
+		Series: d.Series, SeedHash: d.SeedHash,
 	}
 }
 

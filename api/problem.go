@@ -45,6 +45,7 @@ var errorMapping = []struct {
 	{engine.ErrInvalid, fasthttp.StatusBadRequest, "invalid", "Invalid request"},
 	{engine.ErrNotFound, fasthttp.StatusNotFound, "not_found", "Not found"},
 	{engine.ErrDropExists, fasthttp.StatusConflict, "drop_exists", "Drop already exists"},
+	{engine.ErrSeriesExists, fasthttp.StatusConflict, "series_exists", "Series already exists"},
 	{engine.ErrForbidden, fasthttp.StatusForbidden, "forbidden", "Forbidden"},
 	{engine.ErrRegistrationNotOpen, fasthttp.StatusConflict, "registration_not_open", "Registration has not opened yet"},
 	{engine.ErrRegistrationClosed, fasthttp.StatusConflict, "registration_closed", "Registration is closed"},

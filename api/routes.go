@@ -69,6 +69,12 @@ func (s *Server) route(r *request) handlerFunc {
 		case 4:
 			return pick("/v1/admin/webhooks/{id}", seg[3:4], alt{"GET", s.getWebhook}, alt{"DELETE", s.deleteWebhook})
 		}
+	case n == 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "series" && s.cfg.Series != nil:
+		return pick("/v1/admin/series", nil, alt{"GET", s.adminListSeries}, alt{"POST", s.adminCreateSeries})
+	case n == 4 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "series" && s.cfg.Series != nil:
+		return pick("/v1/admin/series/{series}", seg[3:4], alt{"GET", s.adminGetSeries}, alt{"DELETE", s.adminDeleteSeries})
+	case n == 3 && seg[0] == "v1" && seg[1] == "series" && s.cfg.Series != nil:
+		return pick("/v1/series/{series}", seg[2:3], alt{"GET", s.publicSeries})
 	case n >= 3 && seg[0] == "v1" && seg[1] == "drops":
 		switch {
 		case n == 3:
@@ -79,6 +85,8 @@ func (s *Server) route(r *request) handlerFunc {
 			return pick("/v1/drops/{drop}/reservations", seg[2:3], alt{"POST", s.reserve})
 		case n == 4 && seg[3] == "live":
 			return pick("/v1/drops/{drop}/live", seg[2:3], alt{"GET", s.live})
+		case n == 4 && seg[3] == "draw" && s.cfg.Draws != nil:
+			return pick("/v1/drops/{drop}/draw", seg[2:3], alt{"GET", s.drawRecord})
 		}
 	case n >= 3 && seg[0] == "v1" && seg[1] == "reservations":
 		switch {

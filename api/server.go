@@ -36,6 +36,10 @@ type Config struct {
 	Admission    Admission
 	// Webhooks, if set, enables the webhook admin routes.
 	Webhooks WebhookService
+	// Series and Draws, if set, enable the series routes and the draw
+	// record (week_services.go).
+	Series SeriesService
+	Draws  DrawService
 	// Metrics, if set, are the node's instruments, shared with the parts
 	// that run beside the server; default: a fresh set.
 	Metrics *Metrics
@@ -72,6 +76,7 @@ type Config struct {
 // hooks is not nil.
 func (c Config) WithEngine(eng *engine.Engine, adm *engine.Admission, hooks *engine.Webhooks) Config {
 	c.Drops, c.Shoppers, c.Reservations, c.Admission, c.Shares = eng, eng, eng, adm, eng
+	c.Series, c.Draws = eng, eng
 	if hooks != nil {
 		c.Webhooks = hooks
 	}

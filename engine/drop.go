@@ -58,6 +58,9 @@ const (
 	MaxPerUserLimit    = 1000
 	DefaultHoldSeconds = 600
 	MaxHoldSeconds     = 7 * 24 * 3600
+	// DefaultReminderSeconds is the reminder lead: 15 minutes.
+	DefaultReminderSeconds = 15 * 60
+	MaxReminderSeconds     = 7 * 24 * 3600
 )
 
 // Drop is one limited sale of one product.
@@ -80,6 +83,21 @@ type Drop struct {
 	CheckoutURL string    `json:"checkout_url,omitempty"`
 	Paused      bool      `json:"paused"`
 	CreatedAt   time.Time `json:"created_at,omitzero"`
+	// ReminderSeconds is how long before SaleStartsAt each registrant
+	// gets a reminder event (default DefaultReminderSeconds).
+	ReminderSeconds int64 `json:"reminder_seconds"`
+	// DrawQuantity is the units each winner of a draw gets (mode draw
+	// only; default 1, at most PerUserLimit).
+	DrawQuantity int64 `json:"draw_quantity,omitempty"`
+	// Series is the weekly series the drop belongs to, if any.
+	Series string `json:"series,omitempty"`
+	// SeedHash is the draw's commitment, hex sha256 of its secret seed,
+	// public from the drop's creation on (mode draw only; draw.go).
+	SeedHash string `json:"seed_hash,omitempty"`
+	// Secrets carries a new draw drop's seed and ticket key from the
+	// engine to the store, which keeps them apart from the drop. They are
+	// never read back into a Drop and never serialized.
+	Secrets *DrawSecrets `json:"-"`
 }
 
 // CheckoutURLFor is the drop's checkout link for one reservation, or ""
@@ -111,6 +129,12 @@ func (d Drop) Normalize() Drop {
 	}
 	if d.Product == "" {
 		d.Product = d.Name
+	}
+	if d.ReminderSeconds == 0 {
+		d.ReminderSeconds = DefaultReminderSeconds
+	}
+	if d.DrawQuantity == 0 && d.Mode == ModeDraw {
+		d.DrawQuantity = 1
 	}
 	d.RegistrationOpensAt = truncMS(d.RegistrationOpensAt)
 	d.RegistrationClosesAt = truncMS(d.RegistrationClosesAt)
@@ -165,6 +189,9 @@ func (d Drop) Validate() error {
 		return invalid("sale_ends_at", "must be after sale_starts_at")
 	}
 	if err := validCheckoutURL(d.CheckoutURL); err != nil {
+		return err
+	}
+	if err := d.validateWeek(); err != nil {
 		return err
 	}
 	// Times far outside this range are typos, and the store keeps them as
@@ -250,6 +277,25 @@ func validText(field, s string, max int) error {
 	for _, r := range s {
 		if unicode.IsControl(r) {
 			return invalid(field, "must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// validateWeek checks the fields the week's features added: the
+// reminder lead, the draw quantity and the series id.
+func (d Drop) validateWeek() error {
+	switch {
+	case d.ReminderSeconds < 1 || d.ReminderSeconds > MaxReminderSeconds:
+		return invalid("reminder_seconds", "must be between 1 and %d", MaxReminderSeconds)
+	case d.Mode != ModeDraw && d.DrawQuantity != 0:
+		return invalid("draw_quantity", "applies to mode %q only", ModeDraw)
+	case d.Mode == ModeDraw && (d.DrawQuantity < 1 || d.DrawQuantity > d.PerUserLimit):
+		return invalid("draw_quantity", "must be between 1 and per_user_limit")
+	}
+	if d.Series != "" {
+		if err := ValidateDropID(d.Series); err != nil {
+			return invalid("series", "must be a series id")
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -23,6 +24,7 @@ type Engine struct {
 	store      Store
 	clock      Clock
 	expireStep int
+	ticketKeys sync.Map // drop id -> []byte, nil for a drop that is no draw (draw.go)
 }
 
 // New returns an Engine on store.
@@ -58,7 +60,15 @@ func (e *Engine) CreateDropOnce(ctx context.Context, d Drop) (Drop, bool, error)
 	if err := d.Validate(); err != nil {
 		return Drop{}, false, err
 	}
+	d.Secrets, d.SeedHash = nil, ""
+	if d.Mode == ModeDraw {
+		// The draw's commitment exists from the drop's first moment; a
+		// retry's fresh secrets are ignored by the store (draw.go).
+		d.Secrets = NewDrawSecrets()
+		d.SeedHash = SeedHash(d.Secrets.Seed)
+	}
 	created, err := e.store.CreateDrop(ctx, d)
+	d.Secrets = nil
 	if err != nil {
 		return Drop{}, false, fmt.Errorf("create drop=%s: %w", d.ID, err)
 	}
@@ -296,7 +306,11 @@ func (e *Engine) ShopperView(ctx context.Context, drop, user string) (ShopperVie
 		return ShopperView{}, err
 	}
 	v, err := e.store.ShopperView(ctx, drop, user)
-	return v, wrap("shopper view", drop, err)
+	if err != nil || !v.Registered {
+		return v, wrap("shopper view", drop, err)
+	}
+	v.Ticket, err = e.ticketOf(ctx, drop, user)
+	return v, wrap("ticket", drop, err)
 }
 
 // WaitlistPosition returns user's 1-based waitlist position for drop, or

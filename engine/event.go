@@ -23,6 +23,13 @@ const (
 	// EventWaitlistEnded tells a shopper still on the waitlist when the
 	// sale ended that nothing more will come to her.
 	EventWaitlistEnded EventType = "waitlist_ended"
+	// EventDropCreated announces a series' new drop.
+	EventDropCreated EventType = "drop_created"
+	// EventInvited invites a registrant of a series' previous drop to
+	// its next one, once per person per drop.
+	EventInvited EventType = "invited"
+	// EventReminder reminds a registrant that the sale starts soon.
+	EventReminder EventType = "reminder"
 )
 
 // Event is one entry of a drop's outbox: a state change written in the same
@@ -68,6 +75,50 @@ type Event struct {
 	// CheckoutURL is where a winner pays, from the drop's template; the
 	// publisher fills it in with EnrichWon.
 	CheckoutURL string `json:"checkout_url,omitempty"`
+
+	// The fields below belong to the week's events (series, draw,
+	// invitations, reminders); Enrich fills in those that follow from
+	// the drop.
+
+	// Series is the drop's series, on every event of a series drop.
+	Series string `json:"series,omitempty"`
+	// URL is the drop's public page, on drop_created, invited, reminder
+	// and sale_opened, so an integration can link the shopper there; the
+	// publisher fills it in, as only it knows the public base URL.
+	URL string `json:"url,omitempty"`
+	// SaleStartsAt is the drop's sale start, on the same events.
+	SaleStartsAt time.Time `json:"sale_starts_at,omitzero"`
+	// SeedHash is a draw drop's commitment, on every event of the drop.
+	SeedHash string `json:"seed_hash,omitempty"`
+	// Seed, FrozenDigest and the counts describe a finished draw, on the
+	// drawn event (the counts present there, zero included).
+	Seed         string `json:"seed,omitempty"`
+	FrozenDigest string `json:"frozen_digest,omitempty"`
+	Registrants  *int64 `json:"registrants,omitempty"`
+	Winners      *int64 `json:"winners,omitempty"`
+	Waitlisted   *int64 `json:"waitlisted,omitempty"`
+}
+
+// HasPage reports whether an event of this type links the drop's page
+// (Event.URL).
+func (t EventType) HasPage() bool {
+	switch t {
+	case EventDropCreated, EventInvited, EventReminder, EventSaleOpened:
+		return true
+	}
+	return false
+}
+
+// Enrich fills in every field of an event that follows from its drop:
+// EnrichWon's, and the series, the seed hash and the sale start. The
+// store leaves them out of the outbox to keep entries small.
+func (e *Event) Enrich(d Drop) {
+	e.EnrichWon(d)
+	e.Series = d.Series
+	e.SeedHash = d.SeedHash
+	if e.Type.HasPage() {
+		e.SaleStartsAt = d.SaleStartsAt
+	}
 }
 
 // EnrichWon fills in the fields of a won event that follow from its drop.

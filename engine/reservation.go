@@ -76,6 +76,9 @@ type ShopperView struct {
 	// WaitlistEnded is true when the shopper was still waiting when the
 	// sale ended: nothing more will come to her from this drop.
 	WaitlistEnded bool `json:"waitlist_ended"`
+	// Ticket is the shopper's ticket in a draw drop, as the draw's public
+	// record lists it ("" for other drops).
+	Ticket string `json:"ticket,omitempty"`
 }
 
 // Input limits for values that come from outside.

@@ -65,7 +65,8 @@ type WebhookStore interface {
 
 // AllEventTypes lists every event type, for validation.
 var AllEventTypes = []EventType{EventRegistered, EventWon, EventConfirmed, EventCancelled, EventExpired,
-	EventWaitlisted, EventSoldOut, EventRestocked, EventSaleOpened, EventSaleClosed, EventDrawn, EventReferral, EventWaitlistEnded}
+	EventWaitlisted, EventSoldOut, EventRestocked, EventSaleOpened, EventSaleClosed, EventDrawn, EventReferral, EventWaitlistEnded,
+	EventDropCreated, EventInvited, EventReminder}
 
 // ValidateWebhook checks a new subscription's URL and types. Whether the
 // target's address is private is the deliverer's check, at dial time.

@@ -33,10 +33,14 @@ func TypeOf(ceType string) engine.EventType {
 }
 
 // Envelope wraps an outbox event for publishing: the one conversion at the
-// edge. publicURL, if set, makes the share URL of won events absolute.
+// edge. publicURL, if set, makes the share URL of won events and the drop
+// page of the events that link it absolute.
 func Envelope(ev engine.Event, publicURL string) CloudEvent {
 	if ev.Type == engine.EventWon {
 		ev.ShareURL = strings.TrimSuffix(publicURL, "/") + "/s/" + ev.ShareCode
+	}
+	if ev.Type.HasPage() {
+		ev.URL = strings.TrimSuffix(publicURL, "/") + "/d/" + ev.Drop
 	}
 	subject := ev.Drop
 	if ev.Reservation != "" {

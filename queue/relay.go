@@ -210,7 +210,7 @@ func (r *Relay) publish(ctx context.Context, d engine.Drop, entries []engine.Out
 	var err error
 	for _, e := range entries {
 		ev := e.Event
-		ev.EnrichWon(d)
+		ev.Enrich(d)
 		body, merr := Envelope(ev, r.o.PublicURL).Marshal()
 		if merr != nil {
 			err = merr

@@ -44,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return (&loadCmd{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "verify-draw":
+		return verifyDraw(args[1:], stdout, stderr, nil) // exit codes of its own
 	case "version":
 		fmt.Fprintln(stdout, "flashdrop", version)
 	case "help", "-h", "--help":
@@ -72,6 +74,7 @@ commands:
   token     mint a shopper token: flashdrop token --user ID [--ttl 24h]
   events    tail events as JSON lines: flashdrop events [--drop ID] [--type won]
   load      rehearse release day with an audit: flashdrop load --embedded, or --target URL …
+  verify-draw  recompute a draw from its public record: flashdrop verify-draw --target URL --drop ID
   version   print the version
 
 Run "flashdrop <command> --help" for a command's flags.

@@ -45,8 +45,10 @@ type ServeConfig struct {
 	SweepEvery   time.Duration
 	ShutdownWait time.Duration
 	// NodeID names this node where nodes share work (the outbox relay's
-	// consumer group); stable across restarts.
+	// consumer group, the draw's lease); stable across restarts.
 	NodeID string
+	// ScheduleEvery is how often the scheduler looks for due work.
+	ScheduleEvery time.Duration
 	// Events
 	StreamReplicas       int
 	WebhooksAllowPrivate bool
@@ -89,6 +91,9 @@ type Main struct {
 	stops   []func() error
 	closeMu sync.Mutex
 	closed  bool
+
+	// scheduler makes series drops, announces, invites, reminds, draws.
+	scheduler *engine.Scheduler
 }
 
 // NewMain returns a Main writing to the given streams.
@@ -132,6 +137,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.Limits.IPBurst, "rate-ip-burst", api.DefaultIPBurst, "burst of the per-IP limit")
 	fs.DurationVar(&c.SweepEvery, "sweep-every", engine.DefaultSweepInterval, "how often expired holds are released")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-wait", DefaultShutdownWait, "how long shutdown waits for requests in flight")
+	fs.DurationVar(&c.ScheduleEvery, "schedule-every", engine.DefaultScheduleInterval,
+		"how often series drops, sale announcements, invitations, reminders and draws are checked")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -172,7 +179,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	embedded := m.Config.RedisURL == ""
 	for _, start := range []func(context.Context) error{
-		m.startRedis, m.listen, m.startNATS, m.startEvents, m.startServices, m.startSweeper, m.startHTTP,
+		m.startRedis, m.listen, m.startNATS, m.startEvents, m.startServices, m.startSweeper, m.startScheduler, m.startHTTP,
 	} {
 		if err := start(ctx); err != nil {
 			return err
@@ -335,6 +342,23 @@ func (m *Main) startSweeper(context.Context) error {
 	})
 	sw.Start(context.Background())
 	m.onStop(sw.Close)
+	return nil
+}
+
+// startScheduler does the clock-driven work of series and drops in the
+// background. A node's id, when set, names it in draw leases, so a node
+// restarted under its id resumes a draw it was running at once.
+func (m *Main) startScheduler(context.Context) error {
+	m.scheduler = engine.NewScheduler(m.Engine, engine.SchedulerOptions{
+		Interval: m.Config.ScheduleEvery,
+		Owner:    m.Config.NodeID,
+		OnError: func(err error) {
+			m.metrics.CountStoreError()
+			m.log.Error("scheduled work failed", "err", err.Error())
+		},
+	})
+	m.scheduler.Start(context.Background())
+	m.onStop(m.scheduler.Close)
 	return nil
 }
 

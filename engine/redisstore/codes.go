@@ -27,6 +27,11 @@ const (
 	codeRegClosed     = 15
 	codeExists        = 16
 	codeShopConfirms  = 17
+	// The week's scripts (draw*.lua, announce.lua, fanout.lua).
+	codeNotDraw   = 18
+	codeNotSealed = 19
+	codeMoved     = 20
+	codeDone      = 21
 )
 
 var codeErrors = map[int64]error{

@@ -60,10 +60,18 @@ func DecodeEvent(v map[string]any) (engine.Event, error) {
 		Quantity: num("quantity"), ExpiresAt: fromMS(num("expires_at")), ShareCode: str("share_code"),
 		Product: str("product"), WaitlistPosition: num("waitlist_position"), Ref: str("ref"),
 		FromWaitlist: str("from_waitlist") == "1", Version: num("version"),
+		Seed: str("seed"), FrozenDigest: str("frozen_digest"),
 	}
 	if str("available") != "" {
 		n := num("available")
 		ev.Available = &n
+	}
+	// The drawn event's counts, present there, zero included.
+	for f, p := range map[string]**int64{"registrants": &ev.Registrants, "winners": &ev.Winners, "waitlisted": &ev.Waitlisted} {
+		if str(f) != "" {
+			n := num(f)
+			*p = &n
+		}
 	}
 	if s := str("seconds_after_start"); s != "" {
 		f, err := strconv.ParseFloat(s, 64)

@@ -80,7 +80,11 @@ func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) (bool, error) {
 		return false, err
 	}
 	k := keysFor(d.ID)
-	v, err := createScript.Run(ctx, s.rdb, []string{k.drop, k.counters, k.callKey(nonce())}, dropFields(d)...).Slice()
+	args := dropFields(d)
+	if d.Secrets != nil {
+		args = append(args, "seed", hex.EncodeToString(d.Secrets.Seed), "tkey", hex.EncodeToString(d.Secrets.TicketKey))
+	}
+	v, err := createScript.Run(ctx, s.rdb, []string{k.drop, k.counters, k.callKey(nonce()), k.draw()}, args...).Slice()
 	if err != nil {
 		return false, err
 	}
@@ -110,7 +114,7 @@ func apiFieldName(f string) string {
 var dropFieldNames = map[string]string{
 	"limit": "per_user_limit", "ro": "registration_opens_at", "rc": "registration_closes_at",
 	"ss": "sale_starts_at", "se": "sale_ends_at", "hold": "hold_seconds", "cb": "confirm_by",
-	"curl": "checkout_url",
+	"curl": "checkout_url", "rem": "reminder_seconds", "dq": "draw_quantity",
 }
 
 func dropFields(d engine.Drop) []any {
@@ -130,6 +134,8 @@ func dropFields(d engine.Drop) []any {
 		"hold", strconv.FormatInt(d.HoldSeconds, 10), "mode", string(d.Mode),
 		"cb", string(d.ConfirmBy), "curl", d.CheckoutURL,
 		"paused", paused, "created", msString(d.CreatedAt),
+		"rem", strconv.FormatInt(d.ReminderSeconds, 10), "dq", strconv.FormatInt(d.DrawQuantity, 10),
+		"series", d.Series, "sh", d.SeedHash,
 	}
 }
 
@@ -153,6 +159,12 @@ func parseDrop(m map[string]string) (engine.Drop, error) {
 	}
 	if d.ConfirmBy == "" {
 		d.ConfirmBy = engine.ConfirmByBackend // drops stored before confirm_by existed
+	}
+	d.Series, d.SeedHash = m["series"], m["sh"]
+	d.ReminderSeconds, _ = strconv.ParseInt(m["rem"], 10, 64)
+	d.DrawQuantity, _ = strconv.ParseInt(m["dq"], 10, 64)
+	if d.ReminderSeconds == 0 {
+		d.ReminderSeconds = engine.DefaultReminderSeconds // drops stored before reminders existed
 	}
 	if err := errors.Join(errs...); err != nil {
 		return engine.Drop{}, fmt.Errorf("redisstore: corrupt drop %q: %w", m["id"], err)

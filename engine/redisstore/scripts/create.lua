@@ -1,9 +1,12 @@
 -- create.lua: create a drop with its full stock, or find the same one.
 --
--- KEYS[1] drop   KEYS[2] counters   KEYS[3] call
+-- KEYS[1] drop   KEYS[2] counters   KEYS[3] call   KEYS[4] draw
 --
 -- ARGV: the drop hash as field/value pairs (see store.go dropFields); the
--- fields 'stock' and 'limit' must be positive integers.
+-- fields 'stock' and 'limit' must be positive integers. The pairs 'seed'
+-- and 'tkey' (a draw drop's secrets) go into KEYS[4], never into the drop
+-- hash; they and 'sh' (the seed's hash) are not configuration, since a
+-- retried create brings fresh ones: the first creation's are kept.
 --
 -- Returns {0, 1} when the drop was created, {0, 0} when a drop with this id
 -- and the same configuration exists already (a retried create: 'created'
@@ -14,8 +17,14 @@
 if #ARGV == 0 or #ARGV % 2 ~= 0 then
   return redis.error_reply('ERR flashdrop: malformed create arguments')
 end
-local f = {}
-for i = 1, #ARGV, 2 do f[ARGV[i]] = ARGV[i + 1] end
+local f, fields, secret = {}, {}, {seed = true, tkey = true}
+for i = 1, #ARGV, 2 do
+  f[ARGV[i]] = ARGV[i + 1]
+  if not secret[ARGV[i]] then
+    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i + 1]
+  end
+end
 local stock = tonumber(f.stock)
 if not stock or stock < 1 or stock ~= math.floor(stock) or not tonumber(f.limit) then
   return redis.error_reply('ERR flashdrop: malformed create arguments')
@@ -28,14 +37,15 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   local diff = {16}
   for i = 1, #ARGV, 2 do
     local k = ARGV[i]
-    if k ~= 'created' and k ~= 'paused' and (cur[k] or '') ~= ARGV[i + 1] then
+    if k ~= 'created' and k ~= 'paused' and k ~= 'sh' and not secret[k] and (cur[k] or '') ~= ARGV[i + 1] then
       diff[#diff + 1] = k
     end
   end
   if #diff > 1 then return diff end
   return {0, 0}
 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('HSET', KEYS[1], unpack(fields))
+if f.seed then redis.call('HSET', KEYS[4], 'seed', f.seed, 'tkey', f.tkey or '') end
 redis.call('HSET', KEYS[2], 'available', f.stock, 'held', 0, 'confirmed', 0, 'released', 0,
   'reservations', 0, 'referrals', 0, 'wlseq', 0, 'owed', 0, 'sov', 0)
 -- Only a creating run needs a record: a repeat of any other run finds

@@ -27,13 +27,14 @@ if rec then
   return {0, tonumber(at), tonumber(created)}
 end
 
-local c = redis.call('HMGET', KEYS[1], 'ro', 'rc')
+local c = redis.call('HMGET', KEYS[1], 'ro', 'rc', 'frozen')
 if not c[1] then return {3} end
 K_REG = KEYS[3]
 local at = user_get(user)
 if at then return {0, num(at), 0} end
 if NOW < num(c[1]) then return {14} end
-if NOW >= num(c[2]) then return {15} end
+-- A draw's registrant list, once frozen (drawfreeze.lua), is final.
+if NOW >= num(c[2]) or c[3] == '1' then return {15} end
 
 redis.call('HSET', KEYS[3], user, NOW_S)
 record(NOW_S .. ',1')

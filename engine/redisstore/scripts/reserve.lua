@@ -82,6 +82,8 @@ end
 -- The drop-wide verdict, the same for every request of the batch.
 local c = redis.call('HMGET', K_DROP, 'stock', 'limit', 'hold', 'ss', 'se', 'mode', 'paused', 'drawn')
 local verdict = 0
+-- drawn: a draw drop after its draw answers each shopper her result.
+local drawn = false
 if not c[1] then
   verdict = C_NOT_FOUND
 elseif c[7] == '1' then
@@ -91,9 +93,9 @@ elseif NOW < num(c[4]) or (c[6] == 'draw' and c[8] ~= '1') then
 elseif num(c[5]) > 0 and NOW >= num(c[5]) then
   verdict = C_SALE_CLOSED
 elseif c[6] == 'draw' then
-  -- Draw mode hands out holds in the draw itself; pressing Buy only
-  -- tells the shopper their result (the draw issue fills this in).
-  verdict = C_SALE_NOT_OPEN
+  -- Draw mode hands out holds in the draw itself (drawstep.lua);
+  -- pressing Buy only tells the shopper her result.
+  drawn = true
 end
 local limit, hold_ms = num(c[2]), num(c[3]) * 1000
 local available = num(redis.call('HGET', K_COUNTERS, 'available'))
@@ -102,11 +104,28 @@ WL_MAYBE = redis.call('ZCARD', K_WL) > 0
 -- stored is true once an answer was stored under an idempotency key.
 local stored_any = false
 
+-- draw_result is a drawn shopper's own result, changing nothing: her
+-- hold (or sale) from the draw or a promotion, else sold out with her
+-- waitlist position (0 when she is not on it).
+local function draw_result(user, rid)
+  if rid and rid ~= '' then
+    local st = redis.call('HGET', P .. 'r:' .. rid, 'status')
+    if st == 'held' or st == 'confirmed' then
+      local reply = {C_WON, 0}
+      for _, v in ipairs(res_reply(rid)) do reply[#reply + 1] = v end
+      return reply
+    end
+  end
+  local rank = redis.call('ZRANK', K_WL, user)
+  return {C_SOLD_OUT, 0, rank and rank + 1 or 0}
+end
+
 -- decide answers one request that the idempotency store did not answer.
 local function decide(r, ikey)
   if verdict ~= 0 then return {verdict, 0} end
-  local at, units = user_get(r.user)
+  local at, units, rid = user_get(r.user)
   if not at then return {C_NOT_REGISTERED, 0} end
+  if drawn then return draw_result(r.user, rid) end
   if units + r.q > limit then
     -- Final: remembered, so a retry cannot win after a cancel frees room.
     if ikey then

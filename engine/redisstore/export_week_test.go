@@ -1,0 +1,4 @@
+package redisstore
+
+// DrawOrderKeyForTest is the list of a drop's tickets in drawn order.
+func DrawOrderKeyForTest(drop string) string { return keysFor(drop).order() }

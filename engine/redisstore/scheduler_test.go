@@ -1,0 +1,477 @@
+package redisstore_test
+
+import (
+	"errors"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/testkit"
+)
+
+// utc is a time in UTC.
+func utc(y int, m time.Month, d, h, mi int) time.Time {
+	return time.Date(y, m, d, h, mi, 0, 0, time.UTC)
+}
+
+// forEachIsolated runs fn on a Redis of the test's own: a fresh
+// redis-server and a fresh miniredis. A scheduler works on every drop and
+// series it can see, so it must not share a Redis with other tests. (The
+// scripts it drives are the per-drop ones the suite runs on the cluster
+// too.)
+func forEachIsolated(t *testing.T, fn func(t *testing.T, f *fixture)) {
+	t.Helper()
+	t.Parallel()
+	for _, name := range []string{"redis", "miniredis"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var rdb *redis.Client
+			if name == "redis" {
+				rdb = testkit.OwnRedis(t).Client()
+			} else {
+				rdb = redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+			}
+			t.Cleanup(func() { rdb.Close() })
+			fn(t, newFixture(name, rdb))
+		})
+	}
+}
+
+// nodes returns n schedulers on f's store, each with an engine of its own
+// (as on n serve nodes) on f's clock, with small steps so that fan-outs
+// and draws take many batches.
+func (f *fixture) nodes(n int) []*engine.Scheduler {
+	out := make([]*engine.Scheduler, n)
+	for i := range out {
+		e := engine.New(f.store, engine.Options{Clock: f.clock})
+		out[i] = engine.NewScheduler(e, engine.SchedulerOptions{Owner: "node-" + itoa(i), DrawStep: 11, FanOutStep: 16})
+	}
+	return out
+}
+
+// tickAll ticks every node at once and fails on any error.
+func tickAll(t *testing.T, nodes []*engine.Scheduler) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = n.Tick(ctx(t)) }()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("tick: %v", err)
+		}
+	}
+}
+
+func (f *fixture) dropIDs(t *testing.T) []string {
+	t.Helper()
+	ds, err := f.eng.Drops(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return ids
+}
+
+func (f *fixture) drop(t *testing.T, id string) engine.Drop {
+	t.Helper()
+	d, err := f.eng.Drop(ctx(t), id)
+	if err != nil {
+		t.Fatalf("drop %s: %v", id, err)
+	}
+	return d
+}
+
+// perUser counts one drop's events of a type per user.
+func perUser(evs []engine.Event, typ engine.EventType) map[string]int {
+	m := map[string]int{}
+	for _, e := range evs {
+		if e.Type == typ {
+			m[e.User]++
+		}
+	}
+	return m
+}
+
+// TestSchedulerOneDropPerWeekAcrossDST runs three nodes' schedulers on a
+// manual clock through four weeks of three series, across daylight-saving
+// changes in both directions and on both hemispheres: one drop per series
+// week, at its local time, with one drop_created each.
+func TestSchedulerOneDropPerWeekAcrossDST(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		base := engine.Series{Name: "Sneaker", Stock: 10, RegistrationOpensBeforeSeconds: 3 * 24 * 3600,
+			RegistrationClosesBeforeSeconds: 600}
+		mk := func(id string, weekday int, at, zone string) {
+			s := base
+			s.ID, s.Weekday, s.SaleTime, s.TimeZone = id, weekday, at, zone
+			if _, created, err := f.eng.CreateSeries(ctx(t), s); err != nil || !created {
+				t.Fatalf("create series %s: %v", id, err)
+			}
+		}
+		f.clock.Set(time.Date(2027, 3, 10, 12, 0, 0, 0, time.UTC))
+		mk("ber-tue", 2, "20:00", "Europe/Berlin")    // spring forward on 28 March
+		mk("ber-sun", 7, "02:30", "Europe/Berlin")    // 02:30 on 28 March does not exist
+		mk("syd-sun", 7, "02:30", "Australia/Sydney") // 02:30 on 4 April happens twice
+		want := map[string]time.Time{
+			"ber-tue-2027-03-16": utc(2027, 3, 16, 19, 0), "ber-tue-2027-03-23": utc(2027, 3, 23, 19, 0),
+			"ber-tue-2027-03-30": utc(2027, 3, 30, 18, 0), "ber-tue-2027-04-06": utc(2027, 4, 6, 18, 0),
+			"ber-sun-2027-03-14": utc(2027, 3, 14, 1, 30), "ber-sun-2027-03-21": utc(2027, 3, 21, 1, 30),
+			"ber-sun-2027-03-28": utc(2027, 3, 28, 1, 30), // 03:30 CEST
+			"ber-sun-2027-04-04": utc(2027, 4, 4, 0, 30),
+			"syd-sun-2027-03-14": utc(2027, 3, 13, 15, 30), "syd-sun-2027-03-21": utc(2027, 3, 20, 15, 30),
+			"syd-sun-2027-03-28": utc(2027, 3, 27, 15, 30),
+			"syd-sun-2027-04-04": utc(2027, 4, 3, 15, 30), // the first 02:30, still AEDT
+			"syd-sun-2027-04-11": utc(2027, 4, 10, 16, 30),
+			// Made when the last sales before 7 April ended.
+			"ber-tue-2027-04-13": utc(2027, 4, 13, 18, 0), "ber-sun-2027-04-11": utc(2027, 4, 11, 0, 30),
+			"syd-sun-2027-04-18": utc(2027, 4, 17, 16, 30),
+		}
+		nodes := f.nodes(3)
+		// Hop from sale end to sale end: each end makes the next drop.
+		for f.clock.Now().Before(utc(2027, 4, 7, 0, 0)) {
+			tickAll(t, nodes)
+			next := utc(2100, 1, 1, 0, 0)
+			for _, id := range f.dropIDs(t) {
+				if end := f.drop(t, id).SaleEndsAt; end.After(f.clock.Now()) && end.Before(next) {
+					next = end
+				}
+			}
+			f.clock.Set(next)
+		}
+		tickAll(t, nodes)
+		got := f.dropIDs(t)
+		var wantIDs []string
+		for id := range want {
+			wantIDs = append(wantIDs, id)
+		}
+		sort.Strings(wantIDs)
+		if !slices.Equal(got, wantIDs) {
+			t.Fatalf("drops:\n got %v\nwant %v", got, wantIDs)
+		}
+		for id, start := range want {
+			d := f.drop(t, id)
+			if !d.SaleStartsAt.Equal(start) || d.SaleEndsAt.Sub(d.SaleStartsAt) != time.Hour || d.Series == "" {
+				t.Errorf("%s: sale %v–%v (series %q), want start %v", id, d.SaleStartsAt, d.SaleEndsAt, d.Series, start)
+			}
+			if n := countEvents(f.events(t, id), engine.EventDropCreated); n != 1 {
+				t.Errorf("%s: %d drop_created events", id, n)
+			}
+		}
+	})
+}
+
+// TestSeriesDeleteStopsFutureDrops: a deleted series makes no more drops
+// and leaves its drops as they are.
+func TestSeriesDeleteStopsFutureDrops(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		f.clock.Set(utc(2027, 3, 10, 12, 0))
+		s := engine.Series{ID: "weekly", Name: "Sneaker", Stock: 10, Weekday: 3, SaleTime: "18:00", TimeZone: "UTC"}
+		if _, _, err := f.eng.CreateSeries(ctx(t), s); err != nil {
+			t.Fatal(err)
+		}
+		again, created, err := f.eng.CreateSeries(ctx(t), s)
+		if err != nil || created || again.ID != "weekly" {
+			t.Fatalf("the same series again: %+v %v %v", again, created, err)
+		}
+		s2 := s
+		s2.Stock = 11
+		if _, _, err := f.eng.CreateSeries(ctx(t), s2); !errors.Is(err, engine.ErrSeriesExists) {
+			t.Fatalf("another config under the same id: %v", err)
+		}
+		nodes := f.nodes(1)
+		tickAll(t, nodes)
+		if ids := f.dropIDs(t); !slices.Equal(ids, []string{"weekly-2027-03-10"}) {
+			t.Fatalf("drops %v", ids)
+		}
+		if err := f.eng.DeleteSeries(ctx(t), "weekly"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.eng.DeleteSeries(ctx(t), "weekly"); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("deleting twice: %v", err)
+		}
+		f.clock.Set(utc(2027, 3, 10, 19, 0)) // the sale ended: the next week would come now
+		tickAll(t, nodes)
+		if ids := f.dropIDs(t); !slices.Equal(ids, []string{"weekly-2027-03-10"}) {
+			t.Fatalf("drops after the delete: %v", ids)
+		}
+		if d := f.drop(t, "weekly-2027-03-10"); d.Series != "weekly" || d.Stock != 10 {
+			t.Fatalf("the existing drop changed: %+v", d)
+		}
+	})
+}
+
+// TestSchedulerInvitesEachPersonOnce: when a series' next drop opens for
+// registration, three nodes invite every registrant of the previous drop
+// exactly once, also after a node stopped half-way through.
+func TestSchedulerInvitesEachPersonOnce(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		f.clock.Set(utc(2027, 3, 1, 12, 0))
+		s := engine.Series{ID: "weekly", Name: "Sneaker", Stock: 10, Weekday: 3, SaleTime: "18:00", TimeZone: "UTC"}
+		if _, _, err := f.eng.CreateSeries(ctx(t), s); err != nil {
+			t.Fatal(err)
+		}
+		nodes := f.nodes(3)
+		tickAll(t, nodes)
+		first := "weekly-2027-03-03"
+		d1 := f.drop(t, first)
+		f.clock.Set(d1.RegistrationOpensAt)
+		people := users("p", 300)
+		f.register(t, first, people...)
+		f.register(t, first, people[:10]...) // registering twice is one registration
+		tickAll(t, nodes)
+		if n := countEvents(f.events(t, first), engine.EventInvited); n != 0 {
+			t.Fatalf("the series' first drop invited %d", n)
+		}
+
+		f.clock.Set(d1.SaleEndsAt)
+		tickAll(t, nodes)
+		second := "weekly-2027-03-10"
+		d2 := f.drop(t, second)
+		f.clock.Set(d2.RegistrationOpensAt)
+		// One node sends one batch and dies.
+		users0, next, err := f.store.Registrants(ctx(t), first, "", 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.store.FanOut(ctx(t), second, engine.EventInvited, f.clock.Now(),
+			engine.FanOutStep{Next: next, Last: next == "", Final: true, Users: users0})
+		if err != nil || (!st.InPass && !st.Done) {
+			t.Fatalf("first batch: %+v %v", st, err)
+		}
+		tickAll(t, nodes)
+		tickAll(t, nodes)
+		evs := f.events(t, second)
+		got := perUser(evs, engine.EventInvited)
+		for _, p := range people {
+			if got[p] != 1 {
+				t.Errorf("%s got %d invitations", p, got[p])
+			}
+		}
+		if len(got) != len(people) {
+			t.Errorf("%d people invited, want %d", len(got), len(people))
+		}
+		if st, _ := f.store.FanOutState(ctx(t), second, engine.EventInvited); !st.Done {
+			t.Errorf("invitations not done: %+v", st)
+		}
+	})
+}
+
+// TestSchedulerRemindsEachRegistrantOnce: the reminder lead comes while
+// registration is still open; registrants reminded in the first pass are
+// not reminded again in the final pass after registration closes, and
+// late registrants are reminded then.
+func TestSchedulerRemindsEachRegistrantOnce(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 10, 1, func(d *engine.Drop) {
+			d.RegistrationClosesAt = t0.Add(-5 * time.Minute)
+			d.ReminderSeconds = 15 * 60
+		})
+		early, late := users("early", 200), users("late", 150)
+		f.register(t, d.ID, early...)
+		nodes := f.nodes(3)
+		f.clock.Set(t0.Add(-16 * time.Minute))
+		tickAll(t, nodes)
+		if n := countEvents(f.events(t, d.ID), engine.EventReminder); n != 0 {
+			t.Fatalf("%d reminders before the lead", n)
+		}
+		f.clock.Set(t0.Add(-15 * time.Minute))
+		tickAll(t, nodes)
+		if got := perUser(f.events(t, d.ID), engine.EventReminder); len(got) != len(early) {
+			t.Fatalf("first pass reminded %d, want %d", len(got), len(early))
+		}
+		f.clock.Set(t0.Add(-10 * time.Minute))
+		f.register(t, d.ID, late...)
+		tickAll(t, nodes)
+		f.clock.Set(d.RegistrationClosesAt)
+		tickAll(t, nodes)
+		tickAll(t, nodes)
+		got := perUser(f.events(t, d.ID), engine.EventReminder)
+		for _, u := range append(early, late...) {
+			if got[u] != 1 {
+				t.Errorf("%s got %d reminders", u, got[u])
+			}
+		}
+		if st, _ := f.store.FanOutState(ctx(t), d.ID, engine.EventReminder); !st.Done {
+			t.Errorf("reminders not done: %+v", st)
+		}
+	})
+}
+
+// TestSchedulerAnnouncesAndDrawsOnce: three nodes reach sale_starts_at and
+// sale_ends_at together: one sale_opened, one draw, one sale_closed; a drop
+// whose moments are older than the grace gets none.
+func TestSchedulerAnnouncesAndDrawsOnce(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		d, us := f.newDraw(t, 20, 150)
+		old := f.newDrop(t, 5, 1, func(o *engine.Drop) {
+			o.RegistrationOpensAt, o.RegistrationClosesAt = t0.Add(-72*time.Hour), t0.Add(-50*time.Hour)
+			o.SaleStartsAt, o.SaleEndsAt = t0.Add(-49*time.Hour), t0.Add(-48*time.Hour)
+		})
+		nodes := f.nodes(3)
+		f.clock.Set(d.RegistrationClosesAt)
+		tickAll(t, nodes)
+		if st, _ := f.eng.DrawState(ctx(t), d.ID); st.Phase != engine.DrawFrozen {
+			t.Fatalf("at registration close: %+v", st)
+		}
+		f.clock.Set(t0)
+		tickAll(t, nodes)
+		// The lease holder finishes in its tick; the others skip the draw.
+		if st, _ := f.eng.DrawState(ctx(t), d.ID); st.Phase != engine.DrawDrawn {
+			t.Fatalf("after the ticks at the sale start: %+v", st)
+		}
+		f.clock.Set(d.SaleEndsAt)
+		tickAll(t, nodes)
+		tickAll(t, nodes)
+		evs := f.events(t, d.ID)
+		for typ, want := range map[engine.EventType]int{engine.EventSaleOpened: 1, engine.EventSaleClosed: 1,
+			engine.EventDrawn: 1, engine.EventDropCreated: 0} {
+			if n := countEvents(evs, typ); n != want {
+				t.Errorf("%s: %d events, want %d", typ, n, want)
+			}
+		}
+		checkDrawOnce(t, f, d, us)
+		if evs := f.events(t, old.ID); countEvents(evs, engine.EventSaleOpened)+countEvents(evs, engine.EventSaleClosed) != 0 {
+			t.Errorf("a drop two days past its sale was announced: %+v", evs)
+		}
+	})
+}
+
+// TestSchedulerThroughLostReplies runs a week of a draw series (creation,
+// invitations, reminders, announcements, the draw) while every third
+// script reply is lost after Redis ran the call and go-redis sends it
+// again: everything still happens exactly once.
+func TestSchedulerThroughLostReplies(t *testing.T) {
+	t.Parallel()
+	srv := testkit.OwnRedis(t)
+	var mu sync.Mutex
+	faulted := map[string]bool{}
+	var seen atomic.Int64
+	p, err := redistest.NewProxy(srv.Addr, func(req []byte) redistest.Fault {
+		if !redistest.IsScript(req) {
+			return redistest.Pass
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if faulted[string(req)] || seen.Add(1)%3 != 0 {
+			return redistest.Pass
+		}
+		faulted[string(req)] = true
+		return redistest.DropReply
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	through := redis.NewClient(&redis.Options{Addr: p.Addr()})
+	direct := srv.Client()
+	t.Cleanup(func() { through.Close(); direct.Close() })
+	f := newFixture("proxied", through)
+	f.rdb = direct
+	look := redisstore.New(direct, redisstore.Options{})
+
+	f.clock.Set(utc(2027, 3, 1, 12, 0))
+	s := engine.Series{ID: "weekly", Name: "Sneaker", Stock: 12, Weekday: 3, SaleTime: "18:00", TimeZone: "UTC",
+		Mode: engine.ModeDraw, RegistrationClosesBeforeSeconds: 300}
+	if _, created, err := f.eng.CreateSeries(ctx(t), s); err != nil || !created {
+		t.Fatalf("create series through a lost reply: %v %v", created, err)
+	}
+	nodes := f.nodes(2)
+	tickAll(t, nodes)
+	first, second := "weekly-2027-03-03", "weekly-2027-03-10"
+	d1 := f.drop(t, first)
+	f.clock.Set(d1.RegistrationOpensAt)
+	people := users("p", 120)
+	f.register(t, first, people...)
+	for _, at := range []time.Time{d1.SaleStartsAt.Add(-15 * time.Minute), d1.RegistrationClosesAt, d1.SaleStartsAt,
+		d1.SaleStartsAt.Add(time.Minute), d1.SaleEndsAt} {
+		f.clock.Set(at)
+		tickAll(t, nodes)
+		tickAll(t, nodes)
+	}
+	d2 := f.drop(t, second)
+	f.clock.Set(d2.RegistrationOpensAt)
+	tickAll(t, nodes)
+	tickAll(t, nodes)
+	if p.Faults() < 20 {
+		t.Fatalf("only %d replies lost", p.Faults())
+	}
+
+	if ids := f.dropIDs(t); !slices.Equal(ids, []string{first, second}) {
+		t.Fatalf("drops %v", ids)
+	}
+	ev1, err := look.OutboxEvents(ctx(t), first, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev2, _ := look.OutboxEvents(ctx(t), second, 0)
+	for _, c := range []struct {
+		evs  []engine.Event
+		typ  engine.EventType
+		want int
+	}{
+		{ev1, engine.EventDropCreated, 1}, {ev1, engine.EventSaleOpened, 1}, {ev1, engine.EventSaleClosed, 1},
+		{ev1, engine.EventDrawn, 1}, {ev1, engine.EventWon, 12}, {ev1, engine.EventWaitlisted, 108},
+		{ev1, engine.EventReminder, 120}, {ev1, engine.EventRegistered, 120},
+		{ev2, engine.EventDropCreated, 1}, {ev2, engine.EventInvited, 120},
+	} {
+		if n := countEvents(c.evs, c.typ); n != c.want {
+			t.Errorf("%s: %d events, want %d", c.typ, n, c.want)
+		}
+	}
+	for _, typ := range []engine.EventType{engine.EventReminder} {
+		for u, n := range perUser(ev1, typ) {
+			if n != 1 {
+				t.Errorf("%s: %s has %d", typ, u, n)
+			}
+		}
+	}
+	for u, n := range perUser(ev2, engine.EventInvited) {
+		if n != 1 {
+			t.Errorf("invited: %s has %d", u, n)
+		}
+	}
+	checkDrawOnce(t, f, d1, people)
+}
+
+// TestSchedulerLeavesAnotherDropAlone: when the id of a series' next drop
+// is taken by a drop with another configuration, the scheduler leaves
+// that drop as it is and reports it once, not every tick.
+func TestSchedulerLeavesAnotherDropAlone(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		f.clock.Set(utc(2027, 3, 8, 12, 0))
+		if _, err := f.eng.CreateDrop(ctx(t), engine.Drop{ID: "weekly-2027-03-10", Name: "By hand", Stock: 3,
+			RegistrationOpensAt: utc(2027, 3, 8, 0, 0), RegistrationClosesAt: utc(2027, 3, 9, 0, 0),
+			SaleStartsAt: utc(2027, 3, 9, 0, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		s := engine.Series{ID: "weekly", Name: "Sneaker", Stock: 10, Weekday: 3, SaleTime: "18:00", TimeZone: "UTC"}
+		if _, _, err := f.eng.CreateSeries(ctx(t), s); err != nil {
+			t.Fatal(err)
+		}
+		node := f.nodes(1)[0]
+		if err := node.Tick(ctx(t)); !errors.Is(err, engine.ErrDropExists) {
+			t.Fatalf("first tick: %v", err)
+		}
+		if err := node.Tick(ctx(t)); err != nil {
+			t.Fatalf("second tick: %v", err)
+		}
+		if d := f.drop(t, "weekly-2027-03-10"); d.Name != "By hand" || d.Stock != 3 || d.Series != "" {
+			t.Fatalf("the drop changed: %+v", d)
+		}
+	})
+}
