@@ -406,7 +406,10 @@ func TestLoadBadFlagsExitThreeBeforeAnyRequest(t *testing.T) {
 // TestLoadEmbeddedDemo is the newcomer's one command: an in-process serve,
 // a rehearsal against it, the audit and a report.
 func TestLoadEmbeddedDemo(t *testing.T) {
-	code, text, stderr := runLoad(t, context.Background(), []string{"--embedded", "--users", "150", "--hold", "1s", "--quiet", "--settle-timeout", "30s"})
+	// A lead long enough for 150 registrations on a loaded CI machine
+	// (3.5 s were seen with seven test suites sharing two cores).
+	code, text, stderr := runLoad(t, context.Background(), []string{"--embedded", "--users", "150", "--hold", "1s", "--quiet",
+		"--settle-timeout", "30s", "--lead", "12s"})
 	if code != 0 || !strings.Contains(text, "audit: PASS") {
 		t.Fatalf("exit %d\n%s\n%s", code, text, stderr)
 	}
