@@ -126,8 +126,24 @@ var seriesDropID = regexp.MustCompile(`^(.+)-\d{4}-\d{2}-\d{2}$`)
 
 // nextInSeries finds, for a drop of a weekly series, the series' drop with
 // the earliest sale whose registration has not closed yet (possibly d
-// itself). A drop outside any series has none.
+// itself), once it exists. A drop outside any series has none.
 func (e *Engine) nextInSeries(ctx context.Context, d Drop) (Drop, bool, error) {
+	if d.Series != "" {
+		// A scheduler-made drop: its series knows the next one.
+		_, next, err := e.NextSeriesDrop(ctx, d.Series)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return Drop{}, false, nil // the series was deleted since
+		case err != nil:
+			return Drop{}, false, fmt.Errorf("next drop of series=%s: %w", d.Series, err)
+		case !next.Created || !e.clock.Now().Before(next.RegistrationClosesAt):
+			return Drop{}, false, nil
+		}
+		nd, err := e.store.Drop(ctx, next.ID)
+		return nd, err == nil, wrap("next drop", next.ID, err)
+	}
+	// A drop made by hand under the series id convention (SPEC §2): its
+	// siblings are the drops sharing the prefix.
 	m := seriesDropID.FindStringSubmatch(d.ID)
 	if m == nil {
 		return Drop{}, false, nil

@@ -475,3 +475,35 @@ func TestSchedulerLeavesAnotherDropAlone(t *testing.T) {
 		}
 	})
 }
+
+// TestShareCardLinksTheSeriesNextDrop: a win's card in a series drop links
+// to the drop itself while no next drop exists, and to next week's drop
+// once the scheduler created it (issue 13's link, on issue 12's series).
+func TestShareCardLinksTheSeriesNextDrop(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		f.clock.Set(utc(2027, 3, 8, 12, 0)) // Monday; the sale is Wednesday 18:00
+		s := engine.Series{ID: "tee", Name: "Tee", Stock: 5, Weekday: 3, SaleTime: "18:00", TimeZone: "UTC",
+			RegistrationOpensBeforeSeconds: 3 * 86400, SaleSeconds: 3600}
+		if _, _, err := f.eng.CreateSeries(ctx(t), s); err != nil {
+			t.Fatal(err)
+		}
+		nodes := f.nodes(1)
+		tickAll(t, nodes)
+		f.register(t, "tee-2027-03-10", "alice")
+		f.clock.Set(utc(2027, 3, 10, 18, 0))
+		res, err := f.eng.Reserve(ctx(t), "tee-2027-03-10", engine.ReserveRequest{User: "alice", Quantity: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		card, err := f.eng.ShareCard(ctx(t), res.ShareCode)
+		if err != nil || card.Next.ID != "tee-2027-03-10" {
+			t.Fatalf("card during the sale: next %q, %v", card.Next.ID, err)
+		}
+		f.clock.Set(utc(2027, 3, 10, 19, 0)) // the sale ended: next week's drop is made
+		tickAll(t, nodes)
+		card, err = f.eng.ShareCard(ctx(t), res.ShareCode)
+		if err != nil || card.Next.ID != "tee-2027-03-17" || card.Next.Series != "tee" {
+			t.Fatalf("card after the sale: next %+v, %v", card.Next, err)
+		}
+	})
+}
