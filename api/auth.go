@@ -121,7 +121,14 @@ var (
 	errAuthWrongAudience = newAuthError("wrong audience")
 	errAuthBadSubject    = newAuthError("invalid subject")
 	errAuthInvalid       = newAuthError("invalid token")
+	errAuthTimeRange     = newAuthError("time claim out of range")
 )
+
+// authMaxClaimUnix bounds exp, nbf and iat (the end of year 9999). jwt
+// converts a NumericDate from a float64, and a huge value such as 1e300
+// does not fail there: it overflows int64 into the distant past on amd64,
+// which would turn "not before 1e300" into "valid since forever".
+const authMaxClaimUnix = 253402300799
 
 // authenticator checks the Authorization header of requests. It is safe for
 // concurrent use.
@@ -259,6 +266,11 @@ func (a *authenticator) verify(tok string) (user string, validFrom, validUntil t
 	if claims.ExpiresAt == nil { // WithExpirationRequired makes this unreachable
 		return "", time.Time{}, time.Time{}, errAuthMissingClaim
 	}
+	for _, d := range []*jwt.NumericDate{claims.ExpiresAt, claims.NotBefore, claims.IssuedAt} {
+		if d != nil && (d.Unix() < 0 || d.Unix() > authMaxClaimUnix) {
+			return "", time.Time{}, time.Time{}, errAuthTimeRange
+		}
+	}
 	// The same inequalities as jwt's validator: now < exp+leeway,
 	// now >= nbf-leeway, now >= iat-leeway.
 	validUntil = claims.ExpiresAt.Add(a.leeway)
@@ -363,8 +375,8 @@ func asciiEqualFold(b []byte, lower string) bool {
 }
 
 // isValidShopperID reports whether s is acceptable as a shopper id (the JWT
-// sub): 1-128 bytes of valid UTF-8 without control characters, since it ends
-// up in logs, store keys and JSON.
+// sub): engine.ValidateUser's rule, since it ends up in logs, store keys,
+// JSON and the ops page; ids are compared as exact bytes.
 func isValidShopperID(s string) bool { return engine.ValidateUser(s) == nil }
 
 // authCache remembers recently verified shopper tokens by their SHA-256, so a

@@ -480,7 +480,7 @@ func TestMintShopperTokenRejects(t *testing.T) {
 var authTestKnownErrors = []error{errNoCredentials, errAuthHeaderTooLong, errAuthNotBearer,
 	errAuthEmptyToken, errAuthBadTokenChars, errAuthMalformed, errAuthBadSignature, errAuthUnverifiable,
 	errAuthExpired, errAuthNotYetValid, errAuthIssuedLater, errAuthMissingClaim, errAuthWrongIssuer,
-	errAuthWrongAudience, errAuthBadSubject, errAuthInvalid}
+	errAuthWrongAudience, errAuthBadSubject, errAuthInvalid, errAuthTimeRange}
 
 func FuzzAuthenticate(f *testing.F) {
 	a, _ := authTestNew(f, authTestConfig(), authCachePerShard)

@@ -13,7 +13,7 @@ import (
 // The token carries sub, iat and exp, plus iss and aud when issuer and
 // audience are non-empty; it is what the API's authenticator accepts for a
 // server configured with the same secret, issuer and audience. user must be
-// 1-128 bytes of UTF-8 without control characters, ttl must be positive and
+// a valid shopper id (engine.ValidateUser), ttl must be positive and
 // secret at least 32 bytes. exp is truncated to whole seconds, as JWT
 // NumericDate requires, so the token never lives longer than ttl.
 func MintShopperToken(secret []byte, user string, ttl time.Duration, now time.Time, issuer, audience string) (string, error) {
@@ -23,7 +23,7 @@ func MintShopperToken(secret []byte, user string, ttl time.Duration, now time.Ti
 		return "", fmt.Errorf("api: token secret must be at least %d bytes", authMinSecretLen)
 	}
 	if !isValidShopperID(user) {
-		return "", fmt.Errorf("api: token user must be 1-%d bytes of UTF-8 without control characters", maxShopperIDLen)
+		return "", fmt.Errorf("api: token user must be a valid shopper id: 1-%d bytes of UTF-8 without control, format or separator characters or surrounding spaces", maxShopperIDLen)
 	}
 	if ttl <= 0 {
 		return "", errors.New("api: token ttl must be positive")

@@ -89,16 +89,36 @@ const (
 	MaxRefLen = MaxDropIDLen + 1 + MaxShareOwnLen
 )
 
-// ValidateUser checks a shopper id (a JWT subject): UTF-8 without control
-// characters, 1 to MaxUserLen bytes. The store treats it as opaque bytes.
+// ValidateUser checks a shopper id (a JWT subject): 1 to MaxUserLen bytes
+// of UTF-8 without control, format (zero-width, bidi override), line or
+// paragraph separator, private-use or surrogate characters, and without
+// leading or trailing white space.
+//
+// Shopper ids are the shop's account ids, signed into the token by the
+// shop: the engine compares them as exact bytes, case-sensitive and
+// without Unicode normalisation, because folding "Alice" into "alice"
+// would merge accounts that the shop keeps apart. A shopper cannot pick
+// her id (it comes only from the signed token), so a variant is another
+// user only when the shop really issued it to another account. The
+// refused characters are the ones that make two different ids look the
+// same, or reorder text, on the ops page and in the logs.
 func ValidateUser(user string) error {
 	if user == "" || len(user) > MaxUserLen {
 		return invalid("user", "must be 1 to %d bytes", MaxUserLen)
 	}
-	if !utf8.ValidString(user) || strings.IndexFunc(user, unicode.IsControl) >= 0 {
-		return invalid("user", "must be UTF-8 without control characters")
+	if !utf8.ValidString(user) || strings.IndexFunc(user, unsafeInID) >= 0 {
+		return invalid("user", "must be UTF-8 without control, format or separator characters")
+	}
+	if strings.TrimSpace(user) != user {
+		return invalid("user", "must not start or end with white space")
 	}
 	return nil
+}
+
+// unsafeInID reports the runes ValidateUser refuses.
+func unsafeInID(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co, unicode.Cs, unicode.Zl, unicode.Zp) ||
+		r == utf8.RuneError // only U+FFFD itself reaches here: invalid UTF-8 is refused before
 }
 
 // ValidateIdempotencyKey checks an Idempotency-Key: 1 to 255 visible ASCII

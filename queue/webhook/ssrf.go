@@ -28,16 +28,39 @@ var (
 	ssrfBroadcast   = netip.MustParseAddr("255.255.255.255")
 	// ssrfNAT64 (RFC 6052) embeds an IPv4 address in its last 32 bits.
 	ssrfNAT64 = netip.MustParsePrefix("64:ff9b::/96")
+	// ssrfIPv4Compatible (::a.b.c.d, deprecated by RFC 4291) and
+	// ssrfIPv4Translated (::ffff:0:a.b.c.d, RFC 2765) carry an IPv4 address
+	// in their last 32 bits too; stacks and translators that still honour
+	// them deliver to that IPv4 address.
+	ssrfIPv4Compatible = netip.MustParsePrefix("::/96")
+	ssrfIPv4Translated = netip.MustParsePrefix("::ffff:0:0:0/96")
+	// ssrf6to4 (RFC 3056) carries an IPv4 address in bits 16-47: a 6to4
+	// relay inside the network would deliver 2002:7f00:1:: to 127.0.0.1.
+	ssrf6to4 = netip.MustParsePrefix("2002::/16")
+	// ssrfSiteLocal is the deprecated fec0::/10, still routed internally
+	// on some networks; netip's IsPrivate knows only fc00::/7.
+	ssrfSiteLocal = netip.MustParsePrefix("fec0::/10")
 )
 
 // privateAddrKind returns why ip is not a public unicast address, or "" if it
-// is one. IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) and NAT64 addresses
-// are judged by the IPv4 address they carry.
+// is one. IPv6 addresses that embed an IPv4 address (IPv4-mapped
+// ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d, IPv4-translated, NAT64 and
+// 6to4) are judged by the IPv4 address they carry.
 func privateAddrKind(ip netip.Addr) string {
 	ip = ip.WithZone("").Unmap()
-	if ssrfNAT64.Contains(ip) {
+	if ip.Is6() {
 		b := ip.As16()
-		ip = netip.AddrFrom4([4]byte(b[12:]))
+		switch {
+		case ip.IsLoopback(), ip.IsUnspecified():
+			// ::1 and :: are in ::/96 but are IPv6's own loopback and
+			// unspecified addresses, judged as such below.
+		case ssrfNAT64.Contains(ip), ssrfIPv4Compatible.Contains(ip), ssrfIPv4Translated.Contains(ip):
+			ip = netip.AddrFrom4([4]byte(b[12:]))
+		case ssrf6to4.Contains(ip):
+			ip = netip.AddrFrom4([4]byte(b[2:6]))
+		case ssrfSiteLocal.Contains(ip):
+			return "site-local"
+		}
 	}
 	switch {
 	case !ip.IsValid():
