@@ -1,0 +1,378 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/testkit"
+	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/natstest"
+)
+
+// faultsFull is true when the fault tests run at full length (make
+// test-faults); CI runs their short form.
+var faultsFull = os.Getenv("FLASHDROP_FAULTS") == "full"
+
+// netRig is a `serve` whose Redis and NATS are reached through in-process
+// toxiproxy proxies, so a test can slow, reset and cut either link.
+type netRig struct {
+	t      *testing.T
+	m      *Main
+	clock  *engine.ManualClock
+	base   string
+	redis  *toxiproxy.Proxy
+	nats   *toxiproxy.Proxy
+	natsJS jetstream.JetStream // straight to NATS, past the proxy
+	client *http.Client
+}
+
+func newNetRig(t *testing.T) *netRig {
+	t.Helper()
+	redistest.Require(t)
+	rs, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Close() })
+	ns := natstest.Start(t)
+	tp := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	proxy := func(name, upstream string) *toxiproxy.Proxy {
+		p := toxiproxy.NewProxy(tp, name, "127.0.0.1:0", upstream)
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Stop)
+		return p
+	}
+	r := &netRig{t: t, redis: proxy("redis", rs.Addr), nats: proxy("nats", strings.TrimPrefix(ns.URL(), "nats://"))}
+	r.m, r.clock, _ = startServe(t, "--redis-url", "redis://"+r.redis.Listen, "--nats-url", "nats://"+r.nats.Listen,
+		"--no-demo", "--rate-user", "-1")
+	r.base = "http://" + r.m.Addr
+	r.client = &http.Client{Timeout: 15 * time.Second}
+	t.Cleanup(r.client.CloseIdleConnections)
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if r.natsJS, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// toxic adds a toxic to p (JSON as toxiproxy's API takes it) and returns
+// its removal.
+func (r *netRig) toxic(p *toxiproxy.Proxy, js string) func() {
+	r.t.Helper()
+	tw, err := p.Toxics.AddToxicJson(strings.NewReader(js))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return func() {
+		if err := p.Toxics.RemoveToxic(context.Background(), tw.Name); err != nil {
+			r.t.Error(err)
+		}
+	}
+}
+
+func (r *netRig) do(method, path, token, body string, hdr ...string) (int, map[string]any, http.Header, error) {
+	req, err := http.NewRequest(method, r.base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out, resp.Header, nil
+}
+
+func (r *netRig) ready() int {
+	code, _, _, err := r.do("GET", "/readyz", "", "")
+	if err != nil {
+		return 0
+	}
+	return code
+}
+
+// sale creates a drop with stock for half of n shoppers and a limit of 2
+// (so a request applied twice would show as a second reservation, not as
+// limit_reached), registers them, and opens the sale.
+func (r *netRig) sale(n int) (drop string, tokens []string) {
+	r.t.Helper()
+	drop = fmt.Sprintf("net-%d", time.Now().UnixNano())
+	now := r.clock.Now()
+	body := fmt.Sprintf(`{"id":%q,"name":"Sneaker","stock":%d,"per_user_limit":2,"registration_opens_at":%q,`+
+		`"registration_closes_at":%q,"sale_starts_at":%q,"hold_seconds":3600}`, drop, n/2,
+		now.Add(-time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339), now.Add(2*time.Hour).Format(time.RFC3339))
+	if code, b, _, err := r.do("POST", "/v1/admin/drops", r.m.Config.AdminToken, body); err != nil || code != 201 {
+		r.t.Fatalf("create drop: %d %v %v", code, b, err)
+	}
+	for i := range n {
+		tok := mint(r.t, r.m, fmt.Sprintf("s%d", i))
+		if code, b, _, err := r.do("POST", "/v1/drops/"+drop+"/registrations", tok, ""); err != nil || code != 201 {
+			r.t.Fatalf("register: %d %v %v", code, b, err)
+		}
+		tokens = append(tokens, tok)
+	}
+	r.clock.Advance(2*time.Hour + time.Second)
+	return drop, tokens
+}
+
+// answer is the final answer one shopper got for her one reserve request.
+type answer struct {
+	status  int
+	code    string
+	id      string
+	retries int
+}
+
+// wave sends one reserve per shopper (with her Idempotency-Key), retrying
+// as clients are told to — on 429/5xx and on transport errors — until a
+// final answer; it returns once every shopper has one.
+func (r *netRig) wave(drop string, tokens []string, from, to int, answers []answer) {
+	r.t.Helper()
+	defer func() {
+		retries := 0
+		for _, a := range answers[from:to] {
+			retries += a.retries
+		}
+		r.t.Logf("wave of shoppers %d-%d: %d client retries", from, to-1, retries)
+	}()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := from; i < to; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			deadline := time.Now().Add(90 * time.Second)
+			for a := 0; ; a++ {
+				code, b, _, err := r.do("POST", "/v1/drops/"+drop+"/reservations", tokens[i], `{"quantity":1}`,
+					"Idempotency-Key", "buy-"+strconv.Itoa(i))
+				if err == nil && code < 500 && code != 429 {
+					ans := answer{status: code, retries: a}
+					if s, ok := b["code"].(string); ok {
+						ans.code = s
+					}
+					if res, ok := b["reservation"].(map[string]any); ok {
+						ans.id, _ = res["id"].(string)
+					}
+					answers[i] = ans
+					return
+				}
+				if time.Now().After(deadline) {
+					r.t.Errorf("shopper %d: no final answer after %d tries (last %d %v)", i, a+1, code, err)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// audit checks the answers against Redis (through the API, faults gone)
+// and the events on JetStream: every 201 is a held reservation of its
+// shopper, no request was applied twice, every win has exactly one won
+// event, and nothing else was sold.
+func (r *netRig) audit(drop string, tokens []string, answers []answer) {
+	t := r.t
+	t.Helper()
+	admin := r.m.Config.AdminToken
+	wins := map[string]bool{}
+	retries := 0
+	for i, a := range answers {
+		retries += a.retries
+		switch {
+		case a.status == 201:
+			if wins[a.id] {
+				t.Errorf("reservation %s answered to two shoppers", a.id)
+			}
+			wins[a.id] = true
+			code, b, _, err := r.do("GET", "/v1/reservations/"+a.id, tokens[i], "")
+			res, _ := b["reservation"].(map[string]any)
+			if err != nil || code != 200 || res["status"] != "held" {
+				t.Errorf("I4: shopper %d was answered %s, which reads %d %v %v", i, a.id, code, b, err)
+			}
+		case a.status == 409 && a.code == "sold_out":
+		default:
+			t.Errorf("shopper %d: final answer %d %s", i, a.status, a.code)
+		}
+	}
+	code, st, _, err := r.do("GET", "/v1/admin/drops/"+drop+"/stats", admin, "")
+	if err != nil || code != 200 {
+		t.Fatalf("stats: %d %v", code, err)
+	}
+	stock := float64(len(tokens) / 2)
+	if st["reservations"] != float64(len(wins)) || st["held"] != float64(len(wins)) || st["available"] != stock-float64(len(wins)) {
+		t.Errorf("stats %v for %d answered wins: a request was applied twice or a win was lost", st, len(wins))
+	}
+	if float64(len(wins)) != stock {
+		t.Errorf("%d wins for a stock of %v and twice as many shoppers", len(wins), stock)
+	}
+	testkit.Eventually(t, 60*time.Second, "the relay to drain the outbox", func() bool {
+		_, _, _, _ = r.do("GET", "/healthz", "", "")
+		code, _, _, err := r.do("GET", "/readyz", "", "")
+		if err != nil || code != 200 {
+			return false
+		}
+		req, _ := http.NewRequest("GET", r.base+"/metrics", nil)
+		resp, err := r.client.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(raw), "\nflashdrop_outbox_lag 0\n")
+	})
+	won := r.wonEvents(drop)
+	for id, n := range won {
+		if n != 1 || !wins[id] {
+			t.Errorf("won event for %s: %d copies, answered to a shopper: %v", id, n, wins[id])
+		}
+	}
+	if len(won) != len(wins) {
+		t.Errorf("%d won events for %d wins", len(won), len(wins))
+	}
+	t.Logf("%d shoppers, %d wins, %d client retries", len(answers), len(wins), retries)
+}
+
+// wonEvents counts the won events of drop on JetStream by reservation.
+func (r *netRig) wonEvents(drop string) map[string]int {
+	r.t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cons, err := r.natsJS.OrderedConsumer(c, queue.StreamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{queue.Subject(drop, engine.EventWon)},
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	info, err := cons.Info(c)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for left := int(info.NumPending); left > 0; {
+		batch, err := cons.Fetch(left, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var ce queue.CloudEvent
+			if err := json.Unmarshal(m.Data(), &ce); err != nil {
+				r.t.Fatal(err)
+			}
+			out[ce.Data.Reservation]++
+		}
+		if n == 0 {
+			r.t.Fatalf("read %d won events, %d left", len(out), left)
+		}
+		left -= n
+	}
+	return out
+}
+
+// partition cuts p for d (its listener and every connection through it),
+// checks /readyz turns red meanwhile, and restores it; a wave of shoppers
+// runs through the partition.
+func (r *netRig) partition(p *toxiproxy.Proxy, d time.Duration, during func()) {
+	r.t.Helper()
+	p.Stop()
+	done := make(chan struct{})
+	go func() { defer close(done); during() }()
+	testkit.Eventually(r.t, 10*time.Second, "/readyz to go red during the partition", func() bool { return r.ready() == 503 })
+	time.Sleep(d) // the partition's length is the fault itself, not a wait for a condition
+	if err := p.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	testkit.Eventually(r.t, 30*time.Second, "/readyz to go green after the partition", func() bool { return r.ready() == 200 })
+	<-done
+}
+
+// TestFaultNetworkRedis: between serve and Redis, a latency spike, replies
+// reset mid-script (the script ran, its answer is lost; go-redis and the
+// client retry) and a partition of a few seconds. No request is applied
+// twice, every acknowledged win is in Redis with one won event, and
+// readiness goes red during the partition and back after.
+func TestFaultNetworkRedis(t *testing.T) {
+	n := 120
+	if faultsFull {
+		n = 1200
+	}
+	r := newNetRig(t)
+	drop, tokens := r.sale(n)
+	answers := make([]answer, n)
+	third := n / 3
+
+	removeLatency := r.toxic(r.redis, `{"name":"spike","type":"latency","stream":"downstream","attributes":{"latency":400,"jitter":200}}`)
+	r.wave(drop, tokens, 0, third, answers)
+	removeLatency()
+
+	// Half the connections have their replies cut: Redis ran the script,
+	// the node never hears back.
+	removeReset := r.toxic(r.redis, `{"name":"reset","type":"reset_peer","stream":"downstream","toxicity":0.5,"attributes":{"timeout":0}}`)
+	r.wave(drop, tokens, third, 2*third, answers)
+	removeReset()
+
+	r.partition(r.redis, 3*time.Second, func() { r.wave(drop, tokens, 2*third, n, answers) })
+	r.audit(drop, tokens, answers)
+}
+
+// TestFaultNetworkNATS: the same faults between serve and NATS. The sale
+// goes on (the outbox holds events in Redis); readiness goes red while
+// NATS is cut off and back after; every win reaches JetStream exactly once.
+func TestFaultNetworkNATS(t *testing.T) {
+	n := 120
+	if faultsFull {
+		n = 1200
+	}
+	r := newNetRig(t)
+	drop, tokens := r.sale(n)
+	answers := make([]answer, n)
+	third := n / 3
+
+	removeLatency := r.toxic(r.nats, `{"name":"spike","type":"latency","stream":"upstream","attributes":{"latency":400,"jitter":200}}`)
+	r.wave(drop, tokens, 0, third, answers)
+	removeLatency()
+
+	// Publishes and their acks are cut on half the connections.
+	removeReset := r.toxic(r.nats, `{"name":"reset","type":"reset_peer","stream":"downstream","toxicity":0.5,"attributes":{"timeout":100}}`)
+	r.wave(drop, tokens, third, 2*third, answers)
+	removeReset()
+
+	r.partition(r.nats, 3*time.Second, func() { r.wave(drop, tokens, 2*third, n, answers) })
+	r.audit(drop, tokens, answers)
+}
