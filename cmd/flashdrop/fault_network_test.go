@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/flashdrop/flashdrop/engine"
@@ -40,7 +42,23 @@ type netRig struct {
 	redis  *toxiproxy.Proxy
 	nats   *toxiproxy.Proxy
 	natsJS jetstream.JetStream // straight to NATS, past the proxy
+	rdb    *redis.Client        // straight to Redis, past the proxy
 	client *http.Client
+}
+
+// redisConnections is how many connections Redis has accepted so far.
+func (r *netRig) redisConnections() int64 {
+	r.t.Helper()
+	info, err := r.rdb.Info(context.Background(), "stats").Result()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	m := regexp.MustCompile(`total_connections_received:(\d+)`).FindStringSubmatch(info)
+	if m == nil {
+		r.t.Fatalf("no total_connections_received in INFO stats")
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
 }
 
 func newNetRig(t *testing.T) *netRig {
@@ -61,7 +79,8 @@ func newNetRig(t *testing.T) *netRig {
 		t.Cleanup(p.Stop)
 		return p
 	}
-	r := &netRig{t: t, redis: proxy("redis", rs.Addr), nats: proxy("nats", strings.TrimPrefix(ns.URL(), "nats://"))}
+	r := &netRig{t: t, redis: proxy("redis", rs.Addr), nats: proxy("nats", strings.TrimPrefix(ns.URL(), "nats://")), rdb: rs.Client()}
+	t.Cleanup(func() { r.rdb.Close() })
 	r.m, r.clock, _ = startServe(t, "--redis-url", "redis://"+r.redis.Listen, "--nats-url", "nats://"+r.nats.Listen,
 		"--no-demo", "--rate-user", "-1")
 	r.base = "http://" + r.m.Addr
@@ -343,9 +362,18 @@ func TestFaultNetworkRedis(t *testing.T) {
 
 	// Half the connections have their replies cut: Redis ran the script,
 	// the node never hears back.
+	conns := r.redisConnections()
 	removeReset := r.toxic(r.redis, `{"name":"reset","type":"reset_peer","stream":"downstream","toxicity":0.5,"attributes":{"timeout":0}}`)
 	r.wave(drop, tokens, third, 2*third, answers)
 	removeReset()
+	// Each reset connection is replaced by a new one: proof the fault bit
+	// (go-redis retries on the new connection, and the script's call
+	// record answers the retry of a script that had already run).
+	reconnects := r.redisConnections() - conns
+	if reconnects == 0 {
+		t.Fatal("no connection was reset during the reset wave")
+	}
+	t.Logf("%d connections to Redis replaced during the reset wave", reconnects)
 
 	r.partition(r.redis, 3*time.Second, func() { r.wave(drop, tokens, 2*third, n, answers) })
 	r.audit(drop, tokens, answers)
