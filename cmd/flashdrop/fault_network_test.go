@@ -42,7 +42,7 @@ type netRig struct {
 	redis  *toxiproxy.Proxy
 	nats   *toxiproxy.Proxy
 	natsJS jetstream.JetStream // straight to NATS, past the proxy
-	rdb    *redis.Client        // straight to Redis, past the proxy
+	rdb    *redis.Client       // straight to Redis, past the proxy
 	client *http.Client
 }
 
