@@ -295,17 +295,21 @@ func TestFaultOverload(t *testing.T) {
 	if len(refused) == 0 || len(admitted) == 0 {
 		t.Fatalf("at 10x: %d admitted, %d refused; want both", len(admitted), len(refused))
 	}
-	// Ratios against this run's own baselines, never absolute times: an
-	// admitted request queues behind at most the in-flight cap, so its p99
-	// stays near the p99 at the cap whatever is offered (measured 2-3x on
-	// the development machine; the margin is the load client's own cost,
-	// ten times the connections on the same two cores, and the machine's
-	// noise); a refusal costs no more than an admission.
-	if ratio := float64(p99(admitted)) / float64(p99(atCap)); ratio > 6 {
-		t.Errorf("admitted p99 is %.1fx the p99 at the in-flight cap", ratio)
-	}
-	if p50(refused) > p50(admitted)*3/2 {
-		t.Errorf("refusals (p50 %v) are slower than admissions (p50 %v)", p50(refused), p50(admitted))
+	// Ratios against this run's own baselines, never absolute times, and
+	// only in the full run (make test-faults, on a machine of its own): the
+	// short CI form runs 2 s on two cores shared with everything else, where
+	// one scheduling stall decides a p99. An admitted request queues behind
+	// at most the in-flight cap, so its p99 stays near the p99 at the cap
+	// whatever is offered (2-3x measured; the margin is the load client's
+	// own cost, ten times the connections on the same cores), and a refusal
+	// costs no more than an admission.
+	if faultsFull {
+		if ratio := float64(p99(admitted)) / float64(p99(atCap)); ratio > 6 {
+			t.Errorf("admitted p99 is %.1fx the p99 at the in-flight cap", ratio)
+		}
+		if p50(refused) > p50(admitted)*3/2 {
+			t.Errorf("refusals (p50 %v) are slower than admissions (p50 %v)", p50(refused), p50(admitted))
+		}
 	}
 	if rssAfter > 3*rssBefore {
 		t.Errorf("peak RSS grew from %d to %d MiB under overload", rssBefore>>20, rssAfter>>20)
