@@ -376,3 +376,30 @@ func rushThroughput(t *testing.T, c *redistest.Cluster, opts redisstore.Options,
 	s.rush(t, func() {})
 	return float64(nDrops*users) / time.Since(start).Seconds()
 }
+
+// TestWaitReplicasUnconfirmedWin: with WaitReplicas 1 on a Redis that has
+// no replica, WAIT cannot confirm the win, so it is answered unavailable
+// (retry with the key) instead of won; the win itself stands, and the
+// shopper's retry with her key gets it once replication is not required.
+func TestWaitReplicasUnconfirmedWin(t *testing.T) {
+	rdb := redistest.Shared(t).Client()
+	t.Cleanup(func() { rdb.Close() })
+	plain := redisstore.New(rdb, redisstore.Options{})
+	waited := redisstore.New(rdb, redisstore.Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	d := failoverDrops(t, plain, 1, 3)[0]
+	if _, _, err := plain.Register(context.Background(), d.ID, "ann", "", t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	req := []engine.ReserveRequest{{User: "ann", Quantity: 1, IdempotencyKey: "k1"}}
+	res, err := waited.ReserveBatch(context.Background(), d.ID, t0.Add(time.Minute), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(res[0].Err, engine.ErrUnavailable) {
+		t.Fatalf("an unreplicated win must be answered unavailable, got %+v", res[0])
+	}
+	res, err = plain.ReserveBatch(context.Background(), d.ID, t0.Add(time.Minute), req)
+	if err != nil || res[0].Err != nil || !res[0].Replayed || res[0].Reservation.ID == "" {
+		t.Fatalf("the retry with the key must replay the win: %+v, %v", res, err)
+	}
+}
