@@ -29,24 +29,24 @@ import (
 
 // ServeConfig is everything `flashdrop serve` can be told.
 type ServeConfig struct {
-	Listen       string
-	RedisURL     string
+	Listen   string
+	RedisURL string
 	// RedisWaitReplicas makes reserve batches WAIT for that many replicas
 	// before their wins are answered (0: asynchronous replication).
 	RedisWaitReplicas int
-	NATSURL      string
-	JWTSecret    string
-	JWTIssuer    string
-	JWTAudience  string
-	AdminToken   string
-	NoDemo       bool
-	LogLevel     string
-	LogFormat    string
-	PublicURL    string
-	Batch        engine.BatchOptions
-	Limits       api.Limits
-	SweepEvery   time.Duration
-	ShutdownWait time.Duration
+	NATSURL           string
+	JWTSecret         string
+	JWTIssuer         string
+	JWTAudience       string
+	AdminToken        string
+	NoDemo            bool
+	LogLevel          string
+	LogFormat         string
+	PublicURL         string
+	Batch             engine.BatchOptions
+	Limits            api.Limits
+	SweepEvery        time.Duration
+	ShutdownWait      time.Duration
 	// NodeID names this node where nodes share work (the outbox relay's
 	// consumer group, the draw's lease); stable across restarts.
 	NodeID string
