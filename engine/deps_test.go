@@ -40,7 +40,7 @@ var layers = map[string][]string{
 	"loadtest":                    {"loadtest/fakeserver"},
 	"loadtest/fakeserver":         {},
 	"internal/run":                {},
-	"internal/history":            {},
+	"internal/history":            {"loadtest"},
 	"internal/testkit":            {"engine/redisstore/redistest", "queue/natstest", "queue", "engine", "internal/run"},
 	"cmd/flashdrop":               {"*"},
 }

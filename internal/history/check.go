@@ -164,24 +164,42 @@ func sanitize(s string) string {
 	return string(b)
 }
 
-// coalesce folds each keyed reserve whose answer was lost into the next
-// attempt with the same shopper and key that got a final answer: the key
-// makes them one request that took effect at most once, somewhere between
-// the first send and the final answer. Sound, and it spares the checker
-// the two branches of every lost answer, which multiply.
+// coalesce folds each request whose answer was lost into the next attempt
+// of the same request that got a final answer: a reserve with the same
+// shopper and key (the key makes them one request that took effect at
+// most once), a confirm or cancel of the same reservation, a registration
+// of the same shopper (both idempotent: a second one finds the first's
+// final state and answers as the first would have). The folded operation
+// spans from the first send to the final answer. Sound, and it spares the
+// checker the branches of every lost answer, which multiply.
 func coalesce(ops []Op) []Op {
 	sorted := append([]Op(nil), ops...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Call.Before(sorted[j].Call) })
-	type ident struct{ user, key string }
+	type ident struct {
+		kind      Kind
+		user, key string
+	}
+	identOf := func(op Op) (ident, bool) {
+		switch op.In.Kind {
+		case Reserve:
+			return ident{Reserve, op.In.User, op.In.Key}, op.In.Key != ""
+		case Confirm, Cancel:
+			return ident{op.In.Kind, op.In.Actor, op.In.ID}, true
+		case Register:
+			return ident{Register, op.In.User, ""}, true
+		}
+		return ident{}, false
+	}
+	lost := func(op Op) bool { return op.Out.Unknown || op.Return.IsZero() }
 	first := map[ident]time.Time{} // earliest unanswered attempt not yet folded
 	out := sorted[:0:0]
 	for _, op := range sorted {
-		if op.In.Kind != Reserve || op.In.Key == "" {
+		id, ok := identOf(op)
+		if !ok {
 			out = append(out, op)
 			continue
 		}
-		id := ident{op.In.User, op.In.Key}
-		if op.Out.Unknown || op.Return.IsZero() {
+		if lost(op) {
 			if _, ok := first[id]; !ok {
 				first[id] = op.Call
 			}
@@ -195,11 +213,13 @@ func coalesce(ops []Op) []Op {
 	}
 	// Attempts never followed by an answer stay unknown, from the first.
 	for _, op := range sorted {
-		if op.In.Kind != Reserve || op.In.Key == "" || !(op.Out.Unknown || op.Return.IsZero()) {
+		id, ok := identOf(op)
+		if !ok || !lost(op) {
 			continue
 		}
-		if at, ok := first[ident{op.In.User, op.In.Key}]; ok && at.Equal(op.Call) {
+		if at, ok := first[id]; ok && at.Equal(op.Call) {
 			out = append(out, op)
+			delete(first, id)
 		}
 	}
 	return out

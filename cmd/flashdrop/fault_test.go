@@ -1,0 +1,264 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/history"
+	"github.com/flashdrop/flashdrop/internal/testkit"
+	"github.com/flashdrop/flashdrop/loadtest"
+	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/natstest"
+)
+
+// faultsFull: FLASHDROP_FAULTS=full (make test-faults) runs the fault
+// runs at full length; by default (CI) they run a shortened form.
+func faultsFull() bool { return os.Getenv("FLASHDROP_FAULTS") == "full" }
+
+const (
+	faultAdminToken = "fault-admin-token-0123456789"
+	faultJWTSecret  = "fault-jwt-secret-of-at-least-32-bytes!"
+)
+
+// serveChild runs `serve` with the arguments in FLASHDROP_TEST_ARGS when
+// this test binary was started as a fault run's node.
+func serveChild() {
+	if os.Getenv("FLASHDROP_TEST_CHILD") == "fault-serve" {
+		os.Exit(run(append([]string{"serve"}, strings.Fields(os.Getenv("FLASHDROP_TEST_ARGS"))...), os.Stdout, os.Stderr))
+	}
+}
+
+// node is one `serve` child process.
+type node struct {
+	id, listen string
+	args       []string
+	test       string
+	cmd        *exec.Cmd
+	stderr     *testkit.LockedBuffer
+	done       chan struct{}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// start runs the node and waits until it listens.
+func (n *node) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+n.test+"$")
+	cmd.Env = append(os.Environ(), "FLASHDROP_TEST_CHILD=fault-serve", "FLASHDROP_TEST_ARGS="+strings.Join(n.args, " "))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.stderr = &testkit.LockedBuffer{}
+	cmd.Stderr = n.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n.cmd, n.done = cmd, make(chan struct{})
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		re := regexp.MustCompile(`listening on http://`)
+		once := sync.Once{}
+		for sc.Scan() {
+			if re.MatchString(sc.Text()) {
+				once.Do(func() { close(listening) })
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(n.done) }()
+	select {
+	case <-listening:
+	case <-n.done:
+		t.Fatalf("node %s exited at start: %s", n.id, n.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("node %s did not start: %s", n.id, n.stderr.String())
+	}
+}
+
+// kill is kill -9: no shutdown, nothing flushed, nothing handed over.
+func (n *node) kill() {
+	_ = n.cmd.Process.Signal(syscall.SIGKILL)
+	<-n.done
+}
+
+func (n *node) stop() {
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.done:
+	case <-time.After(20 * time.Second):
+		n.kill()
+	}
+}
+
+// TestFaultNodeKill: three `serve` nodes on one Redis and one NATS, the
+// load spread across them; one is killed with -9 in the middle of the
+// rush. "restart": it comes back with the same --node-id on the same
+// port, and the outbox entries it had read but not published reach
+// JetStream within 5 s of its restart. "never back": the survivors claim
+// them within the relay's claim bound (queue.DefaultClaimAfter). Either
+// way the load audit passes, and the drop's history (every request of
+// the run, resends included) is linearizable: shoppers retrying with
+// their key got their original answer, nothing was applied twice.
+func TestFaultNodeKill(t *testing.T) {
+	serveChild()
+	redistest.Require(t)
+	for _, restart := range []bool{true, false} {
+		name := "never back"
+		if restart {
+			name = "restart"
+		}
+		t.Run(name, func(t *testing.T) { nodeKillRun(t, restart) })
+	}
+}
+
+func nodeKillRun(t *testing.T, restart bool) {
+	rs, err := redistest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Close() })
+	ns := natstest.Start(t)
+	var nodes []*node
+	var targets []string
+	for i := 1; i <= 3; i++ {
+		n := &node{id: fmt.Sprintf("node-%d", i), listen: freePort(t), test: "TestFaultNodeKill"}
+		n.args = []string{"--listen", n.listen, "--redis-url", rs.Addr, "--nats-url", ns.URL(), "--node-id", n.id,
+			"--admin-token", faultAdminToken, "--jwt-secret", faultJWTSecret, "--log-level", "warn", "--no-demo",
+			"--sweep-every", "100ms", "--rate-user", "-1"}
+		n.start(t)
+		nodes = append(nodes, n)
+		targets = append(targets, "http://"+n.listen)
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			n.stop()
+		}
+	})
+	victim := nodes[1]
+
+	users := 600
+	if faultsFull() {
+		users = 3000
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer rdb.Close()
+	// pending counts the outbox entries the victim read and did not
+	// publish yet (its consumer's pending list in the relay group).
+	pending := func(drop string) int64 {
+		outbox := "fd:{" + drop + "}:outbox" // redisstore's key layout (keys.go)
+		p, err := rdb.XPendingExt(context.Background(), &redis.XPendingExtArgs{Stream: outbox, Group: "relay",
+			Start: "-", End: "+", Count: 100000, Consumer: victim.id}).Result()
+		if err != nil {
+			return -1
+		}
+		return int64(len(p))
+	}
+	// The balancer: while the victim is down, its connections go to a
+	// survivor, as a health-checking load balancer would send them.
+	var down atomic.Bool
+	dial := func(addr string) (net.Conn, error) {
+		if addr == victim.listen && down.Load() {
+			addr = nodes[0].listen
+		}
+		return net.DialTimeout("tcp", addr, 5*time.Second)
+	}
+	var mu sync.Mutex
+	var exchanges []loadtest.Exchange
+	var rushed atomic.Int64
+	var killedAt, restartedAt, drainedAt time.Time
+	var leftBehind int64
+	drained := make(chan struct{})
+	trace := func(e loadtest.Exchange) {
+		mu.Lock()
+		exchanges = append(exchanges, e)
+		mu.Unlock()
+		if e.Phase == loadtest.PhaseRush && rushed.Add(1) == int64(users/3) {
+			drop := strings.Split(strings.TrimPrefix(e.Path, "/v1/drops/"), "/")[0]
+			go func() {
+				defer close(drained)
+				killedAt = time.Now()
+				down.Store(true)
+				victim.kill()
+				leftBehind = pending(drop)
+				if restart {
+					victim.start(t)
+					restartedAt = time.Now()
+					down.Store(false)
+				}
+				// Watch from the restart (or the death): when has every
+				// entry the victim left been published and acked?
+				for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+					if pending(drop) == 0 {
+						drainedAt = time.Now()
+						return
+					}
+				}
+			}()
+		}
+	}
+	o := loadtest.Options{Targets: targets, AdminToken: faultAdminToken, JWTSecret: []byte(faultJWTSecret),
+		Users: users, HoldSeconds: 2, Lead: 4 * time.Second, Connections: 24, Seed: 15, MaxGeneratorCPU: -1,
+		NATSURL: ns.URL()}
+	rep, err := loadtest.Run(context.Background(), o, loadtest.WithTrace(trace), loadtest.WithDialer(dial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	_ = rep.WriteText(&text)
+	if rep.Audit.Verdict != loadtest.AuditPass {
+		t.Errorf("the load audit did not pass:\n%s", text.String())
+	}
+
+	<-drained
+	bound, from, what := 5*time.Second, restartedAt, "restart"
+	if !restart {
+		bound, from, what = queue.DefaultClaimAfter+5*time.Second, killedAt, "death"
+	}
+	if drainedAt.IsZero() {
+		t.Fatalf("the %d outbox entries %s left were never published", leftBehind, victim.id)
+	}
+	took := drainedAt.Sub(from)
+	t.Logf("killed %s with %d outbox entries read and not yet published; all published %.1fs after its %s",
+		victim.id, leftBehind, took.Seconds(), what)
+	if took > bound {
+		t.Errorf("the entries %s left took %v after its %s, want within %v", victim.id, took, what, bound)
+	}
+
+	mu.Lock()
+	ops := history.FromLoad(rep.Drop.ID, exchanges)
+	mu.Unlock()
+	t.Logf("checking the history of %d operations", len(ops))
+	results, err := history.Check(map[string]history.Drop{rep.Drop.ID: {Stock: rep.Drop.Stock, PerUserLimit: rep.Drop.PerUserLimit}},
+		ops, history.Options{Timeout: time.Minute, VisualizeDir: t.TempDir()})
+	for _, r := range results {
+		t.Logf("history: %d operations (%d unanswered): %v in %v", r.Ops, r.Pending, r.Verdict, r.Took.Round(time.Millisecond))
+	}
+	if err != nil {
+		t.Error(err)
+	}
+}
