@@ -360,9 +360,6 @@ func TestFaultRedis(t *testing.T) {
 		checkHistory(t, rep, ex)
 	})
 	t.Run("script flush and lost replies", func(t *testing.T) {
-		if os.Getenv("FLASHDROP_FAULTS_WIP") == "" {
-			t.Skip("not yet linearizable-checked in time: see the README's Reliability section")
-		}
 		rs, err := redistest.StartDurable()
 		if err != nil {
 			t.Fatal(err)
@@ -409,6 +406,12 @@ func TestFaultRedis(t *testing.T) {
 		}()
 		o := saleOptions("http://" + n.listen)
 		o.RequestTimeout = 500 * time.Millisecond // shorter than the delayed replies
+		// No waitlist: with lost and delayed answers, the positions of
+		// many concurrent joins pin one order among thousands, which the
+		// checker cannot find in time (the kill runs keep the waitlist).
+		if err := o.SetRatio("waitlist-ratio", 0); err != nil {
+			t.Fatal(err)
+		}
 		rep, ex := tracedSale(t, o, nil)
 		close(stop)
 		wg.Wait()
