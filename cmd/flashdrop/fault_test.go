@@ -406,6 +406,10 @@ func TestFaultRedis(t *testing.T) {
 		}()
 		o := saleOptions("http://" + n.listen)
 		o.RequestTimeout = 500 * time.Millisecond // shorter than the delayed replies
+		// Holds outlive the rush, so no unit is released and won again
+		// while answers are being lost: the rush's wins alone must fit
+		// the stock.
+		o.HoldSeconds = 15
 		// No waitlist: with lost and delayed answers, the positions of
 		// many concurrent joins pin one order among thousands, which the
 		// checker cannot find in time (the kill runs keep the waitlist).
