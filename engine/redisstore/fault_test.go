@@ -273,14 +273,25 @@ func (s *failoverSale) rush(t *testing.T, onAnswer func()) map[string]time.Time 
 					cancel()
 					op := history.Op{Drop: j.drop.ID, Client: client, Call: call, Return: time.Now(),
 						In: history.Input{Kind: history.Reserve, User: user, Key: key, Quantity: 1}}
-					if err == nil && errors.Is(res[0].Err, engine.ErrUnavailable) {
-						err = res[0].Err
+					if err == nil {
+						// The store reached the drop's master, even if WAIT
+						// then could not confirm the answer: it followed.
+						mu.Lock()
+						if failing[j.drop.ID] && recovered[j.drop.ID].IsZero() {
+							recovered[j.drop.ID] = time.Now()
+						}
+						mu.Unlock()
+						if errors.Is(res[0].Err, engine.ErrUnavailable) {
+							err = res[0].Err
+						}
 					}
 					if err != nil {
 						op.Out, op.Return = history.Output{Unknown: true}, time.Time{}
 						s.rec.Add(op)
 						mu.Lock()
-						failing[j.drop.ID] = true
+						if recovered[j.drop.ID].IsZero() {
+							failing[j.drop.ID] = true
+						}
 						mu.Unlock()
 						if time.Now().After(deadline) {
 							t.Errorf("%s on %s: no answer within a minute: %v", user, j.drop.ID, err)
@@ -292,9 +303,6 @@ func (s *failoverSale) rush(t *testing.T, onAnswer func()) map[string]time.Time 
 					op.Out = outputOf(res[0])
 					s.rec.Add(op)
 					mu.Lock()
-					if failing[j.drop.ID] && recovered[j.drop.ID].IsZero() {
-						recovered[j.drop.ID] = time.Now()
-					}
 					if op.Out.Code == "won" {
 						s.wins[res[0].Reservation.ID] = j.drop.ID
 					}
