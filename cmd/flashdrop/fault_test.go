@@ -161,10 +161,7 @@ func nodeKillRun(t *testing.T, restart bool) {
 	})
 	victim := nodes[1]
 
-	users := 600
-	if faultsFull() {
-		users = 3000
-	}
+	users := faultUsers()
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
 	defer rdb.Close()
 	// pending counts the outbox entries the victim read and did not
@@ -222,7 +219,7 @@ func nodeKillRun(t *testing.T, restart bool) {
 		}
 	}
 	o := loadtest.Options{Targets: targets, AdminToken: faultAdminToken, JWTSecret: []byte(faultJWTSecret),
-		Users: users, HoldSeconds: 2, Lead: 4 * time.Second, Connections: 24, Seed: 15, MaxGeneratorCPU: -1,
+		Users: users, HoldSeconds: 2, Lead: faultLead(), Connections: 24, Seed: 15, MaxGeneratorCPU: -1,
 		NATSURL: ns.URL()}
 	// No waitlist: with answers lost to the dead node, the positions of
 	// many concurrent joins pin one order among thousands, which the
@@ -268,7 +265,7 @@ func checkHistory(t *testing.T, rep *loadtest.Report, exchanges []loadtest.Excha
 	t.Helper()
 	ops := history.FromLoad(rep.Drop.ID, exchanges)
 	results, err := history.Check(map[string]history.Drop{rep.Drop.ID: {Stock: rep.Drop.Stock, PerUserLimit: rep.Drop.PerUserLimit}},
-		ops, history.Options{Timeout: time.Minute, VisualizeDir: t.TempDir()})
+		ops, history.Options{Timeout: historyTimeout(), VisualizeDir: t.TempDir()})
 	for _, r := range results {
 		t.Logf("history: %d operations (%d unanswered): %v in %v", r.Ops, r.Pending, r.Verdict, r.Took.Round(time.Millisecond))
 	}
@@ -320,14 +317,30 @@ func startFaultNode(t *testing.T, test, id, redisAddr, natsURL string, extra ...
 
 func faultUsers() int {
 	if faultsFull() {
-		return 3000
+		return 1500
 	}
 	return 600
 }
 
+// faultLead gives registration time enough before T0 (the full runs
+// register more shoppers, under the race detector).
+func faultLead() time.Duration {
+	if faultsFull() {
+		return 20 * time.Second
+	}
+	return 4 * time.Second
+}
+
+func historyTimeout() time.Duration {
+	if faultsFull() {
+		return 5 * time.Minute
+	}
+	return time.Minute
+}
+
 func saleOptions(targets ...string) loadtest.Options {
 	return loadtest.Options{Targets: targets, AdminToken: faultAdminToken, JWTSecret: []byte(faultJWTSecret),
-		Users: faultUsers(), HoldSeconds: 2, Lead: 4 * time.Second, Connections: 24, Seed: 15, MaxGeneratorCPU: -1}
+		Users: faultUsers(), HoldSeconds: 2, Lead: faultLead(), Connections: 24, Seed: 15, MaxGeneratorCPU: -1}
 }
 
 // TestFaultRedis: one `serve` node on a Redis with AOF appendfsync always.
