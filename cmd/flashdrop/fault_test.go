@@ -328,7 +328,7 @@ func faultLead() time.Duration {
 	if faultsFull() {
 		return 20 * time.Second
 	}
-	return 4 * time.Second
+	return 10 * time.Second
 }
 
 func historyTimeout() time.Duration {
