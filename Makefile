@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers \
                ./api:FuzzDecodeReserve ./api:FuzzDecodeRegister ./api:FuzzDecodeCreateDrop ./api:FuzzDecodeCreateWebhook
 
-.PHONY: help test test-short run bench fuzz vet ensure-redis ensure-wrk ensure-chromium load-demo screenshots
+.PHONY: help test test-short test-faults run bench fuzz vet ensure-redis ensure-wrk ensure-chromium load-demo screenshots
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,6 +40,9 @@ ensure-chromium: ## install Debian's chromium with apt-get if it is missing (the
 test: ensure-redis ensure-chromium ## run every test with the race detector against real Redis and Chromium
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+
+test-faults: ensure-redis ## the fault runs (TestFault*) at full length: Redis Cluster failover with a history check
+	FLASHDROP_FAULTS=full $(GO) test -race -count=1 -run 'TestFault' -timeout 60m ./...
 
 test-short: ## the tests without the race detector (faster while editing)
 	$(GO) test -count=1 ./...

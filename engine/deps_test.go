@@ -40,6 +40,7 @@ var layers = map[string][]string{
 	"loadtest":                    {"loadtest/fakeserver"},
 	"loadtest/fakeserver":         {},
 	"internal/run":                {},
+	"internal/history":            {"loadtest"},
 	"internal/testkit":            {"engine/redisstore/redistest", "queue/natstest", "queue", "engine", "internal/run"},
 	"cmd/flashdrop":               {"*"},
 }
@@ -50,7 +51,7 @@ var layers = map[string][]string{
 // import api, nor an api test queue.
 var testOnly = map[string]bool{
 	"internal/testkit": true, "engine/redisstore/redistest": true, "queue/natstest": true,
-	"engine/redisstore": true,
+	"engine/redisstore": true, "internal/history": true,
 }
 
 const module = "github.com/flashdrop/flashdrop/"

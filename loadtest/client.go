@@ -37,6 +37,32 @@ const (
 	OutcomeTimeout   = "timeout"
 )
 
+// Exchange is one HTTP request and its answer, as WithTrace reports it.
+// Err is set (and Status 0) when no answer came: a timeout or a broken
+// connection, after which the request may or may not have taken effect.
+type Exchange struct {
+	Phase    Phase
+	Endpoint string
+	Method   string
+	Path     string
+	// User is the shopper the request is for ("" for the drop's own
+	// calls); Admin says it carried the admin token.
+	User  string
+	Admin bool
+	// Key is the Idempotency-Key ("" for none); Body the request body.
+	Key  string
+	Body []byte
+	// Status, Code (the problem code, or "won"/"ok") and Response are the
+	// answer; Replayed its Idempotent-Replayed header.
+	Status   int
+	Code     string
+	Response []byte
+	Replayed bool
+	Err      error
+	// Sent and Done are the generator's clock around the exchange.
+	Sent, Done time.Time
+}
+
 // answer is one HTTP exchange as the generator saw it. body is a copy:
 // nothing of fasthttp's pooled buffers outlives the call.
 type answer struct {

@@ -153,6 +153,7 @@ type Options struct {
 	clock    Clock
 	cpu      func() time.Duration
 	onPhase  func(Phase)
+	trace    func(Exchange)
 	dial     fasthttp.DialFunc
 	cores    int
 	embedded bool
@@ -169,6 +170,11 @@ func WithCPUMeter(f func() time.Duration) Option { return func(o *Options) { o.c
 
 // WithPhaseHook calls f as each phase starts, before its first request.
 func WithPhaseHook(f func(Phase)) Option { return func(o *Options) { o.onPhase = f } }
+
+// WithTrace calls f with every HTTP exchange of the run, resends
+// included, from the generator's goroutines (f must be safe for concurrent
+// use): what a history check needs of each request.
+func WithTrace(f func(Exchange)) Option { return func(o *Options) { o.trace = f } }
 
 // WithDialer dials the targets with d (for in-memory listeners in tests).
 func WithDialer(d fasthttp.DialFunc) Option { return func(o *Options) { o.dial = d } }

@@ -50,6 +50,10 @@ type runner struct {
 	drop   Drop
 	runKey string
 
+	// tokenUsers maps each shopper's token to her id, for traces.
+	tokenUsersOnce sync.Once
+	tokenUsers     map[string]string
+
 	created bool
 	offset  time.Duration // server clock - generator clock
 	t0      time.Time     // generator time at which the sale was seen open
@@ -346,6 +350,11 @@ func (r *runner) call(ctx context.Context, w int, p Phase, endpoint, method, pat
 			a.code = OutcomeWon
 		}
 		rec.record(p, endpoint, a, intended, r.t0)
+		if r.o.trace != nil {
+			r.o.trace(Exchange{Phase: p, Endpoint: endpoint, Method: method, Path: path, User: r.userOf(token),
+				Admin: token != "" && token == r.o.AdminToken, Key: key, Body: body, Status: a.status, Code: a.code,
+				Response: a.body, Replayed: a.replayed, Err: a.err, Sent: a.sent, Done: a.done})
+		}
 		if !a.retryable() || attempt >= maxRetries || ctx.Err() != nil {
 			return a
 		}
@@ -358,6 +367,20 @@ func (r *runner) call(ctx context.Context, w int, p Phase, endpoint, method, pat
 		}
 		intended = time.Time{} // a resend is timed from when it is sent
 	}
+}
+
+// userOf names the shopper a token belongs to, for traces.
+func (r *runner) userOf(token string) string {
+	if token == "" || token == r.o.AdminToken {
+		return ""
+	}
+	r.tokenUsersOnce.Do(func() {
+		r.tokenUsers = make(map[string]string, len(r.shoppers))
+		for _, s := range r.shoppers {
+			r.tokenUsers[s.token] = s.user
+		}
+	})
+	return r.tokenUsers[token]
 }
 
 func (r *runner) register(ctx context.Context) error {

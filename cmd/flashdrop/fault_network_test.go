@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,10 +26,6 @@ import (
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/natstest"
 )
-
-// faultsFull is true when the fault tests run at full length (make
-// test-faults); CI runs their short form.
-var faultsFull = os.Getenv("FLASHDROP_FAULTS") == "full"
 
 // netRig is a `serve` whose Redis and NATS are reached through in-process
 // toxiproxy proxies, so a test can slow, reset and cut either link.
@@ -348,7 +343,7 @@ func (r *netRig) partition(p *toxiproxy.Proxy, d time.Duration, during func()) {
 // readiness goes red during the partition and back after.
 func TestFaultNetworkRedis(t *testing.T) {
 	n := 120
-	if faultsFull {
+	if faultsFull() {
 		n = 1200
 	}
 	r := newNetRig(t)
@@ -387,7 +382,7 @@ func TestFaultNetworkRedis(t *testing.T) {
 // NATS is cut off and back after; every win reaches JetStream exactly once.
 func TestFaultNetworkNATS(t *testing.T) {
 	n := 120
-	if faultsFull {
+	if faultsFull() {
 		n = 1200
 	}
 	r := newNetRig(t)

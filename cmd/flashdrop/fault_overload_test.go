@@ -228,7 +228,7 @@ func TestFaultOverload(t *testing.T) {
 	drop, tokens := overloadDrop(t, c, 400)
 	url := c.base + "/v1/drops/" + drop + "/reservations"
 	runFor := 2 * time.Second
-	if faultsFull {
+	if faultsFull() {
 		runFor = 10 * time.Second
 	}
 
@@ -303,7 +303,7 @@ func TestFaultOverload(t *testing.T) {
 	// whatever is offered (2-3x measured; the margin is the load client's
 	// own cost, ten times the connections on the same cores), and a refusal
 	// costs no more than an admission.
-	if faultsFull {
+	if faultsFull() {
 		if ratio := float64(p99(admitted)) / float64(p99(atCap)); ratio > 6 {
 			t.Errorf("admitted p99 is %.1fx the p99 at the in-flight cap", ratio)
 		}
@@ -332,7 +332,7 @@ func TestFaultOverloadSlowClients(t *testing.T) {
 	c := startOverloadChild(t, "--max-body-bytes", "4096")
 	host := strings.TrimPrefix(c.base, "http://")
 	slow := 200
-	if faultsFull {
+	if faultsFull() {
 		slow = 2000
 	}
 	rss0 := c.peakRSS()

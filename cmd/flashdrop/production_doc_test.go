@@ -13,10 +13,6 @@ import (
 	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
-// docPendingFlags are flags docs/production.md describes that another
-// branch of issue 15 adds; delete an entry once its flag is merged.
-var docPendingFlags = map[string]bool{"--redis-wait-replicas": true}
-
 // TestProductionDocNamesRealFlagsAndMetrics: every `--flag` that
 // docs/production.md names is one of `flashdrop serve --help`'s, and every
 // flashdrop_* metric it names is registered by the code, so the runbook
@@ -39,7 +35,7 @@ func TestProductionDocNamesRealFlagsAndMetrics(t *testing.T) {
 	}
 	for _, f := range flags {
 		name := f[1]
-		if !docPendingFlags[name] && !regexp.MustCompile(`(?m)^\s+`+regexp.QuoteMeta(name)+`\b`).MatchString(help.String()) {
+		if !regexp.MustCompile(`(?m)^\s+`+regexp.QuoteMeta(name)+`\b`).MatchString(help.String()) {
 			t.Errorf("docs/production.md names %s, which `flashdrop serve --help` does not list", name)
 		}
 	}

@@ -29,21 +29,24 @@ import (
 
 // ServeConfig is everything `flashdrop serve` can be told.
 type ServeConfig struct {
-	Listen       string
-	RedisURL     string
-	NATSURL      string
-	JWTSecret    string
-	JWTIssuer    string
-	JWTAudience  string
-	AdminToken   string
-	NoDemo       bool
-	LogLevel     string
-	LogFormat    string
-	PublicURL    string
-	Batch        engine.BatchOptions
-	Limits       api.Limits
-	SweepEvery   time.Duration
-	ShutdownWait time.Duration
+	Listen   string
+	RedisURL string
+	// RedisWaitReplicas makes reserve batches WAIT for that many replicas
+	// before their wins are answered (0: asynchronous replication).
+	RedisWaitReplicas int
+	NATSURL           string
+	JWTSecret         string
+	JWTIssuer         string
+	JWTAudience       string
+	AdminToken        string
+	NoDemo            bool
+	LogLevel          string
+	LogFormat         string
+	PublicURL         string
+	Batch             engine.BatchOptions
+	Limits            api.Limits
+	SweepEvery        time.Duration
+	ShutdownWait      time.Duration
 	// NodeID names this node where nodes share work (the outbox relay's
 	// consumer group, the draw's lease); stable across restarts.
 	NodeID string
@@ -109,6 +112,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Usage = usageWithEnv(fs, "flashdrop serve [flags]")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis: redis://host:port/db, or a Cluster as a comma-separated host:port list or redis-cluster://h1:p1,h2:p2 (empty: embedded in-process server, not durable)")
+	fs.IntVar(&c.RedisWaitReplicas, "redis-wait-replicas", 0, "acknowledge a reserve batch's wins only once this many replicas of its shard have them (WAIT); unconfirmed wins are answered 503, retry with the same Idempotency-Key (0: asynchronous replication, a failover can lose acknowledged wins)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URL with JetStream (empty: embedded in-process server, not durable)")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name among the nodes, kept across restarts so a restarted node republishes at once the events it had read (default: host name and listen port)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
@@ -145,7 +149,16 @@ func (m *Main) ParseFlags(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
-	return applyEnv(fs, m.Lookup)
+	if err := applyEnv(fs, m.Lookup); err != nil {
+		return err
+	}
+	switch {
+	case c.RedisWaitReplicas < 0:
+		return fmt.Errorf("--redis-wait-replicas must be 0 or more, got %d", c.RedisWaitReplicas)
+	case c.RedisWaitReplicas > 0 && c.RedisURL == "":
+		return errors.New("--redis-wait-replicas needs --redis-url: the embedded Redis has no replicas")
+	}
+	return nil
 }
 
 // DefaultShutdownWait is how long SIGINT/SIGTERM waits for requests in
@@ -231,7 +244,7 @@ func (m *Main) startRedis(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("redis does not answer: %w", err)
 	}
-	m.store = redisstore.New(m.rdb, redisstore.Options{})
+	m.store = redisstore.New(m.rdb, redisstore.Options{WaitReplicas: c.RedisWaitReplicas})
 	m.Engine = engine.New(m.store, engine.Options{Clock: m.Clock})
 	return nil
 }
@@ -442,10 +455,10 @@ const relayPoolSize = 1024
 // redis-cluster:// URL, to a Cluster. poolSize 0 keeps go-redis's default.
 func redisClient(u string, poolSize int) (redis.UniversalClient, error) {
 	if rest, ok := strings.CutPrefix(u, "redis-cluster://"); ok {
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(rest, ","), PoolSize: poolSize}), nil
+		return redisstore.NewClusterClient(strings.Split(rest, ","), poolSize), nil
 	}
 	if strings.Contains(u, ",") {
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(u, ","), PoolSize: poolSize}), nil
+		return redisstore.NewClusterClient(strings.Split(u, ","), poolSize), nil
 	}
 	if !strings.Contains(u, "://") {
 		u = "redis://" + u

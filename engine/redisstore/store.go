@@ -22,7 +22,19 @@ type Options struct {
 	// IdempotencyTTL is how long a reserve answer is kept under its
 	// Idempotency-Key; default and minimum 24h (SPEC I5).
 	IdempotencyTTL time.Duration
+	// WaitReplicas, when positive, makes every reserve batch wait, on the
+	// connection that ran its script, until that many replicas have its
+	// writes (WAIT), for at most WaitTimeout (default 1 s). Wins that could
+	// not be confirmed replicated are answered engine.ErrUnavailable
+	// ("outcome unknown, retry with your Idempotency-Key") instead of a win
+	// a failover could take back. Zero: answer as soon as the master ran it
+	// (asynchronous replication, what Redis does by default).
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
+
+// DefaultWaitTimeout bounds a reserve batch's WAIT.
+const DefaultWaitTimeout = time.Second
 
 // Store is engine.Store (and engine.Outbox, engine.WebhookStore, and the
 // API's admin answer store) on Redis. It works with a single node and
@@ -31,7 +43,9 @@ type Options struct {
 // effect at most once per call, whatever the client retries (lib.lua).
 type Store struct {
 	rdb     redis.UniversalClient
-	idemTTL int64    // seconds
+	idemTTL int64 // seconds
+	waitN   int
+	waitMS  int64
 	groups  sync.Map // outbox keys whose relay group exists
 }
 
@@ -43,7 +57,11 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if ttl < 24*time.Hour {
 		ttl = 24 * time.Hour
 	}
-	return &Store{rdb: rdb, idemTTL: int64(ttl / time.Second)}
+	wt := opts.WaitTimeout
+	if wt <= 0 {
+		wt = DefaultWaitTimeout
+	}
+	return &Store{rdb: rdb, idemTTL: int64(ttl / time.Second), waitN: max(opts.WaitReplicas, 0), waitMS: wt.Milliseconds()}
 }
 
 // Ping checks that Redis answers, for readiness probes.
@@ -271,7 +289,14 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 		}
 		args = append(args, r.User, r.Quantity, wl, ki, fingerprint(r))
 	}
-	v, err := reserveScript.Run(ctx, s.rdb, keys, args...).Slice()
+	var v []any
+	var err error
+	replicated := true
+	if s.waitN > 0 {
+		v, replicated, err = s.reserveWaited(ctx, keys, args)
+	} else {
+		v, err = reserveScript.Run(ctx, s.rdb, keys, args...).Slice()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -297,8 +322,58 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 		if r.err != nil {
 			return nil, r.err
 		}
+		if !replicated && (code == codeWon || (code == codeSoldOut && r.int(2) > 0)) {
+			// Not known to survive a failover: the shopper retries with
+			// her key and gets the win (or, after a failover that lost it,
+			// a fresh decision), never a win that later vanishes.
+			out[i] = engine.ReserveResult{Err: fmt.Errorf("%w: the outcome was not confirmed on %d replica(s) in time; retry with the same Idempotency-Key",
+				engine.ErrUnavailable, s.waitN)}
+		}
 	}
 	return out, nil
+}
+
+// reserveWaited runs the reserve script and WAIT in one pipeline on the
+// drop's master, one connection: WAIT counts the replicas that have this
+// connection's writes. It reports whether WaitReplicas replicas have them.
+func (s *Store) reserveWaited(ctx context.Context, keys []string, args []any) ([]any, bool, error) {
+	var node redis.Cmdable
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		m, err := c.MasterForKey(ctx, keys[0])
+		if err != nil {
+			return nil, false, err
+		}
+		node = m
+	case *redis.Client:
+		node = c
+	default:
+		return nil, false, fmt.Errorf("redisstore: WaitReplicas needs a *redis.Client or *redis.ClusterClient, not %T", s.rdb)
+	}
+	for attempt := 0; ; attempt++ {
+		var eval *redis.Cmd
+		var wait *redis.Cmd
+		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			eval = reserveScript.EvalSha(ctx, p, keys, args...)
+			wait = p.Do(ctx, "WAIT", s.waitN, max(s.waitMS, 1)) // 0 would block for ever
+			return nil
+		})
+		if err != nil && attempt == 0 && redis.HasErrorPrefix(eval.Err(), "NOSCRIPT") {
+			if err := reserveScript.Load(ctx, node).Err(); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		if err := eval.Err(); err != nil {
+			return nil, false, err
+		}
+		v, err := eval.Slice()
+		if err != nil {
+			return nil, false, err
+		}
+		n, werr := wait.Int64()
+		return v, werr == nil && n >= int64(s.waitN), nil
+	}
 }
 
 // digest names an idempotency key by shopper and key together, with a

@@ -39,14 +39,17 @@ const (
 // master rather than trusting a single node.
 var clusterProbeKeys = []string{"redistest:probe:{a}", "redistest:probe:{b}", "redistest:probe:{c}"}
 
-// Cluster is a redis cluster of master-only redis-server processes on
-// 127.0.0.1, with all 16384 slots assigned and persistence disabled.
+// Cluster is a redis cluster of redis-server processes on 127.0.0.1, with
+// all 16384 slots assigned: masters only without persistence
+// (StartCluster), or masters with replicas and AOF (StartReplicatedCluster).
 type Cluster struct {
 	// Addrs lists every node's host:port, in creation order; any of them
 	// works as a seed for a cluster client.
 	Addrs []string
 
 	dir       string
+	replicas  int
+	nodeArgs  []string // extra redis-server flags of every node
 	procs     []*process
 	closeOnce sync.Once
 	closeErr  error
@@ -58,6 +61,20 @@ type Cluster struct {
 // client can write and read keys in several slots. Redis needs at least
 // three masters. The caller must Close it.
 func StartCluster(masters int) (*Cluster, error) {
+	return startCluster(masters, 0, "--cluster-node-timeout", "5000")
+}
+
+// StartReplicatedCluster launches a cluster of masters with replicas
+// replicas each, as production runs it: AOF with appendfsync always on
+// every node, and a 2-second node timeout so a dead master's replica is
+// promoted within a few seconds. Each node keeps its AOF in a directory of
+// its own, so a killed node can be restarted on its data (Restart).
+func StartReplicatedCluster(masters, replicas int) (*Cluster, error) {
+	return startCluster(masters, replicas, "--cluster-node-timeout", "2000",
+		"--appendonly", "yes", "--appendfsync", "always")
+}
+
+func startCluster(masters, replicas int, nodeArgs ...string) (*Cluster, error) {
 	if masters < 3 {
 		return nil, fmt.Errorf("redistest: a redis cluster needs at least 3 masters, got %d", masters)
 	}
@@ -68,11 +85,11 @@ func StartCluster(masters int) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redistest: create temp dir: %w", err)
 	}
-	c := &Cluster{dir: dir}
+	c := &Cluster{dir: dir, replicas: replicas, nodeArgs: nodeArgs}
 	fail := func(err error) (*Cluster, error) {
 		return nil, errors.Join(err, c.Close())
 	}
-	for range masters {
+	for range masters * (1 + replicas) {
 		p, err := c.startNode()
 		if err != nil {
 			return fail(err)
@@ -121,11 +138,7 @@ func (c *Cluster) startNode() (*process, error) {
 			continue
 		}
 		var p *process
-		p, lastErr = startProcess(c.dir, port,
-			"--cluster-enabled", "yes",
-			"--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", c.dir, port),
-			"--cluster-node-timeout", "5000",
-		)
+		p, lastErr = c.startAt(port)
 		if lastErr == nil {
 			return p, nil
 		}
@@ -134,6 +147,76 @@ func (c *Cluster) startNode() (*process, error) {
 		}
 	}
 	return nil, lastErr
+}
+
+// startAt starts the node of port, in its own directory (its AOF and
+// cluster config survive a kill there).
+func (c *Cluster) startAt(port int) (*process, error) {
+	dir := fmt.Sprintf("%s/node-%d", c.dir, port)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	args := append([]string{
+		"--cluster-enabled", "yes",
+		"--cluster-config-file", fmt.Sprintf("%s/nodes-%d.conf", dir, port),
+	}, c.nodeArgs...)
+	return startProcess(dir, port, args...)
+}
+
+// Kill sends SIGKILL to the node at addr and waits for it to die: a crash,
+// with no chance to flush or hand over.
+func (c *Cluster) Kill(addr string) error {
+	for _, p := range c.procs {
+		if p.addr == addr {
+			p.stop()
+			return nil
+		}
+	}
+	return fmt.Errorf("redistest: no cluster node %s", addr)
+}
+
+// Restart starts the killed node at addr again on its port and data.
+func (c *Cluster) Restart(addr string) error {
+	for i, p := range c.procs {
+		if p.addr != addr {
+			continue
+		}
+		select {
+		case <-p.done:
+		default:
+			return fmt.Errorf("redistest: cluster node %s is running", addr)
+		}
+		_, portS, _ := net.SplitHostPort(addr)
+		port, _ := strconv.Atoi(portS)
+		np, err := c.startAt(port)
+		if err != nil {
+			return err
+		}
+		c.procs[i] = np
+		return nil
+	}
+	return fmt.Errorf("redistest: no cluster node %s", addr)
+}
+
+// MasterOf returns the address of the node that serves key's slot as
+// master, as the node at via sees it ("" if via does not know).
+func MasterOf(ctx context.Context, via, key string) (string, error) {
+	client := redis.NewClient(&redis.Options{Addr: via, MaxRetries: -1, DialerRetries: 1, PoolSize: 1})
+	defer client.Close()
+	slot, err := client.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		return "", err
+	}
+	slots, err := client.ClusterSlots(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, s := range slots {
+		if int64(s.Start) <= slot && slot <= int64(s.End) && len(s.Nodes) > 0 {
+			return s.Nodes[0].Addr, nil
+		}
+	}
+	return "", nil
 }
 
 // clusterPort picks a random port P such that both P and its cluster bus
@@ -163,7 +246,7 @@ func (c *Cluster) create() error {
 	ctx, cancel := context.WithTimeout(context.Background(), clusterCreateTimeout)
 	defer cancel()
 	args := append([]string{"--cluster", "create"}, c.Addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(c.replicas), "--cluster-yes")
 	out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("redistest: redis-cli --cluster create: %w\n--- redis-cli output ---\n%s\n--- end output ---%s",

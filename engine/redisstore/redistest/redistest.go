@@ -70,6 +70,7 @@ type Server struct {
 	Addr string
 
 	dir       string
+	args      []string // extra redis-server flags, kept for Restart
 	proc      *process
 	closeOnce sync.Once
 	closeErr  error
@@ -77,7 +78,35 @@ type Server struct {
 
 // Start launches a standalone redis-server on a free loopback port and
 // returns once it answers PING. The caller must Close it.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return start() }
+
+// StartDurable is Start with the persistence production uses: AOF with
+// appendfsync always, so every write a client saw acknowledged is on disk
+// and survives Kill and Restart.
+func StartDurable() (*Server, error) { return start("--appendonly", "yes", "--appendfsync", "always") }
+
+// Kill sends the server SIGKILL and waits for it to die: a crash.
+func (s *Server) Kill() { s.proc.stop() }
+
+// Restart starts a killed server again on the same port and directory
+// (so on its AOF) and waits until it answers PING.
+func (s *Server) Restart() error {
+	select {
+	case <-s.proc.done:
+	default:
+		return fmt.Errorf("redistest: %s is running", s.Addr)
+	}
+	_, portS, _ := net.SplitHostPort(s.Addr)
+	port, _ := strconv.Atoi(portS)
+	p, err := startProcess(s.dir, port, s.args...)
+	if err != nil {
+		return err
+	}
+	s.proc = p
+	return nil
+}
+
+func start(args ...string) (*Server, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
@@ -93,9 +122,9 @@ func Start() (*Server, error) {
 			continue
 		}
 		var p *process
-		p, lastErr = startProcess(dir, port)
+		p, lastErr = startProcess(dir, port, args...)
 		if lastErr == nil {
-			return &Server{Addr: p.addr, dir: dir, proc: p}, nil
+			return &Server{Addr: p.addr, dir: dir, args: args, proc: p}, nil
 		}
 		if !errors.Is(lastErr, errPortInUse) {
 			break
