@@ -32,7 +32,8 @@ var layers = map[string][]string{
 	"engine":                      {},
 	"engine/redisstore":           {"engine"},
 	"engine/redisstore/redistest": {},
-	"api":                         {"engine"},
+	"api":                         {"engine", "api/spec"},
+	"api/spec":                    {},
 	"queue":                       {"engine", "internal/run"},
 	"queue/webhook":               {"engine", "queue", "queue/webhooksig", "internal/run"},
 	"queue/webhooksig":            {},
@@ -41,6 +42,8 @@ var layers = map[string][]string{
 	"loadtest/fakeserver":         {},
 	"internal/run":                {},
 	"internal/testkit":            {"engine/redisstore/redistest", "queue/natstest", "queue", "engine", "internal/run"},
+	"internal/contract":           {"api/spec"},
+	"internal/genclient":          {},
 	"cmd/flashdrop":               {"*"},
 }
 
@@ -50,7 +53,7 @@ var layers = map[string][]string{
 // import api, nor an api test queue.
 var testOnly = map[string]bool{
 	"internal/testkit": true, "engine/redisstore/redistest": true, "queue/natstest": true,
-	"engine/redisstore": true,
+	"engine/redisstore": true, "internal/contract": true,
 }
 
 const module = "github.com/flashdrop/flashdrop/"
