@@ -15,6 +15,7 @@ import (
 
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
@@ -64,7 +65,7 @@ func call(t *testing.T, method, url, token, body string) httpResult {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := contract.Client(t, nil).Do(req) // checked against openapi.json
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

@@ -192,9 +192,10 @@ func (c *OpenAPIChecker) Check(x Exchange) error {
 	req := x.Req.Clone(x.Req.Context())
 	req.Method = method
 	req.Body = io.NopCloser(bytes.NewReader(x.ReqBody))
-	if len(x.ReqBody) > 0 && req.Header.Get("Content-Type") == "" {
-		// The server reads a body as JSON whatever its Content-Type (curl
-		// users rarely send one); the document can only name media types.
+	if len(x.ReqBody) > 0 {
+		// The server reads a body as JSON whatever its Content-Type says
+		// (curl -d sends a form type, many clients none); the document can
+		// only name media types, so the body is checked as the JSON it is.
 		req.Header.Set("Content-Type", "application/json")
 	}
 	var problems []string
