@@ -407,3 +407,18 @@ func (tr *transport) CloseIdleConnections() {
 		c.CloseIdleConnections()
 	}
 }
+
+// CheckProblem checks an answer read off a raw connection, where the
+// request was not a well-formed HTTP request of any operation (malformed
+// HTTP, oversized headers or body, a read timeout): it must be a problem
+// the document describes, with a code of its Problem schema.
+func CheckProblem(status int, header http.Header, body []byte) error {
+	c, err := OpenAPI()
+	if err != nil {
+		return err
+	}
+	req, _ := http.NewRequest(http.MethodGet, "/", nil)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.checkProblemBody(Exchange{Req: req, Resp: &http.Response{StatusCode: status, Header: header}, RespBody: body}, status)
+}
