@@ -49,11 +49,13 @@ var layers = map[string][]string{
 
 // testOnly are packages any package's tests may import besides its layer:
 // the shared test kit, the real servers it starts, and the real store, so
-// tests run on real Redis. Never a sibling adapter: a queue test does not
+// tests run on real Redis; and the contract documents (api/spec) with
+// their checker (internal/contract), which every test that sees an HTTP
+// exchange or an event validates against. Never a sibling adapter: a queue test does not
 // import api, nor an api test queue.
 var testOnly = map[string]bool{
 	"internal/testkit": true, "engine/redisstore/redistest": true, "queue/natstest": true,
-	"engine/redisstore": true, "internal/contract": true,
+	"engine/redisstore": true, "internal/contract": true, "api/spec": true,
 }
 
 const module = "github.com/flashdrop/flashdrop/"
