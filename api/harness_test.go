@@ -21,6 +21,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/contract"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m, redistest.FastHTTPLingerers...) }
@@ -89,10 +90,11 @@ func newHarnessWith(t *testing.T, admTweak func(*engine.AdmissionOptions), tweak
 	ln := fasthttputil.NewInmemoryListener()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+	// Every exchange through the harness is checked against openapi.json.
+	client := contract.Client(t, &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
 		MaxIdleConnsPerHost: 256,
 		DialContext:         func(context.Context, string, string) (net.Conn, error) { return ln.Dial() },
-	}}
+	}})
 	t.Cleanup(func() {
 		client.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

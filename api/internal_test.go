@@ -16,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttputil"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/contract"
 )
 
 // stubStore answers every lookup with "not found" and can be told to block
@@ -29,6 +30,8 @@ type stubStore struct {
 
 var stubDrop = engine.Drop{
 	ID: "stub", Name: "Stub", Product: "Stub", Stock: 10, PerUserLimit: 1, HoldSeconds: 600, Mode: engine.ModeFCFS,
+	// Every stored drop has confirm_by (the store fills in the default).
+	ConfirmBy:           engine.ConfirmByBackend,
 	RegistrationOpensAt: time.Unix(1e9, 0), RegistrationClosesAt: time.Unix(2e9, 0), SaleStartsAt: time.Unix(2e9, 0),
 }
 
@@ -123,9 +126,10 @@ func serveConfig(t testing.TB, cfg Config) (*Server, *http.Client) {
 	ln := fasthttputil.NewInmemoryListener()
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
-	client := &http.Client{Transport: &http.Transport{
+	// Every exchange is checked against openapi.json, stubs or not.
+	client := contract.Client(t, &http.Client{Transport: &http.Transport{
 		DialContext: func(context.Context, string, string) (net.Conn, error) { return ln.Dial() },
-	}, Timeout: 10 * time.Second}
+	}, Timeout: 10 * time.Second})
 	t.Cleanup(func() {
 		client.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

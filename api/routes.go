@@ -47,6 +47,10 @@ func (s *Server) route(r *request) handlerFunc {
 		return pick("/readyz", nil, alt{"GET", s.readyz})
 	case n == 1 && seg[0] == "metrics":
 		return pick("/metrics", nil, alt{"GET", s.metricsPage})
+	case n == 1 && seg[0] == "openapi.json":
+		return pick("/openapi.json", nil, alt{"GET", s.openAPI})
+	case n == 1 && seg[0] == "asyncapi.json":
+		return pick("/asyncapi.json", nil, alt{"GET", s.asyncAPI})
 	case n >= 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "drops":
 		switch {
 		case n == 3:

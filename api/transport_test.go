@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flashdrop/flashdrop/api"
+	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
@@ -118,6 +119,11 @@ func readResponse(t *testing.T, br *bufio.Reader) rawResponse {
 func checkProblem(t *testing.T, logs *logBuffer, what string, r rawResponse, status int, code string) string {
 	t.Helper()
 	id, _ := r.prob["request_id"].(string)
+	// The request was malformed on purpose; its answer must still be a
+	// problem openapi.json describes.
+	if err := contract.CheckProblem(r.status, r.header, r.body); err != nil {
+		t.Errorf("%s: contract (api/spec/openapi.json): %v", what, err)
+	}
 	switch {
 	case r.status != status:
 		t.Errorf("%s: status %d, want %d: %s", what, r.status, status, r.body)

@@ -32,7 +32,8 @@ var layers = map[string][]string{
 	"engine":                      {},
 	"engine/redisstore":           {"engine"},
 	"engine/redisstore/redistest": {},
-	"api":                         {"engine"},
+	"api":                         {"engine", "api/spec"},
+	"api/spec":                    {},
 	"queue":                       {"engine", "internal/run"},
 	"queue/webhook":               {"engine", "queue", "queue/webhooksig", "internal/run"},
 	"queue/webhooksig":            {},
@@ -42,16 +43,20 @@ var layers = map[string][]string{
 	"internal/run":                {},
 	"internal/history":            {"loadtest"},
 	"internal/testkit":            {"engine/redisstore/redistest", "queue/natstest", "queue", "engine", "internal/run"},
+	"internal/contract":           {"api/spec"},
+	"internal/genclient":          {},
 	"cmd/flashdrop":               {"*"},
 }
 
 // testOnly are packages any package's tests may import besides its layer:
 // the shared test kit, the real servers it starts, and the real store, so
-// tests run on real Redis. Never a sibling adapter: a queue test does not
+// tests run on real Redis; and the contract documents (api/spec) with
+// their checker (internal/contract), which every test that sees an HTTP
+// exchange or an event validates against. Never a sibling adapter: a queue test does not
 // import api, nor an api test queue.
 var testOnly = map[string]bool{
 	"internal/testkit": true, "engine/redisstore/redistest": true, "queue/natstest": true,
-	"engine/redisstore": true, "internal/history": true,
+	"engine/redisstore": true, "internal/history": true, "internal/contract": true, "api/spec": true,
 }
 
 const module = "github.com/flashdrop/flashdrop/"

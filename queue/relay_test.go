@@ -21,6 +21,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/natstest"
@@ -162,6 +163,7 @@ func (w *world) published(drop string) (perID map[string]int, won map[string]que
 		n := 0
 		for m := range batch.Messages() {
 			n++
+			contract.CheckEvent(w.t, m.Data())
 			var ce queue.CloudEvent
 			if err := json.Unmarshal(m.Data(), &ce); err != nil {
 				w.t.Fatalf("not a CloudEvent: %s", m.Data())

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -423,7 +424,7 @@ func TestLoadReportMergesShards(t *testing.T) {
 	now := f.clock.Now().UTC()
 	body := fmt.Sprintf(`{"id":"shared","stock":10,"hold_seconds":1,"registration_opens_at":%q,"registration_closes_at":%q,"sale_starts_at":%q}`,
 		now.Add(-time.Minute).Format(time.RFC3339Nano), now.Add(time.Minute).Format(time.RFC3339Nano), now.Add(time.Minute).Format(time.RFC3339Nano))
-	if r := call(t, "POST", f.URL+"/v1/admin/drops", fakeAdmin, body); r.status != 201 {
+	if r := callWith(t, http.DefaultClient, "POST", f.URL+"/v1/admin/drops", fakeAdmin, body); r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.raw)
 	}
 	dir := t.TempDir()

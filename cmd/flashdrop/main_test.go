@@ -15,6 +15,7 @@ import (
 
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
@@ -55,7 +56,16 @@ type httpResult struct {
 	raw    string
 }
 
+// call sends a request to a real serve; the exchange is checked against
+// openapi.json.
 func call(t *testing.T, method, url, token, body string) httpResult {
+	t.Helper()
+	return callWith(t, contract.Client(t, nil), method, url, token, body)
+}
+
+// callWith is call through client (http.DefaultClient for the load
+// tester's fake server, which breaks the contract on purpose).
+func callWith(t *testing.T, client *http.Client, method, url, token, body string) httpResult {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
@@ -64,7 +74,7 @@ func call(t *testing.T, method, url, token, body string) httpResult {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

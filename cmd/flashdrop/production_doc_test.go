@@ -35,7 +35,7 @@ func TestProductionDocNamesRealFlagsAndMetrics(t *testing.T) {
 	}
 	for _, f := range flags {
 		name := f[1]
-		if !regexp.MustCompile(`(?m)^\s+`+regexp.QuoteMeta(name)+`\b`).MatchString(help.String()) {
+		if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(name) + `\b`).MatchString(help.String()) {
 			t.Errorf("docs/production.md names %s, which `flashdrop serve --help` does not list", name)
 		}
 	}

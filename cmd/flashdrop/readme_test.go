@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashdrop/flashdrop/internal/contract"
 )
 
 // TestREADMECurlWalkthrough runs the README's "Try it with curl" script
@@ -227,7 +229,7 @@ func curl(t *testing.T, args []string, expect int) string {
 	if hasBody && header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // what curl -d sends
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := contract.Client(t, nil).Do(req) // checked against openapi.json
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flashdrop/flashdrop/internal/contract"
 )
 
 // drawOnServe makes a draw drop on m with n registrants and draws it.
@@ -97,9 +99,11 @@ func TestVerifyDraw(t *testing.T) {
 			}
 		},
 	}
+	// What the honest server answers the proxy is checked against openapi.json.
+	upstream := contract.Client(t, nil)
 	for name, fn := range tamper {
 		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			resp, err := http.Get(base + r.URL.RequestURI())
+			resp, err := upstream.Get(base + r.URL.RequestURI())
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadGateway)
 				return

@@ -17,6 +17,7 @@ import (
 
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/webhook"
@@ -49,9 +50,21 @@ type hookReceiver struct {
 	mu    sync.Mutex
 	seen  map[string]map[string]bool // user -> event ids
 	types map[string]int
+	// problems are deliveries that do not match asyncapi.json.
+	problems []string
 }
 
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "unreadable", http.StatusBadRequest)
+		return
+	}
+	if err := contract.CheckDelivery(r.Header, body); err != nil {
+		h.mu.Lock()
+		h.problems = append(h.problems, err.Error())
+		h.mu.Unlock()
+	}
 	var ce struct {
 		ID   string `json:"id"`
 		Type string `json:"type"`
@@ -61,7 +74,7 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			URL    string `json:"url"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&ce); err != nil || ce.Data.Series == "" || ce.Data.URL == "" {
+	if err := json.Unmarshal(body, &ce); err != nil || ce.Data.Series == "" || ce.Data.URL == "" {
 		http.Error(w, "bad event", http.StatusBadRequest)
 		return
 	}
@@ -232,5 +245,10 @@ func TestThreeNodesOneWeek(t *testing.T) {
 	}
 	if receiver.types["flashdrop.invited"] != 40 || len(receiver.types) != 1 {
 		t.Errorf("webhook received %v", receiver.types)
+	}
+	receiver.mu.Lock()
+	defer receiver.mu.Unlock()
+	for _, p := range receiver.problems {
+		t.Errorf("contract (api/spec/asyncapi.json): %s", p)
 	}
 }

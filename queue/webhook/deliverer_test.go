@@ -24,6 +24,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/natstest"
@@ -147,8 +148,24 @@ func (e *whEnv) publish(drop string, typ engine.EventType) string {
 // NATS comes back).
 func (e *whEnv) publishRetrying(drop string, typ engine.EventType, retryFor time.Duration) string {
 	e.t.Helper()
-	ev := engine.Event{ID: "ev-" + whRandID(), Type: typ, Drop: drop, Time: time.Now(),
-		Reservation: "res-" + whRandID(), User: "alice", Quantity: 1}
+	ev := engine.Event{ID: "ev-" + whRandID(), Type: typ, Drop: drop, Time: time.Now()}
+	// The fields the engine and the relay write for each type, so the
+	// receiver can check every delivery against asyncapi.json.
+	switch typ {
+	case engine.EventRegistered:
+		ev.User = "alice"
+	case engine.EventWon:
+		after := 1.5
+		ev.Reservation, ev.User, ev.Quantity, ev.ExpiresAt = drop+".0123456789abcdef0123", "alice", 1, ev.Time.Add(10*time.Minute)
+		ev.ShareCode, ev.Product, ev.SecondsAfterStart = drop+".abcdef0123456789abcd", "Sneaker", &after
+	case engine.EventConfirmed, engine.EventCancelled, engine.EventExpired:
+		ev.Reservation, ev.User, ev.Quantity = drop+".0123456789abcdef0123", "alice", 1
+	case engine.EventSoldOut:
+		none := int64(0)
+		ev.Available, ev.Version = &none, 1
+	default:
+		e.t.Fatalf("publish: no sample event of type %s", typ)
+	}
 	body, err := queue.Envelope(ev, "http://x").Marshal()
 	if err != nil {
 		e.t.Fatal(err)
@@ -248,6 +265,9 @@ func (r *whReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		r.problem("signature: %v", err)
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return
+	}
+	if err := contract.CheckDelivery(req.Header, body); err != nil {
+		r.problem("contract (api/spec/asyncapi.json): %v", err)
 	}
 	var ce queue.CloudEvent
 	if err := json.Unmarshal(body, &ce); err != nil || ce.ID == "" {

@@ -1,0 +1,101 @@
+package contract
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func exchange(method, target, reqBody string, status int, ct, body string, hdr ...string) Exchange {
+	req := httptest.NewRequest(method, target, strings.NewReader(reqBody))
+	if reqBody != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp := &http.Response{StatusCode: status, Header: http.Header{}}
+	if ct != "" {
+		resp.Header.Set("Content-Type", ct)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		resp.Header.Set(hdr[i], hdr[i+1])
+	}
+	return Exchange{Req: req, ReqBody: []byte(reqBody), Resp: resp, RespBody: []byte(body)}
+}
+
+const prob404 = `{"type":"urn:flashdrop:problem:not_found","title":"Not found","status":404,"code":"not_found","request_id":"x-1"}`
+
+// TestOpenAPICheckerBites proves the checker fails what it must: an
+// undocumented field, status, route or method, and a request the document
+// refuses that the server accepted; and passes the right answers.
+func TestOpenAPICheckerBites(t *testing.T) {
+	c, err := OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	health := `{"status":"ok"}`
+	for _, tc := range []struct {
+		name string
+		x    Exchange
+		ok   bool
+	}{
+		{"documented answer", exchange("GET", "/healthz", "", 200, "application/json", health), true},
+		{"undocumented field", exchange("GET", "/healthz", "", 200, "application/json", `{"status":"ok","extra":1}`), false},
+		{"undocumented status", exchange("GET", "/healthz", "", 418, "application/problem+json",
+			`{"type":"t","title":"t","status":418,"code":"invalid"}`), false},
+		{"unknown route answered 404", exchange("GET", "/nowhere/at/all", "", 404, "application/problem+json", prob404), true},
+		{"unknown route answered 200", exchange("GET", "/nowhere/at/all", "", 200, "application/json", health), false},
+		{"wrong method with Allow", exchange("DELETE", "/healthz", "", 405, "application/problem+json",
+			`{"type":"t","title":"t","status":405,"code":"invalid"}`, "Allow", "GET"), true},
+		{"wrong method, wrong Allow", exchange("DELETE", "/v1/admin/drops", "", 405, "application/problem+json",
+			`{"type":"t","title":"t","status":405,"code":"invalid"}`, "Allow", "GET"), false},
+		{"problem with an unknown member", exchange("GET", "/v1/drops/x", "", 404, "application/problem+json",
+			`{"type":"t","title":"t","status":404,"code":"not_found","secret":"no"}`), false},
+		{"problem with a code the route cannot answer", exchange("GET", "/v1/drops/x", "", 404, "application/problem+json",
+			`{"type":"t","title":"t","status":404,"code":"sold_out"}`), false},
+		{"invalid request refused", exchange("POST", "/v1/drops/x/registrations", `{"nope":1}`, 400, "application/problem+json",
+			`{"type":"t","title":"t","status":400,"code":"invalid","field":"nope"}`), true},
+		{"invalid request accepted", exchange("POST", "/v1/drops/x/registrations", `{"nope":1}`, 200, "application/json",
+			`{"drop":"x","user":"u","registered_at":"2026-11-24T10:00:00Z"}`), false},
+		{"the .ics route is not the page", exchange("GET", "/d/x.ics", "", 200, "text/html; charset=utf-8", "<html>"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.x.Req.URL.Path == "/v1/drops/x/registrations" {
+				tc.x.Req.Header.Set("Authorization", "Bearer t")
+			}
+			err := c.Check(tc.x)
+			if (err == nil) != tc.ok {
+				t.Fatalf("Check: %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestEventCheckerBites: a documented event passes; an unknown type, an
+// undocumented data field and a missing required one fail.
+func TestEventCheckerBites(t *testing.T) {
+	c, err := Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(typ, data string) []byte {
+		return []byte(`{"specversion":"1.0","id":"n-1","source":"/flashdrop/drops/d","type":"flashdrop.` + typ +
+			`","subject":"d","time":"2026-11-24T10:00:00Z","datacontenttype":"application/json","data":` + data + `}`)
+	}
+	if err := c.Check(env("registered", `{"drop":"d","user":"u"}`)); err != nil {
+		t.Fatalf("a documented event: %v", err)
+	}
+	for name, raw := range map[string][]byte{
+		"unknown type":       env("teleported", `{"drop":"d"}`),
+		"undocumented field": env("registered", `{"drop":"d","user":"u","email":"x"}`),
+		"missing field":      env("registered", `{"drop":"d"}`),
+		"wrong envelope":     env("registered", `{"drop":"d","user":"u"}`)[1:],
+	} {
+		if err := c.Check(raw); err == nil {
+			t.Errorf("%s: passed", name)
+		}
+	}
+}
