@@ -113,6 +113,11 @@ func problemFor(err error) Problem {
 			if errors.Is(err, engine.ErrInProgress) {
 				p.Detail = "a request with this Idempotency-Key is in progress; retry shortly for its answer"
 			}
+			var se *engine.ScopeError
+			if errors.As(err, &se) {
+				p.Title = "Missing scope"
+				p.Detail = "this credential lacks the scope " + se.Scope
+			}
 			var ve *engine.ValidationError
 			if errors.As(err, &ve) {
 				p.Field = ve.Field

@@ -62,6 +62,15 @@ func (s *Server) route(r *request) handlerFunc {
 		case n == 5 && seg[4] == "referrals" && s.cfg.Shares != nil:
 			return pick("/v1/admin/drops/{drop}/referrals", seg[3:4], alt{"GET", s.adminReferrals})
 		}
+	case n >= 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "keys" && s.cfg.Keys != nil:
+		switch {
+		case n == 3:
+			return pick("/v1/admin/keys", nil, alt{"GET", s.listKeys}, alt{"POST", s.createKey})
+		case n == 4:
+			return pick("/v1/admin/keys/{id}", seg[3:4], alt{"DELETE", s.revokeKey})
+		case n == 5 && seg[4] == "rotate":
+			return pick("/v1/admin/keys/{id}/rotate", seg[3:4], alt{"POST", s.rotateKey})
+		}
 	case n >= 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "webhooks" && s.hooks != nil:
 		switch n {
 		case 3:

@@ -12,7 +12,7 @@ type createWebhookRequest struct {
 }
 
 func (s *Server) createWebhook(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err
 	}
 	var body createWebhookRequest
@@ -31,7 +31,7 @@ func (s *Server) createWebhook(r *request) error {
 }
 
 func (s *Server) listWebhooks(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -44,7 +44,7 @@ func (s *Server) listWebhooks(r *request) error {
 }
 
 func (s *Server) getWebhook(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -57,7 +57,7 @@ func (s *Server) getWebhook(r *request) error {
 }
 
 func (s *Server) deleteWebhook(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()

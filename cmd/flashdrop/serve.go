@@ -386,6 +386,7 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		Limits:           c.Limits,
 		AdminIdempotency: m.store,
 		PublicURL:        m.publicURL(),
+		Keys:             engine.NewKeys(m.store, m.Clock),
 	}.WithEngine(m.Engine, m.adm, hooks))
 	if err != nil {
 		return err

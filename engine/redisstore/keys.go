@@ -71,3 +71,11 @@ func webhookKeysFor(id string) webhookKeys {
 	p := "fd:wh:{" + id + "}:"
 	return webhookKeys{cfg: p + "cfg", status: p + "status", dead: p + "dead"}
 }
+
+// API key keys: not tied to a drop, so all under one global hash tag
+// ({keys}), which keeps the index and each key in one slot.
+const apiKeyIndexKey = "fd:{keys}:index" // set of key ids
+
+// apiKeyKey is the hash of one API key: name, scopes, created, hash,
+// prev_hash, prev_until, rotated, last_used.
+func apiKeyKey(id string) string { return "fd:{keys}:k:" + id }
