@@ -77,6 +77,17 @@ func (s *Server) route(r *request) handlerFunc {
 			return pick("/v1/admin/webhooks", nil, alt{"GET", s.listWebhooks}, alt{"POST", s.createWebhook})
 		case 4:
 			return pick("/v1/admin/webhooks/{id}", seg[3:4], alt{"GET", s.getWebhook}, alt{"DELETE", s.deleteWebhook})
+		case 5:
+			switch seg[4] {
+			case "test":
+				return pick("/v1/admin/webhooks/{id}/test", seg[3:4], alt{"POST", s.testWebhook})
+			case "replay":
+				return pick("/v1/admin/webhooks/{id}/replay", seg[3:4], alt{"POST", s.replayWebhook})
+			case "deliveries":
+				return pick("/v1/admin/webhooks/{id}/deliveries", seg[3:4], alt{"GET", s.webhookDeliveries})
+			case "enable":
+				return pick("/v1/admin/webhooks/{id}/enable", seg[3:4], alt{"POST", s.enableWebhook})
+			}
 		}
 	case n == 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "series" && s.cfg.Series != nil:
 		return pick("/v1/admin/series", nil, alt{"GET", s.adminListSeries}, alt{"POST", s.adminCreateSeries})

@@ -64,4 +64,8 @@ type WebhookService interface {
 	Webhooks(ctx context.Context) ([]engine.WebhookDetail, error)
 	Webhook(ctx context.Context, id string) (engine.WebhookDetail, error)
 	DeleteWebhook(ctx context.Context, id string) error
+	TestWebhook(ctx context.Context, id string) (engine.WebhookTestResult, error)
+	ReplayWebhook(ctx context.Context, id string, req engine.ReplayRequest) (engine.ReplayResult, error)
+	Deliveries(ctx context.Context, id string) ([]engine.DeliveryRecord, error)
+	EnableWebhook(ctx context.Context, id string) (engine.WebhookDetail, error)
 }
