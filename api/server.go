@@ -36,6 +36,9 @@ type Config struct {
 	Admission    Admission
 	// Webhooks, if set, enables the webhook admin routes.
 	Webhooks WebhookService
+	// Events, if set, enables the admin event stream (GET
+	// /v1/admin/events) on this log.
+	Events engine.EventLog
 	// Keys, if set, enables API keys with scopes and their admin routes;
 	// without it only the admin token is an admin credential.
 	Keys KeyService

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -394,4 +395,150 @@ func TestWebhookAutoDisableAndEnable(t *testing.T) {
 		return len(got) > 0
 	})
 	s.must(t, 404, "POST", "/v1/admin/webhooks/wh-0000000000000000/enable", nil)
+}
+
+// cutProxy forwards TCP connections to a target and can cut them all, as
+// a load balancer restart or a network blip would.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: target}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); _, _ = io.Copy(up, c); up.Close() }()
+			go func() { defer p.wg.Done(); _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
+	return p
+}
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func TestListenPrintsForwardsAndResumes(t *testing.T) {
+	s := startInteg(t, nil)
+	// listen needs only events:read.
+	out, err := runKeys(t, s.m, s.admin, "create", "--name", "laptop", "--scopes", "events:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := keySecret.FindStringSubmatch(out)[1]
+	proxy := newCutProxy(t, s.m.Addr)
+
+	rc := newReceiver(t)
+	stdout, stderr := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- listen(ctx, []string{"--target", "http://" + proxy.ln.Addr().String(), "--admin-token", key,
+			"--types", "registered,won", "--forward-to", rc.URL + "/hook"}, stdout, stderr, func(string) (string, bool) { return "", false })
+	}()
+	testkit.Eventually(t, 10*time.Second, "listen to connect", func() bool { return strings.Contains(stderr.String(), "connected") })
+	secret := regexp.MustCompile(`whsec_[A-Za-z0-9_-]{43}`).FindString(stdout.String())
+	if secret == "" {
+		t.Fatalf("listen printed no secret: %s", stdout)
+	}
+	rc.mu.Lock()
+	rc.secret = secret
+	rc.mu.Unlock()
+
+	s.sale(t, "listen-a", 2, "ann", "ben")
+	lines := func(typ string) int {
+		n := 0
+		for l := range strings.SplitSeq(stdout.String(), "\n") {
+			if strings.Contains(l, "  "+typ+" ") && strings.Contains(l, "drop=listen-") {
+				n++
+			}
+		}
+		return n
+	}
+	testkit.Eventually(t, 20*time.Second, "two won lines", func() bool { return lines("won") == 2 })
+	if !regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z  won +drop=listen-a reservation=\S+ user=(ann|ben) quantity=1`).MatchString(stdout.String()) {
+		t.Fatalf("a won line shows time, type, drop and key fields:\n%s", stdout)
+	}
+
+	// The connection is cut; events published meanwhile arrive after the
+	// reconnection, once each.
+	proxy.cut()
+	s.sale(t, "listen-b", 3, "cat", "dan", "eve")
+	testkit.Eventually(t, 20*time.Second, "the events after the cut", func() bool { return lines("won") == 5 && lines("registered") == 5 })
+	if !strings.Contains(stderr.String(), "reconnected, resuming after event") {
+		t.Fatalf("listen did not say it resumed:\n%s", stderr)
+	}
+	testkit.Eventually(t, 10*time.Second, "the forwarded events", func() bool {
+		got, _ := rc.snapshot()
+		return len(got) == 10
+	})
+	got, bad := rc.snapshot()
+	for id, n := range got {
+		if n != 1 {
+			t.Fatalf("event %s forwarded %d times", id, n)
+		}
+	}
+	if bad != 0 {
+		t.Fatalf("%d forwarded events failed the signature check", bad)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Ctrl-C ends listen cleanly, got %v", err)
+	}
+	if strings.Contains(stdout.String()+stderr.String(), key) {
+		t.Fatal("listen printed its key")
+	}
+}
+
+func TestAdminEventsStreamRules(t *testing.T) {
+	s := startInteg(t, nil, "--max-streams", "1")
+	r := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": "ops", "scopes": []string{"ops"}})
+	err := listen(context.Background(), []string{"--target", s.base, "--admin-token", r.body["secret"].(string)},
+		io.Discard, io.Discard, func(string) (string, bool) { return "", false })
+	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "events:read") {
+		t.Fatalf("listen with a key lacking events:read: %v", err)
+	}
+	if r := s.call(t, "GET", "/v1/admin/events?types=bought", nil); r.status != 400 {
+		t.Fatalf("unknown type: %d %s", r.status, r.raw)
+	}
+	// The stream takes a slot under --max-streams.
+	req, _ := http.NewRequest("GET", s.base+"/v1/admin/events", nil)
+	req.Header.Set("Authorization", "Bearer "+s.admin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("first stream: %v %v", err, resp)
+	}
+	defer resp.Body.Close()
+	if r := s.call(t, "GET", "/v1/admin/events", nil); r.status != 503 {
+		t.Fatalf("second stream over --max-streams 1: %d %s", r.status, r.raw)
+	}
 }

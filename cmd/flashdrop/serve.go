@@ -406,6 +406,7 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		AdminIdempotency: m.store,
 		PublicURL:        m.publicURL(),
 		Keys:             engine.NewKeys(m.store, m.Clock),
+		Events:           queue.NewEventLog(m.js),
 	}.WithEngine(m.Engine, m.adm, hooks))
 	if err != nil {
 		return err
