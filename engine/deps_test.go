@@ -42,6 +42,7 @@ var layers = map[string][]string{
 	"internal/run":                {},
 	"internal/testkit":            {"engine/redisstore/redistest", "queue/natstest", "queue", "engine", "internal/run"},
 	"cmd/flashdrop":               {"*"},
+	"examples/receiver":           {"queue/webhooksig"},
 }
 
 // testOnly are packages any package's tests may import besides its layer:

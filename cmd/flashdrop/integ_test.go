@@ -10,6 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -541,4 +544,85 @@ func TestAdminEventsStreamRules(t *testing.T) {
 	if r := s.call(t, "GET", "/v1/admin/events", nil); r.status != 503 {
 		t.Fatalf("second stream over --max-streams 1: %d %s", r.status, r.raw)
 	}
+}
+
+// TestExampleReceiver builds examples/receiver, runs it as a process, and
+// drives a sale through it: it verifies, handles won once per event id
+// (a replay's copies are dropped as duplicates), handles invited, and
+// refuses forged and stale deliveries.
+func TestExampleReceiver(t *testing.T) {
+	s := startInteg(t, nil)
+	bin := filepath.Join(t.TempDir(), "receiver")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/flashdrop/flashdrop/examples/receiver").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	// The secret is the webhook's, so the webhook comes first; its URL
+	// needs the receiver's port, so take a free one.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	hook := s.must(t, 201, "POST", "/v1/admin/webhooks", map[string]any{"url": "http://" + addr + "/hook", "types": []string{"won", "invited"}})
+	secret := hook.body["secret"].(string)
+	out := &testkit.LockedBuffer{}
+	cmd := exec.Command(bin, "--listen", addr)
+	cmd.Env = append(os.Environ(), "FLASHDROP_WEBHOOK_SECRET="+secret)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	testkit.Eventually(t, 10*time.Second, "the receiver to listen", func() bool { return strings.Contains(out.String(), "listening on") })
+
+	since := time.Now().Add(-time.Second)
+	s.sale(t, "receiver-a", 3, "ann", "ben", "cat")
+	count := func(prefix string) int { return strings.Count(out.String(), "\n"+prefix) + boolInt(strings.HasPrefix(out.String(), prefix)) }
+	testkit.Eventually(t, 20*time.Second, "three won events handled", func() bool { return count("won ") == 3 })
+	if !regexp.MustCompile(`won \S+: (ann|ben|cat) holds receiver-a\.\S+; share http://\S+/s/receiver-a\.`).MatchString(out.String()) {
+		t.Fatalf("won lines:\n%s", out)
+	}
+	// A replay sends the same ids again: handled once, acknowledged twice.
+	r := s.must(t, 200, "POST", "/v1/admin/webhooks/"+hook.body["id"].(string)+"/replay", map[string]any{"since": since, "types": []string{"won"}})
+	if r.body["delivered"] != float64(3) || r.body["done"] != true {
+		t.Fatalf("replay: %s", r.raw)
+	}
+	if count("won ") != 3 || count("duplicate ") != 3 {
+		t.Fatalf("after the replay: %d won, %d duplicates\n%s", count("won "), count("duplicate "), out)
+	}
+	// invited, as the scheduler sends it; then a forgery and a stale copy.
+	inv := []byte(`{"specversion":"1.0","id":"inv-1","source":"/flashdrop/drops/next","type":"flashdrop.invited","subject":"next",` +
+		`"time":"2026-11-24T10:00:00Z","datacontenttype":"application/json","data":{"drop":"next","user":"ann",` +
+		`"url":"http://shop.example/d/next","sale_starts_at":"2026-12-01T10:00:00Z"}}`)
+	post := func(sig string) int {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/hook", bytes.NewReader(inv))
+		req.Header.Set(webhooksig.Header, sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := post(webhooksig.Sign([]byte("whsec_not-the-secret"), inv, time.Now())); st != 401 {
+		t.Fatalf("forged: %d", st)
+	}
+	if st := post(webhooksig.Sign([]byte(secret), inv, time.Now().Add(-time.Hour))); st != 400 {
+		t.Fatalf("stale: %d", st)
+	}
+	if st := post(webhooksig.Sign([]byte(secret), inv, time.Now())); st != 204 {
+		t.Fatalf("invited: %d", st)
+	}
+	if !strings.Contains(out.String(), "invited inv-1: ann to next on sale at 2026-12-01T10:00:00Z, page http://shop.example/d/next") ||
+		count("refused: ") != 2 {
+		t.Fatalf("receiver output:\n%s", out)
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
