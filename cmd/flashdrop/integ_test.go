@@ -578,7 +578,9 @@ func TestExampleReceiver(t *testing.T) {
 
 	since := time.Now().Add(-time.Second)
 	s.sale(t, "receiver-a", 3, "ann", "ben", "cat")
-	count := func(prefix string) int { return strings.Count(out.String(), "\n"+prefix) + boolInt(strings.HasPrefix(out.String(), prefix)) }
+	count := func(prefix string) int {
+		return strings.Count(out.String(), "\n"+prefix) + boolInt(strings.HasPrefix(out.String(), prefix))
+	}
 	testkit.Eventually(t, 20*time.Second, "three won events handled", func() bool { return count("won ") == 3 })
 	if !regexp.MustCompile(`won \S+: (ann|ben|cat) holds receiver-a\.\S+; share http://\S+/s/receiver-a\.`).MatchString(out.String()) {
 		t.Fatalf("won lines:\n%s", out)
