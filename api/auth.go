@@ -1,11 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,7 +87,32 @@ const (
 // principal is who made a request, as established by authenticate.
 type principal struct {
 	user  string // the JWT sub, for shoppers
-	admin bool
+	admin bool   // the admin token or an API key
+	// key is the API key's id; "" for the admin token, which holds every
+	// scope.
+	key string
+	// scopes is the key's scopes joined by commas: a string keeps the
+	// principal comparable.
+	scopes string
+}
+
+// has reports whether an admin principal holds scope.
+func (p principal) has(scope string) bool {
+	if !p.admin {
+		return false
+	}
+	if p.key == "" {
+		return true
+	}
+	return slices.Contains(strings.Split(p.scopes, ","), scope)
+}
+
+// grants is the scopes an admin principal may hand on to a key.
+func (p principal) grants() []string {
+	if p.key == "" {
+		return engine.AllScopes
+	}
+	return strings.Split(p.scopes, ",")
 }
 
 var (
@@ -122,6 +150,7 @@ var (
 	errAuthBadSubject    = newAuthError("invalid subject")
 	errAuthInvalid       = newAuthError("invalid token")
 	errAuthTimeRange     = newAuthError("time claim out of range")
+	errAuthBadKey        = newAuthError("unknown, revoked or wrong API key")
 )
 
 // authMaxClaimUnix bounds exp, nbf and iat (the end of year 9999). jwt
@@ -140,6 +169,9 @@ type authenticator struct {
 	parser      *jwt.Parser
 	keyFunc     jwt.Keyfunc // a.key bound once, so parsing does not allocate a closure
 	cache       *authCache  // nil when disabled
+	// keys checks API keys (tokens starting with engine.APIKeyPrefix);
+	// nil: API keys are refused.
+	keys func(token string) (engine.APIKey, error)
 }
 
 // newAuthenticator validates cfg and builds an authenticator; now defaults to
@@ -231,6 +263,19 @@ func (a *authenticator) authenticate(header []byte) (principal, error) {
 	digest := sha256.Sum256(tok)
 	if subtle.ConstantTimeCompare(digest[:], a.adminDigest[:]) == 1 {
 		return principal{admin: true}, nil
+	}
+	if bytes.HasPrefix(tok, []byte(engine.APIKeyPrefix)) {
+		if a.keys == nil {
+			return principal{}, errAuthBadKey
+		}
+		k, err := a.keys(string(tok))
+		if errors.Is(err, engine.ErrBadKey) {
+			return principal{}, errAuthBadKey
+		}
+		if err != nil {
+			return principal{}, err
+		}
+		return principal{admin: true, key: k.ID, scopes: strings.Join(k.Scopes, ",")}, nil
 	}
 	var now time.Time
 	if a.cache != nil {

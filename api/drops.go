@@ -46,7 +46,7 @@ func (s *Server) adminView(ctx context.Context, d engine.Drop) (adminDrop, error
 }
 
 func (s *Server) adminCreateDrop(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeDropsWrite); err != nil {
 		return err
 	}
 	var body createDropRequest
@@ -80,7 +80,7 @@ func (s *Server) adminCreateDrop(r *request) error {
 }
 
 func (s *Server) adminListDrops(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeDropsRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -101,7 +101,7 @@ func (s *Server) adminListDrops(r *request) error {
 }
 
 func (s *Server) adminGetDrop(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeDropsRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -118,7 +118,7 @@ func (s *Server) adminGetDrop(r *request) error {
 }
 
 func (s *Server) adminStats(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeDropsRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -134,7 +134,7 @@ func (s *Server) adminPause(r *request) error  { return s.setPaused(r, true) }
 func (s *Server) adminResume(r *request) error { return s.setPaused(r, false) }
 
 func (s *Server) setPaused(r *request, paused bool) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeOps); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()

@@ -79,6 +79,7 @@ func newHarnessWith(t *testing.T, admTweak func(*engine.AdmissionOptions), tweak
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		LiveInterval:     10 * time.Millisecond,
 		AdminIdempotency: store,
+		Keys:             engine.NewKeys(store, clock),
 	}.WithEngine(eng, adm, hooks)
 	if tweak != nil {
 		tweak(&cfg)

@@ -128,6 +128,9 @@ func isAdminPOST(method, route string) bool {
 
 // scope names a caller's idempotency namespace.
 func (p principal) scope() string {
+	if p.admin && p.key != "" {
+		return "key:" + p.key
+	}
 	if p.admin {
 		return "admin"
 	}

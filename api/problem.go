@@ -47,6 +47,7 @@ var errorMapping = []struct {
 	{engine.ErrDropExists, fasthttp.StatusConflict, "drop_exists", "Drop already exists"},
 	{engine.ErrSeriesExists, fasthttp.StatusConflict, "series_exists", "Series already exists"},
 	{engine.ErrForbidden, fasthttp.StatusForbidden, "forbidden", "Forbidden"},
+	{engine.ErrReplayRunning, fasthttp.StatusConflict, "replay_running", "A replay of this webhook is running"},
 	{engine.ErrRegistrationNotOpen, fasthttp.StatusConflict, "registration_not_open", "Registration has not opened yet"},
 	{engine.ErrRegistrationClosed, fasthttp.StatusConflict, "registration_closed", "Registration is closed"},
 	{engine.ErrNotRegistered, fasthttp.StatusForbidden, "not_registered", "Not registered for this drop"},
@@ -112,6 +113,11 @@ func problemFor(err error) Problem {
 			}
 			if errors.Is(err, engine.ErrInProgress) {
 				p.Detail = "a request with this Idempotency-Key is in progress; retry shortly for its answer"
+			}
+			var se *engine.ScopeError
+			if errors.As(err, &se) {
+				p.Title = "Missing scope"
+				p.Detail = "this credential lacks the scope " + se.Scope
 			}
 			var ve *engine.ValidationError
 			if errors.As(err, &ve) {

@@ -61,7 +61,7 @@ func (s *Server) reserveInner(r *request) error {
 }
 
 func (s *Server) getReservation(r *request) error {
-	if err := s.authenticate(r); err != nil {
+	if err := s.authenticateSettler(r); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -73,11 +73,24 @@ func (s *Server) getReservation(r *request) error {
 	return writeJSON(r.ctx, fasthttp.StatusOK, reservationBody{res})
 }
 
+// authenticateSettler lets through a shopper (the engine then checks the
+// reservation is hers) or an admin credential holding
+// reservations:confirm: the shop backend.
+func (s *Server) authenticateSettler(r *request) error {
+	if err := s.authenticate(r); err != nil {
+		return err
+	}
+	if r.who.admin && !r.who.has(engine.ScopeReservationsConfirm) {
+		return &engine.ScopeError{Scope: engine.ScopeReservationsConfirm}
+	}
+	return nil
+}
+
 func (s *Server) confirm(r *request) error { return s.settle(r, s.res.Confirm) }
 func (s *Server) cancel(r *request) error  { return s.settle(r, s.res.Cancel) }
 
 func (s *Server) settle(r *request, op func(context.Context, string, string) (engine.Reservation, error)) error {
-	if err := s.authenticate(r); err != nil {
+	if err := s.authenticateSettler(r); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/flashdrop/flashdrop/engine"
 )
 
 // reqTimeout bounds the store calls of one ordinary request.
@@ -34,6 +36,20 @@ func (s *Server) requireAdmin(r *request) error {
 	}
 	if !r.who.admin {
 		return errAdminOnly
+	}
+	return nil
+}
+
+// requireScope lets through an admin credential holding scope: the
+// configured admin token (every scope) or an API key granted it. A
+// shopper gets errAdminOnly; a key without the scope a ScopeError naming
+// it.
+func (s *Server) requireScope(r *request, scope string) error {
+	if err := s.requireAdmin(r); err != nil {
+		return err
+	}
+	if !r.who.has(scope) {
+		return &engine.ScopeError{Scope: scope}
 	}
 	return nil
 }

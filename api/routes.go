@@ -66,12 +66,34 @@ func (s *Server) route(r *request) handlerFunc {
 		case n == 5 && seg[4] == "referrals" && s.cfg.Shares != nil:
 			return pick("/v1/admin/drops/{drop}/referrals", seg[3:4], alt{"GET", s.adminReferrals})
 		}
+	case n == 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "events" && s.cfg.Events != nil:
+		return pick("/v1/admin/events", nil, alt{"GET", s.adminEvents})
+	case n >= 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "keys" && s.cfg.Keys != nil:
+		switch {
+		case n == 3:
+			return pick("/v1/admin/keys", nil, alt{"GET", s.listKeys}, alt{"POST", s.createKey})
+		case n == 4:
+			return pick("/v1/admin/keys/{id}", seg[3:4], alt{"DELETE", s.revokeKey})
+		case n == 5 && seg[4] == "rotate":
+			return pick("/v1/admin/keys/{id}/rotate", seg[3:4], alt{"POST", s.rotateKey})
+		}
 	case n >= 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "webhooks" && s.hooks != nil:
 		switch n {
 		case 3:
 			return pick("/v1/admin/webhooks", nil, alt{"GET", s.listWebhooks}, alt{"POST", s.createWebhook})
 		case 4:
 			return pick("/v1/admin/webhooks/{id}", seg[3:4], alt{"GET", s.getWebhook}, alt{"DELETE", s.deleteWebhook})
+		case 5:
+			switch seg[4] {
+			case "test":
+				return pick("/v1/admin/webhooks/{id}/test", seg[3:4], alt{"POST", s.testWebhook})
+			case "replay":
+				return pick("/v1/admin/webhooks/{id}/replay", seg[3:4], alt{"POST", s.replayWebhook})
+			case "deliveries":
+				return pick("/v1/admin/webhooks/{id}/deliveries", seg[3:4], alt{"GET", s.webhookDeliveries})
+			case "enable":
+				return pick("/v1/admin/webhooks/{id}/enable", seg[3:4], alt{"POST", s.enableWebhook})
+			}
 		}
 	case n == 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "series" && s.cfg.Series != nil:
 		return pick("/v1/admin/series", nil, alt{"GET", s.adminListSeries}, alt{"POST", s.adminCreateSeries})

@@ -44,7 +44,7 @@ type publicSeriesView struct {
 }
 
 func (s *Server) adminCreateSeries(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeDropsWrite); err != nil {
 		return err
 	}
 	var b createSeriesRequest
@@ -79,7 +79,7 @@ func (s *Server) adminCreateSeries(r *request) error {
 }
 
 func (s *Server) adminListSeries(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeDropsRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -100,7 +100,7 @@ func (s *Server) adminListSeries(r *request) error {
 }
 
 func (s *Server) adminGetSeries(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeDropsRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -113,7 +113,7 @@ func (s *Server) adminGetSeries(r *request) error {
 }
 
 func (s *Server) adminDeleteSeries(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeDropsWrite); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()

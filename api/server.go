@@ -36,6 +36,12 @@ type Config struct {
 	Admission    Admission
 	// Webhooks, if set, enables the webhook admin routes.
 	Webhooks WebhookService
+	// Events, if set, enables the admin event stream (GET
+	// /v1/admin/events) on this log.
+	Events engine.EventLog
+	// Keys, if set, enables API keys with scopes and their admin routes;
+	// without it only the admin token is an admin credential.
+	Keys KeyService
 	// Series and Draws, if set, enable the series routes and the draw
 	// record (week_services.go).
 	Series SeriesService
@@ -213,6 +219,13 @@ func New(cfg Config) (*Server, error) {
 	auth, err := newAuthenticator(cfg.Auth, nil)
 	if err != nil {
 		return nil, err
+	}
+	if keys := cfg.Keys; keys != nil {
+		auth.keys = func(token string) (engine.APIKey, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), reqTimeout)
+			defer cancel()
+			return keys.Authenticate(ctx, token)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

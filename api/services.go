@@ -48,10 +48,24 @@ type Admission interface {
 	Invalidate(drop string)
 }
 
+// KeyService manages admin API keys and checks presented ones
+// (engine.Keys).
+type KeyService interface {
+	CreateKey(ctx context.Context, name string, scopes, holder []string) (engine.NewAPIKey, error)
+	Keys(ctx context.Context) ([]engine.APIKey, error)
+	RotateKey(ctx context.Context, id string, grace time.Duration, holder []string) (engine.NewAPIKey, error)
+	RevokeKey(ctx context.Context, id string) error
+	Authenticate(ctx context.Context, token string) (engine.APIKey, error)
+}
+
 // WebhookService manages webhook subscriptions (engine.Webhooks).
 type WebhookService interface {
 	CreateWebhook(ctx context.Context, url string, types []engine.EventType) (engine.Webhook, error)
 	Webhooks(ctx context.Context) ([]engine.WebhookDetail, error)
 	Webhook(ctx context.Context, id string) (engine.WebhookDetail, error)
 	DeleteWebhook(ctx context.Context, id string) error
+	TestWebhook(ctx context.Context, id string) (engine.WebhookTestResult, error)
+	ReplayWebhook(ctx context.Context, id string, req engine.ReplayRequest) (engine.ReplayResult, error)
+	Deliveries(ctx context.Context, id string) ([]engine.DeliveryRecord, error)
+	EnableWebhook(ctx context.Context, id string) (engine.WebhookDetail, error)
 }

@@ -96,7 +96,7 @@ func hostOf(base string) string {
 // adminReferrals is GET /v1/admin/drops/{drop}/referrals[?limit=N]: the
 // drop's share codes that brought the most new registrants.
 func (s *Server) adminReferrals(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeDropsRead); err != nil {
 		return err
 	}
 	n := 20

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"context"
+	"time"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashdrop/flashdrop/engine"
@@ -12,7 +15,7 @@ type createWebhookRequest struct {
 }
 
 func (s *Server) createWebhook(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err
 	}
 	var body createWebhookRequest
@@ -31,7 +34,7 @@ func (s *Server) createWebhook(r *request) error {
 }
 
 func (s *Server) listWebhooks(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -44,7 +47,7 @@ func (s *Server) listWebhooks(r *request) error {
 }
 
 func (s *Server) getWebhook(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -57,7 +60,7 @@ func (s *Server) getWebhook(r *request) error {
 }
 
 func (s *Server) deleteWebhook(r *request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -67,4 +70,75 @@ func (s *Server) deleteWebhook(r *request) error {
 	}
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
+}
+
+func (s *Server) testWebhook(r *request) error {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+		return err
+	}
+	// The delivery has its own timeout (5 s by default); leave it room.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*reqTimeout)
+	defer cancel()
+	res, err := s.hooks.TestWebhook(ctx, r.args[0])
+	if err != nil {
+		return err
+	}
+	return writeJSON(r.ctx, fasthttp.StatusOK, res)
+}
+
+type replayRequest struct {
+	Since  *time.Time         `json:"since"`
+	Cursor uint64             `json:"cursor"`
+	Types  []engine.EventType `json:"types"`
+	Drop   string             `json:"drop"`
+	Limit  int                `json:"limit"`
+}
+
+func (s *Server) replayWebhook(r *request) error {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+		return err
+	}
+	var body replayRequest
+	if err := decode(r, &body, false); err != nil {
+		return err
+	}
+	req := engine.ReplayRequest{Cursor: body.Cursor, Types: body.Types, Drop: body.Drop, Limit: body.Limit}
+	if body.Since != nil {
+		req.Since = *body.Since
+	}
+	// A replay call stops by itself within its budget (8 s by default),
+	// inside the write timeout; this only bounds a stuck one.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*reqTimeout)
+	defer cancel()
+	res, err := s.hooks.ReplayWebhook(ctx, r.args[0], req)
+	if err != nil {
+		return err
+	}
+	return writeJSON(r.ctx, fasthttp.StatusOK, res)
+}
+
+func (s *Server) webhookDeliveries(r *request) error {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+		return err
+	}
+	ctx, cancel := r.context()
+	defer cancel()
+	log, err := s.hooks.Deliveries(ctx, r.args[0])
+	if err != nil {
+		return err
+	}
+	return writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"deliveries": log})
+}
+
+func (s *Server) enableWebhook(r *request) error {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+		return err
+	}
+	ctx, cancel := r.context()
+	defer cancel()
+	w, err := s.hooks.EnableWebhook(ctx, r.args[0])
+	if err != nil {
+		return err
+	}
+	return writeJSON(r.ctx, fasthttp.StatusOK, w)
 }

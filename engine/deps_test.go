@@ -46,6 +46,7 @@ var layers = map[string][]string{
 	"internal/contract":           {"api/spec"},
 	"internal/genclient":          {},
 	"cmd/flashdrop":               {"*"},
+	"examples/receiver":           {"queue/webhooksig"},
 }
 
 // testOnly are packages any package's tests may import besides its layer:

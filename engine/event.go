@@ -30,6 +30,10 @@ const (
 	EventInvited EventType = "invited"
 	// EventReminder reminds a registrant that the sale starts soon.
 	EventReminder EventType = "reminder"
+	// EventWebhookDisabled says a webhook was disabled after failing
+	// deliveries; it belongs to no drop (its subject is
+	// flashdrop.~webhooks.webhook_disabled).
+	EventWebhookDisabled EventType = "webhook_disabled"
 )
 
 // Event is one entry of a drop's outbox: a state change written in the same
@@ -97,6 +101,10 @@ type Event struct {
 	Registrants  *int64 `json:"registrants,omitempty"`
 	Winners      *int64 `json:"winners,omitempty"`
 	Waitlisted   *int64 `json:"waitlisted,omitempty"`
+
+	// Webhook and Reason describe a webhook_disabled event.
+	Webhook string `json:"webhook,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // HasPage reports whether an event of this type links the drop's page

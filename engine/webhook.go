@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -22,6 +23,12 @@ type Webhook struct {
 	// created, and never again.
 	Secret    string    `json:"secret,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Disabled is set when deliveries kept failing (see DisableRule) and
+	// cleared by EnableWebhook; a disabled webhook's events wait in its
+	// consumer, up to the stream's retention.
+	Disabled       bool      `json:"disabled"`
+	DisabledAt     time.Time `json:"disabled_at,omitzero"`
+	DisabledReason string    `json:"disabled_reason,omitempty"`
 }
 
 // WebhookStatus is a webhook's delivery record, for the admin API.
@@ -33,6 +40,57 @@ type WebhookStatus struct {
 	LastError     string    `json:"last_error,omitempty"`
 	LastAttemptAt time.Time `json:"last_attempt_at,omitzero"`
 	LastSuccessAt time.Time `json:"last_success_at,omitzero"`
+	// ConsecutiveFailures counts failed attempts since the last success,
+	// since FailingSince.
+	ConsecutiveFailures int64     `json:"consecutive_failures"`
+	FailingSince        time.Time `json:"failing_since,omitzero"`
+}
+
+// Kinds of delivery attempts in a webhook's delivery log.
+const (
+	DeliveryKindEvent  = "delivery"
+	DeliveryKindTest   = "test"
+	DeliveryKindReplay = "replay"
+)
+
+// DeliveryLogSize is how many attempts each webhook's delivery log keeps.
+const DeliveryLogSize = 100
+
+// DeliveryRecord is one entry of a webhook's delivery log.
+type DeliveryRecord struct {
+	At        time.Time `json:"at"`
+	EventID   string    `json:"event_id"`
+	Kind      string    `json:"kind"`
+	Status    int       `json:"status"`
+	LatencyMS int64     `json:"latency_ms"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// DisableRule is when a failing webhook is disabled: after After
+// consecutive failed attempts spanning at least Span. Zero values mean
+// DefaultDisableAfter and DefaultDisableSpan.
+type DisableRule struct {
+	After int
+	Span  time.Duration
+}
+
+// The default DisableRule: 20 failures in a row over at least 10 minutes,
+// so a receiver's short outage (a deploy) never disables it, while one
+// down for good stops costing delivery attempts.
+const (
+	DefaultDisableAfter = 20
+	DefaultDisableSpan  = 10 * time.Minute
+)
+
+// WithDefaults fills in the zero fields.
+func (r DisableRule) WithDefaults() DisableRule {
+	if r.After <= 0 {
+		r.After = DefaultDisableAfter
+	}
+	if r.Span <= 0 {
+		r.Span = DefaultDisableSpan
+	}
+	return r
 }
 
 // Delivery is the outcome of one delivery attempt.
@@ -46,6 +104,22 @@ type Delivery struct {
 	// Dead is true when this was the last attempt and the event was
 	// dead-lettered.
 	Dead bool
+	// Latency is how long the attempt took.
+	Latency time.Duration
+	// Kind is DeliveryKindEvent (default), DeliveryKindTest or
+	// DeliveryKindReplay; only ordinary deliveries count in the status
+	// and towards disabling.
+	Kind string
+}
+
+// Record is d as a delivery log entry.
+func (d Delivery) Record() DeliveryRecord {
+	kind := d.Kind
+	if kind == "" {
+		kind = DeliveryKindEvent
+	}
+	return DeliveryRecord{At: d.At.UTC(), EventID: d.EventID, Kind: kind, Status: d.Status,
+		LatencyMS: d.Latency.Milliseconds(), Error: d.Err}
 }
 
 // OK reports whether the attempt delivered the event.
@@ -57,8 +131,19 @@ type WebhookStore interface {
 	Webhooks(ctx context.Context) ([]Webhook, error)
 	Webhook(ctx context.Context, id string) (Webhook, error)
 	DeleteWebhook(ctx context.Context, id string) error
-	RecordDelivery(ctx context.Context, id string, d Delivery) error
+	// RecordDelivery adds the attempt to the delivery log and, for an
+	// ordinary delivery, to the status; it disables the webhook when the
+	// failures reach rule, and reports whether this call did.
+	RecordDelivery(ctx context.Context, id string, d Delivery, rule DisableRule) (disabled bool, err error)
 	WebhookStatus(ctx context.Context, id string) (WebhookStatus, error)
+	// DeliveryLog returns the newest attempts, newest first.
+	DeliveryLog(ctx context.Context, id string, n int) ([]DeliveryRecord, error)
+	// EnableWebhook clears Disabled and the failure streak.
+	EnableWebhook(ctx context.Context, id string) error
+	// ClaimReplay takes the webhook's replay lock for ttl unless it is
+	// held; ReleaseReplay gives it back.
+	ClaimReplay(ctx context.Context, id string, ttl time.Duration) (bool, error)
+	ReleaseReplay(ctx context.Context, id string) error
 	// DeadLetters returns the newest dead-lettered event ids, newest first.
 	DeadLetters(ctx context.Context, id string, n int) ([]string, error)
 }
@@ -66,7 +151,7 @@ type WebhookStore interface {
 // AllEventTypes lists every event type, for validation.
 var AllEventTypes = []EventType{EventRegistered, EventWon, EventConfirmed, EventCancelled, EventExpired,
 	EventWaitlisted, EventSoldOut, EventRestocked, EventSaleOpened, EventSaleClosed, EventDrawn, EventReferral, EventWaitlistEnded,
-	EventDropCreated, EventInvited, EventReminder}
+	EventDropCreated, EventInvited, EventReminder, EventWebhookDisabled}
 
 // ValidateWebhook checks a new subscription's URL and types. Whether the
 // target's address is private is the deliverer's check, at dial time.
@@ -112,6 +197,7 @@ type Webhooks struct {
 	store    WebhookStore
 	clock    Clock
 	checkURL func(string) error
+	sender   WebhookSender
 }
 
 // NewWebhooks returns the service on store. checkURL, if set, refuses
@@ -191,4 +277,142 @@ func (s *Webhooks) Webhook(ctx context.Context, id string) (WebhookDetail, error
 // DeleteWebhook removes a webhook; its delivery stops.
 func (s *Webhooks) DeleteWebhook(ctx context.Context, id string) error {
 	return s.store.DeleteWebhook(ctx, id)
+}
+
+// ErrReplayRunning means a replay of the webhook is already running.
+var ErrReplayRunning = errors.New("engine: a replay of this webhook is running")
+
+// ErrNoDelivery means this node does not deliver webhooks (no NATS).
+var ErrNoDelivery = fmt.Errorf("%w: webhook delivery is not running", ErrUnavailable)
+
+// WebhookTestResult is the receiver's answer to a test delivery.
+type WebhookTestResult struct {
+	EventID   string `json:"event_id"`
+	Status    int    `json:"status"`
+	LatencyMS int64  `json:"latency_ms"`
+	// Body is the start of the receiver's answer (at most TestBodyBytes).
+	Body  string `json:"body"`
+	Error string `json:"error,omitempty"`
+	OK    bool   `json:"ok"`
+}
+
+// TestBodyBytes is how much of a receiver's answer a test shows.
+const TestBodyBytes = 512
+
+// Replay bounds: a call re-delivers at most MaxReplayEvents events
+// (DefaultReplayEvents unless asked), then answers a cursor to go on from.
+const (
+	DefaultReplayEvents = 100
+	MaxReplayEvents     = 1000
+	// replayLockTTL outlives any one replay call, which stops within
+	// its request's time.
+	replayLockTTL = 2 * time.Minute
+)
+
+// ReplayRequest asks for the events since Since (or from Cursor, a
+// stream sequence from an earlier answer), of Types and Drop if set.
+type ReplayRequest struct {
+	Since  time.Time   `json:"since"`
+	Cursor uint64      `json:"cursor,omitempty"`
+	Types  []EventType `json:"types,omitempty"`
+	Drop   string      `json:"drop,omitempty"`
+	Limit  int         `json:"limit,omitempty"`
+}
+
+// ReplayResult is how far a replay call got.
+type ReplayResult struct {
+	// Delivered counts the events delivered by this call.
+	Delivered int `json:"delivered"`
+	// EventIDs are their ids, in order.
+	EventIDs []string `json:"event_ids"`
+	// Done is true when every event up to the stream's end at the start of
+	// the call was delivered; otherwise call again with Cursor.
+	Done   bool   `json:"done"`
+	Cursor uint64 `json:"cursor,omitempty"`
+	// Error is why the call stopped early: the receiver refused an event
+	// (which the next call starts with), or the time ran out.
+	Error string `json:"error,omitempty"`
+}
+
+// WebhookSender makes deliveries outside the subscription's own flow: a
+// test now, a replay from the stream (queue/webhook's Deliverer).
+type WebhookSender interface {
+	Test(ctx context.Context, w Webhook) (WebhookTestResult, error)
+	Replay(ctx context.Context, w Webhook, req ReplayRequest) (ReplayResult, error)
+}
+
+// SetSender gives the service its deliverer; without one, tests and
+// replays answer ErrNoDelivery.
+func (s *Webhooks) SetSender(sender WebhookSender) { s.sender = sender }
+
+// TestWebhook delivers a signed test event to the webhook now.
+func (s *Webhooks) TestWebhook(ctx context.Context, id string) (WebhookTestResult, error) {
+	w, err := s.store.Webhook(ctx, id)
+	if err != nil {
+		return WebhookTestResult{}, err
+	}
+	if s.sender == nil {
+		return WebhookTestResult{}, ErrNoDelivery
+	}
+	return s.sender.Test(ctx, w)
+}
+
+// ReplayWebhook re-delivers stored events to the webhook, with their
+// original ids, one replay per webhook at a time.
+func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayRequest) (ReplayResult, error) {
+	if req.Since.IsZero() && req.Cursor == 0 {
+		return ReplayResult{}, invalid("since", "is required (an RFC 3339 time), unless cursor is given")
+	}
+	if req.Drop != "" {
+		if err := ValidateDropID(req.Drop); err != nil {
+			return ReplayResult{}, invalid("drop", "may contain only A-Z, a-z, 0-9, '_' and '-', 1 to 64 characters")
+		}
+	}
+	if err := ValidateWebhook(Webhook{ID: "x", URL: "https://x", Types: req.Types}); err != nil {
+		return ReplayResult{}, err
+	}
+	switch {
+	case req.Limit == 0:
+		req.Limit = DefaultReplayEvents
+	case req.Limit < 0 || req.Limit > MaxReplayEvents:
+		return ReplayResult{}, invalid("limit", "must be 1 to %d", MaxReplayEvents)
+	}
+	w, err := s.store.Webhook(ctx, id)
+	if err != nil {
+		return ReplayResult{}, err
+	}
+	if s.sender == nil {
+		return ReplayResult{}, ErrNoDelivery
+	}
+	ok, err := s.store.ClaimReplay(ctx, id, replayLockTTL)
+	if err != nil {
+		return ReplayResult{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if !ok {
+		return ReplayResult{}, ErrReplayRunning
+	}
+	defer func() {
+		// A lock left behind expires with its TTL.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = s.store.ReleaseReplay(rctx, id)
+	}()
+	return s.sender.Replay(ctx, w, req)
+}
+
+// Deliveries returns the webhook's delivery log, newest first.
+func (s *Webhooks) Deliveries(ctx context.Context, id string) ([]DeliveryRecord, error) {
+	if _, err := s.store.Webhook(ctx, id); err != nil {
+		return nil, err
+	}
+	return s.store.DeliveryLog(ctx, id, DeliveryLogSize)
+}
+
+// EnableWebhook re-enables a disabled webhook; its waiting events are
+// delivered from where it stopped.
+func (s *Webhooks) EnableWebhook(ctx context.Context, id string) (WebhookDetail, error) {
+	if err := s.store.EnableWebhook(ctx, id); err != nil {
+		return WebhookDetail{}, err
+	}
+	return s.Webhook(ctx, id)
 }

@@ -10,6 +10,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -279,7 +281,7 @@ func (b *browser) fitsWidth(ctx context.Context, page string) {
 // every page without console errors and without a request elsewhere.
 func TestBrowserFlows(t *testing.T) {
 	redis := testkit.OwnRedis(t)
-	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789")
+	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789", "--webhooks-allow-private")
 	base := "http://" + m.Addr
 	b := newBrowser(t, base)
 	admin := m.Config.AdminToken
@@ -440,6 +442,24 @@ func TestBrowserFlows(t *testing.T) {
 	b.run(ops, chromedp.Click(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="resume"]`)),
 		chromedp.Click(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="yes"]`)))
 	b.run(shop, chromedp.WaitNotVisible(chromedp.ID("paused")))
+
+	// A webhook's delivery log: a test delivery shows on the ops page
+	// with its event id, status and latency.
+	hookRcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "receiver says no", http.StatusTeapot)
+	}))
+	defer hookRcv.Close()
+	wh := call(t, "POST", base+"/v1/admin/webhooks", admin, `{"url":"`+hookRcv.URL+`/hook","types":["won"]}`)
+	if wh.status != 201 {
+		t.Fatalf("webhook: %d %s", wh.status, wh.raw)
+	}
+	tested := call(t, "POST", base+"/v1/admin/webhooks/"+wh.body["id"].(string)+"/test", admin, "")
+	if tested.status != 200 || tested.body["status"] != float64(418) {
+		t.Fatalf("webhook test: %d %s", tested.status, tested.raw)
+	}
+	ev := tested.body["event_id"].(string)
+	b.until(ops, "the delivery log", `(function () { var tr = document.querySelector('#deliveries tr[data-event="`+ev+`"]');
+		return !!tr && tr.textContent.includes('418') && tr.textContent.includes('receiver says no') && tr.textContent.includes('test'); })()`)
 
 	// The front page lists what is on and what comes.
 	front := b.tab("front", 375, 900)

@@ -40,6 +40,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err = events(ctx, args[1:], stdout, stderr, nil)
 		stop()
+	case "listen":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = listen(ctx, args[1:], stdout, stderr, nil)
+		stop()
+	case "keys":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = keys(ctx, args[1:], stdout, stderr, nil)
+		stop()
 	case "load":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
@@ -75,6 +83,9 @@ commands:
   events    tail events as JSON lines: flashdrop events [--drop ID] [--type won]
   load      rehearse release day with an audit: flashdrop load --embedded, or --target URL …
   verify-draw  recompute a draw from its public record: flashdrop verify-draw --target URL --drop ID
+  listen    stream the deployment's events, optionally forwarded signed to a local receiver:
+            flashdrop listen --target URL --admin-token T [--types won] [--drop ID] [--json] [--forward-to URL]
+  keys      manage API keys: flashdrop keys create --name N --scopes events:read | list | rotate ID | revoke ID
   version   print the version
 
 Run "flashdrop <command> --help" for a command's flags.

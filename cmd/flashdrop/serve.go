@@ -56,6 +56,10 @@ type ServeConfig struct {
 	StreamReplicas       int
 	WebhooksAllowPrivate bool
 	SoldOutTTL           time.Duration
+	// A webhook is disabled after WebhookDisableAfter failed attempts in
+	// a row spanning at least WebhookDisableSpan.
+	WebhookDisableAfter int
+	WebhookDisableSpan  time.Duration
 }
 
 // Main is the `serve` program, split into steps so that end-to-end tests
@@ -95,6 +99,11 @@ type Main struct {
 	closeMu sync.Mutex
 	closed  bool
 
+	// WebhookTweak, if set, adjusts the webhook deliverer's options (tests
+	// shorten its backoff).
+	WebhookTweak func(*webhook.Options)
+	deliverer    *webhook.Deliverer
+
 	// scheduler makes series drops, announces, invites, reminds, draws.
 	scheduler *engine.Scheduler
 }
@@ -117,6 +126,10 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name among the nodes, kept across restarts so a restarted node republishes at once the events it had read (default: host name and listen port)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
 	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "allow webhook targets on private, loopback or link-local addresses")
+	fs.IntVar(&c.WebhookDisableAfter, "webhook-disable-after", engine.DefaultDisableAfter,
+		"failed delivery attempts in a row (spanning at least --webhook-disable-span) that disable a webhook")
+	fs.DurationVar(&c.WebhookDisableSpan, "webhook-disable-span", engine.DefaultDisableSpan,
+		"least time a webhook's failures in a row must span before it is disabled")
 	fs.DurationVar(&c.SoldOutTTL, "sold-out-ttl", queue.DefaultSoldOutTTL, "how long a sold-out flag is trusted before it is checked against Redis")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret for shopper tokens, at least 32 bytes (empty: generated and printed)")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required iss of shopper tokens (empty: not checked)")
@@ -337,9 +350,14 @@ func (m *Main) startServices(context.Context) error {
 	})
 	// Closed after the HTTP server: requests in flight finish their batches.
 	m.onStop(m.adm.Close)
-	hooks := webhook.NewDeliverer(m.js, m.store, webhook.Options{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log})
-	hooks.Start(context.Background())
-	m.onStop(hooks.Close)
+	o := webhook.Options{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log,
+		Disable: engine.DisableRule{After: c.WebhookDisableAfter, Span: c.WebhookDisableSpan}}
+	if m.WebhookTweak != nil {
+		m.WebhookTweak(&o)
+	}
+	m.deliverer = webhook.NewDeliverer(m.js, m.store, o)
+	m.deliverer.Start(context.Background())
+	m.onStop(m.deliverer.Close)
 	return nil
 }
 
@@ -391,6 +409,7 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		return nil
 	}
 	hooks := engine.NewWebhooks(m.store, m.Clock, webhook.CheckURL(c.WebhooksAllowPrivate))
+	hooks.SetSender(m.deliverer)
 	m.srv, err = api.New(api.Config{
 		Metrics:          m.metrics,
 		Auth:             api.AuthConfig{JWTSecret: []byte(c.JWTSecret), Issuer: c.JWTIssuer, Audience: c.JWTAudience, AdminToken: c.AdminToken},
@@ -399,6 +418,8 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		Limits:           c.Limits,
 		AdminIdempotency: m.store,
 		PublicURL:        m.publicURL(),
+		Keys:             engine.NewKeys(m.store, m.Clock),
+		Events:           queue.NewEventLog(m.js),
 	}.WithEngine(m.Engine, m.adm, hooks))
 	if err != nil {
 		return err

@@ -65,9 +65,19 @@ type webhookKeys struct {
 	cfg    string // hash: url, types, secret, created
 	status string // hash: delivered, failed, dead, last_* fields
 	dead   string // list: dead-lettered event ids, newest first, capped
+	log    string // list: delivery log entries (JSON), newest first, capped
+	replay string // string: the replay lock
 }
 
 func webhookKeysFor(id string) webhookKeys {
 	p := "fd:wh:{" + id + "}:"
-	return webhookKeys{cfg: p + "cfg", status: p + "status", dead: p + "dead"}
+	return webhookKeys{cfg: p + "cfg", status: p + "status", dead: p + "dead", log: p + "log", replay: p + "replay"}
 }
+
+// API key keys: not tied to a drop, so all under one global hash tag
+// ({keys}), which keeps the index and each key in one slot.
+const apiKeyIndexKey = "fd:{keys}:index" // set of key ids
+
+// apiKeyKey is the hash of one API key: name, scopes, created, hash,
+// prev_hash, prev_until, rotated, last_used.
+func apiKeyKey(id string) string { return "fd:{keys}:k:" + id }

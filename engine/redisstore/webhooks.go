@@ -2,11 +2,13 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -59,6 +61,10 @@ func parseWebhook(id string, m map[string]string) engine.Webhook {
 	}
 	created, _ := strconv.ParseInt(m["created"], 10, 64)
 	w.CreatedAt = fromMS(created)
+	if m["disabled"] == "1" {
+		at, _ := strconv.ParseInt(m["disabled_at"], 10, 64)
+		w.Disabled, w.DisabledAt, w.DisabledReason = true, fromMS(at), m["disabled_reason"]
+	}
 	return w
 }
 
@@ -107,7 +113,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.rdb.Del(ctx, k.status, k.dead).Err(); err != nil {
+	if err := s.rdb.Del(ctx, k.status, k.dead, k.log, k.replay).Err(); err != nil {
 		return err
 	}
 	if err := s.rdb.SRem(ctx, webhookIndexKey, id).Err(); err != nil {
@@ -119,26 +125,115 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	return nil
 }
 
-// RecordDelivery implements engine.WebhookStore: one atomic update of the
-// counters and last-attempt fields (same slot, so a MULTI suffices).
-func (s *Store) RecordDelivery(ctx context.Context, id string, d engine.Delivery) error {
+// recordDeliveryScript logs an attempt and, for an ordinary delivery,
+// updates the status and the failure streak, disabling the webhook when
+// the streak reaches the rule. One script, so two nodes recording at once
+// cannot both miss (or both make) the disabling step.
+//
+// KEYS[1] status hash, KEYS[2] dead list, KEYS[3] log list, KEYS[4] cfg
+// hash. ARGV[1] time (ms), ARGV[2] status code, ARGV[3] error, ARGV[4] ok
+// (1/0), ARGV[5] dead (1/0), ARGV[6] event id, ARGV[7] log entry (JSON),
+// ARGV[8] counts (1 for an ordinary delivery), ARGV[9] disable after (n),
+// ARGV[10] disable span (ms), ARGV[11] log size, ARGV[12] dead-letter cap.
+// Returns 1 if this call disabled the webhook, else 0.
+var recordDeliveryScript = redis.NewScript(`
+redis.call('LPUSH', KEYS[3], ARGV[7])
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[11]) - 1)
+if ARGV[8] ~= '1' then return 0 end
+local at = tonumber(ARGV[1])
+redis.call('HSET', KEYS[1], 'last_status', ARGV[2], 'last_error', ARGV[3], 'last_attempt', ARGV[1])
+if ARGV[4] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'delivered', 1)
+  redis.call('HSET', KEYS[1], 'last_success', ARGV[1], 'consecutive', 0, 'streak_since', 0)
+  return 0
+end
+redis.call('HINCRBY', KEYS[1], 'failed', 1)
+if ARGV[5] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'dead', 1)
+  redis.call('LPUSH', KEYS[2], ARGV[6])
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[12]) - 1)
+end
+local n = redis.call('HINCRBY', KEYS[1], 'consecutive', 1)
+local since = tonumber(redis.call('HGET', KEYS[1], 'streak_since') or '0') or 0
+if n == 1 or since == 0 then
+  since = at
+  redis.call('HSET', KEYS[1], 'streak_since', ARGV[1])
+end
+if n >= tonumber(ARGV[9]) and at - since >= tonumber(ARGV[10]) and redis.call('EXISTS', KEYS[4]) == 1
+   and redis.call('HGET', KEYS[4], 'disabled') ~= '1' then
+  redis.call('HSET', KEYS[4], 'disabled', '1', 'disabled_at', ARGV[1],
+    'disabled_reason', n .. ' consecutive failed deliveries since ' .. since)
+  return 1
+end
+return 0`)
+
+// RecordDelivery implements engine.WebhookStore.
+func (s *Store) RecordDelivery(ctx context.Context, id string, d engine.Delivery, rule engine.DisableRule) (bool, error) {
+	rule = rule.WithDefaults()
 	k := webhookKeysFor(id)
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, k.status, "last_status", d.Status, "last_error", d.Err, "last_attempt", msString(d.At))
-		if d.OK() {
-			p.HIncrBy(ctx, k.status, "delivered", 1)
-			p.HSet(ctx, k.status, "last_success", msString(d.At))
-		} else {
-			p.HIncrBy(ctx, k.status, "failed", 1)
+	entry, _ := json.Marshal(d.Record()) // cannot fail for this struct
+	b := func(v bool) string {
+		if v {
+			return "1"
 		}
-		if d.Dead {
-			p.HIncrBy(ctx, k.status, "dead", 1)
-			p.LPush(ctx, k.dead, d.EventID)
-			p.LTrim(ctx, k.dead, 0, maxDeadLetters-1)
+		return "0"
+	}
+	counts := d.Kind == "" || d.Kind == engine.DeliveryKindEvent
+	n, err := recordDeliveryScript.Run(ctx, s.rdb, []string{k.status, k.dead, k.log, k.cfg},
+		msString(d.At), d.Status, d.Err, b(d.OK()), b(d.Dead), d.EventID, entry, b(counts),
+		rule.After, rule.Span.Milliseconds(), engine.DeliveryLogSize, maxDeadLetters).Int64()
+	return n == 1, err
+}
+
+// DeliveryLog implements engine.WebhookStore.
+func (s *Store) DeliveryLog(ctx context.Context, id string, n int) ([]engine.DeliveryRecord, error) {
+	if n <= 0 {
+		n = engine.DeliveryLogSize
+	}
+	raw, err := s.rdb.LRange(ctx, webhookKeysFor(id).log, 0, int64(n-1)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.DeliveryRecord, 0, len(raw))
+	for _, r := range raw {
+		var rec engine.DeliveryRecord
+		if json.Unmarshal([]byte(r), &rec) == nil {
+			out = append(out, rec)
 		}
-		return nil
-	})
-	return err
+	}
+	return out, nil
+}
+
+// enableWebhookScript clears a webhook's disabled state and its failure
+// streak. KEYS[1] cfg hash, KEYS[2] status hash. Returns 0, or 3 (not
+// found).
+var enableWebhookScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 3 end
+redis.call('HDEL', KEYS[1], 'disabled', 'disabled_at', 'disabled_reason')
+redis.call('HSET', KEYS[2], 'consecutive', 0, 'streak_since', 0)
+return 0`)
+
+// EnableWebhook implements engine.WebhookStore.
+func (s *Store) EnableWebhook(ctx context.Context, id string) error {
+	k := webhookKeysFor(id)
+	code, err := enableWebhookScript.Run(ctx, s.rdb, []string{k.cfg, k.status}).Int64()
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("%w: webhook %q", engine.ErrNotFound, id)
+	}
+	return nil
+}
+
+// ClaimReplay implements engine.WebhookStore.
+func (s *Store) ClaimReplay(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+	return s.rdb.SetNX(ctx, webhookKeysFor(id).replay, "1", ttl).Result()
+}
+
+// ReleaseReplay implements engine.WebhookStore.
+func (s *Store) ReleaseReplay(ctx context.Context, id string) error {
+	return s.rdb.Del(ctx, webhookKeysFor(id).replay).Err()
 }
 
 // WebhookStatus implements engine.WebhookStore.
@@ -152,6 +247,7 @@ func (s *Store) WebhookStatus(ctx context.Context, id string) (engine.WebhookSta
 		Delivered: n("delivered"), Failed: n("failed"), DeadLettered: n("dead"),
 		LastStatus: int(n("last_status")), LastError: m["last_error"],
 		LastAttemptAt: fromMS(n("last_attempt")), LastSuccessAt: fromMS(n("last_success")),
+		ConsecutiveFailures: n("consecutive"), FailingSince: fromMS(n("streak_since")),
 	}, nil
 }
 

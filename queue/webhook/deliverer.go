@@ -72,6 +72,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of signatures and delivery records (default time.Now).
 	Now func() time.Time
+	// Disable is when a failing webhook is disabled (zero: the engine's
+	// default, 20 failures in a row over at least 10 minutes).
+	Disable engine.DisableRule
+	// ReplayBudget bounds the time of one replay call (default 8s, within
+	// an HTTP request's write timeout); past it the call answers a cursor.
+	ReplayBudget time.Duration
 }
 
 // Deliverer delivers events to webhooks: each webhook has a durable pull
@@ -129,6 +135,10 @@ func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o Options) 
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.Disable = o.Disable.WithDefaults()
+	if o.ReplayBudget <= 0 {
+		o.ReplayBudget = 8 * time.Second
+	}
 	d := &Deliverer{js: js, store: store, o: o, client: o.Client, subs: map[string]*webhookSub{}}
 	if d.client == nil {
 		d.client = newWebhookClient(o)
@@ -184,7 +194,8 @@ func (d *Deliverer) watch(ctx context.Context) {
 func webhookConsumerName(id string) string { return ConsumerPrefix + id }
 
 func sameWebhook(a, b engine.Webhook) bool {
-	return a.URL == b.URL && a.Secret == b.Secret && a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.Types, b.Types)
+	return a.URL == b.URL && a.Secret == b.Secret && a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.Types, b.Types) &&
+		a.Disabled == b.Disabled
 }
 
 // refresh brings the consume loops and consumers in line with the store.
@@ -227,7 +238,9 @@ func (d *Deliverer) refresh(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if _, ok := d.subs[h.ID]; ok {
+		if _, ok := d.subs[h.ID]; ok || h.Disabled {
+			// A disabled webhook keeps its consumer, where its events
+			// wait until it is enabled again.
 			continue
 		}
 		s, err := d.startSub(ctx, h)
@@ -465,8 +478,9 @@ func (d *Deliverer) deliver(base context.Context, h engine.Webhook, msg jetstrea
 		attempt = int(md.NumDelivered)
 	}
 	id := webhookEventID(msg)
+	start := time.Now()
 	status, err := d.post(base, h, id, msg.Data())
-	rec := engine.Delivery{EventID: id, At: d.o.Now(), Status: status}
+	rec := engine.Delivery{EventID: id, At: d.o.Now(), Status: status, Latency: time.Since(start)}
 	if err != nil {
 		rec.Err = err.Error()
 	}
@@ -506,8 +520,40 @@ func (d *Deliverer) deliver(base context.Context, h engine.Webhook, msg jetstrea
 func (d *Deliverer) record(base context.Context, id string, rec engine.Delivery) {
 	ctx, cancel := context.WithTimeout(base, 5*time.Second)
 	defer cancel()
-	if err := d.store.RecordDelivery(ctx, id, rec); err != nil {
+	disabled, err := d.store.RecordDelivery(ctx, id, rec, d.o.Disable)
+	if err != nil {
 		d.o.Logger.Warn("webhooks: recording a delivery failed", "webhook", id, "event", rec.EventID, "err", err.Error())
+		return
+	}
+	if disabled {
+		d.announceDisabled(ctx, id, rec.At)
+	}
+}
+
+// DisabledSubject is the subject of webhook_disabled events: "~" is no
+// drop id's character, so it is no drop's subject.
+var DisabledSubject = "flashdrop.~webhooks." + string(engine.EventWebhookDisabled)
+
+// announceDisabled publishes the webhook_disabled event. Its id follows
+// from the webhook and the time, so a retried publish is deduplicated by
+// JetStream.
+func (d *Deliverer) announceDisabled(ctx context.Context, id string, at time.Time) {
+	d.o.Logger.Warn("webhooks: webhook disabled after failing deliveries", "webhook", id,
+		"after", d.o.Disable.After, "span", d.o.Disable.Span)
+	evID := fmt.Sprintf("webhook_disabled-%s-%d", id, at.UnixMilli())
+	ce := queue.CloudEvent{SpecVersion: "1.0", ID: evID, Source: "/flashdrop/webhooks/" + id,
+		Type: "flashdrop." + string(engine.EventWebhookDisabled), Subject: id, Time: at.UTC(),
+		DataContentType: "application/json",
+		Data: engine.Event{Webhook: id, Reason: fmt.Sprintf("%d consecutive failed deliveries over at least %s",
+			d.o.Disable.After, d.o.Disable.Span)}}
+	body, _ := ce.Marshal()
+	for attempt := 0; attempt < 3; attempt++ {
+		if _, err := d.js.Publish(ctx, DisabledSubject, body, jetstream.WithMsgID(evID)); err == nil {
+			return
+		} else if attempt == 2 || ctx.Err() != nil {
+			d.o.Logger.Error("webhooks: publishing webhook_disabled failed", "webhook", id, "err", err.Error())
+			return
+		}
 	}
 }
 
@@ -535,11 +581,17 @@ const maxDeliveryErrLen = 200
 // post sends one delivery and returns the receiver's status. A non-2xx
 // status comes with an error quoting the start of the response body.
 func (d *Deliverer) post(base context.Context, h engine.Webhook, id string, body []byte) (int, error) {
+	status, _, err := d.send(base, h, id, body, 120)
+	return status, err
+}
+
+// send is post that also returns the first head bytes of the answer.
+func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, body []byte, headN int) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(base, d.o.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, errors.New("invalid webhook URL")
+		return 0, nil, errors.New("invalid webhook URL")
 	}
 	req.Header.Set("Content-Type", webhookContentType)
 	req.Header.Set("User-Agent", webhookUserAgent)
@@ -547,22 +599,22 @@ func (d *Deliverer) post(base context.Context, h engine.Webhook, id string, body
 	req.Header.Set(webhooksig.Header, webhooksig.Sign([]byte(h.Secret), body, d.o.Now()))
 	resp, err := d.client.Do(req)
 	if err != nil {
-		return 0, errors.New(truncateDeliveryErr(describeDeliveryErr(err, d.o.Timeout)))
+		return 0, nil, errors.New(truncateDeliveryErr(describeDeliveryErr(err, d.o.Timeout)))
 	}
 	defer resp.Body.Close()
 	limited := io.LimitReader(resp.Body, d.o.MaxBody)
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		_, _ = io.Copy(io.Discard, limited)
-		return resp.StatusCode, nil
-	}
-	head := make([]byte, 120)
+	head := make([]byte, headN)
 	n, _ := io.ReadFull(limited, head)
+	head = head[:n]
 	_, _ = io.Copy(io.Discard, limited)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp.StatusCode, head, nil
+	}
 	msg := "HTTP " + resp.Status
-	if excerpt := printableExcerpt(head[:n]); excerpt != "" {
+	if excerpt := printableExcerpt(head[:min(n, 120)]); excerpt != "" {
 		msg += ": " + excerpt
 	}
-	return resp.StatusCode, errors.New(truncateDeliveryErr(msg))
+	return resp.StatusCode, head, errors.New(truncateDeliveryErr(msg))
 }
 
 // describeDeliveryErr words a client error for the delivery record: the

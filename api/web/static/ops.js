@@ -240,7 +240,39 @@
         cell(tr, st.delivered || 0, true);
         cell(tr, st.failed_attempts || 0, true);
         cell(tr, st.dead_lettered || 0, true);
-        cell(tr, st.last_status || st.last_error || '—');
+        cell(tr, (w.disabled ? 'disabled: ' + (w.disabled_reason || '') + ' — ' : '') + (st.last_status || st.last_error || '—'));
+        body.appendChild(tr);
+      });
+      return pollDeliveries(list);
+    });
+  }
+
+  // Each webhook's newest attempts, merged newest first.
+  function pollDeliveries(list) {
+    return Promise.all(list.map(function (w) {
+      return api('GET', '/v1/admin/webhooks/' + encodeURIComponent(w.id) + '/deliveries').then(function (r) {
+        return (r.ok ? (r.data.deliveries || []) : []).slice(0, 10).map(function (d) { d.webhook = w.id; return d; });
+      });
+    })).then(function (lists) {
+      var all = [].concat.apply([], lists).sort(function (a, b) { return a.at < b.at ? 1 : a.at > b.at ? -1 : 0; });
+      var body = $('deliveries').tBodies[0];
+      body.textContent = '';
+      if (!all.length) {
+        var tr = document.createElement('tr');
+        cell(tr, 'No delivery attempts yet.').colSpan = 7;
+        body.appendChild(tr);
+        return;
+      }
+      all.forEach(function (d) {
+        var tr = document.createElement('tr');
+        tr.setAttribute('data-event', d.event_id);
+        cell(tr, d.at.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''));
+        cell(tr, d.webhook);
+        cell(tr, d.kind);
+        cell(tr, d.event_id);
+        cell(tr, d.status || '—', true);
+        cell(tr, d.latency_ms + ' ms', true);
+        cell(tr, d.error || '');
         body.appendChild(tr);
       });
     });

@@ -1,0 +1,125 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// adminEvents streams the deployment's events as server-sent events: each
+// event's id is its position in the JetStream stream, so a client that
+// reconnects with Last-Event-ID resumes right after the last event it
+// saw, with nothing lost or repeated. Filtered by ?types=won,confirmed and
+// ?drop=ID. Like the live streams it takes a stream slot (--max-streams,
+// --max-streams-per-client), sends a heartbeat comment after
+// LiveHeartbeat of silence, and ends after LiveMaxDuration or at
+// shutdown; clients reconnect.
+func (s *Server) adminEvents(r *request) error {
+	if err := s.requireScope(r, engine.ScopeEventsRead); err != nil {
+		return err
+	}
+	var f engine.EventFilter
+	args := r.ctx.QueryArgs()
+	if v := string(args.Peek("types")); v != "" {
+		for t := range strings.SplitSeq(v, ",") {
+			f.Types = append(f.Types, engine.EventType(strings.TrimSpace(t)))
+		}
+		if err := engine.ValidateWebhook(engine.Webhook{ID: "x", URL: "https://x", Types: f.Types}); err != nil {
+			return err
+		}
+	}
+	if v := string(args.Peek("drop")); v != "" {
+		if engine.ValidateDropID(v) != nil {
+			return &engine.ValidationError{Field: "drop", Reason: "may contain only A-Z, a-z, 0-9, '_' and '-', 1 to 64 characters"}
+		}
+		f.Drop = v
+	}
+	if v := string(r.ctx.Request.Header.Peek("Last-Event-ID")); v != "" {
+		seq, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return &engine.ValidationError{Field: "Last-Event-ID", Reason: "must be the id of an event of this stream"}
+		}
+		f.AfterSeq = seq
+	}
+	release, ok := s.streams.acquire(r.ctx.RemoteIP().String())
+	if !ok {
+		setRetryAfter(r.ctx, liveRetryAfter.Seconds())
+		writeProblem(r.ctx, problemFor(errTooManyStreams))
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	events, stop, err := s.cfg.Events.Follow(ctx, f)
+	if err != nil {
+		cancel()
+		release()
+		return err
+	}
+	h := &r.ctx.Response.Header
+	h.SetContentType("text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	writeTimeout := s.cfg.Limits.WriteTimeout
+	_ = r.ctx.SetWriteDeadline(time.Now().Add(s.cfg.LiveMaxDuration + writeTimeout))
+	conn, _ := r.ctx.Conn().(*serverConn)
+	if conn != nil {
+		conn.writeTimeout.Store(int64(writeTimeout))
+	}
+	id := string(r.ctx.Response.Header.Peek(headerRequestID))
+	r.ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer release()
+		defer cancel()
+		defer stop()
+		if conn != nil {
+			defer conn.writeTimeout.Store(0)
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in event stream", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
+		s.streamEvents(w, events)
+	})
+	return nil
+}
+
+func (s *Server) streamEvents(w *bufio.Writer, events <-chan engine.StoredEvent) {
+	deadline := time.NewTimer(s.cfg.LiveMaxDuration)
+	defer deadline.Stop()
+	beat := time.NewTicker(s.cfg.LiveHeartbeat)
+	defer beat.Stop()
+	if _, err := fmt.Fprintf(w, "retry: %d\n\n", 2000); err != nil {
+		return
+	}
+	if w.Flush() != nil {
+		return
+	}
+	for {
+		select {
+		case ev := <-events:
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data); err != nil {
+				return
+			}
+			// Flush when no more are waiting: a burst goes out in one write.
+			if len(events) == 0 {
+				if w.Flush() != nil {
+					return
+				}
+				beat.Reset(s.cfg.LiveHeartbeat)
+			}
+		case <-beat.C:
+			if _, err := w.WriteString(": heartbeat\n\n"); err != nil || w.Flush() != nil {
+				return
+			}
+		case <-deadline.C:
+			return
+		case <-s.stopping:
+			return
+		}
+	}
+}

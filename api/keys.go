@@ -1,0 +1,96 @@
+package api
+
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+type createKeyRequest struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+}
+
+type rotateKeyRequest struct {
+	// GraceSeconds is how long the old secret stays valid (default
+	// engine.DefaultKeyGrace; -1: not at all).
+	GraceSeconds *int64 `json:"grace_seconds"`
+}
+
+func (s *Server) createKey(r *request) error {
+	if err := s.requireScope(r, engine.ScopeKeysWrite); err != nil {
+		return err
+	}
+	var body createKeyRequest
+	if err := decode(r, &body, false); err != nil {
+		return err
+	}
+	ctx, cancel := r.context()
+	defer cancel()
+	k, err := s.cfg.Keys.CreateKey(ctx, body.Name, body.Scopes, r.who.grants())
+	if err != nil {
+		return err
+	}
+	r.ctx.Response.Header.Set("Location", "/v1/admin/keys/"+k.ID)
+	r.ctx.Response.Header.Set("Cache-Control", "no-store") // the one answer with the secret
+	return writeJSON(r.ctx, fasthttp.StatusCreated, k)
+}
+
+func (s *Server) listKeys(r *request) error {
+	if err := s.requireScope(r, engine.ScopeKeysWrite); err != nil {
+		return err
+	}
+	ctx, cancel := r.context()
+	defer cancel()
+	ks, err := s.cfg.Keys.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	return writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"keys": ks})
+}
+
+func (s *Server) rotateKey(r *request) error {
+	if err := s.requireScope(r, engine.ScopeKeysWrite); err != nil {
+		return err
+	}
+	var body rotateKeyRequest
+	if err := decode(r, &body, true); err != nil {
+		return err
+	}
+	var grace time.Duration
+	if body.GraceSeconds != nil {
+		switch g := *body.GraceSeconds; {
+		case g == -1:
+			grace = -1
+		case g < 0 || g > int64(engine.MaxKeyGrace/time.Second):
+			return &engine.ValidationError{Field: "grace_seconds", Reason: "must be -1 (no grace) or 0 to 604800"}
+		case g == 0:
+			grace = -1 // zero seconds of grace is none, not the default
+		default:
+			grace = time.Duration(g) * time.Second
+		}
+	}
+	ctx, cancel := r.context()
+	defer cancel()
+	k, err := s.cfg.Keys.RotateKey(ctx, r.args[0], grace, r.who.grants())
+	if err != nil {
+		return err
+	}
+	r.ctx.Response.Header.Set("Cache-Control", "no-store")
+	return writeJSON(r.ctx, fasthttp.StatusOK, k)
+}
+
+func (s *Server) revokeKey(r *request) error {
+	if err := s.requireScope(r, engine.ScopeKeysWrite); err != nil {
+		return err
+	}
+	ctx, cancel := r.context()
+	defer cancel()
+	if err := s.cfg.Keys.RevokeKey(ctx, r.args[0]); err != nil {
+		return err
+	}
+	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/queue/webhooksig"
+)
+
+// listenBackoff bounds the wait between reconnections.
+const (
+	listenMinBackoff = 200 * time.Millisecond
+	listenMaxBackoff = 10 * time.Second
+)
+
+// listen streams the deployment's events from the admin event stream (no
+// NATS access needed): one line each, or the raw CloudEvent with --json,
+// and with --forward-to a signed POST of each to a local receiver, as a
+// webhook delivery would be. It reconnects by itself, resuming after the
+// last event it saw, and returns nil when ctx ends (Ctrl-C).
+func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
+	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = usageWithEnv(fs, "flashdrop listen --target URL --admin-token T [--types won,confirmed] [--drop ID] [--json] [--forward-to URL]")
+	target := fs.String("target", "http://127.0.0.1:8080", "the server's URL")
+	tok := fs.String("admin-token", "", "the admin token, or an API key with events:read")
+	types := fs.String("types", "", "only these event types, comma-separated (won, confirmed, …)")
+	drop := fs.String("drop", "", "only this drop's events")
+	asJSON := fs.Bool("json", false, "print each event's raw CloudEvent JSON")
+	forward := fs.String("forward-to", "", "POST each event, signed as a webhook delivery, to this URL (e.g. http://localhost:3000/hook)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyEnv(fs, lookup); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("listen: unexpected argument %q", fs.Arg(0))
+	}
+	c, err := newAdminClient(*target, *tok)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	q := url.Values{}
+	if *types != "" {
+		for t := range strings.SplitSeq(*types, ",") {
+			if engine.ValidateWebhook(engine.Webhook{ID: "x", URL: "https://x", Types: []engine.EventType{engine.EventType(strings.TrimSpace(t))}}) != nil {
+				return fmt.Errorf("listen: --types: unknown event type %q", t)
+			}
+		}
+		q.Set("types", *types)
+	}
+	if *drop != "" {
+		if engine.ValidateDropID(*drop) != nil {
+			return fmt.Errorf("listen: --drop: %q is not a drop id", *drop)
+		}
+		q.Set("drop", *drop)
+	}
+	l := &listener{c: c, path: "/v1/admin/events", stdout: stdout, stderr: stderr, json: *asJSON,
+		stream: &http.Client{}, post: &http.Client{Timeout: 10 * time.Second}}
+	if len(q) > 0 {
+		l.path += "?" + q.Encode()
+	}
+	if *forward != "" {
+		u, err := url.Parse(*forward)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("listen: --forward-to must be an http(s) URL")
+		}
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		l.forward, l.secret = *forward, "whsec_"+base64.RawURLEncoding.EncodeToString(b[:])
+		fmt.Fprintf(stdout, "forwarding events to %s, signed with the secret (for this session only):\n%s\n", l.forward, l.secret)
+	}
+	return l.run(ctx)
+}
+
+type listener struct {
+	c      *adminClient
+	path   string
+	stdout io.Writer
+	stderr io.Writer
+	json   bool
+	stream *http.Client
+	post   *http.Client
+
+	forward string
+	secret  string
+	lastID  string
+}
+
+// errFatal marks an answer that retrying cannot change (bad token, scope,
+// filter).
+type errFatal struct{ error }
+
+func (l *listener) run(ctx context.Context) error {
+	backoff := listenMinBackoff
+	first := true
+	for {
+		got, err := l.once(ctx, first)
+		first = false
+		if ctx.Err() != nil {
+			return nil
+		}
+		var fatal errFatal
+		if errors.As(err, &fatal) {
+			return fmt.Errorf("listen: %w", fatal.error)
+		}
+		if got {
+			backoff = listenMinBackoff
+		}
+		msg := "the stream ended"
+		if err != nil {
+			msg = err.Error()
+		}
+		fmt.Fprintf(l.stderr, "listen: %s; reconnecting in %s\n", msg, backoff.Round(time.Millisecond))
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil
+		}
+		backoff = min(2*backoff, listenMaxBackoff)
+	}
+}
+
+// once reads the stream until it ends; got reports whether it connected.
+func (l *listener) once(ctx context.Context, first bool) (got bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.c.target+l.path, nil)
+	if err != nil {
+		return false, errFatal{err}
+	}
+	req.Header.Set("Authorization", "Bearer "+l.c.token)
+	req.Header.Set("Accept", "text/event-stream")
+	if l.lastID != "" {
+		req.Header.Set("Last-Event-ID", l.lastID)
+	}
+	resp, err := l.stream.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		var p struct{ Code, Detail, Title string }
+		_ = json.Unmarshal(raw, &p)
+		e := fmt.Errorf("%d %s: %s", resp.StatusCode, p.Code, strings.TrimSpace(p.Detail+" "+p.Title))
+		if resp.StatusCode == 400 || resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode == 404 {
+			return false, errFatal{e}
+		}
+		return false, e
+	}
+	if first {
+		fmt.Fprintf(l.stderr, "listen: connected to %s; waiting for events (Ctrl-C to stop)\n", l.c.target)
+	} else {
+		fmt.Fprintf(l.stderr, "listen: reconnected, resuming after event %s\n", l.lastID)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var id, data string
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if data != "" {
+				l.handle(ctx, data)
+				if id != "" {
+					l.lastID = id
+				}
+			}
+			id, data = "", ""
+		case strings.HasPrefix(line, ":"): // heartbeat
+		case strings.HasPrefix(line, "id:"):
+			id = strings.TrimSpace(line[3:])
+		case strings.HasPrefix(line, "data:"):
+			data += strings.TrimPrefix(line[5:], " ")
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+func (l *listener) handle(ctx context.Context, data string) {
+	if l.json {
+		fmt.Fprintln(l.stdout, data)
+	} else {
+		fmt.Fprintln(l.stdout, eventLine([]byte(data)))
+	}
+	if l.forward != "" {
+		l.forwardEvent(ctx, []byte(data))
+	}
+}
+
+// eventLine is one readable line: time, type, drop, then the key fields.
+func eventLine(raw []byte) string {
+	var ce struct {
+		ID   string          `json:"id"`
+		Type string          `json:"type"`
+		Time time.Time       `json:"time"`
+		Data json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(raw, &ce) != nil {
+		return string(raw)
+	}
+	var d map[string]any
+	_ = json.Unmarshal(ce.Data, &d)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  %-16s", ce.Time.UTC().Format("2006-01-02T15:04:05.000Z"), strings.TrimPrefix(ce.Type, "flashdrop."))
+	if drop, _ := d["drop"].(string); drop != "" {
+		fmt.Fprintf(&b, "  drop=%s", drop)
+	}
+	for _, k := range []string{"reservation", "user", "quantity", "waitlist_position", "available", "share_url", "checkout_url",
+		"url", "winners", "registrants", "webhook", "reason"} {
+		if v, ok := d[k]; ok {
+			switch v := v.(type) {
+			case string:
+				if strings.ContainsAny(v, " \t") {
+					fmt.Fprintf(&b, " %s=%q", k, v)
+				} else {
+					fmt.Fprintf(&b, " %s=%s", k, v)
+				}
+			case float64:
+				fmt.Fprintf(&b, " %s=%s", k, strconv.FormatFloat(v, 'f', -1, 64))
+			}
+		}
+	}
+	fmt.Fprintf(&b, "  id=%s", ce.ID)
+	return b.String()
+}
+
+// forwardEvent POSTs one event as a webhook delivery: same headers, same
+// signature scheme (queue/webhooksig), this session's secret.
+func (l *listener) forwardEvent(ctx context.Context, body []byte) {
+	var ce struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(body, &ce)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.forward, bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	req.Header.Set("User-Agent", "flashdrop-listen")
+	req.Header.Set("Flashdrop-Event-Id", ce.ID)
+	req.Header.Set(webhooksig.Header, webhooksig.Sign([]byte(l.secret), body, time.Now()))
+	start := time.Now()
+	resp, err := l.post.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			fmt.Fprintf(l.stderr, "  forward %s: %v\n", ce.ID, err)
+		}
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	fmt.Fprintf(l.stderr, "  → %s %d (%s)\n", l.forward, resp.StatusCode, time.Since(start).Round(time.Millisecond))
+}

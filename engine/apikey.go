@@ -1,0 +1,327 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Admin scopes: what an API key may do. The API decides which scope each
+// route needs; the engine owns the names and the rule that a key grants
+// only scopes its creator holds.
+const (
+	ScopeDropsRead           = "drops:read"
+	ScopeDropsWrite          = "drops:write"
+	ScopeOps                 = "ops"
+	ScopeReservationsConfirm = "reservations:confirm"
+	ScopeEventsRead          = "events:read"
+	ScopeWebhooksWrite       = "webhooks:write"
+	ScopeKeysWrite           = "keys:write"
+)
+
+// AllScopes lists every scope; the configured admin token holds them all.
+var AllScopes = []string{ScopeDropsRead, ScopeDropsWrite, ScopeOps, ScopeReservationsConfirm,
+	ScopeEventsRead, ScopeWebhooksWrite, ScopeKeysWrite}
+
+// APIKeyPrefix starts every API key, so a leaked key is recognisable (by
+// secret scanners too) and the API can tell it from a shopper JWT.
+const APIKeyPrefix = "fdk_"
+
+// DefaultKeyGrace is how long a rotated key's old secret stays valid, so
+// the integration can be redeployed with the new one without downtime;
+// MaxKeyGrace bounds what a caller may ask for.
+const (
+	DefaultKeyGrace = 24 * time.Hour
+	MaxKeyGrace     = 7 * 24 * time.Hour
+)
+
+// KeyCacheTTL is how long a node trusts a key it has read: a key revoked
+// on another node stops working there within this time (at once on the
+// node that revoked it).
+const KeyCacheTTL = 5 * time.Second
+
+// keyTouchEvery is how often last_used_at is written for a key in use:
+// the time is to the minute, and a write per request would double the
+// Redis traffic of a busy integration.
+const keyTouchEvery = time.Minute
+
+// APIKey is an admin API key. Its secret is never stored: only a SHA-256
+// of it (the secret is 32 random bytes, so a plain hash cannot be
+// reversed by guessing).
+type APIKey struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Scopes     []string  `json:"scopes"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	// RotatedAt is the last rotation; the previous secret is valid until
+	// PreviousValidUntil.
+	RotatedAt          time.Time `json:"rotated_at,omitzero"`
+	PreviousValidUntil time.Time `json:"previous_valid_until,omitzero"`
+
+	// Hash and PreviousHash are the SHA-256 digests of the current and
+	// the previous secret (the previous one empty when none).
+	Hash         []byte `json:"-"`
+	PreviousHash []byte `json:"-"`
+}
+
+// HasScope reports whether the key holds scope.
+func (k APIKey) HasScope(scope string) bool { return slices.Contains(k.Scopes, scope) }
+
+// NewAPIKey is a created or rotated key with its secret, shown this once.
+type NewAPIKey struct {
+	APIKey
+	Secret string `json:"secret"`
+}
+
+// APIKeyStore keeps API keys.
+type APIKeyStore interface {
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	APIKey(ctx context.Context, id string) (APIKey, error)
+	APIKeys(ctx context.Context) ([]APIKey, error)
+	// RotateAPIKey replaces the key's hash with hash, keeps the old one as
+	// the previous hash valid until prevUntil, and returns the new key.
+	RotateAPIKey(ctx context.Context, id string, hash []byte, at, prevUntil time.Time) (APIKey, error)
+	DeleteAPIKey(ctx context.Context, id string) error
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+}
+
+// ErrBadKey is an API key that is malformed, unknown, revoked or wrong:
+// one error for all, so a caller learns nothing about which.
+var ErrBadKey = errors.New("engine: bad API key")
+
+// ScopeError is ErrForbidden for a credential that lacks a scope.
+type ScopeError struct{ Scope string }
+
+func (e *ScopeError) Error() string { return "engine: forbidden: missing scope " + e.Scope }
+
+// Is makes errors.Is(err, ErrForbidden) true.
+func (e *ScopeError) Is(target error) bool { return target == ErrForbidden }
+
+// ValidateScopes checks that every scope is known and there is at least one.
+func ValidateScopes(scopes []string) error {
+	if len(scopes) == 0 {
+		return invalid("scopes", "must name at least one of %s", strings.Join(AllScopes, ", "))
+	}
+	for _, s := range scopes {
+		if !slices.Contains(AllScopes, s) {
+			return invalid("scopes", "unknown scope %q (known: %s)", s, strings.Join(AllScopes, ", "))
+		}
+	}
+	return nil
+}
+
+// CanGrant is the no-escalation rule: a holder may give a key only scopes
+// it holds itself. It returns a *ScopeError naming the first one missing.
+func CanGrant(holder, wanted []string) error {
+	for _, s := range wanted {
+		if !slices.Contains(holder, s) {
+			return &ScopeError{Scope: s}
+		}
+	}
+	return nil
+}
+
+// Keys is the service behind API keys: creation, rotation, revocation, and
+// the check of a presented key, with a small cache so a key in use costs no
+// store call on most requests.
+type Keys struct {
+	store APIKeyStore
+	clock Clock
+
+	mu    sync.Mutex
+	cache map[string]keyCacheEntry // by key id; bounded by keyCacheMax
+}
+
+type keyCacheEntry struct {
+	key     APIKey
+	missing bool // the id is unknown: cached too, so guessing costs no store call
+	fetched time.Time
+	touched time.Time
+}
+
+// keyCacheMax bounds the cache; past it the cache is emptied, which costs
+// at most one store call per key in use.
+const keyCacheMax = 4096
+
+// NewKeys returns the service on store.
+func NewKeys(store APIKeyStore, clock Clock) *Keys {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	return &Keys{store: store, clock: clock, cache: map[string]keyCacheEntry{}}
+}
+
+func newKeyID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return "key-" + hex.EncodeToString(b[:])
+}
+
+func mintSecret(id string) (secret string, hash []byte) {
+	var sec [32]byte
+	_, _ = rand.Read(sec[:])
+	secret = APIKeyPrefix + id + "_" + base64.RawURLEncoding.EncodeToString(sec[:])
+	sum := sha256.Sum256([]byte(secret))
+	return secret, sum[:]
+}
+
+// CreateKey makes a key named name with scopes, which holder (the scopes of
+// the caller) must all hold.
+func (s *Keys) CreateKey(ctx context.Context, name string, scopes, holder []string) (NewAPIKey, error) {
+	if name == "" || len(name) > 100 || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return NewAPIKey{}, invalid("name", "must be 1 to 100 characters of text")
+	}
+	if err := ValidateScopes(scopes); err != nil {
+		return NewAPIKey{}, err
+	}
+	if err := CanGrant(holder, scopes); err != nil {
+		return NewAPIKey{}, err
+	}
+	id := newKeyID()
+	secret, hash := mintSecret(id)
+	scopes = slices.Clone(scopes)
+	slices.Sort(scopes)
+	k := APIKey{ID: id, Name: name, Scopes: slices.Compact(scopes), CreatedAt: s.clock.Now().UTC().Truncate(time.Millisecond), Hash: hash}
+	if err := s.store.CreateAPIKey(ctx, k); err != nil {
+		return NewAPIKey{}, fmt.Errorf("create key=%s: %w", id, err)
+	}
+	return NewAPIKey{APIKey: k, Secret: secret}, nil
+}
+
+// Keys lists the keys, without secrets or hashes.
+func (s *Keys) Keys(ctx context.Context) ([]APIKey, error) {
+	ks, err := s.store.APIKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	return ks, nil
+}
+
+// RotateKey gives key id a new secret; the old one stays valid for grace
+// (DefaultKeyGrace when 0, at most MaxKeyGrace; negative: not at all). The
+// holder must hold every scope of the key, or rotating would hand it a
+// secret with more power than its own.
+func (s *Keys) RotateKey(ctx context.Context, id string, grace time.Duration, holder []string) (NewAPIKey, error) {
+	if grace > MaxKeyGrace {
+		return NewAPIKey{}, invalid("grace_seconds", "must be at most %d", int(MaxKeyGrace/time.Second))
+	}
+	if grace == 0 {
+		grace = DefaultKeyGrace
+	}
+	if grace < 0 {
+		grace = 0
+	}
+	k, err := s.store.APIKey(ctx, id)
+	if err != nil {
+		return NewAPIKey{}, err
+	}
+	if err := CanGrant(holder, k.Scopes); err != nil {
+		return NewAPIKey{}, err
+	}
+	secret, hash := mintSecret(id)
+	now := s.clock.Now().UTC().Truncate(time.Millisecond)
+	k, err = s.store.RotateAPIKey(ctx, id, hash, now, now.Add(grace))
+	if err != nil {
+		return NewAPIKey{}, err
+	}
+	s.forget(id)
+	return NewAPIKey{APIKey: k, Secret: secret}, nil
+}
+
+// RevokeKey deletes a key: both its secrets stop working at once on this
+// node and within KeyCacheTTL on the others.
+func (s *Keys) RevokeKey(ctx context.Context, id string) error {
+	err := s.store.DeleteAPIKey(ctx, id)
+	s.forget(id)
+	return err
+}
+
+func (s *Keys) forget(id string) {
+	s.mu.Lock()
+	delete(s.cache, id)
+	s.mu.Unlock()
+}
+
+// KeyID returns the id inside a presented key, or "" when the token does
+// not have the shape of one.
+func KeyID(token string) string {
+	rest, ok := strings.CutPrefix(token, APIKeyPrefix)
+	if !ok {
+		return ""
+	}
+	id, _, ok := strings.Cut(rest, "_")
+	if !ok || len(id) != len("key-")+16 || !strings.HasPrefix(id, "key-") {
+		return ""
+	}
+	return id
+}
+
+// Authenticate checks a presented key and returns it. Any failure is
+// ErrBadKey (or a store error wrapped in ErrUnavailable).
+func (s *Keys) Authenticate(ctx context.Context, token string) (APIKey, error) {
+	id := KeyID(token)
+	if id == "" {
+		return APIKey{}, ErrBadKey
+	}
+	now := s.clock.Now()
+	s.mu.Lock()
+	e, ok := s.cache[id]
+	s.mu.Unlock()
+	if !ok || now.Sub(e.fetched) >= KeyCacheTTL || now.Before(e.fetched) {
+		k, err := s.store.APIKey(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			e = keyCacheEntry{missing: true, fetched: now}
+		case err != nil:
+			return APIKey{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		default:
+			e = keyCacheEntry{key: k, fetched: now, touched: e.touched}
+			if e.touched.IsZero() {
+				e.touched = k.LastUsedAt
+			}
+		}
+		s.mu.Lock()
+		if len(s.cache) >= keyCacheMax {
+			clear(s.cache)
+		}
+		s.cache[id] = e
+		s.mu.Unlock()
+	}
+	if e.missing {
+		return APIKey{}, ErrBadKey
+	}
+	sum := sha256.Sum256([]byte(token))
+	cur := subtle.ConstantTimeCompare(sum[:], e.key.Hash)
+	prev := 0
+	if len(e.key.PreviousHash) > 0 && now.Before(e.key.PreviousValidUntil) {
+		prev = subtle.ConstantTimeCompare(sum[:], e.key.PreviousHash)
+	}
+	if cur|prev != 1 {
+		return APIKey{}, ErrBadKey
+	}
+	if now.Sub(e.touched) >= keyTouchEvery {
+		// Best effort: a failed touch must not refuse a valid key.
+		if err := s.store.TouchAPIKey(ctx, id, now); err == nil {
+			e.touched = now
+			e.key.LastUsedAt = now
+			s.mu.Lock()
+			if c, ok := s.cache[id]; ok && !c.missing {
+				c.touched, c.key.LastUsedAt = now, now
+				s.cache[id] = c
+			}
+			s.mu.Unlock()
+		}
+	}
+	return e.key, nil
+}

@@ -1,0 +1,30 @@
+package engine
+
+import "context"
+
+// EventFilter selects events of an event log: of Types (none: all) and
+// Drop (empty: all), after the log position AfterSeq (0: only new ones).
+type EventFilter struct {
+	Types    []EventType
+	Drop     string
+	AfterSeq uint64
+}
+
+// StoredEvent is one event as its log holds it: the position (which a
+// follower resumes after), type, drop, and the CloudEvent JSON as
+// published.
+type StoredEvent struct {
+	Seq  uint64
+	Type EventType
+	Drop string
+	Data []byte
+}
+
+// EventLog is the durable log of published events (the JetStream stream),
+// for the admin event stream.
+type EventLog interface {
+	// Follow sends the matching events, in order, on the channel until
+	// stop is called (which the caller must do) or ctx ends. The channel
+	// is never closed: the caller stops reading when it stops.
+	Follow(ctx context.Context, f EventFilter) (events <-chan StoredEvent, stop func(), err error)
+}

@@ -1,0 +1,85 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+var _ engine.EventLog = (*EventLog)(nil)
+
+// EventLog follows the FLASHDROP stream for the admin event stream: an
+// ordered (ephemeral, flow-controlled) consumer per follower, so the
+// followers need no NATS access of their own and leave nothing behind.
+type EventLog struct {
+	js jetstream.JetStream
+}
+
+// NewEventLog returns the event log of the stream js holds.
+func NewEventLog(js jetstream.JetStream) *EventLog { return &EventLog{js: js} }
+
+// followBuffer is how many events wait for a slow follower before the
+// consumer stops fetching (JetStream's flow control takes over).
+const followBuffer = 256
+
+// Follow implements engine.EventLog.
+func (l *EventLog) Follow(ctx context.Context, f engine.EventFilter) (<-chan engine.StoredEvent, func(), error) {
+	dropTok := "*"
+	if f.Drop != "" {
+		dropTok = f.Drop
+	}
+	var subjects []string
+	for _, t := range f.Types {
+		subjects = append(subjects, "flashdrop."+dropTok+"."+string(t))
+	}
+	if len(subjects) == 0 {
+		subjects = []string{"flashdrop." + dropTok + ".*"}
+	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverNewPolicy}
+	if f.AfterSeq > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, f.AfterSeq+1
+	}
+	cons, err := l.js.OrderedConsumer(ctx, StreamName, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+	}
+	out := make(chan engine.StoredEvent, followBuffer)
+	done := make(chan struct{})
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		md, err := msg.Metadata()
+		if err != nil {
+			return
+		}
+		ev := engine.StoredEvent{Seq: md.Sequence.Stream, Data: msg.Data()}
+		// flashdrop.<drop>.<type>
+		if parts := strings.Split(msg.Subject(), "."); len(parts) == 3 {
+			ev.Drop, ev.Type = parts[1], engine.EventType(parts[2])
+			if strings.HasPrefix(ev.Drop, "~") {
+				ev.Drop = "" // a system event, of no drop
+			}
+		}
+		select {
+		case out <- ev:
+		case <-done:
+		}
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			close(done)
+			cc.Stop()
+			// out stays open: a message callback may still be between
+			// its select's cases, and done already releases it.
+		})
+	}
+	context.AfterFunc(ctx, stop)
+	return out, stop, nil
+}

@@ -1,0 +1,169 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/queue"
+)
+
+var _ engine.WebhookSender = (*Deliverer)(nil)
+
+// TestEventType is the CloudEvent type of a test delivery. It is never
+// published to the stream: it goes to one webhook, when ops ask.
+const TestEventType = "flashdrop.webhook_test"
+
+// Test delivers a signed test event to h now, as a real delivery would be
+// made (same signature, headers and private-address rules), and reports
+// the receiver's answer. It is logged in the delivery log, and does not
+// count towards disabling.
+func (d *Deliverer) Test(ctx context.Context, h engine.Webhook) (engine.WebhookTestResult, error) {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	id := "test-" + hex.EncodeToString(b[:])
+	now := d.o.Now()
+	ce := queue.CloudEvent{SpecVersion: "1.0", ID: id, Source: "/flashdrop/webhooks/" + h.ID, Type: TestEventType,
+		Subject: h.ID, Time: now.UTC(), DataContentType: "application/json",
+		Data: engine.Event{Webhook: h.ID, Reason: "a test delivery asked for by an operator"}}
+	body, _ := ce.Marshal()
+	start := time.Now()
+	status, head, err := d.send(ctx, h, id, body, engine.TestBodyBytes)
+	lat := time.Since(start)
+	rec := engine.Delivery{EventID: id, At: now, Status: status, Latency: lat, Kind: engine.DeliveryKindTest}
+	res := engine.WebhookTestResult{EventID: id, Status: status, LatencyMS: lat.Milliseconds(), Body: printableBody(head)}
+	if err != nil {
+		rec.Err, res.Error = err.Error(), err.Error()
+	}
+	res.OK = rec.OK()
+	d.record(context.WithoutCancel(ctx), h.ID, rec)
+	return res, nil
+}
+
+// printableBody keeps the receiver's answer readable in JSON: invalid
+// UTF-8 becomes U+FFFD (encoding/json does that too, but says nothing).
+func printableBody(b []byte) string { return string([]rune(string(b))) }
+
+// Replay re-delivers to h the stored events of its types (and req's) since
+// req.Since, or from req.Cursor, in stream order, with their original ids
+// and bodies, until req.Limit events, the stream's end at the start of the
+// call, the first refusal, or Options.ReplayBudget. The answer's cursor
+// resumes where it stopped, so a refused event is the first of the next
+// call: each event is delivered once per completed replay.
+func (d *Deliverer) Replay(ctx context.Context, h engine.Webhook, req engine.ReplayRequest) (engine.ReplayResult, error) {
+	res := engine.ReplayResult{EventIDs: []string{}}
+	ctx, cancel := context.WithTimeout(ctx, d.o.ReplayBudget)
+	defer cancel()
+	types := req.Types
+	if len(h.Types) > 0 {
+		if len(types) == 0 {
+			types = h.Types
+		} else {
+			types = slices.DeleteFunc(slices.Clone(types), func(t engine.EventType) bool { return !slices.Contains(h.Types, t) })
+			if len(types) == 0 {
+				res.Done = true // none of the asked types is the webhook's
+				return res, nil
+			}
+		}
+	}
+	dropTok := "*"
+	if req.Drop != "" {
+		dropTok = req.Drop
+	}
+	var subjects []string
+	for _, t := range types {
+		subjects = append(subjects, "flashdrop."+dropTok+"."+string(t))
+	}
+	if len(subjects) == 0 {
+		subjects = []string{"flashdrop." + dropTok + ".*"}
+	}
+	slices.Sort(subjects)
+	subjects = slices.Compact(subjects)
+
+	st, err := d.js.Stream(ctx, queue.StreamName)
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+	}
+	last := info.State.LastSeq
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects}
+	if req.Cursor > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, req.Cursor
+	} else {
+		since := req.Since.UTC()
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	if last == 0 || (req.Cursor > last) {
+		res.Done = true
+		return res, nil
+	}
+	cons, err := d.js.OrderedConsumer(ctx, queue.StreamName, cfg)
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+	}
+	for res.Delivered < req.Limit {
+		batch, err := cons.Fetch(min(req.Limit-res.Delivered, 100), jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				res.Error = "time ran out; call again with the cursor"
+				return res, nil
+			}
+			return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			md, err := msg.Metadata()
+			if err != nil {
+				continue
+			}
+			seq := md.Sequence.Stream
+			if seq > last {
+				res.Done, res.Cursor = true, 0
+				return res, nil
+			}
+			if ctx.Err() != nil {
+				res.Cursor, res.Error = seq, "time ran out; call again with the cursor"
+				return res, nil
+			}
+			id := webhookEventID(msg)
+			start := time.Now()
+			status, perr := d.post(ctx, h, id, msg.Data())
+			rec := engine.Delivery{EventID: id, At: d.o.Now(), Status: status, Latency: time.Since(start), Kind: engine.DeliveryKindReplay}
+			if perr != nil {
+				rec.Err = perr.Error()
+			}
+			d.record(context.WithoutCancel(ctx), h.ID, rec)
+			if !rec.OK() {
+				res.Cursor, res.Error = seq, fmt.Sprintf("event %s: %s", id, rec.Err)
+				return res, nil
+			}
+			res.Delivered++
+			res.EventIDs = append(res.EventIDs, id)
+			res.Cursor = seq + 1
+			if seq == last {
+				res.Done, res.Cursor = true, 0
+				return res, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
+			return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+		}
+		if got == 0 {
+			// Nothing more matches before the stream's end.
+			res.Done, res.Cursor = true, 0
+			return res, nil
+		}
+	}
+	return res, nil
+}
