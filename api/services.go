@@ -48,6 +48,13 @@ type Admission interface {
 	Invalidate(drop string)
 }
 
+// soldOutAnswerer is an Admission that can tell, from memory, that a
+// reserve request is answered sold_out (engine.Admission.SoldOutFromMemory),
+// before the handler makes anything the store would need.
+type soldOutAnswerer interface {
+	SoldOutFromMemory(drop string, req engine.ReserveRequest) bool
+}
+
 // WebhookService manages webhook subscriptions (engine.Webhooks).
 type WebhookService interface {
 	CreateWebhook(ctx context.Context, url string, types []engine.EventType) (engine.Webhook, error)

@@ -152,12 +152,7 @@ func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest
 	if err := ValidateDropID(drop); err != nil {
 		return ReserveResult{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
-	// After a sell-out every node knows it: the crowd is answered from
-	// memory. Not requests whose answer depends on stored state: a replay
-	// of an idempotency key must get its first answer (I5), and joining
-	// the waitlist needs the store.
-	if a.o.SoldOut != nil && req.IdempotencyKey == "" && !req.Waitlist && a.o.SoldOut.SoldOut(drop) {
-		a.o.OnSoldOutFromMemory()
+	if a.SoldOutFromMemory(drop, req) {
 		return ReserveResult{Err: ErrSoldOut}, nil
 	}
 	// A lane exists only for a drop that exists (ids come from URLs).
@@ -171,6 +166,21 @@ func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest
 	}
 	res.Err = withWindow(d, res.Err)
 	return res, nil
+}
+
+// SoldOutFromMemory reports whether req is answered sold_out without the
+// store, and counts it if so (Reserve answers such a request ErrSoldOut).
+// After a sell-out every node knows it: the crowd is answered from
+// memory. Not requests whose answer depends on stored state: a replay of
+// an idempotency key must get its first answer (I5), and joining the
+// waitlist needs the store. It allocates nothing, so a server can ask it
+// first.
+func (a *Admission) SoldOutFromMemory(drop string, req ReserveRequest) bool {
+	if a.o.SoldOut == nil || req.IdempotencyKey != "" || req.Waitlist || !a.o.SoldOut.SoldOut(drop) {
+		return false
+	}
+	a.o.OnSoldOutFromMemory()
+	return true
 }
 
 // Register registers user for drop; a refusal for the registration window
