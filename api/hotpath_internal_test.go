@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
 )
 
 // TestAppendProblemMatchesMarshal: the hand-written problem encoder
@@ -67,6 +70,21 @@ func TestDecodeReserveFast(t *testing.T) {
 		`{"quantity":1}x`, `{"waitlist":null}`, `{"other":1}`, `{"quantity":12345678901}`, `{"quantity":1} {}`} {
 		if q, wl, ok := decodeReserveFast([]byte(body)); ok {
 			t.Errorf("%q: taken as %d %v; it is the strict decoder's", body, q, wl)
+		}
+	}
+}
+
+// TestAppendRegistrationMatchesMarshal: the register answer is what
+// encoding/json would write.
+func TestAppendRegistrationMatchesMarshal(t *testing.T) {
+	for _, reg := range []engine.Registration{
+		{Drop: "d", User: "u", RegisteredAt: time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)},
+		{Drop: "tuesday-1", User: "Zoë <x>", RegisteredAt: time.UnixMilli(1764698400123).UTC()},
+		{Drop: "x", User: "y", RegisteredAt: time.UnixMilli(1764698400120).In(time.FixedZone("", 3600))},
+	} {
+		want, _ := json.Marshal(reg)
+		if got := appendRegistration(nil, reg); !bytes.Equal(got, want) {
+			t.Fatalf("got %s\nwant %s", got, want)
 		}
 	}
 }
