@@ -450,6 +450,27 @@ func (b *bench) measure() error {
 
 	// After the sell-out: Redis calls during a run, against an idle window
 	// as long (the relay, the sweeper and the scheduler poll on their own).
+	// The sold_out run needs the drop sold out and every node's flag set:
+	// on a machine too slow to sell out within the release-day run, more
+	// (unmeasured) presses finish the sale first.
+	for try := 0; ; try++ {
+		left, err := b.rdb.HGet(ctx, "fd:{"+rd+"}:n", "available").Int64()
+		if err != nil {
+			return err
+		}
+		if left == 0 {
+			break
+		}
+		if try == 3 {
+			return fmt.Errorf("%s still has %d units after %d more runs", rd, left, try)
+		}
+		b.log("%s has %d units left after the release-day run: pressing on (not measured)", rd, left)
+		if _, err := b.wrkRun("sell-out", "/v1/drops/"+rd+"/reservations", "POST", `{"quantity":1}`, buyers, false); err != nil {
+			return err
+		}
+	}
+	time.Sleep(time.Second) // the sold-out event reaches the flags through NATS
+
 	// The idle window follows the run: the relay's publishing of the
 	// release-day's events is over by then.
 	profile := b.startProfile(d)
