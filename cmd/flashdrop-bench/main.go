@@ -370,10 +370,7 @@ func (b *bench) measure() error {
 
 	// Release-day drops: registration now, the sale once every buyer and
 	// the big drop's registrants are in. Their sales start together.
-	// The relay publishes every registered event after the registration
-	// (NATS, in the server's process): the sale waits for that too, or it
-	// would compete with the measurements.
-	est := time.Duration(float64(2*b.sz.buyers+b.sz.registrant)/max(regRate, 200)*2.5*float64(time.Second)) + 15*time.Second
+	est := time.Duration(float64(2*b.sz.buyers+b.sz.registrant)/max(regRate, 200)*1.5*float64(time.Second)) + 15*time.Second
 	now = time.Now()
 	sale := now.Add(est).Truncate(time.Second)
 	tag := strconv.FormatInt(now.Unix(), 36)
@@ -481,7 +478,21 @@ func (b *bench) measure() error {
 			return err
 		}
 	}
-	time.Sleep(time.Second) // the sold-out event reaches the flags through NATS
+	// The sold-out event reaches every node's flag through the relay and
+	// NATS: the relay first publishes what the all-wins and release-day
+	// runs put in the outboxes (tens of thousands of won events), so the
+	// run waits for the outboxes to drain, then a second for NATS.
+	if err := waitFor(2*time.Minute, func() error {
+		for _, dr := range []string{rd, aw} {
+			if l, err := b.rdb.XLen(ctx, "fd:{"+dr+"}:outbox").Result(); err != nil || l > 0 {
+				return fmt.Errorf("outbox of %s: %d %v", dr, l, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("the relay did not publish the sale's events: %w", err)
+	}
+	time.Sleep(time.Second)
 
 	// The idle window follows the run: the relay's publishing of the
 	// release-day's events is over by then.
