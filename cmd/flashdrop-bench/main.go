@@ -349,9 +349,13 @@ func (b *bench) measure() error {
 	if err != nil {
 		return err
 	}
+	regProfile := b.startProfile(b.sz.dur, "register")
 	reg, err := b.wrkRun("register", "/v1/drops/"+regDrop+"/registrations", "POST", "{}", regFile, false)
 	if err != nil {
 		return err
+	}
+	if p := regProfile(); p != "" {
+		b.extra["profile_register_top"] = p
 	}
 	if reg.Requests >= float64(b.sz.regTokens) {
 		b.log("warning: the registration run sent %0.f requests for %d shoppers: some were repeats", reg.Requests, b.sz.regTokens)
@@ -499,7 +503,7 @@ func (b *bench) measure() error {
 
 	// The idle window follows the run: the relay's publishing of the
 	// release-day's events is over by then.
-	profile := b.startProfile(d)
+	profile := b.startProfile(d, "after-sell-out")
 	_, evalPost0, post0, _ := b.commandStats(ctx, "evalsha")
 	post, err := b.wrkRun("after-sell-out", "/v1/drops/"+rd+"/reservations", "POST", `{"quantity":1}`, buyers, false)
 	if err != nil {
@@ -604,10 +608,14 @@ func (b *bench) report() error {
 		fmt.Println("# " + r.Detail)
 		fmt.Println(r.line)
 	}
-	if p, ok := b.extra["profile_after_sell_out_top"].(string); ok {
-		fmt.Println("# server CPU profile during the sold_out run (go tool pprof -top):")
-		for _, l := range strings.Split(p, "\n") {
-			fmt.Println("#   " + l)
+	for _, pr := range []struct{ key, what string }{
+		{"profile_register_top", "the registration run"}, {"profile_after_sell_out_top", "the sold_out run"},
+	} {
+		if p, ok := b.extra[pr.key].(string); ok {
+			fmt.Printf("# server CPU profile during %s (go tool pprof -top):\n", pr.what)
+			for _, l := range strings.Split(p, "\n") {
+				fmt.Println("#   " + l)
+			}
 		}
 	}
 	jsonOut := b.c.jsonOut
@@ -970,11 +978,11 @@ func (b *bench) commandStats(ctx context.Context, cmd string) (usec, calls, all 
 
 // startProfile takes a CPU profile of the server for about d, if it serves
 // pprof; the returned function waits for it and returns the top entries.
-func (b *bench) startProfile(d time.Duration) func() string {
+func (b *bench) startProfile(d time.Duration, name string) func() string {
 	if b.pprofURL == "" {
 		return func() string { return "" }
 	}
-	path := filepath.Join(b.c.outDir, "cpu-after-sell-out.pprof")
+	path := filepath.Join(b.c.outDir, "cpu-"+name+".pprof")
 	secs := max(int(d.Seconds())-1, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -1003,7 +1011,7 @@ func (b *bench) startProfile(d time.Duration) func() string {
 			b.log("go tool pprof: %v", err)
 			return ""
 		}
-		_ = os.WriteFile(filepath.Join(b.c.outDir, "cpu-after-sell-out.txt"), out, 0o644)
+		_ = os.WriteFile(filepath.Join(b.c.outDir, "cpu-"+name+".txt"), out, 0o644)
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 		for i, l := range lines {
 			if strings.HasPrefix(strings.TrimSpace(l), "flat") {
