@@ -433,7 +433,11 @@ func (b *bench) measure() error {
 	if err != nil {
 		return err
 	}
-	h2, err := b.wrkRun("healthz", "/healthz", "", "", "", true)
+	// Each run is compared with a /healthz run right before it: the
+	// machine is shared and the server's own background work (the relay,
+	// the scheduler's reminders at registration close) comes and goes, so
+	// only adjacent runs see the same conditions.
+	hzWins, err := b.wrkRun("healthz-wins", "/healthz", "", "", "", false)
 	if err != nil {
 		return err
 	}
@@ -455,6 +459,10 @@ func (b *bench) measure() error {
 
 	// The release-day mix on the drop with only its buyers registered.
 	if err := b.settle(ctx, aw); err != nil {
+		return err
+	}
+	h2, err := b.wrkRun("healthz", "/healthz", "", "", "", true)
+	if err != nil {
 		return err
 	}
 	reads0, _ := b.infoInt(ctx, "stats", "total_reads_processed")
@@ -523,6 +531,10 @@ func (b *bench) measure() error {
 	if err := b.settle(ctx, rd, aw, big); err != nil {
 		return err
 	}
+	hzBig, err := b.wrkRun("healthz-1M", "/healthz", "", "", "", false)
+	if err != nil {
+		return err
+	}
 	dayBig, err := b.wrkRun("release-day-1M", "/v1/drops/"+big+"/reservations", "POST", `{"quantity":1}`, buyers, false)
 	if err != nil {
 		return err
@@ -538,15 +550,16 @@ func (b *bench) measure() error {
 	allocs, allocsNote := b.allocsPerSoldOut()
 
 	// --- results ---
-	hz := (h2.RPS + h3.RPS) / 2
-	b.extra["healthz_rps"] = map[string]float64{"start": h1.RPS, "before_sale": h2.RPS, "end": h3.RPS}
-	b.extra["runs"] = map[string]wrkResult{"healthz-1": h1, "register": reg, "healthz": h2, "all-wins": wins,
-		"release-day": day, "after-sell-out": post, "release-day-1M": dayBig, "healthz-3": h3}
+	hz := h2.RPS
+	b.extra["healthz_rps"] = map[string]float64{"before register": h1.RPS, "before all-wins": hzWins.RPS, "before release-day": h2.RPS,
+		"before release-day-1M": hzBig.RPS, "end": h3.RPS}
+	b.extra["runs"] = map[string]wrkResult{"healthz-1": h1, "register": reg, "healthz-wins": hzWins, "healthz": h2, "all-wins": wins,
+		"release-day": day, "after-sell-out": post, "healthz-1M": hzBig, "release-day-1M": dayBig, "healthz-3": h3}
 	b.add("reserve/healthz throughput ratio", day.RPS/hz, "", ">= 0.80", day.RPS/hz >= 0.8,
 		fmt.Sprintf("release-day mix: %d buyers for %d units, %.0f req/s (%.0f won, %.0f sold_out) vs /healthz %.0f req/s",
 			b.sz.buyers, b.sz.units, day.RPS, day.Won, day.Requests-day.Won, hz))
-	b.add("all-wins/healthz throughput ratio", wins.RPS/hz, "", ">= 0.60", wins.RPS/hz >= 0.6,
-		fmt.Sprintf("%.0f wins/s vs /healthz %.0f req/s", wins.RPS, hz))
+	b.add("all-wins/healthz throughput ratio", wins.RPS/hzWins.RPS, "", ">= 0.60", wins.RPS/hzWins.RPS >= 0.6,
+		fmt.Sprintf("%.0f wins/s vs /healthz %.0f req/s", wins.RPS, hzWins.RPS))
 	perWin := float64(evalshaUsec) / won
 	b.add("redis time per win", perWin, "µs", "<= 4", perWin <= 4,
 		fmt.Sprintf("INFO commandstats evalsha usec %d ÷ %.0f wins (%d calls, %.0f wins per call) in the all-wins run",
@@ -576,10 +589,10 @@ func (b *bench) measure() error {
 	b.add("redis bytes per registrant", perReg, "B", "<= 48", perReg <= 48,
 		fmt.Sprintf("INFO memory used_memory +%d over %d registrants (outbox drained); the reg hash alone: %d B each (MEMORY USAGE)",
 			memAfter-memBefore, b.sz.registrant, regKeyBytes/int64(b.sz.registrant)))
-	bigRatio := dayBig.RPS / hz
+	bigRatio := dayBig.RPS / hzBig.RPS
 	b.add("reserve/healthz ratio with 1M registrants", bigRatio, "", fmt.Sprintf(">= %.2f (without)", day.RPS/hz*0.95),
-		bigRatio >= day.RPS/hz*0.95, fmt.Sprintf("release-day mix on the drop with %d registrants: %.0f req/s; without: %.2f (5%% noise allowed)",
-			b.sz.registrant, dayBig.RPS, day.RPS/hz))
+		bigRatio >= day.RPS/hz*0.95, fmt.Sprintf("release-day mix on the drop with %d registrants: %.0f req/s vs /healthz %.0f; without: %.2f (5%% noise allowed)",
+			b.sz.registrant, dayBig.RPS, hzBig.RPS, day.RPS/hz))
 	p99 := day.P99ms / math.Max(h2.P99ms, 1e-3)
 	b.add("p99 reserve/healthz", p99, "", "<= 2.00", p99 <= 2,
 		fmt.Sprintf("release-day p99 %.2f ms, /healthz p99 %.2f ms", day.P99ms, h2.P99ms))
