@@ -6,7 +6,7 @@ FUZZTIME  ?= 10s
 FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers \
                ./api:FuzzDecodeReserve ./api:FuzzDecodeRegister ./api:FuzzDecodeCreateDrop ./api:FuzzDecodeCreateWebhook
 
-.PHONY: help test test-short test-faults run bench fuzz vet ensure-redis ensure-wrk ensure-chromium load-demo screenshots
+.PHONY: help test test-short test-faults run bench bench-go fuzz vet ensure-redis ensure-wrk ensure-chromium load-demo screenshots
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,7 +64,22 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s), starting from its seed
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
-bench: ensure-redis ensure-wrk ## benchmarks; each prints ratios against its in-run baseline
+# make bench: one run of cmd/flashdrop-bench against a fresh build of
+# serve, its own redis-server and wrk, each in its own process (pinned to
+# cores with taskset where there are two). It prints one line per target
+# of issue 14, writes $(BENCH_OUT)/bench.json and the chart
+# docs/bench-burst.png. BENCH_QUICK=1 for a short try (the chart then goes
+# to $(BENCH_OUT) only).
+BENCH_OUT ?= bench-out
+BENCH_CHART = $(if $(filter 1,$(BENCH_QUICK)),$(BENCH_OUT)/bench-burst.png,docs/bench-burst.png)
+bench: ensure-redis ensure-wrk ## the issue-14 targets from one run (BENCH_QUICK=1: short); JSON in bench-out/bench.json
+	@mkdir -p $(BENCH_OUT)
+	$(GO) build -o $(BENCH_OUT)/flashdrop ./cmd/flashdrop
+	$(GO) build -o $(BENCH_OUT)/flashdrop-bench ./cmd/flashdrop-bench
+	$(BENCH_OUT)/flashdrop-bench --flashdrop $(BENCH_OUT)/flashdrop --src . --out $(BENCH_OUT) \
+		--json $(BENCH_OUT)/bench.json --chart $(BENCH_CHART) --label "$$(git describe --always --dirty 2>/dev/null)"
+
+bench-go: ensure-redis ensure-wrk ## the Go benchmarks; each prints ratios against its in-run baseline
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./engine/redisstore/ ./api/
 	@# Whole-run load benchmarks: each measures once (-benchtime 1x) and
 	@# prints its ratio (load/wrk throughput ratio, register/healthz).

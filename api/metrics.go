@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,18 @@ type Metrics struct {
 	// sold-out flag, without the store.
 	soldOutMemory prometheus.Counter
 	handler       fasthttp.RequestHandler
+
+	// The children of the vectors, found once per label set: a lookup by
+	// label values costs allocations on every request.
+	mu        sync.RWMutex
+	byStatus  map[routeStatus]prometheus.Counter
+	byRoute   map[string]prometheus.Observer
+	byOutcome map[string]prometheus.Counter
+}
+
+type routeStatus struct {
+	route  string
+	status int
 }
 
 // NewMetrics returns a fresh set of instruments.
@@ -70,6 +83,7 @@ func NewMetrics() *Metrics {
 			Name: "flashdrop_reserve_sold_out_from_memory_total", Help: "Reserve requests answered sold_out by the sold-out flag, without Redis.",
 		}),
 	}
+	m.byStatus, m.byRoute, m.byOutcome = map[routeStatus]prometheus.Counter{}, map[string]prometheus.Observer{}, map[string]prometheus.Counter{}
 	reg.MustRegister(m.requests, m.latency, m.outcomes, m.batchSize, m.batchTime, m.storeErrs, m.expired, m.inflight, m.soldOutMemory,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -77,8 +91,35 @@ func NewMetrics() *Metrics {
 }
 
 func (m *Metrics) observeRequest(route string, status int, took time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(took.Seconds())
+	key := routeStatus{route, status}
+	m.mu.RLock()
+	c, okC := m.byStatus[key]
+	o, okO := m.byRoute[route]
+	m.mu.RUnlock()
+	if !okC || !okO {
+		// Routes are templates and statuses few: the maps stay small.
+		c, o = m.requests.WithLabelValues(route, strconv.Itoa(status)), m.latency.WithLabelValues(route)
+		m.mu.Lock()
+		m.byStatus[key], m.byRoute[route] = c, o
+		m.mu.Unlock()
+	}
+	c.Inc()
+	o.Observe(took.Seconds())
+}
+
+// countOutcome counts one reserve answer by outcome (won, or a problem
+// code: a fixed set).
+func (m *Metrics) countOutcome(outcome string) {
+	m.mu.RLock()
+	c, ok := m.byOutcome[outcome]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.outcomes.WithLabelValues(outcome)
+		m.mu.Lock()
+		m.byOutcome[outcome] = c
+		m.mu.Unlock()
+	}
+	c.Inc()
 }
 
 // ObserveBatch records one batched reserve store call

@@ -1,11 +1,12 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -75,6 +76,15 @@ var errorMapping = []struct {
 	{errMethod, fasthttp.StatusMethodNotAllowed, "invalid", "Method not allowed"},
 }
 
+// bareProblems[i] is the problem of errorMapping[i]'s sentinel itself.
+var bareProblems = func() []Problem {
+	out := make([]Problem, len(errorMapping))
+	for i, m := range errorMapping {
+		out[i] = Problem{Type: problemType(m.code), Title: m.title, Status: m.status, Code: m.code}
+	}
+	return out
+}()
+
 // Transport-level outcomes that are not engine errors.
 var (
 	errAdminOnly      = errors.New("api: admin token required")
@@ -91,6 +101,14 @@ var (
 // problemFor maps err to a problem. Unknown errors become 500 internal with
 // no detail: the cause goes to the log only, never to the client.
 func problemFor(err error) Problem {
+	// The bare sentinels (a sold_out from the sold-out flag, a rate
+	// limit) carry nothing more: their problems are made once, so the
+	// answers that come in floods cost no allocation.
+	for i := range errorMapping {
+		if err == errorMapping[i].err {
+			return bareProblems[i]
+		}
+	}
 	for _, m := range errorMapping {
 		if errors.Is(err, m.err) {
 			p := Problem{Type: problemType(m.code), Title: m.title, Status: m.status, Code: m.code}
@@ -133,23 +151,125 @@ func problemFor(err error) Problem {
 
 const problemContentType = "application/problem+json"
 
-// writeProblem sends p as application/problem+json.
+// writeProblem sends p as application/problem+json. The body is appended
+// field by field into the response's pooled buffer (appendProblem), in
+// the order and escaping encoding/json would give it: an answer sent in
+// floods (sold_out, rate_limited) allocates nothing.
 func writeProblem(ctx *fasthttp.RequestCtx, p Problem) {
-	if p.RequestID == "" {
-		p.RequestID = string(ctx.Response.Header.Peek(headerRequestID))
-	}
-	body, err := json.Marshal(p)
-	if err != nil { // cannot happen for this struct; stay correct anyway
-		body = []byte(`{"type":"urn:flashdrop:problem:internal","title":"Internal error","status":500,"code":"internal"}`)
-		p.Status = fasthttp.StatusInternalServerError
-	}
-	body = append(body, '\n')
 	ctx.Response.Header.SetContentType(problemContentType)
 	ctx.SetStatusCode(p.Status)
 	if p.Status == fasthttp.StatusUnauthorized {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashdrop"`)
 	}
-	ctx.SetBody(body)
+	ctx.Response.ResetBody()
+	buf := problemBufPool.Get().(*[]byte)
+	b := appendProblem((*buf)[:0], &p, ctx.Response.Header.Peek(headerRequestID))
+	b = append(b, '\n') // a terminal shows curl's output on its own line
+	ctx.Response.AppendBody(b)
+	*buf = b
+	problemBufPool.Put(buf)
+}
+
+var problemBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendProblem appends p as JSON, as json.Marshal(p) writes it;
+// requestID stands in for an empty p.RequestID.
+func appendProblem(b []byte, p *Problem, requestID []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, p.Type)
+	b = append(b, `,"title":`...)
+	b = appendJSONString(b, p.Title)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(p.Status), 10)
+	if p.Detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendJSONString(b, p.Detail)
+	}
+	b = append(b, `,"code":`...)
+	b = appendJSONString(b, p.Code)
+	if p.Instance != "" {
+		b = append(b, `,"instance":`...)
+		b = appendJSONString(b, p.Instance)
+	}
+	if p.WaitlistPosition != 0 {
+		b = append(b, `,"waitlist_position":`...)
+		b = strconv.AppendInt(b, p.WaitlistPosition, 10)
+	}
+	if p.Field != "" {
+		b = append(b, `,"field":`...)
+		b = appendJSONString(b, p.Field)
+	}
+	if p.RequestID != "" {
+		b = append(b, `,"request_id":`...)
+		b = appendJSONString(b, p.RequestID)
+	} else if len(requestID) > 0 {
+		b = append(b, `,"request_id":`...)
+		b = appendJSONString(b, requestID)
+	}
+	if len(p.Fields) > 0 {
+		b = append(b, `,"fields":[`...)
+		for i, f := range p.Fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, f)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string escaped as encoding/json
+// escapes it by default: control characters, quote and backslash, the
+// HTML-sensitive <, > and &, U+2028 and U+2029, and invalid UTF-8 as
+// U+FFFD.
+func appendJSONString[S ~string | ~[]byte](b []byte, s S) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // setRetryAfter sets Retry-After in whole seconds, at least 1.

@@ -1,7 +1,12 @@
 package api
 
 import (
+	"bytes"
+	"time"
+
 	"github.com/valyala/fasthttp"
+
+	"github.com/flashdrop/flashdrop/engine"
 )
 
 type registerRequest struct {
@@ -17,8 +22,11 @@ func (s *Server) register(r *request) error {
 		return errRateLimited
 	}
 	var body registerRequest
-	if err := decode(r, &body, true); err != nil {
-		return err
+	// Most shoppers register with no body or {}: no decoder for those.
+	if b := bytes.TrimSpace(r.ctx.PostBody()); len(b) != 0 && string(b) != "{}" {
+		if err := decode(r, &body, true); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := r.context()
 	defer cancel()
@@ -30,5 +38,23 @@ func (s *Server) register(r *request) error {
 	if created {
 		status = fasthttp.StatusCreated
 	}
-	return writeJSON(r.ctx, status, reg)
+	// The answer as json.Marshal(reg) writes it, without reflection.
+	ctx2 := r.ctx
+	ctx2.Response.Header.SetContentType("application/json")
+	ctx2.SetStatusCode(status)
+	var buf [256]byte
+	b := append(appendRegistration(buf[:0], reg), '\n')
+	ctx2.SetBody(b)
+	return nil
+}
+
+// appendRegistration appends reg as json.Marshal(reg) writes it.
+func appendRegistration(b []byte, reg engine.Registration) []byte {
+	b = append(b, `{"drop":`...)
+	b = appendJSONString(b, reg.Drop)
+	b = append(b, `,"user":`...)
+	b = appendJSONString(b, reg.User)
+	b = append(b, `,"registered_at":"`...)
+	b = reg.RegisteredAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
 }

@@ -23,7 +23,7 @@ func (s *Server) reserve(r *request) error {
 	if err != nil {
 		outcome = problemFor(err).Code
 	}
-	s.metrics.outcomes.WithLabelValues(outcome).Inc()
+	s.metrics.countOutcome(outcome)
 	return err
 }
 
@@ -35,14 +35,22 @@ func (s *Server) reserveInner(r *request) error {
 		setRetryAfter(r.ctx, wait.Seconds())
 		return errRateLimited
 	}
-	var body reserveRequest
-	if err := decode(r, &body, true); err != nil {
+	req := engine.ReserveRequest{User: r.who.user, Quantity: 1}
+	if q, wl, ok := decodeReserveFast(r.ctx.PostBody()); ok {
+		req.Waitlist = wl
+		if q > 0 {
+			req.Quantity = q
+		}
+	} else if err := decodeReserveBody(r, &req); err != nil {
 		return err
 	}
-	req := engine.ReserveRequest{User: r.who.user, Quantity: 1, Waitlist: body.Waitlist,
-		IdempotencyKey: string(r.ctx.Request.Header.Peek("Idempotency-Key"))}
-	if body.Quantity != nil {
-		req.Quantity = *body.Quantity
+	if key := r.ctx.Request.Header.Peek("Idempotency-Key"); len(key) > 0 {
+		req.IdempotencyKey = string(key)
+	}
+	// After a sell-out most of the crowd is answered here, from memory:
+	// before the request's context and timer, which only the store needs.
+	if so, ok := s.adm.(soldOutAnswerer); ok && so.SoldOutFromMemory(r.args[0], req) {
+		return engine.ErrSoldOut
 	}
 	ctx, cancel := r.context()
 	defer cancel()
@@ -58,6 +66,102 @@ func (s *Server) reserveInner(r *request) error {
 	}
 	r.ctx.Response.Header.Set("Location", "/v1/reservations/"+res.Reservation.ID)
 	return writeJSON(r.ctx, fasthttp.StatusCreated, reservationBody{res.Reservation})
+}
+
+// decodeReserveBody reads a body decodeReserveFast did not take, strictly
+// (decode), into req.
+func decodeReserveBody(r *request, req *engine.ReserveRequest) error {
+	var body reserveRequest
+	if err := decode(r, &body, true); err != nil {
+		return err
+	}
+	req.Waitlist = body.Waitlist
+	if body.Quantity != nil {
+		req.Quantity = *body.Quantity
+	}
+	return nil
+}
+
+// decodeReserveFast reads the reserve bodies clients send (empty, {},
+// {"quantity":N}, with or without "waitlist":true|false, in either order)
+// without reflection or allocation. q is 0 when no quantity was given.
+// Anything else, malformed input included, is not ok: decode then reads
+// it and words the error.
+func decodeReserveFast(body []byte) (q int64, waitlist bool, ok bool) {
+	i := 0
+	ws := func() {
+		for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
+			i++
+		}
+	}
+	lit := func(s string) bool {
+		if len(body)-i >= len(s) && string(body[i:i+len(s)]) == s {
+			i += len(s)
+			return true
+		}
+		return false
+	}
+	ws()
+	if i == len(body) {
+		return 0, false, true
+	}
+	if !lit("{") {
+		return 0, false, false
+	}
+	seenQ, seenW := false, false
+	ws()
+	if !lit("}") {
+		for {
+			ws()
+			switch {
+			case !seenQ && lit(`"quantity"`):
+				seenQ = true
+				ws()
+				if !lit(":") {
+					return 0, false, false
+				}
+				ws()
+				start := i
+				for i < len(body) && body[i] >= '0' && body[i] <= '9' && i-start < 9 {
+					q = q*10 + int64(body[i]-'0')
+					i++
+				}
+				// Leading zeros, signs, fractions, exponents, huge numbers:
+				// the general decoder's business.
+				if i == start || body[start] == '0' || (i < len(body) && (body[i] >= '0' && body[i] <= '9' || body[i] == '.' || body[i] == 'e' || body[i] == 'E')) {
+					return 0, false, false
+				}
+			case !seenW && lit(`"waitlist"`):
+				seenW = true
+				ws()
+				if !lit(":") {
+					return 0, false, false
+				}
+				ws()
+				switch {
+				case lit("true"):
+					waitlist = true
+				case lit("false"):
+				default:
+					return 0, false, false
+				}
+			default:
+				return 0, false, false
+			}
+			ws()
+			if lit("}") {
+				break
+			}
+			if !lit(",") {
+				return 0, false, false
+			}
+		}
+	}
+	ws()
+	if i != len(body) {
+		return 0, false, false
+	}
+	return q, waitlist, true
 }
 
 func (s *Server) getReservation(r *request) error {

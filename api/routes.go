@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -136,4 +138,77 @@ func (s *Server) route(r *request) handlerFunc {
 	}
 	writeProblem(ctx, p)
 	return nil
+}
+
+// hotRoute matches, without allocating, the routes that carry release
+// day: a shopper's reserve and register (and /healthz, the baseline they
+// are measured against). Everything else, and anything unusual about
+// these (another method, a trailing slash), goes to route. The request of
+// a hot route is recycled after its handler (serve).
+func (s *Server) hotRoute(r *request) handlerFunc {
+	ctx := r.ctx
+	path := ctx.Path()
+	if !ctx.IsPost() {
+		if ctx.IsGet() && string(path) == "/healthz" {
+			r.route, r.pooled = "/healthz", true
+			return s.hot.healthz
+		}
+		return nil
+	}
+	rest, ok := bytes.CutPrefix(path, []byte("/v1/drops/"))
+	if !ok {
+		return nil
+	}
+	slash := bytes.IndexByte(rest, '/')
+	if slash <= 0 {
+		return nil
+	}
+	var h handlerFunc
+	switch string(rest[slash+1:]) {
+	case "reservations":
+		r.route, h = "/v1/drops/{drop}/reservations", s.hot.reserve
+	case "registrations":
+		r.route, h = "/v1/drops/{drop}/registrations", s.hot.register
+	default:
+		return nil
+	}
+	r.argv[0] = s.dropIDs.intern(rest[:slash])
+	r.args, r.pooled = r.argv[:], true
+	return h
+}
+
+// hotHandlers are the hot routes' handlers, bound once: a method value
+// made per request would be an allocation per request.
+type hotHandlers struct {
+	reserve, register, healthz handlerFunc
+}
+
+// internTable keeps the strings of the drop ids seen in URLs, so the hot
+// routes name a known drop without copying its id out of the request.
+// It is bounded: ids come from URLs, and past the bound a new id is just
+// copied.
+type internTable struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+const maxInterned = 4096
+
+func (t *internTable) intern(b []byte) string {
+	t.mu.RLock()
+	v, ok := t.m[string(b)] // a lookup by string(b) does not copy b
+	t.mu.RUnlock()
+	if ok {
+		return v
+	}
+	v = string(b)
+	t.mu.Lock()
+	if t.m == nil {
+		t.m = map[string]string{}
+	}
+	if len(t.m) < maxInterned {
+		t.m[v] = v
+	}
+	t.mu.Unlock()
+	return v
 }

@@ -203,6 +203,9 @@ type Server struct {
 	web      *web       // the pages (pages.go)
 	cards    *cardCache // rendered share card images (card.go)
 
+	hot     hotHandlers
+	dropIDs internTable
+
 	inflight atomic.Int64
 	conns    atomic.Int64 // open connections, see connLimitListener
 	idPrefix string
@@ -263,6 +266,7 @@ func New(cfg Config) (*Server, error) {
 		stopping: make(chan struct{}),
 		web:      pages, cards: newCardCache(cardCacheSize),
 	}
+	s.hot = hotHandlers{reserve: s.reserve, register: s.register, healthz: s.healthz}
 	// Register, not MustRegister: a Metrics shared by a second server
 	// keeps counting the first server's streams rather than panicking.
 	_ = s.metrics.registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -315,6 +319,11 @@ type request struct {
 	args  []string // path parameters
 	who   principal
 	authd bool
+	// argv holds a hot route's path parameter, so args needs no
+	// allocation of its own; pooled says the request goes back to
+	// requestPool after the handler.
+	argv   [1]string
+	pooled bool
 }
 
 type handlerFunc func(r *request) error
@@ -326,9 +335,9 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
-	id := s.requestID(ctx)
-	ctx.Response.Header.Set(headerRequestID, id)
-	r := &request{ctx: ctx, route: "unmatched"}
+	s.setRequestID(ctx)
+	r := requestPool.Get().(*request)
+	*r = request{ctx: ctx, route: "unmatched"}
 	// Every request is logged at debug. Answers a handler did not choose
 	// (the router's 404 and 405, a panic, an error that was not
 	// problem+json) are logged at a level that is on by default, so the
@@ -338,6 +347,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	level, msg := slog.LevelDebug, "request"
 	defer func() {
 		if p := recover(); p != nil {
+			id := string(ctx.Response.Header.Peek(headerRequestID))
 			s.log.Error("panic in handler", "request_id", id, "route", r.route, "status", fasthttp.StatusInternalServerError,
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			ctx.Response.Reset()
@@ -349,8 +359,16 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		status := ctx.Response.StatusCode()
 		s.metrics.observeRequest(r.route, status, time.Since(start))
 		if s.log.Enabled(context.Background(), level) {
-			s.log.Log(context.Background(), level, msg, "request_id", id, "method", string(ctx.Method()), "route", r.route,
+			s.log.Log(context.Background(), level, msg, "request_id", string(ctx.Response.Header.Peek(headerRequestID)),
+				"method", string(ctx.Method()), "route", r.route,
 				"path", clip(string(ctx.Path()), 200), "status", status, "took", time.Since(start))
+		}
+		// Only the shoppers' hot routes give their request back: their
+		// handlers keep nothing of it past their return (a live stream or
+		// a page might).
+		if r.pooled {
+			*r = request{}
+			requestPool.Put(r)
 		}
 	}()
 	if n := s.inflight.Add(1); n > int64(s.cfg.Limits.MaxInFlight) {
@@ -362,7 +380,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	s.metrics.inflight.Inc()
 	defer func() { s.inflight.Add(-1); s.metrics.inflight.Dec() }()
 
-	h := s.route(r)
+	h := s.hotRoute(r)
+	if h == nil {
+		h = s.route(r)
+	}
 	if h == nil {
 		level, msg = slog.LevelInfo, "no route" // route wrote the answer (404 or 405)
 		return
@@ -385,6 +406,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	}
 }
 
+// requestPool recycles the request of the hot routes (hotRoute).
+var requestPool = sync.Pool{New: func() any { return new(request) }}
+
 // fail answers err as a problem; unknown errors are logged with their cause.
 func (s *Server) fail(r *request, err error) {
 	p := problemFor(err)
@@ -405,9 +429,10 @@ func (s *Server) fail(r *request, err error) {
 	writeProblem(r.ctx, p)
 }
 
-// requestID keeps a caller's X-Request-Id if it is short and plain, and
-// otherwise makes one.
-func (s *Server) requestID(ctx *fasthttp.RequestCtx) string {
+// setRequestID keeps a caller's X-Request-Id if it is short and plain, and
+// otherwise makes one; either way it is the answer's X-Request-Id header,
+// which is where everything else reads it (without a copy of its own).
+func (s *Server) setRequestID(ctx *fasthttp.RequestCtx) {
 	if in := ctx.Request.Header.Peek(headerRequestID); len(in) > 0 && len(in) <= 64 {
 		ok := true
 		for _, c := range in {
@@ -417,16 +442,31 @@ func (s *Server) requestID(ctx *fasthttp.RequestCtx) string {
 			}
 		}
 		if ok {
-			return string(in)
+			ctx.Response.Header.SetBytesV(headerRequestID, in)
+			return
 		}
 	}
-	return s.newRequestID()
+	var buf [64]byte
+	ctx.Response.Header.SetBytesV(headerRequestID, s.appendRequestID(buf[:0]))
+}
+
+// requestID is setRequestID's choice as a string.
+func (s *Server) requestID(ctx *fasthttp.RequestCtx) string {
+	s.setRequestID(ctx)
+	return string(ctx.Response.Header.Peek(headerRequestID))
 }
 
 // newRequestID is a per-process random prefix and a counter, which is
 // unique and costs no syscall per request.
 func (s *Server) newRequestID() string {
-	return s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
+	var buf [64]byte
+	return string(s.appendRequestID(buf[:0]))
+}
+
+func (s *Server) appendRequestID(b []byte) []byte {
+	b = append(b, s.idPrefix...)
+	b = append(b, '-')
+	return strconv.AppendUint(b, s.idSeq.Add(1), 36)
 }
 
 // transportError answers requests fasthttp refused before any handler ran

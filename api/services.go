@@ -58,6 +58,13 @@ type KeyService interface {
 	Authenticate(ctx context.Context, token string) (engine.APIKey, error)
 }
 
+// soldOutAnswerer is an Admission that can tell, from memory, that a
+// reserve request is answered sold_out (engine.Admission.SoldOutFromMemory),
+// before the handler makes anything the store would need.
+type soldOutAnswerer interface {
+	SoldOutFromMemory(drop string, req engine.ReserveRequest) bool
+}
+
 // WebhookService manages webhook subscriptions (engine.Webhooks).
 type WebhookService interface {
 	CreateWebhook(ctx context.Context, url string, types []engine.EventType) (engine.Webhook, error)

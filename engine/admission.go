@@ -104,6 +104,10 @@ type Admission struct {
 	o     AdmissionOptions
 	views *dropViews
 
+	// registrations coalesce like reservations when the store can
+	// register in batches (nil otherwise: one store call each).
+	registrations *coalescer[RegisterRequest, RegisterResult]
+
 	mu     sync.RWMutex
 	lanes  map[string]chan *reserveCall
 	closed bool
@@ -123,7 +127,21 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 	if o.OnSoldOutFromMemory == nil {
 		o.OnSoldOutFromMemory = func() {}
 	}
-	return &Admission{eng: eng, o: o, views: newDropViews(eng, o.ViewTTL), lanes: map[string]chan *reserveCall{}}
+	a := &Admission{eng: eng, o: o, views: newDropViews(eng, o.ViewTTL), lanes: map[string]chan *reserveCall{}}
+	if br, ok := eng.store.(BatchRegistrar); ok {
+		a.registrations = newCoalescer(o.Batch, func(drop string, reqs []RegisterRequest) ([]RegisterResult, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), o.Batch.Timeout)
+			defer cancel()
+			res, err := eng.registerBatch(ctx, br, drop, reqs)
+			if err != nil {
+				// The outcome is unknown (the script may have run): a
+				// registration is idempotent, so the client retries.
+				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			return res, nil
+		})
+	}
+	return a
 }
 
 // Reserve decides one shopper's reserve request, batched with the
@@ -134,12 +152,7 @@ func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest
 	if err := ValidateDropID(drop); err != nil {
 		return ReserveResult{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
-	// After a sell-out every node knows it: the crowd is answered from
-	// memory. Not requests whose answer depends on stored state: a replay
-	// of an idempotency key must get its first answer (I5), and joining
-	// the waitlist needs the store.
-	if a.o.SoldOut != nil && req.IdempotencyKey == "" && !req.Waitlist && a.o.SoldOut.SoldOut(drop) {
-		a.o.OnSoldOutFromMemory()
+	if a.SoldOutFromMemory(drop, req) {
 		return ReserveResult{Err: ErrSoldOut}, nil
 	}
 	// A lane exists only for a drop that exists (ids come from URLs).
@@ -155,16 +168,48 @@ func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest
 	return res, nil
 }
 
+// SoldOutFromMemory reports whether req is answered sold_out without the
+// store, and counts it if so (Reserve answers such a request ErrSoldOut).
+// After a sell-out every node knows it: the crowd is answered from
+// memory. Not requests whose answer depends on stored state: a replay of
+// an idempotency key must get its first answer (I5), and joining the
+// waitlist needs the store. It allocates nothing, so a server can ask it
+// first.
+func (a *Admission) SoldOutFromMemory(drop string, req ReserveRequest) bool {
+	if a.o.SoldOut == nil || req.IdempotencyKey != "" || req.Waitlist || !a.o.SoldOut.SoldOut(drop) {
+		return false
+	}
+	a.o.OnSoldOutFromMemory()
+	return true
+}
+
 // Register registers user for drop; a refusal for the registration window
 // carries the time it opens or closed.
 func (a *Admission) Register(ctx context.Context, drop, user, ref string) (Registration, bool, error) {
-	reg, created, err := a.eng.Register(ctx, drop, user, ref)
+	reg, created, err := a.register(ctx, drop, user, ref)
 	if err != nil && (errors.Is(err, ErrRegistrationNotOpen) || errors.Is(err, ErrRegistrationClosed)) {
 		if d, _, verr := a.views.get(ctx, drop); verr == nil {
 			err = withWindow(d, err)
 		}
 	}
 	return reg, created, err
+}
+
+// register registers one shopper, batched with the concurrent
+// registrations for the same drop when the store can do that.
+func (a *Admission) register(ctx context.Context, drop, user, ref string) (Registration, bool, error) {
+	if a.registrations == nil {
+		return a.eng.Register(ctx, drop, user, ref)
+	}
+	req, err := a.eng.prepareRegister(ctx, drop, user, ref)
+	if err != nil {
+		return Registration{}, false, err
+	}
+	res, err := a.registrations.do(drop, req)
+	if err != nil {
+		return Registration{}, false, err
+	}
+	return res.Registration, res.Created, res.Err
 }
 
 // View returns a drop and its counters as of at most ViewTTL ago.
@@ -189,6 +234,9 @@ func (a *Admission) Queued(drop string) int {
 // Close stops taking requests, finishes every queued one, and waits for
 // the lanes' workers. Safe to call more than once.
 func (a *Admission) Close() error {
+	if a.registrations != nil {
+		a.registrations.close()
+	}
 	a.mu.Lock()
 	if !a.closed {
 		a.closed = true

@@ -121,21 +121,48 @@ func (e *Engine) setPaused(ctx context.Context, id string, paused bool) (Drop, e
 // optional share code to credit (share.go: unknown and own codes credit
 // nothing).
 func (e *Engine) Register(ctx context.Context, drop, user, ref string) (Registration, bool, error) {
-	if err := ValidateDropID(drop); err != nil {
-		return Registration{}, false, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
-	}
-	if err := ValidateUser(user); err != nil {
-		return Registration{}, false, err
-	}
-	if err := ValidateRef(ref); err != nil {
-		return Registration{}, false, err
-	}
-	ref, err := e.creditableRef(ctx, user, ref)
+	req, err := e.prepareRegister(ctx, drop, user, ref)
 	if err != nil {
 		return Registration{}, false, err
 	}
-	reg, created, err := e.store.Register(ctx, drop, user, ref, e.clock.Now())
+	reg, created, err := e.store.Register(ctx, drop, req.User, req.Ref, e.clock.Now())
 	return reg, created, wrap("register", drop, err)
+}
+
+// prepareRegister checks a registration and resolves its referral code to
+// one that may be credited ("" otherwise), everything Register does
+// before the store.
+func (e *Engine) prepareRegister(ctx context.Context, drop, user, ref string) (RegisterRequest, error) {
+	if err := ValidateDropID(drop); err != nil {
+		return RegisterRequest{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
+	}
+	if err := ValidateUser(user); err != nil {
+		return RegisterRequest{}, err
+	}
+	if err := ValidateRef(ref); err != nil {
+		return RegisterRequest{}, err
+	}
+	ref, err := e.creditableRef(ctx, user, ref)
+	if err != nil {
+		return RegisterRequest{}, err
+	}
+	return RegisterRequest{User: user, Ref: ref}, nil
+}
+
+// registerBatch registers prepared requests for one drop in one store
+// call (the store is a BatchRegistrar) and answers each in order.
+func (e *Engine) registerBatch(ctx context.Context, br BatchRegistrar, drop string, reqs []RegisterRequest) ([]RegisterResult, error) {
+	got, err := br.RegisterBatch(ctx, drop, e.clock.Now(), reqs)
+	if err != nil {
+		return nil, wrap("register", drop, err)
+	}
+	if len(got) != len(reqs) {
+		return nil, fmt.Errorf("engine: store answered %d of %d registrations", len(got), len(reqs))
+	}
+	for i := range got {
+		got[i].Err = wrap("register", drop, got[i].Err)
+	}
+	return got, nil
 }
 
 // Reserve decides one reserve request. Callers under load should gather

@@ -80,3 +80,26 @@ type ReserveResult struct {
 	Replayed bool
 	Err      error
 }
+
+// RegisterRequest is one shopper's registration, for BatchRegistrar.
+type RegisterRequest struct {
+	User string
+	// Ref is a share code the engine checked to be creditable, or "".
+	Ref string
+}
+
+// RegisterResult answers one RegisterRequest.
+type RegisterResult struct {
+	Registration Registration
+	Created      bool
+	Err          error
+}
+
+// BatchRegistrar is a Store that registers many shoppers for one drop in
+// one atomic step, in order, each with Store.Register's rules. Admission
+// gathers concurrent registrations into such calls when the store offers
+// it. The error is for the batch as a whole (the store is unreachable);
+// per-request outcomes are in the results, one per request.
+type BatchRegistrar interface {
+	RegisterBatch(ctx context.Context, drop string, now time.Time, reqs []RegisterRequest) ([]RegisterResult, error)
+}

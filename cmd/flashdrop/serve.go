@@ -60,6 +60,9 @@ type ServeConfig struct {
 	// a row spanning at least WebhookDisableSpan.
 	WebhookDisableAfter int
 	WebhookDisableSpan  time.Duration
+	// PprofListen, if set, serves net/http/pprof on an address of its own
+	// (loopback for a bare port), never on the public listener.
+	PprofListen string
 }
 
 // Main is the `serve` program, split into steps so that end-to-end tests
@@ -75,6 +78,8 @@ type Main struct {
 
 	// Addr is the address the server listens on, once Run returned.
 	Addr string
+	// PprofAddr is where profiles are served (--pprof-listen), if anywhere.
+	PprofAddr string
 	// Engine is the running engine, for tests.
 	Engine *engine.Engine
 
@@ -156,6 +161,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&c.ShutdownWait, "shutdown-wait", DefaultShutdownWait, "how long shutdown waits for requests in flight")
 	fs.DurationVar(&c.ScheduleEvery, "schedule-every", engine.DefaultScheduleInterval,
 		"how often series drops, sale announcements, invitations, reminders and draws are checked")
+	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve Go profiles (net/http/pprof) on this address, e.g. :6060 (a bare port is loopback only; empty: off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -205,7 +211,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	embedded := m.Config.RedisURL == ""
 	for _, start := range []func(context.Context) error{
-		m.startRedis, m.listen, m.startNATS, m.startEvents, m.startServices, m.startSweeper, m.startScheduler, m.startHTTP,
+		m.startRedis, m.listen, m.startPprof, m.startNATS, m.startEvents, m.startServices, m.startSweeper, m.startScheduler, m.startHTTP,
 	} {
 		if err := start(ctx); err != nil {
 			return err

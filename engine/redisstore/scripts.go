@@ -22,6 +22,8 @@ var (
 	expireLua string
 	//go:embed scripts/register.lua
 	registerLua string
+	//go:embed scripts/register_batch.lua
+	registerBatchLua string
 	//go:embed scripts/view.lua
 	viewLua string
 	//go:embed scripts/create.lua
@@ -64,6 +66,11 @@ var (
 	// outbox, call. ARGV: prefix, drop, now, event nonce, user,
 	// ref, referral event nonce. Returns {0, at, created} or {code}.
 	registerScript = redis.NewScript(libLua + registerLua)
+	// registerBatchScript registers a batch of shoppers for one drop.
+	// KEYS: drop, counters, reg, refs, outbox, call. ARGV: prefix, drop,
+	// now, event nonce, n, then user, ref, referral event nonce per
+	// request. Returns one {0, at, created} or {code} per request.
+	registerBatchScript = redis.NewScript(libLua + registerBatchLua)
 	// viewScript reads one shopper's view. KEYS: drop, reg, wl, wlend.
 	// ARGV: prefix, user. Returns {found, registered, position,
 	// reservation, wait ended}.

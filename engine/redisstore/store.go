@@ -270,6 +270,44 @@ func (s *Store) Register(ctx context.Context, drop, user, ref string, now time.T
 	return reg, r.int(2) == 1, r.err
 }
 
+// RegisterBatch implements engine.BatchRegistrar: one script call
+// registers every shopper of reqs, in order.
+func (s *Store) RegisterBatch(ctx context.Context, drop string, now time.Time, reqs []engine.RegisterRequest) ([]engine.RegisterResult, error) {
+	k := keysFor(drop)
+	call := nonce()
+	args := make([]any, 0, 5+3*len(reqs))
+	args = append(args, k.prefix, drop, now.UnixMilli(), call, len(reqs))
+	for _, r := range reqs {
+		refNonce := ""
+		if r.Ref != "" {
+			refNonce = nonce()
+		}
+		args = append(args, r.User, r.Ref, refNonce)
+	}
+	v, err := registerBatchScript.Run(ctx, s.rdb,
+		[]string{k.drop, k.counters, k.reg, k.refs, k.outbox, k.callKey(call)}, args...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != len(reqs) {
+		return nil, fmt.Errorf("redisstore: register answered %d of %d requests", len(v), len(reqs))
+	}
+	out := make([]engine.RegisterResult, len(reqs))
+	for i, x := range v {
+		r := reply(asSlice(x))
+		if err := codeErr(r.int(0), 0); err != nil {
+			out[i].Err = err
+		} else {
+			out[i].Registration = engine.Registration{Drop: drop, User: reqs[i].User, RegisteredAt: fromMS(r.int(1))}
+			out[i].Created = r.int(2) == 1
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+	}
+	return out, nil
+}
+
 // ReserveBatch implements engine.Store.
 func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
 	k := keysFor(drop)

@@ -1,0 +1,1076 @@
+// Command flashdrop-bench measures the targets of issue 14 in one run and
+// prints one line per target, `<name>: <value> (target <t>)`, then writes
+// the same as JSON and a chart of a release-day burst.
+//
+// It is a program rather than a Go benchmark because what it measures is
+// a deployment: redis-server, `flashdrop serve` and the load generator
+// (wrk) each run as processes of their own, pinned to cores with taskset
+// where the machine has two or more, and the numbers come from outside
+// (wrk's counts and percentiles, Redis's INFO, the server's /metrics and
+// pprof). A `go test -bench` would put the generator in the server's
+// process. The one in-process measure, allocations per sold_out answer,
+// comes from `go test -bench BenchmarkSoldOutHandler ./api/`, which it
+// runs.
+//
+//	go build -o /tmp/flashdrop ./cmd/flashdrop
+//	go run ./cmd/flashdrop-bench --flashdrop /tmp/flashdrop [--quick]
+//
+// BENCH_QUICK=1 (or --quick) runs a short version for trying it.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashdrop/flashdrop/api"
+)
+
+//go:embed cycle.lua
+var cycleLua []byte
+
+// conns is the connection count of every HTTP measurement, for both the
+// endpoint measured and its /healthz baseline.
+const conns = 64
+
+type config struct {
+	bin     string
+	src     string
+	outDir  string
+	jsonOut string
+	chart   string
+	label   string
+	quick   bool
+	keep    bool
+}
+
+// sizes of one run.
+type sizes struct {
+	dur        time.Duration // each wrk measurement
+	buyers     int           // registered buyers of a release-day drop
+	units      int64         // units of a release-day drop
+	regTokens  int           // distinct shoppers of the registration measurement
+	registrant int           // registrants of the big drop
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.bin, "flashdrop", "", "the flashdrop binary to measure (required)")
+	flag.StringVar(&c.src, "src", ".", "the module whose ./api handler benchmark counts allocations (the binary's source)")
+	flag.StringVar(&c.outDir, "out", "bench-out", "directory for logs, token files and profiles")
+	flag.StringVar(&c.jsonOut, "json", "", "where to write the results as JSON (default <out>/bench.json)")
+	flag.StringVar(&c.chart, "chart", "", "where to write the throughput chart PNG (default <out>/bench-burst.png)")
+	flag.StringVar(&c.label, "label", "", "a name for this run in the JSON (e.g. the commit)")
+	flag.BoolVar(&c.quick, "quick", os.Getenv("BENCH_QUICK") == "1", "a short run for trying it (also BENCH_QUICK=1)")
+	flag.BoolVar(&c.keep, "keep", false, "keep the token files")
+	flag.Parse()
+	if c.bin == "" {
+		fmt.Fprintln(os.Stderr, "flashdrop-bench: --flashdrop is required")
+		os.Exit(2)
+	}
+	if err := pinSelf(); err != nil {
+		fmt.Fprintln(os.Stderr, "flashdrop-bench:", err)
+		os.Exit(1)
+	}
+	b := &bench{c: c}
+	err := b.run()
+	b.stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flashdrop-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// pinSelf re-runs the driver on core 0 under taskset (once), so that the
+// generator side (this driver and the wrk it starts) stays off the core
+// of the server and Redis.
+func pinSelf() error {
+	if runtime.NumCPU() < 2 || os.Getenv("FLASHDROP_BENCH_PINNED") != "" {
+		return nil
+	}
+	ts, err := exec.LookPath("taskset")
+	if err != nil {
+		return nil // placed by the kernel; placement() says so
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(ts, append([]string{"-c", "0", self}, os.Args[1:]...)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// The child sees one core (its affinity): it is told how many there are.
+	cmd.Env = append(os.Environ(), "FLASHDROP_BENCH_PINNED="+strconv.Itoa(runtime.NumCPU()))
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.ExitCode())
+	}
+	if err != nil {
+		return err
+	}
+	os.Exit(0)
+	return nil
+}
+
+type result struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit,omitempty"`
+	Target string  `json:"target"`
+	// Met is nil where the target is a report, not a bound.
+	Met    *bool  `json:"met,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	line   string
+}
+
+type bench struct {
+	c     config
+	sz    sizes
+	procs []*exec.Cmd
+	rdb   *redis.Client
+
+	redisAddr, url, pprofURL string
+	admin, secret            string
+	wrk                      string
+	pinned                   bool
+	placement                string
+
+	results []result
+	extra   map[string]any
+	series  map[string][]point // throughput per 100 ms, per run
+}
+
+type point struct {
+	t     float64 // seconds from the start of the run
+	total float64 // requests/s of the route
+	won   float64 // of which 201
+}
+
+func (b *bench) log(format string, args ...any) {
+	fmt.Printf("# "+format+"\n", args...)
+}
+
+func (b *bench) run() error {
+	b.sz = sizes{dur: 5 * time.Second, buyers: 20_000, units: 1000, regTokens: 200_000, registrant: 1_000_000}
+	if b.c.quick {
+		b.sz = sizes{dur: 2 * time.Second, buyers: 5_000, units: 500, regTokens: 60_000, registrant: 100_000}
+	}
+	b.extra = map[string]any{}
+	b.series = map[string][]point{}
+	if err := os.MkdirAll(b.c.outDir, 0o755); err != nil {
+		return err
+	}
+	var err error
+	if b.wrk, err = exec.LookPath("wrk"); err != nil {
+		return errors.New("wrk is not installed (make bench installs it)")
+	}
+	b.admin, b.secret = "bench-admin-token-0123456789", "bench-jwt-secret-0123456789abcdef0123456789"
+	if err := b.startRedis(); err != nil {
+		return err
+	}
+	if err := b.startServe(); err != nil {
+		return err
+	}
+	b.log("placement: %s", b.placement)
+	b.log("server %s, redis %s, %d connections, %s per measurement, quick=%v", b.url, b.redisAddr, conns, b.sz.dur, b.c.quick)
+	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+		b.log("load average at the start: %s", strings.TrimSpace(string(la)))
+		b.extra["loadavg_start"] = strings.TrimSpace(string(la))
+	}
+	return b.measure()
+}
+
+// --- processes ---
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// onCore runs name on core 1 (the server side) when the machine allows.
+func (b *bench) onCore(name string, args ...string) *exec.Cmd {
+	if b.pinned {
+		return exec.Command("taskset", append([]string{"-c", "1", name}, args...)...)
+	}
+	return exec.Command(name, args...)
+}
+
+func (b *bench) start(cmd *exec.Cmd, logName string) error {
+	f, err := os.Create(filepath.Join(b.c.outDir, logName))
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	b.procs = append(b.procs, cmd)
+	return nil
+}
+
+func (b *bench) stop() {
+	if b.rdb != nil {
+		_ = b.rdb.Close()
+	}
+	for i := len(b.procs) - 1; i >= 0; i-- {
+		p := b.procs[i]
+		_ = p.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = p.Process.Kill()
+			<-done
+		}
+	}
+	if !b.c.keep {
+		files, _ := filepath.Glob(filepath.Join(b.c.outDir, "tokens-*.txt"))
+		for _, f := range files {
+			_ = os.Remove(f)
+		}
+	}
+}
+
+func (b *bench) startRedis() error {
+	ncpu, _ := strconv.Atoi(os.Getenv("FLASHDROP_BENCH_PINNED"))
+	b.pinned = ncpu >= 2
+	if b.pinned {
+		b.placement = fmt.Sprintf("%d cores: redis-server and flashdrop serve on core 1, the generator (wrk, this driver) on core 0 (taskset)", ncpu)
+	} else {
+		b.placement = fmt.Sprintf("%d core(s), not pinned (no taskset or one core): the kernel places every process", runtime.NumCPU())
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	b.redisAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := b.onCore("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", os.TempDir())
+	if err := b.start(cmd, "redis.log"); err != nil {
+		return fmt.Errorf("redis-server: %w (make bench installs it)", err)
+	}
+	b.rdb = redis.NewClient(&redis.Options{Addr: b.redisAddr})
+	return waitFor(10*time.Second, func() error { return b.rdb.Ping(context.Background()).Err() })
+}
+
+func (b *bench) startServe() error {
+	help, _ := exec.Command(b.c.bin, "serve", "--help").CombinedOutput()
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--redis-url", "redis://" + b.redisAddr + "/0",
+		"--jwt-secret", b.secret, "--admin-token", b.admin, "--log-level", "error"}
+	if bytes.Contains(help, []byte("pprof-listen")) {
+		pp, err := freePort()
+		if err != nil {
+			return err
+		}
+		args = append(args, "--pprof-listen", fmt.Sprintf("127.0.0.1:%d", pp))
+		b.pprofURL = fmt.Sprintf("http://127.0.0.1:%d", pp)
+	}
+	if err := b.start(b.onCore(b.c.bin, args...), "serve.log"); err != nil {
+		return err
+	}
+	b.url = fmt.Sprintf("http://127.0.0.1:%d", port)
+	return waitFor(60*time.Second, func() error {
+		resp, err := http.Get(b.url + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+func waitFor(limit time.Duration, f func() error) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// --- the measurements ---
+
+func (b *bench) measure() error {
+	ctx := context.Background()
+	d := b.sz.dur
+
+	// The ceiling: the same server's /healthz at the same connections.
+	h1, err := b.wrkRun("healthz-1", "/healthz", "", "", "", true)
+	if err != nil {
+		return err
+	}
+
+	// Registrations against /healthz: distinct shoppers, each once.
+	now := time.Now()
+	regDrop := fmt.Sprintf("reg-%d", now.Unix())
+	if err := b.createDrop(regDrop, 10, 1, now.Add(-time.Minute), now.Add(time.Hour), now.Add(time.Hour)); err != nil {
+		return err
+	}
+	regFile, err := b.tokenFile("reg", b.sz.regTokens)
+	if err != nil {
+		return err
+	}
+	regProfile := b.startProfile(b.sz.dur, "register")
+	reg, err := b.wrkRun("register", "/v1/drops/"+regDrop+"/registrations", "POST", "{}", regFile, false)
+	if err != nil {
+		return err
+	}
+	if p := regProfile(); p != "" {
+		b.extra["profile_register_top"] = p
+	}
+	if reg.Requests >= float64(b.sz.regTokens) {
+		b.log("warning: the registration run sent %0.f requests for %d shoppers: some were repeats", reg.Requests, b.sz.regTokens)
+	}
+
+	// How fast the driver's own generator registers, to schedule the sale
+	// after every registration below: a few thousand more shoppers of the
+	// registration drop.
+	calN := b.sz.buyers / 2
+	_, calTook, err := b.register(regDrop, "cal", 0, calN)
+	if err != nil {
+		return err
+	}
+	regRate := float64(calN) / calTook.Seconds()
+	b.log("calibration: the driver registers %.0f shoppers/s", regRate)
+
+	// Release-day drops: registration now, the sale once every buyer and
+	// the big drop's registrants are in. Their sales start together.
+	est := time.Duration(float64(2*b.sz.buyers+b.sz.registrant)/max(regRate, 200)*1.5*float64(time.Second)) + 15*time.Second
+	now = time.Now()
+	sale := now.Add(est).Truncate(time.Second)
+	tag := strconv.FormatInt(now.Unix(), 36)
+	rd, aw, big := "day-"+tag, "wins-"+tag, "big-"+tag
+	for _, dr := range []struct {
+		id           string
+		stock, limit int64
+	}{{rd, b.sz.units, 1}, {aw, 1_000_000_000, 1000}, {big, b.sz.units, 1}} {
+		if err := b.createDrop(dr.id, dr.stock, dr.limit, now.Add(-time.Second), sale, sale); err != nil {
+			return err
+		}
+	}
+	b.log("sale of %s, %s and %s at %s (in %s)", rd, aw, big, sale.Format(time.TimeOnly), est.Round(time.Second))
+	for _, dr := range []string{rd, aw} {
+		if n, _, err := b.register(dr, "buyer", 0, b.sz.buyers); err != nil || n != b.sz.buyers {
+			return fmt.Errorf("registering the buyers of %s: %d of %d: %v", dr, n, b.sz.buyers, err)
+		}
+	}
+	memBefore, err := b.usedMemory(ctx)
+	if err != nil {
+		return err
+	}
+	n, took, err := b.register(big, "buyer", 0, b.sz.registrant)
+	if err != nil || n != b.sz.registrant {
+		return fmt.Errorf("registering %d shoppers for %s: %d registered: %v", b.sz.registrant, big, n, err)
+	}
+	regKeyBytes, _ := b.rdb.MemoryUsage(ctx, "fd:{"+big+"}:reg", 0).Result()
+	// The outbox holds the registered events until the relay has
+	// published them; what is left after it drained is the registrations.
+	_ = waitFor(time.Until(sale)-time.Second, func() error {
+		for _, dr := range []string{rd, aw, big} {
+			l, err := b.rdb.XLen(ctx, "fd:{"+dr+"}:outbox").Result()
+			if err != nil {
+				return err
+			}
+			if l > 0 {
+				return fmt.Errorf("outbox of %s: %d", dr, l)
+			}
+		}
+		return nil
+	})
+	if l, err := b.rdb.XLen(ctx, "fd:{"+big+"}:outbox").Result(); err == nil && l > 0 {
+		b.log("warning: %d registered events of %s still in its outbox at the sale (the relay is behind): the memory and the sale runs include them", l, big)
+		b.extra["outbox_left_at_sale"] = l
+	}
+	memAfter, err := b.usedMemory(ctx)
+	if err != nil {
+		return err
+	}
+	if time.Now().After(sale) {
+		return fmt.Errorf("the registrations outlasted the estimate (%s): no measurement before the sale", est)
+	}
+	time.Sleep(time.Until(sale) + 200*time.Millisecond)
+
+	buyers, err := b.tokenFile("buyer", b.sz.buyers)
+	if err != nil {
+		return err
+	}
+	// Each run is compared with a /healthz run right before it: the
+	// machine is shared and the server's own background work (the relay,
+	// the scheduler's reminders at registration close) comes and goes, so
+	// only adjacent runs see the same conditions.
+	hzWins, err := b.wrkRun("healthz-wins", "/healthz", "", "", "", false)
+	if err != nil {
+		return err
+	}
+
+	// All wins: a huge stock and a high limit, every press a win.
+	_ = b.rdb.ConfigResetStat(ctx).Err()
+	wins, err := b.wrkRun("all-wins", "/v1/drops/"+aw+"/reservations", "POST", `{"quantity":1}`, buyers, false)
+	if err != nil {
+		return err
+	}
+	evalshaUsec, evalshaCalls, _, err := b.commandStats(ctx, "evalsha")
+	if err != nil {
+		return err
+	}
+	won := wins.Won
+	if won == 0 {
+		return errors.New("the all-wins run won nothing")
+	}
+
+	// The release-day mix on the drop with only its buyers registered.
+	if err := b.settle(ctx, aw); err != nil {
+		return err
+	}
+	h2, err := b.wrkRun("healthz", "/healthz", "", "", "", true)
+	if err != nil {
+		return err
+	}
+	reads0, _ := b.infoInt(ctx, "stats", "total_reads_processed")
+	day, err := b.wrkRun("release-day", "/v1/drops/"+rd+"/reservations", "POST", `{"quantity":1}`, buyers, true)
+	if err != nil {
+		return err
+	}
+	reads1, _ := b.infoInt(ctx, "stats", "total_reads_processed")
+
+	// After the sell-out: Redis calls during a run, against an idle window
+	// as long (the relay, the sweeper and the scheduler poll on their own).
+	// The sold_out run needs the drop sold out and every node's flag set:
+	// on a machine too slow to sell out within the release-day run, more
+	// (unmeasured) presses finish the sale first.
+	for try := 0; ; try++ {
+		left, err := b.rdb.HGet(ctx, "fd:{"+rd+"}:n", "available").Int64()
+		if err != nil {
+			return err
+		}
+		if left == 0 {
+			break
+		}
+		if try == 3 {
+			return fmt.Errorf("%s still has %d units after %d more runs", rd, left, try)
+		}
+		b.log("%s has %d units left after the release-day run: pressing on (not measured)", rd, left)
+		if _, err := b.wrkRun("sell-out", "/v1/drops/"+rd+"/reservations", "POST", `{"quantity":1}`, buyers, false); err != nil {
+			return err
+		}
+	}
+	// The sold-out event reaches every node's flag through the relay and
+	// NATS: the relay first publishes what the all-wins and release-day
+	// runs put in the outboxes (tens of thousands of won events), so the
+	// run waits for the outboxes to drain, then a second for NATS.
+	if err := waitFor(2*time.Minute, func() error {
+		for _, dr := range []string{rd, aw} {
+			if l, err := b.rdb.XLen(ctx, "fd:{"+dr+"}:outbox").Result(); err != nil || l > 0 {
+				return fmt.Errorf("outbox of %s: %d %v", dr, l, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("the relay did not publish the sale's events: %w", err)
+	}
+	time.Sleep(time.Second)
+
+	// The idle window follows the run: the relay's publishing of the
+	// release-day's events is over by then.
+	profile := b.startProfile(d, "after-sell-out")
+	_, evalPost0, post0, _ := b.commandStats(ctx, "evalsha")
+	batches0, _ := b.metricValue("flashdrop_reserve_batch_size_count")
+	memory0, _ := b.metricValue("flashdrop_reserve_sold_out_from_memory_total")
+	post, err := b.wrkRun("after-sell-out", "/v1/drops/"+rd+"/reservations", "POST", `{"quantity":1}`, buyers, false)
+	if err != nil {
+		return err
+	}
+	_, evalPost1, post1, _ := b.commandStats(ctx, "evalsha")
+	batches1, _ := b.metricValue("flashdrop_reserve_batch_size_count")
+	memory1, _ := b.metricValue("flashdrop_reserve_sold_out_from_memory_total")
+	profText := profile()
+	_, _, idle0, _ := b.commandStats(ctx, "")
+	time.Sleep(d)
+	_, _, idle1, _ := b.commandStats(ctx, "")
+
+	// The release-day mix on the drop with the big crowd registered.
+	if err := b.settle(ctx, rd, aw, big); err != nil {
+		return err
+	}
+	hzBig, err := b.wrkRun("healthz-1M", "/healthz", "", "", "", false)
+	if err != nil {
+		return err
+	}
+	dayBig, err := b.wrkRun("release-day-1M", "/v1/drops/"+big+"/reservations", "POST", `{"quantity":1}`, buyers, false)
+	if err != nil {
+		return err
+	}
+	if err := b.settle(ctx, big); err != nil {
+		return err
+	}
+	h3, err := b.wrkRun("healthz-3", "/healthz", "", "", "", true)
+	if err != nil {
+		return err
+	}
+
+	allocs, allocsNote := b.allocsPerSoldOut()
+
+	// --- results ---
+	hz := h2.RPS
+	b.extra["healthz_rps"] = map[string]float64{"before register": h1.RPS, "before all-wins": hzWins.RPS, "before release-day": h2.RPS,
+		"before release-day-1M": hzBig.RPS, "end": h3.RPS}
+	b.extra["runs"] = map[string]wrkResult{"healthz-1": h1, "register": reg, "healthz-wins": hzWins, "healthz": h2, "all-wins": wins,
+		"release-day": day, "after-sell-out": post, "healthz-1M": hzBig, "release-day-1M": dayBig, "healthz-3": h3}
+	b.add("reserve/healthz throughput ratio", day.RPS/hz, "", ">= 0.80", day.RPS/hz >= 0.8,
+		fmt.Sprintf("release-day mix: %d buyers for %d units, %.0f req/s (%.0f won, %.0f sold_out) vs /healthz %.0f req/s",
+			b.sz.buyers, b.sz.units, day.RPS, day.Won, day.Requests-day.Won, hz))
+	b.add("all-wins/healthz throughput ratio", wins.RPS/hzWins.RPS, "", ">= 0.60", wins.RPS/hzWins.RPS >= 0.6,
+		fmt.Sprintf("%.0f wins/s vs /healthz %.0f req/s", wins.RPS, hzWins.RPS))
+	perWin := float64(evalshaUsec) / won
+	b.add("redis time per win", perWin, "µs", "<= 4", perWin <= 4,
+		fmt.Sprintf("INFO commandstats evalsha usec %d ÷ %.0f wins (%d calls, %.0f wins per call) in the all-wins run",
+			evalshaUsec, won, evalshaCalls, won/float64(max(evalshaCalls, 1))))
+	rt := float64(reads1-reads0) / day.Requests
+	b.add("redis round trips per reserve request", rt, "", "<= 0.05", rt <= 0.05,
+		fmt.Sprintf("INFO stats total_reads_processed +%d over %.0f requests of the release-day mix", reads1-reads0, day.Requests))
+	// The reserve path's own Redis calls are the server's reserve batches
+	// (each one script call); Redis's total also counts what runs on its
+	// own meanwhile (the relay, the sweeper, the scheduler's reminders to
+	// a million registrants), shown beside it.
+	soldOutCalls := (batches1 - batches0) / post.Requests
+	b.add("sold_out redis calls per request after sell-out", soldOutCalls, "", "0", batches1 == batches0,
+		fmt.Sprintf("%.0f reserve script calls (server's flashdrop_reserve_batch_size_count) for %.0f sold_out answers, %.0f of them from the sold-out flag; "+
+			"Redis ran %d commands (%d script calls) meanwhile, %d in an idle window as long after it (relay, sweeper, scheduler)",
+			batches1-batches0, post.Requests, memory1-memory0, post1-post0, evalPost1-evalPost0, idle1-idle0))
+	if allocs >= 0 {
+		b.add("sold_out allocations per request", allocs, "", "0", allocs == 0, allocsNote)
+	} else {
+		b.add("sold_out allocations per request", math.NaN(), "", "0", false, allocsNote)
+	}
+	b.add("register/healthz throughput ratio", reg.RPS/h1.RPS, "", ">= 0.60", reg.RPS/h1.RPS >= 0.6,
+		fmt.Sprintf("%.0f registrations/s vs /healthz %.0f req/s", reg.RPS, h1.RPS))
+	b.addReport("1M registrants: registration time", took.Seconds(), "s",
+		fmt.Sprintf("%d shoppers registered by the driver's generator, %d connections, %.0f/s", b.sz.registrant, conns, float64(b.sz.registrant)/took.Seconds()))
+	perReg := float64(memAfter-memBefore) / float64(b.sz.registrant)
+	b.add("redis bytes per registrant", perReg, "B", "<= 48", perReg <= 48,
+		fmt.Sprintf("INFO memory used_memory +%d over %d registrants (outbox drained); the reg hash alone: %d B each (MEMORY USAGE)",
+			memAfter-memBefore, b.sz.registrant, regKeyBytes/int64(b.sz.registrant)))
+	bigRatio := dayBig.RPS / hzBig.RPS
+	b.add("reserve/healthz ratio with 1M registrants", bigRatio, "", fmt.Sprintf(">= %.2f (without)", day.RPS/hz*0.95),
+		bigRatio >= day.RPS/hz*0.95, fmt.Sprintf("release-day mix on the drop with %d registrants: %.0f req/s vs /healthz %.0f; without: %.2f (5%% noise allowed)",
+			b.sz.registrant, dayBig.RPS, hzBig.RPS, day.RPS/hz))
+	p99 := day.P99ms / math.Max(h2.P99ms, 1e-3)
+	b.add("p99 reserve/healthz", p99, "", "<= 2.00", p99 <= 2,
+		fmt.Sprintf("release-day p99 %.2f ms, /healthz p99 %.2f ms", day.P99ms, h2.P99ms))
+	if profText != "" {
+		b.extra["profile_after_sell_out_top"] = profText
+	}
+	return b.report()
+}
+
+func (b *bench) add(name string, v float64, unit, target string, met bool, detail string) {
+	val := strconv.FormatFloat(v, 'f', 2, 64)
+	if math.Abs(v) < 0.1 && v != 0 {
+		val = strconv.FormatFloat(v, 'f', 3, 64)
+	}
+	if unit != "" {
+		val += " " + unit
+	}
+	m := met
+	b.results = append(b.results, result{Name: name, Value: v, Unit: unit, Target: target, Met: &m, Detail: detail,
+		line: fmt.Sprintf("%s: %s (target %s)", name, val, target)})
+}
+
+func (b *bench) addReport(name string, v float64, unit, detail string) {
+	b.results = append(b.results, result{Name: name, Value: v, Unit: unit, Target: "reported", Detail: detail,
+		line: fmt.Sprintf("%s: %.1f %s (target reported)", name, v, unit)})
+}
+
+func (b *bench) report() error {
+	fmt.Println()
+	fmt.Println("placement: " + b.placement)
+	for _, r := range b.results {
+		fmt.Println("# " + r.Detail)
+		fmt.Println(r.line)
+	}
+	for _, pr := range []struct{ key, what string }{
+		{"profile_register_top", "the registration run"}, {"profile_after_sell_out_top", "the sold_out run"},
+	} {
+		if p, ok := b.extra[pr.key].(string); ok {
+			fmt.Printf("# server CPU profile during %s (go tool pprof -top):\n", pr.what)
+			for _, l := range strings.Split(p, "\n") {
+				fmt.Println("#   " + l)
+			}
+		}
+	}
+	jsonOut := b.c.jsonOut
+	if jsonOut == "" {
+		jsonOut = filepath.Join(b.c.outDir, "bench.json")
+	}
+	for i := range b.results {
+		if math.IsNaN(b.results[i].Value) {
+			b.results[i].Value = -1
+		}
+	}
+	out, err := json.MarshalIndent(map[string]any{"label": b.c.label, "binary": b.c.bin, "quick": b.c.quick,
+		"placement": b.placement, "connections": conns, "seconds_per_run": b.sz.dur.Seconds(),
+		"started": time.Now().UTC().Format(time.RFC3339), "results": b.results, "details": b.extra}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(jsonOut, append(out, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("json: " + jsonOut)
+	chart := b.c.chart
+	if chart == "" {
+		chart = filepath.Join(b.c.outDir, "bench-burst.png")
+	}
+	if err := writeChart(chart, b.series, b.sz.dur); err != nil {
+		return err
+	}
+	fmt.Println("chart: " + chart)
+	return nil
+}
+
+// settle waits until the relay has published every event of drops
+// (their outboxes are empty): it shares the server's core, so a run that
+// started while it works would measure it too.
+func (b *bench) settle(ctx context.Context, drops ...string) error {
+	return waitFor(2*time.Minute, func() error {
+		for _, dr := range drops {
+			if l, err := b.rdb.XLen(ctx, "fd:{"+dr+"}:outbox").Result(); err != nil || l > 0 {
+				return fmt.Errorf("the relay is behind: outbox of %s: %d %v", dr, l, err)
+			}
+		}
+		return nil
+	})
+}
+
+// --- HTTP helpers ---
+
+func (b *bench) createDrop(id string, stock, limit int64, ro, rc, ss time.Time) error {
+	body, _ := json.Marshal(map[string]any{"id": id, "name": "Bench " + id, "stock": stock, "per_user_limit": limit,
+		"hold_seconds": 3600, "registration_opens_at": ro.UTC().Format(time.RFC3339Nano),
+		"registration_closes_at": rc.UTC().Format(time.RFC3339Nano), "sale_starts_at": ss.UTC().Format(time.RFC3339Nano),
+		"sale_ends_at": ss.Add(time.Hour).UTC().Format(time.RFC3339Nano)})
+	req, _ := http.NewRequest("POST", b.url+"/v1/admin/drops", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+b.admin)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 201 {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("create drop %s: %d %s", id, resp.StatusCode, msg)
+	}
+	return nil
+}
+
+func (b *bench) token(user string) (string, error) {
+	return api.MintShopperToken([]byte(b.secret), user, 6*time.Hour, time.Now(), "", "")
+}
+
+// tokenFile writes the tokens of shoppers prefix-0 .. prefix-(n-1), one a
+// line, for wrk.
+func (b *bench) tokenFile(prefix string, n int) (string, error) {
+	path := filepath.Join(b.c.outDir, "tokens-"+prefix+".txt")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	w := bufio.NewWriter(f)
+	for i := range n {
+		t, err := b.token(prefix + "-" + strconv.Itoa(i))
+		if err != nil {
+			f.Close()
+			return "", err
+		}
+		w.WriteString(t)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return "", err
+	}
+	return path, f.Close()
+}
+
+// register registers shoppers prefix-from .. prefix-(to-1) for drop with
+// the driver's own generator (tokens are minted as it goes, so a million
+// need no file), conns requests at a time, and reports how many were
+// registered (201 or 200) and how long it took.
+func (b *bench) register(drop, prefix string, from, to int) (int, time.Duration, error) {
+	hc := &fasthttp.HostClient{Addr: strings.TrimPrefix(b.url, "http://"), MaxConns: conns, ReadTimeout: 30 * time.Second}
+	var next atomic.Int64
+	next.Store(int64(from))
+	var ok atomic.Int64
+	var firstErr error
+	var once sync.Once
+	start := time.Now()
+	var wg sync.WaitGroup
+	path := []byte("/v1/drops/" + drop + "/registrations")
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(to) {
+					return
+				}
+				tok, err := b.token(prefix + "-" + strconv.FormatInt(i, 10))
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				for attempt := 0; ; attempt++ {
+					req.Reset()
+					req.Header.SetMethod("POST")
+					req.SetRequestURIBytes(path)
+					req.Header.SetHost("bench")
+					req.Header.Set("Authorization", "Bearer "+tok)
+					req.Header.SetContentType("application/json")
+					req.SetBodyString("{}")
+					err = hc.Do(req, resp)
+					code := resp.StatusCode()
+					if err == nil && (code == 200 || code == 201) {
+						ok.Add(1)
+						break
+					}
+					// 503 (overloaded) and 429 ask for a retry; anything else is
+					// a failure of the run.
+					if attempt < 20 && (err != nil || code == 503 || code == 429) {
+						time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+						continue
+					}
+					once.Do(func() { firstErr = fmt.Errorf("register %s: %v %d %s", drop, err, code, resp.Body()) })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(ok.Load()), time.Since(start), firstErr
+}
+
+// --- wrk ---
+
+type wrkResult struct {
+	Requests float64 `json:"requests"`
+	RPS      float64 `json:"rps"`
+	P99ms    float64 `json:"p99_ms"`
+	Non2xx   float64 `json:"non_2xx"`
+	Won      float64 `json:"won,omitempty"`
+}
+
+var (
+	reqsRe    = regexp.MustCompile(`(\d+) requests in`)
+	rpsRe     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	p99Re     = regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s)`)
+	non2xxRe  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	sockErrRe = regexp.MustCompile(`Socket errors: (.*)`)
+)
+
+// wrkRun runs wrk for the run's duration at conns connections on core 0
+// (it inherits the driver's placement), one thread, and with a token
+// file sends one pre-built request per shopper in turn. With track, the
+// server's counters of the route are sampled every 100 ms for the chart.
+func (b *bench) wrkRun(name, path, method, body, tokens string, track bool) (wrkResult, error) {
+	args := []string{"-t", "1", "-c", strconv.Itoa(conns), "-d", fmt.Sprintf("%ds", int(b.sz.dur.Seconds())), "--latency", "--timeout", "10s"}
+	if tokens != "" {
+		script := filepath.Join(b.c.outDir, "cycle.lua")
+		if err := os.WriteFile(script, cycleLua, 0o644); err != nil {
+			return wrkResult{}, err
+		}
+		args = append(args, "-s", script)
+	}
+	args = append(args, b.url+path)
+	if tokens != "" {
+		args = append(args, "--", path, method, body, tokens, "1")
+	}
+	route := path
+	if strings.HasPrefix(path, "/v1/drops/") {
+		route = "/v1/drops/{drop}/" + path[strings.LastIndexByte(path, '/')+1:]
+	}
+	before, _ := b.routeCounts(route)
+	stopTrack := func() {}
+	if track {
+		stopTrack = b.track(name, route)
+	}
+	out, err := exec.Command(b.wrk, args...).CombinedOutput()
+	stopTrack()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk %s: %v\n%s", name, err, out)
+	}
+	after, _ := b.routeCounts(route)
+	var r wrkResult
+	if m := reqsRe.FindSubmatch(out); m != nil {
+		r.Requests, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	if m := rpsRe.FindSubmatch(out); m != nil {
+		r.RPS, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	if m := p99Re.FindSubmatch(out); m != nil {
+		v, _ := strconv.ParseFloat(string(m[1]), 64)
+		switch string(m[2]) {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		r.P99ms = v
+	}
+	if m := non2xxRe.FindSubmatch(out); m != nil {
+		r.Non2xx, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	r.Won = after.won - before.won
+	if r.Requests == 0 || r.RPS == 0 {
+		return r, fmt.Errorf("wrk %s measured nothing:\n%s", name, out)
+	}
+	if m := sockErrRe.FindSubmatch(out); m != nil {
+		b.log("%s: wrk socket errors: %s", name, m[1])
+	}
+	// Every answer of a run must be one the measure expects: 201/409 for
+	// reserve, 200/201 for register and healthz. Others (503, 429, 5xx)
+	// would make a ratio meaningless.
+	if bad := after.other - before.other; bad > 0 {
+		b.log("warning: %s: %0.f answers other than the expected ones (see /metrics)", name, bad)
+	}
+	b.log("%-15s %8.0f req/s  p99 %7.2f ms  %8.0f requests  %8.0f non-2xx  %8.0f won", name, r.RPS, r.P99ms, r.Requests, r.Non2xx, r.Won)
+	return r, nil
+}
+
+// --- the server's counters ---
+
+type counts struct{ total, won, other float64 }
+
+var metricRe = regexp.MustCompile(`^flashdrop_http_requests_total\{route="([^"]*)",status="(\d+)"\} ([0-9.e+]+)$`)
+
+// routeCounts reads the server's request counters of route: all answers,
+// 201s, and answers that are neither 2xx nor 409.
+func (b *bench) routeCounts(route string) (counts, error) {
+	resp, err := http.Get(b.url + "/metrics")
+	if err != nil {
+		return counts{}, err
+	}
+	defer resp.Body.Close()
+	var c counts
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		m := metricRe.FindStringSubmatch(sc.Text())
+		if m == nil || m[1] != route {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[3], 64)
+		c.total += v
+		switch {
+		case m[2] == "201":
+			c.won += v
+		case m[2] == "200" || m[2] == "409":
+		default:
+			c.other += v
+		}
+	}
+	return c, sc.Err()
+}
+
+// track samples route's counters every 100 ms until the returned stop.
+func (b *bench) track(name, route string) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		start := time.Now()
+		prev, _ := b.routeCounts(route)
+		prevT := start
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				c, err := b.routeCounts(route)
+				if err != nil {
+					continue
+				}
+				dt := now.Sub(prevT).Seconds()
+				b.series[name] = append(b.series[name], point{t: now.Sub(start).Seconds(),
+					total: (c.total - prev.total) / dt, won: (c.won - prev.won) / dt})
+				prev, prevT = c, now
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+// metricValue reads one unlabelled sample of the server's /metrics.
+func (b *bench) metricValue(name string) (float64, error) {
+	resp, err := http.Get(b.url + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("/metrics has no %s", name)
+}
+
+// --- Redis ---
+
+func (b *bench) usedMemory(ctx context.Context) (int64, error) {
+	return b.infoInt(ctx, "memory", "used_memory")
+}
+
+func (b *bench) infoInt(ctx context.Context, section, field string) (int64, error) {
+	s, err := b.rdb.Info(ctx, section).Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(s, "\r\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("INFO %s has no %s", section, field)
+}
+
+var cmdstatRe = regexp.MustCompile(`^cmdstat_([a-z|_-]+):calls=(\d+),usec=(\d+)`)
+
+// commandStats returns the usec and calls of one command (if cmd is not
+// empty) and the calls of all commands, from INFO commandstats. Commands
+// that scripts call are counted too: that is what "Redis calls" means.
+func (b *bench) commandStats(ctx context.Context, cmd string) (usec, calls, all int64, err error) {
+	s, err := b.rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, l := range strings.Split(s, "\r\n") {
+		m := cmdstatRe.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		c, _ := strconv.ParseInt(m[2], 10, 64)
+		u, _ := strconv.ParseInt(m[3], 10, 64)
+		if m[1] == "info" {
+			continue // the driver's own reads
+		}
+		all += c
+		if m[1] == cmd {
+			usec, calls = u, c
+		}
+	}
+	return usec, calls, all, nil
+}
+
+// --- profiles and the handler benchmark ---
+
+// startProfile takes a CPU profile of the server for about d, if it serves
+// pprof; the returned function waits for it and returns the top entries.
+func (b *bench) startProfile(d time.Duration, name string) func() string {
+	if b.pprofURL == "" {
+		return func() string { return "" }
+	}
+	path := filepath.Join(b.c.outDir, "cpu-"+name+".pprof")
+	secs := max(int(d.Seconds())-1, 1)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.pprofURL, secs))
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	time.Sleep(100 * time.Millisecond)
+	return func() string {
+		if err := <-done; err != nil {
+			b.log("profile: %v", err)
+			return ""
+		}
+		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=15", b.c.bin, path).Output()
+		if err != nil {
+			b.log("go tool pprof: %v", err)
+			return ""
+		}
+		_ = os.WriteFile(filepath.Join(b.c.outDir, "cpu-"+name+".txt"), out, 0o644)
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		for i, l := range lines {
+			if strings.HasPrefix(strings.TrimSpace(l), "flat") {
+				lines = lines[i:]
+				break
+			}
+		}
+		return strings.Join(lines, "\n")
+	}
+}
+
+var allocsRe = regexp.MustCompile(`BenchmarkSoldOutHandler\S*\s+\d+\s+[0-9.]+ ns/op\s+\d+ B/op\s+(\d+) allocs/op`)
+
+// allocsPerSoldOut runs the handler benchmark of a sold_out answer in the
+// source tree and returns its allocs/op, or -1 when there is none.
+func (b *bench) allocsPerSoldOut() (float64, string) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkSoldOutHandler$", "-benchmem", "-benchtime", "20000x", "./api/")
+	cmd.Dir = b.c.src
+	out, err := cmd.CombinedOutput()
+	m := allocsRe.FindSubmatch(out)
+	if err != nil || m == nil {
+		return -1, "no BenchmarkSoldOutHandler in " + b.c.src + " (before this issue)"
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v, "go test -bench BenchmarkSoldOutHandler -benchmem ./api/ (the whole fasthttp handler, sold_out from the sold-out flag)"
+}

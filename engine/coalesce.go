@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// coalescer gathers concurrent requests per drop into batches, as the
+// reserve lanes of Admission do: a bounded queue per drop, Workers batches
+// in flight, each taking what queued while the previous one was in the
+// store (and waiting up to MaxWait for more when asked to). It serves the
+// registration lanes.
+type coalescer[Q, R any] struct {
+	o   BatchOptions
+	run func(drop string, reqs []Q) ([]R, error)
+
+	mu     sync.RWMutex
+	lanes  map[string]chan *pending[Q, R]
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type pending[Q, R any] struct {
+	req  Q
+	done chan answer[R] // buffered: the worker never blocks on a reply
+}
+
+type answer[R any] struct {
+	res R
+	err error // the batch failed as a whole
+}
+
+// newCoalescer returns a coalescer whose batches run is given; run
+// answers one result per request, in order, or an error for the batch.
+func newCoalescer[Q, R any](o BatchOptions, run func(drop string, reqs []Q) ([]R, error)) *coalescer[Q, R] {
+	return &coalescer[Q, R]{o: o.withDefaults(), run: run, lanes: map[string]chan *pending[Q, R]{}}
+}
+
+// do queues req in drop's lane and waits for its answer. ErrOverloaded
+// means the lane was full and req was not taken.
+func (c *coalescer[Q, R]) do(drop string, req Q) (R, error) {
+	p := &pending[Q, R]{req: req, done: make(chan answer[R], 1)}
+	if err := c.enqueue(drop, p); err != nil {
+		var zero R
+		return zero, err
+	}
+	a := <-p.done
+	return a.res, a.err
+}
+
+func (c *coalescer[Q, R]) enqueue(drop string, p *pending[Q, R]) error {
+	// Sends happen under the read lock and close closes lanes under the
+	// write lock, so nothing is ever sent on a closed lane.
+	c.mu.RLock()
+	lane, ok := c.lanes[drop]
+	if ok && !c.closed {
+		defer c.mu.RUnlock()
+		return offerTo(lane, p)
+	}
+	c.mu.RUnlock()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return fmt.Errorf("%w: shutting down", ErrUnavailable)
+	}
+	lane, ok = c.lanes[drop]
+	if !ok {
+		lane = make(chan *pending[Q, R], c.o.QueueSize)
+		c.lanes[drop] = lane
+		for i := 0; i < c.o.Workers; i++ {
+			c.wg.Add(1)
+			go c.work(drop, lane)
+		}
+	}
+	return offerTo(lane, p)
+}
+
+func offerTo[T any](lane chan T, v T) error {
+	select {
+	case lane <- v:
+		return nil
+	default:
+		return ErrOverloaded
+	}
+}
+
+func (c *coalescer[Q, R]) work(drop string, lane chan *pending[Q, R]) {
+	defer c.wg.Done()
+	max, wait := c.o.MaxSize, c.o.MaxWait
+	batch := make([]*pending[Q, R], 0, max)
+	reqs := make([]Q, 0, max)
+	var timer *time.Timer
+	for first := range lane {
+		batch = append(batch[:0], first)
+		open := true
+	fill:
+		for len(batch) < max {
+			select {
+			case p, ok := <-lane:
+				if !ok {
+					open = false
+					break fill
+				}
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		if open && wait > 0 && len(batch) < max {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+		gather:
+			for len(batch) < max {
+				select {
+				case p, ok := <-lane:
+					if !ok {
+						break gather
+					}
+					batch = append(batch, p)
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
+		}
+		reqs = reqs[:0]
+		for _, p := range batch {
+			reqs = append(reqs, p.req)
+		}
+		res, err := c.run(drop, reqs)
+		if err == nil && len(res) != len(batch) {
+			err = fmt.Errorf("engine: batch answered %d of %d requests", len(res), len(batch))
+		}
+		for i, p := range batch {
+			if err != nil {
+				p.done <- answer[R]{err: err}
+				continue
+			}
+			p.done <- answer[R]{res: res[i]}
+		}
+	}
+}
+
+// close stops taking requests, finishes the queued ones and waits for the
+// workers. Safe to call more than once.
+func (c *coalescer[Q, R]) close() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		for _, lane := range c.lanes {
+			close(lane)
+		}
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}

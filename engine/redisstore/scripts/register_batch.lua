@@ -1,0 +1,111 @@
+-- register_batch.lua: register a batch of shoppers for one drop, in order,
+-- with the rules of register.lua for each (window, a repeat returns the
+-- first registration, a referral is credited once per new registrant).
+--
+-- KEYS[1] drop   KEYS[2] counters   KEYS[3] reg   KEYS[4] referrals   KEYS[5] outbox
+-- KEYS[6] call
+--
+-- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)   ARGV[4] event nonce
+-- ARGV[5] n, the number of requests, then 3 values per request:
+--   user, referral code ('' for none, else a code the engine checked: it
+--   names a win, not this user's), referral event nonce ('' when no code)
+--
+-- Returns one reply per request: {0, registered_at, created (0|1)} or
+-- {code}: 3 not found, 14 registration not open yet, 15 registration
+-- closed. A user twice in one batch is registered by the first and
+-- answered as a repeat by the second. A repeat of the same call (a retry
+-- after a lost reply) answers what the first run answered, "created"
+-- included, and changes nothing. Every check of the arguments happens
+-- before the first write.
+
+P, DROP, NOW, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+NOW_S = ARGV[3]
+K_COUNTERS, K_OUTBOX, K_CALL, K_REG = KEYS[2], KEYS[5], KEYS[6], KEYS[3]
+local n = tonumber(ARGV[5])
+if not NOW or not n or n < 1 or #ARGV ~= 5 + 3 * n or K_CALL ~= P .. 'call:' .. EVNONCE then
+  return redis.error_reply('ERR flashdrop: malformed register arguments')
+end
+for i = 1, n do
+  local b = 5 + (i - 1) * 3
+  if ARGV[b + 1] == '' or (ARGV[b + 2] ~= '' and ARGV[b + 3] == '') then
+    return redis.error_reply('ERR flashdrop: malformed register request ' .. i)
+  end
+end
+
+-- A repeat of this call: the first run's answers, stored as
+-- "<code>,<registered_at>,<created>" per request, joined by ';'.
+local rec = recorded()
+if rec then
+  local out = {}
+  for code, at, created in string.gmatch(rec, '(%d+),(%d*),(%d)') do
+    if code == '0' then
+      out[#out + 1] = {0, tonumber(at), tonumber(created)}
+    else
+      out[#out + 1] = {tonumber(code)}
+    end
+  end
+  return out
+end
+
+local out = {}
+local c = redis.call('HMGET', KEYS[1], 'ro', 'rc', 'frozen')
+if not c[1] then
+  for i = 1, n do out[i] = {3} end
+  return out
+end
+local ro, rc, frozen = num(c[1]), num(c[2]), c[3] == '1'
+-- The window is the same for the whole batch (one NOW): a shopper not yet
+-- registered is refused alike, but one already registered still gets her
+-- registration back, as register.lua answers.
+local refusal = nil
+if NOW < ro then
+  refusal = 14
+elseif NOW >= rc or frozen then
+  -- A draw's registrant list, once frozen (drawfreeze.lua), is final.
+  refusal = 15
+end
+
+local created_n, referrals = 0, 0
+local regevseq = 0
+local parts = {}
+for i = 1, n do
+  local b = 5 + (i - 1) * 3
+  local user, ref, refnonce = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local t = user_get(user)
+  if t then
+    out[i] = {0, num(t), 0}
+    parts[i] = '0,' .. t .. ',0'
+  elseif refusal then
+    out[i] = {refusal}
+    parts[i] = refusal .. ',,0'
+  else
+    redis.call('HSET', K_REG, user, NOW_S)
+    created_n = created_n + 1
+    -- The registered events of a batch number EVNONCE-1, -2, ... in
+    -- order, as one register.lua call per shopper would if each had its
+    -- own nonce.
+    EVNONCE, evseq = ARGV[4], regevseq
+    emit('registered', {'user', user})
+    regevseq = evseq
+    if ref ~= '' then
+      -- As in register.lua: the referral event names the code and the
+      -- drop, never the registrant, and its id comes from its own nonce,
+      -- so nothing in it ties it to the registered event.
+      redis.call('ZINCRBY', KEYS[4], 1, ref)
+      referrals = referrals + 1
+      EVNONCE, evseq = refnonce, 0
+      emit('referral', {'ref', ref})
+    end
+    out[i] = {0, NOW, 1}
+    parts[i] = '0,' .. NOW_S .. ',1'
+  end
+end
+if referrals > 0 then
+  redis.call('HINCRBY', K_COUNTERS, 'referrals', referrals)
+end
+-- Only a run that wrote something is recorded: a repeat of a run that
+-- changed nothing is as good as a first run, answered anew.
+if created_n > 0 then
+  record(table.concat(parts, ';'))
+end
+return out
