@@ -71,3 +71,7 @@ func webhookKeysFor(id string) webhookKeys {
 	p := "fd:wh:{" + id + "}:"
 	return webhookKeys{cfg: p + "cfg", status: p + "status", dead: p + "dead"}
 }
+
+// OutboxKey is the stream key of drop's outbox, for tests and tools that
+// look at (or, in migration tests, write) raw outbox entries.
+func OutboxKey(drop string) string { return keysFor(drop).outbox }
