@@ -118,6 +118,11 @@ func TestReserveWritesOneOutboxEntryPerCall(t *testing.T) {
 				if err != nil || got.ID != r.Reservation.ID {
 					t.Errorf("share code %s finds %+v, %v", r.Reservation.ShareCode, got, err)
 				}
+				// The compact answer of a fresh win says what Redis holds.
+				stored, err := f.store.Reservation(ctx(t), r.Reservation.ID)
+				if err != nil || stored != r.Reservation {
+					t.Errorf("answered %+v, stored %+v (%v)", r.Reservation, stored, err)
+				}
 				wins++
 			} else if r.Err == nil {
 				t.Errorf("request %d won past the stock", i)

@@ -296,8 +296,20 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 		out[i].Replayed = r.int(1) == 1
 		switch code {
 		case codeWon:
-			// The reservation follows the code and replay flag, flattened.
-			if len(r.v) > 2 {
+			switch {
+			case len(r.v) == 5:
+				// A fresh win of this very request: the script answers id,
+				// deadline and share code; the rest is the request, a new
+				// hold, and the now the script was given.
+				at := fromMS(now.UnixMilli())
+				out[i].Reservation = engine.Reservation{
+					ID: r.str(2), Drop: drop, User: reqs[i].User, Quantity: reqs[i].Quantity,
+					Status: engine.StatusHeld, WonAt: at, ExpiresAt: fromMS(r.int(3)), UpdatedAt: at,
+					ShareCode: r.str(4),
+				}
+			case len(r.v) > 2:
+				// A reservation as it is now, flattened after the code and
+				// replay flag.
 				out[i].Reservation = decodeReservation(drop, r.v[2:])
 			}
 		case codeSoldOut:

@@ -25,7 +25,9 @@
 -- that changed nothing is as good as a first run, answered anew.
 --
 -- Returns one reply per request:
---   {1, replayed, <reservation: id, user, qty, status, won, exp, upd, share, from_wl>}  won
+--   {1, 0, id, exp, share}                      a fresh win of this request
+--   {1, replayed, <reservation: id, user, qty, status, won, exp, upd, share, from_wl>}
+--                       a won reservation as it is now (stored or drawn answers)
 --   {2, replayed, waitlist position (0 = not on the waitlist)}                        sold out
 --   {code, replayed}                                                                  other outcome
 -- or an error reply, before any write, when the arguments are malformed.
@@ -158,9 +160,9 @@ local function decide(r, ikey)
       emit('sold_out', {'available', '0', 'version', ms(redis.call('HINCRBY', K_COUNTERS, 'sov', 1))})
     end
     if ikey then redis.call('SET', ikey, r.fp .. '\n1\n' .. res[1], 'EX', ttl) end
-    local reply = {C_WON, 0}
-    for _, v in ipairs(res) do reply[#reply + 1] = v end
-    return reply
+    -- A fresh win answers only what the caller cannot know: id, deadline
+    -- and share code (the rest is the request, "held" and now).
+    return {C_WON, 0, res[1], res[6], res[8]}
   end
   local pos = 0
   local rank = redis.call('ZRANK', K_WL, r.user)
