@@ -5,11 +5,14 @@ import (
 	"time"
 )
 
-// OutboxEntry is one event waiting in a drop's outbox.
+// OutboxEntry is one entry waiting in a drop's outbox: the events one
+// store call emitted, in order (one event per entry in older outboxes and
+// for calls that emit one at a time). An entry is acknowledged only once
+// every one of its events was published.
 type OutboxEntry struct {
 	// Ref is the store's handle for acknowledging the entry.
-	Ref   string
-	Event Event
+	Ref    string
+	Events []Event
 }
 
 // Outbox is what the relay needs of the store: every drop's outbox, read
@@ -28,6 +31,7 @@ type Outbox interface {
 	ReadOwnPending(ctx context.Context, drop, consumer string, n int) ([]OutboxEntry, error)
 	// AckOutbox removes entries that were published.
 	AckOutbox(ctx context.Context, drop string, refs ...string) error
-	// OutboxLen is how many entries are not yet acknowledged: the lag.
+	// OutboxLen is how many entries are not yet acknowledged: the lag,
+	// in entries (an entry may hold many events).
 	OutboxLen(ctx context.Context, drop string) (int64, error)
 }

@@ -115,8 +115,9 @@ func (r *Relay) Close() error {
 	return nil
 }
 
-// Lag is the number of events not yet published, summed over drops, as of
-// each worker's last look.
+// Lag is the number of outbox entries not yet published (an entry holds
+// the events of one store call), summed over drops, as of each worker's
+// last look.
 func (r *Relay) Lag() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -200,48 +201,65 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 	}
 }
 
-// publish sends entries in order and returns the refs of the leading run
-// that JetStream acknowledged; entries after a failure are retried, so a
-// drop's events stay in order on the stream.
+// publish sends the events of entries in order, one message per event
+// (an entry holds one store call's events), and returns the refs of the
+// leading run of entries every event of which JetStream acknowledged.
+// Entries after a failure are retried whole, so a drop's events stay in
+// order on the stream; the events of a partly published entry that are
+// sent again carry the same Nats-Msg-Id and JetStream drops them as
+// duplicates.
 func (r *Relay) publish(ctx context.Context, d engine.Drop, entries []engine.OutboxEntry) ([]string, error) {
 	pctx, cancel := context.WithTimeout(ctx, r.o.PublishTimeout)
 	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(entries))
-	var err error
-	for _, e := range entries {
-		ev := e.Event
-		ev.Enrich(d)
-		body, merr := Envelope(ev, r.o.PublicURL).Marshal()
-		if merr != nil {
-			err = merr
-			break
-		}
-		msg := nats.NewMsg(Subject(ev.Drop, ev.Type))
-		msg.Data = body
-		msg.Header.Set("Content-Type", "application/cloudevents+json")
-		f, perr := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID))
-		if perr != nil {
-			err = perr
-			break
-		}
-		futures = append(futures, f)
+	type sent struct {
+		f     jetstream.PubAckFuture
+		entry int
 	}
-	var done []string
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-			if err == nil {
-				done = append(done, entries[i].Ref)
+	futures := make([]sent, 0, len(entries))
+	// complete is how many leading entries had every event sent.
+	complete := 0
+	var err error
+send:
+	for i, e := range entries {
+		for _, ev := range e.Events {
+			ev.Enrich(d)
+			body, merr := Envelope(ev, r.o.PublicURL).Marshal()
+			if merr != nil {
+				err = merr
+				break send
 			}
-		case ferr := <-f.Err():
+			msg := nats.NewMsg(Subject(ev.Drop, ev.Type))
+			msg.Data = body
+			msg.Header.Set("Content-Type", "application/cloudevents+json")
+			f, perr := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID))
+			if perr != nil {
+				err = perr
+				break send
+			}
+			futures = append(futures, sent{f, i})
+		}
+		complete = i + 1
+	}
+	// failed is the first entry with an event JetStream did not ack.
+	failed := complete
+	for _, s := range futures {
+		select {
+		case <-s.f.Ok():
+		case ferr := <-s.f.Err():
 			if err == nil {
 				err = ferr
 			}
+			failed = min(failed, s.entry)
 		case <-pctx.Done():
 			if err == nil {
 				err = fmt.Errorf("waiting for JetStream acks: %w", pctx.Err())
 			}
+			failed = min(failed, s.entry)
 		}
+	}
+	done := make([]string, 0, failed)
+	for _, e := range entries[:failed] {
+		done = append(done, e.Ref)
 	}
 	return done, err
 }

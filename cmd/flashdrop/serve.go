@@ -348,7 +348,7 @@ func (m *Main) startEvents(context.Context) error {
 func (m *Main) startServices(context.Context) error {
 	c := m.Config
 	m.metrics = api.NewMetrics()
-	m.metrics.AddGauge("flashdrop_outbox_lag", "Events in the Redis outboxes not yet published to JetStream.",
+	m.metrics.AddGauge("flashdrop_outbox_lag", "Entries in the Redis outboxes not yet published to JetStream (an entry holds one script call's events).",
 		func() float64 { return float64(m.relay.Lag()) })
 	m.adm = engine.NewAdmission(m.Engine, engine.AdmissionOptions{
 		Batch: c.Batch, SoldOut: m.flags,

@@ -81,3 +81,7 @@ const apiKeyIndexKey = "fd:{keys}:index" // set of key ids
 // apiKeyKey is the hash of one API key: name, scopes, created, hash,
 // prev_hash, prev_until, rotated, last_used.
 func apiKeyKey(id string) string { return "fd:{keys}:k:" + id }
+
+// OutboxKey is the stream key of drop's outbox, for tests and tools that
+// look at (or, in migration tests, write) raw outbox entries.
+func OutboxKey(drop string) string { return keysFor(drop).outbox }

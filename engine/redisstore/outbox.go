@@ -29,9 +29,66 @@ func (s *Store) OutboxEvents(ctx context.Context, drop string, count int64) ([]e
 	}
 	out := make([]engine.Event, 0, len(msgs))
 	for _, m := range msgs {
-		ev, err := DecodeEvent(m.Values)
+		evs, err := DecodeEntry(m.Values)
 		if err != nil {
 			return nil, fmt.Errorf("outbox entry %s: %w", m.ID, err)
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+// Separators of a packed entry's events and of an event's strings
+// (lib.lua's RS and US); no value can hold them.
+const (
+	packRS = "\x1e"
+	packUS = "\x1f"
+)
+
+// DecodeEntry turns an outbox stream entry into its events. Two formats:
+// a packed entry (field v = "2", written by lib.lua's flush in BATCH mode)
+// holds every event of one script call, sharing id nonce, time and drop:
+//
+//	v 2  id <nonce>  first <k>  time <ms>  drop <drop>
+//	ev <type US name US value ...> RS <type ...> RS ...
+//
+// where the i-th event (from 0) has id <nonce>-<k+i>; any other entry is
+// one event in DecodeEvent's form, as emit writes it outside BATCH mode
+// and as every older version wrote every event.
+func DecodeEntry(v map[string]any) ([]engine.Event, error) {
+	if s, _ := v["v"].(string); s != "2" {
+		if s != "" {
+			return nil, fmt.Errorf("redisstore: outbox entry of unknown format %q", s)
+		}
+		ev, err := DecodeEvent(v)
+		if err != nil {
+			return nil, err
+		}
+		return []engine.Event{ev}, nil
+	}
+	str := func(f string) string { s, _ := v[f].(string); return s }
+	nonce, packed := str("id"), str("ev")
+	first, err := strconv.ParseInt(str("first"), 10, 64)
+	if err != nil || first < 1 || nonce == "" || packed == "" {
+		return nil, fmt.Errorf("redisstore: packed outbox entry without id, first or events")
+	}
+	parts := strings.Split(packed, packRS)
+	out := make([]engine.Event, 0, len(parts))
+	for i, p := range parts {
+		f := strings.Split(p, packUS)
+		if len(f)%2 != 1 {
+			return nil, fmt.Errorf("redisstore: packed outbox event %d has an odd field list", i)
+		}
+		m := make(map[string]any, 4+len(f)/2)
+		for j := 1; j < len(f); j += 2 {
+			m[f[j]] = f[j+1]
+		}
+		// The entry's own fields win over anything an event carried.
+		m["id"] = nonce + "-" + strconv.FormatInt(first+int64(i), 10)
+		m["type"], m["time"], m["drop"] = f[0], str("time"), str("drop")
+		ev, err := DecodeEvent(m)
+		if err != nil {
+			return nil, fmt.Errorf("packed outbox event %d: %w", i, err)
 		}
 		out = append(out, ev)
 	}
@@ -172,14 +229,14 @@ func (s *Store) decodeEntries(ctx context.Context, drop string, msgs []redis.XMe
 	out := make([]engine.OutboxEntry, 0, len(msgs))
 	var junk []string
 	for _, m := range msgs {
-		ev, err := DecodeEvent(m.Values)
+		evs, err := DecodeEntry(m.Values)
 		if err != nil {
 			// An entry no relay can publish would block the drop's events
 			// forever; it cannot come from our scripts, so drop it loudly.
 			junk = append(junk, m.ID)
 			continue
 		}
-		out = append(out, engine.OutboxEntry{Ref: m.ID, Event: ev})
+		out = append(out, engine.OutboxEntry{Ref: m.ID, Events: evs})
 	}
 	if len(junk) > 0 {
 		if err := s.AckOutbox(ctx, drop, junk...); err != nil {

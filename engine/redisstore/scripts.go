@@ -42,7 +42,7 @@ var (
 	// reserveScript decides a batch of reserve requests for one drop.
 	// KEYS: drop, counters, reg, holds, wl, wlq, outbox, call, then one
 	// idempotency key per request that has one. ARGV: prefix,
-	// drop, now, nonce, event nonce, idempotency TTL, largest quantity,
+	// drop, now, id pool (idPool), event nonce, idempotency TTL, largest quantity,
 	// n, then 5 values per request.
 	// Returns one reply per request (see scripts/reserve.lua); a repeat
 	// of the same call returns the first run's replies.

@@ -75,6 +75,17 @@ func nonce() string {
 	return hex.EncodeToString(b[:])
 }
 
+// idPool is the secret randomness a reserve call makes its ids of: 20
+// crypto-random bytes (80 bits for a reservation id, 80 for its share
+// code) for each of the n requests, each of which can win once. Slicing
+// it in Lua costs far less than hashing a nonce per win, and every id
+// stays independent of the others of its call.
+func idPool(n int) string {
+	b := make([]byte, 20*n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
 func msString(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 func fromMS(v int64) time.Time {
@@ -314,7 +325,7 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 	call := nonce()
 	keys := []string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox, k.callKey(call)}
 	args := make([]any, 0, 8+5*len(reqs))
-	args = append(args, k.prefix, drop, now.UnixMilli(), nonce(), call, s.idemTTL, engine.MaxPerUserLimit, len(reqs))
+	args = append(args, k.prefix, drop, now.UnixMilli(), idPool(len(reqs)), call, s.idemTTL, engine.MaxPerUserLimit, len(reqs))
 	for _, r := range reqs {
 		ki := 0
 		if r.IdempotencyKey != "" {
@@ -348,8 +359,20 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 		out[i].Replayed = r.int(1) == 1
 		switch code {
 		case codeWon:
-			// The reservation follows the code and replay flag, flattened.
-			if len(r.v) > 2 {
+			switch {
+			case len(r.v) == 5:
+				// A fresh win of this very request: the script answers id,
+				// deadline and share code; the rest is the request, a new
+				// hold, and the now the script was given.
+				at := fromMS(now.UnixMilli())
+				out[i].Reservation = engine.Reservation{
+					ID: r.str(2), Drop: drop, User: reqs[i].User, Quantity: reqs[i].Quantity,
+					Status: engine.StatusHeld, WonAt: at, ExpiresAt: fromMS(r.int(3)), UpdatedAt: at,
+					ShareCode: r.str(4),
+				}
+			case len(r.v) > 2:
+				// A reservation as it is now, flattened after the code and
+				// replay flag.
 				out[i].Reservation = decodeReservation(drop, r.v[2:])
 			}
 		case codeSoldOut:

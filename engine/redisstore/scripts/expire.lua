@@ -17,6 +17,9 @@ P, DROP, NOW, NONCE, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARG
 NOW_S = ARGV[3]
 K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 K_CALL = KEYS[8]
+-- Batched writes (lib.lua): a sweep of many holds writes the shoppers'
+-- fields and the share index once, and its events as one outbox entry.
+BATCH = true
 local limit = tonumber(ARGV[6])
 if not NOW or not limit or limit < 1 or limit > 10000 or K_CALL ~= P .. 'call:' .. EVNONCE then
   return redis.error_reply('ERR flashdrop: malformed expire arguments')

@@ -8,18 +8,28 @@
 --     reservation hashes are P.."r:"..<reservation id>, built here because
 --     waitlist promotions create reservations the caller cannot name ahead;
 --   * times are Unix milliseconds passed in by the caller (the engine clock);
---   * reservation ids and share codes are DROP.."."..<half> for the two
---     halves of sha1(NONCE:n) for a per-call secret random NONCE: unique,
---     and unguessable (80 bits) even to someone who knows other ids of the
---     same call. Both carry DROP, so a lookup by either reaches this slot;
---     the share index P.."share" (code's half -> reservation id) is built
---     here like reservation keys and written with the win;
+--   * reservation ids and share codes are DROP.."."..<20 hex digits>, 80
+--     secret random bits each, unguessable even to someone who knows other
+--     ids of the same call. A script that creates many holds (reserve)
+--     gets them from the caller: IDPOOL, 40 hex digits of crypto-random
+--     bytes per hold it may create, sliced in order (no hashing in Lua);
+--     other scripts, and a call whose pool ran out, take the two halves of
+--     sha1(NONCE:n) for a per-call secret random NONCE. Both carry DROP, so
+--     a lookup by either reaches this slot; the share index P.."share"
+--     (code's half -> reservation id) is built here like reservation keys
+--     and written with the win;
 --     event ids are EVNONCE-n for a second, public, random value, so
 --     publishing them reveals nothing about share codes;
 --   * scripts stay deterministic given their arguments, as replication needs.
 --   * a shopper's whole state in a drop is one field of the reg hash,
 --     "<registered_at>" or "<registered_at>|<units held+confirmed>|<latest
 --     reservation id>", so the hot path reads and writes it with one call each;
+--   * BATCH mode (a script sets BATCH = true and calls flush() before it
+--     returns): shoppers' fields are read through a cache (preload() fills
+--     it with one HMGET) and written back by flush() in one HSET, share
+--     index entries likewise, and the call's events go to the outbox as ONE
+--     packed entry (see emit) instead of one entry each. A script without
+--     BATCH writes each of these at once, as before;
 --   * held/reservations counters are summed in HELD/RESERVED, and new
 --     holds' deadlines collected in NEW_HOLDS, and all are written by
 --     flush(), which every script that can create a hold calls before it
@@ -48,6 +58,17 @@ local NEW_HOLDS = {}
 -- WL_MAYBE is false when the caller knows the waitlist is empty, which
 -- saves a ZREM per win in the common case.
 local WL_MAYBE = true
+-- BATCH: see the conventions above. IDPOOL, IDNEXT: caller-made ids.
+local BATCH = false
+local IDPOOL, IDNEXT = '', 1
+-- REG caches shoppers' reg fields (false: not registered); REG_DIRTY
+-- lists (and DIRTY marks) the shoppers whose field flush() writes; SHARES collects share
+-- index pairs; EVENTS the packed events of this call.
+local REG, REG_DIRTY, DIRTY, SHARES, EVENTS = {}, {}, {}, {}, {}
+-- Packed outbox entries separate events by RS and an event's strings by
+-- US; no value can hold either (user ids have no control characters,
+-- engine.ValidateUser, and reserve.lua checks it again).
+local RS, US = '\30', '\31'
 
 local function num(v)
   return tonumber(v) or 0
@@ -73,17 +94,56 @@ local function ms(n)
   return string.format('%d', n)
 end
 
--- newids returns a fresh reservation id suffix and share code.
+-- ims is ms for the small counts a batch repeats (quantities, units):
+-- formatted once per call.
+local INTS = {}
+local function ims(n)
+  local v = INTS[n]
+  if not v then
+    v = string.format('%d', n)
+    INTS[n] = v
+  end
+  return v
+end
+
+-- newids returns a fresh reservation id suffix and share code: the next
+-- 40 digits of the caller's pool, else sha1 of the secret nonce.
 local function newids()
+  local i = IDNEXT
+  if i + 39 <= #IDPOOL then
+    IDNEXT = i + 40
+    return string.sub(IDPOOL, i, i + 19), string.sub(IDPOOL, i + 20, i + 39)
+  end
   seq = seq + 1
   local h = redis.sha1hex(NONCE .. ':' .. seq)
   return string.sub(h, 1, 20), string.sub(h, 21, 40)
 end
 
+-- preload reads the reg fields of users (a list, duplicates allowed) into
+-- the cache with one call, for a BATCH script about to decide them.
+local function preload(users)
+  local want, seen = {}, {}
+  for _, u in ipairs(users) do
+    if REG[u] == nil and not seen[u] then
+      seen[u] = true
+      want[#want + 1] = u
+    end
+  end
+  for i = 1, #want, 4000 do
+    local j = math.min(i + 3999, #want)
+    local v = redis.call('HMGET', K_REG, unpack(want, i, j))
+    for k = i, j do REG[want[k]] = v[k - i + 1] or false end
+  end
+end
+
 -- user_get returns a shopper's registration time (nil if not registered),
 -- units held or confirmed, and latest reservation id (nil if none).
 local function user_get(user)
-  local v = redis.call('HGET', K_REG, user)
+  local v = REG[user]
+  if v == nil then
+    v = redis.call('HGET', K_REG, user) or false
+    if BATCH then REG[user] = v end
+  end
   if not v then return nil, 0, nil end
   local at, units, rid = string.match(v, '^([^|]*)|([^|]*)|(.*)$')
   if not at then return v, 0, nil end
@@ -91,7 +151,23 @@ local function user_get(user)
 end
 
 local function user_set(user, at, units, rid)
-  redis.call('HSET', K_REG, user, at .. '|' .. ms(units) .. '|' .. (rid or ''))
+  local v = at .. '|' .. ims(units) .. '|' .. (rid or '')
+  if not BATCH then
+    redis.call('HSET', K_REG, user, v)
+    return
+  end
+  if not DIRTY[user] then
+    DIRTY[user] = true
+    REG_DIRTY[#REG_DIRTY + 1] = user
+  end
+  REG[user] = v
+end
+
+-- hset_many writes field/value pairs to a hash in chunks unpack() takes.
+local function hset_many(key, pairs)
+  for i = 1, #pairs, 4000 do
+    redis.call('HSET', key, unpack(pairs, i, math.min(i + 3999, #pairs)))
+  end
 end
 
 local function flush()
@@ -103,12 +179,42 @@ local function flush()
     redis.call('ZADD', K_HOLDS, unpack(NEW_HOLDS, i, math.min(i + 3999, #NEW_HOLDS)))
   end
   HELD, RESERVED, NEW_HOLDS = 0, 0, {}
+  if #REG_DIRTY > 0 then
+    local kv = {}
+    for _, u in ipairs(REG_DIRTY) do
+      kv[#kv + 1] = u
+      kv[#kv + 1] = REG[u]
+    end
+    hset_many(K_REG, kv)
+    REG_DIRTY, DIRTY = {}, {}
+  end
+  if #SHARES > 0 then
+    hset_many(P .. 'share', SHARES)
+    SHARES = {}
+  end
+  if #EVENTS > 0 then
+    -- One entry for all of the call's events: the relay fans it out to
+    -- one message per event, event i (from 1) with id EVNONCE-<first+i-1>.
+    redis.call('XADD', K_OUTBOX, '*', 'v', '2', 'id', EVNONCE, 'first', ms(evseq - #EVENTS + 1),
+      'time', NOW_S, 'drop', DROP, 'ev', table.concat(EVENTS, RS))
+    EVENTS = {}
+  end
 end
 
 -- emit appends one event to the drop's outbox: id, type, time, drop, then
--- the type's own fields as name/value pairs.
+-- the type's own fields as name/value pairs. In BATCH mode the event is
+-- kept for flush(), packed as type US name US value ... (its id, time and
+-- drop are the entry's).
 local function emit(etype, fields)
   evseq = evseq + 1
+  if BATCH then
+    if #fields == 0 then
+      EVENTS[#EVENTS + 1] = etype
+    else
+      EVENTS[#EVENTS + 1] = etype .. US .. table.concat(fields, US)
+    end
+    return
+  end
   local args = {'XADD', K_OUTBOX, '*', 'id', EVNONCE .. '-' .. evseq, 'type', etype, 'time', NOW_S, 'drop', DROP}
   for i = 1, #fields do args[#args + 1] = fields[i] end
   redis.call(unpack(args))
@@ -120,6 +226,8 @@ local function res_reply(rid)
   return {rid, r[1] or '', num(r[2]), r[3] or '', num(r[4]), num(r[5]), num(r[6]), r[7] or '', num(r[8])}
 end
 
+local EXP_AT, EXP_S = nil, nil
+
 -- new_hold gives user a fresh hold of q units, announces the win, and
 -- returns the reservation in res_reply's form. The caller has already taken
 -- the units from stock or from a release, and passes the shopper's state
@@ -129,10 +237,19 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
   local rid = DROP .. '.' .. own
   local share = DROP .. '.' .. share_own
   local exp = NOW + hold_ms
-  local exp_s, q_s = ms(exp), ms(q)
+  -- Every hold of a call with the same hold time ends at the same time:
+  -- formatted once (the last deadline is kept; a number key would make
+  -- some Lua engines grow a table's array part to it).
+  if EXP_AT ~= exp then EXP_AT, EXP_S = exp, ms(exp) end
+  local exp_s, q_s = EXP_S, ims(q)
   redis.call('HSET', P .. 'r:' .. rid, 'user', user, 'qty', q_s, 'status', 'held', 'won', NOW_S,
     'exp', exp_s, 'upd', NOW_S, 'share', share, 'wl', from_wl == 1 and '1' or '0')
-  redis.call('HSET', P .. 'share', share_own, rid)
+  if BATCH then
+    SHARES[#SHARES + 1] = share_own
+    SHARES[#SHARES + 1] = rid
+  else
+    redis.call('HSET', P .. 'share', share_own, rid)
+  end
   NEW_HOLDS[#NEW_HOLDS + 1] = exp_s
   NEW_HOLDS[#NEW_HOLDS + 1] = rid
   HELD, RESERVED = HELD + q, RESERVED + 1

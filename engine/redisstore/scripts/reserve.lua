@@ -11,7 +11,9 @@
 -- KEYS[9..] one idempotency key per request that carries one
 --
 -- ARGV[1] key prefix "fd:{<drop>}:"   ARGV[2] drop id   ARGV[3] now (ms)
--- ARGV[4] secret nonce   ARGV[5] event nonce   ARGV[6] idempotency TTL (s)
+-- ARGV[4] secret ids: 40 hex digits of crypto-random bytes per request
+--         (20 for a reservation id, 20 for its share code; see lib.lua)
+-- ARGV[5] event nonce   ARGV[6] idempotency TTL (s)
 -- ARGV[7] the largest quantity one request may ask (engine.MaxPerUserLimit)
 -- ARGV[8] n, the number of requests, then 5 values per request:
 --   user, quantity (1..ARGV[7]), waitlist (0|1),
@@ -23,14 +25,22 @@
 -- that changed nothing is as good as a first run, answered anew.
 --
 -- Returns one reply per request:
---   {1, replayed, <reservation: id, user, qty, status, won, exp, upd, share, from_wl>}  won
+--   {1, 0, id, exp, share}                      a fresh win of this request
+--   {1, replayed, <reservation: id, user, qty, status, won, exp, upd, share, from_wl>}
+--                       a won reservation as it is now (stored or drawn answers)
 --   {2, replayed, waitlist position (0 = not on the waitlist)}                        sold out
 --   {code, replayed}                                                                  other outcome
 -- or an error reply, before any write, when the arguments are malformed.
 -- Every check for the whole batch happens before the first write; the work
 -- is O(batch).
 
-P, DROP, NOW, NONCE, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+P, DROP, NOW, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[5]
+-- Every state change is batched (lib.lua): a shopper's field and the
+-- share index are written once per call, and the events go out as one
+-- outbox entry. Ids come from the caller's pool, one slice per win; a
+-- batch has at most n wins, so the sha1 fallback (keyed by the same pool)
+-- never runs here.
+BATCH, IDPOOL, NONCE = true, ARGV[4], ARGV[4]
 NOW_S = ARGV[3]
 K_COUNTERS, K_REG, K_HOLDS, K_WL, K_WLQ, K_OUTBOX = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 K_CALL = KEYS[8]
@@ -44,7 +54,7 @@ local C_SALE_NOT_OPEN, C_SALE_CLOSED, C_PAUSED, C_LIMIT, C_IDEM_MISMATCH = 5, 6,
 
 -- Validate the whole batch before touching anything.
 if not NOW or not ttl or ttl < 1 or not max_q or not n or n < 1 or #ARGV ~= 8 + 5 * n
-   or K_CALL ~= P .. 'call:' .. EVNONCE then
+   or K_CALL ~= P .. 'call:' .. EVNONCE or #IDPOOL ~= 40 * n or string.find(IDPOOL, '[^0-9a-f]') then
   return redis.error_reply('ERR flashdrop: malformed reserve arguments')
 end
 local reqs = {}
@@ -52,7 +62,9 @@ for i = 1, n do
   local b = 8 + (i - 1) * 5
   local r = {user = ARGV[b + 1], q = tonumber(ARGV[b + 2]), wl = ARGV[b + 3],
              ki = tonumber(ARGV[b + 4]), fp = ARGV[b + 5]}
-  if r.user == '' or not r.q or r.q < 1 or r.q > max_q or r.q ~= math.floor(r.q)
+  -- A user id is never empty and holds no control character: it is a
+  -- field of the packed outbox entry, whose separators are RS and US.
+  if r.user == '' or string.find(r.user, '[%c]') or not r.q or r.q < 1 or r.q > max_q or r.q ~= math.floor(r.q)
      or (r.wl ~= '0' and r.wl ~= '1') or not r.ki or (r.ki ~= 0 and (r.ki < 9 or r.ki > #KEYS)) then
     return redis.error_reply('ERR flashdrop: malformed reserve request ' .. i)
   end
@@ -99,6 +111,13 @@ elseif c[6] == 'draw' then
 end
 local limit, hold_ms = num(c[2]), num(c[3]) * 1000
 local available = num(redis.call('HGET', K_COUNTERS, 'available'))
+-- Every shopper of the batch in one read; user_get answers from it, and
+-- a second request of the same shopper sees what the first one changed.
+if verdict == 0 then
+  local users = {}
+  for i = 1, n do users[i] = reqs[i].user end
+  preload(users)
+end
 local available0 = available
 WL_MAYBE = redis.call('ZCARD', K_WL) > 0
 -- stored is true once an answer was stored under an idempotency key.
@@ -141,9 +160,9 @@ local function decide(r, ikey)
       emit('sold_out', {'available', '0', 'version', ms(redis.call('HINCRBY', K_COUNTERS, 'sov', 1))})
     end
     if ikey then redis.call('SET', ikey, r.fp .. '\n1\n' .. res[1], 'EX', ttl) end
-    local reply = {C_WON, 0}
-    for _, v in ipairs(res) do reply[#reply + 1] = v end
-    return reply
+    -- A fresh win answers only what the caller cannot know: id, deadline
+    -- and share code (the rest is the request, "held" and now).
+    return {C_WON, 0, res[1], res[6], res[8]}
   end
   local pos = 0
   local rank = redis.call('ZRANK', K_WL, r.user)

@@ -1,0 +1,163 @@
+package redisstore_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
+)
+
+// TestDecodeEntryFormats: a packed entry (one script call's events) gives
+// its events in order, with ids nonce-first.., and the entry's time and
+// drop; an old one-event entry gives its one event; broken entries are
+// errors, never a panic or a half-decoded event.
+func TestDecodeEntryFormats(t *testing.T) {
+	packed := map[string]any{
+		"v": "2", "id": "abc", "first": "3", "time": "1764756000000", "drop": "d1",
+		"ev": strings.Join([]string{
+			strings.Join([]string{"won", "reservation", "d1.r1", "user", "ann", "quantity", "2", "expires_at", "1764756600000", "share_code", "d1.s1"}, "\x1f"),
+			"sold_out\x1favailable\x1f0\x1fversion\x1f7",
+			"opened",
+		}, "\x1e"),
+	}
+	evs, err := redisstore.DecodeEntry(packed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 3 {
+		t.Fatalf("want 3 events, got %d: %+v", len(evs), evs)
+	}
+	for i, want := range []struct{ id, typ string }{{"abc-3", "won"}, {"abc-4", "sold_out"}, {"abc-5", "opened"}} {
+		if evs[i].ID != want.id || string(evs[i].Type) != want.typ || evs[i].Drop != "d1" || evs[i].Time.UnixMilli() != 1764756000000 {
+			t.Errorf("event %d: %+v, want id %s type %s", i, evs[i], want.id, want.typ)
+		}
+	}
+	if w := evs[0]; w.Reservation != "d1.r1" || w.User != "ann" || w.Quantity != 2 || w.ShareCode != "d1.s1" || w.ExpiresAt.UnixMilli() != 1764756600000 {
+		t.Errorf("won event fields: %+v", w)
+	}
+	if s := evs[1]; s.Available == nil || *s.Available != 0 || s.Version != 7 {
+		t.Errorf("sold_out event fields: %+v", s)
+	}
+
+	old := map[string]any{"id": "xyz-1", "type": "won", "time": "1764756000000", "drop": "d1", "reservation": "d1.r9", "user": "bob", "quantity": "1"}
+	evs, err = redisstore.DecodeEntry(old)
+	if err != nil || len(evs) != 1 || evs[0].ID != "xyz-1" || evs[0].Type != engine.EventWon || evs[0].User != "bob" {
+		t.Fatalf("old entry: %+v %v", evs, err)
+	}
+
+	for name, bad := range map[string]map[string]any{
+		"unknown version": {"v": "3", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won"},
+		"odd fields":      {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won\x1fuser"},
+		"no first":        {"v": "2", "id": "a", "time": "1", "drop": "d", "ev": "won"},
+		"no events":       {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d"},
+		"no drop":         {"v": "2", "id": "a", "first": "1", "time": "1", "ev": "won"},
+		"bad number":      {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won\x1fquantity\x1fmany"},
+		"old without id":  {"type": "won", "drop": "d"},
+	} {
+		if evs, err := redisstore.DecodeEntry(bad); err == nil {
+			t.Errorf("%s: decoded %+v", name, evs)
+		}
+	}
+}
+
+// TestReserveWritesOneOutboxEntryPerCall: a batch of wins leaves one
+// packed outbox entry holding every event of the call, in order, and the
+// reservation ids and share codes are 80-bit random values, all distinct
+// (no id of the batch follows from another).
+func TestReserveWritesOneOutboxEntryPerCall(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 40, 1)
+		const n = 48
+		var reqs []engine.ReserveRequest
+		for i := 0; i < n; i++ {
+			user := "u" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+			f.register(t, d.ID, user)
+			reqs = append(reqs, engine.ReserveRequest{User: user, Quantity: 1, Waitlist: true})
+		}
+		f.clock.Set(t0.Add(time.Second))
+		before, err := f.rdb.XLen(ctx(t), redisstore.OutboxKey(d.ID)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		evBefore := len(f.events(t, d.ID))
+		res, err := f.eng.ReserveBatch(ctx(t), d.ID, reqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, _ := f.rdb.XLen(ctx(t), redisstore.OutboxKey(d.ID)).Result()
+		if after != before+1 {
+			t.Fatalf("the batch added %d outbox entries, want 1", after-before)
+		}
+		evs := f.events(t, d.ID)[evBefore:] // the registrations' events come first
+		// 40 wins, then sold_out after the 40th, then 8 waitlisted.
+		if len(evs) != 49 {
+			t.Fatalf("want 49 events from the batch, got %d", len(evs))
+		}
+		hexID := regexp.MustCompile(`^` + regexp.QuoteMeta(d.ID) + `\.[0-9a-f]{20}$`)
+		seen := map[string]bool{}
+		wins := 0
+		for i, r := range res {
+			if i < 40 {
+				if r.Err != nil {
+					t.Fatalf("request %d: %v", i, r.Err)
+				}
+				e := evs[i]
+				if e.Type != engine.EventWon || e.Reservation != r.Reservation.ID || e.ShareCode != r.Reservation.ShareCode || e.User != reqs[i].User {
+					t.Errorf("event %d %+v does not announce win %+v", i, e, r.Reservation)
+				}
+				for _, id := range []string{r.Reservation.ID, r.Reservation.ShareCode} {
+					if !hexID.MatchString(id) || seen[id[len(d.ID)+1:]] {
+						t.Errorf("id %q: not 20 fresh hex digits", id)
+					}
+					seen[id[len(d.ID)+1:]] = true
+				}
+				got, err := f.store.ReservationByShareCode(ctx(t), r.Reservation.ShareCode)
+				if err != nil || got.ID != r.Reservation.ID {
+					t.Errorf("share code %s finds %+v, %v", r.Reservation.ShareCode, got, err)
+				}
+				// The compact answer of a fresh win says what Redis holds.
+				stored, err := f.store.Reservation(ctx(t), r.Reservation.ID)
+				if err != nil || stored != r.Reservation {
+					t.Errorf("answered %+v, stored %+v (%v)", r.Reservation, stored, err)
+				}
+				wins++
+			} else if r.Err == nil {
+				t.Errorf("request %d won past the stock", i)
+			}
+		}
+		if evs[40].Type != engine.EventSoldOut || evs[41].Type != engine.EventWaitlisted {
+			t.Errorf("after the wins: %s, %s", evs[40].Type, evs[41].Type)
+		}
+		ids := map[string]bool{}
+		for _, e := range evs {
+			if ids[e.ID] {
+				t.Errorf("event id %s twice", e.ID)
+			}
+			ids[e.ID] = true
+		}
+
+		// An expiry sweep is one call too: 40 expired holds and 8
+		// promotions from the waitlist, one entry.
+		f.clock.Set(t0.Add(time.Hour))
+		evBefore = len(f.events(t, d.ID))
+		before, _ = f.rdb.XLen(ctx(t), redisstore.OutboxKey(d.ID)).Result()
+		if n, err := f.eng.ExpireDrop(ctx(t), d.ID); err != nil || n != 40 {
+			t.Fatalf("expire: %d %v", n, err)
+		}
+		after, _ = f.rdb.XLen(ctx(t), redisstore.OutboxKey(d.ID)).Result()
+		swept := f.events(t, d.ID)[evBefore:]
+		if after != before+1 || countEvents(swept, engine.EventExpired) != 40 || countEvents(swept, engine.EventWon) != 8 {
+			t.Errorf("the sweep added %d entries holding %d expired and %d won events, want 1, 40, 8",
+				after-before, countEvents(swept, engine.EventExpired), countEvents(swept, engine.EventWon))
+		}
+		for _, e := range swept {
+			if ids[e.ID] {
+				t.Errorf("event id %s twice", e.ID)
+			}
+			ids[e.ID] = true
+		}
+	})
+}
