@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue/natstest"
 	"github.com/flashdrop/flashdrop/queue/webhook"
@@ -211,6 +213,11 @@ func newReceiver(t *testing.T) *receiver {
 			rc.mu.Unlock()
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
+		}
+		// Every delivery (ordinary, test, replay, listen's forwarding)
+		// must be what asyncapi.json describes, headers included.
+		if err := contract.CheckDelivery(r.Header, body); err != nil {
+			t.Errorf("contract (api/spec/asyncapi.json): %v", err)
 		}
 		var ce struct{ ID, Type string }
 		_ = json.Unmarshal(body, &ce)
@@ -534,15 +541,59 @@ func TestAdminEventsStreamRules(t *testing.T) {
 		t.Fatalf("unknown type: %d %s", r.status, r.raw)
 	}
 	// The stream takes a slot under --max-streams.
-	req, _ := http.NewRequest("GET", s.base+"/v1/admin/events", nil)
+	req, _ := http.NewRequest("GET", s.base+"/v1/admin/events?types=won", nil)
 	req.Header.Set("Authorization", "Bearer "+s.admin)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := contract.Client(t, nil).Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("first stream: %v %v", err, resp)
 	}
 	defer resp.Body.Close()
 	if r := s.call(t, "GET", "/v1/admin/events", nil); r.status != 503 {
 		t.Fatalf("second stream over --max-streams 1: %d %s", r.status, r.raw)
+	}
+	// The frames are as openapi.json describes them: a numeric id (the
+	// JetStream sequence), the type, and a CloudEvent asyncapi.json knows.
+	frames := make(chan map[string]string, 8)
+	go func() {
+		defer close(frames)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		f := map[string]string{}
+		for sc.Scan() {
+			line := sc.Text()
+			if line == "" {
+				if f["data"] != "" {
+					frames <- f
+				}
+				f = map[string]string{}
+				continue
+			}
+			if k, v, ok := strings.Cut(line, ": "); ok && !strings.HasPrefix(line, ":") {
+				f[k] = v
+			}
+		}
+	}()
+	s.sale(t, "sse-frames", 2, "ann", "ben")
+	seqs := map[string]bool{}
+	for len(seqs) < 2 {
+		var f map[string]string
+		select {
+		case f = <-frames:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the stream sent %d won events of 2", len(seqs))
+		}
+		if f == nil {
+			t.Fatalf("the stream ended after %d won events of 2", len(seqs))
+		}
+		if !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(f["id"]) || seqs[f["id"]] || f["event"] != "won" {
+			t.Fatalf("frame %v: want a new numeric id and event won", f)
+		}
+		seqs[f["id"]] = true
+		contract.CheckEvent(t, []byte(f["data"]))
+		var ce struct{ Type string }
+		if err := json.Unmarshal([]byte(f["data"]), &ce); err != nil || ce.Type != "flashdrop.won" {
+			t.Fatalf("frame data %s: %v", f["data"], err)
+		}
 	}
 }
 

@@ -99,3 +99,40 @@ func TestEventCheckerBites(t *testing.T) {
 		}
 	}
 }
+
+// TestEventCheckerWebhookOnlyTypes: the test delivery is documented only
+// as a webhook message, so it is checked like any event but is not among
+// the JetStream types (which the engine, the filters and the README table
+// list).
+func TestEventCheckerWebhookOnlyTypes(t *testing.T) {
+	c, err := Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.WebhookOnlyTypes(); len(got) != 1 || got[0] != "webhook_test" {
+		t.Fatalf("WebhookOnlyTypes %v, want [webhook_test]", got)
+	}
+	for _, typ := range c.Types() {
+		if typ == "webhook_test" {
+			t.Fatalf("Types %v lists the webhook-only webhook_test", c.Types())
+		}
+	}
+	ev := func(id, data string) []byte {
+		return []byte(`{"specversion":"1.0","id":"` + id + `","source":"/flashdrop/webhooks/wh-0123456789abcdef",` +
+			`"type":"flashdrop.webhook_test","subject":"wh-0123456789abcdef","time":"2026-11-24T10:00:00Z",` +
+			`"datacontenttype":"application/json","data":` + data + `}`)
+	}
+	good := `{"drop":"","webhook":"wh-0123456789abcdef","reason":"a test delivery asked for by an operator"}`
+	if err := c.Check(ev("test-0123456789abcdef", good)); err != nil {
+		t.Fatalf("a test delivery: %v", err)
+	}
+	for name, raw := range map[string][]byte{
+		"a drop":      ev("test-0123456789abcdef", `{"drop":"d","webhook":"wh-0123456789abcdef","reason":"r"}`),
+		"no webhook":  ev("test-0123456789abcdef", `{"drop":"","reason":"r"}`),
+		"an event id": ev("9f1c-1", good),
+	} {
+		if err := c.Check(raw); err == nil {
+			t.Errorf("%s: passed", name)
+		}
+	}
+}

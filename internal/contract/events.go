@@ -20,6 +20,9 @@ type EventChecker struct {
 	byType  map[string]*jsonschema.Schema // CloudEvent type → compiled schema
 	fields  map[string][]string           // event type → data field names
 	headers *jsonschema.Schema
+	// webhookOnly holds the types documented only as webhook deliveries
+	// (flashdrop.webhook_test): checkable, but no JetStream event type.
+	webhookOnly map[string]bool
 }
 
 var (
@@ -67,10 +70,16 @@ func newEventChecker(doc []byte) (*EventChecker, error) {
 	if err := comp.AddResource(asyncURL, inst); err != nil {
 		return nil, err
 	}
-	c := &EventChecker{byType: map[string]*jsonschema.Schema{}, fields: map[string][]string{}}
+	c := &EventChecker{byType: map[string]*jsonschema.Schema{}, fields: map[string][]string{}, webhookOnly: map[string]bool{}}
 	for key, m := range raw.Components.Messages {
 		if strings.HasSuffix(key, "Webhook") {
-			continue // the same payload as the JetStream message, with headers
+			// Usually the same payload as the JetStream message, with
+			// headers; a type without a JetStream message (the test
+			// delivery) is only ever POSTed to a webhook.
+			if _, onStream := raw.Components.Messages[m.Name]; onStream {
+				continue
+			}
+			c.webhookOnly[m.Name] = true
 		}
 		ref := m.Payload.Ref
 		sch, err := comp.Compile(asyncURL + ref)
@@ -93,11 +102,26 @@ func newEventChecker(doc []byte) (*EventChecker, error) {
 	return c, nil
 }
 
-// Types returns the documented event types (without the flashdrop. prefix), sorted.
+// Types returns the documented event types published on JetStream, the
+// ones webhooks and the event stream filter on (without the flashdrop.
+// prefix), sorted.
 func (c *EventChecker) Types() []string {
 	var out []string
 	for t := range c.byType {
-		out = append(out, strings.TrimPrefix(t, "flashdrop."))
+		if name := strings.TrimPrefix(t, "flashdrop."); !c.webhookOnly[name] {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// WebhookOnlyTypes returns the types documented only as webhook
+// deliveries, never published (without the flashdrop. prefix), sorted.
+func (c *EventChecker) WebhookOnlyTypes() []string {
+	var out []string
+	for t := range c.webhookOnly {
+		out = append(out, t)
 	}
 	sort.Strings(out)
 	return out

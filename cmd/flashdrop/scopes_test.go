@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/contract"
+)
+
+// TestEveryAdminRouteChecksItsScope walks every operation of the served
+// openapi.json that declares an adminBearer scope: called with a key
+// holding every other scope, each answers 403 forbidden naming the missing
+// scope; called with a key holding exactly that scope, none answers 401 or
+// 403. Since the walk reads the document, and TestContractCoversEveryRoute
+// holds the router and the document equal, an admin route documented
+// without a scope, with the wrong one, or enforcing none, fails here.
+func TestEveryAdminRouteChecksItsScope(t *testing.T) {
+	s := startInteg(t, nil)
+	doc := call(t, "GET", s.base+"/openapi.json", "", "")
+	if doc.status != 200 {
+		t.Fatalf("GET /openapi.json: %d", doc.status)
+	}
+	var spec struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(doc.raw), &spec); err != nil {
+		t.Fatal(err)
+	}
+	// One key per scope set, made by the admin token (which holds them all).
+	keys := map[string]string{}
+	mint := func(name string, scopes []string) string {
+		k := strings.Join(scopes, ",")
+		if secret, ok := keys[k]; ok {
+			return secret
+		}
+		r := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": name, "scopes": scopes})
+		keys[k] = r.body["secret"].(string)
+		return keys[k]
+	}
+	allBut := func(missing string) string {
+		return mint("all but "+missing, slices.DeleteFunc(slices.Clone(engine.AllScopes), func(x string) bool { return x == missing }))
+	}
+	only := func(scope string) string { return mint("only "+scope, []string{scope}) }
+
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	paths := make([]string, 0, len(spec.Paths))
+	for p := range spec.Paths {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	walked := map[string]int{}
+	for _, path := range paths {
+		for method, raw := range spec.Paths[path] {
+			if method == "parameters" {
+				continue
+			}
+			var op struct {
+				OperationID string                `json:"operationId"`
+				Security    []map[string][]string `json:"security"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			var scopes []string
+			for _, req := range op.Security {
+				scopes = append(scopes, req["adminBearer"]...)
+			}
+			if strings.HasPrefix(path, "/v1/admin/") && len(scopes) != 1 {
+				t.Errorf("%s %s (%s) is an admin route but names %d adminBearer scopes %v, want one", strings.ToUpper(method), path, op.OperationID, len(scopes), scopes)
+			}
+			for _, scope := range scopes {
+				if !slices.Contains(engine.AllScopes, scope) {
+					t.Errorf("%s %s (%s) names the unknown scope %q", strings.ToUpper(method), path, op.OperationID, scope)
+					continue
+				}
+				url := s.base + param.ReplaceAllString(path, "x")
+				body := ""
+				if method == "post" {
+					body = "{}"
+				}
+				M := strings.ToUpper(method)
+				st, p := probe(t, M, url, allBut(scope), body)
+				detail, _ := p["detail"].(string)
+				if st != 403 || p["code"] != "forbidden" || !strings.HasSuffix(detail, "scope "+scope) {
+					t.Errorf("%s %s (%s) with every scope but %s: %d %v, want 403 forbidden naming %s", M, path, op.OperationID, scope, st, p, scope)
+				}
+				if st, p := probe(t, M, url, only(scope), body); st == 401 || st == 403 {
+					t.Errorf("%s %s (%s) with a key holding only %s: %d %v", M, path, op.OperationID, scope, st, p)
+				}
+				walked[scope]++
+			}
+		}
+	}
+	for _, sc := range engine.AllScopes {
+		if walked[sc] == 0 {
+			t.Errorf("no operation in openapi.json declares the scope %s", sc)
+		}
+	}
+	t.Logf("operations walked per scope: %v", walked)
+}
+
+// probe sends one request through the contract-checking client and
+// returns the status and the JSON answer; an event stream's body is not
+// read (it would last minutes), only its status and type are checked.
+func probe(t *testing.T, method, url, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := contract.Client(t, nil).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		raw, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(raw, &out)
+	}
+	return resp.StatusCode, out
+}
