@@ -53,6 +53,41 @@ func dropNext(armed *atomic.Bool) func([]byte) redistest.Fault {
 	}
 }
 
+// warmScripts runs every script the lost-reply tests arm through, on a
+// drop of its own, so Redis has them cached: an armed fault must land on
+// a call Redis runs, not on the NOSCRIPT answer to a first EVALSHA (which
+// go-redis follows with EVAL, leaving nothing to repeat).
+func warmScripts(t *testing.T, f *fixture) {
+	t.Helper()
+	w := f.newDrop(t, 2, 1)
+	f.register(t, w.ID, "x", "y")
+	if _, _, err := f.eng.Register(ctx(t), w.ID, "z", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.ExpireDue(ctx(t), w.ID, f.clock.Now(), 1); err != nil {
+		t.Fatal(err)
+	}
+	at := f.clock.Now()
+	f.clock.Set(t0)
+	defer f.clock.Set(at)
+	res, err := f.eng.ReserveBatch(ctx(t), w.ID, []engine.ReserveRequest{{User: "x", Quantity: 1}, {User: "y", Quantity: 1}})
+	if err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("warm-up reserve: %+v %v", res, err)
+	}
+	if _, err := f.eng.Confirm(ctx(t), res[0].Reservation.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Cancel(ctx(t), res[1].Reservation.ID, "y"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Pause(ctx(t), w.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Resume(ctx(t), w.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestLostReplyRetriedOnce: Redis runs a script, the reply is lost, go-redis
 // sends the same call again. The repeat must answer what the first run
 // answered and change nothing (issue 9 §1).
@@ -60,6 +95,7 @@ func TestLostReplyRetriedOnce(t *testing.T) {
 	t.Parallel()
 	var armed atomic.Bool
 	f, p := proxied(t, dropNext(&armed), nil)
+	warmScripts(t, f)
 	d := f.newDrop(t, 3, 2)
 	f.register(t, d.ID, "alice", "bob")
 
@@ -111,6 +147,63 @@ func TestLostReplyRetriedOnce(t *testing.T) {
 	_, created, err = f.eng.CreateDropOnce(ctx(t), d2)
 	if err != nil || !created {
 		t.Fatalf("create through a lost reply: created=%v %v", created, err)
+	}
+	if p.Faults() != 4 {
+		t.Fatalf("the proxy dropped %d replies, want 4", p.Faults())
+	}
+	checkInvariants(t, f, d, nil)
+}
+
+// TestLostReplySettleAndPause: confirm, cancel, pause and resume keep no
+// call record; they are safe to repeat because a repeat finds the final
+// state the first run left and answers what the first run answered. Each
+// runs here with its first reply lost, so go-redis sends it again: the
+// answer is still success, and every counter and event moves once.
+func TestLostReplySettleAndPause(t *testing.T) {
+	t.Parallel()
+	var armed atomic.Bool
+	f, p := proxied(t, dropNext(&armed), nil)
+	warmScripts(t, f)
+	d := f.newDrop(t, 2, 1)
+	f.register(t, d.ID, "alice", "bob", "carol")
+	f.clock.Set(t0)
+	res, err := f.eng.ReserveBatch(ctx(t), d.ID, []engine.ReserveRequest{
+		{User: "alice", Quantity: 1}, {User: "bob", Quantity: 1}, {User: "carol", Quantity: 1, Waitlist: true}})
+	if err != nil || res[0].Err != nil || res[1].Err != nil || !errors.Is(res[2].Err, engine.ErrSoldOut) {
+		t.Fatalf("reserve: %+v %v", res, err)
+	}
+
+	armed.Store(true)
+	got, err := f.eng.Confirm(ctx(t), res[0].Reservation.ID, "")
+	if err != nil || got.Status != engine.StatusConfirmed {
+		t.Fatalf("confirm through a lost reply: %+v %v", got, err)
+	}
+	armed.Store(true)
+	if dr, err := f.eng.Pause(ctx(t), d.ID); err != nil || !dr.Paused {
+		t.Fatalf("pause through a lost reply: %+v %v", dr, err)
+	}
+	// Cancelled while paused with carol waiting: the unit is owed to her.
+	armed.Store(true)
+	got, err = f.eng.Cancel(ctx(t), res[1].Reservation.ID, "bob")
+	if err != nil || got.Status != engine.StatusCancelled {
+		t.Fatalf("cancel through a lost reply: %+v %v", got, err)
+	}
+	if st := f.stats(t, d.ID); st.Owed != 1 || st.Held != 0 || st.Confirmed != 1 || st.Available != 0 {
+		t.Fatalf("stats after cancel while paused: %+v", st)
+	}
+	// Resume promotes carol once, however many times the call runs.
+	armed.Store(true)
+	if dr, err := f.eng.Resume(ctx(t), d.ID); err != nil || dr.Paused {
+		t.Fatalf("resume through a lost reply: %+v %v", dr, err)
+	}
+	if st := f.stats(t, d.ID); st.Owed != 0 || st.Held != 1 || st.Confirmed != 1 || st.Available != 0 || st.Reservations != 3 {
+		t.Fatalf("stats after resume: %+v", st)
+	}
+	evs := f.events(t, d.ID)
+	for typ, want := range map[engine.EventType]int{engine.EventConfirmed: 1, engine.EventCancelled: 1, engine.EventWon: 3} {
+		if n := countEvents(evs, typ); n != want {
+			t.Errorf("%s events: %d, want %d", typ, n, want)
+		}
 	}
 	if p.Faults() != 4 {
 		t.Fatalf("the proxy dropped %d replies, want 4", p.Faults())
