@@ -73,25 +73,32 @@ func recompute(rec engine.DrawRecord) string {
 	if hex.EncodeToString(h.Sum(nil)) != rec.FrozenDigest || int64(len(sorted)) != rec.Registrants {
 		return "the tickets are not the frozen list"
 	}
-	rank := func(tk string) []byte {
-		m := hmac.New(sha256.New, seed)
-		m.Write([]byte(tk))
-		return m.Sum(nil)
-	}
-	order := slices.Clone(rec.Tickets)
-	sort.SliceStable(order, func(i, j int) bool {
-		if c := bytes.Compare(rank(order[i]), rank(order[j])); c != 0 {
-			return c < 0
-		}
-		return order[i] < order[j]
-	})
-	if !slices.Equal(order, rec.Tickets) {
+	if !slices.Equal(seedOrder(seed, rec.Tickets), rec.Tickets) {
 		return "the published order is not the seed's order"
 	}
 	if want := min(rec.Registrants, rec.Stock/max(rec.Quantity, 1)); rec.Winners != want {
 		return "the number of winners is wrong"
 	}
 	return ""
+}
+
+// seedOrder is the README's draw order of tickets under seed, computed
+// from nothing else: ascending HMAC-SHA256(seed, ticket), ties by ticket.
+// It returns a new slice.
+func seedOrder(seed []byte, tickets []string) []string {
+	rank := func(tk string) []byte {
+		m := hmac.New(sha256.New, seed)
+		m.Write([]byte(tk))
+		return m.Sum(nil)
+	}
+	order := slices.Clone(tickets)
+	sort.SliceStable(order, func(i, j int) bool {
+		if c := bytes.Compare(rank(order[i]), rank(order[j])); c != 0 {
+			return c < 0
+		}
+		return order[i] < order[j]
+	})
+	return order
 }
 
 // TestDrawThirtyOfThreeHundred: 30 units among 300 registrants end with

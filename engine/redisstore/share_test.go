@@ -1,8 +1,14 @@
 package redisstore_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -218,6 +224,171 @@ func TestReferralsNeverChangeOdds(t *testing.T) {
 		if a[0] != "u4 won" || a[1] != "u1 won" || a[2] != "u0 waitlist 1" {
 			t.Fatalf("answers: %v", a)
 		}
+	})
+}
+
+// TestReferralsNeverChangeDrawOdds: in a draw, a referral buys nothing.
+// Registrants of a draw drop come through share codes of another drop's
+// wins, the code owners (referrers) among them, and the draw is checked
+// three ways: (a) the frozen list holds exactly one ticket per
+// registrant, each her ticket key's ticket, so a referral adds no ticket
+// and changes none; (b) every registrant's rank and outcome are what the
+// revealed seed and the ticket list alone give, recomputed here with no
+// referral input; (c) a twin drop with the same seed, the same ticket key
+// and the same registrants, none referred, draws the same order and
+// gives everyone the same outcome. (a) and (b) already pin every rank to
+// inputs that carry no referral; (c) says it the way the issue does: a
+// referrer's rank is the one she would have had without any referral.
+func TestReferralsNeverChangeDrawOdds(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		src := f.newDrop(t, 5, 1)
+		codes := map[string]string{}
+		for _, u := range []string{"u-0", "u-3", "u-7", "outsider"} {
+			codes[u] = f.win(t, src, u, time.Second).ShareCode
+		}
+		// 12 registrants for 4 units: ranks decide, and a referrer can
+		// land on either side of the line.
+		referred, _ := f.newDraw(t, 4, 0)
+		us := users("u", 12)
+
+		// The engine picks a draw's secrets when it creates the drop, but
+		// the store takes them from its caller: the twin, created through
+		// the store, gets the referred drop's seed and ticket key, so
+		// nothing but the referrals sets the two drops apart.
+		sec, err := f.store.DrawSecrets(ctx(t), referred.ID)
+		if err != nil || sec == nil {
+			t.Fatalf("draw secrets: %v %v", sec, err)
+		}
+		twin := referred
+		twin.ID, twin.Secrets = uniqueID(t), sec
+		if created, err := f.store.CreateDrop(ctx(t), twin); err != nil || !created {
+			t.Fatalf("create the twin: %v %v", created, err)
+		}
+		twin.Secrets = nil
+
+		refs := map[string]string{
+			// The referrers came through each other's codes and an
+			// outsider's.
+			"u-0": codes["u-3"], "u-3": codes["u-0"], "u-7": codes["outsider"],
+			// u-0 brings the most.
+			"u-1": codes["u-0"], "u-2": codes["u-0"], "u-4": codes["u-0"],
+			"u-5": codes["u-3"], "u-6": codes["u-7"], "u-9": codes["u-7"],
+			// u-8, u-10 and u-11 came on their own.
+		}
+		f.clock.Set(referred.RegistrationOpensAt)
+		for _, u := range us {
+			if _, _, err := f.eng.Register(ctx(t), referred.ID, u, refs[u]); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := f.eng.Register(ctx(t), twin.ID, u, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A repeat through another code, and a referrer's own code: no
+		// credit, and no second registration.
+		for u, ref := range map[string]string{"u-1": codes["u-3"], "u-7": codes["u-7"], "u-0": codes["u-0"]} {
+			if _, created, err := f.eng.Register(ctx(t), referred.ID, u, ref); err != nil || created {
+				t.Fatalf("repeat of %s through %s: %v %v", u, ref, created, err)
+			}
+		}
+		if st := f.stats(t, referred.ID); st.Referrals != 9 {
+			t.Fatalf("the referrals were not credited, the test proves nothing: %+v", st)
+		}
+		if st := f.stats(t, twin.ID); st.Referrals != 0 {
+			t.Fatalf("the twin has referrals: %+v", st)
+		}
+
+		f.clock.Set(referred.SaleStartsAt)
+		for _, d := range []engine.Drop{referred, twin} {
+			if st, err := f.eng.RunDraw(ctx(t), d.ID, engine.DrawOptions{Owner: "node", Step: 5}); err != nil || st.Phase != engine.DrawDrawn {
+				t.Fatalf("draw %s: %+v %v", d.ID, st, err)
+			}
+		}
+		rec := f.record(t, referred.ID, 5)
+
+		// (a) One ticket per registrant, and each the README's ticket of
+		// her user id (HMAC-SHA256(ticket key, user), first 16 bytes):
+		// nothing about her referrals goes into it.
+		ticketOf := map[string]string{}
+		userOf := map[string]string{}
+		for _, u := range us {
+			m := hmac.New(sha256.New, sec.TicketKey)
+			m.Write([]byte(u))
+			tk := hex.EncodeToString(m.Sum(nil)[:16])
+			ticketOf[u], userOf[tk] = tk, u
+		}
+		if rec.Registrants != int64(len(us)) || len(rec.Tickets) != len(us) {
+			t.Errorf("(a) %d registrants, %d tickets, want %d of each", rec.Registrants, len(rec.Tickets), len(us))
+		}
+		seen := map[string]bool{}
+		for _, tk := range rec.Tickets {
+			if _, ok := userOf[tk]; !ok {
+				t.Errorf("(a) ticket %s is no registrant's ticket", tk)
+			} else if seen[tk] {
+				t.Errorf("(a) ticket %s (%s) is listed twice", tk, userOf[tk])
+			}
+			seen[tk] = true
+		}
+
+		// (b) Ranks from the seed and the ticket list alone: the list is
+		// the registrants' tickets, which (a) found to be the frozen list,
+		// sorted first, so the published order is not an input.
+		if why := recompute(rec); why != "" {
+			t.Errorf("(b) independent recomputation: %s", why)
+		}
+		seed, err := hex.DecodeString(rec.Seed)
+		if err != nil || len(seed) == 0 {
+			t.Fatalf("revealed seed %q", rec.Seed)
+		}
+		want := make([]string, 0, len(us))
+		for _, u := range us {
+			want = append(want, ticketOf[u])
+		}
+		sort.Strings(want)
+		rankOf := map[string]int{}
+		for i, tk := range seedOrder(seed, want) {
+			rankOf[userOf[tk]] = i
+		}
+		winners := int(min(int64(len(us)), referred.Stock/referred.DrawQuantity))
+		outcome := func(d engine.Drop, u string) string {
+			v, err := f.eng.ShopperView(ctx(t), d.ID, u)
+			switch {
+			case err != nil:
+				return err.Error()
+			case v.Ticket != ticketOf[u]:
+				return "ticket " + v.Ticket
+			case v.Reservation != nil && v.Reservation.Status == engine.StatusHeld && v.WaitlistPosition == nil:
+				return "won"
+			case v.Reservation == nil && v.WaitlistPosition != nil:
+				return "waitlist " + itoa(int(*v.WaitlistPosition))
+			}
+			return fmt.Sprintf("%+v", v)
+		}
+		for _, u := range us {
+			r := rankOf[u]
+			exp := "won"
+			if r >= winners {
+				exp = "waitlist " + itoa(r-winners+1)
+			}
+			if got := outcome(referred, u); got != exp {
+				t.Errorf("(b) %s (referred by %q, a referrer: %v) has rank %d by the seed, so %s; she has %s",
+					u, refs[u], codes[u] != "", r, exp, got)
+			}
+		}
+
+		// (c) The twin, with no referrals, draws the same.
+		tw := f.record(t, twin.ID, 5)
+		if tw.Seed != rec.Seed || tw.FrozenDigest != rec.FrozenDigest || tw.Winners != rec.Winners ||
+			!slices.Equal(tw.Tickets, rec.Tickets) {
+			t.Errorf("(c) the twin without referrals drew otherwise:\nwithout: seed %s digest %s winners %d %v\nwith:    seed %s digest %s winners %d %v",
+				tw.Seed, tw.FrozenDigest, tw.Winners, tw.Tickets, rec.Seed, rec.FrozenDigest, rec.Winners, rec.Tickets)
+		}
+		for _, u := range us {
+			if a, b := outcome(referred, u), outcome(twin, u); a != b {
+				t.Errorf("(c) %s: %s with referrals, %s without", u, a, b)
+			}
+		}
+		checkInvariants(t, f, referred, nil)
 	})
 }
 
