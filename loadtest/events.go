@@ -114,6 +114,9 @@ func readEvents(ctx context.Context, natsURL, drop string, want map[string]bool,
 			seen[ce.ID] = true
 			out = append(out, EventRecord{ID: ce.ID, Type: typ, Reservation: ce.Data.Reservation, User: ce.Data.User,
 				Quantity: ce.Data.Quantity, FromWaitlist: ce.Data.FromWaitlist, Time: ce.Time})
+			if meta != nil {
+				out[len(out)-1].Stored = meta.Timestamp
+			}
 			if typ == "won" {
 				delete(missing, ce.Data.Reservation)
 			}

@@ -87,6 +87,10 @@ type EventRecord struct {
 	Quantity     int64     `json:"quantity,omitempty"`
 	FromWaitlist bool      `json:"from_waitlist,omitempty"`
 	Time         time.Time `json:"time"`
+	// Stored is when JetStream stored the event (its own clock, from the
+	// message metadata): the change it announces happened before then,
+	// which bounds when a server-side change (an expiry) took effect.
+	Stored time.Time `json:"stored,omitzero"`
 }
 
 // normalize sorts everything, so records compare and merge the same

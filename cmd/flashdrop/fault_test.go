@@ -264,6 +264,9 @@ func nodeKillRun(t *testing.T, restart bool) {
 func checkHistory(t *testing.T, rep *loadtest.Report, exchanges []loadtest.Exchange) {
 	t.Helper()
 	ops := history.FromLoad(rep.Drop.ID, exchanges)
+	if rep.Records != nil {
+		ops = history.WithExpiredEvents(ops, rep.Records.Events)
+	}
 	results, err := history.Check(map[string]history.Drop{rep.Drop.ID: {Stock: rep.Drop.Stock, PerUserLimit: rep.Drop.PerUserLimit}},
 		ops, history.Options{Timeout: historyTimeout(), VisualizeDir: t.TempDir()})
 	for _, r := range results {

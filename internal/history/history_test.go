@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flashdrop/flashdrop/loadtest"
 	"go.uber.org/goleak"
 )
 
@@ -209,4 +210,50 @@ func TestManyConcurrentPresses(t *testing.T) {
 
 func user(i int) string {
 	return "u" + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676))
+}
+
+// TestExpiredEventsNarrowExpiries: an expiry the sweeper did is known
+// from a read at the end as "some time after the deadline"; its expired
+// event pins it to when the node stamped it and JetStream stored it. With
+// the event, a second win that came before the expiry is the oversell it
+// is; with the wide window alone the checker could place the expiry
+// before that win and pass.
+func TestExpiredEventsNarrowExpiries(t *testing.T) {
+	d := Drop{Stock: 1, PerUserLimit: 1}
+	build := func() *h {
+		b := registered("alice", "bob")
+		b.seq(0, res("alice", ""), won("r1")) // 30..35 ms
+		b.seq(1, res("bob", ""), won("r2"))   // 40..45: needs r1 gone already
+		b.now += 50
+		b.ops = append(b.ops, Op{Drop: "d", Client: 9, In: Input{Kind: Expire, ID: "r1", User: "alice"},
+			Out: ok, Call: b.at(36), Return: b.at(b.now)}) // deadline .. the read at the end
+		return b
+	}
+	if err := check(t, d, build()); err != nil {
+		t.Fatalf("the wide window should admit the history: %v", err)
+	}
+	expired := func(from, to int, stored bool) []loadtest.EventRecord {
+		b := newH()
+		ev := loadtest.EventRecord{Type: "expired", Reservation: "r1", Time: b.at(from)}
+		if stored {
+			ev.Stored = b.at(to)
+		}
+		return []loadtest.EventRecord{ev, {Type: "expired", Reservation: "other", Time: b.at(1), Stored: b.at(2)}}
+	}
+	late := build()
+	late.ops = WithExpiredEvents(late.ops, expired(50, 55, true))
+	if err := check(t, d, late); err == nil {
+		t.Fatal("a win before the expiry its event pins passed")
+	}
+	early := build()
+	early.ops = WithExpiredEvents(early.ops, expired(37, 39, true))
+	if err := check(t, d, early); err != nil {
+		t.Fatalf("an expiry pinned before the second win failed: %v", err)
+	}
+	// An event JetStream gave no time for leaves the window as it was.
+	unknown := build()
+	unknown.ops = WithExpiredEvents(unknown.ops, expired(50, 55, false))
+	if err := check(t, d, unknown); err != nil {
+		t.Fatalf("an event without a stored time narrowed the window: %v", err)
+	}
 }

@@ -105,6 +105,44 @@ func FromLoad(drop string, exchanges []loadtest.Exchange) []Op {
 	return ops
 }
 
+// WithExpiredEvents narrows the Expire operations FromLoad made (each
+// from a hold's deadline to the read that found it expired, often at the
+// end of the run) to when the expiry really happened, from the drop's
+// `expired` events: it took effect after the node read the clock it
+// stamped the event with (the event's time) and before JetStream stored
+// the event (its Stored time). A wide window lets an expiry fall anywhere
+// among thousands of reserves, and the checker's search grows with every
+// such choice; the narrow one is as sound and leaves it nearly none. An
+// operation without a usable event keeps its window.
+func WithExpiredEvents(ops []Op, events []loadtest.EventRecord) []Op {
+	type window struct{ from, to time.Time }
+	at := map[string]window{}
+	for _, ev := range events {
+		if ev.Type != "expired" || ev.Reservation == "" || ev.Stored.IsZero() || ev.Time.After(ev.Stored) {
+			continue
+		}
+		at[ev.Reservation] = window{ev.Time, ev.Stored}
+	}
+	out := append([]Op(nil), ops...)
+	for i, op := range out {
+		w, ok := at[op.In.ID]
+		if op.In.Kind != Expire || !ok {
+			continue
+		}
+		call, ret := op.Call, op.Return
+		if w.from.After(call) {
+			call = w.from
+		}
+		if w.to.Before(ret) {
+			ret = w.to
+		}
+		if !ret.Before(call) {
+			out[i].Call, out[i].Return = call, ret
+		}
+	}
+	return out
+}
+
 // pathID is the reservation id of /v1/reservations/{id}[/action].
 func pathID(path string) string {
 	rest := strings.TrimPrefix(path, "/v1/reservations/")
