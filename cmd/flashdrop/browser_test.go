@@ -29,6 +29,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
@@ -506,5 +507,161 @@ func TestBrowserDemoLink(t *testing.T) {
 	}
 	b.press(demo, "register")
 	b.run(demo, chromedp.WaitVisible(chromedp.ID("registered")))
+	b.clean()
+}
+
+// TestBrowserOpsForms: issue 13's ops forms in Chromium. The create-drop
+// and create-series forms, filled in with the keyboard, show the API's
+// validation error next to the field it names (and create nothing); once
+// corrected they create the drop and the series, which the admin API then
+// returns and the ops page lists.
+func TestBrowserOpsForms(t *testing.T) {
+	redis := testkit.OwnRedis(t)
+	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789")
+	base := "http://" + m.Addr
+	b := newBrowser(t, base)
+	admin := m.Config.AdminToken
+	now := clock.Now() // Tuesday 2026-11-24, 09:00 UTC
+
+	ops := b.tab("ops", 1200, 1000)
+	b.run(ops, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
+	b.tabTo(ops, "admin-token")
+	b.run(ops, chromedp.KeyEvent(admin), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.ID("drop-form")))
+
+	sel := func(form, name string) string { return `#` + form + ` [name="` + name + `"]` }
+	// typeIn replaces what a field holds with text, from the keyboard:
+	// Ctrl+A, Delete, the keys.
+	typeIn := func(form, name, text string) {
+		t.Helper()
+		s := sel(form, name)
+		b.run(ops, chromedp.Focus(s), chromedp.KeyEvent("a", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+			chromedp.KeyEvent(kb.Delete), chromedp.KeyEvent(text))
+		if got := eval[string](b, ops, `document.querySelector('`+s+`').value`); got != text {
+			t.Fatalf("%s holds %q after typing %q", s, got, text)
+		}
+	}
+	// setTime sets a datetime-local field. Its keyboard entry goes by the
+	// browser's locale (month/day/year, AM/PM, …), so the value is set
+	// directly; the page reads it the same way either way.
+	setTime := func(form, name string, at time.Time) {
+		t.Helper()
+		v := at.UTC().Format("2006-01-02T15:04")
+		b.run(ops, chromedp.SetValue(sel(form, name), v))
+		if got := eval[string](b, ops, `document.querySelector('`+sel(form, name)+`').value`); got != v {
+			t.Fatalf("%s holds %q after setting %q", sel(form, name), got, v)
+		}
+	}
+	submit := func(form string) {
+		t.Helper()
+		b.run(ops, chromedp.Focus(`#`+form+` button[type="submit"]`), chromedp.KeyEvent(kb.Enter))
+	}
+	// fieldError waits for the API's error text want in the error element
+	// that follows the field's label, and checks that the page marks that
+	// field (aria-invalid, the focus), shows the error beside the field (or
+	// just under it, where the form is one column wide),
+	// says "Check the marked field." and leaves every other field unmarked.
+	fieldError := func(form, name, want string) {
+		t.Helper()
+		b.until(ops, form+"'s error next to "+name, `(() => {
+			const input = document.getElementById('`+form+`').elements['`+name+`'];
+			const err = input && input.closest('label') && input.closest('label').nextElementSibling;
+			return !!err && err.matches('.error[data-for="`+name+`"]') && err.textContent === `+strconv.Quote(want)+`; })()`)
+		got := eval[map[string]any](b, ops, `(() => {
+			const f = document.getElementById('`+form+`'), input = f.elements['`+name+`'];
+			const l = input.closest('label').getBoundingClientRect(), e = input.closest('label').nextElementSibling.getBoundingClientRect();
+			return {
+				invalid: input.getAttribute('aria-invalid'),
+				focused: document.activeElement === input,
+				onRow: e.width > 0 && e.height > 0 && e.top < l.bottom + 16 && e.bottom > l.top,
+				message: f.querySelector('.form-message').textContent,
+				others: Array.from(f.querySelectorAll('.error')).filter(el => el.dataset.for !== '`+name+`' && el.textContent !== '').map(el => el.dataset.for + ': ' + el.textContent).join('; ')
+					+ Array.from(f.elements).filter(el => el !== input && el.getAttribute('aria-invalid')).map(el => ' ' + el.name + ' aria-invalid').join(''),
+			}; })()`)
+		if got["invalid"] != "true" || got["focused"] != true || got["onRow"] != true || got["message"] != "Check the marked field." || got["others"] != "" {
+			b.shot(ops, "field-error-"+name)
+			t.Errorf("%s, error on %s: %v", form, name, got)
+		}
+	}
+	// noErrors checks the form shows no field error after a success.
+	noErrors := func(form string) {
+		t.Helper()
+		if s := eval[string](b, ops, `Array.from(document.querySelectorAll('#`+form+` .error')).map(el => el.textContent).join('')
+			+ Array.from(document.getElementById('`+form+`').elements).filter(el => el.getAttribute('aria-invalid')).map(el => el.name).join('')`); s != "" {
+			t.Errorf("%s still shows an error after a success: %q", form, s)
+		}
+	}
+
+	// --- A drop: no stock, then a sale before registration closes, then right. ---
+	typeIn("drop-form", "id", "ops-hoodie")
+	typeIn("drop-form", "name", "Ops Hoodie")
+	typeIn("drop-form", "product", "Aurora Hoodie")
+	typeIn("drop-form", "stock", "0")
+	setTime("drop-form", "registration_opens_at", now.Add(-time.Hour))
+	setTime("drop-form", "registration_closes_at", now.Add(30*time.Minute))
+	setTime("drop-form", "sale_starts_at", now.Add(30*time.Minute))
+	setTime("drop-form", "sale_ends_at", now.Add(2*time.Hour))
+	submit("drop-form")
+	fieldError("drop-form", "stock", fmt.Sprintf("stock must be between 1 and %d", engine.MaxStock))
+	if r := call(t, "GET", base+"/v1/admin/drops/ops-hoodie", admin, ""); r.status != 404 {
+		t.Fatalf("after a refused form the drop exists: %d %s", r.status, r.raw)
+	}
+
+	typeIn("drop-form", "stock", "5")
+	setTime("drop-form", "sale_starts_at", now.Add(15*time.Minute))
+	submit("drop-form")
+	fieldError("drop-form", "sale_starts_at", "sale_starts_at must not be before registration_closes_at")
+	if r := call(t, "GET", base+"/v1/admin/drops/ops-hoodie", admin, ""); r.status != 404 {
+		t.Fatalf("after a refused form the drop exists: %d %s", r.status, r.raw)
+	}
+
+	setTime("drop-form", "sale_starts_at", now.Add(30*time.Minute))
+	submit("drop-form")
+	b.until(ops, "the drop created", `document.querySelector('#drop-form .form-message').textContent === 'Created drop ops-hoodie.'`)
+	noErrors("drop-form")
+	d := call(t, "GET", base+"/v1/admin/drops/ops-hoodie", admin, "")
+	if d.status != 200 || d.body["name"] != "Ops Hoodie" || d.body["product"] != "Aurora Hoodie" || d.body["stock"] != float64(5) ||
+		d.body["sale_starts_at"] != now.Add(30*time.Minute).Format(time.RFC3339) || d.body["sale_ends_at"] != now.Add(2*time.Hour).Format(time.RFC3339) {
+		t.Fatalf("the drop the form created: %d %s", d.status, d.raw)
+	}
+	b.until(ops, "the new drop on the ops page", `(() => { const tr = document.querySelector('#drops tr[data-drop="ops-hoodie"]');
+		return !!tr && tr.textContent.includes('registration open'); })()`)
+
+	// --- A weekly series: an unknown time zone, then right. ---
+	typeIn("series-form", "id", "ops-tee")
+	typeIn("series-form", "name", "Ops Weekly Tee")
+	typeIn("series-form", "stock", "3")
+	b.run(ops, chromedp.Focus(sel("series-form", "weekday")), chromedp.KeyEvent("Sun"))
+	if v := eval[string](b, ops, `document.querySelector('`+sel("series-form", "weekday")+`').selectedOptions[0].textContent`); v != "Sunday" {
+		t.Fatalf("the weekday after typing Sun: %q", v)
+	}
+	typeIn("series-form", "time_zone", "Europe/Atlantis")
+	submit("series-form")
+	fieldError("series-form", "time_zone", `time_zone unknown time zone "Europe/Atlantis"`)
+	if r := call(t, "GET", base+"/v1/admin/series/ops-tee", admin, ""); r.status != 404 {
+		t.Fatalf("after a refused form the series exists: %d %s", r.status, r.raw)
+	}
+
+	typeIn("series-form", "time_zone", "Europe/Berlin")
+	submit("series-form")
+	b.until(ops, "the series created", `document.querySelector('#series-form .form-message').textContent === 'Created series ops-tee.'`)
+	noErrors("series-form")
+	list := call(t, "GET", base+"/v1/admin/series", admin, "")
+	var got map[string]any
+	if ss, ok := list.body["series"].([]any); ok && list.status == 200 {
+		for _, s := range ss {
+			if s, ok := s.(map[string]any); ok && s["id"] == "ops-tee" {
+				got = s
+			}
+		}
+	}
+	if got == nil || got["name"] != "Ops Weekly Tee" || got["stock"] != float64(3) || got["weekday"] != float64(7) ||
+		got["sale_time"] != "10:00" || got["time_zone"] != "Europe/Berlin" {
+		t.Fatalf("the series the form created: %d %s", list.status, list.raw)
+	}
+	if next, _ := got["next_drop"].(map[string]any); next["id"] != "ops-tee-2026-11-29" {
+		t.Errorf("the series' next drop: %v, want Sunday's ops-tee-2026-11-29", got["next_drop"])
+	}
+
+	b.shotViewport(ops, "ops-forms")
 	b.clean()
 }
