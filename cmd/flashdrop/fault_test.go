@@ -265,7 +265,24 @@ func checkHistory(t *testing.T, rep *loadtest.Report, exchanges []loadtest.Excha
 	t.Helper()
 	ops := history.FromLoad(rep.Drop.ID, exchanges)
 	if rep.Records != nil {
-		ops = history.WithExpiredEvents(ops, rep.Records.Events)
+		narrowed := history.WithExpiredEvents(ops, rep.Records.Events)
+		var n, narrow int
+		var before, after time.Duration
+		for i, op := range ops {
+			if op.In.Kind == history.Expire {
+				n++
+				before += op.Return.Sub(op.Call)
+				after += narrowed[i].Return.Sub(narrowed[i].Call)
+				if narrowed[i].Return.Sub(narrowed[i].Call) < op.Return.Sub(op.Call) {
+					narrow++
+				}
+			}
+		}
+		if n > 0 {
+			t.Logf("history: %d expiries, %d narrowed by their events (mean window %v -> %v)", n, narrow,
+				(before / time.Duration(n)).Round(time.Millisecond), (after / time.Duration(n)).Round(time.Millisecond))
+		}
+		ops = narrowed
 	}
 	results, err := history.Check(map[string]history.Drop{rep.Drop.ID: {Stock: rep.Drop.Stock, PerUserLimit: rep.Drop.PerUserLimit}},
 		ops, history.Options{Timeout: historyTimeout(), VisualizeDir: t.TempDir()})
