@@ -139,6 +139,60 @@ var createWebhookCases = []decodeCase{
 	{`"https://x"`, "body"},
 }
 
+// The bodies added after the first fuzz round: series, API keys, webhook
+// replay. Each goes through the same strict decoder, and each has its own
+// cases and fuzz target so its field types are exercised too.
+var createSeriesCases = []decodeCase{
+	{``, "body"},
+	{`{"id":"tee","name":"Tee","product":"p","stock":3,"per_user_limit":1,"hold_seconds":60,"mode":"fcfs",` +
+		`"weekday":7,"sale_time":"10:00","time_zone":"Europe/Berlin","registration_opens_before_seconds":259200}`, ""},
+	{`{"weekday":"sunday"}`, "weekday"},
+	{`{"weekday":7.5}`, "weekday"},
+	{`{"stock":"3"}`, "stock"},
+	{`{"sale_time":1000}`, "sale_time"},
+	{`{"time_zone":null}`, "time_zone"},
+	{`{"mode":["fcfs"]}`, "mode"},
+	{`{"id":"a","id":"b"}`, "id"},
+	{`{"timeZone":"UTC"}`, "timeZone"},
+}
+
+var createKeyCases = []decodeCase{
+	{``, "body"},
+	{`{"name":"social","scopes":["events:read"]}`, ""},
+	{`{"name":"social","scopes":[]}`, ""},
+	{`{"scopes":"events:read"}`, "scopes"},
+	{`{"scopes":["events:read",null]}`, "scopes"},
+	{`{"scopes":[1]}`, "scopes"},
+	{`{"name":1}`, "name"},
+	{`{"name":"a","name":"b"}`, "name"},
+	{`{"secret":"mine"}`, "secret"},
+}
+
+var rotateKeyCases = []decodeCase{
+	{``, ""},
+	{`{}`, ""},
+	{`{"grace_seconds":60}`, ""},
+	{`{"grace_seconds":-1}`, ""},
+	{`{"grace_seconds":1.5}`, "grace_seconds"},
+	{`{"grace_seconds":"60"}`, "grace_seconds"},
+	{`{"grace_seconds":null}`, "grace_seconds"},
+	{`{"grace_seconds":1e400}`, "grace_seconds"},
+}
+
+var replayCases = []decodeCase{
+	{``, "body"},
+	{`{"since":"2026-12-01T10:00:00Z"}`, ""},
+	{`{"cursor":12,"types":["won","invited"],"drop":"tee-2026-12-06","limit":500}`, ""},
+	{`{"since":"yesterday"}`, "since"},
+	{`{"since":1764583200}`, "since"},
+	{`{"cursor":-1}`, "cursor"},
+	{`{"cursor":"12"}`, "cursor"},
+	{`{"types":"won"}`, "types"},
+	{`{"types":[null]}`, "types"},
+	{`{"limit":1.5}`, "limit"},
+	{`{"drop":["d"]}`, "drop"},
+}
+
 func checkDecodeCases[T any](t *testing.T, allowEmpty bool, cases []decodeCase) {
 	t.Helper()
 	for _, c := range append(append([]decodeCase{}, commonCases...), cases...) {
@@ -161,6 +215,10 @@ func TestDecodeBodies(t *testing.T) {
 	t.Run("register", func(t *testing.T) { checkDecodeCases[registerRequest](t, true, registerCases) })
 	t.Run("create drop", func(t *testing.T) { checkDecodeCases[createDropRequest](t, false, createDropCases) })
 	t.Run("create webhook", func(t *testing.T) { checkDecodeCases[createWebhookRequest](t, false, createWebhookCases) })
+	t.Run("create series", func(t *testing.T) { checkDecodeCases[createSeriesRequest](t, false, createSeriesCases) })
+	t.Run("create key", func(t *testing.T) { checkDecodeCases[createKeyRequest](t, false, createKeyCases) })
+	t.Run("rotate key", func(t *testing.T) { checkDecodeCases[rotateKeyRequest](t, true, rotateKeyCases) })
+	t.Run("replay", func(t *testing.T) { checkDecodeCases[replayRequest](t, false, replayCases) })
 }
 
 func TestDecodeBodyValues(t *testing.T) {
@@ -312,3 +370,13 @@ func FuzzDecodeCreateDrop(f *testing.F) { fuzzDecoder[createDropRequest](f, fals
 func FuzzDecodeCreateWebhook(f *testing.F) {
 	fuzzDecoder[createWebhookRequest](f, false, createWebhookCases)
 }
+
+func FuzzDecodeCreateSeries(f *testing.F) {
+	fuzzDecoder[createSeriesRequest](f, false, createSeriesCases)
+}
+
+func FuzzDecodeCreateKey(f *testing.F) { fuzzDecoder[createKeyRequest](f, false, createKeyCases) }
+
+func FuzzDecodeRotateKey(f *testing.F) { fuzzDecoder[rotateKeyRequest](f, true, rotateKeyCases) }
+
+func FuzzDecodeReplay(f *testing.F) { fuzzDecoder[replayRequest](f, false, replayCases) }
