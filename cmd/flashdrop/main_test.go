@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
@@ -19,7 +20,17 @@ import (
 	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
-func TestMain(m *testing.M) { redistest.Main(m, redistest.FastHTTPLingerers...) }
+func TestMain(m *testing.M) {
+	redistest.Main(m, append(redistest.FastHTTPLingerers,
+		// toxiproxy v2.5.0 can strand the head of a link's toxic chain:
+		// when a toxic is added or removed while the connection closes,
+		// the noop stub blocks for ever sending a chunk to a stub that
+		// has stopped (link.go's AddToxic/RemoveToxic swap channels
+		// under it). It is the library's goroutine, holds no socket of
+		// ours, and fails the leak check once in a few full fault runs.
+		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*NoopToxic).Pipe"),
+		goleak.IgnoreAnyFunction("github.com/Shopify/toxiproxy/v2/toxics.(*ToxicStub).Run"))...)
+}
 
 // startServe runs `flashdrop serve` in embedded mode on a free port, with a
 // manual clock, exactly as the binary would (ParseFlags, Run, Close).

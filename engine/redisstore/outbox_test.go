@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,64 @@ func TestReserveWritesOneOutboxEntryPerCall(t *testing.T) {
 				t.Errorf("event id %s twice", e.ID)
 			}
 			ids[e.ID] = true
+		}
+	})
+}
+
+// TestRegisterBatchWritesOneOutboxEntry: a registration batch leaves one
+// packed entry for its registered events, numbered in request order from
+// 1 under the call's nonce, plus one entry per referral (each has its own
+// nonce); a shopper twice in the batch is registered and announced once.
+func TestRegisterBatchWritesOneOutboxEntry(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		src := f.newDrop(t, 5, 1)
+		code := f.win(t, src, "referrer", time.Second).ShareCode
+		d := f.newDrop(t, 5, 1, func(d *engine.Drop) {
+			d.RegistrationOpensAt, d.RegistrationClosesAt = t0.Add(time.Hour), t0.Add(2*time.Hour)
+			d.SaleStartsAt = t0.Add(3 * time.Hour)
+		})
+		f.clock.Set(d.RegistrationOpensAt.Add(time.Minute))
+		before, err := f.rdb.XLen(ctx(t), redisstore.OutboxKey(d.ID)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs := []engine.RegisterRequest{{User: "r1"}, {User: "r2", Ref: code}, {User: "r1"}, {User: "r3"}, {User: "r4", Ref: code}}
+		res, err := f.store.RegisterBatch(ctx(t), d.ID, f.clock.Now(), reqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []bool{true, true, false, true, true} {
+			if res[i].Err != nil || res[i].Created != want || !res[i].Registration.RegisteredAt.Equal(f.clock.Now()) {
+				t.Errorf("request %d (%s): %+v, want created=%v", i, reqs[i].User, res[i], want)
+			}
+		}
+		after, _ := f.rdb.XLen(ctx(t), redisstore.OutboxKey(d.ID)).Result()
+		if after != before+3 {
+			t.Errorf("the batch added %d outbox entries, want 3 (one packed, two referrals)", after-before)
+		}
+		evs := f.events(t, d.ID)
+		var users []string
+		nonce := ""
+		for _, e := range evs {
+			if e.Type != engine.EventRegistered {
+				continue
+			}
+			users = append(users, e.User)
+			cut := strings.LastIndex(e.ID, "-")
+			base, n, ok := e.ID[:max(cut, 0)], e.ID[cut+1:], cut > 0
+			if !ok || n != strconv.Itoa(len(users)) || (nonce != "" && base != nonce) {
+				t.Errorf("registered event %d has id %s", len(users), e.ID)
+			}
+			nonce = base
+		}
+		if strings.Join(users, ",") != "r1,r2,r3,r4" {
+			t.Errorf("registered events for %v, want r1,r2,r3,r4 in order", users)
+		}
+		if n := countEvents(evs, engine.EventReferral); n != 2 {
+			t.Errorf("referral events: %d, want 2", n)
+		}
+		if st := f.stats(t, d.ID); st.Registered != 4 || st.Referrals != 2 {
+			t.Errorf("stats: %+v", st)
 		}
 	})
 }
