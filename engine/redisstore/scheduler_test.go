@@ -175,6 +175,80 @@ func TestSchedulerOneDropPerWeekAcrossDST(t *testing.T) {
 	})
 }
 
+// skewed is a node's clock: the test's manual clock plus a fixed offset.
+type skewed struct {
+	base *engine.ManualClock
+	by   time.Duration
+}
+
+func (c skewed) Now() time.Time { return c.base.Now().Add(c.by) }
+
+// TestSchedulerOneDropPerWeekWithClockSkew: three nodes whose clocks
+// disagree (one 90 s behind, one 2 min ahead) tick around every moment the
+// schedule turns on (a sale's end, when the next drop is made), each at
+// its own idea of the time: still exactly one drop per week, at its local
+// time, each announced once. The create is idempotent in Redis, so the
+// node that is ahead makes the drop and the others find it.
+func TestSchedulerOneDropPerWeekWithClockSkew(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		s := engine.Series{ID: "skew", Name: "Skew", Stock: 10, Weekday: 4, SaleTime: "19:00", TimeZone: "Europe/Berlin",
+			RegistrationOpensBeforeSeconds: 3 * 24 * 3600, RegistrationClosesBeforeSeconds: 600}
+		f.clock.Set(time.Date(2027, 10, 18, 12, 0, 0, 0, time.UTC))
+		if _, created, err := f.eng.CreateSeries(ctx(t), s); err != nil || !created {
+			t.Fatalf("create series: %v", err)
+		}
+		var nodes []*engine.Scheduler
+		for i, by := range []time.Duration{-90 * time.Second, 0, 2 * time.Minute} {
+			e := engine.New(f.store, engine.Options{Clock: skewed{f.clock, by}})
+			nodes = append(nodes, engine.NewScheduler(e, engine.SchedulerOptions{Owner: "node-" + itoa(i), DrawStep: 11, FanOutStep: 16}))
+		}
+		// Around each sale end: before any node sees it, when only the
+		// node ahead does, at the true time, and when all do.
+		for range 4 {
+			tickAll(t, nodes)
+			next := utc(2100, 1, 1, 0, 0)
+			for _, id := range f.dropIDs(t) {
+				if end := f.drop(t, id).SaleEndsAt; end.After(f.clock.Now()) && end.Before(next) {
+					next = end
+				}
+			}
+			before := len(f.dropIDs(t))
+			for _, at := range []time.Duration{-3 * time.Minute, -time.Minute, 0, 2 * time.Minute} {
+				f.clock.Set(next.Add(at))
+				tickAll(t, nodes)
+				// The skew is really in play: a minute before the end only
+				// the node 2 min ahead has seen it, and it made the drop.
+				if n := len(f.dropIDs(t)); at < 0 && n != before+map[bool]int{true: 1}[at == -time.Minute] {
+					t.Fatalf("%v before the sale end: %d drops, had %d", -at, n, before)
+				}
+			}
+		}
+		want := map[string]time.Time{
+			// 19:00 in Berlin: CEST until 31 October 2027, then CET.
+			"skew-2027-10-21": utc(2027, 10, 21, 17, 0), "skew-2027-10-28": utc(2027, 10, 28, 17, 0),
+			"skew-2027-11-04": utc(2027, 11, 4, 18, 0), "skew-2027-11-11": utc(2027, 11, 11, 18, 0),
+			"skew-2027-11-18": utc(2027, 11, 18, 18, 0),
+		}
+		got := f.dropIDs(t)
+		var wantIDs []string
+		for id := range want {
+			wantIDs = append(wantIDs, id)
+		}
+		sort.Strings(wantIDs)
+		if !slices.Equal(got, wantIDs) {
+			t.Fatalf("drops:\n got %v\nwant %v", got, wantIDs)
+		}
+		for id, start := range want {
+			if d := f.drop(t, id); !d.SaleStartsAt.Equal(start) {
+				t.Errorf("%s: sale starts %v, want %v", id, d.SaleStartsAt, start)
+			}
+			if n := countEvents(f.events(t, id), engine.EventDropCreated); n != 1 {
+				t.Errorf("%s: %d drop_created events", id, n)
+			}
+		}
+	})
+}
+
 // TestSeriesDeleteStopsFutureDrops: a deleted series makes no more drops
 // and leaves its drops as they are.
 func TestSeriesDeleteStopsFutureDrops(t *testing.T) {
