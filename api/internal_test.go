@@ -209,8 +209,9 @@ func FuzzHandler(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.method, s.path, s.body, s.key, s.auth)
 	}
-	_, client := stubServer(f, &stubStore{}, nil)
+	_, shared := stubServer(f, &stubStore{}, nil)
 	f.Fuzz(func(t *testing.T, method, path, body, key, auth string) {
+		client := contract.For(t, shared) // a contract mismatch fails this input's t
 		req, err := http.NewRequest(method, "http://x/", strings.NewReader(body))
 		if err != nil {
 			return // not a request net/http can even send

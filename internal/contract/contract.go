@@ -13,6 +13,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -160,7 +161,7 @@ type Exchange struct {
 func (c *OpenAPIChecker) Check(x Exchange) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	path := x.Req.URL.Path
+	path := routerPath(x.Req.URL.Path)
 	var rt *route
 	for i := range c.routes {
 		if c.routes[i].re.MatchString(path) {
@@ -229,6 +230,22 @@ func (c *OpenAPIChecker) Check(x Exchange) error {
 			strings.Join(problems, "\n  "), clip(x.ReqBody), clip(x.RespBody))
 	}
 	return nil
+}
+
+// routerPath is the path the server routes: fasthttp normalizes a
+// request's path before any handler sees it, removing dot segments and
+// repeated slashes as RFC 3986 §5.2.4 does ("/." is "/", "/a/../b" is
+// "/b", "/a//b" is "/a/b"), so "/." is answered as "/" is, and the
+// document must be read for that path too.
+func routerPath(p string) string {
+	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
+		return p
+	}
+	c := path.Clean("/" + p)
+	if c != "/" && (strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")) {
+		c += "/"
+	}
+	return c
 }
 
 func operation(item *v3.PathItem, method string) *v3.Operation {
@@ -357,6 +374,19 @@ func Client(t testing.TB, c *http.Client) *http.Client {
 	}
 	out.Transport = Transport(t, out.Transport)
 	return out
+}
+
+// For returns a copy of c that reports to t: a client made by Client for
+// one test, rebound to another (a fuzz target's per-input t must get the
+// report; the fuzz's F may not be failed from inside the target). A
+// client without a checking transport gets one.
+func For(t testing.TB, c *http.Client) *http.Client {
+	out := *c
+	if tr, ok := c.Transport.(*transport); ok {
+		out.Transport = &transport{t: t, c: tr.c, base: tr.base}
+		return &out
+	}
+	return Client(t, c)
 }
 
 type transport struct {

@@ -136,3 +136,27 @@ func TestEventCheckerWebhookOnlyTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestRouterPath: the checker reads the document for the path the server
+// routes, after fasthttp's normalization (a fuzz input, "/.", once made it
+// look up a path nobody routes).
+func TestRouterPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/":                       "/",
+		"/.":                      "/",
+		"/..":                     "/",
+		"/v1/drops/d1":            "/v1/drops/d1",
+		"/v1/drops/./d1":          "/v1/drops/d1",
+		"/v1/x/../drops/d1":       "/v1/drops/d1",
+		"//v1//drops/d1":          "/v1/drops/d1",
+		"/v1/drops/":              "/v1/drops/",
+		"/v1/drops/.":             "/v1/drops/",
+		"/.well-known/x":          "/.well-known/x",
+		"/v1/reservations/d.abc":  "/v1/reservations/d.abc",
+		"/v1/reservations/%2e%2e": "/v1/reservations/%2e%2e",
+	} {
+		if got := routerPath(in); got != want {
+			t.Errorf("routerPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
