@@ -53,6 +53,16 @@ func dropNext(armed *atomic.Bool) func([]byte) redistest.Fault {
 	}
 }
 
+// armedProxy is a proxied fixture, its scripts warmed (warmScripts), whose
+// proxy drops the reply of the next script call each time armed is set.
+func armedProxy(t *testing.T) (*fixture, *redistest.Proxy, *atomic.Bool) {
+	t.Helper()
+	armed := new(atomic.Bool)
+	f, p := proxied(t, dropNext(armed), nil)
+	warmScripts(t, f)
+	return f, p, armed
+}
+
 // warmScripts runs every script the lost-reply tests arm through, on a
 // drop of its own, so Redis has them cached: an armed fault must land on
 // a call Redis runs, not on the NOSCRIPT answer to a first EVALSHA (which
@@ -93,9 +103,7 @@ func warmScripts(t *testing.T, f *fixture) {
 // answered and change nothing (issue 9 §1).
 func TestLostReplyRetriedOnce(t *testing.T) {
 	t.Parallel()
-	var armed atomic.Bool
-	f, p := proxied(t, dropNext(&armed), nil)
-	warmScripts(t, f)
+	f, p, armed := armedProxy(t)
 	d := f.newDrop(t, 3, 2)
 	f.register(t, d.ID, "alice", "bob")
 
@@ -161,9 +169,7 @@ func TestLostReplyRetriedOnce(t *testing.T) {
 // answer is still success, and every counter and event moves once.
 func TestLostReplySettleAndPause(t *testing.T) {
 	t.Parallel()
-	var armed atomic.Bool
-	f, p := proxied(t, dropNext(&armed), nil)
-	warmScripts(t, f)
+	f, p, armed := armedProxy(t)
 	d := f.newDrop(t, 2, 1)
 	f.register(t, d.ID, "alice", "bob", "carol")
 	f.clock.Set(t0)

@@ -145,34 +145,49 @@ func TestSchedulerOneDropPerWeekAcrossDST(t *testing.T) {
 		// Hop from sale end to sale end: each end makes the next drop.
 		for f.clock.Now().Before(utc(2027, 4, 7, 0, 0)) {
 			tickAll(t, nodes)
-			next := utc(2100, 1, 1, 0, 0)
-			for _, id := range f.dropIDs(t) {
-				if end := f.drop(t, id).SaleEndsAt; end.After(f.clock.Now()) && end.Before(next) {
-					next = end
-				}
-			}
-			f.clock.Set(next)
+			f.clock.Set(nextSaleEnd(t, f))
 		}
 		tickAll(t, nodes)
-		got := f.dropIDs(t)
-		var wantIDs []string
-		for id := range want {
-			wantIDs = append(wantIDs, id)
-		}
-		sort.Strings(wantIDs)
-		if !slices.Equal(got, wantIDs) {
-			t.Fatalf("drops:\n got %v\nwant %v", got, wantIDs)
-		}
-		for id, start := range want {
-			d := f.drop(t, id)
-			if !d.SaleStartsAt.Equal(start) || d.SaleEndsAt.Sub(d.SaleStartsAt) != time.Hour || d.Series == "" {
-				t.Errorf("%s: sale %v–%v (series %q), want start %v", id, d.SaleStartsAt, d.SaleEndsAt, d.Series, start)
-			}
-			if n := countEvents(f.events(t, id), engine.EventDropCreated); n != 1 {
-				t.Errorf("%s: %d drop_created events", id, n)
-			}
-		}
+		checkWeekDrops(t, f, want)
 	})
+}
+
+// nextSaleEnd is the earliest sale end of f's drops after the clock's now:
+// the next moment the schedule turns on.
+func nextSaleEnd(t *testing.T, f *fixture) time.Time {
+	t.Helper()
+	next := utc(2100, 1, 1, 0, 0)
+	for _, id := range f.dropIDs(t) {
+		if end := f.drop(t, id).SaleEndsAt; end.After(f.clock.Now()) && end.Before(next) {
+			next = end
+		}
+	}
+	return next
+}
+
+// checkWeekDrops checks that f's drops are exactly want's ids, each an
+// hour's sale of its series starting at want's time, announced by one
+// drop_created.
+func checkWeekDrops(t *testing.T, f *fixture, want map[string]time.Time) {
+	t.Helper()
+	got := f.dropIDs(t)
+	var wantIDs []string
+	for id := range want {
+		wantIDs = append(wantIDs, id)
+	}
+	sort.Strings(wantIDs)
+	if !slices.Equal(got, wantIDs) {
+		t.Fatalf("drops:\n got %v\nwant %v", got, wantIDs)
+	}
+	for id, start := range want {
+		d := f.drop(t, id)
+		if !d.SaleStartsAt.Equal(start) || d.SaleEndsAt.Sub(d.SaleStartsAt) != time.Hour || d.Series == "" {
+			t.Errorf("%s: sale %v–%v (series %q), want start %v", id, d.SaleStartsAt, d.SaleEndsAt, d.Series, start)
+		}
+		if n := countEvents(f.events(t, id), engine.EventDropCreated); n != 1 {
+			t.Errorf("%s: %d drop_created events", id, n)
+		}
+	}
 }
 
 // skewed is a node's clock: the test's manual clock plus a fixed offset.
@@ -206,12 +221,7 @@ func TestSchedulerOneDropPerWeekWithClockSkew(t *testing.T) {
 		// node ahead does, at the true time, and when all do.
 		for range 4 {
 			tickAll(t, nodes)
-			next := utc(2100, 1, 1, 0, 0)
-			for _, id := range f.dropIDs(t) {
-				if end := f.drop(t, id).SaleEndsAt; end.After(f.clock.Now()) && end.Before(next) {
-					next = end
-				}
-			}
+			next := nextSaleEnd(t, f)
 			before := len(f.dropIDs(t))
 			for _, at := range []time.Duration{-3 * time.Minute, -time.Minute, 0, 2 * time.Minute} {
 				f.clock.Set(next.Add(at))
@@ -229,23 +239,7 @@ func TestSchedulerOneDropPerWeekWithClockSkew(t *testing.T) {
 			"skew-2027-11-04": utc(2027, 11, 4, 18, 0), "skew-2027-11-11": utc(2027, 11, 11, 18, 0),
 			"skew-2027-11-18": utc(2027, 11, 18, 18, 0),
 		}
-		got := f.dropIDs(t)
-		var wantIDs []string
-		for id := range want {
-			wantIDs = append(wantIDs, id)
-		}
-		sort.Strings(wantIDs)
-		if !slices.Equal(got, wantIDs) {
-			t.Fatalf("drops:\n got %v\nwant %v", got, wantIDs)
-		}
-		for id, start := range want {
-			if d := f.drop(t, id); !d.SaleStartsAt.Equal(start) {
-				t.Errorf("%s: sale starts %v, want %v", id, d.SaleStartsAt, start)
-			}
-			if n := countEvents(f.events(t, id), engine.EventDropCreated); n != 1 {
-				t.Errorf("%s: %d drop_created events", id, n)
-			}
-		}
+		checkWeekDrops(t, f, want)
 	})
 }
 

@@ -150,8 +150,9 @@ local function user_get(user)
   return at, tonumber(units) or 0, rid
 end
 
-local function user_set(user, at, units, rid)
-  local v = at .. '|' .. ims(units) .. '|' .. (rid or '')
+-- reg_put sets a shopper's reg field to v: at once, or in BATCH mode in
+-- the cache, for flush() to write with the call's other fields.
+local function reg_put(user, v)
   if not BATCH then
     redis.call('HSET', K_REG, user, v)
     return
@@ -161,6 +162,10 @@ local function user_set(user, at, units, rid)
     REG_DIRTY[#REG_DIRTY + 1] = user
   end
   REG[user] = v
+end
+
+local function user_set(user, at, units, rid)
+  reg_put(user, at .. '|' .. ims(units) .. '|' .. (rid or ''))
 end
 
 -- hset_many writes field/value pairs to a hash in chunks unpack() takes.
@@ -201,23 +206,31 @@ local function flush()
   end
 end
 
+-- emit_entry writes one event as an outbox entry of its own, id
+-- EVNONCE-n for the next n: the format of every script outside BATCH mode,
+-- and of an event in a BATCH script that carries a nonce of its own.
+local function emit_entry(etype, fields)
+  evseq = evseq + 1
+  local args = {'XADD', K_OUTBOX, '*', 'id', EVNONCE .. '-' .. evseq, 'type', etype, 'time', NOW_S, 'drop', DROP}
+  for i = 1, #fields do args[#args + 1] = fields[i] end
+  redis.call(unpack(args))
+end
+
 -- emit appends one event to the drop's outbox: id, type, time, drop, then
 -- the type's own fields as name/value pairs. In BATCH mode the event is
 -- kept for flush(), packed as type US name US value ... (its id, time and
 -- drop are the entry's).
 local function emit(etype, fields)
-  evseq = evseq + 1
-  if BATCH then
-    if #fields == 0 then
-      EVENTS[#EVENTS + 1] = etype
-    else
-      EVENTS[#EVENTS + 1] = etype .. US .. table.concat(fields, US)
-    end
+  if not BATCH then
+    emit_entry(etype, fields)
     return
   end
-  local args = {'XADD', K_OUTBOX, '*', 'id', EVNONCE .. '-' .. evseq, 'type', etype, 'time', NOW_S, 'drop', DROP}
-  for i = 1, #fields do args[#args + 1] = fields[i] end
-  redis.call(unpack(args))
+  evseq = evseq + 1
+  if #fields == 0 then
+    EVENTS[#EVENTS + 1] = etype
+  else
+    EVENTS[#EVENTS + 1] = etype .. US .. table.concat(fields, US)
+  end
 end
 
 -- res_reply is the wire form of a reservation, decoded by decodeReservation.

@@ -91,11 +91,7 @@ for i = 1, n do
   else
     -- Through the cache, so a second request of the same shopper in this
     -- batch finds her registered; flush() writes the field.
-    REG[user] = NOW_S
-    if not DIRTY[user] then
-      DIRTY[user] = true
-      REG_DIRTY[#REG_DIRTY + 1] = user
-    end
+    reg_put(user, NOW_S)
     created_n = created_n + 1
     EVNONCE, evseq = ARGV[4], regevseq
     emit('registered', {'user', user})
@@ -110,9 +106,7 @@ for i = 1, n do
       redis.call('ZINCRBY', KEYS[4], 1, ref)
       referrals = referrals + 1
       EVNONCE, evseq = refnonce, 0
-      BATCH = false
-      emit('referral', {'ref', ref})
-      BATCH = true
+      emit_entry('referral', {'ref', ref})
     end
     out[i] = {0, NOW, 1}
     parts[i] = '0,' .. NOW_S .. ',1'
