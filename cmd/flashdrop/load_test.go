@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -535,11 +536,11 @@ func benchServe(b *testing.B, real bool) *Main {
 
 // childServe runs `flashdrop serve` (embedded) in a child process, the
 // test binary re-executed through signal_test.go's child hook, so that
-// neither wrk nor flashdrop load shares a process with the server: both
-// compete with it for the cores the same way.
-func childServe(b *testing.B) string {
+// neither wrk nor flashdrop load shares a process with the server. cores
+// ("" for none) pins it with taskset.
+func childServe(b *testing.B, cores string) string {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeStopsCleanlyOnSIGTERM$", "-test.bench=^$")
+	cmd := pinnedCommand(cores, os.Args[0], "-test.run=^TestServeStopsCleanlyOnSIGTERM$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(), "FLASHDROP_TEST_CHILD=serve")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -571,6 +572,31 @@ func childServe(b *testing.B) string {
 	return ""
 }
 
+// pinnedCommand is name args, run under taskset on cores unless cores is
+// "".
+func pinnedCommand(cores, name string, args ...string) *exec.Cmd {
+	if cores == "" {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", cores, name}, args...)...)
+}
+
+// benchPlacement is where BenchmarkLoadVsWrk runs what: with two cores or
+// more and taskset, the server alone on the last core and the generator
+// (wrk or flashdrop load, in turn) on core 0, the placement of make
+// bench's driver. Then each tool has a core of its own and the question
+// is the one the benchmark asks: does it drive the server as hard as wrk
+// does? Unpinned, the kernel spreads all of them over every core and
+// the ratio mostly measures how much CPU each tool takes from the server.
+func benchPlacement() (server, generator, text string) {
+	n := runtime.NumCPU()
+	if _, err := exec.LookPath("taskset"); err != nil || n < 2 {
+		return "", "", fmt.Sprintf("%d core(s), not pinned (no taskset or one core): the kernel places every process", n)
+	}
+	server = strconv.Itoa(n - 1)
+	return server, "0", fmt.Sprintf("%d cores: flashdrop serve on core %s, the generator (wrk, then flashdrop load, in turn) on core 0 (taskset)", n, server)
+}
+
 // benchConns is the connection count of the load benchmarks, for both
 // tools.
 const benchConns = 64
@@ -578,22 +604,28 @@ const benchConns = 64
 // BenchmarkLoadVsWrk: the generator is not the bottleneck. Against the
 // same /healthz of a serve in its own process, in one run and at equal
 // connections, flashdrop load's client (loadtest.Flood: the rush's client
-// and recorder) is compared with wrk. Run with -benchtime 1x (make bench).
+// and recorder, run in a child process so that it can be pinned like wrk)
+// is compared with wrk. Each tool's CPU per request is printed too: it is
+// what a generator that shares its machine with the server takes from it.
+// Run with -benchtime 1x (make bench).
 func BenchmarkLoadVsWrk(b *testing.B) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
 		b.Fatal("wrk is not installed: make bench installs it (apt-get install wrk)")
 	}
-	url := childServe(b)
+	serverCores, genCores, placement := benchPlacement()
+	url := childServe(b, serverCores)
+	fmt.Println("placement:", placement)
 	// The machine is shared: the two tools take turns, several rounds, and
 	// the medians are compared, so a neighbour's burst of CPU does not
 	// decide the ratio.
-	const rounds, secs = 5, 2
+	const rounds, secs = 5, 3
 	for range b.N {
-		var wrkRates, loadRates []float64
+		var wrkRates, loadRates, wrkCPU, loadCPU []float64
 		var p99 float64
 		for range rounds {
-			out, err := exec.Command(wrk, "-t", "2", "-c", strconv.Itoa(benchConns), "-d", fmt.Sprintf("%ds", secs), url+"/healthz").CombinedOutput()
+			cmd := pinnedCommand(genCores, wrk, "-t", "2", "-c", strconv.Itoa(benchConns), "-d", fmt.Sprintf("%ds", secs), url+"/healthz")
+			out, err := cmd.CombinedOutput()
 			if err != nil {
 				b.Fatalf("wrk: %v\n%s", err, out)
 			}
@@ -603,22 +635,45 @@ func BenchmarkLoadVsWrk(b *testing.B) {
 			}
 			v, _ := strconv.ParseFloat(string(mm[1]), 64)
 			wrkRates = append(wrkRates, v)
-			res, err := loadtest.Flood(context.Background(), url, "/healthz", benchConns, secs*time.Second)
-			if err != nil {
-				b.Fatal(err)
-			}
+			cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+			wrkCPU = append(wrkCPU, cpu/(v*secs)*1e6)
+
+			res := childFlood(b, genCores, url, secs*time.Second)
 			if res.Errors > 0 {
 				b.Fatalf("flood: %d errors", res.Errors)
 			}
 			loadRates = append(loadRates, res.RPS)
+			loadCPU = append(loadCPU, res.CPUSeconds/float64(res.Requests)*1e6)
 			p99 = max(p99, res.Latency.P99)
 		}
 		wrkRPS, loadRPS := median(wrkRates), median(loadRates)
 		fmt.Printf("/healthz, %d connections, %d alternating rounds of %ds: wrk median %.0f req/s %v; flashdrop load median %.0f req/s %v (worst p99 %.3f ms)\n",
 			benchConns, rounds, secs, wrkRPS, rounded(wrkRates), loadRPS, rounded(loadRates), p99)
+		fmt.Printf("generator CPU per request: wrk median %.1f µs, flashdrop load median %.1f µs\n", median(wrkCPU), median(loadCPU))
 		fmt.Printf("load/wrk throughput ratio: %.2f\n", loadRPS/wrkRPS)
 		b.ReportMetric(loadRPS/wrkRPS, "load/wrk")
 	}
+}
+
+// childFlood runs loadtest.Flood against url's /healthz in a child process
+// (the test binary, through TestMain's flood hook) pinned to cores, and
+// returns what it measured.
+func childFlood(b *testing.B, cores, url string, d time.Duration) loadtest.FloodResult {
+	b.Helper()
+	cmd := pinnedCommand(cores, os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), "FLASHDROP_TEST_CHILD=flood", "FLASHDROP_FLOOD_URL="+url,
+		"FLASHDROP_FLOOD_CONNS="+strconv.Itoa(benchConns), "FLASHDROP_FLOOD_FOR="+d.String())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("flood child: %v\n%s", err, stderr.Bytes())
+	}
+	var res loadtest.FloodResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		b.Fatalf("flood child printed %q: %v", out, err)
+	}
+	return res
 }
 
 func median(v []float64) float64 {

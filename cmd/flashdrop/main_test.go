@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +21,13 @@ import (
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
+	"github.com/flashdrop/flashdrop/loadtest"
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("FLASHDROP_TEST_CHILD") == "flood" {
+		floodChild()
+	}
 	redistest.Main(m, append(redistest.FastHTTPLingerers,
 		// toxiproxy v2.5.0 can strand the head of a link's toxic chain:
 		// when a toxic is added or removed while the connection closes,
@@ -30,6 +37,31 @@ func TestMain(m *testing.M) {
 		// ours, and fails the leak check once in a few full fault runs.
 		goleak.IgnoreTopFunction("github.com/Shopify/toxiproxy/v2/toxics.(*NoopToxic).Pipe"),
 		goleak.IgnoreAnyFunction("github.com/Shopify/toxiproxy/v2/toxics.(*ToxicStub).Run"))...)
+}
+
+// floodChild is BenchmarkLoadVsWrk's generator process: it floods
+// FLASHDROP_FLOOD_URL's /healthz with loadtest.Flood, prints the result as
+// JSON and exits, so that the bench can pin it to a core like wrk.
+func floodChild() {
+	conns, err := strconv.Atoi(os.Getenv("FLASHDROP_FLOOD_CONNS"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FLASHDROP_FLOOD_CONNS:", err)
+		os.Exit(2)
+	}
+	d, err := time.ParseDuration(os.Getenv("FLASHDROP_FLOOD_FOR"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FLASHDROP_FLOOD_FOR:", err)
+		os.Exit(2)
+	}
+	res, err := loadtest.Flood(context.Background(), os.Getenv("FLASHDROP_FLOOD_URL"), "/healthz", conns, d)
+	if err == nil {
+		err = json.NewEncoder(os.Stdout).Encode(res)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flood:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 // startServe runs `flashdrop serve` in embedded mode on a free port, with a
