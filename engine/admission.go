@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -352,6 +353,13 @@ func (a *Admission) work(drop string, lane chan *reserveCall) {
 	var timer *time.Timer
 	for first := range lane {
 		batch = append(batch[:0], first)
+		// Natural batching needs the queue to fill while a batch forms:
+		// a send to a waiting worker makes it the next goroutine to run,
+		// so without a yield a busy node cuts batches of one and pays a
+		// store call per request. Yielding lets the runnable handlers
+		// queue theirs first; on an idle node nothing else is runnable
+		// and it returns at once (no timer, no added latency).
+		runtime.Gosched()
 		open := fill(lane, &batch, max)
 		if open && wait > 0 && len(batch) < max {
 			if timer == nil {

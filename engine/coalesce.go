@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -94,6 +95,13 @@ func (c *coalescer[Q, R]) work(drop string, lane chan *pending[Q, R]) {
 	var timer *time.Timer
 	for first := range lane {
 		batch = append(batch[:0], first)
+		// Natural batching needs the queue to fill while a batch forms:
+		// a send to a waiting worker makes it the next goroutine to run,
+		// so without a yield a busy node cuts batches of one and pays a
+		// store call per request. Yielding lets the runnable handlers
+		// queue theirs first; on an idle node nothing else is runnable
+		// and it returns at once (no timer, no added latency).
+		runtime.Gosched()
 		open := true
 	fill:
 		for len(batch) < max {
