@@ -380,6 +380,52 @@ func TestSchedulerRemindsEachRegistrantOnce(t *testing.T) {
 	})
 }
 
+// TestSchedulerSkipsAFinalReminderPassAtTheSale: when registration
+// closes as the sale starts, the final pass would start with the rush:
+// late registrants get no reminder (sale_opened announces the sale), and
+// no walk over the registrants runs at T0. The first pass, before the
+// sale, is unchanged.
+func TestSchedulerSkipsAFinalReminderPassAtTheSale(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 10, 1, func(d *engine.Drop) {
+			d.RegistrationClosesAt = d.SaleStartsAt
+			d.ReminderSeconds = 15 * 60
+		})
+		early, late := users("early", 50), users("late", 30)
+		f.register(t, d.ID, early...)
+		nodes := f.nodes(2)
+		f.clock.Set(d.SaleStartsAt.Add(-15 * time.Minute))
+		tickAll(t, nodes)
+		f.clock.Set(d.SaleStartsAt.Add(-time.Minute))
+		f.register(t, d.ID, late...)
+		tickAll(t, nodes)
+		before, err := f.store.FanOutState(ctx(t), d.ID, engine.EventReminder)
+		if err != nil || before.Passes < 1 || before.InPass {
+			t.Fatalf("reminders before the sale: %+v %v, want the first pass over", before, err)
+		}
+		for _, at := range []time.Time{d.SaleStartsAt, d.SaleStartsAt.Add(time.Second)} {
+			f.clock.Set(at)
+			tickAll(t, nodes)
+		}
+		got := perUser(f.events(t, d.ID), engine.EventReminder)
+		for _, u := range early {
+			if got[u] != 1 {
+				t.Errorf("%s (registered before the lead) got %d reminders, want 1", u, got[u])
+			}
+		}
+		for _, u := range late {
+			if got[u] != 0 {
+				t.Errorf("%s (registered after the first pass) got %d reminders at the sale, want none", u, got[u])
+			}
+		}
+		// No pass began at the sale (two nodes may each have run a first
+		// pass before it; the fan set kept it one reminder per person).
+		if st, _ := f.store.FanOutState(ctx(t), d.ID, engine.EventReminder); st.InPass || st.Passes != before.Passes {
+			t.Errorf("reminder fan-out after the sale: %+v, before it %+v: a pass ran at the sale", st, before)
+		}
+	})
+}
+
 // TestSchedulerAnnouncesAndDrawsOnce: three nodes reach sale_starts_at and
 // sale_ends_at together: one sale_opened, one draw, one sale_closed; a drop
 // whose moments are older than the grace gets none.
