@@ -165,7 +165,10 @@ func TestBatchesFormOnABusyNode(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const n = 64
 	st := &regLaneStore{laneStore: laneStore{entered: make(chan int, n)}, regSizes: make(chan int, n)}
-	a := engine.NewAdmission(engine.New(st, engine.Options{}), engine.AdmissionOptions{Batch: engine.BatchOptions{Workers: 1}})
+	// Registration of the stub drop is open at this time (the real
+	// clock would leave its window one day).
+	clock := engine.NewManualClock(time.Unix(1.5e9, 0))
+	a := engine.NewAdmission(engine.New(st, engine.Options{Clock: clock}), engine.AdmissionOptions{Batch: engine.BatchOptions{Workers: 1}})
 	defer a.Close()
 	// The drop's view is cached first, so the requests below go straight
 	// to the lanes.

@@ -297,15 +297,19 @@ func (s *Scheduler) remind(ctx context.Context, ws WeekStore, d Drop, m *dropMem
 	case !st.InPass && st.Passes > 0 && !closed:
 		return nil // the final pass waits for registration to close
 	case !st.InPass && st.Passes > 0 && !now.Before(d.SaleStartsAt):
-		// Registration closed at the sale's start or later, so the final
-		// pass would start as the sale does: a reminder then reminds of
-		// nothing (sale_opened tells everyone), and a walk over every
-		// registrant, with an event for each late one, would take the
-		// server from the rush at its worst moment (a million reminders
-		// at T0 cut /healthz to a third in make bench). Skipped, like a
-		// first pass not started before the sale.
-		m.reminded = true
-		return nil
+		// Registration closed as the sale started (or the first pass
+		// outlasted it), so the final pass would start with the sale: a
+		// reminder then reminds of nothing (sale_opened tells everyone),
+		// and a walk over every registrant, with an event for each late
+		// one, would take the server from the rush at its worst moment (a
+		// million reminders at T0 cut /healthz to a third in make bench).
+		// Skipped, like a first pass not started before the sale: an
+		// empty final step ends the fan-out, which deletes the set of who
+		// was reminded. If another node has begun a pass meanwhile, the
+		// step changes nothing and the next tick finishes that pass.
+		done, err := ws.FanOut(ctx, d.ID, EventReminder, now, FanOutStep{Last: true, Final: true})
+		m.reminded = done.Done
+		return err
 	}
 	done, err := s.fanOut(ctx, ws, d.ID, d.ID, EventReminder, st, closed, now)
 	m.reminded = done

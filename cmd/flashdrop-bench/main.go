@@ -451,8 +451,8 @@ func (b *bench) measure() error {
 		return err
 	}
 	// Each run is compared with a /healthz run right before it: the
-	// machine is shared and the server's own background work (the relay,
-	// the scheduler's reminders at registration close) comes and goes, so
+	// machine is shared and the server's own background work (the relay
+	// publishing the outboxes) comes and goes, so
 	// only adjacent runs see the same conditions.
 	hzWins, err := b.wrkRun("healthz-wins", "/healthz", "", "", "", false)
 	if err != nil {
@@ -462,12 +462,18 @@ func (b *bench) measure() error {
 	// All wins: a huge stock and a high limit, every press a win.
 	_ = b.rdb.ConfigResetStat(ctx).Err()
 	winsProfile := b.startProfile(d, "all-wins")
-	redisCPU0, _ := b.redisCPU(ctx)
+	redisCPU0, err := b.redisCPU(ctx)
+	if err != nil {
+		return err
+	}
 	wins, err := b.wrkRun("all-wins", "/v1/drops/"+aw+"/reservations", "POST", `{"quantity":1}`, buyers, false)
 	if err != nil {
 		return err
 	}
-	redisCPU1, _ := b.redisCPU(ctx)
+	redisCPU1, err := b.redisCPU(ctx)
+	if err != nil {
+		return err
+	}
 	if p := winsProfile(); p != "" {
 		b.extra["profile_all_wins_top"] = p
 	}
@@ -1042,9 +1048,6 @@ func (b *bench) infoInt(ctx context.Context, section, field string) (int64, erro
 
 var cmdstatRe = regexp.MustCompile(`^cmdstat_([a-z|_-]+):calls=(\d+),usec=(\d+)`)
 
-// commandStats returns the usec and calls of one command (if cmd is not
-// empty) and the calls of all commands, from INFO commandstats. Commands
-// that scripts call are counted too: that is what "Redis calls" means.
 // redisCPU is Redis's CPU time so far (INFO cpu: used_cpu_user +
 // used_cpu_sys), in seconds.
 func (b *bench) redisCPU(ctx context.Context) (float64, error) {
@@ -1067,6 +1070,9 @@ func (b *bench) redisCPU(ctx context.Context) (float64, error) {
 	return total, nil
 }
 
+// commandStats returns the usec and calls of one command (if cmd is not
+// empty) and the calls of all commands, from INFO commandstats. Commands
+// that scripts call are counted too: that is what "Redis calls" means.
 func (b *bench) commandStats(ctx context.Context, cmd string) (usec, calls, all int64, err error) {
 	s, err := b.rdb.Info(ctx, "commandstats").Result()
 	if err != nil {

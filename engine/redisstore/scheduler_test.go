@@ -418,10 +418,14 @@ func TestSchedulerSkipsAFinalReminderPassAtTheSale(t *testing.T) {
 				t.Errorf("%s (registered after the first pass) got %d reminders at the sale, want none", u, got[u])
 			}
 		}
-		// No pass began at the sale (two nodes may each have run a first
-		// pass before it; the fan set kept it one reminder per person).
-		if st, _ := f.store.FanOutState(ctx(t), d.ID, engine.EventReminder); st.InPass || st.Passes != before.Passes {
-			t.Errorf("reminder fan-out after the sale: %+v, before it %+v: a pass ran at the sale", st, before)
+		// No pass began at the sale, and the fan-out ended: its set of who
+		// was reminded is gone (else it would stay in Redis for ever).
+		st, err := f.store.FanOutState(ctx(t), d.ID, engine.EventReminder)
+		if err != nil || st.InPass || st.Passes != before.Passes || !st.Done {
+			t.Errorf("reminder fan-out after the sale: %+v %v, before it %+v: want no pass at the sale and the fan-out done", st, err, before)
+		}
+		if n, err := f.rdb.Exists(ctx(t), "fd:{"+d.ID+"}:fan:reminder").Result(); err != nil || n != 0 {
+			t.Errorf("the reminder fan set is still there after the sale (%d, %v)", n, err)
 		}
 	})
 }
