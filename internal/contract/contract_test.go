@@ -26,6 +26,8 @@ func exchange(method, target, reqBody string, status int, ct, body string, hdr .
 	return Exchange{Req: req, ReqBody: []byte(reqBody), Resp: resp, RespBody: []byte(body)}
 }
 
+const prob431 = `{"type":"urn:flashdrop:problem:invalid","title":"Request headers too large","status":431,"detail":"request headers are limited to 8192 bytes","code":"invalid","request_id":"x-1"}`
+
 const prob404 = `{"type":"urn:flashdrop:problem:not_found","title":"Not found","status":404,"code":"not_found","request_id":"x-1"}`
 
 // TestOpenAPICheckerBites proves the checker fails what it must: an
@@ -61,6 +63,11 @@ func TestOpenAPICheckerBites(t *testing.T) {
 		{"invalid request accepted", exchange("POST", "/v1/drops/x/registrations", `{"nope":1}`, 200, "application/json",
 			`{"drop":"x","user":"u","registered_at":"2026-11-24T10:00:00Z"}`), false},
 		{"the .ics route is not the page", exchange("GET", "/d/x.ics", "", 200, "text/html; charset=utf-8", "<html>"), false},
+		// 431 is decided before routing: right for a long head on any path,
+		// wrong for a short one.
+		{"long head on an unknown route answered 431", exchange("GET", "/"+strings.Repeat("^", 9000), "", 431, "application/problem+json", prob431), true},
+		{"short head on an unknown route answered 431", exchange("GET", "/nowhere", "", 431, "application/problem+json", prob431), false},
+		{"long head on a route answered 431", exchange("GET", "/healthz?"+strings.Repeat("a", 9000), "", 431, "application/problem+json", prob431), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.x.Req.URL.Path == "/v1/drops/x/registrations" {
