@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 )
@@ -314,7 +313,7 @@ func (a *Admission) enqueue(drop string, call *reserveCall) error {
 	lane, ok := a.lanes[drop]
 	if ok && !a.closed {
 		defer a.mu.RUnlock()
-		return offer(lane, call)
+		return offerTo(lane, call)
 	}
 	a.mu.RUnlock()
 
@@ -332,54 +331,19 @@ func (a *Admission) enqueue(drop string, call *reserveCall) error {
 			go a.work(drop, lane)
 		}
 	}
-	return offer(lane, call)
-}
-
-func offer(lane chan *reserveCall, call *reserveCall) error {
-	select {
-	case lane <- call:
-		return nil
-	default:
-		return ErrOverloaded
-	}
+	return offerTo(lane, call)
 }
 
 // work runs batches for one drop until its lane is closed and drained.
 func (a *Admission) work(drop string, lane chan *reserveCall) {
 	defer a.wg.Done()
-	max, wait := a.o.Batch.MaxSize, a.o.Batch.MaxWait
-	batch := make([]*reserveCall, 0, max)
-	reqs := make([]ReserveRequest, 0, max)
-	var timer *time.Timer
-	for first := range lane {
-		batch = append(batch[:0], first)
-		// Natural batching needs the queue to fill while a batch forms:
-		// a send to a waiting worker makes it the next goroutine to run,
-		// so without a yield a busy node cuts batches of one and pays a
-		// store call per request. Yielding lets the runnable handlers
-		// queue theirs first; on an idle node nothing else is runnable
-		// and it returns at once (no timer, no added latency).
-		runtime.Gosched()
-		open := fill(lane, &batch, max)
-		if open && wait > 0 && len(batch) < max {
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
-		gather:
-			for len(batch) < max {
-				select {
-				case call, ok := <-lane:
-					if !ok {
-						break gather
-					}
-					batch = append(batch, call)
-				case <-timer.C:
-					break gather
-				}
-			}
-			timer.Stop()
+	cut := newBatcher(lane, a.o.Batch)
+	batch := make([]*reserveCall, 0, a.o.Batch.MaxSize)
+	reqs := make([]ReserveRequest, 0, a.o.Batch.MaxSize)
+	for {
+		var ok bool
+		if batch, ok = cut.next(batch); !ok {
+			return
 		}
 		reqs = reqs[:0]
 		for _, call := range batch {
@@ -387,23 +351,6 @@ func (a *Admission) work(drop string, lane chan *reserveCall) {
 		}
 		a.run(drop, batch, reqs)
 	}
-}
-
-// fill takes what is already queued, up to max, without waiting. It
-// reports false if the lane was closed.
-func fill(lane chan *reserveCall, batch *[]*reserveCall, max int) bool {
-	for len(*batch) < max {
-		select {
-		case call, ok := <-lane:
-			if !ok {
-				return false
-			}
-			*batch = append(*batch, call)
-		default:
-			return true
-		}
-	}
-	return true
 }
 
 func (a *Admission) run(drop string, batch []*reserveCall, reqs []ReserveRequest) {

@@ -89,52 +89,13 @@ func offerTo[T any](lane chan T, v T) error {
 
 func (c *coalescer[Q, R]) work(drop string, lane chan *pending[Q, R]) {
 	defer c.wg.Done()
-	max, wait := c.o.MaxSize, c.o.MaxWait
-	batch := make([]*pending[Q, R], 0, max)
-	reqs := make([]Q, 0, max)
-	var timer *time.Timer
-	for first := range lane {
-		batch = append(batch[:0], first)
-		// Natural batching needs the queue to fill while a batch forms:
-		// a send to a waiting worker makes it the next goroutine to run,
-		// so without a yield a busy node cuts batches of one and pays a
-		// store call per request. Yielding lets the runnable handlers
-		// queue theirs first; on an idle node nothing else is runnable
-		// and it returns at once (no timer, no added latency).
-		runtime.Gosched()
-		open := true
-	fill:
-		for len(batch) < max {
-			select {
-			case p, ok := <-lane:
-				if !ok {
-					open = false
-					break fill
-				}
-				batch = append(batch, p)
-			default:
-				break fill
-			}
-		}
-		if open && wait > 0 && len(batch) < max {
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait)
-			}
-		gather:
-			for len(batch) < max {
-				select {
-				case p, ok := <-lane:
-					if !ok {
-						break gather
-					}
-					batch = append(batch, p)
-				case <-timer.C:
-					break gather
-				}
-			}
-			timer.Stop()
+	cut := newBatcher(lane, c.o)
+	batch := make([]*pending[Q, R], 0, c.o.MaxSize)
+	reqs := make([]Q, 0, c.o.MaxSize)
+	for {
+		var ok bool
+		if batch, ok = cut.next(batch); !ok {
+			return
 		}
 		reqs = reqs[:0]
 		for _, p := range batch {
@@ -152,6 +113,73 @@ func (c *coalescer[Q, R]) work(drop string, lane chan *pending[Q, R]) {
 			p.done <- answer[R]{res: res[i]}
 		}
 	}
+}
+
+// batcher cuts batches from one lane for a worker: the first request
+// that arrives, then what queued meanwhile (up to MaxSize), then, with a
+// MaxWait, more until it passes. The reserve lanes of Admission and the
+// coalescer's lanes both cut their batches here.
+type batcher[T any] struct {
+	lane  chan T
+	max   int
+	wait  time.Duration
+	timer *time.Timer
+}
+
+func newBatcher[T any](lane chan T, o BatchOptions) *batcher[T] {
+	return &batcher[T]{lane: lane, max: o.MaxSize, wait: o.MaxWait}
+}
+
+// next waits for a request and returns the batch it starts, in buf's
+// storage; false once the lane is closed and drained.
+func (b *batcher[T]) next(buf []T) ([]T, bool) {
+	first, ok := <-b.lane
+	if !ok {
+		return buf[:0], false
+	}
+	batch := append(buf[:0], first)
+	// Natural batching needs the queue to fill while a batch forms: a
+	// send to a waiting worker makes it the next goroutine to run, so
+	// without a yield a busy node cuts batches of one and pays a store
+	// call per request. Yielding lets the runnable handlers queue theirs
+	// first; on an idle node nothing else is runnable and it returns at
+	// once (no timer, no added latency).
+	runtime.Gosched()
+	open := true
+fill:
+	for len(batch) < b.max {
+		select {
+		case v, ok := <-b.lane:
+			if !ok {
+				open = false
+				break fill
+			}
+			batch = append(batch, v)
+		default:
+			break fill
+		}
+	}
+	if open && b.wait > 0 && len(batch) < b.max {
+		if b.timer == nil {
+			b.timer = time.NewTimer(b.wait)
+		} else {
+			b.timer.Reset(b.wait)
+		}
+	gather:
+		for len(batch) < b.max {
+			select {
+			case v, ok := <-b.lane:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, v)
+			case <-b.timer.C:
+				break gather
+			}
+		}
+		b.timer.Stop()
+	}
+	return batch, true
 }
 
 // close stops taking requests, finishes the queued ones and waits for the
