@@ -404,18 +404,7 @@ func (b *bench) measure() error {
 	regKeyBytes, _ := b.rdb.MemoryUsage(ctx, "fd:{"+big+"}:reg", 0).Result()
 	// The outbox holds the registered events until the relay has
 	// published them; what is left after it drained is the registrations.
-	_ = waitFor(time.Until(sale)-time.Second, func() error {
-		for _, dr := range []string{rd, aw, big} {
-			l, err := b.rdb.XLen(ctx, "fd:{"+dr+"}:outbox").Result()
-			if err != nil {
-				return err
-			}
-			if l > 0 {
-				return fmt.Errorf("outbox of %s: %d", dr, l)
-			}
-		}
-		return nil
-	})
+	_ = waitFor(time.Until(sale)-time.Second, func() error { return b.outboxesEmpty(ctx, rd, aw, big) })
 	if l, err := b.rdb.XLen(ctx, "fd:{"+big+"}:outbox").Result(); err == nil && l > 0 {
 		b.log("warning: %d registered events of %s still in its outbox at the sale (the relay is behind): the memory and the sale runs include them", l, big)
 		b.extra["outbox_left_at_sale"] = l
@@ -526,14 +515,7 @@ func (b *bench) measure() error {
 	// NATS: the relay first publishes what the all-wins and release-day
 	// runs put in the outboxes (tens of thousands of won events), so the
 	// run waits for the outboxes to drain, then a second for NATS.
-	if err := waitFor(2*time.Minute, func() error {
-		for _, dr := range []string{rd, aw} {
-			if l, err := b.rdb.XLen(ctx, "fd:{"+dr+"}:outbox").Result(); err != nil || l > 0 {
-				return fmt.Errorf("outbox of %s: %d %v", dr, l, err)
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := b.settle(ctx, rd, aw); err != nil {
 		return fmt.Errorf("the relay did not publish the sale's events: %w", err)
 	}
 	time.Sleep(time.Second)
@@ -733,14 +715,18 @@ func (b *bench) report() error {
 // (their outboxes are empty): it shares the server's core, so a run that
 // started while it works would measure it too.
 func (b *bench) settle(ctx context.Context, drops ...string) error {
-	return waitFor(2*time.Minute, func() error {
-		for _, dr := range drops {
-			if l, err := b.rdb.XLen(ctx, "fd:{"+dr+"}:outbox").Result(); err != nil || l > 0 {
-				return fmt.Errorf("the relay is behind: outbox of %s: %d %v", dr, l, err)
-			}
+	return waitFor(2*time.Minute, func() error { return b.outboxesEmpty(ctx, drops...) })
+}
+
+// outboxesEmpty says which of drops still has events for the relay to
+// publish (nil: none).
+func (b *bench) outboxesEmpty(ctx context.Context, drops ...string) error {
+	for _, dr := range drops {
+		if l, err := b.rdb.XLen(ctx, "fd:{"+dr+"}:outbox").Result(); err != nil || l > 0 {
+			return fmt.Errorf("the relay is behind: outbox of %s: %d %v", dr, l, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // waitQuiet waits until the drops have no reminder pass running and
@@ -755,8 +741,8 @@ func (b *bench) waitQuiet(ctx context.Context, limit time.Duration, drops ...str
 			if err == nil && running {
 				err = fmt.Errorf("a reminder pass of %s is running", dr)
 			}
-			if l, xerr := b.rdb.XLen(ctx, "fd:{"+dr+"}:outbox").Result(); err == nil && (xerr != nil || l > 0) {
-				err = fmt.Errorf("the relay is behind: outbox of %s: %d %v", dr, l, xerr)
+			if err == nil {
+				err = b.outboxesEmpty(ctx, dr)
 			}
 			if err != nil {
 				since = time.Time{}
@@ -1068,16 +1054,33 @@ func (b *bench) usedMemory(ctx context.Context) (int64, error) {
 }
 
 func (b *bench) infoInt(ctx context.Context, section, field string) (int64, error) {
-	s, err := b.rdb.Info(ctx, section).Result()
+	v, err := b.info(ctx, section, field)
 	if err != nil {
 		return 0, err
 	}
-	for _, l := range strings.Split(s, "\r\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return strconv.ParseInt(v[0], 10, 64)
+}
+
+// info returns the values of fields in one INFO section, in order.
+func (b *bench) info(ctx context.Context, section string, fields ...string) ([]string, error) {
+	s, err := b.rdb.Info(ctx, section).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		found := false
+		for _, l := range strings.Split(s, "\r\n") {
+			if v, ok := strings.CutPrefix(l, f+":"); ok {
+				out[i], found = strings.TrimSpace(v), true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("INFO %s has no %s", section, f)
 		}
 	}
-	return 0, fmt.Errorf("INFO %s has no %s", section, field)
+	return out, nil
 }
 
 var cmdstatRe = regexp.MustCompile(`^cmdstat_([a-z|_-]+):calls=(\d+),usec=(\d+)`)
@@ -1085,21 +1088,17 @@ var cmdstatRe = regexp.MustCompile(`^cmdstat_([a-z|_-]+):calls=(\d+),usec=(\d+)`
 // redisCPU is Redis's CPU time so far (INFO cpu: used_cpu_user +
 // used_cpu_sys), in seconds.
 func (b *bench) redisCPU(ctx context.Context) (float64, error) {
-	s, err := b.rdb.Info(ctx, "cpu").Result()
+	v, err := b.info(ctx, "cpu", "used_cpu_user", "used_cpu_sys")
 	if err != nil {
 		return 0, err
 	}
 	total := 0.0
-	for _, l := range strings.Split(s, "\r\n") {
-		for _, f := range []string{"used_cpu_user:", "used_cpu_sys:"} {
-			if v, ok := strings.CutPrefix(l, f); ok {
-				x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-				if err != nil {
-					return 0, err
-				}
-				total += x
-			}
+	for _, x := range v {
+		f, err := strconv.ParseFloat(x, 64)
+		if err != nil {
+			return 0, err
 		}
+		total += f
 	}
 	return total, nil
 }
