@@ -401,7 +401,7 @@ func (b *bench) measure() error {
 	if err != nil || n != b.sz.registrant {
 		return fmt.Errorf("registering %d shoppers for %s: %d registered: %v", b.sz.registrant, big, n, err)
 	}
-	regKeyBytes, _ := b.rdb.MemoryUsage(ctx, "fd:{"+big+"}:reg", 0).Result()
+	regKeyBytes, regLayout := b.registrationBytes(ctx, big)
 	// The outbox holds the registered events until the relay has
 	// published them; what is left after it drained is the registrations.
 	_ = waitFor(time.Until(sale)-time.Second, func() error { return b.outboxesEmpty(ctx, rd, aw, big) })
@@ -622,8 +622,8 @@ func (b *bench) measure() error {
 		fmt.Sprintf("%d shoppers registered by the driver's generator, %d connections, %.0f/s", b.sz.registrant, conns, float64(b.sz.registrant)/took.Seconds()))
 	perReg := float64(memAfter-memBefore) / float64(b.sz.registrant)
 	b.add("redis bytes per registrant", perReg, "B", "<= 48", perReg <= 48,
-		fmt.Sprintf("INFO memory used_memory +%d over %d registrants (outbox drained); the reg hash alone: %d B each (MEMORY USAGE)",
-			memAfter-memBefore, b.sz.registrant, regKeyBytes/int64(b.sz.registrant)))
+		fmt.Sprintf("INFO memory used_memory +%d over %d registrants (outbox drained); the registration hashes alone: %d B each (MEMORY USAGE; %s)",
+			memAfter-memBefore, b.sz.registrant, regKeyBytes/int64(b.sz.registrant), regLayout))
 	bigRatio := dayBig.RPS / hzBig.RPS
 	b.add("reserve/healthz ratio with 1M registrants", bigRatio, "", fmt.Sprintf(">= %.2f (without)", day.RPS/hz*0.95),
 		bigRatio >= day.RPS/hz*0.95, fmt.Sprintf("release-day mix on the drop with %d registrants: %.0f req/s vs /healthz %.0f; without: %.2f (5%% noise allowed)",
@@ -1192,4 +1192,34 @@ func (b *bench) allocsPerSoldOut() (float64, string) {
 	}
 	v, _ := strconv.ParseFloat(string(m[1]), 64)
 	return v, "go test -bench BenchmarkSoldOutHandler -benchmem ./api/ (the whole fasthttp handler, sold_out from the sold-out flag)"
+}
+
+// registrationBytes sums MEMORY USAGE over a drop's registration hashes
+// (its buckets, or the one hash of a drop without them) and says how
+// Redis encodes them.
+func (b *bench) registrationBytes(ctx context.Context, drop string) (int64, string) {
+	stem := "fd:{" + drop + "}:reg"
+	rb, _ := b.rdb.HGet(ctx, "fd:{"+drop+"}:drop", "rb").Int()
+	if rb <= 0 {
+		n, _ := b.rdb.MemoryUsage(ctx, stem, 0).Result()
+		return n, "one hash, " + b.rdb.ObjectEncoding(ctx, stem).Val()
+	}
+	p := b.rdb.Pipeline()
+	mem := make([]*redis.IntCmd, rb)
+	enc := make([]*redis.StringCmd, rb)
+	for i := range rb {
+		k := stem + ":" + strconv.Itoa(i)
+		mem[i] = p.MemoryUsage(ctx, k, 0)
+		enc[i] = p.ObjectEncoding(ctx, k)
+	}
+	_, _ = p.Exec(ctx)
+	var total int64
+	encs := map[string]int{}
+	for i := range rb {
+		total += mem[i].Val()
+		if e := enc[i].Val(); e != "" {
+			encs[e]++
+		}
+	}
+	return total, fmt.Sprintf("%d buckets: %d listpack, %d hashtable", rb, encs["listpack"], encs["hashtable"])
 }

@@ -82,23 +82,22 @@ func benchDraw(b *testing.B, f *fixture, n, stock int) engine.Drop {
 	if err != nil {
 		b.Fatal(err)
 	}
-	key := redisstore.KeysForTest(d.ID).Registrants
 	at := strconv.FormatInt(t0.Add(-90*time.Minute).UnixMilli(), 10)
 	p := f.rdb.Pipeline()
 	for i := 0; i < n; i += 5000 {
-		args := make([]any, 0, 10000)
+		// One HSET per registration bucket, as register_batch.lua writes.
+		byKey := map[string][]any{}
 		for j := i; j < min(i+5000, n); j++ {
-			args = append(args, "shopper-"+strconv.Itoa(j), at)
+			u := "shopper-" + strconv.Itoa(j)
+			k := redisstore.RegKeyForTest(d.ID, u, redisstore.RegBucketsForTest)
+			byKey[k] = append(byKey[k], u, at)
 		}
-		p.HSet(c, key, args...)
-		if p.Len() == 20 {
-			if _, err := p.Exec(c); err != nil {
-				b.Fatal(err)
-			}
+		for k, args := range byKey {
+			p.HSet(c, k, args...)
 		}
-	}
-	if _, err := p.Exec(c); err != nil {
-		b.Fatal(err)
+		if _, err := p.Exec(c); err != nil {
+			b.Fatal(err)
+		}
 	}
 	return d
 }

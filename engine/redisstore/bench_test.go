@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
@@ -25,10 +27,18 @@ func BenchmarkReserveBatch(b *testing.B) {
 	rdb := redistest.Shared(b).Client()
 	b.Cleanup(func() { rdb.Close() })
 	const nUsers = 4096
+	// Both registration layouts: a new drop's buckets, and the one hash
+	// of a drop made before them (what the buckets cost the hot path).
+	for _, layout := range []struct{ name, fixture string }{{"buckets", "redis"}, {"onehash", "redis-onehash"}} {
+		b.Run(layout.name, func(b *testing.B) { benchReserveBatch(b, rdb, layout.fixture, nUsers) })
+	}
+}
+
+func benchReserveBatch(b *testing.B, rdb redis.UniversalClient, fixture string, nUsers int) {
 	var baseline float64
 	for _, size := range []int{1, 16, 64, 256} {
 		b.Run(fmt.Sprint("batch=", size), func(b *testing.B) {
-			f := newFixture("redis", rdb)
+			f := newFixture(fixture, rdb)
 			d := benchDrop(b, f, nUsers)
 			reqs := make([]engine.ReserveRequest, size)
 			next := 0

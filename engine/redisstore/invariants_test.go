@@ -161,7 +161,7 @@ func checkInvariants(t *testing.T, f *fixture, d engine.Drop, ans *answers) {
 	// latest-reservation pointer names one of theirs. (Not necessarily the
 	// greatest WonAt: calls with out-of-order clocks, as on many nodes, and
 	// several wins in one millisecond make that order meaningless.)
-	regs, err := f.rdb.HGetAll(c, keys.Registrants).Result()
+	regs, err := redisstore.RegistrantsForTest(c, f.rdb, d.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func parseReg(v string) regInfo {
 
 func regState(t *testing.T, f *fixture, keys redisstore.TestKeys, user string) regInfo {
 	t.Helper()
-	v, err := f.rdb.HGet(ctx(t), keys.Registrants, user).Result()
+	v, err := redisstore.RegFieldForTest(ctx(t), f.rdb, keys.Drop, user)
 	if err != nil {
 		return regInfo{}
 	}

@@ -1,12 +1,16 @@
 package redisstore
 
+import "strconv"
+
 // Key builders. Every key of one drop carries the drop id as its cluster
 // hash tag, "fd:{<drop>}:…", so each drop's scripts touch exactly one slot
 // while different drops spread across shards. Keys are never built inline
 // elsewhere; the Lua side builds only reservation keys, with the same
-// prefix + "r:" + id rule as reservationKey, and the share index
+// prefix + "r:" + id rule as reservationKey, the share index
 // prefix + "share" (lib.lua), because waitlist promotions inside any
-// script create reservations the caller cannot name ahead.
+// script create reservations the caller cannot name ahead, and the
+// registration buckets reg + ":" + b (lib.lua's reg_key, regBucket here),
+// because a batch's shoppers are only known inside the script.
 
 const dropIndexKey = "fd:drops" // set of drop ids (its own slot)
 
@@ -14,14 +18,17 @@ type dropKeys struct {
 	prefix   string
 	drop     string // hash: configuration
 	counters string // hash: available, held, confirmed, released, reservations, referrals, wlseq, owed, sov
-	reg      string // hash: user -> "registered_at[|units held+confirmed|latest reservation id]"
-	refs     string // zset: referral (share) code -> new registrants it brought
-	share    string // hash: own part of a share code -> reservation id (written by lib.lua)
-	holds    string // zset: reservation id -> expires_at (ms)
-	wl       string // zset: user -> waitlist sequence
-	wlq      string // hash: user -> quantity wanted
-	wlend    string // set: users whose wait ended with the sale
-	outbox   string // stream: events not yet published
+	// reg is the hash user -> "registered_at[|units held+confirmed|latest
+	// reservation id]" of a drop made before registration buckets, and
+	// the stem of the buckets reg:0 … reg:<rb-1> of one made since.
+	reg    string
+	refs   string // zset: referral (share) code -> new registrants it brought
+	share  string // hash: own part of a share code -> reservation id (written by lib.lua)
+	holds  string // zset: reservation id -> expires_at (ms)
+	wl     string // zset: user -> waitlist sequence
+	wlq    string // hash: user -> quantity wanted
+	wlend  string // set: users whose wait ended with the sale
+	outbox string // stream: events not yet published
 }
 
 func keysFor(drop string) dropKeys {
@@ -39,6 +46,34 @@ func keysFor(drop string) dropKeys {
 		wlend:    p + "wlend",
 		outbox:   p + "outbox",
 	}
+}
+
+// regBuckets is the number of registration hashes a new drop gets (its
+// drop hash's 'rb'). Redis keeps a hash of at most 128 fields
+// (hash-max-listpack-entries) as one listpack, about 20 bytes a shopper
+// plus the key's own ~100, where a hashtable field costs ~64 B. 16,384
+// buckets hold a million registrants at ~63 each (the fullest under 100,
+// TestRegistrationBucketsSpreadAMillion);
+// past ~1.5 million the fullest turn into hashtables, one by one, and cost
+// what one hash did. Every bucket stays in the drop's hash slot.
+const regBuckets = 16384
+
+// regBucket is the bucket of user among rb: lib.lua's reg_key, in Go.
+func regBucket(user string, rb int) int {
+	var h uint64
+	for i := 0; i < len(user); i++ {
+		h = (h*1000003 + uint64(user[i])) % 2147483647
+	}
+	return int(h % uint64(rb))
+}
+
+// regKey is the hash that holds user's registration in a drop with rb
+// buckets (0: the one hash of an older drop).
+func (k dropKeys) regKey(user string, rb int) string {
+	if rb == 0 {
+		return k.reg
+	}
+	return k.reg + ":" + strconv.Itoa(regBucket(user, rb))
 }
 
 // callKey records one script call's answer for a repeat of that call (a

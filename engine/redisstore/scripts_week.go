@@ -21,6 +21,8 @@ var (
 	fanOutLua string
 	//go:embed scripts/series.lua
 	seriesLua string
+	//go:embed scripts/registrants.lua
+	registrantsLua string
 )
 
 var (
@@ -54,4 +56,8 @@ var (
 	// call. ARGV: 'create', json | 'delete'. Returns 1 (created or
 	// deleted) or 0 (exists, or missing).
 	seriesScript = redis.NewScript(seriesLua)
+	// registrantsScript reads one page of a drop's registration buckets.
+	// KEYS: drop, reg. ARGV: first bucket, n. Returns {-1} for a drop of
+	// one registration hash, else {next bucket, done, users...}.
+	registrantsScript = redis.NewScript(registrantsLua)
 )

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 )
 
@@ -194,8 +195,14 @@ func TestReferralsNeverChangeOdds(t *testing.T) {
 		if st := f.stats(t, referred.ID); st.Referrals != 6 {
 			t.Fatalf("every registrant of the referred drop came through a code: %+v", st)
 		}
-		regPlain := f.rdb.HGetAll(ctx(t), "fd:{"+plain.ID+"}:reg").Val()
-		regReferred := f.rdb.HGetAll(ctx(t), "fd:{"+referred.ID+"}:reg").Val()
+		regPlain, err := redisstore.RegistrantsForTest(ctx(t), f.rdb, plain.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		regReferred, err := redisstore.RegistrantsForTest(ctx(t), f.rdb, referred.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(regPlain) != 6 || !equalMaps(regPlain, regReferred) {
 			t.Fatalf("registrations differ:\n%v\n%v", regPlain, regReferred)
 		}

@@ -47,6 +47,9 @@ type Store struct {
 	waitN   int
 	waitMS  int64
 	groups  sync.Map // outbox keys whose relay group exists
+	// regBuckets is what new drops get (keys.go); tests set 0 to make
+	// drops of the older one-hash layout.
+	regBuckets int
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -61,7 +64,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if wt <= 0 {
 		wt = DefaultWaitTimeout
 	}
-	return &Store{rdb: rdb, idemTTL: int64(ttl / time.Second), waitN: max(opts.WaitReplicas, 0), waitMS: wt.Milliseconds()}
+	return &Store{rdb: rdb, idemTTL: int64(ttl / time.Second), waitN: max(opts.WaitReplicas, 0), waitMS: wt.Milliseconds(),
+		regBuckets: regBuckets}
 }
 
 // Ping checks that Redis answers, for readiness probes.
@@ -110,6 +114,9 @@ func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) (bool, error) {
 	}
 	k := keysFor(d.ID)
 	args := dropFields(d)
+	if s.regBuckets > 0 {
+		args = append(args, "rb", strconv.Itoa(s.regBuckets))
+	}
 	if d.Secrets != nil {
 		args = append(args, "seed", hex.EncodeToString(d.Secrets.Seed), "tkey", hex.EncodeToString(d.Secrets.TicketKey))
 	}

@@ -123,9 +123,11 @@ func (s *Store) PreviousSeriesDrop(ctx context.Context, series string, before ti
 	return ids[0], nil
 }
 
-// Registrants implements engine.WeekStore with HSCAN over the drop's
-// registrations: bounded work per call, and a cursor that survives any
-// number of calls in between.
+// Registrants implements engine.WeekStore: bounded work per call, and a
+// cursor that survives any number of calls in between. The cursor is the
+// next registration bucket (registrants.lua) or, for a drop of one
+// registration hash, an HSCAN cursor; a drop never changes layout, so
+// its cursors always mean the one or the other.
 func (s *Store) Registrants(ctx context.Context, drop, cursor string, n int) ([]string, string, error) {
 	var c uint64
 	if cursor != "" {
@@ -134,7 +136,22 @@ func (s *Store) Registrants(ctx context.Context, drop, cursor string, n int) ([]
 			return nil, "", fmt.Errorf("redisstore: bad registrant cursor %q", cursor)
 		}
 	}
-	kv, next, err := s.rdb.HScan(ctx, keysFor(drop).reg, c, "", int64(n)).Result()
+	k := keysFor(drop)
+	v, err := registrantsScript.Run(ctx, s.rdb, []string{k.drop, k.reg}, c, max(n, 1)).Slice()
+	if err != nil {
+		return nil, "", err
+	}
+	if r := reply(v); r.int(0) >= 0 {
+		users := make([]string, 0, len(v)-2)
+		for i := 2; i < len(v); i++ {
+			users = append(users, r.str(i))
+		}
+		if r.err != nil || r.int(1) == 1 {
+			return users, "", r.err
+		}
+		return users, strconv.FormatInt(r.int(0), 10), r.err
+	}
+	kv, next, err := s.rdb.HScan(ctx, k.reg, c, "", int64(n)).Result()
 	if err != nil {
 		return nil, "", err
 	}

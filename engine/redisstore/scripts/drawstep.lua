@@ -56,13 +56,14 @@ local cfg = load_cfg(K_DROP)
 local give = not sale_over(cfg)
 
 -- Every check before the first write. The registrations are read with
--- one HMGET for the whole stretch (in user_get's format, lib.lua), not one
--- HGET per entry: a draw reads a million of them.
+-- one HMGET per registration hash for the whole stretch (preload, in
+-- user_get's format, lib.lua), not one HGET per entry: a draw reads a
+-- million of them.
 local regs, wins, us = {}, 0, {}
 for i = 1, k do us[i] = ARGV[7 + 2 * i] end
-local vals = k > 0 and redis.call('HMGET', K_REG, unpack(us)) or {}
+preload(us)
 for i = 1, k do
-  local v = vals[i]
+  local v = REG[us[i]]
   if not v then
     return redis.error_reply('ERR flashdrop: draw entry ' .. i .. ' is not a registrant')
   end

@@ -21,9 +21,15 @@
 --     event ids are EVNONCE-n for a second, public, random value, so
 --     publishing them reveals nothing about share codes;
 --   * scripts stay deterministic given their arguments, as replication needs.
---   * a shopper's whole state in a drop is one field of the reg hash,
+--   * a shopper's whole state in a drop is one field of a reg hash,
 --     "<registered_at>" or "<registered_at>|<units held+confirmed>|<latest
---     reservation id>", so the hot path reads and writes it with one call each;
+--     reservation id>", so the hot path reads and writes it with one call each.
+--     Which hash: a drop made since 2026-12-03 has RB registration buckets
+--     (the drop hash's 'rb'), K_REG..':'..b for a bucket b of the user id, small
+--     enough for Redis to keep each as a listpack (about 30 B a shopper
+--     instead of 64 in one big hashtable); an older drop has no 'rb' and
+--     keeps every shopper in K_REG itself. reg_key() is the one place that
+--     chooses; keys.go's regBucket computes the same bucket in Go;
 --   * BATCH mode (a script sets BATCH = true and calls flush() before it
 --     returns): shoppers' fields are read through a cache (preload() fills
 --     it with one HMGET) and written back by flush() in one HSET, share
@@ -72,6 +78,47 @@ local RS, US = '\30', '\31'
 
 local function num(v)
   return tonumber(v) or 0
+end
+
+-- RB is the drop's number of registration buckets, 0 for one hash (the
+-- layout of older drops); nil until reg_key first needs it, unless the
+-- script read it with its other drop fields. REGK caches each shopper's
+-- key for the call.
+local RB = nil
+local REGK = {}
+
+-- reg_key is the hash that holds user's reg field. The bucket is a
+-- polynomial hash of the id's bytes modulo the prime 2^31 - 1 (exact in
+-- Lua's doubles: h * 1000003 + 255 < 2^53), modulo RB. A multiplier near
+-- 2^20 spreads ids that differ in their last digits (31 filled the
+-- fullest of 16,384 buckets with 128 of a million "buyer-<n>", 77 now).
+local function reg_key(user)
+  if RB == nil then RB = num(redis.call('HGET', P .. 'drop', 'rb')) end
+  if RB == 0 then return K_REG end
+  local k = REGK[user]
+  if k then return k end
+  local h = 0
+  for i = 1, #user do h = (h * 1000003 + string.byte(user, i)) % 2147483647 end
+  k = K_REG .. ':' .. (h % RB)
+  REGK[user] = k
+  return k
+end
+
+-- by_reg_key groups users (no duplicates) by the hash that holds them, in
+-- first-seen order: one call per hash for a batch's reads and writes.
+local function by_reg_key(users)
+  local groups, order = {}, {}
+  for _, u in ipairs(users) do
+    local k = reg_key(u)
+    local g = groups[k]
+    if not g then
+      g = {}
+      groups[k] = g
+      order[#order + 1] = k
+    end
+    g[#g + 1] = u
+  end
+  return order, groups
 end
 
 -- recorded returns this call's recorded answer if the call already ran
@@ -129,10 +176,14 @@ local function preload(users)
       want[#want + 1] = u
     end
   end
-  for i = 1, #want, 4000 do
-    local j = math.min(i + 3999, #want)
-    local v = redis.call('HMGET', K_REG, unpack(want, i, j))
-    for k = i, j do REG[want[k]] = v[k - i + 1] or false end
+  local order, groups = by_reg_key(want)
+  for _, key in ipairs(order) do
+    local g = groups[key]
+    for i = 1, #g, 4000 do
+      local j = math.min(i + 3999, #g)
+      local v = redis.call('HMGET', key, unpack(g, i, j))
+      for k = i, j do REG[g[k]] = v[k - i + 1] or false end
+    end
   end
 end
 
@@ -141,7 +192,7 @@ end
 local function user_get(user)
   local v = REG[user]
   if v == nil then
-    v = redis.call('HGET', K_REG, user) or false
+    v = redis.call('HGET', reg_key(user), user) or false
     if BATCH then REG[user] = v end
   end
   if not v then return nil, 0, nil end
@@ -154,7 +205,7 @@ end
 -- the cache, for flush() to write with the call's other fields.
 local function reg_put(user, v)
   if not BATCH then
-    redis.call('HSET', K_REG, user, v)
+    redis.call('HSET', reg_key(user), user, v)
     return
   end
   if not DIRTY[user] then
@@ -185,12 +236,15 @@ local function flush()
   end
   HELD, RESERVED, NEW_HOLDS = 0, 0, {}
   if #REG_DIRTY > 0 then
-    local kv = {}
-    for _, u in ipairs(REG_DIRTY) do
-      kv[#kv + 1] = u
-      kv[#kv + 1] = REG[u]
+    local order, groups = by_reg_key(REG_DIRTY)
+    for _, key in ipairs(order) do
+      local kv = {}
+      for _, u in ipairs(groups[key]) do
+        kv[#kv + 1] = u
+        kv[#kv + 1] = REG[u]
+      end
+      hset_many(key, kv)
     end
-    hset_many(K_REG, kv)
     REG_DIRTY, DIRTY = {}, {}
   end
   if #SHARES > 0 then

@@ -36,7 +36,10 @@ if NOW < num(c[1]) then return {14} end
 -- A draw's registrant list, once frozen (drawfreeze.lua), is final.
 if NOW >= num(c[2]) or c[3] == '1' then return {15} end
 
-redis.call('HSET', KEYS[3], user, NOW_S)
+reg_put(user, NOW_S)
+-- The count of registrants (stats): a drop with registration buckets
+-- has no one hash to HLEN.
+redis.call('HINCRBY', K_COUNTERS, 'regs', 1)
 record(NOW_S .. ',1')
 emit('registered', {'user', user})
 if ref ~= '' then

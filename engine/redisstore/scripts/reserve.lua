@@ -92,7 +92,9 @@ if rec then
 end
 
 -- The drop-wide verdict, the same for every request of the batch.
-local c = redis.call('HMGET', K_DROP, 'stock', 'limit', 'hold', 'ss', 'se', 'mode', 'paused', 'drawn')
+local c = redis.call('HMGET', K_DROP, 'stock', 'limit', 'hold', 'ss', 'se', 'mode', 'paused', 'drawn', 'rb')
+-- The registration layout (lib.lua's reg_key), read with the rest.
+RB = num(c[9])
 local verdict = 0
 -- drawn: a draw drop after its draw answers each shopper her result.
 local drawn = false

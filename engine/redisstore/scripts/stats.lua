@@ -6,10 +6,14 @@
 --          waitlisted, reservations, referrals, owed, sold-out version},
 -- or 3 if the drop is missing.
 
-local stock = redis.call('HGET', KEYS[1], 'stock')
-if not stock then return 3 end
+local d = redis.call('HMGET', KEYS[1], 'stock', 'rb')
+if not d[1] then return 3 end
 local c = redis.call('HMGET', KEYS[2], 'available', 'held', 'confirmed', 'released', 'reservations', 'referrals',
-  'owed', 'sov')
+  'owed', 'sov', 'regs')
 local function num(v) return tonumber(v) or 0 end
-return {num(stock), num(c[1]), num(c[2]), num(c[3]), num(c[4]),
-  redis.call('HLEN', KEYS[3]), redis.call('ZCARD', KEYS[4]), num(c[5]), num(c[6]), num(c[7]), num(c[8])}
+-- A drop with registration buckets (lib.lua) counts its registrants in
+-- 'regs'; an older drop has them all in one hash.
+local regs = num(c[9])
+if num(d[2]) == 0 then regs = redis.call('HLEN', KEYS[3]) end
+return {num(d[1]), num(c[1]), num(c[2]), num(c[3]), num(c[4]),
+  regs, redis.call('ZCARD', KEYS[4]), num(c[5]), num(c[6]), num(c[7]), num(c[8])}

@@ -1,0 +1,270 @@
+package redisstore_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+)
+
+// bucketUsers are ids of every shape a JWT subject takes: short, long,
+// non-ASCII, with separators.
+func bucketUsers(n int) []string {
+	out := make([]string, 0, n)
+	for i := range n {
+		switch i % 4 {
+		case 0:
+			out = append(out, "buyer-"+strconv.Itoa(i))
+		case 1:
+			out = append(out, fmt.Sprintf("Zoë|%d", i))
+		case 2:
+			out = append(out, strings.Repeat("x", engine.MaxUserLen-8)+fmt.Sprintf("%08d", i))
+		default:
+			var b [8]byte
+			_, _ = rand.Read(b[:])
+			out = append(out, "auth0|"+hex.EncodeToString(b[:]))
+		}
+	}
+	return out
+}
+
+// A new drop keeps its registrants in small hashes, each in the bucket
+// that keys.go's regBucket computes (the Lua side computes it too: the
+// two must agree), counted for the stats and walked whole by Registrants.
+func TestRegistrationBuckets(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		if f.name == "redis-onehash" {
+			return // TestOldDropKeepsOneRegistrationHash
+		}
+		d := f.newDrop(t, 10, 1)
+		users := bucketUsers(240)
+		// Half one by one (register.lua), half in one batch
+		// (register_batch.lua).
+		f.register(t, d.ID, users[:120]...)
+		reqs := make([]engine.RegisterRequest, 0, 120)
+		for _, u := range users[120:] {
+			reqs = append(reqs, engine.RegisterRequest{User: u})
+		}
+		res, err := f.store.RegisterBatch(ctx(t), d.ID, f.clock.Now(), reqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			if r.Err != nil || !r.Created {
+				t.Fatalf("batch registration %d: %+v", i, r)
+			}
+		}
+		keys := map[string]bool{}
+		for _, u := range users {
+			k := redisstore.RegKeyForTest(d.ID, u, redisstore.RegBucketsForTest)
+			keys[k] = true
+			if v, err := f.rdb.HGet(ctx(t), k, u).Result(); err != nil || v == "" {
+				t.Fatalf("%q is not in %s, the bucket Go computes: %q %v", u, k, v, err)
+			}
+		}
+		if n := f.rdb.Exists(ctx(t), redisstore.RegKeyForTest(d.ID, "any", 0)).Val(); n != 0 {
+			t.Fatalf("a drop with buckets also wrote the one registration hash")
+		}
+		all, err := redisstore.RegistrantsForTest(ctx(t), f.rdb, d.ID)
+		if err != nil || len(all) != len(users) {
+			t.Fatalf("%d registrations in the buckets, want %d (%v)", len(all), len(users), err)
+		}
+		if f.name == "redis" {
+			// Redis keeps a hash with a field over 64 bytes
+			// (hash-max-listpack-value) as a hashtable: the long ids'
+			// buckets are allowed to be one.
+			long := map[string]bool{}
+			for _, u := range users {
+				if len(u) > 64 {
+					long[redisstore.RegKeyForTest(d.ID, u, redisstore.RegBucketsForTest)] = true
+				}
+			}
+			for k := range keys {
+				if enc := f.rdb.ObjectEncoding(ctx(t), k).Val(); enc != "listpack" && !long[k] {
+					t.Fatalf("%s is kept as %q, want listpack", k, enc)
+				}
+			}
+		}
+		if st := f.stats(t, d.ID); st.Registered != int64(len(users)) {
+			t.Fatalf("stats count %d registrants, want %d", st.Registered, len(users))
+		}
+		// A repeat registers nobody twice and counts nobody twice.
+		f.register(t, d.ID, users[0], users[200])
+		if st := f.stats(t, d.ID); st.Registered != int64(len(users)) {
+			t.Fatalf("a repeat registration counted: %d", st.Registered)
+		}
+		checkRegistrantsWalk(t, f, d.ID, users)
+
+		// The hot path reads and writes the shopper's bucket.
+		f.clock.Set(t0)
+		if _, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: users[2], Quantity: 1}); err != nil {
+			t.Fatal(err)
+		}
+		v, err := redisstore.RegFieldForTest(ctx(t), f.rdb, d.ID, users[2])
+		if err != nil || !strings.Contains(v, "|1|"+d.ID+".") {
+			t.Fatalf("the winner's field reads %q (%v), want one unit and her reservation", v, err)
+		}
+	})
+}
+
+// checkRegistrantsWalk walks Registrants in small pages and wants every
+// user exactly once.
+func checkRegistrantsWalk(t *testing.T, f *fixture, drop string, users []string) {
+	t.Helper()
+	seen := map[string]int{}
+	cursor, pages := "", 0
+	for {
+		page, next, err := f.store.Registrants(ctx(t), drop, cursor, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range page {
+			seen[u]++
+		}
+		pages++
+		if next == "" {
+			break
+		}
+		if pages > 100000 {
+			t.Fatal("the registrant walk does not end")
+		}
+		cursor = next
+	}
+	for _, u := range users {
+		if seen[u] != 1 {
+			t.Fatalf("the walk saw %q %d times", u, seen[u])
+		}
+	}
+	if len(seen) != len(users) {
+		t.Fatalf("the walk saw %d registrants, want %d", len(seen), len(users))
+	}
+}
+
+// A drop made before registration buckets has no 'rb' and one hash; a
+// new version of the store keeps using that hash for it, a retried create
+// is not a conflict, and the stats, the walk and the hot path read it.
+func TestOldDropKeepsOneRegistrationHash(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Shared(t).Client()
+	t.Cleanup(func() { rdb.Close() })
+	old := newFixture("redis-onehash", rdb)
+	d := old.newDrop(t, 10, 1)
+	users := bucketUsers(60)
+	old.register(t, d.ID, users[:30]...)
+
+	f := newFixture("redis", rdb)
+	f.clock.Set(old.clock.Now())
+	again := d
+	if created, err := f.store.CreateDrop(ctx(t), again); err != nil || created {
+		t.Fatalf("the retried create of an old drop: created %v, %v", created, err)
+	}
+	f.register(t, d.ID, users[30:]...)
+	one := redisstore.RegKeyForTest(d.ID, "any", 0)
+	if n := f.rdb.HLen(ctx(t), one).Val(); n != int64(len(users)) {
+		t.Fatalf("the one hash holds %d registrants, want %d", n, len(users))
+	}
+	if st := f.stats(t, d.ID); st.Registered != int64(len(users)) {
+		t.Fatalf("stats count %d registrants, want %d", st.Registered, len(users))
+	}
+	checkRegistrantsWalk(t, f, d.ID, users)
+	f.clock.Set(t0)
+	if _, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: users[5], Quantity: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if v := f.rdb.HGet(ctx(t), one, users[5]).Val(); !strings.Contains(v, "|1|") {
+		t.Fatalf("the winner's field in the one hash reads %q", v)
+	}
+}
+
+// 16,384 buckets keep a million registrants listpack-encoded: the
+// fullest bucket stays under Redis's hash-max-listpack-entries (128) for
+// the bench's ids and for random ones.
+func TestRegistrationBucketsSpreadAMillion(t *testing.T) {
+	t.Parallel()
+	for _, shape := range []struct {
+		name string
+		id   func(i int) string
+	}{
+		{"bench", func(i int) string { return "buyer-" + strconv.Itoa(i) }},
+		{"uuid", func(i int) string {
+			var b [16]byte
+			_, _ = rand.Read(b[:])
+			return hex.EncodeToString(b[:])
+		}},
+	} {
+		counts := make([]int, redisstore.RegBucketsForTest)
+		for i := range 1_040_000 {
+			counts[redisstore.RegBucketForTest(shape.id(i), redisstore.RegBucketsForTest)]++
+		}
+		most := 0
+		for _, c := range counts {
+			most = max(most, c)
+		}
+		if most >= 128 {
+			t.Errorf("%s ids: the fullest bucket holds %d of a million, at or past 128", shape.name, most)
+		}
+		t.Logf("%s ids: fullest bucket %d (mean %d)", shape.name, most, 1_040_000/redisstore.RegBucketsForTest)
+	}
+}
+
+// A repeat of one registration call answers from its record: the compact
+// record ("2|<now>|+,<at>,…") and the older one an earlier version wrote
+// ("<code>,<at>,<created>;…") alike.
+func TestRegisterBatchRecord(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 10, 1)
+		f.register(t, d.ID, "early")
+		early, err := redisstore.RegFieldForTest(ctx(t), f.rdb, d.ID, "early")
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := f.clock.Now().Add(time.Second).UnixMilli()
+		first, err := redisstore.RegisterBatchCallForTest(ctx(t), f.rdb, d.ID, now, "call1", "new1", "early", "new2", "new1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprint([]any{
+			[]any{int64(0), now, int64(1)}, []any{int64(0), mustInt(t, early), int64(0)},
+			[]any{int64(0), now, int64(1)}, []any{int64(0), now, int64(0)}})
+		if fmt.Sprint(first) != want {
+			t.Fatalf("first run: %v, want %v", first, want)
+		}
+		rec := f.rdb.Get(ctx(t), redisstore.CallKeyForTest(d.ID, "call1")).Val()
+		if want := "2|" + strconv.FormatInt(now, 10) + "|+," + early + ",+,"; !strings.HasPrefix(rec+",", want) {
+			t.Fatalf("record %q, want %q…", rec, want)
+		}
+		// A repeat of the call a minute later still answers the first
+		// run's times and "created", and registers nobody twice.
+		again, err := redisstore.RegisterBatchCallForTest(ctx(t), f.rdb, d.ID, now+60_000, "call1", "new1", "early", "new2", "new1")
+		if err != nil || fmt.Sprint(again) != want {
+			t.Fatalf("repeat: %v %v, want %v", again, err, want)
+		}
+		if st := f.stats(t, d.ID); st.Registered != 3 {
+			t.Fatalf("%d registered, want 3", st.Registered)
+		}
+		// The older record's form.
+		if err := f.rdb.Set(ctx(t), redisstore.CallKeyForTest(d.ID, "call0"), "0,123,1;15,,0;0,456,0", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		old, err := redisstore.RegisterBatchCallForTest(ctx(t), f.rdb, d.ID, now, "call0", "x", "y", "z")
+		if wantOld := fmt.Sprint([]any{[]any{int64(0), int64(123), int64(1)}, []any{int64(15)}, []any{int64(0), int64(456), int64(0)}}); err != nil || fmt.Sprint(old) != wantOld {
+			t.Fatalf("an older record answers %v %v, want %v", old, err, wantOld)
+		}
+	})
+}
+
+func mustInt(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
