@@ -18,6 +18,7 @@ func writeChart(path string, series map[string][]point, dur time.Duration) error
 	p.X.Label.Text = "seconds into the run"
 	p.Y.Label.Text = "requests/s"
 	p.Add(plotter.NewGrid())
+	ymax := 0.0
 	add := func(name, label string, pick func(point) float64, c color.Color, dashed bool) error {
 		pts := series[name]
 		if len(pts) == 0 {
@@ -26,6 +27,7 @@ func writeChart(path string, series map[string][]point, dur time.Duration) error
 		xy := make(plotter.XYs, len(pts))
 		for i, q := range pts {
 			xy[i].X, xy[i].Y = q.t, pick(q)
+			ymax = max(ymax, xy[i].Y)
 		}
 		l, err := plotter.NewLine(xy)
 		if err != nil {
@@ -51,6 +53,11 @@ func writeChart(path string, series map[string][]point, dur time.Duration) error
 	}
 	p.Legend.Top = true
 	p.Y.Min = 0
+	// Headroom above the highest line, so the legend in the top corner
+	// covers no data.
+	if ymax > 0 {
+		p.Y.Max = ymax * 1.3
+	}
 	p.X.Min, p.X.Max = 0, dur.Seconds()
 	return p.Save(8*vg.Inch, 4*vg.Inch, path)
 }
