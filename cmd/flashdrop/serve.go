@@ -63,6 +63,10 @@ type ServeConfig struct {
 	// PprofListen, if set, serves net/http/pprof on an address of its own
 	// (loopback for a bare port), never on the public listener.
 	PprofListen string
+
+	// OneRegistrationHash creates drops in the registration layout of
+	// versions before 2026-12-03, for a rolling upgrade from one.
+	OneRegistrationHash bool
 }
 
 // Main is the `serve` program, split into steps so that end-to-end tests
@@ -127,6 +131,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis: redis://host:port/db, or a Cluster as a comma-separated host:port list or redis-cluster://h1:p1,h2:p2 (empty: embedded in-process server, not durable)")
 	fs.IntVar(&c.RedisWaitReplicas, "redis-wait-replicas", 0, "acknowledge a reserve batch's wins only once this many replicas of its shard have them (WAIT); unconfirmed wins are answered 503, retry with the same Idempotency-Key (0: asynchronous replication, a failover can lose acknowledged wins)")
+	fs.BoolVar(&c.OneRegistrationHash, "one-registration-hash", false, "create new drops with all registrants in one Redis hash, the layout of versions before 2026-12-03: set it while nodes of such a version still run against the same Redis, then restart without it (drops keep the layout they were created with)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URL with JetStream (empty: embedded in-process server, not durable)")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name among the nodes, kept across restarts so a restarted node republishes at once the events it had read (default: host name and listen port)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
@@ -263,7 +268,7 @@ func (m *Main) startRedis(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("redis does not answer: %w", err)
 	}
-	m.store = redisstore.New(m.rdb, redisstore.Options{WaitReplicas: c.RedisWaitReplicas})
+	m.store = redisstore.New(m.rdb, c.storeOptions())
 	m.Engine = engine.New(m.store, engine.Options{Clock: m.Clock})
 	return nil
 }
@@ -592,4 +597,9 @@ func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Dro
 			base, shopper, base, base, admin, shopper)
 	}
 	fmt.Fprintln(w)
+}
+
+// storeOptions are the Redis store's options from the flags.
+func (c ServeConfig) storeOptions() redisstore.Options {
+	return redisstore.Options{WaitReplicas: c.RedisWaitReplicas, OneRegistrationHash: c.OneRegistrationHash}
 }

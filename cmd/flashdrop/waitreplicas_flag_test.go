@@ -29,3 +29,21 @@ func TestRedisWaitReplicasFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestOneRegistrationHashFlag: --one-registration-hash (or
+// FLASHDROP_ONE_REGISTRATION_HASH) reaches the store's options; off by
+// default.
+func TestOneRegistrationHashFlag(t *testing.T) {
+	m := NewMainWith(nil)
+	if err := m.ParseFlags(nil); err != nil || m.Config.storeOptions().OneRegistrationHash {
+		t.Fatalf("default: %+v, %v", m.Config.storeOptions(), err)
+	}
+	m = NewMainWith(nil)
+	if err := m.ParseFlags([]string{"--one-registration-hash"}); err != nil || !m.Config.storeOptions().OneRegistrationHash {
+		t.Fatalf("flag: %+v, %v", m.Config.storeOptions(), err)
+	}
+	m = NewMainWith(map[string]string{"FLASHDROP_ONE_REGISTRATION_HASH": "true"})
+	if err := m.ParseFlags(nil); err != nil || !m.Config.storeOptions().OneRegistrationHash {
+		t.Fatalf("environment: %+v, %v", m.Config.storeOptions(), err)
+	}
+}

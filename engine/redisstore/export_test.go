@@ -12,7 +12,7 @@ import (
 
 // TestKeys names one drop's keys for tests.
 type TestKeys struct {
-	Holds, Waitlist, WaitlistQty string
+	Holds, Waitlist, WaitlistQty, Counters string
 	// Reservations matches every reservation hash of the drop (for SCAN).
 	Reservations string
 	// All is every fixed key of the drop.
@@ -26,7 +26,7 @@ type TestKeys struct {
 func KeysForTest(drop string) TestKeys {
 	k := keysFor(drop)
 	return TestKeys{
-		Holds: k.holds, Waitlist: k.wl, WaitlistQty: k.wlq,
+		Holds: k.holds, Waitlist: k.wl, WaitlistQty: k.wlq, Counters: k.counters,
 		Reservations: k.reservationKey("*"), All: k.all(), Prefix: k.prefix, Drop: drop,
 	}
 }
@@ -81,10 +81,6 @@ const RegBucketsForTest = regBuckets
 
 // RegBucketForTest is regBucket, for the test that holds it to lib.lua's.
 func RegBucketForTest(user string, rb int) int { return regBucket(user, rb) }
-
-// UseOneRegistrationHashForTest makes s create drops of the layout before
-// registration buckets, for the tests that keep that layout working.
-func UseOneRegistrationHashForTest(s *Store) { s.regBuckets = 0 }
 
 func dropRegBuckets(c context.Context, rdb redis.UniversalClient, drop string) (int, error) {
 	v, err := rdb.HGet(c, keysFor(drop).drop, "rb").Result()

@@ -175,7 +175,7 @@ func checkInvariants(t *testing.T, f *fixture, d engine.Drop, ans *answers) {
 		}
 	}
 	for u, v := range regs {
-		st := parseReg(v)
+		st := parseReg(d.ID, v)
 		if st.units != perUser[u] {
 			t.Errorf("reg[%q] = %q counts %d units, reservations say %d", u, v, st.units, perUser[u])
 		}
@@ -250,13 +250,17 @@ type regInfo struct {
 	latest string
 }
 
-func parseReg(v string) regInfo {
+func parseReg(drop, v string) regInfo {
 	parts := strings.SplitN(v, "|", 3)
 	at, err := strconv.ParseInt(parts[0], 10, 64)
 	info := regInfo{ok: err == nil, at: at}
 	if len(parts) == 3 {
 		info.units, _ = strconv.ParseInt(parts[1], 10, 64)
 		info.latest = parts[2]
+		// A bucketed drop keeps the id without "<drop>." (lib.lua).
+		if info.latest != "" && !strings.Contains(info.latest, ".") {
+			info.latest = drop + "." + info.latest
+		}
 	}
 	return info
 }
@@ -267,5 +271,5 @@ func regState(t *testing.T, f *fixture, keys redisstore.TestKeys, user string) r
 	if err != nil {
 		return regInfo{}
 	}
-	return parseReg(v)
+	return parseReg(keys.Drop, v)
 }

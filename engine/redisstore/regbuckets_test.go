@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,15 +77,19 @@ func TestRegistrationBuckets(t *testing.T) {
 		if err != nil || len(all) != len(users) {
 			t.Fatalf("%d registrations in the buckets, want %d (%v)", len(all), len(users), err)
 		}
-		if f.name == "redis" {
-			// Redis keeps a hash with a field over 64 bytes
-			// (hash-max-listpack-value) as a hashtable: the long ids'
-			// buckets are allowed to be one.
-			long := map[string]bool{}
-			for _, u := range users {
-				if len(u) > 64 {
-					long[redisstore.RegKeyForTest(d.ID, u, redisstore.RegBucketsForTest)] = true
-				}
+		// Redis keeps a hash with a field over 64 bytes
+		// (hash-max-listpack-value) as a hashtable: the long ids'
+		// buckets are allowed to be one.
+		long := map[string]bool{}
+		for _, u := range users {
+			if len(u) > 64 {
+				long[redisstore.RegKeyForTest(d.ID, u, redisstore.RegBucketsForTest)] = true
+			}
+		}
+		listpacks := func(keys map[string]bool) {
+			t.Helper()
+			if f.name != "redis" {
+				return
 			}
 			for k := range keys {
 				if enc := f.rdb.ObjectEncoding(ctx(t), k).Val(); enc != "listpack" && !long[k] {
@@ -92,6 +97,7 @@ func TestRegistrationBuckets(t *testing.T) {
 				}
 			}
 		}
+		listpacks(keys)
 		if st := f.stats(t, d.ID); st.Registered != int64(len(users)) {
 			t.Fatalf("stats count %d registrants, want %d", st.Registered, len(users))
 		}
@@ -102,14 +108,24 @@ func TestRegistrationBuckets(t *testing.T) {
 		}
 		checkRegistrantsWalk(t, f, d.ID, users)
 
-		// The hot path reads and writes the shopper's bucket.
+		// The hot path reads and writes the shopper's bucket. The field
+		// keeps the reservation id without "<drop>.", so a winner's field
+		// stays within a listpack's 64 bytes however long the drop id
+		// (this test's are over 29 bytes, which would pass it).
 		f.clock.Set(t0)
-		if _, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: users[2], Quantity: 1}); err != nil {
+		won, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: users[0], Quantity: 1})
+		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := redisstore.RegFieldForTest(ctx(t), f.rdb, d.ID, users[2])
-		if err != nil || !strings.Contains(v, "|1|"+d.ID+".") {
-			t.Fatalf("the winner's field reads %q (%v), want one unit and her reservation", v, err)
+		v, err := redisstore.RegFieldForTest(ctx(t), f.rdb, d.ID, users[0])
+		if err != nil || !regexp.MustCompile(`^\d+\|1\|[0-9a-f]{20}$`).MatchString(v) || d.ID+"."+v[len(v)-20:] != won.ID {
+			t.Fatalf("the winner's field reads %q (%v), want one unit and her reservation %s", v, err, won.ID)
+		}
+		listpacks(map[string]bool{redisstore.RegKeyForTest(d.ID, users[0], redisstore.RegBucketsForTest): true})
+		// Read back whole: her view names the reservation.
+		view, err := f.eng.ShopperView(ctx(t), d.ID, users[0])
+		if err != nil || view.Reservation == nil || view.Reservation.ID != won.ID {
+			t.Fatalf("her view after the win: %+v %v", view, err)
 		}
 	})
 }

@@ -31,6 +31,12 @@ type Options struct {
 	// (asynchronous replication, what Redis does by default).
 	WaitReplicas int
 	WaitTimeout  time.Duration
+	// OneRegistrationHash makes new drops keep every registrant in one
+	// hash, the layout before registration buckets (keys.go), which
+	// versions before 2026-12-03 read. Set it while such nodes still run
+	// against the same Redis: they would write a bucketed drop's
+	// registrations where nodes of this version never look.
+	OneRegistrationHash bool
 }
 
 // DefaultWaitTimeout bounds a reserve batch's WAIT.
@@ -47,8 +53,8 @@ type Store struct {
 	waitN   int
 	waitMS  int64
 	groups  sync.Map // outbox keys whose relay group exists
-	// regBuckets is what new drops get (keys.go); tests set 0 to make
-	// drops of the older one-hash layout.
+	// regBuckets is what new drops get (keys.go); 0 with
+	// Options.OneRegistrationHash.
 	regBuckets int
 }
 
@@ -64,8 +70,12 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if wt <= 0 {
 		wt = DefaultWaitTimeout
 	}
-	return &Store{rdb: rdb, idemTTL: int64(ttl / time.Second), waitN: max(opts.WaitReplicas, 0), waitMS: wt.Milliseconds(),
+	s := &Store{rdb: rdb, idemTTL: int64(ttl / time.Second), waitN: max(opts.WaitReplicas, 0), waitMS: wt.Milliseconds(),
 		regBuckets: regBuckets}
+	if opts.OneRegistrationHash {
+		s.regBuckets = 0
+	}
+	return s
 }
 
 // Ping checks that Redis answers, for readiness probes.

@@ -86,10 +86,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, f *fixture)) {
 
 func newFixture(name string, rdb redis.UniversalClient) *fixture {
 	clock := engine.NewManualClock(t0.Add(-time.Hour))
-	st := redisstore.New(rdb, redisstore.Options{})
-	if name == "redis-onehash" {
-		redisstore.UseOneRegistrationHashForTest(st)
-	}
+	st := redisstore.New(rdb, redisstore.Options{OneRegistrationHash: name == "redis-onehash"})
 	return &fixture{name: name, rdb: rdb, store: st, clock: clock,
 		eng: engine.New(st, engine.Options{Clock: clock})}
 }

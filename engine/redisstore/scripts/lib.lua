@@ -29,7 +29,8 @@
 --     enough for Redis to keep each as a listpack (about 30 B a shopper
 --     instead of 64 in one big hashtable); an older drop has no 'rb' and
 --     keeps every shopper in K_REG itself. reg_key() is the one place that
---     chooses; keys.go's regBucket computes the same bucket in Go;
+--     chooses; keys.go's regBucket computes the same bucket in Go. In a
+--     bucketed field the reservation id is stored without "<drop>.";
 --   * BATCH mode (a script sets BATCH = true and calls flush() before it
 --     returns): shoppers' fields are read through a cache (preload() fills
 --     it with one HMGET) and written back by flush() in one HSET, share
@@ -198,6 +199,11 @@ local function user_get(user)
   if not v then return nil, 0, nil end
   local at, units, rid = string.match(v, '^([^|]*)|([^|]*)|(.*)$')
   if not at then return v, 0, nil end
+  -- A bucketed drop's field keeps the id without "<drop>." (user_set);
+  -- drop ids have no '.', so an id with one is whole.
+  if RB > 0 and rid ~= '' and not string.find(rid, '.', 1, true) then
+    rid = string.sub(P, 5, -3) .. '.' .. rid
+  end
   return at, tonumber(units) or 0, rid
 end
 
@@ -206,6 +212,8 @@ end
 local function reg_put(user, v)
   if not BATCH then
     redis.call('HSET', reg_key(user), user, v)
+    -- A cache preload() filled (drawstep) must not answer the old value.
+    REG[user] = v
     return
   end
   if not DIRTY[user] then
@@ -215,8 +223,19 @@ local function reg_put(user, v)
   REG[user] = v
 end
 
+-- user_set writes a shopper's state. In a bucketed drop the latest
+-- reservation id goes in without its "<drop>." prefix (user_get puts it
+-- back): with it, a drop id of 29 bytes or more made a winner's field
+-- longer than Redis's hash-max-listpack-value (64), and one such field
+-- turns its whole bucket into a hashtable for good.
 local function user_set(user, at, units, rid)
-  reg_put(user, at .. '|' .. ims(units) .. '|' .. (rid or ''))
+  rid = rid or ''
+  reg_key(user)
+  if RB > 0 and rid ~= '' then
+    local dot = string.find(rid, '.', 1, true)
+    if dot then rid = string.sub(rid, dot + 1) end
+  end
+  reg_put(user, at .. '|' .. ims(units) .. '|' .. rid)
 end
 
 -- hset_many writes field/value pairs to a hash in chunks unpack() takes.

@@ -22,7 +22,8 @@ P, DROP, NOW, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 NOW_S = ARGV[3]
 K_COUNTERS, K_OUTBOX, K_CALL, K_REG = KEYS[2], KEYS[5], KEYS[6], KEYS[3]
 local n = tonumber(ARGV[5])
-if not NOW or not n or n < 1 or #ARGV ~= 5 + 3 * n or K_CALL ~= P .. 'call:' .. EVNONCE then
+-- NOW must be plain digits: the call record's header matches it so.
+if not NOW or not string.match(NOW_S, '^%d+$') or not n or n < 1 or #ARGV ~= 5 + 3 * n or K_CALL ~= P .. 'call:' .. EVNONCE then
   return redis.error_reply('ERR flashdrop: malformed register arguments')
 end
 for i = 1, n do
