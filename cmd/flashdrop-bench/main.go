@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -395,21 +396,38 @@ func (b *bench) measure() error {
 
 	// Release-day drops: registration now, the sale once every buyer and
 	// the big drop's registrants are in. Their sales start together.
-	est := time.Duration(float64(3*b.sz.buyers+b.sz.registrant)/max(regRate, 200)*1.5*float64(time.Second)) + 15*time.Second
+	// The release-day rounds after the first, by drop id: the reported
+	// release-day ratio and p99 are medians over all rounds, since one 5 s
+	// run moved by ±0.05 from run to run on the development machine.
+	extraRounds := make([]string, 2)
+	est := time.Duration(float64((3+len(extraRounds))*b.sz.buyers+b.sz.registrant)/max(regRate, 200)*1.5*float64(time.Second)) + 15*time.Second
 	now = time.Now()
 	sale := now.Add(est).Truncate(time.Second)
 	tag := strconv.FormatInt(now.Unix(), 36)
 	rd, aw, big, kd := "day-"+tag, "wins-"+tag, "big-"+tag, "keyed-"+tag
-	for _, dr := range []struct {
+	// The release-day burst happens once per drop, so its later rounds
+	// (the median of all rounds is the target's value) have drops of
+	// their own, the same in every way.
+	for i := range extraRounds {
+		extraRounds[i] = fmt.Sprintf("day%d-%s", i+2, tag)
+	}
+	drops := []struct {
 		id           string
 		stock, limit int64
-	}{{rd, b.sz.units, 1}, {aw, 1_000_000_000, 1000}, {big, b.sz.units, 1}, {kd, b.sz.units, 1}} {
+	}{{rd, b.sz.units, 1}, {aw, 1_000_000_000, 1000}, {big, b.sz.units, 1}, {kd, b.sz.units, 1}}
+	for _, id := range extraRounds {
+		drops = append(drops, struct {
+			id           string
+			stock, limit int64
+		}{id, b.sz.units, 1})
+	}
+	for _, dr := range drops {
 		if err := b.createDrop(dr.id, dr.stock, dr.limit, now.Add(-time.Second), sale, sale); err != nil {
 			return err
 		}
 	}
 	b.log("sale of %s, %s and %s at %s (in %s)", rd, aw, big, sale.Format(time.TimeOnly), est.Round(time.Second))
-	for _, dr := range []string{rd, aw, kd} {
+	for _, dr := range append([]string{rd, aw, kd}, extraRounds...) {
 		if n, _, err := b.register(dr, "buyer", 0, b.sz.buyers); err != nil || n != b.sz.buyers {
 			return fmt.Errorf("registering the buyers of %s: %d of %d: %v", dr, n, b.sz.buyers, err)
 		}
@@ -510,6 +528,25 @@ func (b *bench) measure() error {
 		return err
 	}
 	reads1, _ := b.infoInt(ctx, "stats", "total_reads_processed")
+	// The later rounds: each after the relay published the previous
+	// round's events, with its own /healthz right before it.
+	rounds := []dayRound{{day: day, hz: h2}}
+	settled := []string{rd, aw}
+	for _, id := range extraRounds {
+		if err := b.settle(ctx, settled...); err != nil {
+			return err
+		}
+		settled = append(settled, id)
+		hzN, err := b.wrkRun("healthz-"+id[:4], "/healthz", "", "", "", false)
+		if err != nil {
+			return err
+		}
+		dayN, err := b.wrkRun("release-"+id[:4], "/v1/drops/"+id+"/reservations", "POST", `{"quantity":1}`, buyers, false)
+		if err != nil {
+			return err
+		}
+		rounds = append(rounds, dayRound{day: dayN, hz: hzN})
+	}
 
 	// After the sell-out: Redis calls during a run, against an idle window
 	// as long (the relay, the sweeper and the scheduler poll on their own).
@@ -536,7 +573,7 @@ func (b *bench) measure() error {
 	// NATS: the relay first publishes what the all-wins and release-day
 	// runs put in the outboxes (tens of thousands of won events), so the
 	// run waits for the outboxes to drain, then a second for NATS.
-	if err := b.settle(ctx, rd, aw); err != nil {
+	if err := b.settle(ctx, settled...); err != nil {
 		return fmt.Errorf("the relay did not publish the sale's events: %w", err)
 	}
 	time.Sleep(time.Second)
@@ -607,9 +644,13 @@ func (b *bench) measure() error {
 	b.extra["runs"] = map[string]wrkResult{"healthz-1": h1, "register": reg, "healthz-wins": hzWins, "healthz": h2, "all-wins": wins,
 		"release-day": day, "after-sell-out": post, "healthz-1M": hzBig, "release-day-1M": dayBig,
 		"healthz-keyed": hzKeyed, "release-day-keyed": dayKeyed, "healthz-3": h3}
-	b.add("reserve/healthz throughput ratio", day.RPS/hz, "", ">= 0.80", day.RPS/hz >= 0.8,
-		fmt.Sprintf("release-day mix: %d buyers for %d units, %.0f req/s (%.0f won, %.0f sold_out) vs /healthz %.0f req/s",
-			b.sz.buyers, b.sz.units, day.RPS, day.Won, day.Requests-day.Won, hz))
+	dayRatio, dayRatios := medianOf(rounds, func(r dayRound) float64 { return r.day.RPS / r.hz.RPS })
+	b.add("reserve/healthz throughput ratio", dayRatio, "", ">= 0.80", dayRatio >= 0.8,
+		fmt.Sprintf("median of %d release-day rounds (%s), each a fresh drop vs the /healthz run right before it; the first: %d buyers for %d units, %.0f req/s (%.0f won, %.0f sold_out) vs /healthz %.0f req/s",
+			len(rounds), dayRatios, b.sz.buyers, b.sz.units, day.RPS, day.Won, day.Requests-day.Won, hz))
+	for i, r := range rounds[1:] {
+		b.extra["runs_release_day_round_"+strconv.Itoa(i+2)] = map[string]wrkResult{"healthz": r.hz, "release-day": r.day}
+	}
 	b.add("all-wins/healthz throughput ratio", wins.RPS/hzWins.RPS, "", ">= 0.60", wins.RPS/hzWins.RPS >= 0.6,
 		fmt.Sprintf("%.0f wins/s vs /healthz %.0f req/s", wins.RPS, hzWins.RPS))
 	perWin := float64(evalshaUsec) / won
@@ -646,12 +687,12 @@ func (b *bench) measure() error {
 		fmt.Sprintf("INFO memory used_memory +%d over %d registrants (outbox drained); the registration hashes alone: %d B each (MEMORY USAGE; %s)",
 			memAfter-memBefore, b.sz.registrant, regKeyBytes/int64(b.sz.registrant), regLayout))
 	bigRatio := dayBig.RPS / hzBig.RPS
-	b.add("reserve/healthz ratio with 1M registrants", bigRatio, "", fmt.Sprintf(">= %.2f (without)", day.RPS/hz*0.95),
-		bigRatio >= day.RPS/hz*0.95, fmt.Sprintf("release-day mix on the drop with %d registrants: %.0f req/s vs /healthz %.0f; without: %.2f (5%% noise allowed)",
-			b.sz.registrant, dayBig.RPS, hzBig.RPS, day.RPS/hz))
-	p99 := day.P99ms / math.Max(h2.P99ms, 1e-3)
+	b.add("reserve/healthz ratio with 1M registrants", bigRatio, "", fmt.Sprintf(">= %.2f (without)", dayRatio*0.95),
+		bigRatio >= dayRatio*0.95, fmt.Sprintf("release-day mix on the drop with %d registrants: %.0f req/s vs /healthz %.0f; without: %.2f, the median above (5%% noise allowed)",
+			b.sz.registrant, dayBig.RPS, hzBig.RPS, dayRatio))
+	p99, p99s := medianOf(rounds, func(r dayRound) float64 { return r.day.P99ms / math.Max(r.hz.P99ms, 1e-3) })
 	b.add("p99 reserve/healthz", p99, "", "<= 2.00", p99 <= 2,
-		fmt.Sprintf("release-day p99 %.2f ms, /healthz p99 %.2f ms", day.P99ms, h2.P99ms))
+		fmt.Sprintf("median of the %d rounds (%s); the first: release-day p99 %.2f ms, /healthz p99 %.2f ms", len(rounds), p99s, day.P99ms, h2.P99ms))
 	// Not a target of issue 14 (which wrk measures without keys), but
 	// what a crowd on the shopper page costs.
 	keyedRatio := dayKeyed.RPS / hzKeyed.RPS
@@ -1243,4 +1284,20 @@ func (b *bench) registrationBytes(ctx context.Context, drop string) (int64, stri
 		}
 	}
 	return total, fmt.Sprintf("%d buckets: %d listpack, %d hashtable", rb, encs["listpack"], encs["hashtable"])
+}
+
+// dayRound is one release-day round and the /healthz run right before it.
+type dayRound struct{ day, hz wrkResult }
+
+// medianOf returns the median of f over the rounds, and every value in
+// round order for the report.
+func medianOf(rounds []dayRound, f func(dayRound) float64) (float64, string) {
+	vals := make([]float64, len(rounds))
+	parts := make([]string, len(rounds))
+	for i, r := range rounds {
+		vals[i] = f(r)
+		parts[i] = fmt.Sprintf("%.2f", vals[i])
+	}
+	sort.Float64s(vals)
+	return vals[len(vals)/2], strings.Join(parts, ", ")
 }
