@@ -440,7 +440,7 @@ func (b *bench) measure() error {
 	if err != nil || n != b.sz.registrant {
 		return fmt.Errorf("registering %d shoppers for %s: %d registered: %v", b.sz.registrant, big, n, err)
 	}
-	regKeyBytes, regLayout := b.registrationBytes(ctx, big)
+	regKeyBytes, regLayout, regBuckets := b.registrationBytes(ctx, big)
 	// The outbox holds the registered events until the relay has
 	// published them; what is left after it drained is the registrations.
 	_ = waitFor(time.Until(sale)-time.Second, func() error { return b.outboxesEmpty(ctx, rd, aw, big) })
@@ -685,11 +685,11 @@ func (b *bench) measure() error {
 	perReg := float64(memAfter-memBefore) / float64(b.sz.registrant)
 	bytesNote := fmt.Sprintf("INFO memory used_memory +%d over %d registrants (outbox drained); the registration hashes alone: %d B each (MEMORY USAGE; %s)",
 		memAfter-memBefore, b.sz.registrant, regKeyBytes/int64(b.sz.registrant), regLayout)
-	if b.sz.registrant < 1_000_000 {
+	if b.sz.registrant < 1_000_000 && regBuckets > 0 {
 		// The buckets are sized for a million: with fewer registrants
 		// each key's own ~100 B is shared by fewer of them.
 		bytesNote += fmt.Sprintf("; a short run: with %d registrants a bucket holds about %d, so the keys' own overhead weighs more than at the target's million",
-			b.sz.registrant, b.sz.registrant/16384)
+			b.sz.registrant, b.sz.registrant/regBuckets)
 	}
 	b.add("redis bytes per registrant", perReg, "B", "<= 48", perReg <= 48, bytesNote)
 	bigRatio := dayBig.RPS / hzBig.RPS
@@ -1263,14 +1263,14 @@ func (b *bench) allocsPerSoldOut() (float64, string) {
 }
 
 // registrationBytes sums MEMORY USAGE over a drop's registration hashes
-// (its buckets, or the one hash of a drop without them) and says how
-// Redis encodes them.
-func (b *bench) registrationBytes(ctx context.Context, drop string) (int64, string) {
+// (its buckets, or the one hash of a drop without them), says how Redis
+// encodes them, and returns the number of buckets (0: one hash).
+func (b *bench) registrationBytes(ctx context.Context, drop string) (int64, string, int) {
 	stem := "fd:{" + drop + "}:reg"
 	rb, _ := b.rdb.HGet(ctx, "fd:{"+drop+"}:drop", "rb").Int()
 	if rb <= 0 {
 		n, _ := b.rdb.MemoryUsage(ctx, stem, 0).Result()
-		return n, "one hash, " + b.rdb.ObjectEncoding(ctx, stem).Val()
+		return n, "one hash, " + b.rdb.ObjectEncoding(ctx, stem).Val(), 0
 	}
 	p := b.rdb.Pipeline()
 	mem := make([]*redis.IntCmd, rb)
@@ -1289,7 +1289,7 @@ func (b *bench) registrationBytes(ctx context.Context, drop string) (int64, stri
 			encs[e]++
 		}
 	}
-	return total, fmt.Sprintf("%d buckets: %d listpack, %d hashtable", rb, encs["listpack"], encs["hashtable"])
+	return total, fmt.Sprintf("%d buckets: %d listpack, %d hashtable", rb, encs["listpack"], encs["hashtable"]), rb
 }
 
 // dayRound is one release-day round and the /healthz run right before it.
