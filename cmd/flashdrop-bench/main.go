@@ -411,15 +411,13 @@ func (b *bench) measure() error {
 	for i := range extraRounds {
 		extraRounds[i] = fmt.Sprintf("day%d-%s", i+2, tag)
 	}
-	drops := []struct {
+	type dropSpec struct {
 		id           string
 		stock, limit int64
-	}{{rd, b.sz.units, 1}, {aw, 1_000_000_000, 1000}, {big, b.sz.units, 1}, {kd, b.sz.units, 1}}
+	}
+	drops := []dropSpec{{rd, b.sz.units, 1}, {aw, 1_000_000_000, 1000}, {big, b.sz.units, 1}, {kd, b.sz.units, 1}}
 	for _, id := range extraRounds {
-		drops = append(drops, struct {
-			id           string
-			stock, limit int64
-		}{id, b.sz.units, 1})
+		drops = append(drops, dropSpec{id, b.sz.units, 1})
 	}
 	for _, dr := range drops {
 		if err := b.createDrop(dr.id, dr.stock, dr.limit, now.Add(-time.Second), sale, sale); err != nil {

@@ -49,7 +49,7 @@ func RegistrantsForTest(c context.Context, rdb redis.UniversalClient, drop strin
 	p := rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, rb)
 	for b := range rb {
-		cmds[b] = p.HGetAll(c, k.reg+":"+strconv.Itoa(b))
+		cmds[b] = p.HGetAll(c, k.regBucketKey(b))
 	}
 	if _, err := p.Exec(c); err != nil {
 		return nil, err

@@ -73,8 +73,11 @@ func (k dropKeys) regKey(user string, rb int) string {
 	if rb == 0 {
 		return k.reg
 	}
-	return k.reg + ":" + strconv.Itoa(regBucket(user, rb))
+	return k.regBucketKey(regBucket(user, rb))
 }
+
+// regBucketKey is registration bucket b of a drop made with buckets.
+func (k dropKeys) regBucketKey(b int) string { return k.reg + ":" + strconv.Itoa(b) }
 
 // callKey records one script call's answer for a repeat of that call (a
 // client retry after a lost reply); callID is the call's public nonce.

@@ -82,11 +82,16 @@ local function num(v)
 end
 
 -- RB is the drop's number of registration buckets, 0 for one hash (the
--- layout of older drops); nil until reg_key first needs it, unless the
--- script read it with its other drop fields. REGK caches each shopper's
--- key for the call.
+-- layout of older drops); nil until reg_buckets() first reads it, unless
+-- the script read it with its other drop fields. REGK caches each
+-- shopper's key for the call.
 local RB = nil
 local REGK = {}
+
+local function reg_buckets()
+  if RB == nil then RB = num(redis.call('HGET', P .. 'drop', 'rb')) end
+  return RB
+end
 
 -- reg_key is the hash that holds user's reg field. The bucket is a
 -- polynomial hash of the id's bytes modulo the prime 2^31 - 1 (exact in
@@ -94,8 +99,7 @@ local REGK = {}
 -- 2^20 spreads ids that differ in their last digits (31 filled the
 -- fullest of 16,384 buckets with 128 of a million "buyer-<n>", 77 now).
 local function reg_key(user)
-  if RB == nil then RB = num(redis.call('HGET', P .. 'drop', 'rb')) end
-  if RB == 0 then return K_REG end
+  if reg_buckets() == 0 then return K_REG end
   local k = REGK[user]
   if k then return k end
   local h = 0
@@ -201,7 +205,7 @@ local function user_get(user)
   if not at then return v, 0, nil end
   -- A bucketed drop's field keeps the id without "<drop>." (user_set);
   -- drop ids have no '.', so an id with one is whole.
-  if RB > 0 and rid ~= '' and not string.find(rid, '.', 1, true) then
+  if reg_buckets() > 0 and rid ~= '' and not string.find(rid, '.', 1, true) then
     rid = string.sub(P, 5, -3) .. '.' .. rid
   end
   return at, tonumber(units) or 0, rid
@@ -230,8 +234,7 @@ end
 -- turns its whole bucket into a hashtable for good.
 local function user_set(user, at, units, rid)
   rid = rid or ''
-  reg_key(user)
-  if RB > 0 and rid ~= '' then
+  if reg_buckets() > 0 and rid ~= '' then
     local dot = string.find(rid, '.', 1, true)
     if dot then rid = string.sub(rid, dot + 1) end
   end
