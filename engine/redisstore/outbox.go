@@ -72,23 +72,43 @@ func DecodeEntry(v map[string]any) ([]engine.Event, error) {
 	if err != nil || first < 1 || nonce == "" || packed == "" {
 		return nil, fmt.Errorf("redisstore: packed outbox entry without id, first or events")
 	}
-	parts := strings.Split(packed, packRS)
-	out := make([]engine.Event, 0, len(parts))
-	for i, p := range parts {
-		f := strings.Split(p, packUS)
-		if len(f)%2 != 1 {
+	var head engine.Event
+	if err := setEventField(&head, "time", str("time")); err != nil {
+		return nil, fmt.Errorf("redisstore: packed outbox entry: %w", err)
+	}
+	when, drop := head.Time, str("drop")
+	if drop == "" {
+		return nil, fmt.Errorf("redisstore: packed outbox entry without drop")
+	}
+	// The relay decodes every event of a sale here, so the fields go
+	// straight into the event: no map or split slice per event.
+	out := make([]engine.Event, 0, strings.Count(packed, packRS)+1)
+	for i, more := 0, true; more; i++ {
+		var p string
+		p, packed, more = strings.Cut(packed, packRS)
+		// type US name US value ...: an even number of separators.
+		if strings.Count(p, packUS)%2 != 0 {
 			return nil, fmt.Errorf("redisstore: packed outbox event %d has an odd field list", i)
 		}
-		m := make(map[string]any, 4+len(f)/2)
-		for j := 1; j < len(f); j += 2 {
-			m[f[j]] = f[j+1]
+		typ, rest, more := strings.Cut(p, packUS)
+		var ev engine.Event
+		for more {
+			var name, val string
+			name, rest, _ = strings.Cut(rest, packUS)
+			val, rest, more = strings.Cut(rest, packUS)
+			// The entry's own fields win over anything an event carried.
+			switch name {
+			case "id", "type", "time", "drop":
+				continue
+			}
+			if err := setEventField(&ev, name, val); err != nil {
+				return nil, fmt.Errorf("packed outbox event %d: %w", i, err)
+			}
 		}
-		// The entry's own fields win over anything an event carried.
-		m["id"] = nonce + "-" + strconv.FormatInt(first+int64(i), 10)
-		m["type"], m["time"], m["drop"] = f[0], str("time"), str("drop")
-		ev, err := DecodeEvent(m)
-		if err != nil {
-			return nil, fmt.Errorf("packed outbox event %d: %w", i, err)
+		ev.ID = nonce + "-" + strconv.FormatInt(first+int64(i), 10)
+		ev.Type, ev.Time, ev.Drop = engine.EventType(typ), when, drop
+		if typ == "" {
+			return nil, fmt.Errorf("packed outbox event %d: redisstore: outbox entry without id, type or drop", i)
 		}
 		out = append(out, ev)
 	}
@@ -98,49 +118,95 @@ func DecodeEntry(v map[string]any) ([]engine.Event, error) {
 // DecodeEvent turns an outbox stream entry's fields (written by lib.lua's
 // emit) into an engine.Event.
 func DecodeEvent(v map[string]any) (engine.Event, error) {
-	str := func(f string) string { s, _ := v[f].(string); return s }
+	var ev engine.Event
 	var bad error
-	num := func(f string) int64 {
-		s := str(f)
-		if s == "" {
-			return 0
+	for name, x := range v {
+		s, _ := x.(string)
+		if err := setEventField(&ev, name, s); err != nil && (bad == nil || err.Error() < bad.Error()) {
+			// The same error whatever order the map gives: the least.
+			bad = err
 		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil && bad == nil {
-			bad = fmt.Errorf("field %s: %w", f, err)
-		}
-		return n
-	}
-	ev := engine.Event{
-		ID: str("id"), Type: engine.EventType(str("type")), Drop: str("drop"),
-		Time: fromMS(num("time")), Reservation: str("reservation"), User: str("user"),
-		Quantity: num("quantity"), ExpiresAt: fromMS(num("expires_at")), ShareCode: str("share_code"),
-		Product: str("product"), WaitlistPosition: num("waitlist_position"), Ref: str("ref"),
-		FromWaitlist: str("from_waitlist") == "1", Version: num("version"),
-		Seed: str("seed"), FrozenDigest: str("frozen_digest"),
-	}
-	if str("available") != "" {
-		n := num("available")
-		ev.Available = &n
-	}
-	// The drawn event's counts, present there, zero included.
-	for f, p := range map[string]**int64{"registrants": &ev.Registrants, "winners": &ev.Winners, "waitlisted": &ev.Waitlisted} {
-		if str(f) != "" {
-			n := num(f)
-			*p = &n
-		}
-	}
-	if s := str("seconds_after_start"); s != "" {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil && bad == nil {
-			bad = fmt.Errorf("field seconds_after_start: %w", err)
-		}
-		ev.SecondsAfterStart = &f
 	}
 	if ev.ID == "" || ev.Type == "" || ev.Drop == "" {
 		return engine.Event{}, fmt.Errorf("redisstore: outbox entry without id, type or drop")
 	}
 	return ev, bad
+}
+
+// setEventField sets the field of ev that an outbox field stands for (lib.lua's
+// emit names them). Unknown names are ignored; an empty value leaves the
+// field unset, as an absent one does.
+func setEventField(ev *engine.Event, name, s string) error {
+	if s == "" {
+		return nil
+	}
+	num := func() (int64, error) {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("field %s: %w", name, err)
+		}
+		return n, nil
+	}
+	// ptr is for the counts that are present on their events, zero included.
+	ptr := func(p **int64) error {
+		n, err := num()
+		*p = &n
+		return err
+	}
+	var err error
+	switch name {
+	case "id":
+		ev.ID = s
+	case "type":
+		ev.Type = engine.EventType(s)
+	case "drop":
+		ev.Drop = s
+	case "reservation":
+		ev.Reservation = s
+	case "user":
+		ev.User = s
+	case "share_code":
+		ev.ShareCode = s
+	case "product":
+		ev.Product = s
+	case "ref":
+		ev.Ref = s
+	case "seed":
+		ev.Seed = s
+	case "frozen_digest":
+		ev.FrozenDigest = s
+	case "from_waitlist":
+		ev.FromWaitlist = s == "1"
+	case "time":
+		var n int64
+		n, err = num()
+		ev.Time = fromMS(n)
+	case "expires_at":
+		var n int64
+		n, err = num()
+		ev.ExpiresAt = fromMS(n)
+	case "quantity":
+		ev.Quantity, err = num()
+	case "waitlist_position":
+		ev.WaitlistPosition, err = num()
+	case "version":
+		ev.Version, err = num()
+	case "available":
+		err = ptr(&ev.Available)
+	case "registrants":
+		err = ptr(&ev.Registrants)
+	case "winners":
+		err = ptr(&ev.Winners)
+	case "waitlisted":
+		err = ptr(&ev.Waitlisted)
+	case "seconds_after_start":
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil {
+			err = fmt.Errorf("field seconds_after_start: %w", ferr)
+		}
+		ev.SecondsAfterStart = &f
+	}
+	return err
 }
 
 var _ engine.Outbox = (*Store)(nil)

@@ -1,6 +1,8 @@
 package redisstore_test
 
 import (
+	"errors"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -57,6 +59,11 @@ func TestDecodeEntryFormats(t *testing.T) {
 		"no drop":         {"v": "2", "id": "a", "first": "1", "time": "1", "ev": "won"},
 		"bad number":      {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won\x1fquantity\x1fmany"},
 		"old without id":  {"type": "won", "drop": "d"},
+		"type only, US":   {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won\x1f"},
+		"trailing RS":     {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won\x1e"},
+		"empty event":     {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won\x1e\x1eopened"},
+		"bad time":        {"v": "2", "id": "a", "first": "1", "time": "soon", "drop": "d", "ev": "won"},
+		"old bad number":  {"id": "a-1", "type": "won", "drop": "d", "quantity": "1.5"},
 	} {
 		if evs, err := redisstore.DecodeEntry(bad); err == nil {
 			t.Errorf("%s: decoded %+v", name, evs)
@@ -219,4 +226,82 @@ func TestRegisterBatchWritesOneOutboxEntry(t *testing.T) {
 			t.Errorf("stats: %+v", st)
 		}
 	})
+}
+
+// BenchmarkDecodeEntry decodes a packed entry of 19 won events, what one
+// reserve call of the bench's all-wins run leaves for the relay.
+func BenchmarkDecodeEntry(b *testing.B) {
+	evs := make([]string, 19)
+	for i := range evs {
+		evs[i] = strings.Join([]string{"won", "reservation", "d1.0123456789abcdef" + strconv.Itoa(1000+i), "user", "buyer-" + strconv.Itoa(i),
+			"quantity", "1", "expires_at", "1764756600000", "share_code", "d1.fedcba9876543210" + strconv.Itoa(1000+i)}, "\x1f")
+	}
+	entry := map[string]any{"v": "2", "id": "0123456789abcdef0123", "first": "1", "time": "1764756000000", "drop": "d1",
+		"ev": strings.Join(evs, "\x1e")}
+	b.ReportAllocs()
+	for b.Loop() {
+		if out, err := redisstore.DecodeEntry(entry); err != nil || len(out) != 19 {
+			b.Fatal(len(out), err)
+		}
+	}
+}
+
+// FuzzDecodeEntry: the packed decoder, which walks the entry without
+// splitting it, agrees with a reference that splits it into fields and
+// decodes each event from a map (the form it had before): the same events,
+// or an error from both. Neither may panic.
+func FuzzDecodeEntry(f *testing.F) {
+	f.Add("won\x1freservation\x1fd1.r1\x1fuser\x1fann\x1fquantity\x1f2\x1e sold_out\x1favailable\x1f0", "3", "1764756000000")
+	f.Add("won\x1f", "1", "1")
+	f.Add("won\x1e", "1", "")
+	f.Add("drawn\x1fregistrants\x1f0\x1fwinners\x1f3\x1fseconds_after_start\x1f1.5\x1fid\x1fx\x1fdrop\x1fy", "9", "5")
+	f.Add("\x1e\x1e", "1", "1")
+	f.Fuzz(func(t *testing.T, packed, first, when string) {
+		entry := map[string]any{"v": "2", "id": "n", "first": first, "time": when, "drop": "d", "ev": packed}
+		got, err := redisstore.DecodeEntry(entry)
+		want, werr := referenceDecodePacked(entry)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("error %v, reference error %v", err, werr)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d events, reference %d", len(got), len(want))
+		}
+		for i := range got {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Fatalf("event %d: %+v, reference %+v", i, got[i], want[i])
+			}
+		}
+	})
+}
+
+// referenceDecodePacked is the packed decoder as it was: split on the
+// separators, one map per event, DecodeEvent.
+func referenceDecodePacked(v map[string]any) ([]engine.Event, error) {
+	str := func(f string) string { s, _ := v[f].(string); return s }
+	first, err := strconv.ParseInt(str("first"), 10, 64)
+	if err != nil || first < 1 || str("id") == "" || str("ev") == "" {
+		return nil, errors.New("no id, first or events")
+	}
+	var out []engine.Event
+	for i, p := range strings.Split(str("ev"), "\x1e") {
+		fs := strings.Split(p, "\x1f")
+		if len(fs)%2 != 1 {
+			return nil, errors.New("odd field list")
+		}
+		m := map[string]any{}
+		for j := 1; j < len(fs); j += 2 {
+			m[fs[j]] = fs[j+1]
+		}
+		m["id"] = str("id") + "-" + strconv.FormatInt(first+int64(i), 10)
+		m["type"], m["time"], m["drop"] = fs[0], str("time"), str("drop")
+		ev, err := redisstore.DecodeEvent(m)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
 }
