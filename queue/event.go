@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -60,6 +59,3 @@ func (c CloudEvent) Event() engine.Event {
 	ev.ID, ev.Type, ev.Time = c.ID, TypeOf(c.Type), c.Time
 	return ev
 }
-
-// Marshal is the wire form of a CloudEvent.
-func (c CloudEvent) Marshal() ([]byte, error) { return json.Marshal(c) }
