@@ -10,7 +10,7 @@ FUZZTIME  ?= 100000x
 FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers \
                ./api:FuzzDecodeReserve ./api:FuzzDecodeRegister ./api:FuzzDecodeCreateDrop ./api:FuzzDecodeCreateWebhook \
                ./api:FuzzDecodeCreateSeries ./api:FuzzDecodeCreateKey ./api:FuzzDecodeRotateKey ./api:FuzzDecodeReplay \
-               ./engine/redisstore:FuzzDecodeEntry ./queue:FuzzAppendCloudEvent
+               ./engine/redisstore:FuzzDecodeEntry ./queue:FuzzAppendCloudEvent ./api:FuzzVerifyFast
 
 .PHONY: help test test-short test-faults run bench bench-go fuzz vet ensure-redis ensure-wrk ensure-chromium load-demo screenshots
 

@@ -7,9 +7,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -94,4 +100,89 @@ func TestAuthReview(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) { authTestCheck(t, a, c) })
 	}
+}
+
+// authTestSignedPayload is a token with jwt's HS256 header, payload as
+// given (any bytes, valid JSON or not) and a good signature: what a fuzzer
+// needs to reach past the signature check.
+func authTestSignedPayload(payload []byte) string {
+	unsigned := hs256Header + "." + base64.RawURLEncoding.EncodeToString(payload)
+	mac := hmac.New(sha256.New, authTestSecret)
+	mac.Write([]byte(unsigned))
+	return unsigned + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// TestVerifyFastTakesCommonTokens: the tokens MintShopperToken makes (and
+// jwt makes for any claims) take the fast path, with verifyFull's answer;
+// everything that must be refused is refused, by verifyFull.
+func TestVerifyFastTakesCommonTokens(t *testing.T) {
+	cfg := authTestConfig()
+	cfg.Issuer, cfg.Audience = "shop", "flashdrop"
+	a, _ := authTestNew(t, cfg, 0)
+	tok, err := MintShopperToken(authTestSecret, "shopper-1", time.Hour, authTestT0, "shop", "flashdrop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(tok, hs256Header+".") {
+		t.Fatalf("jwt writes another header than hs256Header: %s", tok)
+	}
+	user, from, until, ok := a.verifyFast(tok)
+	fu, ff, fun, ferr := a.verifyFull(tok)
+	if !ok || ferr != nil || user != fu || !from.Equal(ff) || !until.Equal(fun) || user != "shopper-1" {
+		t.Fatalf("fast %q %v %v %v, full %q %v %v %v", user, from, until, ok, fu, ff, fun, ferr)
+	}
+	for name, tok := range map[string]string{
+		"tampered signature": tok[:len(tok)-2] + "AA",
+		"wrong issuer":       authTestSign(t, jwt.SigningMethodHS256, authTestSecret, authTestWith(func(c jwt.MapClaims) { c["iss"] = "other"; c["aud"] = "flashdrop" })),
+		"no audience":        authTestSign(t, jwt.SigningMethodHS256, authTestSecret, authTestWith(func(c jwt.MapClaims) { c["iss"] = "shop" })),
+		"expired":            authTestSignedPayload([]byte(`{"sub":"s","iss":"shop","aud":"flashdrop","exp":1}`)),
+		"no exp":             authTestSignedPayload([]byte(`{"sub":"s","iss":"shop","aud":"flashdrop"}`)),
+		"jti not a string":   authTestSignedPayload([]byte(`{"sub":"s","iss":"shop","aud":"flashdrop","exp":9999999999,"jti":5}`)),
+		"other secret":       authTestSign(t, jwt.SigningMethodHS256, []byte(strings.Repeat("k", 32)), authTestWith(func(c jwt.MapClaims) { c["iss"] = "shop"; c["aud"] = "flashdrop" })),
+	} {
+		if _, _, _, ok := a.verifyFast(tok); ok {
+			t.Errorf("%s: the fast path accepted it", name)
+		}
+		if _, _, _, err := a.verify(tok); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// FuzzVerifyFast: whatever the claims (any payload bytes under a good
+// signature), the clock, issuer and audience, the fast path accepts only
+// what jwt's parser accepts, with the same shopper and validity window.
+func FuzzVerifyFast(f *testing.F) {
+	t0 := authTestT0.Unix()
+	for _, p := range []string{
+		fmt.Sprintf(`{"sub":"shopper-1","iat":%d,"exp":%d}`, t0, t0+3600),
+		fmt.Sprintf(`{"sub":"shopper-1","iss":"shop","aud":["x","flashdrop"],"nbf":%d,"exp":%d.5}`, t0+10, t0+3600),
+		fmt.Sprintf(`{"SUB":"a","Exp":%d,"sub":"b"}`, t0+1),
+		fmt.Sprintf(`{"sub":"a","exp":"%d"}`, t0+60),
+		fmt.Sprintf(`{"sub":"a","exp":%d} trailing`, t0+60),
+		fmt.Sprintf(`{"sub":"a","exp":%d,"aud":""}`, t0+60),
+		`{"sub":"a","exp":1e300}`, `null`, `[]`, `{"sub":"a","exp":null}`,
+	} {
+		f.Add([]byte(p), "", "", int64(0))
+		f.Add([]byte(p), "shop", "flashdrop", int64(-40))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte, iss, aud string, offset int64) {
+		cfg := authTestConfig()
+		cfg.Issuer, cfg.Audience = iss, aud
+		now := authTestT0.Add(time.Duration(offset%100_000) * time.Second)
+		a, err := newAuthenticatorSize(cfg, func() time.Time { return now }, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := authTestSignedPayload(payload)
+		fu, ff, fun, ferr := a.verifyFull(tok)
+		user, from, until, ok := a.verifyFast(tok)
+		if ok && (ferr != nil || user != fu || !from.Equal(ff) || !until.Equal(fun)) {
+			t.Fatalf("fast path %q [%v, %v), jwt %q [%v, %v) %v, for %s", user, from, until, fu, ff, fun, ferr, payload)
+		}
+		vu, _, _, verr := a.verify(tok)
+		if vu != fu || verr != ferr {
+			t.Fatalf("verify %q %v, verifyFull %q %v", vu, verr, fu, ferr)
+		}
+	})
 }
