@@ -10,7 +10,8 @@ FUZZTIME  ?= 100000x
 FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers \
                ./api:FuzzDecodeReserve ./api:FuzzDecodeRegister ./api:FuzzDecodeCreateDrop ./api:FuzzDecodeCreateWebhook \
                ./api:FuzzDecodeCreateSeries ./api:FuzzDecodeCreateKey ./api:FuzzDecodeRotateKey ./api:FuzzDecodeReplay \
-               ./engine/redisstore:FuzzDecodeEntry ./queue:FuzzAppendCloudEvent ./api:FuzzVerifyFast
+               ./engine/redisstore:FuzzDecodeEntry ./queue:FuzzAppendCloudEvent ./api:FuzzVerifyFast \
+               ./api:FuzzReservationJSON
 
 .PHONY: help test test-short test-faults run bench bench-go fuzz vet ensure-redis ensure-wrk ensure-chromium load-demo screenshots
 

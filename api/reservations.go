@@ -65,7 +65,7 @@ func (s *Server) reserveInner(r *request) error {
 		r.ctx.Response.Header.Set("Idempotent-Replayed", "true")
 	}
 	r.ctx.Response.Header.Set("Location", "/v1/reservations/"+res.Reservation.ID)
-	return writeJSON(r.ctx, fasthttp.StatusCreated, reservationBody{res.Reservation})
+	return writeReservation(r.ctx, fasthttp.StatusCreated, &res.Reservation)
 }
 
 // decodeReserveBody reads a body decodeReserveFast did not take, strictly
@@ -174,7 +174,7 @@ func (s *Server) getReservation(r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(r.ctx, fasthttp.StatusOK, reservationBody{res})
+	return writeReservation(r.ctx, fasthttp.StatusOK, &res)
 }
 
 // authenticateSettler lets through a shopper (the engine then checks the
@@ -203,5 +203,5 @@ func (s *Server) settle(r *request, op func(context.Context, string, string) (en
 	if err != nil {
 		return err
 	}
-	return writeJSON(r.ctx, fasthttp.StatusOK, reservationBody{res})
+	return writeReservation(r.ctx, fasthttp.StatusOK, &res)
 }
