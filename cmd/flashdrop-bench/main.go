@@ -153,6 +153,8 @@ type bench struct {
 	rdb   *redis.Client
 
 	redisAddr, url, pprofURL string
+	// servePid is flashdrop serve's process (taskset execs it in place).
+	servePid int
 	admin, secret            string
 	wrk                      string
 	pinned                   bool
@@ -300,6 +302,7 @@ func (b *bench) startServe() error {
 	if err := b.start(b.onCore(b.c.bin, args...), "serve.log"); err != nil {
 		return err
 	}
+	b.servePid = b.procs[len(b.procs)-1].Process.Pid
 	b.url = fmt.Sprintf("http://127.0.0.1:%d", port)
 	return waitFor(60*time.Second, func() error {
 		resp, err := http.Get(b.url + "/readyz")
@@ -678,6 +681,10 @@ func (b *bench) measure() error {
 	}
 	b.add("register/healthz throughput ratio", reg.RPS/h1.RPS, "", ">= 0.60", reg.RPS/h1.RPS >= 0.6,
 		fmt.Sprintf("%.0f registrations/s vs /healthz %.0f req/s%s", reg.RPS, h1.RPS, regRedisNote))
+	b.addReport("serve CPU per win", wins.ServeCPUus, "µs",
+		fmt.Sprintf("flashdrop serve's CPU time (/proc/<pid>/stat) during each run per request: all-wins %.1f µs (profiled), register %.1f µs (profiled), release-day %.1f µs, /healthz %.1f µs; "+
+			"serve and Redis share core 1, so a win costs that core about %.0f µs with Redis's CPU above against %.1f for /healthz",
+			wins.ServeCPUus, reg.ServeCPUus, day.ServeCPUus, h2.ServeCPUus, wins.ServeCPUus+(redisCPU1-redisCPU0)*1e6/won, h2.ServeCPUus))
 	b.addReport("1M registrants: registration time", took.Seconds(), "s",
 		fmt.Sprintf("%d shoppers registered by the driver's generator, %d connections, %.0f/s", b.sz.registrant, conns, float64(b.sz.registrant)/took.Seconds()))
 	perReg := float64(memAfter-memBefore) / float64(b.sz.registrant)
@@ -945,6 +952,10 @@ type wrkResult struct {
 	P99ms    float64 `json:"p99_ms"`
 	Non2xx   float64 `json:"non_2xx"`
 	Won      float64 `json:"won,omitempty"`
+	// ServeCPUus is flashdrop serve's CPU time during the run per
+	// request (serveCPU), in µs; work that trails the run (the relay
+	// catching up) is not in it.
+	ServeCPUus float64 `json:"serve_cpu_us_per_request"`
 }
 
 var (
@@ -987,7 +998,9 @@ func (b *bench) wrkRunKeyed(name, path, method, body, tokens string, keys int, t
 	if track {
 		stopTrack = b.track(name, route)
 	}
+	cpu0 := b.serveCPU()
 	out, err := exec.Command(b.wrk, args...).CombinedOutput()
+	cpu1 := b.serveCPU()
 	stopTrack()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk %s: %v\n%s", name, err, out)
@@ -1014,6 +1027,7 @@ func (b *bench) wrkRunKeyed(name, path, method, body, tokens string, keys int, t
 		r.Non2xx, _ = strconv.ParseFloat(string(m[1]), 64)
 	}
 	r.Won = after.won - before.won
+	r.ServeCPUus = (cpu1 - cpu0) * 1e6 / r.Requests
 	if r.Requests == 0 || r.RPS == 0 {
 		return r, fmt.Errorf("wrk %s measured nothing:\n%s", name, out)
 	}
@@ -1167,6 +1181,30 @@ func (b *bench) redisCPU(ctx context.Context) (float64, error) {
 		total += f
 	}
 	return total, nil
+}
+
+// serveCPU is flashdrop serve's CPU time so far (user + system, from
+// /proc/<pid>/stat, in the kernel's fixed 1/100 s units), in seconds; NaN
+// where /proc cannot tell. Unlike a throughput ratio it does not move with
+// what else the machine runs, so it shows what a change saves per request.
+func (b *bench) serveCPU() float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.servePid))
+	if err != nil {
+		return math.NaN()
+	}
+	// The command name (field 2) may hold spaces; fields count from
+	// after its closing parenthesis: utime and stime are 14 and 15.
+	i := bytes.LastIndexByte(raw, ')')
+	f := strings.Fields(string(raw[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return math.NaN()
+	}
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return math.NaN()
+	}
+	return (ut + st) / 100
 }
 
 // commandStats returns the usec and calls of one command (if cmd is not
