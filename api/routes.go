@@ -21,7 +21,13 @@ func (s *Server) route(r *request) handlerFunc {
 	if method == fasthttp.MethodHead {
 		method = fasthttp.MethodGet
 	}
-	seg := strings.Split(strings.Trim(path, "/"), "/")
+	// A path is matched as written: "/s/{code}/" or "/v1/drops/x/" is no
+	// documented route, so it is the 404 below, not the route without
+	// its slash (the fuzzer found /s/0/ answered like /s/0).
+	seg := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if len(path) > 1 && strings.HasSuffix(path, "/") {
+		seg = nil
+	}
 	type alt struct {
 		method string
 		h      handlerFunc
