@@ -11,7 +11,7 @@ FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers
                ./api:FuzzDecodeReserve ./api:FuzzDecodeRegister ./api:FuzzDecodeCreateDrop ./api:FuzzDecodeCreateWebhook \
                ./api:FuzzDecodeCreateSeries ./api:FuzzDecodeCreateKey ./api:FuzzDecodeRotateKey ./api:FuzzDecodeReplay \
                ./engine/redisstore:FuzzDecodeEntry ./queue:FuzzAppendCloudEvent ./api:FuzzVerifyFast \
-               ./api:FuzzReservationJSON
+               ./api:FuzzReservationJSON ./internal/jsonw:FuzzAppendString
 
 .PHONY: help test test-short test-faults run bench bench-go fuzz vet ensure-redis ensure-wrk ensure-chromium load-demo screenshots
 

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/jsonw"
 )
 
 // Problem is an RFC 9457 problem details body, with flashdrop's
@@ -176,20 +176,20 @@ var problemBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); retu
 // requestID stands in for an empty p.RequestID.
 func appendProblem(b []byte, p *Problem, requestID []byte) []byte {
 	b = append(b, `{"type":`...)
-	b = appendJSONString(b, p.Type)
+	b = jsonw.AppendString(b, p.Type)
 	b = append(b, `,"title":`...)
-	b = appendJSONString(b, p.Title)
+	b = jsonw.AppendString(b, p.Title)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(p.Status), 10)
 	if p.Detail != "" {
 		b = append(b, `,"detail":`...)
-		b = appendJSONString(b, p.Detail)
+		b = jsonw.AppendString(b, p.Detail)
 	}
 	b = append(b, `,"code":`...)
-	b = appendJSONString(b, p.Code)
+	b = jsonw.AppendString(b, p.Code)
 	if p.Instance != "" {
 		b = append(b, `,"instance":`...)
-		b = appendJSONString(b, p.Instance)
+		b = jsonw.AppendString(b, p.Instance)
 	}
 	if p.WaitlistPosition != 0 {
 		b = append(b, `,"waitlist_position":`...)
@@ -197,14 +197,14 @@ func appendProblem(b []byte, p *Problem, requestID []byte) []byte {
 	}
 	if p.Field != "" {
 		b = append(b, `,"field":`...)
-		b = appendJSONString(b, p.Field)
+		b = jsonw.AppendString(b, p.Field)
 	}
 	if p.RequestID != "" {
 		b = append(b, `,"request_id":`...)
-		b = appendJSONString(b, p.RequestID)
+		b = jsonw.AppendString(b, p.RequestID)
 	} else if len(requestID) > 0 {
 		b = append(b, `,"request_id":`...)
-		b = appendJSONString(b, requestID)
+		b = jsonw.AppendString(b, requestID)
 	}
 	if len(p.Fields) > 0 {
 		b = append(b, `,"fields":[`...)
@@ -212,64 +212,11 @@ func appendProblem(b []byte, p *Problem, requestID []byte) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, f)
+			b = jsonw.AppendString(b, f)
 		}
 		b = append(b, ']')
 	}
 	return append(b, '}')
-}
-
-// appendJSONString appends s as a JSON string escaped as encoding/json
-// escapes it by default: control characters, quote and backslash, the
-// HTML-sensitive <, > and &, U+2028 and U+2029, and invalid UTF-8 as
-// U+FFFD.
-func appendJSONString[S ~string | ~[]byte](b []byte, s S) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // setRetryAfter sets Retry-After in whole seconds, at least 1.

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/jsonw"
 )
 
 type registerRequest struct {
@@ -51,9 +52,9 @@ func (s *Server) register(r *request) error {
 // appendRegistration appends reg as json.Marshal(reg) writes it.
 func appendRegistration(b []byte, reg engine.Registration) []byte {
 	b = append(b, `{"drop":`...)
-	b = appendJSONString(b, reg.Drop)
+	b = jsonw.AppendString(b, reg.Drop)
 	b = append(b, `,"user":`...)
-	b = appendJSONString(b, reg.User)
+	b = jsonw.AppendString(b, reg.User)
 	b = append(b, `,"registered_at":"`...)
 	b = reg.RegisteredAt.AppendFormat(b, time.RFC3339Nano)
 	return append(b, `"}`...)

@@ -8,10 +8,9 @@ import (
 
 // appendCloudEvent appends c's JSON, byte for byte what encoding/json
 // writes for it, and reports false (leaving b as it was) when c holds a
-// value it does not write itself: a string that needs escaping, a time
-// outside years 0-9999, a float that needs an exponent. The relay
-// encodes every event of a sale; reflection made that 3.7 µs an event,
-// about a twentieth of a win's server time. TestAppendCloudEventMatchesJSON
+// value it does not write itself: a time outside years 0-9999, a float
+// that needs an exponent. The relay encodes every event of a sale;
+// reflection made that 1.8-3.7 µs an event. TestAppendCloudEventMatchesJSON
 // and FuzzAppendCloudEvent hold it to encoding/json, field for field.
 func appendCloudEvent(b []byte, c *CloudEvent) ([]byte, bool) {
 	b0 := len(b)

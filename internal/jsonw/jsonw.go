@@ -1,10 +1,11 @@
 // Package jsonw writes JSON by hand for the few documents the hot paths
-// send per request or per event (a won reservation, an event's envelope),
-// byte for byte what encoding/json writes for the same struct, without
-// reflection. Anything it would write differently (a string that needs
-// escaping, a time outside years 0-9999, a float that needs an exponent)
-// turns OK false, and the caller uses encoding/json instead; each caller's
-// tests compare the two.
+// send per request or per event (a won reservation, a registration, an
+// event's envelope, a problem), byte for byte what encoding/json writes
+// for the same struct, without reflection. A value it would write
+// differently (a time outside years 0-9999, a float that needs an
+// exponent) turns a Writer's OK false, and the caller uses encoding/json
+// instead; each caller's tests compare the two, and FuzzAppendString holds
+// the string escaping to encoding/json's.
 package jsonw
 
 import (
@@ -27,31 +28,8 @@ func New(b []byte) Writer { return Writer{B: b, OK: true} }
 // Raw appends s as it is: keys, punctuation, literals.
 func (w *Writer) Raw(s string) { w.B = append(w.B, s...) }
 
-// Str writes s quoted when it needs no escaping under encoding/json's
-// rules (HTML-safe, U+2028 and U+2029 escaped, invalid UTF-8 replaced).
-func (w *Writer) Str(s string) {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			w.OK = false
-			return
-		case c >= utf8.RuneSelf:
-			if !utf8.ValidString(s[i:]) {
-				w.OK = false
-				return
-			}
-			for _, r := range s[i:] {
-				if r < 0x20 || r == '"' || r == '\\' || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029' {
-					w.OK = false
-					return
-				}
-			}
-			w.B = append(append(append(w.B, '"'), s...), '"')
-			return
-		}
-	}
-	w.B = append(append(append(w.B, '"'), s...), '"')
-}
+// Str writes s as a JSON string, escaped as encoding/json escapes it.
+func (w *Writer) Str(s string) { w.B = AppendString(w.B, s) }
 
 // OptStr writes key and s unless s is empty (omitempty).
 func (w *Writer) OptStr(key, s string) {
@@ -110,3 +88,60 @@ func (w *Writer) Int(n int64) { w.B = strconv.AppendInt(w.B, n, 10) }
 
 // Bool writes v.
 func (w *Writer) Bool(v bool) { w.B = strconv.AppendBool(w.B, v) }
+
+// AppendString appends s as a JSON string escaped as encoding/json
+// escapes it by default: control characters, quote and backslash, the
+// HTML-sensitive <, > and &, U+2028 and U+2029, and invalid UTF-8 as
+// U+FFFD.
+func AppendString[S ~string | ~[]byte](b []byte, s S) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
