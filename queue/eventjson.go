@@ -2,6 +2,7 @@ package queue
 
 import (
 	"encoding/json"
+	"sync"
 
 	"github.com/flashdrop/flashdrop/internal/jsonw"
 )
@@ -71,8 +72,24 @@ func appendCloudEvent(b []byte, c *CloudEvent) ([]byte, bool) {
 
 // Marshal is the wire form of a CloudEvent.
 func (c CloudEvent) Marshal() ([]byte, error) {
-	if b, ok := appendCloudEvent(make([]byte, 0, 1024), &c); ok {
-		return b, nil
+	// Written into a pooled buffer, then copied to a slice of its size:
+	// the message keeps it until JetStream acknowledges, and a slice with
+	// room to spare was most of the relay's garbage.
+	bp := marshalBufs.Get().(*[]byte)
+	b, ok := appendCloudEvent((*bp)[:0], &c)
+	var out []byte
+	if ok {
+		out = append([]byte(nil), b...)
+	}
+	if cap(b) <= 1<<16 {
+		*bp = b
+		marshalBufs.Put(bp)
+	}
+	if ok {
+		return out, nil
 	}
 	return json.Marshal(c)
 }
+
+// marshalBufs are Marshal's scratch buffers.
+var marshalBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

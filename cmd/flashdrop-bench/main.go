@@ -1243,9 +1243,8 @@ func (b *bench) startProfile(d time.Duration, name string) func() string {
 	}
 	path := filepath.Join(b.c.outDir, "cpu-"+name+".pprof")
 	secs := max(int(d.Seconds())-1, 1)
-	done := make(chan error, 1)
-	go func() {
-		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.pprofURL, secs))
+	fetch := func(url, path string, done chan<- error) {
+		resp, err := http.Get(url)
 		if err != nil {
 			done <- err
 			return
@@ -1258,9 +1257,18 @@ func (b *bench) startProfile(d time.Duration, name string) func() string {
 		}
 		_, err = io.Copy(f, resp.Body)
 		done <- errors.Join(err, f.Close())
-	}()
+	}
+	done, allocsDone := make(chan error, 1), make(chan error, 1)
+	go fetch(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.pprofURL, secs), path, done)
+	// What the run allocated, beside where its CPU went: the garbage
+	// collector's share of the CPU follows from it (go tool pprof
+	// -sample_index=alloc_space allocs-<name>.pprof).
+	go fetch(fmt.Sprintf("%s/debug/pprof/allocs?seconds=%d", b.pprofURL, secs), filepath.Join(b.c.outDir, "allocs-"+name+".pprof"), allocsDone)
 	time.Sleep(100 * time.Millisecond)
 	return func() string {
+		if err := <-allocsDone; err != nil {
+			b.log("allocs profile: %v", err)
+		}
 		if err := <-done; err != nil {
 			b.log("profile: %v", err)
 			return ""
