@@ -40,12 +40,8 @@ func (s *Server) register(r *request) error {
 		status = fasthttp.StatusCreated
 	}
 	// The answer as json.Marshal(reg) writes it, without reflection.
-	ctx2 := r.ctx
-	ctx2.Response.Header.SetContentType("application/json")
-	ctx2.SetStatusCode(status)
 	var buf [256]byte
-	b := append(appendRegistration(buf[:0], reg), '\n')
-	ctx2.SetBody(b)
+	setJSONBody(r.ctx, status, append(appendRegistration(buf[:0], reg), '\n'))
 	return nil
 }
 

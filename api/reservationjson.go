@@ -51,8 +51,6 @@ func writeReservation(ctx *fasthttp.RequestCtx, status int, r *engine.Reservatio
 	if !ok {
 		return writeJSON(ctx, status, reservationBody{*r})
 	}
-	ctx.Response.Header.SetContentType("application/json")
-	ctx.SetStatusCode(status)
-	ctx.SetBody(body)
+	setJSONBody(ctx, status, body)
 	return nil
 }
