@@ -153,12 +153,12 @@ type bench struct {
 	rdb   *redis.Client
 
 	redisAddr, url, pprofURL string
-	// servePid is flashdrop serve's process (taskset execs it in place).
-	servePid int
 	admin, secret            string
 	wrk                      string
 	pinned                   bool
 	placement                string
+	// servePid is flashdrop serve's process (taskset execs it in place).
+	servePid int
 
 	results []result
 	extra   map[string]any
@@ -1200,8 +1200,11 @@ func (b *bench) serveCPU() float64 {
 	// The command name (field 2) may hold spaces; fields count from
 	// after its closing parenthesis: utime and stime are 14 and 15.
 	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return math.NaN()
+	}
 	f := strings.Fields(string(raw[i+1:]))
-	if i < 0 || len(f) < 13 {
+	if len(f) < 13 {
 		return math.NaN()
 	}
 	ut, err1 := strconv.ParseFloat(f[11], 64)
