@@ -233,6 +233,15 @@ func FuzzHandler(f *testing.F) {
 		if resp.StatusCode >= 500 {
 			t.Fatalf("%s %q with body %q: %d %s", method, path, body, resp.StatusCode, out)
 		}
+		// The pages answer a person: their errors are HTML pages by design
+		// (ensureProblem leaves them alone), still with a request id; the
+		// contract client above has checked them against the document.
+		if resp.StatusCode >= 400 && isPageError(req, resp) {
+			if resp.Header.Get(headerRequestID) == "" {
+				t.Fatalf("%s %q: error page %d without a request id", method, path, resp.StatusCode)
+			}
+			return
+		}
 		if resp.StatusCode >= 400 {
 			var p Problem
 			if resp.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(out, &p) != nil ||
@@ -241,6 +250,24 @@ func FuzzHandler(f *testing.F) {
 			}
 		}
 	})
+}
+
+// isPageError reports whether resp is one of the pages' HTML error pages
+// (pageError): an HTML answer to a GET (or HEAD) of a path webRoute
+// matches ("/", "/ops", "/d/{drop}", "/s/{code}", "/assets/{file}" and
+// the .ics/.png forms), the only error answers that are not problem+json.
+func isPageError(req *http.Request, resp *http.Response) bool {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		return false
+	}
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		return false
+	}
+	if p := req.URL.Path; p == "/" || p == "/ops" {
+		return true
+	}
+	seg := strings.Split(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	return len(seg) == 2 && (seg[0] == "d" || seg[0] == "s" || seg[0] == "assets") && seg[1] != ""
 }
 
 func TestTransportLimits(t *testing.T) {
