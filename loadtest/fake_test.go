@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,5 +179,32 @@ func TestOffsetsOfTheRamp(t *testing.T) {
 	o.Arrival = loadtest.ArrivalRate
 	if off, ok := loadtest.OffsetOf(o, 150); !ok || off != 1500*time.Millisecond {
 		t.Fatalf("rate: %v %v", off, ok)
+	}
+}
+
+// TestWaitSurvivesOneUnansweredPoll: while the generator waits for T0, one
+// poll that times out (a delayed reply) does not call the rehearsal off,
+// however many polls came before it; the run goes on to the sale. On the
+// real clock with a short lead, so that the last second before T0 is
+// polled every few milliseconds.
+func TestWaitSurvivesOneUnansweredPoll(t *testing.T) {
+	var views atomic.Int64
+	f := startFake(t, fakeserver.Options{Delay: func(endpoint, _ string) {
+		// Well past the first 50 polls, which were always forgiven.
+		if endpoint == "view" && views.Add(1) == 80 {
+			time.Sleep(600 * time.Millisecond)
+		}
+	}})
+	o := baseOptions(f.URL)
+	o.Lead = 5 * time.Second
+	o.RequestTimeout = 300 * time.Millisecond
+	rep, err := loadtest.Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	_ = rep.WriteText(&b)
+	if views.Load() < 80 || rep.ExitCode != 0 || !strings.Contains(b.String(), "audit: PASS") {
+		t.Fatalf("%d view polls, exit %d\n%s", views.Load(), rep.ExitCode, b.String())
 	}
 }

@@ -428,9 +428,16 @@ func (r *runner) waitT0(ctx context.Context) error {
 	b := newSpinner(r.o.Progress, "waiting for T0")
 	defer b.finish()
 	rec := r.m.rec(0)
-	for polls := 0; ; polls++ {
+	// failing counts the polls in a row the server did not answer: one
+	// that times out (a delayed reply, a GC pause) is no reason to call
+	// the rehearsal off; a server gone for 50 polls is.
+	failing := 0
+	for {
 		a := r.c.do(0, "GET", "/v1/drops/"+r.drop.ID, "", nil, "")
 		rec.record(PhaseWait, EndpointView, a, time.Time{}, time.Time{})
+		if a.err == nil {
+			failing = 0
+		}
 		if a.ok() {
 			var v publicView
 			if decodeLenient(a.body, &v) == nil {
@@ -446,8 +453,10 @@ func (r *runner) waitT0(ctx context.Context) error {
 					return &InvalidError{Reason: "the sale of drop " + r.drop.ID + " has ended"}
 				}
 			}
-		} else if a.err != nil && polls > 50 {
-			return &InvalidError{Reason: "waiting for T0: " + describe(a)}
+		} else if a.err != nil {
+			if failing++; failing > 50 {
+				return &InvalidError{Reason: fmt.Sprintf("waiting for T0: %d polls in a row unanswered, the last: %s", failing, describe(a))}
+			}
 		}
 		left := r.drop.SaleStartsAt.Sub(r.serverNow())
 		b.describe(fmt.Sprintf("T0 in %s", left.Round(100*time.Millisecond)))
