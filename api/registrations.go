@@ -18,7 +18,7 @@ func (s *Server) register(r *request) error {
 	if err := s.requireShopper(r); err != nil {
 		return err
 	}
-	if ok, wait := s.regLimit.allow(r.who.user); !ok {
+	if ok, wait := s.regLimit.allowAt(r.who.user, r.now()); !ok {
 		setRetryAfter(r.ctx, wait.Seconds())
 		return errRateLimited
 	}

@@ -31,7 +31,7 @@ func (s *Server) reserveInner(r *request) error {
 	if err := s.requireShopper(r); err != nil {
 		return err
 	}
-	if ok, wait := s.resLimit.allow(r.who.user); !ok {
+	if ok, wait := s.resLimit.allowAt(r.who.user, r.now()); !ok {
 		setRetryAfter(r.ctx, wait.Seconds())
 		return errRateLimited
 	}

@@ -13,6 +13,18 @@ import (
 // reqTimeout bounds the store calls of one ordinary request.
 const reqTimeout = 5 * time.Second
 
+// now is the request's arrival time: fasthttp reads the clock for every
+// request before the handler runs, so the hot routes' token and rate-limit
+// checks use that reading instead of a clock read each (about 0.1 µs
+// apiece under load on the bench machine). A context built without
+// fasthttp's serve loop has no time; it reads the clock.
+func (r *request) now() time.Time {
+	if t := r.ctx.Time(); !t.IsZero() {
+		return t
+	}
+	return time.Now()
+}
+
 func (r *request) context() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), reqTimeout)
 }
@@ -22,7 +34,7 @@ func (s *Server) authenticate(r *request) error {
 	if r.authd {
 		return nil
 	}
-	who, err := s.auth.authenticate(r.ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+	who, err := s.auth.authenticateAt(r.ctx.Request.Header.Peek(fasthttp.HeaderAuthorization), r.now())
 	if err != nil {
 		return err
 	}
