@@ -113,7 +113,8 @@ func TestReserveWritesOneOutboxEntryPerCall(t *testing.T) {
 					t.Fatalf("request %d: %v", i, r.Err)
 				}
 				e := evs[i]
-				if e.Type != engine.EventWon || e.Reservation != r.Reservation.ID || e.ShareCode != r.Reservation.ShareCode || e.User != reqs[i].User {
+				if e.Type != engine.EventWon || e.Reservation != r.Reservation.ID || e.ShareCode != r.Reservation.ShareCode || e.User != reqs[i].User ||
+					e.Quantity != r.Reservation.Quantity || !e.ExpiresAt.Equal(r.Reservation.ExpiresAt) {
 					t.Errorf("event %d %+v does not announce win %+v", i, e, r.Reservation)
 				}
 				for _, id := range []string{r.Reservation.ID, r.Reservation.ShareCode} {

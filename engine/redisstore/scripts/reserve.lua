@@ -157,14 +157,14 @@ local function decide(r, ikey)
   end
   if available >= r.q then
     available = available - r.q
-    local res = new_hold(r.user, at, units, r.q, hold_ms, 0)
+    local rid, exp, share = new_hold(r.user, at, units, r.q, hold_ms, 0)
     if available == 0 then
       emit('sold_out', {'available', '0', 'version', ms(redis.call('HINCRBY', K_COUNTERS, 'sov', 1))})
     end
-    if ikey then redis.call('SET', ikey, r.fp .. '\n1\n' .. res[1], 'EX', ttl) end
+    if ikey then redis.call('SET', ikey, r.fp .. '\n1\n' .. rid, 'EX', ttl) end
     -- A fresh win answers only what the caller cannot know: id, deadline
     -- and share code (the rest is the request, "held" and now).
-    return {C_WON, 0, res[1], res[6], res[8]}
+    return {C_WON, 0, rid, exp, share}
   end
   local pos = 0
   local rank = redis.call('ZRANK', K_WL, r.user)
