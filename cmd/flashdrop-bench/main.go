@@ -519,6 +519,12 @@ func (b *bench) measure() error {
 	if won == 0 {
 		return errors.New("the all-wins run won nothing")
 	}
+	// What one write costs from Lua on this machine in this run: the yardstick
+	// for the script's time per win (a win needs several writes).
+	setUs, hsetUs, err := b.luaWriteCost(ctx)
+	if err != nil {
+		return fmt.Errorf("timing bare Lua writes: %w", err)
+	}
 
 	// The release-day mix on the drop with only its buyers registered.
 	if err := b.settle(ctx, aw); err != nil {
@@ -667,6 +673,10 @@ func (b *bench) measure() error {
 	b.add("redis time per win", perWin, "µs", "<= 4", perWin <= 4,
 		fmt.Sprintf("INFO commandstats evalsha usec %d ÷ %.0f wins (%d calls, %.0f wins per call) in the all-wins run; Redis CPU (INFO cpu, user+sys, all commands) %.1f µs per win",
 			evalshaUsec, won, evalshaCalls, won/float64(max(evalshaCalls, 1)), (redisCPU1-redisCPU0)*1e6/won))
+	b.addReport("redis time per win in bare Lua SETs", perWin/setUs, "SETs",
+		fmt.Sprintf("in this run one redis.call('SET') of a new key from Lua costs %.2f µs of Redis time, and one HSET of a new 8-field hash (what a win writes for its reservation) %.2f µs "+
+			"(%d of each in one EVAL, INFO commandstats); a win's %.1f µs is %.1f SETs' worth, the target's 4 µs %.1f",
+			setUs, hsetUs, luaWriteN, perWin, perWin/setUs, 4/setUs))
 	rt := float64(reads1-reads0) / day.Requests
 	b.add("redis round trips per reserve request", rt, "", "<= 0.05", rt <= 0.05,
 		fmt.Sprintf("INFO stats total_reads_processed +%d over %.0f requests of the release-day mix", reads1-reads0, day.Requests))
@@ -1239,6 +1249,40 @@ func (b *bench) commandStats(ctx context.Context, cmd string) (usec, calls, all 
 		}
 	}
 	return usec, calls, all, nil
+}
+
+// luaWriteN is how many writes luaWriteCost times of each kind.
+const luaWriteN = 20000
+
+// luaWriteCost times bare writes from Lua on the bench's Redis: a SET of a
+// new key, and an HSET of a new hash with a reservation's eight fields.
+// Each kind runs luaWriteN times in one EVAL; the keys are deleted after,
+// outside the timing.
+func (b *bench) luaWriteCost(ctx context.Context) (setUs, hsetUs float64, err error) {
+	const set = `for i = 1, tonumber(ARGV[1]) do redis.call('SET', 'fd-bench:set:' .. i, 'buyer-1234') end return 1`
+	const hset = `for i = 1, tonumber(ARGV[1]) do
+  redis.call('HSET', 'fd-bench:r:' .. i, 'user', 'buyer-1234', 'qty', '1', 'status', 'held', 'won', '1764780000000',
+    'exp', '1764780600000', 'upd', '1764780000000', 'share', 'bench.0123456789abcdef0123', 'wl', '0')
+end return 1`
+	const del = `for i = 1, tonumber(ARGV[1]) do redis.call('DEL', 'fd-bench:set:' .. i, 'fd-bench:r:' .. i) end return 1`
+	timed := func(script string) (float64, error) {
+		u0, _, _, err := b.commandStats(ctx, "eval")
+		if err != nil {
+			return 0, err
+		}
+		if err := b.rdb.Eval(ctx, script, nil, luaWriteN).Err(); err != nil {
+			return 0, err
+		}
+		u1, _, _, err := b.commandStats(ctx, "eval")
+		return float64(u1-u0) / luaWriteN, err
+	}
+	if setUs, err = timed(set); err != nil {
+		return 0, 0, err
+	}
+	if hsetUs, err = timed(hset); err != nil {
+		return 0, 0, err
+	}
+	return setUs, hsetUs, b.rdb.Eval(ctx, del, nil, luaWriteN).Err()
 }
 
 // --- profiles and the handler benchmark ---
