@@ -13,7 +13,7 @@ FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers
                ./engine/redisstore:FuzzDecodeEntry ./queue:FuzzAppendCloudEvent ./api:FuzzVerifyFast \
                ./api:FuzzReservationJSON ./internal/jsonw:FuzzAppendString
 
-.PHONY: help test test-short test-faults run bench bench-go fuzz vet ensure-redis ensure-wrk ensure-chromium load-demo screenshots
+.PHONY: help test test-short test-faults run bench bench-go fuzz vet ensure-redis ensure-wrk ensure-chromium ensure-perf load-demo screenshots
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -79,7 +79,13 @@ fuzz: ## run each fuzz target for FUZZTIME (default 100000x executions), startin
 # to $(BENCH_OUT) only).
 BENCH_OUT ?= bench-out
 BENCH_CHART = $(if $(filter 1,$(BENCH_QUICK)),$(BENCH_OUT)/bench-burst.png,docs/bench-burst.png)
-bench: ensure-redis ensure-wrk ## the 1M draw, then the issue-14 targets from one run (BENCH_QUICK=1: short); JSON in bench-out/bench.json
+# perf samples redis-server during the all-wins run (Redis's time per win
+# is a target; the bench prints where it goes). Optional: without it, or
+# where the kernel refuses to attach, the bench says so and goes on.
+ensure-perf:
+	-$(call apt_ensure,perf,linux-perf)
+
+bench: ensure-redis ensure-wrk ensure-perf ## the 1M draw, then the issue-14 targets from one run (BENCH_QUICK=1: short); JSON in bench-out/bench.json
 	@mkdir -p $(BENCH_OUT)
 	@# The 1M-registrant draw of issue 12 (its duration is the s/draw
 	@# column; the 100k draw before it is the in-run baseline). First, so

@@ -496,6 +496,7 @@ func (b *bench) measure() error {
 	// All wins: a huge stock and a high limit, every press a win.
 	_ = b.rdb.ConfigResetStat(ctx).Err()
 	winsProfile := b.startProfile(d, "all-wins")
+	winsRedisProfile := b.startRedisProfile(ctx, d, "all-wins")
 	redisCPU0, err := b.redisCPU(ctx)
 	if err != nil {
 		return err
@@ -510,6 +511,9 @@ func (b *bench) measure() error {
 	}
 	if p := winsProfile(); p != "" {
 		b.extra["profile_all_wins_top"] = p
+	}
+	if p := winsRedisProfile(); p != "" {
+		b.extra["profile_redis_all_wins_top"] = p
 	}
 	evalshaUsec, evalshaCalls, _, err := b.commandStats(ctx, "evalsha")
 	if err != nil {
@@ -767,6 +771,12 @@ func (b *bench) report() error {
 			for _, l := range strings.Split(p, "\n") {
 				fmt.Println("#   " + l)
 			}
+		}
+	}
+	if p, ok := b.extra["profile_redis_all_wins_top"].(string); ok {
+		fmt.Println("# redis-server CPU profile during the all-wins run (perf; unnamed: Lua's internal functions, grouped by the exported one before them):")
+		for _, l := range strings.Split(p, "\n") {
+			fmt.Println("#   " + l)
 		}
 	}
 	jsonOut := b.c.jsonOut
