@@ -37,8 +37,8 @@ const (
 //
 // Keys are stored as their 64-bit seeded hash (maphash, a new seed per
 // limiter): a map of integers is probed without reading any key's bytes,
-// which under load saves a cache miss per lookup, and its entries are a
-// third the size. Two keys share a bucket only if their hashes collide,
+// which under load saves a cache miss per lookup, and its entries are 16
+// bytes instead of 24 plus the key's own string. Two keys share a bucket only if their hashes collide,
 // about 2^-64 per pair with a seed an attacker cannot know; a million
 // keys give one chance in ~3.7e7 of one shared bucket, whose keys would
 // then be limited together, never more leniently.
@@ -118,7 +118,9 @@ func (l *limiter) allow(key string) (ok bool, retryAfter time.Duration) {
 
 // allowAt is allow at a time the caller already read (a request's arrival
 // time, which fasthttp reads anyway), saving a clock read per request on
-// the hot routes. t must come from the same clock as the limiter's.
+// the hot routes. t must come from the same clock as the limiter's now
+// (the server's limiters use time.Now, as fasthttp does): a limiter built
+// with a test clock is driven through allow.
 func (l *limiter) allowAt(key string, t time.Time) (ok bool, retryAfter time.Duration) {
 	if l.disabled {
 		return true, 0

@@ -46,6 +46,8 @@ func (b *bench) startRedisProfile(ctx context.Context, d time.Duration, name str
 	}
 	path := filepath.Join(b.c.outDir, "perf-redis-"+name+".data")
 	secs := strconv.Itoa(max(int(d.Seconds())-1, 1))
+	// perf runs where the driver runs (on two cores, pinned to core 0
+	// with the generator), not beside Redis on core 1.
 	rec := exec.Command(perf, "record", "-q", "-F", "999", "-p", pid, "-o", path, "--", "sleep", secs)
 	var stderr bytes.Buffer
 	rec.Stderr = &stderr
@@ -58,12 +60,12 @@ func (b *bench) startRedisProfile(ctx context.Context, d time.Duration, name str
 			b.log("no Redis CPU profile: perf record: %v: %s", err, strings.TrimSpace(stderr.String()))
 			return ""
 		}
-		out, err := exec.Command(perf, "report", "-i", path, "--no-children", "--sort", "sym", "--stdio", "-g", "none").Output()
+		out, err := exec.Command(perf, "report", "-i", path, "--no-children", "--sort", "dso,sym", "--stdio", "-g", "none").Output()
 		if err != nil {
 			b.log("no Redis CPU profile: perf report: %v", err)
 			return ""
 		}
-		return summarizePerf(out, dynamicSymbols(exe), 15)
+		return summarizePerf(out, filepath.Base(exe), dynamicSymbols(exe), 15)
 	}
 }
 
@@ -106,15 +108,19 @@ func dynamicSymbols(path string) []symbol {
 	return out
 }
 
-var perfLine = regexp.MustCompile(`^\s*([0-9.]+)%\s+\[([.k])\]\s+(.+?)\s*$`)
+// perfLine is a line of perf report --sort dso,sym: share, object, kind
+// ([.] user, [k] kernel), symbol.
+var perfLine = regexp.MustCompile(`^\s*([0-9.]+)%\s+(\S+)\s+\[([.k])\]\s+(.+?)\s*$`)
 
 // summarizePerf folds perf report's lines into the top n entries. An
-// address perf could not name is put under the exported function before
-// it ("after lua_close"): in Redis's Lua the unexported functions of one
-// source file sit together, so the nearest exported one names the file's
-// neighbourhood (after lua_close: lstring.c, ltable.c, lvm.c). Kernel
-// symbols are summed as one entry.
-func summarizePerf(report []byte, syms []symbol, n int) string {
+// address perf could not name in the Redis binary (object dso, symbols
+// syms) is put under the exported function before it ("after
+// lua_close"): in Redis's Lua the unexported functions of one source file
+// sit together, so the nearest exported one names the file's
+// neighbourhood (after lua_close: lstring.c, ltable.c, lvm.c). An unnamed
+// address of another object (libc, jemalloc, the vDSO) keeps that
+// object's name. Kernel symbols are summed as one entry.
+func summarizePerf(report []byte, dso string, syms []symbol, n int) string {
 	share := map[string]float64{}
 	sc := bufio.NewScanner(bytes.NewReader(report))
 	for sc.Scan() {
@@ -126,13 +132,15 @@ func summarizePerf(report []byte, syms []symbol, n int) string {
 		if err != nil {
 			continue
 		}
-		name := m[3]
+		obj, name := m[2], m[4]
 		switch {
-		case m[2] == "k":
+		case m[3] == "k":
 			name = "(kernel)"
+		case strings.HasPrefix(name, "0x") && obj != dso:
+			name = "(unnamed, in " + obj + ")"
 		case strings.HasPrefix(name, "0x"):
 			name = "(unnamed)"
-			if a, err := strconv.ParseUint(name0x(m[3]), 16, 64); err == nil {
+			if a, err := strconv.ParseUint(name0x(m[4]), 16, 64); err == nil {
 				i := sort.Search(len(syms), func(i int) bool { return syms[i].addr > a }) - 1
 				if i >= 0 {
 					name = "(unnamed, after " + syms[i].name + ")"
@@ -151,7 +159,7 @@ func summarizePerf(report []byte, syms []symbol, n int) string {
 	}
 	sort.Slice(es, func(i, j int) bool { return es[i].p > es[j].p })
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%6s  %s\n", "share", "function (perf record -F 999 -p <redis-server>; perf report --sort sym)")
+	fmt.Fprintf(&sb, "%6s  %s\n", "share", "function (perf record -F 999 -p <redis-server>; perf report --sort dso,sym)")
 	for i, e := range es {
 		if i == n {
 			break
