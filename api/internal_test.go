@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -263,10 +264,14 @@ func isPageError(req *http.Request, resp *http.Response) bool {
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		return false
 	}
-	if p := req.URL.Path; p == "/" || p == "/ops" {
+	// The path as the server routes it: fasthttp collapses "//" and
+	// resolves "." and ".." before the router sees it ("/d//0" is the
+	// page of drop 0; CI's fuzzing found it, input kept as a seed).
+	p := path.Clean(req.URL.Path)
+	if p == "/" || p == "/ops" {
 		return true
 	}
-	seg := strings.Split(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	seg := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	return len(seg) == 2 && (seg[0] == "d" || seg[0] == "s" || seg[0] == "assets") && seg[1] != ""
 }
 
