@@ -38,10 +38,11 @@ const (
 // Keys are stored as their 64-bit seeded hash (maphash, a new seed per
 // limiter): a map of integers is probed without reading any key's bytes,
 // which under load saves a cache miss per lookup, and its entries are 16
-// bytes instead of 24 plus the key's own string. Two keys share a bucket only if their hashes collide,
-// about 2^-64 per pair with a seed an attacker cannot know; a million
-// keys give one chance in ~3.7e7 of one shared bucket, whose keys would
-// then be limited together, never more leniently.
+// bytes instead of 24 plus the key's own string. Two keys share a bucket
+// only if their hashes collide, about 2^-64 per pair with a seed an
+// attacker cannot know; a million keys give one chance in ~3.7e7 of one
+// shared bucket, whose keys would then be limited together, never more
+// leniently.
 type limiter struct {
 	disabled bool
 	interval int64 // ns per token: 1/rate

@@ -296,20 +296,24 @@ local function emit_entry(etype, fields)
   redis.call(unpack(args))
 end
 
+-- pack keeps one event, already packed as type US name US value ..., for
+-- flush() in BATCH mode: the one place that counts it (flush derives the
+-- events' ids from evseq and #EVENTS).
+local function pack(ev)
+  evseq = evseq + 1
+  EVENTS[#EVENTS + 1] = ev
+end
+
 -- emit appends one event to the drop's outbox: id, type, time, drop, then
 -- the type's own fields as name/value pairs. In BATCH mode the event is
--- kept for flush(), packed as type US name US value ... (its id, time and
--- drop are the entry's).
+-- kept for flush(), packed (its id, time and drop are the entry's).
 local function emit(etype, fields)
   if not BATCH then
     emit_entry(etype, fields)
-    return
-  end
-  evseq = evseq + 1
-  if #fields == 0 then
-    EVENTS[#EVENTS + 1] = etype
+  elseif #fields == 0 then
+    pack(etype)
   else
-    EVENTS[#EVENTS + 1] = etype .. US .. table.concat(fields, US)
+    pack(etype .. US .. table.concat(fields, US))
   end
 end
 
@@ -368,10 +372,9 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
   -- Product and seconds after start follow from the drop and the event
   -- time; the relay adds them, which keeps every outbox entry small.
   if BATCH and from_wl ~= 1 then
-    -- emit's packed form, built in one concatenation.
-    evseq = evseq + 1
-    EVENTS[#EVENTS + 1] = 'won' .. US .. 'reservation' .. US .. rid .. US .. 'user' .. US .. user ..
-      US .. 'quantity' .. US .. q_s .. US .. 'expires_at' .. US .. exp_s .. US .. 'share_code' .. US .. share
+    -- emit's packed form, built in one concatenation (no field table).
+    pack('won' .. US .. 'reservation' .. US .. rid .. US .. 'user' .. US .. user ..
+      US .. 'quantity' .. US .. q_s .. US .. 'expires_at' .. US .. exp_s .. US .. 'share_code' .. US .. share)
   elseif from_wl == 1 then
     emit('won', {'reservation', rid, 'user', user, 'quantity', q_s, 'expires_at', exp_s,
       'share_code', share, 'from_waitlist', '1'})
