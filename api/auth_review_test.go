@@ -151,7 +151,9 @@ func TestVerifyFastTakesCommonTokens(t *testing.T) {
 
 // FuzzVerifyFast: whatever the claims (any payload bytes under a good
 // signature), the clock, issuer and audience, the fast path accepts only
-// what jwt's parser accepts, with the same shopper and validity window.
+// what jwt's parser accepts, with the same shopper and validity window;
+// and decodeClaims, when it decodes the claims, decodes them as
+// encoding/json does.
 func FuzzVerifyFast(f *testing.F) {
 	t0 := authTestT0.Unix()
 	for _, p := range []string{
@@ -162,6 +164,9 @@ func FuzzVerifyFast(f *testing.F) {
 		fmt.Sprintf(`{"sub":"a","exp":%d} trailing`, t0+60),
 		fmt.Sprintf(`{"sub":"a","exp":%d,"aud":""}`, t0+60),
 		`{"sub":"a","exp":1e300}`, `null`, `[]`, `{"sub":"a","exp":null}`,
+		fmt.Sprintf(`{"sub":"zoë","exp":%d,"x":null,"sub":"b"}`, t0+60),
+		fmt.Sprintf(`{"sub":"a\u00e9","exp":%d,"aud":"flashdrop","iss":"shop","jti":"j","y":[1]}`, t0+60),
+		fmt.Sprintf(`{"ſub":"a","exp":%d,"nbf":%d,"iat":0}`, t0+60, t0),
 	} {
 		f.Add([]byte(p), "", "", int64(0))
 		f.Add([]byte(p), "shop", "flashdrop", int64(-40))
@@ -174,6 +179,7 @@ func FuzzVerifyFast(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkDecodeClaims(t, payload)
 		tok := authTestSignedPayload(payload)
 		fu, ff, fun, ferr := a.verifyFull(tok)
 		user, from, until, ok := a.verifyFast(tok)
