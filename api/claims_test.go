@@ -93,3 +93,36 @@ func BenchmarkDecodeClaims(b *testing.B) {
 		}
 	})
 }
+
+// TestAuthCacheKeyCollision: two tokens whose digests share the 8 bytes
+// the cache keys by are told apart by the other 24; windows beyond the
+// range of int64 nanoseconds (no nbf, exp in 9999) still hold.
+func TestAuthCacheKeyCollision(t *testing.T) {
+	c := newAuthCache(4)
+	var a, b [32]byte
+	for i := range a {
+		a[i], b[i] = byte(i), byte(i)
+	}
+	b[31] ^= 1
+	now := authTestT0
+	c.put(&a, "alice", time.Time{}, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), now)
+	if u, ok := c.get(&a, now); !ok || u != "alice" {
+		t.Fatalf("get(a) = %q, %v", u, ok)
+	}
+	if u, ok := c.get(&b, now); ok {
+		t.Fatalf("a token with another digest got %q", u)
+	}
+	c.put(&b, "bob", now, now.Add(time.Hour), now)
+	if u, ok := c.get(&b, now); !ok || u != "bob" {
+		t.Fatalf("get(b) = %q, %v", u, ok)
+	}
+	if _, ok := c.get(&a, now); ok {
+		t.Fatal("a's entry survived b's put under the same key")
+	}
+	if _, ok := c.get(&b, now.Add(-time.Second)); ok {
+		t.Fatal("accepted before its window")
+	}
+	if _, ok := c.get(&b, now.Add(time.Hour)); ok {
+		t.Fatal("accepted at the end of its window")
+	}
+}
