@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,17 +48,38 @@ type SoldOutFlags struct {
 	refresh RefreshSoldOut
 	o       SoldOutOptions
 
+	// flags is read on every reserve request after a sell-out, by every
+	// core at once, so reads take no lock: a new drop's flag replaces the
+	// map with a copy (under mu), and a flag's answer is one atomic word.
 	mu    sync.Mutex
-	flags map[string]*soldOutFlag
+	flags atomic.Pointer[map[string]*soldOutFlag]
+	// base is the origin of soldOutFlag.fresh: times are kept as
+	// f.o.Now().Sub(base), monotonic like the time.Time they replace.
+	base time.Time
 
 	run run.Lifecycle
 }
 
 type soldOutFlag struct {
-	mu      sync.Mutex // one refresh at a time
+	mu      sync.Mutex // writers, and one refresh at a time
 	soldOut bool
 	version int64 // of the news the flag holds; 0: unversioned
-	checked time.Time
+	// fresh is 0 while the drop is not sold out, else when the flag was
+	// last set or checked (nanoseconds since base, at least 1).
+	fresh atomic.Int64
+}
+
+// since is now as a fresh value.
+func (f *SoldOutFlags) since() int64 { return max(int64(f.o.Now().Sub(f.base)), 1) }
+
+// record sets the flag's state; fl.mu is held.
+func (f *SoldOutFlags) record(fl *soldOutFlag, soldOut bool, version int64) {
+	fl.soldOut, fl.version = soldOut, version
+	if soldOut {
+		fl.fresh.Store(f.since())
+	} else {
+		fl.fresh.Store(0)
+	}
 }
 
 // RefreshSoldOut reads from the store whether drop is sold out and the
@@ -75,25 +98,30 @@ func NewSoldOutFlags(js jetstream.JetStream, refresh RefreshSoldOut, o SoldOutOp
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &SoldOutFlags{js: js, refresh: refresh, o: o, flags: map[string]*soldOutFlag{}}
+	f := &SoldOutFlags{js: js, refresh: refresh, o: o, base: o.Now()}
+	f.flags.Store(&map[string]*soldOutFlag{})
+	return f
 }
 
 // SoldOut reports whether drop is known to be sold out. Only a true
 // answer lets a caller skip the store.
 func (f *SoldOutFlags) SoldOut(drop string) bool {
-	f.mu.Lock()
-	fl, ok := f.flags[drop]
-	f.mu.Unlock()
-	if !ok {
+	fl := (*f.flags.Load())[drop]
+	if fl == nil {
 		return false
+	}
+	if c := fl.fresh.Load(); c == 0 {
+		return false
+	} else if f.since()-c < int64(f.o.TTL) {
+		return true
 	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if !fl.soldOut {
 		return false
 	}
-	if f.o.Now().Sub(fl.checked) < f.o.TTL {
-		return true
+	if f.since()-fl.fresh.Load() < int64(f.o.TTL) {
+		return true // refreshed while this request waited
 	}
 	// The flag is old: ask the store once, on behalf of everyone waiting.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -103,7 +131,7 @@ func (f *SoldOutFlags) SoldOut(drop string) bool {
 		return false // unsure: let the store decide the request
 	}
 	// The store is the truth at this moment, whatever the version.
-	fl.soldOut, fl.version, fl.checked = sold, version, f.o.Now()
+	f.record(fl, sold, version)
 	return sold
 }
 
@@ -111,19 +139,25 @@ func (f *SoldOutFlags) SoldOut(drop string) bool {
 // newer news. Unversioned news (0, from before versions existed) applies
 // only to a flag that has no version either.
 func (f *SoldOutFlags) set(drop string, soldOut bool, version int64) {
-	f.mu.Lock()
-	fl, ok := f.flags[drop]
-	if !ok {
-		fl = &soldOutFlag{}
-		f.flags[drop] = fl
+	fl := (*f.flags.Load())[drop]
+	if fl == nil {
+		f.mu.Lock()
+		old := *f.flags.Load()
+		if fl = old[drop]; fl == nil {
+			m := make(map[string]*soldOutFlag, len(old)+1)
+			maps.Copy(m, old)
+			fl = &soldOutFlag{}
+			m[drop] = fl
+			f.flags.Store(&m)
+		}
+		f.mu.Unlock()
 	}
-	f.mu.Unlock()
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	if version < fl.version || version == fl.version && version != 0 {
 		return // older news, or the same news again
 	}
-	fl.soldOut, fl.version, fl.checked = soldOut, version, f.o.Now()
+	f.record(fl, soldOut, version)
 }
 
 // Start follows the stream in the background: first the last sold_out and
