@@ -31,10 +31,6 @@ func (s *Server) reserveInner(r *request) error {
 	if err := s.requireShopper(r); err != nil {
 		return err
 	}
-	if ok, wait := s.resLimit.allowAt(r.who.user, r.now()); !ok {
-		setRetryAfter(r.ctx, wait.Seconds())
-		return errRateLimited
-	}
 	req := engine.ReserveRequest{User: r.who.user, Quantity: 1}
 	if q, wl, ok := decodeReserveFast(r.ctx.PostBody()); ok {
 		req.Waitlist = wl
@@ -48,9 +44,18 @@ func (s *Server) reserveInner(r *request) error {
 		req.IdempotencyKey = string(key)
 	}
 	// After a sell-out most of the crowd is answered here, from memory:
-	// before the request's context and timer, which only the store needs.
+	// before the request's context and timer, which only the store needs,
+	// and before the shopper's rate limit. The limit protects the store
+	// and the stock from a fast presser; this answer touches neither,
+	// costs no more than the 429 would, and is the truth, so a press it
+	// answers is not counted. In a crowd of 20,000 the limiter's lookup is
+	// a random read of memory: about a sixth of the handler's time.
 	if so, ok := s.adm.(soldOutAnswerer); ok && so.SoldOutFromMemory(r.args[0], req) {
 		return engine.ErrSoldOut
+	}
+	if ok, wait := s.resLimit.allowAt(r.who.user, r.now()); !ok {
+		setRetryAfter(r.ctx, wait.Seconds())
+		return errRateLimited
 	}
 	ctx, cancel := r.context()
 	defer cancel()

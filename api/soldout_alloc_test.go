@@ -29,17 +29,22 @@ func (alwaysSoldOut) SoldOut(string) bool { return true }
 // context carrying a shopper's reserve, reused for every call as fasthttp
 // reuses its own.
 func soldOutHandler(tb testing.TB) (fasthttp.RequestHandler, *fasthttp.RequestCtx) {
+	// One shopper pressing as fast as the loop runs. A press answered
+	// sold_out from memory is not counted by the rate limiter; were it,
+	// this rate would never refuse. (A rate above 1e9/s, a token per ns,
+	// would switch it off: 1e8 keeps it on, and a press moves a key's
+	// limit 10 ns against a burst of 2^30 presses.)
+	return soldOutHandlerLimits(tb, api.Limits{UserRate: 1e8, UserBurst: 1 << 30})
+}
+
+func soldOutHandlerLimits(tb testing.TB, limits api.Limits) (fasthttp.RequestHandler, *fasthttp.RequestCtx) {
 	eng := engine.New(noStore{}, engine.Options{})
 	adm := engine.NewAdmission(eng, engine.AdmissionOptions{SoldOut: alwaysSoldOut{}})
 	tb.Cleanup(func() { _ = adm.Close() })
 	srv, err := api.New(api.Config{
 		Auth:   api.AuthConfig{JWTSecret: []byte(secret), AdminToken: admin},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		// One shopper pressing as fast as the loop runs: the limiter runs
-		// on every request but never refuses. (A rate above 1e9/s, a
-		// token per ns, would switch it off: 1e8 keeps it on, and a press
-		// moves a key's limit 10 ns against a burst of 2^30 presses.)
-		Limits: api.Limits{UserRate: 1e8, UserBurst: 1 << 30},
+		Limits: limits,
 	}.WithEngine(eng, adm, nil))
 	if err != nil {
 		tb.Fatal(err)
@@ -98,6 +103,31 @@ func TestSoldOutAnswerAllocatesNothing(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("%.1f allocations per sold_out answer, want 0", n)
+	}
+}
+
+// TestSoldOutPressesAreNotRateLimited: after a sell-out a shopper pressing
+// faster than the per-shopper limit is told sold_out every time (the
+// truth, from memory, costing no more than a 429), and those presses do
+// not count: a press the limit does guard, one with an Idempotency-Key
+// (it must reach the store for its stored answer), still gets the whole
+// burst, then 429.
+func TestSoldOutPressesAreNotRateLimited(t *testing.T) {
+	h, ctx := soldOutHandlerLimits(t, api.Limits{UserRate: 0.001, UserBurst: 2})
+	for i := range 20 {
+		ctx.Response.Reset()
+		h(ctx)
+		if st := ctx.Response.StatusCode(); st != 409 {
+			t.Fatalf("press %d after the sell-out: %d %s, want 409 sold_out", i, st, ctx.Response.Body())
+		}
+	}
+	ctx.Request.Header.Set("Idempotency-Key", "press-1")
+	for i, want := range []int{500, 500, 429} { // noStore: a request that reaches the store is a 500
+		ctx.Response.Reset()
+		h(ctx)
+		if st := ctx.Response.StatusCode(); st != want {
+			t.Fatalf("keyed press %d: %d %s, want %d", i, st, ctx.Response.Body(), want)
+		}
 	}
 }
 
