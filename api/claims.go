@@ -152,14 +152,19 @@ func claimFolds(name []byte) bool {
 	if len(name) != 3 {
 		return false
 	}
-	for _, claim := range [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti"} {
-		if asciiEqualFold(name, claim) {
-			return true
+	var lower [3]byte
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		lower[i] = c
 	}
-	return false
+	_, known := claimBit(lower[:])
+	return known
 }
 
+// skipSpace is the index of the first byte at or after b[i] that is not
+// JSON whitespace.
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
@@ -239,14 +244,23 @@ func plainInt(b []byte, i int) (int64, int, bool) {
 		return 0, i, false
 	}
 	// A number must end there: "1.5", "1e3" and "12a" are not ours.
-	if j < len(b) {
-		switch b[j] {
-		case ' ', '\t', '\n', '\r', ',', '}':
-		default:
-			return 0, i, false
-		}
+	if !valueEnds(b, j) {
+		return 0, i, false
 	}
 	return n, j, true
+}
+
+// valueEnds reports whether a number or literal that ends before b[j]
+// really ends there: at the end of b, space, ',' or '}'.
+func valueEnds(b []byte, j int) bool {
+	if j == len(b) {
+		return true
+	}
+	switch b[j] {
+	case ' ', '\t', '\n', '\r', ',', '}':
+		return true
+	}
+	return false
 }
 
 // skipSimpleValue skips the value of a member decodeClaims ignores: a
@@ -274,13 +288,8 @@ func literal(b []byte, i int, lit string) (int, bool) {
 	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
 		return i, false
 	}
-	j := i + len(lit)
-	if j < len(b) {
-		switch b[j] {
-		case ' ', '\t', '\n', '\r', ',', '}':
-		default:
-			return i, false
-		}
+	if j := i + len(lit); valueEnds(b, j) {
+		return j, true
 	}
-	return j, true
+	return i, false
 }

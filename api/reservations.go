@@ -94,11 +94,7 @@ func decodeReserveBody(r *request, req *engine.ReserveRequest) error {
 // it and words the error.
 func decodeReserveFast(body []byte) (q int64, waitlist bool, ok bool) {
 	i := 0
-	ws := func() {
-		for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
-			i++
-		}
-	}
+	ws := func() { i = skipSpace(body, i) }
 	lit := func(s string) bool {
 		if len(body)-i >= len(s) && string(body[i:i+len(s)]) == s {
 			i += len(s)
