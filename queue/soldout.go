@@ -62,19 +62,26 @@ type SoldOutFlags struct {
 
 type soldOutFlag struct {
 	mu      sync.Mutex // writers, and one refresh at a time
-	soldOut bool
-	version int64 // of the news the flag holds; 0: unversioned
-	// fresh is 0 while the drop is not sold out, else when the flag was
-	// last set or checked (nanoseconds since base, at least 1).
+	version int64      // of the news the flag holds; 0: unversioned
+	// fresh is the whole answer: 0 while the drop is not sold out, else
+	// when the flag was last set or checked (nanoseconds since base, at
+	// least 1).
 	fresh atomic.Int64
 }
 
 // since is now as a fresh value.
 func (f *SoldOutFlags) since() int64 { return max(int64(f.o.Now().Sub(f.base)), 1) }
 
+// state reads fl: whether the drop is sold out, and if so whether that
+// news is within TTL.
+func (f *SoldOutFlags) state(fl *soldOutFlag) (soldOut, trusted bool) {
+	c := fl.fresh.Load()
+	return c != 0, c != 0 && f.since()-c < int64(f.o.TTL)
+}
+
 // record sets the flag's state; fl.mu is held.
 func (f *SoldOutFlags) record(fl *soldOutFlag, soldOut bool, version int64) {
-	fl.soldOut, fl.version = soldOut, version
+	fl.version = version
 	if soldOut {
 		fl.fresh.Store(f.since())
 	} else {
@@ -110,18 +117,13 @@ func (f *SoldOutFlags) SoldOut(drop string) bool {
 	if fl == nil {
 		return false
 	}
-	if c := fl.fresh.Load(); c == 0 {
-		return false
-	} else if f.since()-c < int64(f.o.TTL) {
-		return true
+	if soldOut, trusted := f.state(fl); !soldOut || trusted {
+		return soldOut
 	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	if !fl.soldOut {
-		return false
-	}
-	if f.since()-fl.fresh.Load() < int64(f.o.TTL) {
-		return true // refreshed while this request waited
+	if soldOut, trusted := f.state(fl); !soldOut || trusted {
+		return soldOut // news or a refresh came while this request waited
 	}
 	// The flag is old: ask the store once, on behalf of everyone waiting.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
