@@ -107,6 +107,10 @@ type Admission struct {
 	// registrations coalesce like reservations when the store can
 	// register in batches (nil otherwise: one store call each).
 	registrations *coalescer[RegisterRequest, RegisterResult]
+	// soldOutKeyed gathers keyed presses for drops flagged sold out into
+	// the store's cheap sold-out calls (nil when there is no flag or the
+	// store cannot: those presses go to the lanes).
+	soldOutKeyed *coalescer[ReserveRequest, ReserveResult]
 
 	mu     sync.RWMutex
 	lanes  map[string]chan *reserveCall
@@ -141,6 +145,18 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 			return res, nil
 		})
 	}
+	if so, ok := eng.store.(SoldOutStore); ok && o.SoldOut != nil {
+		a.soldOutKeyed = newCoalescer(o.Batch, func(drop string, reqs []ReserveRequest) ([]ReserveResult, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), o.Batch.Timeout)
+			defer cancel()
+			res, err := eng.reserveSoldOut(ctx, so, drop, reqs)
+			if err != nil {
+				// As in run: the outcome is unknown, the key tells it.
+				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			return res, nil
+		})
+	}
 	return a
 }
 
@@ -160,7 +176,15 @@ func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest
 	if err != nil {
 		return ReserveResult{}, err
 	}
-	res, err := a.submit(drop, req)
+	var res ReserveResult
+	if a.soldOutKeyed != nil && req.IdempotencyKey != "" && !req.Waitlist && a.o.SoldOut.SoldOut(drop) {
+		// A keyed press after the sell-out: its key may hold an earlier
+		// answer (a win whose reply was lost), so only the store can
+		// answer it, but with one write, not a reserve decision.
+		res, err = a.soldOutKeyed.do(drop, req)
+	} else {
+		res, err = a.submit(drop, req)
+	}
 	if err != nil {
 		return ReserveResult{}, err
 	}
@@ -236,6 +260,9 @@ func (a *Admission) Queued(drop string) int {
 func (a *Admission) Close() error {
 	if a.registrations != nil {
 		a.registrations.close()
+	}
+	if a.soldOutKeyed != nil {
+		a.soldOutKeyed.close()
 	}
 	a.mu.Lock()
 	if !a.closed {

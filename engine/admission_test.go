@@ -138,6 +138,71 @@ func TestAdmissionSoldOutFromMemory(t *testing.T) {
 	}
 }
 
+// soldOutLaneStore is laneStore with the cheap sold-out answer, which
+// agrees the drop is sold out while declines is false.
+type soldOutLaneStore struct {
+	laneStore
+	declines     atomic.Bool
+	soldOutCalls atomic.Int64
+	batchCalls   atomic.Int64
+}
+
+func (s *soldOutLaneStore) ReserveBatch(ctx context.Context, drop string, now time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
+	s.batchCalls.Add(1)
+	return s.laneStore.ReserveBatch(ctx, drop, now, reqs)
+}
+
+func (s *soldOutLaneStore) AnswerSoldOut(_ context.Context, _ string, _ time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, bool, error) {
+	s.soldOutCalls.Add(1)
+	if s.declines.Load() {
+		return nil, false, nil
+	}
+	out := make([]engine.ReserveResult, len(reqs))
+	for i := range out {
+		out[i].Err = engine.ErrSoldOut
+	}
+	return out, true, nil
+}
+
+// TestAdmissionKeyedPressAfterSellOut: with the flag set, a keyed press
+// goes to the store's cheap sold-out answer, and to ReserveBatch when the
+// store declines (it has stock after all); a waitlist press, or any press
+// without the flag, goes to ReserveBatch.
+func TestAdmissionKeyedPressAfterSellOut(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		flag, declines bool
+		req            engine.ReserveRequest
+		soldOut, batch int64
+	}{
+		{"keyed", true, false, engine.ReserveRequest{User: "u", Quantity: 1, IdempotencyKey: "k"}, 1, 0},
+		{"keyed, store has stock", true, true, engine.ReserveRequest{User: "u", Quantity: 1, IdempotencyKey: "k"}, 1, 1},
+		{"keyed waitlist", true, false, engine.ReserveRequest{User: "u", Quantity: 1, IdempotencyKey: "k", Waitlist: true}, 0, 1},
+		{"keyed, no flag", false, false, engine.ReserveRequest{User: "u", Quantity: 1, IdempotencyKey: "k"}, 0, 1},
+		{"invalid key", true, false, engine.ReserveRequest{User: "u", Quantity: 1, IdempotencyKey: "bad key\x00"}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &soldOutLaneStore{}
+			st.declines.Store(tc.declines)
+			a := engine.NewAdmission(engine.New(st, engine.Options{}), engine.AdmissionOptions{SoldOut: soldOut(tc.flag)})
+			defer a.Close()
+			res, err := a.Reserve(context.Background(), "stub", tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "invalid key" {
+				var ve *engine.ValidationError
+				if !errors.As(res.Err, &ve) {
+					t.Fatalf("an invalid key: %+v, want a validation error", res)
+				}
+			}
+			if st.soldOutCalls.Load() != tc.soldOut || st.batchCalls.Load() != tc.batch {
+				t.Fatalf("%d sold-out calls, %d reserve batches; want %d, %d", st.soldOutCalls.Load(), st.batchCalls.Load(), tc.soldOut, tc.batch)
+			}
+		})
+	}
+}
+
 // regLaneStore is laneStore that also registers in batches, reporting each
 // batch's size.
 type regLaneStore struct {

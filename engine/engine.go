@@ -179,6 +179,20 @@ func (e *Engine) Reserve(ctx context.Context, drop string, req ReserveRequest) (
 // answers each in order. Invalid requests are answered without reaching the
 // store. The error is for the whole batch (the store failed).
 func (e *Engine) ReserveBatch(ctx context.Context, drop string, reqs []ReserveRequest) ([]ReserveResult, error) {
+	return e.reserveWith(ctx, drop, reqs, nil)
+}
+
+// reserveSoldOut decides keyed reserve requests for a drop believed sold
+// out: with so's cheap answer when the store agrees the stock is gone,
+// else as ReserveBatch.
+func (e *Engine) reserveSoldOut(ctx context.Context, so SoldOutStore, drop string, reqs []ReserveRequest) ([]ReserveResult, error) {
+	return e.reserveWith(ctx, drop, reqs, so)
+}
+
+// reserveWith validates reqs, answers the invalid ones, and has the store
+// decide the rest: with so first when given, then, if so declines, with
+// ReserveBatch.
+func (e *Engine) reserveWith(ctx context.Context, drop string, reqs []ReserveRequest, so SoldOutStore) ([]ReserveResult, error) {
 	if err := ValidateDropID(drop); err != nil {
 		return nil, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
@@ -196,9 +210,19 @@ func (e *Engine) ReserveBatch(ctx context.Context, drop string, reqs []ReserveRe
 	if len(valid) == 0 {
 		return out, nil
 	}
-	got, err := e.store.ReserveBatch(ctx, drop, e.clock.Now(), valid)
-	if err != nil {
-		return nil, wrap("reserve", drop, err)
+	var got []ReserveResult
+	ok := false
+	var err error
+	if so != nil {
+		got, ok, err = so.AnswerSoldOut(ctx, drop, e.clock.Now(), valid)
+		if err != nil {
+			return nil, wrap("reserve", drop, err)
+		}
+	}
+	if !ok {
+		if got, err = e.store.ReserveBatch(ctx, drop, e.clock.Now(), valid); err != nil {
+			return nil, wrap("reserve", drop, err)
+		}
 	}
 	if len(got) != len(valid) {
 		return nil, fmt.Errorf("engine: store answered %d of %d reserve requests", len(got), len(valid))

@@ -103,3 +103,17 @@ type RegisterResult struct {
 type BatchRegistrar interface {
 	RegisterBatch(ctx context.Context, drop string, now time.Time, reqs []RegisterRequest) ([]RegisterResult, error)
 }
+
+// SoldOutStore is a Store that answers keyed reserve requests for a drop
+// whose stock is gone more cheaply than ReserveBatch: each request gets
+// the answer already stored under its idempotency key, or sold_out,
+// stored under the key for its replays (I5). Admission sends it the
+// keyed presses that arrive once the drop's sold-out flag is up: the
+// shopper page puts a key on every press, so after a sell-out these are
+// most of a release-day crowd. ok is false, with nothing written, when
+// the store finds the drop is not a running sale without stock (a
+// restock the flag has not heard of, a pause, a closed sale, a draw);
+// the requests then go to ReserveBatch. Every request carries a key.
+type SoldOutStore interface {
+	AnswerSoldOut(ctx context.Context, drop string, now time.Time, reqs []ReserveRequest) (res []ReserveResult, ok bool, err error)
+}

@@ -36,6 +36,8 @@ var (
 	endsaleLua string
 	//go:embed scripts/share.lua
 	shareLua string
+	//go:embed scripts/soldout.lua
+	soldOutLua string
 )
 
 var (
@@ -90,4 +92,12 @@ var (
 	// KEYS: share index. ARGV: prefix, the code's own part, the code.
 	// Returns the reservation, or an empty array.
 	shareScript = redis.NewScript(libLua + shareLua)
+	// soldOutScript answers keyed reserve presses for a drop with no
+	// stock, as reserveScript would. KEYS: drop, counters, reg, wl, call,
+	// then one idempotency key per request. ARGV: prefix, drop, now, event
+	// nonce, idempotency TTL, n, then user, quantity and fingerprint per
+	// request. Returns
+	// {0} (not sold out: ask reserveScript) or {1, reply...} in
+	// reserveScript's form.
+	soldOutScript = redis.NewScript(libLua + soldOutLua)
 )

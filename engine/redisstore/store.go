@@ -366,6 +366,13 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 	if err != nil {
 		return nil, err
 	}
+	return decodeReserveReplies(drop, now, reqs, v, replicated, s.waitN)
+}
+
+// decodeReserveReplies decodes reserve.lua's replies, one per request;
+// replicated false (a WAIT that fell short of waitN replicas) turns what
+// a failover could take back into ErrUnavailable.
+func decodeReserveReplies(drop string, now time.Time, reqs []engine.ReserveRequest, v []any, replicated bool, waitN int) ([]engine.ReserveResult, error) {
 	if len(v) != len(reqs) {
 		return nil, fmt.Errorf("redisstore: reserve answered %d of %d requests", len(v), len(reqs))
 	}
@@ -405,10 +412,47 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 			// her key and gets the win (or, after a failover that lost it,
 			// a fresh decision), never a win that later vanishes.
 			out[i] = engine.ReserveResult{Err: fmt.Errorf("%w: the outcome was not confirmed on %d replica(s) in time; retry with the same Idempotency-Key",
-				engine.ErrUnavailable, s.waitN)}
+				engine.ErrUnavailable, waitN)}
 		}
 	}
 	return out, nil
+}
+
+// AnswerSoldOut implements engine.SoldOutStore: keyed presses for a drop
+// whose stock is gone get the answer reserve.lua would give them, with
+// two calls each (scripts/soldout.lua) instead of reserve.lua's four. ok is false, and nothing was written, when the
+// drop is not a running sale without stock; then ReserveBatch decides.
+// With WaitReplicas it always answers ok false: a replayed win must be
+// confirmed replicated, which only ReserveBatch waits for.
+func (s *Store) AnswerSoldOut(ctx context.Context, drop string, now time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, bool, error) {
+	if s.waitN > 0 || len(reqs) == 0 {
+		return nil, false, nil
+	}
+	k := keysFor(drop)
+	call := nonce()
+	keys := make([]string, 0, 5+len(reqs))
+	keys = append(keys, k.drop, k.counters, k.reg, k.wl, k.callKey(call))
+	args := make([]any, 0, 6+3*len(reqs))
+	args = append(args, k.prefix, drop, now.UnixMilli(), call, s.idemTTL, len(reqs))
+	for _, r := range reqs {
+		if r.IdempotencyKey == "" {
+			return nil, false, fmt.Errorf("redisstore: AnswerSoldOut takes keyed requests only")
+		}
+		keys = append(keys, k.idempotencyKey(digest(r.User, r.IdempotencyKey)))
+		args = append(args, r.User, r.Quantity, fingerprint(r))
+	}
+	v, err := soldOutScript.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return nil, false, err
+	}
+	if len(v) == 0 {
+		return nil, false, fmt.Errorf("redisstore: empty sold-out reply")
+	}
+	if n, _ := v[0].(int64); n != 1 {
+		return nil, false, nil
+	}
+	out, err := decodeReserveReplies(drop, now, reqs, v[1:], true, 0)
+	return out, err == nil, err
 }
 
 // reserveWaited runs the reserve script and WAIT in one pipeline on the

@@ -323,6 +323,25 @@ local function res_reply(rid)
   return {rid, r[1] or '', num(r[2]), r[3] or '', num(r[4]), num(r[5]), num(r[6]), r[7] or '', num(r[8])}
 end
 
+-- reserve_replies turns a reserve call's record (reserve.lua and
+-- soldout.lua record "<code>,<replayed>,<payload>" per request, joined by
+-- ';', the payload a win's reservation id or a sold_out's waitlist
+-- position) back into its replies, appended to out: a win as the
+-- reservation is now.
+local function reserve_replies(rec, out)
+  for code, rp, payload in string.gmatch(rec, '(%d+),(%d),([^;]*)') do
+    code, rp = tonumber(code), tonumber(rp)
+    local reply = {code, rp}
+    if code == 1 then -- won
+      for _, v in ipairs(res_reply(payload)) do reply[#reply + 1] = v end
+    elseif code == 2 then -- sold out
+      reply[3] = num(payload)
+    end
+    out[#out + 1] = reply
+  end
+  return out
+end
+
 local EXP_AT, EXP_S = nil, nil
 
 -- new_hold gives user a fresh hold of q units, announces the win, and

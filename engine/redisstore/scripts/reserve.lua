@@ -76,20 +76,7 @@ end
 -- payload is the reservation id of a win and the waitlist position of a
 -- sold out; a win is answered with the reservation as it is now.
 local rec = recorded()
-if rec then
-  local out = {}
-  for code, rp, payload in string.gmatch(rec, '(%d+),(%d),([^;]*)') do
-    code, rp = tonumber(code), tonumber(rp)
-    local reply = {code, rp}
-    if code == 1 then
-      for _, v in ipairs(res_reply(payload)) do reply[#reply + 1] = v end
-    elseif code == 2 then
-      reply[3] = num(payload)
-    end
-    out[#out + 1] = reply
-  end
-  return out
-end
+if rec then return reserve_replies(rec, {}) end
 
 -- The drop-wide verdict, the same for every request of the batch.
 local c = redis.call('HMGET', K_DROP, 'stock', 'limit', 'hold', 'ss', 'se', 'mode', 'paused', 'drawn', 'rb')
