@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -145,4 +146,68 @@ func dropKeys(b *testing.B, f *fixture, drop string) {
 		f.rdb.Unlink(c, keys...)
 	}
 	f.rdb.SRem(c, "fd:drops", drop)
+}
+
+// BenchmarkKeyedPressAfterSellOut compares Redis's time per keyed press
+// on a sold-out drop through reserve.lua and through soldout.lua, 64
+// presses a call, each with a new key (the shopper page's crowd after a
+// sell-out). b.N counts calls.
+func BenchmarkKeyedPressAfterSellOut(b *testing.B) {
+	rdb := redistest.Shared(b).Client()
+	b.Cleanup(func() { rdb.Close() })
+	const nUsers, size = 4096, 64
+	for _, path := range []string{"reserve.lua", "soldout.lua"} {
+		b.Run(path, func(b *testing.B) {
+			f := newFixture("redis", rdb)
+			c := context.Background()
+			d := engine.Drop{
+				ID: fmt.Sprintf("bench-so-%d", time.Now().UnixNano()), Name: "Bench", Stock: 1,
+				PerUserLimit: 1, RegistrationOpensAt: t0.Add(-2 * time.Hour),
+				RegistrationClosesAt: t0.Add(-time.Minute), SaleStartsAt: t0,
+			}
+			f.clock.Set(t0.Add(-time.Hour))
+			if _, err := f.eng.CreateDrop(c, d); err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < nUsers; i++ {
+				if _, _, err := f.eng.Register(c, d.ID, fmt.Sprint("u-", i), ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+			f.clock.Set(t0.Add(time.Second))
+			if res, err := f.eng.ReserveBatch(c, d.ID, []engine.ReserveRequest{{User: "u-0", Quantity: 1}}); err != nil || res[0].Err != nil {
+				b.Fatalf("sell-out: %+v %v", res, err)
+			}
+			reqs := make([]engine.ReserveRequest, size)
+			next := 0
+			before := evalUsec(b, f)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range reqs {
+					reqs[j] = engine.ReserveRequest{User: fmt.Sprint("u-", 1+next%(nUsers-1)), Quantity: 1, IdempotencyKey: fmt.Sprint("k-", next)}
+					next++
+				}
+				var res []engine.ReserveResult
+				var err error
+				if path == "soldout.lua" {
+					var ok bool
+					res, ok, err = f.store.AnswerSoldOut(c, d.ID, f.clock.Now(), reqs)
+					if !ok && err == nil {
+						b.Fatal("soldout.lua declined a sold-out drop")
+					}
+				} else {
+					res, err = f.eng.ReserveBatch(c, d.ID, reqs)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !errors.Is(res[0].Err, engine.ErrSoldOut) {
+					b.Fatalf("not sold out: %+v", res[0])
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric((evalUsec(b, f)-before)/float64(b.N*size), "redis-µs/press")
+			dropKeys(b, f, d.ID)
+		})
+	}
 }

@@ -2,6 +2,9 @@ package redisstore_test
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/flashdrop/flashdrop/engine"
@@ -180,4 +183,133 @@ func TestAnswerSoldOutLostReply(t *testing.T) {
 	if got[1].Err != nil || !got[1].Replayed {
 		t.Errorf("the win's replay through a lost reply: %+v", got[1])
 	}
+}
+
+// outcome is what a shopper learns from a reserve answer, without the
+// reservation's id (two drops' ids differ).
+type outcome struct {
+	code     string
+	pos      int64
+	replayed bool
+	user     string
+	qty      int64
+	status   engine.Status
+}
+
+func outcomeOf(r engine.ReserveResult) outcome {
+	o := outcome{replayed: r.Replayed, user: r.Reservation.User, qty: r.Reservation.Quantity, status: r.Reservation.Status}
+	for _, c := range []struct {
+		err  error
+		code string
+	}{{engine.ErrSoldOut, "sold_out"}, {engine.ErrNotRegistered, "not_registered"}, {engine.ErrLimitReached, "limit_reached"},
+		{engine.ErrIdempotencyMismatch, "idempotency_mismatch"}} {
+		if errors.Is(r.Err, c.err) {
+			o.code = c.code
+		}
+	}
+	switch {
+	case r.Err == nil:
+		o.code = "won"
+	case o.code == "":
+		o.code = r.Err.Error()
+	}
+	o.pos, _ = soldOutPosition(r.Err)
+	return o
+}
+
+// TestAnswerSoldOutMatchesReserve: two drops live the same sale; after
+// the sell-out one answers every keyed press with reserve.lua, the other
+// with soldout.lua, over random presses (keys reused with the same or
+// another body, shoppers at their limit, on the waitlist, not
+// registered) and releases that go to the waitlist. Every answer must be
+// the same.
+func TestAnswerSoldOutMatchesReserve(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		a, b := f.newDrop(t, 3, 2), f.newDrop(t, 3, 2)
+		shoppers := users("s", 8)
+		f.register(t, a.ID, shoppers...)
+		f.register(t, b.ID, shoppers...)
+		f.clock.Set(t0)
+		rng := rand.New(rand.NewPCG(uint64(len(f.name)), 42))
+		both := func(reqs []engine.ReserveRequest) ([]engine.ReserveResult, []engine.ReserveResult) {
+			ra, err := f.eng.ReserveBatch(ctx(t), a.ID, reqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rb, err := f.eng.ReserveBatch(ctx(t), b.ID, reqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ra, rb
+		}
+		// The sell-out, and a waitlist of three.
+		ra, rb := both([]engine.ReserveRequest{keyed("s-0", "k0"), {User: "s-1", Quantity: 2, IdempotencyKey: "k1"},
+			{User: "s-2", Quantity: 1, Waitlist: true, IdempotencyKey: "w2"}, {User: "s-3", Quantity: 2, Waitlist: true},
+			{User: "s-4", Quantity: 1, Waitlist: true, IdempotencyKey: "w4"}})
+		for i := range ra {
+			if outcomeOf(ra[i]) != outcomeOf(rb[i]) {
+				t.Fatalf("the sell-out differs at %d: %+v vs %+v", i, ra[i], rb[i])
+			}
+		}
+		held := map[string][2]string{} // user -> her reservation in a and in b
+		for i := range ra {
+			if ra[i].Err == nil {
+				held[ra[i].Reservation.User] = [2]string{ra[i].Reservation.ID, rb[i].Reservation.ID}
+			}
+		}
+		who := append(slices.Clone(shoppers), "stranger")
+		compared := 0
+		seen := map[string]bool{}
+		for step := 0; step < 60; step++ {
+			if step == 20 || step == 40 {
+				// A release: the unit goes to the head of the waitlist.
+				u := []string{"s-0", "s-1"}[step/20-1]
+				for i, d := range []string{a.ID, b.ID} {
+					if _, err := f.eng.Cancel(ctx(t), held[u][i], u); err != nil {
+						t.Fatalf("cancel in %s: %v", d, err)
+					}
+				}
+			}
+			reqs := make([]engine.ReserveRequest, 1+rng.IntN(8))
+			for i := range reqs {
+				u := who[rng.IntN(len(who))]
+				key := fmt.Sprintf("k%d", rng.IntN(12)) // reused across shoppers and presses
+				reqs[i] = engine.ReserveRequest{User: u, Quantity: 1 + rng.Int64N(2), IdempotencyKey: key}
+			}
+			if step%7 == 0 {
+				// The winners' own presses again: replays of their wins
+				// (held, then cancelled).
+				reqs = append(reqs, keyed("s-0", "k0"), engine.ReserveRequest{User: "s-1", Quantity: 2, IdempotencyKey: "k1"})
+			}
+			want, err := f.eng.ReserveBatch(ctx(t), a.ID, reqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok, err := f.store.AnswerSoldOut(ctx(t), b.ID, f.clock.Now(), reqs)
+			if err != nil || !ok {
+				t.Fatalf("step %d: ok=%v %v (the drop is sold out)", step, ok, err)
+			}
+			for i := range reqs {
+				compared++
+				o := outcomeOf(got[i])
+				seen[fmt.Sprintf("%s pos>0=%v replayed=%v", o.code, o.pos > 0, o.replayed)] = true
+				if outcomeOf(want[i]) != outcomeOf(got[i]) {
+					t.Fatalf("step %d, press %+v: reserve.lua %+v, soldout.lua %+v", step, reqs[i], outcomeOf(want[i]), outcomeOf(got[i]))
+				}
+			}
+		}
+		if sa, sb := f.stats(t, a.ID), f.stats(t, b.ID); sa != sb {
+			t.Fatalf("the drops' counters differ: %+v vs %+v", sa, sb)
+		}
+		// The presses covered every kind of answer.
+		for _, k := range []string{"won pos>0=false replayed=true", "sold_out pos>0=false replayed=false", "sold_out pos>0=true replayed=false",
+			"sold_out pos>0=false replayed=true", "limit_reached pos>0=false replayed=false", "limit_reached pos>0=false replayed=true",
+			"idempotency_mismatch pos>0=false replayed=false", "not_registered pos>0=false replayed=false"} {
+			if !seen[k] {
+				t.Errorf("no press was answered %s (answers: %v)", k, seen)
+			}
+		}
+		t.Logf("%d presses answered alike", compared)
+		checkInvariants(t, f, b, nil)
+	})
 }
