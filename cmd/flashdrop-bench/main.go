@@ -637,17 +637,24 @@ func (b *bench) measure() error {
 	// on every press, a new one each, as the shopper page sends them. A
 	// keyed press is never answered from the sold-out flag: the key may
 	// hold an earlier answer (a win whose reply was lost), so the store
-	// answers it. Reported beside the targets, which wrk measures unkeyed.
+	// answers it (after the sell-out with soldout.lua). Reported beside
+	// the targets, which wrk measures unkeyed; profiled, with Redis's CPU.
 	hzKeyed, err := b.wrkRun("healthz-keyed", "/healthz", "", "", "", false)
 	if err != nil {
 		return err
 	}
 	_, keyedCalls0, _, _ := b.commandStats(ctx, "evalsha")
+	keyedCPU0, _ := b.redisCPU(ctx)
+	keyedProfile := b.startProfile(d, "release-day-keyed")
 	dayKeyed, err := b.wrkRunKeyed("release-day-keyed", "/v1/drops/"+kd+"/reservations", "POST", `{"quantity":1}`, buyers, 12, false)
 	if err != nil {
 		return err
 	}
 	_, keyedCalls1, _, _ := b.commandStats(ctx, "evalsha")
+	keyedCPU1, _ := b.redisCPU(ctx)
+	if p := keyedProfile(); p != "" {
+		b.extra["profile_release_day_keyed_top"] = p
+	}
 	if err := b.settle(ctx, kd); err != nil {
 		return err
 	}
@@ -748,8 +755,9 @@ func (b *bench) measure() error {
 	keyedRatio := dayKeyed.RPS / hzKeyed.RPS
 	keyedCalls := keyedCalls1 - keyedCalls0
 	b.results = append(b.results, result{Name: "keyed release-day/healthz throughput ratio", Value: keyedRatio, Target: "reported",
-		Detail: fmt.Sprintf("release-day mix with a new Idempotency-Key on every press, as the shopper page sends: %.0f req/s (%.0f won, p99 %.2f ms) vs /healthz %.0f; %d reserve script calls, %.1f presses per call",
-			dayKeyed.RPS, dayKeyed.Won, dayKeyed.P99ms, hzKeyed.RPS, keyedCalls, dayKeyed.Requests/float64(max(keyedCalls, 1))),
+		Detail: fmt.Sprintf("release-day mix with a new Idempotency-Key on every press, as the shopper page sends: %.0f req/s (%.0f won, p99 %.2f ms) vs /healthz %.0f; %d script calls (reserve.lua, then soldout.lua), %.1f presses per call; per press: serve CPU %.1f µs (profiled), Redis CPU %.1f µs (INFO cpu)",
+			dayKeyed.RPS, dayKeyed.Won, dayKeyed.P99ms, hzKeyed.RPS, keyedCalls, dayKeyed.Requests/float64(max(keyedCalls, 1)),
+			dayKeyed.ServeCPUus, (keyedCPU1-keyedCPU0)*1e6/max(dayKeyed.Requests, 1)),
 		line: fmt.Sprintf("keyed release-day/healthz throughput ratio: %.2f (target reported)", keyedRatio)})
 	if profText != "" {
 		b.extra["profile_after_sell_out_top"] = profText
@@ -787,7 +795,7 @@ func (b *bench) report() error {
 	}
 	for _, pr := range []struct{ key, what string }{
 		{"profile_register_top", "the registration run"}, {"profile_all_wins_top", "the all-wins run"},
-		{"profile_after_sell_out_top", "the sold_out run"},
+		{"profile_after_sell_out_top", "the sold_out run"}, {"profile_release_day_keyed_top", "the keyed release-day run"},
 	} {
 		if p, ok := b.extra[pr.key].(string); ok {
 			fmt.Printf("# server CPU profile during %s (go tool pprof -top):\n", pr.what)
