@@ -32,7 +32,9 @@ type Metrics struct {
 	// soldOutMemory counts reserve requests answered sold_out from the
 	// sold-out flag, without the store.
 	soldOutMemory prometheus.Counter
-	handler       fasthttp.RequestHandler
+	// soldOutKeyed counts keyed presses answered by soldout.lua.
+	soldOutKeyed prometheus.Counter
+	handler      fasthttp.RequestHandler
 
 	// The children of the vectors, found once per label set: a lookup by
 	// label values costs allocations on every request.
@@ -82,9 +84,12 @@ func NewMetrics() *Metrics {
 		soldOutMemory: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "flashdrop_reserve_sold_out_from_memory_total", Help: "Reserve requests answered sold_out by the sold-out flag, without Redis.",
 		}),
+		soldOutKeyed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "flashdrop_reserve_sold_out_keyed_total", Help: "Keyed reserve presses on a sold-out drop answered by the sold-out script (two Redis calls each, no reserve decision).",
+		}),
 	}
 	m.byStatus, m.byRoute, m.byOutcome = map[routeStatus]prometheus.Counter{}, map[string]prometheus.Observer{}, map[string]prometheus.Counter{}
-	reg.MustRegister(m.requests, m.latency, m.outcomes, m.batchSize, m.batchTime, m.storeErrs, m.expired, m.inflight, m.soldOutMemory,
+	reg.MustRegister(m.requests, m.latency, m.outcomes, m.batchSize, m.batchTime, m.storeErrs, m.expired, m.inflight, m.soldOutMemory, m.soldOutKeyed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return m
@@ -142,6 +147,10 @@ func (m *Metrics) storeError(err error) {
 // CountSoldOutFromMemory records a reserve answered sold_out by the
 // sold-out flag (engine.AdmissionOptions.OnSoldOutFromMemory).
 func (m *Metrics) CountSoldOutFromMemory() { m.soldOutMemory.Inc() }
+
+// CountSoldOutKeyed records n keyed presses answered by the store's
+// sold-out script (engine.AdmissionOptions.OnSoldOutKeyed).
+func (m *Metrics) CountSoldOutKeyed(n int) { m.soldOutKeyed.Add(float64(n)) }
 
 // CountExpired records holds released by the expiry sweeper.
 func (m *Metrics) CountExpired(n int) { m.expired.Add(float64(n)) }

@@ -90,6 +90,9 @@ type AdmissionOptions struct {
 	OnBatch func(size int, took time.Duration, err error)
 	// OnSoldOutFromMemory is told about every request answered by SoldOut.
 	OnSoldOutFromMemory func()
+	// OnSoldOutKeyed is told how many keyed presses each call of the
+	// store's cheap sold-out answer (SoldOutStore) answered.
+	OnSoldOutKeyed func(n int)
 }
 
 // Admission is the engine's front door for shoppers' requests under load:
@@ -131,6 +134,9 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 	if o.OnSoldOutFromMemory == nil {
 		o.OnSoldOutFromMemory = func() {}
 	}
+	if o.OnSoldOutKeyed == nil {
+		o.OnSoldOutKeyed = func(int) {}
+	}
 	a := &Admission{eng: eng, o: o, views: newDropViews(eng, o.ViewTTL), lanes: map[string]chan *reserveCall{}}
 	if br, ok := eng.store.(BatchRegistrar); ok {
 		a.registrations = newCoalescer(o.Batch, func(drop string, reqs []RegisterRequest) ([]RegisterResult, error) {
@@ -149,10 +155,13 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 		a.soldOutKeyed = newCoalescer(o.Batch, func(drop string, reqs []ReserveRequest) ([]ReserveResult, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), o.Batch.Timeout)
 			defer cancel()
-			res, err := eng.reserveSoldOut(ctx, so, drop, reqs)
+			res, cheap, err := eng.reserveSoldOut(ctx, so, drop, reqs)
 			if err != nil {
 				// As in run: the outcome is unknown, the key tells it.
 				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			if cheap {
+				o.OnSoldOutKeyed(len(reqs))
 			}
 			return res, nil
 		})

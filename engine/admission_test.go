@@ -184,7 +184,9 @@ func TestAdmissionKeyedPressAfterSellOut(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &soldOutLaneStore{}
 			st.declines.Store(tc.declines)
-			a := engine.NewAdmission(engine.New(st, engine.Options{}), engine.AdmissionOptions{SoldOut: soldOut(tc.flag)})
+			var cheap atomic.Int64
+			a := engine.NewAdmission(engine.New(st, engine.Options{}), engine.AdmissionOptions{SoldOut: soldOut(tc.flag),
+				OnSoldOutKeyed: func(n int) { cheap.Add(int64(n)) }})
 			defer a.Close()
 			res, err := a.Reserve(context.Background(), "stub", tc.req)
 			if err != nil {
@@ -195,6 +197,9 @@ func TestAdmissionKeyedPressAfterSellOut(t *testing.T) {
 				if !errors.As(res.Err, &ve) {
 					t.Fatalf("an invalid key: %+v, want a validation error", res)
 				}
+			}
+			if want := tc.soldOut - tc.batch; cheap.Load() != max(want, 0) {
+				t.Fatalf("%d presses counted as answered by the sold-out call, want %d", cheap.Load(), max(want, 0))
 			}
 			if st.soldOutCalls.Load() != tc.soldOut || st.batchCalls.Load() != tc.batch {
 				t.Fatalf("%d sold-out calls, %d reserve batches; want %d, %d", st.soldOutCalls.Load(), st.batchCalls.Load(), tc.soldOut, tc.batch)

@@ -179,22 +179,23 @@ func (e *Engine) Reserve(ctx context.Context, drop string, req ReserveRequest) (
 // answers each in order. Invalid requests are answered without reaching the
 // store. The error is for the whole batch (the store failed).
 func (e *Engine) ReserveBatch(ctx context.Context, drop string, reqs []ReserveRequest) ([]ReserveResult, error) {
-	return e.reserveWith(ctx, drop, reqs, nil)
+	res, _, err := e.reserveWith(ctx, drop, reqs, nil)
+	return res, err
 }
 
 // reserveSoldOut decides keyed reserve requests for a drop believed sold
-// out: with so's cheap answer when the store agrees the stock is gone,
-// else as ReserveBatch.
-func (e *Engine) reserveSoldOut(ctx context.Context, so SoldOutStore, drop string, reqs []ReserveRequest) ([]ReserveResult, error) {
+// out: with so's cheap answer when the store agrees the stock is gone
+// (cheap reports it), else as ReserveBatch.
+func (e *Engine) reserveSoldOut(ctx context.Context, so SoldOutStore, drop string, reqs []ReserveRequest) (res []ReserveResult, cheap bool, err error) {
 	return e.reserveWith(ctx, drop, reqs, so)
 }
 
 // reserveWith validates reqs, answers the invalid ones, and has the store
 // decide the rest: with so first when given, then, if so declines, with
-// ReserveBatch.
-func (e *Engine) reserveWith(ctx context.Context, drop string, reqs []ReserveRequest, so SoldOutStore) ([]ReserveResult, error) {
+// ReserveBatch. ok reports that so answered.
+func (e *Engine) reserveWith(ctx context.Context, drop string, reqs []ReserveRequest, so SoldOutStore) (_ []ReserveResult, ok bool, _ error) {
 	if err := ValidateDropID(drop); err != nil {
-		return nil, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
+		return nil, false, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
 	out := make([]ReserveResult, len(reqs))
 	valid := make([]ReserveRequest, 0, len(reqs))
@@ -208,29 +209,28 @@ func (e *Engine) reserveWith(ctx context.Context, drop string, reqs []ReserveReq
 		idx = append(idx, i)
 	}
 	if len(valid) == 0 {
-		return out, nil
+		return out, false, nil
 	}
 	var got []ReserveResult
-	ok := false
 	var err error
 	if so != nil {
 		got, ok, err = so.AnswerSoldOut(ctx, drop, e.clock.Now(), valid)
 		if err != nil {
-			return nil, wrap("reserve", drop, err)
+			return nil, false, wrap("reserve", drop, err)
 		}
 	}
 	if !ok {
 		if got, err = e.store.ReserveBatch(ctx, drop, e.clock.Now(), valid); err != nil {
-			return nil, wrap("reserve", drop, err)
+			return nil, false, wrap("reserve", drop, err)
 		}
 	}
 	if len(got) != len(valid) {
-		return nil, fmt.Errorf("engine: store answered %d of %d reserve requests", len(got), len(valid))
+		return nil, false, fmt.Errorf("engine: store answered %d of %d reserve requests", len(got), len(valid))
 	}
 	for j, i := range idx {
 		out[i] = got[j]
 	}
-	return out, nil
+	return out, ok, nil
 }
 
 func validateReserve(r ReserveRequest) error {

@@ -358,6 +358,7 @@ func (m *Main) startServices(context.Context) error {
 	m.adm = engine.NewAdmission(m.Engine, engine.AdmissionOptions{
 		Batch: c.Batch, SoldOut: m.flags,
 		OnBatch: m.metrics.ObserveBatch, OnSoldOutFromMemory: m.metrics.CountSoldOutFromMemory,
+		OnSoldOutKeyed: m.metrics.CountSoldOutKeyed,
 	})
 	// Closed after the HTTP server: requests in flight finish their batches.
 	m.onStop(m.adm.Close)
