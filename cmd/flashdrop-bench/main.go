@@ -705,7 +705,7 @@ func (b *bench) measure() error {
 		fmt.Sprintf("INFO commandstats evalsha usec %d ÷ %.0f wins (%d calls, %.0f wins per call) in the all-wins run; Redis CPU (INFO cpu, user+sys, all commands) %.1f µs per win",
 			evalshaUsec, won, evalshaCalls, won/float64(max(evalshaCalls, 1)), (redisCPU1-redisCPU0)*1e6/won))
 	b.addReport("redis time per win in bare Lua SETs", perWin/setUs, "SETs",
-		fmt.Sprintf("in this run one redis.call('SET') of a new key from Lua costs %.2f µs of Redis time, and one HSET of a new 8-field hash (what a win writes for its reservation) %.2f µs "+
+		fmt.Sprintf("in this run one redis.call('SET') of a new key from Lua costs %.2f µs of Redis time, and one HSET of a new 8-field hash (what a win wrote for its reservation before packed reservations) %.2f µs "+
 			"(%d of each in one EVAL, INFO commandstats); a win's %.1f µs is %.1f SETs' worth, the target's 4 µs %.1f",
 			setUs, hsetUs, luaWriteN, perWin, perWin/setUs, 4/setUs))
 	rt := float64(reads1-reads0) / day.Requests

@@ -67,6 +67,10 @@ type ServeConfig struct {
 	// OneRegistrationHash creates drops in the registration layout of
 	// versions before 2026-12-03, for a rolling upgrade from one.
 	OneRegistrationHash bool
+	// ReservationHashes creates drops with a Redis hash per reservation,
+	// the layout of versions before 2026-12-04, for a rolling upgrade
+	// from one.
+	ReservationHashes bool
 }
 
 // Main is the `serve` program, split into steps so that end-to-end tests
@@ -132,6 +136,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis: redis://host:port/db, or a Cluster as a comma-separated host:port list or redis-cluster://h1:p1,h2:p2 (empty: embedded in-process server, not durable)")
 	fs.IntVar(&c.RedisWaitReplicas, "redis-wait-replicas", 0, "acknowledge a reserve batch's wins only once this many replicas of its shard have them (WAIT); unconfirmed wins are answered 503, retry with the same Idempotency-Key (0: asynchronous replication, a failover can lose acknowledged wins)")
 	fs.BoolVar(&c.OneRegistrationHash, "one-registration-hash", false, "create new drops with all registrants in one Redis hash, the layout of versions before 2026-12-03: set it while nodes of such a version still run against the same Redis, then restart without it (drops keep the layout they were created with)")
+	fs.BoolVar(&c.ReservationHashes, "reservation-hashes", false, "create new drops with a Redis hash per reservation, the layout of versions before 2026-12-04: set it while nodes of such a version still run against the same Redis, then restart without it (drops keep the layout they were created with)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URL with JetStream (empty: embedded in-process server, not durable)")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name among the nodes, kept across restarts so a restarted node republishes at once the events it had read (default: host name and listen port)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
@@ -602,5 +607,6 @@ func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Dro
 
 // storeOptions are the Redis store's options from the flags.
 func (c ServeConfig) storeOptions() redisstore.Options {
-	return redisstore.Options{WaitReplicas: c.RedisWaitReplicas, OneRegistrationHash: c.OneRegistrationHash}
+	return redisstore.Options{WaitReplicas: c.RedisWaitReplicas, OneRegistrationHash: c.OneRegistrationHash,
+		ReservationHashes: c.ReservationHashes}
 }

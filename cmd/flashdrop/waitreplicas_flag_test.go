@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/flashdrop/flashdrop/engine/redisstore"
 )
 
 // TestRedisWaitReplicasFlag: --redis-wait-replicas defaults to 0, reads
@@ -30,20 +32,28 @@ func TestRedisWaitReplicasFlag(t *testing.T) {
 	}
 }
 
-// TestOneRegistrationHashFlag: --one-registration-hash (or
-// FLASHDROP_ONE_REGISTRATION_HASH) reaches the store's options; off by
-// default.
-func TestOneRegistrationHashFlag(t *testing.T) {
-	m := NewMainWith(nil)
-	if err := m.ParseFlags(nil); err != nil || m.Config.storeOptions().OneRegistrationHash {
-		t.Fatalf("default: %+v, %v", m.Config.storeOptions(), err)
-	}
-	m = NewMainWith(nil)
-	if err := m.ParseFlags([]string{"--one-registration-hash"}); err != nil || !m.Config.storeOptions().OneRegistrationHash {
-		t.Fatalf("flag: %+v, %v", m.Config.storeOptions(), err)
-	}
-	m = NewMainWith(map[string]string{"FLASHDROP_ONE_REGISTRATION_HASH": "true"})
-	if err := m.ParseFlags(nil); err != nil || !m.Config.storeOptions().OneRegistrationHash {
-		t.Fatalf("environment: %+v, %v", m.Config.storeOptions(), err)
+// TestLayoutFlags: --one-registration-hash and --reservation-hashes (or
+// FLASHDROP_ONE_REGISTRATION_HASH, FLASHDROP_RESERVATION_HASHES) reach
+// the store's options; both off by default.
+func TestLayoutFlags(t *testing.T) {
+	for _, tc := range []struct {
+		flag, env string
+		set       func(redisstore.Options) bool
+	}{
+		{"--one-registration-hash", "FLASHDROP_ONE_REGISTRATION_HASH", func(o redisstore.Options) bool { return o.OneRegistrationHash }},
+		{"--reservation-hashes", "FLASHDROP_RESERVATION_HASHES", func(o redisstore.Options) bool { return o.ReservationHashes }},
+	} {
+		m := NewMainWith(nil)
+		if err := m.ParseFlags(nil); err != nil || tc.set(m.Config.storeOptions()) {
+			t.Fatalf("%s by default: %+v, %v", tc.flag, m.Config.storeOptions(), err)
+		}
+		m = NewMainWith(nil)
+		if err := m.ParseFlags([]string{tc.flag}); err != nil || !tc.set(m.Config.storeOptions()) {
+			t.Fatalf("%s: %+v, %v", tc.flag, m.Config.storeOptions(), err)
+		}
+		m = NewMainWith(map[string]string{tc.env: "true"})
+		if err := m.ParseFlags(nil); err != nil || !tc.set(m.Config.storeOptions()) {
+			t.Fatalf("%s: %+v, %v", tc.env, m.Config.storeOptions(), err)
+		}
 	}
 }

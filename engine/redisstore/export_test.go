@@ -13,8 +13,10 @@ import (
 // TestKeys names one drop's keys for tests.
 type TestKeys struct {
 	Holds, Waitlist, WaitlistQty, Counters string
-	// Reservations matches every reservation hash of the drop (for SCAN).
-	Reservations string
+	// Reservations matches every reservation hash of a drop made before
+	// packed reservations (for SCAN); PackedReservations is the hash of a
+	// drop made since.
+	Reservations, PackedReservations string
 	// All is every fixed key of the drop.
 	All []string
 	// Prefix starts every key of the drop, dynamic ones included.
@@ -27,7 +29,7 @@ func KeysForTest(drop string) TestKeys {
 	k := keysFor(drop)
 	return TestKeys{
 		Holds: k.holds, Waitlist: k.wl, WaitlistQty: k.wlq, Counters: k.counters,
-		Reservations: k.reservationKey("*"), All: k.all(), Prefix: k.prefix, Drop: drop,
+		Reservations: k.reservationKey("*"), PackedReservations: k.res, All: k.all(), Prefix: k.prefix, Drop: drop,
 	}
 }
 

@@ -45,13 +45,27 @@ func scanKeys(t *testing.T, rdb redis.UniversalClient, pattern string) []string 
 	return out
 }
 
-// stored reads every reservation of a drop straight from its hashes.
+// stored reads every reservation of a drop straight from Redis, in
+// either layout (a hash each, or the packed hash).
 func stored(t *testing.T, f *fixture, drop string) map[string]engine.Reservation {
 	t.Helper()
 	out := map[string]engine.Reservation{}
 	prefix := redisstore.ReservationKeyForTest(drop, "")
+	var ids []string
 	for _, key := range scanKeys(t, f.rdb, redisstore.KeysForTest(drop).Reservations) {
-		id := strings.TrimPrefix(key, prefix)
+		ids = append(ids, strings.TrimPrefix(key, prefix))
+	}
+	own, err := f.rdb.HKeys(ctx(t), redisstore.KeysForTest(drop).PackedReservations).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own) > 0 && len(ids) > 0 {
+		t.Errorf("drop %s has reservations in both layouts: %d packed, %d hashes", drop, len(own), len(ids))
+	}
+	for _, o := range own {
+		ids = append(ids, drop+"."+o)
+	}
+	for _, id := range ids {
 		r, err := f.store.Reservation(ctx(t), id)
 		if err != nil {
 			t.Fatalf("read %s: %v", id, err)

@@ -21,9 +21,13 @@ type dropKeys struct {
 	// reg is the hash user -> "registered_at[|units held+confirmed|latest
 	// reservation id]" of a drop made before registration buckets, and
 	// the stem of the buckets reg:0 … reg:<rb-1> of one made since.
-	reg    string
-	refs   string // zset: referral (share) code -> new registrants it brought
-	share  string // hash: own part of a share code -> reservation id (written by lib.lua)
+	reg   string
+	refs  string // zset: referral (share) code -> new registrants it brought
+	share string // hash: own part of a share code -> reservation id (written by lib.lua)
+	// res is the hash own part of a reservation id -> its packed record
+	// (lib.lua's res_get) of a drop made with packed reservations (its
+	// drop hash's 'rl' is 1); a drop made before has reservationKey's.
+	res    string
 	holds  string // zset: reservation id -> expires_at (ms)
 	wl     string // zset: user -> waitlist sequence
 	wlq    string // hash: user -> quantity wanted
@@ -40,6 +44,7 @@ func keysFor(drop string) dropKeys {
 		reg:      p + "reg",
 		refs:     p + "referrals",
 		share:    p + "share",
+		res:      p + "res",
 		holds:    p + "holds",
 		wl:       p + "wl",
 		wlq:      p + "wlq",
@@ -84,7 +89,8 @@ func (k dropKeys) regBucketKey(b int) string { return k.reg + ":" + strconv.Itoa
 // The scripts check it is prefix + "call:" + the nonce they were given.
 func (k dropKeys) callKey(callID string) string { return k.prefix + "call:" + callID }
 
-// reservationKey is the hash of one reservation.
+// reservationKey is the hash of one reservation in a drop made before
+// packed reservations (k.res).
 func (k dropKeys) reservationKey(id string) string { return k.prefix + "r:" + id }
 
 // idempotencyKey holds the stored answer for one (shopper, key) pair;
@@ -95,7 +101,7 @@ func (k dropKeys) idempotencyKey(digest string) string { return k.prefix + "idem
 // registration buckets and reservation hashes are not fixed (a snapshot
 // that needs them scans the prefix).
 func (k dropKeys) all() []string {
-	return []string{k.drop, k.counters, k.reg, k.refs, k.share, k.holds, k.wl, k.wlq, k.wlend, k.outbox}
+	return []string{k.drop, k.counters, k.reg, k.refs, k.share, k.res, k.holds, k.wl, k.wlq, k.wlend, k.outbox}
 }
 
 // Webhook keys: one hash tag per webhook, and a global index.

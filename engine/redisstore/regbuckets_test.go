@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -283,4 +284,60 @@ func mustInt(t *testing.T, s string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A drop made before packed reservations ('rl' unset) keeps a hash per
+// reservation under a new store: its wins, reads, share codes, confirms,
+// cancels with promotion and expiry all go to the hashes, and a drop the
+// new store makes keeps its reservations packed in one hash, none in
+// their own keys.
+func TestOldDropKeepsReservationHashes(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Shared(t).Client()
+	t.Cleanup(func() { rdb.Close() })
+	old := newFixture("redis-onehash", rdb)
+	f := newFixture("redis", rdb)
+	for _, tc := range []struct {
+		name   string
+		made   *fixture
+		packed bool
+	}{{"old drop", old, false}, {"new drop", f, true}} {
+		d := tc.made.newDrop(t, 2, 1)
+		f.clock.Set(tc.made.clock.Now())
+		f.register(t, d.ID, "a", "b", "c")
+		f.clock.Set(t0)
+		res, err := f.eng.ReserveBatch(ctx(t), d.ID, []engine.ReserveRequest{{User: "a", Quantity: 1}, {User: "b", Quantity: 1},
+			{User: "c", Quantity: 1, Waitlist: true}})
+		if err != nil || res[0].Err != nil || res[1].Err != nil || !errors.Is(res[2].Err, engine.ErrSoldOut) {
+			t.Fatalf("%s: the sale: %+v %v", tc.name, res, err)
+		}
+		a, b := res[0].Reservation, res[1].Reservation
+		if got, err := f.eng.Reservation(ctx(t), a.ID, "a"); err != nil || got != a {
+			t.Fatalf("%s: read back %+v %v, want %+v", tc.name, got, err, a)
+		}
+		if got, err := f.store.ReservationByShareCode(ctx(t), a.ShareCode); err != nil || got.ID != a.ID {
+			t.Fatalf("%s: by share code %+v %v", tc.name, got, err)
+		}
+		if _, err := f.eng.Confirm(ctx(t), a.ID, ""); err != nil {
+			t.Fatalf("%s: confirm: %v", tc.name, err)
+		}
+		if _, err := f.eng.Cancel(ctx(t), b.ID, "b"); err != nil {
+			t.Fatalf("%s: cancel: %v", tc.name, err)
+		}
+		v, err := f.eng.ShopperView(ctx(t), d.ID, "c")
+		if err != nil || v.Reservation == nil || v.Reservation.Status != engine.StatusHeld || !v.Reservation.FromWaitlist {
+			t.Fatalf("%s: the waiter's promotion: %+v %v", tc.name, v, err)
+		}
+		f.clock.Set(v.Reservation.ExpiresAt)
+		if n, err := f.store.ExpireDue(ctx(t), d.ID, f.clock.Now(), 10); err != nil || n != 1 {
+			t.Fatalf("%s: expiry: %d %v", tc.name, n, err)
+		}
+		keys := redisstore.KeysForTest(d.ID)
+		hashes := scanKeys(t, f.rdb, keys.Reservations)
+		packed := f.rdb.HLen(ctx(t), keys.PackedReservations).Val()
+		if tc.packed && (len(hashes) != 0 || packed != 3) || !tc.packed && (len(hashes) != 3 || packed != 0) {
+			t.Fatalf("%s: %d reservation hashes and %d packed, want packed=%v", tc.name, len(hashes), packed, tc.packed)
+		}
+		checkInvariants(t, f, d, nil)
+	}
 }

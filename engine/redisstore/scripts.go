@@ -100,4 +100,14 @@ var (
 	// {0} (not sold out: ask reserveScript) or {1, reply...} in
 	// reserveScript's form.
 	soldOutScript = redis.NewScript(libLua + soldOutLua)
+	// readReservationScript reads one reservation in either layout
+	// (lib.lua's res_get). KEYS: drop. ARGV: prefix, id. Returns
+	// res_reply's form, or an empty array when there is none.
+	readReservationScript = redis.NewScript(libLua + `
+P = ARGV[1]
+if KEYS[1] ~= P .. 'drop' then return redis.error_reply('ERR flashdrop: malformed reservation read') end
+local r = res_reply(ARGV[2])
+if not r[2] or r[2] == '' then return {} end
+return r
+`)
 )

@@ -37,6 +37,12 @@ type Options struct {
 	// against the same Redis: they would write a bucketed drop's
 	// registrations where nodes of this version never look.
 	OneRegistrationHash bool
+	// ReservationHashes makes new drops keep each reservation in a hash
+	// of its own, the layout before packed reservations (keys.go), which
+	// versions before 2026-12-04 read. Set it while such nodes still run
+	// against the same Redis: they would find no reservation of a drop
+	// made with packed ones.
+	ReservationHashes bool
 }
 
 // DefaultWaitTimeout bounds a reserve batch's WAIT.
@@ -56,6 +62,9 @@ type Store struct {
 	// regBuckets is what new drops get (keys.go); 0 with
 	// Options.OneRegistrationHash.
 	regBuckets int
+	// packed: new drops keep their reservations packed in one hash
+	// (false with Options.ReservationHashes).
+	packed bool
 }
 
 var _ engine.Store = (*Store)(nil)
@@ -71,7 +80,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		wt = DefaultWaitTimeout
 	}
 	s := &Store{rdb: rdb, idemTTL: int64(ttl / time.Second), waitN: max(opts.WaitReplicas, 0), waitMS: wt.Milliseconds(),
-		regBuckets: regBuckets}
+		regBuckets: regBuckets, packed: !opts.ReservationHashes}
 	if opts.OneRegistrationHash {
 		s.regBuckets = 0
 	}
@@ -126,6 +135,9 @@ func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) (bool, error) {
 	args := dropFields(d)
 	if s.regBuckets > 0 {
 		args = append(args, "rb", strconv.Itoa(s.regBuckets))
+	}
+	if s.packed {
+		args = append(args, "rl", "1")
 	}
 	if d.Secrets != nil {
 		args = append(args, "seed", hex.EncodeToString(d.Secrets.Seed), "tkey", hex.EncodeToString(d.Secrets.TicketKey))
@@ -546,25 +558,19 @@ func (s *Store) Reservation(ctx context.Context, id string) (engine.Reservation,
 	if err != nil {
 		return engine.Reservation{}, fmt.Errorf("%w: reservation %q", engine.ErrNotFound, id)
 	}
-	vals, err := s.rdb.HMGet(ctx, keysFor(drop).reservationKey(id), reservationFields...).Result()
+	// One read-only script reads either layout (lib.lua's res_get), so
+	// the layout lives in one place.
+	k := keysFor(drop)
+	v, err := readReservationScript.Run(ctx, s.rdb, []string{k.drop}, k.prefix, id).Slice()
 	if err != nil {
 		return engine.Reservation{}, err
 	}
-	if vals[0] == nil {
+	if len(v) == 0 {
 		return engine.Reservation{}, fmt.Errorf("%w: reservation %q", engine.ErrNotFound, id)
 	}
-	wire := make([]any, 0, len(vals)+1)
-	wire = append(wire, id)
-	for _, x := range vals {
-		str, _ := x.(string)
-		wire = append(wire, str) // the reader parses numbers where it wants them
-	}
-	return decodeReservation(drop, wire), nil
+	r := decodeReservation(drop, v)
+	return r, reply(v).err
 }
-
-// reservationFields are the reservation hash's fields in the order of
-// lib.lua's res_reply, after the id.
-var reservationFields = []string{"user", "qty", "status", "won", "exp", "upd", "share", "wl"}
 
 // decodeReservation decodes lib.lua's res_reply.
 func decodeReservation(drop string, v []any) engine.Reservation {

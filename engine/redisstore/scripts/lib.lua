@@ -31,6 +31,15 @@
 --     keeps every shopper in K_REG itself. reg_key() is the one place that
 --     chooses; keys.go's regBucket computes the same bucket in Go. In a
 --     bucketed field the reservation id is stored without "<drop>.";
+--   * a reservation of a drop made since packed reservations (the drop
+--     hash's 'rl' = 1) is one field of the hash P.."res": its id without
+--     "<drop>." -> "user US qty US status US won US exp US upd US share
+--     US wl", the share code also without "<drop>.". A drop made before
+--     keeps one hash P.."r:"..<id> per reservation with those fields.
+--     res_get, res_put_new and res_set_status are the only places that
+--     read or write either (Go reads a reservation through res_get too);
+--     a win in BATCH mode is written by flush() with the call's others,
+--     one HSET for all, instead of one new key each;
 --   * BATCH mode (a script sets BATCH = true and calls flush() before it
 --     returns): shoppers' fields are read through a cache (preload() fills
 --     it with one HMGET) and written back by flush() in one HSET, share
@@ -72,6 +81,10 @@ local IDPOOL, IDNEXT = '', 1
 -- lists (and DIRTY marks) the shoppers whose field flush() writes; SHARES collects share
 -- index pairs; EVENTS the packed events of this call.
 local REG, REG_DIRTY, DIRTY, SHARES, EVENTS = {}, {}, {}, {}, {}
+-- RESV collects new reservations' (own id, record) pairs for flush();
+-- RESV_AT finds a pending one's record in it (own id -> index of its
+-- record), so that a read or an update later in the same call sees it.
+local RESV, RESV_AT = {}, {}
 -- Packed outbox entries separate events by RS and an event's strings by
 -- US; no value can hold either (user ids have no control characters,
 -- engine.ValidateUser, and reserve.lua checks it again).
@@ -91,6 +104,92 @@ local REGK = {}
 local function reg_buckets()
   if RB == nil then RB = num(redis.call('HGET', P .. 'drop', 'rb')) end
   return RB
+end
+
+-- RL is the drop's reservation layout: 1 for packed records in
+-- P..'res', 0 for a hash per reservation (older drops); nil until
+-- res_layout() first reads it, unless the script read it with its other
+-- drop fields.
+local RL = nil
+
+local function res_layout()
+  if RL == nil then RL = num(redis.call('HGET', P .. 'drop', 'rl')) end
+  return RL
+end
+
+-- own_part is an id or share code without its "<drop>." (drop ids have
+-- no '.').
+local function own_part(id)
+  local dot = string.find(id, '.', 1, true)
+  if dot then return string.sub(id, dot + 1) end
+  return id
+end
+
+-- split_us splits a packed record at US.
+local function split_us(v)
+  local f, i = {}, 1
+  while true do
+    local j = string.find(v, '\31', i, true)
+    if not j then
+      f[#f + 1] = string.sub(v, i)
+      return f
+    end
+    f[#f + 1] = string.sub(v, i, j - 1)
+    i = j + 1
+  end
+end
+
+-- res_get returns reservation rid's fields in the order user, qty,
+-- status, won, exp, upd, share, wl (strings; every one false when there
+-- is no such reservation), from either layout.
+local function res_get(rid)
+  if res_layout() == 0 then
+    return redis.call('HMGET', P .. 'r:' .. rid, 'user', 'qty', 'status', 'won', 'exp', 'upd', 'share', 'wl')
+  end
+  local own = own_part(rid)
+  local at = RESV_AT[own]
+  local v
+  if at then v = RESV[at] else v = redis.call('HGET', P .. 'res', own) end
+  if not v then return {false, false, false, false, false, false, false, false} end
+  local f = split_us(v)
+  if f[7] ~= '' then f[7] = string.sub(P, 5, -3) .. '.' .. f[7] end
+  return f
+end
+
+-- res_put_new stores a new held reservation rid (own and share_own: its
+-- id and share code without "<drop>."): in BATCH mode with the call's
+-- other new ones in flush().
+local function res_put_new(rid, own, user, q_s, won, exp_s, share, share_own, wl)
+  if res_layout() == 0 then
+    redis.call('HSET', P .. 'r:' .. rid, 'user', user, 'qty', q_s, 'status', 'held', 'won', won,
+      'exp', exp_s, 'upd', won, 'share', share, 'wl', wl)
+    return
+  end
+  local v = user .. '\31' .. q_s .. '\31held\31' .. won .. '\31' .. exp_s .. '\31' .. won .. '\31' .. share_own .. '\31' .. wl
+  if BATCH then
+    RESV[#RESV + 1] = own
+    RESV[#RESV + 1] = v
+    RESV_AT[own] = #RESV
+  else
+    redis.call('HSET', P .. 'res', own, v)
+  end
+end
+
+-- res_set_status sets an existing reservation's status, updated now.
+local function res_set_status(rid, status)
+  if res_layout() == 0 then
+    redis.call('HSET', P .. 'r:' .. rid, 'status', status, 'upd', NOW_S)
+    return
+  end
+  local own = own_part(rid)
+  local at = RESV_AT[own]
+  local v
+  if at then v = RESV[at] else v = redis.call('HGET', P .. 'res', own) end
+  if not v then return end
+  local f = split_us(v)
+  f[3], f[6] = status, NOW_S
+  v = table.concat(f, '\31')
+  if at then RESV[at] = v else redis.call('HSET', P .. 'res', own, v) end
 end
 
 -- reg_key is the hash that holds user's reg field. The bucket is a
@@ -273,6 +372,10 @@ local function flush()
     end
     REG_DIRTY, DIRTY = {}, {}
   end
+  if #RESV > 0 then
+    hset_many(P .. 'res', RESV)
+    RESV, RESV_AT = {}, {}
+  end
   if #SHARES > 0 then
     hset_many(P .. 'share', SHARES)
     SHARES = {}
@@ -319,7 +422,7 @@ end
 
 -- res_reply is the wire form of a reservation, decoded by decodeReservation.
 local function res_reply(rid)
-  local r = redis.call('HMGET', P .. 'r:' .. rid, 'user', 'qty', 'status', 'won', 'exp', 'upd', 'share', 'wl')
+  local r = res_get(rid)
   return {rid, r[1] or '', num(r[2]), r[3] or '', num(r[4]), num(r[5]), num(r[6]), r[7] or '', num(r[8])}
 end
 
@@ -362,8 +465,7 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
   -- some Lua engines grow a table's array part to it).
   if EXP_AT ~= exp then EXP_AT, EXP_S = exp, ms(exp) end
   local exp_s, q_s = EXP_S, ims(q)
-  redis.call('HSET', P .. 'r:' .. rid, 'user', user, 'qty', q_s, 'status', 'held', 'won', NOW_S,
-    'exp', exp_s, 'upd', NOW_S, 'share', share, 'wl', from_wl == 1 and '1' or '0')
+  res_put_new(rid, own, user, q_s, NOW_S, exp_s, share, share_own, from_wl == 1 and '1' or '0')
   if BATCH then
     SHARES[#SHARES + 1] = share_own
     SHARES[#SHARES + 1] = rid
@@ -456,7 +558,7 @@ end
 -- waits, they are owed to the waitlist (counter 'owed', promoted on
 -- resume); after the sale has ended, straight back to stock.
 local function release(rid, r_user, q, status, cfg)
-  redis.call('HSET', P .. 'r:' .. rid, 'status', status, 'upd', NOW_S)
+  res_set_status(rid, status)
   redis.call('ZREM', K_HOLDS, rid)
   HELD = HELD - q
   redis.call('HINCRBY', K_COUNTERS, 'released', q)

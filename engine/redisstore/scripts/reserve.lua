@@ -79,9 +79,9 @@ local rec = recorded()
 if rec then return reserve_replies(rec, {}) end
 
 -- The drop-wide verdict, the same for every request of the batch.
-local c = redis.call('HMGET', K_DROP, 'stock', 'limit', 'hold', 'ss', 'se', 'mode', 'paused', 'drawn', 'rb')
--- The registration layout (lib.lua's reg_key), read with the rest.
-RB = num(c[9])
+local c = redis.call('HMGET', K_DROP, 'stock', 'limit', 'hold', 'ss', 'se', 'mode', 'paused', 'drawn', 'rb', 'rl')
+-- The registration and reservation layouts (lib.lua), read with the rest.
+RB, RL = num(c[9]), num(c[10])
 local verdict = 0
 -- drawn: a draw drop after its draw answers each shopper her result.
 local drawn = false
@@ -117,7 +117,7 @@ local stored_any = false
 -- waitlist position (0 when she is not on it).
 local function draw_result(user, rid)
   if rid and rid ~= '' then
-    local st = redis.call('HGET', P .. 'r:' .. rid, 'status')
+    local st = res_get(rid)[3]
     if st == 'held' or st == 'confirmed' then
       local reply = {C_WON, 0}
       for _, v in ipairs(res_reply(rid)) do reply[#reply + 1] = v end

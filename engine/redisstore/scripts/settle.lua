@@ -30,7 +30,10 @@ if not NOW or (action ~= 'confirm' and action ~= 'cancel') or K_RES ~= P .. 'r:'
   return redis.error_reply('ERR flashdrop: malformed settle arguments')
 end
 
-local r = redis.call('HMGET', K_RES, 'user', 'qty', 'status', 'exp')
+-- K_RES names the reservation's hash in a drop made before packed
+-- reservations (lib.lua's res_get reads either layout).
+local f = res_get(rid)
+local r = {f[1], f[2], f[3], f[5]}
 if not r[1] then return {3} end
 if actor ~= '' and actor ~= r[1] then return {10} end
 local user, q, status, exp = r[1], num(r[2]), r[3], num(r[4])
@@ -47,7 +50,7 @@ if action == 'confirm' then
   if status == 'cancelled' then return {12} end
   if status == 'expired' then return {11} end
   if status == 'held' then
-    redis.call('HSET', K_RES, 'status', 'confirmed', 'upd', NOW_S)
+    res_set_status(rid, 'confirmed')
     redis.call('ZREM', K_HOLDS, rid)
     HELD = HELD - q
     redis.call('HINCRBY', K_COUNTERS, 'confirmed', q)

@@ -10,5 +10,6 @@
 P = ARGV[1]
 local rid = redis.call('HGET', KEYS[1], ARGV[2])
 if not rid then return {} end
-if redis.call('HGET', P .. 'r:' .. rid, 'share') ~= ARGV[3] then return {} end
-return res_reply(rid)
+local r = res_reply(rid)
+if r[8] ~= ARGV[3] then return {} end
+return r
