@@ -155,7 +155,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 		a.soldOutKeyed = newCoalescer(o.Batch, func(drop string, reqs []ReserveRequest) ([]ReserveResult, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), o.Batch.Timeout)
 			defer cancel()
-			res, cheap, err := eng.reserveSoldOut(ctx, so, drop, reqs)
+			res, cheap, err := eng.reserveWith(ctx, drop, reqs, so)
 			if err != nil {
 				// As in run: the outcome is unknown, the key tells it.
 				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -183,13 +183,6 @@ func (e *Engine) ReserveBatch(ctx context.Context, drop string, reqs []ReserveRe
 	return res, err
 }
 
-// reserveSoldOut decides keyed reserve requests for a drop believed sold
-// out: with so's cheap answer when the store agrees the stock is gone
-// (cheap reports it), else as ReserveBatch.
-func (e *Engine) reserveSoldOut(ctx context.Context, so SoldOutStore, drop string, reqs []ReserveRequest) (res []ReserveResult, cheap bool, err error) {
-	return e.reserveWith(ctx, drop, reqs, so)
-}
-
 // reserveWith validates reqs, answers the invalid ones, and has the store
 // decide the rest: with so first when given, then, if so declines, with
 // ReserveBatch. ok reports that so answered.

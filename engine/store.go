@@ -105,8 +105,9 @@ type BatchRegistrar interface {
 }
 
 // SoldOutStore is a Store that answers keyed reserve requests for a drop
-// whose stock is gone more cheaply than ReserveBatch: each request gets
-// the answer already stored under its idempotency key, or sold_out,
+// whose stock is gone more cheaply than ReserveBatch, with the answer
+// ReserveBatch would give: the one already stored under the request's
+// idempotency key, else not_registered, or limit_reached or sold_out
 // stored under the key for its replays (I5). Admission sends it the
 // keyed presses that arrive once the drop's sold-out flag is up: the
 // shopper page puts a key on every press, so after a sell-out these are

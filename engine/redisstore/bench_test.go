@@ -97,15 +97,18 @@ func evalUsec(b *testing.B, f *fixture) float64 {
 	return 0
 }
 
-// benchDrop creates a drop with room for millions of wins and registers
-// nUsers shoppers, outside the timed part.
-func benchDrop(b *testing.B, f *fixture, nUsers int) string {
+// benchDrop creates a drop with room for millions of wins (unless edit
+// says otherwise) and registers nUsers shoppers, outside the timed part.
+func benchDrop(b *testing.B, f *fixture, nUsers int, edit ...func(*engine.Drop)) string {
 	b.Helper()
 	c := context.Background()
 	d := engine.Drop{
 		ID: fmt.Sprintf("bench-%d", time.Now().UnixNano()), Name: "Bench", Stock: engine.MaxStock,
 		PerUserLimit: engine.MaxPerUserLimit, RegistrationOpensAt: t0.Add(-2 * time.Hour),
 		RegistrationClosesAt: t0.Add(-time.Minute), SaleStartsAt: t0,
+	}
+	for _, e := range edit {
+		e(&d)
 	}
 	f.clock.Set(t0.Add(-time.Hour))
 	if _, err := f.eng.CreateDrop(c, d); err != nil {
@@ -160,22 +163,8 @@ func BenchmarkKeyedPressAfterSellOut(b *testing.B) {
 		b.Run(path, func(b *testing.B) {
 			f := newFixture("redis", rdb)
 			c := context.Background()
-			d := engine.Drop{
-				ID: fmt.Sprintf("bench-so-%d", time.Now().UnixNano()), Name: "Bench", Stock: 1,
-				PerUserLimit: 1, RegistrationOpensAt: t0.Add(-2 * time.Hour),
-				RegistrationClosesAt: t0.Add(-time.Minute), SaleStartsAt: t0,
-			}
-			f.clock.Set(t0.Add(-time.Hour))
-			if _, err := f.eng.CreateDrop(c, d); err != nil {
-				b.Fatal(err)
-			}
-			for i := 0; i < nUsers; i++ {
-				if _, _, err := f.eng.Register(c, d.ID, fmt.Sprint("u-", i), ""); err != nil {
-					b.Fatal(err)
-				}
-			}
-			f.clock.Set(t0.Add(time.Second))
-			if res, err := f.eng.ReserveBatch(c, d.ID, []engine.ReserveRequest{{User: "u-0", Quantity: 1}}); err != nil || res[0].Err != nil {
+			drop := benchDrop(b, f, nUsers, func(d *engine.Drop) { d.Stock, d.PerUserLimit = 1, 1 })
+			if res, err := f.eng.ReserveBatch(c, drop, []engine.ReserveRequest{{User: "u-0", Quantity: 1}}); err != nil || res[0].Err != nil {
 				b.Fatalf("sell-out: %+v %v", res, err)
 			}
 			reqs := make([]engine.ReserveRequest, size)
@@ -191,12 +180,12 @@ func BenchmarkKeyedPressAfterSellOut(b *testing.B) {
 				var err error
 				if path == "soldout.lua" {
 					var ok bool
-					res, ok, err = f.store.AnswerSoldOut(c, d.ID, f.clock.Now(), reqs)
+					res, ok, err = f.store.AnswerSoldOut(c, drop, f.clock.Now(), reqs)
 					if !ok && err == nil {
 						b.Fatal("soldout.lua declined a sold-out drop")
 					}
 				} else {
-					res, err = f.eng.ReserveBatch(c, d.ID, reqs)
+					res, err = f.eng.ReserveBatch(c, drop, reqs)
 				}
 				if err != nil {
 					b.Fatal(err)
@@ -207,7 +196,7 @@ func BenchmarkKeyedPressAfterSellOut(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric((evalUsec(b, f)-before)/float64(b.N*size), "redis-µs/press")
-			dropKeys(b, f, d.ID)
+			dropKeys(b, f, drop)
 		})
 	}
 }

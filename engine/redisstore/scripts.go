@@ -96,9 +96,8 @@ var (
 	// stock, as reserveScript would. KEYS: drop, counters, reg, wl, call,
 	// then one idempotency key per request. ARGV: prefix, drop, now, event
 	// nonce, idempotency TTL, n, then user, quantity and fingerprint per
-	// request. Returns
-	// {0} (not sold out: ask reserveScript) or {1, reply...} in
-	// reserveScript's form.
+	// request. Returns {0} (not sold out: ask reserveScript) or
+	// {1, reply...} in reserveScript's form.
 	soldOutScript = redis.NewScript(libLua + soldOutLua)
 	// readReservationScript reads one reservation in either layout
 	// (lib.lua's res_get). KEYS: drop. ARGV: prefix, id. Returns
@@ -107,7 +106,7 @@ var (
 P = ARGV[1]
 if KEYS[1] ~= P .. 'drop' then return redis.error_reply('ERR flashdrop: malformed reservation read') end
 local r = res_reply(ARGV[2])
-if not r[2] or r[2] == '' then return {} end
+if r[2] == '' then return {} end
 return r
 `)
 )

@@ -432,8 +432,9 @@ func decodeReserveReplies(drop string, now time.Time, reqs []engine.ReserveReque
 
 // AnswerSoldOut implements engine.SoldOutStore: keyed presses for a drop
 // whose stock is gone get the answer reserve.lua would give them, with
-// two calls each (scripts/soldout.lua) instead of reserve.lua's four. ok is false, and nothing was written, when the
-// drop is not a running sale without stock; then ReserveBatch decides.
+// two calls each (scripts/soldout.lua) instead of reserve.lua's four. ok
+// is false, and nothing was written, when the drop is not a running sale
+// without stock; then ReserveBatch decides.
 // With WaitReplicas it always answers ok false: a replayed win must be
 // confirmed replicated, which only ReserveBatch waits for.
 func (s *Store) AnswerSoldOut(ctx context.Context, drop string, now time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, bool, error) {
@@ -568,8 +569,7 @@ func (s *Store) Reservation(ctx context.Context, id string) (engine.Reservation,
 	if len(v) == 0 {
 		return engine.Reservation{}, fmt.Errorf("%w: reservation %q", engine.ErrNotFound, id)
 	}
-	r := decodeReservation(drop, v)
-	return r, reply(v).err
+	return decodeReservation(drop, v), nil
 }
 
 // decodeReservation decodes lib.lua's res_reply.

@@ -32,9 +32,8 @@ if #due == 0 then return 0 end
 local cfg = load_cfg(KEYS[1])
 local n = 0
 for _, rid in ipairs(due) do
-  local f = res_get(rid)
-  local r = {f[1], f[2], f[3], f[5]}
-  if r[3] == 'held' and num(r[4]) <= NOW then
+  local r = res_get(rid) -- user, qty, status, won, exp, …
+  if r[3] == 'held' and num(r[5]) <= NOW then
     release(rid, r[1], num(r[2]), 'expired', cfg)
     n = n + 1
   else

@@ -139,6 +139,15 @@ local function split_us(v)
   end
 end
 
+-- packed_record finds rid's packed record: its own id, its index in the
+-- call's pending RESV (nil once written), and the record (nil if none).
+local function packed_record(rid)
+  local own = own_part(rid)
+  local at = RESV_AT[own]
+  if at then return own, at, RESV[at] end
+  return own, nil, redis.call('HGET', P .. 'res', own)
+end
+
 -- res_get returns reservation rid's fields in the order user, qty,
 -- status, won, exp, upd, share, wl (strings; every one false when there
 -- is no such reservation), from either layout.
@@ -146,10 +155,7 @@ local function res_get(rid)
   if res_layout() == 0 then
     return redis.call('HMGET', P .. 'r:' .. rid, 'user', 'qty', 'status', 'won', 'exp', 'upd', 'share', 'wl')
   end
-  local own = own_part(rid)
-  local at = RESV_AT[own]
-  local v
-  if at then v = RESV[at] else v = redis.call('HGET', P .. 'res', own) end
+  local _, _, v = packed_record(rid)
   if not v then return {false, false, false, false, false, false, false, false} end
   local f = split_us(v)
   if f[7] ~= '' then f[7] = string.sub(P, 5, -3) .. '.' .. f[7] end
@@ -181,10 +187,7 @@ local function res_set_status(rid, status)
     redis.call('HSET', P .. 'r:' .. rid, 'status', status, 'upd', NOW_S)
     return
   end
-  local own = own_part(rid)
-  local at = RESV_AT[own]
-  local v
-  if at then v = RESV[at] else v = redis.call('HGET', P .. 'res', own) end
+  local own, at, v = packed_record(rid)
   if not v then return end
   local f = split_us(v)
   f[3], f[6] = status, NOW_S
@@ -443,6 +446,35 @@ local function reserve_replies(rec, out)
     out[#out + 1] = reply
   end
   return out
+end
+
+-- stored_reply is a reserve call's answer to a request whose idempotency
+-- key holds v, stored as "<fingerprint>\n<code>\n<payload>": the stored
+-- answer, replayed (a win as the reservation is now), or a mismatch (9)
+-- when the request's fingerprint fp differs.
+local function stored_reply(fp, v)
+  local sfp, code, payload = string.match(v, '^(.-)\n(%d+)\n(.*)$')
+  if sfp ~= fp then return {9, 0} end
+  code = tonumber(code)
+  if code == 1 then
+    local reply = {1, 1}
+    for _, x in ipairs(res_reply(payload)) do reply[#reply + 1] = x end
+    return reply
+  end
+  return {code, 1, num(payload)}
+end
+
+-- record_replies records replies out[from..] of a reserve call in the
+-- form reserve_replies reads back.
+local function record_replies(out, from)
+  local parts = {}
+  for i = from, #out do
+    local o = out[i]
+    local payload = ''
+    if o[1] == 1 then payload = o[3] elseif o[1] == 2 then payload = o[3] or 0 end
+    parts[#parts + 1] = o[1] .. ',' .. o[2] .. ',' .. payload
+  end
+  record(table.concat(parts, ';'))
 end
 
 local EXP_AT, EXP_S = nil, nil

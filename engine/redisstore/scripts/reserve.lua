@@ -181,16 +181,7 @@ for i = 1, n do
   local ikey = r.ki > 0 and KEYS[r.ki] or nil
   local stored = ikey and redis.call('GET', ikey)
   if stored then
-    -- Stored as "<fingerprint>\n<code>\n<payload>".
-    local fp, code, payload = string.match(stored, '^(.-)\n(%d+)\n(.*)$')
-    if fp ~= r.fp then
-      out[i] = {C_IDEM_MISMATCH, 0}
-    elseif tonumber(code) == C_WON then
-      out[i] = {C_WON, 1}
-      for _, v in ipairs(res_reply(payload)) do out[i][#out[i] + 1] = v end
-    else
-      out[i] = {tonumber(code), 1, num(payload)}
-    end
+    out[i] = stored_reply(r.fp, stored)
   else
     out[i] = decide(r, ikey)
   end
@@ -201,12 +192,5 @@ end
 flush()
 -- Every state change of this script emits an event or stores an answer.
 if evseq == 0 and not stored_any then return out end
-local rec_parts = {}
-for i = 1, n do
-  local o = out[i]
-  local payload = ''
-  if o[1] == C_WON then payload = o[3] elseif o[1] == C_SOLD_OUT then payload = o[3] or 0 end
-  rec_parts[i] = o[1] .. ',' .. o[2] .. ',' .. payload
-end
-record(table.concat(rec_parts, ';'))
+record_replies(out, 1)
 return out

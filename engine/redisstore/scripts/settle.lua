@@ -32,11 +32,10 @@ end
 
 -- K_RES names the reservation's hash in a drop made before packed
 -- reservations (lib.lua's res_get reads either layout).
-local f = res_get(rid)
-local r = {f[1], f[2], f[3], f[5]}
+local r = res_get(rid) -- user, qty, status, won, exp, …
 if not r[1] then return {3} end
 if actor ~= '' and actor ~= r[1] then return {10} end
-local user, q, status, exp = r[1], num(r[2]), r[3], num(r[4])
+local user, q, status, exp = r[1], num(r[2]), r[3], num(r[5])
 
 if status == 'held' and NOW >= exp then
   release(rid, user, q, 'expired', load_cfg(K_DROP))

@@ -44,7 +44,7 @@ for i = 1, n do
   reqs[i] = r
 end
 
-local C_WON, C_SOLD_OUT, C_NOT_REGISTERED, C_LIMIT, C_IDEM_MISMATCH = 1, 2, 4, 8, 9
+local C_SOLD_OUT, C_NOT_REGISTERED, C_LIMIT = 2, 4, 8
 
 -- A repeat of this call: reserve.lua's record format and replies.
 local rec = recorded()
@@ -64,28 +64,15 @@ local users = {}
 for i = 1, n do users[i] = reqs[i].user end
 preload(users)
 
--- stored_reply is reserve.lua's answer from a stored "<fp>\n<code>\n<payload>".
-local function stored_reply(r, v)
-  local fp, code, p = string.match(v, '^(.-)\n(%d+)\n(.*)$')
-  code = tonumber(code)
-  if fp ~= r.fp then return {C_IDEM_MISMATCH, 0}, '' end
-  if code == C_WON then
-    local reply = {C_WON, 1}
-    for _, x in ipairs(res_reply(p)) do reply[#reply + 1] = x end
-    return reply, p
-  end
-  return {code, 1, num(p)}, num(p)
-end
-
-local out, rec_parts, stored = {1}, {}, false
+local out, stored = {1}, false
 for i = 1, n do
   local r = reqs[i]
-  local reply, payload
+  local reply
   local at, units = user_get(r.user)
   if not at then
     -- Not registered: a stored answer still wins, and nothing is stored.
     local v = redis.call('GET', r.key)
-    if v then reply, payload = stored_reply(r, v) else reply, payload = {C_NOT_REGISTERED, 0}, '' end
+    if v then reply = stored_reply(r.fp, v) else reply = {C_NOT_REGISTERED, 0} end
   else
     local code, pos = C_SOLD_OUT, 0
     if units + r.q > limit then
@@ -97,14 +84,13 @@ for i = 1, n do
     -- One write: this answer, unless the key holds one; then that one.
     local old = redis.call('SET', r.key, r.fp .. '\n' .. code .. '\n' .. pos, 'EX', ttl, 'NX', 'GET')
     if old then
-      reply, payload = stored_reply(r, old)
+      reply = stored_reply(r.fp, old)
     else
       stored = true
-      if code == C_LIMIT then reply, payload = {C_LIMIT, 0}, '' else reply, payload = {C_SOLD_OUT, 0, pos}, pos end
+      if code == C_LIMIT then reply = {C_LIMIT, 0} else reply = {C_SOLD_OUT, 0, pos} end
     end
   end
   out[i + 1] = reply
-  rec_parts[i] = reply[1] .. ',' .. reply[2] .. ',' .. payload
 end
-if stored then record(table.concat(rec_parts, ';')) end
+if stored then record_replies(out, 2) end
 return out
