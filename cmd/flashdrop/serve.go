@@ -157,7 +157,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.Batch.MaxSize, "batch-max-size", engine.DefaultBatchMaxSize, "most reserve requests decided per Redis script call")
 	fs.DurationVar(&c.Batch.MaxWait, "batch-max-wait", 0, "how long a batch that is not full waits for more (0: natural batching, no added latency)")
 	fs.IntVar(&c.Batch.QueueSize, "batch-queue", engine.DefaultBatchQueue, "reserve requests that may wait per drop before new ones get 503")
-	fs.IntVar(&c.Batch.Workers, "batch-workers", engine.DefaultBatchWorkers, "batches per drop in flight at once")
+	fs.IntVar(&c.Batch.Workers, "batch-workers", engine.DefaultBatchWorkers, "batches per drop in flight at once (1: the next forms while one is in Redis; more make smaller, costlier calls)")
 	fs.IntVar(&c.Limits.MaxInFlight, "max-inflight", api.DefaultMaxInFlight, "requests handled at once before new ones get 503")
 	fs.IntVar(&c.Limits.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest request body")
 	fs.IntVar(&c.Limits.MaxStreams, "max-streams", api.DefaultMaxStreams, "live event streams open at once on this node before new ones get 503")
