@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +18,8 @@ type TestKeys struct {
 	// packed reservations (for SCAN); PackedReservations is the hash of a
 	// drop made since.
 	Reservations, PackedReservations string
+	// Buyers is the shoppers' sale state of a drop made with 'sb'.
+	Buyers string
 	// All is every fixed key of the drop.
 	All []string
 	// Prefix starts every key of the drop, dynamic ones included.
@@ -29,7 +32,7 @@ func KeysForTest(drop string) TestKeys {
 	k := keysFor(drop)
 	return TestKeys{
 		Holds: k.holds, Waitlist: k.wl, WaitlistQty: k.wlq, Counters: k.counters,
-		Reservations: k.reservationKey("*"), PackedReservations: k.res, All: k.all(), Prefix: k.prefix, Drop: drop,
+		Reservations: k.reservationKey("*"), PackedReservations: k.res, Buyers: k.buyers, All: k.all(), Prefix: k.prefix, Drop: drop,
 	}
 }
 
@@ -38,8 +41,34 @@ func ReservationKeyForTest(drop, id string) string { return keysFor(drop).reserv
 
 // RegistrantsForTest reads a drop's registrations, user ->
 // "registered_at[|units|latest reservation]", from whichever layout the
-// drop has (one hash, or its registration buckets).
+// drop has (one hash, or its registration buckets), each overridden by
+// the shopper's sale state in the buyers hash when she has one there (a
+// drop made with 'sb'). A buyer who is not a registrant is an error.
 func RegistrantsForTest(c context.Context, rdb redis.UniversalClient, drop string) (map[string]string, error) {
+	out, err := registrationsForTest(c, rdb, drop)
+	if err != nil {
+		return nil, err
+	}
+	buyers, err := rdb.HGetAll(c, keysFor(drop).buyers).Result()
+	if err != nil {
+		return nil, err
+	}
+	for u, v := range buyers {
+		if _, ok := out[u]; !ok {
+			return nil, fmt.Errorf("buyer %q of drop %s is not a registrant", u, drop)
+		}
+		out[u] = v
+	}
+	return out, nil
+}
+
+// RegistrationsOnlyForTest reads a drop's registration fields alone,
+// without the buyers hash's sale state.
+func RegistrationsOnlyForTest(c context.Context, rdb redis.UniversalClient, drop string) (map[string]string, error) {
+	return registrationsForTest(c, rdb, drop)
+}
+
+func registrationsForTest(c context.Context, rdb redis.UniversalClient, drop string) (map[string]string, error) {
 	k := keysFor(drop)
 	rb, err := dropRegBuckets(c, rdb, drop)
 	if err != nil || rb == 0 {
@@ -65,8 +94,13 @@ func RegistrantsForTest(c context.Context, rdb redis.UniversalClient, drop strin
 	return out, nil
 }
 
-// RegFieldForTest reads one shopper's registration field.
+// RegFieldForTest reads one shopper's state: her sale state in the
+// buyers hash if she has one there, else her registration field.
 func RegFieldForTest(c context.Context, rdb redis.UniversalClient, drop, user string) (string, error) {
+	v, err := rdb.HGet(c, keysFor(drop).buyers, user).Result()
+	if err != redis.Nil {
+		return v, err
+	}
 	rb, err := dropRegBuckets(c, rdb, drop)
 	if err != nil {
 		return "", err

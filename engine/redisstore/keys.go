@@ -7,7 +7,8 @@ import "strconv"
 // while different drops spread across shards. Keys are never built inline
 // elsewhere; the Lua side builds only reservation keys, with the same
 // prefix + "r:" + id rule as reservationKey, the share index
-// prefix + "share" (lib.lua), because waitlist promotions inside any
+// prefix + "share", the packed reservations prefix + "res" and the
+// shoppers' sale state prefix + "buyers" (lib.lua), because waitlist promotions inside any
 // script create reservations the caller cannot name ahead, and the
 // registration buckets reg + ":" + b (lib.lua's reg_key, regBucket here),
 // because a batch's shoppers are only known inside the script.
@@ -27,7 +28,13 @@ type dropKeys struct {
 	// res is the hash own part of a reservation id -> its packed record
 	// (lib.lua's res_get) of a drop made with packed reservations (its
 	// drop hash's 'rl' is 1); a drop made before has reservationKey's.
-	res    string
+	res string
+	// buyers is the hash user -> her sale state, in the reg field's form
+	// "registered_at|units held+confirmed|latest reservation id", of a
+	// drop whose drop hash's 'sb' is 1 (written by lib.lua once she
+	// first wins; it overrides her registration field, which then only
+	// says she registered). A drop made before keeps the state in reg.
+	buyers string
 	holds  string // zset: reservation id -> expires_at (ms)
 	wl     string // zset: user -> waitlist sequence
 	wlq    string // hash: user -> quantity wanted
@@ -45,6 +52,7 @@ func keysFor(drop string) dropKeys {
 		refs:     p + "referrals",
 		share:    p + "share",
 		res:      p + "res",
+		buyers:   p + "buyers",
 		holds:    p + "holds",
 		wl:       p + "wl",
 		wlq:      p + "wlq",
@@ -101,7 +109,7 @@ func (k dropKeys) idempotencyKey(digest string) string { return k.prefix + "idem
 // registration buckets and reservation hashes are not fixed (a snapshot
 // that needs them scans the prefix).
 func (k dropKeys) all() []string {
-	return []string{k.drop, k.counters, k.reg, k.refs, k.share, k.res, k.holds, k.wl, k.wlq, k.wlend, k.outbox}
+	return []string{k.drop, k.counters, k.reg, k.refs, k.share, k.res, k.buyers, k.holds, k.wl, k.wlq, k.wlend, k.outbox}
 }
 
 // Webhook keys: one hash tag per webhook, and a global index.

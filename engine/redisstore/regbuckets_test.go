@@ -109,7 +109,8 @@ func TestRegistrationBuckets(t *testing.T) {
 		}
 		checkRegistrantsWalk(t, f, d.ID, users)
 
-		// The hot path reads and writes the shopper's bucket. The field
+		// The hot path reads the shopper's bucket and writes her sale
+		// state (the buyers hash of a new drop, else the same field). It
 		// keeps the reservation id without "<drop>.", so a winner's field
 		// stays within a listpack's 64 bytes however long the drop id
 		// (this test's are over 29 bytes, which would pass it).
@@ -286,11 +287,12 @@ func mustInt(t *testing.T, s string) int64 {
 	return n
 }
 
-// A drop made before packed reservations ('rl' unset) keeps a hash per
-// reservation under a new store: its wins, reads, share codes, confirms,
-// cancels with promotion and expiry all go to the hashes, and a drop the
-// new store makes keeps its reservations packed in one hash, none in
-// their own keys.
+// A drop made before packed reservations ('rl' and 'sb' unset) keeps a
+// hash per reservation, and its shoppers' sale state in their
+// registration fields, under a new store: its wins, reads, share codes,
+// confirms, cancels with promotion and expiry all go to the hashes, and a
+// drop the new store makes keeps its reservations packed in one hash,
+// none in their own keys, and the sale state in its buyers hash.
 func TestOldDropKeepsReservationHashes(t *testing.T) {
 	t.Parallel()
 	rdb := redistest.Shared(t).Client()
@@ -337,6 +339,22 @@ func TestOldDropKeepsReservationHashes(t *testing.T) {
 		packed := f.rdb.HLen(ctx(t), keys.PackedReservations).Val()
 		if tc.packed && (len(hashes) != 0 || packed != 3) || !tc.packed && (len(hashes) != 3 || packed != 0) {
 			t.Fatalf("%s: %d reservation hashes and %d packed, want packed=%v", tc.name, len(hashes), packed, tc.packed)
+		}
+		// The three shoppers' sale state: in the buyers hash for a new
+		// drop (their registration fields say only when they registered),
+		// in their registration fields for an old one.
+		buyers := f.rdb.HLen(ctx(t), keys.Buyers).Val()
+		regs, err := redisstore.RegistrationsOnlyForTest(ctx(t), f.rdb, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []string{"a", "b", "c"} {
+			if plain := !strings.Contains(regs[u], "|"); plain != tc.packed {
+				t.Fatalf("%s: %s's registration field reads %q", tc.name, u, regs[u])
+			}
+		}
+		if tc.packed && buyers != 3 || !tc.packed && buyers != 0 {
+			t.Fatalf("%s: %d shoppers in the buyers hash, want packed=%v", tc.name, buyers, tc.packed)
 		}
 		checkInvariants(t, f, d, nil)
 	}

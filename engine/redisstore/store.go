@@ -41,7 +41,10 @@ type Options struct {
 	// of its own, the layout before packed reservations (keys.go), which
 	// versions before 2026-12-04 read. Set it while such nodes still run
 	// against the same Redis: they would find no reservation of a drop
-	// made with packed ones.
+	// made with packed ones. It also keeps new drops' sale state in the
+	// registration fields (no 'sb'), which nodes from before the buyers
+	// hash read: they would miss a winner's units and let her past her
+	// limit.
 	ReservationHashes bool
 }
 
@@ -137,7 +140,10 @@ func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) (bool, error) {
 		args = append(args, "rb", strconv.Itoa(s.regBuckets))
 	}
 	if s.packed {
-		args = append(args, "rl", "1")
+		// Packed reservations, and the shoppers' sale state apart from
+		// their registrations: the layout of this version (the same
+		// compatibility flag keeps both off for older nodes).
+		args = append(args, "rl", "1", "sb", "1")
 	}
 	if d.Secrets != nil {
 		args = append(args, "seed", hex.EncodeToString(d.Secrets.Seed), "tkey", hex.EncodeToString(d.Secrets.TicketKey))

@@ -40,6 +40,14 @@
 --     read or write either (Go reads a reservation through res_get too);
 --     a win in BATCH mode is written by flush() with the call's others,
 --     one HSET for all, instead of one new key each;
+--   * a shopper's sale state (units, latest reservation) of a drop made
+--     since 2026-12-04 (the drop hash's 'sb' = 1) is her field of the hash
+--     P.."buyers", in the reg field's form "<at>|<units>|<rid>", written
+--     once she first wins; it overrides her registration field, which then
+--     only says she registered. A batch writes it with one HSET instead of
+--     one per shopper's bucket, and a shopper who pressed before is read
+--     there without her bucket. A drop made before keeps the state in her
+--     registration field. user_get, state_put and preload choose;
 --   * BATCH mode (a script sets BATCH = true and calls flush() before it
 --     returns): shoppers' fields are read through a cache (preload() fills
 --     it with one HMGET) and written back by flush() in one HSET, share
@@ -81,6 +89,9 @@ local IDPOOL, IDNEXT = '', 1
 -- lists (and DIRTY marks) the shoppers whose field flush() writes; SHARES collects share
 -- index pairs; EVENTS the packed events of this call.
 local REG, REG_DIRTY, DIRTY, SHARES, EVENTS = {}, {}, {}, {}, {}
+-- BUY_DIRTY (and BDIRTY) list the shoppers whose sale state flush()
+-- writes to P..'buyers'.
+local BUY_DIRTY, BDIRTY = {}, {}
 -- RESV collects new reservations' (own id, record) pairs for flush();
 -- RESV_AT finds a pending one's record in it (own id -> index of its
 -- record), so that a read or an update later in the same call sees it.
@@ -115,6 +126,16 @@ local RL = nil
 local function res_layout()
   if RL == nil then RL = num(redis.call('HGET', P .. 'drop', 'rl')) end
   return RL
+end
+
+-- SB is 1 when the drop keeps shoppers' sale state in P..'buyers' (see
+-- the conventions); nil until sale_buyers() first reads it, unless the
+-- script read it with its other drop fields.
+local SB = nil
+
+local function sale_buyers()
+  if SB == nil then SB = num(redis.call('HGET', P .. 'drop', 'sb')) end
+  return SB
 end
 
 -- own_part is an id or share code without its "<drop>." (drop ids have
@@ -283,6 +304,19 @@ local function preload(users)
       want[#want + 1] = u
     end
   end
+  if #want > 0 and sale_buyers() == 1 then
+    -- A shopper who pressed before is found here, without her bucket.
+    local rest = {}
+    for i = 1, #want, 4000 do
+      local j = math.min(i + 3999, #want)
+      local v = redis.call('HMGET', P .. 'buyers', unpack(want, i, j))
+      for k = i, j do
+        local x = v[k - i + 1]
+        if x then REG[want[k]] = x else rest[#rest + 1] = want[k] end
+      end
+    end
+    want = rest
+  end
   local order, groups = by_reg_key(want)
   for _, key in ipairs(order) do
     local g = groups[key]
@@ -299,7 +333,8 @@ end
 local function user_get(user)
   local v = REG[user]
   if v == nil then
-    v = redis.call('HGET', reg_key(user), user) or false
+    if sale_buyers() == 1 then v = redis.call('HGET', P .. 'buyers', user) end
+    if not v then v = redis.call('HGET', reg_key(user), user) or false end
     if BATCH then REG[user] = v end
   end
   if not v then return nil, 0, nil end
@@ -329,6 +364,22 @@ local function reg_put(user, v)
   REG[user] = v
 end
 
+-- state_put sets a shopper's sale state to v (the reg field's form): in
+-- P..'buyers' when the drop keeps it there, else her reg field.
+local function state_put(user, v)
+  if sale_buyers() ~= 1 then return reg_put(user, v) end
+  if not BATCH then
+    redis.call('HSET', P .. 'buyers', user, v)
+    REG[user] = v
+    return
+  end
+  if not BDIRTY[user] then
+    BDIRTY[user] = true
+    BUY_DIRTY[#BUY_DIRTY + 1] = user
+  end
+  REG[user] = v
+end
+
 -- user_set writes a shopper's state. In a bucketed drop the latest
 -- reservation id goes in without its "<drop>." prefix (user_get puts it
 -- back): with it, a drop id of 29 bytes or more made a winner's field
@@ -344,7 +395,7 @@ local function user_set(user, at, units, rid, own)
       if dot then rid = string.sub(rid, dot + 1) end
     end
   end
-  reg_put(user, at .. '|' .. ims(units) .. '|' .. rid)
+  state_put(user, at .. '|' .. ims(units) .. '|' .. rid)
 end
 
 -- hset_many writes field/value pairs to a hash in chunks unpack() takes.
@@ -374,6 +425,15 @@ local function flush()
       hset_many(key, kv)
     end
     REG_DIRTY, DIRTY = {}, {}
+  end
+  if #BUY_DIRTY > 0 then
+    local kv = {}
+    for _, u in ipairs(BUY_DIRTY) do
+      kv[#kv + 1] = u
+      kv[#kv + 1] = REG[u]
+    end
+    hset_many(P .. 'buyers', kv)
+    BUY_DIRTY, BDIRTY = {}, {}
   end
   if #RESV > 0 then
     hset_many(P .. 'res', RESV)

@@ -52,12 +52,12 @@ if rec then return reserve_replies(rec, {1}) end
 
 -- reserve.lua's drop-wide verdict must be "go on", and the stock gone:
 -- anything else is reserve.lua's to decide.
-local c = redis.call('HMGET', KEYS[1], 'stock', 'limit', 'ss', 'se', 'mode', 'paused', 'rb')
+local c = redis.call('HMGET', KEYS[1], 'stock', 'limit', 'ss', 'se', 'mode', 'paused', 'rb', 'sb')
 if not c[1] or c[6] == '1' or NOW < num(c[3]) or (num(c[4]) > 0 and NOW >= num(c[4])) or c[5] == 'draw'
    or num(redis.call('HGET', KEYS[2], 'available')) > 0 then
   return {0}
 end
-RB = num(c[7])
+RB, SB = num(c[7]), num(c[8])
 local limit = num(c[2])
 local wl = redis.call('ZCARD', KEYS[4]) > 0
 local users = {}
