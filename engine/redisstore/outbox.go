@@ -46,18 +46,23 @@ const (
 )
 
 // DecodeEntry turns an outbox stream entry into its events. Two formats:
-// a packed entry (field v = "2", written by lib.lua's flush in BATCH mode)
-// holds every event of one script call, sharing id nonce, time and drop:
+// a packed entry (field v = "2" or "3", written by lib.lua's flush in
+// BATCH mode) holds every event of one script call, sharing id nonce,
+// time and drop:
 //
 //	v 2  id <nonce>  first <k>  time <ms>  drop <drop>
 //	ev <type US name US value ...> RS <type ...> RS ...
 //
-// where the i-th event (from 0) has id <nonce>-<k+i>; any other entry is
-// one event in DecodeEvent's form, as emit writes it outside BATCH mode
-// and as every older version wrote every event.
+// where the i-th event (from 0) has id <nonce>-<k+i>. Format 3 (drops
+// with 'ce') may also hold compact wins, "W US <own id> US user US qty US
+// expires_at US <own share code>", the won event whose reservation id and
+// share code are "<drop>.<own ...>". Any other entry is one event in
+// DecodeEvent's form, as emit writes it outside BATCH mode and as every
+// older version wrote every event.
 func DecodeEntry(v map[string]any) ([]engine.Event, error) {
-	if s, _ := v["v"].(string); s != "2" {
-		if s != "" {
+	format, _ := v["v"].(string)
+	if format != "2" && format != "3" {
+		if s := format; s != "" {
 			return nil, fmt.Errorf("redisstore: outbox entry of unknown format %q", s)
 		}
 		ev, err := DecodeEvent(v)
@@ -82,16 +87,46 @@ func DecodeEntry(v map[string]any) ([]engine.Event, error) {
 	}
 	// The relay decodes every event of a sale here, so the fields go
 	// straight into the event: no map or split slice per event.
-	out := make([]engine.Event, 0, strings.Count(packed, packRS)+1)
+	n, entryEvents := strings.Count(packed, packRS)+1, packed
+	out := make([]engine.Event, 0, n)
+	// Compact wins' ids and share codes ("<drop>.<own>") are built in one
+	// buffer and cut from one string at the end: one allocation per
+	// entry, not two per win.
+	var ids strings.Builder
+	var idAt []int // per compact win: event index, then 3 offsets into ids
 	for i, more := 0, true; more; i++ {
 		var p string
 		p, packed, more = strings.Cut(packed, packRS)
+		typ, rest, more := strings.Cut(p, packUS)
+		var ev engine.Event
+		if typ == "W" && format == "3" {
+			own, share, err := decodeCompactWin(&ev, rest)
+			if err != nil {
+				return nil, fmt.Errorf("packed outbox event %d: %w", i, err)
+			}
+			if idAt == nil {
+				// Room for every event to be a compact win.
+				ids.Grow(len(entryEvents) + n*(2*len(drop)+2))
+				idAt = make([]int, 0, 4*n)
+			}
+			a := ids.Len()
+			ids.WriteString(drop)
+			ids.WriteByte('.')
+			ids.WriteString(own)
+			b := ids.Len()
+			ids.WriteString(drop)
+			ids.WriteByte('.')
+			ids.WriteString(share)
+			idAt = append(idAt, len(out), a, b, ids.Len())
+			ev.ID = nonce + "-" + strconv.FormatInt(first+int64(i), 10)
+			ev.Time, ev.Drop = when, drop
+			out = append(out, ev)
+			continue
+		}
 		// type US name US value ...: an even number of separators.
 		if strings.Count(p, packUS)%2 != 0 {
 			return nil, fmt.Errorf("redisstore: packed outbox event %d has an odd field list", i)
 		}
-		typ, rest, more := strings.Cut(p, packUS)
-		var ev engine.Event
 		for more {
 			var name, val string
 			name, rest, _ = strings.Cut(rest, packUS)
@@ -112,7 +147,33 @@ func DecodeEntry(v map[string]any) ([]engine.Event, error) {
 		}
 		out = append(out, ev)
 	}
+	if len(idAt) > 0 {
+		s := ids.String()
+		for j := 0; j < len(idAt); j += 4 {
+			ev := &out[idAt[j]]
+			ev.Reservation, ev.ShareCode = s[idAt[j+1]:idAt[j+2]], s[idAt[j+2]:idAt[j+3]]
+		}
+	}
 	return out, nil
+}
+
+// decodeCompactWin fills ev from a compact win's fields after its "W"
+// (own id, user, quantity, expires_at, own share code), all but the id
+// and share code, whose own parts it returns.
+func decodeCompactWin(ev *engine.Event, rest string) (own, share string, err error) {
+	var f [5]string
+	for j := range f {
+		var ok bool
+		f[j], rest, ok = strings.Cut(rest, packUS)
+		if ok != (j < len(f)-1) || f[j] == "" {
+			return "", "", errors.New("redisstore: a compact win needs 5 non-empty fields")
+		}
+	}
+	ev.Type, ev.User = engine.EventWon, f[1]
+	if err := setEventField(ev, "quantity", f[2]); err != nil {
+		return "", "", err
+	}
+	return f[0], f[4], setEventField(ev, "expires_at", f[3])
 }
 
 // DecodeEvent turns an outbox stream entry's fields (written by lib.lua's

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func TestDecodeEntryFormats(t *testing.T) {
 	}
 
 	for name, bad := range map[string]map[string]any{
-		"unknown version": {"v": "3", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won"},
+		"unknown version": {"v": "4", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won"},
 		"odd fields":      {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won\x1fuser"},
 		"no first":        {"v": "2", "id": "a", "time": "1", "drop": "d", "ev": "won"},
 		"no events":       {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d"},
@@ -64,10 +65,45 @@ func TestDecodeEntryFormats(t *testing.T) {
 		"empty event":     {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "won\x1e\x1eopened"},
 		"bad time":        {"v": "2", "id": "a", "first": "1", "time": "soon", "drop": "d", "ev": "won"},
 		"old bad number":  {"id": "a-1", "type": "won", "drop": "d", "quantity": "1.5"},
+		"compact in v2":   {"v": "2", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "W\x1fr\x1fu\x1f1\x1f5\x1fs"},
+		"compact, 4":      {"v": "3", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "W\x1fr\x1fu\x1f1\x1f5"},
+		"compact, 6":      {"v": "3", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "W\x1fr\x1fu\x1f1\x1f5\x1fs\x1fx"},
+		"compact, empty":  {"v": "3", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "W\x1f\x1fu\x1f1\x1f5\x1fs"},
+		"compact, qty":    {"v": "3", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "W\x1fr\x1fu\x1fone\x1f5\x1fs"},
+		"compact, exp":    {"v": "3", "id": "a", "first": "1", "time": "1", "drop": "d", "ev": "W\x1fr\x1fu\x1f1\x1fsoon\x1fs"},
 	} {
 		if evs, err := redisstore.DecodeEntry(bad); err == nil {
 			t.Errorf("%s: decoded %+v", name, evs)
 		}
+	}
+}
+
+// TestDecodeCompactWin: format 3's compact win decodes to exactly the
+// event format 2's named fields give, beside the other events of its
+// entry, with the same ids.
+func TestDecodeCompactWin(t *testing.T) {
+	long := strings.Join([]string{"won", "reservation", "d1.r1", "user", "ann", "quantity", "2", "expires_at", "1764756600000", "share_code", "d1.s1"}, "\x1f")
+	short := strings.Join([]string{"W", "r1", "ann", "2", "1764756600000", "s1"}, "\x1f")
+	entry := func(v, won string) map[string]any {
+		return map[string]any{"v": v, "id": "abc", "first": "3", "time": "1764756000000", "drop": "d1",
+			"ev": won + "\x1esold_out\x1favailable\x1f0\x1fversion\x1f7\x1e" + won}
+	}
+	want, err := redisstore.DecodeEntry(entry("2", long))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"2", "3"} {
+		got, err := redisstore.DecodeEntry(entry(v, long))
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("format %s, named fields: %+v %v, want %+v", v, got, err, want)
+		}
+	}
+	got, err := redisstore.DecodeEntry(entry("3", short))
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("compact: %+v %v\nwant %+v", got, err, want)
+	}
+	if got[2].ID != "abc-5" || got[0].Reservation != "d1.r1" || got[0].ShareCode != "d1.s1" {
+		t.Fatalf("compact ids: %+v", got)
 	}
 }
 
@@ -230,20 +266,29 @@ func TestRegisterBatchWritesOneOutboxEntry(t *testing.T) {
 }
 
 // BenchmarkDecodeEntry decodes a packed entry of 19 won events, what one
-// reserve call of the bench's all-wins run leaves for the relay.
+// reserve call of the bench's all-wins run leaves for the relay: named
+// fields (format 2) and compact wins (format 3).
 func BenchmarkDecodeEntry(b *testing.B) {
-	evs := make([]string, 19)
-	for i := range evs {
-		evs[i] = strings.Join([]string{"won", "reservation", "d1.0123456789abcdef" + strconv.Itoa(1000+i), "user", "buyer-" + strconv.Itoa(i),
-			"quantity", "1", "expires_at", "1764756600000", "share_code", "d1.fedcba9876543210" + strconv.Itoa(1000+i)}, "\x1f")
-	}
-	entry := map[string]any{"v": "2", "id": "0123456789abcdef0123", "first": "1", "time": "1764756000000", "drop": "d1",
-		"ev": strings.Join(evs, "\x1e")}
-	b.ReportAllocs()
-	for b.Loop() {
-		if out, err := redisstore.DecodeEntry(entry); err != nil || len(out) != 19 {
-			b.Fatal(len(out), err)
-		}
+	for _, format := range []string{"2", "3"} {
+		b.Run("format="+format, func(b *testing.B) {
+			evs := make([]string, 19)
+			for i := range evs {
+				own, share, user := "0123456789abcdef"+strconv.Itoa(1000+i), "fedcba9876543210"+strconv.Itoa(1000+i), "buyer-"+strconv.Itoa(i)
+				evs[i] = strings.Join([]string{"won", "reservation", "d1." + own, "user", user,
+					"quantity", "1", "expires_at", "1764756600000", "share_code", "d1." + share}, "\x1f")
+				if format == "3" {
+					evs[i] = strings.Join([]string{"W", own, user, "1", "1764756600000", share}, "\x1f")
+				}
+			}
+			entry := map[string]any{"v": format, "id": "0123456789abcdef0123", "first": "1", "time": "1764756000000", "drop": "d1",
+				"ev": strings.Join(evs, "\x1e")}
+			b.ReportAllocs()
+			for b.Loop() {
+				if out, err := redisstore.DecodeEntry(entry); err != nil || len(out) != 19 {
+					b.Fatal(len(out), err)
+				}
+			}
+		})
 	}
 }
 
@@ -257,8 +302,20 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add("won\x1e", "1", "")
 	f.Add("drawn\x1fregistrants\x1f0\x1fwinners\x1f3\x1fseconds_after_start\x1f1.5\x1fid\x1fx\x1fdrop\x1fy", "9", "5")
 	f.Add("\x1e\x1e", "1", "1")
+	f.Add("W\x1fr1\x1fann\x1f2\x1f1764756600000\x1fs1\x1eopened", "3", "1764756000000")
+	f.Add("W\x1fr1\x1fann\x1f2\x1f1764756600000", "1", "1")
 	f.Fuzz(func(t *testing.T, packed, first, when string) {
-		entry := map[string]any{"v": "2", "id": "n", "first": first, "time": when, "drop": "d", "ev": packed}
+		for _, v := range []string{"2", "3"} {
+			entry := map[string]any{"v": v, "id": "n", "first": first, "time": when, "drop": "d", "ev": packed}
+			fuzzDecodeEntryAgainstReference(t, entry)
+		}
+	})
+}
+
+// fuzzDecodeEntryAgainstReference fails t unless DecodeEntry and
+// referenceDecodePacked agree on entry.
+func fuzzDecodeEntryAgainstReference(t *testing.T, entry map[string]any) {
+	{
 		got, err := redisstore.DecodeEntry(entry)
 		want, werr := referenceDecodePacked(entry)
 		if (err == nil) != (werr == nil) {
@@ -275,11 +332,12 @@ func FuzzDecodeEntry(f *testing.F) {
 				t.Fatalf("event %d: %+v, reference %+v", i, got[i], want[i])
 			}
 		}
-	})
+	}
 }
 
 // referenceDecodePacked is the packed decoder as it was: split on the
-// separators, one map per event, DecodeEvent.
+// separators, one map per event, DecodeEvent; a compact win (format 3)
+// first rewritten as the named fields it stands for.
 func referenceDecodePacked(v map[string]any) ([]engine.Event, error) {
 	str := func(f string) string { s, _ := v[f].(string); return s }
 	first, err := strconv.ParseInt(str("first"), 10, 64)
@@ -289,6 +347,14 @@ func referenceDecodePacked(v map[string]any) ([]engine.Event, error) {
 	var out []engine.Event
 	for i, p := range strings.Split(str("ev"), "\x1e") {
 		fs := strings.Split(p, "\x1f")
+		if fs[0] == "W" && str("v") == "3" {
+			// Format 3's compact win, as the named fields it stands for.
+			if len(fs) != 6 || slices.Contains(fs, "") {
+				return nil, errors.New("compact win without its 5 fields")
+			}
+			d := str("drop") + "."
+			fs = []string{"won", "reservation", d + fs[1], "user", fs[2], "quantity", fs[3], "expires_at", fs[4], "share_code", d + fs[5]}
+		}
 		if len(fs)%2 != 1 {
 			return nil, errors.New("odd field list")
 		}

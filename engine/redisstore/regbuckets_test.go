@@ -356,6 +356,25 @@ func TestOldDropKeepsReservationHashes(t *testing.T) {
 		if tc.packed && buyers != 3 || !tc.packed && buyers != 0 {
 			t.Fatalf("%s: %d shoppers in the buyers hash, want packed=%v", tc.name, buyers, tc.packed)
 		}
+		// The sale's wins: compact in a format 3 outbox entry for a new
+		// drop, named fields in format 2 for an old one, which relays
+		// from before compact wins decode.
+		entries, err := f.rdb.XRange(ctx(t), redisstore.OutboxKey(d.ID), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		formats, compact := map[any]int{}, 0
+		for _, e := range entries {
+			if v, ok := e.Values["v"]; ok {
+				formats[v]++
+				if ev, _ := e.Values["ev"].(string); strings.HasPrefix(ev, "W\x1f") {
+					compact++
+				}
+			}
+		}
+		if tc.packed && (formats["3"] == 0 || formats["2"] != 0 || compact == 0) || !tc.packed && (formats["2"] == 0 || formats["3"] != 0) {
+			t.Fatalf("%s: packed outbox entries by format %v (%d open with a compact win), want packed=%v", tc.name, formats, compact, tc.packed)
+		}
 		checkInvariants(t, f, d, nil)
 	}
 }

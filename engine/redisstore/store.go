@@ -44,7 +44,8 @@ type Options struct {
 	// made with packed ones. It also keeps new drops' sale state in the
 	// registration fields (no 'sb'), which nodes from before the buyers
 	// hash read: they would miss a winner's units and let her past her
-	// limit.
+	// limit. And it keeps new drops' wins in outbox entries of format 2
+	// (no 'ce'), which relays from before compact wins decode.
 	ReservationHashes bool
 }
 
@@ -140,10 +141,11 @@ func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) (bool, error) {
 		args = append(args, "rb", strconv.Itoa(s.regBuckets))
 	}
 	if s.packed {
-		// Packed reservations, and the shoppers' sale state apart from
-		// their registrations: the layout of this version (the same
-		// compatibility flag keeps both off for older nodes).
-		args = append(args, "rl", "1", "sb", "1")
+		// Packed reservations, the shoppers' sale state apart from
+		// their registrations, and compact wins in the outbox: the
+		// layout of this version (the same compatibility flag keeps all
+		// three off for older nodes).
+		args = append(args, "rl", "1", "sb", "1", "ce", "1")
 	}
 	if d.Secrets != nil {
 		args = append(args, "seed", hex.EncodeToString(d.Secrets.Seed), "tkey", hex.EncodeToString(d.Secrets.TicketKey))

@@ -48,6 +48,14 @@
 --     one per shopper's bucket, and a shopper who pressed before is read
 --     there without her bucket. A drop made before keeps the state in her
 --     registration field. user_get, state_put and preload choose;
+--   * a win's event in a BATCH call of a drop made since 2026-12-04
+--     evening (the drop hash's 'ce' = 1) is packed positionally, "W US
+--     <own id> US user US qty US expires_at US <own share code>", in an
+--     outbox entry of format 3, instead of "won US reservation US <id> US
+--     user US ..." (format 2): a third of the bytes, and no field names
+--     built per win. Older drops keep format 2, which nodes from before
+--     read (--reservation-hashes keeps new drops on it for a rolling
+--     upgrade); compact_events() chooses;
 --   * BATCH mode (a script sets BATCH = true and calls flush() before it
 --     returns): shoppers' fields are read through a cache (preload() fills
 --     it with one HMGET) and written back by flush() in one HSET, share
@@ -136,6 +144,16 @@ local SB = nil
 local function sale_buyers()
   if SB == nil then SB = num(redis.call('HGET', P .. 'drop', 'sb')) end
   return SB
+end
+
+-- CE is 1 when the drop's wins go to the outbox in the compact form of
+-- format 3 (see the conventions); nil until compact_events() first reads
+-- it, unless the script read it with its other drop fields.
+local CE = nil
+
+local function compact_events()
+  if CE == nil then CE = num(redis.call('HGET', P .. 'drop', 'ce')) end
+  return CE
 end
 
 -- own_part is an id or share code without its "<drop>." (drop ids have
@@ -446,7 +464,7 @@ local function flush()
   if #EVENTS > 0 then
     -- One entry for all of the call's events: the relay fans it out to
     -- one message per event, event i (from 1) with id EVNONCE-<first+i-1>.
-    redis.call('XADD', K_OUTBOX, '*', 'v', '2', 'id', EVNONCE, 'first', ms(evseq - #EVENTS + 1),
+    redis.call('XADD', K_OUTBOX, '*', 'v', compact_events() == 1 and '3' or '2', 'id', EVNONCE, 'first', ms(evseq - #EVENTS + 1),
       'time', NOW_S, 'drop', DROP, 'ev', table.concat(EVENTS, RS))
     EVENTS = {}
   end
@@ -584,7 +602,10 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
   end
   -- Product and seconds after start follow from the drop and the event
   -- time; the relay adds them, which keeps every outbox entry small.
-  if BATCH and from_wl ~= 1 then
+  if BATCH and from_wl ~= 1 and compact_events() == 1 then
+    -- Format 3's compact win: the relay rebuilds the rest.
+    pack('W' .. US .. own .. US .. user .. US .. q_s .. US .. exp_s .. US .. share_own)
+  elseif BATCH and from_wl ~= 1 then
     -- emit's packed form, built in one concatenation (no field table).
     pack('won' .. US .. 'reservation' .. US .. rid .. US .. 'user' .. US .. user ..
       US .. 'quantity' .. US .. q_s .. US .. 'expires_at' .. US .. exp_s .. US .. 'share_code' .. US .. share)
