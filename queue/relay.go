@@ -208,6 +208,10 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 // order on the stream; the events of a partly published entry that are
 // sent again carry the same Nats-Msg-Id and JetStream drops them as
 // duplicates.
+// cloudEventsContentType is every published event's Content-Type header
+// value, shared: nats.go only reads a message's headers.
+var cloudEventsContentType = []string{"application/cloudevents+json"}
+
 func (r *Relay) publish(ctx context.Context, d engine.Drop, entries []engine.OutboxEntry) ([]string, error) {
 	pctx, cancel := context.WithTimeout(ctx, r.o.PublishTimeout)
 	defer cancel()
@@ -228,10 +232,14 @@ send:
 				err = merr
 				break send
 			}
-			msg := nats.NewMsg(Subject(ev.Drop, ev.Type))
-			msg.Data = body
-			msg.Header.Set("Content-Type", "application/cloudevents+json")
-			f, perr := r.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID))
+			// The headers are set here rather than through Header.Set and
+			// jetstream.WithMsgID, which allocate an options struct, a
+			// slice per header and a map grown twice for every event.
+			msg := &nats.Msg{Subject: Subject(ev.Drop, ev.Type), Data: body, Header: nats.Header{
+				"Content-Type":        cloudEventsContentType,
+				jetstream.MsgIDHeader: {ev.ID},
+			}}
+			f, perr := r.js.PublishMsgAsync(msg)
 			if perr != nil {
 				err = perr
 				break send

@@ -168,8 +168,9 @@ func (w *world) published(drop string) (perID map[string]int, won map[string]que
 			if err := json.Unmarshal(m.Data(), &ce); err != nil {
 				w.t.Fatalf("not a CloudEvent: %s", m.Data())
 			}
-			if m.Headers().Get(jetstream.MsgIDHeader) != ce.ID || m.Subject() != queue.Subject(drop, queue.TypeOf(ce.Type)) {
-				w.t.Errorf("message %s: id header %q, subject %s", ce.ID, m.Headers().Get(jetstream.MsgIDHeader), m.Subject())
+			if m.Headers().Get(jetstream.MsgIDHeader) != ce.ID || m.Subject() != queue.Subject(drop, queue.TypeOf(ce.Type)) ||
+				m.Headers().Get("Content-Type") != "application/cloudevents+json" {
+				w.t.Errorf("message %s: id header %q, subject %s, headers %v", ce.ID, m.Headers().Get(jetstream.MsgIDHeader), m.Subject(), m.Headers())
 			}
 			perID[ce.ID]++
 			if ce.Type == "flashdrop.won" {
