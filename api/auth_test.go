@@ -590,3 +590,38 @@ func BenchmarkAuthenticate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAuthenticateChurn: first presses of four times as many
+// shoppers as the cache holds, every one a miss that verifies the token
+// and makes room in a full shard (a release day whose registrants' tokens
+// filled the cache).
+func BenchmarkAuthenticateChurn(b *testing.B) {
+	const perShard = 256
+	cfg := authTestConfig()
+	cfg.Issuer, cfg.Audience = "flashdrop-shop", "flashdrop-api"
+	toks := make([][]byte, 4*perShard*authCacheShards)
+	for i := range toks {
+		tok, err := MintShopperToken(authTestSecret, fmt.Sprint("shopper-", i), time.Hour, time.Now(), "flashdrop-shop", "flashdrop-api")
+		if err != nil {
+			b.Fatal(err)
+		}
+		toks[i] = []byte("Bearer " + tok)
+	}
+	a, err := newAuthenticatorSize(cfg, nil, perShard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, h := range toks {
+		if _, err := a.authenticate(h); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := a.authenticate(toks[i%len(toks)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
