@@ -35,7 +35,11 @@ type dropKeys struct {
 	// first wins; it overrides her registration field, which then only
 	// says she registered). A drop made before keeps the state in reg.
 	buyers string
-	holds  string // zset: reservation id -> expires_at (ms)
+	// holds is a zset scored by deadline (ms): of a drop with 'hb', one
+	// member per call and deadline, "*" and the own ids of its holds
+	// joined by ',' (lib.lua); of a drop made before, one reservation id
+	// per hold.
+	holds  string
 	wl     string // zset: user -> waitlist sequence
 	wlq    string // hash: user -> quantity wanted
 	wlend  string // set: users whose wait ended with the sale

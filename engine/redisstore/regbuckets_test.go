@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -314,6 +315,15 @@ func TestOldDropKeepsReservationHashes(t *testing.T) {
 			t.Fatalf("%s: the sale: %+v %v", tc.name, res, err)
 		}
 		a, b := res[0].Reservation, res[1].Reservation
+		// The two holds' deadlines: one member for the call in a new
+		// drop's index, one per hold in an old one's.
+		hold := []string{a.ID, b.ID}
+		if tc.packed {
+			hold = []string{"*" + strings.TrimPrefix(a.ID, d.ID+".") + "," + strings.TrimPrefix(b.ID, d.ID+".")}
+		}
+		if idx := f.rdb.ZRange(ctx(t), redisstore.KeysForTest(d.ID).Holds, 0, -1).Val(); !slices.Equal(idx, hold) && !(len(hold) == 2 && slices.Equal(idx, []string{b.ID, a.ID})) {
+			t.Fatalf("%s: hold index %q, want %q", tc.name, idx, hold)
+		}
 		if got, err := f.eng.Reservation(ctx(t), a.ID, "a"); err != nil || got != a {
 			t.Fatalf("%s: read back %+v %v, want %+v", tc.name, got, err, a)
 		}
@@ -377,4 +387,84 @@ func TestOldDropKeepsReservationHashes(t *testing.T) {
 		}
 		checkInvariants(t, f, d, nil)
 	}
+}
+
+// TestHoldIndexPerCall: a new drop indexes a call's holds as one member
+// per deadline (at most 512 ids each); expiry takes a due member whole,
+// releases the ids still held and skips those confirmed or cancelled
+// since, and stops before a member that would take it past its limit,
+// unless that member comes first.
+func TestHoldIndexPerCall(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Shared(t).Client()
+	t.Cleanup(func() { rdb.Close() })
+	f := newFixture("redis", rdb)
+	d := f.newDrop(t, 1000, 1)
+	users := make([]string, 710)
+	for i := range users {
+		users[i] = fmt.Sprint("h", i)
+	}
+	f.register(t, d.ID, users...)
+	holds := redisstore.KeysForTest(d.ID).Holds
+	reserve := func(us []string) []engine.ReserveResult {
+		t.Helper()
+		reqs := make([]engine.ReserveRequest, len(us))
+		for i, u := range us {
+			reqs[i] = engine.ReserveRequest{User: u, Quantity: 1}
+		}
+		f.clock.Advance(time.Millisecond)
+		res, err := f.eng.ReserveBatch(ctx(t), d.ID, reqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			if r.Err != nil {
+				t.Fatalf("request %d: %v", i, r.Err)
+			}
+		}
+		return res
+	}
+	f.clock.Set(t0)
+	a := reserve(users[:40])
+	b := reserve(users[40:70])
+	if n := f.rdb.ZCard(ctx(t), holds).Val(); n != 2 {
+		t.Fatalf("two calls left %d members in the hold index, want 2", n)
+	}
+	c := reserve(users[70:])
+	if n := f.rdb.ZCard(ctx(t), holds).Val(); n != 4 {
+		t.Fatalf("a call of 640 holds added %d members, want 2 (512 ids at most each)", n-2)
+	}
+	if _, err := f.eng.Confirm(ctx(t), a[0].Reservation.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Cancel(ctx(t), b[0].Reservation.ID, b[0].Reservation.User); err != nil {
+		t.Fatal(err)
+	}
+	checkInvariants(t, f, d, nil)
+	f.clock.Set(c[0].Reservation.ExpiresAt)
+	// a's member (40 ids) comes first and is taken whole; b's 30 would
+	// take the call past 50.
+	var got []int
+	for i := range 5 {
+		limit := 50
+		if i >= 2 {
+			limit = 10 // a member larger than the limit, first: taken whole
+		}
+		n, err := f.store.ExpireDue(ctx(t), d.ID, f.clock.Now(), limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+	}
+	// c's two members share a deadline; either may come first.
+	if !slices.Equal(got, []int{39, 29, 512, 128, 0}) && !slices.Equal(got, []int{39, 29, 128, 512, 0}) {
+		t.Fatalf("expiry calls expired %v, want 39, 29, then 512 and 128 in either order, 0", got)
+	}
+	if n := f.rdb.ZCard(ctx(t), holds).Val(); n != 0 {
+		t.Fatalf("%d members left in the hold index", n)
+	}
+	if st := f.stats(t, d.ID); st.Held != 0 || st.Confirmed != 1 {
+		t.Fatalf("stats after expiry: %+v", st)
+	}
+	checkInvariants(t, f, d, nil)
 }

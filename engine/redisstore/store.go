@@ -45,7 +45,9 @@ type Options struct {
 	// registration fields (no 'sb'), which nodes from before the buyers
 	// hash read: they would miss a winner's units and let her past her
 	// limit. And it keeps new drops' wins in outbox entries of format 2
-	// (no 'ce'), which relays from before compact wins decode.
+	// (no 'ce'), which relays from before compact wins decode, and their
+	// holds indexed one by one (no 'hb'), which sweepers from before
+	// per-call hold members expire.
 	ReservationHashes bool
 }
 
@@ -142,10 +144,10 @@ func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) (bool, error) {
 	}
 	if s.packed {
 		// Packed reservations, the shoppers' sale state apart from
-		// their registrations, and compact wins in the outbox: the
-		// layout of this version (the same compatibility flag keeps all
-		// three off for older nodes).
-		args = append(args, "rl", "1", "sb", "1", "ce", "1")
+		// their registrations, compact wins in the outbox and holds
+		// indexed per call: the layout of this version (the same
+		// compatibility flag keeps all four off for older nodes).
+		args = append(args, "rl", "1", "sb", "1", "ce", "1", "hb", "1")
 	}
 	if d.Secrets != nil {
 		args = append(args, "seed", hex.EncodeToString(d.Secrets.Seed), "tkey", hex.EncodeToString(d.Secrets.TicketKey))

@@ -37,9 +37,9 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   local diff = {16}
   for i = 1, #ARGV, 2 do
     local k = ARGV[i]
-    -- 'rb', 'rl', 'sb' and 'ce' are the store's layouts, not configuration: a drop
+    -- 'rb', 'rl', 'sb', 'ce' and 'hb' are the store's layouts, not configuration: a drop
     -- made by an older version has none and is the same drop.
-    if k ~= 'created' and k ~= 'paused' and k ~= 'sh' and k ~= 'rb' and k ~= 'rl' and k ~= 'sb' and k ~= 'ce' and not secret[k] and (cur[k] or '') ~= ARGV[i + 1] then
+    if k ~= 'created' and k ~= 'paused' and k ~= 'sh' and k ~= 'rb' and k ~= 'rl' and k ~= 'sb' and k ~= 'ce' and k ~= 'hb' and not secret[k] and (cur[k] or '') ~= ARGV[i + 1] then
       diff[#diff + 1] = k
     end
   end

@@ -7,7 +7,9 @@
 -- ARGV[4] secret nonce   ARGV[5] event nonce   ARGV[6] limit (1..10000)
 --
 -- Returns the number of holds expired. A hold is due when expires_at <= now,
--- never before (I7). Many nodes may run this at once: each call sees the
+-- never before (I7). A drop that indexes its holds per call (lib.lua, 'hb')
+-- has members of up to HOLD_GROUP ids, each taken whole: a call looks at
+-- `limit` holds or fewer, unless its first member alone has more. Many nodes may run this at once: each call sees the
 -- holds the previous one left, so a hold is released exactly once. The work
 -- is O(limit) plus the waitlist promotions the released units pay for.
 -- A call that expired something records its count, so a repeat of the same
@@ -30,15 +32,41 @@ if rec then return tonumber(rec) end
 local due = redis.call('ZRANGEBYSCORE', K_HOLDS, '-inf', ms(NOW), 'LIMIT', 0, limit)
 if #due == 0 then return 0 end
 local cfg = load_cfg(KEYS[1])
-local n = 0
-for _, rid in ipairs(due) do
-  local r = res_get(rid) -- user, qty, status, won, exp, …
-  if r[3] == 'held' and num(r[5]) <= NOW then
-    release(rid, r[1], num(r[2]), 'expired', cfg)
-    n = n + 1
+local n, seen = 0, 0
+for _, m in ipairs(due) do
+  if string.sub(m, 1, 1) == '*' then
+    -- One call's holds: those still held are released; a confirmed or
+    -- cancelled one was left here by its settle.
+    local owns = {}
+    for own in string.gmatch(m, '[^*,]+') do owns[#owns + 1] = own end
+    if seen > 0 and seen + #owns > limit then break end
+    seen = seen + #owns
+    for _, own in ipairs(owns) do
+      local rid = DROP .. '.' .. own
+      local r = res_get(rid)
+      if r[3] == 'held' and num(r[5]) <= NOW then
+        release(rid, r[1], num(r[2]), 'expired', cfg)
+        n = n + 1
+      elseif r[3] == 'held' then
+        -- Not due: the member's deadline is every one of its holds',
+        -- so this cannot happen; if it did, the hold stays indexed.
+        NEW_HOLDS[#NEW_HOLDS + 1] = r[5]
+        NEW_HOLDS[#NEW_HOLDS + 1] = own
+      end
+    end
+    redis.call('ZREM', K_HOLDS, m)
   else
-    -- Settled some other way; the index entry is stale.
-    redis.call('ZREM', K_HOLDS, rid)
+    if seen >= limit then break end
+    seen = seen + 1
+    local rid = m
+    local r = res_get(rid) -- user, qty, status, won, exp, …
+    if r[3] == 'held' and num(r[5]) <= NOW then
+      release(rid, r[1], num(r[2]), 'expired', cfg)
+      n = n + 1
+    else
+      -- Settled some other way; the index entry is stale.
+      redis.call('ZREM', K_HOLDS, rid)
+    end
   end
 end
 flush()

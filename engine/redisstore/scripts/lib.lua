@@ -56,6 +56,14 @@
 --     built per win. Older drops keep format 2, which nodes from before
 --     read (--reservation-hashes keeps new drops on it for a rolling
 --     upgrade); compact_events() chooses;
+--   * the holds' deadlines of a drop made since 2026-12-04 evening (the
+--     drop hash's 'hb' = 1) are indexed per call, not per hold: flush()
+--     adds one member per deadline to K_HOLDS, "*" followed by the own
+--     ids (without "<drop>.") of the call's holds with that deadline,
+--     joined by ',' (at most HOLD_GROUP of them), scored by the deadline.
+--     A confirm or cancel leaves its hold's id in the member; expire.lua
+--     takes a due member whole and releases the ids still held. An older
+--     drop has one member per hold, its id. hold_batches() chooses;
 --   * BATCH mode (a script sets BATCH = true and calls flush() before it
 --     returns): shoppers' fields are read through a cache (preload() fills
 --     it with one HMGET) and written back by flush() in one HSET, share
@@ -154,6 +162,18 @@ local CE = nil
 local function compact_events()
   if CE == nil then CE = num(redis.call('HGET', P .. 'drop', 'ce')) end
   return CE
+end
+
+-- HB is 1 when the drop indexes its holds per call (see the
+-- conventions); nil until hold_batches() first reads it, unless the
+-- script read it with its other drop fields. HOLD_GROUP bounds a member,
+-- so that one expiry call's work stays bounded too.
+local HB = nil
+local HOLD_GROUP = 512
+
+local function hold_batches()
+  if HB == nil then HB = num(redis.call('HGET', P .. 'drop', 'hb')) end
+  return HB
 end
 
 -- own_part is an id or share code without its "<drop>." (drop ids have
@@ -426,6 +446,34 @@ end
 local function flush()
   if HELD ~= 0 then redis.call('HINCRBY', K_COUNTERS, 'held', HELD) end
   if RESERVED ~= 0 then redis.call('HINCRBY', K_COUNTERS, 'reservations', RESERVED) end
+  if #NEW_HOLDS > 0 and hold_batches() == 1 then
+    -- NEW_HOLDS pairs a deadline with an own id here (new_hold): one
+    -- member per deadline and HOLD_GROUP ids. A call's holds nearly
+    -- always share one deadline.
+    local groups, order = {}, {}
+    for i = 1, #NEW_HOLDS, 2 do
+      local e = NEW_HOLDS[i]
+      local g = groups[e]
+      if not g or #g[#g] >= HOLD_GROUP then
+        if not g then
+          g = {}
+          groups[e] = g
+          order[#order + 1] = e
+        end
+        g[#g + 1] = {}
+      end
+      local ids = g[#g]
+      ids[#ids + 1] = NEW_HOLDS[i + 1]
+    end
+    local args = {}
+    for _, e in ipairs(order) do
+      for _, ids in ipairs(groups[e]) do
+        args[#args + 1] = e
+        args[#args + 1] = '*' .. table.concat(ids, ',')
+      end
+    end
+    NEW_HOLDS = args
+  end
   -- One variadic ZADD per call; a chunk of at most 2000 pairs keeps the
   -- argument list within what unpack() takes.
   for i = 1, #NEW_HOLDS, 4000 do
@@ -583,7 +631,7 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
     redis.call('HSET', P .. 'share', share_own, rid)
   end
   NEW_HOLDS[#NEW_HOLDS + 1] = exp_s
-  NEW_HOLDS[#NEW_HOLDS + 1] = rid
+  NEW_HOLDS[#NEW_HOLDS + 1] = hold_batches() == 1 and own or rid
   HELD, RESERVED = HELD + q, RESERVED + 1
   user_set(user, at, units + q, rid, own)
   -- A win takes the winner off the waitlist for what she won: her entry
@@ -672,7 +720,8 @@ end
 -- resume); after the sale has ended, straight back to stock.
 local function release(rid, r_user, q, status, cfg)
   res_set_status(rid, status)
-  redis.call('ZREM', K_HOLDS, rid)
+  -- A per-call member keeps the id until expire.lua takes it.
+  if hold_batches() ~= 1 then redis.call('ZREM', K_HOLDS, rid) end
   HELD = HELD - q
   redis.call('HINCRBY', K_COUNTERS, 'released', q)
   local at, units, latest = user_get(r_user)
