@@ -9,8 +9,9 @@
 -- Returns the number of holds expired. A hold is due when expires_at <= now,
 -- never before (I7). A drop that indexes its holds per call (lib.lua, 'hb')
 -- has members of up to HOLD_GROUP ids, each taken whole: a call looks at
--- `limit` holds or fewer, unless its first member alone has more. Many nodes may run this at once: each call sees the
--- holds the previous one left, so a hold is released exactly once. The work
+-- `limit` holds or fewer, unless its first member alone has more. Many
+-- nodes may run this at once: each call sees the holds the previous one
+-- left, so a hold is released exactly once. The work
 -- is O(limit) plus the waitlist promotions the released units pay for.
 -- A call that expired something records its count, so a repeat of the same
 -- call (a retry after a lost reply) answers the same and changes nothing.
@@ -33,6 +34,17 @@ local due = redis.call('ZRANGEBYSCORE', K_HOLDS, '-inf', ms(NOW), 'LIMIT', 0, li
 if #due == 0 then return 0 end
 local cfg = load_cfg(KEYS[1])
 local n, seen = 0, 0
+-- expire_due releases rid if it is held and due; else it returns the
+-- reservation's fields (user, qty, status, won, exp, …).
+local function expire_due(rid)
+  local r = res_get(rid)
+  if r[3] == 'held' and num(r[5]) <= NOW then
+    release(rid, r[1], num(r[2]), 'expired', cfg)
+    n = n + 1
+    return nil
+  end
+  return r
+end
 for _, m in ipairs(due) do
   if string.sub(m, 1, 1) == '*' then
     -- One call's holds: those still held are released; a confirmed or
@@ -42,12 +54,8 @@ for _, m in ipairs(due) do
     if seen > 0 and seen + #owns > limit then break end
     seen = seen + #owns
     for _, own in ipairs(owns) do
-      local rid = DROP .. '.' .. own
-      local r = res_get(rid)
-      if r[3] == 'held' and num(r[5]) <= NOW then
-        release(rid, r[1], num(r[2]), 'expired', cfg)
-        n = n + 1
-      elseif r[3] == 'held' then
+      local r = expire_due(DROP .. '.' .. own)
+      if r and r[3] == 'held' then
         -- Not due: the member's deadline is every one of its holds',
         -- so this cannot happen; if it did, the hold stays indexed.
         NEW_HOLDS[#NEW_HOLDS + 1] = r[5]
@@ -58,14 +66,9 @@ for _, m in ipairs(due) do
   else
     if seen >= limit then break end
     seen = seen + 1
-    local rid = m
-    local r = res_get(rid) -- user, qty, status, won, exp, …
-    if r[3] == 'held' and num(r[5]) <= NOW then
-      release(rid, r[1], num(r[2]), 'expired', cfg)
-      n = n + 1
-    else
+    if expire_due(m) then
       -- Settled some other way; the index entry is stale.
-      redis.call('ZREM', K_HOLDS, rid)
+      redis.call('ZREM', K_HOLDS, m)
     end
   end
 end

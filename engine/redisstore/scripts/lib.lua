@@ -24,8 +24,8 @@
 --   * a shopper's whole state in a drop is one field of a reg hash,
 --     "<registered_at>" or "<registered_at>|<units held+confirmed>|<latest
 --     reservation id>", so the hot path reads and writes it with one call each.
---     Which hash: a drop made since 2026-12-03 has RB registration buckets
---     (the drop hash's 'rb'), K_REG..':'..b for a bucket b of the user id, small
+--     Which hash: a drop made since 2026-12-03 has layout('rb')
+--     registration buckets (the drop hash's 'rb'), K_REG..':'..b for a bucket b of the user id, small
 --     enough for Redis to keep each as a listpack (about 30 B a shopper
 --     instead of 64 in one big hashtable); an older drop has no 'rb' and
 --     keeps every shopper in K_REG itself. reg_key() is the one place that
@@ -55,7 +55,7 @@
 --     user US ..." (format 2): a third of the bytes, and no field names
 --     built per win. Older drops keep format 2, which nodes from before
 --     read (--reservation-hashes keeps new drops on it for a rolling
---     upgrade); compact_events() chooses;
+--     upgrade); layout('ce') chooses;
 --   * the holds' deadlines of a drop made since 2026-12-04 evening (the
 --     drop hash's 'hb' = 1) are indexed per call, not per hold: flush()
 --     adds one member per deadline to K_HOLDS, "*" followed by the own
@@ -63,7 +63,7 @@
 --     joined by ',' (at most HOLD_GROUP of them), scored by the deadline.
 --     A confirm or cancel leaves its hold's id in the member; expire.lua
 --     takes a due member whole and releases the ids still held. An older
---     drop has one member per hold, its id. hold_batches() chooses;
+--     drop has one member per hold, its id. layout('hb') chooses;
 --   * BATCH mode (a script sets BATCH = true and calls flush() before it
 --     returns): shoppers' fields are read through a cache (preload() fills
 --     it with one HMGET) and written back by flush() in one HSET, share
@@ -121,60 +121,31 @@ local function num(v)
   return tonumber(v) or 0
 end
 
--- RB is the drop's number of registration buckets, 0 for one hash (the
--- layout of older drops); nil until reg_buckets() first reads it, unless
--- the script read it with its other drop fields. REGK caches each
--- shopper's key for the call.
-local RB = nil
+-- layout(name) is one of the drop's layout fields (the conventions
+-- above), 0 when the drop has none, read once per call, unless the
+-- script read it with its other drop fields (reserve.lua, soldout.lua
+-- fill LAYOUT):
+--   rb  the number of registration buckets, 0 for one hash (older drops);
+--   rl  1 for packed reservation records in P..'res', 0 for a hash each;
+--   sb  1 when shoppers' sale state is in P..'buyers';
+--   ce  1 when wins go to the outbox in format 3's compact form;
+--   hb  1 when holds are indexed per call.
+local LAYOUT = {}
+
+local function layout(name)
+  local v = LAYOUT[name]
+  if v == nil then
+    v = num(redis.call('HGET', P .. 'drop', name))
+    LAYOUT[name] = v
+  end
+  return v
+end
+
+-- REGK caches each shopper's registration key for the call. HOLD_GROUP
+-- bounds a per-call holds member, so that one expiry call's work stays
+-- bounded too.
 local REGK = {}
-
-local function reg_buckets()
-  if RB == nil then RB = num(redis.call('HGET', P .. 'drop', 'rb')) end
-  return RB
-end
-
--- RL is the drop's reservation layout: 1 for packed records in
--- P..'res', 0 for a hash per reservation (older drops); nil until
--- res_layout() first reads it, unless the script read it with its other
--- drop fields.
-local RL = nil
-
-local function res_layout()
-  if RL == nil then RL = num(redis.call('HGET', P .. 'drop', 'rl')) end
-  return RL
-end
-
--- SB is 1 when the drop keeps shoppers' sale state in P..'buyers' (see
--- the conventions); nil until sale_buyers() first reads it, unless the
--- script read it with its other drop fields.
-local SB = nil
-
-local function sale_buyers()
-  if SB == nil then SB = num(redis.call('HGET', P .. 'drop', 'sb')) end
-  return SB
-end
-
--- CE is 1 when the drop's wins go to the outbox in the compact form of
--- format 3 (see the conventions); nil until compact_events() first reads
--- it, unless the script read it with its other drop fields.
-local CE = nil
-
-local function compact_events()
-  if CE == nil then CE = num(redis.call('HGET', P .. 'drop', 'ce')) end
-  return CE
-end
-
--- HB is 1 when the drop indexes its holds per call (see the
--- conventions); nil until hold_batches() first reads it, unless the
--- script read it with its other drop fields. HOLD_GROUP bounds a member,
--- so that one expiry call's work stays bounded too.
-local HB = nil
 local HOLD_GROUP = 512
-
-local function hold_batches()
-  if HB == nil then HB = num(redis.call('HGET', P .. 'drop', 'hb')) end
-  return HB
-end
 
 -- own_part is an id or share code without its "<drop>." (drop ids have
 -- no '.').
@@ -211,7 +182,7 @@ end
 -- status, won, exp, upd, share, wl (strings; every one false when there
 -- is no such reservation), from either layout.
 local function res_get(rid)
-  if res_layout() == 0 then
+  if layout('rl') == 0 then
     return redis.call('HMGET', P .. 'r:' .. rid, 'user', 'qty', 'status', 'won', 'exp', 'upd', 'share', 'wl')
   end
   local _, _, v = packed_record(rid)
@@ -225,7 +196,7 @@ end
 -- id and share code without "<drop>."): in BATCH mode with the call's
 -- other new ones in flush().
 local function res_put_new(rid, own, user, q_s, won, exp_s, share, share_own, wl)
-  if res_layout() == 0 then
+  if layout('rl') == 0 then
     redis.call('HSET', P .. 'r:' .. rid, 'user', user, 'qty', q_s, 'status', 'held', 'won', won,
       'exp', exp_s, 'upd', won, 'share', share, 'wl', wl)
     return
@@ -242,7 +213,7 @@ end
 
 -- res_set_status sets an existing reservation's status, updated now.
 local function res_set_status(rid, status)
-  if res_layout() == 0 then
+  if layout('rl') == 0 then
     redis.call('HSET', P .. 'r:' .. rid, 'status', status, 'upd', NOW_S)
     return
   end
@@ -256,16 +227,17 @@ end
 
 -- reg_key is the hash that holds user's reg field. The bucket is a
 -- polynomial hash of the id's bytes modulo the prime 2^31 - 1 (exact in
--- Lua's doubles: h * 1000003 + 255 < 2^53), modulo RB. A multiplier near
--- 2^20 spreads ids that differ in their last digits (31 filled the
--- fullest of 16,384 buckets with 128 of a million "buyer-<n>", 77 now).
+-- Lua's doubles: h * 1000003 + 255 < 2^53), modulo layout('rb'). A
+-- multiplier near 2^20 spreads ids that differ in their last digits (31
+-- filled the fullest of 16,384 buckets with 128 of a million
+-- "buyer-<n>", 77 now).
 local function reg_key(user)
-  if reg_buckets() == 0 then return K_REG end
+  if layout('rb') == 0 then return K_REG end
   local k = REGK[user]
   if k then return k end
   local h = 0
   for i = 1, #user do h = (h * 1000003 + string.byte(user, i)) % 2147483647 end
-  k = K_REG .. ':' .. (h % RB)
+  k = K_REG .. ':' .. (h % layout('rb'))
   REGK[user] = k
   return k
 end
@@ -342,7 +314,7 @@ local function preload(users)
       want[#want + 1] = u
     end
   end
-  if #want > 0 and sale_buyers() == 1 then
+  if #want > 0 and layout('sb') == 1 then
     -- A shopper who pressed before is found here, without her bucket.
     local rest = {}
     for i = 1, #want, 4000 do
@@ -371,7 +343,7 @@ end
 local function user_get(user)
   local v = REG[user]
   if v == nil then
-    if sale_buyers() == 1 then v = redis.call('HGET', P .. 'buyers', user) end
+    if layout('sb') == 1 then v = redis.call('HGET', P .. 'buyers', user) end
     if not v then v = redis.call('HGET', reg_key(user), user) or false end
     if BATCH then REG[user] = v end
   end
@@ -380,7 +352,7 @@ local function user_get(user)
   if not at then return v, 0, nil end
   -- A bucketed drop's field keeps the id without "<drop>." (user_set);
   -- drop ids have no '.', so an id with one is whole.
-  if reg_buckets() > 0 and rid ~= '' and not string.find(rid, '.', 1, true) then
+  if layout('rb') > 0 and rid ~= '' and not string.find(rid, '.', 1, true) then
     rid = string.sub(P, 5, -3) .. '.' .. rid
   end
   return at, tonumber(units) or 0, rid
@@ -405,7 +377,7 @@ end
 -- state_put sets a shopper's sale state to v (the reg field's form): in
 -- P..'buyers' when the drop keeps it there, else her reg field.
 local function state_put(user, v)
-  if sale_buyers() ~= 1 then return reg_put(user, v) end
+  if layout('sb') ~= 1 then return reg_put(user, v) end
   if not BATCH then
     redis.call('HSET', P .. 'buyers', user, v)
     REG[user] = v
@@ -425,7 +397,7 @@ end
 -- turns its whole bucket into a hashtable for good.
 local function user_set(user, at, units, rid, own)
   rid = rid or ''
-  if reg_buckets() > 0 and rid ~= '' then
+  if layout('rb') > 0 and rid ~= '' then
     if own then
       rid = own -- the caller has the id without "<drop>." at hand
     else
@@ -446,7 +418,7 @@ end
 local function flush()
   if HELD ~= 0 then redis.call('HINCRBY', K_COUNTERS, 'held', HELD) end
   if RESERVED ~= 0 then redis.call('HINCRBY', K_COUNTERS, 'reservations', RESERVED) end
-  if #NEW_HOLDS > 0 and hold_batches() == 1 then
+  if #NEW_HOLDS > 0 and layout('hb') == 1 then
     -- NEW_HOLDS pairs a deadline with an own id here (new_hold): one
     -- member per deadline and HOLD_GROUP ids. A call's holds nearly
     -- always share one deadline.
@@ -512,7 +484,7 @@ local function flush()
   if #EVENTS > 0 then
     -- One entry for all of the call's events: the relay fans it out to
     -- one message per event, event i (from 1) with id EVNONCE-<first+i-1>.
-    redis.call('XADD', K_OUTBOX, '*', 'v', compact_events() == 1 and '3' or '2', 'id', EVNONCE, 'first', ms(evseq - #EVENTS + 1),
+    redis.call('XADD', K_OUTBOX, '*', 'v', layout('ce') == 1 and '3' or '2', 'id', EVNONCE, 'first', ms(evseq - #EVENTS + 1),
       'time', NOW_S, 'drop', DROP, 'ev', table.concat(EVENTS, RS))
     EVENTS = {}
   end
@@ -631,7 +603,7 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
     redis.call('HSET', P .. 'share', share_own, rid)
   end
   NEW_HOLDS[#NEW_HOLDS + 1] = exp_s
-  NEW_HOLDS[#NEW_HOLDS + 1] = hold_batches() == 1 and own or rid
+  NEW_HOLDS[#NEW_HOLDS + 1] = layout('hb') == 1 and own or rid
   HELD, RESERVED = HELD + q, RESERVED + 1
   user_set(user, at, units + q, rid, own)
   -- A win takes the winner off the waitlist for what she won: her entry
@@ -650,7 +622,7 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
   end
   -- Product and seconds after start follow from the drop and the event
   -- time; the relay adds them, which keeps every outbox entry small.
-  if BATCH and from_wl ~= 1 and compact_events() == 1 then
+  if BATCH and from_wl ~= 1 and layout('ce') == 1 then
     -- Format 3's compact win: the relay rebuilds the rest.
     pack('W' .. US .. own .. US .. user .. US .. q_s .. US .. exp_s .. US .. share_own)
   elseif BATCH and from_wl ~= 1 then
@@ -721,7 +693,7 @@ end
 local function release(rid, r_user, q, status, cfg)
   res_set_status(rid, status)
   -- A per-call member keeps the id until expire.lua takes it.
-  if hold_batches() ~= 1 then redis.call('ZREM', K_HOLDS, rid) end
+  if layout('hb') ~= 1 then redis.call('ZREM', K_HOLDS, rid) end
   HELD = HELD - q
   redis.call('HINCRBY', K_COUNTERS, 'released', q)
   local at, units, latest = user_get(r_user)

@@ -82,7 +82,7 @@ if rec then return reserve_replies(rec, {}) end
 local c = redis.call('HMGET', K_DROP, 'stock', 'limit', 'hold', 'ss', 'se', 'mode', 'paused', 'drawn', 'rb', 'rl', 'sb', 'ce', 'hb')
 -- The registration, reservation, sale-state, event and hold-index layouts (lib.lua), read
 -- with the rest.
-RB, RL, SB, CE, HB = num(c[9]), num(c[10]), num(c[11]), num(c[12]), num(c[13])
+LAYOUT = {rb = num(c[9]), rl = num(c[10]), sb = num(c[11]), ce = num(c[12]), hb = num(c[13])}
 local verdict = 0
 -- drawn: a draw drop after its draw answers each shopper her result.
 local drawn = false

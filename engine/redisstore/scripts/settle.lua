@@ -50,7 +50,7 @@ if action == 'confirm' then
   if status == 'expired' then return {11} end
   if status == 'held' then
     res_set_status(rid, 'confirmed')
-    if hold_batches() ~= 1 then redis.call('ZREM', K_HOLDS, rid) end
+    if layout('hb') ~= 1 then redis.call('ZREM', K_HOLDS, rid) end
     HELD = HELD - q
     redis.call('HINCRBY', K_COUNTERS, 'confirmed', q)
     emit('confirmed', {'reservation', rid, 'user', user, 'quantity', ms(q)})

@@ -57,7 +57,7 @@ if not c[1] or c[6] == '1' or NOW < num(c[3]) or (num(c[4]) > 0 and NOW >= num(c
    or num(redis.call('HGET', KEYS[2], 'available')) > 0 then
   return {0}
 end
-RB, SB = num(c[7]), num(c[8])
+LAYOUT.rb, LAYOUT.sb = num(c[7]), num(c[8])
 local limit = num(c[2])
 local wl = redis.call('ZCARD', KEYS[4]) > 0
 local users = {}
