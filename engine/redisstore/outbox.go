@@ -62,8 +62,8 @@ const (
 func DecodeEntry(v map[string]any) ([]engine.Event, error) {
 	format, _ := v["v"].(string)
 	if format != "2" && format != "3" {
-		if s := format; s != "" {
-			return nil, fmt.Errorf("redisstore: outbox entry of unknown format %q", s)
+		if format != "" {
+			return nil, fmt.Errorf("redisstore: outbox entry of unknown format %q", format)
 		}
 		ev, err := DecodeEvent(v)
 		if err != nil {

@@ -315,22 +315,20 @@ func FuzzDecodeEntry(f *testing.F) {
 // fuzzDecodeEntryAgainstReference fails t unless DecodeEntry and
 // referenceDecodePacked agree on entry.
 func fuzzDecodeEntryAgainstReference(t *testing.T, entry map[string]any) {
-	{
-		got, err := redisstore.DecodeEntry(entry)
-		want, werr := referenceDecodePacked(entry)
-		if (err == nil) != (werr == nil) {
-			t.Fatalf("error %v, reference error %v", err, werr)
-		}
-		if err != nil {
-			return
-		}
-		if len(got) != len(want) {
-			t.Fatalf("%d events, reference %d", len(got), len(want))
-		}
-		for i := range got {
-			if !reflect.DeepEqual(got[i], want[i]) {
-				t.Fatalf("event %d: %+v, reference %+v", i, got[i], want[i])
-			}
+	got, err := redisstore.DecodeEntry(entry)
+	want, werr := referenceDecodePacked(entry)
+	if (err == nil) != (werr == nil) {
+		t.Fatalf("error %v, reference error %v", err, werr)
+	}
+	if err != nil {
+		return
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d events, reference %d", len(got), len(want))
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("event %d: %+v, reference %+v", i, got[i], want[i])
 		}
 	}
 }
