@@ -201,6 +201,10 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 	}
 }
 
+// cloudEventsContentType is every published event's Content-Type header
+// value, shared: nats.go only reads a message's headers.
+var cloudEventsContentType = []string{"application/cloudevents+json"}
+
 // publish sends the events of entries in order, one message per event
 // (an entry holds one store call's events), and returns the refs of the
 // leading run of entries every event of which JetStream acknowledged.
@@ -208,10 +212,6 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 // order on the stream; the events of a partly published entry that are
 // sent again carry the same Nats-Msg-Id and JetStream drops them as
 // duplicates.
-// cloudEventsContentType is every published event's Content-Type header
-// value, shared: nats.go only reads a message's headers.
-var cloudEventsContentType = []string{"application/cloudevents+json"}
-
 func (r *Relay) publish(ctx context.Context, d engine.Drop, entries []engine.OutboxEntry) ([]string, error) {
 	pctx, cancel := context.WithTimeout(ctx, r.o.PublishTimeout)
 	defer cancel()
