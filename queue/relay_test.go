@@ -56,15 +56,7 @@ func newWorld(t *testing.T) *world {
 	rdb := rs.Client()
 	t.Cleanup(func() { rdb.Close() })
 	ns := natstest.Start(t)
-	nc, err := nats.Connect(ns.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := ns.Connect(t)
 	if _, err := queue.EnsureStream(ctx(t), js, queue.StreamOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,14 @@ type StreamOptions struct {
 	Duplicates time.Duration
 	// MaxAge bounds how long events are kept (default 7 days).
 	MaxAge time.Duration
+	// Embedded says the stream lives on serve's embedded NATS server, in
+	// a directory made at start and deleted at exit that no later process
+	// reads: its messages last exactly as long as the process, whether
+	// each is written to the file at once or a moment later. Such a
+	// stream is flushed asynchronously (JetStream's async persist mode),
+	// which saves a write per event on the node's own CPU. An external
+	// server's stream keeps the default: acknowledged means written.
+	Embedded bool
 }
 
 // EnsureStream creates the FLASHDROP stream, or updates it to these
@@ -49,6 +57,9 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) 
 		Duplicates:  o.Duplicates,
 		MaxAge:      o.MaxAge,
 		Retention:   jetstream.LimitsPolicy,
+	}
+	if o.Embedded {
+		cfg.PersistMode = jetstream.AsyncPersistMode
 	}
 	s, err := js.CreateOrUpdateStream(ctx, cfg)
 	if err != nil {

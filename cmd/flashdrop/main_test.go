@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/loadtest"
+	"github.com/flashdrop/flashdrop/queue"
 )
 
 func TestMain(m *testing.M) {
@@ -192,6 +194,17 @@ func TestServeEmbeddedRunsASale(t *testing.T) {
 	testkit.Eventually(t, 0, "the relay to drain the outbox", func() bool {
 		return strings.Contains(call(t, "GET", base+"/metrics", "", "").raw, "\nflashdrop_outbox_lag 0\n")
 	})
+	// The embedded server's stream is flushed asynchronously: its store
+	// is a directory that dies with the process either way. An external
+	// server's is not.
+	if o := streamOptions(ServeConfig{NATSURL: "nats://127.0.0.1:4222", StreamReplicas: 3}); o.Embedded || o.Replicas != 3 {
+		t.Fatalf("external NATS: %+v", o)
+	}
+	if st, err := m.js.Stream(context.Background(), queue.StreamName); err != nil {
+		t.Fatal(err)
+	} else if info, err := st.Info(context.Background()); err != nil || info.Config.PersistMode != jetstream.AsyncPersistMode {
+		t.Fatalf("embedded stream: %v, %+v", err, info)
+	}
 
 	// Every win was announced: `flashdrop events` tails them from the
 	// embedded JetStream, with share links on this server.

@@ -317,13 +317,19 @@ func (m *Main) startNATS(context.Context) (err error) {
 		return fmt.Errorf("--nats-url: %w", err)
 	}
 	m.onStop(func() error { m.nc.Close(); return nil })
-	m.keeper = queue.NewStreamKeeper(m.js, queue.StreamOptions{Replicas: m.Config.StreamReplicas}, m.log)
+	m.keeper = queue.NewStreamKeeper(m.js, streamOptions(m.Config), m.log)
 	m.keeper.Start(context.Background())
 	m.onStop(m.keeper.Close)
 	if !m.keeper.WaitReady(3 * time.Second) {
 		m.log.Warn("NATS is not answering yet: serving anyway; events wait in the outbox until it does")
 	}
 	return nil
+}
+
+// streamOptions are the stream's settings for c: with no --nats-url the
+// stream is the embedded server's, whose directory dies with the process.
+func streamOptions(c ServeConfig) queue.StreamOptions {
+	return queue.StreamOptions{Replicas: c.StreamReplicas, Embedded: c.NATSURL == ""}
 }
 
 // startEvents starts the outbox relay and the sold-out flags. The relay

@@ -8,8 +8,11 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/queue"
 )
@@ -77,4 +80,20 @@ func (s *Server) Restart(tb testing.TB) {
 		tb.Fatal(err)
 	}
 	s.srv = srv
+}
+
+// Connect is a client of the server that keeps reconnecting across Stop
+// and Restart, and its JetStream context; closed when the test ends.
+func (s *Server) Connect(tb testing.TB) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	nc, err := nats.Connect(s.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return nc, js
 }

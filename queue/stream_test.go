@@ -1,0 +1,38 @@
+package queue_test
+
+import (
+	"testing"
+
+	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/natstest"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestStreamPersistence: a stream on serve's embedded server is flushed
+// asynchronously (its directory dies with the process either way); a
+// stream on an external server keeps JetStream's default, where a
+// publish is acknowledged once written. (JetStream refuses to change an
+// existing stream's mode; the embedded server's stream is always new.)
+func TestStreamPersistence(t *testing.T) {
+	_, js := natstest.Start(t).Connect(t)
+	for _, c := range []struct {
+		embedded bool
+		want     jetstream.PersistModeType
+	}{{false, jetstream.DefaultPersistMode}, {true, jetstream.AsyncPersistMode}} {
+		s, err := queue.EnsureStream(ctx(t), js, queue.StreamOptions{Embedded: c.embedded})
+		if err != nil {
+			t.Fatalf("embedded=%v: %v", c.embedded, err)
+		}
+		info, err := s.Info(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Config.PersistMode != c.want || info.Config.Storage != jetstream.FileStorage {
+			t.Fatalf("embedded=%v: persist mode %v, storage %v; want %v on file storage", c.embedded, info.Config.PersistMode, info.Config.Storage, c.want)
+		}
+		if err := js.DeleteStream(ctx(t), queue.StreamName); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
