@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -25,8 +26,52 @@ func (r *request) now() time.Time {
 	return time.Now()
 }
 
+// context is the context of the request's store calls: at least
+// reqTimeout from now. Its cancel function does nothing; the context ends
+// at its deadline.
 func (r *request) context() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), reqTimeout)
+	return requestContexts.get(time.Now()), noCancel
+}
+
+// contextShare is how long requests share one context.
+const contextShare = 10 * time.Millisecond
+
+// requestContexts hands out the requests' contexts. A context of its own
+// per request (context.WithTimeout: a context, a timer and its heap entry,
+// and the timer's removal at cancel) cost 1.3-1.7 µs of serve's CPU per
+// reserve in the bench's profiles, about a tenth of a sold-out press. The
+// requests that start within one contextShare share a context whose
+// deadline is reqTimeout after that interval ends, so each still gets at
+// least reqTimeout and at most contextShare more. Nothing needs a
+// request's context cancelled before its deadline: a handler's cancel only
+// released the timer, and whatever a store call derives from the context
+// it cancels itself.
+var requestContexts sharedContexts
+
+var noCancel context.CancelFunc = func() {}
+
+type sharedContexts struct {
+	cur atomic.Pointer[sharedContext]
+}
+
+type sharedContext struct {
+	ctx context.Context
+	// until is when requests stop taking this context.
+	until time.Time
+	// cancel is kept, never called: the context's own timer ends it.
+	cancel context.CancelFunc
+}
+
+func (s *sharedContexts) get(now time.Time) context.Context {
+	if c := s.cur.Load(); c != nil && now.Before(c.until) {
+		return c.ctx
+	}
+	// Two requests may both get here; each builds one, one is stored, and
+	// both contexts are good for their requests.
+	until := now.Add(contextShare)
+	ctx, cancel := context.WithDeadline(context.Background(), until.Add(reqTimeout))
+	s.cur.Store(&sharedContext{ctx: ctx, until: until, cancel: cancel})
+	return ctx
 }
 
 // authenticate checks the Authorization header once per request.
