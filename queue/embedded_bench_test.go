@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flashdrop/flashdrop/engine"
 )
 
 // processCPU is this process's user and system CPU time so far.
@@ -83,4 +86,71 @@ func BenchmarkEmbeddedPublish(b *testing.B) {
 			b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/event")
 		})
 	}
+}
+
+// BenchmarkRelayPublish runs the relay's publish step (events to
+// CloudEvents, messages, acks) on batches of 256 outbox entries of 16
+// won events each, into an embedded server's stream, and reports this
+// process's CPU and allocations per event, the server's share included.
+func BenchmarkRelayPublish(b *testing.B) {
+	srv, err := StartEmbedded(EmbeddedOptions{StoreDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := EnsureStream(ctx, js, StreamOptions{Embedded: true}); err != nil {
+		b.Fatal(err)
+	}
+	r := NewRelay(nil, nil, js, RelayOptions{PublicURL: "https://shop.example"})
+	start := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	d := engine.Drop{ID: "bench", Product: "Sneaker", SaleStartsAt: start}
+	const perEntry, entries = 16, 256
+	batch := func(n int) []engine.OutboxEntry {
+		out := make([]engine.OutboxEntry, entries)
+		for i := range out {
+			evs := make([]engine.Event, perEntry)
+			for j := range evs {
+				k := (n*entries+i)*perEntry + j
+				evs[j] = engine.Event{ID: fmt.Sprintf("n%d-%d", n*entries+i, j+1), Type: engine.EventWon,
+					Time: start.Add(time.Second), Drop: d.ID, Reservation: fmt.Sprintf("bench.%020d", k),
+					User: fmt.Sprintf("buyer-%d", k), Quantity: 1, ExpiresAt: start.Add(11 * time.Minute),
+					ShareCode: fmt.Sprintf("bench.%020d", k+1)}
+			}
+			out[i] = engine.OutboxEntry{Ref: strconv.Itoa(i), Events: evs}
+		}
+		return out
+	}
+	var cpu time.Duration
+	var allocs uint64
+	var ms runtime.MemStats
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		b.StopTimer()
+		in := batch(n)
+		runtime.ReadMemStats(&ms)
+		a0, c0 := ms.Mallocs, processCPU(b)
+		b.StartTimer()
+		done, err := r.publish(ctx, d, in)
+		b.StopTimer()
+		cpu += processCPU(b) - c0
+		runtime.ReadMemStats(&ms)
+		allocs += ms.Mallocs - a0
+		if err != nil || len(done) != entries {
+			b.Fatalf("published %d of %d entries: %v", len(done), entries, err)
+		}
+		b.StartTimer()
+	}
+	events := float64(b.N * entries * perEntry)
+	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/events, "cpu-µs/event")
+	b.ReportMetric(float64(allocs)/events, "allocs/event")
 }
