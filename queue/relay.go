@@ -178,14 +178,22 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 		}
 		done, err := r.publish(ctx, d, pending)
 		if len(done) > 0 {
-			if aerr := r.outbox.AckOutbox(ctx, d.ID, done...); aerr != nil {
-				// Published but not acknowledged: published again later,
-				// and dropped by JetStream as a duplicate. Nothing is lost.
-				if ctx.Err() == nil {
-					r.o.Logger.Warn("relay: acknowledging the outbox failed", "drop", d.ID, "err", aerr.Error())
+			// Published: only the acknowledgement is retried, however long
+			// Redis takes to come back, so these events are not published
+			// again (JetStream would drop a repeat only within its
+			// duplicate window). If this relay stops first, the entries
+			// stay in the outbox and are published again (own or claimed),
+			// and nothing is lost.
+			for {
+				aerr := r.outbox.AckOutbox(ctx, d.ID, done...)
+				if aerr == nil {
+					break
 				}
+				if ctx.Err() != nil {
+					return
+				}
+				r.o.Logger.Warn("relay: acknowledging the outbox failed; retrying", "drop", d.ID, "err", aerr.Error())
 				backoff.Wait(ctx)
-				continue
 			}
 			pending = pending[len(done):]
 		}

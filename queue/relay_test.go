@@ -79,10 +79,15 @@ func (w *world) relay(consumer string, outbox engine.Outbox) *queue.Relay {
 
 // relayClaimingAfter is relay with its own claim timeout.
 func (w *world) relayClaimingAfter(consumer string, outbox engine.Outbox, claimAfter time.Duration) *queue.Relay {
+	return w.relayOn(w.js, consumer, outbox, claimAfter)
+}
+
+// relayOn is relayClaimingAfter publishing through js.
+func (w *world) relayOn(js jetstream.JetStream, consumer string, outbox engine.Outbox, claimAfter time.Duration) *queue.Relay {
 	if outbox == nil {
 		outbox = w.store
 	}
-	r := queue.NewRelay(w.store, outbox, w.js, queue.RelayOptions{
+	r := queue.NewRelay(w.store, outbox, js, queue.RelayOptions{
 		Consumer: consumer, ClaimAfter: claimAfter, Block: 100 * time.Millisecond,
 		Refresh: 50 * time.Millisecond, PublishTimeout: time.Second, PublicURL: "https://shop.test", Logger: quiet,
 	})
@@ -390,7 +395,9 @@ func TestRelayWaitsOutNATSDowntime(t *testing.T) {
 }
 
 // crashingOutbox publishes, then "crashes" before acknowledging: AckOutbox
-// fails and stops the relay, as a process dying at that point would.
+// fails and stops the relay, as a process dying at that point would, and
+// fails for as long as the relay still tries (a dead process acknowledges
+// nothing).
 type crashingOutbox struct {
 	engine.Outbox
 	crash   func()
@@ -400,9 +407,63 @@ type crashingOutbox struct {
 func (c *crashingOutbox) AckOutbox(ctx context.Context, drop string, refs ...string) error {
 	if c.crashed.CompareAndSwap(false, true) {
 		go c.crash()
-		return errors.New("crashed between publish and ack")
 	}
-	return c.Outbox.AckOutbox(ctx, drop, refs...)
+	return errors.New("crashed between publish and ack")
+}
+
+// flakyAckOutbox fails its first acknowledgements, as a Redis that went
+// away after the relay published would.
+type flakyAckOutbox struct {
+	engine.Outbox
+	fail atomic.Int64
+}
+
+func (f *flakyAckOutbox) AckOutbox(ctx context.Context, drop string, refs ...string) error {
+	if f.fail.Add(-1) >= 0 {
+		return errors.New("connection refused")
+	}
+	return f.Outbox.AckOutbox(ctx, drop, refs...)
+}
+
+// countingJS counts the relay's publishes.
+type countingJS struct {
+	jetstream.JetStream
+	published atomic.Int64
+}
+
+func (c *countingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	c.published.Add(1)
+	return c.JetStream.PublishMsgAsync(m, opts...)
+}
+
+// TestRelayRetriesOnlyTheAck: when acknowledging the outbox fails after a
+// publish, the relay retries the acknowledgement, not the publish. Every
+// event goes to JetStream once, so exactly once does not depend on
+// JetStream's duplicate window outlasting a Redis outage.
+func TestRelayRetriesOnlyTheAck(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop, _ := w.sale(8, 12)
+	all, err := w.store.OutboxEvents(ctx(t), drop, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := &flakyAckOutbox{Outbox: w.store}
+	ob.fail.Store(4)
+	js := &countingJS{JetStream: w.js}
+	w.relayOn(js, "node-a", ob, time.Hour)
+	perID, won := w.waitPublished(drop, len(all))
+	w.checkExactlyOnce(drop, perID, won, winsOf(all), len(all))
+	testkit.Eventually(t, 0, "the outbox acknowledged", func() bool {
+		n, err := w.store.OutboxLen(ctx(t), drop)
+		return err == nil && n == 0
+	})
+	if ob.fail.Load() >= 0 {
+		t.Fatal("fewer than 4 acknowledgements failed")
+	}
+	if got := js.published.Load(); got != int64(len(all)) {
+		t.Fatalf("%d publishes for %d events: a failed acknowledgement made the relay publish again", got, len(all))
+	}
 }
 
 // crashNodeA runs relay "node-a" (claiming others' entries after

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/natstest"
@@ -10,16 +11,18 @@ import (
 )
 
 // TestStreamPersistence: a stream on serve's embedded server is flushed
-// asynchronously (its directory dies with the process either way); a
-// stream on an external server keeps JetStream's default, where a
-// publish is acknowledged once written. (JetStream refuses to change an
+// asynchronously (its directory dies with the process either way) and
+// keeps message ids for 30 s; a stream on an external server keeps
+// JetStream's defaults, where a publish is acknowledged once written, and
+// 2 minutes of ids. (JetStream refuses to change an
 // existing stream's mode; the embedded server's stream is always new.)
 func TestStreamPersistence(t *testing.T) {
 	_, js := natstest.Start(t).Connect(t)
 	for _, c := range []struct {
 		embedded bool
 		want     jetstream.PersistModeType
-	}{{false, jetstream.DefaultPersistMode}, {true, jetstream.AsyncPersistMode}} {
+		window   time.Duration
+	}{{false, jetstream.DefaultPersistMode, 2 * time.Minute}, {true, jetstream.AsyncPersistMode, 30 * time.Second}} {
 		s, err := queue.EnsureStream(ctx(t), js, queue.StreamOptions{Embedded: c.embedded})
 		if err != nil {
 			t.Fatalf("embedded=%v: %v", c.embedded, err)
@@ -28,8 +31,9 @@ func TestStreamPersistence(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.Config.PersistMode != c.want || info.Config.Storage != jetstream.FileStorage {
-			t.Fatalf("embedded=%v: persist mode %v, storage %v; want %v on file storage", c.embedded, info.Config.PersistMode, info.Config.Storage, c.want)
+		if info.Config.PersistMode != c.want || info.Config.Storage != jetstream.FileStorage || info.Config.Duplicates != c.window {
+			t.Fatalf("embedded=%v: persist mode %v, storage %v, duplicate window %v; want %v on file storage, %v",
+				c.embedded, info.Config.PersistMode, info.Config.Storage, info.Config.Duplicates, c.want, c.window)
 		}
 		if err := js.DeleteStream(ctx(t), queue.StreamName); err != nil {
 			t.Fatal(err)
