@@ -82,6 +82,17 @@ func TestRegisterBatchRules(t *testing.T) {
 				t.Fatalf("a referral event names its registrant: %+v", e)
 			}
 		}
+		// A winner asks again: in the older layouts her field holds her
+		// sale state too ("at|units|id"); the answer is still her first
+		// registration.
+		f.clock.Set(d.SaleStartsAt)
+		if won, err := f.eng.ReserveBatch(ctx(t), d.ID, []engine.ReserveRequest{{User: "alice", Quantity: 1}}); err != nil || won[0].Err != nil {
+			t.Fatalf("alice's win: %+v %v", won, err)
+		}
+		res = rb(engine.RegisterRequest{User: "alice"})
+		if res[0].Err != nil || res[0].Created || !res[0].Registration.RegisteredAt.Equal(first) {
+			t.Fatalf("a winner's repeat: %+v", res[0])
+		}
 		res, err := f.store.RegisterBatch(ctx(t), uniqueID(t), f.clock.Now(), []engine.RegisterRequest{{User: "x"}})
 		if err != nil || len(res) != 1 || !errors.Is(res[0].Err, engine.ErrNotFound) {
 			t.Fatalf("missing drop: %+v %v", res, err)
