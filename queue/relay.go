@@ -179,11 +179,12 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 		done, err := r.publish(ctx, d, pending)
 		if len(done) > 0 {
 			// Published: only the acknowledgement is retried, however long
-			// Redis takes to come back, so these events are not published
-			// again (JetStream would drop a repeat only within its
-			// duplicate window). If this relay stops first, the entries
-			// stay in the outbox and are published again (own or claimed),
-			// and nothing is lost.
+			// Redis takes to come back, so this relay does not publish
+			// these events again (JetStream drops a repeat only within its
+			// duplicate window). Another node may claim them once they sat
+			// unacknowledged past the claim timeout; if this relay stops
+			// first, they stay in the outbox and are published again (own
+			// or claimed). Nothing is lost.
 			for {
 				aerr := r.outbox.AckOutbox(ctx, d.ID, done...)
 				if aerr == nil {

@@ -437,9 +437,11 @@ func (c *countingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) 
 }
 
 // TestRelayRetriesOnlyTheAck: when acknowledging the outbox fails after a
-// publish, the relay retries the acknowledgement, not the publish. Every
-// event goes to JetStream once, so exactly once does not depend on
-// JetStream's duplicate window outlasting a Redis outage.
+// publish, the relay retries the acknowledgement, not the publish: every
+// event goes to JetStream once, however long the acknowledgement takes.
+// (Another node may still claim the entries after the claim timeout and
+// publish them again; JetStream's duplicate window drops that copy when
+// the outage was shorter than the window.)
 func TestRelayRetriesOnlyTheAck(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)

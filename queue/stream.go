@@ -19,8 +19,7 @@ type StreamOptions struct {
 	// Replicas of the stream: 1 for a single server (default), 3 in a
 	// production cluster.
 	Replicas int
-	// Duplicates is JetStream's deduplication window (default 2 minutes,
-	// 30 s when Embedded):
+	// Duplicates is JetStream's deduplication window (default 2 minutes):
 	// a publish repeated within it, with the same Nats-Msg-Id, is dropped.
 	// It must exceed the longest time an outbox entry can wait between its
 	// first publish and its acknowledgement (the relay's claim timeout).
@@ -34,15 +33,10 @@ type StreamOptions struct {
 	// stream is flushed asynchronously (JetStream's async persist mode),
 	// which saves a write per event on the node's own CPU. An external
 	// server's stream keeps the default: acknowledged means written.
-	//
-	// An embedded stream's duplicate window defaults to 30 s, not 2
-	// minutes. The server keeps every message id of the window in the
-	// node's own heap (about 120 bytes and two objects for the collector
-	// to scan each: 2 minutes at 15,000 events/s is 216 MB). Only
-	// this node's relay publishes to it, and that relay republishes an
-	// event only when a publish failed, within its publish timeout and
-	// backoff of the first try (about 10 s): a failed acknowledgement of
-	// the outbox is retried alone (Relay).
+	// (The duplicate window stays 2 minutes: a relay whose publishes keep
+	// failing sends an entry again for as long as they do, so a shorter
+	// window would turn a shorter stall into duplicates. Its message ids,
+	// about 120 bytes each in the node's heap, are the price.)
 	Embedded bool
 }
 
@@ -54,9 +48,6 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, o StreamOptions) 
 	}
 	if o.Duplicates <= 0 {
 		o.Duplicates = 2 * time.Minute
-		if o.Embedded {
-			o.Duplicates = 30 * time.Second
-		}
 	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = 7 * 24 * time.Hour

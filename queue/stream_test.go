@@ -11,10 +11,9 @@ import (
 )
 
 // TestStreamPersistence: a stream on serve's embedded server is flushed
-// asynchronously (its directory dies with the process either way) and
-// keeps message ids for 30 s; a stream on an external server keeps
-// JetStream's defaults, where a publish is acknowledged once written, and
-// 2 minutes of ids. (JetStream refuses to change an
+// asynchronously (its directory dies with the process either way); a
+// stream on an external server keeps JetStream's default, where a publish
+// is acknowledged once written. Both keep 2 minutes of message ids. (JetStream refuses to change an
 // existing stream's mode; the embedded server's stream is always new.)
 func TestStreamPersistence(t *testing.T) {
 	_, js := natstest.Start(t).Connect(t)
@@ -22,7 +21,7 @@ func TestStreamPersistence(t *testing.T) {
 		embedded bool
 		want     jetstream.PersistModeType
 		window   time.Duration
-	}{{false, jetstream.DefaultPersistMode, 2 * time.Minute}, {true, jetstream.AsyncPersistMode, 30 * time.Second}} {
+	}{{false, jetstream.DefaultPersistMode, 2 * time.Minute}, {true, jetstream.AsyncPersistMode, 2 * time.Minute}} {
 		s, err := queue.EnsureStream(ctx(t), js, queue.StreamOptions{Embedded: c.embedded})
 		if err != nil {
 			t.Fatalf("embedded=%v: %v", c.embedded, err)
