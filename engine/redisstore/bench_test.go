@@ -209,33 +209,38 @@ func BenchmarkKeyedPressAfterSellOut(b *testing.B) {
 // BenchmarkRegisterBatch measures Redis's time per new registrant through
 // the batched registration script, 32 shoppers a call (about what serve's
 // coalescing gathers under the bench's rush), each new, for a drop with
-// registration buckets. b.N counts script calls.
+// registration buckets and for one with the older single hash. b.N counts
+// script calls.
 func BenchmarkRegisterBatch(b *testing.B) {
 	rdb := redistest.Shared(b).Client()
 	b.Cleanup(func() { rdb.Close() })
-	f := newFixture("redis", rdb)
-	d := benchDrop(b, f, 0)
-	f.clock.Set(t0.Add(-time.Hour))
-	const size = 32
-	reqs := make([]engine.RegisterRequest, size)
-	next := 0
-	c := context.Background()
-	before := evalUsec(b, f)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for j := range reqs {
-			reqs[j] = engine.RegisterRequest{User: fmt.Sprint("buyer-", next)}
-			next++
-		}
-		res, err := f.store.RegisterBatch(c, d, f.clock.Now(), reqs)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if res[0].Err != nil || !res[0].Created {
-			b.Fatalf("not a new registration: %+v", res[0])
-		}
+	for _, layout := range []struct{ name, fixture string }{{"buckets", "redis"}, {"onehash", "redis-onehash"}} {
+		b.Run(layout.name, func(b *testing.B) {
+			f := newFixture(layout.fixture, rdb)
+			d := benchDrop(b, f, 0)
+			f.clock.Set(t0.Add(-time.Hour))
+			const size = 32
+			reqs := make([]engine.RegisterRequest, size)
+			next := 0
+			c := context.Background()
+			before := evalUsec(b, f)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range reqs {
+					reqs[j] = engine.RegisterRequest{User: fmt.Sprint("buyer-", next)}
+					next++
+				}
+				res, err := f.store.RegisterBatch(c, d, f.clock.Now(), reqs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res[0].Err != nil || !res[0].Created {
+					b.Fatalf("not a new registration: %+v", res[0])
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric((evalUsec(b, f)-before)/float64(b.N*size), "redis-µs/registration")
+			dropKeys(b, f, d)
+		})
 	}
-	b.StopTimer()
-	b.ReportMetric((evalUsec(b, f)-before)/float64(b.N*size), "redis-µs/registration")
-	dropKeys(b, f, d)
 }

@@ -106,8 +106,12 @@ for i = 1, n do
   -- One call for a new registrant: HSETNX writes her field unless she has
   -- one (then her first registration is read back). A read of the
   -- bucket and a write of it, the way before 2026-12-04, cost a
-  -- registration one call more. A second request of the same shopper in
-  -- this batch finds the field the first one wrote.
+  -- registration one call more (and nothing less for a one-hash drop,
+  -- BenchmarkRegisterBatch/onehash). A second request of the same shopper
+  -- in this batch finds the field the first one wrote. Redis does not
+  -- undo a script's writes when a later command fails: a key of the
+  -- wrong type (a hand edit) would leave these fields without their
+  -- events, as it left the fields flush() wrote before the outbox entry.
   local key, t = reg_key(user), nil
   if refusal or redis.call('HSETNX', key, user, NOW_S) == 0 then
     t = redis.call('HGET', key, user)
