@@ -45,6 +45,10 @@ type RelayOptions struct {
 	Logger    *slog.Logger
 }
 
+// noClaims is a claim timeout no entry reaches: a read that claims
+// nothing.
+const noClaims = 365 * 24 * time.Hour
+
 // DefaultClaimAfter is RelayOptions.ClaimAfter's default: a tenth of the
 // stream's 2-minute duplicate window.
 const DefaultClaimAfter = 10 * time.Second
@@ -151,6 +155,21 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 	// First what this node (under this name) read before a restart and
 	// never acknowledged: it is taken back at once, in order.
 	own := true
+	// No entries of other nodes are claimed while this worker fails to
+	// reach Redis, nor for a claim timeout after it reaches it again
+	// (noClaimUntil). An outage ages every entry read before it: without
+	// the pause, the first read after it would claim what another node
+	// published just before and is about to acknowledge (its retry waits
+	// at most the backoff's 2 s), and publish it again.
+	var outboxDown bool
+	var noClaimUntil time.Time
+	outboxFailed := func() { outboxDown = true }
+	outboxBack := func() {
+		if outboxDown {
+			outboxDown = false
+			noClaimUntil = time.Now().Add(r.o.ClaimAfter)
+		}
+	}
 	for ctx.Err() == nil {
 		if len(pending) == 0 {
 			var entries []engine.OutboxEntry
@@ -161,10 +180,18 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 					own = false
 				}
 			} else {
-				entries, err = r.outbox.ReadOutbox(ctx, d.ID, r.o.Consumer, r.o.Batch, r.o.ClaimAfter, r.o.Block)
+				minIdle := r.o.ClaimAfter
+				if outboxDown || time.Now().Before(noClaimUntil) {
+					minIdle = noClaims
+				}
+				entries, err = r.outbox.ReadOutbox(ctx, d.ID, r.o.Consumer, r.o.Batch, minIdle, r.o.Block)
+			}
+			if err == nil {
+				outboxBack()
 			}
 			if err != nil {
 				if ctx.Err() == nil {
+					outboxFailed()
 					r.o.Logger.Warn("relay: reading the outbox failed", "drop", d.ID, "err", err.Error())
 					backoff.Wait(ctx)
 				}
@@ -188,11 +215,13 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 			for {
 				aerr := r.outbox.AckOutbox(ctx, d.ID, done...)
 				if aerr == nil {
+					outboxBack()
 					break
 				}
 				if ctx.Err() != nil {
 					return
 				}
+				outboxFailed()
 				r.o.Logger.Warn("relay: acknowledging the outbox failed; retrying", "drop", d.ID, "err", aerr.Error())
 				backoff.Wait(ctx)
 			}

@@ -436,12 +436,97 @@ func (c *countingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) 
 	return c.JetStream.PublishMsgAsync(m, opts...)
 }
 
+// outageOutbox is an outbox behind a Redis that can be down: while down
+// is set every call fails. start, when set, begins the outage at the
+// first acknowledgement, after that relay published and before its
+// acknowledgement lands.
+type outageOutbox struct {
+	engine.Outbox
+	down       *atomic.Bool
+	start      func()
+	failedAcks atomic.Int64
+}
+
+var errRedisDown = errors.New("connection refused")
+
+func (o *outageOutbox) ReadOutbox(ctx context.Context, drop, consumer string, n int, minIdle, block time.Duration) ([]engine.OutboxEntry, error) {
+	if o.down.Load() {
+		return nil, errRedisDown
+	}
+	return o.Outbox.ReadOutbox(ctx, drop, consumer, n, minIdle, block)
+}
+
+func (o *outageOutbox) ReadOwnPending(ctx context.Context, drop, consumer string, n int) ([]engine.OutboxEntry, error) {
+	if o.down.Load() {
+		return nil, errRedisDown
+	}
+	return o.Outbox.ReadOwnPending(ctx, drop, consumer, n)
+}
+
+func (o *outageOutbox) AckOutbox(ctx context.Context, drop string, refs ...string) error {
+	if o.start != nil {
+		o.start()
+	}
+	if o.down.Load() {
+		o.failedAcks.Add(1)
+		return errRedisDown
+	}
+	return o.Outbox.AckOutbox(ctx, drop, refs...)
+}
+
+// TestRelayClaimsNothingRightAfterAnOutage: Redis goes away after node A
+// published a batch and before it acknowledged it, for longer than the
+// claim timeout. Node B, which failed to reach Redis meanwhile, claims
+// nothing for a claim timeout after Redis is back, so A's retried
+// acknowledgement lands first and nothing is published twice.
+func TestRelayClaimsNothingRightAfterAnOutage(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop, _ := w.sale(8, 12)
+	all, err := w.store.OutboxEvents(ctx(t), drop, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const claimAfter, outage = 3 * time.Second, 3500 * time.Millisecond
+	var down atomic.Bool
+	began := make(chan struct{})
+	var once sync.Once
+	a := &outageOutbox{Outbox: w.store, down: &down, start: func() {
+		once.Do(func() {
+			down.Store(true)
+			close(began)
+			time.AfterFunc(outage, func() { down.Store(false) })
+		})
+	}}
+	js := &countingJS{JetStream: w.js}
+	w.relayOn(js, "node-a", a, claimAfter)
+	select {
+	case <-began:
+	case <-time.After(20 * time.Second):
+		t.Fatal("node A never acknowledged a publish")
+	}
+	// B starts well into the outage (A has failed four acknowledgements,
+	// about 0.75 s): its backoff is then shorter than A's when Redis comes
+	// back, so its first read after the outage comes before A's retry,
+	// the read that would claim A's entries.
+	testkit.Eventually(t, 0, "node A's acknowledgements to fail", func() bool { return a.failedAcks.Load() >= 4 })
+	w.relayOn(js, "node-b", &outageOutbox{Outbox: w.store, down: &down}, claimAfter)
+	perID, won := w.waitPublished(drop, len(all))
+	w.checkExactlyOnce(drop, perID, won, winsOf(all), len(all))
+	testkit.Eventually(t, 0, "the outbox acknowledged", func() bool {
+		n, err := w.store.OutboxLen(ctx(t), drop)
+		return err == nil && n == 0 && !down.Load()
+	})
+	if got := js.published.Load(); got != int64(len(all)) {
+		t.Fatalf("%d publishes for %d events: node B claimed what node A had published", got, len(all))
+	}
+}
+
 // TestRelayRetriesOnlyTheAck: when acknowledging the outbox fails after a
 // publish, the relay retries the acknowledgement, not the publish: every
 // event goes to JetStream once, however long the acknowledgement takes.
-// (Another node may still claim the entries after the claim timeout and
-// publish them again; JetStream's duplicate window drops that copy when
-// the outage was shorter than the window.)
+// (Other nodes hold back their claims after an outage:
+// TestRelayClaimsNothingRightAfterAnOutage.)
 func TestRelayRetriesOnlyTheAck(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
