@@ -97,7 +97,7 @@ bench: ensure-redis ensure-wrk ensure-perf ## the 1M draw, then the issue-14 tar
 		--json $(BENCH_OUT)/bench.json --chart $(BENCH_CHART) --label "$$(git describe --always --dirty 2>/dev/null)"
 
 bench-go: ensure-redis ensure-wrk ## the Go benchmarks; each prints ratios against its in-run baseline
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./engine/redisstore/ ./api/
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./engine/redisstore/ ./api/ ./queue/
 	@# Whole-run load benchmarks: each measures once (-benchtime 1x) and
 	@# prints its ratio (load/wrk throughput ratio, register/healthz).
 	$(GO) test -run '^$$' -bench 'BenchmarkLoad' -benchtime 1x -timeout 20m ./cmd/flashdrop/
