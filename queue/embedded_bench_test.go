@@ -24,6 +24,31 @@ func processCPU(tb testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// embeddedStream runs an embedded NATS server for the benchmark, with
+// the stream as serve makes it (embedded or not), and returns a client's
+// JetStream context; both stop when the benchmark ends.
+func embeddedStream(b *testing.B, embedded bool) jetstream.JetStream {
+	b.Helper()
+	srv, err := StartEmbedded(EmbeddedOptions{StoreDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := EnsureStream(context.Background(), js, StreamOptions{Embedded: embedded}); err != nil {
+		b.Fatal(err)
+	}
+	return js
+}
+
 // BenchmarkEmbeddedPublish publishes won-sized events into the embedded
 // NATS server's stream the way the relay does (async, with a message id,
 // waiting for every ack), with the stream's persistence as serve sets it
@@ -33,24 +58,7 @@ func processCPU(tb testing.TB) time.Duration {
 func BenchmarkEmbeddedPublish(b *testing.B) {
 	for _, embedded := range []bool{false, true} {
 		b.Run("embedded="+strconv.FormatBool(embedded), func(b *testing.B) {
-			srv, err := StartEmbedded(EmbeddedOptions{StoreDir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
-			nc, err := nats.Connect(srv.ClientURL())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			if _, err := EnsureStream(ctx, js, StreamOptions{Embedded: embedded}); err != nil {
-				b.Fatal(err)
-			}
+			js := embeddedStream(b, embedded)
 			body := make([]byte, 520) // about a won event's CloudEvent
 			for i := range body {
 				body[i] = 'x'
@@ -93,24 +101,8 @@ func BenchmarkEmbeddedPublish(b *testing.B) {
 // won events each, into an embedded server's stream, and reports this
 // process's CPU and allocations per event, the server's share included.
 func BenchmarkRelayPublish(b *testing.B) {
-	srv, err := StartEmbedded(EmbeddedOptions{StoreDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := embeddedStream(b, true)
 	ctx := context.Background()
-	if _, err := EnsureStream(ctx, js, StreamOptions{Embedded: true}); err != nil {
-		b.Fatal(err)
-	}
 	r := NewRelay(nil, nil, js, RelayOptions{PublicURL: "https://shop.example"})
 	start := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	d := engine.Drop{ID: "bench", Product: "Sneaker", SaleStartsAt: start}

@@ -163,7 +163,6 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 	// at most the backoff's 2 s), and publish it again.
 	var outboxDown bool
 	var noClaimUntil time.Time
-	outboxFailed := func() { outboxDown = true }
 	outboxBack := func() {
 		if outboxDown {
 			outboxDown = false
@@ -186,17 +185,15 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 				}
 				entries, err = r.outbox.ReadOutbox(ctx, d.ID, r.o.Consumer, r.o.Batch, minIdle, r.o.Block)
 			}
-			if err == nil {
-				outboxBack()
-			}
 			if err != nil {
 				if ctx.Err() == nil {
-					outboxFailed()
+					outboxDown = true
 					r.o.Logger.Warn("relay: reading the outbox failed", "drop", d.ID, "err", err.Error())
 					backoff.Wait(ctx)
 				}
 				continue
 			}
+			outboxBack()
 			pending = entries
 			r.updateLag(ctx, d.ID)
 			if len(pending) == 0 {
@@ -221,7 +218,7 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 				if ctx.Err() != nil {
 					return
 				}
-				outboxFailed()
+				outboxDown = true
 				r.o.Logger.Warn("relay: acknowledging the outbox failed; retrying", "drop", d.ID, "err", aerr.Error())
 				backoff.Wait(ctx)
 			}

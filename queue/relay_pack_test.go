@@ -73,10 +73,7 @@ func TestRelayFansOutPackedEntry(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	drop, wins := w.sale(10, 20)
-	all, err := w.store.OutboxEvents(ctx(t), drop, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := w.outboxEvents(drop)
 	entries, err := w.rdb.XLen(ctx(t), redisstore.OutboxKey(drop)).Result()
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +117,7 @@ func TestRelayCrashInsidePackedEntry(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	drop, wins := w.sale(10, 20)
-	all, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	all := w.outboxEvents(drop)
 
 	var r1 *queue.Relay
 	var once sync.Once
@@ -190,10 +187,7 @@ func TestRelayReadsOldFormatEntries(t *testing.T) {
 		}
 	}
 	w.buy(drop, 0, 6) // sold out by now: waitlist events, packed
-	all, err := w.store.OutboxEvents(ctx(t), drop, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := w.outboxEvents(drop)
 	var legacy []engine.Reservation
 	for _, e := range all {
 		if e.User == "legacy" {
@@ -221,7 +215,7 @@ func TestRelayRetriesPartlyPublishedEntry(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	drop, wins := w.sale(10, 20)
-	all, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	all := w.outboxEvents(drop)
 	fj := &failingJS{JetStream: w.js, k: 4}
 	r := queue.NewRelay(w.store, w.store, fj, queue.RelayOptions{
 		Consumer: "node-a", ClaimAfter: time.Hour, Block: 100 * time.Millisecond,

@@ -72,6 +72,16 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
+// outboxEvents is every event in drop's outbox, in order.
+func (w *world) outboxEvents(drop string) []engine.Event {
+	w.t.Helper()
+	evs, err := w.store.OutboxEvents(ctx(w.t), drop, 0)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return evs
+}
+
 // relay starts a relay for the test with short timings.
 func (w *world) relay(consumer string, outbox engine.Outbox) *queue.Relay {
 	return w.relayClaimingAfter(consumer, outbox, 300*time.Millisecond)
@@ -247,10 +257,7 @@ func TestRelayPublishesEveryEventOnce(t *testing.T) {
 	if _, err := w.eng.Confirm(ctx(t), wins[1].ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	all, err := w.store.OutboxEvents(ctx(t), drop, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := w.outboxEvents(drop)
 	allWins := winsOf(all)
 	w.relay("node-a", nil)
 	perID, won := w.waitPublished(drop, len(all))
@@ -288,7 +295,7 @@ func TestRelayKilledMidStreamAndRestarted(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	drop, _ := w.sale(30, 40)
-	before, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	before := w.outboxEvents(drop)
 	r1 := w.relay("node-a", nil)
 	// Kill it once part of the outbox is out.
 	deadline := time.Now().Add(20 * time.Second)
@@ -310,7 +317,7 @@ func TestRelayKilledMidStreamAndRestarted(t *testing.T) {
 	if n, err := w.eng.ExpireDrop(ctx(t), drop); err != nil || n == 0 {
 		t.Fatalf("expire: %d %v", n, err)
 	}
-	all, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	all := w.outboxEvents(drop)
 	seen, _ := w.published(drop)
 	// Entries the first relay published but did not acknowledge are in
 	// both; count each event once.
@@ -336,7 +343,7 @@ func TestRelayWaitsOutNATSDowntime(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	drop, _ := w.sale(5, 10)
-	first, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	first := w.outboxEvents(drop)
 	w.relay("node-a", nil)
 	w.waitPublished(drop, len(first))
 
@@ -374,8 +381,8 @@ func TestRelayWaitsOutNATSDowntime(t *testing.T) {
 		}
 	}
 	t.Logf("%d reserve+cancel cycles while NATS was down", cycles)
-	rest2, _ := w.store.OutboxEvents(ctx(t), drop2, 0)
-	rest, _ := w.store.OutboxEvents(ctx(t), drop, 0)
+	rest2 := w.outboxEvents(drop2)
+	rest := w.outboxEvents(drop)
 	if len(rest) == 0 {
 		t.Fatal("events should wait in the outbox while NATS is down")
 	}
@@ -483,10 +490,7 @@ func TestRelayClaimsNothingRightAfterAnOutage(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	drop, _ := w.sale(8, 12)
-	all, err := w.store.OutboxEvents(ctx(t), drop, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := w.outboxEvents(drop)
 	const claimAfter, outage = 3 * time.Second, 3500 * time.Millisecond
 	var down atomic.Bool
 	began := make(chan struct{})
@@ -531,10 +535,7 @@ func TestRelayRetriesOnlyTheAck(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	drop, _ := w.sale(8, 12)
-	all, err := w.store.OutboxEvents(ctx(t), drop, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := w.outboxEvents(drop)
 	ob := &flakyAckOutbox{Outbox: w.store}
 	ob.fail.Store(4)
 	js := &countingJS{JetStream: w.js}
@@ -558,7 +559,7 @@ func TestRelayRetriesOnlyTheAck(t *testing.T) {
 // it, and returns the drop's events as they stood before.
 func (w *world) crashNodeA(drop string, claimAfter time.Duration) []engine.Event {
 	w.t.Helper()
-	all, _ := w.store.OutboxEvents(ctx(w.t), drop, 0)
+	all := w.outboxEvents(drop)
 	var r1 *queue.Relay
 	var once sync.Once
 	ready := make(chan struct{})
