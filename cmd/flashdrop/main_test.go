@@ -371,3 +371,30 @@ func TestRedisURLForms(t *testing.T) {
 		rdb.Close()
 	}
 }
+
+// TestCloseRightAfterRun closes nodes the moment Run returns, before the
+// HTTP server's goroutine may have started serving: Close must still
+// return (fasthttp's Shutdown alone left such a Serve accepting forever,
+// and Close waiting for it).
+func TestCloseRightAfterRun(t *testing.T) {
+	for i := range 10 {
+		m := NewMain(io.Discard, io.Discard)
+		m.Lookup = func(string) (string, bool) { return "", false }
+		if err := m.ParseFlags([]string{"--listen", "127.0.0.1:0", "--log-level", "error", "--no-demo"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- m.Close() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("close %d: %v", i, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("close %d did not return within 30 s", i)
+		}
+	}
+}

@@ -456,7 +456,15 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
-		return errors.Join(m.srv.Shutdown(ctx), <-m.serveErr)
+		err := m.srv.Shutdown(ctx)
+		// fasthttp closes only the listeners its Serve has registered: a
+		// Shutdown that runs before the goroutine above reaches Serve
+		// closes nothing, and that Serve would then accept forever. The
+		// listener closed here ends it at once (fasthttp reads a closed
+		// listener as a clean end); after a Shutdown that closed it,
+		// closing it again only returns an error, which says nothing.
+		_ = m.ln.Close()
+		return errors.Join(err, <-m.serveErr)
 	})
 	return nil
 }
