@@ -50,6 +50,9 @@ type ServeConfig struct {
 	// NodeID names this node where nodes share work (the outbox relay's
 	// consumer group, the draw's lease); stable across restarts.
 	NodeID string
+	// Role is RoleAll (the default) or RoleAPI: a node that only answers
+	// requests and leaves the background work to the RoleAll nodes.
+	Role string
 	// ScheduleEvery is how often the scheduler looks for due work.
 	ScheduleEvery time.Duration
 	// Events
@@ -138,6 +141,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&c.OneRegistrationHash, "one-registration-hash", false, "create new drops with all registrants in one Redis hash, the layout of versions before 2026-12-03: set it while nodes of such a version still run against the same Redis, then restart without it (drops keep the layout they were created with)")
 	fs.BoolVar(&c.ReservationHashes, "reservation-hashes", false, "create new drops with a Redis hash per reservation and the sale state in the registration fields, the layouts of versions before 2026-12-04 (and of that day before the buyers hash, the compact outbox wins and the holds indexed per call): set it while nodes of such a version still run against the same Redis, then restart without it (drops keep the layout they were created with)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URL with JetStream (empty: embedded in-process server, not durable)")
+	fs.StringVar(&c.Role, "role", RoleAll, "all: answer requests and do the background work (publish the outbox to NATS, deliver webhooks, release expired holds, run the schedule); api: answer requests only, so that release-day traffic gets the node's whole CPU (needs --redis-url, --nats-url and at least one node with --role all)")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name among the nodes, kept across restarts so a restarted node republishes at once the events it had read (default: host name and listen port)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
 	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "allow webhook targets on private, loopback or link-local addresses")
@@ -186,9 +190,31 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("--redis-wait-replicas must be 0 or more, got %d", c.RedisWaitReplicas)
 	case c.RedisWaitReplicas > 0 && c.RedisURL == "":
 		return errors.New("--redis-wait-replicas needs --redis-url: the embedded Redis has no replicas")
+	case c.Role != RoleAll && c.Role != RoleAPI:
+		return fmt.Errorf("--role must be %s or %s, got %q", RoleAll, RoleAPI, c.Role)
+	case c.Role == RoleAPI && (c.RedisURL == "" || c.NATSURL == ""):
+		// An embedded Redis or NATS would be this node's alone, and no
+		// other node could do the background work for it.
+		return errors.New("--role api needs --redis-url and --nats-url: its background work is done by a node with --role all on the same Redis and NATS")
 	}
 	return nil
 }
+
+// The roles of --role.
+const (
+	// RoleAll answers requests and does the background work.
+	RoleAll = "all"
+	// RoleAPI only answers requests. The work a request leaves behind in
+	// Redis (the outbox's events, holds that expire, scheduled drops) is
+	// shared out among the RoleAll nodes, which read it from Redis no
+	// matter which node wrote it. A node's events cost it about a quarter
+	// of its CPU under a rush (the relay and, with the embedded default,
+	// JetStream), so API nodes without them answer more per core.
+	RoleAPI = "api"
+)
+
+// background says whether this node does the background work.
+func (c ServeConfig) background() bool { return c.Role != RoleAPI }
 
 // DefaultShutdownWait is how long SIGINT/SIGTERM waits for requests in
 // flight unless --shutdown-wait says otherwise.
@@ -347,9 +373,11 @@ func (m *Main) startEvents(context.Context) error {
 		_, port, _ := net.SplitHostPort(m.Addr)
 		nodeID = host + ":" + port
 	}
-	m.relay = queue.NewRelay(relayStore, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: m.publicURL(), Logger: m.log})
-	m.relay.Start(context.Background())
-	m.onStop(m.relay.Close)
+	if c.background() {
+		m.relay = queue.NewRelay(relayStore, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: m.publicURL(), Logger: m.log})
+		m.relay.Start(context.Background())
+		m.onStop(m.relay.Close)
+	}
 	m.flags = queue.NewSoldOutFlags(m.js, func(ctx context.Context, drop string) (bool, int64, error) {
 		st, err := m.Engine.Stats(ctx, drop)
 		return err == nil && st.Available == 0, st.SoldOutVersion, err
@@ -364,8 +392,10 @@ func (m *Main) startEvents(context.Context) error {
 func (m *Main) startServices(context.Context) error {
 	c := m.Config
 	m.metrics = api.NewMetrics()
-	m.metrics.AddGauge("flashdrop_outbox_lag", "Entries in the Redis outboxes not yet published to JetStream (an entry holds one script call's events).",
-		func() float64 { return float64(m.relay.Lag()) })
+	if m.relay != nil {
+		m.metrics.AddGauge("flashdrop_outbox_lag", "Entries in the Redis outboxes not yet published to JetStream (an entry holds one script call's events).",
+			func() float64 { return float64(m.relay.Lag()) })
+	}
 	m.adm = engine.NewAdmission(m.Engine, engine.AdmissionOptions{
 		Batch: c.Batch, SoldOut: m.flags,
 		OnBatch: m.metrics.ObserveBatch, OnSoldOutFromMemory: m.metrics.CountSoldOutFromMemory,
@@ -378,14 +408,21 @@ func (m *Main) startServices(context.Context) error {
 	if m.WebhookTweak != nil {
 		m.WebhookTweak(&o)
 	}
+	// An API node keeps the deliverer for the admin API's test sends and
+	// replays, but delivers nothing from the stream.
 	m.deliverer = webhook.NewDeliverer(m.js, m.store, o)
-	m.deliverer.Start(context.Background())
+	if c.background() {
+		m.deliverer.Start(context.Background())
+	}
 	m.onStop(m.deliverer.Close)
 	return nil
 }
 
 // startSweeper releases expired holds in the background.
 func (m *Main) startSweeper(context.Context) error {
+	if !m.Config.background() {
+		return nil
+	}
 	sw := engine.NewSweeper(m.Engine, engine.SweeperOptions{
 		Interval: m.Config.SweepEvery,
 		OnError: func(err error) {
@@ -403,6 +440,9 @@ func (m *Main) startSweeper(context.Context) error {
 // background. A node's id, when set, names it in draw leases, so a node
 // restarted under its id resumes a draw it was running at once.
 func (m *Main) startScheduler(context.Context) error {
+	if !m.Config.background() {
+		return nil
+	}
 	m.scheduler = engine.NewScheduler(m.Engine, engine.SchedulerOptions{
 		Interval: m.Config.ScheduleEvery,
 		Owner:    m.Config.NodeID,

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/internal/testkit"
+	"github.com/flashdrop/flashdrop/queue"
+)
+
+func TestRoleFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string // "" means accepted
+	}{
+		{args: nil},
+		{args: []string{"--role", "all"}},
+		{args: []string{"--role", "api", "--redis-url", "127.0.0.1:6379", "--nats-url", "nats://127.0.0.1:4222"}},
+		{env: map[string]string{"FLASHDROP_ROLE": "api", "FLASHDROP_REDIS_URL": "127.0.0.1:6379", "FLASHDROP_NATS_URL": "nats://127.0.0.1:4222"}},
+		{args: []string{"--role", "worker"}, want: `--role must be all or api, got "worker"`},
+		{args: []string{"--role", "api"}, want: "--role api needs --redis-url and --nats-url"},
+		{args: []string{"--role", "api", "--redis-url", "127.0.0.1:6379"}, want: "--role api needs --redis-url and --nats-url"},
+		{args: []string{"--role", "api", "--nats-url", "nats://127.0.0.1:4222"}, want: "--role api needs --redis-url and --nats-url"},
+		{env: map[string]string{"FLASHDROP_ROLE": "api"}, want: "--role api needs"},
+	} {
+		m := NewMainWith(tc.env)
+		m.Stderr = io.Discard
+		err := m.ParseFlags(tc.args)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v %v: refused: %v", tc.args, tc.env, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v %v: got %v, want an error with %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
+
+// TestRoleAPILeavesBackgroundWorkToOtherNodes runs a sale on an API node
+// (--role api) and checks that it starts none of the background work,
+// and that a node with --role all on the same Redis and NATS does it for
+// the API node's requests: it publishes their events and releases their
+// expired holds.
+func TestRoleAPILeavesBackgroundWorkToOtherNodes(t *testing.T) {
+	s := startInteg(t, nil, "--role", "api", "--node-id", "api-1")
+	if s.m.relay != nil || s.m.scheduler != nil {
+		t.Fatal("an API node started the relay or the scheduler")
+	}
+	if r := call(t, "GET", s.base+"/metrics", s.admin, ""); r.status != 200 || strings.Contains(r.raw, "flashdrop_outbox_lag") {
+		t.Errorf("an API node has no relay, so no outbox lag to report: %d", r.status)
+	}
+	if r := call(t, "GET", s.base+"/readyz", "", ""); r.status != 200 {
+		t.Errorf("an API node is ready without background work: %d %s", r.status, r.raw)
+	}
+	s.sale(t, "tue", 3, "alice", "bob")
+
+	// The worker, started after the wins: everything it does for them it
+	// finds in Redis.
+	startNode(t, s.clock, "--no-demo", "--redis-url", s.m.Config.RedisURL, "--nats-url", s.nats.URL(),
+		"--node-id", "worker-1", "--sweep-every", "20ms", "--schedule-every", "20ms")
+
+	_, js := s.nats.Connect(t)
+	won := queue.Subject("tue", engine.EventWon)
+	testkit.Eventually(t, 10*time.Second, "the worker publishes the API node's two won events", func() bool {
+		st, err := js.Stream(context.Background(), queue.StreamName)
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(won))
+		return err == nil && info.State.Subjects[won] == 2
+	})
+
+	rdb := redis.NewClient(&redis.Options{Addr: s.m.Config.RedisURL})
+	defer rdb.Close()
+	consumers, err := rdb.XInfoConsumers(context.Background(), redisstore.OutboxKey("tue"), "relay").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range consumers {
+		names = append(names, c.Name)
+	}
+	if !slices.Contains(names, "worker-1") || slices.Contains(names, "api-1") {
+		t.Errorf("outbox readers %v: want worker-1 and not api-1", names)
+	}
+
+	// Past every hold's deadline (and the sale's end): the worker releases
+	// the API node's holds.
+	s.clock.Advance(3 * time.Hour)
+	testkit.Eventually(t, 10*time.Second, "the worker releases the expired holds", func() bool {
+		r := call(t, "GET", s.base+"/v1/admin/drops/tue/stats", s.admin, "")
+		return r.status == 200 && r.body["held"] == float64(0) && r.body["released"] == float64(2)
+	})
+}
