@@ -48,6 +48,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashdrop/flashdrop/api"
+	"github.com/flashdrop/flashdrop/queue"
 )
 
 //go:embed cycle.lua
@@ -66,7 +67,25 @@ type config struct {
 	label   string
 	quick   bool
 	keep    bool
+	// topology is how the measured serve gets its NATS and whether it
+	// does the background work: topoEmbedded, topoNATS or topoSplit.
+	topology string
 }
+
+// The deployments the bench can measure. The targets are defined on the
+// first, the default; the others show what a production layout changes.
+const (
+	// topoEmbedded: one serve with its embedded NATS (serve's default).
+	topoEmbedded = "embedded"
+	// topoNATS: one serve (--role all) using a NATS server that this
+	// driver hosts on the generator's core, as an external one would be.
+	topoNATS = "nats"
+	// topoSplit: the measured serve with --role api, and a second serve
+	// with --role all on the generator's core that publishes the
+	// outboxes and does the rest of the background work; NATS as in
+	// topoNATS.
+	topoSplit = "split"
+)
 
 // sizes of one run.
 type sizes struct {
@@ -87,6 +106,7 @@ func main() {
 	flag.StringVar(&c.label, "label", "", "a name for this run in the JSON (e.g. the commit)")
 	flag.BoolVar(&c.quick, "quick", os.Getenv("BENCH_QUICK") == "1", "a short run for trying it (also BENCH_QUICK=1)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the token files")
+	flag.StringVar(&c.topology, "topology", topoEmbedded, "embedded: serve with its embedded NATS (the targets' deployment); nats: serve with a NATS server this driver hosts on the generator's core; split: as nats, the measured serve with --role api and a --role all worker on the generator's core")
 	flag.Parse()
 	if c.bin == "" {
 		fmt.Fprintln(os.Stderr, "flashdrop-bench: --flashdrop is required")
@@ -158,6 +178,8 @@ type bench struct {
 	wrk                      string
 	pinned                   bool
 	placement                string
+	natsURL                  string // the NATS this driver hosts, if any
+	natsStop                 func()
 	// servePid is flashdrop serve's process (taskset execs it in place).
 	servePid int
 
@@ -196,9 +218,24 @@ func (b *bench) run() error {
 	if err := b.startRedis(); err != nil {
 		return err
 	}
+	switch b.c.topology {
+	case topoEmbedded:
+	case topoNATS, topoSplit:
+		if err := b.startNATS(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--topology must be %s, %s or %s, got %q", topoEmbedded, topoNATS, topoSplit, b.c.topology)
+	}
 	if err := b.startServe(); err != nil {
 		return err
 	}
+	if b.c.topology == topoSplit {
+		if err := b.startWorker(); err != nil {
+			return err
+		}
+	}
+	b.placement += "; topology " + b.c.topology
 	b.log("placement: %s", b.placement)
 	b.log("server %s, redis %s, %d connections, %s per measurement, quick=%v", b.url, b.redisAddr, conns, b.sz.dur, b.c.quick)
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
@@ -256,6 +293,10 @@ func (b *bench) stop() {
 			<-done
 		}
 	}
+	// After the serves: they publish their last events as they stop.
+	if b.natsStop != nil {
+		b.natsStop()
+	}
 	if !b.c.keep {
 		files, _ := filepath.Glob(filepath.Join(b.c.outDir, "tokens-*.txt"))
 		for _, f := range files {
@@ -302,13 +343,24 @@ func (b *bench) startServe() error {
 		args = append(args, "--pprof-listen", fmt.Sprintf("127.0.0.1:%d", pp))
 		b.pprofURL = fmt.Sprintf("http://127.0.0.1:%d", pp)
 	}
+	if b.natsURL != "" {
+		args = append(args, "--nats-url", b.natsURL, "--node-id", "bench-serve")
+	}
+	if b.c.topology == topoSplit {
+		args = append(args, "--role", "api")
+	}
 	if err := b.start(b.onCore(b.c.bin, args...), "serve.log"); err != nil {
 		return err
 	}
 	b.servePid = b.procs[len(b.procs)-1].Process.Pid
 	b.url = fmt.Sprintf("http://127.0.0.1:%d", port)
+	return waitReady(b.url)
+}
+
+// waitReady waits for a serve's /readyz.
+func waitReady(url string) error {
 	return waitFor(60*time.Second, func() error {
-		resp, err := http.Get(b.url + "/readyz")
+		resp, err := http.Get(url + "/readyz")
 		if err != nil {
 			return err
 		}
@@ -318,6 +370,38 @@ func (b *bench) startServe() error {
 		}
 		return nil
 	})
+}
+
+// startNATS hosts a NATS server with JetStream in this process (so on
+// the generator's core), for the topologies where serve's NATS is not
+// its own.
+func (b *bench) startNATS() error {
+	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: filepath.Join(b.c.outDir, "nats")})
+	if err != nil {
+		return err
+	}
+	b.natsStop = func() { srv.Shutdown(); srv.WaitForShutdown(); _ = os.RemoveAll(filepath.Join(b.c.outDir, "nats")) }
+	b.natsURL = srv.ClientURL()
+	return nil
+}
+
+// startWorker runs the --role all node of the split topology on the
+// generator's core: it takes the measured node's background work.
+func (b *bench) startWorker() error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--redis-url", "redis://" + b.redisAddr + "/0",
+		"--jwt-secret", b.secret, "--admin-token", b.admin, "--log-level", "error", "--nats-url", b.natsURL, "--node-id", "bench-worker"}
+	cmd := exec.Command(b.c.bin, args...)
+	if b.pinned {
+		cmd = exec.Command("taskset", append([]string{"-c", "0", b.c.bin}, args...)...)
+	}
+	if err := b.start(cmd, "serve-worker.log"); err != nil {
+		return err
+	}
+	return waitReady(fmt.Sprintf("http://127.0.0.1:%d", port))
 }
 
 func waitFor(limit time.Duration, f func() error) error {
