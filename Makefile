@@ -76,9 +76,13 @@ fuzz: ## run each fuzz target for FUZZTIME (default 100000x executions), startin
 # cores with taskset where there are two). It prints one line per target
 # of issue 14, writes $(BENCH_OUT)/bench.json and the chart
 # docs/bench-burst.png. BENCH_QUICK=1 for a short try (the chart then goes
-# to $(BENCH_OUT) only).
+# to $(BENCH_OUT) only). BENCH_TOPOLOGY=nats or split measures serve on a
+# NATS server the driver hosts, or as a --role api node beside a worker
+# (the targets are defined on the default, embedded; the chart then goes
+# to $(BENCH_OUT) only too).
 BENCH_OUT ?= bench-out
-BENCH_CHART = $(if $(filter 1,$(BENCH_QUICK)),$(BENCH_OUT)/bench-burst.png,docs/bench-burst.png)
+BENCH_TOPOLOGY ?= embedded
+BENCH_CHART = $(if $(or $(filter 1,$(BENCH_QUICK)),$(filter-out embedded,$(BENCH_TOPOLOGY))),$(BENCH_OUT)/bench-burst.png,docs/bench-burst.png)
 # perf samples redis-server during the all-wins run (Redis's time per win
 # is a target; the bench prints where it goes). Optional: without it, or
 # where the kernel refuses to attach, the bench says so and goes on.
@@ -94,7 +98,7 @@ bench: ensure-redis ensure-wrk ensure-perf ## the 1M draw, then the issue-14 tar
 	$(GO) build -o $(BENCH_OUT)/flashdrop ./cmd/flashdrop
 	$(GO) build -o $(BENCH_OUT)/flashdrop-bench ./cmd/flashdrop-bench
 	$(BENCH_OUT)/flashdrop-bench --flashdrop $(BENCH_OUT)/flashdrop --src . --out $(BENCH_OUT) \
-		--json $(BENCH_OUT)/bench.json --chart $(BENCH_CHART) --label "$$(git describe --always --dirty 2>/dev/null)"
+		--json $(BENCH_OUT)/bench.json --chart $(BENCH_CHART) --topology $(BENCH_TOPOLOGY) --label "$$(git describe --always --dirty 2>/dev/null)"
 
 bench-go: ensure-redis ensure-wrk ## the Go benchmarks; each prints ratios against its in-run baseline
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./engine/redisstore/ ./api/ ./queue/
