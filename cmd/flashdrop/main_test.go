@@ -398,3 +398,32 @@ func TestCloseRightAfterRun(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseAfterTheServerStopped is `flashdrop serve`'s path when the
+// HTTP server stops on its own: the caller takes the server's result from
+// Err, then closes, and Close must not wait for that result again.
+func TestCloseAfterTheServerStopped(t *testing.T) {
+	m := NewMain(io.Discard, io.Discard)
+	m.Lookup = func(string) (string, bool) { return "", false }
+	if err := m.ParseFlags([]string{"--listen", "127.0.0.1:0", "--log-level", "error", "--no-demo"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A listener that fails under the server, as a permanent accept
+	// error would.
+	_ = m.ln.Close()
+	select {
+	case <-m.Err():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not stop when its listener closed")
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Close() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return after the server's result was taken")
+	}
+}

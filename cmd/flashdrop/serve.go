@@ -110,6 +110,11 @@ type Main struct {
 	srv      *api.Server
 	ln       net.Listener
 	serveErr chan error
+	// serveDone is closed once Serve returned, with its result in
+	// serveRes: the stop step reads them there, since Err's reader may
+	// already have taken serveErr's one value.
+	serveDone chan struct{}
+	serveRes  error
 	// stops undoes the started components in reverse order (Close).
 	stops   []func() error
 	closeMu sync.Mutex
@@ -487,8 +492,12 @@ func (m *Main) startHTTP(context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	m.serveErr = make(chan error, 1)
-	go func() { m.serveErr <- m.srv.Serve(m.ln) }()
+	m.serveErr, m.serveDone = make(chan error, 1), make(chan struct{})
+	go func() {
+		m.serveRes = m.srv.Serve(m.ln)
+		close(m.serveDone)
+		m.serveErr <- m.serveRes
+	}()
 	m.onStop(func() error {
 		wait := m.Config.ShutdownWait
 		if wait <= 0 {
@@ -504,7 +513,15 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		// listener as a clean end); after a Shutdown that closed it,
 		// closing it again only returns an error, which says nothing.
 		_ = m.ln.Close()
-		return errors.Join(err, <-m.serveErr)
+		<-m.serveDone
+		// A Serve that registered its listener after the first Shutdown
+		// may have accepted connections before the close: this one
+		// waits for them as the first would have (after a first
+		// Shutdown that did its work it returns at once).
+		if err2 := m.srv.Shutdown(ctx); err2 != nil && !errors.Is(err2, net.ErrClosed) {
+			err = errors.Join(err, err2)
+		}
+		return errors.Join(err, m.serveRes)
 	})
 	return nil
 }
