@@ -14,7 +14,8 @@ import (
 // each series' next drop created, announces drop_created, sale_opened and
 // sale_closed once each, invites the previous drop's registrants when a
 // series drop opens for registration, reminds registrants before a sale,
-// and runs draws. Every serve node runs one: all of it is idempotent in
+// and runs draws. Every serve node runs one, except those started with
+// --role api: all of it is idempotent in
 // the store, so the number of nodes, restarts and clock skew between them
 // change nothing but which node does a piece of work.
 type Scheduler struct {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -51,9 +52,9 @@ func TestRoleFlag(t *testing.T) {
 // the API node's requests: it publishes their events and releases their
 // expired holds.
 func TestRoleAPILeavesBackgroundWorkToOtherNodes(t *testing.T) {
-	s := startInteg(t, nil, "--role", "api", "--node-id", "api-1")
-	if s.m.relay != nil || s.m.scheduler != nil {
-		t.Fatal("an API node started the relay or the scheduler")
+	s := startInteg(t, nil, "--role", "api", "--node-id", "api-1", "--sweep-every", "20ms")
+	if s.m.relay != nil || s.m.scheduler != nil || s.m.sweeper != nil {
+		t.Fatal("an API node started the relay, the scheduler or the sweeper")
 	}
 	if r := call(t, "GET", s.base+"/metrics", s.admin, ""); r.status != 200 || strings.Contains(r.raw, "flashdrop_outbox_lag") {
 		t.Errorf("an API node has no relay, so no outbox lag to report: %d", r.status)
@@ -61,7 +62,10 @@ func TestRoleAPILeavesBackgroundWorkToOtherNodes(t *testing.T) {
 	if r := call(t, "GET", s.base+"/readyz", "", ""); r.status != 200 {
 		t.Errorf("an API node is ready without background work: %d %s", r.status, r.raw)
 	}
-	s.sale(t, "tue", 3, "alice", "bob")
+	// The Redis server is shared by the package's tests: a drop id of
+	// this run's own.
+	drop := fmt.Sprintf("role%d", time.Now().UnixNano())
+	s.sale(t, drop, 3, "alice", "bob")
 
 	// The worker, started after the wins: everything it does for them it
 	// finds in Redis.
@@ -69,7 +73,7 @@ func TestRoleAPILeavesBackgroundWorkToOtherNodes(t *testing.T) {
 		"--node-id", "worker-1", "--sweep-every", "20ms", "--schedule-every", "20ms")
 
 	_, js := s.nats.Connect(t)
-	won := queue.Subject("tue", engine.EventWon)
+	won := queue.Subject(drop, engine.EventWon)
 	testkit.Eventually(t, 10*time.Second, "the worker publishes the API node's two won events", func() bool {
 		st, err := js.Stream(context.Background(), queue.StreamName)
 		if err != nil {
@@ -81,7 +85,7 @@ func TestRoleAPILeavesBackgroundWorkToOtherNodes(t *testing.T) {
 
 	rdb := redis.NewClient(&redis.Options{Addr: s.m.Config.RedisURL})
 	defer rdb.Close()
-	consumers, err := rdb.XInfoConsumers(context.Background(), redisstore.OutboxKey("tue"), "relay").Result()
+	consumers, err := rdb.XInfoConsumers(context.Background(), redisstore.OutboxKey(drop), "relay").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +101,22 @@ func TestRoleAPILeavesBackgroundWorkToOtherNodes(t *testing.T) {
 	// the API node's holds.
 	s.clock.Advance(3 * time.Hour)
 	testkit.Eventually(t, 10*time.Second, "the worker releases the expired holds", func() bool {
-		r := call(t, "GET", s.base+"/v1/admin/drops/tue/stats", s.admin, "")
+		r := call(t, "GET", s.base+"/v1/admin/drops/"+drop+"/stats", s.admin, "")
 		return r.status == 200 && r.body["held"] == float64(0) && r.body["released"] == float64(2)
 	})
+	// The worker released them, not an API node's own sweeper.
+	if r := call(t, "GET", s.base+"/metrics", s.admin, ""); !strings.Contains(r.raw, "\nflashdrop_holds_expired_total 0\n") {
+		t.Errorf("an API node's sweeper released holds:\n%s", grepLines(r.raw, "flashdrop_holds_expired_total"))
+	}
+}
+
+// grepLines is the lines of text that contain sub.
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

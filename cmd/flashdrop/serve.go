@@ -104,6 +104,7 @@ type Main struct {
 	js       jetstream.JetStream
 	keeper   *queue.StreamKeeper
 	relay    *queue.Relay
+	sweeper  *engine.Sweeper
 	flags    *queue.SoldOutFlags
 	metrics  *api.Metrics
 	adm      *engine.Admission
@@ -428,7 +429,7 @@ func (m *Main) startSweeper(context.Context) error {
 	if !m.Config.background() {
 		return nil
 	}
-	sw := engine.NewSweeper(m.Engine, engine.SweeperOptions{
+	m.sweeper = engine.NewSweeper(m.Engine, engine.SweeperOptions{
 		Interval: m.Config.SweepEvery,
 		OnError: func(err error) {
 			m.metrics.CountStoreError()
@@ -436,8 +437,8 @@ func (m *Main) startSweeper(context.Context) error {
 		},
 		OnSwept: m.metrics.CountExpired,
 	})
-	sw.Start(context.Background())
-	m.onStop(sw.Close)
+	m.sweeper.Start(context.Background())
+	m.onStop(m.sweeper.Close)
 	return nil
 }
 
