@@ -82,7 +82,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 100000x executions), startin
 # to $(BENCH_OUT) only too).
 BENCH_OUT ?= bench-out
 BENCH_TOPOLOGY ?= embedded
-BENCH_CHART = $(if $(or $(filter 1,$(BENCH_QUICK)),$(filter-out embedded,$(BENCH_TOPOLOGY))),$(BENCH_OUT)/bench-burst.png,docs/bench-burst.png)
+BENCH_CHART = $(if $(or $(filter 1,$(BENCH_QUICK)),$(filter-out embedded,$(or $(BENCH_TOPOLOGY),embedded))),$(BENCH_OUT)/bench-burst.png,docs/bench-burst.png)
 # perf samples redis-server during the all-wins run (Redis's time per win
 # is a target; the bench prints where it goes). Optional: without it, or
 # where the kernel refuses to attach, the bench says so and goes on.
@@ -98,7 +98,7 @@ bench: ensure-redis ensure-wrk ensure-perf ## the 1M draw, then the issue-14 tar
 	$(GO) build -o $(BENCH_OUT)/flashdrop ./cmd/flashdrop
 	$(GO) build -o $(BENCH_OUT)/flashdrop-bench ./cmd/flashdrop-bench
 	$(BENCH_OUT)/flashdrop-bench --flashdrop $(BENCH_OUT)/flashdrop --src . --out $(BENCH_OUT) \
-		--json $(BENCH_OUT)/bench.json --chart $(BENCH_CHART) --topology $(BENCH_TOPOLOGY) --label "$$(git describe --always --dirty 2>/dev/null)"
+		--json $(BENCH_OUT)/bench.json --chart $(BENCH_CHART) --topology $(or $(BENCH_TOPOLOGY),embedded) --label "$$(git describe --always --dirty 2>/dev/null)"
 
 bench-go: ensure-redis ensure-wrk ## the Go benchmarks; each prints ratios against its in-run baseline
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./engine/redisstore/ ./api/ ./queue/

@@ -78,7 +78,8 @@ const (
 	// topoEmbedded: one serve with its embedded NATS (serve's default).
 	topoEmbedded = "embedded"
 	// topoNATS: one serve (--role all) using a NATS server that this
-	// driver hosts on the generator's core, as an external one would be.
+	// driver hosts in its own process, on the generator's core: outside
+	// serve, though not a process of its own.
 	topoNATS = "nats"
 	// topoSplit: the measured serve with --role api, and a second serve
 	// with --role all on the generator's core that publishes the
@@ -215,17 +216,18 @@ func (b *bench) run() error {
 		return errors.New("wrk is not installed (make bench installs it)")
 	}
 	b.admin, b.secret = "bench-admin-token-0123456789", "bench-jwt-secret-0123456789abcdef0123456789"
+	switch b.c.topology {
+	case topoEmbedded, topoNATS, topoSplit:
+	default:
+		return fmt.Errorf("--topology must be %s, %s or %s, got %q", topoEmbedded, topoNATS, topoSplit, b.c.topology)
+	}
 	if err := b.startRedis(); err != nil {
 		return err
 	}
-	switch b.c.topology {
-	case topoEmbedded:
-	case topoNATS, topoSplit:
+	if b.c.topology != topoEmbedded {
 		if err := b.startNATS(); err != nil {
 			return err
 		}
-	default:
-		return fmt.Errorf("--topology must be %s, %s or %s, got %q", topoEmbedded, topoNATS, topoSplit, b.c.topology)
 	}
 	if err := b.startServe(); err != nil {
 		return err
@@ -235,7 +237,14 @@ func (b *bench) run() error {
 			return err
 		}
 	}
-	b.placement += "; topology " + b.c.topology
+	switch b.c.topology {
+	case topoNATS:
+		b.placement += "; topology nats: the NATS server in this driver's process, beside the generator"
+	case topoSplit:
+		b.placement += "; topology split: the measured serve with --role api, a --role all worker and the NATS server (in this driver's process) beside the generator"
+	default:
+		b.placement += "; topology embedded: serve's own NATS"
+	}
 	b.log("placement: %s", b.placement)
 	b.log("server %s, redis %s, %d connections, %s per measurement, quick=%v", b.url, b.redisAddr, conns, b.sz.dur, b.c.quick)
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
@@ -293,7 +302,7 @@ func (b *bench) stop() {
 			<-done
 		}
 	}
-	// After the serves: they publish their last events as they stop.
+	// After the serves, whose relays publish as they stop.
 	if b.natsStop != nil {
 		b.natsStop()
 	}
@@ -373,14 +382,21 @@ func waitReady(url string) error {
 }
 
 // startNATS hosts a NATS server with JetStream in this process (so on
-// the generator's core), for the topologies where serve's NATS is not
-// its own.
+// the generator's core, sharing this process with the driver), for the
+// topologies where serve's NATS is not its own. Its store is a new
+// directory each run: an earlier run stopped by a signal leaves its own
+// behind, never a stream this run would reload.
 func (b *bench) startNATS() error {
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: filepath.Join(b.c.outDir, "nats")})
+	dir, err := os.MkdirTemp(b.c.outDir, "nats-")
 	if err != nil {
 		return err
 	}
-	b.natsStop = func() { srv.Shutdown(); srv.WaitForShutdown(); _ = os.RemoveAll(filepath.Join(b.c.outDir, "nats")) }
+	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: dir})
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return err
+	}
+	b.natsStop = func() { srv.Shutdown(); srv.WaitForShutdown(); _ = os.RemoveAll(dir) }
 	b.natsURL = srv.ClientURL()
 	return nil
 }
