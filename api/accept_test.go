@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -52,5 +53,58 @@ func TestServesOnAfterRunningOutOfDescriptors(t *testing.T) {
 	<-done
 	if ln.failures.Load() >= 0 {
 		t.Fatal("the listener never failed: the test tests nothing")
+	}
+}
+
+// TestServeAfterShutdown: a Serve that starts after Shutdown (its
+// goroutine scheduled late) returns at once and closes its listener, and
+// one that Shutdown raced with returns too: fasthttp's Shutdown alone
+// closes only listeners its Serve has registered.
+func TestServeAfterShutdown(t *testing.T) {
+	s, err := New(stubConfig(t, &stubStore{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve after Shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve after Shutdown did not return")
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("the listener is still open: %v", err)
+	}
+
+	// Shutdown racing Serve's start, many times.
+	for i := range 50 {
+		s, err := New(stubConfig(t, &stubStore{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ln) }()
+		if err := s.Shutdown(t.Context()); err != nil {
+			t.Fatalf("round %d: shutdown: %v", i, err)
+		}
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: Serve did not return after Shutdown", i)
+		}
 	}
 }

@@ -212,6 +212,10 @@ type Server struct {
 	idSeq    atomic.Uint64
 	stopping chan struct{}
 	stopOnce sync.Once
+	// lnMu guards lns, the listeners Serve was given, and the decision
+	// to serve against the close of stopping.
+	lnMu sync.Mutex
+	lns  []net.Listener
 }
 
 // New builds a Server. It starts nothing: call Serve.
@@ -296,17 +300,50 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Serve answers requests on ln until Shutdown.
+// Serve answers requests on ln until Shutdown. After Shutdown it closes
+// ln and returns nil at once.
 func (s *Server) Serve(ln net.Listener) error {
+	s.lnMu.Lock()
+	select {
+	case <-s.stopping:
+		s.lnMu.Unlock()
+		_ = ln.Close()
+		return nil
+	default:
+	}
+	s.lns = append(s.lns, ln)
+	s.lnMu.Unlock()
 	return s.http.Serve(&connLimitListener{Listener: ln, s: s})
 }
 
 // Shutdown stops accepting connections, ends live streams and lets
 // requests in flight finish (their reserve batches included: the admission
-// outlives the server and is closed after it). Safe to call more than once.
+// outlives the server and is closed after it). It also ends a Serve that
+// is called while it runs. Safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.lnMu.Lock()
 	s.stopOnce.Do(func() { close(s.stopping) })
-	return s.http.ShutdownWithContext(ctx)
+	lns := s.lns
+	s.lnMu.Unlock()
+	err := s.http.ShutdownWithContext(ctx)
+	if len(lns) == 0 {
+		return err
+	}
+	// fasthttp closes only the listeners its Serve has registered: a Serve
+	// that had not reached that point when Shutdown looked would accept
+	// forever. Closing its listener ends it (fasthttp reads a closed
+	// listener as a clean end); a listener fasthttp closed already only
+	// answers net.ErrClosed, which says nothing.
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	// Such a Serve may have accepted connections before the close: a
+	// second shutdown waits for them as the first would have (after a
+	// first one that did its work it returns at once).
+	if err2 := s.http.ShutdownWithContext(ctx); err2 != nil && !errors.Is(err2, net.ErrClosed) {
+		err = errors.Join(err, err2)
+	}
+	return err
 }
 
 const headerRequestID = "X-Request-Id"

@@ -372,37 +372,10 @@ func TestRedisURLForms(t *testing.T) {
 	}
 }
 
-// TestCloseRightAfterRun closes nodes the moment Run returns, before the
-// HTTP server's goroutine may have started serving: Close must still
-// return (fasthttp's Shutdown alone left such a Serve accepting forever,
-// and Close waiting for it).
-func TestCloseRightAfterRun(t *testing.T) {
-	for i := range 10 {
-		m := NewMain(io.Discard, io.Discard)
-		m.Lookup = func(string) (string, bool) { return "", false }
-		if err := m.ParseFlags([]string{"--listen", "127.0.0.1:0", "--log-level", "error", "--no-demo"}); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Run(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- m.Close() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("close %d: %v", i, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("close %d did not return within 30 s", i)
-		}
-	}
-}
-
-// TestCloseAfterTheServerStopped is `flashdrop serve`'s path when the
-// HTTP server stops on its own: the caller takes the server's result from
-// Err, then closes, and Close must not wait for that result again.
-func TestCloseAfterTheServerStopped(t *testing.T) {
+// runBareNode runs an embedded node without the demo drop, for tests of
+// its own start and stop; the caller closes it (closeWithin).
+func runBareNode(t *testing.T) *Main {
+	t.Helper()
 	m := NewMain(io.Discard, io.Discard)
 	m.Lookup = func(string) (string, bool) { return "", false }
 	if err := m.ParseFlags([]string{"--listen", "127.0.0.1:0", "--log-level", "error", "--no-demo"}); err != nil {
@@ -411,6 +384,42 @@ func TestCloseAfterTheServerStopped(t *testing.T) {
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// closeWithin closes m and returns Close's error, failing the test as
+// what when Close does not return within 30 s.
+func closeWithin(t *testing.T, m *Main, what string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- m.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: Close did not return within 30 s", what)
+		return nil
+	}
+}
+
+// TestCloseRightAfterRun closes nodes the moment Run returns, before the
+// HTTP server's goroutine may have started serving: Close must still
+// return (fasthttp's Shutdown alone left such a Serve accepting forever,
+// and Close waiting for it).
+func TestCloseRightAfterRun(t *testing.T) {
+	for i := range 10 {
+		m := runBareNode(t)
+		if err := closeWithin(t, m, fmt.Sprintf("close %d", i)); err != nil {
+			t.Fatalf("close %d: %v", i, err)
+		}
+	}
+}
+
+// TestCloseAfterTheServerStopped is `flashdrop serve`'s path when the
+// HTTP server stops on its own: the caller takes the server's result from
+// Err, then closes, and Close must not wait for that result again.
+func TestCloseAfterTheServerStopped(t *testing.T) {
+	m := runBareNode(t)
 	// A listener that fails under the server, as a permanent accept
 	// error would.
 	_ = m.ln.Close()
@@ -419,11 +428,5 @@ func TestCloseAfterTheServerStopped(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the server did not stop when its listener closed")
 	}
-	done := make(chan error, 1)
-	go func() { done <- m.Close() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Close did not return after the server's result was taken")
-	}
+	_ = closeWithin(t, m, "after the server's result was taken")
 }

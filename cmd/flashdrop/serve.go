@@ -507,21 +507,7 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
 		err := m.srv.Shutdown(ctx)
-		// fasthttp closes only the listeners its Serve has registered: a
-		// Shutdown that runs before the goroutine above reaches Serve
-		// closes nothing, and that Serve would then accept forever. The
-		// listener closed here ends it at once (fasthttp reads a closed
-		// listener as a clean end); after a Shutdown that closed it,
-		// closing it again only returns an error, which says nothing.
-		_ = m.ln.Close()
 		<-m.serveDone
-		// A Serve that registered its listener after the first Shutdown
-		// may have accepted connections before the close: this one
-		// waits for them as the first would have (after a first
-		// Shutdown that did its work it returns at once).
-		if err2 := m.srv.Shutdown(ctx); err2 != nil && !errors.Is(err2, net.ErrClosed) {
-			err = errors.Join(err, err2)
-		}
 		return errors.Join(err, m.serveRes)
 	})
 	return nil
