@@ -61,15 +61,20 @@ func TestServesOnAfterRunningOutOfDescriptors(t *testing.T) {
 // one that Shutdown raced with returns too: fasthttp's Shutdown alone
 // closes only listeners its Serve has registered.
 func TestServeAfterShutdown(t *testing.T) {
-	s, err := New(stubConfig(t, &stubStore{}))
-	if err != nil {
-		t.Fatal(err)
+	fresh := func() (*Server, net.Listener) {
+		t.Helper()
+		s, err := New(stubConfig(t, &stubStore{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, ln
 	}
+	s, ln := fresh()
 	if err := s.Shutdown(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -88,14 +93,7 @@ func TestServeAfterShutdown(t *testing.T) {
 
 	// Shutdown racing Serve's start, many times.
 	for i := range 50 {
-		s, err := New(stubConfig(t, &stubStore{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		s, ln := fresh()
 		done := make(chan error, 1)
 		go func() { done <- s.Serve(ln) }()
 		if err := s.Shutdown(t.Context()); err != nil {
