@@ -267,10 +267,26 @@ func freePort() (int, error) {
 
 // onCore runs name on core 1 (the server side) when the machine allows.
 func (b *bench) onCore(name string, args ...string) *exec.Cmd {
+	return b.pin("1", name, args...)
+}
+
+// pin runs name on the given core when the machine allows.
+func (b *bench) pin(core, name string, args ...string) *exec.Cmd {
 	if b.pinned {
-		return exec.Command("taskset", append([]string{"-c", "1", name}, args...)...)
+		return exec.Command("taskset", append([]string{"-c", core, name}, args...)...)
 	}
 	return exec.Command(name, args...)
+}
+
+// serveArgs are the flags every serve of the bench gets: its port, the
+// bench's Redis and secrets, and NATS when the driver hosts it.
+func (b *bench) serveArgs(port int) []string {
+	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--redis-url", "redis://" + b.redisAddr + "/0",
+		"--jwt-secret", b.secret, "--admin-token", b.admin, "--log-level", "error"}
+	if b.natsURL != "" {
+		args = append(args, "--nats-url", b.natsURL)
+	}
+	return args
 }
 
 func (b *bench) start(cmd *exec.Cmd, logName string) error {
@@ -342,8 +358,7 @@ func (b *bench) startServe() error {
 	if err != nil {
 		return err
 	}
-	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--redis-url", "redis://" + b.redisAddr + "/0",
-		"--jwt-secret", b.secret, "--admin-token", b.admin, "--log-level", "error"}
+	args := b.serveArgs(port)
 	if bytes.Contains(help, []byte("pprof-listen")) {
 		pp, err := freePort()
 		if err != nil {
@@ -353,7 +368,7 @@ func (b *bench) startServe() error {
 		b.pprofURL = fmt.Sprintf("http://127.0.0.1:%d", pp)
 	}
 	if b.natsURL != "" {
-		args = append(args, "--nats-url", b.natsURL, "--node-id", "bench-serve")
+		args = append(args, "--node-id", "bench-serve")
 	}
 	if b.c.topology == topoSplit {
 		args = append(args, "--role", "api")
@@ -408,13 +423,8 @@ func (b *bench) startWorker() error {
 	if err != nil {
 		return err
 	}
-	args := []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--redis-url", "redis://" + b.redisAddr + "/0",
-		"--jwt-secret", b.secret, "--admin-token", b.admin, "--log-level", "error", "--nats-url", b.natsURL, "--node-id", "bench-worker"}
-	cmd := exec.Command(b.c.bin, args...)
-	if b.pinned {
-		cmd = exec.Command("taskset", append([]string{"-c", "0", b.c.bin}, args...)...)
-	}
-	if err := b.start(cmd, "serve-worker.log"); err != nil {
+	args := append(b.serveArgs(port), "--node-id", "bench-worker")
+	if err := b.start(b.pin("0", b.c.bin, args...), "serve-worker.log"); err != nil {
 		return err
 	}
 	return waitReady(fmt.Sprintf("http://127.0.0.1:%d", port))
