@@ -15,7 +15,7 @@ import (
 func writeChart(path string, series map[string][]point, dur time.Duration) error {
 	p := plot.New()
 	p.Title.Text = "Release-day burst: throughput per 100 ms"
-	p.X.Label.Text = "seconds into the run"
+	p.X.Label.Text = "seconds since the run's first answer"
 	p.Y.Label.Text = "requests/s"
 	p.Add(plotter.NewGrid())
 	ymax := 0.0
