@@ -36,6 +36,16 @@ type SoldOutChecker interface {
 	SoldOut(drop string) bool
 }
 
+// SoldOutLearner is a SoldOutChecker that can also be told of a sell-out
+// this node's own store call saw (ReserveResult.SoldOutVersion): the node
+// then answers the crowd from memory at once, not when the sold_out event
+// has come round through the outbox, the relay and NATS. version orders
+// the news against the events, as theirs does.
+type SoldOutLearner interface {
+	SoldOutChecker
+	LearnSoldOut(drop string, version int64)
+}
+
 // BatchOptions bound request coalescing. Zero values mean the defaults.
 type BatchOptions struct {
 	// MaxSize is the most reserve requests one store call decides
@@ -119,6 +129,8 @@ type Admission struct {
 	// the store's cheap sold-out calls (nil when there is no flag or the
 	// store cannot: those presses go to the lanes).
 	soldOutKeyed *coalescer[ReserveRequest, ReserveResult]
+	// learner is o.SoldOut when it can learn a sell-out (nil otherwise).
+	learner SoldOutLearner
 
 	mu     sync.RWMutex
 	lanes  map[string]chan *reserveCall
@@ -143,6 +155,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 		o.OnSoldOutKeyed = func(int) {}
 	}
 	a := &Admission{eng: eng, o: o, views: newDropViews(eng, o.ViewTTL), lanes: map[string]chan *reserveCall{}}
+	a.learner, _ = o.SoldOut.(SoldOutLearner)
 	if br, ok := eng.store.(BatchRegistrar); ok {
 		a.registrations = newCoalescer(o.Batch, func(drop string, reqs []RegisterRequest) ([]RegisterResult, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), o.Batch.Timeout)
@@ -167,6 +180,8 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 			}
 			if cheap {
 				o.OnSoldOutKeyed(len(reqs))
+			} else {
+				a.learn(drop, res)
 			}
 			return res, nil
 		})
@@ -400,6 +415,9 @@ func (a *Admission) run(drop string, batch []*reserveCall, reqs []ReserveRequest
 	res, err := a.eng.ReserveBatch(ctx, drop, reqs)
 	cancel()
 	a.o.OnBatch(len(batch), time.Since(start), err)
+	if err == nil {
+		a.learn(drop, res)
+	}
 	for i, call := range batch {
 		if err != nil {
 			// The outcome is unknown (the script may have run): the client
@@ -408,6 +426,19 @@ func (a *Admission) run(drop string, batch []*reserveCall, reqs []ReserveRequest
 			continue
 		}
 		call.done <- reserveAnswer{res: res[i]}
+	}
+}
+
+// learn passes on a sell-out that a store call's results report.
+func (a *Admission) learn(drop string, res []ReserveResult) {
+	if a.learner == nil {
+		return
+	}
+	for i := range res {
+		if v := res[i].SoldOutVersion; v > 0 {
+			a.learner.LearnSoldOut(drop, v)
+			return
+		}
 	}
 }
 

@@ -138,6 +138,67 @@ func TestAdmissionSoldOutFromMemory(t *testing.T) {
 	}
 }
 
+// sellOutStore answers every reserve sold_out, as a call that left the
+// drop without stock, with the news of version.
+type sellOutStore struct {
+	laneStore
+	version int64
+}
+
+func (s *sellOutStore) ReserveBatch(_ context.Context, _ string, _ time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
+	s.calls.Add(1)
+	out := make([]engine.ReserveResult, len(reqs))
+	for i := range out {
+		out[i] = engine.ReserveResult{Err: engine.ErrSoldOut, SoldOutVersion: s.version}
+	}
+	return out, nil
+}
+
+// learningFlag is a sold-out flag that records what it is taught.
+type learningFlag struct {
+	mu      sync.Mutex
+	learned map[string]int64
+}
+
+func (f *learningFlag) SoldOut(drop string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.learned[drop] > 0
+}
+
+func (f *learningFlag) LearnSoldOut(drop string, version int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.learned[drop] = version
+}
+
+// TestAdmissionLearnsItsOwnSellOut: when a batch's results report that the
+// call left the drop without stock, the node's flag learns it (with the
+// news's version), and the next plain press is answered from memory; a
+// batch that reports nothing teaches nothing.
+func TestAdmissionLearnsItsOwnSellOut(t *testing.T) {
+	for _, version := range []int64{0, 7} {
+		st := &sellOutStore{version: version}
+		flag := &learningFlag{learned: map[string]int64{}}
+		a := engine.NewAdmission(engine.New(st, engine.Options{}), engine.AdmissionOptions{SoldOut: flag})
+		req := engine.ReserveRequest{User: "u", Quantity: 1}
+		if res, err := a.Reserve(context.Background(), "stub", req); err != nil || !errors.Is(res.Err, engine.ErrSoldOut) {
+			t.Fatalf("first press: %+v %v", res, err)
+		}
+		if got := flag.learned["stub"]; got != version {
+			t.Fatalf("version %d: the flag learned %d", version, got)
+		}
+		before := st.calls.Load()
+		if _, err := a.Reserve(context.Background(), "stub", req); err != nil {
+			t.Fatal(err)
+		}
+		if fromStore := st.calls.Load() > before; fromStore != (version == 0) {
+			t.Fatalf("version %d: the second press went to the store: %v", version, fromStore)
+		}
+		a.Close()
+	}
+}
+
 // soldOutLaneStore is laneStore with the cheap sold-out answer, which
 // agrees the drop is sold out while declines is false.
 type soldOutLaneStore struct {

@@ -79,6 +79,12 @@ type ReserveResult struct {
 	// idempotency key by an earlier request.
 	Replayed bool
 	Err      error
+	// SoldOutVersion, when not 0, says that the store call which decided
+	// this request left the drop's sale without stock, and is the version
+	// of that news (the sold_out event's data.version). Every result of
+	// the call carries it: the node that made the call may flag the drop
+	// sold out at once, before the event reaches it.
+	SoldOutVersion int64
 }
 
 // RegisterRequest is one shopper's registration, for BatchRegistrar.

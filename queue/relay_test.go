@@ -111,6 +111,14 @@ func (w *world) relayOn(js jetstream.JetStream, consumer string, outbox engine.O
 // drop id and the reservations won.
 func (w *world) sale(stock int, shoppers int) (string, []engine.Reservation) {
 	w.t.Helper()
+	id := w.openSale(stock, shoppers)
+	return id, w.buy(id, 0, shoppers)
+}
+
+// openSale creates a drop with shoppers u0, u1, ... registered, and sets
+// the clock inside its sale.
+func (w *world) openSale(stock int, shoppers int) string {
+	w.t.Helper()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	id := "relay-" + hex.EncodeToString(b[:])
@@ -125,7 +133,7 @@ func (w *world) sale(stock int, shoppers int) (string, []engine.Reservation) {
 		}
 	}
 	w.clock.Set(t0.Add(1500 * time.Millisecond))
-	return id, w.buy(id, 0, shoppers)
+	return id
 }
 
 func (w *world) buy(id string, from, to int) []engine.Reservation {

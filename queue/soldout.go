@@ -137,6 +137,18 @@ func (f *SoldOutFlags) SoldOut(drop string) bool {
 	return sold
 }
 
+// LearnSoldOut flags drop sold out with the news of version, which this
+// node's own reserve call saw (engine.SoldOutLearner): the crowd is then
+// answered from memory without waiting for the sold_out event, which
+// carries the same version and changes nothing when it comes. A restocked
+// event, newer, clears the flag as usual; news older than the flag's is
+// ignored.
+func (f *SoldOutFlags) LearnSoldOut(drop string, version int64) {
+	if version > 0 {
+		f.set(drop, true, version)
+	}
+}
+
 // set applies one event's news about drop, unless the flag already holds
 // newer news. Unversioned news (0, from before versions existed) applies
 // only to a flag that has no version either.

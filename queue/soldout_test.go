@@ -118,6 +118,57 @@ func TestSoldOutFromMemoryOnEveryNode(t *testing.T) {
 	}
 }
 
+// TestSoldOutFlagLearnsItsOwnSellOut: the node whose reserve call sold the
+// last unit flags the drop at once, with no relay running (an API node's
+// case, and every node's while the event travels): the crowd after it
+// sends Redis nothing. The sold_out event, once a relay publishes it,
+// changes nothing; the restocked event after it reopens the drop.
+func TestSoldOutFlagLearnsItsOwnSellOut(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	hook := &countingHook{}
+	counted := redis.NewClient(&redis.Options{Addr: w.rdb.Options().Addr})
+	counted.AddHook(hook)
+	t.Cleanup(func() { counted.Close() })
+	n := startNode(t, w, engine.New(redisstore.New(counted, redisstore.Options{}), engine.Options{Clock: w.clock}))
+
+	drop := w.openSale(3, 8)
+	var wins []engine.Reservation
+	for i := 0; i < 3; i++ {
+		res := n.reserve(t, drop, fmt.Sprint("u", i))
+		if res.Err != nil {
+			t.Fatalf("press %d: %+v", i, res)
+		}
+		wins = append(wins, res.Reservation)
+	}
+	if !n.flags.SoldOut(drop) {
+		t.Fatal("the node that sold the last unit does not know the drop is sold out")
+	}
+	before := hook.n.Load()
+	for i := 3; i < 8; i++ {
+		if res := n.reserve(t, drop, fmt.Sprint("u", i)); !errors.Is(res.Err, engine.ErrSoldOut) {
+			t.Fatalf("after the sell-out: %+v", res)
+		}
+	}
+	if sent := hook.n.Load() - before; sent != 0 {
+		t.Fatalf("5 presses after the sell-out sent %d Redis commands, want none", sent)
+	}
+
+	// The events come round: sold_out (the news the node has), then the
+	// restock of a cancelled win, which reopens the drop.
+	w.relay("relay", nil)
+	if _, err := w.eng.Cancel(ctx(t), wins[0].ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 0, "the node to learn the restock", func() bool { return !n.flags.SoldOut(drop) })
+	if res := n.reserve(t, drop, "u3"); res.Err != nil {
+		t.Fatalf("after the restock: %+v", res)
+	}
+	if !n.flags.SoldOut(drop) {
+		t.Fatal("the press that took the restocked unit did not flag the drop again")
+	}
+}
+
 // TestSoldOutFlagRecoversFromAMissedRestock: a flag whose restock message
 // never came is checked against the store once its TTL ran out.
 func TestSoldOutFlagRecoversFromAMissedRestock(t *testing.T) {

@@ -110,6 +110,22 @@ func TestRoleAPILeavesBackgroundWorkToOtherNodes(t *testing.T) {
 	}
 }
 
+// TestAPINodeLearnsItsOwnSellOut: an API node runs no relay, so with no
+// worker up no sold_out event ever reaches it; the reserve call that sold
+// the last unit tells it, and the next press is answered from memory.
+func TestAPINodeLearnsItsOwnSellOut(t *testing.T) {
+	s := startInteg(t, nil, "--role", "api", "--node-id", "api-2")
+	drop := fmt.Sprintf("learn%d", time.Now().UnixNano())
+	s.sale(t, drop, 2, "alice", "bob") // bob's win takes the last unit
+	r := call(t, "POST", s.base+"/v1/drops/"+drop+"/reservations", mint(t, s.m, "alice"), "")
+	if r.status != 409 || r.body["code"] != "sold_out" {
+		t.Fatalf("a press after the sell-out: %d %s", r.status, r.raw)
+	}
+	if m := call(t, "GET", s.base+"/metrics", s.admin, ""); !strings.Contains(m.raw, "\nflashdrop_reserve_sold_out_from_memory_total 1\n") {
+		t.Errorf("the press was not answered from memory:\n%s", grepLines(m.raw, "flashdrop_reserve_sold_out_from_memory_total"))
+	}
+}
+
 // grepLines is the lines of text that contain sub.
 func grepLines(text, sub string) string {
 	var out []string

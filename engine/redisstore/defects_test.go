@@ -671,3 +671,80 @@ func TestSoldOutVersionGrows(t *testing.T) {
 		}
 	})
 }
+
+// TestReserveReportsItsSellOut: a reserve call that leaves the sale without
+// stock tells its caller the version of that sold_out news, on every
+// result, so the calling node can flag the drop at once; a call that
+// leaves stock, or answers for a paused sale, reports none.
+func TestReserveReportsItsSellOut(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 2, 1)
+		f.register(t, d.ID, "alice", "bob", "carol", "dave")
+		f.clock.Set(t0)
+		batch := func(users ...string) []engine.ReserveResult {
+			t.Helper()
+			reqs := make([]engine.ReserveRequest, len(users))
+			for i, u := range users {
+				reqs[i] = engine.ReserveRequest{User: u, Quantity: 1}
+			}
+			res, err := f.eng.ReserveBatch(ctx(t), d.ID, reqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		versions := func(res []engine.ReserveResult) []int64 {
+			v := make([]int64, len(res))
+			for i, r := range res {
+				v[i] = r.SoldOutVersion
+			}
+			return v
+		}
+		lastSoldOut := func() int64 {
+			t.Helper()
+			var v int64
+			for _, e := range f.events(t, d.ID) {
+				if e.Type == engine.EventSoldOut {
+					v = e.Version
+				}
+			}
+			return v
+		}
+
+		res := batch("alice")
+		if res[0].Err != nil || res[0].SoldOutVersion != 0 {
+			t.Fatalf("a win that leaves a unit: %+v", res[0])
+		}
+		res = batch("bob", "carol")
+		if res[0].Err != nil || !errors.Is(res[1].Err, engine.ErrSoldOut) {
+			t.Fatalf("the last unit: %+v", res)
+		}
+		bob := res[0].Reservation.ID
+		v1 := lastSoldOut()
+		if v1 == 0 || !slices.Equal(versions(res), []int64{v1, v1}) {
+			t.Fatalf("the call that sold out reported %v, its sold_out event version %d", versions(res), v1)
+		}
+		// A later call on the sold-out drop reports the same news.
+		if res = batch("dave"); !errors.Is(res[0].Err, engine.ErrSoldOut) || res[0].SoldOutVersion != v1 {
+			t.Fatalf("a press after the sell-out: %+v (want version %d)", res[0], v1)
+		}
+		// A restock, and a sell-out again: newer news.
+		if _, err := f.eng.Cancel(ctx(t), bob, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		if res = batch("dave"); res[0].Err != nil {
+			t.Fatalf("after the restock: %+v", res[0])
+		}
+		v2 := lastSoldOut()
+		if v2 <= v1 || res[0].SoldOutVersion != v2 {
+			t.Fatalf("the second sell-out reported %d, its event %d (first %d)", res[0].SoldOutVersion, v2, v1)
+		}
+		// A paused sale reports no sell-out: the answer is not about stock.
+		if _, err := f.eng.Pause(ctx(t), d.ID); err != nil {
+			t.Fatal(err)
+		}
+		if res = batch("carol"); !errors.Is(res[0].Err, engine.ErrSalePaused) || res[0].SoldOutVersion != 0 {
+			t.Fatalf("a paused sale: %+v", res[0])
+		}
+	})
+}

@@ -395,6 +395,21 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 // replicated false (a WAIT that fell short of waitN replicas) turns what
 // a failover could take back into ErrUnavailable.
 func decodeReserveReplies(drop string, now time.Time, reqs []engine.ReserveRequest, v []any, replicated bool, waitN int) ([]engine.ReserveResult, error) {
+	// One reply more than requests: the version of the sold_out news of a
+	// call that left the sale without stock (reserve.lua). Not passed on
+	// when the call's writes are not known to be replicated: a failover
+	// could take the sell-out back.
+	var soldOut int64
+	if len(v) == len(reqs)+1 {
+		x, ok := v[len(reqs)].(int64)
+		if !ok || x <= 0 {
+			return nil, fmt.Errorf("redisstore: reserve answered a sold-out version of %v", v[len(reqs)])
+		}
+		if replicated {
+			soldOut = x
+		}
+		v = v[:len(reqs)]
+	}
 	if len(v) != len(reqs) {
 		return nil, fmt.Errorf("redisstore: reserve answered %d of %d requests", len(v), len(reqs))
 	}
@@ -429,6 +444,7 @@ func decodeReserveReplies(drop string, now time.Time, reqs []engine.ReserveReque
 		if r.err != nil {
 			return nil, r.err
 		}
+		out[i].SoldOutVersion = soldOut
 		if !replicated && (code == codeWon || (code == codeSoldOut && r.int(2) > 0)) {
 			// Not known to survive a failover: the shopper retries with
 			// her key and gets the win (or, after a failover that lost it,

@@ -30,6 +30,9 @@
 --                       a won reservation as it is now (stored or drawn answers)
 --   {2, replayed, waitlist position (0 = not on the waitlist)}                        sold out
 --   {code, replayed}                                                                  other outcome
+-- then, when the call leaves a running first-come sale without stock and
+-- that news has a version (a sold_out event carried it), that version, as
+-- one more reply after the last request's;
 -- or an error reply, before any write, when the arguments are malformed.
 -- Every check for the whole batch happens before the first write; the work
 -- is O(batch).
@@ -100,7 +103,10 @@ elseif c[6] == 'draw' then
   drawn = true
 end
 local limit, hold_ms = num(c[2]), num(c[3]) * 1000
-local available = num(redis.call('HGET', K_COUNTERS, 'available'))
+local cnt = redis.call('HMGET', K_COUNTERS, 'available', 'sov')
+local available = num(cnt[1])
+-- sov is the version of the drop's latest sold_out or restocked news.
+local sov = num(cnt[2])
 -- Every shopper of the batch in one read; user_get answers from it, and
 -- a second request of the same shopper sees what the first one changed.
 if verdict == 0 then
@@ -147,7 +153,8 @@ local function decide(r, ikey)
     available = available - r.q
     local rid, exp, share = new_hold(r.user, at, units, r.q, hold_ms, 0)
     if available == 0 then
-      emit('sold_out', {'available', '0', 'version', ms(redis.call('HINCRBY', K_COUNTERS, 'sov', 1))})
+      sov = redis.call('HINCRBY', K_COUNTERS, 'sov', 1)
+      emit('sold_out', {'available', '0', 'version', ms(sov)})
     end
     if ikey then redis.call('SET', ikey, r.fp .. '\n1\n' .. rid, 'EX', ttl) end
     -- A fresh win answers only what the caller cannot know: id, deadline
@@ -192,6 +199,12 @@ if available ~= available0 then
 end
 flush()
 -- Every state change of this script emits an event or stores an answer.
-if evseq == 0 and not stored_any then return out end
-record_replies(out, 1)
+if evseq ~= 0 or stored_any then record_replies(out, 1) end
+-- A sale that this call leaves without stock: one more reply, the version
+-- of the sold_out news, so that the calling node flags the drop at once
+-- instead of when the event has come round through the outbox, the relay
+-- and NATS (on a node without a relay, --role api, it never would). A
+-- repeat of the call (recorded() above) answers without it: the caller
+-- then waits for the event, as before.
+if verdict == 0 and not drawn and available == 0 and sov > 0 then out[n + 1] = sov end
 return out
