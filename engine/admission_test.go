@@ -199,6 +199,31 @@ func TestAdmissionLearnsItsOwnSellOut(t *testing.T) {
 	}
 }
 
+// decliningSellOutStore is sellOutStore whose cheap sold-out answer always
+// declines, so keyed presses on a flagged drop go on to ReserveBatch.
+type decliningSellOutStore struct{ sellOutStore }
+
+func (s *decliningSellOutStore) AnswerSoldOut(context.Context, string, time.Time, []engine.ReserveRequest) ([]engine.ReserveResult, bool, error) {
+	return nil, false, nil
+}
+
+// TestAdmissionLearnsFromAKeyedPress: a keyed press on a flagged drop whose
+// cheap answer declined is decided by ReserveBatch, and the sell-out that
+// call reports reaches the flag too.
+func TestAdmissionLearnsFromAKeyedPress(t *testing.T) {
+	st := &decliningSellOutStore{sellOutStore{version: 7}}
+	flag := &learningFlag{learned: map[string]int64{"stub": 1}}
+	a := engine.NewAdmission(engine.New(st, engine.Options{}), engine.AdmissionOptions{SoldOut: flag})
+	defer a.Close()
+	res, err := a.Reserve(context.Background(), "stub", engine.ReserveRequest{User: "u", Quantity: 1, IdempotencyKey: "k"})
+	if err != nil || !errors.Is(res.Err, engine.ErrSoldOut) {
+		t.Fatalf("keyed press: %+v %v", res, err)
+	}
+	if got := flag.learned["stub"]; got != 7 {
+		t.Fatalf("the flag learned %d, want 7", got)
+	}
+}
+
 // soldOutLaneStore is laneStore with the cheap sold-out answer, which
 // agrees the drop is sold out while declines is false.
 type soldOutLaneStore struct {

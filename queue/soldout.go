@@ -63,6 +63,10 @@ type SoldOutFlags struct {
 type soldOutFlag struct {
 	mu      sync.Mutex // writers, and one refresh at a time
 	version int64      // of the news the flag holds; 0: unversioned
+	// seen is version, readable without mu: LearnSoldOut, called after
+	// every reserve call that found the drop without stock, returns
+	// without the lock when it has nothing newer.
+	seen atomic.Int64
 	// fresh is the whole answer: 0 while the drop is not sold out, else
 	// when the flag was last set or checked (nanoseconds since base, at
 	// least 1).
@@ -82,6 +86,7 @@ func (f *SoldOutFlags) state(fl *soldOutFlag) (soldOut, trusted bool) {
 // record sets the flag's state; fl.mu is held.
 func (f *SoldOutFlags) record(fl *soldOutFlag, soldOut bool, version int64) {
 	fl.version = version
+	fl.seen.Store(version)
 	if soldOut {
 		fl.fresh.Store(f.since())
 	} else {
@@ -143,16 +148,44 @@ func (f *SoldOutFlags) SoldOut(drop string) bool {
 // carries the same version and changes nothing when it comes. A restocked
 // event, newer, clears the flag as usual; news older than the flag's is
 // ignored.
+//
+// It never waits: it is called on a reserve lane, before the batch's
+// shoppers get their answers. When the flag is busy (a refresh asking the
+// store, which knows the drop is sold out, or an event being applied), the
+// news is left to them and to the next call.
 func (f *SoldOutFlags) LearnSoldOut(drop string, version int64) {
-	if version > 0 {
-		f.set(drop, true, version)
+	if version <= 0 {
+		return
 	}
+	fl := f.flag(drop)
+	if fl.seen.Load() >= version || !fl.mu.TryLock() {
+		return // the flag has this news or newer, or is busy
+	}
+	defer fl.mu.Unlock()
+	f.apply(fl, true, version)
 }
 
 // set applies one event's news about drop, unless the flag already holds
-// newer news. Unversioned news (0, from before versions existed) applies
-// only to a flag that has no version either.
+// newer news.
 func (f *SoldOutFlags) set(drop string, soldOut bool, version int64) {
+	fl := f.flag(drop)
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	f.apply(fl, soldOut, version)
+}
+
+// apply records news in fl unless it holds newer news; fl.mu is held.
+// Unversioned news (0, from before versions existed) applies only to a
+// flag that has no version either.
+func (f *SoldOutFlags) apply(fl *soldOutFlag, soldOut bool, version int64) {
+	if version < fl.version || version == fl.version && version != 0 {
+		return // older news, or the same news again
+	}
+	f.record(fl, soldOut, version)
+}
+
+// flag is drop's flag, made (not sold out) if it has none.
+func (f *SoldOutFlags) flag(drop string) *soldOutFlag {
 	fl := (*f.flags.Load())[drop]
 	if fl == nil {
 		f.mu.Lock()
@@ -166,12 +199,7 @@ func (f *SoldOutFlags) set(drop string, soldOut bool, version int64) {
 		}
 		f.mu.Unlock()
 	}
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	if version < fl.version || version == fl.version && version != 0 {
-		return // older news, or the same news again
-	}
-	f.record(fl, soldOut, version)
+	return fl
 }
 
 // Start follows the stream in the background: first the last sold_out and

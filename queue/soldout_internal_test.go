@@ -62,3 +62,37 @@ func TestSoldOutFlagsConcurrent(t *testing.T) {
 		t.Fatal("a flag that is not sold out went to the store")
 	}
 }
+
+// TestLearnSoldOutNeverWaits: a flag busy with a refresh (its lock held
+// while the store is asked) does not hold up LearnSoldOut, which runs on a
+// reserve lane before the batch's answers; news the flag already has
+// costs no lock, and newer news is applied once the flag is free.
+func TestLearnSoldOutNeverWaits(t *testing.T) {
+	f := NewSoldOutFlags(nil, func(context.Context, string) (bool, int64, error) { return true, 1, nil }, SoldOutOptions{})
+	f.LearnSoldOut("d", 3)
+	if !f.SoldOut("d") {
+		t.Fatal("not learned")
+	}
+	fl := f.flag("d")
+	fl.mu.Lock() // a refresh in progress
+	done := make(chan struct{})
+	go func() {
+		f.LearnSoldOut("d", 3) // the same news
+		f.LearnSoldOut("d", 4) // newer, but the flag is busy
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("LearnSoldOut waited for a busy flag")
+	}
+	fl.mu.Unlock()
+	if got := fl.seen.Load(); got != 3 {
+		t.Fatalf("a busy flag took news: version %d", got)
+	}
+	f.LearnSoldOut("d", 4)
+	f.LearnSoldOut("d", 2) // older: ignored
+	if got := fl.seen.Load(); got != 4 || !f.SoldOut("d") {
+		t.Fatalf("version %d, sold out %v: want 4, true", got, f.SoldOut("d"))
+	}
+}

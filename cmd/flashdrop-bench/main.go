@@ -1230,10 +1230,14 @@ type counts struct{ total, won, other float64 }
 
 var metricRe = regexp.MustCompile(`^flashdrop_http_requests_total\{route="([^"]*)",status="(\d+)"\} ([0-9.e+]+)$`)
 
+// metricsClient reads the server's /metrics: a scrape that hangs must not
+// hold up the run (the chart's sampler waits on each).
+var metricsClient = &http.Client{Timeout: 5 * time.Second}
+
 // routeCounts reads the server's request counters of route: all answers,
 // 201s, and answers that are neither 2xx nor 409.
 func (b *bench) routeCounts(route string) (counts, error) {
-	resp, err := http.Get(b.url + "/metrics")
+	resp, err := metricsClient.Get(b.url + "/metrics")
 	if err != nil {
 		return counts{}, err
 	}
@@ -1272,8 +1276,8 @@ func (b *bench) track(name, route string) func() {
 	go func() {
 		defer wg.Done()
 		start := time.Now()
-		prev, _ := b.routeCounts(route)
-		if !b.awaitFirstAnswer(route, done, &prev, &start) {
+		prev, err := b.routeCounts(route)
+		if !b.awaitFirstAnswer(route, done, err == nil, &prev, &start) {
 			return
 		}
 		prevT := start
@@ -1299,9 +1303,10 @@ func (b *bench) track(name, route string) func() {
 }
 
 // awaitFirstAnswer polls route's counters every 10 ms until they move,
-// keeping in prev and at the last sample before they did; false when done
-// closed first.
-func (b *bench) awaitFirstAnswer(route string, done <-chan struct{}, prev *counts, at *time.Time) bool {
+// keeping in prev and at the last sample before they did (the first
+// sample it reads is the baseline when the caller has none); false when
+// done closed first.
+func (b *bench) awaitFirstAnswer(route string, done <-chan struct{}, haveBaseline bool, prev *counts, at *time.Time) bool {
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
 	for {
@@ -1313,17 +1318,17 @@ func (b *bench) awaitFirstAnswer(route string, done <-chan struct{}, prev *count
 			if err != nil {
 				continue
 			}
-			if c.total > prev.total {
+			if haveBaseline && c.total > prev.total {
 				return true
 			}
-			*prev, *at = c, now
+			*prev, *at, haveBaseline = c, now, true
 		}
 	}
 }
 
 // metricValue reads one unlabelled sample of the server's /metrics.
 func (b *bench) metricValue(name string) (float64, error) {
-	resp, err := http.Get(b.url + "/metrics")
+	resp, err := metricsClient.Get(b.url + "/metrics")
 	if err != nil {
 		return 0, err
 	}

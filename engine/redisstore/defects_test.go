@@ -679,7 +679,7 @@ func TestSoldOutVersionGrows(t *testing.T) {
 func TestReserveReportsItsSellOut(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		d := f.newDrop(t, 2, 1)
-		f.register(t, d.ID, "alice", "bob", "carol", "dave")
+		f.register(t, d.ID, "alice", "bob", "carol", "dave", "erin")
 		f.clock.Set(t0)
 		batch := func(users ...string) []engine.ReserveResult {
 			t.Helper()
@@ -715,6 +715,7 @@ func TestReserveReportsItsSellOut(t *testing.T) {
 		if res[0].Err != nil || res[0].SoldOutVersion != 0 {
 			t.Fatalf("a win that leaves a unit: %+v", res[0])
 		}
+		alice := res[0].Reservation.ID
 		res = batch("bob", "carol")
 		if res[0].Err != nil || !errors.Is(res[1].Err, engine.ErrSoldOut) {
 			t.Fatalf("the last unit: %+v", res)
@@ -738,6 +739,17 @@ func TestReserveReportsItsSellOut(t *testing.T) {
 		v2 := lastSoldOut()
 		if v2 <= v1 || res[0].SoldOutVersion != v2 {
 			t.Fatalf("the second sell-out reported %d, its event %d (first %d)", res[0].SoldOutVersion, v2, v1)
+		}
+		// A call that leaves stock reports nothing, though the drop's news
+		// has a version: two units back, and a shopper takes one of them.
+		if _, err := f.eng.Cancel(ctx(t), res[0].Reservation.ID, "dave"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.eng.Cancel(ctx(t), alice, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if res = batch("erin"); res[0].Err != nil || res[0].SoldOutVersion != 0 {
+			t.Fatalf("a win that leaves a unit after a restock: %+v", res[0])
 		}
 		// A paused sale reports no sell-out: the answer is not about stock.
 		if _, err := f.eng.Pause(ctx(t), d.ID); err != nil {

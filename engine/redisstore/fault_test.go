@@ -394,6 +394,38 @@ func rushThroughput(t *testing.T, c *redistest.Cluster, opts redisstore.Options,
 	return float64(nDrops*users) / time.Since(start).Seconds()
 }
 
+// TestWaitReplicasUnconfirmedSellOut: a sell-out whose call WAIT could not
+// confirm on a replica is not reported to the node (ReserveResult's
+// SoldOutVersion): a failover could take it back. A replicated answer
+// (here without WAIT) reports it.
+func TestWaitReplicasUnconfirmedSellOut(t *testing.T) {
+	rdb := redistest.Shared(t).Client()
+	t.Cleanup(func() { rdb.Close() })
+	plain := redisstore.New(rdb, redisstore.Options{})
+	waited := redisstore.New(rdb, redisstore.Options{WaitReplicas: 1, WaitTimeout: 50 * time.Millisecond})
+	d := failoverDrops(t, plain, 1, 3)[0] // one unit
+	for _, u := range []string{"ann", "bob", "cat"} {
+		if _, _, err := plain.Register(context.Background(), d.ID, u, "", t0.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ann's win is answered unavailable; Bob's sold_out, in the same call,
+	// stands, but must not carry the news either.
+	res, err := waited.ReserveBatch(context.Background(), d.ID, t0.Add(time.Minute),
+		[]engine.ReserveRequest{{User: "ann", Quantity: 1}, {User: "bob", Quantity: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(res[0].Err, engine.ErrUnavailable) || !errors.Is(res[1].Err, engine.ErrSoldOut) ||
+		res[0].SoldOutVersion != 0 || res[1].SoldOutVersion != 0 {
+		t.Fatalf("an unreplicated sell-out: %+v", res)
+	}
+	res, err = plain.ReserveBatch(context.Background(), d.ID, t0.Add(time.Minute), []engine.ReserveRequest{{User: "cat", Quantity: 1}})
+	if err != nil || !errors.Is(res[0].Err, engine.ErrSoldOut) || res[0].SoldOutVersion == 0 {
+		t.Fatalf("the drop is sold out, and a call that needs no replica says so: %+v %v", res, err)
+	}
+}
+
 // TestWaitReplicasUnconfirmedWin: with WaitReplicas 1 on a Redis that has
 // no replica, WAIT cannot confirm the win, so it is answered unavailable
 // (retry with the key) instead of won; the win itself stands, and the

@@ -46,8 +46,10 @@ var (
 	// idempotency key per request that has one. ARGV: prefix,
 	// drop, now, id pool (idPool), event nonce, idempotency TTL, largest quantity,
 	// n, then 5 values per request.
-	// Returns one reply per request (see scripts/reserve.lua); a repeat
-	// of the same call returns the first run's replies.
+	// Returns one reply per request (see scripts/reserve.lua), then, when
+	// the call left a running first-come sale without stock, the version
+	// of that sold_out news; a repeat of the same call returns the first
+	// run's replies, without the version.
 	reserveScript = redis.NewScript(libLua + reserveLua)
 	// settleScript confirms or cancels one reservation. KEYS: drop,
 	// counters, reg, holds, wl, wlq, outbox, reservation. ARGV:

@@ -391,7 +391,8 @@ func (s *Store) ReserveBatch(ctx context.Context, drop string, now time.Time, re
 	return decodeReserveReplies(drop, now, reqs, v, replicated, s.waitN)
 }
 
-// decodeReserveReplies decodes reserve.lua's replies, one per request;
+// decodeReserveReplies decodes reserve.lua's replies, one per request and
+// perhaps a sold-out version after them;
 // replicated false (a WAIT that fell short of waitN replicas) turns what
 // a failover could take back into ErrUnavailable.
 func decodeReserveReplies(drop string, now time.Time, reqs []engine.ReserveRequest, v []any, replicated bool, waitN int) ([]engine.ReserveResult, error) {
