@@ -169,8 +169,11 @@ type result struct {
 }
 
 type bench struct {
-	c     config
-	sz    sizes
+	c  config
+	sz sizes
+	// began is when the run began: the JSON's "started" (it held the
+	// time the JSON was written until stop 31) beside "finished".
+	began time.Time
 	procs []*exec.Cmd
 	rdb   *redis.Client
 
@@ -202,6 +205,7 @@ func (b *bench) log(format string, args ...any) {
 }
 
 func (b *bench) run() error {
+	b.began = time.Now().UTC()
 	b.sz = sizes{dur: 5 * time.Second, buyers: 20_000, units: 1000, regTokens: 200_000, registrant: 1_000_000}
 	if b.c.quick {
 		b.sz = sizes{dur: 2 * time.Second, buyers: 5_000, units: 500, regTokens: 60_000, registrant: 100_000}
@@ -945,7 +949,8 @@ func (b *bench) report() error {
 	}
 	out, err := json.MarshalIndent(map[string]any{"label": b.c.label, "binary": b.c.bin, "quick": b.c.quick,
 		"placement": b.placement, "machine_noise": b.noise, "connections": conns, "seconds_per_run": b.sz.dur.Seconds(),
-		"started": time.Now().UTC().Format(time.RFC3339), "results": b.results, "details": b.extra}, "", "  ")
+		"started": b.began.Format(time.RFC3339), "finished": time.Now().UTC().Format(time.RFC3339),
+		"results": b.results, "details": b.extra}, "", "  ")
 	if err != nil {
 		return err
 	}
