@@ -61,12 +61,12 @@ type SoldOutFlags struct {
 }
 
 type soldOutFlag struct {
-	mu      sync.Mutex // writers, and one refresh at a time
-	version int64      // of the news the flag holds; 0: unversioned
-	// seen is version, readable without mu: LearnSoldOut, called after
-	// every reserve call that found the drop without stock, returns
+	mu sync.Mutex // writers, and one refresh at a time
+	// version is of the news the flag holds (0: unversioned). Written
+	// under mu; read without it by LearnSoldOut, called after every
+	// reserve call that found the drop without stock, which returns
 	// without the lock when it has nothing newer.
-	seen atomic.Int64
+	version atomic.Int64
 	// fresh is the whole answer: 0 while the drop is not sold out, else
 	// when the flag was last set or checked (nanoseconds since base, at
 	// least 1).
@@ -85,8 +85,7 @@ func (f *SoldOutFlags) state(fl *soldOutFlag) (soldOut, trusted bool) {
 
 // record sets the flag's state; fl.mu is held.
 func (f *SoldOutFlags) record(fl *soldOutFlag, soldOut bool, version int64) {
-	fl.version = version
-	fl.seen.Store(version)
+	fl.version.Store(version)
 	if soldOut {
 		fl.fresh.Store(f.since())
 	} else {
@@ -158,7 +157,7 @@ func (f *SoldOutFlags) LearnSoldOut(drop string, version int64) {
 		return
 	}
 	fl := f.flag(drop)
-	if fl.seen.Load() >= version || !fl.mu.TryLock() {
+	if fl.version.Load() >= version || !fl.mu.TryLock() {
 		return // the flag has this news or newer, or is busy
 	}
 	defer fl.mu.Unlock()
@@ -178,7 +177,7 @@ func (f *SoldOutFlags) set(drop string, soldOut bool, version int64) {
 // Unversioned news (0, from before versions existed) applies only to a
 // flag that has no version either.
 func (f *SoldOutFlags) apply(fl *soldOutFlag, soldOut bool, version int64) {
-	if version < fl.version || version == fl.version && version != 0 {
+	if held := fl.version.Load(); version < held || version == held && version != 0 {
 		return // older news, or the same news again
 	}
 	f.record(fl, soldOut, version)

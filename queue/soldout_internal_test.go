@@ -87,12 +87,12 @@ func TestLearnSoldOutNeverWaits(t *testing.T) {
 		t.Fatal("LearnSoldOut waited for a busy flag")
 	}
 	fl.mu.Unlock()
-	if got := fl.seen.Load(); got != 3 {
+	if got := fl.version.Load(); got != 3 {
 		t.Fatalf("a busy flag took news: version %d", got)
 	}
 	f.LearnSoldOut("d", 4)
 	f.LearnSoldOut("d", 2) // older: ignored
-	if got := fl.seen.Load(); got != 4 || !f.SoldOut("d") {
+	if got := fl.version.Load(); got != 4 || !f.SoldOut("d") {
 		t.Fatalf("version %d, sold out %v: want 4, true", got, f.SoldOut("d"))
 	}
 }
