@@ -70,6 +70,9 @@ type config struct {
 	// topology is how the measured serve gets its NATS and whether it
 	// does the background work: topoEmbedded, topoNATS or topoSplit.
 	topology string
+	// redisCore is where redis-server runs on a pinned machine:
+	// redisWithServe or redisWithGenerator.
+	redisCore string
 }
 
 // The deployments the bench can measure. The targets are defined on the
@@ -86,6 +89,19 @@ const (
 	// outboxes and does the rest of the background work; NATS as in
 	// topoNATS.
 	topoSplit = "split"
+)
+
+// Where redis-server runs on a machine of two cores. A production
+// deployment gives Redis machines of its own; on two cores it shares one
+// with either side, and each choice charges its work to someone.
+const (
+	// redisWithServe: Redis on serve's core (the targets' placement):
+	// Redis's work per win slows serve, as if the node hosted Redis.
+	redisWithServe = "serve"
+	// redisWithGenerator: Redis on the generator's core, serve alone on
+	// its own: Redis's work slows the generator instead, which the runs'
+	// generator CPU shows.
+	redisWithGenerator = "generator"
 )
 
 // sizes of one run.
@@ -108,6 +124,7 @@ func main() {
 	flag.BoolVar(&c.quick, "quick", os.Getenv("BENCH_QUICK") == "1", "a short run for trying it (also BENCH_QUICK=1)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the token files")
 	flag.StringVar(&c.topology, "topology", topoEmbedded, "embedded: serve with its embedded NATS (the targets' deployment); nats: serve with a NATS server this driver hosts on the generator's core; split: as nats, the measured serve with --role api and a --role all worker on the generator's core")
+	flag.StringVar(&c.redisCore, "redis-core", redisWithServe, "on two or more cores, where redis-server runs: serve (on serve's core, the targets' placement) or generator (on the generator's core, serve alone on its own)")
 	flag.Parse()
 	if c.bin == "" {
 		fmt.Fprintln(os.Stderr, "flashdrop-bench: --flashdrop is required")
@@ -225,6 +242,9 @@ func (b *bench) run() error {
 	default:
 		return fmt.Errorf("--topology must be %s, %s or %s, got %q", topoEmbedded, topoNATS, topoSplit, b.c.topology)
 	}
+	if b.c.redisCore != redisWithServe && b.c.redisCore != redisWithGenerator {
+		return fmt.Errorf("--redis-core must be %s or %s, got %q", redisWithServe, redisWithGenerator, b.c.redisCore)
+	}
 	if err := b.startRedis(); err != nil {
 		return err
 	}
@@ -337,9 +357,14 @@ func (b *bench) stop() {
 func (b *bench) startRedis() error {
 	ncpu, _ := strconv.Atoi(os.Getenv("FLASHDROP_BENCH_PINNED"))
 	b.pinned = ncpu >= 2
-	if b.pinned {
+	redisCore := "1"
+	switch {
+	case b.pinned && b.c.redisCore == redisWithGenerator:
+		redisCore = "0"
+		b.placement = fmt.Sprintf("%d cores: flashdrop serve alone on core 1, redis-server and the generator (wrk, this driver) on core 0 (taskset; --redis-core generator)", ncpu)
+	case b.pinned:
 		b.placement = fmt.Sprintf("%d cores: redis-server and flashdrop serve on core 1, the generator (wrk, this driver) on core 0 (taskset)", ncpu)
-	} else {
+	default:
 		b.placement = fmt.Sprintf("%d core(s), not pinned (no taskset or one core): the kernel places every process", runtime.NumCPU())
 	}
 	port, err := freePort()
@@ -347,7 +372,7 @@ func (b *bench) startRedis() error {
 		return err
 	}
 	b.redisAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := b.onCore("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+	cmd := b.pin(redisCore, "redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "no", "--dir", os.TempDir())
 	if err := b.start(cmd, "redis.log"); err != nil {
 		return fmt.Errorf("redis-server: %w (make bench installs it)", err)
@@ -806,6 +831,18 @@ func (b *bench) measure() error {
 			b.log("%s", b.noise)
 		}
 	}
+	// wrk has one core. A run whose wrk was busy nearly all the time may
+	// have measured the generator as much as the server: /healthz is
+	// where that happens first, as its requests cost serve the least.
+	genHz, genDay := []float64{h1.GeneratorCPU, hzWins.GeneratorCPU, hzBig.GeneratorCPU, hzKeyed.GeneratorCPU, h3.GeneratorCPU}, []float64{}
+	for _, r := range rounds {
+		genHz = append(genHz, r.hz.GeneratorCPU)
+		genDay = append(genDay, r.day.GeneratorCPU)
+	}
+	b.extra["generator_cpu"] = map[string]any{"healthz": genHz, "release-day": genDay, "all-wins": wins.GeneratorCPU, "register": reg.GeneratorCPU}
+	b.log("generator (wrk) CPU over each run's wall time: /healthz runs %.0f-%.0f %%, release-day rounds %.0f-%.0f %%, all-wins %.0f %%, register %.0f %% "+
+		"(near 100 %%, the generator's core was the limit as much as serve's)",
+		100*slices.Min(genHz), 100*slices.Max(genHz), 100*slices.Min(genDay), 100*slices.Max(genDay), 100*wins.GeneratorCPU, 100*reg.GeneratorCPU)
 	b.extra["runs"] = map[string]wrkResult{"healthz-1": h1, "register": reg, "healthz-wins": hzWins, "healthz": h2, "all-wins": wins,
 		"release-day": day, "after-sell-out": post, "healthz-1M": hzBig, "release-day-1M": dayBig,
 		"healthz-keyed": hzKeyed, "release-day-keyed": dayKeyed, "healthz-3": h3}
@@ -1141,6 +1178,10 @@ type wrkResult struct {
 	// request (serveCPU), in µs; work that trails the run (the relay
 	// catching up) is not in it.
 	ServeCPUus float64 `json:"serve_cpu_us_per_request"`
+	// GeneratorCPU is wrk's CPU time (user and system) over the run's
+	// wall time: near 1, wrk used its whole core, and the run may have
+	// measured the generator rather than the server.
+	GeneratorCPU float64 `json:"generator_cpu"`
 }
 
 var (
@@ -1184,7 +1225,10 @@ func (b *bench) wrkRunKeyed(name, path, method, body, tokens string, keys int, t
 		stopTrack = b.track(name, route)
 	}
 	cpu0 := b.serveCPU()
-	out, err := exec.Command(b.wrk, args...).CombinedOutput()
+	cmd := exec.Command(b.wrk, args...)
+	started := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(started)
 	cpu1 := b.serveCPU()
 	stopTrack()
 	if err != nil {
@@ -1213,6 +1257,9 @@ func (b *bench) wrkRunKeyed(name, path, method, body, tokens string, keys int, t
 	}
 	r.Won = after.won - before.won
 	r.ServeCPUus = (cpu1 - cpu0) * 1e6 / r.Requests
+	if ps := cmd.ProcessState; ps != nil && wall > 0 {
+		r.GeneratorCPU = (ps.UserTime() + ps.SystemTime()).Seconds() / wall.Seconds()
+	}
 	if r.Requests == 0 || r.RPS == 0 {
 		return r, fmt.Errorf("wrk %s measured nothing:\n%s", name, out)
 	}
@@ -1225,7 +1272,7 @@ func (b *bench) wrkRunKeyed(name, path, method, body, tokens string, keys int, t
 	if bad := after.other - before.other; bad > 0 {
 		b.log("warning: %s: %0.f answers other than the expected ones (see /metrics)", name, bad)
 	}
-	b.log("%-15s %8.0f req/s  p99 %7.2f ms  %8.0f requests  %8.0f non-2xx  %8.0f won", name, r.RPS, r.P99ms, r.Requests, r.Non2xx, r.Won)
+	b.log("%-15s %8.0f req/s  p99 %7.2f ms  %8.0f requests  %8.0f non-2xx  %8.0f won  wrk CPU %3.0f %%", name, r.RPS, r.P99ms, r.Requests, r.Non2xx, r.Won, 100*r.GeneratorCPU)
 	return r, nil
 }
 
@@ -1494,41 +1541,35 @@ end return 1`
 // --- profiles and the handler benchmark ---
 
 // startProfile takes a CPU profile of the server for about d, if it serves
-// pprof; the returned function waits for it and returns the top entries.
+// pprof, and its allocations from now until the returned function is
+// called; that function waits for both and returns the CPU profile's top
+// entries.
 func (b *bench) startProfile(d time.Duration, name string) func() string {
 	if b.pprofURL == "" {
 		return func() string { return "" }
 	}
 	path := filepath.Join(b.c.outDir, "cpu-"+name+".pprof")
 	secs := max(int(d.Seconds())-1, 1)
-	fetch := func(url, path string, done chan<- error) {
-		resp, err := http.Get(url)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer resp.Body.Close()
-		f, err := os.Create(path)
-		if err != nil {
-			done <- err
-			return
-		}
-		_, err = io.Copy(f, resp.Body)
-		done <- errors.Join(err, f.Close())
-	}
-	done, allocsDone := make(chan error, 1), make(chan error, 1)
-	go fetch(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.pprofURL, secs), path, done)
-	// What the run allocated, beside where its CPU went: the garbage
-	// collector's share of the CPU follows from it (go tool pprof
-	// -sample_index=alloc_space allocs-<name>.pprof).
-	go fetch(fmt.Sprintf("%s/debug/pprof/allocs?seconds=%d", b.pprofURL, secs), filepath.Join(b.c.outDir, "allocs-"+name+".pprof"), allocsDone)
+	// The allocations are two snapshots, now and at the end, each taken
+	// just after a collection that the driver forces. Go's own delta
+	// (allocs?seconds=N) diffs what the profile said at either end, and
+	// the profile only counts allocations up to the last collection: with
+	// the big heap of the 1M drop a collection came seconds apart, and the
+	// all-wins profile held the registrations of the run before it. The
+	// forced collections run before the run starts and after it ends, so
+	// the run's figures do not pay for them.
+	allocsBase := filepath.Join(b.c.outDir, "allocs-"+name+".base.pprof")
+	baseErr := b.allocsSnapshot(allocsBase)
+	done := make(chan error, 1)
+	go func() { done <- fetchTo(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", b.pprofURL, secs), path) }()
 	time.Sleep(100 * time.Millisecond)
 	return func() string {
-		if err := <-allocsDone; err != nil {
+		cpuErr := <-done // before the end's forced collection
+		if err := errors.Join(baseErr, b.allocsSince(allocsBase, filepath.Join(b.c.outDir, "allocs-"+name+".pprof"))); err != nil {
 			b.log("allocs profile: %v", err)
 		}
-		if err := <-done; err != nil {
-			b.log("profile: %v", err)
+		if cpuErr != nil {
+			b.log("profile: %v", cpuErr)
 			return ""
 		}
 		out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=15", b.c.bin, path).Output()
@@ -1546,6 +1587,49 @@ func (b *bench) startProfile(d time.Duration, name string) func() string {
 		}
 		return strings.Join(lines, "\n")
 	}
+}
+
+// fetchTo saves what url answers to path.
+func fetchTo(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
+}
+
+// allocsSnapshot forces a collection in serve (pprof's heap?gc=1), which
+// brings its allocation profile up to date, then saves that profile.
+func (b *bench) allocsSnapshot(path string) error {
+	if err := fetchTo(b.pprofURL+"/debug/pprof/heap?gc=1", os.DevNull); err != nil {
+		return err
+	}
+	return fetchTo(b.pprofURL+"/debug/pprof/allocs", path)
+}
+
+// allocsSince saves to path what serve allocated since the snapshot base
+// (go tool pprof -proto -base), and removes base and the end snapshot.
+func (b *bench) allocsSince(base, path string) error {
+	end := strings.TrimSuffix(path, ".pprof") + ".end.pprof"
+	defer os.Remove(base)
+	defer os.Remove(end)
+	if err := b.allocsSnapshot(end); err != nil {
+		return err
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-proto", "-base", base, end).Output()
+	if err != nil {
+		return fmt.Errorf("go tool pprof -base: %w", err)
+	}
+	return os.WriteFile(path, out, 0o644)
 }
 
 var allocsRe = regexp.MustCompile(`BenchmarkSoldOutHandler\S*\s+\d+\s+[0-9.]+ ns/op\s+\d+ B/op\s+(\d+) allocs/op`)
