@@ -162,15 +162,17 @@ func writeProblem(ctx *fasthttp.RequestCtx, p Problem) {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashdrop"`)
 	}
 	ctx.Response.ResetBody()
-	buf := problemBufPool.Get().(*[]byte)
+	buf := bodyBufPool.Get().(*[]byte)
 	b := appendProblem((*buf)[:0], &p, ctx.Response.Header.Peek(headerRequestID))
 	b = append(b, '\n') // a terminal shows curl's output on its own line
 	ctx.Response.AppendBody(b)
 	*buf = b
-	problemBufPool.Put(buf)
+	bodyBufPool.Put(buf)
 }
 
-var problemBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+// bodyBufPool holds buffers in which the answers sent in floods
+// (problems, reservations) are built before fasthttp copies them.
+var bodyBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // appendProblem appends p as JSON, as json.Marshal(p) writes it;
 // requestID stands in for an empty p.RequestID.

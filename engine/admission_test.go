@@ -375,3 +375,78 @@ func TestBatchesFormOnABusyNode(t *testing.T) {
 		t.Logf("%s: %d requests in %d store calls", lane.name, n, calls)
 	}
 }
+
+// echoStore answers every reserve and registration with the asking
+// shopper's own id, so a caller can tell whether the answer it got was
+// its own.
+type echoStore struct{ laneStore }
+
+func (s *echoStore) ReserveBatch(_ context.Context, drop string, _ time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
+	out := make([]engine.ReserveResult, len(reqs))
+	for i, r := range reqs {
+		out[i].Reservation = engine.Reservation{ID: drop + "." + r.User, Drop: drop, User: r.User, Quantity: r.Quantity}
+	}
+	return out, nil
+}
+
+func (s *echoStore) RegisterBatch(_ context.Context, drop string, now time.Time, reqs []engine.RegisterRequest) ([]engine.RegisterResult, error) {
+	out := make([]engine.RegisterResult, len(reqs))
+	for i, r := range reqs {
+		out[i] = engine.RegisterResult{Registration: engine.Registration{Drop: drop, User: r.User, RegisteredAt: now}, Created: true}
+	}
+	return out, nil
+}
+
+// TestLanesAnswerEachCallerItsOwn: the lanes recycle their calls and
+// answer channels, so an answer sent twice, or a call touched after its
+// answer, would reach the next shopper who got that call. Many shoppers
+// press and register at once, over and over; each must get her own
+// answer every time (run with -race, it also checks that a recycled call
+// is not read by a worker any more).
+func TestLanesAnswerEachCallerItsOwn(t *testing.T) {
+	st := &echoStore{}
+	clock := engine.NewManualClock(time.Unix(1.5e9, 0)) // registration open, as in TestBatchesFormOnABusyNode
+	a := engine.NewAdmission(engine.New(st, engine.Options{Clock: clock}), engine.AdmissionOptions{})
+	const shoppers, presses = 64, 300
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*shoppers)
+	for s := range shoppers {
+		user := fmt.Sprint("shopper-", s)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range presses {
+				if p%2 == 0 {
+					res, err := a.Reserve(context.Background(), "stub", engine.ReserveRequest{User: user, Quantity: 1})
+					if err != nil || res.Reservation.User != user {
+						errs <- fmt.Errorf("%s's press %d answered %+v, %v", user, p, res.Reservation, err)
+						return
+					}
+					continue
+				}
+				reg, _, err := a.Register(context.Background(), "stub", user, "")
+				if err != nil || reg.User != user {
+					errs <- fmt.Errorf("%s's registration %d answered %+v, %v", user, p, reg, err)
+					return
+				}
+			}
+		}()
+	}
+	// A stray answer in a recycled channel also blocks the worker's next
+	// send to it for good: a lane that stops answering fails the test
+	// rather than hanging it (Close would wait on that worker too).
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the lanes stopped answering: a worker is stuck sending an answer")
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Error(err)
+	}
+}

@@ -20,6 +20,11 @@ type coalescer[Q, R any] struct {
 	lanes  map[string]chan *pending[Q, R]
 	closed bool
 	wg     sync.WaitGroup
+
+	// pool recycles pendings with their answer channels, as Admission's
+	// reserveCalls do, on the same terms: one answer per pending, and the
+	// worker does not touch a pending after answering it.
+	pool sync.Pool
 }
 
 type pending[Q, R any] struct {
@@ -41,12 +46,23 @@ func newCoalescer[Q, R any](o BatchOptions, run func(drop string, reqs []Q) ([]R
 // do queues req in drop's lane and waits for its answer. ErrOverloaded
 // means the lane was full and req was not taken.
 func (c *coalescer[Q, R]) do(drop string, req Q) (R, error) {
-	p := &pending[Q, R]{req: req, done: make(chan answer[R], 1)}
-	if err := c.enqueue(drop, p); err != nil {
+	p, _ := c.pool.Get().(*pending[Q, R])
+	if p == nil {
+		p = &pending[Q, R]{done: make(chan answer[R], 1)}
+	}
+	p.req = req
+	err := c.enqueue(drop, p)
+	var a answer[R]
+	if err == nil {
+		a = <-p.done
+	}
+	var zero Q
+	p.req = zero
+	c.pool.Put(p)
+	if err != nil {
 		var zero R
 		return zero, err
 	}
-	a := <-p.done
 	return a.res, a.err
 }
 
