@@ -101,3 +101,70 @@ func TestManualClock(t *testing.T) {
 		t.Fatalf("advance: %v", got)
 	}
 }
+
+// userEchoStore answers each reserve request it is given with a
+// reservation of that request's shopper, and keeps the batches it saw.
+type userEchoStore struct {
+	engine.Store
+	seen [][]string
+}
+
+func (s *userEchoStore) ReserveBatch(_ context.Context, drop string, _ time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
+	users := make([]string, len(reqs))
+	out := make([]engine.ReserveResult, len(reqs))
+	for i, r := range reqs {
+		users[i] = r.User
+		out[i].Reservation = engine.Reservation{Drop: drop, User: r.User, Quantity: r.Quantity}
+	}
+	s.seen = append(s.seen, users)
+	return out, nil
+}
+
+// TestReserveBatchMixesValidAndInvalid: a batch goes to the store without
+// its invalid requests, and every request is answered in its own place:
+// the valid ones with the store's answer for them, the invalid ones with
+// ErrInvalid, wherever they stand in the batch (a batch of valid requests
+// alone goes to the store as it is).
+func TestReserveBatchMixesValidAndInvalid(t *testing.T) {
+	ok := func(u string) engine.ReserveRequest { return engine.ReserveRequest{User: u, Quantity: 1} }
+	bad := engine.ReserveRequest{User: "", Quantity: 1}
+	for _, c := range []struct {
+		name string
+		reqs []engine.ReserveRequest
+	}{
+		{"all valid", []engine.ReserveRequest{ok("a"), ok("b"), ok("c")}},
+		{"invalid first", []engine.ReserveRequest{bad, ok("a"), ok("b")}},
+		{"invalid between", []engine.ReserveRequest{ok("a"), ok("b"), bad, ok("c"), bad, ok("d")}},
+		{"invalid last", []engine.ReserveRequest{ok("a"), bad}},
+		{"all invalid", []engine.ReserveRequest{bad, bad}},
+	} {
+		st := &userEchoStore{}
+		e := engine.New(st, engine.Options{Clock: engine.NewManualClock(t0)})
+		res, err := e.ReserveBatch(context.Background(), "d", c.reqs)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(res) != len(c.reqs) {
+			t.Fatalf("%s: %d answers for %d requests", c.name, len(res), len(c.reqs))
+		}
+		var sent []string
+		for i, r := range c.reqs {
+			if r.User == "" {
+				if !errors.Is(res[i].Err, engine.ErrInvalid) {
+					t.Errorf("%s: request %d (invalid) answered %+v", c.name, i, res[i])
+				}
+				continue
+			}
+			sent = append(sent, r.User)
+			if res[i].Err != nil || res[i].Reservation.User != r.User {
+				t.Errorf("%s: request %d of %s answered %+v", c.name, i, r.User, res[i])
+			}
+		}
+		switch {
+		case len(sent) == 0 && len(st.seen) != 0:
+			t.Errorf("%s: the store was called with %v", c.name, st.seen)
+		case len(sent) > 0 && (len(st.seen) != 1 || strings.Join(st.seen[0], ",") != strings.Join(sent, ",")):
+			t.Errorf("%s: the store saw %v, want one batch %v", c.name, st.seen, sent)
+		}
+	}
+}
