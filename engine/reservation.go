@@ -106,13 +106,32 @@ func ValidateUser(user string) error {
 	if user == "" || len(user) > MaxUserLen {
 		return invalid("user", "must be 1 to %d bytes", MaxUserLen)
 	}
-	if !utf8.ValidString(user) || strings.IndexFunc(user, unsafeInID) >= 0 {
+	if !safeID(user) {
 		return invalid("user", "must be UTF-8 without control, format or separator characters")
 	}
 	if strings.TrimSpace(user) != user {
 		return invalid("user", "must not start or end with white space")
 	}
 	return nil
+}
+
+// safeID reports whether id is valid UTF-8 without a rune unsafeInID
+// refuses. Every request is checked (a reserve decision, a registration,
+// a token's subject), and ids are nearly always ASCII: an ASCII byte is
+// unsafe exactly when it is a control character (Cf, Co, Cs, Zl and Zp
+// have no ASCII members), which a comparison answers. unicode.In's six
+// tables per rune were 3 % of serve's CPU in the bench's all-wins run.
+func safeID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c >= utf8.RuneSelf {
+			// Not ASCII from here on: the full check of the rest.
+			rest := id[i:]
+			return utf8.ValidString(rest) && strings.IndexFunc(rest, unsafeInID) < 0
+		} else if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // unsafeInID reports the runes ValidateUser refuses.
