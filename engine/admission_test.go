@@ -378,10 +378,22 @@ func TestBatchesFormOnABusyNode(t *testing.T) {
 
 // echoStore answers every reserve and registration with the asking
 // shopper's own id, so a caller can tell whether the answer it got was
-// its own.
-type echoStore struct{ laneStore }
+// its own, and fails every failEvery-th store call of each kind as a
+// whole (a batch answered with an error).
+type echoStore struct {
+	laneStore
+	failEvery    int64
+	reserves     atomic.Int64
+	registers    atomic.Int64
+	holdRegister chan struct{} // RegisterBatch waits on it when set
+}
+
+var errEchoDown = errors.New("echo store down")
 
 func (s *echoStore) ReserveBatch(_ context.Context, drop string, _ time.Time, reqs []engine.ReserveRequest) ([]engine.ReserveResult, error) {
+	if n := s.reserves.Add(1); s.failEvery > 0 && n%s.failEvery == 0 {
+		return nil, errEchoDown
+	}
 	out := make([]engine.ReserveResult, len(reqs))
 	for i, r := range reqs {
 		out[i].Reservation = engine.Reservation{ID: drop + "." + r.User, Drop: drop, User: r.User, Quantity: r.Quantity}
@@ -390,6 +402,12 @@ func (s *echoStore) ReserveBatch(_ context.Context, drop string, _ time.Time, re
 }
 
 func (s *echoStore) RegisterBatch(_ context.Context, drop string, now time.Time, reqs []engine.RegisterRequest) ([]engine.RegisterResult, error) {
+	if s.holdRegister != nil {
+		<-s.holdRegister
+	}
+	if n := s.registers.Add(1); s.failEvery > 0 && n%s.failEvery == 0 {
+		return nil, errEchoDown
+	}
 	out := make([]engine.RegisterResult, len(reqs))
 	for i, r := range reqs {
 		out[i] = engine.RegisterResult{Registration: engine.Registration{Drop: drop, User: r.User, RegisteredAt: now}, Created: true}
@@ -400,16 +418,18 @@ func (s *echoStore) RegisterBatch(_ context.Context, drop string, now time.Time,
 // TestLanesAnswerEachCallerItsOwn: the lanes recycle their calls and
 // answer channels, so an answer sent twice, or a call touched after its
 // answer, would reach the next shopper who got that call. Many shoppers
-// press and register at once, over and over; each must get her own
-// answer every time (run with -race, it also checks that a recycled call
-// is not read by a worker any more).
+// press and register at once, over and over, on lanes of two workers
+// whose store fails every seventh batch; each must get her own answer
+// every time, or the batch's failure (run with -race, it also checks that
+// a recycled call is not read by a worker any more).
 func TestLanesAnswerEachCallerItsOwn(t *testing.T) {
-	st := &echoStore{}
+	st := &echoStore{failEvery: 7}
 	clock := engine.NewManualClock(time.Unix(1.5e9, 0)) // registration open, as in TestBatchesFormOnABusyNode
-	a := engine.NewAdmission(engine.New(st, engine.Options{Clock: clock}), engine.AdmissionOptions{})
+	a := engine.NewAdmission(engine.New(st, engine.Options{Clock: clock}), engine.AdmissionOptions{Batch: engine.BatchOptions{Workers: 2}})
 	const shoppers, presses = 64, 300
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*shoppers)
+	var failed atomic.Int64
 	for s := range shoppers {
 		user := fmt.Sprint("shopper-", s)
 		wg.Add(1)
@@ -418,6 +438,10 @@ func TestLanesAnswerEachCallerItsOwn(t *testing.T) {
 			for p := range presses {
 				if p%2 == 0 {
 					res, err := a.Reserve(context.Background(), "stub", engine.ReserveRequest{User: user, Quantity: 1})
+					if errors.Is(err, errEchoDown) && errors.Is(err, engine.ErrUnavailable) {
+						failed.Add(1)
+						continue
+					}
 					if err != nil || res.Reservation.User != user {
 						errs <- fmt.Errorf("%s's press %d answered %+v, %v", user, p, res.Reservation, err)
 						return
@@ -425,6 +449,10 @@ func TestLanesAnswerEachCallerItsOwn(t *testing.T) {
 					continue
 				}
 				reg, _, err := a.Register(context.Background(), "stub", user, "")
+				if errors.Is(err, errEchoDown) && errors.Is(err, engine.ErrUnavailable) {
+					failed.Add(1)
+					continue
+				}
 				if err != nil || reg.User != user {
 					errs <- fmt.Errorf("%s's registration %d answered %+v, %v", user, p, reg, err)
 					return
@@ -434,17 +462,89 @@ func TestLanesAnswerEachCallerItsOwn(t *testing.T) {
 	}
 	// A stray answer in a recycled channel also blocks the worker's next
 	// send to it for good: a lane that stops answering fails the test
-	// rather than hanging it (Close would wait on that worker too).
+	// rather than hanging it (Close would wait on that worker too). The
+	// wrong answers seen by then are reported first: they name the cause.
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
 	select {
 	case <-finished:
 	case <-time.After(20 * time.Second):
+		for len(errs) > 0 {
+			t.Error(<-errs)
+		}
 		t.Fatal("the lanes stopped answering: a worker is stuck sending an answer")
 	}
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+	if failed.Load() == 0 {
+		t.Error("no batch failed: the failure path went untested")
+	}
+	if err := a.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFullRegistrationLaneRecyclesItsRefusals: a registration the full
+// lane refuses (ErrOverloaded) was never queued, and its recycled call
+// must carry no answer: once the lane drains, every later registration
+// gets its own answer at once.
+func TestFullRegistrationLaneRecyclesItsRefusals(t *testing.T) {
+	st := &echoStore{holdRegister: make(chan struct{})}
+	clock := engine.NewManualClock(time.Unix(1.5e9, 0))
+	a := engine.NewAdmission(engine.New(st, engine.Options{Clock: clock}),
+		engine.AdmissionOptions{Batch: engine.BatchOptions{MaxSize: 1, QueueSize: 1, Workers: 1}})
+	// Fill the lane: one registration in the store (held), one queued;
+	// the rest are refused.
+	type answer struct {
+		user string
+		reg  engine.Registration
+		err  error
+	}
+	answers := make(chan answer, 64)
+	for i := range 64 {
+		user := fmt.Sprint("early-", i)
+		go func() {
+			reg, _, err := a.Register(context.Background(), "stub", user, "")
+			answers <- answer{user, reg, err}
+		}()
+	}
+	refused := 0
+	for refused < 62 {
+		select {
+		case ans := <-answers:
+			if !errors.Is(ans.err, engine.ErrOverloaded) {
+				t.Fatalf("%s answered %+v, %v while the lane was held, want ErrOverloaded", ans.user, ans.reg, ans.err)
+			}
+			refused++
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%d registrations refused of the 62 a lane of one in the store and one queued must refuse", refused)
+		}
+	}
+	close(st.holdRegister)
+	// The last two: the held one and the queued one, or (when the worker
+	// had not taken the first yet) a late refusal.
+	registered := 0
+	for range 2 {
+		ans := <-answers
+		switch {
+		case errors.Is(ans.err, engine.ErrOverloaded):
+		case ans.err != nil || ans.reg.User != ans.user:
+			t.Fatalf("%s answered %+v, %v", ans.user, ans.reg, ans.err)
+		default:
+			registered++
+		}
+	}
+	if registered == 0 {
+		t.Fatal("the lane took no registration")
+	}
+	for i := range 200 {
+		user := fmt.Sprint("later-", i)
+		reg, _, err := a.Register(context.Background(), "stub", user, "")
+		if err != nil || reg.User != user {
+			t.Fatalf("%s answered %+v, %v after the lane drained", user, reg, err)
+		}
 	}
 	if err := a.Close(); err != nil {
 		t.Error(err)

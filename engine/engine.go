@@ -192,7 +192,7 @@ func (e *Engine) reserveWith(ctx context.Context, drop string, reqs []ReserveReq
 	}
 	// Nearly every batch is valid throughout: it goes to the store as it
 	// is, and the store's answers are the batch's, without the copies
-	// below (a result is about 250 bytes).
+	// below (a result is 200 bytes).
 	var out []ReserveResult
 	valid, idx := reqs, []int(nil)
 	for i, r := range reqs {

@@ -352,6 +352,11 @@ func (b *bench) stop() {
 			_ = os.Remove(f)
 		}
 	}
+	// A run that ended early leaves its last allocation snapshot behind.
+	snaps, _ := filepath.Glob(filepath.Join(b.c.outDir, "allocs-*.base.pprof"))
+	for _, f := range snaps {
+		_ = os.Remove(f)
+	}
 }
 
 func (b *bench) startRedis() error {
@@ -366,6 +371,9 @@ func (b *bench) startRedis() error {
 		b.placement = fmt.Sprintf("%d cores: redis-server and flashdrop serve on core 1, the generator (wrk, this driver) on core 0 (taskset)", ncpu)
 	default:
 		b.placement = fmt.Sprintf("%d core(s), not pinned (no taskset or one core): the kernel places every process", runtime.NumCPU())
+		if b.c.redisCore != redisWithServe {
+			b.placement += " (--redis-core has no effect)"
+		}
 	}
 	port, err := freePort()
 	if err != nil {
@@ -1625,9 +1633,12 @@ func (b *bench) allocsSince(base, path string) error {
 	if err := b.allocsSnapshot(end); err != nil {
 		return err
 	}
-	out, err := exec.Command("go", "tool", "pprof", "-proto", "-base", base, end).Output()
+	var stderr bytes.Buffer
+	cmd := exec.Command("go", "tool", "pprof", "-proto", "-base", base, end)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("go tool pprof -base: %w", err)
+		return fmt.Errorf("go tool pprof -base: %w: %s", err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	return os.WriteFile(path, out, 0o644)
 }
