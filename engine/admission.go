@@ -131,11 +131,8 @@ type Admission struct {
 	soldOutKeyed *coalescer[ReserveRequest, ReserveResult]
 	// learner is o.SoldOut when it can learn a sell-out (nil otherwise).
 	learner SoldOutLearner
-
-	mu     sync.RWMutex
-	lanes  map[string]chan *reserveCall
-	closed bool
-	wg     sync.WaitGroup
+	// reserves are the reserve lanes, one per drop.
+	reserves *coalescer[ReserveRequest, ReserveResult]
 }
 
 // NewAdmission returns an Admission in front of eng. Close it to finish
@@ -154,8 +151,22 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 	if o.OnSoldOutKeyed == nil {
 		o.OnSoldOutKeyed = func(int) {}
 	}
-	a := &Admission{eng: eng, o: o, views: newDropViews(eng, o.ViewTTL), lanes: map[string]chan *reserveCall{}}
+	a := &Admission{eng: eng, o: o, views: newDropViews(eng, o.ViewTTL)}
 	a.learner, _ = o.SoldOut.(SoldOutLearner)
+	a.reserves = newCoalescer(o.Batch, func(drop string, reqs []ReserveRequest) ([]ReserveResult, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), o.Batch.Timeout)
+		start := time.Now()
+		res, err := eng.ReserveBatch(ctx, drop, reqs)
+		cancel()
+		o.OnBatch(len(reqs), time.Since(start), err)
+		if err != nil {
+			// The outcome is unknown (the script may have run): the client
+			// retries with the same idempotency key to learn it.
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		a.learn(drop, res)
+		return res, nil
+	})
 	if br, ok := eng.store.(BatchRegistrar); ok {
 		a.registrations = newCoalescer(o.Batch, func(drop string, reqs []RegisterRequest) ([]RegisterResult, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), o.Batch.Timeout)
@@ -175,7 +186,8 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 			defer cancel()
 			res, cheap, err := eng.reserveWith(ctx, drop, reqs, so)
 			if err != nil {
-				// As in run: the outcome is unknown, the key tells it.
+				// As in the reserve lanes: the outcome is unknown, the key
+				// tells it.
 				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			if cheap {
@@ -212,7 +224,7 @@ func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest
 		// answer it, but with one write, not a reserve decision.
 		res, err = a.soldOutKeyed.do(drop, req)
 	} else {
-		res, err = a.submit(drop, req)
+		res, err = a.reserves.do(drop, req)
 	}
 	if err != nil {
 		return ReserveResult{}, err
@@ -278,11 +290,7 @@ func (a *Admission) View(ctx context.Context, drop string) (Drop, Stats, error) 
 func (a *Admission) Invalidate(drop string) { a.views.invalidate(drop) }
 
 // Queued reports how many requests wait in drop's lane (for tests).
-func (a *Admission) Queued(drop string) int {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return len(a.lanes[drop])
-}
+func (a *Admission) Queued(drop string) int { return a.reserves.queued(drop) }
 
 // Close stops taking requests, finishes every queued one, and waits for
 // the lanes' workers. Safe to call more than once.
@@ -293,15 +301,7 @@ func (a *Admission) Close() error {
 	if a.soldOutKeyed != nil {
 		a.soldOutKeyed.close()
 	}
-	a.mu.Lock()
-	if !a.closed {
-		a.closed = true
-		for _, lane := range a.lanes {
-			close(lane)
-		}
-	}
-	a.mu.Unlock()
-	a.wg.Wait()
+	a.reserves.close()
 	return nil
 }
 
@@ -338,109 +338,6 @@ func withWindow(d Drop, err error) error {
 		return &WindowError{Err: err, What: "the sale ended at", At: d.SaleEndsAt}
 	}
 	return err
-}
-
-// --- coalescing ---
-
-type reserveCall struct {
-	req  ReserveRequest
-	done chan reserveAnswer // buffered: the worker never blocks on a reply
-}
-
-type reserveAnswer struct {
-	res ReserveResult
-	err error // the batch failed as a whole
-}
-
-// reserveCalls recycles calls with their answer channels: a new call and
-// channel per press were about 460 bytes of garbage per reserve (the
-// all-wins run's allocation profile). A call goes back once its answer is
-// taken: the worker sends each call exactly one answer and does not touch
-// the call after sending it.
-var reserveCalls = sync.Pool{New: func() any { return &reserveCall{done: make(chan reserveAnswer, 1)} }}
-
-// submit queues one request in its drop's lane and waits for its answer.
-func (a *Admission) submit(drop string, req ReserveRequest) (ReserveResult, error) {
-	call := reserveCalls.Get().(*reserveCall)
-	call.req = req
-	err := a.enqueue(drop, call)
-	var ans reserveAnswer
-	if err == nil {
-		ans = <-call.done
-	}
-	call.req = ReserveRequest{} // holds no shopper's strings while pooled
-	reserveCalls.Put(call)
-	if err != nil {
-		return ReserveResult{}, err
-	}
-	return ans.res, ans.err
-}
-
-func (a *Admission) enqueue(drop string, call *reserveCall) error {
-	// Sends happen under the read lock and Close closes lanes under the
-	// write lock, so nothing is ever sent on a closed lane.
-	a.mu.RLock()
-	lane, ok := a.lanes[drop]
-	if ok && !a.closed {
-		defer a.mu.RUnlock()
-		return offerTo(lane, call)
-	}
-	a.mu.RUnlock()
-
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		return fmt.Errorf("%w: shutting down", ErrUnavailable)
-	}
-	lane, ok = a.lanes[drop]
-	if !ok {
-		lane = make(chan *reserveCall, a.o.Batch.QueueSize)
-		a.lanes[drop] = lane
-		for i := 0; i < a.o.Batch.Workers; i++ {
-			a.wg.Add(1)
-			go a.work(drop, lane)
-		}
-	}
-	return offerTo(lane, call)
-}
-
-// work runs batches for one drop until its lane is closed and drained.
-func (a *Admission) work(drop string, lane chan *reserveCall) {
-	defer a.wg.Done()
-	cut := newBatcher(lane, a.o.Batch)
-	batch := make([]*reserveCall, 0, a.o.Batch.MaxSize)
-	reqs := make([]ReserveRequest, 0, a.o.Batch.MaxSize)
-	for {
-		var ok bool
-		if batch, ok = cut.next(batch); !ok {
-			return
-		}
-		reqs = reqs[:0]
-		for _, call := range batch {
-			reqs = append(reqs, call.req)
-		}
-		a.run(drop, batch, reqs)
-	}
-}
-
-func (a *Admission) run(drop string, batch []*reserveCall, reqs []ReserveRequest) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.o.Batch.Timeout)
-	start := time.Now()
-	res, err := a.eng.ReserveBatch(ctx, drop, reqs)
-	cancel()
-	a.o.OnBatch(len(batch), time.Since(start), err)
-	if err == nil {
-		a.learn(drop, res)
-	}
-	for i, call := range batch {
-		if err != nil {
-			// The outcome is unknown (the script may have run): the client
-			// retries with the same idempotency key to learn it.
-			call.done <- reserveAnswer{err: fmt.Errorf("%w: %w", ErrUnavailable, err)}
-			continue
-		}
-		call.done <- reserveAnswer{res: res[i]}
-	}
 }
 
 // learn passes on a sell-out that a store call's results report.
