@@ -42,12 +42,15 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashdrop/flashdrop/api"
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/queue"
 )
 
@@ -857,6 +860,14 @@ func (b *bench) measure() error {
 	if err != nil {
 		return err
 	}
+	// The reserve script on Redis's core alone, in batches as large as the
+	// all-wins run's: the part of its time per win that is the script's,
+	// and the part that is sharing the core with serve.
+	aloneBatch := max(int(math.Round(won/float64(max(evalshaCalls, 1)))), 1)
+	aloneUs, aloneCPU, aloneErr := b.scriptAlone(ctx, aw, b.sz.buyers, aloneBatch)
+	if aloneErr != nil {
+		b.log("timing the reserve script alone: %v", aloneErr)
+	}
 
 	allocs, allocsNote := b.allocsPerSoldOut()
 
@@ -915,6 +926,13 @@ func (b *bench) measure() error {
 		fmt.Sprintf("in this run one redis.call('SET') of a new key from Lua costs %.2f µs of Redis time, and one HSET of a new 8-field hash (what a win wrote for its reservation before packed reservations) %.2f µs "+
 			"(%d of each in one EVAL, INFO commandstats); a win's %.1f µs is %.1f SETs' worth, the target's 4 µs %.1f",
 			setUs, hsetUs, luaWriteN, perWin, perWin/setUs, 4/setUs))
+	if aloneErr == nil {
+		b.addReport("redis time per win, serve stopped", aloneUs, "µs",
+			fmt.Sprintf("the reserve script on the all-wins drop, called by the driver with serve stopped (SIGSTOP) so that Redis has its core alone, %d calls of %d presses (the all-wins run's wins per call), every press a win: "+
+				"INFO commandstats evalsha usec per win, and Redis CPU %.1f µs per win (INFO cpu), against %.1f µs and %.1f µs in the all-wins run beside serve",
+				scriptAloneCalls, aloneBatch, aloneCPU, perWin, (redisCPU1-redisCPU0)*1e6/won))
+		b.extra["script_alone"] = map[string]float64{"usec_per_win": aloneUs, "cpu_us_per_win": aloneCPU, "batch": float64(aloneBatch), "calls": scriptAloneCalls}
+	}
 	rt := float64(reads1-reads0) / day.Requests
 	b.add("redis round trips per reserve request", rt, "", "<= 0.05", rt <= 0.05,
 		fmt.Sprintf("INFO stats total_reads_processed +%d over %.0f requests of the release-day mix", reads1-reads0, day.Requests))
@@ -1287,6 +1305,77 @@ func (b *bench) reopen(ctx context.Context, drop string, units int64) error {
 	time.Sleep(time.Until(cancelled.Add(queue.DefaultSoldOutTTL + 200*time.Millisecond)))
 	b.log("%s: cancelled its %d holds, %d units in stock again", drop, len(held), left)
 	return nil
+}
+
+// scriptAloneCalls is how many reserve calls scriptAlone times.
+const scriptAloneCalls = 1000
+
+// scriptAlone times the reserve script on a quiet core: serve is stopped
+// (SIGSTOP) while the driver calls the store's ReserveBatch itself, in
+// batches of batch presses of the drop's buyers buyer-0 … buyer-(buyers-1),
+// one call at a time, every press a win (the all-wins drop). It returns
+// Redis's time per win (INFO commandstats evalsha) and its CPU per win
+// (INFO cpu): the same script and data as the all-wins run, without serve
+// on Redis's core. The wins' events wait in the outbox until serve runs
+// again.
+func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int) (usec, cpu float64, err error) {
+	st := redisstore.New(b.rdb, redisstore.Options{})
+	reqs := make([]engine.ReserveRequest, batch)
+	next := 0
+	call := func() (int, error) {
+		for j := range reqs {
+			reqs[j] = engine.ReserveRequest{User: "buyer-" + strconv.Itoa(next%buyers), Quantity: 1}
+			next++
+		}
+		res, err := st.ReserveBatch(ctx, drop, time.Now(), reqs)
+		won := 0
+		for _, r := range res {
+			if r.Err == nil {
+				won++
+			}
+		}
+		return won, err
+	}
+	// Loads the script if this client's copy differs (an EVAL, not timed).
+	if _, err := call(); err != nil {
+		return 0, 0, err
+	}
+	if err := syscall.Kill(b.servePid, syscall.SIGSTOP); err != nil {
+		return 0, 0, fmt.Errorf("stopping serve: %w", err)
+	}
+	defer func() {
+		if e := syscall.Kill(b.servePid, syscall.SIGCONT); e != nil {
+			err = errors.Join(err, fmt.Errorf("resuming serve: %w", e))
+		}
+	}()
+	u0, _, _, err := b.commandStats(ctx, "evalsha")
+	if err != nil {
+		return 0, 0, err
+	}
+	cpu0, err := b.redisCPU(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	wins := 0
+	for range scriptAloneCalls {
+		w, err := call()
+		if err != nil {
+			return 0, 0, err
+		}
+		wins += w
+	}
+	u1, _, _, err := b.commandStats(ctx, "evalsha")
+	if err != nil {
+		return 0, 0, err
+	}
+	cpu1, err := b.redisCPU(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if wins == 0 {
+		return 0, 0, errors.New("no press won")
+	}
+	return float64(u1-u0) / float64(wins), (cpu1 - cpu0) * 1e6 / float64(wins), nil
 }
 
 // --- wrk ---
