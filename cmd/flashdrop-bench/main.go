@@ -864,7 +864,7 @@ func (b *bench) measure() error {
 	// all-wins run's: the part of its time per win that is the script's,
 	// and the part that is sharing the core with serve.
 	aloneBatch := max(int(math.Round(won/float64(max(evalshaCalls, 1)))), 1)
-	aloneUs, aloneCPU, aloneErr := b.scriptAlone(ctx, aw, b.sz.buyers, aloneBatch)
+	aloneUs, aloneCPU, aloneSET, aloneErr := b.scriptAlone(ctx, aw, b.sz.buyers, aloneBatch)
 	if aloneErr != nil {
 		b.log("timing the reserve script alone: %v", aloneErr)
 	}
@@ -929,9 +929,11 @@ func (b *bench) measure() error {
 	if aloneErr == nil {
 		b.addReport("redis time per win, serve stopped", aloneUs, "µs",
 			fmt.Sprintf("the reserve script on the all-wins drop, called by the driver with serve stopped (SIGSTOP) so that Redis has its core alone, %d calls of %d presses (the all-wins run's wins per call), every press a win: "+
-				"INFO commandstats evalsha usec per win, and Redis CPU %.1f µs per win (INFO cpu), against %.1f µs and %.1f µs in the all-wins run beside serve",
-				scriptAloneCalls, aloneBatch, aloneCPU, perWin, (redisCPU1-redisCPU0)*1e6/won))
-		b.extra["script_alone"] = map[string]float64{"usec_per_win": aloneUs, "cpu_us_per_win": aloneCPU, "batch": float64(aloneBatch), "calls": scriptAloneCalls}
+				"INFO commandstats evalsha usec per win, and Redis CPU %.1f µs per win (INFO cpu), against %.1f µs and %.1f µs in the all-wins run beside serve; "+
+				"a bare Lua SET timed in the same window costs %.2f µs (%.2f in the run), so a win alone is %.1f SETs' worth",
+				scriptAloneCalls, aloneBatch, aloneCPU, perWin, (redisCPU1-redisCPU0)*1e6/won, aloneSET, setUs, aloneUs/aloneSET))
+		b.extra["script_alone"] = map[string]float64{"usec_per_win": aloneUs, "cpu_us_per_win": aloneCPU, "batch": float64(aloneBatch), "calls": scriptAloneCalls,
+			"set_us": aloneSET, "sets_per_win": aloneUs / aloneSET}
 	}
 	rt := float64(reads1-reads0) / day.Requests
 	b.add("redis round trips per reserve request", rt, "", "<= 0.05", rt <= 0.05,
@@ -1317,8 +1319,10 @@ const scriptAloneCalls = 1000
 // Redis's time per win (INFO commandstats evalsha) and its CPU per win
 // (INFO cpu): the same script and data as the all-wins run, without serve
 // on Redis's core. The wins' events wait in the outbox until serve runs
-// again.
-func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int) (usec, cpu float64, err error) {
+// again. setUs is the bare Lua SET's cost (luaWriteCost) timed in the same
+// quiet window: the script's time in SETs then compares across runs on a
+// machine whose speed moves.
+func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int) (usec, cpu, setUs float64, err error) {
 	st := redisstore.New(b.rdb, redisstore.Options{})
 	reqs := make([]engine.ReserveRequest, batch)
 	next := 0
@@ -1338,10 +1342,10 @@ func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int)
 	}
 	// Loads the script if this client's copy differs (an EVAL, not timed).
 	if _, err := call(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if err := syscall.Kill(b.servePid, syscall.SIGSTOP); err != nil {
-		return 0, 0, fmt.Errorf("stopping serve: %w", err)
+		return 0, 0, 0, fmt.Errorf("stopping serve: %w", err)
 	}
 	defer func() {
 		if e := syscall.Kill(b.servePid, syscall.SIGCONT); e != nil {
@@ -1350,32 +1354,36 @@ func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int)
 	}()
 	u0, _, _, err := b.commandStats(ctx, "evalsha")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	cpu0, err := b.redisCPU(ctx)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	wins := 0
 	for range scriptAloneCalls {
 		w, err := call()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		wins += w
 	}
 	u1, _, _, err := b.commandStats(ctx, "evalsha")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	cpu1, err := b.redisCPU(ctx)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if wins == 0 {
-		return 0, 0, errors.New("no press won")
+		return 0, 0, 0, errors.New("no press won")
 	}
-	return float64(u1-u0) / float64(wins), (cpu1 - cpu0) * 1e6 / float64(wins), nil
+	setUs, _, err = b.luaWriteCost(ctx)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return float64(u1-u0) / float64(wins), (cpu1 - cpu0) * 1e6 / float64(wins), setUs, nil
 }
 
 // --- wrk ---
