@@ -35,6 +35,12 @@ func TypeOf(ceType string) engine.EventType {
 // edge. publicURL, if set, makes the share URL of won events and the drop
 // page of the events that link it absolute.
 func Envelope(ev engine.Event, publicURL string) CloudEvent {
+	return envelope(ev, publicURL, "/flashdrop/drops/"+ev.Drop, "flashdrop."+string(ev.Type))
+}
+
+// envelope is Envelope with the source and type strings, which the relay
+// builds once per drop and event type rather than once per event.
+func envelope(ev engine.Event, publicURL, source, ceType string) CloudEvent {
 	if ev.Type == engine.EventWon {
 		ev.ShareURL = strings.TrimSuffix(publicURL, "/") + "/s/" + ev.ShareCode
 	}
@@ -46,8 +52,8 @@ func Envelope(ev engine.Event, publicURL string) CloudEvent {
 		subject = ev.Reservation
 	}
 	return CloudEvent{
-		SpecVersion: "1.0", ID: ev.ID, Source: "/flashdrop/drops/" + ev.Drop,
-		Type: "flashdrop." + string(ev.Type), Subject: subject, Time: ev.Time.UTC(),
+		SpecVersion: "1.0", ID: ev.ID, Source: source,
+		Type: ceType, Subject: subject, Time: ev.Time.UTC(),
 		DataContentType: "application/json", Data: ev,
 	}
 }

@@ -230,3 +230,32 @@ func TestRelayRetriesPartlyPublishedEntry(t *testing.T) {
 	w.checkExactlyOnce(drop, perID, won, wins, len(all))
 	w.checkOrder(drop, all)
 }
+
+// TestRelayRecycledMessagesCarryTheirOwnEvents: the relay reuses a publish
+// call's messages, header maps and body buffer for a later call once
+// JetStream acknowledged all of them. Over many small calls (two entries
+// a read), one of them failing halfway, every event still reaches the
+// stream once, in order, with its own id header, subject and body.
+func TestRelayRecycledMessagesCarryTheirOwnEvents(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop := w.openSale(60, 80)
+	var wins []engine.Reservation
+	for from := 0; from < 80; from += 10 {
+		wins = append(wins, w.buy(drop, from, from+10)...)
+	}
+	all := w.outboxEvents(drop)
+	fj := &failingJS{JetStream: w.js, k: 23}
+	r := queue.NewRelay(w.store, w.store, fj, queue.RelayOptions{
+		Consumer: "node-a", Batch: 2, ClaimAfter: time.Hour, Block: 100 * time.Millisecond,
+		Refresh: 50 * time.Millisecond, PublishTimeout: time.Second, PublicURL: "https://shop.test", Logger: quiet,
+	})
+	r.Start(context.Background())
+	t.Cleanup(func() { _ = r.Close() })
+	perID, won := w.waitPublished(drop, len(all))
+	if len(wins) != 60 || fj.won.Load() <= 60 {
+		t.Fatalf("%d wins, %d won publishes: want 60 wins and the failed entry sent again", len(wins), fj.won.Load())
+	}
+	w.checkExactlyOnce(drop, perID, won, wins, len(all))
+	w.checkOrder(drop, all)
+}
