@@ -260,9 +260,12 @@ type pubNames struct {
 	subject, ceType string
 }
 
-// pubScratchMax bounds a kept scratch's body, so that one huge backlog
-// does not pin its memory for good.
-const pubScratchMax = 4 << 20
+// pubScratchMax and pubScratchMsgs bound a kept scratch's body and
+// messages, so that one huge backlog does not pin its memory for good.
+const (
+	pubScratchMax  = 4 << 20
+	pubScratchMsgs = 1 << 14
+)
 
 var pubScratches = sync.Pool{New: func() any { return new(pubScratch) }}
 
@@ -368,7 +371,12 @@ send:
 			failed = min(failed, f.entry)
 		}
 	}
-	if err == nil && acked == total && cap(s.body) <= pubScratchMax {
+	if err == nil && acked == total && cap(s.body) <= pubScratchMax && cap(s.msgs) <= pubScratchMsgs {
+		// A kept message keeps its header map, not its body: the buffer
+		// a body was cut from may be an older, smaller one (it grew).
+		for i := range s.msgs {
+			s.msgs[i].Data = nil
+		}
 		pubScratches.Put(s)
 	}
 	done := make([]string, 0, failed)

@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,7 +246,8 @@ func TestRelayRecycledMessagesCarryTheirOwnEvents(t *testing.T) {
 		wins = append(wins, w.buy(drop, from, from+10)...)
 	}
 	all := w.outboxEvents(drop)
-	fj := &failingJS{JetStream: w.js, k: 23}
+	cj := &checkingJS{JetStream: w.js}
+	fj := &failingJS{JetStream: cj, k: 23}
 	r := queue.NewRelay(w.store, w.store, fj, queue.RelayOptions{
 		Consumer: "node-a", Batch: 2, ClaimAfter: time.Hour, Block: 100 * time.Millisecond,
 		Refresh: 50 * time.Millisecond, PublishTimeout: time.Second, PublicURL: "https://shop.test", Logger: quiet,
@@ -258,4 +260,58 @@ func TestRelayRecycledMessagesCarryTheirOwnEvents(t *testing.T) {
 	}
 	w.checkExactlyOnce(drop, perID, won, wins, len(all))
 	w.checkOrder(drop, all)
+	if n := cj.checked.Load(); n < int64(len(all)) {
+		t.Fatalf("%d messages checked at their answer, want at least %d", n, len(all))
+	}
+	if msg := cj.changed.Load(); msg != nil {
+		t.Fatalf("a message changed before JetStream answered it: %s", *msg)
+	}
+}
+
+// checkingJS checks that every message stays as it was published until
+// JetStream answers it: until then nats.go may send it again (after "no
+// responders"), so the relay must not reuse it. The relay sees the answer
+// only after the check.
+type checkingJS struct {
+	jetstream.JetStream
+	checked atomic.Int64
+	changed atomic.Pointer[string]
+}
+
+type checkedFuture struct {
+	msg *nats.Msg
+	ok  chan *jetstream.PubAck
+	err chan error
+}
+
+func (f *checkedFuture) Ok() <-chan *jetstream.PubAck { return f.ok }
+func (f *checkedFuture) Err() <-chan error            { return f.err }
+func (f *checkedFuture) Msg() *nats.Msg               { return f.msg }
+
+func (c *checkingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	subject, data, id := m.Subject, string(m.Data), m.Header.Get(jetstream.MsgIDHeader)
+	f, err := c.JetStream.PublishMsgAsync(m, opts...)
+	if err != nil {
+		return nil, err
+	}
+	cf := &checkedFuture{msg: m, ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1)}
+	go func() {
+		var ack *jetstream.PubAck
+		var ferr error
+		select {
+		case ack = <-f.Ok():
+		case ferr = <-f.Err():
+		}
+		if m.Subject != subject || string(m.Data) != data || m.Header.Get(jetstream.MsgIDHeader) != id {
+			msg := fmt.Sprintf("%s %s %q became %s %s %q", subject, id, data, m.Subject, m.Header.Get(jetstream.MsgIDHeader), m.Data)
+			c.changed.CompareAndSwap(nil, &msg)
+		}
+		c.checked.Add(1)
+		if ferr != nil {
+			cf.err <- ferr
+		} else {
+			cf.ok <- ack
+		}
+	}()
+	return cf, nil
 }
