@@ -76,19 +76,29 @@ func (c CloudEvent) Marshal() ([]byte, error) {
 	// the message keeps it until JetStream acknowledges, and a slice with
 	// room to spare was most of the relay's garbage.
 	bp := marshalBufs.Get().(*[]byte)
-	b, ok := appendCloudEvent((*bp)[:0], &c)
+	b, err := appendJSON((*bp)[:0], &c)
 	var out []byte
-	if ok {
+	if err == nil {
 		out = append([]byte(nil), b...)
 	}
 	if cap(b) <= 1<<16 {
 		*bp = b
 		marshalBufs.Put(bp)
 	}
-	if ok {
+	return out, err
+}
+
+// appendJSON appends c's wire form to b: appendCloudEvent's, or
+// encoding/json's for a value appendCloudEvent does not write itself.
+func appendJSON(b []byte, c *CloudEvent) ([]byte, error) {
+	if out, ok := appendCloudEvent(b, c); ok {
 		return out, nil
 	}
-	return json.Marshal(c)
+	j, err := json.Marshal(*c)
+	if err != nil {
+		return b, err
+	}
+	return append(b, j...), nil
 }
 
 // marshalBufs are Marshal's scratch buffers.

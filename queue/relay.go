@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -250,14 +249,15 @@ var cloudEventsContentType = []string{"application/cloudevents+json"}
 type pubScratch struct {
 	body []byte // the bodies, back to back
 	msgs []nats.Msg
-	// names caches, per event type, its subject in the call's drop and
-	// its CloudEvent type, built once per call instead of once per event.
+	// names caches, per drop and event type, the subject, source and
+	// CloudEvent type, built once per call instead of once per event.
 	names []pubNames
 }
 
 type pubNames struct {
-	t               engine.EventType
-	subject, ceType string
+	drop                    string
+	t                       engine.EventType
+	subject, source, ceType string
 }
 
 // pubScratchMax and pubScratchMsgs bound a kept scratch's body and
@@ -269,16 +269,18 @@ const (
 
 var pubScratches = sync.Pool{New: func() any { return new(pubScratch) }}
 
-// namesOf returns t's subject and CloudEvent type in drop.
-func (s *pubScratch) namesOf(drop string, t engine.EventType) (subject, ceType string) {
+// namesOf returns the names of an event of type t in drop, as Envelope
+// and Subject build them.
+func (s *pubScratch) namesOf(drop string, t engine.EventType) pubNames {
 	for _, n := range s.names {
-		if n.t == t {
-			return n.subject, n.ceType
+		if n.t == t && n.drop == drop {
+			return n
 		}
 	}
-	n := pubNames{t: t, subject: Subject(drop, t), ceType: "flashdrop." + string(t)}
+	n := pubNames{drop: drop, t: t, subject: Subject(drop, t),
+		source: "/flashdrop/drops/" + drop, ceType: "flashdrop." + string(t)}
 	s.names = append(s.names, n)
-	return n.subject, n.ceType
+	return n
 }
 
 // publish sends the events of entries in order, one message per event
@@ -305,7 +307,6 @@ func (r *Relay) publish(ctx context.Context, d engine.Drop, entries []engine.Out
 		s.msgs = make([]nats.Msg, total)
 	}
 	s.msgs = s.msgs[:total]
-	source := "/flashdrop/drops/" + d.ID
 	futures := make([]sent, 0, total)
 	// complete is how many leading entries had every event sent.
 	complete := 0
@@ -315,22 +316,17 @@ send:
 	for i, e := range entries {
 		for _, ev := range e.Events {
 			ev.Enrich(d)
-			subject, ceType := s.namesOf(d.ID, ev.Type)
-			src := source
-			if ev.Drop != d.ID {
-				// Not seen: an outbox holds its own drop's events. Named
-				// as Envelope would name them all the same.
-				subject, src = Subject(ev.Drop, ev.Type), "/flashdrop/drops/"+ev.Drop
-			}
-			ce := envelope(ev, r.o.PublicURL, src, ceType)
-			var body []byte
+			names := s.namesOf(ev.Drop, ev.Type)
+			ce := envelope(ev, r.o.PublicURL, names.source, names.ceType)
 			start := len(s.body)
-			if b, ok := appendCloudEvent(s.body, &ce); ok {
-				// Capped at its end: nothing appends into the next body.
-				s.body, body = b, b[start:len(b):len(b)]
-			} else if body, err = json.Marshal(ce); err != nil {
+			b, merr := appendJSON(s.body, &ce)
+			if merr != nil {
+				err = merr
 				break send
 			}
+			// Capped at its end: nothing appends into the next body.
+			s.body = b
+			body := b[start:len(b):len(b)]
 			// The headers are set here rather than through Header.Set and
 			// jetstream.WithMsgID, which allocate an options struct, a
 			// slice per header and a map grown twice for every event. A
@@ -342,7 +338,7 @@ send:
 			} else {
 				msg.Header[jetstream.MsgIDHeader][0] = ev.ID
 			}
-			msg.Subject, msg.Data = subject, body
+			msg.Subject, msg.Data = names.subject, body
 			f, perr := r.js.PublishMsgAsync(msg)
 			if perr != nil {
 				err = perr
@@ -354,11 +350,9 @@ send:
 	}
 	// failed is the first entry with an event JetStream did not ack.
 	failed := complete
-	acked := 0
 	for _, f := range futures {
 		select {
 		case <-f.f.Ok():
-			acked++
 		case ferr := <-f.f.Err():
 			if err == nil {
 				err = ferr
@@ -371,7 +365,9 @@ send:
 			failed = min(failed, f.entry)
 		}
 	}
-	if err == nil && acked == total && cap(s.body) <= pubScratchMax && cap(s.msgs) <= pubScratchMsgs {
+	// err is nil only when every message was sent and acknowledged: a
+	// failed send, a failed ack and the deadline each set it.
+	if err == nil && cap(s.body) <= pubScratchMax && cap(s.msgs) <= pubScratchMsgs {
 		// A kept message keeps its header map, not its body: the buffer
 		// a body was cut from may be an older, smaller one (it grew).
 		for i := range s.msgs {
