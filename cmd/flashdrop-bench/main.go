@@ -713,7 +713,7 @@ func (b *bench) measure() error {
 	// docs/performance-log.md, below its bound in several, once by 0.1 %).
 	rounds := []dayRound{{day: day, hz: h2}}
 	var bigRounds []dayRound
-	settled := []string{rd, aw}
+	settled := []string{rd, aw, big}
 	var bigCalls, bigCPU float64
 	bigRound := func(i int) error {
 		if i > 0 {
@@ -721,7 +721,7 @@ func (b *bench) measure() error {
 				return err
 			}
 		}
-		if err := b.settle(ctx, append(settled, big)...); err != nil {
+		if err := b.settle(ctx, settled...); err != nil {
 			return err
 		}
 		hzB, err := b.wrkRun(fmt.Sprintf("healthz-1M-%d", i+1), "/healthz", "", "", "", false)
@@ -732,16 +732,14 @@ func (b *bench) measure() error {
 		// anything, shows here. No round of either median is profiled:
 		// the profiler and the collections it forces would slow the round
 		// it runs in, and not its /healthz run.
-		_, calls0, _, _ := b.commandStats(ctx, "evalsha")
-		cpu0, _ := b.redisCPU(ctx)
+		m0, _ := b.scriptMark(ctx)
 		dayB, err := b.wrkRun(fmt.Sprintf("release-day-1M-%d", i+1), "/v1/drops/"+big+"/reservations", "POST", `{"quantity":1}`, buyers, false)
 		if err != nil {
 			return err
 		}
-		_, calls1, _, _ := b.commandStats(ctx, "evalsha")
-		cpu1, _ := b.redisCPU(ctx)
-		bigCalls += float64(calls1 - calls0)
-		bigCPU += cpu1 - cpu0
+		m1, _ := b.scriptMark(ctx)
+		bigCalls += float64(m1.calls - m0.calls)
+		bigCPU += m1.cpu - m0.cpu
 		if dayB.Won != float64(b.sz.units) {
 			b.log("warning: release-day round %d on %s won %.0f of its %d units", i+1, big, dayB.Won, b.sz.units)
 		}
@@ -752,7 +750,7 @@ func (b *bench) measure() error {
 		return err
 	}
 	for i, id := range extraRounds {
-		if err := b.settle(ctx, append(settled, big)...); err != nil {
+		if err := b.settle(ctx, settled...); err != nil {
 			return err
 		}
 		settled = append(settled, id)
@@ -769,7 +767,6 @@ func (b *bench) measure() error {
 			return err
 		}
 	}
-	settled = append(settled, big)
 
 	// After the sell-out: Redis calls during a run, against an idle window
 	// as long (the relay, the sweeper and the scheduler poll on their own).
@@ -829,15 +826,13 @@ func (b *bench) measure() error {
 	if err != nil {
 		return err
 	}
-	_, keyedCalls0, _, _ := b.commandStats(ctx, "evalsha")
-	keyedCPU0, _ := b.redisCPU(ctx)
+	keyed0, _ := b.scriptMark(ctx)
 	keyedProfile := b.startProfile(d, "release-day-keyed")
 	dayKeyed, err := b.wrkRunKeyed("release-day-keyed", "/v1/drops/"+kd+"/reservations", "POST", `{"quantity":1}`, buyers, 12, false)
 	if err != nil {
 		return err
 	}
-	_, keyedCalls1, _, _ := b.commandStats(ctx, "evalsha")
-	keyedCPU1, _ := b.redisCPU(ctx)
+	keyed1, _ := b.scriptMark(ctx)
 	if p := keyedProfile(); p != "" {
 		b.extra["profile_release_day_keyed_top"] = p
 	}
@@ -979,11 +974,11 @@ func (b *bench) measure() error {
 	// Not a target of issue 14 (which wrk measures without keys), but
 	// what a crowd on the shopper page costs.
 	keyedRatio := dayKeyed.RPS / hzKeyed.RPS
-	keyedCalls := keyedCalls1 - keyedCalls0
+	keyedCalls := keyed1.calls - keyed0.calls
 	b.results = append(b.results, result{Name: "keyed release-day/healthz throughput ratio", Value: keyedRatio, Target: "reported",
 		Detail: fmt.Sprintf("release-day mix with a new Idempotency-Key on every press, as the shopper page sends: %.0f req/s (%.0f won, p99 %.2f ms) vs /healthz %.0f; %d script calls (reserve.lua, then soldout.lua), %.1f presses per call; per press: serve CPU %.1f µs (profiled), Redis CPU %.1f µs (INFO cpu)",
 			dayKeyed.RPS, dayKeyed.Won, dayKeyed.P99ms, hzKeyed.RPS, keyedCalls, dayKeyed.Requests/float64(max(keyedCalls, 1)),
-			dayKeyed.ServeCPUus, (keyedCPU1-keyedCPU0)*1e6/max(dayKeyed.Requests, 1)),
+			dayKeyed.ServeCPUus, (keyed1.cpu-keyed0.cpu)*1e6/max(dayKeyed.Requests, 1)),
 		line: fmt.Sprintf("keyed release-day/healthz throughput ratio: %.2f (target reported)", keyedRatio)})
 	if profText != "" {
 		b.extra["profile_after_sell_out_top"] = profText
@@ -1363,11 +1358,7 @@ func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int)
 			}
 		}()
 	}
-	u0, _, _, err := b.commandStats(ctx, "evalsha")
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	cpu0, err := b.redisCPU(ctx)
+	m0, err := b.scriptMark(ctx)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -1379,11 +1370,7 @@ func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int)
 		}
 		wins += w
 	}
-	u1, _, _, err := b.commandStats(ctx, "evalsha")
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	cpu1, err := b.redisCPU(ctx)
+	m1, err := b.scriptMark(ctx)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -1396,7 +1383,7 @@ func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int)
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	return float64(u1-u0) / float64(wins), (cpu1 - cpu0) * 1e6 / float64(wins), setUs, nil
+	return float64(m1.usec-m0.usec) / float64(wins), (m1.cpu - m0.cpu) * 1e6 / float64(wins), setUs, nil
 }
 
 // --- wrk ---
@@ -1709,6 +1696,22 @@ func (b *bench) serveCPU() float64 {
 		return math.NaN()
 	}
 	return (ut + st) / 100
+}
+
+// scriptMark is Redis's script time and calls (INFO commandstats
+// evalsha) and its CPU time (INFO cpu) at one moment: two of them bracket
+// a run. Each is read even when the other fails.
+type scriptMark struct {
+	usec, calls int64
+	cpu         float64
+}
+
+func (b *bench) scriptMark(ctx context.Context) (scriptMark, error) {
+	var m scriptMark
+	var err1, err2 error
+	m.usec, m.calls, _, err1 = b.commandStats(ctx, "evalsha")
+	m.cpu, err2 = b.redisCPU(ctx)
+	return m, errors.Join(err1, err2)
 }
 
 // commandStats returns the usec and calls of one command (if cmd is not
