@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,6 +128,25 @@ func DecodeEntry(v map[string]any) ([]engine.Event, error) {
 		if strings.Count(p, packUS)%2 != 0 {
 			return nil, fmt.Errorf("redisstore: packed outbox event %d has an odd field list", i)
 		}
+		if more && repeatsAName(rest) {
+			// Never written (emit names each field once), but a stream
+			// entry can hold it: decoded as the map of its fields, a
+			// name's last value winning, as an entry of its own is.
+			m := map[string]any{}
+			for more {
+				var name, val string
+				name, rest, _ = strings.Cut(rest, packUS)
+				val, rest, more = strings.Cut(rest, packUS)
+				m[name] = val
+			}
+			m["id"], m["type"], m["time"], m["drop"] = nonce+"-"+strconv.FormatInt(first+int64(i), 10), typ, str("time"), drop
+			ev, err := DecodeEvent(m)
+			if err != nil {
+				return nil, fmt.Errorf("packed outbox event %d: %w", i, err)
+			}
+			out = append(out, ev)
+			continue
+		}
 		for more {
 			var name, val string
 			name, rest, _ = strings.Cut(rest, packUS)
@@ -155,6 +175,22 @@ func DecodeEntry(v map[string]any) ([]engine.Event, error) {
 		}
 	}
 	return out, nil
+}
+
+// repeatsAName reports whether a packed event's field list, "name US
+// value US ...", names a field twice.
+func repeatsAName(fields string) bool {
+	names := make([]string, 0, 16)
+	for more := true; more; {
+		var name string
+		name, fields, _ = strings.Cut(fields, packUS)
+		_, fields, more = strings.Cut(fields, packUS)
+		if slices.Contains(names, name) {
+			return true
+		}
+		names = append(names, name)
+	}
+	return false
 }
 
 // decodeCompactWin fills ev from a compact win's fields after its "W"

@@ -304,6 +304,9 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add("\x1e\x1e", "1", "1")
 	f.Add("W\x1fr1\x1fann\x1f2\x1f1764756600000\x1fs1\x1eopened", "3", "1764756000000")
 	f.Add("W\x1fr1\x1fann\x1f2\x1f1764756600000", "1", "1")
+	// A name twice: the last value counts, an empty one and a bad one too.
+	f.Add("sold_out\x1fquantity\x1fx\x1fquantity\x1f1", "1", "1")
+	f.Add("won\x1fseconds_after_start\x1f0\x1fseconds_after_start\x1f", "1", "0")
 	f.Fuzz(func(t *testing.T, packed, first, when string) {
 		for _, v := range []string{"2", "3"} {
 			entry := map[string]any{"v": v, "id": "n", "first": first, "time": when, "drop": "d", "ev": packed}
