@@ -268,6 +268,56 @@ func TestRelayRecycledMessagesCarryTheirOwnEvents(t *testing.T) {
 	}
 }
 
+// TestRelayKeepsMessagesUntilAnswered: a publish call's messages are
+// reused only after JetStream answered every one of them. Two drops are
+// relayed at once, every answer comes a little late, and one comes after
+// the relay's deadline, when the relay has already given up on its call
+// and publishes the entry again: a scratch put back before the answers,
+// or after a failed call, would be rewritten under a message nats.go may
+// still send again, and the check sees it.
+func TestRelayKeepsMessagesUntilAnswered(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drops := []string{w.openSale(40, 50), w.openSale(40, 50)}
+	wins := map[string][]engine.Reservation{}
+	all := map[string][]engine.Event{}
+	total := 0
+	for _, d := range drops {
+		for from := 0; from < 50; from += 10 {
+			wins[d] = append(wins[d], w.buy(d, from, from+10)...)
+		}
+		all[d] = w.outboxEvents(d)
+		total += len(all[d])
+	}
+	const deadline = 300 * time.Millisecond
+	cj := &checkingJS{JetStream: w.js, hold: func(n int64) time.Duration {
+		if n == 7 {
+			return 3 * deadline
+		}
+		return time.Duration(n%3) * time.Millisecond
+	}}
+	r := queue.NewRelay(w.store, w.store, cj, queue.RelayOptions{
+		Consumer: "node-a", Batch: 2, ClaimAfter: time.Hour, Block: 100 * time.Millisecond,
+		Refresh: 50 * time.Millisecond, PublishTimeout: deadline, PublicURL: "https://shop.test", Logger: quiet,
+	})
+	r.Start(context.Background())
+	t.Cleanup(func() { _ = r.Close() })
+	for _, d := range drops {
+		perID, won := w.waitPublished(d, len(all[d]))
+		w.checkExactlyOnce(d, perID, won, wins[d], len(all[d]))
+		w.checkOrder(d, all[d])
+	}
+	testkit.Eventually(t, 10*time.Second, "every answer checked, the late one too", func() bool {
+		return cj.checked.Load() == cj.published.Load()
+	})
+	if n := cj.published.Load(); n <= int64(total) {
+		t.Fatalf("%d messages published for %d events: the call that missed its deadline was not sent again", n, total)
+	}
+	if msg := cj.changed.Load(); msg != nil {
+		t.Fatalf("a message changed before JetStream answered it: %s", *msg)
+	}
+}
+
 // checkingJS checks that every message stays as it was published until
 // JetStream answers it: until then nats.go may send it again (after "no
 // responders"), so the relay must not reuse it. The relay sees the answer
@@ -276,6 +326,12 @@ type checkingJS struct {
 	jetstream.JetStream
 	checked atomic.Int64
 	changed atomic.Pointer[string]
+	// hold, if set, says how long to keep back the answer to the n-th
+	// message published (from 1) before checking and passing it on: an
+	// answer that comes after the relay's deadline, or while other calls
+	// run, is what nats.go's retries after "no responders" look like.
+	hold      func(n int64) time.Duration
+	published atomic.Int64
 }
 
 type checkedFuture struct {
@@ -295,12 +351,19 @@ func (c *checkingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) 
 		return nil, err
 	}
 	cf := &checkedFuture{msg: m, ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1)}
+	var hold time.Duration
+	if n := c.published.Add(1); c.hold != nil {
+		hold = c.hold(n)
+	}
 	go func() {
 		var ack *jetstream.PubAck
 		var ferr error
 		select {
 		case ack = <-f.Ok():
 		case ferr = <-f.Err():
+		}
+		if hold > 0 {
+			time.Sleep(hold) // the delay under test, not a wait for a condition
 		}
 		if m.Subject != subject || string(m.Data) != data || m.Header.Get(jetstream.MsgIDHeader) != id {
 			msg := fmt.Sprintf("%s %s %q became %s %s %q", subject, id, data, m.Subject, m.Header.Get(jetstream.MsgIDHeader), m.Data)
