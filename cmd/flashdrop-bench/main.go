@@ -941,6 +941,14 @@ func (b *bench) measure() error {
 		fmt.Sprintf("flashdrop serve's CPU time (/proc/<pid>/stat) during each run per request: all-wins %.1f µs (profiled), register %.1f µs (profiled), release-day %.1f µs, /healthz %.1f µs; "+
 			"serve and Redis share core 1, so a win costs that core about %.0f µs with Redis's CPU above against %.1f for /healthz",
 			wins.ServeCPUus, reg.ServeCPUus, day.ServeCPUus, h2.ServeCPUus, wins.ServeCPUus+(redisCPU1-redisCPU0)*1e6/won, h2.ServeCPUus))
+	if hwm, err := b.servePeakRSS(); err == nil {
+		gc := "serve's default --gc-percent (GOGC unset)"
+		if v, ok := os.LookupEnv("GOGC"); ok {
+			gc = "GOGC=" + v + " from the environment"
+		}
+		b.addReport("serve peak memory", float64(hwm)/(1<<20), "MiB",
+			fmt.Sprintf("flashdrop serve's peak resident set over the whole bench, a million registrants included (VmHWM, /proc/<pid>/status), its embedded NATS and its stream's cache within; GC target: %s", gc))
+	}
 	b.addReport("1M registrants: registration time", took.Seconds(), "s",
 		fmt.Sprintf("%d shoppers registered by the driver's generator, %d connections, %.0f/s", b.sz.registrant, conns, float64(b.sz.registrant)/took.Seconds()))
 	perReg := float64(memAfter-memBefore) / float64(b.sz.registrant)
@@ -1669,6 +1677,22 @@ func (b *bench) redisCPU(ctx context.Context) (float64, error) {
 		total += f
 	}
 	return total, nil
+}
+
+// servePeakRSS is flashdrop serve's peak resident set size in bytes
+// (VmHWM in /proc/<pid>/status).
+func (b *bench) servePeakRSS() (int64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.servePid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in " + fmt.Sprintf("/proc/%d/status", b.servePid))
 }
 
 // serveCPU is flashdrop serve's CPU time so far (user + system, from

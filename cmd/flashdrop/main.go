@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -97,6 +98,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	m := NewMain(stdout, stderr)
 	if err := m.ParseFlags(args); err != nil {
 		return err
+	}
+	// Process-wide, so here rather than in Run: tests run many Mains in
+	// one process and keep the test binary's own setting.
+	if pct, ok := m.Config.gcPercent(os.LookupEnv); ok {
+		debug.SetGCPercent(pct)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

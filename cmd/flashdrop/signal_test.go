@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -19,7 +20,8 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 		os.Exit(run([]string{"serve", "--listen", "127.0.0.1:0", "--no-demo", "--log-level", "info"}, os.Stdout, os.Stderr))
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServeStopsCleanlyOnSIGTERM$")
-	cmd.Env = append(os.Environ(), "FLASHDROP_TEST_CHILD=serve")
+	// Without GOGC, serve sets its own collection target and logs it.
+	cmd.Env = append(withoutVar(os.Environ(), "GOGC"), "FLASHDROP_TEST_CHILD=serve")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -66,4 +68,18 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	if !strings.Contains(stderr.String(), "shutting down") {
 		t.Fatalf("no shutdown logged:\n%s", stderr.String())
 	}
+	if want := fmt.Sprintf("gogc=%d", DefaultGCPercent); !strings.Contains(stderr.String(), want) {
+		t.Fatalf("serve did not log %s:\n%s", want, stderr.String())
+	}
+}
+
+// withoutVar is env without the variable name.
+func withoutVar(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
