@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"io"
 	"os"
 	"os/signal"
@@ -104,6 +105,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if pct, ok := m.Config.gcPercent(os.LookupEnv); ok {
 		debug.SetGCPercent(pct)
 	}
+	if err := setMemoryLimit(); err != nil {
+		fmt.Fprintf(stderr, "flashdrop: no memory limit set (%v); set GOMEMLIMIT\n", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {
@@ -117,6 +121,19 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return m.Close()
+}
+
+// setMemoryLimit gives the Go runtime a soft memory limit of 90 % of the
+// container's memory (its cgroup limit), or of the machine's where there
+// is none, unless GOMEMLIMIT is set (or AUTOMEMLIMIT=off). With the
+// collection target at DefaultGCPercent the heap may grow to five times
+// the live one between collections; near the limit the runtime collects
+// sooner instead, so a node in a small container is not killed for memory
+// it could have freed.
+func setMemoryLimit() error {
+	_, err := memlimit.Set(memlimit.WithRatio(0.9),
+		memlimit.WithProvider(memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)))
+	return err
 }
 
 // token mints a shopper token with the configured secret.

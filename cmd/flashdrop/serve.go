@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"runtime/metrics"
 	"strings"
 	"sync"
@@ -304,7 +305,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	m.banner(embedded, generated, demo)
-	m.log.Info("serving", "addr", m.Addr, "embedded", embedded, "gogc", currentGOGC())
+	m.log.Info("serving", "addr", m.Addr, "embedded", embedded, "gogc", currentGOGC(), "gomemlimit", debug.SetMemoryLimit(-1))
 	return nil
 }
 

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,7 +23,7 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServeStopsCleanlyOnSIGTERM$")
 	// Without GOGC, serve sets its own collection target and logs it.
-	cmd.Env = append(withoutVar(os.Environ(), "GOGC"), "FLASHDROP_TEST_CHILD=serve")
+	cmd.Env = append(withoutVar(withoutVar(withoutVar(os.Environ(), "GOGC"), "GOMEMLIMIT"), "AUTOMEMLIMIT"), "FLASHDROP_TEST_CHILD=serve")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +72,15 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	}
 	if want := fmt.Sprintf("gogc=%d", DefaultGCPercent); !strings.Contains(stderr.String(), want) {
 		t.Fatalf("serve did not log %s:\n%s", want, stderr.String())
+	}
+	// And a soft memory limit from the container or the machine: the
+	// runtime's default is no limit (math.MaxInt64).
+	lim := regexp.MustCompile(`gomemlimit=(\d+)`).FindStringSubmatch(stderr.String())
+	if lim == nil {
+		t.Fatalf("serve did not log its memory limit:\n%s", stderr.String())
+	}
+	if n, err := strconv.ParseInt(lim[1], 10, 64); err != nil || n <= 0 || n == math.MaxInt64 {
+		t.Fatalf("serve's memory limit is %s, want one below the runtime's no-limit", lim[1])
 	}
 }
 
