@@ -269,6 +269,11 @@ const (
 
 var pubScratches = sync.Pool{New: func() any { return new(pubScratch) }}
 
+// putScratch hands a scratch back for reuse. A variable so that a test can
+// see every scratch go back and check that none of its messages still
+// waits for JetStream's answer.
+var putScratch = func(s *pubScratch) { pubScratches.Put(s) }
+
 // namesOf returns the names of an event of type t in drop, as Envelope
 // and Subject build them.
 func (s *pubScratch) namesOf(drop string, t engine.EventType) pubNames {
@@ -373,7 +378,7 @@ send:
 		for i := range s.msgs {
 			s.msgs[i].Data = nil
 		}
-		pubScratches.Put(s)
+		putScratch(s)
 	}
 	done := make([]string, 0, failed)
 	for _, e := range entries[:failed] {

@@ -247,6 +247,7 @@ func TestRelayRecycledMessagesCarryTheirOwnEvents(t *testing.T) {
 	}
 	all := w.outboxEvents(drop)
 	cj := &checkingJS{JetStream: w.js}
+	cj.watchPuts(t)
 	fj := &failingJS{JetStream: cj, k: 23}
 	r := queue.NewRelay(w.store, w.store, fj, queue.RelayOptions{
 		Consumer: "node-a", Batch: 2, ClaimAfter: time.Hour, Block: 100 * time.Millisecond,
@@ -264,17 +265,21 @@ func TestRelayRecycledMessagesCarryTheirOwnEvents(t *testing.T) {
 		t.Fatalf("%d messages checked at their answer, want at least %d", n, len(all))
 	}
 	if msg := cj.changed.Load(); msg != nil {
-		t.Fatalf("a message changed before JetStream answered it: %s", *msg)
+		t.Errorf("a message changed before JetStream answered it: %s", *msg)
+	}
+	if msg := cj.early.Load(); msg != nil {
+		t.Error(*msg)
 	}
 }
 
 // TestRelayKeepsMessagesUntilAnswered: a publish call's messages are
 // reused only after JetStream answered every one of them. Two drops are
-// relayed at once, every answer comes a little late, and one comes after
+// relayed at once, most answers come a little late, and one comes after
 // the relay's deadline, when the relay has already given up on its call
-// and publishes the entry again: a scratch put back before the answers,
-// or after a failed call, would be rewritten under a message nats.go may
-// still send again, and the check sees it.
+// and publishes the entry again. A scratch put back before the answers,
+// or after a failed call, is seen as it goes back (watchPuts), and if a
+// later call takes it in time, also as a message rewritten under nats.go,
+// which may still send it again.
 func TestRelayKeepsMessagesUntilAnswered(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -296,6 +301,7 @@ func TestRelayKeepsMessagesUntilAnswered(t *testing.T) {
 		}
 		return time.Duration(n%3) * time.Millisecond
 	}}
+	cj.watchPuts(t)
 	r := queue.NewRelay(w.store, w.store, cj, queue.RelayOptions{
 		Consumer: "node-a", Batch: 2, ClaimAfter: time.Hour, Block: 100 * time.Millisecond,
 		Refresh: 50 * time.Millisecond, PublishTimeout: deadline, PublicURL: "https://shop.test", Logger: quiet,
@@ -314,7 +320,10 @@ func TestRelayKeepsMessagesUntilAnswered(t *testing.T) {
 		t.Fatalf("%d messages published for %d events: the call that missed its deadline was not sent again", n, total)
 	}
 	if msg := cj.changed.Load(); msg != nil {
-		t.Fatalf("a message changed before JetStream answered it: %s", *msg)
+		t.Errorf("a message changed before JetStream answered it: %s", *msg)
+	}
+	if msg := cj.early.Load(); msg != nil {
+		t.Error(*msg)
 	}
 }
 
@@ -332,6 +341,29 @@ type checkingJS struct {
 	// run, is what nats.go's retries after "no responders" look like.
 	hold      func(n int64) time.Duration
 	published atomic.Int64
+	// pending is every message published and not yet answered to the
+	// relay, by address: a scratch put back with one of them in it is
+	// reused too early (watchPuts), whether or not a later call happens
+	// to take it from the pool in time to rewrite it.
+	mu      sync.Mutex
+	pending map[*nats.Msg]bool
+	early   atomic.Pointer[string]
+}
+
+// watchPuts makes c check every publish scratch put back for reuse, until
+// the test ends: none may hold a message c has not answered yet.
+func (c *checkingJS) watchPuts(t *testing.T) {
+	t.Cleanup(queue.WatchScratchPuts(func(msgs []nats.Msg) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i := range msgs {
+			if c.pending[&msgs[i]] {
+				msg := fmt.Sprintf("a scratch went back for reuse holding message %d of %d before JetStream answered it", i+1, len(msgs))
+				c.early.CompareAndSwap(nil, &msg)
+				return
+			}
+		}
+	}))
 }
 
 type checkedFuture struct {
@@ -355,6 +387,12 @@ func (c *checkingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) 
 	if n := c.published.Add(1); c.hold != nil {
 		hold = c.hold(n)
 	}
+	c.mu.Lock()
+	if c.pending == nil {
+		c.pending = map[*nats.Msg]bool{}
+	}
+	c.pending[m] = true
+	c.mu.Unlock()
 	go func() {
 		var ack *jetstream.PubAck
 		var ferr error
@@ -370,6 +408,9 @@ func (c *checkingJS) PublishMsgAsync(m *nats.Msg, opts ...jetstream.PublishOpt) 
 			c.changed.CompareAndSwap(nil, &msg)
 		}
 		c.checked.Add(1)
+		c.mu.Lock()
+		delete(c.pending, m)
+		c.mu.Unlock()
 		if ferr != nil {
 			cf.err <- ferr
 		} else {
