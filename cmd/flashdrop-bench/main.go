@@ -941,13 +941,20 @@ func (b *bench) measure() error {
 		fmt.Sprintf("flashdrop serve's CPU time (/proc/<pid>/stat) during each run per request: all-wins %.1f µs (profiled), register %.1f µs (profiled), release-day %.1f µs, /healthz %.1f µs; "+
 			"serve and Redis share core 1, so a win costs that core about %.0f µs with Redis's CPU above against %.1f for /healthz",
 			wins.ServeCPUus, reg.ServeCPUus, day.ServeCPUus, h2.ServeCPUus, wins.ServeCPUus+(redisCPU1-redisCPU0)*1e6/won, h2.ServeCPUus))
-	if hwm, err := b.servePeakRSS(); err == nil {
-		gc := "serve's default --gc-percent (GOGC unset)"
-		if v, ok := os.LookupEnv("GOGC"); ok {
-			gc = "GOGC=" + v + " from the environment"
+	if hwm, err := b.servePeakRSS(); err != nil {
+		b.log("serve peak memory: %v", err)
+	} else {
+		// What serve was told, from the environment it inherited (the
+		// flag's variable wins over GOGC; no setting: serve's default).
+		gc := "neither GOGC nor FLASHDROP_GC_PERCENT set: serve's default"
+		if v := os.Getenv("FLASHDROP_GC_PERCENT"); v != "" {
+			gc = "FLASHDROP_GC_PERCENT=" + v
+		} else if v := os.Getenv("GOGC"); v != "" {
+			gc = "GOGC=" + v
 		}
 		b.addReport("serve peak memory", float64(hwm)/(1<<20), "MiB",
-			fmt.Sprintf("flashdrop serve's peak resident set over the whole bench, a million registrants included (VmHWM, /proc/<pid>/status), its embedded NATS and its stream's cache within; GC target: %s", gc))
+			fmt.Sprintf("flashdrop serve's peak resident set over the whole bench, %d registrants included (VmHWM, /proc/<pid>/status), its embedded NATS and its stream's cache within; GC target: %s",
+				b.sz.registrant, gc))
 	}
 	b.addReport("1M registrants: registration time", took.Seconds(), "s",
 		fmt.Sprintf("%d shoppers registered by the driver's generator, %d connections, %.0f/s", b.sz.registrant, conns, float64(b.sz.registrant)/took.Seconds()))

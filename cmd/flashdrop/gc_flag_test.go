@@ -18,6 +18,7 @@ func TestGCPercent(t *testing.T) {
 	}{
 		{"default", nil, nil, noGOGC, DefaultGCPercent, true},
 		{"GOGC set", nil, nil, withGOGC, 0, false},
+		{"GOGC empty", nil, nil, func(k string) (string, bool) { return "", k == "GOGC" }, DefaultGCPercent, true},
 		{"flag over GOGC", nil, []string{"--gc-percent", "250"}, withGOGC, 250, true},
 		{"variable over GOGC", map[string]string{"FLASHDROP_GC_PERCENT": "800"}, nil, withGOGC, 800, true},
 	} {

@@ -9,13 +9,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/KimMachineGun/automemlimit/memlimit"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
 	"time"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
 
 	"github.com/flashdrop/flashdrop/api"
 )
@@ -125,7 +126,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 
 // setMemoryLimit gives the Go runtime a soft memory limit of 90 % of the
 // container's memory (its cgroup limit), or of the machine's where there
-// is none, unless GOMEMLIMIT is set (or AUTOMEMLIMIT=off). With the
+// is none, unless GOMEMLIMIT is set. AUTOMEMLIMIT, read by the library,
+// replaces the 90 % with its own ratio (0 to 1), or "off" sets no limit. With the
 // collection target at DefaultGCPercent the heap may grow to five times
 // the live one between collections; near the limit the runtime collects
 // sooner instead, so a node in a small container is not killed for memory

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"runtime/debug"
@@ -187,7 +188,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&c.ScheduleEvery, "schedule-every", engine.DefaultScheduleInterval,
 		"how often series drops, sale announcements, invitations, reminders and draws are checked")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve Go profiles (net/http/pprof) on this address, e.g. :6060 (a bare port is loopback only; empty: off)")
-	fs.IntVar(&c.GCPercent, "gc-percent", 0, fmt.Sprintf("Go's garbage collection target, as GOGC: the heap may grow by this percentage of the live heap between collections (0: GOGC if set, else %d)", DefaultGCPercent))
+	fs.IntVar(&c.GCPercent, "gc-percent", 0, fmt.Sprintf("Go's garbage collection target, as GOGC: the heap may grow by this percentage of the live heap between collections (0: GOGC if set and not empty, else %d)", DefaultGCPercent))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -242,20 +243,21 @@ func (c ServeConfig) gcPercent(lookup func(string) (string, bool)) (int, bool) {
 	if c.GCPercent > 0 {
 		return c.GCPercent, true
 	}
-	if _, ok := lookup("GOGC"); ok {
+	if v, ok := lookup("GOGC"); ok && v != "" {
 		return 0, false
 	}
 	return DefaultGCPercent, true
 }
 
-// currentGOGC is the collection target the runtime runs with (-1: off).
+// currentGOGC is the collection target the runtime runs with (-1: off,
+// which the runtime reports as the largest uint64).
 func currentGOGC() int64 {
 	sample := []metrics.Sample{{Name: "/gc/gogc:percent"}}
 	metrics.Read(sample)
-	if sample[0].Value.Kind() != metrics.KindUint64 {
-		return -1
+	if v := sample[0].Value.Uint64(); v <= math.MaxInt64 {
+		return int64(v)
 	}
-	return int64(sample[0].Value.Uint64())
+	return -1
 }
 
 // background says whether this node does the background work.

@@ -70,7 +70,7 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	if !strings.Contains(stderr.String(), "shutting down") {
 		t.Fatalf("no shutdown logged:\n%s", stderr.String())
 	}
-	if want := fmt.Sprintf("gogc=%d", DefaultGCPercent); !strings.Contains(stderr.String(), want) {
+	if want := fmt.Sprintf("gogc=%d", DefaultGCPercent); !regexp.MustCompile(want + `(\s|$)`).MatchString(stderr.String()) {
 		t.Fatalf("serve did not log %s:\n%s", want, stderr.String())
 	}
 	// And a soft memory limit from the container or the machine: the
