@@ -106,9 +106,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if pct, ok := m.Config.gcPercent(os.LookupEnv); ok {
 		debug.SetGCPercent(pct)
 	}
-	if err := setMemoryLimit(); err != nil {
-		fmt.Fprintf(stderr, "flashdrop: no memory limit set (%v); set GOMEMLIMIT\n", err)
-	}
+	// Logged by Run, once the logger exists, in the configured format.
+	m.memLimitErr = setMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {

@@ -100,23 +100,25 @@ type Main struct {
 	// Engine is the running engine, for tests.
 	Engine *engine.Engine
 
-	log      *slog.Logger
-	mini     *miniredis.Miniredis
-	rdb      redis.UniversalClient
-	relayRDB redis.UniversalClient // blocking outbox reads get their own pool
-	store    *redisstore.Store
-	natsURL  string
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	keeper   *queue.StreamKeeper
-	relay    *queue.Relay
-	sweeper  *engine.Sweeper
-	flags    *queue.SoldOutFlags
-	metrics  *api.Metrics
-	adm      *engine.Admission
-	srv      *api.Server
-	ln       net.Listener
-	serveErr chan error
+	log *slog.Logger
+	// memLimitErr is why serve could not set its soft memory limit.
+	memLimitErr error
+	mini        *miniredis.Miniredis
+	rdb         redis.UniversalClient
+	relayRDB    redis.UniversalClient // blocking outbox reads get their own pool
+	store       *redisstore.Store
+	natsURL     string
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	keeper      *queue.StreamKeeper
+	relay       *queue.Relay
+	sweeper     *engine.Sweeper
+	flags       *queue.SoldOutFlags
+	metrics     *api.Metrics
+	adm         *engine.Admission
+	srv         *api.Server
+	ln          net.Listener
+	serveErr    chan error
 	// serveDone is closed once Serve returned, with its result in
 	// serveRes: the stop step reads them there, since Err's reader may
 	// already have taken serveErr's one value.
@@ -279,6 +281,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}()
 	if m.log, err = newLogger(m.Stderr, m.Config.LogLevel, m.Config.LogFormat); err != nil {
 		return err
+	}
+	if m.memLimitErr != nil {
+		m.log.Warn("no soft memory limit set; set GOMEMLIMIT", "err", m.memLimitErr)
 	}
 	if m.Clock == nil {
 		m.Clock = engine.SystemClock{}

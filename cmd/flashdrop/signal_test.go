@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -21,9 +22,52 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	if os.Getenv("FLASHDROP_TEST_CHILD") == "serve" {
 		os.Exit(run([]string{"serve", "--listen", "127.0.0.1:0", "--no-demo", "--log-level", "info"}, os.Stdout, os.Stderr))
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeStopsCleanlyOnSIGTERM$")
 	// Without GOGC, serve sets its own collection target and logs it.
+	stderr := serveChildUntilSIGTERM(t)
+	if want := fmt.Sprintf("gogc=%d", DefaultGCPercent); !regexp.MustCompile(want + `(\s|$)`).MatchString(stderr) {
+		t.Fatalf("serve did not log %s:\n%s", want, stderr)
+	}
+	// And a soft memory limit from the container or the machine: the
+	// runtime's default is no limit (math.MaxInt64).
+	lim := regexp.MustCompile(`gomemlimit=(\d+)`).FindStringSubmatch(stderr)
+	if lim == nil {
+		t.Fatalf("serve did not log its memory limit:\n%s", stderr)
+	}
+	if n, err := strconv.ParseInt(lim[1], 10, 64); err != nil || n <= 0 || n == math.MaxInt64 {
+		t.Fatalf("serve's memory limit is %s, want one below the runtime's no-limit", lim[1])
+	}
+}
+
+// TestServeWarnsWithoutMemoryLimit: when serve cannot set its soft memory
+// limit (here AUTOMEMLIMIT is not a ratio), it still serves, and says so
+// in its log, in the log's format (JSON here), not as stray text.
+func TestServeWarnsWithoutMemoryLimit(t *testing.T) {
+	stderr := serveChildUntilSIGTERM(t, "AUTOMEMLIMIT=most", "FLASHDROP_LOG_FORMAT=json")
+	var warned bool
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line that is not JSON: %q", line)
+		}
+		if rec["level"] == "WARN" && strings.Contains(fmt.Sprint(rec["msg"]), "no soft memory limit") &&
+			strings.Contains(fmt.Sprint(rec["err"]), "AUTOMEMLIMIT") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Fatalf("no warning about the memory limit:\n%s", stderr)
+	}
+}
+
+// serveChildUntilSIGTERM runs TestServeStopsCleanlyOnSIGTERM's child (the
+// real serve) with GOGC, GOMEMLIMIT and AUTOMEMLIMIT cleared and env
+// added, waits until it answers /healthz, stops it with SIGTERM, checks
+// that it shut down cleanly, and returns its stderr.
+func serveChildUntilSIGTERM(t *testing.T, env ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeStopsCleanlyOnSIGTERM$")
 	cmd.Env = append(withoutVar(withoutVar(withoutVar(os.Environ(), "GOGC"), "GOMEMLIMIT"), "AUTOMEMLIMIT"), "FLASHDROP_TEST_CHILD=serve")
+	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -70,18 +114,7 @@ func TestServeStopsCleanlyOnSIGTERM(t *testing.T) {
 	if !strings.Contains(stderr.String(), "shutting down") {
 		t.Fatalf("no shutdown logged:\n%s", stderr.String())
 	}
-	if want := fmt.Sprintf("gogc=%d", DefaultGCPercent); !regexp.MustCompile(want + `(\s|$)`).MatchString(stderr.String()) {
-		t.Fatalf("serve did not log %s:\n%s", want, stderr.String())
-	}
-	// And a soft memory limit from the container or the machine: the
-	// runtime's default is no limit (math.MaxInt64).
-	lim := regexp.MustCompile(`gomemlimit=(\d+)`).FindStringSubmatch(stderr.String())
-	if lim == nil {
-		t.Fatalf("serve did not log its memory limit:\n%s", stderr.String())
-	}
-	if n, err := strconv.ParseInt(lim[1], 10, 64); err != nil || n <= 0 || n == math.MaxInt64 {
-		t.Fatalf("serve's memory limit is %s, want one below the runtime's no-limit", lim[1])
-	}
+	return stderr.String()
 }
 
 // withoutVar is env without the variable name.
