@@ -31,11 +31,17 @@ func TypeOf(ceType string) engine.EventType {
 	return engine.EventType(strings.TrimPrefix(ceType, "flashdrop."))
 }
 
+// CEType is the CloudEvent type of an engine event type; TypeOf inverts it.
+func CEType(t engine.EventType) string { return "flashdrop." + string(t) }
+
+// sourceOf is the CloudEvent source of a drop's events.
+func sourceOf(drop string) string { return "/flashdrop/drops/" + drop }
+
 // Envelope wraps an outbox event for publishing: the one conversion at the
 // edge. publicURL, if set, makes the share URL of won events and the drop
 // page of the events that link it absolute.
 func Envelope(ev engine.Event, publicURL string) CloudEvent {
-	return envelope(ev, publicURL, "/flashdrop/drops/"+ev.Drop, "flashdrop."+string(ev.Type))
+	return envelope(ev, publicURL, sourceOf(ev.Drop), CEType(ev.Type))
 }
 
 // envelope is Envelope with the source and type strings, which the relay

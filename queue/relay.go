@@ -283,7 +283,7 @@ func (s *pubScratch) namesOf(drop string, t engine.EventType) pubNames {
 		}
 	}
 	n := pubNames{drop: drop, t: t, subject: Subject(drop, t),
-		source: "/flashdrop/drops/" + drop, ceType: "flashdrop." + string(t)}
+		source: sourceOf(drop), ceType: CEType(t)}
 	s.names = append(s.names, n)
 	return n
 }

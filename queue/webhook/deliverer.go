@@ -542,7 +542,7 @@ func (d *Deliverer) announceDisabled(ctx context.Context, id string, at time.Tim
 		"after", d.o.Disable.After, "span", d.o.Disable.Span)
 	evID := fmt.Sprintf("webhook_disabled-%s-%d", id, at.UnixMilli())
 	ce := queue.CloudEvent{SpecVersion: "1.0", ID: evID, Source: "/flashdrop/webhooks/" + id,
-		Type: "flashdrop." + string(engine.EventWebhookDisabled), Subject: id, Time: at.UTC(),
+		Type: queue.CEType(engine.EventWebhookDisabled), Subject: id, Time: at.UTC(),
 		DataContentType: "application/json",
 		Data: engine.Event{Webhook: id, Reason: fmt.Sprintf("%d consecutive failed deliveries over at least %s",
 			d.o.Disable.After, d.o.Disable.Span)}}
