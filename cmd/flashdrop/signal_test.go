@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,7 +68,7 @@ func TestServeWarnsWithoutMemoryLimit(t *testing.T) {
 func serveChildUntilSIGTERM(t *testing.T, env ...string) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServeStopsCleanlyOnSIGTERM$")
-	cmd.Env = append(withoutVar(withoutVar(withoutVar(os.Environ(), "GOGC"), "GOMEMLIMIT"), "AUTOMEMLIMIT"), "FLASHDROP_TEST_CHILD=serve")
+	cmd.Env = append(withoutVars(os.Environ(), "GOGC", "GOMEMLIMIT", "AUTOMEMLIMIT"), "FLASHDROP_TEST_CHILD=serve")
 	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -78,21 +80,8 @@ func serveChildUntilSIGTERM(t *testing.T, env ...string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		re := regexp.MustCompile(`listening on http://(\S+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case <-time.After(30 * time.Second):
+	base, ok := listeningURL(stdout)
+	if !ok {
 		t.Fatalf("serve did not start: %s", stderr.String())
 	}
 	if r := call(t, "GET", base+"/healthz", "", ""); r.status != 200 {
@@ -117,11 +106,36 @@ func serveChildUntilSIGTERM(t *testing.T, env ...string) string {
 	return stderr.String()
 }
 
-// withoutVar is env without the variable name.
-func withoutVar(env []string, name string) []string {
+// listeningURL reads a child serve's stdout up to its banner's "listening
+// on http://..." line and returns that URL; false if none came within 30
+// s. It drains stdout to the end, so the child never blocks on the pipe.
+func listeningURL(stdout io.Reader) (string, bool) {
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		re := regexp.MustCompile(`listening on (http://\S+)`)
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return a, true
+	case <-time.After(30 * time.Second):
+		return "", false
+	}
+}
+
+// withoutVars is env without the variables names.
+func withoutVars(env []string, names ...string) []string {
 	var out []string
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, name+"=") {
+		if name, _, _ := strings.Cut(kv, "="); !slices.Contains(names, name) {
 			out = append(out, kv)
 		}
 	}
