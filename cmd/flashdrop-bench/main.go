@@ -1689,17 +1689,19 @@ func (b *bench) redisCPU(ctx context.Context) (float64, error) {
 // servePeakRSS is flashdrop serve's peak resident set size in bytes
 // (VmHWM in /proc/<pid>/status).
 func (b *bench) servePeakRSS() (int64, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.servePid))
+	path := fmt.Sprintf("/proc/%d/status", b.servePid)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
+		// "VmHWM:	  123456 kB"
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10, err
 		}
 	}
-	return 0, errors.New("no VmHWM in " + fmt.Sprintf("/proc/%d/status", b.servePid))
+	return 0, errors.New("no VmHWM in " + path)
 }
 
 // serveCPU is flashdrop serve's CPU time so far (user + system, from
