@@ -1,0 +1,15 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// ReserveScriptSources are the reserve script's two parts as built in.
+func ReserveScriptSources() (lib, reserve string) { return libLua, reserveLua }
+
+// UseReserveScript makes the store run src as its reserve script (for a
+// paired A/B measurement of a change to the script) and returns a func
+// that puts the built-in one back. Not safe while the store runs.
+func UseReserveScript(src string) (restore func()) {
+	old := reserveScript
+	reserveScript = redis.NewScript(src)
+	return func() { reserveScript = old }
+}
