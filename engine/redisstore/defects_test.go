@@ -132,6 +132,23 @@ func TestLostReplyRetriedOnce(t *testing.T) {
 	if res[0].Replayed || res[1].Replayed {
 		t.Fatalf("first answers marked as idempotent replays: %+v", res)
 	}
+	// The repeat names the reservations the first run made (the call's
+	// record keeps no id of a fresh win: the repeat takes them from the
+	// call's id pool again), each as stored: the won events' ids, the
+	// shopper's own, her quantity and a share code.
+	won := map[string]engine.Event{}
+	for _, e := range f.events(t, d.ID) {
+		if e.Type == engine.EventWon {
+			won[e.User] = e
+		}
+	}
+	for i, r := range res[:2] {
+		got, e := r.Reservation, won[reqs[i].User]
+		if got.ID == "" || got.ID != e.Reservation || got.User != reqs[i].User || got.Quantity != reqs[i].Quantity ||
+			got.ShareCode == "" || got.ShareCode != e.ShareCode || got.Status != engine.StatusHeld {
+			t.Fatalf("win %d after a lost reply: %+v, the first run's event: %+v", i, got, e)
+		}
+	}
 	st := f.stats(t, d.ID)
 	if st.Held != 3 || st.Available != 0 || st.Reservations != 2 {
 		t.Fatalf("stats after a lost reply: %+v", st)

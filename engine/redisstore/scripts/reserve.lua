@@ -60,24 +60,27 @@ if not NOW or not ttl or ttl < 1 or not max_q or not n or n < 1 or #ARGV ~= 8 + 
    or K_CALL ~= P .. 'call:' .. EVNONCE or #IDPOOL ~= 40 * n or string.find(IDPOOL, '[^0-9a-f]') then
   return redis.error_reply('ERR flashdrop: malformed reserve arguments')
 end
-local reqs = {}
+-- The requests, one array per value: no table of its own per request.
+local users, qs, wls, kis = {}, {}, {}, {}
 for i = 1, n do
   local b = 8 + (i - 1) * 5
-  local r = {user = ARGV[b + 1], q = tonumber(ARGV[b + 2]), wl = ARGV[b + 3],
-             ki = tonumber(ARGV[b + 4]), fp = ARGV[b + 5]}
+  local user, q, wl, ki = ARGV[b + 1], tonumber(ARGV[b + 2]), ARGV[b + 3], tonumber(ARGV[b + 4])
   -- A user id is never empty and holds no control character: it is a
   -- field of the packed outbox entry, whose separators are RS and US.
-  if r.user == '' or string.find(r.user, '[%c]') or not r.q or r.q < 1 or r.q > max_q or r.q ~= math.floor(r.q)
-     or (r.wl ~= '0' and r.wl ~= '1') or not r.ki or (r.ki ~= 0 and (r.ki < 9 or r.ki > #KEYS)) then
+  if user == '' or string.find(user, '[%c]') or not q or q < 1 or q > max_q or q ~= math.floor(q)
+     or (wl ~= '0' and wl ~= '1') or not ki or (ki ~= 0 and (ki < 9 or ki > #KEYS)) then
     return redis.error_reply('ERR flashdrop: malformed reserve request ' .. i)
   end
-  reqs[i] = r
+  users[i], qs[i], wls[i], kis[i] = user, q, wl, ki
 end
+-- fp is request i's fingerprint, read when an idempotency key needs it.
+local function fp(i) return ARGV[8 + (i - 1) * 5 + 5] end
 
 -- A repeat of this call: answer what the first run answered. Stored as
 -- "<code>,<replayed>,<payload>" per request, joined by ';', where the
--- payload is the reservation id of a win and the waitlist position of a
--- sold out; a win is answered with the reservation as it is now.
+-- payload is the reservation id of a win (none for a fresh win: its id
+-- is the pool's, lib.lua's reserve_replies) and the waitlist position of
+-- a sold out; a win is answered with the reservation as it is now.
 local rec = recorded()
 if rec then return reserve_replies(rec, {}) end
 
@@ -110,8 +113,6 @@ local sov = num(cnt[2])
 -- Every shopper of the batch in one read; user_get answers from it, and
 -- a second request of the same shopper sees what the first one changed.
 if verdict == 0 then
-  local users = {}
-  for i = 1, n do users[i] = reqs[i].user end
   preload(users)
 end
 local available0 = available
@@ -136,45 +137,46 @@ local function draw_result(user, rid)
 end
 
 -- decide answers one request that the idempotency store did not answer.
-local function decide(r, ikey)
+local function decide(i, ikey)
+  local user, q = users[i], qs[i]
   if verdict ~= 0 then return {verdict, 0} end
-  local at, units, rid = user_get(r.user)
+  local at, units, rid = user_state(user)
   if not at then return {C_NOT_REGISTERED, 0} end
-  if drawn then return draw_result(r.user, rid) end
-  if units + r.q > limit then
+  if drawn then return draw_result(user, whole_rid(rid)) end
+  if units + q > limit then
     -- Final: remembered, so a retry cannot win after a cancel frees room.
     if ikey then
-      redis.call('SET', ikey, r.fp .. '\n' .. C_LIMIT .. '\n0', 'EX', ttl)
+      redis.call('SET', ikey, fp(i) .. '\n' .. C_LIMIT .. '\n0', 'EX', ttl)
       stored_any = true
     end
     return {C_LIMIT, 0}
   end
-  if available >= r.q then
-    available = available - r.q
-    local rid, exp, share = new_hold(r.user, at, units, r.q, hold_ms, 0)
+  if available >= q then
+    available = available - q
+    local rid, exp, share = new_hold(user, at, units, q, hold_ms, 0)
     if available == 0 then
       sov = redis.call('HINCRBY', K_COUNTERS, 'sov', 1)
       emit('sold_out', {'available', '0', 'version', ms(sov)})
     end
-    if ikey then redis.call('SET', ikey, r.fp .. '\n1\n' .. rid, 'EX', ttl) end
+    if ikey then redis.call('SET', ikey, fp(i) .. '\n1\n' .. rid, 'EX', ttl) end
     -- A fresh win answers only what the caller cannot know: id, deadline
     -- and share code (the rest is the request, "held" and now).
     return {C_WON, 0, rid, exp, share}
   end
   local pos = 0
-  local rank = redis.call('ZRANK', K_WL, r.user)
+  local rank = redis.call('ZRANK', K_WL, user)
   if rank then
     pos = rank + 1
-  elseif r.wl == '1' then
+  elseif wls[i] == '1' then
     local s = redis.call('HINCRBY', K_COUNTERS, 'wlseq', 1)
-    redis.call('ZADD', K_WL, s, r.user)
-    redis.call('HSET', K_WLQ, r.user, ms(r.q))
+    redis.call('ZADD', K_WL, s, user)
+    redis.call('HSET', K_WLQ, user, ms(q))
     WL_MAYBE = true -- a later win in this batch must find this entry
     pos = redis.call('ZCARD', K_WL) -- the newest entry is last
-    emit('waitlisted', {'user', r.user, 'quantity', ms(r.q), 'waitlist_position', ms(pos)})
+    emit('waitlisted', {'user', user, 'quantity', ms(q), 'waitlist_position', ms(pos)})
   end
   if ikey then
-    redis.call('SET', ikey, r.fp .. '\n2\n' .. pos, 'EX', ttl)
+    redis.call('SET', ikey, fp(i) .. '\n2\n' .. pos, 'EX', ttl)
     stored_any = true
   end
   return {C_SOLD_OUT, 0, pos}
@@ -185,13 +187,12 @@ end
 -- succeed once the condition passes.
 local out = {}
 for i = 1, n do
-  local r = reqs[i]
-  local ikey = r.ki > 0 and KEYS[r.ki] or nil
+  local ikey = kis[i] > 0 and KEYS[kis[i]] or nil
   local stored = ikey and redis.call('GET', ikey)
   if stored then
-    out[i] = stored_reply(r.fp, stored)
+    out[i] = stored_reply(fp(i), stored)
   else
-    out[i] = decide(r, ikey)
+    out[i] = decide(i, ikey)
   end
 end
 if available ~= available0 then
