@@ -47,7 +47,7 @@
 --     only says she registered. A batch writes it with one HSET instead of
 --     one per shopper's bucket, and a shopper who pressed before is read
 --     there without her bucket. A drop made before keeps the state in her
---     registration field. user_get, state_put and preload choose;
+--     registration field. user_state, state_put and preload choose;
 --   * a win's event in a BATCH call of a drop made since 2026-12-04
 --     evening (the drop hash's 'ce' = 1) is packed positionally, "W US
 --     <own id> US user US qty US expires_at US <own share code>", in an
@@ -403,7 +403,7 @@ local function state_put(user, v)
 end
 
 -- user_set writes a shopper's state. In a bucketed drop the latest
--- reservation id goes in without its "<drop>." prefix (user_get puts it
+-- reservation id goes in without its "<drop>." prefix (whole_rid puts it
 -- back): with it, a drop id of 29 bytes or more made a winner's field
 -- longer than Redis's hash-max-listpack-value (64), and one such field
 -- turns its whole bucket into a hashtable for good.
@@ -545,13 +545,14 @@ end
 -- position) back into its replies, appended to out: a win as the
 -- reservation is now. A fresh win's payload is empty: its id is the next
 -- of the call's pool (newids), as in the first run, since a repeat of a
--- call carries the same arguments.
+-- call carries the same arguments. Only reserve.lua records fresh wins
+-- (soldout.lua's wins are replays of stored answers, recorded whole).
 local function reserve_replies(rec, out)
   for code, rp, payload in string.gmatch(rec, '(%d+),(%d),([^;]*)') do
     code, rp = tonumber(code), tonumber(rp)
     local reply = {code, rp}
     if code == 1 then -- won
-      if payload == '' then payload = DROP .. '.' .. (newids()) end
+      if payload == '' and rp == 0 then payload = DROP .. '.' .. (newids()) end
       for _, v in ipairs(res_reply(payload)) do reply[#reply + 1] = v end
     elseif code == 2 then -- sold out
       reply[3] = num(payload)
@@ -603,7 +604,7 @@ local EXP_AT, EXP_S = nil, nil
 -- returns the new reservation's id, deadline and share code (the rest of
 -- it the caller knows: its arguments, 'held' and NOW). The caller has
 -- already taken the units from stock or from a release, and passes the
--- shopper's state as user_get read it. It runs once per win, the script
+-- shopper's state as user_state read it. It runs once per win, the script
 -- work that grows with a sale's size, so it builds no table it can avoid:
 -- on the bench machine every table, concatenation or redis.call costs a
 -- few hundred ns to a few µs of Redis's one thread.

@@ -110,7 +110,7 @@ local cnt = redis.call('HMGET', K_COUNTERS, 'available', 'sov')
 local available = num(cnt[1])
 -- sov is the version of the drop's latest sold_out or restocked news.
 local sov = num(cnt[2])
--- Every shopper of the batch in one read; user_get answers from it, and
+-- Every shopper of the batch in one read; user_state answers from it, and
 -- a second request of the same shopper sees what the first one changed.
 if verdict == 0 then
   preload(users)
