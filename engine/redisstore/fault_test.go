@@ -195,11 +195,14 @@ func failoverRun(t *testing.T, c *redistest.Cluster, opts redisstore.Options, nD
 		t.Logf("history of %s: %d operations (%d unanswered): %v in %v", r.Drop, r.Ops, r.Pending, r.Verdict, r.Took.Round(time.Millisecond))
 	}
 	if err != nil {
-		if opts.WaitReplicas > 0 || lost == 0 {
+		if opts.WaitReplicas > 0 {
 			t.Error(err)
 		} else {
-			// Expected: a vanished win is exactly a non-linearizable history.
-			t.Logf("as expected without WAIT, the lost wins break the history: %v", err)
+			// Expected without WAIT: a vanished win is exactly a
+			// non-linearizable history, and so is a win whose answer never
+			// came (not counted as lost) that the failover took back after
+			// the sell-out it caused was answered, its units then won again.
+			t.Logf("as expected without WAIT (%d acknowledged wins lost), the failover breaks the history: %v", lost, err)
 		}
 	}
 	return lost
