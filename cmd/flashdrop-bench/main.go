@@ -207,6 +207,8 @@ type bench struct {
 	// servePid is flashdrop serve's process (taskset execs it in place);
 	// workerPid the --role all worker's in the split topology (0 otherwise).
 	servePid, workerPid int
+	// redisPid is redis-server's (redisSched reads it once).
+	redisPid int
 
 	results []result
 	extra   map[string]any
@@ -656,6 +658,8 @@ func (b *bench) measure() error {
 	if err != nil {
 		return err
 	}
+	// Reported only: without /proc the run goes on.
+	sched0, schedErr := b.redisSched(ctx)
 	wins, err := b.wrkRun("all-wins", "/v1/drops/"+aw+"/reservations", "POST", `{"quantity":1}`, buyers, false)
 	if err != nil {
 		return err
@@ -663,6 +667,11 @@ func (b *bench) measure() error {
 	redisCPU1, err := b.redisCPU(ctx)
 	if err != nil {
 		return err
+	}
+	sched1, err := b.redisSched(ctx)
+	schedErr = errors.Join(schedErr, err)
+	if schedErr != nil {
+		b.log("reading redis-server's scheduler figures: %v", schedErr)
 	}
 	if p := winsProfile(); p != "" {
 		b.extra["profile_all_wins_top"] = p
@@ -847,7 +856,7 @@ func (b *bench) measure() error {
 	// all-wins run's: the part of its time per win that is the script's,
 	// and the part that is sharing the core with serve.
 	aloneBatch := max(int(math.Round(won/float64(max(evalshaCalls, 1)))), 1)
-	aloneUs, aloneCPU, aloneSET, aloneErr := b.scriptAlone(ctx, aw, b.sz.buyers, aloneBatch)
+	aloneUs, aloneCPU, aloneSET, aloneSched, aloneErr := b.scriptAlone(ctx, aw, b.sz.buyers, aloneBatch)
 	if aloneErr != nil {
 		b.log("timing the reserve script alone: %v", aloneErr)
 	}
@@ -902,19 +911,32 @@ func (b *bench) measure() error {
 	// serve it includes the moments serve ran instead. Redis's own CPU
 	// time over the run (every command: the scripts, the relay's reads and
 	// deletes) is printed beside it.
+	schedDetail := ""
+	if schedErr == nil {
+		d := sched1.sub(sched0)
+		schedDetail = "; " + schedNote(d, won, evalshaCalls)
+		b.extra["redis_sched_all_wins"] = map[string]float64{"wait_us_per_win": float64(d.waitNs) / 1e3 / won, "run_us_per_win": float64(d.runNs) / 1e3 / won,
+			"preempted_per_call": float64(d.preempted) / float64(max(evalshaCalls, 1))}
+	}
 	b.add("redis time per win", perWin, "µs", "<= 4", perWin <= 4,
-		fmt.Sprintf("INFO commandstats evalsha usec %d ÷ %.0f wins (%d calls, %.0f wins per call) in the all-wins run; Redis CPU (INFO cpu, user+sys, all commands) %.1f µs per win",
-			evalshaUsec, won, evalshaCalls, won/float64(max(evalshaCalls, 1)), (redisCPU1-redisCPU0)*1e6/won))
+		fmt.Sprintf("INFO commandstats evalsha usec %d ÷ %.0f wins (%d calls, %.0f wins per call) in the all-wins run; Redis CPU (INFO cpu, user+sys, all commands) %.1f µs per win%s",
+			evalshaUsec, won, evalshaCalls, won/float64(max(evalshaCalls, 1)), (redisCPU1-redisCPU0)*1e6/won, schedDetail))
 	b.addReport("redis time per win in bare Lua SETs", perWin/setUs, "SETs",
 		fmt.Sprintf("in this run one redis.call('SET') of a new key from Lua costs %.2f µs of Redis time, and one HSET of a new 8-field hash (what a win wrote for its reservation before packed reservations) %.2f µs "+
 			"(%d of each in one EVAL, INFO commandstats); a win's %.1f µs is %.1f SETs' worth, the target's 4 µs %.1f",
 			setUs, hsetUs, luaWriteN, perWin, perWin/setUs, 4/setUs))
 	if aloneErr == nil {
+		aloneSchedDetail := ""
+		if aloneSched != nil {
+			aloneSchedDetail = "; " + schedNote(*aloneSched, float64(scriptAloneCalls*aloneBatch), scriptAloneCalls)
+			b.extra["redis_sched_serve_stopped"] = map[string]float64{"wait_us_per_win": float64(aloneSched.waitNs) / 1e3 / float64(scriptAloneCalls*aloneBatch),
+				"run_us_per_win": float64(aloneSched.runNs) / 1e3 / float64(scriptAloneCalls*aloneBatch), "preempted_per_call": float64(aloneSched.preempted) / scriptAloneCalls}
+		}
 		b.addReport("redis time per win, serve stopped", aloneUs, "µs",
 			fmt.Sprintf("the reserve script on the all-wins drop, called by the driver with serve stopped (SIGSTOP; %s), %d calls of %d presses (the all-wins run's wins per call), every press a win: "+
 				"INFO commandstats evalsha usec per win, and Redis CPU %.1f µs per win (INFO cpu), against %.1f µs and %.1f µs in the all-wins run beside serve; "+
-				"a bare Lua SET timed in the same window costs %.2f µs (%.2f in the run), so a win alone is %.1f SETs' worth",
-				aloneWhere(b), scriptAloneCalls, aloneBatch, aloneCPU, perWin, (redisCPU1-redisCPU0)*1e6/won, aloneSET, setUs, aloneUs/aloneSET))
+				"a bare Lua SET timed in the same window costs %.2f µs (%.2f in the run), so a win alone is %.1f SETs' worth%s",
+				aloneWhere(b), scriptAloneCalls, aloneBatch, aloneCPU, perWin, (redisCPU1-redisCPU0)*1e6/won, aloneSET, setUs, aloneUs/aloneSET, aloneSchedDetail))
 		b.extra["script_alone"] = map[string]float64{"usec_per_win": aloneUs, "cpu_us_per_win": aloneCPU, "batch": float64(aloneBatch), "calls": scriptAloneCalls,
 			"set_us": aloneSET, "sets_per_win": aloneUs / aloneSET}
 	}
@@ -1336,7 +1358,10 @@ const scriptAloneCalls = 1000
 // again. setUs is the bare Lua SET's cost (luaWriteCost) timed in the same
 // quiet window: the script's time in SETs then compares across runs on a
 // machine whose speed moves.
-func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int) (usec, cpu, setUs float64, err error) {
+//
+// sched is redis-server's scheduler marks over the timed calls (nil when
+// /proc cannot tell; reported only).
+func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int) (usec, cpu, setUs float64, sched *schedMark, err error) {
 	st := redisstore.New(b.rdb, redisstore.Options{})
 	reqs := make([]engine.ReserveRequest, batch)
 	next := 0
@@ -1356,7 +1381,7 @@ func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int)
 	}
 	// Loads the script if this client's copy differs (an EVAL, not timed).
 	if _, err := call(); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, nil, err
 	}
 	pids := []int{b.servePid}
 	if b.workerPid != 0 {
@@ -1365,7 +1390,7 @@ func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int)
 	// Each stopped process is resumed on every way out.
 	for _, pid := range pids {
 		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-			return 0, 0, 0, fmt.Errorf("stopping serve %d: %w", pid, err)
+			return 0, 0, 0, nil, fmt.Errorf("stopping serve %d: %w", pid, err)
 		}
 		defer func() {
 			if e := syscall.Kill(pid, syscall.SIGCONT); e != nil {
@@ -1375,30 +1400,35 @@ func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int)
 	}
 	m0, err := b.scriptMark(ctx)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, nil, err
 	}
+	s0, schedErr := b.redisSched(ctx)
 	wins := 0
 	for range scriptAloneCalls {
 		w, err := call()
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, nil, err
 		}
 		wins += w
 	}
 	m1, err := b.scriptMark(ctx)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, nil, err
+	}
+	if s1, err := b.redisSched(ctx); err == nil && schedErr == nil {
+		d := s1.sub(s0)
+		sched = &d
 	}
 	// Redis's time is divided by wins: a press that did not win would
 	// cost time and count for nothing.
 	if presses := scriptAloneCalls * batch; wins != presses {
-		return 0, 0, 0, fmt.Errorf("%d of %d presses won; every press must win", wins, presses)
+		return 0, 0, 0, nil, fmt.Errorf("%d of %d presses won; every press must win", wins, presses)
 	}
 	setUs, _, err = b.luaWriteCost(ctx)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, nil, err
 	}
-	return float64(m1.usec-m0.usec) / float64(wins), (m1.cpu - m0.cpu) * 1e6 / float64(wins), setUs, nil
+	return float64(m1.usec-m0.usec) / float64(wins), (m1.cpu - m0.cpu) * 1e6 / float64(wins), setUs, sched, nil
 }
 
 // --- wrk ---
