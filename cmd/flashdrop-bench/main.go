@@ -683,6 +683,11 @@ func (b *bench) measure() error {
 	if err != nil {
 		return err
 	}
+	// Every command's calls and time over the run, for reading later:
+	// those a script calls are counted again inside evalsha's time.
+	if all, err := b.allCommandStats(ctx); err == nil {
+		b.extra["redis_commandstats_all_wins"] = all
+	}
 	won := wins.Won
 	if won == 0 {
 		return errors.New("the all-wins run won nothing")
@@ -1781,26 +1786,37 @@ func (b *bench) scriptMark(ctx context.Context) (scriptMark, error) {
 // empty) and the calls of all commands, from INFO commandstats. Commands
 // that scripts call are counted too: that is what "Redis calls" means.
 func (b *bench) commandStats(ctx context.Context, cmd string) (usec, calls, all int64, err error) {
-	s, err := b.rdb.Info(ctx, "commandstats").Result()
+	stats, err := b.allCommandStats(ctx)
 	if err != nil {
 		return 0, 0, 0, err
 	}
+	for name, st := range stats {
+		all += st["calls"]
+		if name == cmd {
+			usec, calls = st["usec"], st["calls"]
+		}
+	}
+	return usec, calls, all, nil
+}
+
+// allCommandStats is every command's calls and usec from INFO
+// commandstats (the driver's own INFO reads left out).
+func (b *bench) allCommandStats(ctx context.Context) (map[string]map[string]int64, error) {
+	s, err := b.rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]int64{}
 	for _, l := range strings.Split(s, "\r\n") {
 		m := cmdstatRe.FindStringSubmatch(l)
-		if m == nil {
+		if m == nil || m[1] == "info" {
 			continue
 		}
 		c, _ := strconv.ParseInt(m[2], 10, 64)
 		u, _ := strconv.ParseInt(m[3], 10, 64)
-		if m[1] == "info" {
-			continue // the driver's own reads
-		}
-		all += c
-		if m[1] == cmd {
-			usec, calls = u, c
-		}
+		out[m[1]] = map[string]int64{"calls": c, "usec": u}
 	}
-	return usec, calls, all, nil
+	return out, nil
 }
 
 // luaWriteN is how many writes luaWriteCost times of each kind.
