@@ -337,6 +337,13 @@ func whCopy(m map[string]int) map[string]int {
 	return c
 }
 
+// attempted is how many signed, well-formed requests carried each event.
+func (r *whReceiver) attempted() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return whCopy(r.attempts)
+}
+
 func (r *whReceiver) has(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -605,8 +612,13 @@ func TestWebhookDeleted(t *testing.T) {
 	if gone.has(second) {
 		t.Error("the deleted webhook received an event")
 	}
-	if requests, _, _ := gone.snapshot(); requests != 1 {
-		t.Errorf("the deleted webhook got %d requests, want 1", requests)
+	// Before its deletion the webhook got the first event, and nothing
+	// after: at least once may bring that one twice (a redelivery when its
+	// ack came late on a loaded machine, seen once in CI), but every
+	// request it got carried the first event.
+	requests, _, _ := gone.snapshot()
+	if attempts := gone.attempted(); len(attempts) != 1 || attempts[first] != requests {
+		t.Errorf("the deleted webhook got %d requests, for the events %v; want only %s", requests, attempts, first)
 	}
 	gone.checkNoProblems()
 	canary.checkNoProblems()
