@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"sort"
 	"testing"
@@ -27,24 +26,36 @@ func abSource(b *testing.B, env, builtin string) string {
 	return string(v)
 }
 
-// abPairs runs b.N pairs of blocks, A then B, then B then A (neither
-// always runs after the other), each block returning its Redis µs per
-// unit, and reports each side's median and the median of the pairs' B/A.
-func abPairs(b *testing.B, unit string, runA, runB func() float64) {
-	runA() // load both scripts, warm the drop
-	runB()
+// abPairs runs b.N pairs of blocks of scripts a and v on f's Redis, A
+// then B, then B then A (neither always runs after the other). use puts a
+// script in place and returns what puts the built-in one back; a block is
+// 50 calls of step, each of perCall units (wins, presses). It reports
+// each side's median Redis µs per unit and the median of the pairs' B/A.
+func abPairs(b *testing.B, f *fixture, unit, a, v string, use func(src string) (restore func()), step func(), perCall int) {
+	const block = 50
+	run := func(src string) float64 {
+		restore := use(src)
+		defer restore()
+		before := evalUsec(b, f)
+		for range block {
+			step()
+		}
+		return (evalUsec(b, f) - before) / float64(block*perCall)
+	}
+	run(a) // load both scripts, warm the drop
+	run(v)
 	var as, bs, ratios []float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		var a, v float64
+		var x, y float64
 		if i%2 == 0 {
-			a = runA()
-			v = runB()
+			x = run(a)
+			y = run(v)
 		} else {
-			v = runB()
-			a = runA()
+			y = run(v)
+			x = run(a)
 		}
-		as, bs, ratios = append(as, a), append(bs, v), append(ratios, v/a)
+		as, bs, ratios = append(as, x), append(bs, y), append(ratios, y/x)
 	}
 	b.StopTimer()
 	med := func(x []float64) float64 { sort.Float64s(x); return x[len(x)/2] }
@@ -60,26 +71,15 @@ func abPairs(b *testing.B, unit string, runA, runB func() float64) {
 // machine's noise falls on both alike; `-benchtime 30x` runs 30 pairs.
 func BenchmarkReserveScriptAB(b *testing.B) {
 	lib, res := redisstore.ReserveScriptSources()
-	a, v := lib+res, abSource(b, "AB_LIB", lib)+abSource(b, "AB_RESERVE", res)
 	rdb := redistest.Shared(b).Client()
 	b.Cleanup(func() { rdb.Close() })
-	const nUsers, size, block = 4096, 64, 50
+	const nUsers, size = 4096, 64
 	f := newFixture("redis", rdb)
 	d := benchDrop(b, f, nUsers)
 	reqs := make([]engine.ReserveRequest, size)
 	next := 0
-	run := func(src string) func() float64 {
-		return func() float64 {
-			restore := redisstore.UseReserveScript(src)
-			defer restore()
-			before := evalUsec(b, f)
-			for i := 0; i < block; i++ {
-				reserveWins(b, f, d, reqs, &next, nUsers)
-			}
-			return (evalUsec(b, f) - before) / float64(block*size)
-		}
-	}
-	abPairs(b, "win", run(a), run(v))
+	abPairs(b, f, "win", lib+res, abSource(b, "AB_LIB", lib)+abSource(b, "AB_RESERVE", res), redisstore.UseReserveScript,
+		func() { reserveWins(b, f, d, reqs, &next, nUsers) }, size)
 	dropKeys(b, f, d)
 }
 
@@ -90,41 +90,26 @@ func BenchmarkReserveScriptAB(b *testing.B) {
 func BenchmarkSoldOutScriptAB(b *testing.B) {
 	lib, _ := redisstore.ReserveScriptSources()
 	so := redisstore.SoldOutScriptSource()
-	a, v := lib+so, abSource(b, "AB_LIB", lib)+abSource(b, "AB_SOLDOUT", so)
 	rdb := redistest.Shared(b).Client()
 	b.Cleanup(func() { rdb.Close() })
-	const nUsers, size, block = 4096, 64, 50
+	const nUsers, size = 4096, 64
 	f := newFixture("redis", rdb)
 	c := context.Background()
-	d := benchDrop(b, f, nUsers, func(d *engine.Drop) { d.Stock, d.PerUserLimit = 1, 1 })
-	if res, err := f.eng.ReserveBatch(c, d, []engine.ReserveRequest{{User: "u-0", Quantity: 1}}); err != nil || res[0].Err != nil {
-		b.Fatalf("sell-out: %+v %v", res, err)
-	}
+	d := soldOutDrop(b, f, nUsers)
 	reqs := make([]engine.ReserveRequest, size)
 	next := 0
-	run := func(src string) func() float64 {
-		return func() float64 {
-			restore := redisstore.UseSoldOutScript(src)
-			defer restore()
-			before := evalUsec(b, f)
-			for i := 0; i < block; i++ {
-				for j := range reqs {
-					reqs[j] = engine.ReserveRequest{User: fmt.Sprint("u-", 1+next%(nUsers-1)), Quantity: 1, IdempotencyKey: fmt.Sprint("k-", next)}
-					next++
-				}
-				res, ok, err := f.store.AnswerSoldOut(c, d, f.clock.Now(), reqs)
-				if err != nil || !ok {
-					b.Fatalf("sold-out script: ok %v, %v", ok, err)
-				}
-				for _, r := range res {
-					if !errors.Is(r.Err, engine.ErrSoldOut) {
-						b.Fatalf("not sold out: %+v", r)
-					}
-				}
+	step := func() {
+		keyedPresses(reqs, &next, nUsers)
+		res, ok, err := f.store.AnswerSoldOut(c, d, f.clock.Now(), reqs)
+		if err != nil || !ok {
+			b.Fatalf("sold-out script: ok %v, %v", ok, err)
+		}
+		for _, r := range res {
+			if !errors.Is(r.Err, engine.ErrSoldOut) {
+				b.Fatalf("not sold out: %+v", r)
 			}
-			return (evalUsec(b, f) - before) / float64(block*size)
 		}
 	}
-	abPairs(b, "press", run(a), run(v))
+	abPairs(b, f, "press", lib+so, abSource(b, "AB_LIB", lib)+abSource(b, "AB_SOLDOUT", so), redisstore.UseSoldOutScript, step, size)
 	dropKeys(b, f, d)
 }

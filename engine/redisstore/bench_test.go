@@ -163,6 +163,26 @@ func dropKeys(b *testing.B, f *fixture, drop string) {
 	f.rdb.SRem(c, "fd:drops", drop)
 }
 
+// soldOutDrop is a benchmark drop of one unit for nUsers shoppers, sold
+// to u-0.
+func soldOutDrop(b *testing.B, f *fixture, nUsers int) string {
+	drop := benchDrop(b, f, nUsers, func(d *engine.Drop) { d.Stock, d.PerUserLimit = 1, 1 })
+	if res, err := f.eng.ReserveBatch(context.Background(), drop, []engine.ReserveRequest{{User: "u-0", Quantity: 1}}); err != nil || res[0].Err != nil {
+		b.Fatalf("sell-out: %+v %v", res, err)
+	}
+	return drop
+}
+
+// keyedPresses fills reqs with presses of the shoppers after u-0 in turn
+// (next counts them), each with a new Idempotency-Key: the shopper page's
+// crowd after a sell-out.
+func keyedPresses(reqs []engine.ReserveRequest, next *int, nUsers int) {
+	for j := range reqs {
+		reqs[j] = engine.ReserveRequest{User: fmt.Sprint("u-", 1+*next%(nUsers-1)), Quantity: 1, IdempotencyKey: fmt.Sprint("k-", *next)}
+		*next++
+	}
+}
+
 // BenchmarkKeyedPressAfterSellOut compares Redis's time per keyed press
 // on a sold-out drop through reserve.lua and through soldout.lua, 64
 // presses a call, each with a new key (the shopper page's crowd after a
@@ -175,19 +195,13 @@ func BenchmarkKeyedPressAfterSellOut(b *testing.B) {
 		b.Run(path, func(b *testing.B) {
 			f := newFixture("redis", rdb)
 			c := context.Background()
-			drop := benchDrop(b, f, nUsers, func(d *engine.Drop) { d.Stock, d.PerUserLimit = 1, 1 })
-			if res, err := f.eng.ReserveBatch(c, drop, []engine.ReserveRequest{{User: "u-0", Quantity: 1}}); err != nil || res[0].Err != nil {
-				b.Fatalf("sell-out: %+v %v", res, err)
-			}
+			drop := soldOutDrop(b, f, nUsers)
 			reqs := make([]engine.ReserveRequest, size)
 			next := 0
 			before := evalUsec(b, f)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				for j := range reqs {
-					reqs[j] = engine.ReserveRequest{User: fmt.Sprint("u-", 1+next%(nUsers-1)), Quantity: 1, IdempotencyKey: fmt.Sprint("k-", next)}
-					next++
-				}
+				keyedPresses(reqs, &next, nUsers)
 				var res []engine.ReserveResult
 				var err error
 				if path == "soldout.lua" {
