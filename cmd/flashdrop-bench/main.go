@@ -920,8 +920,7 @@ func (b *bench) measure() error {
 	if schedErr == nil {
 		d := sched1.sub(sched0)
 		schedDetail = "; " + schedNote(d, won, evalshaCalls)
-		b.extra["redis_sched_all_wins"] = map[string]float64{"wait_us_per_win": float64(d.waitNs) / 1e3 / won, "run_us_per_win": float64(d.runNs) / 1e3 / won,
-			"preempted_per_call": float64(d.preempted) / float64(max(evalshaCalls, 1))}
+		b.extra["redis_sched_all_wins"] = d.perWin(won, evalshaCalls)
 	}
 	b.add("redis time per win", perWin, "µs", "<= 4", perWin <= 4,
 		fmt.Sprintf("INFO commandstats evalsha usec %d ÷ %.0f wins (%d calls, %.0f wins per call) in the all-wins run; Redis CPU (INFO cpu, user+sys, all commands) %.1f µs per win%s",
@@ -933,9 +932,9 @@ func (b *bench) measure() error {
 	if aloneErr == nil {
 		aloneSchedDetail := ""
 		if aloneSched != nil {
-			aloneSchedDetail = "; " + schedNote(*aloneSched, float64(scriptAloneCalls*aloneBatch), scriptAloneCalls)
-			b.extra["redis_sched_serve_stopped"] = map[string]float64{"wait_us_per_win": float64(aloneSched.waitNs) / 1e3 / float64(scriptAloneCalls*aloneBatch),
-				"run_us_per_win": float64(aloneSched.runNs) / 1e3 / float64(scriptAloneCalls*aloneBatch), "preempted_per_call": float64(aloneSched.preempted) / scriptAloneCalls}
+			aloneWins := float64(scriptAloneCalls * aloneBatch)
+			aloneSchedDetail = "; " + schedNote(*aloneSched, aloneWins, scriptAloneCalls)
+			b.extra["redis_sched_serve_stopped"] = aloneSched.perWin(aloneWins, scriptAloneCalls)
 		}
 		b.addReport("redis time per win, serve stopped", aloneUs, "µs",
 			fmt.Sprintf("the reserve script on the all-wins drop, called by the driver with serve stopped (SIGSTOP; %s), %d calls of %d presses (the all-wins run's wins per call), every press a win: "+

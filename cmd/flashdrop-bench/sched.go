@@ -74,9 +74,16 @@ func (b *bench) redisSched(ctx context.Context) (schedMark, error) {
 	return readSchedMark("/proc", b.redisPid)
 }
 
+// perWin is d per win and per script call, as the JSON keeps it.
+func (d schedMark) perWin(wins float64, calls int64) map[string]float64 {
+	return map[string]float64{"wait_us_per_win": float64(d.waitNs) / 1e3 / wins, "run_us_per_win": float64(d.runNs) / 1e3 / wins,
+		"preempted_per_call": float64(d.preempted) / float64(max(calls, 1))}
+}
+
 // schedNote words a bracketed run's scheduler marks for wins wins and
 // calls script calls.
 func schedNote(d schedMark, wins float64, calls int64) string {
+	m := d.perWin(wins, calls)
 	return fmt.Sprintf("redis-server's main thread waited %.1f µs per win for its core while it could run and was switched out %.2f times per script call while it could run (/proc schedstat and status; %.1f µs per win on the core)",
-		float64(d.waitNs)/1e3/wins, float64(d.preempted)/float64(max(calls, 1)), float64(d.runNs)/1e3/wins)
+		m["wait_us_per_win"], m["preempted_per_call"], m["run_us_per_win"])
 }
