@@ -79,6 +79,14 @@ func TestBadInputLeavesStateUntouched(t *testing.T) {
 			_, err := f.store.ReserveBatch(c, d.ID, f.clock.Now(), []engine.ReserveRequest{r})
 			return err
 		}
+		// A batch registration of a new shopper, inside the window (a
+		// well-formed call would write), with a bucket hash a caller
+		// with a bug could send.
+		regHash := func(h string) func() error {
+			return func() error {
+				return redisstore.RegisterBatchHashForTest(c, f.rdb, d.ID, d.RegistrationOpensAt.Add(time.Second).UnixMilli(), "dave", h)
+			}
+		}
 		cases := []struct {
 			name string
 			call func() error
@@ -125,6 +133,11 @@ func TestBadInputLeavesStateUntouched(t *testing.T) {
 				_, _, err := f.store.Register(c, d.ID, "", "", d.RegistrationOpensAt.Add(time.Second))
 				return err
 			}, nil},
+			{"script: register bucket hash negative", regHash("-1"), nil},
+			{"script: register bucket hash past the prime", regHash("2147483647"), nil},
+			{"script: register bucket hash fraction", regHash("1.5"), nil},
+			{"script: register bucket hash not a number", regHash("bucket"), nil},
+			{"script: register bucket hash empty", regHash(""), nil},
 			{"store: create invalid", func() error {
 				bad := d
 				bad.ID, bad.Stock = d.ID+"-x", -1

@@ -135,9 +135,18 @@ func RegisterBatchCallForTest(c context.Context, rdb redis.UniversalClient, drop
 	k := keysFor(drop)
 	args := []any{k.prefix, drop, nowMS, call, len(users)}
 	for _, u := range users {
-		args = append(args, u, "", "")
+		args = append(args, u, "", "", regHash(u))
 	}
 	return registerBatchScript.Run(c, rdb, []string{k.drop, k.counters, k.reg, k.refs, k.outbox, k.callKey(call)}, args...).Slice()
+}
+
+// RegisterBatchHashForTest runs the batched registration script for one
+// user with hash as her bucket hash, as a caller with a bug would send it.
+func RegisterBatchHashForTest(c context.Context, rdb redis.UniversalClient, drop string, nowMS int64, user, hash string) error {
+	k := keysFor(drop)
+	call := nonce()
+	return registerBatchScript.Run(c, rdb, []string{k.drop, k.counters, k.reg, k.refs, k.outbox, k.callKey(call)},
+		k.prefix, drop, nowMS, call, 1, user, "", "", hash).Err()
 }
 
 // CallKeyForTest is where call's answer is recorded.

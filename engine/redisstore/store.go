@@ -325,14 +325,14 @@ func (s *Store) Register(ctx context.Context, drop, user, ref string, now time.T
 func (s *Store) RegisterBatch(ctx context.Context, drop string, now time.Time, reqs []engine.RegisterRequest) ([]engine.RegisterResult, error) {
 	k := keysFor(drop)
 	call := nonce()
-	args := make([]any, 0, 5+3*len(reqs))
+	args := make([]any, 0, 5+4*len(reqs))
 	args = append(args, k.prefix, drop, now.UnixMilli(), call, len(reqs))
 	for _, r := range reqs {
 		refNonce := ""
 		if r.Ref != "" {
 			refNonce = nonce()
 		}
-		args = append(args, r.User, r.Ref, refNonce)
+		args = append(args, r.User, r.Ref, refNonce, regHash(r.User))
 	}
 	v, err := registerBatchScript.Run(ctx, s.rdb,
 		[]string{k.drop, k.counters, k.reg, k.refs, k.outbox, k.callKey(call)}, args...).Slice()

@@ -28,8 +28,9 @@
 --     registration buckets (the drop hash's 'rb'), K_REG..':'..b for a bucket b of the user id, small
 --     enough for Redis to keep each as a listpack (about 30 B a shopper
 --     instead of 64 in one big hashtable); an older drop has no 'rb' and
---     keeps every shopper in K_REG itself. reg_key() is the one place that
---     chooses; keys.go's regBucket computes the same bucket in Go. In a
+--     keeps every shopper in K_REG itself. reg_key() chooses; keys.go's
+--     regBucket computes the same bucket in Go, and register_batch.lua
+--     takes the hash from the caller (keys.go's regHash) instead. In a
 --     bucketed field the reservation id is stored without "<drop>.";
 --   * a reservation of a drop made since packed reservations (the drop
 --     hash's 'rl' = 1) is one field of the hash P.."res": its id without

@@ -6,9 +6,12 @@
 -- KEYS[6] call
 --
 -- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)   ARGV[4] event nonce
--- ARGV[5] n, the number of requests, then 3 values per request:
+-- ARGV[5] n, the number of requests, then 4 values per request:
 --   user, referral code ('' for none, else a code the engine checked: it
---   names a win, not this user's), referral event nonce ('' when no code)
+--   names a win, not this user's), referral event nonce ('' when no code),
+--   the user's bucket hash (keys.go's regHash: lib.lua's reg_key before
+--   its modulo, computed by the caller; reg_key's own loop over the id's
+--   bytes was a tenth of this script's time)
 --
 -- Returns one reply per request: {0, registered_at, created (0|1)} or
 -- {code}: 3 not found, 14 registration not open yet, 15 registration
@@ -23,14 +26,19 @@ NOW_S = ARGV[3]
 K_COUNTERS, K_OUTBOX, K_CALL, K_REG = KEYS[2], KEYS[5], KEYS[6], KEYS[3]
 local n = tonumber(ARGV[5])
 -- NOW must be plain digits: the call record's header matches it so.
-if not NOW or not string.match(NOW_S, '^%d+$') or not n or n < 1 or #ARGV ~= 5 + 3 * n or K_CALL ~= P .. 'call:' .. EVNONCE then
+if not NOW or not string.match(NOW_S, '^%d+$') or not n or n < 1 or #ARGV ~= 5 + 4 * n or K_CALL ~= P .. 'call:' .. EVNONCE then
   return redis.error_reply('ERR flashdrop: malformed register arguments')
 end
+-- hs[i] is request i's bucket hash.
+local hs = {}
 for i = 1, n do
-  local b = 5 + (i - 1) * 3
-  if ARGV[b + 1] == '' or (ARGV[b + 2] ~= '' and ARGV[b + 3] == '') then
+  local b = 5 + (i - 1) * 4
+  local h = tonumber(ARGV[b + 4])
+  if ARGV[b + 1] == '' or (ARGV[b + 2] ~= '' and ARGV[b + 3] == '')
+     or not h or h < 0 or h >= 2147483647 or h ~= math.floor(h) then
     return redis.error_reply('ERR flashdrop: malformed register request ' .. i)
   end
+  hs[i] = h
 end
 
 -- A repeat of this call: the first run's answers, stored as
@@ -68,7 +76,7 @@ if rec then
 end
 
 local out = {}
-local c = redis.call('HMGET', KEYS[1], 'ro', 'rc', 'frozen')
+local c = redis.call('HMGET', KEYS[1], 'ro', 'rc', 'frozen', 'rb')
 if not c[1] then
   for i = 1, n do out[i] = {3} end
   return out
@@ -100,8 +108,10 @@ end
 local created_n, referrals = 0, 0
 local regevseq = 0
 local parts = {}
+-- rb is the drop's bucket count (layout('rb'); 0: one hash, an older drop).
+local rb = num(c[4])
 for i = 1, n do
-  local b = 5 + (i - 1) * 3
+  local b = 5 + (i - 1) * 4
   local user, ref, refnonce = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   -- One call for a new registrant: HSETNX writes her field unless she has
   -- one (then her first registration is read back). A read of the
@@ -112,7 +122,9 @@ for i = 1, n do
   -- undo a script's writes when a later command fails: a key of the
   -- wrong type (a hand edit) would leave these fields without their
   -- events, as it left the fields flush() wrote before the outbox entry.
-  local key, t = reg_key(user), nil
+  -- reg_key's bucket, from the caller's hash.
+  local key, t = K_REG, nil
+  if rb > 0 then key = K_REG .. ':' .. (hs[i] % rb) end
   if refusal or redis.call('HSETNX', key, user, NOW_S) == 0 then
     t = redis.call('HGET', key, user)
     if t then t = reg_at(t) end
