@@ -83,6 +83,22 @@ func BenchmarkReserveScriptAB(b *testing.B) {
 	dropKeys(b, f, d)
 }
 
+// BenchmarkReserveFirstWinsAB is BenchmarkReserveScriptAB with every win
+// its shopper's first (BenchmarkReserveFirstWins), as in a sale's rush.
+func BenchmarkReserveFirstWinsAB(b *testing.B) {
+	lib, res := redisstore.ReserveScriptSources()
+	rdb := redistest.Shared(b).Client()
+	b.Cleanup(func() { rdb.Close() })
+	const size = 64
+	f := newFixture("redis", rdb)
+	d := benchDrop(b, f, 0)
+	// abPairs: two warm-up blocks, then two blocks a pair, 50 calls each.
+	fw := newFirstWins(b, f, d, (b.N+1)*2*50*size)
+	abPairs(b, f, "win", lib+res, abSource(b, "AB_LIB", lib)+abSource(b, "AB_RESERVE", res), redisstore.UseReserveScript,
+		func() { fw.step(size) }, size)
+	dropKeys(b, f, d)
+}
+
 // BenchmarkSoldOutScriptAB is BenchmarkReserveScriptAB for the sold-out
 // script (AB_LIB, AB_SOLDOUT): keyed presses on a sold-out drop, each
 // with a new key, as the shopper page sends them after a sell-out, 64 a

@@ -265,3 +265,78 @@ func BenchmarkRegisterBatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReserveFirstWins measures Redis's time per win when every win
+// is its shopper's first, as in a sale's rush (each registered shopper
+// wins once): the script reads each shopper's registration bucket, where
+// BenchmarkReserveBatch's shoppers, who won before, are found in the
+// buyers hash. 64 presses a call, each by a shopper not seen before;
+// b.N counts calls.
+func BenchmarkReserveFirstWins(b *testing.B) {
+	rdb := redistest.Shared(b).Client()
+	b.Cleanup(func() { rdb.Close() })
+	f := newFixture("redis", rdb)
+	d := benchDrop(b, f, 0)
+	const size = 64
+	fw := newFirstWins(b, f, d, b.N*size)
+	before := evalUsec(b, f)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fw.step(size)
+	}
+	b.StopTimer()
+	b.ReportMetric((evalUsec(b, f)-before)/float64(b.N*size), "redis-µs/win")
+	dropKeys(b, f, d)
+}
+
+// firstWins hands out wins to shoppers registered for a drop, each once.
+type firstWins struct {
+	b    *testing.B
+	f    *fixture
+	drop string
+	reqs []engine.ReserveRequest
+	next int
+	n    int
+}
+
+// newFirstWins registers n shoppers "first-<i>" for drop (in batches, as
+// serve does) and sets the clock to the sale.
+func newFirstWins(b *testing.B, f *fixture, drop string, n int) *firstWins {
+	c := context.Background()
+	f.clock.Set(t0.Add(-time.Hour))
+	reqs := make([]engine.RegisterRequest, 0, 256)
+	for from := 0; from < n; from += 256 {
+		reqs = reqs[:0]
+		for i := from; i < min(from+256, n); i++ {
+			reqs = append(reqs, engine.RegisterRequest{User: fmt.Sprint("first-", i)})
+		}
+		if _, err := f.store.RegisterBatch(c, drop, f.clock.Now(), reqs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f.clock.Set(t0.Add(time.Second))
+	return &firstWins{b: b, f: f, drop: drop, n: n}
+}
+
+// step makes one call of size presses by shoppers who have not pressed,
+// and fails the benchmark unless each wins.
+func (w *firstWins) step(size int) {
+	if w.next+size > w.n {
+		w.b.Fatalf("%d shoppers registered, %d needed", w.n, w.next+size)
+	}
+	w.reqs = w.reqs[:0]
+	for range size {
+		w.reqs = append(w.reqs, engine.ReserveRequest{User: fmt.Sprint("first-", w.next), Quantity: 1})
+		w.next++
+	}
+	w.f.clock.Advance(time.Millisecond)
+	res, err := w.f.eng.ReserveBatch(context.Background(), w.drop, w.reqs)
+	if err != nil {
+		w.b.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			w.b.Fatalf("a first press did not win: %v", r.Err)
+		}
+	}
+}

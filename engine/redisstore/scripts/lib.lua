@@ -328,13 +328,32 @@ local function preload(users)
     end
     want = rest
   end
-  local order, groups = by_reg_key(want)
+  -- Grouped by bucket as by_reg_key does, without a table for a bucket
+  -- of one shopper (nearly every bucket of a batch, among 16,384), which
+  -- is read with HGET.
+  local order, groups = {}, {}
+  for _, u in ipairs(want) do
+    local key = reg_key(u)
+    local g = groups[key]
+    if g == nil then
+      groups[key] = u
+      order[#order + 1] = key
+    elseif type(g) == 'string' then
+      groups[key] = {g, u}
+    else
+      g[#g + 1] = u
+    end
+  end
   for _, key in ipairs(order) do
     local g = groups[key]
-    for i = 1, #g, 4000 do
-      local j = math.min(i + 3999, #g)
-      local v = redis.call('HMGET', key, unpack(g, i, j))
-      for k = i, j do REG[g[k]] = v[k - i + 1] or false end
+    if type(g) == 'string' then
+      REG[g] = redis.call('HGET', key, g) or false
+    else
+      for i = 1, #g, 4000 do
+        local j = math.min(i + 3999, #g)
+        local v = redis.call('HMGET', key, unpack(g, i, j))
+        for k = i, j do REG[g[k]] = v[k - i + 1] or false end
+      end
     end
   end
 end
