@@ -79,12 +79,13 @@ func TestBadInputLeavesStateUntouched(t *testing.T) {
 			_, err := f.store.ReserveBatch(c, d.ID, f.clock.Now(), []engine.ReserveRequest{r})
 			return err
 		}
-		// A batch registration of a new shopper, inside the window (a
-		// well-formed call would write), with a bucket hash a caller
+		// A batch registration of two new shoppers inside the window,
+		// the first with her right bucket hash (a script that checked
+		// late would have written her), the second with one a caller
 		// with a bug could send.
 		regHash := func(h string) func() error {
 			return func() error {
-				return redisstore.RegisterBatchHashForTest(c, f.rdb, d.ID, d.RegistrationOpensAt.Add(time.Second).UnixMilli(), "dave", h)
+				return redisstore.RegisterBatchHashForTest(c, f.rdb, d.ID, d.RegistrationOpensAt.Add(time.Second).UnixMilli(), h)
 			}
 		}
 		cases := []struct {
@@ -138,6 +139,8 @@ func TestBadInputLeavesStateUntouched(t *testing.T) {
 			{"script: register bucket hash fraction", regHash("1.5"), nil},
 			{"script: register bucket hash not a number", regHash("bucket"), nil},
 			{"script: register bucket hash empty", regHash(""), nil},
+			{"script: register bucket hash with spaces", regHash(" 7 "), nil},
+			{"script: register bucket hash in hex", regHash("0x10"), nil},
 			{"store: create invalid", func() error {
 				bad := d
 				bad.ID, bad.Stock = d.ID+"-x", -1

@@ -299,9 +299,16 @@ type firstWins struct {
 	n    int
 }
 
-// newFirstWins registers n shoppers "first-<i>" for drop (in batches, as
-// serve does) and sets the clock to the sale.
+// firstWinsRegistered is the fewest shoppers newFirstWins registers: 16
+// a registration bucket, so that what a win's bucket read costs does not
+// depend on -benchtime (a million registrants fill each with about 61).
+const firstWinsRegistered = 16 * 16384
+
+// newFirstWins registers max(n, firstWinsRegistered) shoppers
+// "first-<i>" for drop (in batches, as serve does) and sets the clock to
+// the sale.
 func newFirstWins(b *testing.B, f *fixture, drop string, n int) *firstWins {
+	n = max(n, firstWinsRegistered)
 	c := context.Background()
 	f.clock.Set(t0.Add(-time.Hour))
 	reqs := make([]engine.RegisterRequest, 0, 256)

@@ -140,13 +140,14 @@ func RegisterBatchCallForTest(c context.Context, rdb redis.UniversalClient, drop
 	return registerBatchScript.Run(c, rdb, []string{k.drop, k.counters, k.reg, k.refs, k.outbox, k.callKey(call)}, args...).Slice()
 }
 
-// RegisterBatchHashForTest runs the batched registration script for one
-// user with hash as her bucket hash, as a caller with a bug would send it.
-func RegisterBatchHashForTest(c context.Context, rdb redis.UniversalClient, drop string, nowMS int64, user, hash string) error {
+// RegisterBatchHashForTest runs the batched registration script for two
+// new shoppers, the first with her right bucket hash, the second with
+// hash, as a caller with a bug could send it.
+func RegisterBatchHashForTest(c context.Context, rdb redis.UniversalClient, drop string, nowMS int64, hash string) error {
 	k := keysFor(drop)
 	call := nonce()
 	return registerBatchScript.Run(c, rdb, []string{k.drop, k.counters, k.reg, k.refs, k.outbox, k.callKey(call)},
-		k.prefix, drop, nowMS, call, 1, user, "", "", hash).Err()
+		k.prefix, drop, nowMS, call, 2, "dave", "", "", regHash("dave"), "erin", "", "", hash).Err()
 }
 
 // CallKeyForTest is where call's answer is recorded.

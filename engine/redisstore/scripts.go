@@ -72,8 +72,9 @@ var (
 	registerScript = redis.NewScript(libLua + registerLua)
 	// registerBatchScript registers a batch of shoppers for one drop.
 	// KEYS: drop, counters, reg, refs, outbox, call. ARGV: prefix, drop,
-	// now, event nonce, n, then user, ref, referral event nonce per
-	// request. Returns one {0, at, created} or {code} per request.
+	// now, event nonce, n, then user, ref, referral event nonce, bucket
+	// hash (keys.go's regHash) per request. Returns one {0, at, created}
+	// or {code} per request.
 	registerBatchScript = redis.NewScript(libLua + registerBatchLua)
 	// viewScript reads one shopper's view. KEYS: drop, reg, wl, wlend.
 	// ARGV: prefix, user. Returns {found, registered, position,

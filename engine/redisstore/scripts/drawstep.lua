@@ -56,9 +56,9 @@ local cfg = load_cfg(K_DROP)
 local give = not sale_over(cfg)
 
 -- Every check before the first write. The registrations are read with
--- one HMGET per registration hash for the whole stretch (preload, in
--- user_get's format, lib.lua), not one HGET per entry: a draw reads a
--- million of them.
+-- one call per registration hash for the whole stretch (preload, in
+-- user_get's format, lib.lua: HMGET, or HGET for a hash that holds one
+-- of them), not one HGET per entry: a draw reads a million of them.
 local regs, wins, us = {}, 0, {}
 for i = 1, k do us[i] = ARGV[7 + 2 * i] end
 preload(us)

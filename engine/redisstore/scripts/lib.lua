@@ -306,7 +306,8 @@ local function newids()
 end
 
 -- preload reads the reg fields of users (a list, duplicates allowed) into
--- the cache with one call, for a BATCH script about to decide them.
+-- the cache, for a BATCH script about to decide them: one HMGET of the
+-- buyers hash, then one call per registration bucket for those not found.
 local function preload(users)
   local want, seen = {}, {}
   for _, u in ipairs(users) do

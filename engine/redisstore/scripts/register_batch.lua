@@ -33,9 +33,9 @@ end
 local hs = {}
 for i = 1, n do
   local b = 5 + (i - 1) * 4
-  local h = tonumber(ARGV[b + 4])
-  if ARGV[b + 1] == '' or (ARGV[b + 2] ~= '' and ARGV[b + 3] == '')
-     or not h or h < 0 or h >= 2147483647 or h ~= math.floor(h) then
+  -- Plain digits only: tonumber would also take "0x10" or " 7 ".
+  local h = string.find(ARGV[b + 4], '^%d+$') and tonumber(ARGV[b + 4])
+  if ARGV[b + 1] == '' or (ARGV[b + 2] ~= '' and ARGV[b + 3] == '') or not h or h >= 2147483647 then
     return redis.error_reply('ERR flashdrop: malformed register request ' .. i)
   end
   hs[i] = h
