@@ -244,18 +244,23 @@ local function reg_key(user)
 end
 
 -- by_reg_key groups users (no duplicates) by the hash that holds them, in
--- first-seen order: one call per hash for a batch's reads and writes.
+-- first-seen order: one call per hash for a batch's reads and writes. A
+-- group of one is the user id itself, not a table: among 16,384 buckets
+-- nearly every bucket of a batch holds one shopper of it, and its caller
+-- reads or writes her with HGET or HSET.
 local function by_reg_key(users)
   local groups, order = {}, {}
   for _, u in ipairs(users) do
     local k = reg_key(u)
     local g = groups[k]
-    if not g then
-      g = {}
-      groups[k] = g
+    if g == nil then
+      groups[k] = u
       order[#order + 1] = k
+    elseif type(g) == 'string' then
+      groups[k] = {g, u}
+    else
+      g[#g + 1] = u
     end
-    g[#g + 1] = u
   end
   return order, groups
 end
@@ -329,22 +334,7 @@ local function preload(users)
     end
     want = rest
   end
-  -- Grouped by bucket as by_reg_key does, without a table for a bucket
-  -- of one shopper (nearly every bucket of a batch, among 16,384), which
-  -- is read with HGET.
-  local order, groups = {}, {}
-  for _, u in ipairs(want) do
-    local key = reg_key(u)
-    local g = groups[key]
-    if g == nil then
-      groups[key] = u
-      order[#order + 1] = key
-    elseif type(g) == 'string' then
-      groups[key] = {g, u}
-    else
-      g[#g + 1] = u
-    end
-  end
+  local order, groups = by_reg_key(want)
   for _, key in ipairs(order) do
     local g = groups[key]
     if type(g) == 'string' then
@@ -488,12 +478,17 @@ local function flush()
   if #REG_DIRTY > 0 then
     local order, groups = by_reg_key(REG_DIRTY)
     for _, key in ipairs(order) do
-      local kv = {}
-      for _, u in ipairs(groups[key]) do
-        kv[#kv + 1] = u
-        kv[#kv + 1] = REG[u]
+      local g = groups[key]
+      if type(g) == 'string' then
+        redis.call('HSET', key, g, REG[g])
+      else
+        local kv = {}
+        for _, u in ipairs(g) do
+          kv[#kv + 1] = u
+          kv[#kv + 1] = REG[u]
+        end
+        hset_many(key, kv)
       end
-      hset_many(key, kv)
     end
     REG_DIRTY, DIRTY = {}, {}
   end
