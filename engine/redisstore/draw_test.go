@@ -289,7 +289,15 @@ func TestDrawManyNodesOneDraw(t *testing.T) {
 					if sameOwner {
 						owner = "same"
 					}
+					// A draw that never ends (a step that keeps failing
+					// while another node holds the lease) fails the test
+					// instead of hanging it until the suite's timeout.
+					deadline := time.Now().Add(time.Minute)
 					for {
+						if time.Now().After(deadline) {
+							t.Errorf("%s: the draw did not finish in a minute", owner)
+							return
+						}
 						st, err := e.RunDraw(ctx(t), d.ID, engine.DrawOptions{Owner: owner, Step: 7})
 						if errors.Is(err, engine.ErrBusy) {
 							st, err = e.DrawState(ctx(t), d.ID)
