@@ -215,6 +215,28 @@ type bench struct {
 	series  map[string][]point // throughput per 100 ms, per run
 	// noise says the machine slowed during the run (healthz runs apart).
 	noise string
+	// peaks is how serve's peak resident set grew, phase by phase
+	// (notePeak): where the reported peak was reached.
+	peaks    []peakStep
+	peakSeen int64
+}
+
+// peakStep is a phase of the bench during which serve's VmHWM grew.
+type peakStep struct {
+	phase string
+	hwm   int64 // bytes at its end
+}
+
+// notePeak records phase when serve's peak resident set grew during it
+// (since the last call): the report then says in which phase the peak
+// was reached, and what came before it.
+func (b *bench) notePeak(phase string) {
+	hwm, err := b.servePeakRSS()
+	if err != nil || hwm <= b.peakSeen {
+		return
+	}
+	b.peakSeen = hwm
+	b.peaks = append(b.peaks, peakStep{phase, hwm})
 }
 
 type point struct {
@@ -637,7 +659,9 @@ func (b *bench) measure() error {
 	if err != nil {
 		return err
 	}
+	b.notePeak("registering the buyers")
 	n, took, err := b.register(big, "buyer", 0, b.sz.registrant)
+	b.notePeak(fmt.Sprintf("registering %d shoppers", b.sz.registrant))
 	if err != nil || n != b.sz.registrant {
 		return fmt.Errorf("registering %d shoppers for %s: %d registered (registration closes at the sale, %s, set from the calibrated rate; a machine that slowed down since runs out of time): %v",
 			b.sz.registrant, big, n, sale.Format(time.TimeOnly), err)
@@ -673,6 +697,7 @@ func (b *bench) measure() error {
 		return fmt.Errorf("waiting for the reminder passes: %w", err)
 	}
 	remindTook := time.Since(remindStart)
+	b.notePeak("the wait after the sale")
 	b.log("quiet (no reminder pass running, outboxes empty, for 2 s; %d registrants) %.1f s after the sale", 3*b.sz.buyers+b.sz.registrant, remindTook.Seconds())
 	b.extra["reminders_after_sale_seconds"] = remindTook.Seconds()
 
@@ -1093,9 +1118,17 @@ func (b *bench) measure() error {
 		} else if v := os.Getenv("GOGC"); v != "" {
 			gc = "GOGC=" + v
 		}
+		// Where it grew: the phases after which VmHWM had grown, the
+		// last of them where the peak was reached.
+		var steps []string
+		for _, p := range b.peaks {
+			steps = append(steps, fmt.Sprintf("%s %.0f", p.phase, float64(p.hwm)/(1<<20)))
+		}
+		b.extra["serve_peak_steps_mib"] = steps
 		b.addReport("serve peak memory", float64(hwm)/(1<<20), "MiB",
-			fmt.Sprintf("flashdrop serve's peak resident set over the whole bench, %d registrants included (VmHWM, /proc/<pid>/status), its embedded NATS and its stream's cache within; GC target: %s",
-				b.sz.registrant, gc))
+			fmt.Sprintf("flashdrop serve's peak resident set over the whole bench, %d registrants included (VmHWM, /proc/<pid>/status), its embedded NATS and its stream's cache within; GC target: %s; "+
+				"the peak as it grew, MiB at the end of each phase that raised it: %s",
+				b.sz.registrant, gc, strings.Join(steps, ", ")))
 	}
 	b.addReport("1M registrants: registration time", took.Seconds(), "s",
 		fmt.Sprintf("%d shoppers registered by the driver's generator, %d connections, %.0f/s", b.sz.registrant, conns, float64(b.sz.registrant)/took.Seconds()))
@@ -1614,6 +1647,7 @@ func (b *bench) wrkRunKeyed(name, path, method, body, tokens string, keys int, t
 	out, err := cmd.CombinedOutput()
 	wall := time.Since(started)
 	cpu1 := b.serveCPU()
+	b.notePeak(name)
 	stopTrack()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk %s: %v\n%s", name, err, out)
