@@ -21,8 +21,9 @@ type OutboxEntry struct {
 type Outbox interface {
 	// ReadOutbox returns up to n entries of drop's outbox for consumer:
 	// first entries that were handed out but not acknowledged for longer
-	// than minIdle (their consumer died or failed), then new ones, waiting
-	// up to block for new ones when there are none (0: do not wait).
+	// than minIdle (their consumer died or failed; 0: claims none), then
+	// new ones, waiting up to block for new ones when there are none (0:
+	// do not wait).
 	ReadOutbox(ctx context.Context, drop, consumer string, n int, minIdle, block time.Duration) ([]OutboxEntry, error)
 	// ReadOwnPending returns up to n entries handed out to consumer
 	// earlier and not acknowledged: what a node that restarted under the

@@ -332,16 +332,18 @@ func (s *Store) ReadOutbox(ctx context.Context, drop, consumer string, n int, mi
 		return nil, err
 	}
 	var msgs []redis.XMessage
-	claimed, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-		Stream: key, Group: relayGroup, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: int64(n),
-	}).Result()
-	if err != nil {
-		if isNoGroup(err) { // the stream was deleted under us: recreate next time
-			s.groups.Delete(key)
+	if minIdle > 0 {
+		claimed, _, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: key, Group: relayGroup, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: int64(n),
+		}).Result()
+		if err != nil {
+			if isNoGroup(err) { // the stream was deleted under us: recreate next time
+				s.groups.Delete(key)
+			}
+			return nil, err
 		}
-		return nil, err
+		msgs = append(msgs, claimed...)
 	}
-	msgs = append(msgs, claimed...)
 	if len(msgs) < n {
 		wait := time.Duration(-1) // go-redis: a negative Block sends no BLOCK
 		if len(msgs) == 0 && block > 0 {
