@@ -46,7 +46,7 @@ type RelayOptions struct {
 }
 
 // claimChecks is how many times per claim timeout a worker looks for
-// entries to claim. One look per read was a round trip per read (about 450
+// entries to claim. One look per read was a round trip per read (about 140
 // a second in the bench's all-wins run, each an XAUTOCLAIM that found
 // nothing), where a dead node's entries only need finding within a tenth
 // of the timeout of becoming due.
