@@ -533,7 +533,10 @@ func (b *bench) measure() error {
 	// for the profile only.
 	now := time.Now()
 	var regRounds []dayRound
-	var regNotes []string
+	const registerRounds = 3
+	// regNotes[i] is round i's Redis figures ("" when they could not be
+	// read), by round so that a round without them shifts no other's.
+	regNotes := make([]string, registerRounds)
 	var regDrop string
 	regTag := strconv.FormatInt(now.Unix(), 36)
 	regRun := func(i int, profiled bool) (wrkResult, error) {
@@ -581,11 +584,10 @@ func (b *bench) measure() error {
 			(m1.cpu-m0.cpu)*1e6/regs, float64(m1.usec-m0.usec)/regs, reg.Requests/math.Max(float64(calls), 1))
 		b.log("%s: per registration %s; serve %.1f µs of CPU", name, note, reg.ServeCPUus)
 		if !profiled {
-			regNotes = append(regNotes, note)
+			regNotes[i] = note
 		}
 		return reg, nil
 	}
-	const registerRounds = 3
 	for i := range registerRounds {
 		hz := h1
 		if i > 0 {
@@ -1095,7 +1097,7 @@ func (b *bench) measure() error {
 			b.extra["runs_register_round_"+strconv.Itoa(i+1)] = map[string]wrkResult{"healthz": r.hz, "register": r.day}
 		}
 		run := fmt.Sprintf("%.0f registrations/s vs /healthz %.0f req/s", r.day.RPS, r.hz.RPS)
-		if i < len(regNotes) {
+		if regNotes[i] != "" {
 			run += "; per registration " + regNotes[i]
 		}
 		regRuns = append(regRuns, run)
