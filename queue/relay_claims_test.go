@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/flashdrop/flashdrop/engine"
-	"github.com/flashdrop/flashdrop/queue"
 )
 
 // claimCountingOutbox counts the relay's outbox reads and those that look
@@ -37,17 +36,12 @@ func TestRelayLooksForClaimsATenthOfTheTimeoutApart(t *testing.T) {
 	w := newWorld(t)
 	drop := w.openSale(1000, 40)
 	ob := &claimCountingOutbox{Outbox: w.store}
-	r := queue.NewRelay(w.store, ob, w.js, queue.RelayOptions{
-		Consumer: "node-a", ClaimAfter: time.Hour, Block: 20 * time.Millisecond,
-		Refresh: 50 * time.Millisecond, PublishTimeout: time.Second, PublicURL: "https://shop.test", Logger: quiet,
-	})
-	r.Start(context.Background())
-	t.Cleanup(func() { _ = r.Close() })
+	w.relayOn(w.js, "node-a", ob, time.Hour)
 	want := len(w.outboxEvents(drop))
 	w.waitPublished(drop, want)
 	for i := range 40 {
 		w.buy(drop, i, i+1)
-		want = want + 1
+		want++
 		w.waitPublished(drop, want)
 	}
 	reads, claims := ob.reads.Load(), ob.claims.Load()
