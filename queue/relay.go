@@ -174,6 +174,13 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 	// nextClaim is when the next read looks for entries to claim; lagAt
 	// when the lag was last read.
 	var nextClaim, lagAt time.Time
+	// empty says the outbox held no entry at the last lag read and no
+	// read has returned one since: an acknowledged entry is deleted, so
+	// no node holds one to claim. An idle worker then makes two round
+	// trips per Block (its read and the lag) instead of three. An entry
+	// another node reads after that lag read shows in the next one, at
+	// most Block later, long before it can be claimed (ClaimAfter).
+	var empty bool
 	outboxBack := func() {
 		if outboxDown {
 			outboxDown = false
@@ -191,7 +198,7 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 				}
 			} else {
 				var minIdle time.Duration // claims nothing
-				if now := time.Now(); !outboxDown && !now.Before(noClaimUntil) && !now.Before(nextClaim) {
+				if now := time.Now(); !empty && !outboxDown && !now.Before(noClaimUntil) && !now.Before(nextClaim) {
 					minIdle = r.o.ClaimAfter
 					nextClaim = now.Add(r.o.ClaimAfter / claimChecks)
 				}
@@ -212,9 +219,11 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 			}
 			outboxBack()
 			pending = entries
+			empty = empty && len(pending) == 0
 			if now := time.Now(); len(pending) == 0 || now.Sub(lagAt) >= lagEvery {
 				lagAt = now
-				r.updateLag(ctx, d.ID)
+				n, ok := r.updateLag(ctx, d.ID)
+				empty = ok && n == 0
 			}
 			if len(pending) == 0 {
 				continue
@@ -407,12 +416,15 @@ send:
 	return done, err
 }
 
-func (r *Relay) updateLag(ctx context.Context, drop string) {
+// updateLag reads drop's outbox length into the lag gauge and returns it;
+// ok is false when it could not be read.
+func (r *Relay) updateLag(ctx context.Context, drop string) (n int64, ok bool) {
 	n, err := r.outbox.OutboxLen(ctx, drop)
 	if err != nil {
-		return
+		return 0, false
 	}
 	r.mu.Lock()
 	r.lag[drop] = n
 	r.mu.Unlock()
+	return n, true
 }

@@ -2,11 +2,13 @@ package queue_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
 // claimCountingOutbox counts the relay's outbox reads and those that look
@@ -51,4 +53,73 @@ func TestRelayLooksForClaimsATenthOfTheTimeoutApart(t *testing.T) {
 	if claims != 1 {
 		t.Errorf("%d of %d reads looked for entries to claim, want 1 (the first) with a claim timeout of an hour", claims, reads)
 	}
+}
+
+// gatedOutbox counts reads like claimCountingOutbox and lets a test hold
+// off the relay's reads and lag reads (gate.Lock) while it plants entries.
+type gatedOutbox struct {
+	claimCountingOutbox
+	gate sync.RWMutex
+}
+
+func (o *gatedOutbox) ReadOutbox(ctx context.Context, drop, consumer string, n int, minIdle, block time.Duration) ([]engine.OutboxEntry, error) {
+	o.gate.RLock()
+	defer o.gate.RUnlock()
+	return o.claimCountingOutbox.ReadOutbox(ctx, drop, consumer, n, minIdle, block)
+}
+
+func (o *gatedOutbox) OutboxLen(ctx context.Context, drop string) (int64, error) {
+	o.gate.RLock()
+	defer o.gate.RUnlock()
+	return o.claimCountingOutbox.OutboxLen(ctx, drop)
+}
+
+// TestIdleRelayLooksForNoClaimsWhileItsOutboxIsEmpty: a relay whose
+// outbox is empty (acknowledged entries are deleted, so no node holds one)
+// looks for nothing to claim, however often its claim timeout allows: an
+// idle drop costs its read and its lag read per Block, not a third round
+// trip. Entries that another node then reads and never acknowledges (it
+// died) show in the next lag read, and are still claimed and published
+// once after the claim timeout.
+func TestIdleRelayLooksForNoClaimsWhileItsOutboxIsEmpty(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop := w.openSale(1000, 40)
+	const claimAfter = 500 * time.Millisecond // a look allowed every 50 ms
+	ob := &gatedOutbox{claimCountingOutbox: claimCountingOutbox{Outbox: w.store}}
+	w.relayOn(w.js, "node-b", ob, claimAfter)
+	want := len(w.outboxEvents(drop))
+	w.waitPublished(drop, want)
+
+	// Two reads after the outbox emptied, the worker has read its length
+	// as 0; ten reads (a second of Block) later it has still looked for
+	// nothing to claim.
+	r0 := ob.reads.Load()
+	testkit.Eventually(t, 10*time.Second, "two idle reads", func() bool { return ob.reads.Load() >= r0+2 })
+	c1, r1 := ob.claims.Load(), ob.reads.Load()
+	testkit.Eventually(t, 10*time.Second, "ten more idle reads", func() bool { return ob.reads.Load() >= r1+10 })
+	if c, r := ob.claims.Load(), ob.reads.Load(); c != c1 {
+		t.Errorf("an idle relay with an empty outbox looked for entries to claim %d times in %d reads, want 0", c-c1, r-r1)
+	}
+
+	// node-a reads new entries while node-b's reads are held off, and dies
+	// without publishing them.
+	ob.gate.Lock()
+	wins := w.buy(drop, 0, 10)
+	taken, err := w.store.ReadOutbox(ctx(t), drop, "node-a", 256, 0, 0)
+	planted := time.Now()
+	ob.gate.Unlock()
+	if err != nil || len(taken) == 0 {
+		t.Fatalf("node-a read %d entries, err %v", len(taken), err)
+	}
+	for _, e := range taken {
+		want += len(e.Events)
+	}
+	perID, won := w.waitPublished(drop, want)
+	took := time.Since(planted)
+	w.checkExactlyOnce(drop, perID, won, wins, want)
+	if took < claimAfter {
+		t.Errorf("node-a's entries were published %v after it read them, before the claim timeout of %v", took, claimAfter)
+	}
+	t.Logf("node-a's %d entries published %v after it read them (claim timeout %v)", len(taken), took.Round(time.Millisecond), claimAfter)
 }
