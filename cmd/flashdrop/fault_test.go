@@ -16,7 +16,10 @@ import (
 	"testing"
 	"time"
 
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 	"github.com/flashdrop/flashdrop/internal/history"
@@ -117,13 +120,15 @@ func (n *node) stop() {
 
 // TestFaultNodeKill: three `serve` nodes on one Redis and one NATS, the
 // load spread across them; one is killed with -9 in the middle of the
-// rush. "restart": it comes back with the same --node-id on the same
-// port, and the outbox entries it had read but not published reach
-// JetStream within 5 s of its restart. "never back": the survivors claim
-// them within the relay's claim bound (queue.DefaultClaimAfter). Either
-// way the load audit passes, and the drop's history (every request of
-// the run, resends included) is linearizable: shoppers retrying with
-// their key got their original answer, nothing was applied twice.
+// rush. From the rush's first answer its link to NATS passes nothing, so
+// its relay holds an outbox entry it read and could not publish.
+// "restart": it comes back with the same --node-id on the same port, and
+// the entries it had read but not published reach JetStream within 5 s of
+// its restart. "never back": the survivors claim them within the relay's
+// claim bound (queue.DefaultClaimAfter). Either way the load audit passes,
+// and the drop's history (every request of the run, resends included) is
+// linearizable: shoppers retrying with their key got their original
+// answer, nothing was applied twice.
 func TestFaultNodeKill(t *testing.T) {
 	serveChild()
 	redistest.Require(t)
@@ -143,11 +148,25 @@ func nodeKillRun(t *testing.T, restart bool) {
 	}
 	t.Cleanup(func() { _ = rs.Close() })
 	ns := natstest.Start(t)
+	// The victim reaches NATS through a proxy that the rush stalls, so
+	// that its relay holds entries it read and cannot publish when it is
+	// killed: the takeover (its own by name, or the survivors' claim) is
+	// then certain to have work, not left to the timing of the kill.
+	tp := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	victimNATS := toxiproxy.NewProxy(tp, "victim-nats", "127.0.0.1:0", strings.TrimPrefix(ns.URL(), "nats://"))
+	if err := victimNATS.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(victimNATS.Stop)
 	var nodes []*node
 	var targets []string
 	for i := 1; i <= 3; i++ {
 		n := &node{id: fmt.Sprintf("node-%d", i), listen: freePort(t), test: "TestFaultNodeKill"}
-		n.args = []string{"--listen", n.listen, "--redis-url", rs.Addr, "--nats-url", ns.URL(), "--node-id", n.id,
+		natsURL := ns.URL()
+		if i == 2 {
+			natsURL = "nats://" + victimNATS.Listen
+		}
+		n.args = []string{"--listen", n.listen, "--redis-url", rs.Addr, "--nats-url", natsURL, "--node-id", n.id,
 			"--admin-token", faultAdminToken, "--jwt-secret", faultJWTSecret, "--log-level", "warn", "--no-demo",
 			"--sweep-every", "100ms", "--rate-user", "-1"}
 		n.start(t)
@@ -190,18 +209,37 @@ func nodeKillRun(t *testing.T, restart bool) {
 	var killedAt, restartedAt, drainedAt time.Time
 	var leftBehind int64
 	drained := make(chan struct{})
+	stall := make(chan struct{})
 	trace := func(e loadtest.Exchange) {
 		mu.Lock()
 		exchanges = append(exchanges, e)
 		mu.Unlock()
-		if e.Phase == loadtest.PhaseRush && rushed.Add(1) == int64(users/3) {
+		if e.Phase != loadtest.PhaseRush {
+			return
+		}
+		switch rushed.Add(1) {
+		case 1:
+			// From the rush's first answer, nothing the victim sends
+			// reaches NATS (its publishes wait for acks that never come).
+			go func() {
+				defer close(stall)
+				if _, err := victimNATS.Toxics.AddToxicJson(strings.NewReader(
+					`{"name":"stall","type":"timeout","stream":"upstream","attributes":{"timeout":0}}`)); err != nil {
+					t.Error(err)
+				}
+			}()
+		case int64(users / 3):
 			drop := strings.Split(strings.TrimPrefix(e.Path, "/v1/drops/"), "/")[0]
 			go func() {
 				defer close(drained)
+				<-stall
 				killedAt = time.Now()
 				down.Store(true)
 				victim.kill()
 				leftBehind = pending(drop)
+				if err := victimNATS.Toxics.RemoveToxic(context.Background(), "stall"); err != nil {
+					t.Error(err)
+				}
 				if restart {
 					victim.start(t)
 					restartedAt = time.Now()
@@ -247,6 +285,9 @@ func nodeKillRun(t *testing.T, restart bool) {
 	}
 	if drainedAt.IsZero() {
 		t.Fatalf("the %d outbox entries %s left were never published", leftBehind, victim.id)
+	}
+	if leftBehind <= 0 {
+		t.Errorf("%s held no outbox entries it had read when it was killed (%d): the takeover had nothing to do", victim.id, leftBehind)
 	}
 	took := drainedAt.Sub(from)
 	t.Logf("killed %s with %d outbox entries read and not yet published; all published %.1fs after its %s",
