@@ -273,12 +273,19 @@ type indexPage struct {
 func (s *Server) pageIndex(r *request) error {
 	ctx, cancel := r.context()
 	defer cancel()
-	ds, err := s.drops.Drops(ctx)
+	// Both the list and each drop's view are a moment old at most (the
+	// admission's caches): a page view reads nothing from the store, and
+	// a sale's crowd loading this page before it opens does not compete
+	// with the sale for Redis.
+	ds, err := s.adm.Drops(ctx)
 	if err != nil {
 		return s.pageError(r, err)
 	}
 	p := indexPage{pageBase: s.newPageBase(r, "Drops")}
 	for _, d := range ds {
+		if !d.SaleEndsAt.IsZero() && !p.Now.Before(d.SaleEndsAt) {
+			continue // over, whatever its stock: not listed, not read
+		}
 		d, st, err := s.adm.View(ctx, d.ID)
 		if errors.Is(err, engine.ErrNotFound) {
 			continue

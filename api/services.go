@@ -45,6 +45,9 @@ type Admission interface {
 	Reserve(ctx context.Context, drop string, req engine.ReserveRequest) (engine.ReserveResult, error)
 	Register(ctx context.Context, drop, user, ref string) (engine.Registration, bool, error)
 	View(ctx context.Context, drop string) (engine.Drop, engine.Stats, error)
+	// Drops lists the drops as of a moment ago (the front page); the
+	// slice is shared and must not be changed.
+	Drops(ctx context.Context) ([]engine.Drop, error)
 	Invalidate(drop string)
 }
 

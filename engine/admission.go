@@ -285,8 +285,15 @@ func (a *Admission) View(ctx context.Context, drop string) (Drop, Stats, error) 
 	return a.views.get(ctx, drop)
 }
 
-// Invalidate forgets the cached view of a drop, after an admin change
-// (pause, resume, creation) that this node made.
+// Drops lists every drop as of at most ViewTTL ago, sorted by id, for
+// the front page: a listing reads every drop's configuration (a round
+// trip and a read per drop), and shoppers load that page by the thousand
+// before a sale. The slice is shared: callers must not change it.
+func (a *Admission) Drops(ctx context.Context) ([]Drop, error) { return a.views.list(ctx) }
+
+// Invalidate forgets the cached view of a drop, and the cached list of
+// drops, after an admin change (pause, resume, creation) that this node
+// made.
 func (a *Admission) Invalidate(drop string) { a.views.invalidate(drop) }
 
 // Queued reports how many requests wait in drop's lane (for tests).
@@ -366,6 +373,11 @@ type dropViews struct {
 
 	mu      sync.Mutex
 	entries map[string]*viewEntry
+
+	// The list of drops, refreshed by one caller at a time (listMu).
+	listMu   sync.Mutex
+	listed   []Drop
+	listedAt time.Time
 }
 
 type viewEntry struct {
@@ -432,9 +444,29 @@ func (c *dropViews) evictLocked() {
 	}
 }
 
-// invalidate forgets a drop, after an admin change such as pause.
+// list returns every drop as of at most ttl ago.
+func (c *dropViews) list(ctx context.Context) ([]Drop, error) {
+	c.listMu.Lock()
+	defer c.listMu.Unlock()
+	if !c.listedAt.IsZero() && c.now().Sub(c.listedAt) < c.ttl {
+		return c.listed, nil
+	}
+	ds, err := c.eng.Drops(ctx)
+	if err != nil {
+		// Not remembered, as in get: the next caller tries again.
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	c.listed, c.listedAt = ds, c.now()
+	return ds, nil
+}
+
+// invalidate forgets a drop and the list, after an admin change such as
+// pause or creation.
 func (c *dropViews) invalidate(id string) {
 	c.mu.Lock()
 	delete(c.entries, id)
 	c.mu.Unlock()
+	c.listMu.Lock()
+	c.listedAt = time.Time{}
+	c.listMu.Unlock()
 }

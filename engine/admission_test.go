@@ -550,3 +550,91 @@ func TestFullRegistrationLaneRecyclesItsRefusals(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// listStore knows the drops of its list and counts the listings.
+type listStore struct {
+	engine.Store
+	mu       sync.Mutex
+	drops    []engine.Drop
+	listings atomic.Int64
+	fail     bool
+}
+
+func (s *listStore) Drops(context.Context) ([]engine.Drop, error) {
+	s.listings.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail {
+		return nil, errors.New("connection refused")
+	}
+	return append([]engine.Drop(nil), s.drops...), nil
+}
+
+func (s *listStore) add(d engine.Drop) {
+	s.mu.Lock()
+	s.drops = append(s.drops, d)
+	s.mu.Unlock()
+}
+
+// TestAdmissionListsDropsOncePerTTL: the front page's list of drops is
+// read from the store once per ViewTTL however many pages ask for it; a
+// drop this node creates (Invalidate) shows at once; a failed listing is
+// not remembered and says the store is unavailable.
+func TestAdmissionListsDropsOncePerTTL(t *testing.T) {
+	st := &listStore{}
+	a := stubDrop
+	a.ID = "a"
+	st.add(a)
+	adm := engine.NewAdmission(engine.New(st, engine.Options{}), engine.AdmissionOptions{ViewTTL: time.Hour})
+	t.Cleanup(func() { _ = adm.Close() })
+	ids := func() string {
+		t.Helper()
+		ds, err := adm.Drops(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := ""
+		for _, d := range ds {
+			s += d.ID
+		}
+		return s
+	}
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if got := ids(); got != "a" {
+				t.Errorf("listed %q, want a", got)
+			}
+		})
+	}
+	wg.Wait()
+	if n := st.listings.Load(); n != 1 {
+		t.Fatalf("50 pages listed the drops %d times within the TTL, want 1", n)
+	}
+	b := stubDrop
+	b.ID = "b"
+	st.add(b)
+	if got := ids(); got != "a" {
+		t.Fatalf("within the TTL the list is the cached one: %q", got)
+	}
+	adm.Invalidate("b")
+	if got := ids(); got != "ab" {
+		t.Fatalf("after Invalidate: %q, want ab", got)
+	}
+	if n := st.listings.Load(); n != 2 {
+		t.Fatalf("%d listings, want 2", n)
+	}
+	st.mu.Lock()
+	st.fail = true
+	st.mu.Unlock()
+	adm.Invalidate("b")
+	if _, err := adm.Drops(context.Background()); !errors.Is(err, engine.ErrUnavailable) {
+		t.Fatalf("a failed listing: %v, want ErrUnavailable", err)
+	}
+	st.mu.Lock()
+	st.fail = false
+	st.mu.Unlock()
+	if got := ids(); got != "ab" {
+		t.Fatalf("after a failed listing the next asks again: %q", got)
+	}
+}
