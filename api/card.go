@@ -157,41 +157,43 @@ func fit(f font.Face, s string, width int) string {
 	return string(r) + "…"
 }
 
-// cardCache keeps rendered cards by code, least recently used out first:
-// a card never changes once its win exists, so it is drawn once.
-type cardCache struct {
+// lruCache keeps values by key, least recently used out first: the
+// rendered card images (a card never changes once its win exists, so it
+// is drawn once) and the cards' data for their pages.
+type lruCache[V any] struct {
 	mu    sync.Mutex
 	max   int
-	order *list.List // of string codes, most recent first
+	order *list.List // of string keys, most recent first
 	items map[string]*list.Element
-	data  map[string][]byte
+	data  map[string]V
 }
 
-func newCardCache(max int) *cardCache {
-	return &cardCache{max: max, order: list.New(), items: map[string]*list.Element{}, data: map[string][]byte{}}
+func newLRUCache[V any](max int) *lruCache[V] {
+	return &lruCache[V]{max: max, order: list.New(), items: map[string]*list.Element{}, data: map[string]V{}}
 }
 
-func (c *cardCache) get(code string) ([]byte, bool) {
+func (c *lruCache[V]) get(key string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.items[code]
+	el, ok := c.items[key]
 	if !ok {
-		return nil, false
+		var zero V
+		return zero, false
 	}
 	c.order.MoveToFront(el)
-	return c.data[code], true
+	return c.data[key], true
 }
 
-func (c *cardCache) put(code string, png []byte) {
+func (c *lruCache[V]) put(key string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.items[code]; ok {
+	if el, ok := c.items[key]; ok {
 		c.order.MoveToFront(el)
-		c.data[code] = png
+		c.data[key] = v
 		return
 	}
-	c.items[code] = c.order.PushFront(code)
-	c.data[code] = png
+	c.items[key] = c.order.PushFront(key)
+	c.data[key] = v
 	for c.order.Len() > c.max {
 		last := c.order.Back()
 		k := last.Value.(string)

@@ -2,16 +2,21 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"image/png"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/flashdrop/flashdrop/api"
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
 // get fetches a page (not the JSON API: pages answer HTML, also on 404).
@@ -235,5 +240,80 @@ func TestPages(t *testing.T) {
 	// Pages answer GET (and HEAD) only.
 	if r := h.do("POST", "/d/"+drop, "", nil); r.status != 405 {
 		t.Fatalf("POST to a page: %d", r.status)
+	}
+}
+
+// countingShares counts the share cards read from the engine.
+type countingShares struct {
+	api.ShareService
+	reads atomic.Int64
+}
+
+func (c *countingShares) ShareCard(ctx context.Context, code string) (engine.ShareCard, error) {
+	c.reads.Add(1)
+	return c.ShareService.ShareCard(ctx, code)
+}
+
+// TestShareCardReadOncePerMoment: a winner's link opened many times in a
+// moment (a share going round during the sale) reads the card from the
+// store once per second per node, page and image alike; it is read again
+// once that second has passed. A code that names no win is never kept.
+func TestShareCardReadOncePerMoment(t *testing.T) {
+	cs := &countingShares{}
+	h := newHarness(t, func(c *api.Config) { cs.ShareService = c.Shares; c.Shares = cs })
+	drop := h.createDrop(3, 1, nil)
+	h.register(drop, "bob")
+	code := h.winner(drop, "alice")
+	start := time.Now()
+	for range 50 {
+		if status, _, page := h.get("/s/" + code); status != 200 || !strings.Contains(string(page), "won in 2.5 seconds") {
+			t.Fatalf("card page: %d", status)
+		}
+		if st, _, _ := h.get("/s/" + code + ".png"); st != 200 {
+			t.Fatalf("card image: %d", st)
+		}
+	}
+	took := time.Since(start)
+	if n, most := cs.reads.Load(), int64(took/time.Second)+1; n < 1 || n > most {
+		t.Fatalf("100 openings in %v read the card %d times, want 1 to %d (once a second)", took.Round(time.Millisecond), n, most)
+	}
+	before := cs.reads.Load()
+	testkit.Eventually(t, 5*time.Second, "the card read again after its second", func() bool {
+		h.get("/s/" + code)
+		return cs.reads.Load() > before
+	})
+
+	// A crowd opening a card at once reads it once: the first reads, the
+	// others wait for its answer.
+	r := h.do("POST", "/v1/drops/"+drop+"/reservations", h.token("bob"), nil)
+	h.expect(r, 201, "")
+	other := r.str("reservation", "share_code")
+	before = cs.reads.Load()
+	start = time.Now()
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for range 3 {
+				if st, _, _ := h.get("/s/" + other); st != 200 {
+					t.Errorf("card page: %d", st)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	took = time.Since(start)
+	if n, most := cs.reads.Load()-before, int64(took/time.Second)+1; n < 1 || n > most {
+		t.Fatalf("96 openings by 32 at once in %v read the card %d times, want 1 to %d", took.Round(time.Millisecond), n, most)
+	}
+
+	bogus := drop + ".000000000000000000000000"
+	before = cs.reads.Load()
+	for range 2 {
+		if st, _, _ := h.get("/s/" + bogus); st != 404 {
+			t.Fatalf("a made-up code: %d, want 404", st)
+		}
+	}
+	if n := cs.reads.Load() - before; n != 2 {
+		t.Fatalf("two openings of a made-up code read %d times, want 2 (not kept)", n)
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/flashdrop/flashdrop/engine"
 )
@@ -186,22 +187,24 @@ func (l Limits) withDefaults() Limits {
 
 // Server is flashdrop's HTTP API.
 type Server struct {
-	cfg      Config
-	drops    DropService
-	shoppers ShopperService
-	res      ReservationService
-	adm      Admission
-	hooks    WebhookService
-	log      *slog.Logger
-	auth     *authenticator
-	regLimit *limiter
-	resLimit *limiter
-	ipLimit  *limiter
-	streams  *streamSlots
-	metrics  *Metrics
-	http     *fasthttp.Server
-	web      *web       // the pages (pages.go)
-	cards    *cardCache // rendered share card images (card.go)
+	cfg        Config
+	drops      DropService
+	shoppers   ShopperService
+	res        ReservationService
+	adm        Admission
+	hooks      WebhookService
+	log        *slog.Logger
+	auth       *authenticator
+	regLimit   *limiter
+	resLimit   *limiter
+	ipLimit    *limiter
+	streams    *streamSlots
+	metrics    *Metrics
+	http       *fasthttp.Server
+	web        *web                  // the pages (pages.go)
+	cards      *lruCache[[]byte]     // rendered share card images (card.go)
+	cardData   *lruCache[cachedCard] // the cards' data, a moment old at most (share.go)
+	cardFlight singleflight.Group    // one read of a card's data at a time (share.go)
 
 	hot     hotHandlers
 	dropIDs internTable
@@ -268,7 +271,8 @@ func New(cfg Config) (*Server, error) {
 		streams:  newStreamSlots(cfg.Limits.MaxStreams, cfg.Limits.MaxStreamsPerClient),
 		idPrefix: hex.EncodeToString(prefix[:]),
 		stopping: make(chan struct{}),
-		web:      pages, cards: newCardCache(cardCacheSize),
+		web:      pages, cards: newLRUCache[[]byte](cardCacheSize),
+		cardData: newLRUCache[cachedCard](cardDataSize),
 	}
 	s.hot = hotHandlers{reserve: s.reserve, register: s.register, healthz: s.healthz}
 	// Register, not MustRegister: a Metrics shared by a second server

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -23,6 +24,46 @@ type ShareService interface {
 // cardCacheSize bounds the rendered card images kept in memory (about
 // 40 KB each).
 const cardCacheSize = 512
+
+// cardDataSize bounds the share cards' data kept for their pages, and
+// cardDataTTL how old it may be. A winner's link shared on social media
+// is opened by the thousand a second, during the sale: each opening read
+// the win and its drop from Redis (two round trips, five Redis commands). Now a code costs one read
+// per node per TTL, however often it is opened; the data changes only
+// when its series' next drop appears, and the page itself may be cached
+// for a minute (cardPageCache).
+const (
+	cardDataSize = 4096
+	cardDataTTL  = time.Second
+)
+
+// cachedCard is a share card's data and when it was read.
+type cachedCard struct {
+	card engine.ShareCard
+	at   time.Time
+}
+
+// shareCardOf returns code's card, read at most cardDataTTL ago. A code
+// that names no win is not kept: anyone can make up codes.
+func (s *Server) shareCardOf(ctx context.Context, code string) (engine.ShareCard, error) {
+	if c, ok := s.cardData.get(code); ok && time.Since(c.at) < cardDataTTL {
+		return c.card, nil
+	}
+	// The crowd that finds the card's second over asks at once: one of
+	// them reads it, the others wait for that answer.
+	v, err, _ := s.cardFlight.Do(code, func() (any, error) {
+		c, err := s.cfg.Shares.ShareCard(ctx, code)
+		if err != nil {
+			return nil, err
+		}
+		s.cardData.put(code, cachedCard{card: c, at: time.Now()})
+		return c, nil
+	})
+	if err != nil {
+		return engine.ShareCard{}, err
+	}
+	return v.(engine.ShareCard), nil
+}
 
 // Cache lifetimes: the image never changes; the page names the next drop
 // of a series, which appears later.
@@ -48,7 +89,7 @@ func (s *Server) shareCard(r *request) error {
 	code := r.args[0]
 	ctx, cancel := r.context()
 	defer cancel()
-	c, err := s.cfg.Shares.ShareCard(ctx, code)
+	c, err := s.shareCardOf(ctx, code)
 	if err != nil {
 		return s.pageError(r, err)
 	}
@@ -73,7 +114,7 @@ func (s *Server) shareImage(r *request) error {
 	if !ok {
 		ctx, cancel := r.context()
 		defer cancel()
-		c, err := s.cfg.Shares.ShareCard(ctx, code)
+		c, err := s.shareCardOf(ctx, code)
 		if err != nil {
 			return s.pageError(r, err)
 		}
