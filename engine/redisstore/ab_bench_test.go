@@ -78,7 +78,7 @@ func BenchmarkReserveScriptAB(b *testing.B) {
 	d := benchDrop(b, f, nUsers)
 	reqs := make([]engine.ReserveRequest, size)
 	next := 0
-	abPairs(b, f, "win", lib+res, abSource(b, "AB_LIB", lib)+abSource(b, "AB_RESERVE", res), redisstore.UseReserveScript,
+	abPairs(b, f, "win", redisstore.WithLibSource(lib, res), redisstore.WithLibSource(abSource(b, "AB_LIB", lib), abSource(b, "AB_RESERVE", res)), redisstore.UseReserveScript,
 		func() { reserveWins(b, f, d, reqs, &next, nUsers) }, size)
 	dropKeys(b, f, d)
 }
@@ -94,7 +94,7 @@ func BenchmarkReserveFirstWinsAB(b *testing.B) {
 	d := benchDrop(b, f, 0)
 	// abPairs: two warm-up blocks, then two blocks a pair, 50 calls each.
 	fw := newFirstWins(b, f, d, (b.N+1)*2*50*size)
-	abPairs(b, f, "win", lib+res, abSource(b, "AB_LIB", lib)+abSource(b, "AB_RESERVE", res), redisstore.UseReserveScript,
+	abPairs(b, f, "win", redisstore.WithLibSource(lib, res), redisstore.WithLibSource(abSource(b, "AB_LIB", lib), abSource(b, "AB_RESERVE", res)), redisstore.UseReserveScript,
 		func() { fw.step(size) }, size)
 	dropKeys(b, f, d)
 }
@@ -126,6 +126,7 @@ func BenchmarkSoldOutScriptAB(b *testing.B) {
 			}
 		}
 	}
-	abPairs(b, f, "press", lib+so, abSource(b, "AB_LIB", lib)+abSource(b, "AB_SOLDOUT", so), redisstore.UseSoldOutScript, step, size)
+	abPairs(b, f, "press", redisstore.WithLibSource(lib, so), redisstore.WithLibSource(abSource(b, "AB_LIB", lib), abSource(b, "AB_SOLDOUT", so)),
+		redisstore.UseSoldOutScript, step, size)
 	dropKeys(b, f, d)
 }

@@ -5,6 +5,10 @@ import "github.com/redis/go-redis/v9"
 // ReserveScriptSources are the reserve script's two parts as built in.
 func ReserveScriptSources() (lib, reserve string) { return libLua, reserveLua }
 
+// WithLibSource is withLib with lib as lib.lua: a script as the store
+// builds it, for an A/B pair whose variant changes lib.lua too.
+func WithLibSource(lib, body string) string { return parseLib(lib).prelude(body) + body }
+
 // SoldOutScriptSource is the sold-out script (soldout.lua) as built in;
 // it runs after lib.lua, as the reserve script does.
 func SoldOutScriptSource() string { return soldOutLua }

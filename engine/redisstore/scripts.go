@@ -8,7 +8,8 @@ import (
 
 // lib.lua is prepended to the scripts that change reservations, so shared
 // rules (ids, holds, release to the waitlist) exist once but every
-// operation is still a single atomic script.
+// operation is still a single atomic script; withLib (prelude.go) leaves
+// out the functions a script does not name.
 //
 //go:embed scripts/lib.lua
 var libLua string
@@ -50,36 +51,36 @@ var (
 	// the call left a running first-come sale without stock, the version
 	// of that sold_out news; a repeat of the same call returns the first
 	// run's replies, without the version.
-	reserveScript = redis.NewScript(libLua + reserveLua)
+	reserveScript = redis.NewScript(withLib(reserveLua))
 	// settleScript confirms or cancels one reservation. KEYS: drop,
 	// counters, reg, holds, wl, wlq, outbox, reservation. ARGV:
 	// prefix, drop, now, nonce, event nonce, id, actor, action. Returns {0, reservation}
 	// or {code}.
-	settleScript = redis.NewScript(libLua + settleLua)
+	settleScript = redis.NewScript(withLib(settleLua))
 	// expireScript expires due holds. KEYS: drop, counters, reg, holds,
 	// wl, wlq, outbox, call. ARGV: prefix, drop, now, nonce, event nonce,
 	// limit.
 	// Returns the number expired.
-	expireScript = redis.NewScript(libLua + expireLua)
+	expireScript = redis.NewScript(withLib(expireLua))
 	// endsaleScript ends the waitlist of a drop whose sale has ended, in
 	// steps. KEYS: drop, counters, reg, holds, wl, wlq, outbox, wlend,
 	// call. ARGV: prefix, drop, now, nonce, event nonce, limit. Returns the
 	// number of shoppers whose wait it ended.
-	endsaleScript = redis.NewScript(libLua + endsaleLua)
+	endsaleScript = redis.NewScript(withLib(endsaleLua))
 	// registerScript registers a shopper. KEYS: drop, counters, reg, refs,
 	// outbox, call. ARGV: prefix, drop, now, event nonce, user,
 	// ref, referral event nonce. Returns {0, at, created} or {code}.
-	registerScript = redis.NewScript(libLua + registerLua)
+	registerScript = redis.NewScript(withLib(registerLua))
 	// registerBatchScript registers a batch of shoppers for one drop.
 	// KEYS: drop, counters, reg, refs, outbox, call. ARGV: prefix, drop,
 	// now, event nonce, n, then user, ref, referral event nonce, bucket
 	// hash (keys.go's regHash) per request. Returns one {0, at, created}
 	// or {code} per request.
-	registerBatchScript = redis.NewScript(libLua + registerBatchLua)
+	registerBatchScript = redis.NewScript(withLib(registerBatchLua))
 	// viewScript reads one shopper's view. KEYS: drop, reg, wl, wlend.
 	// ARGV: prefix, user. Returns {found, registered, position,
 	// reservation, wait ended}.
-	viewScript = redis.NewScript(libLua + viewLua)
+	viewScript = redis.NewScript(withLib(viewLua))
 	// createScript creates a drop. KEYS: drop, counters, call. ARGV:
 	// field/value pairs. Returns {0, created} or {codeExists, field...}.
 	createScript = redis.NewScript(createLua)
@@ -87,29 +88,29 @@ var (
 	// owed to the waitlist. KEYS: drop, counters, reg, holds, wl, wlq,
 	// outbox. ARGV: prefix, drop, now, nonce, event nonce, '1' or '0'.
 	// Returns 0 or codeNotFound.
-	pauseScript = redis.NewScript(libLua + pauseLua)
+	pauseScript = redis.NewScript(withLib(pauseLua))
 	// statsScript reads the counters. KEYS: drop, counters, reg, wl.
 	// Returns the counters of engine.Stats, or codeNotFound.
 	statsScript = redis.NewScript(statsLua)
 	// shareScript finds a reservation by its share code (read only).
 	// KEYS: share index. ARGV: prefix, the code's own part, the code.
 	// Returns the reservation, or an empty array.
-	shareScript = redis.NewScript(libLua + shareLua)
+	shareScript = redis.NewScript(withLib(shareLua))
 	// soldOutScript answers keyed reserve presses for a drop with no
 	// stock, as reserveScript would. KEYS: drop, counters, reg, wl, call,
 	// then one idempotency key per request. ARGV: prefix, drop, now, event
 	// nonce, idempotency TTL, n, then user, quantity and fingerprint per
 	// request. Returns {0} (not sold out: ask reserveScript) or
 	// {1, reply...} in reserveScript's form.
-	soldOutScript = redis.NewScript(libLua + soldOutLua)
+	soldOutScript = redis.NewScript(withLib(soldOutLua))
 	// readReservationScript reads one reservation in either layout
 	// (lib.lua's res_get). KEYS: drop. ARGV: prefix, id. Returns
 	// res_reply's form, or an empty array when there is none.
-	readReservationScript = redis.NewScript(libLua + `
+	readReservationScript = redis.NewScript(withLib(`
 P = ARGV[1]
 if KEYS[1] ~= P .. 'drop' then return redis.error_reply('ERR flashdrop: malformed reservation read') end
 local r = res_reply(ARGV[2])
 if r[2] == '' then return {} end
 return r
-`)
+`))
 )

@@ -42,16 +42,16 @@ var (
 	// KEYS: drop, counters, reg, holds, wl, wlq, outbox, draw, order.
 	// ARGV: prefix, drop, now, nonce, event nonce, start, k, then k
 	// (ticket, user) pairs. Returns {code, cursor}.
-	drawStepScript = redis.NewScript(libLua + drawStepLua)
+	drawStepScript = redis.NewScript(withLib(drawStepLua))
 	// announceScript emits a moment's event once. KEYS: drop, outbox,
 	// week. ARGV: prefix, drop, now, event nonce, moment, grace (ms).
 	// Returns 0 not due, 1 emitted, 2 done before, 3 not found, 4 too old.
-	announceScript = redis.NewScript(libLua + announceLua)
+	announceScript = redis.NewScript(withLib(announceLua))
 	// fanOutScript emits one batch of a fan-out. KEYS: drop, outbox,
 	// week, fan set. ARGV: prefix, drop, now, event nonce, kind, expect,
 	// next, last, final, users.... Returns {code, done, cursor, in pass,
 	// final, passes}.
-	fanOutScript = redis.NewScript(libLua + fanOutLua)
+	fanOutScript = redis.NewScript(withLib(fanOutLua))
 	// seriesScript creates or deletes a series once per call. KEYS: cfg,
 	// call. ARGV: 'create', json | 'delete'. Returns 1 (created or
 	// deleted) or 0 (exists, or missing).
