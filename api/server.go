@@ -82,7 +82,7 @@ type Config struct {
 // WithEngine returns c with the services of eng and adm, and webhooks if
 // hooks is not nil.
 func (c Config) WithEngine(eng *engine.Engine, adm *engine.Admission, hooks *engine.Webhooks) Config {
-	c.Drops, c.Shoppers, c.Reservations, c.Admission, c.Shares = eng, eng, eng, adm, eng
+	c.Drops, c.Shoppers, c.Reservations, c.Admission, c.Shares = eng, adm, eng, adm, eng
 	c.Series, c.Draws = eng, eng
 	if hooks != nil {
 		c.Webhooks = hooks

@@ -129,6 +129,9 @@ type Admission struct {
 	// the store's cheap sold-out calls (nil when there is no flag or the
 	// store cannot: those presses go to the lanes).
 	soldOutKeyed *coalescer[ReserveRequest, ReserveResult]
+	// shopperViews coalesce shoppers' views of a drop when the store can
+	// read them in batches (nil otherwise: one store call each).
+	shopperViews *coalescer[string, ShopperView]
 	// learner is o.SoldOut when it can learn a sell-out (nil otherwise).
 	learner SoldOutLearner
 	// reserves are the reserve lanes, one per drop.
@@ -178,6 +181,17 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			return res, nil
+		})
+	}
+	if bv, ok := eng.store.(BatchViewer); ok {
+		a.shopperViews = newCoalescer(o.Batch, func(drop string, users []string) ([]ShopperView, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), o.Batch.Timeout)
+			defer cancel()
+			vs, err := bv.ShopperViews(ctx, drop, users)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			}
+			return vs, err
 		})
 	}
 	if so, ok := eng.store.(SoldOutStore); ok && o.SoldOut != nil {
@@ -277,6 +291,22 @@ func (a *Admission) register(ctx context.Context, drop, user, ref string) (Regis
 	return res.Registration, res.Created, res.Err
 }
 
+// ShopperView returns what user sees of drop (Engine.ShopperView),
+// read with the concurrent views of the same drop when the store can.
+func (a *Admission) ShopperView(ctx context.Context, drop, user string) (ShopperView, error) {
+	if a.shopperViews == nil {
+		return a.eng.ShopperView(ctx, drop, user)
+	}
+	if err := ValidateDropID(drop); err != nil {
+		return ShopperView{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
+	}
+	if err := ValidateUser(user); err != nil {
+		return ShopperView{}, err
+	}
+	v, err := a.shopperViews.do(drop, user)
+	return a.eng.finishView(ctx, drop, user, v, err)
+}
+
 // View returns a drop and its counters as of at most ViewTTL ago.
 func (a *Admission) View(ctx context.Context, drop string) (Drop, Stats, error) {
 	if err := ValidateDropID(drop); err != nil {
@@ -307,6 +337,9 @@ func (a *Admission) Close() error {
 	}
 	if a.soldOutKeyed != nil {
 		a.soldOutKeyed.close()
+	}
+	if a.shopperViews != nil {
+		a.shopperViews.close()
 	}
 	a.reserves.close()
 	return nil

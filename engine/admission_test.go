@@ -298,7 +298,15 @@ func TestAdmissionKeyedPressAfterSellOut(t *testing.T) {
 // batch's size.
 type regLaneStore struct {
 	laneStore
-	regSizes chan int
+	regSizes  chan int
+	viewSizes chan int
+}
+
+// ShopperViews answers every shopper as not registered, echoing her id
+// nowhere: the test counts calls.
+func (s *regLaneStore) ShopperViews(_ context.Context, _ string, users []string) ([]engine.ShopperView, error) {
+	s.viewSizes <- len(users)
+	return make([]engine.ShopperView, len(users)), nil
 }
 
 func (s *regLaneStore) RegisterBatch(_ context.Context, drop string, now time.Time, reqs []engine.RegisterRequest) ([]engine.RegisterResult, error) {
@@ -315,12 +323,12 @@ func (s *regLaneStore) RegisterBatch(_ context.Context, drop string, now time.Ti
 // busy), a send to the waiting lane worker makes it the next goroutine to
 // run; unless it yields before cutting its batch, it takes the first
 // request alone, and every other one after it in turn (64 store calls for
-// 64 requests, as measured before the yield). Both lanes: reservations and
-// registrations.
+// 64 requests, as measured before the yield). Every lane: reservations,
+// registrations and shoppers' views.
 func TestBatchesFormOnABusyNode(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const n = 64
-	st := &regLaneStore{laneStore: laneStore{entered: make(chan int, n)}, regSizes: make(chan int, n)}
+	st := &regLaneStore{laneStore: laneStore{entered: make(chan int, n)}, regSizes: make(chan int, n), viewSizes: make(chan int, n)}
 	// Registration of the stub drop is open at this time (the real
 	// clock would leave its window one day).
 	clock := engine.NewManualClock(time.Unix(1.5e9, 0))
@@ -344,6 +352,10 @@ func TestBatchesFormOnABusyNode(t *testing.T) {
 			_, _, err := a.Register(context.Background(), "stub", fmt.Sprint("u", i), "")
 			return err
 		}, st.regSizes},
+		{"view", func(i int) error {
+			_, err := a.ShopperView(context.Background(), "stub", fmt.Sprint("u", i))
+			return err
+		}, st.viewSizes},
 	} {
 		gate := make(chan struct{})
 		var wg sync.WaitGroup
@@ -385,6 +397,7 @@ type echoStore struct {
 	failEvery    int64
 	reserves     atomic.Int64
 	registers    atomic.Int64
+	views        atomic.Int64
 	holdRegister chan struct{} // RegisterBatch waits on it when set
 }
 
@@ -415,13 +428,25 @@ func (s *echoStore) RegisterBatch(_ context.Context, drop string, now time.Time,
 	return out, nil
 }
 
+// ShopperViews echoes each shopper's id in her view's reservation.
+func (s *echoStore) ShopperViews(_ context.Context, drop string, users []string) ([]engine.ShopperView, error) {
+	if n := s.views.Add(1); s.failEvery > 0 && n%s.failEvery == 0 {
+		return nil, errEchoDown
+	}
+	out := make([]engine.ShopperView, len(users))
+	for i, u := range users {
+		out[i].Reservation = &engine.Reservation{Drop: drop, User: u}
+	}
+	return out, nil
+}
+
 // TestLanesAnswerEachCallerItsOwn: the lanes recycle their calls and
 // answer channels, so an answer sent twice, or a call touched after its
 // answer, would reach the next shopper who got that call. Many shoppers
-// press and register at once, over and over, on lanes of two workers
-// whose store fails every seventh batch; each must get her own answer
-// every time, or the batch's failure (run with -race, it also checks that
-// a recycled call is not read by a worker any more).
+// press, register and read their views at once, over and over, on lanes
+// of two workers whose store fails every seventh batch; each must get her
+// own answer every time, or the batch's failure (run with -race, it also
+// checks that a recycled call is not read by a worker any more).
 func TestLanesAnswerEachCallerItsOwn(t *testing.T) {
 	st := &echoStore{failEvery: 7}
 	clock := engine.NewManualClock(time.Unix(1.5e9, 0)) // registration open, as in TestBatchesFormOnABusyNode
@@ -436,7 +461,19 @@ func TestLanesAnswerEachCallerItsOwn(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for p := range presses {
-				if p%2 == 0 {
+				if p%3 == 2 {
+					v, err := a.ShopperView(context.Background(), "stub", user)
+					if errors.Is(err, errEchoDown) && errors.Is(err, engine.ErrUnavailable) {
+						failed.Add(1)
+						continue
+					}
+					if err != nil || v.Reservation == nil || v.Reservation.User != user {
+						errs <- fmt.Errorf("%s's view %d answered %+v, %v", user, p, v.Reservation, err)
+						return
+					}
+					continue
+				}
+				if p%3 == 0 {
 					res, err := a.Reserve(context.Background(), "stub", engine.ReserveRequest{User: user, Quantity: 1})
 					if errors.Is(err, errEchoDown) && errors.Is(err, engine.ErrUnavailable) {
 						failed.Add(1)

@@ -367,6 +367,12 @@ func (e *Engine) ShopperView(ctx context.Context, drop, user string) (ShopperVie
 		return ShopperView{}, err
 	}
 	v, err := e.store.ShopperView(ctx, drop, user)
+	return e.finishView(ctx, drop, user, v, err)
+}
+
+// finishView adds to the store's view of user the draw ticket, which is
+// derived, not stored.
+func (e *Engine) finishView(ctx context.Context, drop, user string, v ShopperView, err error) (ShopperView, error) {
 	if err != nil || !v.Registered {
 		return v, wrap("shopper view", drop, err)
 	}

@@ -110,6 +110,16 @@ type BatchRegistrar interface {
 	RegisterBatch(ctx context.Context, drop string, now time.Time, reqs []RegisterRequest) ([]RegisterResult, error)
 }
 
+// BatchViewer is a Store that reads many shoppers' views of one drop in
+// one call, each as Store.ShopperView would. Admission gathers concurrent
+// views into such calls when the store offers them: a shopper's page asks
+// for her view when it opens and every 2 s while she waits on the
+// waitlist, and one round trip each was most of what serving a view
+// cost.
+type BatchViewer interface {
+	ShopperViews(ctx context.Context, drop string, users []string) ([]ShopperView, error)
+}
+
 // SoldOutStore is a Store that answers keyed reserve requests for a drop
 // whose stock is gone more cheaply than ReserveBatch, with the answer
 // ReserveBatch would give: the one already stored under the request's

@@ -77,9 +77,10 @@ var (
 	// hash (keys.go's regHash) per request. Returns one {0, at, created}
 	// or {code} per request.
 	registerBatchScript = redis.NewScript(withLib(registerBatchLua))
-	// viewScript reads one shopper's view. KEYS: drop, reg, wl, wlend.
-	// ARGV: prefix, user. Returns {found, registered, position,
-	// reservation, wait ended}.
+	// viewScript reads shoppers' views of one drop. KEYS: drop, reg, wl,
+	// wlend. ARGV: prefix, then the users. Returns {0} for a missing drop,
+	// else {1, then registered, position, <reservation> or {}, waitlist
+	// ended per user}.
 	viewScript = redis.NewScript(withLib(viewLua))
 	// createScript creates a drop. KEYS: drop, counters, call. ARGV:
 	// field/value pairs. Returns {0, created} or {codeExists, field...}.

@@ -630,24 +630,47 @@ func (s *Store) EndWaitlist(ctx context.Context, drop string, now time.Time, lim
 
 // ShopperView implements engine.Store.
 func (s *Store) ShopperView(ctx context.Context, drop, user string) (engine.ShopperView, error) {
-	k := keysFor(drop)
-	v, err := viewScript.Run(ctx, s.rdb, []string{k.drop, k.reg, k.wl, k.wlend}, k.prefix, user).Slice()
+	vs, err := s.ShopperViews(ctx, drop, []string{user})
 	if err != nil {
 		return engine.ShopperView{}, err
 	}
+	return vs[0], nil
+}
+
+// ShopperViews implements engine.BatchViewer: the views of users of one
+// drop, in their order, from one script call.
+func (s *Store) ShopperViews(ctx context.Context, drop string, users []string) ([]engine.ShopperView, error) {
+	k := keysFor(drop)
+	args := make([]any, 0, 1+len(users))
+	args = append(args, k.prefix)
+	for _, u := range users {
+		args = append(args, u)
+	}
+	v, err := viewScript.Run(ctx, s.rdb, []string{k.drop, k.reg, k.wl, k.wlend}, args...).Slice()
+	if err != nil {
+		return nil, err
+	}
 	r := reply(v)
 	if r.int(0) == 0 {
-		return engine.ShopperView{}, fmt.Errorf("%w: drop %q", engine.ErrNotFound, drop)
+		return nil, fmt.Errorf("%w: drop %q", engine.ErrNotFound, drop)
 	}
-	view := engine.ShopperView{Registered: r.int(1) == 1, WaitlistEnded: r.int(4) == 1}
-	if pos := r.int(2); pos > 0 {
-		view.WaitlistPosition = &pos
+	out := make([]engine.ShopperView, len(users))
+	for i := range users {
+		at := 1 + 4*i
+		view := engine.ShopperView{Registered: r.int(at) == 1, WaitlistEnded: r.int(at+3) == 1}
+		if pos := r.int(at + 1); pos > 0 {
+			view.WaitlistPosition = &pos
+		}
+		if res := r.slice(at + 2); len(res) > 0 {
+			rr := decodeReservation(drop, res)
+			view.Reservation = &rr
+		}
+		out[i] = view
 	}
-	if res := r.slice(3); len(res) > 0 {
-		rr := decodeReservation(drop, res)
-		view.Reservation = &rr
+	if r.err != nil {
+		return nil, r.err
 	}
-	return view, r.err
+	return out, nil
 }
 
 // Stats implements engine.Store.

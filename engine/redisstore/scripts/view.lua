@@ -1,15 +1,25 @@
--- view.lua: what one shopper sees of a drop (read only).
+-- view.lua: what shoppers see of a drop (read only), for one or many
+-- shoppers at once (Admission gathers the concurrent views of a drop).
 --
 -- KEYS[1] drop   KEYS[2] reg   KEYS[3] wl   KEYS[4] wlend
--- ARGV[1] key prefix   ARGV[2] user
+-- ARGV[1] key prefix   ARGV[2..] users
 --
--- Returns {found (0|1), registered (0|1), waitlist position (0 = none),
+-- Returns {0} when the drop does not exist, else {1, then per user:
+--          registered (0|1), waitlist position (0 = none),
 --          <reservation> or empty, waitlist ended (0|1)}
 
 P, K_REG = ARGV[1], KEYS[2]
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0, {}, 0} end
-local at, _, rid = user_get(ARGV[2])
-local rank = redis.call('ZRANK', KEYS[3], ARGV[2])
-local res = {}
-if rid and rid ~= '' then res = res_reply(rid) end
-return {1, at and 1 or 0, rank and rank + 1 or 0, res, redis.call('SISMEMBER', KEYS[4], ARGV[2])}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local out = {1}
+for i = 2, #ARGV do
+  local user = ARGV[i]
+  local at, _, rid = user_get(user)
+  local rank = redis.call('ZRANK', KEYS[3], user)
+  local res = {}
+  if rid and rid ~= '' then res = res_reply(rid) end
+  out[#out + 1] = at and 1 or 0
+  out[#out + 1] = rank and rank + 1 or 0
+  out[#out + 1] = res
+  out[#out + 1] = redis.call('SISMEMBER', KEYS[4], user)
+end
+return out
