@@ -28,13 +28,14 @@ const cardCacheSize = 512
 // cardDataSize bounds the share cards' data kept for their pages, and
 // cardDataTTL how old it may be. A winner's link shared on social media
 // is opened by the thousand a second, during the sale: each opening read
-// the win and its drop from Redis (two round trips, five Redis commands). Now a code costs one read
-// per node per TTL, however often it is opened; the data changes only
-// when its series' next drop appears, and the page itself may be cached
-// for a minute (cardPageCache).
+// the win and its drop from Redis (two round trips, five Redis
+// commands). Now a code costs one read per node per TTL, however often it
+// is opened; the data changes only when its series' next drop appears,
+// and the page itself may be cached for a minute (cardPageCache).
 const (
-	cardDataSize = 4096
-	cardDataTTL  = time.Second
+	cardDataSize    = 4096
+	cardDataTTL     = time.Second
+	cardReadTimeout = 5 * time.Second
 )
 
 // cachedCard is a share card's data and when it was read.
@@ -50,9 +51,13 @@ func (s *Server) shareCardOf(ctx context.Context, code string) (engine.ShareCard
 		return c.card, nil
 	}
 	// The crowd that finds the card's second over asks at once: one of
-	// them reads it, the others wait for that answer.
+	// them reads it, the others wait for that answer. The read is not
+	// cut short when the asker who started it goes away (its request's
+	// context), since the others wait for it too.
 	v, err, _ := s.cardFlight.Do(code, func() (any, error) {
-		c, err := s.cfg.Shares.ShareCard(ctx, code)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cardReadTimeout)
+		defer cancel()
+		c, err := s.cfg.Shares.ShareCard(rctx, code)
 		if err != nil {
 			return nil, err
 		}
