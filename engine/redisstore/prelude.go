@@ -77,28 +77,16 @@ func parseLib(src string) libParts {
 		i = end
 	}
 	flush()
-	funcs := map[string]bool{}
+	l.uses = map[string][]string{}
 	for _, p := range l.parts {
 		if p.name != "" {
-			funcs[p.name] = true
+			l.uses[p.name] = nil
 		}
 	}
-	names := func(text string) []string {
-		var out []string
-		seen := map[string]bool{}
-		for _, w := range luaName.FindAllString(text, -1) {
-			if funcs[w] && !seen[w] {
-				seen[w] = true
-				out = append(out, w)
-			}
-		}
-		return out
-	}
-	l.uses = map[string][]string{}
 	var code strings.Builder
 	for _, p := range l.parts {
 		if p.name != "" {
-			l.uses[p.name] = names(p.text)
+			l.uses[p.name] = l.names(p.text)
 			continue
 		}
 		for _, line := range strings.Split(p.text, "\n") {
@@ -107,8 +95,21 @@ func parseLib(src string) libParts {
 			}
 		}
 	}
-	l.always = names(code.String())
+	l.always = l.names(code.String())
 	return l
+}
+
+// names lists, once each, the lib functions text names as a word.
+func (l libParts) names(text string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, w := range luaName.FindAllString(text, -1) {
+		if _, ok := l.uses[w]; ok && !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // needs is the set of lib functions body names, directly or not.
@@ -124,10 +125,8 @@ func (l libParts) needs(body string) map[string]bool {
 			visit(n)
 		}
 	}
-	for _, w := range luaName.FindAllString(body, -1) {
-		if _, ok := l.uses[w]; ok {
-			visit(w)
-		}
+	for _, n := range l.names(body) {
+		visit(n)
 	}
 	for _, n := range l.always {
 		visit(n)
