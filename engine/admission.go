@@ -297,14 +297,7 @@ func (a *Admission) ShopperView(ctx context.Context, drop, user string) (Shopper
 	if a.shopperViews == nil {
 		return a.eng.ShopperView(ctx, drop, user)
 	}
-	if err := ValidateDropID(drop); err != nil {
-		return ShopperView{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
-	}
-	if err := ValidateUser(user); err != nil {
-		return ShopperView{}, err
-	}
-	v, err := a.shopperViews.do(drop, user)
-	return a.eng.finishView(ctx, drop, user, v, err)
+	return a.eng.viewWith(ctx, drop, user, func() (ShopperView, error) { return a.shopperViews.do(drop, user) })
 }
 
 // View returns a drop and its counters as of at most ViewTTL ago.

@@ -360,19 +360,20 @@ func (e *Engine) ExpireDrop(ctx context.Context, drop string) (int, error) {
 
 // ShopperView returns what user sees of drop (SPEC §4 `me`).
 func (e *Engine) ShopperView(ctx context.Context, drop, user string) (ShopperView, error) {
+	return e.viewWith(ctx, drop, user, func() (ShopperView, error) { return e.store.ShopperView(ctx, drop, user) })
+}
+
+// viewWith checks the request, reads the store's view of user with read
+// (one store call, or Admission's lane), and adds the draw ticket, which
+// is derived, not stored.
+func (e *Engine) viewWith(ctx context.Context, drop, user string, read func() (ShopperView, error)) (ShopperView, error) {
 	if err := ValidateDropID(drop); err != nil {
 		return ShopperView{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
 	if err := ValidateUser(user); err != nil {
 		return ShopperView{}, err
 	}
-	v, err := e.store.ShopperView(ctx, drop, user)
-	return e.finishView(ctx, drop, user, v, err)
-}
-
-// finishView adds to the store's view of user the draw ticket, which is
-// derived, not stored.
-func (e *Engine) finishView(ctx context.Context, drop, user string, v ShopperView, err error) (ShopperView, error) {
+	v, err := read()
 	if err != nil || !v.Registered {
 		return v, wrap("shopper view", drop, err)
 	}
