@@ -65,15 +65,7 @@ func newNetRig(t *testing.T) *netRig {
 	}
 	t.Cleanup(func() { _ = rs.Close() })
 	ns := natstest.Start(t)
-	tp := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	proxy := func(name, upstream string) *toxiproxy.Proxy {
-		p := toxiproxy.NewProxy(tp, name, "127.0.0.1:0", upstream)
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(p.Stop)
-		return p
-	}
+	proxy := toxiproxies(t)
 	r := &netRig{t: t, redis: proxy("redis", rs.Addr), nats: proxy("nats", strings.TrimPrefix(ns.URL(), "nats://")), rdb: rs.Client()}
 	t.Cleanup(func() { r.rdb.Close() })
 	r.m, r.clock, _ = startServe(t, "--redis-url", "redis://"+r.redis.Listen, "--nats-url", "nats://"+r.nats.Listen,
@@ -90,6 +82,20 @@ func newNetRig(t *testing.T) *netRig {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// toxiproxies returns a maker of started in-process toxiproxy proxies on
+// loopback, each stopped when t ends.
+func toxiproxies(t *testing.T) func(name, upstream string) *toxiproxy.Proxy {
+	tp := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	return func(name, upstream string) *toxiproxy.Proxy {
+		p := toxiproxy.NewProxy(tp, name, "127.0.0.1:0", upstream)
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Stop)
+		return p
+	}
 }
 
 // toxic adds a toxic to p (JSON as toxiproxy's API takes it) and returns

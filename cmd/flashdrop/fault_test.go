@@ -16,10 +16,7 @@ import (
 	"testing"
 	"time"
 
-	toxiproxy "github.com/Shopify/toxiproxy/v2"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/rs/zerolog"
 
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 	"github.com/flashdrop/flashdrop/internal/history"
@@ -152,12 +149,7 @@ func nodeKillRun(t *testing.T, restart bool) {
 	// that its relay holds entries it read and cannot publish when it is
 	// killed: the takeover (its own by name, or the survivors' claim) is
 	// then certain to have work, not left to the timing of the kill.
-	tp := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	victimNATS := toxiproxy.NewProxy(tp, "victim-nats", "127.0.0.1:0", strings.TrimPrefix(ns.URL(), "nats://"))
-	if err := victimNATS.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(victimNATS.Stop)
+	victimNATS := toxiproxies(t)("victim-nats", strings.TrimPrefix(ns.URL(), "nats://"))
 	var nodes []*node
 	var targets []string
 	for i := 1; i <= 3; i++ {
