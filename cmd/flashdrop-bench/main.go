@@ -529,7 +529,7 @@ func (b *bench) measure() error {
 	// one full bench to the next, and by hand (2026-12-05, 11:40 UTC) Redis
 	// spent 9.0 to 16.3 µs per registration in runs minutes apart on the
 	// same binaries. No round is profiled (the profiler cost serve about
-	// 7 % of its CPU in that run): a fifth run after them is, and it counts
+	// 7 % of its CPU in that run): a fourth run after them is, and it counts
 	// for the profile only.
 	now := time.Now()
 	var regRounds []dayRound
