@@ -225,6 +225,16 @@ func nodeKillRun(t *testing.T, restart bool) {
 			go func() {
 				defer close(drained)
 				<-stall
+				// Kill once the victim holds an entry it read and cannot
+				// publish. Which relay reads an entry is Redis's choice
+				// among the blocked readers, and a rush that sells out
+				// early makes few entries, so the first third of the
+				// rush can pass with none read by the victim (CI, 16:17
+				// UTC 2026-12-05); the sweeper's expiries go on making
+				// entries after it.
+				for end := time.Now().Add(20 * time.Second); pending(drop) <= 0 && time.Now().Before(end); {
+					time.Sleep(5 * time.Millisecond)
+				}
 				killedAt = time.Now()
 				down.Store(true)
 				victim.kill()
