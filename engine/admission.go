@@ -108,6 +108,10 @@ type AdmissionOptions struct {
 	// OnSoldOutKeyed is told how many keyed presses each call of the
 	// store's cheap sold-out answer (SoldOutStore) answered.
 	OnSoldOutKeyed func(n int)
+	// Drops, if set, is the node's shared list of drops (the front page
+	// reads it; Invalidate refreshes it). Default: a list of its own, kept
+	// for ViewTTL.
+	Drops *DropList
 }
 
 // Admission is the engine's front door for shoppers' requests under load:
@@ -154,7 +158,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 	if o.OnSoldOutKeyed == nil {
 		o.OnSoldOutKeyed = func(int) {}
 	}
-	a := &Admission{eng: eng, o: o, views: newDropViews(eng, o.ViewTTL)}
+	a := &Admission{eng: eng, o: o, views: newDropViews(eng, o.ViewTTL, o.Drops)}
 	a.learner, _ = o.SoldOut.(SoldOutLearner)
 	a.reserves = newCoalescer(o.Batch, func(drop string, reqs []ReserveRequest) ([]ReserveResult, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), o.Batch.Timeout)
@@ -312,7 +316,7 @@ func (a *Admission) View(ctx context.Context, drop string) (Drop, Stats, error) 
 // the front page: a listing reads every drop's configuration (a round
 // trip and a read per drop), and shoppers load that page by the thousand
 // before a sale. The slice is shared: callers must not change it.
-func (a *Admission) Drops(ctx context.Context) ([]Drop, error) { return a.views.list(ctx) }
+func (a *Admission) Drops(ctx context.Context) ([]Drop, error) { return a.views.drops.Drops(ctx) }
 
 // Invalidate forgets the cached view of a drop, and the cached list of
 // drops, after an admin change (pause, resume, creation) that this node
@@ -400,10 +404,9 @@ type dropViews struct {
 	mu      sync.Mutex
 	entries map[string]*viewEntry
 
-	// The list of drops, refreshed by one caller at a time (listMu).
-	listMu   sync.Mutex
-	listed   []Drop
-	listedAt time.Time
+	// drops is the list of drops, shared with the node's background
+	// workers when AdmissionOptions.Drops says so.
+	drops *DropList
 }
 
 type viewEntry struct {
@@ -418,8 +421,11 @@ type viewEntry struct {
 // for any number of drops that do not exist.
 const maxCachedViews = 10000
 
-func newDropViews(eng *Engine, ttl time.Duration) *dropViews {
-	return &dropViews{eng: eng, ttl: ttl, now: time.Now, entries: map[string]*viewEntry{}}
+func newDropViews(eng *Engine, ttl time.Duration, drops *DropList) *dropViews {
+	if drops == nil {
+		drops = NewDropList(eng, ttl)
+	}
+	return &dropViews{eng: eng, ttl: ttl, now: time.Now, entries: map[string]*viewEntry{}, drops: drops}
 }
 
 // get returns the drop and its counters as of at most ttl ago.
@@ -470,29 +476,11 @@ func (c *dropViews) evictLocked() {
 	}
 }
 
-// list returns every drop as of at most ttl ago.
-func (c *dropViews) list(ctx context.Context) ([]Drop, error) {
-	c.listMu.Lock()
-	defer c.listMu.Unlock()
-	if !c.listedAt.IsZero() && c.now().Sub(c.listedAt) < c.ttl {
-		return c.listed, nil
-	}
-	ds, err := c.eng.Drops(ctx)
-	if err != nil {
-		// Not remembered, as in get: the next caller tries again.
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	c.listed, c.listedAt = ds, c.now()
-	return ds, nil
-}
-
 // invalidate forgets a drop and the list, after an admin change such as
 // pause or creation.
 func (c *dropViews) invalidate(id string) {
 	c.mu.Lock()
 	delete(c.entries, id)
 	c.mu.Unlock()
-	c.listMu.Lock()
-	c.listedAt = time.Time{}
-	c.listMu.Unlock()
+	c.drops.Invalidate()
 }

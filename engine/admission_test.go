@@ -675,3 +675,43 @@ func TestAdmissionListsDropsOncePerTTL(t *testing.T) {
 		t.Fatalf("after a failed listing the next asks again: %q", got)
 	}
 }
+
+// sweptStore is a listStore whose expiry steps find nothing (and no hold).
+type sweptStore struct{ listStore }
+
+func (s *sweptStore) ExpireDue(context.Context, string, time.Time, int) (int, time.Time, error) {
+	return 0, time.Time{}, nil
+}
+
+// TestDropListSharedByTheNodesWorkers: a node's sweeper and front page
+// read one list of drops per TTL between them, and a drop the node makes
+// (Admission.Invalidate) reaches the sweeper's next pass too.
+func TestDropListSharedByTheNodesWorkers(t *testing.T) {
+	st := &sweptStore{}
+	a := stubDrop
+	a.ID = "a"
+	st.add(a)
+	e := engine.New(st, engine.Options{})
+	list := engine.NewDropList(e, time.Hour)
+	adm := engine.NewAdmission(e, engine.AdmissionOptions{Drops: list})
+	t.Cleanup(func() { _ = adm.Close() })
+	sw := engine.NewSweeper(e, engine.SweeperOptions{Drops: list})
+	for range 3 {
+		if _, _, err := sw.SweepOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := adm.Drops(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.listings.Load(); n != 1 {
+		t.Fatalf("three sweeps and three pages listed the drops %d times within the TTL, want 1", n)
+	}
+	adm.Invalidate("b")
+	if _, _, err := sw.SweepOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := st.listings.Load(); n != 2 {
+		t.Fatalf("%d listings after Invalidate and a sweep, want 2", n)
+	}
+}

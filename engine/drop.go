@@ -210,6 +210,26 @@ func (d Drop) Validate() error {
 	return nil
 }
 
+// SettleAfter is how long after the deadline of a drop's last possible
+// hold (its sale's end plus its hold time) the drop is settled: the
+// scheduler's last announcement is past its grace (SchedulerOptions.Grace
+// by default), every hold has expired or been settled, and nothing about
+// the drop changes by itself any more.
+const SettleAfter = 24 * time.Hour
+
+// Settled says whether d is settled at now (SettleAfter). A node keeps a
+// settled drop's configuration rather than reading it again each second,
+// and relays its outbox, which only an admin's act can add to, rarely.
+func (d Drop) Settled(now time.Time) bool {
+	return !d.SaleEndsAt.IsZero() &&
+		!now.Before(d.SaleEndsAt.Add(time.Duration(d.HoldSeconds)*time.Second+SweepSkew+SettleAfter))
+}
+
+// endedAt says whether d's sale has an end and it has come at now.
+func (d Drop) endedAt(now time.Time) bool {
+	return !d.SaleEndsAt.IsZero() && !now.Before(d.SaleEndsAt)
+}
+
 // State is the drop's lifecycle state at now. available is the current
 // number of units in stock; it only matters once the sale is open.
 func (d Drop) State(now time.Time, available int64) State {

@@ -301,10 +301,11 @@ func (e *Engine) checkReservationCall(id, actor string) error {
 	return nil
 }
 
-// ExpireDue is one step of the expiry sweeper: across all drops it expires
-// holds whose deadline has passed, at most ExpireStep per drop, and returns
-// how many it expired. Safe to run on many nodes at once: the store decides
-// each expiry atomically, so a hold is released exactly once.
+// ExpireDue is one step of the expiry sweeper over every drop, whatever
+// their holds: it expires holds whose deadline has passed, at most
+// ExpireStep per drop, and returns how many it expired. Safe to run on
+// many nodes at once: the store decides each expiry atomically, so a hold
+// is released exactly once. (A Sweeper skips drops that have nothing due.)
 func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
 	ds, err := e.store.Drops(ctx)
 	if err != nil {
@@ -314,8 +315,8 @@ func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
 	for _, d := range ds {
-		n, err := e.sweepDrop(ctx, d.ID, now, !d.SaleEndsAt.IsZero() && !now.Before(d.SaleEndsAt))
-		total += n
+		sw, err := e.sweepDrop(ctx, d.ID, now, d.endedAt(now))
+		total += sw.expired
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -323,15 +324,27 @@ func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
 	return total, errors.Join(errs...)
 }
 
+// swept is what one sweep of one drop did and found.
+type swept struct {
+	expired int
+	// next is the earliest deadline of the holds left (zero if none).
+	next time.Time
+	// waitlistEnded: the sale had ended and every shopper still waiting
+	// was told so.
+	waitlistEnded bool
+}
+
 // sweepDrop is one sweep of one drop: an expiry step and, once its sale
-// has ended, the end of its waitlist. It returns the holds expired.
-func (e *Engine) sweepDrop(ctx context.Context, drop string, now time.Time, ended bool) (int, error) {
-	n, err := e.store.ExpireDue(ctx, drop, now, e.expireStep)
+// has ended, the end of its waitlist.
+func (e *Engine) sweepDrop(ctx context.Context, drop string, now time.Time, ended bool) (swept, error) {
+	var sw swept
+	var err error
+	sw.expired, sw.next, err = e.store.ExpireDue(ctx, drop, now, e.expireStep)
 	if err != nil {
-		return n, fmt.Errorf("expire drop=%s: %w", drop, err)
+		return sw, fmt.Errorf("expire drop=%s: %w", drop, err)
 	}
 	if !ended {
-		return n, nil
+		return sw, nil
 	}
 	// Released units of an ended sale go back to stock, never down the
 	// waitlist, so ending the waitlist before every hold has expired is
@@ -339,13 +352,14 @@ func (e *Engine) sweepDrop(ctx context.Context, drop string, now time.Time, ende
 	for step := 0; step < 64 && ctx.Err() == nil; step++ {
 		done, err := e.store.EndWaitlist(ctx, drop, now, e.expireStep)
 		if err != nil {
-			return n, fmt.Errorf("end waitlist drop=%s: %w", drop, err)
+			return sw, fmt.Errorf("end waitlist drop=%s: %w", drop, err)
 		}
 		if done < e.expireStep {
+			sw.waitlistEnded = true
 			break
 		}
 	}
-	return n, nil
+	return sw, nil
 }
 
 // ExpireDrop is one sweep of a single drop: at most ExpireStep holds
@@ -355,7 +369,8 @@ func (e *Engine) ExpireDrop(ctx context.Context, drop string) (int, error) {
 	if err := ValidateDropID(drop); err != nil {
 		return 0, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
-	return e.sweepDrop(ctx, drop, e.clock.Now(), true)
+	sw, err := e.sweepDrop(ctx, drop, e.clock.Now(), true)
+	return sw.expired, err
 }
 
 // ShopperView returns what user sees of drop (SPEC §4 `me`).

@@ -50,6 +50,10 @@ type SchedulerOptions struct {
 	Grace time.Duration
 	// OnError is told about failed work; the scheduler keeps going.
 	OnError func(error)
+	// Drops lists the drops to work on; default the Engine (the store,
+	// on every tick). A node passes its shared DropList, which the
+	// scheduler refreshes after making a series' drop.
+	Drops DropLister
 }
 
 // dropMemo is one drop's work this node saw finished; it only saves
@@ -85,6 +89,9 @@ func NewScheduler(e *Engine, o SchedulerOptions) *Scheduler {
 	}
 	if o.OnError == nil {
 		o.OnError = func(error) {}
+	}
+	if o.Drops == nil {
+		o.Drops = e
 	}
 	return &Scheduler{eng: e, o: o, memo: map[string]*dropMemo{}, made: map[string]bool{}}
 }
@@ -153,7 +160,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("series %s: %w", sr.ID, err))
 		}
 	}
-	drops, err := s.eng.store.Drops(ctx)
+	drops, err := s.o.Drops.Drops(ctx)
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("list drops: %w", err))...)
 	}
@@ -189,6 +196,9 @@ func (s *Scheduler) ensureNext(ctx context.Context, ws WeekStore, sr Series) err
 		return err
 	}
 	s.made[d.ID] = true
+	if l, ok := s.o.Drops.(interface{ Invalidate() }); ok {
+		l.Invalidate() // the new drop is worked on in this tick
+	}
 	return nil
 }
 

@@ -48,8 +48,10 @@ type Store interface {
 	// Reservation returns a reservation by id. ErrNotFound if missing.
 	Reservation(ctx context.Context, id string) (Reservation, error)
 	// ExpireDue expires up to limit holds of drop whose deadline is at or
-	// before now, and returns how many it expired.
-	ExpireDue(ctx context.Context, drop string, now time.Time, limit int) (int, error)
+	// before now, and returns how many it expired and the earliest
+	// deadline of the holds left (zero when none is left), read in the
+	// same atomic step.
+	ExpireDue(ctx context.Context, drop string, now time.Time, limit int) (expired int, next time.Time, err error)
 	// EndWaitlist, once drop's sale has ended at now, tells up to limit
 	// shoppers still on its waitlist that their wait ended (an
 	// EventWaitlistEnded each; their view says so) and returns how many.
@@ -108,6 +110,17 @@ type RegisterResult struct {
 // per-request outcomes are in the results, one per request.
 type BatchRegistrar interface {
 	RegisterBatch(ctx context.Context, drop string, now time.Time, reqs []RegisterRequest) ([]RegisterResult, error)
+}
+
+// DropIndex is a Store that lists drop ids apart from the drops, so a
+// DropList can read again only the drops that can still change, not the
+// settled ones that pile up week after week.
+type DropIndex interface {
+	// DropIDs lists every drop's id, in any order.
+	DropIDs(ctx context.Context) ([]string, error)
+	// DropsByID reads the drops of ids, leaving out those that do not
+	// exist, in ids' order.
+	DropsByID(ctx context.Context, ids []string) ([]Drop, error)
 }
 
 // BatchViewer is a Store that reads many shoppers' views of one drop in

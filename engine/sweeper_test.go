@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,19 +30,19 @@ func (s *sweepStore) Drops(context.Context) ([]engine.Drop, error) {
 	return s.drops, nil
 }
 
-func (s *sweepStore) ExpireDue(context.Context, string, time.Time, int) (int, error) {
+func (s *sweepStore) ExpireDue(context.Context, string, time.Time, int) (int, time.Time, error) {
 	s.calls.Add(1)
 	if s.failing.Load() {
-		return 0, errors.New("redis down")
+		return 0, time.Time{}, errors.New("redis down")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.expires) == 0 {
-		return 0, nil
+		return 0, time.Time{}, nil
 	}
 	n := s.expires[0]
 	s.expires = s.expires[1:]
-	return n, nil
+	return n, time.Time{}, nil
 }
 
 func (s *sweepStore) EndWaitlist(context.Context, string, time.Time, int) (int, error) {
@@ -113,5 +114,235 @@ func TestSweeperEndsWaitlistsOfEndedSalesOnly(t *testing.T) {
 	}
 	if st.calls.Load() != 3 || st.ended.Load() != 1 {
 		t.Fatalf("expire calls %d (want 3), end-waitlist calls %d (want 1, the ended sale's)", st.calls.Load(), st.ended.Load())
+	}
+}
+
+// lookStore answers each drop's expiry step with the deadline set for it
+// (next), and counts the steps and waitlist ends per drop.
+type lookStore struct {
+	engine.Store
+	drops   []engine.Drop
+	next    map[string]time.Time
+	due     map[string]int // expired by the next step
+	expires map[string]int
+	ends    map[string]int
+	fail    bool
+}
+
+func (s *lookStore) Drops(context.Context) ([]engine.Drop, error) { return s.drops, nil }
+
+func (s *lookStore) ExpireDue(_ context.Context, drop string, _ time.Time, _ int) (int, time.Time, error) {
+	s.expires[drop]++
+	if s.fail {
+		return 0, time.Time{}, errors.New("redis down")
+	}
+	n := s.due[drop]
+	s.due[drop] = 0
+	return n, s.next[drop], nil
+}
+
+func (s *lookStore) EndWaitlist(_ context.Context, drop string, _ time.Time, _ int) (int, error) {
+	s.ends[drop]++
+	return 0, nil
+}
+
+// TestSweeperLooksOnlyWhenSomethingCanBeDue drives the sweeper's schedule
+// with a manual clock: a drop is looked at again at the earliest deadline
+// its last look reported, or when a hold made since could be due (the
+// look less SweepSkew plus the hold time, or the sale's start plus the
+// hold time), and never again once its sale ended for every clock with
+// no hold left and its waitlist ended.
+func TestSweeperLooksOnlyWhenSomethingCanBeDue(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	hold := 600 * time.Second
+	drop := func(id string, starts, ends time.Duration) engine.Drop {
+		d := engine.Drop{ID: id, SaleStartsAt: now.Add(starts), HoldSeconds: int64(hold / time.Second)}
+		if ends != 0 {
+			d.SaleEndsAt = now.Add(ends)
+		}
+		return d
+	}
+	st := &lookStore{
+		drops: []engine.Drop{
+			drop("upcoming", time.Hour, 0),
+			drop("live", -time.Minute, 0),
+			drop("idle", -time.Minute, 0),
+			drop("ended", -2*time.Hour, -time.Hour),
+			drop("ending", -time.Hour, -time.Second),
+		},
+		next: map[string]time.Time{"live": now.Add(30 * time.Second), "ending": now.Add(20 * time.Second)},
+		due:  map[string]int{}, expires: map[string]int{}, ends: map[string]int{},
+	}
+	clock := engine.NewManualClock(now)
+	e := engine.New(st, engine.Options{Clock: clock, ExpireStep: 4})
+	sw := engine.NewSweeper(e, engine.SweeperOptions{})
+	sweep := func() {
+		t.Helper()
+		if _, _, err := sw.SweepOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string, expires, ends map[string]int) {
+		t.Helper()
+		for id, n := range expires {
+			if st.expires[id] != n {
+				t.Errorf("%s: %s looked at %d times, want %d", when, id, st.expires[id], n)
+			}
+		}
+		for id, n := range ends {
+			if st.ends[id] != n {
+				t.Errorf("%s: %s's waitlist ended %d times, want %d", when, id, st.ends[id], n)
+			}
+		}
+	}
+	sweep()
+	check("first sweep", map[string]int{"upcoming": 1, "live": 1, "idle": 1, "ended": 1, "ending": 1},
+		map[string]int{"ended": 1, "ending": 1, "live": 0})
+	sweep()
+	// "ending" ended a second ago: a node whose clock is behind may still
+	// add to its waitlist, so it is ended again until SweepSkew has passed.
+	check("at once", map[string]int{"upcoming": 1, "live": 1, "idle": 1, "ended": 1, "ending": 2},
+		map[string]int{"ended": 1, "ending": 2})
+	clock.Set(now.Add(engine.SweepSkew))
+	sweep()
+	sweep()
+	check("the skew later", map[string]int{"live": 1, "ended": 1, "ending": 3}, map[string]int{"ending": 3})
+
+	// ending's hold deadline comes; then nothing is left and no node can
+	// make a hold: never again.
+	clock.Set(now.Add(20*time.Second - time.Millisecond))
+	sweep()
+	check("before ending's deadline", map[string]int{"ending": 3}, nil)
+	st.next["ending"] = time.Time{}
+	clock.Set(now.Add(20 * time.Second))
+	sweep()
+	check("ending's deadline", map[string]int{"ending": 4}, map[string]int{"ending": 4})
+	// live's reported deadline comes.
+	clock.Set(now.Add(30*time.Second - time.Millisecond))
+	sweep()
+	check("before live's deadline", map[string]int{"live": 1}, nil)
+	st.next["live"] = time.Time{} // its last hold goes
+	clock.Set(now.Add(30 * time.Second))
+	sweep()
+	check("at live's deadline", map[string]int{"live": 2, "idle": 1, "ending": 4}, nil)
+
+	// idle was last looked at at now: a hold made since, by a node whose
+	// clock is up to SweepSkew behind, is due at now-SweepSkew+hold.
+	clock.Set(now.Add(hold - engine.SweepSkew - time.Millisecond))
+	sweep()
+	check("before idle's bound", map[string]int{"idle": 1}, nil)
+	clock.Set(now.Add(hold - engine.SweepSkew))
+	sweep()
+	check("idle's bound", map[string]int{"idle": 2, "live": 1 + 1}, nil)
+
+	// upcoming: no hold before the sale opens, so none due before its
+	// start plus the hold time.
+	clock.Set(now.Add(time.Hour + hold - time.Millisecond))
+	sweep()
+	check("before upcoming's bound", map[string]int{"upcoming": 1}, nil)
+	clock.Set(now.Add(time.Hour + hold))
+	sweep()
+	check("upcoming's bound", map[string]int{"upcoming": 2, "ended": 1, "ending": 4}, map[string]int{"ended": 1, "ending": 4})
+
+	// A backlog (a whole step expired) is looked at again at once; a
+	// failed look is tried again at the next sweep.
+	clock.Set(clock.Now().Add(hold))
+	st.due["idle"] = 4
+	if _, backlog, err := sw.SweepOnce(context.Background()); err != nil || !backlog {
+		t.Fatalf("a whole step expired: backlog %v, %v", backlog, err)
+	}
+	if _, backlog, err := sw.SweepOnce(context.Background()); err != nil || backlog {
+		t.Fatalf("the backlog worked off: backlog %v, %v", backlog, err)
+	}
+	check("a backlog", map[string]int{"idle": 5}, nil)
+	clock.Set(clock.Now().Add(hold))
+	st.fail = true
+	if _, _, err := sw.SweepOnce(context.Background()); err == nil {
+		t.Fatal("a failed look reported no error")
+	}
+	st.fail = false
+	sweep()
+	check("after a failure", map[string]int{"idle": 7}, nil)
+	sweep()
+	check("after the look that worked", map[string]int{"idle": 7, "ended": 1}, nil)
+
+	// A drop whose times change is looked at at once.
+	for i := range st.drops { // (listing sorts the store's slice by id)
+		if st.drops[i].ID == "ended" {
+			st.drops[i].SaleEndsAt = now.Add(24 * time.Hour)
+		}
+	}
+	sweep()
+	check("ended reopened", map[string]int{"ended": 2}, nil)
+}
+
+// indexStore is a DropIndex: it records which drops each refresh reads.
+type indexStore struct {
+	engine.Store
+	ids   []string
+	drops map[string]engine.Drop
+	read  [][]string
+}
+
+func (s *indexStore) DropIDs(context.Context) ([]string, error) { return s.ids, nil }
+
+func (s *indexStore) DropsByID(_ context.Context, ids []string) ([]engine.Drop, error) {
+	s.read = append(s.read, append([]string(nil), ids...))
+	var out []engine.Drop
+	for _, id := range ids {
+		if d, ok := s.drops[id]; ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// TestDropListReadsSettledDropsOnce: a refresh reads again only the drops
+// that are not settled; a settled drop stays listed from memory until it
+// leaves the index.
+func TestDropListReadsSettledDropsOnce(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	mk := func(id string, ends time.Duration) engine.Drop {
+		return engine.Drop{ID: id, SaleStartsAt: now.Add(ends - time.Hour), SaleEndsAt: now.Add(ends), HoldSeconds: 600}
+	}
+	st := &indexStore{ids: []string{"soon", "old", "live", "ghost"}, drops: map[string]engine.Drop{
+		"old": mk("old", -10*24*time.Hour), "live": {ID: "live", SaleStartsAt: now.Add(-time.Hour)}, "soon": mk("soon", time.Minute),
+	}}
+	clock := engine.NewManualClock(now)
+	list := engine.NewDropList(engine.New(st, engine.Options{Clock: clock}), time.Nanosecond)
+	listed := func() string {
+		t.Helper()
+		ds, err := list.Drops(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, d := range ds {
+			ids = append(ids, d.ID)
+		}
+		return strings.Join(ids, " ")
+	}
+	lastRead := func() string { return strings.Join(st.read[len(st.read)-1], " ") }
+	for i, want := range []string{"soon old live ghost", "soon live ghost"} {
+		if got := listed(); got != "live old soon" {
+			t.Fatalf("listing %d: %q", i+1, got)
+		}
+		if got := lastRead(); got != want {
+			t.Fatalf("listing %d read %q, want %q", i+1, got, want)
+		}
+	}
+	// A day and a half later "soon" is settled: read once more, then not.
+	clock.Set(now.Add(36 * time.Hour))
+	for i, want := range []string{"soon live ghost", "live ghost"} {
+		if got := listed(); got != "live old soon" {
+			t.Fatalf("a day later, listing %d: %q", i+1, got)
+		}
+		if got := lastRead(); got != want {
+			t.Fatalf("a day later, listing %d read %q, want %q", i+1, got, want)
+		}
+	}
+	st.ids = []string{"live", "soon"} // "old" removed
+	if got := listed(); got != "live soon" {
+		t.Fatalf("after old left the index: %q", got)
 	}
 }

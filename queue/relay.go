@@ -38,6 +38,12 @@ type RelayOptions struct {
 	Block time.Duration
 	// Refresh is how often the list of drops is re-read (default 2s).
 	Refresh time.Duration
+	// SettledPoll is how often the outbox of a settled drop
+	// (engine.Drop.Settled) is read while it is empty (default 30s).
+	// Only an admin's act adds to such an outbox; a worker reading every
+	// Block for each of the drops of past weeks was two round trips a
+	// second per drop, for nothing.
+	SettledPoll time.Duration
 	// PublishTimeout bounds the wait for JetStream's acks (default 5s).
 	PublishTimeout time.Duration
 	// PublicURL makes share URLs in won events absolute.
@@ -106,6 +112,9 @@ func NewRelay(store Drops, outbox engine.Outbox, js jetstream.JetStream, o Relay
 	}
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = 5 * time.Second
+	}
+	if o.SettledPoll <= 0 {
+		o.SettledPoll = 30 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -188,6 +197,13 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 		}
 	}
 	for ctx.Err() == nil {
+		if len(pending) == 0 && empty && d.Settled(time.Now()) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(r.o.SettledPoll):
+			}
+		}
 		if len(pending) == 0 {
 			var entries []engine.OutboxEntry
 			var err error

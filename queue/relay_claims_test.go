@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/internal/testkit"
+	"github.com/flashdrop/flashdrop/queue"
 )
 
 // claimCountingOutbox counts the relay's outbox reads and those that look
@@ -122,4 +124,69 @@ func TestIdleRelayLooksForNoClaimsWhileItsOutboxIsEmpty(t *testing.T) {
 		t.Errorf("node-a's entries were published %v after it read them, before the claim timeout of %v", took, claimAfter)
 	}
 	t.Logf("node-a's %d entries published %v after it read them (claim timeout %v)", len(taken), took.Round(time.Millisecond), claimAfter)
+}
+
+// TestRelayReadsASettledDropsOutboxRarely: the outbox of a drop settled
+// long ago (engine.Drop.Settled, by the real clock the relay keeps) is
+// read once per SettledPoll while it is empty, not once per Block; what
+// is added to it meanwhile is still published, once.
+func TestRelayReadsASettledDropsOutboxRarely(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop := w.openSale(1000, 40)
+	// openSale's drop has no end; this one ended an hour after t0, days
+	// before the real now.
+	settled := "settled-" + drop
+	w.clock.Set(t0.Add(-time.Hour))
+	if _, err := w.eng.CreateDrop(ctx(t), engine.Drop{ID: settled, Name: "Sneaker", Stock: 100,
+		RegistrationOpensAt: t0.Add(-2 * time.Hour), RegistrationClosesAt: t0.Add(-time.Minute), SaleStartsAt: t0,
+		SaleEndsAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := w.eng.Drop(ctx(t), settled); err != nil || !d.Settled(time.Now()) {
+		t.Fatalf("the drop is not settled now: %+v %v", d, err)
+	}
+	for i := range 20 {
+		if _, _, err := w.eng.Register(ctx(t), settled, fmt.Sprint("u", i), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.clock.Set(t0.Add(1500 * time.Millisecond))
+	ob := &countingOutbox{Outbox: w.store, drop: settled}
+	r := queue.NewRelay(w.store, ob, w.js, queue.RelayOptions{Consumer: "node-a", Block: 100 * time.Millisecond,
+		Refresh: 50 * time.Millisecond, SettledPoll: time.Second, PublishTimeout: time.Second, PublicURL: "https://shop.test", Logger: quiet})
+	r.Start(context.Background())
+	t.Cleanup(func() { _ = r.Close() })
+	before, _ := w.waitPublished(settled, len(w.outboxEvents(settled)))
+
+	// Idle: the live drop's worker reads every Block, the settled one's
+	// every SettledPoll.
+	r0, l0 := ob.reads.Load(), ob.others.Load()
+	testkit.Eventually(t, 20*time.Second, "20 reads of the live drop's outbox", func() bool { return ob.others.Load() >= l0+20 })
+	if n := ob.reads.Load() - r0; n > 3 {
+		t.Errorf("the settled drop's outbox was read %d times while the live one's was read 20 times (Block 100ms, SettledPoll 1s)", n)
+	}
+
+	// Entries added now are published, once: a won event for every win
+	// at least (some shoppers joined the waitlist instead).
+	wins := w.buy(settled, 0, 10)
+	perID, won := w.waitPublished(settled, len(before)+len(wins))
+	w.checkExactlyOnce(settled, perID, won, wins, len(perID))
+}
+
+// countingOutbox counts reads of one drop's outbox (reads) and of the
+// others (others).
+type countingOutbox struct {
+	engine.Outbox
+	drop          string
+	reads, others atomic.Int64
+}
+
+func (o *countingOutbox) ReadOutbox(ctx context.Context, drop, consumer string, n int, minIdle, block time.Duration) ([]engine.OutboxEntry, error) {
+	if drop == o.drop {
+		o.reads.Add(1)
+	} else {
+		o.others.Add(1)
+	}
+	return o.Outbox.ReadOutbox(ctx, drop, consumer, n, minIdle, block)
 }

@@ -116,6 +116,7 @@ type Main struct {
 	flags       *queue.SoldOutFlags
 	metrics     *api.Metrics
 	adm         *engine.Admission
+	drops       *engine.DropList
 	srv         *api.Server
 	ln          net.Listener
 	serveErr    chan error
@@ -353,6 +354,10 @@ func (m *Main) startRedis(ctx context.Context) (err error) {
 	}
 	m.store = redisstore.New(m.rdb, c.storeOptions())
 	m.Engine = engine.New(m.store, engine.Options{Clock: m.Clock})
+	// One list of drops for the node: the sweeper, the scheduler, the
+	// relay and the front page each want it every second or two, and a
+	// listing reads every drop's configuration.
+	m.drops = engine.NewDropList(m.Engine, 0)
 	return nil
 }
 
@@ -426,7 +431,7 @@ func (m *Main) startEvents(context.Context) error {
 		nodeID = host + ":" + port
 	}
 	if c.background() {
-		m.relay = queue.NewRelay(relayStore, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: m.publicURL(), Logger: m.log})
+		m.relay = queue.NewRelay(m.drops, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: m.publicURL(), Logger: m.log})
 		m.relay.Start(context.Background())
 		m.onStop(m.relay.Close)
 	}
@@ -451,7 +456,7 @@ func (m *Main) startServices(context.Context) error {
 	m.adm = engine.NewAdmission(m.Engine, engine.AdmissionOptions{
 		Batch: c.Batch, SoldOut: m.flags,
 		OnBatch: m.metrics.ObserveBatch, OnSoldOutFromMemory: m.metrics.CountSoldOutFromMemory,
-		OnSoldOutKeyed: m.metrics.CountSoldOutKeyed,
+		OnSoldOutKeyed: m.metrics.CountSoldOutKeyed, Drops: m.drops,
 	})
 	// Closed after the HTTP server: requests in flight finish their batches.
 	m.onStop(m.adm.Close)
@@ -482,6 +487,7 @@ func (m *Main) startSweeper(context.Context) error {
 			m.log.Error("expiry sweep failed", "err", err.Error())
 		},
 		OnSwept: m.metrics.CountExpired,
+		Drops:   m.drops,
 	})
 	m.sweeper.Start(context.Background())
 	m.onStop(m.sweeper.Close)
@@ -498,6 +504,7 @@ func (m *Main) startScheduler(context.Context) error {
 	m.scheduler = engine.NewScheduler(m.Engine, engine.SchedulerOptions{
 		Interval: m.Config.ScheduleEvery,
 		Owner:    m.Config.NodeID,
+		Drops:    m.drops,
 		OnError: func(err error) {
 			m.metrics.CountStoreError()
 			m.log.Error("scheduled work failed", "err", err.Error())

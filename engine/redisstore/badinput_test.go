@@ -129,7 +129,7 @@ func TestBadInputLeavesStateUntouched(t *testing.T) {
 			{"script: quantity 0", func() error { return storeReserve(engine.ReserveRequest{User: "alice", Quantity: 0}) }, nil},
 			{"script: quantity 1001", func() error { return storeReserve(engine.ReserveRequest{User: "alice", Quantity: 1001}) }, nil},
 			{"script: empty user", func() error { return storeReserve(engine.ReserveRequest{User: "", Quantity: 1}) }, nil},
-			{"script: expire limit 0", func() error { _, err := f.store.ExpireDue(c, d.ID, f.clock.Now(), 0); return err }, nil},
+			{"script: expire limit 0", func() error { _, _, err := f.store.ExpireDue(c, d.ID, f.clock.Now(), 0); return err }, nil},
 			{"script: register empty user", func() error {
 				_, _, err := f.store.Register(c, d.ID, "", "", d.RegistrationOpensAt.Add(time.Second))
 				return err

@@ -74,7 +74,7 @@ func warmScripts(t *testing.T, f *fixture) {
 	if _, _, err := f.eng.Register(ctx(t), w.ID, "z", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.ExpireDue(ctx(t), w.ID, f.clock.Now(), 1); err != nil {
+	if _, _, err := f.store.ExpireDue(ctx(t), w.ID, f.clock.Now(), 1); err != nil {
 		t.Fatal(err)
 	}
 	at := f.clock.Now()
@@ -159,9 +159,9 @@ func TestLostReplyRetriedOnce(t *testing.T) {
 	// Expiry whose reply is lost: released once, counted once.
 	f.clock.Set(res[0].Reservation.ExpiresAt)
 	armed.Store(true)
-	n, err := f.store.ExpireDue(ctx(t), d.ID, f.clock.Now(), 100)
-	if err != nil || n != 2 {
-		t.Fatalf("expire through a lost reply: %d %v", n, err)
+	n, next, err := f.store.ExpireDue(ctx(t), d.ID, f.clock.Now(), 100)
+	if err != nil || n != 2 || !next.IsZero() {
+		t.Fatalf("expire through a lost reply: %d %v (next deadline %v, want none)", n, err, next)
 	}
 	if st := f.stats(t, d.ID); st.Released != 3 || st.Available != 3 || st.Held != 0 {
 		t.Fatalf("stats after expiry: %+v", st)

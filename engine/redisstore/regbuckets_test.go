@@ -352,7 +352,7 @@ func TestOldDropKeepsReservationHashes(t *testing.T) {
 			t.Fatalf("%s: the waiter's promotion: %+v %v", tc.name, v, err)
 		}
 		f.clock.Set(v.Reservation.ExpiresAt)
-		if n, err := f.store.ExpireDue(ctx(t), d.ID, f.clock.Now(), 10); err != nil || n != 1 {
+		if n, _, err := f.store.ExpireDue(ctx(t), d.ID, f.clock.Now(), 10); err != nil || n != 1 {
 			t.Fatalf("%s: expiry: %d %v", tc.name, n, err)
 		}
 		keys := redisstore.KeysForTest(d.ID)
@@ -461,7 +461,7 @@ func TestHoldIndexPerCall(t *testing.T) {
 		if i >= 2 {
 			limit = 10 // a member larger than the limit, first: taken whole
 		}
-		n, err := f.store.ExpireDue(ctx(t), d.ID, f.clock.Now(), limit)
+		n, _, err := f.store.ExpireDue(ctx(t), d.ID, f.clock.Now(), limit)
 		if err != nil {
 			t.Fatal(err)
 		}

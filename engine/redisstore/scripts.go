@@ -59,8 +59,7 @@ var (
 	settleScript = redis.NewScript(withLib(settleLua))
 	// expireScript expires due holds. KEYS: drop, counters, reg, holds,
 	// wl, wlq, outbox, call. ARGV: prefix, drop, now, nonce, event nonce,
-	// limit.
-	// Returns the number expired.
+	// limit. Returns {expired, earliest deadline left in ms or -1}.
 	expireScript = redis.NewScript(withLib(expireLua))
 	// endsaleScript ends the waitlist of a drop whose sale has ended, in
 	// steps. KEYS: drop, counters, reg, holds, wl, wlq, outbox, wlend,

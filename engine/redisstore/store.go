@@ -252,16 +252,29 @@ func (s *Store) Drop(ctx context.Context, id string) (engine.Drop, error) {
 	return parseDrop(m)
 }
 
-// Drops implements engine.Store. It reads the drops in one pipeline (which
-// the cluster client splits by slot).
+// Drops implements engine.Store.
 func (s *Store) Drops(ctx context.Context) ([]engine.Drop, error) {
-	ids, err := s.rdb.SMembers(ctx, dropIndexKey).Result()
+	ids, err := s.DropIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	sort.Strings(ids)
+	return s.DropsByID(ctx, ids)
+}
+
+// DropIDs implements engine.DropIndex.
+func (s *Store) DropIDs(ctx context.Context) ([]string, error) {
+	return s.rdb.SMembers(ctx, dropIndexKey).Result()
+}
+
+// DropsByID implements engine.DropIndex. It reads the drops in one
+// pipeline (which the cluster client splits by slot).
+func (s *Store) DropsByID(ctx context.Context, ids []string) ([]engine.Drop, error) {
+	if len(ids) == 0 {
+		return []engine.Drop{}, nil
+	}
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			cmds[i] = p.HGetAll(ctx, keysFor(id).drop)
 		}
@@ -610,13 +623,23 @@ func decodeReservation(drop string, v []any) engine.Reservation {
 }
 
 // ExpireDue implements engine.Store.
-func (s *Store) ExpireDue(ctx context.Context, drop string, now time.Time, limit int) (int, error) {
+func (s *Store) ExpireDue(ctx context.Context, drop string, now time.Time, limit int) (int, time.Time, error) {
 	k := keysFor(drop)
 	call := nonce()
-	n, err := expireScript.Run(ctx, s.rdb,
+	v, err := expireScript.Run(ctx, s.rdb,
 		[]string{k.drop, k.counters, k.reg, k.holds, k.wl, k.wlq, k.outbox, k.callKey(call)},
-		k.prefix, drop, now.UnixMilli(), nonce(), call, limit).Int()
-	return n, err
+		k.prefix, drop, now.UnixMilli(), nonce(), call, limit).Int64Slice()
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	if len(v) != 2 {
+		return 0, time.Time{}, fmt.Errorf("expire: malformed reply %v", v)
+	}
+	var next time.Time
+	if v[1] >= 0 {
+		next = fromMS(v[1])
+	}
+	return int(v[0]), next, nil
 }
 
 // EndWaitlist implements engine.Store.

@@ -334,6 +334,59 @@ func TestSettle(t *testing.T) {
 	})
 }
 
+// TestExpireDueTellsTheNextDeadline: each expiry step answers the
+// earliest deadline of the holds it left, which the sweeper waits for
+// before it looks at the drop again; none once no hold is left.
+func TestExpireDueTellsTheNextDeadline(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 5, 1, func(d *engine.Drop) { d.HoldSeconds = 60 })
+		f.register(t, d.ID, "alice", "bob", "carol")
+		expire := func(want int, wantNext time.Time) {
+			t.Helper()
+			n, next, err := f.store.ExpireDue(ctx(t), d.ID, f.clock.Now(), 100)
+			if err != nil || n != want || !next.Equal(wantNext) {
+				t.Fatalf("at %v: expired %d (want %d), next deadline %v (want %v), %v", f.clock.Now(), n, want, next, wantNext, err)
+			}
+		}
+		f.clock.Set(t0)
+		expire(0, time.Time{}) // no hold yet
+		var deadlines []time.Time
+		for i, u := range []string{"alice", "bob", "carol"} {
+			f.clock.Set(t0.Add(time.Duration(i) * 10 * time.Second))
+			r, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: u, Quantity: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deadlines = append(deadlines, r.ExpiresAt)
+		}
+		expire(0, deadlines[0])
+		f.clock.Set(deadlines[0].Add(-time.Millisecond))
+		expire(0, deadlines[0])
+		f.clock.Set(deadlines[0])
+		expire(1, deadlines[1])
+		// bob's hold settled another way: its deadline no longer counts
+		// (or, where a settled hold's index entry stays until its
+		// deadline, it is the next look and finds nothing due).
+		bob, err := f.eng.ShopperView(ctx(t), d.ID, "bob")
+		if err != nil || bob.Reservation == nil {
+			t.Fatalf("bob's view: %+v %v", bob, err)
+		}
+		if _, err := f.eng.Cancel(ctx(t), bob.Reservation.ID, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		n, next, err := f.store.ExpireDue(ctx(t), d.ID, f.clock.Now(), 100)
+		if err != nil || n != 0 || !(next.Equal(deadlines[1]) || next.Equal(deadlines[2])) {
+			t.Fatalf("after bob's cancel: expired %d, next %v (want %v or %v), %v", n, next, deadlines[1], deadlines[2], err)
+		}
+		if next.Equal(deadlines[1]) {
+			f.clock.Set(deadlines[1])
+			expire(0, deadlines[2])
+		}
+		f.clock.Set(deadlines[2])
+		expire(1, time.Time{})
+	})
+}
+
 func TestExpiryNeverEarlyAndWaitlistFirst(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		d := f.newDrop(t, 2, 2, func(d *engine.Drop) { d.HoldSeconds = 60 })

@@ -6,7 +6,9 @@
 -- ARGV[1] key prefix   ARGV[2] drop id   ARGV[3] now (ms)
 -- ARGV[4] secret nonce   ARGV[5] event nonce   ARGV[6] limit (1..10000)
 --
--- Returns the number of holds expired. A hold is due when expires_at <= now,
+-- Returns {expired, next}: the number of holds expired, and the earliest
+-- deadline (ms) of the holds left, or -1 when none is left, so that a
+-- sweeper need not look at an idle drop again before then. A hold is due when expires_at <= now,
 -- never before (I7). A drop that indexes its holds per call (lib.lua, 'hb')
 -- has members of up to HOLD_GROUP ids, each taken whole: a call looks at
 -- `limit` holds or fewer, unless its first member alone has more. Many
@@ -27,11 +29,17 @@ local limit = tonumber(ARGV[6])
 if not NOW or not limit or limit < 1 or limit > 10000 or K_CALL ~= P .. 'call:' .. EVNONCE then
   return redis.error_reply('ERR flashdrop: malformed expire arguments')
 end
+-- answer adds the earliest deadline left to the number expired.
+local function answer(n)
+  local first = redis.call('ZRANGE', K_HOLDS, 0, 0, 'WITHSCORES')
+  if #first == 0 then return {n, -1} end
+  return {n, tonumber(first[2])}
+end
 local rec = recorded()
-if rec then return tonumber(rec) end
+if rec then return answer(tonumber(rec)) end
 
 local due = redis.call('ZRANGEBYSCORE', K_HOLDS, '-inf', ms(NOW), 'LIMIT', 0, limit)
-if #due == 0 then return 0 end
+if #due == 0 then return answer(0) end
 local cfg = load_cfg(KEYS[1])
 local n, seen = 0, 0
 -- expire_due releases rid if it is held and due; else it returns the
@@ -74,4 +82,4 @@ for _, m in ipairs(due) do
 end
 flush()
 if n > 0 then record(ms(n)) end
-return n
+return answer(n)

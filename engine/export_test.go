@@ -1,0 +1,9 @@
+package engine
+
+import "context"
+
+// SweepOnce is one pass of the sweeper's loop, for tests that drive its
+// schedule with a manual clock.
+func (s *Sweeper) SweepOnce(ctx context.Context) (expired int, backlog bool, err error) {
+	return s.sweep(ctx)
+}
