@@ -313,14 +313,15 @@ func (a *Admission) View(ctx context.Context, drop string) (Drop, Stats, error) 
 }
 
 // Drops lists every drop as of at most ViewTTL ago, sorted by id, for
-// the front page: a listing reads every drop's configuration (a round
-// trip and a read per drop), and shoppers load that page by the thousand
-// before a sale. The slice is shared: callers must not change it.
+// the front page, which shoppers load by the thousand before a sale: it
+// is the node's DropList (AdmissionOptions.Drops), so a page view reads
+// nothing from the store. A listed drop's Paused may be stale; View has
+// it fresh. The slice is shared: callers must not change it.
 func (a *Admission) Drops(ctx context.Context) ([]Drop, error) { return a.views.drops.Drops(ctx) }
 
-// Invalidate forgets the cached view of a drop, and the cached list of
-// drops, after an admin change (pause, resume, creation) that this node
-// made.
+// Invalidate forgets the cached view of a drop, and makes the list of
+// drops refresh, after an admin change (pause, resume, creation) that
+// this node made.
 func (a *Admission) Invalidate(drop string) { a.views.invalidate(drop) }
 
 // Queued reports how many requests wait in drop's lane (for tests).

@@ -297,19 +297,13 @@ func (s *indexStore) DropsByID(_ context.Context, ids []string) ([]engine.Drop, 
 	return out, nil
 }
 
-// TestDropListReadsSettledDropsOnce: a refresh reads again only the drops
-// that are not settled; a settled drop stays listed from memory until it
-// leaves the index.
-func TestDropListReadsSettledDropsOnce(t *testing.T) {
-	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
-	mk := func(id string, ends time.Duration) engine.Drop {
-		return engine.Drop{ID: id, SaleStartsAt: now.Add(ends - time.Hour), SaleEndsAt: now.Add(ends), HoldSeconds: 600}
-	}
-	st := &indexStore{ids: []string{"soon", "old", "live", "ghost"}, drops: map[string]engine.Drop{
-		"old": mk("old", -10*24*time.Hour), "live": {ID: "live", SaleStartsAt: now.Add(-time.Hour)}, "soon": mk("soon", time.Minute),
-	}}
-	clock := engine.NewManualClock(now)
-	list := engine.NewDropList(engine.New(st, engine.Options{Clock: clock}), time.Nanosecond)
+// TestDropListReadsEachDropOnce: a refresh lists the ids and reads only
+// the drops it has not read before (a drop's configuration does not
+// change); an id whose drop is not there yet is read again until it is;
+// a drop gone from the index leaves the list.
+func TestDropListReadsEachDropOnce(t *testing.T) {
+	st := &indexStore{drops: map[string]engine.Drop{"a": {ID: "a"}, "b": {ID: "b"}, "c": {ID: "c"}}}
+	list := engine.NewDropList(engine.New(st, engine.Options{}), time.Nanosecond)
 	listed := func() string {
 		t.Helper()
 		ds, err := list.Drops(context.Background())
@@ -322,27 +316,27 @@ func TestDropListReadsSettledDropsOnce(t *testing.T) {
 		}
 		return strings.Join(ids, " ")
 	}
-	lastRead := func() string { return strings.Join(st.read[len(st.read)-1], " ") }
-	for i, want := range []string{"soon old live ghost", "soon live ghost"} {
-		if got := listed(); got != "live old soon" {
-			t.Fatalf("listing %d: %q", i+1, got)
+	for i, step := range []struct {
+		ids       []string
+		list      string
+		read      string
+		readCalls int
+	}{
+		{[]string{"b", "a", "ghost"}, "a b", "b a ghost", 1},
+		{[]string{"b", "a", "ghost"}, "a b", "ghost", 2},
+		{[]string{"b", "a", "ghost", "c"}, "a b c", "ghost c", 3},
+		{[]string{"c", "b"}, "b c", "", 3}, // nothing new: no read at all
+		{[]string{"c", "b", "a"}, "a b c", "a", 4},
+	} {
+		st.ids = step.ids
+		if got := listed(); got != step.list {
+			t.Fatalf("listing %d: %q, want %q", i+1, got, step.list)
 		}
-		if got := lastRead(); got != want {
-			t.Fatalf("listing %d read %q, want %q", i+1, got, want)
+		if len(st.read) != step.readCalls {
+			t.Fatalf("listing %d: %d reads in all, want %d", i+1, len(st.read), step.readCalls)
 		}
-	}
-	// A day and a half later "soon" is settled: read once more, then not.
-	clock.Set(now.Add(36 * time.Hour))
-	for i, want := range []string{"soon live ghost", "live ghost"} {
-		if got := listed(); got != "live old soon" {
-			t.Fatalf("a day later, listing %d: %q", i+1, got)
+		if got := strings.Join(st.read[len(st.read)-1], " "); step.read != "" && got != step.read {
+			t.Fatalf("listing %d read %q, want %q", i+1, got, step.read)
 		}
-		if got := lastRead(); got != want {
-			t.Fatalf("a day later, listing %d read %q, want %q", i+1, got, want)
-		}
-	}
-	st.ids = []string{"live", "soon"} // "old" removed
-	if got := listed(); got != "live soon" {
-		t.Fatalf("after old left the index: %q", got)
 	}
 }

@@ -44,6 +44,9 @@ type RelayOptions struct {
 	// Block for each of the drops of past weeks was two round trips a
 	// second per drop, for nothing.
 	SettledPoll time.Duration
+	// Clock is the clock the drops' times are read by (whether a drop is
+	// settled): the engine's. Default: the system clock.
+	Clock engine.Clock
 	// PublishTimeout bounds the wait for JetStream's acks (default 5s).
 	PublishTimeout time.Duration
 	// PublicURL makes share URLs in won events absolute.
@@ -115,6 +118,9 @@ func NewRelay(store Drops, outbox engine.Outbox, js jetstream.JetStream, o Relay
 	}
 	if o.SettledPoll <= 0 {
 		o.SettledPoll = 30 * time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = engine.SystemClock{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -197,7 +203,7 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 		}
 	}
 	for ctx.Err() == nil {
-		if len(pending) == 0 && empty && d.Settled(time.Now()) {
+		if len(pending) == 0 && empty && d.Settled(r.o.Clock.Now()) {
 			select {
 			case <-ctx.Done():
 				return

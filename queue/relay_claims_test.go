@@ -127,9 +127,10 @@ func TestIdleRelayLooksForNoClaimsWhileItsOutboxIsEmpty(t *testing.T) {
 }
 
 // TestRelayReadsASettledDropsOutboxRarely: the outbox of a drop settled
-// long ago (engine.Drop.Settled, by the real clock the relay keeps) is
-// read once per SettledPoll while it is empty, not once per Block; what
-// is added to it meanwhile is still published, once.
+// long ago (engine.Drop.Settled by the relay's clock, here the system's,
+// while the engine's manual clock stays inside the sale) is read once per
+// SettledPoll while it is empty, not once per Block; what is added to it
+// meanwhile is still published, once.
 func TestRelayReadsASettledDropsOutboxRarely(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)

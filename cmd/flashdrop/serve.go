@@ -431,7 +431,8 @@ func (m *Main) startEvents(context.Context) error {
 		nodeID = host + ":" + port
 	}
 	if c.background() {
-		m.relay = queue.NewRelay(m.drops, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: m.publicURL(), Logger: m.log})
+		m.relay = queue.NewRelay(m.drops, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: m.publicURL(), Logger: m.log,
+			Clock: m.Clock})
 		m.relay.Start(context.Background())
 		m.onStop(m.relay.Close)
 	}
