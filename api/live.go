@@ -18,7 +18,11 @@ type liveEvent struct {
 	Available int64        `json:"available"`
 	Stock     int64        `json:"stock"`
 	Paused    bool         `json:"paused"`
-	Time      time.Time    `json:"time"`
+	// Released counts units ever released (cancelled or expired holds):
+	// what moves a waitlist. A waiting shopper's page asks for her own
+	// view when it grows, not on a timer.
+	Released int64     `json:"released"`
+	Time     time.Time `json:"time"`
 }
 
 // liveRetryAfter is the Retry-After of a refused stream: slots free up
@@ -105,7 +109,8 @@ func (s *Server) streamLive(w *bufio.Writer, drop string) {
 		cancel()
 		if err == nil {
 			now := s.drops.Now()
-			ev := liveEvent{State: d.State(now, st.Available), Available: st.Available, Stock: d.Stock, Paused: d.Paused}
+			ev := liveEvent{State: d.State(now, st.Available), Available: st.Available, Stock: d.Stock, Paused: d.Paused,
+				Released: st.Released}
 			changed := ev != last || seq == 0 // compare before the time is set
 			if changed {
 				last = ev

@@ -219,9 +219,16 @@ func TestLiveStream(t *testing.T) {
 	if e := next(); !strings.Contains(e, `"state":"sale_open"`) || !strings.Contains(e, `"available":3`) {
 		t.Fatalf("first event: %s", e)
 	}
-	h.expect(h.do("POST", "/v1/drops/"+id+"/reservations", h.token("alice"), nil), 201, "")
-	if e := next(); !strings.Contains(e, `"available":2`) {
+	w := h.do("POST", "/v1/drops/"+id+"/reservations", h.token("alice"), nil)
+	h.expect(w, 201, "")
+	if e := next(); !strings.Contains(e, `"available":2`) || !strings.Contains(e, `"released":0`) {
 		t.Fatalf("after a win: %s", e)
+	}
+	// A release (what moves a waitlist) is an event of its own.
+	res := w.body["reservation"].(map[string]any)["id"].(string)
+	h.expect(h.do("POST", "/v1/reservations/"+res+"/cancel", h.token("alice"), nil), 200, "")
+	if e := next(); !strings.Contains(e, `"available":3`) || !strings.Contains(e, `"released":1`) {
+		t.Fatalf("after a cancel: %s", e)
 	}
 	h.expect(h.do("GET", "/v1/drops/nope-"+id+"/live", "", nil), 404, "not_found")
 }

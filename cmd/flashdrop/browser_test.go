@@ -395,6 +395,26 @@ func TestBrowserFlows(t *testing.T) {
 	b.run(wait, chromedp.WaitVisible(chromedp.ID("waitlist")))
 	b.until(wait, "position 1", `document.getElementById('position').textContent === '1'`)
 	b.shot(wait, "waitlist")
+	// While nothing is released the waiting page does not ask for its
+	// view (it asked every 2 s before the live stream counted releases):
+	// after a moment to settle, no request in 5 s. The span is the test's
+	// point, a quiet stretch, so it is waited for on the page's clock.
+	eval[bool](b, wait, `(() => {
+		window.viewAsks = 0;
+		const f = window.fetch;
+		window.fetch = function (u, o) {
+			if ((!o || !o.method || o.method === 'GET') && /\/v1\/drops\/solo$/.test(String(u))) window.viewAsks++;
+			return f.apply(this, arguments);
+		};
+		window.quietFrom = performance.now() + 3000;
+		return true;
+	})()`)
+	b.until(wait, "a moment to settle", `performance.now() >= window.quietFrom`)
+	eval[bool](b, wait, `(() => { window.viewAsks = 0; return true })()`)
+	b.until(wait, "5 quiet seconds", `performance.now() >= window.quietFrom + 5000`)
+	if n := eval[float64](b, wait, "window.viewAsks"); n != 0 {
+		t.Errorf("the waiting page asked for its view %v times in 5 s with nothing released", n)
+	}
 	if r := call(t, "POST", base+"/v1/reservations/"+carolRes+"/cancel", mint(t, m, carol), ""); r.status != 200 {
 		t.Fatalf("carol cancels: %d %s", r.status, r.raw)
 	}

@@ -98,7 +98,17 @@
       });
   }
 
+  // Releases (cancelled or expired holds) are what moves a waitlist. The
+  // live stream counts them (released); a waiting shopper's page asks for
+  // her own view when that count moved since it last asked, at most every
+  // 2 s, and every 30 s otherwise. With no count from the stream (no
+  // EventSource, or the stream refused or broken) it asks every 2 s.
+  var released = null; // the live stream's count, null when unknown
+  var askedAt = 0, askedReleased = null;
+
   function refresh() {
+    askedAt = Date.now();
+    askedReleased = released;
     return api('GET', '/v1/drops/' + encodeURIComponent(dropID)).then(function (r) {
       if (!r.ok) {
         if (r.data.code === 'unauthorized') { token = ''; sessionStorage.removeItem('flashdrop.token'); }
@@ -279,6 +289,7 @@
       var ev = JSON.parse(e.data);
       if (ev.time) offset = Date.parse(ev.time) - Date.now();
       if (!view) return;
+      if (typeof ev.released === 'number') released = ev.released;
       var moved = ev.state !== view.state || ev.available !== view.available || ev.paused !== view.paused;
       view.state = ev.state; view.available = ev.available; view.paused = ev.paused;
       render();
@@ -286,10 +297,15 @@
       // draw): ask for it when something moved.
       if (moved && token) refresh();
     });
+    live.addEventListener('error', function () { released = null; });
   }
-  // On the waitlist the position moves without the drop changing state:
-  // ask every two seconds while waiting.
-  setInterval(function () { if (token && me && me.waitlist_position) refresh(); }, 2000);
+  // On the waitlist the position moves without the drop changing state.
+  setInterval(function () {
+    if (!token || !me || !me.waitlist_position) return;
+    var since = Date.now() - askedAt;
+    var moved = released === null || released !== askedReleased;
+    if ((moved && since >= 2000) || since >= 30000) refresh();
+  }, 500);
 
   refresh();
 })();
