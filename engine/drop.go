@@ -217,9 +217,9 @@ func (d Drop) Validate() error {
 // the drop changes by itself any more.
 const SettleAfter = 24 * time.Hour
 
-// Settled says whether d is settled at now (SettleAfter). A node keeps a
-// settled drop's configuration rather than reading it again each second,
-// and relays its outbox, which only an admin's act can add to, rarely.
+// Settled says whether d is settled at now (SettleAfter). A node's relay
+// reads a settled drop's outbox, which only an admin's act can add to,
+// rarely (queue.RelayOptions.SettledPoll).
 func (d Drop) Settled(now time.Time) bool {
 	return !d.SaleEndsAt.IsZero() &&
 		!now.Before(d.SaleEndsAt.Add(time.Duration(d.HoldSeconds)*time.Second+SweepSkew+SettleAfter))
