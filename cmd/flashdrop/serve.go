@@ -356,7 +356,7 @@ func (m *Main) startRedis(ctx context.Context) (err error) {
 	m.Engine = engine.New(m.store, engine.Options{Clock: m.Clock})
 	// One list of drops for the node: the sweeper, the scheduler, the
 	// relay and the front page each want it every second or two, and a
-	// listing reads every drop's configuration.
+	// listing is a round trip to Redis (and a read of each new drop).
 	m.drops = engine.NewDropList(m.Engine, 0)
 	return nil
 }

@@ -8,15 +8,16 @@
 --
 -- Returns {expired, next}: the number of holds expired, and the earliest
 -- deadline (ms) of the holds left, or -1 when none is left, so that a
--- sweeper need not look at an idle drop again before then. A hold is due when expires_at <= now,
--- never before (I7). A drop that indexes its holds per call (lib.lua, 'hb')
--- has members of up to HOLD_GROUP ids, each taken whole: a call looks at
--- `limit` holds or fewer, unless its first member alone has more. Many
--- nodes may run this at once: each call sees the holds the previous one
--- left, so a hold is released exactly once. The work
--- is O(limit) plus the waitlist promotions the released units pay for.
--- A call that expired something records its count, so a repeat of the same
--- call (a retry after a lost reply) answers the same and changes nothing.
+-- sweeper need not look at an idle drop again before then. A hold is due
+-- when expires_at <= now, never before (I7). A drop that indexes its
+-- holds per call (lib.lua, 'hb') has members of up to HOLD_GROUP ids, each
+-- taken whole: a call looks at `limit` holds or fewer, unless its first
+-- member alone has more. Many nodes may run this at once: each call sees
+-- the holds the previous one left, so a hold is released exactly once. The
+-- work is O(limit) plus the waitlist promotions the released units pay
+-- for. A call that expired something records its count, so a repeat of
+-- the same call (a retry after a lost reply) answers the same count and
+-- changes nothing (its earliest deadline is read anew).
 
 P, DROP, NOW, NONCE, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 NOW_S = ARGV[3]
