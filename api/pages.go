@@ -283,7 +283,7 @@ func (s *Server) pageIndex(r *request) error {
 	}
 	p := indexPage{pageBase: s.newPageBase(r, "Drops")}
 	for _, d := range ds {
-		if !d.SaleEndsAt.IsZero() && !p.Now.Before(d.SaleEndsAt) {
+		if d.SaleEnded(p.Now) {
 			continue // over, whatever its stock: not listed, not read
 		}
 		d, st, err := s.adm.View(ctx, d.ID)

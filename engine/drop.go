@@ -221,12 +221,11 @@ const SettleAfter = 24 * time.Hour
 // reads a settled drop's outbox, which only an admin's act can add to,
 // rarely (queue.RelayOptions.SettledPoll).
 func (d Drop) Settled(now time.Time) bool {
-	return !d.SaleEndsAt.IsZero() &&
-		!now.Before(d.SaleEndsAt.Add(time.Duration(d.HoldSeconds)*time.Second+SweepSkew+SettleAfter))
+	return d.SaleEnded(now.Add(-(time.Duration(d.HoldSeconds)*time.Second + SweepSkew + SettleAfter)))
 }
 
-// endedAt says whether d's sale has an end and it has come at now.
-func (d Drop) endedAt(now time.Time) bool {
+// SaleEnded says whether d's sale has an end and it has come at now.
+func (d Drop) SaleEnded(now time.Time) bool {
 	return !d.SaleEndsAt.IsZero() && !now.Before(d.SaleEndsAt)
 }
 
@@ -240,7 +239,7 @@ func (d Drop) State(now time.Time, available int64) State {
 		return StateRegistrationOpen
 	case now.Before(d.SaleStartsAt):
 		return StateRegistrationClosed
-	case !d.SaleEndsAt.IsZero() && !now.Before(d.SaleEndsAt):
+	case d.SaleEnded(now):
 		return StateSaleClosed
 	case available <= 0:
 		return StateSoldOut

@@ -315,7 +315,7 @@ func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
 	for _, d := range ds {
-		sw, err := e.sweepDrop(ctx, d.ID, now, d.endedAt(now))
+		sw, err := e.sweepDrop(ctx, d.ID, now, d.SaleEnded(now))
 		total += sw.expired
 		if err != nil {
 			errs = append(errs, err)

@@ -251,7 +251,7 @@ func (s *Scheduler) dropWork(ctx context.Context, ws WeekStore, d Drop) error {
 			m.drawn = true
 		}
 	}
-	if !m.closed && !d.SaleEndsAt.IsZero() && !now.Before(d.SaleEndsAt) {
+	if !m.closed && d.SaleEnded(now) {
 		if err := announce(&m.closed, MomentClosed); err != nil {
 			return err
 		}

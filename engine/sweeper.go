@@ -147,7 +147,7 @@ func (s *Sweeper) sweep(ctx context.Context) (int, bool, error) {
 			l = &dropLook{starts: d.SaleStartsAt, ends: d.SaleEndsAt, hold: d.HoldSeconds}
 			s.looks[d.ID] = l
 		}
-		ended := d.endedAt(now)
+		ended := d.SaleEnded(now)
 		if now.Before(l.at) && (!ended || l.waitlistEnded) {
 			continue
 		}
@@ -163,7 +163,7 @@ func (s *Sweeper) sweep(ctx context.Context) (int, bool, error) {
 			continue
 		}
 		// Settled for good only once no node can still take a join.
-		l.waitlistEnded = sw.waitlistEnded && d.endedAt(now.Add(-SweepSkew))
+		l.waitlistEnded = sw.waitlistEnded && d.SaleEnded(now.Add(-SweepSkew))
 		l.at = nextLook(d, now, sw.next)
 	}
 	for id := range s.looks {
@@ -182,7 +182,7 @@ func nextLook(d Drop, now, next time.Time) time.Time {
 		made = d.SaleStartsAt // no hold is made before the sale opens
 	}
 	at := made.Add(time.Duration(d.HoldSeconds) * time.Second)
-	if d.endedAt(now.Add(-SweepSkew)) {
+	if d.SaleEnded(now.Add(-SweepSkew)) {
 		at = never // no node makes a hold after the sale
 	}
 	if !next.IsZero() && next.Before(at) {
