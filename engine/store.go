@@ -113,8 +113,8 @@ type BatchRegistrar interface {
 }
 
 // DropIndex is a Store that lists drop ids apart from the drops, so a
-// DropList can read again only the drops that can still change, not the
-// settled ones that pile up week after week.
+// DropList reads each drop once rather than every drop on every refresh
+// (the drops of past weeks pile up).
 type DropIndex interface {
 	// DropIDs lists every drop's id, in any order.
 	DropIDs(ctx context.Context) ([]string, error)
@@ -126,9 +126,9 @@ type DropIndex interface {
 // BatchViewer is a Store that reads many shoppers' views of one drop in
 // one call, each as Store.ShopperView would. Admission gathers concurrent
 // views into such calls when the store offers them: a shopper's page asks
-// for her view when it opens and every 2 s while she waits on the
-// waitlist, and one round trip each was most of what serving a view
-// cost.
+// for her view when it opens and, while she waits on the waitlist,
+// whenever units were released, and one round trip each was most of what
+// serving a view cost.
 type BatchViewer interface {
 	ShopperViews(ctx context.Context, drop string, users []string) ([]ShopperView, error)
 }
