@@ -204,10 +204,8 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 	}
 	for ctx.Err() == nil {
 		if len(pending) == 0 && empty && d.Settled(r.o.Clock.Now()) {
-			select {
-			case <-ctx.Done():
+			if run.Sleep(ctx, r.o.SettledPoll); ctx.Err() != nil {
 				return
-			case <-time.After(r.o.SettledPoll):
 			}
 		}
 		if len(pending) == 0 {

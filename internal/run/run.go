@@ -77,14 +77,19 @@ type Backoff struct{ min, max, cur time.Duration }
 // NewBackoff starts a backoff at min.
 func NewBackoff(min, max time.Duration) *Backoff { return &Backoff{min: min, max: max, cur: min} }
 
-// Wait sleeps the current wait (or until ctx ends) and doubles it.
-func (b *Backoff) Wait(ctx context.Context) {
-	t := time.NewTimer(b.cur)
+// Sleep waits d, or until ctx ends.
+func Sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// Wait sleeps the current wait (or until ctx ends) and doubles it.
+func (b *Backoff) Wait(ctx context.Context) {
+	Sleep(ctx, b.cur)
 	if b.cur *= 2; b.cur > b.max {
 		b.cur = b.max
 	}
