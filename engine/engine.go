@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -13,7 +12,7 @@ import (
 type Options struct {
 	// Clock defaults to the system clock.
 	Clock Clock
-	// ExpireStep is the most holds one ExpireDue step expires per drop
+	// ExpireStep is the most holds one sweep of a drop expires
 	// (default 256), which bounds the time any one store call takes.
 	ExpireStep int
 }
@@ -301,29 +300,6 @@ func (e *Engine) checkReservationCall(id, actor string) error {
 	return nil
 }
 
-// ExpireDue is one step of the expiry sweeper over every drop, whatever
-// their holds: it expires holds whose deadline has passed, at most
-// ExpireStep per drop, and returns how many it expired. Safe to run on
-// many nodes at once: the store decides each expiry atomically, so a hold
-// is released exactly once. (A Sweeper skips drops that have nothing due.)
-func (e *Engine) ExpireDue(ctx context.Context) (int, error) {
-	ds, err := e.store.Drops(ctx)
-	if err != nil {
-		return 0, err
-	}
-	now := e.clock.Now()
-	total := 0
-	var errs []error
-	for _, d := range ds {
-		sw, err := e.sweepDrop(ctx, d.ID, now, d.SaleEnded(now))
-		total += sw.expired
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return total, errors.Join(errs...)
-}
-
 // swept is what one sweep of one drop did and found.
 type swept struct {
 	expired int
@@ -364,7 +340,8 @@ func (e *Engine) sweepDrop(ctx context.Context, drop string, now time.Time, ende
 
 // ExpireDrop is one sweep of a single drop: at most ExpireStep holds
 // whose deadline has passed, and, after its sale, the end of its waitlist
-// (the store checks the end). ExpireDue does this for every drop.
+// (the store checks the end). A Sweeper does this for every drop whose
+// holds can be due.
 func (e *Engine) ExpireDrop(ctx context.Context, drop string) (int, error) {
 	if err := ValidateDropID(drop); err != nil {
 		return 0, fmt.Errorf("%w: drop %q", ErrNotFound, drop)

@@ -108,7 +108,7 @@ func TestSweeperEndsWaitlistsOfEndedSalesOnly(t *testing.T) {
 		{ID: "ended", SaleEndsAt: now.Add(-time.Minute)},
 	}}
 	e := engine.New(st, engine.Options{Clock: engine.NewManualClock(now)})
-	if _, err := e.ExpireDue(context.Background()); err != nil {
+	if _, _, err := engine.NewSweeper(e, engine.SweeperOptions{}).SweepOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if st.calls.Load() != 3 || st.ended.Load() != 1 {
