@@ -372,6 +372,47 @@ func TestAuthCacheHonoursExpiry(t *testing.T) {
 	step(time.Minute, true) // back inside: the full check still accepts it
 }
 
+// TestAuthCacheTakesOnlyTheVerifiedToken: once a shopper's token is
+// cached, the same signature under another payload (another subject, a
+// later exp) is refused, as the full check refuses it, and the admin
+// token is still the admin's.
+func TestAuthCacheTakesOnlyTheVerifiedToken(t *testing.T) {
+	a, clk := authTestNew(t, authTestConfig(), authCachePerShard)
+	clk.set(authTestT0)
+	tok, err := MintShopperToken(authTestSecret, "shopper-1", time.Minute, authTestT0, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := a.authenticate([]byte("Bearer " + tok)); err != nil || p.user != "shopper-1" {
+		t.Fatalf("the token itself: %+v, %v", p, err)
+	}
+	head, rest, _ := strings.Cut(tok, ".")
+	payload, sig, _ := strings.Cut(rest, ".")
+	claims, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []string{`"sub":"shopper-1"`, `"exp":`} {
+		to := strings.Replace(from, "shopper-1", "shopper-2", 1)
+		if from == `"exp":` {
+			to = `"exp":9`
+		}
+		forged := head + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(claims), from, to, 1))) + "." + sig
+		if forged == tok {
+			t.Fatalf("%s not in the claims %s", from, claims)
+		}
+		if p, err := a.authenticate([]byte("Bearer " + forged)); !errors.Is(err, errBadCredentials) {
+			t.Fatalf("the cached signature under claims with %s changed: %+v, %v; want refused", from, p, err)
+		}
+	}
+	if p, err := a.authenticate([]byte("Bearer " + authTestAdmin)); err != nil || !p.admin {
+		t.Fatalf("the admin token: %+v, %v", p, err)
+	}
+	if p, err := a.authenticate([]byte("Bearer " + tok)); err != nil || p.user != "shopper-1" || a.cache.len() != 1 {
+		t.Fatalf("the token again: %+v, %v, %d cached", p, err, a.cache.len())
+	}
+}
+
 func TestAuthCacheBounded(t *testing.T) {
 	const perShard = 2
 	a, _ := authTestNew(t, authTestConfig(), perShard)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -101,11 +102,8 @@ func BenchmarkDecodeClaims(b *testing.B) {
 func TestAuthCacheDropsOldest(t *testing.T) {
 	c := newAuthCache(3)
 	now := authTestT0
-	digest := func(i int) *[32]byte {
-		var d [32]byte
-		d[0], d[1], d[8] = 7, byte(i), byte(i) // one shard, key and rest i
-		return &d
-	}
+	toks := oneShardTokens(c, 8)
+	digest := func(i int) []byte { return toks[i] }
 	for i := 1; i <= 3; i++ {
 		c.put(digest(i), fmt.Sprint("u", i), now, now.Add(time.Duration(i)*time.Hour), now)
 	}
@@ -138,35 +136,63 @@ func TestAuthCacheDropsOldest(t *testing.T) {
 	}
 }
 
-// TestAuthCacheKeyCollision: two tokens whose digests share the 8 bytes
-// the cache keys by are told apart by the other 24; windows beyond the
-// range of int64 nanoseconds (no nbf, exp in 9999) still hold.
+// oneShardTokens makes n tokens of 40 bytes with distinct keys that fall
+// in one shard of c.
+func oneShardTokens(c *authCache, n int) [][]byte {
+	var toks [][]byte
+	var first *authCacheShard
+	for i := 0; len(toks) < n; i++ {
+		tok := fmt.Appendf(nil, "%040d", i)
+		s, _, _, _ := c.slot(tok)
+		if first == nil {
+			first = s
+		}
+		if s == first {
+			toks = append(toks, tok)
+		}
+	}
+	return toks
+}
+
+// TestAuthCacheKeyCollision: two tokens whose last 8 bytes (the cache's
+// key) are the same are told apart by the 24 before them, and two that
+// share those 32 too (a cached JWT's signature under another header or
+// payload) by the hash of the whole token; a token too short to be a JWT
+// is never cached; windows beyond the range of int64 nanoseconds (no nbf,
+// exp in 9999) still hold.
 func TestAuthCacheKeyCollision(t *testing.T) {
 	c := newAuthCache(4)
-	var a, b [32]byte
-	for i := range a {
-		a[i], b[i] = byte(i), byte(i)
-	}
-	b[31] ^= 1
+	a := []byte("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.0123456789abcdefghijklmnopqrstuvwxyzABCDEFG")
+	b := bytes.Clone(a)
+	b[len(b)-9] ^= 1 // the byte before the key
+	p := bytes.Clone(a)
+	p[len("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ")] ^= 1 // the payload
 	now := authTestT0
-	c.put(&a, "alice", time.Time{}, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), now)
-	if u, ok := c.get(&a, now); !ok || u != "alice" {
+	c.put(a, "alice", time.Time{}, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), now)
+	if u, ok := c.get(a, now); !ok || u != "alice" {
 		t.Fatalf("get(a) = %q, %v", u, ok)
 	}
-	if u, ok := c.get(&b, now); ok {
-		t.Fatalf("a token with another digest got %q", u)
+	for name, tok := range map[string][]byte{"another signature": b, "another payload": p, "a prefix": a[:len(a)-1]} {
+		if u, ok := c.get(tok, now); ok {
+			t.Fatalf("a token with %s got %q", name, u)
+		}
 	}
-	c.put(&b, "bob", now, now.Add(time.Hour), now)
-	if u, ok := c.get(&b, now); !ok || u != "bob" {
+	c.put(b, "bob", now, now.Add(time.Hour), now)
+	if u, ok := c.get(b, now); !ok || u != "bob" {
 		t.Fatalf("get(b) = %q, %v", u, ok)
 	}
-	if _, ok := c.get(&a, now); ok {
+	if _, ok := c.get(a, now); ok {
 		t.Fatal("a's entry survived b's put under the same key")
 	}
-	if _, ok := c.get(&b, now.Add(-time.Second)); ok {
+	if _, ok := c.get(b, now.Add(-time.Second)); ok {
 		t.Fatal("accepted before its window")
 	}
-	if _, ok := c.get(&b, now.Add(time.Hour)); ok {
+	if _, ok := c.get(b, now.Add(time.Hour)); ok {
 		t.Fatal("accepted at the end of its window")
+	}
+	short := []byte("0123456789012345678901234567890") // 31 bytes
+	c.put(short, "carol", now, now.Add(time.Hour), now)
+	if _, ok := c.get(short, now); ok || c.len() != 0 { // b expired and went above
+		t.Fatalf("a 31-byte token was cached (%d entries)", c.len())
 	}
 }
