@@ -96,8 +96,15 @@ func (w *Writer) Bool(v bool) { w.B = strconv.AppendBool(w.B, v) }
 func AppendString[S ~string | ~[]byte](b []byte, s S) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
+	// Most strings written (ids, codes, type URIs) need no escape at
+	// all: their plain start is skipped eight bytes at a time, and the
+	// loop below goes byte by byte from the first eight that are not.
+	start, i := 0, 0
+	for i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+		uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+		i += 8
+	}
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
@@ -144,4 +151,18 @@ func AppendString[S ~string | ~[]byte](b []byte, s S) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plain8 reports whether each of the eight bytes in x is written as it
+// is: ASCII from 0x20 and none of " \ < > &. Each test sets bit 7 of a
+// lane that fails it (a lane's borrow into the next one comes only from a
+// lane that fails already, so the answer for the word is exact); the
+// four characters come in two pairs one bit apart, " and & (0x22, 0x26)
+// and < and > (0x3c, 0x3e), each pair found with one compare.
+func plain8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) &^ v } // bit 7 of each zero lane, and above
+	bad := x | (x-ones*0x20)&^x |
+		zero((x|ones*0x04)^ones*0x26) | zero((x|ones*0x02)^ones*0x3e) | zero(x^ones*'\\')
+	return bad&highs == 0
 }

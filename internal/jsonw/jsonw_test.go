@@ -65,3 +65,33 @@ func TestWriterDeclines(t *testing.T) {
 		}
 	}
 }
+
+// TestPlain8: every byte in every lane of a word of plain bytes, each
+// alone, is judged as the byte-at-a-time loop judges it.
+func TestPlain8(t *testing.T) {
+	for c := range 256 {
+		want := c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+		for lane := range 8 {
+			w := []byte("abcdefgh")
+			w[lane] = byte(c)
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(w[i])
+			}
+			if got := plain8(x); got != want {
+				t.Fatalf("byte %#x in lane %d: plain %v, want %v", c, lane, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkAppendString(b *testing.B) {
+	for _, s := range []string{"urn:flashdrop:problem:sold_out", "3f9a1c27e8b4d6f0a1b2c3d4", "Per-shopper <limit> reached & more"} {
+		b.Run(s[:8], func(b *testing.B) {
+			buf := make([]byte, 0, 128)
+			for b.Loop() {
+				buf = AppendString(buf[:0], s)
+			}
+		})
+	}
+}
