@@ -233,6 +233,11 @@ func newAuthenticatorSize(cfg AuthConfig, now func() time.Time, cachePerShard in
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(cfg.Leeway),
 		jwt.WithTimeFunc(now),
+		// Canonical base64 only, as verifyFast reads it: the last
+		// character of a signature has two unused bits, and without this
+		// each token had four spellings that all verified (and took four
+		// places in the cache).
+		jwt.WithStrictDecoding(),
 	}
 	if cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
@@ -560,7 +565,7 @@ func isValidShopperID(s string) bool { return engine.ValidateUser(s) == nil }
 //
 // An entry is keyed by the token's last authCacheTail bytes and holds the
 // authCacheRest bytes before them: for a verified JWT, 32 of the 43
-// characters of its signature (192 bits), which only the holder of the
+// characters of its signature (190 bits), which only the holder of the
 // secret could have written, so no other token is taken for a cached one.
 // The entry also holds a seeded 64-bit hash of the whole token, so a
 // token with a cached signature and another header or payload is a miss
@@ -641,8 +646,8 @@ func (c *authCache) slot(tok []byte) (s *authCacheShard, k uint64, rest [authCac
 		return nil, 0, rest, false
 	}
 	k = binary.LittleEndian.Uint64(tok[n-authCacheTail:])
-	// The key is base64 text: a multiplicative mix spreads its bits over
-	// the high ones that pick the shard.
+	// The key is base64 text: a multiplicative mix spreads all of its
+	// bits into the middle ones that pick the shard.
 	s = &c.shards[(k*0x9e3779b97f4a7c15)>>32%authCacheShards]
 	return s, k, [authCacheRest]byte(tok[n-authCacheTail-authCacheRest:]), true
 }

@@ -413,6 +413,37 @@ func TestAuthCacheTakesOnlyTheVerifiedToken(t *testing.T) {
 	}
 }
 
+// TestAuthRefusesNonCanonicalSignatures: the last character of an HS256
+// signature carries four bits and two unused ones; only the spelling with
+// those two clear is the token, whether or not it is cached.
+func TestAuthRefusesNonCanonicalSignatures(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	a, clk := authTestNew(t, authTestConfig(), authCachePerShard)
+	clk.set(authTestT0)
+	tok, err := MintShopperToken(authTestSecret, "shopper-1", time.Minute, authTestT0, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.IndexByte(alphabet, tok[len(tok)-1])
+	if v < 0 || v&3 != 0 {
+		t.Fatalf("minted a token whose last character %q is not canonical", tok[len(tok)-1])
+	}
+	for _, cached := range []bool{false, true} {
+		if cached {
+			if _, err := a.authenticate([]byte("Bearer " + tok)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for bits := 1; bits <= 3; bits++ {
+			other := tok[:len(tok)-1] + string(alphabet[v|bits])
+			if p, err := a.authenticate([]byte("Bearer " + other)); !errors.Is(err, errBadCredentials) {
+				t.Fatalf("cached %v: the signature's last character %q for %q: %+v, %v; want refused",
+					cached, other[len(other)-1], tok[len(tok)-1], p, err)
+			}
+		}
+	}
+}
+
 func TestAuthCacheBounded(t *testing.T) {
 	const perShard = 2
 	a, _ := authTestNew(t, authTestConfig(), perShard)
