@@ -100,8 +100,12 @@ func AppendString[S ~string | ~[]byte](b []byte, s S) []byte {
 	// all: their plain start is skipped eight bytes at a time, and the
 	// loop below goes byte by byte from the first eight that are not.
 	start, i := 0, 0
-	for i+8 <= len(s) && plain8(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-		uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+	for i+8 <= len(s) {
+		w := s[i : i+8] // one bounds check for the eight loads, which merge into one
+		if !plain8(uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56) {
+			break
+		}
 		i += 8
 	}
 	for i < len(s) {

@@ -11,7 +11,10 @@ import (
 // FuzzAppendString: a string, given as a string or as bytes, is written
 // exactly as encoding/json writes it.
 func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "a\bb\fc\n\r\t\x00\x1f", `"\`, "<&>", "\u2028\u2029", "\xff\xfe", "é日本🎉", "a\xe2\x80"} {
+	for _, s := range []string{"", "plain", "a\bb\fc\n\r\t\x00\x1f", `"\`, "<&>", "\u2028\u2029", "\xff\xfe", "é日本🎉", "a\xe2\x80",
+		// Eight plain bytes or more, then one that is not: the prefix is
+		// skipped a word at a time, the rest goes byte by byte.
+		"urn:flashdrop:problem:sold_out", "abcdefgh<", "abcdefg\u2028", "abcdefgh\xff", "abcdefghijklmnop\x00", "abcdefghijklmnopq\"r"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
