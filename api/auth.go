@@ -285,8 +285,8 @@ func (a *authenticator) authenticateAt(header []byte, now time.Time) (principal,
 	}
 	// A token the cache holds passed full verification as a shopper's JWT,
 	// so it is not the admin token (that one is answered below and never
-	// cached): a hit skips hashing the whole token, the most of what a
-	// known shopper's press cost here.
+	// cached): a hit skips the SHA-256 of the whole token below, which was
+	// a third of a known shopper's token check.
 	if a.cache != nil {
 		if user, ok := a.cache.get(tok, now); ok {
 			return principal{user: user}, nil

@@ -103,25 +103,25 @@ func TestAuthCacheDropsOldest(t *testing.T) {
 	c := newAuthCache(3)
 	now := authTestT0
 	toks := oneShardTokens(c, 8)
-	digest := func(i int) []byte { return toks[i] }
+	tok := func(i int) []byte { return toks[i] }
 	for i := 1; i <= 3; i++ {
-		c.put(digest(i), fmt.Sprint("u", i), now, now.Add(time.Duration(i)*time.Hour), now)
+		c.put(tok(i), fmt.Sprint("u", i), now, now.Add(time.Duration(i)*time.Hour), now)
 	}
-	c.put(digest(4), "u4", now, now.Add(time.Hour), now)
+	c.put(tok(4), "u4", now, now.Add(time.Hour), now)
 	for i, want := range []bool{false, true, true, true} {
-		if _, ok := c.get(digest(i+1), now); ok != want {
+		if _, ok := c.get(tok(i+1), now); ok != want {
 			t.Fatalf("token %d cached: %v, want %v", i+1, ok, want)
 		}
 	}
 	// Token 2 expires and a get drops it; token 2 is the oldest in the
 	// ring, so the next two puts first find room, then drop token 3.
-	if _, ok := c.get(digest(2), now.Add(2*time.Hour)); ok {
+	if _, ok := c.get(tok(2), now.Add(2*time.Hour)); ok {
 		t.Fatal("expired token 2 answered")
 	}
-	c.put(digest(5), "u5", now, now.Add(time.Hour), now)
-	c.put(digest(6), "u6", now, now.Add(time.Hour), now)
+	c.put(tok(5), "u5", now, now.Add(time.Hour), now)
+	c.put(tok(6), "u6", now, now.Add(time.Hour), now)
 	for i, want := range map[int]bool{3: false, 4: true, 5: true, 6: true} {
-		if _, ok := c.get(digest(i), now); ok != want {
+		if _, ok := c.get(tok(i), now); ok != want {
 			t.Fatalf("after expiry: token %d cached: %v, want %v", i, ok, want)
 		}
 	}
@@ -129,9 +129,9 @@ func TestAuthCacheDropsOldest(t *testing.T) {
 		t.Fatalf("%d tokens cached, want 3", n)
 	}
 	// A put of a cached token keeps the ring as it is.
-	c.put(digest(4), "u4", now, now.Add(time.Hour), now)
-	c.put(digest(7), "u7", now, now.Add(time.Hour), now)
-	if _, ok := c.get(digest(4), now); ok {
+	c.put(tok(4), "u4", now, now.Add(time.Hour), now)
+	c.put(tok(7), "u7", now, now.Add(time.Hour), now)
+	if _, ok := c.get(tok(4), now); ok {
 		t.Fatal("token 4, the oldest, survived a put into the full shard")
 	}
 }

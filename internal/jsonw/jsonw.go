@@ -160,9 +160,9 @@ func AppendString[S ~string | ~[]byte](b []byte, s S) []byte {
 // plain8 reports whether each of the eight bytes in x is written as it
 // is: ASCII from 0x20 and none of " \ < > &. Each test sets bit 7 of a
 // lane that fails it (a lane's borrow into the next one comes only from a
-// lane that fails already, so the answer for the word is exact); the
-// four characters come in two pairs one bit apart, " and & (0x22, 0x26)
-// and < and > (0x3c, 0x3e), each pair found with one compare.
+// lane that fails already, so the answer for the word is exact). Four of
+// the five characters come in pairs one bit apart, " and & (0x22, 0x26)
+// and < and > (0x3c, 0x3e), each pair found with one compare; \ alone.
 func plain8(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	zero := func(v uint64) uint64 { return (v - ones) &^ v } // bit 7 of each zero lane, and above
