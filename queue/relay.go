@@ -89,9 +89,8 @@ type Relay struct {
 
 // Drops is what the relay needs of the store besides the outbox: which
 // drops exist (each gets a worker), and what their won events derive from.
-type Drops interface {
-	Drops(ctx context.Context) ([]engine.Drop, error)
-}
+// A node passes its shared engine.DropList.
+type Drops = engine.DropLister
 
 // NewRelay returns a stopped Relay.
 func NewRelay(store Drops, outbox engine.Outbox, js jetstream.JetStream, o RelayOptions) *Relay {
