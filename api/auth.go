@@ -287,8 +287,10 @@ func (a *authenticator) authenticateAt(header []byte, now time.Time) (principal,
 	// so it is not the admin token (that one is answered below and never
 	// cached): a hit skips the SHA-256 of the whole token below, which was
 	// a third of a known shopper's token check.
+	var key authCacheKey
 	if a.cache != nil {
-		if user, ok := a.cache.get(tok, now); ok {
+		key = a.cache.key(tok)
+		if user, ok := a.cache.get(key, now); ok {
 			return principal{user: user}, nil
 		}
 	}
@@ -316,7 +318,7 @@ func (a *authenticator) authenticateAt(header []byte, now time.Time) (principal,
 		return principal{}, err
 	}
 	if a.cache != nil {
-		a.cache.put(tok, user, from, until, now)
+		a.cache.put(key, user, from, until, now)
 	}
 	return principal{user: user}, nil
 }
@@ -638,34 +640,46 @@ func newAuthCache(perShard int) *authCache {
 	return c
 }
 
-// slot finds a token's shard, its key and the bytes its entry holds; ok
-// is false for a token too short to be a JWT, which is never cached.
-func (c *authCache) slot(tok []byte) (s *authCacheShard, k uint64, rest [authCacheRest]byte, ok bool) {
+// authCacheKey is where a token goes in the cache and what its entry
+// must hold, worked out once per request for both the lookup and, after a
+// miss, the put.
+type authCacheKey struct {
+	s    *authCacheShard // nil for a token too short to be a JWT, never cached
+	k    uint64
+	rest [authCacheRest]byte
+	sum  uint64
+}
+
+// key finds a token's shard, its key and what its entry holds.
+func (c *authCache) key(tok []byte) authCacheKey {
 	n := len(tok)
 	if n < authCacheTail+authCacheRest {
-		return nil, 0, rest, false
+		return authCacheKey{}
 	}
-	k = binary.LittleEndian.Uint64(tok[n-authCacheTail:])
+	k := binary.LittleEndian.Uint64(tok[n-authCacheTail:])
 	// The key is base64 text: a multiplicative mix spreads all of its
 	// bits into the middle ones that pick the shard.
-	s = &c.shards[(k*0x9e3779b97f4a7c15)>>32%authCacheShards]
-	return s, k, [authCacheRest]byte(tok[n-authCacheTail-authCacheRest:]), true
+	return authCacheKey{
+		s:    &c.shards[(k*0x9e3779b97f4a7c15)>>32%authCacheShards],
+		k:    k,
+		rest: [authCacheRest]byte(tok[n-authCacheTail-authCacheRest:]),
+		sum:  maphash.Bytes(c.seed, tok),
+	}
 }
 
 // get returns the user of a cached token that is valid at now.
-func (c *authCache) get(tok []byte, now time.Time) (string, bool) {
-	s, k, rest, ok := c.slot(tok)
-	if !ok {
+func (c *authCache) get(key authCacheKey, now time.Time) (string, bool) {
+	s, k := key.s, key.k
+	if s == nil {
 		return "", false
 	}
-	sum := maphash.Bytes(c.seed, tok)
 	t := authNanos(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.m[k]
 	// In constant time: the bytes held are secret, and a timing of how
 	// many of them a guess got right would be a way to learn them.
-	if !ok || subtle.ConstantTimeCompare(e.rest[:], rest[:]) != 1 || e.sum != sum {
+	if !ok || subtle.ConstantTimeCompare(e.rest[:], key.rest[:]) != 1 || e.sum != key.sum {
 		return "", false // not the cached token: a miss
 	}
 	if t >= e.validUntil {
@@ -684,13 +698,13 @@ func (c *authCache) get(tok []byte, now time.Time) (string, bool) {
 // is gone already, expired entries among a small random sample, failing
 // that one sampled live entry: a token verified just now is likelier to
 // come back than an old one, and a miss only costs a re-verification.
-func (c *authCache) put(tok []byte, user string, from, until, now time.Time) {
-	s, k, rest, ok := c.slot(tok)
-	if !ok {
+func (c *authCache) put(key authCacheKey, user string, from, until, now time.Time) {
+	s, k := key.s, key.k
+	if s == nil {
 		return
 	}
 	t := authNanos(now)
-	e := authCacheEntry{rest: rest, sum: maphash.Bytes(c.seed, tok), user: user, validFrom: authNanos(from), validUntil: authNanos(until)}
+	e := authCacheEntry{rest: key.rest, sum: key.sum, user: user, validFrom: authNanos(from), validUntil: authNanos(until)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.perShard <= 0 {

@@ -105,23 +105,23 @@ func TestAuthCacheDropsOldest(t *testing.T) {
 	toks := oneShardTokens(c, 8)
 	tok := func(i int) []byte { return toks[i] }
 	for i := 1; i <= 3; i++ {
-		c.put(tok(i), fmt.Sprint("u", i), now, now.Add(time.Duration(i)*time.Hour), now)
+		c.put(c.key(tok(i)), fmt.Sprint("u", i), now, now.Add(time.Duration(i)*time.Hour), now)
 	}
-	c.put(tok(4), "u4", now, now.Add(time.Hour), now)
+	c.put(c.key(tok(4)), "u4", now, now.Add(time.Hour), now)
 	for i, want := range []bool{false, true, true, true} {
-		if _, ok := c.get(tok(i+1), now); ok != want {
+		if _, ok := c.get(c.key(tok(i+1)), now); ok != want {
 			t.Fatalf("token %d cached: %v, want %v", i+1, ok, want)
 		}
 	}
 	// Token 2 expires and a get drops it; token 2 is the oldest in the
 	// ring, so the next two puts first find room, then drop token 3.
-	if _, ok := c.get(tok(2), now.Add(2*time.Hour)); ok {
+	if _, ok := c.get(c.key(tok(2)), now.Add(2*time.Hour)); ok {
 		t.Fatal("expired token 2 answered")
 	}
-	c.put(tok(5), "u5", now, now.Add(time.Hour), now)
-	c.put(tok(6), "u6", now, now.Add(time.Hour), now)
+	c.put(c.key(tok(5)), "u5", now, now.Add(time.Hour), now)
+	c.put(c.key(tok(6)), "u6", now, now.Add(time.Hour), now)
 	for i, want := range map[int]bool{3: false, 4: true, 5: true, 6: true} {
-		if _, ok := c.get(tok(i), now); ok != want {
+		if _, ok := c.get(c.key(tok(i)), now); ok != want {
 			t.Fatalf("after expiry: token %d cached: %v, want %v", i, ok, want)
 		}
 	}
@@ -129,9 +129,9 @@ func TestAuthCacheDropsOldest(t *testing.T) {
 		t.Fatalf("%d tokens cached, want 3", n)
 	}
 	// A put of a cached token keeps the ring as it is.
-	c.put(tok(4), "u4", now, now.Add(time.Hour), now)
-	c.put(tok(7), "u7", now, now.Add(time.Hour), now)
-	if _, ok := c.get(tok(4), now); ok {
+	c.put(c.key(tok(4)), "u4", now, now.Add(time.Hour), now)
+	c.put(c.key(tok(7)), "u7", now, now.Add(time.Hour), now)
+	if _, ok := c.get(c.key(tok(4)), now); ok {
 		t.Fatal("token 4, the oldest, survived a put into the full shard")
 	}
 }
@@ -143,7 +143,7 @@ func oneShardTokens(c *authCache, n int) [][]byte {
 	var first *authCacheShard
 	for i := 0; len(toks) < n; i++ {
 		tok := fmt.Appendf(nil, "%040d", i)
-		s, _, _, _ := c.slot(tok)
+		s := c.key(tok).s
 		if first == nil {
 			first = s
 		}
@@ -168,31 +168,31 @@ func TestAuthCacheKeyCollision(t *testing.T) {
 	p := bytes.Clone(a)
 	p[len("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ")] ^= 1 // the payload
 	now := authTestT0
-	c.put(a, "alice", time.Time{}, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), now)
-	if u, ok := c.get(a, now); !ok || u != "alice" {
+	c.put(c.key(a), "alice", time.Time{}, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), now)
+	if u, ok := c.get(c.key(a), now); !ok || u != "alice" {
 		t.Fatalf("get(a) = %q, %v", u, ok)
 	}
 	for name, tok := range map[string][]byte{"another signature": b, "another payload": p, "a prefix": a[:len(a)-1]} {
-		if u, ok := c.get(tok, now); ok {
+		if u, ok := c.get(c.key(tok), now); ok {
 			t.Fatalf("a token with %s got %q", name, u)
 		}
 	}
-	c.put(b, "bob", now, now.Add(time.Hour), now)
-	if u, ok := c.get(b, now); !ok || u != "bob" {
+	c.put(c.key(b), "bob", now, now.Add(time.Hour), now)
+	if u, ok := c.get(c.key(b), now); !ok || u != "bob" {
 		t.Fatalf("get(b) = %q, %v", u, ok)
 	}
-	if _, ok := c.get(a, now); ok {
+	if _, ok := c.get(c.key(a), now); ok {
 		t.Fatal("a's entry survived b's put under the same key")
 	}
-	if _, ok := c.get(b, now.Add(-time.Second)); ok {
+	if _, ok := c.get(c.key(b), now.Add(-time.Second)); ok {
 		t.Fatal("accepted before its window")
 	}
-	if _, ok := c.get(b, now.Add(time.Hour)); ok {
+	if _, ok := c.get(c.key(b), now.Add(time.Hour)); ok {
 		t.Fatal("accepted at the end of its window")
 	}
 	short := []byte("0123456789012345678901234567890") // 31 bytes
-	c.put(short, "carol", now, now.Add(time.Hour), now)
-	if _, ok := c.get(short, now); ok || c.len() != 0 { // b expired and went above
+	c.put(c.key(short), "carol", now, now.Add(time.Hour), now)
+	if _, ok := c.get(c.key(short), now); ok || c.len() != 0 { // b expired and went above
 		t.Fatalf("a 31-byte token was cached (%d entries)", c.len())
 	}
 }
