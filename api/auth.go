@@ -14,6 +14,8 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"math"
+	"math/bits"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -83,7 +85,8 @@ const (
 	maxShopperIDLen = engine.MaxUserLen
 
 	// The verified-token cache: authCacheShards shards of at most
-	// authCachePerShard entries each (64k tokens, a few MiB at most).
+	// authCachePerShard entries each (64k tokens, 8 MiB of tables when
+	// every shard has been used).
 	authCacheShards   = 32
 	authCachePerShard = 2048
 	// authCacheSample is how many entries a full shard looks at to find
@@ -566,8 +569,8 @@ func isValidShopperID(s string) bool { return engine.ValidateUser(s) == nil }
 // capped.
 //
 // An entry is keyed by the token's last authCacheTail bytes and holds the
-// authCacheRest bytes before them: for a verified JWT, 32 of the 43
-// characters of its signature (190 bits), which only the holder of the
+// authCacheRest bytes before them: for a verified JWT, 24 of the 43
+// characters of its signature (144 bits), which only the holder of the
 // secret could have written, so no other token is taken for a cached one.
 // The entry also holds a seeded 64-bit hash of the whole token, so a
 // token with a cached signature and another header or payload is a miss
@@ -579,11 +582,12 @@ func isValidShopperID(s string) bool { return engine.ValidateUser(s) == nil }
 // characters in memory give away nothing the process does not hold
 // already: the secret that signs them.
 //
-// An integer map key takes the map's fast path, and a 64-byte entry
-// (times as Unix nanoseconds) puts more of a crowd of 20,000 shoppers in
-// the CPU's caches than a 32-byte key and time.Time values did; under a
-// sold-out rush the lookup was a fifth of the handler's time, most of it
-// waiting for memory.
+// Each shard is an open-addressing table of 64-byte slots (linear
+// probing, at most half full), so that a hit reads one cache line beyond
+// the shard's lock. Under a sold-out rush the 20,000 shoppers' entries are
+// cold by the time each presses again, and Go's map read three or four
+// of them one after another (its directory, a table, a group's control
+// word, the slot): the lookup was 4 % of serve's CPU per press.
 type authCache struct {
 	perShard int
 	seed     maphash.Seed
@@ -592,27 +596,35 @@ type authCache struct {
 
 const (
 	authCacheTail = 8  // bytes of the token's end that key its entry
-	authCacheRest = 24 // bytes before them that the entry holds
+	authCacheRest = 16 // bytes before them that the entry holds
+	// authCacheMinLen is the shortest token cached: a JWT is far longer.
+	authCacheMinLen = 32
 )
 
 type authCacheShard struct {
 	mu sync.Mutex
-	m  map[uint64]authCacheEntry
+	// slots is the table, a power of two at least twice perShard (made
+	// at the first put), with n of them in use; a slot with key 0 is
+	// free (key() never makes that key).
+	slots []authCacheSlot
+	n     int
 	// fifo holds the keys in the order they were first put, a ring of
 	// perShard once full, its oldest at next: a full shard makes room
 	// by dropping its oldest token, which costs O(1), where a sample of
-	// the map cost a map iteration per insertion (on the bench's all-wins
-	// run, with the cache full of the registrants' tokens, more than
-	// verifying the token). A key that left the map early (expired)
+	// the table cost a scan per insertion (on the bench's all-wins run,
+	// with the cache full of the registrants' tokens, more than
+	// verifying the token). A key that left the table early (expired)
 	// stays until its turn; dropping it then drops nothing.
 	fifo []uint64
 	next int
 	_    [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
-type authCacheEntry struct {
-	rest       [authCacheRest]byte // the token's bytes before the key's
+// authCacheSlot is one cached token in 64 bytes, one cache line.
+type authCacheSlot struct {
+	k          uint64              // the token's last 8 bytes; 0: a free slot
 	sum        uint64              // maphash of the whole token with the cache's seed
+	rest       [authCacheRest]byte // the token's bytes before the key's
 	user       string
 	validFrom  int64 // Unix ns: accepted when now >= validFrom
 	validUntil int64 // and now < validUntil
@@ -633,57 +645,107 @@ func authNanos(t time.Time) int64 {
 var authMinNanos, authMaxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 func newAuthCache(perShard int) *authCache {
-	c := &authCache{perShard: perShard, seed: maphash.MakeSeed()}
-	for i := range c.shards {
-		c.shards[i].m = make(map[uint64]authCacheEntry)
-	}
-	return c
+	return &authCache{perShard: perShard, seed: maphash.MakeSeed()}
 }
 
 // authCacheKey is where a token goes in the cache and what its entry
 // must hold, worked out once per request for both the lookup and, after a
 // miss, the put.
 type authCacheKey struct {
-	s    *authCacheShard // nil for a token too short to be a JWT, never cached
+	s    *authCacheShard // nil for a token never cached (too short to be a JWT)
 	k    uint64
 	rest [authCacheRest]byte
 	sum  uint64
 }
 
+// authMix spreads a key's bits (base64 text) into the high and middle
+// ones: the middle pick the shard, the top the slot.
+func authMix(k uint64) uint64 { return k * 0x9e3779b97f4a7c15 }
+
 // key finds a token's shard, its key and what its entry holds.
 func (c *authCache) key(tok []byte) authCacheKey {
 	n := len(tok)
-	if n < authCacheTail+authCacheRest {
+	if n < authCacheMinLen {
 		return authCacheKey{}
 	}
 	k := binary.LittleEndian.Uint64(tok[n-authCacheTail:])
-	// The key is base64 text: a multiplicative mix spreads all of its
-	// bits into the middle ones that pick the shard.
+	if k == 0 {
+		return authCacheKey{} // the free slots' key; no JWT ends in 8 NULs
+	}
 	return authCacheKey{
-		s:    &c.shards[(k*0x9e3779b97f4a7c15)>>32%authCacheShards],
+		s:    &c.shards[authMix(k)>>32%authCacheShards],
 		k:    k,
 		rest: [authCacheRest]byte(tok[n-authCacheTail-authCacheRest:]),
 		sum:  maphash.Bytes(c.seed, tok),
 	}
 }
 
+// home is key k's first slot in a table of len(s.slots) (a power of two).
+func (s *authCacheShard) home(k uint64) int {
+	return int(authMix(k) >> (64 - bits.TrailingZeros(uint(len(s.slots)))))
+}
+
+// find is the index of k's slot, or -1.
+func (s *authCacheShard) find(k uint64) int {
+	if len(s.slots) == 0 {
+		return -1
+	}
+	mask := len(s.slots) - 1
+	for i := s.home(k); ; i = (i + 1) & mask {
+		switch s.slots[i].k {
+		case k:
+			return i
+		case 0:
+			return -1
+		}
+	}
+}
+
+// remove frees slot i and moves later slots of its run back into the
+// hole where their home allows (no tombstones, so a lookup never walks
+// past slots that are gone).
+func (s *authCacheShard) remove(i int) {
+	mask := len(s.slots) - 1
+	for j := (i + 1) & mask; s.slots[j].k != 0; j = (j + 1) & mask {
+		// Slot j may fill the hole at i unless its home lies cyclically
+		// in (i, j].
+		if h := s.home(s.slots[j].k); (j-h)&mask >= (j-i)&mask {
+			s.slots[i] = s.slots[j]
+			i = j
+		}
+	}
+	s.slots[i] = authCacheSlot{}
+	s.n--
+}
+
+// drop removes key k if the shard holds it.
+func (s *authCacheShard) drop(k uint64) {
+	if i := s.find(k); i >= 0 {
+		s.remove(i)
+	}
+}
+
 // get returns the user of a cached token that is valid at now.
 func (c *authCache) get(key authCacheKey, now time.Time) (string, bool) {
-	s, k := key.s, key.k
+	s := key.s
 	if s == nil {
 		return "", false
 	}
 	t := authNanos(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.m[k]
+	i := s.find(key.k)
+	if i < 0 {
+		return "", false
+	}
+	e := &s.slots[i]
 	// In constant time: the bytes held are secret, and a timing of how
 	// many of them a guess got right would be a way to learn them.
-	if !ok || subtle.ConstantTimeCompare(e.rest[:], key.rest[:]) != 1 || e.sum != key.sum {
+	if subtle.ConstantTimeCompare(e.rest[:], key.rest[:]) != 1 || e.sum != key.sum {
 		return "", false // not the cached token: a miss
 	}
 	if t >= e.validUntil {
-		delete(s.m, k) // expired for good; make room
+		s.remove(i) // expired for good; make room
 		return "", false
 	}
 	if t < e.validFrom {
@@ -700,50 +762,64 @@ func (c *authCache) get(key authCacheKey, now time.Time) (string, bool) {
 // come back than an old one, and a miss only costs a re-verification.
 func (c *authCache) put(key authCacheKey, user string, from, until, now time.Time) {
 	s, k := key.s, key.k
-	if s == nil {
+	if s == nil || c.perShard <= 0 {
 		return
 	}
 	t := authNanos(now)
-	e := authCacheEntry{rest: key.rest, sum: key.sum, user: user, validFrom: authNanos(from), validUntil: authNanos(until)}
+	e := authCacheSlot{k: k, sum: key.sum, rest: key.rest, user: user, validFrom: authNanos(from), validUntil: authNanos(until)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c.perShard <= 0 {
-		return
+	if s.slots == nil {
+		s.slots = make([]authCacheSlot, 1<<bits.Len(uint(2*c.perShard-1)))
 	}
-	if _, ok := s.m[k]; ok {
-		s.m[k] = e
+	if i := s.find(k); i >= 0 {
+		s.slots[i] = e
 		return
 	}
 	if len(s.fifo) < c.perShard {
 		s.fifo = append(s.fifo, k)
 	} else {
-		if len(s.m) >= c.perShard {
-			delete(s.m, s.fifo[s.next])
+		if s.n >= c.perShard {
+			s.drop(s.fifo[s.next])
 		}
 		s.fifo[s.next] = k
 		s.next = (s.next + 1) % c.perShard
 	}
-	if len(s.m) >= c.perShard {
-		var victim uint64
-		found, freed, n := false, false, 0
-		// Map iteration starts at a random position, which makes this a
-		// random sample.
-		for k, v := range s.m {
-			if t >= v.validUntil {
-				delete(s.m, k)
-				freed = true
-			} else if !found {
-				victim, found = k, true
-			}
-			if n++; n >= authCacheSample {
-				break
-			}
-		}
-		if !freed && found {
-			delete(s.m, victim)
+	if s.n >= c.perShard {
+		s.makeRoom(t)
+	}
+	mask := len(s.slots) - 1
+	i := s.home(k)
+	for s.slots[i].k != 0 {
+		i = (i + 1) & mask
+	}
+	s.slots[i] = e
+	s.n++
+}
+
+// makeRoom frees at least one slot of a full shard: the expired among
+// the first authCacheSample entries from a random slot on, else the
+// first of them.
+func (s *authCacheShard) makeRoom(t int64) {
+	var seen [authCacheSample]uint64
+	var expired [authCacheSample]bool
+	n, mask := 0, len(s.slots)-1
+	for i, left := rand.IntN(len(s.slots)), len(s.slots); left > 0 && n < authCacheSample; i, left = (i+1)&mask, left-1 {
+		if e := &s.slots[i]; e.k != 0 {
+			seen[n], expired[n] = e.k, t >= e.validUntil
+			n++
 		}
 	}
-	s.m[k] = e
+	freed := false
+	for j := range n {
+		if expired[j] {
+			s.drop(seen[j])
+			freed = true
+		}
+	}
+	if !freed && n > 0 {
+		s.drop(seen[0])
+	}
 }
 
 // len reports the number of cached tokens; for tests.
@@ -752,7 +828,7 @@ func (c *authCache) len() int {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		n += len(s.m)
+		n += s.n
 		s.mu.Unlock()
 	}
 	return n

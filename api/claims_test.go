@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -194,5 +195,97 @@ func TestAuthCacheKeyCollision(t *testing.T) {
 	c.put(c.key(short), "carol", now, now.Add(time.Hour), now)
 	if _, ok := c.get(c.key(short), now); ok || c.len() != 0 { // b expired and went above
 		t.Fatalf("a 31-byte token was cached (%d entries)", c.len())
+	}
+}
+
+// TestAuthCacheTableStaysWhole drives one shard's table through random
+// puts, expiries and evictions, with tokens that share keys and homes,
+// and checks after every step what a lookup relies on: every entry is
+// reachable from its home without crossing a free slot, no key is held
+// twice, the count is right and within the cap, a token just put is found,
+// and a token found answers the user it was last put with.
+func TestAuthCacheTableStaysWhole(t *testing.T) {
+	const perShard = 8
+	c := newAuthCache(perShard)
+	toks := oneShardTokens(c, 24)
+	// Every third token shares the key of the one before it (another
+	// byte before the key): the entries must tell them apart.
+	for i := 2; i < len(toks); i += 3 {
+		toks[i] = bytes.Clone(toks[i-1])
+		toks[i][len(toks[i])-authCacheTail-1] ^= 1
+	}
+	s := c.key(toks[0]).s
+	check := func(step int) {
+		t.Helper()
+		seen, n := map[uint64]bool{}, 0
+		mask := len(s.slots) - 1
+		for j, e := range s.slots {
+			if e.k == 0 {
+				continue
+			}
+			n++
+			if seen[e.k] {
+				t.Fatalf("step %d: key %x held twice", step, e.k)
+			}
+			seen[e.k] = true
+			for i := s.home(e.k); i != j; i = (i + 1) & mask {
+				if s.slots[i].k == 0 {
+					t.Fatalf("step %d: slot %d (home %d) is past a free slot %d", step, j, s.home(e.k), i)
+				}
+			}
+		}
+		if n != s.n || n > perShard {
+			t.Fatalf("step %d: %d slots in use, count %d, cap %d", step, n, s.n, perShard)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	last := map[int]string{} // the user each token was last put with
+	now := authTestT0
+	for step := range 20000 {
+		i := rng.IntN(len(toks))
+		key := c.key(toks[i])
+		switch {
+		case rng.IntN(3) == 0:
+			user := fmt.Sprint("u", step)
+			// Some entries expire within the next steps' clock.
+			c.put(key, user, now, now.Add(time.Duration(1+rng.IntN(50))*time.Second), now)
+			last[i] = user
+			if u, ok := c.get(key, now); !ok || u != user {
+				t.Fatalf("step %d: token %d just put: %q, %v", step, i, u, ok)
+			}
+		default:
+			if u, ok := c.get(key, now); ok && u != last[i] {
+				t.Fatalf("step %d: token %d answered %q, last put with %q", step, i, u, last[i])
+			}
+		}
+		now = now.Add(time.Second)
+		check(step)
+	}
+}
+
+// BenchmarkAuthCacheGet looks up cached tokens in a random order, as a
+// crowd's presses come: 20,000 shoppers (a release-day drop of the bench)
+// and 60,000 (near the cache's 64k). With so many, an entry is seldom in
+// the CPU's nearest caches when its shopper presses again, so what a
+// lookup costs is mostly how many cache lines it reads one after another.
+func BenchmarkAuthCacheGet(b *testing.B) {
+	for _, n := range []int{20000, 60000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			c := newAuthCache(authCachePerShard)
+			now := authTestT0
+			keys := make([]authCacheKey, n)
+			for i := range keys {
+				tok := fmt.Appendf(nil, "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzaG9wcGVyIn0.%043d", i*7919+13)
+				keys[i] = c.key(tok)
+				c.put(keys[i], fmt.Sprint("shopper-", i), now, now.Add(time.Hour), now)
+			}
+			order := rand.New(rand.NewPCG(3, 4)).Perm(n)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, ok := c.get(keys[order[i%n]], now); !ok {
+					b.Fatalf("token %d missed", order[i%n])
+				}
+			}
+		})
 	}
 }
