@@ -569,25 +569,27 @@ func isValidShopperID(s string) bool { return engine.ValidateUser(s) == nil }
 // capped.
 //
 // An entry is keyed by the token's last authCacheTail bytes and holds the
-// authCacheRest bytes before them: for a verified JWT, 24 of the 43
-// characters of its signature (144 bits), which only the holder of the
-// secret could have written, so no other token is taken for a cached one.
-// The entry also holds a seeded 64-bit hash of the whole token, so a
-// token with a cached signature and another header or payload is a miss
-// too (it could only pass as the signature's owner, whose token its
-// sender holds already, yet it is not the token that was verified). A hit
-// reads the token once for that hash and hashes nothing with SHA-256:
-// under a sold-out rush of 20,000 shoppers, that digest of the whole token
-// was 3 % of serve's CPU, a third of the token check. The signature
-// characters in memory give away nothing the process does not hold
-// already: the secret that signs them.
+// authCacheRest bytes before them: for a verified JWT, together the last
+// 24 of the 43 characters of its signature (142 bits: the last character
+// carries 4), which only the holder of the secret could have written, so
+// no other token is taken for a cached one. The entry also holds a seeded
+// 64-bit hash of the whole token, so a token with a cached signature and
+// another header or payload is a miss too (it could only pass as the
+// signature's owner, whose token its sender holds already, yet it is not
+// the token that was verified). A hit reads the token once for that hash
+// and hashes nothing with SHA-256: under a sold-out rush of 20,000
+// shoppers, that digest of the whole token was 3 % of serve's CPU, a
+// third of the token check. The signature characters in memory give away
+// nothing the process does not hold already: the secret that signs them.
 //
 // Each shard is an open-addressing table of 64-byte slots (linear
 // probing, at most half full), so that a hit reads one cache line beyond
-// the shard's lock. Under a sold-out rush the 20,000 shoppers' entries are
-// cold by the time each presses again, and Go's map read three or four
-// of them one after another (its directory, a table, a group's control
-// word, the slot): the lookup was 4 % of serve's CPU per press.
+// the shard's lock when its entry sits in its home slot, and the next
+// line or two when it does not (about 1.5 slots on average at half load).
+// Under a sold-out rush the 20,000 shoppers' entries are cold by the time
+// each presses again, and Go's map read three or four lines one after
+// another (its directory, a table, a group's control word, the slot): the
+// lookup was 4 % of serve's CPU per press.
 type authCache struct {
 	perShard int
 	seed     maphash.Seed
@@ -611,10 +613,12 @@ type authCacheShard struct {
 	// fifo holds the keys in the order they were first put, a ring of
 	// perShard once full, its oldest at next: a full shard makes room
 	// by dropping its oldest token, which costs O(1), where a sample of
-	// the table cost a scan per insertion (on the bench's all-wins run,
-	// with the cache full of the registrants' tokens, more than
-	// verifying the token). A key that left the table early (expired)
-	// stays until its turn; dropping it then drops nothing.
+	// the entries (then a Go map's, iterated) cost more per insertion
+	// than verifying the token on the bench's all-wins run, with the
+	// cache full of the registrants' tokens. A key that left the table
+	// early (expired) stays until its turn; dropping it then drops
+	// nothing, or a token put again under that key since, which costs
+	// that token one more verification.
 	fifo []uint64
 	next int
 	_    [64]byte // keeps neighbouring shards' locks off one cache line

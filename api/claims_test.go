@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,10 +157,10 @@ func oneShardTokens(c *authCache, n int) [][]byte {
 }
 
 // TestAuthCacheKeyCollision: two tokens whose last 8 bytes (the cache's
-// key) are the same are told apart by the 24 before them, and two that
-// share those 32 too (a cached JWT's signature under another header or
-// payload) by the hash of the whole token; a token too short to be a JWT
-// is never cached; windows beyond the range of int64 nanoseconds (no nbf,
+// key) are the same are told apart by the 16 before them, and two that
+// share those 24 too (a cached JWT's signature under another header or
+// payload) by the hash of the whole token; the 16 are compared even when
+// the hash matches; a token too short to be a JWT is never cached; windows beyond the range of int64 nanoseconds (no nbf,
 // exp in 9999) still hold.
 func TestAuthCacheKeyCollision(t *testing.T) {
 	c := newAuthCache(4)
@@ -176,6 +177,20 @@ func TestAuthCacheKeyCollision(t *testing.T) {
 	for name, tok := range map[string][]byte{"another signature": b, "another payload": p, "a prefix": a[:len(a)-1]} {
 		if u, ok := c.get(c.key(tok), now); ok {
 			t.Fatalf("a token with %s got %q", name, u)
+		}
+	}
+	// The held bytes are the 16 before the key, and each one counts on
+	// its own: the same key and whole-token hash with one of them changed
+	// is a miss.
+	ka := c.key(a)
+	if got, want := string(ka.rest[:]), string(a[len(a)-authCacheTail-authCacheRest:len(a)-authCacheTail]); got != want {
+		t.Fatalf("held bytes %q, want %q", got, want)
+	}
+	for i := range ka.rest {
+		k := ka
+		k.rest[i] ^= 1
+		if _, ok := c.get(k, now); ok {
+			t.Fatalf("held byte %d was not compared", i)
 		}
 	}
 	c.put(c.key(b), "bob", now, now.Add(time.Hour), now)
@@ -205,9 +220,16 @@ func TestAuthCacheKeyCollision(t *testing.T) {
 // twice, the count is right and within the cap, a token just put is found,
 // and a token found answers the user it was last put with.
 func TestAuthCacheTableStaysWhole(t *testing.T) {
-	const perShard = 8
+	// Small shards wrap their probes around the table's end often; 1 is
+	// the smallest, a table of 2.
+	for _, perShard := range []int{1, 2, 3, 5, 8, 13, 64} {
+		t.Run(fmt.Sprint(perShard), func(t *testing.T) { testAuthCacheTable(t, perShard) })
+	}
+}
+
+func testAuthCacheTable(t *testing.T, perShard int) {
 	c := newAuthCache(perShard)
-	toks := oneShardTokens(c, 24)
+	toks := oneShardTokens(c, 3*perShard+6)
 	// Every third token shares the key of the one before it (another
 	// byte before the key): the entries must tell them apart.
 	for i := 2; i < len(toks); i += 3 {
@@ -215,33 +237,10 @@ func TestAuthCacheTableStaysWhole(t *testing.T) {
 		toks[i][len(toks[i])-authCacheTail-1] ^= 1
 	}
 	s := c.key(toks[0]).s
-	check := func(step int) {
-		t.Helper()
-		seen, n := map[uint64]bool{}, 0
-		mask := len(s.slots) - 1
-		for j, e := range s.slots {
-			if e.k == 0 {
-				continue
-			}
-			n++
-			if seen[e.k] {
-				t.Fatalf("step %d: key %x held twice", step, e.k)
-			}
-			seen[e.k] = true
-			for i := s.home(e.k); i != j; i = (i + 1) & mask {
-				if s.slots[i].k == 0 {
-					t.Fatalf("step %d: slot %d (home %d) is past a free slot %d", step, j, s.home(e.k), i)
-				}
-			}
-		}
-		if n != s.n || n > perShard {
-			t.Fatalf("step %d: %d slots in use, count %d, cap %d", step, n, s.n, perShard)
-		}
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	last := map[int]string{} // the user each token was last put with
 	now := authTestT0
-	for step := range 20000 {
+	for step := range 5000 {
 		i := rng.IntN(len(toks))
 		key := c.key(toks[i])
 		switch {
@@ -259,7 +258,68 @@ func TestAuthCacheTableStaysWhole(t *testing.T) {
 			}
 		}
 		now = now.Add(time.Second)
-		check(step)
+		checkAuthShard(t, s, perShard, fmt.Sprint("step ", step))
+	}
+}
+
+// checkAuthShard fails t unless shard s is whole: every entry reachable
+// from its home without crossing a free slot, no key held twice, and its
+// count right and within perShard.
+func checkAuthShard(t *testing.T, s *authCacheShard, perShard int, at string) {
+	t.Helper()
+	seen, n := map[uint64]bool{}, 0
+	mask := len(s.slots) - 1
+	for j, e := range s.slots {
+		if e.k == 0 {
+			continue
+		}
+		n++
+		if seen[e.k] {
+			t.Fatalf("%s: key %x held twice", at, e.k)
+		}
+		seen[e.k] = true
+		for i := s.home(e.k); i != j; i = (i + 1) & mask {
+			if s.slots[i].k == 0 {
+				t.Fatalf("%s: slot %d (home %d) is past a free slot %d", at, j, s.home(e.k), i)
+			}
+		}
+	}
+	if n != s.n || n > perShard {
+		t.Fatalf("%s: %d slots in use, count %d, cap %d", at, n, s.n, perShard)
+	}
+}
+
+// TestAuthCacheConcurrent has goroutines put, get and expire tokens of
+// a few shards at once (under -race in make test), then checks every
+// shard is whole.
+func TestAuthCacheConcurrent(t *testing.T) {
+	const perShard = 4
+	c := newAuthCache(perShard)
+	toks := oneShardTokens(c, 40)
+	for i := range 200 {
+		toks = append(toks, fmt.Appendf(nil, "token-%034d", i*7))
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			now := authTestT0
+			for i := range 5000 {
+				key := c.key(toks[(i*7+g)%len(toks)])
+				if i%3 == 0 {
+					c.put(key, "u", now, now.Add(time.Duration(i%5)*time.Second), now)
+				} else {
+					c.get(key, now)
+				}
+				if i%1000 == 0 {
+					_ = c.len()
+				}
+				now = now.Add(time.Second / 3)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range c.shards {
+		checkAuthShard(t, &c.shards[i], perShard, fmt.Sprint("shard ", i))
 	}
 }
 
