@@ -689,18 +689,17 @@ func (s *authCacheShard) home(k uint64) int {
 	return int(authMix(k) >> (64 - bits.TrailingZeros(uint(len(s.slots)))))
 }
 
-// find is the index of k's slot, or -1.
-func (s *authCacheShard) find(k uint64) int {
-	if len(s.slots) == 0 {
-		return -1
-	}
+// slot probes for k from its home in a made table: the index of k's
+// slot and true, or of the free slot that ends the probe (where k would
+// go) and false.
+func (s *authCacheShard) slot(k uint64) (int, bool) {
 	mask := len(s.slots) - 1
 	for i := s.home(k); ; i = (i + 1) & mask {
 		switch s.slots[i].k {
 		case k:
-			return i
+			return i, true
 		case 0:
-			return -1
+			return i, false
 		}
 	}
 }
@@ -724,7 +723,7 @@ func (s *authCacheShard) remove(i int) {
 
 // drop removes key k if the shard holds it.
 func (s *authCacheShard) drop(k uint64) {
-	if i := s.find(k); i >= 0 {
+	if i, ok := s.slot(k); ok {
 		s.remove(i)
 	}
 }
@@ -738,8 +737,11 @@ func (c *authCache) get(key authCacheKey, now time.Time) (string, bool) {
 	t := authNanos(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	i := s.find(key.k)
-	if i < 0 {
+	if len(s.slots) == 0 {
+		return "", false // nothing put yet
+	}
+	i, ok := s.slot(key.k)
+	if !ok {
 		return "", false
 	}
 	e := &s.slots[i]
@@ -776,7 +778,7 @@ func (c *authCache) put(key authCacheKey, user string, from, until, now time.Tim
 	if s.slots == nil {
 		s.slots = make([]authCacheSlot, 1<<bits.Len(uint(2*c.perShard-1)))
 	}
-	if i := s.find(k); i >= 0 {
+	if i, ok := s.slot(k); ok {
 		s.slots[i] = e
 		return
 	}
@@ -792,11 +794,8 @@ func (c *authCache) put(key authCacheKey, user string, from, until, now time.Tim
 	if s.n >= c.perShard {
 		s.makeRoom(t)
 	}
-	mask := len(s.slots) - 1
-	i := s.home(k)
-	for s.slots[i].k != 0 {
-		i = (i + 1) & mask
-	}
+	// Probed again: the drops above may have moved entries back.
+	i, _ := s.slot(k)
 	s.slots[i] = e
 	s.n++
 }
