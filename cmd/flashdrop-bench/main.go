@@ -414,7 +414,11 @@ func (b *bench) startRedis() error {
 		return fmt.Errorf("redis-server: %w (make bench installs it)", err)
 	}
 	b.rdb = redis.NewClient(&redis.Options{Addr: b.redisAddr})
-	return waitFor(10*time.Second, func() error { return b.rdb.Ping(context.Background()).Err() })
+	if err := waitFor(10*time.Second, func() error { return b.rdb.Ping(context.Background()).Err() }); err != nil {
+		return err
+	}
+	// Every run reads redis-server's CPU time beside serve's.
+	return b.findRedisPid(context.Background())
 }
 
 func (b *bench) startServe() error {
@@ -1109,6 +1113,7 @@ func (b *bench) measure() error {
 		fmt.Sprintf("flashdrop serve's CPU time (/proc/<pid>/stat) during each run per request: all-wins %.1f µs (median of its rounds), register %.1f µs (median of its rounds), release-day %.1f µs, /healthz %.1f µs; "+
 			"serve and Redis share core 1, so a win costs that core about %.0f µs with Redis's CPU above against %.1f for /healthz",
 			winsServe, regServe, day.ServeCPUus, h2.ServeCPUus, winsServe+(redisCPU1-redisCPU0)*1e6/won, h2.ServeCPUus))
+	b.addCoreBudget(rounds, winRounds, regRounds, dayRatio, winsRatio, regRatio)
 	if hwm, err := b.servePeakRSS(); err != nil {
 		b.log("serve peak memory: %v", err)
 	} else {
@@ -1597,6 +1602,8 @@ type wrkResult struct {
 	// request (serveCPU), in µs; work that trails the run (the relay
 	// catching up) is not in it.
 	ServeCPUus float64 `json:"serve_cpu_us_per_request"`
+	// RedisCPUus is redis-server's, the same way (redisProcCPU).
+	RedisCPUus float64 `json:"redis_cpu_us_per_request"`
 	// GeneratorCPU is wrk's CPU time (user and system) over the run's
 	// wall time: near 1, wrk used its whole core, and the run may have
 	// measured the generator rather than the server.
@@ -1643,12 +1650,12 @@ func (b *bench) wrkRunKeyed(name, path, method, body, tokens string, keys int, t
 	if track {
 		stopTrack = b.track(name, route)
 	}
-	cpu0 := b.serveCPU()
+	cpu0, rcpu0 := b.serveCPU(), b.redisProcCPU()
 	cmd := exec.Command(b.wrk, args...)
 	started := time.Now()
 	out, err := cmd.CombinedOutput()
 	wall := time.Since(started)
-	cpu1 := b.serveCPU()
+	cpu1, rcpu1 := b.serveCPU(), b.redisProcCPU()
 	b.notePeak(name)
 	stopTrack()
 	if err != nil {
@@ -1677,6 +1684,7 @@ func (b *bench) wrkRunKeyed(name, path, method, body, tokens string, keys int, t
 	}
 	r.Won = after.won - before.won
 	r.ServeCPUus = (cpu1 - cpu0) * 1e6 / r.Requests
+	r.RedisCPUus = (rcpu1 - rcpu0) * 1e6 / r.Requests
 	if ps := cmd.ProcessState; ps != nil && wall > 0 {
 		r.GeneratorCPU = (ps.UserTime() + ps.SystemTime()).Seconds() / wall.Seconds()
 	}
@@ -1692,7 +1700,8 @@ func (b *bench) wrkRunKeyed(name, path, method, body, tokens string, keys int, t
 	if bad := after.other - before.other; bad > 0 {
 		b.log("warning: %s: %0.f answers other than the expected ones (see /metrics)", name, bad)
 	}
-	b.log("%-15s %8.0f req/s  p99 %7.2f ms  %8.0f requests  %8.0f non-2xx  %8.0f won  wrk CPU %3.0f %%", name, r.RPS, r.P99ms, r.Requests, r.Non2xx, r.Won, 100*r.GeneratorCPU)
+	b.log("%-15s %8.0f req/s  p99 %7.2f ms  %8.0f requests  %8.0f non-2xx  %8.0f won  wrk CPU %3.0f %%  CPU µs/req serve %.1f Redis %.1f",
+		name, r.RPS, r.P99ms, r.Requests, r.Non2xx, r.Won, 100*r.GeneratorCPU, r.ServeCPUus, r.RedisCPUus)
 	return r, nil
 }
 
@@ -1893,8 +1902,23 @@ func (b *bench) servePeakRSS() (int64, error) {
 // /proc/<pid>/stat, in the kernel's fixed 1/100 s units), in seconds; NaN
 // where /proc cannot tell. Unlike a throughput ratio it does not move with
 // what else the machine runs, so it shows what a change saves per request.
-func (b *bench) serveCPU() float64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.servePid))
+func (b *bench) serveCPU() float64 { return procCPU(b.servePid) }
+
+// redisProcCPU is redis-server's CPU time so far, as serveCPU reads
+// serve's (every thread, the main one's commands and the kernel's work on
+// its sockets; INFO cpu says the same within a tick without a command).
+func (b *bench) redisProcCPU() float64 {
+	if b.redisPid == 0 {
+		return math.NaN()
+	}
+	return procCPU(b.redisPid)
+}
+
+// procCPU is process pid's CPU time so far (user + system, from
+// /proc/<pid>/stat, in the kernel's fixed 1/100 s units), in seconds; NaN
+// where /proc cannot tell.
+func procCPU(pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return math.NaN()
 	}
@@ -2169,4 +2193,50 @@ func median(vals []float64, prec int) (float64, string) {
 	sorted := slices.Clone(vals)
 	sort.Float64s(sorted)
 	return sorted[len(sorted)/2], strings.Join(parts, ", ")
+}
+
+// addCoreBudget reports what a request costs serve's core, serve's CPU
+// and (where it shares that core) redis-server's, and the throughput ratio
+// that cost predicts when the core is the limit: the /healthz run's CPU
+// per request over the measured run's. The three ratios are then
+// explained by CPU alone, or not, and the bound each target puts on a
+// request's CPU is one division away.
+func (b *bench) addCoreBudget(day, wins, reg []dayRound, dayRatio, winsRatio, regRatio float64) {
+	shared := b.pinned && b.c.redisCore == redisWithServe
+	core := func(r wrkResult) float64 {
+		if shared {
+			return r.ServeCPUus + r.RedisCPUus
+		}
+		return r.ServeCPUus
+	}
+	who := "serve's CPU and redis-server's, which share core 1"
+	switch {
+	case !b.pinned:
+		who = "serve's CPU alone (not pinned: the processes share every core, so the model is loose)"
+	case !shared:
+		who = "serve's CPU alone (redis-server is on the generator's core)"
+	}
+	type measure struct {
+		name     string
+		rounds   []dayRound
+		measured float64
+	}
+	var parts []string
+	var winCore float64
+	for _, m := range []measure{{"release-day", day, dayRatio}, {"register", reg, regRatio}, {"all-wins", wins, winsRatio}} {
+		c, _ := medianOf(m.rounds, func(r dayRound) float64 { return core(r.day) })
+		hz, _ := medianOf(m.rounds, func(r dayRound) float64 { return core(r.hz) })
+		pred, _ := medianOf(m.rounds, func(r dayRound) float64 { return core(r.hz) / core(r.day) })
+		busy, _ := medianOf(m.rounds, func(r dayRound) float64 { return core(r.day) * r.day.RPS / 1e6 })
+		parts = append(parts, fmt.Sprintf("%s %.1f µs against %.1f for /healthz: predicts %.2f, measured %.2f (the core busy %.2f of the run)",
+			m.name, c, hz, pred, m.measured, busy))
+		if m.name == "all-wins" {
+			winCore = c
+		}
+	}
+	hz, _ := medianOf(day, func(r dayRound) float64 { return core(r.hz) })
+	b.addReport("core CPU per win", winCore, "µs",
+		fmt.Sprintf("what a request costs serve's core, %s, per request (/proc/<pid>/stat; the rounds' medians), and the ratio that predicts where the core is the limit (the /healthz run's µs over the run's): %s; "+
+			"at %.1f µs per /healthz request, 0.6x allows %.1f µs per win or registration on the core, 0.8x %.1f µs per press",
+			who, strings.Join(parts, "; "), hz, hz/0.6, hz/0.8))
 }
