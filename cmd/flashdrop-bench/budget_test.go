@@ -7,41 +7,56 @@ import (
 
 // TestCoreBudget checks the core's CPU budget on made-up rounds: serve's
 // and Redis's CPU summed where they share a core, serve's alone where
-// Redis has the generator's core, the prediction as the /healthz run's
-// CPU over the run's, and the bounds the targets put on a request.
+// Redis has the generator's core, each column the median of three rounds
+// that differ (so the first round, or the median of the rounds' ratios,
+// would read otherwise), the prediction as the /healthz runs' median over
+// the runs', and each target's bound from its own /healthz runs.
 func TestCoreBudget(t *testing.T) {
-	hz := wrkResult{RPS: 160_000, ServeCPUus: 6, RedisCPUus: 0.25}
-	round := func(serve, redis, rps float64) []dayRound {
-		return []dayRound{{day: wrkResult{RPS: rps, ServeCPUus: serve, RedisCPUus: redis}, hz: hz}}
+	type run struct{ serve, redis, rps float64 }
+	rounds := func(hz, day [3]run) []dayRound {
+		out := make([]dayRound, 3)
+		for i := range out {
+			out[i] = dayRound{
+				hz:  wrkResult{ServeCPUus: hz[i].serve, RedisCPUus: hz[i].redis, RPS: hz[i].rps},
+				day: wrkResult{ServeCPUus: day[i].serve, RedisCPUus: day[i].redis, RPS: day[i].rps},
+			}
+		}
+		return out
 	}
-	day := round(7.5, 0, 128_000)
-	reg := round(28, 8, 27_000)
-	wins := round(32, 18, 20_000)
+	// Medians, shared core: /healthz 6.5 (6.0 serve alone), a press 8.0
+	// (7.9), a registration 40.0 (30.0), a win 60.0 (40.0).
+	day := rounds([3]run{{6.4, 0.1, 150e3}, {6.0, 0.5, 160e3}, {7.0, 0.0, 140e3}},
+		[3]run{{9.9, 0.1, 100e3}, {7.9, 0.1, 125e3}, {7.6, 0.0, 130e3}})
+	reg := rounds([3]run{{5.8, 0.2, 160e3}, {6.5, 0.0, 150e3}, {6.0, 0.5, 155e3}},
+		[3]run{{25.0, 8.0, 30e3}, {30.0, 10.0, 25e3}, {33.0, 12.0, 22e3}})
+	wins := rounds([3]run{{6.0, 0.0, 165e3}, {6.5, 0.5, 155e3}, {6.5, 0.0, 150e3}},
+		[3]run{{45.0, 25.0, 14e3}, {40.0, 20.0, 16e3}, {35.0, 15.0, 20e3}})
 	for _, c := range []struct {
 		name      string
 		pinned    bool
 		redisCore string
 		value     float64
 		want      []string
+		not       []string
 	}{
-		{"shared", true, redisWithServe, 50, []string{
+		{"shared", true, redisWithServe, 60, []string{
 			"serve's CPU and redis-server's, which share core 1",
-			"release-day 7.5 µs against 6.2 for /healthz: predicts 0.83, measured 0.80 (the core busy 0.96 of the run)",
-			"register 36.0 µs against 6.2 for /healthz: predicts 0.17, measured 0.17 (the core busy 0.97 of the run)",
-			"all-wins 50.0 µs against 6.2 for /healthz: predicts 0.12, measured 0.12 (the core busy 1.00 of the run)",
-			"0.6x allows 10.4 µs per win or registration on the core, 0.8x 7.8 µs per press",
-		}},
-		{"redis on the generator's core", true, redisWithGenerator, 32, []string{
+			"release-day 8.0 µs against 6.5 for /healthz: predicts 0.81, measured 0.82; its target (0.8x) allows 8.1 µs per press (the core busy 1.00 of the run)",
+			"register 40.0 µs against 6.5 for /healthz: predicts 0.16, measured 0.17; its target (0.6x) allows 10.8 µs per registration",
+			"all-wins 60.0 µs against 6.5 for /healthz: predicts 0.11, measured 0.12; its target (0.6x) allows 10.8 µs per win (the core busy 0.98 of the run)",
+		}, nil},
+		{"redis on the generator's core", true, redisWithGenerator, 40, []string{
 			"serve's CPU alone (redis-server is on the generator's core)",
-			"all-wins 32.0 µs against 6.0 for /healthz: predicts 0.19",
-			"0.6x allows 10.0 µs",
-		}},
-		{"not pinned", false, redisWithServe, 32, []string{"not pinned"}},
+			"release-day 7.9 µs against 6.4 for /healthz: predicts 0.81",
+			"register 30.0 µs against 6.0 for /healthz: predicts 0.20, measured 0.17; its target (0.6x) allows 10.0 µs per registration",
+			"all-wins 40.0 µs against 6.5 for /healthz: predicts 0.16",
+		}, nil},
+		{"not pinned", false, redisWithServe, 40, []string{"not pinned"}, []string{"busy"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := &bench{pinned: c.pinned}
 			b.c.redisCore = c.redisCore
-			b.addCoreBudget(day, wins, reg, 0.80, 0.12, 0.17)
+			b.addCoreBudget(day, wins, reg, 0.82, 0.12, 0.17)
 			if len(b.results) != 1 {
 				t.Fatalf("%d results, want 1", len(b.results))
 			}
@@ -52,6 +67,11 @@ func TestCoreBudget(t *testing.T) {
 			for _, w := range c.want {
 				if !strings.Contains(r.Detail, w) {
 					t.Errorf("detail lacks %q:\n%s", w, r.Detail)
+				}
+			}
+			for _, w := range c.not {
+				if strings.Contains(r.Detail, w) {
+					t.Errorf("detail has %q:\n%s", w, r.Detail)
 				}
 			}
 		})

@@ -61,26 +61,17 @@ func readSchedMark(root string, pid int) (schedMark, error) {
 // redisSched reads redis-server's marks; its pid comes from INFO server
 // (the driver starts it through taskset, which execs it in place).
 func (b *bench) redisSched(ctx context.Context) (schedMark, error) {
-	if err := b.findRedisPid(ctx); err != nil {
-		return schedMark{}, err
+	if b.redisPid == 0 {
+		pid, err := b.infoInt(ctx, "server", "process_id")
+		if err != nil {
+			return schedMark{}, err
+		}
+		if pid <= 0 {
+			return schedMark{}, errors.New("INFO server: no process_id")
+		}
+		b.redisPid = int(pid)
 	}
 	return readSchedMark("/proc", b.redisPid)
-}
-
-// findRedisPid sets b.redisPid from INFO server, once.
-func (b *bench) findRedisPid(ctx context.Context) error {
-	if b.redisPid != 0 {
-		return nil
-	}
-	pid, err := b.infoInt(ctx, "server", "process_id")
-	if err != nil {
-		return err
-	}
-	if pid <= 0 {
-		return errors.New("INFO server: no process_id")
-	}
-	b.redisPid = int(pid)
-	return nil
 }
 
 // perWin is d per win and per script call, as the JSON keeps it.
