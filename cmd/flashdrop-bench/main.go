@@ -731,7 +731,7 @@ func (b *bench) measure() error {
 		return err
 	}
 	// Reported only: without /proc the run goes on.
-	sched0, schedErr := b.redisSched(ctx)
+	sched0, schedErr := b.redisSched()
 	wins, err := b.wrkRun("all-wins", "/v1/drops/"+aw+"/reservations", "POST", `{"quantity":1}`, buyers, false)
 	if err != nil {
 		return err
@@ -740,7 +740,7 @@ func (b *bench) measure() error {
 	if err != nil {
 		return err
 	}
-	sched1, err := b.redisSched(ctx)
+	sched1, err := b.redisSched()
 	schedErr = errors.Join(schedErr, err)
 	if schedErr != nil {
 		b.log("reading redis-server's scheduler figures: %v", schedErr)
@@ -800,7 +800,7 @@ func (b *bench) measure() error {
 		return err
 	}
 	winsProfile := b.startProfile(d, "all-wins")
-	winsRedisProfile := b.startRedisProfile(ctx, d, "all-wins")
+	winsRedisProfile := b.startRedisProfile(d, "all-wins")
 	if _, err := b.wrkRun("all-wins-profiled", "/v1/drops/"+aw+"/reservations", "POST", `{"quantity":1}`, buyers, false); err != nil {
 		return err
 	}
@@ -1559,7 +1559,7 @@ func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int)
 	if err != nil {
 		return 0, 0, 0, nil, err
 	}
-	s0, schedErr := b.redisSched(ctx)
+	s0, schedErr := b.redisSched()
 	wins := 0
 	for range scriptAloneCalls {
 		w, err := call()
@@ -1572,7 +1572,7 @@ func (b *bench) scriptAlone(ctx context.Context, drop string, buyers, batch int)
 	if err != nil {
 		return 0, 0, 0, nil, err
 	}
-	if s1, err := b.redisSched(ctx); err == nil && schedErr == nil {
+	if s1, err := b.redisSched(); err == nil && schedErr == nil {
 		d := s1.sub(s0)
 		sched = &d
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"debug/elf"
 	"fmt"
 	"os"
@@ -21,25 +20,16 @@ import (
 // and only a profile of Redis shows where it goes. Without perf (or
 // without the permission to attach), it says why and returns nothing; the
 // run goes on.
-func (b *bench) startRedisProfile(ctx context.Context, d time.Duration, name string) func() string {
+func (b *bench) startRedisProfile(d time.Duration, name string) func() string {
 	none := func() string { return "" }
 	perf, err := exec.LookPath("perf")
 	if err != nil {
 		b.log("no Redis CPU profile: perf is not installed (Debian: linux-perf)")
 		return none
 	}
-	info, err := b.rdb.Info(ctx, "server").Result()
-	if err != nil {
-		b.log("no Redis CPU profile: %v", err)
-		return none
-	}
-	pid := infoField(info, "process_id")
-	if pid == "" {
-		b.log("no Redis CPU profile: INFO server has no process_id")
-		return none
-	}
-	// INFO's executable joins argv[0] to the working directory, which
-	// --dir changed; the kernel knows the real file.
+	pid := strconv.Itoa(b.redisPid)
+	// The kernel knows the binary's real file (INFO's executable joins
+	// argv[0] to the working directory, which --dir changed).
 	exe, err := os.Readlink("/proc/" + pid + "/exe")
 	if err != nil {
 		exe, _ = exec.LookPath("redis-server")
@@ -67,16 +57,6 @@ func (b *bench) startRedisProfile(ctx context.Context, d time.Duration, name str
 		}
 		return summarizePerf(out, filepath.Base(exe), dynamicSymbols(exe), 15)
 	}
-}
-
-// infoField is one "name:value" line of a Redis INFO reply.
-func infoField(info, name string) string {
-	for _, l := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(l, name+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
 
 type symbol struct {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -58,19 +56,9 @@ func readSchedMark(root string, pid int) (schedMark, error) {
 	return m, fmt.Errorf("no nonvoluntary_ctxt_switches in /proc/%d/status", pid)
 }
 
-// redisSched reads redis-server's marks; its pid comes from INFO server
-// (the driver starts it through taskset, which execs it in place).
-func (b *bench) redisSched(ctx context.Context) (schedMark, error) {
-	if b.redisPid == 0 {
-		pid, err := b.infoInt(ctx, "server", "process_id")
-		if err != nil {
-			return schedMark{}, err
-		}
-		if pid <= 0 {
-			return schedMark{}, errors.New("INFO server: no process_id")
-		}
-		b.redisPid = int(pid)
-	}
+// redisSched reads redis-server's marks (its pid is the process the
+// driver started: taskset execs it in place).
+func (b *bench) redisSched() (schedMark, error) {
 	return readSchedMark("/proc", b.redisPid)
 }
 
