@@ -100,7 +100,7 @@ bench: ensure-redis ensure-wrk ensure-perf ## the 1M draw, then the issue-14 tar
 	$(GO) build -o $(BENCH_OUT)/flashdrop ./cmd/flashdrop
 	$(GO) build -o $(BENCH_OUT)/flashdrop-bench ./cmd/flashdrop-bench
 	$(BENCH_OUT)/flashdrop-bench --flashdrop $(BENCH_OUT)/flashdrop --src . --out $(BENCH_OUT) \
-		--json $(BENCH_OUT)/bench.json --chart $(BENCH_CHART) --topology $(or $(BENCH_TOPOLOGY),embedded) --redis-core $(or $(BENCH_REDIS_CORE),serve) --label "$$(git describe --always --dirty 2>/dev/null)"
+		--json $(BENCH_OUT)/bench.json --chart $(BENCH_CHART) --budget-chart $(dir $(BENCH_CHART))bench-budget.png --topology $(or $(BENCH_TOPOLOGY),embedded) --redis-core $(or $(BENCH_REDIS_CORE),serve) --label "$$(git describe --always --dirty 2>/dev/null)"
 
 bench-go: ensure-redis ensure-wrk ## the Go benchmarks; each prints ratios against its in-run baseline
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./engine/redisstore/ ./api/ ./queue/

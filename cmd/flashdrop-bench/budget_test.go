@@ -1,6 +1,10 @@
 package main
 
 import (
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -69,11 +73,57 @@ func TestCoreBudget(t *testing.T) {
 					t.Errorf("detail lacks %q:\n%s", w, r.Detail)
 				}
 			}
+			if c.name == "shared" {
+				// The bars: /healthz's median run of all nine, then each
+				// measure's median round split into serve's and Redis's
+				// parts, with what the target allows.
+				want := []budgetBar{
+					{label: "/healthz", serve: 6.5, redis: 0.0}, // the register runs' second, 6.5 + 0.0
+					{label: "a press", serve: 7.9, redis: 0.1, allows: 6.5 / 0.8, target: 0.8},
+					{label: "a registration", serve: 30.0, redis: 10.0, allows: 6.5 / 0.6, target: 0.6},
+					{label: "a win", serve: 40.0, redis: 20.0, allows: 6.5 / 0.6, target: 0.6},
+				}
+				if len(b.budget) != len(want) {
+					t.Fatalf("budget bars %+v, want %+v", b.budget, want)
+				}
+				for i, w := range want {
+					g := b.budget[i]
+					if g.label != w.label || !near(g.serve, w.serve) || !near(g.redis, w.redis) || !near(g.allows, w.allows) || g.target != w.target {
+						t.Errorf("bar %d = %+v, want %+v", i, g, w)
+					}
+				}
+			}
 			for _, w := range c.not {
 				if strings.Contains(r.Detail, w) {
 					t.Errorf("detail has %q:\n%s", w, r.Detail)
 				}
 			}
 		})
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+// TestBudgetChart draws the chart from bars and reads the PNG back.
+func TestBudgetChart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "budget.png")
+	bars := []budgetBar{{label: "/healthz", serve: 5.8, redis: 0.1}, {label: "a win", serve: 33.6, redis: 16.7, allows: 9.6, target: 0.6}}
+	if err := writeBudgetChart(path, bars); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	if r := img.Bounds(); r.Dx() < 500 || r.Dy() < 300 {
+		t.Errorf("chart is %v, too small to read", r)
+	}
+	if err := writeBudgetChart(filepath.Join(t.TempDir(), "none.png"), nil); err == nil {
+		t.Error("no bars drew a chart")
 	}
 }

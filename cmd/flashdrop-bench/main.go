@@ -21,6 +21,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -67,9 +68,11 @@ type config struct {
 	outDir  string
 	jsonOut string
 	chart   string
-	label   string
-	quick   bool
-	keep    bool
+	// budgetChart is where the core budget chart goes (writeBudgetChart).
+	budgetChart string
+	label       string
+	quick       bool
+	keep        bool
 	// topology is how the measured serve gets its NATS and whether it
 	// does the background work: topoEmbedded, topoNATS or topoSplit.
 	topology string
@@ -123,6 +126,7 @@ func main() {
 	flag.StringVar(&c.outDir, "out", "bench-out", "directory for logs, token files and profiles")
 	flag.StringVar(&c.jsonOut, "json", "", "where to write the results as JSON (default <out>/bench.json)")
 	flag.StringVar(&c.chart, "chart", "", "where to write the throughput chart PNG (default <out>/bench-burst.png)")
+	flag.StringVar(&c.budgetChart, "budget-chart", "", "where to write the chart of what a request costs serve's core against each target's budget (default <out>/bench-budget.png)")
 	flag.StringVar(&c.label, "label", "", "a name for this run in the JSON (e.g. the commit)")
 	flag.BoolVar(&c.quick, "quick", os.Getenv("BENCH_QUICK") == "1", "a short run for trying it (also BENCH_QUICK=1)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the token files")
@@ -213,6 +217,9 @@ type bench struct {
 	results []result
 	extra   map[string]any
 	series  map[string][]point // throughput per 100 ms, per run
+	// budget is what a request costs serve's core, per measure, for the
+	// budget chart (addCoreBudget).
+	budget []budgetBar
 	// noise says the machine slowed during the run (healthz runs apart).
 	noise string
 	// peaks is how serve's peak resident set grew, phase by phase
@@ -1254,6 +1261,16 @@ func (b *bench) report() error {
 		return err
 	}
 	fmt.Println("chart: " + chart)
+	if len(b.budget) > 0 {
+		budget := b.c.budgetChart
+		if budget == "" {
+			budget = filepath.Join(b.c.outDir, "bench-budget.png")
+		}
+		if err := writeBudgetChart(budget, b.budget); err != nil {
+			return err
+		}
+		fmt.Println("budget chart: " + budget)
+	}
 	return nil
 }
 
@@ -2178,6 +2195,19 @@ func (b *bench) registrationBytes(ctx context.Context, drop string) (int64, stri
 // dayRound is one release-day round and the /healthz run right before it.
 type dayRound struct{ day, hz wrkResult }
 
+// medianRun returns the run (pick of a round) whose core CPU per request
+// is the median of the rounds' (the upper one of an even count, as median
+// takes it): a bar split into serve's and Redis's parts then adds up to
+// the median the report prints.
+func medianRun(rounds []dayRound, pick func(dayRound) wrkResult, core func(wrkResult) float64) wrkResult {
+	runs := make([]wrkResult, len(rounds))
+	for i, r := range rounds {
+		runs[i] = pick(r)
+	}
+	slices.SortStableFunc(runs, func(a, b wrkResult) int { return cmp.Compare(core(a), core(b)) })
+	return runs[len(runs)/2]
+}
+
 // medianOf returns the median of f over the rounds, and every value in
 // round order for the report.
 func medianOf(rounds []dayRound, f func(dayRound) float64) (float64, string) {
@@ -2228,9 +2258,16 @@ func (b *bench) addCoreBudget(day, wins, reg []dayRound, dayRatio, winsRatio, re
 	}
 	var parts []string
 	var winCore float64
+	var hzs []dayRound
+	b.budget = b.budget[:0]
 	for _, m := range []measure{{"release-day", "press", day, dayRatio, 0.8}, {"register", "registration", reg, regRatio, 0.6}, {"all-wins", "win", wins, winsRatio, 0.6}} {
 		c, _ := medianOf(m.rounds, func(r dayRound) float64 { return core(r.day) })
 		hz, _ := medianOf(m.rounds, func(r dayRound) float64 { return core(r.hz) })
+		if len(m.rounds) > 0 {
+			mid := medianRun(m.rounds, func(r dayRound) wrkResult { return r.day }, core)
+			b.budget = append(b.budget, budgetBar{label: "a " + m.per, serve: mid.ServeCPUus, redis: c - mid.ServeCPUus, allows: hz / m.target, target: m.target})
+			hzs = append(hzs, m.rounds...)
+		}
 		part := fmt.Sprintf("%s %.1f µs against %.1f for /healthz: predicts %.2f, measured %.2f; its target (%.1fx) allows %.1f µs per %s",
 			m.name, c, hz, hz/c, m.measured, m.target, hz/m.target, m.per)
 		if b.pinned {
@@ -2243,6 +2280,18 @@ func (b *bench) addCoreBudget(day, wins, reg []dayRound, dayRatio, winsRatio, re
 		if m.name == "all-wins" {
 			winCore = c
 		}
+	}
+	if len(hzs) > 0 {
+		mid := medianRun(hzs, func(r dayRound) wrkResult { return r.hz }, core)
+		hz := budgetBar{label: "/healthz", serve: mid.ServeCPUus, redis: core(mid) - mid.ServeCPUus}
+		b.budget = append([]budgetBar{hz}, b.budget...)
+	}
+	if b.extra != nil {
+		rows := make([]map[string]any, len(b.budget))
+		for i, r := range b.budget {
+			rows[i] = map[string]any{"request": r.label, "serve_cpu_us": r.serve, "redis_cpu_us": r.redis, "target_allows_us": r.allows, "target": r.target}
+		}
+		b.extra["core_budget"] = rows
 	}
 	b.addReport("core CPU per win", winCore, "µs",
 		fmt.Sprintf("what a request costs serve's core, %s (/proc/<pid>/stat), per request, the rounds' medians, and the ratio that predicts where the core is the limit (the /healthz runs' µs over the runs'): %s",
