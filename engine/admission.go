@@ -169,7 +169,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 		if err != nil {
 			// The outcome is unknown (the script may have run): the client
 			// retries with the same idempotency key to learn it.
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+			return nil, asUnavailable(err)
 		}
 		a.learn(drop, res)
 		return res, nil
@@ -182,7 +182,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 			if err != nil {
 				// The outcome is unknown (the script may have run): a
 				// registration is idempotent, so the client retries.
-				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+				return nil, asUnavailable(err)
 			}
 			return res, nil
 		})
@@ -193,7 +193,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 			defer cancel()
 			vs, err := bv.ShopperViews(ctx, drop, users)
 			if err != nil && !errors.Is(err, ErrNotFound) {
-				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+				return nil, asUnavailable(err)
 			}
 			return vs, err
 		})
@@ -206,7 +206,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 			if err != nil {
 				// As in the reserve lanes: the outcome is unknown, the key
 				// tells it.
-				return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+				return nil, asUnavailable(err)
 			}
 			if cheap {
 				o.OnSoldOutKeyed(len(reqs))
@@ -454,7 +454,7 @@ func (c *dropViews) get(ctx context.Context, id string) (Drop, Stats, error) {
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		// A store failure is not remembered: the next caller tries again.
-		return Drop{}, Stats{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return Drop{}, Stats{}, asUnavailable(err)
 	}
 	e.drop, e.stats, e.err, e.fetched = d, st, err, c.now()
 	return d, st, err
@@ -484,4 +484,14 @@ func (c *dropViews) invalidate(id string) {
 	delete(c.entries, id)
 	c.mu.Unlock()
 	c.drops.Invalidate()
+}
+
+// asUnavailable marks a store error ErrUnavailable, once: a store that
+// marks its own (redisstore does, for every command Redis could not
+// answer) is not marked again, so a log line names the cause once.
+func asUnavailable(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

@@ -66,7 +66,7 @@ func (l *DropList) Drops(ctx context.Context) ([]Drop, error) {
 		ds, err = l.from.Drops(ctx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return nil, asUnavailable(err)
 	}
 	l.listed, l.listedAt = ds, l.now()
 	return ds, nil

@@ -386,7 +386,7 @@ func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayReque
 	}
 	ok, err := s.store.ClaimReplay(ctx, id, replayLockTTL)
 	if err != nil {
-		return ReplayResult{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return ReplayResult{}, asUnavailable(err)
 	}
 	if !ok {
 		return ReplayResult{}, ErrReplayRunning

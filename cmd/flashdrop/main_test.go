@@ -99,6 +99,7 @@ type httpResult struct {
 	status int
 	body   map[string]any
 	raw    string
+	header http.Header
 }
 
 // call sends a request to a real serve; the exchange is checked against
@@ -125,7 +126,7 @@ func callWith(t *testing.T, client *http.Client, method, url, token, body string
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	r := httpResult{status: resp.StatusCode, raw: string(raw)}
+	r := httpResult{status: resp.StatusCode, raw: string(raw), header: resp.Header}
 	_ = json.Unmarshal(raw, &r.body)
 	return r
 }

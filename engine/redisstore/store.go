@@ -75,7 +75,9 @@ type Store struct {
 
 var _ engine.Store = (*Store)(nil)
 
-// New returns a Store on rdb. The caller owns rdb and closes it.
+// New returns a Store on rdb. The caller owns rdb and closes it. New adds
+// a hook to rdb (once per client): a command Redis was not asked or did
+// not answer fails with engine.ErrUnavailable.
 func New(rdb redis.UniversalClient, opts Options) *Store {
 	ttl := opts.IdempotencyTTL
 	if ttl < 24*time.Hour {
@@ -90,6 +92,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.OneRegistrationHash {
 		s.regBuckets = 0
 	}
+	markUnavailable(rdb)
 	return s
 }
 
