@@ -2,6 +2,10 @@ package api
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -21,6 +25,9 @@ type storedResponse struct {
 	ContentType string `json:"content_type"`
 	Location    string `json:"location,omitempty"`
 	Body        []byte `json:"body"`
+	// Sealed: Body is the answer encrypted (sealAnswer), because it shows
+	// a secret once (Cache-Control: no-store): an API key's, a webhook's.
+	Sealed bool `json:"sealed,omitempty"`
 }
 
 // IdempotencyStore keeps the answers of admin POSTs that carry an
@@ -84,6 +91,12 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 		// In progress elsewhere, or the store failed: retry shortly.
 		return fmt.Errorf("%w: %w", errUnavailable, err)
 	case found:
+		if stored.Sealed {
+			if stored.Body, err = openAnswer(r, scoped, stored.Body); err != nil {
+				return err
+			}
+			r.ctx.Response.Header.Set("Cache-Control", "no-store")
+		}
 		resp := &r.ctx.Response
 		resp.SetStatusCode(stored.Status)
 		resp.Header.SetContentType(stored.ContentType)
@@ -109,10 +122,24 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 		}
 		return nil
 	}
-	saved, _ := json.Marshal(storedResponse{ // cannot fail for this struct
+	answer := storedResponse{
 		Status: resp.StatusCode(), ContentType: string(resp.Header.ContentType()),
 		Location: string(resp.Header.Peek("Location")), Body: resp.Body(),
-	})
+	}
+	if string(resp.Header.Peek("Cache-Control")) == "no-store" {
+		// The answer shows a secret once; Redis must never hold it in
+		// the clear.
+		sealed, err := sealAnswer(r, scoped, answer.Body)
+		if err != nil {
+			s.log.Warn("idempotency: sealing an answer failed; not kept", "err", err.Error())
+			if err := s.cfg.AdminIdempotency.ReleaseAnswer(ctx, scoped); err != nil {
+				s.log.Warn("idempotency: release failed", "err", err.Error())
+			}
+			return nil
+		}
+		answer.Body, answer.Sealed = sealed, true
+	}
+	saved, _ := json.Marshal(answer) // cannot fail for this struct
 	if err := s.cfg.AdminIdempotency.SaveAnswer(ctx, scoped, fp, saved, adminIdempotencyTTL); err != nil {
 		// The answer stands; only a retry would run the request again.
 		s.log.Warn("idempotency: saving an answer failed", "err", err.Error())
@@ -135,4 +162,56 @@ func (p principal) scope() string {
 		return "admin"
 	}
 	return "user:" + p.user
+}
+
+// An answer that shows a secret is kept sealed: AES-256-GCM under a key
+// derived from the credential that made the request, which Redis never
+// holds (it keeps an API key's SHA-256 and nothing of the admin token).
+// Only a retry with that credential reads it again: whoever reads Redis
+// gets neither the secret nor a way to it.
+var errSealedElsewhere = &engine.DetailError{Err: engine.ErrIdempotencyMismatch,
+	Detail: "the first answer to this Idempotency-Key shows a secret, and only the credential that made that request can read it"}
+
+// answerAEAD is the cipher of a sealed answer of r's caller under the
+// scoped idempotency key.
+func answerAEAD(r *request, scoped string) (cipher.AEAD, error) {
+	token, err := parseBearer(r.ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+	if err != nil {
+		return nil, err
+	}
+	mac := hmac.New(sha256.New, token)
+	mac.Write([]byte("flashdrop idempotent answer\x00" + scoped))
+	block, err := aes.NewCipher(mac.Sum(nil))
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// sealAnswer encrypts body for the caller: a random nonce, then the
+// ciphertext.
+func sealAnswer(r *request, scoped string, body []byte) ([]byte, error) {
+	aead, err := answerAEAD(r, scoped)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(body)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, body, []byte(scoped)), nil
+}
+
+// openAnswer decrypts a sealed answer; another credential of the same
+// scope (the admin token, changed since) cannot, and is told so.
+func openAnswer(r *request, scoped string, sealed []byte) ([]byte, error) {
+	aead, err := answerAEAD(r, scoped)
+	if err != nil || len(sealed) < aead.NonceSize() {
+		return nil, errSealedElsewhere
+	}
+	body, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], []byte(scoped))
+	if err != nil {
+		return nil, errSealedElsewhere
+	}
+	return body, nil
 }

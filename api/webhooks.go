@@ -29,7 +29,9 @@ func (s *Server) createWebhook(r *request) error {
 		return err
 	}
 	r.ctx.Response.Header.Set("Location", "/v1/admin/webhooks/"+w.ID)
-	// The one answer that shows the secret.
+	// The one answer that shows the secret: no cache keeps it, and an
+	// Idempotency-Key's copy is sealed (adminIdempotent).
+	r.ctx.Response.Header.Set("Cache-Control", "no-store")
 	return writeJSON(r.ctx, fasthttp.StatusCreated, engine.WebhookDetail{Webhook: w})
 }
 
