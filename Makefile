@@ -74,13 +74,13 @@ fuzz: ## run each fuzz target for FUZZTIME (default 100000x executions), startin
 # make bench: one run of cmd/flashdrop-bench against a fresh build of
 # serve, its own redis-server and wrk, each in its own process (pinned to
 # cores with taskset where there are two). It prints one line per target
-# of issue 14, writes $(BENCH_OUT)/bench.json and the chart
-# docs/bench-burst.png. BENCH_QUICK=1 for a short try (the chart then goes
-# to $(BENCH_OUT) only). BENCH_TOPOLOGY=nats or split measures serve on a
+# of issue 14, writes $(BENCH_OUT)/bench.json and the charts
+# docs/bench-burst.png and docs/bench-budget.png. BENCH_QUICK=1 for a
+# short try (the charts then go to $(BENCH_OUT) only). BENCH_TOPOLOGY=nats or split measures serve on a
 # NATS server the driver hosts, or as a --role api node beside a worker
-# (the targets are defined on the default, embedded; the chart then goes
+# (the targets are defined on the default, embedded; the charts then go
 # to $(BENCH_OUT) only too). BENCH_REDIS_CORE=generator runs redis-server
-# on the generator's core instead of serve's (the chart to $(BENCH_OUT)).
+# on the generator's core instead of serve's (the charts to $(BENCH_OUT)).
 BENCH_OUT ?= bench-out
 BENCH_TOPOLOGY ?= embedded
 BENCH_REDIS_CORE ?= serve
