@@ -52,8 +52,14 @@ type Config struct {
 	Metrics *Metrics
 
 	Auth AuthConfig
-	// Ready reports whether the backing services answer; /readyz calls it.
+	// Ready reports whether the backing services answer; /readyz calls it
+	// when ReadyChecks is empty.
 	Ready func(context.Context) error
+	// ReadyChecks, when set, are the named checks /readyz runs in order
+	// instead of Ready; GET /readyz?exclude=<name> skips one (the
+	// convention of Kubernetes' API server), so a balancer can keep a
+	// node that sells without NATS (its events wait in the outbox).
+	ReadyChecks []ReadyCheck
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	Limits Limits
@@ -242,6 +248,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Ready == nil {
 		cfg.Ready = func(context.Context) error { return nil }
+	}
+	if len(cfg.ReadyChecks) == 0 {
+		cfg.ReadyChecks = []ReadyCheck{{Name: "ready", Check: cfg.Ready}}
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()

@@ -320,7 +320,8 @@ func TestEventsCommandRejectsBadFilters(t *testing.T) {
 }
 
 // TestServeSellsWhileNATSIsDown: with NATS unreachable, serve still starts
-// and sells (events wait in the outbox); /readyz names the missing NATS.
+// and sells (events wait in the outbox); /readyz names the missing NATS,
+// and /readyz?exclude=nats, the balancer's check, stays green.
 func TestServeSellsWhileNATSIsDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -341,6 +342,17 @@ func TestServeSellsWhileNATSIsDown(t *testing.T) {
 	r := call(t, "GET", base+"/readyz", "", "")
 	if r.status != 503 || !strings.Contains(r.raw, "nats") {
 		t.Fatalf("readyz with NATS down: %d %s", r.status, r.raw)
+	}
+	// The balancer's check: the node sells, so it keeps its traffic.
+	if r := call(t, "GET", base+"/readyz?exclude=nats", "", ""); r.status != 200 {
+		t.Fatalf("readyz?exclude=nats with NATS down: %d %s", r.status, r.raw)
+	}
+	if r := call(t, "GET", base+"/readyz?exclude=redis", "", ""); r.status != 503 || !strings.Contains(r.raw, "nats") {
+		t.Fatalf("readyz?exclude=redis with NATS down: %d %s", r.status, r.raw)
+	}
+	if r := call(t, "GET", base+"/readyz?exclude=natz", "", ""); r.status != 400 || r.body["field"] != "exclude" ||
+		!strings.Contains(r.raw, "redis, nats") {
+		t.Fatalf("readyz?exclude=natz: %d %s", r.status, r.raw)
 	}
 }
 

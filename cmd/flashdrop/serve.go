@@ -519,10 +519,14 @@ func (m *Main) startScheduler(context.Context) error {
 // startHTTP serves the API; it is the first to stop, gracefully.
 func (m *Main) startHTTP(context.Context) (err error) {
 	c := m.Config
-	ready := func(ctx context.Context) error {
+	// Readiness is Redis and NATS (SPEC §4). A balancer that should keep
+	// a node selling while NATS is away checks /readyz?exclude=nats.
+	ready := []api.ReadyCheck{{Name: "redis", Check: func(ctx context.Context) error {
 		if err := m.store.Ping(ctx); err != nil {
 			return fmt.Errorf("redis: %w", err)
 		}
+		return nil
+	}}, {Name: "nats", Check: func(context.Context) error {
 		if !m.nc.IsConnected() {
 			return fmt.Errorf("nats: %s", m.nc.Status())
 		}
@@ -530,13 +534,13 @@ func (m *Main) startHTTP(context.Context) (err error) {
 			return errors.New("nats: stream not created yet")
 		}
 		return nil
-	}
+	}}}
 	hooks := engine.NewWebhooks(m.store, m.Clock, webhook.CheckURL(c.WebhooksAllowPrivate))
 	hooks.SetSender(m.deliverer)
 	m.srv, err = api.New(api.Config{
 		Metrics:          m.metrics,
 		Auth:             api.AuthConfig{JWTSecret: []byte(c.JWTSecret), Issuer: c.JWTIssuer, Audience: c.JWTAudience, AdminToken: c.AdminToken},
-		Ready:            ready,
+		ReadyChecks:      ready,
 		Logger:           m.log,
 		Limits:           c.Limits,
 		AdminIdempotency: m.store,

@@ -323,6 +323,24 @@ func (e Scope) Valid() bool {
 	}
 }
 
+// Defines values for ReadyzParamsExclude.
+const (
+	Nats  ReadyzParamsExclude = "nats"
+	Redis ReadyzParamsExclude = "redis"
+)
+
+// Valid indicates whether the value is a known member of the ReadyzParamsExclude enum.
+func (e ReadyzParamsExclude) Valid() bool {
+	switch e {
+	case Nats:
+		return true
+	case Redis:
+		return true
+	default:
+		return false
+	}
+}
+
 // APIKey An admin API key, never with its secret.
 type APIKey struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -1367,9 +1385,15 @@ type PageOpsParams struct {
 
 // ReadyzParams defines parameters for Readyz.
 type ReadyzParams struct {
+	// Exclude A check to skip, repeatable: `redis` or `nats` (serve's checks). Any other name is 400 `invalid`.
+	Exclude *[]ReadyzParamsExclude `form:"exclude,omitempty" json:"exclude,omitempty"`
+
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 }
+
+// ReadyzParamsExclude defines parameters for Readyz.
+type ReadyzParamsExclude string
 
 // ShareCardParams defines parameters for ShareCard.
 type ShareCardParams struct {
@@ -1776,7 +1800,9 @@ type ClientInterface interface {
 	// Corresponds with GET /ops (the `PageOps` operationId).
 	PageOps(ctx context.Context, params *PageOpsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Readyz Readiness: Redis answers.
+	// Readyz Readiness: Redis answers and NATS is connected with the stream created (each check skippable with exclude).
+	//
+	// 503 `unavailable` names the first check that failed. `exclude=nats` leaves NATS out: a node without NATS still sells (events wait in the outbox), so a load balancer's check should exclude it.
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, params *ReadyzParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2180,7 +2206,9 @@ func (c *Client) PageOps(ctx context.Context, params *PageOpsParams, reqEditors 
 	return c.Client.Do(req)
 }
 
-// Readyz Readiness: Redis answers.
+// Readyz Readiness: Redis answers and NATS is connected with the stream created (each check skippable with exclude).
+//
+// 503 `unavailable` names the first check that failed. `exclude=nats` leaves NATS out: a node without NATS still sells (events wait in the outbox), so a load balancer's check should exclude it.
 //
 // Corresponds with GET /readyz (the `Readyz` operationId).
 func (c *Client) Readyz(ctx context.Context, params *ReadyzParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3359,6 +3387,33 @@ func NewReadyzRequest(server string, params *ReadyzParams) (*http.Request, error
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Exclude != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "exclude", *params.Exclude, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -5506,7 +5561,9 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /ops (the `PageOps` operationId).
 	PageOpsWithResponse(ctx context.Context, params *PageOpsParams, reqEditors ...RequestEditorFn) (*PageOpsResponse, error)
 
-	// ReadyzWithResponse Readiness: Redis answers.
+	// ReadyzWithResponse Readiness: Redis answers and NATS is connected with the stream created (each check skippable with exclude).
+	//
+	// 503 `unavailable` names the first check that failed. `exclude=nats` leaves NATS out: a node without NATS still sells (events wait in the outbox), so a load balancer's check should exclude it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14341,7 +14398,9 @@ func (c *ClientWithResponses) PageOpsWithResponse(ctx context.Context, params *P
 	return ParsePageOpsResponse(rsp)
 }
 
-// ReadyzWithResponse Readiness: Redis answers.
+// ReadyzWithResponse Readiness: Redis answers and NATS is connected with the stream created (each check skippable with exclude).
+//
+// 503 `unavailable` names the first check that failed. `exclude=nats` leaves NATS out: a node without NATS still sells (events wait in the outbox), so a load balancer's check should exclude it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
