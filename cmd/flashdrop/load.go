@@ -39,6 +39,87 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// reportFlags are --report and --out in the order given, so that an
+// --out can name the file of the --report right before it
+// (--report json --out r.json --report html --out r.html) as well as of
+// the --report in its position (--report text --report json --out - --out
+// r.json).
+type reportFlags struct{ seq []reportArg }
+
+type reportArg struct {
+	out bool
+	v   string
+}
+
+type reportKindFlag struct{ f *reportFlags }
+type reportOutFlag struct{ f *reportFlags }
+
+func (k reportKindFlag) String() string { return "" }
+func (k reportKindFlag) Set(v string) error {
+	k.f.seq = append(k.f.seq, reportArg{v: v})
+	return nil
+}
+func (o reportOutFlag) String() string { return "" }
+func (o reportOutFlag) Set(v string) error {
+	o.f.seq = append(o.f.seq, reportArg{out: true, v: v})
+	return nil
+}
+
+// register adds --report and --out to fs.
+func (f *reportFlags) register(fs *flag.FlagSet) {
+	fs.Var(reportKindFlag{f}, "report", "text, json or html; repeatable (default text)")
+	fs.Var(reportOutFlag{f}, "out", "file for a report, - for stdout (the default): right after its --report, or after every --report for the one in its position; repeatable")
+}
+
+// resolve returns the reports (default text) and their files, outs[i]
+// for reports[i] ("-" or missing: stdout). Every --out after every
+// --report pair by position; otherwise each --out goes with the --report
+// right before it, and one that follows no --report is an error rather
+// than a report silently written to another's file.
+func (f *reportFlags) resolve() (reports, outs listFlag, err error) {
+	lastReport, firstOut := -1, -1
+	for i, a := range f.seq {
+		switch {
+		case !a.out:
+			lastReport = i
+			reports = append(reports, a.v)
+		case firstOut < 0:
+			firstOut = i
+		}
+	}
+	if len(reports) == 0 {
+		reports = listFlag{"text"}
+	}
+	if firstOut < 0 || firstOut > lastReport {
+		for _, a := range f.seq {
+			if a.out {
+				outs = append(outs, a.v)
+			}
+		}
+		if len(outs) > len(reports) {
+			return nil, nil, fmt.Errorf("%d --out for %d --report: give one --report per --out", len(outs), len(reports))
+		}
+		return reports, outs, nil
+	}
+	outs = make(listFlag, len(reports))
+	r := -1
+	for i, a := range f.seq {
+		if !a.out {
+			r++
+			outs[r] = "-"
+			continue
+		}
+		if i == 0 || f.seq[i-1].out {
+			return nil, nil, fmt.Errorf("--out %s follows no --report: put each --out right after its --report, or every --out after every --report (they pair by position)", a.v)
+		}
+		outs[r] = a.v
+	}
+	for len(outs) > 0 && outs[len(outs)-1] == "-" {
+		outs = outs[:len(outs)-1]
+	}
+	return reports, outs, nil
+}
+
 type ratioFlag struct {
 	o    *loadtest.Options
 	name string
@@ -93,9 +174,8 @@ func (c *loadCmd) Run(ctx context.Context, args []string) int {
 		fs.Var(&ratioFlag{o: &o, name: r.name}, r.name, r.usage)
 	}
 	fs.StringVar(&o.NATSURL, "nats-url", "", "NATS with the FLASHDROP stream, for the event audit (I4)")
-	var reports, outs listFlag
-	fs.Var(&reports, "report", "text, json or html; repeatable (default text)")
-	fs.Var(&outs, "out", "file for the report of the same position (default stdout); repeatable")
+	var rf reportFlags
+	rf.register(fs)
 	quiet := fs.Bool("quiet", false, "no progress bars and no phase lines")
 	fs.DurationVar(&o.Thresholds.MaxP99, "max-p99", 0, "exit 1 if the rush's reserve p99 is above this")
 	fs.Float64Var(&o.Thresholds.MinRPS, "min-rps", 0, "exit 1 if the rush's requests per second are below this")
@@ -187,16 +267,14 @@ flags (--target, --admin-token, --jwt-*, --tokens-file and --nats-url also read 
 		}
 		o.Tokens = toks
 	}
-	if len(reports) == 0 {
-		reports = listFlag{"text"}
+	reports, outs, err := rf.resolve()
+	if err != nil {
+		return bad("%v", err)
 	}
 	for _, r := range reports {
 		if r != "text" && r != "json" && r != "html" {
 			return bad("--report %q: want text, json or html", r)
 		}
-	}
-	if len(outs) > len(reports) {
-		return bad("%d --out for %d --report: give one --report per --out", len(outs), len(reports))
 	}
 	extra := append([]loadtest.Option(nil), c.Extra...)
 	if *embedded {
@@ -282,9 +360,8 @@ func (c *loadCmd) write(rep *loadtest.Report, reports, outs listFlag) int {
 func (c *loadCmd) report(args []string) int {
 	fs := flag.NewFlagSet("load report", flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
-	var reports, outs listFlag
-	fs.Var(&reports, "report", "text, json or html; repeatable (default text)")
-	fs.Var(&outs, "out", "file for the report of the same position (default stdout)")
+	var rf reportFlags
+	rf.register(fs)
 	var th loadtest.Thresholds
 	fs.DurationVar(&th.MaxP99, "max-p99", 0, "exit 1 if the merged rush's reserve p99 is above this")
 	fs.Float64Var(&th.MinRPS, "min-rps", 0, "exit 1 if the merged rush's requests per second are below this")
@@ -341,11 +418,9 @@ func (c *loadCmd) report(args []string) int {
 		fmt.Fprintf(c.Stderr, "flashdrop load report: %v\n", err)
 		return loadtest.ExitInvalid
 	}
-	if len(reports) == 0 {
-		reports = listFlag{"text"}
-	}
-	if len(outs) > len(reports) {
-		fmt.Fprintf(c.Stderr, "flashdrop load report: %d --out for %d --report\n", len(outs), len(reports))
+	reports, outs, err := rf.resolve()
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "flashdrop load report: %v\n", err)
 		return loadtest.ExitInvalid
 	}
 	for _, r := range reports {
