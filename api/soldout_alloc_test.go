@@ -178,3 +178,21 @@ func BenchmarkSoldOutHandlerCrowd(b *testing.B) {
 		b.Fatalf("status %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
 	}
 }
+
+// TestSoldOutFromMemoryStillRefusesBadInput: after a sell-out, a reserve
+// whose quantity is out of range is the client's mistake and is told so
+// (400 naming the field), as before the sell-out; the store is not asked
+// either way.
+func TestSoldOutFromMemoryStillRefusesBadInput(t *testing.T) {
+	h, ctx := soldOutHandler(t)
+	for _, body := range []string{`{"quantity":-1}`, `{"quantity":0}`, `{"quantity":1000000}`} {
+		ctx.Response.Reset()
+		ctx.Request.SetBodyString(body)
+		h(ctx)
+		var got map[string]any
+		_ = json.Unmarshal(ctx.Response.Body(), &got)
+		if ctx.Response.StatusCode() != 400 || got["code"] != "invalid" || got["field"] != "quantity" {
+			t.Errorf("%s after the sell-out: %d %s, want 400 invalid quantity", body, ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+}

@@ -230,6 +230,10 @@ func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest
 	if a.SoldOutFromMemory(drop, req) {
 		return ReserveResult{Err: ErrSoldOut}, nil
 	}
+	if req.Quantity < 1 || req.Quantity > MaxPerUserLimit {
+		// The client's mistake, told before the store is asked anything.
+		return ReserveResult{}, invalid("quantity", "must be between 1 and %d", MaxPerUserLimit)
+	}
 	// A lane exists only for a drop that exists (ids come from URLs).
 	d, _, err := a.views.get(ctx, drop)
 	if err != nil {
@@ -256,10 +260,13 @@ func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest
 // After a sell-out every node knows it: the crowd is answered from
 // memory. Not requests whose answer depends on stored state: a replay of
 // an idempotency key must get its first answer (I5), and joining the
-// waitlist needs the store. It allocates nothing, so a server can ask it
+// waitlist needs the store. Nor a request the store would refuse as
+// malformed: a quantity out of range is the client's mistake, and is told
+// so (400), sold out or not. It allocates nothing, so a server can ask it
 // first.
 func (a *Admission) SoldOutFromMemory(drop string, req ReserveRequest) bool {
-	if a.o.SoldOut == nil || req.IdempotencyKey != "" || req.Waitlist || !a.o.SoldOut.SoldOut(drop) {
+	if a.o.SoldOut == nil || req.IdempotencyKey != "" || req.Waitlist || req.Quantity < 1 || req.Quantity > MaxPerUserLimit ||
+		!a.o.SoldOut.SoldOut(drop) {
 		return false
 	}
 	a.o.OnSoldOutFromMemory()
