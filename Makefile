@@ -64,6 +64,10 @@ run: ## run flashdrop on its embedded default
 load-demo: ## rehearse release day against an in-process serve (flashdrop load --embedded)
 	$(GO) run ./cmd/flashdrop load --embedded
 
+vet: ## go vet and gofmt over the whole module
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+
 fuzz: ## run each fuzz target for FUZZTIME (default 100000x executions), starting from its seed corpus
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -443,3 +443,21 @@ func TestCloseAfterTheServerStopped(t *testing.T) {
 	}
 	_ = closeWithin(t, m, "after the server's result was taken")
 }
+
+// TestDefaultPublicURL: without --public-url, links use the address serve
+// listens on, and localhost for an address that means every interface
+// (no browser opens http://[::]:8080).
+func TestDefaultPublicURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080": "http://127.0.0.1:8080",
+		"[::]:8080":      "http://localhost:8080",
+		"0.0.0.0:9000":   "http://localhost:9000",
+		":8080":          "http://localhost:8080",
+		"[::1]:8080":     "http://[::1]:8080",
+		"shop.lan:8080":  "http://shop.lan:8080",
+	} {
+		if got := defaultPublicURL(addr); got != want {
+			t.Errorf("defaultPublicURL(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

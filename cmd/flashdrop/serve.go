@@ -313,6 +313,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	m.banner(embedded, generated, demo)
+	if m.Config.PublicURL == "" && defaultPublicURL(m.Addr) != "http://"+m.Addr {
+		m.log.Warn("no --public-url while listening on every interface: share links and events say "+m.publicURL()+
+			"; set --public-url to the address shoppers open", "listen", m.Addr)
+	}
 	m.log.Info("serving", "addr", m.Addr, "embedded", embedded, "gogc", currentGOGC(), "gomemlimit", debug.SetMemoryLimit(-1))
 	return nil
 }
@@ -577,7 +581,22 @@ func (m *Main) publicURL() string {
 	if m.Config.PublicURL != "" {
 		return strings.TrimSuffix(m.Config.PublicURL, "/")
 	}
-	return "http://" + m.Addr
+	return defaultPublicURL(m.Addr)
+}
+
+// defaultPublicURL is the base of links without --public-url: the address
+// serve listens on, except that an unspecified host (":8080" listens on
+// every interface, and reads back as [::]:8080) is no address a browser
+// can open; localhost is, on the machine that runs it.
+func defaultPublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // Err reports the server's failure, if it stops on its own.
