@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,6 +80,13 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 
 	ctx, cancel := r.context()
 	raw, found, err := s.cfg.AdminIdempotency.ClaimAnswer(ctx, scoped, fp, adminIdempotencyClaim)
+	if errors.Is(err, engine.ErrIdempotencyMismatch) {
+		// A sealed answer is kept under the request's fingerprint marked
+		// sealed (sealedFingerprint): a node of a version before sealing
+		// finds a mismatch there and refuses, rather than replaying the
+		// ciphertext as the answer.
+		raw, found, err = s.cfg.AdminIdempotency.ClaimAnswer(ctx, scoped, sealedFingerprint(fp), adminIdempotencyClaim)
+	}
 	cancel()
 	var stored storedResponse
 	if found && err == nil {
@@ -92,7 +100,7 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 		return fmt.Errorf("%w: %w", errUnavailable, err)
 	case found:
 		if stored.Sealed {
-			if stored.Body, err = openAnswer(r, scoped, stored.Body); err != nil {
+			if stored.Body, err = s.openAnswer(r, scoped, stored.Body); err != nil {
 				return err
 			}
 			r.ctx.Response.Header.Set("Cache-Control", "no-store")
@@ -129,7 +137,7 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 	if string(resp.Header.Peek("Cache-Control")) == "no-store" {
 		// The answer shows a secret once; Redis must never hold it in
 		// the clear.
-		sealed, err := sealAnswer(r, scoped, answer.Body)
+		sealed, err := s.sealAnswer(r, scoped, answer.Body)
 		if err != nil {
 			s.log.Warn("idempotency: sealing an answer failed; not kept", "err", err.Error())
 			if err := s.cfg.AdminIdempotency.ReleaseAnswer(ctx, scoped); err != nil {
@@ -138,6 +146,7 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 			return nil
 		}
 		answer.Body, answer.Sealed = sealed, true
+		fp = sealedFingerprint(fp)
 	}
 	saved, _ := json.Marshal(answer) // cannot fail for this struct
 	if err := s.cfg.AdminIdempotency.SaveAnswer(ctx, scoped, fp, saved, adminIdempotencyTTL); err != nil {
@@ -165,22 +174,31 @@ func (p principal) scope() string {
 }
 
 // An answer that shows a secret is kept sealed: AES-256-GCM under a key
-// derived from the credential that made the request, which Redis never
-// holds (it keeps an API key's SHA-256 and nothing of the admin token).
-// Only a retry with that credential reads it again: whoever reads Redis
-// gets neither the secret nor a way to it.
+// derived from the credential that made the request and the nodes' JWT
+// secret, neither of which Redis holds (it keeps an API key's SHA-256 and
+// nothing of the admin token). Only a retry with that credential reads it
+// again: whoever reads Redis gets neither the secret nor a way to it.
 var errSealedElsewhere = &engine.DetailError{Err: engine.ErrIdempotencyMismatch,
 	Detail: "the first answer to this Idempotency-Key shows a secret, and only the credential that made that request can read it"}
 
+// sealedFingerprint is the fingerprint a sealed answer is kept under.
+func sealedFingerprint(fp string) string { return fp + " sealed" }
+
 // answerAEAD is the cipher of a sealed answer of r's caller under the
-// scoped idempotency key.
-func answerAEAD(r *request, scoped string) (cipher.AEAD, error) {
+// scoped idempotency key. Its key is an HMAC under the nodes' JWT secret
+// of the caller's token and the scoped key: Redis holds neither secret,
+// so a copy of Redis gives no way to test guesses of an admin token
+// against the sealed answers either.
+func (s *Server) answerAEAD(r *request, scoped string) (cipher.AEAD, error) {
 	token, err := parseBearer(r.ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
 	if err != nil {
 		return nil, err
 	}
-	mac := hmac.New(sha256.New, token)
-	mac.Write([]byte("flashdrop idempotent answer\x00" + scoped))
+	mac := hmac.New(sha256.New, s.cfg.Auth.JWTSecret)
+	mac.Write([]byte("flashdrop idempotent answer\x00"))
+	mac.Write([]byte(strconv.Itoa(len(token)) + "\x00"))
+	mac.Write(token)
+	mac.Write([]byte("\x00" + scoped))
 	block, err := aes.NewCipher(mac.Sum(nil))
 	if err != nil {
 		return nil, err
@@ -190,8 +208,8 @@ func answerAEAD(r *request, scoped string) (cipher.AEAD, error) {
 
 // sealAnswer encrypts body for the caller: a random nonce, then the
 // ciphertext.
-func sealAnswer(r *request, scoped string, body []byte) ([]byte, error) {
-	aead, err := answerAEAD(r, scoped)
+func (s *Server) sealAnswer(r *request, scoped string, body []byte) ([]byte, error) {
+	aead, err := s.answerAEAD(r, scoped)
 	if err != nil {
 		return nil, err
 	}
@@ -204,8 +222,8 @@ func sealAnswer(r *request, scoped string, body []byte) ([]byte, error) {
 
 // openAnswer decrypts a sealed answer; another credential of the same
 // scope (the admin token, changed since) cannot, and is told so.
-func openAnswer(r *request, scoped string, sealed []byte) ([]byte, error) {
-	aead, err := answerAEAD(r, scoped)
+func (s *Server) openAnswer(r *request, scoped string, sealed []byte) ([]byte, error) {
+	aead, err := s.answerAEAD(r, scoped)
 	if err != nil || len(sealed) < aead.NonceSize() {
 		return nil, errSealedElsewhere
 	}

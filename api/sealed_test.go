@@ -41,7 +41,10 @@ func TestIdempotentSecretsAreSealed(t *testing.T) {
 		if len(parts) != 3 || json.Unmarshal([]byte(parts[2]), &a) != nil {
 			t.Fatalf("unreadable kept answer %q", v)
 		}
-		return fmt.Sprintf("sealed=%t %s %s", a.Sealed, v, a.Body)
+		// Kept under a fingerprint marked sealed, which a node of a
+		// version before sealing reads as another request's (422), never
+		// replaying the ciphertext as the answer.
+		return fmt.Sprintf("sealed=%t marked=%t %s %s", a.Sealed, strings.HasSuffix(parts[1], " sealed"), v, a.Body)
 	}
 	suffix := dropID(t)
 
@@ -52,7 +55,7 @@ func TestIdempotentSecretsAreSealed(t *testing.T) {
 	if len(secret) < 16 {
 		t.Fatalf("no secret in %s", first.raw)
 	}
-	if raw := stored("admin", keyK); strings.Contains(raw, secret) || !strings.HasPrefix(raw, "sealed=true") {
+	if raw := stored("admin", keyK); strings.Contains(raw, secret) || !strings.HasPrefix(raw, "sealed=true marked=true") {
 		t.Fatalf("the kept answer is not sealed: %q", raw)
 	}
 	again := h.do("POST", "/v1/admin/keys", admin, map[string]any{"name": "ci", "scopes": []string{"keys:write", "webhooks:write"}}, "Idempotency-Key", keyK)
@@ -83,6 +86,13 @@ func TestIdempotentSecretsAreSealed(t *testing.T) {
 	if s := rot.str("secret"); s == "" || strings.Contains(stored("admin", rotK), s) {
 		t.Fatalf("the kept rotation answer shows its secret: %s", rot.raw)
 	}
+
+	// The same admin token on nodes with another JWT secret: the seal's
+	// key needs the nodes' secret too (Redis alone gives no way to test
+	// guesses of the token).
+	otherSecret := newHarness(t, func(c *api.Config) { c.Auth.JWTSecret = []byte(strings.Repeat("z", 32)) })
+	otherSecret.expect(otherSecret.do("POST", "/v1/admin/keys", admin, map[string]any{"name": "ci", "scopes": []string{"keys:write", "webhooks:write"}}, "Idempotency-Key", keyK),
+		422, "idempotency_mismatch")
 
 	// Another admin token on the same store (the token changed): the
 	// scope is the same, the seal is not.
