@@ -64,8 +64,13 @@ func (unavailableHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 // busyReplies are Redis's own answers that it cannot serve the command
 // now, though it may in a moment: loading its data, a cluster or master
 // down, slots moving, a replica where a master was, a script running too
-// long, no memory left for writes.
-var busyReplies = []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "BUSY", "OOM", "NOREPLICAS"}
+// long, no memory left for writes, writes refused after a failed save.
+var busyReplies = []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "BUSY", "OOM", "NOREPLICAS", "MISCONF"}
+
+// maxClients is Redis's refusal of a new connection over maxclients (an
+// ERR reply, so its first word says nothing): on release day, many nodes'
+// pools growing at once.
+const maxClients = "ERR max number of clients reached"
 
 // unavailable reports an error that means Redis was not asked or did not
 // answer (the connection, the pool, a deadline) or answered that it
@@ -77,7 +82,7 @@ func unavailable(err error) bool {
 	var re redis.Error
 	if errors.As(err, &re) {
 		code, _, _ := strings.Cut(re.Error(), " ")
-		return slices.Contains(busyReplies, code)
+		return slices.Contains(busyReplies, code) || strings.HasPrefix(re.Error(), maxClients)
 	}
 	// Not a reply of Redis: the connection (refused, reset, timed out,
 	// closed under the call), the client or its pool, or the call's own

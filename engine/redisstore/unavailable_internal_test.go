@@ -41,6 +41,8 @@ func TestUnavailableSaysWhatRedisCouldNotServe(t *testing.T) {
 		{replyErr("BUSY Redis is busy running a script."), true},
 		{replyErr("CLUSTERDOWN The cluster is down"), true},
 		{replyErr("OOM command not allowed when used memory > 'maxmemory'."), true},
+		{replyErr("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk."), true},
+		{replyErr("ERR max number of clients reached"), true},
 		{refused, true},
 		{fmt.Errorf("dial: %w", refused), true},
 		{io.EOF, true},
