@@ -72,10 +72,11 @@ func (f *reportFlags) register(fs *flag.FlagSet) {
 }
 
 // resolve returns the reports (default text) and their files, outs[i]
-// for reports[i] ("-" or missing: stdout). Every --out after every
-// --report pair by position; otherwise each --out goes with the --report
-// right before it, and one that follows no --report is an error rather
-// than a report silently written to another's file.
+// for reports[i] ("-" or missing: stdout). As many --out as --report,
+// every --out after every --report, pair by position; otherwise each
+// --out goes with the --report right before it. What fits neither (an
+// --out after no --report, fewer --out than --report all at the end) is
+// an error rather than a report silently written to another's file.
 func (f *reportFlags) resolve() (reports, outs listFlag, err error) {
 	lastReport, firstOut := -1, -1
 	for i, a := range f.seq {
@@ -96,8 +97,11 @@ func (f *reportFlags) resolve() (reports, outs listFlag, err error) {
 				outs = append(outs, a.v)
 			}
 		}
-		if len(outs) > len(reports) {
-			return nil, nil, fmt.Errorf("%d --out for %d --report: give one --report per --out", len(outs), len(reports))
+		// By position only when each report has its --out (or there is
+		// one of each): --report text --report json --out r.json reads
+		// as the JSON to r.json, and would write the text there.
+		if len(outs) > 0 && len(outs) != len(reports) {
+			return nil, nil, fmt.Errorf("%d --out for %d --report: put each --out right after its --report, or give every --report its --out (- for stdout)", len(outs), len(reports))
 		}
 		return reports, outs, nil
 	}

@@ -26,10 +26,11 @@ func TestReportFlagsPairing(t *testing.T) {
 		{"--report text --report json --out r.json --report html --out r.html", []string{"text", "json", "html"}, []string{"-", "r.json", "r.html"}, ""},
 		{"--report text --report json --out - --out r.json", []string{"text", "json"}, []string{"-", "r.json"}, ""},
 		{"--report json --out r.json --report text", []string{"json", "text"}, []string{"r.json"}, ""},
-		{"--report text --report html --out merged.html", []string{"text", "html"}, []string{"merged.html"}, ""},
+		{"--report text --report html --out merged.html", nil, nil, "1 --out for 2 --report"},
 		{"--report json --out a.json --out b.json --report html", nil, nil, "--out b.json follows no --report"},
 		{"--out a --report json --out b", nil, nil, "--out a follows no --report"},
 		{"--report json --out a --out b", nil, nil, "2 --out for 1 --report"},
+		{"--out a --out b", nil, nil, "2 --out for 1 --report"},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
