@@ -221,8 +221,9 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 
 // Reserve decides one shopper's reserve request, batched with the
 // concurrent requests for the same drop. The error is for the request as a
-// whole (ErrOverloaded, ErrUnavailable, ErrNotFound); the shopper's outcome
-// is in the result.
+// whole (ErrOverloaded, ErrUnavailable, ErrNotFound, or a ValidationError
+// for a quantity out of range, told before the drop is looked up); the
+// shopper's outcome is in the result.
 func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest) (ReserveResult, error) {
 	if err := ValidateDropID(drop); err != nil {
 		return ReserveResult{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)

@@ -138,7 +138,7 @@ func writeBudgetChart(path string, bars []budgetBar) error {
 		l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
 		p.Add(l)
 		if len(budgets.Labels) == 0 {
-			p.Legend.Add("the target's budget: /healthz's cost over the target's ratio", l)
+			p.Legend.Add("the target's budget: its rounds' /healthz cost over the target's ratio", l)
 		}
 		budgets.XYs = append(budgets.XYs, plotter.XY{X: float64(i) - 0.27, Y: b.allows})
 		budgets.Labels = append(budgets.Labels, fmt.Sprintf("%.1f at %.1fx", b.allows, b.target))
