@@ -525,9 +525,13 @@ func (m *Main) startHTTP(context.Context) (err error) {
 	c := m.Config
 	// Readiness is Redis and NATS (SPEC §4). A balancer that should keep
 	// a node selling while NATS is away checks /readyz?exclude=nats.
+	// /readyz answers anyone: its detail names what is not ready, not
+	// where it lives (a Redis error names the address it dialled); the
+	// cause is in the log.
 	ready := []api.ReadyCheck{{Name: "redis", Check: func(ctx context.Context) error {
 		if err := m.store.Ping(ctx); err != nil {
-			return fmt.Errorf("redis: %w", err)
+			m.log.Debug("not ready: redis does not answer a ping", "err", err.Error())
+			return errors.New("redis: does not answer a ping")
 		}
 		return nil
 	}}, {Name: "nats", Check: func(context.Context) error {

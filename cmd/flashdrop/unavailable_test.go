@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,12 @@ func TestRedisDownAnswers503(t *testing.T) {
 	}
 
 	redis.Kill()
+	// /readyz, which answers anyone, says what is not ready but not where
+	// Redis lives.
+	if r := call(t, "GET", base+"/readyz", "", ""); r.status != 503 || !strings.Contains(r.raw, "redis") ||
+		strings.Contains(r.raw, redis.Addr) || strings.Contains(r.raw, "127.0.0.1") {
+		t.Errorf("readyz with Redis down: %d %s", r.status, r.raw)
+	}
 	for _, c := range []struct{ method, path, token, body string }{
 		{"GET", "/v1/reservations/" + id, tok, ""},
 		{"POST", "/v1/reservations/" + id + "/confirm", admin, ""},
