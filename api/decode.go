@@ -37,6 +37,11 @@ func decodeBody(body []byte, v any, allowEmpty bool) error {
 		}
 		return bodyInvalid("a JSON object is required")
 	}
+	// JSON is UTF-8 (RFC 8259); encoding/json would quietly turn invalid
+	// bytes into U+FFFD and store a name the client never sent.
+	if !utf8.Valid(body) {
+		return bodyInvalid("must be UTF-8")
+	}
 	// One whole, well-formed value first, so a syntax error anywhere is
 	// reported as such rather than as a problem with an earlier field.
 	dec := json.NewDecoder(bytes.NewReader(body))

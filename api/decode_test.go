@@ -159,6 +159,11 @@ var createSeriesCases = []decodeCase{
 var createKeyCases = []decodeCase{
 	{``, "body"},
 	{`{"name":"social","scopes":["events:read"]}`, ""},
+	{`{"name":"caf\u00e9","scopes":[]}`, ""},
+	{"{\"name\":\"café\",\"scopes\":[]}", ""},
+	// Not UTF-8 (RFC 8259): refused, not stored as U+FFFD.
+	{"{\"name\":\"\xff\xfe\",\"scopes\":[]}", "body"},
+	{"{\"name\":\"\xc0\xaf\",\"scopes\":[]}", "body"},
 	{`{"name":"social","scopes":[]}`, ""},
 	{`{"scopes":"events:read"}`, "scopes"},
 	{`{"scopes":["events:read",null]}`, "scopes"},

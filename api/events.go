@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -41,8 +42,10 @@ func (s *Server) adminEvents(r *request) error {
 		f.Drop = v
 	}
 	if v := string(r.ctx.Request.Header.Peek("Last-Event-ID")); v != "" {
+		// A stream's sequence numbers stay far below 2^63; the largest
+		// uint64 would wrap to 0 as the first sequence to deliver.
 		seq, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
+		if err != nil || seq > math.MaxInt64 {
 			return &engine.ValidationError{Field: "Last-Event-ID", Reason: "must be the id of an event of this stream"}
 		}
 		f.AfterSeq = seq

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -165,6 +166,11 @@ func ValidateWebhook(w Webhook) error {
 	u, err := url.Parse(w.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return invalid("url", "must be an absolute http or https URL without credentials")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || p[0] == '0' {
+			return invalid("url", "must have a port from 1 to 65535")
+		}
 	}
 	known := map[EventType]bool{}
 	for _, t := range AllEventTypes {
@@ -357,11 +363,21 @@ func (s *Webhooks) TestWebhook(ctx context.Context, id string) (WebhookTestResul
 	return s.sender.Test(ctx, w)
 }
 
+// minReplaySince is the earliest since a replay takes.
+var minReplaySince = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // ReplayWebhook re-delivers stored events to the webhook, with their
 // original ids, one replay per webhook at a time.
 func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayRequest) (ReplayResult, error) {
 	if req.Since.IsZero() && req.Cursor == 0 {
 		return ReplayResult{}, invalid("since", "is required (an RFC 3339 time), unless cursor is given")
+	}
+	// JetStream reads a start time as nanoseconds since 1970 in an int64:
+	// outside about 1678 to 2262 it wraps, and a far-future since replayed
+	// the whole stream. No event is older than the product or newer than
+	// tomorrow.
+	if !req.Since.IsZero() && (req.Since.Before(minReplaySince) || req.Since.After(s.clock.Now().Add(24*time.Hour))) {
+		return ReplayResult{}, invalid("since", "must be between 2000-01-01 and now")
 	}
 	if req.Drop != "" {
 		if err := ValidateDropID(req.Drop); err != nil {

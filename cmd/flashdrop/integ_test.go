@@ -540,6 +540,22 @@ func TestAdminEventsStreamRules(t *testing.T) {
 	if r := s.call(t, "GET", "/v1/admin/events?types=bought", nil); r.status != 400 {
 		t.Fatalf("unknown type: %d %s", r.status, r.raw)
 	}
+	// A Last-Event-ID no stream reaches is the client's mistake (400), not
+	// an outage: the largest uint64 wrapped to sequence 0, which JetStream
+	// refused, and the answer was 503.
+	for _, id := range []string{"18446744073709551615", "9223372036854775808", "-1", "x"} {
+		req, _ := http.NewRequest("GET", s.base+"/v1/admin/events", nil)
+		req.Header.Set("Authorization", "Bearer "+s.admin)
+		req.Header.Set("Last-Event-ID", id)
+		resp, err := contract.Client(t, nil).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Fatalf("Last-Event-ID %s: %d, want 400", id, resp.StatusCode)
+		}
+	}
 	// The stream takes a slot under --max-streams.
 	req, _ := http.NewRequest("GET", s.base+"/v1/admin/events?types=won", nil)
 	req.Header.Set("Authorization", "Bearer "+s.admin)
