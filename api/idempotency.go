@@ -122,12 +122,16 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 	}
 	ctx, cancel = r.context()
 	defer cancel()
-	resp := &r.ctx.Response
-	if status := resp.StatusCode(); status >= 500 {
-		// The outcome may be unknown: let a retry run it again.
+	// release gives the key up, so that a retry runs the request again.
+	release := func() {
 		if err := s.cfg.AdminIdempotency.ReleaseAnswer(ctx, scoped); err != nil {
 			s.log.Warn("idempotency: release failed", "err", err.Error())
 		}
+	}
+	resp := &r.ctx.Response
+	if status := resp.StatusCode(); status >= 500 {
+		// The outcome may be unknown: let a retry run it again.
+		release()
 		return nil
 	}
 	answer := storedResponse{
@@ -140,9 +144,7 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 		sealed, err := s.sealAnswer(r, scoped, answer.Body)
 		if err != nil {
 			s.log.Warn("idempotency: sealing an answer failed; not kept", "err", err.Error())
-			if err := s.cfg.AdminIdempotency.ReleaseAnswer(ctx, scoped); err != nil {
-				s.log.Warn("idempotency: release failed", "err", err.Error())
-			}
+			release()
 			return nil
 		}
 		answer.Body, answer.Sealed = sealed, true
