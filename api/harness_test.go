@@ -75,7 +75,7 @@ func newHarnessWith(t *testing.T, admTweak func(*engine.AdmissionOptions), tweak
 	cfg := api.Config{
 		Metrics:          metrics,
 		Auth:             api.AuthConfig{JWTSecret: []byte(secret), AdminToken: admin},
-		Ready:            store.Ping,
+		ReadyChecks:      []api.ReadyCheck{{Name: "redis", Check: store.Ping}},
 		Logger:           slog.New(slog.NewTextHandler(io.Discard, nil)),
 		LiveInterval:     10 * time.Millisecond,
 		AdminIdempotency: store,

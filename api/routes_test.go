@@ -268,7 +268,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 func TestReadyzReportsAFailingDependency(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *api.Config) {
-		c.Ready = func(context.Context) error { return errors.New("redis: connection refused") }
+		c.ReadyChecks = []api.ReadyCheck{{Name: "redis", Check: func(context.Context) error { return errors.New("redis: connection refused") }}}
 	})
 	r := h.do("GET", "/readyz", "", nil)
 	h.expect(r, 503, "unavailable")

@@ -52,13 +52,11 @@ type Config struct {
 	Metrics *Metrics
 
 	Auth AuthConfig
-	// Ready reports whether the backing services answer; /readyz calls it
-	// when ReadyChecks is empty.
-	Ready func(context.Context) error
-	// ReadyChecks, when set, are the named checks /readyz runs in order
-	// instead of Ready; GET /readyz?exclude=<name> skips one (the
-	// convention of Kubernetes' API server), so a balancer can keep a
-	// node that sells without NATS (its events wait in the outbox).
+	// ReadyChecks are the named checks /readyz runs in order, whether the
+	// backing services answer (none: always ready); GET
+	// /readyz?exclude=<name> skips one (the convention of Kubernetes' API
+	// server), so a balancer can keep a node that sells without NATS (its
+	// events wait in the outbox).
 	ReadyChecks []ReadyCheck
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -245,12 +243,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
-	}
-	if cfg.Ready == nil {
-		cfg.Ready = func(context.Context) error { return nil }
-	}
-	if len(cfg.ReadyChecks) == 0 {
-		cfg.ReadyChecks = []ReadyCheck{{Name: "ready", Check: cfg.Ready}}
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()

@@ -155,7 +155,7 @@ func TestErrorsBelowTheHandlers(t *testing.T) {
 	logs := &logBuffer{}
 	h := newHarness(t, func(c *api.Config) {
 		withLog(logs)(c)
-		c.Ready = func(context.Context) error { panic("readiness check told to panic") }
+		c.ReadyChecks = []api.ReadyCheck{{Name: "redis", Check: func(context.Context) error { panic("readiness check told to panic") }}}
 	})
 	addr := serveTCP(h)
 
