@@ -169,7 +169,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 		if err != nil {
 			// The outcome is unknown (the script may have run): the client
 			// retries with the same idempotency key to learn it.
-			return nil, asUnavailable(err)
+			return nil, AsUnavailable(err)
 		}
 		a.learn(drop, res)
 		return res, nil
@@ -182,7 +182,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 			if err != nil {
 				// The outcome is unknown (the script may have run): a
 				// registration is idempotent, so the client retries.
-				return nil, asUnavailable(err)
+				return nil, AsUnavailable(err)
 			}
 			return res, nil
 		})
@@ -193,7 +193,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 			defer cancel()
 			vs, err := bv.ShopperViews(ctx, drop, users)
 			if err != nil && !errors.Is(err, ErrNotFound) {
-				return nil, asUnavailable(err)
+				return nil, AsUnavailable(err)
 			}
 			return vs, err
 		})
@@ -206,7 +206,7 @@ func NewAdmission(eng *Engine, o AdmissionOptions) *Admission {
 			if err != nil {
 				// As in the reserve lanes: the outcome is unknown, the key
 				// tells it.
-				return nil, asUnavailable(err)
+				return nil, AsUnavailable(err)
 			}
 			if cheap {
 				o.OnSoldOutKeyed(len(reqs))
@@ -231,9 +231,9 @@ func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest
 	if a.SoldOutFromMemory(drop, req) {
 		return ReserveResult{Err: ErrSoldOut}, nil
 	}
-	if req.Quantity < 1 || req.Quantity > MaxPerUserLimit {
+	if err := validateQuantity(req.Quantity); err != nil {
 		// The client's mistake, told before the store is asked anything.
-		return ReserveResult{}, invalid("quantity", "must be between 1 and %d", MaxPerUserLimit)
+		return ReserveResult{}, err
 	}
 	// A lane exists only for a drop that exists (ids come from URLs).
 	d, _, err := a.views.get(ctx, drop)
@@ -266,7 +266,7 @@ func (a *Admission) Reserve(ctx context.Context, drop string, req ReserveRequest
 // so (400), sold out or not. It allocates nothing, so a server can ask it
 // first.
 func (a *Admission) SoldOutFromMemory(drop string, req ReserveRequest) bool {
-	if a.o.SoldOut == nil || req.IdempotencyKey != "" || req.Waitlist || req.Quantity < 1 || req.Quantity > MaxPerUserLimit ||
+	if a.o.SoldOut == nil || req.IdempotencyKey != "" || req.Waitlist || validateQuantity(req.Quantity) != nil ||
 		!a.o.SoldOut.SoldOut(drop) {
 		return false
 	}
@@ -462,7 +462,7 @@ func (c *dropViews) get(ctx context.Context, id string) (Drop, Stats, error) {
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		// A store failure is not remembered: the next caller tries again.
-		return Drop{}, Stats{}, asUnavailable(err)
+		return Drop{}, Stats{}, AsUnavailable(err)
 	}
 	e.drop, e.stats, e.err, e.fetched = d, st, err, c.now()
 	return d, st, err
@@ -494,10 +494,10 @@ func (c *dropViews) invalidate(id string) {
 	c.drops.Invalidate()
 }
 
-// asUnavailable marks a store error ErrUnavailable, once: a store that
-// marks its own (redisstore does, for every command Redis could not
-// answer) is not marked again, so a log line names the cause once.
-func asUnavailable(err error) error {
+// AsUnavailable marks a store error ErrUnavailable, once: an error marked
+// already (redisstore marks every command Redis could not answer, with
+// this) is not marked again, so a log line names the cause once.
+func AsUnavailable(err error) error {
 	if errors.Is(err, ErrUnavailable) {
 		return err
 	}

@@ -284,7 +284,7 @@ func (s *Keys) Authenticate(ctx context.Context, token string) (APIKey, error) {
 		case errors.Is(err, ErrNotFound):
 			e = keyCacheEntry{missing: true, fetched: now}
 		case err != nil:
-			return APIKey{}, asUnavailable(err)
+			return APIKey{}, AsUnavailable(err)
 		default:
 			e = keyCacheEntry{key: k, fetched: now, touched: e.touched}
 			if e.touched.IsZero() {

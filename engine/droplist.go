@@ -66,7 +66,7 @@ func (l *DropList) Drops(ctx context.Context) ([]Drop, error) {
 		ds, err = l.from.Drops(ctx)
 	}
 	if err != nil {
-		return nil, asUnavailable(err)
+		return nil, AsUnavailable(err)
 	}
 	l.listed, l.listedAt = ds, l.now()
 	return ds, nil

@@ -242,12 +242,20 @@ func (e *Engine) reserveWith(ctx context.Context, drop string, reqs []ReserveReq
 	return out, ok, nil
 }
 
+// validateQuantity checks the units one reserve asks for.
+func validateQuantity(q int64) error {
+	if q < 1 || q > MaxPerUserLimit {
+		return invalid("quantity", "must be between 1 and %d", MaxPerUserLimit)
+	}
+	return nil
+}
+
 func validateReserve(r ReserveRequest) error {
 	if err := ValidateUser(r.User); err != nil {
 		return err
 	}
-	if r.Quantity < 1 || r.Quantity > MaxPerUserLimit {
-		return invalid("quantity", "must be between 1 and %d", MaxPerUserLimit)
+	if err := validateQuantity(r.Quantity); err != nil {
+		return err
 	}
 	if r.IdempotencyKey != "" {
 		return ValidateIdempotencyKey(r.IdempotencyKey)

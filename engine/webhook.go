@@ -406,7 +406,7 @@ func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayReque
 	}
 	ok, err := s.store.ClaimReplay(ctx, id, replayLockTTL)
 	if err != nil {
-		return ReplayResult{}, asUnavailable(err)
+		return ReplayResult{}, AsUnavailable(err)
 	}
 	if !ok {
 		return ReplayResult{}, ErrReplayRunning

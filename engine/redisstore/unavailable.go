@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -39,7 +38,7 @@ func (unavailableHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
 		if unavailable(err) {
-			err = fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+			err = engine.AsUnavailable(err)
 			cmd.SetErr(err)
 		}
 		return err
@@ -51,11 +50,11 @@ func (unavailableHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 		err := next(ctx, cmds)
 		for _, c := range cmds {
 			if unavailable(c.Err()) {
-				c.SetErr(fmt.Errorf("%w: %w", engine.ErrUnavailable, c.Err()))
+				c.SetErr(engine.AsUnavailable(c.Err()))
 			}
 		}
 		if unavailable(err) {
-			err = fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+			err = engine.AsUnavailable(err)
 		}
 		return err
 	}
