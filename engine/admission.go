@@ -46,6 +46,13 @@ type SoldOutLearner interface {
 	LearnSoldOut(drop string, version int64)
 }
 
+// SoldOutRechecker is a SoldOutChecker that can be told to check a drop
+// against the store at the next press: this node paused or resumed it,
+// and a paused sale is answered sale_paused, not sold_out from memory.
+type SoldOutRechecker interface {
+	RecheckSoldOut(drop string)
+}
+
 // BatchOptions bound request coalescing. Zero values mean the defaults.
 type BatchOptions struct {
 	// MaxSize is the most reserve requests one store call decides
@@ -329,8 +336,15 @@ func (a *Admission) Drops(ctx context.Context) ([]Drop, error) { return a.views.
 
 // Invalidate forgets the cached view of a drop, and makes the list of
 // drops refresh, after an admin change (pause, resume, creation) that
-// this node made.
-func (a *Admission) Invalidate(drop string) { a.views.invalidate(drop) }
+// this node made; a sold-out flag is checked against the store at the
+// next press (SoldOutRechecker), so that a pause is answered sale_paused
+// at once.
+func (a *Admission) Invalidate(drop string) {
+	a.views.invalidate(drop)
+	if r, ok := a.o.SoldOut.(SoldOutRechecker); ok {
+		r.RecheckSoldOut(drop)
+	}
+}
 
 // Queued reports how many requests wait in drop's lane (for tests).
 func (a *Admission) Queued(drop string) int { return a.reserves.queued(drop) }

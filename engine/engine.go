@@ -400,6 +400,36 @@ func (e *Engine) Stats(ctx context.Context, drop string) (Stats, error) {
 	return st, wrap("stats", drop, err)
 }
 
+// SoldOutNow reads from the store whether every reserve press of drop
+// without an idempotency key or a waitlist join is answered sold_out now,
+// as reserve.lua would answer it: the sale is running (open, not paused,
+// not ended, not a draw) and has no stock. version is that news's version
+// (Stats.SoldOutVersion), for the nodes' sold-out flags.
+//
+// A drop without stock whose sale is halted (paused, or past its end) is
+// not sold out in this sense, and its version is 0: its presses must get
+// sale_paused or sale_closed from the store, and once a resumed sale's
+// reserve call reports the news again (the same version, the drop being
+// still out of stock), a flag that holds version 0 takes it.
+func (e *Engine) SoldOutNow(ctx context.Context, drop string) (soldOut bool, version int64, err error) {
+	d, err := e.Drop(ctx, drop)
+	if err != nil {
+		return false, 0, err
+	}
+	st, err := e.Stats(ctx, drop)
+	if err != nil {
+		return false, 0, err
+	}
+	if st.Available > 0 {
+		return false, st.SoldOutVersion, nil
+	}
+	now := e.clock.Now()
+	if d.Paused || d.Mode == ModeDraw || now.Before(d.SaleStartsAt) || d.SaleEnded(now) {
+		return false, 0, nil
+	}
+	return true, st.SoldOutVersion, nil
+}
+
 // wrap names the operation and drop of a store error, so a log line says
 // what failed; errors.Is still sees the cause.
 func wrap(op, drop string, err error) error {

@@ -93,8 +93,11 @@ func (f *SoldOutFlags) record(fl *soldOutFlag, soldOut bool, version int64) {
 	}
 }
 
-// RefreshSoldOut reads from the store whether drop is sold out and the
-// version of that news (engine.Stats: Available == 0, SoldOutVersion).
+// RefreshSoldOut reads from the store whether drop's presses are answered
+// sold_out and the version of that news (engine.Engine.SoldOutNow: no
+// stock and the sale running; a drop without stock whose sale is paused
+// or over answers false and version 0, so that the version comes back as
+// news when a resumed sale's reserve call reports it).
 type RefreshSoldOut func(ctx context.Context, drop string) (soldOut bool, version int64, err error)
 
 // NewSoldOutFlags returns stopped flags. refresh reads whether a drop is
@@ -109,7 +112,9 @@ func NewSoldOutFlags(js jetstream.JetStream, refresh RefreshSoldOut, o SoldOutOp
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	f := &SoldOutFlags{js: js, refresh: refresh, o: o, base: o.Now()}
+	// base lies 2×TTL back, so that fresh 1 is always older than TTL:
+	// RecheckSoldOut's mark of a flag to check at the next press.
+	f := &SoldOutFlags{js: js, refresh: refresh, o: o, base: o.Now().Add(-2 * o.TTL)}
 	f.flags.Store(&map[string]*soldOutFlag{})
 	return f
 }
@@ -162,6 +167,24 @@ func (f *SoldOutFlags) LearnSoldOut(drop string, version int64) {
 	}
 	defer fl.mu.Unlock()
 	f.apply(fl, true, version)
+}
+
+// RecheckSoldOut makes a sold-out flag of drop be checked against the
+// store at the next press, as if its TTL had passed
+// (engine.SoldOutRechecker): this node paused or resumed the drop, and a
+// paused sale's presses are answered sale_paused by the store, not
+// sold_out from memory. Other nodes see the pause at their flag's next
+// check, within TTL.
+func (f *SoldOutFlags) RecheckSoldOut(drop string) {
+	fl := (*f.flags.Load())[drop]
+	if fl == nil {
+		return
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if fl.fresh.Load() != 0 {
+		fl.fresh.Store(1)
+	}
 }
 
 // set applies one event's news about drop, unless the flag already holds

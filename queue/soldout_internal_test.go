@@ -96,3 +96,41 @@ func TestLearnSoldOutNeverWaits(t *testing.T) {
 		t.Fatalf("version %d, sold out %v: want 4, true", got, f.SoldOut("d"))
 	}
 }
+
+// TestSoldOutRecheckAndHaltedSale: RecheckSoldOut makes a trusted flag ask
+// the store at the next read, even in the flags' first TTL (the clock
+// does not move here). A store that answers "halted" (not sold out,
+// version 0: a paused sale without stock) clears the flag, and the same
+// version's news, reported again by a reserve call once the sale
+// resumes, flags the drop again.
+func TestSoldOutRecheckAndHaltedSale(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	var refreshes atomic.Int64
+	var halted atomic.Bool
+	f := NewSoldOutFlags(nil, func(context.Context, string) (bool, int64, error) {
+		refreshes.Add(1)
+		if halted.Load() {
+			return false, 0, nil
+		}
+		return true, 7, nil
+	}, SoldOutOptions{TTL: time.Minute, Now: func() time.Time { return t0 }})
+	f.RecheckSoldOut("d") // no flag: nothing to do
+	f.LearnSoldOut("d", 7)
+	if !f.SoldOut("d") || refreshes.Load() != 0 {
+		t.Fatalf("a learnt flag: sold out %v after %d refreshes", f.SoldOut("d"), refreshes.Load())
+	}
+	halted.Store(true) // the drop is paused
+	f.RecheckSoldOut("d")
+	if f.SoldOut("d") || refreshes.Load() != 1 {
+		t.Fatalf("after a recheck of a paused drop: sold out %v after %d refreshes, want false after 1", f.SoldOut("d"), refreshes.Load())
+	}
+	f.LearnSoldOut("d", 7) // resumed: a reserve call reports the same news
+	if !f.SoldOut("d") {
+		t.Fatal("the news of a resumed sale did not flag it again")
+	}
+	f.RecheckSoldOut("d")
+	halted.Store(false)
+	if !f.SoldOut("d") || refreshes.Load() != 2 {
+		t.Fatalf("a recheck of a sold-out sale: sold out %v after %d refreshes, want true after 2", f.SoldOut("d"), refreshes.Load())
+	}
+}

@@ -440,10 +440,7 @@ func (m *Main) startEvents(context.Context) error {
 		m.relay.Start(context.Background())
 		m.onStop(m.relay.Close)
 	}
-	m.flags = queue.NewSoldOutFlags(m.js, func(ctx context.Context, drop string) (bool, int64, error) {
-		st, err := m.Engine.Stats(ctx, drop)
-		return err == nil && st.Available == 0, st.SoldOutVersion, err
-	}, queue.SoldOutOptions{TTL: c.SoldOutTTL, Logger: m.log})
+	m.flags = queue.NewSoldOutFlags(m.js, m.Engine.SoldOutNow, queue.SoldOutOptions{TTL: c.SoldOutTTL, Logger: m.log})
 	m.flags.Start(context.Background())
 	m.onStop(m.flags.Close)
 	return nil
