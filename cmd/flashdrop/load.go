@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -68,55 +69,73 @@ func (o reportOutFlag) Set(v string) error {
 // register adds --report and --out to fs.
 func (f *reportFlags) register(fs *flag.FlagSet) {
 	fs.Var(reportKindFlag{f}, "report", "text, json or html; repeatable (default text)")
-	fs.Var(reportOutFlag{f}, "out", "file for a report, - for stdout (the default): right after its --report, or after every --report for the one in its position; repeatable")
+	fs.Var(reportOutFlag{f}, "out", "file of the --report right before it (- or none: stdout, for one report at most), or one per --report after them all, by position; repeatable")
 }
 
 // resolve returns the reports (default text) and their files, outs[i]
-// for reports[i] ("-" or missing: stdout). As many --out as --report,
-// every --out after every --report, pair by position; otherwise each
-// --out goes with the --report right before it. What fits neither (an
-// --out after no --report, fewer --out than --report all at the end) is
-// an error rather than a report silently written to another's file.
+// for reports[i] ("-" or missing: stdout). An --out right after a
+// --report names its file, and a --report with none goes to stdout; as
+// many --out as --report, every --out after every --report, pair by
+// position. What fits neither (an --out after no --report) is an error
+// rather than a report silently written to another's file, and so are two
+// reports on stdout or in one file, which would interleave.
 func (f *reportFlags) resolve() (reports, outs listFlag, err error) {
-	lastReport, firstOut := -1, -1
-	for i, a := range f.seq {
-		switch {
-		case !a.out:
-			lastReport = i
-			reports = append(reports, a.v)
-		case firstOut < 0:
-			firstOut = i
-		}
-	}
-	if len(reports) == 0 {
-		reports = listFlag{"text"}
-	}
-	if firstOut < 0 || firstOut > lastReport {
-		for _, a := range f.seq {
-			if a.out {
-				outs = append(outs, a.v)
-			}
-		}
-		// By position only when each report has its --out (or there is
-		// one of each): --report text --report json --out r.json reads
-		// as the JSON to r.json, and would write the text there.
-		if len(outs) > 0 && len(outs) != len(reports) {
-			return nil, nil, fmt.Errorf("%d --out for %d --report: put each --out right after its --report, or give every --report its --out (- for stdout)", len(outs), len(reports))
-		}
-		return reports, outs, nil
-	}
-	outs = make(listFlag, len(reports))
-	r := -1
+	lastReport, firstOut, nOut := -1, -1, 0
 	for i, a := range f.seq {
 		if !a.out {
-			r++
-			outs[r] = "-"
+			lastReport = i
+			reports = append(reports, a.v)
 			continue
 		}
-		if i == 0 || f.seq[i-1].out {
-			return nil, nil, fmt.Errorf("--out %s follows no --report: put each --out right after its --report, or every --out after every --report (they pair by position)", a.v)
+		if firstOut < 0 {
+			firstOut = i
 		}
-		outs[r] = a.v
+		nOut++
+	}
+	switch {
+	case len(reports) == 0:
+		// The default text report: an --out names its file.
+		if nOut > 1 {
+			return nil, nil, fmt.Errorf("%d --out for 1 --report: give each --out its --report", nOut)
+		}
+		reports = listFlag{"text"}
+		if nOut == 1 {
+			outs = listFlag{f.seq[0].v}
+		}
+	case nOut == len(reports) && firstOut > lastReport:
+		for _, a := range f.seq[firstOut:] {
+			outs = append(outs, a.v)
+		}
+	default:
+		outs = make(listFlag, len(reports))
+		r := -1
+		for i, a := range f.seq {
+			if !a.out {
+				r++
+				outs[r] = "-"
+				continue
+			}
+			if i == 0 || f.seq[i-1].out {
+				return nil, nil, fmt.Errorf("--out %s follows no --report: put each --out right after its --report, or one --out per --report after them all (they pair by position)", a.v)
+			}
+			outs[r] = a.v
+		}
+	}
+	var stdout []string
+	files := map[string]string{}
+	for i, kind := range reports {
+		if i >= len(outs) || outs[i] == "-" {
+			stdout = append(stdout, "--report "+kind)
+			continue
+		}
+		name := filepath.Clean(outs[i])
+		if other, ok := files[name]; ok {
+			return nil, nil, fmt.Errorf("--report %s and --report %s both go to %s: give each its own --out", other, kind, outs[i])
+		}
+		files[name] = kind
+	}
+	if len(stdout) > 1 {
+		return nil, nil, fmt.Errorf("%s all go to stdout: give all but one of them an --out right after it", strings.Join(stdout, ", "))
 	}
 	for len(outs) > 0 && outs[len(outs)-1] == "-" {
 		outs = outs[:len(outs)-1]

@@ -9,11 +9,12 @@ import (
 )
 
 // TestReportFlagsPairing: an --out names the file of the --report right
-// before it, or, when every --out comes after every --report, of the
-// --report in its position; an --out that follows no --report is refused,
-// never written to another report's file. The README's CI gate
-// (text to the terminal, JSON and HTML to files) once sent its text to
-// r.json and its JSON to r.html.
+// before it, and a --report without one goes to stdout; one --out per
+// --report, all after them, pair by position. An --out that follows no
+// --report is refused, never written to another report's file, and so are
+// two reports on stdout or in one file. The README's CI gate (text to the
+// terminal, JSON and HTML to files) once sent its text to r.json and its
+// JSON to r.html; --report text --report json --out x.json was refused.
 func TestReportFlagsPairing(t *testing.T) {
 	for _, c := range []struct {
 		args          string
@@ -26,10 +27,17 @@ func TestReportFlagsPairing(t *testing.T) {
 		{"--report text --report json --out r.json --report html --out r.html", []string{"text", "json", "html"}, []string{"-", "r.json", "r.html"}, ""},
 		{"--report text --report json --out - --out r.json", []string{"text", "json"}, []string{"-", "r.json"}, ""},
 		{"--report json --out r.json --report text", []string{"json", "text"}, []string{"r.json"}, ""},
-		{"--report text --report html --out merged.html", nil, nil, "1 --out for 2 --report"},
+		{"--report text --report json --out x.json", []string{"text", "json"}, []string{"-", "x.json"}, ""},
+		{"--report text --report html --out merged.html", []string{"text", "html"}, []string{"-", "merged.html"}, ""},
+		{"--report html --out r.html --report text --report json --out r.json", []string{"html", "text", "json"}, []string{"r.html", "-", "r.json"}, ""},
+		{"--report text --report json", nil, nil, "--report text, --report json all go to stdout"},
+		{"--report text --out - --report json --out -", nil, nil, "--report text, --report json all go to stdout"},
+		{"--report text --report json --out - --out -", nil, nil, "--report text, --report json all go to stdout"},
+		{"--report json --out r.json --report html --out ./r.json", nil, nil, "--report json and --report html both go to ./r.json"},
 		{"--report json --out a.json --out b.json --report html", nil, nil, "--out b.json follows no --report"},
+		{"--report text --report json --report html --out a --out b", nil, nil, "--out b follows no --report"},
 		{"--out a --report json --out b", nil, nil, "--out a follows no --report"},
-		{"--report json --out a --out b", nil, nil, "2 --out for 1 --report"},
+		{"--report json --out a --out b", nil, nil, "--out b follows no --report"},
 		{"--out a --out b", nil, nil, "2 --out for 1 --report"},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
