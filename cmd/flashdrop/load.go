@@ -143,6 +143,130 @@ func (f *reportFlags) resolve() (reports, outs listFlag, err error) {
 	return reports, outs, nil
 }
 
+// reportDest is where one report goes: stdout, or a file opened before
+// the run, so that a path that cannot be written is refused before any
+// request is sent rather than found after a long rehearsal.
+type reportDest struct {
+	kind, name string // name "-": stdout
+	f          *os.File
+	created    bool // by this run: removed when no report is written to it
+}
+
+type reportDests []*reportDest
+
+// open resolves the flags, checks the report kinds, and opens every --out
+// for writing. A file is created if missing, but an existing one is not
+// truncated: its old report stays until the new one replaces it.
+func (f *reportFlags) open() (reportDests, error) {
+	reports, outs, err := f.resolve()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range reports {
+		if r != "text" && r != "json" && r != "html" {
+			return nil, fmt.Errorf("--report %q: want text, json or html", r)
+		}
+	}
+	ds := make(reportDests, 0, len(reports))
+	for i, kind := range reports {
+		d := &reportDest{kind: kind, name: "-"}
+		ds = append(ds, d)
+		if i >= len(outs) || outs[i] == "-" {
+			continue
+		}
+		d.name = outs[i]
+		d.f, err = os.OpenFile(d.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		d.created = err == nil
+		if errors.Is(err, os.ErrExist) {
+			d.f, err = os.OpenFile(d.name, os.O_WRONLY, 0)
+		}
+		if err != nil {
+			ds.discard()
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path is named already
+			}
+			return nil, fmt.Errorf("--out %s: cannot write the %s report there: %v", d.name, kind, err)
+		}
+	}
+	return ds, nil
+}
+
+// discard closes the files no report was written to, and removes those
+// this run created.
+func (ds reportDests) discard() {
+	for _, d := range ds {
+		if d.f == nil {
+			continue
+		}
+		_ = d.f.Close()
+		if d.created {
+			_ = os.Remove(d.name)
+		}
+		d.f = nil
+	}
+}
+
+// write writes every report, each whatever happened to the others, and
+// returns the exit code: the report's, or 3 when a report could not be
+// written (CI would read nothing), unless the audit failed, which wins.
+// The verdict reaches the terminal when the reports go elsewhere or one
+// is missing.
+func (ds reportDests) write(rep *loadtest.Report, stdout, stderr io.Writer, cmd string) int {
+	failed := 0
+	for _, d := range ds {
+		if err := d.write(rep, stdout); err != nil {
+			where := d.name
+			if where == "-" {
+				where = "stdout"
+			}
+			fmt.Fprintf(stderr, "%s: writing the %s report to %s: %v\n", cmd, d.kind, where, err)
+			failed++
+		}
+	}
+	code := rep.ExitCode
+	switch {
+	case failed > 0:
+		if code != loadtest.ExitAuditFailed {
+			code = loadtest.ExitInvalid
+		}
+		fmt.Fprintf(stderr, "%s: %s, but %d of %d reports not written (exit %d)\n", cmd, rep.Verdict, failed, len(ds), code)
+	case code != 0 && (len(ds) > 1 || ds[0].kind != "text" || ds[0].name != "-"):
+		fmt.Fprintf(stderr, "%s: %s (exit %d)\n", cmd, rep.Verdict, code)
+	}
+	return code
+}
+
+func (d *reportDest) write(rep *loadtest.Report, stdout io.Writer) (err error) {
+	w := stdout
+	if f := d.f; f != nil {
+		d.f = nil // whatever happens now, not discarded later
+		defer func() {
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil && d.created {
+				// Half a report is worse than none for whatever reads it.
+				_ = os.Remove(d.name)
+			}
+		}()
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			if err := f.Truncate(0); err != nil {
+				return err
+			}
+		}
+		w = f
+	}
+	switch d.kind {
+	case "text":
+		return rep.WriteText(w)
+	case "json":
+		return rep.WriteJSON(w)
+	default:
+		return rep.WriteHTML(w)
+	}
+}
+
 type ratioFlag struct {
 	o    *loadtest.Options
 	name string
@@ -290,15 +414,13 @@ flags (--target, --admin-token, --jwt-*, --tokens-file and --nats-url also read 
 		}
 		o.Tokens = toks
 	}
-	reports, outs, err := rf.resolve()
+	dests, err := rf.open()
 	if err != nil {
 		return bad("%v", err)
 	}
-	for _, r := range reports {
-		if r != "text" && r != "json" && r != "html" {
-			return bad("--report %q: want text, json or html", r)
-		}
-	}
+	// A run refused from here on (bad options, an unreachable target)
+	// writes no report, and leaves no empty file behind.
+	defer dests.discard()
 	extra := append([]loadtest.Option(nil), c.Extra...)
 	if *embedded {
 		if len(o.Targets) > 0 || o.AdminToken != "" || len(o.JWTSecret) > 0 || o.NATSURL != "" || o.DropID != "" {
@@ -337,44 +459,7 @@ flags (--target, --admin-token, --jwt-*, --tokens-file and --nats-url also read 
 	if err != nil {
 		return bad("%v", err)
 	}
-	return c.write(rep, reports, outs)
-}
-
-// write writes each report; a report that cannot be written makes the run
-// invalid (CI would read nothing).
-func (c *loadCmd) write(rep *loadtest.Report, reports, outs listFlag) int {
-	for i, kind := range reports {
-		w, closeFn := c.Stdout, func() error { return nil }
-		if i < len(outs) && outs[i] != "-" {
-			f, err := os.Create(outs[i])
-			if err != nil {
-				fmt.Fprintf(c.Stderr, "flashdrop load: %v\n", err)
-				return loadtest.ExitInvalid
-			}
-			w, closeFn = f, f.Close
-		}
-		var err error
-		switch kind {
-		case "text":
-			err = rep.WriteText(w)
-		case "json":
-			err = rep.WriteJSON(w)
-		case "html":
-			err = rep.WriteHTML(w)
-		}
-		if cerr := closeFn(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			fmt.Fprintf(c.Stderr, "flashdrop load: writing the %s report: %v\n", kind, err)
-			return loadtest.ExitInvalid
-		}
-	}
-	if rep.ExitCode != 0 && (len(outs) > 0 || reports[0] != "text") {
-		// The verdict also reaches the terminal when the reports go to files.
-		fmt.Fprintf(c.Stderr, "flashdrop load: %s (exit %d)\n", rep.Verdict, rep.ExitCode)
-	}
-	return rep.ExitCode
+	return dests.write(rep, c.Stdout, c.Stderr, "flashdrop load")
 }
 
 // report is `flashdrop load report a.json b.json …`: it merges the JSON
@@ -421,6 +506,12 @@ func (c *loadCmd) report(args []string) int {
 		}
 		th.MaxErrorRate, th.MaxErrorRateSet = v, true
 	}
+	dests, err := rf.open()
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "flashdrop load report: %v\n", err)
+		return loadtest.ExitInvalid
+	}
+	defer dests.discard()
 	var reps []*loadtest.Report
 	for _, name := range files {
 		f, err := os.Open(name)
@@ -441,18 +532,7 @@ func (c *loadCmd) report(args []string) int {
 		fmt.Fprintf(c.Stderr, "flashdrop load report: %v\n", err)
 		return loadtest.ExitInvalid
 	}
-	reports, outs, err := rf.resolve()
-	if err != nil {
-		fmt.Fprintf(c.Stderr, "flashdrop load report: %v\n", err)
-		return loadtest.ExitInvalid
-	}
-	for _, r := range reports {
-		if r != "text" && r != "json" && r != "html" {
-			fmt.Fprintf(c.Stderr, "flashdrop load report: --report %q: want text, json or html\n", r)
-			return loadtest.ExitInvalid
-		}
-	}
-	return c.write(merged, reports, outs)
+	return dests.write(merged, c.Stdout, c.Stderr, "flashdrop load report")
 }
 
 // readTokens reads "user<TAB>token" lines; blank lines and # comments are

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -377,6 +378,7 @@ func TestLoadBadFlagsExitThreeBeforeAnyRequest(t *testing.T) {
 		{[]string{"--hold", "1500ms"}, "--hold must be whole seconds"},
 		{[]string{"--jwt-secret", "short"}, "at least 32 bytes"},
 		{[]string{"stray"}, "unexpected argument"},
+		{[]string{"--report", "json", "--out", filepath.Join(t.TempDir(), "missing", "r.json")}, "cannot write the json report there"},
 	} {
 		code, _, stderr := runLoad(t, context.Background(), append(append([]string{}, base...), c.args...))
 		if code != loadtest.ExitInvalid || !strings.Contains(stderr, c.want) {
@@ -401,6 +403,99 @@ func TestLoadBadFlagsExitThreeBeforeAnyRequest(t *testing.T) {
 	code, _, stderr = runLoad(t, context.Background(), fakeArgs(f.URL, "--nats-url", "nats://"+addr))
 	if code != loadtest.ExitInvalid || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, "--nats-url nats://"+addr+" unreachable") {
 		t.Fatalf("unreachable NATS: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestLoadOutCheckedBeforeAnyRequest: an --out that cannot be written is
+// refused before any request is sent (it used to be found after the whole
+// rehearsal, which then wrote no report at all); the other --out files of
+// the refused run are not left behind empty, and an existing one keeps
+// what it held. A run loadtest refuses (an unreachable target) leaves no
+// file either.
+func TestLoadOutCheckedBeforeAnyRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted sync.WaitGroup
+	conns := 0 // read once the listener is closed and the loop has ended
+	accepted.Add(1)
+	go func() {
+		defer accepted.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns++
+			c.Close()
+		}
+	}()
+	base := []string{"--target", "http://" + ln.Addr().String(), "--admin-token", "tok-0123456789abcdef", "--jwt-secret", strings.Repeat("s", 32), "--quiet"}
+	dir := t.TempDir()
+	fresh, kept, bad := filepath.Join(dir, "fresh.txt"), filepath.Join(dir, "kept.html"), filepath.Join(dir, "nonexistent", "r.json")
+	if err := os.WriteFile(kept, []byte("last week's report"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runLoad(t, context.Background(), append(base, "--report", "text", "--out", fresh,
+		"--report", "json", "--out", bad, "--report", "html", "--out", kept))
+	ln.Close()
+	accepted.Wait()
+	if code != loadtest.ExitInvalid || !strings.Contains(stderr, "--out "+bad+": cannot write the json report there") {
+		t.Fatalf("exit %d, stderr %q; want 3 naming %s", code, stderr, bad)
+	}
+	if conns > 0 {
+		t.Fatalf("%d connections to the target: a bad --out must be refused before any request", conns)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Errorf("the refused run left %s behind (%v)", fresh, err)
+	}
+	if b, err := os.ReadFile(kept); err != nil || string(b) != "last week's report" {
+		t.Errorf("the refused run changed %s: %q %v", kept, b, err)
+	}
+
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := dead.Addr().String()
+	dead.Close()
+	code, _, stderr = runLoad(t, context.Background(), append(append([]string{}, base...), "--target", "http://"+addr, "--report", "json", "--out", fresh))
+	if code != loadtest.ExitInvalid || !strings.Contains(stderr, "unreachable") {
+		t.Fatalf("unreachable target: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Errorf("the run refused for its target left %s behind (%v)", fresh, err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("stdout is closed") }
+
+// TestLoadWritesEveryReportItCan: a report that cannot be written after
+// the run (here the text, on a closed stdout) does not cost the others:
+// they are written, the verdict still reaches the terminal, and the exit
+// code is 3, since CI lacks a report. It used to return at the first
+// failure, with no verdict.
+func TestLoadWritesEveryReportItCan(t *testing.T) {
+	f := startFakeServer(t, fakeserver.Faults{})
+	dir := t.TempDir()
+	js, page := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
+	var stderr bytes.Buffer
+	c := &loadCmd{Stdout: failingWriter{}, Stderr: &stderr, Lookup: func(string) (string, bool) { return "", false }, Extra: []loadtest.Option{f.hook(1)}}
+	code := c.Run(context.Background(), fakeArgs(f.URL, "--users", "50", "--stock", "5",
+		"--report", "text", "--report", "json", "--out", js, "--report", "html", "--out", page))
+	if code != loadtest.ExitInvalid {
+		t.Fatalf("exit %d, want 3\n%s", code, stderr.String())
+	}
+	for _, want := range []string{"writing the text report to stdout: stdout is closed", "flashdrop load: pass, but 1 of 3 reports not written (exit 3)"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if rep := readReport(t, js); rep.Verdict != loadtest.VerdictPass {
+		t.Errorf("JSON report: verdict %q", rep.Verdict)
+	}
+	if b, err := os.ReadFile(page); err != nil || !bytes.Contains(b, []byte("</html>")) {
+		t.Errorf("HTML report: %d bytes, %v", len(b), err)
 	}
 }
 
@@ -450,6 +545,24 @@ func TestLoadReportMergesShards(t *testing.T) {
 	}
 	if !strings.Contains(text, "outcomes: sold_out") && !strings.Contains(text, "won 10") {
 		t.Fatalf("merged outcomes:\n%s", text)
+	}
+	// Its --out is checked before the reports are read and merged, and a
+	// report that fails to write does not cost the others.
+	shards := []string{"report", filepath.Join(dir, "s0.json"), filepath.Join(dir, "s1.json")}
+	bad := filepath.Join(dir, "nonexistent", "m.json")
+	code, text, stderr = runLoad(t, context.Background(), append(shards, "--report", "text", "--report", "json", "--out", bad))
+	if code != loadtest.ExitInvalid || text != "" || !strings.Contains(stderr, "--out "+bad+": cannot write the json report there") {
+		t.Fatalf("merge with a bad --out: exit %d, stdout %q, stderr %q", code, text, stderr)
+	}
+	if _, err := os.Stat("/dev/full"); err == nil {
+		page := filepath.Join(dir, "merged.html")
+		code, _, stderr = runLoad(t, context.Background(), append(shards, "--report", "json", "--out", "/dev/full", "--report", "html", "--out", page))
+		if b, err := os.ReadFile(page); err != nil || !bytes.Contains(b, []byte("</html>")) {
+			t.Errorf("merged HTML after a failed JSON: %d bytes, %v", len(b), err)
+		}
+		if code != loadtest.ExitInvalid || !strings.Contains(stderr, "writing the json report to /dev/full") || !strings.Contains(stderr, "pass, but 1 of 2 reports not written") {
+			t.Errorf("merge with /dev/full: exit %d, stderr %q", code, stderr)
+		}
 	}
 }
 
