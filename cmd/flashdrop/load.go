@@ -385,7 +385,24 @@ flags (--target, --admin-token, --jwt-*, --tokens-file and --nats-url also read 
 			}
 		}
 	}
-	if *hold != 0 {
+	// loadtest reads a zero count as "the default"; given on the command
+	// line, 0 is a mistake (--users 0 ran 1000 shoppers), refused with
+	// the words loadtest uses for a negative one.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, n := range []struct {
+		name string
+		v    int64
+		max  string
+	}{
+		{"users", int64(o.Users), "10000000"}, {"stock", o.Stock, "1000000000"}, {"per-user-limit", o.PerUserLimit, "--stock"},
+		{"connections", int64(o.Connections), "10000"}, {"presses", int64(o.Presses), "100"},
+	} {
+		if given[n.name] && n.v == 0 {
+			return bad("--%s must be between 1 and %s, got 0", n.name, n.max)
+		}
+	}
+	if *hold != 0 || given["hold"] {
 		if *hold < time.Second || *hold%time.Second != 0 {
 			return bad("--hold must be whole seconds, at least 1s")
 		}
@@ -404,6 +421,11 @@ flags (--target, --admin-token, --jwt-*, --tokens-file and --nats-url also read 
 		sn, err2 := strconv.Atoi(n)
 		if !ok || err1 != nil || err2 != nil {
 			return bad("--shard %q: want i/n, such as 0/4", *shard)
+		}
+		// Checked here, not only by loadtest, where 0 shards means "not
+		// sharded": --shard 0/0 is a typo, not a request to run unsharded.
+		if sn < 1 || si < 0 || si >= sn {
+			return bad("--shard %d/%d: want i/n with 0 <= i < n", si, sn)
 		}
 		o.Shard, o.Shards = si, sn
 	}

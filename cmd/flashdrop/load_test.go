@@ -378,11 +378,23 @@ func TestLoadBadFlagsExitThreeBeforeAnyRequest(t *testing.T) {
 		{[]string{"--hold", "1500ms"}, "--hold must be whole seconds"},
 		{[]string{"--jwt-secret", "short"}, "at least 32 bytes"},
 		{[]string{"stray"}, "unexpected argument"},
+		{[]string{"--shard", "0/0", "--drop", "x"}, "--shard 0/0: want i/n with 0 <= i < n"},
+		{[]string{"--hold", "0s"}, "--hold must be whole seconds"},
 		{[]string{"--report", "json", "--out", filepath.Join(t.TempDir(), "missing", "r.json")}, "cannot write the json report there"},
 	} {
 		code, _, stderr := runLoad(t, context.Background(), append(append([]string{}, base...), c.args...))
 		if code != loadtest.ExitInvalid || !strings.Contains(stderr, c.want) {
 			t.Errorf("load %v: exit %d, stderr %q; want 3 and %q", c.args, code, stderr, c.want)
+		}
+	}
+	// A count given as 0 is refused as a negative one is, in the same
+	// words (0 used to mean the default: --users 0 ran 1000 shoppers).
+	for _, name := range []string{"--users", "--stock", "--per-user-limit", "--connections", "--presses"} {
+		code, _, zero := runLoad(t, context.Background(), append(append([]string{}, base...), name, "0"))
+		_, _, negative := runLoad(t, context.Background(), append(append([]string{}, base...), name, "-1"))
+		if code != loadtest.ExitInvalid || !strings.Contains(zero, name+" must be between 1 and ") ||
+			strings.Replace(zero, "got 0", "got -1", 1) != negative {
+			t.Errorf("load %s 0: exit %d, stderr %q; want 3 and what %s -1 says, %q", name, code, zero, name, negative)
 		}
 	}
 	select {
