@@ -45,7 +45,8 @@ type IdempotencyStore interface {
 	// SaveAnswer stores the claimed request's answer for ttl.
 	SaveAnswer(ctx context.Context, key, fingerprint string, answer []byte, ttl time.Duration) error
 	// ReleaseAnswer gives a claimed key up, so that a retry runs the
-	// request again (its outcome was a server error: nothing to keep).
+	// request again (its outcome was a server error or a temporary
+	// refusal, finalAnswer: nothing to keep).
 	ReleaseAnswer(ctx context.Context, key string) error
 }
 
@@ -59,7 +60,8 @@ const (
 // adminIdempotent runs an admin POST under its Idempotency-Key, if it has
 // one: a repeat with the same key and the same request gets the first
 // answer (with Idempotent-Replayed: true) and has no second effect; the
-// same key with another request is refused with 422.
+// same key with another request is refused with 422. Only a final answer
+// is kept (finalAnswer); after any other the key is free again.
 func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 	raw := r.ctx.Request.Header.Peek("Idempotency-Key")
 	if len(raw) == 0 || s.cfg.AdminIdempotency == nil {
@@ -129,8 +131,7 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 		}
 	}
 	resp := &r.ctx.Response
-	if status := resp.StatusCode(); status >= 500 {
-		// The outcome may be unknown: let a retry run it again.
+	if !finalAnswer(resp.StatusCode(), herr) {
 		release()
 		return nil
 	}
@@ -156,6 +157,28 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 		s.log.Warn("idempotency: saving an answer failed", "err", err.Error())
 	}
 	return nil
+}
+
+// finalAnswer reports whether an admin answer is the request's outcome
+// for good, to keep under its Idempotency-Key for adminIdempotencyTTL: a
+// success, or a refusal a retry would get again (400 invalid, 404, 409
+// conflicts with what exists, 422). A temporary refusal is not kept, or
+// the key would answer it for 24 h after its cause has passed: 409
+// replay_running (the README promises a retry once the replay ends), 429,
+// and every other status, which the key releases so that a retry runs the
+// request again (a 5xx's outcome may be unknown too). Releasing is always
+// safe for these: none of them changed anything.
+func finalAnswer(status int, err error) bool {
+	switch {
+	case status >= 200 && status < 300:
+		return true
+	case status == fasthttp.StatusConflict:
+		return !errors.Is(err, engine.ErrReplayRunning)
+	case status == fasthttp.StatusBadRequest, status == fasthttp.StatusNotFound,
+		status == fasthttp.StatusUnprocessableEntity:
+		return true
+	}
+	return false
 }
 
 // isAdminPOST reports whether a route is an admin POST, which honours

@@ -1,8 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/flashdrop/flashdrop/api"
+	"github.com/flashdrop/flashdrop/engine"
 )
 
 func TestWebhookAdminRoutes(t *testing.T) {
@@ -32,4 +37,69 @@ func TestWebhookAdminRoutes(t *testing.T) {
 	h.expect(h.do("DELETE", "/v1/admin/webhooks/"+id, admin, nil), 204, "")
 	h.expect(h.do("GET", "/v1/admin/webhooks/"+id, admin, nil), 404, "not_found")
 	h.expect(h.do("DELETE", "/v1/admin/webhooks/"+id, admin, nil), 404, "not_found")
+}
+
+// replaySender is a webhook sender whose first replay waits until
+// released, so that a test can hold a replay running.
+type replaySender struct {
+	running, release chan struct{}
+	calls            atomic.Int32
+}
+
+func newReplaySender() *replaySender {
+	return &replaySender{running: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (s *replaySender) Test(context.Context, engine.Webhook) (engine.WebhookTestResult, error) {
+	return engine.WebhookTestResult{}, nil
+}
+
+func (s *replaySender) Replay(ctx context.Context, _ engine.Webhook, _ engine.ReplayRequest) (engine.ReplayResult, error) {
+	if s.calls.Add(1) == 1 {
+		close(s.running)
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+		}
+	}
+	return engine.ReplayResult{EventIDs: []string{}, Done: true}, nil
+}
+
+// withSender gives the harness's webhook service a sender.
+func withSender(s engine.WebhookSender) func(*api.Config) {
+	return func(c *api.Config) { c.Webhooks.(*engine.Webhooks).SetSender(s) }
+}
+
+// TestKeyedReplayRetriedAfterReplayRunning: a 409 replay_running is a
+// temporary refusal, not kept under the Idempotency-Key: the same keyed
+// call once the running replay has ended runs the replay (the README
+// promises 409 only "while one runs"). A final answer is then kept.
+func TestKeyedReplayRetriedAfterReplayRunning(t *testing.T) {
+	t.Parallel()
+	sender := newReplaySender()
+	h := newHarness(t, withSender(sender))
+	created := h.do("POST", "/v1/admin/webhooks", admin, map[string]any{"url": "https://social.example/hooks/replay"})
+	h.expect(created, 201, "")
+	path := "/v1/admin/webhooks/" + created.str("id") + "/replay"
+	body := map[string]any{"cursor": 1}
+
+	first := make(chan response, 1)
+	go func() { first <- h.do("POST", path, admin, body) }()
+	<-sender.running
+	key := "rk-" + dropID(t)
+	h.expect(h.do("POST", path, admin, body, "Idempotency-Key", key), 409, "replay_running")
+	close(sender.release)
+	h.expect(<-first, 200, "")
+
+	again := h.do("POST", path, admin, body, "Idempotency-Key", key)
+	h.expect(again, 200, "")
+	if again.header.Get("Idempotent-Replayed") != "" || sender.calls.Load() != 2 {
+		t.Fatalf("the keyed retry after the replay ended was answered the stored 409, not run (replays: %d): %s",
+			sender.calls.Load(), again.raw)
+	}
+	kept := h.do("POST", path, admin, body, "Idempotency-Key", key)
+	h.expect(kept, 200, "")
+	if kept.header.Get("Idempotent-Replayed") != "true" || sender.calls.Load() != 2 {
+		t.Fatalf("a final answer must be kept under its key (replays: %d): %s", sender.calls.Load(), kept.raw)
+	}
 }
