@@ -679,13 +679,18 @@ local function new_hold(user, at, units, q, hold_ms, from_wl)
 end
 
 -- restock returns n units to stock, announcing it when the drop had none
--- (the sold-out flags every node keeps reopen on it).
+-- (the sold-out flags every node keeps reopen on it). Once the sale has
+-- ended the units still go back (the counters add up), but nothing is
+-- announced: a closed sale does not reopen, and 'restocked' would tell
+-- integrations "back in stock" for a drop nobody can buy. sov, the
+-- version of the drop's sold_out/restocked news, grows only with news.
 local function restock(n)
   if n <= 0 then return end
   local after = redis.call('HINCRBY', K_COUNTERS, 'available', n)
-  if after == n then
-    emit('restocked', {'available', ms(after), 'version', ms(redis.call('HINCRBY', K_COUNTERS, 'sov', 1))})
-  end
+  if after ~= n then return end
+  local se = num(redis.call('HGET', P .. 'drop', 'se'))
+  if se > 0 and NOW >= se then return end
+  emit('restocked', {'available', ms(after), 'version', ms(redis.call('HINCRBY', K_COUNTERS, 'sov', 1))})
 end
 
 -- promote hands up to pool released units down the waitlist from its head
