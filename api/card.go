@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"container/list"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -10,6 +11,8 @@ import (
 	"image/png"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/gofont/gobold"
@@ -22,13 +25,32 @@ import (
 
 // The share card image: 1200×630 (the size link previews use), drawn on
 // the server with the Go fonts compiled into the binary, so a preview
-// needs no other service and no font from another host.
+// needs no other service and no font from another host. The Go fonts
+// cover Latin, Greek and Cyrillic; an optional fallback font
+// (Config.CardFont) draws the characters they lack, and a product or drop
+// name with a character no font has is replaced rather than drawn as
+// empty boxes.
 
 // Card image size.
 const (
 	CardWidth  = 1200
 	CardHeight = 630
 )
+
+// Where the card's text goes: the left edge of the text, and the margin
+// it keeps from the right edge.
+const (
+	cardLeft        = 80
+	cardRightMargin = 80
+	cardTextWidth   = CardWidth - cardLeft - cardRightMargin
+)
+
+// cardProductSizes are the product's sizes in points, largest first: it
+// is drawn as large as fits on two lines.
+var cardProductSizes = []float64{96, 80, 64, 52, 44}
+
+// cardNoProduct stands in for a product name the card cannot draw.
+const cardNoProduct = "A limited drop"
 
 var (
 	fontRegular = mustFont(goregular.TTF)
@@ -43,12 +65,105 @@ func mustFont(ttf []byte) *opentype.Font {
 	return f
 }
 
+// ParseCardFont parses a TrueType or OpenType font, or the first font of
+// a collection (TTC, OTC), for Config.CardFont.
+func ParseCardFont(b []byte) (*opentype.Font, error) {
+	if len(b) == 0 {
+		// sfnt reads a nil slice as a missing io.ReaderAt and panics.
+		return nil, errors.New("empty file, not a font")
+	}
+	c, err := opentype.ParseCollection(b)
+	if err != nil {
+		return nil, fmt.Errorf("not a TrueType or OpenType font: %w", err)
+	}
+	f, err := c.Font(0)
+	if err != nil {
+		return nil, fmt.Errorf("not a TrueType or OpenType font: %w", err)
+	}
+	return f, nil
+}
+
 func face(f *opentype.Font, size float64) font.Face {
 	fc, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
 	if err != nil {
 		panic("api: font face: " + err.Error())
 	}
 	return fc
+}
+
+// cardFace is f at size, falling back to fallback (if not nil) for the
+// runes f has no glyph for.
+func cardFace(f, fallback *opentype.Font, size float64) font.Face {
+	if fallback == nil {
+		return face(f, size)
+	}
+	return fallbackFace{face(f, size), face(fallback, size)}
+}
+
+// fallbackFace draws each rune with main if main has a glyph for it, else
+// with fallback: measuring and drawing through it (font.MeasureString,
+// font.Drawer) takes every run of text from the face that has its glyphs.
+type fallbackFace struct{ main, fallback font.Face }
+
+func (f fallbackFace) pick(r rune) font.Face {
+	if _, ok := f.main.GlyphAdvance(r); !ok {
+		if _, ok := f.fallback.GlyphAdvance(r); ok {
+			return f.fallback
+		}
+	}
+	return f.main
+}
+
+func (f fallbackFace) Glyph(dot fixed.Point26_6, r rune) (image.Rectangle, image.Image, image.Point, fixed.Int26_6, bool) {
+	return f.pick(r).Glyph(dot, r)
+}
+
+func (f fallbackFace) GlyphBounds(r rune) (fixed.Rectangle26_6, fixed.Int26_6, bool) {
+	return f.pick(r).GlyphBounds(r)
+}
+
+func (f fallbackFace) GlyphAdvance(r rune) (fixed.Int26_6, bool) { return f.pick(r).GlyphAdvance(r) }
+
+// Kern kerns two runes of the same face; between faces there is no pair
+// to kern.
+func (f fallbackFace) Kern(r0, r1 rune) fixed.Int26_6 {
+	if a := f.pick(r0); a == f.pick(r1) {
+		return a.Kern(r0, r1)
+	}
+	return 0
+}
+
+func (f fallbackFace) Metrics() font.Metrics { return f.main.Metrics() }
+
+func (f fallbackFace) Close() error { return errors.Join(f.main.Close(), f.fallback.Close()) }
+
+// drawable says whether f has a glyph for every rune of s (opentype's
+// GlyphAdvance answers false for a rune that would be drawn as the
+// .notdef box).
+func drawable(f font.Face, s string) bool {
+	for _, r := range s {
+		if _, ok := f.GlyphAdvance(r); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// invisible says whether r draws nothing on its own: variation selectors
+// (an emoji typed on a phone often carries U+FE0F) and the joiners of
+// emoji sequences. They are left out rather than counted as runes no font
+// has.
+func invisible(r rune) bool {
+	return unicode.Is(unicode.Variation_Selector, r) || unicode.Is(unicode.Join_Control, r)
+}
+
+func withoutInvisible(s string) string {
+	return strings.Map(func(r rune) rune {
+		if invisible(r) {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 var (
@@ -58,38 +173,86 @@ var (
 	cardMuted      = color.RGBA{0xb8, 0xbd, 0xd6, 0xff}
 )
 
-// renderCard draws the card of c. It shows the product, the drop, how the
-// win came and the odds line; never anything about who won.
-func renderCard(c engine.ShareCard, host string) ([]byte, error) {
+// cardLayout is what a card says and in which faces, decided before it is
+// drawn.
+type cardLayout struct {
+	head        string
+	productFace font.Face
+	productSize float64
+	product     []string // one or two lines
+	dropFace    font.Face
+	drop        string // the "in the drop" line; empty leaves it out
+	hostFace    font.Face
+	host        string // empty leaves it out
+	// substituted is true when the product or the drop's name has a rune
+	// no font has, so the card says cardNoProduct or leaves the drop out.
+	substituted bool
+}
+
+// layoutCard lays out the card of c, shown at host. It shows the product,
+// the drop, how the win came and the odds line; never anything about who
+// won. fallback, if not nil, draws the runes the Go fonts lack.
+func layoutCard(c engine.ShareCard, host string, fallback *opentype.Font) cardLayout {
+	l := cardLayout{head: "FLASHDROP · " + strings.ToUpper(cardWon(c))}
+	product := withoutInvisible(c.Drop.Product)
+	if strings.TrimSpace(product) == "" || !drawable(cardFace(fontBold, fallback, cardProductSizes[0]), product) {
+		product, l.substituted = cardNoProduct, true
+	}
+	l.productSize, l.productFace, l.product = layoutProduct(product, fallback)
+	l.dropFace = cardFace(fontRegular, fallback, 40)
+	if name := withoutInvisible(c.Drop.Name); drawable(l.dropFace, name) {
+		l.drop = fit(l.dropFace, "in the drop “"+name+"”", cardTextWidth)
+	} else {
+		l.substituted = true
+	}
+	l.hostFace = cardFace(fontBold, fallback, 30)
+	if drawable(l.hostFace, host) {
+		l.host = host
+	}
+	return l
+}
+
+// layoutProduct sets the product as large as fits on two lines, breaking
+// a word only at the smallest size; there, what does not fit on two lines
+// ends the second with an ellipsis.
+func layoutProduct(product string, fallback *opentype.Font) (float64, font.Face, []string) {
+	for i, size := range cardProductSizes {
+		f := cardFace(fontBold, fallback, size)
+		lines, broken := wrap(f, product, cardTextWidth)
+		smallest := i == len(cardProductSizes)-1
+		if (len(lines) <= 2 && !broken) || smallest {
+			if len(lines) > 2 {
+				lines = []string{lines[0], fit(f, strings.Join(lines[1:], " "), cardTextWidth)}
+			}
+			return size, f, lines
+		}
+	}
+	panic("unreachable")
+}
+
+// renderCard draws the card laid out by l as a PNG.
+func renderCard(l cardLayout) ([]byte, error) {
 	img := image.NewRGBA(image.Rect(0, 0, CardWidth, CardHeight))
 	draw.Draw(img, img.Bounds(), &image.Uniform{cardBackground}, image.Point{}, draw.Src)
 	// An accent bar on the left and a band at the bottom.
 	draw.Draw(img, image.Rect(0, 0, 24, CardHeight), &image.Uniform{cardAccent}, image.Point{}, draw.Src)
 	draw.Draw(img, image.Rect(24, CardHeight-90, CardWidth, CardHeight), &image.Uniform{color.RGBA{0x1f, 0x23, 0x40, 0xff}}, image.Point{}, draw.Src)
 
-	const left = 80
 	y := 120
-	say(img, face(fontBold, 34), cardAccent, left, y, "FLASHDROP · "+strings.ToUpper(cardWon(c)))
+	say(img, face(fontBold, 34), cardAccent, cardLeft, y, l.head)
 	y += 40
-	// The product, as large as fits on at most two lines.
-	for _, size := range []float64{96, 80, 64, 52, 44} {
-		f := face(fontBold, size)
-		lines := wrap(f, c.Drop.Product, CardWidth-left-80)
-		if len(lines) <= 2 {
-			for _, l := range lines {
-				y += int(size * 1.1)
-				say(img, f, cardText, left, y, l)
-			}
-			break
-		}
+	for _, line := range l.product {
+		y += int(l.productSize * 1.1)
+		say(img, l.productFace, cardText, cardLeft, y, line)
 	}
 	y += 70
-	say(img, face(fontRegular, 40), cardMuted, left, y, fit(face(fontRegular, 40), "in the drop “"+c.Drop.Name+"”", CardWidth-left-80))
-	say(img, face(fontRegular, 30), cardMuted, left, CardHeight-35, "Sharing never changes anyone’s odds.")
-	if host != "" {
-		f := face(fontBold, 30)
-		w := font.MeasureString(f, host).Ceil()
-		say(img, f, cardText, CardWidth-60-w, CardHeight-35, host)
+	if l.drop != "" {
+		say(img, l.dropFace, cardMuted, cardLeft, y, l.drop)
+	}
+	say(img, face(fontRegular, 30), cardMuted, cardLeft, CardHeight-35, "Sharing never changes anyone’s odds.")
+	if l.host != "" {
+		w := font.MeasureString(l.hostFace, l.host).Ceil()
+		say(img, l.hostFace, cardText, CardWidth-60-w, CardHeight-35, l.host)
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
@@ -126,23 +289,39 @@ func say(img draw.Image, f font.Face, c color.Color, x, y int, s string) {
 	d.DrawString(s)
 }
 
-// wrap breaks s into lines no wider than width.
-func wrap(f font.Face, s string, width int) []string {
-	var lines []string
+// wrap breaks s into lines no wider than width, between words, and
+// inside a word (at a rune boundary) only where the word alone is wider
+// than a line; broken says whether it did.
+func wrap(f font.Face, s string, width int) (lines []string, broken bool) {
+	fits := func(s string) bool { return font.MeasureString(f, s).Ceil() <= width }
 	line := ""
 	for _, w := range strings.Fields(s) {
-		try := strings.TrimSpace(line + " " + w)
-		if line != "" && font.MeasureString(f, try).Ceil() > width {
-			lines = append(lines, line)
-			line = w
+		if try := strings.TrimSpace(line + " " + w); fits(try) {
+			line = try
 			continue
 		}
-		line = try
+		if line != "" {
+			lines = append(lines, line)
+		}
+		for !fits(w) {
+			// The longest head of w that fits, at least one rune.
+			_, n := utf8.DecodeRuneInString(w)
+			for i := range w {
+				if i > n {
+					if !fits(w[:i]) {
+						break
+					}
+					n = i
+				}
+			}
+			lines, w, broken = append(lines, w[:n]), w[n:], true
+		}
+		line = w
 	}
 	if line != "" {
-		lines = append(lines, fit(f, line, width))
+		lines = append(lines, line)
 	}
-	return lines
+	return lines, broken
 }
 
 // fit shortens s with an ellipsis until it is no wider than width.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
+	"golang.org/x/image/font/opentype"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/flashdrop/flashdrop/engine"
@@ -81,6 +82,11 @@ type Config struct {
 	// links of share cards and calendar entries (default: the request's
 	// host).
 	PublicURL string
+	// CardFont, if set, draws the characters of share cards that the Go
+	// fonts compiled in lack (CJK, Armenian, …); see ParseCardFont.
+	// Without it, or where it lacks them too, a card shows "A limited
+	// drop" for such a product and leaves out such a drop name.
+	CardFont *opentype.Font
 }
 
 // WithEngine returns c with the services of eng and adm, and webhooks if
@@ -209,6 +215,8 @@ type Server struct {
 	cards      *lruCache[[]byte]     // rendered share card images (card.go)
 	cardData   *lruCache[cachedCard] // the cards' data, a moment old at most (share.go)
 	cardFlight singleflight.Group    // one read of a card's data at a time (share.go)
+	// cardFontWarn warns once that a card could not draw its product.
+	cardFontWarn sync.Once
 
 	hot     hotHandlers
 	dropIDs internTable

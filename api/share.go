@@ -123,7 +123,14 @@ func (s *Server) shareImage(r *request) error {
 		if err != nil {
 			return s.pageError(r, err)
 		}
-		if body, err = renderCard(c, hostOf(s.publicBase(r))); err != nil {
+		l := layoutCard(c, hostOf(s.publicBase(r)), s.cfg.CardFont)
+		if l.substituted {
+			s.cardFontWarn.Do(func() {
+				s.log.Warn("a share card's product or drop name has characters no card font has: the card says \"" + cardNoProduct +
+					"\" or leaves the drop out; serve's --card-font with a font that has them (e.g. Noto Sans CJK) would draw them")
+			})
+		}
+		if body, err = renderCard(l); err != nil {
 			return err
 		}
 		s.cards.put(code, body)
