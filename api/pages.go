@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +86,12 @@ func newWeb() (*web, error) {
 		},
 		"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 		"human":   func(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006, 15:04 MST") },
+		"units": func(n int64) string {
+			if n == 1 {
+				return "1 unit"
+			}
+			return strconv.FormatInt(n, 10) + " units"
+		},
 	}
 	pages, err := fs.Glob(webFS, "web/templates/*.html")
 	if err != nil {

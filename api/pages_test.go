@@ -176,9 +176,13 @@ func TestReferralsRoute(t *testing.T) {
 func TestPages(t *testing.T) {
 	h := newHarness(t, func(c *api.Config) { c.PublicURL = "https://shop.example" })
 	drop := h.createDrop(5, 1, map[string]any{"name": "Night, Sale; \\ Special"})
+	single := h.createDrop(1, 1, nil)
 	status, hdr, body := h.get("/")
-	if status != 200 || !strings.Contains(string(body), `href="/d/`+drop+`"`) {
+	if status != 200 || !strings.Contains(string(body), `href="/d/`+drop+`"`) || !strings.Contains(string(body), `href="/d/`+single+`"`) {
 		t.Fatalf("front page: %d", status)
+	}
+	if front := string(body); !strings.Contains(front, "· 5 units<") || !strings.Contains(front, "· 1 unit<") || strings.Contains(front, "1 units") {
+		t.Errorf("the front page counts units wrongly:\n%s", front)
 	}
 	csp := hdr.Get("Content-Security-Policy")
 	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {

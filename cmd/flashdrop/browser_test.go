@@ -327,11 +327,25 @@ func TestBrowserFlows(t *testing.T) {
 	b.until(shop, "a countdown to the sale", `/^Sale starts in \d+:\d\d$/.test(document.getElementById('countdown').textContent)`)
 	b.fitsWidth(shop, "the drop page")
 	b.shot(shop, "drop-registered")
+	if n := eval[int](b, shop, `document.querySelectorAll('#message, #registered').length - document.querySelectorAll('#message:empty, #registered[hidden]').length`); n != 1 {
+		t.Errorf("%d sentences say she is registered, want 1", n)
+	}
+	// A countdown read out every second would drown the news: it is in
+	// no live region.
+	if eval[bool](b, shop, `!!document.getElementById('countdown').closest('[aria-live], [role=status], [role=alert]')`) {
+		t.Error("the countdown is inside a live region")
+	}
+	// The buttons' text is readable: WCAG AA, 4.5:1.
+	if c := eval[float64](b, shop, contrastJS("register")); c < 4.5 {
+		t.Errorf("the Register button's contrast is %.2f:1, want at least 4.5:1", c)
+	}
 
 	clock.Set(sale.Add(1500 * time.Millisecond)) // T0 + 1.5 s; the page learns it from the live stream
 	b.run(shop, chromedp.WaitEnabled(chromedp.ID("buy")))
 	b.press(shop, "buy")
 	b.run(shop, chromedp.WaitVisible(chromedp.ID("hold")))
+	// Buy is gone: the keyboard's focus moved to the news, not to the page.
+	b.until(shop, "the focus on the win", `document.activeElement && document.activeElement.id === 'hold-title'`)
 	b.until(shop, "the hold's countdown", `/^(9|10):\d\d$/.test(document.getElementById('hold-left').textContent)`)
 	b.until(shop, "the live stock", `document.getElementById('available').textContent === '1'`)
 	b.fitsWidth(shop, "the drop page after a win")
@@ -426,12 +440,28 @@ func TestBrowserFlows(t *testing.T) {
 		t.Error("a drop the shop confirms offers the shopper Confirm")
 	}
 	b.shot(wait, "waitlist-promoted")
+	b.until(wait, "the promotion said", `document.getElementById('message').textContent.startsWith('A unit came free')`)
+	if eval[bool](b, wait, "!document.getElementById('pay-note').hidden") {
+		t.Error("a hold with a checkout page also shows the note for drops without one")
+	}
+	// The shop confirms the paid hold on its backend: the page, which no
+	// live event tells (a confirmation moves neither state nor stock),
+	// turns to confirmed by itself.
+	daveView := call(t, "GET", base+"/v1/drops/solo", mint(t, m, dave), "")
+	daveRes, _ := daveView.body["me"].(map[string]any)["reservation"].(map[string]any)["id"].(string)
+	if r := call(t, "POST", base+"/v1/reservations/"+daveRes+"/confirm", admin, ""); r.status != 200 {
+		t.Fatalf("the shop confirms dave's hold: %d %s", r.status, r.raw)
+	}
+	b.run(wait, chromedp.WaitVisible(chromedp.ID("confirmed")))
+	b.until(wait, "the confirmation said", `document.getElementById('message').textContent === 'The shop confirmed your order.'`)
 
-	// A problem answer reads as a sentence: eve never registered.
+	// Eve never registered: the page tells her so instead of offering a
+	// Buy that can only fail.
 	eve := b.tab("eve", 375, 900)
-	b.run(eve, chromedp.Navigate(base+"/d/tee-2026-11-24#token="+mint(t, m, "eve")), chromedp.WaitEnabled(chromedp.ID("buy")))
-	b.press(eve, "buy")
-	b.until(eve, "the not-registered sentence", `document.getElementById('message').textContent.startsWith('Only shoppers who registered')`)
+	b.run(eve, chromedp.Navigate(base+"/d/tee-2026-11-24#token="+mint(t, m, "eve")), chromedp.WaitVisible(chromedp.ID("outsider")))
+	if eval[bool](b, eve, "!document.getElementById('buy').hidden") {
+		t.Error("a shopper who did not register is offered Buy")
+	}
 
 	// A draw: no Buy button, the draw explained.
 	lucky := b.tab("lucky", 375, 900)
@@ -489,6 +519,23 @@ func TestBrowserFlows(t *testing.T) {
 	b.shot(front, "front")
 
 	b.clean()
+}
+
+// contrastJS is a JavaScript expression: the WCAG contrast ratio of the
+// element's text against its background, both as the page computes them.
+func contrastJS(id string) string {
+	return `(() => {
+		const st = getComputedStyle(document.getElementById('` + id + `'));
+		const lum = (c) => {
+			const [r, g, b] = c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number).map((v) => {
+				v /= 255;
+				return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+			});
+			return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+		};
+		const a = lum(st.color), b = lum(st.backgroundColor);
+		return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+	})()`
 }
 
 func jsonBody(t *testing.T, v map[string]any) string {
@@ -683,5 +730,140 @@ func TestBrowserOpsForms(t *testing.T) {
 	}
 
 	b.shotViewport(ops, "ops-forms")
+	b.clean()
+}
+
+// TestBrowserWithoutLiveStream: the shopper page when the node refuses
+// its live stream (past --max-streams-per-client, as behind a carrier's
+// shared address) still follows the sale by asking for its view: Buy
+// turns on at T0, the pause shows, an expired hold is said. It also
+// checks what a press whose outcome is unknown does (the next press
+// repeats it with the same Idempotency-Key), Cancel's second question,
+// the note of a hold the shop confirms without a checkout page, and that
+// the page's own clock turns Buy on at T0 with no event at all.
+func TestBrowserWithoutLiveStream(t *testing.T) {
+	redis := testkit.OwnRedis(t)
+	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789", "--max-streams-per-client", "1")
+	base := "http://" + m.Addr
+	b := newBrowser(t, base)
+	admin := m.Config.AdminToken
+	now := clock.Now()
+	mkDrop := func(id string, stock int, sale time.Time) {
+		t.Helper()
+		d := map[string]any{"id": id, "name": "Drop " + id, "stock": stock, "per_user_limit": 1, "hold_seconds": 120,
+			"registration_opens_at": now.Add(-time.Hour), "registration_closes_at": sale,
+			"sale_starts_at": sale, "sale_ends_at": sale.Add(time.Hour)}
+		if r := call(t, "POST", base+"/v1/admin/drops", admin, jsonBody(t, d)); r.status != 201 {
+			t.Fatalf("create %s: %d %s", id, r.status, r.raw)
+		}
+	}
+	sale := now.Add(30 * time.Minute)
+	mkDrop("nostream", 2, sale)
+	mkDrop("soon", 1, now.Add(10*time.Second)) // T0 in 10 s by the page's clock; the server's stands still
+	register := func(drop, user string) {
+		t.Helper()
+		if r := call(t, "POST", base+"/v1/drops/"+drop+"/registrations", mint(t, m, user), "{}"); r.status != 201 {
+			t.Fatalf("register %s for %s: %d %s", user, drop, r.status, r.raw)
+		}
+	}
+	register("soon", "nina")
+	register("nostream", "nina")
+	register("nostream", "oscar")
+	nina := mint(t, m, "nina")
+
+	// --- Another stream of the same address takes the one slot: the
+	// pages' streams are refused. ---
+	holder := &http.Client{}
+	var stream *http.Response
+	testkit.Eventually(t, 10*time.Second, "a live stream of the test's own", func() bool {
+		resp, err := holder.Get(base + "/v1/drops/nostream/live")
+		if err != nil {
+			return false
+		}
+		if resp.StatusCode != 200 {
+			resp.Body.Close()
+			return false
+		}
+		stream = resp
+		return true
+	})
+	defer stream.Body.Close()
+	if r := call(t, "GET", base+"/v1/drops/nostream/live", "", ""); r.status != 503 {
+		t.Fatalf("a second stream from the address: %d, want 503", r.status)
+	}
+
+	// --- T0 by the page's clock: no live event comes (no stream, and the
+	// engine's clock stands still), yet Buy turns on when the countdown
+	// ends. ---
+	shop := b.tab("nina", 375, 900)
+	b.run(shop, chromedp.Navigate(base+"/d/soon#token="+nina), chromedp.WaitVisible(chromedp.ID("buy")))
+	b.until(shop, "a countdown to T0", `/^Sale starts in 0:(0\d|10)$/.test(document.getElementById('countdown').textContent)`)
+	if eval[bool](b, shop, "!document.getElementById('buy').disabled") {
+		t.Fatal("Buy is on before T0")
+	}
+	b.run(shop, chromedp.WaitEnabled(chromedp.ID("buy")))
+
+	b.run(shop, chromedp.Navigate(base+"/d/nostream#token="+nina), chromedp.WaitVisible(chromedp.ID("buy")))
+	b.until(shop, "a countdown to the sale", `/^Sale starts in \d+:\d\d$/.test(document.getElementById('countdown').textContent)`)
+	clock.Set(sale.Add(time.Second)) // the sale opens; no stream tells the page
+	b.run(shop, chromedp.WaitEnabled(chromedp.ID("buy")))
+
+	// The first press gets no answer it can trust (the shop is too busy
+	// to say, 503): the next press repeats it with the same key.
+	eval[bool](b, shop, `(() => {
+		window.pressKeys = [];
+		const f = window.fetch;
+		window.fetch = function (u, o) {
+			if (o && o.method === 'POST' && /\/reservations$/.test(String(u))) {
+				window.pressKeys.push(o.headers['Idempotency-Key']);
+				if (window.pressKeys.length === 1) {
+					return Promise.resolve(new Response(JSON.stringify({ code: 'unavailable', status: 503 }),
+						{ status: 503, headers: { 'Content-Type': 'application/problem+json' } }));
+				}
+			}
+			return f.apply(this, arguments);
+		};
+		return true;
+	})()`)
+	b.press(shop, "buy")
+	b.until(shop, "the busy sentence", `document.getElementById('message').textContent.startsWith('The shop is very busy')`)
+	b.press(shop, "buy")
+	b.run(shop, chromedp.WaitVisible(chromedp.ID("hold")))
+	keys := eval[[]string](b, shop, "window.pressKeys")
+	if len(keys) != 2 || keys[0] == "" || keys[0] != keys[1] {
+		t.Fatalf("the presses' keys %q: the repeat of an unknown outcome must carry the first key", keys)
+	}
+	// The shop confirms (the default) and has no checkout page: the hold
+	// says what happens next.
+	b.run(shop, chromedp.WaitVisible(chromedp.ID("pay-note")))
+	b.fitsWidth(shop, "the hold without a checkout page")
+	b.shot(shop, "hold-pay-note")
+
+	// Cancel asks once more before it gives the unit up.
+	b.press(shop, "cancel")
+	b.run(shop, chromedp.WaitVisible(chromedp.ID("cancel-note")))
+	if txt := eval[string](b, shop, "document.getElementById('cancel').textContent"); txt != "Yes, give it up" {
+		t.Fatalf("Cancel after one press reads %q", txt)
+	}
+	if st := call(t, "GET", base+"/v1/admin/drops/nostream/stats", admin, ""); st.body["held"] != float64(1) {
+		t.Fatalf("one press of Cancel released the hold: %s", st.raw)
+	}
+	b.run(shop, chromedp.KeyEvent(kb.Enter)) // the focus is still on it
+	b.until(shop, "the cancellation", `document.getElementById('message').textContent.startsWith('Cancelled.') && document.getElementById('hold').hidden`)
+
+	// Oscar wins the unit back and lets his hold run out: his page, with
+	// no stream, says so.
+	oscar := b.tab("oscar", 375, 900)
+	b.run(oscar, chromedp.Navigate(base+"/d/nostream#token="+mint(t, m, "oscar")), chromedp.WaitEnabled(chromedp.ID("buy")))
+	b.press(oscar, "buy")
+	b.run(oscar, chromedp.WaitVisible(chromedp.ID("hold")))
+	clock.Advance(3 * time.Minute) // past the 120-s hold
+	b.until(oscar, "the expiry said", `document.getElementById('message').textContent === 'Your hold ran out, so the unit went to the next shopper.' && document.getElementById('hold').hidden`)
+
+	// Ops pause the sale: the page without a stream shows it.
+	if r := call(t, "POST", base+"/v1/admin/drops/nostream/pause", admin, ""); r.status != 200 {
+		t.Fatalf("pause: %d %s", r.status, r.raw)
+	}
+	b.run(oscar, chromedp.WaitVisible(chromedp.ID("paused")))
 	b.clean()
 }

@@ -134,16 +134,47 @@
 
   function show(id, on) { $(id).hidden = !on; }
 
+  // The drop's state as of now: the server's, moved on at the sale's
+  // start by the page's own (server-synced) clock, so that Buy turns on
+  // at T0 even when no live event comes (the stream refused, or late)
+  // and without every page asking the server at once. The server still
+  // decides every press.
+  function stateNow() {
+    var st = view.state;
+    if ((st === 'scheduled' || st === 'registration_open' || st === 'registration_closed') &&
+        now() >= Date.parse(view.sale_starts_at)) return 'sale_open';
+    return st;
+  }
+
+  // What the shopper was told last, so that a change of her own view is
+  // said once: her hold ran out, or the waitlist gave her one.
+  var told = { res: '', status: '' };
+
   function render() {
     if (!view) return;
+    var state = stateNow();
     var draw = view.mode === 'draw';
     var res = me && me.reservation;
     var held = res && res.status === 'held';
     var confirmed = res && res.status === 'confirmed';
     var registered = !!(me && me.registered);
     var waiting = !!(me && me.waitlist_position);
+    // A signed-in shopper who did not register can no longer: say so
+    // instead of offering a Buy that can only fail.
+    var outsider = !!token && !!me && !registered && !res &&
+      (state === 'registration_closed' || state === 'sale_open' || state === 'sold_out');
 
-    $('state').textContent = view.paused ? 'Paused' : (stateText[view.state] || view.state);
+    if (res && !told.res && res.status === 'expired' && (state === 'sale_open' || state === 'sold_out')) say(sentences.expired, true);
+    if (res && (res.id !== told.res || res.status !== told.status)) {
+      if (res.id === told.res && told.status === 'held' && res.status === 'expired') say(sentences.expired, true);
+      if (res.id === told.res && told.status === 'held' && res.status === 'confirmed') say('The shop confirmed your order.');
+      if (res.id !== told.res && res.status === 'held' && told.waiting) say('A unit came free: it’s yours now, held for you.');
+    }
+    told.res = res ? res.id : '';
+    told.status = res ? res.status : '';
+    told.waiting = waiting;
+
+    $('state').textContent = view.paused ? 'Paused' : (stateText[state] || state);
     $('available').textContent = view.available;
     show('paused', view.paused);
 
@@ -156,17 +187,18 @@
       $('ticket-id').textContent = (me && me.ticket) || '';
     }
 
-    var canRegister = view.state === 'registration_open' || view.state === 'scheduled';
+    var canRegister = state === 'registration_open' || state === 'scheduled';
     show('register', !!token && !registered && canRegister);
-    $('register').disabled = view.state !== 'registration_open';
+    $('register').disabled = state !== 'registration_open';
     show('signin', !token && canRegister);
-    show('registered', registered && !res && !waiting && (canRegister || view.state === 'registration_closed'));
+    show('registered', registered && !res && !waiting && (canRegister || state === 'registration_closed'));
+    show('outsider', outsider);
 
-    var saleOpen = view.state === 'sale_open' && !view.paused;
-    var beforeSale = view.state === 'scheduled' || view.state === 'registration_open' || view.state === 'registration_closed';
-    show('buy', !draw && !held && !confirmed && !waiting && (beforeSale || view.state === 'sale_open'));
+    var saleOpen = state === 'sale_open' && !view.paused;
+    var beforeSale = state === 'scheduled' || state === 'registration_open' || state === 'registration_closed';
+    show('buy', !draw && !outsider && !held && !confirmed && !waiting && (beforeSale || state === 'sale_open'));
     $('buy').disabled = !saleOpen || !token || busy;
-    show('join', !draw && !!token && registered && !held && !confirmed && !waiting && view.state === 'sold_out' && !view.paused);
+    show('join', !draw && !!token && registered && !held && !confirmed && !waiting && state === 'sold_out' && !view.paused);
 
     show('hold', !!held);
     show('confirmed', !!confirmed);
@@ -175,6 +207,11 @@
       show('checkout', !!pay && view.confirm_by !== 'shopper');
       if (pay) $('checkout').href = pay;
       show('confirm', view.confirm_by === 'shopper');
+      // Confirmed by the shop, with no checkout page to send her to: tell
+      // her what happens next rather than leave her with Cancel alone.
+      show('pay-note', !pay && view.confirm_by !== 'shopper');
+    } else {
+      cancelArmed(false);
     }
     show('waitlist', waiting && !held);
     if (waiting) $('position').textContent = me.waitlist_position;
@@ -188,14 +225,21 @@
   // tick redraws the countdowns; it runs every quarter second.
   function tick() {
     if (!view) return;
+    var state = stateNow();
+    if (state !== tick.state) {
+      // The sale started by the page's clock: redraw Buy and the rest.
+      tick.state = state;
+      render();
+      return;
+    }
     var target = null, label = '';
-    if (view.state === 'scheduled') { target = Date.parse(view.registration_opens_at); label = 'Registration opens in '; }
-    else if (view.state === 'registration_open' || view.state === 'registration_closed') { target = Date.parse(view.sale_starts_at); label = 'Sale starts in '; }
+    if (state === 'scheduled') { target = Date.parse(view.registration_opens_at); label = 'Registration opens in '; }
+    else if (state === 'registration_open' || state === 'registration_closed') { target = Date.parse(view.sale_starts_at); label = 'Sale starts in '; }
     var cd = $('countdown');
     if (target !== null) {
       var left = target - now();
       cd.textContent = left > 0 ? label + clock(left) : 'Starting…';
-    } else if (view.state === 'sale_open' && view.sale_ends_at) {
+    } else if (state === 'sale_open' && view.sale_ends_at) {
       cd.textContent = 'Ends in ' + clock(Date.parse(view.sale_ends_at) - now());
     } else {
       cd.textContent = '';
@@ -223,22 +267,32 @@
   act('register', function () {
     return api('POST', '/v1/drops/' + encodeURIComponent(dropID) + '/registrations', ref ? { ref: ref } : {}).then(function (r) {
       if (!r.ok) return sayProblem(r.data);
-      say('You’re registered. Be here when the sale starts.');
-      return refresh();
+      return refresh(); // the page then says she is registered
     });
   });
 
+  // A press whose outcome is unknown (no answer, or the shop too busy to
+  // say) may have won: the next press of the same kind repeats it with
+  // the same Idempotency-Key, so it gets that outcome instead of a second
+  // decision. A final answer ends it; the next press is a new one.
+  var pending = null; // {key, waitlist}
+
   function reserve(waitlist) {
-    // One key per press: a retry of the same press gets the same answer.
-    var key = 'press-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10);
+    if (!pending || pending.waitlist !== waitlist) {
+      pending = { waitlist: waitlist, key: 'press-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10) };
+    }
+    var key = pending.key;
     return api('POST', '/v1/drops/' + encodeURIComponent(dropID) + '/reservations', waitlist ? { quantity: 1, waitlist: true } : { quantity: 1 },
       { 'Idempotency-Key': key }).then(function (r) {
+      if (r.status !== 0 && r.status < 500 && r.status !== 429) pending = null;
       if (r.ok) {
         me = me || { registered: true };
         me.reservation = r.data.reservation;
         me.waitlist_position = null;
         say('');
         render();
+        // Buy is gone: the keyboard and a screen reader go to the news.
+        $('hold-title').focus();
         return refresh();
       }
       if (r.data.code === 'sold_out' && r.data.waitlist_position) {
@@ -259,12 +313,32 @@
     if (!res) return Promise.resolve();
     return api('POST', '/v1/reservations/' + encodeURIComponent(res.id) + '/' + action).then(function (r) {
       if (!r.ok) sayProblem(r.data);
-      else say(action === 'confirm' ? 'Confirmed. Enjoy!' : 'Cancelled. The unit went to the next shopper.');
+      else say(action === 'confirm' ? 'Confirmed. Enjoy!' : 'Cancelled. The unit is free for other shoppers now.');
       return refresh();
     });
   }
   act('confirm', function () { return settle('confirm'); });
-  act('cancel', function () { return settle('cancel'); });
+
+  // Giving up a won unit cannot be undone: Cancel asks once more, on the
+  // button itself, for a few seconds.
+  var cancelTimer = null;
+  function cancelArmed(on) {
+    clearTimeout(cancelTimer);
+    $('cancel').dataset.armed = on ? '1' : '';
+    $('cancel').textContent = on ? 'Yes, give it up' : 'Cancel';
+    show('cancel-note', on);
+    if (on) cancelTimer = setTimeout(function () { cancelArmed(false); }, 6000);
+  }
+  $('cancel').addEventListener('click', function () {
+    if (busy) return;
+    if (!$('cancel').dataset.armed) { cancelArmed(true); return; }
+    cancelArmed(false);
+    busy = true;
+    $('cancel').disabled = true;
+    say('');
+    settle('cancel').then(function () { busy = false; $('cancel').disabled = false; render(); },
+      function () { busy = false; $('cancel').disabled = false; say(sentences.internal, true); });
+  });
 
   $('share-button').addEventListener('click', function () {
     var url = $('share-url').value;
@@ -282,9 +356,15 @@
   });
 
   // Live state and stock, pushed by the server; the clock is resynced on
-  // every event.
-  if (window.EventSource) {
+  // every event. The browser reopens a stream that ends or breaks, but
+  // not one the server refused (503 past its stream bounds): the page
+  // opens it again itself, later each time (2 s doubling to a minute,
+  // with jitter, so refused pages do not return together), and polls the
+  // view meanwhile.
+  var streaming = false, retryIn = 2000;
+  function openLive() {
     var live = new EventSource('/v1/drops/' + encodeURIComponent(dropID) + '/live');
+    live.addEventListener('open', function () { streaming = true; retryIn = 2000; });
     live.addEventListener('drop', function (e) {
       var ev = JSON.parse(e.data);
       if (ev.time) offset = Date.parse(ev.time) - Date.now();
@@ -297,15 +377,42 @@
       // draw): ask for it when something moved.
       if (moved && token) refresh();
     });
-    live.addEventListener('error', function () { released = null; });
+    live.addEventListener('error', function () {
+      streaming = false;
+      released = null;
+      if (live.readyState === EventSource.CLOSED) {
+        setTimeout(openLive, retryIn / 2 + Math.random() * retryIn);
+        retryIn = Math.min(retryIn * 2, 60000);
+      }
+    });
   }
-  // On the waitlist the position moves without the drop changing state.
+  if (window.EventSource) openLive();
+
+  // The page asks for its view by itself: every 3–5 s while it has no
+  // live stream (the stream is what tells it of the sale's changes); on
+  // the waitlist, where the position moves without the drop changing
+  // state, when the stream counted a release (at most every 2 s) and
+  // every 30 s otherwise; while a hold waits for the shop's confirmation,
+  // every 10 s (a confirmation changes neither state nor stock); and when
+  // the tab comes back into view.
+  var pollGap = 3000 + Math.random() * 2000;
   setInterval(function () {
-    if (!token || !me || !me.waitlist_position) return;
     var since = Date.now() - askedAt;
-    var moved = released === null || released !== askedReleased;
-    if ((moved && since >= 2000) || since >= 30000) refresh();
+    if (!streaming) {
+      if (since >= pollGap) refresh();
+      return;
+    }
+    if (!token || !me) return;
+    if (me.waitlist_position) {
+      var moved = released !== askedReleased;
+      if ((moved && since >= 2000) || since >= 30000) refresh();
+    } else if (me.reservation && me.reservation.status === 'held' && since >= 10000) {
+      refresh();
+    }
   }, 500);
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState === 'visible' && Date.now() - askedAt >= 1000) refresh();
+  });
 
   refresh();
 })();
