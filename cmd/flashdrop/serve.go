@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/image/font/opentype"
 
 	"github.com/flashdrop/flashdrop/api"
 	"github.com/flashdrop/flashdrop/engine"
@@ -46,6 +47,7 @@ type ServeConfig struct {
 	LogLevel          string
 	LogFormat         string
 	PublicURL         string
+	CardFont          string // font file for the runes share cards' Go fonts lack (Run reads it)
 	Batch             engine.BatchOptions
 	Limits            api.Limits
 	SweepEvery        time.Duration
@@ -118,6 +120,7 @@ type Main struct {
 	adm         *engine.Admission
 	drops       *engine.DropList
 	srv         *api.Server
+	cardFont    *opentype.Font // --card-font, parsed
 	ln          net.Listener
 	serveErr    chan error
 	// serveDone is closed once Serve returned, with its result in
@@ -173,6 +176,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL shoppers reach this service at, for share links in events and printed links (default http://<listen>)")
+	fs.StringVar(&c.CardFont, "card-font", "", "font file (TTF, OTF, or a TTC's first font) for the characters of share card images that the built-in Go fonts lack, e.g. CJK (empty: a product name with such characters shows as \"A limited drop\")")
 	fs.IntVar(&c.Batch.MaxSize, "batch-max-size", engine.DefaultBatchMaxSize, "most reserve requests decided per Redis script call")
 	fs.DurationVar(&c.Batch.MaxWait, "batch-max-wait", 0, "how long a batch that is not full waits for more (0: natural batching, no added latency)")
 	fs.IntVar(&c.Batch.QueueSize, "batch-queue", engine.DefaultBatchQueue, "reserve requests that may wait per drop before new ones get 503")
@@ -263,6 +267,23 @@ func currentGOGC() int64 {
 	return -1
 }
 
+// cardFont reads and parses --card-font, if set: a file that is not a
+// font stops serve at start rather than leaving every card to fail.
+func (c ServeConfig) cardFont() (*opentype.Font, error) {
+	if c.CardFont == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.CardFont)
+	if err != nil {
+		return nil, fmt.Errorf("--card-font: %w", err)
+	}
+	f, err := api.ParseCardFont(b)
+	if err != nil {
+		return nil, fmt.Errorf("--card-font %s: %w", c.CardFont, err)
+	}
+	return f, nil
+}
+
 // background says whether this node does the background work.
 func (c ServeConfig) background() bool { return c.Role != RoleAPI }
 
@@ -281,6 +302,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 	if m.log, err = newLogger(m.Stderr, m.Config.LogLevel, m.Config.LogFormat); err != nil {
+		return err
+	}
+	if m.cardFont, err = m.Config.cardFont(); err != nil {
 		return err
 	}
 	if m.memLimitErr != nil {
@@ -550,6 +574,7 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		Limits:           c.Limits,
 		AdminIdempotency: m.store,
 		PublicURL:        m.publicURL(),
+		CardFont:         m.cardFont,
 		Keys:             engine.NewKeys(m.store, m.Clock),
 		Events:           queue.NewEventLog(m.js),
 	}.WithEngine(m.Engine, m.adm, hooks))
