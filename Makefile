@@ -13,7 +13,7 @@ FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers
                ./engine/redisstore:FuzzDecodeEntry ./queue:FuzzAppendCloudEvent ./api:FuzzVerifyFast \
                ./api:FuzzReservationJSON ./internal/jsonw:FuzzAppendString
 
-.PHONY: help test test-short test-faults run bench bench-go fuzz vet ensure-redis ensure-wrk ensure-chromium ensure-perf load-demo screenshots
+.PHONY: help test test-short test-faults run bench bench-go fuzz vet ensure-redis ensure-wrk ensure-chromium ensure-fonts ensure-perf load-demo screenshots
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,7 +44,21 @@ ensure-wrk: ## install wrk with apt-get if it is missing (make bench compares fl
 ensure-chromium: ## install Debian's chromium with apt-get if it is missing (the browser tests drive it)
 	$(call apt_ensure,chromium,chromium)
 
-test: ensure-redis ensure-chromium ## run every test with the race detector against real Redis and Chromium
+# DEJAVU is the font the share card tests draw with as serve's --card-font.
+DEJAVU = /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf
+
+ensure-fonts: ## install fonts-dejavu-core with apt-get if it is missing (the share card tests use it as --card-font)
+	@if [ ! -f $(DEJAVU) ]; then \
+		echo "$(DEJAVU) not found: installing fonts-dejavu-core with apt-get"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+		if ! command -v apt-get >/dev/null 2>&1; then \
+			echo "error: no apt-get here; install fonts-dejavu-core and rerun" >&2; exit 1; fi; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null || { \
+			echo "error: apt-get could not install fonts-dejavu-core; install it and rerun" >&2; exit 1; }; \
+	fi
+
+test: ensure-redis ensure-chromium ensure-fonts ## run every test with the race detector against real Redis and Chromium
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
