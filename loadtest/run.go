@@ -78,6 +78,9 @@ type rushTimes struct {
 	firstSoldOut, lastWon, lastAnswer time.Duration
 	soldOut                           bool
 	notOpen                           int // presses still answered sale_not_open after T0
+	paused                            int // presses answered sale_paused
+	won                               int
+	outcomes                          map[string]int // presses by outcome, to say why nobody won
 }
 
 // Run rehearses release day as o describes and returns the report. An

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -103,14 +104,58 @@ func (r *runner) rushPhase(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// A rush in which nobody could buy measured nothing of a sale: it is
+	// invalid, not a pass (a paused drop answered every press sale_paused
+	// and the run passed).
+	var why []string
 	if n := r.rush.notOpen; n > 0 {
-		why := "the server's clock and its drop disagree"
+		cause := "the server's clock and its drop disagree"
 		if r.drop.Mode == "draw" {
-			why = "the draw did not happen within 30 s of T0"
+			cause = "the draw did not happen within 30 s of T0"
 		}
-		return &InvalidError{Reason: fmt.Sprintf("%d presses were still answered sale_not_open after T0: %s", n, why)}
+		why = append(why, fmt.Sprintf("%d presses were still answered sale_not_open after T0: %s", n, cause))
+	}
+	if n := r.rush.paused; n > 0 {
+		why = append(why, fmt.Sprintf("%d presses were answered sale_paused: the drop was paused during the rush", n))
+	}
+	// One shard of several may win nothing when the others took the
+	// stock first; then its buyers were told sold_out.
+	if r.rush.won == 0 && r.drop.Stock > 0 && (r.o.Shards < 2 || !r.rush.soldOut) {
+		why = append(why, fmt.Sprintf("no press won any of the drop's %d units (answers: %s): nobody could buy", r.drop.Stock, r.rush.summary()))
+	}
+	if len(why) > 0 {
+		return &InvalidError{Reason: strings.Join(why, "; ")}
 	}
 	return nil
+}
+
+// summary gives the rush's most frequent answers, "sale_paused 288,
+// not_registered 12".
+func (t *rushTimes) summary() string {
+	if len(t.outcomes) == 0 {
+		return "none"
+	}
+	codes := make([]string, 0, len(t.outcomes))
+	for c := range t.outcomes {
+		codes = append(codes, c)
+	}
+	sort.Slice(codes, func(i, j int) bool {
+		if t.outcomes[codes[i]] != t.outcomes[codes[j]] {
+			return t.outcomes[codes[i]] > t.outcomes[codes[j]]
+		}
+		return codes[i] < codes[j]
+	})
+	var parts []string
+	for i, c := range codes {
+		if i == 4 {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", c, t.outcomes[c]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // buyer presses Buy Presses times, one after the other, each press with
@@ -163,18 +208,32 @@ func (r *runner) buyer(ctx context.Context, w int, a arrival) {
 }
 
 func (r *runner) noteRushAnswer(a answer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	code := a.code
+	if code == "" {
+		code = fmt.Sprintf("HTTP %d", a.status)
+	}
+	if r.rush.outcomes == nil {
+		r.rush.outcomes = map[string]int{}
+	}
+	r.rush.outcomes[code]++
+	switch a.code {
+	case OutcomeWon:
+		r.rush.won++
+	case "sale_not_open":
+		r.rush.notOpen++
+	case "sale_paused":
+		r.rush.paused++
+	}
 	if r.t0.IsZero() || a.done.IsZero() {
 		return
 	}
 	at := a.done.Sub(r.t0)
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.rush.lastAnswer = max(r.rush.lastAnswer, at)
 	switch a.code {
 	case OutcomeWon:
 		r.rush.lastWon = max(r.rush.lastWon, at)
-	case "sale_not_open":
-		r.rush.notOpen++
 	case "sold_out":
 		if !r.rush.soldOut || at < r.rush.firstSoldOut {
 			r.rush.firstSoldOut = at

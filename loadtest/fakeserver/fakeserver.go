@@ -161,6 +161,19 @@ func (s *Server) Close() error {
 	return err
 }
 
+// Pause pauses or resumes a drop's sale: while paused, every reserve is
+// answered sale_paused. It reports whether the drop exists.
+func (s *Server) Pause(drop string, paused bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.drops[drop]
+	if d != nil {
+		d.paused = paused
+		d.cfg["paused"] = paused
+	}
+	return d != nil
+}
+
 type answer struct {
 	status int
 	body   any

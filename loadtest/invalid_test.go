@@ -1,0 +1,110 @@
+package loadtest_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/loadtest"
+	"github.com/flashdrop/flashdrop/loadtest/fakeserver"
+)
+
+// existingDrop creates a drop on the fake whose sale opens 30 s after
+// now, within the minute startTimedFake's hook moves the clock at T0.
+func existingDrop(t *testing.T, f *fakeserver.Server, id string, now time.Time) {
+	t.Helper()
+	body := fmt.Sprintf(`{"id":%q,"stock":20,"hold_seconds":1,"registration_opens_at":%q,"registration_closes_at":%q,"sale_starts_at":%q}`,
+		id, now.Add(-time.Hour).Format(time.RFC3339Nano), now.Add(30*time.Second).Format(time.RFC3339Nano), now.Add(30*time.Second).Format(time.RFC3339Nano))
+	postAdmin(t, f.URL+"/v1/admin/drops", body)
+}
+
+func invalidText(t *testing.T, rep *loadtest.Report) string {
+	t.Helper()
+	var b bytes.Buffer
+	_ = rep.WriteText(&b)
+	return b.String()
+}
+
+// TestRushNobodyCouldBuyIsInvalid: a rehearsal in which nobody could buy
+// measured nothing of a sale, so it is invalid (exit 3), not a pass: a
+// paused drop (every press answered sale_paused, 0 wins: it passed), a
+// drop paused during the rush, a drop whose stock nobody won. A shard
+// that found the stock taken by the other shards is not.
+func TestRushNobodyCouldBuyIsInvalid(t *testing.T) {
+	t.Run("paused drop", func(t *testing.T) {
+		now := time.Now()
+		f, hook := startTimedFake(t, fakeserver.Options{})
+		existingDrop(t, f, "paused1", now)
+		if !f.Pause("paused1", true) {
+			t.Fatal("no drop to pause")
+		}
+		o := baseOptions(f.URL)
+		o.DropID, o.Stock, o.HoldSeconds, o.UserPrefix = "paused1", 0, 0, "p-"
+		rep, err := loadtest.Run(context.Background(), o, hook)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := invalidText(t, rep)
+		if rep.ExitCode != loadtest.ExitInvalid || rep.StoppedIn != loadtest.PhaseRush ||
+			!strings.Contains(text, "presses were answered sale_paused: the drop was paused during the rush") ||
+			!strings.Contains(text, "no press won any of the drop's 20 units (answers: sale_paused ") {
+			t.Fatalf("exit %d, stopped in %q\n%s", rep.ExitCode, rep.StoppedIn, text)
+		}
+	})
+	t.Run("paused during the rush", func(t *testing.T) {
+		now := time.Now()
+		var f *fakeserver.Server
+		var wins atomic.Int64
+		f, hook := startTimedFake(t, fakeserver.Options{Delay: func(endpoint, outcome string) {
+			if endpoint == "reserve" && outcome == "won" && wins.Add(1) == 3 {
+				f.Pause("paused2", true)
+			}
+		}})
+		existingDrop(t, f, "paused2", now)
+		o := baseOptions(f.URL)
+		o.DropID, o.Stock, o.HoldSeconds = "paused2", 0, 0
+		rep, err := loadtest.Run(context.Background(), o, hook)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := invalidText(t, rep)
+		if rep.ExitCode != loadtest.ExitInvalid || !strings.Contains(text, "presses were answered sale_paused") ||
+			strings.Contains(text, "no press won") || wins.Load() < 3 {
+			t.Fatalf("exit %d, %d wins\n%s", rep.ExitCode, wins.Load(), text)
+		}
+	})
+	t.Run("no win with stock left", func(t *testing.T) {
+		f, hook := startTimedFake(t, fakeserver.Options{WinIf: func(string) bool { return false }})
+		rep, err := loadtest.Run(context.Background(), baseOptions(f.URL), hook)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := invalidText(t, rep)
+		if rep.ExitCode != loadtest.ExitInvalid || !strings.Contains(text, "no press won any of the drop's 20 units (answers: sold_out ") {
+			t.Fatalf("exit %d\n%s", rep.ExitCode, text)
+		}
+	})
+	t.Run("a shard the others sold out", func(t *testing.T) {
+		now := time.Now()
+		// Shard 1 of 2 has the odd shoppers: the even ones took the stock.
+		f, hook := startTimedFake(t, fakeserver.Options{WinIf: func(user string) bool {
+			var n int
+			_, _ = fmt.Sscanf(user, "load-%d", &n)
+			return n%2 == 0
+		}})
+		existingDrop(t, f, "shared", now)
+		o := baseOptions(f.URL)
+		o.DropID, o.Stock, o.HoldSeconds, o.Shard, o.Shards = "shared", 0, 0, 1, 2
+		rep, err := loadtest.Run(context.Background(), o, hook)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := invalidText(t, rep); len(rep.Invalid) > 0 || rep.Rush.Outcomes["won"] != 0 || rep.Rush.Outcomes["sold_out"] == 0 {
+			t.Fatalf("invalid %q, outcomes %v\n%s", rep.Invalid, rep.Rush.Outcomes, text)
+		}
+	})
+}
