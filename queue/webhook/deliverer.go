@@ -536,16 +536,20 @@ var DisabledSubject = "flashdrop.~webhooks." + string(engine.EventWebhookDisable
 
 // announceDisabled publishes the webhook_disabled event. Its id follows
 // from the webhook and the time, so a retried publish is deduplicated by
-// JetStream.
+// JetStream. Its reason is the one the webhook shows (disabled_reason),
+// read back from the store, so the two never disagree.
 func (d *Deliverer) announceDisabled(ctx context.Context, id string, at time.Time) {
 	d.o.Logger.Warn("webhooks: webhook disabled after failing deliveries", "webhook", id,
 		"after", d.o.Disable.After, "span", d.o.Disable.Span)
+	reason := fmt.Sprintf("%d consecutive failed deliveries over at least %s", d.o.Disable.After, d.o.Disable.Span)
+	if w, err := d.store.Webhook(ctx, id); err == nil && w.DisabledReason != "" {
+		reason = w.DisabledReason
+	}
 	evID := fmt.Sprintf("webhook_disabled-%s-%d", id, at.UnixMilli())
 	ce := queue.CloudEvent{SpecVersion: "1.0", ID: evID, Source: "/flashdrop/webhooks/" + id,
 		Type: queue.CEType(engine.EventWebhookDisabled), Subject: id, Time: at.UTC(),
 		DataContentType: "application/json",
-		Data: engine.Event{Webhook: id, Reason: fmt.Sprintf("%d consecutive failed deliveries over at least %s",
-			d.o.Disable.After, d.o.Disable.Span)}}
+		Data:            engine.Event{Webhook: id, Reason: reason}}
 	body, _ := ce.Marshal()
 	for attempt := 0; attempt < 3; attempt++ {
 		if _, err := d.js.Publish(ctx, DisabledSubject, body, jetstream.WithMsgID(evID)); err == nil {

@@ -1,0 +1,56 @@
+package redisstore_test
+
+import (
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
+)
+
+// newWebhookStore is a store on the shared server with one new webhook.
+func newWebhookStore(t *testing.T) (*redisstore.Store, engine.Webhook) {
+	t.Helper()
+	rdb := redistest.Shared(t).Client()
+	t.Cleanup(func() { rdb.Close() })
+	s := redisstore.New(rdb, redisstore.Options{})
+	w := engine.Webhook{ID: uniqueID(t), URL: "https://hooks.example/x", Types: []engine.EventType{}, Secret: "whsec_x",
+		CreatedAt: time.Now().UTC()}
+	if err := s.CreateWebhook(ctx(t), w); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.DeleteWebhook(ctx(t), w.ID) })
+	return s, w
+}
+
+// TestDisabledReasonIsReadable: a disabled webhook's reason states the rule
+// that disabled it, as the webhook_disabled event does, not a raw epoch.
+func TestDisabledReasonIsReadable(t *testing.T) {
+	t.Parallel()
+	s, w := newWebhookStore(t)
+	rule := engine.DisableRule{After: 3, Span: 2 * time.Second}
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		disabled, err := s.RecordDelivery(ctx(t), w.ID, engine.Delivery{EventID: "ev-" + itoa(i), At: at.Add(time.Duration(i) * time.Second),
+			Status: 500, Err: "500 Internal Server Error"}, rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i == 2; disabled != want {
+			t.Fatalf("attempt %d: disabled %v, want %v", i+1, disabled, want)
+		}
+	}
+	got, err := s.Webhook(ctx(t), w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "3 consecutive failed deliveries over at least 2s"
+	if !got.Disabled || got.DisabledReason != want || !got.DisabledAt.Equal(at.Add(2*time.Second)) {
+		t.Fatalf("disabled %v at %v, reason %q; want %q", got.Disabled, got.DisabledAt, got.DisabledReason, want)
+	}
+	if regexp.MustCompile(`\d{10,}`).MatchString(got.DisabledReason) {
+		t.Fatalf("reason shows a raw epoch: %q", got.DisabledReason)
+	}
+}
