@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,4 +108,51 @@ func TestRushNobodyCouldBuyIsInvalid(t *testing.T) {
 			t.Fatalf("invalid %q, outcomes %v\n%s", rep.Invalid, rep.Rush.Outcomes, text)
 		}
 	})
+}
+
+// TestRefillGivesUpOnADeadTarget: a target that dies after the checkouts
+// is not polled until the settle timeout (7,210 transport errors in 20 s
+// were seen): the refills give up after a run of requests without an
+// answer, and the run is invalid, stopped in the refill phase.
+func TestRefillGivesUpOnADeadTarget(t *testing.T) {
+	clock := loadtest.NewManualClock(time.Now())
+	f := startFake(t, fakeserver.Options{Now: clock.Now})
+	var mu sync.Mutex
+	unanswered := 0
+	o := baseOptions(f.URL)
+	o.SettleTimeout = 30 * time.Second
+	_ = o.SetRatio("waitlist-ratio", 1)
+	rep, err := loadtest.Run(context.Background(), o,
+		loadtest.WithPhaseHook(func(p loadtest.Phase) {
+			switch p {
+			case loadtest.PhaseWait:
+				clock.Advance(time.Minute + time.Second)
+			case loadtest.PhaseRefill:
+				_ = f.Close() // the holds are still held: the refills would wait for them
+			}
+		}),
+		loadtest.WithTrace(func(e loadtest.Exchange) {
+			if e.Phase == loadtest.PhaseRefill && e.Err != nil {
+				mu.Lock()
+				unanswered++
+				mu.Unlock()
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := invalidText(t, rep)
+	var refill float64
+	for _, p := range rep.Phases {
+		if p.Name == loadtest.PhaseRefill {
+			refill = p.Seconds
+		}
+	}
+	// 50 in a row, and the presses already under way on the other
+	// connections with their resends.
+	if rep.StoppedIn != loadtest.PhaseRefill || rep.ExitCode != loadtest.ExitInvalid ||
+		!strings.Contains(text, "refills: ") || !strings.Contains(text, "requests in a row got no answer") ||
+		!strings.Contains(text, "the target stopped answering") || unanswered > 50+8*5+5 || refill >= 20 {
+		t.Fatalf("stopped in %q, exit %d, %d unanswered refill requests in %.1fs\n%s", rep.StoppedIn, rep.ExitCode, unanswered, refill, text)
+	}
 }

@@ -33,6 +33,12 @@ const (
 // decided (transport error, 429, 503) before it gives up.
 const maxRetries = 4
 
+// maxUnanswered is how many requests in a row may get no answer at all
+// before a phase that would otherwise go on polling (the wait for T0, the
+// refills) gives up: one that times out (a delayed reply, a GC pause) is
+// no reason to call the rehearsal off; a target gone for 50 is.
+const maxUnanswered = 50
+
 // shopper is one of this generator's shoppers.
 type shopper struct {
 	idx          int // global index: the same in every shard
@@ -72,6 +78,12 @@ type runner struct {
 	rush        rushTimes
 
 	cpuRush, wallRush time.Duration
+
+	// unanswered counts the requests in a row, within a phase, that got
+	// no answer (transport errors, timeouts); lastUnanswered describes
+	// the last of them.
+	unanswered     atomic.Int64
+	lastUnanswered atomic.Value
 }
 
 type rushTimes struct {
@@ -126,6 +138,7 @@ func Run(ctx context.Context, o Options, extra ...Option) (*Report, error) {
 			break
 		}
 		r.phaseStart(step.p)
+		r.unanswered.Store(0)
 		begin := r.clock.Now()
 		err := step.fn(ctx)
 		r.phaseEnd(step.p, begin)
@@ -353,6 +366,12 @@ func (r *runner) call(ctx context.Context, w int, p Phase, endpoint, method, pat
 			a.code = OutcomeWon
 		}
 		rec.record(p, endpoint, a, intended, r.t0)
+		if a.err != nil {
+			r.lastUnanswered.Store(describe(a))
+			r.unanswered.Add(1)
+		} else {
+			r.unanswered.Store(0)
+		}
 		if r.o.trace != nil {
 			r.o.trace(Exchange{Phase: p, Endpoint: endpoint, Method: method, Path: path, User: r.userOf(token),
 				Admin: token != "" && token == r.o.AdminToken, Key: key, Body: body, Status: a.status, Code: a.code,
@@ -431,9 +450,8 @@ func (r *runner) waitT0(ctx context.Context) error {
 	b := newSpinner(r.o.Progress, "waiting for T0")
 	defer b.finish()
 	rec := r.m.rec(0)
-	// failing counts the polls in a row the server did not answer: one
-	// that times out (a delayed reply, a GC pause) is no reason to call
-	// the rehearsal off; a server gone for 50 polls is.
+	// failing counts the polls in a row the server did not answer (see
+	// maxUnanswered).
 	failing := 0
 	for {
 		a := r.c.do(0, "GET", "/v1/drops/"+r.drop.ID, "", nil, "")
@@ -457,7 +475,7 @@ func (r *runner) waitT0(ctx context.Context) error {
 				}
 			}
 		} else if a.err != nil {
-			if failing++; failing > 50 {
+			if failing++; failing > maxUnanswered {
 				return &InvalidError{Reason: fmt.Sprintf("waiting for T0: %d polls in a row unanswered, the last: %s", failing, describe(a))}
 			}
 		}

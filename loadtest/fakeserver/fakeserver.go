@@ -67,6 +67,8 @@ type Server struct {
 	ln    net.Listener
 	srv   *fasthttp.Server
 	done  chan error
+	close sync.Once
+	err   error // of the first Close
 	nc    *nats.Conn
 	js    jetstream.JetStream
 	mu    sync.Mutex
@@ -151,14 +153,17 @@ func Start(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the server.
+// Close stops the server; a test may call it mid-run (a target that
+// dies) and again when it ends.
 func (s *Server) Close() error {
-	err := s.srv.Shutdown()
-	<-s.done
-	if s.nc != nil {
-		s.nc.Close()
-	}
-	return err
+	s.close.Do(func() {
+		s.err = s.srv.Shutdown()
+		<-s.done
+		if s.nc != nil {
+			s.nc.Close()
+		}
+	})
+	return s.err
 }
 
 // Pause pauses or resumes a drop's sale: while paused, every reserve is
