@@ -110,6 +110,37 @@ func TestRushNobodyCouldBuyIsInvalid(t *testing.T) {
 	})
 }
 
+// TestPhaseLinesWithoutATerminal: every phase says when it starts and when
+// it ends, with its counts and time, on the log (stderr with no terminal,
+// as in CI); nothing came after "sale open", so a long hold was minutes of
+// silence.
+func TestPhaseLinesWithoutATerminal(t *testing.T) {
+	f, hook := startTimedFake(t, fakeserver.Options{})
+	o := baseOptions(f.URL)
+	var log bytes.Buffer
+	o.Log = &log
+	rep, err := loadtest.Run(context.Background(), o, hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ExitCode != 0 {
+		t.Fatalf("exit %d\n%s", rep.ExitCode, invalidText(t, rep))
+	}
+	at := 0
+	for _, want := range []string{"created drop ", "registering 19", "registered 19", " of 19", " shoppers in ",
+		"waiting for T0: the sale starts at ", "sale open",
+		"rush: 200 buyers, burst arrival, 1 press(es) each, 8 connections", "rush done in ", ": 200 presses answered, 20 won, sold out ",
+		"checkout: 20 wins, 50% to confirm, 20% to cancel", "checkout done in ", "holds left to expire",
+		"refills: waiting up to ", "refills done in ", "no hold left",
+		"audit: replaying ", "audit read ", " reservations and the stats in "} {
+		i := strings.Index(log.String()[at:], want)
+		if i < 0 {
+			t.Fatalf("the log lacks %q after offset %d:\n%s", want, at, log.String())
+		}
+		at += i + len(want)
+	}
+}
+
 // TestRefillGivesUpOnADeadTarget: a target that dies after the checkouts
 // is not polled until the settle timeout (7,210 transport errors in 20 s
 // were seen): the refills give up after a run of requests without an

@@ -7,7 +7,9 @@ import (
 )
 
 // bar is a phase's progress bar; a nil bar does nothing, which is what a
-// run without a terminal (or with --quiet) gets.
+// run without a terminal (or with --quiet) gets, and so does a finished
+// one, so that a phase can finish its bar before its closing line and
+// still defer finish for its early returns.
 type bar struct{ pb *progressbar.ProgressBar }
 
 func newBar(w io.Writer, total int, what string) *bar {
@@ -30,20 +32,21 @@ func newBar(w io.Writer, total int, what string) *bar {
 func newSpinner(w io.Writer, what string) *bar { return newBar(w, -1, what) }
 
 func (b *bar) add(n int) {
-	if b != nil {
+	if b != nil && b.pb != nil {
 		_ = b.pb.Add(n)
 	}
 }
 
 func (b *bar) describe(s string) {
-	if b != nil {
+	if b != nil && b.pb != nil {
 		b.pb.Describe(s)
 	}
 }
 
 func (b *bar) finish() {
-	if b != nil {
+	if b != nil && b.pb != nil {
 		_ = b.pb.Finish()
 		_ = b.pb.Close()
+		b.pb = nil
 	}
 }

@@ -92,6 +92,7 @@ type rushTimes struct {
 	notOpen                           int // presses still answered sale_not_open after T0
 	paused                            int // presses answered sale_paused
 	won                               int
+	answered                          int
 	outcomes                          map[string]int // presses by outcome, to say why nobody won
 }
 
@@ -144,11 +145,13 @@ func Run(ctx context.Context, o Options, extra ...Option) (*Report, error) {
 		r.phaseEnd(step.p, begin)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, errInterrupted) {
+				r.logf("interrupted during the %s phase, after %s", step.p, r.since(begin))
 				stopped = step.p
 				break
 			}
 			var inv *InvalidError
 			if errors.As(err, &inv) {
+				r.logf("%s phase stopped after %s, the run is invalid: %s", step.p, r.since(begin), inv.Reason)
 				r.invalid = append(r.invalid, inv.Reason)
 				stopped = step.p
 				break
@@ -159,10 +162,18 @@ func Run(ctx context.Context, o Options, extra ...Option) (*Report, error) {
 	return r.report(stopped), nil
 }
 
+// logf writes a phase line: one as each phase starts and one as it ends,
+// so that a run whose stderr is no terminal (CI, no progress bars) is not
+// silent for the minutes a hold can last.
 func (r *runner) logf(format string, args ...any) {
 	if r.o.Log != nil {
 		fmt.Fprintf(r.o.Log, format+"\n", args...)
 	}
+}
+
+// since is the time from begin, as a phase line gives it.
+func (r *runner) since(begin time.Time) time.Duration {
+	return r.clock.Now().Sub(begin).Round(time.Millisecond)
 }
 
 func (r *runner) phaseStart(p Phase) {
@@ -412,6 +423,8 @@ func (r *runner) register(ctx context.Context) error {
 			todo = append(todo, s)
 		}
 	}
+	r.logf("registering %d shoppers", len(todo))
+	begin := r.clock.Now()
 	b := newBar(r.o.Progress, len(todo), "register")
 	defer b.finish()
 	var failed, closed atomic.Int64
@@ -427,10 +440,11 @@ func (r *runner) register(ctx context.Context) error {
 			}
 		}
 	})
+	b.finish()
 	if err != nil {
 		return err
 	}
-	r.logf("registered %d of %d shoppers", len(todo)-int(failed.Load()), len(todo))
+	r.logf("registered %d of %d shoppers in %s", len(todo)-int(failed.Load()), len(todo), r.since(begin))
 	if n := failed.Load(); n > 0 {
 		msg := fmt.Sprintf("%d of %d registrations failed (first: %v)", n, len(todo), firstErr.Load())
 		if closed.Load() > 0 && r.created {
@@ -447,6 +461,8 @@ func (r *runner) register(ctx context.Context) error {
 // drop's public state, sparsely while T0 is far, every few milliseconds
 // near it.
 func (r *runner) waitT0(ctx context.Context) error {
+	r.logf("waiting for T0: the sale starts at %s, in %s on the server's clock", r.drop.SaleStartsAt.Format(time.RFC3339Nano),
+		max(r.drop.SaleStartsAt.Sub(r.serverNow()), 0).Round(time.Millisecond))
 	b := newSpinner(r.o.Progress, "waiting for T0")
 	defer b.finish()
 	rec := r.m.rec(0)
@@ -468,6 +484,7 @@ func (r *runner) waitT0(ctx context.Context) error {
 				switch v.State {
 				case "sale_open", "sold_out":
 					r.t0 = a.done
+					b.finish()
 					r.logf("sale open (state %s)", v.State)
 					return nil
 				case "sale_closed":

@@ -63,6 +63,7 @@ func (r *runner) rushPhase(ctx context.Context) error {
 	if late > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("%d buyers did not arrive within --duration at the given rate", late))
 	}
+	r.logf("rush: %d buyers, %s arrival, %d press(es) each, %d connections", len(arrivals), r.o.Arrival, r.o.Presses, r.o.Connections)
 	b := newBar(r.o.Progress, len(arrivals), "rush")
 	defer b.finish()
 	// The queue holds every arrival, so the pacer never waits for a
@@ -100,12 +101,18 @@ func (r *runner) rushPhase(ctx context.Context) error {
 	}
 	close(jobs)
 	wg.Wait()
+	b.finish()
 	r.cpuRush, r.wallRush = r.o.cpu()-cpu0, r.clock.Now().Sub(wall0)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	soldOut := ""
+	if r.rush.soldOut {
+		soldOut = fmt.Sprintf(", sold out %s after T0", r.rush.firstSoldOut.Round(time.Millisecond))
+	}
+	r.logf("rush done in %s: %d presses answered, %d won%s", r.since(wall0), r.rush.answered, r.rush.won, soldOut)
 	// A rush in which nobody could buy measured nothing of a sale: it is
 	// invalid, not a pass (a paused drop answered every press sale_paused
 	// and the run passed).
@@ -218,6 +225,9 @@ func (r *runner) noteRushAnswer(a answer) {
 		r.rush.outcomes = map[string]int{}
 	}
 	r.rush.outcomes[code]++
+	if a.err == nil {
+		r.rush.answered++
+	}
 	switch a.code {
 	case OutcomeWon:
 		r.rush.won++

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,9 +15,12 @@ func (r *runner) checkout(ctx context.Context) error {
 	r.mu.Lock()
 	wins := append([]Told(nil), r.rec.Told...)
 	r.mu.Unlock()
+	r.logf("checkout: %d wins, %.0f%% to confirm, %.0f%% to cancel, the rest to expire", len(wins), 100*r.o.ConfirmRatio, 100*r.o.CancelRatio)
+	begin := r.clock.Now()
 	b := newBar(r.o.Progress, len(wins), "checkout")
 	defer b.finish()
-	return r.each(ctx, len(wins), b, func(w, i int) {
+	var confirms, cancels, expiries atomic.Int64
+	err := r.each(ctx, len(wins), b, func(w, i int) {
 		t := wins[i]
 		s := r.byUser[t.User]
 		if s == nil {
@@ -26,13 +30,22 @@ func (r *runner) checkout(ctx context.Context) error {
 		switch {
 		case d < r.o.ConfirmRatio:
 			r.confirm(ctx, w, PhaseCheckout, t.Reservation, s)
+			confirms.Add(1)
 		case d < r.o.ConfirmRatio+r.o.CancelRatio:
 			a := r.call(ctx, w, PhaseCheckout, EndpointCancel, "POST", "/v1/reservations/"+t.Reservation+"/cancel", s.token, nil, "", time.Time{})
 			r.setAction(t.Reservation, "cancel", a)
+			cancels.Add(1)
 		default:
 			r.setAction(t.Reservation, "expire", answer{})
+			expiries.Add(1)
 		}
 	})
+	b.finish()
+	if err != nil {
+		return err
+	}
+	r.logf("checkout done in %s: %d confirms and %d cancels sent, %d holds left to expire", r.since(begin), confirms.Load(), cancels.Load(), expiries.Load())
+	return nil
 }
 
 // confirm confirms as the shop backend does after payment, or as the
@@ -55,9 +68,19 @@ func (r *runner) refill(ctx context.Context) error {
 	if timeout == 0 {
 		timeout = time.Duration(r.drop.HoldSeconds)*time.Second + 15*time.Second
 	}
-	deadline := r.clock.Now().Add(timeout)
+	begin := r.clock.Now()
+	deadline := begin.Add(timeout)
+	r.mu.Lock()
+	waiting := len(r.waitlisters)
+	r.mu.Unlock()
+	r.logf("refills: waiting up to %s for the holds to end, %d shoppers on the waitlist", timeout, waiting)
 	b := newSpinner(r.o.Progress, "refills")
 	defer b.finish()
+	refills := 0
+	done := func(how string) {
+		b.finish()
+		r.logf("refills done in %s: %d refills bought, %s", r.since(begin), refills, how)
+	}
 	// A target that died mid-run would otherwise be polled until the
 	// settle timeout, minutes with a long hold (7,210 transport errors in
 	// 20 s were seen).
@@ -72,6 +95,7 @@ func (r *runner) refill(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		refills += found
 		b.add(found)
 		if err := gone(); err != nil {
 			return err
@@ -83,11 +107,13 @@ func (r *runner) refill(ctx context.Context) error {
 		if ok {
 			b.describe(fmt.Sprintf("refills: %d units held, %d waitlisted", st.Held, st.Waitlisted))
 			if st.Held == 0 {
+				done("no hold left")
 				return nil
 			}
 		}
 		if r.clock.Now().After(deadline) {
 			r.notes = append(r.notes, fmt.Sprintf("holds still pending after %s (settle timeout); the audit judges them as held", timeout))
+			done("holds still pending at the settle timeout")
 			return nil
 		}
 		if err := r.clock.Sleep(ctx, 200*time.Millisecond); err != nil {
@@ -170,6 +196,8 @@ func (r *runner) gather(ctx context.Context) error {
 	if len(keyed) > r.o.ReplaySample {
 		keyed = keyed[:r.o.ReplaySample]
 	}
+	r.logf("audit: replaying %d keyed wins, then reading the events and every reservation", len(keyed))
+	begin := r.clock.Now()
 	replays := make([]Replay, len(keyed))
 	path := "/v1/drops/" + r.drop.ID + "/reservations"
 	if err := r.each(ctx, len(keyed), nil, func(w, i int) {
@@ -261,6 +289,12 @@ func (r *runner) gather(ctx context.Context) error {
 		return &InvalidError{Reason: "reading the drop's stats failed"}
 	}
 	b.add(1)
+	b.finish()
 	r.rec.Stats, r.rec.StatsAt = &st, r.serverNow()
+	events := ""
+	if r.rec.EventsRead {
+		events = fmt.Sprintf(", %d events", len(r.rec.Events))
+	}
+	r.logf("audit read %d reservations%s and the stats in %s", len(list), events, r.since(begin))
 	return nil
 }
