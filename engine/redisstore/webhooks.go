@@ -193,7 +193,10 @@ func disableReason(rule engine.DisableRule) string {
 	return fmt.Sprintf("%d consecutive failed deliveries over at least %s", rule.After, rule.Span)
 }
 
-// DeliveryLog implements engine.WebhookStore.
+// DeliveryLog implements engine.WebhookStore: newest first by the time
+// each attempt started. The list holds them in the order they were
+// recorded, when each ended, and attempts overlap (a slow test, a replay,
+// the ordinary deliveries, several nodes): they are sorted on the way out.
 func (s *Store) DeliveryLog(ctx context.Context, id string, n int) ([]engine.DeliveryRecord, error) {
 	if n <= 0 {
 		n = engine.DeliveryLogSize
@@ -209,6 +212,7 @@ func (s *Store) DeliveryLog(ctx context.Context, id string, n int) ([]engine.Del
 			out = append(out, rec)
 		}
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
 	return out, nil
 }
 

@@ -54,3 +54,32 @@ func TestDisabledReasonIsReadable(t *testing.T) {
 		t.Fatalf("reason shows a raw epoch: %q", got.DisabledReason)
 	}
 }
+
+// TestDeliveryLogNewestFirst: attempts are logged when they end, but the
+// log is newest first by the time each started: a slow attempt recorded
+// after a quicker one that started later comes after it.
+func TestDeliveryLogNewestFirst(t *testing.T) {
+	t.Parallel()
+	s, w := newWebhookStore(t)
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	for _, d := range []engine.Delivery{
+		{EventID: "a", At: at, Status: 204, Latency: time.Second},
+		{EventID: "c", At: at.Add(3 * time.Second), Status: 204, Kind: engine.DeliveryKindReplay},
+		{EventID: "test-b", At: at.Add(time.Second), Status: 204, Latency: 4 * time.Second, Kind: engine.DeliveryKindTest},
+	} {
+		if _, err := s.RecordDelivery(ctx(t), w.ID, d, engine.DisableRule{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log, err := s.DeliveryLog(ctx(t), w.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range log {
+		ids = append(ids, r.EventID)
+	}
+	if len(ids) != 3 || ids[0] != "c" || ids[1] != "test-b" || ids[2] != "a" {
+		t.Fatalf("log %v, want [c test-b a]", ids)
+	}
+}

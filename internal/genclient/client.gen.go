@@ -443,6 +443,7 @@ type DeliveryList struct {
 
 // DeliveryRecord One delivery attempt.
 type DeliveryRecord struct {
+	// At When the attempt started (for every kind); the log is newest first by it.
 	At        time.Time          `json:"at"`
 	Error     *string            `json:"error,omitempty"`
 	EventId   string             `json:"event_id"`

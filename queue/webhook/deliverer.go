@@ -478,9 +478,11 @@ func (d *Deliverer) deliver(base context.Context, h engine.Webhook, msg jetstrea
 		attempt = int(md.NumDelivered)
 	}
 	id := webhookEventID(msg)
-	start := time.Now()
+	// The log's time is when the attempt started, for every kind (test,
+	// replay), so that the log is newest first however long each took.
+	at, start := d.o.Now(), time.Now()
 	status, err := d.post(base, h, id, msg.Data())
-	rec := engine.Delivery{EventID: id, At: d.o.Now(), Status: status, Latency: time.Since(start)}
+	rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start)}
 	if err != nil {
 		rec.Err = err.Error()
 	}

@@ -137,9 +137,9 @@ func (d *Deliverer) Replay(ctx context.Context, h engine.Webhook, req engine.Rep
 				return res, nil
 			}
 			id := webhookEventID(msg)
-			start := time.Now()
+			at, start := d.o.Now(), time.Now() // logged at its start, as every attempt
 			status, perr := d.post(ctx, h, id, msg.Data())
-			rec := engine.Delivery{EventID: id, At: d.o.Now(), Status: status, Latency: time.Since(start), Kind: engine.DeliveryKindReplay}
+			rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Kind: engine.DeliveryKindReplay}
 			if perr != nil {
 				rec.Err = perr.Error()
 			}
