@@ -449,3 +449,64 @@ func TestDrawnWaitlistTakesReleasedUnits(t *testing.T) {
 func forEachBackendNamed(t *testing.T, name string, fn func(t *testing.T, f *fixture)) {
 	t.Run(name, func(t *testing.T) { forEachBackend(t, fn) })
 }
+
+// TestDrawKeyedPressKeepsItsFirstAnswer: after the draw, a press of Buy
+// answers the shopper's result and changes nothing; with an
+// Idempotency-Key it is still I5's: a replay gets the first answer (even
+// after a promotion changed her result), the key with another body is
+// refused.
+func TestDrawKeyedPressKeepsItsFirstAnswer(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d, us := f.newDraw(t, 1, 2)
+		f.clock.Set(d.RegistrationClosesAt)
+		if _, err := f.eng.RunDraw(ctx(t), d.ID, engine.DrawOptions{Owner: "node"}); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(t0)
+		if st, err := f.eng.RunDraw(ctx(t), d.ID, engine.DrawOptions{Owner: "node"}); err != nil || st.Phase != engine.DrawDrawn {
+			t.Fatalf("draw: %+v %v", st, err)
+		}
+		press := func(u, key string, q int64, waitlist bool) (engine.ReserveResult, error) {
+			t.Helper()
+			res, err := f.eng.ReserveBatch(ctx(t), d.ID, []engine.ReserveRequest{{User: u, Quantity: q, IdempotencyKey: key, Waitlist: waitlist}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res[0], res[0].Err
+		}
+		winner, waiting := us[0], us[1]
+		if v, _ := f.eng.ShopperView(ctx(t), d.ID, winner); v.Reservation == nil {
+			winner, waiting = us[1], us[0]
+		}
+		won, err := press(winner, "kw", 1, false)
+		if err != nil || won.Reservation.Status != engine.StatusHeld || won.Replayed {
+			t.Fatalf("the winner's keyed press: %+v %v", won, err)
+		}
+		if again, err := press(winner, "kw", 1, false); err != nil || !again.Replayed || again.Reservation.ID != won.Reservation.ID {
+			t.Fatalf("its replay: %+v %v", again, err)
+		}
+		if _, err := press(winner, "kw", 1, true); !errors.Is(err, engine.ErrIdempotencyMismatch) {
+			t.Fatalf("the key with another body: %v, want idempotency mismatch", err)
+		}
+		var so *engine.SoldOutError
+		if _, err := press(waiting, "kl", 1, false); !errors.As(err, &so) || so.WaitlistPosition != 1 {
+			t.Fatalf("the waiting shopper's keyed press: %v", err)
+		}
+		// The winner lets her unit go: it goes to the head of the drawn
+		// waitlist. The waiting shopper's key still answers what it did.
+		if _, err := f.eng.Cancel(ctx(t), won.Reservation.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := f.eng.ShopperView(ctx(t), d.ID, waiting); v.Reservation == nil || v.Reservation.Status != engine.StatusHeld {
+			t.Fatalf("the promotion: %+v", v)
+		}
+		res, err := press(waiting, "kl", 1, false)
+		if !errors.As(err, &so) || so.WaitlistPosition != 1 || !res.Replayed {
+			t.Fatalf("the replay after her promotion: %+v %v, want the first answer (sold out, position 1)", res, err)
+		}
+		if res, err := press(waiting, "kl2", 1, false); err != nil || res.Reservation.Status != engine.StatusHeld {
+			t.Fatalf("a new key after her promotion: %+v %v", res, err)
+		}
+		checkInvariants(t, f, d, nil)
+	})
+}

@@ -142,7 +142,17 @@ local function decide(i, ikey)
   if verdict ~= 0 then return {verdict, 0} end
   local at, units, rid = user_state(user)
   if not at then return {C_NOT_REGISTERED, 0} end
-  if drawn then return draw_result(user, whole_rid(rid)) end
+  if drawn then
+    -- Her result changes nothing, but a keyed press keeps it as its first
+    -- answer (I5), as in fcfs: a replay answers the same whatever the
+    -- waitlist does since, and the key with another body is refused.
+    local r = draw_result(user, whole_rid(rid))
+    if ikey then
+      redis.call('SET', ikey, fp(i) .. '\n' .. r[1] .. '\n' .. r[3], 'EX', ttl)
+      stored_any = true
+    end
+    return r
+  end
   if units + q > limit then
     -- Final: remembered, so a retry cannot win after a cancel frees room.
     if ikey then
