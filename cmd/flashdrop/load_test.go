@@ -163,6 +163,34 @@ func TestLoadEndToEndPassesTheAudit(t *testing.T) {
 	}
 }
 
+// TestLoadDrawPassesTheAudit: --mode draw against a real serve (Redis,
+// NATS) passes every check, I5's replays included: after the draw a keyed
+// press keeps the shopper's result under its key, as in fcfs. Before
+// fd4d9fb the key with another body was answered with the result, and
+// this run failed I5 against a correct drop.
+func TestLoadDrawPassesTheAudit(t *testing.T) {
+	s := startLoadStack(t)
+	out := filepath.Join(t.TempDir(), "r.json")
+	code, text, stderr := runLoad(t, context.Background(),
+		s.args("--users", "300", "--stock", "30", "--mode", "draw", "--report", "text", "--report", "json", "--out", out),
+		s.hooks(10*time.Second, 5*time.Second, nil))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, text, stderr)
+	}
+	rep := readReport(t, out)
+	if rep.Audit.Verdict != loadtest.AuditPass || !rep.Complete {
+		t.Fatalf("audit %s\n%s", rep.Audit.Verdict, text)
+	}
+	for _, c := range rep.Audit.Checks {
+		if c.Status != loadtest.CheckPass {
+			t.Errorf("check %s %s: %s", c.ID, c.Status, c.Detail)
+		}
+	}
+	if !strings.Contains(text, "other body refused") {
+		t.Errorf("the I5 check did not replay with another body:\n%s", text)
+	}
+}
+
 // TestLoadAuditFailsOnOversell: a server that sells one unit more than its
 // stock fails I1, exit code 2, naming the reservation that made it.
 func TestLoadAuditFailsOnOversell(t *testing.T) {
