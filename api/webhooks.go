@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -88,12 +89,14 @@ func (s *Server) testWebhook(r *request) error {
 	return writeJSON(r.ctx, fasthttp.StatusOK, res)
 }
 
+// replayRequest is the replay body. Cursor and Limit are pointers: the
+// engine reads 0 as "not given", and the body must tell them apart.
 type replayRequest struct {
 	Since  *time.Time         `json:"since"`
-	Cursor uint64             `json:"cursor"`
+	Cursor *uint64            `json:"cursor"`
 	Types  []engine.EventType `json:"types"`
 	Drop   string             `json:"drop"`
-	Limit  int                `json:"limit"`
+	Limit  *int               `json:"limit"`
 }
 
 func (s *Server) replayWebhook(r *request) error {
@@ -104,9 +107,9 @@ func (s *Server) replayWebhook(r *request) error {
 	if err := decode(r, &body, false); err != nil {
 		return err
 	}
-	req := engine.ReplayRequest{Cursor: body.Cursor, Types: body.Types, Drop: body.Drop, Limit: body.Limit}
-	if body.Since != nil {
-		req.Since = *body.Since
+	req, err := body.engineRequest()
+	if err != nil {
+		return err
 	}
 	// A replay call stops by itself within its budget (8 s by default),
 	// inside the write timeout; this only bounds a stuck one.
@@ -117,6 +120,35 @@ func (s *Server) replayWebhook(r *request) error {
 		return err
 	}
 	return writeJSON(r.ctx, fasthttp.StatusOK, res)
+}
+
+// engineRequest checks what only the body shows (which members were
+// given) and leaves the rest to the engine. since and cursor are two ways
+// to say where to start, so giving both is refused rather than one of them
+// silently ignored; a cursor is a stream position from an earlier answer,
+// at least 1 (an answer with nothing to go on from has none). A limit of
+// 0, like none, is the default (api/spec/openapi.json).
+func (b replayRequest) engineRequest() (engine.ReplayRequest, error) {
+	req := engine.ReplayRequest{Types: b.Types, Drop: b.Drop}
+	switch {
+	case b.Since != nil && b.Cursor != nil:
+		return req, &engine.ValidationError{Field: "cursor",
+			Reason: "and since are exclusive: give since to start a replay, or the cursor of an earlier answer to go on"}
+	case b.Cursor != nil && *b.Cursor == 0:
+		return req, &engine.ValidationError{Field: "cursor", Reason: "must be at least 1 (the cursor of an earlier answer)"}
+	case b.Cursor != nil:
+		req.Cursor = *b.Cursor
+	case b.Since != nil:
+		req.Since = *b.Since
+	}
+	if b.Limit != nil {
+		if l := *b.Limit; l < 0 || l > engine.MaxReplayEvents {
+			return req, &engine.ValidationError{Field: "limit",
+				Reason: fmt.Sprintf("must be 1 to %d, or 0 (like none) for the default, %d", engine.MaxReplayEvents, engine.DefaultReplayEvents)}
+		}
+		req.Limit = *b.Limit
+	}
+	return req, nil
 }
 
 func (s *Server) webhookDeliveries(r *request) error {

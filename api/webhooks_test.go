@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/flashdrop/flashdrop/api"
 	"github.com/flashdrop/flashdrop/engine"
@@ -44,6 +45,7 @@ func TestWebhookAdminRoutes(t *testing.T) {
 type replaySender struct {
 	running, release chan struct{}
 	calls            atomic.Int32
+	last             atomic.Pointer[engine.ReplayRequest]
 }
 
 func newReplaySender() *replaySender {
@@ -54,7 +56,8 @@ func (s *replaySender) Test(context.Context, engine.Webhook) (engine.WebhookTest
 	return engine.WebhookTestResult{}, nil
 }
 
-func (s *replaySender) Replay(ctx context.Context, _ engine.Webhook, _ engine.ReplayRequest) (engine.ReplayResult, error) {
+func (s *replaySender) Replay(ctx context.Context, _ engine.Webhook, req engine.ReplayRequest) (engine.ReplayResult, error) {
+	s.last.Store(&req)
 	if s.calls.Add(1) == 1 {
 		close(s.running)
 		select {
@@ -101,5 +104,55 @@ func TestKeyedReplayRetriedAfterReplayRunning(t *testing.T) {
 	h.expect(kept, 200, "")
 	if kept.header.Get("Idempotent-Replayed") != "true" || sender.calls.Load() != 2 {
 		t.Fatalf("a final answer must be kept under its key (replays: %d): %s", sender.calls.Load(), kept.raw)
+	}
+}
+
+// TestReplayBodyValidation: since and cursor are exclusive, a cursor is at
+// least 1, and a limit of 0 is the default (as openapi.json says) while
+// one outside 1 to 1000 is refused with a message that says so.
+func TestReplayBodyValidation(t *testing.T) {
+	t.Parallel()
+	sender := newReplaySender()
+	close(sender.release)
+	h := newHarness(t, withSender(sender))
+	created := h.do("POST", "/v1/admin/webhooks", admin, map[string]any{"url": "https://social.example/hooks/v"})
+	h.expect(created, 201, "")
+	path := "/v1/admin/webhooks/" + created.str("id") + "/replay"
+	since := "2026-11-24T09:55:00Z"
+
+	for _, c := range []struct {
+		body         map[string]any
+		field, words string
+	}{
+		{map[string]any{"since": since, "cursor": 40}, "cursor", "exclusive"},
+		{map[string]any{"since": since, "cursor": 0}, "cursor", "exclusive"},
+		{map[string]any{"cursor": 0}, "cursor", "cursor must be at least 1"},
+		{map[string]any{}, "since", "since is required"},
+		{map[string]any{"since": since, "limit": -1}, "limit", "limit must be 1 to 1000, or 0"},
+		{map[string]any{"cursor": 3, "limit": 1001}, "limit", "limit must be 1 to 1000, or 0"},
+	} {
+		r := h.do("POST", path, admin, c.body)
+		h.expect(r, 400, "invalid")
+		if r.str("field") != c.field || !strings.Contains(r.str("detail"), c.words) {
+			t.Errorf("%v: field %q, detail %q; want field %q saying %q", c.body, r.str("field"), r.str("detail"), c.field, c.words)
+		}
+	}
+	if n := sender.calls.Load(); n != 0 {
+		t.Fatalf("%d refused bodies reached the sender", n)
+	}
+
+	for _, c := range []struct {
+		body map[string]any
+		want engine.ReplayRequest
+	}{
+		{map[string]any{"since": since, "limit": 0}, engine.ReplayRequest{Since: t0.Add(-5 * time.Minute), Limit: engine.DefaultReplayEvents}},
+		{map[string]any{"cursor": 7, "limit": 1000}, engine.ReplayRequest{Cursor: 7, Limit: 1000}},
+		{map[string]any{"cursor": 1}, engine.ReplayRequest{Cursor: 1, Limit: engine.DefaultReplayEvents}},
+	} {
+		h.expect(h.do("POST", path, admin, c.body), 200, "")
+		got := sender.last.Load()
+		if got == nil || !got.Since.Equal(c.want.Since) || got.Cursor != c.want.Cursor || got.Limit != c.want.Limit {
+			t.Errorf("%v: the sender got %+v, want %+v", c.body, got, c.want)
+		}
 	}
 }

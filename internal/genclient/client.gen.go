@@ -638,9 +638,9 @@ type Registration struct {
 	User         string    `json:"user"`
 }
 
-// ReplayRequest What to re-deliver: `since` or `cursor`.
+// ReplayRequest What to re-deliver: `since` or `cursor`, not both (400 `invalid`).
 type ReplayRequest struct {
-	// Cursor The `cursor` of an earlier answer: go on from there.
+	// Cursor The `cursor` of an earlier answer (at least 1): go on from there. Not with `since`.
 	Cursor *int64 `json:"cursor,omitempty"`
 
 	// Drop Only this drop's events.
@@ -649,7 +649,7 @@ type ReplayRequest struct {
 	// Limit At most this many events in this call (absent or 0: 100).
 	Limit *int `json:"limit,omitempty"`
 
-	// Since Re-deliver the events JetStream stored since then; required unless `cursor` is given.
+	// Since Re-deliver the events JetStream stored since then; required unless `cursor` is given, and not with it.
 	Since *time.Time `json:"since,omitempty"`
 
 	// Types Only these types (within the webhook's own).
