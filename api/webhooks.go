@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -25,7 +26,7 @@ func (s *Server) createWebhook(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	w, err := s.hooks.CreateWebhook(ctx, body.URL, body.Types)
+	w, err := s.hooks.CreateWebhook(ctx, body.URL, uniqueTypes(body.Types))
 	if err != nil {
 		return err
 	}
@@ -34,6 +35,18 @@ func (s *Server) createWebhook(r *request) error {
 	// Idempotency-Key's copy is sealed (adminIdempotent).
 	r.ctx.Response.Header.Set("Cache-Control", "no-store")
 	return writeJSON(r.ctx, fasthttp.StatusCreated, engine.WebhookDetail{Webhook: w})
+}
+
+// uniqueTypes is types with each type once, in the order first given: a
+// repeated type filters nothing more, and the webhook shows what it gets.
+func uniqueTypes(types []engine.EventType) []engine.EventType {
+	out := make([]engine.EventType, 0, len(types))
+	for _, t := range types {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func (s *Server) listWebhooks(r *request) error {

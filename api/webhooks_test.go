@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -153,6 +154,45 @@ func TestReplayBodyValidation(t *testing.T) {
 		got := sender.last.Load()
 		if got == nil || !got.Since.Equal(c.want.Since) || got.Cursor != c.want.Cursor || got.Limit != c.want.Limit {
 			t.Errorf("%v: the sender got %+v, want %+v", c.body, got, c.want)
+		}
+	}
+}
+
+// TestWebhookTypesReadAsCreated: a webhook's types read back as created:
+// [] (every type) rather than null when none were given, and each type
+// once, in the order first given.
+func TestWebhookTypesReadAsCreated(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	for _, c := range []struct {
+		types any
+		want  string
+	}{
+		{nil, `[]`},
+		{[]string{}, `[]`},
+		{[]string{"won", "won", "confirmed", "won"}, `["won","confirmed"]`},
+	} {
+		body := map[string]any{"url": "https://social.example/hooks/types"}
+		if c.types != nil {
+			body["types"] = c.types
+		}
+		created := h.do("POST", "/v1/admin/webhooks", admin, body)
+		h.expect(created, 201, "")
+		id := created.str("id")
+		got := h.do("GET", "/v1/admin/webhooks/"+id, admin, nil)
+		h.expect(got, 200, "")
+		list := h.do("GET", "/v1/admin/webhooks", admin, nil)
+		h.expect(list, 200, "")
+		var listed any
+		for _, w := range list.at("webhooks").([]any) {
+			if w.(map[string]any)["id"] == id {
+				listed = w.(map[string]any)["types"]
+			}
+		}
+		for what, v := range map[string]any{"create": created.at("types"), "get": got.at("types"), "list": listed} {
+			if js, _ := json.Marshal(v); string(js) != c.want {
+				t.Errorf("types %v: %s answered %s, want %s", c.types, what, js, c.want)
+			}
 		}
 	}
 }

@@ -53,7 +53,8 @@ func (s *Store) CreateWebhook(ctx context.Context, w engine.Webhook) error {
 }
 
 func parseWebhook(id string, m map[string]string) engine.Webhook {
-	w := engine.Webhook{ID: id, URL: m["url"], Secret: m["secret"]}
+	// No types is every type: [] in JSON, as when it was created, not null.
+	w := engine.Webhook{ID: id, URL: m["url"], Secret: m["secret"], Types: []engine.EventType{}}
 	if m["types"] != "" {
 		for _, t := range strings.Split(m["types"], ",") {
 			w.Types = append(w.Types, engine.EventType(t))

@@ -428,7 +428,7 @@ type CreateSeriesRequest struct {
 
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
-	// Types No types: all.
+	// Types No types (or empty): all. A type given twice counts once.
 	Types *[]EventType `json:"types,omitempty"`
 
 	// Url An absolute http or https URL.
@@ -792,8 +792,10 @@ type Webhook struct {
 	// Secret The signing secret: only in the answer that created the webhook.
 	Secret *string        `json:"secret,omitempty"`
 	Status *WebhookStatus `json:"status,omitempty"`
-	Types  *[]EventType   `json:"types"`
-	Url    string         `json:"url"`
+
+	// Types The event types delivered, each once; empty: every type.
+	Types []EventType `json:"types"`
+	Url   string      `json:"url"`
 }
 
 // WebhookList defines model for WebhookList.
