@@ -317,8 +317,32 @@ func (s *Server) pageIndex(r *request) error {
 
 type dropPage struct {
 	pageBase
-	Drop  engine.Drop
-	State engine.State
+	Drop      engine.Drop
+	State     engine.State
+	Available int64
+}
+
+// StateText is the state as the page's script words it (app.js
+// stateText), so that the page reads right before the script has run.
+func (p dropPage) StateText() string {
+	if p.Drop.Paused {
+		return "Paused"
+	}
+	switch p.State {
+	case engine.StateScheduled:
+		return "Registration opens soon"
+	case engine.StateRegistrationOpen:
+		return "Registration is open"
+	case engine.StateRegistrationClosed:
+		return "Registration has closed; the sale starts soon"
+	case engine.StateSaleOpen:
+		return "On sale now"
+	case engine.StateSoldOut:
+		return "Sold out"
+	case engine.StateSaleClosed:
+		return "The sale has ended"
+	}
+	return string(p.State)
 }
 
 // pageDrop is one drop's page; its script does the rest through the API.
@@ -329,7 +353,7 @@ func (s *Server) pageDrop(r *request) error {
 	if err != nil {
 		return s.pageError(r, err)
 	}
-	p := dropPage{pageBase: s.newPageBase(r, d.Name), Drop: d}
+	p := dropPage{pageBase: s.newPageBase(r, d.Name), Drop: d, Available: st.Available}
 	p.State = d.State(p.Now, st.Available)
 	return s.renderPage(r, "drop.html", p, "no-store")
 }
@@ -341,7 +365,8 @@ func (s *Server) pageOps(r *request) error {
 }
 
 // dropCalendar is the sale as an iCalendar entry (RFC 5545), with a
-// reminder ten minutes before.
+// reminder ten minutes before, and one an hour before registration closes
+// when it closes well before the sale.
 func (s *Server) dropCalendar(r *request) error {
 	ctx, cancel := r.context()
 	defer cancel()
@@ -368,11 +393,36 @@ func (s *Server) dropCalendar(r *request) error {
 	line("DTSTART", stamp(d.SaleStartsAt))
 	line("DTEND", stamp(end))
 	line("SUMMARY", escapeICS(d.Name+": the sale starts"))
-	line("DESCRIPTION", escapeICS("Be there at "+d.SaleStartsAt.UTC().Format("15:04 MST")+" and press Buy: "+base+"/d/"+d.ID))
-	line("URL", base+"/d/"+d.ID)
+	page := base + "/d/" + d.ID
+	regCloses := d.RegistrationClosesAt.UTC().Format("Mon 2 Jan 15:04 MST")
+	if d.Mode == engine.ModeDraw {
+		// Nothing to press in a draw: what matters is being registered
+		// before the list freezes.
+		line("DESCRIPTION", escapeICS("Register before "+regCloses+" to be in the draw; the winners are drawn at "+
+			d.SaleStartsAt.UTC().Format("15:04 MST")+": "+page))
+	} else {
+		line("DESCRIPTION", escapeICS("Register before "+regCloses+", then be there at "+
+			d.SaleStartsAt.UTC().Format("15:04 MST")+" and press Buy: "+page))
+	}
+	line("URL", page)
+	// The sale's reminder comes after registration has closed when that
+	// closes first, too late for a shopper who has not registered: a
+	// second reminder, an hour before registration closes, when that is
+	// more than ten minutes before the sale.
+	if d.SaleStartsAt.Sub(d.RegistrationClosesAt) > 10*time.Minute {
+		line("BEGIN", "VALARM")
+		line("ACTION", "DISPLAY")
+		line("DESCRIPTION", escapeICS("Registration for "+d.Name+" closes in an hour"))
+		line("TRIGGER;VALUE=DATE-TIME", stamp(d.RegistrationClosesAt.Add(-time.Hour)))
+		line("END", "VALARM")
+	}
 	line("BEGIN", "VALARM")
 	line("ACTION", "DISPLAY")
-	line("DESCRIPTION", escapeICS(d.Name+" starts in 10 minutes"))
+	if d.Mode == engine.ModeDraw {
+		line("DESCRIPTION", escapeICS(d.Name+": the draw is in 10 minutes"))
+	} else {
+		line("DESCRIPTION", escapeICS(d.Name+" starts in 10 minutes"))
+	}
 	line("TRIGGER", "-PT10M")
 	line("END", "VALARM")
 	line("END", "VEVENT")

@@ -76,6 +76,10 @@ func TestShareCard(t *testing.T) {
 		`<meta property="og:image:width" content="1200">`,
 		`href="/d/` + drop + `?ref=` + code + `"`,
 		"Sharing never changes anyone’s odds",
+		"A shopper won in 2.5 seconds in the drop “Tuesday Drop”.",
+		// No next drop yet: the link goes to this one, whose registration
+		// has closed, so it does not promise a registration.
+		">See Tuesday Drop</a>",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("card page lacks %s", want)
@@ -195,6 +199,11 @@ func TestPages(t *testing.T) {
 	if status != 200 || !strings.Contains(page, `data-drop="`+drop+`"`) || !strings.Contains(page, `href="/d/`+drop+`.ics"`) {
 		t.Fatalf("drop page: %d %s", status, page)
 	}
+	// Before its script runs the page reads right: the state in words,
+	// the stock as counted.
+	if !strings.Contains(page, `role="status">Registration is open</p>`) || !strings.Contains(page, `<span id="available">5</span> of 5 left`) {
+		t.Errorf("the drop page before its script:\n%s", page)
+	}
 	// No inline script or style, and nothing from another host.
 	if regexp.MustCompile(`<script>|<style|style="|\son[a-z]+="`).MatchString(page) {
 		t.Fatal("inline script or style on the drop page")
@@ -231,6 +240,24 @@ func TestPages(t *testing.T) {
 		if len(l) > 75 {
 			t.Errorf("calendar line over 75 octets: %q", l)
 		}
+	}
+	if strings.Count(cal, "BEGIN:VALARM") != 1 {
+		t.Errorf("a drop whose registration closes a minute before the sale has %d reminders, want 1", strings.Count(cal, "BEGIN:VALARM"))
+	}
+	// A draw whose registration closes a day before: nothing to press,
+	// and a reminder an hour before registration closes.
+	lucky := h.createDrop(5, 1, map[string]any{"mode": "draw", "name": "Lucky",
+		"registration_opens_at": t0.Add(-48 * time.Hour), "registration_closes_at": t0.Add(-24 * time.Hour)})
+	_, _, ics = h.get("/d/" + lucky + ".ics")
+	unfolded := strings.ReplaceAll(string(ics), "\r\n ", "")
+	for _, want := range []string{"to be in the draw", "TRIGGER;VALUE=DATE-TIME:20261123T090000Z\r\n",
+		"DESCRIPTION:Registration for Lucky closes in an hour\r\n", "DESCRIPTION:Lucky: the draw is in 10 minutes\r\n"} {
+		if !strings.Contains(unfolded, want) {
+			t.Errorf("the draw's calendar lacks %q:\n%s", want, unfolded)
+		}
+	}
+	if strings.Contains(unfolded, "press Buy") {
+		t.Errorf("the draw's calendar says to press Buy:\n%s", unfolded)
 	}
 
 	for _, p := range []string{"/d/nosuchdrop", "/d/no%20such", "/d/nosuchdrop.ics"} {

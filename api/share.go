@@ -88,6 +88,10 @@ type sharePage struct {
 	Image   string
 	Join    string // where a friend registers, with the referral
 	Next    engine.Drop
+	// CanRegister says the next drop's registration has not closed: the
+	// link says "Register for" only then (until the series' next drop
+	// exists, Next is the card's own drop, closed during its sale).
+	CanRegister bool
 }
 
 func (s *Server) shareCard(r *request) error {
@@ -109,6 +113,8 @@ func (s *Server) shareCard(r *request) error {
 		Image:   base + "/s/" + code + ".png",
 		Join:    "/d/" + c.Next.ID + "?ref=" + code,
 		Next:    c.Next,
+
+		CanRegister: s.drops.Now().Before(c.Next.RegistrationClosesAt),
 	}
 	return s.renderPage(r, "share.html", p, cardPageCache)
 }

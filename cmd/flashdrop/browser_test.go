@@ -373,6 +373,9 @@ func TestBrowserFlows(t *testing.T) {
 	if join != "/d/tee-2026-12-01?ref="+url.QueryEscape(code) {
 		t.Fatalf("the card's link: %q", join)
 	}
+	if txt := eval[string](b, card, "document.getElementById('join').textContent"); txt != "Register for Next Tuesday Tee" {
+		t.Errorf("the card's link reads %q", txt)
+	}
 
 	// A friend arrives through the card (her shop signs her in with the
 	// fragment) and registers: one referral for the code.
