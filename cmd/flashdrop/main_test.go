@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
@@ -154,6 +156,25 @@ func TestServeEmbeddedRunsASale(t *testing.T) {
 			t.Errorf("banner lacks %q:\n%s", want, banner)
 		}
 	}
+	// The embedded NATS's address, for `flashdrop events --nats-url` and
+	// `flashdrop load --nats-url`: it answers, with the stream.
+	natsURL := regexp.MustCompile(`This run's NATS: (nats://127\.0\.0\.1:\d+)`).FindStringSubmatch(banner)
+	if natsURL == nil {
+		t.Fatalf("the banner does not say where the embedded NATS is:\n%s", banner)
+	}
+	nc, err := nats.Connect(natsURL[1])
+	if err != nil {
+		t.Fatalf("the banner's NATS %s: %v", natsURL[1], err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the stream on the banner's NATS", func() bool {
+		_, err := js.Stream(context.Background(), "FLASHDROP")
+		return err == nil
+	})
 	base := "http://" + m.Addr
 	// The demo drop is there and open for registration.
 	demo := call(t, "GET", base+"/v1/drops/demo", "", "")

@@ -723,9 +723,11 @@ func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Dro
 `)
 	}
 	if m.Config.NATSURL == "" {
-		fmt.Fprint(w, `  !!  EMBEDDED NATS: events go to an in-process JetStream in a temporary directory,
-  !!  deleted on exit. Use --nats-url in production.
-`)
+		// Its loopback address, so that `flashdrop events` and `flashdrop
+		// load --nats-url` (its I4 check) can follow this run's events.
+		fmt.Fprintf(w, `  !!  EMBEDDED NATS: events go to an in-process JetStream in a temporary directory,
+  !!  deleted on exit. Use --nats-url in production. This run's NATS: %s
+`, m.natsURL)
 	}
 	fmt.Fprintln(w)
 	c := m.Config
