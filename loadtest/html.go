@@ -63,44 +63,33 @@ func svgOf(p *plot.Plot, w, h vg.Length) (template.HTML, error) {
 }
 
 // throughputChart plots the rush's answers per second after T0, one line
-// per outcome of the reserve endpoint, and all requests.
+// per outcome of the reserve endpoint, and all requests: each bucket's
+// count over the time it covers (rateLines), as a step as wide as the
+// bucket.
 func throughputChart(rep *Report) (template.HTML, error) {
+	width, lines := rateLines(rep.throughput())
 	p := plot.New()
 	p.Title.Text = "Rush: answers per second after T0"
 	p.X.Label.Text = "seconds after T0"
-	p.Y.Label.Text = "requests / s"
+	p.Y.Label.Text = fmt.Sprintf("requests / s, in %s buckets", width)
 	p.Legend.Top = true
-	outcomes := map[string]bool{}
-	for _, t := range rep.Timeline {
-		for k := range t.Outcomes {
-			outcomes[k] = true
+	for i, rl := range lines {
+		xys := make(plotter.XYs, 0, len(rl.points)+1)
+		for _, pt := range rl.points {
+			xys = append(xys, plotter.XY{X: pt.x, Y: pt.y})
 		}
-	}
-	keys := sortedKeys(outcomes, func(a, b string) bool { return a < b })
-	series := append([]string{"all requests"}, keys...)
-	for i, name := range series {
-		xys := make(plotter.XYs, 0, len(rep.Timeline)+1)
-		for _, t := range rep.Timeline {
-			v := t.Outcomes[name]
-			if name == "all requests" {
-				v = t.Requests
-			}
-			xys = append(xys, plotter.XY{X: float64(t.Second), Y: float64(v)})
-		}
-		if len(xys) == 0 {
-			continue
-		}
-		if len(xys) == 1 { // a one-second rush still draws a visible line
-			xys = append(xys, plotter.XY{X: xys[0].X + 1, Y: xys[0].Y})
-		}
+		// The last step ends where its bucket's time does.
+		last := rl.points[len(rl.points)-1]
+		xys = append(xys, plotter.XY{X: last.x + last.seconds, Y: last.y})
 		l, err := plotter.NewLine(xys)
 		if err != nil {
 			return "", err
 		}
+		l.StepStyle = plotter.PostStep
 		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1.5)
 		p.Add(l)
-		p.Legend.Add(strings.TrimPrefix(name, "reserve:"), l)
+		p.Legend.Add(strings.TrimPrefix(rl.name, "reserve:"), l)
 	}
 	p.Add(plotter.NewGrid())
 	headroom(p)

@@ -44,12 +44,15 @@ type recorder struct {
 	latency  map[seriesKey]*hdrhistogram.Histogram
 	service  map[seriesKey]*hdrhistogram.Histogram // from the actual send, where latency is from the intended one
 	errors   map[Phase]int64
-	timeline map[int]*second
+	tick     time.Duration           // the rush timeline's resolution
+	timeline map[int]*tickCount      // by tick after T0
 	sendLag  *hdrhistogram.Histogram // rush: actual send - intended send
 	pacerLag *hdrhistogram.Histogram // rush, rate modes: the pacer's own lateness
 }
 
-type second struct {
+// tickCount is what one tick of the rush timeline counted (a tick is 10
+// ms in a burst: see timelineTick).
+type tickCount struct {
 	requests int64
 	errors   int64
 	outcomes map[outcomeKey]int64
@@ -61,10 +64,13 @@ type outcomeKey struct{ endpoint, outcome string }
 
 func (k outcomeKey) String() string { return k.endpoint + ":" + k.outcome }
 
-func newRecorder() *recorder {
+func newRecorder(tick time.Duration) *recorder {
+	if tick <= 0 {
+		tick = minTick
+	}
 	return &recorder{
 		latency: map[seriesKey]*hdrhistogram.Histogram{}, service: map[seriesKey]*hdrhistogram.Histogram{},
-		errors: map[Phase]int64{}, timeline: map[int]*second{}, sendLag: newHist(), pacerLag: newHist(),
+		errors: map[Phase]int64{}, tick: tick, timeline: map[int]*tickCount{}, sendLag: newHist(), pacerLag: newHist(),
 	}
 }
 
@@ -97,14 +103,14 @@ func (r *recorder) record(p Phase, endpoint string, a answer, intended, t0 time.
 		r.errors[p]++
 	}
 	if p == PhaseRush && !t0.IsZero() {
-		sec := int(a.done.Sub(t0) / time.Second)
+		i := int(a.done.Sub(t0) / r.tick)
 		if a.done.Before(t0) {
-			sec = 0
+			i = 0
 		}
-		b := r.timeline[sec]
+		b := r.timeline[i]
 		if b == nil {
-			b = &second{outcomes: map[outcomeKey]int64{}}
-			r.timeline[sec] = b
+			b = &tickCount{outcomes: map[outcomeKey]int64{}}
+			r.timeline[i] = b
 		}
 		b.requests++
 		b.outcomes[outcomeKey{endpoint, a.code}]++
@@ -120,7 +126,7 @@ func (r *recorder) recordPacerLag(d time.Duration) {
 	r.mu.Unlock()
 }
 
-// merge adds o into r.
+// merge adds o into r; both have the same tick.
 func (r *recorder) merge(o *recorder) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -144,7 +150,7 @@ func (r *recorder) merge(o *recorder) {
 	for s, b := range o.timeline {
 		rb := r.timeline[s]
 		if rb == nil {
-			rb = &second{outcomes: map[outcomeKey]int64{}}
+			rb = &tickCount{outcomes: map[outcomeKey]int64{}}
 			r.timeline[s] = rb
 		}
 		rb.requests += b.requests
@@ -160,6 +166,7 @@ func (r *recorder) merge(o *recorder) {
 // metrics is every worker's recorder plus the coordinator's.
 type metrics struct {
 	mu   sync.Mutex
+	tick time.Duration // of every recorder's timeline (0: minTick)
 	recs []*recorder
 }
 
@@ -168,7 +175,7 @@ func (m *metrics) rec(i int) *recorder {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for len(m.recs) <= i {
-		m.recs = append(m.recs, newRecorder())
+		m.recs = append(m.recs, newRecorder(m.tick))
 	}
 	return m.recs[i]
 }
@@ -177,7 +184,7 @@ func (m *metrics) total() *recorder {
 	m.mu.Lock()
 	recs := append([]*recorder(nil), m.recs...)
 	m.mu.Unlock()
-	out := newRecorder()
+	out := newRecorder(m.tick)
 	for _, r := range recs {
 		out.merge(r)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -54,6 +55,7 @@ type Report struct {
 	Phases     []PhaseReport     `json:"phases"`
 	Series     []Series          `json:"series"`
 	Timeline   []TimelineSecond  `json:"timeline"`
+	Throughput Throughput        `json:"throughput"`
 	Generator  GeneratorReport   `json:"generator"`
 	Records    *Records          `json:"records"`
 }
@@ -138,10 +140,13 @@ type Series struct {
 	Service   string  `json:"service_histogram,omitempty"`
 }
 
-// TimelineSecond is one second of the rush after T0: requests by
-// endpoint:outcome.
+// TimelineSecond counts the answers of one second of the rush after T0,
+// by endpoint:outcome. Seconds is the part of that second the rush
+// lasted: 1 but for the last second (0 in reports from before it was
+// recorded). The answers per second are Requests / Seconds.
 type TimelineSecond struct {
 	Second   int              `json:"second"`
+	Seconds  float64          `json:"seconds"`
 	Requests int64            `json:"requests"`
 	Errors   int64            `json:"errors"`
 	Outcomes map[string]int64 `json:"outcomes"`
@@ -224,14 +229,7 @@ func (r *runner) report(stopped Phase) *Report {
 		}
 		rep.Series = append(rep.Series, s)
 	}
-	for _, sec := range sortedKeys(tot.timeline, func(a, b int) bool { return a < b }) {
-		b := tot.timeline[sec]
-		outs := make(map[string]int64, len(b.outcomes))
-		for k, n := range b.outcomes {
-			outs[k.String()] += n
-		}
-		rep.Timeline = append(rep.Timeline, TimelineSecond{Second: sec, Requests: b.requests, Errors: b.errors, Outcomes: outs})
-	}
+	rep.Timeline, rep.Throughput = timelines(tot, r.rush.lastAnswer)
 	rep.Phases = r.phases
 	rep.Rush.Corrected = r.o.Arrival != ArrivalBurst
 	if r.rush.soldOut {
@@ -395,6 +393,8 @@ func Merge(th Thresholds, reps ...*Report) (*Report, error) {
 	seenShard := map[int]bool{}
 	series := map[seriesKey]*[2]*hdrhistogram.Histogram{}
 	timeline := map[int]*TimelineSecond{}
+	var spans []span
+	var widths []time.Duration
 	phases := map[Phase]*PhaseReport{}
 	var recs []*Records
 	sendLag, pacerLag := newHist(), newHist()
@@ -453,10 +453,13 @@ func Merge(th Thresholds, reps ...*Report) (*Report, error) {
 			}
 			ot.Requests += t.Requests
 			ot.Errors += t.Errors
+			ot.Seconds = max(ot.Seconds, t.Seconds)
 			for k, n := range t.Outcomes {
 				ot.Outcomes[k] += n
 			}
 		}
+		sp, w := rep.spans()
+		spans, widths = append(spans, sp...), append(widths, w)
 		// Generators run side by side: a phase lasts as long as its
 		// slowest generator.
 		for _, p := range rep.Phases {
@@ -513,6 +516,7 @@ func Merge(th Thresholds, reps ...*Report) (*Report, error) {
 	out.Generator.SendLag, out.Generator.PacerLag = summarize(sendLag), summarize(pacerLag)
 	out.Generator.SendLagHist, out.Generator.PacerHist = encodeHist(sendLag), encodeHist(pacerLag)
 	out.Rush = rush
+	out.Throughput = bucketize(spans, widths, time.Duration(math.Round(rush.DrainS*1e6))*time.Microsecond)
 	out.Records = mergeRecords(recs)
 	out.Run.Shard, out.Run.Shards = 0, first.Run.Shards
 	if out.Complete {

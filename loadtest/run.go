@@ -122,6 +122,7 @@ func Run(ctx context.Context, o Options, extra ...Option) (*Report, error) {
 	defer c.close()
 	r := &runner{o: o, c: c, clock: o.clock, told: map[string]int{}, waitlisters: map[string]*shopper{}, byUser: map[string]*shopper{}}
 	r.rec.Observed = map[string]Observed{}
+	r.m.tick = timelineTick(o)
 	r.start = r.clock.Now()
 	if err := r.setup(ctx); err != nil {
 		return nil, err

@@ -95,16 +95,20 @@ func (rep *Report) WriteText(w io.Writer) error {
 	_ = tw.Flush()
 
 	if len(rep.Timeline) > 0 {
-		b.WriteString("\nrush timeline (seconds after T0):\n")
+		b.WriteString("\nrush timeline (answers in each second after T0; the last second may be partial):\n")
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "  second\trequests\terrors\toutcomes\t")
+		fmt.Fprintln(tw, "  second\tof it\trequests\treq/s\terrors\toutcomes\t")
 		for _, t := range rep.Timeline {
 			var parts []string
 			for _, k := range sortedKeys(t.Outcomes, func(a, b string) bool { return a < b }) {
 				parts = append(parts, fmt.Sprintf("%s %d", k, t.Outcomes[k]))
 			}
 			sort.Strings(parts)
-			fmt.Fprintf(tw, "  %d\t%d\t%d\t%s\t\n", t.Second, t.Requests, t.Errors, strings.Join(parts, ", "))
+			of, rate := "-", "-"
+			if t.Seconds > 0 {
+				of, rate = fmt.Sprintf("%.3fs", t.Seconds), fmt.Sprintf("%.1f", float64(t.Requests)/t.Seconds)
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%d\t%s\t%d\t%s\t\n", t.Second, of, t.Requests, rate, t.Errors, strings.Join(parts, ", "))
 		}
 		_ = tw.Flush()
 	}
