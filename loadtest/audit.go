@@ -35,7 +35,7 @@ type Check struct {
 	Status     string   `json:"status"`
 	Detail     string   `json:"detail"`
 	Violations int      `json:"violations,omitempty"`
-	Culprits   []string `json:"culprits,omitempty"`
+	Culprits   []string `json:"culprits"`
 }
 
 // AuditReport is the audit's verdict and its checks.

@@ -44,8 +44,8 @@ type Report struct {
 	// phase): Ctrl-C, or an invalid run.
 	Complete  bool     `json:"complete"`
 	StoppedIn Phase    `json:"stopped_in,omitempty"`
-	Invalid   []string `json:"invalid,omitempty"`
-	Notes     []string `json:"notes,omitempty"`
+	Invalid   []string `json:"invalid"`
+	Notes     []string `json:"notes"`
 
 	Run        RunInfo           `json:"run"`
 	Drop       Drop              `json:"drop"`
@@ -358,12 +358,65 @@ func failedCode(code string) bool {
 	return strings.HasPrefix(code, "http_5") || code == "http_429" || code == "http_0"
 }
 
-// WriteJSON writes the report as indented JSON.
+// WriteJSON writes the report as indented JSON. Every list is an array,
+// [] when empty, never null or missing, as the README lists them (jq
+// '.thresholds[]' failed on a run without thresholds).
 func (rep *Report) WriteJSON(w io.Writer) error {
+	rep.arrays()
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // "<=" reads better than "\u003c="
 	return enc.Encode(rep)
+}
+
+// arrays makes every nil list of the report an empty one.
+func (rep *Report) arrays() {
+	orEmpty := func(p *[]string) {
+		if *p == nil {
+			*p = []string{}
+		}
+	}
+	orEmpty(&rep.Invalid)
+	orEmpty(&rep.Notes)
+	orEmpty(&rep.Run.Targets)
+	if rep.Thresholds == nil {
+		rep.Thresholds = []ThresholdResult{}
+	}
+	if rep.Phases == nil {
+		rep.Phases = []PhaseReport{}
+	}
+	if rep.Series == nil {
+		rep.Series = []Series{}
+	}
+	if rep.Timeline == nil {
+		rep.Timeline = []TimelineSecond{}
+	}
+	if rep.Throughput.Buckets == nil {
+		rep.Throughput.Buckets = []Bucket{}
+	}
+	if rep.Audit.Checks == nil {
+		rep.Audit.Checks = []Check{}
+	}
+	for i := range rep.Audit.Checks {
+		orEmpty(&rep.Audit.Checks[i].Culprits)
+	}
+	if rep.Records == nil {
+		rep.Records = &Records{}
+	}
+	r := rep.Records
+	orEmpty(&r.Unregistered)
+	if r.Told == nil {
+		r.Told = []Told{}
+	}
+	if r.Replays == nil {
+		r.Replays = []Replay{}
+	}
+	if r.Events == nil {
+		r.Events = []EventRecord{}
+	}
+	if r.Observed == nil {
+		r.Observed = map[string]Observed{}
+	}
 }
 
 // ReadJSON reads a report written by WriteJSON, refusing another schema.

@@ -274,3 +274,54 @@ func postAdmin(t *testing.T, url, body string) {
 		t.Fatalf("POST %s: %d", url, resp.StatusCode)
 	}
 }
+
+// TestJSONListsAreArrays: every list the README names with [] is a JSON
+// array in the report, [] when empty: never null or missing, so `jq
+// '.thresholds[]'` works on a run without thresholds (it failed on null),
+// as do .invalid[] and .notes[] on a passing run (they were left out).
+func TestJSONListsAreArrays(t *testing.T) {
+	clock := loadtest.NewManualClock(epoch)
+	f := newReproducibleFake(t, clock, nil)
+	for name, rep := range map[string]*loadtest.Report{
+		"a passing run without thresholds": reproducible(t, f, clock, goldenOptions(f.URL)),
+		"an empty report":                  {},
+	} {
+		var js bytes.Buffer
+		if err := rep.WriteJSON(&js); err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(js.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		get := func(path ...string) any {
+			var v any = doc
+			for _, p := range path {
+				m, ok := v.(map[string]any)
+				if !ok {
+					return nil
+				}
+				v = m[p]
+			}
+			return v
+		}
+		for _, path := range [][]string{
+			{"invalid"}, {"notes"}, {"thresholds"}, {"phases"}, {"series"}, {"timeline"}, {"throughput", "buckets"},
+			{"audit", "checks"}, {"run", "targets"},
+			{"records", "unregistered"}, {"records", "told"}, {"records", "replays"}, {"records", "events"},
+		} {
+			if _, ok := get(path...).([]any); !ok {
+				t.Errorf("%s: .%s is %v, want an array", name, strings.Join(path, "."), get(path...))
+			}
+		}
+		checks, _ := get("audit", "checks").([]any)
+		for _, c := range checks {
+			if _, ok := c.(map[string]any)["culprits"].([]any); !ok {
+				t.Errorf("%s: check %v has no culprits array", name, c.(map[string]any)["id"])
+			}
+		}
+		if name == "a passing run without thresholds" && (len(checks) == 0 || rep.ExitCode != 0) {
+			t.Errorf("the run must pass with its checks: exit %d, %d checks", rep.ExitCode, len(checks))
+		}
+	}
+}
