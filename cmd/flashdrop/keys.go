@@ -91,6 +91,17 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer, lookup f
 		return errors.New("keys: a subcommand is required")
 	}
 	sub := args[0]
+	switch sub {
+	case "create", "list", "rotate", "revoke":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stderr, "usage:", synopsis)
+		return flag.ErrHelp
+	default:
+		// Told before any flag is checked: `keys --help` or a typo must not
+		// answer that the admin token is missing.
+		fmt.Fprintln(stderr, "usage:", synopsis)
+		return fmt.Errorf("keys: unknown subcommand %q (create, list, rotate or revoke)", sub)
+	}
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = usageWithEnv(fs, synopsis)
@@ -173,7 +184,11 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer, lookup f
 		if err := c.do(ctx, "POST", "/v1/admin/keys/"+id+"/rotate", map[string]any{"grace_seconds": g}, &k); err != nil {
 			return fmt.Errorf("keys rotate: %w", err)
 		}
-		fmt.Fprintf(stdout, "rotated %s; the old secret is valid until %s\n", k.ID, k.PreviousValidUntil.UTC().Format(time.RFC3339))
+		if k.PreviousValidUntil.IsZero() {
+			fmt.Fprintf(stdout, "rotated %s; the old secret no longer works\n", k.ID)
+		} else {
+			fmt.Fprintf(stdout, "rotated %s; the old secret is valid until %s\n", k.ID, k.PreviousValidUntil.UTC().Format(time.RFC3339))
+		}
 		fmt.Fprintln(stdout, "new secret (shown once, store it now):")
 		fmt.Fprintln(stdout, k.Secret)
 	case "revoke":
@@ -185,8 +200,6 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer, lookup f
 			return fmt.Errorf("keys revoke: %w", err)
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", pos[0])
-	default:
-		return fmt.Errorf("keys: unknown subcommand %q (create, list, rotate, revoke)", sub)
 	}
 	return nil
 }

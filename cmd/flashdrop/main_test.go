@@ -329,6 +329,17 @@ func TestRunUnknownCommand(t *testing.T) {
 	if code := run([]string{"version"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "flashdrop") {
 		t.Fatalf("version: %d %q", code, out.String())
 	}
+	// A subcommand's help, and a mistyped subcommand, are answered before
+	// any flag is checked (keys --help said the admin token was missing).
+	errOut.Reset()
+	if code := run([]string{"keys", "--help"}, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "usage: flashdrop keys create") ||
+		strings.Contains(errOut.String(), "admin-token (or") {
+		t.Fatalf("keys --help: %d %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"keys", "crate"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), `unknown subcommand "crate"`) {
+		t.Fatalf("keys crate: %d %q", code, errOut.String())
+	}
 }
 
 func TestEventsCommandRejectsBadFilters(t *testing.T) {
