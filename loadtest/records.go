@@ -12,6 +12,9 @@ import (
 type Records struct {
 	// Unregistered shoppers never registered; every one must be refused.
 	Unregistered []string `json:"unregistered"`
+	// UnregisteredPressed are those of them who pressed Buy (in a rate
+	// run some never arrive), whom I3 counts as refused.
+	UnregisteredPressed []string `json:"unregistered_pressed"`
 	// Told lists every reservation a client was told about (a 2xx answer,
 	// or a waitlist refill seen in the shopper's view), once per id.
 	Told []Told `json:"told"`
@@ -97,6 +100,7 @@ type EventRecord struct {
 // whatever order they were gathered in.
 func (r *Records) normalize() {
 	sort.Strings(r.Unregistered)
+	sort.Strings(r.UnregisteredPressed)
 	sort.Slice(r.Told, func(i, j int) bool {
 		a, b := r.Told[i], r.Told[j]
 		if a.User != b.User {
@@ -144,6 +148,7 @@ func mergeRecords(rs []*Records) *Records {
 			continue
 		}
 		out.Unregistered = append(out.Unregistered, r.Unregistered...)
+		out.UnregisteredPressed = append(out.UnregisteredPressed, r.UnregisteredPressed...)
 		out.Told = append(out.Told, r.Told...)
 		out.Replays = append(out.Replays, r.Replays...)
 		for id, o := range r.Observed {

@@ -405,6 +405,7 @@ func (rep *Report) arrays() {
 	}
 	r := rep.Records
 	orEmpty(&r.Unregistered)
+	orEmpty(&r.UnregisteredPressed)
 	if r.Told == nil {
 		r.Told = []Told{}
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -323,5 +324,52 @@ func TestJSONListsAreArrays(t *testing.T) {
 		if name == "a passing run without thresholds" && (len(checks) == 0 || rep.ExitCode != 0) {
 			t.Errorf("the run must pass with its checks: exit %d, %d checks", rep.ExitCode, len(checks))
 		}
+	}
+}
+
+// TestI3CountsTheUnregisteredWhoPressed: I3's detail counts the
+// unregistered shoppers who pressed Buy, not every unregistered one. In a
+// rate run whose --duration leaves most buyers out, it said "all 37
+// unregistered shoppers refused" when 6 had pressed.
+func TestI3CountsTheUnregisteredWhoPressed(t *testing.T) {
+	clock := loadtest.NewManualClock(epoch)
+	f := newReproducibleFake(t, clock, nil)
+	o := goldenOptions(f.URL)
+	o.Users, o.Stock, o.Presses = 200, 20, 1
+	o.Arrival, o.Rate, o.Duration = loadtest.ArrivalRate, 100, 500*time.Millisecond
+	_ = o.SetRatio("unregistered-ratio", 0.2)
+	var mu sync.Mutex
+	pressed := map[string]bool{}
+	rep, err := loadtest.Run(context.Background(), o, loadtest.WithClock(clock),
+		loadtest.WithCPUMeter(func() time.Duration { return 0 }), loadtest.WithCores(2),
+		loadtest.WithTrace(func(e loadtest.Exchange) {
+			if e.Endpoint == loadtest.EndpointReserve {
+				mu.Lock()
+				pressed[e.User] = true
+				mu.Unlock()
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreg := rep.Records.Unregistered
+	n := 0
+	for _, u := range unreg {
+		if pressed[u] {
+			n++
+		}
+	}
+	if n == 0 || n == len(unreg) {
+		t.Fatalf("the run must leave some unregistered shoppers out: %d of %d pressed", n, len(unreg))
+	}
+	var i3 *loadtest.Check
+	for i, c := range rep.Audit.Checks {
+		if c.ID == "I3" {
+			i3 = &rep.Audit.Checks[i]
+		}
+	}
+	want := fmt.Sprintf("all %d unregistered shoppers who pressed Buy refused (%d more never pressed)", n, len(unreg)-n)
+	if i3 == nil || i3.Status != loadtest.CheckPass || i3.Detail != want {
+		t.Fatalf("I3: %+v, want passed with %q", i3, want)
 	}
 }

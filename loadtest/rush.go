@@ -177,6 +177,11 @@ func (r *runner) buyer(ctx context.Context, w int, a arrival) {
 	intended := a.at
 	drawUntil := time.Time{}
 	for press := 0; press < r.o.Presses && ctx.Err() == nil; press++ {
+		if press == 0 && s.unregistered {
+			r.mu.Lock()
+			r.rec.UnregisteredPressed = append(r.rec.UnregisteredPressed, s.user)
+			r.mu.Unlock()
+		}
 		key := ""
 		if roll(r.o.Seed, s.idx, 10+press) < r.o.KeyedRatio {
 			key = fmt.Sprintf("load-%s-%d-%d", r.runKey, s.idx, press)
