@@ -82,6 +82,14 @@ func TestAPIKeysScopesRotationRevocation(t *testing.T) {
 	}
 	h.expect(h.do("GET", "/v1/admin/drops", read, nil), 200, "")
 	h.expect(h.do("GET", "/v1/admin/drops", read2, nil), 200, "")
+	// Rotating again within that grace would end it early (a key keeps
+	// one old secret): refused, saying until when the old one works.
+	again := h.do("POST", "/v1/admin/keys/"+readID+"/rotate", admin, map[string]any{"grace_seconds": 60})
+	h.expect(again, 409, "rotation_pending")
+	if !strings.Contains(again.str("detail"), "works until "+rot.str("previous_valid_until")) {
+		t.Errorf("the refusal does not say until when: %s", again.raw)
+	}
+	h.expect(h.do("GET", "/v1/admin/drops", read, nil), 200, "")
 	h.clock.Advance(61 * time.Second)
 	h.expect(h.do("GET", "/v1/admin/drops", read, nil), 401, "unauthorized")
 	h.expect(h.do("GET", "/v1/admin/drops", read2, nil), 200, "")

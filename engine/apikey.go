@@ -211,7 +211,8 @@ func (s *Keys) Keys(ctx context.Context) ([]APIKey, error) {
 // RotateKey gives key id a new secret; the old one stays valid for grace
 // (DefaultKeyGrace when 0, at most MaxKeyGrace; negative: not at all). The
 // holder must hold every scope of the key, or rotating would hand it a
-// secret with more power than its own.
+// secret with more power than its own. While an earlier rotation's grace
+// runs, only a rotation with no grace is allowed (ErrRotationPending).
 func (s *Keys) RotateKey(ctx context.Context, id string, grace time.Duration, holder []string) (NewAPIKey, error) {
 	if grace > MaxKeyGrace {
 		return NewAPIKey{}, invalid("grace_seconds", "must be at most %d", int(MaxKeyGrace/time.Second))
@@ -229,8 +230,17 @@ func (s *Keys) RotateKey(ctx context.Context, id string, grace time.Duration, ho
 	if err := CanGrant(holder, k.Scopes); err != nil {
 		return NewAPIKey{}, err
 	}
-	secret, hash := mintSecret(id)
 	now := s.clock.Now().UTC().Truncate(time.Millisecond)
+	if grace > 0 && len(k.PreviousHash) > 0 && now.Before(k.PreviousValidUntil) {
+		// The secret rotated out last time was promised until then, and
+		// its holders may still be moving to the current one; a second
+		// rotation would drop it now. A rotation with no grace (a leaked
+		// secret) ends every old secret at once, as asked.
+		return NewAPIKey{}, &DetailError{Err: ErrRotationPending, Detail: "the secret this key had before its last rotation works until " +
+			k.PreviousValidUntil.UTC().Format(time.RFC3339) + ", as that rotation promised; rotating again now would end it early. " +
+			"Rotate after that time, or with no grace (grace_seconds -1) to end every old secret now"}
+	}
+	secret, hash := mintSecret(id)
 	k, err = s.store.RotateAPIKey(ctx, id, hash, now, now.Add(grace))
 	if err != nil {
 		return NewAPIKey{}, err

@@ -57,6 +57,11 @@ var (
 	// ErrConfirmed means the reservation is already a sale and cannot be
 	// cancelled (a confirmed unit never returns, I7).
 	ErrConfirmed = errors.New("engine: reservation already confirmed")
+
+	// ErrRotationPending means an API key's previous secret is still in
+	// the grace its rotation promised: a key keeps one previous secret, so
+	// rotating again with a grace would end that promise early.
+	ErrRotationPending = errors.New("engine: the key's previous secret is still in its grace")
 )
 
 // ErrShopConfirms means a shopper tried to confirm her own hold on a drop

@@ -205,6 +205,7 @@ const (
 	ProblemCodeRegistrationClosed  ProblemCode = "registration_closed"
 	ProblemCodeRegistrationNotOpen ProblemCode = "registration_not_open"
 	ProblemCodeReplayRunning       ProblemCode = "replay_running"
+	ProblemCodeRotationPending     ProblemCode = "rotation_pending"
 	ProblemCodeSaleClosed          ProblemCode = "sale_closed"
 	ProblemCodeSaleNotOpen         ProblemCode = "sale_not_open"
 	ProblemCodeSalePaused          ProblemCode = "sale_paused"
@@ -246,6 +247,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeRegistrationNotOpen:
 		return true
 	case ProblemCodeReplayRunning:
+		return true
+	case ProblemCodeRotationPending:
 		return true
 	case ProblemCodeSaleClosed:
 		return true
@@ -1113,6 +1116,30 @@ type Problem409RegistrationNotOpenRegistrationClosed struct {
 
 // Problem409ReplayRunning defines model for Problem409ReplayRunning.
 type Problem409ReplayRunning struct {
+	Code   interface{} `json:"code"`
+	Detail *string     `json:"detail,omitempty"`
+
+	// Field On `invalid`: the offending key, or `body`.
+	Field *string `json:"field,omitempty"`
+
+	// Fields On `drop_exists`: what differs.
+	Fields   *[]string `json:"fields,omitempty"`
+	Instance *string   `json:"instance,omitempty"`
+
+	// RequestId Repeats the `X-Request-Id` header.
+	RequestId *string `json:"request_id,omitempty"`
+	Status    int     `json:"status"`
+	Title     string  `json:"title"`
+
+	// Type `urn:flashdrop:problem:<code>`.
+	Type string `json:"type"`
+
+	// WaitlistPosition On `sold_out` for a shopper on the waitlist.
+	WaitlistPosition *int64 `json:"waitlist_position,omitempty"`
+}
+
+// Problem409RotationPending defines model for Problem409RotationPending.
+type Problem409RotationPending struct {
 	Code   interface{} `json:"code"`
 	Detail *string     `json:"detail,omitempty"`
 
@@ -10014,6 +10041,11 @@ type RotateKeyResponse408Headers struct {
 	XRequestId *string
 }
 
+// RotateKeyResponse409Headers the declared response headers of an HTTP 409 response for RotateKey
+type RotateKeyResponse409Headers struct {
+	XRequestId *string
+}
+
 // RotateKeyResponse413Headers the declared response headers of an HTTP 413 response for RotateKey
 type RotateKeyResponse413Headers struct {
 	XRequestId *string
@@ -10061,6 +10093,8 @@ type RotateKeyResponse struct {
 	ApplicationproblemJSON404 *Problem404NotFound
 	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
 	ApplicationproblemJSON408 *Problem408Invalid
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem409RotationPending
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *Problem413Invalid
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -10085,6 +10119,8 @@ type RotateKeyResponse struct {
 	Headers404 *RotateKeyResponse404Headers
 	// Headers408 the parsed response headers for an HTTP 408 response
 	Headers408 *RotateKeyResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RotateKeyResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *RotateKeyResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -10127,6 +10163,11 @@ func (r RotateKeyResponse) GetApplicationproblemJSON404() *Problem404NotFound {
 // GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
 func (r RotateKeyResponse) GetApplicationproblemJSON408() *Problem408Invalid {
 	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RotateKeyResponse) GetApplicationproblemJSON409() *Problem409RotationPending {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -20203,6 +20244,13 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 		}
 		response.ApplicationproblemJSON408 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem409RotationPending
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Problem413Invalid
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20329,6 +20377,16 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 			headers.XRequestId = &value
 		}
 		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers RotateKeyResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers RotateKeyResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
