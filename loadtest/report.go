@@ -435,8 +435,27 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 // Merge combines the reports of several generators that rehearsed one
 // drop (--shard i/n) into the report one big run would have printed:
 // histograms and timelines are summed exactly, phases take the longest
-// generator's time, and the audit runs once on the merged records.
+// generator's time, and the audit runs once on the merged records. A
+// merge that lacks some of the run's shards is invalid (MergeWith can
+// allow it).
 func Merge(th Thresholds, reps ...*Report) (*Report, error) {
+	return MergeWith(MergeOptions{Thresholds: th}, reps...)
+}
+
+// MergeOptions are MergeWith's.
+type MergeOptions struct {
+	// Thresholds judge the merged rush.
+	Thresholds Thresholds
+	// AllowPartial lets a merge that lacks some of the run's shards pass
+	// on those it has, with a note and the audit partial. Without it such
+	// a merge is invalid (exit 3): a CI gate went green with a shard's
+	// report missing.
+	AllowPartial bool
+}
+
+// MergeWith is Merge with options.
+func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
+	th := o.Thresholds
 	if len(reps) == 0 {
 		return nil, errors.New("no reports to merge")
 	}
@@ -551,7 +570,18 @@ func Merge(th Thresholds, reps ...*Report) (*Report, error) {
 		recs = append(recs, rep.Records)
 	}
 	if first.Run.Merged == 0 && len(seenShard) != first.Run.Shards {
-		out.Notes = append(out.Notes, fmt.Sprintf("only %d of %d shards merged", len(seenShard), first.Run.Shards))
+		var missing []string
+		for i := range first.Run.Shards {
+			if !seenShard[i] {
+				missing = append(missing, fmt.Sprintf("%d/%d", i, first.Run.Shards))
+			}
+		}
+		what := fmt.Sprintf("only %d of %d shards merged (missing %s)", len(seenShard), first.Run.Shards, strings.Join(missing, ", "))
+		if o.AllowPartial {
+			out.Notes = append(out.Notes, what+": the numbers and the audit cover those given (--allow-partial)")
+		} else {
+			out.Invalid = append(out.Invalid, "incomplete merge: "+what+"; merge every shard's report, or pass --allow-partial to judge these alone")
+		}
 	}
 	for _, k := range sortedKeys(series, seriesLess) {
 		hs := series[k]

@@ -338,7 +338,7 @@ func (c *loadCmd) Run(ctx context.Context, args []string) int {
 	fs.Usage = func() {
 		fmt.Fprint(c.Stderr, `usage: flashdrop load --target URL --admin-token T --jwt-secret S [flags]
        flashdrop load --embedded [flags]
-       flashdrop load report a.json b.json … [--report text|json|html] [--out FILE]
+       flashdrop load report a.json b.json … [--allow-partial] [--report text|json|html] [--out FILE]
 
 Rehearses release day: creates a drop (or uses --drop), registers the shoppers,
 waits for T0 on the server's clock, sends the rush, checks out, follows the
@@ -496,8 +496,16 @@ func (c *loadCmd) report(args []string) int {
 	fs.DurationVar(&th.MaxP99, "max-p99", 0, "exit 1 if the merged rush's reserve p99 is above this")
 	fs.Float64Var(&th.MinRPS, "min-rps", 0, "exit 1 if the merged rush's requests per second are below this")
 	maxErr := fs.String("max-error-rate", "", "exit 1 if the merged rush's error rate is above this fraction")
+	allowPartial := fs.Bool("allow-partial", false, "judge a merge that lacks some of the run's shards on those given (default: such a merge is incomplete, exit 3)")
 	fs.Usage = func() {
-		fmt.Fprint(c.Stderr, "usage: flashdrop load report a.json b.json … [flags]\n\nMerges the JSON reports of the generators of one run (--shard i/n) and audits the merged records.\n\n")
+		fmt.Fprint(c.Stderr, `usage: flashdrop load report a.json b.json … [flags]
+
+Merges the JSON reports of the generators of one run (--shard i/n) and audits
+the merged records. Exit codes as flashdrop load's: 0 pass, 1 threshold crossed,
+2 audit failed, 3 invalid (a shard's report missing, without --allow-partial;
+a shard's run invalid; a report could not be written).
+
+`)
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after the files.
@@ -549,7 +557,7 @@ func (c *loadCmd) report(args []string) int {
 		}
 		reps = append(reps, rep)
 	}
-	merged, err := loadtest.Merge(th, reps...)
+	merged, err := loadtest.MergeWith(loadtest.MergeOptions{Thresholds: th, AllowPartial: *allowPartial}, reps...)
 	if err != nil {
 		fmt.Fprintf(c.Stderr, "flashdrop load report: %v\n", err)
 		return loadtest.ExitInvalid

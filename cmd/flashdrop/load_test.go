@@ -553,7 +553,9 @@ func TestLoadEmbeddedDemo(t *testing.T) {
 
 // TestLoadReportMergesShards: two generators (--shard 0/2 and 1/2) against
 // one existing drop; `flashdrop load report` merges their JSON reports and
-// audits the merged records, which pass.
+// audits the merged records, which pass. A merge of one of the two is
+// incomplete, exit 3 (it passed, exit 0, with only a note), unless
+// --allow-partial.
 func TestLoadReportMergesShards(t *testing.T) {
 	f := startFakeServer(t, fakeserver.Faults{})
 	now := f.clock.Now().UTC()
@@ -585,6 +587,20 @@ func TestLoadReportMergesShards(t *testing.T) {
 	}
 	if !strings.Contains(text, "outcomes: sold_out") && !strings.Contains(text, "won 10") {
 		t.Fatalf("merged outcomes:\n%s", text)
+	}
+	for _, args := range [][]string{
+		{"report", filepath.Join(dir, "s1.json")},
+		{"report", filepath.Join(dir, "s1.json"), "--allow-partial"},
+	} {
+		partial := len(args) == 3
+		code, text, stderr := runLoad(t, context.Background(), args)
+		switch {
+		case !partial && (code != loadtest.ExitInvalid || !strings.Contains(text, "INVALID RUN") ||
+			!strings.Contains(text, "invalid: incomplete merge: only 1 of 2 shards merged (missing 0/2)") || !strings.Contains(text, "--allow-partial")):
+			t.Errorf("a merge lacking shard 0/2: exit %d, want %d\n%s\n%s", code, loadtest.ExitInvalid, text, stderr)
+		case partial && (code != 0 || !strings.Contains(text, "audit: PARTIAL") || !strings.Contains(text, "note: only 1 of 2 shards merged (missing 0/2)")):
+			t.Errorf("a merge lacking shard 0/2 with --allow-partial: exit %d, want 0\n%s\n%s", code, text, stderr)
+		}
 	}
 	// Its --out is checked before the reports are read and merged, and a
 	// report that fails to write does not cost the others.
