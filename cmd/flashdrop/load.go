@@ -35,6 +35,10 @@ type loadCmd struct {
 	Serve *Main
 }
 
+// embeddedHold is --embedded's default --hold: a demo's holds expire
+// within seconds (a created drop's default is loadtest's, 5 s).
+const embeddedHold = 3 * time.Second
+
 type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
@@ -300,7 +304,7 @@ func (c *loadCmd) Run(ctx context.Context, args []string) int {
 	fs.IntVar(&o.Users, "users", 0, "shoppers (default 1000, or the tokens file's count)")
 	fs.Int64Var(&o.Stock, "stock", 0, "units of the created drop (default users/10)")
 	fs.Int64Var(&o.PerUserLimit, "per-user-limit", 0, "per-shopper limit of the created drop (default 1)")
-	hold := fs.Duration("hold", 0, "hold (checkout window) of the created drop, whole seconds (default 5s)")
+	hold := fs.Duration("hold", 0, fmt.Sprintf("hold (checkout window) of the created drop, whole seconds (default 5s; %s with --embedded)", embeddedHold))
 	fs.StringVar(&o.Mode, "mode", "", "mode of the created drop: fcfs or draw (default fcfs)")
 	fs.StringVar(&o.DropID, "drop", "", "rehearse against this existing drop instead of creating one")
 	fs.DurationVar(&o.Lead, "lead", 0, "time from creating the drop to its sale (default 3s + 1ms per shopper)")
@@ -342,8 +346,13 @@ func (c *loadCmd) Run(ctx context.Context, args []string) int {
 
 Rehearses release day: creates a drop (or uses --drop), registers the shoppers,
 waits for T0 on the server's clock, sends the rush, checks out, follows the
-waitlist refills, and audits SPEC §3. Exit codes: 0 pass, 1 threshold crossed,
-2 audit failed, 3 invalid run (bad flag, unreachable target, generator saturated).
+waitlist refills, and audits SPEC §3.
+
+Exit codes: 0 pass; 1 threshold crossed; 2 audit failed (wins over the others);
+3 invalid run: a bad flag (refused before any request), an unreachable target or
+one that stopped answering, the generator saturated, nobody could buy (every
+press refused: the drop paused or not open, no win), interrupted, or a report
+could not be written.
 
 flags (--target, --admin-token, --jwt-*, --tokens-file and --nats-url also read FLASHDROP_<NAME>):
 `)
@@ -451,7 +460,7 @@ flags (--target, --admin-token, --jwt-*, --tokens-file and --nats-url also read 
 		// A quick demo: holds expire within seconds and the sweeper
 		// releases them promptly.
 		if o.HoldSeconds == 0 {
-			o.HoldSeconds = 3
+			o.HoldSeconds = int64(embeddedHold / time.Second)
 		}
 		m := NewMain(io.Discard, c.Stderr)
 		m.Lookup = func(string) (string, bool) { return "", false }

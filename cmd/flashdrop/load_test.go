@@ -371,6 +371,31 @@ func TestLoadMaxP99CrossedExitsOne(t *testing.T) {
 	}
 }
 
+// TestLoadHelpSaysWhatHappens: --help gives --hold's default with and
+// without --embedded (it said 5s, and --embedded used 3s), and every cause
+// of exit 3, a report that could not be written and a rush in which nobody
+// could buy among them; load report's --help gives --allow-partial.
+func TestLoadHelpSaysWhatHappens(t *testing.T) {
+	code, out, help := runLoad(t, context.Background(), []string{"--help"})
+	if code != 0 || out != "" {
+		t.Fatalf("--help: exit %d, stdout %q", code, out)
+	}
+	flat := strings.Join(strings.Fields(help), " ")
+	for _, want := range []string{
+		"whole seconds (default 5s; 3s with --embedded)",
+		"3 invalid run: a bad flag (refused before any request)", "an unreachable target or one that stopped answering",
+		"the generator saturated", "nobody could buy (every press refused", "interrupted", "a report could not be written",
+	} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("--help lacks %q:\n%s", want, help)
+		}
+	}
+	_, _, help = runLoad(t, context.Background(), []string{"report", "--help"})
+	if flat := strings.Join(strings.Fields(help), " "); !strings.Contains(flat, "-allow-partial") || !strings.Contains(flat, "a shard's report missing, without --allow-partial") {
+		t.Errorf("load report --help:\n%s", help)
+	}
+}
+
 // TestLoadBadFlagsExitThreeBeforeAnyRequest: a bad flag exits 3 with a
 // clear message, and nothing reaches the target.
 func TestLoadBadFlagsExitThreeBeforeAnyRequest(t *testing.T) {
