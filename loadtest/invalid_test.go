@@ -187,3 +187,56 @@ func TestRefillGivesUpOnADeadTarget(t *testing.T) {
 		t.Fatalf("stopped in %q, exit %d, %d unanswered refill requests in %.1fs\n%s", rep.StoppedIn, rep.ExitCode, unanswered, refill, text)
 	}
 }
+
+// TestRefusedCredentialIsNamed: a 401 says which credential to check,
+// not only "HTTP 401 unauthorized": --admin-token when the drop is
+// created or read, --jwt-secret (or --tokens-file) when the shoppers
+// register.
+func TestRefusedCredentialIsNamed(t *testing.T) {
+	now := time.Now()
+	f, hook := startTimedFake(t, fakeserver.Options{})
+	existingDrop(t, f, "creds", now)
+	wrongAdmin := func(o *loadtest.Options) { o.AdminToken = "not-the-admin-token-0123456789" }
+	for _, tc := range []struct {
+		name string
+		set  func(*loadtest.Options)
+		want string
+	}{
+		{"creating the drop", wrongAdmin, "creating drop "},
+		{"reading the drop", func(o *loadtest.Options) {
+			wrongAdmin(o)
+			o.DropID, o.Stock, o.HoldSeconds = "creds", 0, 0
+		}, "reading drop creds: "},
+		{"registering, tokens signed", func(o *loadtest.Options) { o.JWTSecret = []byte("not-the-secret-of-the-target-0123") },
+			"registrations failed (first: "},
+		{"registering, tokens from a file", func(o *loadtest.Options) {
+			o.Users, o.JWTSecret = 2, nil
+			o.Tokens = []loadtest.UserToken{{User: "u1", Token: "not.a.token"}, {User: "u2", Token: "not.a.token"}}
+		}, "registrations failed (first: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := baseOptions(f.URL)
+			tc.set(&o)
+			rep, err := loadtest.Run(context.Background(), o, hook)
+			msg := ""
+			switch {
+			case err != nil:
+				msg = err.Error()
+			case rep.ExitCode == loadtest.ExitInvalid:
+				msg = strings.Join(rep.Invalid, "; ")
+			default:
+				t.Fatalf("the run was not refused: exit %d", rep.ExitCode)
+			}
+			check := "check --admin-token"
+			if strings.HasPrefix(tc.name, "registering") {
+				check = "check --jwt-secret"
+				if o.Tokens != nil {
+					check = "check the tokens of --tokens-file"
+				}
+			}
+			if !strings.Contains(msg, tc.want) || !strings.Contains(msg, "HTTP 401 unauthorized") || !strings.Contains(msg, check) {
+				t.Errorf("got %q, want %q … HTTP 401 unauthorized … %q", msg, tc.want, check)
+			}
+		})
+	}
+}

@@ -240,7 +240,7 @@ func (r *runner) setup(ctx context.Context) error {
 		rec.record(PhaseSetup, EndpointCreateDrop, a, time.Time{}, time.Time{})
 		// 201 created; 200 is the same drop again (a retried create).
 		if a.status != 201 && a.status != 200 {
-			return invalidf("creating drop %s: %s", id, describe(a))
+			return invalidf("creating drop %s: %s%s", id, describe(a), r.credentialHint(a, true))
 		}
 		if err := decodeLenient(a.body, &r.drop); err != nil || r.drop.ID != id {
 			return invalidf("creating drop %s: unreadable answer", id)
@@ -256,7 +256,7 @@ func (r *runner) setup(ctx context.Context) error {
 		a := r.c.do(0, "GET", "/v1/admin/drops/"+r.o.DropID, r.o.AdminToken, nil, "")
 		rec.record(PhaseSetup, EndpointGetDrop, a, time.Time{}, time.Time{})
 		if a.status != 200 {
-			return invalidf("reading drop %s: %s", r.o.DropID, describe(a))
+			return invalidf("reading drop %s: %s%s", r.o.DropID, describe(a), r.credentialHint(a, true))
 		}
 		if err := decodeLenient(a.body, &r.drop); err != nil || r.drop.ID != r.o.DropID {
 			return invalidf("reading drop %s: unreadable answer", r.o.DropID)
@@ -344,6 +344,26 @@ func describe(a answer) string {
 	return s
 }
 
+// credentialHint says which credential to check when the target refused
+// one (401, or 403 on an admin route), as "; …" to append to the answer:
+// the admin token on the shop's routes, the shoppers' tokens on theirs.
+// A bare "HTTP 401 unauthorized" said neither.
+func (r *runner) credentialHint(a answer, admin bool) string {
+	switch {
+	case a.err != nil:
+		return ""
+	case admin && a.status == 401:
+		return "; the target refused the admin token: check --admin-token (FLASHDROP_ADMIN_TOKEN), the target's admin token or an API key's secret"
+	case admin && a.status == 403:
+		return "; the admin token may not do this: check that --admin-token is the target's admin token, or an API key with this route's scope"
+	case a.status != 401:
+		return ""
+	case len(r.o.Tokens) > 0:
+		return "; the target refused the shopper tokens: check the tokens of --tokens-file (signed with the target's secret, not expired)"
+	}
+	return "; the target refused the shopper tokens: check --jwt-secret (FLASHDROP_JWT_SECRET, the target's), and --jwt-issuer and --jwt-audience if the target checks them"
+}
+
 // each runs fn(worker, i) for i in [0, n) over the connections, and stops
 // early when ctx ends. Workers are numbered from 1 (0 is the coordinator).
 func (r *runner) each(ctx context.Context, n int, b *bar, fn func(w, i int)) error {
@@ -429,7 +449,7 @@ func (r *runner) register(ctx context.Context) error {
 	b := newBar(r.o.Progress, len(todo), "register")
 	defer b.finish()
 	var failed, closed atomic.Int64
-	var firstErr atomic.Value
+	var firstErr, refused atomic.Value
 	err := r.each(ctx, len(todo), b, func(w, i int) {
 		s := todo[i]
 		a := r.call(ctx, w, PhaseRegister, EndpointRegister, "POST", "/v1/drops/"+r.drop.ID+"/registrations", s.token, []byte("{}"), "", time.Time{})
@@ -438,6 +458,9 @@ func (r *runner) register(ctx context.Context) error {
 			firstErr.CompareAndSwap(nil, s.user+": "+describe(a))
 			if a.code == "registration_closed" {
 				closed.Add(1)
+			}
+			if h := r.credentialHint(a, false); h != "" {
+				refused.CompareAndSwap(nil, h)
 			}
 		}
 	})
@@ -448,6 +471,9 @@ func (r *runner) register(ctx context.Context) error {
 	r.logf("registered %d of %d shoppers in %s", len(todo)-int(failed.Load()), len(todo), r.since(begin))
 	if n := failed.Load(); n > 0 {
 		msg := fmt.Sprintf("%d of %d registrations failed (first: %v)", n, len(todo), firstErr.Load())
+		if h, ok := refused.Load().(string); ok {
+			msg += h
+		}
 		if closed.Load() > 0 && r.created {
 			msg += "; registration closed before every shopper registered: give a longer --lead"
 		} else if closed.Load() > 0 {
