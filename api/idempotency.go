@@ -164,7 +164,8 @@ func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 // success, or a refusal a retry would get again (400 invalid, 404, 409
 // conflicts with what exists, 422). A temporary refusal is not kept, or
 // the key would answer it for 24 h after its cause has passed: 409
-// replay_running (the README promises a retry once the replay ends), 429,
+// replay_running (the README promises a retry once the replay ends), 409
+// rotation_pending (a retry after the named time rotates), 429,
 // and every other status, which the key releases so that a retry runs the
 // request again (a 5xx's outcome may be unknown too). Releasing is always
 // safe for these: none of them changed anything.
@@ -173,7 +174,7 @@ func finalAnswer(status int, err error) bool {
 	case status >= 200 && status < 300:
 		return true
 	case status == fasthttp.StatusConflict:
-		return !errors.Is(err, engine.ErrReplayRunning)
+		return !errors.Is(err, engine.ErrReplayRunning) && !errors.Is(err, engine.ErrRotationPending)
 	case status == fasthttp.StatusBadRequest, status == fasthttp.StatusNotFound,
 		status == fasthttp.StatusUnprocessableEntity:
 		return true

@@ -84,7 +84,7 @@ func TestAPIKeysScopesRotationRevocation(t *testing.T) {
 	h.expect(h.do("GET", "/v1/admin/drops", read2, nil), 200, "")
 	// Rotating again within that grace would end it early (a key keeps
 	// one old secret): refused, saying until when the old one works.
-	again := h.do("POST", "/v1/admin/keys/"+readID+"/rotate", admin, map[string]any{"grace_seconds": 60})
+	again := h.do("POST", "/v1/admin/keys/"+readID+"/rotate", admin, map[string]any{"grace_seconds": 60}, "Idempotency-Key", "rotate-twice")
 	h.expect(again, 409, "rotation_pending")
 	if !strings.Contains(again.str("detail"), "works until "+rot.str("previous_valid_until")) {
 		t.Errorf("the refusal does not say until when: %s", again.raw)
@@ -93,9 +93,19 @@ func TestAPIKeysScopesRotationRevocation(t *testing.T) {
 	h.clock.Advance(61 * time.Second)
 	h.expect(h.do("GET", "/v1/admin/drops", read, nil), 401, "unauthorized")
 	h.expect(h.do("GET", "/v1/admin/drops", read2, nil), 200, "")
-	// Without grace the old secret stops at once.
+	// The refusal was temporary: the same Idempotency-Key after the grace
+	// rotates, instead of replaying the 409 for a day.
+	retried := h.do("POST", "/v1/admin/keys/"+readID+"/rotate", admin, map[string]any{"grace_seconds": 60}, "Idempotency-Key", "rotate-twice")
+	h.expect(retried, 200, "")
+	read2 = retried.str("secret")
+	h.clock.Advance(61 * time.Second)
+	// Without grace the old secret stops at once, and the answer names no
+	// time it would work until.
 	rot = h.do("POST", "/v1/admin/keys/"+readID+"/rotate", admin, map[string]any{"grace_seconds": -1})
 	h.expect(rot, 200, "")
+	if strings.Contains(string(rot.raw), "previous_valid_until") {
+		t.Errorf("a rotation with no grace names a previous secret's time: %s", rot.raw)
+	}
 	h.expect(h.do("GET", "/v1/admin/drops", read2, nil), 401, "unauthorized")
 	read3 := rot.str("secret")
 

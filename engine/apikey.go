@@ -90,7 +90,10 @@ type APIKeyStore interface {
 	APIKey(ctx context.Context, id string) (APIKey, error)
 	APIKeys(ctx context.Context) ([]APIKey, error)
 	// RotateAPIKey replaces the key's hash with hash, keeps the old one as
-	// the previous hash valid until prevUntil, and returns the new key.
+	// the previous hash valid until prevUntil, and returns the new key. With
+	// prevUntil after at it refuses (*RotationPendingError) while an earlier
+	// previous hash is still valid at at, checked in the same atomic step;
+	// with prevUntil equal to at no previous hash is kept.
 	RotateAPIKey(ctx context.Context, id string, hash []byte, at, prevUntil time.Time) (APIKey, error)
 	DeleteAPIKey(ctx context.Context, id string) error
 	TouchAPIKey(ctx context.Context, id string, at time.Time) error
@@ -231,17 +234,20 @@ func (s *Keys) RotateKey(ctx context.Context, id string, grace time.Duration, ho
 		return NewAPIKey{}, err
 	}
 	now := s.clock.Now().UTC().Truncate(time.Millisecond)
-	if grace > 0 && len(k.PreviousHash) > 0 && now.Before(k.PreviousValidUntil) {
-		// The secret rotated out last time was promised until then, and
-		// its holders may still be moving to the current one; a second
-		// rotation would drop it now. A rotation with no grace (a leaked
-		// secret) ends every old secret at once, as asked.
-		return NewAPIKey{}, &DetailError{Err: ErrRotationPending, Detail: "the secret this key had before its last rotation works until " +
-			k.PreviousValidUntil.UTC().Format(time.RFC3339) + ", as that rotation promised; rotating again now would end it early. " +
-			"Rotate after that time, or with no grace (grace_seconds -1) to end every old secret now"}
-	}
 	secret, hash := mintSecret(id)
 	k, err = s.store.RotateAPIKey(ctx, id, hash, now, now.Add(grace))
+	var pending *RotationPendingError
+	if errors.As(err, &pending) {
+		// The secret rotated out last time was promised until then, and
+		// its holders may still be moving to the current one; a second
+		// rotation would drop it now. The store checks this in the same
+		// step as the rotation, so two rotations at once cannot both pass.
+		// A rotation with no grace (a leaked secret) ends every old secret
+		// at once, as asked.
+		return NewAPIKey{}, &DetailError{Err: ErrRotationPending, Detail: "the secret this key had before its last rotation works until " +
+			pending.Until.UTC().Format(time.RFC3339) + ", as that rotation promised; rotating again now would end it early. " +
+			"Rotate after that time, or with no grace (grace_seconds -1) to end every old secret now"}
+	}
 	if err != nil {
 		return NewAPIKey{}, err
 	}

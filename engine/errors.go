@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors for the closed set of outcomes a caller must tell apart.
@@ -79,6 +80,15 @@ type DetailError struct {
 
 func (e *DetailError) Error() string { return e.Err.Error() + ": " + e.Detail }
 func (e *DetailError) Unwrap() error { return e.Err }
+
+// RotationPendingError is ErrRotationPending from a store, with the end of
+// the grace that refused the rotation.
+type RotationPendingError struct{ Until time.Time }
+
+func (e *RotationPendingError) Error() string {
+	return ErrRotationPending.Error() + " until " + e.Until.UTC().Format(time.RFC3339)
+}
+func (e *RotationPendingError) Unwrap() error { return ErrRotationPending }
 
 // DropConflictError is ErrDropExists for a create whose configuration
 // differs from the stored drop's; Fields names what differs (API names).

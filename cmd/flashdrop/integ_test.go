@@ -70,6 +70,9 @@ func TestKeysCommand(t *testing.T) {
 	if got == nil || got[1] == secret || got[2] != id {
 		t.Fatalf("rotate printed no new secret:\n%s", out)
 	}
+	if !strings.Contains(out, "the old secret no longer works") {
+		t.Fatalf("a rotation with no grace does not say the old secret ended:\n%s", out)
+	}
 	if r := call(t, "GET", base+"/v1/admin/drops", secret, ""); r.status != 401 {
 		t.Fatalf("old secret after a rotation without grace: %d", r.status)
 	}

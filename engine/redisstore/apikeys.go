@@ -82,27 +82,48 @@ func (s *Store) APIKeys(ctx context.Context) ([]engine.APIKey, error) {
 	return out, nil
 }
 
-// rotateAPIKeyScript moves the current hash to prev_hash and sets a new one.
+// rotateAPIKeyScript moves the current hash to prev_hash and sets a new one,
+// in one step with the check that the previous rotation's grace is over, so
+// two rotations at once cannot both pass it and end that grace early.
 // KEYS[1] key hash. ARGV[1] new hash (hex), ARGV[2] now (ms), ARGV[3]
-// previous valid until (ms). Returns 0, or 3 (not found) if the key does
-// not exist.
+// previous valid until (ms; equal to now: no grace, and every old secret
+// ends, prev_hash is removed). Returns {0}, {3} (not found) if the key does
+// not exist, or {4, prev_until} while an earlier grace runs and this
+// rotation has one.
 var rotateAPIKeyScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'hash')
-if not cur then return 3 end
+if not cur then return {3} end
+if ARGV[3] == ARGV[2] then
+  redis.call('HDEL', KEYS[1], 'prev_hash', 'prev_until')
+  redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'rotated', ARGV[2])
+  return {0}
+end
+local prev = redis.call('HMGET', KEYS[1], 'prev_hash', 'prev_until')
+if prev[1] and prev[2] and tonumber(prev[2]) > tonumber(ARGV[2]) then
+  return {4, prev[2]}
+end
 redis.call('HSET', KEYS[1], 'prev_hash', cur, 'prev_until', ARGV[3], 'hash', ARGV[1], 'rotated', ARGV[2])
-return 0`)
+return {0}`)
 
 // RotateAPIKey implements engine.APIKeyStore.
 func (s *Store) RotateAPIKey(ctx context.Context, id string, hash []byte, at, prevUntil time.Time) (engine.APIKey, error) {
-	code, err := rotateAPIKeyScript.Run(ctx, s.rdb, []string{apiKeyKey(id)},
-		hex.EncodeToString(hash), msString(at), msString(prevUntil)).Int64()
+	reply, err := rotateAPIKeyScript.Run(ctx, s.rdb, []string{apiKeyKey(id)},
+		hex.EncodeToString(hash), msString(at), msString(prevUntil)).Slice()
 	if err != nil {
 		return engine.APIKey{}, err
 	}
-	if code != 0 {
+	code, _ := reply[0].(int64)
+	switch code {
+	case 0:
+		return s.APIKey(ctx, id)
+	case 3:
 		return engine.APIKey{}, fmt.Errorf("%w: key %q", engine.ErrNotFound, id)
+	case 4:
+		until, _ := reply[1].(string)
+		ms, _ := strconv.ParseInt(until, 10, 64)
+		return engine.APIKey{}, &engine.RotationPendingError{Until: time.UnixMilli(ms).UTC()}
 	}
-	return s.APIKey(ctx, id)
+	return engine.APIKey{}, fmt.Errorf("rotate key %q: unexpected reply %v", id, reply)
 }
 
 // DeleteAPIKey implements engine.APIKeyStore.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/flashdrop/flashdrop/engine"
 )
@@ -175,6 +176,57 @@ func TestSecurityIDsCannotPickKeys(t *testing.T) {
 			if _, err := f.eng.Cancel(ctx(t), id, evil[1]); !errors.Is(err, engine.ErrNotFound) && !errors.Is(err, engine.ErrInvalid) {
 				t.Errorf("cancel %q: %v, want not found or invalid", id, err)
 			}
+		}
+	})
+}
+
+// TestConcurrentRotationsKeepTheGrace: rotations of one key at once, each
+// with a grace, cannot both pass the check that an earlier grace is over
+// (it is made in the same script as the rotation), so the secret the first
+// one rotated out keeps working for the grace it was promised.
+func TestConcurrentRotationsKeepTheGrace(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		keys := engine.NewKeys(f.store, f.clock)
+		all := []string{"keys:write", "drops:read"}
+		k, err := keys.CreateKey(ctx(t), "rotated at once", []string{"drops:read"}, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = keys.RotateKey(ctx(t), k.ID, time.Minute, all)
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, engine.ErrRotationPending):
+				t.Fatalf("rotation: %v", err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d of %d rotations with a grace passed at once, want 1", ok, n)
+		}
+		// The original secret is the one in its grace, on a node that
+		// has never seen the key.
+		if _, err := engine.NewKeys(f.store, f.clock).Authenticate(ctx(t), k.Secret); err != nil {
+			t.Fatalf("the secret rotated out stopped working during its grace: %v", err)
+		}
+		// No grace: every old secret ends, and none is reported.
+		nk, err := keys.RotateKey(ctx(t), k.ID, -1, all)
+		if err != nil || !nk.PreviousValidUntil.IsZero() {
+			t.Fatalf("rotation with no grace: %+v %v", nk.APIKey, err)
+		}
+		if _, err := engine.NewKeys(f.store, f.clock).Authenticate(ctx(t), k.Secret); !errors.Is(err, engine.ErrBadKey) {
+			t.Fatalf("an old secret after a rotation with no grace: %v", err)
 		}
 	})
 }

@@ -355,7 +355,7 @@ type APIKey struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	Name       string     `json:"name"`
 
-	// PreviousValidUntil Until when the secret before the last rotation still works.
+	// PreviousValidUntil Until when the secret before the last rotation still works; absent if the key was never rotated, or its last rotation had no grace (every old secret ended then).
 	PreviousValidUntil *time.Time `json:"previous_valid_until,omitempty"`
 
 	// RotatedAt The last rotation; absent if never rotated.
@@ -531,7 +531,7 @@ type NewAPIKey struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	Name       string     `json:"name"`
 
-	// PreviousValidUntil Until when the secret before the last rotation still works.
+	// PreviousValidUntil Until when the secret before the last rotation still works; absent if the key was never rotated, or its last rotation had no grace (every old secret ended then).
 	PreviousValidUntil *time.Time `json:"previous_valid_until,omitempty"`
 
 	// RotatedAt The last rotation; absent if never rotated.
