@@ -352,6 +352,11 @@ func TestBrowserFlows(t *testing.T) {
 	b.shot(shop, "shopper-win")
 	b.press(shop, "confirm")
 	b.run(shop, chromedp.WaitVisible(chromedp.ID("confirmed")))
+	// Her own confirmation is not told as the shop's (the render that
+	// showed it confirmed is the one that would have said so).
+	if msg := eval[string](b, shop, "document.getElementById('message').textContent"); msg != "Confirmed. Enjoy!" {
+		t.Fatalf("after her own confirmation the page says %q", msg)
+	}
 	shareURL := eval[string](b, shop, "document.getElementById('share-url').value")
 	code := strings.TrimPrefix(shareURL, base+"/s/")
 	if !strings.HasPrefix(code, "tee-2026-11-24.") {
@@ -853,6 +858,42 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 	}
 	b.run(shop, chromedp.KeyEvent(kb.Enter)) // the focus is still on it
 	b.until(shop, "the cancellation", `document.getElementById('message').textContent.startsWith('Cancelled.') && document.getElementById('hold').hidden`)
+
+	// A press whose answer is lost after the server decided it (a win):
+	// the view the page then asks for shows the hold, so the outcome is
+	// known and the next press, after a cancel, is a new one with a new
+	// key (the old key would replay the cancelled win, and nothing would
+	// happen on the page).
+	eval[bool](b, shop, `(() => {
+		const f = window.fetch;
+		window.loseNext = true;
+		window.fetch = function (u, o) {
+			const p = f.apply(this, arguments);
+			if (window.loseNext && o && o.method === 'POST' && /\/reservations$/.test(String(u))) {
+				window.loseNext = false;
+				return p.then(() => Promise.reject(new TypeError('the answer was lost')));
+			}
+			return p;
+		};
+		return true;
+	})()`)
+	b.press(shop, "buy")
+	b.run(shop, chromedp.WaitVisible(chromedp.ID("hold")))
+	b.press(shop, "cancel")
+	b.run(shop, chromedp.WaitVisible(chromedp.ID("cancel-note")))
+	b.run(shop, chromedp.KeyEvent(kb.Enter))
+	b.until(shop, "the second cancellation", `document.getElementById('message').textContent.startsWith('Cancelled.') && document.getElementById('hold').hidden && !document.getElementById('buy').disabled`)
+	b.press(shop, "buy")
+	b.until(shop, "the press after it answered", `(() => {
+		const msg = document.getElementById('message').textContent;
+		return window.pressKeys.length === 4 && (!document.getElementById('hold').hidden || (msg !== '' && !msg.startsWith('Cancelled.')));
+	})()`)
+	keys = eval[[]string](b, shop, "window.pressKeys")
+	if len(keys) != 4 || keys[2] == keys[3] || keys[3] == keys[0] {
+		t.Fatalf("the presses' keys %q: a press after a known outcome must carry a new key", keys)
+	}
+	t.Logf("the press after two cancels: hold shown %v, message %q", eval[bool](b, shop, "!document.getElementById('hold').hidden"),
+		eval[string](b, shop, "document.getElementById('message').textContent"))
 
 	// Oscar wins the unit back and lets his hold run out: his page, with
 	// no stream, says so.

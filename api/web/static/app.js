@@ -88,12 +88,19 @@
     if (token) h.Authorization = 'Bearer ' + token;
     if (body !== undefined) h['Content-Type'] = 'application/json';
     Object.keys(headers || {}).forEach(function (k) { h[k] = headers[k]; });
-    return fetch(path, { method: method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' })
+    // A request the server does not answer in 20 s is given up (an
+    // unknown outcome, as a broken connection): a page waiting on it
+    // forever would keep the shopper's button busy.
+    var abort = window.AbortController ? new AbortController() : null;
+    var timer = abort && setTimeout(function () { abort.abort(); }, 20000);
+    return fetch(path, { method: method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', signal: abort ? abort.signal : undefined })
       .then(function (resp) {
+        clearTimeout(timer);
         return resp.json().catch(function () { return {}; }).then(function (data) {
           return { ok: resp.ok, status: resp.status, data: data };
         });
       }, function () {
+        clearTimeout(timer);
         return { ok: false, status: 0, data: { code: 'network' } };
       });
   }
@@ -102,21 +109,36 @@
   // live stream counts them (released); a waiting shopper's page asks for
   // her own view when that count moved since it last asked, at most every
   // 2 s, and every 30 s otherwise. With no count from the stream (no
-  // EventSource, or the stream refused or broken) it asks every 2 s.
+  // EventSource, or the stream refused or broken) it asks every 3–5 s.
   var released = null; // the live stream's count, null when unknown
   var askedAt = 0, askedReleased = null;
+  // Answers can come back out of order (a slow poll overtaken by a press):
+  // each request is numbered, and an answer older than what the page
+  // already shows is dropped, or a late poll could take back a win the
+  // press had just shown. inflight lets the poller wait for the last one.
+  var asked = 0, applied = 0, inflight = 0;
+  var gone = false; // the drop no longer exists: stop asking
 
   function refresh() {
     askedAt = Date.now();
     askedReleased = released;
+    var n = ++asked;
+    inflight++;
     return api('GET', '/v1/drops/' + encodeURIComponent(dropID)).then(function (r) {
+      inflight--;
+      if (n < applied) return;
       if (!r.ok) {
         if (r.data.code === 'unauthorized') { token = ''; sessionStorage.removeItem('flashdrop.token'); }
+        if (r.status === 404) gone = true;
         sayProblem(r.data);
         return;
       }
+      applied = n;
       view = r.data;
       me = view.me || null;
+      // A press whose outcome was unknown is known once the view shows
+      // a hold or a waitlist place: the next press is a new one.
+      if (pending && me && (me.waitlist_position || (me.reservation && me.reservation.status !== 'expired' && me.reservation.status !== 'cancelled'))) pending = null;
       render();
     });
   }
@@ -167,6 +189,7 @@
     if (res && !told.res && res.status === 'expired' && (state === 'sale_open' || state === 'sold_out')) say(sentences.expired, true);
     if (res && (res.id !== told.res || res.status !== told.status)) {
       if (res.id === told.res && told.status === 'held' && res.status === 'expired') say(sentences.expired, true);
+      // Her own Confirm says so itself (settle marks it told).
       if (res.id === told.res && told.status === 'held' && res.status === 'confirmed') say('The shop confirmed your order.');
       if (res.id !== told.res && res.status === 'held' && told.waiting) say('A unit came free: it’s yours now, held for you.');
     }
@@ -272,19 +295,25 @@
   });
 
   // A press whose outcome is unknown (no answer, or the shop too busy to
-  // say) may have won: the next press of the same kind repeats it with
-  // the same Idempotency-Key, so it gets that outcome instead of a second
-  // decision. A final answer ends it; the next press is a new one.
-  var pending = null; // {key, waitlist}
+  // say) may have won: the next press of the same kind within 30 s
+  // repeats it with the same Idempotency-Key, so it gets that outcome
+  // instead of a second decision. A final answer ends it, and so does a
+  // view showing the outcome; later, or after that, the next press is a
+  // new one (a stored sold_out would otherwise answer a press made after
+  // a restock).
+  var pending = null; // {key, waitlist, at}
 
   function reserve(waitlist) {
-    if (!pending || pending.waitlist !== waitlist) {
+    if (!pending || pending.waitlist !== waitlist || Date.now() - pending.at > 30000) {
       pending = { waitlist: waitlist, key: 'press-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10) };
     }
     var key = pending.key;
     return api('POST', '/v1/drops/' + encodeURIComponent(dropID) + '/reservations', waitlist ? { quantity: 1, waitlist: true } : { quantity: 1 },
       { 'Idempotency-Key': key }).then(function (r) {
       if (r.status !== 0 && r.status < 500 && r.status !== 429) pending = null;
+      else if (pending) pending.at = Date.now();
+      // This answer is newer than any view asked for before it.
+      applied = ++asked;
       if (r.ok) {
         me = me || { registered: true };
         me.reservation = r.data.reservation;
@@ -313,7 +342,10 @@
     if (!res) return Promise.resolve();
     return api('POST', '/v1/reservations/' + encodeURIComponent(res.id) + '/' + action).then(function (r) {
       if (!r.ok) sayProblem(r.data);
-      else say(action === 'confirm' ? 'Confirmed. Enjoy!' : 'Cancelled. The unit is free for other shoppers now.');
+      else {
+        say(action === 'confirm' ? 'Confirmed. Enjoy!' : 'Cancelled. The unit is free for other shoppers now.');
+        told.status = action === 'confirm' ? 'confirmed' : 'cancelled';
+      }
       return refresh();
     });
   }
@@ -363,6 +395,7 @@
   // view meanwhile.
   var streaming = false, retryIn = 2000;
   function openLive() {
+    if (gone) return;
     var live = new EventSource('/v1/drops/' + encodeURIComponent(dropID) + '/live');
     live.addEventListener('open', function () { streaming = true; retryIn = 2000; });
     live.addEventListener('drop', function (e) {
@@ -398,6 +431,9 @@
   var pollGap = 3000 + Math.random() * 2000;
   setInterval(function () {
     var since = Date.now() - askedAt;
+    // One view request at a time from the poller: a slow server is not
+    // sent more while it has not answered the last.
+    if (inflight > 0 || gone) return;
     if (!streaming) {
       if (since >= pollGap) refresh();
       return;
