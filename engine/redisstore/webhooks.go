@@ -143,10 +143,16 @@ redis.call('LPUSH', KEYS[3], ARGV[7])
 redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[11]) - 1)
 if ARGV[8] ~= '1' then return 0 end
 local at = tonumber(ARGV[1])
-redis.call('HSET', KEYS[1], 'last_status', ARGV[2], 'last_error', ARGV[3], 'last_attempt', ARGV[1])
+-- Attempts are timed at their start but recorded as they end, so a slow
+-- one can arrive after a later one: the status keeps the latest.
+local last = redis.call('HMGET', KEYS[1], 'last_attempt', 'last_success')
+if at >= (tonumber(last[1] or '0') or 0) then
+  redis.call('HSET', KEYS[1], 'last_status', ARGV[2], 'last_error', ARGV[3], 'last_attempt', ARGV[1])
+end
 if ARGV[4] == '1' then
   redis.call('HINCRBY', KEYS[1], 'delivered', 1)
-  redis.call('HSET', KEYS[1], 'last_success', ARGV[1], 'consecutive', 0, 'streak_since', 0)
+  redis.call('HSET', KEYS[1], 'consecutive', 0, 'streak_since', 0)
+  if at >= (tonumber(last[2] or '0') or 0) then redis.call('HSET', KEYS[1], 'last_success', ARGV[1]) end
   return 0
 end
 redis.call('HINCRBY', KEYS[1], 'failed', 1)
@@ -163,7 +169,7 @@ if n == 1 or since == 0 then
 end
 if n >= tonumber(ARGV[9]) and at - since >= tonumber(ARGV[10]) and redis.call('EXISTS', KEYS[4]) == 1
    and redis.call('HGET', KEYS[4], 'disabled') ~= '1' then
-  redis.call('HSET', KEYS[4], 'disabled', '1', 'disabled_at', ARGV[1], 'disabled_reason', ARGV[13])
+  redis.call('HSET', KEYS[4], 'disabled', '1', 'disabled_at', string.format('%d', math.max(at, since)), 'disabled_reason', ARGV[13])
   return 1
 end
 return 0`)

@@ -83,3 +83,28 @@ func TestDeliveryLogNewestFirst(t *testing.T) {
 		t.Fatalf("log %v, want [c test-b a]", ids)
 	}
 }
+
+// TestWebhookStatusKeepsTheLatestAttempt: attempts are timed at their
+// start and recorded as they end, so a slow attempt can be recorded after
+// a later one; the status's last attempt and last success never move back.
+func TestWebhookStatusKeepsTheLatestAttempt(t *testing.T) {
+	t.Parallel()
+	s, w := newWebhookStore(t)
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	for _, d := range []engine.Delivery{
+		{EventID: "b", At: at.Add(2 * time.Second), Status: 204},
+		{EventID: "c", At: at.Add(3 * time.Second), Status: 500, Err: "500 Internal Server Error"},
+		{EventID: "a", At: at, Status: 204, Latency: 5 * time.Second}, // started first, ended last
+	} {
+		if _, err := s.RecordDelivery(ctx(t), w.ID, d, engine.DisableRule{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.WebhookStatus(ctx(t), w.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.LastAttemptAt.Equal(at.Add(3*time.Second)) || st.LastStatus != 500 || !st.LastSuccessAt.Equal(at.Add(2*time.Second)) || st.Delivered != 2 || st.Failed != 1 {
+		t.Fatalf("status %+v: want the last attempt at +3s (500) and the last success at +2s", st)
+	}
+}
