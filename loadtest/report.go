@@ -71,6 +71,9 @@ type RunInfo struct {
 	Shard        int       `json:"shard"`
 	Shards       int       `json:"shards"`
 	Merged       int       `json:"merged,omitempty"` // reports merged into this one
+	// ShardsMerged names the shards a merged report covers, so a merge of
+	// merged reports still knows which shards it lacks or has twice.
+	ShardsMerged []int `json:"shards_merged,omitempty"`
 	Arrival      Arrival   `json:"arrival"`
 	Rate         float64   `json:"rate,omitempty"`
 	RampTo       float64   `json:"ramp_to,omitempty"`
@@ -463,7 +466,7 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 	out := &Report{Schema: SchemaVersion, Complete: true, Run: first.Run, Drop: first.Drop}
 	out.Run.Merged, out.Run.Shoppers, out.Run.Shard = len(reps), 0, 0
 	out.Run.Targets = nil
-	seenShard := map[int]bool{}
+	seenShard, unknownShards := map[int]bool{}, false
 	series := map[seriesKey]*[2]*hdrhistogram.Histogram{}
 	timeline := map[int]*TimelineSecond{}
 	var spans []span
@@ -477,11 +480,17 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 			return nil, fmt.Errorf("report %d rehearsed drop %s (seed %d, %d shards, %d users), not drop %s (seed %d, %d shards, %d users): only shards of one run merge",
 				i+1, rep.Drop.ID, rep.Run.Seed, rep.Run.Shards, rep.Run.Users, first.Drop.ID, first.Run.Seed, first.Run.Shards, first.Run.Users)
 		}
-		if rep.Run.Merged == 0 {
-			if seenShard[rep.Run.Shard] {
-				return nil, fmt.Errorf("shard %d/%d appears twice", rep.Run.Shard, rep.Run.Shards)
+		covers := []int{rep.Run.Shard}
+		if rep.Run.Merged > 0 {
+			// A merged report of a version that did not name its shards
+			// cannot be checked for completeness.
+			covers, unknownShards = rep.Run.ShardsMerged, unknownShards || len(rep.Run.ShardsMerged) == 0
+		}
+		for _, sh := range covers {
+			if seenShard[sh] {
+				return nil, fmt.Errorf("shard %d/%d appears twice", sh, rep.Run.Shards)
 			}
-			seenShard[rep.Run.Shard] = true
+			seenShard[sh] = true
 		}
 		out.Run.Shoppers += rep.Run.Shoppers
 		out.Run.Targets = appendNew(out.Run.Targets, rep.Run.Targets...)
@@ -494,9 +503,19 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 			out.StoppedIn = rep.StoppedIn
 		}
 		for _, s := range rep.Invalid {
-			out.Invalid = append(out.Invalid, fmt.Sprintf("shard %d: %s", rep.Run.Shard, s))
+			switch {
+			case rep.Run.Merged == 0:
+				out.Invalid = append(out.Invalid, fmt.Sprintf("shard %d: %s", rep.Run.Shard, s))
+			case !strings.HasPrefix(s, incompleteMerge):
+				// Already named by shard; completeness is judged anew.
+				out.Invalid = append(out.Invalid, s)
+			}
 		}
-		out.Notes = appendNew(out.Notes, rep.Notes...)
+		for _, n := range rep.Notes {
+			if rep.Run.Merged == 0 || !strings.Contains(n, partialNote) {
+				out.Notes = appendNew(out.Notes, n)
+			}
+		}
 		for _, s := range rep.Series {
 			k := seriesKey{s.Phase, s.Endpoint, s.Outcome}
 			hs := series[k]
@@ -569,7 +588,8 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 		rush.DrainS = max(rush.DrainS, rep.Rush.DrainS)
 		recs = append(recs, rep.Records)
 	}
-	if first.Run.Merged == 0 && len(seenShard) != first.Run.Shards {
+	partial := !unknownShards && len(seenShard) != first.Run.Shards
+	if partial {
 		var missing []string
 		for i := range first.Run.Shards {
 			if !seenShard[i] {
@@ -578,9 +598,9 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 		}
 		what := fmt.Sprintf("only %d of %d shards merged (missing %s)", len(seenShard), first.Run.Shards, strings.Join(missing, ", "))
 		if o.AllowPartial {
-			out.Notes = append(out.Notes, what+": the numbers and the audit cover those given (--allow-partial)")
+			out.Notes = append(out.Notes, what+partialNote)
 		} else {
-			out.Invalid = append(out.Invalid, "incomplete merge: "+what+"; merge every shard's report, or pass --allow-partial to judge these alone")
+			out.Invalid = append(out.Invalid, incompleteMerge+what+"; merge every shard's report, or pass --allow-partial to judge these alone")
 		}
 	}
 	for _, k := range sortedKeys(series, seriesLess) {
@@ -603,8 +623,10 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 	out.Throughput = bucketize(spans, widths, time.Duration(math.Round(rush.DrainS*1e6))*time.Microsecond)
 	out.Records = mergeRecords(recs)
 	out.Run.Shard, out.Run.Shards = 0, first.Run.Shards
+	if !unknownShards {
+		out.Run.ShardsMerged = sortedKeys(seenShard, func(a, b int) bool { return a < b })
+	}
 	if out.Complete {
-		partial := first.Run.Merged == 0 && len(seenShard) != first.Run.Shards
 		out.Audit = audit(auditInput{drop: out.Drop, created: first.Run.DropCreated, partial: partial, rec: out.Records})
 	} else {
 		out.Audit = AuditReport{Verdict: AuditNotRun}
@@ -612,6 +634,13 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 	out.finish(th)
 	return out, nil
 }
+
+// incompleteMerge and partialNote begin and end what a merge lacking
+// shards says, so that merging its report again judges that anew.
+const (
+	incompleteMerge = "incomplete merge: "
+	partialNote     = ": the numbers and the audit cover those given (--allow-partial)"
+)
 
 func appendNew(dst []string, src ...string) []string {
 	for _, s := range src {

@@ -260,6 +260,41 @@ func TestMergedShardsEqualTheSingleRun(t *testing.T) {
 	if a, b := pick(single), pick(merged); a != b {
 		t.Fatalf("merged shards differ from the single run\nsingle:\n%s\nmerged:\n%s", a, b)
 	}
+
+	// A merged report names its shards, so merging it again still finds
+	// a missing shard or one given twice.
+	incomplete := func(r *loadtest.Report) bool {
+		for _, s := range r.Invalid {
+			if strings.Contains(s, "incomplete merge") {
+				return true
+			}
+		}
+		return false
+	}
+	half, err := loadtest.Merge(loadtest.Thresholds{}, s0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !incomplete(half) || fmt.Sprint(half.Run.ShardsMerged) != "[0]" {
+		t.Fatalf("a merge of shard 0 of 2: shards %v, invalid %q", half.Run.ShardsMerged, half.Invalid)
+	}
+	again, err := loadtest.Merge(loadtest.Thresholds{}, half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !incomplete(again) {
+		t.Fatalf("a merged report of shard 0 alone, merged again, passed as complete: invalid %q", again.Invalid)
+	}
+	whole, err := loadtest.Merge(loadtest.Thresholds{}, half, s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if incomplete(whole) || fmt.Sprint(whole.Run.ShardsMerged) != "[0 1]" {
+		t.Fatalf("shard 0's merge with shard 1: shards %v, invalid %q", whole.Run.ShardsMerged, whole.Invalid)
+	}
+	if _, err := loadtest.Merge(loadtest.Thresholds{}, merged, s1); err == nil || !strings.Contains(err.Error(), "appears twice") {
+		t.Fatalf("a merged report with one of its shards again: %v, want \"appears twice\"", err)
+	}
 }
 
 func postAdmin(t *testing.T, url, body string) {
