@@ -408,12 +408,14 @@ func (s *Server) dropCalendar(r *request) error {
 	// The sale's reminder comes after registration has closed when that
 	// closes first, too late for a shopper who has not registered: a
 	// second reminder, an hour before registration closes, when that is
-	// more than ten minutes before the sale.
-	if d.SaleStartsAt.Sub(d.RegistrationClosesAt) > 10*time.Minute {
+	// more than ten minutes before the sale, and registration is open by
+	// then and the reminder still ahead.
+	remind := d.RegistrationClosesAt.Add(-time.Hour)
+	if d.SaleStartsAt.Sub(d.RegistrationClosesAt) > 10*time.Minute && !remind.Before(d.RegistrationOpensAt) && s.drops.Now().Before(remind) {
 		line("BEGIN", "VALARM")
 		line("ACTION", "DISPLAY")
 		line("DESCRIPTION", escapeICS("Registration for "+d.Name+" closes in an hour"))
-		line("TRIGGER;VALUE=DATE-TIME", stamp(d.RegistrationClosesAt.Add(-time.Hour)))
+		line("TRIGGER;VALUE=DATE-TIME", stamp(remind))
 		line("END", "VALARM")
 	}
 	line("BEGIN", "VALARM")

@@ -71,7 +71,8 @@ func TestShareCard(t *testing.T) {
 		`<meta property="og:title" content="Aurora Sneaker: won in 2.5 seconds">`,
 		`<meta property="og:image" content="https://shop.example/s/` + code + `.png">`,
 		`<meta property="og:url" content="https://shop.example/s/` + code + `">`,
-		`<meta property="og:description" content="Won in 2.5 seconds in the drop “Tuesday Drop”.`,
+		// Its preview says the same as its link: see the drop, not register.
+		`<meta property="og:description" content="Won in 2.5 seconds in the drop “Tuesday Drop”. See Tuesday Drop.">`,
 		`<meta name="twitter:card" content="summary_large_image">`,
 		`<meta property="og:image:width" content="1200">`,
 		`href="/d/` + drop + `?ref=` + code + `"`,
@@ -248,6 +249,7 @@ func TestPages(t *testing.T) {
 	// and a reminder an hour before registration closes.
 	lucky := h.createDrop(5, 1, map[string]any{"mode": "draw", "name": "Lucky",
 		"registration_opens_at": t0.Add(-48 * time.Hour), "registration_closes_at": t0.Add(-24 * time.Hour)})
+	h.clock.Set(t0.Add(-40 * time.Hour)) // registration is open
 	_, _, ics = h.get("/d/" + lucky + ".ics")
 	unfolded := strings.ReplaceAll(string(ics), "\r\n ", "")
 	for _, want := range []string{"to be in the draw", "TRIGGER;VALUE=DATE-TIME:20261123T090000Z\r\n",
@@ -258,6 +260,20 @@ func TestPages(t *testing.T) {
 	}
 	if strings.Contains(unfolded, "press Buy") {
 		t.Errorf("the draw's calendar says to press Buy:\n%s", unfolded)
+	}
+	// Once that reminder's time has passed, a calendar fetched then has
+	// the sale's alone.
+	h.clock.Set(t0.Add(-24*time.Hour - 30*time.Minute))
+	if _, _, ics = h.get("/d/" + lucky + ".ics"); strings.Count(string(ics), "BEGIN:VALARM") != 1 {
+		t.Errorf("a calendar fetched after its registration reminder's time has %d reminders, want 1", strings.Count(string(ics), "BEGIN:VALARM"))
+	}
+	h.clock.Set(t0.Add(-time.Hour))
+	// A registration window shorter than an hour: no reminder before it
+	// opens that it closes in an hour.
+	brief := h.createDrop(5, 1, map[string]any{"name": "Brief",
+		"registration_opens_at": t0.Add(-30 * time.Minute), "registration_closes_at": t0.Add(-20 * time.Minute)})
+	if _, _, ics = h.get("/d/" + brief + ".ics"); strings.Count(string(ics), "BEGIN:VALARM") != 1 {
+		t.Errorf("a 10-minute registration window has %d reminders, want the sale's alone:\n%s", strings.Count(string(ics), "BEGIN:VALARM"), ics)
 	}
 
 	for _, p := range []string{"/d/nosuchdrop", "/d/no%20such", "/d/nosuchdrop.ics"} {

@@ -104,17 +104,22 @@ func (s *Server) shareCard(r *request) error {
 	}
 	base := s.publicBase(r)
 	won := cardWon(c)
+	canRegister := s.drops.Now().Before(c.Next.RegistrationClosesAt)
+	invite := " Register for " + c.Next.Name + " too: sharing never changes anyone’s odds."
+	if !canRegister {
+		invite = " See " + c.Next.Name + "."
+	}
 	p := sharePage{
 		pageBase: s.newPageBase(r, c.Drop.Product+" — "+won),
 		Card:     c, Won: won, Product: c.Drop.Product,
 		Title:   c.Drop.Product + ": " + won,
-		Desc:    "Won " + strings.TrimPrefix(won, "won ") + " in the drop “" + c.Drop.Name + "”. Register for " + c.Next.Name + " too: sharing never changes anyone’s odds.",
+		Desc:    "Won " + strings.TrimPrefix(won, "won ") + " in the drop “" + c.Drop.Name + "”." + invite,
 		PageURL: base + "/s/" + code,
 		Image:   base + "/s/" + code + ".png",
 		Join:    "/d/" + c.Next.ID + "?ref=" + code,
 		Next:    c.Next,
 
-		CanRegister: s.drops.Now().Before(c.Next.RegistrationClosesAt),
+		CanRegister: canRegister,
 	}
 	return s.renderPage(r, "share.html", p, cardPageCache)
 }
