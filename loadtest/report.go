@@ -62,30 +62,30 @@ type Report struct {
 
 // RunInfo is how the run was set up.
 type RunInfo struct {
-	Targets      []string  `json:"targets"`
-	StartedAt    time.Time `json:"started_at"`
-	DropCreated  bool      `json:"drop_created"`
-	Seed         int64     `json:"seed"`
-	Users        int       `json:"users"`
-	Shoppers     int       `json:"shoppers"` // this generator's (all, once merged)
-	Shard        int       `json:"shard"`
-	Shards       int       `json:"shards"`
-	Merged       int       `json:"merged,omitempty"` // reports merged into this one
+	Targets     []string  `json:"targets"`
+	StartedAt   time.Time `json:"started_at"`
+	DropCreated bool      `json:"drop_created"`
+	Seed        int64     `json:"seed"`
+	Users       int       `json:"users"`
+	Shoppers    int       `json:"shoppers"` // this generator's (all, once merged)
+	Shard       int       `json:"shard"`
+	Shards      int       `json:"shards"`
+	Merged      int       `json:"merged,omitempty"` // reports merged into this one
 	// ShardsMerged names the shards a merged report covers, so a merge of
 	// merged reports still knows which shards it lacks or has twice.
-	ShardsMerged []int `json:"shards_merged,omitempty"`
-	Arrival      Arrival   `json:"arrival"`
-	Rate         float64   `json:"rate,omitempty"`
-	RampTo       float64   `json:"ramp_to,omitempty"`
-	DurationS    float64   `json:"duration_s,omitempty"`
-	Connections  int       `json:"connections"`
-	Presses      int       `json:"presses"`
-	ConfirmRatio float64   `json:"confirm_ratio"`
-	CancelRatio  float64   `json:"cancel_ratio"`
-	Waitlist     float64   `json:"waitlist_ratio"`
-	Unregistered float64   `json:"unregistered_ratio"`
-	Keyed        float64   `json:"keyed_ratio"`
-	Events       bool      `json:"events"`
+	ShardsMerged []int   `json:"shards_merged,omitempty"`
+	Arrival      Arrival `json:"arrival"`
+	Rate         float64 `json:"rate,omitempty"`
+	RampTo       float64 `json:"ramp_to,omitempty"`
+	DurationS    float64 `json:"duration_s,omitempty"`
+	Connections  int     `json:"connections"`
+	Presses      int     `json:"presses"`
+	ConfirmRatio float64 `json:"confirm_ratio"`
+	CancelRatio  float64 `json:"cancel_ratio"`
+	Waitlist     float64 `json:"waitlist_ratio"`
+	Unregistered float64 `json:"unregistered_ratio"`
+	Keyed        float64 `json:"keyed_ratio"`
+	Events       bool    `json:"events"`
 }
 
 // RushReport is the rush in numbers.
