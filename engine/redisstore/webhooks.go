@@ -144,15 +144,21 @@ redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[11]) - 1)
 if ARGV[8] ~= '1' then return 0 end
 local at = tonumber(ARGV[1])
 -- Attempts are timed at their start but recorded as they end, so a slow
--- one can arrive after a later one: the status keeps the latest.
-local last = redis.call('HMGET', KEYS[1], 'last_attempt', 'last_success')
-if at >= (tonumber(last[1] or '0') or 0) then
+-- one can arrive after a later one: the status keeps the latest attempt
+-- and success, and the failure streak is judged by start times (a slow
+-- success does not end a streak of failures that started after it, and a
+-- slow failure that started before the last success is not in the streak).
+local last = redis.call('HMGET', KEYS[1], 'last_attempt', 'last_success', 'last_failure')
+local lastAttempt = tonumber(last[1] or '0') or 0
+local lastSuccess = tonumber(last[2] or '0') or 0
+local lastFailure = tonumber(last[3] or '0') or 0
+if at >= lastAttempt then
   redis.call('HSET', KEYS[1], 'last_status', ARGV[2], 'last_error', ARGV[3], 'last_attempt', ARGV[1])
 end
 if ARGV[4] == '1' then
   redis.call('HINCRBY', KEYS[1], 'delivered', 1)
-  redis.call('HSET', KEYS[1], 'consecutive', 0, 'streak_since', 0)
-  if at >= (tonumber(last[2] or '0') or 0) then redis.call('HSET', KEYS[1], 'last_success', ARGV[1]) end
+  if at >= lastSuccess then redis.call('HSET', KEYS[1], 'last_success', ARGV[1]) end
+  if at >= lastFailure then redis.call('HSET', KEYS[1], 'consecutive', 0, 'streak_since', 0) end
   return 0
 end
 redis.call('HINCRBY', KEYS[1], 'failed', 1)
@@ -161,15 +167,20 @@ if ARGV[5] == '1' then
   redis.call('LPUSH', KEYS[2], ARGV[6])
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[12]) - 1)
 end
+if at > lastFailure then
+  lastFailure = at
+  redis.call('HSET', KEYS[1], 'last_failure', ARGV[1])
+end
+if at < lastSuccess then return 0 end
 local n = redis.call('HINCRBY', KEYS[1], 'consecutive', 1)
 local since = tonumber(redis.call('HGET', KEYS[1], 'streak_since') or '0') or 0
-if n == 1 or since == 0 then
+if n == 1 or since == 0 or at < since then
   since = at
   redis.call('HSET', KEYS[1], 'streak_since', ARGV[1])
 end
-if n >= tonumber(ARGV[9]) and at - since >= tonumber(ARGV[10]) and redis.call('EXISTS', KEYS[4]) == 1
+if n >= tonumber(ARGV[9]) and lastFailure - since >= tonumber(ARGV[10]) and redis.call('EXISTS', KEYS[4]) == 1
    and redis.call('HGET', KEYS[4], 'disabled') ~= '1' then
-  redis.call('HSET', KEYS[4], 'disabled', '1', 'disabled_at', string.format('%d', math.max(at, since)), 'disabled_reason', ARGV[13])
+  redis.call('HSET', KEYS[4], 'disabled', '1', 'disabled_at', string.format('%d', lastFailure), 'disabled_reason', ARGV[13])
   return 1
 end
 return 0`)
