@@ -87,23 +87,24 @@ func (s *Store) APIKeys(ctx context.Context) ([]engine.APIKey, error) {
 // two rotations at once cannot both pass it and end that grace early.
 // KEYS[1] key hash. ARGV[1] new hash (hex), ARGV[2] now (ms), ARGV[3]
 // previous valid until (ms; equal to now: no grace, and every old secret
-// ends, prev_hash is removed). Returns {0}, {3} (not found) if the key does
-// not exist, or {4, prev_until} while an earlier grace runs and this
-// rotation has one.
+// ends, prev_hash is removed). Returns {0, fields...} (the rotated key's
+// hash, so that no second read can fail after the rotation and lose the
+// new secret), {3} (not found) if the key does not exist, or {4,
+// prev_until} while an earlier grace runs and this rotation has one.
 var rotateAPIKeyScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'hash')
 if not cur then return {3} end
 if ARGV[3] == ARGV[2] then
   redis.call('HDEL', KEYS[1], 'prev_hash', 'prev_until')
   redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'rotated', ARGV[2])
-  return {0}
+  return {0, redis.call('HGETALL', KEYS[1])}
 end
 local prev = redis.call('HMGET', KEYS[1], 'prev_hash', 'prev_until')
 if prev[1] and prev[2] and tonumber(prev[2]) > tonumber(ARGV[2]) then
   return {4, prev[2]}
 end
 redis.call('HSET', KEYS[1], 'prev_hash', cur, 'prev_until', ARGV[3], 'hash', ARGV[1], 'rotated', ARGV[2])
-return {0}`)
+return {0, redis.call('HGETALL', KEYS[1])}`)
 
 // RotateAPIKey implements engine.APIKeyStore.
 func (s *Store) RotateAPIKey(ctx context.Context, id string, hash []byte, at, prevUntil time.Time) (engine.APIKey, error) {
@@ -115,7 +116,14 @@ func (s *Store) RotateAPIKey(ctx context.Context, id string, hash []byte, at, pr
 	code, _ := reply[0].(int64)
 	switch code {
 	case 0:
-		return s.APIKey(ctx, id)
+		fields, _ := reply[1].([]any)
+		m := make(map[string]string, len(fields)/2)
+		for i := 0; i+1 < len(fields); i += 2 {
+			k, _ := fields[i].(string)
+			v, _ := fields[i+1].(string)
+			m[k] = v
+		}
+		return parseAPIKey(id, m), nil
 	case 3:
 		return engine.APIKey{}, fmt.Errorf("%w: key %q", engine.ErrNotFound, id)
 	case 4:
