@@ -95,8 +95,11 @@
     var timer = abort && setTimeout(function () { abort.abort(); }, 20000);
     return fetch(path, { method: method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', signal: abort ? abort.signal : undefined })
       .then(function (resp) {
-        clearTimeout(timer);
+        // The timer stands until the body is read: a body that stalls is
+        // given up too (the abort fails its read).
         return resp.json().catch(function () { return {}; }).then(function (data) {
+          clearTimeout(timer);
+          if (abort && abort.signal.aborted) return { ok: false, status: 0, data: { code: 'network' } };
           return { ok: resp.ok, status: resp.status, data: data };
         });
       }, function () {
@@ -341,6 +344,8 @@
     var res = me && me.reservation;
     if (!res) return Promise.resolve();
     return api('POST', '/v1/reservations/' + encodeURIComponent(res.id) + '/' + action).then(function (r) {
+      // This answer is newer than any view asked for before it.
+      applied = ++asked;
       if (!r.ok) sayProblem(r.data);
       else {
         say(action === 'confirm' ? 'Confirmed. Enjoy!' : 'Cancelled. The unit is free for other shoppers now.');
