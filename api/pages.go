@@ -389,18 +389,27 @@ func (s *Server) dropCalendar(r *request) error {
 	line("METHOD", "PUBLISH")
 	line("BEGIN", "VEVENT")
 	line("UID", d.ID+"@"+hostOf(base))
-	line("DTSTAMP", stamp(d.CreatedAt))
+	// When this calendar was made: it depends on the time (the reminders
+	// and the wording follow whether registration is still open).
+	now := s.drops.Now()
+	line("DTSTAMP", stamp(now))
 	line("DTSTART", stamp(d.SaleStartsAt))
 	line("DTEND", stamp(end))
 	line("SUMMARY", escapeICS(d.Name+": the sale starts"))
 	page := base + "/d/" + d.ID
 	regCloses := d.RegistrationClosesAt.UTC().Format("Mon 2 Jan 15:04 MST")
-	if d.Mode == engine.ModeDraw {
+	switch {
+	case !now.Before(d.RegistrationClosesAt) && d.Mode == engine.ModeDraw:
+		line("DESCRIPTION", escapeICS("Registration has closed; the winners are drawn at "+d.SaleStartsAt.UTC().Format("15:04 MST")+": "+page))
+	case !now.Before(d.RegistrationClosesAt):
+		line("DESCRIPTION", escapeICS("Registration has closed; registered shoppers, be there at "+
+			d.SaleStartsAt.UTC().Format("15:04 MST")+" and press Buy: "+page))
+	case d.Mode == engine.ModeDraw:
 		// Nothing to press in a draw: what matters is being registered
 		// before the list freezes.
 		line("DESCRIPTION", escapeICS("Register before "+regCloses+" to be in the draw; the winners are drawn at "+
 			d.SaleStartsAt.UTC().Format("15:04 MST")+": "+page))
-	} else {
+	default:
 		line("DESCRIPTION", escapeICS("Register before "+regCloses+", then be there at "+
 			d.SaleStartsAt.UTC().Format("15:04 MST")+" and press Buy: "+page))
 	}
@@ -411,7 +420,7 @@ func (s *Server) dropCalendar(r *request) error {
 	// more than ten minutes before the sale, and registration is open by
 	// then and the reminder still ahead.
 	remind := d.RegistrationClosesAt.Add(-time.Hour)
-	if d.SaleStartsAt.Sub(d.RegistrationClosesAt) > 10*time.Minute && !remind.Before(d.RegistrationOpensAt) && s.drops.Now().Before(remind) {
+	if d.SaleStartsAt.Sub(d.RegistrationClosesAt) > 10*time.Minute && !remind.Before(d.RegistrationOpensAt) && now.Before(remind) {
 		line("BEGIN", "VALARM")
 		line("ACTION", "DISPLAY")
 		line("DESCRIPTION", escapeICS("Registration for "+d.Name+" closes in an hour"))

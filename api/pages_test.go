@@ -242,6 +242,10 @@ func TestPages(t *testing.T) {
 			t.Errorf("calendar line over 75 octets: %q", l)
 		}
 	}
+	// Stamped when it was made (it depends on the time).
+	if !strings.Contains(cal, "DTSTAMP:"+h.clock.Now().UTC().Format("20060102T150405Z")+"\r\n") {
+		t.Errorf("calendar not stamped with the time it was made:\n%s", cal)
+	}
 	if strings.Count(cal, "BEGIN:VALARM") != 1 {
 		t.Errorf("a drop whose registration closes a minute before the sale has %d reminders, want 1", strings.Count(cal, "BEGIN:VALARM"))
 	}
@@ -268,6 +272,12 @@ func TestPages(t *testing.T) {
 		t.Errorf("a calendar fetched after its registration reminder's time has %d reminders, want 1", strings.Count(string(ics), "BEGIN:VALARM"))
 	}
 	h.clock.Set(t0.Add(-time.Hour))
+	// Fetched after registration closed: it says so instead of inviting
+	// to register.
+	_, _, ics = h.get("/d/" + lucky + ".ics")
+	if unfolded := strings.ReplaceAll(string(ics), "\r\n ", ""); !strings.Contains(unfolded, `DESCRIPTION:Registration has closed\; the winners are drawn`) {
+		t.Errorf("the draw's calendar after registration closed:\n%s", unfolded)
+	}
 	// A registration window shorter than an hour: no reminder before it
 	// opens that it closes in an hour.
 	brief := h.createDrop(5, 1, map[string]any{"name": "Brief",

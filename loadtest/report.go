@@ -506,13 +506,15 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 			switch {
 			case rep.Run.Merged == 0:
 				out.Invalid = append(out.Invalid, fmt.Sprintf("shard %d: %s", rep.Run.Shard, s))
-			case !strings.HasPrefix(s, incompleteMerge):
-				// Already named by shard; completeness is judged anew.
+			case len(rep.Run.ShardsMerged) == 0 || !strings.HasPrefix(s, incompleteMerge):
+				// Already named by shard. Completeness is judged anew
+				// where the report names its shards; a report that does
+				// not (an older version's) keeps its verdict.
 				out.Invalid = append(out.Invalid, s)
 			}
 		}
 		for _, n := range rep.Notes {
-			if rep.Run.Merged == 0 || !strings.Contains(n, partialNote) {
+			if rep.Run.Merged == 0 || len(rep.Run.ShardsMerged) == 0 || !strings.Contains(n, partialNote) {
 				out.Notes = appendNew(out.Notes, n)
 			}
 		}
@@ -623,6 +625,7 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 	out.Throughput = bucketize(spans, widths, time.Duration(math.Round(rush.DrainS*1e6))*time.Microsecond)
 	out.Records = mergeRecords(recs)
 	out.Run.Shard, out.Run.Shards = 0, first.Run.Shards
+	out.Run.ShardsMerged = nil
 	if !unknownShards {
 		out.Run.ShardsMerged = sortedKeys(seenShard, func(a, b int) bool { return a < b })
 	}

@@ -292,6 +292,17 @@ func TestMergedShardsEqualTheSingleRun(t *testing.T) {
 	if incomplete(whole) || fmt.Sprint(whole.Run.ShardsMerged) != "[0 1]" {
 		t.Fatalf("shard 0's merge with shard 1: shards %v, invalid %q", whole.Run.ShardsMerged, whole.Invalid)
 	}
+	// A merged report of a version that did not name its shards keeps
+	// its own verdict, and the merge names no shards.
+	old := *half
+	old.Run.ShardsMerged = nil
+	kept, err := loadtest.Merge(loadtest.Thresholds{}, &old, s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !incomplete(kept) || kept.Run.ShardsMerged != nil {
+		t.Fatalf("an older merged report merged again: shards %v, invalid %q", kept.Run.ShardsMerged, kept.Invalid)
+	}
 	if _, err := loadtest.Merge(loadtest.Thresholds{}, merged, s1); err == nil || !strings.Contains(err.Error(), "appears twice") {
 		t.Fatalf("a merged report with one of its shards again: %v, want \"appears twice\"", err)
 	}
