@@ -408,9 +408,10 @@ func (e *Engine) Stats(ctx context.Context, drop string) (Stats, error) {
 //
 // A drop without stock whose sale is halted (paused, or past its end) is
 // not sold out in this sense, and its version is 0: its presses must get
-// sale_paused or sale_closed from the store, and once a resumed sale's
-// reserve call reports the news again (the same version, the drop being
-// still out of stock), a flag that holds version 0 takes it.
+// sale_paused or sale_closed from the store. A flag that hears this keeps
+// the version it held and marks itself halted (queue.SoldOutFlags), so
+// that a resumed sale's reserve call, reporting the news again (the same
+// version, the drop being still out of stock), flags it after one check.
 func (e *Engine) SoldOutNow(ctx context.Context, drop string) (soldOut bool, version int64, err error) {
 	d, err := e.Drop(ctx, drop)
 	if err != nil {

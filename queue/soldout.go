@@ -71,6 +71,14 @@ type soldOutFlag struct {
 	// when the flag was last set or checked (nanoseconds since base, at
 	// least 1).
 	fresh atomic.Int64
+	// halted is set when the store said the drop has no stock but its
+	// sale is halted (paused, or over): the flag keeps the version it had,
+	// and news of that version (a reserve call that was in flight at the
+	// pause, an event delivered again after a reconnect, or the first
+	// call of a resumed sale) flags the drop only to be checked against
+	// the store at the next press, never trusted as it stands. Written
+	// under mu.
+	halted atomic.Bool
 }
 
 // since is now as a fresh value.
@@ -85,6 +93,7 @@ func (f *SoldOutFlags) state(fl *soldOutFlag) (soldOut, trusted bool) {
 
 // record sets the flag's state; fl.mu is held.
 func (f *SoldOutFlags) record(fl *soldOutFlag, soldOut bool, version int64) {
+	fl.halted.Store(false)
 	fl.version.Store(version)
 	if soldOut {
 		fl.fresh.Store(f.since())
@@ -96,8 +105,9 @@ func (f *SoldOutFlags) record(fl *soldOutFlag, soldOut bool, version int64) {
 // RefreshSoldOut reads from the store whether drop's presses are answered
 // sold_out and the version of that news (engine.Engine.SoldOutNow: no
 // stock and the sale running; a drop without stock whose sale is paused
-// or over answers false and version 0, so that the version comes back as
-// news when a resumed sale's reserve call reports it).
+// or over answers false and version 0: "halted", which a flag that held
+// a version tells apart from "not sold out", a restock's version being
+// higher).
 type RefreshSoldOut func(ctx context.Context, drop string) (soldOut bool, version int64, err error)
 
 // NewSoldOutFlags returns stopped flags. refresh reads whether a drop is
@@ -141,6 +151,14 @@ func (f *SoldOutFlags) SoldOut(drop string) bool {
 	if err != nil {
 		return false // unsure: let the store decide the request
 	}
+	if !sold && version == 0 && fl.version.Load() > 0 {
+		// Halted: versions only grow, so a drop that is really no
+		// longer sold out reports its (restocked) version. Keep the
+		// version, so that older news cannot flag the paused drop.
+		fl.halted.Store(true)
+		fl.fresh.Store(0)
+		return false
+	}
 	// The store is the truth at this moment, whatever the version.
 	f.record(fl, sold, version)
 	return sold
@@ -162,7 +180,7 @@ func (f *SoldOutFlags) LearnSoldOut(drop string, version int64) {
 		return
 	}
 	fl := f.flag(drop)
-	if fl.version.Load() >= version || !fl.mu.TryLock() {
+	if held := fl.version.Load(); held > version || held == version && !fl.halted.Load() || !fl.mu.TryLock() {
 		return // the flag has this news or newer, or is busy
 	}
 	defer fl.mu.Unlock()
@@ -198,9 +216,17 @@ func (f *SoldOutFlags) set(drop string, soldOut bool, version int64) {
 
 // apply records news in fl unless it holds newer news; fl.mu is held.
 // Unversioned news (0, from before versions existed) applies only to a
-// flag that has no version either.
+// flag that has no version either. While the flag is halted, sold-out
+// news of the version it holds marks the drop for a check at the next
+// press (fresh 1, older than TTL), which keeps it halted or, the sale
+// resumed, flags it.
 func (f *SoldOutFlags) apply(fl *soldOutFlag, soldOut bool, version int64) {
-	if held := fl.version.Load(); version < held || version == held && version != 0 {
+	held := fl.version.Load()
+	if version == held && version != 0 && soldOut && fl.halted.Load() {
+		fl.fresh.Store(1)
+		return
+	}
+	if version < held || version == held && version != 0 {
 		return // older news, or the same news again
 	}
 	f.record(fl, soldOut, version)

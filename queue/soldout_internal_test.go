@@ -100,9 +100,11 @@ func TestLearnSoldOutNeverWaits(t *testing.T) {
 // TestSoldOutRecheckAndHaltedSale: RecheckSoldOut makes a trusted flag ask
 // the store at the next read, even in the flags' first TTL (the clock
 // does not move here). A store that answers "halted" (not sold out,
-// version 0: a paused sale without stock) clears the flag, and the same
-// version's news, reported again by a reserve call once the sale
-// resumes, flags the drop again.
+// version 0: a paused sale without stock) clears the flag; news of the
+// version it held, from a reserve call in flight at the pause or an event
+// delivered again, does not flag the paused drop (each is checked against
+// the store first), and the same news reported once the sale resumes
+// flags it again after that check.
 func TestSoldOutRecheckAndHaltedSale(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	var refreshes atomic.Int64
@@ -124,13 +126,32 @@ func TestSoldOutRecheckAndHaltedSale(t *testing.T) {
 	if f.SoldOut("d") || refreshes.Load() != 1 {
 		t.Fatalf("after a recheck of a paused drop: sold out %v after %d refreshes, want false after 1", f.SoldOut("d"), refreshes.Load())
 	}
+	// Old news while paused: a batch that was in flight, the last sold_out
+	// event again after a reconnect, older news.
+	f.LearnSoldOut("d", 7)
+	if f.SoldOut("d") || refreshes.Load() != 2 {
+		t.Fatalf("a stale reserve call's news flagged the paused drop: sold out %v after %d refreshes", f.SoldOut("d"), refreshes.Load())
+	}
+	f.set("d", true, 7)
+	f.LearnSoldOut("d", 6)
+	if f.SoldOut("d") || refreshes.Load() != 3 {
+		t.Fatalf("a redelivered event flagged the paused drop: sold out %v after %d refreshes", f.SoldOut("d"), refreshes.Load())
+	}
+	halted.Store(false)
 	f.LearnSoldOut("d", 7) // resumed: a reserve call reports the same news
-	if !f.SoldOut("d") {
-		t.Fatal("the news of a resumed sale did not flag it again")
+	if !f.SoldOut("d") || refreshes.Load() != 4 {
+		t.Fatalf("the news of a resumed sale: sold out %v after %d refreshes, want true after 4", f.SoldOut("d"), refreshes.Load())
+	}
+	if !f.SoldOut("d") || refreshes.Load() != 4 {
+		t.Fatal("the resumed sale's flag is not trusted")
 	}
 	f.RecheckSoldOut("d")
-	halted.Store(false)
-	if !f.SoldOut("d") || refreshes.Load() != 2 {
-		t.Fatalf("a recheck of a sold-out sale: sold out %v after %d refreshes, want true after 2", f.SoldOut("d"), refreshes.Load())
+	if !f.SoldOut("d") || refreshes.Load() != 5 {
+		t.Fatalf("a recheck of a sold-out sale: sold out %v after %d refreshes, want true after 5", f.SoldOut("d"), refreshes.Load())
+	}
+	// A restock (newer news) clears the flag as ever.
+	f.set("d", false, 8)
+	if f.SoldOut("d") {
+		t.Fatal("a restocked drop is sold out")
 	}
 }
