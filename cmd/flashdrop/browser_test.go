@@ -756,9 +756,13 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 	b := newBrowser(t, base)
 	admin := m.Config.AdminToken
 	now := clock.Now()
-	mkDrop := func(id string, stock int, sale time.Time) {
+	mkDrop := func(id string, stock int, sale time.Time, limit ...int) {
 		t.Helper()
-		d := map[string]any{"id": id, "name": "Drop " + id, "stock": stock, "per_user_limit": 1, "hold_seconds": 120,
+		perUser := 1
+		if len(limit) > 0 {
+			perUser = limit[0]
+		}
+		d := map[string]any{"id": id, "name": "Drop " + id, "stock": stock, "per_user_limit": perUser, "hold_seconds": 120,
 			"registration_opens_at": now.Add(-time.Hour), "registration_closes_at": sale,
 			"sale_starts_at": sale, "sale_ends_at": sale.Add(time.Hour)}
 		if r := call(t, "POST", base+"/v1/admin/drops", admin, jsonBody(t, d)); r.status != 201 {
@@ -768,6 +772,7 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 	sale := now.Add(30 * time.Minute)
 	mkDrop("nostream", 2, sale)
 	mkDrop("soon", 1, now.Add(10*time.Second)) // T0 in 10 s by the page's clock; the server's stands still
+	mkDrop("pair", 5, sale, 3)                 // up to 3 each
 	register := func(drop, user string) {
 		t.Helper()
 		if r := call(t, "POST", base+"/v1/drops/"+drop+"/registrations", mint(t, m, user), "{}"); r.status != 201 {
@@ -777,6 +782,7 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 	register("soon", "nina")
 	register("nostream", "nina")
 	register("nostream", "oscar")
+	register("pair", "oscar")
 	nina := mint(t, m, "nina")
 
 	// --- Another stream of the same address takes the one slot: the
@@ -909,5 +915,23 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 		t.Fatalf("pause: %d %s", r.status, r.raw)
 	}
 	b.run(oscar, chromedp.WaitVisible(chromedp.ID("paused")))
+
+	// A drop that allows up to 3 each: the page asks how many, up to the
+	// limit, and the win says how many are held.
+	b.run(oscar, chromedp.Navigate(base+"/d/pair#token="+mint(t, m, "oscar")), chromedp.WaitEnabled(chromedp.ID("buy")))
+	b.run(oscar, chromedp.WaitVisible(chromedp.ID("qty")))
+	if n := eval[int](b, oscar, "document.getElementById('quantity').options.length"); n != 3 {
+		t.Fatalf("the quantity offers %d choices, want 1 to 3", n)
+	}
+	b.run(oscar, chromedp.SetValue(chromedp.ID("quantity"), "2"))
+	b.press(oscar, "buy")
+	b.run(oscar, chromedp.WaitVisible(chromedp.ID("hold")))
+	if title := eval[string](b, oscar, "document.getElementById('hold-title').textContent"); title != "You got 2!" {
+		t.Fatalf("the win of two reads %q", title)
+	}
+	if st := call(t, "GET", base+"/v1/admin/drops/pair/stats", admin, ""); st.body["held"] != float64(2) {
+		t.Fatalf("two chosen, held: %s", st.raw)
+	}
+	b.fitsWidth(oscar, "a win of two")
 	b.clean()
 }

@@ -225,10 +225,28 @@
     show('buy', !draw && !outsider && !held && !confirmed && !waiting && (beforeSale || state === 'sale_open'));
     $('buy').disabled = !saleOpen || !token || busy;
     show('join', !draw && !!token && registered && !held && !confirmed && !waiting && state === 'sold_out' && !view.paused);
+    // A drop that allows more than one per shopper lets her choose how
+    // many, up to what is left (asking for more than is left would be
+    // answered sold_out while units remain).
+    var most = Math.min(view.per_user_limit || 1, 10, view.available > 0 ? view.available : view.per_user_limit || 1);
+    show('qty', most > 1 && !$('buy').hidden);
+    if ($('quantity').options.length !== most) {
+      var picked = Math.min(Number($('quantity').value) || 1, Math.max(most, 1));
+      $('quantity').textContent = '';
+      for (var q = 1; q <= Math.max(most, 1); q++) {
+        var o = document.createElement('option');
+        o.value = String(q);
+        o.textContent = String(q);
+        $('quantity').appendChild(o);
+      }
+      $('quantity').value = String(picked);
+    }
+    $('quantity').disabled = $('buy').disabled;
 
     show('hold', !!held);
     show('confirmed', !!confirmed);
     if (held) {
+      $('hold-title').textContent = res.quantity > 1 ? 'You got ' + res.quantity + '!' : 'You got one!';
       var pay = view.checkout_url ? view.checkout_url.split('{reservation}').join(encodeURIComponent(res.id)) : '';
       show('checkout', !!pay && view.confirm_by !== 'shopper');
       if (pay) $('checkout').href = pay;
@@ -304,14 +322,15 @@
   // view showing the outcome; later, or after that, the next press is a
   // new one (a stored sold_out would otherwise answer a press made after
   // a restock).
-  var pending = null; // {key, waitlist, at}
+  var pending = null; // {key, waitlist, quantity, at}
 
   function reserve(waitlist) {
-    if (!pending || pending.waitlist !== waitlist || Date.now() - pending.at > 30000) {
-      pending = { waitlist: waitlist, key: 'press-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10) };
+    var quantity = $('qty').hidden ? 1 : Number($('quantity').value) || 1;
+    if (!pending || pending.waitlist !== waitlist || pending.quantity !== quantity || Date.now() - pending.at > 30000) {
+      pending = { waitlist: waitlist, quantity: quantity, key: 'press-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10) };
     }
     var key = pending.key;
-    return api('POST', '/v1/drops/' + encodeURIComponent(dropID) + '/reservations', waitlist ? { quantity: 1, waitlist: true } : { quantity: 1 },
+    return api('POST', '/v1/drops/' + encodeURIComponent(dropID) + '/reservations', waitlist ? { quantity: quantity, waitlist: true } : { quantity: quantity },
       { 'Idempotency-Key': key }).then(function (r) {
       if (r.status !== 0 && r.status < 500 && r.status !== 429) pending = null;
       else if (pending) pending.at = Date.now();
