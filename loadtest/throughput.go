@@ -143,8 +143,8 @@ func timelines(tot *recorder, end time.Duration) ([]TimelineSecond, Throughput) 
 		if left := end - s.start; left > 0 && left < s.covered {
 			s.covered = left
 		}
-		for k, n := range t.outcomes {
-			s.outcomes[k.String()] += n
+		for _, o := range t.outcomes {
+			s.outcomes[o.key.String()] += o.n
 		}
 		spans = append(spans, s)
 		sec := int(s.start / time.Second)
