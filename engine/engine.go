@@ -401,34 +401,32 @@ func (e *Engine) Stats(ctx context.Context, drop string) (Stats, error) {
 }
 
 // SoldOutNow reads from the store whether every reserve press of drop
-// without an idempotency key or a waitlist join is answered sold_out now,
-// as reserve.lua would answer it: the sale is running (open, not paused,
-// not ended, not a draw) and has no stock. version is that news's version
+// would be answered sold_out: the sale is running (open, not paused, not
+// ended, not a draw) and has no stock. version is that news's version
 // (Stats.SoldOutVersion), for the nodes' sold-out flags.
 //
-// A drop without stock whose sale is halted (paused, or past its end) is
-// not sold out in this sense, and its version is 0: its presses must get
-// sale_paused or sale_closed from the store. A flag that hears this keeps
-// the version it held and marks itself halted (queue.SoldOutFlags), so
-// that a resumed sale's reserve call, reporting the news again (the same
-// version, the drop being still out of stock), flags it after one check.
-func (e *Engine) SoldOutNow(ctx context.Context, drop string) (soldOut bool, version int64, err error) {
+// A drop without stock whose sale is halted (paused, before its start,
+// past its end, or a draw) is not sold out in this sense: its presses
+// must get sale_paused, sale_not_open or sale_closed from the store.
+// halted says so, with the version the store holds, so that a flag can
+// tell old news (that version or older) from a resumed sale's.
+func (e *Engine) SoldOutNow(ctx context.Context, drop string) (soldOut, halted bool, version int64, err error) {
 	d, err := e.Drop(ctx, drop)
 	if err != nil {
-		return false, 0, err
+		return false, false, 0, err
 	}
 	st, err := e.Stats(ctx, drop)
 	if err != nil {
-		return false, 0, err
+		return false, false, 0, err
 	}
 	if st.Available > 0 {
-		return false, st.SoldOutVersion, nil
+		return false, false, st.SoldOutVersion, nil
 	}
 	now := e.clock.Now()
 	if d.Paused || d.Mode == ModeDraw || now.Before(d.SaleStartsAt) || d.SaleEnded(now) {
-		return false, 0, nil
+		return false, true, st.SoldOutVersion, nil
 	}
-	return true, st.SoldOutVersion, nil
+	return true, false, st.SoldOutVersion, nil
 }
 
 // wrap names the operation and drop of a store error, so a log line says

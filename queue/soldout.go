@@ -71,14 +71,15 @@ type soldOutFlag struct {
 	// when the flag was last set or checked (nanoseconds since base, at
 	// least 1).
 	fresh atomic.Int64
-	// halted is set when the store said the drop has no stock but its
-	// sale is halted (paused, or over): the flag keeps the version it had,
-	// and news of that version (a reserve call that was in flight at the
-	// pause, an event delivered again after a reconnect, or the first
-	// call of a resumed sale) flags the drop only to be checked against
-	// the store at the next press, never trusted as it stands. Written
-	// under mu.
-	halted atomic.Bool
+	// doubt is set when the sale may be halted (paused, or over): the
+	// store said so (the drop has no stock but its sale is halted), or
+	// this node paused or resumed it (RecheckSoldOut). While it is set,
+	// sold-out news (a reserve call that was in flight at the pause, an
+	// event delivered again after a reconnect, or the first call of a
+	// resumed sale) flags the drop only to be checked against the store
+	// at the next press, never trusted as it stands; a refresh that finds
+	// the sale running clears it. Written under mu.
+	doubt atomic.Bool
 }
 
 // since is now as a fresh value.
@@ -93,7 +94,7 @@ func (f *SoldOutFlags) state(fl *soldOutFlag) (soldOut, trusted bool) {
 
 // record sets the flag's state; fl.mu is held.
 func (f *SoldOutFlags) record(fl *soldOutFlag, soldOut bool, version int64) {
-	fl.halted.Store(false)
+	fl.doubt.Store(false)
 	fl.version.Store(version)
 	if soldOut {
 		fl.fresh.Store(f.since())
@@ -104,11 +105,10 @@ func (f *SoldOutFlags) record(fl *soldOutFlag, soldOut bool, version int64) {
 
 // RefreshSoldOut reads from the store whether drop's presses are answered
 // sold_out and the version of that news (engine.Engine.SoldOutNow: no
-// stock and the sale running; a drop without stock whose sale is paused
-// or over answers false and version 0: "halted", which a flag that held
-// a version tells apart from "not sold out", a restock's version being
-// higher).
-type RefreshSoldOut func(ctx context.Context, drop string) (soldOut bool, version int64, err error)
+// stock and the sale running). A drop without stock whose sale is paused
+// or over is halted: not sold out in this sense, with the version the
+// store holds.
+type RefreshSoldOut func(ctx context.Context, drop string) (soldOut, halted bool, version int64, err error)
 
 // NewSoldOutFlags returns stopped flags. refresh reads whether a drop is
 // sold out from the store.
@@ -147,16 +147,15 @@ func (f *SoldOutFlags) SoldOut(drop string) bool {
 	// The flag is old: ask the store once, on behalf of everyone waiting.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	sold, version, err := f.refresh(ctx, drop)
+	sold, halted, version, err := f.refresh(ctx, drop)
 	if err != nil {
 		return false // unsure: let the store decide the request
 	}
-	if !sold && version == 0 && fl.version.Load() > 0 {
-		// Halted: versions only grow, so a drop that is really no
-		// longer sold out reports its (restocked) version. Keep the
-		// version, so that older news cannot flag the paused drop.
-		fl.halted.Store(true)
-		fl.fresh.Store(0)
+	if halted {
+		// Every press goes to the store, which answers sale_paused or
+		// sale_closed; news up to the store's version is from before
+		// (the store had it), and news of any version is checked first.
+		f.doubtful(fl, version)
 		return false
 	}
 	// The store is the truth at this moment, whatever the version.
@@ -180,7 +179,7 @@ func (f *SoldOutFlags) LearnSoldOut(drop string, version int64) {
 		return
 	}
 	fl := f.flag(drop)
-	if held := fl.version.Load(); held > version || held == version && !fl.halted.Load() || !fl.mu.TryLock() {
+	if held := fl.version.Load(); held > version || held == version && !fl.doubt.Load() || !fl.mu.TryLock() {
 		return // the flag has this news or newer, or is busy
 	}
 	defer fl.mu.Unlock()
@@ -188,21 +187,28 @@ func (f *SoldOutFlags) LearnSoldOut(drop string, version int64) {
 }
 
 // RecheckSoldOut makes a sold-out flag of drop be checked against the
-// store at the next press, as if its TTL had passed
-// (engine.SoldOutRechecker): this node paused or resumed the drop, and a
-// paused sale's presses are answered sale_paused by the store, not
-// sold_out from memory. Other nodes see the pause at their flag's next
-// check, within TTL.
+// store at the next press, as if its TTL had passed, and any sold-out news
+// until then too (engine.SoldOutRechecker): this node paused or resumed
+// the drop, and a paused sale's presses are answered sale_paused by the
+// store, not sold_out from memory, even when a reserve call in flight at
+// the pause reports the last unit taken. Other nodes see the pause at
+// their flag's next check, within TTL.
 func (f *SoldOutFlags) RecheckSoldOut(drop string) {
-	fl := (*f.flags.Load())[drop]
-	if fl == nil {
-		return
-	}
+	fl := f.flag(drop)
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
+	fl.doubt.Store(true)
 	if fl.fresh.Load() != 0 {
 		fl.fresh.Store(1)
 	}
+}
+
+// doubtful records that the store found the sale halted, holding news of
+// version; fl.mu is held.
+func (f *SoldOutFlags) doubtful(fl *soldOutFlag, version int64) {
+	fl.doubt.Store(true)
+	fl.version.Store(max(fl.version.Load(), version))
+	fl.fresh.Store(0)
 }
 
 // set applies one event's news about drop, unless the flag already holds
@@ -216,13 +222,14 @@ func (f *SoldOutFlags) set(drop string, soldOut bool, version int64) {
 
 // apply records news in fl unless it holds newer news; fl.mu is held.
 // Unversioned news (0, from before versions existed) applies only to a
-// flag that has no version either. While the flag is halted, sold-out
-// news of the version it holds marks the drop for a check at the next
-// press (fresh 1, older than TTL), which keeps it halted or, the sale
+// flag that has no version either. While the flag is in doubt, sold-out
+// news of its version or newer marks the drop for a check at the next
+// press (fresh 1, older than TTL), which finds the sale still halted or,
 // resumed, flags it.
 func (f *SoldOutFlags) apply(fl *soldOutFlag, soldOut bool, version int64) {
 	held := fl.version.Load()
-	if version == held && version != 0 && soldOut && fl.halted.Load() {
+	if soldOut && version >= held && fl.doubt.Load() {
+		fl.version.Store(version)
 		fl.fresh.Store(1)
 		return
 	}

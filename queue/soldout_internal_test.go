@@ -16,9 +16,9 @@ func TestSoldOutFlagsConcurrent(t *testing.T) {
 	var clock atomic.Int64 // seconds after t0
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	var refreshes atomic.Int64
-	f := NewSoldOutFlags(nil, func(context.Context, string) (bool, int64, error) {
+	f := NewSoldOutFlags(nil, func(context.Context, string) (bool, bool, int64, error) {
 		refreshes.Add(1)
-		return true, 99, nil
+		return true, false, 99, nil
 	}, SoldOutOptions{TTL: 2 * time.Second, Now: func() time.Time { return t0.Add(time.Duration(clock.Load()) * time.Second) }})
 	const drops = 50
 	var wg sync.WaitGroup
@@ -68,7 +68,7 @@ func TestSoldOutFlagsConcurrent(t *testing.T) {
 // reserve lane before the batch's answers; news the flag already has
 // costs no lock, and newer news is applied once the flag is free.
 func TestLearnSoldOutNeverWaits(t *testing.T) {
-	f := NewSoldOutFlags(nil, func(context.Context, string) (bool, int64, error) { return true, 1, nil }, SoldOutOptions{})
+	f := NewSoldOutFlags(nil, func(context.Context, string) (bool, bool, int64, error) { return true, false, 1, nil }, SoldOutOptions{})
 	f.LearnSoldOut("d", 3)
 	if !f.SoldOut("d") {
 		t.Fatal("not learned")
@@ -99,24 +99,22 @@ func TestLearnSoldOutNeverWaits(t *testing.T) {
 
 // TestSoldOutRecheckAndHaltedSale: RecheckSoldOut makes a trusted flag ask
 // the store at the next read, even in the flags' first TTL (the clock
-// does not move here). A store that answers "halted" (not sold out,
-// version 0: a paused sale without stock) clears the flag; news of the
-// version it held, from a reserve call in flight at the pause or an event
-// delivered again, does not flag the paused drop (each is checked against
-// the store first), and the same news reported once the sale resumes
-// flags it again after that check.
+// does not move here). A store that answers "halted" (a paused sale
+// without stock) clears the flag; sold-out news from before the pause (a
+// reserve call in flight at it, an event delivered again, news newer than
+// the flag's that the store already had) does not flag the paused drop:
+// each is checked against the store first. The same news reported once
+// the sale resumes flags it again after that check.
 func TestSoldOutRecheckAndHaltedSale(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	var refreshes atomic.Int64
 	var halted atomic.Bool
-	f := NewSoldOutFlags(nil, func(context.Context, string) (bool, int64, error) {
+	var stored atomic.Int64 // the store's version
+	stored.Store(7)
+	f := NewSoldOutFlags(nil, func(context.Context, string) (bool, bool, int64, error) {
 		refreshes.Add(1)
-		if halted.Load() {
-			return false, 0, nil
-		}
-		return true, 7, nil
+		return !halted.Load(), halted.Load(), stored.Load(), nil
 	}, SoldOutOptions{TTL: time.Minute, Now: func() time.Time { return t0 }})
-	f.RecheckSoldOut("d") // no flag: nothing to do
 	f.LearnSoldOut("d", 7)
 	if !f.SoldOut("d") || refreshes.Load() != 0 {
 		t.Fatalf("a learnt flag: sold out %v after %d refreshes", f.SoldOut("d"), refreshes.Load())
@@ -138,20 +136,40 @@ func TestSoldOutRecheckAndHaltedSale(t *testing.T) {
 		t.Fatalf("a redelivered event flagged the paused drop: sold out %v after %d refreshes", f.SoldOut("d"), refreshes.Load())
 	}
 	halted.Store(false)
-	f.LearnSoldOut("d", 7) // resumed: a reserve call reports the same news
+	f.RecheckSoldOut("d")  // resumed on this node
+	f.LearnSoldOut("d", 7) // a reserve call reports the same news
 	if !f.SoldOut("d") || refreshes.Load() != 4 {
 		t.Fatalf("the news of a resumed sale: sold out %v after %d refreshes, want true after 4", f.SoldOut("d"), refreshes.Load())
 	}
 	if !f.SoldOut("d") || refreshes.Load() != 4 {
 		t.Fatal("the resumed sale's flag is not trusted")
 	}
-	f.RecheckSoldOut("d")
-	if !f.SoldOut("d") || refreshes.Load() != 5 {
-		t.Fatalf("a recheck of a sold-out sale: sold out %v after %d refreshes, want true after 5", f.SoldOut("d"), refreshes.Load())
-	}
 	// A restock (newer news) clears the flag as ever.
 	f.set("d", false, 8)
 	if f.SoldOut("d") {
 		t.Fatal("a restocked drop is sold out")
+	}
+
+	// News newer than the flag's, from before the pause: the store had
+	// version 10 when it said the sale is halted, and a late event of 9
+	// or 10 is old.
+	stored.Store(10)
+	halted.Store(true)
+	f.RecheckSoldOut("d") // paused here; the flag is not sold out
+	f.LearnSoldOut("d", 9)
+	if f.SoldOut("d") || refreshes.Load() != 5 {
+		t.Fatalf("news newer than the flag's from before the pause: sold out %v after %d refreshes", f.SoldOut("d"), refreshes.Load())
+	}
+	f.set("d", true, 10)
+	if f.SoldOut("d") || refreshes.Load() != 6 {
+		t.Fatalf("the store's own version again while paused: sold out %v after %d refreshes", f.SoldOut("d"), refreshes.Load())
+	}
+
+	// The node that pauses a drop it has no flag for: a reserve call in
+	// flight at the pause that takes the last unit is checked first.
+	f.RecheckSoldOut("e")
+	f.LearnSoldOut("e", 3)
+	if f.SoldOut("e") || refreshes.Load() != 7 {
+		t.Fatalf("a call in flight at the pause flagged the paused drop: sold out %v after %d refreshes", f.SoldOut("e"), refreshes.Load())
 	}
 }

@@ -36,9 +36,9 @@ type node struct {
 
 func startNode(t *testing.T, w *world, eng *engine.Engine) *node {
 	t.Helper()
-	flags := queue.NewSoldOutFlags(w.js, func(ctx context.Context, drop string) (bool, int64, error) {
+	flags := queue.NewSoldOutFlags(w.js, func(ctx context.Context, drop string) (bool, bool, int64, error) {
 		st, err := eng.Stats(ctx, drop)
-		return err == nil && st.Available == 0, st.SoldOutVersion, err
+		return err == nil && st.Available == 0, false, st.SoldOutVersion, err
 	}, queue.SoldOutOptions{TTL: time.Minute, Logger: quiet})
 	flags.Start(context.Background())
 	t.Cleanup(func() { _ = flags.Close() })
@@ -179,9 +179,9 @@ func TestSoldOutFlagRecoversFromAMissedRestock(t *testing.T) {
 	now := time.Now()
 	var clock atomic.Int64
 	clock.Store(now.UnixNano())
-	flags := queue.NewSoldOutFlags(w.js, func(ctx context.Context, d string) (bool, int64, error) {
+	flags := queue.NewSoldOutFlags(w.js, func(ctx context.Context, d string) (bool, bool, int64, error) {
 		st, err := w.eng.Stats(ctx, d)
-		return err == nil && st.Available == 0, st.SoldOutVersion, err
+		return err == nil && st.Available == 0, false, st.SoldOutVersion, err
 	}, queue.SoldOutOptions{TTL: time.Second, Logger: quiet, Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	flags.Start(context.Background())
 	t.Cleanup(func() { _ = flags.Close() })
@@ -209,8 +209,8 @@ func TestSoldOutFlagRecoversFromAMissedRestock(t *testing.T) {
 func TestSoldOutFlagIgnoresOlderNews(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	flags := queue.NewSoldOutFlags(w.js, func(context.Context, string) (bool, int64, error) {
-		return false, 0, errors.New("the store is not asked within the TTL")
+	flags := queue.NewSoldOutFlags(w.js, func(context.Context, string) (bool, bool, int64, error) {
+		return false, false, 0, errors.New("the store is not asked within the TTL")
 	}, queue.SoldOutOptions{TTL: time.Hour, Logger: quiet})
 	flags.Start(context.Background())
 	t.Cleanup(func() { _ = flags.Close() })
