@@ -773,6 +773,7 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 	mkDrop("nostream", 2, sale)
 	mkDrop("soon", 1, now.Add(10*time.Second)) // T0 in 10 s by the page's clock; the server's stands still
 	mkDrop("pair", 5, sale, 3)                 // up to 3 each
+	mkDrop("pairlater", 5, sale.Add(time.Hour), 2)
 	register := func(drop, user string) {
 		t.Helper()
 		if r := call(t, "POST", base+"/v1/drops/"+drop+"/registrations", mint(t, m, user), "{}"); r.status != 201 {
@@ -933,5 +934,12 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 		t.Fatalf("two chosen, held: %s", st.raw)
 	}
 	b.fitsWidth(oscar, "a win of two")
+
+	// Before the sale she can choose already: the list is on while Buy
+	// waits for T0.
+	b.run(oscar, chromedp.Navigate(base+"/d/pairlater#token="+mint(t, m, "oscar")), chromedp.WaitVisible(chromedp.ID("qty")))
+	if !eval[bool](b, oscar, "!document.getElementById('quantity').disabled && document.getElementById('buy').disabled") {
+		t.Fatal("before the sale the quantity cannot be chosen (or Buy is on)")
+	}
 	b.clean()
 }

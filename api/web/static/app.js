@@ -229,9 +229,11 @@
     // many, up to what is left (asking for more than is left would be
     // answered sold_out while units remain).
     var most = Math.min(view.per_user_limit || 1, 10, view.available > 0 ? view.available : view.per_user_limit || 1);
-    show('qty', most > 1 && !$('buy').hidden);
-    if ($('quantity').options.length !== most) {
-      var picked = Math.min(Number($('quantity').value) || 1, Math.max(most, 1));
+    show('qty', most > 1 && (!$('buy').hidden || !$('join').hidden));
+    // Not while its list is open: rebuilding it would close the list.
+    if ($('quantity').options.length !== most && document.activeElement !== $('quantity')) {
+      // Her choice (wanted) comes back when units do (a restock).
+      var picked = Math.min(wanted || 1, Math.max(most, 1));
       $('quantity').textContent = '';
       for (var q = 1; q <= Math.max(most, 1); q++) {
         var o = document.createElement('option');
@@ -241,7 +243,8 @@
       }
       $('quantity').value = String(picked);
     }
-    $('quantity').disabled = $('buy').disabled;
+    // She can choose before T0; Buy decides when to press.
+    $('quantity').disabled = busy || !token;
 
     show('hold', !!held);
     show('confirmed', !!confirmed);
@@ -323,9 +326,15 @@
   // new one (a stored sold_out would otherwise answer a press made after
   // a restock).
   var pending = null; // {key, waitlist, quantity, at}
+  var wanted = 1; // the quantity she chose, before any cap by what is left
+  $('quantity').addEventListener('change', function () { wanted = Number($('quantity').value) || 1; });
 
   function reserve(waitlist) {
     var quantity = $('qty').hidden ? 1 : Number($('quantity').value) || 1;
+    // The repeat of a press whose outcome is unknown asks for what that
+    // press asked for, whatever the list now offers (its own win may be
+    // what lowered the stock), or it would be a second decision.
+    if (pending && pending.waitlist === waitlist && Date.now() - pending.at <= 30000) quantity = pending.quantity;
     if (!pending || pending.waitlist !== waitlist || pending.quantity !== quantity || Date.now() - pending.at > 30000) {
       pending = { waitlist: waitlist, quantity: quantity, key: 'press-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10) };
     }
@@ -353,7 +362,13 @@
         return refresh();
       }
       sayProblem(r.data);
-      return refresh();
+      return refresh().then(function () {
+        // Sold out for the number she asked, not for one: say how many
+        // are left (the list is now capped at that).
+        if (r.data.code === 'sold_out' && quantity > 1 && view && view.available > 0 && view.available < quantity) {
+          say('Only ' + view.available + (view.available === 1 ? ' unit is' : ' units are') + ' left, fewer than you asked for: choose fewer and press Buy again.', true);
+        }
+      });
     });
   }
   act('buy', function () { return reserve(false); });
