@@ -94,6 +94,14 @@ func (r DisableRule) WithDefaults() DisableRule {
 	return r
 }
 
+// Reason is why the rule disabled a webhook, in its own words: the
+// webhook shows it (disabled_reason) and the webhook_disabled event
+// carries it. The streak's own numbers are in the status
+// (consecutive_failures, failing_since), not a raw epoch here.
+func (r DisableRule) Reason() string {
+	return fmt.Sprintf("%d consecutive failed deliveries over at least %s", r.After, r.Span)
+}
+
 // Delivery is the outcome of one delivery attempt.
 type Delivery struct {
 	EventID string

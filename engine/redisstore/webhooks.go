@@ -136,7 +136,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 // (1/0), ARGV[5] dead (1/0), ARGV[6] event id, ARGV[7] log entry (JSON),
 // ARGV[8] counts (1 for an ordinary delivery), ARGV[9] disable after (n),
 // ARGV[10] disable span (ms), ARGV[11] log size, ARGV[12] dead-letter cap,
-// ARGV[13] the reason a disabled webhook shows (disableReason).
+// ARGV[13] the reason a disabled webhook shows (DisableRule.Reason).
 // Returns 1 if this call disabled the webhook, else 0.
 var recordDeliveryScript = redis.NewScript(`
 redis.call('LPUSH', KEYS[3], ARGV[7])
@@ -199,16 +199,8 @@ func (s *Store) RecordDelivery(ctx context.Context, id string, d engine.Delivery
 	counts := d.Kind == "" || d.Kind == engine.DeliveryKindEvent
 	n, err := recordDeliveryScript.Run(ctx, s.rdb, []string{k.status, k.dead, k.log, k.cfg},
 		msString(d.At), d.Status, d.Err, b(d.OK()), b(d.Dead), d.EventID, entry, b(counts),
-		rule.After, rule.Span.Milliseconds(), engine.DeliveryLogSize, maxDeadLetters, disableReason(rule)).Int64()
+		rule.After, rule.Span.Milliseconds(), engine.DeliveryLogSize, maxDeadLetters, rule.Reason()).Int64()
 	return n == 1, err
-}
-
-// disableReason is why a webhook was disabled, in the words of the rule
-// that disabled it: the webhook_disabled event carries the same text
-// (queue/webhook reads it back). The streak's own numbers are in the
-// status (consecutive_failures, failing_since), not in a raw epoch here.
-func disableReason(rule engine.DisableRule) string {
-	return fmt.Sprintf("%d consecutive failed deliveries over at least %s", rule.After, rule.Span)
 }
 
 // DeliveryLog implements engine.WebhookStore: newest first by the time

@@ -543,7 +543,7 @@ var DisabledSubject = "flashdrop.~webhooks." + string(engine.EventWebhookDisable
 func (d *Deliverer) announceDisabled(ctx context.Context, id string, at time.Time) {
 	d.o.Logger.Warn("webhooks: webhook disabled after failing deliveries", "webhook", id,
 		"after", d.o.Disable.After, "span", d.o.Disable.Span)
-	reason := fmt.Sprintf("%d consecutive failed deliveries over at least %s", d.o.Disable.After, d.o.Disable.Span)
+	reason := d.o.Disable.Reason()
 	if w, err := d.store.Webhook(ctx, id); err == nil && w.DisabledReason != "" {
 		reason = w.DisabledReason
 	}
