@@ -422,8 +422,7 @@ func (e *Engine) SoldOutNow(ctx context.Context, drop string) (soldOut, halted b
 	if st.Available > 0 {
 		return false, false, st.SoldOutVersion, nil
 	}
-	now := e.clock.Now()
-	if d.Paused || d.Mode == ModeDraw || now.Before(d.SaleStartsAt) || d.SaleEnded(now) {
+	if d.Paused || d.Mode == ModeDraw || d.State(e.clock.Now(), st.Available) != StateSoldOut {
 		return false, true, st.SoldOutVersion, nil
 	}
 	return true, false, st.SoldOutVersion, nil

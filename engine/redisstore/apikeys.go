@@ -108,30 +108,29 @@ return {0, redis.call('HGETALL', KEYS[1])}`)
 
 // RotateAPIKey implements engine.APIKeyStore.
 func (s *Store) RotateAPIKey(ctx context.Context, id string, hash []byte, at, prevUntil time.Time) (engine.APIKey, error) {
-	reply, err := rotateAPIKeyScript.Run(ctx, s.rdb, []string{apiKeyKey(id)},
+	v, err := rotateAPIKeyScript.Run(ctx, s.rdb, []string{apiKeyKey(id)},
 		hex.EncodeToString(hash), msString(at), msString(prevUntil)).Slice()
 	if err != nil {
 		return engine.APIKey{}, err
 	}
-	code, _ := reply[0].(int64)
-	switch code {
-	case 0:
-		fields, _ := reply[1].([]any)
-		m := make(map[string]string, len(fields)/2)
-		for i := 0; i+1 < len(fields); i += 2 {
-			k, _ := fields[i].(string)
-			v, _ := fields[i+1].(string)
-			m[k] = v
-		}
-		return parseAPIKey(id, m), nil
-	case 3:
+	r := reply(v)
+	switch code := r.int(0); {
+	case r.err != nil:
+		return engine.APIKey{}, r.err
+	case code == 3:
 		return engine.APIKey{}, fmt.Errorf("%w: key %q", engine.ErrNotFound, id)
-	case 4:
-		until, _ := reply[1].(string)
-		ms, _ := strconv.ParseInt(until, 10, 64)
-		return engine.APIKey{}, &engine.RotationPendingError{Until: time.UnixMilli(ms).UTC()}
+	case code == 4:
+		until := r.int(1)
+		return engine.APIKey{}, &engine.RotationPendingError{Until: time.UnixMilli(until).UTC()}
+	case code != 0:
+		return engine.APIKey{}, fmt.Errorf("rotate key %q: unexpected reply %v", id, v)
 	}
-	return engine.APIKey{}, fmt.Errorf("rotate key %q: unexpected reply %v", id, reply)
+	fields := reply(r.slice(1))
+	m := make(map[string]string, len(fields.v)/2)
+	for i := 0; i+1 < len(fields.v); i += 2 {
+		m[fields.str(i)] = fields.str(i + 1)
+	}
+	return parseAPIKey(id, m), nil
 }
 
 // DeleteAPIKey implements engine.APIKeyStore.
