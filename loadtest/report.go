@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strings"
 	"time"
@@ -374,32 +373,15 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 
 // arrays makes every nil list of the report an empty one.
 func (rep *Report) arrays() {
-	orEmpty := func(p *[]string) {
-		if *p == nil {
-			*p = []string{}
-		}
-	}
 	orEmpty(&rep.Invalid)
 	orEmpty(&rep.Notes)
 	orEmpty(&rep.Run.Targets)
-	if rep.Thresholds == nil {
-		rep.Thresholds = []ThresholdResult{}
-	}
-	if rep.Phases == nil {
-		rep.Phases = []PhaseReport{}
-	}
-	if rep.Series == nil {
-		rep.Series = []Series{}
-	}
-	if rep.Timeline == nil {
-		rep.Timeline = []TimelineSecond{}
-	}
-	if rep.Throughput.Buckets == nil {
-		rep.Throughput.Buckets = []Bucket{}
-	}
-	if rep.Audit.Checks == nil {
-		rep.Audit.Checks = []Check{}
-	}
+	orEmpty(&rep.Thresholds)
+	orEmpty(&rep.Phases)
+	orEmpty(&rep.Series)
+	orEmpty(&rep.Timeline)
+	orEmpty(&rep.Throughput.Buckets)
+	orEmpty(&rep.Audit.Checks)
 	for i := range rep.Audit.Checks {
 		orEmpty(&rep.Audit.Checks[i].Culprits)
 	}
@@ -409,17 +391,18 @@ func (rep *Report) arrays() {
 	r := rep.Records
 	orEmpty(&r.Unregistered)
 	orEmpty(&r.UnregisteredPressed)
-	if r.Told == nil {
-		r.Told = []Told{}
-	}
-	if r.Replays == nil {
-		r.Replays = []Replay{}
-	}
-	if r.Events == nil {
-		r.Events = []EventRecord{}
-	}
+	orEmpty(&r.Told)
+	orEmpty(&r.Replays)
+	orEmpty(&r.Events)
 	if r.Observed == nil {
 		r.Observed = map[string]Observed{}
+	}
+}
+
+// orEmpty makes a nil list an empty one, [] in JSON.
+func orEmpty[T any](p *[]T) {
+	if *p == nil {
+		*p = []T{}
 	}
 }
 
@@ -622,7 +605,7 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 	out.Generator.SendLag, out.Generator.PacerLag = summarize(sendLag), summarize(pacerLag)
 	out.Generator.SendLagHist, out.Generator.PacerHist = encodeHist(sendLag), encodeHist(pacerLag)
 	out.Rush = rush
-	out.Throughput = bucketize(spans, widths, time.Duration(math.Round(rush.DrainS*1e6))*time.Microsecond)
+	out.Throughput = bucketize(spans, widths, seconds(rush.DrainS))
 	out.Records = mergeRecords(recs)
 	out.Run.Shard, out.Run.Shards = 0, first.Run.Shards
 	out.Run.ShardsMerged = nil

@@ -174,26 +174,29 @@ func timelines(tot *recorder, end time.Duration) ([]TimelineSecond, Throughput) 
 // with their width: its buckets, or, in a report written before they
 // existed, its per-second timeline.
 func (rep *Report) spans() ([]span, time.Duration) {
-	dur := func(s float64) time.Duration { return time.Duration(math.Round(s*1e6)) * time.Microsecond }
 	var out []span
 	if rep.Throughput.BucketS > 0 {
 		for _, b := range rep.Throughput.Buckets {
-			out = append(out, span{start: dur(b.StartS), covered: dur(b.Seconds), requests: b.Requests, errors: b.Errors, outcomes: b.Outcomes})
+			out = append(out, span{start: seconds(b.StartS), covered: seconds(b.Seconds), requests: b.Requests, errors: b.Errors, outcomes: b.Outcomes})
 		}
-		return out, dur(rep.Throughput.BucketS)
+		return out, seconds(rep.Throughput.BucketS)
 	}
 	for _, t := range rep.Timeline {
 		s := span{start: time.Duration(t.Second) * time.Second, covered: time.Second, requests: t.Requests, errors: t.Errors, outcomes: t.Outcomes}
-		if left := dur(rep.Rush.DrainS) - s.start; left > 0 && left < time.Second {
+		if left := seconds(rep.Rush.DrainS) - s.start; left > 0 && left < time.Second {
 			s.covered = left
 		}
 		if t.Seconds > 0 {
-			s.covered = dur(t.Seconds)
+			s.covered = seconds(t.Seconds)
 		}
 		out = append(out, s)
 	}
 	return out, time.Second
 }
+
+// seconds is a report's seconds as a duration, to the microsecond the
+// report keeps.
+func seconds(s float64) time.Duration { return time.Duration(math.Round(s*1e6)) * time.Microsecond }
 
 // throughput is the report's buckets, from its timeline if it has none.
 func (rep *Report) throughput() Throughput {
@@ -201,8 +204,7 @@ func (rep *Report) throughput() Throughput {
 		return rep.Throughput
 	}
 	spans, w := rep.spans()
-	end := time.Duration(math.Round(rep.Rush.DrainS*1e6)) * time.Microsecond
-	return bucketize(spans, []time.Duration{w}, end)
+	return bucketize(spans, []time.Duration{w}, seconds(rep.Rush.DrainS))
 }
 
 // rateLine is one line of the throughput chart: a series' rate in each
@@ -221,7 +223,7 @@ type ratePoint struct{ x, y, seconds float64 }
 // shorter than half the width is drawn with the one before it: a few
 // stragglers in its first milliseconds are no spike of thousands a second.
 func rateLines(tp Throughput) (width time.Duration, lines []rateLine) {
-	width = time.Duration(math.Round(tp.BucketS*1e6)) * time.Microsecond
+	width = seconds(tp.BucketS)
 	bs := append([]Bucket(nil), tp.Buckets...)
 	if n := len(bs); n > 1 && bs[n-1].Seconds < tp.BucketS/2 {
 		last, prev := bs[n-1], bs[n-2]
