@@ -398,20 +398,21 @@ func (s *Server) dropCalendar(r *request) error {
 	line("SUMMARY", escapeICS(d.Name+": the sale starts"))
 	page := base + "/d/" + d.ID
 	regCloses := d.RegistrationClosesAt.UTC().Format("Mon 2 Jan 15:04 MST")
+	saleAt := d.SaleStartsAt.UTC().Format("15:04 MST")
 	switch {
 	case !now.Before(d.RegistrationClosesAt) && d.Mode == engine.ModeDraw:
-		line("DESCRIPTION", escapeICS("Registration has closed; the winners are drawn at "+d.SaleStartsAt.UTC().Format("15:04 MST")+": "+page))
+		line("DESCRIPTION", escapeICS("Registration has closed; the winners are drawn at "+saleAt+": "+page))
 	case !now.Before(d.RegistrationClosesAt):
 		line("DESCRIPTION", escapeICS("Registration has closed; registered shoppers, be there at "+
-			d.SaleStartsAt.UTC().Format("15:04 MST")+" and press Buy: "+page))
+			saleAt+" and press Buy: "+page))
 	case d.Mode == engine.ModeDraw:
 		// Nothing to press in a draw: what matters is being registered
 		// before the list freezes.
 		line("DESCRIPTION", escapeICS("Register before "+regCloses+" to be in the draw; the winners are drawn at "+
-			d.SaleStartsAt.UTC().Format("15:04 MST")+": "+page))
+			saleAt+": "+page))
 	default:
 		line("DESCRIPTION", escapeICS("Register before "+regCloses+", then be there at "+
-			d.SaleStartsAt.UTC().Format("15:04 MST")+" and press Buy: "+page))
+			saleAt+" and press Buy: "+page))
 	}
 	line("URL", page)
 	// The sale's reminder comes after registration has closed when that

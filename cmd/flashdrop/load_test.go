@@ -125,22 +125,8 @@ func readReport(t *testing.T, path string) *loadtest.Report {
 // every check run, and the JSON report says so.
 func TestLoadEndToEndPassesTheAudit(t *testing.T) {
 	s := startLoadStack(t)
-	out := filepath.Join(t.TempDir(), "r.json")
-	code, text, stderr := runLoad(t, context.Background(),
-		s.args("--users", "600", "--stock", "60", "--presses", "2", "--waitlist-ratio", "0.5", "--report", "text", "--report", "json", "--out", "-", "--out", out),
-		s.hooks(10*time.Second, 5*time.Second, nil))
-	if code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", code, text, stderr)
-	}
-	rep := readReport(t, out)
-	if rep.Audit.Verdict != loadtest.AuditPass || !rep.Complete {
-		t.Fatalf("audit %s\n%s", rep.Audit.Verdict, text)
-	}
-	for _, c := range rep.Audit.Checks {
-		if c.Status != loadtest.CheckPass {
-			t.Errorf("check %s %s: %s", c.ID, c.Status, c.Detail)
-		}
-	}
+	rep, text := runPassingLoad(t, s, "--users", "600", "--stock", "60", "--presses", "2", "--waitlist-ratio", "0.5",
+		"--report", "text", "--report", "json", "--out", "-")
 	// The scenario really had every part: wins, sold-out answers, refusals
 	// of unregistered shoppers, cancels, expiries and refills.
 	var vias = map[string]int{}
@@ -163,16 +149,14 @@ func TestLoadEndToEndPassesTheAudit(t *testing.T) {
 	}
 }
 
-// TestLoadDrawPassesTheAudit: --mode draw against a real serve (Redis,
-// NATS) passes every check, I5's replays included: after the draw a keyed
-// press keeps the shopper's result under its key, as in fcfs. Before
-// fd4d9fb the key with another body was answered with the result, and
-// this run failed I5 against a correct drop.
-func TestLoadDrawPassesTheAudit(t *testing.T) {
-	s := startLoadStack(t)
+// runPassingLoad runs flashdrop load with args against s, its JSON report
+// written to a file too (one more --out), and fails the test unless it
+// exits 0 with a complete run whose audit passes every check. It returns
+// the report and what the run printed.
+func runPassingLoad(t *testing.T, s *loadStack, args ...string) (*loadtest.Report, string) {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "r.json")
-	code, text, stderr := runLoad(t, context.Background(),
-		s.args("--users", "300", "--stock", "30", "--mode", "draw", "--report", "text", "--report", "json", "--out", out),
+	code, text, stderr := runLoad(t, context.Background(), s.args(append(args, "--out", out)...),
 		s.hooks(10*time.Second, 5*time.Second, nil))
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, text, stderr)
@@ -186,6 +170,17 @@ func TestLoadDrawPassesTheAudit(t *testing.T) {
 			t.Errorf("check %s %s: %s", c.ID, c.Status, c.Detail)
 		}
 	}
+	return rep, text
+}
+
+// TestLoadDrawPassesTheAudit: --mode draw against a real serve (Redis,
+// NATS) passes every check, I5's replays included: after the draw a keyed
+// press keeps the shopper's result under its key, as in fcfs. Before
+// fd4d9fb the key with another body was answered with the result, and
+// this run failed I5 against a correct drop.
+func TestLoadDrawPassesTheAudit(t *testing.T) {
+	s := startLoadStack(t)
+	_, text := runPassingLoad(t, s, "--users", "300", "--stock", "30", "--mode", "draw", "--report", "text", "--report", "json")
 	if !strings.Contains(text, "other body refused") {
 		t.Errorf("the I5 check did not replay with another body:\n%s", text)
 	}
