@@ -76,6 +76,12 @@ type ShopperView struct {
 	// WaitlistEnded is true when the shopper was still waiting when the
 	// sale ended: nothing more will come to her from this drop.
 	WaitlistEnded bool `json:"waitlist_ended"`
+	// Units is how many units she holds or has confirmed in this drop,
+	// over all her reservations: what counts against PerUserLimit. Her
+	// latest reservation alone cannot say it (an older confirmed one
+	// still counts after a newer one is cancelled), and a page offering
+	// more than PerUserLimit-Units would only get limit_reached.
+	Units int64 `json:"units"`
 	// Ticket is the shopper's ticket in a draw drop, as the draw's public
 	// record lists it ("" for other drops).
 	Ticket string `json:"ticket,omitempty"`

@@ -935,6 +935,40 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 	}
 	b.fitsWidth(oscar, "a win of two")
 
+	// The shop confirms his two; from another device he holds one more
+	// and cancels it. His latest reservation is then the cancelled one,
+	// but the two confirmed still count against the limit of 3: the page
+	// offers him one more, not three (which could only be refused).
+	var pairID string
+	if r := call(t, "GET", base+"/v1/drops/pair", mint(t, m, "oscar"), ""); r.status == 200 {
+		me, _ := r.body["me"].(map[string]any)
+		res, _ := me["reservation"].(map[string]any)
+		pairID, _ = res["id"].(string)
+	}
+	if r := call(t, "POST", base+"/v1/reservations/"+pairID+"/confirm", admin, ""); r.status != 200 {
+		t.Fatalf("the shop confirms %q: %d %s", pairID, r.status, r.raw)
+	}
+	third := call(t, "POST", base+"/v1/drops/pair/reservations", mint(t, m, "oscar"), `{"quantity":1}`)
+	thirdRes, _ := third.body["reservation"].(map[string]any)
+	thirdID, _ := thirdRes["id"].(string)
+	if third.status != 201 || thirdID == "" {
+		t.Fatalf("a third unit from another device: %d %s", third.status, third.raw)
+	}
+	if r := call(t, "POST", base+"/v1/reservations/"+thirdID+"/cancel", mint(t, m, "oscar"), ""); r.status != 200 {
+		t.Fatalf("cancelling it: %d %s", r.status, r.raw)
+	}
+	// The same address: a reload, not a change of its #fragment.
+	b.run(oscar, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("buy")), chromedp.WaitEnabled(chromedp.ID("buy")))
+	if eval[bool](b, oscar, "!document.getElementById('qty').hidden") {
+		t.Fatalf("with 2 of 3 confirmed the page still asks how many, offering %d",
+			eval[int](b, oscar, "document.getElementById('quantity').options.length"))
+	}
+	b.press(oscar, "buy")
+	b.run(oscar, chromedp.WaitVisible(chromedp.ID("hold")))
+	if title := eval[string](b, oscar, "document.getElementById('hold-title').textContent"); title != "You got one!" {
+		t.Fatalf("his last allowed unit reads %q", title)
+	}
+
 	// Before the sale she can choose already: the list is on while Buy
 	// waits for T0.
 	b.run(oscar, chromedp.Navigate(base+"/d/pairlater#token="+mint(t, m, "oscar")), chromedp.WaitVisible(chromedp.ID("qty")))

@@ -682,8 +682,8 @@ func (s *Store) ShopperViews(ctx context.Context, drop string, users []string) (
 	}
 	out := make([]engine.ShopperView, len(users))
 	for i := range users {
-		at := 1 + 4*i
-		view := engine.ShopperView{Registered: r.int(at) == 1, WaitlistEnded: r.int(at+3) == 1}
+		at := 1 + 5*i
+		view := engine.ShopperView{Registered: r.int(at) == 1, WaitlistEnded: r.int(at+3) == 1, Units: r.int(at + 4)}
 		if pos := r.int(at + 1); pos > 0 {
 			view.WaitlistPosition = &pos
 		}

@@ -63,3 +63,63 @@ func TestShopperViewsInOneCall(t *testing.T) {
 		}
 	})
 }
+
+// TestShopperViewCountsUnits: a shopper's view says how many units she
+// holds or has confirmed over all her reservations, which her latest
+// reservation alone cannot: after an older confirmed one and a newer
+// cancelled one, she still has units counting against the limit.
+func TestShopperViewCountsUnits(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 10, 3)
+		f.register(t, d.ID, "alice", "bob")
+		f.clock.Set(t0)
+		units := func(u string) int64 {
+			t.Helper()
+			v, err := f.store.ShopperView(ctx(t), d.ID, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v.Units
+		}
+		if n := units("alice"); n != 0 {
+			t.Fatalf("before any press: %d units", n)
+		}
+		first, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "alice", Quantity: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := units("alice"); n != 2 {
+			t.Fatalf("holding 2: %d units", n)
+		}
+		if _, err := f.eng.Confirm(ctx(t), first.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		second, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "alice", Quantity: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := units("alice"); n != 3 {
+			t.Fatalf("2 confirmed and 1 held: %d units", n)
+		}
+		if _, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "alice", Quantity: 1}); !errors.Is(err, engine.ErrLimitReached) {
+			t.Fatalf("a fourth unit of 3 allowed: %v", err)
+		}
+		if _, err := f.eng.Cancel(ctx(t), second.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		v, err := f.store.ShopperView(ctx(t), d.ID, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Units != 2 || v.Reservation == nil || v.Reservation.Status != engine.StatusCancelled {
+			t.Fatalf("after cancelling the latest: %d units, latest %+v", v.Units, v.Reservation)
+		}
+		vs, err := f.store.ShopperViews(ctx(t), d.ID, []string{"bob", "alice", "nobody"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vs[0].Units != 0 || vs[1].Units != 2 || vs[2].Units != 0 {
+			t.Fatalf("in one call: bob %d, alice %d, nobody %d", vs[0].Units, vs[1].Units, vs[2].Units)
+		}
+	})
+}

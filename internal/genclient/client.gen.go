@@ -753,9 +753,12 @@ type ShopperView struct {
 	Reservation *Reservation `json:"reservation"`
 
 	// Ticket Her ticket in a draw.
-	Ticket           *string `json:"ticket,omitempty"`
-	WaitlistEnded    bool    `json:"waitlist_ended"`
-	WaitlistPosition *int64  `json:"waitlist_position"`
+	Ticket *string `json:"ticket,omitempty"`
+
+	// Units How many units she holds or has confirmed in this drop, over all her reservations: what counts against `per_user_limit`. She can reserve at most `per_user_limit - units` more.
+	Units            int64  `json:"units"`
+	WaitlistEnded    bool   `json:"waitlist_ended"`
+	WaitlistPosition *int64 `json:"waitlist_position"`
 }
 
 // Stats defines model for Stats.

@@ -286,7 +286,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (string, answer) {
 					}
 				}
 				_, reg := d.reg[user]
-				v["me"] = map[string]any{"registered": reg, "reservation": r, "waitlist_position": pos}
+				v["me"] = map[string]any{"registered": reg, "reservation": r, "waitlist_position": pos, "units": d.units[user]}
 			}
 			return "view", answer{status: 200, body: v}
 		case n == 4 && seg[3] == "registrations" && method == "POST":

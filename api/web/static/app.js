@@ -225,10 +225,14 @@
     show('buy', !draw && !outsider && !held && !confirmed && !waiting && (beforeSale || state === 'sale_open'));
     $('buy').disabled = !saleOpen || !token || busy;
     show('join', !draw && !!token && registered && !held && !confirmed && !waiting && state === 'sold_out' && !view.paused);
+    // What she may still get: the units of all her reservations count (an
+    // older confirmed one, made elsewhere, still does after a newer one is
+    // cancelled), and a press past the limit could only be refused.
+    var allowance = (view.per_user_limit || 1) - ((me && me.units) || 0);
     // A drop that allows more than one per shopper lets her choose how
-    // many, up to what is left (asking for more than is left would be
-    // answered sold_out while units remain).
-    var most = Math.min(view.per_user_limit || 1, 10, view.available > 0 ? view.available : view.per_user_limit || 1);
+    // many, up to her allowance and to what is left (asking for more than
+    // is left would be answered sold_out while units remain).
+    var most = Math.min(Math.max(allowance, 1), 10, view.available > 0 ? view.available : view.per_user_limit || 1);
     show('qty', most > 1 && (!$('buy').hidden || !$('join').hidden));
     // Not while its list is open: rebuilding it would close the list.
     if ($('quantity').options.length !== most && document.activeElement !== $('quantity')) {
