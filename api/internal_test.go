@@ -290,6 +290,27 @@ func TestTransportLimits(t *testing.T) {
 		if last.StatusCode != 429 || last.Header.Get("Retry-After") == "" {
 			t.Fatalf("third request from one IP: %d", last.StatusCode)
 		}
+		// The ops page polls every drop's figures each second from one
+		// address: the per-IP limit is not for an admin credential.
+		for i := 0; i < 5; i++ {
+			req, _ := http.NewRequest("GET", "http://x/v1/admin/drops/stub/stats", nil)
+			req.Header.Set("Authorization", "Bearer "+testAdmin)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == 429 {
+				t.Fatalf("admin read %d from the limited IP: 429", i+1)
+			}
+		}
+		req, _ := http.NewRequest("GET", "http://x/v1/admin/drops/stub/stats", nil)
+		req.Header.Set("Authorization", "Bearer not-the-admin-token")
+		if resp, err := client.Do(req); err != nil || resp.StatusCode != 429 {
+			t.Fatalf("a wrong admin credential from the limited IP: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
 	})
 	t.Run("in-flight bound answers 503 at once", func(t *testing.T) {
 		st := &stubStore{block: make(chan struct{}), entered: make(chan int, 1)}
@@ -316,6 +337,34 @@ func TestTransportLimits(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 503 || !strings.Contains(string(body), `"code":"unavailable"`) || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("over the in-flight bound: %d %s", resp.StatusCode, body)
+		}
+		// Ops still reach the kill switch, the figures and /metrics on an
+		// admin credential (the admin reserve); nothing else does, and an
+		// admin credential does not let a shopper's route through.
+		for _, c := range []struct {
+			method, path, auth string
+			through            bool
+		}{
+			{"POST", "/v1/admin/drops/stub/pause", "Bearer " + testAdmin, true},
+			{"GET", "/v1/admin/drops/stub/stats", "Bearer " + testAdmin, true},
+			{"GET", "/metrics", "Bearer " + testAdmin, true},
+			{"GET", "/metrics", "", false},
+			{"GET", "/v1/admin/drops/stub/stats", "Bearer " + tok, false},
+			{"GET", "/v1/admin/drops/stub/stats", "Bearer not-the-admin-token", false},
+			{"GET", "/v1/drops/stub", "Bearer " + testAdmin, false},
+		} {
+			req, _ := http.NewRequest(c.method, "http://x"+c.path, nil)
+			if c.auth != "" {
+				req.Header.Set("Authorization", c.auth)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.StatusCode != 503; got != c.through {
+				t.Errorf("%s %s (%q) over the bound: %d", c.method, c.path, c.auth, resp.StatusCode)
+			}
 		}
 		close(st.block)
 		if code := <-first; code != 403 { // the stub answers not_registered

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -222,11 +223,14 @@ type Server struct {
 	dropIDs internTable
 
 	inflight atomic.Int64
-	conns    atomic.Int64 // open connections, see connLimitListener
-	idPrefix string
-	idSeq    atomic.Uint64
-	stopping chan struct{}
-	stopOnce sync.Once
+	// adminInflight counts the requests let through past MaxInFlight on
+	// an admin credential (adminReserve).
+	adminInflight atomic.Int64
+	conns         atomic.Int64 // open connections, see connLimitListener
+	idPrefix      string
+	idSeq         atomic.Uint64
+	stopping      chan struct{}
+	stopOnce      sync.Once
 	// lnMu guards lns, the listeners Serve was given, and the decision
 	// to serve against the close of stopping.
 	lnMu sync.Mutex
@@ -423,14 +427,19 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 			requestPool.Put(r)
 		}
 	}()
-	if n := s.inflight.Add(1); n > int64(s.cfg.Limits.MaxInFlight) {
+	if n := s.inflight.Add(1); n <= int64(s.cfg.Limits.MaxInFlight) {
+		defer s.inflight.Add(-1)
+	} else {
 		s.inflight.Add(-1)
-		setRetryAfter(ctx, 1)
-		writeProblem(ctx, problemFor(errOverloaded))
-		return
+		if !s.adminPastBound(r) {
+			setRetryAfter(ctx, 1)
+			writeProblem(ctx, problemFor(errOverloaded))
+			return
+		}
+		defer s.adminInflight.Add(-1)
 	}
 	s.metrics.inflight.Inc()
-	defer func() { s.inflight.Add(-1); s.metrics.inflight.Dec() }()
+	defer s.metrics.inflight.Dec()
 
 	h := s.hotRoute(r)
 	if h == nil {
@@ -440,7 +449,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		level, msg = slog.LevelInfo, "no route" // route wrote the answer (404 or 405)
 		return
 	}
-	if s.cfg.Limits.IPRate > 0 {
+	if s.cfg.Limits.IPRate > 0 && !s.opsCall(r) {
 		if ok, wait := s.ipLimit.allowAt(ctx.RemoteIP().String(), r.now()); !ok {
 			setRetryAfter(ctx, wait.Seconds())
 			writeProblem(ctx, problemFor(errRateLimited))
@@ -717,4 +726,46 @@ var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 // an Authorization header, a token in a query string.
 func redactQuoted(msg string) string {
 	return quoted.ReplaceAllString(msg, `"…"`)
+}
+
+// adminReserve is how many requests an admin credential may have in
+// flight past MaxInFlight. The bound sheds a rush, and a bot wave is
+// exactly when ops must still pause the sale and read its figures: the
+// kill switch, the admin reads and /metrics were refused with the
+// shoppers' presses. The reserve is small and separate, so it cannot
+// feed the rush.
+const adminReserve = 64
+
+// adminPastBound says whether r, arriving past MaxInFlight, may take a
+// slot of the admin reserve: an admin route or /metrics with an admin
+// credential. The slot is taken before the credential is checked, so
+// that checking made-up credentials in a flood is bounded by the reserve
+// too; the caller gives the slot back when r ends.
+func (s *Server) adminPastBound(r *request) bool {
+	if !isOpsPath(r.ctx.Path()) || len(r.ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) == 0 {
+		return false
+	}
+	if s.adminInflight.Add(1) > adminReserve {
+		s.adminInflight.Add(-1)
+		return false
+	}
+	if s.authenticate(r) != nil || !r.who.admin {
+		s.adminInflight.Add(-1)
+		return false
+	}
+	return true
+}
+
+// opsCall says whether r is an admin route or /metrics with an admin
+// credential: the per-IP limit is for shoppers, and the ops page polls
+// every drop's figures each second from one address.
+func (s *Server) opsCall(r *request) bool {
+	if !isOpsPath(r.ctx.Path()) || len(r.ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)) == 0 {
+		return false
+	}
+	return s.authenticate(r) == nil && r.who.admin
+}
+
+func isOpsPath(path []byte) bool {
+	return bytes.HasPrefix(path, []byte("/v1/admin/")) || string(path) == "/metrics"
 }
