@@ -510,3 +510,34 @@ func TestDrawKeyedPressKeepsItsFirstAnswer(t *testing.T) {
 		checkInvariants(t, f, d, nil)
 	})
 }
+
+// TestDrawReleaseIsNotRestocked: a draw's units are given by the draw and
+// down its waitlist, never sold from stock. A winner's cancelled unit with
+// nobody waiting goes back to stock, but no restocked event tells
+// integrations "back in stock" for a unit nobody can buy.
+func TestDrawReleaseIsNotRestocked(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d, us := f.newDraw(t, 2, 2)
+		f.clock.Set(t0)
+		if st, err := f.eng.RunDraw(ctx(t), d.ID, engine.DrawOptions{Owner: "node"}); err != nil || st.Phase != engine.DrawDrawn {
+			t.Fatalf("draw: %+v %v", st, err)
+		}
+		if st := f.stats(t, d.ID); st.Available != 0 || st.Held != 2 {
+			t.Fatalf("both registrants win both units: %+v", st)
+		}
+		v, err := f.eng.ShopperView(ctx(t), d.ID, us[0])
+		if err != nil || v.Reservation == nil {
+			t.Fatalf("%s's view: %+v %v", us[0], v, err)
+		}
+		if _, err := f.eng.Cancel(ctx(t), v.Reservation.ID, us[0]); err != nil {
+			t.Fatal(err)
+		}
+		if st := f.stats(t, d.ID); st.Available != 1 || st.Held != 1 {
+			t.Fatalf("the cancelled unit back in stock: %+v", st)
+		}
+		if n := countEvents(f.events(t, d.ID), engine.EventRestocked); n != 0 {
+			t.Fatalf("%d restocked events in a draw", n)
+		}
+		checkInvariants(t, f, d, nil)
+	})
+}

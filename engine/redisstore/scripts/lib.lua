@@ -682,14 +682,18 @@ end
 -- (the sold-out flags every node keeps reopen on it). Once the sale has
 -- ended the units still go back (the counters add up), but nothing is
 -- announced: a closed sale does not reopen, and 'restocked' would tell
--- integrations "back in stock" for a drop nobody can buy. sov, the
--- version of the drop's sold_out/restocked news, grows only with news.
+-- integrations "back in stock" for a drop nobody can buy. Nor in a draw:
+-- its units are given by the draw and down its waitlist only, never sold
+-- from stock, so a unit back in stock there cannot be bought either.
+-- sov, the version of the drop's sold_out/restocked news, grows only with
+-- news.
 local function restock(n)
   if n <= 0 then return end
   local after = redis.call('HINCRBY', K_COUNTERS, 'available', n)
   if after ~= n then return end
-  local se = num(redis.call('HGET', P .. 'drop', 'se'))
-  if se > 0 and NOW >= se then return end
+  local c = redis.call('HMGET', P .. 'drop', 'se', 'mode')
+  local se = num(c[1])
+  if (se > 0 and NOW >= se) or c[2] == 'draw' then return end
   emit('restocked', {'available', ms(after), 'version', ms(redis.call('HINCRBY', K_COUNTERS, 'sov', 1))})
 end
 
