@@ -176,10 +176,27 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 }
 
 // ensureNext makes sure the series' next drop exists and is recorded as
-// the series'. The create is idempotent: every node creates the same drop
-// under the same id, and the store keeps the first.
+// the series', and, once that drop's registration has closed, the one
+// after it too: winners share their win during the sale, and a social
+// network reads the card's page once, when it is posted, so the card's
+// "register for the next drop" must have that drop to link to by then
+// (it had none until the sale ended).
 func (s *Scheduler) ensureNext(ctx context.Context, ws WeekStore, sr Series) error {
-	d := sr.DropFor(sr.Next(s.eng.clock.Now()))
+	o := sr.Next(s.eng.clock.Now())
+	if err := s.ensureDrop(ctx, ws, sr, o); err != nil {
+		return err
+	}
+	if s.eng.clock.Now().Before(o.RegistrationClosesAt) {
+		return nil
+	}
+	return s.ensureDrop(ctx, ws, sr, sr.Next(o.SaleEndsAt))
+}
+
+// ensureDrop makes sure the series' drop of occurrence o exists and is
+// recorded as the series'. The create is idempotent: every node creates
+// the same drop under the same id, and the store keeps the first.
+func (s *Scheduler) ensureDrop(ctx context.Context, ws WeekStore, sr Series, o Occurrence) error {
+	d := sr.DropFor(o)
 	if s.made[d.ID] {
 		return nil
 	}

@@ -129,18 +129,29 @@ var seriesDropID = regexp.MustCompile(`^(.+)-\d{4}-\d{2}-\d{2}$`)
 // itself), once it exists. A drop outside any series has none.
 func (e *Engine) nextInSeries(ctx context.Context, d Drop) (Drop, bool, error) {
 	if d.Series != "" {
-		// A scheduler-made drop: its series knows the next one.
-		_, next, err := e.NextSeriesDrop(ctx, d.Series)
+		// A scheduler-made drop: its series knows the next one. During
+		// a sale that is the week after's (the scheduler makes it when
+		// registration closes).
+		s, err := e.Series(ctx, d.Series)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return Drop{}, false, nil // the series was deleted since
 		case err != nil:
-			return Drop{}, false, fmt.Errorf("next drop of series=%s: %w", d.Series, err)
-		case !next.Created || !e.clock.Now().Before(next.RegistrationClosesAt):
-			return Drop{}, false, nil
+			return Drop{}, false, fmt.Errorf("series=%s: %w", d.Series, err)
 		}
-		nd, err := e.store.Drop(ctx, next.ID)
-		return nd, err == nil, wrap("next drop", next.ID, err)
+		now := e.clock.Now()
+		o := s.Next(now)
+		if !now.Before(o.RegistrationClosesAt) {
+			o = s.Next(o.SaleEndsAt)
+		}
+		nd, err := e.store.Drop(ctx, s.DropID(o))
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return Drop{}, false, nil // not made yet
+		case err != nil:
+			return Drop{}, false, wrap("next drop", s.DropID(o), err)
+		}
+		return nd, now.Before(nd.RegistrationClosesAt), nil
 	}
 	// A drop made by hand under the series id convention (SPEC §2): its
 	// siblings are the drops sharing the prefix.

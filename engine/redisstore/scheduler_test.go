@@ -165,6 +165,19 @@ func nextSaleEnd(t *testing.T, f *fixture) time.Time {
 	return next
 }
 
+// nextRegistrationClose is the earliest registration close of f's drops
+// after the clock's now: when the drop of the week after is made.
+func nextRegistrationClose(t *testing.T, f *fixture) time.Time {
+	t.Helper()
+	next := utc(2100, 1, 1, 0, 0)
+	for _, id := range f.dropIDs(t) {
+		if c := f.drop(t, id).RegistrationClosesAt; c.After(f.clock.Now()) && c.Before(next) {
+			next = c
+		}
+	}
+	return next
+}
+
 // checkWeekDrops checks that f's drops are exactly want's ids, each an
 // hour's sale of its series starting at want's time, announced by one
 // drop_created.
@@ -200,7 +213,8 @@ func (c skewed) Now() time.Time { return c.base.Now().Add(c.by) }
 
 // TestSchedulerOneDropPerWeekWithClockSkew: three nodes whose clocks
 // disagree (one 90 s behind, one 2 min ahead) tick around every moment the
-// schedule turns on (a sale's end, when the next drop is made), each at
+// schedule turns on (a registration's close, when the drop of the week
+// after is made), each at
 // its own idea of the time: still exactly one drop per week, at its local
 // time, each announced once. The create is idempotent in Redis, so the
 // node that is ahead makes the drop and the others find it.
@@ -217,19 +231,19 @@ func TestSchedulerOneDropPerWeekWithClockSkew(t *testing.T) {
 			e := engine.New(f.store, engine.Options{Clock: skewed{f.clock, by}})
 			nodes = append(nodes, engine.NewScheduler(e, engine.SchedulerOptions{Owner: "node-" + itoa(i), DrawStep: 11, FanOutStep: 16}))
 		}
-		// Around each sale end: before any node sees it, when only the
-		// node ahead does, at the true time, and when all do.
+		// Around each registration close: before any node sees it, when
+		// only the node ahead does, at the true time, and when all do.
 		for range 4 {
 			tickAll(t, nodes)
-			next := nextSaleEnd(t, f)
+			next := nextRegistrationClose(t, f)
 			before := len(f.dropIDs(t))
 			for _, at := range []time.Duration{-3 * time.Minute, -time.Minute, 0, 2 * time.Minute} {
 				f.clock.Set(next.Add(at))
 				tickAll(t, nodes)
-				// The skew is really in play: a minute before the end only
+				// The skew is really in play: a minute before the close only
 				// the node 2 min ahead has seen it, and it made the drop.
 				if n := len(f.dropIDs(t)); at < 0 && n != before+map[bool]int{true: 1}[at == -time.Minute] {
-					t.Fatalf("%v before the sale end: %d drops, had %d", -at, n, before)
+					t.Fatalf("%v before the registration close: %d drops, had %d", -at, n, before)
 				}
 			}
 		}
@@ -596,7 +610,10 @@ func TestSchedulerLeavesAnotherDropAlone(t *testing.T) {
 
 // TestShareCardLinksTheSeriesNextDrop: a win's card in a series drop links
 // to the drop itself while no next drop exists, and to next week's drop
-// once the scheduler created it (issue 13's link, on issue 12's series).
+// once the scheduler created it (issue 13's link, on issue 12's series),
+// which it does when registration closes: the card of a win shared during
+// the sale already links to next week's drop (a social network reads it
+// once, when it is posted).
 func TestShareCardLinksTheSeriesNextDrop(t *testing.T) {
 	forEachIsolated(t, func(t *testing.T, f *fixture) {
 		f.clock.Set(utc(2027, 3, 8, 12, 0)) // Monday; the sale is Wednesday 18:00
@@ -615,13 +632,24 @@ func TestShareCardLinksTheSeriesNextDrop(t *testing.T) {
 		}
 		card, err := f.eng.ShareCard(ctx(t), res.ShareCode)
 		if err != nil || card.Next.ID != "tee-2027-03-10" {
-			t.Fatalf("card during the sale: next %q, %v", card.Next.ID, err)
+			t.Fatalf("card before the scheduler saw registration close: next %q, %v", card.Next.ID, err)
 		}
-		f.clock.Set(utc(2027, 3, 10, 19, 0)) // the sale ended: next week's drop is made
+		tickAll(t, nodes) // registration has closed: next week's drop is made
+		if n := len(f.dropIDs(t)); n != 2 {
+			t.Fatalf("%d drops during the sale, want this week's and next", n)
+		}
+		card, err = f.eng.ShareCard(ctx(t), res.ShareCode)
+		if err != nil || card.Next.ID != "tee-2027-03-17" || card.Next.Series != "tee" {
+			t.Fatalf("card during the sale: next %+v, %v", card.Next, err)
+		}
+		f.clock.Set(utc(2027, 3, 10, 19, 0)) // the sale ended
 		tickAll(t, nodes)
 		card, err = f.eng.ShareCard(ctx(t), res.ShareCode)
 		if err != nil || card.Next.ID != "tee-2027-03-17" || card.Next.Series != "tee" {
 			t.Fatalf("card after the sale: next %+v, %v", card.Next, err)
+		}
+		if n := len(f.dropIDs(t)); n != 2 {
+			t.Fatalf("%d drops after the sale: no third before next week's registration closes", n)
 		}
 	})
 }
