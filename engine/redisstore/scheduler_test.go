@@ -153,26 +153,26 @@ func TestSchedulerOneDropPerWeekAcrossDST(t *testing.T) {
 }
 
 // nextSaleEnd is the earliest sale end of f's drops after the clock's now:
-// the next moment the schedule turns on.
+// when the drop of the following week is the series' next.
 func nextSaleEnd(t *testing.T, f *fixture) time.Time {
 	t.Helper()
-	next := utc(2100, 1, 1, 0, 0)
-	for _, id := range f.dropIDs(t) {
-		if end := f.drop(t, id).SaleEndsAt; end.After(f.clock.Now()) && end.Before(next) {
-			next = end
-		}
-	}
-	return next
+	return nextMoment(t, f, func(d engine.Drop) time.Time { return d.SaleEndsAt })
 }
 
 // nextRegistrationClose is the earliest registration close of f's drops
 // after the clock's now: when the drop of the week after is made.
 func nextRegistrationClose(t *testing.T, f *fixture) time.Time {
 	t.Helper()
+	return nextMoment(t, f, func(d engine.Drop) time.Time { return d.RegistrationClosesAt })
+}
+
+// nextMoment is the earliest of f's drops' moments after the clock's now.
+func nextMoment(t *testing.T, f *fixture, moment func(engine.Drop) time.Time) time.Time {
+	t.Helper()
 	next := utc(2100, 1, 1, 0, 0)
 	for _, id := range f.dropIDs(t) {
-		if c := f.drop(t, id).RegistrationClosesAt; c.After(f.clock.Now()) && c.Before(next) {
-			next = c
+		if m := moment(f.drop(t, id)); m.After(f.clock.Now()) && m.Before(next) {
+			next = m
 		}
 	}
 	return next
