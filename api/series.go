@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"github.com/valyala/fasthttp"
 
 	"github.com/flashdrop/flashdrop/engine"
@@ -91,6 +92,9 @@ func (s *Server) adminListSeries(r *request) error {
 	out := make([]seriesView, 0, len(list))
 	for _, sr := range list {
 		_, next, err := s.cfg.Series.NextSeriesDrop(ctx, sr.ID)
+		if errors.Is(err, engine.ErrNotFound) {
+			continue // deleted since the list was read: not listed
+		}
 		if err != nil {
 			return err
 		}

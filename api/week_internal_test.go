@@ -1,10 +1,14 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/flashdrop/flashdrop/engine"
 )
 
 // TestWeekRoutesOnAStoreWithoutThem: on a store that keeps no series or
@@ -44,5 +48,42 @@ func TestWeekRoutesOnAStoreWithoutThem(t *testing.T) {
 		if resp.StatusCode >= 500 {
 			t.Errorf("%s %s: %d %s", c.method, c.path, resp.StatusCode, body)
 		}
+	}
+}
+
+// goneSeries lists two series, one of which is deleted before its next
+// drop is read.
+type goneSeries struct{ SeriesService }
+
+func (goneSeries) SeriesList(context.Context) ([]engine.Series, error) {
+	s := engine.Series{Name: "Weekly", Stock: 1, PerUserLimit: 1, HoldSeconds: 600, Mode: engine.ModeFCFS,
+		ConfirmBy: engine.ConfirmByBackend, Weekday: 2, SaleTime: "20:00", TimeZone: "UTC", SaleSeconds: 3600}
+	gone, kept := s, s
+	gone.ID, kept.ID = "gone", "kept"
+	return []engine.Series{gone, kept}, nil
+}
+
+func (goneSeries) NextSeriesDrop(_ context.Context, id string) (engine.Series, engine.NextDrop, error) {
+	if id == "gone" {
+		return engine.Series{}, engine.NextDrop{}, fmt.Errorf("%w: series %q", engine.ErrNotFound, id)
+	}
+	return engine.Series{ID: id}, engine.NextDrop{ID: id + "-2027-03-23", State: engine.StateScheduled}, nil
+}
+
+// TestSeriesListSkipsASeriesDeletedMeanwhile: a series deleted between
+// the list's two reads is left out, instead of the whole list (which the
+// ops page polls) answering 404.
+func TestSeriesListSkipsASeriesDeletedMeanwhile(t *testing.T) {
+	_, client := stubServer(t, &stubStore{}, func(c *Config) { c.Series = goneSeries{} })
+	req, _ := http.NewRequest("GET", "http://x/v1/admin/series", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(body), `"gone"`) || !strings.Contains(string(body), `"kept"`) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 }
