@@ -977,3 +977,228 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 	}
 	b.clean()
 }
+
+// TestBrowserOpsLive: the ops page's live view in Chromium, as the review
+// of the ops page asked. A row's buttons stay the same elements while its
+// figures move; Pause asks at once, and the row shows the pause from the
+// POST's answer, even while the drops list hangs. Stock, Owed and
+// Waitlisted are shown, and a row whose stats do not add up is marked.
+// While the drops list answers 503, fails or hangs (every request has a
+// deadline), a banner says so with the time of the figures, and it goes
+// when the list answers again. /metrics errors are skipped, counters that
+// go back are a new baseline rather than a spike, unavailable is a series
+// of its own, and the token goes along. A key without webhooks:write is
+// told so, and a revoked key is told why it was signed out.
+func TestBrowserOpsLive(t *testing.T) {
+	redis := testkit.OwnRedis(t)
+	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789", "--webhooks-allow-private")
+	base := "http://" + m.Addr
+	b := newBrowser(t, base)
+	admin := m.Config.AdminToken
+	now := clock.Now()
+	sale := now.Add(30 * time.Minute)
+	mkDrop := func(id string, stock int, sale time.Time) {
+		t.Helper()
+		d := map[string]any{"id": id, "name": "Drop " + id, "stock": stock, "per_user_limit": 1, "hold_seconds": 600,
+			"registration_opens_at": now.Add(-time.Hour), "registration_closes_at": sale,
+			"sale_starts_at": sale, "sale_ends_at": sale.Add(time.Hour)}
+		if r := call(t, "POST", base+"/v1/admin/drops", admin, jsonBody(t, d)); r.status != 201 {
+			t.Fatalf("create %s: %d %s", id, r.status, r.raw)
+		}
+	}
+	mkDrop("ledger", 1, sale)
+	mkDrop("upcoming", 5, sale.Add(7*24*time.Hour)) // registration open all along
+	for _, u := range []string{"lena", "liam"} {
+		if r := call(t, "POST", base+"/v1/drops/ledger/registrations", mint(t, m, u), "{}"); r.status != 201 {
+			t.Fatalf("register %s: %d %s", u, r.status, r.raw)
+		}
+	}
+	clock.Set(sale.Add(time.Second))
+
+	// Ledger: Lena holds the one unit, Liam waits, the sale is paused and
+	// Lena cancels: the unit is owed to the waitlist.
+	won := call(t, "POST", base+"/v1/drops/ledger/reservations", mint(t, m, "lena"), `{"quantity":1}`)
+	if won.status != 201 {
+		t.Fatalf("lena's buy: %d %s", won.status, won.raw)
+	}
+	if r := call(t, "POST", base+"/v1/drops/ledger/reservations", mint(t, m, "liam"), `{"quantity":1,"waitlist":true}`); r.body["waitlist_position"] != float64(1) {
+		t.Fatalf("liam joins the waitlist: %d %s", r.status, r.raw)
+	}
+	if r := call(t, "POST", base+"/v1/admin/drops/ledger/pause", admin, ""); r.status != 200 {
+		t.Fatalf("pause: %d %s", r.status, r.raw)
+	}
+	lenaRes := won.body["reservation"].(map[string]any)["id"].(string)
+	if r := call(t, "POST", base+"/v1/reservations/"+lenaRes+"/cancel", mint(t, m, "lena"), ""); r.status != 200 {
+		t.Fatalf("lena cancels: %d %s", r.status, r.raw)
+	}
+	st := call(t, "GET", base+"/v1/admin/drops/ledger/stats", admin, "")
+	if st.body["owed"] != float64(1) || st.body["waitlisted"] != float64(1) || st.body["stock"] != float64(1) {
+		t.Fatalf("ledger's stats, want one owed and one waiting: %s", st.raw)
+	}
+	ledgerState := call(t, "GET", base+"/v1/admin/drops/ledger", admin, "").body["state"].(string)
+
+	ops := b.tab("ops", 1200, 1000)
+	b.run(ops, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
+	b.tabTo(ops, "admin-token")
+	b.run(ops, chromedp.KeyEvent(admin), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="upcoming"] button[data-role="pause"]`)))
+	row := func(drop string) string { return `document.querySelector('tr[data-drop="` + drop + `"]')` }
+	stat := func(drop, k string) string {
+		return row(drop) + `.querySelector('[data-stat="` + k + `"]').textContent`
+	}
+
+	// --- Stock, Owed, Waitlisted; the state and the pause together. ---
+	b.until(ops, "ledger's figures", stat("ledger", "stock")+` === '1' && `+stat("ledger", "owed")+` === '1' && `+
+		stat("ledger", "waitlisted")+` === '1' && `+stat("ledger", "available")+` === '0' && `+stat("ledger", "held")+` === '0'`)
+	if s := eval[string](b, ops, row("ledger")+`.querySelector('td').textContent`); s != strings.ReplaceAll(ledgerState, "_", " ")+" · paused" {
+		t.Errorf("ledger's state cell reads %q, want its state %q and paused", s, ledgerState)
+	}
+	if eval[bool](b, ops, row("ledger")+`.classList.contains('mismatch')`) {
+		t.Error("ledger's stats add up, yet its row is marked")
+	}
+	if h := eval[string](b, ops, `Array.from(document.querySelectorAll('#drops thead th')).map(th => th.textContent).join(',')`); !strings.Contains(h, "Stock") ||
+		!strings.Contains(h, "Owed") || !strings.Contains(h, "Waitlisted") {
+		t.Errorf("the drops table's columns: %s", h)
+	}
+
+	// --- A figure moves; the row's Pause button is the same element. ---
+	b.until(ops, "upcoming's figures", stat("upcoming", "registered")+` === '0'`)
+	eval[bool](b, ops, `(() => { const btn = `+row("upcoming")+`.querySelector('button[data-role="pause"]'); btn.mark = 'kept'; btn.focus(); return true })()`)
+	if r := call(t, "POST", base+"/v1/drops/upcoming/registrations", mint(t, m, "ursula"), "{}"); r.status != 201 {
+		t.Fatalf("register ursula: %d %s", r.status, r.raw)
+	}
+	b.until(ops, "the new registration", stat("upcoming", "registered")+` === '1'`)
+	if !eval[bool](b, ops, `(() => { const btn = `+row("upcoming")+`.querySelector('button[data-role="pause"]'); return !!btn && btn.mark === 'kept' && document.activeElement === btn })()`) {
+		t.Error("a change of the stats replaced the row's Pause button (or took its focus)")
+	}
+
+	// The page's requests, faulted on demand: faults maps a path to an
+	// answer ({status, body, type}), 'network', or 'hang' (until the
+	// page's deadline aborts it).
+	eval[bool](b, ops, `(() => {
+		const f = window.fetch;
+		window.faults = {};
+		window.aborted = 0;
+		window.metricsAuth = [];
+		window.fetch = function (u, o) {
+			const path = new URL(String(u), location.href).pathname;
+			if (path === '/metrics') window.metricsAuth.push(o && o.headers && o.headers.Authorization);
+			const fault = window.faults[path];
+			if (fault === 'network') return Promise.reject(new TypeError('Failed to fetch'));
+			if (fault === 'hang') return new Promise((_, reject) => o.signal.addEventListener('abort', () => {
+				window.aborted++;
+				reject(new DOMException('The operation was aborted.', 'AbortError'));
+			}));
+			if (fault) return Promise.resolve(new Response(fault.body, { status: fault.status, headers: { 'Content-Type': fault.type || 'application/problem+json' } }));
+			return f.apply(this, arguments);
+		};
+		return true;
+	})()`)
+	setFault := func(path, js string) {
+		t.Helper()
+		eval[bool](b, ops, `(() => { window.faults[`+strconv.Quote(path)+`] = `+js+`; return true })()`)
+	}
+	clearFault := func(path string) {
+		t.Helper()
+		eval[bool](b, ops, `(() => { delete window.faults[`+strconv.Quote(path)+`]; return true })()`)
+	}
+	banner := `document.getElementById('stale').textContent`
+
+	// --- While the list hangs, Pause asks at once, and the pause shows
+	// from the POST's answer. ---
+	b.until(ops, "no banner", banner+` === ''`)
+	setFault("/v1/admin/drops", `'hang'`)
+	b.run(ops, chromedp.Click(chromedp.CSS(`tr[data-drop="upcoming"] button[data-role="pause"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="upcoming"] button[data-role="yes"]`)),
+		chromedp.Click(chromedp.CSS(`tr[data-drop="upcoming"] button[data-role="yes"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="upcoming"] button[data-role="resume"]`)))
+	if s := eval[string](b, ops, row("upcoming")+`.querySelector('td').textContent`); s != "registration open · paused" {
+		t.Errorf("upcoming after Yes, pause: %q", s)
+	}
+	if r := call(t, "GET", base+"/v1/admin/drops/upcoming", admin, ""); r.body["paused"] != true {
+		t.Fatalf("the page's pause did not reach the server: %s", r.raw)
+	}
+
+	// --- The hung list: the deadline aborts it, and the banner says so. ---
+	b.until(ops, "the banner for a hung list", `/^Cannot reach the server \(no answer\) — figures as of \d\d:\d\d:\d\d$/.test(`+banner+`) && window.aborted > 0`)
+	if !eval[bool](b, ops, `document.getElementById('console').classList.contains('is-stale') && /^Updated \d\d:\d\d:\d\d$/.test(document.getElementById('updated').textContent)`) {
+		t.Errorf("while stale: console marked %v, stamp %q", eval[bool](b, ops, `document.getElementById('console').classList.contains('is-stale')`),
+			eval[string](b, ops, `document.getElementById('updated').textContent`))
+	}
+	b.shotViewport(ops, "ops-stale")
+	setFault("/v1/admin/drops", `{ status: 503, body: '{"code":"unavailable","status":503}' }`)
+	b.until(ops, "the banner for a 503", `/^Cannot reach the server \(status 503\) — figures as of \d\d:\d\d:\d\d$/.test(`+banner+`)`)
+	setFault("/v1/admin/drops", `'network'`)
+	b.until(ops, "the banner for no connection", `/^Cannot reach the server \(no answer\) — /.test(`+banner+`)`)
+	asOf := eval[string](b, ops, `document.getElementById('updated').textContent`)
+	clearFault("/v1/admin/drops")
+	b.until(ops, "the banner gone", banner+` === '' && !document.getElementById('console').classList.contains('is-stale')`)
+	b.until(ops, "a newer stamp", `document.getElementById('updated').textContent !== `+strconv.Quote(asOf))
+
+	// --- One drop's stats: failing, then not adding up. ---
+	setFault("/v1/admin/drops/ledger/stats", `{ status: 503, body: '{"code":"unavailable","status":503}' }`)
+	b.until(ops, "ledger's stats unavailable", row("ledger")+`.querySelector('.row-note').textContent === 'stats unavailable (status 503)'`)
+	setFault("/v1/admin/drops/ledger/stats", `{ status: 200, type: 'application/json', body: JSON.stringify({stock: 5, available: 0, owed: 1, held: 0, confirmed: 0, released: 1, registered: 2, waitlisted: 1, referrals: 0}) }`)
+	b.until(ops, "the mismatch marked", row("ledger")+`.classList.contains('mismatch') && `+row("ledger")+`.querySelector('.row-note').textContent === '⚠ available + owed + held + confirmed = 1, not the stock 5'`)
+	clearFault("/v1/admin/drops/ledger/stats")
+	b.until(ops, "ledger's row clean again", `!`+row("ledger")+`.classList.contains('mismatch') && `+row("ledger")+`.querySelector('.row-note').textContent === ''`)
+
+	// --- /metrics: an error is no sample; a jump after it, or counters
+	// that go back, are a new baseline, never a spike. ---
+	eval[bool](b, ops, `(() => {
+		window.maxWon = 0;
+		new MutationObserver(() => {
+			const m = /won: ([\d.]+)\/s/.exec(document.getElementById('legend').textContent);
+			if (m) window.maxWon = Math.max(window.maxWon, parseFloat(m[1]));
+		}).observe(document.getElementById('legend'), { childList: true, subtree: true, characterData: true });
+		return true;
+	})()`)
+	metrics := func(won, unavailable int) string {
+		return `{ status: 200, type: 'text/plain', body: 'flashdrop_reserve_outcomes_total{outcome="won"} ` + strconv.Itoa(won) +
+			`\nflashdrop_reserve_outcomes_total{outcome="unavailable"} ` + strconv.Itoa(unavailable) +
+			`\nflashdrop_reserve_outcomes_total{outcome="sale_paused"} 3\n' }`
+	}
+	samplesAfter := func(what string, n int) {
+		t.Helper()
+		eval[bool](b, ops, `(() => { window.samplesFrom = window.metricsAuth.length; return true })()`)
+		b.until(ops, what, `window.metricsAuth.length >= window.samplesFrom + `+strconv.Itoa(n))
+	}
+	setFault("/metrics", `{ status: 503, body: '{"code":"unavailable","status":503}' }`)
+	b.until(ops, "metrics unavailable", `document.getElementById('metrics-note').textContent === 'metrics unavailable (status 503)'`)
+	setFault("/metrics", metrics(1000000, 100))
+	b.until(ops, "metrics back", `document.getElementById('metrics-note').textContent === ''`)
+	samplesAfter("two samples", 2)
+	setFault("/metrics", metrics(1000000, 130))
+	b.until(ops, "unavailable in a series of its own", `/unavailable: [1-9]/.test(document.getElementById('legend').textContent) && /other: 0\.0/.test(document.getElementById('legend').textContent)`)
+	setFault("/metrics", metrics(10, 0)) // another node, or a restart
+	samplesAfter("two samples after the counters went back", 2)
+	setFault("/metrics", metrics(12, 0))
+	b.until(ops, "won again", `/won: [1-9]/.test(document.getElementById('legend').textContent)`)
+	if mx := eval[float64](b, ops, "window.maxWon"); mx > 100 {
+		t.Errorf("the chart's won rate reached %v/s: a jump after an error or a reset was drawn as a spike", mx)
+	}
+	clearFault("/metrics")
+	if auth := eval[[]string](b, ops, "window.metricsAuth"); len(auth) == 0 || auth[0] != "Bearer "+admin || auth[len(auth)-1] != "Bearer "+admin {
+		t.Errorf("the /metrics requests' Authorization: %q", auth)
+	}
+
+	// --- A key without webhooks:write, then revoked. ---
+	key := call(t, "POST", base+"/v1/admin/keys", admin, `{"name":"ops page","scopes":["drops:read","ops"]}`)
+	if key.status != 201 {
+		t.Fatalf("create a key: %d %s", key.status, key.raw)
+	}
+	keyOps := b.tab("ops-key", 1200, 1000)
+	b.run(keyOps, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
+	b.tabTo(keyOps, "admin-token")
+	b.run(keyOps, chromedp.KeyEvent(key.body["secret"].(string)), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="ledger"]`)))
+	b.until(keyOps, "the missing scope said", `document.querySelector('#webhooks tbody').textContent.includes('lacks the scope webhooks:write')
+		&& document.querySelector('#deliveries tbody').textContent.includes('lacks the scope webhooks:write')`)
+	if r := call(t, "DELETE", base+"/v1/admin/keys/"+key.body["id"].(string), admin, ""); r.status >= 300 {
+		t.Fatalf("revoke the key: %d %s", r.status, r.raw)
+	}
+	b.until(keyOps, "the sign-in form, with the reason", `!document.getElementById('signin').hidden && document.getElementById('console').hidden
+		&& document.getElementById('signin-message').textContent === 'Your token is no longer accepted (expired, rotated or revoked). Sign in again.'`)
+	b.shotViewport(keyOps, "ops-revoked")
+	b.clean()
+}

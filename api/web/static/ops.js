@@ -5,7 +5,14 @@
 (function () {
   var $ = function (id) { return document.getElementById(id); };
   var token = sessionStorage.getItem('flashdrop.admin') || '';
-  var timer = null;
+  var timers = [];
+
+  // Every request gives up after FETCH_TIMEOUT: a node that died behind
+  // the balancer, or a half-open connection, must not hold a poll (and so
+  // the whole page) forever. Figures older than STALE_AFTER are said to be
+  // old, whatever the reason.
+  var FETCH_TIMEOUT = 4000;
+  var STALE_AFTER = 3000;
 
   var sentences = {
     unauthorized: 'That token was not accepted.',
@@ -17,29 +24,72 @@
     unavailable: 'The server is busy or a backing service is down; try again.',
     rate_limited: 'Too many requests; wait a second.',
     internal: 'The server failed; the error was logged.',
-    network: 'No connection to the server.'
+    network: 'No answer from the server (no connection, or none within 4 s).'
   };
   function sentence(p) { return sentences[p.code] || p.title || sentences.internal; }
+  var NO_LONGER = 'Your token is no longer accepted (expired, rotated or revoked). Sign in again.';
+
+  // timed is fetch with a deadline, read to the end: { ok, status, text },
+  // status 0 when no answer came (a network error or the deadline). The
+  // deadline covers the body too, since a stalled body stalls as much.
+  function timed(method, path, headers, body) {
+    var ctl = new AbortController();
+    var deadline = setTimeout(function () { ctl.abort(); }, FETCH_TIMEOUT);
+    return fetch(path, { method: method, headers: headers, body: body, cache: 'no-store', signal: ctl.signal })
+      .then(function (resp) {
+        return resp.text().then(function (t) { return { ok: resp.ok, status: resp.status, text: t }; });
+      })
+      .then(function (r) { clearTimeout(deadline); return r; },
+        function () { clearTimeout(deadline); return { ok: false, status: 0, text: '' }; });
+  }
 
   function api(method, path, body) {
     var h = { 'Accept': 'application/json', 'Authorization': 'Bearer ' + token };
     if (body !== undefined) h['Content-Type'] = 'application/json';
-    return fetch(path, { method: method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' })
-      .then(function (resp) {
-        return resp.text().then(function (t) {
-          var data = {};
-          try { data = JSON.parse(t); } catch (e) { data = { text: t }; }
-          return { ok: resp.ok, status: resp.status, data: data };
-        });
-      }, function () { return { ok: false, status: 0, data: { code: 'network' } }; });
+    return timed(method, path, h, body === undefined ? undefined : JSON.stringify(body)).then(function (r) {
+      var data = {};
+      if (r.status === 0) data = { code: 'network' };
+      else try { data = JSON.parse(r.text); } catch (e) { data = { text: r.text }; }
+      return { ok: r.ok, status: r.status, data: data };
+    });
   }
 
+  // setText changes a node only when its text differs: no needless
+  // layout, and a live region is not announced again for the same words.
+  function setText(el, t) {
+    t = String(t);
+    if (el.textContent !== t) el.textContent = t;
+  }
+  function capital(t) { return t.charAt(0).toUpperCase() + t.slice(1); }
+  function clock(t) { return new Date(t).toTimeString().slice(0, 8); } // HH:MM:SS, the viewer's time
+  function why(status) { return status ? 'status ' + status : 'no answer'; }
+
+  // --- signing in and out ---------------------------------------------
   function signedIn(on) {
     $('signin').hidden = on;
     $('console').hidden = !on;
-    if (on) { poll(); if (!timer) timer = setInterval(poll, 1000); }
-    else if (timer) { clearInterval(timer); timer = null; }
+    timers.forEach(clearInterval);
+    timers = [];
+    if (!on) return;
+    resumedAt = Date.now();
+    everything();
+    // Each part on a timer of its own: a slow drops list must not stop
+    // the chart, nor the chart the list.
+    timers.push(setInterval(function () { if (!document.hidden) pollDrops(); }, 1000));
+    timers.push(setInterval(function () { if (!document.hidden) pollMetrics(); }, 1000));
+    timers.push(setInterval(function () { if (!document.hidden) pollWebhooks(); }, 5000));
+    timers.push(setInterval(freshness, 500));
   }
+  function everything() { pollDrops(); pollMetrics(); pollWebhooks(); }
+
+  // A hidden tab asks nothing (the timers skip their turn); back in
+  // view, it asks at once rather than show minutes-old figures for a
+  // second, and does not call them stale before that answer had time.
+  document.addEventListener('visibilitychange', function () {
+    if (document.hidden || !token) return;
+    resumedAt = Date.now();
+    everything();
+  });
 
   $('token-form').addEventListener('submit', function (e) {
     e.preventDefault();
@@ -48,23 +98,56 @@
       if (!r.ok) { alertMsg(sentence(r.data)); token = ''; return; }
       sessionStorage.setItem('flashdrop.admin', token);
       $('admin-token').value = '';
+      alertMsg('');
       signedIn(true);
     });
   });
-  $('forget').addEventListener('click', function () {
+  $('forget').addEventListener('click', function () { signOut(''); });
+
+  // signOut forgets the token. reason is said first, so the sign-in form
+  // never appears mid-sale without a word on why.
+  function signOut(reason) {
     sessionStorage.removeItem('flashdrop.admin');
     token = '';
+    barrier = seq; // answers still on their way are for the old token
+    alertMsg(reason);
     signedIn(false);
     $('admin-token').focus();
-  });
+  }
+  // rejected signs out when the server no longer takes the token.
+  function rejected(r) {
+    if (r.status !== 401 || !token) return false;
+    signOut(NO_LONGER);
+    return true;
+  }
   function alertMsg(t) {
     $('ops-message').textContent = t;
     $('signin-message').textContent = t;
   }
 
+  // --- freshness: when the figures were read, and whether they still are
+  var lastOk = 0; // when the drops list last answered
+  var lastFail = null; // { status } of the last failed drops poll, until one succeeds
+  var resumedAt = 0; // when polling (re)started: sign-in, or the tab back in view
+
+  function freshness() {
+    if (!token) return;
+    setText($('updated'), lastOk ? 'Updated ' + clock(lastOk) : 'Not updated yet');
+    var age = Date.now() - Math.max(lastOk, resumedAt);
+    var stale = !document.hidden && (lastFail !== null || age > STALE_AFTER);
+    $('console').classList.toggle('is-stale', stale);
+    setText($('stale'), !stale ? '' : 'Cannot reach the server (' + why(lastFail ? lastFail.status : 0) + ') — ' +
+      (lastOk ? 'figures as of ' + clock(lastOk) : 'no figures yet'));
+  }
+
   // --- drops and their counters -------------------------------------
+  var NUMBERS = ['stock', 'available', 'owed', 'held', 'confirmed', 'waitlisted', 'registered', 'released', 'referrals'];
   var pending = {}; // drop id -> 'pause' | 'resume' awaiting confirmation
-  var rows = {};
+  var rows = {}; // drop id -> { tr, state, note, nums, action, sig, drop, stats, readAt }
+  // Polls are numbered; a pause or resume that answers sets barrier to the
+  // last number handed out, and answers to those earlier polls, which may
+  // have read the drop before the change, are dropped.
+  var seq = 0, barrier = 0;
 
   function cell(tr, text, num) {
     var td = document.createElement('td');
@@ -74,21 +157,13 @@
     return td;
   }
 
-  function drawRow(d, st) {
-    var tr = rows[d.id];
-    if (!tr) {
-      tr = document.createElement('tr');
-      tr.dataset.drop = d.id;
-      rows[d.id] = tr;
-      $('drops').tBodies[0].appendChild(tr);
-    }
-    // Rebuild a row only when something in it changed, so a button is
-    // never replaced under a click or a keyboard focus.
-    var sig = JSON.stringify([d.state, d.paused, st, pending[d.id] || '']);
-    if (tr.dataset.sig === sig) return;
-    tr.dataset.sig = sig;
-    var focused = document.activeElement && tr.contains(document.activeElement) ? document.activeElement.dataset.role : '';
-    tr.textContent = '';
+  // rowOf makes a drop's row once; later polls only change its text, so
+  // the row's buttons stay the same elements under a pointer or a focus.
+  function rowOf(d) {
+    var row = rows[d.id];
+    if (row) return row;
+    var tr = document.createElement('tr');
+    tr.dataset.drop = d.id;
     var th = document.createElement('th');
     th.scope = 'row';
     var a = document.createElement('a');
@@ -96,24 +171,83 @@
     a.textContent = d.id;
     th.appendChild(a);
     tr.appendChild(th);
-    cell(tr, d.paused ? 'paused' : d.state.replace(/_/g, ' '));
-    ['registered', 'available', 'held', 'confirmed', 'released', 'referrals'].forEach(function (k) { cell(tr, st ? st[k] : '…', true); });
-    var td = cell(tr, '');
+    row = { tr: tr, nums: {}, sig: null };
+    var st = cell(tr, '');
+    row.state = document.createElement('span');
+    row.note = document.createElement('span');
+    row.note.className = 'row-note';
+    st.appendChild(row.state);
+    st.appendChild(row.note);
+    NUMBERS.forEach(function (k) { row.nums[k] = cell(tr, '…', true); row.nums[k].dataset.stat = k; });
+    row.action = cell(tr, '');
+    row.action.className = 'sale-action';
+    rows[d.id] = row;
+    $('drops').tBodies[0].appendChild(tr);
+    return row;
+  }
+
+  // drawRow shows drop d with stats st (null: keep the figures the row
+  // has). row.failed is the status of the last failed stats read (0: no
+  // answer), null once one succeeds.
+  function drawRow(d, st) {
+    var row = rowOf(d);
+    row.drop = d;
+    if (st) row.stats = st;
+    st = row.stats;
+    // The lifecycle and the kill switch are two facts: a paused sale
+    // that reached its end is "sale closed · paused", not just "paused".
+    setText(row.state, d.state.replace(/_/g, ' ') + (d.paused ? ' · paused' : ''));
+    NUMBERS.forEach(function (k) { setText(row.nums[k], st && st[k] !== undefined ? st[k] : '…'); });
+    var failed = row.failed !== undefined && row.failed !== null;
+    var note = failed ? 'stats unavailable (' + why(row.failed) + ')' : '';
+    var sum = st ? st.available + (st.owed || 0) + st.held + st.confirmed : 0;
+    if (!failed && st && typeof st.stock === 'number' && sum !== st.stock) {
+      // The engine keeps stock = available + owed + held + confirmed at
+      // every instant (one script reads them all): a row where it fails
+      // is a bug or a damaged key, and ops must see it.
+      note = '⚠ available + owed + held + confirmed = ' + sum + ', not the stock ' + st.stock;
+    }
+    setText(row.note, note);
+    row.tr.classList.toggle('row-stale', failed);
+    row.tr.classList.toggle('mismatch', note !== '' && !failed);
+    drawAction(row, d);
+  }
+
+  // drawAction rebuilds the Sale cell only when what it offers changes
+  // (paused, or a question pending), never because a figure moved: a
+  // button replaced between mousedown and mouseup loses the click, and a
+  // new button under the focus is read out again.
+  function drawAction(row, d) {
+    var sig = (d.paused ? 'paused' : 'running') + '/' + (pending[d.id] || '');
+    if (row.sig === sig) return;
+    row.sig = sig;
+    var td = row.action;
+    var focused = document.activeElement && td.contains(document.activeElement) ? document.activeElement.dataset.role : '';
+    td.textContent = '';
     var action = d.paused ? 'resume' : 'pause';
     if (pending[d.id]) {
       var q = document.createElement('span');
       q.textContent = (pending[d.id] === 'pause' ? 'Pause ' : 'Resume ') + d.id + '? ';
       td.appendChild(q);
-      td.appendChild(button('Yes, ' + pending[d.id], 'yes', function () { setPaused(d.id, pending[d.id]); }));
+      td.appendChild(button('Yes, ' + pending[d.id], 'yes', function () { this.disabled = true; setPaused(d.id, pending[d.id]); }));
       td.appendChild(document.createTextNode(' '));
-      td.appendChild(button('No', 'no', function () { delete pending[d.id]; poll(); }, true));
+      td.appendChild(button('No', 'no', function () { ask(d.id, null); }, true));
     } else {
-      td.appendChild(button(action === 'pause' ? 'Pause' : 'Resume', action, function () { pending[d.id] = action; poll(); }, action === 'resume'));
+      td.appendChild(button(action === 'pause' ? 'Pause' : 'Resume', action, function () { ask(d.id, action); }, action === 'resume'));
     }
     if (focused) {
-      var again = tr.querySelector('[data-role="' + focused + '"]') || tr.querySelector('button');
+      var again = td.querySelector('[data-role="' + focused + '"]') || td.querySelector('button');
       if (again) again.focus();
     }
+  }
+
+  // ask sets or clears the question on a drop and shows it at once, from
+  // the figures the page has: no waiting for the next poll, which may be
+  // slow or stuck.
+  function ask(id, action) {
+    if (action) pending[id] = action; else delete pending[id];
+    var row = rows[id];
+    if (row) drawRow(row.drop, null);
   }
 
   function button(text, role, fn, secondary) {
@@ -128,68 +262,156 @@
 
   function setPaused(id, action) {
     api('POST', '/v1/admin/drops/' + encodeURIComponent(id) + '/' + action).then(function (r) {
+      if (rejected(r)) return;
       delete pending[id];
-      $('ops-message').textContent = r.ok ? (action === 'pause' ? 'Paused ' : 'Resumed ') + id + '.' : sentence(r.data);
-      poll();
-      var b = rows[id] && rows[id].querySelector('button');
+      var row = rows[id];
+      if (r.ok) {
+        // The answer is the drop as it now stands: draw it, and drop the
+        // polls already under way, which may have read it before.
+        barrier = seq;
+        if (row) drawRow(r.data, null);
+        $('ops-message').textContent = (action === 'pause' ? 'Paused ' : 'Resumed ') + id + '.';
+      } else {
+        if (row) drawRow(row.drop, null);
+        $('ops-message').textContent = r.status === 0
+          ? 'No answer from the server: the ' + action + ' of ' + id + ' may or may not have happened; the row shows it once the server answers.'
+          : sentence(r.data);
+      }
+      var b = row && row.action.querySelector('button');
       if (b) b.focus();
     });
   }
 
+  // settled: the server says the sale is over, and it has been for a
+  // minute (by the drop's end time, or since this page first saw it
+  // closed, whichever says so first). Its figures hardly move any more:
+  // they are read once a minute, not every second.
+  var closedSeen = {};
+  function settled(d) {
+    if (d.state !== 'sale_closed') { delete closedSeen[d.id]; return false; }
+    var now = Date.now();
+    if (!closedSeen[d.id]) closedSeen[d.id] = now;
+    var end = Date.parse(d.sale_ends_at);
+    return now - closedSeen[d.id] > 60000 || (!isNaN(end) && now - end > 60000);
+  }
+
+  var dropsBusy = false;
   function pollDrops() {
-    return api('GET', '/v1/admin/drops').then(function (r) {
-      if (!r.ok) { if (r.status === 401) $('forget').click(); return; }
+    if (dropsBusy || !token) return;
+    dropsBusy = true;
+    var my = ++seq;
+    var done = function () { dropsBusy = false; freshness(); };
+    api('GET', '/v1/admin/drops').then(function (r) {
+      if (rejected(r) || my <= barrier) return;
+      if (!r.ok) { lastFail = { status: r.status }; return; }
+      lastOk = Date.now();
+      lastFail = null;
       var seen = {};
       return Promise.all(r.data.drops.map(function (d) {
         seen[d.id] = true;
-        return api('GET', '/v1/admin/drops/' + encodeURIComponent(d.id) + '/stats').then(function (s) { drawRow(d, s.ok ? s.data : null); });
+        var row = rows[d.id];
+        if (row && row.stats && settled(d) && lastOk - row.readAt < 60000) { drawRow(d, null); return null; }
+        return api('GET', '/v1/admin/drops/' + encodeURIComponent(d.id) + '/stats').then(function (s) {
+          if (rejected(s) || my <= barrier) return;
+          var row = rowOf(d);
+          row.failed = s.ok ? null : s.status;
+          if (s.ok) row.readAt = Date.now();
+          drawRow(d, s.ok ? s.data : null);
+        });
       })).then(function () {
-        Object.keys(rows).forEach(function (id) { if (!seen[id]) { rows[id].remove(); delete rows[id]; } });
+        if (my <= barrier) return;
+        Object.keys(rows).forEach(function (id) { if (!seen[id]) { rows[id].tr.remove(); delete rows[id]; } });
       });
-    });
+    }).then(done, done);
   }
 
   // --- reserve outcomes per second, from this node's /metrics ---------
-  var history = []; // {t, counts}
-  var series = {}; // outcome -> [per-second values]
-  var colors = { won: '#1d7a46', sold_out: '#b3261e', other: '#8a5a00' };
+  // Series: what the shoppers got (won, sold out), the server failing
+  // them (unavailable: 503s and 500s, the runbook's alarm), the rate
+  // limit, and every other business refusal (paused, not registered,
+  // limit reached...).
+  var SERIES = ['won', 'sold_out', 'unavailable', 'rate_limited', 'other'];
+  var colors = { won: '#1d7a46', sold_out: '#b3261e', unavailable: '#7b2cbf', rate_limited: '#0b5f8a', other: '#8a5a00' };
+  var WINDOW = 120000; // the chart's span, by the samples' time
+  var MAX_GAP = 10000; // samples further apart start a new baseline
+  var last = null; // the previous good sample: { t, raw: outcome -> total }
+  var points = {}; // series -> [{ t, v }] of the last WINDOW
+  var present = { rate_limited: false }; // series shown only once the node has counted any
 
-  function pollMetrics() {
-    return fetch('/metrics', { cache: 'no-store' }).then(function (r) { return r.text(); }).then(function (text) {
-      var counts = { won: 0, sold_out: 0, other: 0 };
-      var lag = null;
-      text.split('\n').forEach(function (line) {
-        var m = /^flashdrop_reserve_outcomes_total\{outcome="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
-        if (m) {
-          var k = (m[1] === 'won' || m[1] === 'sold_out') ? m[1] : 'other';
-          counts[k] += parseFloat(m[2]);
-        }
-        var l = /^flashdrop_outbox_lag ([0-9.e+]+)$/.exec(line);
-        if (l) lag = parseFloat(l[1]);
-      });
-      $('lag').textContent = lag === null ? 'unknown' : String(lag);
-      var t = Date.now();
-      var prev = history[history.length - 1];
-      history.push({ t: t, counts: counts });
-      if (history.length > 121) history.shift();
-      if (prev) {
-        var dt = Math.max((t - prev.t) / 1000, 0.001);
-        Object.keys(counts).forEach(function (k) {
-          (series[k] = series[k] || []).push(Math.max(0, (counts[k] - prev.counts[k]) / dt));
-          if (series[k].length > 120) series[k].shift();
-        });
-      }
-      chart();
-    }, function () {});
+  function seriesOf(outcome) {
+    if (outcome === 'internal') return 'unavailable';
+    return SERIES.indexOf(outcome) >= 0 ? outcome : 'other';
   }
 
-  function chart() {
+  var metricsBusy = false;
+  function pollMetrics() {
+    if (metricsBusy || !token) return;
+    metricsBusy = true;
+    var done = function () { metricsBusy = false; };
+    // The admin token goes along: under overload the server lets an admin
+    // through where it would turn a stranger away (/metrics is public).
+    timed('GET', '/metrics', { 'Accept': 'text/plain', 'Authorization': 'Bearer ' + token }).then(sample).then(done, done);
+  }
+
+  function sample(r) {
+    if (!token) return;
+    if (!r.ok) {
+      // An error page is no sample: parsed, it reads as counters at zero,
+      // and the next good one as a huge spike. Skip it, and start over
+      // from the next, since the rate across the hole is unknown.
+      setText($('metrics-note'), 'metrics unavailable (' + why(r.status) + ')');
+      setText($('lag'), 'unknown (no metrics)');
+      $('legend').classList.add('is-stale');
+      $('chart').classList.add('is-stale');
+      last = null;
+      return;
+    }
+    var raw = {};
+    var lag = null;
+    r.text.split('\n').forEach(function (line) {
+      var m = /^flashdrop_reserve_outcomes_total\{outcome="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
+      if (m) raw[m[1]] = parseFloat(m[2]);
+      var l = /^flashdrop_outbox_lag ([0-9.e+]+)$/.exec(line);
+      if (l) lag = parseFloat(l[1]);
+    });
+    setText($('metrics-note'), '');
+    $('legend').classList.remove('is-stale');
+    $('chart').classList.remove('is-stale');
+    setText($('lag'), lag === null ? 'unknown' : String(lag));
+    var t = Date.now();
+    if (last && t - last.t < 250) return; // too close to the last one for a rate
+    if (last && t - last.t <= MAX_GAP && !wentBack(last.raw, raw)) {
+      var dt = (t - last.t) / 1000;
+      var rate = {};
+      SERIES.forEach(function (k) { rate[k] = 0; });
+      Object.keys(raw).forEach(function (o) { rate[seriesOf(o)] += (raw[o] - (last.raw[o] || 0)) / dt; });
+      SERIES.forEach(function (k) { (points[k] = points[k] || []).push({ t: t, v: rate[k] }); });
+    }
+    // else: the first sample, one after a gap, or counters that went
+    // down (a restart, or another node behind the balancer): only a new
+    // baseline, never a spike.
+    Object.keys(raw).forEach(function (o) { if (seriesOf(o) === 'rate_limited') present.rate_limited = true; });
+    last = { t: t, raw: raw };
+    SERIES.forEach(function (k) {
+      var p = points[k] || [];
+      while (p.length && p[0].t < t - WINDOW) p.shift();
+    });
+    chart(t);
+  }
+
+  // wentBack: some counter is lower than before, or gone. Counters only
+  // grow, so these are another process's.
+  function wentBack(before, now) {
+    return Object.keys(before).some(function (o) { return !(now[o] >= before[o]); });
+  }
+
+  function chart(now) {
     var c = $('chart');
     var g = c.getContext('2d');
     var w = c.width, h = c.height, pad = 30;
     g.clearRect(0, 0, w, h);
     var max = 1;
-    Object.keys(series).forEach(function (k) { series[k].forEach(function (v) { if (v > max) max = v; }); });
+    SERIES.forEach(function (k) { (points[k] || []).forEach(function (p) { if (p.v > max) max = p.v; }); });
     g.strokeStyle = '#dfe1ea';
     g.fillStyle = '#5b607a';
     g.font = '12px sans-serif';
@@ -202,35 +424,61 @@
     g.fillText('last 2 minutes', w - 100, h - 8);
     var legend = $('legend');
     legend.textContent = '';
-    Object.keys(colors).forEach(function (k) {
-      var s = series[k] || [];
+    SERIES.forEach(function (k) {
+      if (k in present && !present[k]) return;
+      var s = points[k] || [];
       g.strokeStyle = colors[k];
       g.lineWidth = 2;
       g.beginPath();
-      s.forEach(function (v, i) {
-        var x = pad + (w - pad - 5) * (i + 120 - s.length) / 119;
-        var y = h - pad - (h - pad - 10) * v / max;
-        if (i === 0) g.moveTo(x, y); else g.lineTo(x, y);
+      s.forEach(function (p, i) {
+        // x by the sample's time, so the span is two minutes however
+        // often samples came; a gap stays a gap.
+        var x = pad + (w - pad - 5) * (1 - (now - p.t) / WINDOW);
+        var y = h - pad - (h - pad - 10) * p.v / max;
+        if (i === 0 || p.t - s[i - 1].t > MAX_GAP) g.moveTo(x, y); else g.lineTo(x, y);
       });
       g.stroke();
       var span = document.createElement('span');
       span.className = 'c-' + k;
-      span.textContent = k.replace('_', ' ') + ': ' + (s.length ? s[s.length - 1].toFixed(1) : '0') + '/s';
+      span.textContent = k.replace('_', ' ') + ': ' + (s.length ? s[s.length - 1].v.toFixed(1) : '0') + '/s';
       legend.appendChild(span);
     });
   }
 
   // --- webhooks ------------------------------------------------------
+  var hooksBusy = false;
   function pollWebhooks() {
-    return api('GET', '/v1/admin/webhooks').then(function (r) {
+    if (hooksBusy || !token) return;
+    hooksBusy = true;
+    var done = function () { hooksBusy = false; };
+    api('GET', '/v1/admin/webhooks').then(function (r) {
+      if (rejected(r) || !token) return;
+      var note = $('webhooks-note');
+      if (!r.ok && r.status !== 403 && r.status !== 404) {
+        // Passing trouble (5xx, 429, no answer): keep what the tables
+        // show, marked as old, and try again on the next turn.
+        setText(note, 'Could not load the webhooks (' + why(r.status) + '); retrying.');
+        $('webhooks').classList.add('is-stale');
+        $('deliveries').classList.add('is-stale');
+        return;
+      }
+      setText(note, '');
+      $('webhooks').classList.remove('is-stale');
+      $('deliveries').classList.remove('is-stale');
       var body = $('webhooks').tBodies[0];
       body.textContent = '';
       var list = r.ok ? (r.data.webhooks || []) : [];
       if (!list.length) {
+        // 403 and 404 will not pass by themselves: say which it is, and
+        // show no delivery log that could be read as current.
+        var text = r.ok ? 'No webhooks.'
+          : r.status === 404 ? 'Webhooks are not configured on this server.'
+            : capital(r.data.detail || 'this token lacks the scope webhooks:write') + ': the webhooks cannot be shown.';
         var tr = document.createElement('tr');
-        var td = cell(tr, r.ok ? 'No webhooks.' : 'Webhooks are not available on this server.');
-        td.colSpan = 5;
+        cell(tr, text).colSpan = 5;
         body.appendChild(tr);
+        if (!r.ok) showDeliveries([], text);
+        else showDeliveries([], 'No delivery attempts yet.');
         return;
       }
       list.forEach(function (w) {
@@ -244,7 +492,7 @@
         body.appendChild(tr);
       });
       return pollDeliveries(list);
-    });
+    }).then(done, done);
   }
 
   // Each webhook's newest attempts, merged newest first.
@@ -255,35 +503,31 @@
       });
     })).then(function (lists) {
       var all = [].concat.apply([], lists).sort(function (a, b) { return a.at < b.at ? 1 : a.at > b.at ? -1 : 0; });
-      var body = $('deliveries').tBodies[0];
-      body.textContent = '';
-      if (!all.length) {
-        var tr = document.createElement('tr');
-        cell(tr, 'No delivery attempts yet.').colSpan = 7;
-        body.appendChild(tr);
-        return;
-      }
-      all.forEach(function (d) {
-        var tr = document.createElement('tr');
-        tr.setAttribute('data-event', d.event_id);
-        cell(tr, d.at.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''));
-        cell(tr, d.webhook);
-        cell(tr, d.kind);
-        cell(tr, d.event_id);
-        cell(tr, d.status || '—', true);
-        cell(tr, d.latency_ms + ' ms', true);
-        cell(tr, d.error || '');
-        body.appendChild(tr);
-      });
+      showDeliveries(all, 'No delivery attempts yet.');
     });
   }
 
-  var polling = false;
-  function poll() {
-    if (polling || !token) return;
-    polling = true;
-    var slow = (poll.n = (poll.n || 0) + 1) % 5 === 1; // webhooks every 5 s
-    Promise.all([pollDrops(), pollMetrics(), slow ? pollWebhooks() : null]).then(function () { polling = false; }, function () { polling = false; });
+  function showDeliveries(all, empty) {
+    var body = $('deliveries').tBodies[0];
+    body.textContent = '';
+    if (!all.length) {
+      var tr = document.createElement('tr');
+      cell(tr, empty).colSpan = 7;
+      body.appendChild(tr);
+      return;
+    }
+    all.forEach(function (d) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-event', d.event_id);
+      cell(tr, d.at.replace('T', ' ').replace(/\.\d+Z$|Z$/, ''));
+      cell(tr, d.webhook);
+      cell(tr, d.kind);
+      cell(tr, d.event_id);
+      cell(tr, d.status || '—', true);
+      cell(tr, d.latency_ms + ' ms', true);
+      cell(tr, d.error || '');
+      body.appendChild(tr);
+    });
   }
 
   // --- forms: the API's validation errors next to the fields ----------
@@ -300,7 +544,8 @@
       var body = build(f.elements);
       Object.keys(body).forEach(function (k) { if (body[k] === undefined || body[k] === '') delete body[k]; });
       api('POST', path, body).then(function (r) {
-        if (r.ok) { msg.textContent = done(r.data); f.reset(); poll(); return; }
+        if (rejected(r)) return;
+        if (r.ok) { msg.textContent = done(r.data); f.reset(); pollDrops(); return; }
         if (r.status === 404 && r.data.code === 'not_found') { msg.textContent = 'This server has no such API yet.'; return; }
         var fields = r.data.fields || (r.data.field ? [r.data.field] : []);
         fields.forEach(function (name) {
