@@ -136,6 +136,7 @@ func (s *Server) publicSeries(r *request) error {
 	if err != nil {
 		return err
 	}
+	next.Differs = nil // the shop's to know, not the public's
 	return writeJSON(r.ctx, fasthttp.StatusOK, publicSeriesView{ID: sr.ID, Name: sr.Name, Product: sr.Product,
 		Mode: sr.Mode, NextDrop: next})
 }

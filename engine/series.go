@@ -213,15 +213,20 @@ func (s Series) DropFor(o Occurrence) Drop {
 	}.Normalize()
 }
 
+// fieldDiff collects the names of the fields that differ.
+type fieldDiff []string
+
+func (f *fieldDiff) add(name string, differ bool) {
+	if differ {
+		*f = append(*f, name)
+	}
+}
+
 // Diff names the configuration fields (API names) in which two series
 // differ; the creation time is not configuration.
 func (s Series) Diff(o Series) []string {
-	var out []string
-	add := func(name string, differ bool) {
-		if differ {
-			out = append(out, name)
-		}
-	}
+	var out fieldDiff
+	add := out.add
 	add("name", s.Name != o.Name)
 	add("product", s.Product != o.Product)
 	add("stock", s.Stock != o.Stock)
@@ -322,6 +327,35 @@ type NextDrop struct {
 	RegistrationClosesAt time.Time `json:"registration_closes_at"`
 	SaleStartsAt         time.Time `json:"sale_starts_at"`
 	SaleEndsAt           time.Time `json:"sale_ends_at,omitzero"`
+	// Differs names the fields (API names) in which the drop already made
+	// under this id differs from what the series would make now: made by
+	// a series of this id deleted since and made again otherwise, or by
+	// hand. That drop keeps them; the series' own apply from the next
+	// drop not yet made.
+	Differs []string `json:"differs,omitempty"`
+}
+
+// configDiff names the fields (API names) of a drop's configuration in
+// which made differs from want.
+func configDiff(made, want Drop) []string {
+	var out fieldDiff
+	add := out.add
+	add("name", made.Name != want.Name)
+	add("product", made.Product != want.Product)
+	add("stock", made.Stock != want.Stock)
+	add("per_user_limit", made.PerUserLimit != want.PerUserLimit)
+	add("hold_seconds", made.HoldSeconds != want.HoldSeconds)
+	add("mode", made.Mode != want.Mode)
+	add("draw_quantity", made.DrawQuantity != want.DrawQuantity)
+	add("confirm_by", made.ConfirmBy != want.ConfirmBy)
+	add("checkout_url", made.CheckoutURL != want.CheckoutURL)
+	add("reminder_seconds", made.ReminderSeconds != want.ReminderSeconds)
+	add("registration_opens_at", !made.RegistrationOpensAt.Equal(want.RegistrationOpensAt))
+	add("registration_closes_at", !made.RegistrationClosesAt.Equal(want.RegistrationClosesAt))
+	add("sale_starts_at", !made.SaleStartsAt.Equal(want.SaleStartsAt))
+	add("sale_ends_at", !made.SaleEndsAt.Equal(want.SaleEndsAt))
+	add("series", made.Series != want.Series)
+	return out
 }
 
 // errNoWeekStore answers series and draw calls on a store that keeps
@@ -426,6 +460,6 @@ func (e *Engine) NextSeriesDrop(ctx context.Context, id string) (Series, NextDro
 	}
 	next = NextDrop{ID: d.ID, Created: true, State: d.State(now, st.Available),
 		RegistrationOpensAt: d.RegistrationOpensAt, RegistrationClosesAt: d.RegistrationClosesAt,
-		SaleStartsAt: d.SaleStartsAt, SaleEndsAt: d.SaleEndsAt}
+		SaleStartsAt: d.SaleStartsAt, SaleEndsAt: d.SaleEndsAt, Differs: configDiff(d, want)}
 	return s, next, nil
 }

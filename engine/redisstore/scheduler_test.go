@@ -297,6 +297,39 @@ func TestSeriesDeleteStopsFutureDrops(t *testing.T) {
 	})
 }
 
+// TestSeriesMadeAgainSaysWhatItsMadeDropKeeps: a series deleted and made
+// again with another stock (the only way to edit one) applies from its
+// next drop not yet made; the drop already made keeps its stock, and the
+// series' next drop says so, naming the field, where the shop used to be
+// answered 201 with no sign of it.
+func TestSeriesMadeAgainSaysWhatItsMadeDropKeeps(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		f.clock.Set(utc(2027, 3, 8, 12, 0))
+		s := engine.Series{ID: "weekly", Name: "Sneaker", Stock: 500, Weekday: 3, SaleTime: "18:00", TimeZone: "UTC"}
+		if _, _, err := f.eng.CreateSeries(ctx(t), s); err != nil {
+			t.Fatal(err)
+		}
+		tickAll(t, f.nodes(1))
+		if _, next, err := f.eng.NextSeriesDrop(ctx(t), "weekly"); err != nil || !next.Created || len(next.Differs) != 0 {
+			t.Fatalf("the series' own drop: %+v %v", next, err)
+		}
+		if err := f.eng.DeleteSeries(ctx(t), "weekly"); err != nil {
+			t.Fatal(err)
+		}
+		s.Stock = 300
+		if _, created, err := f.eng.CreateSeries(ctx(t), s); err != nil || !created {
+			t.Fatalf("made again: %v %v", created, err)
+		}
+		_, next, err := f.eng.NextSeriesDrop(ctx(t), "weekly")
+		if err != nil || next.ID != "weekly-2027-03-10" || !slices.Equal(next.Differs, []string{"stock"}) {
+			t.Fatalf("the drop made before keeps its stock, unsaid: %+v %v", next, err)
+		}
+		if d := f.drop(t, "weekly-2027-03-10"); d.Stock != 500 {
+			t.Fatalf("stock %d", d.Stock)
+		}
+	})
+}
+
 // TestSchedulerInvitesEachPersonOnce: when a series' next drop opens for
 // registration, three nodes invite every registrant of the previous drop
 // exactly once, also after a node stopped half-way through.

@@ -544,7 +544,10 @@ type NewAPIKey struct {
 
 // NextDrop defines model for NextDrop.
 type NextDrop struct {
-	Created              bool       `json:"created"`
+	Created bool `json:"created"`
+
+	// Differs Admin views only. The fields (API names) in which the drop already made under this id differs from what the series would make now (made by a series of this id deleted since and made again otherwise, or by hand): that drop keeps them, and the series' own apply from its next drop not yet made.
+	Differs              *[]string  `json:"differs,omitempty"`
 	Id                   string     `json:"id"`
 	RegistrationClosesAt time.Time  `json:"registration_closes_at"`
 	RegistrationOpensAt  time.Time  `json:"registration_opens_at"`
