@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1055,6 +1056,11 @@ func TestBrowserOpsLive(t *testing.T) {
 	}
 	if eval[bool](b, ops, row("ledger")+`.classList.contains('mismatch')`) {
 		t.Error("ledger's stats add up, yet its row is marked")
+	}
+	// The rows stand in the list's order (by id), not in the order their
+	// stats happened to answer.
+	if order := eval[[]string](b, ops, `Array.from(document.querySelectorAll('#drops tbody tr')).map(tr => tr.dataset.drop)`); !slices.IsSorted(order) || len(order) < 2 {
+		t.Errorf("the rows' order %q", order)
 	}
 	if h := eval[string](b, ops, `Array.from(document.querySelectorAll('#drops thead th')).map(th => th.textContent).join(',')`); !strings.Contains(h, "Stock") ||
 		!strings.Contains(h, "Owed") || !strings.Contains(h, "Waitlisted") {

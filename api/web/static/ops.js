@@ -307,6 +307,7 @@
       lastOk = Date.now();
       lastFail = null;
       var seen = {};
+      inOrder(r.data.drops);
       return Promise.all(r.data.drops.map(function (d) {
         seen[d.id] = true;
         var row = rows[d.id];
@@ -323,6 +324,22 @@
         Object.keys(rows).forEach(function (id) { if (!seen[id]) { rows[id].tr.remove(); delete rows[id]; } });
       });
     }).then(done, done);
+  }
+
+  // inOrder makes the rows of drops, in the list's order (by id): made as
+  // their stats came, they stood in a different order on every load. Rows
+  // move only when a new drop changes the order, since moving a row takes
+  // the focus from its button.
+  function inOrder(drops) {
+    var body = $('drops').tBodies[0];
+    var want = drops.map(function (d) {
+      var row = rowOf(d);
+      if (!row.drop) drawRow(d, null); // new: its state and button now, its figures with its stats
+      return row.tr;
+    });
+    var have = [].filter.call(body.children, function (tr) { return want.indexOf(tr) >= 0; });
+    if (want.every(function (tr, i) { return have[i] === tr; })) return;
+    want.forEach(function (tr) { body.appendChild(tr); });
   }
 
   // --- reserve outcomes per second, from this node's /metrics ---------
@@ -430,14 +447,23 @@
       g.strokeStyle = colors[k];
       g.lineWidth = 2;
       g.beginPath();
+      var x, y;
       s.forEach(function (p, i) {
         // x by the sample's time, so the span is two minutes however
         // often samples came; a gap stays a gap.
-        var x = pad + (w - pad - 5) * (1 - (now - p.t) / WINDOW);
-        var y = h - pad - (h - pad - 10) * p.v / max;
+        x = pad + (w - pad - 5) * (1 - (now - p.t) / WINDOW);
+        y = h - pad - (h - pad - 10) * p.v / max;
         if (i === 0 || p.t - s[i - 1].t > MAX_GAP) g.moveTo(x, y); else g.lineTo(x, y);
       });
       g.stroke();
+      if (s.length) {
+        // The latest rate as a dot: a line needs two samples, and the
+        // first rate after a (new) baseline would show nothing at all.
+        g.fillStyle = colors[k];
+        g.beginPath();
+        g.arc(x, y, 3, 0, 2 * Math.PI);
+        g.fill();
+      }
       var span = document.createElement('span');
       span.className = 'c-' + k;
       span.textContent = k.replace('_', ' ') + ': ' + (s.length ? s[s.length - 1].v.toFixed(1) : '0') + '/s';
