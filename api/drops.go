@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/flashdrop/flashdrop/engine"
 )
@@ -89,15 +91,88 @@ func (s *Server) adminListDrops(r *request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]adminDrop, 0, len(ds))
-	for _, d := range ds {
-		v, err := s.adminView(ctx, d)
-		if err != nil {
-			return err
-		}
-		out = append(out, v)
+	out, err := s.listDrops(ctx, ds)
+	if err != nil {
+		return err
 	}
 	return writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"drops": out})
+}
+
+// listedDrop is a drop of the admin list, with its figures. The list
+// reads them anyway, for each drop's state, and the ops page polls it
+// every second: it then asked each drop's stats again, 2N+1 script calls
+// a second for each open page, during the rush too.
+type listedDrop struct {
+	adminDrop
+	// Stats are the drop's figures; nil when not read (a sale over for
+	// longer than listStatsAfterEnd: its figures no longer move, and the
+	// list would read every drop ever made, every second) or when the
+	// read failed (StatsError).
+	Stats *engine.Stats `json:"stats,omitempty"`
+	// StatsError is the problem code of a failed read: one drop's shard
+	// failing over no longer fails the list of every drop.
+	StatsError string `json:"stats_error,omitempty"`
+}
+
+const (
+	// listStatsAfterEnd is how long after its sale's end a drop's figures
+	// are still read with the list: holds settle until their deadline.
+	listStatsAfterEnd = time.Hour
+	// listStatsReads bounds the list's concurrent stats reads.
+	listStatsReads = 8
+)
+
+// listDrops reads the figures of ds, concurrently, and their states. Only
+// if every read failed is the list an error (Redis is down).
+func (s *Server) listDrops(ctx context.Context, ds []engine.Drop) ([]listedDrop, error) {
+	now := s.drops.Now()
+	out := make([]listedDrop, len(ds))
+	errs := make([]error, len(ds))
+	var g errgroup.Group
+	g.SetLimit(listStatsReads)
+	for i, d := range ds {
+		out[i].Drop = d
+		if d.SaleEnded(now.Add(-listStatsAfterEnd)) {
+			out[i].State = engine.StateSaleClosed
+			continue
+		}
+		g.Go(func() error {
+			st, err := s.drops.Stats(ctx, d.ID)
+			if err != nil {
+				errs[i] = err
+				return nil
+			}
+			out[i].Stats = &st
+			return nil
+		})
+	}
+	_ = g.Wait()
+	read, failed := 0, 0
+	var first error
+	kept := out[:0]
+	for i, v := range out {
+		switch err := errs[i]; {
+		case errors.Is(err, engine.ErrNotFound):
+			continue // gone since the list was read
+		case err != nil:
+			failed++
+			if first == nil {
+				first = err
+			}
+			v.StatsError = problemFor(err).Code
+			// Unread, the figures cannot tell a sold-out sale from an
+			// open one: the state is the drop's times' alone.
+			v.State = v.Drop.State(now, v.Drop.Stock)
+		case v.Stats != nil:
+			read++
+			v.State = v.Drop.State(now, v.Stats.Available)
+		}
+		kept = append(kept, v)
+	}
+	if failed > 0 && read == 0 {
+		return nil, first
+	}
+	return kept, nil
 }
 
 func (s *Server) adminGetDrop(r *request) error {

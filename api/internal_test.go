@@ -3,11 +3,13 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -478,4 +480,81 @@ func TestSlowClientTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-done
+}
+
+// listStore keeps three drops: one on sale, one whose stats cannot be
+// read (its shard failing over), one whose sale ended two hours ago.
+type listStore struct {
+	*stubStore
+	only    string // when set, Drops lists only this one
+	oldRead atomic.Bool
+}
+
+func (s *listStore) Drops(context.Context) ([]engine.Drop, error) {
+	now := time.Now()
+	mk := func(id string, start time.Time) engine.Drop {
+		d := stubDrop
+		d.ID, d.RegistrationOpensAt, d.RegistrationClosesAt, d.SaleStartsAt, d.SaleEndsAt = id, start.Add(-2*time.Hour), start, start, start.Add(time.Hour)
+		return d
+	}
+	all := []engine.Drop{mk("open", now.Add(-time.Minute)), mk("broken", now.Add(-time.Minute)), mk("old", now.Add(-3*time.Hour))}
+	if s.only != "" {
+		return slices.DeleteFunc(all, func(d engine.Drop) bool { return d.ID != s.only }), nil
+	}
+	return all, nil
+}
+
+func (s *listStore) Stats(_ context.Context, id string) (engine.Stats, error) {
+	switch id {
+	case "open":
+		return engine.Stats{Stock: 10, Available: 3, Held: 7}, nil
+	case "old":
+		s.oldRead.Store(true)
+		return engine.Stats{Stock: 10}, nil
+	}
+	return engine.Stats{}, engine.AsUnavailable(errors.New("shard failing over"))
+}
+
+// TestAdminListCarriesStats: the admin list carries each drop's figures,
+// so the ops page asks nothing more each second; a drop whose figures
+// cannot be read is listed with stats_error instead of failing the list
+// of every drop; a sale over for more than an hour is not read. Only a
+// list whose every read failed is an error.
+func TestAdminListCarriesStats(t *testing.T) {
+	st := &listStore{stubStore: &stubStore{}}
+	_, client := stubServer(t, st, nil)
+	get := func() (int, map[string]map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://x/v1/admin/drops", nil)
+		req.Header.Set("Authorization", "Bearer "+testAdmin)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct{ Drops []map[string]any }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		out := map[string]map[string]any{}
+		for _, d := range body.Drops {
+			out[d["id"].(string)] = d
+		}
+		return resp.StatusCode, out
+	}
+	code, ds := get()
+	if code != 200 || len(ds) != 3 {
+		t.Fatalf("%d, %d drops", code, len(ds))
+	}
+	if d := ds["open"]; d["state"] != "sale_open" || d["stats"].(map[string]any)["available"] != float64(3) || d["stats_error"] != nil {
+		t.Errorf("the drop on sale: %v", d)
+	}
+	if d := ds["broken"]; d["stats"] != nil || d["stats_error"] != "unavailable" || d["state"] != "sale_open" {
+		t.Errorf("the drop whose figures failed: %v", d)
+	}
+	if d := ds["old"]; d["stats"] != nil || d["stats_error"] != nil || d["state"] != "sale_closed" || st.oldRead.Load() {
+		t.Errorf("the sale long over: %v (read %v)", d, st.oldRead.Load())
+	}
+	st.only = "broken"
+	if code, _ := get(); code != 503 {
+		t.Errorf("every read failed: %d", code)
+	}
 }

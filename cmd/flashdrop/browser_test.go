@@ -1095,6 +1095,10 @@ func TestBrowserOpsLive(t *testing.T) {
 				window.aborted++;
 				reject(new DOMException('The operation was aborted.', 'AbortError'));
 			}));
+			if (fault && fault.edit) return f.apply(this, arguments).then(r => r.json()).then(j => {
+				fault.edit(j);
+				return new Response(JSON.stringify(j), { status: 200, headers: { 'Content-Type': 'application/json' } });
+			});
 			if (fault) return Promise.resolve(new Response(fault.body, { status: fault.status, headers: { 'Content-Type': fault.type || 'application/problem+json' } }));
 			return f.apply(this, arguments);
 		};
@@ -1141,13 +1145,29 @@ func TestBrowserOpsLive(t *testing.T) {
 	b.until(ops, "the banner gone", banner+` === '' && !document.getElementById('console').classList.contains('is-stale')`)
 	b.until(ops, "a newer stamp", `document.getElementById('updated').textContent !== `+strconv.Quote(asOf))
 
-	// --- One drop's stats: failing, then not adding up. ---
-	setFault("/v1/admin/drops/ledger/stats", `{ status: 503, body: '{"code":"unavailable","status":503}' }`)
-	b.until(ops, "ledger's stats unavailable", row("ledger")+`.querySelector('.row-note').textContent === 'stats unavailable (status 503)'`)
-	setFault("/v1/admin/drops/ledger/stats", `{ status: 200, type: 'application/json', body: JSON.stringify({stock: 5, available: 0, owed: 1, held: 0, confirmed: 0, released: 1, registered: 2, waitlisted: 1, referrals: 0}) }`)
+	// --- One drop's stats, carried by the list: failing, then not
+	// adding up; the page asks nothing more of the server. ---
+	eval[bool](b, ops, `(() => { window.statsAsked = 0; const f = window.fetch; window.fetch = function (u) {
+		if (/\/stats$/.test(new URL(String(u), location.href).pathname)) window.statsAsked++;
+		return f.apply(this, arguments);
+	}; return true })()`)
+	setFault("/v1/admin/drops", `{ edit: j => { const d = j.drops.find(d => d.id === 'ledger'); delete d.stats; d.stats_error = 'unavailable'; } }`)
+	b.until(ops, "ledger's stats unavailable", row("ledger")+`.querySelector('.row-note').textContent === 'stats unavailable (the store did not answer)'`)
+	setFault("/v1/admin/drops", `{ edit: j => { j.drops.find(d => d.id === 'ledger').stats = {stock: 5, available: 0, owed: 1, held: 0, confirmed: 0, released: 1, registered: 2, waitlisted: 1, referrals: 0, reservations: 1}; } }`)
 	b.until(ops, "the mismatch marked", row("ledger")+`.classList.contains('mismatch') && `+row("ledger")+`.querySelector('.row-note').textContent === '⚠ available + owed + held + confirmed = 1, not the stock 5'`)
-	clearFault("/v1/admin/drops/ledger/stats")
+	clearFault("/v1/admin/drops")
 	b.until(ops, "ledger's row clean again", `!`+row("ledger")+`.classList.contains('mismatch') && `+row("ledger")+`.querySelector('.row-note').textContent === ''`)
+	if n := eval[int](b, ops, `window.statsAsked`); n != 0 {
+		t.Errorf("the page asked for stats %d times; the list carries them", n)
+	}
+	// A list without a drop's figures (an older server, or a sale long
+	// over): the page asks for them itself.
+	setFault("/v1/admin/drops", `{ edit: j => { delete j.drops.find(d => d.id === 'ledger').stats; } }`)
+	setFault("/v1/admin/drops/ledger/stats", `{ status: 503, body: '{"code":"unavailable","status":503}' }`)
+	b.until(ops, "ledger's own stats read failing", row("ledger")+`.querySelector('.row-note').textContent === 'stats unavailable (status 503)'`)
+	clearFault("/v1/admin/drops/ledger/stats")
+	b.until(ops, "ledger's own stats read", row("ledger")+`.querySelector('.row-note').textContent === ''`)
+	clearFault("/v1/admin/drops")
 
 	// --- /metrics: an error is no sample; a jump after it, or counters
 	// that go back, are a new baseline, never a spike. ---
@@ -1169,8 +1189,20 @@ func TestBrowserOpsLive(t *testing.T) {
 		eval[bool](b, ops, `(() => { window.samplesFrom = window.metricsAuth.length; return true })()`)
 		b.until(ops, what, `window.metricsAuth.length >= window.samplesFrom + `+strconv.Itoa(n))
 	}
+	// The node's own health from its real /metrics: requests in flight
+	// (this one at least) and its 5xx and Redis error rates.
+	b.until(ops, "the node's health", `/^[1-9]\d*$/.test(document.getElementById('inflight').textContent) && `+
+		`/^\d+\.\d$/.test(document.getElementById('http5xx').textContent) && /^\d+\.\d$/.test(document.getElementById('redis-errors').textContent)`)
 	setFault("/metrics", `{ status: 503, body: '{"code":"unavailable","status":503}' }`)
-	b.until(ops, "metrics unavailable", `document.getElementById('metrics-note').textContent === 'metrics unavailable (status 503)'`)
+	b.until(ops, "metrics unavailable", `document.getElementById('metrics-note').textContent === 'metrics unavailable (status 503)' && `+
+		`document.getElementById('inflight').textContent === 'unknown' && document.getElementById('http5xx').textContent === 'unknown'`)
+	setFault("/metrics", `{ status: 200, type: 'text/plain', body: 'process_start_time_seconds 1.76e+09\nflashdrop_http_requests_in_flight 7\nflashdrop_http_requests_total{route="/v1/drops/{drop}/reservations",status="503"} 100\nflashdrop_http_requests_total{route="unmatched",status="503"} 50\nflashdrop_http_requests_total{route="/healthz",status="200"} 900\nflashdrop_redis_errors_total 4\n' }`)
+	samplesAfter("a health baseline", 2)
+	setFault("/metrics", `{ status: 200, type: 'text/plain', body: 'process_start_time_seconds 1.76e+09\nflashdrop_http_requests_in_flight 9\nflashdrop_http_requests_total{route="/v1/drops/{drop}/reservations",status="503"} 400\nflashdrop_http_requests_total{route="unmatched",status="503"} 350\nflashdrop_http_requests_total{route="/healthz",status="200"} 90000\nflashdrop_redis_errors_total 4\n' }`)
+	b.until(ops, "the 5xx rate", `document.getElementById('inflight').textContent === '9' && parseFloat(document.getElementById('http5xx').textContent) > 50 && `+
+		`document.getElementById('redis-errors').textContent === '0.0'`)
+	// Then another node (its own start time) whose counters are far
+	// higher: a new baseline, not a spike.
 	setFault("/metrics", metrics(1000000, 100))
 	b.until(ops, "metrics back", `document.getElementById('metrics-note').textContent === ''`)
 	samplesAfter("two samples", 2)

@@ -503,7 +503,13 @@ type Drop struct {
 	SeedHash *string   `json:"seed_hash,omitempty"`
 	Series   *string   `json:"series,omitempty"`
 	State    DropState `json:"state"`
-	Stock    int64     `json:"stock"`
+
+	// Stats In the list (GET /v1/admin/drops) only: the drop's figures, read with the list. Absent for a drop whose sale ended more than an hour ago (its figures no longer move: read them with /stats) and when the read failed (`stats_error`).
+	Stats *Stats `json:"stats,omitempty"`
+
+	// StatsError In the list only: the problem code of a failed read of this drop's figures (e.g. `unavailable`). Its `state` is then its times' alone: it cannot tell sold out from open. The list fails only when every read failed.
+	StatsError *string `json:"stats_error,omitempty"`
+	Stock      int64   `json:"stock"`
 }
 
 // DropList defines model for DropList.
@@ -1853,7 +1859,7 @@ type ClientInterface interface {
 	// Corresponds with GET /s/{code}.png (the `ShareImage` operationId).
 	ShareImage(ctx context.Context, code string, params *ShareImageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListDrops List the drops with config and state.
+	// ListDrops List the drops with config, state and figures.
 	//
 	// Corresponds with GET /v1/admin/drops (the `ListDrops` operationId).
 	ListDrops(ctx context.Context, params *ListDropsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2289,7 +2295,7 @@ func (c *Client) ShareImage(ctx context.Context, code string, params *ShareImage
 	return c.Client.Do(req)
 }
 
-// ListDrops List the drops with config and state.
+// ListDrops List the drops with config, state and figures.
 //
 // Corresponds with GET /v1/admin/drops (the `ListDrops` operationId).
 func (c *Client) ListDrops(ctx context.Context, params *ListDropsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5620,7 +5626,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /s/{code}.png (the `ShareImage` operationId).
 	ShareImageWithResponse(ctx context.Context, code string, params *ShareImageParams, reqEditors ...RequestEditorFn) (*ShareImageResponse, error)
 
-	// ListDropsWithResponse List the drops with config and state.
+	// ListDropsWithResponse List the drops with config, state and figures.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14490,7 +14496,7 @@ func (c *ClientWithResponses) ShareImageWithResponse(ctx context.Context, code s
 	return ParseShareImageResponse(rsp)
 }
 
-// ListDropsWithResponse List the drops with config and state.
+// ListDropsWithResponse List the drops with config, state and figures.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -62,7 +62,13 @@
   }
   function capital(t) { return t.charAt(0).toUpperCase() + t.slice(1); }
   function clock(t) { return new Date(t).toTimeString().slice(0, 8); } // HH:MM:SS, the viewer's time
-  function why(status) { return status ? 'status ' + status : 'no answer'; }
+  // why says what went wrong: an HTTP status, a problem code the server
+  // gave for one part of an answer, or no answer at all.
+  function why(status) {
+    if (status === 'unavailable') return 'the store did not answer';
+    if (typeof status === 'string') return status;
+    return status ? 'status ' + status : 'no answer';
+  }
 
   // --- signing in and out ---------------------------------------------
   function signedIn(on) {
@@ -311,6 +317,15 @@
       return Promise.all(r.data.drops.map(function (d) {
         seen[d.id] = true;
         var row = rows[d.id];
+        // The list carries each drop's figures (stats), or says their read
+        // failed (stats_error); it leaves them out for a sale long over,
+        // and an older server for every drop: those are asked for.
+        if (d.stats || d.stats_error) {
+          row.failed = d.stats ? null : d.stats_error;
+          if (d.stats) row.readAt = Date.now();
+          drawRow(d, d.stats || null);
+          return null;
+        }
         if (row && row.stats && settled(d) && lastOk - row.readAt < 60000) { drawRow(d, null); return null; }
         return api('GET', '/v1/admin/drops/' + encodeURIComponent(d.id) + '/stats').then(function (s) {
           if (rejected(s) || my <= barrier) return;
@@ -378,6 +393,7 @@
       // from the next, since the rate across the hole is unknown.
       setText($('metrics-note'), 'metrics unavailable (' + why(r.status) + ')');
       setText($('lag'), 'unknown (no metrics)');
+      showHealth(null);
       $('legend').classList.add('is-stale');
       $('chart').classList.add('is-stale');
       last = null;
@@ -385,19 +401,38 @@
     }
     var raw = {};
     var lag = null;
+    var health = { inflight: null, e5: 0, redis: 0 };
+    var started = null;
     r.text.split('\n').forEach(function (line) {
       var m = /^flashdrop_reserve_outcomes_total\{outcome="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
       if (m) raw[m[1]] = parseFloat(m[2]);
       var l = /^flashdrop_outbox_lag ([0-9.e+]+)$/.exec(line);
       if (l) lag = parseFloat(l[1]);
+      // The node's own trouble, apart from the shoppers' refusals: what
+      // it is handling now, the 5xx it answered (its overload 503s
+      // included, refused before any route) and the Redis calls that
+      // failed.
+      var i = /^flashdrop_http_requests_in_flight ([0-9.e+]+)$/.exec(line);
+      if (i) health.inflight = parseFloat(i[1]);
+      var e = /^flashdrop_http_requests_total\{route="[^"]*",status="5\d\d"\} ([0-9.e+]+)$/.exec(line);
+      if (e) health.e5 += parseFloat(e[1]);
+      var x = /^flashdrop_redis_errors_total ([0-9.e+]+)$/.exec(line);
+      if (x) health.redis = parseFloat(x[1]);
+      var p = /^process_start_time_seconds ([0-9.e+]+)$/.exec(line);
+      if (p) started = p[1];
     });
+    health.started = started;
+    showHealth(health);
     setText($('metrics-note'), '');
     $('legend').classList.remove('is-stale');
     $('chart').classList.remove('is-stale');
     setText($('lag'), lag === null ? 'unknown' : String(lag));
     var t = Date.now();
     if (last && t - last.t < 250) return; // too close to the last one for a rate
-    if (last && t - last.t <= MAX_GAP && !wentBack(last.raw, raw)) {
+    // The process's start time tells another node (behind a balancer) or
+    // a restart: its counters are another's, even where they only grew,
+    // or appeared (a counter new on the same process starts from zero).
+    if (last && t - last.t <= MAX_GAP && last.started === started && !wentBack(last.raw, raw)) {
       var dt = (t - last.t) / 1000;
       var rate = {};
       SERIES.forEach(function (k) { rate[k] = 0; });
@@ -408,12 +443,38 @@
     // down (a restart, or another node behind the balancer): only a new
     // baseline, never a spike.
     Object.keys(raw).forEach(function (o) { if (seriesOf(o) === 'rate_limited') present.rate_limited = true; });
-    last = { t: t, raw: raw };
+    last = { t: t, raw: raw, started: started };
     SERIES.forEach(function (k) {
       var p = points[k] || [];
       while (p.length && p[0].t < t - WINDOW) p.shift();
     });
     chart(t);
+  }
+
+  // showHealth shows the node's in-flight count and its 5xx and Redis
+  // error rates since the previous sample (none across a gap, or when a
+  // counter went down: another node, or a restart).
+  var lastHealth = null;
+  function showHealth(h) {
+    var t = Date.now();
+    setText($('inflight'), h === null || h.inflight === null ? 'unknown' : String(h.inflight));
+    var prev = lastHealth;
+    if (h === null) { // no metrics: nothing known, and the next sample is a new baseline
+      lastHealth = null;
+      setText($('http5xx'), 'unknown');
+      setText($('redis-errors'), 'unknown');
+      return;
+    }
+    if (prev && t - prev.t < 250) return; // too close for a rate: keep the baseline
+    lastHealth = { t: t, e5: h.e5, redis: h.redis, started: h.started };
+    if (!prev || t - prev.t > MAX_GAP || prev.started !== h.started || h.e5 < prev.e5 || h.redis < prev.redis) {
+      setText($('http5xx'), '…');
+      setText($('redis-errors'), '…');
+      return;
+    }
+    var dt = (t - prev.t) / 1000;
+    setText($('http5xx'), ((h.e5 - prev.e5) / dt).toFixed(1));
+    setText($('redis-errors'), ((h.redis - prev.redis) / dt).toFixed(1));
   }
 
   // wentBack: some counter is lower than before, or gone. Counters only
