@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -320,6 +321,35 @@ type dropPage struct {
 	Drop      engine.Drop
 	State     engine.State
 	Available int64
+	// Drawn is a draw drop's public record once drawn (its first page,
+	// without tickets), and Verify the command that checks it: the page
+	// leads a shopper to check the draw instead of only promising it can
+	// be.
+	Drawn  *engine.DrawRecord
+	Verify string
+}
+
+// drawnCacheSize bounds the drawn records' summaries kept for the drop
+// pages: a drawn record never changes, and every page view of a drawn
+// drop would read it from Redis.
+const drawnCacheSize = 256
+
+// drawnSummary returns drop d's draw record once drawn (nil before, or
+// when it cannot be read: the page goes on without it).
+func (s *Server) drawnSummary(ctx context.Context, d engine.Drop, now time.Time) *engine.DrawRecord {
+	if d.Mode != engine.ModeDraw || s.cfg.Draws == nil || now.Before(d.SaleStartsAt) {
+		return nil
+	}
+	if rec, ok := s.drawn.get(d.ID); ok {
+		return &rec
+	}
+	rec, err := s.cfg.Draws.DrawRecord(ctx, d.ID, 0, 1)
+	if err != nil || rec.State != engine.DrawDrawn {
+		return nil
+	}
+	rec.Tickets, rec.NextOffset = nil, nil
+	s.drawn.put(d.ID, rec)
+	return &rec
 }
 
 // StateText is the state as the page's script words it (app.js
@@ -355,6 +385,9 @@ func (s *Server) pageDrop(r *request) error {
 	}
 	p := dropPage{pageBase: s.newPageBase(r, d.Name), Drop: d, Available: st.Available}
 	p.State = d.State(p.Now, st.Available)
+	if p.Drawn = s.drawnSummary(ctx, d, p.Now); p.Drawn != nil {
+		p.Verify = "flashdrop verify-draw --target " + s.publicBase(r) + " --drop " + d.ID
+	}
 	return s.renderPage(r, "drop.html", p, "no-store")
 }
 

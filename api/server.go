@@ -212,10 +212,11 @@ type Server struct {
 	streams    *streamSlots
 	metrics    *Metrics
 	http       *fasthttp.Server
-	web        *web                  // the pages (pages.go)
-	cards      *lruCache[[]byte]     // rendered share card images (card.go)
-	cardData   *lruCache[cachedCard] // the cards' data, a moment old at most (share.go)
-	cardFlight singleflight.Group    // one read of a card's data at a time (share.go)
+	web        *web                         // the pages (pages.go)
+	cards      *lruCache[[]byte]            // rendered share card images (card.go)
+	cardData   *lruCache[cachedCard]        // the cards' data, a moment old at most (share.go)
+	drawn      *lruCache[engine.DrawRecord] // drawn records' summaries for the drop pages (pages.go)
+	cardFlight singleflight.Group           // one read of a card's data at a time (share.go)
 	// cardFontWarn warns once that a card could not draw its product.
 	cardFontWarn sync.Once
 
@@ -285,7 +286,7 @@ func New(cfg Config) (*Server, error) {
 		idPrefix: hex.EncodeToString(prefix[:]),
 		stopping: make(chan struct{}),
 		web:      pages, cards: newLRUCache[[]byte](cardCacheSize),
-		cardData: newLRUCache[cachedCard](cardDataSize),
+		cardData: newLRUCache[cachedCard](cardDataSize), drawn: newLRUCache[engine.DrawRecord](drawnCacheSize),
 	}
 	s.hot = hotHandlers{reserve: s.reserve, register: s.register, healthz: s.healthz}
 	// Register, not MustRegister: a Metrics shared by a second server

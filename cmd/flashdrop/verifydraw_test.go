@@ -71,6 +71,33 @@ func TestVerifyDraw(t *testing.T) {
 		t.Fatalf("honest record: exit %d: %s", code, msg)
 	}
 
+	// The drop page says the draw is done, shows its seed and the command
+	// that checks it; that command, run as the page gives it, verifies.
+	// Before its draw, a draw drop's page says none of it.
+	page := func(id string) string {
+		t.Helper()
+		resp, err := http.Get(base + "/d/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	rec := call(t, "GET", base+"/v1/drops/weekly/draw?limit=1", "", "")
+	seed, _ := rec.body["seed"].(string)
+	cmd := "flashdrop verify-draw --target " + base + " --drop weekly"
+	if html := page("weekly"); seed == "" || !strings.Contains(html, "The draw is done: <strong>10</strong> winners among 40 registered") ||
+		!strings.Contains(html, seed) || !strings.Contains(html, "<code>"+cmd+"</code>") || !strings.Contains(html, `href="/v1/drops/weekly/draw"`) {
+		t.Fatalf("the drawn drop's page (seed %q):\n%s", seed, html)
+	}
+	if code := runCmd(strings.Fields(cmd)[1:]); code != 0 {
+		t.Fatalf("the page's command: exit %d", code)
+	}
+	if html := page("early"); strings.Contains(html, "The draw is done") || strings.Contains(html, "verify-draw") {
+		t.Fatalf("a draw drop's page before its draw:\n%s", html)
+	}
+
 	tamper := map[string]func(page map[string]any){
 		"two tickets swapped": func(p map[string]any) {
 			if ts, _ := p["tickets"].([]any); p["offset"] == float64(0) && len(ts) > 1 {
