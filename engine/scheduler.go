@@ -182,14 +182,15 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 // "register for the next drop" must have that drop to link to by then
 // (it had none until the sale ended).
 func (s *Scheduler) ensureNext(ctx context.Context, ws WeekStore, sr Series) error {
-	o := sr.Next(s.eng.clock.Now())
+	now := s.eng.clock.Now()
+	o, up := sr.Next(now), sr.Upcoming(now)
 	if err := s.ensureDrop(ctx, ws, sr, o); err != nil {
 		return err
 	}
-	if s.eng.clock.Now().Before(o.RegistrationClosesAt) {
+	if up.Date == o.Date {
 		return nil
 	}
-	return s.ensureDrop(ctx, ws, sr, sr.Next(o.SaleEndsAt))
+	return s.ensureDrop(ctx, ws, sr, up)
 }
 
 // ensureDrop makes sure the series' drop of occurrence o exists and is

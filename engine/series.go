@@ -199,6 +199,19 @@ func (s Series) Next(now time.Time) Occurrence {
 	}
 }
 
+// Upcoming is the occurrence shoppers can still register for at now:
+// Next, or once Next's registration has closed (its sale about to run, or
+// running), the week after's. It is the series' next drop as the API and
+// the share cards name it; the scheduler keeps both Next's and this one
+// created.
+func (s Series) Upcoming(now time.Time) Occurrence {
+	o := s.Next(now)
+	if now.Before(o.RegistrationClosesAt) {
+		return o
+	}
+	return s.Next(o.SaleEndsAt)
+}
+
 // DropID is the id of the series' drop on a local date.
 func (s Series) DropID(o Occurrence) string { return s.ID + "-" + o.Date }
 
@@ -435,14 +448,15 @@ func (e *Engine) DeleteSeries(ctx context.Context, id string) error {
 	return ws.DeleteSeries(ctx, id)
 }
 
-// NextSeriesDrop returns a series and its next drop as of now.
+// NextSeriesDrop returns a series and its next drop as of now: the one
+// shoppers can still register for (Series.Upcoming).
 func (e *Engine) NextSeriesDrop(ctx context.Context, id string) (Series, NextDrop, error) {
 	s, err := e.Series(ctx, id)
 	if err != nil {
 		return Series{}, NextDrop{}, err
 	}
 	now := e.clock.Now()
-	o := s.Next(now)
+	o := s.Upcoming(now)
 	want := s.DropFor(o)
 	next := NextDrop{ID: want.ID, RegistrationOpensAt: want.RegistrationOpensAt,
 		RegistrationClosesAt: want.RegistrationClosesAt, SaleStartsAt: want.SaleStartsAt, SaleEndsAt: want.SaleEndsAt,

@@ -132,26 +132,17 @@ func (e *Engine) nextInSeries(ctx context.Context, d Drop) (Drop, bool, error) {
 		// A scheduler-made drop: its series knows the next one. During
 		// a sale that is the week after's (the scheduler makes it when
 		// registration closes).
-		s, err := e.Series(ctx, d.Series)
+		_, next, err := e.NextSeriesDrop(ctx, d.Series)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return Drop{}, false, nil // the series was deleted since
 		case err != nil:
-			return Drop{}, false, fmt.Errorf("series=%s: %w", d.Series, err)
+			return Drop{}, false, fmt.Errorf("next drop of series=%s: %w", d.Series, err)
+		case !next.Created || !e.clock.Now().Before(next.RegistrationClosesAt):
+			return Drop{}, false, nil
 		}
-		now := e.clock.Now()
-		o := s.Next(now)
-		if !now.Before(o.RegistrationClosesAt) {
-			o = s.Next(o.SaleEndsAt)
-		}
-		nd, err := e.store.Drop(ctx, s.DropID(o))
-		switch {
-		case errors.Is(err, ErrNotFound):
-			return Drop{}, false, nil // not made yet
-		case err != nil:
-			return Drop{}, false, wrap("next drop", s.DropID(o), err)
-		}
-		return nd, now.Before(nd.RegistrationClosesAt), nil
+		nd, err := e.store.Drop(ctx, next.ID)
+		return nd, err == nil, wrap("next drop", next.ID, err)
 	}
 	// A drop made by hand under the series id convention (SPEC §2): its
 	// siblings are the drops sharing the prefix.

@@ -675,6 +675,10 @@ func TestShareCardLinksTheSeriesNextDrop(t *testing.T) {
 		if err != nil || card.Next.ID != "tee-2027-03-17" || card.Next.Series != "tee" {
 			t.Fatalf("card during the sale: next %+v, %v", card.Next, err)
 		}
+		// The series' next drop, as the API names it, is the card's.
+		if _, next, err := f.eng.NextSeriesDrop(ctx(t), "tee"); err != nil || next.ID != "tee-2027-03-17" || !next.Created {
+			t.Fatalf("the series' next drop during the sale: %+v %v", next, err)
+		}
 		f.clock.Set(utc(2027, 3, 10, 19, 0)) // the sale ended
 		tickAll(t, nodes)
 		card, err = f.eng.ShareCard(ctx(t), res.ShareCode)
