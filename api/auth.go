@@ -187,6 +187,52 @@ type authenticator struct {
 	// keys checks API keys (tokens starting with engine.APIKeyPrefix);
 	// nil: API keys are refused.
 	keys func(token string) (engine.APIKey, error)
+	// knownKeys remembers the digests of API keys that authenticated, for
+	// knownAdmin.
+	knownMu   sync.Mutex
+	knownKeys map[[sha256.Size]byte]time.Time // digest -> when last seen
+}
+
+// knownKeyTTL is how long an API key that authenticated is known to
+// knownAdmin, and knownKeysMax how many are kept.
+const (
+	knownKeyTTL  = 10 * time.Minute
+	knownKeysMax = 1024
+)
+
+// knownAdmin says, without any store read or signature check, whether
+// header carries the admin token or an API key that authenticated in the
+// last knownKeyTTL. It decides only who may skip the shoppers' per-IP
+// limit and use the admin reserve past the in-flight bound: the handler
+// still authenticates in full (a revoked key is refused there). Checking
+// a stranger's made-up credential in full there would cost a Redis read
+// each, ahead of the limits meant to stop him.
+func (a *authenticator) knownAdmin(header []byte, now time.Time) bool {
+	tok, err := parseBearer(header)
+	if err != nil {
+		return false
+	}
+	digest := sha256.Sum256(tok)
+	if subtle.ConstantTimeCompare(digest[:], a.adminDigest[:]) == 1 {
+		return true
+	}
+	if !bytes.HasPrefix(tok, []byte(engine.APIKeyPrefix)) {
+		return false
+	}
+	a.knownMu.Lock()
+	defer a.knownMu.Unlock()
+	seen, ok := a.knownKeys[digest]
+	return ok && now.Sub(seen) < knownKeyTTL
+}
+
+// rememberKey records that the key with digest authenticated at now.
+func (a *authenticator) rememberKey(digest [sha256.Size]byte, now time.Time) {
+	a.knownMu.Lock()
+	defer a.knownMu.Unlock()
+	if a.knownKeys == nil || len(a.knownKeys) >= knownKeysMax {
+		a.knownKeys = map[[sha256.Size]byte]time.Time{}
+	}
+	a.knownKeys[digest] = now
 }
 
 // newAuthenticator validates cfg and builds an authenticator; now defaults to
@@ -314,6 +360,7 @@ func (a *authenticator) authenticateAt(header []byte, now time.Time) (principal,
 		if err != nil {
 			return principal{}, err
 		}
+		a.rememberKey(digest, now)
 		return principal{admin: true, key: k.ID, scopes: strings.Join(k.Scopes, ",")}, nil
 	}
 	user, from, until, err := a.verify(string(tok))

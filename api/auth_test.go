@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/flashdrop/flashdrop/engine"
 )
 
 // The names carry an auth prefix because other test files of the package
@@ -695,5 +697,52 @@ func BenchmarkAuthenticateChurn(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// TestKnownAdminReadsNoStore: knownAdmin, which lets ops past the
+// shoppers' per-IP limit and into the admin reserve, knows the admin token
+// and the API keys that authenticated in full in the last knownKeyTTL, and
+// checks a made-up key without asking the store. A shopper's token is no
+// admin.
+func TestKnownAdminReadsNoStore(t *testing.T) {
+	a, _ := authTestNew(t, authTestConfig(), authCachePerShard)
+	good := engine.APIKeyPrefix + "key-0123456789abcdef_secret"
+	lookups := 0
+	a.keys = func(token string) (engine.APIKey, error) {
+		lookups++
+		if token == good {
+			return engine.APIKey{ID: "key-0123456789abcdef", Scopes: []string{engine.ScopeOps}}, nil
+		}
+		return engine.APIKey{}, engine.ErrBadKey
+	}
+	shopper, err := MintShopperToken(authTestSecret, "shopper-1", time.Hour, authTestT0, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := func(tok string) []byte { return []byte("Bearer " + tok) }
+	if !a.knownAdmin(bearer(authTestAdmin), authTestT0) {
+		t.Error("the admin token is not known")
+	}
+	if a.knownAdmin(bearer(good), authTestT0) || a.knownAdmin(bearer(shopper), authTestT0) || a.knownAdmin([]byte("Basic x"), authTestT0) {
+		t.Error("a key before it authenticated, a shopper's token or another scheme is known")
+	}
+	if p, err := a.authenticateAt(bearer(good), authTestT0); err != nil || !p.admin {
+		t.Fatalf("the key: %+v %v", p, err)
+	}
+	if !a.knownAdmin(bearer(good), authTestT0.Add(knownKeyTTL-time.Second)) {
+		t.Error("a key that authenticated is not known")
+	}
+	if a.knownAdmin(bearer(good), authTestT0.Add(knownKeyTTL)) {
+		t.Error("a key is known past knownKeyTTL without authenticating again")
+	}
+	before := lookups
+	for i := range 100 {
+		if a.knownAdmin(bearer(fmt.Sprintf("%skey-%016d_made-up", engine.APIKeyPrefix, i)), authTestT0) {
+			t.Fatal("a made-up key is known")
+		}
+	}
+	if lookups != before {
+		t.Errorf("knownAdmin asked the store %d times", lookups-before)
 	}
 }

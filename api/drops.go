@@ -91,7 +91,7 @@ func (s *Server) adminListDrops(r *request) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.listDrops(ctx, ds)
+	out, err := s.listDrops(ctx, r, ds)
 	if err != nil {
 		return err
 	}
@@ -123,8 +123,10 @@ const (
 )
 
 // listDrops reads the figures of ds, concurrently, and their states. Only
-// if every read failed is the list an error (Redis is down).
-func (s *Server) listDrops(ctx context.Context, ds []engine.Drop) ([]listedDrop, error) {
+// if every read failed is the list an error (Redis is down); a read that
+// failed otherwise is logged and counted as a store error, as a failed
+// request would be, so ops see a failing shard on the error rate too.
+func (s *Server) listDrops(ctx context.Context, r *request, ds []engine.Drop) ([]listedDrop, error) {
 	now := s.drops.Now()
 	out := make([]listedDrop, len(ds))
 	errs := make([]error, len(ds))
@@ -171,6 +173,13 @@ func (s *Server) listDrops(ctx context.Context, ds []engine.Drop) ([]listedDrop,
 	}
 	if failed > 0 && read == 0 {
 		return nil, first
+	}
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			s.log.Warn("a drop's stats could not be read for the admin list", "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)),
+				"drop", ds[i].ID, "err", err.Error())
+			s.metrics.storeError(err)
+		}
 	}
 	return kept, nil
 }

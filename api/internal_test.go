@@ -553,6 +553,17 @@ func TestAdminListCarriesStats(t *testing.T) {
 	if d := ds["old"]; d["stats"] != nil || d["stats_error"] != nil || d["state"] != "sale_closed" || st.oldRead.Load() {
 		t.Errorf("the sale long over: %v (read %v)", d, st.oldRead.Load())
 	}
+	// The failed read counts as a store error, as a failed request would.
+	req, _ := http.NewRequest("GET", "http://x/metrics", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "flashdrop_redis_errors_total 1\n") {
+		t.Errorf("the failed read is not counted:\n%s", metrics)
+	}
 	st.only = "broken"
 	if code, _ := get(); code != 503 {
 		t.Errorf("every read failed: %d", code)

@@ -1077,6 +1077,16 @@ func TestBrowserOpsLive(t *testing.T) {
 	if !eval[bool](b, ops, `(() => { const btn = `+row("upcoming")+`.querySelector('button[data-role="pause"]'); return !!btn && btn.mark === 'kept' && document.activeElement === btn })()`) {
 		t.Error("a change of the stats replaced the row's Pause button (or took its focus)")
 	}
+	// A new drop whose id sorts first (as the scheduler makes one at a
+	// sale's start) takes its place in the order; the focused button stays.
+	mkDrop("aardvark", 1, sale)
+	b.until(ops, "the new drop's row", row("aardvark")+` !== null`)
+	if order := eval[[]string](b, ops, `Array.from(document.querySelectorAll('#drops tbody tr')).map(tr => tr.dataset.drop)`); !slices.IsSorted(order) || order[0] != "aardvark" {
+		t.Errorf("the rows' order with a new drop: %q", order)
+	}
+	if !eval[bool](b, ops, `(() => { const btn = `+row("upcoming")+`.querySelector('button[data-role="pause"]'); return btn.mark === 'kept' && document.activeElement === btn })()`) {
+		t.Error("a new drop's row took the focus from a Pause button")
+	}
 
 	// The page's requests, faulted on demand: faults maps a path to an
 	// answer ({status, body, type}), 'network', or 'hang' (until the

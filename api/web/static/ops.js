@@ -314,7 +314,8 @@
       lastFail = null;
       var seen = {};
       inOrder(r.data.drops);
-      return Promise.all(r.data.drops.map(function (d) {
+      var live = [], old = [];
+      r.data.drops.forEach(function (d) {
         seen[d.id] = true;
         var row = rows[d.id];
         // The list carries each drop's figures (stats), or says their read
@@ -324,37 +325,56 @@
           row.failed = d.stats ? null : d.stats_error;
           if (d.stats) row.readAt = Date.now();
           drawRow(d, d.stats || null);
-          return null;
+        } else if (settled(d)) {
+          drawRow(d, null);
+          if (!row.reading && !(Date.now() - row.readAt < 60000)) old.push(d);
+        } else {
+          live.push(d);
         }
-        if (row && row.stats && settled(d) && lastOk - row.readAt < 60000) { drawRow(d, null); return null; }
-        return api('GET', '/v1/admin/drops/' + encodeURIComponent(d.id) + '/stats').then(function (s) {
-          if (rejected(s) || my <= barrier) return;
-          var row = rowOf(d);
-          row.failed = s.ok ? null : s.status;
-          if (s.ok) row.readAt = Date.now();
-          drawRow(d, s.ok ? s.data : null);
-        });
-      })).then(function () {
+      });
+      // A sale over no longer moves: a few of those, the longest unread
+      // first, each poll, and the poll does not wait for them (hundreds of
+      // old drops read at once held the live figures back).
+      old.sort(function (a, b) { return (rows[a.id].readAt || 0) - (rows[b.id].readAt || 0); });
+      old.slice(0, 8).forEach(function (d) {
+        rows[d.id].reading = true;
+        readStats(d, my).then(function () { if (rows[d.id]) rows[d.id].reading = false; });
+      });
+      return Promise.all(live.map(function (d) { return readStats(d, my); })).then(function () {
         if (my <= barrier) return;
         Object.keys(rows).forEach(function (id) { if (!seen[id]) { rows[id].tr.remove(); delete rows[id]; } });
       });
     }).then(done, done);
   }
 
-  // inOrder makes the rows of drops, in the list's order (by id): made as
-  // their stats came, they stood in a different order on every load. Rows
-  // move only when a new drop changes the order, since moving a row takes
-  // the focus from its button.
+  // readStats reads one drop's figures on its own and draws its row.
+  function readStats(d, my) {
+    return api('GET', '/v1/admin/drops/' + encodeURIComponent(d.id) + '/stats').then(function (s) {
+      if (rejected(s) || my <= barrier) return;
+      var row = rowOf(d);
+      row.failed = s.ok ? null : s.status;
+      if (s.ok) row.readAt = Date.now();
+      drawRow(d, s.ok ? s.data : null);
+    });
+  }
+
+  // inOrder makes the rows of new drops, each in its place in the list's
+  // order (by id): made as their stats came, rows stood in a different
+  // order on every load. Rows already there never move: moving a row
+  // takes the focus from its button (a new drop appears at T0, when the
+  // scheduler makes the week after's).
   function inOrder(drops) {
     var body = $('drops').tBodies[0];
-    var want = drops.map(function (d) {
+    drops.forEach(function (d, i) {
+      if (rows[d.id]) return;
       var row = rowOf(d);
-      if (!row.drop) drawRow(d, null); // new: its state and button now, its figures with its stats
-      return row.tr;
+      drawRow(d, null); // its state and button now, its figures with its stats
+      var next = null;
+      for (var j = i + 1; j < drops.length && !next; j++) {
+        if (rows[drops[j].id] && rows[drops[j].id].tr.parentNode === body) next = rows[drops[j].id].tr;
+      }
+      body.insertBefore(row.tr, next);
     });
-    var have = [].filter.call(body.children, function (tr) { return want.indexOf(tr) >= 0; });
-    if (want.every(function (tr, i) { return have[i] === tr; })) return;
-    want.forEach(function (tr) { body.appendChild(tr); });
   }
 
   // --- reserve outcomes per second, from this node's /metrics ---------
