@@ -88,13 +88,14 @@ func TestVerifyDraw(t *testing.T) {
 	seed, _ := rec.body["seed"].(string)
 	cmd := "flashdrop verify-draw --target " + base + " --drop weekly"
 	if html := page("weekly"); seed == "" || !strings.Contains(html, "The draw is done: <strong>10</strong> winners among 40 registered") ||
-		!strings.Contains(html, seed) || !strings.Contains(html, "<code>"+cmd+"</code>") || !strings.Contains(html, `href="/v1/drops/weekly/draw"`) {
+		!strings.Contains(html, seed) || !strings.Contains(html, "<code>"+cmd+"</code>") || !strings.Contains(html, `href="/v1/drops/weekly/draw"`) ||
+		!strings.Contains(html, "The draw was committed in advance") {
 		t.Fatalf("the drawn drop's page (seed %q):\n%s", seed, html)
 	}
 	if code := runCmd(strings.Fields(cmd)[1:]); code != 0 {
 		t.Fatalf("the page's command: exit %d", code)
 	}
-	if html := page("early"); strings.Contains(html, "The draw is done") || strings.Contains(html, "verify-draw") {
+	if html := page("early"); strings.Contains(html, "The draw is done") || strings.Contains(html, "verify-draw") || !strings.Contains(html, "The draw is committed in advance") {
 		t.Fatalf("a draw drop's page before its draw:\n%s", html)
 	}
 
