@@ -166,6 +166,27 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
+// stubDo sends method path (with body, and auth as the Authorization
+// header unless "") through a stub server's client and returns the
+// answer's status and body.
+func stubDo(t testing.TB, client *http.Client, method, path, auth, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://x"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func TestPanicBecomes500ForThatRequestOnly(t *testing.T) {
 	st := &stubStore{}
 	st.panicky.Store(true)
@@ -295,23 +316,12 @@ func TestTransportLimits(t *testing.T) {
 		// The ops page polls every drop's figures each second from one
 		// address: the per-IP limit is not for an admin credential.
 		for i := 0; i < 5; i++ {
-			req, _ := http.NewRequest("GET", "http://x/v1/admin/drops/stub/stats", nil)
-			req.Header.Set("Authorization", "Bearer "+testAdmin)
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode == 429 {
+			if code, _ := stubDo(t, client, "GET", "/v1/admin/drops/stub/stats", "Bearer "+testAdmin, ""); code == 429 {
 				t.Fatalf("admin read %d from the limited IP: 429", i+1)
 			}
 		}
-		req, _ := http.NewRequest("GET", "http://x/v1/admin/drops/stub/stats", nil)
-		req.Header.Set("Authorization", "Bearer not-the-admin-token")
-		if resp, err := client.Do(req); err != nil || resp.StatusCode != 429 {
-			t.Fatalf("a wrong admin credential from the limited IP: %v %v", resp, err)
-		} else {
-			resp.Body.Close()
+		if code, _ := stubDo(t, client, "GET", "/v1/admin/drops/stub/stats", "Bearer not-the-admin-token", ""); code != 429 {
+			t.Fatalf("a wrong admin credential from the limited IP: %d", code)
 		}
 	})
 	t.Run("in-flight bound answers 503 at once", func(t *testing.T) {
@@ -355,17 +365,9 @@ func TestTransportLimits(t *testing.T) {
 			{"GET", "/v1/admin/drops/stub/stats", "Bearer not-the-admin-token", false},
 			{"GET", "/v1/drops/stub", "Bearer " + testAdmin, false},
 		} {
-			req, _ := http.NewRequest(c.method, "http://x"+c.path, nil)
-			if c.auth != "" {
-				req.Header.Set("Authorization", c.auth)
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if got := resp.StatusCode != 503; got != c.through {
-				t.Errorf("%s %s (%q) over the bound: %d", c.method, c.path, c.auth, resp.StatusCode)
+			code, _ := stubDo(t, client, c.method, c.path, c.auth, "")
+			if got := code != 503; got != c.through {
+				t.Errorf("%s %s (%q) over the bound: %d", c.method, c.path, c.auth, code)
 			}
 		}
 		close(st.block)
@@ -525,20 +527,14 @@ func TestAdminListCarriesStats(t *testing.T) {
 	_, client := stubServer(t, st, nil)
 	get := func() (int, map[string]map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", "http://x/v1/admin/drops", nil)
-		req.Header.Set("Authorization", "Bearer "+testAdmin)
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		code, raw := stubDo(t, client, "GET", "/v1/admin/drops", "Bearer "+testAdmin, "")
 		var body struct{ Drops []map[string]any }
-		_ = json.NewDecoder(resp.Body).Decode(&body)
+		_ = json.Unmarshal([]byte(raw), &body)
 		out := map[string]map[string]any{}
 		for _, d := range body.Drops {
 			out[d["id"].(string)] = d
 		}
-		return resp.StatusCode, out
+		return code, out
 	}
 	code, ds := get()
 	if code != 200 || len(ds) != 3 {
@@ -554,14 +550,7 @@ func TestAdminListCarriesStats(t *testing.T) {
 		t.Errorf("the sale long over: %v (read %v)", d, st.oldRead.Load())
 	}
 	// The failed read counts as a store error, as a failed request would.
-	req, _ := http.NewRequest("GET", "http://x/metrics", nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(metrics), "flashdrop_redis_errors_total 1\n") {
+	if _, metrics := stubDo(t, client, "GET", "/metrics", "", ""); !strings.Contains(metrics, "flashdrop_redis_errors_total 1\n") {
 		t.Errorf("the failed read is not counted:\n%s", metrics)
 	}
 	st.only = "broken"

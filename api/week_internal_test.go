@@ -3,8 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -32,21 +30,8 @@ func TestWeekRoutesOnAStoreWithoutThem(t *testing.T) {
 		{"POST", "/v1/admin/series", `{}`, "Bearer " + tok},
 		{"GET", "/v1/drops/stub", "", "Bearer " + tok},
 	} {
-		req, err := http.NewRequest(c.method, "http://x"+c.path, strings.NewReader(c.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if c.auth != "" {
-			req.Header.Set("Authorization", c.auth)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode >= 500 {
-			t.Errorf("%s %s: %d %s", c.method, c.path, resp.StatusCode, body)
+		if code, body := stubDo(t, client, c.method, c.path, c.auth, c.body); code >= 500 {
+			t.Errorf("%s %s: %d %s", c.method, c.path, code, body)
 		}
 	}
 }
@@ -75,15 +60,8 @@ func (goneSeries) NextSeriesDrop(_ context.Context, id string) (engine.Series, e
 // ops page polls) answering 404.
 func TestSeriesListSkipsASeriesDeletedMeanwhile(t *testing.T) {
 	_, client := stubServer(t, &stubStore{}, func(c *Config) { c.Series = goneSeries{} })
-	req, _ := http.NewRequest("GET", "http://x/v1/admin/series", nil)
-	req.Header.Set("Authorization", "Bearer "+testAdmin)
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || strings.Contains(string(body), `"gone"`) || !strings.Contains(string(body), `"kept"`) {
-		t.Fatalf("%d %s", resp.StatusCode, body)
+	code, body := stubDo(t, client, "GET", "/v1/admin/series", "Bearer "+testAdmin, "")
+	if code != 200 || strings.Contains(body, `"gone"`) || !strings.Contains(body, `"kept"`) {
+		t.Fatalf("%d %s", code, body)
 	}
 }
