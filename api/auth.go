@@ -213,7 +213,7 @@ func (a *authenticator) knownAdmin(header []byte, now time.Time) bool {
 		return false
 	}
 	digest := sha256.Sum256(tok)
-	if subtle.ConstantTimeCompare(digest[:], a.adminDigest[:]) == 1 {
+	if a.isAdminToken(digest) {
 		return true
 	}
 	if !bytes.HasPrefix(tok, []byte(engine.APIKeyPrefix)) {
@@ -223,6 +223,13 @@ func (a *authenticator) knownAdmin(header []byte, now time.Time) bool {
 	defer a.knownMu.Unlock()
 	seen, ok := a.knownKeys[digest]
 	return ok && now.Sub(seen) < knownKeyTTL
+}
+
+// isAdminToken says whether digest is the admin token's. Comparing
+// fixed-size digests in constant time leaks neither the admin token's
+// content nor its length.
+func (a *authenticator) isAdminToken(digest [sha256.Size]byte) bool {
+	return subtle.ConstantTimeCompare(digest[:], a.adminDigest[:]) == 1
 }
 
 // rememberKey records that the key with digest authenticated at now.
@@ -343,10 +350,8 @@ func (a *authenticator) authenticateAt(header []byte, now time.Time) (principal,
 			return principal{user: user}, nil
 		}
 	}
-	// Comparing fixed-size digests in constant time leaks neither the
-	// admin token's content nor its length.
 	digest := sha256.Sum256(tok)
-	if subtle.ConstantTimeCompare(digest[:], a.adminDigest[:]) == 1 {
+	if a.isAdminToken(digest) {
 		return principal{admin: true}, nil
 	}
 	if bytes.HasPrefix(tok, []byte(engine.APIKeyPrefix)) {
