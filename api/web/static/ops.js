@@ -322,9 +322,7 @@
         // failed (stats_error); it leaves them out for a sale long over,
         // and an older server for every drop: those are asked for.
         if (d.stats || d.stats_error) {
-          row.failed = d.stats ? null : d.stats_error;
-          if (d.stats) row.readAt = Date.now();
-          drawRow(d, d.stats || null);
+          showStats(d, d.stats, d.stats_error);
         } else if (settled(d)) {
           drawRow(d, null);
           if (!row.reading && !(Date.now() - row.readAt < 60000)) old.push(d);
@@ -351,11 +349,17 @@
   function readStats(d, my) {
     return api('GET', '/v1/admin/drops/' + encodeURIComponent(d.id) + '/stats').then(function (s) {
       if (rejected(s) || my <= barrier) return;
-      var row = rowOf(d);
-      row.failed = s.ok ? null : s.status;
-      if (s.ok) row.readAt = Date.now();
-      drawRow(d, s.ok ? s.data : null);
+      showStats(d, s.ok ? s.data : null, s.status);
     });
+  }
+
+  // showStats draws d's row with figures read just now, or marks their
+  // read failed (failure: an HTTP status, or the list's problem code).
+  function showStats(d, stats, failure) {
+    var row = rowOf(d);
+    row.failed = stats ? null : failure;
+    if (stats) row.readAt = Date.now();
+    drawRow(d, stats || null);
   }
 
   // inOrder makes the rows of new drops, each in its place in the list's
