@@ -132,17 +132,25 @@ func (e *Engine) nextInSeries(ctx context.Context, d Drop) (Drop, bool, error) {
 		// A scheduler-made drop: its series knows the next one. During
 		// a sale that is the week after's (the scheduler makes it when
 		// registration closes).
-		_, next, err := e.NextSeriesDrop(ctx, d.Series)
+		// The drop alone: NextSeriesDrop would read it, and its stats
+		// for a state the card does not show, and the card read it again.
+		s, err := e.Series(ctx, d.Series)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			return Drop{}, false, nil // the series was deleted since
 		case err != nil:
 			return Drop{}, false, fmt.Errorf("next drop of series=%s: %w", d.Series, err)
-		case !next.Created || !e.clock.Now().Before(next.RegistrationClosesAt):
-			return Drop{}, false, nil
 		}
-		nd, err := e.store.Drop(ctx, next.ID)
-		return nd, err == nil, wrap("next drop", next.ID, err)
+		now := e.clock.Now()
+		id := s.DropID(s.Upcoming(now))
+		nd, err := e.store.Drop(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return Drop{}, false, nil // not made yet
+		case err != nil:
+			return Drop{}, false, wrap("next drop", id, err)
+		}
+		return nd, now.Before(nd.RegistrationClosesAt), nil
 	}
 	// A drop made by hand under the series id convention (SPEC §2): its
 	// siblings are the drops sharing the prefix.
