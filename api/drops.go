@@ -31,6 +31,7 @@ type createDropRequest struct {
 	CheckoutURL          string           `json:"checkout_url"`
 	ReminderSeconds      int64            `json:"reminder_seconds"`
 	DrawQuantity         int64            `json:"draw_quantity"`
+	Rehearsal            bool             `json:"rehearsal"`
 }
 
 // adminDrop is a drop with its current state, as the admin API shows it.
@@ -64,7 +65,7 @@ func (s *Server) adminCreateDrop(r *request) error {
 		RegistrationOpensAt: body.RegistrationOpensAt, RegistrationClosesAt: body.RegistrationClosesAt,
 		SaleStartsAt: body.SaleStartsAt, SaleEndsAt: body.SaleEndsAt, HoldSeconds: body.HoldSeconds, Mode: body.Mode,
 		ConfirmBy: body.ConfirmBy, CheckoutURL: body.CheckoutURL,
-		ReminderSeconds: body.ReminderSeconds, DrawQuantity: body.DrawQuantity,
+		ReminderSeconds: body.ReminderSeconds, DrawQuantity: body.DrawQuantity, Rehearsal: body.Rehearsal,
 	})
 	if err != nil {
 		return err
@@ -268,6 +269,9 @@ type publicView struct {
 	// commitment (its record: GET /v1/drops/{drop}/draw).
 	Series   string `json:"series,omitempty"`
 	SeedHash string `json:"seed_hash,omitempty"`
+	// Rehearsal says the drop rehearses release day: a shop's own front
+	// end can say so as the drop page does.
+	Rehearsal bool `json:"rehearsal,omitempty"`
 }
 
 func (s *Server) publicViewOf(d engine.Drop, st engine.Stats) publicView {
@@ -276,7 +280,7 @@ func (s *Server) publicViewOf(d engine.Drop, st engine.Stats) publicView {
 		Paused: d.Paused, RegistrationOpensAt: d.RegistrationOpensAt, RegistrationClosesAt: d.RegistrationClosesAt,
 		SaleStartsAt: d.SaleStartsAt, SaleEndsAt: d.SaleEndsAt, Stock: d.Stock, Available: st.Available,
 		PerUserLimit: d.PerUserLimit, HoldSeconds: d.HoldSeconds, ConfirmBy: d.ConfirmBy, CheckoutURL: d.CheckoutURL,
-		Series: d.Series, SeedHash: d.SeedHash,
+		Series: d.Series, SeedHash: d.SeedHash, Rehearsal: d.Rehearsal,
 	}
 }
 

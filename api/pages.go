@@ -123,6 +123,8 @@ type pageBase struct {
 	// Now is the engine's clock when the page was made: the pages count
 	// down against the server's clock, never the device's.
 	Now time.Time
+	// NoIndex asks search engines not to list the page (a rehearsal's).
+	NoIndex bool
 }
 
 func (s *Server) newPageBase(_ *request, title string) pageBase {
@@ -291,8 +293,10 @@ func (s *Server) pageIndex(r *request) error {
 	}
 	p := indexPage{pageBase: s.newPageBase(r, "Drops")}
 	for _, d := range ds {
-		if d.SaleEnded(p.Now) {
-			continue // over, whatever its stock: not listed, not read
+		if d.SaleEnded(p.Now) || d.Rehearsal {
+			// Over, whatever its stock, or a load test's: not listed, not
+			// read.
+			continue
 		}
 		d, st, err := s.adm.View(ctx, d.ID)
 		if errors.Is(err, engine.ErrNotFound) {
@@ -384,6 +388,7 @@ func (s *Server) pageDrop(r *request) error {
 		return s.pageError(r, err)
 	}
 	p := dropPage{pageBase: s.newPageBase(r, d.Name), Drop: d, Available: st.Available}
+	p.NoIndex = d.Rehearsal
 	p.State = d.State(p.Now, st.Available)
 	if p.Drawn = s.drawnSummary(ctx, d, p.Now); p.Drawn != nil {
 		p.Verify = "flashdrop verify-draw --target " + s.publicBase(r) + " --drop " + d.ID

@@ -70,7 +70,7 @@ type soldOutAnswerer interface {
 
 // WebhookService manages webhook subscriptions (engine.Webhooks).
 type WebhookService interface {
-	CreateWebhook(ctx context.Context, url string, types []engine.EventType) (engine.Webhook, error)
+	CreateWebhook(ctx context.Context, url string, types []engine.EventType, rehearsals bool) (engine.Webhook, error)
 	Webhooks(ctx context.Context) ([]engine.WebhookDetail, error)
 	Webhook(ctx context.Context, id string) (engine.WebhookDetail, error)
 	DeleteWebhook(ctx context.Context, id string) error

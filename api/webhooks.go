@@ -14,6 +14,8 @@ import (
 type createWebhookRequest struct {
 	URL   string             `json:"url"`
 	Types []engine.EventType `json:"types"`
+	// Rehearsals: rehearsal drops' events too (engine.Webhook).
+	Rehearsals bool `json:"rehearsals"`
 }
 
 func (s *Server) createWebhook(r *request) error {
@@ -26,7 +28,7 @@ func (s *Server) createWebhook(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	w, err := s.hooks.CreateWebhook(ctx, body.URL, uniqueTypes(body.Types))
+	w, err := s.hooks.CreateWebhook(ctx, body.URL, uniqueTypes(body.Types), body.Rehearsals)
 	if err != nil {
 		return err
 	}

@@ -91,6 +91,14 @@ type Drop struct {
 	DrawQuantity int64 `json:"draw_quantity,omitempty"`
 	// Series is the weekly series the drop belongs to, if any.
 	Series string `json:"series,omitempty"`
+	// Rehearsal marks a drop made to rehearse release day (flashdrop load
+	// makes its drops so): it sells like any other, but the shop's index
+	// does not list it, its page says it is a rehearsal, its wins have no
+	// share card, and its events carry rehearsal: true and reach only the
+	// webhooks that asked for rehearsals. A load run against production
+	// otherwise shows shoppers a 24-hour sale of nothing and hands social
+	// integrations a crowd of made-up winners to post.
+	Rehearsal bool `json:"rehearsal,omitempty"`
 	// SeedHash is the draw's commitment, hex sha256 of its secret seed,
 	// public from the drop's creation on (mode draw only; draw.go).
 	SeedHash string `json:"seed_hash,omitempty"`

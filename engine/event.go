@@ -105,6 +105,10 @@ type Event struct {
 	// Webhook and Reason describe a webhook_disabled event.
 	Webhook string `json:"webhook,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+
+	// Rehearsal marks every event of a rehearsal drop (Drop.Rehearsal):
+	// nobody real registered or won. The publisher fills it in.
+	Rehearsal bool `json:"rehearsal,omitempty"`
 }
 
 // HasPage reports whether an event of this type links the drop's page
@@ -124,6 +128,7 @@ func (e *Event) Enrich(d Drop) {
 	e.EnrichWon(d)
 	e.Series = d.Series
 	e.SeedHash = d.SeedHash
+	e.Rehearsal = d.Rehearsal
 	if e.Type.HasPage() {
 		e.SaleStartsAt = d.SaleStartsAt
 	}

@@ -108,6 +108,10 @@ func (e *Engine) ShareCard(ctx context.Context, code string) (ShareCard, error) 
 	if err != nil {
 		return ShareCard{}, wrap("share card", r.Drop, err)
 	}
+	if d.Rehearsal {
+		// Nobody real won: a card would be a made-up win to post.
+		return ShareCard{}, &DetailError{Err: ErrNotFound, Detail: "a rehearsal's win has no share card"}
+	}
 	c := ShareCard{Code: code, Drop: d, Quantity: r.Quantity, WonAt: r.WonAt,
 		ByDraw: d.Mode == ModeDraw, FromWaitlist: r.FromWaitlist, Next: d}
 	if r.WonAt.After(d.SaleStartsAt) {

@@ -20,6 +20,10 @@ type Webhook struct {
 	URL string `json:"url"`
 	// Types filters the events delivered; empty means every type.
 	Types []EventType `json:"types"`
+	// Rehearsals asks for the events of rehearsal drops too (Drop.Rehearsal),
+	// each marked rehearsal: true. Off by default: an integration that posts
+	// wins would otherwise post a load test's made-up winners.
+	Rehearsals bool `json:"rehearsals"`
 	// Secret signs deliveries. It is shown once, when the webhook is
 	// created, and never again.
 	Secret    string    `json:"secret,omitempty"`
@@ -225,8 +229,9 @@ func NewWebhooks(store WebhookStore, clock Clock, checkURL func(string) error) *
 }
 
 // CreateWebhook subscribes url to types (none: every type) and returns
-// the webhook with its secret, which is shown this once.
-func (s *Webhooks) CreateWebhook(ctx context.Context, url string, types []EventType) (Webhook, error) {
+// the webhook with its secret, which is shown this once. With rehearsals
+// it also gets rehearsal drops' events.
+func (s *Webhooks) CreateWebhook(ctx context.Context, url string, types []EventType, rehearsals bool) (Webhook, error) {
 	if s.checkURL != nil {
 		if err := s.checkURL(url); err != nil {
 			return Webhook{}, invalid("url", "%s", err.Error())
@@ -240,7 +245,7 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, url string, types []EventT
 	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails on supported platforms
 	_, _ = rand.Read(secret[:])
 	w := Webhook{
-		ID: "wh-" + hex.EncodeToString(id[:]), URL: url, Types: types,
+		ID: "wh-" + hex.EncodeToString(id[:]), URL: url, Types: types, Rehearsals: rehearsals,
 		Secret: "whsec_" + base64.RawURLEncoding.EncodeToString(secret[:]), CreatedAt: s.clock.Now().UTC(),
 	}
 	if err := ValidateWebhook(w); err != nil {

@@ -243,6 +243,9 @@ type Drop struct {
 	SaleStartsAt         time.Time `json:"sale_starts_at"`
 	SaleEndsAt           time.Time `json:"sale_ends_at,omitzero"`
 	CreatedAt            time.Time `json:"created_at,omitzero"`
+	// Rehearsal is the server's word that shoppers are not shown the drop
+	// (a server from before rehearsal drops says nothing).
+	Rehearsal bool `json:"rehearsal,omitempty"`
 }
 
 // confirmer is who confirms a hold: the shop backend (admin token), unless

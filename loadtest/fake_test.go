@@ -94,6 +94,26 @@ func TestRunAgainstFakeWithEventsPasses(t *testing.T) {
 	t.Log(b.String())
 }
 
+// TestRunAgainstAServerWithoutRehearsals: a server from before rehearsal
+// drops refuses the field; the run creates an ordinary drop instead,
+// passes, and its report says what that means for the shop.
+func TestRunAgainstAServerWithoutRehearsals(t *testing.T) {
+	f, hook := startTimedFake(t, fakeserver.Options{NoRehearsals: true})
+	rep, err := loadtest.Run(context.Background(), baseOptions(f.URL), hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	_ = rep.WriteText(&b)
+	if rep.ExitCode != 0 || !strings.Contains(b.String(), "audit: PASS") {
+		t.Fatalf("exit %d\n%s", rep.ExitCode, b.String())
+	}
+	if len(rep.Notes) == 0 || !strings.Contains(strings.Join(rep.Notes, "\n"), "does not know rehearsal drops") ||
+		!strings.Contains(b.String(), "does not know rehearsal drops") {
+		t.Fatalf("the report does not say the drop is no rehearsal: %q\n%s", rep.Notes, b.String())
+	}
+}
+
 // TestInterruptedRunReportsWhatItMeasured: Ctrl-C (a cancelled context)
 // stops the run cleanly; the report keeps what was measured, is marked
 // incomplete, names the phase, and exits 3.

@@ -178,7 +178,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .culprit{font-family:ui-monospace,monospace;font-size:.9em;color:#c62828}
 svg{max-width:100%;height:auto}pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:12px}
 </style></head><body>
-<h1>flashdrop load — drop {{.R.Drop.ID}}</h1>
+<h1>flashdrop load — drop {{.R.Drop.ID}}{{if .R.Drop.Rehearsal}} (a rehearsal){{end}}</h1>
 <p><span class="verdict {{.R.Verdict}}">{{.R.Verdict}}</span> exit code {{.R.ExitCode}}
 {{if not .R.Complete}} — <strong>incomplete</strong>, stopped in the {{.R.StoppedIn}} phase{{end}}</p>
 <p>{{.R.Drop.Stock}} units, limit {{.R.Drop.PerUserLimit}} per shopper, hold {{.R.Drop.HoldSeconds}} s, mode {{.R.Drop.Mode}};

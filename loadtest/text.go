@@ -15,8 +15,12 @@ func (rep *Report) WriteText(w io.Writer) error {
 	verdict := map[string]string{VerdictPass: "PASS", VerdictThreshold: "FAIL (threshold crossed)",
 		VerdictAuditFailed: "FAIL (audit failed)", VerdictInvalid: "INVALID RUN"}[rep.Verdict]
 	fmt.Fprintf(&b, "flashdrop load: %s (exit %d)\n", verdict, rep.ExitCode)
-	fmt.Fprintf(&b, "drop %s: %d units, limit %d per shopper, hold %ds, mode %s, confirm by %s\n",
-		rep.Drop.ID, rep.Drop.Stock, rep.Drop.PerUserLimit, rep.Drop.HoldSeconds, rep.Drop.Mode, confirmBy(rep.Drop))
+	rehearsal := ""
+	if rep.Drop.Rehearsal {
+		rehearsal = " (a rehearsal: not shown to shoppers)"
+	}
+	fmt.Fprintf(&b, "drop %s%s: %d units, limit %d per shopper, hold %ds, mode %s, confirm by %s\n",
+		rep.Drop.ID, rehearsal, rep.Drop.Stock, rep.Drop.PerUserLimit, rep.Drop.HoldSeconds, rep.Drop.Mode, confirmBy(rep.Drop))
 	shards := ""
 	if rep.Run.Merged > 0 {
 		shards = fmt.Sprintf(", %d generator reports merged", rep.Run.Merged)

@@ -63,6 +63,9 @@ func appendCloudEvent(b []byte, c *CloudEvent) ([]byte, bool) {
 	w.OptPtr(`,"waitlisted":`, d.Waitlisted)
 	w.OptStr(`,"webhook":`, d.Webhook)
 	w.OptStr(`,"reason":`, d.Reason)
+	if d.Rehearsal {
+		w.Raw(`,"rehearsal":true`)
+	}
 	w.Raw(`}}`)
 	if !w.OK {
 		return b[:b0], false

@@ -288,6 +288,34 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 // value, shared: nats.go only reads a message's headers.
 var cloudEventsContentType = []string{"application/cloudevents+json"}
 
+// RehearsalHeader is set ("true") on every event of a rehearsal drop, so
+// a consumer can pass over one without decoding its body: the webhook
+// deliverer does, for webhooks that did not ask for rehearsals.
+const RehearsalHeader = "Flashdrop-Rehearsal"
+
+var rehearsalValue = []string{"true"}
+
+// IsRehearsal reports whether msg is a rehearsal drop's event.
+func IsRehearsal(h nats.Header) bool { return len(h[RehearsalHeader]) > 0 }
+
+// setHeaders sets a message's headers for event id: set here rather than
+// through Header.Set and jetstream.WithMsgID, which allocate an options
+// struct, a slice per header and a map grown twice for every event. A
+// recycled message keeps its header map and id slice, and loses the
+// rehearsal mark of the drop it carried before.
+func setHeaders(msg *nats.Msg, id string, rehearsal bool) {
+	if msg.Header == nil {
+		msg.Header = nats.Header{"Content-Type": cloudEventsContentType, jetstream.MsgIDHeader: {id}}
+	} else {
+		msg.Header[jetstream.MsgIDHeader][0] = id
+	}
+	if rehearsal {
+		msg.Header[RehearsalHeader] = rehearsalValue
+	} else {
+		delete(msg.Header, RehearsalHeader)
+	}
+}
+
 // pubScratch is one publish call's messages and their CloudEvent bodies,
 // kept for a later call only once JetStream acknowledged every message of
 // this one: until then nats.go may send a message again (a retry after "no
@@ -380,17 +408,9 @@ send:
 			// Capped at its end: nothing appends into the next body.
 			s.body = b
 			body := b[start:len(b):len(b)]
-			// The headers are set here rather than through Header.Set and
-			// jetstream.WithMsgID, which allocate an options struct, a
-			// slice per header and a map grown twice for every event. A
-			// recycled message keeps its header map and id slice.
 			msg := &s.msgs[m]
 			m++
-			if msg.Header == nil {
-				msg.Header = nats.Header{"Content-Type": cloudEventsContentType, jetstream.MsgIDHeader: {ev.ID}}
-			} else {
-				msg.Header[jetstream.MsgIDHeader][0] = ev.ID
-			}
+			setHeaders(msg, ev.ID, d.Rehearsal)
 			msg.Subject, msg.Data = names.subject, body
 			f, perr := r.js.PublishMsgAsync(msg)
 			if perr != nil {

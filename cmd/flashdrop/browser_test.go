@@ -310,6 +310,8 @@ func TestBrowserFlows(t *testing.T) {
 	// One unit, paid at the shop.
 	mkDrop(map[string]any{"id": "solo", "name": "Solo Jacket", "stock": 1, "checkout_url": "https://shop.example/pay/{reservation}"})
 	mkDrop(map[string]any{"id": "lucky", "name": "Lucky Draw", "mode": "draw"})
+	// A load test's drop, sold at the same moment.
+	mkDrop(map[string]any{"id": "rehearse", "name": "Load Rehearsal", "rehearsal": true})
 
 	alice := "alice-7f3a9c-winner" // distinctive: it must appear on no card
 	carol, dave := "carol", "dave"
@@ -317,6 +319,9 @@ func TestBrowserFlows(t *testing.T) {
 		if r := call(t, "POST", base+"/v1/drops/solo/registrations", mint(t, m, u), "{}"); r.status != 201 {
 			t.Fatalf("register %s: %d %s", u, r.status, r.raw)
 		}
+	}
+	if r := call(t, "POST", base+"/v1/drops/rehearse/registrations", mint(t, m, "load-shopper"), "{}"); r.status != 201 {
+		t.Fatalf("register for the rehearsal: %d %s", r.status, r.raw)
 	}
 
 	// --- A shopper wins, on a phone, with the keyboard alone. ---
@@ -351,6 +356,22 @@ func TestBrowserFlows(t *testing.T) {
 	b.until(shop, "the live stock", `document.getElementById('available').textContent === '1'`)
 	b.fitsWidth(shop, "the drop page after a win")
 	b.shot(shop, "shopper-win")
+
+	// A rehearsal's page says what it is, and its win offers no share
+	// link (its card would be a made-up win; the server answers 404).
+	reh := b.tab("rehearsal", 375, 900)
+	b.run(reh, chromedp.Navigate(base+"/d/rehearse#token="+mint(t, m, "load-shopper")), chromedp.WaitEnabled(chromedp.ID("buy")))
+	if !eval[bool](b, reh, `!!document.getElementById('rehearsal') && document.getElementById('rehearsal').offsetParent !== null`) {
+		t.Error("the rehearsal's page does not show that it is one")
+	}
+	if c := eval[float64](b, reh, contrastJS("rehearsal")); c < 4.5 {
+		t.Errorf("the rehearsal banner's contrast is %.2f:1, want at least 4.5:1", c)
+	}
+	b.press(reh, "buy")
+	b.run(reh, chromedp.WaitVisible(chromedp.ID("hold")))
+	if eval[bool](b, reh, `document.getElementById('share').offsetParent !== null`) {
+		t.Error("a rehearsal's win offers a share link")
+	}
 	b.press(shop, "confirm")
 	b.run(shop, chromedp.WaitVisible(chromedp.ID("confirmed")))
 	// Her own confirmation is not told as the shop's (the render that
@@ -557,6 +578,8 @@ func jsonBody(t *testing.T, v map[string]any) string {
 			s = strconv.Quote(x)
 		case int:
 			s = strconv.Itoa(x)
+		case bool:
+			s = strconv.FormatBool(x)
 		case time.Time:
 			s = strconv.Quote(x.UTC().Format(time.RFC3339Nano))
 		default:

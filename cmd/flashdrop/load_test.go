@@ -147,6 +147,16 @@ func TestLoadEndToEndPassesTheAudit(t *testing.T) {
 	if !strings.Contains(text, "audit: PASS") {
 		t.Errorf("text report:\n%s", text)
 	}
+	// The drop it made is a rehearsal: shoppers are not shown it.
+	if !rep.Drop.Rehearsal || !strings.Contains(text, rep.Drop.ID+" (a rehearsal: not shown to shoppers)") {
+		t.Errorf("the report does not say the drop is a rehearsal (%v):\n%s", rep.Drop.Rehearsal, text)
+	}
+	if r := call(t, "GET", s.base+"/v1/admin/drops/"+rep.Drop.ID, s.m.Config.AdminToken, ""); !strings.Contains(r.raw, `"rehearsal":true`) {
+		t.Errorf("the run's drop %s is not a rehearsal: %s", rep.Drop.ID, r.raw)
+	}
+	if r := call(t, "GET", s.base+"/", "", ""); r.status != 200 || strings.Contains(r.raw, rep.Drop.ID) {
+		t.Errorf("the shop's index (%d) lists the rehearsal %s", r.status, rep.Drop.ID)
+	}
 }
 
 // runPassingLoad runs flashdrop load with args against s, its JSON report

@@ -186,6 +186,7 @@ var dropFieldNames = map[string]string{
 	"limit": "per_user_limit", "ro": "registration_opens_at", "rc": "registration_closes_at",
 	"ss": "sale_starts_at", "se": "sale_ends_at", "hold": "hold_seconds", "cb": "confirm_by",
 	"curl": "checkout_url", "rem": "reminder_seconds", "dq": "draw_quantity",
+	"reh": "rehearsal",
 }
 
 func dropFields(d engine.Drop) []any {
@@ -197,6 +198,12 @@ func dropFields(d engine.Drop) []any {
 	if d.Paused {
 		paused = "1"
 	}
+	// "" when not a rehearsal: a drop stored before the field existed
+	// has none, and create.lua compares a missing field as "".
+	rehearsal := ""
+	if d.Rehearsal {
+		rehearsal = "1"
+	}
 	return []any{
 		"id", d.ID, "name", d.Name, "product", d.Product,
 		"stock", strconv.FormatInt(d.Stock, 10), "limit", strconv.FormatInt(d.PerUserLimit, 10),
@@ -206,7 +213,7 @@ func dropFields(d engine.Drop) []any {
 		"cb", string(d.ConfirmBy), "curl", d.CheckoutURL,
 		"paused", paused, "created", msString(d.CreatedAt),
 		"rem", strconv.FormatInt(d.ReminderSeconds, 10), "dq", strconv.FormatInt(d.DrawQuantity, 10),
-		"series", d.Series, "sh", d.SeedHash,
+		"series", d.Series, "sh", d.SeedHash, "reh", rehearsal,
 	}
 }
 
@@ -231,7 +238,7 @@ func parseDrop(m map[string]string) (engine.Drop, error) {
 	if d.ConfirmBy == "" {
 		d.ConfirmBy = engine.ConfirmByBackend // drops stored before confirm_by existed
 	}
-	d.Series, d.SeedHash = m["series"], m["sh"]
+	d.Series, d.SeedHash, d.Rehearsal = m["series"], m["sh"], m["reh"] == "1"
 	d.ReminderSeconds, _ = strconv.ParseInt(m["rem"], 10, 64)
 	d.DrawQuantity, _ = strconv.ParseInt(m["dq"], 10, 64)
 	if d.ReminderSeconds == 0 {

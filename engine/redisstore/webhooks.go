@@ -42,7 +42,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w engine.Webhook) error {
 		types[i] = string(t)
 	}
 	code, err := createWebhookScript.Run(ctx, s.rdb, []string{webhookKeysFor(w.ID).cfg},
-		"url", w.URL, "types", strings.Join(types, ","), "secret", w.Secret, "created", msString(w.CreatedAt)).Int64()
+		"url", w.URL, "types", strings.Join(types, ","), "secret", w.Secret, "created", msString(w.CreatedAt), "reh", boolString(w.Rehearsals)).Int64()
 	if err != nil {
 		return err
 	}
@@ -62,6 +62,7 @@ func parseWebhook(id string, m map[string]string) engine.Webhook {
 	}
 	created, _ := strconv.ParseInt(m["created"], 10, 64)
 	w.CreatedAt = fromMS(created)
+	w.Rehearsals = m["reh"] == "1"
 	if m["disabled"] == "1" {
 		at, _ := strconv.ParseInt(m["disabled_at"], 10, 64)
 		w.Disabled, w.DisabledAt, w.DisabledReason = true, fromMS(at), m["disabled_reason"]
@@ -279,4 +280,11 @@ func (s *Store) DeadLetters(ctx context.Context, id string, n int) ([]string, er
 		n = 100
 	}
 	return s.rdb.LRange(ctx, webhookKeysFor(id).dead, 0, int64(n-1)).Result()
+}
+
+func boolString(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }

@@ -380,17 +380,20 @@ type CreateDropRequest struct {
 	HoldSeconds  *int64     `json:"hold_seconds,omitempty"`
 
 	// Id 1 to 64 of A-Z, a-z, 0-9, `_`, `-`.
-	Id                   string     `json:"id"`
-	Mode                 *Mode      `json:"mode,omitempty"`
-	Name                 string     `json:"name"`
-	PerUserLimit         *int64     `json:"per_user_limit,omitempty"`
-	Product              *string    `json:"product,omitempty"`
-	RegistrationClosesAt time.Time  `json:"registration_closes_at"`
-	RegistrationOpensAt  time.Time  `json:"registration_opens_at"`
-	ReminderSeconds      *int64     `json:"reminder_seconds,omitempty"`
-	SaleEndsAt           *time.Time `json:"sale_ends_at,omitempty"`
-	SaleStartsAt         time.Time  `json:"sale_starts_at"`
-	Stock                int64      `json:"stock"`
+	Id                   string    `json:"id"`
+	Mode                 *Mode     `json:"mode,omitempty"`
+	Name                 string    `json:"name"`
+	PerUserLimit         *int64    `json:"per_user_limit,omitempty"`
+	Product              *string   `json:"product,omitempty"`
+	RegistrationClosesAt time.Time `json:"registration_closes_at"`
+	RegistrationOpensAt  time.Time `json:"registration_opens_at"`
+
+	// Rehearsal A drop made to rehearse release day (`flashdrop load` makes its drops so). It sells like any other, but the shop's index does not list it, its page says it is a rehearsal (and asks search engines not to list it), its wins have no share card (404), and its events carry `rehearsal: true` and reach only the webhooks created with `rehearsals: true`.
+	Rehearsal       *bool      `json:"rehearsal,omitempty"`
+	ReminderSeconds *int64     `json:"reminder_seconds,omitempty"`
+	SaleEndsAt      *time.Time `json:"sale_ends_at,omitempty"`
+	SaleStartsAt    time.Time  `json:"sale_starts_at"`
+	Stock           int64      `json:"stock"`
 }
 
 // CreateKeyRequest defines model for CreateKeyRequest.
@@ -431,6 +434,9 @@ type CreateSeriesRequest struct {
 
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
+	// Rehearsals Also deliver the events of rehearsal drops (each with `rehearsal: true` in its data and a `Flashdrop-Rehearsal: true` header on the stream). Off by default, so an integration that posts wins never posts a load test's made-up winners.
+	Rehearsals *bool `json:"rehearsals,omitempty"`
+
 	// Types No types (or empty): all. A type given twice counts once.
 	Types *[]EventType `json:"types,omitempty"`
 
@@ -495,9 +501,12 @@ type Drop struct {
 	Product              *string    `json:"product,omitempty"`
 	RegistrationClosesAt time.Time  `json:"registration_closes_at"`
 	RegistrationOpensAt  time.Time  `json:"registration_opens_at"`
-	ReminderSeconds      int64      `json:"reminder_seconds"`
-	SaleEndsAt           *time.Time `json:"sale_ends_at,omitempty"`
-	SaleStartsAt         time.Time  `json:"sale_starts_at"`
+
+	// Rehearsal Present (true) for a rehearsal drop; see CreateDropRequest.
+	Rehearsal       *bool      `json:"rehearsal,omitempty"`
+	ReminderSeconds int64      `json:"reminder_seconds"`
+	SaleEndsAt      *time.Time `json:"sale_ends_at,omitempty"`
+	SaleStartsAt    time.Time  `json:"sale_starts_at"`
 
 	// SeedHash A draw's commitment: hex SHA-256 of its seed.
 	SeedHash *string   `json:"seed_hash,omitempty"`
@@ -607,12 +616,15 @@ type PublicDrop struct {
 	Product              string       `json:"product"`
 	RegistrationClosesAt time.Time    `json:"registration_closes_at"`
 	RegistrationOpensAt  time.Time    `json:"registration_opens_at"`
-	SaleEndsAt           *time.Time   `json:"sale_ends_at,omitempty"`
-	SaleStartsAt         time.Time    `json:"sale_starts_at"`
-	SeedHash             *string      `json:"seed_hash,omitempty"`
-	Series               *string      `json:"series,omitempty"`
-	State                DropState    `json:"state"`
-	Stock                int64        `json:"stock"`
+
+	// Rehearsal Present (true) for a rehearsal: a load test of the shop, nothing for sale. The drop page says so and offers no share link.
+	Rehearsal    *bool      `json:"rehearsal,omitempty"`
+	SaleEndsAt   *time.Time `json:"sale_ends_at,omitempty"`
+	SaleStartsAt time.Time  `json:"sale_starts_at"`
+	SeedHash     *string    `json:"seed_hash,omitempty"`
+	Series       *string    `json:"series,omitempty"`
+	State        DropState  `json:"state"`
+	Stock        int64      `json:"stock"`
 }
 
 // PublicSeries defines model for PublicSeries.
@@ -803,6 +815,9 @@ type Webhook struct {
 	// DisabledReason Why it was disabled; only while disabled.
 	DisabledReason *string `json:"disabled_reason,omitempty"`
 	Id             string  `json:"id"`
+
+	// Rehearsals Whether the webhook gets rehearsal drops' events.
+	Rehearsals bool `json:"rehearsals"`
 
 	// Secret The signing secret: only in the answer that created the webhook.
 	Secret *string        `json:"secret,omitempty"`

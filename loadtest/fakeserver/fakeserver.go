@@ -58,6 +58,10 @@ type Options struct {
 	// (created if missing) with Nats-Msg-Id = the event id.
 	NATSURL string
 	Faults  Faults
+	// NoRehearsals answers as a server from before rehearsal drops: a
+	// create that names "rehearsal" is 400 invalid for that field, as the
+	// real server refuses any field it does not know.
+	NoRehearsals bool
 }
 
 // Server is a running fake.
@@ -371,6 +375,14 @@ func (s *Server) create(body []byte, now time.Time) answer {
 	}
 	if err := json.Unmarshal(body, &c); err != nil || c.ID == "" || c.Stock < 1 {
 		return problem(400, "invalid", "bad drop")
+	}
+	if s.o.NoRehearsals {
+		var named map[string]json.RawMessage
+		if json.Unmarshal(body, &named) == nil && named["rehearsal"] != nil {
+			a := problem(400, "invalid", "rehearsal is not a field of this body")
+			a.body.(map[string]any)["field"] = "rehearsal"
+			return a
+		}
 	}
 	if d := s.drops[c.ID]; d != nil {
 		return answer{status: 200, body: d.cfg}

@@ -195,7 +195,13 @@ func webhookConsumerName(id string) string { return ConsumerPrefix + id }
 
 func sameWebhook(a, b engine.Webhook) bool {
 	return a.URL == b.URL && a.Secret == b.Secret && a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.Types, b.Types) &&
-		a.Disabled == b.Disabled
+		a.Disabled == b.Disabled && a.Rehearsals == b.Rehearsals
+}
+
+// passOver reports whether h does not get msg: a rehearsal drop's event,
+// for a webhook that did not ask for rehearsals.
+func passOver(h engine.Webhook, msg jetstream.Msg) bool {
+	return !h.Rehearsals && queue.IsRehearsal(msg.Headers())
 }
 
 // refresh brings the consume loops and consumers in line with the store.
@@ -409,6 +415,13 @@ func (d *Deliverer) startSub(ctx context.Context, h engine.Webhook) (*webhookSub
 // dispatch runs in the consumer's message goroutine: it waits for a free
 // delivery slot, then delivers in the background.
 func (d *Deliverer) dispatch(base context.Context, s *webhookSub, msg jetstream.Msg) {
+	if passOver(s.hook, msg) {
+		// Not this webhook's: settled at once, with no attempt logged. A
+		// lost ack brings it back after the ack wait, to be passed over
+		// again.
+		_ = msg.Ack()
+		return
+	}
 	select {
 	case s.slots <- struct{}{}:
 	case <-s.stopping:

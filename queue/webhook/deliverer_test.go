@@ -129,7 +129,14 @@ func (e *whEnv) deliverer(o webhook.Options) *webhook.Deliverer {
 // webhook creates a subscription; it is deleted when the test ends.
 func (e *whEnv) webhook(name, url string, types ...engine.EventType) engine.Webhook {
 	e.t.Helper()
-	w := engine.Webhook{ID: e.store.prefix + name, URL: url, Types: types, Secret: "whsec_" + whRandID(), CreatedAt: time.Now()}
+	return e.webhookWith(name, url, false, types...)
+}
+
+// webhookWith is webhook, getting rehearsal drops' events if rehearsals.
+func (e *whEnv) webhookWith(name, url string, rehearsals bool, types ...engine.EventType) engine.Webhook {
+	e.t.Helper()
+	w := engine.Webhook{ID: e.store.prefix + name, URL: url, Types: types, Secret: "whsec_" + whRandID(), CreatedAt: time.Now(),
+		Rehearsals: rehearsals}
 	if err := e.store.CreateWebhook(e.ctx(), w); err != nil {
 		e.t.Fatal(err)
 	}
@@ -148,7 +155,14 @@ func (e *whEnv) publish(drop string, typ engine.EventType) string {
 // NATS comes back).
 func (e *whEnv) publishRetrying(drop string, typ engine.EventType, retryFor time.Duration) string {
 	e.t.Helper()
-	ev := engine.Event{ID: "ev-" + whRandID(), Type: typ, Drop: drop, Time: time.Now()}
+	return e.publishEvent(drop, typ, retryFor, false)
+}
+
+// publishEvent publishes as the relay does, a rehearsal drop's event with
+// its flag and header.
+func (e *whEnv) publishEvent(drop string, typ engine.EventType, retryFor time.Duration, rehearsal bool) string {
+	e.t.Helper()
+	ev := engine.Event{ID: "ev-" + whRandID(), Type: typ, Drop: drop, Time: time.Now(), Rehearsal: rehearsal}
 	// The fields the engine and the relay write for each type, so the
 	// receiver can check every delivery against asyncapi.json.
 	switch typ {
@@ -173,7 +187,11 @@ func (e *whEnv) publishRetrying(drop string, typ engine.EventType, retryFor time
 	deadline := time.Now().Add(retryFor)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := e.js.Publish(ctx, queue.Subject(drop, typ), body, jetstream.WithMsgID(ev.ID))
+		msg := &nats.Msg{Subject: queue.Subject(drop, typ), Data: body, Header: nats.Header{}}
+		if rehearsal {
+			msg.Header.Set(queue.RehearsalHeader, "true")
+		}
+		_, err := e.js.PublishMsg(ctx, msg, jetstream.WithMsgID(ev.ID))
 		cancel()
 		if err == nil {
 			break

@@ -112,7 +112,11 @@ func (d *Deliverer) Replay(ctx context.Context, h engine.Webhook, req engine.Rep
 		return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
 	}
 	for res.Delivered < req.Limit {
-		batch, err := cons.Fetch(min(req.Limit-res.Delivered, 100), jetstream.FetchMaxWait(time.Second))
+		// No wait: every event a replay sends is stored already (it stops
+		// at the stream's end when the call began), and a pull that waited
+		// for more outlived a replay that returned within its batch (for
+		// up to its wait, a goroutine and a pull request on the server).
+		batch, err := cons.FetchNoWait(min(req.Limit-res.Delivered, 100))
 		if err != nil {
 			if ctx.Err() != nil {
 				res.Error = "time ran out; call again with the cursor"
@@ -135,6 +139,14 @@ func (d *Deliverer) Replay(ctx context.Context, h engine.Webhook, req engine.Rep
 			if ctx.Err() != nil {
 				res.Cursor, res.Error = seq, "time ran out; call again with the cursor"
 				return res, nil
+			}
+			if passOver(h, msg) {
+				res.Cursor = seq + 1
+				if seq == last {
+					res.Done, res.Cursor = true, 0
+					return res, nil
+				}
+				continue
 			}
 			id := webhookEventID(msg)
 			at, start := d.o.Now(), time.Now() // logged at its start, as every attempt

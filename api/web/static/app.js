@@ -268,7 +268,8 @@
     if (waiting) $('position').textContent = me.waitlist_position;
     if (me && me.waitlist_ended && !res) say('The sale has ended before a unit came free for you. Thank you for waiting.');
 
-    show('share', !!(res && res.share_code && (held || confirmed)));
+    // A rehearsal's win has no card (the server answers 404 for it).
+    show('share', !!(res && res.share_code && (held || confirmed) && !view.rehearsal));
     if (res && res.share_code) $('share-url').value = location.origin + '/s/' + res.share_code;
     tick();
   }

@@ -202,7 +202,8 @@
     st = row.stats;
     // The lifecycle and the kill switch are two facts: a paused sale
     // that reached its end is "sale closed · paused", not just "paused".
-    setText(row.state, d.state.replace(/_/g, ' ') + (d.paused ? ' · paused' : ''));
+    // A rehearsal is said too: it sells like a sale, but no shopper sees it.
+    setText(row.state, d.state.replace(/_/g, ' ') + (d.paused ? ' · paused' : '') + (d.rehearsal ? ' · rehearsal' : ''));
     NUMBERS.forEach(function (k) { setText(row.nums[k], st && st[k] !== undefined ? st[k] : '…'); });
     var failed = row.failed !== undefined && row.failed !== null;
     var note = failed ? 'stats unavailable (' + why(row.failed) + ')' : '';

@@ -1,0 +1,106 @@
+package webhook_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/testkit"
+	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/webhook"
+)
+
+// TestWebhookRehearsals: a rehearsal drop's events (flagged in their
+// data and header, as the relay publishes them) reach only a webhook that
+// asked for rehearsals; a webhook made without is passed them over, as
+// settled, with no attempt in its status, and a replay to it leaves them
+// out too. Ordinary events reach both, in between and after.
+func TestWebhookRehearsals(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	plain, opted := newWHReceiver(t, nil), newWHReceiver(t, nil)
+	wPlain := e.webhook("plain", plain.srv.URL)
+	wOpted := e.webhookWith("opted", opted.srv.URL, true)
+	plain.receive(wPlain)
+	opted.receive(wOpted)
+	since := time.Now().Add(-time.Second)
+	d := e.deliverer(webhook.Options{AllowPrivate: true})
+
+	type pub struct {
+		id        string
+		rehearsal bool
+	}
+	var pubs []pub
+	for i, typ := range []engine.EventType{engine.EventRegistered, engine.EventWon, engine.EventRegistered,
+		engine.EventWon, engine.EventSoldOut, engine.EventWon} {
+		reh := i%2 == 1 // interleaved: rehearsal, ordinary, rehearsal…
+		drop := "tuesday"
+		if reh {
+			drop = "load-rehearsal"
+		}
+		pubs = append(pubs, pub{e.publishEvent(drop, typ, 0, reh), reh})
+	}
+	// The opted-in webhook gets every event; the plain one the last,
+	// ordinary one, published after all the rehearsal ones.
+	testkit.Eventually(t, 10*time.Second, "every event at the opted-in webhook, the last at the plain one", func() bool {
+		for _, p := range pubs {
+			if !opted.has(p.id) {
+				return false
+			}
+		}
+		return plain.has(pubs[4].id)
+	})
+	// Every message the plain webhook's consumer was offered is settled:
+	// the rehearsal ones were passed over, not waiting to be posted.
+	testkit.Eventually(t, 10*time.Second, "the plain webhook's consumer settled", func() bool {
+		c, err := e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+wPlain.ID)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(e.ctx())
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.AckFloor.Stream >= info.Delivered.Stream
+	})
+	for _, p := range pubs {
+		if got := plain.has(p.id); got == p.rehearsal {
+			t.Errorf("event %s (rehearsal %v) reached the plain webhook: %v", p.id, p.rehearsal, got)
+		}
+	}
+	if st := e.status(wPlain.ID); st.Delivered != 3 || st.Failed != 0 {
+		t.Errorf("plain webhook's status %+v, want 3 delivered, no failure", st)
+	}
+	plain.checkNoProblems() // each delivery checked against asyncapi.json
+	opted.checkNoProblems()
+	for _, p := range pubs {
+		body := opted.body(p.id)
+		if body == "" || strings.Contains(body, `"rehearsal":true`) != p.rehearsal {
+			t.Errorf("event %s (rehearsal %v) delivered as %s", p.id, p.rehearsal, body)
+		}
+	}
+
+	// A replay from before the first event: the plain webhook is sent
+	// the ordinary ones again, the opted-in one all six.
+	for _, c := range []struct {
+		w    engine.Webhook
+		want []string
+	}{
+		{wPlain, []string{pubs[0].id, pubs[2].id, pubs[4].id}},
+		{wOpted, []string{pubs[0].id, pubs[1].id, pubs[2].id, pubs[3].id, pubs[4].id, pubs[5].id}},
+	} {
+		res, err := d.Replay(e.ctx(), c.w, engine.ReplayRequest{Since: since, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Done || !slices.Equal(res.EventIDs, c.want) {
+			t.Errorf("replay to %s: %+v, want the events %v", c.w.ID, res, c.want)
+		}
+	}
+}
+
+// body is the body the receiver got for event id ("" if none).
+func (r *whReceiver) body(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bodies[id]
+}
