@@ -17,7 +17,8 @@ import (
 // event's id is its position in the JetStream stream, so a client that
 // reconnects with Last-Event-ID resumes right after the last event it
 // saw, with nothing lost or repeated. Filtered by ?types=won,confirmed and
-// ?drop=ID. Like the live streams it takes a stream slot (--max-streams,
+// ?drop=ID; a rehearsal drop's events only with ?rehearsals=true, as for
+// webhooks. Like the live streams it takes a stream slot (--max-streams,
 // --max-streams-per-client), sends a heartbeat comment after
 // LiveHeartbeat of silence, and ends after LiveMaxDuration or at
 // shutdown; clients reconnect.
@@ -40,6 +41,13 @@ func (s *Server) adminEvents(r *request) error {
 			return &engine.ValidationError{Field: "drop", Reason: "may contain only A-Z, a-z, 0-9, '_' and '-', 1 to 64 characters"}
 		}
 		f.Drop = v
+	}
+	switch v := string(args.Peek("rehearsals")); v {
+	case "", "false":
+	case "true":
+		f.Rehearsals = true
+	default:
+		return &engine.ValidationError{Field: "rehearsals", Reason: "must be true or false"}
 	}
 	if v := string(r.ctx.Request.Header.Peek("Last-Event-ID")); v != "" {
 		// A stream's sequence numbers stay far below 2^63; the largest

@@ -388,7 +388,11 @@ func (s *Server) pageDrop(r *request) error {
 		return s.pageError(r, err)
 	}
 	p := dropPage{pageBase: s.newPageBase(r, d.Name), Drop: d, Available: st.Available}
-	p.NoIndex = d.Rehearsal
+	if d.Rehearsal {
+		// The header too: a crawler may read it without the page.
+		p.NoIndex = true
+		r.ctx.Response.Header.Set("X-Robots-Tag", "noindex")
+	}
 	p.State = d.State(p.Now, st.Available)
 	if p.Drawn = s.drawnSummary(ctx, d, p.Now); p.Drawn != nil {
 		p.Verify = "flashdrop verify-draw --target " + s.publicBase(r) + " --drop " + d.ID
@@ -433,7 +437,12 @@ func (s *Server) dropCalendar(r *request) error {
 	line("DTSTAMP", stamp(now))
 	line("DTSTART", stamp(d.SaleStartsAt))
 	line("DTEND", stamp(end))
-	line("SUMMARY", escapeICS(d.Name+": the sale starts"))
+	summary := d.Name + ": the sale starts"
+	if d.Rehearsal {
+		summary = "Rehearsal (not a sale): " + summary
+		r.ctx.Response.Header.Set("X-Robots-Tag", "noindex")
+	}
+	line("SUMMARY", escapeICS(summary))
 	page := base + "/d/" + d.ID
 	regCloses := d.RegistrationClosesAt.UTC().Format("Mon 2 Jan 15:04 MST")
 	saleAt := d.SaleStartsAt.UTC().Format("15:04 MST")

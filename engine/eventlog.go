@@ -8,6 +8,9 @@ type EventFilter struct {
 	Types    []EventType
 	Drop     string
 	AfterSeq uint64
+	// Rehearsals keeps rehearsal drops' events (Drop.Rehearsal), which a
+	// follower does not get otherwise, as a webhook does not.
+	Rehearsals bool
 }
 
 // StoredEvent is one event as its log holds it: the position (which a

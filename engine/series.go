@@ -368,6 +368,7 @@ func configDiff(made, want Drop) []string {
 	add("sale_starts_at", !made.SaleStartsAt.Equal(want.SaleStartsAt))
 	add("sale_ends_at", !made.SaleEndsAt.Equal(want.SaleEndsAt))
 	add("series", made.Series != want.Series)
+	add("rehearsal", made.Rehearsal != want.Rehearsal)
 	return out
 }
 

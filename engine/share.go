@@ -171,8 +171,8 @@ func (e *Engine) nextInSeries(ctx context.Context, d Drop) (Drop, bool, error) {
 	found := false
 	for _, o := range ds {
 		om := seriesDropID.FindStringSubmatch(o.ID)
-		if om == nil || om[1] != m[1] || !now.Before(o.RegistrationClosesAt) {
-			continue
+		if om == nil || om[1] != m[1] || !now.Before(o.RegistrationClosesAt) || o.Rehearsal {
+			continue // a rehearsal named like a sibling is no drop to invite friends to
 		}
 		if !found || o.SaleStartsAt.Before(best.SaleStartsAt) {
 			best, found = o, true

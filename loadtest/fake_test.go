@@ -114,6 +114,29 @@ func TestRunAgainstAServerWithoutRehearsals(t *testing.T) {
 	}
 }
 
+// TestExistingDropNotARehearsalIsNoted: a run on a drop named with --drop
+// (a sharded run must name one) says in its report when that drop is not
+// a rehearsal, and is silent when it is.
+func TestExistingDropNotARehearsalIsNoted(t *testing.T) {
+	for _, reh := range []bool{false, true} {
+		f, hook := startTimedFake(t, fakeserver.Options{})
+		now := time.Now()
+		body := fmt.Sprintf(`{"id":"tuesday","stock":20,"hold_seconds":1,"rehearsal":%v,"registration_opens_at":%q,"registration_closes_at":%q,"sale_starts_at":%q}`,
+			reh, now.Add(-time.Hour).Format(time.RFC3339Nano), now.Add(30*time.Second).Format(time.RFC3339Nano), now.Add(30*time.Second).Format(time.RFC3339Nano))
+		postAdmin(t, f.URL+"/v1/admin/drops", body)
+		o := baseOptions(f.URL)
+		o.DropID, o.Stock, o.HoldSeconds = "tuesday", 0, 0
+		rep, err := loadtest.Run(context.Background(), o, hook)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noted := strings.Contains(strings.Join(rep.Notes, "\n"), "is not a rehearsal")
+		if rep.ExitCode != 0 || noted == reh || rep.Drop.Rehearsal != reh {
+			t.Errorf("drop with rehearsal %v: exit %d, notes %q", reh, rep.ExitCode, rep.Notes)
+		}
+	}
+}
+
 // TestInterruptedRunReportsWhatItMeasured: Ctrl-C (a cancelled context)
 // stops the run cleanly; the report keeps what was measured, is marked
 // incomplete, names the phase, and exits 3.

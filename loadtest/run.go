@@ -278,6 +278,13 @@ func (r *runner) setup(ctx context.Context) error {
 			return invalidf("reading drop %s: unreadable answer", r.o.DropID)
 		}
 		r.logf("rehearsing existing drop %s: %d units, limit %d, hold %ds, sale at %s", r.drop.ID, r.drop.Stock, r.drop.PerUserLimit, r.drop.HoldSeconds, r.drop.SaleStartsAt.Format(time.RFC3339Nano))
+		if !r.drop.Rehearsal {
+			// Its made-up shoppers win for real: said in the report, since a
+			// sharded run against production must name its drop.
+			n := "drop " + r.drop.ID + " is not a rehearsal: shoppers see it on the shop's index, and every webhook gets its events (create it with \"rehearsal\": true)"
+			r.notes = append(r.notes, n)
+			r.logf("%s", n)
+		}
 	}
 	fmt.Fprintf(h, "%s", r.drop.ID)
 	r.runKey = fmt.Sprintf("%08x", h.Sum64()&0xffffffff)

@@ -51,6 +51,9 @@ func (l *EventLog) Follow(ctx context.Context, f engine.EventFilter) (<-chan eng
 	out := make(chan engine.StoredEvent, followBuffer)
 	done := make(chan struct{})
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		if !f.Rehearsals && IsRehearsal(msg.Headers()) {
+			return // told apart by its header, without decoding it
+		}
 		md, err := msg.Metadata()
 		if err != nil {
 			return

@@ -295,8 +295,12 @@ const RehearsalHeader = "Flashdrop-Rehearsal"
 
 var rehearsalValue = []string{"true"}
 
-// IsRehearsal reports whether msg is a rehearsal drop's event.
-func IsRehearsal(h nats.Header) bool { return len(h[RehearsalHeader]) > 0 }
+// IsRehearsal reports whether a message with headers h is a rehearsal
+// drop's event.
+func IsRehearsal(h nats.Header) bool {
+	v := h[RehearsalHeader]
+	return len(v) > 0 && v[0] == "true"
+}
 
 // setHeaders sets a message's headers for event id: set here rather than
 // through Header.Set and jetstream.WithMsgID, which allocate an options

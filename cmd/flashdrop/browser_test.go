@@ -541,10 +541,19 @@ func TestBrowserFlows(t *testing.T) {
 	ev := tested.body["event_id"].(string)
 	b.until(ops, "the delivery log", `(function () { var tr = document.querySelector('#deliveries tr[data-event="`+ev+`"]');
 		return !!tr && tr.textContent.includes('418') && tr.textContent.includes('receiver says no') && tr.textContent.includes('test'); })()`)
+	// What each webhook gets, rehearsals said.
+	if r := call(t, "POST", base+"/v1/admin/webhooks", admin, `{"url":"`+hookRcv.URL+`/all","rehearsals":true}`); r.status != 201 {
+		t.Fatalf("webhook: %d %s", r.status, r.raw)
+	}
+	b.until(ops, "what each webhook gets", `(function () { var t = document.querySelector('#webhooks tbody').textContent;
+		return t.includes('/hook · won') && !t.includes('/hook · won, rehearsals') && t.includes('/all · every event, rehearsals too'); })()`)
 
-	// The front page lists what is on and what comes.
+	// The front page lists what is on and what comes, never a rehearsal.
 	front := b.tab("front", 375, 900)
 	b.run(front, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`a[href="/d/tee-2026-12-01"]`)))
+	if eval[bool](b, front, `!!document.querySelector('a[href="/d/rehearse"]')`) {
+		t.Error("the front page lists the rehearsal")
+	}
 	b.fitsWidth(front, "the front page")
 	b.shot(front, "front")
 

@@ -161,11 +161,21 @@ func (s *integStack) must(t *testing.T, status int, method, path string, body an
 // has each user buy one; it returns the drop id.
 func (s *integStack) sale(t *testing.T, drop string, stock int, users ...string) {
 	t.Helper()
+	s.saleWith(t, drop, stock, nil, users...)
+}
+
+// saleWith is sale with more fields in the drop's creation.
+func (s *integStack) saleWith(t *testing.T, drop string, stock int, extra map[string]any, users ...string) {
+	t.Helper()
 	now := s.clock.Now()
 	start := now.Add(30 * time.Minute)
-	s.must(t, 201, "POST", "/v1/admin/drops", map[string]any{"id": drop, "name": "Sneaker", "stock": stock, "per_user_limit": 1,
+	body := map[string]any{"id": drop, "name": "Sneaker", "stock": stock, "per_user_limit": 1,
 		"confirm_by": "shopper", "registration_opens_at": now.Add(-time.Hour), "registration_closes_at": start,
-		"sale_starts_at": start, "sale_ends_at": start.Add(time.Hour)})
+		"sale_starts_at": start, "sale_ends_at": start.Add(time.Hour)}
+	for k, v := range extra {
+		body[k] = v
+	}
+	s.must(t, 201, "POST", "/v1/admin/drops", body)
 	for _, u := range users {
 		if r := call(t, "POST", s.base+"/v1/drops/"+drop+"/registrations", mint(t, s.m, u), ""); r.status != 201 {
 			t.Fatalf("register %s: %d %s", u, r.status, r.raw)
@@ -529,6 +539,57 @@ func TestListenPrintsForwardsAndResumes(t *testing.T) {
 	}
 	if strings.Contains(stdout.String()+stderr.String(), key) {
 		t.Fatal("listen printed its key")
+	}
+}
+
+// TestListenLeavesRehearsalsOut: listen (GET /v1/admin/events) leaves a
+// rehearsal drop's events out, as a webhook does, unless --rehearsals
+// (?rehearsals=true), and then marks each one.
+func TestListenLeavesRehearsalsOut(t *testing.T) {
+	s := startInteg(t, nil)
+	type run struct {
+		out    *testkit.LockedBuffer
+		errOut *testkit.LockedBuffer
+		done   chan error
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	start := func(extra ...string) run {
+		r := run{&testkit.LockedBuffer{}, &testkit.LockedBuffer{}, make(chan error, 1)}
+		go func() {
+			r.done <- listen(ctx, append([]string{"--target", s.base, "--admin-token", s.admin}, extra...),
+				r.out, r.errOut, func(string) (string, bool) { return "", false })
+		}()
+		testkit.Eventually(t, 10*time.Second, "listen to connect", func() bool { return strings.Contains(r.errOut.String(), "connected") })
+		return r
+	}
+	plain, all := start(), start("--rehearsals")
+	s.saleWith(t, "reh-load", 2, map[string]any{"rehearsal": true}, "ann", "ben")
+	has := func(r run, sub string) bool { return strings.Contains(r.out.String(), sub) }
+	testkit.Eventually(t, 20*time.Second, "the rehearsal's wins, marked, with --rehearsals", func() bool {
+		return strings.Count(all.out.String(), "drop=reh-load reservation=") == 2
+	})
+	// Published after the rehearsal's events were on the stream: once
+	// they are in, a rehearsal event let through would be in too.
+	s.sale(t, "reh-real", 1, "cat")
+	testkit.Eventually(t, 20*time.Second, "the ordinary sale's win at both", func() bool {
+		return has(plain, "drop=reh-real reservation=") && has(all, "drop=reh-real reservation=")
+	})
+	if has(plain, "reh-load") {
+		t.Errorf("listen without --rehearsals printed the rehearsal's events:\n%s", plain.out)
+	}
+	for l := range strings.SplitSeq(all.out.String(), "\n") {
+		if strings.Contains(l, "drop=reh-load") != strings.Contains(l, "  rehearsal  id=") {
+			t.Errorf("a line marks rehearsal wrongly: %s", l)
+		}
+	}
+	if r := call(t, "GET", s.base+"/v1/admin/events?rehearsals=yes", s.admin, ""); r.status != 400 || !strings.Contains(r.raw, "rehearsals") {
+		t.Errorf("?rehearsals=yes: %d %s", r.status, r.raw)
+	}
+	cancel()
+	for _, r := range []run{plain, all} {
+		if err := <-r.done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

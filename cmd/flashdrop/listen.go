@@ -35,11 +35,12 @@ const (
 func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
 	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = usageWithEnv(fs, "flashdrop listen --target URL --admin-token T [--types won,confirmed] [--drop ID] [--json] [--forward-to URL]")
+	fs.Usage = usageWithEnv(fs, "flashdrop listen --target URL --admin-token T [--types won,confirmed] [--drop ID] [--rehearsals] [--json] [--forward-to URL]")
 	target := fs.String("target", "http://127.0.0.1:8080", "the server's URL")
 	tok := fs.String("admin-token", "", "the admin token, or an API key with events:read")
 	types := fs.String("types", "", "only these event types, comma-separated (won, confirmed, …)")
 	drop := fs.String("drop", "", "only this drop's events")
+	rehearsals := fs.Bool("rehearsals", false, "rehearsal drops' events too (flashdrop load's; marked rehearsal), which a webhook gets only if it asked")
 	asJSON := fs.Bool("json", false, "print each event's raw CloudEvent JSON")
 	forward := fs.String("forward-to", "", "POST each event, signed as a webhook delivery, to this URL (e.g. http://localhost:3000/hook)")
 	if err := fs.Parse(args); err != nil {
@@ -69,6 +70,9 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 			return fmt.Errorf("listen: --drop: %q is not a drop id", *drop)
 		}
 		q.Set("drop", *drop)
+	}
+	if *rehearsals {
+		q.Set("rehearsals", "true")
 	}
 	l := &listener{c: c, path: "/v1/admin/events", stdout: stdout, stderr: stderr, json: *asJSON,
 		stream: &http.Client{}, post: &http.Client{Timeout: 10 * time.Second}}
@@ -237,6 +241,9 @@ func eventLine(raw []byte) string {
 				fmt.Fprintf(&b, " %s=%s", k, strconv.FormatFloat(v, 'f', -1, 64))
 			}
 		}
+	}
+	if d["rehearsal"] == true {
+		b.WriteString("  rehearsal")
 	}
 	fmt.Fprintf(&b, "  id=%s", ce.ID)
 	return b.String()

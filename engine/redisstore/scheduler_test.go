@@ -330,6 +330,30 @@ func TestSeriesMadeAgainSaysWhatItsMadeDropKeeps(t *testing.T) {
 	})
 }
 
+// TestSeriesNextDropThatIsARehearsalIsSaid: a rehearsal made by hand under
+// the id of a series' next drop, with the series' every other value, takes
+// that drop's place; the admin view says it differs in "rehearsal" (its
+// invitations would reach no webhook that did not ask for rehearsals).
+func TestSeriesNextDropThatIsARehearsalIsSaid(t *testing.T) {
+	forEachIsolated(t, func(t *testing.T, f *fixture) {
+		f.clock.Set(utc(2027, 3, 8, 12, 0))
+		s := engine.Series{ID: "weekly", Name: "Sneaker", Stock: 500, Weekday: 3, SaleTime: "18:00", TimeZone: "UTC"}
+		made, _, err := f.eng.CreateSeries(ctx(t), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := made.DropFor(made.Upcoming(f.clock.Now()))
+		d.Rehearsal = true
+		if _, err := f.eng.CreateDrop(ctx(t), d); err != nil {
+			t.Fatal(err)
+		}
+		_, next, err := f.eng.NextSeriesDrop(ctx(t), "weekly")
+		if err != nil || next.ID != d.ID || !slices.Equal(next.Differs, []string{"rehearsal"}) {
+			t.Fatalf("a rehearsal as the series' next drop, unsaid: %+v %v", next, err)
+		}
+	})
+}
+
 // TestSchedulerInvitesEachPersonOnce: when a series' next drop opens for
 // registration, three nodes invite every registrant of the previous drop
 // exactly once, also after a node stopped half-way through.

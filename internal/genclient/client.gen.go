@@ -434,7 +434,7 @@ type CreateSeriesRequest struct {
 
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
-	// Rehearsals Also deliver the events of rehearsal drops (each with `rehearsal: true` in its data and a `Flashdrop-Rehearsal: true` header on the stream). Off by default, so an integration that posts wins never posts a load test's made-up winners.
+	// Rehearsals Also deliver the events of rehearsal drops (`flashdrop load`'s), each with `rehearsal: true` in its data. Off by default, so an integration that posts wins never posts a load test's made-up winners. (On the JetStream stream the same events also carry a `Flashdrop-Rehearsal: true` header; a webhook delivery carries the mark in its data alone.)
 	Rehearsals *bool `json:"rehearsals,omitempty"`
 
 	// Types No types (or empty): all. A type given twice counts once.
@@ -1527,6 +1527,9 @@ type StreamEventsParams struct {
 
 	// Drop Only this drop's events.
 	Drop *string `form:"drop,omitempty" json:"drop,omitempty"`
+
+	// Rehearsals Also stream rehearsal drops' events (`flashdrop load`'s, each with `rehearsal: true` in its data), which are left out otherwise, as for a webhook created without `rehearsals`. `true` or `false`; anything else is 400.
+	Rehearsals *bool `form:"rehearsals,omitempty" json:"rehearsals,omitempty"`
 
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
@@ -4061,6 +4064,18 @@ func NewStreamEventsRequest(server string, params *StreamEventsParams) (*http.Re
 		if params.Drop != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "drop", *params.Drop, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Rehearsals != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "rehearsals", *params.Rehearsals, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

@@ -372,6 +372,7 @@ func (s *Server) create(body []byte, now time.Time) answer {
 		RegistrationClosesAt time.Time `json:"registration_closes_at"`
 		SaleStartsAt         time.Time `json:"sale_starts_at"`
 		SaleEndsAt           time.Time `json:"sale_ends_at"`
+		Rehearsal            bool      `json:"rehearsal"`
 	}
 	if err := json.Unmarshal(body, &c); err != nil || c.ID == "" || c.Stock < 1 {
 		return problem(400, "invalid", "bad drop")
@@ -408,6 +409,9 @@ func (s *Server) create(body []byte, now time.Time) answer {
 		"hold_seconds": c.HoldSeconds, "mode": c.Mode, "confirm_by": c.ConfirmBy, "registration_opens_at": c.RegistrationOpensAt,
 		"registration_closes_at": c.RegistrationClosesAt, "sale_starts_at": c.SaleStartsAt, "sale_ends_at": c.SaleEndsAt,
 		"created_at": now, "paused": false}
+	if c.Rehearsal {
+		d.cfg["rehearsal"] = true
+	}
 	s.drops[c.ID] = d
 	return answer{status: 201, body: d.cfg}
 }

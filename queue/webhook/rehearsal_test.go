@@ -104,3 +104,49 @@ func (r *whReceiver) body(id string) string {
 	defer r.mu.Unlock()
 	return r.bodies[id]
 }
+
+// TestReplayAcrossRehearsals: a replay's limit counts delivered events
+// only. One limited to a single event goes past hundreds of rehearsal
+// events passed over in one call (a fetch per event would make the ordered
+// consumer anew each time), stops where the limit falls with the cursor on
+// the first event not sent, and a call from there that finds only events
+// passed over ends done with nothing delivered.
+func TestReplayAcrossRehearsals(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	rcv := newWHReceiver(t, nil)
+	w := e.webhook("plain", rcv.srv.URL)
+	rcv.receive(w)
+	since := time.Now().Add(-time.Second)
+	first := e.publishEvent("tuesday", engine.EventRegistered, 0, false)
+	for range 300 {
+		e.publishEvent("load-rehearsal", engine.EventRegistered, 0, true)
+	}
+	second := e.publishEvent("tuesday", engine.EventWon, 0, false)
+	for range 3 {
+		e.publishEvent("load-rehearsal", engine.EventWon, 0, true)
+	}
+	d := e.deliverer(webhook.Options{AllowPrivate: true})
+
+	replay := func(req engine.ReplayRequest) engine.ReplayResult {
+		t.Helper()
+		res, err := d.Replay(e.ctx(), w, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	r1 := replay(engine.ReplayRequest{Since: since, Limit: 1})
+	if r1.Done || !slices.Equal(r1.EventIDs, []string{first}) || r1.Cursor == 0 {
+		t.Fatalf("first call: %+v, want %s alone and a cursor", r1, first)
+	}
+	r2 := replay(engine.ReplayRequest{Cursor: r1.Cursor, Limit: 1})
+	if r2.Done || !slices.Equal(r2.EventIDs, []string{second}) || r2.Cursor <= r1.Cursor+300 {
+		t.Fatalf("second call: %+v, want %s past the 300 rehearsal events, not done", r2, second)
+	}
+	r3 := replay(engine.ReplayRequest{Cursor: r2.Cursor, Limit: 1})
+	if !r3.Done || r3.Delivered != 0 || r3.Error != "" {
+		t.Fatalf("third call over rehearsal events alone: %+v, want done with none delivered", r3)
+	}
+	rcv.checkNoProblems()
+}

@@ -596,7 +596,9 @@
       list.forEach(function (w) {
         var tr = document.createElement('tr');
         var st = w.status || w;
-        cell(tr, w.url);
+        // What it gets: ops see which integrations a rehearsal reaches.
+        var gets = (w.types && w.types.length ? w.types.join(', ') : 'every event') + (w.rehearsals ? ', rehearsals too' : '');
+        cell(tr, w.url + ' · ' + gets);
         cell(tr, st.delivered || 0, true);
         cell(tr, st.failed_attempts || 0, true);
         cell(tr, st.dead_lettered || 0, true);
