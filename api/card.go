@@ -200,7 +200,9 @@ func layoutCard(c engine.ShareCard, host string, fallback *opentype.Font) cardLa
 	}
 	l.productSize, l.productFace, l.product = layoutProduct(product, fallback)
 	l.dropFace = cardFace(fontRegular, fallback, 40)
-	if name := withoutInvisible(c.Drop.Name); drawable(l.dropFace, name) {
+	if name := withoutInvisible(c.Drop.Name); name == product {
+		// The product is the drop's name (its default): once is enough.
+	} else if drawable(l.dropFace, name) {
 		l.drop = fit(l.dropFace, "in the drop “"+name+"”", cardTextWidth)
 	} else {
 		l.substituted = true

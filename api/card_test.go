@@ -141,6 +141,8 @@ func TestCardMissingGlyphs(t *testing.T) {
 		{"🔥 Aurora", "Tuesday Drop", []string{cardNoProduct}, "in the drop “Tuesday Drop”", true},
 		// Greek, Cyrillic and accents are in the Go fonts.
 		{"Zoë’s Αθήνα Москва", "Tuesday Drop", []string{"Zoë’s Αθήνα Москва"}, "in the drop “Tuesday Drop”", false},
+		// A drop named as its product (the default product): said once.
+		{"Demo Sneaker", "Demo Sneaker", []string{"Demo Sneaker"}, "", false},
 	} {
 		l := layoutCard(shareCard(tc.product, tc.drop), "shop.example", nil)
 		if !equal(l.product, tc.wantProduct) || l.drop != tc.wantDrop || l.substituted != tc.wantSubstituted {

@@ -272,6 +272,8 @@ func (s *Server) serveAsset(r *request) error {
 type indexDrop struct {
 	engine.Drop
 	State engine.State
+	// Available is what is left (a live drop shows it).
+	Available int64
 }
 
 type indexPage struct {
@@ -307,9 +309,9 @@ func (s *Server) pageIndex(r *request) error {
 		}
 		switch state := d.State(p.Now, st.Available); state {
 		case engine.StateSaleOpen, engine.StateSoldOut:
-			p.Live = append(p.Live, indexDrop{d, state})
+			p.Live = append(p.Live, indexDrop{d, state, st.Available})
 		case engine.StateScheduled, engine.StateRegistrationOpen, engine.StateRegistrationClosed:
-			p.Upcoming = append(p.Upcoming, indexDrop{d, state})
+			p.Upcoming = append(p.Upcoming, indexDrop{d, state, st.Available})
 		}
 	}
 	bySale := func(l []indexDrop) {
@@ -438,6 +440,9 @@ func (s *Server) dropCalendar(r *request) error {
 	line("DTSTART", stamp(d.SaleStartsAt))
 	line("DTEND", stamp(end))
 	summary := d.Name + ": the sale starts"
+	if d.Mode == engine.ModeDraw {
+		summary = d.Name + ": the draw"
+	}
 	if d.Rehearsal {
 		summary = "Rehearsal (not a sale): " + summary
 		r.ctx.Response.Header.Set("X-Robots-Tag", "noindex")

@@ -104,6 +104,10 @@ func (s *Server) shareCard(r *request) error {
 	}
 	base := s.publicBase(r)
 	won := cardWon(c)
+	of := " in" // "won in the draw of the drop", not "in the draw in the drop"
+	if c.ByDraw {
+		of = " of"
+	}
 	canRegister := s.drops.Now().Before(c.Next.RegistrationClosesAt)
 	invite := " Register for " + c.Next.Name + " too: sharing never changes anyone’s odds."
 	if !canRegister {
@@ -113,7 +117,7 @@ func (s *Server) shareCard(r *request) error {
 		pageBase: s.newPageBase(r, c.Drop.Product+" — "+won),
 		Card:     c, Won: won, Product: c.Drop.Product,
 		Title:   c.Drop.Product + ": " + won,
-		Desc:    "Won " + strings.TrimPrefix(won, "won ") + " in the drop “" + c.Drop.Name + "”." + invite,
+		Desc:    "Won " + strings.TrimPrefix(won, "won ") + of + " the drop “" + c.Drop.Name + "”." + invite,
 		PageURL: base + "/s/" + code,
 		Image:   base + "/s/" + code + ".png",
 		Join:    "/d/" + c.Next.ID + "?ref=" + code,

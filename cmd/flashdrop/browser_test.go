@@ -323,6 +323,13 @@ func TestBrowserFlows(t *testing.T) {
 	if r := call(t, "POST", base+"/v1/drops/rehearse/registrations", mint(t, m, "load-shopper"), "{}"); r.status != 201 {
 		t.Fatalf("register for the rehearsal: %d %s", r.status, r.raw)
 	}
+	// Three in the draw of two units: one is not drawn.
+	drawn := []string{"lucky-ann", "lucky-bob", "lucky-cid"}
+	for _, u := range drawn {
+		if r := call(t, "POST", base+"/v1/drops/lucky/registrations", mint(t, m, u), "{}"); r.status != 201 {
+			t.Fatalf("register %s for the draw: %d %s", u, r.status, r.raw)
+		}
+	}
 
 	// --- A shopper wins, on a phone, with the keyboard alone. ---
 	shop := b.tab("alice", 375, 900)
@@ -498,6 +505,47 @@ func TestBrowserFlows(t *testing.T) {
 	b.run(lucky, chromedp.Navigate(base+"/d/lucky"), chromedp.WaitVisible(chromedp.ID("draw")))
 	if eval[bool](b, lucky, "!document.getElementById('buy').hidden") {
 		t.Error("a draw offers Buy")
+	}
+	// Once drawn, each shopper's result comes first on her phone, above
+	// the draw's account (its proof folded), and the state says drawn,
+	// not sold out; the one not drawn is told so.
+	testkit.Eventually(t, 20*time.Second, "the draw", func() bool {
+		r := call(t, "GET", base+"/v1/drops/lucky/draw", "", "")
+		return r.status == 200 && r.body["state"] == "drawn"
+	})
+	won, lost := 0, 0
+	for _, u := range drawn {
+		tab := b.tab(u, 375, 900)
+		b.run(tab, chromedp.Navigate(base+"/d/lucky#token="+mint(t, m, u)))
+		b.until(tab, "her result", `!document.getElementById('hold').hidden || !document.getElementById('waitlist').hidden`)
+		if st := eval[string](b, tab, "document.getElementById('state').textContent"); st != "The draw has been made" {
+			t.Errorf("%s's page says %q", u, st)
+		}
+		if eval[bool](b, tab, `!document.getElementById('hold').hidden`) {
+			won++
+			if !eval[bool](b, tab, `document.getElementById('hold').getBoundingClientRect().top < document.getElementById('draw').getBoundingClientRect().top
+				&& document.getElementById('hold').getBoundingClientRect().top < 900`) {
+				t.Errorf("%s's win is not on her first screen, above the draw's account", u)
+			}
+			b.shot(tab, "draw-won")
+		} else {
+			lost++
+			if h := eval[string](b, tab, `document.querySelector('#waitlist h2').textContent`); !strings.HasPrefix(h, "Not drawn this time") {
+				t.Errorf("%s, not drawn, reads %q", u, h)
+			}
+		}
+		if eval[bool](b, tab, `document.getElementById('check-draw').open`) {
+			t.Errorf("%s's page shows the draw's proof unfolded", u)
+		}
+	}
+	if won != 2 || lost != 1 {
+		t.Errorf("%d drawn and %d not, want 2 and 1", won, lost)
+	}
+	// Signed out during the sale: who may take part, and where to go.
+	anon := b.tab("anon", 375, 900)
+	b.run(anon, chromedp.Navigate(base+"/d/tee-2026-11-24"), chromedp.WaitVisible(chromedp.ID("closed-note")))
+	if eval[bool](b, anon, "!document.getElementById('buy').hidden || !document.getElementById('calendar-link').hidden") {
+		t.Error("a signed-out visitor during the sale is offered Buy or a calendar entry")
 	}
 
 	// --- Ops pause the sale; the shopper page follows; resume. ---

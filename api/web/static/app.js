@@ -14,7 +14,9 @@
   Array.prototype.forEach.call(document.querySelectorAll('time[datetime]'), function (el) {
     var t = new Date(el.getAttribute('datetime'));
     if (!isNaN(t)) {
-      el.textContent = t.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+      // With the zone's name: a weekly drop set in the shop's zone would
+      // otherwise read as a bare hour in the reader's.
+      el.textContent = t.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
     }
   });
 
@@ -53,7 +55,7 @@
     rate_limited: 'That was a lot of presses. Wait a second, then try again.',
     unavailable: 'The shop is very busy. Try again in a moment.',
     internal: 'Something went wrong on our side. Try again in a moment.',
-    expired: 'Your hold ran out, so the unit went to the next shopper.',
+    expired: 'Your hold ran out and the unit was released.',
     cancelled: 'This reservation was cancelled.',
     confirmed: 'This reservation is already confirmed.',
     network: 'No connection to the shop. Check your connection and try again.'
@@ -68,6 +70,7 @@
   };
 
   var view = null; // GET /v1/drops/{drop}
+  var shownAvail = null; // {value, until}: the stock shown after her win
   var me = null; // view.me
   var busy = false;
 
@@ -131,13 +134,23 @@
       inflight--;
       if (n < applied) return;
       if (!r.ok) {
-        if (r.data.code === 'unauthorized') { token = ''; sessionStorage.removeItem('flashdrop.token'); }
+        if (r.data.code === 'unauthorized' && token) {
+          // Signed out: say why, and show the drop as anyone sees it
+          // rather than a page half drawn.
+          token = '';
+          sessionStorage.removeItem('flashdrop.token');
+          sayProblem(r.data);
+          return refresh().then(function () { sayProblem(r.data); });
+        }
         if (r.status === 404) gone = true;
         sayProblem(r.data);
         return;
       }
       applied = n;
       view = r.data;
+      // A view read a moment before the shopper's own win may still count
+      // the unit she took: for 3 s the stock shown never goes back up.
+      if (shownAvail && Date.now() < shownAvail.until) view.available = Math.min(view.available, shownAvail.value);
       me = view.me || null;
       // A press whose outcome was unknown is known once the view shows
       // a hold or a waitlist place: the next press is a new one.
@@ -200,8 +213,14 @@
     told.status = res ? res.status : '';
     told.waiting = waiting;
 
-    $('state').textContent = view.paused ? 'Paused' : (stateText[state] || state);
+    // In a draw the sale's start is the draw: after it, "sold out" would
+    // tell a winner her draw went wrong.
+    var text = stateText[state] || state;
+    if (draw && (state === 'sale_open' || state === 'sold_out')) text = 'The draw has been made';
+    $('state').textContent = view.paused ? 'Paused' : text;
     $('available').textContent = view.available;
+    // Once the sale is over, what was left says nothing.
+    show('stock', state !== 'sale_closed');
     show('paused', view.paused);
 
     // Draw mode: the committed seed hash before, the result after.
@@ -217,12 +236,18 @@
     show('register', !!token && !registered && canRegister);
     $('register').disabled = state !== 'registration_open';
     show('signin', !token && canRegister);
+    // Not signed in once registration is over: say who may take part and
+    // where to go (a friend from a share card lands here) rather than
+    // show a Buy that cannot work.
+    show('closed-note', !token && !canRegister && state !== 'sale_closed');
+    // The calendar is for the time before the sale.
+    show('calendar-link', canRegister || state === 'registration_closed');
     show('registered', registered && !res && !waiting && (canRegister || state === 'registration_closed'));
     show('outsider', outsider);
 
     var saleOpen = state === 'sale_open' && !view.paused;
     var beforeSale = state === 'scheduled' || state === 'registration_open' || state === 'registration_closed';
-    show('buy', !draw && !outsider && !held && !confirmed && !waiting && (beforeSale || state === 'sale_open'));
+    show('buy', !draw && !outsider && !held && !confirmed && !waiting && (beforeSale || state === 'sale_open') && (!!token || canRegister));
     $('buy').disabled = !saleOpen || !token || busy;
     show('join', !draw && !!token && registered && !held && !confirmed && !waiting && state === 'sold_out' && !view.paused);
     // What she may still get: the units of all her reservations count (an
@@ -286,7 +311,7 @@
     }
     var target = null, label = '';
     if (state === 'scheduled') { target = Date.parse(view.registration_opens_at); label = 'Registration opens in '; }
-    else if (state === 'registration_open' || state === 'registration_closed') { target = Date.parse(view.sale_starts_at); label = 'Sale starts in '; }
+    else if (state === 'registration_open' || state === 'registration_closed') { target = Date.parse(view.sale_starts_at); label = view.mode === 'draw' ? 'The draw is in ' : 'Sale starts in '; }
     var cd = $('countdown');
     if (target !== null) {
       var left = target - now();
@@ -354,6 +379,12 @@
         me = me || { registered: true };
         me.reservation = r.data.reservation;
         me.waitlist_position = null;
+        // Her win took units: the stock shown says so at once, not when
+        // the next view (up to a second old) catches up.
+        if (view && !r.data.reservation.from_waitlist) {
+          view.available = Math.max(0, view.available - (r.data.reservation.quantity || 1));
+          shownAvail = { value: view.available, until: Date.now() + 3000 };
+        }
         say('');
         render();
         // Buy is gone: the keyboard and a screen reader go to the news.
@@ -449,6 +480,7 @@
       if (typeof ev.released === 'number') released = ev.released;
       var moved = ev.state !== view.state || ev.available !== view.available || ev.paused !== view.paused;
       view.state = ev.state; view.available = ev.available; view.paused = ev.paused;
+      if (shownAvail && Date.now() < shownAvail.until) view.available = Math.min(view.available, shownAvail.value);
       render();
       // A shopper's own view changes with the drop's (a promotion, a
       // draw): ask for it when something moved.
