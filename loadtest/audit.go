@@ -64,7 +64,7 @@ func (c *Check) settle(passDetail string) {
 	case c.Violations > 0:
 		c.Status = CheckFail
 		if c.Detail == "" {
-			c.Detail = fmt.Sprintf("%d violation(s)", c.Violations)
+			c.Detail = count(c.Violations, "violation")
 		}
 	default:
 		c.Status = CheckPass
@@ -162,7 +162,7 @@ func audit(in auditInput) AuditReport {
 		peak = max(peak, live)
 		if e.delta > 0 && live > in.drop.Stock {
 			u := units[e.u]
-			i1.fail("reservation %s (user %s, %d unit(s)) made %d units won of a stock of %d", u.id, u.user, u.qty, live, in.drop.Stock)
+			i1.fail("reservation %s (user %s, %s) made %d units won of a stock of %d", u.id, u.user, count(u.qty, "unit"), live, in.drop.Stock)
 		}
 	}
 	if s := r.Stats; s != nil && s.Held+s.Confirmed > in.drop.Stock {
@@ -248,8 +248,8 @@ func audit(in auditInput) AuditReport {
 			case len(evs) > 1:
 				i4.fail("%d won events for reservation %s (user %s)", len(evs), id, t.User)
 			case evs[0].User != t.User || evs[0].Quantity != t.Quantity:
-				i4.fail("won event %s says user %s, %d unit(s); reservation %s was told to user %s, %d unit(s)",
-					evs[0].ID, evs[0].User, evs[0].Quantity, id, t.User, t.Quantity)
+				i4.fail("won event %s says user %s, %s; reservation %s was told to user %s, %s",
+					evs[0].ID, evs[0].User, count(evs[0].Quantity, "unit"), id, t.User, count(t.Quantity, "unit"))
 			}
 		}
 		if !in.partial {
@@ -289,7 +289,7 @@ func audit(in auditInput) AuditReport {
 
 	// I6: conservation at the end, and released units came back once: the
 	// counters equal the sums over the reservations themselves.
-	i6 := Check{ID: "I6", Name: "conservation: available + held + confirmed = stock"}
+	i6 := Check{ID: "I6", Name: "conservation: available + owed + held + confirmed = stock"}
 	if s := r.Stats; s == nil {
 		i6.Status, i6.Detail = CheckSkipped, "no stats read"
 	} else {
@@ -335,7 +335,12 @@ func audit(in auditInput) AuditReport {
 	}
 	i6.settle("")
 	if i6.Status == CheckPass && r.Stats != nil {
-		d := fmt.Sprintf("%d + %d + %d = %d; %d released units came back once", r.Stats.Available, r.Stats.Held, r.Stats.Confirmed, r.Stats.Stock, r.Stats.Released)
+		owed := int64(0)
+		if r.Stats.Owed != nil {
+			owed = *r.Stats.Owed
+		}
+		d := fmt.Sprintf("%d + %d + %d + %d = %d; %s came back once", r.Stats.Available, owed, r.Stats.Held, r.Stats.Confirmed, r.Stats.Stock,
+			count(r.Stats.Released, "released unit"))
 		if i6.Detail != "" {
 			d += " (" + i6.Detail + ")"
 		}
@@ -373,7 +378,7 @@ func audit(in auditInput) AuditReport {
 			ag.fail("reservation %s told to user %s (%s, press %d) does not exist (HTTP %d)", id, t.User, t.Via, t.Press, o.HTTPStatus)
 			continue
 		case o.User != t.User || o.Quantity != t.Quantity:
-			ag.fail("reservation %s: told user %s %d unit(s), stored user %s %d unit(s)", id, t.User, t.Quantity, o.User, o.Quantity)
+			ag.fail("reservation %s: told user %s %s, stored user %s %s", id, t.User, count(t.Quantity, "unit"), o.User, count(o.Quantity, "unit"))
 			continue
 		}
 		want := map[string]bool{}

@@ -63,7 +63,7 @@ func (r *runner) rushPhase(ctx context.Context) error {
 	if late > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("%d buyers did not arrive within --duration at the given rate", late))
 	}
-	r.logf("rush: %d buyers, %s arrival, %d press(es) each, %d connections", len(arrivals), r.o.Arrival, r.o.Presses, r.o.Connections)
+	r.logf("rush: %s, %s arrival, %s each, %s", count(len(arrivals), "buyer"), r.o.Arrival, count(r.o.Presses, "press"), count(r.o.Connections, "connection"))
 	b := newBar(r.o.Progress, len(arrivals), "rush")
 	defer b.finish()
 	// The queue holds every arrival, so the pacer never waits for a

@@ -27,8 +27,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 	} else if rep.Run.Shards > 1 {
 		shards = fmt.Sprintf(", shard %d/%d", rep.Run.Shard, rep.Run.Shards)
 	}
-	fmt.Fprintf(&b, "%d of %d shoppers, %s arrival, %d connections, %d press(es), seed %d%s\n",
-		rep.Run.Shoppers, rep.Run.Users, rep.Run.Arrival, rep.Run.Connections, rep.Run.Presses, rep.Run.Seed, shards)
+	fmt.Fprintf(&b, "%d of %s, %s arrival, %s, %s each, seed %d%s\n",
+		rep.Run.Shoppers, count(rep.Run.Users, "shopper"), rep.Run.Arrival, count(rep.Run.Connections, "connection"),
+		count(rep.Run.Presses, "press"), rep.Run.Seed, shards)
 	if !rep.Complete {
 		fmt.Fprintf(&b, "INCOMPLETE: stopped in the %s phase\n", rep.StoppedIn)
 	}
@@ -99,9 +100,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 	_ = tw.Flush()
 
 	if len(rep.Timeline) > 0 {
-		b.WriteString("\nrush timeline (answers in each second after T0; the last second may be partial):\n")
+		b.WriteString("\nrush timeline (answers in each second after T0; \"lasted\" is cut short in the second the rush ended):\n")
 		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "  second\tof it\trequests\treq/s\terrors\toutcomes\t")
+		fmt.Fprintln(tw, "  second\tlasted\trequests\treq/s\terrors\toutcomes\t")
 		for _, t := range rep.Timeline {
 			var parts []string
 			for _, k := range sortedKeys(t.Outcomes, func(a, b string) bool { return a < b }) {
@@ -118,7 +119,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 
 	g := rep.Generator
-	fmt.Fprintf(&b, "\ngenerator: %.3fs CPU over %.3fs of rush on %d cores (%.0f%%)", g.CPUSeconds, g.WallSeconds, g.Cores, 100*g.CPUShare)
+	fmt.Fprintf(&b, "\ngenerator: %.3fs CPU over %.3fs of rush on %s (%.0f%%)", g.CPUSeconds, g.WallSeconds, count(g.Cores, "core"), 100*g.CPUShare)
 	if !g.Judged {
 		b.WriteString(", not judged")
 	}
@@ -138,6 +139,17 @@ func confirmBy(d Drop) string {
 		return "backend"
 	}
 	return d.ConfirmBy
+}
+
+// count is n and the noun, singular for one: "1 press", "2 presses".
+func count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	if strings.HasSuffix(noun, "s") || strings.HasSuffix(noun, "sh") || strings.HasSuffix(noun, "ch") || strings.HasSuffix(noun, "x") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func fmtMS(v float64) string { return num(v) + "ms" }

@@ -990,7 +990,7 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 	b.press(oscar, "buy")
 	b.run(oscar, chromedp.WaitVisible(chromedp.ID("hold")))
 	clock.Advance(3 * time.Minute) // past the 120-s hold
-	b.until(oscar, "the expiry said", `document.getElementById('message').textContent === 'Your hold ran out, so the unit went to the next shopper.' && document.getElementById('hold').hidden`)
+	b.until(oscar, "the expiry said", `document.getElementById('message').textContent === 'Your hold ran out and the unit was released.' && document.getElementById('hold').hidden`)
 
 	// Ops pause the sale: the page without a stream shows it.
 	if r := call(t, "POST", base+"/v1/admin/drops/nostream/pause", admin, ""); r.status != 200 {

@@ -72,8 +72,8 @@ func (o reportOutFlag) Set(v string) error {
 
 // register adds --report and --out to fs.
 func (f *reportFlags) register(fs *flag.FlagSet) {
-	fs.Var(reportKindFlag{f}, "report", "text, json or html; repeatable (default text)")
-	fs.Var(reportOutFlag{f}, "out", "file of the --report right before it (- or none: stdout, for one report at most), or one per --report after them all, by position; repeatable")
+	fs.Var(reportKindFlag{f}, "report", "report `format`: text, json or html; repeatable (default text)")
+	fs.Var(reportOutFlag{f}, "out", "`file` of the --report right before it (- or none: stdout, for one report at most), or one per --report after them all, by position; repeatable")
 }
 
 // resolve returns the reports (default text) and their files, outs[i]
@@ -287,6 +287,30 @@ func (r *ratioFlag) Set(s string) error {
 	return r.o.SetRatio(r.name, v)
 }
 
+// printFlags prints a flag set's flags as serve --help does (usageWithEnv):
+// --name, the usage, and the environment variable of the flags in env.
+func printFlags(fs *flag.FlagSet, env map[string]bool) {
+	out := fs.Output()
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		if name != "" {
+			name = " " + name
+		}
+		var extra []string
+		if env[f.Name] {
+			extra = append(extra, "env "+envName(f.Name))
+		}
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "0s" {
+			extra = append(extra, "default "+f.DefValue)
+		}
+		fmt.Fprintf(out, "  --%s%s\n    \t%s", f.Name, name, usage)
+		if len(extra) > 0 {
+			fmt.Fprintf(out, " (%s)", strings.Join(extra, ", "))
+		}
+		fmt.Fprintln(out)
+	})
+}
+
 // Run runs the command and returns its exit code (loadtest.Exit*).
 func (c *loadCmd) Run(ctx context.Context, args []string) int {
 	if len(args) > 0 && args[0] == "report" {
@@ -295,18 +319,18 @@ func (c *loadCmd) Run(ctx context.Context, args []string) int {
 	var o loadtest.Options
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(c.Stderr)
-	targets := fs.String("target", "", "base URL of the serve node(s), comma-separated; requests spread across them")
+	targets := fs.String("target", "", "base `URL` of the serve node(s), comma-separated; requests spread across them")
 	fs.StringVar(&o.AdminToken, "admin-token", "", "the shop backend's admin token (create the drop, stats, confirm after payment, audit)")
 	secret := fs.String("jwt-secret", "", "HS256 secret to pre-sign shopper tokens (or --tokens-file)")
 	fs.StringVar(&o.JWTIssuer, "jwt-issuer", "", "iss claim of the shopper tokens, if serve checks one")
 	fs.StringVar(&o.JWTAudience, "jwt-audience", "", "aud claim of the shopper tokens, if serve checks one")
-	tokensFile := fs.String("tokens-file", "", "file of shopper tokens, one \"user<TAB>token\" per line, instead of --jwt-secret")
+	tokensFile := fs.String("tokens-file", "", "`file` of shopper tokens, one \"user<TAB>token\" per line, instead of --jwt-secret")
 	fs.IntVar(&o.Users, "users", 0, "shoppers (default 1000, or the tokens file's count)")
 	fs.Int64Var(&o.Stock, "stock", 0, "units of the created drop (default users/10)")
 	fs.Int64Var(&o.PerUserLimit, "per-user-limit", 0, "per-shopper limit of the created drop (default 1)")
 	hold := fs.Duration("hold", 0, fmt.Sprintf("hold (checkout window) of the created drop, whole seconds (default 5s; %s with --embedded)", embeddedHold))
 	fs.StringVar(&o.Mode, "mode", "", "mode of the created drop: fcfs or draw (default fcfs)")
-	fs.StringVar(&o.DropID, "drop", "", "rehearse against this existing drop instead of creating one")
+	fs.StringVar(&o.DropID, "drop", "", "`id` of an existing drop to rehearse against, instead of creating one")
 	fs.DurationVar(&o.Lead, "lead", 0, "time from creating the drop to its sale (default 3s + 1ms per shopper)")
 	fs.StringVar(&o.UserPrefix, "user-prefix", "", "prefix of the shopper ids (default load-); shards of one run share it")
 	arrival := fs.String("arrival", "burst", "burst (all buyers at T0), rate (constant) or ramp (rate to ramp-to)")
@@ -316,22 +340,22 @@ func (c *loadCmd) Run(ctx context.Context, args []string) int {
 	fs.IntVar(&o.Connections, "connections", 64, "concurrent connections")
 	fs.IntVar(&o.Presses, "presses", 1, "times each buyer presses Buy (each retried like an app on 429, 503 and transport errors)")
 	for _, r := range []struct{ name, usage string }{
-		{"confirm-ratio", "share of the winners who pay and are confirmed (default 0.5)"},
-		{"cancel-ratio", "share of the winners who cancel (default 0.2); the rest let the hold expire"},
-		{"waitlist-ratio", "share of the buyers who join the waitlist when sold out (default 0.3)"},
-		{"unregistered-ratio", "share of the shoppers who never register and must be refused (default 0.05)"},
-		{"keyed-ratio", "share of the presses that carry an Idempotency-Key (default 1)"},
+		{"confirm-ratio", "`share` of the winners who pay and are confirmed (default 0.5)"},
+		{"cancel-ratio", "`share` of the winners who cancel (default 0.2); the rest let the hold expire"},
+		{"waitlist-ratio", "`share` of the buyers who join the waitlist when sold out (default 0.3)"},
+		{"unregistered-ratio", "`share` of the shoppers who never register and must be refused (default 0.05)"},
+		{"keyed-ratio", "`share` of the presses that carry an Idempotency-Key (default 1)"},
 	} {
 		fs.Var(&ratioFlag{o: &o, name: r.name}, r.name, r.usage)
 	}
-	fs.StringVar(&o.NATSURL, "nats-url", "", "NATS with the FLASHDROP stream, for the event audit (I4)")
+	fs.StringVar(&o.NATSURL, "nats-url", "", "`URL` of the NATS with the FLASHDROP stream, where the audit's I4 reads the events (without it, I4 is skipped)")
 	var rf reportFlags
 	rf.register(fs)
 	quiet := fs.Bool("quiet", false, "no progress bars and no phase lines")
 	fs.DurationVar(&o.Thresholds.MaxP99, "max-p99", 0, "exit 1 if the rush's reserve p99 is above this")
 	fs.Float64Var(&o.Thresholds.MinRPS, "min-rps", 0, "exit 1 if the rush's requests per second are below this")
-	maxErr := fs.String("max-error-rate", "", "exit 1 if the rush's error rate is above this fraction (0 allows none)")
-	shard := fs.String("shard", "", "i/n: this generator's slice of the shoppers (with --drop)")
+	maxErr := fs.String("max-error-rate", "", "exit 1 if the rush's error rate is above this `fraction` (0 allows none)")
+	shard := fs.String("shard", "", "this generator's slice `i/n` of the shoppers, such as 0/4 (with --drop)")
 	fs.Int64Var(&o.Seed, "seed", 0, "seed of the shoppers' roles and order (default random, reported)")
 	embedded := fs.Bool("embedded", false, "start an in-process serve (embedded Redis and NATS) and rehearse against it")
 	fs.Float64Var(&o.MaxGeneratorCPU, "max-generator-cpu", 0, "share of the cores the generator may use before the run is invalid (default 0.9; negative: not judged)")
@@ -346,7 +370,17 @@ func (c *loadCmd) Run(ctx context.Context, args []string) int {
 
 Rehearses release day: creates a drop (or uses --drop), registers the shoppers,
 waits for T0 on the server's clock, sends the rush, checks out, follows the
-waitlist refills, and audits SPEC §3.
+waitlist refills, and audits the run from its own records, the API and the
+events (README, "Rehearse release day", says how each check is made):
+  I1       no oversell: never more units won at once than the stock
+  I2       no shopper over the per-user limit
+  I3       every unregistered shopper refused
+  I4       every win announced by exactly one won event (needs --nats-url)
+  I5       a replayed press gets the same reservation; another body is refused
+  I6       available + owed + held + confirmed = stock, and the counters equal
+           the sums over the reservations
+  I7       a confirmed unit stays sold; no hold expires before its deadline
+  answers  every answer a shopper saw agrees with the reservation's final state
 
 Exit codes: 0 pass; 1 threshold crossed; 2 audit failed (wins over the others);
 3 invalid run: a bad flag (refused before any request), an unreachable target or
@@ -354,9 +388,9 @@ one that stopped answering, the generator saturated, nobody could buy (every
 press refused: the drop paused or not open, no win), interrupted, or a report
 could not be written.
 
-flags (--target, --admin-token, --jwt-*, --tokens-file and --nats-url also read FLASHDROP_<NAME>):
+flags (those marked env are also read from that environment variable):
 `)
-		fs.PrintDefaults()
+		printFlags(fs, loadEnv)
 	}
 	bad := func(format string, a ...any) int {
 		fmt.Fprintf(c.Stderr, "flashdrop load: "+format+"\n", a...)
@@ -504,7 +538,7 @@ func (c *loadCmd) report(args []string) int {
 	var th loadtest.Thresholds
 	fs.DurationVar(&th.MaxP99, "max-p99", 0, "exit 1 if the merged rush's reserve p99 is above this")
 	fs.Float64Var(&th.MinRPS, "min-rps", 0, "exit 1 if the merged rush's requests per second are below this")
-	maxErr := fs.String("max-error-rate", "", "exit 1 if the merged rush's error rate is above this fraction")
+	maxErr := fs.String("max-error-rate", "", "exit 1 if the merged rush's error rate is above this `fraction` (0 allows none)")
 	allowPartial := fs.Bool("allow-partial", false, "judge a merge that lacks some of the run's shards on those given (default: such a merge is incomplete, exit 3)")
 	fs.Usage = func() {
 		fmt.Fprint(c.Stderr, `usage: flashdrop load report a.json b.json … [flags]
@@ -514,8 +548,9 @@ the merged records. Exit codes as flashdrop load's: 0 pass, 1 threshold crossed,
 2 audit failed, 3 invalid (a shard's report missing, without --allow-partial;
 a shard's run invalid; a report could not be written).
 
+flags:
 `)
-		fs.PrintDefaults()
+		printFlags(fs, nil)
 	}
 	// Flags may come before or after the files.
 	var files []string
