@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,6 +187,40 @@ func TestHTMLReportIsSelfContained(t *testing.T) {
 		if !strings.Contains(page.String(), want) {
 			t.Errorf("the page lacks %q", want)
 		}
+	}
+}
+
+// TestHTMLReportReads: the charts are in a sans-serif face, as the page
+// is (they were in Liberation Serif); their legends say outcomes in words
+// (sold out, not sold_out); every table scrolls inside a wrapper of its
+// own and every chart shrinks to the page, so that a phone's page is no
+// wider than the phone (at 375 px it was 794 px wide).
+func TestHTMLReportReads(t *testing.T) {
+	clock := loadtest.NewManualClock(epoch)
+	f := newReproducibleFake(t, clock, nil)
+	rep := reproducible(t, f, clock, goldenOptions(f.URL))
+	var b bytes.Buffer
+	if err := rep.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if strings.Contains(page, "Serif") || !strings.Contains(page, "font-family:'Liberation Sans',Arial,Helvetica,sans-serif;") {
+		t.Errorf("the charts' text is not in a sans-serif face")
+	}
+	charts := page[strings.Index(page, "<svg"):strings.LastIndex(page, "</svg>")]
+	for _, want := range []string{">sold out<", ">not registered<", ">limit reached<", ">won<", ">all requests<"} {
+		if !strings.Contains(charts, want) {
+			t.Errorf("the charts' legends lack %q", want)
+		}
+	}
+	if strings.Contains(charts, "_") && regexp.MustCompile(`>[a-z]+_[a-z_]+<`).MatchString(charts) {
+		t.Errorf("a chart says an outcome in snake_case: %s", regexp.MustCompile(`>[a-z]+_[a-z_]+<`).FindString(charts))
+	}
+	if n, wrapped := strings.Count(page, "<table"), strings.Count(page, `<div class="scroll"><table`); n == 0 || n != wrapped {
+		t.Errorf("%d tables, %d of them in a scrolling wrapper", n, wrapped)
+	}
+	if !strings.Contains(page, "svg,img{display:block;max-width:100%;height:auto") {
+		t.Errorf("the charts do not shrink to the page")
 	}
 }
 
