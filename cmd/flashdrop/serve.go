@@ -734,9 +734,10 @@ func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Dro
 	if generated["admin"] {
 		fmt.Fprintf(w, "  admin token (generated; set --admin-token to choose one):\n    %s\n", c.AdminToken)
 	}
+	self := selfCommand(os.Args[0])
 	if generated["jwt"] {
 		fmt.Fprintf(w, "  shopper tokens (JWT secret generated for this run; set --jwt-secret to keep one):\n"+
-			"    FLASHDROP_JWT_SECRET=%s go run ./cmd/flashdrop token --user alice\n", c.JWTSecret)
+			"    FLASHDROP_JWT_SECRET=%s %s token --user alice\n", c.JWTSecret, self)
 	}
 	if demo != nil {
 		admin := "<your admin token>"
@@ -746,7 +747,7 @@ func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Dro
 		// Tokens are checked against the wall clock, not the engine's.
 		shopper, err := api.MintShopperToken([]byte(c.JWTSecret), "demo-shopper", 24*time.Hour, time.Now(), c.JWTIssuer, c.JWTAudience)
 		if err != nil {
-			shopper = "<mint one with flashdrop token>"
+			shopper = "<mint one with " + self + " token>"
 		}
 		// The shopper's page takes its token from the URL fragment, which
 		// browsers never send to a server: it stays out of every log.
@@ -766,6 +767,27 @@ func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Dro
 			base, shopper, base, base, admin, shopper)
 	}
 	fmt.Fprintln(w)
+}
+
+// selfCommand is the command that ran this program, as the banner's
+// suggestions give it: go run ./cmd/flashdrop for a binary go run built
+// (it lives in a go-build temporary directory, as a test's does), the
+// name alone for one found on PATH (flashdrop), else the path as given
+// (./flashdrop, /usr/local/bin/flashdrop), quoted for a shell if needed.
+func selfCommand(argv0 string) string {
+	if argv0 == "" {
+		return "flashdrop"
+	}
+	parts := strings.FieldsFunc(argv0, func(r rune) bool { return r == '/' || r == '\\' })
+	for _, dir := range parts[:max(len(parts)-1, 0)] {
+		if strings.HasPrefix(dir, "go-build") {
+			return "go run ./cmd/flashdrop"
+		}
+	}
+	if strings.Trim(argv0, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./+:@%,=") == "" {
+		return argv0
+	}
+	return "'" + strings.ReplaceAll(argv0, "'", `'\''`) + "'"
 }
 
 // storeOptions are the Redis store's options from the flags.
