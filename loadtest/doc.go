@@ -1,8 +1,12 @@
 // Package loadtest is flashdrop's release-day rehearsal as a library: it
 // creates (or reads) a drop, registers shoppers, waits for T0 on the
 // server's clock, sends the rush, checks out, follows the waitlist refills,
-// and then audits the run against SPEC §3 from its own records, the HTTP
-// API and a JetStream consumer.
+// and then audits the run from its own records, the HTTP API and a
+// JetStream consumer: no oversell (I1), the per-user limit (I2),
+// unregistered shoppers refused (I3), every win announced once (I4),
+// idempotent replays (I5), stock conserved (I6), confirmed units kept and
+// no early expiry (I7), and every answer agreeing with the final state
+// (the README's "Rehearse release day" says how each is checked).
 //
 // It is a black-box client: it speaks only HTTP (through a fasthttp client
 // with pre-signed HS256 tokens, so the generator is not the bottleneck) and

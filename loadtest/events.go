@@ -12,7 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// streamName is SPEC §5's stream; subjects are flashdrop.<drop>.<type>.
+// streamName is the stream serve publishes every event to; subjects are
+// flashdrop.<drop>.<type>.
 const streamName = "FLASHDROP"
 
 // cloudEvent is the envelope, decoded leniently: new fields and new event
