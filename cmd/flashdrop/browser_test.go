@@ -667,10 +667,13 @@ func TestBrowserDemoLink(t *testing.T) {
 }
 
 // TestBrowserOpsForms: issue 13's ops forms in Chromium. The create-drop
-// and create-series forms, filled in with the keyboard, show the API's
-// validation error next to the field it names (and create nothing); once
-// corrected they create the drop and the series, which the admin API then
-// returns and the ops page lists.
+// and create-series forms, filled in with the keyboard, first check
+// themselves: an empty submit sends nothing and marks every required
+// field at once. Then they show the API's validation error next to the
+// field it names, as a sentence without the API's field names (and
+// create nothing); once corrected they create the drop and the series
+// (the series' registration lead typed in hours, sent in seconds), which
+// the admin API then returns and the ops page lists.
 func TestBrowserOpsForms(t *testing.T) {
 	redis := testkit.OwnRedis(t)
 	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789")
@@ -711,6 +714,12 @@ func TestBrowserOpsForms(t *testing.T) {
 		t.Helper()
 		b.run(ops, chromedp.Focus(`#`+form+` button[type="submit"]`), chromedp.KeyEvent(kb.Enter))
 	}
+	// The page's POSTs, counted: a form the page refuses sends nothing.
+	eval[bool](b, ops, `(() => { window.posts = 0; const f = window.fetch; window.fetch = function (u, o) {
+		if (o && o.method === 'POST') window.posts++;
+		return f.apply(this, arguments);
+	}; return true })()`)
+	posts := func() int { return eval[int](b, ops, `window.posts`) }
 	// fieldError waits for the API's error text want in the error element
 	// that follows the field's label, and checks that the page marks that
 	// field (aria-invalid, the focus), shows the error beside the field (or
@@ -737,6 +746,9 @@ func TestBrowserOpsForms(t *testing.T) {
 			b.shot(ops, "field-error-"+name)
 			t.Errorf("%s, error on %s: %v", form, name, got)
 		}
+		if regexp.MustCompile(`[a-z]+_[a-z]+`).MatchString(want) {
+			t.Errorf("the test wants an error with an API field name in it: %q", want)
+		}
 	}
 	// noErrors checks the form shows no field error after a success.
 	noErrors := func(form string) {
@@ -747,17 +759,54 @@ func TestBrowserOpsForms(t *testing.T) {
 		}
 	}
 
-	// --- A drop: no stock, then a sale before registration closes, then right. ---
+	// What is typed is not in the labels' bold; the required fields say so.
+	if fw := eval[string](b, ops, `getComputedStyle(document.querySelector('`+sel("drop-form", "name")+`')).fontWeight`); fw != "400" {
+		t.Errorf("the drop form's inputs are in font weight %s, want 400", fw)
+	}
+	required := eval[[]string](b, ops, `Array.from(document.querySelectorAll('#drop-form [required]')).map(el => el.name)`)
+	if want := []string{"id", "name", "stock", "registration_opens_at", "registration_closes_at", "sale_starts_at"}; !slices.Equal(required, want) {
+		t.Errorf("the drop form's required fields: %q, want %q", required, want)
+	}
+
+	// --- A drop: submitted empty (nothing sent, every required field
+	// marked at once), then too much stock, then a sale before
+	// registration closes, then right. ---
+	submit("drop-form")
+	b.until(ops, "the empty form's fields marked", `document.querySelector('#drop-form .form-message').textContent === 'Check the 6 marked fields.'`)
+	empty := eval[map[string]any](b, ops, `(() => {
+		const f = document.getElementById('drop-form'), out = {};
+		for (const el of f.querySelectorAll('[required]')) {
+			const err = el.closest('label').nextElementSibling;
+			out[el.name] = el.getAttribute('aria-invalid') === 'true' && err.textContent !== '' && err.textContent === el.validationMessage;
+		}
+		out.focusedId = document.activeElement === f.elements.id;
+		out.othersClean = Array.from(f.querySelectorAll('.error')).filter(e => !e.previousElementSibling.querySelector('[required]')).every(e => e.textContent === '');
+		return out; })()`)
+	for k, v := range empty {
+		if v != true {
+			t.Errorf("the empty drop form: %s is %v (%v)", k, v, empty)
+		}
+	}
+	if n := posts(); n != 0 {
+		t.Errorf("the empty drop form was sent (%d POSTs)", n)
+	}
+	b.shotViewport(ops, "ops-form-empty")
 	typeIn("drop-form", "id", "ops-hoodie")
+	if s := eval[string](b, ops, `document.querySelector('.error[data-for="id"]').textContent + (document.querySelector('`+sel("drop-form", "id")+`').getAttribute('aria-invalid') || '')`); s != "" {
+		t.Errorf("a field typed in keeps its mark: %q", s)
+	}
 	typeIn("drop-form", "name", "Ops Hoodie")
 	typeIn("drop-form", "product", "Aurora Hoodie")
-	typeIn("drop-form", "stock", "0")
+	typeIn("drop-form", "stock", strconv.Itoa(engine.MaxStock+1))
 	setTime("drop-form", "registration_opens_at", now.Add(-time.Hour))
 	setTime("drop-form", "registration_closes_at", now.Add(30*time.Minute))
 	setTime("drop-form", "sale_starts_at", now.Add(30*time.Minute))
 	setTime("drop-form", "sale_ends_at", now.Add(2*time.Hour))
 	submit("drop-form")
-	fieldError("drop-form", "stock", fmt.Sprintf("stock must be between 1 and %d", engine.MaxStock))
+	fieldError("drop-form", "stock", fmt.Sprintf("Must be between 1 and %d.", engine.MaxStock))
+	if n := posts(); n != 1 {
+		t.Errorf("the filled-in drop form made %d POSTs, want 1", n)
+	}
 	if r := call(t, "GET", base+"/v1/admin/drops/ops-hoodie", admin, ""); r.status != 404 {
 		t.Fatalf("after a refused form the drop exists: %d %s", r.status, r.raw)
 	}
@@ -765,7 +814,8 @@ func TestBrowserOpsForms(t *testing.T) {
 	typeIn("drop-form", "stock", "5")
 	setTime("drop-form", "sale_starts_at", now.Add(15*time.Minute))
 	submit("drop-form")
-	fieldError("drop-form", "sale_starts_at", "sale_starts_at must not be before registration_closes_at")
+	fieldError("drop-form", "sale_starts_at", "Must not be before registration closes.")
+	b.shotViewport(ops, "ops-form-error")
 	if r := call(t, "GET", base+"/v1/admin/drops/ops-hoodie", admin, ""); r.status != 404 {
 		t.Fatalf("after a refused form the drop exists: %d %s", r.status, r.raw)
 	}
@@ -790,9 +840,16 @@ func TestBrowserOpsForms(t *testing.T) {
 	if v := eval[string](b, ops, `document.querySelector('`+sel("series-form", "weekday")+`').selectedOptions[0].textContent`); v != "Sunday" {
 		t.Fatalf("the weekday after typing Sun: %q", v)
 	}
+	// The time zone offers the browser's IANA zones as it is typed in.
+	if n := eval[int](b, ops, `(() => { const i = document.querySelector('`+sel("series-form", "time_zone")+`');
+		const names = Array.from(i.list ? i.list.options : []).map(o => o.value);
+		return names.includes('Europe/Berlin') && names.includes('America/New_York') ? names.length : 0; })()`); n < 100 {
+		t.Errorf("the time zone field offers %d zones (or lacks Europe/Berlin, America/New_York)", n)
+	}
+	typeIn("series-form", "registration_opens_before_hours", "36")
 	typeIn("series-form", "time_zone", "Europe/Atlantis")
 	submit("series-form")
-	fieldError("series-form", "time_zone", `time_zone unknown time zone "Europe/Atlantis"`)
+	fieldError("series-form", "time_zone", `Unknown time zone "Europe/Atlantis".`)
 	if r := call(t, "GET", base+"/v1/admin/series/ops-tee", admin, ""); r.status != 404 {
 		t.Fatalf("after a refused form the series exists: %d %s", r.status, r.raw)
 	}
@@ -811,7 +868,7 @@ func TestBrowserOpsForms(t *testing.T) {
 		}
 	}
 	if got == nil || got["name"] != "Ops Weekly Tee" || got["stock"] != float64(3) || got["weekday"] != float64(7) ||
-		got["sale_time"] != "10:00" || got["time_zone"] != "Europe/Berlin" {
+		got["sale_time"] != "10:00" || got["time_zone"] != "Europe/Berlin" || got["registration_opens_before_seconds"] != float64(36*3600) {
 		t.Fatalf("the series the form created: %d %s", list.status, list.raw)
 	}
 	if next, _ := got["next_drop"].(map[string]any); next["id"] != "ops-tee-2026-11-29" {
@@ -1089,6 +1146,24 @@ func TestBrowserOpsLive(t *testing.T) {
 	}
 	mkDrop("ledger", 1, sale)
 	mkDrop("upcoming", 5, sale.Add(7*24*time.Hour)) // registration open all along
+	// Ids as long as they come: a `flashdrop load` rehearsal's, and the
+	// longest id there may be, with no dash to break at. Neither may push
+	// the Sale column off a laptop's screen.
+	longIDs := []string{"load-20261206-100017-4378", "zz" + strings.Repeat("x", 62)}
+	for _, id := range longIDs {
+		d := map[string]any{"id": id, "name": "Drop " + id, "stock": 30, "per_user_limit": 1, "hold_seconds": 600,
+			"registration_opens_at": now.Add(-time.Hour), "registration_closes_at": sale,
+			"sale_starts_at": sale, "sale_ends_at": sale.Add(time.Hour), "rehearsal": strings.HasPrefix(id, "load-")}
+		if r := call(t, "POST", base+"/v1/admin/drops", admin, jsonBody(t, d)); r.status != 201 {
+			t.Fatalf("create %s: %d %s", id, r.status, r.raw)
+		}
+	}
+	// A sale already over: nothing to pause.
+	if r := call(t, "POST", base+"/v1/admin/drops", admin, jsonBody(t, map[string]any{"id": "bygone", "name": "Bygone", "stock": 1,
+		"per_user_limit": 1, "hold_seconds": 600, "registration_opens_at": now.Add(-4 * time.Hour), "registration_closes_at": now.Add(-3 * time.Hour),
+		"sale_starts_at": now.Add(-3 * time.Hour), "sale_ends_at": now.Add(-2 * time.Hour)})); r.status != 201 {
+		t.Fatalf("create bygone: %d %s", r.status, r.raw)
+	}
 	for _, u := range []string{"lena", "liam"} {
 		if r := call(t, "POST", base+"/v1/drops/ledger/registrations", mint(t, m, u), "{}"); r.status != 201 {
 			t.Fatalf("register %s: %d %s", u, r.status, r.raw)
@@ -1131,9 +1206,26 @@ func TestBrowserOpsLive(t *testing.T) {
 	// --- Stock, Owed, Waitlisted; the state and the pause together. ---
 	b.until(ops, "ledger's figures", stat("ledger", "stock")+` === '1' && `+stat("ledger", "owed")+` === '1' && `+
 		stat("ledger", "waitlisted")+` === '1' && `+stat("ledger", "available")+` === '0' && `+stat("ledger", "held")+` === '0'`)
-	if s := eval[string](b, ops, row("ledger")+`.querySelector('td').textContent`); s != strings.ReplaceAll(ledgerState, "_", " ")+" · paused" {
-		t.Errorf("ledger's state cell reads %q, want its state %q and paused", s, ledgerState)
+	// The state and the pause are two facts: the state in words, the
+	// pause as a flag and on the whole row.
+	if s := stateOf(b, ops, "ledger"); s != strings.ReplaceAll(ledgerState, "_", " ")+" [paused] row paused" {
+		t.Errorf("ledger's state cell reads %q, want its state %q flagged paused", s, ledgerState)
 	}
+	if s := stateOf(b, ops, "upcoming"); s != "registration open" {
+		t.Errorf("upcoming's state cell reads %q", s)
+	}
+	if s := stateOf(b, ops, longIDs[0]); s != "sale open [rehearsal]" {
+		t.Errorf("the rehearsal's state cell reads %q", s)
+	}
+	// A sale over offers no Pause; every other row's Sale control is on
+	// screen at 1200 px, the longest ids notwithstanding, with nothing to
+	// scroll.
+	b.until(ops, "bygone's row", row("bygone")+` !== null && `+stateOf0("bygone")+` === 'sale closed'`)
+	if s := eval[string](b, ops, row("bygone")+`.querySelector('.sale-action').textContent + '|' + `+row("bygone")+`.querySelectorAll('button').length`); s != "—|0" {
+		t.Errorf("bygone's Sale cell: %q, want a dash and no button", s)
+	}
+	salesOnScreen(b, ops, "the drops table at 1200 px")
+	b.shotViewport(ops, "ops-long-ids")
 	if eval[bool](b, ops, row("ledger")+`.classList.contains('mismatch')`) {
 		t.Error("ledger's stats add up, yet its row is marked")
 	}
@@ -1166,6 +1258,22 @@ func TestBrowserOpsLive(t *testing.T) {
 	}
 	if !eval[bool](b, ops, `(() => { const btn = `+row("upcoming")+`.querySelector('button[data-role="pause"]'); return btn.mark === 'kept' && document.activeElement === btn })()`) {
 		t.Error("a new drop's row took the focus from a Pause button")
+	}
+
+	// --- The question Pause asks moves no column; No takes it back. ---
+	columns := `Array.from(document.querySelectorAll('#drops thead th')).map(th => { const r = th.getBoundingClientRect(); return Math.round(r.left) + '+' + Math.round(r.width); }).join(' ')`
+	before := eval[string](b, ops, columns)
+	b.run(ops, chromedp.Click(chromedp.CSS(`tr[data-drop="`+longIDs[0]+`"] button[data-role="pause"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="`+longIDs[0]+`"] button[data-role="no"]`)))
+	if after := eval[string](b, ops, columns); after != before {
+		t.Errorf("the question moved the columns:\n before %s\n after  %s", before, after)
+	}
+	salesOnScreen(b, ops, "the drops table with a question open")
+	b.shotViewport(ops, "ops-pause-question")
+	b.run(ops, chromedp.Click(chromedp.CSS(`tr[data-drop="`+longIDs[0]+`"] button[data-role="no"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="`+longIDs[0]+`"] button[data-role="pause"]`)))
+	if r := call(t, "GET", base+"/v1/admin/drops/"+longIDs[0], admin, ""); r.body["paused"] != false {
+		t.Errorf("No paused the drop: %s", r.raw)
 	}
 
 	// The page's requests, faulted on demand: faults maps a path to an
@@ -1212,7 +1320,7 @@ func TestBrowserOpsLive(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="upcoming"] button[data-role="yes"]`)),
 		chromedp.Click(chromedp.CSS(`tr[data-drop="upcoming"] button[data-role="yes"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="upcoming"] button[data-role="resume"]`)))
-	if s := eval[string](b, ops, row("upcoming")+`.querySelector('td').textContent`); s != "registration open · paused" {
+	if s := stateOf(b, ops, "upcoming"); s != "registration open [paused] row paused" {
 		t.Errorf("upcoming after Yes, pause: %q", s)
 	}
 	if r := call(t, "GET", base+"/v1/admin/drops/upcoming", admin, ""); r.body["paused"] != true {
@@ -1298,10 +1406,20 @@ func TestBrowserOpsLive(t *testing.T) {
 	samplesAfter("two samples", 2)
 	setFault("/metrics", metrics(1000000, 130))
 	b.until(ops, "unavailable in a series of its own", `/unavailable: [1-9]/.test(document.getElementById('legend').textContent) && /other: 0\.0/.test(document.getElementById('legend').textContent)`)
+	// The legend keeps the window's peak and count: the 30 refusals of
+	// one second, once the rate is back to nothing.
+	b.until(ops, "unavailable's peak and count", `/unavailable: 0\.0\/s now · peak [1-9][\d.,]*\/s · 30 in (\d+ s|2 min)/.test(document.getElementById('legend').textContent)`)
 	setFault("/metrics", metrics(10, 0)) // another node, or a restart
 	samplesAfter("two samples after the counters went back", 2)
 	setFault("/metrics", metrics(12, 0))
 	b.until(ops, "won again", `/won: [1-9]/.test(document.getElementById('legend').textContent)`)
+	// The jump to another node's millions counted nothing: the window
+	// holds the two units won since.
+	if l := eval[string](b, ops, `document.querySelector('#legend .c-won').textContent`); !regexp.MustCompile(`^won: [\d.]+/s now · peak [\d.]+/s · 2 in (\d+ s|2 min)$`).MatchString(l) {
+		t.Errorf("the legend's won: %q, want its rate now, the peak and 2 won in the window", l)
+	}
+	eval[bool](b, ops, `(() => { document.getElementById('chart').scrollIntoView(); return true })()`)
+	b.shotViewport(ops, "ops-chart")
 	if mx := eval[float64](b, ops, "window.maxWon"); mx > 100 {
 		t.Errorf("the chart's won rate reached %v/s: a jump after an error or a reset was drawn as a spike", mx)
 	}
@@ -1329,4 +1447,43 @@ func TestBrowserOpsLive(t *testing.T) {
 		&& document.getElementById('signin-message').textContent === 'Your token is no longer accepted (expired, rotated or revoked). Sign in again.'`)
 	b.shotViewport(keyOps, "ops-revoked")
 	b.clean()
+}
+
+// stateOf is how a drop's row on the ops page shows its state: the state
+// in words, each flag in brackets, and "row paused" when the whole row is
+// marked paused.
+func stateOf(b *browser, ctx context.Context, drop string) string {
+	b.t.Helper()
+	return eval[string](b, ctx, `(() => { const tr = document.querySelector('tr[data-drop="`+drop+`"]');
+		const flags = Array.from(tr.querySelectorAll('.ops-flag')).filter(f => f.textContent && getComputedStyle(f).display !== 'none').map(f => ' [' + f.textContent + ']').join('');
+		return tr.querySelector('.drop-state').textContent + flags + (tr.classList.contains('is-paused') && getComputedStyle(tr).backgroundColor !== getComputedStyle(document.querySelector('#drops tbody tr:not(.is-paused)') || document.body).backgroundColor ? ' row paused' : ''); })()`)
+}
+
+// stateOf0 is a JavaScript expression for a drop's state in words.
+func stateOf0(drop string) string {
+	return `document.querySelector('tr[data-drop="` + drop + `"] .drop-state').textContent`
+}
+
+// salesOnScreen checks that every row's Sale cell, and the control in it,
+// lies inside the ops page's drops table as shown, with nothing to scroll
+// sideways: the kill switch is never cut off.
+func salesOnScreen(b *browser, ctx context.Context, what string) {
+	b.t.Helper()
+	got := eval[string](b, ctx, `(() => {
+		const wrap = document.getElementById('drops').parentElement, w = wrap.getBoundingClientRect(), bad = [];
+		if (wrap.scrollWidth > wrap.clientWidth) bad.push('the table scrolls: ' + wrap.scrollWidth + ' > ' + wrap.clientWidth);
+		if (document.documentElement.scrollWidth > window.innerWidth) bad.push('the page is ' + document.documentElement.scrollWidth + ' px wide');
+		for (const tr of document.querySelectorAll('#drops tbody tr')) {
+			const cell = tr.querySelector('.sale-action'), c = cell.getBoundingClientRect();
+			const ctl = cell.querySelector('button') || cell.querySelector('.no-action');
+			if (!ctl) { bad.push(tr.dataset.drop + ': no control'); continue; }
+			const r = ctl.getBoundingClientRect();
+			if (r.width === 0 || r.left < w.left || r.right > w.right || r.right > window.innerWidth || r.right > c.right + 1)
+				bad.push(tr.dataset.drop + ': control at ' + Math.round(r.left) + '..' + Math.round(r.right) + ', table ' + Math.round(w.left) + '..' + Math.round(w.right));
+		}
+		return bad.join('; '); })()`)
+	if got != "" {
+		b.shot(ctx, "sale-off-screen")
+		b.t.Errorf("%s: %s", what, got)
+	}
 }

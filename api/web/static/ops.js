@@ -149,7 +149,7 @@
   // --- drops and their counters -------------------------------------
   var NUMBERS = ['stock', 'available', 'owed', 'held', 'confirmed', 'waitlisted', 'registered', 'released', 'referrals'];
   var pending = {}; // drop id -> 'pause' | 'resume' awaiting confirmation
-  var rows = {}; // drop id -> { tr, state, note, nums, action, sig, drop, stats, readAt }
+  var rows = {}; // drop id -> { tr, state, flags, note, nums, action, sig, drop, stats, readAt }
   // Polls are numbered; a pause or resume that answers sets barrier to the
   // last number handed out, and answers to those earlier polls, which may
   // have read the drop before the change, are dropped.
@@ -177,19 +177,30 @@
     a.textContent = d.id;
     th.appendChild(a);
     tr.appendChild(th);
-    row = { tr: tr, nums: {}, sig: null };
+    row = { tr: tr, nums: {}, flags: {}, sig: null };
+    // The state, then the pause and a rehearsal as flags (empty, so
+    // hidden, when they do not apply), then a note on the figures.
     var st = cell(tr, '');
-    row.state = document.createElement('span');
-    row.note = document.createElement('span');
-    row.note.className = 'row-note';
+    st.className = 'state-cell';
+    row.state = span('drop-state');
     st.appendChild(row.state);
-    st.appendChild(row.note);
-    NUMBERS.forEach(function (k) { row.nums[k] = cell(tr, '…', true); row.nums[k].dataset.stat = k; });
+    ['paused', 'rehearsal'].forEach(function (k) { row.flags[k] = st.appendChild(span('ops-flag flag-' + k)); });
+    row.note = st.appendChild(span('row-note'));
+    // The kill switch next to the state, in a column of fixed width: it
+    // stays on screen however long the ids are, and the question it asks
+    // moves no other column.
     row.action = cell(tr, '');
     row.action.className = 'sale-action';
+    NUMBERS.forEach(function (k) { row.nums[k] = cell(tr, '…', true); row.nums[k].dataset.stat = k; });
     rows[d.id] = row;
     $('drops').tBodies[0].appendChild(tr);
     return row;
+  }
+
+  function span(cls) {
+    var el = document.createElement('span');
+    el.className = cls;
+    return el;
   }
 
   // drawRow shows drop d with stats st (null: keep the figures the row
@@ -201,9 +212,13 @@
     if (st) row.stats = st;
     st = row.stats;
     // The lifecycle and the kill switch are two facts: a paused sale
-    // that reached its end is "sale closed · paused", not just "paused".
-    // A rehearsal is said too: it sells like a sale, but no shopper sees it.
-    setText(row.state, d.state.replace(/_/g, ' ') + (d.paused ? ' · paused' : '') + (d.rehearsal ? ' · rehearsal' : ''));
+    // that reached its end is "sale closed" flagged "paused", not just
+    // "paused"; the paused row is marked as a whole too. A rehearsal is
+    // flagged: it sells like a sale, but no shopper sees it.
+    setText(row.state, d.state.replace(/_/g, ' '));
+    setText(row.flags.paused, d.paused ? 'paused' : '');
+    setText(row.flags.rehearsal, d.rehearsal ? 'rehearsal' : '');
+    row.tr.classList.toggle('is-paused', !!d.paused);
     NUMBERS.forEach(function (k) { setText(row.nums[k], st && st[k] !== undefined ? st[k] : '…'); });
     var failed = row.failed !== undefined && row.failed !== null;
     var note = failed ? 'stats unavailable (' + why(row.failed) + ')' : '';
@@ -224,18 +239,25 @@
   // (paused, or a question pending), never because a figure moved: a
   // button replaced between mousedown and mouseup loses the click, and a
   // new button under the focus is read out again.
+  // A sale that is over has nothing to pause or resume: the cell says
+  // so with a dash, and a question still open on it is dropped.
   function drawAction(row, d) {
-    var sig = (d.paused ? 'paused' : 'running') + '/' + (pending[d.id] || '');
+    var closed = d.state === 'sale_closed';
+    if (closed) delete pending[d.id];
+    var sig = closed ? 'closed' : (d.paused ? 'paused' : 'running') + '/' + (pending[d.id] || '');
     if (row.sig === sig) return;
     row.sig = sig;
     var td = row.action;
     var focused = document.activeElement && td.contains(document.activeElement) ? document.activeElement.dataset.role : '';
     td.textContent = '';
     var action = d.paused ? 'resume' : 'pause';
-    if (pending[d.id]) {
-      var q = document.createElement('span');
-      q.textContent = (pending[d.id] === 'pause' ? 'Pause ' : 'Resume ') + d.id + '? ';
-      td.appendChild(q);
+    if (closed) {
+      var dash = td.appendChild(span('no-action'));
+      dash.textContent = '—';
+      dash.title = 'The sale is over: nothing to pause or resume';
+    } else if (pending[d.id]) {
+      var q = td.appendChild(span('confirm-q'));
+      q.textContent = (pending[d.id] === 'pause' ? 'Pause ' : 'Resume ') + d.id + '?';
       td.appendChild(button('Yes, ' + pending[d.id], 'yes', function () { this.disabled = true; setPaused(d.id, pending[d.id]); }));
       td.appendChild(document.createTextNode(' '));
       td.appendChild(button('No', 'no', function () { ask(d.id, null); }, true));
@@ -392,7 +414,7 @@
   var WINDOW = 120000; // the chart's span, by the samples' time
   var MAX_GAP = 10000; // samples further apart start a new baseline
   var last = null; // the previous good sample: { t, raw: outcome -> total }
-  var points = {}; // series -> [{ t, v }] of the last WINDOW
+  var points = {}; // series -> [{ t, v, n, dt }] of the last WINDOW: rate, count, interval (ms)
   var present = { rate_limited: false }; // series shown only once the node has counted any
 
   function seriesOf(outcome) {
@@ -459,10 +481,12 @@
     // or appeared (a counter new on the same process starts from zero).
     if (last && t - last.t <= MAX_GAP && last.started === started && !wentBack(last.raw, raw)) {
       var dt = (t - last.t) / 1000;
-      var rate = {};
-      SERIES.forEach(function (k) { rate[k] = 0; });
-      Object.keys(raw).forEach(function (o) { rate[seriesOf(o)] += (raw[o] - (last.raw[o] || 0)) / dt; });
-      SERIES.forEach(function (k) { (points[k] = points[k] || []).push({ t: t, v: rate[k] }); });
+      var count = {};
+      SERIES.forEach(function (k) { count[k] = 0; });
+      Object.keys(raw).forEach(function (o) { count[seriesOf(o)] += raw[o] - (last.raw[o] || 0); });
+      SERIES.forEach(function (k) {
+        (points[k] = points[k] || []).push({ t: t, v: count[k] / dt, n: count[k], dt: t - last.t });
+      });
     }
     // else: the first sample, one after a gap, or counters that went
     // down (a restart, or another node behind the balancer): only a new
@@ -508,38 +532,71 @@
     return Object.keys(before).some(function (o) { return !(now[o] >= before[o]); });
   }
 
+  // rateText: a rate a second, one decimal below 10 ("0.4"), whole
+  // numbers with thousands separators above ("1,250").
+  function rateText(v) { return v < 10 ? v.toFixed(1) : Math.round(v).toLocaleString('en-US'); }
+  function spanText(ms) { return ms >= WINDOW - 5000 ? '2 min' : Math.max(1, Math.round(ms / 1000)) + ' s'; }
+
+  var legendSpans = {}; // series -> its legend entry, made once
   function chart(now) {
     var c = $('chart');
     var g = c.getContext('2d');
-    var w = c.width, h = c.height, pad = 30;
+    var w = c.width, h = c.height, pad = 36, bottom = h - 28;
+    var xOf = function (t) { return pad + (w - pad - 12) * (1 - (now - t) / WINDOW); };
     g.clearRect(0, 0, w, h);
     var max = 1;
     SERIES.forEach(function (k) { (points[k] || []).forEach(function (p) { if (p.v > max) max = p.v; }); });
-    g.strokeStyle = '#dfe1ea';
-    g.fillStyle = '#5b607a';
     g.font = '12px sans-serif';
+    g.lineWidth = 1;
+    // Axes, a half-way line, and the time axis in seconds before now.
+    g.strokeStyle = '#dfe1ea';
     g.beginPath();
-    g.moveTo(pad, h - pad); g.lineTo(w - 5, h - pad);
-    g.moveTo(pad, 5); g.lineTo(pad, h - pad);
+    g.moveTo(pad, bottom); g.lineTo(w - 12, bottom);
+    g.moveTo(pad, 8); g.lineTo(pad, bottom);
+    g.moveTo(pad, (bottom + 10) / 2); g.lineTo(w - 12, (bottom + 10) / 2);
     g.stroke();
-    g.fillText(max.toFixed(max < 10 ? 1 : 0) + '/s', 2, 14);
-    g.fillText('0', 12, h - pad);
-    g.fillText('last 2 minutes', w - 100, h - 8);
+    g.fillStyle = '#5b607a';
+    g.textAlign = 'right';
+    g.fillText(rateText(max) + '/s', pad - 4, 16);
+    g.fillText(rateText(max / 2), pad - 4, (bottom + 10) / 2 + 4);
+    g.fillText('0', pad - 4, bottom + 4);
+    g.textAlign = 'center';
+    [120, 90, 60, 30, 0].forEach(function (ago) {
+      var x = xOf(now - ago * 1000);
+      g.beginPath(); g.moveTo(x, bottom); g.lineTo(x, bottom + 4); g.stroke();
+      g.textAlign = ago === 0 ? 'right' : ago === 120 ? 'left' : 'center';
+      g.fillText(ago ? '\u2212' + ago + ' s' : 'now', ago === 0 ? x + 4 : x, h - 8);
+    });
+    g.textAlign = 'left';
+    // The time the window covers: since the first rate in it (the page
+    // opened, or a new baseline, less than two minutes ago), at most two
+    // minutes.
+    var first = now;
+    SERIES.forEach(function (k) { var p = points[k] || []; if (p.length && p[0].t - p[0].dt < first) first = p[0].t - p[0].dt; });
+    var covered = Math.min(WINDOW, now - first);
     var legend = $('legend');
-    legend.textContent = '';
     SERIES.forEach(function (k) {
-      if (k in present && !present[k]) return;
+      var entry = legendSpans[k];
+      if (!entry) { // made in the series' order, shown once they count
+        entry = legendSpans[k] = legend.appendChild(span('c-' + k));
+        entry.appendChild(document.createElement('b')).textContent = k.replace('_', ' ');
+        entry.appendChild(document.createTextNode(''));
+      }
+      entry.hidden = k in present && !present[k];
+      if (entry.hidden) return;
       var s = points[k] || [];
       g.strokeStyle = colors[k];
       g.lineWidth = 2;
       g.beginPath();
-      var x, y;
+      var x, y, peak = 0, total = 0;
       s.forEach(function (p, i) {
         // x by the sample's time, so the span is two minutes however
         // often samples came; a gap stays a gap.
-        x = pad + (w - pad - 5) * (1 - (now - p.t) / WINDOW);
-        y = h - pad - (h - pad - 10) * p.v / max;
+        x = xOf(p.t);
+        y = bottom - (bottom - 10) * p.v / max;
         if (i === 0 || p.t - s[i - 1].t > MAX_GAP) g.moveTo(x, y); else g.lineTo(x, y);
+        if (p.v > peak) peak = p.v;
+        total += p.n;
       });
       g.stroke();
       if (s.length) {
@@ -550,10 +607,16 @@
         g.arc(x, y, 3, 0, 2 * Math.PI);
         g.fill();
       }
-      var span = document.createElement('span');
-      span.className = 'c-' + k;
-      span.textContent = k.replace('_', ' ') + ': ' + (s.length ? s[s.length - 1].v.toFixed(1) : '0') + '/s';
-      legend.appendChild(span);
+      // The legend says what a glance at an empty chart cannot: the
+      // peak and the count over the window, so a rush a minute ago is
+      // still there in figures once it has passed.
+      var text = ': ' + (s.length ? s[s.length - 1].v.toFixed(1) : '0.0') + '/s now';
+      if (s.length) {
+        text += total > 0
+          ? ' · peak ' + rateText(peak) + '/s · ' + Math.round(total).toLocaleString('en-US') + ' in ' + spanText(covered)
+          : ' · none in ' + spanText(covered);
+      }
+      if (entry.lastChild.nodeValue !== text) entry.lastChild.nodeValue = text;
     });
   }
 
@@ -644,17 +707,82 @@
     });
   }
 
-  // --- forms: the API's validation errors next to the fields ----------
+  // --- forms: checked in the page, then the API's errors next to fields
   function utc(v) { return v ? new Date(v + (v.length === 16 ? ':00' : '') + 'Z').toISOString() : undefined; }
+  function each(list, fn) { Array.prototype.forEach.call(list, fn); }
+
+  // errorFor is the error element beside a field, named by the API's
+  // field name (data-for), or next to the input's label.
+  function errorFor(f, apiName) { return f.querySelector('.error[data-for="' + apiName + '"]'); }
+  function inputFor(f, apiName) {
+    var err = errorFor(f, apiName);
+    var label = err && err.previousElementSibling;
+    return (label && label.querySelector('input, select')) || null;
+  }
+
+  // labelOf is a field's label as words in a sentence ("registration
+  // closes"): its own text, without the notes in brackets or the mark of
+  // a required field.
+  function labelOf(f, apiName) {
+    var err = errorFor(f, apiName);
+    var label = err && err.previousElementSibling;
+    if (!label) return null;
+    var t = '';
+    each(label.childNodes, function (n) { if (n.nodeType === 3) t += n.nodeValue; });
+    t = t.replace(/\([^)]*\)/g, '').replace(/\s+/g, ' ').trim();
+    return t ? t.charAt(0).toLowerCase() + t.slice(1) : null;
+  }
+
+  // friendly turns the API's detail ("sale_starts_at must not be before
+  // registration_closes_at") into a sentence for beside the field ("Must
+  // not be before registration closes."): the field itself is not named
+  // again, and other fields go by their labels. Quoted values stay as
+  // they are.
+  function friendly(f, field, detail) {
+    var t = String(detail || '');
+    if (field && t.indexOf(field + ' ') === 0) t = t.slice(field.length + 1);
+    if (t === 'is required') return 'Required.';
+    t = t.split('"').map(function (part, i) {
+      return i % 2 ? part : part.replace(/\b[a-z]+(?:_[a-z]+)+\b/g, function (name) { return labelOf(f, name) || name.replace(/_/g, ' '); });
+    }).join('"');
+    t = capital(t);
+    return /[.!?]$/.test(t) ? t : t + '.';
+  }
+
+  function mark(f, input, err, text) {
+    if (err) err.textContent = text;
+    if (input) input.setAttribute('aria-invalid', 'true');
+  }
+  function marked(n) { return n > 1 ? 'Check the ' + n + ' marked fields.' : 'Check the marked field.'; }
 
   function form(id, path, build, done) {
     var f = $(id);
+    // A field changed is no longer the one refused: its mark goes.
+    f.addEventListener('input', function (e) {
+      var el = e.target, label = el.closest && el.closest('label');
+      if (!el.getAttribute || !el.getAttribute('aria-invalid')) return;
+      el.removeAttribute('aria-invalid');
+      if (label && label.nextElementSibling && label.nextElementSibling.matches('.error')) label.nextElementSibling.textContent = '';
+    });
     f.addEventListener('submit', function (e) {
       e.preventDefault();
-      Array.prototype.forEach.call(f.querySelectorAll('.error'), function (el) { el.textContent = ''; });
-      Array.prototype.forEach.call(f.elements, function (el) { if (el.removeAttribute) el.removeAttribute('aria-invalid'); });
+      each(f.querySelectorAll('.error'), function (el) { el.textContent = ''; });
+      each(f.elements, function (el) { if (el.removeAttribute) el.removeAttribute('aria-invalid'); });
       var msg = f.querySelector('.form-message');
       msg.textContent = '';
+      // The browser's own checks first (required, numbers, ranges), every
+      // field at once: one submit shows all that is missing, and nothing
+      // is sent until it is there.
+      if (!f.checkValidity()) {
+        var bad = Array.prototype.filter.call(f.elements, function (el) { return el.willValidate && !el.validity.valid; });
+        bad.forEach(function (el) {
+          var label = el.closest('label');
+          mark(f, el, label && label.nextElementSibling, el.validationMessage);
+        });
+        msg.textContent = marked(bad.length);
+        f.reportValidity(); // the first one gets the focus, and the browser's bubble
+        return;
+      }
       var body = build(f.elements);
       Object.keys(body).forEach(function (k) { if (body[k] === undefined || body[k] === '') delete body[k]; });
       api('POST', path, body).then(function (r) {
@@ -662,13 +790,21 @@
         if (r.ok) { msg.textContent = done(r.data); f.reset(); pollDrops(); return; }
         if (r.status === 404 && r.data.code === 'not_found') { msg.textContent = 'This server has no such API yet.'; return; }
         var fields = r.data.fields || (r.data.field ? [r.data.field] : []);
+        var shown = 0, first = null;
         fields.forEach(function (name) {
-          var el = f.querySelector('.error[data-for="' + name + '"]');
-          var input = f.elements[name];
-          if (el) el.textContent = r.data.field === name && r.data.detail ? r.data.detail : 'differs from the stored one';
-          if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+          var err = errorFor(f, name), input = inputFor(f, name);
+          if (!err) return;
+          shown++;
+          mark(f, input, err, r.data.field === name && r.data.detail ? friendly(f, name, r.data.detail) : 'Differs from the stored one.');
+          first = first || input;
         });
-        msg.textContent = sentence(r.data) + (fields.length ? '' : (r.data.detail ? ' ' + r.data.detail : ''));
+        if (first) first.focus();
+        // A field this form does not have (one the API sets by default),
+        // or no field at all: the sentence says it all.
+        if (!shown) msg.textContent = sentence(r.data) === sentences.invalid
+          ? 'The server refused it: ' + friendly(f, r.data.field, r.data.detail || r.data.title)
+          : sentence(r.data) + (r.data.detail ? ' ' + friendly(f, r.data.field, r.data.detail) : '');
+        else msg.textContent = r.data.code === 'invalid' ? marked(shown) : sentence(r.data);
       });
     });
   }
@@ -684,14 +820,28 @@
     };
   }, function (d) { return 'Created drop ' + d.id + '.'; });
 
+  // The series' registration lead is typed in hours; the API takes
+  // seconds.
   form('series-form', '/v1/admin/series', function (e) {
+    var hours = num(e.registration_opens_before_hours.value);
     return {
       id: e.id.value, name: e.name.value, product: e.product.value, stock: num(e.stock.value),
       per_user_limit: num(e.per_user_limit.value), weekday: num(e.weekday.value), sale_time: e.sale_time.value,
-      time_zone: e.time_zone.value, registration_opens_before_seconds: num(e.registration_opens_before_seconds.value),
+      time_zone: e.time_zone.value.trim(),
+      registration_opens_before_seconds: hours === undefined ? undefined : Math.round(hours * 3600),
       mode: e.mode.value
     };
   }, function (d) { return 'Created series ' + d.id + '.'; });
+
+  // The time zones this browser knows, offered as the field is typed in
+  // (the server checks the name against its own list).
+  (function () {
+    var zones = [];
+    try { if (Intl.supportedValuesOf) zones = Intl.supportedValuesOf('timeZone').slice(); } catch (e) { zones = []; }
+    if (zones.length && zones.indexOf('UTC') < 0) zones.push('UTC');
+    var list = $('time-zones');
+    zones.forEach(function (z) { var o = document.createElement('option'); o.value = z; list.appendChild(o); });
+  })();
 
   signedIn(!!token);
 })();
