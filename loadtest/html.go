@@ -85,9 +85,24 @@ func words(outcome string) string { return strings.ReplaceAll(outcome, "_", " ")
 // gonum/plot measured (svgOf names them; no font is embedded or fetched).
 var chartFont = font.Font{Typeface: "Liberation", Variant: "Sans"}
 
+// plainTicks are gonum/plot's default ticks labelled with as few digits
+// as each needs: 2500, not 2500.00.
+type plainTicks struct{}
+
+func (plainTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if l := ts[i].Label; strings.Contains(l, ".") && !strings.ContainsAny(l, "eE") {
+			ts[i].Label = strings.TrimSuffix(strings.TrimRight(l, "0"), ".")
+		}
+	}
+	return ts
+}
+
 // newPlot is a plot whose every text is in chartFont.
 func newPlot() *plot.Plot {
 	p := plot.New()
+	p.X.Tick.Marker, p.Y.Tick.Marker = plainTicks{}, plainTicks{}
 	sans := func(f font.Font) font.Font {
 		g := chartFont
 		g.Size, g.Style, g.Weight = f.Size, f.Style, f.Weight
