@@ -293,6 +293,9 @@ func TestPages(t *testing.T) {
 	}
 	if st, _, body := h.get("/ops"); st != 200 || !strings.Contains(string(body), `id="admin-token"`) {
 		t.Fatalf("ops page: %d", st)
+	} else if strings.Contains(string(body), "never change anyone’s odds") || !strings.Contains(page, "never change anyone’s odds") {
+		t.Errorf("the shoppers' promise belongs under the shoppers' pages, not the ops page: ops has it %v, the drop page %v",
+			strings.Contains(string(body), "never change anyone’s odds"), strings.Contains(page, "never change anyone’s odds"))
 	}
 	// Pages answer GET (and HEAD) only.
 	if r := h.do("POST", "/d/"+drop, "", nil); r.status != 405 {
