@@ -42,6 +42,9 @@ type Metrics struct {
 	byStatus  map[routeStatus]prometheus.Counter
 	byRoute   map[string]prometheus.Observer
 	byOutcome map[string]prometheus.Counter
+
+	// history keeps the outcomes a second (outcomes.go).
+	history outcomeHistory
 }
 
 type routeStatus struct {

@@ -74,6 +74,8 @@ func (s *Server) route(r *request) handlerFunc {
 		case n == 5 && seg[4] == "referrals" && s.cfg.Shares != nil:
 			return pick("/v1/admin/drops/{drop}/referrals", seg[3:4], alt{"GET", s.adminReferrals})
 		}
+	case n == 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "outcomes":
+		return pick("/v1/admin/outcomes", nil, alt{"GET", s.adminOutcomes})
 	case n == 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "events" && s.cfg.Events != nil:
 		return pick("/v1/admin/events", nil, alt{"GET", s.adminEvents})
 	case n >= 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "keys" && s.cfg.Keys != nil:

@@ -331,6 +331,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns = append(s.lns, ln)
 	s.lnMu.Unlock()
+	s.cfg.Metrics.sampleEverySecond(s.stopping)
 	return s.http.Serve(&connLimitListener{Listener: ln, s: s})
 }
 

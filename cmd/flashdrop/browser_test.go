@@ -568,6 +568,16 @@ func TestBrowserFlows(t *testing.T) {
 	}
 	b.until(ops, "the chart", `/other: [1-9]/.test(document.getElementById('legend').textContent)`)
 	b.shotViewport(ops, "ops")
+	// An ops page opened after those presses draws them at once, from the
+	// node's own history: its own sampling counts only what comes after.
+	late := b.tab("ops-late", 1200, 1000)
+	b.run(late, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
+	b.tabTo(late, "admin-token")
+	b.run(late, chromedp.KeyEvent(admin), chromedp.KeyEvent(kb.Enter))
+	b.until(late, "the presses before it opened", `(() => {
+		const m = /other: [^·]*· peak [^·]*· ([\d,]+) in/.exec(document.getElementById('legend').textContent);
+		return !!m && Number(m[1].replace(/,/g, '')) >= 12;
+	})()`)
 	b.run(ops, chromedp.Click(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="resume"]`)),
 		chromedp.Click(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="yes"]`)))
 	b.run(shop, chromedp.WaitNotVisible(chromedp.ID("paused")))

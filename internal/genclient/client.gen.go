@@ -571,6 +571,26 @@ type NextDrop struct {
 	State                DropState  `json:"state"`
 }
 
+// Outcomes defines model for Outcomes.
+type Outcomes struct {
+	// From The start of the span answered (`now` less `seconds`).
+	From time.Time `json:"from"`
+
+	// Now The node's clock when it answered.
+	Now time.Time `json:"now"`
+
+	// Seconds Oldest first; each second with at least one answer.
+	Seconds []struct {
+		// At The end of the second.
+		At          time.Time `json:"at"`
+		Other       int64     `json:"other"`
+		RateLimited int64     `json:"rate_limited"`
+		SoldOut     int64     `json:"sold_out"`
+		Unavailable int64     `json:"unavailable"`
+		Won         int64     `json:"won"`
+	} `json:"seconds"`
+}
+
 // Problem RFC 9457 problem details with flashdrop's `code`.
 type Problem struct {
 	// Code The machine-readable outcome; README "HTTP API" has the table.
@@ -1568,6 +1588,15 @@ type RotateKeyParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// GetOutcomesParams defines parameters for GetOutcomes.
+type GetOutcomesParams struct {
+	// Seconds How far back, in seconds (1 to 900). Anything else is 400.
+	Seconds *int `form:"seconds,omitempty" json:"seconds,omitempty"`
+
+	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
+	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
+}
+
 // ListSeriesParams defines parameters for ListSeries.
 type ListSeriesParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
@@ -1973,6 +2002,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/admin/keys/{id}/rotate (the `RotateKey` operationId).
 	RotateKey(ctx context.Context, id string, params *RotateKeyParams, body RotateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOutcomes This node's reserve outcomes a second, for the ops page's chart.
+	//
+	// The answering node's reserve answers a second over the last `seconds` (default 120, at most 900), by the ops chart's series: `won`, `sold_out`, `unavailable` (503 and 500), `rate_limited` and `other` (every other refusal). Seconds without any answer are left out. Kept in the node's memory (sampled from its counters once a second; nothing on a reserve's path), so another node, or this one restarted, has its own.
+	//
+	// Corresponds with GET /v1/admin/outcomes (the `GetOutcomes` operationId).
+	GetOutcomes(ctx context.Context, params *GetOutcomesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListSeries List the weekly series, each with its next drop.
 	//
@@ -2550,6 +2586,23 @@ func (c *Client) RotateKeyWithBody(ctx context.Context, id string, params *Rotat
 // Corresponds with POST /v1/admin/keys/{id}/rotate (the `RotateKey` operationId).
 func (c *Client) RotateKey(ctx context.Context, id string, params *RotateKeyParams, body RotateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRotateKeyRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOutcomes This node's reserve outcomes a second, for the ops page's chart.
+//
+// The answering node's reserve answers a second over the last `seconds` (default 120, at most 900), by the ops chart's series: `won`, `sold_out`, `unavailable` (503 and 500), `rate_limited` and `other` (every other refusal). Seconds without any answer are left out. Kept in the node's memory (sampled from its counters once a second; nothing on a reserve's path), so another node, or this one restarted, has its own.
+//
+// Corresponds with GET /v1/admin/outcomes (the `GetOutcomes` operationId).
+func (c *Client) GetOutcomes(ctx context.Context, params *GetOutcomesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOutcomesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4355,6 +4408,75 @@ func NewRotateKeyRequestWithBody(server string, id string, params *RotateKeyPara
 	return req, nil
 }
 
+// NewGetOutcomesRequest constructs an http.Request for the GetOutcomes method
+func NewGetOutcomesRequest(server string, params *GetOutcomesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/outcomes")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Seconds != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "seconds", *params.Seconds, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XRequestId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListSeriesRequest constructs an http.Request for the ListSeries method
 func NewListSeriesRequest(server string, params *ListSeriesParams) (*http.Request, error) {
 	var err error
@@ -5770,6 +5892,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/admin/keys/{id}/rotate (the `RotateKey` operationId).
 	RotateKeyWithResponse(ctx context.Context, id string, params *RotateKeyParams, body RotateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateKeyResponse, error)
+
+	// GetOutcomesWithResponse This node's reserve outcomes a second, for the ops page's chart.
+	//
+	// The answering node's reserve answers a second over the last `seconds` (default 120, at most 900), by the ops chart's series: `won`, `sold_out`, `unavailable` (503 and 500), `rate_limited` and `other` (every other refusal). Seconds without any answer are left out. Kept in the node's memory (sampled from its counters once a second; nothing on a reserve's path), so another node, or this one restarted, has its own.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/outcomes (the `GetOutcomes` operationId).
+	GetOutcomesWithResponse(ctx context.Context, params *GetOutcomesParams, reqEditors ...RequestEditorFn) (*GetOutcomesResponse, error)
 
 	// ListSeriesWithResponse List the weekly series, each with its next drop.
 	//
@@ -10271,6 +10402,183 @@ func (r RotateKeyResponse) ContentType() string {
 	return ""
 }
 
+// GetOutcomesResponse200Headers the declared response headers of an HTTP 200 response for GetOutcomes
+type GetOutcomesResponse200Headers struct {
+	XRequestId *string
+}
+
+// GetOutcomesResponse400Headers the declared response headers of an HTTP 400 response for GetOutcomes
+type GetOutcomesResponse400Headers struct {
+	XRequestId *string
+}
+
+// GetOutcomesResponse401Headers the declared response headers of an HTTP 401 response for GetOutcomes
+type GetOutcomesResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// GetOutcomesResponse403Headers the declared response headers of an HTTP 403 response for GetOutcomes
+type GetOutcomesResponse403Headers struct {
+	XRequestId *string
+}
+
+// GetOutcomesResponse408Headers the declared response headers of an HTTP 408 response for GetOutcomes
+type GetOutcomesResponse408Headers struct {
+	XRequestId *string
+}
+
+// GetOutcomesResponse413Headers the declared response headers of an HTTP 413 response for GetOutcomes
+type GetOutcomesResponse413Headers struct {
+	XRequestId *string
+}
+
+// GetOutcomesResponse429Headers the declared response headers of an HTTP 429 response for GetOutcomes
+type GetOutcomesResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// GetOutcomesResponse431Headers the declared response headers of an HTTP 431 response for GetOutcomes
+type GetOutcomesResponse431Headers struct {
+	XRequestId *string
+}
+
+// GetOutcomesResponse500Headers the declared response headers of an HTTP 500 response for GetOutcomes
+type GetOutcomesResponse500Headers struct {
+	XRequestId *string
+}
+
+// GetOutcomesResponse503Headers the declared response headers of an HTTP 503 response for GetOutcomes
+type GetOutcomesResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type GetOutcomesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Outcomes
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem400Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem401Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem403Forbidden
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *Problem408Invalid
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem413Invalid
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem429RateLimited
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *Problem431Invalid
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem500Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem503Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetOutcomesResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetOutcomesResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetOutcomesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetOutcomesResponse403Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *GetOutcomesResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *GetOutcomesResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetOutcomesResponse429Headers
+	// Headers431 the parsed response headers for an HTTP 431 response
+	Headers431 *GetOutcomesResponse431Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *GetOutcomesResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetOutcomesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOutcomesResponse) GetJSON200() *Outcomes {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetOutcomesResponse) GetApplicationproblemJSON400() *Problem400Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetOutcomesResponse) GetApplicationproblemJSON401() *Problem401Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetOutcomesResponse) GetApplicationproblemJSON403() *Problem403Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r GetOutcomesResponse) GetApplicationproblemJSON408() *Problem408Invalid {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r GetOutcomesResponse) GetApplicationproblemJSON413() *Problem413Invalid {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetOutcomesResponse) GetApplicationproblemJSON429() *Problem429RateLimited {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r GetOutcomesResponse) GetApplicationproblemJSON431() *Problem431Invalid {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetOutcomesResponse) GetApplicationproblemJSON500() *Problem500Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetOutcomesResponse) GetApplicationproblemJSON503() *Problem503Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOutcomesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOutcomesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOutcomesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOutcomesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListSeriesResponse200Headers the declared response headers of an HTTP 200 response for ListSeries
 type ListSeriesResponse200Headers struct {
 	XRequestId *string
@@ -14729,6 +15037,21 @@ func (c *ClientWithResponses) RotateKeyWithResponse(ctx context.Context, id stri
 		return nil, err
 	}
 	return ParseRotateKeyResponse(rsp)
+}
+
+// GetOutcomesWithResponse This node's reserve outcomes a second, for the ops page's chart.
+//
+// The answering node's reserve answers a second over the last `seconds` (default 120, at most 900), by the ops chart's series: `won`, `sold_out`, `unavailable` (503 and 500), `rate_limited` and `other` (every other refusal). Seconds without any answer are left out. Kept in the node's memory (sampled from its counters once a second; nothing on a reserve's path), so another node, or this one restarted, has its own.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/outcomes (the `GetOutcomes` operationId).
+func (c *ClientWithResponses) GetOutcomesWithResponse(ctx context.Context, params *GetOutcomesParams, reqEditors ...RequestEditorFn) (*GetOutcomesResponse, error) {
+	rsp, err := c.GetOutcomes(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOutcomesResponse(rsp)
 }
 
 // ListSeriesWithResponse List the weekly series, each with its next drop.
@@ -20488,6 +20811,219 @@ func ParseRotateKeyResponse(rsp *http.Response) (*RotateKeyResponse, error) {
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers RotateKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetOutcomesResponse parses an HTTP response from a GetOutcomesWithResponse call
+func ParseGetOutcomesResponse(rsp *http.Response) (*GetOutcomesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOutcomesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Outcomes
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem400Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem401Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem403Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Problem408Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem413Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem429RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest Problem431Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem500Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem503Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetOutcomesResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetOutcomesResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetOutcomesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetOutcomesResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 408:
+		var headers GetOutcomesResponse408Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers GetOutcomesResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetOutcomesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 431:
+		var headers GetOutcomesResponse431Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers431 = &headers
+	case rsp.StatusCode == 500:
+		var headers GetOutcomesResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetOutcomesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

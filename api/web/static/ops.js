@@ -79,6 +79,7 @@
     if (!on) return;
     resumedAt = Date.now();
     everything();
+    loadHistory();
     // Each part on a timer of its own: a slow drops list must not stop
     // the chart, nor the chart the list.
     timers.push(setInterval(function () { if (!document.hidden) pollDrops(); }, 1000));
@@ -420,6 +421,41 @@
   function seriesOf(outcome) {
     if (outcome === 'internal') return 'unavailable';
     return SERIES.indexOf(outcome) >= 0 ? outcome : 'other';
+  }
+
+  // loadHistory puts the node's outcomes of the last WINDOW, from its own
+  // memory (GET /v1/admin/outcomes), before the rates the page samples
+  // itself: a page opened after a rush draws it at once. Only seconds
+  // before the page's first sampled rate are taken, so none counts twice.
+  function loadHistory() {
+    api('GET', '/v1/admin/outcomes?seconds=' + WINDOW / 1000).then(function (r) {
+      if (!r.ok || !token || !r.data || !r.data.seconds) return;
+      var shift = Date.now() - Date.parse(r.data.now); // the node's clock to the page's
+      var seconds = r.data.seconds;
+      var byEnd = {};
+      seconds.forEach(function (s) { byEnd[Math.round(Date.parse(s.at) / 1000)] = s; });
+      // The sampler's seconds end at one phase within the second.
+      var phase = seconds.length ? Date.parse(seconds[0].at) % 1000 : 0;
+      var start = Math.floor(Date.parse(r.data.from) / 1000) * 1000 + phase, end = Date.parse(r.data.now);
+      var firstLive = Infinity;
+      SERIES.forEach(function (k) { var p = points[k] || []; if (p.length) firstLive = Math.min(firstLive, p[0].t - p[0].dt); });
+      var hist = {};
+      SERIES.forEach(function (k) { hist[k] = []; });
+      // Up to the page's first sampled rate, or its first sample (its
+      // counting starts there), whichever came first.
+      var cut = Math.min(firstLive, last ? last.t : Infinity);
+      for (var t = start; t <= end; t += 1000) {
+        if (t + shift > cut) break;
+        var s = byEnd[Math.round(t / 1000)] || {};
+        SERIES.forEach(function (k) {
+          var n = s[k] || 0;
+          if (k === 'rate_limited' && n > 0) present.rate_limited = true;
+          hist[k].push({ t: t + shift, v: n, n: n, dt: 1000 });
+        });
+      }
+      SERIES.forEach(function (k) { points[k] = hist[k].concat(points[k] || []); });
+      chart(Date.now());
+    });
   }
 
   var metricsBusy = false;
