@@ -364,6 +364,14 @@ func TestTransportLimits(t *testing.T) {
 			{"GET", "/v1/admin/drops/stub/stats", "Bearer " + tok, false},
 			{"GET", "/v1/admin/drops/stub/stats", "Bearer not-the-admin-token", false},
 			{"GET", "/v1/drops/stub", "Bearer " + testAdmin, false},
+			// The ops page itself, which asks for the token once loaded,
+			// and its assets: an operator opening it during the wave. A
+			// shopper's page is not let through.
+			{"GET", "/ops", "", true},
+			{"GET", "/assets/ops.js", "", true},
+			{"GET", "/assets/style.css", "", true},
+			{"GET", "/d/stub", "", false},
+			{"GET", "/assets/app.js", "", false},
 		} {
 			code, _ := stubDo(t, client, c.method, c.path, c.auth, "")
 			if got := code != 503; got != c.through {

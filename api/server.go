@@ -227,11 +227,14 @@ type Server struct {
 	// adminInflight counts the requests let through past MaxInFlight on
 	// an admin credential (adminReserve).
 	adminInflight atomic.Int64
-	conns         atomic.Int64 // open connections, see connLimitListener
-	idPrefix      string
-	idSeq         atomic.Uint64
-	stopping      chan struct{}
-	stopOnce      sync.Once
+	// opsPageInflight counts the loads of the ops page and its assets let
+	// through past MaxInFlight (opsPageReserve).
+	opsPageInflight atomic.Int64
+	conns           atomic.Int64 // open connections, see connLimitListener
+	idPrefix        string
+	idSeq           atomic.Uint64
+	stopping        chan struct{}
+	stopOnce        sync.Once
 	// lnMu guards lns, the listeners Serve was given, and the decision
 	// to serve against the close of stopping.
 	lnMu sync.Mutex
@@ -433,12 +436,16 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		defer s.inflight.Add(-1)
 	} else {
 		s.inflight.Add(-1)
-		if !s.adminPastBound(r) {
+		switch {
+		case s.adminPastBound(r):
+			defer s.adminInflight.Add(-1)
+		case s.opsPagePastBound(r):
+			defer s.opsPageInflight.Add(-1)
+		default:
 			setRetryAfter(ctx, 1)
 			writeProblem(ctx, problemFor(errOverloaded))
 			return
 		}
-		defer s.adminInflight.Add(-1)
 	}
 	s.metrics.inflight.Inc()
 	defer s.metrics.inflight.Dec()
@@ -764,6 +771,34 @@ func (s *Server) opsCall(r *request) bool {
 	}
 	h := r.ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)
 	return len(h) > 0 && s.auth.knownAdmin(h, r.now())
+}
+
+// opsPageReserve is how many loads of the ops page and its assets may be
+// in flight past MaxInFlight. They carry no token (the page asks for it),
+// so the admin reserve cannot know them; but an operator who opens the
+// page during the bot wave, to pause it, was turned away with the crowd.
+// They are answered from memory, and the reserve is their own: a stranger
+// loading them takes no slot from the admin API.
+const opsPageReserve = 8
+
+// opsPagePastBound says whether r, arriving past MaxInFlight, is a load of
+// the ops page or one of its assets that may take a slot of their reserve.
+// The caller gives the slot back when r ends.
+func (s *Server) opsPagePastBound(r *request) bool {
+	m := r.ctx.Method()
+	if string(m) != fasthttp.MethodGet && string(m) != fasthttp.MethodHead {
+		return false
+	}
+	switch string(r.ctx.Path()) {
+	case "/ops", "/assets/ops.js", "/assets/style.css", "/assets/icon.svg":
+	default:
+		return false
+	}
+	if s.opsPageInflight.Add(1) > opsPageReserve {
+		s.opsPageInflight.Add(-1)
+		return false
+	}
+	return true
 }
 
 func isOpsPath(path []byte) bool {
