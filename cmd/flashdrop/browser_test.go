@@ -1207,6 +1207,16 @@ func TestBrowserOpsLive(t *testing.T) {
 	}
 	ledgerState := call(t, "GET", base+"/v1/admin/drops/ledger", admin, "").body["state"].(string)
 
+	// The wins the node counted before the page opened, which the page
+	// draws from the node's history (GET /v1/admin/outcomes) when it opens.
+	wonBefore := 0
+	testkit.Eventually(t, 10*time.Second, "lena's win in the node's history", func() bool {
+		wonBefore = 0
+		for _, s := range call(t, "GET", base+"/v1/admin/outcomes", admin, "").body["seconds"].([]any) {
+			wonBefore += int(s.(map[string]any)["won"].(float64))
+		}
+		return wonBefore >= 1
+	})
 	ops := b.tab("ops", 1200, 1000)
 	b.run(ops, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
 	b.tabTo(ops, "admin-token")
@@ -1428,9 +1438,11 @@ func TestBrowserOpsLive(t *testing.T) {
 	setFault("/metrics", metrics(12, 0))
 	b.until(ops, "won again", `/won: [1-9]/.test(document.getElementById('legend').textContent)`)
 	// The jump to another node's millions counted nothing: the window
-	// holds the two units won since.
-	if l := eval[string](b, ops, `document.querySelector('#legend .c-won').textContent`); !regexp.MustCompile(`^won: [\d.]+/s now · peak [\d.]+/s · 2 in (\d+ s|2 min)$`).MatchString(l) {
-		t.Errorf("the legend's won: %q, want its rate now, the peak and 2 won in the window", l)
+	// holds the two units won since, and the node's own wins from before
+	// the page opened while they are in it.
+	l := eval[string](b, ops, `document.querySelector('#legend .c-won').textContent`)
+	if m := regexp.MustCompile(`^won: [\d.]+/s now · peak [\d.]+/s · (\d+) in (\d+ s|2 min)$`).FindStringSubmatch(l); m == nil || (m[1] != "2" && m[1] != strconv.Itoa(2+wonBefore)) {
+		t.Errorf("the legend's won: %q, want its rate now, the peak and 2 won in the window (%d with the %d before the page)", l, 2+wonBefore, wonBefore)
 	}
 	eval[bool](b, ops, `(() => { document.getElementById('chart').scrollIntoView(); return true })()`)
 	b.shotViewport(ops, "ops-chart")
@@ -1440,6 +1452,17 @@ func TestBrowserOpsLive(t *testing.T) {
 	clearFault("/metrics")
 	if auth := eval[[]string](b, ops, "window.metricsAuth"); len(auth) == 0 || auth[0] != "Bearer "+admin || auth[len(auth)-1] != "Bearer "+admin {
 		t.Errorf("the /metrics requests' Authorization: %q", auth)
+	}
+
+	// A sale ends while its Pause button has the keyboard's focus: the
+	// button goes (a dash), and the focus moves to the drop's name in its
+	// row, not to the top of the page.
+	loadRow := `tr[data-drop="load-20261206-100017-4378"]`
+	b.run(ops, chromedp.Focus(chromedp.CSS(loadRow+` button[data-role="pause"]`)))
+	clock.Set(sale.Add(2 * time.Hour))
+	b.until(ops, "the ended sale's dash", `!!document.querySelector('`+loadRow+` .no-action')`)
+	if !eval[bool](b, ops, `document.activeElement === document.querySelector('`+loadRow+` th a')`) {
+		t.Errorf("the focus fell to %s when the sale ended under it", eval[string](b, ops, "document.activeElement.tagName + '#' + document.activeElement.id"))
 	}
 
 	// --- A key without webhooks:write, then revoked. ---

@@ -256,6 +256,9 @@
       var dash = td.appendChild(span('no-action'));
       dash.textContent = '—';
       dash.title = 'The sale is over: nothing to pause or resume';
+      // Its button had the keyboard's focus: the focus goes to the drop's
+      // name in the same row, not to the top of the page.
+      if (focused) row.tr.querySelector('th a').focus();
     } else if (pending[d.id]) {
       var q = td.appendChild(span('confirm-q'));
       q.textContent = (pending[d.id] === 'pause' ? 'Pause ' : 'Resume ') + d.id + '?';
