@@ -570,6 +570,15 @@ func TestBrowserFlows(t *testing.T) {
 	b.shotViewport(ops, "ops")
 	// An ops page opened after those presses draws them at once, from the
 	// node's own history: its own sampling counts only what comes after.
+	// (The node samples once a second: a page opened within that second
+	// of a press misses it, so the test waits for the sample.)
+	testkit.Eventually(t, 10*time.Second, "the presses in the node's history", func() bool {
+		other := 0
+		for _, s := range call(t, "GET", base+"/v1/admin/outcomes", admin, "").body["seconds"].([]any) {
+			other += int(s.(map[string]any)["other"].(float64))
+		}
+		return other >= 12
+	})
 	late := b.tab("ops-late", 1200, 1000)
 	b.run(late, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
 	b.tabTo(late, "admin-token")

@@ -149,7 +149,8 @@
       applied = n;
       view = r.data;
       // A view read a moment before the shopper's own win may still count
-      // the unit she took: for 3 s the stock shown never goes back up.
+      // the unit she took (the server's views are up to a second old): for
+      // a moment the stock shown does not go back above what her win left.
       if (shownAvail && Date.now() < shownAvail.until) view.available = Math.min(view.available, shownAvail.value);
       me = view.me || null;
       // A press whose outcome was unknown is known once the view shows
@@ -361,6 +362,7 @@
 
   function reserve(waitlist) {
     var quantity = $('qty').hidden ? 1 : Number($('quantity').value) || 1;
+    var stockAtPress = view ? view.available : 0;
     // The repeat of a press whose outcome is unknown asks for what that
     // press asked for, whatever the list now offers (its own win may be
     // what lowered the stock), or it would be a second decision.
@@ -380,10 +382,15 @@
         me.reservation = r.data.reservation;
         me.waitlist_position = null;
         // Her win took units: the stock shown says so at once, not when
-        // the next view (up to a second old) catches up.
+        // the next view (up to a second old) catches up. From the stock
+        // seen at her press, so a live event that already counted her win
+        // is not counted twice; for 1.5 s no view older than her win puts
+        // the units back, and then a fresh view settles it (a release in
+        // that moment, which the floor hid, shows then).
         if (view && !r.data.reservation.from_waitlist) {
-          view.available = Math.max(0, view.available - (r.data.reservation.quantity || 1));
-          shownAvail = { value: view.available, until: Date.now() + 3000 };
+          view.available = Math.max(0, Math.min(view.available, stockAtPress - (r.data.reservation.quantity || 1)));
+          shownAvail = { value: view.available, until: Date.now() + 1500 };
+          setTimeout(function () { shownAvail = null; refresh(); }, 1600);
         }
         say('');
         render();
@@ -416,6 +423,8 @@
     return api('POST', '/v1/reservations/' + encodeURIComponent(res.id) + '/' + action).then(function (r) {
       // This answer is newer than any view asked for before it.
       applied = ++asked;
+      // Her own cancel gives units back: no floor from her win holds them.
+      shownAvail = null;
       if (!r.ok) sayProblem(r.data);
       else {
         say(action === 'confirm' ? 'Confirmed. Enjoy!' : 'Cancelled. The unit is free for other shoppers now.');

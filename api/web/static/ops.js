@@ -434,12 +434,6 @@
     api('GET', '/v1/admin/outcomes?seconds=' + WINDOW / 1000).then(function (r) {
       if (!r.ok || !token || !r.data || !r.data.seconds) return;
       var shift = Date.now() - Date.parse(r.data.now); // the node's clock to the page's
-      var seconds = r.data.seconds;
-      var byEnd = {};
-      seconds.forEach(function (s) { byEnd[Math.round(Date.parse(s.at) / 1000)] = s; });
-      // The sampler's seconds end at one phase within the second.
-      var phase = seconds.length ? Date.parse(seconds[0].at) % 1000 : 0;
-      var start = Math.floor(Date.parse(r.data.from) / 1000) * 1000 + phase, end = Date.parse(r.data.now);
       var firstLive = Infinity;
       SERIES.forEach(function (k) { var p = points[k] || []; if (p.length) firstLive = Math.min(firstLive, p[0].t - p[0].dt); });
       var hist = {};
@@ -447,14 +441,26 @@
       // Up to the page's first sampled rate, or its first sample (its
       // counting starts there), whichever came first.
       var cut = Math.min(firstLive, last ? last.t : Infinity);
-      for (var t = start; t <= end; t += 1000) {
-        if (t + shift > cut) break;
-        var s = byEnd[Math.round(t / 1000)] || {};
+      var push = function (t, s, dt) { // a second (or more, a late tick) ending at t
+        if (t + shift > cut) return false;
         SERIES.forEach(function (k) {
-          var n = s[k] || 0;
+          var n = (s && s[k]) || 0;
           if (k === 'rate_limited' && n > 0) present.rate_limited = true;
-          hist[k].push({ t: t + shift, v: n, n: n, dt: 1000 });
+          hist[k].push({ t: t + shift, v: n * 1000 / dt, n: n, dt: dt });
         });
+        return true;
+      };
+      // Each second the node lists at its own end (its sampler's ticks
+      // jitter under load, and a late one covers more than a second), and
+      // the quiet seconds it leaves out as zeros a second apart.
+      var prev = Date.parse(r.data.from), end = Date.parse(r.data.now);
+      var seconds = r.data.seconds.concat([null]);
+      for (var i = 0; i < seconds.length; i++) {
+        var at = seconds[i] ? Date.parse(seconds[i].at) : end;
+        while (at - prev >= 1500 && push(prev + 1000, null, 1000)) prev += 1000;
+        if (at - prev >= 1500) break; // past the cut
+        if (seconds[i] && !push(at, seconds[i], Math.max(at - prev, 1000))) break;
+        prev = at;
       }
       SERIES.forEach(function (k) { points[k] = hist[k].concat(points[k] || []); });
       chart(Date.now());
