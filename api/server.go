@@ -751,11 +751,14 @@ const adminReserve = 64
 // a stranger's made-up key is turned away at once and holds no slot). The
 // caller gives the slot back when r ends.
 func (s *Server) adminPastBound(r *request) bool {
-	if !s.opsCall(r) {
-		return false
-	}
-	if s.adminInflight.Add(1) > adminReserve {
-		s.adminInflight.Add(-1)
+	return s.opsCall(r) && takeSlot(&s.adminInflight, adminReserve)
+}
+
+// takeSlot takes one of a reserve's max slots, counted by n, if one is
+// free.
+func takeSlot(n *atomic.Int64, max int64) bool {
+	if n.Add(1) > max {
+		n.Add(-1)
 		return false
 	}
 	return true
@@ -794,11 +797,7 @@ func (s *Server) opsPagePastBound(r *request) bool {
 	default:
 		return false
 	}
-	if s.opsPageInflight.Add(1) > opsPageReserve {
-		s.opsPageInflight.Add(-1)
-		return false
-	}
-	return true
+	return takeSlot(&s.opsPageInflight, opsPageReserve)
 }
 
 func isOpsPath(path []byte) bool {

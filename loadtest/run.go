@@ -250,9 +250,7 @@ func (r *runner) setup(ctx context.Context) error {
 			body, _ = json.Marshal(cfg)
 			a = r.c.do(0, "POST", "/v1/admin/drops", r.o.AdminToken, body, "create-plain-"+id)
 			rec.record(PhaseSetup, EndpointCreateDrop, a, time.Time{}, time.Time{})
-			n := "the server does not know rehearsal drops: drop " + id + " is listed on the shop's index for its 24-hour sale, and its events reach every webhook"
-			r.notes = append(r.notes, n)
-			r.logf("%s", n)
+			r.noteAndLog("the server does not know rehearsal drops: drop " + id + " is listed on the shop's index for its 24-hour sale, and its events reach every webhook")
 		}
 		// 201 created; 200 is the same drop again (a retried create).
 		if a.status != 201 && a.status != 200 {
@@ -281,9 +279,7 @@ func (r *runner) setup(ctx context.Context) error {
 		if !r.drop.Rehearsal {
 			// Its made-up shoppers win for real: said in the report, since a
 			// sharded run against production must name its drop.
-			n := "drop " + r.drop.ID + " is not a rehearsal: shoppers see it on the shop's index, and every webhook gets its events (create it with \"rehearsal\": true)"
-			r.notes = append(r.notes, n)
-			r.logf("%s", n)
+			r.noteAndLog("drop " + r.drop.ID + " is not a rehearsal: shoppers see it on the shop's index, and every webhook gets its events (create it with \"rehearsal\": true)")
 		}
 	}
 	fmt.Fprintf(h, "%s", r.drop.ID)
@@ -592,6 +588,12 @@ func (r *runner) phaseEnd(p Phase, begin time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.phases = append(r.phases, PhaseReport{Name: p, Start: begin.Sub(r.start).Seconds(), Seconds: r.clock.Now().Sub(begin).Seconds()})
+}
+
+// noteAndLog puts n in the report's notes and says it now, on the log.
+func (r *runner) noteAndLog(n string) {
+	r.notes = append(r.notes, n)
+	r.logf("%s", n)
 }
 
 // problemField is the field an invalid answer's problem names ("" if none).

@@ -260,6 +260,26 @@ func (b *browser) tabTo(ctx context.Context, id string) {
 	b.t.Fatalf("#%s never got the keyboard focus", id)
 }
 
+// signInOps opens the ops page in tab ctx and signs in with token, typed
+// as an operator does; the caller waits for what it needs next.
+func (b *browser) signInOps(ctx context.Context, token string) {
+	b.t.Helper()
+	b.run(ctx, chromedp.Navigate(b.origin+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
+	b.tabTo(ctx, "admin-token")
+	b.run(ctx, chromedp.KeyEvent(token), chromedp.KeyEvent(kb.Enter))
+}
+
+// outcomeTotal is the node's count of one outcome series over the seconds
+// its history (GET /v1/admin/outcomes) holds.
+func outcomeTotal(t *testing.T, base, admin, series string) int {
+	t.Helper()
+	n := 0
+	for _, s := range call(t, "GET", base+"/v1/admin/outcomes", admin, "").body["seconds"].([]any) {
+		n += int(s.(map[string]any)[series].(float64))
+	}
+	return n
+}
+
 // press reaches a button with Tab and presses Enter.
 func (b *browser) press(ctx context.Context, id string) {
 	b.t.Helper()
@@ -550,10 +570,8 @@ func TestBrowserFlows(t *testing.T) {
 
 	// --- Ops pause the sale; the shopper page follows; resume. ---
 	ops := b.tab("ops", 1200, 1000)
-	b.run(ops, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
-	b.tabTo(ops, "admin-token")
-	b.run(ops, chromedp.KeyEvent(admin), chromedp.KeyEvent(kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="pause"]`)))
+	b.signInOps(ops, admin)
+	b.run(ops, chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="pause"]`)))
 	b.run(shop, chromedp.Navigate(base+"/d/tee-2026-11-24"), chromedp.WaitVisible(chromedp.ID("confirmed")))
 	b.run(ops, chromedp.Click(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="pause"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="tee-2026-11-24"] button[data-role="yes"]`)))
@@ -573,16 +591,10 @@ func TestBrowserFlows(t *testing.T) {
 	// (The node samples once a second: a page opened within that second
 	// of a press misses it, so the test waits for the sample.)
 	testkit.Eventually(t, 10*time.Second, "the presses in the node's history", func() bool {
-		other := 0
-		for _, s := range call(t, "GET", base+"/v1/admin/outcomes", admin, "").body["seconds"].([]any) {
-			other += int(s.(map[string]any)["other"].(float64))
-		}
-		return other >= 12
+		return outcomeTotal(t, base, admin, "other") >= 12
 	})
 	late := b.tab("ops-late", 1200, 1000)
-	b.run(late, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
-	b.tabTo(late, "admin-token")
-	b.run(late, chromedp.KeyEvent(admin), chromedp.KeyEvent(kb.Enter))
+	b.signInOps(late, admin)
 	b.until(late, "the presses before it opened", `(() => {
 		const m = /other: [^·]*· peak [^·]*· ([\d,]+) in/.exec(document.getElementById('legend').textContent);
 		return !!m && Number(m[1].replace(/,/g, '')) >= 12;
@@ -706,9 +718,8 @@ func TestBrowserOpsForms(t *testing.T) {
 	now := clock.Now() // Tuesday 2026-11-24, 09:00 UTC
 
 	ops := b.tab("ops", 1200, 1000)
-	b.run(ops, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
-	b.tabTo(ops, "admin-token")
-	b.run(ops, chromedp.KeyEvent(admin), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.ID("drop-form")))
+	b.signInOps(ops, admin)
+	b.run(ops, chromedp.WaitVisible(chromedp.ID("drop-form")))
 
 	sel := func(form, name string) string { return `#` + form + ` [name="` + name + `"]` }
 	// typeIn replaces what a field holds with text, from the keyboard:
@@ -1220,17 +1231,12 @@ func TestBrowserOpsLive(t *testing.T) {
 	// draws from the node's history (GET /v1/admin/outcomes) when it opens.
 	wonBefore := 0
 	testkit.Eventually(t, 10*time.Second, "lena's win in the node's history", func() bool {
-		wonBefore = 0
-		for _, s := range call(t, "GET", base+"/v1/admin/outcomes", admin, "").body["seconds"].([]any) {
-			wonBefore += int(s.(map[string]any)["won"].(float64))
-		}
+		wonBefore = outcomeTotal(t, base, admin, "won")
 		return wonBefore >= 1
 	})
 	ops := b.tab("ops", 1200, 1000)
-	b.run(ops, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
-	b.tabTo(ops, "admin-token")
-	b.run(ops, chromedp.KeyEvent(admin), chromedp.KeyEvent(kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="upcoming"] button[data-role="pause"]`)))
+	b.signInOps(ops, admin)
+	b.run(ops, chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="upcoming"] button[data-role="pause"]`)))
 	row := func(drop string) string { return `document.querySelector('tr[data-drop="` + drop + `"]')` }
 	stat := func(drop, k string) string {
 		return row(drop) + `.querySelector('[data-stat="` + k + `"]').textContent`
@@ -1480,10 +1486,8 @@ func TestBrowserOpsLive(t *testing.T) {
 		t.Fatalf("create a key: %d %s", key.status, key.raw)
 	}
 	keyOps := b.tab("ops-key", 1200, 1000)
-	b.run(keyOps, chromedp.Navigate(base+"/ops"), chromedp.WaitVisible(chromedp.ID("admin-token")))
-	b.tabTo(keyOps, "admin-token")
-	b.run(keyOps, chromedp.KeyEvent(key.body["secret"].(string)), chromedp.KeyEvent(kb.Enter),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="ledger"]`)))
+	b.signInOps(keyOps, key.body["secret"].(string))
+	b.run(keyOps, chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="ledger"]`)))
 	b.until(keyOps, "the missing scope said", `document.querySelector('#webhooks tbody').textContent.includes('lacks the scope webhooks:write')
 		&& document.querySelector('#deliveries tbody').textContent.includes('lacks the scope webhooks:write')`)
 	if r := call(t, "DELETE", base+"/v1/admin/keys/"+key.body["id"].(string), admin, ""); r.status >= 300 {

@@ -71,6 +71,11 @@
 
   var view = null; // GET /v1/drops/{drop}
   var shownAvail = null; // {value, until}: the stock shown after her win
+  // floored is available, held down to what her win left while a view or
+  // event from before it may still come (shownAvail).
+  function floored(available) {
+    return shownAvail && Date.now() < shownAvail.until ? Math.min(available, shownAvail.value) : available;
+  }
   var me = null; // view.me
   var busy = false;
 
@@ -151,7 +156,7 @@
       // A view read a moment before the shopper's own win may still count
       // the unit she took (the server's views are up to a second old): for
       // a moment the stock shown does not go back above what her win left.
-      if (shownAvail && Date.now() < shownAvail.until) view.available = Math.min(view.available, shownAvail.value);
+      view.available = floored(view.available);
       me = view.me || null;
       // A press whose outcome was unknown is known once the view shows
       // a hold or a waitlist place: the next press is a new one.
@@ -489,7 +494,7 @@
       if (typeof ev.released === 'number') released = ev.released;
       var moved = ev.state !== view.state || ev.available !== view.available || ev.paused !== view.paused;
       view.state = ev.state; view.available = ev.available; view.paused = ev.paused;
-      if (shownAvail && Date.now() < shownAvail.until) view.available = Math.min(view.available, shownAvail.value);
+      view.available = floored(view.available);
       render();
       // A shopper's own view changes with the drop's (a promotion, a
       // draw): ask for it when something moved.

@@ -426,6 +426,14 @@
     return SERIES.indexOf(outcome) >= 0 ? outcome : 'other';
   }
 
+  // earliest is when the chart's oldest rate began (the start of its
+  // interval), or none if it has no rate yet.
+  function earliest(none) {
+    var first = none;
+    SERIES.forEach(function (k) { var p = points[k] || []; if (p.length) first = Math.min(first, p[0].t - p[0].dt); });
+    return first;
+  }
+
   // loadHistory puts the node's outcomes of the last WINDOW, from its own
   // memory (GET /v1/admin/outcomes), before the rates the page samples
   // itself: a page opened after a rush draws it at once. Only seconds
@@ -434,8 +442,7 @@
     api('GET', '/v1/admin/outcomes?seconds=' + WINDOW / 1000).then(function (r) {
       if (!r.ok || !token || !r.data || !r.data.seconds) return;
       var shift = Date.now() - Date.parse(r.data.now); // the node's clock to the page's
-      var firstLive = Infinity;
-      SERIES.forEach(function (k) { var p = points[k] || []; if (p.length) firstLive = Math.min(firstLive, p[0].t - p[0].dt); });
+      var firstLive = earliest(Infinity);
       var hist = {};
       SERIES.forEach(function (k) { hist[k] = []; });
       // Up to the page's first sampled rate, or its first sample (its
@@ -616,8 +623,7 @@
     // The time the window covers: since the first rate in it (the page
     // opened, or a new baseline, less than two minutes ago), at most two
     // minutes.
-    var first = now;
-    SERIES.forEach(function (k) { var p = points[k] || []; if (p.length && p[0].t - p[0].dt < first) first = p[0].t - p[0].dt; });
+    var first = earliest(now);
     var covered = Math.min(WINDOW, now - first);
     var legend = $('legend');
     SERIES.forEach(function (k) {
