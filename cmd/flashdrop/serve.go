@@ -27,6 +27,7 @@ import (
 	"github.com/flashdrop/flashdrop/api"
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
+	bgrun "github.com/flashdrop/flashdrop/internal/run"
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/webhook"
 )
@@ -71,6 +72,9 @@ type ServeConfig struct {
 	// PprofListen, if set, serves net/http/pprof on an address of its own
 	// (loopback for a bare port), never on the public listener.
 	PprofListen string
+	// Clock is where the engine's time comes from: ClockRedis or
+	// ClockLocal.
+	Clock string
 	// GCPercent is Go's garbage collection target for the serve process
 	// (GOGC); 0 leaves it to GOGC if that is set, else DefaultGCPercent.
 	GCPercent int
@@ -107,7 +111,8 @@ type Main struct {
 	memLimitErr error
 	mini        *miniredis.Miniredis
 	rdb         redis.UniversalClient
-	relayRDB    redis.UniversalClient // blocking outbox reads get their own pool
+	relayRDB    redis.UniversalClient   // blocking outbox reads get their own pool
+	synced      *redisstore.SyncedClock // with --clock redis
 	store       *redisstore.Store
 	natsURL     string
 	nc          *nats.Conn
@@ -195,6 +200,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&c.ScheduleEvery, "schedule-every", engine.DefaultScheduleInterval,
 		"how often series drops, sale announcements, invitations, reminders and draws are checked")
 	fs.StringVar(&c.PprofListen, "pprof-listen", "", "serve Go profiles (net/http/pprof) on this address, e.g. :6060 (a bare port is loopback only; empty: off)")
+	fs.StringVar(&c.Clock, "clock", ClockRedis, "where the engine's time comes from: redis (this node's clock corrected by its offset from Redis's TIME, measured at start and every 30 s, so that every node opens a sale, ends a hold and closes registration at the same instant) or local (this node's clock as it is)")
 	fs.IntVar(&c.GCPercent, "gc-percent", 0, fmt.Sprintf("Go's garbage collection target, as GOGC: the heap may grow by this percentage of the live heap between collections (0: GOGC if set and not empty, else %d)", DefaultGCPercent))
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -212,6 +218,8 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("--redis-wait-replicas must be 0 or more, got %d", c.RedisWaitReplicas)
 	case c.RedisWaitReplicas > 0 && c.RedisURL == "":
 		return errors.New("--redis-wait-replicas needs --redis-url: the embedded Redis has no replicas")
+	case c.Clock != ClockRedis && c.Clock != ClockLocal:
+		return fmt.Errorf("--clock must be %s or %s, got %q", ClockRedis, ClockLocal, c.Clock)
 	case c.Role != RoleAll && c.Role != RoleAPI:
 		return fmt.Errorf("--role must be %s or %s, got %q", RoleAll, RoleAPI, c.Role)
 	case c.Role == RoleAPI && (c.RedisURL == "" || c.NATSURL == ""):
@@ -221,6 +229,20 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	return nil
 }
+
+// The sources of --clock.
+const (
+	// ClockRedis corrects the node's clock by its offset from Redis's.
+	ClockRedis = "redis"
+	// ClockLocal takes the node's clock as it is: right when every node's
+	// time service keeps them within a few milliseconds of each other.
+	ClockLocal = "local"
+)
+
+// clockSyncEvery is how often a node measures its offset from Redis's
+// clock again: a local clock drifts by up to about 50 ppm, 1.5 ms in
+// 30 s, and a time service may step it at any moment.
+const clockSyncEvery = 30 * time.Second
 
 // The roles of --role.
 const (
@@ -310,9 +332,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.memLimitErr != nil {
 		m.log.Warn("no soft memory limit set; set GOMEMLIMIT", "err", m.memLimitErr)
 	}
-	if m.Clock == nil {
-		m.Clock = engine.SystemClock{}
-	}
 	// Secrets not given are generated for this run and written back, so
 	// the banner (and tests) can hand them out.
 	generated := map[string]bool{}
@@ -380,6 +399,15 @@ func (m *Main) startRedis(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("redis does not answer: %w", err)
 	}
+	if m.Clock == nil {
+		if c.Clock == ClockRedis {
+			if err := m.syncClock(ctx); err != nil {
+				return err
+			}
+		} else {
+			m.Clock = engine.SystemClock{}
+		}
+	}
 	m.store = redisstore.New(m.rdb, c.storeOptions())
 	m.Engine = engine.New(m.store, engine.Options{Clock: m.Clock})
 	// One list of drops for the node: the sweeper, the scheduler, the
@@ -387,6 +415,65 @@ func (m *Main) startRedis(ctx context.Context) (err error) {
 	// listing is a round trip to Redis (and a read of each new drop).
 	m.drops = engine.NewDropList(m.Engine, 0)
 	return nil
+}
+
+// syncClock makes the engine's clock this node's corrected by its offset
+// from Redis's (--clock redis), and keeps measuring it. Every rule that
+// depends on time runs in a Redis script on the calling node's idea of
+// now; on their own clocks, a node 300 ms fast would open the sale 300 ms
+// early for its shoppers, and in a rush that sells out in 200 ms that
+// decides who wins.
+func (m *Main) syncClock(ctx context.Context) error {
+	sc := redisstore.NewSyncedClock(m.rdb, nil)
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	o, err := sc.Sync(sctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w (--clock local takes this node's clock as it is)", err)
+	}
+	m.Clock, m.synced = sc, sc
+	m.logClock(o, 0)
+	logged := o.Offset
+	var lc bgrun.Lifecycle
+	lc.Start(context.Background(), func(ctx context.Context) {
+		bgrun.Every(ctx, clockSyncEvery, func(ctx context.Context) {
+			sctx, cancel := context.WithTimeout(ctx, clockSyncEvery)
+			o, err := sc.Sync(sctx)
+			cancel()
+			switch {
+			case ctx.Err() != nil:
+			case err != nil:
+				m.log.Warn("could not read Redis's clock; the last offset stays in force", "err", err.Error())
+			case o.Offset-logged > clockLogStep || logged-o.Offset > clockLogStep:
+				m.logClock(o, o.Offset-logged)
+				logged = o.Offset
+			}
+		})
+	})
+	m.onStop(func() error { lc.Stop(); return nil })
+	return nil
+}
+
+// clockLogStep is how far the offset moves before the log says so again;
+// clockWarnAt is an offset worth an operator's look at the node's time
+// service.
+const (
+	clockLogStep = 100 * time.Millisecond
+	clockWarnAt  = time.Second
+)
+
+// logClock says where the node's clock stands against Redis's (and how
+// far it moved since the last report, when it did).
+func (m *Main) logClock(o redisstore.ClockOffset, moved time.Duration) {
+	args := []any{"offset", o.Offset.Round(time.Microsecond).String(), "round_trip", o.RoundTrip.Round(time.Microsecond).String()}
+	if moved != 0 {
+		args = append(args, "moved", moved.Round(time.Microsecond).String())
+	}
+	if o.Offset >= clockWarnAt || o.Offset <= -clockWarnAt {
+		m.log.Warn("this node's clock is far from Redis's: the engine uses Redis's time (--clock redis), but check the node's time service", args...)
+		return
+	}
+	m.log.Info("the engine's clock is Redis's (offset: Redis's clock less this node's)", args...)
 }
 
 // listen takes the address now: it goes into share links, and a busy port
@@ -475,6 +562,13 @@ func (m *Main) startEvents(context.Context) error {
 func (m *Main) startServices(context.Context) error {
 	c := m.Config
 	m.metrics = api.NewMetrics()
+	if m.synced != nil {
+		m.metrics.AddGauge("flashdrop_clock_offset_seconds", "Redis's clock less this node's, as last measured (--clock redis adds it to this node's clock).",
+			func() float64 {
+				o, _ := m.synced.Offset()
+				return o.Offset.Seconds()
+			})
+	}
 	if m.relay != nil {
 		m.metrics.AddGauge("flashdrop_outbox_lag", "Entries in the Redis outboxes not yet published to JetStream (an entry holds one script call's events).",
 			func() float64 { return float64(m.relay.Lag()) })

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/internal/testkit"
+)
+
+// TestServeClock: by default a node's engine reads Redis's clock (so that
+// every node opens a sale at the same instant), says so in its log and
+// exports its offset; --clock local keeps the node's own; anything else is
+// refused.
+func TestServeClock(t *testing.T) {
+	rs := testkit.Redis(t)
+	run := func(t *testing.T, args ...string) (*Main, *testkit.LockedBuffer) {
+		t.Helper()
+		logs := &testkit.LockedBuffer{}
+		m := NewMain(io.Discard, logs)
+		m.Lookup = func(string) (string, bool) { return "", false }
+		if err := m.ParseFlags(append([]string{"--listen", "127.0.0.1:0", "--no-demo", "--redis-url", rs.Addr}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatalf("run: %v\nlogs: %s", err, logs)
+		}
+		t.Cleanup(func() {
+			if err := m.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		return m, logs
+	}
+	t.Run("redis", func(t *testing.T) {
+		m, logs := run(t)
+		sc, ok := m.Clock.(*redisstore.SyncedClock)
+		if !ok {
+			t.Fatalf("the engine's clock is %T, want Redis's", m.Clock)
+		}
+		if _, ok := sc.Offset(); !ok {
+			t.Fatal("no offset measured at start")
+		}
+		if !strings.Contains(logs.String(), "the engine's clock is Redis's") {
+			t.Errorf("the log does not say where the time comes from:\n%s", logs)
+		}
+		r := call(t, "GET", "http://"+m.Addr+"/metrics", m.Config.AdminToken, "")
+		if r.status != 200 || !strings.Contains(r.raw, "\nflashdrop_clock_offset_seconds ") {
+			t.Errorf("metrics %d without the clock's offset", r.status)
+		}
+	})
+	t.Run("local", func(t *testing.T) {
+		m, _ := run(t, "--clock", "local")
+		if _, ok := m.Clock.(engine.SystemClock); !ok {
+			t.Fatalf("--clock local: the engine's clock is %T", m.Clock)
+		}
+		if r := call(t, "GET", "http://"+m.Addr+"/metrics", m.Config.AdminToken, ""); strings.Contains(r.raw, "flashdrop_clock_offset_seconds") {
+			t.Error("--clock local exports an offset it never measures")
+		}
+	})
+	m := NewMainWith(nil)
+	m.Stderr = io.Discard
+	if err := m.ParseFlags([]string{"--clock", "ntp"}); err == nil || !strings.Contains(err.Error(), `--clock must be redis or local, got "ntp"`) {
+		t.Errorf("--clock ntp: %v", err)
+	}
+}
