@@ -1430,14 +1430,22 @@ func TestBrowserOpsLive(t *testing.T) {
 	// (this one at least) and its 5xx and Redis error rates.
 	b.until(ops, "the node's health", `/^[1-9]\d*$/.test(document.getElementById('inflight').textContent) && `+
 		`/^\d+\.\d$/.test(document.getElementById('http5xx').textContent) && /^\d+\.\d$/.test(document.getElementById('redis-errors').textContent)`)
+	// This node runs on the test's manual clock: its own, not Redis's.
+	if got := eval[string](b, ops, `document.getElementById('clock').textContent`); got != "this node's own" {
+		t.Errorf("the clock of a node on its own clock reads %q", got)
+	}
 	setFault("/metrics", `{ status: 503, body: '{"code":"unavailable","status":503}' }`)
 	b.until(ops, "metrics unavailable", `document.getElementById('metrics-note').textContent === 'metrics unavailable (status 503)' && `+
 		`document.getElementById('inflight').textContent === 'unknown' && document.getElementById('http5xx').textContent === 'unknown'`)
 	setFault("/metrics", `{ status: 200, type: 'text/plain', body: 'process_start_time_seconds 1.76e+09\nflashdrop_http_requests_in_flight 7\nflashdrop_http_requests_total{route="/v1/drops/{drop}/reservations",status="503"} 100\nflashdrop_http_requests_total{route="unmatched",status="503"} 50\nflashdrop_http_requests_total{route="/healthz",status="200"} 900\nflashdrop_redis_errors_total 4\n' }`)
 	samplesAfter("a health baseline", 2)
-	setFault("/metrics", `{ status: 200, type: 'text/plain', body: 'process_start_time_seconds 1.76e+09\nflashdrop_http_requests_in_flight 9\nflashdrop_http_requests_total{route="/v1/drops/{drop}/reservations",status="503"} 400\nflashdrop_http_requests_total{route="unmatched",status="503"} 350\nflashdrop_http_requests_total{route="/healthz",status="200"} 90000\nflashdrop_redis_errors_total 4\n' }`)
+	setFault("/metrics", `{ status: 200, type: 'text/plain', body: 'process_start_time_seconds 1.76e+09\nflashdrop_http_requests_in_flight 9\nflashdrop_http_requests_total{route="/v1/drops/{drop}/reservations",status="503"} 400\nflashdrop_http_requests_total{route="unmatched",status="503"} 350\nflashdrop_http_requests_total{route="/healthz",status="200"} 90000\nflashdrop_redis_errors_total 4\nflashdrop_clock_offset_seconds -1.25e+00\n' }`)
 	b.until(ops, "the 5xx rate", `document.getElementById('inflight').textContent === '9' && parseFloat(document.getElementById('http5xx').textContent) > 50 && `+
 		`document.getElementById('redis-errors').textContent === '0.0'`)
+	// A node 1.25 s fast sells on Redis's time, and its clock wants a look.
+	if got := eval[string](b, ops, `document.getElementById('clock').textContent + '|' + document.getElementById('clock').className`); got != "Redis's (this node's is 1.3 s ahead: check its time service)|bad" {
+		t.Errorf("the clock of a node 1.25 s fast reads %q", got)
+	}
 	// Then another node (its own start time) whose counters are far
 	// higher: a new baseline, not a spike.
 	setFault("/metrics", metrics(1000000, 100))

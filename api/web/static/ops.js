@@ -500,7 +500,7 @@
     }
     var raw = {};
     var lag = null;
-    var health = { inflight: null, e5: 0, redis: 0 };
+    var health = { inflight: null, e5: 0, redis: 0, clock: null };
     var started = null;
     r.text.split('\n').forEach(function (line) {
       var m = /^flashdrop_reserve_outcomes_total\{outcome="([^"]+)"\} ([0-9.e+]+)$/.exec(line);
@@ -517,6 +517,10 @@
       if (e) health.e5 += parseFloat(e[1]);
       var x = /^flashdrop_redis_errors_total ([0-9.e+]+)$/.exec(line);
       if (x) health.redis = parseFloat(x[1]);
+      // Redis's clock less this node's, which the engine adds (--clock
+      // redis); absent when the node keeps its own.
+      var k = /^flashdrop_clock_offset_seconds (-?[0-9.]+(?:e[-+]?[0-9]+)?)$/.exec(line);
+      if (k) health.clock = parseFloat(k[1]);
       var p = /^process_start_time_seconds ([0-9.e+]+)$/.exec(line);
       if (p) started = p[1];
     });
@@ -559,6 +563,7 @@
   function showHealth(h) {
     var t = Date.now();
     setText($('inflight'), h === null || h.inflight === null ? 'unknown' : String(h.inflight));
+    showClock(h === null ? undefined : h.clock);
     var prev = lastHealth;
     if (h === null) { // no metrics: nothing known, and the next sample is a new baseline
       lastHealth = null;
@@ -576,6 +581,21 @@
     var dt = (t - prev.t) / 1000;
     setText($('http5xx'), ((h.e5 - prev.e5) / dt).toFixed(1));
     setText($('redis-errors'), ((h.redis - prev.redis) / dt).toFixed(1));
+  }
+
+  // showClock says whose time the node sells on: Redis's, with how far
+  // the node's own clock is from it (a second or more is the node's time
+  // service to fix), or its own (--clock local). undefined: unknown.
+  function showClock(offset) {
+    var el = $('clock');
+    el.classList.remove('bad');
+    if (offset === undefined) { setText(el, 'unknown'); return; }
+    if (offset === null) { setText(el, "this node's own"); return; }
+    var ms = Math.abs(offset) * 1000;
+    if (ms < 1) { setText(el, "Redis's (this node's agrees within 1 ms)"); return; }
+    var size = ms < 1000 ? Math.round(ms) + ' ms' : (ms / 1000).toFixed(1) + ' s';
+    setText(el, "Redis's (this node's is " + size + (offset > 0 ? ' behind' : ' ahead') + (ms >= 1000 ? ': check its time service)' : ')'));
+    if (ms >= 1000) el.classList.add('bad');
   }
 
   // wentBack: some counter is lower than before, or gone. Counters only
