@@ -214,7 +214,7 @@ func (r *runner) report(stopped Phase) *Report {
 		Schema: SchemaVersion, Complete: stopped == "", StoppedIn: stopped,
 		Invalid: r.invalid, Notes: r.notes, Drop: r.drop, Records: &r.rec,
 		Run: RunInfo{
-			Targets: r.o.Targets, StartedAt: r.start.UTC(), DropCreated: r.created, Seed: r.o.Seed, Users: r.o.Users,
+			Targets: redactURLs(r.o.Targets), StartedAt: r.start.UTC(), DropCreated: r.created, Seed: r.o.Seed, Users: r.o.Users,
 			Shoppers: len(r.shoppers), Shard: r.o.Shard, Shards: r.o.Shards, Arrival: r.o.Arrival, Rate: r.o.Rate,
 			RampTo: r.o.RampTo, DurationS: r.o.Duration.Seconds(), Connections: r.o.Connections, Presses: r.o.Presses,
 			ConfirmRatio: r.o.ConfirmRatio, CancelRatio: r.o.CancelRatio, Waitlist: r.o.WaitlistRatio,
@@ -476,7 +476,8 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 			seenShard[sh] = true
 		}
 		out.Run.Shoppers += rep.Run.Shoppers
-		out.Run.Targets = appendNew(out.Run.Targets, rep.Run.Targets...)
+		// A report of an older version may hold a target's password.
+		out.Run.Targets = appendNew(out.Run.Targets, redactURLs(rep.Run.Targets)...)
 		out.Run.Events = out.Run.Events && rep.Run.Events
 		if rep.Run.StartedAt.Before(out.Run.StartedAt) {
 			out.Run.StartedAt = rep.Run.StartedAt

@@ -207,10 +207,10 @@ func (r *runner) setup(ctx context.Context) error {
 		a := r.c.doDated(i, "GET", "/healthz", "", nil, "")
 		rec.record(PhaseSetup, EndpointHealth, a, time.Time{}, time.Time{})
 		if a.err != nil {
-			return invalidf("target %s unreachable: %v", t, oneLine(a.err))
+			return invalidf("target %s unreachable: %v", redactURL(t), oneLine(a.err))
 		}
 		if a.status != 200 {
-			return invalidf("target %s: /healthz answered %d", t, a.status)
+			return invalidf("target %s: /healthz answered %d", redactURL(t), a.status)
 		}
 		if i == 0 {
 			r.offset = dateOffset(a)

@@ -940,3 +940,77 @@ func BenchmarkLoadRegistration(b *testing.B) {
 		b.ReportMetric(reg.RPS/hrps, "register/healthz")
 	}
 }
+
+// TestLoadReportsNeverHoldTheTargetPassword: a --target with a password
+// in its userinfo (http://bob:T4RGETPW@host) runs, and no report (text,
+// JSON, HTML), no phase line and no error holds the password; the JSON
+// keeps the user and the host with the password redacted. The JSON kept
+// it in run.targets. A merge (`load report`) of a report that holds one,
+// as those of earlier versions do, writes none either.
+func TestLoadReportsNeverHoldTheTargetPassword(t *testing.T) {
+	const pw = "T4RGETPW"
+	f := startFakeServer(t, fakeserver.Faults{})
+	target := strings.Replace(f.URL, "http://", "http://bob:"+pw+"@", 1)
+	dir := t.TempDir()
+	js, page, txt := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html"), filepath.Join(dir, "r.txt")
+	args := fakeArgs(target, "--users", "50", "--stock", "5", "--report", "json", "--out", js, "--report", "html", "--out", page,
+		"--report", "text", "--out", txt)
+	args = slices.DeleteFunc(args, func(a string) bool { return a == "--quiet" }) // the phase lines too
+	code, stdout, stderr := runLoad(t, context.Background(), args, f.hook(1))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	check := func(what, s string) {
+		t.Helper()
+		if strings.Contains(s, pw) {
+			t.Errorf("%s holds the target's password:\n%s", what, s)
+		}
+	}
+	check("stdout", stdout)
+	check("stderr", stderr)
+	for _, name := range []string{js, page, txt} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(name, string(b))
+	}
+	rep := readReport(t, js)
+	want := strings.Replace(f.URL, "http://", "http://bob:xxxxx@", 1)
+	if len(rep.Run.Targets) != 1 || rep.Run.Targets[0] != want {
+		t.Errorf("run.targets %q, want [%q]", rep.Run.Targets, want)
+	}
+
+	// A report of an earlier version, with the password in it, merged.
+	raw, _ := os.ReadFile(js)
+	old := filepath.Join(dir, "old.json")
+	if err := os.WriteFile(old, bytes.ReplaceAll(raw, []byte("bob:xxxxx@"), []byte("bob:"+pw+"@")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mjs, mpage := filepath.Join(dir, "m.json"), filepath.Join(dir, "m.html")
+	code, stdout, stderr = runLoad(t, context.Background(), []string{"report", old, "--report", "text",
+		"--report", "json", "--out", mjs, "--report", "html", "--out", mpage})
+	if code != 0 {
+		t.Fatalf("merge: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	check("the merge's text", stdout+stderr)
+	for _, name := range []string{mjs, mpage} {
+		b, _ := os.ReadFile(name)
+		check(name, string(b))
+	}
+	if m := readReport(t, mjs); len(m.Run.Targets) != 1 || m.Run.Targets[0] != want {
+		t.Errorf("merged run.targets %q, want [%q]", m.Run.Targets, want)
+	}
+
+	// Nor do the errors of an unreachable target, or of a bad one.
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := dead.Addr().String()
+	dead.Close()
+	for _, tg := range []string{"http://bob:" + pw + "@" + addr, "http://bob:" + pw + "@" + addr + "/some/path"} {
+		code, _, stderr = runLoad(t, context.Background(), []string{"--target", tg, "--admin-token", "x", "--jwt-secret", strings.Repeat("s", 32), "--quiet"})
+		if code != loadtest.ExitInvalid || !strings.Contains(stderr, "bob:xxxxx@") {
+			t.Errorf("target %s: exit %d, stderr %q; want 3 naming it redacted", tg, code, stderr)
+		}
+		check("the error", stderr)
+	}
+}
