@@ -11,6 +11,50 @@ import (
 	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
+// startOnRedis runs serve on the Redis at addr with args, its logs at
+// info.
+func startOnRedis(t *testing.T, addr string, args ...string) (*Main, *testkit.LockedBuffer) {
+	t.Helper()
+	logs := &testkit.LockedBuffer{}
+	m := NewMain(io.Discard, logs)
+	m.Lookup = func(string) (string, bool) { return "", false }
+	if err := m.ParseFlags(append([]string{"--listen", "127.0.0.1:0", "--no-demo", "--redis-url", addr}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("run: %v\nlogs: %s", err, logs)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return m, logs
+}
+
+// TestGeneratedSecretsOnASharedRedis: a node on a Redis others may share
+// says loudly that secrets it generated are its own (a token another node
+// accepts would be refused here), and so is its embedded NATS; given
+// secrets raise nothing.
+func TestGeneratedSecretsOnASharedRedis(t *testing.T) {
+	rs := testkit.Redis(t)
+	const warning = "generated for this node alone"
+	if _, logs := startOnRedis(t, rs.Addr); !strings.Contains(logs.String(), warning) {
+		t.Errorf("generated secrets on a shared Redis, no warning:\n%s", logs)
+	}
+	if _, logs := startOnRedis(t, rs.Addr, "--jwt-secret", fleetSecret); !strings.Contains(logs.String(), "admin_token_generated=true jwt_secret_generated=false") {
+		t.Errorf("a generated admin token alone:\n%s", logs)
+	}
+	_, logs := startOnRedis(t, rs.Addr, "--admin-token", fleetAdmin, "--jwt-secret", fleetSecret)
+	if strings.Contains(logs.String(), warning) {
+		t.Errorf("secrets given, still a warning:\n%s", logs)
+	}
+	// Its NATS is its own too: the events of a fleet would scatter.
+	if !strings.Contains(logs.String(), "--redis-url without --nats-url") {
+		t.Errorf("a node on a shared Redis with an embedded NATS, no warning:\n%s", logs)
+	}
+}
+
 // TestServeClock: by default a node's engine reads Redis's clock (so that
 // every node opens a sale at the same instant), says so in its log and
 // exports its offset; --clock local keeps the node's own; anything else is
@@ -18,22 +62,7 @@ import (
 func TestServeClock(t *testing.T) {
 	rs := testkit.Redis(t)
 	run := func(t *testing.T, args ...string) (*Main, *testkit.LockedBuffer) {
-		t.Helper()
-		logs := &testkit.LockedBuffer{}
-		m := NewMain(io.Discard, logs)
-		m.Lookup = func(string) (string, bool) { return "", false }
-		if err := m.ParseFlags(append([]string{"--listen", "127.0.0.1:0", "--no-demo", "--redis-url", rs.Addr}, args...)); err != nil {
-			t.Fatal(err)
-		}
-		if err := m.Run(context.Background()); err != nil {
-			t.Fatalf("run: %v\nlogs: %s", err, logs)
-		}
-		t.Cleanup(func() {
-			if err := m.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-		return m, logs
+		return startOnRedis(t, rs.Addr, args...)
 	}
 	t.Run("redis", func(t *testing.T) {
 		m, logs := run(t)

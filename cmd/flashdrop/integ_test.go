@@ -105,6 +105,13 @@ type integStack struct {
 	logs  *testkit.LockedBuffer
 }
 
+// The secrets every node of a test's fleet shares (an API node needs them
+// given).
+const (
+	fleetAdmin  = "test-fleet-admin-token-0123"
+	fleetSecret = "test-fleet-jwt-secret-0123456789abcdef"
+)
+
 func startInteg(t *testing.T, tweak func(*webhook.Options), args ...string) *integStack {
 	t.Helper()
 	rs := testkit.Redis(t)
@@ -119,7 +126,8 @@ func startInteg(t *testing.T, tweak func(*webhook.Options), args ...string) *int
 		}
 	}
 	if err := m.ParseFlags(append([]string{"--listen", "127.0.0.1:0", "--log-level", "warn", "--no-demo",
-		"--redis-url", rs.Addr, "--nats-url", ns.URL(), "--webhooks-allow-private"}, args...)); err != nil {
+		"--redis-url", rs.Addr, "--nats-url", ns.URL(), "--webhooks-allow-private",
+		"--admin-token", fleetAdmin, "--jwt-secret", fleetSecret}, args...)); err != nil {
 		t.Fatal(err)
 	}
 	clock := engine.NewManualClock(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))

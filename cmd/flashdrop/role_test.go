@@ -26,8 +26,13 @@ func TestRoleFlag(t *testing.T) {
 	}{
 		{args: nil},
 		{args: []string{"--role", "all"}},
-		{args: []string{"--role", "api", "--redis-url", "127.0.0.1:6379", "--nats-url", "nats://127.0.0.1:4222"}},
-		{env: map[string]string{"FLASHDROP_ROLE": "api", "FLASHDROP_REDIS_URL": "127.0.0.1:6379", "FLASHDROP_NATS_URL": "nats://127.0.0.1:4222"}},
+		{args: []string{"--role", "api", "--redis-url", "127.0.0.1:6379", "--nats-url", "nats://127.0.0.1:4222", "--admin-token", fleetAdmin, "--jwt-secret", fleetSecret}},
+		{env: map[string]string{"FLASHDROP_ROLE": "api", "FLASHDROP_REDIS_URL": "127.0.0.1:6379", "FLASHDROP_NATS_URL": "nats://127.0.0.1:4222",
+			"FLASHDROP_ADMIN_TOKEN": fleetAdmin, "FLASHDROP_JWT_SECRET": fleetSecret}},
+		// An API node runs beside others: secrets of its own would split
+		// the fleet.
+		{args: []string{"--role", "api", "--redis-url", "127.0.0.1:6379", "--nats-url", "nats://127.0.0.1:4222"}, want: "--role api needs --admin-token and --jwt-secret"},
+		{args: []string{"--role", "api", "--redis-url", "127.0.0.1:6379", "--nats-url", "nats://127.0.0.1:4222", "--admin-token", fleetAdmin}, want: "--role api needs --admin-token and --jwt-secret"},
 		{args: []string{"--role", "worker"}, want: `--role must be all or api, got "worker"`},
 		{args: []string{"--role", "api"}, want: "--role api needs --redis-url and --nats-url"},
 		{args: []string{"--role", "api", "--redis-url", "127.0.0.1:6379"}, want: "--role api needs --redis-url and --nats-url"},

@@ -226,6 +226,10 @@ func (m *Main) ParseFlags(args []string) error {
 		// An embedded Redis or NATS would be this node's alone, and no
 		// other node could do the background work for it.
 		return errors.New("--role api needs --redis-url and --nats-url: its background work is done by a node with --role all on the same Redis and NATS")
+	case c.Role == RoleAPI && (c.AdminToken == "" || c.JWTSecret == ""):
+		// Generated ones would be this node's alone: the other nodes'
+		// tokens would be refused here, and its own there.
+		return errors.New("--role api needs --admin-token and --jwt-secret (or FLASHDROP_ADMIN_TOKEN and FLASHDROP_JWT_SECRET), the same on every node: generated ones would be this node's alone")
 	}
 	return nil
 }
@@ -342,6 +346,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Config.JWTSecret, generated["jwt"] = randomSecret(32), true
 	}
 	embedded := m.Config.RedisURL == ""
+	if !embedded && m.Config.NATSURL == "" {
+		m.log.Warn("--redis-url without --nats-url: the events of the wins this node's relay reads go to its own in-process NATS, so listeners, webhooks and load audits on another node's NATS miss them; give every node sharing this Redis the same --nats-url")
+	}
+	if !embedded && (generated["admin"] || generated["jwt"]) {
+		m.log.Warn("the admin token or the JWT secret was generated for this node alone: nodes that share a Redis need the same --admin-token and --jwt-secret (or FLASHDROP_ADMIN_TOKEN and FLASHDROP_JWT_SECRET), else a token one node accepts is refused by the others, and a restart makes new ones",
+			"admin_token_generated", generated["admin"], "jwt_secret_generated", generated["jwt"])
+	}
 	for _, start := range []func(context.Context) error{
 		m.startRedis, m.listen, m.startPprof, m.startNATS, m.startEvents, m.startServices, m.startSweeper, m.startScheduler, m.startHTTP,
 	} {
