@@ -454,3 +454,48 @@ func TestI3CountsTheUnregisteredWhoPressed(t *testing.T) {
 		t.Fatalf("I3: %+v, want passed with %q", i3, want)
 	}
 }
+
+// TestRampThatRunsOutOfShoppersIsNoted: a ramp whose shoppers have all
+// arrived before --duration ends says so in every report, with when, the
+// rate reached against the one asked, and how many --users would last;
+// one whose schedule ends with --duration says nothing of it. A ramp from
+// 500/s to 2000/s over 4 s with 4000 shoppers stopped at 3.47 s, short of
+// 2000/s, and no report said so.
+func TestRampThatRunsOutOfShoppersIsNoted(t *testing.T) {
+	for _, c := range []struct {
+		users int
+		want  string
+	}{
+		// N(t) = 100t + 50t², so the 200th shopper arrives at 1.23 s,
+		// at 223/s; the 2 s ramp to 300/s asks for 400.
+		{200, "every shopper had arrived: the ramp's arrivals stopped 1.23s after T0, short of --duration 2s: it reached 223/s of the 300/s asked (--ramp-to); give --users 400 or more to keep the schedule for the whole duration"},
+		{400, ""},
+		{500, ""},
+	} {
+		clock := loadtest.NewManualClock(epoch)
+		f := newReproducibleFake(t, clock, nil)
+		o := goldenOptions(f.URL)
+		o.Users, o.Stock, o.Presses, o.Connections = c.users, 10, 1, 4
+		o.Arrival, o.Rate, o.RampTo, o.Duration = loadtest.ArrivalRamp, 100, 300, 2*time.Second
+		rep := reproducible(t, f, clock, o)
+		var text, js, page bytes.Buffer
+		_ = rep.WriteText(&text)
+		_ = rep.WriteJSON(&js)
+		_ = rep.WriteHTML(&page)
+		notes := strings.Join(rep.Notes, "\n")
+		if c.want == "" {
+			if strings.Contains(notes, "every shopper had arrived") {
+				t.Errorf("%d users: a ramp that lasted is noted as cut short: %q", c.users, rep.Notes)
+			}
+			continue
+		}
+		if !strings.Contains(notes, c.want) {
+			t.Errorf("%d users: notes %q, want %q", c.users, rep.Notes, c.want)
+		}
+		for name, b := range map[string]string{"text": text.String(), "json": js.String(), "html": page.String()} {
+			if !strings.Contains(b, "every shopper had arrived: the ramp") {
+				t.Errorf("%d users: the %s report does not say the ramp ran out of shoppers", c.users, name)
+			}
+		}
+	}
+}

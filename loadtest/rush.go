@@ -41,6 +41,44 @@ func offsetOf(o Options, p int) (time.Duration, bool) {
 	return time.Duration(t * float64(time.Second)), true
 }
 
+// ranOut says, in the rate modes, when the schedule ran out of shoppers
+// before --duration ended: every shopper had arrived, so the rest of the
+// duration sent nothing and a ramp never reached --ramp-to ("" when the
+// shoppers lasted). A ramp from 500/s to 2000/s over 4 s with 4000
+// shoppers stopped at 3.47 s, at 1802/s, and no report said so.
+func ranOut(o Options) string {
+	if o.Arrival == ArrivalBurst || o.Users < 1 {
+		return ""
+	}
+	if _, more := offsetOf(o, o.Users); !more {
+		return "" // the next shopper would have come after --duration
+	}
+	last, _ := offsetOf(o, o.Users-1)
+	d := o.Duration.Seconds()
+	at := last.Seconds()
+	// Arrivals the whole duration asks for: ∫ rate = D·(r0 + r1)/2.
+	r1 := o.Rate
+	if o.Arrival == ArrivalRamp {
+		r1 = o.RampTo
+	}
+	need := int(math.Ceil(d*(o.Rate+r1)/2 - 1e-9))
+	what := fmt.Sprintf("arrivals at %s/s stopped %.2fs after T0, short of --duration %s", rateText(o.Rate), at, o.Duration)
+	if o.Arrival == ArrivalRamp {
+		reached := o.Rate + (o.RampTo-o.Rate)*at/d
+		what = fmt.Sprintf("the ramp's arrivals stopped %.2fs after T0, short of --duration %s: it reached %s/s of the %s/s asked (--ramp-to)",
+			at, o.Duration, rateText(reached), rateText(o.RampTo))
+	}
+	return fmt.Sprintf("every shopper had arrived: %s; give --users %d or more to keep the schedule for the whole duration", what, need)
+}
+
+// rateText is an arrival rate as notes give it: whole above 10/s.
+func rateText(v float64) string {
+	if v >= 10 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
 // rushPhase sends every buyer's presses: all at T0 (burst), or at their
 // place in the global arrival schedule (rate, ramp).
 func (r *runner) rushPhase(ctx context.Context) error {
@@ -62,6 +100,9 @@ func (r *runner) rushPhase(ctx context.Context) error {
 	}
 	if late > 0 {
 		r.notes = append(r.notes, fmt.Sprintf("%d buyers did not arrive within --duration at the given rate", late))
+	}
+	if n := ranOut(r.o); n != "" {
+		r.notes = append(r.notes, n)
 	}
 	r.logf("rush: %s, %s arrival, %s each, %s", count(len(arrivals), "buyer"), r.o.Arrival, count(r.o.Presses, "press"), count(r.o.Connections, "connection"))
 	b := newBar(r.o.Progress, len(arrivals), "rush")
