@@ -29,7 +29,8 @@ func (rep *Report) WriteHTML(w io.Writer) error {
 		Latency    template.HTML
 		Text       string
 		Status     map[string]string
-	}{R: rep, Text: text.String(), Status: map[string]string{CheckPass: "pass", CheckFail: "fail", CheckSkipped: "skipped", CheckDeferred: "deferred"}}
+		Drained    string
+	}{R: rep, Text: text.String(), Drained: upperFirst(rep.drained()), Status: map[string]string{CheckPass: "pass", CheckFail: "fail", CheckSkipped: "skipped", CheckDeferred: "deferred"}}
 	var err error
 	if data.Throughput, err = throughputChart(rep); err != nil {
 		return err
@@ -75,6 +76,14 @@ func outcomeColour(outcome string, other *int) color.RGBA {
 	c := otherColours[*other%len(otherColours)]
 	*other++
 	return c
+}
+
+// upperFirst starts s with a capital, as a sentence of the page does.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // words is an outcome as a legend shows it: sold_out is "sold out".
@@ -300,7 +309,7 @@ svg,img{display:block;max-width:100%;height:auto;margin:.5em 0}pre{background:#f
 <p>{{.R.Rush.Requests}} requests in {{printf "%.3f" .R.Rush.Seconds}} s = {{printf "%.1f" .R.Rush.RPS}} req/s, errors {{pct .R.Rush.ErrorRate}};
 reserve p50 {{ms .R.Rush.Reserve.P50}} ms, p99 {{ms .R.Rush.Reserve.P99}} ms, max {{ms .R.Rush.Reserve.Max}} ms
 ({{if .R.Rush.Corrected}}from the intended send time{{else}}from the actual send{{end}}).
-{{with .R.Rush.FirstSoldOutS}}First “sold out” answer at {{f3 .}} s after T0. {{end}}Drained at {{printf "%.3f" .R.Rush.DrainS}} s.</p>
+{{with .R.Rush.FirstSoldOutS}}First “sold out” answer at {{f3 .}} s after T0. {{end}}{{.Drained}} {{printf "%.3f" .R.Rush.DrainS}} s.</p>
 {{.Throughput}}
 {{.Latency}}
 

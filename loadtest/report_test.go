@@ -499,3 +499,86 @@ func TestRampThatRunsOutOfShoppersIsNoted(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmsAnsweredExpiredAreNoted: when holds run out before the
+// checkout confirms them (here the clock passes every hold as the checkout
+// starts), every report says how many confirms were answered expired and
+// why, and a merge says it once, of the merged records; a run whose
+// confirms came in time says nothing of it. With a 6-s ramp and the 5-s
+// hold, 48 of 150 confirms were answered expired and no report said so.
+// The rush's last answer is worded for its arrival model: a ramp's is no
+// "burst drained".
+func TestConfirmsAnsweredExpiredAreNoted(t *testing.T) {
+	run := func(late bool, o func(*loadtest.Options)) *loadtest.Report {
+		clock := loadtest.NewManualClock(epoch)
+		f := newReproducibleFake(t, clock, nil)
+		opts := goldenOptions(f.URL)
+		if o != nil {
+			o(&opts)
+		}
+		rep, err := loadtest.Run(context.Background(), opts, loadtest.WithClock(clock),
+			loadtest.WithCPUMeter(func() time.Duration { return 0 }), loadtest.WithCores(2),
+			loadtest.WithPhaseHook(func(p loadtest.Phase) {
+				if late && p == loadtest.PhaseCheckout {
+					clock.Advance(2 * time.Second) // past every 1-s hold
+				}
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	rep := run(true, nil)
+	confirms, expired := 0, 0
+	for _, tl := range rep.Records.Told {
+		if tl.Action == "confirm" {
+			confirms++
+			if tl.ActionCode == "expired" {
+				expired++
+			}
+		}
+	}
+	if expired == 0 {
+		t.Fatalf("no confirm was answered expired: %+v", rep.Records.Told)
+	}
+	want := fmt.Sprintf("confirms answered expired: %d of %d: their holds (1s) ran out before the generator confirmed them: it confirms after the whole rush (", expired, confirms)
+	var text, js, page bytes.Buffer
+	_ = rep.WriteText(&text)
+	_ = rep.WriteJSON(&js)
+	_ = rep.WriteHTML(&page)
+	for name, b := range map[string]string{"text": text.String(), "json": js.String(), "html": page.String()} {
+		if !strings.Contains(b, want) || !strings.Contains(b, "give a longer --hold, or a shorter rush") {
+			t.Errorf("the %s report does not say %q:\n%s", name, want, b)
+		}
+	}
+	// Once in a merge, of its records.
+	back, err := loadtest.ReadJSON(&js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := loadtest.Merge(loadtest.Thresholds{}, back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(strings.Join(merged.Notes, "\n"), "confirms answered expired"); n != 1 || !strings.Contains(strings.Join(merged.Notes, "\n"), want) {
+		t.Errorf("the merge's notes %q: want the note once", merged.Notes)
+	}
+	if in := run(false, nil); strings.Contains(strings.Join(in.Notes, "\n"), "expired") {
+		t.Errorf("a run whose confirms came in time: notes %q", in.Notes)
+	}
+	// "burst drained" for a burst; the ramp's last arrival for a ramp.
+	if !strings.Contains(text.String(), ", burst drained at ") {
+		t.Errorf("a burst's text lacks \"burst drained at\":\n%s", text.String())
+	}
+	ramp := run(false, func(o *loadtest.Options) {
+		o.Arrival, o.Rate, o.RampTo, o.Duration, o.Presses = loadtest.ArrivalRamp, 20, 100, time.Second, 1
+	})
+	text.Reset()
+	page.Reset()
+	_ = ramp.WriteText(&text)
+	_ = ramp.WriteHTML(&page)
+	if strings.Contains(text.String(), "burst") || !strings.Contains(text.String(), "last ramp arrival answered at ") ||
+		!strings.Contains(page.String(), "Last ramp arrival answered at ") {
+		t.Errorf("a ramp's reports word its last answer as a burst's:\n%s", text.String())
+	}
+}

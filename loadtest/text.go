@@ -77,9 +77,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "  outcomes: %s\n", strings.Join(outs, ", "))
 	if r.FirstSoldOutS != nil {
-		fmt.Fprintf(&b, "  first sold_out %.3fs after T0, sold out (last win) at %.3fs, burst drained at %.3fs\n", *r.FirstSoldOutS, *r.SoldOutS, r.DrainS)
+		fmt.Fprintf(&b, "  first sold_out %.3fs after T0, sold out (last win) at %.3fs, %s %.3fs\n", *r.FirstSoldOutS, *r.SoldOutS, rep.drained(), r.DrainS)
 	} else {
-		fmt.Fprintf(&b, "  not sold out; burst drained at %.3fs\n", r.DrainS)
+		fmt.Fprintf(&b, "  not sold out; %s %.3fs\n", rep.drained(), r.DrainS)
 	}
 
 	b.WriteString("\nphases:\n")
@@ -132,6 +132,17 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// drained words the rush's last answer for its arrival model: a burst
+// drains; rate and ramp arrivals come until the schedule ends ("burst
+// drained" was said of a ramp too).
+func (rep *Report) drained() string {
+	switch rep.Run.Arrival {
+	case ArrivalBurst, "":
+		return "burst drained at"
+	}
+	return fmt.Sprintf("last %s arrival answered at", rep.Run.Arrival)
 }
 
 func confirmBy(d Drop) string {
