@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -249,5 +250,54 @@ func TestWaitSurvivesOneUnansweredPoll(t *testing.T) {
 	_ = rep.WriteText(&b)
 	if views.Load() < 80 || rep.ExitCode != 0 || !strings.Contains(b.String(), "audit: PASS") {
 		t.Fatalf("%d view polls, exit %d\n%s", views.Load(), rep.ExitCode, b.String())
+	}
+}
+
+// TestCheckoutCountsAreExact: the checkout confirms round(confirm-ratio ×
+// wins) of the rush's wins and cancels round((confirm + cancel) × wins)
+// minus those, exactly, and the same seed picks the same shoppers. Each
+// win used to throw its own die: "50% to confirm" sent 57 of 100.
+func TestCheckoutCountsAreExact(t *testing.T) {
+	for _, c := range []struct {
+		confirm, cancel                float64
+		confirms, cancels, expirations int
+	}{
+		{0.5, 0.2, 10, 4, 6},
+		{0.33, 0.33, 7, 6, 7},
+		{1, 0, 20, 0, 0},
+		{0, 0, 0, 0, 20},
+	} {
+		var picked [2]string
+		for i := range picked {
+			f, hook := startTimedFake(t, fakeserver.Options{})
+			o := baseOptions(f.URL)
+			o.Connections = 1 // the same shoppers win in both runs
+			_ = o.SetRatio("confirm-ratio", c.confirm)
+			_ = o.SetRatio("cancel-ratio", c.cancel)
+			_ = o.SetRatio("waitlist-ratio", 0)
+			rep, err := loadtest.Run(context.Background(), o, hook)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int{}
+			var who []string
+			for _, tl := range rep.Records.Told {
+				if tl.Via == "reserve" {
+					got[tl.Action]++
+					if tl.Action == "confirm" {
+						who = append(who, tl.User)
+					}
+				}
+			}
+			sort.Strings(who)
+			picked[i] = strings.Join(who, ",")
+			if got["confirm"] != c.confirms || got["cancel"] != c.cancels || got["expire"] != c.expirations {
+				t.Errorf("confirm %g, cancel %g of 20 wins: %v, want %d confirms, %d cancels, %d expirations",
+					c.confirm, c.cancel, got, c.confirms, c.cancels, c.expirations)
+			}
+		}
+		if picked[0] != picked[1] {
+			t.Errorf("confirm %g: the same seed confirmed %s, then %s", c.confirm, picked[0], picked[1])
+		}
 	}
 }

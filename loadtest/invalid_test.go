@@ -130,7 +130,7 @@ func TestPhaseLinesWithoutATerminal(t *testing.T) {
 	for _, want := range []string{"created drop ", "registering 19", "registered 19", " of 19", " shoppers in ",
 		"waiting for T0: the sale starts at ", "sale open",
 		"rush: 200 buyers, burst arrival, 1 press each, 8 connections", "rush done in ", ": 200 presses answered, 20 won, sold out ",
-		"checkout: 20 wins, 50% to confirm, 20% to cancel", "checkout done in ", "holds left to expire",
+		"checkout: 20 wins: 10 to confirm, 4 to cancel, 6 to expire (--confirm-ratio 0.5, --cancel-ratio 0.2)", "checkout done in ", "holds left to expire",
 		"refills: waiting up to ", "refills done in ", "no hold left",
 		"audit: replaying ", "audit read ", " reservations and the stats in "} {
 		i := strings.Index(log.String()[at:], want)

@@ -3,19 +3,39 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"sync/atomic"
 	"time"
 )
 
-// checkout settles the rush's wins: ConfirmRatio confirm (the shop backend
-// after payment, or the shopper herself where the drop lets her),
-// CancelRatio cancel, the rest let the hold expire.
+// checkout settles the rush's wins: ConfirmRatio of them confirm (the
+// shop backend after payment, or the shopper herself where the drop lets
+// her), CancelRatio cancel, the rest let the hold expire. The counts are
+// exact, round(ratio × wins), and which wins is chosen from the seed: each
+// win's die orders them, the lowest confirm, the next cancel. (Each win
+// used to throw its die against the ratio: "50% to confirm" sent 57 of
+// 100.)
 func (r *runner) checkout(ctx context.Context) error {
 	r.mu.Lock()
-	wins := append([]Told(nil), r.rec.Told...)
+	var wins []Told
+	for _, t := range r.rec.Told {
+		if r.byUser[t.User] != nil {
+			wins = append(wins, t)
+		}
+	}
 	r.mu.Unlock()
-	r.logf("checkout: %d wins, %.0f%% to confirm, %.0f%% to cancel, the rest to expire", len(wins), 100*r.o.ConfirmRatio, 100*r.o.CancelRatio)
+	die := func(t Told) float64 { return roll(r.o.Seed, r.byUser[t.User].idx, 100+t.Press) }
+	sort.SliceStable(wins, func(i, j int) bool {
+		if di, dj := die(wins[i]), die(wins[j]); di != dj {
+			return di < dj
+		}
+		return wins[i].Reservation < wins[j].Reservation
+	})
+	nConfirm := int(math.Round(r.o.ConfirmRatio * float64(len(wins))))
+	nSettled := min(int(math.Round((r.o.ConfirmRatio+r.o.CancelRatio)*float64(len(wins)))), len(wins))
+	r.logf("checkout: %d wins: %d to confirm, %d to cancel, %d to expire (--confirm-ratio %g, --cancel-ratio %g)",
+		len(wins), nConfirm, nSettled-nConfirm, len(wins)-nSettled, r.o.ConfirmRatio, r.o.CancelRatio)
 	begin := r.clock.Now()
 	b := newBar(r.o.Progress, len(wins), "checkout")
 	defer b.finish()
@@ -23,15 +43,11 @@ func (r *runner) checkout(ctx context.Context) error {
 	err := r.each(ctx, len(wins), b, func(w, i int) {
 		t := wins[i]
 		s := r.byUser[t.User]
-		if s == nil {
-			return
-		}
-		d := roll(r.o.Seed, s.idx, 100+t.Press)
 		switch {
-		case d < r.o.ConfirmRatio:
+		case i < nConfirm:
 			r.confirm(ctx, w, PhaseCheckout, t.Reservation, s)
 			confirms.Add(1)
-		case d < r.o.ConfirmRatio+r.o.CancelRatio:
+		case i < nSettled:
 			a := r.call(ctx, w, PhaseCheckout, EndpointCancel, "POST", "/v1/reservations/"+t.Reservation+"/cancel", s.token, nil, "", time.Time{})
 			r.setAction(t.Reservation, "cancel", a)
 			cancels.Add(1)
