@@ -3,12 +3,15 @@ package api
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/flashdrop/flashdrop/engine"
 )
@@ -58,6 +61,22 @@ func (s *Server) adminEvents(r *request) error {
 		}
 		f.AfterSeq = seq
 	}
+	// A stream opened with an API key ends once the key stops working
+	// (revoked, or its secret rotated out): it was checked only as the
+	// stream opened, and a leaked key's stream would otherwise go on
+	// reading every event, shoppers' ids among them, for up to
+	// LiveMaxDuration. The header is copied: the request is gone once the
+	// handler returns.
+	var stillValid func() bool
+	if r.who.key != "" {
+		header := append([]byte(nil), r.ctx.Request.Header.Peek(fasthttp.HeaderAuthorization)...)
+		stillValid = func() bool {
+			who, err := s.auth.authenticate(header)
+			// Only a refusal of the key ends the stream: Redis being away
+			// for a moment does not.
+			return !errors.Is(err, errAuthBadKey) && (err != nil || who.has(engine.ScopeEventsRead))
+		}
+	}
 	release, ok := s.streams.acquire(r.ctx.RemoteIP().String())
 	if !ok {
 		setRetryAfter(r.ctx, liveRetryAfter.Seconds())
@@ -94,16 +113,30 @@ func (s *Server) adminEvents(r *request) error {
 				s.log.Error("panic in event stream", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			}
 		}()
-		s.streamEvents(w, events)
+		s.streamEvents(w, events, stillValid)
 	})
 	return nil
 }
 
-func (s *Server) streamEvents(w *bufio.Writer, events <-chan engine.StoredEvent) {
+// keyRecheck is how often an event stream opened with an API key checks
+// that the key still works: a revoke on this node ends the stream within
+// it, on another node within it plus engine.KeyCacheTTL.
+const keyRecheck = time.Second
+
+// streamEvents writes events to w until the client goes, the stream's
+// time is up, the server stops, or stillValid (when not nil) says the
+// credential it was opened with no longer works.
+func (s *Server) streamEvents(w *bufio.Writer, events <-chan engine.StoredEvent, stillValid func() bool) {
 	deadline := time.NewTimer(s.cfg.LiveMaxDuration)
 	defer deadline.Stop()
 	beat := time.NewTicker(s.cfg.LiveHeartbeat)
 	defer beat.Stop()
+	var recheck <-chan time.Time
+	if stillValid != nil {
+		t := time.NewTicker(keyRecheck)
+		defer t.Stop()
+		recheck = t.C
+	}
 	if _, err := fmt.Fprintf(w, "retry: %d\n\n", 2000); err != nil {
 		return
 	}
@@ -125,6 +158,14 @@ func (s *Server) streamEvents(w *bufio.Writer, events <-chan engine.StoredEvent)
 			}
 		case <-beat.C:
 			if _, err := w.WriteString(": heartbeat\n\n"); err != nil || w.Flush() != nil {
+				return
+			}
+		case <-recheck:
+			if !stillValid() {
+				// Said before the end, so that a client can tell it from a
+				// dropped connection; its reconnect is refused 401.
+				_, _ = w.WriteString(": the key this stream was opened with no longer works\n\n")
+				_ = w.Flush()
 				return
 			}
 		case <-deadline.C:

@@ -88,7 +88,7 @@ func (s *Server) revokeKey(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	if err := s.cfg.Keys.RevokeKey(ctx, r.args[0]); err != nil {
+	if err := s.cfg.Keys.RevokeKey(ctx, r.args[0], r.who.grants()); err != nil {
 		return err
 	}
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)

@@ -46,8 +46,19 @@ func TestAPIKeysScopesRotationRevocation(t *testing.T) {
 	h.expect(h.do("POST", "/v1/admin/keys", mgr, map[string]any{"name": "x", "scopes": []string{"ops"}}), 403, "forbidden")
 	opsID, _ := h.createKey(admin, "ops", "ops")
 	h.expect(h.do("POST", "/v1/admin/keys/"+opsID+"/rotate", mgr, nil), 403, "forbidden")
-	_, sub := h.createKey(mgr, "sub", "drops:read")
+	subID, sub := h.createKey(mgr, "sub", "drops:read")
 	h.expect(h.do("GET", "/v1/admin/drops", sub, nil), 200, "")
+	// Nor revoke a stronger key (an integration taking another down): the
+	// refusal names what it lacks, and the key still works. One within its
+	// scopes it may.
+	gone := h.do("DELETE", "/v1/admin/keys/"+opsID, mgr, nil)
+	h.expect(gone, 403, "forbidden")
+	if !strings.Contains(gone.str("detail"), "ops") {
+		t.Fatalf("the revoke's refusal names the missing scope: %s", gone.raw)
+	}
+	h.expect(h.do("DELETE", "/v1/admin/keys/"+subID, mgr, nil), 204, "")
+	h.expect(h.do("GET", "/v1/admin/drops", sub, nil), 401, "unauthorized")
+	h.expect(h.do("DELETE", "/v1/admin/keys/key-0123456789abcdef", mgr, nil), 404, "not_found")
 
 	// Bad input and wrong callers.
 	h.expect(h.do("POST", "/v1/admin/keys", admin, map[string]any{"name": "x", "scopes": []string{"root"}}), 400, "invalid")

@@ -57,7 +57,7 @@ type KeyService interface {
 	CreateKey(ctx context.Context, name string, scopes, holder []string) (engine.NewAPIKey, error)
 	Keys(ctx context.Context) ([]engine.APIKey, error)
 	RotateKey(ctx context.Context, id string, grace time.Duration, holder []string) (engine.NewAPIKey, error)
-	RevokeKey(ctx context.Context, id string) error
+	RevokeKey(ctx context.Context, id string, holder []string) error
 	Authenticate(ctx context.Context, token string) (engine.APIKey, error)
 }
 

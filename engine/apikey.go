@@ -256,9 +256,18 @@ func (s *Keys) RotateKey(ctx context.Context, id string, grace time.Duration, ho
 }
 
 // RevokeKey deletes a key: both its secrets stop working at once on this
-// node and within KeyCacheTTL on the others.
-func (s *Keys) RevokeKey(ctx context.Context, id string) error {
-	err := s.store.DeleteAPIKey(ctx, id)
+// node and within KeyCacheTTL on the others. The holder must hold every
+// scope of the key, as for a rotation: else an integration's key with
+// keys:write could take down another integration's stronger one.
+func (s *Keys) RevokeKey(ctx context.Context, id string, holder []string) error {
+	k, err := s.store.APIKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := CanGrant(holder, k.Scopes); err != nil {
+		return err
+	}
+	err = s.store.DeleteAPIKey(ctx, id)
 	s.forget(id)
 	return err
 }

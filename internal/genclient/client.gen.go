@@ -1980,7 +1980,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/admin/keys (the `CreateKey` operationId).
 	CreateKey(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RevokeKey Revoke a key: both its secrets stop working (at once on this node, within 5 s on the others).
+	// RevokeKey Revoke a key: both its secrets stop working (at once on this node, within 5 s on the others). The caller must hold every scope of the key (403 naming one it lacks), as for a rotation.
 	//
 	// Corresponds with DELETE /v1/admin/keys/{id} (the `RevokeKey` operationId).
 	RevokeKey(ctx context.Context, id string, params *RevokeKeyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2543,7 +2543,7 @@ func (c *Client) CreateKey(ctx context.Context, params *CreateKeyParams, body Cr
 	return c.Client.Do(req)
 }
 
-// RevokeKey Revoke a key: both its secrets stop working (at once on this node, within 5 s on the others).
+// RevokeKey Revoke a key: both its secrets stop working (at once on this node, within 5 s on the others). The caller must hold every scope of the key (403 naming one it lacks), as for a rotation.
 //
 // Corresponds with DELETE /v1/admin/keys/{id} (the `RevokeKey` operationId).
 func (c *Client) RevokeKey(ctx context.Context, id string, params *RevokeKeyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5868,7 +5868,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/admin/keys (the `CreateKey` operationId).
 	CreateKeyWithResponse(ctx context.Context, params *CreateKeyParams, body CreateKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateKeyResponse, error)
 
-	// RevokeKeyWithResponse Revoke a key: both its secrets stop working (at once on this node, within 5 s on the others).
+	// RevokeKeyWithResponse Revoke a key: both its secrets stop working (at once on this node, within 5 s on the others). The caller must hold every scope of the key (403 naming one it lacks), as for a rotation.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -14996,7 +14996,7 @@ func (c *ClientWithResponses) CreateKeyWithResponse(ctx context.Context, params 
 	return ParseCreateKeyResponse(rsp)
 }
 
-// RevokeKeyWithResponse Revoke a key: both its secrets stop working (at once on this node, within 5 s on the others).
+// RevokeKeyWithResponse Revoke a key: both its secrets stop working (at once on this node, within 5 s on the others). The caller must hold every scope of the key (403 naming one it lacks), as for a rotation.
 //
 // Returns a wrapper object for the known response body format(s).
 //
