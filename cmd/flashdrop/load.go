@@ -311,6 +311,88 @@ func printFlags(fs *flag.FlagSet, env map[string]bool) {
 	})
 }
 
+// parseFlags parses args into fs. --help prints the help (exit 0); a bad
+// flag prints its error, the flag it may have meant, and where the help
+// is, but not the help itself: `flashdrop load --user 50` printed one
+// line of error and then some 80 of help, which scrolled it away. stop
+// says the command ends here, with code.
+func parseFlags(fs *flag.FlagSet, args []string, cmd string) (code int, stop bool) {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return 0, true
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		name = strings.TrimLeft(name, "-")
+		msg = "unknown flag --" + name
+		if near := nearFlags(fs, name); len(near) > 0 {
+			msg += ": did you mean --" + strings.Join(near, " or --") + "?"
+		}
+	} else if !strings.Contains(msg, "flag --") {
+		msg = strings.Replace(msg, "flag -", "flag --", 1)
+	}
+	fmt.Fprintf(out, "%s: %s\nrun `%s --help` for every flag\n", cmd, msg, cmd)
+	return loadtest.ExitInvalid, true
+}
+
+// nearFlags are the flags of fs a mistyped name may have meant: the
+// closest of those it begins (--rep for --report, --user for --users),
+// or else the closest within an edit distance of 2 (--sed for --seed).
+func nearFlags(fs *flag.FlagSet, name string) []string {
+	closest := func(keep func(f *flag.Flag, d int) bool) []string {
+		best, near := -1, []string(nil)
+		fs.VisitAll(func(f *flag.Flag) {
+			d := editDistance(name, f.Name)
+			switch {
+			case !keep(f, d):
+			case best < 0 || d < best:
+				best, near = d, []string{f.Name}
+			case d == best:
+				near = append(near, f.Name)
+			}
+		})
+		return near
+	}
+	near := closest(func(f *flag.Flag, _ int) bool { return len(name) >= 2 && strings.HasPrefix(f.Name, name) })
+	if len(near) == 0 {
+		near = closest(func(_ *flag.Flag, d int) bool { return d <= 2 })
+	}
+	if len(near) > 3 {
+		near = near[:3]
+	}
+	return near
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 // Run runs the command and returns its exit code (loadtest.Exit*).
 func (c *loadCmd) Run(ctx context.Context, args []string) int {
 	if len(args) > 0 && args[0] == "report" {
@@ -396,11 +478,8 @@ flags (those marked env are also read from that environment variable):
 		fmt.Fprintf(c.Stderr, "flashdrop load: "+format+"\n", a...)
 		return loadtest.ExitInvalid
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return loadtest.ExitInvalid // the flag package printed the reason
+	if code, stop := parseFlags(fs, args, "flashdrop load"); stop {
+		return code
 	}
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q (flags come before nothing; see --help)", fs.Arg(0))
@@ -556,11 +635,8 @@ flags:
 	var files []string
 	rest := args
 	for len(rest) > 0 {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return loadtest.ExitInvalid
+		if code, stop := parseFlags(fs, rest, "flashdrop load report"); stop {
+			return code
 		}
 		if fs.NArg() == 0 {
 			break

@@ -439,7 +439,7 @@ func TestLoadBadFlagsExitThreeBeforeAnyRequest(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
+		{[]string{"--bogus"}, "unknown flag --bogus"},
 		{[]string{"--users", "-5"}, "--users must be between"},
 		{[]string{"--confirm-ratio", "0.8", "--cancel-ratio", "0.5"}, "must not exceed 1"},
 		{[]string{"--arrival", "rate"}, "--arrival rate needs --rate"},
@@ -1012,5 +1012,42 @@ func TestLoadReportsNeverHoldTheTargetPassword(t *testing.T) {
 			t.Errorf("target %s: exit %d, stderr %q; want 3 naming it redacted", tg, code, stderr)
 		}
 		check("the error", stderr)
+	}
+}
+
+// TestLoadBadFlagSaysWhatItMeant: a mistyped flag gets its error, the
+// flag it may have meant (within an edit distance of 2, or one it
+// begins), and where the help is, in a few lines, not the whole help:
+// `flashdrop load --user 50` printed one line and then some 80 of help,
+// which scrolled the error away. --help still prints the help, exit 0.
+func TestLoadBadFlagSaysWhatItMeant(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--user", "50"}, "flashdrop load: unknown flag --user: did you mean --users?"},
+		{[]string{"--sed", "5"}, "flashdrop load: unknown flag --sed: did you mean --seed?"},
+		{[]string{"-confirm-ration", "0.5"}, "flashdrop load: unknown flag --confirm-ration: did you mean --confirm-ratio?"},
+		{[]string{"--rep", "json"}, "flashdrop load: unknown flag --rep: did you mean --report?"},
+		{[]string{"--xyzzyplugh"}, "flashdrop load: unknown flag --xyzzyplugh\n"},
+		{[]string{"--users", "many"}, `flashdrop load: invalid value "many" for flag --users`},
+		{[]string{"report", "--alow-partial", "a.json"}, "flashdrop load report: unknown flag --alow-partial: did you mean --allow-partial?"},
+	} {
+		code, out, stderr := runLoad(t, context.Background(), c.args)
+		cmd := "flashdrop load"
+		if c.args[0] == "report" {
+			cmd += " report"
+		}
+		if code != loadtest.ExitInvalid || out != "" || !strings.Contains(stderr, c.want) ||
+			!strings.HasSuffix(stderr, "\nrun `"+cmd+" --help` for every flag\n") || strings.Count(stderr, "\n") != 2 ||
+			strings.Contains(stderr, "usage:") {
+			t.Errorf("load %v: exit %d, stderr %q; want 3, %q and where the help is, in two lines", c.args, code, stderr, c.want)
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"report", "--help"}} {
+		code, out, help := runLoad(t, context.Background(), args)
+		if code != 0 || out != "" || !strings.HasPrefix(help, "usage: flashdrop load") || !strings.Contains(help, "\n  --report format\n") {
+			t.Errorf("load %v: exit %d, stdout %q, help %q", args, code, out, help)
+		}
 	}
 }
