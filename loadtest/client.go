@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 )
@@ -191,7 +192,7 @@ func (c *client) send(t int, method, path, token string, body []byte, key string
 	err := h.DoTimeout(req, resp, c.timeout)
 	a.done = c.clock.Now()
 	if err != nil {
-		a.err = err
+		a.err = shortTransportError(err)
 		a.code = OutcomeTransport
 		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) {
 			a.code = OutcomeTimeout
@@ -225,6 +226,55 @@ func (c *client) send(t int, method, path, token string, body []byte, key string
 		}
 	}
 	return a
+}
+
+// maxErrorBytes bounds what an error quotes of a peer's answer.
+const maxErrorBytes = 120
+
+// shortError is a transport error said in a line a person reads; Unwrap
+// keeps the original for errors.Is.
+type shortError struct {
+	msg string
+	err error
+	// notHTTP: the peer answered, but not in HTTP; quote is the start of
+	// what fasthttp said of it.
+	notHTTP bool
+	quote   string
+}
+
+func (e *shortError) Error() string { return e.msg }
+func (e *shortError) Unwrap() error { return e.err }
+
+// shortTransportError says an answer that was not HTTP as such, with the
+// first bytes of what fasthttp quoted of it, and cuts any other long
+// error short: a --target that was a NATS port printed a 1.5-KB error
+// holding the peer's whole INFO line.
+func shortTransportError(err error) error {
+	msg := err.Error()
+	var ne net.Error
+	if rest, ok := strings.CutPrefix(msg, "error when reading response headers: "); ok && !errors.As(err, &ne) {
+		q := clip(rest, maxErrorBytes)
+		return &shortError{msg: "the target did not answer HTTP: " + q, err: err, notHTTP: true, quote: q}
+	}
+	if len(msg) > 2*maxErrorBytes {
+		return &shortError{msg: clip(msg, 2*maxErrorBytes), err: err}
+	}
+	return err
+}
+
+// clip is s cut to at most n bytes on a rune boundary, on one line, with
+// "…" where it was cut.
+func clip(s string, n int) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i] + "…"
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // --- lenient wire forms: unknown fields are ignored, missing ones zero ---

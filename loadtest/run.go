@@ -206,6 +206,9 @@ func (r *runner) setup(ctx context.Context) error {
 	for i, t := range r.o.Targets {
 		a := r.c.doDated(i, "GET", "/healthz", "", nil, "")
 		rec.record(PhaseSetup, EndpointHealth, a, time.Time{}, time.Time{})
+		if se := (*shortError)(nil); errors.As(a.err, &se) && se.notHTTP {
+			return invalidf("target %s did not answer HTTP (is it a flashdrop serve node?): %s", redactURL(t), se.quote)
+		}
 		if a.err != nil {
 			return invalidf("target %s unreachable: %v", redactURL(t), oneLine(a.err))
 		}

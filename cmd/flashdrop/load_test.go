@@ -1051,3 +1051,19 @@ func TestLoadBadFlagSaysWhatItMeant(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadTargetThatIsNotHTTP: a --target that answers something other
+// than HTTP (here a NATS port, which greets with a long INFO line) is
+// refused in one short line that says so and quotes the first bytes of the
+// answer: it was a 1.5-KB fasthttp error holding the peer's whole INFO.
+func TestLoadTargetThatIsNotHTTP(t *testing.T) {
+	ns := natstest.Start(t)
+	target := strings.Replace(ns.URL(), "nats://", "http://", 1)
+	code, _, stderr := runLoad(t, context.Background(), []string{"--target", target, "--admin-token", "x",
+		"--jwt-secret", strings.Repeat("s", 32), "--quiet"})
+	line := strings.TrimSpace(stderr)
+	if code != loadtest.ExitInvalid || strings.Contains(line, "\n") || len(line) > 300 ||
+		!strings.Contains(line, "flashdrop load: target "+target+" did not answer HTTP (is it a flashdrop serve node?): ") || !strings.Contains(line, "server_id") {
+		t.Fatalf("a NATS port as --target: exit %d, %d bytes of stderr: %q", code, len(stderr), stderr)
+	}
+}
