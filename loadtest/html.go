@@ -267,9 +267,11 @@ func latencyChart(rep *Report) (template.HTML, error) {
 }
 
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct": func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
-	"ms":  func(f float64) string { return fmt.Sprintf("%.3f", f) },
-	"f3":  func(f *float64) string { return fmt.Sprintf("%.3f", *f) },
+	"pct":   func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
+	"ms":    func(f float64) string { return fmt.Sprintf("%.3f", f) },
+	"f3":    func(f *float64) string { return fmt.Sprintf("%.3f", *f) },
+	"plain": plain,
+	"count": func(n int, noun string) string { return count(n, noun) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -292,7 +294,7 @@ svg,img{display:block;max-width:100%;height:auto;margin:.5em 0}pre{background:#f
 <p><span class="verdict {{.R.Verdict}}">{{.R.Verdict}}</span> exit code {{.R.ExitCode}}
 {{if not .R.Complete}} — <strong>incomplete</strong>, stopped in the {{.R.StoppedIn}} phase{{end}}</p>
 <p>{{.R.Drop.Stock}} units, limit {{.R.Drop.PerUserLimit}} per shopper, hold {{.R.Drop.HoldSeconds}} s, mode {{.R.Drop.Mode}};
-{{.R.Run.Shoppers}} of {{.R.Run.Users}} shoppers, {{.R.Run.Arrival}} arrival, {{.R.Run.Connections}} connections, seed {{.R.Run.Seed}}{{if .R.Run.Merged}}, {{.R.Run.Merged}} generator reports merged{{end}}.</p>
+{{.R.Run.Shoppers}} of {{count .R.Run.Users "shopper"}}, {{.R.Run.Arrival}} arrival, {{count .R.Run.Connections "connection"}}, seed {{.R.Run.Seed}}{{if .R.Run.Merged}}, {{count .R.Run.Merged "generator report"}} merged{{end}}.</p>
 {{range .R.Invalid}}<p><strong>invalid:</strong> {{.}}</p>{{end}}
 {{range .R.Notes}}<p>note: {{.}}</p>{{end}}
 
@@ -302,7 +304,7 @@ svg,img{display:block;max-width:100%;height:auto;margin:.5em 0}pre{background:#f
 <td>{{.Detail}}{{range .Culprits}}<div class="culprit">{{.}}</div>{{end}}</td></tr>
 {{end}}</table></div>
 {{if .R.Thresholds}}<h2>Thresholds</h2><div class="scroll"><table><tr><th>threshold</th><th>limit</th><th>measured</th><th></th></tr>
-{{range .R.Thresholds}}<tr><td>{{.Name}}</td><td class="n">{{.Limit}}</td><td class="n">{{.Value}}</td><td>{{if .Crossed}}<span class="verdict fail">crossed</span>{{else}}ok{{end}}</td></tr>{{end}}
+{{range .R.Thresholds}}<tr><td>{{.Name}}</td><td class="n">{{plain .Limit}}</td><td class="n">{{plain .Value}}</td><td>{{if .Crossed}}<span class="verdict fail">crossed</span>{{else}}ok{{end}}</td></tr>{{end}}
 </table></div>{{end}}
 
 <h2>Rush</h2>
@@ -324,7 +326,7 @@ reserve p50 {{ms .R.Rush.Reserve.P50}} ms, p99 {{ms .R.Rush.Reserve.P99}} ms, ma
 </table></div>
 
 <h2>Generator</h2>
-<p>{{printf "%.3f" .R.Generator.CPUSeconds}} s CPU over {{printf "%.3f" .R.Generator.WallSeconds}} s of rush on {{.R.Generator.Cores}} cores ({{pct .R.Generator.CPUShare}}){{if not .R.Generator.Judged}}, not judged{{end}}{{if .R.Generator.Saturated}}, <strong>saturated</strong>{{end}}.</p>
+<p>{{printf "%.3f" .R.Generator.CPUSeconds}} s CPU over {{printf "%.3f" .R.Generator.WallSeconds}} s of rush on {{count .R.Generator.Cores "core"}} ({{pct .R.Generator.CPUShare}}){{if not .R.Generator.Judged}}, not judged{{end}}{{if .R.Generator.Saturated}}, <strong>saturated</strong>{{end}}.</p>
 
 <h2>As text</h2>
 <pre>{{.Text}}</pre>

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -352,7 +353,7 @@ func (o Options) withDefaults() (Options, error) {
 			*p = def
 		}
 		if *p < 0 || *p > 1 {
-			return o, invalidf("--%s must be between 0 and 1, got %g", name, *p)
+			return o, invalidf("--%s must be between 0 and 1, got %s", name, strconv.FormatFloat(*p, 'f', -1, 64))
 		}
 	}
 	if o.ConfirmRatio+o.CancelRatio > 1+1e-9 {

@@ -582,3 +582,35 @@ func TestConfirmsAnsweredExpiredAreNoted(t *testing.T) {
 		t.Errorf("a ramp's reports word its last answer as a burst's:\n%s", text.String())
 	}
 }
+
+// TestReportNumbersReadPlainly: a threshold of a million reads 1000000,
+// not 1e+06, in the text and the HTML; one merged report is "1 generator
+// report merged", not "reports".
+func TestReportNumbersReadPlainly(t *testing.T) {
+	clock := loadtest.NewManualClock(epoch)
+	f := newReproducibleFake(t, clock, nil)
+	o := goldenOptions(f.URL)
+	o.Thresholds.MinRPS = 1_000_000
+	rep := reproducible(t, f, clock, o)
+	var text, page bytes.Buffer
+	_ = rep.WriteText(&text)
+	_ = rep.WriteHTML(&page)
+	if !strings.Contains(text.String(), "CROSSED min-rps: 1860.465 (limit 1000000)\n") || strings.Contains(text.String(), "e+") {
+		t.Errorf("text thresholds:\n%s", text.String())
+	}
+	if !strings.Contains(page.String(), `<td class="n">1000000</td><td class="n">1860.465</td>`) || strings.Contains(page.String(), "e+06") {
+		t.Errorf("the page's thresholds do not read 1000000")
+	}
+	merged, err := loadtest.Merge(loadtest.Thresholds{}, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text.Reset()
+	page.Reset()
+	_ = merged.WriteText(&text)
+	_ = merged.WriteHTML(&page)
+	if !strings.Contains(text.String(), ", 1 generator report merged\n") || !strings.Contains(page.String(), ", 1 generator report merged.</p>") ||
+		!strings.Contains(page.String(), "60 of 60 shoppers, burst arrival, 1 connection, seed 42") {
+		t.Errorf("one merged report:\n%s", text.String())
+	}
+}

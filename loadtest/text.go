@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -23,7 +24,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 		rep.Drop.ID, rehearsal, rep.Drop.Stock, rep.Drop.PerUserLimit, rep.Drop.HoldSeconds, rep.Drop.Mode, confirmBy(rep.Drop))
 	shards := ""
 	if rep.Run.Merged > 0 {
-		shards = fmt.Sprintf(", %d generator reports merged", rep.Run.Merged)
+		shards = ", " + count(rep.Run.Merged, "generator report") + " merged"
 	} else if rep.Run.Shards > 1 {
 		shards = fmt.Sprintf(", shard %d/%d", rep.Run.Shard, rep.Run.Shards)
 	}
@@ -57,7 +58,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 			if t.Crossed {
 				mark = "CROSSED"
 			}
-			fmt.Fprintf(&b, "  %-7s %s: %g (limit %g)\n", mark, t.Name, t.Value, t.Limit)
+			fmt.Fprintf(&b, "  %-7s %s: %s (limit %s)\n", mark, t.Name, plain(t.Value), plain(t.Limit))
 		}
 	}
 
@@ -162,6 +163,10 @@ func count[N int | int64](n N, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// plain is a number as a person writes it: 1000000, not 1e+06 (a
+// --min-rps of a million read "limit 1e+06").
+func plain(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 func fmtMS(v float64) string { return num(v) + "ms" }
 
