@@ -246,7 +246,7 @@ func (s *Keys) RotateKey(ctx context.Context, id string, grace time.Duration, ho
 		// at once, as asked.
 		return NewAPIKey{}, &DetailError{Err: ErrRotationPending, Detail: "the secret this key had before its last rotation works until " +
 			pending.Until.UTC().Format(time.RFC3339) + ", as that rotation promised; rotating again now would end it early. " +
-			"Rotate after that time, or with no grace (grace_seconds -1) to end every old secret now"}
+			"Rotate after that time, or with no grace (grace_seconds -1, or flashdrop keys rotate --grace 0) to end every old secret now"}
 	}
 	if err != nil {
 		return NewAPIKey{}, err

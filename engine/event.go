@@ -126,6 +126,10 @@ func (t EventType) HasPage() bool {
 // store leaves them out of the outbox to keep entries small.
 func (e *Event) Enrich(d Drop) {
 	e.EnrichWon(d)
+	if e.Type == EventConfirmed && e.ShareCode != "" {
+		// A paid win is the one worth posting: its card's product too.
+		e.Product = d.Product
+	}
 	e.Series = d.Series
 	e.SeedHash = d.SeedHash
 	e.Rehearsal = d.Rehearsal

@@ -47,7 +47,7 @@ func Envelope(ev engine.Event, publicURL string) CloudEvent {
 // envelope is Envelope with the source and type strings, which the relay
 // builds once per drop and event type rather than once per event.
 func envelope(ev engine.Event, publicURL, source, ceType string) CloudEvent {
-	if ev.Type == engine.EventWon {
+	if ev.Type == engine.EventWon || (ev.Type == engine.EventConfirmed && ev.ShareCode != "") {
 		ev.ShareURL = strings.TrimSuffix(publicURL, "/") + "/s/" + ev.ShareCode
 	}
 	if ev.Type.HasPage() {

@@ -279,6 +279,29 @@ func TestRelayPublishesEveryEventOnce(t *testing.T) {
 			t.Errorf("the sale made no %s event", typ)
 		}
 	}
+	// The paid win carries its card, as its won event does: an
+	// integration that shares only paid wins posts on confirmed.
+	c := ctx(t)
+	cons, err := w.js.CreateConsumer(c, queue.StreamName, jetstream.ConsumerConfig{
+		FilterSubject: queue.Subject(drop, engine.EventConfirmed), DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy: jetstream.AckNonePolicy, InactiveThreshold: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce queue.CloudEvent
+	if err := json.Unmarshal(m.Data(), &ce); err != nil {
+		t.Fatal(err)
+	}
+	paid := won[wins[1].ID].Data
+	if d := ce.Data; d.Reservation != wins[1].ID || d.ShareCode != wins[1].ShareCode || d.ShareURL != paid.ShareURL || d.ShareURL == "" ||
+		d.Product != paid.Product || d.Product == "" {
+		t.Errorf("confirmed %+v; its won event %+v", d, paid)
+	}
 }
 
 // winsOf turns the won events of an outbox snapshot into reservations to

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,12 @@ const ConsumerPrefix = "webhook-"
 
 // Headers of a webhook delivery, besides webhooksig.Header.
 const (
-	EventIDHeader      = "Flashdrop-Event-Id"
+	EventIDHeader = "Flashdrop-Event-Id"
+	// SequenceHeader is the event's position in the FLASHDROP stream
+	// (the id GET /v1/admin/events gives it): the one total order of
+	// events, where two of one script call share a time to the
+	// millisecond. Absent on a test delivery, which is in no stream.
+	SequenceHeader     = "Flashdrop-Sequence"
 	webhookUserAgent   = "flashdrop-webhooks"
 	webhookContentType = "application/cloudevents+json"
 )
@@ -494,7 +500,7 @@ func (d *Deliverer) deliver(base context.Context, h engine.Webhook, msg jetstrea
 	// The log's time is when the attempt started, for every kind (test,
 	// replay), so that the log is newest first however long each took.
 	at, start := d.o.Now(), time.Now()
-	status, err := d.post(base, h, id, msg.Data())
+	status, err := d.post(base, h, id, streamSeq(msg), msg.Data())
 	rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start)}
 	if err != nil {
 		rec.Err = err.Error()
@@ -562,7 +568,7 @@ func (d *Deliverer) announceDisabled(ctx context.Context, id string, at time.Tim
 	}
 	evID := fmt.Sprintf("webhook_disabled-%s-%d", id, at.UnixMilli())
 	ce := queue.CloudEvent{SpecVersion: "1.0", ID: evID, Source: "/flashdrop/webhooks/" + id,
-		Type: queue.CEType(engine.EventWebhookDisabled), Subject: id, Time: at.UTC(),
+		Type: queue.CEType(engine.EventWebhookDisabled), Subject: id, Time: at.UTC().Truncate(time.Millisecond), // ms, as every event
 		DataContentType: "application/json",
 		Data:            engine.Event{Webhook: id, Reason: reason}}
 	body, _ := ce.Marshal()
@@ -594,18 +600,27 @@ func webhookEventID(msg jetstream.Msg) string {
 	return ""
 }
 
+// streamSeq is msg's position in the stream, 0 when unknown.
+func streamSeq(msg jetstream.Msg) uint64 {
+	if md, err := msg.Metadata(); err == nil {
+		return md.Sequence.Stream
+	}
+	return 0
+}
+
 // maxDeliveryErrLen bounds the error text kept in a delivery record.
 const maxDeliveryErrLen = 200
 
 // post sends one delivery and returns the receiver's status. A non-2xx
 // status comes with an error quoting the start of the response body.
-func (d *Deliverer) post(base context.Context, h engine.Webhook, id string, body []byte) (int, error) {
-	status, _, err := d.send(base, h, id, body, 120)
+// seq is the event's stream position (SequenceHeader), 0 for none.
+func (d *Deliverer) post(base context.Context, h engine.Webhook, id string, seq uint64, body []byte) (int, error) {
+	status, _, err := d.send(base, h, id, seq, body, 120)
 	return status, err
 }
 
 // send is post that also returns the first head bytes of the answer.
-func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, body []byte, headN int) (int, []byte, error) {
+func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, seq uint64, body []byte, headN int) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(base, d.o.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
@@ -615,6 +630,9 @@ func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, body
 	req.Header.Set("Content-Type", webhookContentType)
 	req.Header.Set("User-Agent", webhookUserAgent)
 	req.Header.Set(EventIDHeader, id)
+	if seq != 0 {
+		req.Header.Set(SequenceHeader, strconv.FormatUint(seq, 10))
+	}
 	req.Header.Set(webhooksig.Header, webhooksig.Sign([]byte(h.Secret), body, d.o.Now()))
 	resp, err := d.client.Do(req)
 	if err != nil {

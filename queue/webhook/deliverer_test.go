@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -251,13 +252,15 @@ type whReceiver struct {
 	processed map[string]int    // side effects per event id
 	bodies    map[string]string // event id → body received
 	types     map[string]int    // CloudEvent type → deliveries
+	seqs      map[string]string // event id → its Flashdrop-Sequence
+	seqOwner  map[string]string // Flashdrop-Sequence → event id
 	dups      int               // deliveries of an event already processed
 	problems  []string
 }
 
 func newWHReceiver(t *testing.T, act func(id string, attempt int) whAction) *whReceiver {
 	r := &whReceiver{t: t, act: act, attempts: map[string]int{}, processed: map[string]int{},
-		bodies: map[string]string{}, types: map[string]int{}}
+		bodies: map[string]string{}, types: map[string]int{}, seqs: map[string]string{}, seqOwner: map[string]string{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -304,7 +307,26 @@ func (r *whReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		r.problem("method %s", req.Method)
 	}
 
+	// Every stream event carries its stream position, the same on each
+	// delivery of it and another for each event; a test delivery none.
+	seq := req.Header.Get("Flashdrop-Sequence")
+	if ce.Type == webhook.TestEventType {
+		if seq != "" {
+			r.problem("test delivery with Flashdrop-Sequence %q", seq)
+		}
+	} else if n, err := strconv.ParseUint(seq, 10, 64); err != nil || n == 0 {
+		r.problem("event %s: Flashdrop-Sequence %q", ce.ID, seq)
+	}
 	r.mu.Lock()
+	if seq != "" {
+		if prev, ok := r.seqs[ce.ID]; ok && prev != seq {
+			r.problems = append(r.problems, "event "+ce.ID+" delivered with sequences "+prev+" and "+seq)
+		}
+		if owner, ok := r.seqOwner[seq]; ok && owner != ce.ID {
+			r.problems = append(r.problems, "sequence "+seq+" on events "+owner+" and "+ce.ID)
+		}
+		r.seqs[ce.ID], r.seqOwner[seq] = seq, ce.ID
+	}
 	r.verified++
 	r.attempts[ce.ID]++
 	r.types[ce.Type]++

@@ -35,7 +35,7 @@ func (d *Deliverer) Test(ctx context.Context, h engine.Webhook) (engine.WebhookT
 		Data: engine.Event{Webhook: h.ID, Reason: "a test delivery asked for by an operator"}}
 	body, _ := ce.Marshal()
 	start := time.Now()
-	status, head, err := d.send(ctx, h, id, body, engine.TestBodyBytes)
+	status, head, err := d.send(ctx, h, id, 0, body, engine.TestBodyBytes)
 	lat := time.Since(start)
 	rec := engine.Delivery{EventID: id, At: now, Status: status, Latency: lat, Kind: engine.DeliveryKindTest}
 	res := engine.WebhookTestResult{EventID: id, Status: status, LatencyMS: lat.Milliseconds(), Body: printableBody(head)}
@@ -163,7 +163,7 @@ func (d *Deliverer) Replay(ctx context.Context, h engine.Webhook, req engine.Rep
 			}
 			id := webhookEventID(msg)
 			at, start := d.o.Now(), time.Now() // logged at its start, as every attempt
-			status, perr := d.post(ctx, h, id, msg.Data())
+			status, perr := d.post(ctx, h, id, seq, msg.Data())
 			rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Kind: engine.DeliveryKindReplay}
 			if perr != nil {
 				rec.Err = perr.Error()

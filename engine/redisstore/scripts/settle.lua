@@ -53,7 +53,14 @@ if action == 'confirm' then
     if layout('hb') ~= 1 then redis.call('ZREM', K_HOLDS, rid) end
     HELD = HELD - q
     redis.call('HINCRBY', K_COUNTERS, 'confirmed', q)
-    emit('confirmed', {'reservation', rid, 'user', user, 'quantity', ms(q)})
+    -- Its share code too: an integration that posts only paid wins posts
+    -- on confirmed, and needs the card (the relay makes its share_url).
+    local fields = {'reservation', rid, 'user', user, 'quantity', ms(q)}
+    if r[7] and r[7] ~= '' then
+      fields[#fields + 1] = 'share_code'
+      fields[#fields + 1] = r[7]
+    end
+    emit('confirmed', fields)
   end
 else
   if status == 'confirmed' then return {13} end
