@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -1192,6 +1193,20 @@ func TestBrowserOpsLive(t *testing.T) {
 			t.Fatalf("create %s: %d %s", id, r.status, r.raw)
 		}
 	}
+	// Two more `flashdrop load` runs: one whose 24-hour sale opened before
+	// the real ones', one over. Their ids sort before the real drop zz…x.
+	rehearsals := []string{"load-20261206-090000-0001", longIDs[0], "load-20261206-080000-0002"}
+	for _, r := range []struct {
+		id         string
+		sale, ends time.Time
+	}{{rehearsals[0], now, now.Add(24 * time.Hour)}, {rehearsals[2], now.Add(-3 * time.Hour), now.Add(-2 * time.Hour)}} {
+		d := map[string]any{"id": r.id, "name": "Drop " + r.id, "stock": 30, "per_user_limit": 1, "hold_seconds": 600,
+			"registration_opens_at": r.sale.Add(-time.Hour), "registration_closes_at": r.sale,
+			"sale_starts_at": r.sale, "sale_ends_at": r.ends, "rehearsal": true}
+		if c := call(t, "POST", base+"/v1/admin/drops", admin, jsonBody(t, d)); c.status != 201 {
+			t.Fatalf("create %s: %d %s", r.id, c.status, c.raw)
+		}
+	}
 	// A sale already over: nothing to pause.
 	if r := call(t, "POST", base+"/v1/admin/drops", admin, jsonBody(t, map[string]any{"id": "bygone", "name": "Bygone", "stock": 1,
 		"per_user_limit": 1, "hold_seconds": 600, "registration_opens_at": now.Add(-4 * time.Hour), "registration_closes_at": now.Add(-3 * time.Hour),
@@ -1253,8 +1268,51 @@ func TestBrowserOpsLive(t *testing.T) {
 	if s := stateOf(b, ops, "upcoming"); s != "registration open" {
 		t.Errorf("upcoming's state cell reads %q", s)
 	}
+
+	// --- What an operator acts on first: the real drops whose sale is
+	// open or next to open, by sale start (then id); then the real sales
+	// over; the rehearsals last, in the same order, folded under a heading
+	// row while a real drop is listed. ---
+	order := `Array.from(document.querySelectorAll('#drops tr[data-drop]')).map(tr => tr.dataset.drop)`
+	shown := `Array.from(document.querySelectorAll('#drops tr[data-drop]')).filter(tr => tr.getClientRects().length > 0).map(tr => tr.dataset.drop)`
+	orderIs := func(want ...string) string {
+		w, _ := json.Marshal(want)
+		return `JSON.stringify(` + order + `) === ` + strconv.Quote(string(w))
+	}
+	realIDs := []string{"ledger", longIDs[1], "upcoming", "bygone"}
+	b.until(ops, "every drop's row", `document.querySelectorAll('#drops tr[data-drop]').length === 7`)
+	if got := eval[[]string](b, ops, order); !slices.Equal(got, append(slices.Clone(realIDs), rehearsals...)) {
+		t.Errorf("the rows' order %q, want the real drops %q, then the rehearsals %q", got, realIDs, rehearsals)
+	}
+	if got := eval[[]string](b, ops, shown); !slices.Equal(got, realIDs) {
+		t.Errorf("the rows shown %q, want only the real drops %q (the rehearsals folded)", got, realIDs)
+	}
+	toggle := `document.getElementById('rehearsals-toggle')`
+	if got := eval[string](b, ops, toggle+`.textContent + '|' + `+toggle+`.getAttribute('aria-expanded')`); got != "Rehearsals (3)|false" {
+		t.Errorf("the rehearsals' heading: %q", got)
+	}
+	salesOnScreen(b, ops, "the drops table, rehearsals folded")
+	b.shotViewport(ops, "ops-rehearsals-folded")
+	b.run(ops, chromedp.Click(chromedp.ID("rehearsals-toggle")))
+	b.until(ops, "the rehearsals unfolded", `JSON.stringify(`+shown+`) === JSON.stringify(`+order+`) && `+toggle+`.getAttribute('aria-expanded') === 'true'`)
+	// The order holds from one refresh to the next.
+	for range 2 {
+		stamp := eval[string](b, ops, `document.getElementById('updated').textContent`)
+		b.until(ops, "a refresh", `document.getElementById('updated').textContent !== `+strconv.Quote(stamp))
+	}
+	if got := eval[[]string](b, ops, order); !slices.Equal(got, append(slices.Clone(realIDs), rehearsals...)) {
+		t.Errorf("the rows' order after two refreshes: %q", got)
+	}
 	if s := stateOf(b, ops, longIDs[0]); s != "sale open [rehearsal]" {
 		t.Errorf("the rehearsal's state cell reads %q", s)
+	}
+	// A rehearsal's Pause works, unfolded.
+	b.run(ops, chromedp.Click(chromedp.CSS(`tr[data-drop="`+rehearsals[0]+`"] button[data-role="pause"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="`+rehearsals[0]+`"] button[data-role="yes"]`)),
+		chromedp.Click(chromedp.CSS(`tr[data-drop="`+rehearsals[0]+`"] button[data-role="yes"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="`+rehearsals[0]+`"] button[data-role="resume"]`)))
+	if r := call(t, "GET", base+"/v1/admin/drops/"+rehearsals[0], admin, ""); r.body["paused"] != true {
+		t.Errorf("the rehearsal's Pause did not pause it: %s", r.raw)
 	}
 	// A sale over offers no Pause; every other row's Sale control is on
 	// screen at 1200 px, the longest ids notwithstanding, with nothing to
@@ -1267,11 +1325,6 @@ func TestBrowserOpsLive(t *testing.T) {
 	b.shotViewport(ops, "ops-long-ids")
 	if eval[bool](b, ops, row("ledger")+`.classList.contains('mismatch')`) {
 		t.Error("ledger's stats add up, yet its row is marked")
-	}
-	// The rows stand in the list's order (by id), not in the order their
-	// stats happened to answer.
-	if order := eval[[]string](b, ops, `Array.from(document.querySelectorAll('#drops tbody tr')).map(tr => tr.dataset.drop)`); !slices.IsSorted(order) || len(order) < 2 {
-		t.Errorf("the rows' order %q", order)
 	}
 	if h := eval[string](b, ops, `Array.from(document.querySelectorAll('#drops thead th')).map(th => th.textContent).join(',')`); !strings.Contains(h, "Stock") ||
 		!strings.Contains(h, "Owed") || !strings.Contains(h, "Waitlisted") {
@@ -1288,12 +1341,14 @@ func TestBrowserOpsLive(t *testing.T) {
 	if !eval[bool](b, ops, `(() => { const btn = `+row("upcoming")+`.querySelector('button[data-role="pause"]'); return !!btn && btn.mark === 'kept' && document.activeElement === btn })()`) {
 		t.Error("a change of the stats replaced the row's Pause button (or took its focus)")
 	}
-	// A new drop whose id sorts first (as the scheduler makes one at a
-	// sale's start) takes its place in the order; the focused button stays.
+	// A new drop (as the scheduler makes one at a sale's start) takes its
+	// place in the order, here first (the same sale start as ledger's, an
+	// id before it); the focused button stays.
 	mkDrop("aardvark", 1, sale)
 	b.until(ops, "the new drop's row", row("aardvark")+` !== null`)
-	if order := eval[[]string](b, ops, `Array.from(document.querySelectorAll('#drops tbody tr')).map(tr => tr.dataset.drop)`); !slices.IsSorted(order) || order[0] != "aardvark" {
-		t.Errorf("the rows' order with a new drop: %q", order)
+	realIDs = append([]string{"aardvark"}, realIDs...)
+	if got := eval[[]string](b, ops, order); !slices.Equal(got, append(slices.Clone(realIDs), rehearsals...)) {
+		t.Errorf("the rows' order with a new drop: %q", got)
 	}
 	if !eval[bool](b, ops, `(() => { const btn = `+row("upcoming")+`.querySelector('button[data-role="pause"]'); return btn.mark === 'kept' && document.activeElement === btn })()`) {
 		t.Error("a new drop's row took the focus from a Pause button")
@@ -1350,6 +1405,26 @@ func TestBrowserOpsLive(t *testing.T) {
 		eval[bool](b, ops, `(() => { delete window.faults[`+strconv.Quote(path)+`]; return true })()`)
 	}
 	banner := `document.getElementById('stale').textContent`
+
+	// --- A sale that ends moves its row to the sales over, not while a
+	// mouse button is down on the table, and the focus stays where it is
+	// (upcoming's Pause, among the rows that move). ---
+	eval[bool](b, ops, `(() => { `+row("upcoming")+`.querySelector('button[data-role="pause"]').focus(); `+
+		`document.activeElement.dispatchEvent(new PointerEvent('pointerdown', { bubbles: true })); return true })()`)
+	setFault("/v1/admin/drops", `{ edit: j => { j.drops.find(d => d.id === 'ledger').state = 'sale_closed'; } }`)
+	b.until(ops, "ledger's sale over", stateOf0("ledger")+` === 'sale closed'`)
+	stamp := eval[string](b, ops, `document.getElementById('updated').textContent`)
+	b.until(ops, "a refresh", `document.getElementById('updated').textContent !== `+strconv.Quote(stamp))
+	if got := eval[[]string](b, ops, order); !slices.Equal(got, append(slices.Clone(realIDs), rehearsals...)) {
+		t.Errorf("the rows moved while a mouse button was down on the table: %q", got)
+	}
+	eval[bool](b, ops, `(() => { document.dispatchEvent(new PointerEvent('pointerup', { bubbles: true })); return true })()`)
+	b.until(ops, "ledger among the sales over", orderIs(append([]string{"aardvark", longIDs[1], "upcoming", "ledger", "bygone"}, rehearsals...)...))
+	if !eval[bool](b, ops, `(() => { const btn = `+row("upcoming")+`.querySelector('button[data-role="pause"]'); return btn.mark === 'kept' && document.activeElement === btn })()`) {
+		t.Errorf("moving the rows took the focus from upcoming's Pause (it is on %s)", eval[string](b, ops, "document.activeElement.tagName + '#' + document.activeElement.id"))
+	}
+	clearFault("/v1/admin/drops")
+	b.until(ops, "ledger back among the open sales", orderIs(append(slices.Clone(realIDs), rehearsals...)...))
 
 	// --- While the list hangs, Pause asks at once, and the pause shows
 	// from the POST's answer. ---
@@ -1487,6 +1562,9 @@ func TestBrowserOpsLive(t *testing.T) {
 	if !eval[bool](b, ops, `document.activeElement === document.querySelector('`+loadRow+` th a')`) {
 		t.Errorf("the focus fell to %s when the sale ended under it", eval[string](b, ops, "document.activeElement.tagName + '#' + document.activeElement.id"))
 	}
+	// The sales over, the latest first, after the one still to come; the
+	// rehearsal whose sale goes on first among the rehearsals.
+	b.until(ops, "the order once the sales ended", orderIs("upcoming", "aardvark", "ledger", longIDs[1], "bygone", rehearsals[0], rehearsals[1], rehearsals[2]))
 
 	// --- A key without webhooks:write, then revoked. ---
 	key := call(t, "POST", base+"/v1/admin/keys", admin, `{"name":"ops page","scopes":["drops:read","ops"]}`)
@@ -1514,7 +1592,7 @@ func stateOf(b *browser, ctx context.Context, drop string) string {
 	b.t.Helper()
 	return eval[string](b, ctx, `(() => { const tr = document.querySelector('tr[data-drop="`+drop+`"]');
 		const flags = Array.from(tr.querySelectorAll('.ops-flag')).filter(f => f.textContent && getComputedStyle(f).display !== 'none').map(f => ' [' + f.textContent + ']').join('');
-		return tr.querySelector('.drop-state').textContent + flags + (tr.classList.contains('is-paused') && getComputedStyle(tr).backgroundColor !== getComputedStyle(document.querySelector('#drops tbody tr:not(.is-paused)') || document.body).backgroundColor ? ' row paused' : ''); })()`)
+		return tr.querySelector('.drop-state').textContent + flags + (tr.classList.contains('is-paused') && getComputedStyle(tr).backgroundColor !== getComputedStyle(document.querySelector('#drops tr[data-drop]:not(.is-paused)') || document.body).backgroundColor ? ' row paused' : ''); })()`)
 }
 
 // stateOf0 is a JavaScript expression for a drop's state in words.
@@ -1522,16 +1600,18 @@ func stateOf0(drop string) string {
 	return `document.querySelector('tr[data-drop="` + drop + `"] .drop-state').textContent`
 }
 
-// salesOnScreen checks that every row's Sale cell, and the control in it,
-// lies inside the ops page's drops table as shown, with nothing to scroll
-// sideways: the kill switch is never cut off.
+// salesOnScreen checks that every shown row's Sale cell (a folded
+// section's rows are not), and the control in it, lies inside the ops
+// page's drops table as shown, with nothing to scroll sideways: the kill
+// switch is never cut off.
 func salesOnScreen(b *browser, ctx context.Context, what string) {
 	b.t.Helper()
 	got := eval[string](b, ctx, `(() => {
 		const wrap = document.getElementById('drops').parentElement, w = wrap.getBoundingClientRect(), bad = [];
 		if (wrap.scrollWidth > wrap.clientWidth) bad.push('the table scrolls: ' + wrap.scrollWidth + ' > ' + wrap.clientWidth);
 		if (document.documentElement.scrollWidth > window.innerWidth) bad.push('the page is ' + document.documentElement.scrollWidth + ' px wide');
-		for (const tr of document.querySelectorAll('#drops tbody tr')) {
+		for (const tr of document.querySelectorAll('#drops tr[data-drop]')) {
+			if (!tr.getClientRects().length) continue; // in a folded section
 			const cell = tr.querySelector('.sale-action'), c = cell.getBoundingClientRect();
 			const ctl = cell.querySelector('button') || cell.querySelector('.no-action');
 			if (!ctl) { bad.push(tr.dataset.drop + ': no control'); continue; }

@@ -193,8 +193,7 @@
     row.action = cell(tr, '');
     row.action.className = 'sale-action';
     NUMBERS.forEach(function (k) { row.nums[k] = cell(tr, '…', true); row.nums[k].dataset.stat = k; });
-    rows[d.id] = row;
-    $('drops').tBodies[0].appendChild(tr);
+    rows[d.id] = row; // arrange puts it in its place
     return row;
   }
 
@@ -340,7 +339,9 @@
       lastOk = Date.now();
       lastFail = null;
       var seen = {};
-      inOrder(r.data.drops);
+      listed = r.data.drops;
+      listed.forEach(function (d) { if (!rows[d.id]) drawRow(d, null); }); // a new drop's state and button now, its figures with its stats
+      arrange();
       var live = [], old = [];
       r.data.drops.forEach(function (d) {
         seen[d.id] = true;
@@ -389,24 +390,70 @@
     drawRow(d, stats || null);
   }
 
-  // inOrder makes the rows of new drops, each in its place in the list's
-  // order (by id): made as their stats came, rows stood in a different
-  // order on every load. Rows already there never move: moving a row
-  // takes the focus from its button (a new drop appears at T0, when the
-  // scheduler makes the week after's).
-  function inOrder(drops) {
-    var body = $('drops').tBodies[0];
+  // --- the order of the rows ----------------------------------------
+  // What an operator acts on comes first: the real drops whose sale is
+  // not over, by sale start (the open ones, then the next to open), then
+  // the real sales over, the latest first. The rehearsals (`flashdrop
+  // load` makes one a run, with a 24-hour sale) come last, in the same
+  // order, in a section of their own, folded while a real drop is listed
+  // unless the operator opened it: on release day the real drop is not
+  // the last of eight rows with the same red Pause.
+  // A row moves only when its drop does not stand where the order puts
+  // it (a new drop, a sale that ended), never while a mouse button is
+  // down on the table (the row under it would change between press and
+  // release), and the focus stays on the element that had it.
+  var listed = []; // the drops of the last list
+  var pressed = 0; // when a mouse button went down on the drops table; 0: none is
+  var rehearsalsOpen = null; // the operator's choice; null: none yet
+
+  function over(d) { return d.state === 'sale_closed'; }
+  function byOrder(a, b) {
+    if (over(a) !== over(b)) return over(a) ? 1 : -1;
+    var sa = Date.parse(a.sale_starts_at) || 0, sb = Date.parse(b.sale_starts_at) || 0;
+    if (sa !== sb) return over(a) ? sb - sa : sa - sb;
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  }
+
+  function arrange() {
+    if (pressed && Date.now() - pressed < 5000) return; // (a release the page missed counts after 5 s)
+    var real = [], rehearsals = [];
+    listed.forEach(function (d) { if (rows[d.id]) (d.rehearsal ? rehearsals : real).push(d); });
+    real.sort(byOrder);
+    rehearsals.sort(byOrder);
+    var focused = document.activeElement;
+    place($('drops-real'), real, 0);
+    place($('drops-rehearsals'), rehearsals, 1); // after its heading row
+    // A moved element loses the focus: it gets it back, where it is.
+    if (focused && focused !== document.activeElement && document.body.contains(focused)) focused.focus({ preventScroll: true });
+    var section = $('drops-rehearsals');
+    section.hidden = !rehearsals.length;
+    setText($('rehearsal-count'), rehearsals.length);
+    // Unless the operator chose, folded when a real drop is listed, and
+    // not under the focus.
+    var open = rehearsalsOpen !== null ? rehearsalsOpen
+      : !real.length || (section.contains(document.activeElement) && document.activeElement !== $('rehearsals-toggle'));
+    section.classList.toggle('collapsed', !open);
+    $('rehearsals-toggle').setAttribute('aria-expanded', String(open));
+  }
+
+  // place puts the rows of drops in body in their order, after its first
+  // skip rows; a row already in its place is not touched.
+  function place(body, drops, skip) {
     drops.forEach(function (d, i) {
-      if (rows[d.id]) return;
-      var row = rowOf(d);
-      drawRow(d, null); // its state and button now, its figures with its stats
-      var next = null;
-      for (var j = i + 1; j < drops.length && !next; j++) {
-        if (rows[drops[j].id] && rows[drops[j].id].tr.parentNode === body) next = rows[drops[j].id].tr;
-      }
-      body.insertBefore(row.tr, next);
+      var tr = rows[d.id].tr, at = body.children[i + skip] || null;
+      if (at !== tr) body.insertBefore(tr, at);
     });
   }
+
+  $('rehearsals-toggle').addEventListener('click', function () {
+    rehearsalsOpen = this.getAttribute('aria-expanded') !== 'true';
+    arrange();
+  });
+  $('drops').addEventListener('pointerdown', function () { pressed = Date.now(); });
+  // After the release (and the click it makes), the rows take their order.
+  function released() { if (pressed) { pressed = 0; setTimeout(arrange, 0); } }
+  document.addEventListener('pointerup', released, true);
+  document.addEventListener('pointercancel', released, true);
 
   // --- reserve outcomes per second, from this node's /metrics ---------
   // Series: what the shoppers got (won, sold out), the server failing
