@@ -19,7 +19,10 @@ import (
 // adminEvents streams the deployment's events as server-sent events: each
 // event's id is its position in the JetStream stream, so a client that
 // reconnects with Last-Event-ID resumes right after the last event it
-// saw, with nothing lost or repeated. Filtered by ?types=won,confirmed and
+// saw, with nothing lost or repeated; Last-Event-ID 0 starts at the first
+// event the stream holds, and ?since=<RFC 3339 time> (when there is no
+// Last-Event-ID) at the first it stored at or after then; neither gives
+// only new events. Filtered by ?types=won,confirmed and
 // ?drop=ID; a rehearsal drop's events only with ?rehearsals=true, as for
 // webhooks. Like the live streams it takes a stream slot (--max-streams,
 // --max-streams-per-client), sends a heartbeat comment after
@@ -52,14 +55,24 @@ func (s *Server) adminEvents(r *request) error {
 	default:
 		return &engine.ValidationError{Field: "rehearsals", Reason: "must be true or false"}
 	}
+	if v := string(args.Peek("since")); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return &engine.ValidationError{Field: "since", Reason: "must be an RFC 3339 time, e.g. 2026-11-24T09:55:00Z"}
+		}
+		f.Since = t
+	}
+	// Last-Event-ID wins over since: a reconnect resumes exactly. An
+	// absent (or empty) header is not 0: 0 is "after position 0", from
+	// the first event the stream still holds.
 	if v := string(r.ctx.Request.Header.Peek("Last-Event-ID")); v != "" {
 		// A stream's sequence numbers stay far below 2^63; the largest
 		// uint64 would wrap to 0 as the first sequence to deliver.
 		seq, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || seq > math.MaxInt64 {
-			return &engine.ValidationError{Field: "Last-Event-ID", Reason: "must be the id of an event of this stream"}
+			return &engine.ValidationError{Field: "Last-Event-ID", Reason: "must be the id of an event of this stream, or 0 for the first the stream holds"}
 		}
-		f.AfterSeq = seq
+		f.AfterSeq, f.Resume = seq, true
 	}
 	// A stream opened with an API key ends once the key stops working
 	// (revoked, or its secret rotated out): it was checked only as the

@@ -1,13 +1,22 @@
 package engine
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // EventFilter selects events of an event log: of Types (none: all) and
-// Drop (empty: all), after the log position AfterSeq (0: only new ones).
+// Drop (empty: all), from where it starts: after the log position
+// AfterSeq when Resume (0: from the first event the log still holds, and
+// a non-zero AfterSeq resumes without Resume too); else from the first
+// event the log stored at or after Since when that is set; else only
+// new ones.
 type EventFilter struct {
 	Types    []EventType
 	Drop     string
 	AfterSeq uint64
+	Resume   bool
+	Since    time.Time
 	// Rehearsals keeps rehearsal drops' events (Drop.Rehearsal), which a
 	// follower does not get otherwise, as a webhook does not.
 	Rehearsals bool

@@ -41,8 +41,17 @@ func (l *EventLog) Follow(ctx context.Context, f engine.EventFilter) (<-chan eng
 		subjects = []string{"flashdrop." + dropTok + ".*"}
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverNewPolicy}
-	if f.AfterSeq > 0 {
+	switch {
+	case f.Resume && f.AfterSeq == 0:
+		// After position 0: the first event the stream still holds.
+		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+	case f.Resume || f.AfterSeq > 0:
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, f.AfterSeq+1
+	case !f.Since.IsZero():
+		// By the time the stream stored each event (its "time" or just
+		// after, as the outbox relay publishes it).
+		since := f.Since
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
 	cons, err := l.js.OrderedConsumer(ctx, StreamName, cfg)
 	if err != nil {

@@ -35,12 +35,13 @@ const (
 func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
 	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = usageWithEnv(fs, "flashdrop listen --target URL --admin-token T [--types won,confirmed] [--drop ID] [--rehearsals] [--json] [--forward-to URL]")
+	fs.Usage = usageWithEnv(fs, "flashdrop listen --target URL --admin-token T [--types won,confirmed] [--drop ID] [--rehearsals] [--since 15m|TIME] [--json] [--forward-to URL]")
 	target := fs.String("target", "http://127.0.0.1:8080", "the server's URL")
 	tok := fs.String("admin-token", "", "the admin token, or an API key with events:read")
 	types := fs.String("types", "", "only these event types, comma-separated (won, confirmed, …)")
 	drop := fs.String("drop", "", "only this drop's events")
 	rehearsals := fs.Bool("rehearsals", false, "rehearsal drops' events too (flashdrop load's; marked rehearsal), which a webhook gets only if it asked")
+	since := fs.String("since", "", "start with the events since then, an RFC 3339 time or a duration ago (15m, 2h); the stream keeps 7 days (default: only new events)")
 	asJSON := fs.Bool("json", false, "print each event's raw CloudEvent JSON")
 	forward := fs.String("forward-to", "", "POST each event, signed as a webhook delivery, to this URL (e.g. http://localhost:3000/hook)")
 	if err := fs.Parse(args); err != nil {
@@ -74,6 +75,15 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 	if *rehearsals {
 		q.Set("rehearsals", "true")
 	}
+	if *since != "" {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return fmt.Errorf("listen: --since: %w", err)
+		}
+		// Fixed once: a reconnect before the first event asks for the same
+		// start, and one after it resumes by Last-Event-ID (which wins).
+		q.Set("since", t.UTC().Format(time.RFC3339Nano))
+	}
 	l := &listener{c: c, path: "/v1/admin/events", stdout: stdout, stderr: stderr, json: *asJSON,
 		stream: &http.Client{}, post: &http.Client{Timeout: 10 * time.Second}}
 	if len(q) > 0 {
@@ -90,6 +100,19 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 		fmt.Fprintf(stdout, "forwarding events to %s, signed with the secret (for this session only):\n%s\n", l.forward, l.secret)
 	}
 	return l.run(ctx)
+}
+
+// parseSince reads --since: an RFC 3339 time, or a duration meaning that
+// long before now.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-24T09:55:00Z) nor a duration ago (15m, 2h)", v)
+	}
+	return now.Add(-d), nil
 }
 
 type listener struct {

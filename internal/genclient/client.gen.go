@@ -1551,10 +1551,13 @@ type StreamEventsParams struct {
 	// Rehearsals Also stream rehearsal drops' events (`flashdrop load`'s, each with `rehearsal: true` in its data), which are left out otherwise, as for a webhook created without `rehearsals`. `true` or `false`; anything else is 400.
 	Rehearsals *bool `form:"rehearsals,omitempty" json:"rehearsals,omitempty"`
 
+	// Since An RFC 3339 time: start at the first event the stream stored at or after it (an event is stored as it is published, at its `time` or just after), then go on with new ones. Ignored when `Last-Event-ID` is given, so a reconnect to the same URL resumes exactly; malformed, 400 naming `since`. Without either, only new events.
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// LastEventID The `id` of the last event seen: the stream resumes right after it (nothing lost or repeated while the stream keeps it); without it, only new events.
+	// LastEventID The `id` of the last event seen: the stream resumes right after it (nothing lost or repeated while the stream keeps it); `0` starts at the first event the stream still holds (7 days are kept). It wins over `since`. Without it (or `since`), only new events.
 	LastEventID *string `json:"Last-Event-ID,omitempty"`
 }
 
@@ -4129,6 +4132,18 @@ func NewStreamEventsRequest(server string, params *StreamEventsParams) (*http.Re
 		if params.Rehearsals != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "rehearsals", *params.Rehearsals, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/flashdrop/flashdrop/internal/contract"
+	"github.com/flashdrop/flashdrop/internal/testkit"
+	"github.com/flashdrop/flashdrop/queue"
+)
+
+// sseFrame is one event of GET /v1/admin/events.
+type sseFrame struct{ id, event, data string }
+
+// openEvents opens GET /v1/admin/events?query, with a Last-Event-ID when
+// lastID is not "-", and returns its frames; the stream closes when the
+// test ends.
+func openEvents(t *testing.T, s *integStack, query, lastID string) <-chan sseFrame {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.base+"/v1/admin/events?"+query, nil)
+	req.Header.Set("Authorization", "Bearer "+s.admin)
+	if lastID != "-" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := contract.Client(t, nil).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		resp.Body.Close()
+		t.Fatalf("GET /v1/admin/events?%s (Last-Event-ID %s): %d", query, lastID, resp.StatusCode)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	frames := make(chan sseFrame, 64)
+	go func() {
+		defer close(frames)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+		var f sseFrame
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if f.data != "" {
+					frames <- f
+				}
+				f = sseFrame{}
+			case strings.HasPrefix(line, "id: "):
+				f.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				f.event = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				f.data = line[6:]
+			}
+		}
+	}()
+	return frames
+}
+
+// takeFrames reads n frames, failing the test if they take longer than
+// 20 s, then checks that nothing more comes within quiet.
+func takeFrames(t *testing.T, frames <-chan sseFrame, n int, quiet time.Duration) []sseFrame {
+	t.Helper()
+	var got []sseFrame
+	for len(got) < n {
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				t.Fatalf("the stream ended after %d events of %d: %v", len(got), n, got)
+			}
+			got = append(got, f)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the stream sent %d events of %d: %v", len(got), n, got)
+		}
+	}
+	select {
+	case f, ok := <-frames:
+		if ok {
+			t.Fatalf("after %d events, one more: %v", n, f)
+		}
+	case <-time.After(quiet):
+	}
+	return got
+}
+
+// waitStored waits until the stream holds n events on subject.
+func waitStored(t *testing.T, s *integStack, subject string, n int) {
+	t.Helper()
+	_, js := s.nats.Connect(t)
+	testkit.Eventually(t, 20*time.Second, "the events on the stream", func() bool {
+		st, err := js.Stream(context.Background(), queue.StreamName)
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(context.Background(), jetstream.WithSubjectFilter(subject))
+		if err != nil {
+			return false
+		}
+		total := 0
+		for _, c := range info.State.Subjects {
+			total += int(c)
+		}
+		return total >= n
+	})
+}
+
+func frameSeqs(fs []sseFrame) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.id+":"+f.event)
+	}
+	return out
+}
+
+// TestAdminEventsHistory: events published before a stream opened are
+// delivered with Last-Event-ID 0 (after sequence 0, not "new only") and
+// with ?since=<time>, in order, once each; Last-Event-ID wins over since;
+// since selects by time; a malformed since is 400 naming it.
+func TestAdminEventsHistory(t *testing.T) {
+	s := startInteg(t, nil)
+	s.sale(t, "hist-a", 2, "ann", "ben")
+	waitStored(t, s, "flashdrop.hist-a.*", 4) // 2 registered, 2 won (and sold_out)
+	mid := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	s.sale(t, "hist-b", 1, "cat")
+	waitStored(t, s, "flashdrop.hist-b.won", 1)
+
+	q := "drop=hist-a&types=registered,won"
+	fromZero := takeFrames(t, openEvents(t, s, q, "0"), 4, 300*time.Millisecond)
+	want := []string{"registered", "registered", "won", "won"}
+	prev := 0
+	for i, f := range fromZero {
+		if f.event != want[i] {
+			t.Fatalf("Last-Event-ID 0: %v, want the types %v in order", frameSeqs(fromZero), want)
+		}
+		contract.CheckEvent(t, []byte(f.data))
+		n, err := strconv.Atoi(f.id)
+		if err != nil || n <= prev {
+			t.Fatalf("Last-Event-ID 0: ids %v are not increasing", frameSeqs(fromZero))
+		}
+		prev = n
+	}
+	// since before the first event: the same events, same order.
+	early := url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339))
+	bySince := takeFrames(t, openEvents(t, s, q+"&since="+early, "-"), 4, 300*time.Millisecond)
+	if strings.Join(frameSeqs(bySince), " ") != strings.Join(frameSeqs(fromZero), " ") {
+		t.Fatalf("since: %v, Last-Event-ID 0: %v", frameSeqs(bySince), frameSeqs(fromZero))
+	}
+	// Last-Event-ID wins over since: a reconnect resumes exactly.
+	resumed := takeFrames(t, openEvents(t, s, q+"&since="+early, fromZero[1].id), 2, 300*time.Millisecond)
+	if strings.Join(frameSeqs(resumed), " ") != strings.Join(frameSeqs(fromZero[2:]), " ") {
+		t.Fatalf("Last-Event-ID %s with since: %v, want %v", fromZero[1].id, frameSeqs(resumed), frameSeqs(fromZero[2:]))
+	}
+	// since between the sales: only the second's win.
+	later := takeFrames(t, openEvents(t, s, "types=won&since="+url.QueryEscape(mid.UTC().Format(time.RFC3339Nano)), "-"), 1, 300*time.Millisecond)
+	if !strings.Contains(later[0].data, `"drop":"hist-b"`) {
+		t.Fatalf("since between the sales: %v", later)
+	}
+	// Without either, only new events, as before.
+	fresh := openEvents(t, s, "types=won", "-")
+	s.sale(t, "hist-c", 1, "dan")
+	if got := takeFrames(t, fresh, 1, 300*time.Millisecond); !strings.Contains(got[0].data, `"drop":"hist-c"`) {
+		t.Fatalf("a stream with neither: %v", got)
+	}
+	for _, bad := range []string{"yesterday", "2026-11-24", "2026-11-24 09:00:00"} {
+		r := s.call(t, "GET", "/v1/admin/events?since="+url.QueryEscape(bad), nil)
+		if r.status != 400 || !strings.Contains(r.raw, "since") {
+			t.Fatalf("since=%s: %d %s, want 400 naming since", bad, r.status, r.raw)
+		}
+	}
+}
+
+// TestListenHistorySinceAcrossReconnect: listen --since (a duration ago,
+// or an RFC 3339 time) prints the events from before it started, in
+// order, then keeps resuming by Last-Event-ID: a cut connection repeats
+// none of them.
+func TestListenHistorySinceAcrossReconnect(t *testing.T) {
+	s := startInteg(t, nil)
+	start := time.Now()
+	s.sale(t, "past-a", 2, "ann", "ben")
+	waitStored(t, s, "flashdrop.past-a.won", 2)
+	proxy := newCutProxy(t, s.m.Addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	run := func(target string, extra ...string) (*testkit.LockedBuffer, *testkit.LockedBuffer, chan error) {
+		out, errOut, done := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}, make(chan error, 1)
+		go func() {
+			done <- listen(ctx, append([]string{"--target", target, "--admin-token", s.admin, "--types", "won"}, extra...),
+				out, errOut, func(string) (string, bool) { return "", false })
+		}()
+		return out, errOut, done
+	}
+	ids := func(out string) []string {
+		var got []string
+		for _, m := range regexp.MustCompile(`(?m)^\S+  won +drop=(past-\w) .* id=(\S+)$`).FindAllStringSubmatch(out, -1) {
+			got = append(got, m[1]+"/"+m[2])
+		}
+		return got
+	}
+	out, errOut, done := run("http://"+proxy.ln.Addr().String(), "--since", "10m")
+	testkit.Eventually(t, 20*time.Second, "the two wins from before listen started", func() bool { return len(ids(out.String())) == 2 })
+	proxy.cut()
+	s.sale(t, "past-b", 3, "cat", "dan", "eve")
+	testkit.Eventually(t, 20*time.Second, "the wins after the cut", func() bool { return len(ids(out.String())) == 5 })
+	if !strings.Contains(errOut.String(), "reconnected, resuming after event") {
+		t.Fatalf("listen did not reconnect:\n%s", errOut)
+	}
+	time.Sleep(300 * time.Millisecond)
+	got := ids(out.String())
+	seen := map[string]bool{}
+	for i, id := range got {
+		if seen[id] {
+			t.Fatalf("printed twice: %s\n%s", id, out)
+		}
+		seen[id] = true
+		if want := map[bool]string{true: "past-a/", false: "past-b/"}[i < 2]; !strings.HasPrefix(id, want) {
+			t.Fatalf("out of order: %v", got)
+		}
+	}
+	if len(got) != 5 {
+		t.Fatalf("%d wins printed, want 5:\n%s", len(got), out)
+	}
+	// A restarted listen with the time it last ran from: the same five,
+	// in the same order.
+	out2, _, done2 := run(s.base, "--since", start.UTC().Format(time.RFC3339Nano))
+	testkit.Eventually(t, 20*time.Second, "the five wins again", func() bool { return len(ids(out2.String())) == 5 })
+	if strings.Join(ids(out2.String()), " ") != strings.Join(got, " ") {
+		t.Fatalf("--since TIME: %v, want %v", ids(out2.String()), got)
+	}
+	cancel()
+	for _, d := range []chan error{done, done2} {
+		if err := <-d; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bad := range []string{"yesterday", "-5m"} {
+		err := listen(context.Background(), []string{"--target", s.base, "--admin-token", s.admin, "--since", bad}, &testkit.LockedBuffer{}, &testkit.LockedBuffer{},
+			func(string) (string, bool) { return "", false })
+		if err == nil || !strings.Contains(err.Error(), "--since") {
+			t.Fatalf("--since %s: %v", bad, err)
+		}
+	}
+}
