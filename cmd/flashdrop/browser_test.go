@@ -1371,7 +1371,8 @@ func TestBrowserOpsLive(t *testing.T) {
 	}
 
 	// The page's requests, faulted on demand: faults maps a path to an
-	// answer ({status, body, type}), 'network', or 'hang' (until the
+	// answer ({status, body, type}, after: ms to wait for it, unless the
+	// page's deadline aborts it first), 'network', or 'hang' (until the
 	// page's deadline aborts it).
 	eval[bool](b, ops, `(() => {
 		const f = window.fetch;
@@ -1387,6 +1388,14 @@ func TestBrowserOpsLive(t *testing.T) {
 				window.aborted++;
 				reject(new DOMException('The operation was aborted.', 'AbortError'));
 			}));
+			if (fault && fault.after) return new Promise((resolve, reject) => {
+				const t = setTimeout(() => resolve(new Response(fault.body, { status: fault.status, headers: { 'Content-Type': fault.type || 'application/problem+json' } })), fault.after);
+				o.signal.addEventListener('abort', () => {
+					clearTimeout(t);
+					window.aborted++;
+					reject(new DOMException('The operation was aborted.', 'AbortError'));
+				});
+			});
 			if (fault && fault.edit) return f.apply(this, arguments).then(r => r.json()).then(j => {
 				fault.edit(j);
 				return new Response(JSON.stringify(j), { status: 200, headers: { 'Content-Type': 'application/json' } });
@@ -1441,17 +1450,34 @@ func TestBrowserOpsLive(t *testing.T) {
 		t.Fatalf("the page's pause did not reach the server: %s", r.raw)
 	}
 
-	// --- The hung list: the deadline aborts it, and the banner says so. ---
-	b.until(ops, "the banner for a hung list", `/^Cannot reach the server \(no answer\) — figures as of \d\d:\d\d:\d\d$/.test(`+banner+`) && window.aborted > 0`)
+	// --- The hung list: the deadline aborts it, and the banner says so,
+	// blaming the node no more than Redis behind it. ---
+	late := `/^No answer from the node in 4 s: the node, or Redis behind it, is not answering — figures as of \d\d:\d\d:\d\d$/.test(` + banner + `)`
+	b.until(ops, "the banner for a hung list", late+` && window.aborted > 0`)
 	if !eval[bool](b, ops, `document.getElementById('console').classList.contains('is-stale') && /^Updated \d\d:\d\d:\d\d$/.test(document.getElementById('updated').textContent)`) {
 		t.Errorf("while stale: console marked %v, stamp %q", eval[bool](b, ops, `document.getElementById('console').classList.contains('is-stale')`),
 			eval[string](b, ops, `document.getElementById('updated').textContent`))
 	}
 	b.shotViewport(ops, "ops-stale")
-	setFault("/v1/admin/drops", `{ status: 503, body: '{"code":"unavailable","status":503}' }`)
-	b.until(ops, "the banner for a 503", `/^Cannot reach the server \(status 503\) — figures as of \d\d:\d\d:\d\d$/.test(`+banner+`)`)
+	// A Redis that hangs: the node's 503 comes after 5 s, its deadline on
+	// Redis, the page's own (4 s) has passed.
+	redis503 := `'{"type":"urn:flashdrop:problem:unavailable","title":"A backing service is unavailable","status":503,"code":"unavailable","request_id":"r1"}'`
+	eval[bool](b, ops, `(() => { window.abortedBefore = window.aborted; return true })()`)
+	setFault("/v1/admin/drops", `{ status: 503, after: 5000, body: `+redis503+` }`)
+	b.until(ops, "a late 503 aborted", `window.aborted > window.abortedBefore`)
+	if !eval[bool](b, ops, late) {
+		t.Errorf("the banner while the node's 503 comes after 5 s: %q", eval[string](b, ops, banner))
+	}
+	// The 503 in time: the banner says what its problem names.
+	setFault("/v1/admin/drops", `{ status: 503, body: `+redis503+` }`)
+	b.until(ops, "the banner for a 503", `/^The node answered 503: A backing service is unavailable — figures as of \d\d:\d\d:\d\d$/.test(`+banner+`)`)
+	setFault("/v1/admin/drops", `{ status: 403, body: '{"title":"Missing scope","status":403,"code":"forbidden","detail":"this credential lacks the scope drops:read"}' }`)
+	b.until(ops, "the banner for a 403", banner+`.startsWith('The node answered 403: Missing scope (this credential lacks the scope drops:read) — ')`)
+	// A 502 without a problem (a balancer's page) is not the node's.
+	setFault("/v1/admin/drops", `{ status: 502, type: 'text/html', body: '<h1>Bad Gateway</h1>' }`)
+	b.until(ops, "the banner for a 502 page", banner+`.startsWith('The server answered 502, with no details — ')`)
 	setFault("/v1/admin/drops", `'network'`)
-	b.until(ops, "the banner for no connection", `/^Cannot reach the server \(no answer\) — /.test(`+banner+`)`)
+	b.until(ops, "the banner for no connection", banner+`.startsWith('Cannot reach the server: the connection failed — ')`)
 	asOf := eval[string](b, ops, `document.getElementById('updated').textContent`)
 	clearFault("/v1/admin/drops")
 	b.until(ops, "the banner gone", banner+` === '' && !document.getElementById('console').classList.contains('is-stale')`)

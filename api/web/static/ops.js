@@ -29,18 +29,20 @@
   function sentence(p) { return sentences[p.code] || p.title || sentences.internal; }
   var NO_LONGER = 'Your token is no longer accepted (expired, rotated or revoked). Sign in again.';
 
-  // timed is fetch with a deadline, read to the end: { ok, status, text },
-  // status 0 when no answer came (a network error or the deadline). The
-  // deadline covers the body too, since a stalled body stalls as much.
+  // timed is fetch with a deadline, read to the end: { ok, status, text,
+  // late }, status 0 when no answer came: late when the deadline passed,
+  // else the connection failed. The deadline covers the body too, since a
+  // stalled body stalls as much.
   function timed(method, path, headers, body) {
     var ctl = new AbortController();
-    var deadline = setTimeout(function () { ctl.abort(); }, FETCH_TIMEOUT);
+    var late = false;
+    var deadline = setTimeout(function () { late = true; ctl.abort(); }, FETCH_TIMEOUT);
     return fetch(path, { method: method, headers: headers, body: body, cache: 'no-store', signal: ctl.signal })
       .then(function (resp) {
         return resp.text().then(function (t) { return { ok: resp.ok, status: resp.status, text: t }; });
       })
       .then(function (r) { clearTimeout(deadline); return r; },
-        function () { clearTimeout(deadline); return { ok: false, status: 0, text: '' }; });
+        function () { clearTimeout(deadline); return { ok: false, status: 0, text: '', late: late }; });
   }
 
   function api(method, path, body) {
@@ -50,7 +52,7 @@
       var data = {};
       if (r.status === 0) data = { code: 'network' };
       else try { data = JSON.parse(r.text); } catch (e) { data = { text: r.text }; }
-      return { ok: r.ok, status: r.status, data: data };
+      return { ok: r.ok, status: r.status, data: data, late: !!r.late };
     });
   }
 
@@ -143,8 +145,21 @@
     var age = Date.now() - Math.max(lastOk, resumedAt);
     var stale = !document.hidden && (lastFail !== null || age > STALE_AFTER);
     $('console').classList.toggle('is-stale', stale);
-    setText($('stale'), !stale ? '' : 'Cannot reach the server (' + why(lastFail ? lastFail.status : 0) + ') — ' +
-      (lastOk ? 'figures as of ' + clock(lastOk) : 'no figures yet'));
+    setText($('stale'), !stale ? '' : trouble(lastFail) + ' — ' + (lastOk ? 'figures as of ' + clock(lastOk) : 'no figures yet'));
+  }
+
+  // trouble says why the drops list did not come, blaming no more than
+  // the page knows. The page gives up (4 s) before the node does (a
+  // request waits up to 5 s on Redis there), so a Redis that hangs leaves
+  // the page with no answer, not the node's 503: the node is not blamed
+  // alone. An answer with a problem body is the node's, and says what.
+  function trouble(f) {
+    if (!f) return 'No answer from the node for over ' + STALE_AFTER / 1000 + ' s';
+    if (f.late) return 'No answer from the node in ' + FETCH_TIMEOUT / 1000 + ' s: the node, or Redis behind it, is not answering';
+    if (f.status === 0) return 'Cannot reach the server: the connection failed';
+    var p = f.problem || {};
+    if (typeof p.code !== 'string') return 'The server answered ' + f.status + ', with no details';
+    return 'The node answered ' + f.status + ': ' + (p.title || p.code.replace(/_/g, ' ')) + (p.detail ? ' (' + p.detail + ')' : '');
   }
 
   // --- drops and their counters -------------------------------------
@@ -335,7 +350,7 @@
     var done = function () { dropsBusy = false; freshness(); };
     api('GET', '/v1/admin/drops').then(function (r) {
       if (rejected(r) || my <= barrier) return;
-      if (!r.ok) { lastFail = { status: r.status }; return; }
+      if (!r.ok) { lastFail = { status: r.status, late: r.late, problem: r.data }; return; }
       lastOk = Date.now();
       lastFail = null;
       var seen = {};
