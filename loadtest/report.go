@@ -279,7 +279,8 @@ func (r *runner) report(stopped Phase) *Report {
 // that a merge says it once, of the merged records, not once per shard.
 const expiredConfirmsPrefix = "confirms answered expired: "
 
-// expiredConfirmsNote says how many of the checkout's confirms found
+// expiredConfirmsNote says how many of the checkout's confirms (not the
+// refills') found
 // their hold expired, and why: the generator confirms after the whole
 // rush, so a rush longer than the hold lets holds run out first. With a
 // 6-s ramp and the 5-s hold, 48 of 150 confirms were answered expired and
@@ -290,7 +291,8 @@ func (rep *Report) expiredConfirmsNote() string {
 	}
 	confirms, expired := 0, 0
 	for _, t := range rep.Records.Told {
-		if t.Action != "confirm" {
+		// The checkout's: a refill is confirmed the moment it is found.
+		if t.Action != "confirm" || t.Via != "reserve" {
 			continue
 		}
 		confirms++

@@ -531,7 +531,7 @@ func TestConfirmsAnsweredExpiredAreNoted(t *testing.T) {
 	rep := run(true, nil)
 	confirms, expired := 0, 0
 	for _, tl := range rep.Records.Told {
-		if tl.Action == "confirm" {
+		if tl.Action == "confirm" && tl.Via == "reserve" {
 			confirms++
 			if tl.ActionCode == "expired" {
 				expired++
