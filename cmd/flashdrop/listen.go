@@ -13,9 +13,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/queue/webhooksig"
@@ -232,7 +234,21 @@ func (l *listener) handle(ctx context.Context, data string) {
 	}
 }
 
-// eventLine is one readable line: time, type, drop, then the key fields.
+// lineFields is the order of the data fields a line shows after the drop:
+// who and what first, then the numbers, times and links. A field not
+// listed here (a new one) follows them, by name.
+var lineFields = []string{"reservation", "user", "ref", "quantity", "waitlist_position", "from_waitlist", "product",
+	"expires_at", "available", "version", "share_url", "checkout_url", "seconds_after_start", "url", "sale_starts_at",
+	"registrants", "winners", "waitlisted", "series", "webhook", "reason"}
+
+// lineLeftOut are data fields no line shows: the drop (shown first) and
+// rehearsal (a mark at the end); share_code, which share_url ends with;
+// and a draw's hashes and seed, for verify-draw rather than a terminal.
+var lineLeftOut = map[string]bool{"drop": true, "rehearsal": true, "share_code": true, "seed_hash": true, "seed": true,
+	"frozen_digest": true}
+
+// eventLine is one readable line: time, type, drop, then every field of
+// the event's data an integration acts on, in a stable order.
 func eventLine(raw []byte) string {
 	var ce struct {
 		ID   string          `json:"id"`
@@ -250,19 +266,37 @@ func eventLine(raw []byte) string {
 	if drop, _ := d["drop"].(string); drop != "" {
 		fmt.Fprintf(&b, "  drop=%s", drop)
 	}
-	for _, k := range []string{"reservation", "user", "quantity", "waitlist_position", "available", "share_url", "checkout_url",
-		"url", "winners", "registrants", "webhook", "reason"} {
-		if v, ok := d[k]; ok {
-			switch v := v.(type) {
-			case string:
-				if strings.ContainsAny(v, " \t") {
-					fmt.Fprintf(&b, " %s=%q", k, v)
-				} else {
-					fmt.Fprintf(&b, " %s=%s", k, v)
-				}
-			case float64:
-				fmt.Fprintf(&b, " %s=%s", k, strconv.FormatFloat(v, 'f', -1, 64))
+	listed := map[string]bool{}
+	keys := make([]string, 0, len(d))
+	for _, k := range lineFields {
+		listed[k] = true
+		if _, ok := d[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	var more []string
+	for k := range d {
+		if !listed[k] && !lineLeftOut[k] {
+			more = append(more, k)
+		}
+	}
+	slices.Sort(more)
+	for _, k := range append(keys, more...) {
+		switch v := d[k].(type) {
+		case string:
+			if v == "" || strings.IndexFunc(v, func(r rune) bool { return r == '"' || unicode.IsSpace(r) || !unicode.IsPrint(r) }) >= 0 {
+				fmt.Fprintf(&b, " %s=%q", k, v)
+			} else {
+				fmt.Fprintf(&b, " %s=%s", k, v)
 			}
+		case float64:
+			fmt.Fprintf(&b, " %s=%s", k, strconv.FormatFloat(v, 'f', -1, 64))
+		case bool:
+			fmt.Fprintf(&b, " %s=%t", k, v)
+		case nil:
+		default:
+			j, _ := json.Marshal(v)
+			fmt.Fprintf(&b, " %s=%s", k, j)
 		}
 	}
 	if d["rehearsal"] == true {

@@ -3,9 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,6 +116,12 @@ func waitStored(t *testing.T, s *integStack, subject string, n int) {
 	})
 }
 
+// uniqueDrop is a drop id of its own for this run (the tests share one
+// Redis, and -count runs a test again on it).
+func uniqueDrop(base string) string {
+	return fmt.Sprintf("%s-%x", base, time.Now().UnixNano()&0xffffffff)
+}
+
 func frameSeqs(fs []sseFrame) []string {
 	var out []string
 	for _, f := range fs {
@@ -127,14 +136,15 @@ func frameSeqs(fs []sseFrame) []string {
 // since selects by time; a malformed since is 400 naming it.
 func TestAdminEventsHistory(t *testing.T) {
 	s := startInteg(t, nil)
-	s.sale(t, "hist-a", 2, "ann", "ben")
-	waitStored(t, s, "flashdrop.hist-a.*", 4) // 2 registered, 2 won (and sold_out)
+	hista, histb, histc := uniqueDrop("hist-a"), uniqueDrop("hist-b"), uniqueDrop("hist-c")
+	s.sale(t, hista, 2, "ann", "ben")
+	waitStored(t, s, "flashdrop."+hista+".*", 4) // 2 registered, 2 won (and sold_out)
 	mid := time.Now()
 	time.Sleep(20 * time.Millisecond)
-	s.sale(t, "hist-b", 1, "cat")
-	waitStored(t, s, "flashdrop.hist-b.won", 1)
+	s.sale(t, histb, 1, "cat")
+	waitStored(t, s, "flashdrop."+histb+".won", 1)
 
-	q := "drop=hist-a&types=registered,won"
+	q := "drop=" + hista + "&types=registered,won"
 	fromZero := takeFrames(t, openEvents(t, s, q, "0"), 4, 300*time.Millisecond)
 	want := []string{"registered", "registered", "won", "won"}
 	prev := 0
@@ -162,13 +172,13 @@ func TestAdminEventsHistory(t *testing.T) {
 	}
 	// since between the sales: only the second's win.
 	later := takeFrames(t, openEvents(t, s, "types=won&since="+url.QueryEscape(mid.UTC().Format(time.RFC3339Nano)), "-"), 1, 300*time.Millisecond)
-	if !strings.Contains(later[0].data, `"drop":"hist-b"`) {
+	if !strings.Contains(later[0].data, `"drop":"`+histb+`"`) {
 		t.Fatalf("since between the sales: %v", later)
 	}
 	// Without either, only new events, as before.
 	fresh := openEvents(t, s, "types=won", "-")
-	s.sale(t, "hist-c", 1, "dan")
-	if got := takeFrames(t, fresh, 1, 300*time.Millisecond); !strings.Contains(got[0].data, `"drop":"hist-c"`) {
+	s.sale(t, histc, 1, "dan")
+	if got := takeFrames(t, fresh, 1, 300*time.Millisecond); !strings.Contains(got[0].data, `"drop":"`+histc+`"`) {
 		t.Fatalf("a stream with neither: %v", got)
 	}
 	for _, bad := range []string{"yesterday", "2026-11-24", "2026-11-24 09:00:00"} {
@@ -185,9 +195,10 @@ func TestAdminEventsHistory(t *testing.T) {
 // none of them.
 func TestListenHistorySinceAcrossReconnect(t *testing.T) {
 	s := startInteg(t, nil)
+	pasta, pastb := uniqueDrop("past-a"), uniqueDrop("past-b")
 	start := time.Now()
-	s.sale(t, "past-a", 2, "ann", "ben")
-	waitStored(t, s, "flashdrop.past-a.won", 2)
+	s.sale(t, pasta, 2, "ann", "ben")
+	waitStored(t, s, "flashdrop."+pasta+".won", 2)
 	proxy := newCutProxy(t, s.m.Addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -201,7 +212,7 @@ func TestListenHistorySinceAcrossReconnect(t *testing.T) {
 	}
 	ids := func(out string) []string {
 		var got []string
-		for _, m := range regexp.MustCompile(`(?m)^\S+  won +drop=(past-\w) .* id=(\S+)$`).FindAllStringSubmatch(out, -1) {
+		for _, m := range regexp.MustCompile(`(?m)^\S+  won +drop=(past-[ab])\S* .* id=(\S+)$`).FindAllStringSubmatch(out, -1) {
 			got = append(got, m[1]+"/"+m[2])
 		}
 		return got
@@ -209,7 +220,7 @@ func TestListenHistorySinceAcrossReconnect(t *testing.T) {
 	out, errOut, done := run("http://"+proxy.ln.Addr().String(), "--since", "10m")
 	testkit.Eventually(t, 20*time.Second, "the two wins from before listen started", func() bool { return len(ids(out.String())) == 2 })
 	proxy.cut()
-	s.sale(t, "past-b", 3, "cat", "dan", "eve")
+	s.sale(t, pastb, 3, "cat", "dan", "eve")
 	testkit.Eventually(t, 20*time.Second, "the wins after the cut", func() bool { return len(ids(out.String())) == 5 })
 	if !strings.Contains(errOut.String(), "reconnected, resuming after event") {
 		t.Fatalf("listen did not reconnect:\n%s", errOut)
@@ -248,5 +259,100 @@ func TestListenHistorySinceAcrossReconnect(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--since") {
 			t.Fatalf("--since %s: %v", bad, err)
 		}
+	}
+}
+
+// TestListenLinesCarryEveryField: listen's text line of each event type
+// shows the fields an integration acts on: a referral's ref (the share
+// code credited), a win's product, expires_at and from_waitlist, and
+// sold_out's and restocked's version and available.
+func TestListenLinesCarryEveryField(t *testing.T) {
+	s := startInteg(t, nil)
+	linesa, linesb := uniqueDrop("lines-a"), uniqueDrop("lines-b")
+	now := s.clock.Now()
+	start := now.Add(30 * time.Minute)
+	s.must(t, 201, "POST", "/v1/admin/drops", map[string]any{"id": linesa, "name": "Sneaker", "product": "Air Max 1",
+		"stock": 1, "per_user_limit": 1, "confirm_by": "shopper", "registration_opens_at": now.Add(-time.Hour),
+		"registration_closes_at": start, "sale_starts_at": start, "sale_ends_at": start.Add(time.Hour)})
+	for _, u := range []string{"ann", "ben"} {
+		if r := call(t, "POST", s.base+"/v1/drops/"+linesa+"/registrations", mint(t, s.m, u), ""); r.status != 201 {
+			t.Fatalf("register %s: %d %s", u, r.status, r.raw)
+		}
+	}
+	s.clock.Set(start.Add(time.Second))
+	reserve := func(u, body string) map[string]any {
+		r := call(t, "POST", s.base+"/v1/drops/"+linesa+"/reservations", mint(t, s.m, u), body)
+		if r.status != 201 && (r.status != 409 || r.body["waitlist_position"] == nil) {
+			t.Fatalf("reserve %s: %d %s", u, r.status, r.raw)
+		}
+		res, _ := r.body["reservation"].(map[string]any)
+		return res
+	}
+	ann := reserve("ann", "")                        // won; sold_out
+	reserve("ben", `{"quantity":1,"waitlist":true}`) // waitlisted
+	cancel := func(u, id string) {
+		if r := call(t, "POST", s.base+"/v1/reservations/"+id+"/cancel", mint(t, s.m, u), ""); r.status != 200 {
+			t.Fatalf("%s cancels: %d %s", u, r.status, r.raw)
+		}
+	}
+	cancel("ann", ann["id"].(string)) // ben is promoted: won from the waitlist
+	var benRes string
+	testkit.Eventually(t, 10*time.Second, "ben's promotion", func() bool {
+		r := call(t, "GET", s.base+"/v1/drops/"+linesa, mint(t, s.m, "ben"), "")
+		me, _ := r.body["me"].(map[string]any)
+		res, _ := me["reservation"].(map[string]any)
+		benRes, _ = res["id"].(string)
+		return benRes != ""
+	})
+	cancel("ben", benRes) // restocked
+	// Another drop's registration credits ann's card: referral.
+	s.must(t, 201, "POST", "/v1/admin/drops", map[string]any{"id": linesb, "name": "Tee", "stock": 1, "per_user_limit": 1,
+		"registration_opens_at": s.clock.Now().Add(-time.Minute), "registration_closes_at": s.clock.Now().Add(time.Hour),
+		"sale_starts_at": s.clock.Now().Add(time.Hour), "sale_ends_at": s.clock.Now().Add(2 * time.Hour)})
+	code := ann["share_code"].(string)
+	if r := call(t, "POST", s.base+"/v1/drops/"+linesb+"/registrations", mint(t, s.m, "cat"), `{"ref":"`+code+`"}`); r.status != 201 {
+		t.Fatalf("cat registers with ann's code: %d %s", r.status, r.raw)
+	}
+	waitStored(t, s, "flashdrop."+linesb+".referral", 1)
+
+	out := &testkit.LockedBuffer{}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- listen(ctx, []string{"--target", s.base, "--admin-token", s.admin, "--since", "1h",
+			"--types", "won,sold_out,restocked,referral"}, out, io.Discard, func(string) (string, bool) { return "", false })
+	}()
+	testkit.Eventually(t, 20*time.Second, "the lines", func() bool {
+		o := out.String()
+		return strings.Count(o, "  won ") == 2 && strings.Contains(o, "  sold_out ") && strings.Contains(o, "  restocked ") &&
+			strings.Contains(o, "  referral ")
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ts, id := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`, `  id=\S+`
+	exp := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`
+	for _, want := range []string{
+		`^` + ts + `  won +drop=` + linesa + ` reservation=` + linesa + `\.\S+ user=ann quantity=1 product="Air Max 1" expires_at=` + exp +
+			` share_url=http://\S+/s/` + regexp.QuoteMeta(code) + ` seconds_after_start=\d+(\.\d+)?` + id + `$`,
+		`^` + ts + `  won +drop=` + linesa + ` reservation=` + linesa + `\.\S+ user=ben quantity=1 from_waitlist=true product="Air Max 1" expires_at=` + exp +
+			` share_url=http://\S+ seconds_after_start=\d+(\.\d+)?` + id + `$`,
+		`^` + ts + `  sold_out +drop=` + linesa + ` available=0 version=\d+` + id + `$`,
+		`^` + ts + `  restocked +drop=` + linesa + ` available=1 version=\d+` + id + `$`,
+		`^` + ts + `  referral +drop=` + linesb + ` ref=` + regexp.QuoteMeta(code) + id + `$`,
+	} {
+		if !regexp.MustCompile(`(?m)` + want).MatchString(out.String()) {
+			t.Errorf("no line matches\n  %s\nin:\n%s", want, out)
+		}
+	}
+	// sold_out and restocked versions grow.
+	var versions []int
+	for _, m := range regexp.MustCompile(`(?m)  (?:sold_out|restocked) +drop=`+linesa+` available=\d+ version=(\d+)`).FindAllStringSubmatch(out.String(), -1) {
+		v, _ := strconv.Atoi(m[1])
+		versions = append(versions, v)
+	}
+	if !slices.IsSorted(versions) || len(versions) < 2 || versions[0] == versions[len(versions)-1] {
+		t.Errorf("sold_out and restocked versions %v do not grow", versions)
 	}
 }
