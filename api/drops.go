@@ -79,6 +79,7 @@ func (s *Server) adminCreateDrop(r *request) error {
 		return writeJSON(r.ctx, fasthttp.StatusOK, v)
 	}
 	s.adm.Invalidate(d.ID)
+	s.audit(r, "drop created", "drop", d.ID, "stock", d.Stock, "sale_starts_at", d.SaleStartsAt, "rehearsal", d.Rehearsal)
 	return writeJSON(r.ctx, fasthttp.StatusCreated, adminDrop{Drop: d, State: d.State(s.drops.Now(), d.Stock)})
 }
 
@@ -235,6 +236,11 @@ func (s *Server) setPaused(r *request, paused bool) error {
 		return err
 	}
 	s.adm.Invalidate(d.ID)
+	if paused {
+		s.audit(r, "drop paused", "drop", d.ID)
+	} else {
+		s.audit(r, "drop resumed", "drop", d.ID)
+	}
 	v, err := s.adminView(ctx, d)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -33,6 +34,7 @@ func (s *Server) createKey(r *request) error {
 	if err != nil {
 		return err
 	}
+	s.audit(r, "API key created", "key", k.ID, "name", k.Name, "scopes", strings.Join(k.Scopes, ","))
 	r.ctx.Response.Header.Set("Location", "/v1/admin/keys/"+k.ID)
 	r.ctx.Response.Header.Set("Cache-Control", "no-store") // the one answer with the secret
 	return writeJSON(r.ctx, fasthttp.StatusCreated, k)
@@ -78,6 +80,7 @@ func (s *Server) rotateKey(r *request) error {
 	if err != nil {
 		return err
 	}
+	s.audit(r, "API key rotated", "key", k.ID)
 	r.ctx.Response.Header.Set("Cache-Control", "no-store")
 	return writeJSON(r.ctx, fasthttp.StatusOK, k)
 }
@@ -91,6 +94,7 @@ func (s *Server) revokeKey(r *request) error {
 	if err := s.cfg.Keys.RevokeKey(ctx, r.args[0], r.who.grants()); err != nil {
 		return err
 	}
+	s.audit(r, "API key revoked", "key", r.args[0])
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }

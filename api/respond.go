@@ -121,6 +121,17 @@ func (s *Server) requireShopper(r *request) error {
 	return nil
 }
 
+// audit logs an admin change at info, with who made it (the admin token
+// or the API key's id, never a secret) and the request id, so that "who
+// paused the sale, and when" has an answer in the node's log.
+func (s *Server) audit(r *request, what string, args ...any) {
+	by := "admin token"
+	if r.who.key != "" {
+		by = r.who.key
+	}
+	s.log.Info(what, append(args, "by", by, "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)))...)
+}
+
 // actor is the engine's name for the caller: the shopper id, or "" for admin.
 func (r *request) actor() string {
 	if r.who.admin {

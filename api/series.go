@@ -75,6 +75,7 @@ func (s *Server) adminCreateSeries(r *request) error {
 	status := fasthttp.StatusOK
 	if created {
 		status = fasthttp.StatusCreated
+		s.audit(r, "series created", "series", sr.ID)
 	}
 	return writeJSON(r.ctx, status, seriesView{Series: sr, NextDrop: next})
 }
@@ -125,6 +126,7 @@ func (s *Server) adminDeleteSeries(r *request) error {
 	if err := s.cfg.Series.DeleteSeries(ctx, r.args[0]); err != nil {
 		return err
 	}
+	s.audit(r, "series deleted", "series", r.args[0])
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }

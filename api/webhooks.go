@@ -32,6 +32,7 @@ func (s *Server) createWebhook(r *request) error {
 	if err != nil {
 		return err
 	}
+	s.audit(r, "webhook created", "webhook", w.ID, "rehearsals", w.Rehearsals)
 	r.ctx.Response.Header.Set("Location", "/v1/admin/webhooks/"+w.ID)
 	// The one answer that shows the secret: no cache keeps it, and an
 	// Idempotency-Key's copy is sealed (adminIdempotent).
@@ -86,6 +87,7 @@ func (s *Server) deleteWebhook(r *request) error {
 	if err := s.hooks.DeleteWebhook(ctx, r.args[0]); err != nil {
 		return err
 	}
+	s.audit(r, "webhook deleted", "webhook", r.args[0])
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }
@@ -189,5 +191,6 @@ func (s *Server) enableWebhook(r *request) error {
 	if err != nil {
 		return err
 	}
+	s.audit(r, "webhook enabled", "webhook", w.ID)
 	return writeJSON(r.ctx, fasthttp.StatusOK, w)
 }
