@@ -242,6 +242,39 @@ func (a *authenticator) rememberKey(digest [sha256.Size]byte, now time.Time) {
 	a.knownKeys[digest] = now
 }
 
+// SecretError says which secret breaks which rule. It names the rule,
+// never the value: these errors are logged and printed.
+type SecretError struct {
+	Secret string // "admin token" or "JWT secret"
+	Rule   string // "must be at least 16 bytes", …
+}
+
+func (e *SecretError) Error() string { return "api: the " + e.Secret + " " + e.Rule }
+
+// CheckJWTSecret tells whether secret can sign shopper tokens.
+func CheckJWTSecret(secret []byte) error {
+	if len(secret) < authMinSecretLen {
+		return &SecretError{"JWT secret", fmt.Sprintf("must be at least %d bytes", authMinSecretLen)}
+	}
+	return nil
+}
+
+// CheckAdminToken tells whether tok can be the admin token.
+func CheckAdminToken(tok string) error {
+	switch {
+	case len(tok) < authMinAdminTokenLen:
+		return &SecretError{"admin token", fmt.Sprintf("must be at least %d bytes", authMinAdminTokenLen)}
+	case len(tok) > authMaxHeaderLen-len("Bearer "):
+		return &SecretError{"admin token", "is too long to fit in an Authorization header"}
+	case !isTokenChars([]byte(tok)):
+		// A token with spaces or non-ASCII bytes could never arrive intact
+		// in a Bearer header; refuse it now rather than lock the backend
+		// out later.
+		return &SecretError{"admin token", "must be visible ASCII without spaces"}
+	}
+	return nil
+}
+
 // newAuthenticator validates cfg and builds an authenticator; now defaults to
 // time.Now.
 func newAuthenticator(cfg AuthConfig, now func() time.Time) (*authenticator, error) {
@@ -252,20 +285,11 @@ func newAuthenticator(cfg AuthConfig, now func() time.Time) (*authenticator, err
 // verified-token cache; 0 disables the cache. Tests use it to shrink the
 // cache.
 func newAuthenticatorSize(cfg AuthConfig, now func() time.Time, cachePerShard int) (*authenticator, error) {
-	// The messages name the rule, never the value: these errors are logged.
-	if len(cfg.JWTSecret) < authMinSecretLen {
-		return nil, fmt.Errorf("api: AuthConfig.JWTSecret must be at least %d bytes", authMinSecretLen)
+	if err := CheckJWTSecret(cfg.JWTSecret); err != nil {
+		return nil, err
 	}
-	if len(cfg.AdminToken) < authMinAdminTokenLen {
-		return nil, fmt.Errorf("api: AuthConfig.AdminToken must be at least %d bytes", authMinAdminTokenLen)
-	}
-	if len(cfg.AdminToken) > authMaxHeaderLen-len("Bearer ") {
-		return nil, errors.New("api: AuthConfig.AdminToken is too long to fit in an Authorization header")
-	}
-	// A token with spaces or non-ASCII bytes could never arrive intact in a
-	// Bearer header; refuse it now rather than lock the backend out later.
-	if !isTokenChars([]byte(cfg.AdminToken)) {
-		return nil, errors.New("api: AuthConfig.AdminToken must be visible ASCII without spaces")
+	if err := CheckAdminToken(cfg.AdminToken); err != nil {
+		return nil, err
 	}
 	if cfg.Leeway < 0 {
 		return nil, errors.New("api: AuthConfig.Leeway must not be negative")

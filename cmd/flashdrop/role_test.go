@@ -38,6 +38,10 @@ func TestRoleFlag(t *testing.T) {
 		{args: []string{"--role", "api", "--redis-url", "127.0.0.1:6379"}, want: "--role api needs --redis-url and --nats-url"},
 		{args: []string{"--role", "api", "--nats-url", "nats://127.0.0.1:4222"}, want: "--role api needs --redis-url and --nats-url"},
 		{env: map[string]string{"FLASHDROP_ROLE": "api"}, want: "--role api needs"},
+		// A bad secret is refused naming its flag, never the value.
+		{args: []string{"--admin-token", "short"}, want: "--admin-token (or FLASHDROP_ADMIN_TOKEN) must be at least 16 bytes"},
+		{env: map[string]string{"FLASHDROP_ADMIN_TOKEN": "has a space in it somewhere"}, want: "--admin-token (or FLASHDROP_ADMIN_TOKEN) must be visible ASCII without spaces"},
+		{args: []string{"--jwt-secret", "too-short-secret"}, want: "--jwt-secret (or FLASHDROP_JWT_SECRET) must be at least 32 bytes"},
 	} {
 		m := NewMainWith(tc.env)
 		m.Stderr = io.Discard
@@ -47,6 +51,8 @@ func TestRoleFlag(t *testing.T) {
 			t.Errorf("%v %v: refused: %v", tc.args, tc.env, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%v %v: got %v, want an error with %q", tc.args, tc.env, err, tc.want)
+		case err != nil && (strings.Contains(err.Error(), "short") || strings.Contains(err.Error(), "space in it")):
+			t.Errorf("%v %v: the error shows the secret: %v", tc.args, tc.env, err)
 		}
 	}
 }

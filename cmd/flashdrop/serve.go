@@ -113,6 +113,7 @@ type Main struct {
 	rdb         redis.UniversalClient
 	relayRDB    redis.UniversalClient   // blocking outbox reads get their own pool
 	synced      *redisstore.SyncedClock // with --clock redis
+	nodeID      string                  // --node-id, or its default
 	store       *redisstore.Store
 	natsURL     string
 	nc          *nats.Conn
@@ -210,6 +211,15 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if err := applyEnv(fs, m.Lookup); err != nil {
 		return err
+	}
+	// A secret given is checked here, so the error names the flag (and
+	// never the value).
+	var se *api.SecretError
+	if c.AdminToken != "" && errors.As(api.CheckAdminToken(c.AdminToken), &se) {
+		return fmt.Errorf("--admin-token (or FLASHDROP_ADMIN_TOKEN) %s", se.Rule)
+	}
+	if c.JWTSecret != "" && errors.As(api.CheckJWTSecret([]byte(c.JWTSecret)), &se) {
+		return fmt.Errorf("--jwt-secret (or FLASHDROP_JWT_SECRET) %s", se.Rule)
 	}
 	switch {
 	case c.GCPercent < 0:
@@ -371,7 +381,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.log.Warn("no --public-url while listening on every interface: share links and events say "+m.publicURL()+
 			"; set --public-url to the address shoppers open", "listen", m.Addr)
 	}
-	m.log.Info("serving", "addr", m.Addr, "embedded", embedded, "gogc", currentGOGC(), "gomemlimit", debug.SetMemoryLimit(-1))
+	// Where it serves from, with no credential: a fleet's logs tell its
+	// nodes apart, and a node on the wrong Redis or NATS shows at once.
+	m.log.Info("serving", "addr", m.Addr, "node_id", m.nodeID, "role", m.Config.Role, "embedded", embedded,
+		"redis", redisAddrs(m.rdb), "nats", m.nc.ConnectedUrlRedacted(), "clock", m.Config.Clock,
+		"gogc", currentGOGC(), "gomemlimit", debug.SetMemoryLimit(-1))
 	return nil
 }
 
@@ -419,6 +433,9 @@ func (m *Main) startRedis(ctx context.Context) (err error) {
 			m.Clock = engine.SystemClock{}
 		}
 	}
+	if c.RedisURL != "" {
+		m.checkDurability(ctx)
+	}
 	m.store = redisstore.New(m.rdb, c.storeOptions())
 	m.Engine = engine.New(m.store, engine.Options{Clock: m.Clock})
 	// One list of drops for the node: the sweeper, the scheduler, the
@@ -426,6 +443,37 @@ func (m *Main) startRedis(ctx context.Context) (err error) {
 	// listing is a round trip to Redis (and a read of each new drop).
 	m.drops = engine.NewDropList(m.Engine, 0)
 	return nil
+}
+
+// checkDurability warns when a Redis primary would lose acknowledged
+// wins in a crash (docs/production.md, "Durability": the runbook's check,
+// made at every start). A Redis that refuses CONFIG (a managed one) is
+// left to the runbook.
+func (m *Main) checkDurability(ctx context.Context) {
+	check := func(ctx context.Context, node *redis.Client) error {
+		cfg, err := node.ConfigGet(ctx, "append*").Result()
+		if err != nil {
+			m.log.Debug("could not read Redis's persistence settings; check them by hand (docs/production.md)", "redis", node.Options().Addr, "err", err.Error())
+			return nil
+		}
+		switch {
+		case cfg["appendonly"] != "yes":
+			m.log.Warn("Redis keeps no append-only file (appendonly "+cfg["appendonly"]+"): a Redis restart loses every win since its last snapshot; set appendonly yes and appendfsync always (docs/production.md)",
+				"redis", node.Options().Addr)
+		case cfg["appendfsync"] != "always":
+			m.log.Warn("Redis writes its append-only file to disk every second or less (appendfsync "+cfg["appendfsync"]+"): a Redis crash can lose the last acknowledged wins; set appendfsync always (docs/production.md)",
+				"redis", node.Options().Addr)
+		}
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	switch c := m.rdb.(type) {
+	case *redis.Client:
+		_ = check(cctx, c)
+	case *redis.ClusterClient:
+		_ = c.ForEachMaster(cctx, check)
+	}
 }
 
 // syncClock makes the engine's clock this node's corrected by its offset
@@ -556,6 +604,7 @@ func (m *Main) startEvents(context.Context) error {
 		_, port, _ := net.SplitHostPort(m.Addr)
 		nodeID = host + ":" + port
 	}
+	m.nodeID = nodeID
 	if c.background() {
 		m.relay = queue.NewRelay(m.drops, relayStore, m.js, queue.RelayOptions{Consumer: nodeID, PublicURL: m.publicURL(), Logger: m.log,
 			Clock: m.Clock})
@@ -775,6 +824,17 @@ func redisClient(u string, poolSize int) (redis.UniversalClient, error) {
 		opts.PoolSize = poolSize
 	}
 	return redis.NewClient(opts), nil
+}
+
+// redisAddrs is where rdb connects: its addresses only, never a password.
+func redisAddrs(rdb redis.UniversalClient) string {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		return c.Options().Addr
+	case *redis.ClusterClient:
+		return strings.Join(c.Options().Addrs, ",")
+	}
+	return "?"
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
@@ -94,5 +95,32 @@ func TestServeClock(t *testing.T) {
 	m.Stderr = io.Discard
 	if err := m.ParseFlags([]string{"--clock", "ntp"}); err == nil || !strings.Contains(err.Error(), `--clock must be redis or local, got "ntp"`) {
 		t.Errorf("--clock ntp: %v", err)
+	}
+}
+
+// TestServeWarnsOfARedisThatLosesWins: a node on a Redis that keeps no
+// append-only file, or syncs it every second, says at start that a crash
+// loses acknowledged wins (the runbook's check, made at every start); on
+// appendfsync always it says nothing.
+func TestServeWarnsOfARedisThatLosesWins(t *testing.T) {
+	plain := testkit.Redis(t)
+	if _, logs := startOnRedis(t, plain.Addr); !strings.Contains(logs.String(), "Redis keeps no append-only file (appendonly no)") {
+		t.Errorf("no warning on a Redis without an append-only file:\n%s", logs)
+	}
+	durable, err := redistest.StartDurable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = durable.Close() })
+	if _, logs := startOnRedis(t, durable.Addr); strings.Contains(logs.String(), "append") {
+		t.Errorf("a warning on a Redis with appendfsync always:\n%s", logs)
+	}
+	rdb := durable.Client()
+	defer rdb.Close()
+	if err := rdb.ConfigSet(context.Background(), "appendfsync", "everysec").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, logs := startOnRedis(t, durable.Addr); !strings.Contains(logs.String(), "(appendfsync everysec): a Redis crash can lose the last acknowledged wins") {
+		t.Errorf("no warning on appendfsync everysec:\n%s", logs)
 	}
 }
