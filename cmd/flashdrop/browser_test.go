@@ -1535,14 +1535,28 @@ func TestBrowserOpsLive(t *testing.T) {
 	if got := eval[string](b, ops, `document.getElementById('clock').textContent`); got != "this node's own" {
 		t.Errorf("the clock of a node on its own clock reads %q", got)
 	}
+	outbox := `document.getElementById('outbox').textContent`
+	if got := eval[string](b, ops, outbox); got != "Outbox lag: 0 events waiting to be published." {
+		t.Errorf("the outbox lag of the node's own metrics reads %q", got)
+	}
 	setFault("/metrics", `{ status: 503, body: '{"code":"unavailable","status":503}' }`)
 	b.until(ops, "metrics unavailable", `document.getElementById('metrics-note').textContent === 'metrics unavailable (status 503)' && `+
 		`document.getElementById('inflight').textContent === 'unknown' && document.getElementById('http5xx').textContent === 'unknown'`)
-	setFault("/metrics", `{ status: 200, type: 'text/plain', body: 'process_start_time_seconds 1.76e+09\nflashdrop_http_requests_in_flight 7\nflashdrop_http_requests_total{route="/v1/drops/{drop}/reservations",status="503"} 100\nflashdrop_http_requests_total{route="unmatched",status="503"} 50\nflashdrop_http_requests_total{route="/healthz",status="200"} 900\nflashdrop_redis_errors_total 4\n' }`)
+	if got := eval[string](b, ops, outbox); got != "Outbox lag: unknown (no metrics)." {
+		t.Errorf("the outbox lag without metrics reads %q", got)
+	}
+	setFault("/metrics", `{ status: 200, type: 'text/plain', body: 'process_start_time_seconds 1.76e+09\nflashdrop_http_requests_in_flight 7\nflashdrop_http_requests_total{route="/v1/drops/{drop}/reservations",status="503"} 100\nflashdrop_http_requests_total{route="unmatched",status="503"} 50\nflashdrop_http_requests_total{route="/healthz",status="200"} 900\nflashdrop_redis_errors_total 4\nflashdrop_outbox_lag 1\n' }`)
 	samplesAfter("a health baseline", 2)
-	setFault("/metrics", `{ status: 200, type: 'text/plain', body: 'process_start_time_seconds 1.76e+09\nflashdrop_http_requests_in_flight 9\nflashdrop_http_requests_total{route="/v1/drops/{drop}/reservations",status="503"} 400\nflashdrop_http_requests_total{route="unmatched",status="503"} 350\nflashdrop_http_requests_total{route="/healthz",status="200"} 90000\nflashdrop_redis_errors_total 4\nflashdrop_clock_offset_seconds -1.25e+00\n' }`)
+	// One event waiting, then three: the words agree with the count.
+	if got := eval[string](b, ops, outbox); got != "Outbox lag: 1 event waiting to be published." {
+		t.Errorf("the outbox lag of one event reads %q", got)
+	}
+	setFault("/metrics", `{ status: 200, type: 'text/plain', body: 'process_start_time_seconds 1.76e+09\nflashdrop_http_requests_in_flight 9\nflashdrop_http_requests_total{route="/v1/drops/{drop}/reservations",status="503"} 400\nflashdrop_http_requests_total{route="unmatched",status="503"} 350\nflashdrop_http_requests_total{route="/healthz",status="200"} 90000\nflashdrop_redis_errors_total 4\nflashdrop_clock_offset_seconds -1.25e+00\nflashdrop_outbox_lag 3\n' }`)
 	b.until(ops, "the 5xx rate", `document.getElementById('inflight').textContent === '9' && parseFloat(document.getElementById('http5xx').textContent) > 50 && `+
 		`document.getElementById('redis-errors').textContent === '0.0'`)
+	if got := eval[string](b, ops, outbox); got != "Outbox lag: 3 events waiting to be published." {
+		t.Errorf("the outbox lag of three events reads %q", got)
+	}
 	// A node 1.25 s fast sells on Redis's time, and its clock wants a look.
 	if got := eval[string](b, ops, `document.getElementById('clock').textContent + '|' + document.getElementById('clock').className`); got != "Redis's (this node's is 1.3 s ahead: check its time service)|bad" {
 		t.Errorf("the clock of a node 1.25 s fast reads %q", got)

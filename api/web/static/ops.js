@@ -591,7 +591,7 @@
     setText($('metrics-note'), '');
     $('legend').classList.remove('is-stale');
     $('chart').classList.remove('is-stale');
-    setText($('lag'), lag === null ? 'unknown' : String(lag));
+    setText($('lag'), lag === null ? 'unknown' : events(lag) + ' waiting to be published');
     var t = Date.now();
     if (last && t - last.t < 250) return; // too close to the last one for a rate
     // The process's start time tells another node (behind a balancer) or
@@ -665,6 +665,9 @@
   function wentBack(before, now) {
     return Object.keys(before).some(function (o) { return !(now[o] >= before[o]); });
   }
+
+  // events: "1 event", "3 events", "1,250 events".
+  function events(n) { return n === 1 ? '1 event' : Math.round(n).toLocaleString('en-US') + ' events'; }
 
   // rateText: a rate a second, one decimal below 10 ("0.4"), whole
   // numbers with thousands separators above ("1,250").
