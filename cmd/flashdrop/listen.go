@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +38,7 @@ const (
 func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) error {
 	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = usageWithEnv(fs, "flashdrop listen --target URL --admin-token T [--types won,confirmed] [--drop ID] [--rehearsals] [--since 15m|TIME] [--json] [--forward-to URL]")
+	fs.Usage = usageWithEnv(fs, "flashdrop listen --target URL --admin-token T [--types won,confirmed] [--drop ID] [--rehearsals] [--since 15m|TIME] [--json] [--forward-to URL [--forward-secret whsec_…]]")
 	target := fs.String("target", "http://127.0.0.1:8080", "the server's URL")
 	tok := fs.String("admin-token", "", "the admin token, or an API key with events:read")
 	types := fs.String("types", "", "only these event types, comma-separated (won, confirmed, …)")
@@ -46,8 +47,12 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 	since := fs.String("since", "", "start with the events since then, an RFC 3339 time or a duration ago (15m, 2h); the stream keeps 7 days (default: only new events)")
 	asJSON := fs.Bool("json", false, "print each event's raw CloudEvent JSON")
 	forward := fs.String("forward-to", "", "POST each event, signed as a webhook delivery, to this URL (e.g. http://localhost:3000/hook)")
+	forwardSecret := fs.String("forward-secret", "", "sign --forward-to's deliveries with this secret, kept across restarts (else FLASHDROP_WEBHOOK_SECRET, which examples/receiver reads; else one is generated and printed)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if lookup == nil {
+		lookup = os.LookupEnv
 	}
 	if err := applyEnv(fs, lookup); err != nil {
 		return err
@@ -87,7 +92,9 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 		q.Set("since", t.UTC().Format(time.RFC3339Nano))
 	}
 	l := &listener{c: c, path: "/v1/admin/events", stdout: stdout, stderr: stderr, json: *asJSON,
-		stream: &http.Client{}, post: &http.Client{Timeout: 10 * time.Second}}
+		stream: &http.Client{}, post: &http.Client{Timeout: 10 * time.Second,
+			// As the deliverer: a redirect is the answer, not followed.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	if len(q) > 0 {
 		l.path += "?" + q.Encode()
 	}
@@ -96,10 +103,23 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("listen: --forward-to must be an http(s) URL")
 		}
-		var b [32]byte
-		_, _ = rand.Read(b[:])
-		l.forward, l.secret = *forward, "whsec_"+base64.RawURLEncoding.EncodeToString(b[:])
-		fmt.Fprintf(stdout, "forwarding events to %s, signed with the secret (for this session only):\n%s\n", l.forward, l.secret)
+		l.forward, l.secret = *forward, *forwardSecret
+		// A given secret is never printed: it may be the receiver's real one.
+		from := "--forward-secret (" + envName("forward-secret") + ")"
+		if l.secret == "" {
+			if v, ok := lookup(receiverSecretEnv); ok && v != "" {
+				l.secret, from = v, receiverSecretEnv
+			}
+		}
+		if l.secret != "" {
+			fmt.Fprintf(stdout, "forwarding events to %s, signed with the secret of %s\n", l.forward, from)
+		} else {
+			var b [32]byte
+			_, _ = rand.Read(b[:])
+			l.secret = "whsec_" + base64.RawURLEncoding.EncodeToString(b[:])
+			fmt.Fprintf(stdout, "forwarding events to %s, signed with the secret (for this session only; give one with --forward-secret or %s to keep it across restarts):\n%s\n",
+				l.forward, receiverSecretEnv, l.secret)
+		}
 	}
 	return l.run(ctx)
 }
@@ -204,7 +224,7 @@ func (l *listener) once(ctx context.Context, first bool) (got bool, err error) {
 		switch {
 		case line == "":
 			if data != "" {
-				l.handle(ctx, data)
+				l.handle(ctx, id, data)
 				if id != "" {
 					l.lastID = id
 				}
@@ -223,14 +243,14 @@ func (l *listener) once(ctx context.Context, first bool) (got bool, err error) {
 	return true, nil
 }
 
-func (l *listener) handle(ctx context.Context, data string) {
+func (l *listener) handle(ctx context.Context, seq, data string) {
 	if l.json {
 		fmt.Fprintln(l.stdout, data)
 	} else {
 		fmt.Fprintln(l.stdout, eventLine([]byte(data)))
 	}
 	if l.forward != "" {
-		l.forwardEvent(ctx, []byte(data))
+		l.forwardEvent(ctx, seq, []byte(data))
 	}
 }
 
@@ -306,30 +326,91 @@ func eventLine(raw []byte) string {
 	return b.String()
 }
 
-// forwardEvent POSTs one event as a webhook delivery: same headers, same
-// signature scheme (queue/webhooksig), this session's secret.
-func (l *listener) forwardEvent(ctx context.Context, body []byte) {
+// What --forward-to does as a webhook delivery does: the deliverer's
+// User-Agent (queue/webhook), and the secret examples/receiver reads.
+const (
+	forwardUserAgent  = "flashdrop-webhooks"
+	receiverSecretEnv = "FLASHDROP_WEBHOOK_SECRET"
+)
+
+// A forward is retried after a refused connection, a timeout or a 5xx,
+// 408 or 429 answer, as a delivery is, but briefly: the events behind it
+// wait meanwhile. At most forwardAttempts attempts within forwardBudget,
+// each bounded by forwardTimeout (the deliverer's default), waiting
+// forwardBackoff, then twice as long, between them.
+var (
+	forwardAttempts = 4
+	forwardBudget   = 10 * time.Second
+	forwardTimeout  = 5 * time.Second
+	forwardBackoff  = 250 * time.Millisecond
+)
+
+// forwardEvent POSTs one event as a webhook delivery: same headers
+// (Content-Type, User-Agent, Flashdrop-Event-Id, Flashdrop-Sequence),
+// same signature scheme (queue/webhooksig), the session's secret. It
+// retries a failed attempt a few times, then says it gave up.
+func (l *listener) forwardEvent(ctx context.Context, seq string, body []byte) {
 	var ce struct {
 		ID string `json:"id"`
 	}
 	_ = json.Unmarshal(body, &ce)
+	deadline := time.Now().Add(forwardBudget)
+	wait := forwardBackoff
+	for attempt := 1; ; attempt++ {
+		status, took, err := l.forwardOnce(ctx, seq, ce.ID, body, deadline)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			fmt.Fprintf(l.stderr, "  → %s %d (%s)\n", l.forward, status, took.Round(time.Millisecond))
+			if status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests {
+				return // 2xx, or a refusal a retry does not change (a 401: the secret)
+			}
+			err = fmt.Errorf("HTTP %d", status)
+		}
+		if attempt >= forwardAttempts || time.Until(deadline) < wait {
+			fmt.Fprintf(l.stderr, "  forward %s: %v; gave up after %d attempts (a webhook would retry for longer; listen --since reads it again)\n",
+				ce.ID, err, attempt)
+			return
+		}
+		fmt.Fprintf(l.stderr, "  forward %s: %v; retrying in %s\n", ce.ID, err, wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+		wait *= 2
+	}
+}
+
+// forwardOnce makes one attempt, signed now; err is a transport error.
+func (l *listener) forwardOnce(ctx context.Context, seq, id string, body []byte, deadline time.Time) (int, time.Duration, error) {
+	if d := time.Now().Add(forwardTimeout); d.Before(deadline) {
+		deadline = d
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.forward, bytes.NewReader(body))
 	if err != nil {
-		return
+		return 0, 0, err
 	}
 	req.Header.Set("Content-Type", "application/cloudevents+json")
-	req.Header.Set("User-Agent", "flashdrop-listen")
-	req.Header.Set("Flashdrop-Event-Id", ce.ID)
+	req.Header.Set("User-Agent", forwardUserAgent)
+	req.Header.Set("Flashdrop-Event-Id", id)
+	if seq != "" {
+		req.Header.Set("Flashdrop-Sequence", seq)
+	}
 	req.Header.Set(webhooksig.Header, webhooksig.Sign([]byte(l.secret), body, time.Now()))
 	start := time.Now()
 	resp, err := l.post.Do(req)
 	if err != nil {
-		if ctx.Err() == nil {
-			fmt.Fprintf(l.stderr, "  forward %s: %v\n", ce.ID, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, printed once at start
 		}
-		return
+		return 0, 0, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	fmt.Fprintf(l.stderr, "  → %s %d (%s)\n", l.forward, resp.StatusCode, time.Since(start).Round(time.Millisecond))
+	return resp.StatusCode, time.Since(start), nil
 }

@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
+	"github.com/flashdrop/flashdrop/queue/webhooksig"
 )
 
 // sseFrame is one event of GET /v1/admin/events.
@@ -354,5 +358,160 @@ func TestListenLinesCarryEveryField(t *testing.T) {
 	}
 	if !slices.IsSorted(versions) || len(versions) < 2 || versions[0] == versions[len(versions)-1] {
 		t.Errorf("sold_out and restocked versions %v do not grow", versions)
+	}
+}
+
+// recorder is a receiver that keeps every request and answers 503 to the
+// first fail of them.
+type recorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	fail int
+	reqs []recorded
+}
+
+type recorded struct {
+	header http.Header
+	body   []byte
+	status int
+}
+
+func newRecorder(t *testing.T, fail int) *recorder {
+	rc := &recorder{fail: fail}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		status := 204
+		if len(rc.reqs) < rc.fail {
+			status = 503
+		}
+		rc.reqs = append(rc.reqs, recorded{r.Header.Clone(), body, status})
+		rc.mu.Unlock()
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *recorder) got() []recorded {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.reqs)
+}
+
+// TestForwardAsAWebhookDelivery: listen --forward-to makes the request a
+// webhook delivery of the same event makes (the same headers, the
+// deliverer's User-Agent, the same event id and sequence, the same body),
+// signed with a secret kept across restarts (FLASHDROP_WEBHOOK_SECRET or
+// --forward-secret, never printed), and retries a 503 and a refused
+// connection a few times, briefly, then says it gave up and goes on.
+func TestForwardAsAWebhookDelivery(t *testing.T) {
+	s := startInteg(t, nil)
+	drop := uniqueDrop("fwd")
+	const kept = "whsec_kept-across-restarts-0123456789abcdefghijkl"
+	hook := newRecorder(t, 0)
+	wh := s.must(t, 201, "POST", "/v1/admin/webhooks", map[string]any{"url": hook.URL + "/hook", "types": []string{"won"}})
+	hookSecret := wh.body["secret"].(string)
+	local := newRecorder(t, 2) // down for two attempts, then up
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errOut, done := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}, make(chan error, 1)
+	env := func(k string) (string, bool) {
+		if k == "FLASHDROP_WEBHOOK_SECRET" {
+			return kept, true
+		}
+		return "", false
+	}
+	go func() {
+		done <- listen(ctx, []string{"--target", s.base, "--admin-token", s.admin, "--types", "won", "--drop", drop,
+			"--forward-to", local.URL + "/hook"}, out, errOut, env)
+	}()
+	testkit.Eventually(t, 10*time.Second, "listen to connect", func() bool { return strings.Contains(errOut.String(), "connected") })
+	// The webhook's consumer starts with the webhooks refreshed.
+	time.Sleep(200 * time.Millisecond)
+	s.sale(t, drop, 1, "ann")
+	testkit.Eventually(t, 20*time.Second, "the forward after two 503s, and the webhook's delivery", func() bool {
+		return len(local.got()) == 3 && len(hook.got()) == 1
+	})
+	fwd, del := local.got(), hook.got()[0]
+	if fwd[0].status != 503 || fwd[1].status != 503 || fwd[2].status != 204 {
+		t.Fatalf("attempts answered %d %d %d", fwd[0].status, fwd[1].status, fwd[2].status)
+	}
+	if strings.Count(errOut.String(), "HTTP 503; retrying in") != 2 || strings.Contains(errOut.String(), "gave up") {
+		t.Fatalf("listen's account of the retries:\n%s", errOut)
+	}
+	for i, f := range fwd {
+		if err := webhooksig.Verify([]byte(kept), f.header.Get(webhooksig.Header), f.body, 0, time.Now()); err != nil {
+			t.Fatalf("attempt %d is not signed with FLASHDROP_WEBHOOK_SECRET: %v", i+1, err)
+		}
+		if string(f.body) != string(fwd[0].body) {
+			t.Fatalf("attempt %d sent another body", i+1)
+		}
+	}
+	if err := webhooksig.Verify([]byte(hookSecret), del.header.Get(webhooksig.Header), del.body, 0, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// What matches a delivery: the body and these headers, exactly.
+	if string(fwd[2].body) != string(del.body) {
+		t.Fatalf("forwarded body\n%s\ndelivered body\n%s", fwd[2].body, del.body)
+	}
+	for _, h := range []string{"Content-Type", "User-Agent", "Flashdrop-Event-Id", "Flashdrop-Sequence"} {
+		if fwd[2].header.Get(h) != del.header.Get(h) || del.header.Get(h) == "" {
+			t.Errorf("%s: forwarded %q, delivered %q", h, fwd[2].header.Get(h), del.header.Get(h))
+		}
+	}
+	for h := range del.header {
+		if _, ok := fwd[2].header[h]; !ok {
+			t.Errorf("a delivery has %s, the forward does not", h)
+		}
+	}
+	if err := contract.CheckDelivery(fwd[2].header, fwd[2].body); err != nil {
+		t.Errorf("contract: %v", err)
+	}
+	if strings.Contains(out.String(), kept) || !strings.Contains(out.String(), "FLASHDROP_WEBHOOK_SECRET") {
+		t.Fatalf("listen printed the secret it was given, or not where it came from:\n%s", out)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// Nothing listening: each event is tried a few times, within seconds,
+	// then given up on, and the stream goes on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	out2, errOut2, done2 := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}, make(chan error, 1)
+	go func() {
+		done2 <- listen(ctx2, []string{"--target", s.base, "--admin-token", s.admin, "--types", "won", "--since", "1h",
+			"--forward-to", "http://" + closed + "/hook", "--forward-secret", kept}, out2, errOut2,
+			func(string) (string, bool) { return "", false })
+	}()
+	began := time.Now()
+	testkit.Eventually(t, 20*time.Second, "listen to give up on the refused forward", func() bool {
+		return strings.Contains(errOut2.String(), "gave up after 4 attempts")
+	})
+	if took := time.Since(began); took > 8*time.Second {
+		t.Errorf("giving up took %s", took)
+	}
+	if n := strings.Count(errOut2.String(), "connection refused; retrying in"); n != 3 {
+		t.Errorf("%d retries of a refused connection, want 3:\n%s", n, errOut2)
+	}
+	if strings.Contains(out2.String(), kept) || !strings.Contains(out2.String(), "--forward-secret") {
+		t.Fatalf("listen printed the secret it was given, or not where it came from:\n%s", out2)
+	}
+	// The stream goes on: the next sale's win is printed and given up on too.
+	s.sale(t, uniqueDrop("fwd-next"), 1, "ben")
+	testkit.Eventually(t, 20*time.Second, "the next win, given up on", func() bool {
+		return strings.Count(out2.String(), "  won ") == 2 && strings.Count(errOut2.String(), "gave up after 4 attempts") == 2
+	})
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Fatal(err)
 	}
 }
