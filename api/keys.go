@@ -61,18 +61,9 @@ func (s *Server) rotateKey(r *request) error {
 	if err := decode(r, &body, true); err != nil {
 		return err
 	}
-	var grace time.Duration
-	if body.GraceSeconds != nil {
-		switch g := *body.GraceSeconds; {
-		case g == -1:
-			grace = -1
-		case g < 0 || g > int64(engine.MaxKeyGrace/time.Second):
-			return &engine.ValidationError{Field: "grace_seconds", Reason: "must be -1 (no grace) or 0 to 604800"}
-		case g == 0:
-			grace = -1 // zero seconds of grace is none, not the default
-		default:
-			grace = time.Duration(g) * time.Second
-		}
+	grace, err := graceOf(body.GraceSeconds)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := r.context()
 	defer cancel()
@@ -83,6 +74,22 @@ func (s *Server) rotateKey(r *request) error {
 	s.audit(r, "API key rotated", "key", k.ID)
 	r.ctx.Response.Header.Set("Cache-Control", "no-store")
 	return writeJSON(r.ctx, fasthttp.StatusOK, k)
+}
+
+// graceOf is a rotation's grace_seconds as the engine takes it: absent is
+// 0 (the default grace), -1 and 0 are none (-1), else that many seconds.
+func graceOf(seconds *int64) (time.Duration, error) {
+	if seconds == nil {
+		return 0, nil
+	}
+	switch g := *seconds; {
+	case g == -1, g == 0: // zero seconds of grace is none, not the default
+		return -1, nil
+	case g < 0 || g > int64(engine.MaxKeyGrace/time.Second):
+		return 0, &engine.ValidationError{Field: "grace_seconds", Reason: "must be -1 (no grace) or 0 to 604800"}
+	default:
+		return time.Duration(g) * time.Second, nil
+	}
 }
 
 func (s *Server) revokeKey(r *request) error {

@@ -78,4 +78,5 @@ type WebhookService interface {
 	ReplayWebhook(ctx context.Context, id string, req engine.ReplayRequest) (engine.ReplayResult, error)
 	Deliveries(ctx context.Context, id string) ([]engine.DeliveryRecord, error)
 	EnableWebhook(ctx context.Context, id string) (engine.WebhookDetail, error)
+	RotateWebhookSecret(ctx context.Context, id string, grace time.Duration) (engine.WebhookDetail, error)
 }

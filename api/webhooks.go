@@ -181,6 +181,34 @@ func (s *Server) webhookDeliveries(r *request) error {
 	return writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"deliveries": log})
 }
 
+// rotateWebhookSecret gives a webhook a new signing secret, shown this
+// once; the old one keeps signing beside it for grace_seconds (default
+// 24 h, -1 none: a leaked secret).
+func (s *Server) rotateWebhookSecret(r *request) error {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+		return err
+	}
+	var body rotateKeyRequest
+	if err := decode(r, &body, true); err != nil {
+		return err
+	}
+	grace, err := graceOf(body.GraceSeconds)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := r.context()
+	defer cancel()
+	w, err := s.hooks.RotateWebhookSecret(ctx, r.args[0], grace)
+	if err != nil {
+		return err
+	}
+	s.audit(r, "webhook secret rotated", "webhook", w.ID, "previous_secret_until", w.PreviousUntil)
+	// The one answer with the new secret: no cache keeps it, and an
+	// Idempotency-Key's copy is sealed (adminIdempotent).
+	r.ctx.Response.Header.Set("Cache-Control", "no-store")
+	return writeJSON(r.ctx, fasthttp.StatusOK, w)
+}
+
 func (s *Server) enableWebhook(r *request) error {
 	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err

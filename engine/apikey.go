@@ -217,14 +217,9 @@ func (s *Keys) Keys(ctx context.Context) ([]APIKey, error) {
 // secret with more power than its own. While an earlier rotation's grace
 // runs, only a rotation with no grace is allowed (ErrRotationPending).
 func (s *Keys) RotateKey(ctx context.Context, id string, grace time.Duration, holder []string) (NewAPIKey, error) {
-	if grace > MaxKeyGrace {
-		return NewAPIKey{}, invalid("grace_seconds", "must be at most %d", int(MaxKeyGrace/time.Second))
-	}
-	if grace == 0 {
-		grace = DefaultKeyGrace
-	}
-	if grace < 0 {
-		grace = 0
+	grace, err := rotationGrace(grace)
+	if err != nil {
+		return NewAPIKey{}, err
 	}
 	k, err := s.store.APIKey(ctx, id)
 	if err != nil {
@@ -236,23 +231,46 @@ func (s *Keys) RotateKey(ctx context.Context, id string, grace time.Duration, ho
 	now := s.clock.Now().UTC().Truncate(time.Millisecond)
 	secret, hash := mintSecret(id)
 	k, err = s.store.RotateAPIKey(ctx, id, hash, now, now.Add(grace))
-	var pending *RotationPendingError
-	if errors.As(err, &pending) {
-		// The secret rotated out last time was promised until then, and
-		// its holders may still be moving to the current one; a second
-		// rotation would drop it now. The store checks this in the same
-		// step as the rotation, so two rotations at once cannot both pass.
-		// A rotation with no grace (a leaked secret) ends every old secret
-		// at once, as asked.
-		return NewAPIKey{}, &DetailError{Err: ErrRotationPending, Detail: "the secret this key had before its last rotation works until " +
-			pending.Until.UTC().Format(time.RFC3339) + ", as that rotation promised; rotating again now would end it early. " +
-			"Rotate after that time, or with no grace (grace_seconds -1, or flashdrop keys rotate --grace 0) to end every old secret now"}
+	if err := rotationPending(err, "this key had before its last rotation works", ", or flashdrop keys rotate --grace 0"); err != nil {
+		return NewAPIKey{}, err
 	}
 	if err != nil {
 		return NewAPIKey{}, err
 	}
 	s.forget(id)
 	return NewAPIKey{APIKey: k, Secret: secret}, nil
+}
+
+// rotationGrace is a rotation's grace as asked for: DefaultKeyGrace for
+// 0, none (0) for a negative one, an error past MaxKeyGrace.
+func rotationGrace(grace time.Duration) (time.Duration, error) {
+	switch {
+	case grace > MaxKeyGrace:
+		return 0, invalid("grace_seconds", "must be at most %d", int(MaxKeyGrace/time.Second))
+	case grace == 0:
+		return DefaultKeyGrace, nil
+	case grace < 0:
+		return 0, nil
+	}
+	return grace, nil
+}
+
+// rotationPending words a store's *RotationPendingError (nil for any
+// other err): the secret rotated out last time was promised until then,
+// and its holders may still be moving to the current one; a second
+// rotation would drop it now. The store checks this in the same step as
+// the rotation, so two rotations at once cannot both pass. A rotation
+// with no grace (a leaked secret) ends every old secret at once, as
+// asked. what says whose secret does what ("this key had before its
+// last rotation works"); cli, how the CLI asks for no grace.
+func rotationPending(err error, what, cli string) error {
+	var pending *RotationPendingError
+	if !errors.As(err, &pending) {
+		return nil
+	}
+	return &DetailError{Err: ErrRotationPending, Detail: "the secret " + what + " until " +
+		pending.Until.UTC().Format(time.RFC3339) + ", as that rotation promised; rotating again now would end it early. " +
+		"Rotate after that time, or with no grace (grace_seconds -1" + cli + ") to end every old secret now"}
 }
 
 // RevokeKey deletes a key: both its secrets stop working at once on this

@@ -26,8 +26,13 @@ type Webhook struct {
 	Rehearsals bool `json:"rehearsals"`
 	// Secret signs deliveries. It is shown once, when the webhook is
 	// created, and never again.
-	Secret    string    `json:"secret,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	Secret string `json:"secret,omitempty"`
+	// PreviousSecret is the secret before the last rotation, which still
+	// signs deliveries (a second v1 value) until PreviousUntil, so that a
+	// receiver moves to the new one at leisure. Never shown.
+	PreviousSecret string    `json:"-"`
+	PreviousUntil  time.Time `json:"previous_secret_until,omitzero"`
+	CreatedAt      time.Time `json:"created_at"`
 	// Disabled is set when deliveries kept failing (see DisableRule) and
 	// cleared by EnableWebhook; a disabled webhook's events wait in its
 	// consumer, up to the stream's retention.
@@ -153,6 +158,12 @@ type WebhookStore interface {
 	DeliveryLog(ctx context.Context, id string, n int) ([]DeliveryRecord, error)
 	// EnableWebhook clears Disabled and the failure streak.
 	EnableWebhook(ctx context.Context, id string) error
+	// RotateWebhookSecret makes secret the webhook's; with prevUntil
+	// after at the secret it replaces keeps signing until then. With
+	// prevUntil after at it refuses (*RotationPendingError) while an
+	// earlier previous secret is still valid at at, checked in the same
+	// atomic step; with prevUntil equal to at no previous secret is kept.
+	RotateWebhookSecret(ctx context.Context, id, secret string, at, prevUntil time.Time) error
 	// ClaimReplay takes the webhook's replay lock for ttl unless it is
 	// held; ReleaseReplay gives it back.
 	ClaimReplay(ctx context.Context, id string, ttl time.Duration) (bool, error)
@@ -241,12 +252,10 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, url string, types []EventT
 		types = []EventType{}
 	}
 	var id [8]byte
-	var secret [32]byte
 	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails on supported platforms
-	_, _ = rand.Read(secret[:])
 	w := Webhook{
 		ID: "wh-" + hex.EncodeToString(id[:]), URL: url, Types: types, Rehearsals: rehearsals,
-		Secret: "whsec_" + base64.RawURLEncoding.EncodeToString(secret[:]), CreatedAt: s.clock.Now().UTC(),
+		Secret: newWebhookSecret(), CreatedAt: s.clock.Now().UTC(),
 	}
 	if err := ValidateWebhook(w); err != nil {
 		return Webhook{}, err
@@ -255,6 +264,44 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, url string, types []EventT
 		return Webhook{}, fmt.Errorf("create webhook=%s: %w", w.ID, err)
 	}
 	return w, nil
+}
+
+// newWebhookSecret is a signing secret: whsec_ and 32 random bytes.
+func newWebhookSecret() string {
+	var secret [32]byte
+	_, _ = rand.Read(secret[:]) // crypto/rand.Read never fails on supported platforms
+	return "whsec_" + base64.RawURLEncoding.EncodeToString(secret[:])
+}
+
+// RotateWebhookSecret gives the webhook a new signing secret, shown in
+// the answer this once. The old one keeps signing every delivery beside
+// it (a second v1 value) for grace (DefaultKeyGrace when 0, at most
+// MaxKeyGrace; negative: not at all, for a leaked secret), so the
+// receiver moves to the new one without missing a delivery. While an
+// earlier rotation's grace runs, only one with no grace is allowed
+// (ErrRotationPending), as for API keys. Every node's deliverer signs
+// with the new secret once it next reads its webhooks (within a few
+// seconds).
+func (s *Webhooks) RotateWebhookSecret(ctx context.Context, id string, grace time.Duration) (WebhookDetail, error) {
+	grace, err := rotationGrace(grace)
+	if err != nil {
+		return WebhookDetail{}, err
+	}
+	now := s.clock.Now().UTC().Truncate(time.Millisecond)
+	secret := newWebhookSecret()
+	err = s.store.RotateWebhookSecret(ctx, id, secret, now, now.Add(grace))
+	if err := rotationPending(err, "this webhook had before its last rotation signs deliveries", ""); err != nil {
+		return WebhookDetail{}, err
+	}
+	if err != nil {
+		return WebhookDetail{}, fmt.Errorf("rotate webhook=%s secret: %w", id, err)
+	}
+	d, err := s.Webhook(ctx, id)
+	if err != nil {
+		return WebhookDetail{}, err
+	}
+	d.Secret = secret
+	return d, nil
 }
 
 // Webhooks lists every webhook with its delivery status.

@@ -63,6 +63,9 @@ func parseWebhook(id string, m map[string]string) engine.Webhook {
 	created, _ := strconv.ParseInt(m["created"], 10, 64)
 	w.CreatedAt = fromMS(created)
 	w.Rehearsals = m["reh"] == "1"
+	if until, _ := strconv.ParseInt(m["prev_until"], 10, 64); until > 0 && m["prev"] != "" {
+		w.PreviousSecret, w.PreviousUntil = m["prev"], fromMS(until)
+	}
 	if m["disabled"] == "1" {
 		at, _ := strconv.ParseInt(m["disabled_at"], 10, 64)
 		w.Disabled, w.DisabledAt, w.DisabledReason = true, fromMS(at), m["disabled_reason"]
@@ -106,6 +109,46 @@ func (s *Store) Webhooks(ctx context.Context) ([]engine.Webhook, error) {
 		}
 	}
 	return out, nil
+}
+
+// rotateWebhookSecretScript: KEYS[1] the webhook's cfg hash; ARGV[1] the
+// new secret, ARGV[2] now (ms), ARGV[3] until when the secret it replaces
+// keeps signing (ARGV[2]: not at all). Returns {0}, {3} for no such
+// webhook, or {4, until} while an earlier previous secret is still valid
+// and this rotation would keep one (as rotateAPIKeyScript).
+var rotateWebhookSecretScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'secret')
+if not cur then return {3} end
+if ARGV[3] == ARGV[2] then
+  redis.call('HDEL', KEYS[1], 'prev', 'prev_until')
+  redis.call('HSET', KEYS[1], 'secret', ARGV[1])
+  return {0}
+end
+local prev = redis.call('HMGET', KEYS[1], 'prev', 'prev_until')
+if prev[1] and prev[2] and tonumber(prev[2]) > tonumber(ARGV[2]) then
+  return {4, prev[2]}
+end
+redis.call('HSET', KEYS[1], 'prev', cur, 'prev_until', ARGV[3], 'secret', ARGV[1])
+return {0}`)
+
+// RotateWebhookSecret implements engine.WebhookStore.
+func (s *Store) RotateWebhookSecret(ctx context.Context, id, secret string, at, prevUntil time.Time) error {
+	v, err := rotateWebhookSecretScript.Run(ctx, s.rdb, []string{webhookKeysFor(id).cfg}, secret, msString(at), msString(prevUntil)).Slice()
+	if err != nil {
+		return err
+	}
+	r := reply(v)
+	switch code := r.int(0); {
+	case r.err != nil:
+		return r.err
+	case code == 3:
+		return fmt.Errorf("%w: webhook %q", engine.ErrNotFound, id)
+	case code == 4:
+		return &engine.RotationPendingError{Until: time.UnixMilli(r.int(1)).UTC()}
+	case code != 0:
+		return fmt.Errorf("rotate webhook %q: unexpected reply %v", id, v)
+	}
+	return nil
 }
 
 // DeleteWebhook implements engine.WebhookStore.

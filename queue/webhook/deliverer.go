@@ -200,7 +200,8 @@ func (d *Deliverer) watch(ctx context.Context) {
 func webhookConsumerName(id string) string { return ConsumerPrefix + id }
 
 func sameWebhook(a, b engine.Webhook) bool {
-	return a.URL == b.URL && a.Secret == b.Secret && a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.Types, b.Types) &&
+	return a.URL == b.URL && a.Secret == b.Secret && a.PreviousSecret == b.PreviousSecret && a.PreviousUntil.Equal(b.PreviousUntil) &&
+		a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.Types, b.Types) &&
 		a.Disabled == b.Disabled && a.Rehearsals == b.Rehearsals
 }
 
@@ -633,7 +634,13 @@ func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, seq 
 	if seq != 0 {
 		req.Header.Set(SequenceHeader, strconv.FormatUint(seq, 10))
 	}
-	req.Header.Set(webhooksig.Header, webhooksig.Sign([]byte(h.Secret), body, d.o.Now()))
+	now := d.o.Now()
+	secrets := [][]byte{[]byte(h.Secret)}
+	if h.PreviousSecret != "" && now.Before(h.PreviousUntil) {
+		// A rotation's grace: the receiver may still have the old one.
+		secrets = append(secrets, []byte(h.PreviousSecret))
+	}
+	req.Header.Set(webhooksig.Header, webhooksig.SignWith(body, now, secrets...))
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, nil, errors.New(truncateDeliveryErr(describeDeliveryErr(err, d.o.Timeout)))

@@ -49,6 +49,18 @@ func Sign(secret []byte, body []byte, t time.Time) string {
 	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
 }
 
+// SignWith is Sign with one v1 value per secret, in order: the header a
+// delivery carries while a secret is being rotated (the new one first,
+// then the one it replaces), which Verify accepts with either.
+func SignWith(body []byte, t time.Time, secrets ...[]byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	out := "t=" + ts
+	for _, s := range secrets {
+		out += ",v1=" + hex.EncodeToString(mac(s, ts, body))
+	}
+	return out
+}
+
 func mac(secret []byte, ts string, body []byte) []byte {
 	h := hmac.New(sha256.New, secret)
 	h.Write([]byte(ts))

@@ -182,6 +182,21 @@ func TestSecretRotation(t *testing.T) {
 	}
 }
 
+// TestSignWith: the header of a delivery in a rotation's grace holds one
+// v1 value per secret, in order, each the reference HMAC; one secret is
+// Sign's header.
+func TestSignWith(t *testing.T) {
+	oldSecret, newSecret := []byte("whsec_old"), []byte("whsec_new")
+	ts := strconv.FormatInt(now.Unix(), 10)
+	if got, want := webhooksig.SignWith(body, now, newSecret, oldSecret),
+		"t="+ts+",v1="+reference(newSecret, ts, body)+",v1="+reference(oldSecret, ts, body); got != want {
+		t.Fatalf("SignWith = %s, want %s", got, want)
+	}
+	if got := webhooksig.SignWith(body, now, secret); got != webhooksig.Sign(secret, body, now) {
+		t.Fatalf("SignWith with one secret = %s, Sign = %s", got, webhooksig.Sign(secret, body, now))
+	}
+}
+
 func FuzzVerify(f *testing.F) {
 	ts := strconv.FormatInt(now.Unix(), 10)
 	f.Add(webhooksig.Sign(secret, body, now), body, []byte("other"), int64(0))
