@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -49,6 +50,7 @@ type StreamKeeper struct {
 	run     run.Lifecycle
 	mu      sync.Mutex
 	ready   bool
+	lastErr error         // the last creation's failure, until one succeeds
 	readyCh chan struct{} // closed once the stream exists
 }
 
@@ -87,10 +89,44 @@ func (k *StreamKeeper) keep(ctx context.Context) {
 			return
 		}
 		if ctx.Err() == nil {
-			k.log.Warn("creating the JetStream stream failed; retrying", "err", err.Error())
+			k.mu.Lock()
+			k.lastErr = err
+			k.mu.Unlock()
+			if refused, ok := StreamRefused(err); ok {
+				// NATS answers, and says no: a setting, not an outage.
+				k.log.Error("NATS refuses the JetStream stream as configured; retrying, but this needs a change: " + refused +
+					" (is --stream-replicas more than the NATS cluster's servers, or is JetStream off?)")
+			} else {
+				k.log.Warn("creating the JetStream stream failed; retrying", "err", err.Error())
+			}
 			b.Wait(ctx)
 		}
 	}
+}
+
+// Err is why the stream does not exist yet: the last creation's error,
+// nil once it exists (or before the first try).
+func (k *StreamKeeper) Err() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ready {
+		return nil
+	}
+	return k.lastErr
+}
+
+// StreamRefused tells a refusal by a NATS server that answered (a
+// JetStream API error: replicas it cannot place, JetStream disabled, a
+// stream of that name configured otherwise) from an outage, and words it.
+func StreamRefused(err error) (string, bool) {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.Description, true
+	}
+	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		return err.Error(), true
+	}
+	return "", false
 }
 
 // Ready reports whether the stream exists.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -70,7 +71,14 @@ func events(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 	}
 	defer nc.Close()
 	cons, err := js.OrderedConsumer(ctx, queue.StreamName, cfg)
-	if err != nil {
+	switch {
+	case err != nil && !nc.IsConnected():
+		// Connect retries in the background: a NATS that is not there
+		// shows as the consumer's deadline, which says nothing.
+		return fmt.Errorf("events: NATS at %s does not answer (an embedded serve prints its own NATS in its banner: \"This run's NATS: …\")", redactedNATS(*natsURL))
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("events: NATS at %s has no %s stream: no serve has used it yet", redactedNATS(*natsURL), queue.StreamName)
+	case err != nil:
 		return fmt.Errorf("events: stream %s: %w", queue.StreamName, err)
 	}
 	it, err := cons.Messages()
@@ -91,4 +99,21 @@ func events(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 			return err // the reader went away (a closed pipe)
 		}
 	}
+}
+
+// redactedNATS is a --nats-url as it can be printed: without a password,
+// or a token (NATS takes one as the user part alone).
+func redactedNATS(u string) string {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil:
+		return "the --nats-url given"
+	case p.User == nil:
+		return u
+	}
+	if _, hasPassword := p.User.Password(); hasPassword {
+		return p.Redacted()
+	}
+	p.User = url.User("xxxxx")
+	return p.String()
 }

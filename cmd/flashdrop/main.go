@@ -10,22 +10,71 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/flashdrop/flashdrop/api"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=…";
+// without it, a binary go build made from a checkout says its commit
+// ("dev-1a2b3c4d5e6f", "-dirty" with uncommitted changes), so a fleet's
+// logs tell which build each node runs.
+var version = buildVersion("dev")
+
+// buildVersion is def with the VCS revision Go stamped into the binary,
+// when it did (go build in a checkout; not go run or go test).
+func buildVersion(def string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return def
+	}
+	var rev, dirty string
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			if kv.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) < 12 {
+		return def
+	}
+	return def + "-" + rev[:12] + dirty
+}
 
 func main() {
+	// go-redis prints its connection pool's failures on stderr by itself
+	// ("redis: … pool.go:…: failed to dial after 5 attempts"), four
+	// lines before serve's own message of an unreachable Redis: they go
+	// to serve's log at debug instead. Set once here, for the process
+	// (tests run serve in-process and keep go-redis's default).
+	redis.SetLogger(redisLogger{})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// redisLogger forwards go-redis's own lines to the running serve's log
+// at debug (nowhere before it has one, or in the other commands).
+type redisLogger struct{}
+
+// redisLog is the log of the serve running in this process.
+var redisLog atomic.Pointer[slog.Logger]
+
+func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	if l := redisLog.Load(); l != nil {
+		l.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+	}
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

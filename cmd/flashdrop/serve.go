@@ -340,6 +340,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.log, err = newLogger(m.Stderr, m.Config.LogLevel, m.Config.LogFormat); err != nil {
 		return err
 	}
+	redisLog.Store(m.log)
 	if m.cardFont, err = m.Config.cardFont(); err != nil {
 		return err
 	}
@@ -356,19 +357,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Config.JWTSecret, generated["jwt"] = randomSecret(32), true
 	}
 	embedded := m.Config.RedisURL == ""
-	if !embedded && m.Config.NATSURL == "" {
-		m.log.Warn("--redis-url without --nats-url: the events of the wins this node's relay reads go to its own in-process NATS, so listeners, webhooks and load audits on another node's NATS miss them; give every node sharing this Redis the same --nats-url")
-	}
-	if !embedded && (generated["admin"] || generated["jwt"]) {
-		m.log.Warn("the admin token or the JWT secret was generated for this node alone: nodes that share a Redis need the same --admin-token and --jwt-secret (or FLASHDROP_ADMIN_TOKEN and FLASHDROP_JWT_SECRET), else a token one node accepts is refused by the others, and a restart makes new ones",
-			"admin_token_generated", generated["admin"], "jwt_secret_generated", generated["jwt"])
-	}
 	for _, start := range []func(context.Context) error{
 		m.startRedis, m.listen, m.startPprof, m.startNATS, m.startEvents, m.startServices, m.startSweeper, m.startScheduler, m.startHTTP,
 	} {
 		if err := start(ctx); err != nil {
 			return err
 		}
+	}
+	if !embedded && m.Config.NATSURL == "" {
+		m.log.Warn("--redis-url without --nats-url: the events of the wins this node's relay reads go to its own in-process NATS, so listeners, webhooks and load audits on another node's NATS miss them; give every node sharing this Redis the same --nats-url")
+	}
+	if !embedded && (generated["admin"] || generated["jwt"]) {
+		m.log.Warn("the admin token or the JWT secret was generated for this node alone: nodes that share a Redis need the same --admin-token and --jwt-secret (or FLASHDROP_ADMIN_TOKEN and FLASHDROP_JWT_SECRET), else a token one node accepts is refused by the others, and a restart makes new ones",
+			"admin_token_generated", generated["admin"], "jwt_secret_generated", generated["jwt"])
 	}
 	var demo *engine.Drop
 	if embedded && !m.Config.NoDemo {
@@ -422,7 +423,7 @@ func (m *Main) startRedis(ctx context.Context) (err error) {
 	err = m.rdb.Ping(pingCtx).Err()
 	cancel()
 	if err != nil {
-		return fmt.Errorf("redis does not answer: %w", err)
+		return fmt.Errorf("--redis-url: Redis at %s does not answer: %w", redisAddrs(m.rdb), err)
 	}
 	if m.Clock == nil {
 		if c.Clock == ClockRedis {
@@ -578,7 +579,11 @@ func (m *Main) startNATS(context.Context) (err error) {
 	m.keeper.Start(context.Background())
 	m.onStop(m.keeper.Close)
 	if !m.keeper.WaitReady(3 * time.Second) {
-		m.log.Warn("NATS is not answering yet: serving anyway; events wait in the outbox until it does")
+		if refused, ok := queue.StreamRefused(m.keeper.Err()); ok {
+			m.log.Error("NATS answers but refuses the stream: serving anyway; events wait in the outbox until the setting is fixed", "refusal", refused)
+		} else {
+			m.log.Warn("NATS is not answering yet: serving anyway; events wait in the outbox until it does")
+		}
 	}
 	return nil
 }

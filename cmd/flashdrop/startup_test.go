@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 	"github.com/flashdrop/flashdrop/internal/testkit"
+	"github.com/flashdrop/flashdrop/queue/natstest"
 )
 
 // startOnRedis runs serve on the Redis at addr with args, its logs at
@@ -122,5 +124,42 @@ func TestServeWarnsOfARedisThatLosesWins(t *testing.T) {
 	}
 	if _, logs := startOnRedis(t, durable.Addr); !strings.Contains(logs.String(), "(appendfsync everysec): a Redis crash can lose the last acknowledged wins") {
 		t.Errorf("no warning on appendfsync everysec:\n%s", logs)
+	}
+}
+
+// TestServeSaysNATSRefusesTheStream: a NATS server that answers but
+// cannot create the stream as asked (three replicas on one server) is a
+// setting to fix, and the log says so and what it refused; it said "NATS
+// is not answering yet" and retried quietly.
+func TestServeSaysNATSRefusesTheStream(t *testing.T) {
+	rs := testkit.Redis(t)
+	ns := natstest.Start(t)
+	_, logs := startOnRedis(t, rs.Addr, "--nats-url", ns.URL(), "--stream-replicas", "3", "--admin-token", fleetAdmin, "--jwt-secret", fleetSecret)
+	out := logs.String()
+	if !strings.Contains(out, "NATS answers but refuses the stream") || !strings.Contains(out, "replicas") || strings.Contains(out, "NATS is not answering yet") {
+		t.Errorf("a refused stream, logged as:\n%s", out)
+	}
+}
+
+// TestEventsSaysWhatIsMissing: flashdrop events against a NATS that does
+// not answer, or one no serve has used, says so (it said "stream
+// FLASHDROP: context deadline exceeded"), and never prints the URL's
+// token.
+func TestEventsSaysWhatIsMissing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	var out, errOut strings.Builder
+	if code := run([]string{"events", "--nats-url", "nats://s3cr3t-token@" + closed}, &out, &errOut); code == 0 ||
+		!strings.Contains(errOut.String(), "does not answer") || strings.Contains(errOut.String(), "s3cr3t") {
+		t.Errorf("no NATS: exit %d, %s", code, errOut.String())
+	}
+	ns := natstest.Start(t)
+	errOut.Reset()
+	if code := run([]string{"events", "--nats-url", ns.URL()}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "has no FLASHDROP stream") {
+		t.Errorf("a NATS without the stream: exit %d, %s", code, errOut.String())
 	}
 }
