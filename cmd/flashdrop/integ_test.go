@@ -435,7 +435,22 @@ type cutProxy struct {
 	target string
 	mu     sync.Mutex
 	conns  []net.Conn
+	held   bool // new connections are closed at once (hold, release)
 	wg     sync.WaitGroup
+}
+
+// hold cuts every connection and refuses new ones until release.
+func (p *cutProxy) hold() {
+	p.mu.Lock()
+	p.held = true
+	p.mu.Unlock()
+	p.cut()
+}
+
+func (p *cutProxy) release() {
+	p.mu.Lock()
+	p.held = false
+	p.mu.Unlock()
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -451,6 +466,13 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 			c, err := ln.Accept()
 			if err != nil {
 				return
+			}
+			p.mu.Lock()
+			held := p.held
+			p.mu.Unlock()
+			if held {
+				c.Close()
+				continue
 			}
 			up, err := net.Dial("tcp", target)
 			if err != nil {

@@ -21,6 +21,7 @@ import (
 	"unicode"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/queue/webhook"
 	"github.com/flashdrop/flashdrop/queue/webhooksig"
 )
 
@@ -95,6 +96,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 		stream: &http.Client{}, post: &http.Client{Timeout: 10 * time.Second,
 			// As the deliverer: a redirect is the answer, not followed.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	l.fixedSince = *since != ""
 	if len(q) > 0 {
 		l.path += "?" + q.Encode()
 	}
@@ -149,6 +151,13 @@ type listener struct {
 	forward string
 	secret  string
 	lastID  string
+	// fixedSince: the path asks for --since's start. Else firstAt is
+	// when the first connection opened, by the server's clock less a
+	// second: a reconnect before any event asks for the events since
+	// then, which without it (no Last-Event-ID to resume after) would be
+	// only those after the reconnect, losing the gap.
+	fixedSince bool
+	firstAt    string
 }
 
 // errFatal marks an answer that retrying cannot change (bad token, scope,
@@ -187,7 +196,15 @@ func (l *listener) run(ctx context.Context) error {
 
 // once reads the stream until it ends; got reports whether it connected.
 func (l *listener) once(ctx context.Context, first bool) (got bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.c.target+l.path, nil)
+	path := l.path
+	if l.lastID == "" && !l.fixedSince && l.firstAt != "" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + "since=" + url.QueryEscape(l.firstAt)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.c.target+path, nil)
 	if err != nil {
 		return false, errFatal{err}
 	}
@@ -211,10 +228,20 @@ func (l *listener) once(ctx context.Context, first bool) (got bool, err error) {
 		}
 		return false, e
 	}
-	if first {
+	if l.firstAt == "" {
+		at := time.Now()
+		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			at = d
+		}
+		l.firstAt = at.Add(-time.Second).UTC().Format(time.RFC3339)
+	}
+	switch {
+	case first:
 		fmt.Fprintf(l.stderr, "listen: connected to %s; waiting for events (Ctrl-C to stop)\n", l.c.target)
-	} else {
+	case l.lastID != "":
 		fmt.Fprintf(l.stderr, "listen: reconnected, resuming after event %s\n", l.lastID)
+	default:
+		fmt.Fprintf(l.stderr, "listen: reconnected, reading from when it first connected\n")
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -327,9 +354,9 @@ func eventLine(raw []byte) string {
 }
 
 // What --forward-to does as a webhook delivery does: the deliverer's
-// User-Agent (queue/webhook), and the secret examples/receiver reads.
+// User-Agent, and the secret examples/receiver reads.
 const (
-	forwardUserAgent  = "flashdrop-webhooks"
+	forwardUserAgent  = webhook.UserAgent
 	receiverSecretEnv = "FLASHDROP_WEBHOOK_SECRET"
 )
 

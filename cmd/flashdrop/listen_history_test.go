@@ -515,3 +515,36 @@ func TestForwardAsAWebhookDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestListenReconnectBeforeAnyEventKeepsTheGap: a listen started without
+// --since whose connection drops before its first event has no event id
+// to resume after; it reconnects asking for the events since it first
+// connected, so the wins made while it was away are printed (it asked
+// for new events only, and lost them).
+func TestListenReconnectBeforeAnyEventKeepsTheGap(t *testing.T) {
+	s := startInteg(t, nil)
+	proxy := newCutProxy(t, s.m.Addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, errOut, done := &testkit.LockedBuffer{}, &testkit.LockedBuffer{}, make(chan error, 1)
+	go func() {
+		done <- listen(ctx, []string{"--target", "http://" + proxy.ln.Addr().String(), "--admin-token", s.admin, "--types", "won"},
+			out, errOut, func(string) (string, bool) { return "", false })
+	}()
+	testkit.Eventually(t, 20*time.Second, "listen connected", func() bool { return strings.Contains(errOut.String(), "listen: connected") })
+	proxy.hold()
+	gap := uniqueDrop("gap")
+	s.sale(t, gap, 2, "ann", "ben")
+	waitStored(t, s, "flashdrop."+gap+".won", 2)
+	proxy.release()
+	testkit.Eventually(t, 20*time.Second, "the two wins made while listen was away", func() bool {
+		return strings.Count(out.String(), "drop="+gap) == 2
+	})
+	if !strings.Contains(errOut.String(), "reconnected, reading from when it first connected") {
+		t.Errorf("the reconnect did not say from where it reads:\n%s", errOut)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -40,8 +40,9 @@ const (
 	// (the id GET /v1/admin/events gives it): the one total order of
 	// events, where two of one script call share a time to the
 	// millisecond. Absent on a test delivery, which is in no stream.
-	SequenceHeader     = "Flashdrop-Sequence"
-	webhookUserAgent   = "flashdrop-webhooks"
+	SequenceHeader = "Flashdrop-Sequence"
+	// UserAgent is every delivery's (and flashdrop listen --forward-to's).
+	UserAgent          = "flashdrop-webhooks"
 	webhookContentType = "application/cloudevents+json"
 )
 
@@ -629,7 +630,7 @@ func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, seq 
 		return 0, nil, errors.New("invalid webhook URL")
 	}
 	req.Header.Set("Content-Type", webhookContentType)
-	req.Header.Set("User-Agent", webhookUserAgent)
+	req.Header.Set("User-Agent", UserAgent)
 	req.Header.Set(EventIDHeader, id)
 	if seq != 0 {
 		req.Header.Set(SequenceHeader, strconv.FormatUint(seq, 10))
