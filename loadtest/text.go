@@ -15,7 +15,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	verdict := map[string]string{VerdictPass: "PASS", VerdictThreshold: "FAIL (threshold crossed)",
 		VerdictAuditFailed: "FAIL (audit failed)", VerdictInvalid: "INVALID RUN"}[rep.Verdict]
-	fmt.Fprintf(&b, "flashdrop load: %s (exit %d)\n", verdict, rep.ExitCode)
+	fmt.Fprintf(&b, "flashdrop load: %s (exit %d)%s\n", verdict, rep.ExitCode, rep.Unchecked())
 	rehearsal := ""
 	if rep.Drop.Rehearsal {
 		rehearsal = " (a rehearsal: not shown to shoppers)"
@@ -138,6 +138,25 @@ func (rep *Report) WriteText(w io.Writer) error {
 // drained words the rush's last answer for its arrival model: a burst
 // drains; rate and ramp arrivals come until the schedule ends ("burst
 // drained" was said of a ramp too).
+// Unchecked is ", not checked: I4" when a pass left audit checks out
+// (I4 without --nats-url), so the verdict line does not read as if every
+// invariant was checked; empty otherwise.
+func (rep *Report) Unchecked() string {
+	if rep.Verdict != VerdictPass {
+		return ""
+	}
+	var ids []string
+	for _, c := range rep.Audit.Checks {
+		if c.Status == CheckSkipped {
+			ids = append(ids, c.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	return ", not checked: " + strings.Join(ids, ", ")
+}
+
 func (rep *Report) drained() string {
 	switch rep.Run.Arrival {
 	case ArrivalBurst, "":
