@@ -57,6 +57,10 @@ type Event struct {
 	// ShareURL is the share card's address; the publisher fills it in,
 	// as only it knows the public base URL.
 	ShareURL string `json:"share_url,omitempty"`
+	// ShareImageURL is the card's 1200×630 PNG (ShareURL + ".png"), for
+	// an integration that uploads the image itself rather than letting
+	// the network read the page's OpenGraph tags.
+	ShareImageURL string `json:"share_image_url,omitempty"`
 	// Product and SecondsAfterStart (how long after sale start a hold was
 	// won; present on every won event, zero included) follow from the
 	// drop and the event time. The store does not write them into the

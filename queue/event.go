@@ -49,6 +49,7 @@ func Envelope(ev engine.Event, publicURL string) CloudEvent {
 func envelope(ev engine.Event, publicURL, source, ceType string) CloudEvent {
 	if ev.Type == engine.EventWon || (ev.Type == engine.EventConfirmed && ev.ShareCode != "") {
 		ev.ShareURL = strings.TrimSuffix(publicURL, "/") + "/s/" + ev.ShareCode
+		ev.ShareImageURL = ev.ShareURL + ".png"
 	}
 	if ev.Type.HasPage() {
 		ev.URL = strings.TrimSuffix(publicURL, "/") + "/d/" + ev.Drop

@@ -39,6 +39,7 @@ func appendCloudEvent(b []byte, c *CloudEvent) ([]byte, bool) {
 	w.OptTime(`,"expires_at":`, d.ExpiresAt)
 	w.OptStr(`,"share_code":`, d.ShareCode)
 	w.OptStr(`,"share_url":`, d.ShareURL)
+	w.OptStr(`,"share_image_url":`, d.ShareImageURL)
 	w.OptStr(`,"product":`, d.Product)
 	if d.SecondsAfterStart != nil {
 		w.Raw(`,"seconds_after_start":`)

@@ -299,7 +299,7 @@ func TestRelayPublishesEveryEventOnce(t *testing.T) {
 	}
 	paid := won[wins[1].ID].Data
 	if d := ce.Data; d.Reservation != wins[1].ID || d.ShareCode != wins[1].ShareCode || d.ShareURL != paid.ShareURL || d.ShareURL == "" ||
-		d.Product != paid.Product || d.Product == "" {
+		d.Product != paid.Product || d.Product == "" || d.ShareImageURL != d.ShareURL+".png" || paid.ShareImageURL != paid.ShareURL+".png" {
 		t.Errorf("confirmed %+v; its won event %+v", d, paid)
 	}
 }

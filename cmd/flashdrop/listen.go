@@ -289,10 +289,11 @@ var lineFields = []string{"reservation", "user", "ref", "quantity", "waitlist_po
 	"registrants", "winners", "waitlisted", "series", "webhook", "reason"}
 
 // lineLeftOut are data fields no line shows: the drop (shown first) and
-// rehearsal (a mark at the end); share_code, which share_url ends with;
-// and a draw's hashes and seed, for verify-draw rather than a terminal.
-var lineLeftOut = map[string]bool{"drop": true, "rehearsal": true, "share_code": true, "seed_hash": true, "seed": true,
-	"frozen_digest": true}
+// rehearsal (a mark at the end); share_code, which share_url ends with,
+// and share_image_url, which is share_url and ".png"; and a draw's hashes
+// and seed, for verify-draw rather than a terminal.
+var lineLeftOut = map[string]bool{"drop": true, "rehearsal": true, "share_code": true, "share_image_url": true,
+	"seed_hash": true, "seed": true, "frozen_digest": true}
 
 // eventLine is one readable line: time, type, drop, then every field of
 // the event's data an integration acts on, in a stable order.
