@@ -489,7 +489,12 @@ func (m *Main) syncClock(ctx context.Context) error {
 	o, err := sc.Sync(sctx)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("%w (--clock local takes this node's clock as it is)", err)
+		// A Redis that refuses TIME (an ACL without it, a proxy) ran
+		// before --clock existed: serve on the node's own clock, loudly.
+		m.log.Error("could not read Redis's clock: the engine runs on this node's own clock, as with --clock local; nodes whose clocks disagree open a sale at different instants (allow TIME, or set --clock local to say so)",
+			"err", err.Error())
+		m.Clock = engine.SystemClock{}
+		return nil
 	}
 	m.Clock, m.synced = sc, sc
 	m.logClock(o, 0)

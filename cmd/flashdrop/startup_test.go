@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
@@ -161,5 +163,37 @@ func TestEventsSaysWhatIsMissing(t *testing.T) {
 	errOut.Reset()
 	if code := run([]string{"events", "--nats-url", ns.URL()}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), "has no FLASHDROP stream") {
 		t.Errorf("a NATS without the stream: exit %d, %s", code, errOut.String())
+	}
+}
+
+// TestServeOnARedisThatRefusesTIME: a Redis user without TIME (an ACL, a
+// proxy) started serve before --clock existed; it still does, on the
+// node's own clock, and says so.
+func TestServeOnARedisThatRefusesTIME(t *testing.T) {
+	rs := testkit.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer rdb.Close()
+	if err := rdb.Do(context.Background(), "ACL", "SETUSER", "notime", "on", ">notime-pw", "~*", "&*", "+@all", "-time").Err(); err != nil {
+		t.Fatal(err)
+	}
+	m, logs := startOnRedis(t, "redis://notime:notime-pw@"+rs.Addr)
+	if _, ok := m.Clock.(engine.SystemClock); !ok || !strings.Contains(logs.String(), "could not read Redis's clock") {
+		t.Errorf("clock %T, log:\n%s", m.Clock, logs)
+	}
+	if strings.Contains(logs.String(), "notime-pw") {
+		t.Errorf("the password in the log:\n%s", logs)
+	}
+}
+
+// TestRedactedNATS: no password or token of any server of a list.
+func TestRedactedNATS(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://u:pw1@a:4222,nats://u:pw2@b:4222": "nats://u:xxxxx@a:4222,nats://u:xxxxx@b:4222",
+		"nats://a:4222, nats://tok@b:4222":        "nats://a:4222,nats://xxxxx@b:4222",
+		"nats://127.0.0.1:4222":                   "nats://127.0.0.1:4222",
+	} {
+		if got := redactedNATS(in); got != want {
+			t.Errorf("redactedNATS(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

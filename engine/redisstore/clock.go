@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -27,9 +26,13 @@ const clockSamples = 5
 // which in a rush that sells out in 200 ms decides who wins. With every
 // node reading Redis's clock they agree to within their round trips.
 //
-// Now costs one atomic load over time.Now; Sync (at start, then now and
-// then: the caller decides) measures the offset. A failed Sync leaves the
-// last offset in force: Redis being away does not move the clock.
+// Once synced, Now is Redis's time at the measurement plus the time gone
+// by since on this process's monotonic clock: a step of the node's wall
+// clock (a time service correcting it) does not move it, and drift is
+// corrected at the next Sync. Now costs one atomic load over time.Now;
+// Sync (at start, then now and then: the caller decides) measures. A
+// failed Sync leaves the last measurement in force: Redis being away does
+// not move the clock.
 type SyncedClock struct {
 	rdb   redis.UniversalClient
 	local func() time.Time
@@ -38,11 +41,13 @@ type SyncedClock struct {
 
 // ClockOffset is what one measurement found: Redis's clock less this
 // node's (positive: this node is behind), within ±RoundTrip/2, measured
-// at At (this node's local time).
+// at At (this process's clock, monotonic reading included), when Redis's
+// read RedisAt.
 type ClockOffset struct {
 	Offset    time.Duration
 	RoundTrip time.Duration
 	At        time.Time
+	RedisAt   time.Time
 }
 
 // NewSyncedClock returns a clock that reads local (time.Now when nil)
@@ -55,13 +60,13 @@ func NewSyncedClock(rdb redis.UniversalClient, local func() time.Time) *SyncedCl
 	return &SyncedClock{rdb: rdb, local: local}
 }
 
-// Now is the local clock plus the offset in force.
+// Now is Redis's time by the measurement in force, or the local clock
+// before the first.
 func (c *SyncedClock) Now() time.Time {
-	t := c.local()
 	if o := c.cur.Load(); o != nil {
-		return t.Add(o.Offset)
+		return o.RedisAt.Add(time.Since(o.At))
 	}
-	return t
+	return c.local()
 }
 
 // Offset is the measurement in force, and false before the first Sync.
@@ -86,9 +91,9 @@ func (c *SyncedClock) Sync(ctx context.Context) (ClockOffset, error) {
 	var best *ClockOffset
 	var lastErr error
 	for range clockSamples {
-		t0 := c.local()
+		t0, local := time.Now(), c.local()
 		redisNow, err := node.Time(ctx).Result()
-		t1 := c.local()
+		t1 := time.Now()
 		if err != nil {
 			lastErr = err
 			if ctx.Err() != nil {
@@ -96,21 +101,15 @@ func (c *SyncedClock) Sync(ctx context.Context) (ClockOffset, error) {
 			}
 			continue
 		}
-		rtt := t1.Sub(t0)
-		if rtt < 0 {
-			continue // the local clock stepped back between the reads
-		}
+		rtt := t1.Sub(t0) // monotonic: a step of the wall clock is not in it
 		// Redis read its clock somewhere in [t0, t1]: the middle is wrong
 		// by rtt/2 at most.
-		o := &ClockOffset{Offset: redisNow.Sub(t0.Add(rtt / 2)), RoundTrip: rtt, At: t1}
+		o := &ClockOffset{Offset: redisNow.Sub(local.Add(rtt / 2)), RoundTrip: rtt, At: t0.Add(rtt / 2), RedisAt: redisNow}
 		if best == nil || o.RoundTrip < best.RoundTrip {
 			best = o
 		}
 	}
 	if best == nil {
-		if lastErr == nil {
-			lastErr = errors.New("the local clock went back during every sample")
-		}
 		return ClockOffset{}, fmt.Errorf("redisstore: reading Redis's clock: %w", lastErr)
 	}
 	for {
@@ -122,13 +121,17 @@ func (c *SyncedClock) Sync(ctx context.Context) (ClockOffset, error) {
 	}
 }
 
-// settle is the measurement to keep: the one in force while the new one
-// agrees with it (their intervals of ±RoundTrip/2 overlap), else the new.
+// settle is the measurement to keep: the new one when it is the more
+// precise (a shorter round trip), or when it disagrees with the one in
+// force past their uncertainties (Redis's time the one in force predicts
+// at the new one's moment, against what Redis said: the process's clock
+// drifted, or Redis's stepped); else the one in force, so the clock does
+// not jitter by a few microseconds at every Sync.
 func settle(cur, next *ClockOffset) *ClockOffset {
-	if cur == nil {
+	if cur == nil || next.RoundTrip < cur.RoundTrip {
 		return next
 	}
-	d := next.Offset - cur.Offset
+	d := next.RedisAt.Sub(cur.RedisAt.Add(next.At.Sub(cur.At)))
 	if d < 0 {
 		d = -d
 	}

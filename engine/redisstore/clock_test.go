@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,6 +63,23 @@ func TestSyncedClockFollowsRedis(t *testing.T) {
 		}
 		checkAgreesWithRedis(t, c, rdb)
 	}
+}
+
+// TestSyncedClockIgnoresAStepOfTheNodesClock: once synced, a step of the
+// node's own clock (its time service correcting it by an hour) does not
+// move the engine's time, which runs on from Redis's by the process's
+// monotonic clock until the next Sync.
+func TestSyncedClockIgnoresAStepOfTheNodesClock(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Shared(t).Client()
+	t.Cleanup(func() { _ = rdb.Close() })
+	var step atomic.Int64
+	c := redisstore.NewSyncedClock(rdb, func() time.Time { return time.Now().Add(time.Duration(step.Load())) })
+	if _, err := c.Sync(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	step.Store(int64(time.Hour))
+	checkAgreesWithRedis(t, c, rdb)
 }
 
 // TestSyncedClockOnACluster: on a Cluster every node of the fleet reads
