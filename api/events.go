@@ -60,6 +60,9 @@ func (s *Server) adminEvents(r *request) error {
 		if err != nil {
 			return &engine.ValidationError{Field: "since", Reason: "must be an RFC 3339 time, e.g. 2026-11-24T09:55:00Z"}
 		}
+		if err := engine.CheckSince(t); err != nil {
+			return err
+		}
 		f.Since = t
 	}
 	// Last-Event-ID wins over since: a reconnect resumes exactly. An

@@ -163,7 +163,8 @@ type WebhookStore interface {
 	// prevUntil after at it refuses (*RotationPendingError) while an
 	// earlier previous secret is still valid at at, checked in the same
 	// atomic step; with prevUntil equal to at no previous secret is kept.
-	RotateWebhookSecret(ctx context.Context, id, secret string, at, prevUntil time.Time) error
+	// It returns the webhook as it now is.
+	RotateWebhookSecret(ctx context.Context, id, secret string, at, prevUntil time.Time) (Webhook, error)
 	// ClaimReplay takes the webhook's replay lock for ttl unless it is
 	// held; ReleaseReplay gives it back.
 	ClaimReplay(ctx context.Context, id string, ttl time.Duration) (bool, error)
@@ -289,19 +290,28 @@ func (s *Webhooks) RotateWebhookSecret(ctx context.Context, id string, grace tim
 	}
 	now := s.clock.Now().UTC().Truncate(time.Millisecond)
 	secret := newWebhookSecret()
-	err = s.store.RotateWebhookSecret(ctx, id, secret, now, now.Add(grace))
+	w, err := s.store.RotateWebhookSecret(ctx, id, secret, now, now.Add(grace))
 	if err := rotationPending(err, "this webhook had before its last rotation signs deliveries", ""); err != nil {
 		return WebhookDetail{}, err
 	}
 	if err != nil {
 		return WebhookDetail{}, fmt.Errorf("rotate webhook=%s secret: %w", id, err)
 	}
-	d, err := s.Webhook(ctx, id)
-	if err != nil {
-		return WebhookDetail{}, err
+	// The answer is the rotation's own reply, with nothing more to read:
+	// a failed read after it would lose the new secret (shown only here)
+	// while the rotation stands, and a retry would be refused.
+	w.Secret, w.PreviousSecret = secret, ""
+	return WebhookDetail{Webhook: w}, nil
+}
+
+// shown is w as the admin API shows it: no secret, and the previous
+// secret's end only while it still signs.
+func (s *Webhooks) shown(w Webhook) Webhook {
+	w.Secret, w.PreviousSecret = "", ""
+	if !w.PreviousUntil.After(s.clock.Now()) {
+		w.PreviousUntil = time.Time{}
 	}
-	d.Secret = secret
-	return d, nil
+	return w
 }
 
 // Webhooks lists every webhook with its delivery status.
@@ -316,7 +326,7 @@ func (s *Webhooks) Webhooks(ctx context.Context) ([]WebhookDetail, error) {
 		if err != nil {
 			return nil, fmt.Errorf("webhook status webhook=%s: %w", w.ID, err)
 		}
-		w.Secret = ""
+		w = s.shown(w)
 		out = append(out, WebhookDetail{Webhook: w, Status: &st})
 	}
 	return out, nil
@@ -336,7 +346,7 @@ func (s *Webhooks) Webhook(ctx context.Context, id string) (WebhookDetail, error
 	if err != nil {
 		return WebhookDetail{}, fmt.Errorf("dead letters webhook=%s: %w", id, err)
 	}
-	w.Secret = ""
+	w = s.shown(w)
 	return WebhookDetail{Webhook: w, Status: &st, DeadLetters: dead}, nil
 }
 
@@ -429,6 +439,16 @@ var (
 	maxReplaySince = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
+// CheckSince refuses a "since" time outside [2000, 2200): JetStream's
+// start time is nanoseconds since 1970 in an int64, so one past 2262 (or
+// before 1678) wraps and would deliver the whole stream.
+func CheckSince(since time.Time) error {
+	if since.Before(minReplaySince) || !since.Before(maxReplaySince) {
+		return invalid("since", "must be from 2000-01-01 to before 2200-01-01")
+	}
+	return nil
+}
+
 // ReplayWebhook re-delivers stored events to the webhook, with their
 // original ids, one replay per webhook at a time.
 func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayRequest) (ReplayResult, error) {
@@ -440,8 +460,10 @@ func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayReque
 	// the whole stream. Fixed bounds, not the clock: JetStream stamps
 	// events with the wall clock, which need not be the engine's, and a
 	// since a little ahead simply finds nothing yet.
-	if !req.Since.IsZero() && (req.Since.Before(minReplaySince) || !req.Since.Before(maxReplaySince)) {
-		return ReplayResult{}, invalid("since", "must be from 2000-01-01 to before 2200-01-01")
+	if !req.Since.IsZero() {
+		if err := CheckSince(req.Since); err != nil {
+			return ReplayResult{}, err
+		}
 	}
 	if req.Drop != "" {
 		if err := ValidateDropID(req.Drop); err != nil {

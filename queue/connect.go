@@ -120,7 +120,9 @@ func (k *StreamKeeper) Err() error {
 // stream of that name configured otherwise) from an outage, and words it.
 func StreamRefused(err error) (string, bool) {
 	var api *jetstream.APIError
-	if errors.As(err, &api) {
+	if errors.As(err, &api) && api.Code != 503 {
+		// 503 is JetStream's "temporarily unavailable" (a cluster
+		// electing its leader): an outage, not a setting.
 		return api.Description, true
 	}
 	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -102,8 +103,17 @@ func events(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 }
 
 // redactedNATS is a --nats-url as it can be printed: without a password,
-// or a token (NATS takes one as the user part alone).
+// or a token (NATS takes one as the user part alone), in each of its
+// comma-separated servers.
 func redactedNATS(u string) string {
+	parts := strings.Split(u, ",")
+	for i, part := range parts {
+		parts[i] = redactedNATSOne(strings.TrimSpace(part))
+	}
+	return strings.Join(parts, ",")
+}
+
+func redactedNATSOne(u string) string {
 	p, err := url.Parse(u)
 	switch {
 	case err != nil:

@@ -113,42 +113,47 @@ func (s *Store) Webhooks(ctx context.Context) ([]engine.Webhook, error) {
 
 // rotateWebhookSecretScript: KEYS[1] the webhook's cfg hash; ARGV[1] the
 // new secret, ARGV[2] now (ms), ARGV[3] until when the secret it replaces
-// keeps signing (ARGV[2]: not at all). Returns {0}, {3} for no such
-// webhook, or {4, until} while an earlier previous secret is still valid
-// and this rotation would keep one (as rotateAPIKeyScript).
+// keeps signing (ARGV[2]: not at all). Returns {0, <the webhook's hash>},
+// {3} for no such webhook, or {4, until} while an earlier previous secret
+// is still valid and this rotation would keep one (as rotateAPIKeyScript).
 var rotateWebhookSecretScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'secret')
 if not cur then return {3} end
 if ARGV[3] == ARGV[2] then
   redis.call('HDEL', KEYS[1], 'prev', 'prev_until')
   redis.call('HSET', KEYS[1], 'secret', ARGV[1])
-  return {0}
+  return {0, redis.call('HGETALL', KEYS[1])}
 end
 local prev = redis.call('HMGET', KEYS[1], 'prev', 'prev_until')
 if prev[1] and prev[2] and tonumber(prev[2]) > tonumber(ARGV[2]) then
   return {4, prev[2]}
 end
 redis.call('HSET', KEYS[1], 'prev', cur, 'prev_until', ARGV[3], 'secret', ARGV[1])
-return {0}`)
+return {0, redis.call('HGETALL', KEYS[1])}`)
 
 // RotateWebhookSecret implements engine.WebhookStore.
-func (s *Store) RotateWebhookSecret(ctx context.Context, id, secret string, at, prevUntil time.Time) error {
+func (s *Store) RotateWebhookSecret(ctx context.Context, id, secret string, at, prevUntil time.Time) (engine.Webhook, error) {
 	v, err := rotateWebhookSecretScript.Run(ctx, s.rdb, []string{webhookKeysFor(id).cfg}, secret, msString(at), msString(prevUntil)).Slice()
 	if err != nil {
-		return err
+		return engine.Webhook{}, err
 	}
 	r := reply(v)
 	switch code := r.int(0); {
 	case r.err != nil:
-		return r.err
+		return engine.Webhook{}, r.err
 	case code == 3:
-		return fmt.Errorf("%w: webhook %q", engine.ErrNotFound, id)
+		return engine.Webhook{}, fmt.Errorf("%w: webhook %q", engine.ErrNotFound, id)
 	case code == 4:
-		return &engine.RotationPendingError{Until: time.UnixMilli(r.int(1)).UTC()}
+		return engine.Webhook{}, &engine.RotationPendingError{Until: time.UnixMilli(r.int(1)).UTC()}
 	case code != 0:
-		return fmt.Errorf("rotate webhook %q: unexpected reply %v", id, v)
+		return engine.Webhook{}, fmt.Errorf("rotate webhook %q: unexpected reply %v", id, v)
 	}
-	return nil
+	fields := reply(r.slice(1))
+	m := make(map[string]string, len(fields.v)/2)
+	for i := 0; i+1 < len(fields.v); i += 2 {
+		m[fields.str(i)] = fields.str(i + 1)
+	}
+	return parseWebhook(id, m), nil
 }
 
 // DeleteWebhook implements engine.WebhookStore.

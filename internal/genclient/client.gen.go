@@ -842,7 +842,7 @@ type Webhook struct {
 	// Rehearsals Whether the webhook gets rehearsal drops' events.
 	Rehearsals bool `json:"rehearsals"`
 
-	// Secret The signing secret: only in the answer that created the webhook.
+	// Secret The signing secret: only in the answer that created the webhook or rotated its secret.
 	Secret *string        `json:"secret,omitempty"`
 	Status *WebhookStatus `json:"status,omitempty"`
 
@@ -1554,7 +1554,7 @@ type StreamEventsParams struct {
 	// Rehearsals Also stream rehearsal drops' events (`flashdrop load`'s, each with `rehearsal: true` in its data), which are left out otherwise, as for a webhook created without `rehearsals`. `true` or `false`; anything else is 400.
 	Rehearsals *bool `form:"rehearsals,omitempty" json:"rehearsals,omitempty"`
 
-	// Since An RFC 3339 time: start at the first event the stream stored at or after it (an event is stored as it is published, at its `time` or just after), then go on with new ones. Ignored when `Last-Event-ID` is given, so a reconnect to the same URL resumes exactly; malformed, 400 naming `since`. Without either, only new events.
+	// Since An RFC 3339 time: start at the first event the stream stored at or after it (an event is stored as it is published, at its `time` or just after), then go on with new ones. Ignored when `Last-Event-ID` is given, so a reconnect to the same URL resumes exactly; malformed, 400 naming `since`. Without either, only new events. From 2000-01-01 to before 2200-01-01 (400 otherwise).
 	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
 
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
