@@ -159,11 +159,31 @@ func (s *Server) streamEvents(w *bufio.Writer, events <-chan engine.StoredEvent,
 	if w.Flush() != nil {
 		return
 	}
+	// pos is the stream position read past events not sent (a position
+	// only, engine.StoredEvent), told with the next heartbeat as an SSE
+	// frame with an id and no data: a reconnect resumes after it.
+	var pos, told uint64
+	first := true
 	for {
 		select {
 		case ev := <-events:
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data); err != nil {
-				return
+			if ev.Data == nil {
+				pos = max(pos, ev.Seq)
+				if !first {
+					continue
+				}
+				// Where the stream opened: told at once.
+				if _, err := fmt.Fprintf(w, "id: %d\n\n", pos); err != nil {
+					return
+				}
+				told, first = pos, false
+			} else {
+				first = false
+				if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, ev.Data); err != nil {
+					return
+				}
+				told = max(told, ev.Seq)
+				pos = max(pos, ev.Seq)
 			}
 			// Flush when no more are waiting: a burst goes out in one write.
 			if len(events) == 0 {
@@ -173,6 +193,12 @@ func (s *Server) streamEvents(w *bufio.Writer, events <-chan engine.StoredEvent,
 				beat.Reset(s.cfg.LiveHeartbeat)
 			}
 		case <-beat.C:
+			if pos > told {
+				if _, err := fmt.Fprintf(w, "id: %d\n\n", pos); err != nil {
+					return
+				}
+				told = pos
+			}
 			if _, err := w.WriteString(": heartbeat\n\n"); err != nil || w.Flush() != nil {
 				return
 			}

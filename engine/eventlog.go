@@ -25,6 +25,10 @@ type EventFilter struct {
 // StoredEvent is one event as its log holds it: the position (which a
 // follower resumes after), type, drop, and the CloudEvent JSON as
 // published.
+//
+// One with no Data is a position only: the follower has read the stream
+// up to Seq (where it opened, or past events the filter passed over), so
+// a reconnect can resume after it without reading them again.
 type StoredEvent struct {
 	Seq  uint64
 	Type EventType

@@ -41,6 +41,11 @@ func (l *EventLog) Follow(ctx context.Context, f engine.EventFilter) (<-chan eng
 		subjects = []string{"flashdrop." + dropTok + ".*"}
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverNewPolicy}
+	// start is where a follower of new events opened: the stream's last
+	// sequence, sent first as a position, so that its reconnect resumes
+	// exactly there even when no event came meanwhile (it had no event
+	// id to resume after, and asked for new events again, losing the gap).
+	var start *uint64
 	switch {
 	case f.Resume && f.AfterSeq == 0:
 		// After position 0: the first event the stream still holds.
@@ -52,19 +57,37 @@ func (l *EventLog) Follow(ctx context.Context, f engine.EventFilter) (<-chan eng
 		// after, as the outbox relay publishes it).
 		since := f.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	default:
+		st, err := l.js.Stream(ctx, StreamName)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+		}
+		last := st.CachedInfo().State.LastSeq
+		start = &last
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, last+1
 	}
 	cons, err := l.js.OrderedConsumer(ctx, StreamName, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
 	}
 	out := make(chan engine.StoredEvent, followBuffer)
+	if start != nil {
+		out <- engine.StoredEvent{Seq: *start}
+	}
 	done := make(chan struct{})
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		if !f.Rehearsals && IsRehearsal(msg.Headers()) {
-			return // told apart by its header, without decoding it
-		}
 		md, err := msg.Metadata()
 		if err != nil {
+			return
+		}
+		if !f.Rehearsals && IsRehearsal(msg.Headers()) {
+			// Told apart by its header, without decoding it; its position
+			// goes on if there is room (a reconnect then need not read
+			// the rehearsal's events again), never waiting for the reader.
+			select {
+			case out <- engine.StoredEvent{Seq: md.Sequence.Stream}:
+			default:
+			}
 			return
 		}
 		ev := engine.StoredEvent{Seq: md.Sequence.Stream, Data: msg.Data()}

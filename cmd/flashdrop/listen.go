@@ -153,9 +153,10 @@ type listener struct {
 	lastID  string
 	// fixedSince: the path asks for --since's start. Else firstAt is
 	// when the first connection opened, by the server's clock less a
-	// second: a reconnect before any event asks for the events since
-	// then, which without it (no Last-Event-ID to resume after) would be
-	// only those after the reconnect, losing the gap.
+	// second: a reconnect with no id to resume after asks for the events
+	// since then. A server of this version tells its position as the
+	// stream opens, so lastID is set at once; firstAt is for an older
+	// one, which asked for new events only and lost the gap.
 	fixedSince bool
 	firstAt    string
 }
@@ -252,9 +253,12 @@ func (l *listener) once(ctx context.Context, first bool) (got bool, err error) {
 		case line == "":
 			if data != "" {
 				l.handle(ctx, id, data)
-				if id != "" {
-					l.lastID = id
-				}
+			}
+			// A frame with an id and no data is the server's position
+			// (where the stream opened, or past events it passed over): a
+			// reconnect resumes after it as after an event.
+			if id != "" {
+				l.lastID = id
 			}
 			id, data = "", ""
 		case strings.HasPrefix(line, ":"): // heartbeat

@@ -1970,7 +1970,7 @@ type ClientInterface interface {
 
 	// StreamEvents Server-sent events: the deployment's events as the JetStream stream holds them.
 	//
-	// Takes a stream slot like the live streams: past `--max-streams` on the node or `--max-streams-per-client` for the address it answers 503 `unavailable` with `Retry-After`.
+	// Takes a stream slot like the live streams: past `--max-streams` on the node or `--max-streams-per-client` for the address it answers 503 `unavailable` with `Retry-After`. Each event is a frame with `id` (its stream sequence), `event` (its type) and `data` (the CloudEvent). A frame with an `id` and no data is the stream's position: sent as a stream of new events opens (the stream's last sequence then), and with a heartbeat after events the stream passed over (a rehearsal's, without `rehearsals=true`); a client sends the last `id` it saw as `Last-Event-ID` when it reconnects, whichever frame carried it, and misses and repeats nothing.
 	//
 	// Corresponds with GET /v1/admin/events (the `StreamEvents` operationId).
 	StreamEvents(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2511,7 +2511,7 @@ func (c *Client) GetDropStats(ctx context.Context, drop string, params *GetDropS
 
 // StreamEvents Server-sent events: the deployment's events as the JetStream stream holds them.
 //
-// Takes a stream slot like the live streams: past `--max-streams` on the node or `--max-streams-per-client` for the address it answers 503 `unavailable` with `Retry-After`.
+// Takes a stream slot like the live streams: past `--max-streams` on the node or `--max-streams-per-client` for the address it answers 503 `unavailable` with `Retry-After`. Each event is a frame with `id` (its stream sequence), `event` (its type) and `data` (the CloudEvent). A frame with an `id` and no data is the stream's position: sent as a stream of new events opens (the stream's last sequence then), and with a heartbeat after events the stream passed over (a rehearsal's, without `rehearsals=true`); a client sends the last `id` it saw as `Last-Event-ID` when it reconnects, whichever frame carried it, and misses and repeats nothing.
 //
 // Corresponds with GET /v1/admin/events (the `StreamEvents` operationId).
 func (c *Client) StreamEvents(ctx context.Context, params *StreamEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5995,7 +5995,7 @@ type ClientWithResponsesInterface interface {
 
 	// StreamEventsWithResponse Server-sent events: the deployment's events as the JetStream stream holds them.
 	//
-	// Takes a stream slot like the live streams: past `--max-streams` on the node or `--max-streams-per-client` for the address it answers 503 `unavailable` with `Retry-After`.
+	// Takes a stream slot like the live streams: past `--max-streams` on the node or `--max-streams-per-client` for the address it answers 503 `unavailable` with `Retry-After`. Each event is a frame with `id` (its stream sequence), `event` (its type) and `data` (the CloudEvent). A frame with an `id` and no data is the stream's position: sent as a stream of new events opens (the stream's last sequence then), and with a heartbeat after events the stream passed over (a rehearsal's, without `rehearsals=true`); a client sends the last `id` it saw as `Last-Event-ID` when it reconnects, whichever frame carried it, and misses and repeats nothing.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -15338,7 +15338,7 @@ func (c *ClientWithResponses) GetDropStatsWithResponse(ctx context.Context, drop
 
 // StreamEventsWithResponse Server-sent events: the deployment's events as the JetStream stream holds them.
 //
-// Takes a stream slot like the live streams: past `--max-streams` on the node or `--max-streams-per-client` for the address it answers 503 `unavailable` with `Retry-After`.
+// Takes a stream slot like the live streams: past `--max-streams` on the node or `--max-streams-per-client` for the address it answers 503 `unavailable` with `Retry-After`. Each event is a frame with `id` (its stream sequence), `event` (its type) and `data` (the CloudEvent). A frame with an `id` and no data is the stream's position: sent as a stream of new events opens (the stream's last sequence then), and with a heartbeat after events the stream passed over (a rehearsal's, without `rehearsals=true`); a client sends the last `id` it saw as `Last-Event-ID` when it reconnects, whichever frame carried it, and misses and repeats nothing.
 //
 // Returns a wrapper object for the known response body format(s).
 //
