@@ -38,7 +38,7 @@ var auditedTypes = map[string]bool{"won": true, "confirmed": true, "cancelled": 
 func checkStream(ctx context.Context, natsURL string) error {
 	nc, err := nats.Connect(natsURL, nats.Name("flashdrop-load"), nats.Timeout(5*time.Second))
 	if err != nil {
-		return fmt.Errorf("--nats-url %s unreachable: %w", redactURL(natsURL), err)
+		return fmt.Errorf("--nats-url %s unreachable: %w", RedactNATS(natsURL), err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -48,7 +48,7 @@ func checkStream(ctx context.Context, natsURL string) error {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if _, err := js.Stream(cctx, streamName); err != nil {
-		return fmt.Errorf("--nats-url %s: stream %s: %w", redactURL(natsURL), streamName, err)
+		return fmt.Errorf("--nats-url %s: stream %s: %w", RedactNATS(natsURL), streamName, err)
 	}
 	return nil
 }

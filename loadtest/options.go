@@ -239,7 +239,7 @@ func (o Options) withDefaults() (Options, error) {
 		t = strings.TrimRight(strings.TrimSpace(t), "/")
 		u, err := url.Parse(t)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return o, invalidf("--target %q: want a base URL such as http://127.0.0.1:8080", redactURL(o.Targets[i]))
+			return o, invalidf("--target %q: want a base URL such as http://127.0.0.1:8080", RedactURL(o.Targets[i]))
 		}
 		o.Targets[i] = t
 	}
@@ -389,7 +389,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.NATSURL != "" {
 		u, err := url.Parse(o.NATSURL)
 		if err != nil || u.Host == "" {
-			return o, invalidf("--nats-url %q: want nats://host:port", redactURL(o.NATSURL))
+			return o, invalidf("--nats-url %q: want nats://host:port", RedactNATS(o.NATSURL))
 		}
 	}
 	if o.clock == nil {

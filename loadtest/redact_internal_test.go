@@ -14,8 +14,24 @@ func TestRedactURL(t *testing.T) {
 		"http://127.0.0.1:8080":                 "http://127.0.0.1:8080",
 		"http://bob:T4RGETPW@127.0.0.1:80%zz/x": "http://bob:xxxxx@127.0.0.1:80%zz/x",
 	} {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRedactNATS: no password or token of any server of a NATS URL list
+// (the load tool's --nats-url, flashdrop events'), and no userinfo of
+// one that does not parse.
+func TestRedactNATS(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://u:pw1@a:4222,nats://u:pw2@b:4222": "nats://u:xxxxx@a:4222,nats://u:xxxxx@b:4222",
+		"nats://a:4222, nats://tok@b:4222":        "nats://a:4222,nats://xxxxx@b:4222",
+		"nats://127.0.0.1:4222":                   "nats://127.0.0.1:4222",
+		"nats://tok@127.0.0.1:42%zz":              "nats://xxxxx@127.0.0.1:42%zz",
+	} {
+		if got := RedactNATS(in); got != want {
+			t.Errorf("RedactNATS(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/loadtest"
 	"github.com/flashdrop/flashdrop/queue"
 )
 
@@ -76,9 +75,9 @@ func events(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 	case err != nil && !nc.IsConnected():
 		// Connect retries in the background: a NATS that is not there
 		// shows as the consumer's deadline, which says nothing.
-		return fmt.Errorf("events: NATS at %s does not answer (an embedded serve prints its own NATS in its banner: \"This run's NATS: …\")", redactedNATS(*natsURL))
+		return fmt.Errorf("events: NATS at %s does not answer (an embedded serve prints its own NATS in its banner: \"This run's NATS: …\")", loadtest.RedactNATS(*natsURL))
 	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return fmt.Errorf("events: NATS at %s has no %s stream: no serve has used it yet", redactedNATS(*natsURL), queue.StreamName)
+		return fmt.Errorf("events: NATS at %s has no %s stream: no serve has used it yet", loadtest.RedactNATS(*natsURL), queue.StreamName)
 	case err != nil:
 		return fmt.Errorf("events: stream %s: %w", queue.StreamName, err)
 	}
@@ -100,30 +99,4 @@ func events(ctx context.Context, args []string, stdout, stderr io.Writer, lookup
 			return err // the reader went away (a closed pipe)
 		}
 	}
-}
-
-// redactedNATS is a --nats-url as it can be printed: without a password,
-// or a token (NATS takes one as the user part alone), in each of its
-// comma-separated servers.
-func redactedNATS(u string) string {
-	parts := strings.Split(u, ",")
-	for i, part := range parts {
-		parts[i] = redactedNATSOne(strings.TrimSpace(part))
-	}
-	return strings.Join(parts, ",")
-}
-
-func redactedNATSOne(u string) string {
-	p, err := url.Parse(u)
-	switch {
-	case err != nil:
-		return "the --nats-url given"
-	case p.User == nil:
-		return u
-	}
-	if _, hasPassword := p.User.Password(); hasPassword {
-		return p.Redacted()
-	}
-	p.User = url.User("xxxxx")
-	return p.String()
 }

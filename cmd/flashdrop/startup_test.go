@@ -184,16 +184,3 @@ func TestServeOnARedisThatRefusesTIME(t *testing.T) {
 		t.Errorf("the password in the log:\n%s", logs)
 	}
 }
-
-// TestRedactedNATS: no password or token of any server of a list.
-func TestRedactedNATS(t *testing.T) {
-	for in, want := range map[string]string{
-		"nats://u:pw1@a:4222,nats://u:pw2@b:4222": "nats://u:xxxxx@a:4222,nats://u:xxxxx@b:4222",
-		"nats://a:4222, nats://tok@b:4222":        "nats://a:4222,nats://xxxxx@b:4222",
-		"nats://127.0.0.1:4222":                   "nats://127.0.0.1:4222",
-	} {
-		if got := redactedNATS(in); got != want {
-			t.Errorf("redactedNATS(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
