@@ -57,11 +57,7 @@ func (s *Server) rotateKey(r *request) error {
 	if err := s.requireScope(r, engine.ScopeKeysWrite); err != nil {
 		return err
 	}
-	var body rotateKeyRequest
-	if err := decode(r, &body, true); err != nil {
-		return err
-	}
-	grace, err := graceOf(body.GraceSeconds)
+	grace, err := rotationGrace(r)
 	if err != nil {
 		return err
 	}
@@ -76,13 +72,18 @@ func (s *Server) rotateKey(r *request) error {
 	return writeJSON(r.ctx, fasthttp.StatusOK, k)
 }
 
-// graceOf is a rotation's grace_seconds as the engine takes it: absent is
-// 0 (the default grace), -1 and 0 are none (-1), else that many seconds.
-func graceOf(seconds *int64) (time.Duration, error) {
-	if seconds == nil {
+// rotationGrace reads a rotation's body (of a key or a webhook: {} or
+// {"grace_seconds": N}) as the engine takes its grace: absent is 0 (the
+// default grace), -1 and 0 are none (-1), else that many seconds.
+func rotationGrace(r *request) (time.Duration, error) {
+	var body rotateKeyRequest
+	if err := decode(r, &body, true); err != nil {
+		return 0, err
+	}
+	if body.GraceSeconds == nil {
 		return 0, nil
 	}
-	switch g := *seconds; {
+	switch g := *body.GraceSeconds; {
 	case g == -1, g == 0: // zero seconds of grace is none, not the default
 		return -1, nil
 	case g < 0 || g > int64(engine.MaxKeyGrace/time.Second):

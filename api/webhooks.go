@@ -188,11 +188,7 @@ func (s *Server) rotateWebhookSecret(r *request) error {
 	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err
 	}
-	var body rotateKeyRequest
-	if err := decode(r, &body, true); err != nil {
-		return err
-	}
-	grace, err := graceOf(body.GraceSeconds)
+	grace, err := rotationGrace(r)
 	if err != nil {
 		return err
 	}
