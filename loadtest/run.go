@@ -207,13 +207,13 @@ func (r *runner) setup(ctx context.Context) error {
 		a := r.c.doDated(i, "GET", "/healthz", "", nil, "")
 		rec.record(PhaseSetup, EndpointHealth, a, time.Time{}, time.Time{})
 		if se := (*shortError)(nil); errors.As(a.err, &se) && se.notHTTP {
-			return invalidf("target %s did not answer HTTP (is it a flashdrop serve node?): %s", redactURL(t), se.quote)
+			return invalidf("target %s did not answer HTTP (is it a flashdrop serve node?): %s", RedactURL(t), se.quote)
 		}
 		if a.err != nil {
-			return invalidf("target %s unreachable: %v", redactURL(t), oneLine(a.err))
+			return invalidf("target %s unreachable: %v", RedactURL(t), oneLine(a.err))
 		}
 		if a.status != 200 {
-			return invalidf("target %s: /healthz answered %d", redactURL(t), a.status)
+			return invalidf("target %s: /healthz answered %d", RedactURL(t), a.status)
 		}
 		if i == 0 {
 			r.offset = dateOffset(a)
