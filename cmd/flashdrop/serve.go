@@ -650,7 +650,7 @@ func (m *Main) startServices(context.Context) error {
 	})
 	// Closed after the HTTP server: requests in flight finish their batches.
 	m.onStop(m.adm.Close)
-	o := webhook.Options{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log,
+	o := webhook.Options{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log, EngineNow: m.Clock.Now,
 		Disable: engine.DisableRule{After: c.WebhookDisableAfter, Span: c.WebhookDisableSpan}}
 	if m.WebhookTweak != nil {
 		m.WebhookTweak(&o)

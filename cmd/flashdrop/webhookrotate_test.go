@@ -37,9 +37,11 @@ func (d signedDelivery) verifiesWith(secret string) bool {
 // The secret is shown only in the rotation's answer.
 func TestWebhookSecretRotation(t *testing.T) {
 	s := startInteg(t, nil)
-	// The deliverer signs, and ends a grace, on the wall clock; the
-	// rotation's grace is set on the engine's: let them agree.
-	s.clock.Set(time.Now().UTC().Truncate(time.Millisecond))
+	// The deliverer signs on the node's wall clock, but judges a grace on
+	// the engine's, on which the rotation set it: the engine's clock here
+	// is two days from the wall clock, so a grace judged on the wall clock
+	// would end at once or last for days.
+	s.clock.Set(time.Now().UTC().Add(48 * time.Hour).Truncate(time.Millisecond))
 	var mu sync.Mutex
 	var got []signedDelivery
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -54,8 +56,8 @@ func TestWebhookSecretRotation(t *testing.T) {
 
 	drop := "rotate-secret"
 	s.must(t, 201, "POST", "/v1/admin/drops", map[string]any{"id": drop, "name": "Sneaker", "stock": 5, "per_user_limit": 1,
-		"registration_opens_at": s.clock.Now().Add(-time.Hour), "registration_closes_at": s.clock.Now().Add(time.Hour),
-		"sale_starts_at": s.clock.Now().Add(time.Hour)})
+		"registration_opens_at": s.clock.Now().Add(-time.Hour), "registration_closes_at": s.clock.Now().Add(3 * time.Hour),
+		"sale_starts_at": s.clock.Now().Add(3 * time.Hour)})
 	n := 0
 	// nextSigned registers shoppers until a delivery verifies with secret,
 	// and returns it.
@@ -104,6 +106,13 @@ func TestWebhookSecretRotation(t *testing.T) {
 	// asks for no grace (the new secret leaked too).
 	if r := s.call(t, "POST", "/v1/admin/webhooks/"+id+"/rotate", map[string]any{}); r.status != 409 || r.body["code"] != "rotation_pending" {
 		t.Fatalf("a rotation inside the grace: %d %s", r.status, r.raw)
+	}
+	// The grace ends by the engine's clock, with the wall clock still
+	// inside it (the engine's is two days ahead, the grace an hour).
+	s.clock.Set(until.Add(time.Millisecond))
+	d = nextSigned("a delivery signed with the new secret after the grace", second)
+	if d.verifiesWith(first) || strings.Count(d.header, "v1=") != 1 {
+		t.Fatalf("after the grace by the engine's clock, the old secret still signs: %s", d.header)
 	}
 	third := s.must(t, 200, "POST", "/v1/admin/webhooks/"+id+"/rotate", map[string]any{"grace_seconds": -1}).body["secret"].(string)
 	d = nextSigned("a delivery signed with the third secret", third)

@@ -79,6 +79,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of signatures and delivery records (default time.Now).
 	Now func() time.Time
+	// EngineNow is the engine's clock (serve: Redis's time, --clock), on
+	// which a secret rotation's grace was set; the grace is judged on it,
+	// so a node whose own clock is off does not sign with the old secret
+	// longer or shorter than the rotation said (default Now).
+	EngineNow func() time.Time
 	// Disable is when a failing webhook is disabled (zero: the engine's
 	// default, 20 failures in a row over at least 10 minutes).
 	Disable engine.DisableRule
@@ -141,6 +146,9 @@ func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o Options) 
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.EngineNow == nil {
+		o.EngineNow = o.Now
 	}
 	o.Disable = o.Disable.WithDefaults()
 	if o.ReplayBudget <= 0 {
@@ -635,13 +643,12 @@ func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, seq 
 	if seq != 0 {
 		req.Header.Set(SequenceHeader, strconv.FormatUint(seq, 10))
 	}
-	now := d.o.Now()
 	secrets := [][]byte{[]byte(h.Secret)}
-	if h.PreviousSecret != "" && now.Before(h.PreviousUntil) {
+	if h.PreviousSecret != "" && d.o.EngineNow().Before(h.PreviousUntil) {
 		// A rotation's grace: the receiver may still have the old one.
 		secrets = append(secrets, []byte(h.PreviousSecret))
 	}
-	req.Header.Set(webhooksig.Header, webhooksig.SignWith(body, now, secrets...))
+	req.Header.Set(webhooksig.Header, webhooksig.SignWith(body, d.o.Now(), secrets...))
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, nil, errors.New(truncateDeliveryErr(describeDeliveryErr(err, d.o.Timeout)))
