@@ -31,69 +31,83 @@ func decode(r *request, v any, allowEmpty bool) error {
 // empty or blank body leaves v untouched when allowEmpty: the route's
 // documented defaults apply.
 func decodeBody(body []byte, v any, allowEmpty bool) error {
+	_, err := decodeBodyGiven(body, v, allowEmpty)
+	return err
+}
+
+// decodeGiven is decode for a body whose zero values the engine reads as
+// "not given" (engine.Drop.Normalize): it also says which keys the body
+// gave, so the handler can refuse a zero that was sent (givenZero)
+// rather than let it quietly become the default.
+func decodeGiven(r *request, v any) (map[string]bool, error) {
+	return decodeBodyGiven(r.ctx.PostBody(), v, false)
+}
+
+// decodeBodyGiven is decodeBody, returning the keys the body gave.
+func decodeBodyGiven(body []byte, v any, allowEmpty bool) (map[string]bool, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		if allowEmpty {
-			return nil
+			return nil, nil
 		}
-		return bodyInvalid("a JSON object is required")
+		return nil, bodyInvalid("must be a JSON object")
 	}
 	// JSON is UTF-8 (RFC 8259); encoding/json would quietly turn invalid
 	// bytes into U+FFFD and store a name the client never sent.
 	if !utf8.Valid(body) {
-		return bodyInvalid("must be UTF-8")
+		return nil, bodyInvalid("must be UTF-8")
 	}
 	// One whole, well-formed value first, so a syntax error anywhere is
 	// reported as such rather than as a problem with an earlier field.
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var raw json.RawMessage
 	if err := dec.Decode(&raw); err != nil {
-		return bodyInvalid(jsonReason(err))
+		return nil, bodyInvalid(jsonReason(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return bodyInvalid("unexpected data after the JSON object")
+		return nil, bodyInvalid("unexpected data after the JSON object")
 	}
 	raw = bytes.TrimSpace(raw)
 	if raw[0] != '{' {
-		return bodyInvalid("must be a JSON object, not " + jsonKind(raw[0]))
+		return nil, bodyInvalid("must be a JSON object, not " + jsonKind(raw[0]))
 	}
 	fields := jsonFieldsOf(v)
 	target := reflect.ValueOf(v).Elem()
 	obj := json.NewDecoder(bytes.NewReader(raw))
 	if _, err := obj.Token(); err != nil { // the '{', already checked
-		return bodyInvalid(jsonReason(err))
+		return nil, bodyInvalid(jsonReason(err))
 	}
 	seen := make(map[string]bool, len(fields))
 	for obj.More() {
 		tok, err := obj.Token()
 		if err != nil {
-			return bodyInvalid(jsonReason(err))
+			return nil, bodyInvalid(jsonReason(err))
 		}
 		key, _ := tok.(string) // an object key is always a string
 		var val json.RawMessage
 		if err := obj.Decode(&val); err != nil {
-			return bodyInvalid(jsonReason(err))
+			return nil, bodyInvalid(jsonReason(err))
 		}
 		idx, known := fields[key]
 		switch {
 		case key == "":
-			return bodyInvalid("has an empty key")
+			return nil, bodyInvalid("has an empty key")
 		case !known:
-			return &engine.ValidationError{Field: clipKey(key), Reason: "is not a field of this body"}
+			return nil, &engine.ValidationError{Field: clipKey(key), Reason: "is not a field of this body"}
 		case seen[key]:
-			return &engine.ValidationError{Field: key, Reason: "is given more than once"}
+			return nil, &engine.ValidationError{Field: key, Reason: "is given more than once"}
 		}
 		seen[key] = true
 		if reason := nullOrDuplicate(val); reason != "" {
-			return &engine.ValidationError{Field: key, Reason: reason}
+			return nil, &engine.ValidationError{Field: key, Reason: reason}
 		}
 		f := target.Field(idx)
 		fdec := json.NewDecoder(bytes.NewReader(val))
 		fdec.DisallowUnknownFields() // for fields that are objects themselves
 		if err := fdec.Decode(f.Addr().Interface()); err != nil {
-			return &engine.ValidationError{Field: key, Reason: "must be " + jsonNoun(f.Type())}
+			return nil, &engine.ValidationError{Field: key, Reason: "must be " + jsonNoun(f.Type())}
 		}
 	}
-	return nil
+	return seen, nil
 }
 
 func bodyInvalid(reason string) error {

@@ -53,7 +53,11 @@ func (s *Server) adminCreateDrop(r *request) error {
 		return err
 	}
 	var body createDropRequest
-	if err := decode(r, &body, false); err != nil {
+	given, err := decodeGiven(r, &body)
+	if err != nil {
+		return err
+	}
+	if err := body.givenZero(given); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()

@@ -49,7 +49,11 @@ func (s *Server) adminCreateSeries(r *request) error {
 		return err
 	}
 	var b createSeriesRequest
-	if err := decode(r, &b, false); err != nil {
+	given, err := decodeGiven(r, &b)
+	if err != nil {
+		return err
+	}
+	if err := b.givenZero(given); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()

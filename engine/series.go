@@ -52,6 +52,9 @@ const (
 	DefaultRegistrationOpensBefore = 3 * 24 * 3600
 	DefaultSaleSeconds             = 3600
 	week                           = 7 * 24 * 3600
+	// MaxSeriesSaleSeconds bounds sale_seconds: a week's sale ends an
+	// hour before the next week's would start at the earliest.
+	MaxSeriesSaleSeconds = week - 3600
 	// MaxSeriesIDLen leaves room for "-YYYY-MM-DD" in a drop id.
 	MaxSeriesIDLen = MaxDropIDLen - len("-2006-01-02")
 )
@@ -97,8 +100,8 @@ func (s Series) Validate() error {
 		return err
 	}
 	switch {
-	case s.SaleSeconds < 60 || s.SaleSeconds > week-3600:
-		return invalid("sale_seconds", "must be between 60 and %d", week-3600)
+	case s.SaleSeconds < 60 || s.SaleSeconds > MaxSeriesSaleSeconds:
+		return invalid("sale_seconds", "must be between 60 and %d", MaxSeriesSaleSeconds)
 	case s.RegistrationClosesBeforeSeconds < 0:
 		return invalid("registration_closes_before_seconds", "must not be negative: registration would close after the sale starts")
 	case s.RegistrationOpensBeforeSeconds <= s.RegistrationClosesBeforeSeconds:
@@ -124,7 +127,7 @@ func (s Series) Location() (*time.Location, error) {
 	}
 	l, err := time.LoadLocation(s.TimeZone)
 	if err != nil {
-		return nil, invalid("time_zone", "unknown time zone %q", s.TimeZone)
+		return nil, invalid("time_zone", "must be an IANA time zone name such as Europe/Berlin; %q is not one this server knows", s.TimeZone)
 	}
 	locations.Store(s.TimeZone, l)
 	return l, nil

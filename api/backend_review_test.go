@@ -1,0 +1,87 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGivenZeroIsNotADefault sends a drop body and a series body with one
+// field given as its zero value ("hold_seconds":0, "mode":"", the zero
+// time): each is a 400 naming the field and the allowed values, where
+// they were stored as the default (a sale without end for sale_ends_at),
+// and nothing is made. The same bodies without the field get the default.
+func TestGivenZeroIsNotADefault(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	base := func(id string) map[string]any {
+		return map[string]any{
+			"id": id, "name": "Sneaker", "stock": 5,
+			"registration_opens_at":  t0.Add(-2 * time.Hour),
+			"registration_closes_at": t0.Add(-time.Minute),
+			"sale_starts_at":         t0,
+		}
+	}
+	zero := "0001-01-01T00:00:00Z"
+	for _, c := range []struct {
+		field string
+		value any
+		want  string // in the detail
+	}{
+		{"hold_seconds", 0, "between 1 and 604800"},
+		{"per_user_limit", 0, "between 1 and 1000"},
+		{"reminder_seconds", 0, "between 1 and 604800"},
+		{"draw_quantity", 0, `applies to mode "draw"`},
+		{"mode", "", `"fcfs" or "draw"`},
+		{"confirm_by", "", `"backend" or "shopper"`},
+		{"product", "", "must not be empty"},
+		{"sale_ends_at", zero, "must be a time"},
+		{"registration_opens_at", zero, "must be a time"},
+		{"registration_closes_at", zero, "must be a time"},
+		{"sale_starts_at", zero, "must be a time"},
+	} {
+		id := dropID(t)
+		b := base(id)
+		b[c.field] = c.value
+		r := h.do("POST", "/v1/admin/drops", admin, b)
+		if r.status != 400 || r.code() != "invalid" || r.str("field") != c.field || !strings.Contains(r.str("detail"), c.want) {
+			t.Errorf("%s = %v: got %d %s, want 400 naming it with %q", c.field, c.value, r.status, r.raw, c.want)
+		}
+		h.expect(h.do("GET", "/v1/admin/drops/"+id, admin, nil), 404, "not_found")
+	}
+	// A draw's draw_quantity 0 is refused with the draw's range.
+	b := base(dropID(t))
+	b["mode"], b["draw_quantity"] = "draw", 0
+	if r := h.do("POST", "/v1/admin/drops", admin, b); r.status != 400 || !strings.Contains(r.str("detail"), "between 1 and per_user_limit") {
+		t.Errorf("draw with draw_quantity 0: %d %s", r.status, r.raw)
+	}
+	// Absent fields still get their defaults.
+	r := h.do("POST", "/v1/admin/drops", admin, base(dropID(t)))
+	h.expect(r, 201, "")
+	if r.num("hold_seconds") != 600 || r.num("per_user_limit") != 1 || r.num("reminder_seconds") != 900 ||
+		r.str("mode") != "fcfs" || r.str("confirm_by") != "backend" || r.str("product") != "Sneaker" || r.at("sale_ends_at") != nil {
+		t.Fatalf("defaults: %s", r.raw)
+	}
+
+	// The series body: the same template fields, and its two leads.
+	rnd := dropID(t)
+	for _, c := range []struct {
+		field string
+		value any
+	}{
+		{"hold_seconds", 0}, {"per_user_limit", 0}, {"reminder_seconds", 0}, {"draw_quantity", 0},
+		{"mode", ""}, {"confirm_by", ""}, {"product", ""},
+		{"registration_opens_before_seconds", 0}, {"sale_seconds", 0},
+	} {
+		s := seriesBody("sz-" + rnd[len(rnd)-8:])
+		s[c.field] = c.value
+		r := h.do("POST", "/v1/admin/series", admin, s)
+		if r.status != 400 || r.str("field") != c.field {
+			t.Errorf("series %s = %v: got %d %s, want 400 naming it", c.field, c.value, r.status, r.raw)
+		}
+	}
+	// registration_closes_before_seconds 0 is a value (at the sale's start), not refused.
+	s := seriesBody("sz-" + rnd[len(rnd)-8:])
+	s["registration_closes_before_seconds"] = 0
+	h.expect(h.do("POST", "/v1/admin/series", admin, s), 201, "")
+}
