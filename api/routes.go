@@ -67,6 +67,8 @@ func (s *Server) route(r *request) handlerFunc {
 			return pick("/v1/admin/drops/{drop}", seg[3:4], alt{"GET", s.adminGetDrop})
 		case n == 5 && seg[4] == "stats":
 			return pick("/v1/admin/drops/{drop}/stats", seg[3:4], alt{"GET", s.adminStats})
+		case n == 5 && seg[4] == "reservations":
+			return pick("/v1/admin/drops/{drop}/reservations", seg[3:4], alt{"GET", s.adminListReservations})
 		case n == 5 && seg[4] == "pause":
 			return pick("/v1/admin/drops/{drop}/pause", seg[3:4], alt{"POST", s.adminPause})
 		case n == 5 && seg[4] == "resume":

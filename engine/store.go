@@ -147,3 +147,17 @@ type BatchViewer interface {
 type SoldOutStore interface {
 	AnswerSoldOut(ctx context.Context, drop string, now time.Time, reqs []ReserveRequest) (res []ReserveResult, ok bool, err error)
 }
+
+// ReservationLister is a Store that pages through a drop's reservations,
+// for the shop's fulfilment and reconciliation: a won event can be missed
+// (a webhook that gave up, an integration that was down past the stream's
+// retention), the reservations cannot.
+type ReservationLister interface {
+	// ReservationPage reads about n of drop's reservations from cursor
+	// ("" for the first page), in no particular order, and returns the
+	// cursor of the next page ("" after the last). Every reservation that
+	// exists from the first page to the last comes at least once; one may
+	// come twice. ErrNotFound if the drop does not exist; a cursor the
+	// store did not give is a *ValidationError on "cursor".
+	ReservationPage(ctx context.Context, drop, cursor string, n int) ([]Reservation, string, error)
+}

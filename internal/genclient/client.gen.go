@@ -737,6 +737,13 @@ type ReservationBody struct {
 	Reservation Reservation `json:"reservation"`
 }
 
+// ReservationPage defines model for ReservationPage.
+type ReservationPage struct {
+	// NextCursor Asks for the next page; absent after the last.
+	NextCursor   *string       `json:"next_cursor,omitempty"`
+	Reservations []Reservation `json:"reservations"`
+}
+
 // ReservationStatus defines model for ReservationStatus.
 type ReservationStatus string
 
@@ -1528,6 +1535,21 @@ type GetDropReferralsParams struct {
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 }
 
+// ListDropReservationsParams defines parameters for ListDropReservations.
+type ListDropReservationsParams struct {
+	// Status Only reservations in these statuses, comma-separated: `held`, `confirmed`, `cancelled`, `expired` (default: every status). Anything else is 400.
+	Status *string `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit How many reservations the page aims at (1 to 1000). A page may hold fewer, or more where a drop's reservations are few enough for Redis to keep them in one small table, which comes whole.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the page before; absent for the first page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
+	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
+}
+
 // ResumeDropParams defines parameters for ResumeDrop.
 type ResumeDropParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
@@ -1957,6 +1979,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/admin/drops/{drop}/referrals (the `GetDropReferrals` operationId).
 	GetDropReferrals(ctx context.Context, drop string, params *GetDropReferralsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDropReservations A page of a drop's reservations, for fulfilment and reconciliation.
+	//
+	// The drop's reservations, whatever their status, a page at a time: who to fulfil (`status=confirmed`), which holds are still open (`status=held`), and what to reconcile against the events an integration received. Follow `next_cursor` until an answer has none: a page may hold fewer reservations than `limit`, even none, before the last. The page is ordered by `won_at`; pages are not (the store walks its table in its own order). Every reservation that exists from the first page to the last comes at least once, and one may come twice across pages (while Redis resizes its table): key them by `id`. It names shoppers, so it needs the shop backend's scope, `reservations:confirm`, and is answered with `Cache-Control: no-store`.
+	//
+	// Corresponds with GET /v1/admin/drops/{drop}/reservations (the `ListDropReservations` operationId).
+	ListDropReservations(ctx context.Context, drop string, params *ListDropReservationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ResumeDrop Resume a drop's sale (the kill switch).
 	//
@@ -2469,6 +2498,23 @@ func (c *Client) PauseDrop(ctx context.Context, drop string, params *PauseDropPa
 // Corresponds with GET /v1/admin/drops/{drop}/referrals (the `GetDropReferrals` operationId).
 func (c *Client) GetDropReferrals(ctx context.Context, drop string, params *GetDropReferralsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetDropReferralsRequest(c.Server, drop, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDropReservations A page of a drop's reservations, for fulfilment and reconciliation.
+//
+// The drop's reservations, whatever their status, a page at a time: who to fulfil (`status=confirmed`), which holds are still open (`status=held`), and what to reconcile against the events an integration received. Follow `next_cursor` until an answer has none: a page may hold fewer reservations than `limit`, even none, before the last. The page is ordered by `won_at`; pages are not (the store walks its table in its own order). Every reservation that exists from the first page to the last comes at least once, and one may come twice across pages (while Redis resizes its table): key them by `id`. It names shoppers, so it needs the shop backend's scope, `reservations:confirm`, and is answered with `Cache-Control: no-store`.
+//
+// Corresponds with GET /v1/admin/drops/{drop}/reservations (the `ListDropReservations` operationId).
+func (c *Client) ListDropReservations(ctx context.Context, drop string, params *ListDropReservationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDropReservationsRequest(c.Server, drop, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4001,6 +4047,106 @@ func NewGetDropReferralsRequest(server string, drop string, params *GetDropRefer
 		if params.Limit != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XRequestId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListDropReservationsRequest constructs an http.Request for the ListDropReservations method
+func NewListDropReservationsRequest(server string, drop string, params *ListDropReservationsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "drop", drop, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/drops/%s/reservations", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -5978,6 +6124,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/admin/drops/{drop}/referrals (the `GetDropReferrals` operationId).
 	GetDropReferralsWithResponse(ctx context.Context, drop string, params *GetDropReferralsParams, reqEditors ...RequestEditorFn) (*GetDropReferralsResponse, error)
+
+	// ListDropReservationsWithResponse A page of a drop's reservations, for fulfilment and reconciliation.
+	//
+	// The drop's reservations, whatever their status, a page at a time: who to fulfil (`status=confirmed`), which holds are still open (`status=held`), and what to reconcile against the events an integration received. Follow `next_cursor` until an answer has none: a page may hold fewer reservations than `limit`, even none, before the last. The page is ordered by `won_at`; pages are not (the store walks its table in its own order). Every reservation that exists from the first page to the last comes at least once, and one may come twice across pages (while Redis resizes its table): key them by `id`. It names shoppers, so it needs the shop backend's scope, `reservations:confirm`, and is answered with `Cache-Control: no-store`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/admin/drops/{drop}/reservations (the `ListDropReservations` operationId).
+	ListDropReservationsWithResponse(ctx context.Context, drop string, params *ListDropReservationsParams, reqEditors ...RequestEditorFn) (*ListDropReservationsResponse, error)
 
 	// ResumeDropWithResponse Resume a drop's sale (the kill switch).
 	//
@@ -9187,6 +9342,197 @@ func (r GetDropReferralsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetDropReferralsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListDropReservationsResponse200Headers the declared response headers of an HTTP 200 response for ListDropReservations
+type ListDropReservationsResponse200Headers struct {
+	XRequestId *string
+}
+
+// ListDropReservationsResponse400Headers the declared response headers of an HTTP 400 response for ListDropReservations
+type ListDropReservationsResponse400Headers struct {
+	XRequestId *string
+}
+
+// ListDropReservationsResponse401Headers the declared response headers of an HTTP 401 response for ListDropReservations
+type ListDropReservationsResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// ListDropReservationsResponse403Headers the declared response headers of an HTTP 403 response for ListDropReservations
+type ListDropReservationsResponse403Headers struct {
+	XRequestId *string
+}
+
+// ListDropReservationsResponse404Headers the declared response headers of an HTTP 404 response for ListDropReservations
+type ListDropReservationsResponse404Headers struct {
+	XRequestId *string
+}
+
+// ListDropReservationsResponse408Headers the declared response headers of an HTTP 408 response for ListDropReservations
+type ListDropReservationsResponse408Headers struct {
+	XRequestId *string
+}
+
+// ListDropReservationsResponse413Headers the declared response headers of an HTTP 413 response for ListDropReservations
+type ListDropReservationsResponse413Headers struct {
+	XRequestId *string
+}
+
+// ListDropReservationsResponse429Headers the declared response headers of an HTTP 429 response for ListDropReservations
+type ListDropReservationsResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// ListDropReservationsResponse431Headers the declared response headers of an HTTP 431 response for ListDropReservations
+type ListDropReservationsResponse431Headers struct {
+	XRequestId *string
+}
+
+// ListDropReservationsResponse500Headers the declared response headers of an HTTP 500 response for ListDropReservations
+type ListDropReservationsResponse500Headers struct {
+	XRequestId *string
+}
+
+// ListDropReservationsResponse503Headers the declared response headers of an HTTP 503 response for ListDropReservations
+type ListDropReservationsResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type ListDropReservationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReservationPage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem400Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem401Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem403Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem404NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *Problem408Invalid
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem413Invalid
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem429RateLimited
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *Problem431Invalid
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem500Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem503Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListDropReservationsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListDropReservationsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListDropReservationsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListDropReservationsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListDropReservationsResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *ListDropReservationsResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ListDropReservationsResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListDropReservationsResponse429Headers
+	// Headers431 the parsed response headers for an HTTP 431 response
+	Headers431 *ListDropReservationsResponse431Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListDropReservationsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListDropReservationsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDropReservationsResponse) GetJSON200() *ReservationPage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListDropReservationsResponse) GetApplicationproblemJSON400() *Problem400Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListDropReservationsResponse) GetApplicationproblemJSON401() *Problem401Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListDropReservationsResponse) GetApplicationproblemJSON403() *Problem403Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListDropReservationsResponse) GetApplicationproblemJSON404() *Problem404NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r ListDropReservationsResponse) GetApplicationproblemJSON408() *Problem408Invalid {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ListDropReservationsResponse) GetApplicationproblemJSON413() *Problem413Invalid {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListDropReservationsResponse) GetApplicationproblemJSON429() *Problem429RateLimited {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r ListDropReservationsResponse) GetApplicationproblemJSON431() *Problem431Invalid {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListDropReservationsResponse) GetApplicationproblemJSON500() *Problem500Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListDropReservationsResponse) GetApplicationproblemJSON503() *Problem503Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDropReservationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDropReservationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDropReservationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDropReservationsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15310,6 +15656,21 @@ func (c *ClientWithResponses) GetDropReferralsWithResponse(ctx context.Context, 
 	return ParseGetDropReferralsResponse(rsp)
 }
 
+// ListDropReservationsWithResponse A page of a drop's reservations, for fulfilment and reconciliation.
+//
+// The drop's reservations, whatever their status, a page at a time: who to fulfil (`status=confirmed`), which holds are still open (`status=held`), and what to reconcile against the events an integration received. Follow `next_cursor` until an answer has none: a page may hold fewer reservations than `limit`, even none, before the last. The page is ordered by `won_at`; pages are not (the store walks its table in its own order). Every reservation that exists from the first page to the last comes at least once, and one may come twice across pages (while Redis resizes its table): key them by `id`. It names shoppers, so it needs the shop backend's scope, `reservations:confirm`, and is answered with `Cache-Control: no-store`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/admin/drops/{drop}/reservations (the `ListDropReservations` operationId).
+func (c *ClientWithResponses) ListDropReservationsWithResponse(ctx context.Context, drop string, params *ListDropReservationsParams, reqEditors ...RequestEditorFn) (*ListDropReservationsResponse, error) {
+	rsp, err := c.ListDropReservations(ctx, drop, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDropReservationsResponse(rsp)
+}
+
 // ResumeDropWithResponse Resume a drop's sale (the kill switch).
 //
 // Returns a wrapper object for the known response body format(s).
@@ -19523,6 +19884,236 @@ func ParseGetDropReferralsResponse(rsp *http.Response) (*GetDropReferralsRespons
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetDropReferralsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDropReservationsResponse parses an HTTP response from a ListDropReservationsWithResponse call
+func ParseListDropReservationsResponse(rsp *http.Response) (*ListDropReservationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDropReservationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReservationPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem400Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem401Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem403Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem404NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Problem408Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem413Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem429RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest Problem431Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem500Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem503Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListDropReservationsResponse200Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListDropReservationsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListDropReservationsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListDropReservationsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListDropReservationsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers ListDropReservationsResponse408Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers ListDropReservationsResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListDropReservationsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 431:
+		var headers ListDropReservationsResponse431Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers431 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListDropReservationsResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListDropReservationsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -1,0 +1,48 @@
+package api
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// ReservationLister pages through a drop's reservations (the engine's
+// ListReservations): the shop's list of who to fulfil and what to
+// reconcile, which no stream of events can promise to have kept.
+type ReservationLister interface {
+	ListReservations(ctx context.Context, drop string, q engine.ReservationQuery) (engine.ReservationPage, error)
+}
+
+// adminListReservations answers GET /v1/admin/drops/{drop}/reservations.
+// It needs reservations:confirm, the shop backend's scope: the list names
+// shoppers, as a reservation read by id does.
+func (s *Server) adminListReservations(r *request) error {
+	if err := s.requireScope(r, engine.ScopeReservationsConfirm); err != nil {
+		return err
+	}
+	lister, ok := s.res.(ReservationLister)
+	if !ok {
+		return engine.ErrListUnsupported
+	}
+	args := r.ctx.QueryArgs()
+	q := engine.ReservationQuery{Cursor: string(args.Peek("cursor")), Statuses: engine.ParseStatuses(string(args.Peek("status")))}
+	if v := args.Peek("limit"); len(v) > 0 {
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 || n > engine.MaxReservationPage {
+			return &engine.ValidationError{Field: "limit", Reason: "must be a whole number from 1 to " + strconv.Itoa(engine.MaxReservationPage)}
+		}
+		q.Limit = n
+	}
+	ctx, cancel := r.context()
+	defer cancel()
+	page, err := lister.ListReservations(ctx, r.args[0], q)
+	if err != nil {
+		return err
+	}
+	// Shoppers' ids: no cache in between keeps them.
+	r.ctx.Response.Header.Set("Cache-Control", "no-store")
+	return writeJSON(r.ctx, fasthttp.StatusOK, page)
+}
