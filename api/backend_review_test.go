@@ -85,3 +85,53 @@ func TestGivenZeroIsNotADefault(t *testing.T) {
 	s["registration_closes_before_seconds"] = 0
 	h.expect(h.do("POST", "/v1/admin/series", admin, s), 201, "")
 }
+
+// TestRoutesWithoutBodyRefuseOne sends a body to each route that takes
+// none: a JSON object with a key, or garbage, is a 400 naming the key (or
+// "body") and nothing happens; none, {} and { } with whitespace are
+// accepted as before; a bad credential is still a 401 first.
+func TestRoutesWithoutBodyRefuseOne(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	id := h.createDrop(5, 1, nil)
+	h.register(id, "alice")
+	h.clock.Set(t0)
+	alice := h.token("alice")
+	won := h.do("POST", "/v1/drops/"+id+"/reservations", alice, nil)
+	h.expect(won, 201, "")
+	res := won.str("reservation", "id")
+
+	for _, c := range []struct {
+		method, path, token, body, field string
+	}{
+		{"POST", "/v1/reservations/" + res + "/confirm", admin, `{"order_ref":"SO-1234"}`, "order_ref"},
+		{"POST", "/v1/reservations/" + res + "/cancel", alice, `garbage{`, "body"},
+		{"POST", "/v1/reservations/" + res + "/cancel", alice, `null`, "body"},
+		{"POST", "/v1/admin/drops/" + id + "/pause", admin, `{"reason":"x"}`, "reason"},
+		{"POST", "/v1/admin/drops/" + id + "/resume", admin, `[]`, "body"},
+		{"POST", "/v1/admin/webhooks/wh-none/test", admin, `{"event":"won"}`, "event"},
+		{"POST", "/v1/admin/webhooks/wh-none/enable", admin, `{"enabled":true}`, "enabled"},
+		{"DELETE", "/v1/admin/webhooks/wh-none", admin, `{"force":true}`, "force"},
+		{"DELETE", "/v1/admin/keys/key-none", admin, `{"force":true}`, "force"},
+		{"DELETE", "/v1/admin/series/none", admin, `{"force":true}`, "force"},
+	} {
+		r := h.do(c.method, c.path, c.token, c.body)
+		if r.status != 400 || r.code() != "invalid" || r.str("field") != c.field || !strings.Contains(r.str("detail"), "takes no body") {
+			t.Errorf("%s %s %s: got %d %s, want 400 naming %q", c.method, c.path, c.body, r.status, r.raw, c.field)
+		}
+	}
+	// Nothing of it took effect.
+	if r := h.do("GET", "/v1/reservations/"+res, alice, nil); r.str("reservation", "status") != "held" {
+		t.Fatalf("a refused body settled the hold: %s", r.raw)
+	}
+	if r := h.do("GET", "/v1/admin/drops/"+id, admin, nil); r.at("paused") != false {
+		t.Fatalf("a refused body paused the drop: %s", r.raw)
+	}
+	// A bad credential is answered first.
+	h.expect(h.do("POST", "/v1/reservations/"+res+"/cancel", "nope", `garbage{`), 401, "unauthorized")
+
+	// What clients send: nothing, {}, or { } with whitespace.
+	h.expect(h.do("POST", "/v1/admin/drops/"+id+"/pause", admin, nil), 200, "")
+	h.expect(h.do("POST", "/v1/admin/drops/"+id+"/resume", admin, "{}"), 200, "")
+	h.expect(h.do("POST", "/v1/reservations/"+res+"/cancel", alice, " {\n } "), 200, "")
+}

@@ -453,6 +453,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	h := s.hotRoute(r)
 	if h == nil {
 		h = s.route(r)
+		if h != nil && takesNoBody(string(ctx.Method()), r.route) {
+			h = s.withoutBody(h)
+		}
 	}
 	if h == nil {
 		level, msg = slog.LevelInfo, "no route" // route wrote the answer (404 or 405)
