@@ -88,6 +88,9 @@ type Config struct {
 	// Without it, or where it lacks them too, a card shows "A limited
 	// drop" for such a product and leaves out such a drop name.
 	CardFont *opentype.Font
+	// CORSOrigins are the storefront origins allowed to call the shopper
+	// API from a browser (cors.go); "*" allows any. None: no CORS.
+	CORSOrigins []string
 }
 
 // WithEngine returns c with the services of eng and adm, and webhooks if
@@ -227,6 +230,8 @@ type Server struct {
 	// adminInflight counts the requests let through past MaxInFlight on
 	// an admin credential (adminReserve).
 	adminInflight atomic.Int64
+	// cors is nil unless Config.CORSOrigins allows some origin.
+	cors *corsPolicy
 	// opsPageInflight counts the loads of the ops page and its assets let
 	// through past MaxInFlight (opsPageReserve).
 	opsPageInflight atomic.Int64
@@ -277,6 +282,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	cors, err := newCORSPolicy(cfg.CORSOrigins)
+	if err != nil {
+		return nil, err
+	}
 	var prefix [6]byte
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
@@ -288,6 +297,7 @@ func New(cfg Config) (*Server, error) {
 		streams:  newStreamSlots(cfg.Limits.MaxStreams, cfg.Limits.MaxStreamsPerClient),
 		idPrefix: hex.EncodeToString(prefix[:]),
 		stopping: make(chan struct{}),
+		cors:     cors,
 		web:      pages, cards: newLRUCache[[]byte](cardCacheSize),
 		cardData: newLRUCache[cachedCard](cardDataSize), drawn: newLRUCache[engine.DrawRecord](drawnCacheSize),
 	}
@@ -432,6 +442,12 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 			requestPool.Put(r)
 		}
 	}()
+	// A storefront's preflight is answered here, before any limit: it
+	// costs less than refusing it would.
+	if s.cors != nil && s.cors.apply(ctx) {
+		r.route = "preflight"
+		return
+	}
 	if n := s.inflight.Add(1); n <= int64(s.cfg.Limits.MaxInFlight) {
 		defer s.inflight.Add(-1)
 	} else {

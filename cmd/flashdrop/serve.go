@@ -49,10 +49,13 @@ type ServeConfig struct {
 	LogFormat         string
 	PublicURL         string
 	CardFont          string // font file for the runes share cards' Go fonts lack (Run reads it)
-	Batch             engine.BatchOptions
-	Limits            api.Limits
-	SweepEvery        time.Duration
-	ShutdownWait      time.Duration
+	// CORSOrigins are the storefront origins whose pages may call the
+	// shopper API from the browser (comma-separated; "*" any).
+	CORSOrigins  string
+	Batch        engine.BatchOptions
+	Limits       api.Limits
+	SweepEvery   time.Duration
+	ShutdownWait time.Duration
 	// NodeID names this node where nodes share work (the outbox relay's
 	// consumer group, the draw's lease); stable across restarts.
 	NodeID string
@@ -183,6 +186,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL shoppers reach this service at, for share links in events and printed links (default http://<listen>)")
 	fs.StringVar(&c.CardFont, "card-font", "", "font file (TTF, OTF, or a TTC's first font) for the characters of share card images that the built-in Go fonts lack, e.g. CJK (empty: a product name with such characters shows as \"A limited drop\")")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated origins of storefronts whose pages may call the shopper API (/v1/drops/…, /v1/reservations/…, /v1/series/…) from the browser, such as https://shop.example; * for any; never the admin API (empty: none, the API answers only same-origin pages and non-browser clients)")
 	fs.IntVar(&c.Batch.MaxSize, "batch-max-size", engine.DefaultBatchMaxSize, "most reserve requests decided per Redis script call")
 	fs.DurationVar(&c.Batch.MaxWait, "batch-max-wait", 0, "how long a batch that is not full waits for more (0: natural batching, no added latency)")
 	fs.IntVar(&c.Batch.QueueSize, "batch-queue", engine.DefaultBatchQueue, "reserve requests that may wait per drop before new ones get 503")
@@ -221,6 +225,9 @@ func (m *Main) ParseFlags(args []string) error {
 	if c.JWTSecret != "" && errors.As(api.CheckJWTSecret([]byte(c.JWTSecret)), &se) {
 		return fmt.Errorf("--jwt-secret (or FLASHDROP_JWT_SECRET) %s", se.Rule)
 	}
+	if err := api.ParseCORSOrigins(c.corsOrigins()); err != nil {
+		return fmt.Errorf("--cors-origins: %w", err)
+	}
 	switch {
 	case c.GCPercent < 0:
 		return fmt.Errorf("--gc-percent must be 0 (GOGC if set, else %d) or more, got %d", DefaultGCPercent, c.GCPercent)
@@ -242,6 +249,14 @@ func (m *Main) ParseFlags(args []string) error {
 		return errors.New("--role api needs --admin-token and --jwt-secret (or FLASHDROP_ADMIN_TOKEN and FLASHDROP_JWT_SECRET), the same on every node: generated ones would be this node's alone")
 	}
 	return nil
+}
+
+// corsOrigins is --cors-origins as a list.
+func (c *ServeConfig) corsOrigins() []string {
+	if strings.TrimSpace(c.CORSOrigins) == "" {
+		return nil
+	}
+	return strings.Split(c.CORSOrigins, ",")
 }
 
 // The sources of --clock.
@@ -739,6 +754,7 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		AdminIdempotency: m.store,
 		PublicURL:        m.publicURL(),
 		CardFont:         m.cardFont,
+		CORSOrigins:      c.corsOrigins(),
 		Keys:             engine.NewKeys(m.store, m.Clock),
 		Events:           queue.NewEventLog(m.js),
 	}.WithEngine(m.Engine, m.adm, hooks))
