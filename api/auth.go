@@ -130,37 +130,49 @@ var (
 	errBadCredentials = errors.New("api: bad credentials") // malformed header, bad/expired/wrong-alg token, etc.
 )
 
-// authError is errBadCredentials with a fixed reason for the logs. The reason
-// never includes anything from the request, so logging it cannot leak a
-// token, and the values are preallocated so rejecting a request (the path an
-// attacker controls) does not allocate.
-type authError struct{ msg string }
+// authError is errBadCredentials with a fixed reason for the logs and a
+// fixed detail for the client: what a developer holding a refused token
+// can act on ("the token has expired"), never a secret, a configured
+// value, or anything from the request, so neither leaks a token or the
+// server's settings. The values are preallocated so rejecting a request
+// (the path an attacker controls) does not allocate.
+type authError struct{ msg, detail string }
 
 func (e *authError) Error() string { return e.msg }
 func (e *authError) Unwrap() error { return errBadCredentials }
 
-func newAuthError(reason string) error {
-	return &authError{msg: errBadCredentials.Error() + ": " + reason}
+// newAuthError makes an authError; the detail goes in the problem's
+// detail and in WWW-Authenticate's error_description (RFC 6750), so it
+// must not contain '"' or '\\'.
+func newAuthError(reason, detail string) *authError {
+	return &authError{msg: errBadCredentials.Error() + ": " + reason, detail: detail}
 }
 
 var (
-	errAuthHeaderTooLong = newAuthError("authorization header too long")
-	errAuthNotBearer     = newAuthError("authorization scheme is not Bearer")
-	errAuthEmptyToken    = newAuthError("empty bearer token")
-	errAuthBadTokenChars = newAuthError("bearer token has invalid characters")
-	errAuthMalformed     = newAuthError("malformed token")
-	errAuthBadSignature  = newAuthError("bad signature or signing method")
-	errAuthUnverifiable  = newAuthError("unverifiable token")
-	errAuthExpired       = newAuthError("token expired")
-	errAuthNotYetValid   = newAuthError("token not valid yet")
-	errAuthIssuedLater   = newAuthError("token issued in the future")
-	errAuthMissingClaim  = newAuthError("required claim missing")
-	errAuthWrongIssuer   = newAuthError("wrong issuer")
-	errAuthWrongAudience = newAuthError("wrong audience")
-	errAuthBadSubject    = newAuthError("invalid subject")
-	errAuthInvalid       = newAuthError("invalid token")
-	errAuthTimeRange     = newAuthError("time claim out of range")
-	errAuthBadKey        = newAuthError("unknown, revoked or wrong API key")
+	errAuthHeaderTooLong  = newAuthError("authorization header too long", "the Authorization header is longer than 4096 bytes")
+	errAuthNotBearer      = newAuthError("authorization scheme is not Bearer", "the Authorization header must be Bearer, a space and the token")
+	errAuthEmptyToken     = newAuthError("empty bearer token", "the bearer token is empty")
+	errAuthBadTokenChars  = newAuthError("bearer token has invalid characters", "the bearer token must be one word of visible ASCII")
+	errAuthMalformed      = newAuthError("malformed token", "the token is not a well-formed JWT")
+	errAuthBadSignature   = newAuthError("bad signature or signing method", "the token's signature does not verify with this server's JWT secret")
+	errAuthWrongAlg       = newAuthError("signing method is not HS256", "the token must be signed with HS256 (its header's alg)")
+	errAuthUnverifiable   = newAuthError("unverifiable token", "the token could not be verified")
+	errAuthExpired        = newAuthError("token expired", "the token has expired")
+	errAuthNotYetValid    = newAuthError("token not valid yet", "the token is not valid yet (its nbf is in the future)")
+	errAuthIssuedLater    = newAuthError("token issued in the future", "the token's iat is in the future")
+	errAuthMissingClaim   = newAuthError("required claim missing", "the token lacks a required claim")
+	errAuthMissingSubject = newAuthError("required claim missing: sub", "the token has no sub, the shopper's id")
+	errAuthMissingExp     = newAuthError("required claim missing: exp", "the token has no exp: shopper tokens must expire")
+	errAuthMissingIssuer  = newAuthError("required claim missing: iss", "the token has no iss, and this server's --jwt-issuer requires one")
+	errAuthMissingAud     = newAuthError("required claim missing: aud", "the token has no aud, and this server's --jwt-audience requires one")
+	errAuthWrongIssuer    = newAuthError("wrong issuer", "the token's iss does not match this server's --jwt-issuer")
+	errAuthWrongAudience  = newAuthError("wrong audience", "the token's aud does not include this server's --jwt-audience")
+	errAuthBadSubject     = newAuthError("invalid subject", "the token's sub is not a valid shopper id")
+	errAuthInvalid        = newAuthError("invalid token", "the token is not valid")
+	errAuthTimeRange      = newAuthError("time claim out of range", "the token's exp, nbf or iat is out of range")
+	// One message for every API key failure: which part was wrong would
+	// tell a guesser that a key id exists.
+	errAuthBadKey = newAuthError("unknown, revoked or wrong API key", "the API key is unknown, revoked or wrong")
 )
 
 // authMaxClaimUnix bounds exp, nbf and iat (the end of year 9999). jwt
@@ -426,13 +438,13 @@ func (a *authenticator) verifyFull(tok string) (user string, validFrom, validUnt
 // verifyFast decoded) and gives the window in which the token is valid.
 func (a *authenticator) checkClaims(claims *jwt.RegisteredClaims) (user string, validFrom, validUntil time.Time, err error) {
 	if claims.Subject == "" {
-		return "", time.Time{}, time.Time{}, errAuthMissingClaim
+		return "", time.Time{}, time.Time{}, errAuthMissingSubject
 	}
 	if !isValidShopperID(claims.Subject) {
 		return "", time.Time{}, time.Time{}, errAuthBadSubject
 	}
 	if claims.ExpiresAt == nil { // jwt refuses it first (WithExpirationRequired); verifyFast does not
-		return "", time.Time{}, time.Time{}, errAuthMissingClaim
+		return "", time.Time{}, time.Time{}, errAuthMissingExp
 	}
 	for _, d := range []*jwt.NumericDate{claims.ExpiresAt, claims.NotBefore, claims.IssuedAt} {
 		if d != nil && (d.Unix() < 0 || d.Unix() > authMaxClaimUnix) {
@@ -530,9 +542,21 @@ func (a *authenticator) verifyFast(tok string) (user string, validFrom, validUnt
 
 // classifyJWTError maps a jwt error to one of the fixed authErrors. jwt's own
 // messages are dropped because some (JSON syntax errors) quote decoded token
-// bytes.
+// bytes; only its fixed words are read, to tell a missing claim and a
+// refused algorithm apart. This is the refusal's path alone.
 func classifyJWTError(err error) error {
+	msg := err.Error()
 	switch {
+	case (errors.Is(err, jwt.ErrTokenSignatureInvalid) || errors.Is(err, jwt.ErrTokenUnverifiable)) && strings.Contains(msg, "signing method"):
+		// "signing method none is invalid" (an alg other than HS256:
+		// none, RS256, HS512), "… (alg) is unavailable" or unspecified.
+		return errAuthWrongAlg
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(msg, "exp claim"):
+		return errAuthMissingExp
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(msg, "iss claim"):
+		return errAuthMissingIssuer
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(msg, "aud claim"):
+		return errAuthMissingAud
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return errAuthExpired
 	case errors.Is(err, jwt.ErrTokenNotValidYet):

@@ -554,7 +554,8 @@ func TestMintShopperTokenRejects(t *testing.T) {
 var authTestKnownErrors = []error{errNoCredentials, errAuthHeaderTooLong, errAuthNotBearer,
 	errAuthEmptyToken, errAuthBadTokenChars, errAuthMalformed, errAuthBadSignature, errAuthUnverifiable,
 	errAuthExpired, errAuthNotYetValid, errAuthIssuedLater, errAuthMissingClaim, errAuthWrongIssuer,
-	errAuthWrongAudience, errAuthBadSubject, errAuthInvalid, errAuthTimeRange}
+	errAuthWrongAudience, errAuthBadSubject, errAuthInvalid, errAuthTimeRange, errAuthWrongAlg,
+	errAuthMissingSubject, errAuthMissingExp, errAuthMissingIssuer, errAuthMissingAud}
 
 func FuzzAuthenticate(f *testing.F) {
 	a, _ := authTestNew(f, authTestConfig(), authCachePerShard)

@@ -31,6 +31,10 @@ type Problem struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Fields names what differs on drop_exists.
 	Fields []string `json:"fields,omitempty"`
+	// invalidToken marks a 401 for credentials that were sent and
+	// refused: its WWW-Authenticate says error="invalid_token" (RFC
+	// 6750), with Detail as the error_description.
+	invalidToken bool
 }
 
 // problemType is the type URI of a code: a URN, since the problem
@@ -85,7 +89,8 @@ var errorMapping = []errorMap{
 var bareProblems = func() []Problem {
 	out := make([]Problem, len(errorMapping))
 	for i, m := range errorMapping {
-		out[i] = Problem{Type: problemType(m.code), Title: m.title, Status: m.status, Code: m.code}
+		out[i] = Problem{Type: problemType(m.code), Title: m.title, Status: m.status, Code: m.code,
+			invalidToken: m.err == errBadCredentials}
 	}
 	return out
 }()
@@ -146,6 +151,11 @@ func problemFor(err error) Problem {
 			if errors.Is(err, engine.ErrInProgress) {
 				p.Detail = "a request with this Idempotency-Key is in progress; retry shortly for its answer"
 			}
+			var ae *authError
+			if errors.As(err, &ae) {
+				p.Detail = ae.detail
+			}
+			p.invalidToken = errors.Is(err, errBadCredentials)
 			var se *engine.ScopeError
 			if errors.As(err, &se) {
 				p.Title = "Missing scope"
@@ -173,7 +183,7 @@ func writeProblem(ctx *fasthttp.RequestCtx, p Problem) {
 	ctx.Response.Header.SetContentType(problemContentType)
 	ctx.SetStatusCode(p.Status)
 	if p.Status == fasthttp.StatusUnauthorized {
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="flashdrop"`)
+		ctx.Response.Header.Set("WWW-Authenticate", wwwAuthenticate(&p))
 	}
 	ctx.Response.ResetBody()
 	buf := bodyBufPool.Get().(*[]byte)
@@ -182,6 +192,23 @@ func writeProblem(ctx *fasthttp.RequestCtx, p Problem) {
 	ctx.Response.AppendBody(b)
 	*buf = b
 	bodyBufPool.Put(buf)
+}
+
+// wwwAuthenticate is a 401's challenge: the realm, and for a credential
+// that was sent and refused error="invalid_token" and the reason (RFC
+// 6750 §3; a request without credentials gets no error code). The reason
+// is an authError's fixed detail; a quote or backslash, which the
+// header's quoted string may not hold, would become an apostrophe.
+func wwwAuthenticate(p *Problem) string {
+	const realm = `Bearer realm="flashdrop"`
+	if !p.invalidToken {
+		return realm
+	}
+	v := realm + `, error="invalid_token"`
+	if p.Detail != "" {
+		v += `, error_description="` + strings.NewReplacer(`"`, "'", `\`, "'").Replace(p.Detail) + `"`
+	}
+	return v
 }
 
 // bodyBufPool holds buffers in which the answers sent in floods

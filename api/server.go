@@ -393,6 +393,9 @@ type request struct {
 	// requestPool after the handler.
 	argv   [1]string
 	pooled bool
+	// reason is why an error answer was given (its problem's detail),
+	// for the request's debug line: a 401 said only status=401.
+	reason string
 }
 
 type handlerFunc func(r *request) error
@@ -430,9 +433,13 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		status := ctx.Response.StatusCode()
 		s.metrics.observeRequest(r.route, status, time.Since(start))
 		if s.log.Enabled(context.Background(), level) {
-			s.log.Log(context.Background(), level, msg, "request_id", string(ctx.Response.Header.Peek(headerRequestID)),
+			args := []any{"request_id", string(ctx.Response.Header.Peek(headerRequestID)),
 				"method", string(ctx.Method()), "route", r.route,
-				"path", clip(string(ctx.Path()), 200), "status", status, "took", time.Since(start))
+				"path", clip(string(ctx.Path()), 200), "status", status, "took", time.Since(start)}
+			if r.reason != "" {
+				args = append(args, "reason", clip(r.reason, 200))
+			}
+			s.log.Log(context.Background(), level, msg, args...)
 		}
 		// Only the shoppers' hot routes give their request back: their
 		// handlers keep nothing of it past their return (a live stream or
@@ -501,6 +508,7 @@ var requestPool = sync.Pool{New: func() any { return new(request) }}
 // fail answers err as a problem; unknown errors are logged with their cause.
 func (s *Server) fail(r *request, err error) {
 	p := problemFor(err)
+	r.reason = p.Detail
 	if p.Status >= 500 {
 		// Overload refusals come in floods and are counted in the metrics;
 		// everything else at 5xx is worth an error line.
