@@ -135,3 +135,26 @@ func TestRoutesWithoutBodyRefuseOne(t *testing.T) {
 	h.expect(h.do("POST", "/v1/admin/drops/"+id+"/resume", admin, "{}"), 200, "")
 	h.expect(h.do("POST", "/v1/reservations/"+res+"/cancel", alice, " {\n } "), 200, "")
 }
+
+// TestIdempotencyKeyProblemNamesTheHeader sends an Idempotency-Key over
+// the length limit, and one with a space, to a reserve and to an admin
+// POST: the 400 names the header, Idempotency-Key, where it said
+// "idempotency_key", which is no field of any body.
+func TestIdempotencyKeyProblemNamesTheHeader(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	id := h.createDrop(5, 1, nil)
+	h.register(id, "alice")
+	h.clock.Set(t0)
+	for _, key := range []string{strings.Repeat("k", 256), "a key"} {
+		for _, c := range []struct{ path, token string }{
+			{"/v1/drops/" + id + "/reservations", h.token("alice")},
+			{"/v1/admin/drops/" + id + "/pause", admin},
+		} {
+			r := h.do("POST", c.path, c.token, nil, "Idempotency-Key", key)
+			if r.status != 400 || r.str("field") != "Idempotency-Key" || !strings.HasPrefix(r.str("detail"), "Idempotency-Key must be") {
+				t.Errorf("POST %s with a key of %d bytes: got %d %s, want 400 naming Idempotency-Key", c.path, len(key), r.status, r.raw)
+			}
+		}
+	}
+}

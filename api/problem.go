@@ -54,6 +54,7 @@ var errorMapping = []errorMap{
 	{engine.ErrInvalid, fasthttp.StatusBadRequest, "invalid", "Invalid request"},
 	{engine.ErrNotFound, fasthttp.StatusNotFound, "not_found", "Not found"},
 	{engine.ErrDropExists, fasthttp.StatusConflict, "drop_exists", "Drop already exists"},
+	{engine.ErrDropInUse, fasthttp.StatusConflict, "drop_in_use", "The drop is in use"},
 	{engine.ErrSeriesExists, fasthttp.StatusConflict, "series_exists", "Series already exists"},
 	{engine.ErrForbidden, fasthttp.StatusForbidden, "forbidden", "Forbidden"},
 	{engine.ErrReplayRunning, fasthttp.StatusConflict, "replay_running", "A replay of this webhook is running"},
@@ -163,14 +164,25 @@ func problemFor(err error) Problem {
 			}
 			var ve *engine.ValidationError
 			if errors.As(err, &ve) {
-				p.Field = ve.Field
-				p.Detail = ve.Field + " " + ve.Reason
+				p.Field = httpField(ve.Field)
+				p.Detail = p.Field + " " + ve.Reason
 			}
 			return p
 		}
 	}
 	return Problem{Type: problemType("internal"), Title: "Internal error", Status: fasthttp.StatusInternalServerError,
 		Code: "internal", Detail: "The error was logged; quote the request id when reporting it."}
+}
+
+// httpField is the name a client knows an engine's field by: the engine
+// names the idempotency key as it names a body's fields, but over HTTP
+// it is the Idempotency-Key header, and a "field":"idempotency_key"
+// pointed at no key of any body.
+func httpField(field string) string {
+	if field == "idempotency_key" {
+		return "Idempotency-Key"
+	}
+	return field
 }
 
 const problemContentType = "application/problem+json"
