@@ -192,6 +192,15 @@ type cardLayout struct {
 // layoutCard lays out the card of c, shown at host. It shows the product,
 // the drop, how the win came and the odds line; never anything about who
 // won. fallback, if not nil, draws the runes the Go fonts lack.
+// quotedName is a drop's name in quotes, or bare when it has quotes of
+// its own: “Air Max 1 “Release Day”” nested them.
+func quotedName(name string) string {
+	if strings.ContainsAny(name, "\"“”„‟«»") {
+		return name
+	}
+	return "“" + name + "”"
+}
+
 func layoutCard(c engine.ShareCard, host string, fallback *opentype.Font) cardLayout {
 	l := cardLayout{head: "FLASHDROP · " + strings.ToUpper(cardWon(c))}
 	product := withoutInvisible(c.Drop.Product)
@@ -203,7 +212,7 @@ func layoutCard(c engine.ShareCard, host string, fallback *opentype.Font) cardLa
 	if name := withoutInvisible(c.Drop.Name); name == product {
 		// The product is the drop's name (its default): once is enough.
 	} else if drawable(l.dropFace, name) {
-		l.drop = fit(l.dropFace, "in the drop “"+name+"”", cardTextWidth)
+		l.drop = fit(l.dropFace, "in the drop "+quotedName(name), cardTextWidth)
 	} else {
 		l.substituted = true
 	}

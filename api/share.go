@@ -88,6 +88,8 @@ type sharePage struct {
 	Image   string
 	Join    string // where a friend registers, with the referral
 	Next    engine.Drop
+	// DropName is the card's drop's name as the page quotes it.
+	DropName string
 	// CanRegister says the next drop's registration has not closed: the
 	// link says "Register for" only then (until the series' next drop
 	// exists, Next is the card's own drop, closed during its sale).
@@ -117,11 +119,13 @@ func (s *Server) shareCard(r *request) error {
 		pageBase: s.newPageBase(r, c.Drop.Product+" — "+won),
 		Card:     c, Won: won, Product: c.Drop.Product,
 		Title:   c.Drop.Product + ": " + won,
-		Desc:    "Won " + strings.TrimPrefix(won, "won ") + of + " the drop “" + c.Drop.Name + "”." + invite,
+		Desc:    "Won " + strings.TrimPrefix(won, "won ") + of + " the drop " + quotedName(c.Drop.Name) + "." + invite,
 		PageURL: base + "/s/" + code,
 		Image:   base + "/s/" + code + ".png",
 		Join:    "/d/" + c.Next.ID + "?ref=" + code,
 		Next:    c.Next,
+
+		DropName: quotedName(c.Drop.Name),
 
 		CanRegister: canRegister,
 	}
