@@ -333,6 +333,29 @@ type dropPage struct {
 	// be.
 	Drawn  *engine.DrawRecord
 	Verify string
+	// Target is the URL verify-draw is pointed at: the page's script
+	// writes the same command when the draw is made while it is open.
+	Target string
+}
+
+// HoldText is how long a win is held, in words ("10 minutes"): a draw's
+// winner must pay within it from the draw, and must be told so before.
+func (p dropPage) HoldText() string { return holdText(p.Drop.HoldSeconds) }
+
+func holdText(seconds int64) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.FormatInt(n, 10) + " " + unit + "s"
+	}
+	switch {
+	case seconds >= 3600 && seconds%3600 == 0:
+		return plural(seconds/3600, "hour")
+	case seconds >= 60 && seconds%60 == 0:
+		return plural(seconds/60, "minute")
+	}
+	return plural(seconds, "second")
 }
 
 // drawnCacheSize bounds the drawn records' summaries kept for the drop
@@ -366,10 +389,13 @@ func (p dropPage) StateText() string {
 	}
 	switch p.State {
 	case engine.StateScheduled:
-		return "Registration opens soon"
+		return "Registration is not open yet"
 	case engine.StateRegistrationOpen:
 		return "Registration is open"
 	case engine.StateRegistrationClosed:
+		if p.Drop.Mode == engine.ModeDraw {
+			return "Registration has closed; the draw comes next"
+		}
 		return "Registration has closed; the sale starts soon"
 	case engine.StateSaleOpen:
 		return "On sale now"
@@ -396,8 +422,9 @@ func (s *Server) pageDrop(r *request) error {
 		r.ctx.Response.Header.Set("X-Robots-Tag", "noindex")
 	}
 	p.State = d.State(p.Now, st.Available)
+	p.Target = s.publicBase(r)
 	if p.Drawn = s.drawnSummary(ctx, d, p.Now); p.Drawn != nil {
-		p.Verify = "flashdrop verify-draw --target " + s.publicBase(r) + " --drop " + d.ID
+		p.Verify = "flashdrop verify-draw --target " + p.Target + " --drop " + d.ID
 	}
 	return s.renderPage(r, "drop.html", p, "no-store")
 }
@@ -451,9 +478,16 @@ func (s *Server) dropCalendar(r *request) error {
 	page := base + "/d/" + d.ID
 	regCloses := d.RegistrationClosesAt.UTC().Format("Mon 2 Jan 15:04 MST")
 	saleAt := d.SaleStartsAt.UTC().Format("15:04 MST")
+	// A draw's winner has the hold's time from the draw to pay, with
+	// nothing on the page to press before: the entry says so.
+	pay := "pay"
+	if d.ConfirmBy == engine.ConfirmByShopper {
+		pay = "confirm on the drop's page"
+	}
+	winnerPays := " A winner has " + holdText(d.HoldSeconds) + " from the draw to " + pay + "."
 	switch {
 	case !now.Before(d.RegistrationClosesAt) && d.Mode == engine.ModeDraw:
-		line("DESCRIPTION", escapeICS("Registration has closed; the winners are drawn at "+saleAt+": "+page))
+		line("DESCRIPTION", escapeICS("Registration has closed; the winners are drawn at "+saleAt+"."+winnerPays+" "+page))
 	case !now.Before(d.RegistrationClosesAt):
 		line("DESCRIPTION", escapeICS("Registration has closed; registered shoppers, be there at "+
 			saleAt+" and press Buy: "+page))
@@ -461,7 +495,7 @@ func (s *Server) dropCalendar(r *request) error {
 		// Nothing to press in a draw: what matters is being registered
 		// before the list freezes.
 		line("DESCRIPTION", escapeICS("Register before "+regCloses+" to be in the draw; the winners are drawn at "+
-			saleAt+": "+page))
+			saleAt+"."+winnerPays+" "+page))
 	default:
 		line("DESCRIPTION", escapeICS("Register before "+regCloses+", then be there at "+
 			saleAt+" and press Buy: "+page))

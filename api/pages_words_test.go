@@ -17,3 +17,12 @@ func TestQuotedName(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldText: a hold's length in words, as a draw's winner is told it.
+func TestHoldText(t *testing.T) {
+	for s, want := range map[int64]string{600: "10 minutes", 60: "1 minute", 3600: "1 hour", 7200: "2 hours", 90: "90 seconds", 1: "1 second", 5400: "90 minutes"} {
+		if got := holdText(s); got != want {
+			t.Errorf("holdText(%d) = %q, want %q", s, got, want)
+		}
+	}
+}

@@ -33,9 +33,53 @@
   if (frag.get('token')) {
     token = frag.get('token');
     sessionStorage.setItem('flashdrop.token', token);
+    sessionStorage.removeItem('flashdrop.signedout');
     history.replaceState(null, '', location.pathname + location.search);
   }
+  // signedOut: the server refused this tab's token (it ran out), kept for
+  // the tab so a reload still says why rather than "only registered
+  // shoppers"; registeredKey remembers that she had registered for this
+  // drop, which a signed-out view cannot tell.
+  var signedOut = !token && sessionStorage.getItem('flashdrop.signedout') === '1';
+  var registeredKey = 'flashdrop.registered.' + dropID;
+  // How many she joined the waitlist for, to tell a partial promotion.
+  var waitKey = 'flashdrop.waitfor.' + dropID;
+
+  // The token's exp, read from its payload (the holder may read her own
+  // token; nothing here trusts it, the server still decides): the page
+  // warns before the sign-in runs out instead of finding out at T0.
+  function expOf(t) {
+    try {
+      var part = t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      while (part.length % 4) part += '=';
+      var exp = JSON.parse(atob(part)).exp;
+      return typeof exp === 'number' ? exp * 1000 : 0;
+    } catch (e) {
+      return 0;
+    }
+  }
+  var tokenExp = token ? expOf(token) : 0;
+  // The server judges exp by its own wall clock, not by the engine's
+  // clock the countdowns use (that may be Redis's, --clock): the Date
+  // header of its answers tells the wall clock's offset from the device's.
+  var wallOffset = offset;
+
+  // A friend from a share card arrives with ?ref=, often signed out; she
+  // registers later, maybe in another tab opened from the shop's link
+  // without it. The ref is kept per drop for a week and sent when she
+  // registers.
+  var refKey = 'flashdrop.ref.' + dropID;
+  var refTTL = 7 * 24 * 3600 * 1000;
   var ref = new URLSearchParams(location.search).get('ref') || '';
+  try {
+    if (ref) {
+      localStorage.setItem(refKey, JSON.stringify({ code: ref, until: Date.now() + refTTL }));
+    } else {
+      var kept = JSON.parse(localStorage.getItem(refKey) || 'null');
+      if (kept && kept.until > Date.now() && typeof kept.code === 'string') ref = kept.code;
+      else localStorage.removeItem(refKey);
+    }
+  } catch (e) { /* storage refused (private mode): the URL's ref only */ }
 
   // Every problem code of the API as a sentence for a person.
   var sentences = {
@@ -61,7 +105,8 @@
     network: 'No connection to the shop. Check your connection and try again.'
   };
   var stateText = {
-    scheduled: 'Registration opens soon',
+    // The countdown says when: "soon" beside "opens in 0:17" said it twice.
+    scheduled: 'Registration is not open yet',
     registration_open: 'Registration is open',
     registration_closed: 'Registration has closed; the sale starts soon',
     sale_open: 'On sale now',
@@ -79,16 +124,25 @@
   var me = null; // view.me
   var busy = false;
 
-  function say(text, bad) {
+  // A message that only says the shop could not be reached for the view
+  // (transient) goes by itself at the next view or live event that
+  // comes through: left there, "No connection" stood beside a confirmed
+  // order minutes after the connection was back.
+  function say(text, bad, transient) {
     var m = $('message');
     m.textContent = text || '';
     m.className = bad ? 'message bad' : 'message';
+    m.dataset.transient = transient ? '1' : '';
   }
-  function sayProblem(p) {
+  function sayProblem(p, transient) {
     var s = sentences[p.code] || sentences.internal;
     if (p.code === 'forbidden' && p.detail) s = 'Not here: ' + p.detail + '.';
     if (p.code === 'invalid' && p.detail) s = sentences.invalid + ' (' + p.detail + ')';
-    say(s, true);
+    say(s, true, transient);
+  }
+  var unreachable = { network: true, unavailable: true, internal: true, rate_limited: true };
+  function reached() {
+    if ($('message').dataset.transient) say('');
   }
 
   function api(method, path, body, headers) {
@@ -103,6 +157,8 @@
     var timer = abort && setTimeout(function () { abort.abort(); }, 20000);
     return fetch(path, { method: method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', signal: abort ? abort.signal : undefined })
       .then(function (resp) {
+        var date = Date.parse(resp.headers.get('Date') || '');
+        if (!isNaN(date)) wallOffset = date - Date.now();
         // The timer stands until the body is read: a body that stalls is
         // given up too (the abort fails its read).
         return resp.json().catch(function () { return {}; }).then(function (data) {
@@ -140,19 +196,26 @@
       if (n < applied) return;
       if (!r.ok) {
         if (r.data.code === 'unauthorized' && token) {
-          // Signed out: say why, and show the drop as anyone sees it
-          // rather than a page half drawn.
+          // Signed out: show the drop as anyone sees it rather than a
+          // page half drawn; the sign-in note says why and, to one who
+          // registered, that she still is (not "only registered shoppers
+          // can take part").
           token = '';
+          tokenExp = 0;
+          signedOut = true;
           sessionStorage.removeItem('flashdrop.token');
-          sayProblem(r.data);
-          return refresh().then(function () { sayProblem(r.data); });
+          sessionStorage.setItem('flashdrop.signedout', '1');
+          if ($('message').textContent === sentences.unauthorized) say('');
+          return refresh();
         }
         if (r.status === 404) gone = true;
-        sayProblem(r.data);
+        sayProblem(r.data, !!unreachable[r.data.code]);
         return;
       }
       applied = n;
+      reached();
       view = r.data;
+      if (view.me && view.me.registered) sessionStorage.setItem(registeredKey, '1');
       // A view read a moment before the shopper's own win may still count
       // the unit she took (the server's views are up to a second old): for
       // a moment the stock shown does not go back above what her win left.
@@ -160,7 +223,11 @@
       me = view.me || null;
       // A press whose outcome was unknown is known once the view shows
       // a hold or a waitlist place: the next press is a new one.
-      if (pending && me && (me.waitlist_position || (me.reservation && me.reservation.status !== 'expired' && me.reservation.status !== 'cancelled'))) pending = null;
+      if (pending && me && (me.waitlist_position || (me.reservation && me.reservation.status !== 'expired' && me.reservation.status !== 'cancelled'))) {
+        pending = null;
+        // Its outcome is on the page now: "try again" no longer applies.
+        if (/^(No connection|The shop is very busy|Something went wrong)/.test($('message').textContent)) say('');
+      }
       render();
     });
   }
@@ -184,9 +251,13 @@
   // and without every page asking the server at once. The server still
   // decides every press.
   function stateNow() {
-    var st = view.state;
+    var st = view.state, t = now();
     if ((st === 'scheduled' || st === 'registration_open' || st === 'registration_closed') &&
-        now() >= Date.parse(view.sale_starts_at)) return 'sale_open';
+        t >= Date.parse(view.sale_starts_at)) return 'sale_open';
+    // Registration's times by the same clock: its countdowns end in the
+    // state they count down to.
+    if (st === 'scheduled' && t >= Date.parse(view.registration_opens_at)) st = 'registration_open';
+    if (st === 'registration_open' && t >= Date.parse(view.registration_closes_at)) st = 'registration_closed';
     return st;
   }
 
@@ -213,8 +284,16 @@
       if (res.id === told.res && told.status === 'held' && res.status === 'expired') say(sentences.expired, true);
       // Her own Confirm says so itself (settle marks it told).
       if (res.id === told.res && told.status === 'held' && res.status === 'confirmed') say('The shop confirmed your order.');
-      if (res.id !== told.res && res.status === 'held' && told.waiting) say('A unit came free: it’s yours now, held for you.');
+      if (res.id !== told.res && res.status === 'held' && told.waiting) {
+        // A promotion of fewer than she waited for ends her place in
+        // line too: say so, or she waits for the rest in vain.
+        var waited = Number(sessionStorage.getItem(waitKey)) || 0;
+        var rest = waited - (res.quantity || 1);
+        say((res.quantity > 1 ? res.quantity + ' units came free: they’re yours now, held for you.' : 'A unit came free: it’s yours now, held for you.') +
+          (rest > 0 ? ' You waited for ' + waited + ': you are off the waitlist now, so the other ' + (rest === 1 ? 'one' : rest) + ' will not come to you.' : ''));
+      }
     }
+    if (!waiting && !(res && res.status === 'held')) sessionStorage.removeItem(waitKey);
     told.res = res ? res.id : '';
     told.status = res ? res.status : '';
     told.waiting = waiting;
@@ -222,11 +301,17 @@
     // In a draw the sale's start is the draw: after it, "sold out" would
     // tell a winner her draw went wrong.
     var text = stateText[state] || state;
+    if (draw && state === 'registration_closed') text = 'Registration has closed; the draw comes next';
     if (draw && (state === 'sale_open' || state === 'sold_out')) text = 'The draw has been made';
+    // "Sold out" above her own win read as if she had lost it.
+    if (!draw && state === 'sold_out' && (held || confirmed)) text = 'Sold out, and yours is ' + (held ? 'held for you' : 'confirmed');
     $('state').textContent = view.paused ? 'Paused' : text;
     $('available').textContent = view.available;
-    // Once the sale is over, what was left says nothing.
+    // Once the sale is over, what was left says nothing; once she holds,
+    // it is what is left for the others.
     show('stock', state !== 'sale_closed');
+    show('stock-others', !!(held || confirmed));
+    $('stock').classList.toggle('quiet', !!(held || confirmed));
     show('paused', view.paused);
 
     // Draw mode: the committed seed hash before, the result after.
@@ -234,6 +319,7 @@
     if (draw) {
       show('seed', !!view.seed_hash);
       $('seed-hash').textContent = view.seed_hash || '';
+      if (state === 'sale_open' || state === 'sold_out' || state === 'sale_closed') loadDraw();
       show('ticket', !!(me && me.ticket));
       $('ticket-id').textContent = (me && me.ticket) || '';
     }
@@ -241,15 +327,17 @@
     var canRegister = state === 'registration_open' || state === 'scheduled';
     show('register', !!token && !registered && canRegister);
     $('register').disabled = state !== 'registration_open';
-    show('signin', !token && canRegister);
     // Not signed in once registration is over: say who may take part and
     // where to go (a friend from a share card lands here) rather than
     // show a Buy that cannot work.
-    show('closed-note', !token && !canRegister && state !== 'sale_closed');
+    show('signin', !token && !signedOut && canRegister);
+    show('closed-note', !token && !signedOut && !canRegister && state !== 'sale_closed');
     // The calendar is for the time before the sale.
     show('calendar-link', canRegister || state === 'registration_closed');
-    show('registered', registered && !res && !waiting && (canRegister || state === 'registration_closed'));
+    show('registered', registered && !res && !waiting && (canRegister || state === 'registration_closed') && !tokenRanOut());
     show('outsider', outsider);
+    if ((outsider || !$('closed-note').hidden) && view.series) loadNext();
+    signinNote(state);
 
     var saleOpen = state === 'sale_open' && !view.paused;
     var beforeSale = state === 'scheduled' || state === 'registration_open' || state === 'registration_closed';
@@ -305,6 +393,111 @@
     tick();
   }
 
+  // The sign-in's time left by the server's wall clock, which judges it
+  // (Infinity when the token tells none).
+  function tokenLeft() {
+    return token && tokenExp ? tokenExp - (Date.now() + wallOffset) : Infinity;
+  }
+  function tokenRanOut() { return tokenLeft() <= 0; }
+  function hhmm(ms) {
+    return new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  }
+  // signinNote warns in good time that her sign-in runs out before the
+  // sale (or within 10 minutes), says at once when it has, and tells one
+  // the server signed out that she is still registered: she registered,
+  // and "only registered shoppers can take part" told her otherwise.
+  function signinNote(state) {
+    var text = '';
+    var again = 'open this page again from the shop’s link';
+    var wasRegistered = !!(me && me.registered) || sessionStorage.getItem(registeredKey) === '1';
+    var left = tokenLeft();
+    if (signedOut || left <= 0) {
+      text = wasRegistered ? 'Your sign-in has run out, but you are still registered: ' + again + ' to sign in and take part.'
+        : 'Your sign-in has run out: ' + again + ' to sign in.';
+    } else if (left !== Infinity && view && state !== 'sale_closed') {
+      // When it runs out, on the page's clock (the engine's), which the
+      // sale's time is on too.
+      var at = now() + left;
+      var before = (state === 'scheduled' || state === 'registration_open' || state === 'registration_closed') &&
+        at < Date.parse(view.sale_starts_at);
+      if (before) text = 'Your sign-in runs out at ' + hhmm(at) + ', before the ' + (view.mode === 'draw' ? 'draw' : 'sale') + ': ' + again + ' before then.';
+      else if (left < 10 * 60 * 1000) text = 'Your sign-in runs out at ' + hhmm(at) + ': ' + again + ' before then.';
+    }
+    if ($('signin-note').textContent !== text) $('signin-note').textContent = text;
+    show('signin-note', text !== '');
+  }
+
+  // The series' next drop, for a shopper who missed this one: asked
+  // without her token (a public route; a token run out would spoil it),
+  // and again every 5 s, later every 30 s, until it exists (the series makes it when this
+  // drop's registration closes, a moment after the page may ask).
+  var nextAsked = false, nextTries = 0;
+  function loadNext() {
+    if (nextAsked) return;
+    nextAsked = true;
+    var again = function () {
+      nextTries++;
+      if (nextTries < 30) setTimeout(function () { nextAsked = false; if (view) render(); }, nextTries < 6 ? 5000 : 30000);
+    };
+    fetch('/v1/series/' + encodeURIComponent(view.series), { headers: { 'Accept': 'application/json' }, cache: 'no-store' })
+      .then(function (resp) { return resp.ok ? resp.json() : null; })
+      .then(function (sr) {
+        var next = sr && sr.next_drop;
+        if (!next || !next.created || next.id === dropID || Date.parse(next.registration_closes_at) <= now()) { again(); return; }
+        Array.prototype.forEach.call(document.querySelectorAll('.next-link'), function (a) {
+          a.href = '/d/' + encodeURIComponent(next.id);
+          a.hidden = false;
+        });
+        Array.prototype.forEach.call(document.querySelectorAll('.next-none'), function (el) { el.hidden = true; });
+      }, again);
+  }
+
+  // A draw's public record, once drawn: a page open through the draw
+  // shows the same account as one loaded after it (the server draws that
+  // one into the page). Asked again every 3 s until the record says
+  // drawn (the draw runs a moment after T0).
+  var drawState = $('drawn-proof').hidden ? '' : 'shown';
+  function loadDraw() {
+    if (drawState) return;
+    drawState = 'asking';
+    fetch('/v1/drops/' + encodeURIComponent(dropID) + '/draw?limit=1', { headers: { 'Accept': 'application/json' }, cache: 'no-store' })
+      .then(function (resp) { return resp.ok ? resp.json() : null; })
+      .then(function (rec) {
+        if (rec && rec.state === 'drawn') { drawState = 'shown'; showDraw(rec); return; }
+        setTimeout(function () { drawState = ''; if (view) render(); }, 3000);
+      }, function () { setTimeout(function () { drawState = ''; if (view) render(); }, 3000); });
+  }
+  function el(tag, text) {
+    var e = document.createElement(tag);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function showDraw(rec) {
+    var p = $('drawn');
+    p.textContent = 'The draw is done: ';
+    p.appendChild(el('strong', String(rec.winners)));
+    p.appendChild(document.createTextNode(' ' + (rec.winners === 1 ? 'winner' : 'winners') + ' among ' + rec.registrants + ' registered' +
+      (rec.registrants > rec.winners ? '; everyone else is on the waitlist, in the drawn order' : '') + '.'));
+    p.hidden = false;
+    // The seed line's opening words, before the hash's <code>.
+    $('seed').firstChild.textContent = 'The draw was committed in advance. Seed hash: ';
+    var proof = $('drawn-proof');
+    proof.textContent = '';
+    var a = el('p', 'Its seed, revealed now: ');
+    a.appendChild(el('code', rec.seed));
+    a.appendChild(document.createTextNode('. Its SHA-256 is the hash above, published before registration closed, so the order could not be chosen after seeing who registered.'));
+    var b = el('p');
+    var link = el('a', 'The public record');
+    link.href = '/v1/drops/' + encodeURIComponent(dropID) + '/draw';
+    b.appendChild(link);
+    b.appendChild(document.createTextNode(' lists every ticket in the drawn order, yours among them, and '));
+    b.appendChild(el('code', 'flashdrop verify-draw --target ' + proof.dataset.target + ' --drop ' + dropID));
+    b.appendChild(document.createTextNode(' recomputes the whole draw from it.'));
+    proof.appendChild(a);
+    proof.appendChild(b);
+    proof.hidden = false;
+  }
+
   // tick redraws the countdowns; it runs every quarter second.
   function tick() {
     if (!view) return;
@@ -318,10 +511,20 @@
     var target = null, label = '';
     if (state === 'scheduled') { target = Date.parse(view.registration_opens_at); label = 'Registration opens in '; }
     else if (state === 'registration_open' || state === 'registration_closed') { target = Date.parse(view.sale_starts_at); label = view.mode === 'draw' ? 'The draw is in ' : 'Sale starts in '; }
+    // Not registered yet, with registration closing before the sale: the
+    // time that matters to her is the close ("the draw is in 2:14" with 14 s
+    // left to register misled).
+    if (state === 'registration_open' && !(me && me.registered) && Date.parse(view.registration_closes_at) < Date.parse(view.sale_starts_at)) {
+      target = Date.parse(view.registration_closes_at);
+      label = 'Registration closes in ';
+    }
     var cd = $('countdown');
     if (target !== null) {
       var left = target - now();
-      cd.textContent = left > 0 ? label + clock(left) : 'Starting…';
+      // The close passed, the state not yet moved (the next view or event
+      // moves it): no "Starting…" for a sale minutes away.
+      if (left <= 0 && label === 'Registration closes in ') cd.textContent = 'Registration has closed';
+      else cd.textContent = left > 0 ? label + clock(left) : 'Starting…';
     } else if (state === 'sale_open' && view.sale_ends_at) {
       cd.textContent = 'Ends in ' + clock(Date.parse(view.sale_ends_at) - now());
     } else {
@@ -335,24 +538,40 @@
     }
   }
   setInterval(tick, 250);
+  // signinNote moves with the clock too, but a second is its grain.
+  // When the sign-in runs out, the page is drawn again (its "you're
+  // registered, keep this page open" no longer holds).
+  var ranOut = false;
+  setInterval(function () {
+    if (!view) return;
+    if (tokenRanOut() !== ranOut) { ranOut = !ranOut; render(); return; }
+    signinNote(stateNow());
+  }, 1000);
 
-  function act(button, fn) {
+  // act runs a press. While it is in flight the button says what it is
+  // doing (busyText) and is aria-busy: on a slow answer a button that
+  // only greyed out looked broken.
+  function act(button, fn, busyText) {
     $(button).addEventListener('click', function () {
       if (busy) return;
       busy = true;
-      $(button).disabled = true;
+      var b = $(button), label = b.textContent;
+      b.disabled = true;
+      if (busyText) { b.textContent = busyText; b.setAttribute('aria-busy', 'true'); }
+      var done = function () { busy = false; b.disabled = false; b.textContent = label; b.removeAttribute('aria-busy'); };
       say('');
-      fn().then(function () { busy = false; $(button).disabled = false; render(); },
-        function () { busy = false; $(button).disabled = false; say(sentences.internal, true); });
+      fn().then(function () { done(); render(); },
+        function () { done(); say(sentences.internal, true); });
     });
   }
 
   act('register', function () {
     return api('POST', '/v1/drops/' + encodeURIComponent(dropID) + '/registrations', ref ? { ref: ref } : {}).then(function (r) {
       if (!r.ok) return sayProblem(r.data);
+      try { localStorage.removeItem(refKey); } catch (e) { /* nothing kept */ }
       return refresh(); // the page then says she is registered
     });
-  });
+  }, 'Registering…');
 
   // A press whose outcome is unknown (no answer, or the shop too busy to
   // say) may have won: the next press of the same kind within 30 s
@@ -404,6 +623,7 @@
         return refresh();
       }
       if (r.data.code === 'sold_out' && r.data.waitlist_position) {
+        sessionStorage.setItem(waitKey, String(quantity));
         me = me || { registered: true };
         me.waitlist_position = r.data.waitlist_position;
         say('');
@@ -419,8 +639,8 @@
       });
     });
   }
-  act('buy', function () { return reserve(false); });
-  act('join', function () { return reserve(true); });
+  act('buy', function () { return reserve(false); }, 'Reserving…');
+  act('join', function () { return reserve(true); }, 'Joining…');
 
   function settle(action) {
     var res = me && me.reservation;
@@ -432,7 +652,7 @@
       shownAvail = null;
       if (!r.ok) sayProblem(r.data);
       else {
-        say(action === 'confirm' ? 'Confirmed. Enjoy!' : 'Cancelled. The unit is free for other shoppers now.');
+        say(action === 'confirm' ? 'Confirmed. Enjoy!' : 'Cancelled. The unit went back to the sale (or to the next shopper waiting).');
         told.status = action === 'confirm' ? 'confirmed' : 'cancelled';
       }
       return refresh();
@@ -491,6 +711,7 @@
       var ev = JSON.parse(e.data);
       if (ev.time) offset = Date.parse(ev.time) - Date.now();
       if (!view) return;
+      reached();
       if (typeof ev.released === 'number') released = ev.released;
       var moved = ev.state !== view.state || ev.available !== view.available || ev.paused !== view.paused;
       view.state = ev.state; view.available = ev.available; view.paused = ev.paused;
