@@ -158,3 +158,31 @@ func TestIdempotencyKeyProblemNamesTheHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestNotFoundSaysWhat asks for drops, reservations, webhooks, keys and
+// series that do not exist, on reads and acts, the hot routes too: each
+// 404's detail names what is missing, where it had none.
+func TestNotFoundSaysWhat(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	alice := h.token("alice")
+	missing := dropID(t)
+	for _, c := range []struct{ method, path, token, want string }{
+		{"GET", "/v1/admin/drops/" + missing, admin, `no drop "` + missing + `"`},
+		{"GET", "/v1/admin/drops/" + missing + "/stats", admin, `no drop "` + missing + `"`},
+		{"POST", "/v1/admin/drops/" + missing + "/pause", admin, `no drop "` + missing + `"`},
+		{"GET", "/v1/drops/" + missing, "", `no drop "` + missing + `"`},
+		{"POST", "/v1/drops/" + missing + "/registrations", alice, `no drop "` + missing + `"`},
+		{"POST", "/v1/drops/" + missing + "/reservations", alice, `no drop "` + missing + `"`},
+		{"GET", "/v1/reservations/" + missing + ".x", alice, `no reservation "` + missing + `.x"`},
+		{"POST", "/v1/reservations/" + missing + ".x/confirm", admin, `no reservation "` + missing + `.x"`},
+		{"POST", "/v1/reservations/" + missing + ".x/cancel", admin, `no reservation "` + missing + `.x"`},
+		{"GET", "/v1/admin/webhooks/wh-" + missing, admin, `no webhook "wh-` + missing + `"`},
+		{"DELETE", "/v1/admin/keys/" + missing, admin, `no API key "` + missing + `"`},
+	} {
+		r := h.do(c.method, c.path, c.token, nil)
+		if r.status != 404 || r.str("detail") != c.want {
+			t.Errorf("%s %s: got %d %s, want 404 saying %s", c.method, c.path, r.status, r.raw, c.want)
+		}
+	}
+}

@@ -148,6 +148,9 @@ func problemFor(err error) Problem {
 				p.Fields = conflict.Fields
 				p.Detail = "a drop with this id exists with a different " + strings.Join(conflict.Fields, ", ")
 			}
+			if m.err == engine.ErrNotFound && p.Detail == "" {
+				p.Detail = notFoundDetail(err)
+			}
 			if errors.Is(err, engine.ErrInProgress) {
 				p.Detail = "a request with this Idempotency-Key is in progress; retry shortly for its answer"
 			}
@@ -171,6 +174,56 @@ func problemFor(err error) Problem {
 	}
 	return Problem{Type: problemType("internal"), Title: "Internal error", Status: fasthttp.StatusInternalServerError,
 		Code: "internal", Detail: "The error was logged; quote the request id when reporting it."}
+}
+
+// notFoundKinds are the things the engine and store name in a not-found
+// error (`engine: not found: drop "x"`), with the words a client reads.
+var notFoundKinds = map[string]string{
+	"drop": "drop", "reservation": "reservation", "webhook": "webhook", "series": "series", "key": "API key",
+}
+
+// notFoundDetail words a wrapped engine.ErrNotFound that names what is
+// missing as `no drop "x"`; "" for anything else (a bare ErrNotFound, a
+// share code), which fail may still word from the route.
+func notFoundDetail(err error) string {
+	const prefix = "engine: not found: "
+	msg := err.Error()
+	i := strings.LastIndex(msg, prefix)
+	if i < 0 {
+		return ""
+	}
+	kind, id, ok := strings.Cut(msg[i+len(prefix):], " ")
+	words, known := notFoundKinds[kind]
+	if !ok || !known || len(id) < 2 || id[0] != '"' || id[len(id)-1] != '"' || strings.Contains(id[1:len(id)-1], `"`) {
+		return ""
+	}
+	return "no " + words + " " + id
+}
+
+// notFoundOnRoute words a 404 whose error says nothing of what is missing
+// (it ends in engine.ErrNotFound's own text) from the thing the route
+// names: the store's scripts answer "not found" without saying what (a
+// register's drop, a confirm's reservation). Error path only.
+func notFoundOnRoute(route string, args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	var words string
+	switch {
+	case strings.HasPrefix(route, "/v1/admin/drops/{drop}"), strings.HasPrefix(route, "/v1/drops/{drop}"):
+		words = "drop"
+	case strings.HasPrefix(route, "/v1/reservations/{id}"):
+		words = "reservation"
+	case strings.HasPrefix(route, "/v1/admin/webhooks/{id}"):
+		words = "webhook"
+	case strings.HasPrefix(route, "/v1/admin/keys/{id}"):
+		words = "API key"
+	case strings.HasPrefix(route, "/v1/admin/series/{series}"), strings.HasPrefix(route, "/v1/series/{series}"):
+		words = "series"
+	default:
+		return ""
+	}
+	return "no " + words + " " + strconv.Quote(clip(args[0], 64))
 }
 
 // httpField is the name a client knows an engine's field by: the engine

@@ -508,6 +508,9 @@ var requestPool = sync.Pool{New: func() any { return new(request) }}
 // fail answers err as a problem; unknown errors are logged with their cause.
 func (s *Server) fail(r *request, err error) {
 	p := problemFor(err)
+	if p.Status == fasthttp.StatusNotFound && p.Detail == "" && strings.HasSuffix(err.Error(), engine.ErrNotFound.Error()) {
+		p.Detail = notFoundOnRoute(r.route, r.args)
+	}
 	r.reason = p.Detail
 	if p.Status >= 500 {
 		// Overload refusals come in floods and are counted in the metrics;
