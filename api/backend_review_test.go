@@ -186,3 +186,43 @@ func TestNotFoundSaysWhat(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesShowWhatTheyHold creates drops and a series whose name or
+// product holds a bidi override, a zero-width space, another control or
+// format character, or space at either end: each is a 400 naming the
+// field, where they were stored and shown on the public pages. Names
+// with accents and emoji are still fine.
+func TestNamesShowWhatTheyHold(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	body := func(id string) map[string]any {
+		return map[string]any{
+			"id": id, "name": "Sneaker", "stock": 5,
+			"registration_opens_at":  t0.Add(-2 * time.Hour),
+			"registration_closes_at": t0.Add(-time.Minute),
+			"sale_starts_at":         t0,
+		}
+	}
+	rnd := dropID(t)
+	series := "sn-" + rnd[len(rnd)-8:]
+	for _, field := range []string{"name", "product"} {
+		for _, bad := range []string{"\u202eevil", "Sne\u200baker", "\ufeffSneaker", "line\u2028two", "tab\there",
+			" Sneaker", "Sneaker ", "Sneaker\u00a0", "bell\x07"} {
+			id := dropID(t)
+			b := body(id)
+			b[field] = bad
+			r := h.do("POST", "/v1/admin/drops", admin, b)
+			if r.status != 400 || r.str("field") != field {
+				t.Errorf("drop %s %q: got %d %s, want 400 naming it", field, bad, r.status, r.raw)
+			}
+			s := seriesBody(series)
+			s[field] = bad
+			if r := h.do("POST", "/v1/admin/series", admin, s); r.status != 400 || r.str("field") != field {
+				t.Errorf("series %s %q: got %d %s, want 400 naming it", field, bad, r.status, r.raw)
+			}
+		}
+	}
+	b := body(dropID(t))
+	b["name"], b["product"] = "Café Édition 🏃", "Air Max 1 — ❤️"
+	h.expect(h.do("POST", "/v1/admin/drops", admin, b), 201, "")
+}

@@ -60,6 +60,9 @@ func (s *Server) adminCreateDrop(r *request) error {
 	if err := body.givenZero(given); err != nil {
 		return err
 	}
+	if err := checkDisplayNames(body.Name, body.Product); err != nil {
+		return err
+	}
 	ctx, cancel := r.context()
 	defer cancel()
 	// Safe to retry: the same body again answers 200 with the drop as

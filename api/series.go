@@ -56,6 +56,9 @@ func (s *Server) adminCreateSeries(r *request) error {
 	if err := b.givenZero(given); err != nil {
 		return err
 	}
+	if err := checkDisplayNames(b.Name, b.Product); err != nil {
+		return err
+	}
 	ctx, cancel := r.context()
 	defer cancel()
 	// Safe to retry, like a drop: the same body answers 200 with the
