@@ -226,3 +226,19 @@ func TestNamesShowWhatTheyHold(t *testing.T) {
 	b["name"], b["product"] = "Café Édition 🏃", "Air Max 1 — ❤️"
 	h.expect(h.do("POST", "/v1/admin/drops", admin, b), 201, "")
 }
+
+// TestWebhookCreatedAtAsStored creates a webhook at a time with
+// nanoseconds: the answer's created_at is the one GET shows, to the
+// millisecond the store keeps, where it had the clock's nanoseconds.
+func TestWebhookCreatedAtAsStored(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	h.clock.Set(t0.Add(147936429 * time.Nanosecond))
+	c := h.do("POST", "/v1/admin/webhooks", admin, map[string]any{"url": "https://" + dropID(t) + ".example/hook"})
+	h.expect(c, 201, "")
+	g := h.do("GET", "/v1/admin/webhooks/"+c.str("id"), admin, nil)
+	h.expect(g, 200, "")
+	if c.str("created_at") != g.str("created_at") || c.str("created_at") != "2026-11-24T10:00:00.147Z" {
+		t.Fatalf("created_at: created %q, read %q", c.str("created_at"), g.str("created_at"))
+	}
+}

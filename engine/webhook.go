@@ -256,7 +256,8 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, url string, types []EventT
 	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails on supported platforms
 	w := Webhook{
 		ID: "wh-" + hex.EncodeToString(id[:]), URL: url, Types: types, Rehearsals: rehearsals,
-		Secret: newWebhookSecret(), CreatedAt: s.clock.Now().UTC(),
+		// The store keeps milliseconds: the answer shows what a GET will.
+		Secret: newWebhookSecret(), CreatedAt: s.clock.Now().UTC().Truncate(time.Millisecond),
 	}
 	if err := ValidateWebhook(w); err != nil {
 		return Webhook{}, err
