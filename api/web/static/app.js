@@ -34,6 +34,9 @@
     token = frag.get('token');
     sessionStorage.setItem('flashdrop.token', token);
     sessionStorage.removeItem('flashdrop.signedout');
+    // A new sign-in may be another shopper's: what the last one had
+    // registered for is not hers.
+    Object.keys(sessionStorage).forEach(function (k) { if (k.indexOf('flashdrop.registered.') === 0) sessionStorage.removeItem(k); });
     history.replaceState(null, '', location.pathname + location.search);
   }
   // signedOut: the server refused this tab's token (it ran out), kept for
