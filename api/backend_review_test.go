@@ -242,3 +242,23 @@ func TestWebhookCreatedAtAsStored(t *testing.T) {
 		t.Fatalf("created_at: created %q, read %q", c.str("created_at"), g.str("created_at"))
 	}
 }
+
+// TestProblemsReadAsSentences: an empty body and an unknown time zone are
+// refused in sentences ("body must be a JSON object", "time_zone must
+// be an IANA time zone name …"), where they read "body a JSON object is
+// required" and "time_zone unknown time zone …".
+func TestProblemsReadAsSentences(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	r := h.do("POST", "/v1/admin/drops", admin, nil)
+	if r.status != 400 || r.str("detail") != "body must be a JSON object" {
+		t.Errorf("empty body: %d %s", r.status, r.raw)
+	}
+	rnd := dropID(t)
+	s := seriesBody("tz-" + rnd[len(rnd)-8:])
+	s["time_zone"] = "Mars/Base"
+	r = h.do("POST", "/v1/admin/series", admin, s)
+	if r.status != 400 || r.str("detail") != `time_zone must be an IANA time zone name such as Europe/Berlin; "Mars/Base" is not one this server knows` {
+		t.Errorf("unknown zone: %d %s", r.status, r.raw)
+	}
+}
