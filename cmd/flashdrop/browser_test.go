@@ -884,7 +884,7 @@ func TestBrowserOpsForms(t *testing.T) {
 	typeIn("series-form", "registration_opens_before_hours", "36")
 	typeIn("series-form", "time_zone", "Europe/Atlantis")
 	submit("series-form")
-	fieldError("series-form", "time_zone", `Unknown time zone "Europe/Atlantis".`)
+	fieldError("series-form", "time_zone", `Must be an IANA time zone name such as Europe/Berlin; "Europe/Atlantis" is not one this server knows.`)
 	if r := call(t, "GET", base+"/v1/admin/series/ops-tee", admin, ""); r.status != 404 {
 		t.Fatalf("after a refused form the series exists: %d %s", r.status, r.raw)
 	}
