@@ -154,11 +154,15 @@ func problemFor(err error) Problem {
 			if errors.Is(err, engine.ErrInProgress) {
 				p.Detail = "a request with this Idempotency-Key is in progress; retry shortly for its answer"
 			}
-			var ae *authError
-			if errors.As(err, &ae) {
-				p.Detail = ae.detail
+			if m.err == errBadCredentials {
+				// Gated on the entry: no walk of the chain for the other
+				// problems of this path (a waitlisted sold_out among them).
+				p.invalidToken = true
+				var ae *authError
+				if errors.As(err, &ae) {
+					p.Detail = ae.detail
+				}
 			}
-			p.invalidToken = errors.Is(err, errBadCredentials)
 			var se *engine.ScopeError
 			if errors.As(err, &se) {
 				p.Title = "Missing scope"
