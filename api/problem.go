@@ -54,6 +54,8 @@ var errorMapping = []errorMap{
 	{engine.ErrInvalid, fasthttp.StatusBadRequest, "invalid", "Invalid request"},
 	{engine.ErrNotFound, fasthttp.StatusNotFound, "not_found", "Not found"},
 	{engine.ErrDropExists, fasthttp.StatusConflict, "drop_exists", "Drop already exists"},
+	{engine.ErrDropDeleted, fasthttp.StatusConflict, "drop_exists", "Drop already exists"},
+	{engine.ErrDropInUse, fasthttp.StatusConflict, "drop_in_use", "The drop is in use"},
 	{engine.ErrSeriesExists, fasthttp.StatusConflict, "series_exists", "Series already exists"},
 	{engine.ErrForbidden, fasthttp.StatusForbidden, "forbidden", "Forbidden"},
 	{engine.ErrReplayRunning, fasthttp.StatusConflict, "replay_running", "A replay of this webhook is running"},

@@ -64,7 +64,7 @@ func (s *Server) route(r *request) handlerFunc {
 		case n == 3:
 			return pick("/v1/admin/drops", nil, alt{"GET", s.adminListDrops}, alt{"POST", s.adminCreateDrop})
 		case n == 4:
-			return pick("/v1/admin/drops/{drop}", seg[3:4], alt{"GET", s.adminGetDrop})
+			return pick("/v1/admin/drops/{drop}", seg[3:4], alt{"GET", s.adminGetDrop}, alt{"DELETE", s.adminDeleteDrop})
 		case n == 5 && seg[4] == "stats":
 			return pick("/v1/admin/drops/{drop}/stats", seg[3:4], alt{"GET", s.adminStats})
 		case n == 5 && seg[4] == "reservations":

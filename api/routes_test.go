@@ -71,7 +71,10 @@ func TestAdminDropRoutes(t *testing.T) {
 	}
 	h.expect(h.do("POST", "/v1/admin/drops/nope-"+id+"/pause", admin, nil), 404, "not_found")
 	h.expect(h.do("GET", "/v1/admin/drops/bad%20id", admin, nil), 404, "not_found")
-	h.expect(h.do("DELETE", "/v1/admin/drops/"+id, admin, nil), 405, "invalid")
+	h.expect(h.do("PUT", "/v1/admin/drops/"+id, admin, nil), 405, "invalid")
+	// Nobody took part in it: it can be deleted.
+	h.expect(h.do("DELETE", "/v1/admin/drops/"+id, admin, nil), 204, "")
+	h.expect(h.do("GET", "/v1/admin/drops/"+id, admin, nil), 404, "not_found")
 	h.expect(h.do("GET", "/v1/nothing/here", admin, nil), 404, "not_found")
 }
 

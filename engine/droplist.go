@@ -22,7 +22,10 @@ type DropLister interface {
 // DropIndex, a refresh reads the ids and then only the drops it has not
 // read before: a drop's configuration never changes after its creation
 // except Paused, which no user of the list reads (a drop's view has it
-// fresh), so the drops of past weeks cost a node their ids alone. The
+// fresh), so the drops of past weeks cost a node their ids alone. A drop
+// deleted (DeleteDrop) leaves the index, and its id cannot be made again
+// for a minute; a list that went 20 s without listing reads everything
+// again. The
 // list returned is shared: callers must not change it.
 type DropList struct {
 	from  DropLister
@@ -34,7 +37,18 @@ type DropList struct {
 	listed   []Drop
 	listedAt time.Time
 	known    map[string]Drop // read through the index, by id
+	// lastOK is when the index was last listed. A list that went
+	// longer than forgetAfter without one forgets what it read: a drop
+	// deleted meanwhile may have been made again under its id with
+	// another configuration, which a list that never saw the id leave the
+	// index would not read (redisstore's tombstone keeps the id free for
+	// longer than this).
+	lastOK time.Time
 }
+
+// forgetAfter is how long a DropList trusts what it read without seeing
+// the index.
+const forgetAfter = 20 * time.Second
 
 // NewDropList returns a list of from's drops kept for ttl (DefaultViewTTL
 // if 0 or less).
@@ -74,10 +88,14 @@ func (l *DropList) Drops(ctx context.Context) ([]Drop, error) {
 
 // listIndexed lists the ids and reads the drops not read before.
 func (l *DropList) listIndexed(ctx context.Context) ([]Drop, error) {
+	if !l.lastOK.IsZero() && l.now().Sub(l.lastOK) > forgetAfter {
+		clear(l.known)
+	}
 	ids, err := l.index.DropIDs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list drops: %w", err)
 	}
+	listedAt := l.now()
 	var read []string
 	for _, id := range ids {
 		if _, ok := l.known[id]; !ok {
@@ -107,6 +125,7 @@ func (l *DropList) listIndexed(ctx context.Context) ([]Drop, error) {
 		}
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i].ID < ds[j].ID })
+	l.lastOK = listedAt
 	return ds, nil
 }
 

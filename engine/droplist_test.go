@@ -73,3 +73,36 @@ func TestDropListReadsEachDropOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestDropListForgetsAfterAQuietSpell: a list that went more than 20 s
+// without listing reads every drop again: a drop deleted meanwhile may
+// have been made again under its id with another configuration, and the
+// list never saw the id leave the index. Within 20 s it reads only what
+// is new.
+func TestDropListForgetsAfterAQuietSpell(t *testing.T) {
+	st := &indexStore{ids: []string{"a"}, drops: map[string]engine.Drop{"a": {ID: "a", Name: "old"}}}
+	list := engine.NewDropList(engine.New(st, engine.Options{}), time.Nanosecond)
+	now := time.Date(2026, 12, 6, 15, 0, 0, 0, time.UTC)
+	engine.SetDropListClock(list, func() time.Time { return now })
+	name := func() string {
+		t.Helper()
+		ds, err := list.Drops(context.Background())
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("%v %v", ds, err)
+		}
+		return ds[0].Name
+	}
+	if got := name(); got != "old" {
+		t.Fatal(got)
+	}
+	// Deleted and made again with another name, unseen by this list.
+	st.drops["a"] = engine.Drop{ID: "a", Name: "new"}
+	now = now.Add(19 * time.Second)
+	if got := name(); got != "old" || len(st.read) != 1 {
+		t.Fatalf("within 20 s: %q after %d reads, want the drop as read, no read", got, len(st.read))
+	}
+	now = now.Add(21 * time.Second)
+	if got := name(); got != "new" || len(st.read) != 2 {
+		t.Fatalf("after 21 s without a listing: %q after %d reads, want the drop read again", got, len(st.read))
+	}
+}

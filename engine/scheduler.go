@@ -164,6 +164,23 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("list drops: %w", err))...)
 	}
+	// What this node remembers of a drop that left the list (deleted,
+	// DeleteDrop) goes with it: a drop made again under its id starts
+	// afresh, and a series made again makes it again.
+	listed := make(map[string]bool, len(drops))
+	for _, d := range drops {
+		listed[d.ID] = true
+	}
+	for id := range s.memo {
+		if !listed[id] {
+			delete(s.memo, id)
+		}
+	}
+	for id := range s.made {
+		if !listed[id] {
+			delete(s.made, id)
+		}
+	}
 	for _, d := range drops {
 		if ctx.Err() != nil {
 			break
@@ -202,6 +219,11 @@ func (s *Scheduler) ensureDrop(ctx context.Context, ws WeekStore, sr Series, o O
 		return nil
 	}
 	if _, _, err := s.eng.CreateDropOnce(ctx, d); err != nil {
+		if errors.Is(err, ErrDropDeleted) {
+			// Deleted a moment ago (DeleteDrop): made on a tick after its
+			// tombstone, with the series' values as they are then.
+			return nil
+		}
 		if errors.Is(err, ErrDropExists) {
 			// Another drop holds the id (made by hand, or by a series of
 			// that name deleted and made again otherwise): it stays as it

@@ -32,6 +32,9 @@ const (
 	codeNotSealed = 19
 	codeMoved     = 20
 	codeDone      = 21
+	// delete.lua and create.lua.
+	codeInUse   = 30
+	codeDeleted = 31
 )
 
 var codeErrors = map[int64]error{

@@ -155,7 +155,7 @@ func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) (bool, error) {
 	if d.Secrets != nil {
 		args = append(args, "seed", hex.EncodeToString(d.Secrets.Seed), "tkey", hex.EncodeToString(d.Secrets.TicketKey))
 	}
-	v, err := createScript.Run(ctx, s.rdb, []string{k.drop, k.counters, k.callKey(nonce()), k.draw()}, args...).Slice()
+	v, err := createScript.Run(ctx, s.rdb, []string{k.drop, k.counters, k.callKey(nonce()), k.draw(), k.tombstone()}, args...).Slice()
 	if err != nil {
 		return false, err
 	}
@@ -163,6 +163,12 @@ func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) (bool, error) {
 	switch code := r.int(0); code {
 	case codeOK:
 		return r.int(1) == 1, r.err
+	case codeDeleted:
+		// The index took the id before the script refused it.
+		_ = s.rdb.SRem(ctx, dropIndexKey, d.ID).Err()
+		left := time.Duration(r.int(1)) * time.Millisecond
+		return false, &engine.DetailError{Err: engine.ErrDropDeleted,
+			Detail: fmt.Sprintf("a drop with this id was deleted a moment ago; it can be made again in %d s, once every node has seen it go", int64(left.Round(time.Second)/time.Second)+1)}
 	case codeExists:
 		conflict := &engine.DropConflictError{ID: d.ID}
 		for i := 1; i < len(v); i++ {

@@ -193,6 +193,7 @@ const (
 	ProblemCodeCancelled           ProblemCode = "cancelled"
 	ProblemCodeConfirmed           ProblemCode = "confirmed"
 	ProblemCodeDropExists          ProblemCode = "drop_exists"
+	ProblemCodeDropInUse           ProblemCode = "drop_in_use"
 	ProblemCodeExpired             ProblemCode = "expired"
 	ProblemCodeForbidden           ProblemCode = "forbidden"
 	ProblemCodeIdempotencyMismatch ProblemCode = "idempotency_mismatch"
@@ -223,6 +224,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeConfirmed:
 		return true
 	case ProblemCodeDropExists:
+		return true
+	case ProblemCodeDropInUse:
 		return true
 	case ProblemCodeExpired:
 		return true
@@ -1123,6 +1126,30 @@ type Problem409DropExists struct {
 	WaitlistPosition *int64 `json:"waitlist_position,omitempty"`
 }
 
+// Problem409DropInUse defines model for Problem409DropInUse.
+type Problem409DropInUse struct {
+	Code   interface{} `json:"code"`
+	Detail *string     `json:"detail,omitempty"`
+
+	// Field On `invalid`: the offending key, or `body`.
+	Field *string `json:"field,omitempty"`
+
+	// Fields On `drop_exists`: what differs.
+	Fields   *[]string `json:"fields,omitempty"`
+	Instance *string   `json:"instance,omitempty"`
+
+	// RequestId Repeats the `X-Request-Id` header.
+	RequestId *string `json:"request_id,omitempty"`
+	Status    int     `json:"status"`
+	Title     string  `json:"title"`
+
+	// Type `urn:flashdrop:problem:<code>`.
+	Type string `json:"type"`
+
+	// WaitlistPosition On `sold_out` for a shopper on the waitlist.
+	WaitlistPosition *int64 `json:"waitlist_position,omitempty"`
+}
+
 // Problem409ExpiredCancelledConfirmed defines model for Problem409ExpiredCancelledConfirmed.
 type Problem409ExpiredCancelledConfirmed struct {
 	Code   interface{} `json:"code"`
@@ -1509,6 +1536,12 @@ type CreateDropParams struct {
 
 	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteDropParams defines parameters for DeleteDrop.
+type DeleteDropParams struct {
+	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
+	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 }
 
 // GetDropParams defines parameters for GetDrop.
@@ -1964,6 +1997,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/admin/drops (the `CreateDrop` operationId).
 	CreateDrop(ctx context.Context, params *CreateDropParams, body CreateDropJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteDrop Delete a drop nobody has taken part in, to make it again.
+	//
+	// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again.
+	//
+	// Corresponds with DELETE /v1/admin/drops/{drop} (the `DeleteDrop` operationId).
+	DeleteDrop(ctx context.Context, drop string, params *DeleteDropParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDrop One drop with config and state.
 	//
@@ -2453,6 +2493,23 @@ func (c *Client) CreateDropWithBody(ctx context.Context, params *CreateDropParam
 // Corresponds with POST /v1/admin/drops (the `CreateDrop` operationId).
 func (c *Client) CreateDrop(ctx context.Context, params *CreateDropParams, body CreateDropJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateDropRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteDrop Delete a drop nobody has taken part in, to make it again.
+//
+// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again.
+//
+// Corresponds with DELETE /v1/admin/drops/{drop} (the `DeleteDrop` operationId).
+func (c *Client) DeleteDrop(ctx context.Context, drop string, params *DeleteDropParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteDropRequest(c.Server, drop, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3893,6 +3950,55 @@ func NewCreateDropRequestWithBody(server string, params *CreateDropParams, conte
 			}
 
 			req.Header.Set("Idempotency-Key", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewDeleteDropRequest constructs an http.Request for the DeleteDrop method
+func NewDeleteDropRequest(server string, drop string, params *DeleteDropParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "drop", drop, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/drops/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XRequestId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam0)
 		}
 
 	}
@@ -6103,6 +6209,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/admin/drops (the `CreateDrop` operationId).
 	CreateDropWithResponse(ctx context.Context, params *CreateDropParams, body CreateDropJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDropResponse, error)
+
+	// DeleteDropWithResponse Delete a drop nobody has taken part in, to make it again.
+	//
+	// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/admin/drops/{drop} (the `DeleteDrop` operationId).
+	DeleteDropWithResponse(ctx context.Context, drop string, params *DeleteDropParams, reqEditors ...RequestEditorFn) (*DeleteDropResponse, error)
 
 	// GetDropWithResponse One drop with config and state.
 	//
@@ -8754,6 +8869,204 @@ func (r CreateDropResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateDropResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteDropResponse204Headers the declared response headers of an HTTP 204 response for DeleteDrop
+type DeleteDropResponse204Headers struct {
+	XRequestId *string
+}
+
+// DeleteDropResponse400Headers the declared response headers of an HTTP 400 response for DeleteDrop
+type DeleteDropResponse400Headers struct {
+	XRequestId *string
+}
+
+// DeleteDropResponse401Headers the declared response headers of an HTTP 401 response for DeleteDrop
+type DeleteDropResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// DeleteDropResponse403Headers the declared response headers of an HTTP 403 response for DeleteDrop
+type DeleteDropResponse403Headers struct {
+	XRequestId *string
+}
+
+// DeleteDropResponse404Headers the declared response headers of an HTTP 404 response for DeleteDrop
+type DeleteDropResponse404Headers struct {
+	XRequestId *string
+}
+
+// DeleteDropResponse408Headers the declared response headers of an HTTP 408 response for DeleteDrop
+type DeleteDropResponse408Headers struct {
+	XRequestId *string
+}
+
+// DeleteDropResponse409Headers the declared response headers of an HTTP 409 response for DeleteDrop
+type DeleteDropResponse409Headers struct {
+	XRequestId *string
+}
+
+// DeleteDropResponse413Headers the declared response headers of an HTTP 413 response for DeleteDrop
+type DeleteDropResponse413Headers struct {
+	XRequestId *string
+}
+
+// DeleteDropResponse429Headers the declared response headers of an HTTP 429 response for DeleteDrop
+type DeleteDropResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// DeleteDropResponse431Headers the declared response headers of an HTTP 431 response for DeleteDrop
+type DeleteDropResponse431Headers struct {
+	XRequestId *string
+}
+
+// DeleteDropResponse500Headers the declared response headers of an HTTP 500 response for DeleteDrop
+type DeleteDropResponse500Headers struct {
+	XRequestId *string
+}
+
+// DeleteDropResponse503Headers the declared response headers of an HTTP 503 response for DeleteDrop
+type DeleteDropResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type DeleteDropResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem400Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem401Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem403Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem404NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *Problem408Invalid
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Problem409DropInUse
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem413Invalid
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem429RateLimited
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *Problem431Invalid
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem500Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem503Unavailable
+	// Headers204 the parsed response headers for an HTTP 204 response
+	Headers204 *DeleteDropResponse204Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeleteDropResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteDropResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteDropResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteDropResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *DeleteDropResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *DeleteDropResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DeleteDropResponse413Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteDropResponse429Headers
+	// Headers431 the parsed response headers for an HTTP 431 response
+	Headers431 *DeleteDropResponse431Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeleteDropResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteDropResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON400() *Problem400Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON401() *Problem401Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON403() *Problem403Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON404() *Problem404NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON408() *Problem408Invalid {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON409() *Problem409DropInUse {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON413() *Problem413Invalid {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON429() *Problem429RateLimited {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON431() *Problem431Invalid {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON500() *Problem500Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteDropResponse) GetApplicationproblemJSON503() *Problem503Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteDropResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteDropResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteDropResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteDropResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15617,6 +15930,21 @@ func (c *ClientWithResponses) CreateDropWithResponse(ctx context.Context, params
 	return ParseCreateDropResponse(rsp)
 }
 
+// DeleteDropWithResponse Delete a drop nobody has taken part in, to make it again.
+//
+// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/admin/drops/{drop} (the `DeleteDrop` operationId).
+func (c *ClientWithResponses) DeleteDropWithResponse(ctx context.Context, drop string, params *DeleteDropParams, reqEditors ...RequestEditorFn) (*DeleteDropResponse, error) {
+	rsp, err := c.DeleteDrop(ctx, drop, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteDropResponse(rsp)
+}
+
 // GetDropWithResponse One drop with config and state.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -19170,6 +19498,249 @@ func ParseCreateDropResponse(rsp *http.Response) (*CreateDropResponse, error) {
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateDropResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteDropResponse parses an HTTP response from a DeleteDropWithResponse call
+func ParseDeleteDropResponse(rsp *http.Response) (*DeleteDropResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteDropResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem400Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem401Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem403Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem404NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Problem408Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem409DropInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem413Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem429RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest Problem431Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem500Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem503Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		var headers DeleteDropResponse204Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers204 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeleteDropResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeleteDropResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteDropResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteDropResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers DeleteDropResponse408Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers DeleteDropResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers DeleteDropResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteDropResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 431:
+		var headers DeleteDropResponse431Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers431 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeleteDropResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteDropResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

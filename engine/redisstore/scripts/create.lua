@@ -1,6 +1,9 @@
 -- create.lua: create a drop with its full stock, or find the same one.
 --
 -- KEYS[1] drop   KEYS[2] counters   KEYS[3] call   KEYS[4] draw
+-- KEYS[5] the drop's tombstone (delete.lua): while it lasts the id is not
+-- made again, so every node's list of drops sees the deleted drop go
+-- before another comes under its id (engine.DropList)
 --
 -- ARGV: the drop hash as field/value pairs (see store.go dropFields); the
 -- fields 'stock' and 'limit' must be positive integers. The pairs 'seed'
@@ -12,7 +15,8 @@
 -- and the same configuration exists already (a retried create: 'created'
 -- and 'paused' are not configuration), or {16, <field>...} naming the
 -- stored fields that differ. A repeat of the same call (a retry after a
--- lost reply) answers what the first run answered.
+-- lost reply) answers what the first run answered. {31, ms} while the id's
+-- tombstone lasts ms more.
 
 if #ARGV == 0 or #ARGV % 2 ~= 0 then
   return redis.error_reply('ERR flashdrop: malformed create arguments')
@@ -30,6 +34,10 @@ if not stock or stock < 1 or stock ~= math.floor(stock) or not tonumber(f.limit)
   return redis.error_reply('ERR flashdrop: malformed create arguments')
 end
 if redis.call('EXISTS', KEYS[3]) == 1 then return {0, 1} end
+if KEYS[5] then
+  local left = redis.call('PTTL', KEYS[5])
+  if left > 0 then return {31, left} end
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   local cur = {}
   local all = redis.call('HGETALL', KEYS[1])

@@ -1,0 +1,82 @@
+package redisstore_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
+)
+
+// TestDeleteDrop: a drop nobody took part in is deleted with every key of
+// it but its tombstone, which keeps its id from being made again; a drop
+// a shopper registered for is refused, saying so, and stays whole; a
+// missing drop is not found. On every backend (a draw drop, with its
+// secrets' hash, included).
+func TestDeleteDrop(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		for _, mode := range []engine.Mode{engine.ModeFCFS, engine.ModeDraw} {
+			d := f.newDrop(t, 5, 1, func(d *engine.Drop) { d.Mode = mode; d.RegistrationOpensAt = t0.Add(-30 * time.Minute) })
+			if err := f.eng.DeleteDrop(ctx(t), d.ID); err != nil {
+				t.Fatalf("%s: %v", mode, err)
+			}
+			if _, err := f.eng.Drop(ctx(t), d.ID); !errors.Is(err, engine.ErrNotFound) {
+				t.Fatalf("%s: read after the delete: %v", mode, err)
+			}
+			// A script call's record (a retry's answer) goes by itself
+			// within 30 s; nothing else may stay.
+			var left []string
+			for _, k := range scanKeys(t, f.rdb, "fd:{"+d.ID+"}:*") {
+				if strings.Contains(k, ":call:") {
+					if ttl, err := f.rdb.PTTL(ctx(t), k).Result(); err != nil || ttl <= 0 {
+						t.Fatalf("%s: %s stays (%v, %v)", mode, k, ttl, err)
+					}
+					continue
+				}
+				left = append(left, k)
+			}
+			if len(left) != 1 || !strings.HasSuffix(left[0], ":deleted") {
+				t.Fatalf("%s: keys left after the delete: %v", mode, left)
+			}
+			ids, err := f.store.DropIDs(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range ids {
+				if id == d.ID {
+					t.Fatalf("%s: the deleted drop is still in the index", mode)
+				}
+			}
+			if _, err := f.eng.CreateDrop(ctx(t), d); !errors.Is(err, engine.ErrDropDeleted) {
+				t.Fatalf("%s: made again at once: %v", mode, err)
+			}
+			if ids, _ := f.store.DropIDs(ctx(t)); containsID(ids, d.ID) {
+				t.Fatalf("%s: a refused create left the id in the index", mode)
+			}
+		}
+
+		used := f.newDrop(t, 5, 1)
+		f.register(t, used.ID, "alice")
+		err := f.eng.DeleteDrop(ctx(t), used.ID)
+		var de *engine.DetailError
+		if !errors.Is(err, engine.ErrDropInUse) || !errors.As(err, &de) || !strings.Contains(de.Detail, "1 shopper registered") {
+			t.Fatalf("a drop alice registered for: %v", err)
+		}
+		if v, err := f.eng.ShopperView(ctx(t), used.ID, "alice"); err != nil || !v.Registered {
+			t.Fatalf("after the refused delete: %+v %v", v, err)
+		}
+		if err := f.eng.DeleteDrop(ctx(t), "no-such-"+used.ID); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("a missing drop: %v", err)
+		}
+	})
+}
+
+func containsID(ids []string, id string) bool {
+	for _, x := range ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
