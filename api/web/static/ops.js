@@ -357,6 +357,7 @@
       listed = r.data.drops;
       listed.forEach(function (d) { if (!rows[d.id]) drawRow(d, null); }); // a new drop's state and button now, its figures with its stats
       arrange();
+      exportDrops();
       var live = [], old = [];
       r.data.drops.forEach(function (d) {
         seen[d.id] = true;
@@ -842,6 +843,171 @@
       body.appendChild(tr);
     });
   }
+
+  // --- a drop's reservations as a CSV file, for fulfilment -----------
+  // The shop's staff download who won and who paid. The page reads every
+  // page of GET /v1/admin/drops/{drop}/reservations (following
+  // next_cursor until an answer has none: a page may be short, even
+  // empty, before the last), keys the reservations by id (one may come
+  // twice across pages), and only then makes the file: an error on any
+  // page makes none, so a half list is never taken for the whole.
+  var EXPORT_COLUMNS = ['reservation', 'user', 'quantity', 'status', 'won_at', 'expires_at', 'updated_at', 'from_waitlist'];
+  var EXPORT_PAGE = 1000; // the most a page may hold: fewest requests
+  var exportBusy = false;
+  var exportOptions = ''; // the drop ids the select offers, in order
+
+  // exportDrops offers the drops the table lists, in its order: the real
+  // drops first, then the rehearsals under a group of their own. The
+  // options are rebuilt only when that list changes, so a select open
+  // under the pointer is not redrawn every second; the choice is kept.
+  function exportDrops() {
+    var real = [], rehearsals = [];
+    listed.forEach(function (d) { (d.rehearsal ? rehearsals : real).push(d); });
+    real.sort(byOrder);
+    rehearsals.sort(byOrder);
+    var ids = real.concat(rehearsals).map(function (d) { return d.id; });
+    if (ids.join('\n') + '\n' + rehearsals.length === exportOptions) return;
+    exportOptions = ids.join('\n') + '\n' + rehearsals.length;
+    var sel = $('export-drop'), chosen = sel.value;
+    sel.textContent = '';
+    var option = function (parent, d) {
+      var o = document.createElement('option');
+      o.value = d.id;
+      o.textContent = d.id;
+      parent.appendChild(o);
+    };
+    real.forEach(function (d) { option(sel, d); });
+    if (rehearsals.length) {
+      var g = document.createElement('optgroup');
+      g.label = 'Rehearsals';
+      rehearsals.forEach(function (d) { option(g, d); });
+      sel.appendChild(g);
+    }
+    if (!ids.length) {
+      var none = document.createElement('option');
+      none.value = '';
+      none.textContent = 'No drops yet';
+      sel.appendChild(none);
+    }
+    if (chosen && ids.indexOf(chosen) >= 0) sel.value = chosen;
+  }
+
+  // csvCell is one field as RFC 4180 has it, made safe to open in a
+  // spreadsheet: a cell that begins with = + - @ (or a tab or CR) would
+  // be run as a formula there (a shopper id is whatever the shop's
+  // accounts allow, "=HYPERLINK(…)" included), so it gets a leading
+  // apostrophe, which spreadsheets take as "text"; then a field with a
+  // comma, a quote, CR or LF is quoted, its quotes doubled.
+  function csvCell(v) {
+    var s = v === undefined || v === null ? '' : String(v);
+    if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
+    return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+  function csvRow(cells) { return cells.map(csvCell).join(',') + '\r\n'; }
+
+  // timeKey orders the API's RFC 3339 UTC times as text: the fraction is
+  // written without trailing zeros ("09:30:01Z", "09:30:01.5Z"), so it is
+  // padded to nanoseconds first ('Z' sorts after '.', and 01Z would come
+  // after 01.5Z).
+  function timeKey(t) {
+    var m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(t || '');
+    return m ? m[1] + '.' + ((m[2] || '') + '000000000').slice(0, 9) : String(t || '');
+  }
+
+  // csvOf is the file: a header row, then the reservations by won_at,
+  // then id (a batch of wins shares its time). Times go as the API gives
+  // them. share_code is left out: it is public and fulfilment has no use
+  // for it.
+  function csvOf(list) {
+    list.sort(function (a, b) {
+      var ka = timeKey(a.won_at), kb = timeKey(b.won_at);
+      if (ka !== kb) return ka < kb ? -1 : 1;
+      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    });
+    return csvRow(EXPORT_COLUMNS) + list.map(function (r) {
+      return csvRow([r.id, r.user, r.quantity, r.status, r.won_at, r.expires_at, r.updated_at, r.from_waitlist ? 'true' : 'false']);
+    }).join('');
+  }
+
+  // download hands text to the browser as a file, through a Blob and a
+  // link made for the purpose: nothing leaves the page, and no server
+  // keeps a copy of a list that names shoppers.
+  function download(name, text) {
+    var url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+    var a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    a.hidden = true;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    // The click starts the download; the URL is let go a little later.
+    setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+  }
+
+  function reservationsText(n) {
+    return n.toLocaleString('en-US') + (n === 1 ? ' reservation' : ' reservations');
+  }
+
+  // exportBusyState disables the button while an export runs, and says
+  // so to a screen reader (aria-busy).
+  // A disabled button loses the keyboard's focus: it gets it back at the
+  // end, unless the operator moved on meanwhile.
+  var exportHadFocus = false;
+  function exportBusyState(on) {
+    exportBusy = on;
+    var b = $('export-button');
+    if (on) exportHadFocus = document.activeElement === b;
+    b.disabled = on;
+    if (on) b.setAttribute('aria-busy', 'true'); else b.removeAttribute('aria-busy');
+    if (!on && exportHadFocus && (!document.activeElement || document.activeElement === document.body)) b.focus();
+  }
+
+  $('export-form').addEventListener('submit', function (e) {
+    e.preventDefault();
+    if (exportBusy) return;
+    var msg = $('export-message');
+    var drop = $('export-drop').value;
+    var statuses = [];
+    each(this.querySelectorAll('input[name="status"]:checked'), function (el) { statuses.push(el.value); });
+    if (!drop) { setText(msg, 'Choose a drop.'); return; }
+    if (!statuses.length) { setText(msg, 'Choose at least one status to include.'); return; }
+    var mine = token; // a sign-out (or another token) meanwhile ends it, quietly
+    var byId = {}, count = 0;
+    var base = '/v1/admin/drops/' + encodeURIComponent(drop) + '/reservations?status=' + statuses.join(',') + '&limit=' + EXPORT_PAGE;
+    exportBusyState(true);
+    setText(msg, 'Reading reservations…');
+    var page = function (cursor) {
+      return api('GET', base + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '')).then(function (r) {
+        if (token !== mine) return null;
+        if (rejected(r)) return null;
+        if (!r.ok) {
+          // The page's own sentence for the problem, with the server's
+          // detail where it gave one (the scope a key lacks).
+          var s = sentence(r.data);
+          if (r.data.detail) s = s.replace(/\.$/, '') + ': ' + r.data.detail + '.';
+          setText(msg, s + ' No file was made.');
+          return null;
+        }
+        (r.data.reservations || []).forEach(function (x) {
+          if (!byId[x.id]) count++;
+          byId[x.id] = x; // the later read of one listed twice
+        });
+        setText(msg, 'Read ' + reservationsText(count) + '…');
+        return r.data.next_cursor ? page(r.data.next_cursor) : byId;
+      });
+    };
+    page('').then(function (all) {
+      if (!all) return;
+      var list = Object.keys(all).map(function (id) { return all[id]; });
+      var name = drop + '-reservations.csv';
+      download(name, csvOf(list));
+      setText(msg, list.length ? 'Downloaded ' + reservationsText(list.length) + ' as ' + name + '.' : 'No reservations match.');
+    }).then(function () { exportBusyState(false); }, function () {
+      setText(msg, sentences.internal + ' No file was made.');
+      exportBusyState(false);
+    });
+  });
 
   // --- forms: checked in the page, then the API's errors next to fields
   function utc(v) { return v ? new Date(v + (v.length === 16 ? ':00' : '') + 'Z').toISOString() : undefined; }
