@@ -114,6 +114,7 @@ func TestRoutesWithoutBodyRefuseOne(t *testing.T) {
 		{"DELETE", "/v1/admin/webhooks/wh-none", admin, `{"force":true}`, "force"},
 		{"DELETE", "/v1/admin/keys/key-none", admin, `{"force":true}`, "force"},
 		{"DELETE", "/v1/admin/series/none", admin, `{"force":true}`, "force"},
+		{"DELETE", "/v1/admin/drops/" + id, admin, `{"force":true}`, "force"},
 	} {
 		r := h.do(c.method, c.path, c.token, c.body)
 		if r.status != 400 || r.code() != "invalid" || r.str("field") != c.field || !strings.Contains(r.str("detail"), "takes no body") {

@@ -73,6 +73,16 @@ func newCORSPolicy(list []string) (*corsPolicy, error) {
 	return p, nil
 }
 
+// allows reports whether origin may read answers. Browsers send origins
+// in lower case, which the map holds: the exact lookup allocates nothing;
+// only another spelling pays for lowering it.
+func (p *corsPolicy) allows(origin []byte) bool {
+	if p.any || p.origins[string(origin)] {
+		return true
+	}
+	return p.origins[strings.ToLower(string(origin))]
+}
+
 // corsPath reports whether path is a route a storefront may call: the
 // shopper and public API, not the admin API, metrics, pages or probes.
 func corsPath(path []byte) bool {
@@ -86,13 +96,16 @@ func corsPath(path []byte) bool {
 // browser then keeps the answer from the page) and is served as any
 // other: the server's rules do not depend on the Origin header.
 func (p *corsPolicy) apply(ctx *fasthttp.RequestCtx) (answered bool) {
-	origin := ctx.Request.Header.Peek("Origin")
-	if len(origin) == 0 || !corsPath(ctx.Path()) {
+	if !corsPath(ctx.Path()) {
 		return false
 	}
+	// Every answer of a shared path varies by Origin, with one or
+	// without: a cache in between must not hand a storefront the answer
+	// made for a request without CORS headers.
 	h := &ctx.Response.Header
 	h.Add("Vary", "Origin")
-	if !p.any && !p.origins[strings.ToLower(string(origin))] {
+	origin := ctx.Request.Header.Peek("Origin")
+	if len(origin) == 0 || !p.allows(origin) {
 		return false
 	}
 	h.SetBytesV("Access-Control-Allow-Origin", origin)

@@ -26,7 +26,7 @@ func takesNoBody(method, route string) bool {
 		}
 	case fasthttp.MethodDelete:
 		switch route {
-		case "/v1/admin/keys/{id}", "/v1/admin/webhooks/{id}", "/v1/admin/series/{series}":
+		case "/v1/admin/keys/{id}", "/v1/admin/webhooks/{id}", "/v1/admin/series/{series}", "/v1/admin/drops/{drop}":
 			return true
 		}
 	}

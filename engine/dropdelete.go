@@ -65,6 +65,11 @@ func (e *Engine) DeleteDrop(ctx context.Context, id string) error {
 		return errors.New("engine: this store cannot delete drops")
 	}
 	d, err := e.store.Drop(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		// Deleted a moment ago, perhaps by a call whose last step
+		// failed: the store finishes it (or answers not found).
+		return wrap("delete", id, del.DeleteDrop(ctx, id))
+	}
 	if err != nil {
 		return wrap("delete", id, err)
 	}

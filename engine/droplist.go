@@ -22,10 +22,9 @@ type DropLister interface {
 // DropIndex, a refresh reads the ids and then only the drops it has not
 // read before: a drop's configuration never changes after its creation
 // except Paused, which no user of the list reads (a drop's view has it
-// fresh), so the drops of past weeks cost a node their ids alone. A drop
-// deleted (DeleteDrop) leaves the index, and its id cannot be made again
-// for a minute; a list that went 20 s without listing reads everything
-// again. The
+// fresh), so the drops of past weeks cost a node their ids and one read
+// each every 20 s: a drop deleted (DeleteDrop) may be made again under its
+// id (a minute later at the earliest) with another configuration. The
 // list returned is shared: callers must not change it.
 type DropList struct {
 	from  DropLister
@@ -37,18 +36,18 @@ type DropList struct {
 	listed   []Drop
 	listedAt time.Time
 	known    map[string]Drop // read through the index, by id
-	// lastOK is when the index was last listed. A list that went
-	// longer than forgetAfter without one forgets what it read: a drop
-	// deleted meanwhile may have been made again under its id with
-	// another configuration, which a list that never saw the id leave the
-	// index would not read (redisstore's tombstone keeps the id free for
-	// longer than this).
-	lastOK time.Time
+	// readAt is when each known drop was read. One read longer than
+	// rereadAfter ago is read again: a drop deleted (DeleteDrop) may have
+	// been made again under its id with another configuration, and a list
+	// that did not see the id leave the index (it did not list in
+	// between, or the delete could not take the id out) would otherwise
+	// keep the old one. redisstore's tombstone keeps the id free for
+	// longer than this.
+	readAt map[string]time.Time
 }
 
-// forgetAfter is how long a DropList trusts what it read without seeing
-// the index.
-const forgetAfter = 20 * time.Second
+// rereadAfter is how long a DropList trusts a drop it read.
+const rereadAfter = 20 * time.Second
 
 // NewDropList returns a list of from's drops kept for ttl (DefaultViewTTL
 // if 0 or less).
@@ -56,7 +55,7 @@ func NewDropList(from DropLister, ttl time.Duration) *DropList {
 	if ttl <= 0 {
 		ttl = DefaultViewTTL
 	}
-	l := &DropList{from: from, ttl: ttl, now: time.Now, known: map[string]Drop{}}
+	l := &DropList{from: from, ttl: ttl, now: time.Now, known: map[string]Drop{}, readAt: map[string]time.Time{}}
 	if e, ok := from.(*Engine); ok {
 		l.index, _ = e.store.(DropIndex)
 	}
@@ -88,17 +87,14 @@ func (l *DropList) Drops(ctx context.Context) ([]Drop, error) {
 
 // listIndexed lists the ids and reads the drops not read before.
 func (l *DropList) listIndexed(ctx context.Context) ([]Drop, error) {
-	if !l.lastOK.IsZero() && l.now().Sub(l.lastOK) > forgetAfter {
-		clear(l.known)
-	}
 	ids, err := l.index.DropIDs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list drops: %w", err)
 	}
-	listedAt := l.now()
+	now := l.now()
 	var read []string
 	for _, id := range ids {
-		if _, ok := l.known[id]; !ok {
+		if _, ok := l.known[id]; !ok || now.Sub(l.readAt[id]) > rereadAfter {
 			read = append(read, id)
 		}
 	}
@@ -107,8 +103,18 @@ func (l *DropList) listIndexed(ctx context.Context) ([]Drop, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list drops: %w", err)
 		}
+		got := make(map[string]bool, len(fresh))
 		for _, d := range fresh {
-			l.known[d.ID] = d
+			l.known[d.ID], l.readAt[d.ID] = d, now
+			got[d.ID] = true
+		}
+		for _, id := range read {
+			if !got[id] {
+				// In the index without a drop (deleted, its id not yet
+				// out of the index): not listed.
+				delete(l.known, id)
+				delete(l.readAt, id)
+			}
 		}
 	}
 	ds := make([]Drop, 0, len(ids))
@@ -122,10 +128,10 @@ func (l *DropList) listIndexed(ctx context.Context) ([]Drop, error) {
 	for id := range l.known {
 		if !listed[id] {
 			delete(l.known, id) // gone from the index
+			delete(l.readAt, id)
 		}
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i].ID < ds[j].ID })
-	l.lastOK = listedAt
 	return ds, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -83,8 +85,25 @@ type Relay struct {
 
 	run     run.Lifecycle
 	mu      sync.Mutex
-	workers map[string]bool
+	workers map[string]relayWorker
+	gen     uint64
 	lag     map[string]int64
+}
+
+// relayWorker is the worker of one drop: the drop it started with (its
+// configuration, driftKey) and how to stop it.
+type relayWorker struct {
+	drop string
+	stop context.CancelFunc
+	gen  uint64 // which worker of the drop, so one ending takes out only itself
+}
+
+// driftKey is d's configuration as the relay uses it: everything but the
+// pause, which a worker does not read (and a list of drops rereads).
+func driftKey(d engine.Drop) string {
+	d.Paused = false
+	b, _ := json.Marshal(d)
+	return string(b)
 }
 
 // Drops is what the relay needs of the store besides the outbox: which
@@ -124,7 +143,7 @@ func NewRelay(store Drops, outbox engine.Outbox, js jetstream.JetStream, o Relay
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Relay{store: store, outbox: outbox, js: js, o: o, workers: map[string]bool{}, lag: map[string]int64{}}
+	return &Relay{store: store, outbox: outbox, js: js, o: o, workers: map[string]relayWorker{}, lag: map[string]int64{}}
 }
 
 // Start runs the relay in the background: one worker per drop, started as
@@ -141,6 +160,14 @@ func (r *Relay) Close() error {
 	return nil
 }
 
+// Working reports whether a worker relays drop's outbox on this node.
+func (r *Relay) Working(drop string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.workers[drop]
+	return ok
+}
+
 // Lag is the number of outbox entries not yet published (an entry holds
 // the events of one store call), summed over drops, as of each worker's
 // last look.
@@ -154,7 +181,14 @@ func (r *Relay) Lag() int64 {
 	return n
 }
 
-// startWorkers starts a worker for every drop that has none yet.
+// startWorkers starts a worker for every drop that has none yet, and
+// stops the worker of a drop that is gone (deleted, engine.DeleteDrop) or
+// was made again under its id with another configuration: a worker keeps
+// the drop it started with,
+// whose product, times and rehearsal flag go into every event it
+// publishes. The new drop's worker takes back what the old one read and
+// did not acknowledge (its own pending entries, under the same consumer
+// name); JetStream drops a repeat of an event by its id.
 func (r *Relay) startWorkers(ctx context.Context) {
 	drops, err := r.store.Drops(ctx)
 	if err != nil && ctx.Err() == nil {
@@ -162,10 +196,41 @@ func (r *Relay) startWorkers(ctx context.Context) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	listed := make(map[string]bool, len(drops))
 	for _, d := range drops {
-		if !r.workers[d.ID] {
-			r.workers[d.ID] = true
-			r.run.Spawn(func() { r.work(ctx, d) })
+		listed[d.ID] = true
+		key := driftKey(d)
+		w, ok := r.workers[d.ID]
+		if ok && w.drop == key {
+			continue
+		}
+		if ok {
+			w.stop()
+		}
+		wctx, stop := context.WithCancel(ctx)
+		r.gen++
+		gen := r.gen
+		r.workers[d.ID] = relayWorker{drop: key, stop: stop, gen: gen}
+		r.run.Spawn(func() {
+			defer stop()
+			r.work(wctx, d)
+			// A worker that ended by itself (its drop was deleted) is
+			// started again if the drop comes back.
+			r.mu.Lock()
+			if w, ok := r.workers[d.ID]; ok && w.gen == gen {
+				delete(r.workers, d.ID)
+			}
+			r.mu.Unlock()
+		})
+	}
+	if err != nil {
+		return // a failed listing says nothing of which drops are gone
+	}
+	for id, w := range r.workers {
+		if !listed[id] {
+			w.stop()
+			delete(r.workers, id)
+			delete(r.lag, id)
 		}
 	}
 }
@@ -231,6 +296,14 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 			if err != nil {
 				if ctx.Err() == nil {
 					outboxDown = true
+					if errors.Is(err, engine.ErrNotFound) {
+						// Deleted (engine.DeleteDrop, which waits for an
+						// empty outbox): nothing is left to publish, and a
+						// drop made again under its id gets a worker of its
+						// own, with its own configuration.
+						r.o.Logger.Info("relay: the drop is gone; its worker stops", "drop", d.ID)
+						return
+					}
 					r.o.Logger.Warn("relay: reading the outbox failed", "drop", d.ID, "err", err.Error())
 					backoff.Wait(ctx)
 				}

@@ -114,6 +114,9 @@ func TestCORSHeaders(t *testing.T) {
 		got.Header.Get("Vary") != "Origin" || got.StatusCode != 404 {
 		t.Fatalf("a request of an allowed origin: %d %v", got.StatusCode, got.Header)
 	}
+	if r := do("GET", "/v1/drops/x", "", nil); r.Header.Get("Vary") != "Origin" || r.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("a shared path's answer without an Origin must still vary by it: %v", r.Header)
+	}
 	for _, c := range []struct{ path, origin string }{
 		{"/v1/drops/x", "https://evil.example"},
 		{"/v1/admin/drops", "https://shop.example"},

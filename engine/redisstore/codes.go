@@ -33,8 +33,9 @@ const (
 	codeMoved     = 20
 	codeDone      = 21
 	// delete.lua and create.lua.
-	codeInUse   = 30
-	codeDeleted = 31
+	codeInUse          = 30
+	codeDeleted        = 31
+	codeDeletedAlready = 32
 )
 
 var codeErrors = map[int64]error{

@@ -38,14 +38,17 @@ var deleteScript = redis.NewScript(deleteLua)
 func (s *Store) DeleteDrop(ctx context.Context, id string) error {
 	k := keysFor(id)
 	keys := []string{k.drop, k.counters, k.reg, k.wl, k.outbox, k.tombstone(),
-		k.refs, k.share, k.res, k.buyers, k.holds, k.wlq, k.wlend, k.draw(), k.order(), k.week()}
+		k.refs, k.share, k.res, k.buyers, k.holds, k.wlq, k.wlend, k.draw(), k.order(), k.week(),
+		// A fan-out between its steps keeps who it reached: left behind,
+		// the drop made again would skip them.
+		k.fanSet(string(engine.EventInvited)), k.fanSet(string(engine.EventReminder))}
 	v, err := deleteScript.Run(ctx, s.rdb, keys, DropTombstone.Milliseconds()).Slice()
 	if err != nil {
 		return err
 	}
 	r := reply(v)
 	switch r.int(0) {
-	case 0:
+	case 0, codeDeletedAlready:
 	case codeNotFound:
 		return fmt.Errorf("%w: drop %q", engine.ErrNotFound, id)
 	case codeInUse:

@@ -317,6 +317,14 @@ func (s *Store) ensureGroup(ctx context.Context, key string) error {
 	if _, ok := s.groups.Load(key); ok {
 		return nil
 	}
+	// A drop deleted (DeleteDrop) keeps no outbox: MKSTREAM would make
+	// one for a relay worker that has not yet heard the drop is gone.
+	drop := strings.TrimSuffix(key, ":outbox") + ":drop"
+	if n, err := s.rdb.Exists(ctx, drop).Result(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("%w: the drop of outbox %s", engine.ErrNotFound, key)
+	}
 	err := s.rdb.XGroupCreateMkStream(ctx, key, relayGroup, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return err

@@ -164,8 +164,9 @@ func (s *Store) CreateDrop(ctx context.Context, d engine.Drop) (bool, error) {
 	case codeOK:
 		return r.int(1) == 1, r.err
 	case codeDeleted:
-		// The index took the id before the script refused it.
-		_ = s.rdb.SRem(ctx, dropIndexKey, d.ID).Err()
+		// The index took the id before the script refused it. It stays:
+		// readers skip an id without a drop (DropsByID), and taking it out
+		// could take out a drop another node made as the tombstone ended.
 		left := time.Duration(r.int(1)) * time.Millisecond
 		return false, &engine.DetailError{Err: engine.ErrDropDeleted,
 			Detail: fmt.Sprintf("a drop with this id was deleted a moment ago; it can be made again in %d s, once every node has seen it go", int64(left.Round(time.Second)/time.Second)+1)}

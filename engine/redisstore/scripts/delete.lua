@@ -8,14 +8,21 @@
 -- ARGV[1] how long the tombstone lasts (ms): create.lua refuses the id
 -- meanwhile.
 --
--- Returns {0} when deleted, {3} for a missing drop, or {30, registrants,
+-- Returns {0} when deleted, {32} when deleted already (its tombstone
+-- stands), {3} for a missing drop, or {30, registrants,
 -- reservations, waitlisted, unpublished events} when the drop is in use:
 -- a shopper registered (her registration is a promise the drop keeps),
 -- or events wait in the outbox (deleting it would lose them; the relay
 -- empties it within moments).
 
 local d = redis.call('HMGET', KEYS[1], 'stock', 'rb')
-if not d[1] then return {3} end
+if not d[1] then
+  -- Deleted a moment ago (its tombstone stands): the caller takes it out
+  -- of the index again, in case that step failed the first time. No
+  -- create can have made the id again while the tombstone stands.
+  if redis.call('EXISTS', KEYS[6]) == 1 then return {32} end
+  return {3}
+end
 local c = redis.call('HMGET', KEYS[2], 'reservations', 'regs')
 local regs = tonumber(c[2]) or 0
 -- A drop made before registration buckets keeps every registrant in one
