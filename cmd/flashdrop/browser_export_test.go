@@ -123,7 +123,8 @@ func TestBrowserOpsExport(t *testing.T) {
 		"held-1":           "held-1",
 		"wendy":            "wendy",
 	}
-	const header = "reservation,user,quantity,status,won_at,expires_at,updated_at,from_waitlist\r\n"
+	// The file begins with a UTF-8 byte-order mark, for Excel.
+	const header = "\ufeffreservation,user,quantity,status,won_at,expires_at,updated_at,from_waitlist\r\n"
 	want := func(who []string) string {
 		sorted := append([]string(nil), who...)
 		sort.Slice(sorted, func(i, j int) bool {

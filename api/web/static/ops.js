@@ -933,7 +933,9 @@
   // link made for the purpose: nothing leaves the page, and no server
   // keeps a copy of a list that names shoppers.
   function download(name, text) {
-    var url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+    // A byte-order mark first: Excel reads a CSV without one in the
+    // machine's legacy code page, and shoppers' ids may be any UTF-8.
+    var url = URL.createObjectURL(new Blob(['\ufeff' + text], { type: 'text/csv;charset=utf-8' }));
     var a = document.createElement('a');
     a.href = url;
     a.download = name;
