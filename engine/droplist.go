@@ -103,18 +103,12 @@ func (l *DropList) listIndexed(ctx context.Context) ([]Drop, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list drops: %w", err)
 		}
-		got := make(map[string]bool, len(fresh))
+		// A known drop that a reread did not return stays as it was read:
+		// a read that finds nothing may be a fault's, and a list without
+		// a drop that exists would stop its relay worker and its sweeps.
+		// A drop deleted leaves the list when its id leaves the index.
 		for _, d := range fresh {
 			l.known[d.ID], l.readAt[d.ID] = d, now
-			got[d.ID] = true
-		}
-		for _, id := range read {
-			if !got[id] {
-				// In the index without a drop (deleted, its id not yet
-				// out of the index): not listed.
-				delete(l.known, id)
-				delete(l.readAt, id)
-			}
 		}
 	}
 	ds := make([]Drop, 0, len(ids))
