@@ -1,38 +1,19 @@
 package api_test
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/flashdrop/flashdrop/api"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 )
-
-// lockedBuffer is a log sink safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestUnauthorizedSaysWhy sends tokens refused for each reason a
 // developer meets (expired, not valid yet, no exp, wrong aud or iss, an
@@ -44,7 +25,7 @@ func (l *lockedBuffer) String() string {
 // key's failure is one message whether its id exists or not.
 func TestUnauthorizedSaysWhy(t *testing.T) {
 	t.Parallel()
-	logs := &lockedBuffer{}
+	logs := &testkit.LockedBuffer{}
 	const iss, aud = "shop-issuer-x7", "flashdrop-aud-q9"
 	h := newHarness(t, func(c *api.Config) {
 		c.Auth.Issuer, c.Auth.Audience = iss, aud

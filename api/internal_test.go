@@ -11,7 +11,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/internal/contract"
+	"github.com/flashdrop/flashdrop/internal/testkit"
 )
 
 // stubStore answers every lookup with "not found" and can be told to block
@@ -398,28 +398,10 @@ func TestTransportLimits(t *testing.T) {
 	})
 }
 
-// lockedBuffer collects log output from the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSecretsNeverLogged logs everything (debug level, a panic, a store
 // failure, bad tokens) and checks no token or secret reaches the log.
 func TestSecretsNeverLogged(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testkit.LockedBuffer{}
 	st := &stubStore{}
 	_, client := stubServer(t, st, func(c *Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
