@@ -122,13 +122,9 @@ func (s *Server) adminOutcomes(r *request) error {
 	if err := s.requireScope(r, engine.ScopeDropsRead); err != nil {
 		return err
 	}
-	secs := 120
-	if v := r.ctx.QueryArgs().Peek("seconds"); len(v) > 0 {
-		n, err := strconv.Atoi(string(v))
-		if err != nil || n < 1 || n > historySeconds {
-			return &engine.ValidationError{Field: "seconds", Reason: "must be a whole number from 1 to " + strconv.Itoa(historySeconds)}
-		}
-		secs = n
+	secs, err := queryCount(r, "seconds", 120, historySeconds)
+	if err != nil {
+		return err
 	}
 	now := time.Now().UTC()
 	from := now.Add(-time.Duration(secs) * time.Second)
@@ -154,4 +150,18 @@ func (s *Server) adminOutcomes(r *request) error {
 			Unavailable: int64(c[2]), RateLimited: int64(c[3]), Other: int64(c[4])})
 	}
 	return writeJSON(r.ctx, fasthttp.StatusOK, out)
+}
+
+// queryCount reads the query parameter name as a whole number from 1 to
+// most, def when it is absent, and refuses anything else naming it.
+func queryCount(r *request, name string, def, most int) (int, error) {
+	v := r.ctx.QueryArgs().Peek(name)
+	if len(v) == 0 {
+		return def, nil
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil || n < 1 || n > most {
+		return 0, &engine.ValidationError{Field: name, Reason: "must be a whole number from 1 to " + strconv.Itoa(most)}
+	}
+	return n, nil
 }

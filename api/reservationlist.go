@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/valyala/fasthttp"
 
@@ -29,13 +28,11 @@ func (s *Server) adminListReservations(r *request) error {
 	}
 	args := r.ctx.QueryArgs()
 	q := engine.ReservationQuery{Cursor: string(args.Peek("cursor")), Statuses: engine.ParseStatuses(string(args.Peek("status")))}
-	if v := args.Peek("limit"); len(v) > 0 {
-		n, err := strconv.Atoi(string(v))
-		if err != nil || n < 1 || n > engine.MaxReservationPage {
-			return &engine.ValidationError{Field: "limit", Reason: "must be a whole number from 1 to " + strconv.Itoa(engine.MaxReservationPage)}
-		}
-		q.Limit = n
+	limit, err := queryCount(r, "limit", engine.DefaultReservationPage, engine.MaxReservationPage)
+	if err != nil {
+		return err
 	}
+	q.Limit = limit
 	ctx, cancel := r.context()
 	defer cancel()
 	page, err := lister.ListReservations(ctx, r.args[0], q)
