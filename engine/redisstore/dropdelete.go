@@ -37,11 +37,14 @@ var deleteScript = redis.NewScript(deleteLua)
 // (DropsByID leaves it out).
 func (s *Store) DeleteDrop(ctx context.Context, id string) error {
 	k := keysFor(id)
-	keys := []string{k.drop, k.counters, k.reg, k.wl, k.outbox, k.tombstone(),
-		k.refs, k.share, k.res, k.buyers, k.holds, k.wlq, k.wlend, k.draw(), k.order(), k.week(),
+	// The script's six named keys first, then every fixed key of the drop
+	// (all(), so a key added there is deleted too; a name twice is
+	// harmless to DEL) and the week's.
+	keys := append([]string{k.drop, k.counters, k.reg, k.wl, k.outbox, k.tombstone()}, k.all()...)
+	keys = append(keys, k.draw(), k.order(), k.week(),
 		// A fan-out between its steps keeps who it reached: left behind,
 		// the drop made again would skip them.
-		k.fanSet(string(engine.EventInvited)), k.fanSet(string(engine.EventReminder))}
+		k.fanSet(string(engine.EventInvited)), k.fanSet(string(engine.EventReminder)))
 	v, err := deleteScript.Run(ctx, s.rdb, keys, DropTombstone.Milliseconds()).Slice()
 	if err != nil {
 		return err

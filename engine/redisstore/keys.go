@@ -116,7 +116,8 @@ func (k dropKeys) reservationKey(id string) string { return k.prefix + "r:" + id
 // digest is a fixed-length hash of both, so neither can forge the other's.
 func (k dropKeys) idempotencyKey(digest string) string { return k.prefix + "idem:" + digest }
 
-// all lists the drop's fixed keys, for tests that snapshot a drop; the
+// all lists the drop's fixed keys, for DeleteDrop and for tests that
+// snapshot a drop; the
 // registration buckets and reservation hashes are not fixed (a snapshot
 // that needs them scans the prefix).
 func (k dropKeys) all() []string {
