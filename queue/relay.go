@@ -88,6 +88,10 @@ type Relay struct {
 	workers map[string]relayWorker
 	gen     uint64
 	lag     map[string]int64
+	// lagLost is when each drop's outbox was first found unreadable since
+	// its length was last read: while a drop is in it, its lag is a look
+	// from before, which may read 0 with events waiting (LagUnknownFor).
+	lagLost map[string]time.Time
 }
 
 // relayWorker is the worker of one drop: the drop it started with (its
@@ -143,7 +147,7 @@ func NewRelay(store Drops, outbox engine.Outbox, js jetstream.JetStream, o Relay
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Relay{store: store, outbox: outbox, js: js, o: o, workers: map[string]relayWorker{}, lag: map[string]int64{}}
+	return &Relay{store: store, outbox: outbox, js: js, o: o, workers: map[string]relayWorker{}, lag: map[string]int64{}, lagLost: map[string]time.Time{}}
 }
 
 // Start runs the relay in the background: one worker per drop, started as
@@ -179,6 +183,29 @@ func (r *Relay) Lag() int64 {
 		n += l
 	}
 	return n
+}
+
+// LagUnknownFor is how long the oldest of this node's unread outboxes has
+// been unreadable: 0 while every worker's last read of its outbox worked.
+// Past 0, Lag holds a look from before Redis went away, which can be 0
+// with events waiting: ops must read "unknown", not "all published".
+func (r *Relay) LagUnknownFor(now time.Time) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var d time.Duration
+	for _, since := range r.lagLost {
+		d = max(d, now.Sub(since))
+	}
+	return d
+}
+
+// lostLag marks drop's lag unknown from now, unless it already is.
+func (r *Relay) lostLag(drop string) {
+	r.mu.Lock()
+	if _, ok := r.lagLost[drop]; !ok {
+		r.lagLost[drop] = time.Now()
+	}
+	r.mu.Unlock()
 }
 
 // startWorkers starts a worker for every drop that has none yet, and
@@ -219,6 +246,7 @@ func (r *Relay) startWorkers(ctx context.Context) {
 			r.mu.Lock()
 			if w, ok := r.workers[d.ID]; ok && w.gen == gen {
 				delete(r.workers, d.ID)
+				delete(r.lagLost, d.ID)
 			}
 			r.mu.Unlock()
 		})
@@ -231,6 +259,7 @@ func (r *Relay) startWorkers(ctx context.Context) {
 			w.stop()
 			delete(r.workers, id)
 			delete(r.lag, id)
+			delete(r.lagLost, id)
 		}
 	}
 }
@@ -304,6 +333,7 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 						r.o.Logger.Info("relay: the drop is gone; its worker stops", "drop", d.ID)
 						return
 					}
+					r.lostLag(d.ID)
 					r.o.Logger.Warn("relay: reading the outbox failed", "drop", d.ID, "err", err.Error())
 					backoff.Wait(ctx)
 				}
@@ -340,6 +370,7 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 					return
 				}
 				outboxDown = true
+				r.lostLag(d.ID)
 				r.o.Logger.Warn("relay: acknowledging the outbox failed; retrying", "drop", d.ID, "err", aerr.Error())
 				backoff.Wait(ctx)
 			}
@@ -349,6 +380,12 @@ func (r *Relay) work(ctx context.Context, d engine.Drop) {
 			if ctx.Err() == nil {
 				r.o.Logger.Warn("relay: publishing to JetStream failed; retrying", "drop", d.ID,
 					"waiting", len(pending), "err", err.Error())
+				// The outbox grows while JetStream is away: the lag
+				// shows it, rather than the look from before the outage.
+				if now := time.Now(); now.Sub(lagAt) >= lagEvery {
+					lagAt = now
+					r.updateLag(ctx, d.ID)
+				}
 				backoff.Wait(ctx)
 			}
 			continue
@@ -537,10 +574,14 @@ send:
 func (r *Relay) updateLag(ctx context.Context, drop string) (n int64, ok bool) {
 	n, err := r.outbox.OutboxLen(ctx, drop)
 	if err != nil {
+		if ctx.Err() == nil {
+			r.lostLag(drop)
+		}
 		return 0, false
 	}
 	r.mu.Lock()
 	r.lag[drop] = n
+	delete(r.lagLost, drop)
 	r.mu.Unlock()
 	return n, true
 }

@@ -379,7 +379,7 @@ func TestRelayWaitsOutNATSDowntime(t *testing.T) {
 	w := newWorld(t)
 	drop, _ := w.sale(5, 10)
 	first := w.outboxEvents(drop)
-	w.relay("node-a", nil)
+	r := w.relay("node-a", nil)
 	w.waitPublished(drop, len(first))
 
 	w.nats.Stop()
@@ -421,6 +421,21 @@ func TestRelayWaitsOutNATSDowntime(t *testing.T) {
 	if len(rest) == 0 {
 		t.Fatal("events should wait in the outbox while NATS is down")
 	}
+	// The lag counts what waits, though the relay's publishes keep failing
+	// (it read the lag only between reads, and stayed at its look from
+	// before the outage).
+	var waiting int64
+	for _, id := range []string{drop, drop2} {
+		n, err := w.store.OutboxLen(ctx(t), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiting += n
+	}
+	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("a lag of the %d entries waiting", waiting), func() bool { return r.Lag() == waiting })
+	if d := r.LagUnknownFor(time.Now()); d != 0 {
+		t.Errorf("the lag is unknown for %v while Redis answers", d)
+	}
 	w.nats.Restart(t)
 	perID, won := w.waitPublished(drop, len(first)+len(rest))
 	for _, e := range append(first, rest...) {
@@ -451,6 +466,83 @@ func (c *crashingOutbox) AckOutbox(ctx context.Context, drop string, refs ...str
 		go c.crash()
 	}
 	return errors.New("crashed between publish and ack")
+}
+
+// downOutbox fails every call while down is set, as a Redis out of reach.
+type downOutbox struct {
+	engine.Outbox
+	down atomic.Bool
+}
+
+var errOutOfReach = errors.New("dial tcp: connection refused")
+
+func (d *downOutbox) ReadOutbox(ctx context.Context, drop, consumer string, n int, minIdle, block time.Duration) ([]engine.OutboxEntry, error) {
+	if d.down.Load() {
+		return nil, errOutOfReach
+	}
+	return d.Outbox.ReadOutbox(ctx, drop, consumer, n, minIdle, block)
+}
+
+func (d *downOutbox) ReadOwnPending(ctx context.Context, drop, consumer string, n int) ([]engine.OutboxEntry, error) {
+	if d.down.Load() {
+		return nil, errOutOfReach
+	}
+	return d.Outbox.ReadOwnPending(ctx, drop, consumer, n)
+}
+
+func (d *downOutbox) AckOutbox(ctx context.Context, drop string, refs ...string) error {
+	if d.down.Load() {
+		return errOutOfReach
+	}
+	return d.Outbox.AckOutbox(ctx, drop, refs...)
+}
+
+func (d *downOutbox) OutboxLen(ctx context.Context, drop string) (int64, error) {
+	if d.down.Load() {
+		return 0, errOutOfReach
+	}
+	return d.Outbox.OutboxLen(ctx, drop)
+}
+
+// TestRelayLagUnknownWhileOutboxUnreadable: while the relay cannot read an
+// outbox, its lag is a look from before (0 here, with events written
+// meanwhile), and LagUnknownFor says so and for how long; once the outbox
+// reads again, both are true again.
+func TestRelayLagUnknownWhileOutboxUnreadable(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	drop, _ := w.sale(4, 8)
+	first := w.outboxEvents(drop)
+	ob := &downOutbox{Outbox: w.store}
+	r := w.relay("node-a", ob)
+	w.waitPublished(drop, len(first))
+	testkit.Eventually(t, 0, "a lag of 0 read", func() bool { return r.Lag() == 0 && r.LagUnknownFor(time.Now()) == 0 })
+
+	ob.down.Store(true)
+	// Events written while the relay cannot read them (the store itself
+	// answers: only the relay's path to it is cut).
+	w.clock.Set(t0.Add(time.Hour))
+	if n, err := w.eng.ExpireDrop(ctx(t), drop); err != nil || n == 0 {
+		t.Fatalf("expiry: %d %v", n, err)
+	}
+	rest := w.outboxEvents(drop)
+	if len(rest) == 0 {
+		t.Fatal("the expiry wrote no event")
+	}
+	testkit.Eventually(t, 0, "the lag unknown for a while", func() bool { return r.LagUnknownFor(time.Now()) >= 200*time.Millisecond })
+	if r.Lag() != 0 {
+		t.Errorf("lag %d: the look from before the cut was 0", r.Lag())
+	}
+	if now := time.Now(); r.LagUnknownFor(now.Add(time.Second))-r.LagUnknownFor(now) != time.Second {
+		a, b := r.LagUnknownFor(now), r.LagUnknownFor(now.Add(time.Second))
+		t.Errorf("unknown for %v, then %v a second later: it should count from the first failed read", a, b)
+	}
+
+	ob.down.Store(false)
+	testkit.Eventually(t, 0, "the lag known again", func() bool { return r.LagUnknownFor(time.Now()) == 0 })
+	perID, won := w.waitPublished(drop, len(first)+len(rest))
+	w.checkExactlyOnce(drop, perID, won, nil, len(first)+len(rest))
+	testkit.Eventually(t, 0, "a lag of 0 again", func() bool { return r.Lag() == 0 && r.LagUnknownFor(time.Now()) == 0 })
 }
 
 // flakyAckOutbox fails its first acknowledgements, as a Redis that went

@@ -1561,6 +1561,13 @@ func TestBrowserOpsLive(t *testing.T) {
 	if got := eval[string](b, ops, `document.getElementById('clock').textContent + '|' + document.getElementById('clock').className`); got != "Redis's (this node's is 1.3 s ahead: check its time service)|bad" {
 		t.Errorf("the clock of a node 1.25 s fast reads %q", got)
 	}
+	// Redis away from the node: its lag is a count from before, which can
+	// be 0 with events waiting, so the page says it does not know.
+	setFault("/metrics", `{ status: 200, type: 'text/plain', body: 'process_start_time_seconds 1.76e+09\nflashdrop_http_requests_in_flight 9\nflashdrop_outbox_lag 0\nflashdrop_outbox_lag_unknown_seconds 12.4\n' }`)
+	b.until(ops, "the lag unknown", `/unknown/.test(document.getElementById('lag').textContent)`)
+	if got := eval[string](b, ops, outbox); got != "Outbox lag: unknown: the node has not been able to read it for 12 s (0 events waiting when it last could)." {
+		t.Errorf("the outbox lag while the node cannot read it reads %q", got)
+	}
 	// Then another node (its own start time) whose counters are far
 	// higher: a new baseline, not a spike.
 	setFault("/metrics", metrics(1000000, 100))

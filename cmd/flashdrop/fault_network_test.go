@@ -335,15 +335,30 @@ func (r *netRig) wonEvents(drop string) map[string]int {
 	return out
 }
 
+// metrics is the node's /metrics page ("" when it does not answer).
+func (r *netRig) metrics() string {
+	resp, err := r.client.Get(r.base + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return string(raw)
+}
+
 // partition cuts p for d (its listener and every connection through it),
 // checks /readyz turns red meanwhile, and restores it; a wave of shoppers
-// runs through the partition.
-func (r *netRig) partition(p *toxiproxy.Proxy, d time.Duration, during func()) {
+// runs through the partition. checks, if any, run once /readyz is red,
+// before the partition's d.
+func (r *netRig) partition(p *toxiproxy.Proxy, d time.Duration, during func(), checks ...func()) {
 	r.t.Helper()
 	p.Stop()
 	done := make(chan struct{})
 	go func() { defer close(done); during() }()
 	testkit.Eventually(r.t, 10*time.Second, "/readyz to go red during the partition", func() bool { return r.ready() == 503 })
+	for _, c := range checks {
+		c()
+	}
 	time.Sleep(d) // the partition's length is the fault itself, not a wait for a condition
 	if err := p.Start(); err != nil {
 		r.t.Fatal(err)
@@ -389,7 +404,20 @@ func TestFaultNetworkRedis(t *testing.T) {
 	<-waveDone
 	t.Logf("%d connections to Redis replaced during the reset wave", r.redisConnections()-conns)
 
-	r.partition(r.redis, 3*time.Second, func() { r.wave(drop, tokens, 2*third, n, answers) })
+	// While Redis is cut off, the node's outbox lag is a count from before:
+	// the node says it cannot read it, so that ops do not read its 0 as
+	// "every event published".
+	lagUnknown := regexp.MustCompile(`(?m)^flashdrop_outbox_lag_unknown_seconds ([0-9.e+-]+)$`)
+	r.partition(r.redis, 3*time.Second, func() { r.wave(drop, tokens, 2*third, n, answers) }, func() {
+		testkit.Eventually(t, 10*time.Second, "the outbox lag unknown during the partition", func() bool {
+			m := lagUnknown.FindStringSubmatch(r.metrics())
+			return m != nil && m[1] != "0"
+		})
+	})
+	testkit.Eventually(t, 30*time.Second, "the outbox lag known again", func() bool {
+		m := lagUnknown.FindStringSubmatch(r.metrics())
+		return m != nil && m[1] == "0"
+	})
 	r.audit(drop, tokens, answers)
 }
 

@@ -657,6 +657,8 @@ func (m *Main) startServices(context.Context) error {
 	if m.relay != nil {
 		m.metrics.AddGauge("flashdrop_outbox_lag", "Entries in the Redis outboxes not yet published to JetStream (an entry holds one script call's events).",
 			func() float64 { return float64(m.relay.Lag()) })
+		m.metrics.AddGauge("flashdrop_outbox_lag_unknown_seconds", "How long this node has been unable to read an outbox (0: every relay worker's last read worked); while over 0, flashdrop_outbox_lag is a look from before and may read 0 with events waiting.",
+			func() float64 { return m.relay.LagUnknownFor(time.Now()).Seconds() })
 	}
 	m.adm = engine.NewAdmission(m.Engine, engine.AdmissionOptions{
 		Batch: c.Batch, SoldOut: m.flags,

@@ -563,6 +563,7 @@
     }
     var raw = {};
     var lag = null;
+    var lagUnknown = 0;
     var health = { inflight: null, e5: 0, redis: 0, clock: null };
     var started = null;
     r.text.split('\n').forEach(function (line) {
@@ -570,6 +571,10 @@
       if (m) raw[m[1]] = parseFloat(m[2]);
       var l = /^flashdrop_outbox_lag ([0-9.e+]+)$/.exec(line);
       if (l) lag = parseFloat(l[1]);
+      // While the node cannot read an outbox (Redis away), the lag is its
+      // count from before, which can be 0 with events waiting.
+      var u = /^flashdrop_outbox_lag_unknown_seconds ([0-9.e+]+)$/.exec(line);
+      if (u) lagUnknown = parseFloat(u[1]);
       // The node's own trouble, apart from the shoppers' refusals: what
       // it is handling now, the 5xx it answered (its overload 503s
       // included, refused before any route) and the Redis calls that
@@ -592,7 +597,9 @@
     setText($('metrics-note'), '');
     $('legend').classList.remove('is-stale');
     $('chart').classList.remove('is-stale');
-    setText($('lag'), lag === null ? 'unknown' : events(lag) + ' waiting to be published');
+    if (lag === null) setText($('lag'), 'unknown');
+    else if (lagUnknown > 0) setText($('lag'), 'unknown: the node has not been able to read it for ' + Math.round(lagUnknown) + ' s (' + events(lag) + ' waiting when it last could)');
+    else setText($('lag'), events(lag) + ' waiting to be published');
     var t = Date.now();
     if (last && t - last.t < 250) return; // too close to the last one for a rate
     // The process's start time tells another node (behind a balancer) or
