@@ -23,6 +23,9 @@ func TestAppendProblemMatchesMarshal(t *testing.T) {
 		if i%3 == 0 {
 			p.WaitlistPosition = rng.Int64N(100)
 		}
+		if i%5 == 0 {
+			p.Available = rng.Int64N(10)
+		}
 		if i%4 == 0 {
 			p.Fields = []string{pick(), pick()}
 		}

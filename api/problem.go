@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,9 @@ type Problem struct {
 	Instance string `json:"instance,omitempty"`
 	// WaitlistPosition is set on sold_out when the shopper is on the waitlist.
 	WaitlistPosition int64 `json:"waitlist_position,omitempty"`
+	// Available is set on sold_out for a request for more units than were
+	// left: how many were (a reserve is all or nothing).
+	Available int64 `json:"available,omitempty"`
 	// Field names the offending input on invalid.
 	Field string `json:"field,omitempty"`
 	// RequestID repeats the X-Request-Id header, for support tickets.
@@ -136,6 +140,10 @@ func problemFor(err error) Problem {
 			var so *engine.SoldOutError
 			if errors.As(err, &so) {
 				p.WaitlistPosition = so.WaitlistPosition
+				if so.Available > 0 {
+					p.Available = so.Available
+					p.Detail = fmt.Sprintf("only %d left: a reserve is all or nothing, so ask for %d or fewer", so.Available, so.Available)
+				}
 			}
 			var we *engine.WindowError
 			if errors.As(err, &we) {
@@ -307,6 +315,10 @@ func appendProblem(b []byte, p *Problem, requestID []byte) []byte {
 	if p.WaitlistPosition != 0 {
 		b = append(b, `,"waitlist_position":`...)
 		b = strconv.AppendInt(b, p.WaitlistPosition, 10)
+	}
+	if p.Available != 0 {
+		b = append(b, `,"available":`...)
+		b = strconv.AppendInt(b, p.Available, 10)
 	}
 	if p.Field != "" {
 		b = append(b, `,"field":`...)

@@ -121,13 +121,21 @@ func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// SoldOutError is ErrSoldOut for a shopper who is on the waitlist; it
-// carries their 1-based position.
+// SoldOutError is ErrSoldOut with what the shopper may act on: her
+// 1-based waitlist position when she is on the waitlist, and the units
+// left when she asked for more than that (a reserve is all or nothing, and
+// "sold out" alone would hide the units a smaller request could win).
 type SoldOutError struct {
 	WaitlistPosition int64
+	// Available is the units left when the request was decided, when it
+	// asked for more (0 otherwise, and on a repeat's stored answer).
+	Available int64
 }
 
 func (e *SoldOutError) Error() string {
+	if e.Available > 0 {
+		return fmt.Sprintf("engine: sold out (only %d left; waitlist position %d)", e.Available, e.WaitlistPosition)
+	}
 	return fmt.Sprintf("engine: sold out (waitlist position %d)", e.WaitlistPosition)
 }
 

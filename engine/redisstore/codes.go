@@ -57,14 +57,20 @@ var codeErrors = map[int64]error{
 }
 
 // codeErr maps a script result code to the engine's error for it. codeOK
-// and codeWon map to nil; codeSoldOut carries the waitlist position.
+// and codeWon map to nil; codeSoldOut carries the waitlist position and,
+// for a request for more than was left, the units left (soldOutErr).
 func codeErr(code, waitlistPos int64) error {
+	return soldOutErr(code, waitlistPos, 0)
+}
+
+// soldOutErr is codeErr with the units left on a sold-out answer.
+func soldOutErr(code, waitlistPos, available int64) error {
 	switch code {
 	case codeOK, codeWon:
 		return nil
 	case codeSoldOut:
-		if waitlistPos > 0 {
-			return &engine.SoldOutError{WaitlistPosition: waitlistPos}
+		if waitlistPos > 0 || available > 0 {
+			return &engine.SoldOutError{WaitlistPosition: waitlistPos, Available: available}
 		}
 		return engine.ErrSoldOut
 	}

@@ -468,7 +468,12 @@ func decodeReserveReplies(drop string, now time.Time, reqs []engine.ReserveReque
 				out[i].Reservation = decodeReservation(drop, r.v[2:])
 			}
 		case codeSoldOut:
-			out[i].Err = codeErr(code, r.int(2))
+			// A request for more than was left carries the units left.
+			var left int64
+			if len(r.v) > 3 {
+				left = r.int(3)
+			}
+			out[i].Err = soldOutErr(code, r.int(2), left)
 		default:
 			out[i].Err = codeErr(code, 0)
 		}

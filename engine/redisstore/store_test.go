@@ -146,13 +146,15 @@ func TestReserveRules(t *testing.T) {
 		if _, err := f.eng.Resume(ctx(t), d.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := res("bob", 2); !errors.Is(err, engine.ErrSoldOut) {
-			t.Fatalf("more than is left is all or nothing: %v", err)
+		err := res("bob", 2)
+		var left *engine.SoldOutError
+		if !errors.Is(err, engine.ErrSoldOut) || !errors.As(err, &left) || left.Available != 1 || left.WaitlistPosition != 0 {
+			t.Fatalf("more than is left is all or nothing, and says what is left (1): %v", err)
 		}
 		if err := res("bob", 1); err != nil {
 			t.Fatalf("bob 1: %v", err)
 		}
-		err := res("carol", 1)
+		err = res("carol", 1)
 		var so *engine.SoldOutError
 		if !errors.Is(err, engine.ErrSoldOut) || errors.As(err, &so) {
 			t.Fatalf("sold out without joining the waitlist: %v", err)

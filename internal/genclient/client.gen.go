@@ -596,6 +596,9 @@ type Outcomes struct {
 
 // Problem RFC 9457 problem details with flashdrop's `code`.
 type Problem struct {
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64 `json:"available,omitempty"`
+
 	// Code The machine-readable outcome; README "HTTP API" has the table.
 	Code   ProblemCode `json:"code"`
 	Detail *string     `json:"detail,omitempty"`
@@ -912,8 +915,10 @@ type XRequestId = string
 
 // Page500 defines model for Page500.
 type Page500 struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -936,8 +941,10 @@ type Page500 struct {
 
 // Page503 defines model for Page503.
 type Page503 struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -960,8 +967,10 @@ type Page503 struct {
 
 // Problem400Invalid defines model for Problem400Invalid.
 type Problem400Invalid struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -984,8 +993,10 @@ type Problem400Invalid struct {
 
 // Problem401Unauthorized defines model for Problem401Unauthorized.
 type Problem401Unauthorized struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1008,8 +1019,10 @@ type Problem401Unauthorized struct {
 
 // Problem403Forbidden defines model for Problem403Forbidden.
 type Problem403Forbidden struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1032,8 +1045,10 @@ type Problem403Forbidden struct {
 
 // Problem403ForbiddenNotRegistered defines model for Problem403ForbiddenNotRegistered.
 type Problem403ForbiddenNotRegistered struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1056,8 +1071,10 @@ type Problem403ForbiddenNotRegistered struct {
 
 // Problem404NotFound defines model for Problem404NotFound.
 type Problem404NotFound struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1080,8 +1097,10 @@ type Problem404NotFound struct {
 
 // Problem408Invalid defines model for Problem408Invalid.
 type Problem408Invalid struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1104,8 +1123,10 @@ type Problem408Invalid struct {
 
 // Problem409DropExists defines model for Problem409DropExists.
 type Problem409DropExists struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1128,8 +1149,10 @@ type Problem409DropExists struct {
 
 // Problem409DropInUse defines model for Problem409DropInUse.
 type Problem409DropInUse struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1152,8 +1175,10 @@ type Problem409DropInUse struct {
 
 // Problem409ExpiredCancelledConfirmed defines model for Problem409ExpiredCancelledConfirmed.
 type Problem409ExpiredCancelledConfirmed struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1176,8 +1201,10 @@ type Problem409ExpiredCancelledConfirmed struct {
 
 // Problem409RegistrationNotOpenRegistrationClosed defines model for Problem409RegistrationNotOpenRegistrationClosed.
 type Problem409RegistrationNotOpenRegistrationClosed struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1200,8 +1227,10 @@ type Problem409RegistrationNotOpenRegistrationClosed struct {
 
 // Problem409ReplayRunning defines model for Problem409ReplayRunning.
 type Problem409ReplayRunning struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1224,8 +1253,10 @@ type Problem409ReplayRunning struct {
 
 // Problem409RotationPending defines model for Problem409RotationPending.
 type Problem409RotationPending struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1248,8 +1279,10 @@ type Problem409RotationPending struct {
 
 // Problem409SaleNotOpenSaleClosedSalePausedSoldOutLimitReached defines model for Problem409SaleNotOpenSaleClosedSalePausedSoldOutLimitReached.
 type Problem409SaleNotOpenSaleClosedSalePausedSoldOutLimitReached struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1272,8 +1305,10 @@ type Problem409SaleNotOpenSaleClosedSalePausedSoldOutLimitReached struct {
 
 // Problem409SeriesExists defines model for Problem409SeriesExists.
 type Problem409SeriesExists struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1296,8 +1331,10 @@ type Problem409SeriesExists struct {
 
 // Problem413Invalid defines model for Problem413Invalid.
 type Problem413Invalid struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1320,8 +1357,10 @@ type Problem413Invalid struct {
 
 // Problem422IdempotencyMismatch defines model for Problem422IdempotencyMismatch.
 type Problem422IdempotencyMismatch struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1344,8 +1383,10 @@ type Problem422IdempotencyMismatch struct {
 
 // Problem429RateLimited defines model for Problem429RateLimited.
 type Problem429RateLimited struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1368,8 +1409,10 @@ type Problem429RateLimited struct {
 
 // Problem431Invalid defines model for Problem431Invalid.
 type Problem431Invalid struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1392,8 +1435,10 @@ type Problem431Invalid struct {
 
 // Problem500Internal defines model for Problem500Internal.
 type Problem500Internal struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -1416,8 +1461,10 @@ type Problem500Internal struct {
 
 // Problem503Unavailable defines model for Problem503Unavailable.
 type Problem503Unavailable struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -8122,8 +8169,10 @@ type ShareCardResponse struct {
 	ApplicationproblemJSON400 *Problem400Invalid
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *struct {
-		Code   interface{} `json:"code"`
-		Detail *string     `json:"detail,omitempty"`
+		// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+		Available *int64      `json:"available,omitempty"`
+		Code      interface{} `json:"code"`
+		Detail    *string     `json:"detail,omitempty"`
 
 		// Field On `invalid`: the offending key, or `body`.
 		Field *string `json:"field,omitempty"`
@@ -8184,8 +8233,10 @@ func (r ShareCardResponse) GetApplicationproblemJSON400() *Problem400Invalid {
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ShareCardResponse) GetApplicationproblemJSON404() *struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -8330,8 +8381,10 @@ type ShareImageResponse struct {
 	ApplicationproblemJSON400 *Problem400Invalid
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *struct {
-		Code   interface{} `json:"code"`
-		Detail *string     `json:"detail,omitempty"`
+		// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+		Available *int64      `json:"available,omitempty"`
+		Code      interface{} `json:"code"`
+		Detail    *string     `json:"detail,omitempty"`
 
 		// Field On `invalid`: the offending key, or `body`.
 		Field *string `json:"field,omitempty"`
@@ -8392,8 +8445,10 @@ func (r ShareImageResponse) GetApplicationproblemJSON400() *Problem400Invalid {
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ShareImageResponse) GetApplicationproblemJSON404() *struct {
-	Code   interface{} `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+	Available *int64      `json:"available,omitempty"`
+	Code      interface{} `json:"code"`
+	Detail    *string     `json:"detail,omitempty"`
 
 	// Field On `invalid`: the offending key, or `body`.
 	Field *string `json:"field,omitempty"`
@@ -18526,8 +18581,10 @@ func ParseShareCardResponse(rsp *http.Response) (*ShareCardResponse, error) {
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest struct {
-			Code   interface{} `json:"code"`
-			Detail *string     `json:"detail,omitempty"`
+			// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+			Available *int64      `json:"available,omitempty"`
+			Code      interface{} `json:"code"`
+			Detail    *string     `json:"detail,omitempty"`
 
 			// Field On `invalid`: the offending key, or `body`.
 			Field *string `json:"field,omitempty"`
@@ -18786,8 +18843,10 @@ func ParseShareImageResponse(rsp *http.Response) (*ShareImageResponse, error) {
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest struct {
-			Code   interface{} `json:"code"`
-			Detail *string     `json:"detail,omitempty"`
+			// Available On `sold_out` for a request for more units than were left: how many were (a reserve is all or nothing). Not on a repeat's stored answer.
+			Available *int64      `json:"available,omitempty"`
+			Code      interface{} `json:"code"`
+			Detail    *string     `json:"detail,omitempty"`
 
 			// Field On `invalid`: the offending key, or `body`.
 			Field *string `json:"field,omitempty"`

@@ -189,6 +189,9 @@ local function decide(i, ikey)
     redis.call('SET', ikey, fp(i) .. '\n2\n' .. pos, 'EX', ttl)
     stored_any = true
   end
+  -- A request for more than is left is told what is: "sold out" alone
+  -- would hide the units a smaller request can still win.
+  if available > 0 then return {C_SOLD_OUT, 0, pos, available} end
   return {C_SOLD_OUT, 0, pos}
 end
 
