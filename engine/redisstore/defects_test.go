@@ -557,6 +557,81 @@ func TestOwnUnitNeverComesBack(t *testing.T) {
 	})
 }
 
+// TestOwnUnitNeverComesBackAfterAPause: a cancel while the drop is paused
+// owes the unit to the waitlist, and the resume hands it on. The releasing
+// shopper, at the head of the waitlist, is passed over as she is while the
+// sale runs: the unit goes to the next shopper waiting, and she keeps her
+// place. A unit whose only waiting shopper is its releaser goes to stock.
+// (A review found the resume handing alice her own unit back with a new
+// deadline, ahead of carol.)
+func TestOwnUnitNeverComesBackAfterAPause(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 2, 2)
+		f.register(t, d.ID, "alice", "bob", "carol")
+		f.clock.Set(t0)
+		a, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "alice", Quantity: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "bob", Quantity: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []string{"alice", "carol"} {
+			if _, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: u, Quantity: 1, Waitlist: true}); !errors.Is(err, engine.ErrSoldOut) {
+				t.Fatalf("%s: %v", u, err)
+			}
+		}
+		if _, err := f.eng.Pause(ctx(t), d.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.eng.Cancel(ctx(t), a.ID, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if st := f.stats(t, d.ID); st.Owed != 1 {
+			t.Fatalf("while paused: %+v", st)
+		}
+		if _, err := f.eng.Resume(ctx(t), d.ID); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := f.eng.ShopperView(ctx(t), d.ID, "carol")
+		if v.Reservation == nil || !v.Reservation.FromWaitlist || v.Reservation.Status != engine.StatusHeld {
+			t.Fatalf("carol, next in line, after the resume: %+v", v)
+		}
+		v, _ = f.eng.ShopperView(ctx(t), d.ID, "alice")
+		if v.Reservation == nil || v.Reservation.ID != a.ID || v.Reservation.Status != engine.StatusCancelled ||
+			v.WaitlistPosition == nil || *v.WaitlistPosition != 1 {
+			t.Fatalf("alice got her own unit back, or lost her place: %+v", v)
+		}
+		if st := f.stats(t, d.ID); st.Owed != 0 || st.Held != 2 || st.Available != 0 || st.Waitlisted != 1 {
+			t.Fatalf("after the resume: %+v", st)
+		}
+		checkInvariants(t, f, d, nil)
+
+		// Now alice is the only one waiting: bob's unit, released while
+		// paused, is hers to get (not her own), and her own next release
+		// goes to stock.
+		if _, err := f.eng.Pause(ctx(t), d.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.eng.Cancel(ctx(t), b.ID, "bob"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.eng.Resume(ctx(t), d.ID); err != nil {
+			t.Fatal(err)
+		}
+		v, _ = f.eng.ShopperView(ctx(t), d.ID, "alice")
+		if v.Reservation == nil || !v.Reservation.FromWaitlist || v.Reservation.Status != engine.StatusHeld {
+			t.Fatalf("alice, waiting alone, did not get bob's unit: %+v", v)
+		}
+		st := f.stats(t, d.ID)
+		if st.Owed != 0 || st.Held != 2 || st.Available != 0 || st.Waitlisted != 0 {
+			t.Fatalf("after the second resume: %+v", st)
+		}
+		checkInvariants(t, f, d, nil)
+	})
+}
+
 // TestOnlyWaiterGetsNothingBack: the one shopper on the waitlist is the
 // one whose hold expired: the unit goes to stock, she keeps her place.
 func TestOnlyWaiterGetsNothingBack(t *testing.T) {

@@ -7,8 +7,9 @@ import "strconv"
 // while different drops spread across shards. Keys are never built inline
 // elsewhere; the Lua side builds only reservation keys, with the same
 // prefix + "r:" + id rule as reservationKey, the share index
-// prefix + "share", the packed reservations prefix + "res" and the
-// shoppers' sale state prefix + "buyers" (lib.lua), because waitlist promotions inside any
+// prefix + "share", the packed reservations prefix + "res", the
+// shoppers' sale state prefix + "buyers" and the owed units' releasers
+// prefix + "owedby" (lib.lua), because waitlist promotions inside any
 // script create reservations the caller cannot name ahead, and the
 // registration buckets reg + ":" + b (lib.lua's reg_key, regBucket here),
 // because a batch's shoppers are only known inside the script.
@@ -44,6 +45,11 @@ type dropKeys struct {
 	wlq    string // hash: user -> quantity wanted
 	wlend  string // set: users whose wait ended with the sale
 	outbox string // stream: events not yet published
+	// owedBy is the hash user -> units of her own releases (cancels,
+	// expiries) owed to the waitlist while the drop is paused (counter
+	// 'owed' counts them all): on resume her units pass her entry over,
+	// as a release while the sale runs does (lib.lua's release).
+	owedBy string
 }
 
 func keysFor(drop string) dropKeys {
@@ -62,6 +68,7 @@ func keysFor(drop string) dropKeys {
 		wlq:      p + "wlq",
 		wlend:    p + "wlend",
 		outbox:   p + "outbox",
+		owedBy:   p + "owedby",
 	}
 }
 
@@ -121,7 +128,7 @@ func (k dropKeys) idempotencyKey(digest string) string { return k.prefix + "idem
 // registration buckets and reservation hashes are not fixed (a snapshot
 // that needs them scans the prefix).
 func (k dropKeys) all() []string {
-	return []string{k.drop, k.counters, k.reg, k.refs, k.share, k.res, k.buyers, k.holds, k.wl, k.wlq, k.wlend, k.outbox}
+	return []string{k.drop, k.counters, k.reg, k.refs, k.share, k.res, k.buyers, k.holds, k.wl, k.wlq, k.wlend, k.outbox, k.owedBy}
 }
 
 // Webhook keys: one hash tag per webhook, and a global index.

@@ -28,11 +28,7 @@ if rec then return tonumber(rec) end
 
 local cfg = load_cfg(KEYS[1])
 if not sale_over(cfg) then return 0 end
-local owed = num(redis.call('HGET', K_COUNTERS, 'owed'))
-if owed > 0 then
-  redis.call('HSET', K_COUNTERS, 'owed', 0)
-  restock(owed)
-end
+pay_owed(cfg) -- the sale is over: back to stock
 local ended = redis.call('ZRANGE', K_WL, 0, limit - 1)
 if #ended == 0 then return 0 end
 for _, u in ipairs(ended) do

@@ -752,15 +752,44 @@ local function release(rid, r_user, q, status, cfg)
   if sale_over(cfg) then
     -- no promotion once the sale has ended
   elseif cfg.paused then
-    -- The kill switch stops every new hold, promotions included.
+    -- The kill switch stops every new hold, promotions included. Whose
+    -- units they are is kept (owedby): on resume they pass her own entry
+    -- over, as below, so a shopper who cancels while paused never gets
+    -- her unit back ahead of the next shopper waiting.
     if redis.call('ZCARD', K_WL) > 0 then
       redis.call('HINCRBY', K_COUNTERS, 'owed', pool)
+      redis.call('HINCRBY', P .. 'owedby', r_user, pool)
       pool = 0
     end
   else
     pool = promote(pool, cfg, r_user)
   end
   restock(pool)
+end
+
+-- pay_owed hands the units owed to the waitlist during a pause down it
+-- (or, once the sale has ended, back to stock) and clears what was owed:
+-- each releaser's units pass her own entry over (owedby); units owed
+-- without a recorded releaser (a release by a node of an older version)
+-- go to the head. Returns nothing; what nobody can take is restocked.
+local function pay_owed(cfg)
+  local owed = num(redis.call('HGET', K_COUNTERS, 'owed'))
+  local by = redis.call('HGETALL', P .. 'owedby')
+  redis.call('DEL', P .. 'owedby')
+  if owed <= 0 then return end
+  redis.call('HSET', K_COUNTERS, 'owed', 0)
+  if sale_over(cfg) then
+    restock(owed)
+    return
+  end
+  local left = 0
+  for i = 1, #by, 2 do
+    local n = math.min(num(by[i + 1]), owed)
+    owed = owed - n
+    left = left + promote(n, cfg, by[i])
+  end
+  if owed > 0 then left = left + promote(owed, cfg, nil) end
+  restock(left)
 end
 
 -- load_cfg reads what release needs from the drop hash.

@@ -22,13 +22,7 @@ end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 3 end
 redis.call('HSET', KEYS[1], 'paused', ARGV[6])
 if ARGV[6] == '0' then
-  local owed = num(redis.call('HGET', K_COUNTERS, 'owed'))
-  if owed > 0 then
-    redis.call('HSET', K_COUNTERS, 'owed', 0)
-    local cfg = load_cfg(KEYS[1])
-    if not sale_over(cfg) then owed = promote(owed, cfg, nil) end
-    restock(owed)
-    flush()
-  end
+  pay_owed(load_cfg(KEYS[1]))
+  flush()
 end
 return 0
