@@ -212,6 +212,12 @@ func (s *Server) pageError(r *request, err error) error {
 	p := problemFor(err)
 	page := errorPage{pageBase: s.newPageBase(r, "Not found"), Status: p.Status,
 		Heading: "Nothing here", Message: "This link leads nowhere: the drop or the share card does not exist."}
+	if errors.Is(err, engine.ErrWinGivenBack) {
+		// A friend who follows a winner's link after the win was let go
+		// (cancelled, or not paid in time) is told so, not "nowhere".
+		page.Heading = "This win was given back"
+		page.Message = "Its unit went back to the sale, so there is no win to show here. The drops coming up are open to everyone who registers."
+	}
 	if p.Status != fasthttp.StatusNotFound {
 		if p.Status >= 500 {
 			s.log.Error("page failed", "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)),

@@ -138,6 +138,37 @@ func TestShareCard(t *testing.T) {
 	}
 }
 
+// TestShareCardOfAWinGivenBack: once a win is cancelled its card's page
+// says the win was given back (a 404 with the way to the drops), and its
+// image, drawn before, is no longer served.
+func TestShareCardOfAWinGivenBack(t *testing.T) {
+	h := newHarness(t, nil)
+	drop := h.createDrop(3, 1, map[string]any{"name": "Tuesday Drop", "product": "Aurora Sneaker"})
+	h.register(drop, "alice")
+	h.clock.Set(t0.Add(2500 * time.Millisecond))
+	r := h.do("POST", "/v1/drops/"+drop+"/reservations", h.token("alice"), nil)
+	h.expect(r, 201, "")
+	code, id := r.str("reservation", "share_code"), r.str("reservation", "id")
+	if st, _, _ := h.get("/s/" + code + ".png"); st != 200 {
+		t.Fatalf("the image of a held win: %d", st)
+	}
+	h.expect(h.do("POST", "/v1/reservations/"+id+"/cancel", h.token("alice"), nil), 200, "")
+	// The card's data is kept for a second on the node.
+	var body []byte
+	testkit.Eventually(t, 0, "the card page to say the win was given back", func() bool {
+		var st int
+		st, _, body = h.get("/s/" + code)
+		return st == 404
+	})
+	if !strings.Contains(string(body), "This win was given back") || !strings.Contains(string(body), `href="/"`) ||
+		strings.Contains(string(body), "won in") {
+		t.Errorf("the page of a win given back: %s", body)
+	}
+	if st, _, _ := h.get("/s/" + code + ".png"); st != 404 {
+		t.Errorf("the image of a win given back: %d, want 404", st)
+	}
+}
+
 func lightPixels(img image.Image, r image.Rectangle) int {
 	n := 0
 	for y := r.Min.Y; y < r.Max.Y; y++ {

@@ -134,14 +134,16 @@ func (s *Server) shareCard(r *request) error {
 
 func (s *Server) shareImage(r *request) error {
 	code := r.args[0]
+	// The card's data first, even for an image drawn before: a win given
+	// back since has no card (its data is read at most once a second).
+	ctx, cancel := r.context()
+	defer cancel()
+	c, err := s.shareCardOf(ctx, code)
+	if err != nil {
+		return s.pageError(r, err)
+	}
 	body, ok := s.cards.get(code)
 	if !ok {
-		ctx, cancel := r.context()
-		defer cancel()
-		c, err := s.shareCardOf(ctx, code)
-		if err != nil {
-			return s.pageError(r, err)
-		}
 		l := layoutCard(c, hostOf(s.publicBase(r)), s.cfg.CardFont)
 		if l.substituted {
 			s.cardFontWarn.Do(func() {

@@ -94,8 +94,20 @@ type ShareCard struct {
 	Next Drop
 }
 
+// ErrWinGivenBack is the ErrNotFound of a share code whose win was given
+// back (cancelled, or its hold expired): its unit went back to the sale,
+// so a card saying "won" would not be true, and a win taken and dropped
+// again at once must not be a way to mint cards and referral codes.
+var ErrWinGivenBack = errors.New("engine: the win was given back")
+
+// givenBack says whether r's units went back to the sale.
+func givenBack(r Reservation) bool {
+	return r.Status == StatusCancelled || r.Status == StatusExpired
+}
+
 // ShareCard returns the card of a share code. ErrNotFound for a code
-// that is malformed or names no win.
+// that is malformed or names no win (wrapping ErrWinGivenBack for a win
+// given back).
 func (e *Engine) ShareCard(ctx context.Context, code string) (ShareCard, error) {
 	if _, err := SplitShareCode(code); err != nil {
 		return ShareCard{}, fmt.Errorf("%w: share code", ErrNotFound)
@@ -111,6 +123,10 @@ func (e *Engine) ShareCard(ctx context.Context, code string) (ShareCard, error) 
 	if d.Rehearsal {
 		// Nobody real won: a card would be a made-up win to post.
 		return ShareCard{}, &DetailError{Err: ErrNotFound, Detail: "a rehearsal's win has no share card"}
+	}
+	if givenBack(r) {
+		return ShareCard{}, &DetailError{Err: fmt.Errorf("%w: %w", ErrNotFound, ErrWinGivenBack),
+			Detail: "the win was given back (" + string(r.Status) + "), so it has no share card"}
 	}
 	c := ShareCard{Code: code, Drop: d, Quantity: r.Quantity, WonAt: r.WonAt,
 		ByDraw: d.Mode == ModeDraw, FromWaitlist: r.FromWaitlist, Next: d}
@@ -182,7 +198,9 @@ func (e *Engine) nextInSeries(ctx context.Context, d Drop) (Drop, bool, error) {
 }
 
 // creditableRef returns ref if registering user for a drop may credit it,
-// else "": the code must name a win, and not one of user's own. Only a
+// else "": the code must name a win that was not given back (a win taken
+// and cancelled at once would otherwise mint referral codes for nothing
+// bought), and not one of user's own. Only a
 // store failure is an error (the client retries; nothing is lost).
 func (e *Engine) creditableRef(ctx context.Context, user, ref string) (string, error) {
 	if ref == "" {
@@ -199,6 +217,8 @@ func (e *Engine) creditableRef(ctx context.Context, user, ref string) (string, e
 		return "", fmt.Errorf("check referral code: %w", err)
 	case r.User == user:
 		return "", nil // self-referral
+	case givenBack(r):
+		return "", nil
 	}
 	return ref, nil
 }

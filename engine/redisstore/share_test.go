@@ -158,6 +158,57 @@ func TestReferrals(t *testing.T) {
 	})
 }
 
+// TestGivenBackWinsShareNothing: a win cancelled, or whose hold expired,
+// has no share card, and its code credits no referral: its unit went back
+// to the sale, and a win taken and cancelled at once (a review did it in a
+// loop) must not mint "I won" cards and referral codes. A confirmed win
+// keeps both.
+func TestGivenBackWinsShareNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		first := f.newDrop(t, 5, 1, func(d *engine.Drop) { d.HoldSeconds = 60 })
+		cancelled := f.win(t, first, "alice", time.Second)
+		expired := f.win(t, first, "bob", time.Second)
+		kept := f.win(t, first, "carol", time.Second)
+		if _, err := f.eng.Cancel(ctx(t), cancelled.ID, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.eng.Confirm(ctx(t), kept.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Set(expired.ExpiresAt.Add(time.Second))
+		if _, err := f.eng.ExpireDrop(ctx(t), first.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []engine.Reservation{cancelled, expired} {
+			_, err := f.eng.ShareCard(ctx(t), r.ShareCode)
+			if !errors.Is(err, engine.ErrNotFound) || !errors.Is(err, engine.ErrWinGivenBack) {
+				t.Errorf("the card of a win given back (%s): %v, want not found, given back", r.User, err)
+			}
+		}
+		if _, err := f.eng.ShareCard(ctx(t), kept.ShareCode); err != nil {
+			t.Errorf("the card of a confirmed win: %v", err)
+		}
+
+		next := f.newDrop(t, 5, 1, func(d *engine.Drop) {
+			d.RegistrationOpensAt, d.RegistrationClosesAt = expired.ExpiresAt.Add(time.Hour), expired.ExpiresAt.Add(2*time.Hour)
+			d.SaleStartsAt = expired.ExpiresAt.Add(3 * time.Hour)
+		})
+		f.clock.Set(next.RegistrationOpensAt)
+		for _, c := range []struct{ user, ref string }{{"dave", cancelled.ShareCode}, {"erin", expired.ShareCode}, {"fay", kept.ShareCode}} {
+			if _, _, err := f.eng.Register(ctx(t), next.ID, c.user, c.ref); err != nil {
+				t.Fatalf("register %s: %v", c.user, err)
+			}
+		}
+		if st := f.stats(t, next.ID); st.Registered != 3 || st.Referrals != 1 {
+			t.Fatalf("stats %+v: want 3 registered and the kept win's referral only", st)
+		}
+		top, err := f.eng.TopReferrals(ctx(t), next.ID, 10)
+		if err != nil || len(top) != 1 || top[0].Code != kept.ShareCode {
+			t.Fatalf("top referrals: %+v %v", top, err)
+		}
+	})
+}
+
 func prefix(eventID string) string { return eventID[:strings.LastIndex(eventID, "-")] }
 
 // TestReferralsNeverChangeOdds: two drops alike in everything, one whose
