@@ -301,6 +301,16 @@ func TestListenLinesCarryEveryField(t *testing.T) {
 			t.Fatalf("%s cancels: %d %s", u, r.status, r.raw)
 		}
 	}
+	// Another drop's registration credits ann's card while her win is
+	// held (a win given back credits nothing): referral.
+	s.must(t, 201, "POST", "/v1/admin/drops", map[string]any{"id": linesb, "name": "Tee", "stock": 1, "per_user_limit": 1,
+		"registration_opens_at": s.clock.Now().Add(-time.Minute), "registration_closes_at": s.clock.Now().Add(time.Hour),
+		"sale_starts_at": s.clock.Now().Add(time.Hour), "sale_ends_at": s.clock.Now().Add(2 * time.Hour)})
+	code := ann["share_code"].(string)
+	if r := call(t, "POST", s.base+"/v1/drops/"+linesb+"/registrations", mint(t, s.m, "cat"), `{"ref":"`+code+`"}`); r.status != 201 {
+		t.Fatalf("cat registers with ann's code: %d %s", r.status, r.raw)
+	}
+	waitStored(t, s, "flashdrop."+linesb+".referral", 1)
 	cancel("ann", ann["id"].(string)) // ben is promoted: won from the waitlist
 	var benRes string
 	testkit.Eventually(t, 10*time.Second, "ben's promotion", func() bool {
@@ -311,15 +321,6 @@ func TestListenLinesCarryEveryField(t *testing.T) {
 		return benRes != ""
 	})
 	cancel("ben", benRes) // restocked
-	// Another drop's registration credits ann's card: referral.
-	s.must(t, 201, "POST", "/v1/admin/drops", map[string]any{"id": linesb, "name": "Tee", "stock": 1, "per_user_limit": 1,
-		"registration_opens_at": s.clock.Now().Add(-time.Minute), "registration_closes_at": s.clock.Now().Add(time.Hour),
-		"sale_starts_at": s.clock.Now().Add(time.Hour), "sale_ends_at": s.clock.Now().Add(2 * time.Hour)})
-	code := ann["share_code"].(string)
-	if r := call(t, "POST", s.base+"/v1/drops/"+linesb+"/registrations", mint(t, s.m, "cat"), `{"ref":"`+code+`"}`); r.status != 201 {
-		t.Fatalf("cat registers with ann's code: %d %s", r.status, r.raw)
-	}
-	waitStored(t, s, "flashdrop."+linesb+".referral", 1)
 
 	out := &testkit.LockedBuffer{}
 	ctx, stop := context.WithCancel(context.Background())
