@@ -305,12 +305,19 @@ func TestBrowserShopperReview(t *testing.T) {
 		t.Errorf("the draw's account reads %q", txt)
 	}
 	b.shot(gina, "draw-proof-live")
-	code := ""
+	code, won := "", ""
 	if v := call(t, "GET", base+"/v1/drops/"+week, mint(t, m, "gina"), ""); v.status == 200 {
-		code, _ = v.body["me"].(map[string]any)["reservation"].(map[string]any)["share_code"].(string)
+		res, _ := v.body["me"].(map[string]any)["reservation"].(map[string]any)
+		code, _ = res["share_code"].(string)
+		won, _ = res["id"].(string)
 	}
 	if code == "" {
 		t.Fatal("gina's win has no share code")
+	}
+	// She pays, and the shop confirms: a win given back (an unpaid hold
+	// that expired) has no card for a friend to follow.
+	if r := call(t, "POST", base+"/v1/reservations/"+won+"/confirm", admin, ""); r.status != 200 {
+		t.Fatalf("the shop confirms gina's win: %d %s", r.status, r.raw)
 	}
 
 	// --- 6. A friend from the card, signed out, registers later. ---
