@@ -93,7 +93,7 @@ func (s *Server) adminEvents(r *request) error {
 			return !errors.Is(err, errAuthBadKey) && (err != nil || who.has(engine.ScopeEventsRead))
 		}
 	}
-	release, ok := s.streams.acquire(r.ctx.RemoteIP().String())
+	release, ok := s.streams.acquire(clientOf(r.ctx.RemoteIP()))
 	if !ok {
 		setRetryAfter(r.ctx, liveRetryAfter.Seconds())
 		writeProblem(r.ctx, problemFor(errTooManyStreams))

@@ -41,7 +41,7 @@ const liveRetryAfter = 5 * time.Second
 // buffers are full, not only when the stream ends.
 func (s *Server) live(r *request) error {
 	drop := r.args[0]
-	release, ok := s.streams.acquire(r.ctx.RemoteIP().String())
+	release, ok := s.streams.acquire(clientOf(r.ctx.RemoteIP()))
 	if !ok {
 		// Answered here, not through fail: a refusal is not a server
 		// error worth a log line each, and such refusals come in floods.

@@ -485,7 +485,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if s.cfg.Limits.IPRate > 0 && !s.opsCall(r) {
-		if ok, wait := s.ipLimit.allowAt(ctx.RemoteIP().String(), r.now()); !ok {
+		if ok, wait := s.ipLimit.allowAt(clientOf(ctx.RemoteIP()), r.now()); !ok {
 			setRetryAfter(ctx, wait.Seconds())
 			writeProblem(ctx, problemFor(errRateLimited))
 			return

@@ -195,10 +195,10 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.Limits.MaxBodyBytes, "max-body-bytes", api.DefaultMaxBodyBytes, "largest request body")
 	fs.IntVar(&c.Limits.MaxStreams, "max-streams", api.DefaultMaxStreams, "live event streams open at once on this node before new ones get 503")
 	fs.IntVar(&c.Limits.MaxStreamsPerClient, "max-streams-per-client", api.DefaultMaxStreamsPerClient,
-		"live event streams open at once per client address (negative: no bound, e.g. behind a proxy that hides client addresses)")
+		"live event streams open at once per client address, an IPv6 client by its /64 (negative: no bound, e.g. behind a proxy that hides client addresses)")
 	fs.Float64Var(&c.Limits.UserRate, "rate-user", api.DefaultUserRate, "register and reserve requests per second per shopper (negative: off)")
 	fs.IntVar(&c.Limits.UserBurst, "rate-user-burst", api.DefaultUserBurst, "burst of the per-shopper limit")
-	fs.Float64Var(&c.Limits.IPRate, "rate-ip", 0, "requests per second per client IP (0: off; many shoppers share an IP)")
+	fs.Float64Var(&c.Limits.IPRate, "rate-ip", 0, "requests per second per client IP, an IPv6 client by its /64 (0: off; many shoppers share an IP)")
 	fs.IntVar(&c.Limits.IPBurst, "rate-ip-burst", api.DefaultIPBurst, "burst of the per-IP limit")
 	fs.DurationVar(&c.SweepEvery, "sweep-every", engine.DefaultSweepInterval, "how often expired holds are released")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-wait", DefaultShutdownWait, "how long shutdown waits for requests in flight")
