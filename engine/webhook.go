@@ -148,7 +148,19 @@ type WebhookStore interface {
 	CreateWebhook(ctx context.Context, w Webhook) error
 	Webhooks(ctx context.Context) ([]Webhook, error)
 	Webhook(ctx context.Context, id string) (Webhook, error)
+	// DeleteWebhook deletes the webhook and marks it deleted
+	// (DeletedWebhooks), so that its delivery consumer is removed.
 	DeleteWebhook(ctx context.Context, id string) error
+	// DeletedWebhooks lists the webhooks deleted through this store
+	// whose delivery consumers may still exist. Only these consumers are
+	// ever removed: a consumer whose webhook this store does not know may
+	// belong to another deployment on the same NATS, or this store may
+	// have lost its data, and removing it would redeliver the webhook's
+	// whole history once its consumer is made again.
+	DeletedWebhooks(ctx context.Context) ([]string, error)
+	// ForgetDeletedWebhook takes id off DeletedWebhooks once its consumer
+	// is gone.
+	ForgetDeletedWebhook(ctx context.Context, id string) error
 	// RecordDelivery adds the attempt to the delivery log and, for an
 	// ordinary delivery, to the status; it disables the webhook when the
 	// failures reach rule, and reports whether this call did.

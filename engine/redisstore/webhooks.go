@@ -169,10 +169,27 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	if err := s.rdb.SRem(ctx, webhookIndexKey, id).Err(); err != nil {
 		return err
 	}
+	// Marked after the webhook is gone, never before: a mark on a webhook
+	// that still exists would have its consumer removed and made again,
+	// redelivering its history. Marked on a repeat too (n == 0), which
+	// finishes a first call that failed here.
+	if err := s.rdb.SAdd(ctx, deletedWebhooksKey, id).Err(); err != nil {
+		return err
+	}
 	if n == 0 {
 		return fmt.Errorf("%w: webhook %q", engine.ErrNotFound, id)
 	}
 	return nil
+}
+
+// DeletedWebhooks implements engine.WebhookStore.
+func (s *Store) DeletedWebhooks(ctx context.Context) ([]string, error) {
+	return s.rdb.SMembers(ctx, deletedWebhooksKey).Result()
+}
+
+// ForgetDeletedWebhook implements engine.WebhookStore.
+func (s *Store) ForgetDeletedWebhook(ctx context.Context, id string) error {
+	return s.rdb.SRem(ctx, deletedWebhooksKey, id).Err()
 }
 
 // recordDeliveryScript logs an attempt and, for an ordinary delivery,

@@ -113,6 +113,9 @@ type Deliverer struct {
 
 	// subs is owned by the watch goroutine.
 	subs map[string]*webhookSub
+	// unknown holds the webhook consumers left alone and logged once
+	// (refresh), owned by the watch goroutine.
+	unknown map[string]bool
 }
 
 // NewDeliverer returns a stopped Deliverer.
@@ -154,7 +157,7 @@ func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o Options) 
 	if o.ReplayBudget <= 0 {
 		o.ReplayBudget = 8 * time.Second
 	}
-	d := &Deliverer{js: js, store: store, o: o, client: o.Client, subs: map[string]*webhookSub{}}
+	d := &Deliverer{js: js, store: store, o: o, client: o.Client, subs: map[string]*webhookSub{}, unknown: map[string]bool{}}
 	if d.client == nil {
 		d.client = newWebhookClient(o)
 		d.ownClient = true
@@ -241,6 +244,26 @@ func (d *Deliverer) refresh(ctx context.Context) {
 	for _, h := range hooks {
 		want[h.ID] = h
 	}
+	// Only the consumers of webhooks deleted through this store are
+	// removed. A consumer of a webhook this store does not know is left
+	// alone: it may be another deployment's on the same NATS, or this
+	// node's Redis may be the wrong one or have lost its data (a node
+	// started with another --redis-url removed every consumer of the
+	// deployment's, which its nodes made again from each webhook's
+	// creation, redelivering everything).
+	deleted, err := d.store.DeletedWebhooks(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.o.Logger.Warn("webhooks: listing deleted webhooks failed", "err", err.Error())
+		}
+		deleted = nil
+	}
+	gone := make(map[string]bool, len(deleted))
+	for _, id := range deleted {
+		if _, ok := want[id]; !ok {
+			gone[id] = true
+		}
+	}
 
 	for id, s := range d.subs {
 		h, ok := want[id]
@@ -250,10 +273,6 @@ func (d *Deliverer) refresh(ctx context.Context) {
 		}
 		d.stopSub(s)
 		delete(d.subs, id)
-		if !ok {
-			d.deleteConsumer(ctx, id)
-			delete(existing, webhookConsumerName(id))
-		}
 	}
 
 	for _, h := range hooks {
@@ -275,12 +294,22 @@ func (d *Deliverer) refresh(ctx context.Context) {
 		d.subs[h.ID] = s
 	}
 
-	if listErr == nil {
-		for name := range existing {
-			id := strings.TrimPrefix(name, ConsumerPrefix)
-			if _, ok := want[id]; !ok {
-				d.deleteConsumer(ctx, id)
+	if listErr != nil {
+		return // which consumers exist is unknown: nothing is removed or forgotten
+	}
+	for id := range gone {
+		if !existing[webhookConsumerName(id)] || d.deleteConsumer(ctx, id) {
+			if err := d.store.ForgetDeletedWebhook(ctx, id); err != nil && ctx.Err() == nil {
+				d.o.Logger.Warn("webhooks: forgetting a deleted webhook failed", "webhook", id, "err", err.Error())
 			}
+		}
+	}
+	for name := range existing {
+		id := strings.TrimPrefix(name, ConsumerPrefix)
+		if _, ok := want[id]; !ok && !gone[id] && !d.unknown[id] {
+			d.unknown[id] = true
+			d.o.Logger.Info("webhooks: a consumer of a webhook this store does not know is left alone (another deployment's on the same NATS, or a Redis that lost its data?); delete it by hand if it is neither",
+				"consumer", name)
 		}
 	}
 }
@@ -303,17 +332,22 @@ func (d *Deliverer) webhookConsumers(ctx context.Context) (map[string]bool, erro
 	return names, l.Err()
 }
 
-func (d *Deliverer) deleteConsumer(ctx context.Context, id string) {
+// deleteConsumer removes the consumer of deleted webhook id and reports
+// whether it is gone.
+func (d *Deliverer) deleteConsumer(ctx context.Context, id string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	err := d.js.DeleteConsumer(ctx, queue.StreamName, webhookConsumerName(id))
-	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) && ctx.Err() == nil {
-		d.o.Logger.Warn("webhooks: deleting the consumer of a deleted webhook failed", "webhook", id, "err", err.Error())
-		return
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		if ctx.Err() == nil {
+			d.o.Logger.Warn("webhooks: deleting the consumer of a deleted webhook failed", "webhook", id, "err", err.Error())
+		}
+		return false
 	}
 	if err == nil {
 		d.o.Logger.Info("webhooks: webhook deleted, consumer removed", "webhook", id)
 	}
+	return true
 }
 
 // consumerConfig is the durable consumer of a webhook. Every node derives

@@ -57,6 +57,13 @@ func (s whScopedStore) Webhooks(ctx context.Context) ([]engine.Webhook, error) {
 	return slices.DeleteFunc(all, func(w engine.Webhook) bool { return !strings.HasPrefix(w.ID, s.prefix) }), err
 }
 
+// DeletedWebhooks is the test's own: another test's deliverer must not
+// forget a mark this test's is about to act on.
+func (s whScopedStore) DeletedWebhooks(ctx context.Context) ([]string, error) {
+	all, err := s.WebhookStore.DeletedWebhooks(ctx)
+	return slices.DeleteFunc(all, func(id string) bool { return !strings.HasPrefix(id, s.prefix) }), err
+}
+
 // whEnv is one test's NATS server, stream and webhook store.
 type whEnv struct {
 	t      *testing.T
@@ -610,12 +617,17 @@ func TestWebhookPrivateTargetRefused(t *testing.T) {
 	}
 }
 
-// Deleting a webhook stops its deliveries and deletes its consumer;
-// webhook consumers without a webhook are swept, other consumers are not.
+// Deleting a webhook stops its deliveries and deletes its consumer; the
+// consumer of a webhook deleted while no node ran is swept; a webhook
+// consumer this store knows nothing of is left alone, as is any other.
 func TestWebhookDeleted(t *testing.T) {
 	t.Parallel()
 	e := newWHEnv(t)
-	for _, name := range []string{webhook.ConsumerPrefix + e.store.prefix + "orphan", "someone-else"} {
+	// The orphan's webhook was deleted while no node ran: marked deleted.
+	if err := e.store.DeleteWebhook(e.ctx(), e.store.prefix+"orphan"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("deleting a webhook that is gone: %v", err)
+	}
+	for _, name := range []string{webhook.ConsumerPrefix + e.store.prefix + "orphan", webhook.ConsumerPrefix + e.store.prefix + "unknown", "someone-else"} {
 		if _, err := e.js.CreateOrUpdateConsumer(e.ctx(), queue.StreamName, jetstream.ConsumerConfig{
 			Durable: name, AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
 			t.Fatal(err)
@@ -638,6 +650,13 @@ func TestWebhookDeleted(t *testing.T) {
 	if !e.consumerExists("someone-else") {
 		t.Error("a consumer that is not a webhook's was deleted")
 	}
+	if !e.consumerExists(webhook.ConsumerPrefix + e.store.prefix + "unknown") {
+		t.Error("the consumer of a webhook this store does not know was deleted")
+	}
+	testkit.Eventually(t, 10*time.Second, "the orphan's mark forgotten", func() bool {
+		ids, err := e.store.DeletedWebhooks(e.ctx())
+		return err == nil && len(ids) == 0
+	})
 
 	if err := e.store.DeleteWebhook(e.ctx(), goneHook.ID); err != nil {
 		t.Fatal(err)
@@ -687,6 +706,49 @@ func TestWebhookDeleted(t *testing.T) {
 	if canary.has(third) {
 		t.Error("a closed Deliverer delivered an event")
 	}
+}
+
+// TestWebhookConsumersOfAnotherStoreLeftAlone: a node on another Redis
+// (a wrong --redis-url, a Redis that lost its data, a second deployment)
+// shares the NATS. It knows none of the deployment's webhooks and must not
+// remove their consumers: an ops review saw such a node remove them every
+// 2 s, and the deployment's nodes make them again from each webhook's
+// creation, so its receiver got its whole history again, many times.
+func TestWebhookConsumersOfAnotherStoreLeftAlone(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	rec := newWHReceiver(t, nil)
+	hook := e.webhook("kept", rec.srv.URL)
+	rec.receive(hook)
+	e.deliverer(webhook.Options{AllowPrivate: true})
+	first := e.publish("tuesday", engine.EventWon)
+	testkit.Eventually(t, 10*time.Second, "the first event delivered", func() bool { return rec.has(first) })
+	c, err := e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+hook.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := c.CachedInfo().Created
+
+	// The other node: the same NATS, a store that knows other webhooks.
+	logs := &testkit.LockedBuffer{}
+	other := whScopedStore{WebhookStore: e.store.WebhookStore, prefix: "wh" + whRandID()[:10] + "-"}
+	d2 := webhook.NewDeliverer(e.connect(), other, webhook.Options{AllowPrivate: true, Refresh: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	d2.Start(context.Background())
+	t.Cleanup(func() { _ = d2.Close() })
+	testkit.Eventually(t, 10*time.Second, "the other node to see the consumer and leave it", func() bool {
+		return strings.Contains(logs.String(), "left alone") && strings.Contains(logs.String(), hook.ID)
+	})
+	c, err = e.js.Consumer(e.ctx(), queue.StreamName, webhook.ConsumerPrefix+hook.ID)
+	if err != nil || !c.CachedInfo().Created.Equal(created) {
+		t.Fatalf("the consumer was removed (or made again): %v", err)
+	}
+	second := e.publish("tuesday", engine.EventWon)
+	testkit.Eventually(t, 10*time.Second, "the second event delivered", func() bool { return rec.has(second) })
+	if got := rec.attempted(); got[first] != 1 || got[second] != 1 || len(got) != 2 {
+		t.Errorf("deliveries %v: want each event once", got)
+	}
+	rec.checkNoProblems()
 }
 
 // Deliveries resume when NATS comes back.
