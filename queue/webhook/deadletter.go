@@ -76,9 +76,10 @@ func (d *Deliverer) recordLostLastAttempt(ctx context.Context, data []byte) erro
 		// The event aged out of the stream; still count the dead letter.
 		eventID = "stream-seq-" + jsonNumber(adv.StreamSeq)
 	}
-	d.o.Logger.Warn("webhooks: event dead-lettered after an unfinished last attempt", "webhook", id, "event", eventID)
-	d.record(ctx, id, engine.Delivery{EventID: eventID, At: d.o.Now(), Dead: true,
-		Err: "the last attempt did not finish (the delivering node stopped)"})
+	const why = "the last attempt did not finish (the delivering node stopped)"
+	d.deadLog.add(id, eventID, 0, why, "webhooks: event dead-lettered after an unfinished last attempt")
+	d.observe(id, DeadLettered)
+	d.record(ctx, id, engine.Delivery{EventID: eventID, At: d.o.Now(), Dead: true, Err: why})
 	return nil
 }
 

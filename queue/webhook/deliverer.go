@@ -90,6 +90,13 @@ type Options struct {
 	// ReplayBudget bounds the time of one replay call (default 8s, within
 	// an HTTP request's write timeout); past it the call answers a cursor.
 	ReplayBudget time.Duration
+	// OnAttempt, if set, is told the outcome of every ordinary delivery
+	// attempt this node makes (not tests or replays), by webhook id, for
+	// metrics. It runs on the delivery's goroutine: it must be quick.
+	OnAttempt func(webhook string, o Outcome)
+	// DeadLetterLogEvery is how often the log sums up a webhook's dead
+	// letters after the first, which it logs whole (default 1m).
+	DeadLetterLogEvery time.Duration
 }
 
 // Deliverer delivers events to webhooks: each webhook has a durable pull
@@ -103,6 +110,9 @@ type Options struct {
 // the ack); receivers deduplicate by the event id, which makes it exactly
 // once in effect.
 type Deliverer struct {
+	// deadLog words dead letters in the log: a line per webhook and
+	// interval, not per event (observe.go).
+	deadLog   *deadLetterLog
 	js        jetstream.JetStream
 	store     engine.WebhookStore
 	o         Options
@@ -122,6 +132,9 @@ type Deliverer struct {
 func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o Options) *Deliverer {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
+	}
+	if o.DeadLetterLogEvery <= 0 {
+		o.DeadLetterLogEvery = time.Minute
 	}
 	if o.MaxBody <= 0 {
 		o.MaxBody = 64 << 10
@@ -162,6 +175,7 @@ func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o Options) 
 		d.client = newWebhookClient(o)
 		d.ownClient = true
 	}
+	d.deadLog = newDeadLetterLog(o.Logger, o.DeadLetterLogEvery)
 	return d
 }
 
@@ -192,9 +206,11 @@ func (d *Deliverer) Start(ctx context.Context) {
 
 // Close stops consuming and waits for the deliveries in flight (each
 // bounded by Timeout). Events taken but not yet attempted are handed back
-// to the stream for another node. Safe to call twice.
+// to the stream for another node. The dead letters the log has counted
+// but not yet said are said. Safe to call twice.
 func (d *Deliverer) Close() error {
 	d.run.Stop()
+	d.deadLog.close()
 	if d.ownClient {
 		d.client.CloseIdleConnections()
 	}
@@ -558,20 +574,23 @@ func (d *Deliverer) deliver(base context.Context, h engine.Webhook, msg jetstrea
 			d.o.Logger.Warn("webhooks: ack failed", "webhook", h.ID, "event", id, "err", aerr.Error())
 		}
 		cancel()
+		d.observe(h.ID, Delivered)
 		d.record(base, h.ID, rec)
 		return
 	}
 
 	if attempt >= d.o.MaxAttempts {
 		rec.Dead = true
+		d.observe(h.ID, DeadLettered)
 		d.record(base, h.ID, rec)
 		if terr := msg.Term(); terr != nil {
 			d.o.Logger.Warn("webhooks: dead-lettering failed", "webhook", h.ID, "event", id, "err", terr.Error())
 		}
-		d.o.Logger.Warn("webhooks: event dead-lettered", "webhook", h.ID, "event", id,
+		d.deadLog.add(h.ID, id, status, rec.Err, "webhooks: event dead-lettered",
 			"attempts", attempt, "status", status, "err", rec.Err)
 		return
 	}
+	d.observe(h.ID, Failed)
 	d.record(base, h.ID, rec)
 	wait := d.retryDelay(attempt)
 	if nerr := msg.NakWithDelay(wait); nerr != nil {
