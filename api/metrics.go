@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -34,7 +35,12 @@ type Metrics struct {
 	soldOutMemory prometheus.Counter
 	// soldOutKeyed counts keyed presses answered by soldout.lua.
 	soldOutKeyed prometheus.Counter
-	handler      fasthttp.RequestHandler
+	// webhookAttempts counts ordinary webhook delivery attempts by
+	// webhook id and outcome; webhookStates is each webhook's disabled
+	// state, as last read.
+	webhookAttempts *prometheus.CounterVec
+	webhookStates   *webhookStates
+	handler         fasthttp.RequestHandler
 
 	// The children of the vectors, found once per label set: a lookup by
 	// label values costs allocations on every request.
@@ -42,6 +48,7 @@ type Metrics struct {
 	byStatus  map[routeStatus]prometheus.Counter
 	byRoute   map[string]prometheus.Observer
 	byOutcome map[string]prometheus.Counter
+	byWebhook map[[2]string]prometheus.Counter // webhook id, outcome
 
 	// history keeps the outcomes a second (outcomes.go).
 	history outcomeHistory
@@ -90,9 +97,17 @@ func NewMetrics() *Metrics {
 		soldOutKeyed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "flashdrop_reserve_sold_out_keyed_total", Help: "Keyed reserve presses on a sold-out drop answered by the sold-out script (two Redis calls each, no reserve decision).",
 		}),
+		webhookAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flashdrop_webhook_deliveries_total", Help: "Ordinary webhook delivery attempts this node made, by webhook id and outcome: delivered, failed (to be tried again), dead_lettered (the event's last attempt failed). Not tests or replays.",
+		}, []string{"webhook", "outcome"}),
+		webhookStates: &webhookStates{desc: prometheus.NewDesc("flashdrop_webhook_disabled",
+			"1 for a webhook disabled after failing deliveries (its events wait until it is enabled), 0 for one enabled, by webhook id; the stored state, as this node last read it.",
+			[]string{"webhook"}, nil)},
 	}
 	m.byStatus, m.byRoute, m.byOutcome = map[routeStatus]prometheus.Counter{}, map[string]prometheus.Observer{}, map[string]prometheus.Counter{}
+	m.byWebhook = map[[2]string]prometheus.Counter{}
 	reg.MustRegister(m.requests, m.latency, m.outcomes, m.batchSize, m.batchTime, m.storeErrs, m.expired, m.inflight, m.soldOutMemory, m.soldOutKeyed,
+		m.webhookAttempts, m.webhookStates,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return m
@@ -165,4 +180,55 @@ func (m *Metrics) CountStoreError() { m.storeErrs.Inc() }
 // (the outbox relay's lag, say).
 func (m *Metrics) AddGauge(name, help string, fn func() float64) {
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+}
+
+// AddWebhookAttempts counts n ordinary delivery attempts of webhook
+// (its id: random, no secret) with outcome (webhook.Options.OnAttempt); n
+// 0 makes the series, so that it starts at 0 rather than at its first
+// attempt. The children are found once per pair, as countOutcome's.
+func (m *Metrics) AddWebhookAttempts(webhook, outcome string, n int) {
+	key := [2]string{webhook, outcome}
+	m.mu.RLock()
+	c, ok := m.byWebhook[key]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.webhookAttempts.WithLabelValues(webhook, outcome)
+		m.mu.Lock()
+		m.byWebhook[key] = c
+		m.mu.Unlock()
+	}
+	if n > 0 {
+		c.Add(float64(n))
+	}
+}
+
+// SetWebhookStates replaces flashdrop_webhook_disabled with disabled:
+// every webhook's id, and whether it is disabled. A webhook no longer in
+// it is no longer exported.
+func (m *Metrics) SetWebhookStates(disabled map[string]bool) {
+	m.webhookStates.mu.Lock()
+	m.webhookStates.disabled = maps.Clone(disabled)
+	m.webhookStates.mu.Unlock()
+}
+
+// webhookStates exports the webhooks' disabled states as last set, at
+// once: a scrape never waits on the store.
+type webhookStates struct {
+	desc     *prometheus.Desc
+	mu       sync.Mutex
+	disabled map[string]bool
+}
+
+func (w *webhookStates) Describe(ch chan<- *prometheus.Desc) { ch <- w.desc }
+
+func (w *webhookStates) Collect(ch chan<- prometheus.Metric) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, off := range w.disabled {
+		v := 0.0
+		if off {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(w.desc, prometheus.GaugeValue, v, id)
+	}
 }

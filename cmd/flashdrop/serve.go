@@ -669,6 +669,7 @@ func (m *Main) startServices(context.Context) error {
 	m.onStop(m.adm.Close)
 	o := webhook.Options{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log, EngineNow: m.Clock.Now,
 		Disable: engine.DisableRule{After: c.WebhookDisableAfter, Span: c.WebhookDisableSpan}}
+	o.OnAttempt = func(id string, out webhook.Outcome) { m.metrics.AddWebhookAttempts(id, string(out), 1) }
 	if m.WebhookTweak != nil {
 		m.WebhookTweak(&o)
 	}
@@ -679,7 +680,45 @@ func (m *Main) startServices(context.Context) error {
 		m.deliverer.Start(context.Background())
 	}
 	m.onStop(m.deliverer.Close)
+	m.watchWebhookStates()
 	return nil
+}
+
+// webhookStateEvery is how often a node reads the webhooks' states for
+// its metrics.
+const webhookStateEvery = 5 * time.Second
+
+// watchWebhookStates keeps flashdrop_webhook_disabled in line with the
+// store, read every webhookStateEvery on every node (the state is the
+// deployment's; a scrape never waits on Redis), and starts each webhook's
+// flashdrop_webhook_deliveries_total series at 0, so that an alert on its
+// increase sees the first failure too.
+func (m *Main) watchWebhookStates() {
+	var lc bgrun.Lifecycle
+	lc.Start(context.Background(), func(ctx context.Context) {
+		bgrun.Every(ctx, webhookStateEvery, func(ctx context.Context) {
+			rctx, cancel := context.WithTimeout(ctx, webhookStateEvery)
+			hooks, err := m.store.Webhooks(rctx)
+			cancel()
+			if err != nil {
+				// The last states stay; the failure is counted, as any
+				// store call's made outside a request.
+				if ctx.Err() == nil {
+					m.metrics.CountStoreError()
+				}
+				return
+			}
+			states := make(map[string]bool, len(hooks))
+			for _, h := range hooks {
+				states[h.ID] = h.Disabled
+				for _, out := range webhook.Outcomes() {
+					m.metrics.AddWebhookAttempts(h.ID, string(out), 0)
+				}
+			}
+			m.metrics.SetWebhookStates(states)
+		})
+	})
+	m.onStop(func() error { lc.Stop(); return nil })
 }
 
 // startSweeper releases expired holds in the background.
