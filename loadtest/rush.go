@@ -165,12 +165,19 @@ func (r *runner) rushPhase(ctx context.Context) error {
 		}
 		why = append(why, fmt.Sprintf("%d presses were still answered sale_not_open after T0: %s", n, cause))
 	}
-	if n := r.rush.paused; n > 0 {
-		why = append(why, fmt.Sprintf("%d presses were answered sale_paused: the drop was paused during the rush", n))
-	}
 	// One shard of several may win nothing when the others took the
 	// stock first; then its buyers were told sold_out.
-	if r.rush.won == 0 && r.drop.Stock > 0 && (r.o.Shards < 2 || !r.rush.soldOut) {
+	nobody := r.rush.won == 0 && r.drop.Stock > 0 && (r.o.Shards < 2 || !r.rush.soldOut)
+	// A pause during the rush that let shoppers buy before or after it
+	// is a rehearsal of the kill switch: the run is valid and audited,
+	// with a note (a Pause at +3.5 s and a Resume at +9 s made the run
+	// invalid and skipped the audit).
+	if n := r.rush.paused; n > 0 && nobody {
+		why = append(why, fmt.Sprintf("%d presses were answered sale_paused: the drop was paused during the rush", n))
+	} else if n > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%d of %d presses were answered sale_paused: the drop was paused during the rush; the run is valid and the audit covers it, the pause included", n, r.rush.answered))
+	}
+	if nobody {
 		why = append(why, fmt.Sprintf("no press won any of the drop's %d units (answers: %s): nobody could buy", r.drop.Stock, r.rush.summary()))
 	}
 	if len(why) > 0 {
@@ -228,6 +235,7 @@ func (r *runner) buyer(ctx context.Context, w int, a arrival) {
 			key = fmt.Sprintf("load-%s-%d-%d", r.runKey, s.idx, press)
 		}
 		ans := r.call(ctx, w, PhaseRush, EndpointReserve, "POST", path, s.token, body, key, intended)
+		lost, lostSent := ans.lost, ans.lostSent
 		// In draw mode the answer waits for the draw: ask again until it
 		// has happened, as the shopper page does.
 		for r.drop.Mode == "draw" && ans.code == "sale_not_open" && ctx.Err() == nil {
@@ -238,9 +246,14 @@ func (r *runner) buyer(ctx context.Context, w int, a arrival) {
 				break
 			}
 			ans = r.call(ctx, w, PhaseRush, EndpointReserve, "POST", path, s.token, body, key, time.Time{})
+			if ans.lost > 0 && lost == 0 {
+				lostSent = ans.lostSent
+			}
+			lost += ans.lost
 		}
 		intended = time.Time{} // later presses follow the answer, as a person does
 		r.noteRushAnswer(ans)
+		r.noteUnanswered(s, press, key, body, ans, lost, lostSent)
 		switch {
 		case ans.status == 201:
 			var rb reservationBody
@@ -258,6 +271,37 @@ func (r *runner) buyer(ctx context.Context, w int, a arrival) {
 			}
 		}
 	}
+}
+
+// noteUnanswered records a press whose outcome its shopper never learned
+// (Records.Unanswered), for the audit to match with the wins nobody was
+// told about. A keyed press is one request to the server however often
+// it was resent: its outcome is unknown when some attempt got no answer
+// and the last answer is not one the key keeps (a win, sold_out,
+// limit_reached: a resend would have been answered the win it replays).
+// Without a key each attempt left unanswered is a request of its own
+// that may have won, whatever the resends were answered (limit_reached,
+// sold_out: perhaps because of it).
+func (r *runner) noteUnanswered(s *shopper, press int, key string, body []byte, last answer, lost int, lostSent time.Time) {
+	if lost == 0 {
+		return
+	}
+	requests := lost
+	if key != "" {
+		switch last.code {
+		case OutcomeWon, "sold_out", "limit_reached":
+			return
+		}
+		requests = 1
+	}
+	var b struct {
+		Quantity int64 `json:"quantity"`
+	}
+	_ = decodeLenient(body, &b)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rec.Unanswered = append(r.rec.Unanswered, Unanswered{User: s.user, Press: press, Key: key, Quantity: max(b.Quantity, 1),
+		Requests: requests, Sent: lostSent.Add(r.offset), Last: last.code})
 }
 
 func (r *runner) noteRushAnswer(a answer) {
