@@ -75,7 +75,17 @@ type answer struct {
 	date       time.Time // the Date header: the server's clock, to the second
 	err        error
 	sent, done time.Time
+	// lost counts the attempts of this call, this one included, whose
+	// outcome is unknown; lostSent is when the first of them was sent
+	// (runner.call sets them).
+	lost     int
+	lostSent time.Time
 }
+
+// unknown says the answer leaves the request's outcome unknown: no answer
+// at all, or a 5xx (an overloaded or failing node, a proxy that lost its
+// backend: the engine says a 503 to a reserve is an unknown outcome).
+func (a answer) unknown() bool { return a.err != nil || a.status >= 500 }
 
 // ok reports a 2xx answer.
 func (a answer) ok() bool { return a.err == nil && a.status >= 200 && a.status < 300 }
@@ -114,6 +124,14 @@ func newClient(o Options) (*client, error) {
 		if i < o.Connections%len(o.Targets) {
 			conns++
 		}
+		// The connections of its share, + the coordinator's own calls;
+		// with several targets, room for every connection: resends fail
+		// over from a target that stopped answering (runner.call), and
+		// must not wait for a free connection here.
+		maxConns := max(conns, 1) + 4
+		if len(o.Targets) > 1 {
+			maxConns = max(o.Connections, 1) + 4
+		}
 		host := u.Host
 		if u.Port() == "" {
 			if u.Scheme == "https" {
@@ -133,7 +151,7 @@ func newClient(o Options) (*client, error) {
 			Addr:                          host,
 			IsTLS:                         u.Scheme == "https",
 			Name:                          "flashdrop-load",
-			MaxConns:                      max(conns, 1) + 4, // + the coordinator's own calls
+			MaxConns:                      maxConns,
 			MaxConnWaitTimeout:            o.RequestTimeout,
 			ReadTimeout:                   o.RequestTimeout,
 			WriteTimeout:                  o.RequestTimeout,

@@ -20,6 +20,11 @@ type Records struct {
 	Told []Told `json:"told"`
 	// Replays are the Idempotency-Key replays of I5.
 	Replays []Replay `json:"replays"`
+	// Unanswered lists the presses whose outcome the client never learned
+	// (no answer, or a 5xx, when it gave up resending): each may have won,
+	// and I4 takes a won event for such a shopper as the outcome she was
+	// never told, not as a win nobody was told about.
+	Unanswered []Unanswered `json:"unanswered"`
 	// Observed is each reservation's state read back by id at the end
 	// (admin), for every told id and every id a won event names.
 	Observed map[string]Observed `json:"observed"`
@@ -52,6 +57,28 @@ type Told struct {
 	Action       string `json:"action"`
 	ActionStatus int    `json:"action_status,omitempty"`
 	ActionCode   string `json:"action_code,omitempty"`
+}
+
+// Unanswered is a press whose outcome the client never learned.
+type Unanswered struct {
+	User string `json:"user"`
+	// Press is the press (0-based); Key its Idempotency-Key ("" for none).
+	Press int    `json:"press"`
+	Key   string `json:"key,omitempty"`
+	// Quantity is the units each request asked for.
+	Quantity int64 `json:"quantity"`
+	// Requests is how many requests of the press may each have won: 1 for
+	// a keyed press (its resends are one request to the server), every
+	// attempt left unanswered for one without a key (each resend is a new
+	// request).
+	Requests int `json:"requests"`
+	// Sent is when the first of them was sent, on the server's clock
+	// (estimated from the generator's): a win before then is not theirs.
+	Sent time.Time `json:"sent"`
+	// Last is the press's last answer: transport_error, timeout, an HTTP
+	// 5xx code, or, for a press without a key, the answer of a resend
+	// that came after an attempt was left unanswered.
+	Last string `json:"last"`
 }
 
 // Replay is one I5 check: the same key and body again, then the same key
@@ -112,6 +139,13 @@ func (r *Records) normalize() {
 		return a.Reservation < b.Reservation
 	})
 	sort.Slice(r.Replays, func(i, j int) bool { return r.Replays[i].Reservation < r.Replays[j].Reservation })
+	sort.Slice(r.Unanswered, func(i, j int) bool {
+		a, b := r.Unanswered[i], r.Unanswered[j]
+		if a.User != b.User {
+			return a.User < b.User
+		}
+		return a.Press < b.Press
+	})
 	// Events are kept in stream order within a run; across runs by id.
 	sort.SliceStable(r.Events, func(i, j int) bool { return r.Events[i].ID < r.Events[j].ID })
 	if r.Observed == nil {
@@ -136,7 +170,7 @@ func laterStats(a *Stats, at time.Time, b *Stats, bt time.Time) bool {
 }
 
 // mergeRecords combines the records of several generators of one drop.
-// Told, replays and unregistered shoppers are disjoint (each shopper
+// Told, replays, unanswered presses and unregistered shoppers are disjoint (each shopper
 // belongs to one shard); observations and events overlap and are unioned;
 // the latest stats (laterStats) win.
 func mergeRecords(rs []*Records) *Records {
@@ -151,6 +185,7 @@ func mergeRecords(rs []*Records) *Records {
 		out.UnregisteredPressed = append(out.UnregisteredPressed, r.UnregisteredPressed...)
 		out.Told = append(out.Told, r.Told...)
 		out.Replays = append(out.Replays, r.Replays...)
+		out.Unanswered = append(out.Unanswered, r.Unanswered...)
 		for id, o := range r.Observed {
 			// A later read is the better one: its status is more final.
 			if prev, ok := out.Observed[id]; !ok || o.UpdatedAt.After(prev.UpdatedAt) || prev.HTTPStatus != 200 {

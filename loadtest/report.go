@@ -271,6 +271,9 @@ func (r *runner) report(stopped Phase) *Report {
 	if n := rep.expiredConfirmsNote(); n != "" {
 		rep.Notes = append(rep.Notes, n)
 	}
+	if n := rep.unansweredNote(); n != "" {
+		rep.Notes = append(rep.Notes, n)
+	}
 	rep.finish(r.o.Thresholds)
 	return rep
 }
@@ -318,6 +321,34 @@ func (rep *Report) expiredConfirmsNote() string {
 	}
 	return fmt.Sprintf("%s%d of %d: their holds (%ds) ran out before the generator confirmed them: %s; %s, or a shorter rush, for payments that come in time",
 		expiredConfirmsPrefix, expired, confirms, rep.Drop.HoldSeconds, why, longer)
+}
+
+// unansweredInfix is in the note of presses with no answer, so that a
+// merge says it once, of the merged records, not once per shard.
+const unansweredInfix = " with no answer (none, or a 5xx, when the generator stopped resending)"
+
+// unansweredNote says how many presses the generator never learned the
+// outcome of, and what the audit found of them (I4): the wins among
+// them are announced and exist, the others won nothing. "" when every
+// press was answered.
+func (rep *Report) unansweredNote() string {
+	if rep.Records == nil || len(rep.Records.Unanswered) == 0 {
+		return ""
+	}
+	n := len(rep.Records.Unanswered)
+	what := count(n, "press") + unansweredInfix
+	switch {
+	case rep.Audit.judged && rep.Audit.resolved > 0:
+		return fmt.Sprintf("%s: %d turned out to be %s (their won events and reservations exist; I4), the others won nothing",
+			what, rep.Audit.resolved, map[bool]string{true: "a win", false: "wins"}[rep.Audit.resolved == 1])
+	case rep.Audit.judged:
+		return what + ": none of them won (no won event names a reservation no client was told about; I4)"
+	case rep.Audit.Verdict == AuditNotRun || rep.Audit.Verdict == AuditFail:
+		return what + ": their outcomes are unknown to the shoppers"
+	case !rep.Records.EventsRead:
+		return what + ": whether they won is unknown without --nats-url, whose won events I4 would match with them"
+	}
+	return what + ": the merged report's I4 finds which of them won"
 }
 
 func (r *runner) invalidBeforeAudit() bool { return len(r.invalid) > 0 }
@@ -441,6 +472,7 @@ func (rep *Report) arrays() {
 	orEmpty(&r.UnregisteredPressed)
 	orEmpty(&r.Told)
 	orEmpty(&r.Replays)
+	orEmpty(&r.Unanswered)
 	orEmpty(&r.Events)
 	if r.Observed == nil {
 		r.Observed = map[string]Observed{}
@@ -546,7 +578,7 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 			}
 		}
 		for _, n := range rep.Notes {
-			if strings.HasPrefix(n, expiredConfirmsPrefix) {
+			if strings.HasPrefix(n, expiredConfirmsPrefix) || strings.Contains(n, unansweredInfix) {
 				continue // said anew of the merged records
 			}
 			if rep.Run.Merged == 0 || len(rep.Run.ShardsMerged) == 0 || !strings.Contains(n, partialNote) {
@@ -670,6 +702,9 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 		out.Audit = AuditReport{Verdict: AuditNotRun}
 	}
 	if n := out.expiredConfirmsNote(); n != "" {
+		out.Notes = append(out.Notes, n)
+	}
+	if n := out.unansweredNote(); n != "" {
 		out.Notes = append(out.Notes, n)
 	}
 	out.finish(th)

@@ -33,6 +33,18 @@ const (
 // decided (transport error, 429, 503) before it gives up.
 const maxRetries = 4
 
+// keyedRetryWindow is how long a request with an Idempotency-Key is resent
+// while the server does not decide it, past maxRetries: the key makes a
+// resend safe, so a node that restarts within a few seconds leaves no
+// press with an unknown outcome (four resends, 0.75 s, left a press won
+// by the batch Redis ran after a kill -9 unanswered). It stops sooner
+// when no request at all was decided for as long (the target is gone),
+// and resends back off to maxBackoff.
+const (
+	keyedRetryWindow = 15 * time.Second
+	maxBackoff       = time.Second
+)
+
 // maxUnanswered is how many requests in a row may get no answer at all
 // before a phase that would otherwise go on polling (the wait for T0, the
 // refills) gives up: one that times out (a delayed reply, a GC pause) is
@@ -84,6 +96,9 @@ type runner struct {
 	// the last of them.
 	unanswered     atomic.Int64
 	lastUnanswered atomic.Value
+	// lastDecided is when (generator clock, Unix ns) a target last
+	// decided a request: answered it, other than 429 or 5xx.
+	lastDecided atomic.Int64
 }
 
 type rushTimes struct {
@@ -124,6 +139,7 @@ func Run(ctx context.Context, o Options, extra ...Option) (*Report, error) {
 	r.rec.Observed = map[string]Observed{}
 	r.m.tick = timelineTick(o)
 	r.start = r.clock.Now()
+	r.lastDecided.Store(r.start.UnixNano())
 	if err := r.setup(ctx); err != nil {
 		return nil, err
 	}
@@ -411,38 +427,72 @@ func (r *runner) each(ctx context.Context, n int, b *bar, fn func(w, i int)) err
 }
 
 // call sends a request, resending it as an app would while the server did
-// not decide it, and records every attempt.
+// not decide it, and records every attempt. A request with an
+// Idempotency-Key is resent for up to keyedRetryWindow (see there), one
+// without up to maxRetries times. With several targets, the resend after
+// a transport error goes to the next target: they share one store, so
+// it is the same request there (and the same key makes it safe).
+// The answer returned is the last; its lost and lostSent count the
+// attempts whose outcome is unknown (no answer or a 5xx) and when the
+// first of them was sent.
 func (r *runner) call(ctx context.Context, w int, p Phase, endpoint, method, path, token string, body []byte, key string, intended time.Time) answer {
 	rec := r.m.rec(w)
+	target, first := w, time.Time{}
+	lost, lostSent := 0, time.Time{}
 	for attempt := 0; ; attempt++ {
-		a := r.c.do(w, method, path, token, body, key)
+		a := r.c.do(target, method, path, token, body, key)
 		if (endpoint == EndpointReserve || endpoint == EndpointReplay) && a.status == 201 {
 			a.code = OutcomeWon
 		}
+		if attempt == 0 {
+			first = a.sent
+		}
+		if a.unknown() {
+			if lost == 0 {
+				lostSent = a.sent
+			}
+			lost++
+		}
+		a.lost, a.lostSent = lost, lostSent
 		rec.record(p, endpoint, a, intended, r.t0)
 		if a.err != nil {
 			r.lastUnanswered.Store(describe(a))
 			r.unanswered.Add(1)
+			target++ // the next target, if there are several
 		} else {
 			r.unanswered.Store(0)
+		}
+		if !a.retryable() {
+			r.lastDecided.Store(a.done.UnixNano())
 		}
 		if r.o.trace != nil {
 			r.o.trace(Exchange{Phase: p, Endpoint: endpoint, Method: method, Path: path, User: r.userOf(token),
 				Admin: token != "" && token == r.o.AdminToken, Key: key, Body: body, Status: a.status, Code: a.code,
 				Response: a.body, Replayed: a.replayed, Err: a.err, Sent: a.sent, Done: a.done})
 		}
-		if !a.retryable() || attempt >= maxRetries || ctx.Err() != nil {
+		if !a.retryable() || ctx.Err() != nil {
+			return a
+		}
+		if attempt >= maxRetries && (key == "" || !r.stillResending(first)) {
 			return a
 		}
 		wait := a.retryAfter
 		if wait <= 0 {
-			wait = time.Duration(50<<attempt) * time.Millisecond
+			wait = min(time.Duration(50<<min(attempt, 10))*time.Millisecond, maxBackoff)
 		}
 		if r.clock.Sleep(ctx, wait) != nil {
 			return a
 		}
 		intended = time.Time{} // a resend is timed from when it is sent
 	}
+}
+
+// stillResending says whether a keyed request first sent at first is
+// resent once more: within keyedRetryWindow of its first send, while some
+// request was decided within that window too.
+func (r *runner) stillResending(first time.Time) bool {
+	now := r.clock.Now()
+	return now.Sub(first) < keyedRetryWindow && now.Sub(time.Unix(0, r.lastDecided.Load())) < keyedRetryWindow
 }
 
 // userOf names the shopper a token belongs to, for traces.
