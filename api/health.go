@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -42,13 +43,13 @@ func (s *Server) readyz(r *request) error {
 		}
 		skip = append(skip, name)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 	for _, c := range s.cfg.ReadyChecks {
 		if slices.Contains(skip, c.Name) {
 			continue
 		}
-		if err := c.Check(ctx); err != nil {
+		if err := s.runCheck(ctx, c); err != nil {
 			p := problemFor(errUnavailable)
 			p.Detail = err.Error()
 			setRetryAfter(r.ctx, 1)
@@ -58,6 +59,44 @@ func (s *Server) readyz(r *request) error {
 	}
 	return writeJSON(r.ctx, fasthttp.StatusOK, map[string]string{"status": "ready"})
 }
+
+// readyTimeout bounds one /readyz answer: a backend that does not answer
+// within it is not ready.
+const readyTimeout = 2 * time.Second
+
+// runCheck runs c, one at a time per check however many /readyz requests
+// ask (a balancer's, every second, while a backend hangs), and gives up
+// on it when ctx ends, even if c itself does not: a Redis client waits its
+// own read timeout (5 s) whatever the context says, and a hung Redis kept
+// /readyz green for those 5 s.
+func (s *Server) runCheck(ctx context.Context, c ReadyCheck) error {
+	ch := s.readyFlight.DoChan(c.Name, func() (v any, err error) {
+		// A check that panics must not take the process with it (the
+		// flight runs on a goroutine of its own, out of the request's
+		// recovery): its panic is carried back and raised again on the
+		// request's goroutine, which answers 500 and logs it.
+		defer func() {
+			if p := recover(); p != nil {
+				v = checkPanic{p}
+			}
+		}()
+		cctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+		defer cancel()
+		return nil, c.Check(cctx)
+	})
+	select {
+	case res := <-ch:
+		if p, ok := res.Val.(checkPanic); ok {
+			panic(p.v)
+		}
+		return res.Err
+	case <-ctx.Done():
+		return fmt.Errorf("%s: no answer within %v", c.Name, readyTimeout)
+	}
+}
+
+// checkPanic carries a readiness check's panic out of its flight.
+type checkPanic struct{ v any }
 
 func (s *Server) metricsPage(r *request) error {
 	s.metrics.handler(r.ctx)

@@ -220,6 +220,8 @@ type Server struct {
 	cardData   *lruCache[cachedCard]        // the cards' data, a moment old at most (share.go)
 	drawn      *lruCache[engine.DrawRecord] // drawn records' summaries for the drop pages (pages.go)
 	cardFlight singleflight.Group           // one read of a card's data at a time (share.go)
+	// readyFlight runs each readiness check once at a time (health.go).
+	readyFlight singleflight.Group
 	// cardFontWarn warns once that a card could not draw its product.
 	cardFontWarn sync.Once
 

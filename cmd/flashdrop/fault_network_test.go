@@ -446,3 +446,54 @@ func TestFaultNetworkNATS(t *testing.T) {
 	r.partition(r.nats, 3*time.Second, func() { r.wave(drop, tokens, 2*third, n, answers) })
 	r.audit(drop, tokens, answers)
 }
+
+// TestReadyzSeesAHungBackend: a backend that keeps its connection but
+// answers nothing (a process stopped, a network that drops everything) is
+// not ready, and /readyz says so within its own bound. An ops review
+// stopped nats-server for 23 s and /readyz stayed green (the connection
+// stays up until nats.go's pings miss, minutes later), and a stopped Redis
+// took 5 s to show (the Redis client's read timeout, whatever the
+// request's deadline). The balancer's check (?exclude=nats) stays green
+// while only NATS hangs.
+func TestReadyzSeesAHungBackend(t *testing.T) {
+	r := newNetRig(t)
+	testkit.Eventually(t, 30*time.Second, "/readyz green", func() bool { return r.ready() == 200 })
+	detail := func(path string) (int, string) {
+		code, body, _, err := r.do("GET", path, "", "")
+		if err != nil {
+			return 0, err.Error()
+		}
+		d, _ := body["detail"].(string)
+		return code, d
+	}
+	hang := `{"name":"hang","type":"timeout","stream":"downstream","attributes":{"timeout":0}}`
+
+	unhang := r.toxic(r.nats, hang)
+	var got string
+	testkit.Eventually(t, 15*time.Second, "/readyz red while NATS hangs", func() bool {
+		code, d := detail("/readyz")
+		got = d
+		return code == 503
+	})
+	if !strings.HasPrefix(got, "nats: ") {
+		t.Errorf("/readyz while NATS hangs says %q", got)
+	}
+	if code, d := detail("/readyz?exclude=nats"); code != 200 {
+		t.Errorf("the balancer's check while only NATS hangs: %d %s", code, d)
+	}
+	unhang()
+	testkit.Eventually(t, 60*time.Second, "/readyz green after NATS came back", func() bool { return r.ready() == 200 })
+
+	unhang = r.toxic(r.redis, hang)
+	testkit.Eventually(t, 15*time.Second, "/readyz red while Redis hangs", func() bool {
+		code, d := detail("/readyz?exclude=nats")
+		got = d
+		return code == 503
+	})
+	// Given up at /readyz's own bound, not at the Redis client's timeout.
+	if got != "redis: no answer within 2s" {
+		t.Errorf("/readyz while Redis hangs says %q", got)
+	}
+	unhang()
+	testkit.Eventually(t, 60*time.Second, "/readyz green after Redis came back", func() bool { return r.ready() == 200 })
+}

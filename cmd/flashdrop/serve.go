@@ -775,12 +775,19 @@ func (m *Main) startHTTP(context.Context) (err error) {
 			return errors.New("redis: does not answer a ping")
 		}
 		return nil
-	}}, {Name: "nats", Check: func(context.Context) error {
+	}}, {Name: "nats", Check: func(ctx context.Context) error {
 		if !m.nc.IsConnected() {
 			return fmt.Errorf("nats: %s", m.nc.Status())
 		}
 		if !m.keeper.Ready() {
 			return errors.New("nats: stream not created yet")
+		}
+		// A hung server keeps the connection up for minutes (nats.go's
+		// pings notice it after two missed ones, 4 min by default): a
+		// ping answered is what says NATS takes the relay's publishes.
+		if err := m.nc.FlushWithContext(ctx); err != nil {
+			m.log.Debug("not ready: nats does not answer a ping", "err", err.Error())
+			return errors.New("nats: does not answer a ping")
 		}
 		return nil
 	}}}
