@@ -397,6 +397,12 @@ func (e *Engine) Stats(ctx context.Context, drop string) (Stats, error) {
 		return Stats{}, fmt.Errorf("%w: drop %q", ErrNotFound, drop)
 	}
 	st, err := e.store.Stats(ctx, drop)
+	if !st.NextExpiry.IsZero() {
+		if late := e.clock.Now().Sub(st.NextExpiry); late >= time.Second {
+			st.ExpiriesOverdue = int64(late / time.Second)
+		}
+		st.NextExpiry = time.Time{}
+	}
 	return st, wrap("stats", drop, err)
 }
 

@@ -64,6 +64,16 @@ type Stats struct {
 	// SoldOutVersion grows with every sold_out and restocked event; the
 	// nodes' sold-out flags apply only news newer than what they hold.
 	SoldOutVersion int64 `json:"-"`
+	// ExpiriesOverdue is how many whole seconds past its deadline the
+	// earliest hold not yet expired is (0: none is past). The sweepers of
+	// the worker nodes (--role all) expire holds within about a second;
+	// more means none runs, and the units wait in held while shoppers
+	// wait for them (an API node alone sells but expires nothing).
+	ExpiriesOverdue int64 `json:"expiries_overdue_seconds"`
+	// NextExpiry is the store's: the earliest deadline of a hold not yet
+	// expired (zero: none). Engine.Stats turns it into ExpiriesOverdue
+	// and clears it.
+	NextExpiry time.Time `json:"-"`
 }
 
 // ShopperView is what one shopper sees of a drop: SPEC §4's `me`.

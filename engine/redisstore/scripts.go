@@ -89,7 +89,7 @@ var (
 	// outbox. ARGV: prefix, drop, now, nonce, event nonce, '1' or '0'.
 	// Returns 0 or codeNotFound.
 	pauseScript = redis.NewScript(withLib(pauseLua))
-	// statsScript reads the counters. KEYS: drop, counters, reg, wl.
+	// statsScript reads the counters. KEYS: drop, counters, reg, wl, holds.
 	// Returns the counters of engine.Stats, or codeNotFound.
 	statsScript = redis.NewScript(statsLua)
 	// shareScript finds a reservation by its share code (read only).

@@ -721,7 +721,7 @@ func (s *Store) ShopperViews(ctx context.Context, drop string, users []string) (
 // Stats implements engine.Store.
 func (s *Store) Stats(ctx context.Context, drop string) (engine.Stats, error) {
 	k := keysFor(drop)
-	x, err := statsScript.Run(ctx, s.rdb, []string{k.drop, k.counters, k.reg, k.wl}).Result()
+	x, err := statsScript.Run(ctx, s.rdb, []string{k.drop, k.counters, k.reg, k.wl, k.holds}).Result()
 	if err != nil {
 		return engine.Stats{}, err
 	}
@@ -734,6 +734,9 @@ func (s *Store) Stats(ctx context.Context, drop string) (engine.Stats, error) {
 		Stock: r.int(0), Available: r.int(1), Held: r.int(2), Confirmed: r.int(3), Released: r.int(4),
 		Registered: r.int(5), Waitlisted: r.int(6), Reservations: r.int(7), Referrals: r.int(8),
 		Owed: r.int(9), SoldOutVersion: r.int(10),
+	}
+	if ms := r.int(11); ms > 0 {
+		st.NextExpiry = fromMS(ms)
 	}
 	return st, r.err
 }

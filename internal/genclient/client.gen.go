@@ -817,16 +817,19 @@ type ShopperView struct {
 
 // Stats defines model for Stats.
 type Stats struct {
-	Available    int64 `json:"available"`
-	Confirmed    int64 `json:"confirmed"`
-	Held         int64 `json:"held"`
-	Owed         int64 `json:"owed"`
-	Referrals    int64 `json:"referrals"`
-	Registered   int64 `json:"registered"`
-	Released     int64 `json:"released"`
-	Reservations int64 `json:"reservations"`
-	Stock        int64 `json:"stock"`
-	Waitlisted   int64 `json:"waitlisted"`
+	Available int64 `json:"available"`
+	Confirmed int64 `json:"confirmed"`
+
+	// ExpiriesOverdueSeconds How many whole seconds past its deadline the earliest hold not yet expired is (0: none). The worker nodes (`--role all`) expire holds within about a second; more means none is sweeping.
+	ExpiriesOverdueSeconds int64 `json:"expiries_overdue_seconds"`
+	Held                   int64 `json:"held"`
+	Owed                   int64 `json:"owed"`
+	Referrals              int64 `json:"referrals"`
+	Registered             int64 `json:"registered"`
+	Released               int64 `json:"released"`
+	Reservations           int64 `json:"reservations"`
+	Stock                  int64 `json:"stock"`
+	Waitlisted             int64 `json:"waitlisted"`
 }
 
 // Status defines model for Status.

@@ -163,6 +163,9 @@
   }
 
   // --- drops and their counters -------------------------------------
+  // OVERDUE_WARN is how many seconds past its deadline a hold not yet
+  // expired must be for its row to warn (a sweep takes about a second).
+  var OVERDUE_WARN = 10;
   var NUMBERS = ['stock', 'available', 'owed', 'held', 'confirmed', 'waitlisted', 'registered', 'released', 'referrals'];
   var pending = {}; // drop id -> 'pause' | 'resume' awaiting confirmation
   var rows = {}; // drop id -> { tr, state, flags, note, nums, action, sig, drop, stats, readAt }
@@ -243,6 +246,14 @@
       // every instant (one script reads them all): a row where it fails
       // is a bug or a damaged key, and ops must see it.
       note = '⚠ available + owed + held + confirmed = ' + sum + ', not the stock ' + st.stock;
+    }
+    // The worker nodes' sweepers expire holds within about a second of
+    // their deadlines: a hold long past its own says none is running (an
+    // API node sells but expires nothing), and its units wait in held
+    // while the waitlist waits for them.
+    var late = !failed && st ? st.expiries_overdue_seconds || 0 : 0;
+    if (late >= OVERDUE_WARN) {
+      note = (note ? note + ' · ' : '') + '⚠ holds ' + late + ' s past their deadline are not expired: is a worker node (--role all) running?';
     }
     setText(row.note, note);
     row.tr.classList.toggle('row-stale', failed);
