@@ -33,10 +33,10 @@
   // late }, status 0 when no answer came: late when the deadline passed,
   // else the connection failed. The deadline covers the body too, since a
   // stalled body stalls as much.
-  function timed(method, path, headers, body) {
+  function timed(method, path, headers, body, timeout) {
     var ctl = new AbortController();
     var late = false;
-    var deadline = setTimeout(function () { late = true; ctl.abort(); }, FETCH_TIMEOUT);
+    var deadline = setTimeout(function () { late = true; ctl.abort(); }, timeout || FETCH_TIMEOUT);
     return fetch(path, { method: method, headers: headers, body: body, cache: 'no-store', signal: ctl.signal })
       .then(function (resp) {
         return resp.text().then(function (t) { return { ok: resp.ok, status: resp.status, text: t }; });
@@ -45,10 +45,11 @@
         function () { clearTimeout(deadline); return { ok: false, status: 0, text: '', late: late }; });
   }
 
-  function api(method, path, body) {
+  // timeout: FETCH_TIMEOUT unless said (a webhook replay takes longer).
+  function api(method, path, body, timeout) {
     var h = { 'Accept': 'application/json', 'Authorization': 'Bearer ' + token };
     if (body !== undefined) h['Content-Type'] = 'application/json';
-    return timed(method, path, h, body === undefined ? undefined : JSON.stringify(body)).then(function (r) {
+    return timed(method, path, h, body === undefined ? undefined : JSON.stringify(body), timeout).then(function (r) {
       var data = {};
       if (r.status === 0) data = { code: 'network' };
       else try { data = JSON.parse(r.text); } catch (e) { data = { text: r.text }; }
@@ -608,7 +609,9 @@
     setText($('metrics-note'), '');
     $('legend').classList.remove('is-stale');
     $('chart').classList.remove('is-stale');
-    if (lag === null) setText($('lag'), 'unknown');
+    // Only a node with a relay (--role all) reports the lag: an API node's
+    // page said "unknown" alike whether the workers were fine or all gone.
+    if (lag === null) setText($('lag'), 'unknown: this node runs no relay (an API node); open /ops on a worker node (--role all) to see it');
     else if (lagUnknown > 0) setText($('lag'), 'unknown: the node has not been able to read it for ' + Math.round(lagUnknown) + ' s (' + events(lag) + ' waiting when it last could)');
     else setText($('lag'), events(lag) + ' waiting to be published');
     var t = Date.now();
@@ -776,7 +779,19 @@
   }
 
   // --- webhooks ------------------------------------------------------
+  // A row per webhook, made once and then only changed, as the drops'
+  // rows: its Enable and Replay buttons stay the same elements under a
+  // pointer or a focus across the refreshes. Each asks first, as Pause
+  // does, and the server's answer is said under the table.
   var hooksBusy = false;
+  var hookRows = {}; // webhook id -> { tr, cells, action, sig, hook }
+  var hookAsk = {}; // webhook id -> 'enable' | 'replay', a question open
+  var hookWork = {}; // webhook id -> words while its enable or replay runs
+  var streakSeen = {}; // webhook id -> failing_since last seen (an enable clears it)
+  var replaySince = {}; // webhook id -> the time its replay question offers (UTC, minutes)
+  var REPLAY_TIMEOUT = 15000; // a replay call may take 8 s on the server
+  var REPLAY_CALLS = 50; // 50,000 events at most per press (1,000 a call)
+
   function pollWebhooks() {
     if (hooksBusy || !token) return;
     hooksBusy = true;
@@ -796,35 +811,229 @@
       $('webhooks').classList.remove('is-stale');
       $('deliveries').classList.remove('is-stale');
       var body = $('webhooks').tBodies[0];
-      body.textContent = '';
       var list = r.ok ? (r.data.webhooks || []) : [];
+      var keep = {};
+      list.forEach(function (w) { keep[w.id] = true; });
+      Object.keys(hookRows).forEach(function (id) {
+        if (keep[id]) return;
+        hookRows[id].tr.remove();
+        delete hookRows[id]; delete hookAsk[id];
+      });
+      var empty = $('webhooks-empty');
       if (!list.length) {
         // 403 and 404 will not pass by themselves: say which it is, and
-        // show no delivery log that could be read as current.
+        // show no delivery log that could be read as current. Without
+        // webhooks:write there is no row, so no button to fail.
         var text = r.ok ? 'No webhooks.'
           : r.status === 404 ? 'Webhooks are not configured on this server.'
-            : capital(r.data.detail || 'this token lacks the scope webhooks:write') + ': the webhooks cannot be shown.';
-        var tr = document.createElement('tr');
-        cell(tr, text).colSpan = 5;
-        body.appendChild(tr);
+            : capital(r.data.detail || 'this token lacks the scope webhooks:write') + ': the webhooks cannot be shown, enabled or replayed.';
+        if (!empty) {
+          empty = document.createElement('tr');
+          empty.id = 'webhooks-empty';
+          cell(empty, '').colSpan = 7;
+          body.appendChild(empty);
+        }
+        setText(empty.firstChild, text);
         if (!r.ok) showDeliveries([], text);
         else showDeliveries([], 'No delivery attempts yet.');
         return;
       }
-      list.forEach(function (w) {
-        var tr = document.createElement('tr');
-        var st = w.status || w;
-        // What it gets: ops see which integrations a rehearsal reaches.
-        var gets = (w.types && w.types.length ? w.types.join(', ') : 'every event') + (w.rehearsals ? ', rehearsals too' : '');
-        cell(tr, w.url + ' · ' + gets);
-        cell(tr, st.delivered || 0, true);
-        cell(tr, st.failed_attempts || 0, true);
-        cell(tr, st.dead_lettered || 0, true);
-        cell(tr, (w.disabled ? 'disabled: ' + (w.disabled_reason || '') + ' — ' : '') + (st.last_status || st.last_error || '—'));
-        body.appendChild(tr);
+      if (empty) empty.remove();
+      list.forEach(function (w, i) {
+        var row = hookRowOf(w);
+        // Moved only when out of place: moving a row takes the focus
+        // from its buttons.
+        if (body.rows[i] !== row.tr) body.insertBefore(row.tr, body.rows[i] || null);
+        drawHook(row, w);
       });
       return pollDeliveries(list);
     }).then(done, done);
+  }
+
+  function hookRowOf(w) {
+    var row = hookRows[w.id];
+    if (row) return row;
+    var tr = document.createElement('tr');
+    tr.dataset.webhook = w.id;
+    var th = document.createElement('th');
+    th.scope = 'row';
+    th.className = 'hook-name';
+    tr.appendChild(th);
+    row = { tr: tr, sig: null, name: th.appendChild(span('hook-id')), target: th.appendChild(span('hook-target')) };
+    row.state = cell(tr, '');
+    row.state.className = 'hook-state';
+    row.action = cell(tr, '');
+    row.action.className = 'hook-action';
+    row.delivered = cell(tr, '', true);
+    row.failed = cell(tr, '', true);
+    row.dead = cell(tr, '', true);
+    row.last = cell(tr, '');
+    row.last.className = 'hook-last';
+    hookRows[w.id] = row;
+    return row;
+  }
+
+  function drawHook(row, w) {
+    row.hook = w;
+    var st = w.status || w;
+    if (st.failing_since) streakSeen[w.id] = st.failing_since;
+    // What it gets: ops see which integrations a rehearsal reaches.
+    var gets = (w.types && w.types.length ? w.types.join(', ') : 'every event') + (w.rehearsals ? ', rehearsals too' : '');
+    setText(row.name, w.id);
+    setText(row.target, w.url + ' · ' + gets);
+    setText(row.state, w.disabled
+      ? 'disabled' + (w.disabled_at ? ' since ' + utcText(w.disabled_at) : '') + (w.disabled_reason ? ': ' + w.disabled_reason : '')
+      : (st.consecutive_failures ? 'enabled, failing: ' + st.consecutive_failures + ' in a row' : 'enabled'));
+    row.tr.classList.toggle('is-disabled', !!w.disabled);
+    setText(row.delivered, st.delivered || 0);
+    setText(row.failed, st.failed_attempts || 0);
+    setText(row.dead, st.dead_lettered || 0);
+    setText(row.last, st.last_error || st.last_status || '—');
+    drawHookAction(row, w);
+  }
+
+  function utcText(t) { return t.replace('T', ' ').replace(/(:\d\d)(\.\d+)?Z$/, '$1') + ' UTC'; }
+
+  // drawHookAction rebuilds the action cell only when what it offers
+  // changes: the state, a question, or the words of work under way.
+  function drawHookAction(row, w) {
+    var ask = hookAsk[w.id] || '';
+    if (ask === 'enable' && !w.disabled) { delete hookAsk[w.id]; ask = ''; } // enabled meanwhile
+    var sig = (w.disabled ? 'off' : 'on') + '/' + ask + '/' + (hookWork[w.id] || '');
+    if (row.sig === sig) return;
+    row.sig = sig;
+    var td = row.action;
+    var focused = document.activeElement && td.contains(document.activeElement) ? document.activeElement.dataset.role : '';
+    td.textContent = '';
+    if (hookWork[w.id]) {
+      td.appendChild(span('hook-work')).textContent = hookWork[w.id];
+    } else if (ask === 'enable') {
+      td.appendChild(span('confirm-q')).textContent = 'Enable ' + w.id + '? Its waiting events are sent to it again.';
+      td.appendChild(button('Yes, enable', 'yes', function () { this.disabled = true; enableHook(w.id); }));
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(button('No', 'no', function () { askHook(w.id, null); }, true));
+    } else if (ask === 'replay') {
+      var q = td.appendChild(span('confirm-q'));
+      q.appendChild(document.createTextNode('Replay to ' + w.id + ' every event of its types stored since '));
+      var since = document.createElement('input');
+      since.type = 'datetime-local';
+      since.step = '60';
+      since.dataset.role = 'since';
+      since.setAttribute('aria-label', 'Replay the events stored since (UTC)');
+      since.value = replaySince[w.id] || defaultSince(w.id);
+      since.addEventListener('input', function () { replaySince[w.id] = since.value; });
+      q.appendChild(since);
+      q.appendChild(document.createTextNode(' UTC? The dead letters come again, and so does every event of that time it already has (it drops those by id).'));
+      td.appendChild(button('Yes, replay', 'yes', function () { this.disabled = true; replayHook(w.id, since.value); }));
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(button('No', 'no', function () { askHook(w.id, null); }, true));
+    } else {
+      if (w.disabled) td.appendChild(button('Enable', 'enable', function () { askHook(w.id, 'enable'); }));
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(button('Replay…', 'replay', function () { askHook(w.id, 'replay'); }, true));
+    }
+    if (focused) {
+      var again = td.querySelector('[data-role="' + focused + '"]') || td.querySelector('button');
+      if (again) again.focus();
+    }
+  }
+
+  // defaultSince offers the replay from 5 minutes before the webhook's
+  // failures began (an event stored just before its first failed attempt
+  // is among them), else from an hour ago: UTC, to the minute.
+  function defaultSince(id) {
+    var from = streakSeen[id] ? Date.parse(streakSeen[id]) - 5 * 60000 : Date.now() - 3600000;
+    return new Date(from).toISOString().slice(0, 16);
+  }
+
+  function askHook(id, what) {
+    if (what) hookAsk[id] = what; else delete hookAsk[id];
+    if (what === 'replay') replaySince[id] = replaySince[id] || defaultSince(id);
+    var row = hookRows[id];
+    if (!row) return;
+    drawHook(row, row.hook);
+    var first = row.action.querySelector(what ? '[data-role="yes"]' : 'button');
+    if (first) first.focus();
+  }
+
+  function hookSay(t) { setText($('webhooks-message'), t); }
+
+  // hookRefusal words a refused enable or replay.
+  function hookRefusal(r, what) {
+    if (r.status === 403) return 'This token lacks the scope webhooks:write: it cannot ' + what + ' a webhook.';
+    if (r.data.code === 'replay_running') return 'A replay of this webhook is already running (from this page or another); wait for it to finish.';
+    return sentence(r.data) + (r.data.detail ? ' (' + r.data.detail + ')' : '');
+  }
+
+  function settleHook(id) {
+    delete hookAsk[id];
+    delete hookWork[id];
+    var row = hookRows[id];
+    if (row) {
+      drawHook(row, row.hook);
+      var b = row.action.querySelector('button');
+      if (b) b.focus();
+    }
+  }
+
+  function working(id, words) {
+    hookWork[id] = words;
+    var row = hookRows[id];
+    if (row) drawHook(row, row.hook);
+  }
+
+  function enableHook(id) {
+    working(id, 'Enabling…');
+    api('POST', '/v1/admin/webhooks/' + encodeURIComponent(id) + '/enable').then(function (r) {
+      if (rejected(r)) return;
+      var row = hookRows[id];
+      if (r.ok) {
+        if (row) row.hook = Object.assign({}, row.hook, r.data);
+        hookSay('Enabled ' + id + ': its waiting events are being delivered. Events dead-lettered meanwhile come only with a replay.');
+      } else {
+        hookSay(r.status === 0 ? 'No answer from the server: ' + id + ' may or may not be enabled; its row shows it once the server answers.'
+          : 'Could not enable ' + id + ': ' + hookRefusal(r, 'enable'));
+      }
+      settleHook(id);
+    });
+  }
+
+  // replayHook replays since the time asked, following the cursor until
+  // done, the first refusal, or REPLAY_CALLS calls.
+  function replayHook(id, since) {
+    var at = utc(since);
+    if (!at) { hookSay('Say since when to replay.'); settleHook(id); return; }
+    replaySince[id] = since;
+    var sent = 0, calls = 0;
+    var path = '/v1/admin/webhooks/' + encodeURIComponent(id) + '/replay';
+    working(id, 'Replaying…');
+    var step = function (body) {
+      calls++;
+      return api('POST', path, body, REPLAY_TIMEOUT).then(function (r) {
+        if (rejected(r)) return;
+        if (!r.ok) {
+          hookSay((r.status === 0 ? 'No answer from the server for the replay of ' + id + ' (it may have sent events; the delivery log shows them)'
+            : 'The replay of ' + id + ' was refused: ' + hookRefusal(r, 'replay')) + (sent ? '; ' + events(sent) + ' sent before.' : ''));
+          return settleHook(id);
+        }
+        sent += r.data.delivered || 0;
+        if (r.data.error) {
+          hookSay('The replay of ' + id + ' stopped after ' + events(sent) + ': ' + r.data.error + '. Once the receiver takes it, replay again from the same time.');
+          return settleHook(id);
+        }
+        if (r.data.done) {
+          hookSay('Replayed ' + events(sent) + ' stored since ' + utcText(at) + ' to ' + id + ': done.');
+          return settleHook(id);
+        }
+        if (calls >= REPLAY_CALLS) {
+          hookSay('Replayed ' + events(sent) + ' to ' + id + ' and stopped there; more remain: replay again from a later time, or use the API with its cursor (' + r.data.cursor + ').');
+          return settleHook(id);
+        }
+        working(id, 'Replaying… ' + events(sent) + ' sent');
+        return step({ cursor: r.data.cursor, limit: 1000 });
+      });
+    };
+    step({ since: at, limit: 1000 });
   }
 
   // Each webhook's newest attempts, merged newest first.
