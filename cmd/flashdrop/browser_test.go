@@ -1575,9 +1575,13 @@ func TestBrowserOpsLive(t *testing.T) {
 		t.Errorf("the outbox lag while the node cannot read it reads %q", got)
 	}
 	// Then another node (its own start time) whose counters are far
-	// higher: a new baseline, not a spike.
+	// higher: a new baseline, not a spike. It runs no relay (an API node).
 	setFault("/metrics", metrics(1000000, 100))
 	b.until(ops, "metrics back", `document.getElementById('metrics-note').textContent === ''`)
+	b.until(ops, "the lag of a node without a relay", `document.getElementById('lag').textContent.startsWith('unknown: this node runs no relay')`)
+	if got := eval[string](b, ops, outbox); got != "Outbox lag: unknown: this node runs no relay (an API node); open /ops on a worker node (--role all) to see it." {
+		t.Errorf("the outbox lag of a node without a relay reads %q", got)
+	}
 	samplesAfter("two samples", 2)
 	setFault("/metrics", metrics(1000000, 130))
 	b.until(ops, "unavailable in a series of its own", `/unavailable: [1-9]/.test(document.getElementById('legend').textContent) && /other: 0\.0/.test(document.getElementById('legend').textContent)`)
