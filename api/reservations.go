@@ -20,8 +20,13 @@ type reservationBody struct {
 func (s *Server) reserve(r *request) error {
 	err := s.reserveInner(r)
 	outcome := "won"
-	if err != nil {
+	switch {
+	case err != nil:
 		outcome = problemFor(err).Code
+	case len(r.ctx.Response.Header.Peek("Idempotent-Replayed")) > 0:
+		// A repeat of a win is not a win: counted as won, a rush's
+		// retries made the ops page's won count exceed the units sold.
+		outcome = "won_replayed"
 	}
 	s.metrics.countOutcome(outcome)
 	return err

@@ -296,3 +296,24 @@ func TestUserRateLimit(t *testing.T) {
 	// Another shopper is not slowed down by the first.
 	h.expect(h.do("POST", "/v1/drops/"+id+"/registrations", h.token("calm"), nil), 201, "")
 }
+
+// TestReplayedWinIsNotCountedAsAWin: a repeat of a win under its
+// Idempotency-Key answers the win again, but the reserve outcomes count it
+// apart (won_replayed): counted as won, a rush's retries made the ops
+// page's won count exceed the units sold.
+func TestReplayedWinIsNotCountedAsAWin(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	drop := h.createDrop(3, 1, nil)
+	h.register(drop, "alice")
+	h.clock.Set(t0.Add(time.Second))
+	for range 3 {
+		h.expect(h.do("POST", "/v1/drops/"+drop+"/reservations", h.token("alice"), nil, "Idempotency-Key", "press-1"), 201, "")
+	}
+	m := string(h.do("GET", "/metrics", "", nil).raw)
+	for _, want := range []string{`flashdrop_reserve_outcomes_total{outcome="won"} 1` + "\n", `flashdrop_reserve_outcomes_total{outcome="won_replayed"} 2` + "\n"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
