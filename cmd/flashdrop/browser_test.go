@@ -1499,8 +1499,12 @@ func TestBrowserOpsLive(t *testing.T) {
 	b.until(ops, "a sweep's own lateness unmarked", row("ledger")+`.querySelector('[data-stat="held"]').textContent === '2' && `+row("ledger")+`.querySelector('.row-note').textContent === ''`)
 	setFault("/v1/admin/drops", `{ edit: j => { j.drops.find(d => d.id === 'ledger').stats = {stock: 5, available: 3, owed: 0, held: 2, confirmed: 0, released: 0, registered: 2, waitlisted: 1, referrals: 0, reservations: 2, expiries_overdue_seconds: 25}; } }`)
 	b.until(ops, "the overdue holds marked", row("ledger")+`.classList.contains('mismatch') && `+row("ledger")+`.querySelector('.row-note').textContent === '⚠ holds 25 s past their deadline are not expired: is a worker node (--role all) running?'`)
+	// Paused with units owed: what Resume will do, said, not warned.
+	setFault("/v1/admin/drops", `{ edit: j => { const d = j.drops.find(d => d.id === 'ledger'); d.paused = true; d.stats = {stock: 5, available: 0, owed: 3, held: 2, confirmed: 0, released: 3, registered: 4, waitlisted: 2, referrals: 0, reservations: 5}; } }`)
+	b.until(ops, "the owed units explained", `!`+row("ledger")+`.classList.contains('mismatch') && `+row("ledger")+`.querySelector('.row-note').textContent === 'On resume the 3 owed units go down the waitlist (2 waiting), and what nobody there takes back to stock'`)
 	clearFault("/v1/admin/drops")
-	b.until(ops, "ledger's row clean again", `!`+row("ledger")+`.classList.contains('mismatch') && `+row("ledger")+`.querySelector('.row-note').textContent === ''`)
+	// ledger is paused with a unit owed and a shopper waiting.
+	b.until(ops, "ledger's row clean again", `!`+row("ledger")+`.classList.contains('mismatch') && `+row("ledger")+`.querySelector('.row-note').textContent === 'On resume the 1 owed unit goes down the waitlist (1 waiting), and what nobody there takes back to stock'`)
 	if n := eval[int](b, ops, `window.statsAsked`); n != 0 {
 		t.Errorf("the page asked for stats %d times; the list carries them", n)
 	}
@@ -1510,7 +1514,7 @@ func TestBrowserOpsLive(t *testing.T) {
 	setFault("/v1/admin/drops/ledger/stats", `{ status: 503, body: '{"code":"unavailable","status":503}' }`)
 	b.until(ops, "ledger's own stats read failing", row("ledger")+`.querySelector('.row-note').textContent === 'stats unavailable (status 503)'`)
 	clearFault("/v1/admin/drops/ledger/stats")
-	b.until(ops, "ledger's own stats read", row("ledger")+`.querySelector('.row-note').textContent === ''`)
+	b.until(ops, "ledger's own stats read", row("ledger")+`.querySelector('.row-note').textContent.startsWith('On resume the 1 owed unit goes')`)
 	clearFault("/v1/admin/drops")
 
 	// --- /metrics: an error is no sample; a jump after it, or counters

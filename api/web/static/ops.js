@@ -225,6 +225,8 @@
   // drawRow shows drop d with stats st (null: keep the figures the row
   // has). row.failed is the status of the last failed stats read (0: no
   // answer), null once one succeeds.
+  function owedUnits(n) { return n === 1 ? 'the 1 owed unit goes' : 'the ' + n.toLocaleString('en-US') + ' owed units go'; }
+
   function drawRow(d, st) {
     var row = rowOf(d);
     row.drop = d;
@@ -242,11 +244,13 @@
     var failed = row.failed !== undefined && row.failed !== null;
     var note = failed ? 'stats unavailable (' + why(row.failed) + ')' : '';
     var sum = st ? st.available + (st.owed || 0) + st.held + st.confirmed : 0;
+    var warn = false;
     if (!failed && st && typeof st.stock === 'number' && sum !== st.stock) {
       // The engine keeps stock = available + owed + held + confirmed at
       // every instant (one script reads them all): a row where it fails
       // is a bug or a damaged key, and ops must see it.
       note = '⚠ available + owed + held + confirmed = ' + sum + ', not the stock ' + st.stock;
+      warn = true;
     }
     // The worker nodes' sweepers expire holds within about a second of
     // their deadlines: a hold long past its own says none is running (an
@@ -255,10 +259,19 @@
     var late = !failed && st ? st.expiries_overdue_seconds || 0 : 0;
     if (late >= OVERDUE_WARN) {
       note = (note ? note + ' · ' : '') + '⚠ holds ' + late + ' s past their deadline are not expired: is a worker node (--role all) running?';
+      warn = true;
+    }
+    // Owed units are every unit released while paused with someone
+    // waiting, however many wait: the resume hands them down the waitlist
+    // and the rest goes back to stock. Said (not as a warning), so that
+    // ops know what Resume will do: a review read 2,400 owed with 213
+    // waiting as 2,400 promotions to come.
+    if (!failed && !warn && st && d.paused && st.owed > 0) {
+      note = 'On resume ' + owedUnits(st.owed) + ' down the waitlist (' + st.waitlisted + ' waiting), and what nobody there takes back to stock';
     }
     setText(row.note, note);
     row.tr.classList.toggle('row-stale', failed);
-    row.tr.classList.toggle('mismatch', note !== '' && !failed);
+    row.tr.classList.toggle('mismatch', warn);
     drawAction(row, d);
   }
 
