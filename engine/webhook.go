@@ -143,6 +143,13 @@ func (d Delivery) Record() DeliveryRecord {
 // OK reports whether the attempt delivered the event.
 func (d Delivery) OK() bool { return d.Err == "" && d.Status >= 200 && d.Status < 300 }
 
+// DeletedWebhook is a webhook deleted through a WebhookStore, and when (by
+// the deleting node's clock).
+type DeletedWebhook struct {
+	ID string
+	At time.Time
+}
+
 // WebhookStore keeps webhook subscriptions and their delivery status.
 type WebhookStore interface {
 	CreateWebhook(ctx context.Context, w Webhook) error
@@ -157,9 +164,9 @@ type WebhookStore interface {
 	// belong to another deployment on the same NATS, or this store may
 	// have lost its data, and removing it would redeliver the webhook's
 	// whole history once its consumer is made again.
-	DeletedWebhooks(ctx context.Context) ([]string, error)
+	DeletedWebhooks(ctx context.Context) ([]DeletedWebhook, error)
 	// ForgetDeletedWebhook takes id off DeletedWebhooks once its consumer
-	// is gone.
+	// is gone for good.
 	ForgetDeletedWebhook(ctx context.Context, id string) error
 	// RecordDelivery adds the attempt to the delivery log and, for an
 	// ordinary delivery, to the status; it disables the webhook when the

@@ -134,9 +134,10 @@ func (k dropKeys) all() []string {
 // Webhook keys: one hash tag per webhook, and a global index.
 const webhookIndexKey = "fd:webhooks"
 
-// deletedWebhooksKey is the set of webhooks deleted whose delivery
-// consumers may remain (engine.WebhookStore.DeletedWebhooks).
-const deletedWebhooksKey = "fd:webhooks:deleted"
+// deletedWebhooksKey is the sorted set of webhooks deleted whose delivery
+// consumers may remain, scored by the deletion's time (ms;
+// engine.WebhookStore.DeletedWebhooks).
+const deletedWebhooksKey = "fd:webhooks:gone"
 
 type webhookKeys struct {
 	cfg    string // hash: url, types, secret, created

@@ -159,6 +159,13 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, id, secret string, at, 
 // DeleteWebhook implements engine.WebhookStore.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	k := webhookKeysFor(id)
+	// Only a webhook this store had is marked deleted (its id is in the
+	// index until the last step): a DELETE of another deployment's id on
+	// the same NATS (a 404 here) must not have its consumer removed.
+	had, err := s.rdb.SIsMember(ctx, webhookIndexKey, id).Result()
+	if err != nil {
+		return err
+	}
 	n, err := s.rdb.Del(ctx, k.cfg).Result()
 	if err != nil {
 		return err
@@ -166,14 +173,16 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	if err := s.rdb.Del(ctx, k.status, k.dead, k.log, k.replay).Err(); err != nil {
 		return err
 	}
-	if err := s.rdb.SRem(ctx, webhookIndexKey, id).Err(); err != nil {
-		return err
-	}
 	// Marked after the webhook is gone, never before: a mark on a webhook
 	// that still exists would have its consumer removed and made again,
-	// redelivering its history. Marked on a repeat too (n == 0), which
-	// finishes a first call that failed here.
-	if err := s.rdb.SAdd(ctx, deletedWebhooksKey, id).Err(); err != nil {
+	// redelivering its history. A repeat after a failure here finds the id
+	// still in the index and marks it then. NX: the first deletion's time.
+	if n > 0 || had {
+		if err := s.rdb.ZAddNX(ctx, deletedWebhooksKey, redis.Z{Score: float64(time.Now().UnixMilli()), Member: id}).Err(); err != nil {
+			return err
+		}
+	}
+	if err := s.rdb.SRem(ctx, webhookIndexKey, id).Err(); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -183,13 +192,22 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 }
 
 // DeletedWebhooks implements engine.WebhookStore.
-func (s *Store) DeletedWebhooks(ctx context.Context) ([]string, error) {
-	return s.rdb.SMembers(ctx, deletedWebhooksKey).Result()
+func (s *Store) DeletedWebhooks(ctx context.Context) ([]engine.DeletedWebhook, error) {
+	zs, err := s.rdb.ZRangeWithScores(ctx, deletedWebhooksKey, 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]engine.DeletedWebhook, 0, len(zs))
+	for _, z := range zs {
+		id, _ := z.Member.(string)
+		out = append(out, engine.DeletedWebhook{ID: id, At: time.UnixMilli(int64(z.Score))})
+	}
+	return out, nil
 }
 
 // ForgetDeletedWebhook implements engine.WebhookStore.
 func (s *Store) ForgetDeletedWebhook(ctx context.Context, id string) error {
-	return s.rdb.SRem(ctx, deletedWebhooksKey, id).Err()
+	return s.rdb.ZRem(ctx, deletedWebhooksKey, id).Err()
 }
 
 // recordDeliveryScript logs an attempt and, for an ordinary delivery,

@@ -69,6 +69,10 @@ type Options struct {
 	// long (it receives every event from its creation time on), a deleted
 	// one stops.
 	Refresh time.Duration
+	// ForgetDeletedAfter is how long a deleted webhook's mark is kept
+	// (default 10 minutes): its consumer is removed whenever a node sees
+	// it meanwhile, also one a node with an older read made again.
+	ForgetDeletedAfter time.Duration
 	// Concurrency is how many deliveries of one webhook this node makes at
 	// a time (default 4). Events of a webhook are not delivered in order.
 	Concurrency int
@@ -153,6 +157,9 @@ func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o Options) 
 	}
 	if o.Refresh <= 0 {
 		o.Refresh = 2 * time.Second
+	}
+	if o.ForgetDeletedAfter <= 0 {
+		o.ForgetDeletedAfter = 10 * time.Minute
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
@@ -274,10 +281,10 @@ func (d *Deliverer) refresh(ctx context.Context) {
 		}
 		deleted = nil
 	}
-	gone := make(map[string]bool, len(deleted))
-	for _, id := range deleted {
-		if _, ok := want[id]; !ok {
-			gone[id] = true
+	gone := make(map[string]time.Time, len(deleted))
+	for _, g := range deleted {
+		if _, ok := want[g.ID]; !ok {
+			gone[g.ID] = g.At
 		}
 	}
 
@@ -313,8 +320,15 @@ func (d *Deliverer) refresh(ctx context.Context) {
 	if listErr != nil {
 		return // which consumers exist is unknown: nothing is removed or forgotten
 	}
-	for id := range gone {
-		if !existing[webhookConsumerName(id)] || d.deleteConsumer(ctx, id) {
+	for id, at := range gone {
+		if existing[webhookConsumerName(id)] && !d.deleteConsumer(ctx, id) {
+			continue
+		}
+		// Forgotten only long after the deletion: a node whose last read
+		// still had the webhook may make its consumer again (within a
+		// refresh and a create's timeout), and the mark must outlive that
+		// to have it removed too.
+		if time.Since(at) >= d.o.ForgetDeletedAfter {
 			if err := d.store.ForgetDeletedWebhook(ctx, id); err != nil && ctx.Err() == nil {
 				d.o.Logger.Warn("webhooks: forgetting a deleted webhook failed", "webhook", id, "err", err.Error())
 			}
@@ -322,7 +336,8 @@ func (d *Deliverer) refresh(ctx context.Context) {
 	}
 	for name := range existing {
 		id := strings.TrimPrefix(name, ConsumerPrefix)
-		if _, ok := want[id]; !ok && !gone[id] && !d.unknown[id] {
+		_, marked := gone[id]
+		if _, ok := want[id]; !ok && !marked && !d.unknown[id] {
 			d.unknown[id] = true
 			d.o.Logger.Info("webhooks: a consumer of a webhook this store does not know is left alone (another deployment's on the same NATS, or a Redis that lost its data?); delete it by hand if it is neither",
 				"consumer", name)

@@ -59,9 +59,9 @@ func (s whScopedStore) Webhooks(ctx context.Context) ([]engine.Webhook, error) {
 
 // DeletedWebhooks is the test's own: another test's deliverer must not
 // forget a mark this test's is about to act on.
-func (s whScopedStore) DeletedWebhooks(ctx context.Context) ([]string, error) {
+func (s whScopedStore) DeletedWebhooks(ctx context.Context) ([]engine.DeletedWebhook, error) {
 	all, err := s.WebhookStore.DeletedWebhooks(ctx)
-	return slices.DeleteFunc(all, func(id string) bool { return !strings.HasPrefix(id, s.prefix) }), err
+	return slices.DeleteFunc(all, func(g engine.DeletedWebhook) bool { return !strings.HasPrefix(g.ID, s.prefix) }), err
 }
 
 // whEnv is one test's NATS server, stream and webhook store.
@@ -624,8 +624,17 @@ func TestWebhookDeleted(t *testing.T) {
 	t.Parallel()
 	e := newWHEnv(t)
 	// The orphan's webhook was deleted while no node ran: marked deleted.
-	if err := e.store.DeleteWebhook(e.ctx(), e.store.prefix+"orphan"); !errors.Is(err, engine.ErrNotFound) {
-		t.Fatalf("deleting a webhook that is gone: %v", err)
+	orphan := engine.Webhook{ID: e.store.prefix + "orphan", URL: "https://example.com/hook", Secret: "whsec_" + whRandID(), CreatedAt: time.Now()}
+	if err := e.store.CreateWebhook(e.ctx(), orphan); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.DeleteWebhook(e.ctx(), orphan.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A DELETE of an id this store never had (another deployment's, on
+	// the same NATS) is a 404 and marks nothing: its consumer stays.
+	if err := e.store.DeleteWebhook(e.ctx(), e.store.prefix+"unknown"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("deleting a webhook this store never had: %v", err)
 	}
 	for _, name := range []string{webhook.ConsumerPrefix + e.store.prefix + "orphan", webhook.ConsumerPrefix + e.store.prefix + "unknown", "someone-else"} {
 		if _, err := e.js.CreateOrUpdateConsumer(e.ctx(), queue.StreamName, jetstream.ConsumerConfig{
@@ -637,7 +646,7 @@ func TestWebhookDeleted(t *testing.T) {
 	goneHook := e.webhook("gone", gone.srv.URL)
 	gone.receive(goneHook)
 	canary.receive(e.webhook("canary", canary.srv.URL))
-	d := e.deliverer(webhook.Options{AllowPrivate: true})
+	d := e.deliverer(webhook.Options{AllowPrivate: true, ForgetDeletedAfter: time.Millisecond})
 	d.Start(context.Background()) // starting twice does nothing
 
 	first := e.publish("tuesday", engine.EventWon)
@@ -705,6 +714,35 @@ func TestWebhookDeleted(t *testing.T) {
 	})
 	if canary.has(third) {
 		t.Error("a closed Deliverer delivered an event")
+	}
+}
+
+// TestWebhookConsumerMadeAgainAfterDeletionIsRemoved: a node whose last
+// read still had a webhook can make its consumer again after another node
+// removed it; the deletion's mark outlives that (ForgetDeletedAfter), so
+// the consumer is removed again rather than left for good.
+func TestWebhookConsumerMadeAgainAfterDeletionIsRemoved(t *testing.T) {
+	t.Parallel()
+	e := newWHEnv(t)
+	rec := newWHReceiver(t, nil)
+	hook := e.webhook("late", rec.srv.URL)
+	rec.receive(hook)
+	e.deliverer(webhook.Options{AllowPrivate: true, ForgetDeletedAfter: time.Hour})
+	name := webhook.ConsumerPrefix + hook.ID
+	testkit.Eventually(t, 10*time.Second, "the consumer made", func() bool { return e.consumerExists(name) })
+	if err := e.store.DeleteWebhook(e.ctx(), hook.ID); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the consumer removed", func() bool { return !e.consumerExists(name) })
+	// A node with an older read makes it again.
+	if _, err := e.js.CreateOrUpdateConsumer(e.ctx(), queue.StreamName, jetstream.ConsumerConfig{
+		Durable: name, AckPolicy: jetstream.AckExplicitPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the consumer made again removed again", func() bool { return !e.consumerExists(name) })
+	marks, err := e.store.DeletedWebhooks(e.ctx())
+	if err != nil || len(marks) != 1 || marks[0].ID != hook.ID {
+		t.Fatalf("the deletion's mark within ForgetDeletedAfter: %v %v", marks, err)
 	}
 }
 
