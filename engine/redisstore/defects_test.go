@@ -632,6 +632,53 @@ func TestOwnUnitNeverComesBackAfterAPause(t *testing.T) {
 	})
 }
 
+// TestResumeHandsOwedUnitsDownInOneWalk: units two shoppers released while
+// paused go down the waitlist together, as they would one by one while
+// the sale runs: the first shopper waiting, for two, gets both, and the
+// next keeps waiting. (Paid out per releaser, the first got one unit and
+// lost her place for the other, which went to the next: a review ran it.)
+func TestResumeHandsOwedUnitsDownInOneWalk(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 2, 2)
+		f.register(t, d.ID, "alice", "bob", "carol", "dave")
+		f.clock.Set(t0)
+		var held []engine.Reservation
+		for _, u := range []string{"alice", "bob"} {
+			r, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: u, Quantity: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, r)
+		}
+		if _, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "carol", Quantity: 2, Waitlist: true}); !errors.Is(err, engine.ErrSoldOut) {
+			t.Fatalf("carol: %v", err)
+		}
+		if _, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "dave", Quantity: 1, Waitlist: true}); !errors.Is(err, engine.ErrSoldOut) {
+			t.Fatalf("dave: %v", err)
+		}
+		if _, err := f.eng.Pause(ctx(t), d.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range held {
+			if _, err := f.eng.Cancel(ctx(t), r.ID, r.User); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.eng.Resume(ctx(t), d.ID); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := f.eng.ShopperView(ctx(t), d.ID, "carol")
+		if v.Reservation == nil || v.Reservation.Quantity != 2 || v.Reservation.Status != engine.StatusHeld {
+			t.Fatalf("carol, first in line for 2: %+v", v)
+		}
+		v, _ = f.eng.ShopperView(ctx(t), d.ID, "dave")
+		if v.Reservation != nil || v.WaitlistPosition == nil || *v.WaitlistPosition != 1 {
+			t.Fatalf("dave, next in line: %+v", v)
+		}
+		checkInvariants(t, f, d, nil)
+	})
+}
+
 // TestOnlyWaiterGetsNothingBack: the one shopper on the waitlist is the
 // one whose hold expired: the unit goes to stock, she keeps her place.
 func TestOnlyWaiterGetsNothingBack(t *testing.T) {

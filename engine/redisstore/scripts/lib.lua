@@ -768,10 +768,14 @@ local function release(rid, r_user, q, status, cfg)
 end
 
 -- pay_owed hands the units owed to the waitlist during a pause down it
--- (or, once the sale has ended, back to stock) and clears what was owed:
--- each releaser's units pass her own entry over (owedby); units owed
--- without a recorded releaser (a release by a node of an older version)
--- go to the head. Returns nothing; what nobody can take is restocked.
+-- (or, once the sale has ended, back to stock) and clears what was owed.
+-- One walk from the head, as promote's: each shopper waiting gets what
+-- she asked for (within her limit) from the owed units of releasers other
+-- than herself (owedby), so her own units pass her entry over, and one
+-- releaser's units do not cut short a shopper who waits for more; a
+-- shopper whose only owed units left are her own keeps her place. Units
+-- owed without a recorded releaser (a release by a node of an older
+-- version) go to anyone. What nobody can take is restocked.
 local function pay_owed(cfg)
   local owed = num(redis.call('HGET', K_COUNTERS, 'owed'))
   local by = redis.call('HGETALL', P .. 'owedby')
@@ -782,14 +786,55 @@ local function pay_owed(cfg)
     restock(owed)
     return
   end
-  local left = 0
+  -- rel: the releasers' units, in the hash's order, capped at what is
+  -- owed; mine: each releaser's units left, by user; the rest is anyone's.
+  local rel, mine, attributed = {}, {}, 0
   for i = 1, #by, 2 do
-    local n = math.min(num(by[i + 1]), owed)
-    owed = owed - n
-    left = left + promote(n, cfg, by[i])
+    local n = math.min(num(by[i + 1]), owed - attributed)
+    if n > 0 then
+      rel[#rel + 1] = {by[i], n}
+      mine[by[i]] = n
+      attributed = attributed + n
+    end
   end
-  if owed > 0 then left = left + promote(owed, cfg, nil) end
-  restock(left)
+  rel[#rel + 1] = {false, owed - attributed}
+  local pool, first, idx = owed, 1, 0
+  -- Bounded: every turn gives a unit away, drops an entry, or passes
+  -- over a releaser's entry (at most one per releaser).
+  local guard = pool + #rel + 64
+  while pool > 0 and guard > 0 do
+    guard = guard - 1
+    local head = redis.call('ZRANGE', K_WL, idx, idx)
+    if #head == 0 then break end
+    local hu = head[1]
+    local can = pool - (mine[hu] or 0)
+    if can <= 0 then
+      idx = idx + 1
+    else
+      local want = num(redis.call('HGET', K_WLQ, hu))
+      redis.call('ZREM', K_WL, hu)
+      redis.call('HDEL', K_WLQ, hu)
+      local hat, hunits = user_get(hu)
+      local g = math.min(want, cfg.limit - hunits, can)
+      if hat and g > 0 then
+        new_hold(hu, hat, hunits, g, cfg.hold_ms, 1)
+        pool = pool - g
+        -- Taken from the releasers other than her, first in order.
+        local need = g
+        for j = first, #rel do
+          if need == 0 then break end
+          local r = rel[j]
+          if r[1] ~= hu and r[2] > 0 then
+            local t = math.min(r[2], need)
+            r[2], need = r[2] - t, need - t
+            if r[1] then mine[r[1]] = r[2] end
+          end
+          if j == first and r[2] == 0 then first = first + 1 end
+        end
+      end
+    end
+  end
+  restock(pool)
 end
 
 -- load_cfg reads what release needs from the drop hash.
