@@ -98,7 +98,9 @@ func TestShareCard(t *testing.T) {
 	}
 
 	status, ihdr, img := h.get("/s/" + code + ".png")
-	if status != 200 || ihdr.Get("Content-Type") != "image/png" || ihdr.Get("Cache-Control") != "public, max-age=86400" {
+	// A hold may still be given back (its card then goes): caches keep
+	// its image a minute; a confirmed win's, a day (below).
+	if status != 200 || ihdr.Get("Content-Type") != "image/png" || ihdr.Get("Cache-Control") != "public, max-age=60" {
 		t.Fatalf("card image: %d %v", status, ihdr)
 	}
 	pic, err := png.Decode(bytes.NewReader(img))
@@ -125,6 +127,12 @@ func TestShareCard(t *testing.T) {
 	if st, _, _ := h.get("/s/"+code+".png", "If-None-Match", ihdr.Get("ETag")); st != 304 {
 		t.Fatalf("image with its ETag: %d", st)
 	}
+	v := h.do("GET", "/v1/drops/"+drop, h.token(secretUser), nil)
+	h.expect(h.do("POST", "/v1/reservations/"+v.str("me", "reservation", "id")+"/confirm", admin, nil), 200, "")
+	testkit.Eventually(t, 0, "a confirmed win's image cached for a day", func() bool {
+		st, hd, _ := h.get("/s/" + code + ".png")
+		return st == 200 && hd.Get("Cache-Control") == "public, max-age=86400"
+	})
 
 	// Unknown and malformed codes: an HTML 404 page.
 	for _, bad := range []string{drop + ".00000000000000000000", "nope", drop + ".zz", "x.png", strings.Repeat("a", 300)} {

@@ -70,11 +70,13 @@ func (s *Server) shareCardOf(ctx context.Context, code string) (engine.ShareCard
 	return v.(engine.ShareCard), nil
 }
 
-// Cache lifetimes: the image never changes; the page names the next drop
-// of a series, which appears later.
+// Cache lifetimes: a confirmed win's image never changes; a hold's may go
+// (a win given back has no card), so caches keep it a minute, as the page,
+// which names the next drop of a series, appearing later.
 const (
-	cardImageCache = "public, max-age=86400"
-	cardPageCache  = "public, max-age=60"
+	cardImageCache     = "public, max-age=86400"
+	cardHeldImageCache = "public, max-age=60"
+	cardPageCache      = "public, max-age=60"
 )
 
 type sharePage struct {
@@ -156,7 +158,11 @@ func (s *Server) shareImage(r *request) error {
 		}
 		s.cards.put(code, body)
 	}
-	return writeCached(r, "image/png", body, cardImageCache)
+	cache := cardHeldImageCache
+	if c.Confirmed {
+		cache = cardImageCache
+	}
+	return writeCached(r, "image/png", body, cache)
 }
 
 func hostOf(base string) string {

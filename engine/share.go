@@ -88,6 +88,9 @@ type ShareCard struct {
 	ByDraw bool
 	// FromWaitlist is true for a hold that came from the waitlist.
 	FromWaitlist bool
+	// Confirmed is true once the win is a sale: only then is it final (a
+	// hold may still be given back, and its card then goes).
+	Confirmed bool
 	// Next is the drop the card invites friends to register for: the next
 	// drop of the series whose registration has not closed, or Drop
 	// itself when there is none.
@@ -129,7 +132,7 @@ func (e *Engine) ShareCard(ctx context.Context, code string) (ShareCard, error) 
 			Detail: "the win was given back (" + string(r.Status) + "), so it has no share card"}
 	}
 	c := ShareCard{Code: code, Drop: d, Quantity: r.Quantity, WonAt: r.WonAt,
-		ByDraw: d.Mode == ModeDraw, FromWaitlist: r.FromWaitlist, Next: d}
+		ByDraw: d.Mode == ModeDraw, FromWaitlist: r.FromWaitlist, Confirmed: r.Status == StatusConfirmed, Next: d}
 	if r.WonAt.After(d.SaleStartsAt) {
 		c.SecondsAfterStart = r.WonAt.Sub(d.SaleStartsAt).Seconds()
 	}
