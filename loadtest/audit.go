@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -54,6 +55,17 @@ type AuditReport struct {
 // generator's estimate of the server's clock) a win may be and still be
 // its outcome.
 const clockSlack = time.Second
+
+// serverDecides is how long after a press's last attempt ended (its
+// answer, or the generator giving up on it) the server may still decide
+// one of its requests: one still unread in a socket buffer is read within
+// the server's read timeout (10 s by default, api.DefaultReadTimeout);
+// it may then wait in its drop's lane behind store calls of up to 5 s
+// each (engine.DefaultBatchTimeout, the API's own per-request 5 s) and
+// is won at its batch's start. Twice the sum of the first two, generous
+// for a server run with longer timeouts, and finite: a win later than
+// this is not that press's.
+const serverDecides = 30 * time.Second
 
 type auditInput struct {
 	drop    Drop
@@ -452,30 +464,50 @@ func audit(in auditInput) AuditReport {
 // resolveUnanswered judges the won events that name a reservation no
 // client was told about. A press whose outcome its shopper never learned
 // (no answer, or a 5xx, when the client stopped resending) may have won:
-// a won event for her, at or after that press was sent, is its outcome,
-// not a phantom win, provided the reservation exists as the event says
-// and the event is the only one. Each such request accounts for one win
-// at most; any other untold win is a violation. It returns how many
-// requests turned out to be wins.
+// a won event for her is its outcome, not a phantom win, when it came
+// within the press's window (from when it was sent, to serverDecides
+// after its last attempt ended, with clockSlack either side), for the
+// units the press asked for, and, for a promotion from the waitlist,
+// when the press asked to join it; provided the reservation exists as the
+// event says and the event is the only one. Each such request accounts
+// for one win at most (the most wins that can be matched so); any other
+// untold win is a violation. It returns how many requests turned out to
+// be wins.
 func resolveUnanswered(i4 *Check, r *Records, told map[string]Told, wonEvents map[string][]EventRecord) int {
-	type pending struct {
-		sent time.Time
-		left int
+	// One slot per request that may have won.
+	type slot struct {
+		from, until time.Time // until zero: no bound (older records)
+		qty         int64
+		waitlist    bool
 	}
-	byUser := map[string][]*pending{}
+	byUser := map[string][]slot{}
 	for _, u := range r.Unanswered {
-		byUser[u.User] = append(byUser[u.User], &pending{u.Sent, u.Requests})
-	}
-	for _, ps := range byUser {
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].sent.Before(ps[j].sent) })
+		sl := slot{from: u.Sent.Add(-clockSlack), qty: max(u.Quantity, 1), waitlist: u.Waitlist}
+		if !u.Done.IsZero() {
+			sl.until = u.Done.Add(serverDecides + clockSlack)
+		}
+		for range max(u.Requests, 0) {
+			byUser[u.User] = append(byUser[u.User], sl)
+		}
 	}
 	// When each untold win happened: the reservation's won_at, else the
-	// event's time.
+	// event's time; its units and whether it came from the waitlist, the
+	// reservation's, else the event's.
 	wonAt := func(id string) time.Time {
 		if o, ok := r.Observed[id]; ok && o.HTTPStatus == 200 && !o.WonAt.IsZero() {
 			return o.WonAt
 		}
 		return wonEvents[id][0].Time
+	}
+	qtyOf := func(id string) int64 {
+		if o, ok := r.Observed[id]; ok && o.HTTPStatus == 200 {
+			return o.Quantity
+		}
+		return wonEvents[id][0].Quantity
+	}
+	promoted := func(id string) bool {
+		o, ok := r.Observed[id]
+		return wonEvents[id][0].FromWaitlist || ok && o.HTTPStatus == 200 && o.FromWaitlist
 	}
 	var untold []string
 	for id := range wonEvents {
@@ -489,28 +521,69 @@ func resolveUnanswered(i4 *Check, r *Records, told map[string]Told, wonEvents ma
 		}
 		return untold[i] < untold[j]
 	})
+	// Why slot sl cannot be the outcome of win id ("" when it can).
+	misfit := func(sl slot, id string) string {
+		at := wonAt(id)
+		switch {
+		case sl.qty != qtyOf(id):
+			return fmt.Sprintf("asked for %s, not %d", count(sl.qty, "unit"), qtyOf(id))
+		case promoted(id) && !sl.waitlist:
+			return "did not ask to join the waitlist it came from"
+		case at.Before(sl.from):
+			return "were sent after it"
+		case !sl.until.IsZero() && at.After(sl.until):
+			return fmt.Sprintf("had ended more than %s before it", serverDecides)
+		}
+		return ""
+	}
+	// The most wins matched to requests, one each: augmenting paths
+	// (Kuhn's), the wins in the order they happened, per shopper.
+	matched := map[string]bool{}
+	byUserWins := map[string][]string{}
+	for _, id := range untold {
+		u := wonEvents[id][0].User
+		byUserWins[u] = append(byUserWins[u], id)
+	}
+	for user, wins := range byUserWins {
+		slots := byUser[user]
+		owner := make([]int, len(slots)) // index in wins + 1, 0 for none
+		var try func(w int, seen []bool) bool
+		try = func(w int, seen []bool) bool {
+			for k, sl := range slots {
+				if seen[k] || misfit(sl, wins[w]) != "" {
+					continue
+				}
+				seen[k] = true
+				if owner[k] == 0 || try(owner[k]-1, seen) {
+					owner[k] = w + 1
+					return true
+				}
+			}
+			return false
+		}
+		for w := range wins {
+			try(w, make([]bool, len(slots)))
+		}
+		for _, o := range owner {
+			if o > 0 {
+				matched[wins[o-1]] = true
+			}
+		}
+	}
 	resolved := 0
 	for _, id := range untold {
 		ev := wonEvents[id][0]
-		// In the order of the wins, each takes the earliest press with no
-		// answer sent before it: every later win could take any press
-		// an earlier one could, so no other choice matches more.
-		var match *pending
-		for _, p := range byUser[ev.User] {
-			if p.left > 0 && !p.sent.After(wonAt(id).Add(clockSlack)) {
-				match = p
-				break
-			}
-		}
-		if match == nil {
+		if !matched[id] {
 			why := ""
-			if len(byUser[ev.User]) > 0 {
-				why = "; her presses with no answer account for other wins or came after it"
+			if slots := byUser[ev.User]; len(slots) > 0 {
+				why = "; her presses with no answer account for other wins"
+				if m := misfit(slots[0], id); m != "" && !slices.ContainsFunc(slots, func(sl slot) bool { return misfit(sl, id) == "" }) {
+					why = "; her presses with no answer " + m
+				}
 			}
 			i4.fail("won event %s names reservation %s (user %s) that no client was told about%s", ev.ID, id, ev.User, why)
 			continue
 		}
-		match.left--
 		o, ok := r.Observed[id]
 		switch {
 		case len(wonEvents[id]) > 1:

@@ -65,8 +65,11 @@ type Unanswered struct {
 	// Press is the press (0-based); Key its Idempotency-Key ("" for none).
 	Press int    `json:"press"`
 	Key   string `json:"key,omitempty"`
-	// Quantity is the units each request asked for.
+	// Quantity is the units each request asked for; Waitlist says they
+	// asked to join the waitlist when sold out (only such a press can
+	// have been promoted from it).
 	Quantity int64 `json:"quantity"`
+	Waitlist bool  `json:"waitlist,omitempty"`
 	// Requests is how many requests of the press may each have won: 1 for
 	// a keyed press (its resends are one request to the server), every
 	// attempt left unanswered for one without a key (each resend is a new
@@ -75,9 +78,16 @@ type Unanswered struct {
 	// Sent is when the first of them was sent, on the server's clock
 	// (estimated from the generator's): a win before then is not theirs.
 	Sent time.Time `json:"sent"`
+	// Done is when the press's last attempt ended (its answer, or the
+	// generator giving up on it), on the same clock: a win more than the
+	// server's longest decision (serverDecides) after it is not theirs.
+	// Records from before it was kept have none, and no such bound.
+	Done time.Time `json:"done,omitzero"`
 	// Last is the press's last answer: transport_error, timeout, an HTTP
-	// 5xx code, or, for a press without a key, the answer of a resend
-	// that came after an attempt was left unanswered.
+	// 5xx code, or 429 (for a keyed press nothing else: any other answer
+	// is one the server gave knowing no win stored under the key), or,
+	// for a press without a key, the answer of a resend that came after
+	// an attempt was left unanswered.
 	Last string `json:"last"`
 }
 

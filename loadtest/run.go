@@ -58,6 +58,11 @@ type shopper struct {
 	user, token  string
 	unregistered bool
 	waitlist     bool // asks to join the waitlist when sold out
+	// unsure: a press of hers that asked to join the waitlist got no
+	// answer, so she is watched for a promotion without knowing she
+	// waits; only a from_waitlist reservation in her view is a refill
+	// (runner.mu).
+	unsure bool
 }
 
 type runner struct {

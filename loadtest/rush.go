@@ -277,31 +277,44 @@ func (r *runner) buyer(ctx context.Context, w int, a arrival) {
 // (Records.Unanswered), for the audit to match with the wins nobody was
 // told about. A keyed press is one request to the server however often
 // it was resent: its outcome is unknown when some attempt got no answer
-// and the last answer is not one the key keeps (a win, sold_out,
-// limit_reached: a resend would have been answered the win it replays).
+// and the last answer is one the server gives without consulting the
+// key: none, a 5xx, a 429 (rate limited) or a 408 (the request was never
+// read). Any other answer to the key means no win was stored under it:
+// a win, sold_out and limit_reached are stored and replayed, and
+// sale_paused, sale_closed, sale_not_open and the like are given only
+// when nothing is stored (a stored win would have been replayed instead).
 // Without a key each attempt left unanswered is a request of its own
 // that may have won, whatever the resends were answered (limit_reached,
 // sold_out: perhaps because of it).
+//
+// A shopper whose press asked to join the waitlist is watched after the
+// rush as one told sold_out is (pollWaitlisters), since that press may
+// have put her on it: a promotion, which comes whenever someone else
+// lets units go, is then told as her refill.
 func (r *runner) noteUnanswered(s *shopper, press int, key string, body []byte, last answer, lost int, lostSent time.Time) {
 	if lost == 0 {
 		return
 	}
 	requests := lost
 	if key != "" {
-		switch last.code {
-		case OutcomeWon, "sold_out", "limit_reached":
+		if !last.unknown() && last.status != 429 && last.status != 408 {
 			return
 		}
 		requests = 1
 	}
 	var b struct {
 		Quantity int64 `json:"quantity"`
+		Waitlist bool  `json:"waitlist"`
 	}
 	_ = decodeLenient(body, &b)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rec.Unanswered = append(r.rec.Unanswered, Unanswered{User: s.user, Press: press, Key: key, Quantity: max(b.Quantity, 1),
-		Requests: requests, Sent: lostSent.Add(r.offset), Last: last.code})
+		Waitlist: b.Waitlist, Requests: requests, Sent: lostSent.Add(r.offset), Done: last.done.Add(r.offset), Last: last.code})
+	if b.Waitlist {
+		s.unsure = true
+		r.waitlisters[s.user] = s
+	}
 }
 
 func (r *runner) noteRushAnswer(a answer) {

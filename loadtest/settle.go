@@ -147,8 +147,12 @@ func (r *runner) pollWaitlisters(ctx context.Context, p Phase, buy bool) (int, e
 	for _, s := range r.waitlisters {
 		ws = append(ws, s)
 	}
-	r.mu.Unlock()
 	sort.Slice(ws, func(i, j int) bool { return ws[i].idx < ws[j].idx })
+	unsure := make([]bool, len(ws))
+	for i, s := range ws {
+		unsure[i] = s.unsure
+	}
+	r.mu.Unlock()
 	found := make([]bool, len(ws))
 	err := r.each(ctx, len(ws), nil, func(w, i int) {
 		if p == PhaseRefill && r.unanswered.Load() >= maxUnanswered {
@@ -160,7 +164,9 @@ func (r *runner) pollWaitlisters(ctx context.Context, p Phase, buy bool) (int, e
 		if !a.ok() || decodeLenient(a.body, &v) != nil || v.Me == nil {
 			return
 		}
-		if res := v.Me.Reservation; res != nil && res.ID != "" {
+		// A shopper watched for a press with no answer may hold what that
+		// press won outright: the audit matches that win to the press.
+		if res := v.Me.Reservation; res != nil && res.ID != "" && (!unsure[i] || res.FromWaitlist) {
 			if r.tell(Told{Reservation: res.ID, User: s.user, Quantity: res.Quantity, Via: "refill", Press: -1, At: a.done.Add(r.offset)}) {
 				found[i] = true
 				if buy {

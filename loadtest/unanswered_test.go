@@ -23,7 +23,9 @@ import (
 func TestRushPressWithNoAnswerThatWonPassesTheAudit(t *testing.T) {
 	nurl := startNATS(t)
 	var wins atomic.Int64
-	f, hook := startTimedFake(t, fakeserver.Options{NATSURL: nurl, Delay: func(endpoint, outcome string) {
+	// The generator reads the fake's clock, which jumps to T0: its estimate
+	// of the server's clock bounds when the press's win may come.
+	f, hook := startSharedClockFake(t, fakeserver.Options{NATSURL: nurl, Delay: func(endpoint, outcome string) {
 		if endpoint == "reserve" && outcome == "won" && wins.Add(1) == 5 {
 			time.Sleep(600 * time.Millisecond) // past the request timeout
 		}
@@ -35,7 +37,7 @@ func TestRushPressWithNoAnswerThatWonPassesTheAudit(t *testing.T) {
 	if err := o.SetRatio("keyed-ratio", 0); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := loadtest.Run(context.Background(), o, hook)
+	rep, err := loadtest.Run(context.Background(), o, hook...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +52,25 @@ func TestRushPressWithNoAnswerThatWonPassesTheAudit(t *testing.T) {
 		!strings.Contains(strings.Join(rep.Notes, "\n"), "1 press with no answer (none, or a 5xx, when the generator stopped resending): 1 turned out to be a win") {
 		t.Fatalf("the resolved press is not reported\n%s", text)
 	}
+}
+
+// startSharedClockFake is startTimedFake with the generator on the fake's
+// manual clock too (a run with one connection): the generator's estimate
+// of the server's clock stays right when the hook moves it to T0, as it
+// is against a real server, whose clock does not jump a minute.
+func startSharedClockFake(t *testing.T, o fakeserver.Options) (*fakeserver.Server, []loadtest.Option) {
+	t.Helper()
+	clock := loadtest.NewManualClock(time.Now())
+	o.Now = clock.Now
+	f := startFake(t, o)
+	return f, []loadtest.Option{loadtest.WithClock(clock), loadtest.WithPhaseHook(func(p loadtest.Phase) {
+		switch p {
+		case loadtest.PhaseWait:
+			clock.Advance(time.Minute + time.Second)
+		case loadtest.PhaseRefill:
+			clock.Advance(time.Hour)
+		}
+	})}
 }
 
 // TestKeyedPressIsResentThroughARestart: a press with an Idempotency-Key
