@@ -45,11 +45,17 @@ func (s *Server) readyz(r *request) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
+	// Every check starts at once, each within the same bound: one after
+	// another, a slow first check left the next the rest of the time and
+	// got the blame for the whole.
+	waits := make([]func(context.Context) error, 0, len(s.cfg.ReadyChecks))
 	for _, c := range s.cfg.ReadyChecks {
-		if slices.Contains(skip, c.Name) {
-			continue
+		if !slices.Contains(skip, c.Name) {
+			waits = append(waits, s.startCheck(c))
 		}
-		if err := s.runCheck(ctx, c); err != nil {
+	}
+	for _, wait := range waits {
+		if err := wait(ctx); err != nil {
 			p := problemFor(errUnavailable)
 			p.Detail = err.Error()
 			setRetryAfter(r.ctx, 1)
@@ -64,12 +70,13 @@ func (s *Server) readyz(r *request) error {
 // within it is not ready.
 const readyTimeout = 2 * time.Second
 
-// runCheck runs c, one at a time per check however many /readyz requests
-// ask (a balancer's, every second, while a backend hangs), and gives up
-// on it when ctx ends, even if c itself does not: a Redis client waits its
-// own read timeout (5 s) whatever the context says, and a hung Redis kept
-// /readyz green for those 5 s.
-func (s *Server) runCheck(ctx context.Context, c ReadyCheck) error {
+// startCheck starts c, one at a time per check however many /readyz
+// requests ask (a balancer's, every second, while a backend hangs), and
+// returns the wait for its answer, which gives up when its ctx ends, even
+// if c itself does not: a Redis client waits its own read timeout (5 s)
+// whatever the context says, and a hung Redis kept /readyz green for
+// those 5 s.
+func (s *Server) startCheck(c ReadyCheck) func(context.Context) error {
 	ch := s.readyFlight.DoChan(c.Name, func() (v any, err error) {
 		// A check that panics must not take the process with it (the
 		// flight runs on a goroutine of its own, out of the request's
@@ -84,14 +91,16 @@ func (s *Server) runCheck(ctx context.Context, c ReadyCheck) error {
 		defer cancel()
 		return nil, c.Check(cctx)
 	})
-	select {
-	case res := <-ch:
-		if p, ok := res.Val.(checkPanic); ok {
-			panic(p.v)
+	return func(ctx context.Context) error {
+		select {
+		case res := <-ch:
+			if p, ok := res.Val.(checkPanic); ok {
+				panic(p.v)
+			}
+			return res.Err
+		case <-ctx.Done():
+			return fmt.Errorf("%s: no answer within %v", c.Name, readyTimeout)
 		}
-		return res.Err
-	case <-ctx.Done():
-		return fmt.Errorf("%s: no answer within %v", c.Name, readyTimeout)
 	}
 }
 

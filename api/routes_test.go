@@ -317,3 +317,20 @@ func TestReplayedWinIsNotCountedAsAWin(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyzRunsItsChecksTogether: each check has the whole bound (2 s),
+// started together, so two backends that each take a second and more are
+// ready; one after another, the second was blamed for the first's time.
+func TestReadyzRunsItsChecksTogether(t *testing.T) {
+	t.Parallel()
+	slow := func(context.Context) error {
+		time.Sleep(1200 * time.Millisecond) // a slow backend is the fault under test, not a wait
+		return nil
+	}
+	h := newHarness(t, func(c *api.Config) {
+		c.ReadyChecks = []api.ReadyCheck{{Name: "redis", Check: slow}, {Name: "nats", Check: slow}}
+	})
+	if r := h.do("GET", "/readyz", "", nil); r.status != 200 {
+		t.Fatalf("two checks of 1.2 s each within a 2-s bound: %d %s", r.status, r.raw)
+	}
+}

@@ -598,7 +598,7 @@
       if (l) lag = parseFloat(l[1]);
       // While the node cannot read an outbox (Redis away), the lag is its
       // count from before, which can be 0 with events waiting.
-      var u = /^flashdrop_outbox_lag_unknown_seconds ([0-9.e+]+)$/.exec(line);
+      var u = /^flashdrop_outbox_lag_unknown_seconds ([0-9.e+-]+)$/.exec(line);
       if (u) lagUnknown = parseFloat(u[1]);
       // The node's own trouble, apart from the shoppers' refusals: what
       // it is handling now, the 5xx it answered (its overload 503s

@@ -29,6 +29,9 @@
 --   {1, replayed, <reservation: id, user, qty, status, won, exp, upd, share, from_wl>}
 --                       a won reservation as it is now (stored or drawn answers)
 --   {2, replayed, waitlist position (0 = not on the waitlist)}                        sold out
+--   {2, 0, waitlist position, units left}   sold out for a request for more than is
+--                       left, on its first run only (a repeat of the call, and a
+--                       stored answer, say sold out without the units left)
 --   {code, replayed}                                                                  other outcome
 -- then, when the call leaves a running first-come sale without stock and
 -- that news has a version (a sold_out event carried it), that version, as
