@@ -20,8 +20,9 @@ var ErrDropDeleted = errors.New("engine: a drop with this id was deleted a momen
 // DropDeleter is a Store that deletes a drop nobody took part in.
 type DropDeleter interface {
 	// DeleteDrop deletes drop and every key of it in one atomic step
-	// when nobody registered, reserved or waits for it and its outbox is
-	// empty, else answers DropInUse. ErrNotFound if it does not exist.
+	// when nobody registered, reserved or waits for it, or it is a
+	// rehearsal, and its outbox is empty, else answers DropInUse.
+	// ErrNotFound if it does not exist.
 	DeleteDrop(ctx context.Context, drop string) error
 }
 
@@ -54,7 +55,10 @@ func DropInUse(drop string, u DropUse) error {
 
 // DeleteDrop deletes a drop nobody has taken part in: no registration, no
 // reservation, nobody waiting. A drop made with a mistake (a wrong stock
-// or time) is then made again under the same id. A drop its weekly series
+// or time) is then made again under the same id. A rehearsal is deleted
+// whoever took part (its shoppers are a load test's), with everything of
+// it: one per flashdrop load run would otherwise stay in Redis and on the
+// ops page for good. A drop its weekly series
 // made is refused while the series exists, which would make it again.
 func (e *Engine) DeleteDrop(ctx context.Context, id string) error {
 	if err := ValidateDropID(id); err != nil {

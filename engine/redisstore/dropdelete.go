@@ -50,8 +50,11 @@ func (s *Store) DeleteDrop(ctx context.Context, id string) error {
 		return err
 	}
 	r := reply(v)
+	buckets := regBuckets // a repeat cannot tell: unlinking what is not there costs little
 	switch r.int(0) {
-	case 0, codeDeletedAlready:
+	case 0:
+		buckets = int(r.int(1))
+	case codeDeletedAlready:
 	case codeNotFound:
 		return fmt.Errorf("%w: drop %q", engine.ErrNotFound, id)
 	case codeInUse:
@@ -66,5 +69,22 @@ func (s *Store) DeleteDrop(ctx context.Context, id string) error {
 	if r.err != nil {
 		return r.err
 	}
+	// A rehearsal's registration buckets (delete.lua): the drop is gone,
+	// so no registration makes one again; unlinked a thousand keys a
+	// command, so Redis is never held for long, and freed apart from its
+	// main thread. A drop nobody registered for has none; a failure here
+	// is finished by a repeat of the DELETE.
+	for b := 0; b < buckets; b += bucketUnlinkStep {
+		keys := make([]string, 0, bucketUnlinkStep)
+		for i := b; i < min(b+bucketUnlinkStep, buckets); i++ {
+			keys = append(keys, k.regBucketKey(i))
+		}
+		if err := s.rdb.Unlink(ctx, keys...).Err(); err != nil {
+			return err
+		}
+	}
 	return s.rdb.SRem(ctx, dropIndexKey, id).Err()
 }
+
+// bucketUnlinkStep is how many registration buckets one UNLINK names.
+const bucketUnlinkStep = 1024

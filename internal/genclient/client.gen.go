@@ -2048,9 +2048,9 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/admin/drops (the `CreateDrop` operationId).
 	CreateDrop(ctx context.Context, params *CreateDropParams, body CreateDropJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteDrop Delete a drop nobody has taken part in, to make it again.
+	// DeleteDrop Delete a drop nobody has taken part in, to make it again, or a rehearsal once done with it.
 	//
-	// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again.
+	// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again. A rehearsal (`"rehearsal": true`, `flashdrop load`'s drop) is deleted whoever took part in it, once its events are all published, with everything of it.
 	//
 	// Corresponds with DELETE /v1/admin/drops/{drop} (the `DeleteDrop` operationId).
 	DeleteDrop(ctx context.Context, drop string, params *DeleteDropParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2553,9 +2553,9 @@ func (c *Client) CreateDrop(ctx context.Context, params *CreateDropParams, body 
 	return c.Client.Do(req)
 }
 
-// DeleteDrop Delete a drop nobody has taken part in, to make it again.
+// DeleteDrop Delete a drop nobody has taken part in, to make it again, or a rehearsal once done with it.
 //
-// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again.
+// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again. A rehearsal (`"rehearsal": true`, `flashdrop load`'s drop) is deleted whoever took part in it, once its events are all published, with everything of it.
 //
 // Corresponds with DELETE /v1/admin/drops/{drop} (the `DeleteDrop` operationId).
 func (c *Client) DeleteDrop(ctx context.Context, drop string, params *DeleteDropParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6260,9 +6260,9 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/admin/drops (the `CreateDrop` operationId).
 	CreateDropWithResponse(ctx context.Context, params *CreateDropParams, body CreateDropJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateDropResponse, error)
 
-	// DeleteDropWithResponse Delete a drop nobody has taken part in, to make it again.
+	// DeleteDropWithResponse Delete a drop nobody has taken part in, to make it again, or a rehearsal once done with it.
 	//
-	// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again.
+	// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again. A rehearsal (`"rehearsal": true`, `flashdrop load`'s drop) is deleted whoever took part in it, once its events are all published, with everything of it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -15988,9 +15988,9 @@ func (c *ClientWithResponses) CreateDropWithResponse(ctx context.Context, params
 	return ParseCreateDropResponse(rsp)
 }
 
-// DeleteDropWithResponse Delete a drop nobody has taken part in, to make it again.
+// DeleteDropWithResponse Delete a drop nobody has taken part in, to make it again, or a rehearsal once done with it.
 //
-// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again.
+// For a drop made with a mistake (a wrong stock, a wrong time): deletes it and everything of it, and its id can be made again a minute later (until then a create under it is 409 `drop_exists`, `detail` saying when), once every node has seen it go. Only while nobody has registered, reserved or waits for it and its events are all published: otherwise 409 `drop_in_use`, `detail` saying what uses it; pause such a drop's sale instead. A drop its weekly series made is refused while the series exists, which would make it again. A rehearsal (`"rehearsal": true`, `flashdrop load`'s drop) is deleted whoever took part in it, once its events are all published, with everything of it.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -283,15 +283,23 @@
   // so with a dash, and a question still open on it is dropped.
   function drawAction(row, d) {
     var closed = d.state === 'sale_closed';
-    if (closed) delete pending[d.id];
-    var sig = closed ? 'closed' : (d.paused ? 'paused' : 'running') + '/' + (pending[d.id] || '');
+    if (closed && pending[d.id] !== 'delete') delete pending[d.id];
+    var sig = (closed ? 'closed' : (d.paused ? 'paused' : 'running')) + '/' + (pending[d.id] || '') + (d.rehearsal ? '/rehearsal' : '');
     if (row.sig === sig) return;
     row.sig = sig;
     var td = row.action;
     var focused = document.activeElement && td.contains(document.activeElement) ? document.activeElement.dataset.role : '';
     td.textContent = '';
     var action = d.paused ? 'resume' : 'pause';
-    if (closed) {
+    if (pending[d.id] === 'delete') {
+      // A rehearsal goes with everything of it (its shoppers are a load
+      // test's): asked once more, as Pause is.
+      var dq = td.appendChild(span('confirm-q'));
+      dq.textContent = 'Delete rehearsal ' + d.id + ' and everything of it?';
+      td.appendChild(button('Yes, delete', 'yes', function () { this.disabled = true; deleteRehearsal(d.id); }));
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(button('No', 'no', function () { ask(d.id, null); }, true));
+    } else if (closed) {
       var dash = td.appendChild(span('no-action'));
       dash.textContent = '—';
       dash.title = 'The sale is over: nothing to pause or resume';
@@ -307,9 +315,19 @@
     } else {
       td.appendChild(button(action === 'pause' ? 'Pause' : 'Resume', action, function () { ask(d.id, action); }, action === 'resume'));
     }
+    // A rehearsal can be deleted once ops are done with it: one per load
+    // run would otherwise stay in Redis and in this table for good.
+    if (d.rehearsal && !pending[d.id]) {
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(button('Delete', 'delete', function () { ask(d.id, 'delete'); }, true));
+    }
     if (focused) {
-      var again = td.querySelector('[data-role="' + focused + '"]') || td.querySelector('button');
+      // The same button, else (a question asked or answered) the first;
+      // on a sale over, where only a rehearsal's Delete may be left, the
+      // drop's name, never a button the operator did not reach for.
+      var again = td.querySelector('[data-role="' + focused + '"]') || (closed ? null : td.querySelector('button'));
       if (again) again.focus();
+      else if (closed) row.tr.querySelector('th a').focus();
     }
   }
 
@@ -349,6 +367,28 @@
           ? 'No answer from the server: the ' + action + ' of ' + id + ' may or may not have happened; the row shows it once the server answers.'
           : sentence(r.data);
       }
+      var b = row && row.action.querySelector('button');
+      if (b) b.focus();
+    });
+  }
+
+  function deleteRehearsal(id) {
+    api('DELETE', '/v1/admin/drops/' + encodeURIComponent(id)).then(function (r) {
+      if (rejected(r)) return;
+      delete pending[id];
+      var row = rows[id];
+      if (r.ok) {
+        // Gone: its row goes at once, and the polls already under way,
+        // which may have read it before, are dropped.
+        barrier = seq;
+        if (row) { row.tr.remove(); delete rows[id]; }
+        $('ops-message').textContent = 'Deleted rehearsal ' + id + '.';
+        return;
+      }
+      if (row) drawRow(row.drop, null);
+      $('ops-message').textContent = r.status === 0
+        ? 'No answer from the server: the deletion of ' + id + ' may or may not have happened; the table shows it once the server answers.'
+        : sentence(r.data);
       var b = row && row.action.querySelector('button');
       if (b) b.focus();
     });
