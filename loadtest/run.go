@@ -571,10 +571,12 @@ func (r *runner) waitT0(ctx context.Context) error {
 	defer b.finish()
 	rec := r.m.rec(0)
 	// failing counts the polls in a row the server did not answer (see
-	// maxUnanswered).
-	failing := 0
+	// maxUnanswered); target is the one asked, the next after a poll it
+	// did not answer (the nodes share one store): with the first target
+	// gone before T0, the run waited on it alone and was called invalid.
+	failing, target := 0, 0
 	for {
-		a := r.c.do(0, "GET", "/v1/drops/"+r.drop.ID, "", nil, "")
+		a := r.c.do(target, "GET", "/v1/drops/"+r.drop.ID, "", nil, "")
 		rec.record(PhaseWait, EndpointView, a, time.Time{}, time.Time{})
 		if a.err == nil {
 			failing = 0
@@ -599,6 +601,7 @@ func (r *runner) waitT0(ctx context.Context) error {
 			if failing++; failing > maxUnanswered {
 				return &InvalidError{Reason: fmt.Sprintf("waiting for T0: %d polls in a row unanswered, the last: %s", failing, describe(a))}
 			}
+			target++
 		}
 		left := r.drop.SaleStartsAt.Sub(r.serverNow())
 		b.describe(fmt.Sprintf("T0 in %s", left.Round(100*time.Millisecond)))

@@ -202,3 +202,30 @@ func TestResendsFailOverToAnotherTarget(t *testing.T) {
 		t.Fatalf("exit %d, outcomes %v, unanswered %d, after %v\n%s", rep.ExitCode, rep.Rush.Outcomes, len(rep.Records.Unanswered), time.Since(begin), text)
 	}
 }
+
+// TestWaitForT0FailsOverToAnotherTarget: the first target dies before the
+// sale opens; the wait for T0 asks the next one (the nodes share one
+// store) instead of calling the run invalid after polling the dead one.
+func TestWaitForT0FailsOverToAnotherTarget(t *testing.T) {
+	clock := loadtest.NewManualClock(time.Now())
+	f := startFake(t, fakeserver.Options{Now: clock.Now})
+	p := startProxy(t, strings.TrimPrefix(f.URL, "http://"))
+	o := baseOptions("http://" + p.ln.Addr().String())
+	o.Targets = append(o.Targets, f.URL)
+	o.RequestTimeout = time.Second
+	rep, err := loadtest.Run(context.Background(), o, loadtest.WithPhaseHook(func(ph loadtest.Phase) {
+		switch ph {
+		case loadtest.PhaseWait:
+			p.kill() // the first target dies before T0
+			clock.Advance(time.Minute + time.Second)
+		case loadtest.PhaseRefill:
+			clock.Advance(time.Hour)
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := invalidText(t, rep); rep.ExitCode != loadtest.ExitPass || rep.Rush.Outcomes["won"] != 20 {
+		t.Fatalf("exit %d, outcomes %v\n%s", rep.ExitCode, rep.Rush.Outcomes, text)
+	}
+}
