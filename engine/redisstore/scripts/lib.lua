@@ -697,35 +697,63 @@ local function restock(n)
   emit('restocked', {'available', ms(after), 'version', ms(redis.call('HINCRBY', K_COUNTERS, 'sov', 1))})
 end
 
--- promote hands up to pool released units down the waitlist from its head
--- and returns what nobody there could take. skip is the shopper whose own
--- release this is: her unit never comes back to her by promotion, so her
--- entry is passed over (she keeps her place for the next release).
--- Bounded: every turn gives at least one unit away, drops an entry that can
--- take none, or passes over skip's one entry.
-local function promote(pool, cfg, skip)
-  local idx = 0
-  local guard = pool + 64
+-- promote_owned hands released units down the waitlist from its head and
+-- returns what nobody there could take. rel lists whose units they are:
+-- {releaser (false: none known), units}. Each shopper gets what she asked
+-- for (within her limit) from the units of releasers other than herself:
+-- her own unit never comes back to her by promotion, so her entry is
+-- passed over when only her own are left (she keeps her place for the
+-- next release by someone else), and one releaser's units do not cut
+-- short a shopper who waits for more. Bounded: every turn gives at least
+-- one unit away, drops an entry that can take none, or passes over a
+-- releaser's entry (one per releaser).
+local function promote_owned(rel, cfg)
+  local mine, pool = {}, 0
+  for _, r in ipairs(rel) do
+    if r[1] then mine[r[1]] = (mine[r[1]] or 0) + r[2] end
+    pool = pool + r[2]
+  end
+  local first, idx = 1, 0
+  local guard = pool + #rel + 64
   while pool > 0 and guard > 0 do
     guard = guard - 1
     local head = redis.call('ZRANGE', K_WL, idx, idx)
     if #head == 0 then break end
     local hu = head[1]
-    if hu == skip then
+    local can = pool - (mine[hu] or 0)
+    if can <= 0 then
       idx = idx + 1
     else
       local want = num(redis.call('HGET', K_WLQ, hu))
       redis.call('ZREM', K_WL, hu)
       redis.call('HDEL', K_WLQ, hu)
       local hat, hunits = user_get(hu)
-      local g = math.min(want, cfg.limit - hunits, pool)
+      local g = math.min(want, cfg.limit - hunits, can)
       if hat and g > 0 then
         new_hold(hu, hat, hunits, g, cfg.hold_ms, 1)
         pool = pool - g
+        -- Taken from the releasers other than her, first in order.
+        local need = g
+        for j = first, #rel do
+          if need == 0 then break end
+          local r = rel[j]
+          if r[1] ~= hu and r[2] > 0 then
+            local t = math.min(r[2], need)
+            r[2], need = r[2] - t, need - t
+            if r[1] then mine[r[1]] = mine[r[1]] - t end
+          end
+          if j == first and r[2] == 0 then first = first + 1 end
+        end
       end
     end
   end
   return pool
+end
+
+-- promote hands up to pool units one shopper released (skip; nil: none
+-- known) down the waitlist: promote_owned with one releaser.
+local function promote(pool, cfg, skip)
+  return promote_owned({{skip or false, pool}}, cfg)
 end
 
 -- sale_over reports whether the drop's sale has ended at NOW.
@@ -768,14 +796,11 @@ local function release(rid, r_user, q, status, cfg)
 end
 
 -- pay_owed hands the units owed to the waitlist during a pause down it
--- (or, once the sale has ended, back to stock) and clears what was owed.
--- One walk from the head, as promote's: each shopper waiting gets what
--- she asked for (within her limit) from the owed units of releasers other
--- than herself (owedby), so her own units pass her entry over, and one
--- releaser's units do not cut short a shopper who waits for more; a
--- shopper whose only owed units left are her own keeps her place. Units
--- owed without a recorded releaser (a release by a node of an older
--- version) go to anyone. What nobody can take is restocked.
+-- (or, once the sale has ended, back to stock) and clears what was owed:
+-- one walk from the head (promote_owned), each releaser's units passing
+-- her own entry over (owedby). Units owed without a recorded releaser (a
+-- release by a node of an older version) go to anyone. What nobody can
+-- take is restocked.
 local function pay_owed(cfg)
   local owed = num(redis.call('HGET', K_COUNTERS, 'owed'))
   local by = redis.call('HGETALL', P .. 'owedby')
@@ -786,55 +811,18 @@ local function pay_owed(cfg)
     restock(owed)
     return
   end
-  -- rel: the releasers' units, in the hash's order, capped at what is
-  -- owed; mine: each releaser's units left, by user; the rest is anyone's.
-  local rel, mine, attributed = {}, {}, 0
+  -- The releasers' units, in the hash's order, capped at what is owed;
+  -- the rest is anyone's.
+  local rel, attributed = {}, 0
   for i = 1, #by, 2 do
     local n = math.min(num(by[i + 1]), owed - attributed)
     if n > 0 then
       rel[#rel + 1] = {by[i], n}
-      mine[by[i]] = n
       attributed = attributed + n
     end
   end
   rel[#rel + 1] = {false, owed - attributed}
-  local pool, first, idx = owed, 1, 0
-  -- Bounded: every turn gives a unit away, drops an entry, or passes
-  -- over a releaser's entry (at most one per releaser).
-  local guard = pool + #rel + 64
-  while pool > 0 and guard > 0 do
-    guard = guard - 1
-    local head = redis.call('ZRANGE', K_WL, idx, idx)
-    if #head == 0 then break end
-    local hu = head[1]
-    local can = pool - (mine[hu] or 0)
-    if can <= 0 then
-      idx = idx + 1
-    else
-      local want = num(redis.call('HGET', K_WLQ, hu))
-      redis.call('ZREM', K_WL, hu)
-      redis.call('HDEL', K_WLQ, hu)
-      local hat, hunits = user_get(hu)
-      local g = math.min(want, cfg.limit - hunits, can)
-      if hat and g > 0 then
-        new_hold(hu, hat, hunits, g, cfg.hold_ms, 1)
-        pool = pool - g
-        -- Taken from the releasers other than her, first in order.
-        local need = g
-        for j = first, #rel do
-          if need == 0 then break end
-          local r = rel[j]
-          if r[1] ~= hu and r[2] > 0 then
-            local t = math.min(r[2], need)
-            r[2], need = r[2] - t, need - t
-            if r[1] then mine[r[1]] = r[2] end
-          end
-          if j == first and r[2] == 0 then first = first + 1 end
-        end
-      end
-    end
-  end
-  restock(pool)
+  restock(promote_owned(rel, cfg))
 end
 
 -- load_cfg reads what release needs from the drop hash.
