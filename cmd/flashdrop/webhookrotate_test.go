@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,9 @@ func (d signedDelivery) verifiesWith(secret string) bool {
 	sec, _ := strconv.ParseInt(ts, 10, 64)
 	return webhooksig.Verify([]byte(secret), d.header, d.body, time.Minute, time.Unix(sec, 0)) == nil
 }
+
+// registeredUser finds the shopper in a registered event's body.
+var registeredUser = regexp.MustCompile(`"user":\s*"u(\d+)"`)
 
 // TestWebhookSecretRotation: a leaked or old signing secret is replaced
 // without losing a delivery. After a rotation with grace each delivery
@@ -54,16 +58,28 @@ func TestWebhookSecretRotation(t *testing.T) {
 	created := s.must(t, 201, "POST", "/v1/admin/webhooks", map[string]any{"url": rcv.URL, "types": []string{"registered"}})
 	id, first := created.body["id"].(string), created.body["secret"].(string)
 
-	drop := "rotate-secret"
+	drop := uniqueDrop("rotate-secret")
 	s.must(t, 201, "POST", "/v1/admin/drops", map[string]any{"id": drop, "name": "Sneaker", "stock": 5, "per_user_limit": 1,
 		"registration_opens_at": s.clock.Now().Add(-time.Hour), "registration_closes_at": s.clock.Now().Add(3 * time.Hour),
 		"sale_starts_at": s.clock.Now().Add(3 * time.Hour)})
 	n := 0
-	// nextSigned registers shoppers until a delivery verifies with secret,
-	// and returns it.
+	// nextSigned registers shoppers until a delivery of one of those
+	// registrations verifies with secret, and returns it. Only this call's
+	// registrations count: a delivery of an earlier one may arrive late,
+	// signed before the change the caller just made (CI saw one signed in
+	// the grace arrive after the clock had passed it).
 	nextSigned := func(what, secret string) signedDelivery {
 		t.Helper()
 		var found signedDelivery
+		first := n + 1
+		ours := func(d signedDelivery) bool {
+			m := registeredUser.FindSubmatch(d.body)
+			if m == nil {
+				return false
+			}
+			k, err := strconv.Atoi(string(m[1]))
+			return err == nil && k >= first
+		}
 		testkit.Eventually(t, 20*time.Second, what, func() bool {
 			n++
 			if r := call(t, "POST", s.base+"/v1/drops/"+drop+"/registrations", mint(t, s.m, "u"+strconv.Itoa(n)), ""); r.status != 201 {
@@ -73,7 +89,7 @@ func TestWebhookSecretRotation(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, d := range got {
-				if d.verifiesWith(secret) {
+				if ours(d) && d.verifiesWith(secret) {
 					found = d
 					got = nil
 					return true
