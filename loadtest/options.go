@@ -81,6 +81,13 @@ type Options struct {
 	Mode         string
 	// DropID rehearses against an existing drop instead of creating one.
 	DropID string
+	// KeepDrop keeps the drop a run created after a valid, complete run.
+	// By default it is deleted once audited: every run makes a rehearsal
+	// with thousands of shoppers, and kept they pile up in the target's
+	// Redis and on its ops page, while the report holds what was measured.
+	// A drop the run did not create (DropID), or a run that was stopped
+	// or invalid, is always kept, for a look.
+	KeepDrop bool
 	// Lead is how long after creation a created drop's sale starts
 	// (default: 3 s plus 1 s per 1000 shoppers, time enough to register).
 	Lead time.Duration

@@ -181,7 +181,58 @@ func Run(ctx context.Context, o Options, extra ...Option) (*Report, error) {
 			return nil, err
 		}
 	}
-	return r.report(stopped), nil
+	rep := r.report(stopped)
+	if n := r.cleanup(ctx, rep); n != "" {
+		r.logf("%s", n)
+		rep.Notes = append(rep.Notes, n)
+	}
+	return rep, nil
+}
+
+// dropDeleteWait bounds how long a passed run waits for the target to
+// agree to delete the drop it created: its last events may still be on
+// their way to NATS (409 until the outbox is empty).
+const dropDeleteWait = 20 * time.Second
+
+// cleanup deletes the rehearsal drop this run created once the run
+// passed (Options.KeepDrop), and returns a note for the report when the
+// drop stays.
+func (r *runner) cleanup(ctx context.Context, rep *Report) string {
+	if !r.created || r.o.KeepDrop {
+		return ""
+	}
+	path := "/v1/admin/drops/" + r.drop.ID
+	switch {
+	case rep.ExitCode != ExitPass:
+		return "drop " + r.drop.ID + " is kept for a look, as the run did not pass: delete it on the ops page or with DELETE " + path
+	case !r.drop.Rehearsal:
+		// A server from before rehearsal drops deletes no drop shoppers
+		// took part in: said, not tried.
+		return "drop " + r.drop.ID + " is kept: the server does not know rehearsal drops, and deletes no drop shoppers took part in"
+	}
+	deadline := r.clock.Now().Add(dropDeleteWait)
+	// target is the node asked: the next after one that did not answer
+	// or failed (the nodes share one store), as in the wait for T0.
+	target := 0
+	for {
+		a := r.c.do(target, "DELETE", path, r.o.AdminToken, nil, "")
+		switch {
+		case a.err == nil && (a.status == 204 || a.status == 404):
+			r.logf("deleted drop %s (the report keeps what was measured; --keep-drop keeps the drop)", r.drop.ID)
+			return ""
+		case a.err == nil && a.status != 409 && a.status < 500:
+			// Refused for good (an older server, a token without
+			// drops:write): the run stands, the drop stays.
+			return fmt.Sprintf("drop %s is kept: deleting it was refused: %s%s", r.drop.ID, describe(a), r.credentialHint(a, true))
+		case ctx.Err() != nil || r.clock.Now().After(deadline):
+			// 409 while its last events are still on their way to NATS.
+			return fmt.Sprintf("drop %s is kept: it could not be deleted within %s (%s): delete it on the ops page or with DELETE %s", r.drop.ID, dropDeleteWait, describe(a), path)
+		}
+		if a.err != nil || a.status >= 500 {
+			target++
+		}
+		_ = r.clock.Sleep(ctx, 250*time.Millisecond)
+	}
 }
 
 // logf writes a phase line: one as each phase starts and one as it ends,

@@ -413,6 +413,7 @@ func (c *loadCmd) Run(ctx context.Context, args []string) int {
 	hold := fs.Duration("hold", 0, fmt.Sprintf("hold (checkout window) of the created drop, whole seconds (default 5s; %s with --embedded)", embeddedHold))
 	fs.StringVar(&o.Mode, "mode", "", "mode of the created drop: fcfs or draw (default fcfs)")
 	fs.StringVar(&o.DropID, "drop", "", "`id` of an existing drop to rehearse against, instead of creating one")
+	fs.BoolVar(&o.KeepDrop, "keep-drop", false, "keep the rehearsal drop this run creates; by default it is deleted after a valid run's audit (a stopped or invalid run keeps it for a look)")
 	fs.DurationVar(&o.Lead, "lead", 0, "time from creating the drop to its sale (default 3s + 1ms per shopper)")
 	fs.StringVar(&o.UserPrefix, "user-prefix", "", "prefix of the shopper ids (default load-); shards of one run share it")
 	arrival := fs.String("arrival", "burst", "burst (all buyers at T0), rate (constant) or ramp (rate to ramp-to)")

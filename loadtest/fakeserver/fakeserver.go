@@ -80,7 +80,9 @@ type Server struct {
 	evSeq int
 	// WonEventsDropped counts the won events lost on purpose.
 	WonEventsDropped int
-	doubled          bool
+	// deleted lists the drops deleted through the API, in order.
+	deleted []string
+	doubled bool
 }
 
 type res struct {
@@ -260,6 +262,17 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) (string, answer) {
 				return "get_drop", problem(404, "not_found", "no drop")
 			}
 			return "get_drop", answer{status: 200, body: d.cfg}
+		case n == 4 && method == "DELETE":
+			d := s.drops[seg[3]]
+			if d == nil {
+				return "delete_drop", problem(404, "not_found", "no drop")
+			}
+			if d.cfg["rehearsal"] != true && (len(d.reg) > 0 || len(d.res) > 0) {
+				return "delete_drop", problem(409, "drop_in_use", "shoppers took part in this drop")
+			}
+			delete(s.drops, seg[3])
+			s.deleted = append(s.deleted, seg[3])
+			return "delete_drop", answer{status: 204}
 		case n == 5 && seg[4] == "stats":
 			d := s.drops[seg[3]]
 			if d == nil {
@@ -622,4 +635,11 @@ func (s *Server) Stats(drop string) (available, held, confirmed int64) {
 		return 0, 0, 0
 	}
 	return d.available, d.held, d.confirmed
+}
+
+// Deleted returns the ids of the drops deleted through the API, in order.
+func (s *Server) Deleted() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.deleted...)
 }
