@@ -527,25 +527,28 @@ func TestListenPrintsForwardsAndResumes(t *testing.T) {
 	rc.secret = secret
 	rc.mu.Unlock()
 
-	s.sale(t, "listen-a", 2, "ann", "ben")
+	// Drop ids of this run's own: the Redis is shared, and -count=N runs
+	// the test again on it.
+	dropA, dropB := uniqueDrop("listen-a"), uniqueDrop("listen-b")
+	s.sale(t, dropA, 2, "ann", "ben")
 	lines := func(typ string) int {
 		n := 0
 		for l := range strings.SplitSeq(stdout.String(), "\n") {
-			if strings.Contains(l, "  "+typ+" ") && strings.Contains(l, "drop=listen-") {
+			if strings.Contains(l, "  "+typ+" ") && (strings.Contains(l, "drop="+dropA+" ") || strings.Contains(l, "drop="+dropB+" ")) {
 				n++
 			}
 		}
 		return n
 	}
 	testkit.Eventually(t, 20*time.Second, "two won lines", func() bool { return lines("won") == 2 })
-	if !regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z  won +drop=listen-a reservation=\S+ user=(ann|ben) quantity=1`).MatchString(stdout.String()) {
+	if !regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT[\d:.]+Z  won +drop=` + regexp.QuoteMeta(dropA) + ` reservation=\S+ user=(ann|ben) quantity=1`).MatchString(stdout.String()) {
 		t.Fatalf("a won line shows time, type, drop and key fields:\n%s", stdout)
 	}
 
 	// The connection is cut; events published meanwhile arrive after the
 	// reconnection, once each.
 	proxy.cut()
-	s.sale(t, "listen-b", 3, "cat", "dan", "eve")
+	s.sale(t, dropB, 3, "cat", "dan", "eve")
 	testkit.Eventually(t, 20*time.Second, "the events after the cut", func() bool { return lines("won") == 5 && lines("registered") == 5 })
 	if !strings.Contains(stderr.String(), "reconnected, resuming after event") {
 		t.Fatalf("listen did not say it resumed:\n%s", stderr)
@@ -593,22 +596,25 @@ func TestListenLeavesRehearsalsOut(t *testing.T) {
 		return r
 	}
 	plain, all := start(), start("--rehearsals")
-	s.saleWith(t, "reh-load", 2, map[string]any{"rehearsal": true}, "ann", "ben")
+	// Drop ids of this run's own: the Redis is shared, and -count=N runs
+	// the test again on it.
+	rehLoad, rehReal := uniqueDrop("reh-load"), uniqueDrop("reh-real")
+	s.saleWith(t, rehLoad, 2, map[string]any{"rehearsal": true}, "ann", "ben")
 	has := func(r run, sub string) bool { return strings.Contains(r.out.String(), sub) }
 	testkit.Eventually(t, 20*time.Second, "the rehearsal's wins, marked, with --rehearsals", func() bool {
-		return strings.Count(all.out.String(), "drop=reh-load reservation=") == 2
+		return strings.Count(all.out.String(), "drop="+rehLoad+" reservation=") == 2
 	})
 	// Published after the rehearsal's events were on the stream: once
 	// they are in, a rehearsal event let through would be in too.
-	s.sale(t, "reh-real", 1, "cat")
+	s.sale(t, rehReal, 1, "cat")
 	testkit.Eventually(t, 20*time.Second, "the ordinary sale's win at both", func() bool {
-		return has(plain, "drop=reh-real reservation=") && has(all, "drop=reh-real reservation=")
+		return has(plain, "drop="+rehReal+" reservation=") && has(all, "drop="+rehReal+" reservation=")
 	})
-	if has(plain, "reh-load") {
+	if has(plain, rehLoad) {
 		t.Errorf("listen without --rehearsals printed the rehearsal's events:\n%s", plain.out)
 	}
 	for l := range strings.SplitSeq(all.out.String(), "\n") {
-		if strings.Contains(l, "drop=reh-load") != strings.Contains(l, "  rehearsal  id=") {
+		if strings.Contains(l, "drop="+rehLoad+" ") != strings.Contains(l, "  rehearsal  id=") {
 			t.Errorf("a line marks rehearsal wrongly: %s", l)
 		}
 	}
@@ -683,7 +689,7 @@ func TestAdminEventsStreamRules(t *testing.T) {
 			}
 		}
 	}()
-	s.sale(t, "sse-frames", 2, "ann", "ben")
+	s.sale(t, uniqueDrop("sse-frames"), 2, "ann", "ben") // the Redis is shared: an id of this run's own
 	seqs := map[string]bool{}
 	for len(seqs) < 2 {
 		var f map[string]string
@@ -738,12 +744,13 @@ func TestExampleReceiver(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, "the receiver to listen", func() bool { return strings.Contains(out.String(), "listening on") })
 
 	since := time.Now().Add(-time.Second)
-	s.sale(t, "receiver-a", 3, "ann", "ben", "cat")
+	drop := uniqueDrop("receiver-a") // the Redis is shared: an id of this run's own
+	s.sale(t, drop, 3, "ann", "ben", "cat")
 	count := func(prefix string) int {
 		return strings.Count(out.String(), "\n"+prefix) + boolInt(strings.HasPrefix(out.String(), prefix))
 	}
 	testkit.Eventually(t, 20*time.Second, "three won events handled", func() bool { return count("won ") == 3 })
-	if !regexp.MustCompile(`won \S+: (ann|ben|cat) holds receiver-a\.\S+; share http://\S+/s/receiver-a\.`).MatchString(out.String()) {
+	if !regexp.MustCompile(`won \S+: (ann|ben|cat) holds ` + regexp.QuoteMeta(drop) + `\.\S+; share http://\S+/s/` + regexp.QuoteMeta(drop) + `\.`).MatchString(out.String()) {
 		t.Fatalf("won lines:\n%s", out)
 	}
 	// A replay sends the same ids again: handled once, acknowledged twice.
