@@ -22,55 +22,58 @@ import (
 func TestDeleteDrop(t *testing.T) {
 	s := startInteg(t, nil)
 	now := s.clock.Now()
+	// Ids of this run's own: the Redis is shared, and -count=N runs the
+	// test again on it, where the first run's drops (and tombstones) are.
+	typo, inUse, series, againID := uniqueDrop("typo"), uniqueDrop("in-use"), uniqueDrop("wk"), uniqueDrop("again")
 	body := func(id string, stock int) map[string]any {
 		return map[string]any{"id": id, "name": "Sneaker", "stock": stock,
 			"registration_opens_at": now.Add(time.Hour), "registration_closes_at": now.Add(2 * time.Hour),
 			"sale_starts_at": now.Add(2 * time.Hour)}
 	}
-	s.must(t, 201, "POST", "/v1/admin/drops", body("typo", 10000))
-	s.must(t, 204, "DELETE", "/v1/admin/drops/typo", nil)
-	s.must(t, 404, "GET", "/v1/admin/drops/typo", nil)
-	if r := call(t, "GET", s.base+"/v1/drops/typo", "", ""); r.status != 404 {
+	s.must(t, 201, "POST", "/v1/admin/drops", body(typo, 10000))
+	s.must(t, 204, "DELETE", "/v1/admin/drops/"+typo, nil)
+	s.must(t, 404, "GET", "/v1/admin/drops/"+typo, nil)
+	if r := call(t, "GET", s.base+"/v1/drops/"+typo, "", ""); r.status != 404 {
 		t.Fatalf("the public view of a deleted drop: %d %s", r.status, r.raw)
 	}
 	for _, d := range s.must(t, 200, "GET", "/v1/admin/drops", nil).body["drops"].([]any) {
-		if d.(map[string]any)["id"] == "typo" {
+		if d.(map[string]any)["id"] == typo {
 			t.Fatal("a deleted drop is still listed")
 		}
 	}
 	// Its id is not made again while every node may still know the old one.
-	if r := s.call(t, "POST", "/v1/admin/drops", body("typo", 100)); r.status != 409 || r.body["code"] != "drop_exists" ||
+	if r := s.call(t, "POST", "/v1/admin/drops", body(typo, 100)); r.status != 409 || r.body["code"] != "drop_exists" ||
 		!strings.Contains(r.body["detail"].(string), "deleted") {
 		t.Fatalf("made again at once: %d %s", r.status, r.raw)
 	}
-	if n, err := s.m.rdb.Del(context.Background(), "fd:{typo}:deleted").Result(); err != nil || n != 1 {
+	if n, err := s.m.rdb.Del(context.Background(), "fd:{"+typo+"}:deleted").Result(); err != nil || n != 1 {
 		t.Fatalf("the tombstone: %d %v", n, err)
 	}
-	s.must(t, 201, "POST", "/v1/admin/drops", body("typo", 100))
+	s.must(t, 201, "POST", "/v1/admin/drops", body(typo, 100))
 	testkit.Eventually(t, 10*time.Second, "the new stock on every read", func() bool {
-		st := s.must(t, 200, "GET", "/v1/admin/drops/typo/stats", nil).body
-		pub := call(t, "GET", s.base+"/v1/drops/typo", "", "")
+		st := s.must(t, 200, "GET", "/v1/admin/drops/"+typo+"/stats", nil).body
+		pub := call(t, "GET", s.base+"/v1/drops/"+typo, "", "")
 		return st["stock"] == float64(100) && pub.status == 200 && pub.body["stock"] == float64(100)
 	})
 
-	s.must(t, 201, "POST", "/v1/admin/drops", map[string]any{"id": "in-use", "name": "Sneaker", "stock": 5,
+	s.must(t, 201, "POST", "/v1/admin/drops", map[string]any{"id": inUse, "name": "Sneaker", "stock": 5,
 		"registration_opens_at": now.Add(-time.Hour), "registration_closes_at": now.Add(time.Hour), "sale_starts_at": now.Add(time.Hour)})
-	if r := call(t, "POST", s.base+"/v1/drops/in-use/registrations", mint(t, s.m, "alice"), ""); r.status != 201 {
+	if r := call(t, "POST", s.base+"/v1/drops/"+inUse+"/registrations", mint(t, s.m, "alice"), ""); r.status != 201 {
 		t.Fatalf("register: %d %s", r.status, r.raw)
 	}
-	r := s.call(t, "DELETE", "/v1/admin/drops/in-use", nil)
+	r := s.call(t, "DELETE", "/v1/admin/drops/"+inUse, nil)
 	if d, _ := r.body["detail"].(string); r.status != 409 || r.body["code"] != "drop_in_use" || !strings.Contains(d, "1 shopper registered") || !strings.Contains(d, "pause") {
 		t.Fatalf("deleting a drop a shopper registered for: %d %s", r.status, r.raw)
 	}
-	s.must(t, 200, "GET", "/v1/admin/drops/in-use", nil)
+	s.must(t, 200, "GET", "/v1/admin/drops/"+inUse, nil)
 
-	s.must(t, 201, "POST", "/v1/admin/series", map[string]any{"id": "wk", "name": "Weekly", "stock": 2, "weekday": 2,
+	s.must(t, 201, "POST", "/v1/admin/series", map[string]any{"id": series, "name": "Weekly", "stock": 2, "weekday": 2,
 		"sale_time": "09:02", "time_zone": "UTC", "hold_seconds": 600,
 		"registration_opens_before_seconds": 518400, "registration_closes_before_seconds": 60})
 	made := ""
 	testkit.Eventually(t, 20*time.Second, "the series' drop", func() bool {
 		for _, d := range s.must(t, 200, "GET", "/v1/admin/drops", nil).body["drops"].([]any) {
-			if m := d.(map[string]any); m["series"] == "wk" {
+			if m := d.(map[string]any); m["series"] == series {
 				made = m["id"].(string)
 			}
 		}
@@ -83,7 +86,7 @@ func TestDeleteDrop(t *testing.T) {
 	// Once the series is deleted its drop, which nobody registered for,
 	// goes, and the series made again with another stock makes it again
 	// (after the tombstone) with that stock.
-	s.must(t, 204, "DELETE", "/v1/admin/series/wk", nil)
+	s.must(t, 204, "DELETE", "/v1/admin/series/"+series, nil)
 	// Its announcements (created, invited) may still be on their way to
 	// NATS: the delete says so, and goes through once they are out.
 	testkit.Eventually(t, 20*time.Second, "the series' drop deleted", func() bool {
@@ -93,7 +96,7 @@ func TestDeleteDrop(t *testing.T) {
 		}
 		return r.status == 204
 	})
-	s.must(t, 201, "POST", "/v1/admin/series", map[string]any{"id": "wk", "name": "Weekly", "stock": 3, "weekday": 2,
+	s.must(t, 201, "POST", "/v1/admin/series", map[string]any{"id": series, "name": "Weekly", "stock": 3, "weekday": 2,
 		"sale_time": "09:02", "time_zone": "UTC", "hold_seconds": 600,
 		"registration_opens_before_seconds": 518400, "registration_closes_before_seconds": 60})
 	if n, err := s.m.rdb.Del(context.Background(), "fd:{"+made+"}:deleted").Result(); err != nil || n != 1 {
@@ -117,21 +120,21 @@ func TestDeleteDrop(t *testing.T) {
 	}))
 	defer rcv.Close()
 	s.must(t, 201, "POST", "/v1/admin/webhooks", map[string]any{"url": rcv.URL, "types": []string{"registered"}})
-	again := body("again", 5)
+	again := body(againID, 5)
 	again["registration_opens_at"] = now.Add(-time.Hour)
 	again["rehearsal"] = true
 	s.must(t, 201, "POST", "/v1/admin/drops", again)
 	// Its relay worker runs once it has made the outbox's group.
 	testkit.Eventually(t, 20*time.Second, "the rehearsal's relay worker", func() bool {
-		n, _ := s.m.rdb.Exists(context.Background(), "fd:{again}:outbox").Result()
+		n, _ := s.m.rdb.Exists(context.Background(), "fd:{"+againID+"}:outbox").Result()
 		return n == 1
 	})
-	s.must(t, 204, "DELETE", "/v1/admin/drops/again", nil)
+	s.must(t, 204, "DELETE", "/v1/admin/drops/"+againID, nil)
 	// The tombstone's minute is for this: the node's list of drops sees
 	// the drop go before another comes under its id. Here the test waits
 	// for that, then ends the tombstone.
 	testkit.Eventually(t, 20*time.Second, "the node's list and relay without the deleted drop", func() bool {
-		if s.m.relay.Working("again") {
+		if s.m.relay.Working(againID) {
 			return false
 		}
 		ds, err := s.m.drops.Drops(context.Background())
@@ -139,25 +142,25 @@ func TestDeleteDrop(t *testing.T) {
 			return false
 		}
 		for _, d := range ds {
-			if d.ID == "again" {
+			if d.ID == againID {
 				return false
 			}
 		}
 		return true
 	})
-	if n, err := s.m.rdb.Del(context.Background(), "fd:{again}:deleted").Result(); err != nil || n != 1 {
+	if n, err := s.m.rdb.Del(context.Background(), "fd:{"+againID+"}:deleted").Result(); err != nil || n != 1 {
 		t.Fatalf("the tombstone: %d %v", n, err)
 	}
 	delete(again, "rehearsal")
 	s.must(t, 201, "POST", "/v1/admin/drops", again)
-	if r := call(t, "POST", s.base+"/v1/drops/again/registrations", mint(t, s.m, "bob"), ""); r.status != 201 {
+	if r := call(t, "POST", s.base+"/v1/drops/"+againID+"/registrations", mint(t, s.m, "bob"), ""); r.status != 201 {
 		t.Fatalf("register: %d %s", r.status, r.raw)
 	}
 	testkit.Eventually(t, 20*time.Second, "bob's registration delivered as a real drop's", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, b := range got {
-			if strings.Contains(b, `"again"`) && strings.Contains(b, `"bob"`) {
+			if strings.Contains(b, `"`+againID+`"`) && strings.Contains(b, `"bob"`) {
 				return true
 			}
 		}
@@ -166,7 +169,7 @@ func TestDeleteDrop(t *testing.T) {
 
 	s.must(t, 404, "DELETE", "/v1/admin/drops/no-such-drop", nil)
 	reader := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": "reader", "scopes": []string{"drops:read"}}).body["secret"].(string)
-	if r := call(t, "DELETE", s.base+"/v1/admin/drops/typo", reader, ""); r.status != 403 {
+	if r := call(t, "DELETE", s.base+"/v1/admin/drops/"+typo, reader, ""); r.status != 403 {
 		t.Fatalf("a reading key deletes a drop: %d %s", r.status, r.raw)
 	}
 }
