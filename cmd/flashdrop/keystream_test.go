@@ -37,7 +37,7 @@ func TestEndedKeyEndsItsEventStream(t *testing.T) {
 				}
 			}()
 			// It works: a registration comes through.
-			drop := "keystream-" + how
+			drop := uniqueDrop("keystream-" + how) // the Redis is shared, and -count=N runs the test again on it
 			s.sale(t, drop, 1, "ann")
 			waitLine(t, lines, "event: registered", 20*time.Second)
 

@@ -14,7 +14,7 @@ import (
 // 404s for what it got wrong.
 func TestListReservationsOverHTTP(t *testing.T) {
 	s := startInteg(t, nil)
-	drop := "list-reservations"
+	drop := uniqueDrop("list-reservations") // the Redis is shared, and -count=N runs the test again on it
 	now := s.clock.Now()
 	s.must(t, 201, "POST", "/v1/admin/drops", map[string]any{"id": drop, "name": "Sneaker", "stock": 200, "per_user_limit": 1,
 		"registration_opens_at": now.Add(-time.Hour), "registration_closes_at": now.Add(time.Minute),
