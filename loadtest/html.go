@@ -268,6 +268,7 @@ func latencyChart(rep *Report) (template.HTML, error) {
 
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct":   func(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) },
+	"deref": func(f *float64) float64 { return *f },
 	"ms":    func(f float64) string { return fmt.Sprintf("%.3f", f) },
 	"f3":    func(f *float64) string { return fmt.Sprintf("%.3f", *f) },
 	"plain": plain,
@@ -326,7 +327,7 @@ reserve p50 {{ms .R.Rush.Reserve.P50}} ms, p99 {{ms .R.Rush.Reserve.P99}} ms, ma
 </table></div>
 
 <h2>Generator</h2>
-<p>{{printf "%.3f" .R.Generator.CPUSeconds}} s CPU over {{printf "%.3f" .R.Generator.WallSeconds}} s of rush on {{count .R.Generator.Cores "core"}} ({{pct .R.Generator.CPUShare}}){{if not .R.Generator.Judged}}, not judged{{end}}{{if .R.Generator.Saturated}}, <strong>saturated</strong>{{end}}.</p>
+<p>{{printf "%.3f" .R.Generator.CPUSeconds}} s CPU over {{printf "%.3f" .R.Generator.WallSeconds}} s of rush on {{count .R.Generator.Cores "core"}} ({{pct .R.Generator.CPUShare}}){{if not .R.Generator.Judged}}, not judged{{end}}{{if .R.Generator.Saturated}}, <strong>saturated</strong>{{end}}{{with .R.Generator.MachineBusy}}; the machine's cores {{pct (deref .)}} busy{{end}}.</p>
 
 <h2>As text</h2>
 <pre>{{.Text}}</pre>

@@ -160,6 +160,7 @@ type Options struct {
 	// Set with With… options, for tests and embedding.
 	clock    Clock
 	cpu      func() time.Duration
+	machine  func() (busy, total time.Duration, ok bool)
 	onPhase  func(Phase)
 	trace    func(Exchange)
 	dial     fasthttp.DialFunc
@@ -175,6 +176,12 @@ func WithClock(c Clock) Option { return func(o *Options) { o.clock = c } }
 
 // WithCPUMeter replaces the generator's CPU time reading (for tests).
 func WithCPUMeter(f func() time.Duration) Option { return func(o *Options) { o.cpu = f } }
+
+// WithMachineMeter replaces the reading of the machine's CPU time, busy
+// and in all (for tests; on Linux it is /proc/stat's).
+func WithMachineMeter(f func() (busy, total time.Duration, ok bool)) Option {
+	return func(o *Options) { o.machine = f }
+}
 
 // WithPhaseHook calls f as each phase starts, before its first request.
 func WithPhaseHook(f func(Phase)) Option { return func(o *Options) { o.onPhase = f } }

@@ -167,6 +167,9 @@ type GeneratorReport struct {
 	SendLagHist string  `json:"send_lag_histogram"`
 	PacerHist   string  `json:"pacer_lag_histogram"`
 	Saturated   bool    `json:"saturated"`
+	// MachineBusy is the share of the machine's CPU time that was busy
+	// during the rush, whatever process used it (absent where unknown).
+	MachineBusy *float64 `json:"machine_busy,omitempty"`
 }
 
 // ThresholdResult is one threshold and what the run measured.
@@ -256,10 +259,30 @@ func (r *runner) report(stopped Phase) *Report {
 		rep.Invalid = append(rep.Invalid, fmt.Sprintf("the generator used %.0f%% of %d cores during the rush (limit %.0f%%): it may have been the bottleneck; run it on its own machine or use --shard",
 			100*g.CPUShare, cores, 100*r.o.MaxGeneratorCPU))
 	}
+	if r.machineBusy >= 0 {
+		b := round3(r.machineBusy)
+		g.MachineBusy = &b
+	}
 	if r.o.Arrival != ArrivalBurst && tot.pacerLag.TotalCount() > 0 && time.Duration(tot.pacerLag.ValueAtQuantile(99))*time.Microsecond > r.o.MaxPacerLag {
-		g.Saturated = true
-		rep.Invalid = append(rep.Invalid, fmt.Sprintf("the pacer fell behind its schedule (p99 %.1f ms > %s): the generator could not keep the rate",
-			ms(tot.pacerLag.ValueAtQuantile(99)), r.o.MaxPacerLag))
+		lag := fmt.Sprintf("the pacer fell behind its schedule (p99 %.1f ms > %s)", ms(tot.pacerLag.ValueAtQuantile(99)), r.o.MaxPacerLag)
+		if g.Judged && g.CPUShare < r.o.MaxGeneratorCPU/2 {
+			// The generator was mostly idle, so it was not its own work
+			// that made the pacer late: other processes held the cores
+			// (a server on the same machine restarting, a browser). The
+			// arrivals still left late, and their latencies count from
+			// the intended time, so the run stays invalid, but it names
+			// the cause (it said "the generator could not keep the rate"
+			// with the generator at 3 %).
+			busy := ""
+			if g.MachineBusy != nil {
+				busy = fmt.Sprintf(", the machine's cores %.0f%% busy", 100**g.MachineBusy)
+			}
+			rep.Invalid = append(rep.Invalid, fmt.Sprintf("%s with the generator at %.0f%% of %d cores%s: other processes held the cores (the server, if it runs on this machine); arrivals left late and their latencies are not the server's alone: run the generator where nothing else competes for its cores",
+				lag, 100*g.CPUShare, cores, busy))
+		} else {
+			g.Saturated = true
+			rep.Invalid = append(rep.Invalid, lag+": the generator could not keep the rate")
+		}
 	}
 	rep.Generator = g
 	if rep.Complete && !r.invalidBeforeAudit() {
@@ -645,6 +668,11 @@ func MergeWith(o MergeOptions, reps ...*Report) (*Report, error) {
 		out.Generator.CPUShare = max(out.Generator.CPUShare, rep.Generator.CPUShare)
 		out.Generator.Judged = out.Generator.Judged || rep.Generator.Judged
 		out.Generator.Saturated = out.Generator.Saturated || rep.Generator.Saturated
+		if b := rep.Generator.MachineBusy; b != nil && (out.Generator.MachineBusy == nil || *b > *out.Generator.MachineBusy) {
+			// The busiest of the shards' machines.
+			v := *b
+			out.Generator.MachineBusy = &v
+		}
 		rush.Corrected = rep.Rush.Corrected
 		if rep.Rush.FirstSoldOutS != nil && (rush.FirstSoldOutS == nil || *rep.Rush.FirstSoldOutS < *rush.FirstSoldOutS) {
 			v := *rep.Rush.FirstSoldOutS

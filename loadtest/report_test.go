@@ -55,12 +55,16 @@ func latencyOf(endpoint, outcome string) time.Duration {
 func reproducible(t *testing.T, f *fakeserver.Server, clock *loadtest.ManualClock, o loadtest.Options) *loadtest.Report {
 	t.Helper()
 	rep, err := loadtest.Run(context.Background(), o, loadtest.WithClock(clock),
-		loadtest.WithCPUMeter(func() time.Duration { return 0 }), loadtest.WithCores(2))
+		loadtest.WithCPUMeter(func() time.Duration { return 0 }), loadtest.WithCores(2), noMachineMeter)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rep
 }
+
+// noMachineMeter keeps the machine's real load out of a reproducible
+// report.
+var noMachineMeter = loadtest.WithMachineMeter(func() (time.Duration, time.Duration, bool) { return 0, 0, false })
 
 func newReproducibleFake(t *testing.T, clock *loadtest.ManualClock, winIf func(string) bool) *fakeserver.Server {
 	return startFake(t, fakeserver.Options{Now: clock.Now, WinIf: winIf,
@@ -422,7 +426,7 @@ func TestI3CountsTheUnregisteredWhoPressed(t *testing.T) {
 	var mu sync.Mutex
 	pressed := map[string]bool{}
 	rep, err := loadtest.Run(context.Background(), o, loadtest.WithClock(clock),
-		loadtest.WithCPUMeter(func() time.Duration { return 0 }), loadtest.WithCores(2),
+		loadtest.WithCPUMeter(func() time.Duration { return 0 }), loadtest.WithCores(2), noMachineMeter,
 		loadtest.WithTrace(func(e loadtest.Exchange) {
 			if e.Endpoint == loadtest.EndpointReserve {
 				mu.Lock()
@@ -517,7 +521,7 @@ func TestConfirmsAnsweredExpiredAreNoted(t *testing.T) {
 			o(&opts)
 		}
 		rep, err := loadtest.Run(context.Background(), opts, loadtest.WithClock(clock),
-			loadtest.WithCPUMeter(func() time.Duration { return 0 }), loadtest.WithCores(2),
+			loadtest.WithCPUMeter(func() time.Duration { return 0 }), loadtest.WithCores(2), noMachineMeter,
 			loadtest.WithPhaseHook(func(p loadtest.Phase) {
 				if late && p == loadtest.PhaseCheckout {
 					clock.Advance(2 * time.Second) // past every 1-s hold

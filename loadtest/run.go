@@ -95,6 +95,9 @@ type runner struct {
 	rush        rushTimes
 
 	cpuRush, wallRush time.Duration
+	// machineBusy is the share of the machine's CPU time that was busy
+	// during the rush, by whatever process (-1: unknown).
+	machineBusy float64
 
 	// unanswered counts the requests in a row, within a phase, that got
 	// no answer (transport errors, timeouts); lastUnanswered describes
@@ -131,6 +134,9 @@ func Run(ctx context.Context, o Options, extra ...Option) (*Report, error) {
 	}
 	if o.cpu == nil {
 		o.cpu = processCPU
+	}
+	if o.machine == nil {
+		o.machine = machineCPU
 	}
 	if o.Seed == 0 {
 		o.Seed = rand.Int64N(1<<53) + 1

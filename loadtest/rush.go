@@ -112,6 +112,7 @@ func (r *runner) rushPhase(ctx context.Context) error {
 	// shows as latency from the intended time instead.
 	jobs := make(chan arrival, len(arrivals))
 	cpu0, wall0 := r.o.cpu(), r.clock.Now()
+	busy0, total0, machineOK := r.o.machine()
 	var wg sync.WaitGroup
 	for w := 1; w <= min(r.o.Connections, max(len(arrivals), 1)); w++ {
 		wg.Add(1)
@@ -144,6 +145,12 @@ func (r *runner) rushPhase(ctx context.Context) error {
 	wg.Wait()
 	b.finish()
 	r.cpuRush, r.wallRush = r.o.cpu()-cpu0, r.clock.Now().Sub(wall0)
+	r.machineBusy = -1
+	// /proc/stat counts in 10-ms ticks: a share read over less than half
+	// a core-second would be mostly rounding.
+	if busy1, total1, ok := r.o.machine(); ok && machineOK && total1-total0 >= 500*time.Millisecond {
+		r.machineBusy = float64(busy1-busy0) / float64(total1-total0)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

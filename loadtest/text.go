@@ -127,6 +127,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 	if g.Saturated {
 		b.WriteString(", SATURATED")
 	}
+	if g.MachineBusy != nil {
+		fmt.Fprintf(&b, "; the machine's cores %.0f%% busy", 100**g.MachineBusy)
+	}
 	b.WriteString("\n")
 	if rep.Rush.Corrected {
 		fmt.Fprintf(&b, "  send lag p99 %s, pacer lag p99 %s\n", fmtMS(g.SendLag.P99), fmtMS(g.PacerLag.P99))
