@@ -80,7 +80,15 @@ func TestAttemptOutcomesAndDeadLetterLog(t *testing.T) {
 	if n := seen.get(good.ID, webhook.Failed) + seen.get(good.ID, webhook.DeadLettered) + seen.get(bad.ID, webhook.Delivered); n != 0 {
 		t.Errorf("%d outcomes reported that did not happen", n)
 	}
-	st := e.status(bad.ID)
+	// OnAttempt hears of an attempt before its record is stored: the
+	// last dead letters' records may still be on their way. A failed
+	// attempt is recorded before its retry, so once every dead letter is
+	// in, the status is whole.
+	var st engine.WebhookStatus
+	testkit.Eventually(t, 10*time.Second, "every dead letter recorded", func() bool {
+		st = e.status(bad.ID)
+		return st.DeadLettered >= events
+	})
 	if st.Failed != 2*events || st.DeadLettered != events {
 		t.Errorf("stored status %+v; the reports were %d failed + %d dead-lettered", st, events, events)
 	}
