@@ -95,7 +95,10 @@ func TestAPIKeysScopesRotationRevocation(t *testing.T) {
 	h.expect(h.do("GET", "/v1/admin/drops", read2, nil), 200, "")
 	// Rotating again within that grace would end it early (a key keeps
 	// one old secret): refused, saying until when the old one works.
-	again := h.do("POST", "/v1/admin/keys/"+readID+"/rotate", admin, map[string]any{"grace_seconds": 60}, "Idempotency-Key", "rotate-twice")
+	// The admin token's idempotency keys live in the shared Redis: a key of
+	// this run's own (another run, -count=N, rotated another key under it).
+	idemKey := "rotate-twice-" + readID
+	again := h.do("POST", "/v1/admin/keys/"+readID+"/rotate", admin, map[string]any{"grace_seconds": 60}, "Idempotency-Key", idemKey)
 	h.expect(again, 409, "rotation_pending")
 	if !strings.Contains(again.str("detail"), "works until "+rot.str("previous_valid_until")) {
 		t.Errorf("the refusal does not say until when: %s", again.raw)
@@ -106,7 +109,7 @@ func TestAPIKeysScopesRotationRevocation(t *testing.T) {
 	h.expect(h.do("GET", "/v1/admin/drops", read2, nil), 200, "")
 	// The refusal was temporary: the same Idempotency-Key after the grace
 	// rotates, instead of replaying the 409 for a day.
-	retried := h.do("POST", "/v1/admin/keys/"+readID+"/rotate", admin, map[string]any{"grace_seconds": 60}, "Idempotency-Key", "rotate-twice")
+	retried := h.do("POST", "/v1/admin/keys/"+readID+"/rotate", admin, map[string]any{"grace_seconds": 60}, "Idempotency-Key", idemKey)
 	h.expect(retried, 200, "")
 	read2 = retried.str("secret")
 	h.clock.Advance(61 * time.Second)
