@@ -125,11 +125,16 @@ func (s *Server) requireShopper(r *request) error {
 // or the API key's id, never a secret) and the request id, so that "who
 // paused the sale, and when" has an answer in the node's log.
 func (s *Server) audit(r *request, what string, args ...any) {
-	by := "admin token"
-	if r.who.key != "" {
-		by = r.who.key
+	s.log.Info(what, append(args, "by", r.who.by(), "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)))...)
+}
+
+// by names the caller in the audit trail: an API key's id, or the admin
+// token.
+func (p principal) by() string {
+	if p.key != "" {
+		return p.key
 	}
-	s.log.Info(what, append(args, "by", by, "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)))...)
+	return "admin token"
 }
 
 // actor is the engine's name for the caller: the shopper id, or "" for admin.

@@ -526,10 +526,23 @@ func (s *Server) fail(r *request, err error) {
 		s.metrics.storeError(err)
 		if p.Status == fasthttp.StatusServiceUnavailable {
 			setRetryAfter(r.ctx, 1)
+			if !r.ctx.IsGet() && !r.ctx.IsHead() && errors.Is(err, engine.ErrNoAnswer) {
+				p.Detail = noAnswerDetail
+				r.reason = p.Detail
+				if r.who.admin {
+					// The audit trail has a line for every change made;
+					// this one may have been, later: said at once.
+					s.log.Warn("admin change may take effect later", "route", r.route, "args", strings.Join(r.args, ","),
+						"by", r.who.by(), "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)))
+				}
+			}
 		}
 	}
 	writeProblem(r.ctx, p)
 }
+
+// noAnswerDetail is a write's 503 when the store may have received it.
+const noAnswerDetail = "the store did not answer in time: this change may have been applied, or may be once it answers; read the current state before repeating it (a pause, resume, confirm, cancel, or a request with the same Idempotency-Key, may be repeated safely)"
 
 // setRequestID keeps a caller's X-Request-Id if it is short and plain, and
 // otherwise makes one; either way it is the answer's X-Request-Id header,
