@@ -202,6 +202,19 @@ func (m *Metrics) AddWebhookAttempts(webhook, outcome string, n int) {
 	}
 }
 
+// ForgetWebhook drops a deleted webhook's delivery series, which would
+// otherwise stay on every node until it restarts.
+func (m *Metrics) ForgetWebhook(webhook string) {
+	m.mu.Lock()
+	for key := range m.byWebhook {
+		if key[0] == webhook {
+			delete(m.byWebhook, key)
+		}
+	}
+	m.mu.Unlock()
+	m.webhookAttempts.DeletePartialMatch(prometheus.Labels{"webhook": webhook})
+}
+
 // SetWebhookStates replaces flashdrop_webhook_disabled with disabled:
 // every webhook's id, and whether it is disabled. A webhook no longer in
 // it is no longer exported.

@@ -692,10 +692,15 @@ const webhookStateEvery = 5 * time.Second
 // store, read every webhookStateEvery on every node (the state is the
 // deployment's; a scrape never waits on Redis), and starts each webhook's
 // flashdrop_webhook_deliveries_total series at 0, so that an alert on its
-// increase sees the first failure too.
+// increase sees the first failure too. A webhook listed before and gone
+// since was deleted: its series go.
 func (m *Main) watchWebhookStates() {
 	var lc bgrun.Lifecycle
 	lc.Start(context.Background(), func(ctx context.Context) {
+		// listed are the webhooks of the last listing; one seen there and
+		// missing now was deleted. Only those: a webhook created after a
+		// listing is counted before the next one lists it.
+		listed := map[string]bool{}
 		bgrun.Every(ctx, webhookStateEvery, func(ctx context.Context) {
 			rctx, cancel := context.WithTimeout(ctx, webhookStateEvery)
 			hooks, err := m.store.Webhooks(rctx)
@@ -716,6 +721,15 @@ func (m *Main) watchWebhookStates() {
 				}
 			}
 			m.metrics.SetWebhookStates(states)
+			for id := range listed {
+				if _, ok := states[id]; !ok {
+					m.metrics.ForgetWebhook(id)
+				}
+			}
+			listed = make(map[string]bool, len(states))
+			for id := range states {
+				listed[id] = true
+			}
 		})
 	})
 	m.onStop(func() error { lc.Stop(); return nil })

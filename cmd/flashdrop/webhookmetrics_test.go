@@ -96,4 +96,12 @@ func TestWebhookMetricsFollowAFailingReceiver(t *testing.T) {
 		n, _ := webhookMetric(t, s, "flashdrop_webhook_deliveries_total", series("delivered"))
 		return d == 0 && n >= 1
 	})
+
+	// Deleted: its series go from every node within a listing or two,
+	// where they stayed until the node restarted.
+	s.must(t, 204, "DELETE", "/v1/admin/webhooks/"+id, nil)
+	testkit.Eventually(t, 30*time.Second, "the deleted webhook's series gone", func() bool {
+		raw := call(t, "GET", s.base+"/metrics", "", "").raw
+		return !strings.Contains(raw, `webhook="`+id+`"`)
+	})
 }
