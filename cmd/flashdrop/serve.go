@@ -72,6 +72,9 @@ type ServeConfig struct {
 	// a row spanning at least WebhookDisableSpan.
 	WebhookDisableAfter int
 	WebhookDisableSpan  time.Duration
+	// WebhookMaxAttempts is how many attempts an event gets before it is
+	// dead-lettered.
+	WebhookMaxAttempts int
 	// PprofListen, if set, serves net/http/pprof on an address of its own
 	// (loopback for a bare port), never on the public listener.
 	PprofListen string
@@ -176,6 +179,8 @@ func (m *Main) ParseFlags(args []string) error {
 		"failed delivery attempts in a row (spanning at least --webhook-disable-span) that disable a webhook")
 	fs.DurationVar(&c.WebhookDisableSpan, "webhook-disable-span", engine.DefaultDisableSpan,
 		"least time a webhook's failures in a row must span before it is disabled")
+	fs.IntVar(&c.WebhookMaxAttempts, "webhook-max-attempts", webhook.DefaultMaxAttempts,
+		"delivery attempts of one event before it is dead-lettered (backoff 1s doubling to 5m: 12 attempts span about 18.5 minutes)")
 	fs.DurationVar(&c.SoldOutTTL, "sold-out-ttl", queue.DefaultSoldOutTTL, "how long a sold-out flag is trusted before it is checked against Redis")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret for shopper tokens, at least 32 bytes (empty: generated and printed)")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "required iss of shopper tokens (empty: not checked)")
@@ -233,6 +238,8 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("--gc-percent must be 0 (GOGC if set, else %d) or more, got %d", DefaultGCPercent, c.GCPercent)
 	case c.RedisWaitReplicas < 0:
 		return fmt.Errorf("--redis-wait-replicas must be 0 or more, got %d", c.RedisWaitReplicas)
+	case c.WebhookMaxAttempts < 1:
+		return fmt.Errorf("--webhook-max-attempts must be 1 or more, got %d", c.WebhookMaxAttempts)
 	case c.RedisWaitReplicas > 0 && c.RedisURL == "":
 		return errors.New("--redis-wait-replicas needs --redis-url: the embedded Redis has no replicas")
 	case c.Clock != ClockRedis && c.Clock != ClockLocal:
@@ -668,7 +675,8 @@ func (m *Main) startServices(context.Context) error {
 	// Closed after the HTTP server: requests in flight finish their batches.
 	m.onStop(m.adm.Close)
 	o := webhook.Options{AllowPrivate: c.WebhooksAllowPrivate, Logger: m.log, EngineNow: m.Clock.Now,
-		Disable: engine.DisableRule{After: c.WebhookDisableAfter, Span: c.WebhookDisableSpan}}
+		Disable:     engine.DisableRule{After: c.WebhookDisableAfter, Span: c.WebhookDisableSpan},
+		MaxAttempts: c.WebhookMaxAttempts}
 	o.OnAttempt = func(id string, out webhook.Outcome) { m.metrics.AddWebhookAttempts(id, string(out), 1) }
 	if m.WebhookTweak != nil {
 		m.WebhookTweak(&o)

@@ -46,6 +46,16 @@ const (
 	webhookContentType = "application/cloudevents+json"
 )
 
+// DefaultMaxAttempts is how many attempts an event gets by default: with
+// the backoff (1 s doubling, at most 5 min) the last comes about 18.5
+// minutes after the first: a receiver down that long loses nothing, and
+// one down longer while events flow is disabled first (by default 20
+// failures in a row over 10 minutes), its events waiting for Enable
+// rather than dead-lettered. With 8 attempts they were dead-lettered
+// after about 2 minutes, which docs that said "doubling to 5 min" let an
+// integrator read as more (an integration review).
+const DefaultMaxAttempts = 12
+
 // Options configure a Deliverer. Zero values mean the defaults.
 type Options struct {
 	// AllowPrivate lets webhooks target private, loopback and link-local
@@ -58,7 +68,7 @@ type Options struct {
 	// (default 64 KiB).
 	MaxBody int64
 	// MaxAttempts is how many attempts an event gets before it is
-	// dead-lettered (default 8).
+	// dead-lettered (DefaultMaxAttempts).
 	MaxAttempts int
 	// BaseBackoff is the wait after a first failed attempt (default 1s);
 	// attempt n waits BaseBackoff*2^(n-1), at most MaxBackoff (default 5m).
@@ -144,7 +154,7 @@ func NewDeliverer(js jetstream.JetStream, store engine.WebhookStore, o Options) 
 		o.MaxBody = 64 << 10
 	}
 	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 8
+		o.MaxAttempts = DefaultMaxAttempts
 	}
 	if o.BaseBackoff <= 0 {
 		o.BaseBackoff = time.Second

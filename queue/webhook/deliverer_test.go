@@ -548,7 +548,7 @@ func TestWebhookTypeFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg := info.CachedInfo().Config; cfg.FilterSubject != "flashdrop.*.won" || cfg.AckPolicy != jetstream.AckExplicitPolicy ||
-		cfg.MaxDeliver != 8 || cfg.AckWait <= 200*time.Millisecond {
+		cfg.MaxDeliver != webhook.DefaultMaxAttempts || cfg.AckWait <= 200*time.Millisecond {
 		t.Errorf("consumer config %+v", cfg)
 	}
 }
