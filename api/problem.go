@@ -63,7 +63,7 @@ var errorMapping = []errorMap{
 	{engine.ErrSeriesExists, fasthttp.StatusConflict, "series_exists", "Series already exists"},
 	{engine.ErrForbidden, fasthttp.StatusForbidden, "forbidden", "Forbidden"},
 	{engine.ErrReplayRunning, fasthttp.StatusConflict, "replay_running", "A replay of this webhook is running"},
-	{engine.ErrRotationPending, fasthttp.StatusConflict, "rotation_pending", "The key's previous secret is still in its grace"},
+	{engine.ErrRotationPending, fasthttp.StatusConflict, "rotation_pending", "The previous secret is still in its grace"},
 	{engine.ErrRegistrationNotOpen, fasthttp.StatusConflict, "registration_not_open", "Registration has not opened yet"},
 	{engine.ErrRegistrationClosed, fasthttp.StatusConflict, "registration_closed", "Registration is closed"},
 	{engine.ErrNotRegistered, fasthttp.StatusForbidden, "not_registered", "Not registered for this drop"},

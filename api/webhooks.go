@@ -198,7 +198,13 @@ func (s *Server) rotateWebhookSecret(r *request) error {
 	if err != nil {
 		return err
 	}
-	s.audit(r, "webhook secret rotated", "webhook", w.ID, "previous_secret_until", w.PreviousUntil)
+	if w.PreviousUntil.IsZero() {
+		// No grace: the old secret ended now (a zero time read as a date
+		// in the audit trail).
+		s.audit(r, "webhook secret rotated", "webhook", w.ID, "previous_secret", "ended")
+	} else {
+		s.audit(r, "webhook secret rotated", "webhook", w.ID, "previous_secret_until", w.PreviousUntil)
+	}
 	// The one answer with the new secret: no cache keeps it, and an
 	// Idempotency-Key's copy is sealed (adminIdempotent).
 	r.ctx.Response.Header.Set("Cache-Control", "no-store")

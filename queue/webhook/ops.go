@@ -31,7 +31,7 @@ func (d *Deliverer) Test(ctx context.Context, h engine.Webhook) (engine.WebhookT
 	id := "test-" + hex.EncodeToString(b[:])
 	now := d.o.Now()
 	ce := queue.CloudEvent{SpecVersion: "1.0", ID: id, Source: "/flashdrop/webhooks/" + h.ID, Type: TestEventType,
-		Subject: h.ID, Time: now.UTC(), DataContentType: "application/json",
+		Subject: h.ID, Time: now.UTC().Truncate(time.Millisecond), DataContentType: "application/json",
 		Data: engine.Event{Webhook: h.ID, Reason: "a test delivery asked for by an operator"}}
 	body, _ := ce.Marshal()
 	start := time.Now()
