@@ -153,7 +153,7 @@ var (
 	errAuthNotBearer      = newAuthError("authorization scheme is not Bearer", "the Authorization header must be Bearer, a space and the token")
 	errAuthEmptyToken     = newAuthError("empty bearer token", "the bearer token is empty")
 	errAuthBadTokenChars  = newAuthError("bearer token has invalid characters", "the bearer token must be one word of visible ASCII")
-	errAuthMalformed      = newAuthError("malformed token", "the token is not a well-formed JWT")
+	errAuthMalformed      = newAuthError("malformed token", "the token is neither the admin token, an API key (fdk_...) nor a well-formed shopper JWT")
 	errAuthBadSignature   = newAuthError("bad signature or signing method", "the token's signature does not verify with this server's JWT secret")
 	errAuthWrongAlg       = newAuthError("signing method is not HS256", "the token must be signed with HS256 (its header's alg)")
 	errAuthUnverifiable   = newAuthError("unverifiable token", "the token could not be verified")

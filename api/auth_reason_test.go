@@ -76,7 +76,7 @@ func TestUnauthorizedSaysWhy(t *testing.T) {
 		{"HS512", sign(jwt.SigningMethodHS512, []byte(secret), claims(nil)), "must be signed with HS256"},
 		{"RS256", rs256(), "must be signed with HS256"},
 		{"wrong secret", sign(jwt.SigningMethodHS256, []byte("another-secret-0123456789abcdef0123"), claims(nil)), "does not verify"},
-		{"not a JWT", "abc.def", "not a well-formed JWT"},
+		{"not a JWT", "abc.def", "neither the admin token, an API key (fdk_...) nor a well-formed shopper JWT"},
 	} {
 		// The hot route: the reason costs nothing until the token is refused.
 		r := h.do("POST", "/v1/drops/any/registrations", c.token, nil)
