@@ -43,13 +43,21 @@ type Webhook struct {
 
 // WebhookStatus is a webhook's delivery record, for the admin API.
 type WebhookStatus struct {
-	Delivered     int64     `json:"delivered"`
-	Failed        int64     `json:"failed_attempts"`
-	DeadLettered  int64     `json:"dead_lettered"`
-	LastStatus    int       `json:"last_status,omitempty"`
-	LastError     string    `json:"last_error,omitempty"`
-	LastAttemptAt time.Time `json:"last_attempt_at,omitzero"`
-	LastSuccessAt time.Time `json:"last_success_at,omitzero"`
+	Delivered int64 `json:"delivered"`
+	Failed    int64 `json:"failed_attempts"`
+	// DeadLettered counts every event dead-lettered, ever (as delivered
+	// and failed_attempts count theirs): a replay that delivers one later
+	// does not take it back.
+	DeadLettered int64 `json:"dead_lettered"`
+	// DeadLettersPending counts the dead letters no delivery has reached
+	// the receiver with since (a replay that delivers one takes it off):
+	// the webhook's dead letters as they stand (the store keeps the
+	// newest 1000).
+	DeadLettersPending int64     `json:"dead_letters_pending"`
+	LastStatus         int       `json:"last_status,omitempty"`
+	LastError          string    `json:"last_error,omitempty"`
+	LastAttemptAt      time.Time `json:"last_attempt_at,omitzero"`
+	LastSuccessAt      time.Time `json:"last_success_at,omitzero"`
 	// ConsecutiveFailures counts failed attempts since the last success,
 	// since FailingSince.
 	ConsecutiveFailures int64     `json:"consecutive_failures"`
@@ -126,8 +134,38 @@ type Delivery struct {
 	Latency time.Duration
 	// Kind is DeliveryKindEvent (default), DeliveryKindTest or
 	// DeliveryKindReplay; only ordinary deliveries count in the status
-	// and towards disabling.
+	// and towards disabling. A delivered replay (or ordinary delivery) of
+	// a dead-lettered event takes it off the webhook's dead letters.
 	Kind string
+	// Sequence is the event's position in the stream (0: unknown, or a
+	// test) and Type its type: kept with a dead letter, so that it can be
+	// shown and resent from the stream.
+	Sequence uint64
+	Type     EventType
+}
+
+// DeadLetter is one of a webhook's dead letters: an event whose last
+// attempt failed and that no delivery has reached the receiver with
+// since. A dead letter recorded before these details were kept has only
+// its EventID.
+type DeadLetter struct {
+	EventID string    `json:"event_id"`
+	Type    EventType `json:"type,omitempty"`
+	// Sequence is the event's position in the stream (its
+	// Flashdrop-Sequence), by which a replay reads it again.
+	Sequence       uint64    `json:"sequence,omitempty"`
+	DeadLetteredAt time.Time `json:"dead_lettered_at,omitzero"`
+	// LastStatus is the receiver's answer to the last attempt, absent
+	// when none came; LastError says why the attempt failed.
+	LastStatus int    `json:"last_status,omitempty"`
+	LastError  string `json:"last_error,omitempty"`
+}
+
+// DeadLetter is d, the last attempt of a dead-lettered event, as the dead
+// letter kept.
+func (d Delivery) DeadLetter() DeadLetter {
+	return DeadLetter{EventID: d.EventID, Type: d.Type, Sequence: d.Sequence, DeadLetteredAt: d.At.UTC().Truncate(time.Millisecond),
+		LastStatus: d.Status, LastError: d.Err}
 }
 
 // Record is d as a delivery log entry.
@@ -188,8 +226,12 @@ type WebhookStore interface {
 	// held; ReleaseReplay gives it back.
 	ClaimReplay(ctx context.Context, id string, ttl time.Duration) (bool, error)
 	ReleaseReplay(ctx context.Context, id string) error
-	// DeadLetters returns the newest dead-lettered event ids, newest first.
+	// DeadLetters returns the ids of the newest dead letters (events
+	// dead-lettered and not delivered since), newest first.
 	DeadLetters(ctx context.Context, id string, n int) ([]string, error)
+	// DeadLetterEntries returns the newest dead letters with what is
+	// known of each, newest first.
+	DeadLetterEntries(ctx context.Context, id string, n int) ([]DeadLetter, error)
 }
 
 // AllEventTypes lists every event type, for validation.

@@ -143,13 +143,16 @@ type webhookKeys struct {
 	cfg    string // hash: url, types, secret, created
 	status string // hash: delivered, failed, dead, last_* fields
 	dead   string // list: dead-lettered event ids, newest first, capped
-	log    string // list: delivery log entries (JSON), newest first, capped
-	replay string // string: the replay lock
+	// deadInfo is a hash: dead-lettered event id → its engine.DeadLetter
+	// (JSON). Dead letters recorded before it have no entry.
+	deadInfo string
+	log      string // list: delivery log entries (JSON), newest first, capped
+	replay   string // string: the replay lock
 }
 
 func webhookKeysFor(id string) webhookKeys {
 	p := "fd:wh:{" + id + "}:"
-	return webhookKeys{cfg: p + "cfg", status: p + "status", dead: p + "dead", log: p + "log", replay: p + "replay"}
+	return webhookKeys{cfg: p + "cfg", status: p + "status", dead: p + "dead", deadInfo: p + "deadinfo", log: p + "log", replay: p + "replay"}
 }
 
 // API key keys: not tied to a drop, so all under one global hash tag

@@ -170,7 +170,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.rdb.Del(ctx, k.status, k.dead, k.log, k.replay).Err(); err != nil {
+	if err := s.rdb.Del(ctx, k.status, k.dead, k.deadInfo, k.log, k.replay).Err(); err != nil {
 		return err
 	}
 	// Marked after the webhook is gone, never before: a mark on a webhook
@@ -215,16 +215,32 @@ func (s *Store) ForgetDeletedWebhook(ctx context.Context, id string) error {
 // the streak reaches the rule. One script, so two nodes recording at once
 // cannot both miss (or both make) the disabling step.
 //
+// A delivered event (an ordinary delivery or a replay, not a test) is no
+// longer a dead letter: it leaves the dead list and its entry. A replay
+// takes it off the list even without an entry (a dead letter recorded
+// before entries were kept); an ordinary delivery, which is never of a
+// dead letter but after a consumer was made anew, only with one, so
+// that the common case costs one HDEL. A dead letter is kept once: one
+// dead-lettered again (say, replayed and refused, then so again) moves
+// to the front with its new entry.
+//
 // KEYS[1] status hash, KEYS[2] dead list, KEYS[3] log list, KEYS[4] cfg
-// hash. ARGV[1] time (ms), ARGV[2] status code, ARGV[3] error, ARGV[4] ok
-// (1/0), ARGV[5] dead (1/0), ARGV[6] event id, ARGV[7] log entry (JSON),
-// ARGV[8] counts (1 for an ordinary delivery), ARGV[9] disable after (n),
-// ARGV[10] disable span (ms), ARGV[11] log size, ARGV[12] dead-letter cap,
-// ARGV[13] the reason a disabled webhook shows (DisableRule.Reason).
-// Returns 1 if this call disabled the webhook, else 0.
+// hash, KEYS[5] dead-letter entries hash. ARGV[1] time (ms), ARGV[2]
+// status code, ARGV[3] error, ARGV[4] ok (1/0), ARGV[5] dead (1/0),
+// ARGV[6] event id, ARGV[7] log entry (JSON), ARGV[8] counts (1 for an
+// ordinary delivery), ARGV[9] disable after (n), ARGV[10] disable span
+// (ms), ARGV[11] log size, ARGV[12] dead-letter cap, ARGV[13] the reason a
+// disabled webhook shows (DisableRule.Reason), ARGV[14] the dead letter's
+// entry (JSON, when dead), ARGV[15] replay (1/0), ARGV[16] delivers an
+// event (1/0: not a test). Returns 1 if this call disabled the webhook,
+// else 0.
 var recordDeliveryScript = redis.NewScript(`
 redis.call('LPUSH', KEYS[3], ARGV[7])
 redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[11]) - 1)
+if ARGV[4] == '1' and ARGV[16] == '1' then
+  local had = redis.call('HDEL', KEYS[5], ARGV[6])
+  if had == 1 or ARGV[15] == '1' then redis.call('LREM', KEYS[2], 0, ARGV[6]) end
+end
 if ARGV[8] ~= '1' then return 0 end
 local at = tonumber(ARGV[1])
 -- Attempts are timed at their start but recorded as they end, so a slow
@@ -248,8 +264,17 @@ end
 redis.call('HINCRBY', KEYS[1], 'failed', 1)
 if ARGV[5] == '1' then
   redis.call('HINCRBY', KEYS[1], 'dead', 1)
+  if redis.call('HSET', KEYS[5], ARGV[6], ARGV[14]) == 0 then
+    redis.call('LREM', KEYS[2], 0, ARGV[6])
+  end
   redis.call('LPUSH', KEYS[2], ARGV[6])
-  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[12]) - 1)
+  local over = redis.call('LRANGE', KEYS[2], tonumber(ARGV[12]), -1)
+  if #over > 0 then
+    redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[12]) - 1)
+    for _, old in ipairs(over) do
+      if redis.call('LPOS', KEYS[2], old) == false then redis.call('HDEL', KEYS[5], old) end
+    end
+  end
 end
 if at > lastFailure then
   lastFailure = at
@@ -281,9 +306,15 @@ func (s *Store) RecordDelivery(ctx context.Context, id string, d engine.Delivery
 		return "0"
 	}
 	counts := d.Kind == "" || d.Kind == engine.DeliveryKindEvent
-	n, err := recordDeliveryScript.Run(ctx, s.rdb, []string{k.status, k.dead, k.log, k.cfg},
+	dead := ""
+	if d.Dead && counts {
+		e, _ := json.Marshal(d.DeadLetter()) // cannot fail for this struct
+		dead = string(e)
+	}
+	n, err := recordDeliveryScript.Run(ctx, s.rdb, []string{k.status, k.dead, k.log, k.cfg, k.deadInfo},
 		msString(d.At), d.Status, d.Err, b(d.OK()), b(d.Dead), d.EventID, entry, b(counts),
-		rule.After, rule.Span.Milliseconds(), engine.DeliveryLogSize, maxDeadLetters, rule.Reason()).Int64()
+		rule.After, rule.Span.Milliseconds(), engine.DeliveryLogSize, maxDeadLetters, rule.Reason(),
+		dead, b(d.Kind == engine.DeliveryKindReplay), b(d.Kind != engine.DeliveryKindTest)).Int64()
 	return n == 1, err
 }
 
@@ -344,13 +375,20 @@ func (s *Store) ReleaseReplay(ctx context.Context, id string) error {
 
 // WebhookStatus implements engine.WebhookStore.
 func (s *Store) WebhookStatus(ctx context.Context, id string) (engine.WebhookStatus, error) {
-	m, err := s.rdb.HGetAll(ctx, webhookKeysFor(id).status).Result()
+	k := webhookKeysFor(id)
+	var all *redis.MapStringStringCmd
+	var pending *redis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		all, pending = p.HGetAll(ctx, k.status), p.LLen(ctx, k.dead)
+		return nil
+	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return engine.WebhookStatus{}, err
 	}
+	m := all.Val()
 	n := func(f string) int64 { v, _ := strconv.ParseInt(m[f], 10, 64); return v }
 	return engine.WebhookStatus{
-		Delivered: n("delivered"), Failed: n("failed"), DeadLettered: n("dead"),
+		Delivered: n("delivered"), Failed: n("failed"), DeadLettered: n("dead"), DeadLettersPending: pending.Val(),
 		LastStatus: int(n("last_status")), LastError: m["last_error"],
 		LastAttemptAt: fromMS(n("last_attempt")), LastSuccessAt: fromMS(n("last_success")),
 		ConsecutiveFailures: n("consecutive"), FailingSince: fromMS(n("streak_since")),
@@ -363,6 +401,43 @@ func (s *Store) DeadLetters(ctx context.Context, id string, n int) ([]string, er
 		n = 100
 	}
 	return s.rdb.LRange(ctx, webhookKeysFor(id).dead, 0, int64(n-1)).Result()
+}
+
+// deadLetterEntriesScript: KEYS[1] the dead list, KEYS[2] the entries
+// hash; ARGV[1] how many. Returns {id, entry or false, ...}, newest
+// first, read in one step so that an entry matches its id.
+var deadLetterEntriesScript = redis.NewScript(`
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local out = {}
+for i, id in ipairs(ids) do
+  out[2*i-1] = id
+  out[2*i] = redis.call('HGET', KEYS[2], id)
+end
+return out`)
+
+// DeadLetterEntries implements engine.WebhookStore. A dead letter kept
+// before entries were (only its id in the list) has only its EventID.
+func (s *Store) DeadLetterEntries(ctx context.Context, id string, n int) ([]engine.DeadLetter, error) {
+	if n <= 0 {
+		n = 100
+	}
+	k := webhookKeysFor(id)
+	v, err := deadLetterEntriesScript.Run(ctx, s.rdb, []string{k.dead, k.deadInfo}, n).Slice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	out := make([]engine.DeadLetter, 0, len(v)/2)
+	for i := 0; i+1 < len(v); i += 2 {
+		eid, _ := v[i].(string)
+		d := engine.DeadLetter{EventID: eid}
+		if raw, ok := v[i+1].(string); ok && json.Unmarshal([]byte(raw), &d) == nil {
+			d.EventID = eid
+		} else {
+			d = engine.DeadLetter{EventID: eid}
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func boolString(b bool) string {

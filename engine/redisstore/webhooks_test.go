@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -160,6 +161,89 @@ func TestSlowSuccessDoesNotEndALaterStreak(t *testing.T) {
 		}
 		if st, _ := s2.WebhookStatus(ctx(t), w2.ID); st.ConsecutiveFailures != 0 || st.Failed != 1 {
 			t.Fatalf("a failure older than the last success: streak %d, failed %d; want 0, 1", st.ConsecutiveFailures, st.Failed)
+		}
+	})
+}
+
+// TestDeadLettersLeaveWhenDelivered: a webhook's dead letters are the
+// events dead-lettered and not delivered since. Each is kept once, with
+// its type, stream sequence, time and last answer; one kept before those
+// were (its id alone in the list) still reads, as its id. A delivery of
+// one (a replay, or an ordinary delivery) takes it off, as a test or a
+// refused replay does not; dead_letters_pending counts what is left while
+// dead_lettered keeps counting every one ever. Deleting the webhook
+// deletes them all.
+func TestDeadLettersLeaveWhenDelivered(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		s, w := newWebhookStore(t, f.rdb)
+		at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+		record := func(d engine.Delivery) {
+			t.Helper()
+			if _, err := s.RecordDelivery(ctx(t), w.ID, d, engine.DisableRule{After: 1000}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		record(engine.Delivery{EventID: "ev-1", At: at, Status: 500, Err: "HTTP 500", Dead: true, Sequence: 10, Type: engine.EventWon})
+		// Kept before entries were: the id alone.
+		if err := f.rdb.LPush(ctx(t), "fd:wh:{"+w.ID+"}:dead", "ev-old").Err(); err != nil {
+			t.Fatal(err)
+		}
+		record(engine.Delivery{EventID: "ev-2", At: at.Add(time.Second), Err: "timed out after 5s", Dead: true, Sequence: 11, Type: engine.EventRegistered})
+		// Dead-lettered again: kept once, as the newest.
+		record(engine.Delivery{EventID: "ev-1", At: at.Add(2 * time.Second), Status: 503, Err: "HTTP 503", Dead: true, Sequence: 10, Type: engine.EventWon})
+
+		entries, err := s.DeadLetterEntries(ctx(t), w.ID, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []engine.DeadLetter{
+			{EventID: "ev-1", Type: engine.EventWon, Sequence: 10, DeadLetteredAt: at.Add(2 * time.Second), LastStatus: 503, LastError: "HTTP 503"},
+			{EventID: "ev-2", Type: engine.EventRegistered, Sequence: 11, DeadLetteredAt: at.Add(time.Second), LastError: "timed out after 5s"},
+			{EventID: "ev-old"},
+		}
+		if len(entries) != len(want) {
+			t.Fatalf("entries %+v, want %+v", entries, want)
+		}
+		for i := range want {
+			if entries[i] != want[i] {
+				t.Errorf("entry %d: %+v, want %+v", i, entries[i], want[i])
+			}
+		}
+		check := func(what string, ids []string, dead, pending int64) {
+			t.Helper()
+			got, err := s.DeadLetters(ctx(t), w.ID, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := s.WebhookStatus(ctx(t), w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, ids) || st.DeadLettered != dead || st.DeadLettersPending != pending {
+				t.Fatalf("%s: dead letters %v, dead_lettered %d, pending %d; want %v, %d, %d", what, got, st.DeadLettered, st.DeadLettersPending, ids, dead, pending)
+			}
+		}
+		check("recorded", []string{"ev-1", "ev-2", "ev-old"}, 3, 3)
+
+		record(engine.Delivery{EventID: "ev-2", At: at.Add(3 * time.Second), Status: 500, Err: "HTTP 500", Kind: engine.DeliveryKindReplay, Sequence: 11})
+		record(engine.Delivery{EventID: "ev-2", At: at.Add(3 * time.Second), Status: 204, Kind: engine.DeliveryKindTest})
+		check("a refused replay and a test", []string{"ev-1", "ev-2", "ev-old"}, 3, 3)
+		record(engine.Delivery{EventID: "ev-old", At: at.Add(4 * time.Second), Status: 204, Kind: engine.DeliveryKindReplay})
+		check("the old one replayed", []string{"ev-1", "ev-2"}, 3, 2)
+		record(engine.Delivery{EventID: "ev-1", At: at.Add(5 * time.Second), Status: 200, Sequence: 10})
+		check("ev-1 delivered", []string{"ev-2"}, 3, 1)
+		record(engine.Delivery{EventID: "ev-2", At: at.Add(6 * time.Second), Status: 204, Kind: engine.DeliveryKindReplay, Sequence: 11})
+		check("ev-2 replayed", nil, 3, 0)
+		if n, _ := f.rdb.HLen(ctx(t), "fd:wh:{"+w.ID+"}:deadinfo").Result(); n != 0 {
+			t.Fatalf("%d entries left", n)
+		}
+
+		record(engine.Delivery{EventID: "ev-3", At: at.Add(7 * time.Second), Status: 500, Dead: true, Sequence: 12})
+		if err := s.DeleteWebhook(ctx(t), w.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := f.rdb.Exists(ctx(t), "fd:wh:{"+w.ID+"}:deadinfo", "fd:wh:{"+w.ID+"}:dead").Result(); n != 0 {
+			t.Fatalf("%d dead-letter keys left after the deletion", n)
 		}
 	})
 }

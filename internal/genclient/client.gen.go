@@ -839,7 +839,9 @@ type Status struct {
 
 // Webhook A webhook subscription with its delivery status.
 type Webhook struct {
-	CreatedAt   time.Time `json:"created_at"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// DeadLetters The ids of the newest 100 dead letters (events dead-lettered and not delivered since), newest first; a replay that delivers one takes it off. Only when one webhook is shown (`GET /v1/admin/webhooks/{id}`, enable).
 	DeadLetters *[]string `json:"dead_letters,omitempty"`
 
 	// Disabled Set when ordinary deliveries kept failing (20 in a row over at least 10 minutes by default); delivery stops and the events wait until `POST /v1/admin/webhooks/{id}/enable`.
@@ -876,9 +878,14 @@ type WebhookList struct {
 type WebhookStatus struct {
 	// ConsecutiveFailures Failed ordinary attempts since the last success.
 	ConsecutiveFailures int64 `json:"consecutive_failures"`
-	DeadLettered        int64 `json:"dead_lettered"`
-	Delivered           int64 `json:"delivered"`
-	FailedAttempts      int64 `json:"failed_attempts"`
+
+	// DeadLettered Events dead-lettered, ever (their last attempt failed), as `delivered` and `failed_attempts` count theirs: a replay that delivers one later does not take it back (see `dead_letters_pending`).
+	DeadLettered int64 `json:"dead_lettered"`
+
+	// DeadLettersPending The dead letters as they stand: events dead-lettered that no delivery (a replay, mostly) has reached the receiver with since. At most the newest 1000 are kept.
+	DeadLettersPending int64 `json:"dead_letters_pending"`
+	Delivered          int64 `json:"delivered"`
+	FailedAttempts     int64 `json:"failed_attempts"`
 
 	// FailingSince The first failure of the current streak; absent while the last attempt succeeded.
 	FailingSince  *time.Time `json:"failing_since,omitempty"`

@@ -64,12 +64,12 @@ func (d *Deliverer) recordLostLastAttempt(ctx context.Context, data []byte) erro
 	} else if err != nil {
 		return err
 	}
-	eventID := ""
+	eventID, typ := "", engine.EventType("")
 	stream, err := d.js.Stream(ctx, queue.StreamName)
 	if err == nil {
 		var msg *jetstream.RawStreamMsg
 		if msg, err = stream.GetMsg(ctx, adv.StreamSeq); err == nil {
-			eventID = msg.Header.Get(jetstream.MsgIDHeader)
+			eventID, typ = msg.Header.Get(jetstream.MsgIDHeader), subjectType(msg.Subject)
 		}
 	}
 	if eventID == "" {
@@ -79,7 +79,7 @@ func (d *Deliverer) recordLostLastAttempt(ctx context.Context, data []byte) erro
 	const why = "the last attempt did not finish (the delivering node stopped)"
 	d.deadLog.add(id, eventID, 0, why, "webhooks: event dead-lettered after an unfinished last attempt")
 	d.observe(id, DeadLettered)
-	d.record(ctx, id, engine.Delivery{EventID: eventID, At: d.o.Now(), Dead: true, Err: why})
+	d.record(ctx, id, engine.Delivery{EventID: eventID, At: d.o.Now(), Dead: true, Err: why, Sequence: adv.StreamSeq, Type: typ})
 	return nil
 }
 

@@ -585,8 +585,9 @@ func (d *Deliverer) deliver(base context.Context, h engine.Webhook, msg jetstrea
 	// The log's time is when the attempt started, for every kind (test,
 	// replay), so that the log is newest first however long each took.
 	at, start := d.o.Now(), time.Now()
-	status, err := d.post(base, h, id, streamSeq(msg), msg.Data())
-	rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start)}
+	seq := streamSeq(msg)
+	status, err := d.post(base, h, id, seq, msg.Data())
+	rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Sequence: seq, Type: subjectType(msg.Subject())}
 	if err != nil {
 		rec.Err = err.Error()
 	}
@@ -686,6 +687,12 @@ func webhookEventID(msg jetstream.Msg) string {
 		return fmt.Sprintf("%s:%d", md.Stream, md.Sequence.Stream)
 	}
 	return ""
+}
+
+// subjectType is the event type of a stream subject,
+// flashdrop.<drop>.<type>: its last token.
+func subjectType(subject string) engine.EventType {
+	return engine.EventType(subject[strings.LastIndexByte(subject, '.')+1:])
 }
 
 // streamSeq is msg's position in the stream, 0 when unknown.

@@ -164,7 +164,8 @@ func (d *Deliverer) Replay(ctx context.Context, h engine.Webhook, req engine.Rep
 			id := webhookEventID(msg)
 			at, start := d.o.Now(), time.Now() // logged at its start, as every attempt
 			status, perr := d.post(ctx, h, id, seq, msg.Data())
-			rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Kind: engine.DeliveryKindReplay}
+			rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Kind: engine.DeliveryKindReplay,
+				Sequence: seq, Type: subjectType(msg.Subject())}
 			if perr != nil {
 				rec.Err = perr.Error()
 			}
