@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/queue"
 )
 
@@ -41,6 +42,10 @@ func TestRelayMarksRehearsals(t *testing.T) {
 		counts[id] = len(w.outboxEvents(id))
 	}
 	w.relay("node-a", nil)
+	checker, err := contract.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for id, reh := range drops {
 		w.waitPublished(id, counts[id])
 		c := ctx(t)
@@ -62,6 +67,10 @@ func TestRelayMarksRehearsals(t *testing.T) {
 				t.Fatal(err)
 			}
 			types[ce.Type] = true
+			// Every header as asyncapi.json documents it (NatsHeaders).
+			if err := checker.CheckNATSHeaders(m.Headers()); err != nil {
+				t.Error(err)
+			}
 			if ce.Data.Rehearsal != reh || queue.IsRehearsal(m.Headers()) != reh {
 				t.Errorf("drop %s (rehearsal %v): %s has rehearsal %v in its data, header %v", id, reh, ce.Type, ce.Data.Rehearsal, m.Headers())
 			}

@@ -20,6 +20,10 @@ type EventChecker struct {
 	byType  map[string]*jsonschema.Schema // CloudEvent type → compiled schema
 	fields  map[string][]string           // event type → data field names
 	headers *jsonschema.Schema
+	// natsHeaders is a JetStream message's headers; natsHeaderNames the
+	// ones documented, as the schema leaves others open for NATS's own.
+	natsHeaders     *jsonschema.Schema
+	natsHeaderNames map[string]struct{}
 	// webhookOnly holds the types documented only as webhook deliveries
 	// (flashdrop.webhook_test): checkable, but no JetStream event type.
 	webhookOnly map[string]bool
@@ -99,6 +103,13 @@ func newEventChecker(doc []byte) (*EventChecker, error) {
 	if c.headers, err = comp.Compile(asyncURL + "#/components/schemas/WebhookHeaders"); err != nil {
 		return nil, err
 	}
+	if c.natsHeaders, err = comp.Compile(asyncURL + "#/components/schemas/NatsHeaders"); err != nil {
+		return nil, err
+	}
+	c.natsHeaderNames = map[string]struct{}{}
+	for name := range raw.Components.Schemas["NatsHeaders"].Properties {
+		c.natsHeaderNames[name] = struct{}{}
+	}
 	return c, nil
 }
 
@@ -164,6 +175,27 @@ func (c *EventChecker) CheckWebhookHeaders(h map[string][]string) error {
 	}
 	if err := c.headers.Validate(m); err != nil {
 		return fmt.Errorf("webhook headers do not match asyncapi.json: %v", err)
+	}
+	return nil
+}
+
+// CheckNATSHeaders validates a JetStream message's headers (the first
+// value of each) against the document's NatsHeaders: every header the
+// relay sets must be documented there, so one it adds shows here.
+func (c *EventChecker) CheckNATSHeaders(h map[string][]string) error {
+	m := map[string]any{}
+	for k, v := range h {
+		if len(v) > 0 {
+			m[k] = v[0]
+		}
+	}
+	if err := c.natsHeaders.Validate(m); err != nil {
+		return fmt.Errorf("NATS headers do not match asyncapi.json: %v", err)
+	}
+	for k := range m {
+		if _, ok := c.natsHeaderNames[k]; !ok {
+			return fmt.Errorf("NATS header %s is not in asyncapi.json's NatsHeaders", k)
+		}
 	}
 	return nil
 }
