@@ -123,7 +123,7 @@ func TestEnrichWon(t *testing.T) {
 	d := validDrop()
 	ev := engine.Event{Type: engine.EventWon, Time: t0.Add(1500 * time.Millisecond)}
 	ev.EnrichWon(d)
-	if ev.Product != "Sneaker" || ev.SecondsAfterStart == nil || *ev.SecondsAfterStart != 1.5 || ev.CheckoutURL != "" {
+	if ev.Product != "Sneaker" || ev.DropName != d.Name || ev.DropName == "" || ev.SecondsAfterStart == nil || *ev.SecondsAfterStart != 1.5 || ev.CheckoutURL != "" {
 		t.Fatalf("enriched: %+v", ev)
 	}
 	// With a checkout template, the winner's own link (issue 9 §6).
@@ -135,7 +135,16 @@ func TestEnrichWon(t *testing.T) {
 	}
 	other := engine.Event{Type: engine.EventConfirmed, Time: t0.Add(time.Second)}
 	other.EnrichWon(d)
-	if other.Product != "" || other.SecondsAfterStart != nil {
+	if other.Product != "" || other.DropName != "" || other.SecondsAfterStart != nil {
 		t.Fatalf("only won events are enriched: %+v", other)
+	}
+	// A confirmed win with a card is worth posting too: Enrich gives it
+	// the product and the drop's name; one without a card gets neither.
+	paid := engine.Event{Type: engine.EventConfirmed, ShareCode: "drop.abcdef0123456789abcd"}
+	paid.Enrich(d)
+	bare := engine.Event{Type: engine.EventConfirmed}
+	bare.Enrich(d)
+	if paid.DropName != d.Name || paid.Product != "Sneaker" || bare.DropName != "" || bare.Product != "" {
+		t.Fatalf("confirmed: with a card %+v, without %+v", paid, bare)
 	}
 }

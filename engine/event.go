@@ -66,7 +66,11 @@ type Event struct {
 	// drop and the event time. The store does not write them into the
 	// outbox, to keep entries small; the publisher fills them in with
 	// EnrichWon.
-	Product           string   `json:"product,omitempty"`
+	Product string `json:"product,omitempty"`
+	// DropName is the drop's name, as its share card shows it, on the
+	// events worth posting (won, and confirmed with a share code): a
+	// post's text needs it, and reading it took an admin call.
+	DropName          string   `json:"drop_name,omitempty"`
 	SecondsAfterStart *float64 `json:"seconds_after_start,omitempty"`
 	// FromWaitlist marks a won event for a waitlist promotion.
 	FromWaitlist bool `json:"from_waitlist,omitempty"`
@@ -131,8 +135,10 @@ func (t EventType) HasPage() bool {
 func (e *Event) Enrich(d Drop) {
 	e.EnrichWon(d)
 	if e.Type == EventConfirmed && e.ShareCode != "" {
-		// A paid win is the one worth posting: its card's product too.
+		// A paid win is the one worth posting: its card's product and
+		// drop name too.
 		e.Product = d.Product
+		e.DropName = d.Name
 	}
 	e.Series = d.Series
 	e.SeedHash = d.SeedHash
@@ -148,6 +154,7 @@ func (e *Event) EnrichWon(d Drop) {
 		return
 	}
 	e.Product = d.Product
+	e.DropName = d.Name
 	e.CheckoutURL = d.CheckoutURLFor(e.Reservation)
 	secs := 0.0
 	if e.Time.After(d.SaleStartsAt) {

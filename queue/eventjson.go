@@ -41,6 +41,7 @@ func appendCloudEvent(b []byte, c *CloudEvent) ([]byte, bool) {
 	w.OptStr(`,"share_url":`, d.ShareURL)
 	w.OptStr(`,"share_image_url":`, d.ShareImageURL)
 	w.OptStr(`,"product":`, d.Product)
+	w.OptStr(`,"drop_name":`, d.DropName)
 	if d.SecondsAfterStart != nil {
 		w.Raw(`,"seconds_after_start":`)
 		w.Float(*d.SecondsAfterStart)
