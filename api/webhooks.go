@@ -114,6 +114,8 @@ type replayRequest struct {
 	Types  []engine.EventType `json:"types"`
 	Drop   string             `json:"drop"`
 	Limit  *int               `json:"limit"`
+	// DeadLetters resends the webhook's dead letters (not with since).
+	DeadLetters bool `json:"dead_letters"`
 }
 
 func (s *Server) replayWebhook(r *request) error {
@@ -146,7 +148,7 @@ func (s *Server) replayWebhook(r *request) error {
 // at least 1 (an answer with nothing to go on from has none). A limit of
 // 0, like none, is the default (api/spec/openapi.json).
 func (b replayRequest) engineRequest() (engine.ReplayRequest, error) {
-	req := engine.ReplayRequest{Types: b.Types, Drop: b.Drop}
+	req := engine.ReplayRequest{Types: b.Types, Drop: b.Drop, DeadLetters: b.DeadLetters}
 	switch {
 	case b.Since != nil && b.Cursor != nil:
 		return req, &engine.ValidationError{Field: "cursor",

@@ -196,3 +196,38 @@ func TestWebhookTypesReadAsCreated(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayDeadLettersBody: {"dead_letters": true} asks the sender for
+// the webhook's dead letters, with no since (a cursor and a limit go with
+// it); with since it is refused, the two being different replays.
+func TestReplayDeadLettersBody(t *testing.T) {
+	t.Parallel()
+	sender := newReplaySender()
+	close(sender.release)
+	h := newHarness(t, withSender(sender))
+	created := h.do("POST", "/v1/admin/webhooks", admin, map[string]any{"url": "https://social.example/hooks/dead"})
+	h.expect(created, 201, "")
+	path := "/v1/admin/webhooks/" + created.str("id") + "/replay"
+
+	r := h.do("POST", path, admin, map[string]any{"dead_letters": true, "since": "2026-11-24T09:55:00Z"})
+	h.expect(r, 400, "invalid")
+	if r.str("field") != "dead_letters" || !strings.Contains(r.str("detail"), "exclusive") {
+		t.Errorf("dead_letters with since: field %q, detail %q", r.str("field"), r.str("detail"))
+	}
+	if n := sender.calls.Load(); n != 0 {
+		t.Fatalf("a refused body reached the sender")
+	}
+	for _, c := range []struct {
+		body map[string]any
+		want engine.ReplayRequest
+	}{
+		{map[string]any{"dead_letters": true}, engine.ReplayRequest{DeadLetters: true, Limit: engine.DefaultReplayEvents}},
+		{map[string]any{"dead_letters": true, "cursor": 9, "limit": 5}, engine.ReplayRequest{DeadLetters: true, Cursor: 9, Limit: 5}},
+	} {
+		h.expect(h.do("POST", path, admin, c.body), 200, "")
+		got := sender.last.Load()
+		if got == nil || !got.DeadLetters || !got.Since.IsZero() || got.Cursor != c.want.Cursor || got.Limit != c.want.Limit {
+			t.Errorf("%v: the sender got %+v, want %+v", c.body, got, c.want)
+		}
+	}
+}

@@ -51,8 +51,8 @@ type WebhookStatus struct {
 	DeadLettered int64 `json:"dead_lettered"`
 	// DeadLettersPending counts the dead letters no delivery has reached
 	// the receiver with since (a replay that delivers one takes it off):
-	// the webhook's dead letters as they stand (the store keeps the
-	// newest 1000).
+	// the webhook's dead letters as they stand, which a replay with
+	// DeadLetters resends (the store keeps the newest MaxDeadLetters).
 	DeadLettersPending int64     `json:"dead_letters_pending"`
 	LastStatus         int       `json:"last_status,omitempty"`
 	LastError          string    `json:"last_error,omitempty"`
@@ -448,13 +448,29 @@ const (
 )
 
 // ReplayRequest asks for the events since Since (or from Cursor, a
-// stream sequence from an earlier answer), of Types and Drop if set.
+// stream sequence from an earlier answer), of Types and Drop if set. With
+// DeadLetters it asks for the webhook's dead letters instead (from Cursor
+// on, if set), each read from the stream by its sequence.
 type ReplayRequest struct {
-	Since  time.Time   `json:"since"`
-	Cursor uint64      `json:"cursor,omitempty"`
-	Types  []EventType `json:"types,omitempty"`
-	Drop   string      `json:"drop,omitempty"`
-	Limit  int         `json:"limit,omitempty"`
+	Since       time.Time   `json:"since"`
+	Cursor      uint64      `json:"cursor,omitempty"`
+	Types       []EventType `json:"types,omitempty"`
+	Drop        string      `json:"drop,omitempty"`
+	Limit       int         `json:"limit,omitempty"`
+	DeadLetters bool        `json:"dead_letters,omitempty"`
+}
+
+// MaxDeadLetters is how many dead letters a webhook keeps, the newest.
+const MaxDeadLetters = 1000
+
+// MissingDeadLetter is a dead letter a replay of dead letters could not
+// resend, and why: its event is no longer in the stream (which keeps 7
+// days), or it was dead-lettered before its stream sequence was kept. It
+// stays a dead letter.
+type MissingDeadLetter struct {
+	EventID  string `json:"event_id"`
+	Sequence uint64 `json:"sequence,omitempty"`
+	Reason   string `json:"reason"`
 }
 
 // ReplayResult is how far a replay call got.
@@ -470,6 +486,10 @@ type ReplayResult struct {
 	// Error is why the call stopped early: the receiver refused an event
 	// (which the next call starts with), or the time ran out.
 	Error string `json:"error,omitempty"`
+	// Missing are the dead letters a replay of dead letters passed over
+	// because the stream does not hold their events (ReplayRequest
+	// DeadLetters).
+	Missing []MissingDeadLetter `json:"missing,omitempty"`
 }
 
 // WebhookSender makes deliveries outside the subscription's own flow: a
@@ -514,8 +534,11 @@ func CheckSince(since time.Time) error {
 // ReplayWebhook re-delivers stored events to the webhook, with their
 // original ids, one replay per webhook at a time.
 func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayRequest) (ReplayResult, error) {
-	if req.Since.IsZero() && req.Cursor == 0 {
-		return ReplayResult{}, invalid("since", "is required (an RFC 3339 time), unless cursor is given")
+	if req.DeadLetters && !req.Since.IsZero() {
+		return ReplayResult{}, invalid("dead_letters", "and since are exclusive: dead_letters resends the webhook's dead letters, since every event stored since then")
+	}
+	if req.Since.IsZero() && req.Cursor == 0 && !req.DeadLetters {
+		return ReplayResult{}, invalid("since", "is required (an RFC 3339 time), unless cursor or dead_letters is given")
 	}
 	// JetStream reads a start time as nanoseconds since 1970 in an int64:
 	// outside about 1678 to 2262 it wraps, and a far-future since replayed

@@ -18,7 +18,7 @@ import (
 var _ engine.WebhookStore = (*Store)(nil)
 
 // maxDeadLetters bounds each webhook's dead-letter list.
-const maxDeadLetters = 1000
+const maxDeadLetters = engine.MaxDeadLetters
 
 // createWebhookScript writes a webhook unless its id exists.
 // KEYS[1] cfg hash. ARGV: field/value pairs. Returns 0, or 16 if it exists.

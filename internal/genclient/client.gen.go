@@ -535,6 +535,17 @@ type DropState string
 // EventType defines model for EventType.
 type EventType string
 
+// MissingDeadLetter A dead letter a replay could not resend.
+type MissingDeadLetter struct {
+	EventId string `json:"event_id"`
+
+	// Reason Why it was not resent.
+	Reason string `json:"reason"`
+
+	// Sequence The event's stream sequence; absent when it was not kept (a dead letter from before it was).
+	Sequence *int64 `json:"sequence,omitempty"`
+}
+
 // Mode defines model for Mode.
 type Mode string
 
@@ -688,10 +699,13 @@ type Registration struct {
 	User         string    `json:"user"`
 }
 
-// ReplayRequest What to re-deliver: `since` or `cursor`, not both (400 `invalid`).
+// ReplayRequest What to re-deliver: `since` or `cursor`, not both (400 `invalid`); or `dead_letters`, not with `since`.
 type ReplayRequest struct {
-	// Cursor The `cursor` of an earlier answer (at least 1): go on from there. Not with `since`.
+	// Cursor The `cursor` of an earlier answer (at least 1): go on from there. Not with `since`. With `dead_letters`: the dead letters from that stream sequence on.
 	Cursor *int64 `json:"cursor,omitempty"`
+
+	// DeadLetters Re-deliver the webhook's dead letters as they stand (its status's `dead_letters_pending`), each read from the stream by its sequence, in stream order, and none of its other events; each one delivered leaves the dead letters. Not with `since`. A dead letter whose event the stream no longer holds (it keeps 7 days), or one dead-lettered before its sequence was kept, is passed over, listed in the answer's `missing`, and stays.
+	DeadLetters *bool `json:"dead_letters,omitempty"`
 
 	// Drop Only this drop's events.
 	Drop *string `json:"drop,omitempty"`
@@ -699,7 +713,7 @@ type ReplayRequest struct {
 	// Limit At most this many events in this call (absent or 0: 100).
 	Limit *int `json:"limit,omitempty"`
 
-	// Since Re-deliver the events JetStream stored since then; required unless `cursor` is given, and not with it.
+	// Since Re-deliver the events JetStream stored since then; required unless `cursor` or `dead_letters` is given, and not with either.
 	Since *time.Time `json:"since,omitempty"`
 
 	// Types Only these types (within the webhook's own).
@@ -714,7 +728,7 @@ type ReplayResult struct {
 	// Delivered Events delivered by this call.
 	Delivered int `json:"delivered"`
 
-	// Done Every event up to the stream's end at the start of the call was delivered; otherwise call again with `cursor`.
+	// Done Every event up to the stream's end at the start of the call (with `dead_letters`: every dead letter of the start of the call) was delivered, or is in `missing`; otherwise call again with `cursor` (and `dead_letters`).
 	Done bool `json:"done"`
 
 	// Error Why the call stopped early: the receiver refused an event (the next call starts with it), or the time ran out.
@@ -722,6 +736,9 @@ type ReplayResult struct {
 
 	// EventIds Their ids, in order (the original ones).
 	EventIds []string `json:"event_ids"`
+
+	// Missing With `dead_letters`: the dead letters passed over because the stream does not hold their events; they stay dead letters. Absent when none.
+	Missing *[]MissingDeadLetter `json:"missing,omitempty"`
 }
 
 // Reservation defines model for Reservation.
@@ -882,7 +899,7 @@ type WebhookStatus struct {
 	// DeadLettered Events dead-lettered, ever (their last attempt failed), as `delivered` and `failed_attempts` count theirs: a replay that delivers one later does not take it back (see `dead_letters_pending`).
 	DeadLettered int64 `json:"dead_lettered"`
 
-	// DeadLettersPending The dead letters as they stand: events dead-lettered that no delivery (a replay, mostly) has reached the receiver with since. At most the newest 1000 are kept.
+	// DeadLettersPending The dead letters as they stand: events dead-lettered that no delivery (a replay, mostly) has reached the receiver with since; a replay with `dead_letters: true` resends them. At most the newest 1000 are kept.
 	DeadLettersPending int64 `json:"dead_letters_pending"`
 	Delivered          int64 `json:"delivered"`
 	FailedAttempts     int64 `json:"failed_attempts"`
@@ -2222,18 +2239,18 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/admin/webhooks/{id}/enable (the `EnableWebhook` operationId).
 	EnableWebhook(ctx context.Context, id string, params *EnableWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ReplayWebhookWithBody Re-deliver the stream's events since a time, or from a cursor, with their original ids.
+	// ReplayWebhookWithBody Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 	//
-	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. One replay runs per webhook at a time (409 `replay_running`).
+	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/admin/webhooks/{id}/replay (the `ReplayWebhook` operationId).
 	ReplayWebhookWithBody(ctx context.Context, id string, params *ReplayWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ReplayWebhook Re-deliver the stream's events since a time, or from a cursor, with their original ids.
+	// ReplayWebhook Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 	//
-	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. One replay runs per webhook at a time (409 `replay_running`).
+	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2997,9 +3014,9 @@ func (c *Client) EnableWebhook(ctx context.Context, id string, params *EnableWeb
 	return c.Client.Do(req)
 }
 
-// ReplayWebhookWithBody Re-deliver the stream's events since a time, or from a cursor, with their original ids.
+// ReplayWebhookWithBody Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 //
-// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. One replay runs per webhook at a time (409 `replay_running`).
+// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3016,9 +3033,9 @@ func (c *Client) ReplayWebhookWithBody(ctx context.Context, id string, params *R
 	return c.Client.Do(req)
 }
 
-// ReplayWebhook Re-deliver the stream's events since a time, or from a cursor, with their original ids.
+// ReplayWebhook Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 //
-// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. One replay runs per webhook at a time (409 `replay_running`).
+// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6472,18 +6489,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/admin/webhooks/{id}/enable (the `EnableWebhook` operationId).
 	EnableWebhookWithResponse(ctx context.Context, id string, params *EnableWebhookParams, reqEditors ...RequestEditorFn) (*EnableWebhookResponse, error)
 
-	// ReplayWebhookWithBodyWithResponse Re-deliver the stream's events since a time, or from a cursor, with their original ids.
+	// ReplayWebhookWithBodyWithResponse Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 	//
-	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. One replay runs per webhook at a time (409 `replay_running`).
+	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/admin/webhooks/{id}/replay (the `ReplayWebhook` operationId).
 	ReplayWebhookWithBodyWithResponse(ctx context.Context, id string, params *ReplayWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReplayWebhookResponse, error)
 
-	// ReplayWebhookWithResponse Re-deliver the stream's events since a time, or from a cursor, with their original ids.
+	// ReplayWebhookWithResponse Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 	//
-	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. One replay runs per webhook at a time (409 `replay_running`).
+	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16362,9 +16379,9 @@ func (c *ClientWithResponses) EnableWebhookWithResponse(ctx context.Context, id 
 	return ParseEnableWebhookResponse(rsp)
 }
 
-// ReplayWebhookWithBodyWithResponse Re-deliver the stream's events since a time, or from a cursor, with their original ids.
+// ReplayWebhookWithBodyWithResponse Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 //
-// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. One replay runs per webhook at a time (409 `replay_running`).
+// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16377,9 +16394,9 @@ func (c *ClientWithResponses) ReplayWebhookWithBodyWithResponse(ctx context.Cont
 	return ParseReplayWebhookResponse(rsp)
 }
 
-// ReplayWebhookWithResponse Re-deliver the stream's events since a time, or from a cursor, with their original ids.
+// ReplayWebhookWithResponse Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 //
-// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. One replay runs per webhook at a time (409 `replay_running`).
+// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

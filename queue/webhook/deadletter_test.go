@@ -2,12 +2,15 @@ package webhook_test
 
 import (
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 	"github.com/flashdrop/flashdrop/internal/testkit"
+	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/webhook"
 )
 
@@ -107,6 +110,119 @@ func TestTimeReplayClearsTheDeadLettersItDelivers(t *testing.T) {
 		if !e.rcv.has(id) {
 			t.Errorf("the receiver does not have %s", id)
 		}
+	}
+	e.rcv.checkNoProblems()
+}
+
+// TestReplayOfDeadLettersResendsExactlyThem: a receiver fails until three
+// events are dead-lettered, then comes back. A replay with dead_letters
+// resends exactly those, read from the stream by their sequences, in
+// stream order, and none of the events delivered before or after; the
+// dead letters empty. A call while the receiver still fails stops at the
+// first with the error, and a limit stops with the cursor of the next,
+// both as a replay by time does. Two dead letters it cannot resend are
+// reported, not failed on: one whose event the stream no longer holds,
+// and one kept before sequences were (its id alone); they stay.
+func TestReplayOfDeadLettersResendsExactlyThem(t *testing.T) {
+	t.Parallel()
+	e := newDeadLetterEnv(t, "deadreplay")
+	before := e.publish("tuesday", engine.EventRegistered)
+	testkit.Eventually(t, 10*time.Second, "the first event delivered", func() bool { return e.rcv.has(before) })
+	dead := e.deadLetter("tuesday", engine.EventWon, 2)
+	dead = append(dead, e.deadLetter("wednesday", engine.EventRegistered, 1)...)
+	e.down.Store(false)
+	after := e.publish("tuesday", engine.EventConfirmed)
+	testkit.Eventually(t, 10*time.Second, "the event after delivered", func() bool { return e.rcv.has(after) })
+	replay := func(req engine.ReplayRequest) engine.ReplayResult {
+		t.Helper()
+		req.DeadLetters = true
+		res, err := e.d.Replay(e.ctx(), e.hook, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	// Still refused: the call stops at the first, which stays dead.
+	e.down.Store(true)
+	r := replay(engine.ReplayRequest{Limit: 10})
+	if r.Done || r.Delivered != 0 || !strings.Contains(r.Error, dead[0]) || r.Cursor == 0 {
+		t.Fatalf("the refused call: %+v, want stopped at %s with a cursor", r, dead[0])
+	}
+	if got := e.deadLetters(); len(got) != 3 {
+		t.Fatalf("dead letters after a refused replay: %v, want all 3", got)
+	}
+	e.down.Store(false)
+
+	// A limit of one: the first, and the cursor of the second.
+	r = replay(engine.ReplayRequest{Limit: 1})
+	if r.Done || !slices.Equal(r.EventIDs, dead[:1]) || r.Cursor == 0 || r.Error != "" {
+		t.Fatalf("the call limited to 1: %+v, want %s", r, dead[0])
+	}
+	r = replay(engine.ReplayRequest{Cursor: r.Cursor, Limit: 10})
+	if !r.Done || r.Delivered != 2 || !slices.Equal(r.EventIDs, dead[1:]) || r.Cursor != 0 || len(r.Missing) != 0 {
+		t.Fatalf("the call from the cursor: %+v, want %v, done", r, dead[1:])
+	}
+	if got := e.deadLetters(); len(got) != 0 {
+		t.Fatalf("dead letters after the replay: %v, want none", got)
+	}
+	if st := e.status(e.hook.ID); st.DeadLettersPending != 0 || st.DeadLettered != 3 {
+		t.Fatalf("status %+v, want 3 dead-lettered, none pending", st)
+	}
+	attempts := e.rcv.attempted()
+	if attempts[before] != 1 || attempts[after] != 1 {
+		t.Errorf("the events delivered before and after were sent %d and %d times, want once each", attempts[before], attempts[after])
+	}
+	for _, id := range dead {
+		if !e.rcv.has(id) {
+			t.Errorf("the receiver does not have %s", id)
+		}
+	}
+	if r := replay(engine.ReplayRequest{Limit: 10}); !r.Done || r.Delivered != 0 {
+		t.Fatalf("a replay with no dead letters: %+v, want done with none", r)
+	}
+
+	// An event the stream no longer holds, and a dead letter kept before
+	// sequences were: reported, kept; the others are resent.
+	gone := e.deadLetter("thursday", engine.EventWon, 2)
+	entries, err := e.store.DeadLetterEntries(e.ctx(), e.hook.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var goneSeq uint64
+	for _, d := range entries {
+		if d.EventID == gone[0] {
+			goneSeq = d.Sequence
+		}
+	}
+	st, err := e.js.Stream(e.ctx(), queue.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if goneSeq == 0 {
+		t.Fatalf("no sequence kept for %s: %+v", gone[0], entries)
+	}
+	if err := st.DeleteMsg(e.ctx(), goneSeq); err != nil {
+		t.Fatal(err)
+	}
+	rdb := redistest.Shared(t).Client()
+	defer rdb.Close()
+	if err := rdb.LPush(e.ctx(), "fd:wh:{"+e.hook.ID+"}:dead", "ev-kept-before").Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.down.Store(false)
+	r = replay(engine.ReplayRequest{Limit: 10})
+	if !r.Done || !slices.Equal(r.EventIDs, gone[1:]) || len(r.Missing) != 2 {
+		t.Fatalf("the replay with two missing: %+v, want %s sent and 2 missing", r, gone[1])
+	}
+	for _, m := range r.Missing {
+		if !(m.EventID == gone[0] && m.Sequence == goneSeq && strings.Contains(m.Reason, "no longer holds")) &&
+			!(m.EventID == "ev-kept-before" && m.Sequence == 0 && strings.Contains(m.Reason, "by since")) {
+			t.Errorf("missing %+v", m)
+		}
+	}
+	if got := e.deadLetters(); !slices.Equal(got, []string{"ev-kept-before", gone[0]}) {
+		t.Fatalf("dead letters left: %v, want the two missing", got)
 	}
 	e.rcv.checkNoProblems()
 }

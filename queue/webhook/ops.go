@@ -1,12 +1,14 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -60,10 +62,16 @@ const replayBatch = 100
 // call, the first refusal, or Options.ReplayBudget. The answer's cursor
 // resumes where it stopped, so a refused event is the first of the next
 // call: each event is delivered once per completed replay.
+//
+// With req.DeadLetters it re-delivers h's dead letters instead
+// (replayDeadLetters).
 func (d *Deliverer) Replay(ctx context.Context, h engine.Webhook, req engine.ReplayRequest) (engine.ReplayResult, error) {
 	res := engine.ReplayResult{EventIDs: []string{}}
 	ctx, cancel := context.WithTimeout(ctx, d.o.ReplayBudget)
 	defer cancel()
+	if req.DeadLetters {
+		return d.replayDeadLetters(ctx, h, req)
+	}
 	types := req.Types
 	if len(h.Types) > 0 {
 		if len(types) == 0 {
@@ -197,4 +205,112 @@ func (d *Deliverer) Replay(ctx context.Context, h engine.Webhook, req engine.Rep
 		}
 	}
 	return res, nil
+}
+
+// Why a replay of dead letters passes one over (engine.MissingDeadLetter).
+const (
+	missingNoSequence = "dead-lettered before its stream sequence was kept: replay it by since"
+	missingGone       = "the stream no longer holds its event (it keeps 7 days)"
+	missingOther      = "the stream holds another event at its sequence (the stream was made anew)"
+)
+
+// replayDeadLetters re-delivers h's dead letters as they stand at the
+// start of the call (from req.Cursor on, of req.Types and req.Drop if
+// set), each read from the stream by its sequence, in stream order, with
+// their original ids and bodies, until req.Limit events, the first
+// refusal or the budget; each delivered one leaves the dead letters (the
+// store, on recording the delivery). One whose event the stream does not
+// hold is passed over, reported in Missing, and stays a dead letter. The
+// answer's cursor, when not done, is the sequence of the first dead letter
+// not sent: call again with dead_letters and it.
+func (d *Deliverer) replayDeadLetters(ctx context.Context, h engine.Webhook, req engine.ReplayRequest) (engine.ReplayResult, error) {
+	res := engine.ReplayResult{EventIDs: []string{}}
+	entries, err := d.store.DeadLetterEntries(ctx, h.ID, engine.MaxDeadLetters)
+	if err != nil {
+		return res, engine.AsUnavailable(err)
+	}
+	seen := map[uint64]bool{}
+	todo := entries[:0]
+	for _, e := range entries {
+		switch {
+		case e.Sequence == 0:
+			res.Missing = append(res.Missing, engine.MissingDeadLetter{EventID: e.EventID, Reason: missingNoSequence})
+		case e.Sequence >= req.Cursor && !seen[e.Sequence]:
+			seen[e.Sequence] = true
+			todo = append(todo, e)
+		}
+	}
+	slices.SortFunc(todo, func(a, b engine.DeadLetter) int { return cmp.Compare(a.Sequence, b.Sequence) })
+	if len(todo) == 0 {
+		res.Done = true
+		return res, nil
+	}
+	st, err := d.js.Stream(ctx, queue.StreamName)
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+	}
+	for _, e := range todo {
+		if res.Delivered == req.Limit {
+			res.Cursor = e.Sequence
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			res.Cursor, res.Error = e.Sequence, "time ran out; call again with the cursor"
+			return res, nil
+		}
+		msg, err := st.GetMsg(ctx, e.Sequence)
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			res.Missing = append(res.Missing, engine.MissingDeadLetter{EventID: e.EventID, Sequence: e.Sequence, Reason: missingGone})
+			continue
+		case err != nil && ctx.Err() != nil:
+			res.Cursor, res.Error = e.Sequence, "time ran out; call again with the cursor"
+			return res, nil
+		case err != nil:
+			return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+		}
+		id := msg.Header.Get(jetstream.MsgIDHeader)
+		if id == "" {
+			id = e.EventID
+		}
+		if id != e.EventID {
+			res.Missing = append(res.Missing, engine.MissingDeadLetter{EventID: e.EventID, Sequence: e.Sequence, Reason: missingOther})
+			continue
+		}
+		typ := subjectType(msg.Subject)
+		if !deadLetterWanted(msg.Subject, typ, req) {
+			continue
+		}
+		at, start := d.o.Now(), time.Now()
+		status, perr := d.post(ctx, h, id, e.Sequence, msg.Data)
+		rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Kind: engine.DeliveryKindReplay,
+			Sequence: e.Sequence, Type: typ}
+		if perr != nil {
+			rec.Err = perr.Error()
+		}
+		d.record(context.WithoutCancel(ctx), h.ID, rec)
+		if !rec.OK() {
+			res.Cursor, res.Error = e.Sequence, fmt.Sprintf("event %s: %s", id, rec.Err)
+			return res, nil
+		}
+		res.Delivered++
+		res.EventIDs = append(res.EventIDs, id)
+	}
+	res.Done = true
+	return res, nil
+}
+
+// deadLetterWanted reports whether a dead letter's event, on subject
+// flashdrop.<drop>.<type>, is of req's types and drop (if set).
+func deadLetterWanted(subject string, typ engine.EventType, req engine.ReplayRequest) bool {
+	if len(req.Types) > 0 && !slices.Contains(req.Types, typ) {
+		return false
+	}
+	if req.Drop != "" {
+		rest, ok := strings.CutPrefix(subject, "flashdrop.")
+		if !ok || rest != req.Drop+"."+string(typ) {
+			return false
+		}
+	}
+	return true
 }
