@@ -274,11 +274,14 @@ func ValidateWebhook(w Webhook) error {
 }
 
 // WebhookDetail is a webhook as ops see it: never its secret, with its
-// delivery status and, when asked for one webhook, its recent dead letters.
+// delivery status and, when asked for one webhook, its recent dead letters:
+// their ids (DeadLetters, as ever) and what is known of each
+// (DeadLetterEntries, in the same order).
 type WebhookDetail struct {
 	Webhook
-	Status      *WebhookStatus `json:"status,omitempty"`
-	DeadLetters []string       `json:"dead_letters,omitempty"`
+	Status            *WebhookStatus `json:"status,omitempty"`
+	DeadLetters       []string       `json:"dead_letters,omitempty"`
+	DeadLetterEntries []DeadLetter   `json:"dead_letter_entries,omitempty"`
 }
 
 // Webhooks is the service behind webhook subscriptions: it validates a
@@ -404,12 +407,16 @@ func (s *Webhooks) Webhook(ctx context.Context, id string) (WebhookDetail, error
 	if err != nil {
 		return WebhookDetail{}, fmt.Errorf("webhook status webhook=%s: %w", id, err)
 	}
-	dead, err := s.store.DeadLetters(ctx, w.ID, 100)
+	entries, err := s.store.DeadLetterEntries(ctx, w.ID, 100)
 	if err != nil {
 		return WebhookDetail{}, fmt.Errorf("dead letters webhook=%s: %w", id, err)
 	}
+	var dead []string
+	for _, e := range entries {
+		dead = append(dead, e.EventID)
+	}
 	w = s.shown(w)
-	return WebhookDetail{Webhook: w, Status: &st, DeadLetters: dead}, nil
+	return WebhookDetail{Webhook: w, Status: &st, DeadLetters: dead, DeadLetterEntries: entries}, nil
 }
 
 // DeleteWebhook removes a webhook; its delivery stops.

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"encoding/json"
 	"regexp"
 	"slices"
 	"testing"
@@ -244,6 +245,44 @@ func TestDeadLettersLeaveWhenDelivered(t *testing.T) {
 		}
 		if n, _ := f.rdb.Exists(ctx(t), "fd:wh:{"+w.ID+"}:deadinfo", "fd:wh:{"+w.ID+"}:dead").Result(); n != 0 {
 			t.Fatalf("%d dead-letter keys left after the deletion", n)
+		}
+	})
+}
+
+// TestWebhookDetailShowsDeadLetterEntries: one webhook as ops see it lists
+// its dead letters as ids (dead_letters, as before) and, in the same
+// order, with their type, stream sequence, time and last answer
+// (dead_letter_entries); one kept before those were shows its id alone.
+// Before, the ids alone told an integrator nothing to act on (an
+// integration review).
+func TestWebhookDetailShowsDeadLetterEntries(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		s, w := newWebhookStore(t, f.rdb)
+		at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+		if err := f.rdb.LPush(ctx(t), "fd:wh:{"+w.ID+"}:dead", "ev-old").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RecordDelivery(ctx(t), w.ID, engine.Delivery{EventID: "ev-1", At: at, Status: 502, Err: "HTTP 502 Bad Gateway", Dead: true,
+			Sequence: 42, Type: engine.EventWon}, engine.DisableRule{}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := engine.NewWebhooks(s, nil, nil).Webhook(ctx(t), w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(struct {
+			Dead    []string            `json:"dead_letters"`
+			Entries []engine.DeadLetter `json:"dead_letter_entries"`
+			Pending int64               `json:"dead_letters_pending"`
+		}{d.DeadLetters, d.DeadLetterEntries, d.Status.DeadLettersPending})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const want = `{"dead_letters":["ev-1","ev-old"],"dead_letter_entries":[` +
+			`{"event_id":"ev-1","type":"won","sequence":42,"dead_lettered_at":"2026-11-24T10:00:00Z","last_status":502,"last_error":"HTTP 502 Bad Gateway"},` +
+			`{"event_id":"ev-old"}],"dead_letters_pending":2}`
+		if string(got) != want {
+			t.Fatalf("the webhook's dead letters:\n%s\nwant\n%s", got, want)
 		}
 	})
 }

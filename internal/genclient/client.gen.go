@@ -447,6 +447,23 @@ type CreateWebhookRequest struct {
 	Url string `json:"url"`
 }
 
+// DeadLetter A dead letter: an event whose last attempt failed and that no delivery has reached the receiver with since. One dead-lettered before these details were kept has only its `event_id`.
+type DeadLetter struct {
+	// DeadLetteredAt When its last attempt started.
+	DeadLetteredAt *time.Time `json:"dead_lettered_at,omitempty"`
+	EventId        string     `json:"event_id"`
+
+	// LastError Why the last attempt failed.
+	LastError *string `json:"last_error,omitempty"`
+
+	// LastStatus The receiver's answer to the last attempt; absent when none came.
+	LastStatus *int `json:"last_status,omitempty"`
+
+	// Sequence The event's position in the stream (its `Flashdrop-Sequence`), by which a replay with `dead_letters` reads it again.
+	Sequence *int64     `json:"sequence,omitempty"`
+	Type     *EventType `json:"type,omitempty"`
+}
+
 // DeliveryList defines model for DeliveryList.
 type DeliveryList struct {
 	// Deliveries The last 100 attempts, newest first.
@@ -857,6 +874,9 @@ type Status struct {
 // Webhook A webhook subscription with its delivery status.
 type Webhook struct {
 	CreatedAt time.Time `json:"created_at"`
+
+	// DeadLetterEntries The same dead letters as `dead_letters`, in the same order, with what is known of each. Only when one webhook is shown (`GET /v1/admin/webhooks/{id}`, enable).
+	DeadLetterEntries *[]DeadLetter `json:"dead_letter_entries,omitempty"`
 
 	// DeadLetters The ids of the newest 100 dead letters (events dead-lettered and not delivered since), newest first; a replay that delivers one takes it off. Only when one webhook is shown (`GET /v1/admin/webhooks/{id}`, enable).
 	DeadLetters *[]string `json:"dead_letters,omitempty"`
