@@ -1,12 +1,22 @@
-// Command receiver is a flashdrop webhook receiver to copy: it verifies
-// each delivery's signature (with the timestamp tolerance), drops
-// duplicates by event id (delivery is at least once, and a replay sends
-// events again with their original ids), and handles won and invited.
+// Command receiver is a flashdrop webhook receiver to copy, for an
+// integration that posts winners' share cards: it verifies each
+// delivery's signature (with the timestamp tolerance), posts the card on
+// won, takes the post down on cancelled and expired (the win was given
+// back: its card page and image answer 404), orders each reservation's
+// events by Flashdrop-Sequence (deliveries may arrive out of order),
+// drops duplicates by event id (delivery is at least once, and a replay
+// sends events again with their original ids), records an event as done
+// only once its action succeeded (a failure answers 503, so flashdrop
+// delivers it again), and handles invited.
 //
 //	FLASHDROP_WEBHOOK_SECRET=whsec_… go run ./examples/receiver --listen 127.0.0.1:3000
 //
 // Point a webhook (or `flashdrop listen --forward-to http://127.0.0.1:3000/hook`,
-// with the secret it prints) at /hook.
+// with the secret it prints) at /hook, with the types won, cancelled,
+// expired (and invited). The social network here is a stand-in that
+// prints what it would do; --fail-first N makes its first N calls fail,
+// to watch a failed post answered 503 and made on flashdrop's retry, and
+// --network-delay makes each call take that long.
 package main
 
 import (
@@ -19,6 +29,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +39,8 @@ import (
 
 func main() {
 	addr := flag.String("listen", "127.0.0.1:3000", "address to listen on")
+	failFirst := flag.Int("fail-first", 0, "make the stand-in social network's first `N` calls fail, as an outage would")
+	delay := flag.Duration("network-delay", 0, "how long each call to the stand-in social network takes")
 	flag.Parse()
 	secret := os.Getenv("FLASHDROP_WEBHOOK_SECRET")
 	if secret == "" {
@@ -37,24 +51,49 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("listening on %s\n", ln.Addr())
-	h := NewHandler([]byte(secret), os.Stdout)
+	h := NewHandler([]byte(secret), os.Stdout, &standIn{out: os.Stdout, failures: *failFirst, delay: *delay})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	log.Fatal(srv.Serve(ln))
 }
 
+// Network is where the cards go: replace standIn with your social
+// network's client.
+type Network interface {
+	// Post publishes the card of a win and returns the post's id.
+	Post(reservation, shareURL string) (postID string, err error)
+	// TakeDown deletes a post.
+	TakeDown(postID string) error
+}
+
 // Handler is the webhook endpoint (POST /hook).
 type Handler struct {
-	secret []byte
-	out    io.Writer
+	secret  []byte
+	out     io.Writer
+	network Network
 	// Tolerance is how far a delivery's timestamp may be from now; older
 	// deliveries are refused, which bounds replays of a captured request.
 	Tolerance time.Duration
-	seen      *seenIDs
+
+	// mu makes "already done?", the action and "done" one step, so two
+	// deliveries of one event (a retry racing a slow first attempt, a
+	// replay) or of one reservation (its won and its expired) never act
+	// at once. One lock keeps the example short; a busy receiver locks
+	// per reservation, or does this in one database transaction.
+	mu   sync.Mutex
+	seen *seenIDs
+	// latest is, per reservation, the Flashdrop-Sequence of the last
+	// won, cancelled or expired acted on, and posts its post while the
+	// card is up. A real receiver keeps both in its database beside the
+	// post, so a restart forgets neither.
+	latest map[string]uint64
+	posts  map[string]string
 }
 
-// NewHandler returns the endpoint, writing what it does to out.
-func NewHandler(secret []byte, out io.Writer) *Handler {
-	return &Handler{secret: secret, out: out, Tolerance: webhooksig.DefaultTolerance, seen: newSeenIDs(100_000)}
+// NewHandler returns the endpoint, posting to network and writing what
+// it does to out.
+func NewHandler(secret []byte, out io.Writer, network Network) *Handler {
+	return &Handler{secret: secret, out: out, network: network, Tolerance: webhooksig.DefaultTolerance,
+		seen: newSeenIDs(100_000), latest: map[string]uint64{}, posts: map[string]string{}}
 }
 
 // event is the part of a flashdrop CloudEvent this receiver reads.
@@ -98,33 +137,150 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a CloudEvent", http.StatusBadRequest)
 		return
 	}
+	// The event's position in flashdrop's stream: the order to act in,
+	// not the order deliveries arrive in, nor the events' time. None
+	// (0) on a test delivery, which is in no stream.
+	seq, _ := strconv.ParseUint(r.Header.Get("Flashdrop-Sequence"), 10, 64)
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	// At least once: the same id may come again (a retry after a lost
 	// answer, a replay). Answer 2xx, act once.
-	if !h.seen.add(ev.ID) {
+	if h.seen.has(ev.ID) {
 		fmt.Fprintf(h.out, "duplicate %s ignored\n", ev.ID)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	if err := h.act(&ev, seq); err != nil {
+		// Not recorded as seen: 5xx makes flashdrop deliver it again
+		// (with backoff, for about 18 minutes), and that attempt acts.
+		// Recording it first would answer the retry "duplicate" and the
+		// card would never be posted.
+		fmt.Fprintf(h.out, "failed %s %s: %v; answered 503 to have it again\n", shortType(&ev), ev.ID, err)
+		http.Error(w, "try again later", http.StatusServiceUnavailable)
+		return
+	}
+	h.seen.add(ev.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// act does what ev asks for; h.mu is held. An error leaves nothing
+// recorded, so the event can be acted on again.
+func (h *Handler) act(ev *event, seq uint64) error {
 	switch ev.Type {
-	case "flashdrop.won":
-		// Post the winner's card, or tell the shop's order system.
-		fmt.Fprintf(h.out, "won %s: %s holds %s; share %s; pay at %s\n",
-			ev.ID, ev.Data.User, ev.Data.Reservation, ev.Data.ShareURL, ev.Data.CheckoutURL)
+	case "flashdrop.won", "flashdrop.cancelled", "flashdrop.expired":
+		res := ev.Data.Reservation
+		// Deliveries are independent and retried on their own backoff,
+		// so a receiver that was down can get a reservation's expired
+		// before its won: posting that won would put up a card whose
+		// page and image already answer 404. Only these three types
+		// count here: a confirmed that came before its won must not
+		// hide the won.
+		if last := h.latest[res]; seq != 0 && seq <= last {
+			fmt.Fprintf(h.out, "older %s: %s of %s at sequence %d, after %d; ignored\n", ev.ID, shortType(ev), res, seq, last)
+			return nil
+		}
+		if ev.Type == "flashdrop.won" {
+			if err := h.post(ev); err != nil {
+				return err
+			}
+		} else if err := h.takeDown(ev); err != nil {
+			return err
+		}
+		if seq > h.latest[res] {
+			h.latest[res] = seq
+		}
 	case "flashdrop.invited":
 		// Message the shopper about next week's drop.
 		fmt.Fprintf(h.out, "invited %s: %s to %s on sale at %s, page %s\n",
 			ev.ID, ev.Data.User, ev.Data.Drop, ev.Data.SaleStartsAt.Format(time.RFC3339), ev.Data.URL)
 	default:
+		// New types may come in any release: pass over them.
 		fmt.Fprintf(h.out, "ignored %s %s\n", ev.Type, ev.ID)
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-// seenIDs remembers the newest n event ids. A real receiver keeps them
-// where its side effects are (a unique key in its database), so a restart
-// does not forget them.
+// post puts up the winner's card (or tells the shop's order system).
+func (h *Handler) post(ev *event) error {
+	res := ev.Data.Reservation
+	if _, up := h.posts[res]; up {
+		return nil
+	}
+	id, err := h.network.Post(res, ev.Data.ShareURL)
+	if err != nil {
+		return err
+	}
+	h.posts[res] = id
+	fmt.Fprintf(h.out, "won %s: %s holds %s; share %s; pay at %s\n",
+		ev.ID, ev.Data.User, res, ev.Data.ShareURL, ev.Data.CheckoutURL)
+	return nil
+}
+
+// takeDown removes the card of a win given back (cancelled, or expired
+// unpaid). The event carries the reservation, not the share code: posts
+// are keyed by reservation for that.
+func (h *Handler) takeDown(ev *event) error {
+	res := ev.Data.Reservation
+	id, up := h.posts[res]
+	if !up {
+		fmt.Fprintf(h.out, "%s %s: %s has no card up\n", shortType(ev), ev.ID, res)
+		return nil
+	}
+	if err := h.network.TakeDown(id); err != nil {
+		return err
+	}
+	delete(h.posts, res)
+	fmt.Fprintf(h.out, "%s %s: took down %s's card\n", shortType(ev), ev.ID, res)
+	return nil
+}
+
+// shortType is ev's type without the "flashdrop." prefix, for the log.
+func shortType(ev *event) string { return strings.TrimPrefix(ev.Type, "flashdrop.") }
+
+// standIn is this example's social network: it prints what it would do.
+// Its first failures calls fail, as the network's outage would, and each
+// takes delay, as a real one's round trip does.
+type standIn struct {
+	out      io.Writer
+	delay    time.Duration
+	mu       sync.Mutex
+	failures int
+}
+
+func (s *standIn) fail() error {
+	time.Sleep(s.delay)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failures > 0 {
+		s.failures--
+		return errors.New("social network: 503 Service Unavailable")
+	}
+	return nil
+}
+
+func (s *standIn) Post(reservation, shareURL string) (string, error) {
+	if err := s.fail(); err != nil {
+		return "", err
+	}
+	id := "post-" + reservation
+	fmt.Fprintf(s.out, "network: posted %s, card %s\n", id, shareURL)
+	return id, nil
+}
+
+func (s *standIn) TakeDown(postID string) error {
+	if err := s.fail(); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "network: took down %s\n", postID)
+	return nil
+}
+
+// seenIDs remembers the newest n event ids acted on; Handler.mu guards
+// it. A real receiver keeps them where its side effects are (a unique
+// key in its database, written with the post), so a restart does not
+// forget them.
 type seenIDs struct {
-	mu    sync.Mutex
 	n     int
 	set   map[string]struct{}
 	order []string
@@ -132,18 +288,16 @@ type seenIDs struct {
 
 func newSeenIDs(n int) *seenIDs { return &seenIDs{n: n, set: map[string]struct{}{}} }
 
-// add reports whether id is new.
-func (s *seenIDs) add(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.set[id]; ok {
-		return false
-	}
+func (s *seenIDs) has(id string) bool {
+	_, ok := s.set[id]
+	return ok
+}
+
+func (s *seenIDs) add(id string) {
 	s.set[id] = struct{}{}
 	s.order = append(s.order, id)
 	if len(s.order) > s.n {
 		delete(s.set, s.order[0])
 		s.order = s.order[1:]
 	}
-	return true
 }
