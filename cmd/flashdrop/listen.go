@@ -292,11 +292,12 @@ var lineFields = []string{"reservation", "user", "ref", "quantity", "waitlist_po
 	"expires_at", "available", "version", "share_url", "checkout_url", "seconds_after_start", "url", "sale_starts_at",
 	"registrants", "winners", "waitlisted", "series", "webhook", "reason"}
 
-// lineLeftOut are data fields no line shows: the drop (shown first) and
+// lineLeftOut are data fields no line shows: the drop (shown first, by
+// id, so its drop_name, for a post's text, is left out too) and
 // rehearsal (a mark at the end); share_code, which share_url ends with,
 // and share_image_url, which is share_url and ".png"; and a draw's hashes
 // and seed, for verify-draw rather than a terminal.
-var lineLeftOut = map[string]bool{"drop": true, "rehearsal": true, "share_code": true, "share_image_url": true,
+var lineLeftOut = map[string]bool{"drop": true, "drop_name": true, "rehearsal": true, "share_code": true, "share_image_url": true,
 	"seed_hash": true, "seed": true, "frozen_digest": true}
 
 // eventLine is one readable line: time, type, drop, then every field of
