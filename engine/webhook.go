@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -575,6 +576,16 @@ func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayReque
 	if err != nil {
 		return ReplayResult{}, err
 	}
+	if len(w.Types) > 0 {
+		// A type the webhook does not get matches nothing: said, where the
+		// replay answered "delivered 0, done", which read as nothing to
+		// replay (an integration review's typo).
+		for _, t := range req.Types {
+			if !slices.Contains(w.Types, t) {
+				return ReplayResult{}, invalid("types", "includes %s, which is not among this webhook's types (%s): it never gets those events", t, joinTypes(w.Types))
+			}
+		}
+	}
 	if s.sender == nil {
 		return ReplayResult{}, ErrNoDelivery
 	}
@@ -609,4 +620,13 @@ func (s *Webhooks) EnableWebhook(ctx context.Context, id string) (WebhookDetail,
 		return WebhookDetail{}, err
 	}
 	return s.Webhook(ctx, id)
+}
+
+// joinTypes lists event types for a message: "won, confirmed".
+func joinTypes(ts []EventType) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = string(t)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -389,6 +389,12 @@ func TestWebhookTestReplayAfterOutageAndDeliveryLog(t *testing.T) {
 	}
 	s.must(t, 400, "POST", "/v1/admin/webhooks/"+id+"/replay", map[string]any{})
 	s.must(t, 400, "POST", "/v1/admin/webhooks/"+id+"/replay", map[string]any{"since": outage, "types": []string{"bought"}})
+	// A type the webhook does not get is said, where it answered
+	// "delivered 0, done" as if there were nothing to replay.
+	if r := s.must(t, 400, "POST", "/v1/admin/webhooks/"+id+"/replay", map[string]any{"since": outage, "types": []string{"won", "confirmed"}}); r.body["field"] != "types" ||
+		!strings.Contains(fmt.Sprint(r.body["detail"]), "includes confirmed, which is not among this webhook's types (registered, won)") {
+		t.Errorf("a replay of a type the webhook does not get: %s", r.raw)
+	}
 	s.must(t, 404, "POST", "/v1/admin/webhooks/wh-0000000000000000/test", nil)
 }
 
