@@ -835,10 +835,13 @@
   // A row per webhook, made once and then only changed, as the drops'
   // rows: its Enable and Replay buttons stay the same elements under a
   // pointer or a focus across the refreshes. Each asks first, as Pause
-  // does, and the server's answer is said under the table.
+  // does, and the server's answer is said under the table. A webhook with
+  // dead letters waiting says how many beside its state, and offers to
+  // replay exactly those (dead_letters: true).
   var hooksBusy = false;
+  var hooksAgain = false; // a poll asked for while one ran: it runs next
   var hookRows = {}; // webhook id -> { tr, cells, action, sig, hook }
-  var hookAsk = {}; // webhook id -> 'enable' | 'replay', a question open
+  var hookAsk = {}; // webhook id -> 'enable' | 'replay' | 'dead', a question open
   var hookWork = {}; // webhook id -> words while its enable or replay runs
   var streakSeen = {}; // webhook id -> failing_since last seen (an enable clears it)
   var replaySince = {}; // webhook id -> the time its replay question offers (UTC, minutes)
@@ -848,7 +851,10 @@
   function pollWebhooks() {
     if (hooksBusy || !token) return;
     hooksBusy = true;
-    var done = function () { hooksBusy = false; };
+    var done = function () {
+      hooksBusy = false;
+      if (hooksAgain) { hooksAgain = false; pollWebhooks(); }
+    };
     api('GET', '/v1/admin/webhooks').then(function (r) {
       if (rejected(r) || !token) return;
       var note = $('webhooks-note');
@@ -903,6 +909,12 @@
     }).then(done, done);
   }
 
+  // refreshHooks reads the webhooks again now (after one of the poll
+  // under way, which may have read them before the change).
+  function refreshHooks() {
+    if (hooksBusy) hooksAgain = true; else pollWebhooks();
+  }
+
   function hookRowOf(w) {
     var row = hookRows[w.id];
     if (row) return row;
@@ -913,8 +925,12 @@
     th.className = 'hook-name';
     tr.appendChild(th);
     row = { tr: tr, sig: null, name: th.appendChild(span('hook-id')), target: th.appendChild(span('hook-target')) };
-    row.state = cell(tr, '');
-    row.state.className = 'hook-state';
+    // The state, then the dead letters waiting (empty, so hidden, when
+    // there are none).
+    var stateCell = cell(tr, '');
+    stateCell.className = 'hook-state-cell';
+    row.state = stateCell.appendChild(span('hook-state'));
+    row.deadWaiting = stateCell.appendChild(span('hook-dead'));
     row.action = cell(tr, '');
     row.action.className = 'hook-action';
     row.delivered = cell(tr, '', true);
@@ -937,6 +953,7 @@
     setText(row.state, w.disabled
       ? 'disabled' + (w.disabled_at ? ' since ' + utcText(w.disabled_at) : '') + (w.disabled_reason ? ': ' + w.disabled_reason : '')
       : (st.consecutive_failures ? 'enabled, failing: ' + st.consecutive_failures + ' in a row' : 'enabled'));
+    setText(row.deadWaiting, deadWaiting(w));
     row.tr.classList.toggle('is-disabled', !!w.disabled);
     setText(row.delivered, st.delivered || 0);
     setText(row.failed, st.failed_attempts || 0);
@@ -945,6 +962,12 @@
     drawHookAction(row, w);
   }
 
+  // deadPending is how many of w's dead letters no delivery has reached
+  // its receiver with since (dead_lettered counts every one, ever).
+  function deadPending(w) { return (w.status || w).dead_letters_pending || 0; }
+  function deadLetters(n) { return n.toLocaleString('en-US') + (n === 1 ? ' dead letter' : ' dead letters'); }
+  function deadWaiting(w) { var n = deadPending(w); return n > 0 ? deadLetters(n) + ' waiting' : ''; }
+
   function utcText(t) { return t.replace('T', ' ').replace(/(:\d\d)(\.\d+)?Z$/, '$1') + ' UTC'; }
 
   // drawHookAction rebuilds the action cell only when what it offers
@@ -952,7 +975,9 @@
   function drawHookAction(row, w) {
     var ask = hookAsk[w.id] || '';
     if (ask === 'enable' && !w.disabled) { delete hookAsk[w.id]; ask = ''; } // enabled meanwhile
-    var sig = (w.disabled ? 'off' : 'on') + '/' + ask + '/' + (hookWork[w.id] || '');
+    var dead = deadPending(w) > 0;
+    if (ask === 'dead' && !dead) { delete hookAsk[w.id]; ask = ''; } // replayed meanwhile
+    var sig = (w.disabled ? 'off' : 'on') + '/' + (dead ? 'dead' : '') + '/' + ask + '/' + (hookWork[w.id] || '');
     if (row.sig === sig) return;
     row.sig = sig;
     var td = row.action;
@@ -980,10 +1005,20 @@
       td.appendChild(button('Yes, replay', 'yes', function () { this.disabled = true; replayHook(w.id, since.value); }));
       td.appendChild(document.createTextNode(' '));
       td.appendChild(button('No', 'no', function () { askHook(w.id, null); }, true));
+    } else if (ask === 'dead') {
+      td.appendChild(span('confirm-q')).textContent = 'Replay the dead letters of ' + w.id +
+        '? Each is sent to it again, and leaves the list once it takes it; no other event is sent.';
+      td.appendChild(button('Yes, replay them', 'yes', function () { this.disabled = true; replayDeadLetters(w.id); }));
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(button('No', 'no', function () { askHook(w.id, null); }, true));
     } else {
       if (w.disabled) td.appendChild(button('Enable', 'enable', function () { askHook(w.id, 'enable'); }));
       td.appendChild(document.createTextNode(' '));
       td.appendChild(button('Replay…', 'replay', function () { askHook(w.id, 'replay'); }, true));
+      if (dead) {
+        td.appendChild(document.createTextNode(' '));
+        td.appendChild(button('Replay dead letters', 'replay-dead', function () { askHook(w.id, 'dead'); }, true));
+      }
     }
     if (focused) {
       var again = td.querySelector('[data-role="' + focused + '"]') || td.querySelector('button');
@@ -1018,6 +1053,9 @@
     return sentence(r.data) + (r.data.detail ? ' (' + r.data.detail + ')' : '');
   }
 
+  // settleHook ends a question or the work on a webhook, and reads the
+  // webhooks again at once: a replay takes what it delivered off the
+  // dead letters waiting.
   function settleHook(id) {
     delete hookAsk[id];
     delete hookWork[id];
@@ -1027,6 +1065,7 @@
       var b = row.action.querySelector('button');
       if (b) b.focus();
     }
+    refreshHooks();
   }
 
   function working(id, words) {
@@ -1087,6 +1126,84 @@
       });
     };
     step({ since: at, limit: 1000 });
+  }
+
+  // replayDeadLetters resends the webhook's dead letters, and only them,
+  // following the cursor until done, the first refusal, or REPLAY_CALLS
+  // calls; it then says how many were delivered, the refusal if one
+  // stopped it, and the dead letters the stream no longer holds (which
+  // stay), and reads the row again: each delivered one has left.
+  function replayDeadLetters(id) {
+    var sent = 0, calls = 0, missing = {}, order = [];
+    var path = '/v1/admin/webhooks/' + encodeURIComponent(id) + '/replay';
+    var of = 'the dead letters of ' + id;
+    var finish = function (t) {
+      var gone = missingText(order.map(function (k) { return missing[k]; }));
+      hookSay(t + (gone ? ' ' + gone : ''));
+      settleHook(id);
+    };
+    working(id, 'Replaying dead letters…');
+    var step = function (body) {
+      calls++;
+      return api('POST', path, body, REPLAY_TIMEOUT).then(function (r) {
+        if (rejected(r)) return;
+        if (!r.ok) {
+          return finish((r.status === 0 ? 'No answer from the server for the replay of ' + of + ' (it may have sent some; the row and the delivery log show them)'
+            : 'The replay of ' + of + ' was refused: ' + hookRefusal(r, 'replay')) + (sent ? '; ' + sent.toLocaleString('en-US') + ' delivered before.' : ''));
+        }
+        sent += r.data.delivered || 0;
+        // A dead letter kept without its sequence is listed by every
+        // call: each is counted once.
+        (r.data.missing || []).forEach(function (m) {
+          if (!missing[m.event_id]) order.push(m.event_id);
+          missing[m.event_id] = m;
+        });
+        if (r.data.error) {
+          return finish('The replay of ' + of + ' stopped with ' + deliveredText(sent) + ': ' + stopText(r.data.error) +
+            '. The rest stay dead letters: replay them again once the receiver takes them.');
+        }
+        if (r.data.done) {
+          return finish(sent || order.length ? 'Replayed ' + of + ': ' + deliveredText(sent) + '.' : id + ' has no dead letters to replay now.');
+        }
+        if (calls >= REPLAY_CALLS) {
+          return finish('Replayed ' + of + ': ' + deliveredText(sent) + ', and stopped there; more remain: replay them again.');
+        }
+        working(id, 'Replaying dead letters… ' + sent.toLocaleString('en-US') + ' delivered');
+        return step({ dead_letters: true, cursor: r.data.cursor, limit: 1000 });
+      });
+    };
+    step({ dead_letters: true, limit: 1000 });
+  }
+
+  // stopText words why a replay call stopped: the receiver's refusal of
+  // an event ("event evt-…: HTTP 503 …"), or the server's time for the
+  // call running out.
+  function stopText(e) {
+    e = String(e).replace(/[.\s]+$/, '');
+    var m = /^event (\S+): ([\s\S]*)$/.exec(e);
+    if (m) return 'the receiver did not take event ' + m[1] + ' (' + m[2] + ')';
+    return /^time ran out/.test(e) ? 'the server\'s time for a call ran out' : e;
+  }
+
+  function deliveredText(n) { return n ? n.toLocaleString('en-US') + ' delivered' : 'none delivered'; }
+
+  // missingText says which dead letters a replay passed over, and why,
+  // in words, a sentence per reason; they stay dead letters.
+  function missingText(list) {
+    var groups = {}, reasons = [];
+    list.forEach(function (m) {
+      var r = m.reason || 'no reason given';
+      if (!groups[r]) { groups[r] = 0; reasons.push(r); }
+      groups[r]++;
+    });
+    return reasons.map(function (r) {
+      var n = groups[r], one = n === 1;
+      var words = /^the stream no longer holds/.test(r) ? 'the stream no longer holds ' + (one ? 'its event' : 'their events') + ' (it keeps 7 days)'
+        : /^dead-lettered before/.test(r) ? (one ? 'it was' : 'they were') + ' dead-lettered before stream sequences were kept: replay ' + (one ? 'it' : 'them') + ' by time (Replay…)'
+          : /^the stream holds another event/.test(r) ? 'the stream holds another event at ' + (one ? 'its sequence' : 'their sequences') + ' (the stream was made anew)'
+            : r.replace(/[.\s]+$/, '');
+      return n.toLocaleString('en-US') + (one ? ' stays a dead letter, not sent: ' : ' stay dead letters, not sent: ') + words + '.';
+    }).join(' ');
   }
 
   // Each webhook's newest attempts, merged newest first.
