@@ -168,7 +168,7 @@ func (c *EventChecker) Check(raw []byte) error {
 // value of each) against the document's WebhookHeaders.
 func (c *EventChecker) CheckWebhookHeaders(h map[string][]string) error {
 	m := map[string]any{}
-	for _, k := range []string{"Content-Type", "Flashdrop-Event-Id", "Flashdrop-Signature", "User-Agent"} {
+	for _, k := range []string{"Content-Type", "Flashdrop-Event-Id", "Flashdrop-Signature", "User-Agent", "Flashdrop-Sequence", "Flashdrop-Delivery-Kind", "Flashdrop-Attempt"} {
 		if v := h[k]; len(v) > 0 {
 			m[k] = v[0]
 		}

@@ -41,6 +41,13 @@ const (
 	// events, where two of one script call share a time to the
 	// millisecond. Absent on a test delivery, which is in no stream.
 	SequenceHeader = "Flashdrop-Sequence"
+	// KindHeader says what sent a delivery, as the delivery log's kind
+	// does: delivery (the live path), replay or test; AttemptHeader is a
+	// live delivery's attempt, from 1. A receiver debugging a duplicate
+	// tells a retry or a replay from the first (an integration review:
+	// nothing did).
+	KindHeader    = "Flashdrop-Delivery-Kind"
+	AttemptHeader = "Flashdrop-Attempt"
 	// UserAgent is every delivery's (and flashdrop listen --forward-to's).
 	UserAgent          = "flashdrop-webhooks"
 	webhookContentType = "application/cloudevents+json"
@@ -586,7 +593,7 @@ func (d *Deliverer) deliver(base context.Context, h engine.Webhook, msg jetstrea
 	// replay), so that the log is newest first however long each took.
 	at, start := d.o.Now(), time.Now()
 	seq := streamSeq(msg)
-	status, err := d.post(base, h, id, seq, msg.Data())
+	status, err := d.post(base, h, id, seq, msg.Data(), engine.DeliveryKindEvent, attempt)
 	rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Sequence: seq, Type: subjectType(msg.Subject())}
 	if err != nil {
 		rec.Err = err.Error()
@@ -708,14 +715,15 @@ const maxDeliveryErrLen = 200
 
 // post sends one delivery and returns the receiver's status. A non-2xx
 // status comes with an error quoting the start of the response body.
-// seq is the event's stream position (SequenceHeader), 0 for none.
-func (d *Deliverer) post(base context.Context, h engine.Webhook, id string, seq uint64, body []byte) (int, error) {
-	status, _, err := d.send(base, h, id, seq, body, 120)
+// seq is the event's stream position (SequenceHeader), 0 for none; kind
+// and attempt are KindHeader's and AttemptHeader's (attempt 0: none).
+func (d *Deliverer) post(base context.Context, h engine.Webhook, id string, seq uint64, body []byte, kind string, attempt int) (int, error) {
+	status, _, err := d.send(base, h, id, seq, body, 120, kind, attempt)
 	return status, err
 }
 
 // send is post that also returns the first head bytes of the answer.
-func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, seq uint64, body []byte, headN int) (int, []byte, error) {
+func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, seq uint64, body []byte, headN int, kind string, attempt int) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(base, d.o.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
@@ -727,6 +735,10 @@ func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, seq 
 	req.Header.Set(EventIDHeader, id)
 	if seq != 0 {
 		req.Header.Set(SequenceHeader, strconv.FormatUint(seq, 10))
+	}
+	req.Header.Set(KindHeader, kind)
+	if attempt > 0 {
+		req.Header.Set(AttemptHeader, strconv.Itoa(attempt))
 	}
 	secrets := [][]byte{[]byte(h.Secret)}
 	if h.PreviousSecret != "" && d.o.EngineNow().Before(h.PreviousUntil) {

@@ -266,13 +266,17 @@ type whReceiver struct {
 	types     map[string]int    // CloudEvent type → deliveries
 	seqs      map[string]string // event id → its Flashdrop-Sequence
 	seqOwner  map[string]string // Flashdrop-Sequence → event id
-	dups      int               // deliveries of an event already processed
-	problems  []string
+	// lastAttempt is the Flashdrop-Attempt of the last live delivery of
+	// each event id.
+	lastAttempt map[string]int
+	dups        int // deliveries of an event already processed
+	problems    []string
 }
 
 func newWHReceiver(t *testing.T, act func(id string, attempt int) whAction) *whReceiver {
 	r := &whReceiver{t: t, act: act, attempts: map[string]int{}, processed: map[string]int{},
-		bodies: map[string]string{}, types: map[string]int{}, seqs: map[string]string{}, seqOwner: map[string]string{}}
+		bodies: map[string]string{}, types: map[string]int{}, seqs: map[string]string{}, seqOwner: map[string]string{},
+		lastAttempt: map[string]int{}}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
 	return r
@@ -329,7 +333,28 @@ func (r *whReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	} else if n, err := strconv.ParseUint(seq, 10, 64); err != nil || n == 0 {
 		r.problem("event %s: Flashdrop-Sequence %q", ce.ID, seq)
 	}
+	// What sent it, and a live delivery's attempt: from 1, growing with
+	// each retry of the event; none on a test or a replay.
+	kind, att := req.Header.Get(webhook.KindHeader), req.Header.Get(webhook.AttemptHeader)
 	r.mu.Lock()
+	switch {
+	case ce.Type == webhook.TestEventType:
+		if kind != "test" || att != "" {
+			r.problems = append(r.problems, fmt.Sprintf("test delivery with kind %q, attempt %q", kind, att))
+		}
+	case kind == "replay":
+		if att != "" {
+			r.problems = append(r.problems, fmt.Sprintf("replay of %s with attempt %q", ce.ID, att))
+		}
+	case kind == "delivery":
+		n, err := strconv.Atoi(att)
+		if err != nil || n < 1 || n <= r.lastAttempt[ce.ID] {
+			r.problems = append(r.problems, fmt.Sprintf("delivery of %s with attempt %q after %d", ce.ID, att, r.lastAttempt[ce.ID]))
+		}
+		r.lastAttempt[ce.ID] = n
+	default:
+		r.problems = append(r.problems, fmt.Sprintf("delivery of %s with kind %q", ce.ID, kind))
+	}
 	if seq != "" {
 		if prev, ok := r.seqs[ce.ID]; ok && prev != seq {
 			r.problems = append(r.problems, "event "+ce.ID+" delivered with sequences "+prev+" and "+seq)
@@ -586,10 +611,10 @@ func TestWebhookDeadLetter(t *testing.T) {
 		t.Errorf("status %+v, want 3 failed attempts with 500s, 1 dead-lettered", st)
 	}
 	rcv.mu.Lock()
-	attempts := rcv.attempts[id]
+	attempts, last := rcv.attempts[id], rcv.lastAttempt[id]
 	rcv.mu.Unlock()
-	if attempts != 3 {
-		t.Errorf("%d attempts, want 3", attempts)
+	if attempts != 3 || last != 3 {
+		t.Errorf("%d attempts, the last with Flashdrop-Attempt %d; want 3 and 3", attempts, last)
 	}
 	rcv.checkNoProblems()
 }

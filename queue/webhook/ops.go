@@ -37,7 +37,7 @@ func (d *Deliverer) Test(ctx context.Context, h engine.Webhook) (engine.WebhookT
 		Data: engine.Event{Webhook: h.ID, Reason: "a test delivery asked for by an operator"}}
 	body, _ := ce.Marshal()
 	start := time.Now()
-	status, head, err := d.send(ctx, h, id, 0, body, engine.TestBodyBytes)
+	status, head, err := d.send(ctx, h, id, 0, body, engine.TestBodyBytes, engine.DeliveryKindTest, 0)
 	lat := time.Since(start)
 	rec := engine.Delivery{EventID: id, At: now, Status: status, Latency: lat, Kind: engine.DeliveryKindTest}
 	res := engine.WebhookTestResult{EventID: id, Status: status, LatencyMS: lat.Milliseconds(), Body: printableBody(head)}
@@ -171,7 +171,7 @@ func (d *Deliverer) Replay(ctx context.Context, h engine.Webhook, req engine.Rep
 			}
 			id := webhookEventID(msg)
 			at, start := d.o.Now(), time.Now() // logged at its start, as every attempt
-			status, perr := d.post(ctx, h, id, seq, msg.Data())
+			status, perr := d.post(ctx, h, id, seq, msg.Data(), engine.DeliveryKindReplay, 0)
 			rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Kind: engine.DeliveryKindReplay,
 				Sequence: seq, Type: subjectType(msg.Subject())}
 			if perr != nil {
@@ -282,7 +282,7 @@ func (d *Deliverer) replayDeadLetters(ctx context.Context, h engine.Webhook, req
 			continue
 		}
 		at, start := d.o.Now(), time.Now()
-		status, perr := d.post(ctx, h, id, e.Sequence, msg.Data)
+		status, perr := d.post(ctx, h, id, e.Sequence, msg.Data, engine.DeliveryKindReplay, 0)
 		rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Kind: engine.DeliveryKindReplay,
 			Sequence: e.Sequence, Type: typ}
 		if perr != nil {
