@@ -107,6 +107,8 @@ func (s *Server) route(r *request) handlerFunc {
 				return pick("/v1/admin/webhooks/{id}/enable", seg[3:4], alt{"POST", s.enableWebhook})
 			case "rotate":
 				return pick("/v1/admin/webhooks/{id}/rotate", seg[3:4], alt{"POST", s.rotateWebhookSecret})
+			case "end-grace":
+				return pick("/v1/admin/webhooks/{id}/end-grace", seg[3:4], alt{"POST", s.endWebhookGrace})
 			}
 		}
 	case n == 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "series" && s.cfg.Series != nil:

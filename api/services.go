@@ -79,4 +79,5 @@ type WebhookService interface {
 	Deliveries(ctx context.Context, id string) ([]engine.DeliveryRecord, error)
 	EnableWebhook(ctx context.Context, id string) (engine.WebhookDetail, error)
 	RotateWebhookSecret(ctx context.Context, id string, grace time.Duration) (engine.WebhookDetail, error)
+	EndWebhookGrace(ctx context.Context, id string) (engine.WebhookDetail, error)
 }

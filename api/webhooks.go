@@ -213,6 +213,22 @@ func (s *Server) rotateWebhookSecret(r *request) error {
 	return writeJSON(r.ctx, fasthttp.StatusOK, w)
 }
 
+// endWebhookGrace answers POST /v1/admin/webhooks/{id}/end-grace: the
+// previous secret stops signing now (200, the webhook).
+func (s *Server) endWebhookGrace(r *request) error {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+		return err
+	}
+	ctx, cancel := r.context()
+	defer cancel()
+	w, err := s.hooks.EndWebhookGrace(ctx, r.args[0])
+	if err != nil {
+		return err
+	}
+	s.audit(r, "webhook previous secret ended", "webhook", w.ID)
+	return writeJSON(r.ctx, fasthttp.StatusOK, w)
+}
+
 func (s *Server) enableWebhook(r *request) error {
 	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
 		return err

@@ -223,6 +223,9 @@ type WebhookStore interface {
 	// atomic step; with prevUntil equal to at no previous secret is kept.
 	// It returns the webhook as it now is.
 	RotateWebhookSecret(ctx context.Context, id, secret string, at, prevUntil time.Time) (Webhook, error)
+	// EndWebhookGrace forgets the webhook's previous secret, so only the
+	// current one signs; a webhook without one is left as it is.
+	EndWebhookGrace(ctx context.Context, id string) error
 	// ClaimReplay takes the webhook's replay lock for ttl unless it is
 	// held; ReleaseReplay gives it back.
 	ClaimReplay(ctx context.Context, id string, ttl time.Duration) (bool, error)
@@ -617,6 +620,18 @@ func (s *Webhooks) Deliveries(ctx context.Context, id string) ([]DeliveryRecord,
 // delivered from where it stopped.
 func (s *Webhooks) EnableWebhook(ctx context.Context, id string) (WebhookDetail, error) {
 	if err := s.store.EnableWebhook(ctx, id); err != nil {
+		return WebhookDetail{}, err
+	}
+	return s.Webhook(ctx, id)
+}
+
+// EndWebhookGrace ends a rotation's grace now: the previous secret stops
+// signing, and a rotation is no longer refused as pending. A receiver
+// that has moved to the new secret says so, where the only way was a
+// rotation without grace, which made yet another secret it did not have
+// (an integration review). Ending no grace is no error.
+func (s *Webhooks) EndWebhookGrace(ctx context.Context, id string) (WebhookDetail, error) {
+	if err := s.store.EndWebhookGrace(ctx, id); err != nil {
 		return WebhookDetail{}, err
 	}
 	return s.Webhook(ctx, id)

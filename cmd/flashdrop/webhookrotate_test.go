@@ -123,6 +123,27 @@ func TestWebhookSecretRotation(t *testing.T) {
 	if r := s.call(t, "POST", "/v1/admin/webhooks/"+id+"/rotate", map[string]any{}); r.status != 409 || r.body["code"] != "rotation_pending" {
 		t.Fatalf("a rotation inside the grace: %d %s", r.status, r.raw)
 	}
+	// The receiver has moved to the new secret: it ends the grace at
+	// once. Only the new secret signs, and a rotation is no longer
+	// pending (where the one way out was a rotation without grace,
+	// which made yet another secret the receiver did not have).
+	if r := s.must(t, 200, "POST", "/v1/admin/webhooks/"+id+"/end-grace", nil); r.body["previous_secret_until"] != nil || strings.Contains(r.raw, "whsec_") {
+		t.Fatalf("ending the grace: %s", r.raw)
+	}
+	// Every node rereads its webhooks within about 2 s.
+	testkit.Eventually(t, 20*time.Second, "a delivery signed with the new secret alone once the grace was ended", func() bool {
+		d = nextSigned("a delivery signed with the new secret", second)
+		return strings.Count(d.header, "v1=") == 1
+	})
+	if d.verifiesWith(first) {
+		t.Fatalf("after ending the grace, the old secret still signs: %s", d.header)
+	}
+	s.must(t, 404, "POST", "/v1/admin/webhooks/wh-0000000000000000/end-grace", nil)
+	// Another rotation with grace goes through, for the grace's end by
+	// the clock below.
+	rot = s.must(t, 200, "POST", "/v1/admin/webhooks/"+id+"/rotate", map[string]any{"grace_seconds": 3600})
+	first, second = second, rot.body["secret"].(string)
+	until, _ = time.Parse(time.RFC3339Nano, rot.body["previous_secret_until"].(string))
 	// The grace ends by the engine's clock, with the wall clock still
 	// inside it (the engine's is two days ahead, the grace an hour).
 	s.clock.Set(until.Add(time.Millisecond))

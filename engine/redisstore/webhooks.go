@@ -156,6 +156,27 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, id, secret string, at, 
 	return parseWebhook(id, m), nil
 }
 
+// endWebhookGraceScript forgets the previous secret: 0, or 3 if the
+// webhook does not exist.
+var endWebhookGraceScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 3 end
+redis.call('HDEL', KEYS[1], 'prev', 'prev_until')
+return 0`)
+
+// EndWebhookGrace implements engine.WebhookStore.
+func (s *Store) EndWebhookGrace(ctx context.Context, id string) error {
+	code, err := endWebhookGraceScript.Run(ctx, s.rdb, []string{webhookKeysFor(id).cfg}).Int64()
+	switch {
+	case err != nil:
+		return err
+	case code == 3:
+		return fmt.Errorf("%w: webhook %q", engine.ErrNotFound, id)
+	case code != 0:
+		return fmt.Errorf("end grace of webhook %q: unexpected reply %d", id, code)
+	}
+	return nil
+}
+
 // DeleteWebhook implements engine.WebhookStore.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 	k := webhookKeysFor(id)

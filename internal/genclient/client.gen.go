@@ -1821,6 +1821,15 @@ type EnableWebhookParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// EndWebhookGraceParams defines parameters for EndWebhookGrace.
+type EndWebhookGraceParams struct {
+	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
+	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
+
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ReplayWebhookParams defines parameters for ReplayWebhook.
 type ReplayWebhookParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
@@ -2258,6 +2267,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/admin/webhooks/{id}/enable (the `EnableWebhook` operationId).
 	EnableWebhook(ctx context.Context, id string, params *EnableWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// EndWebhookGrace End a secret rotation's grace now: only the current secret signs deliveries from here on.
+	//
+	// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same.
+	//
+	// Corresponds with POST /v1/admin/webhooks/{id}/end-grace (the `EndWebhookGrace` operationId).
+	EndWebhookGrace(ctx context.Context, id string, params *EndWebhookGraceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReplayWebhookWithBody Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 	//
@@ -3024,6 +3040,23 @@ func (c *Client) ListWebhookDeliveries(ctx context.Context, id string, params *L
 // Corresponds with POST /v1/admin/webhooks/{id}/enable (the `EnableWebhook` operationId).
 func (c *Client) EnableWebhook(ctx context.Context, id string, params *EnableWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewEnableWebhookRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// EndWebhookGrace End a secret rotation's grace now: only the current secret signs deliveries from here on.
+//
+// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same.
+//
+// Corresponds with POST /v1/admin/webhooks/{id}/end-grace (the `EndWebhookGrace` operationId).
+func (c *Client) EndWebhookGrace(ctx context.Context, id string, params *EndWebhookGraceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEndWebhookGraceRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5430,6 +5463,66 @@ func NewEnableWebhookRequest(server string, id string, params *EnableWebhookPara
 	return req, nil
 }
 
+// NewEndWebhookGraceRequest constructs an http.Request for the EndWebhookGrace method
+func NewEndWebhookGraceRequest(server string, id string, params *EndWebhookGraceParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/webhooks/%s/end-grace", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XRequestId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam0)
+		}
+
+		if params.IdempotencyKey != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewReplayWebhookRequest calls the generic ReplayWebhook builder with application/json body
 func NewReplayWebhookRequest(server string, id string, params *ReplayWebhookParams, body ReplayWebhookJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -6508,6 +6601,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/admin/webhooks/{id}/enable (the `EnableWebhook` operationId).
 	EnableWebhookWithResponse(ctx context.Context, id string, params *EnableWebhookParams, reqEditors ...RequestEditorFn) (*EnableWebhookResponse, error)
+
+	// EndWebhookGraceWithResponse End a secret rotation's grace now: only the current secret signs deliveries from here on.
+	//
+	// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/webhooks/{id}/end-grace (the `EndWebhookGrace` operationId).
+	EndWebhookGraceWithResponse(ctx context.Context, id string, params *EndWebhookGraceParams, reqEditors ...RequestEditorFn) (*EndWebhookGraceResponse, error)
 
 	// ReplayWebhookWithBodyWithResponse Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 	//
@@ -13491,6 +13593,212 @@ func (r EnableWebhookResponse) ContentType() string {
 	return ""
 }
 
+// EndWebhookGraceResponse200Headers the declared response headers of an HTTP 200 response for EndWebhookGrace
+type EndWebhookGraceResponse200Headers struct {
+	IdempotentReplayed *string
+	XRequestId         *string
+}
+
+// EndWebhookGraceResponse400Headers the declared response headers of an HTTP 400 response for EndWebhookGrace
+type EndWebhookGraceResponse400Headers struct {
+	XRequestId *string
+}
+
+// EndWebhookGraceResponse401Headers the declared response headers of an HTTP 401 response for EndWebhookGrace
+type EndWebhookGraceResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// EndWebhookGraceResponse403Headers the declared response headers of an HTTP 403 response for EndWebhookGrace
+type EndWebhookGraceResponse403Headers struct {
+	XRequestId *string
+}
+
+// EndWebhookGraceResponse404Headers the declared response headers of an HTTP 404 response for EndWebhookGrace
+type EndWebhookGraceResponse404Headers struct {
+	XRequestId *string
+}
+
+// EndWebhookGraceResponse408Headers the declared response headers of an HTTP 408 response for EndWebhookGrace
+type EndWebhookGraceResponse408Headers struct {
+	XRequestId *string
+}
+
+// EndWebhookGraceResponse413Headers the declared response headers of an HTTP 413 response for EndWebhookGrace
+type EndWebhookGraceResponse413Headers struct {
+	XRequestId *string
+}
+
+// EndWebhookGraceResponse422Headers the declared response headers of an HTTP 422 response for EndWebhookGrace
+type EndWebhookGraceResponse422Headers struct {
+	XRequestId *string
+}
+
+// EndWebhookGraceResponse429Headers the declared response headers of an HTTP 429 response for EndWebhookGrace
+type EndWebhookGraceResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// EndWebhookGraceResponse431Headers the declared response headers of an HTTP 431 response for EndWebhookGrace
+type EndWebhookGraceResponse431Headers struct {
+	XRequestId *string
+}
+
+// EndWebhookGraceResponse500Headers the declared response headers of an HTTP 500 response for EndWebhookGrace
+type EndWebhookGraceResponse500Headers struct {
+	XRequestId *string
+}
+
+// EndWebhookGraceResponse503Headers the declared response headers of an HTTP 503 response for EndWebhookGrace
+type EndWebhookGraceResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type EndWebhookGraceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Webhook
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem400Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem401Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem403Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem404NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *Problem408Invalid
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem413Invalid
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem422IdempotencyMismatch
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem429RateLimited
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *Problem431Invalid
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem500Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem503Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *EndWebhookGraceResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *EndWebhookGraceResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *EndWebhookGraceResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *EndWebhookGraceResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *EndWebhookGraceResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *EndWebhookGraceResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *EndWebhookGraceResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *EndWebhookGraceResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EndWebhookGraceResponse429Headers
+	// Headers431 the parsed response headers for an HTTP 431 response
+	Headers431 *EndWebhookGraceResponse431Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *EndWebhookGraceResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *EndWebhookGraceResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r EndWebhookGraceResponse) GetJSON200() *Webhook {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON400() *Problem400Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON401() *Problem401Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON403() *Problem403Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON404() *Problem404NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON408() *Problem408Invalid {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON413() *Problem413Invalid {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON422() *Problem422IdempotencyMismatch {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON429() *Problem429RateLimited {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON431() *Problem431Invalid {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON500() *Problem500Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r EndWebhookGraceResponse) GetApplicationproblemJSON503() *Problem503Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EndWebhookGraceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EndWebhookGraceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EndWebhookGraceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EndWebhookGraceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ReplayWebhookResponse200Headers the declared response headers of an HTTP 200 response for ReplayWebhook
 type ReplayWebhookResponse200Headers struct {
 	IdempotentReplayed *string
@@ -16397,6 +16705,21 @@ func (c *ClientWithResponses) EnableWebhookWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseEnableWebhookResponse(rsp)
+}
+
+// EndWebhookGraceWithResponse End a secret rotation's grace now: only the current secret signs deliveries from here on.
+//
+// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/webhooks/{id}/end-grace (the `EndWebhookGrace` operationId).
+func (c *ClientWithResponses) EndWebhookGraceWithResponse(ctx context.Context, id string, params *EndWebhookGraceParams, reqEditors ...RequestEditorFn) (*EndWebhookGraceResponse, error) {
+	rsp, err := c.EndWebhookGrace(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEndWebhookGraceResponse(rsp)
 }
 
 // ReplayWebhookWithBodyWithResponse Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
@@ -25153,6 +25476,260 @@ func ParseEnableWebhookResponse(rsp *http.Response) (*EnableWebhookResponse, err
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers EnableWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEndWebhookGraceResponse parses an HTTP response from a EndWebhookGraceWithResponse call
+func ParseEndWebhookGraceResponse(rsp *http.Response) (*EndWebhookGraceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EndWebhookGraceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Webhook
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem400Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem401Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem403Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem404NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Problem408Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem413Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem422IdempotencyMismatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem429RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest Problem431Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem500Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem503Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers EndWebhookGraceResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers EndWebhookGraceResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers EndWebhookGraceResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers EndWebhookGraceResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers EndWebhookGraceResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers EndWebhookGraceResponse408Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers EndWebhookGraceResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers EndWebhookGraceResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers EndWebhookGraceResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 431:
+		var headers EndWebhookGraceResponse431Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers431 = &headers
+	case rsp.StatusCode == 500:
+		var headers EndWebhookGraceResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers EndWebhookGraceResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
