@@ -329,6 +329,13 @@ func TestSettle(t *testing.T) {
 			countEvents(evs, engine.EventRestocked) != 1 {
 			t.Fatalf("events: %+v", evs)
 		}
+		// The cancelled event carries the win's share code: an
+		// integration takes its post down by it alone.
+		for _, e := range evs {
+			if e.Type == engine.EventCancelled && (e.ShareCode == "" || e.ShareCode != b.ShareCode) {
+				t.Fatalf("cancelled event with share code %q, the win's is %q", e.ShareCode, b.ShareCode)
+			}
+		}
 		// The restocked unit can be won again, by the one who let it go.
 		if _, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "bob", Quantity: 1}); err != nil {
 			t.Fatalf("re-reserve after cancel: %v", err)
@@ -463,6 +470,11 @@ func TestExpiryNeverEarlyAndWaitlistFirst(t *testing.T) {
 		evs := f.events(t, d.ID)
 		if countEvents(evs, engine.EventExpired) != 1 || countEvents(evs, engine.EventWon) != 3 || countEvents(evs, engine.EventRestocked) != 0 {
 			t.Fatalf("events: %+v", evs)
+		}
+		for _, e := range evs {
+			if e.Type == engine.EventExpired && (e.ShareCode == "" || e.ShareCode != a.ShareCode) {
+				t.Fatalf("expired event with share code %q, the win's is %q", e.ShareCode, a.ShareCode)
+			}
 		}
 		// A confirm that comes after the deadline expires the hold instead;
 		// the waitlist is empty now, so the unit returns to stock.

@@ -48,7 +48,7 @@ local n, seen = 0, 0
 local function expire_due(rid)
   local r = res_get(rid)
   if r[3] == 'held' and num(r[5]) <= NOW then
-    release(rid, r[1], num(r[2]), 'expired', cfg)
+    release(rid, r[1], num(r[2]), 'expired', cfg, r[7])
     n = n + 1
     return nil
   end

@@ -766,7 +766,7 @@ end
 -- first and then back to stock; while the drop is paused and someone
 -- waits, they are owed to the waitlist (counter 'owed', promoted on
 -- resume); after the sale has ended, straight back to stock.
-local function release(rid, r_user, q, status, cfg)
+local function release(rid, r_user, q, status, cfg, code)
   res_set_status(rid, status)
   -- A per-call member keeps the id until expire.lua takes it.
   if layout('hb') ~= 1 then redis.call('ZREM', K_HOLDS, rid) end
@@ -774,7 +774,14 @@ local function release(rid, r_user, q, status, cfg)
   redis.call('HINCRBY', K_COUNTERS, 'released', q)
   local at, units, latest = user_get(r_user)
   user_set(r_user, at, units - q, latest)
-  emit(status, {'reservation', rid, 'user', r_user, 'quantity', ms(q)})
+  -- With the win's share code (code: the reservation record's), so an
+  -- integration that posted its card takes it down by the code alone.
+  local fields = {'reservation', rid, 'user', r_user, 'quantity', ms(q)}
+  if code and code ~= '' then
+    fields[#fields + 1] = 'share_code'
+    fields[#fields + 1] = code
+  end
+  emit(status, fields)
 
   local pool = q
   if sale_over(cfg) then

@@ -38,7 +38,7 @@ if actor ~= '' and actor ~= r[1] then return {10} end
 local user, q, status, exp = r[1], num(r[2]), r[3], num(r[5])
 
 if status == 'held' and NOW >= exp then
-  release(rid, user, q, 'expired', load_cfg(K_DROP))
+  release(rid, user, q, 'expired', load_cfg(K_DROP), r[7])
   flush()
   return {11}
 end
@@ -66,7 +66,7 @@ else
   if status == 'confirmed' then return {13} end
   if status == 'expired' then return {11} end
   if status == 'held' then
-    release(rid, user, q, 'cancelled', load_cfg(K_DROP))
+    release(rid, user, q, 'cancelled', load_cfg(K_DROP), r[7])
   end
 end
 flush()
