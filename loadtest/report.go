@@ -265,21 +265,24 @@ func (r *runner) report(stopped Phase) *Report {
 	}
 	if r.o.Arrival != ArrivalBurst && tot.pacerLag.TotalCount() > 0 && time.Duration(tot.pacerLag.ValueAtQuantile(99))*time.Microsecond > r.o.MaxPacerLag {
 		lag := fmt.Sprintf("the pacer fell behind its schedule (p99 %.1f ms > %s)", ms(tot.pacerLag.ValueAtQuantile(99)), r.o.MaxPacerLag)
-		if g.Judged && g.CPUShare < r.o.MaxGeneratorCPU/2 {
-			// The generator was mostly idle, so it was not its own work
-			// that made the pacer late: other processes held the cores
-			// (a server on the same machine restarting, a browser). The
-			// arrivals still left late, and their latencies count from
-			// the intended time, so the run stays invalid, but it names
-			// the cause (it said "the generator could not keep the rate"
-			// with the generator at 3 %).
-			busy := ""
-			if g.MachineBusy != nil {
-				busy = fmt.Sprintf(", the machine's cores %.0f%% busy", 100**g.MachineBusy)
-			}
-			rep.Invalid = append(rep.Invalid, fmt.Sprintf("%s with the generator at %.0f%% of %d cores%s: other processes held the cores (the server, if it runs on this machine); arrivals left late and their latencies are not the server's alone: run the generator where nothing else competes for its cores",
-				lag, 100*g.CPUShare, cores, busy))
-		} else {
+		switch {
+		case g.Judged && g.MachineBusy != nil && *g.MachineBusy >= 0.75 && g.CPUShare < *g.MachineBusy/2:
+			// The machine was busy and the generator used less than half
+			// of that: other processes held the cores (a server on the
+			// same machine restarting, a browser). The arrivals still left
+			// late, and their latencies count from the intended time, so
+			// the run stays invalid, but it names the cause (it said "the
+			// generator could not keep the rate" with the generator at
+			// 3 %).
+			rep.Invalid = append(rep.Invalid, fmt.Sprintf("%s with the generator at %.0f%% of %d cores, the machine's cores %.0f%% busy: other processes held the cores (the server, if it runs on this machine); arrivals left late and their latencies are not the server's alone: run the generator where nothing else competes for its cores",
+				lag, 100*g.CPUShare, cores, 100**g.MachineBusy))
+		case g.Judged && g.MachineBusy != nil && g.CPUShare < r.o.MaxGeneratorCPU/2:
+			// Neither the generator nor the machine busy (the generator's
+			// one pacer goroutine is a few percent of many cores): the
+			// cause is not in what was measured. Said, not guessed.
+			rep.Invalid = append(rep.Invalid, fmt.Sprintf("%s with the generator at %.0f%% of %d cores and the machine's cores %.0f%% busy: the cause is not in the CPU figures (one busy goroutine of the generator, a paused process, a virtual machine's stolen time?)",
+				lag, 100*g.CPUShare, cores, 100**g.MachineBusy))
+		default:
 			g.Saturated = true
 			rep.Invalid = append(rep.Invalid, lag+": the generator could not keep the rate")
 		}

@@ -146,7 +146,10 @@ func Run(ctx context.Context, o Options, extra ...Option) (*Report, error) {
 		return nil, invalidf("%v", err)
 	}
 	defer c.close()
-	r := &runner{o: o, c: c, clock: o.clock, told: map[string]int{}, waitlisters: map[string]*shopper{}, byUser: map[string]*shopper{}}
+	// machineBusy unknown until a rush measures it: a run stopped before
+	// read "the machine's cores 0% busy".
+	r := &runner{o: o, c: c, clock: o.clock, told: map[string]int{}, waitlisters: map[string]*shopper{}, byUser: map[string]*shopper{},
+		machineBusy: -1}
 	r.rec.Observed = map[string]Observed{}
 	r.m.tick = timelineTick(o)
 	r.start = r.clock.Now()
