@@ -701,7 +701,10 @@ const webhookStateEvery = 5 * time.Second
 // deployment's; a scrape never waits on Redis), and starts each webhook's
 // flashdrop_webhook_deliveries_total series at 0, so that an alert on its
 // increase sees the first failure too. A webhook listed before and gone
-// since was deleted: its series go.
+// since was deleted: its series go; so do those of every webhook marked
+// deleted (kept 10 minutes), at every read, since an attempt in flight
+// when it was deleted ends after that and makes its series again, as
+// does one deleted between two reads (a commit review).
 func (m *Main) watchWebhookStates() {
 	var lc bgrun.Lifecycle
 	lc.Start(context.Background(), func(ctx context.Context) {
@@ -732,6 +735,16 @@ func (m *Main) watchWebhookStates() {
 			for id := range listed {
 				if _, ok := states[id]; !ok {
 					m.metrics.ForgetWebhook(id)
+				}
+			}
+			dctx, cancel := context.WithTimeout(ctx, webhookStateEvery)
+			gone, err := m.store.DeletedWebhooks(dctx)
+			cancel()
+			if err == nil {
+				for _, g := range gone {
+					if _, ok := states[g.ID]; !ok {
+						m.metrics.ForgetWebhook(g.ID)
+					}
 				}
 			}
 			listed = make(map[string]bool, len(states))

@@ -20,6 +20,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
@@ -668,8 +669,12 @@ func (d *Deliverer) announceDisabled(ctx context.Context, id string, at time.Tim
 		DataContentType: "application/json",
 		Data:            engine.Event{Webhook: id, Reason: reason}}
 	body, _ := ce.Marshal()
+	// With the headers every event on the stream has (asyncapi's
+	// NatsHeaders), as the relay sets them: it had the message id alone.
+	msg := &nats.Msg{Subject: DisabledSubject, Data: body,
+		Header: nats.Header{"Content-Type": []string{webhookContentType}, jetstream.MsgIDHeader: []string{evID}}}
 	for attempt := 0; attempt < 3; attempt++ {
-		if _, err := d.js.Publish(ctx, DisabledSubject, body, jetstream.WithMsgID(evID)); err == nil {
+		if _, err := d.js.PublishMsg(ctx, msg); err == nil {
 			return
 		} else if attempt == 2 || ctx.Err() != nil {
 			d.o.Logger.Error("webhooks: publishing webhook_disabled failed", "webhook", id, "err", err.Error())

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
+	"github.com/flashdrop/flashdrop/internal/contract"
 	"github.com/flashdrop/flashdrop/internal/testkit"
 	"github.com/flashdrop/flashdrop/queue"
 	"github.com/flashdrop/flashdrop/queue/webhook"
@@ -54,5 +55,13 @@ func TestDisabledEventReasonIsTheWebhooks(t *testing.T) {
 	}
 	if ce.Data.Webhook != w.ID || ce.Data.Reason != got.DisabledReason {
 		t.Fatalf("event %s: reason %q, the webhook shows %q", msg.Data, ce.Data.Reason, got.DisabledReason)
+	}
+	// Its headers as asyncapi.json documents every stream message's.
+	checker, err := contract.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checker.CheckNATSHeaders(msg.Header); err != nil || msg.Header.Get(jetstream.MsgIDHeader) == "" {
+		t.Errorf("webhook_disabled's headers %v: %v", msg.Header, err)
 	}
 }
