@@ -526,7 +526,12 @@ func (s *Server) fail(r *request, err error) {
 		s.metrics.storeError(err)
 		if p.Status == fasthttp.StatusServiceUnavailable {
 			setRetryAfter(r.ctx, 1)
-			if !r.ctx.IsGet() && !r.ctx.IsHead() && errors.Is(err, engine.ErrNoAnswer) {
+			// Any write the store did not answer may have been applied:
+			// even a refused connection can follow an attempt Redis
+			// received, as the Redis client retries within the call (a
+			// commit review), and a win --redis-wait-replicas could not
+			// see replicated stands on the primary.
+			if !r.ctx.IsGet() && !r.ctx.IsHead() && errors.Is(err, engine.ErrUnavailable) {
 				p.Detail = noAnswerDetail
 				r.reason = p.Detail
 				if r.who.admin {
@@ -541,7 +546,7 @@ func (s *Server) fail(r *request, err error) {
 	writeProblem(r.ctx, p)
 }
 
-// noAnswerDetail is a write's 503 when the store may have received it.
+// noAnswerDetail is a write's 503 when the store did not answer it.
 const noAnswerDetail = "the store did not answer in time: this change may have been applied, or may be once it answers; read the current state before repeating it (a pause, resume, confirm, cancel, or a request with the same Idempotency-Key, may be repeated safely)"
 
 // setRequestID keeps a caller's X-Request-Id if it is short and plain, and

@@ -27,13 +27,6 @@ var (
 	// For a reserve the outcome is unknown: the client retries with the
 	// same idempotency key to learn it.
 	ErrUnavailable = errors.New("engine: store unavailable")
-	// ErrNoAnswer is an ErrUnavailable for a call the store may have
-	// received and not answered (a timeout, a connection closed under
-	// it), as opposed to one it was never asked (a refused dial, a busy
-	// reply): the change may have been applied, or may be once the store
-	// catches up. An admin's pause answered 503 took effect when Redis
-	// came back, and nothing said it might.
-	ErrNoAnswer = errors.New("engine: the store did not answer")
 )
 
 // SoldOutChecker answers "is this drop sold out?" from memory (every
@@ -523,13 +516,4 @@ func AsUnavailable(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
-}
-
-// AsNoAnswer marks a store error ErrUnavailable and ErrNoAnswer, once: the
-// call may have been received.
-func AsNoAnswer(err error) error {
-	if errors.Is(err, ErrUnavailable) {
-		return err
-	}
-	return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrNoAnswer, err)
 }

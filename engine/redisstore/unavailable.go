@@ -38,7 +38,7 @@ func (unavailableHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
 		if unavailable(err) {
-			err = markedUnavailable(err)
+			err = engine.AsUnavailable(err)
 			cmd.SetErr(err)
 		}
 		return err
@@ -50,29 +50,14 @@ func (unavailableHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 		err := next(ctx, cmds)
 		for _, c := range cmds {
 			if unavailable(c.Err()) {
-				c.SetErr(markedUnavailable(c.Err()))
+				c.SetErr(engine.AsUnavailable(c.Err()))
 			}
 		}
 		if unavailable(err) {
-			err = markedUnavailable(err)
+			err = engine.AsUnavailable(err)
 		}
 		return err
 	}
-}
-
-// markedUnavailable marks err, which unavailable reported: ErrNoAnswer
-// too unless Redis surely never ran the command: it refused it (a busy
-// reply), or it was never sent (no connection could be dialled, none was
-// free in the pool). A timeout, a reset or a connection closed under the
-// call leaves the command perhaps received, perhaps run later.
-func markedUnavailable(err error) error {
-	var re redis.Error
-	var oe *net.OpError
-	if errors.As(err, &re) || errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, redis.ErrPoolExhausted) ||
-		errors.Is(err, redis.ErrClosed) || (errors.As(err, &oe) && oe.Op == "dial") {
-		return engine.AsUnavailable(err)
-	}
-	return engine.AsNoAnswer(err)
 }
 
 // busyReplies are Redis's own answers that it cannot serve the command
