@@ -449,7 +449,7 @@ type CreateWebhookRequest struct {
 
 // DeadLetter A dead letter: an event whose last attempt failed and that no delivery has reached the receiver with since. One dead-lettered before these details were kept has only its `event_id`.
 type DeadLetter struct {
-	// DeadLetteredAt When its last attempt started.
+	// DeadLetteredAt When its last attempt started; for one recorded by another node after the delivering node stopped (`last_error` says so), when it was recorded.
 	DeadLetteredAt *time.Time `json:"dead_lettered_at,omitempty"`
 	EventId        string     `json:"event_id"`
 
@@ -745,7 +745,7 @@ type ReplayResult struct {
 	// Delivered Events delivered by this call.
 	Delivered int `json:"delivered"`
 
-	// Done Every event up to the stream's end at the start of the call (with `dead_letters`: every dead letter of the start of the call) was delivered, or is in `missing`; otherwise call again with `cursor` (and `dead_letters`).
+	// Done Every event up to the stream's end at the start of the call (with `dead_letters`: every dead letter of the start of the call that `types` and `drop` let through) was delivered, or is in `missing`; otherwise call again with `cursor` (and `dead_letters`). Dead letters of other types or drops than asked are neither sent nor listed.
 	Done bool `json:"done"`
 
 	// Error Why the call stopped early: the receiver refused an event (the next call starts with it), or the time ran out.
@@ -754,7 +754,7 @@ type ReplayResult struct {
 	// EventIds Their ids, in order (the original ones).
 	EventIds []string `json:"event_ids"`
 
-	// Missing With `dead_letters`: the dead letters passed over because the stream does not hold their events; they stay dead letters. Absent when none.
+	// Missing With `dead_letters`: the dead letters passed over, each with the reason: the stream no longer holds its event, holds another at its sequence, or it was kept before sequences were (replay it by `since`); they stay dead letters. Absent when none.
 	Missing *[]MissingDeadLetter `json:"missing,omitempty"`
 }
 
