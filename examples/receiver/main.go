@@ -74,11 +74,16 @@ type Handler struct {
 	// deliveries are refused, which bounds replays of a captured request.
 	Tolerance time.Duration
 
-	// mu makes "already done?", the action and "done" one step, so two
-	// deliveries of one event (a retry racing a slow first attempt, a
-	// replay) or of one reservation (its won and its expired) never act
-	// at once. One lock keeps the example short; a busy receiver locks
-	// per reservation, or does this in one database transaction.
+	// keys makes "already done?", the action and "done" one step per
+	// reservation (per event for one without), so two deliveries of one
+	// event (a retry racing a slow first attempt, a replay) or of one
+	// reservation (its won and its expired) never act at once, while
+	// other reservations' go on: one lock for all, held across the
+	// network's calls, made deliveries queue behind a slow network and
+	// time out on flashdrop's side. A receiver with a database does this
+	// in one transaction per event instead.
+	keys keyedLocks
+	// mu guards the maps below for the moment each is read or written.
 	mu   sync.Mutex
 	seen *seenIDs
 	// latest is, per reservation, the Flashdrop-Sequence of the last
@@ -142,11 +147,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// (0) on a test delivery, which is in no stream.
 	seq, _ := strconv.ParseUint(r.Header.Get("Flashdrop-Sequence"), 10, 64)
 
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	key := ev.Data.Reservation
+	if key == "" {
+		key = ev.ID
+	}
+	defer h.keys.lock(key)()
 	// At least once: the same id may come again (a retry after a lost
 	// answer, a replay). Answer 2xx, act once.
-	if h.seen.has(ev.ID) {
+	h.mu.Lock()
+	seen := h.seen.has(ev.ID)
+	h.mu.Unlock()
+	if seen {
 		fmt.Fprintf(h.out, "duplicate %s ignored\n", ev.ID)
 		w.WriteHeader(http.StatusOK)
 		return
@@ -160,12 +171,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "try again later", http.StatusServiceUnavailable)
 		return
 	}
+	h.mu.Lock()
 	h.seen.add(ev.ID)
+	h.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// act does what ev asks for; h.mu is held. An error leaves nothing
-// recorded, so the event can be acted on again.
+// act does what ev asks for; its key's lock is held. An error leaves
+// nothing recorded, so the event can be acted on again.
 func (h *Handler) act(ev *event, seq uint64) error {
 	switch ev.Type {
 	case "flashdrop.won", "flashdrop.cancelled", "flashdrop.expired":
@@ -176,7 +189,10 @@ func (h *Handler) act(ev *event, seq uint64) error {
 		// page and image already answer 404. Only these three types
 		// count here: a confirmed that came before its won must not
 		// hide the won.
-		if last := h.latest[res]; seq != 0 && seq <= last {
+		h.mu.Lock()
+		last := h.latest[res]
+		h.mu.Unlock()
+		if seq != 0 && seq <= last {
 			fmt.Fprintf(h.out, "older %s: %s of %s at sequence %d, after %d; ignored\n", ev.ID, shortType(ev), res, seq, last)
 			return nil
 		}
@@ -187,9 +203,11 @@ func (h *Handler) act(ev *event, seq uint64) error {
 		} else if err := h.takeDown(ev); err != nil {
 			return err
 		}
+		h.mu.Lock()
 		if seq > h.latest[res] {
 			h.latest[res] = seq
 		}
+		h.mu.Unlock()
 	case "flashdrop.invited":
 		// Message the shopper about next week's drop.
 		fmt.Fprintf(h.out, "invited %s: %s to %s on sale at %s, page %s\n",
@@ -204,14 +222,19 @@ func (h *Handler) act(ev *event, seq uint64) error {
 // post puts up the winner's card (or tells the shop's order system).
 func (h *Handler) post(ev *event) error {
 	res := ev.Data.Reservation
-	if _, up := h.posts[res]; up {
+	h.mu.Lock()
+	_, up := h.posts[res]
+	h.mu.Unlock()
+	if up {
 		return nil
 	}
 	id, err := h.network.Post(res, ev.Data.ShareURL)
 	if err != nil {
 		return err
 	}
+	h.mu.Lock()
 	h.posts[res] = id
+	h.mu.Unlock()
 	fmt.Fprintf(h.out, "won %s: %s holds %s; share %s; pay at %s\n",
 		ev.ID, ev.Data.User, res, ev.Data.ShareURL, ev.Data.CheckoutURL)
 	return nil
@@ -222,7 +245,9 @@ func (h *Handler) post(ev *event) error {
 // are keyed by reservation for that.
 func (h *Handler) takeDown(ev *event) error {
 	res := ev.Data.Reservation
+	h.mu.Lock()
 	id, up := h.posts[res]
+	h.mu.Unlock()
 	if !up {
 		fmt.Fprintf(h.out, "%s %s: %s has no card up\n", shortType(ev), ev.ID, res)
 		return nil
@@ -230,7 +255,9 @@ func (h *Handler) takeDown(ev *event) error {
 	if err := h.network.TakeDown(id); err != nil {
 		return err
 	}
+	h.mu.Lock()
 	delete(h.posts, res)
+	h.mu.Unlock()
 	fmt.Fprintf(h.out, "%s %s: took down %s's card\n", shortType(ev), ev.ID, res)
 	return nil
 }
@@ -274,6 +301,42 @@ func (s *standIn) TakeDown(postID string) error {
 	}
 	fmt.Fprintf(s.out, "network: took down %s\n", postID)
 	return nil
+}
+
+// keyedLocks is a mutex per key, made on first use and dropped when no
+// one holds or waits for it.
+type keyedLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyedLock
+}
+
+type keyedLock struct {
+	sync.Mutex
+	users int // holding or waiting
+}
+
+// lock locks key and returns its unlock.
+func (k *keyedLocks) lock(key string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedLock{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &keyedLock{}
+		k.m[key] = l
+	}
+	l.users++
+	k.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		k.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
 }
 
 // seenIDs remembers the newest n event ids acted on; Handler.mu guards
