@@ -379,7 +379,8 @@ var (
 )
 
 // forwardEvent POSTs one event as a webhook delivery: same headers
-// (Content-Type, User-Agent, Flashdrop-Event-Id, Flashdrop-Sequence),
+// (Content-Type, User-Agent, Flashdrop-Event-Id, Flashdrop-Sequence, and
+// Flashdrop-Delivery-Kind delivery with the forward's Flashdrop-Attempt),
 // same signature scheme (queue/webhooksig), the session's secret. It
 // retries a failed attempt a few times, then says it gave up.
 func (l *listener) forwardEvent(ctx context.Context, seq string, body []byte) {
@@ -390,7 +391,7 @@ func (l *listener) forwardEvent(ctx context.Context, seq string, body []byte) {
 	deadline := time.Now().Add(forwardBudget)
 	wait := forwardBackoff
 	for attempt := 1; ; attempt++ {
-		status, took, err := l.forwardOnce(ctx, seq, ce.ID, body, deadline)
+		status, took, err := l.forwardOnce(ctx, seq, ce.ID, body, deadline, attempt)
 		if ctx.Err() != nil {
 			return
 		}
@@ -417,7 +418,7 @@ func (l *listener) forwardEvent(ctx context.Context, seq string, body []byte) {
 }
 
 // forwardOnce makes one attempt, signed now; err is a transport error.
-func (l *listener) forwardOnce(ctx context.Context, seq, id string, body []byte, deadline time.Time) (int, time.Duration, error) {
+func (l *listener) forwardOnce(ctx context.Context, seq, id string, body []byte, deadline time.Time, attempt int) (int, time.Duration, error) {
 	if d := time.Now().Add(forwardTimeout); d.Before(deadline) {
 		deadline = d
 	}
@@ -433,6 +434,10 @@ func (l *listener) forwardOnce(ctx context.Context, seq, id string, body []byte,
 	if seq != "" {
 		req.Header.Set("Flashdrop-Sequence", seq)
 	}
+	// As a live delivery's: a receiver written against forwards reads
+	// the headers it will get from a webhook.
+	req.Header.Set(webhook.KindHeader, engine.DeliveryKindEvent)
+	req.Header.Set(webhook.AttemptHeader, strconv.Itoa(attempt))
 	req.Header.Set(webhooksig.Header, webhooksig.Sign([]byte(l.secret), body, time.Now()))
 	start := time.Now()
 	resp, err := l.post.Do(req)
