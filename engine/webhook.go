@@ -267,11 +267,7 @@ func ValidateWebhook(w Webhook) error {
 	}
 	for _, t := range w.Types {
 		if !known[t] {
-			names := make([]string, len(AllEventTypes))
-			for i, t := range AllEventTypes {
-				names[i] = string(t)
-			}
-			return invalid("types", "unknown event type %q (known: %s)", t, strings.Join(names, ", "))
+			return invalid("types", "unknown event type %q (known: %s)", t, joinTypes(AllEventTypes))
 		}
 	}
 	return nil
