@@ -412,6 +412,15 @@ func IsRehearsal(h nats.Header) bool {
 	return len(v) > 0 && v[0] == "true"
 }
 
+// EventMsg is a message of event id on subject, with the headers every
+// event on the stream has (asyncapi's NatsHeaders), for a publisher
+// beside the relay (the webhook deliverer's webhook_disabled).
+func EventMsg(subject, id string, data []byte) *nats.Msg {
+	msg := &nats.Msg{Subject: subject, Data: data}
+	setHeaders(msg, id, false)
+	return msg
+}
+
 // setHeaders sets a message's headers for event id: set here rather than
 // through Header.Set and jetstream.WithMsgID, which allocate an options
 // struct, a slice per header and a map grown twice for every event. A

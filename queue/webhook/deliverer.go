@@ -20,7 +20,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/flashdrop/flashdrop/engine"
@@ -669,10 +668,9 @@ func (d *Deliverer) announceDisabled(ctx context.Context, id string, at time.Tim
 		DataContentType: "application/json",
 		Data:            engine.Event{Webhook: id, Reason: reason}}
 	body, _ := ce.Marshal()
-	// With the headers every event on the stream has (asyncapi's
-	// NatsHeaders), as the relay sets them: it had the message id alone.
-	msg := &nats.Msg{Subject: DisabledSubject, Data: body,
-		Header: nats.Header{"Content-Type": []string{webhookContentType}, jetstream.MsgIDHeader: []string{evID}}}
+	// With the headers every event on the stream has, as the relay sets
+	// them: it had the message id alone.
+	msg := queue.EventMsg(DisabledSubject, evID, body)
 	for attempt := 0; attempt < 3; attempt++ {
 		if _, err := d.js.PublishMsg(ctx, msg); err == nil {
 			return
