@@ -708,10 +708,10 @@ const webhookStateEvery = 5 * time.Second
 func (m *Main) watchWebhookStates() {
 	var lc bgrun.Lifecycle
 	lc.Start(context.Background(), func(ctx context.Context) {
-		// listed are the webhooks of the last listing; one seen there and
-		// missing now was deleted. Only those: a webhook created after a
+		// prev is the last listing's webhooks; one seen there and missing
+		// now was deleted. Only those: a webhook created after a
 		// listing is counted before the next one lists it.
-		listed := map[string]bool{}
+		prev := map[string]bool{}
 		bgrun.Every(ctx, webhookStateEvery, func(ctx context.Context) {
 			rctx, cancel := context.WithTimeout(ctx, webhookStateEvery)
 			hooks, err := m.store.Webhooks(rctx)
@@ -731,26 +731,23 @@ func (m *Main) watchWebhookStates() {
 					m.metrics.AddWebhookAttempts(h.ID, string(out), 0)
 				}
 			}
-			m.metrics.SetWebhookStates(states)
-			for id := range listed {
+			m.metrics.SetWebhookStates(states) // it keeps a copy; states goes on as prev
+			forget := func(id string) {
 				if _, ok := states[id]; !ok {
 					m.metrics.ForgetWebhook(id)
 				}
 			}
+			for id := range prev {
+				forget(id)
+			}
 			dctx, cancel := context.WithTimeout(ctx, webhookStateEvery)
-			gone, err := m.store.DeletedWebhooks(dctx)
-			cancel()
-			if err == nil {
-				for _, g := range gone {
-					if _, ok := states[g.ID]; !ok {
-						m.metrics.ForgetWebhook(g.ID)
-					}
+			if marks, err := m.store.DeletedWebhooks(dctx); err == nil {
+				for _, g := range marks {
+					forget(g.ID)
 				}
 			}
-			listed = make(map[string]bool, len(states))
-			for id := range states {
-				listed[id] = true
-			}
+			cancel()
+			prev = states
 		})
 	})
 	m.onStop(func() error { lc.Stop(); return nil })
