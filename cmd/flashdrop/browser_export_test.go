@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -153,16 +154,22 @@ func TestBrowserOpsExport(t *testing.T) {
 		t.Fatalf("allowing downloads: %v", err)
 	}
 	file := filepath.Join(downloads, drop+"-reservations.csv")
-	// fetchFile waits for the download to be complete (Chromium writes a
-	// .crdownload and renames it at the end), reads it and removes it, so
-	// the next export is saved under the same name.
+	// fetchFile waits for the download to be complete, reads it and
+	// removes it, so the next export is saved under the same name.
+	// Complete: no .crdownload left and the file ends its last CSV line;
+	// Chromium may make the file under its final name before it has
+	// written it (CI read one empty, and the next export read its late
+	// content).
 	fetchFile := func(what string) string {
 		t.Helper()
 		var got []byte
 		testkit.Eventually(t, 20*time.Second, what, func() bool {
 			var err error
-			got, err = os.ReadFile(file)
-			return err == nil
+			if got, err = os.ReadFile(file); err != nil || !bytes.HasSuffix(got, []byte("\r\n")) {
+				return false
+			}
+			partial, _ := filepath.Glob(filepath.Join(downloads, "*.crdownload"))
+			return len(partial) == 0
 		})
 		if err := os.Remove(file); err != nil {
 			t.Fatal(err)
