@@ -174,7 +174,10 @@ func (p *proxy) kill() {
 // TestResendsFailOverToAnotherTarget: with several targets, a press whose
 // target stopped answering (connection refused) is resent, with its key,
 // to the next one: every press is answered, none is left with an unknown
-// outcome, and the rush does not wait for the dead target.
+// outcome, and the rush does not wait for the dead target: no press
+// outcome is a timeout (a refused connection is known at once; waiting
+// on the dead target would show as timeouts, not as wall time, which a
+// slow CI machine stretches).
 func TestResendsFailOverToAnotherTarget(t *testing.T) {
 	clock := loadtest.NewManualClock(time.Now())
 	f := startFake(t, fakeserver.Options{Now: clock.Now})
@@ -182,7 +185,6 @@ func TestResendsFailOverToAnotherTarget(t *testing.T) {
 	o := baseOptions("http://" + p.ln.Addr().String())
 	o.Targets = append(o.Targets, f.URL)
 	o.RequestTimeout = time.Second
-	begin := time.Now()
 	rep, err := loadtest.Run(context.Background(), o, loadtest.WithPhaseHook(func(ph loadtest.Phase) {
 		switch ph {
 		case loadtest.PhaseWait:
@@ -198,8 +200,8 @@ func TestResendsFailOverToAnotherTarget(t *testing.T) {
 	}
 	text := invalidText(t, rep)
 	if rep.ExitCode != loadtest.ExitPass || len(rep.Records.Unanswered) != 0 || rep.Rush.Outcomes["transport_error"] == 0 ||
-		rep.Rush.Outcomes["won"] != 20 || time.Since(begin) > 10*time.Second {
-		t.Fatalf("exit %d, outcomes %v, unanswered %d, after %v\n%s", rep.ExitCode, rep.Rush.Outcomes, len(rep.Records.Unanswered), time.Since(begin), text)
+		rep.Rush.Outcomes["won"] != 20 || rep.Rush.Outcomes[loadtest.OutcomeTimeout] != 0 {
+		t.Fatalf("exit %d, outcomes %v, unanswered %d\n%s", rep.ExitCode, rep.Rush.Outcomes, len(rep.Records.Unanswered), text)
 	}
 }
 
