@@ -67,6 +67,7 @@ type ServeConfig struct {
 	// Events
 	StreamReplicas       int
 	WebhooksAllowPrivate bool
+	WebhooksAllowHTTP    bool
 	SoldOutTTL           time.Duration
 	// A webhook is disabled after WebhookDisableAfter failed attempts in
 	// a row spanning at least WebhookDisableSpan.
@@ -174,7 +175,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.Role, "role", RoleAll, "all: answer requests and do the background work (publish the outbox to NATS, deliver webhooks, release expired holds, run the schedule); api: answer requests only, so that release-day traffic gets the node's whole CPU (needs --redis-url, --nats-url and at least one node with --role all)")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name among the nodes, kept across restarts so a restarted node republishes at once the events it had read (default: host name and listen port)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
-	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "allow webhook targets on private, loopback or link-local addresses")
+	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "allow webhook targets on private, loopback or link-local addresses (and plain http to such an address)")
+	fs.BoolVar(&c.WebhooksAllowHTTP, "webhooks-allow-http", false, "allow new webhooks with a plain http:// target on any host: events carry shoppers' ids and share codes, which http shows to every network on the way")
 	fs.IntVar(&c.WebhookDisableAfter, "webhook-disable-after", engine.DefaultDisableAfter,
 		"failed delivery attempts in a row (spanning at least --webhook-disable-span) that disable a webhook")
 	fs.DurationVar(&c.WebhookDisableSpan, "webhook-disable-span", engine.DefaultDisableSpan,
@@ -823,7 +825,7 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		}
 		return nil
 	}}}
-	hooks := engine.NewWebhooks(m.store, m.Clock, webhook.CheckURL(c.WebhooksAllowPrivate))
+	hooks := engine.NewWebhooks(m.store, m.Clock, webhook.CheckURL(c.WebhooksAllowPrivate, c.WebhooksAllowHTTP))
 	hooks.SetSender(m.deliverer)
 	m.srv, err = api.New(api.Config{
 		Metrics:          m.metrics,

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestNewWebhookMustBeHTTPS: serve refuses a new webhook with a plain
+// http:// target on a public host (400 on url, naming both flags), takes
+// it https, and takes http with --webhooks-allow-http, or with
+// --webhooks-allow-private for a loopback address: the wiring of
+// webhook.CheckURL's flags, end to end.
+func TestNewWebhookMustBeHTTPS(t *testing.T) {
+	const admin = "webhook-url-admin-token-0123456789"
+	create := func(t *testing.T, base, url string) httpResult {
+		t.Helper()
+		return call(t, "POST", base+"/v1/admin/webhooks", admin, `{"url":"`+url+`","types":["won"]}`)
+	}
+	t.Run("default", func(t *testing.T) {
+		m, _, _ := startServe(t, "--admin-token", admin)
+		base := "http://" + m.Addr
+		r := create(t, base, "http://hooks.example.com/flashdrop")
+		if d, _ := r.body["detail"].(string); r.status != 400 || !strings.Contains(d, "must be https") ||
+			!strings.Contains(d, "--webhooks-allow-http") || !strings.Contains(d, "--webhooks-allow-private") {
+			t.Fatalf("http target: %d %s", r.status, r.raw)
+		}
+		if r := create(t, base, "https://hooks.example.com/flashdrop"); r.status != 201 {
+			t.Fatalf("https target: %d %s", r.status, r.raw)
+		}
+	})
+	t.Run("allow-http", func(t *testing.T) {
+		m, _, _ := startServe(t, "--admin-token", admin, "--webhooks-allow-http")
+		if r := create(t, "http://"+m.Addr, "http://hooks.example.com/flashdrop"); r.status != 201 {
+			t.Fatalf("http target with --webhooks-allow-http: %d %s", r.status, r.raw)
+		}
+	})
+	t.Run("allow-private", func(t *testing.T) {
+		m, _, _ := startServe(t, "--admin-token", admin, "--webhooks-allow-private")
+		base := "http://" + m.Addr
+		if r := create(t, base, "http://127.0.0.1:9/hook"); r.status != 201 {
+			t.Fatalf("http loopback with --webhooks-allow-private: %d %s", r.status, r.raw)
+		}
+		if r := create(t, base, "http://hooks.example.com/flashdrop"); r.status != 400 {
+			t.Fatalf("http public host with only --webhooks-allow-private: %d %s", r.status, r.raw)
+		}
+	})
+}
