@@ -148,6 +148,12 @@ type DrawState struct {
 	Cursor int64
 	// Seed is the revealed seed (hex), set only once drawn.
 	Seed string
+	// HoldsGiven and Waitlisted, set once drawn, count the winners given a
+	// hold and the others put on the waitlist: Winners and Registrants −
+	// Winners, unless the sale closed before the draw reached them (every
+	// node down through the sale), when the order is recorded but a closed
+	// sale gives nothing.
+	HoldsGiven, Waitlisted int64
 }
 
 // ErrBusy means another node is doing this work now (it holds the lease).
@@ -361,11 +367,25 @@ type DrawRecord struct {
 	// Winners, Seed and Tickets are published after the draw. Tickets is
 	// one page of the drawn order: the first Winners tickets of the whole
 	// order won, the rest are the waitlist in order.
-	Winners    int64    `json:"winners"`
+	Winners int64 `json:"winners"`
+	// HoldsGiven, published after the draw, is how many of the winners
+	// got a hold: all of them, unless the sale had closed before the draw
+	// reached them (every node down through the sale), when the order
+	// stands, verifiable, but those winners got nothing.
+	HoldsGiven *int64   `json:"holds_given,omitempty"`
 	Seed       string   `json:"seed,omitempty"`
 	Offset     int64    `json:"offset"`
 	Tickets    []string `json:"tickets"`
 	NextOffset *int64   `json:"next_offset"`
+}
+
+// Unheld is how many winners of a drawn record got no hold: 0, unless
+// the sale had closed before the draw reached them.
+func (r DrawRecord) Unheld() int64 {
+	if r.HoldsGiven == nil || *r.HoldsGiven >= r.Winners {
+		return 0
+	}
+	return r.Winners - *r.HoldsGiven
 }
 
 // MaxDrawPage bounds one page of a draw record.
@@ -401,7 +421,7 @@ func (e *Engine) DrawRecord(ctx context.Context, drop string, offset, limit int6
 	if st.Phase != DrawDrawn {
 		return rec, nil
 	}
-	rec.Winners, rec.Seed = st.Winners, st.Seed
+	rec.Winners, rec.Seed, rec.HoldsGiven = st.Winners, st.Seed, &st.HoldsGiven
 	if offset < st.Registrants {
 		if rec.Tickets, err = ws.DrawOrder(ctx, drop, offset, limit); err != nil {
 			return DrawRecord{}, err

@@ -108,7 +108,10 @@ type Event struct {
 	FrozenDigest string `json:"frozen_digest,omitempty"`
 	Registrants  *int64 `json:"registrants,omitempty"`
 	Winners      *int64 `json:"winners,omitempty"`
-	Waitlisted   *int64 `json:"waitlisted,omitempty"`
+	// HoldsGiven is how many winners got a hold: Winners, unless the sale
+	// closed before the draw reached them.
+	HoldsGiven *int64 `json:"holds_given,omitempty"`
+	Waitlisted *int64 `json:"waitlisted,omitempty"`
 
 	// Webhook and Reason describe a webhook_disabled event.
 	Webhook string `json:"webhook,omitempty"`

@@ -62,6 +62,7 @@ func appendCloudEvent(b []byte, c *CloudEvent) ([]byte, bool) {
 	w.OptStr(`,"frozen_digest":`, d.FrozenDigest)
 	w.OptPtr(`,"registrants":`, d.Registrants)
 	w.OptPtr(`,"winners":`, d.Winners)
+	w.OptPtr(`,"holds_given":`, d.HoldsGiven)
 	w.OptPtr(`,"waitlisted":`, d.Waitlisted)
 	w.OptStr(`,"webhook":`, d.Webhook)
 	w.OptStr(`,"reason":`, d.Reason)

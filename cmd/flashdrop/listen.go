@@ -290,7 +290,7 @@ func (l *listener) handle(ctx context.Context, seq, data string) {
 // listed here (a new one) follows them, by name.
 var lineFields = []string{"reservation", "user", "ref", "quantity", "waitlist_position", "from_waitlist", "product",
 	"expires_at", "available", "version", "share_url", "checkout_url", "seconds_after_start", "url", "sale_starts_at",
-	"registrants", "winners", "waitlisted", "series", "webhook", "reason"}
+	"registrants", "winners", "holds_given", "waitlisted", "series", "webhook", "reason"}
 
 // lineLeftOut are data fields no line shows: the drop (shown first, by
 // id, so its drop_name, for a post's text, is left out too) and

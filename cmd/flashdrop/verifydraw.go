@@ -37,6 +37,7 @@ type drawRecord struct {
 	Stock        int64    `json:"stock"`
 	Quantity     int64    `json:"quantity"`
 	Winners      int64    `json:"winners"`
+	HoldsGiven   *int64   `json:"holds_given"`
 	Seed         string   `json:"seed"`
 	Offset       int64    `json:"offset"`
 	Tickets      []string `json:"tickets"`
@@ -102,6 +103,11 @@ follow from the seed. Exit status: 0 match, 1 mismatch, 2 no verdict.
 	fmt.Fprintf(stdout, "draw of %s verified (%s): %d registrants, %d winners of %d units each; the seed hashes to "+
 		"the committed %s; the tickets are the frozen list %s; winners and waitlist follow from the seed\n",
 		*drop, rec.Algorithm, rec.Registrants, rec.Winners, rec.Quantity, rec.SeedHash, rec.FrozenDigest)
+	if rec.HoldsGiven != nil && *rec.HoldsGiven < rec.Winners {
+		// The order verifies; what it gave does not follow from it.
+		fmt.Fprintf(stdout, "note: %d of the %d winners got no hold: the sale had closed before the draw reached them\n",
+			rec.Winners-*rec.HoldsGiven, rec.Winners)
+	}
 	return verifyMatch
 }
 

@@ -186,3 +186,52 @@ func run2(t *testing.T, base, drop string) int {
 	t.Helper()
 	return verifyDraw([]string{"--target", base, "--drop", drop}, io.Discard, io.Discard, nil)
 }
+
+// TestDrawAfterTheSaleClosedSaysSo: a draw that every node missed until
+// its sale had closed still verifies, but its record (holds_given 0), its
+// page and verify-draw say that no winner got a hold, where they
+// announced the order's winners as if they had.
+func TestDrawAfterTheSaleClosedSaysSo(t *testing.T) {
+	m, clock, _ := startServe(t, "--no-demo", "--schedule-every", "1h")
+	base := "http://" + m.Addr
+	now := m.Clock.Now()
+	body := fmt.Sprintf(`{"id":"missed","name":"Draw","stock":3,"mode":"draw","registration_opens_at":%q,
+		"registration_closes_at":%q,"sale_starts_at":%q,"sale_ends_at":%q}`,
+		now.Add(-time.Minute).Format(time.RFC3339), now.Add(10*time.Minute).Format(time.RFC3339),
+		now.Add(15*time.Minute).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
+	if r := call(t, "POST", base+"/v1/admin/drops", m.Config.AdminToken, body); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	for i := 0; i < 8; i++ {
+		if r := call(t, "POST", base+"/v1/drops/missed/registrations", mint(t, m, fmt.Sprint("s", i)), ""); r.status != 201 {
+			t.Fatalf("register: %d %s", r.status, r.raw)
+		}
+	}
+	// Every node down from before registration closed until after the
+	// sale: the first tick freezes and draws at once.
+	clock.Set(now.Add(time.Hour + time.Minute))
+	if err := m.scheduler.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec := call(t, "GET", base+"/v1/drops/missed/draw?limit=1", "", "")
+	if rec.status != 200 || rec.body["state"] != "drawn" || rec.body["winners"] != float64(3) || rec.body["holds_given"] != float64(0) {
+		t.Fatalf("the record: %d %s", rec.status, rec.raw)
+	}
+	var out bytes.Buffer
+	if code := verifyDraw([]string{"--target", base, "--drop", "missed"}, &out, io.Discard, nil); code != 0 ||
+		!strings.Contains(out.String(), "verified") || !strings.Contains(out.String(), "note: 3 of the 3 winners got no hold") {
+		t.Fatalf("verify-draw: exit %d: %s", code, out.String())
+	}
+	resp, err := http.Get(base + "/d/missed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	html, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(html), "The sale had closed before the draw finished, so no winner got a hold") {
+		t.Fatalf("the page does not say the winners got nothing:\n%s", html)
+	}
+	if st := call(t, "GET", base+"/v1/admin/drops/missed/stats", m.Config.AdminToken, ""); st.body["held"] != float64(0) || st.body["waitlisted"] != float64(0) {
+		t.Fatalf("stats: %s", st.raw)
+	}
+}

@@ -152,8 +152,9 @@ func TestDrawThirtyOfThreeHundred(t *testing.T) {
 		}
 
 		rec = f.record(t, d.ID, 77)
-		if len(rec.Tickets) != 300 || rec.Winners != 30 || rec.State != engine.DrawDrawn {
-			t.Fatalf("record: %d tickets, %d winners, %s", len(rec.Tickets), rec.Winners, rec.State)
+		if len(rec.Tickets) != 300 || rec.Winners != 30 || rec.State != engine.DrawDrawn ||
+			rec.HoldsGiven == nil || *rec.HoldsGiven != 30 || rec.Unheld() != 0 {
+			t.Fatalf("record: %d tickets, %d winners (holds given %v), %s", len(rec.Tickets), rec.Winners, rec.HoldsGiven, rec.State)
 		}
 		if why := recompute(rec); why != "" {
 			t.Fatalf("independent recomputation: %s", why)
@@ -221,6 +222,7 @@ func TestDrawThirtyOfThreeHundred(t *testing.T) {
 		}
 		for _, e := range evs {
 			if e.Type == engine.EventDrawn && (e.Seed != rec.Seed || *e.Winners != 30 || *e.Waitlisted != 270 ||
+				e.HoldsGiven == nil || *e.HoldsGiven != 30 ||
 				*e.Registrants != 300 || e.FrozenDigest != rec.FrozenDigest) {
 				t.Fatalf("drawn event %+v", e)
 			}
@@ -268,6 +270,60 @@ func checkDrawOnce(t *testing.T, f *fixture, d engine.Drop, us []string) {
 		t.Errorf("the order lists %d tickets (%v)", n, err)
 	}
 	checkInvariants(t, f, d, nil)
+}
+
+// TestDrawAfterTheSaleClosedGivesNothing: a draw that finishes after
+// sale_ends_at (every node down through the sale) records its order,
+// which verifies, but gives no hold and queues nobody past the close, and
+// says so: the record's holds_given and the drawn event's holds_given and
+// waitlisted count what was given, not what the order would have given.
+// Whole: every step after the close; split: the first step (20 winners
+// of 30) in the sale, the rest after it.
+func TestDrawAfterTheSaleClosedGivesNothing(t *testing.T) {
+	for _, split := range []bool{false, true} {
+		forEachBackendNamed(t, map[bool]string{false: "whole", true: "split"}[split], func(t *testing.T, f *fixture) {
+			d, _ := f.newDraw(t, 30, 300)
+			wantHeld := int64(0)
+			if split {
+				f.clock.Set(t0)
+				st, err := f.eng.RunDraw(ctx(t), d.ID, engine.DrawOptions{Owner: "a", Step: 20, MaxSteps: 1})
+				if err != nil || st.Phase != engine.DrawFrozen || st.Cursor != 20 {
+					t.Fatalf("the step in the sale: %+v %v", st, err)
+				}
+				wantHeld = 20
+			}
+			f.clock.Set(d.SaleEndsAt.Add(time.Minute))
+			st, err := f.eng.RunDraw(ctx(t), d.ID, engine.DrawOptions{Owner: "a", Step: 64})
+			if err != nil || st.Phase != engine.DrawDrawn || st.HoldsGiven != wantHeld || st.Waitlisted != 0 {
+				t.Fatalf("the draw after the close: %+v %v", st, err)
+			}
+			rec := f.record(t, d.ID, 100)
+			if why := recompute(rec); why != "" {
+				t.Fatalf("the order no longer verifies: %s", why)
+			}
+			if rec.Winners != 30 || rec.HoldsGiven == nil || *rec.HoldsGiven != wantHeld || rec.Unheld() != 30-wantHeld {
+				t.Fatalf("record: %d winners, holds given %v, unheld %d", rec.Winners, rec.HoldsGiven, rec.Unheld())
+			}
+			stats := f.stats(t, d.ID)
+			if stats.Held != wantHeld || stats.Waitlisted != 0 || stats.Available != 30-wantHeld {
+				t.Fatalf("stats: %+v", stats)
+			}
+			evs := f.events(t, d.ID)
+			if n := countEvents(evs, engine.EventWon); int64(n) != wantHeld || countEvents(evs, engine.EventWaitlisted) != 0 {
+				t.Fatalf("%d won and %d waitlisted events", n, countEvents(evs, engine.EventWaitlisted))
+			}
+			for _, e := range evs {
+				if e.Type == engine.EventDrawn && (*e.Winners != 30 || e.HoldsGiven == nil || *e.HoldsGiven != wantHeld ||
+					*e.Waitlisted != 0 || *e.Registrants != 300) {
+					t.Fatalf("drawn event: winners %d, holds_given %v, waitlisted %d", *e.Winners, e.HoldsGiven, *e.Waitlisted)
+				}
+			}
+			if n := countEvents(evs, engine.EventDrawn); n != 1 {
+				t.Fatalf("%d drawn events", n)
+			}
+			checkInvariants(t, f, d, nil)
+		})
+	}
 }
 
 // TestDrawManyNodesOneDraw: nodes that reach sale_starts_at together draw

@@ -294,6 +294,8 @@ func setEventField(ev *engine.Event, name, s string) error {
 		err = ptr(&ev.Registrants)
 	case "winners":
 		err = ptr(&ev.Winners)
+	case "holds_given":
+		err = ptr(&ev.HoldsGiven)
 	case "waitlisted":
 		err = ptr(&ev.Waitlisted)
 	case "seconds_after_start":

@@ -488,19 +488,22 @@ type DeliveryRecordKind string
 
 // DrawRecord A draw's public record: everything `flashdrop verify-draw` needs.
 type DrawRecord struct {
-	Algorithm    string          `json:"algorithm"`
-	Drop         string          `json:"drop"`
-	FrozenDigest *string         `json:"frozen_digest,omitempty"`
-	NextOffset   *int64          `json:"next_offset"`
-	Offset       int64           `json:"offset"`
-	Quantity     int64           `json:"quantity"`
-	Registrants  int64           `json:"registrants"`
-	Seed         *string         `json:"seed,omitempty"`
-	SeedHash     string          `json:"seed_hash"`
-	State        DrawRecordState `json:"state"`
-	Stock        int64           `json:"stock"`
-	Tickets      *[]string       `json:"tickets"`
-	Winners      int64           `json:"winners"`
+	Algorithm    string  `json:"algorithm"`
+	Drop         string  `json:"drop"`
+	FrozenDigest *string `json:"frozen_digest,omitempty"`
+
+	// HoldsGiven After the draw: how many of the winners got a hold. Equal to winners, unless the sale had closed before the draw reached them (every node down through the sale): the order stands, verifiable, but those winners got nothing.
+	HoldsGiven  *int            `json:"holds_given,omitempty"`
+	NextOffset  *int64          `json:"next_offset"`
+	Offset      int64           `json:"offset"`
+	Quantity    int64           `json:"quantity"`
+	Registrants int64           `json:"registrants"`
+	Seed        *string         `json:"seed,omitempty"`
+	SeedHash    string          `json:"seed_hash"`
+	State       DrawRecordState `json:"state"`
+	Stock       int64           `json:"stock"`
+	Tickets     *[]string       `json:"tickets"`
+	Winners     int64           `json:"winners"`
 }
 
 // DrawRecordState defines model for DrawRecord.State.

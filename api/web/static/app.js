@@ -481,6 +481,13 @@
     p.appendChild(el('strong', String(rec.winners)));
     p.appendChild(document.createTextNode(' ' + (rec.winners === 1 ? 'winner' : 'winners') + ' among ' + rec.registrants + ' registered' +
       (rec.registrants > rec.winners ? '; everyone else is on the waitlist, in the drawn order' : '') + '.'));
+    // A draw that finished after the sale closed (every node down through
+    // it) gave no holds past the close: the count alone would promise them.
+    var unheld = typeof rec.holds_given === 'number' && rec.holds_given < rec.winners ? rec.winners - rec.holds_given : 0;
+    if (unheld) {
+      p.appendChild(document.createTextNode(' The sale had closed before the draw finished, so ' +
+        (unheld === rec.winners ? 'no winner got a hold' : unheld + ' of them got no hold') + ', and nobody was put on the waitlist after it closed: the order still stands, and verifies.'));
+    }
     p.hidden = false;
     // The seed line's opening words, before the hash's <code>.
     $('seed').firstChild.textContent = 'The draw was committed in advance. Seed hash: ';

@@ -24,7 +24,11 @@
 -- work is O(k).
 --
 -- A draw that finishes after sale_ends_at (every node down through the
--- sale) still records its order, but a closed sale gives no holds.
+-- sale) still records its order, but a closed sale gives no holds and
+-- queues nobody. The draw hash counts what the steps did give ('held'
+-- winners, 'queued' on the waitlist), and the drawn event says so
+-- (holds_given, waitlisted): the order's winners alone would announce
+-- holds nobody got.
 
 P, DROP, NOW, NONCE, EVNONCE = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 NOW_S = ARGV[3]
@@ -109,6 +113,12 @@ if give then
     redis.call('HSET', K_WLQ, unpack(qargs))
   end
 end
+-- Counted by every step, a closed sale's too (by 0): a drawn record
+-- without the fields is one an older version drew.
+if k > 0 then
+  redis.call('HINCRBY', K_DRAW, 'held', give and wins or 0)
+  redis.call('HINCRBY', K_DRAW, 'queued', give and k - wins or 0)
+end
 cur = start + k
 redis.call('HSET', K_DRAW, 'cur', ms(cur))
 if cur == n then
@@ -123,8 +133,9 @@ if cur == n then
       restock(promote(extra, cfg, nil))
     end
   end
-  emit('drawn', {'registrants', ms(n), 'winners', ms(w), 'waitlisted', ms(n - w), 'quantity', ms(q),
-    'seed', dr[6] or '', 'frozen_digest', dr[7] or ''})
+  local done = redis.call('HMGET', K_DRAW, 'held', 'queued')
+  emit('drawn', {'registrants', ms(n), 'winners', ms(w), 'holds_given', ms(num(done[1])),
+    'waitlisted', ms(num(done[2])), 'quantity', ms(q), 'seed', dr[6] or '', 'frozen_digest', dr[7] or ''})
 end
 flush()
 return {0, cur}
