@@ -53,7 +53,7 @@ func uniqueTypes(types []engine.EventType) []engine.EventType {
 }
 
 func (s *Server) listWebhooks(r *request) error {
-	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -66,7 +66,7 @@ func (s *Server) listWebhooks(r *request) error {
 }
 
 func (s *Server) getWebhook(r *request) error {
-	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -171,7 +171,7 @@ func (b replayRequest) engineRequest() (engine.ReplayRequest, error) {
 }
 
 func (s *Server) webhookDeliveries(r *request) error {
-	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()

@@ -304,6 +304,7 @@ const (
 	KeysWrite           Scope = "keys:write"
 	Ops                 Scope = "ops"
 	ReservationsConfirm Scope = "reservations:confirm"
+	WebhooksRead        Scope = "webhooks:read"
 	WebhooksWrite       Scope = "webhooks:write"
 )
 
@@ -321,6 +322,8 @@ func (e Scope) Valid() bool {
 	case Ops:
 		return true
 	case ReservationsConfirm:
+		return true
+	case WebhooksRead:
 		return true
 	case WebhooksWrite:
 		return true
@@ -802,7 +805,7 @@ type RotateKeyRequest struct {
 	GraceSeconds *int64 `json:"grace_seconds,omitempty"`
 }
 
-// Scope What an API key may do; each admin operation names the scope it needs on `adminBearer`.
+// Scope What an API key may do; each admin operation names the scope it needs on `adminBearer`. `webhooks:read` reads the webhooks, their status, dead letters and deliveries; `webhooks:write` does that and changes them.
 type Scope string
 
 // Series defines model for Series.
