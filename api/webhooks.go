@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -62,6 +63,10 @@ func (s *Server) listWebhooks(r *request) error {
 	if err != nil {
 		return err
 	}
+	// The caller's scopes, so a page offers only what the credential may
+	// do: the ops page shows a webhooks:read key the states without the
+	// Enable and Replay buttons it would be refused.
+	r.ctx.Response.Header.Set(headerScopes, strings.Join(r.who.grants(), ","))
 	return writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"webhooks": ws})
 }
 

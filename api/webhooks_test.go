@@ -237,9 +237,10 @@ func TestReplayDeadLettersBody(t *testing.T) {
 // webhooks:write), so an on-call person's or a dashboard's key cannot
 // delete a webhook or rotate its secret. A key with webhooks:write still
 // reads (it includes webhooks:read: keys made before it existed keep
-// working), and a key with neither is refused the reads naming both. A
-// key manager with webhooks:write may grant webhooks:read, a part of what
-// it holds; one without may not.
+// working), and a key with neither is refused the reads naming both. The
+// list says the caller's scopes (Flashdrop-Scopes) for a page to offer
+// only what the credential may do. A key manager with webhooks:write may
+// grant webhooks:read, a part of what it holds; one without may not.
 func TestWebhooksReadScope(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
@@ -257,6 +258,11 @@ func TestWebhooksReadScope(t *testing.T) {
 			if h.expect(r, 200, ""); !strings.Contains(string(r.raw), id) && !strings.HasSuffix(path, "/deliveries") {
 				t.Errorf("GET %s: %s", path, r.raw)
 			}
+		}
+	}
+	for key, want := range map[string]string{read: "webhooks:read", write: "webhooks:write", admin: strings.Join(engine.AllScopes, ",")} {
+		if got := h.do("GET", "/v1/admin/webhooks", key, nil).header.Get("Flashdrop-Scopes"); got != want {
+			t.Errorf("Flashdrop-Scopes %q, want %q", got, want)
 		}
 	}
 	for _, path := range reads {
