@@ -114,7 +114,7 @@ func (p principal) has(scope string) bool {
 	if p.key == "" {
 		return true
 	}
-	return slices.Contains(strings.Split(p.scopes, ","), scope)
+	return engine.Holds(strings.Split(p.scopes, ","), scope)
 }
 
 // grants is the scopes an admin principal may hand on to a key.

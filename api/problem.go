@@ -176,7 +176,7 @@ func problemFor(err error) Problem {
 			var se *engine.ScopeError
 			if errors.As(err, &se) {
 				p.Title = "Missing scope"
-				p.Detail = "this credential lacks the scope " + se.Scope
+				p.Detail = "this credential lacks the scope " + se.Wanted()
 			}
 			var ve *engine.ValidationError
 			if errors.As(err, &ve) {

@@ -191,7 +191,7 @@ func (s *Server) authenticateSettler(r *request) error {
 		return err
 	}
 	if r.who.admin && !r.who.has(engine.ScopeReservationsConfirm) {
-		return &engine.ScopeError{Scope: engine.ScopeReservationsConfirm}
+		return engine.MissingScope(engine.ScopeReservationsConfirm)
 	}
 	return nil
 }

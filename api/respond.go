@@ -98,15 +98,16 @@ func (s *Server) requireAdmin(r *request) error {
 }
 
 // requireScope lets through an admin credential holding scope: the
-// configured admin token (every scope) or an API key granted it. A
-// shopper gets errAdminOnly; a key without the scope a ScopeError naming
-// it.
+// configured admin token (every scope) or an API key granted it or the
+// scope that includes it (engine.Holds). A shopper gets errAdminOnly; a
+// key without the scope a ScopeError naming it, and the wider scope that
+// would do too.
 func (s *Server) requireScope(r *request, scope string) error {
 	if err := s.requireAdmin(r); err != nil {
 		return err
 	}
 	if !r.who.has(scope) {
-		return &engine.ScopeError{Scope: scope}
+		return engine.MissingScope(scope)
 	}
 	return nil
 }

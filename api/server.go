@@ -382,6 +382,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 const headerRequestID = "X-Request-Id"
 
+// headerScopes names the scopes of the credential that asked (the admin
+// token: every scope), comma-separated, on GET /v1/admin/webhooks.
+const headerScopes = "Flashdrop-Scopes"
+
 // request is what a handler knows about its call, copied out of the
 // RequestCtx where it must outlive the handler.
 type request struct {

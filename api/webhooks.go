@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -53,7 +54,7 @@ func uniqueTypes(types []engine.EventType) []engine.EventType {
 }
 
 func (s *Server) listWebhooks(r *request) error {
-	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -62,11 +63,15 @@ func (s *Server) listWebhooks(r *request) error {
 	if err != nil {
 		return err
 	}
+	// The caller's scopes, so a page offers only what the credential may
+	// do: the ops page shows a webhooks:read key the states without the
+	// Enable and Replay buttons it would be refused.
+	r.ctx.Response.Header.Set(headerScopes, strings.Join(r.who.grants(), ","))
 	return writeJSON(r.ctx, fasthttp.StatusOK, map[string]any{"webhooks": ws})
 }
 
 func (s *Server) getWebhook(r *request) error {
-	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
@@ -171,7 +176,7 @@ func (b replayRequest) engineRequest() (engine.ReplayRequest, error) {
 }
 
 func (s *Server) webhookDeliveries(r *request) error {
-	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+	if err := s.requireScope(r, engine.ScopeWebhooksRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()

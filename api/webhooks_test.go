@@ -231,3 +231,79 @@ func TestReplayDeadLettersBody(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhooksReadScope: a key with webhooks:read reads the webhooks, one
+// webhook and its delivery log, and is refused every change (403 naming
+// webhooks:write), so an on-call person's or a dashboard's key cannot
+// delete a webhook or rotate its secret. A key with webhooks:write still
+// reads (it includes webhooks:read: keys made before it existed keep
+// working), and a key with neither is refused the reads naming both. The
+// list says the caller's scopes (Flashdrop-Scopes) for a page to offer
+// only what the credential may do. A key manager with webhooks:write may
+// grant webhooks:read, a part of what it holds; one without may not.
+func TestWebhooksReadScope(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	created := h.do("POST", "/v1/admin/webhooks", admin, map[string]any{"url": "https://social.example/hooks/read"})
+	h.expect(created, 201, "")
+	id := created.str("id")
+	_, read := h.createKey(admin, "dashboard", "webhooks:read")
+	_, write := h.createKey(admin, "integration", "webhooks:write")
+	_, other := h.createKey(admin, "drops", "drops:read", "ops")
+
+	reads := []string{"/v1/admin/webhooks", "/v1/admin/webhooks/" + id, "/v1/admin/webhooks/" + id + "/deliveries"}
+	for _, key := range []string{read, write} {
+		for _, path := range reads {
+			r := h.do("GET", path, key, nil)
+			if h.expect(r, 200, ""); !strings.Contains(string(r.raw), id) && !strings.HasSuffix(path, "/deliveries") {
+				t.Errorf("GET %s: %s", path, r.raw)
+			}
+		}
+	}
+	for key, want := range map[string]string{read: "webhooks:read", write: "webhooks:write", admin: strings.Join(engine.AllScopes, ",")} {
+		if got := h.do("GET", "/v1/admin/webhooks", key, nil).header.Get("Flashdrop-Scopes"); got != want {
+			t.Errorf("Flashdrop-Scopes %q, want %q", got, want)
+		}
+	}
+	for _, path := range reads {
+		r := h.do("GET", path, other, nil)
+		h.expect(r, 403, "forbidden")
+		if d := r.str("detail"); d != "this credential lacks the scope webhooks:read (or webhooks:write, which includes it)" {
+			t.Errorf("GET %s without either scope: detail %q", path, d)
+		}
+	}
+
+	writes := []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/v1/admin/webhooks", map[string]any{"url": "https://social.example/hooks/more"}},
+		{"DELETE", "/v1/admin/webhooks/" + id, nil},
+		{"POST", "/v1/admin/webhooks/" + id + "/test", nil},
+		{"POST", "/v1/admin/webhooks/" + id + "/replay", map[string]any{"dead_letters": true}},
+		{"POST", "/v1/admin/webhooks/" + id + "/enable", nil},
+		{"POST", "/v1/admin/webhooks/" + id + "/rotate", map[string]any{}},
+		{"POST", "/v1/admin/webhooks/" + id + "/end-grace", nil},
+	}
+	for _, w := range writes {
+		r := h.do(w.method, w.path, read, w.body)
+		h.expect(r, 403, "forbidden")
+		if d := r.str("detail"); d != "this credential lacks the scope webhooks:write" {
+			t.Errorf("%s %s with webhooks:read: detail %q", w.method, w.path, d)
+		}
+	}
+	// Nothing changed: the webhook is there, with its first secret.
+	if got := h.do("GET", "/v1/admin/webhooks/"+id, write, nil); got.status != 200 || got.body["previous_secret_until"] != nil {
+		t.Fatalf("after the refused changes: %d %s", got.status, got.raw)
+	}
+
+	_, mgr := h.createKey(admin, "key manager", "keys:write", "webhooks:write")
+	_, sub := h.createKey(mgr, "on-call", "webhooks:read")
+	h.expect(h.do("GET", "/v1/admin/webhooks/"+id, sub, nil), 200, "")
+	_, weak := h.createKey(admin, "weak manager", "keys:write", "drops:read")
+	refused := h.do("POST", "/v1/admin/keys", weak, map[string]any{"name": "x", "scopes": []string{"webhooks:read"}})
+	h.expect(refused, 403, "forbidden")
+	if !strings.Contains(refused.str("detail"), "webhooks:read (or webhooks:write") {
+		t.Errorf("the grant's refusal: %s", refused.raw)
+	}
+}

@@ -25,13 +25,36 @@ const (
 	ScopeOps                 = "ops"
 	ScopeReservationsConfirm = "reservations:confirm"
 	ScopeEventsRead          = "events:read"
-	ScopeWebhooksWrite       = "webhooks:write"
-	ScopeKeysWrite           = "keys:write"
+	// ScopeWebhooksRead reads webhooks, their delivery status, dead
+	// letters and delivery log, for a dashboard or an on-call person who
+	// must not be able to delete a webhook or rotate its secret.
+	ScopeWebhooksRead  = "webhooks:read"
+	ScopeWebhooksWrite = "webhooks:write"
+	ScopeKeysWrite     = "keys:write"
 )
 
 // AllScopes lists every scope; the configured admin token holds them all.
 var AllScopes = []string{ScopeDropsRead, ScopeDropsWrite, ScopeOps, ScopeReservationsConfirm,
-	ScopeEventsRead, ScopeWebhooksWrite, ScopeKeysWrite}
+	ScopeEventsRead, ScopeWebhooksRead, ScopeWebhooksWrite, ScopeKeysWrite}
+
+// includedBy names, for a scope, the one scope that includes it: whoever
+// may change webhooks may read them, so every key made with
+// webhooks:write before webhooks:read existed keeps reading them.
+var includedBy = map[string]string{ScopeWebhooksRead: ScopeWebhooksWrite}
+
+// Holds reports whether scopes grant scope: itself, or the scope that
+// includes it (webhooks:write includes webhooks:read).
+func Holds(scopes []string, scope string) bool {
+	if slices.Contains(scopes, scope) {
+		return true
+	}
+	wider, ok := includedBy[scope]
+	return ok && slices.Contains(scopes, wider)
+}
+
+// MissingScope is the *ScopeError for a credential without scope, naming
+// the scope that would also do (Or) where there is one.
+func MissingScope(scope string) *ScopeError { return &ScopeError{Scope: scope, Or: includedBy[scope]} }
 
 // APIKeyPrefix starts every API key, so a leaked key is recognisable (by
 // secret scanners too) and the API can tell it from a shopper JWT.
@@ -75,8 +98,9 @@ type APIKey struct {
 	PreviousHash []byte `json:"-"`
 }
 
-// HasScope reports whether the key holds scope.
-func (k APIKey) HasScope(scope string) bool { return slices.Contains(k.Scopes, scope) }
+// HasScope reports whether the key holds scope, itself or through the
+// scope that includes it (Holds).
+func (k APIKey) HasScope(scope string) bool { return Holds(k.Scopes, scope) }
 
 // NewAPIKey is a created or rotated key with its secret, shown this once.
 type NewAPIKey struct {
@@ -103,10 +127,22 @@ type APIKeyStore interface {
 // one error for all, so a caller learns nothing about which.
 var ErrBadKey = errors.New("engine: bad API key")
 
-// ScopeError is ErrForbidden for a credential that lacks a scope.
-type ScopeError struct{ Scope string }
+// ScopeError is ErrForbidden for a credential that lacks a scope. Or,
+// when not empty, is a wider scope that would do as well (webhooks:write
+// for webhooks:read), so the refusal tells its reader that either kind of
+// key is enough.
+type ScopeError struct{ Scope, Or string }
 
-func (e *ScopeError) Error() string { return "engine: forbidden: missing scope " + e.Scope }
+func (e *ScopeError) Error() string { return "engine: forbidden: missing scope " + e.Wanted() }
+
+// Wanted words what is missing: "ops", or "webhooks:read (or
+// webhooks:write, which includes it)".
+func (e *ScopeError) Wanted() string {
+	if e.Or == "" {
+		return e.Scope
+	}
+	return e.Scope + " (or " + e.Or + ", which includes it)"
+}
 
 // Is makes errors.Is(err, ErrForbidden) true.
 func (e *ScopeError) Is(target error) bool { return target == ErrForbidden }
@@ -125,11 +161,13 @@ func ValidateScopes(scopes []string) error {
 }
 
 // CanGrant is the no-escalation rule: a holder may give a key only scopes
-// it holds itself. It returns a *ScopeError naming the first one missing.
+// it holds itself (Holds: webhooks:write may give webhooks:read, a part
+// of what it can do). It returns a *ScopeError naming the first one
+// missing.
 func CanGrant(holder, wanted []string) error {
 	for _, s := range wanted {
-		if !slices.Contains(holder, s) {
-			return &ScopeError{Scope: s}
+		if !Holds(holder, s) {
+			return MissingScope(s)
 		}
 	}
 	return nil

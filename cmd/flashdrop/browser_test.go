@@ -1160,7 +1160,7 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 // deadline), a banner says so with the time of the figures, and it goes
 // when the list answers again. /metrics errors are skipped, counters that
 // go back are a new baseline rather than a spike, unavailable is a series
-// of its own, and the token goes along. A key without webhooks:write is
+// of its own, and the token goes along. A key without webhooks:read is
 // told so, and a revoked key is told why it was signed out.
 func TestBrowserOpsLive(t *testing.T) {
 	redis := testkit.OwnRedis(t)
@@ -1627,7 +1627,7 @@ func TestBrowserOpsLive(t *testing.T) {
 	// rehearsal whose sale goes on first among the rehearsals.
 	b.until(ops, "the order once the sales ended", orderIs("upcoming", "aardvark", "ledger", longIDs[1], "bygone", rehearsals[0], rehearsals[1], rehearsals[2]))
 
-	// --- A key without webhooks:write, then revoked. ---
+	// --- A key without webhooks:read (or webhooks:write), then revoked. ---
 	key := call(t, "POST", base+"/v1/admin/keys", admin, `{"name":"ops page","scopes":["drops:read","ops"]}`)
 	if key.status != 201 {
 		t.Fatalf("create a key: %d %s", key.status, key.raw)
@@ -1635,8 +1635,8 @@ func TestBrowserOpsLive(t *testing.T) {
 	keyOps := b.tab("ops-key", 1200, 1000)
 	b.signInOps(keyOps, key.body["secret"].(string))
 	b.run(keyOps, chromedp.WaitVisible(chromedp.CSS(`tr[data-drop="ledger"]`)))
-	b.until(keyOps, "the missing scope said", `document.querySelector('#webhooks tbody').textContent.includes('lacks the scope webhooks:write')
-		&& document.querySelector('#deliveries tbody').textContent.includes('lacks the scope webhooks:write')`)
+	b.until(keyOps, "the missing scope said", `document.querySelector('#webhooks tbody').textContent.includes('lacks the scope webhooks:read (or webhooks:write, which includes it)')
+		&& document.querySelector('#deliveries tbody').textContent.includes('lacks the scope webhooks:read (or webhooks:write, which includes it)')`)
 	if r := call(t, "DELETE", base+"/v1/admin/keys/"+key.body["id"].(string), admin, ""); r.status >= 300 {
 		t.Fatalf("revoke the key: %d %s", r.status, r.raw)
 	}

@@ -19,8 +19,10 @@ import (
 // nothing) and saying the server's answer: a refusal in words (a token
 // without webhooks:write; a replay already running), then enabled, then
 // the dead letters replayed from before the failures began, each
-// reaching the receiver once. A key without webhooks:write sees a
-// sentence and no button.
+// reaching the receiver once. A key with webhooks:read only sees the
+// state, the dead letters waiting and the delivery log, no button, and a
+// sentence saying changes need webhooks:write; a key without either
+// scope sees a sentence and no button.
 func TestBrowserOpsWebhookEnableReplay(t *testing.T) {
 	s := startInteg(t, func(o *webhook.Options) { o.MaxAttempts = 1 },
 		"--webhook-disable-after", "3", "--webhook-disable-span", "1ms")
@@ -73,6 +75,28 @@ func TestBrowserOpsWebhookEnableReplay(t *testing.T) {
 		t.Errorf("the webhooks table at 1280 px: %s", wide)
 	}
 	b.shotViewport(ops, "ops-webhook-disabled")
+
+	// A key with webhooks:read only (an on-call person's): the same state
+	// and dead letters waiting, the delivery log, and no Enable or Replay
+	// button (each would be refused), but a sentence saying so.
+	reader := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": "on-call", "scopes": []string{"drops:read", "webhooks:read"}})
+	readOps := b.tab("ops-webhooks-read", 1280, 800)
+	b.signInOps(readOps, reader.body["secret"].(string))
+	b.until(readOps, "the state for a read-only key", `!!`+row+` && `+row+`.querySelector('.hook-state').textContent.startsWith('disabled since ')
+		&& /^\d+ dead letters? waiting$/.test(`+row+`.querySelector('.hook-dead').textContent)
+		&& !!document.querySelector('#deliveries tbody tr[data-event]')
+		&& !document.getElementById('webhooks-readonly').hidden`)
+	if eval[bool](b, readOps, `!!document.querySelector('#webhooks button')`) {
+		t.Error("a key with webhooks:read only is offered a webhook button")
+	}
+	if say := eval[string](b, readOps, `document.getElementById('webhooks-readonly').textContent`); say != "This token may only read the webhooks: enabling or replaying one needs the scope webhooks:write." {
+		t.Errorf("the read-only sentence: %q", say)
+	}
+	eval[bool](b, readOps, `(() => { document.getElementById('webhooks-note').previousElementSibling.scrollIntoView(); return true })()`)
+	b.shotViewport(readOps, "ops-webhook-read-only")
+	if !eval[bool](b, ops, `document.getElementById('webhooks-readonly').hidden && !!`+row+`.querySelector('button[data-role="enable"]')`) {
+		t.Error("the admin token's page says it may only read, or offers no Enable")
+	}
 
 	click := func(role string) {
 		t.Helper()
@@ -151,13 +175,14 @@ func TestBrowserOpsWebhookEnableReplay(t *testing.T) {
 	}
 	wait("replay")
 
-	// A key without webhooks:write: a sentence, and no button.
+	// A key without webhooks:read (or webhooks:write): a sentence, and no
+	// button.
 	key := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": "ops page", "scopes": []string{"drops:read", "ops"}})
 	keyOps := b.tab("ops-webhooks-key", 1280, 800)
 	b.signInOps(keyOps, key.body["secret"].(string))
-	b.until(keyOps, "the missing scope said", `document.querySelector('#webhooks tbody').textContent.includes('lacks the scope webhooks:write: the webhooks cannot be shown, enabled or replayed')`)
+	b.until(keyOps, "the missing scope said", `document.querySelector('#webhooks tbody').textContent.includes('lacks the scope webhooks:read (or webhooks:write, which includes it): the webhooks cannot be shown, enabled or replayed')`)
 	if eval[bool](b, keyOps, `!!document.querySelector('#webhooks button')`) {
-		t.Error("a key without webhooks:write is offered a webhook button")
+		t.Error("a key without webhooks:read is offered a webhook button")
 	}
 	b.clean()
 }

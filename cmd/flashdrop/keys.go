@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/flashdrop/flashdrop/engine"
 )
 
 // adminClient calls a flashdrop server's admin API.
@@ -108,7 +110,8 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer, lookup f
 	target := fs.String("target", "http://127.0.0.1:8080", "the server's URL")
 	tok := fs.String("admin-token", "", "the admin token, or an API key with keys:write")
 	name := fs.String("name", "", "create: the key's name (who uses it)")
-	scopes := fs.String("scopes", "", "create: comma-separated scopes (drops:read, drops:write, ops, reservations:confirm, events:read, webhooks:write, keys:write)")
+	// The names from the engine, so the help cannot miss a scope added there.
+	scopes := fs.String("scopes", "", "create: comma-separated scopes ("+strings.Join(engine.AllScopes, ", ")+")")
 	grace := fs.Duration("grace", 24*time.Hour, "rotate: how long the old secret stays valid (0: not at all)")
 	// Flags may come before or after the id.
 	rest := args[1:]

@@ -304,6 +304,7 @@ const (
 	KeysWrite           Scope = "keys:write"
 	Ops                 Scope = "ops"
 	ReservationsConfirm Scope = "reservations:confirm"
+	WebhooksRead        Scope = "webhooks:read"
 	WebhooksWrite       Scope = "webhooks:write"
 )
 
@@ -321,6 +322,8 @@ func (e Scope) Valid() bool {
 	case Ops:
 		return true
 	case ReservationsConfirm:
+		return true
+	case WebhooksRead:
 		return true
 	case WebhooksWrite:
 		return true
@@ -805,7 +808,7 @@ type RotateKeyRequest struct {
 	GraceSeconds *int64 `json:"grace_seconds,omitempty"`
 }
 
-// Scope What an API key may do; each admin operation names the scope it needs on `adminBearer`.
+// Scope What an API key may do; each admin operation names the scope it needs on `adminBearer`. `webhooks:read` reads the webhooks, their status, dead letters and deliveries; `webhooks:write` does that and changes them.
 type Scope string
 
 // Series defines model for Series.
@@ -12427,7 +12430,8 @@ func (r GetSeriesResponse) ContentType() string {
 
 // ListWebhooksResponse200Headers the declared response headers of an HTTP 200 response for ListWebhooks
 type ListWebhooksResponse200Headers struct {
-	XRequestId *string
+	FlashdropScopes *string
+	XRequestId      *string
 }
 
 // ListWebhooksResponse400Headers the declared response headers of an HTTP 400 response for ListWebhooks
@@ -24157,6 +24161,13 @@ func ParseListWebhooksResponse(rsp *http.Response) (*ListWebhooksResponse, error
 	switch {
 	case rsp.StatusCode == 200:
 		var headers ListWebhooksResponse200Headers
+		if values := rsp.Header.Values("Flashdrop-Scopes"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Flashdrop-Scopes", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.FlashdropScopes = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

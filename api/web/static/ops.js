@@ -30,16 +30,16 @@
   var NO_LONGER = 'Your token is no longer accepted (expired, rotated or revoked). Sign in again.';
 
   // timed is fetch with a deadline, read to the end: { ok, status, text,
-  // late }, status 0 when no answer came: late when the deadline passed,
-  // else the connection failed. The deadline covers the body too, since a
-  // stalled body stalls as much.
+  // headers, late }, status 0 when no answer came: late when the deadline
+  // passed, else the connection failed. The deadline covers the body too,
+  // since a stalled body stalls as much.
   function timed(method, path, headers, body, timeout) {
     var ctl = new AbortController();
     var late = false;
     var deadline = setTimeout(function () { late = true; ctl.abort(); }, timeout || FETCH_TIMEOUT);
     return fetch(path, { method: method, headers: headers, body: body, cache: 'no-store', signal: ctl.signal })
       .then(function (resp) {
-        return resp.text().then(function (t) { return { ok: resp.ok, status: resp.status, text: t }; });
+        return resp.text().then(function (t) { return { ok: resp.ok, status: resp.status, text: t, headers: resp.headers }; });
       })
       .then(function (r) { clearTimeout(deadline); return r; },
         function () { clearTimeout(deadline); return { ok: false, status: 0, text: '', late: late }; });
@@ -53,7 +53,7 @@
       var data = {};
       if (r.status === 0) data = { code: 'network' };
       else try { data = JSON.parse(r.text); } catch (e) { data = { text: r.text }; }
-      return { ok: r.ok, status: r.status, data: data, late: !!r.late };
+      return { ok: r.ok, status: r.status, data: data, headers: r.headers || new Headers(), late: !!r.late };
     });
   }
 
@@ -840,6 +840,7 @@
   // replay exactly those (dead_letters: true).
   var hooksBusy = false;
   var hooksAgain = false; // a poll asked for while one ran: it runs next
+  var hooksWritable = true; // the token may change webhooks (webhooks:write)
   var hookRows = {}; // webhook id -> { tr, cells, action, sig, hook }
   var hookAsk = {}; // webhook id -> 'enable' | 'replay' | 'dead', a question open
   var hookWork = {}; // webhook id -> words while its enable or replay runs
@@ -869,6 +870,13 @@
       setText(note, '');
       $('webhooks').classList.remove('is-stale');
       $('deliveries').classList.remove('is-stale');
+      // The list names the token's scopes (Flashdrop-Scopes): one with
+      // webhooks:read only sees the states and no button it would be
+      // refused. A node that does not say is of a version before
+      // webhooks:read, whose list only webhooks:write could read.
+      var scopes = r.ok ? r.headers.get('Flashdrop-Scopes') : null;
+      hooksWritable = scopes === null || scopes.split(',').indexOf('webhooks:write') >= 0;
+      $('webhooks-readonly').hidden = !r.ok || hooksWritable;
       var body = $('webhooks').tBodies[0];
       var list = r.ok ? (r.data.webhooks || []) : [];
       var keep = {};
@@ -882,10 +890,11 @@
       if (!list.length) {
         // 403 and 404 will not pass by themselves: say which it is, and
         // show no delivery log that could be read as current. Without
-        // webhooks:write there is no row, so no button to fail.
+        // webhooks:read (or webhooks:write) there is no row, so no button
+        // to fail.
         var text = r.ok ? 'No webhooks.'
           : r.status === 404 ? 'Webhooks are not configured on this server.'
-            : capital(r.data.detail || 'this token lacks the scope webhooks:write') + ': the webhooks cannot be shown, enabled or replayed.';
+            : capital(r.data.detail || 'this token lacks the scope webhooks:read') + ': the webhooks cannot be shown, enabled or replayed.';
         if (!empty) {
           empty = document.createElement('tr');
           empty.id = 'webhooks-empty';
@@ -971,19 +980,22 @@
   function utcText(t) { return t.replace('T', ' ').replace(/(:\d\d)(\.\d+)?Z$/, '$1') + ' UTC'; }
 
   // drawHookAction rebuilds the action cell only when what it offers
-  // changes: the state, a question, or the words of work under way.
+  // changes: the state, a question, the words of work under way, or what
+  // the token may do (a read-only token is offered nothing).
   function drawHookAction(row, w) {
     var ask = hookAsk[w.id] || '';
     if (ask === 'enable' && !w.disabled) { delete hookAsk[w.id]; ask = ''; } // enabled meanwhile
     var dead = deadPending(w) > 0;
     if (ask === 'dead' && !dead) { delete hookAsk[w.id]; ask = ''; } // replayed meanwhile
-    var sig = (w.disabled ? 'off' : 'on') + '/' + (dead ? 'dead' : '') + '/' + ask + '/' + (hookWork[w.id] || '');
+    var sig = (hooksWritable ? 'rw' : 'ro') + '/' + (w.disabled ? 'off' : 'on') + '/' + (dead ? 'dead' : '') + '/' + ask + '/' + (hookWork[w.id] || '');
     if (row.sig === sig) return;
     row.sig = sig;
     var td = row.action;
     var focused = document.activeElement && td.contains(document.activeElement) ? document.activeElement.dataset.role : '';
     td.textContent = '';
-    if (hookWork[w.id]) {
+    if (!hooksWritable) {
+      // Nothing to offer; #webhooks-readonly says why.
+    } else if (hookWork[w.id]) {
       td.appendChild(span('hook-work')).textContent = hookWork[w.id];
     } else if (ask === 'enable') {
       td.appendChild(span('confirm-q')).textContent = 'Enable ' + w.id + '? Its waiting events are sent to it again.';
