@@ -326,6 +326,35 @@ func TestDrawAfterTheSaleClosedGivesNothing(t *testing.T) {
 	}
 }
 
+// TestDrawSplitByAnUpgradeClaimsNoLoss: a draw whose first step an older
+// version applied (it gave without counting: the counts are deleted here
+// as if it had) and whose rest this one applied, in the sale, reports
+// every winner held, as the order gave them, not only those it counted.
+func TestDrawSplitByAnUpgradeClaimsNoLoss(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d, _ := f.newDraw(t, 30, 300)
+		f.clock.Set(t0)
+		if st, err := f.eng.RunDraw(ctx(t), d.ID, engine.DrawOptions{Owner: "a", Step: 20, MaxSteps: 1}); err != nil || st.Cursor != 20 {
+			t.Fatalf("the first step: %+v %v", st, err)
+		}
+		if err := f.rdb.HDel(ctx(t), redisstore.DrawKeyForTest(d.ID), "held", "queued", "counted").Err(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := f.eng.RunDraw(ctx(t), d.ID, engine.DrawOptions{Owner: "a", Step: 64})
+		if err != nil || st.Phase != engine.DrawDrawn || st.HoldsGiven != 30 || st.Waitlisted != 270 {
+			t.Fatalf("the draw: %+v %v", st, err)
+		}
+		for _, e := range f.events(t, d.ID) {
+			if e.Type == engine.EventDrawn && (e.HoldsGiven == nil || *e.HoldsGiven != 30 || *e.Waitlisted != 270) {
+				t.Fatalf("drawn event: holds_given %v, waitlisted %d", e.HoldsGiven, *e.Waitlisted)
+			}
+		}
+		if rec := f.record(t, d.ID, 1000); rec.Unheld() != 0 {
+			t.Fatalf("the record says %d winners got no hold", rec.Unheld())
+		}
+	})
+}
+
 // TestDrawManyNodesOneDraw: nodes that reach sale_starts_at together draw
 // once. Distinct owners share the work through the lease; with one owner
 // name (a lease that protects nothing), the steps still apply once each.

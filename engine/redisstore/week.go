@@ -188,7 +188,7 @@ func (s *Store) DrawSecrets(ctx context.Context, drop string) (*engine.DrawSecre
 
 // DrawState implements engine.WeekStore.
 func (s *Store) DrawState(ctx context.Context, drop string) (engine.DrawState, error) {
-	v, err := s.rdb.HMGet(ctx, keysFor(drop).draw(), "phase", "digest", "n", "w", "q", "cur", "seed", "held", "queued").Result()
+	v, err := s.rdb.HMGet(ctx, keysFor(drop).draw(), "phase", "digest", "n", "w", "q", "cur", "seed", "held", "queued", "counted").Result()
 	if err != nil {
 		return engine.DrawState{}, err
 	}
@@ -202,10 +202,12 @@ func (s *Store) DrawState(ctx context.Context, drop string) (engine.DrawState, e
 	case "drawn":
 		st.Phase = engine.DrawDrawn
 		st.Seed = str(6) // revealed: the draw is over
-		// A draw finished before its steps counted what they gave (an
-		// older version) gave every winner a hold: it ran in the sale.
+		// Steps of an older version (a draw finished before the steps
+		// counted what they gave, or one a rolling upgrade split) gave as
+		// the order says: such a draw ran in the sale. Only a draw whose
+		// every entry a counting step covered has its own counts.
 		st.HoldsGiven, st.Waitlisted = st.Winners, st.Registrants-st.Winners
-		if v[7] != nil {
+		if num(9) == st.Registrants {
 			st.HoldsGiven, st.Waitlisted = num(7), num(8)
 		}
 	}

@@ -113,11 +113,14 @@ if give then
     redis.call('HSET', K_WLQ, unpack(qargs))
   end
 end
--- Counted by every step, a closed sale's too (by 0): a drawn record
--- without the fields is one an older version drew.
+-- Counted by every step, a closed sale's too (by 0), with the entries
+-- it covered: a draw whose 'counted' falls short of its registrants had
+-- steps applied by an older version (a rolling upgrade mid-draw), which
+-- gave without counting, so its counts are not the draw's.
 if k > 0 then
   redis.call('HINCRBY', K_DRAW, 'held', give and wins or 0)
   redis.call('HINCRBY', K_DRAW, 'queued', give and k - wins or 0)
+  redis.call('HINCRBY', K_DRAW, 'counted', k)
 end
 cur = start + k
 redis.call('HSET', K_DRAW, 'cur', ms(cur))
@@ -133,9 +136,11 @@ if cur == n then
       restock(promote(extra, cfg, nil))
     end
   end
-  local done = redis.call('HMGET', K_DRAW, 'held', 'queued')
-  emit('drawn', {'registrants', ms(n), 'winners', ms(w), 'holds_given', ms(num(done[1])),
-    'waitlisted', ms(num(done[2])), 'quantity', ms(q), 'seed', dr[6] or '', 'frozen_digest', dr[7] or ''})
+  local done = redis.call('HMGET', K_DRAW, 'held', 'queued', 'counted')
+  local held, queued = w, n - w -- an older version's steps gave as the order says
+  if num(done[3]) == n then held, queued = num(done[1]), num(done[2]) end
+  emit('drawn', {'registrants', ms(n), 'winners', ms(w), 'holds_given', ms(held),
+    'waitlisted', ms(queued), 'quantity', ms(q), 'seed', dr[6] or '', 'frozen_digest', dr[7] or ''})
 end
 flush()
 return {0, cur}
