@@ -40,15 +40,18 @@ type ServeConfig struct {
 	// before their wins are answered (0: asynchronous replication).
 	RedisWaitReplicas int
 	NATSURL           string
-	JWTSecret         string
-	JWTIssuer         string
-	JWTAudience       string
-	AdminToken        string
-	NoDemo            bool
-	LogLevel          string
-	LogFormat         string
-	PublicURL         string
-	CardFont          string // font file for the runes share cards' Go fonts lack (Run reads it)
+	// NATSDir keeps the embedded NATS server's JetStream files across
+	// restarts (no --nats-url); empty: a temporary directory.
+	NATSDir     string
+	JWTSecret   string
+	JWTIssuer   string
+	JWTAudience string
+	AdminToken  string
+	NoDemo      bool
+	LogLevel    string
+	LogFormat   string
+	PublicURL   string
+	CardFont    string // font file for the runes share cards' Go fonts lack (Run reads it)
 	// CORSOrigins are the storefront origins whose pages may call the
 	// shopper API from the browser (comma-separated; "*" any).
 	CORSOrigins  string
@@ -172,6 +175,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&c.OneRegistrationHash, "one-registration-hash", false, "create new drops with all registrants in one Redis hash, the layout of versions before 2026-12-03: set it while nodes of such a version still run against the same Redis, then restart without it (drops keep the layout they were created with)")
 	fs.BoolVar(&c.ReservationHashes, "reservation-hashes", false, "create new drops with a Redis hash per reservation and the sale state in the registration fields, the layouts of versions before 2026-12-04 (and of that day before the buyers hash, the compact outbox wins and the holds indexed per call): set it while nodes of such a version still run against the same Redis, then restart without it (drops keep the layout they were created with)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS server URL with JetStream (empty: embedded in-process server, not durable)")
+	fs.StringVar(&c.NATSDir, "nats-dir", "", "without --nats-url: the embedded NATS server keeps its stream in this directory (made if missing) across restarts, so the events' history, the webhook deliveries still due and Flashdrop-Sequence survive a restart (empty: a temporary directory deleted on exit)")
 	fs.StringVar(&c.Role, "role", RoleAll, "all: answer requests and do the background work (publish the outbox to NATS, deliver webhooks, release expired holds, run the schedule); api: answer requests only, so that release-day traffic gets the node's whole CPU (needs --redis-url, --nats-url and at least one node with --role all)")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name among the nodes, kept across restarts so a restarted node republishes at once the events it had read (default: host name and listen port)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
@@ -248,6 +252,8 @@ func (m *Main) ParseFlags(args []string) error {
 		return fmt.Errorf("--clock must be %s or %s, got %q", ClockRedis, ClockLocal, c.Clock)
 	case c.Role != RoleAll && c.Role != RoleAPI:
 		return fmt.Errorf("--role must be %s or %s, got %q", RoleAll, RoleAPI, c.Role)
+	case c.NATSDir != "" && c.NATSURL != "":
+		return errors.New("--nats-dir is the embedded NATS server's directory: with --nats-url there is none (the NATS server keeps its own store)")
 	case c.Role == RoleAPI && (c.RedisURL == "" || c.NATSURL == ""):
 		// An embedded Redis or NATS would be this node's alone, and no
 		// other node could do the background work for it.
@@ -390,6 +396,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	if !embedded && m.Config.NATSURL == "" {
 		m.log.Warn("--redis-url without --nats-url: the events of the wins this node's relay reads go to its own in-process NATS, so listeners, webhooks and load audits on another node's NATS miss them; give every node sharing this Redis the same --nats-url")
+		if m.Config.NATSDir == "" {
+			// One node on a durable Redis looks like production; its
+			// events would not outlive the process.
+			m.log.Warn("--redis-url without --nats-url or --nats-dir: the embedded NATS keeps its stream in a temporary directory, so a restart loses the events' history and the webhook deliveries still due, and starts Flashdrop-Sequence again from 1; give --nats-dir (or --nats-url) to keep them")
+		}
 	}
 	if !embedded && (generated["admin"] || generated["jwt"]) {
 		m.log.Warn("the admin token or the JWT secret was generated for this node alone: nodes that share a Redis need the same --admin-token and --jwt-secret (or FLASHDROP_ADMIN_TOKEN and FLASHDROP_JWT_SECRET), else a token one node accepts is refused by the others, and a restart makes new ones",
@@ -588,11 +599,16 @@ func (m *Main) listen(context.Context) (err error) {
 func (m *Main) startNATS(context.Context) (err error) {
 	m.natsURL = m.Config.NATSURL
 	if m.natsURL == "" {
-		dir, err := os.MkdirTemp("", "flashdrop-nats-")
-		if err != nil {
-			return err
+		dir := m.Config.NATSDir
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "flashdrop-nats-"); err != nil {
+				return err
+			}
+			tmp := dir
+			m.onStop(func() error { return os.RemoveAll(tmp) })
+		} else if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("--nats-dir: %w", err)
 		}
-		m.onStop(func() error { return os.RemoveAll(dir) })
 		srv, err := queue.StartEmbedded(queue.EmbeddedOptions{StoreDir: dir})
 		if err != nil {
 			return err
@@ -617,10 +633,12 @@ func (m *Main) startNATS(context.Context) (err error) {
 	return nil
 }
 
-// streamOptions are the stream's settings for c: with no --nats-url the
-// stream is the embedded server's, whose directory dies with the process.
+// streamOptions are the stream's settings for c: with no --nats-url and
+// no --nats-dir the stream is the embedded server's, whose directory dies
+// with the process. With --nats-dir a later process reads it, so an
+// acknowledged event must be written (the default persistence).
 func streamOptions(c ServeConfig) queue.StreamOptions {
-	return queue.StreamOptions{Replicas: c.StreamReplicas, Embedded: c.NATSURL == ""}
+	return queue.StreamOptions{Replicas: c.StreamReplicas, Embedded: c.NATSURL == "" && c.NATSDir == ""}
 }
 
 // startEvents starts the outbox relay and the sold-out flags. The relay
@@ -995,12 +1013,14 @@ func (m *Main) banner(embedded bool, generated map[string]bool, demo *engine.Dro
   !!  is lost when this process stops. Use --redis-url in production.
 `)
 	}
-	if m.Config.NATSURL == "" {
+	if m.Config.NATSURL == "" && m.Config.NATSDir == "" {
 		// Its loopback address, so that `flashdrop events` and `flashdrop
 		// load --nats-url` (its I4 check) can follow this run's events.
 		fmt.Fprintf(w, `  !!  EMBEDDED NATS: events go to an in-process JetStream in a temporary directory,
-  !!  deleted on exit. Use --nats-url in production. This run's NATS: %s
+  !!  deleted on exit. Use --nats-url (or --nats-dir) in production. This run's NATS: %s
 `, m.natsURL)
+	} else if m.Config.NATSURL == "" {
+		fmt.Fprintf(w, "  Embedded NATS, its stream kept in %s. This run's NATS: %s\n", m.Config.NATSDir, m.natsURL)
 	}
 	fmt.Fprintln(w)
 	c := m.Config
