@@ -8,8 +8,8 @@ import (
 // TestNewWebhookMustBeHTTPS: serve refuses a new webhook with a plain
 // http:// target on a public host (400 on url, naming both flags), takes
 // it https, and takes http with --webhooks-allow-http, or with
-// --webhooks-allow-private for a loopback address: the wiring of
-// webhook.CheckURL's flags, end to end.
+// --webhooks-allow-private for a loopback address (never a link-local or
+// cloud metadata one): the wiring of webhook.CheckURL's flags, end to end.
 func TestNewWebhookMustBeHTTPS(t *testing.T) {
 	const admin = "webhook-url-admin-token-0123456789"
 	create := func(t *testing.T, base, url string) httpResult {
@@ -42,6 +42,13 @@ func TestNewWebhookMustBeHTTPS(t *testing.T) {
 		}
 		if r := create(t, base, "http://hooks.example.com/flashdrop"); r.status != 400 {
 			t.Fatalf("http public host with only --webhooks-allow-private: %d %s", r.status, r.raw)
+		}
+		// The cloud metadata service stays out of reach: the flag is for
+		// the operator's own network.
+		for _, u := range []string{"http://169.254.169.254/latest/meta-data", "https://[fd00:ec2::254]/latest"} {
+			if r := create(t, base, u); r.status != 400 || !strings.Contains(r.raw, "cloud metadata") {
+				t.Fatalf("%s with --webhooks-allow-private: %d %s", u, r.status, r.raw)
+			}
 		}
 	})
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -24,6 +25,10 @@ func CheckURL(allowPrivate, allowHTTP bool) func(string) error {
 		err := checkTargetURL(raw, allowPrivate)
 		if errors.Is(err, errPrivateTarget) {
 			return &privateTargetError{err: err}
+		}
+		if errors.Is(err, errMetadataTarget) {
+			return fmt.Errorf("must not be on a link-local or cloud metadata address, even with --webhooks-allow-private (%s)",
+				strings.TrimPrefix(err.Error(), errMetadataTarget.Error()+": "))
 		}
 		if err != nil || allowHTTP {
 			return err

@@ -773,7 +773,7 @@ func (d *Deliverer) send(base context.Context, h engine.Webhook, id string, seq 
 // underlying cause without the URL (which may carry a token of the
 // receiver's), and timeouts as such.
 func describeDeliveryErr(err error, timeout time.Duration) string {
-	if errors.Is(err, errPrivateTarget) {
+	if errors.Is(err, errPrivateTarget) || errors.Is(err, errMetadataTarget) {
 		var op *net.OpError
 		if errors.As(err, &op) && op.Err != nil {
 			return op.Err.Error()

@@ -81,6 +81,33 @@ func privateAddrKind(ip netip.Addr) string {
 	return ""
 }
 
+// errMetadataTarget is a webhook target on a link-local address or a cloud
+// provider's instance-metadata address, refused even with
+// --webhooks-allow-private: that flag is for a receiver on the operator's
+// own network, and the metadata service (169.254.169.254 and its kin)
+// hands out the machine's cloud credentials to whoever can make it send
+// a request there.
+var errMetadataTarget = errors.New("webhook target refused: link-local or cloud metadata address")
+
+// cloudMetadata are instance-metadata addresses outside link-local:
+// AWS's IPv6 one (in fc00::/7) and Alibaba Cloud's (in 100.64.0.0/10).
+var cloudMetadata = []netip.Addr{netip.MustParseAddr("fd00:ec2::254"), netip.MustParseAddr("100.100.100.200")}
+
+// refuseMetadata returns errMetadataTarget, with the address, if ip is
+// link-local (after unwrapping an embedded IPv4 address, as
+// privateAddrKind does) or a cloud metadata address, else nil.
+func refuseMetadata(ip netip.Addr) error {
+	if privateAddrKind(ip) == "link-local" {
+		return fmt.Errorf("%w: %s is link-local, where cloud metadata services answer", errMetadataTarget, ip)
+	}
+	for _, m := range cloudMetadata {
+		if ip.WithZone("").Unmap() == m {
+			return fmt.Errorf("%w: %s is a cloud metadata address", errMetadataTarget, ip)
+		}
+	}
+	return nil
+}
+
 // refuse returns errPrivateTarget, with the address and its kind, if ip is
 // internal, else nil.
 func refusePrivate(ip netip.Addr) error {
@@ -97,18 +124,19 @@ func refusePrivate(ip netip.Addr) error {
 // re-bound, DNS rebinding) to an internal address is refused just the same.
 func safeDialer(allowPrivate bool, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
-	if !allowPrivate {
-		d.Control = func(network, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return fmt.Errorf("%w: unparsable address %q", errPrivateTarget, address)
-			}
-			ip, err := netip.ParseAddr(host)
-			if err != nil {
-				return fmt.Errorf("%w: unparsable address %q", errPrivateTarget, address)
-			}
-			return refusePrivate(ip)
+	d.Control = func(network, address string, _ syscall.RawConn) error {
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return fmt.Errorf("%w: unparsable address %q", errPrivateTarget, address)
 		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			return fmt.Errorf("%w: unparsable address %q", errPrivateTarget, address)
+		}
+		if allowPrivate {
+			return refuseMetadata(ip)
+		}
+		return refusePrivate(ip)
 	}
 	return d.DialContext
 }
@@ -123,21 +151,21 @@ func checkTargetURL(raw string, allowPrivate bool) error {
 	if err != nil {
 		return fmt.Errorf("webhook url: %w", err)
 	}
-	if allowPrivate {
-		return nil
-	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	if host == "" {
 		return errors.New("webhook url: no host")
 	}
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	refuse := refusePrivate
+	if allowPrivate {
+		refuse = refuseMetadata
+	} else if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return fmt.Errorf("%w: %s is loopback", errPrivateTarget, host)
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return refusePrivate(ip)
+		return refuse(ip)
 	}
 	if ip, ok := parseLegacyIPv4(host); ok {
-		return refusePrivate(ip)
+		return refuse(ip)
 	}
 	return nil
 }

@@ -65,6 +65,39 @@ func TestInternalAddr(t *testing.T) {
 	}
 }
 
+// metadataURL are targets refused even with --webhooks-allow-private.
+var metadataURL = map[string]bool{
+	"http://[fe80::1%25eth0]/x":               true,
+	"http://169.254.169.254/latest/meta-data": true,
+	"http://[::ffff:169.254.169.254]/x":       true,
+	"http://0xa9fea9fe/latest/meta-data":      true, // 169.254.169.254 in a legacy form
+	"http://[fd00:ec2::254]/latest/meta-data": true, // AWS's IPv6 metadata address, in fc00::/7
+	"http://100.100.100.200/latest/meta-data": true, // Alibaba Cloud's, in 100.64.0.0/10
+}
+
+// TestDialRefusesMetadataWithAllowPrivate: the dialer, which sees the
+// address a name resolved to, refuses a link-local or metadata address
+// with allowPrivate too, before any packet leaves; a private one passes
+// its check (the connection to it is then merely refused or timed out).
+func TestDialRefusesMetadataWithAllowPrivate(t *testing.T) {
+	dial := safeDialer(true, 2*time.Second)
+	for _, addr := range []string{"169.254.169.254:80", "[fe80::1]:80", "[fd00:ec2::254]:80", "100.100.100.200:80"} {
+		if _, err := dial(context.Background(), "tcp", addr); !errors.Is(err, errMetadataTarget) {
+			t.Errorf("dial %s with allowPrivate: %v, want errMetadataTarget", addr, err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := dial(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("dial loopback with allowPrivate: %v", err)
+	}
+	c.Close()
+}
+
 func TestCheckTargetURL(t *testing.T) {
 	for _, tc := range []struct {
 		url     string
@@ -105,10 +138,22 @@ func TestCheckTargetURL(t *testing.T) {
 		if tc.refused != errors.Is(err, errPrivateTarget) {
 			t.Errorf("checkTargetURL(%q) = %v, want refused=%v", tc.url, err, tc.refused)
 		}
-		if tc.refused {
+		if tc.refused && !metadataURL[tc.url] {
 			if err := checkTargetURL(tc.url, true); err != nil {
 				t.Errorf("checkTargetURL(%q, allowPrivate) = %v", tc.url, err)
 			}
+		}
+	}
+	// Link-local and cloud metadata addresses stay refused with
+	// --webhooks-allow-private: the flag is for the operator's own
+	// network, and the metadata service gives out the machine's cloud
+	// credentials.
+	for u := range metadataURL {
+		if err := checkTargetURL(u, false); !errors.Is(err, errPrivateTarget) {
+			t.Errorf("checkTargetURL(%q) = %v, want refused as private", u, err)
+		}
+		if err := checkTargetURL(u, true); !errors.Is(err, errMetadataTarget) {
+			t.Errorf("checkTargetURL(%q, allowPrivate) = %v, want refused as metadata", u, err)
 		}
 	}
 	for _, bad := range []string{"http://[::1", "://x", "http:///x"} {
