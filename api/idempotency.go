@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -64,6 +65,9 @@ const (
 // is kept (finalAnswer); after any other the key is free again.
 func (s *Server) adminIdempotent(r *request, h handlerFunc) error {
 	raw := r.ctx.Request.Header.Peek("Idempotency-Key")
+	if len(raw) == 0 && emptyIdempotencyKey(&r.ctx.Request.Header) {
+		return engine.ValidateIdempotencyKey("")
+	}
 	if len(raw) == 0 || s.cfg.AdminIdempotency == nil {
 		return h(r)
 	}
@@ -258,4 +262,20 @@ func (s *Server) openAnswer(r *request, scoped string, sealed []byte) ([]byte, e
 		return nil, errSealedElsewhere
 	}
 	return body, nil
+}
+
+var idempotencyKeyHeader = []byte("Idempotency-Key")
+
+// emptyIdempotencyKey reports whether the request has an Idempotency-Key
+// header with an empty value, which Peek does not tell from none: taken
+// as none, a client whose key came out empty (a bug of its own) would
+// lose the replay safety it meant to have, with no error to say so. It
+// is asked only when Peek found no value, and allocates nothing.
+func emptyIdempotencyKey(h *fasthttp.RequestHeader) bool {
+	for k := range h.All() {
+		if bytes.EqualFold(k, idempotencyKeyHeader) {
+			return true
+		}
+	}
+	return false
 }

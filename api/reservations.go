@@ -58,6 +58,11 @@ func (s *Server) reserveInner(r *request) error {
 	if so, ok := s.adm.(soldOutAnswerer); ok && so.SoldOutFromMemory(r.args[0], req) {
 		return engine.ErrSoldOut
 	}
+	// After the answer from memory, which is the truth whatever the key:
+	// an empty key is a client's bug to tell it of, not a keyless press.
+	if req.IdempotencyKey == "" && emptyIdempotencyKey(&r.ctx.Request.Header) {
+		return engine.ValidateIdempotencyKey("")
+	}
 	if ok, wait := s.resLimit.allowAt(r.who.user, r.now()); !ok {
 		setRetryAfter(r.ctx, wait.Seconds())
 		return errRateLimited

@@ -1634,7 +1634,7 @@ type CreateDropParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1655,7 +1655,7 @@ type PauseDropParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1688,7 +1688,7 @@ type ResumeDropParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1730,7 +1730,7 @@ type CreateKeyParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1745,7 +1745,7 @@ type RotateKeyParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1769,7 +1769,7 @@ type CreateSeriesParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1796,7 +1796,7 @@ type CreateWebhookParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1823,7 +1823,7 @@ type EnableWebhookParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1832,7 +1832,7 @@ type EndWebhookGraceParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1841,7 +1841,7 @@ type ReplayWebhookParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1850,7 +1850,7 @@ type RotateWebhookSecretParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1859,7 +1859,7 @@ type TestWebhookParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -1897,7 +1897,7 @@ type ReserveParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
