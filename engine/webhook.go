@@ -47,11 +47,12 @@ type WebhookStatus struct {
 	Delivered int64 `json:"delivered"`
 	Failed    int64 `json:"failed_attempts"`
 	// DeadLettered counts every event dead-lettered, ever (as delivered
-	// and failed_attempts count theirs): a replay that delivers one later
-	// does not take it back.
+	// and failed_attempts count theirs): a replay that delivers one later,
+	// or a dismissal, does not take it back.
 	DeadLettered int64 `json:"dead_lettered"`
 	// DeadLettersPending counts the dead letters no delivery has reached
-	// the receiver with since (a replay that delivers one takes it off):
+	// the receiver with since (a replay that delivers one takes it off,
+	// as does Webhooks.DismissDeadLetters):
 	// the webhook's dead letters as they stand, which a replay with
 	// DeadLetters resends (the store keeps the newest MaxDeadLetters).
 	DeadLettersPending int64     `json:"dead_letters_pending"`
@@ -482,7 +483,7 @@ const MaxDeadLetters = 1000
 // MissingDeadLetter is a dead letter a replay of dead letters could not
 // resend, and why: its event is no longer in the stream (which keeps 7
 // days), or it was dead-lettered before its stream sequence was kept. It
-// stays a dead letter.
+// stays a dead letter until dismissed (Webhooks.DismissDeadLetters).
 type MissingDeadLetter struct {
 	EventID  string `json:"event_id"`
 	Sequence uint64 `json:"sequence,omitempty"`

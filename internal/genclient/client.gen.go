@@ -748,7 +748,7 @@ type ReplayRequest struct {
 	// Cursor The `cursor` of an earlier answer (at least 1): go on from there. Not with `since`. With `dead_letters`: the dead letters from that stream sequence on.
 	Cursor *int64 `json:"cursor,omitempty"`
 
-	// DeadLetters Re-deliver the webhook's dead letters as they stand (its status's `dead_letters_pending`), each read from the stream by its sequence, in stream order, and none of its other events; each one delivered leaves the dead letters. Not with `since`. A dead letter whose event the stream no longer holds (it keeps 7 days), or one dead-lettered before its sequence was kept, is passed over, listed in the answer's `missing`, and stays.
+	// DeadLetters Re-deliver the webhook's dead letters as they stand (its status's `dead_letters_pending`), each read from the stream by its sequence, in stream order, and none of its other events; each one delivered leaves the dead letters. Not with `since`. A dead letter whose event the stream no longer holds (it keeps 7 days), or one dead-lettered before its sequence was kept, is passed over, listed in the answer's `missing`, and stays until dismissed (`POST …/dead-letters/dismiss`).
 	DeadLetters *bool `json:"dead_letters,omitempty"`
 
 	// Drop Only this drop's events.
@@ -781,7 +781,7 @@ type ReplayResult struct {
 	// EventIds Their ids, in order (the original ones).
 	EventIds []string `json:"event_ids"`
 
-	// Missing With `dead_letters`: the dead letters passed over, each with the reason: the stream no longer holds its event, holds another at its sequence, or it was kept before sequences were (replay it by `since`); they stay dead letters. Absent when none.
+	// Missing With `dead_letters`: the dead letters passed over, each with the reason: the stream no longer holds its event, holds another at its sequence, or it was kept before sequences were (replay it by `since`); they stay dead letters until dismissed (`POST …/dead-letters/dismiss`, `missing: true` for those with a `sequence`). Absent when none.
 	Missing *[]MissingDeadLetter `json:"missing,omitempty"`
 }
 
@@ -943,10 +943,10 @@ type WebhookStatus struct {
 	// ConsecutiveFailures Failed ordinary attempts since the last success.
 	ConsecutiveFailures int64 `json:"consecutive_failures"`
 
-	// DeadLettered Events dead-lettered, ever (their last attempt failed), as `delivered` and `failed_attempts` count theirs: a replay that delivers one later does not take it back (see `dead_letters_pending`).
+	// DeadLettered Events dead-lettered, ever (their last attempt failed), as `delivered` and `failed_attempts` count theirs: a replay that delivers one later, or a dismissal, does not take it back (see `dead_letters_pending`).
 	DeadLettered int64 `json:"dead_lettered"`
 
-	// DeadLettersPending The dead letters as they stand: events dead-lettered that no delivery (a replay, mostly) has reached the receiver with since; a replay with `dead_letters: true` resends them. At most the newest 1000 are kept.
+	// DeadLettersPending The dead letters as they stand: events dead-lettered that no delivery (a replay, mostly) has reached the receiver with since, and not dismissed (`POST …/dead-letters/dismiss`); a replay with `dead_letters: true` resends them. At most the newest 1000 are kept.
 	DeadLettersPending int64 `json:"dead_letters_pending"`
 	Delivered          int64 `json:"delivered"`
 	FailedAttempts     int64 `json:"failed_attempts"`
