@@ -10,6 +10,7 @@ FUZZTIME  ?= 100000x
 FUZZ_TARGETS = ./api:FuzzHandler ./api:FuzzAuthenticate ./engine:FuzzIdentifiers \
                ./api:FuzzDecodeReserve ./api:FuzzDecodeRegister ./api:FuzzDecodeCreateDrop ./api:FuzzDecodeCreateWebhook \
                ./api:FuzzDecodeCreateSeries ./api:FuzzDecodeCreateKey ./api:FuzzDecodeRotateKey ./api:FuzzDecodeReplay \
+               ./api:FuzzDecodeDismiss \
                ./engine/redisstore:FuzzDecodeEntry ./queue:FuzzAppendCloudEvent ./api:FuzzVerifyFast \
                ./api:FuzzReservationJSON ./internal/jsonw:FuzzAppendString
 

@@ -198,6 +198,22 @@ var replayCases = []decodeCase{
 	{`{"drop":["d"]}`, "drop"},
 }
 
+// dismissCases are the decoder's: the counts, ids and "exactly one" are
+// the engine's to refuse (TestDismissDeadLettersRoute).
+var dismissCases = []decodeCase{
+	{``, "body"},
+	{`{"event_ids":["0123456789abcdef0123456789abcdef-1","stream-seq-12"]}`, ""},
+	{`{"missing":true}`, ""},
+	{`{"event_ids":[]}`, ""},
+	{`{"event_ids":"ev-1"}`, "event_ids"},
+	{`{"event_ids":[1]}`, "event_ids"},
+	{`{"event_ids":[null]}`, "event_ids"},
+	{`{"missing":"true"}`, "missing"},
+	{`{"missing":null}`, "missing"},
+	{`{"ids":["ev-1"]}`, "ids"},
+	{`{"Event_IDs":["ev-1"]}`, "Event_IDs"},
+}
+
 func checkDecodeCases[T any](t *testing.T, allowEmpty bool, cases []decodeCase) {
 	t.Helper()
 	for _, c := range append(append([]decodeCase{}, commonCases...), cases...) {
@@ -224,6 +240,7 @@ func TestDecodeBodies(t *testing.T) {
 	t.Run("create key", func(t *testing.T) { checkDecodeCases[createKeyRequest](t, false, createKeyCases) })
 	t.Run("rotate key", func(t *testing.T) { checkDecodeCases[rotateKeyRequest](t, true, rotateKeyCases) })
 	t.Run("replay", func(t *testing.T) { checkDecodeCases[replayRequest](t, false, replayCases) })
+	t.Run("dismiss", func(t *testing.T) { checkDecodeCases[dismissRequest](t, false, dismissCases) })
 }
 
 func TestDecodeBodyValues(t *testing.T) {
@@ -385,3 +402,5 @@ func FuzzDecodeCreateKey(f *testing.F) { fuzzDecoder[createKeyRequest](f, false,
 func FuzzDecodeRotateKey(f *testing.F) { fuzzDecoder[rotateKeyRequest](f, true, rotateKeyCases) }
 
 func FuzzDecodeReplay(f *testing.F) { fuzzDecoder[replayRequest](f, false, replayCases) }
+
+func FuzzDecodeDismiss(f *testing.F) { fuzzDecoder[dismissRequest](f, false, dismissCases) }

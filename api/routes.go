@@ -110,6 +110,10 @@ func (s *Server) route(r *request) handlerFunc {
 			case "end-grace":
 				return pick("/v1/admin/webhooks/{id}/end-grace", seg[3:4], alt{"POST", s.endWebhookGrace})
 			}
+		case 6:
+			if seg[4] == "dead-letters" && seg[5] == "dismiss" {
+				return pick("/v1/admin/webhooks/{id}/dead-letters/dismiss", seg[3:4], alt{"POST", s.dismissDeadLetters})
+			}
 		}
 	case n == 3 && seg[0] == "v1" && seg[1] == "admin" && seg[2] == "series" && s.cfg.Series != nil:
 		return pick("/v1/admin/series", nil, alt{"GET", s.adminListSeries}, alt{"POST", s.adminCreateSeries})

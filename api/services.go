@@ -76,6 +76,7 @@ type WebhookService interface {
 	DeleteWebhook(ctx context.Context, id string) error
 	TestWebhook(ctx context.Context, id string) (engine.WebhookTestResult, error)
 	ReplayWebhook(ctx context.Context, id string, req engine.ReplayRequest) (engine.ReplayResult, error)
+	DismissDeadLetters(ctx context.Context, id string, req engine.DismissRequest) (engine.DismissResult, error)
 	Deliveries(ctx context.Context, id string) ([]engine.DeliveryRecord, error)
 	EnableWebhook(ctx context.Context, id string) (engine.WebhookDetail, error)
 	RotateWebhookSecret(ctx context.Context, id string, grace time.Duration) (engine.WebhookDetail, error)

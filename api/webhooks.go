@@ -175,6 +175,45 @@ func (b replayRequest) engineRequest() (engine.ReplayRequest, error) {
 	return req, nil
 }
 
+// dismissRequest is the dismissal body: event_ids, or missing: true.
+type dismissRequest struct {
+	EventIDs []string `json:"event_ids"`
+	Missing  bool     `json:"missing"`
+}
+
+// auditedIDs is how many dismissed ids the audit line names; the rest it
+// counts, so that a dismissal of a thousand stays one readable line.
+const auditedIDs = 20
+
+// dismissDeadLetters answers POST /v1/admin/webhooks/{id}/dead-letters/dismiss:
+// the named dead letters (or those the stream no longer holds) leave the
+// webhook's dead letters without being delivered.
+func (s *Server) dismissDeadLetters(r *request) error {
+	if err := s.requireScope(r, engine.ScopeWebhooksWrite); err != nil {
+		return err
+	}
+	var body dismissRequest
+	if err := decode(r, &body, false); err != nil {
+		return err
+	}
+	// Reading the stream for missing takes a request a dead letter (at
+	// most 1,000), and a dismissal by id one script: room beyond the
+	// usual deadline for a stream far away.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*reqTimeout)
+	defer cancel()
+	res, err := s.hooks.DismissDeadLetters(ctx, r.args[0], engine.DismissRequest{EventIDs: body.EventIDs, Missing: body.Missing})
+	if err != nil {
+		return err
+	}
+	named := res.EventIDs
+	if len(named) > auditedIDs {
+		named = named[:auditedIDs]
+	}
+	s.audit(r, "webhook dead letters dismissed", "webhook", r.args[0], "missing", body.Missing, "dismissed", res.Dismissed,
+		"event_ids", strings.Join(named, ","), "event_ids_not_named", res.Dismissed-len(named))
+	return writeJSON(r.ctx, fasthttp.StatusOK, res)
+}
+
 func (s *Server) webhookDeliveries(r *request) error {
 	if err := s.requireScope(r, engine.ScopeWebhooksRead); err != nil {
 		return err

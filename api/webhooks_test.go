@@ -47,6 +47,8 @@ type replaySender struct {
 	running, release chan struct{}
 	calls            atomic.Int32
 	last             atomic.Pointer[engine.ReplayRequest]
+	// missing is what MissingDeadLetters answers.
+	missing []engine.MissingDeadLetter
 }
 
 func newReplaySender() *replaySender {
@@ -67,6 +69,11 @@ func (s *replaySender) Replay(ctx context.Context, _ engine.Webhook, req engine.
 		}
 	}
 	return engine.ReplayResult{EventIDs: []string{}, Done: true}, nil
+}
+
+// MissingDeadLetters answers s.missing: what the stream no longer holds.
+func (s *replaySender) MissingDeadLetters(context.Context, engine.Webhook) ([]engine.MissingDeadLetter, error) {
+	return s.missing, nil
 }
 
 // withSender gives the harness's webhook service a sender.

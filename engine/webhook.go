@@ -47,11 +47,12 @@ type WebhookStatus struct {
 	Delivered int64 `json:"delivered"`
 	Failed    int64 `json:"failed_attempts"`
 	// DeadLettered counts every event dead-lettered, ever (as delivered
-	// and failed_attempts count theirs): a replay that delivers one later
-	// does not take it back.
+	// and failed_attempts count theirs): a replay that delivers one later,
+	// or a dismissal, does not take it back.
 	DeadLettered int64 `json:"dead_lettered"`
 	// DeadLettersPending counts the dead letters no delivery has reached
-	// the receiver with since (a replay that delivers one takes it off):
+	// the receiver with since (a replay that delivers one takes it off,
+	// as does Webhooks.DismissDeadLetters):
 	// the webhook's dead letters as they stand, which a replay with
 	// DeadLetters resends (the store keeps the newest MaxDeadLetters).
 	DeadLettersPending int64     `json:"dead_letters_pending"`
@@ -236,6 +237,15 @@ type WebhookStore interface {
 	// DeadLetterEntries returns the newest dead letters with what is
 	// known of each, newest first.
 	DeadLetterEntries(ctx context.Context, id string, n int) ([]DeadLetter, error)
+	// DismissDeadLetters takes the given dead letters (only their EventID
+	// and Sequence are read) off the webhook's dead letters, entries too,
+	// in one atomic step, and returns the ids it took off, in the order
+	// given; the others were not dead letters. One given with a Sequence
+	// is taken off only while its entry still has that sequence, so that
+	// one dead-lettered anew since it was looked at stays. The count of
+	// every dead letter ever (WebhookStatus.DeadLettered) is unchanged.
+	// ErrNotFound if the webhook does not exist.
+	DismissDeadLetters(ctx context.Context, id string, dls []DeadLetter) ([]string, error)
 }
 
 // AllEventTypes lists every event type, for validation.
@@ -473,7 +483,7 @@ const MaxDeadLetters = 1000
 // MissingDeadLetter is a dead letter a replay of dead letters could not
 // resend, and why: its event is no longer in the stream (which keeps 7
 // days), or it was dead-lettered before its stream sequence was kept. It
-// stays a dead letter.
+// stays a dead letter until dismissed (Webhooks.DismissDeadLetters).
 type MissingDeadLetter struct {
 	EventID  string `json:"event_id"`
 	Sequence uint64 `json:"sequence,omitempty"`
@@ -500,10 +510,17 @@ type ReplayResult struct {
 }
 
 // WebhookSender makes deliveries outside the subscription's own flow: a
-// test now, a replay from the stream (queue/webhook's Deliverer).
+// test now, a replay from the stream (queue/webhook's Deliverer); and says
+// which dead letters no replay can deliver, since it reads the stream.
 type WebhookSender interface {
 	Test(ctx context.Context, w Webhook) (WebhookTestResult, error)
 	Replay(ctx context.Context, w Webhook, req ReplayRequest) (ReplayResult, error)
+	// MissingDeadLetters lists w's dead letters whose events the stream
+	// no longer holds (or holds another event at their sequence), each
+	// with its Sequence and the reason, as a replay of dead letters
+	// reports them. One kept without its sequence is not among them: its
+	// event may still be stored, and a replay by since delivers it.
+	MissingDeadLetters(ctx context.Context, w Webhook) ([]MissingDeadLetter, error)
 }
 
 // SetSender gives the service its deliverer; without one, tests and
@@ -602,6 +619,141 @@ func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayReque
 		_ = s.store.ReleaseReplay(rctx, id)
 	}()
 	return s.sender.Replay(ctx, w, req)
+}
+
+// MaxDismissDeadLetters is how many event ids one dismissal names at most:
+// as many as a webhook keeps dead letters.
+const MaxDismissDeadLetters = MaxDeadLetters
+
+// DismissRequest names the dead letters to dismiss: EventIDs (1 to
+// MaxDismissDeadLetters), or Missing for every one whose event the stream
+// no longer holds (WebhookSender.MissingDeadLetters); exactly one of the
+// two. EventIDs nil means not given, empty is refused.
+type DismissRequest struct {
+	EventIDs []string `json:"event_ids,omitempty"`
+	Missing  bool     `json:"missing,omitempty"`
+}
+
+// DismissResult is what a dismissal did: the dead letters it took off
+// (EventIDs, Dismissed of them) and the ids asked for that were not dead
+// letters of the webhook (NotFound: never one, delivered since, or
+// dismissed already), so that a repeat answers 0 and names them all.
+type DismissResult struct {
+	Dismissed int      `json:"dismissed"`
+	EventIDs  []string `json:"event_ids"`
+	NotFound  []string `json:"not_found"`
+}
+
+// DismissDeadLetters takes dead letters off the webhook's list without
+// delivering them: those an operator gives up on, above all the ones no
+// replay can deliver because the stream no longer holds their events,
+// which would otherwise stay in dead_letters_pending until a thousand
+// newer ones pushed them out, and teach ops to ignore the count. The
+// total dead-lettered (and its metric) keeps them. A repeat finds them
+// gone and dismisses nothing.
+func (s *Webhooks) DismissDeadLetters(ctx context.Context, id string, req DismissRequest) (DismissResult, error) {
+	ids, err := dismissIDs(req)
+	if err != nil {
+		return DismissResult{}, err
+	}
+	w, err := s.store.Webhook(ctx, id)
+	if err != nil {
+		return DismissResult{}, err
+	}
+	var dls []DeadLetter
+	if req.Missing {
+		if s.sender == nil {
+			return DismissResult{}, ErrNoDelivery
+		}
+		missing, err := s.sender.MissingDeadLetters(ctx, w)
+		if err != nil {
+			return DismissResult{}, err
+		}
+		for _, m := range missing {
+			// Without a sequence nothing says the stream lost it.
+			if m.Sequence != 0 {
+				dls = append(dls, DeadLetter{EventID: m.EventID, Sequence: m.Sequence})
+			}
+		}
+	} else {
+		for _, e := range ids {
+			dls = append(dls, DeadLetter{EventID: e})
+		}
+	}
+	res := DismissResult{EventIDs: []string{}, NotFound: []string{}}
+	if len(dls) == 0 {
+		return res, nil
+	}
+	gone, err := s.store.DismissDeadLetters(ctx, id, dls)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return DismissResult{}, err
+		}
+		return DismissResult{}, fmt.Errorf("dismiss dead letters webhook=%s: %w", id, AsUnavailable(err))
+	}
+	res.EventIDs = append(res.EventIDs, gone...)
+	res.Dismissed = len(gone)
+	// With missing, an id not taken off was delivered or dead-lettered
+	// anew since it was looked at: nobody asked for it by name.
+	took := make(map[string]bool, len(gone))
+	for _, e := range gone {
+		took[e] = true
+	}
+	for _, e := range ids {
+		if !took[e] {
+			res.NotFound = append(res.NotFound, e)
+		}
+	}
+	return res, nil
+}
+
+// dismissIDs checks a dismissal's request and returns its event ids, each
+// once, in the order given (none for Missing).
+func dismissIDs(req DismissRequest) ([]string, error) {
+	switch {
+	case req.Missing && req.EventIDs != nil:
+		return nil, invalid("missing", "and event_ids are exclusive: give the dead letters' event_ids, or missing: true for every one the stream no longer holds")
+	case req.Missing:
+		return nil, nil
+	case req.EventIDs == nil:
+		return nil, invalid("event_ids", "is required: the event ids of the dead letters to dismiss (1 to %d), unless missing is true", MaxDismissDeadLetters)
+	case len(req.EventIDs) == 0:
+		return nil, invalid("event_ids", "must list 1 to %d event ids; it is empty", MaxDismissDeadLetters)
+	case len(req.EventIDs) > MaxDismissDeadLetters:
+		return nil, invalid("event_ids", "must list 1 to %d event ids (as many as a webhook keeps dead letters); it has %d", MaxDismissDeadLetters, len(req.EventIDs))
+	}
+	ids := make([]string, 0, len(req.EventIDs))
+	seen := make(map[string]bool, len(req.EventIDs))
+	for i, e := range req.EventIDs {
+		if !validEventID(e) {
+			return nil, invalid("event_ids", "item %d is not an event id: one is 1 to %d printable ASCII characters with no space (as in dead_letters)", i+1, maxEventIDLen)
+		}
+		if !seen[e] {
+			seen[e] = true
+			ids = append(ids, e)
+		}
+	}
+	return ids, nil
+}
+
+// maxEventIDLen bounds an event id as a dismissal names it: flashdrop's
+// are 40 or so characters; a CloudEvent id from another publisher on the
+// stream may be longer.
+const maxEventIDLen = 256
+
+// validEventID reports whether e can be an event id: 1 to maxEventIDLen
+// printable ASCII characters, no space. Ids are not checked further, since
+// a dead letter keeps whatever id its event had.
+func validEventID(e string) bool {
+	if e == "" || len(e) > maxEventIDLen {
+		return false
+	}
+	for i := 0; i < len(e); i++ {
+		if e[i] <= ' ' || e[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // Deliveries returns the webhook's delivery log, newest first.

@@ -461,6 +461,80 @@ func (s *Store) DeadLetterEntries(ctx context.Context, id string, n int) ([]engi
 	return out, nil
 }
 
+// dismissDeadLettersScript takes the given dead letters off a webhook's
+// list and their entries: every read and check first, then the list is
+// written once without them (it holds at most maxDeadLetters, so this is
+// O(list + ids) where an LREM each would be O(list × ids)). An id given
+// with a sequence other than 0 goes only while its entry has that
+// sequence; one without an entry then stays too (it was delivered and
+// dead-lettered anew, or never had one). The status hash's dead count is
+// not touched: it counts every dead letter ever.
+//
+// KEYS[1] cfg hash, KEYS[2] dead list, KEYS[3] dead-letter entries hash.
+// ARGV: event id and sequence ('0': any), pairs. Returns {3} when the
+// webhook does not exist, else {0, id taken off, ...} in the order given.
+var dismissDeadLettersScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {3} end
+local list = redis.call('LRANGE', KEYS[2], 0, -1)
+local present = {}
+for _, e in ipairs(list) do present[e] = true end
+local out, drop = {0}, {}
+for i = 1, #ARGV, 2 do
+  local eid, seq = ARGV[i], tonumber(ARGV[i + 1])
+  if present[eid] and not drop[eid] then
+    local ok = seq == 0
+    if not ok then
+      local raw = redis.call('HGET', KEYS[3], eid)
+      if raw then
+        local good, d = pcall(cjson.decode, raw)
+        ok = good and type(d) == 'table' and tonumber(d['sequence']) == seq
+      end
+    end
+    if ok then
+      drop[eid] = true
+      out[#out + 1] = eid
+    end
+  end
+end
+if #out == 1 then return out end
+local keep = {}
+for _, e in ipairs(list) do
+  if not drop[e] then keep[#keep + 1] = e end
+end
+redis.call('DEL', KEYS[2])
+for i = 1, #keep, 500 do
+  redis.call('RPUSH', KEYS[2], unpack(keep, i, math.min(i + 499, #keep)))
+end
+for i = 2, #out, 500 do
+  redis.call('HDEL', KEYS[3], unpack(out, i, math.min(i + 499, #out)))
+end
+return out`)
+
+// DismissDeadLetters implements engine.WebhookStore.
+func (s *Store) DismissDeadLetters(ctx context.Context, id string, dls []engine.DeadLetter) ([]string, error) {
+	k := webhookKeysFor(id)
+	args := make([]any, 0, 2*len(dls))
+	for _, d := range dls {
+		args = append(args, d.EventID, strconv.FormatUint(d.Sequence, 10))
+	}
+	v, err := dismissDeadLettersScript.Run(ctx, s.rdb, []string{k.cfg, k.dead, k.deadInfo}, args...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	if len(v) == 0 {
+		return nil, fmt.Errorf("redisstore: dismiss dead letters: an empty answer")
+	}
+	if code, _ := v[0].(int64); code == codeNotFound {
+		return nil, fmt.Errorf("%w: webhook %q", engine.ErrNotFound, id)
+	}
+	out := make([]string, 0, len(v)-1)
+	for _, e := range v[1:] {
+		eid, _ := e.(string)
+		out = append(out, eid)
+	}
+	return out, nil
+}
+
 func boolString(b bool) string {
 	if b {
 		return "1"

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"encoding/json"
+	"errors"
 	"regexp"
 	"slices"
 	"testing"
@@ -283,6 +284,100 @@ func TestWebhookDetailShowsDeadLetterEntries(t *testing.T) {
 			`{"event_id":"ev-old"}],"dead_letters_pending":2}`
 		if string(got) != want {
 			t.Fatalf("the webhook's dead letters:\n%s\nwant\n%s", got, want)
+		}
+	})
+}
+
+// TestDismissDeadLetters: dismissing takes the named dead letters off the
+// list and their entries in one step, whatever the list's order, and says
+// which it took: an id that is not a dead letter (never was, or dismissed
+// already) is not, so a repeat takes none. One named with its sequence
+// goes only while its entry has it, so one dead-lettered anew since it
+// was looked at stays. dead_letters_pending drops; dead_lettered, every
+// dead letter ever, does not. A dismissed event dead-lettered again is a
+// dead letter again, and an unknown webhook is ErrNotFound. Before, a
+// dead letter whose event the stream no longer held stayed pending
+// forever.
+func TestDismissDeadLetters(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		s, w := newWebhookStore(t, f.rdb)
+		at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+		record := func(id string, seq uint64) {
+			t.Helper()
+			if _, err := s.RecordDelivery(ctx(t), w.ID, engine.Delivery{EventID: id, At: at, Status: 500, Err: "HTTP 500", Dead: true,
+				Sequence: seq, Type: engine.EventWon}, engine.DisableRule{After: 1000}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		record("ev-1", 10)
+		record("ev-2", 11)
+		if err := f.rdb.LPush(ctx(t), "fd:wh:{"+w.ID+"}:dead", "ev-old").Err(); err != nil {
+			t.Fatal(err)
+		}
+		record("ev-3", 12)
+		dismiss := func(dls ...engine.DeadLetter) []string {
+			t.Helper()
+			got, err := s.DismissDeadLetters(ctx(t), w.ID, dls)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		check := func(what string, ids []string, dead, pending int64) {
+			t.Helper()
+			got, err := s.DeadLetters(ctx(t), w.ID, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := s.WebhookStatus(ctx(t), w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, ids) || st.DeadLettered != dead || st.DeadLettersPending != pending {
+				t.Fatalf("%s: dead letters %v, dead_lettered %d, pending %d; want %v, %d, %d", what, got, st.DeadLettered, st.DeadLettersPending, ids, dead, pending)
+			}
+			n, _ := f.rdb.HLen(ctx(t), "fd:wh:{"+w.ID+"}:deadinfo").Result()
+			entries := int64(len(ids))
+			if slices.Contains(ids, "ev-old") {
+				entries--
+			}
+			if n != entries {
+				t.Fatalf("%s: %d entries kept, want %d", what, n, entries)
+			}
+		}
+		check("recorded", []string{"ev-3", "ev-old", "ev-2", "ev-1"}, 3, 4)
+
+		got := dismiss(engine.DeadLetter{EventID: "ev-2"}, engine.DeadLetter{EventID: "ev-never"}, engine.DeadLetter{EventID: "ev-old"},
+			engine.DeadLetter{EventID: "ev-2"})
+		if !slices.Equal(got, []string{"ev-2", "ev-old"}) {
+			t.Fatalf("dismissed %v, want ev-2 and ev-old", got)
+		}
+		check("two dismissed", []string{"ev-3", "ev-1"}, 3, 2)
+		if got := dismiss(engine.DeadLetter{EventID: "ev-2"}, engine.DeadLetter{EventID: "ev-old"}); len(got) != 0 {
+			t.Fatalf("dismissed again: %v, want none", got)
+		}
+		check("dismissed again", []string{"ev-3", "ev-1"}, 3, 2)
+
+		// By sequence: only while the entry has it.
+		if got := dismiss(engine.DeadLetter{EventID: "ev-1", Sequence: 99}); len(got) != 0 {
+			t.Fatalf("ev-1 dismissed with another sequence: %v", got)
+		}
+		check("another sequence", []string{"ev-3", "ev-1"}, 3, 2)
+		if got := dismiss(engine.DeadLetter{EventID: "ev-1", Sequence: 10}); !slices.Equal(got, []string{"ev-1"}) {
+			t.Fatalf("ev-1 with its sequence: dismissed %v", got)
+		}
+		check("ev-1 dismissed", []string{"ev-3"}, 3, 1)
+
+		// Dead-lettered again: a dead letter again, with its entry.
+		record("ev-2", 11)
+		check("ev-2 dead-lettered again", []string{"ev-2", "ev-3"}, 4, 2)
+		if got := dismiss(engine.DeadLetter{EventID: "ev-3"}, engine.DeadLetter{EventID: "ev-2"}); !slices.Equal(got, []string{"ev-3", "ev-2"}) {
+			t.Fatalf("dismissed %v, want ev-3 and ev-2", got)
+		}
+		check("all dismissed", nil, 4, 0)
+
+		if _, err := s.DismissDeadLetters(ctx(t), "wh-nobody-"+w.ID, []engine.DeadLetter{{EventID: "ev-1"}}); !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("an unknown webhook: %v, want ErrNotFound", err)
 		}
 	})
 }

@@ -489,6 +489,27 @@ type DeliveryRecord struct {
 // DeliveryRecordKind defines model for DeliveryRecord.Kind.
 type DeliveryRecordKind string
 
+// DismissRequest Which dead letters to dismiss: `event_ids`, or `missing: true`; exactly one (400 `invalid` otherwise).
+type DismissRequest struct {
+	// EventIds The event ids of the dead letters to dismiss (as in `dead_letters`), 1 to 1000, each 1 to 256 printable ASCII characters with no space; a repeated id counts once. Not with `missing`.
+	EventIds *[]string `json:"event_ids,omitempty"`
+
+	// Missing Dismiss every dead letter the stream no longer holds (the ones a replay with `dead_letters` lists in `missing` with a `sequence`). Not with `event_ids`.
+	Missing *bool `json:"missing,omitempty"`
+}
+
+// DismissResult What a dismissal did.
+type DismissResult struct {
+	// Dismissed How many dead letters this call took off.
+	Dismissed int `json:"dismissed"`
+
+	// EventIds Their ids: in the order given, or with `missing`, newest first.
+	EventIds []string `json:"event_ids"`
+
+	// NotFound The ids given that are not dead letters of the webhook: never were, were delivered since, or were dismissed already. Empty with `missing`.
+	NotFound []string `json:"not_found"`
+}
+
 // DrawRecord A draw's public record: everything `flashdrop verify-draw` needs.
 type DrawRecord struct {
 	Algorithm    string  `json:"algorithm"`
@@ -727,7 +748,7 @@ type ReplayRequest struct {
 	// Cursor The `cursor` of an earlier answer (at least 1): go on from there. Not with `since`. With `dead_letters`: the dead letters from that stream sequence on.
 	Cursor *int64 `json:"cursor,omitempty"`
 
-	// DeadLetters Re-deliver the webhook's dead letters as they stand (its status's `dead_letters_pending`), each read from the stream by its sequence, in stream order, and none of its other events; each one delivered leaves the dead letters. Not with `since`. A dead letter whose event the stream no longer holds (it keeps 7 days), or one dead-lettered before its sequence was kept, is passed over, listed in the answer's `missing`, and stays.
+	// DeadLetters Re-deliver the webhook's dead letters as they stand (its status's `dead_letters_pending`), each read from the stream by its sequence, in stream order, and none of its other events; each one delivered leaves the dead letters. Not with `since`. A dead letter whose event the stream no longer holds (it keeps 7 days), or one dead-lettered before its sequence was kept, is passed over, listed in the answer's `missing`, and stays until dismissed (`POST …/dead-letters/dismiss`).
 	DeadLetters *bool `json:"dead_letters,omitempty"`
 
 	// Drop Only this drop's events.
@@ -760,7 +781,7 @@ type ReplayResult struct {
 	// EventIds Their ids, in order (the original ones).
 	EventIds []string `json:"event_ids"`
 
-	// Missing With `dead_letters`: the dead letters passed over, each with the reason: the stream no longer holds its event, holds another at its sequence, or it was kept before sequences were (replay it by `since`); they stay dead letters. Absent when none.
+	// Missing With `dead_letters`: the dead letters passed over, each with the reason: the stream no longer holds its event, holds another at its sequence, or it was kept before sequences were (replay it by `since`); they stay dead letters until dismissed (`POST …/dead-letters/dismiss`, `missing: true` for those with a `sequence`). Absent when none.
 	Missing *[]MissingDeadLetter `json:"missing,omitempty"`
 }
 
@@ -922,10 +943,10 @@ type WebhookStatus struct {
 	// ConsecutiveFailures Failed ordinary attempts since the last success.
 	ConsecutiveFailures int64 `json:"consecutive_failures"`
 
-	// DeadLettered Events dead-lettered, ever (their last attempt failed), as `delivered` and `failed_attempts` count theirs: a replay that delivers one later does not take it back (see `dead_letters_pending`).
+	// DeadLettered Events dead-lettered, ever (their last attempt failed), as `delivered` and `failed_attempts` count theirs: a replay that delivers one later, or a dismissal, does not take it back (see `dead_letters_pending`).
 	DeadLettered int64 `json:"dead_lettered"`
 
-	// DeadLettersPending The dead letters as they stand: events dead-lettered that no delivery (a replay, mostly) has reached the receiver with since; a replay with `dead_letters: true` resends them. At most the newest 1000 are kept.
+	// DeadLettersPending The dead letters as they stand: events dead-lettered that no delivery (a replay, mostly) has reached the receiver with since, and not dismissed (`POST …/dead-letters/dismiss`); a replay with `dead_letters: true` resends them. At most the newest 1000 are kept.
 	DeadLettersPending int64 `json:"dead_letters_pending"`
 	Delivered          int64 `json:"delivered"`
 	FailedAttempts     int64 `json:"failed_attempts"`
@@ -1812,6 +1833,15 @@ type GetWebhookParams struct {
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 }
 
+// DismissDeadLettersParams defines parameters for DismissDeadLetters.
+type DismissDeadLettersParams struct {
+	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
+	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
+
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
@@ -1939,6 +1969,9 @@ type CreateSeriesJSONRequestBody = CreateSeriesRequest
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = CreateWebhookRequest
+
+// DismissDeadLettersJSONRequestBody defines body for DismissDeadLetters for application/json ContentType.
+type DismissDeadLettersJSONRequestBody = DismissRequest
 
 // ReplayWebhookJSONRequestBody defines body for ReplayWebhook for application/json ContentType.
 type ReplayWebhookJSONRequestBody = ReplayRequest
@@ -2263,6 +2296,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/admin/webhooks/{id} (the `GetWebhook` operationId).
 	GetWebhook(ctx context.Context, id string, params *GetWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DismissDeadLettersWithBody Dismiss dead letters: take them off the webhook's dead letters without delivering them.
+	//
+	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/admin/webhooks/{id}/dead-letters/dismiss (the `DismissDeadLetters` operationId).
+	DismissDeadLettersWithBody(ctx context.Context, id string, params *DismissDeadLettersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DismissDeadLetters Dismiss dead letters: take them off the webhook's dead letters without delivering them.
+	//
+	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/admin/webhooks/{id}/dead-letters/dismiss (the `DismissDeadLetters` operationId).
+	DismissDeadLetters(ctx context.Context, id string, params *DismissDeadLettersParams, body DismissDeadLettersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhookDeliveries The webhook's delivery log: the last 100 attempts, newest first.
 	//
@@ -3016,6 +3067,44 @@ func (c *Client) DeleteWebhook(ctx context.Context, id string, params *DeleteWeb
 // Corresponds with GET /v1/admin/webhooks/{id} (the `GetWebhook` operationId).
 func (c *Client) GetWebhook(ctx context.Context, id string, params *GetWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWebhookRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DismissDeadLettersWithBody Dismiss dead letters: take them off the webhook's dead letters without delivering them.
+//
+// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/admin/webhooks/{id}/dead-letters/dismiss (the `DismissDeadLetters` operationId).
+func (c *Client) DismissDeadLettersWithBody(ctx context.Context, id string, params *DismissDeadLettersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDismissDeadLettersRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DismissDeadLetters Dismiss dead letters: take them off the webhook's dead letters without delivering them.
+//
+// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/admin/webhooks/{id}/dead-letters/dismiss (the `DismissDeadLetters` operationId).
+func (c *Client) DismissDeadLetters(ctx context.Context, id string, params *DismissDeadLettersParams, body DismissDeadLettersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDismissDeadLettersRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5360,6 +5449,79 @@ func NewGetWebhookRequest(server string, id string, params *GetWebhookParams) (*
 	return req, nil
 }
 
+// NewDismissDeadLettersRequest calls the generic DismissDeadLetters builder with application/json body
+func NewDismissDeadLettersRequest(server string, id string, params *DismissDeadLettersParams, body DismissDeadLettersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDismissDeadLettersRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewDismissDeadLettersRequestWithBody constructs an http.Request for the DismissDeadLetters method, with any body, and a specified content type
+func NewDismissDeadLettersRequestWithBody(server string, id string, params *DismissDeadLettersParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/admin/webhooks/%s/dead-letters/dismiss", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XRequestId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam0)
+		}
+
+		if params.IdempotencyKey != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListWebhookDeliveriesRequest constructs an http.Request for the ListWebhookDeliveries method
 func NewListWebhookDeliveriesRequest(server string, id string, params *ListWebhookDeliveriesParams) (*http.Request, error) {
 	var err error
@@ -6593,6 +6755,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/admin/webhooks/{id} (the `GetWebhook` operationId).
 	GetWebhookWithResponse(ctx context.Context, id string, params *GetWebhookParams, reqEditors ...RequestEditorFn) (*GetWebhookResponse, error)
+
+	// DismissDeadLettersWithBodyWithResponse Dismiss dead letters: take them off the webhook's dead letters without delivering them.
+	//
+	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/webhooks/{id}/dead-letters/dismiss (the `DismissDeadLetters` operationId).
+	DismissDeadLettersWithBodyWithResponse(ctx context.Context, id string, params *DismissDeadLettersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DismissDeadLettersResponse, error)
+
+	// DismissDeadLettersWithResponse Dismiss dead letters: take them off the webhook's dead letters without delivering them.
+	//
+	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/admin/webhooks/{id}/dead-letters/dismiss (the `DismissDeadLetters` operationId).
+	DismissDeadLettersWithResponse(ctx context.Context, id string, params *DismissDeadLettersParams, body DismissDeadLettersJSONRequestBody, reqEditors ...RequestEditorFn) (*DismissDeadLettersResponse, error)
 
 	// ListWebhookDeliveriesWithResponse The webhook's delivery log: the last 100 attempts, newest first.
 	//
@@ -13203,6 +13383,212 @@ func (r GetWebhookResponse) ContentType() string {
 	return ""
 }
 
+// DismissDeadLettersResponse200Headers the declared response headers of an HTTP 200 response for DismissDeadLetters
+type DismissDeadLettersResponse200Headers struct {
+	IdempotentReplayed *string
+	XRequestId         *string
+}
+
+// DismissDeadLettersResponse400Headers the declared response headers of an HTTP 400 response for DismissDeadLetters
+type DismissDeadLettersResponse400Headers struct {
+	XRequestId *string
+}
+
+// DismissDeadLettersResponse401Headers the declared response headers of an HTTP 401 response for DismissDeadLetters
+type DismissDeadLettersResponse401Headers struct {
+	WWWAuthenticate *string
+	XRequestId      *string
+}
+
+// DismissDeadLettersResponse403Headers the declared response headers of an HTTP 403 response for DismissDeadLetters
+type DismissDeadLettersResponse403Headers struct {
+	XRequestId *string
+}
+
+// DismissDeadLettersResponse404Headers the declared response headers of an HTTP 404 response for DismissDeadLetters
+type DismissDeadLettersResponse404Headers struct {
+	XRequestId *string
+}
+
+// DismissDeadLettersResponse408Headers the declared response headers of an HTTP 408 response for DismissDeadLetters
+type DismissDeadLettersResponse408Headers struct {
+	XRequestId *string
+}
+
+// DismissDeadLettersResponse413Headers the declared response headers of an HTTP 413 response for DismissDeadLetters
+type DismissDeadLettersResponse413Headers struct {
+	XRequestId *string
+}
+
+// DismissDeadLettersResponse422Headers the declared response headers of an HTTP 422 response for DismissDeadLetters
+type DismissDeadLettersResponse422Headers struct {
+	XRequestId *string
+}
+
+// DismissDeadLettersResponse429Headers the declared response headers of an HTTP 429 response for DismissDeadLetters
+type DismissDeadLettersResponse429Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+// DismissDeadLettersResponse431Headers the declared response headers of an HTTP 431 response for DismissDeadLetters
+type DismissDeadLettersResponse431Headers struct {
+	XRequestId *string
+}
+
+// DismissDeadLettersResponse500Headers the declared response headers of an HTTP 500 response for DismissDeadLetters
+type DismissDeadLettersResponse500Headers struct {
+	XRequestId *string
+}
+
+// DismissDeadLettersResponse503Headers the declared response headers of an HTTP 503 response for DismissDeadLetters
+type DismissDeadLettersResponse503Headers struct {
+	RetryAfter *int
+	XRequestId *string
+}
+
+type DismissDeadLettersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DismissResult
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem400Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem401Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem403Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem404NotFound
+	// ApplicationproblemJSON408 the response for an HTTP 408 `application/problem+json` response
+	ApplicationproblemJSON408 *Problem408Invalid
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *Problem413Invalid
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem422IdempotencyMismatch
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem429RateLimited
+	// ApplicationproblemJSON431 the response for an HTTP 431 `application/problem+json` response
+	ApplicationproblemJSON431 *Problem431Invalid
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *Problem500Internal
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem503Unavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *DismissDeadLettersResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DismissDeadLettersResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DismissDeadLettersResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DismissDeadLettersResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DismissDeadLettersResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *DismissDeadLettersResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *DismissDeadLettersResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *DismissDeadLettersResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DismissDeadLettersResponse429Headers
+	// Headers431 the parsed response headers for an HTTP 431 response
+	Headers431 *DismissDeadLettersResponse431Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DismissDeadLettersResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DismissDeadLettersResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DismissDeadLettersResponse) GetJSON200() *DismissResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON400() *Problem400Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON401() *Problem401Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON403() *Problem403Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON404() *Problem404NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON408 returns the response for an HTTP 408 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON408() *Problem408Invalid {
+	return r.ApplicationproblemJSON408
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON413() *Problem413Invalid {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON422() *Problem422IdempotencyMismatch {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON429() *Problem429RateLimited {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON431 returns the response for an HTTP 431 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON431() *Problem431Invalid {
+	return r.ApplicationproblemJSON431
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON500() *Problem500Internal {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DismissDeadLettersResponse) GetApplicationproblemJSON503() *Problem503Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DismissDeadLettersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DismissDeadLettersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DismissDeadLettersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DismissDeadLettersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListWebhookDeliveriesResponse200Headers the declared response headers of an HTTP 200 response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponse200Headers struct {
 	XRequestId *string
@@ -16686,6 +17072,36 @@ func (c *ClientWithResponses) GetWebhookWithResponse(ctx context.Context, id str
 		return nil, err
 	}
 	return ParseGetWebhookResponse(rsp)
+}
+
+// DismissDeadLettersWithBodyWithResponse Dismiss dead letters: take them off the webhook's dead letters without delivering them.
+//
+// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/webhooks/{id}/dead-letters/dismiss (the `DismissDeadLetters` operationId).
+func (c *ClientWithResponses) DismissDeadLettersWithBodyWithResponse(ctx context.Context, id string, params *DismissDeadLettersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DismissDeadLettersResponse, error) {
+	rsp, err := c.DismissDeadLettersWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDismissDeadLettersResponse(rsp)
+}
+
+// DismissDeadLettersWithResponse Dismiss dead letters: take them off the webhook's dead letters without delivering them.
+//
+// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/admin/webhooks/{id}/dead-letters/dismiss (the `DismissDeadLetters` operationId).
+func (c *ClientWithResponses) DismissDeadLettersWithResponse(ctx context.Context, id string, params *DismissDeadLettersParams, body DismissDeadLettersJSONRequestBody, reqEditors ...RequestEditorFn) (*DismissDeadLettersResponse, error) {
+	rsp, err := c.DismissDeadLetters(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDismissDeadLettersResponse(rsp)
 }
 
 // ListWebhookDeliveriesWithResponse The webhook's delivery log: the last 100 attempts, newest first.
@@ -25006,6 +25422,260 @@ func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
 		response.Headers500 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetWebhookResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDismissDeadLettersResponse parses an HTTP response from a DismissDeadLettersWithResponse call
+func ParseDismissDeadLettersResponse(rsp *http.Response) (*DismissDeadLettersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DismissDeadLettersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DismissResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem400Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem401Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem403Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem404NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Problem408Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON408 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Problem413Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem422IdempotencyMismatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem429RateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest Problem431Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Problem500Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem503Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers DismissDeadLettersResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers DismissDeadLettersResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DismissDeadLettersResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DismissDeadLettersResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DismissDeadLettersResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers DismissDeadLettersResponse408Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers DismissDeadLettersResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers DismissDeadLettersResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers DismissDeadLettersResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 431:
+		var headers DismissDeadLettersResponse431Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers431 = &headers
+	case rsp.StatusCode == 500:
+		var headers DismissDeadLettersResponse500Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers DismissDeadLettersResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

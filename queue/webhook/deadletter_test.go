@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/flashdrop/flashdrop/engine"
 	"github.com/flashdrop/flashdrop/engine/redisstore/redistest"
 	"github.com/flashdrop/flashdrop/internal/testkit"
@@ -226,6 +228,109 @@ func TestReplayOfDeadLettersResendsExactlyThem(t *testing.T) {
 	}
 	if got := e.deadLetters(); !slices.Equal(got, []string{"ev-kept-before", gone[0]}) {
 		t.Fatalf("dead letters left: %v, want the two missing", got)
+	}
+	e.rcv.checkNoProblems()
+}
+
+// TestDismissTheMissingDeadLetters: dead letters whose events the stream
+// no longer holds (purged by subject, below its first sequence, and one
+// deleted after a held one) can never be delivered; a replay lists them
+// in missing, and MissingDeadLetters names exactly those, with the same
+// reason. Dismissing the missing takes them off the list and
+// dead_letters_pending, leaves the one still held and the one kept
+// without a sequence (its event may be stored: a replay by since sends
+// it), and keeps dead_lettered; a repeat dismisses none. The one kept
+// without a sequence is dismissed by its id. Before, they stayed pending
+// forever.
+func TestDismissTheMissingDeadLetters(t *testing.T) {
+	t.Parallel()
+	e := newDeadLetterEnv(t, "dismiss")
+	purged := e.deadLetter("tuesday", engine.EventWon, 2)
+	held := e.deadLetter("wednesday", engine.EventWon, 1)
+	deleted := e.deadLetter("thursday", engine.EventWon, 1)
+	st, err := e.js.Stream(e.ctx(), queue.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Purge(e.ctx(), jetstream.WithPurgeSubject("flashdrop.tuesday.>")); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := e.store.DeadLetterEntries(e.ctx(), e.hook.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range entries {
+		if d.EventID == deleted[0] {
+			if err := st.DeleteMsg(e.ctx(), d.Sequence); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rdb := redistest.Shared(t).Client()
+	defer rdb.Close()
+	if err := rdb.LPush(e.ctx(), "fd:wh:{"+e.hook.ID+"}:dead", "ev-kept-before").Err(); err != nil {
+		t.Fatal(err)
+	}
+	gone := append(slices.Clone(purged), deleted...)
+	slices.Sort(gone)
+
+	// What a replay reports missing, with a sequence, is what
+	// MissingDeadLetters names, for the same reason.
+	e.down.Store(true)
+	r, err := e.d.Replay(e.ctx(), e.hook, engine.ReplayRequest{DeadLetters: true, Limit: 10})
+	if err != nil || r.Delivered != 0 || !strings.Contains(r.Error, held[0]) {
+		t.Fatalf("the replay: %+v %v, want stopped at %s", r, err, held[0])
+	}
+	missing, err := e.d.MissingDeadLetters(e.ctx(), e.hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named []string
+	for _, m := range missing {
+		if m.Sequence == 0 || !strings.Contains(m.Reason, "no longer holds") {
+			t.Errorf("missing %+v, want its sequence and that the stream no longer holds it", m)
+		}
+		named = append(named, m.EventID)
+	}
+	if slices.Sort(named); !slices.Equal(named, gone) {
+		t.Fatalf("MissingDeadLetters named %v, want %v", named, gone)
+	}
+	e.down.Store(false)
+
+	hooks := engine.NewWebhooks(e.store, nil, nil)
+	hooks.SetSender(e.d)
+	res, err := hooks.DismissDeadLetters(e.ctx(), e.hook.ID, engine.DismissRequest{Missing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Sorted(slices.Values(res.EventIDs))
+	if res.Dismissed != 3 || !slices.Equal(got, gone) || len(res.NotFound) != 0 {
+		t.Fatalf("dismissed the missing: %+v, want %v", res, gone)
+	}
+	if got, want := slices.Sorted(slices.Values(e.deadLetters())), slices.Sorted(slices.Values([]string{"ev-kept-before", held[0]})); !slices.Equal(got, want) {
+		t.Fatalf("dead letters left: %v, want %v", got, want)
+	}
+	if st := e.status(e.hook.ID); st.DeadLettered != 4 || st.DeadLettersPending != 2 {
+		t.Fatalf("status %+v, want 4 dead-lettered, 2 pending", st)
+	}
+	if res, err := hooks.DismissDeadLetters(e.ctx(), e.hook.ID, engine.DismissRequest{Missing: true}); err != nil || res.Dismissed != 0 {
+		t.Fatalf("dismissed the missing again: %+v %v, want none", res, err)
+	}
+
+	// By id: the one kept without a sequence; one already dismissed is
+	// not found.
+	res, err = hooks.DismissDeadLetters(e.ctx(), e.hook.ID, engine.DismissRequest{EventIDs: []string{"ev-kept-before", purged[0]}})
+	if err != nil || res.Dismissed != 1 || !slices.Equal(res.EventIDs, []string{"ev-kept-before"}) || !slices.Equal(res.NotFound, purged[:1]) {
+		t.Fatalf("dismissed by id: %+v %v", res, err)
+	}
+
+	// The one still held is delivered by a replay, as ever.
+	r, err = e.d.Replay(e.ctx(), e.hook, engine.ReplayRequest{DeadLetters: true, Limit: 10})
+	if err != nil || !r.Done || !slices.Equal(r.EventIDs, held) || len(r.Missing) != 0 {
+		t.Fatalf("the replay after the dismissals: %+v %v, want %v and none missing", r, err, held)
+	}
+	if st := e.status(e.hook.ID); st.DeadLettered != 4 || st.DeadLettersPending != 0 {
+		t.Fatalf("status %+v, want 4 dead-lettered, none pending", st)
 	}
 	e.rcv.checkNoProblems()
 }

@@ -258,25 +258,18 @@ func (d *Deliverer) replayDeadLetters(ctx context.Context, h engine.Webhook, req
 			res.Cursor, res.Error = e.Sequence, "time ran out; call again with the cursor"
 			return res, nil
 		}
-		msg, err := st.GetMsg(ctx, e.Sequence)
+		msg, why, err := heldDeadLetter(ctx, st, e)
 		switch {
-		case errors.Is(err, jetstream.ErrMsgNotFound):
-			res.Missing = append(res.Missing, engine.MissingDeadLetter{EventID: e.EventID, Sequence: e.Sequence, Reason: missingGone})
-			continue
 		case err != nil && ctx.Err() != nil:
 			res.Cursor, res.Error = e.Sequence, "time ran out; call again with the cursor"
 			return res, nil
 		case err != nil:
 			return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
-		}
-		id := msg.Header.Get(jetstream.MsgIDHeader)
-		if id == "" {
-			id = e.EventID
-		}
-		if id != e.EventID {
-			res.Missing = append(res.Missing, engine.MissingDeadLetter{EventID: e.EventID, Sequence: e.Sequence, Reason: missingOther})
+		case why != "":
+			res.Missing = append(res.Missing, engine.MissingDeadLetter{EventID: e.EventID, Sequence: e.Sequence, Reason: why})
 			continue
 		}
+		id := e.EventID
 		typ := subjectType(msg.Subject)
 		if !deadLetterWanted(msg.Subject, typ, req) {
 			continue
@@ -298,6 +291,66 @@ func (d *Deliverer) replayDeadLetters(ctx context.Context, h engine.Webhook, req
 	}
 	res.Done = true
 	return res, nil
+}
+
+// heldDeadLetter reads dead letter e's event from st by its sequence: the
+// message, or why no replay can resend it (missingGone, missingOther).
+// A replay of dead letters and MissingDeadLetters judge by this alike, so
+// that what a replay reported missing is what a dismissal of the missing
+// takes off.
+func heldDeadLetter(ctx context.Context, st jetstream.Stream, e engine.DeadLetter) (*jetstream.RawStreamMsg, string, error) {
+	msg, err := st.GetMsg(ctx, e.Sequence)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, missingGone, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if id := msg.Header.Get(jetstream.MsgIDHeader); id != "" && id != e.EventID {
+		return nil, missingOther, nil
+	}
+	return msg, "", nil
+}
+
+// MissingDeadLetters lists h's dead letters that no replay can deliver:
+// those whose events the stream no longer holds (it keeps 7 days, or was
+// made anew), or holds another event at their sequence, with the reason,
+// as a replay of dead letters reports them (engine.WebhookSender). One
+// kept without its sequence is left out: its event may still be stored.
+// A sequence below the stream's first is not asked for one by one, so the
+// usual case, dead letters aged out, costs one request.
+func (d *Deliverer) MissingDeadLetters(ctx context.Context, h engine.Webhook) ([]engine.MissingDeadLetter, error) {
+	entries, err := d.store.DeadLetterEntries(ctx, h.ID, engine.MaxDeadLetters)
+	if err != nil {
+		return nil, engine.AsUnavailable(err)
+	}
+	out := []engine.MissingDeadLetter{}
+	if !slices.ContainsFunc(entries, func(e engine.DeadLetter) bool { return e.Sequence != 0 }) {
+		return out, nil
+	}
+	st, err := d.js.Stream(ctx, queue.StreamName)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+	}
+	for _, e := range entries {
+		if e.Sequence == 0 {
+			continue
+		}
+		why := missingGone
+		if e.Sequence >= info.State.FirstSeq {
+			if _, why, err = heldDeadLetter(ctx, st, e); err != nil {
+				return nil, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+			}
+		}
+		if why != "" {
+			out = append(out, engine.MissingDeadLetter{EventID: e.EventID, Sequence: e.Sequence, Reason: why})
+		}
+	}
+	return out, nil
 }
 
 // deadLetterWanted reports whether a dead letter's event, on subject

@@ -837,12 +837,16 @@
   // pointer or a focus across the refreshes. Each asks first, as Pause
   // does, and the server's answer is said under the table. A webhook with
   // dead letters waiting says how many beside its state, and offers to
-  // replay exactly those (dead_letters: true).
+  // replay exactly those (dead_letters: true); once a replay has said
+  // some can't be delivered (the stream no longer holds their events),
+  // to dismiss those (POST …/dead-letters/dismiss, missing: true), so the
+  // count stops holding what no replay will ever send.
   var hooksBusy = false;
   var hooksAgain = false; // a poll asked for while one ran: it runs next
   var hooksWritable = true; // the token may change webhooks (webhooks:write)
   var hookRows = {}; // webhook id -> { tr, cells, action, sig, hook }
-  var hookAsk = {}; // webhook id -> 'enable' | 'replay' | 'dead', a question open
+  var hookAsk = {}; // webhook id -> 'enable' | 'replay' | 'dead' | 'dismiss', a question open
+  var hookGone = {}; // webhook id -> dead letters its last replay found the stream no longer holds
   var hookWork = {}; // webhook id -> words while its enable or replay runs
   var streakSeen = {}; // webhook id -> failing_since last seen (an enable clears it)
   var replaySince = {}; // webhook id -> the time its replay question offers (UTC, minutes)
@@ -884,7 +888,7 @@
       Object.keys(hookRows).forEach(function (id) {
         if (keep[id]) return;
         hookRows[id].tr.remove();
-        delete hookRows[id]; delete hookAsk[id];
+        delete hookRows[id]; delete hookAsk[id]; delete hookGone[id];
       });
       var empty = $('webhooks-empty');
       if (!list.length) {
@@ -987,7 +991,10 @@
     if (ask === 'enable' && !w.disabled) { delete hookAsk[w.id]; ask = ''; } // enabled meanwhile
     var dead = deadPending(w) > 0;
     if (ask === 'dead' && !dead) { delete hookAsk[w.id]; ask = ''; } // replayed meanwhile
-    var sig = (hooksWritable ? 'rw' : 'ro') + '/' + (w.disabled ? 'off' : 'on') + '/' + (dead ? 'dead' : '') + '/' + ask + '/' + (hookWork[w.id] || '');
+    if (!dead) delete hookGone[w.id]; // none left to dismiss
+    var gone = Math.min(hookGone[w.id] || 0, deadPending(w));
+    if (ask === 'dismiss' && !gone) { delete hookAsk[w.id]; ask = ''; }
+    var sig = (hooksWritable ? 'rw' : 'ro') + '/' + (w.disabled ? 'off' : 'on') + '/' + (dead ? 'dead' : '') + '/' + gone + '/' + ask + '/' + (hookWork[w.id] || '');
     if (row.sig === sig) return;
     row.sig = sig;
     var td = row.action;
@@ -1023,6 +1030,14 @@
       td.appendChild(button('Yes, replay them', 'yes', function () { this.disabled = true; replayDeadLetters(w.id); }));
       td.appendChild(document.createTextNode(' '));
       td.appendChild(button('No', 'no', function () { askHook(w.id, null); }, true));
+    } else if (ask === 'dismiss') {
+      td.appendChild(span('confirm-q')).textContent = 'Dismiss the ' + deadLetters(gone) + ' of ' + w.id +
+        ' that can\'t be delivered? The stream no longer holds ' + (gone === 1 ? 'its event' : 'their events') +
+        ', so no replay can send ' + (gone === 1 ? 'it' : 'them') + '; ' + (gone === 1 ? 'it leaves' : 'they leave') +
+        ' the list, and the dead-lettered count keeps ' + (gone === 1 ? 'it' : 'them') + '.';
+      td.appendChild(button('Yes, dismiss', 'yes', function () { this.disabled = true; dismissDeadLetters(w.id); }));
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(button('No', 'no', function () { askHook(w.id, null); }, true));
     } else {
       if (w.disabled) td.appendChild(button('Enable', 'enable', function () { askHook(w.id, 'enable'); }));
       td.appendChild(document.createTextNode(' '));
@@ -1030,6 +1045,11 @@
       if (dead) {
         td.appendChild(document.createTextNode(' '));
         td.appendChild(button('Replay dead letters', 'replay-dead', function () { askHook(w.id, 'dead'); }, true));
+      }
+      if (gone) {
+        td.appendChild(document.createTextNode(' '));
+        td.appendChild(button('Dismiss ' + gone.toLocaleString('en-US') + ' that can\'t be delivered', 'dismiss-dead',
+          function () { askHook(w.id, 'dismiss'); }, true));
       }
     }
     if (focused) {
@@ -1150,10 +1170,16 @@
     var path = '/v1/admin/webhooks/' + encodeURIComponent(id) + '/replay';
     var of = 'the dead letters of ' + id;
     var finish = function (t) {
-      var gone = missingText(order.map(function (k) { return missing[k]; }));
+      var list = order.map(function (k) { return missing[k]; });
+      var gone = missingText(list);
+      // Those with a sequence are what the stream no longer holds (one
+      // without is sent by a replay by time): offered for dismissal.
+      var lost = list.filter(function (m) { return m.sequence; }).length;
+      if (lost) hookGone[id] = lost; else delete hookGone[id];
       hookSay(t + (gone ? ' ' + gone : ''));
       settleHook(id);
     };
+    delete hookGone[id];
     working(id, 'Replaying dead letters…');
     var step = function (body) {
       calls++;
@@ -1185,6 +1211,27 @@
       });
     };
     step({ dead_letters: true, limit: 1000 });
+  }
+
+  // dismissDeadLetters dismisses the webhook's dead letters that the
+  // stream no longer holds (missing: true: the server judges them again,
+  // so one that went meanwhile is taken too, and one it holds is not),
+  // says how many went, and reads the row again, so the count drops.
+  function dismissDeadLetters(id) {
+    working(id, 'Dismissing…');
+    api('POST', '/v1/admin/webhooks/' + encodeURIComponent(id) + '/dead-letters/dismiss', { missing: true }, REPLAY_TIMEOUT).then(function (r) {
+      if (rejected(r)) return;
+      if (r.ok) {
+        delete hookGone[id];
+        var n = r.data.dismissed || 0;
+        hookSay(n ? 'Dismissed ' + deadLetters(n) + ' of ' + id + ' that the stream no longer holds.'
+          : 'No dead letter of ' + id + ' is missing from the stream now: none dismissed.');
+      } else {
+        hookSay(r.status === 0 ? 'No answer from the server: the dead letters of ' + id + ' may or may not be dismissed; its row shows it once the server answers.'
+          : 'Could not dismiss the dead letters of ' + id + ': ' + hookRefusal(r, 'dismiss the dead letters of'));
+      }
+      settleHook(id);
+    });
   }
 
   // stopText words why a replay call stopped: the receiver's refusal of
