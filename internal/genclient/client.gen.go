@@ -1838,7 +1838,7 @@ type DismissDeadLettersParams struct {
 	// XRequestId Kept when up to 64 letters, digits, `-`, `_` or `.`; otherwise the server makes one.
 	XRequestId *XRequestId `json:"X-Request-Id,omitempty"`
 
-	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h.
+	// IdempotencyKey A retry with the same key and body gets the first answer (with `Idempotent-Replayed: true`) and has no second effect; kept 24 h. 1 to 255 visible ASCII characters; a header sent empty is refused (400 `invalid`, field `Idempotency-Key`), not taken as no key.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
