@@ -169,7 +169,9 @@ var (
 	errAuthWrongAudience  = newAuthError("wrong audience", "the token's aud does not include this server's --jwt-audience")
 	errAuthBadSubject     = newAuthError("invalid subject", "the token's sub is not a valid shopper id")
 	errAuthInvalid        = newAuthError("invalid token", "the token is not valid")
-	errAuthTimeRange      = newAuthError("time claim out of range", "the token's exp, nbf or iat is out of range")
+	errAuthExpRange       = newAuthError("exp out of range", "the token's exp is not a valid time")
+	errAuthNbfRange       = newAuthError("nbf out of range", "the token's nbf is not a valid time")
+	errAuthIatRange       = newAuthError("iat out of range", "the token's iat is not a valid time")
 	// One message for every API key failure: which part was wrong would
 	// tell a guesser that a key id exists.
 	errAuthBadKey = newAuthError("unknown, revoked or wrong API key", "the API key is unknown, revoked or wrong")
@@ -429,9 +431,32 @@ func (a *authenticator) verify(tok string) (user string, validFrom, validUntil t
 func (a *authenticator) verifyFull(tok string) (user string, validFrom, validUntil time.Time, err error) {
 	var claims jwt.RegisteredClaims
 	if _, err := a.parser.ParseWithClaims(tok, &claims, a.keyFunc); err != nil {
+		// jwt checks the claims after the signature, and reads an exp
+		// such as 1e300 as a time in the distant past: "expired", where
+		// the token is malformed. A claims error may name a time claim
+		// out of range first.
+		if errors.Is(err, jwt.ErrTokenInvalidClaims) {
+			if err := claimsInRange(&claims); err != nil {
+				return "", time.Time{}, time.Time{}, err
+			}
+		}
 		return "", time.Time{}, time.Time{}, classifyJWTError(err)
 	}
 	return a.checkClaims(&claims)
+}
+
+// claimsInRange refuses an exp, nbf or iat outside authMaxClaimUnix's
+// range, naming it.
+func claimsInRange(claims *jwt.RegisteredClaims) error {
+	for _, c := range []struct {
+		d   *jwt.NumericDate
+		err error
+	}{{claims.ExpiresAt, errAuthExpRange}, {claims.NotBefore, errAuthNbfRange}, {claims.IssuedAt, errAuthIatRange}} {
+		if c.d != nil && (c.d.Unix() < 0 || c.d.Unix() > authMaxClaimUnix) {
+			return c.err
+		}
+	}
+	return nil
 }
 
 // checkClaims applies our own rules to claims jwt's parser accepted (or
@@ -446,10 +471,8 @@ func (a *authenticator) checkClaims(claims *jwt.RegisteredClaims) (user string, 
 	if claims.ExpiresAt == nil { // jwt refuses it first (WithExpirationRequired); verifyFast does not
 		return "", time.Time{}, time.Time{}, errAuthMissingExp
 	}
-	for _, d := range []*jwt.NumericDate{claims.ExpiresAt, claims.NotBefore, claims.IssuedAt} {
-		if d != nil && (d.Unix() < 0 || d.Unix() > authMaxClaimUnix) {
-			return "", time.Time{}, time.Time{}, errAuthTimeRange
-		}
+	if err := claimsInRange(claims); err != nil {
+		return "", time.Time{}, time.Time{}, err
 	}
 	// The same inequalities as jwt's validator: now < exp+leeway,
 	// now >= nbf-leeway, now >= iat-leeway.

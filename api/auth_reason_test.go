@@ -67,6 +67,13 @@ func TestUnauthorizedSaysWhy(t *testing.T) {
 		}), "the token has expired"},
 		{"not yet valid", hs(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }), "not valid yet"},
 		{"no exp", hs(func(c jwt.MapClaims) { delete(c, "exp") }), "has no exp"},
+		// An exp past any time is malformed, not expired (jwt read 1e300
+		// as the distant past).
+		{"absurd exp", hs(func(c jwt.MapClaims) { c["exp"] = 1e300 }), "the token's exp is not a valid time"},
+		{"absurd negative exp", hs(func(c jwt.MapClaims) { c["exp"] = -1e300 }), "the token's exp is not a valid time"},
+		{"exp in year 40000", hs(func(c jwt.MapClaims) { c["exp"] = 1.2e12 }), "the token's exp is not a valid time"},
+		{"absurd nbf", hs(func(c jwt.MapClaims) { c["nbf"] = 1e300 }), "the token's nbf is not a valid time"},
+		{"absurd iat", hs(func(c jwt.MapClaims) { c["iat"] = -1e300 }), "the token's iat is not a valid time"},
 		{"no sub", hs(func(c jwt.MapClaims) { delete(c, "sub") }), "has no sub"},
 		{"bad sub", hs(func(c jwt.MapClaims) { c["sub"] = "ali\u202ece" }), "sub is not a valid shopper id"},
 		{"wrong aud", hs(func(c jwt.MapClaims) { c["aud"] = "other" }), "aud does not include this server's --jwt-audience"},

@@ -554,7 +554,7 @@ func TestMintShopperTokenRejects(t *testing.T) {
 var authTestKnownErrors = []error{errNoCredentials, errAuthHeaderTooLong, errAuthNotBearer,
 	errAuthEmptyToken, errAuthBadTokenChars, errAuthMalformed, errAuthBadSignature, errAuthUnverifiable,
 	errAuthExpired, errAuthNotYetValid, errAuthIssuedLater, errAuthMissingClaim, errAuthWrongIssuer,
-	errAuthWrongAudience, errAuthBadSubject, errAuthInvalid, errAuthTimeRange, errAuthWrongAlg,
+	errAuthWrongAudience, errAuthBadSubject, errAuthInvalid, errAuthExpRange, errAuthNbfRange, errAuthIatRange, errAuthWrongAlg,
 	errAuthMissingSubject, errAuthMissingExp, errAuthMissingIssuer, errAuthMissingAud}
 
 func FuzzAuthenticate(f *testing.F) {

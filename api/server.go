@@ -208,6 +208,7 @@ type Server struct {
 	adm        Admission
 	hooks      WebhookService
 	log        *slog.Logger
+	failLog    *failLog // the 5xx error lines, a few a second (faillog.go)
 	auth       *authenticator
 	regLimit   *limiter
 	resLimit   *limiter
@@ -292,7 +293,7 @@ func New(cfg Config) (*Server, error) {
 	_, _ = rand.Read(prefix[:])
 	s := &Server{
 		cfg: cfg, drops: cfg.Drops, shoppers: cfg.Shoppers, res: cfg.Reservations, adm: cfg.Admission,
-		hooks: cfg.Webhooks, log: cfg.Logger, auth: auth, metrics: cfg.Metrics,
+		hooks: cfg.Webhooks, log: cfg.Logger, failLog: newFailLog(cfg.Logger), auth: auth, metrics: cfg.Metrics,
 		regLimit: newLimiter(cfg.Limits.UserRate, cfg.Limits.UserBurst, nil),
 		resLimit: newLimiter(cfg.Limits.UserRate, cfg.Limits.UserBurst, nil),
 		ipLimit:  newLimiter(cfg.Limits.IPRate, cfg.Limits.IPBurst, nil),
@@ -355,6 +356,9 @@ func (s *Server) Serve(ln net.Listener) error {
 // outlives the server and is closed after it). It also ends a Serve that
 // is called while it runs. Safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Failures counted and not logged yet are logged once requests are
+	// done, not when a timer would have.
+	defer s.failLog.flush()
 	s.lnMu.Lock()
 	s.stopOnce.Do(func() { close(s.stopping) })
 	lns := s.lns
@@ -520,13 +524,15 @@ func (s *Server) fail(r *request, err error) {
 	r.reason = p.Detail
 	if p.Status >= 500 {
 		// Overload refusals come in floods and are counted in the metrics;
-		// everything else at 5xx is worth an error line.
-		level := slog.LevelError
+		// everything else at 5xx is worth an error line, but a store
+		// outage (or a bug hit by every request) is a flood too: failLog
+		// logs the first of each kind in a second and counts the rest.
 		if errors.Is(err, errOverloaded) || errors.Is(err, engine.ErrOverloaded) {
-			level = slog.LevelDebug
+			s.log.Debug("request failed", "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)),
+				"route", r.route, "status", p.Status, "err", err.Error())
+		} else {
+			s.failLog.failed(string(r.ctx.Response.Header.Peek(headerRequestID)), r.route, p.Status, err)
 		}
-		s.log.Log(context.Background(), level, "request failed", "request_id", string(r.ctx.Response.Header.Peek(headerRequestID)),
-			"route", r.route, "status", p.Status, "err", err.Error())
 		s.metrics.storeError(err)
 		if p.Status == fasthttp.StatusServiceUnavailable {
 			setRetryAfter(r.ctx, 1)

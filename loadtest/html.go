@@ -292,7 +292,7 @@ svg,img{display:block;max-width:100%;height:auto;margin:.5em 0}pre{background:#f
 @media (max-width:40em){body{margin:1em auto;padding:0 .75em}td,th{padding:.25em .45em}h1{font-size:1.25em}}
 </style></head><body>
 <h1>flashdrop load — drop {{.R.Drop.ID}}{{if .R.Drop.Rehearsal}} (a rehearsal){{end}}</h1>
-<p><span class="verdict {{.R.Verdict}}">{{.R.Verdict}}</span> exit code {{.R.ExitCode}}{{.R.Unchecked}}
+<p><span class="verdict {{.R.Verdict}}">{{.R.Verdict}}</span> exit code {{.R.ExitCode}}{{.R.Unchecked}}{{.R.FailedShare}}
 {{if not .R.Complete}} — <strong>incomplete</strong>, stopped in the {{.R.StoppedIn}} phase{{end}}</p>
 <p>{{.R.Drop.Stock}} units, limit {{.R.Drop.PerUserLimit}} per shopper, hold {{.R.Drop.HoldSeconds}} s, mode {{.R.Drop.Mode}};
 {{.R.Run.Shoppers}} of {{count .R.Run.Users "shopper"}}, {{.R.Run.Arrival}} arrival, {{count .R.Run.Connections "connection"}}, seed {{.R.Run.Seed}}{{if .R.Run.Merged}}, {{count .R.Run.Merged "generator report"}} merged{{end}}.</p>

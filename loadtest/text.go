@@ -15,7 +15,7 @@ func (rep *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	verdict := map[string]string{VerdictPass: "PASS", VerdictThreshold: "FAIL (threshold crossed)",
 		VerdictAuditFailed: "FAIL (audit failed)", VerdictInvalid: "INVALID RUN"}[rep.Verdict]
-	fmt.Fprintf(&b, "flashdrop load: %s (exit %d)%s\n", verdict, rep.ExitCode, rep.Unchecked())
+	fmt.Fprintf(&b, "flashdrop load: %s (exit %d)%s%s\n", verdict, rep.ExitCode, rep.Unchecked(), rep.FailedShare())
 	rehearsal := ""
 	if rep.Drop.Rehearsal {
 		rehearsal = " (a rehearsal: not shown to shoppers)"
@@ -158,6 +158,48 @@ func (rep *Report) Unchecked() string {
 		return ""
 	}
 	return ", not checked: " + strings.Join(ids, ", ")
+}
+
+// failedShareNotable is the share of the rush's requests failed in
+// transport or with a 5xx from which the first line says so. A healthy
+// run has none (the audit's invariants hold whatever the failures), so a
+// percent is not noise: one shopper in a hundred saw the sale fail, as
+// when a node was restarted mid-rush, and a team reading only the
+// verdict should know it.
+const failedShareNotable = 0.01
+
+// FailedShare is what the first line adds when a notable share of the
+// rush's requests failed in transport (no answer, a timeout) or with a
+// 5xx: the verdict (about the invariants) and the exit code do not change,
+// and --max-error-rate is the way to fail a run on it.
+func (rep *Report) FailedShare() string {
+	var transport, server int64
+	for _, s := range rep.Series {
+		if s.Phase != PhaseRush {
+			continue
+		}
+		switch o := s.Outcome; {
+		case o == OutcomeTransport || o == OutcomeTimeout || o == "http_0":
+			transport += s.Latency.Count
+		case o == "internal" || o == "unavailable" || strings.HasPrefix(o, "http_5"):
+			server += s.Latency.Count
+		}
+	}
+	if rep.Rush.Requests == 0 || float64(transport+server) < failedShareNotable*float64(rep.Rush.Requests) {
+		return ""
+	}
+	lead := "; "
+	if rep.Verdict == VerdictPass {
+		lead = ", but "
+	}
+	limit := "; --max-error-rate fails a run on it"
+	for _, t := range rep.Thresholds {
+		if t.Name == "max-error-rate" {
+			limit = fmt.Sprintf("; --max-error-rate %s", plain(t.Limit))
+		}
+	}
+	return fmt.Sprintf("%s%.1f %% of the rush's requests failed (transport errors %d, 5xx %d%s)", lead,
+		100*float64(transport+server)/float64(rep.Rush.Requests), transport, server, limit)
 }
 
 func (rep *Report) drained() string {

@@ -2,6 +2,8 @@ package loadtest_test
 
 import (
 	"context"
+	"fmt"
+	"html"
 	"io"
 	"net"
 	"strings"
@@ -202,6 +204,25 @@ func TestResendsFailOverToAnotherTarget(t *testing.T) {
 	if rep.ExitCode != loadtest.ExitPass || len(rep.Records.Unanswered) != 0 || rep.Rush.Outcomes["transport_error"] == 0 ||
 		rep.Rush.Outcomes["won"] != 20 || rep.Rush.Outcomes[loadtest.OutcomeTimeout] != 0 {
 		t.Fatalf("exit %d, outcomes %v, unanswered %d\n%s", rep.ExitCode, rep.Rush.Outcomes, len(rep.Records.Unanswered), text)
+	}
+	// A PASS (the invariants held) with requests failed in transport says
+	// so on its first line, which read "PASS (exit 0)" alone with 16.7 %
+	// of them failed: the text and the HTML report's headline.
+	failed := rep.Rush.Outcomes["transport_error"]
+	if 100*failed < rep.Rush.Requests {
+		t.Fatalf("%d of %d requests failed: too few for the headline", failed, rep.Rush.Requests)
+	}
+	want := fmt.Sprintf("%% of the rush's requests failed (transport errors %d, 5xx 0; --max-error-rate fails a run on it)", failed)
+	first, _, _ := strings.Cut(text, "\n")
+	if !strings.HasPrefix(first, "flashdrop load: PASS (exit 0)") || !strings.Contains(first, ", but ") || !strings.Contains(first, want) {
+		t.Fatalf("the first line does not say %q:\n%s", want, text)
+	}
+	var page strings.Builder
+	if err := rep.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(page.String(), html.EscapeString(want)) {
+		t.Fatalf("the HTML report's headline does not say %q", want)
 	}
 }
 

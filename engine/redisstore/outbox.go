@@ -321,11 +321,8 @@ func (s *Store) ensureGroup(ctx context.Context, key string) error {
 	}
 	// A drop deleted (DeleteDrop) keeps no outbox: MKSTREAM would make
 	// one for a relay worker that has not yet heard the drop is gone.
-	drop := strings.TrimSuffix(key, ":outbox") + ":drop"
-	if n, err := s.rdb.Exists(ctx, drop).Result(); err != nil {
+	if err := s.outboxDropExists(ctx, key); err != nil {
 		return err
-	} else if n == 0 {
-		return fmt.Errorf("%w: the drop of outbox %s", engine.ErrNotFound, key)
 	}
 	err := s.rdb.XGroupCreateMkStream(ctx, key, relayGroup, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
@@ -347,10 +344,7 @@ func (s *Store) ReadOutbox(ctx context.Context, drop, consumer string, n int, mi
 			Stream: key, Group: relayGroup, Consumer: consumer, MinIdle: minIdle, Start: "0-0", Count: int64(n),
 		}).Result()
 		if err != nil {
-			if isNoGroup(err) { // the stream was deleted under us: recreate next time
-				s.groups.Delete(key)
-			}
-			return nil, err
+			return nil, s.readFailed(ctx, key, err)
 		}
 		msgs = append(msgs, claimed...)
 	}
@@ -363,10 +357,7 @@ func (s *Store) ReadOutbox(ctx context.Context, drop, consumer string, n int, mi
 			Group: relayGroup, Consumer: consumer, Streams: []string{key, ">"}, Count: int64(n - len(msgs)), Block: wait,
 		}).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
-			if isNoGroup(err) {
-				s.groups.Delete(key)
-			}
-			return nil, err
+			return nil, s.readFailed(ctx, key, err)
 		}
 		for _, st := range streams {
 			msgs = append(msgs, st.Messages...)
@@ -386,10 +377,7 @@ func (s *Store) ReadOwnPending(ctx context.Context, drop, consumer string, n int
 		Group: relayGroup, Consumer: consumer, Streams: []string{key, "0"}, Count: int64(n), Block: -1,
 	}).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		if isNoGroup(err) {
-			s.groups.Delete(key)
-		}
-		return nil, err
+		return nil, s.readFailed(ctx, key, err)
 	}
 	var msgs []redis.XMessage
 	for _, st := range streams {
@@ -423,6 +411,37 @@ func (s *Store) decodeEntries(ctx context.Context, drop string, msgs []redis.XMe
 }
 
 func isNoGroup(err error) bool { return strings.Contains(err.Error(), "NOGROUP") }
+
+// outboxDropExists answers ErrNotFound when the drop of the outbox at key
+// is gone.
+func (s *Store) outboxDropExists(ctx context.Context, key string) error {
+	drop := strings.TrimSuffix(key, ":outbox") + ":drop"
+	if n, err := s.rdb.Exists(ctx, drop).Result(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("%w: the drop of outbox %s", engine.ErrNotFound, key)
+	}
+	return nil
+}
+
+// readFailed is what a read of the outbox at key answers for err. A
+// stream deleted under the read (a blocked XREADGROUP answers "UNBLOCKED
+// the stream key no longer exists", a later read NOGROUP) loses its
+// group, made again at the next read; and when DeleteDrop deleted it with
+// its drop, the read answers ErrNotFound, as the next one would: the
+// relay's worker stops without a warning for a deletion someone meant
+// (a rehearsal's drop, deleted by flashdrop load). For a drop that is
+// still there it is the error as it came.
+func (s *Store) readFailed(ctx context.Context, key string, err error) error {
+	if !isNoGroup(err) && !strings.Contains(err.Error(), "UNBLOCKED") {
+		return err
+	}
+	s.groups.Delete(key)
+	if gone := s.outboxDropExists(ctx, key); errors.Is(gone, engine.ErrNotFound) {
+		return gone
+	}
+	return err
+}
 
 // AckOutbox implements engine.Outbox: acknowledge and delete, atomically,
 // so the outbox holds exactly the events not yet published.
