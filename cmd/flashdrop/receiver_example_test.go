@@ -177,10 +177,14 @@ func TestExampleReceiverPostsOnTheRetry(t *testing.T) {
 // TestExampleReceiverOrdersBySequence delivers a real sale's events to
 // the receiver out of order, as a receiver back from an outage can get
 // them (each delivery is retried on its own backoff): dan's expired
-// before his won. The won is older than what the receiver acted on for
-// that reservation (Flashdrop-Sequence) and posts nothing: its card
-// already answers 404. eve's won, confirmed, delivered eight times at
-// once (a retry racing a slow first attempt), is posted once.
+// before his won. The won comes after the reservation's end and posts
+// nothing: its card already answers 404. Then, to a fresh receiver, dan's
+// won with a high Flashdrop-Sequence and his expired with a low one, as
+// after a stream made anew (the sequence starts again from 1): the
+// expired still takes the card down, where ordering by the sequence
+// ignored it as older and left a dead card up. eve's won, confirmed,
+// delivered eight times at once (a retry racing a slow first attempt),
+// is posted once.
 func TestExampleReceiverOrdersBySequence(t *testing.T) {
 	s := startInteg(t, nil)
 	secret := "whsec_receiver-example-order"
@@ -244,11 +248,29 @@ func TestExampleReceiverOrdersBySequence(t *testing.T) {
 			t.Fatalf("%s (sequence %s): %d\n%s", d.typ, d.seq, st, rc.out)
 		}
 	}
-	rc.waitFor(t, 10*time.Second, "dan's won ignored as older than his expired", func(out string) bool {
-		return strings.Contains(out, fmt.Sprintf("older %s: won of %s at sequence %s, after %s; ignored", danWon.id, danWon.res, danWon.seq, danExpired.seq))
+	rc.waitFor(t, 10*time.Second, "dan's won ignored after his expired", func(out string) bool {
+		return strings.Contains(out, fmt.Sprintf("stale %s: won of %s (sequence %s) after its end; ignored", danWon.id, danWon.res, danWon.seq))
 	})
 	if up := rc.cardsUp(); len(up) != 0 || strings.Contains(rc.out.String(), "won "+danWon.id) {
 		t.Fatalf("a card posted for a win already given back: %v\n%s", up, rc.out)
+	}
+
+	// The stream made anew between the won and the expired: the expired's
+	// sequence is lower, and it still takes the card down.
+	rc = runExampleReceiver(t, freeAddr(t), secret)
+	danWon.seq, danExpired.seq = "5000", "2"
+	if st := deliver(danWon); st/100 != 2 {
+		t.Fatalf("won: %d\n%s", st, rc.out)
+	}
+	rc.waitFor(t, 10*time.Second, "dan's card posted", func(out string) bool { return strings.Contains(out, "won "+danWon.id) })
+	if st := deliver(danExpired); st/100 != 2 {
+		t.Fatalf("expired: %d\n%s", st, rc.out)
+	}
+	rc.waitFor(t, 10*time.Second, "dan's card taken down", func(out string) bool {
+		return strings.Contains(out, "expired "+danExpired.id+": took down "+danExpired.res+"'s card")
+	})
+	if up := rc.cardsUp(); len(up) != 0 {
+		t.Fatalf("a dead card left up after a sequence restart: %v\n%s", up, rc.out)
 	}
 
 	// Another receiver, whose network takes 100 ms a post, as a real

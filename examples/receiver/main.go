@@ -3,7 +3,9 @@
 // delivery's signature (with the timestamp tolerance), posts the card on
 // won, takes the post down on cancelled and expired (the win was given
 // back: its card page and image answer 404), orders each reservation's
-// events by Flashdrop-Sequence (deliveries may arrive out of order),
+// events by its life, won first and then its end (deliveries may arrive
+// out of order, and Flashdrop-Sequence starts again when the stream is
+// made anew),
 // drops duplicates by event id (delivery is at least once, and a replay
 // sends events again with their original ids), records an event as done
 // only once its action succeeded (a failure answers 503, so flashdrop
@@ -86,19 +88,19 @@ type Handler struct {
 	// mu guards the maps below for the moment each is read or written.
 	mu   sync.Mutex
 	seen *seenIDs
-	// latest is, per reservation, the Flashdrop-Sequence of the last
-	// won, cancelled or expired acted on, and posts its post while the
-	// card is up. A real receiver keeps both in its database beside the
-	// post, so a restart forgets neither.
-	latest map[string]uint64
-	posts  map[string]string
+	// ended holds the reservations whose end (cancelled or expired) was
+	// acted on, and posts each one's post while its card is up. A real
+	// receiver keeps both in its database beside the post, so a restart
+	// forgets neither.
+	ended map[string]bool
+	posts map[string]string
 }
 
 // NewHandler returns the endpoint, posting to network and writing what
 // it does to out.
 func NewHandler(secret []byte, out io.Writer, network Network) *Handler {
 	return &Handler{secret: secret, out: out, network: network, Tolerance: webhooksig.DefaultTolerance,
-		seen: newSeenIDs(100_000), latest: map[string]uint64{}, posts: map[string]string{}}
+		seen: newSeenIDs(100_000), ended: map[string]bool{}, posts: map[string]string{}}
 }
 
 // event is the part of a flashdrop CloudEvent this receiver reads.
@@ -142,8 +144,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a CloudEvent", http.StatusBadRequest)
 		return
 	}
-	// The event's position in flashdrop's stream: the order to act in,
-	// not the order deliveries arrive in, nor the events' time. None
+	// The event's position in flashdrop's stream, for the log: a
+	// reservation's events are ordered by its life instead (act), which
+	// holds when the sequence starts again (a stream made anew). None
 	// (0) on a test delivery, which is in no stream.
 	seq, _ := strconv.ParseUint(r.Header.Get("Flashdrop-Sequence"), 10, 64)
 
@@ -186,27 +189,29 @@ func (h *Handler) act(ev *event, seq uint64) error {
 		// Deliveries are independent and retried on their own backoff,
 		// so a receiver that was down can get a reservation's expired
 		// before its won: posting that won would put up a card whose
-		// page and image already answer 404. Only these three types
-		// count here: a confirmed that came before its won must not
+		// page and image already answer 404. A reservation lives once,
+		// won first and then ended (cancelled or expired) or confirmed,
+		// so a won after its end is stale, and an end is never stale.
+		// That order needs no sequence: Flashdrop-Sequence starts again
+		// from 1 when the stream is made anew, and comparing across that
+		// would ignore a fresh end as "older" and leave a dead card up.
+		// A confirmed changes nothing here, so one before its won cannot
 		// hide the won.
 		h.mu.Lock()
-		last := h.latest[res]
+		ended := h.ended[res]
 		h.mu.Unlock()
-		if seq != 0 && seq <= last {
-			fmt.Fprintf(h.out, "older %s: %s of %s at sequence %d, after %d; ignored\n", ev.ID, shortType(ev), res, seq, last)
-			return nil
-		}
 		if ev.Type == "flashdrop.won" {
-			if err := h.post(ev); err != nil {
-				return err
+			if ended {
+				fmt.Fprintf(h.out, "stale %s: won of %s (sequence %d) after its end; ignored\n", ev.ID, res, seq)
+				return nil
 			}
-		} else if err := h.takeDown(ev); err != nil {
+			return h.post(ev)
+		}
+		if err := h.takeDown(ev); err != nil {
 			return err
 		}
 		h.mu.Lock()
-		if seq > h.latest[res] {
-			h.latest[res] = seq
-		}
+		h.ended[res] = true
 		h.mu.Unlock()
 	case "flashdrop.invited":
 		// Message the shopper about next week's drop.
