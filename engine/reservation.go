@@ -162,12 +162,22 @@ func ValidateIdempotencyKey(key string) error {
 	if key == "" || len(key) > MaxIdempotencyKeyLen {
 		return invalid("idempotency_key", "must be 1 to %d characters", MaxIdempotencyKeyLen)
 	}
-	for i := 0; i < len(key); i++ {
-		if key[i] < 0x21 || key[i] > 0x7e {
-			return invalid("idempotency_key", "must be visible ASCII characters")
-		}
+	if !visibleASCII(key) {
+		return invalid("idempotency_key", "must be visible ASCII characters")
 	}
 	return nil
+}
+
+// visibleASCII reports whether s is all visible ASCII (0x21-0x7e): no
+// space, control or non-ASCII byte. An idempotency key and an event id
+// a dismissal names are checked so.
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidateRef checks the form of a referral (share) code as it comes

@@ -745,15 +745,7 @@ const maxEventIDLen = 256
 // printable ASCII characters, no space. Ids are not checked further, since
 // a dead letter keeps whatever id its event had.
 func validEventID(e string) bool {
-	if e == "" || len(e) > maxEventIDLen {
-		return false
-	}
-	for i := 0; i < len(e); i++ {
-		if e[i] <= ' ' || e[i] > '~' {
-			return false
-		}
-	}
-	return true
+	return e != "" && len(e) <= maxEventIDLen && visibleASCII(e)
 }
 
 // Deliveries returns the webhook's delivery log, newest first.
