@@ -141,7 +141,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, id, secret string, at, 
 	switch code := r.int(0); {
 	case r.err != nil:
 		return engine.Webhook{}, r.err
-	case code == 3:
+	case code == codeNotFound:
 		return engine.Webhook{}, fmt.Errorf("%w: webhook %q", engine.ErrNotFound, id)
 	case code == 4:
 		return engine.Webhook{}, &engine.RotationPendingError{Until: time.UnixMilli(r.int(1)).UTC()}
@@ -169,7 +169,7 @@ func (s *Store) EndWebhookGrace(ctx context.Context, id string) error {
 	switch {
 	case err != nil:
 		return err
-	case code == 3:
+	case code == codeNotFound:
 		return fmt.Errorf("%w: webhook %q", engine.ErrNotFound, id)
 	case code != 0:
 		return fmt.Errorf("end grace of webhook %q: unexpected reply %d", id, code)
@@ -521,16 +521,16 @@ func (s *Store) DismissDeadLetters(ctx context.Context, id string, dls []engine.
 	if err != nil {
 		return nil, err
 	}
-	if len(v) == 0 {
-		return nil, fmt.Errorf("redisstore: dismiss dead letters: an empty answer")
-	}
-	if code, _ := v[0].(int64); code == codeNotFound {
+	r := reply(v)
+	switch code := r.int(0); {
+	case r.err != nil:
+		return nil, r.err
+	case code == codeNotFound:
 		return nil, fmt.Errorf("%w: webhook %q", engine.ErrNotFound, id)
 	}
 	out := make([]string, 0, len(v)-1)
-	for _, e := range v[1:] {
-		eid, _ := e.(string)
-		out = append(out, eid)
+	for i := 1; i < len(v); i++ {
+		out = append(out, r.str(i))
 	}
 	return out, nil
 }
