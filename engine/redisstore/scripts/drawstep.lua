@@ -112,16 +112,16 @@ if give then
     redis.call('ZADD', K_WL, unpack(zargs))
     redis.call('HSET', K_WLQ, unpack(qargs))
   end
+  if k > 0 then
+    redis.call('HINCRBY', K_DRAW, 'held', wins)
+    redis.call('HINCRBY', K_DRAW, 'queued', k - wins)
+  end
 end
--- Counted by every step, a closed sale's too (by 0), with the entries
--- it covered: a draw whose 'counted' falls short of its registrants had
--- steps applied by an older version (a rolling upgrade mid-draw), which
--- gave without counting, so its counts are not the draw's.
-if k > 0 then
-  redis.call('HINCRBY', K_DRAW, 'held', give and wins or 0)
-  redis.call('HINCRBY', K_DRAW, 'queued', give and k - wins or 0)
-  redis.call('HINCRBY', K_DRAW, 'counted', k)
-end
+-- Every step counts the entries it covered, a closed sale's too: a draw
+-- whose 'counted' falls short of its registrants had steps applied by an
+-- older version (a rolling upgrade mid-draw), which gave without
+-- counting, so its counts are not the draw's.
+if k > 0 then redis.call('HINCRBY', K_DRAW, 'counted', k) end
 cur = start + k
 redis.call('HSET', K_DRAW, 'cur', ms(cur))
 if cur == n then
