@@ -179,7 +179,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.Role, "role", RoleAll, "all: answer requests and do the background work (publish the outbox to NATS, deliver webhooks, release expired holds, run the schedule); api: answer requests only, so that release-day traffic gets the node's whole CPU (needs --redis-url, --nats-url and at least one node with --role all)")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name among the nodes, kept across restarts so a restarted node republishes at once the events it had read (default: host name and listen port)")
 	fs.IntVar(&c.StreamReplicas, "stream-replicas", 1, "replicas of the FLASHDROP stream (3 in a NATS cluster)")
-	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "allow webhook targets on private, loopback or link-local addresses (and plain http to such an address)")
+	fs.BoolVar(&c.WebhooksAllowPrivate, "webhooks-allow-private", false, "allow webhook targets on private or loopback addresses (and plain http to such an address); link-local and cloud metadata addresses stay refused")
 	fs.BoolVar(&c.WebhooksAllowHTTP, "webhooks-allow-http", false, "allow new webhooks with a plain http:// target on any host: events carry shoppers' ids and share codes, which http shows to every network on the way")
 	fs.IntVar(&c.WebhookDisableAfter, "webhook-disable-after", engine.DefaultDisableAfter,
 		"failed delivery attempts in a row (spanning at least --webhook-disable-span) that disable a webhook")

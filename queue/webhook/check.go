@@ -9,15 +9,16 @@ import (
 
 // CheckURL returns the check the API runs on a new webhook's URL: an
 // http(s) URL whose host is not a literal private, loopback or link-local
-// address (unless allowPrivate), and https unless allowHTTP. Names are
+// address (private and loopback allowed with allowPrivate; link-local and
+// cloud metadata addresses never), and https unless allowHTTP. Names are
 // checked again when each delivery dials, against the address they
 // resolve to.
 //
 // Plain http is refused because events carry shoppers' ids, reservation
 // ids and share codes: over http every network on the way reads them, and
 // the signature proves only who sent an event, it hides nothing. With
-// allowPrivate, http stays allowed for a host that is a literal private,
-// loopback or link-local address (or localhost): the receiver a developer
+// allowPrivate, http stays allowed for a host that is a literal private or
+// loopback address (or localhost): the receiver a developer
 // runs on their own machine, which allowPrivate is for. A name may resolve
 // anywhere, so it needs allowHTTP.
 func CheckURL(allowPrivate, allowHTTP bool) func(string) error {
