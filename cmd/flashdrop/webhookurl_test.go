@@ -9,7 +9,7 @@ import (
 // http:// target on a public host (400 on url, naming both flags), takes
 // it https, and takes http with --webhooks-allow-http, or with
 // --webhooks-allow-private for a loopback address (never a link-local or
-// cloud metadata one): the wiring of webhook.CheckURL's flags, end to end.
+// cloud metadata one, refused as such with or without the flag): the wiring of webhook.CheckURL's flags, end to end.
 func TestNewWebhookMustBeHTTPS(t *testing.T) {
 	const admin = "webhook-url-admin-token-0123456789"
 	create := func(t *testing.T, base, url string) httpResult {
@@ -26,6 +26,14 @@ func TestNewWebhookMustBeHTTPS(t *testing.T) {
 		}
 		if r := create(t, base, "https://hooks.example.com/flashdrop"); r.status != 201 {
 			t.Fatalf("https target: %d %s", r.status, r.raw)
+		}
+		// A metadata address is refused as one, not as private: that
+		// refusal's "serve allows such targets with --webhooks-allow-private"
+		// would send the operator to a flag that does not allow it.
+		r = create(t, base, "https://169.254.169.254/latest/meta-data")
+		if d, _ := r.body["detail"].(string); r.status != 400 || !strings.Contains(d, "cloud metadata") ||
+			strings.Contains(d, "allows such targets") {
+			t.Fatalf("metadata target: %d %s", r.status, r.raw)
 		}
 	})
 	t.Run("allow-http", func(t *testing.T) {

@@ -133,8 +133,8 @@ func safeDialer(allowPrivate bool, timeout time.Duration) func(ctx context.Conte
 		if err != nil {
 			return fmt.Errorf("%w: unparsable address %q", errPrivateTarget, address)
 		}
-		if allowPrivate {
-			return refuseMetadata(ip)
+		if err := refuseMetadata(ip); err != nil || allowPrivate {
+			return err
 		}
 		return refusePrivate(ip)
 	}
@@ -155,10 +155,16 @@ func checkTargetURL(raw string, allowPrivate bool) error {
 	if host == "" {
 		return errors.New("webhook url: no host")
 	}
-	refuse := refusePrivate
-	if allowPrivate {
-		refuse = refuseMetadata
-	} else if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	// A link-local or metadata address is refused as such whatever the
+	// flag: refused as private, its problem named --webhooks-allow-private,
+	// which would not have allowed it.
+	refuse := func(ip netip.Addr) error {
+		if err := refuseMetadata(ip); err != nil || allowPrivate {
+			return err
+		}
+		return refusePrivate(ip)
+	}
+	if !allowPrivate && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
 		return fmt.Errorf("%w: %s is loopback", errPrivateTarget, host)
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {

@@ -49,7 +49,7 @@ func TestSSRFEmbeddedIPv4Forms(t *testing.T) {
 		"http://[0:0:0:0:0:ffff:127.0.0.1]/x", "http://[2002:7f00:1::]/x", "http://[fec0::1]/x",
 		"http://0251.0376.0251.0376/latest", "http://2852039166/latest", "http://[::ffff:a9fe:a9fe]/latest",
 	} {
-		if err := checkTargetURL(u, false); !errors.Is(err, errPrivateTarget) {
+		if err := checkTargetURL(u, false); !refusedAtCreation(err) {
 			t.Errorf("checkTargetURL(%q) = %v, want refused", u, err)
 		}
 	}
