@@ -54,9 +54,13 @@ func (l *EventLog) Follow(ctx context.Context, f engine.EventFilter) (<-chan eng
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, f.AfterSeq+1
 	case !f.Since.IsZero():
 		// By the time the stream stored each event (its "time" or just
-		// after, as the outbox relay publishes it).
-		since := f.Since
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+		// after, as the outbox relay publishes it), as a sequence: by time
+		// with several types, the server skipped events (SeqAt).
+		seq, err := SeqAt(ctx, l.js, f.Since)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+		}
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq
 	default:
 		st, err := l.js.Stream(ctx, StreamName)
 		if err != nil {

@@ -398,9 +398,9 @@ func (d *Deliverer) deleteConsumer(ctx context.Context, id string) bool {
 	return true
 }
 
-// consumerConfig is the durable consumer of a webhook. Every node derives
-// the same configuration from the same stored webhook, so creating it is
-// idempotent across nodes.
+// consumerConfig is the durable consumer of a webhook, but for where it
+// starts (ensureConsumer). Every node derives the same configuration from
+// the same stored webhook, so creating it is idempotent across nodes.
 func (d *Deliverer) consumerConfig(h engine.Webhook) jetstream.ConsumerConfig {
 	cfg := jetstream.ConsumerConfig{
 		Durable:     webhookConsumerName(h.ID),
@@ -415,14 +415,10 @@ func (d *Deliverer) consumerConfig(h engine.Webhook) jetstream.ConsumerConfig {
 		// receiver holds back its own events only.
 		MaxAckPending: 1000,
 	}
-	// Events from the subscription on, even those published before this
-	// node noticed the webhook.
 	if h.CreatedAt.IsZero() {
 		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
 	} else {
-		start := h.CreatedAt.UTC()
-		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
-		cfg.OptStartTime = &start
+		cfg.Metadata = map[string]string{createdMeta: createdStamp(h)}
 	}
 	var subjects []string
 	for _, t := range h.Types {
@@ -441,33 +437,66 @@ func (d *Deliverer) consumerConfig(h engine.Webhook) jetstream.ConsumerConfig {
 	return cfg
 }
 
-// ensureConsumer creates or updates the webhook's consumer. A consumer
-// left from an earlier webhook with the same id (deleted and created again)
-// starts at another time, which cannot be updated: it is replaced.
+// createdMeta is the consumer's metadata naming the webhook's creation it
+// delivers for (createdStamp): a consumer left from an earlier webhook of
+// the same id (deleted and created again) is told apart by it.
+const createdMeta = "flashdrop_webhook_created_at"
+
+func createdStamp(h engine.Webhook) string { return h.CreatedAt.UTC().Format(time.RFC3339Nano) }
+
+// servesCreation tells whether the consumer of configuration oc delivers
+// for h as created: its metadata says so, or, made by a version before
+// the metadata, it starts at h's creation time.
+func servesCreation(oc jetstream.ConsumerConfig, h engine.Webhook) bool {
+	if h.CreatedAt.IsZero() {
+		return oc.DeliverPolicy == jetstream.DeliverNewPolicy
+	}
+	if v, ok := oc.Metadata[createdMeta]; ok {
+		return v == createdStamp(h)
+	}
+	return oc.DeliverPolicy == jetstream.DeliverByStartTimePolicy && oc.OptStartTime != nil && oc.OptStartTime.Equal(h.CreatedAt)
+}
+
+// ensureConsumer creates or updates the webhook's consumer. A new one
+// delivers the events from the webhook's creation on, even those published
+// before this node noticed the webhook: it starts at the stream sequence
+// stored first at or after that time (queue.SeqAt), never by time, where
+// the server skips events of a consumer with several types. An existing
+// one keeps its start (a start cannot be updated); one left from an
+// earlier webhook with the same id is replaced.
 func (d *Deliverer) ensureConsumer(ctx context.Context, h engine.Webhook) (jetstream.Consumer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	cfg := d.consumerConfig(h)
-	c, err := d.js.CreateOrUpdateConsumer(ctx, queue.StreamName, cfg)
-	if err == nil {
-		return c, nil
+	for made := false; ; made = true {
+		old, err := d.js.Consumer(ctx, queue.StreamName, cfg.Durable)
+		switch {
+		case err == nil && servesCreation(old.CachedInfo().Config, h):
+			oc := old.CachedInfo().Config
+			cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = oc.DeliverPolicy, oc.OptStartSeq, oc.OptStartTime
+			return d.js.CreateOrUpdateConsumer(ctx, queue.StreamName, cfg)
+		case err == nil:
+			d.o.Logger.Info("webhooks: webhook re-created, replacing its consumer", "webhook", h.ID)
+			if derr := d.js.DeleteConsumer(ctx, queue.StreamName, cfg.Durable); derr != nil && !errors.Is(derr, jetstream.ErrConsumerNotFound) {
+				return nil, derr
+			}
+		case !errors.Is(err, jetstream.ErrConsumerNotFound):
+			return nil, err
+		}
+		if !h.CreatedAt.IsZero() {
+			seq, err := queue.SeqAt(ctx, d.js, h.CreatedAt)
+			if err != nil {
+				return nil, err
+			}
+			cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = jetstream.DeliverByStartSequencePolicy, seq, nil
+		}
+		c, err := d.js.CreateConsumer(ctx, queue.StreamName, cfg)
+		if err == nil || made || !errors.Is(err, jetstream.ErrConsumerExists) {
+			return c, err
+		}
+		// Another node made it meanwhile, perhaps a sequence later if an
+		// event came between the two probes: take its start.
 	}
-	old, ierr := d.js.Consumer(ctx, queue.StreamName, cfg.Durable)
-	if ierr != nil {
-		return nil, err
-	}
-	oc := old.CachedInfo().Config
-	sameStart := oc.DeliverPolicy == cfg.DeliverPolicy &&
-		(oc.OptStartTime == nil) == (cfg.OptStartTime == nil) &&
-		(oc.OptStartTime == nil || oc.OptStartTime.Equal(*cfg.OptStartTime))
-	if sameStart {
-		return nil, err
-	}
-	d.o.Logger.Info("webhooks: webhook re-created, replacing its consumer", "webhook", h.ID)
-	if derr := d.js.DeleteConsumer(ctx, queue.StreamName, cfg.Durable); derr != nil && !errors.Is(derr, jetstream.ErrConsumerNotFound) {
-		return nil, derr
-	}
-	return d.js.CreateOrUpdateConsumer(ctx, queue.StreamName, cfg)
 }
 
 // webhookSub is one webhook's consume loop on this node.

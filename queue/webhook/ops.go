@@ -107,17 +107,20 @@ func (d *Deliverer) Replay(ctx context.Context, h engine.Webhook, req engine.Rep
 		return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
 	}
 	last := info.State.LastSeq
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects}
-	if req.Cursor > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, req.Cursor
-	} else {
-		since := req.Since.UTC()
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	start := req.Cursor
+	if start == 0 && last > 0 {
+		// Since a time, as the sequence stored first at or after it: by
+		// time with several types, the server skipped events (SeqAt).
+		if start, err = queue.SeqAt(ctx, d.js, req.Since); err != nil {
+			return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
+		}
 	}
-	if last == 0 || (req.Cursor > last) {
+	if last == 0 || start > last {
 		res.Done = true
 		return res, nil
 	}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects,
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start}
 	cons, err := d.js.OrderedConsumer(ctx, queue.StreamName, cfg)
 	if err != nil {
 		return res, fmt.Errorf("%w: %w", engine.ErrUnavailable, err)
