@@ -25,6 +25,7 @@ import (
 // the dead-lettered events, once each, and none it already had; the count
 // and the button go.
 func TestBrowserOpsReplayDeadLetters(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, func(o *webhook.Options) { o.MaxAttempts = 1 })
 	rc := newReceiver(t)
 	hook := s.must(t, 201, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.URL + "/hook", "types": []string{"registered"}})

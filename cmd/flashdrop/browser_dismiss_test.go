@@ -25,6 +25,7 @@ import (
 // webhooks:read sees the count and no button. Before, those three stayed
 // "3 dead letters waiting" for good.
 func TestBrowserOpsDismissDeadLetters(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, func(o *webhook.Options) { o.MaxAttempts = 1 })
 	rc := newReceiver(t)
 	hook := s.must(t, 201, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.URL + "/hook", "types": []string{"registered"}})

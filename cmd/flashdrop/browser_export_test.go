@@ -27,6 +27,7 @@ import (
 // file and says so; and a key without reservations:confirm is told why,
 // with no file made.
 func TestBrowserOpsExport(t *testing.T) {
+	t.Parallel()
 	redis := testkit.OwnRedis(t)
 	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789")
 	base := "http://" + m.Addr

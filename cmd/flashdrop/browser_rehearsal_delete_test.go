@@ -17,6 +17,7 @@ import (
 // A real drop's row offers no Delete. One rehearsal per flashdrop load run
 // would otherwise stay in Redis and in the table for good.
 func TestBrowserOpsDeleteRehearsal(t *testing.T) {
+	t.Parallel()
 	rs := testkit.OwnRedis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })

@@ -68,6 +68,7 @@ func contrastAt(id string) string {
 // signed-out visit; a press in flight says so; a partial promotion says
 // the waitlist is over for her; a dark palette; and the wording fixes.
 func TestBrowserShopperReview(t *testing.T) {
+	t.Parallel()
 	redis := testkit.OwnRedis(t)
 	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789")
 	base := "http://" + m.Addr

@@ -303,6 +303,7 @@ func (b *browser) fitsWidth(ctx context.Context, page string) {
 // the waitlist, a promotion; ops pause and the shopper page follows;
 // every page without console errors and without a request elsewhere.
 func TestBrowserFlows(t *testing.T) {
+	t.Parallel()
 	redis := testkit.OwnRedis(t)
 	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789", "--webhooks-allow-private")
 	base := "http://" + m.Addr
@@ -686,6 +687,7 @@ func jsonBody(t *testing.T, v map[string]any) string {
 // TestBrowserDemoLink: the link embedded serve prints opens the demo
 // drop's page signed in, and the token leaves the address bar at once.
 func TestBrowserDemoLink(t *testing.T) {
+	t.Parallel()
 	m, _, banner := startServe(t)
 	link := regexp.MustCompile(`http://\S+/d/demo#token=\S+`).FindString(banner.String())
 	if link == "" {
@@ -711,6 +713,7 @@ func TestBrowserDemoLink(t *testing.T) {
 // (the series' registration lead typed in hours, sent in seconds), which
 // the admin API then returns and the ops page lists.
 func TestBrowserOpsForms(t *testing.T) {
+	t.Parallel()
 	redis := testkit.OwnRedis(t)
 	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789")
 	base := "http://" + m.Addr
@@ -923,6 +926,7 @@ func TestBrowserOpsForms(t *testing.T) {
 // the note of a hold the shop confirms without a checkout page, and that
 // the page's own clock turns Buy on at T0 with no event at all.
 func TestBrowserWithoutLiveStream(t *testing.T) {
+	t.Parallel()
 	redis := testkit.OwnRedis(t)
 	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789", "--max-streams-per-client", "1")
 	base := "http://" + m.Addr
@@ -1163,6 +1167,7 @@ func TestBrowserWithoutLiveStream(t *testing.T) {
 // of its own, and the token goes along. A key without webhooks:read is
 // told so, and a revoked key is told why it was signed out.
 func TestBrowserOpsLive(t *testing.T) {
+	t.Parallel()
 	redis := testkit.OwnRedis(t)
 	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789", "--webhooks-allow-private")
 	base := "http://" + m.Addr

@@ -24,6 +24,7 @@ import (
 // sentence saying changes need webhooks:write; a key without either
 // scope sees a sentence and no button.
 func TestBrowserOpsWebhookEnableReplay(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, func(o *webhook.Options) { o.MaxAttempts = 1 },
 		"--webhook-disable-after", "3", "--webhook-disable-span", "1ms")
 	rc := newReceiver(t)

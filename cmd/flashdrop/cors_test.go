@@ -31,6 +31,7 @@ func storefront(t *testing.T) *httptest.Server {
 // origin, and from the allowed one for the admin API, which is never
 // shared.
 func TestBrowserStorefrontCORS(t *testing.T) {
+	t.Parallel()
 	shop, other := storefront(t), storefront(t)
 	m, clock, _ := startServe(t, "--no-demo", "--cors-origins", shop.URL)
 	base := "http://" + m.Addr

@@ -20,6 +20,7 @@ import (
 // the pause, as is one its weekly series would make again; a missing drop
 // is 404, a reading key 403.
 func TestDeleteDrop(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	now := s.clock.Now()
 	// Ids of this run's own: the Redis is shared, and -count=N runs the

@@ -273,6 +273,7 @@ func (rc *receiver) snapshot() (map[string]int, int) {
 }
 
 func TestWebhookTestReplayAfterOutageAndDeliveryLog(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, func(o *webhook.Options) { o.MaxAttempts = 2 })
 	rc := newReceiver(t)
 	hook := s.must(t, 201, "POST", "/v1/admin/webhooks", map[string]any{"url": rc.URL + "/hook", "types": []string{"registered", "won"}})
@@ -399,6 +400,7 @@ func TestWebhookTestReplayAfterOutageAndDeliveryLog(t *testing.T) {
 }
 
 func TestWebhookAutoDisableAndEnable(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, func(o *webhook.Options) { o.MaxAttempts = 1 },
 		"--webhook-disable-after", "3", "--webhook-disable-span", "1ms")
 	rc := newReceiver(t)
@@ -530,6 +532,7 @@ func (p *cutProxy) cut() {
 }
 
 func TestListenPrintsForwardsAndResumes(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	// listen needs only events:read.
 	out, err := runKeys(t, s.m, s.admin, "create", "--name", "laptop", "--scopes", "events:read")
@@ -608,6 +611,7 @@ func TestListenPrintsForwardsAndResumes(t *testing.T) {
 // rehearsal drop's events out, as a webhook does, unless --rehearsals
 // (?rehearsals=true), and then marks each one.
 func TestListenLeavesRehearsalsOut(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	type run struct {
 		out    *testkit.LockedBuffer
@@ -659,6 +663,7 @@ func TestListenLeavesRehearsalsOut(t *testing.T) {
 }
 
 func TestAdminEventsStreamRules(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil, "--max-streams", "1")
 	r := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": "ops", "scopes": []string{"ops"}})
 	err := listen(context.Background(), []string{"--target", s.base, "--admin-token", r.body["secret"].(string)},
@@ -747,6 +752,7 @@ func TestAdminEventsStreamRules(t *testing.T) {
 // (a replay's copies are dropped as duplicates), handles invited, and
 // refuses forged and stale deliveries.
 func TestExampleReceiver(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	bin := filepath.Join(t.TempDir(), "receiver")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/flashdrop/flashdrop/examples/receiver").CombinedOutput(); err != nil {

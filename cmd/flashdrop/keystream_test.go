@@ -16,6 +16,7 @@ import (
 // leaked key's stream went on reading every event (shoppers' ids among
 // them) for the stream's 5 minutes. The reconnect is refused.
 func TestEndedKeyEndsItsEventStream(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	for _, how := range []string{"revoke", "rotate"} {
 		t.Run(how, func(t *testing.T) {

@@ -139,6 +139,7 @@ func frameSeqs(fs []sseFrame) []string {
 // with ?since=<time>, in order, once each; Last-Event-ID wins over since;
 // since selects by time; a malformed since is 400 naming it.
 func TestAdminEventsHistory(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	hista, histb, histc := uniqueDrop("hist-a"), uniqueDrop("hist-b"), uniqueDrop("hist-c")
 	s.sale(t, hista, 2, "ann", "ben")
@@ -200,6 +201,7 @@ func TestAdminEventsHistory(t *testing.T) {
 // order, then keeps resuming by Last-Event-ID: a cut connection repeats
 // none of them.
 func TestListenHistorySinceAcrossReconnect(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	pasta, pastb := uniqueDrop("past-a"), uniqueDrop("past-b")
 	start := time.Now()
@@ -273,6 +275,7 @@ func TestListenHistorySinceAcrossReconnect(t *testing.T) {
 // code credited), a win's product, expires_at and from_waitlist, and
 // sold_out's and restocked's version and available.
 func TestListenLinesCarryEveryField(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	linesa, linesb := uniqueDrop("lines-a"), uniqueDrop("lines-b")
 	now := s.clock.Now()
@@ -409,6 +412,7 @@ func (rc *recorder) got() []recorded {
 // --forward-secret, never printed), and retries a 503 and a refused
 // connection a few times, briefly, then says it gave up and goes on.
 func TestForwardAsAWebhookDelivery(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	drop := uniqueDrop("fwd")
 	const kept = "whsec_kept-across-restarts-0123456789abcdefghijkl"
@@ -525,6 +529,7 @@ func TestForwardAsAWebhookDelivery(t *testing.T) {
 // while it was away. The stream now tells its position as it opens (an
 // SSE id with no data), and the reconnect resumes after it.
 func TestListenReconnectBeforeAnyEventKeepsTheGap(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	proxy := newCutProxy(t, s.m.Addr)
 	ctx, cancel := context.WithCancel(context.Background())

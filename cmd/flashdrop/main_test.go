@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +32,19 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("FLASHDROP_TEST_CHILD") == "flood" {
 		floodChild()
+	}
+	// Most of this package's time is spent waiting: for a browser's page,
+	// a webhook's retry, a stream's end. Its parallel tests (the browser
+	// tests and those on a serve, Redis and NATS of their own) run 4 at
+	// once unless -test.parallel says otherwise, where go test's default
+	// is the number of cores (2 here): the package took 9 minutes of a
+	// 19-minute CI run, and its tests passed 4 at once with the machine's
+	// load at 20 to 38.
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		_ = flag.Set("test.parallel", "4")
 	}
 	redistest.Main(m, append(redistest.FastHTTPLingerers,
 		// toxiproxy v2.5.0 can strand the head of a link's toxic chain:

@@ -103,6 +103,7 @@ func (rc *exampleReceiver) wins() map[string]string {
 // win is given back, on cancelled (ann cancels) and on expired (ben's hold
 // runs out), so no post links to a card page that answers 404.
 func TestExampleReceiverTakesDownGivenBackWins(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	addr := freeAddr(t)
 	hook := s.must(t, 201, "POST", "/v1/admin/webhooks", map[string]any{"url": "http://" + addr + "/hook",
@@ -141,6 +142,7 @@ func TestExampleReceiverTakesDownGivenBackWins(t *testing.T) {
 // where a receiver that recorded the id before acting answered the retry
 // "duplicate" and never posted it.
 func TestExampleReceiverPostsOnTheRetry(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	addr := freeAddr(t)
 	hook := s.must(t, 201, "POST", "/v1/admin/webhooks", map[string]any{"url": "http://" + addr + "/hook",
@@ -186,6 +188,7 @@ func TestExampleReceiverPostsOnTheRetry(t *testing.T) {
 // delivered eight times at once (a retry racing a slow first attempt),
 // is posted once.
 func TestExampleReceiverOrdersBySequence(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	secret := "whsec_receiver-example-order"
 	rc := runExampleReceiver(t, freeAddr(t), secret)

@@ -13,6 +13,7 @@ import (
 // scope and not with a reading key's, never cached, and plain 400s and
 // 404s for what it got wrong.
 func TestListReservationsOverHTTP(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	drop := uniqueDrop("list-reservations") // the Redis is shared, and -count=N runs the test again on it
 	now := s.clock.Now()

@@ -63,6 +63,7 @@ func TestRoleFlag(t *testing.T) {
 // the API node's requests: it publishes their events and releases their
 // expired holds.
 func TestRoleAPILeavesBackgroundWorkToOtherNodes(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil, "--role", "api", "--node-id", "api-1", "--sweep-every", "20ms")
 	if s.m.relay != nil || s.m.scheduler != nil || s.m.sweeper != nil {
 		t.Fatal("an API node started the relay, the scheduler or the sweeper")
@@ -125,6 +126,7 @@ func TestRoleAPILeavesBackgroundWorkToOtherNodes(t *testing.T) {
 // worker up no sold_out event ever reaches it; the reserve call that sold
 // the last unit tells it, and the next press is answered from memory.
 func TestAPINodeLearnsItsOwnSellOut(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil, "--role", "api", "--node-id", "api-2")
 	drop := fmt.Sprintf("learn%d", time.Now().UnixNano())
 	s.sale(t, drop, 2, "alice", "bob") // bob's win takes the last unit

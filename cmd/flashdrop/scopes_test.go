@@ -30,6 +30,7 @@ import (
 // every scope but the alternatives is refused naming each, and a key with
 // any one of them alone is let in.
 func TestEveryAdminRouteChecksItsScope(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	doc := call(t, "GET", s.base+"/openapi.json", "", "")
 	if doc.status != 200 {

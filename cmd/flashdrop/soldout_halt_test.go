@@ -16,6 +16,7 @@ import (
 // flag re-check finds the pause or the end (within --sold-out-ttl), and a
 // resumed sale that is still out of stock is answered from memory again.
 func TestHaltedSoldOutDropIsNotAnsweredFromMemory(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil, "--sold-out-ttl", "200ms")
 	drop := fmt.Sprintf("halt%d", time.Now().UnixNano())
 	s.sale(t, drop, 2, "alice", "bob") // bob's win takes the last unit

@@ -13,6 +13,7 @@ import (
 // units remain. A smaller press then wins them; the press after that is a
 // plain sold_out.
 func TestSoldOutSaysWhatIsLeft(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	drop := fmt.Sprintf("left%d", time.Now().UnixNano())
 	// alice and bob win one each: 2 of 4 left, and each may hold 3 more.

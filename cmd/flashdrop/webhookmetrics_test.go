@@ -38,6 +38,7 @@ func webhookMetric(t *testing.T, s *integStack, name, labels string) (float64, b
 // the first dead letter whole and counts the others, rather than a line
 // each.
 func TestWebhookMetricsFollowAFailingReceiver(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, func(o *webhook.Options) { o.MaxAttempts = 2 },
 		"--webhook-disable-after", "10", "--webhook-disable-span", "1ms")
 	rc := newReceiver(t)

@@ -40,6 +40,7 @@ var registeredUser = regexp.MustCompile(`"user":\s*"u(\d+)"`)
 // refused, unless it keeps no grace, after which only the newest signs.
 // The secret is shown only in the rotation's answer.
 func TestWebhookSecretRotation(t *testing.T) {
+	t.Parallel()
 	s := startInteg(t, nil)
 	// The deliverer signs on the node's wall clock, but judges a grace on
 	// the engine's, on which the rotation set it: the engine's clock here
