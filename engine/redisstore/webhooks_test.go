@@ -381,3 +381,43 @@ func TestDismissDeadLetters(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayThatSucceedsEndsTheFailureStreak: after a receiver's outage,
+// a replay (or a test) it takes shows in the status and ends the failure
+// streak, where the webhook read "failing since" with its old 401 until
+// the next live event; the counts stay the ordinary deliveries'. A replay
+// it refuses changes neither.
+func TestReplayThatSucceedsEndsTheFailureStreak(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		for _, kind := range []string{engine.DeliveryKindReplay, engine.DeliveryKindTest} {
+			s, w := newWebhookStore(t, f.rdb)
+			at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+			record := func(d engine.Delivery) {
+				t.Helper()
+				if _, err := s.RecordDelivery(ctx(t), w.ID, d, engine.DisableRule{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 3 {
+				record(engine.Delivery{EventID: "ev-" + itoa(i), At: at.Add(time.Duration(i) * time.Second), Status: 401, Err: "HTTP 401"})
+			}
+			record(engine.Delivery{EventID: "ev-0", At: at.Add(4 * time.Second), Status: 500, Err: "HTTP 500", Kind: kind})
+			st, err := s.WebhookStatus(ctx(t), w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.ConsecutiveFailures != 3 || st.LastStatus != 401 || !st.FailingSince.Equal(at) {
+				t.Fatalf("%s refused: status %+v, want the streak of 3 from the live deliveries and their 401", kind, st)
+			}
+			record(engine.Delivery{EventID: "ev-0", At: at.Add(5 * time.Second), Status: 204, Kind: kind})
+			if st, err = s.WebhookStatus(ctx(t), w.ID); err != nil {
+				t.Fatal(err)
+			}
+			if st.ConsecutiveFailures != 0 || !st.FailingSince.IsZero() || st.LastStatus != 204 || st.LastError != "" ||
+				!st.LastSuccessAt.Equal(at.Add(5*time.Second)) || !st.LastAttemptAt.Equal(at.Add(5*time.Second)) ||
+				st.Delivered != 0 || st.Failed != 3 {
+				t.Fatalf("%s taken: status %+v, want no streak, the 204 as last attempt and success, counts unchanged", kind, st)
+			}
+		}
+	})
+}
