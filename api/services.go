@@ -68,17 +68,19 @@ type soldOutAnswerer interface {
 	SoldOutFromMemory(drop string, req engine.ReserveRequest) bool
 }
 
-// WebhookService manages webhook subscriptions (engine.Webhooks).
+// WebhookService manages webhook subscriptions (engine.Webhooks). Each
+// call names its caller: a key without webhooks:all acts only on the
+// webhooks it created, and another's answers ErrNotFound.
 type WebhookService interface {
-	CreateWebhook(ctx context.Context, url string, types []engine.EventType, rehearsals bool) (engine.Webhook, error)
-	Webhooks(ctx context.Context) ([]engine.WebhookDetail, error)
-	Webhook(ctx context.Context, id string) (engine.WebhookDetail, error)
-	DeleteWebhook(ctx context.Context, id string) error
-	TestWebhook(ctx context.Context, id string) (engine.WebhookTestResult, error)
-	ReplayWebhook(ctx context.Context, id string, req engine.ReplayRequest) (engine.ReplayResult, error)
-	DismissDeadLetters(ctx context.Context, id string, req engine.DismissRequest) (engine.DismissResult, error)
-	Deliveries(ctx context.Context, id string) ([]engine.DeliveryRecord, error)
-	EnableWebhook(ctx context.Context, id string) (engine.WebhookDetail, error)
-	RotateWebhookSecret(ctx context.Context, id string, grace time.Duration) (engine.WebhookDetail, error)
-	EndWebhookGrace(ctx context.Context, id string) (engine.WebhookDetail, error)
+	CreateWebhook(ctx context.Context, c engine.WebhookCaller, url string, types []engine.EventType, rehearsals bool) (engine.Webhook, error)
+	Webhooks(ctx context.Context, c engine.WebhookCaller) ([]engine.WebhookDetail, error)
+	Webhook(ctx context.Context, c engine.WebhookCaller, id string) (engine.WebhookDetail, error)
+	DeleteWebhook(ctx context.Context, c engine.WebhookCaller, id string) error
+	TestWebhook(ctx context.Context, c engine.WebhookCaller, id string) (engine.WebhookTestResult, error)
+	ReplayWebhook(ctx context.Context, c engine.WebhookCaller, id string, req engine.ReplayRequest) (engine.ReplayResult, error)
+	DismissDeadLetters(ctx context.Context, c engine.WebhookCaller, id string, req engine.DismissRequest) (engine.DismissResult, error)
+	Deliveries(ctx context.Context, c engine.WebhookCaller, id string) ([]engine.DeliveryRecord, error)
+	EnableWebhook(ctx context.Context, c engine.WebhookCaller, id string) (engine.WebhookDetail, error)
+	RotateWebhookSecret(ctx context.Context, c engine.WebhookCaller, id string, grace time.Duration) (engine.WebhookDetail, error)
+	EndWebhookGrace(ctx context.Context, c engine.WebhookCaller, id string) (engine.WebhookDetail, error)
 }

@@ -29,7 +29,7 @@ func (s *Server) createWebhook(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	w, err := s.hooks.CreateWebhook(ctx, body.URL, uniqueTypes(body.Types), body.Rehearsals)
+	w, err := s.hooks.CreateWebhook(ctx, r.webhookCaller(), body.URL, uniqueTypes(body.Types), body.Rehearsals)
 	if err != nil {
 		return err
 	}
@@ -53,13 +53,20 @@ func uniqueTypes(types []engine.EventType) []engine.EventType {
 	return out
 }
 
+// webhookCaller is the caller as the webhook service knows it: the admin
+// token, or the API key with whether it holds webhooks:all (else it acts
+// only on the webhooks it created, and another's is not found).
+func (r *request) webhookCaller() engine.WebhookCaller {
+	return engine.WebhookCallerFor(r.who.key, strings.Split(r.who.scopes, ","))
+}
+
 func (s *Server) listWebhooks(r *request) error {
 	if err := s.requireScope(r, engine.ScopeWebhooksRead); err != nil {
 		return err
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	ws, err := s.hooks.Webhooks(ctx)
+	ws, err := s.hooks.Webhooks(ctx, r.webhookCaller())
 	if err != nil {
 		return err
 	}
@@ -76,7 +83,7 @@ func (s *Server) getWebhook(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	w, err := s.hooks.Webhook(ctx, r.args[0])
+	w, err := s.hooks.Webhook(ctx, r.webhookCaller(), r.args[0])
 	if err != nil {
 		return err
 	}
@@ -89,7 +96,7 @@ func (s *Server) deleteWebhook(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	if err := s.hooks.DeleteWebhook(ctx, r.args[0]); err != nil {
+	if err := s.hooks.DeleteWebhook(ctx, r.webhookCaller(), r.args[0]); err != nil {
 		return err
 	}
 	s.audit(r, "webhook deleted", "webhook", r.args[0])
@@ -104,7 +111,7 @@ func (s *Server) testWebhook(r *request) error {
 	// The delivery has its own timeout (5 s by default); leave it room.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*reqTimeout)
 	defer cancel()
-	res, err := s.hooks.TestWebhook(ctx, r.args[0])
+	res, err := s.hooks.TestWebhook(ctx, r.webhookCaller(), r.args[0])
 	if err != nil {
 		return err
 	}
@@ -139,7 +146,7 @@ func (s *Server) replayWebhook(r *request) error {
 	// inside the write timeout; this only bounds a stuck one.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*reqTimeout)
 	defer cancel()
-	res, err := s.hooks.ReplayWebhook(ctx, r.args[0], req)
+	res, err := s.hooks.ReplayWebhook(ctx, r.webhookCaller(), r.args[0], req)
 	if err != nil {
 		return err
 	}
@@ -201,7 +208,7 @@ func (s *Server) dismissDeadLetters(r *request) error {
 	// usual deadline for a stream far away.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*reqTimeout)
 	defer cancel()
-	res, err := s.hooks.DismissDeadLetters(ctx, r.args[0], engine.DismissRequest{EventIDs: body.EventIDs, Missing: body.Missing})
+	res, err := s.hooks.DismissDeadLetters(ctx, r.webhookCaller(), r.args[0], engine.DismissRequest{EventIDs: body.EventIDs, Missing: body.Missing})
 	if err != nil {
 		return err
 	}
@@ -220,7 +227,7 @@ func (s *Server) webhookDeliveries(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	log, err := s.hooks.Deliveries(ctx, r.args[0])
+	log, err := s.hooks.Deliveries(ctx, r.webhookCaller(), r.args[0])
 	if err != nil {
 		return err
 	}
@@ -240,7 +247,7 @@ func (s *Server) rotateWebhookSecret(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	w, err := s.hooks.RotateWebhookSecret(ctx, r.args[0], grace)
+	w, err := s.hooks.RotateWebhookSecret(ctx, r.webhookCaller(), r.args[0], grace)
 	if err != nil {
 		return err
 	}
@@ -265,7 +272,7 @@ func (s *Server) endWebhookGrace(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	w, err := s.hooks.EndWebhookGrace(ctx, r.args[0])
+	w, err := s.hooks.EndWebhookGrace(ctx, r.webhookCaller(), r.args[0])
 	if err != nil {
 		return err
 	}
@@ -279,7 +286,7 @@ func (s *Server) enableWebhook(r *request) error {
 	}
 	ctx, cancel := r.context()
 	defer cancel()
-	w, err := s.hooks.EnableWebhook(ctx, r.args[0])
+	w, err := s.hooks.EnableWebhook(ctx, r.webhookCaller(), r.args[0])
 	if err != nil {
 		return err
 	}

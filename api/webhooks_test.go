@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -247,15 +248,17 @@ func TestReplayDeadLettersBody(t *testing.T) {
 // working), and a key with neither is refused the reads naming both. The
 // list says the caller's scopes (Flashdrop-Scopes) for a page to offer
 // only what the credential may do. A key manager with webhooks:write may
-// grant webhooks:read, a part of what it holds; one without may not.
+// grant webhooks:read, a part of what it holds; one without may not. The
+// webhook is the admin token's, so the keys here hold webhooks:all too
+// (TestWebhooksOfAnotherKeyAreNotFound has the keys without it).
 func TestWebhooksReadScope(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	created := h.do("POST", "/v1/admin/webhooks", admin, map[string]any{"url": "https://social.example/hooks/read"})
 	h.expect(created, 201, "")
 	id := created.str("id")
-	_, read := h.createKey(admin, "dashboard", "webhooks:read")
-	_, write := h.createKey(admin, "integration", "webhooks:write")
+	_, read := h.createKey(admin, "dashboard", "webhooks:read", "webhooks:all")
+	_, write := h.createKey(admin, "integration", "webhooks:write", "webhooks:all")
 	_, other := h.createKey(admin, "drops", "drops:read", "ops")
 
 	reads := []string{"/v1/admin/webhooks", "/v1/admin/webhooks/" + id, "/v1/admin/webhooks/" + id + "/deliveries"}
@@ -267,7 +270,7 @@ func TestWebhooksReadScope(t *testing.T) {
 			}
 		}
 	}
-	for key, want := range map[string]string{read: "webhooks:read", write: "webhooks:write", admin: strings.Join(engine.AllScopes, ",")} {
+	for key, want := range map[string]string{read: "webhooks:all,webhooks:read", write: "webhooks:all,webhooks:write", admin: strings.Join(engine.AllScopes, ",")} {
 		if got := h.do("GET", "/v1/admin/webhooks", key, nil).header.Get("Flashdrop-Scopes"); got != want {
 			t.Errorf("Flashdrop-Scopes %q, want %q", got, want)
 		}
@@ -304,8 +307,8 @@ func TestWebhooksReadScope(t *testing.T) {
 		t.Fatalf("after the refused changes: %d %s", got.status, got.raw)
 	}
 
-	_, mgr := h.createKey(admin, "key manager", "keys:write", "webhooks:write")
-	_, sub := h.createKey(mgr, "on-call", "webhooks:read")
+	_, mgr := h.createKey(admin, "key manager", "keys:write", "webhooks:write", "webhooks:all")
+	_, sub := h.createKey(mgr, "on-call", "webhooks:read", "webhooks:all")
 	h.expect(h.do("GET", "/v1/admin/webhooks/"+id, sub, nil), 200, "")
 	_, weak := h.createKey(admin, "weak manager", "keys:write", "drops:read")
 	refused := h.do("POST", "/v1/admin/keys", weak, map[string]any{"name": "x", "scopes": []string{"webhooks:read"}})
@@ -313,4 +316,114 @@ func TestWebhooksReadScope(t *testing.T) {
 	if !strings.Contains(refused.str("detail"), "webhooks:read (or webhooks:write") {
 		t.Errorf("the grant's refusal: %s", refused.raw)
 	}
+}
+
+// TestWebhooksOfAnotherKeyAreNotFound: a webhook records who created it,
+// and a key with webhooks:write (what the README gives a social
+// integration) acts only on its own. Key B gets 404 not_found on every
+// route for key A's webhook and for the admin token's, worded as for an
+// id that does not exist, and lists neither; before, B deleted A's
+// webhook (204), listed every URL and rotated any secret, so it could
+// sign fake events to the shop's backend. The admin token and a key with
+// webhooks:all see and act on both; a webhooks:read key that made none
+// sees none.
+func TestWebhooksOfAnotherKeyAreNotFound(t *testing.T) {
+	t.Parallel()
+	sender := newReplaySender()
+	close(sender.release)
+	h := newHarness(t, withSender(sender))
+	aID, a := h.createKey(admin, "order sync", "events:read", "webhooks:write")
+	_, b := h.createKey(admin, "winner cards", "events:read", "webhooks:write")
+	_, all := h.createKey(admin, "ops dashboard", "webhooks:write", "webhooks:all")
+	_, reader := h.createKey(admin, "on-call", "webhooks:read")
+
+	made := h.do("POST", "/v1/admin/webhooks", a, map[string]any{"url": "https://shop.example/hooks/orders", "types": []string{"confirmed"}})
+	h.expect(made, 201, "")
+	wa, secretA := made.str("id"), made.str("secret")
+	if made.str("created_by") != aID {
+		t.Fatalf("created by key A: %s", made.raw)
+	}
+	madeAdm := h.do("POST", "/v1/admin/webhooks", admin, map[string]any{"url": "https://shop.example/hooks/all"})
+	h.expect(madeAdm, 201, "")
+	wadm := madeAdm.str("id")
+	if madeAdm.str("created_by") != "admin" {
+		t.Fatalf("created by the admin token: %s", madeAdm.raw)
+	}
+
+	ids := func(key string) []string {
+		r := h.do("GET", "/v1/admin/webhooks", key, nil)
+		h.expect(r, 200, "")
+		var out []string
+		for _, w := range r.at("webhooks").([]any) {
+			id := w.(map[string]any)["id"].(string)
+			if key != a && key != b && key != reader && id != wa && id != wadm {
+				continue // the admin's and webhooks:all see other tests' too
+			}
+			out = append(out, id)
+		}
+		if strings.Contains(string(r.raw), secretA) {
+			t.Errorf("the list shows a secret: %s", r.raw)
+		}
+		return out
+	}
+	for name, c := range map[string]struct {
+		key  string
+		want []string
+	}{"A": {a, []string{wa}}, "B": {b, nil}, "webhooks:read": {reader, nil}, "admin": {admin, []string{wa, wadm}}, "webhooks:all": {all, []string{wa, wadm}}} {
+		got := ids(c.key)
+		slices.Sort(got)
+		want := slices.Clone(c.want)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s lists %v, want %v", name, got, want)
+		}
+	}
+
+	type route struct {
+		method, suffix string
+		body           any
+		status         int
+	}
+	routes := []route{
+		{"GET", "", nil, 200},
+		{"GET", "/deliveries", nil, 200},
+		{"POST", "/test", nil, 200},
+		{"POST", "/replay", map[string]any{"dead_letters": true}, 200},
+		{"POST", "/dead-letters/dismiss", map[string]any{"event_ids": []string{"ev-1"}}, 200},
+		{"POST", "/enable", nil, 200},
+		{"POST", "/rotate", map[string]any{}, 200},
+		{"POST", "/end-grace", nil, 200},
+		{"DELETE", "", nil, 204},
+	}
+	nobody := "wh-0123456789abcdef"
+	for _, rt := range routes {
+		absent := h.do(rt.method, "/v1/admin/webhooks/"+nobody+rt.suffix, b, rt.body)
+		h.expect(absent, 404, "not_found")
+		for who, c := range map[string]struct{ key, id string }{"B on A's": {b, wa}, "B on the admin's": {b, wadm}, "A on the admin's": {a, wadm}, "webhooks:read on A's": {reader, wa}} {
+			if c.key == reader && rt.method != "GET" {
+				continue // refused 403 for want of webhooks:write first
+			}
+			r := h.do(rt.method, "/v1/admin/webhooks/"+c.id+rt.suffix, c.key, rt.body)
+			h.expect(r, 404, "not_found")
+			if want := strings.ReplaceAll(absent.str("detail"), nobody, c.id); r.str("detail") != want {
+				t.Errorf("%s %s%s: detail %q, want %q, as for no webhook", rt.method, who, rt.suffix, r.str("detail"), want)
+			}
+		}
+	}
+	// Nothing of theirs changed: both webhooks there, no rotation; the
+	// admin token sees who made each.
+	for id, by := range map[string]string{wa: aID, wadm: "admin"} {
+		got := h.do("GET", "/v1/admin/webhooks/"+id, admin, nil)
+		if got.status != 200 || got.body["previous_secret_until"] != nil || got.str("created_by") != by {
+			t.Fatalf("%s after the refused calls: %d %s, want created_by %s", id, got.status, got.raw, by)
+		}
+	}
+
+	// Its creator acts on it, as does a webhooks:all key on the admin's.
+	for _, c := range []struct{ key, id string }{{a, wa}, {all, wadm}} {
+		for _, rt := range routes {
+			h.expect(h.do(rt.method, "/v1/admin/webhooks/"+c.id+rt.suffix, c.key, rt.body), rt.status, "")
+		}
+	}
+	h.expect(h.do("GET", "/v1/admin/webhooks/"+wa, admin, nil), 404, "not_found")
 }

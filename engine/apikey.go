@@ -30,12 +30,19 @@ const (
 	// must not be able to delete a webhook or rotate its secret.
 	ScopeWebhooksRead  = "webhooks:read"
 	ScopeWebhooksWrite = "webhooks:write"
-	ScopeKeysWrite     = "keys:write"
+	// ScopeWebhooksAll widens the webhooks:read or webhooks:write a key
+	// holds to every webhook. Without it a key acts only on the webhooks
+	// it created (Webhook.CreatedBy), so one integration's key cannot
+	// read, rotate or delete another's, or the shop's: an ops dashboard's
+	// key holds it. It lets in no route by itself, so it is granted only
+	// beside one of the two (ValidateScopes).
+	ScopeWebhooksAll = "webhooks:all"
+	ScopeKeysWrite   = "keys:write"
 )
 
 // AllScopes lists every scope; the configured admin token holds them all.
 var AllScopes = []string{ScopeDropsRead, ScopeDropsWrite, ScopeOps, ScopeReservationsConfirm,
-	ScopeEventsRead, ScopeWebhooksRead, ScopeWebhooksWrite, ScopeKeysWrite}
+	ScopeEventsRead, ScopeWebhooksRead, ScopeWebhooksWrite, ScopeWebhooksAll, ScopeKeysWrite}
 
 // includedBy names, for a scope, the one scope that includes it: whoever
 // may change webhooks may read them, so every key made with
@@ -147,7 +154,10 @@ func (e *ScopeError) Wanted() string {
 // Is makes errors.Is(err, ErrForbidden) true.
 func (e *ScopeError) Is(target error) bool { return target == ErrForbidden }
 
-// ValidateScopes checks that every scope is known and there is at least one.
+// ValidateScopes checks that every scope is known and there is at least
+// one, and that webhooks:all, which only widens webhooks:read or
+// webhooks:write, comes with one of them: alone it would let the key in
+// nowhere, a mistake better said at creation than by every refusal after.
 func ValidateScopes(scopes []string) error {
 	if len(scopes) == 0 {
 		return invalid("scopes", "must name at least one of %s", strings.Join(AllScopes, ", "))
@@ -156,6 +166,10 @@ func ValidateScopes(scopes []string) error {
 		if !slices.Contains(AllScopes, s) {
 			return invalid("scopes", "unknown scope %q (known: %s)", s, strings.Join(AllScopes, ", "))
 		}
+	}
+	if slices.Contains(scopes, ScopeWebhooksAll) && !Holds(scopes, ScopeWebhooksRead) {
+		return invalid("scopes", "%s widens %s or %s to every webhook and allows nothing alone: give one of them with it",
+			ScopeWebhooksAll, ScopeWebhooksRead, ScopeWebhooksWrite)
 	}
 	return nil
 }

@@ -34,6 +34,11 @@ type Webhook struct {
 	PreviousSecret string    `json:"-"`
 	PreviousUntil  time.Time `json:"previous_secret_until,omitzero"`
 	CreatedAt      time.Time `json:"created_at"`
+	// CreatedBy is who created the webhook: the API key's id
+	// ("key-<16 hex>"), or WebhookCreatedByAdmin for the admin token and
+	// for a webhook created before creators were recorded. A key without
+	// ScopeWebhooksAll acts only on the webhooks it created.
+	CreatedBy string `json:"created_by"`
 	// Disabled is set when deliveries kept failing (see DisableRule) and
 	// cleared by EnableWebhook; a disabled webhook's events wait in its
 	// consumer, up to the stream's retention.
@@ -253,11 +258,54 @@ var AllEventTypes = []EventType{EventRegistered, EventWon, EventConfirmed, Event
 	EventWaitlisted, EventSoldOut, EventRestocked, EventSaleOpened, EventSaleClosed, EventDrawn, EventReferral, EventWaitlistEnded,
 	EventDropCreated, EventInvited, EventReminder, EventWebhookDisabled}
 
+// WebhookCreatedByAdmin is Webhook.CreatedBy for a webhook the admin
+// token created, and for one created before creators were recorded: only
+// the admin token and keys with ScopeWebhooksAll act on those. It cannot
+// be a key's id, which starts with "key-".
+const WebhookCreatedByAdmin = "admin"
+
+// WebhookCaller is who acts on webhooks: the admin token (Key ""), or an
+// API key (Key its id) which, unless All, acts only on the webhooks it
+// created. WebhookCallerFor makes one from a credential.
+type WebhookCaller struct {
+	Key string
+	All bool
+}
+
+// WebhookCallerFor is the caller for a credential: the admin token (key
+// "", which holds every scope) and a key holding ScopeWebhooksAll act on
+// every webhook; any other key on the webhooks it created.
+func WebhookCallerFor(key string, scopes []string) WebhookCaller {
+	return WebhookCaller{Key: key, All: key == "" || Holds(scopes, ScopeWebhooksAll)}
+}
+
+// creator is what a webhook this caller creates records as CreatedBy.
+func (c WebhookCaller) creator() string {
+	if c.Key == "" {
+		return WebhookCreatedByAdmin
+	}
+	return c.Key
+}
+
+// every reports whether the caller acts on every webhook.
+func (c WebhookCaller) every() bool { return c.Key == "" || c.All }
+
+// mayActOn reports whether the caller may see and change w.
+func (c WebhookCaller) mayActOn(w Webhook) bool { return c.every() || w.CreatedBy == c.Key }
+
+// webhookNotFound is the answer for a webhook that does not exist, and for one
+// the caller may not act on: the same, so that a key learns nothing of
+// another's webhooks, not even that an id exists.
+func webhookNotFound(id string) error { return fmt.Errorf("%w: webhook %q", ErrNotFound, id) }
+
 // ValidateWebhook checks a new subscription's URL and types. Whether the
 // target's address is private is the deliverer's check, at dial time.
 func ValidateWebhook(w Webhook) error {
 	if err := ValidateDropID(w.ID); err != nil {
 		return invalid("id", "may contain only A-Z, a-z, 0-9, '_' and '-', 1 to 64 characters")
+	}
+	if w.CreatedBy != "" && w.CreatedBy != WebhookCreatedByAdmin && KeyID(APIKeyPrefix+w.CreatedBy+"_") != w.CreatedBy {
+		return invalid("created_by", "must be %q or an API key's id", WebhookCreatedByAdmin)
 	}
 	if len(w.URL) > 2048 {
 		return invalid("url", "must be at most 2048 characters")
@@ -316,8 +364,9 @@ func NewWebhooks(store WebhookStore, clock Clock, checkURL func(string) error) *
 
 // CreateWebhook subscribes url to types (none: every type) and returns
 // the webhook with its secret, which is shown this once. With rehearsals
-// it also gets rehearsal drops' events.
-func (s *Webhooks) CreateWebhook(ctx context.Context, url string, types []EventType, rehearsals bool) (Webhook, error) {
+// it also gets rehearsal drops' events. The webhook records c as its
+// creator (CreatedBy).
+func (s *Webhooks) CreateWebhook(ctx context.Context, c WebhookCaller, url string, types []EventType, rehearsals bool) (Webhook, error) {
 	if s.checkURL != nil {
 		if err := s.checkURL(url); err != nil {
 			return Webhook{}, invalid("url", "%s", err.Error())
@@ -331,7 +380,7 @@ func (s *Webhooks) CreateWebhook(ctx context.Context, url string, types []EventT
 	w := Webhook{
 		ID: "wh-" + hex.EncodeToString(id[:]), URL: url, Types: types, Rehearsals: rehearsals,
 		// The store keeps milliseconds: the answer shows what a GET will.
-		Secret: newWebhookSecret(), CreatedAt: s.clock.Now().UTC().Truncate(time.Millisecond),
+		Secret: newWebhookSecret(), CreatedAt: s.clock.Now().UTC().Truncate(time.Millisecond), CreatedBy: c.creator(),
 	}
 	if err := ValidateWebhook(w); err != nil {
 		return Webhook{}, err
@@ -358,9 +407,12 @@ func newWebhookSecret() string {
 // (ErrRotationPending), as for API keys. Every node's deliverer signs
 // with the new secret once it next reads its webhooks (within a few
 // seconds).
-func (s *Webhooks) RotateWebhookSecret(ctx context.Context, id string, grace time.Duration) (WebhookDetail, error) {
+func (s *Webhooks) RotateWebhookSecret(ctx context.Context, c WebhookCaller, id string, grace time.Duration) (WebhookDetail, error) {
 	grace, err := rotationGrace(grace)
 	if err != nil {
+		return WebhookDetail{}, err
+	}
+	if err := s.authorize(ctx, c, id); err != nil {
 		return WebhookDetail{}, err
 	}
 	now := s.clock.Now().UTC().Truncate(time.Millisecond)
@@ -389,14 +441,50 @@ func (s *Webhooks) shown(w Webhook) Webhook {
 	return w
 }
 
-// Webhooks lists every webhook with its delivery status.
-func (s *Webhooks) Webhooks(ctx context.Context) ([]WebhookDetail, error) {
+// authorize answers ErrNotFound unless the webhook exists and c may act
+// on it. A caller acting on every webhook is not checked here: the
+// store's own step answers for a webhook that does not exist (and a
+// deletion of one half-deleted must still reach it). A webhook's creator
+// never changes, so the check holds for the step that follows it.
+func (s *Webhooks) authorize(ctx context.Context, c WebhookCaller, id string) error {
+	if c.every() {
+		return nil
+	}
+	w, err := s.store.Webhook(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !c.mayActOn(w) {
+		return webhookNotFound(id)
+	}
+	return nil
+}
+
+// webhook reads the webhook c may act on: ErrNotFound for one that does
+// not exist or is another's.
+func (s *Webhooks) webhook(ctx context.Context, c WebhookCaller, id string) (Webhook, error) {
+	w, err := s.store.Webhook(ctx, id)
+	if err != nil {
+		return Webhook{}, err
+	}
+	if !c.mayActOn(w) {
+		return Webhook{}, webhookNotFound(id)
+	}
+	return w, nil
+}
+
+// Webhooks lists the webhooks c may act on (every one for the admin token
+// and ScopeWebhooksAll, else those c created) with their delivery status.
+func (s *Webhooks) Webhooks(ctx context.Context, c WebhookCaller) ([]WebhookDetail, error) {
 	ws, err := s.store.Webhooks(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", err)
 	}
 	out := make([]WebhookDetail, 0, len(ws))
 	for _, w := range ws {
+		if !c.mayActOn(w) {
+			continue
+		}
 		st, err := s.store.WebhookStatus(ctx, w.ID)
 		if err != nil {
 			return nil, fmt.Errorf("webhook status webhook=%s: %w", w.ID, err)
@@ -408,8 +496,8 @@ func (s *Webhooks) Webhooks(ctx context.Context) ([]WebhookDetail, error) {
 }
 
 // Webhook returns one webhook with its status and newest dead letters.
-func (s *Webhooks) Webhook(ctx context.Context, id string) (WebhookDetail, error) {
-	w, err := s.store.Webhook(ctx, id)
+func (s *Webhooks) Webhook(ctx context.Context, c WebhookCaller, id string) (WebhookDetail, error) {
+	w, err := s.webhook(ctx, c, id)
 	if err != nil {
 		return WebhookDetail{}, err
 	}
@@ -430,7 +518,10 @@ func (s *Webhooks) Webhook(ctx context.Context, id string) (WebhookDetail, error
 }
 
 // DeleteWebhook removes a webhook; its delivery stops.
-func (s *Webhooks) DeleteWebhook(ctx context.Context, id string) error {
+func (s *Webhooks) DeleteWebhook(ctx context.Context, c WebhookCaller, id string) error {
+	if err := s.authorize(ctx, c, id); err != nil {
+		return err
+	}
 	return s.store.DeleteWebhook(ctx, id)
 }
 
@@ -528,8 +619,8 @@ type WebhookSender interface {
 func (s *Webhooks) SetSender(sender WebhookSender) { s.sender = sender }
 
 // TestWebhook delivers a signed test event to the webhook now.
-func (s *Webhooks) TestWebhook(ctx context.Context, id string) (WebhookTestResult, error) {
-	w, err := s.store.Webhook(ctx, id)
+func (s *Webhooks) TestWebhook(ctx context.Context, c WebhookCaller, id string) (WebhookTestResult, error) {
+	w, err := s.webhook(ctx, c, id)
 	if err != nil {
 		return WebhookTestResult{}, err
 	}
@@ -557,7 +648,7 @@ func CheckSince(since time.Time) error {
 
 // ReplayWebhook re-delivers stored events to the webhook, with their
 // original ids, one replay per webhook at a time.
-func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayRequest) (ReplayResult, error) {
+func (s *Webhooks) ReplayWebhook(ctx context.Context, c WebhookCaller, id string, req ReplayRequest) (ReplayResult, error) {
 	if req.DeadLetters && !req.Since.IsZero() {
 		return ReplayResult{}, invalid("dead_letters", "and since are exclusive: dead_letters resends the webhook's dead letters, since every event stored since then")
 	}
@@ -588,7 +679,7 @@ func (s *Webhooks) ReplayWebhook(ctx context.Context, id string, req ReplayReque
 	case req.Limit < 0 || req.Limit > MaxReplayEvents:
 		return ReplayResult{}, invalid("limit", "must be 1 to %d", MaxReplayEvents)
 	}
-	w, err := s.store.Webhook(ctx, id)
+	w, err := s.webhook(ctx, c, id)
 	if err != nil {
 		return ReplayResult{}, err
 	}
@@ -651,12 +742,12 @@ type DismissResult struct {
 // newer ones pushed them out, and teach ops to ignore the count. The
 // total dead-lettered (and its metric) keeps them. A repeat finds them
 // gone and dismisses nothing.
-func (s *Webhooks) DismissDeadLetters(ctx context.Context, id string, req DismissRequest) (DismissResult, error) {
+func (s *Webhooks) DismissDeadLetters(ctx context.Context, c WebhookCaller, id string, req DismissRequest) (DismissResult, error) {
 	ids, err := dismissIDs(req)
 	if err != nil {
 		return DismissResult{}, err
 	}
-	w, err := s.store.Webhook(ctx, id)
+	w, err := s.webhook(ctx, c, id)
 	if err != nil {
 		return DismissResult{}, err
 	}
@@ -749,8 +840,8 @@ func validEventID(e string) bool {
 }
 
 // Deliveries returns the webhook's delivery log, newest first.
-func (s *Webhooks) Deliveries(ctx context.Context, id string) ([]DeliveryRecord, error) {
-	if _, err := s.store.Webhook(ctx, id); err != nil {
+func (s *Webhooks) Deliveries(ctx context.Context, c WebhookCaller, id string) ([]DeliveryRecord, error) {
+	if _, err := s.webhook(ctx, c, id); err != nil {
 		return nil, err
 	}
 	return s.store.DeliveryLog(ctx, id, DeliveryLogSize)
@@ -758,11 +849,14 @@ func (s *Webhooks) Deliveries(ctx context.Context, id string) ([]DeliveryRecord,
 
 // EnableWebhook re-enables a disabled webhook; its waiting events are
 // delivered from where it stopped.
-func (s *Webhooks) EnableWebhook(ctx context.Context, id string) (WebhookDetail, error) {
+func (s *Webhooks) EnableWebhook(ctx context.Context, c WebhookCaller, id string) (WebhookDetail, error) {
+	if err := s.authorize(ctx, c, id); err != nil {
+		return WebhookDetail{}, err
+	}
 	if err := s.store.EnableWebhook(ctx, id); err != nil {
 		return WebhookDetail{}, err
 	}
-	return s.Webhook(ctx, id)
+	return s.Webhook(ctx, c, id)
 }
 
 // EndWebhookGrace ends a rotation's grace now: the previous secret stops
@@ -770,11 +864,14 @@ func (s *Webhooks) EnableWebhook(ctx context.Context, id string) (WebhookDetail,
 // that has moved to the new secret says so, where the only way was a
 // rotation without grace, which made yet another secret it did not have
 // (an integration review). Ending no grace is no error.
-func (s *Webhooks) EndWebhookGrace(ctx context.Context, id string) (WebhookDetail, error) {
+func (s *Webhooks) EndWebhookGrace(ctx context.Context, c WebhookCaller, id string) (WebhookDetail, error) {
+	if err := s.authorize(ctx, c, id); err != nil {
+		return WebhookDetail{}, err
+	}
 	if err := s.store.EndWebhookGrace(ctx, id); err != nil {
 		return WebhookDetail{}, err
 	}
-	return s.Webhook(ctx, id)
+	return s.Webhook(ctx, c, id)
 }
 
 // joinTypes lists event types for a message: "won, confirmed".

@@ -45,7 +45,7 @@ func TestReplaySinceBounds(t *testing.T) {
 		time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC),
 	} {
-		_, err := s.ReplayWebhook(context.Background(), "w", engine.ReplayRequest{Since: since})
+		_, err := s.ReplayWebhook(context.Background(), engine.WebhookCaller{}, "w", engine.ReplayRequest{Since: since})
 		var ve *engine.ValidationError
 		if !errors.As(err, &ve) || ve.Field != "since" {
 			t.Errorf("since %s: %v, want a validation error on since", since.Format(time.RFC3339), err)

@@ -107,8 +107,9 @@ func TestBrowserOpsDismissDeadLetters(t *testing.T) {
 		t.Errorf("the button: %q", label)
 	}
 
-	// A key with webhooks:read sees the count, and no button.
-	reader := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": "on-call", "scopes": []string{"drops:read", "webhooks:read"}})
+	// A key with webhooks:read (and webhooks:all: the webhook is the
+	// admin token's) sees the count, and no button.
+	reader := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": "on-call", "scopes": []string{"drops:read", "webhooks:read", "webhooks:all"}})
 	readOps := b.tab("ops-dismiss-read", 1280, 800)
 	b.signInOps(readOps, reader.body["secret"].(string))
 	b.until(readOps, "the count for a reader", waiting("3 dead letters waiting"))

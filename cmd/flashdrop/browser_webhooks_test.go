@@ -77,10 +77,11 @@ func TestBrowserOpsWebhookEnableReplay(t *testing.T) {
 	}
 	b.shotViewport(ops, "ops-webhook-disabled")
 
-	// A key with webhooks:read only (an on-call person's): the same state
+	// A key with webhooks:read only (an on-call person's, with
+	// webhooks:all to see the webhooks it did not create): the same state
 	// and dead letters waiting, the delivery log, and no Enable or Replay
 	// button (each would be refused), but a sentence saying so.
-	reader := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": "on-call", "scopes": []string{"drops:read", "webhooks:read"}})
+	reader := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": "on-call", "scopes": []string{"drops:read", "webhooks:read", "webhooks:all"}})
 	readOps := b.tab("ops-webhooks-read", 1280, 800)
 	b.signInOps(readOps, reader.body["secret"].(string))
 	b.until(readOps, "the state for a read-only key", `!!`+row+` && `+row+`.querySelector('.hook-state').textContent.startsWith('disabled since ')
@@ -97,6 +98,19 @@ func TestBrowserOpsWebhookEnableReplay(t *testing.T) {
 	b.shotViewport(readOps, "ops-webhook-read-only")
 	if !eval[bool](b, ops, `document.getElementById('webhooks-readonly').hidden && !!`+row+`.querySelector('button[data-role="enable"]')`) {
 		t.Error("the admin token's page says it may only read, or offers no Enable")
+	}
+	if !eval[bool](b, readOps, `document.getElementById('webhooks-own').hidden`) || !eval[bool](b, ops, `document.getElementById('webhooks-own').hidden`) {
+		t.Error("the page of the admin token or of a webhooks:all key says it sees only its own webhooks")
+	}
+	// Without webhooks:all a key sees only the webhooks it created: none,
+	// for one that only reads, and the page says why the table is empty.
+	own := s.must(t, 201, "POST", "/v1/admin/keys", map[string]any{"name": "own only", "scopes": []string{"drops:read", "webhooks:read"}})
+	ownOps := b.tab("ops-webhooks-own", 1280, 800)
+	b.signInOps(ownOps, own.body["secret"].(string))
+	b.until(ownOps, "the table of a key that made no webhook", `document.querySelector('#webhooks tbody').textContent === 'No webhooks created by this key.'
+		&& !document.getElementById('webhooks-own').hidden`)
+	if say := eval[string](b, ownOps, `document.getElementById('webhooks-own').textContent`); say != "This key sees only the webhooks it created: a key with the scope webhooks:all sees every webhook." {
+		t.Errorf("the own-webhooks sentence: %q", say)
 	}
 
 	click := func(role string) {

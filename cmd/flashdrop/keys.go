@@ -111,7 +111,8 @@ func keys(ctx context.Context, args []string, stdout, stderr io.Writer, lookup f
 	tok := fs.String("admin-token", "", "the admin token, or an API key with keys:write")
 	name := fs.String("name", "", "create: the key's name (who uses it)")
 	// The names from the engine, so the help cannot miss a scope added there.
-	scopes := fs.String("scopes", "", "create: comma-separated scopes ("+strings.Join(engine.AllScopes, ", ")+")")
+	scopes := fs.String("scopes", "", "create: comma-separated scopes ("+strings.Join(engine.AllScopes, ", ")+
+		"); a key acts only on the webhooks it created unless it also holds "+engine.ScopeWebhooksAll)
 	grace := fs.Duration("grace", 24*time.Hour, "rotate: how long the old secret stays valid (0: not at all)")
 	// Flags may come before or after the id.
 	rest := args[1:]

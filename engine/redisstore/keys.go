@@ -140,7 +140,7 @@ const webhookIndexKey = "fd:webhooks"
 const deletedWebhooksKey = "fd:webhooks:gone"
 
 type webhookKeys struct {
-	cfg    string // hash: url, types, secret, created
+	cfg    string // hash: url, types, secret, created, reh, by (the creator; absent before it was kept), prev, prev_until, disabled*
 	status string // hash: delivered, failed, dead, last_* fields
 	dead   string // list: dead-lettered event ids, newest first, capped
 	// deadInfo is a hash: dead-lettered event id → its engine.DeadLetter

@@ -41,8 +41,13 @@ func (s *Store) CreateWebhook(ctx context.Context, w engine.Webhook) error {
 	for i, t := range w.Types {
 		types[i] = string(t)
 	}
+	by := w.CreatedBy
+	if by == "" {
+		by = engine.WebhookCreatedByAdmin
+	}
 	code, err := createWebhookScript.Run(ctx, s.rdb, []string{webhookKeysFor(w.ID).cfg},
-		"url", w.URL, "types", strings.Join(types, ","), "secret", w.Secret, "created", msString(w.CreatedAt), "reh", boolString(w.Rehearsals)).Int64()
+		"url", w.URL, "types", strings.Join(types, ","), "secret", w.Secret, "created", msString(w.CreatedAt), "reh", boolString(w.Rehearsals),
+		"by", by).Int64()
 	if err != nil {
 		return err
 	}
@@ -63,6 +68,12 @@ func parseWebhook(id string, m map[string]string) engine.Webhook {
 	created, _ := strconv.ParseInt(m["created"], 10, 64)
 	w.CreatedAt = fromMS(created)
 	w.Rehearsals = m["reh"] == "1"
+	// A webhook from before creators were recorded has no "by": the
+	// admin's, so that no key acts on it unless it holds webhooks:all.
+	w.CreatedBy = m["by"]
+	if w.CreatedBy == "" {
+		w.CreatedBy = engine.WebhookCreatedByAdmin
+	}
 	if until, _ := strconv.ParseInt(m["prev_until"], 10, 64); until > 0 && m["prev"] != "" {
 		w.PreviousSecret, w.PreviousUntil = m["prev"], fromMS(until)
 	}

@@ -1,10 +1,14 @@
 package redisstore_test
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,7 +271,7 @@ func TestWebhookDetailShowsDeadLetterEntries(t *testing.T) {
 			Sequence: 42, Type: engine.EventWon}, engine.DisableRule{}); err != nil {
 			t.Fatal(err)
 		}
-		d, err := engine.NewWebhooks(s, nil, nil).Webhook(ctx(t), w.ID)
+		d, err := engine.NewWebhooks(s, nil, nil).Webhook(ctx(t), engine.WebhookCaller{}, w.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -418,6 +422,148 @@ func TestReplayThatSucceedsEndsTheFailureStreak(t *testing.T) {
 				st.Delivered != 0 || st.Failed != 3 {
 				t.Fatalf("%s taken: status %+v, want no streak, the 204 as last attempt and success, counts unchanged", kind, st)
 			}
+		}
+	})
+}
+
+// testKeyID is an API key id no other test uses.
+func testKeyID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "key-" + hex.EncodeToString(b[:])
+}
+
+// TestWebhookCreatorBoundsAKey: a webhook records who created it (the
+// key's id, or "admin" for the admin token), and a key without
+// webhooks:all acts only on its own: another's webhook, on every call,
+// is ErrNotFound worded as for an id that does not exist, and the list
+// leaves it out. The admin token and a webhooks:all key act on all. A
+// webhook from before creators were kept reads as the admin's. (Before
+// this, any webhooks:write key deleted, rotated and read every webhook.)
+func TestWebhookCreatorBoundsAKey(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		svc := engine.NewWebhooks(f.store, f.clock, nil)
+		a := engine.WebhookCaller{Key: testKeyID()}
+		b := engine.WebhookCaller{Key: testKeyID()}
+		all := engine.WebhookCaller{Key: testKeyID(), All: true}
+		adm := engine.WebhookCaller{}
+		create := func(c engine.WebhookCaller) engine.Webhook {
+			w, err := svc.CreateWebhook(ctx(t), c, "https://hooks.example/"+uniqueID(t), nil, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = f.store.DeleteWebhook(context.Background(), w.ID) })
+			return w
+		}
+		wa, wadm := create(a), create(adm)
+		// A webhook from before creators were kept: no "by" field.
+		legacy := create(adm)
+		if err := f.rdb.HDel(ctx(t), "fd:wh:{"+legacy.ID+"}:cfg", "by").Err(); err != nil {
+			t.Fatal(err)
+		}
+		for w, want := range map[string]string{wa.ID: a.Key, wadm.ID: "admin", legacy.ID: "admin"} {
+			got, err := f.store.Webhook(ctx(t), w)
+			if err != nil || got.CreatedBy != want {
+				t.Errorf("webhook %s: created_by %q (%v), want %q", w, got.CreatedBy, err, want)
+			}
+		}
+		if wa.CreatedBy != a.Key || wadm.CreatedBy != "admin" {
+			t.Errorf("the creation's answer: created_by %q and %q", wa.CreatedBy, wadm.CreatedBy)
+		}
+
+		mine := map[string]bool{wa.ID: true, wadm.ID: true, legacy.ID: true}
+		listed := func(c engine.WebhookCaller) []string {
+			ws, err := svc.Webhooks(ctx(t), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, w := range ws {
+				if mine[w.ID] {
+					ids = append(ids, w.ID)
+				}
+				if w.Secret != "" {
+					t.Errorf("the list shows %s's secret", w.ID)
+				}
+			}
+			slices.Sort(ids)
+			return ids
+		}
+		every := []string{wa.ID, wadm.ID, legacy.ID}
+		slices.Sort(every)
+		for name, c := range map[string]struct {
+			caller engine.WebhookCaller
+			want   []string
+		}{"a": {a, []string{wa.ID}}, "b": {b, nil}, "admin": {adm, every}, "webhooks:all": {all, every}} {
+			if got := listed(c.caller); !slices.Equal(got, c.want) {
+				t.Errorf("%s lists %v, want %v", name, got, c.want)
+			}
+		}
+
+		// Every call of b on another's webhook: not found, as for no webhook.
+		calls := map[string]func(c engine.WebhookCaller, id string) error{
+			"get":        func(c engine.WebhookCaller, id string) error { _, err := svc.Webhook(ctx(t), c, id); return err },
+			"deliveries": func(c engine.WebhookCaller, id string) error { _, err := svc.Deliveries(ctx(t), c, id); return err },
+			"test":       func(c engine.WebhookCaller, id string) error { _, err := svc.TestWebhook(ctx(t), c, id); return err },
+			"replay": func(c engine.WebhookCaller, id string) error {
+				_, err := svc.ReplayWebhook(ctx(t), c, id, engine.ReplayRequest{DeadLetters: true})
+				return err
+			},
+			"dismiss": func(c engine.WebhookCaller, id string) error {
+				_, err := svc.DismissDeadLetters(ctx(t), c, id, engine.DismissRequest{EventIDs: []string{"ev-1"}})
+				return err
+			},
+			"enable": func(c engine.WebhookCaller, id string) error { _, err := svc.EnableWebhook(ctx(t), c, id); return err },
+			"rotate": func(c engine.WebhookCaller, id string) error {
+				_, err := svc.RotateWebhookSecret(ctx(t), c, id, -1)
+				return err
+			},
+			"end-grace": func(c engine.WebhookCaller, id string) error {
+				_, err := svc.EndWebhookGrace(ctx(t), c, id)
+				return err
+			},
+			"delete": func(c engine.WebhookCaller, id string) error { return svc.DeleteWebhook(ctx(t), c, id) },
+		}
+		nobody := "wh-nobody-" + uniqueID(t)
+		for name, call := range calls {
+			for _, id := range []string{wa.ID, wadm.ID, legacy.ID} {
+				for who, c := range map[string]engine.WebhookCaller{"b": b, "a": a} {
+					if c == a && id == wa.ID {
+						continue
+					}
+					err := call(c, id)
+					absent := call(c, nobody)
+					if !errors.Is(err, engine.ErrNotFound) || err.Error() != strings.ReplaceAll(absent.Error(), nobody, id) {
+						t.Errorf("%s by %s on %s: %v, want it worded as for no webhook (%v)", name, who, id, err, absent)
+					}
+				}
+			}
+		}
+		// Nothing changed: the secrets are the first ones, all still there.
+		for _, w := range []engine.Webhook{wa, wadm} {
+			got, err := f.store.Webhook(ctx(t), w.ID)
+			if err != nil || got.Secret != w.Secret {
+				t.Fatalf("%s after the refused calls: %v, secret kept %v", w.ID, err, got.Secret == w.Secret)
+			}
+		}
+
+		// Its creator and a webhooks:all key act on it (no sender here:
+		// a test and a replay get as far as the delivery).
+		for _, c := range []engine.WebhookCaller{a, all, adm} {
+			for name, call := range calls {
+				if name == "delete" {
+					continue
+				}
+				if err := call(c, wa.ID); err != nil && !errors.Is(err, engine.ErrNoDelivery) {
+					t.Errorf("%s by %+v on a's webhook: %v", name, c, err)
+				}
+			}
+		}
+		if err := svc.DeleteWebhook(ctx(t), all, wadm.ID); err != nil {
+			t.Errorf("webhooks:all deletes the admin's webhook: %v", err)
+		}
+		if err := svc.DeleteWebhook(ctx(t), a, wa.ID); err != nil {
+			t.Errorf("a deletes its own webhook: %v", err)
 		}
 	})
 }

@@ -304,6 +304,7 @@ const (
 	KeysWrite           Scope = "keys:write"
 	Ops                 Scope = "ops"
 	ReservationsConfirm Scope = "reservations:confirm"
+	WebhooksAll         Scope = "webhooks:all"
 	WebhooksRead        Scope = "webhooks:read"
 	WebhooksWrite       Scope = "webhooks:write"
 )
@@ -322,6 +323,8 @@ func (e Scope) Valid() bool {
 	case Ops:
 		return true
 	case ReservationsConfirm:
+		return true
+	case WebhooksAll:
 		return true
 	case WebhooksRead:
 		return true
@@ -829,7 +832,7 @@ type RotateKeyRequest struct {
 	GraceSeconds *int64 `json:"grace_seconds,omitempty"`
 }
 
-// Scope What an API key may do; each admin operation names the scope it needs on `adminBearer`. `webhooks:read` reads the webhooks, their status, dead letters and deliveries; `webhooks:write` does that and changes them.
+// Scope What an API key may do; each admin operation names the scope it needs on `adminBearer`. `webhooks:read` reads the webhooks, their status, dead letters and deliveries; `webhooks:write` does that and changes them. `webhooks:all` names no route: it widens the `webhooks:read` or `webhooks:write` a key holds (it is granted only with one of them) from the webhooks the key created to every webhook, for an ops dashboard; without it another's webhook answers 404 `not_found`.
 type Scope string
 
 // Series defines model for Series.
@@ -901,6 +904,9 @@ type Status struct {
 // Webhook A webhook subscription with its delivery status.
 type Webhook struct {
 	CreatedAt time.Time `json:"created_at"`
+
+	// CreatedBy Who created the webhook: the API key's id (`key-…`), or `admin` for the admin token (and for a webhook created before creators were recorded). A key without `webhooks:all` sees and changes only the webhooks it created; the admin token and keys with `webhooks:all` act on every one.
+	CreatedBy string `json:"created_by"`
 
 	// DeadLetterEntries The same dead letters as `dead_letters`, in the same order, with what is known of each. Only when one webhook is shown (`GET /v1/admin/webhooks/{id}`, enable).
 	DeadLetterEntries *[]DeadLetter `json:"dead_letter_entries,omitempty"`
@@ -2270,10 +2276,14 @@ type ClientInterface interface {
 
 	// ListWebhooks List webhooks with their delivery status.
 	//
+	// The admin token and a key with `webhooks:all` see every webhook; any other key only those it created (`created_by`).
+	//
 	// Corresponds with GET /v1/admin/webhooks (the `ListWebhooks` operationId).
 	ListWebhooks(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateWebhookWithBody Subscribe a URL to events; the answer shows the signing secret once.
+	//
+	// The webhook records its creator in `created_by`: the API key's id, or `admin` for the admin token. A key without `webhooks:all` then sees and changes only the webhooks it created.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2282,6 +2292,8 @@ type ClientInterface interface {
 
 	// CreateWebhook Subscribe a URL to events; the answer shows the signing secret once.
 	//
+	// The webhook records its creator in `created_by`: the API key's id, or `admin` for the admin token. A key without `webhooks:all` then sees and changes only the webhooks it created.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/admin/webhooks (the `CreateWebhook` operationId).
@@ -2289,17 +2301,21 @@ type ClientInterface interface {
 
 	// DeleteWebhook Remove a webhook.
 	//
+	// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+	//
 	// Corresponds with DELETE /v1/admin/webhooks/{id} (the `DeleteWebhook` operationId).
 	DeleteWebhook(ctx context.Context, id string, params *DeleteWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWebhook One webhook with its status and recent dead letters.
+	//
+	// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Corresponds with GET /v1/admin/webhooks/{id} (the `GetWebhook` operationId).
 	GetWebhook(ctx context.Context, id string, params *GetWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DismissDeadLettersWithBody Dismiss dead letters: take them off the webhook's dead letters without delivering them.
 	//
-	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2308,7 +2324,7 @@ type ClientInterface interface {
 
 	// DismissDeadLetters Dismiss dead letters: take them off the webhook's dead letters without delivering them.
 	//
-	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2317,24 +2333,28 @@ type ClientInterface interface {
 
 	// ListWebhookDeliveries The webhook's delivery log: the last 100 attempts, newest first.
 	//
+	// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+	//
 	// Corresponds with GET /v1/admin/webhooks/{id}/deliveries (the `ListWebhookDeliveries` operationId).
 	ListWebhookDeliveries(ctx context.Context, id string, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EnableWebhook Enable a disabled webhook again; its waiting events follow.
+	//
+	// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Corresponds with POST /v1/admin/webhooks/{id}/enable (the `EnableWebhook` operationId).
 	EnableWebhook(ctx context.Context, id string, params *EnableWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EndWebhookGrace End a secret rotation's grace now: only the current secret signs deliveries from here on.
 	//
-	// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same.
+	// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same. A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Corresponds with POST /v1/admin/webhooks/{id}/end-grace (the `EndWebhookGrace` operationId).
 	EndWebhookGrace(ctx context.Context, id string, params *EndWebhookGraceParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ReplayWebhookWithBody Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 	//
-	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
+	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2343,7 +2363,7 @@ type ClientInterface interface {
 
 	// ReplayWebhook Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 	//
-	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
+	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2352,7 +2372,7 @@ type ClientInterface interface {
 
 	// RotateWebhookSecretWithBody Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2361,7 +2381,7 @@ type ClientInterface interface {
 
 	// RotateWebhookSecret Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2370,7 +2390,7 @@ type ClientInterface interface {
 
 	// TestWebhook Deliver a signed `flashdrop.webhook_test` event now and show the receiver's answer.
 	//
-	// 503 `unavailable` when this node delivers no webhooks (no NATS).
+	// 503 `unavailable` when this node delivers no webhooks (no NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Corresponds with POST /v1/admin/webhooks/{id}/test (the `TestWebhook` operationId).
 	TestWebhook(ctx context.Context, id string, params *TestWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3000,6 +3020,8 @@ func (c *Client) GetSeries(ctx context.Context, series string, params *GetSeries
 
 // ListWebhooks List webhooks with their delivery status.
 //
+// The admin token and a key with `webhooks:all` see every webhook; any other key only those it created (`created_by`).
+//
 // Corresponds with GET /v1/admin/webhooks (the `ListWebhooks` operationId).
 func (c *Client) ListWebhooks(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListWebhooksRequest(c.Server, params)
@@ -3014,6 +3036,8 @@ func (c *Client) ListWebhooks(ctx context.Context, params *ListWebhooksParams, r
 }
 
 // CreateWebhookWithBody Subscribe a URL to events; the answer shows the signing secret once.
+//
+// The webhook records its creator in `created_by`: the API key's id, or `admin` for the admin token. A key without `webhooks:all` then sees and changes only the webhooks it created.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3032,6 +3056,8 @@ func (c *Client) CreateWebhookWithBody(ctx context.Context, params *CreateWebhoo
 
 // CreateWebhook Subscribe a URL to events; the answer shows the signing secret once.
 //
+// The webhook records its creator in `created_by`: the API key's id, or `admin` for the admin token. A key without `webhooks:all` then sees and changes only the webhooks it created.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/admin/webhooks (the `CreateWebhook` operationId).
@@ -3049,6 +3075,8 @@ func (c *Client) CreateWebhook(ctx context.Context, params *CreateWebhookParams,
 
 // DeleteWebhook Remove a webhook.
 //
+// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+//
 // Corresponds with DELETE /v1/admin/webhooks/{id} (the `DeleteWebhook` operationId).
 func (c *Client) DeleteWebhook(ctx context.Context, id string, params *DeleteWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteWebhookRequest(c.Server, id, params)
@@ -3063,6 +3091,8 @@ func (c *Client) DeleteWebhook(ctx context.Context, id string, params *DeleteWeb
 }
 
 // GetWebhook One webhook with its status and recent dead letters.
+//
+// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Corresponds with GET /v1/admin/webhooks/{id} (the `GetWebhook` operationId).
 func (c *Client) GetWebhook(ctx context.Context, id string, params *GetWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3079,7 +3109,7 @@ func (c *Client) GetWebhook(ctx context.Context, id string, params *GetWebhookPa
 
 // DismissDeadLettersWithBody Dismiss dead letters: take them off the webhook's dead letters without delivering them.
 //
-// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3098,7 +3128,7 @@ func (c *Client) DismissDeadLettersWithBody(ctx context.Context, id string, para
 
 // DismissDeadLetters Dismiss dead letters: take them off the webhook's dead letters without delivering them.
 //
-// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3117,6 +3147,8 @@ func (c *Client) DismissDeadLetters(ctx context.Context, id string, params *Dism
 
 // ListWebhookDeliveries The webhook's delivery log: the last 100 attempts, newest first.
 //
+// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+//
 // Corresponds with GET /v1/admin/webhooks/{id}/deliveries (the `ListWebhookDeliveries` operationId).
 func (c *Client) ListWebhookDeliveries(ctx context.Context, id string, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListWebhookDeliveriesRequest(c.Server, id, params)
@@ -3131,6 +3163,8 @@ func (c *Client) ListWebhookDeliveries(ctx context.Context, id string, params *L
 }
 
 // EnableWebhook Enable a disabled webhook again; its waiting events follow.
+//
+// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Corresponds with POST /v1/admin/webhooks/{id}/enable (the `EnableWebhook` operationId).
 func (c *Client) EnableWebhook(ctx context.Context, id string, params *EnableWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3147,7 +3181,7 @@ func (c *Client) EnableWebhook(ctx context.Context, id string, params *EnableWeb
 
 // EndWebhookGrace End a secret rotation's grace now: only the current secret signs deliveries from here on.
 //
-// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same.
+// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same. A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Corresponds with POST /v1/admin/webhooks/{id}/end-grace (the `EndWebhookGrace` operationId).
 func (c *Client) EndWebhookGrace(ctx context.Context, id string, params *EndWebhookGraceParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3164,7 +3198,7 @@ func (c *Client) EndWebhookGrace(ctx context.Context, id string, params *EndWebh
 
 // ReplayWebhookWithBody Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 //
-// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
+// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3183,7 +3217,7 @@ func (c *Client) ReplayWebhookWithBody(ctx context.Context, id string, params *R
 
 // ReplayWebhook Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 //
-// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
+// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3202,7 +3236,7 @@ func (c *Client) ReplayWebhook(ctx context.Context, id string, params *ReplayWeb
 
 // RotateWebhookSecretWithBody Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3221,7 +3255,7 @@ func (c *Client) RotateWebhookSecretWithBody(ctx context.Context, id string, par
 
 // RotateWebhookSecret Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3240,7 +3274,7 @@ func (c *Client) RotateWebhookSecret(ctx context.Context, id string, params *Rot
 
 // TestWebhook Deliver a signed `flashdrop.webhook_test` event now and show the receiver's answer.
 //
-// 503 `unavailable` when this node delivers no webhooks (no NATS).
+// 503 `unavailable` when this node delivers no webhooks (no NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Corresponds with POST /v1/admin/webhooks/{id}/test (the `TestWebhook` operationId).
 func (c *Client) TestWebhook(ctx context.Context, id string, params *TestWebhookParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6723,12 +6757,16 @@ type ClientWithResponsesInterface interface {
 
 	// ListWebhooksWithResponse List webhooks with their delivery status.
 	//
+	// The admin token and a key with `webhooks:all` see every webhook; any other key only those it created (`created_by`).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/admin/webhooks (the `ListWebhooks` operationId).
 	ListWebhooksWithResponse(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*ListWebhooksResponse, error)
 
 	// CreateWebhookWithBodyWithResponse Subscribe a URL to events; the answer shows the signing secret once.
+	//
+	// The webhook records its creator in `created_by`: the API key's id, or `admin` for the admin token. A key without `webhooks:all` then sees and changes only the webhooks it created.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6737,12 +6775,16 @@ type ClientWithResponsesInterface interface {
 
 	// CreateWebhookWithResponse Subscribe a URL to events; the answer shows the signing secret once.
 	//
+	// The webhook records its creator in `created_by`: the API key's id, or `admin` for the admin token. A key without `webhooks:all` then sees and changes only the webhooks it created.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/admin/webhooks (the `CreateWebhook` operationId).
 	CreateWebhookWithResponse(ctx context.Context, params *CreateWebhookParams, body CreateWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error)
 
 	// DeleteWebhookWithResponse Remove a webhook.
+	//
+	// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6751,6 +6793,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetWebhookWithResponse One webhook with its status and recent dead letters.
 	//
+	// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/admin/webhooks/{id} (the `GetWebhook` operationId).
@@ -6758,7 +6802,7 @@ type ClientWithResponsesInterface interface {
 
 	// DismissDeadLettersWithBodyWithResponse Dismiss dead letters: take them off the webhook's dead letters without delivering them.
 	//
-	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6767,7 +6811,7 @@ type ClientWithResponsesInterface interface {
 
 	// DismissDeadLettersWithResponse Dismiss dead letters: take them off the webhook's dead letters without delivering them.
 	//
-	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+	// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6776,12 +6820,16 @@ type ClientWithResponsesInterface interface {
 
 	// ListWebhookDeliveriesWithResponse The webhook's delivery log: the last 100 attempts, newest first.
 	//
+	// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/admin/webhooks/{id}/deliveries (the `ListWebhookDeliveries` operationId).
 	ListWebhookDeliveriesWithResponse(ctx context.Context, id string, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error)
 
 	// EnableWebhookWithResponse Enable a disabled webhook again; its waiting events follow.
+	//
+	// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6790,7 +6838,7 @@ type ClientWithResponsesInterface interface {
 
 	// EndWebhookGraceWithResponse End a secret rotation's grace now: only the current secret signs deliveries from here on.
 	//
-	// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same.
+	// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same. A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6799,7 +6847,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReplayWebhookWithBodyWithResponse Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 	//
-	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
+	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6808,7 +6856,7 @@ type ClientWithResponsesInterface interface {
 
 	// ReplayWebhookWithResponse Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 	//
-	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
+	// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6817,7 +6865,7 @@ type ClientWithResponsesInterface interface {
 
 	// RotateWebhookSecretWithBodyWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6826,7 +6874,7 @@ type ClientWithResponsesInterface interface {
 
 	// RotateWebhookSecretWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6835,7 +6883,7 @@ type ClientWithResponsesInterface interface {
 
 	// TestWebhookWithResponse Deliver a signed `flashdrop.webhook_test` event now and show the receiver's answer.
 	//
-	// 503 `unavailable` when this node delivers no webhooks (no NATS).
+	// 503 `unavailable` when this node delivers no webhooks (no NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17011,6 +17059,8 @@ func (c *ClientWithResponses) GetSeriesWithResponse(ctx context.Context, series 
 
 // ListWebhooksWithResponse List webhooks with their delivery status.
 //
+// The admin token and a key with `webhooks:all` see every webhook; any other key only those it created (`created_by`).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/admin/webhooks (the `ListWebhooks` operationId).
@@ -17023,6 +17073,8 @@ func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, para
 }
 
 // CreateWebhookWithBodyWithResponse Subscribe a URL to events; the answer shows the signing secret once.
+//
+// The webhook records its creator in `created_by`: the API key's id, or `admin` for the admin token. A key without `webhooks:all` then sees and changes only the webhooks it created.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17037,6 +17089,8 @@ func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Cont
 
 // CreateWebhookWithResponse Subscribe a URL to events; the answer shows the signing secret once.
 //
+// The webhook records its creator in `created_by`: the API key's id, or `admin` for the admin token. A key without `webhooks:all` then sees and changes only the webhooks it created.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/admin/webhooks (the `CreateWebhook` operationId).
@@ -17049,6 +17103,8 @@ func (c *ClientWithResponses) CreateWebhookWithResponse(ctx context.Context, par
 }
 
 // DeleteWebhookWithResponse Remove a webhook.
+//
+// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17063,6 +17119,8 @@ func (c *ClientWithResponses) DeleteWebhookWithResponse(ctx context.Context, id 
 
 // GetWebhookWithResponse One webhook with its status and recent dead letters.
 //
+// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/admin/webhooks/{id} (the `GetWebhook` operationId).
@@ -17076,7 +17134,7 @@ func (c *ClientWithResponses) GetWebhookWithResponse(ctx context.Context, id str
 
 // DismissDeadLettersWithBodyWithResponse Dismiss dead letters: take them off the webhook's dead letters without delivering them.
 //
-// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17091,7 +17149,7 @@ func (c *ClientWithResponses) DismissDeadLettersWithBodyWithResponse(ctx context
 
 // DismissDeadLettersWithResponse Dismiss dead letters: take them off the webhook's dead letters without delivering them.
 //
-// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS).
+// Give `event_ids` (1 to 1000, as many as fit in the server's body limit, 4096 bytes by default: about 100 of flashdrop's ids) or `missing: true`, not both. `missing: true` dismisses every dead letter whose event the stream no longer holds (it keeps 7 days) or holds another event at its sequence (the stream was made anew): those no replay can deliver, which a replay with `dead_letters` lists in `missing`; one kept before sequences were is not among them (its event may be stored: replay it by `since`, or dismiss it by id). A dismissed dead letter leaves `dead_letters`, `dead_letter_entries` and `dead_letters_pending`; `dead_lettered`, every event ever dead-lettered, keeps it. Idempotent: a repeat dismisses none and lists the ids under `not_found`. `missing: true` needs this node's webhook delivery (503 without NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17106,6 +17164,8 @@ func (c *ClientWithResponses) DismissDeadLettersWithResponse(ctx context.Context
 
 // ListWebhookDeliveriesWithResponse The webhook's delivery log: the last 100 attempts, newest first.
 //
+// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/admin/webhooks/{id}/deliveries (the `ListWebhookDeliveries` operationId).
@@ -17118,6 +17178,8 @@ func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Cont
 }
 
 // EnableWebhookWithResponse Enable a disabled webhook again; its waiting events follow.
+//
+// A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17132,7 +17194,7 @@ func (c *ClientWithResponses) EnableWebhookWithResponse(ctx context.Context, id 
 
 // EndWebhookGraceWithResponse End a secret rotation's grace now: only the current secret signs deliveries from here on.
 //
-// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same.
+// Once the receiver verifies with the new secret, the previous one need not sign any longer: every node stops signing with it within about 2 s (each rereads its webhooks that often). Ending the grace also lets the next rotation through without `grace_seconds: -1` (which would make yet another secret). A webhook without a grace is answered the same. A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17147,7 +17209,7 @@ func (c *ClientWithResponses) EndWebhookGraceWithResponse(ctx context.Context, i
 
 // ReplayWebhookWithBodyWithResponse Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 //
-// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
+// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17162,7 +17224,7 @@ func (c *ClientWithResponses) ReplayWebhookWithBodyWithResponse(ctx context.Cont
 
 // ReplayWebhookWithResponse Re-deliver the stream's events since a time, or from a cursor, or the webhook's dead letters, with their original ids.
 //
-// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`).
+// Events of the webhook's types (narrowed by `types` and `drop`), in stream order, at most `limit` per call within 8 s, stopping at the first refusal. With `dead_letters: true`, only the webhook's dead letters, each delivered one taken off them. One replay runs per webhook at a time (409 `replay_running`). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17177,7 +17239,7 @@ func (c *ClientWithResponses) ReplayWebhookWithResponse(ctx context.Context, id 
 
 // RotateWebhookSecretWithBodyWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17192,7 +17254,7 @@ func (c *ClientWithResponses) RotateWebhookSecretWithBodyWithResponse(ctx contex
 
 // RotateWebhookSecretWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17207,7 +17269,7 @@ func (c *ClientWithResponses) RotateWebhookSecretWithResponse(ctx context.Contex
 
 // TestWebhookWithResponse Deliver a signed `flashdrop.webhook_test` event now and show the receiver's answer.
 //
-// 503 `unavailable` when this node delivers no webhooks (no NATS).
+// 503 `unavailable` when this node delivers no webhooks (no NATS). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -299,7 +299,7 @@ func TestDismissTheMissingDeadLetters(t *testing.T) {
 
 	hooks := engine.NewWebhooks(e.store, nil, nil)
 	hooks.SetSender(e.d)
-	res, err := hooks.DismissDeadLetters(e.ctx(), e.hook.ID, engine.DismissRequest{Missing: true})
+	res, err := hooks.DismissDeadLetters(e.ctx(), engine.WebhookCaller{}, e.hook.ID, engine.DismissRequest{Missing: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,13 +313,13 @@ func TestDismissTheMissingDeadLetters(t *testing.T) {
 	if st := e.status(e.hook.ID); st.DeadLettered != 4 || st.DeadLettersPending != 2 {
 		t.Fatalf("status %+v, want 4 dead-lettered, 2 pending", st)
 	}
-	if res, err := hooks.DismissDeadLetters(e.ctx(), e.hook.ID, engine.DismissRequest{Missing: true}); err != nil || res.Dismissed != 0 {
+	if res, err := hooks.DismissDeadLetters(e.ctx(), engine.WebhookCaller{}, e.hook.ID, engine.DismissRequest{Missing: true}); err != nil || res.Dismissed != 0 {
 		t.Fatalf("dismissed the missing again: %+v %v, want none", res, err)
 	}
 
 	// By id: the one kept without a sequence; one already dismissed is
 	// not found.
-	res, err = hooks.DismissDeadLetters(e.ctx(), e.hook.ID, engine.DismissRequest{EventIDs: []string{"ev-kept-before", purged[0]}})
+	res, err = hooks.DismissDeadLetters(e.ctx(), engine.WebhookCaller{}, e.hook.ID, engine.DismissRequest{EventIDs: []string{"ev-kept-before", purged[0]}})
 	if err != nil || res.Dismissed != 1 || !slices.Equal(res.EventIDs, []string{"ev-kept-before"}) || !slices.Equal(res.NotFound, purged[:1]) {
 		t.Fatalf("dismissed by id: %+v %v", res, err)
 	}

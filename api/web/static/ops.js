@@ -881,6 +881,11 @@
       var scopes = r.ok ? r.headers.get('Flashdrop-Scopes') : null;
       hooksWritable = scopes === null || scopes.split(',').indexOf('webhooks:write') >= 0;
       $('webhooks-readonly').hidden = !r.ok || hooksWritable;
+      // A key without webhooks:all is answered only the webhooks it
+      // created (none, for a key that only reads): said, so that an empty
+      // or short table is not taken for all there is.
+      var own = scopes !== null && scopes.split(',').indexOf('webhooks:all') < 0;
+      $('webhooks-own').hidden = !own;
       var body = $('webhooks').tBodies[0];
       var list = r.ok ? (r.data.webhooks || []) : [];
       var keep = {};
@@ -896,7 +901,7 @@
         // show no delivery log that could be read as current. Without
         // webhooks:read (or webhooks:write) there is no row, so no button
         // to fail.
-        var text = r.ok ? 'No webhooks.'
+        var text = r.ok ? (own ? 'No webhooks created by this key.' : 'No webhooks.')
           : r.status === 404 ? 'Webhooks are not configured on this server.'
             : capital(r.data.detail || 'this token lacks the scope webhooks:read') + ': the webhooks cannot be shown, enabled or replayed.';
         if (!empty) {
