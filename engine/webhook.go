@@ -259,12 +259,20 @@ func ValidateWebhook(w Webhook) error {
 	if err := ValidateDropID(w.ID); err != nil {
 		return invalid("id", "may contain only A-Z, a-z, 0-9, '_' and '-', 1 to 64 characters")
 	}
+	if w.URL == "" {
+		return invalid("url", "is required")
+	}
 	if len(w.URL) > 2048 {
 		return invalid("url", "must be at most 2048 characters")
 	}
 	u, err := url.Parse(w.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return invalid("url", "must be an absolute http or https URL without credentials")
+	}
+	// A fragment is never sent: a receiver told apart by it would get
+	// every delivery alike.
+	if strings.Contains(w.URL, "#") {
+		return invalid("url", "must not have a fragment (the part from #): it is never sent to the receiver")
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || p[0] == '0' {

@@ -446,7 +446,7 @@ type CreateWebhookRequest struct {
 	// Types No types (or empty): all. A type given twice counts once.
 	Types *[]EventType `json:"types,omitempty"`
 
-	// Url An absolute https URL without credentials. Plain http is refused (400) unless serve runs with --webhooks-allow-http, or with --webhooks-allow-private for a literal private or loopback address: events carry shoppers' ids and share codes. Private, loopback and link-local targets are refused unless --webhooks-allow-private.
+	// Url An absolute https URL without credentials or a fragment (a `#…` is never sent to the receiver, so it is refused, 400); required. Plain http is refused (400) unless serve runs with --webhooks-allow-http, or with --webhooks-allow-private for a literal private or loopback address: events carry shoppers' ids and share codes. Private, loopback and link-local targets are refused unless --webhooks-allow-private.
 	Url string `json:"url"`
 }
 
