@@ -76,14 +76,19 @@ const (
 // DeliveryLogSize is how many attempts each webhook's delivery log keeps.
 const DeliveryLogSize = 100
 
-// DeliveryRecord is one entry of a webhook's delivery log.
+// DeliveryRecord is one entry of a webhook's delivery log. At is kept to
+// the millisecond, as every time the API shows.
 type DeliveryRecord struct {
-	At        time.Time `json:"at"`
-	EventID   string    `json:"event_id"`
-	Kind      string    `json:"kind"`
-	Status    int       `json:"status"`
-	LatencyMS int64     `json:"latency_ms"`
-	Error     string    `json:"error,omitempty"`
+	At      time.Time `json:"at"`
+	EventID string    `json:"event_id"`
+	// Sequence is the event's position in the stream (its
+	// Flashdrop-Sequence), as a dead letter shows it; 0 (absent) on a
+	// test delivery, which is of no stream event.
+	Sequence  uint64 `json:"sequence,omitempty"`
+	Kind      string `json:"kind"`
+	Status    int    `json:"status"`
+	LatencyMS int64  `json:"latency_ms"`
+	Error     string `json:"error,omitempty"`
 }
 
 // DisableRule is when a failing webhook is disabled: after After
@@ -176,8 +181,8 @@ func (d Delivery) Record() DeliveryRecord {
 	if kind == "" {
 		kind = DeliveryKindEvent
 	}
-	return DeliveryRecord{At: d.At.UTC(), EventID: d.EventID, Kind: kind, Status: d.Status,
-		LatencyMS: d.Latency.Milliseconds(), Error: d.Err}
+	return DeliveryRecord{At: d.At.UTC().Truncate(time.Millisecond), EventID: d.EventID, Sequence: d.Sequence, Kind: kind,
+		Status: d.Status, LatencyMS: d.Latency.Milliseconds(), Error: d.Err}
 }
 
 // OK reports whether the attempt delivered the event.

@@ -359,6 +359,10 @@ func (s *Store) DeliveryLog(ctx context.Context, id string, n int) ([]engine.Del
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
+	for i := range out {
+		// Entries logged before Record kept milliseconds had nanoseconds.
+		out[i].At = out[i].At.Truncate(time.Millisecond)
+	}
 	return out, nil
 }
 

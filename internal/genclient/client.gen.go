@@ -475,12 +475,15 @@ type DeliveryList struct {
 
 // DeliveryRecord One delivery attempt.
 type DeliveryRecord struct {
-	// At When the attempt started (for every kind); the log is newest first by it.
+	// At When the attempt started (for every kind), to the millisecond as every time the API gives; the log is newest first by it.
 	At        time.Time          `json:"at"`
 	Error     *string            `json:"error,omitempty"`
 	EventId   string             `json:"event_id"`
 	Kind      DeliveryRecordKind `json:"kind"`
 	LatencyMs int64              `json:"latency_ms"`
+
+	// Sequence The event's position in the stream (its `Flashdrop-Sequence`, as `dead_letter_entries` give it): the same on every attempt, retry and replay of the event. Absent on a test delivery, which is of no stream event, and on attempts logged before 2026-12-07.
+	Sequence *int64 `json:"sequence,omitempty"`
 
 	// Status The receiver's HTTP status; 0 when none came back.
 	Status int `json:"status"`
