@@ -379,7 +379,8 @@ func (s *Webhooks) RotateWebhookSecret(ctx context.Context, id string, grace tim
 	now := s.clock.Now().UTC().Truncate(time.Millisecond)
 	secret := newWebhookSecret()
 	w, err := s.store.RotateWebhookSecret(ctx, id, secret, now, now.Add(grace))
-	if err := rotationPending(err, "this webhook had before its last rotation signs deliveries", ""); err != nil {
+	if err := rotationPending(err, "this webhook had before its last rotation signs deliveries", "",
+		"POST /v1/admin/webhooks/"+id+"/end-grace"); err != nil {
 		return WebhookDetail{}, err
 	}
 	if err != nil {

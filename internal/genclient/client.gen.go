@@ -2355,7 +2355,7 @@ type ClientInterface interface {
 
 	// RotateWebhookSecretWithBody Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2364,7 +2364,7 @@ type ClientInterface interface {
 
 	// RotateWebhookSecret Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3205,7 +3205,7 @@ func (c *Client) ReplayWebhook(ctx context.Context, id string, params *ReplayWeb
 
 // RotateWebhookSecretWithBody Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
 //
 // Takes any type of body and a specified content type.
 //
@@ -3224,7 +3224,7 @@ func (c *Client) RotateWebhookSecretWithBody(ctx context.Context, id string, par
 
 // RotateWebhookSecret Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6820,7 +6820,7 @@ type ClientWithResponsesInterface interface {
 
 	// RotateWebhookSecretWithBodyWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6829,7 +6829,7 @@ type ClientWithResponsesInterface interface {
 
 	// RotateWebhookSecretWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -17180,7 +17180,7 @@ func (c *ClientWithResponses) ReplayWebhookWithResponse(ctx context.Context, id 
 
 // RotateWebhookSecretWithBodyWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17195,7 +17195,7 @@ func (c *ClientWithResponses) RotateWebhookSecretWithBodyWithResponse(ctx contex
 
 // RotateWebhookSecretWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
