@@ -7,10 +7,12 @@ import (
 	"strings"
 )
 
-// CheckURL returns the check the API runs on a new webhook's URL: an
-// http(s) URL whose host is not a literal private, loopback or link-local
-// address (private and loopback allowed with allowPrivate; link-local and
-// cloud metadata addresses never), and https unless allowHTTP. Names are
+// CheckURL returns the check the API runs on a new webhook's URL: given,
+// parsable, absolute and without a fragment (checkURLShape, its problems
+// worded for a person), an http(s) URL whose host is not a literal
+// private, loopback or link-local address (private and loopback allowed
+// with allowPrivate; link-local and cloud metadata addresses never), and
+// https unless allowHTTP. Names are
 // checked again when each delivery dials, against the address they
 // resolve to.
 //
@@ -84,7 +86,7 @@ func checkURLShape(raw string) error {
 	// A fragment is never sent (an HTTP request has none), so a
 	// receiver that tells webhooks apart by it would get every delivery
 	// alike; say so now rather than let it be lost silently.
-	if u.Fragment != "" || strings.Contains(raw, "#") {
+	if strings.Contains(raw, "#") { // an empty fragment too ("…/h#")
 		return errors.New("must not have a fragment (the part from #): it is never sent to the receiver; " +
 			"put what it says in the path or the query instead")
 	}
