@@ -283,7 +283,7 @@ func (s *Keys) RotateKey(ctx context.Context, id string, grace time.Duration, ho
 	now := s.clock.Now().UTC().Truncate(time.Millisecond)
 	secret, hash := mintSecret(id)
 	k, err = s.store.RotateAPIKey(ctx, id, hash, now, now.Add(grace))
-	if err := rotationPending(err, "this key had before its last rotation works", ", or flashdrop keys rotate --grace 0"); err != nil {
+	if err := rotationPending(err, "this key had before its last rotation works", ", or flashdrop keys rotate --grace 0", ""); err != nil {
 		return NewAPIKey{}, err
 	}
 	if err != nil {
@@ -314,14 +314,24 @@ func rotationGrace(grace time.Duration) (time.Duration, error) {
 // the rotation, so two rotations at once cannot both pass. A rotation
 // with no grace (a leaked secret) ends every old secret at once, as
 // asked. what says whose secret does what ("this key had before its
-// last rotation works"); cli, how the CLI asks for no grace.
-func rotationPending(err error, what, cli string) error {
+// last rotation works"); cli, how the CLI asks for no grace; endGrace,
+// the request that ends the grace alone, where there is one: a rotation
+// without grace also stops the current secret, which the holder may
+// already use, so the detail names the gentler way first.
+func rotationPending(err error, what, cli, endGrace string) error {
 	var pending *RotationPendingError
 	if !errors.As(err, &pending) {
 		return nil
 	}
-	return &DetailError{Err: ErrRotationPending, Detail: "the secret " + what + " until " +
-		pending.Until.UTC().Format(time.RFC3339) + ", as that rotation promised; rotating again now would end it early. " +
+	detail := "the secret " + what + " until " + pending.Until.UTC().Format(time.RFC3339) +
+		", as that rotation promised; rotating again now would end it early. "
+	if endGrace != "" {
+		return &DetailError{Err: ErrRotationPending, Detail: detail + "Once every receiver verifies with the current secret, " +
+			endGrace + " ends that grace now (the old secret stops signing) and a rotation is accepted again. " +
+			"Else rotate after that time, or with no grace (grace_seconds -1" + cli + "), which stops every secret but the new " +
+			"one at once, the current one too: for a leaked secret, since receivers fail until they have the new one"}
+	}
+	return &DetailError{Err: ErrRotationPending, Detail: detail +
 		"Rotate after that time, or with no grace (grace_seconds -1" + cli + ") to end every old secret now"}
 }
 

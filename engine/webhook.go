@@ -81,14 +81,19 @@ const (
 // DeliveryLogSize is how many attempts each webhook's delivery log keeps.
 const DeliveryLogSize = 100
 
-// DeliveryRecord is one entry of a webhook's delivery log.
+// DeliveryRecord is one entry of a webhook's delivery log. At is kept to
+// the millisecond, as every time the API shows.
 type DeliveryRecord struct {
-	At        time.Time `json:"at"`
-	EventID   string    `json:"event_id"`
-	Kind      string    `json:"kind"`
-	Status    int       `json:"status"`
-	LatencyMS int64     `json:"latency_ms"`
-	Error     string    `json:"error,omitempty"`
+	At      time.Time `json:"at"`
+	EventID string    `json:"event_id"`
+	// Sequence is the event's position in the stream (its
+	// Flashdrop-Sequence), as a dead letter shows it; 0 (absent) on a
+	// test delivery, which is of no stream event.
+	Sequence  uint64 `json:"sequence,omitempty"`
+	Kind      string `json:"kind"`
+	Status    int    `json:"status"`
+	LatencyMS int64  `json:"latency_ms"`
+	Error     string `json:"error,omitempty"`
 }
 
 // DisableRule is when a failing webhook is disabled: after After
@@ -181,8 +186,8 @@ func (d Delivery) Record() DeliveryRecord {
 	if kind == "" {
 		kind = DeliveryKindEvent
 	}
-	return DeliveryRecord{At: d.At.UTC(), EventID: d.EventID, Kind: kind, Status: d.Status,
-		LatencyMS: d.Latency.Milliseconds(), Error: d.Err}
+	return DeliveryRecord{At: d.At.UTC().Truncate(time.Millisecond), EventID: d.EventID, Sequence: d.Sequence, Kind: kind,
+		Status: d.Status, LatencyMS: d.Latency.Milliseconds(), Error: d.Err}
 }
 
 // OK reports whether the attempt delivered the event.
@@ -307,12 +312,20 @@ func ValidateWebhook(w Webhook) error {
 	if w.CreatedBy != "" && w.CreatedBy != WebhookCreatedByAdmin && KeyID(APIKeyPrefix+w.CreatedBy+"_") != w.CreatedBy {
 		return invalid("created_by", "must be %q or an API key's id", WebhookCreatedByAdmin)
 	}
+	if w.URL == "" {
+		return invalid("url", "is required")
+	}
 	if len(w.URL) > 2048 {
 		return invalid("url", "must be at most 2048 characters")
 	}
 	u, err := url.Parse(w.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return invalid("url", "must be an absolute http or https URL without credentials")
+	}
+	// A fragment is never sent: a receiver told apart by it would get
+	// every delivery alike.
+	if strings.Contains(w.URL, "#") {
+		return invalid("url", "must not have a fragment (the part from #): it is never sent to the receiver")
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 || p[0] == '0' {
@@ -418,7 +431,8 @@ func (s *Webhooks) RotateWebhookSecret(ctx context.Context, c WebhookCaller, id 
 	now := s.clock.Now().UTC().Truncate(time.Millisecond)
 	secret := newWebhookSecret()
 	w, err := s.store.RotateWebhookSecret(ctx, id, secret, now, now.Add(grace))
-	if err := rotationPending(err, "this webhook had before its last rotation signs deliveries", ""); err != nil {
+	if err := rotationPending(err, "this webhook had before its last rotation signs deliveries", "",
+		"POST /v1/admin/webhooks/"+id+"/end-grace"); err != nil {
 		return WebhookDetail{}, err
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +29,23 @@ func TestValidateWebhookPort(t *testing.T) {
 		var ve *engine.ValidationError
 		if ok != (err == nil) || (err != nil && (!errors.As(err, &ve) || ve.Field != "url")) {
 			t.Errorf("%s: %v, want ok %v", url, err, ok)
+		}
+	}
+}
+
+// TestValidateWebhookURLRequiredNoFragment: a missing url says it is
+// required (not that it must be absolute), and a fragment, never sent
+// to the receiver, is refused; both name url.
+func TestValidateWebhookURLRequiredNoFragment(t *testing.T) {
+	for url, want := range map[string]string{
+		"":                          "is required",
+		"https://hooks.example/a#x": "must not have a fragment",
+		"https://hooks.example/a#":  "must not have a fragment",
+	} {
+		err := engine.ValidateWebhook(engine.Webhook{ID: "w", URL: url})
+		var ve *engine.ValidationError
+		if !errors.As(err, &ve) || ve.Field != "url" || !strings.HasPrefix(ve.Reason, want) {
+			t.Errorf("%q: %v, want url %s", url, err, want)
 		}
 	}
 }

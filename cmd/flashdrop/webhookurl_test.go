@@ -9,7 +9,8 @@ import (
 // http:// target on a public host (400 on url, naming both flags), takes
 // it https, and takes http with --webhooks-allow-http, or with
 // --webhooks-allow-private for a loopback address (never a link-local or
-// cloud metadata one, refused as such with or without the flag): the wiring of webhook.CheckURL's flags, end to end.
+// cloud metadata one, refused as such with or without the flag): the wiring of webhook.CheckURL's flags, end to end;
+// and a missing url, a fragment or a URL that does not parse refused in words for a person.
 func TestNewWebhookMustBeHTTPS(t *testing.T) {
 	const admin = "webhook-url-admin-token-0123456789"
 	create := func(t *testing.T, base, url string) httpResult {
@@ -34,6 +35,22 @@ func TestNewWebhookMustBeHTTPS(t *testing.T) {
 		if d, _ := r.body["detail"].(string); r.status != 400 || !strings.Contains(d, "cloud metadata") ||
 			strings.Contains(d, "allows such targets") {
 			t.Fatalf("metadata target: %d %s", r.status, r.raw)
+		}
+		// Serve's check words the URL's problems for a person: no url is
+		// "url is required" (it was "url webhook url: no host"), a parse
+		// error does not quote Go's ("url webhook url: parse …"), a
+		// fragment, never sent, is refused (it was accepted), and a
+		// legacy IPv4 form of a loopback address is refused as private.
+		for _, c := range []struct{ body, detail string }{
+			{`{}`, "url is required"},
+			{`{"url":"https://hooks.example.com/h#frag"}`, "url must not have a fragment"},
+			{`{"url":"https://exa mple.com/"}`, "url is not a valid URL: its host has"},
+			{`{"url":"https://0x7f.1/"}`, "url must not be on a private, loopback or link-local address (127.0.0.1 is loopback)"},
+		} {
+			r := call(t, "POST", base+"/v1/admin/webhooks", admin, c.body)
+			if d, _ := r.body["detail"].(string); r.status != 400 || r.body["field"] != "url" || !strings.HasPrefix(d, c.detail) {
+				t.Errorf("%s: %d %s, want 400 on url %q…", c.body, r.status, r.raw, c.detail)
+			}
 		}
 	})
 	t.Run("allow-http", func(t *testing.T) {

@@ -385,6 +385,10 @@ func (s *Store) DeliveryLog(ctx context.Context, id string, n int) ([]engine.Del
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
+	for i := range out {
+		// Entries logged before Record kept milliseconds had nanoseconds.
+		out[i].At = out[i].At.Truncate(time.Millisecond)
+	}
 	return out, nil
 }
 
@@ -462,8 +466,14 @@ for i, id in ipairs(ids) do
 end
 return out`)
 
-// DeadLetterEntries implements engine.WebhookStore. A dead letter kept
-// before entries were (only its id in the list) has only its EventID.
+// DeadLetterEntries implements engine.WebhookStore: newest first by the
+// time each was dead-lettered (its last attempt's start), then by stream
+// sequence. The list holds them in the order they were recorded, as each
+// last attempt ended, and attempts overlap (several at a time per
+// webhook, several nodes), so they are sorted on the way out, as the
+// delivery log is: the list's order showed 52.263, 52.261, 52.262. A dead
+// letter kept before entries were (only its id in the list) has only its
+// EventID, and comes after the dated ones, in the list's order.
 func (s *Store) DeadLetterEntries(ctx context.Context, id string, n int) ([]engine.DeadLetter, error) {
 	if n <= 0 {
 		n = 100
@@ -484,6 +494,13 @@ func (s *Store) DeadLetterEntries(ctx context.Context, id string, n int) ([]engi
 		}
 		out = append(out, d)
 	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.DeadLetteredAt.Equal(b.DeadLetteredAt) {
+			return a.DeadLetteredAt.After(b.DeadLetteredAt)
+		}
+		return a.Sequence > b.Sequence
+	})
 	return out, nil
 }
 

@@ -449,7 +449,7 @@ type CreateWebhookRequest struct {
 	// Types No types (or empty): all. A type given twice counts once.
 	Types *[]EventType `json:"types,omitempty"`
 
-	// Url An absolute https URL without credentials. Plain http is refused (400) unless serve runs with --webhooks-allow-http, or with --webhooks-allow-private for a literal private or loopback address: events carry shoppers' ids and share codes. Private, loopback and link-local targets are refused unless --webhooks-allow-private.
+	// Url An absolute https URL without credentials or a fragment (a `#…` is never sent to the receiver, so it is refused, 400); required. Plain http is refused (400) unless serve runs with --webhooks-allow-http, or with --webhooks-allow-private for a literal private or loopback address: events carry shoppers' ids and share codes. Private, loopback and link-local targets are refused unless --webhooks-allow-private.
 	Url string `json:"url"`
 }
 
@@ -478,12 +478,15 @@ type DeliveryList struct {
 
 // DeliveryRecord One delivery attempt.
 type DeliveryRecord struct {
-	// At When the attempt started (for every kind); the log is newest first by it.
+	// At When the attempt started (for every kind), to the millisecond as every time the API gives; the log is newest first by it.
 	At        time.Time          `json:"at"`
 	Error     *string            `json:"error,omitempty"`
 	EventId   string             `json:"event_id"`
 	Kind      DeliveryRecordKind `json:"kind"`
 	LatencyMs int64              `json:"latency_ms"`
+
+	// Sequence The event's position in the stream (its `Flashdrop-Sequence`, as `dead_letter_entries` give it): the same on every attempt, retry and replay of the event. Absent on a test delivery, which is of no stream event, and on attempts logged before 2026-12-07.
+	Sequence *int64 `json:"sequence,omitempty"`
 
 	// Status The receiver's HTTP status; 0 when none came back.
 	Status int `json:"status"`
@@ -2372,7 +2375,7 @@ type ClientInterface interface {
 
 	// RotateWebhookSecretWithBody Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2381,7 +2384,7 @@ type ClientInterface interface {
 
 	// RotateWebhookSecret Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3236,7 +3239,7 @@ func (c *Client) ReplayWebhook(ctx context.Context, id string, params *ReplayWeb
 
 // RotateWebhookSecretWithBody Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3255,7 +3258,7 @@ func (c *Client) RotateWebhookSecretWithBody(ctx context.Context, id string, par
 
 // RotateWebhookSecret Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6865,7 +6868,7 @@ type ClientWithResponsesInterface interface {
 
 	// RotateWebhookSecretWithBodyWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6874,7 +6877,7 @@ type ClientWithResponsesInterface interface {
 
 	// RotateWebhookSecretWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 	//
-	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+	// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -17239,7 +17242,7 @@ func (c *ClientWithResponses) ReplayWebhookWithResponse(ctx context.Context, id 
 
 // RotateWebhookSecretWithBodyWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17254,7 +17257,7 @@ func (c *ClientWithResponses) RotateWebhookSecretWithBodyWithResponse(ctx contex
 
 // RotateWebhookSecretWithResponse Give a webhook a new signing secret; the old one keeps signing beside it for the grace period.
 //
-// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`) unless it keeps no grace. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
+// An empty body or `{}` keeps the old secret signing every delivery (a second `v1` value in `Flashdrop-Signature`) for 24 h, so the receiver moves to the new one without missing a delivery; `grace_seconds` sets it (up to 604800), `-1` (or 0) ends the old secret now, for a leaked one. A rotation while an earlier one's grace runs is refused (409 `rotation_pending`, whose detail names the way out) unless it keeps no grace; once the receiver verifies with the current secret, `POST /v1/admin/webhooks/{id}/end-grace` ends that grace and keeps the current secret, where `-1` would stop it too. Every node signs with the new secret within seconds (each rereads its webhooks every 2 s). A key without `webhooks:all` acts only on the webhooks it created (`created_by`): another's answers 404 `not_found`, as an id that does not exist.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

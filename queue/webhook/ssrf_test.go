@@ -130,6 +130,8 @@ func TestCheckTargetURL(t *testing.T) {
 		// Legacy IPv4 forms that resolvers accept.
 		{"http://127.1/x", true},
 		{"http://0x7f000001/x", true},
+		{"https://0x7f.1/", true},
+		{"https://0X7F.1:8443/x", true},
 		{"http://2130706433/x", true},
 		{"http://0177.0.0.1/x", true},
 		{"http://0/x", true},

@@ -1277,7 +1277,9 @@
         return (r.ok ? (r.data.deliveries || []) : []).slice(0, 10).map(function (d) { d.webhook = w.id; return d; });
       });
     })).then(function (lists) {
-      var all = [].concat.apply([], lists).sort(function (a, b) { return a.at < b.at ? 1 : a.at > b.at ? -1 : 0; });
+      // By time, not by text: RFC 3339 times drop trailing zeros, so
+      // "…52.26Z" sorted after "…52.261Z" as a string.
+      var all = [].concat.apply([], lists).sort(function (a, b) { return Date.parse(b.at) - Date.parse(a.at); });
       showDeliveries(all, 'No delivery attempts yet.');
     });
   }
