@@ -147,4 +147,30 @@ func TestEnrichWon(t *testing.T) {
 	if paid.DropName != d.Name || paid.Product != "Sneaker" || bare.DropName != "" || bare.Product != "" {
 		t.Fatalf("confirmed: with a card %+v, without %+v", paid, bare)
 	}
+	// How a win came, as the card says it: a draw drop's wins are the
+	// draw's (its waitlist's too), else a promotion's or a press's; a
+	// confirmed win with its won_at says it too, with the seconds.
+	draw := validDrop()
+	draw.Mode = engine.ModeDraw
+	for _, c := range []struct {
+		d    engine.Drop
+		wl   bool
+		want string
+	}{{d, false, engine.WonByReserve}, {d, true, engine.WonByWaitlist}, {draw, false, engine.WonByDraw}, {draw, true, engine.WonByDraw}} {
+		won := engine.Event{Type: engine.EventWon, Time: t0.Add(time.Second), FromWaitlist: c.wl}
+		won.Enrich(c.d)
+		conf := engine.Event{Type: engine.EventConfirmed, Time: t0.Add(time.Minute), ShareCode: "drop.abcdef0123456789abcd",
+			WonAt: t0.Add(time.Second), FromWaitlist: c.wl}
+		conf.Enrich(c.d)
+		if won.WonBy != c.want || conf.WonBy != c.want || conf.SecondsAfterStart == nil || *conf.SecondsAfterStart != 1 {
+			t.Errorf("mode %s, from the waitlist %v: won by %q, confirmed by %q after %v; want %q after 1 s",
+				c.d.Mode, c.wl, won.WonBy, conf.WonBy, conf.SecondsAfterStart, c.want)
+		}
+	}
+	// An older version's confirmed entry has no won_at: nothing to guess.
+	old := engine.Event{Type: engine.EventConfirmed, ShareCode: "drop.abcdef0123456789abcd"}
+	old.Enrich(d)
+	if old.WonBy != "" || old.SecondsAfterStart != nil {
+		t.Fatalf("confirmed without won_at: %+v", old)
+	}
 }

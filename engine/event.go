@@ -72,8 +72,19 @@ type Event struct {
 	// post's text needs it, and reading it took an admin call.
 	DropName          string   `json:"drop_name,omitempty"`
 	SecondsAfterStart *float64 `json:"seconds_after_start,omitempty"`
-	// FromWaitlist marks a won event for a waitlist promotion.
+	// FromWaitlist marks a won event for a waitlist promotion, and a
+	// confirmed event of one.
 	FromWaitlist bool `json:"from_waitlist,omitempty"`
+	// WonBy says how the win came, as the share card says it: WonByDraw
+	// for every win of a draw drop, WonByWaitlist for a promotion, else
+	// WonByReserve. On won, and on confirmed with a share code, so a post
+	// on either matches the card ("won in the draw", "won in 0.4 seconds"):
+	// a draw's win carried only a seconds_after_start, as if pressed.
+	WonBy string `json:"won_by,omitempty"`
+	// WonAt is when a confirmed reservation was won (the outbox's won_at):
+	// the publisher derives the confirmed event's SecondsAfterStart from
+	// it. Not on the wire.
+	WonAt time.Time `json:"-"`
 	// WaitlistPosition is set on waitlisted events.
 	WaitlistPosition int64 `json:"waitlist_position,omitempty"`
 	// Ref is the share code credited by a referral event.
@@ -138,10 +149,15 @@ func (t EventType) HasPage() bool {
 func (e *Event) Enrich(d Drop) {
 	e.EnrichWon(d)
 	if e.Type == EventConfirmed && e.ShareCode != "" {
-		// A paid win is the one worth posting: its card's product and
-		// drop name too.
+		// A paid win is the one worth posting: its card's product, drop
+		// name and how it was won too (the won_at of an older version's
+		// entry is missing: then no seconds, and no won_by to guess).
 		e.Product = d.Product
 		e.DropName = d.Name
+		if !e.WonAt.IsZero() {
+			e.SecondsAfterStart = secondsAfterStart(e.WonAt, d)
+			e.WonBy = wonBy(e.FromWaitlist, d)
+		}
 	}
 	e.Series = d.Series
 	e.SeedHash = d.SeedHash
@@ -159,9 +175,34 @@ func (e *Event) EnrichWon(d Drop) {
 	e.Product = d.Product
 	e.DropName = d.Name
 	e.CheckoutURL = d.CheckoutURLFor(e.Reservation)
-	secs := 0.0
-	if e.Time.After(d.SaleStartsAt) {
-		secs = e.Time.Sub(d.SaleStartsAt).Seconds()
+	e.SecondsAfterStart = secondsAfterStart(e.Time, d)
+	e.WonBy = wonBy(e.FromWaitlist, d)
+}
+
+// The ways a win comes (Event.WonBy).
+const (
+	WonByReserve  = "reserve"
+	WonByWaitlist = "waitlist"
+	WonByDraw     = "draw"
+)
+
+// wonBy is how a win came, with the share card's precedence (cardWon): a
+// draw drop's wins are the draw's, its waitlist's too.
+func wonBy(fromWaitlist bool, d Drop) string {
+	switch {
+	case d.Mode == ModeDraw:
+		return WonByDraw
+	case fromWaitlist:
+		return WonByWaitlist
 	}
-	e.SecondsAfterStart = &secs
+	return WonByReserve
+}
+
+// secondsAfterStart is how long after d's sale start at is, zero before.
+func secondsAfterStart(at time.Time, d Drop) *float64 {
+	secs := 0.0
+	if at.After(d.SaleStartsAt) {
+		secs = at.Sub(d.SaleStartsAt).Seconds()
+	}
+	return &secs
 }

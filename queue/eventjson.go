@@ -49,6 +49,7 @@ func appendCloudEvent(b []byte, c *CloudEvent) ([]byte, bool) {
 	if d.FromWaitlist {
 		w.Raw(`,"from_waitlist":true`)
 	}
+	w.OptStr(`,"won_by":`, d.WonBy)
 	w.OptInt(`,"waitlist_position":`, d.WaitlistPosition)
 	w.OptStr(`,"ref":`, d.Ref)
 	w.OptPtr(`,"available":`, d.Available)

@@ -345,9 +345,9 @@ func TestListenLinesCarryEveryField(t *testing.T) {
 	exp := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`
 	for _, want := range []string{
 		`^` + ts + `  won +drop=` + linesa + ` reservation=` + linesa + `\.\S+ user=ann quantity=1 product="Air Max 1" expires_at=` + exp +
-			` share_url=http://\S+/s/` + regexp.QuoteMeta(code) + ` seconds_after_start=\d+(\.\d+)?` + id + `$`,
+			` share_url=http://\S+/s/` + regexp.QuoteMeta(code) + ` seconds_after_start=\d+(\.\d+)? won_by=reserve` + id + `$`,
 		`^` + ts + `  won +drop=` + linesa + ` reservation=` + linesa + `\.\S+ user=ben quantity=1 from_waitlist=true product="Air Max 1" expires_at=` + exp +
-			` share_url=http://\S+ seconds_after_start=\d+(\.\d+)?` + id + `$`,
+			` share_url=http://\S+ seconds_after_start=\d+(\.\d+)? won_by=waitlist` + id + `$`,
 		`^` + ts + `  sold_out +drop=` + linesa + ` available=0 version=\d+` + id + `$`,
 		`^` + ts + `  restocked +drop=` + linesa + ` available=1 version=\d+` + id + `$`,
 		`^` + ts + `  referral +drop=` + linesb + ` ref=` + regexp.QuoteMeta(code) + id + `$`,

@@ -282,6 +282,10 @@ func setEventField(ev *engine.Event, name, s string) error {
 		var n int64
 		n, err = num()
 		ev.ExpiresAt = fromMS(n)
+	case "won_at":
+		var n int64
+		n, err = num()
+		ev.WonAt = fromMS(n)
 	case "quantity":
 		ev.Quantity, err = num()
 	case "waitlist_position":

@@ -490,3 +490,59 @@ func TestExpiryNeverEarlyAndWaitlistFirst(t *testing.T) {
 		}
 	})
 }
+
+// TestConfirmedSaysHowItWasWon: a confirmed event with a share code
+// carries when its reservation was won and whether from the waitlist, so
+// the relay gives it the won event's seconds_after_start and won_by: a
+// post on confirmed, where the README says to post a paid win, could not
+// say what the card says ("won from the waitlist", "won in 0.4 seconds").
+func TestConfirmedSaysHowItWasWon(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		d := f.newDrop(t, 2, 1)
+		f.register(t, d.ID, "alice", "bob", "carol")
+		f.clock.Set(t0.Add(400 * time.Millisecond))
+		a, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "alice", Quantity: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "carol", Quantity: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.eng.Reserve(ctx(t), d.ID, engine.ReserveRequest{User: "bob", Quantity: 1, Waitlist: true}); !errors.Is(err, engine.ErrSoldOut) {
+			t.Fatalf("bob onto the waitlist: %v", err)
+		}
+		f.clock.Set(t0.Add(3 * time.Second))
+		if _, err := f.eng.Cancel(ctx(t), a.ID, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		bv, err := f.eng.ShopperView(ctx(t), d.ID, "bob")
+		if err != nil || bv.Reservation == nil || !bv.Reservation.FromWaitlist {
+			t.Fatalf("bob promoted: %+v %v", bv, err)
+		}
+		f.clock.Set(t0.Add(5 * time.Second))
+		for _, id := range []string{c.ID, bv.Reservation.ID} {
+			if _, err := f.eng.Confirm(ctx(t), id, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := map[string]struct {
+			at time.Time
+			wl bool
+		}{c.ID: {c.WonAt, false}, bv.Reservation.ID: {bv.Reservation.WonAt, true}}
+		n := 0
+		for _, e := range f.events(t, d.ID) {
+			if e.Type != engine.EventConfirmed {
+				continue
+			}
+			n++
+			w := want[e.Reservation]
+			if e.ShareCode == "" || !e.WonAt.Equal(w.at) || e.FromWaitlist != w.wl {
+				t.Errorf("confirmed %s: won at %v, from the waitlist %v; want %v, %v", e.Reservation, e.WonAt, e.FromWaitlist, w.at, w.wl)
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%d confirmed events, want 2", n)
+		}
+	})
+}

@@ -55,10 +55,18 @@ if action == 'confirm' then
     redis.call('HINCRBY', K_COUNTERS, 'confirmed', q)
     -- Its share code too: an integration that posts only paid wins posts
     -- on confirmed, and needs the card (the relay makes its share_url).
+    -- With when and how it was won, so the post matches the card (the
+    -- relay makes seconds_after_start and won_by of them).
     local fields = {'reservation', rid, 'user', user, 'quantity', ms(q)}
     if r[7] and r[7] ~= '' then
       fields[#fields + 1] = 'share_code'
       fields[#fields + 1] = r[7]
+      fields[#fields + 1] = 'won_at'
+      fields[#fields + 1] = ms(num(r[4]))
+      if r[8] == '1' then
+        fields[#fields + 1] = 'from_waitlist'
+        fields[#fields + 1] = '1'
+      end
     end
     emit('confirmed', fields)
   end
