@@ -89,8 +89,12 @@ type DeliveryRecord struct {
 	// Sequence is the event's position in the stream (its
 	// Flashdrop-Sequence), as a dead letter shows it; 0 (absent) on a
 	// test delivery, which is of no stream event.
-	Sequence  uint64 `json:"sequence,omitempty"`
-	Kind      string `json:"kind"`
+	Sequence uint64 `json:"sequence,omitempty"`
+	Kind     string `json:"kind"`
+	// Attempt is a live delivery's attempt from 1, as its
+	// Flashdrop-Attempt header (absent on a replay or a test, which carry
+	// none), so the log tells a retry from the first.
+	Attempt   int    `json:"attempt,omitempty"`
 	Status    int    `json:"status"`
 	LatencyMS int64  `json:"latency_ms"`
 	Error     string `json:"error,omitempty"`
@@ -154,6 +158,9 @@ type Delivery struct {
 	// shown and resent from the stream.
 	Sequence uint64
 	Type     EventType
+	// Attempt is a live delivery's attempt from 1 (0 on a replay or a
+	// test).
+	Attempt int
 }
 
 // DeadLetter is one of a webhook's dead letters: an event whose last
@@ -187,7 +194,7 @@ func (d Delivery) Record() DeliveryRecord {
 		kind = DeliveryKindEvent
 	}
 	return DeliveryRecord{At: d.At.UTC().Truncate(time.Millisecond), EventID: d.EventID, Sequence: d.Sequence, Kind: kind,
-		Status: d.Status, LatencyMS: d.Latency.Milliseconds(), Error: d.Err}
+		Attempt: d.Attempt, Status: d.Status, LatencyMS: d.Latency.Milliseconds(), Error: d.Err}
 }
 
 // OK reports whether the attempt delivered the event.

@@ -479,7 +479,10 @@ type DeliveryList struct {
 // DeliveryRecord One delivery attempt.
 type DeliveryRecord struct {
 	// At When the attempt started (for every kind), to the millisecond as every time the API gives; the log is newest first by it.
-	At        time.Time          `json:"at"`
+	At time.Time `json:"at"`
+
+	// Attempt A live delivery's attempt from 1, as its `Flashdrop-Attempt` header: a retry is 2 and up. Absent on a replay or a test, which carry none (and on attempts logged before 2026-12-07).
+	Attempt   *int               `json:"attempt,omitempty"`
 	Error     *string            `json:"error,omitempty"`
 	EventId   string             `json:"event_id"`
 	Kind      DeliveryRecordKind `json:"kind"`

@@ -623,7 +623,8 @@ func (d *Deliverer) deliver(base context.Context, h engine.Webhook, msg jetstrea
 	at, start := d.o.Now(), time.Now()
 	seq := streamSeq(msg)
 	status, err := d.post(base, h, id, seq, msg.Data(), engine.DeliveryKindEvent, attempt)
-	rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Sequence: seq, Type: subjectType(msg.Subject())}
+	rec := engine.Delivery{EventID: id, At: at, Status: status, Latency: time.Since(start), Sequence: seq, Type: subjectType(msg.Subject()),
+		Attempt: attempt}
 	if err != nil {
 		rec.Err = err.Error()
 	}

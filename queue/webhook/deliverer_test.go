@@ -616,6 +616,18 @@ func TestWebhookDeadLetter(t *testing.T) {
 	if attempts != 3 || last != 3 {
 		t.Errorf("%d attempts, the last with Flashdrop-Attempt %d; want 3 and 3", attempts, last)
 	}
+	// The delivery log numbers them as the header did, newest first.
+	log, err := e.store.DeliveryLog(e.ctx(), w.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var numbers []int
+	for _, r := range log {
+		numbers = append(numbers, r.Attempt)
+	}
+	if fmt.Sprint(numbers) != "[3 2 1]" {
+		t.Errorf("the log's attempts %v, want [3 2 1]", numbers)
+	}
 	rcv.checkNoProblems()
 }
 
