@@ -416,3 +416,48 @@ func TestShareCardReadOncePerMoment(t *testing.T) {
 		t.Fatalf("two openings of a made-up code read %d times, want 2 (not kept)", n)
 	}
 }
+
+// TestShareCardNextDrop: a card whose next drop's registration has not
+// opened yet says when it opens, in a <time> the page's script shows in
+// the reader's zone, and does not invite to register; once it is open,
+// the card invites and says until when. Either way it says when the next
+// drop's sale is.
+func TestShareCardNextDrop(t *testing.T) {
+	h := newHarness(t, nil)
+	series := dropID(t)
+	// createDrop answers its own id; the body's "id" is the one made.
+	this, next := series+"-2026-11-24", series+"-2026-12-01"
+	h.createDrop(3, 1, map[string]any{"id": this, "name": "Tee", "product": "Aurora Tee"})
+	week := 7 * 24 * time.Hour
+	h.createDrop(3, 1, map[string]any{"id": next, "name": "Next Tee", "product": "Aurora Tee",
+		"registration_opens_at": t0.Add(24 * time.Hour), "registration_closes_at": t0.Add(week - time.Minute),
+		"sale_starts_at": t0.Add(week), "sale_ends_at": t0.Add(week + time.Hour)})
+	code := h.winner(this, secretUser)
+	st, _, body := h.get("/s/" + code)
+	page := string(body)
+	for _, want := range []string{
+		`href="/d/` + next + `?ref=` + code + `">See Next Tee</a>`,
+		`Next Tee: the sale <time datetime="2026-12-01T10:00:00Z">Tue 1 Dec 2026, 10:00 UTC</time>.`,
+		`Registration opens <time datetime="2026-11-25T10:00:00Z">Wed 25 Nov 2026, 10:00 UTC</time>.`,
+		`content="Won in 2.5 seconds in the drop “Tee”. Registration for Next Tee opens Wed 25 Nov, 10:00 UTC."`,
+		`src="/assets/app.js?v=`, // which shows the times in the reader's zone
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("before the next drop's registration opens, the card page lacks %s:\n%s", want, page)
+		}
+	}
+	if st != 200 || strings.Contains(page, "Register for") || strings.Contains(page, secretUser) {
+		t.Errorf("before the next drop's registration opens, the card page (%d) invites to register, or names the winner:\n%s", st, page)
+	}
+	h.clock.Set(t0.Add(25 * time.Hour))
+	_, _, body = h.get("/s/" + code)
+	page = string(body)
+	for _, want := range []string{
+		`href="/d/` + next + `?ref=` + code + `">Register for Next Tee</a>`,
+		`Register by <time datetime="2026-12-01T09:59:00Z">Tue 1 Dec 2026, 09:59 UTC</time>.`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("with the next drop's registration open, the card page lacks %s:\n%s", want, page)
+		}
+	}
+}
