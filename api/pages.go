@@ -342,6 +342,9 @@ type dropPage struct {
 	// Target is the URL verify-draw is pointed at: the page's script
 	// writes the same command when the draw is made while it is open.
 	Target string
+	// SignInURL is Config.SignInURL: the shop's sign-in, offered to a
+	// visitor who is not signed in.
+	SignInURL string
 }
 
 // HoldText is how long a win is held, in words ("10 minutes"): a draw's
@@ -421,7 +424,7 @@ func (s *Server) pageDrop(r *request) error {
 	if err != nil {
 		return s.pageError(r, err)
 	}
-	p := dropPage{pageBase: s.newPageBase(r, d.Name), Drop: d, Available: st.Available}
+	p := dropPage{pageBase: s.newPageBase(r, d.Name), Drop: d, Available: st.Available, SignInURL: s.cfg.SignInURL}
 	if d.Rehearsal {
 		// The header too: a crawler may read it without the page.
 		p.NoIndex = true

@@ -67,9 +67,12 @@ func contrastAt(id string) string {
 // draw's winner is told how long she has to pay; a referral survives a
 // signed-out visit; a press in flight says so; a partial promotion says
 // the waitlist is over for her; a dark palette; and the wording fixes.
+// From the shopper and designer review after it: the shop's sign-in page
+// offered to a visitor not signed in (--sign-in-url).
 func TestBrowserShopperReview(t *testing.T) {
 	redis := testkit.OwnRedis(t)
-	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789")
+	const signIn = "https://shop.example/login?next={url}"
+	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789", "--sign-in-url", signIn)
 	base := "http://" + m.Addr
 	b := newBrowser(t, base)
 	admin := m.Config.AdminToken
@@ -195,7 +198,8 @@ func TestBrowserShopperReview(t *testing.T) {
 	})()`)
 	clock.Set(sale.Add(time.Second))
 	b.until(kay, "her page at T0, signed out", `document.getElementById('state').textContent === 'On sale now' && document.getElementById('buy').hidden
-		&& document.getElementById('signin-note').textContent.startsWith('Your sign-in has run out, but you are still registered')`)
+		&& document.getElementById('signin-note').textContent.startsWith('Your sign-in has run out, but you are still registered')
+		&& !document.getElementById('signin-link').hidden && document.getElementById('signin-link').textContent === 'Sign in to buy'`)
 	if txt := eval[string](b, kay, "document.getElementById('main').innerText"); strings.Contains(txt, "Only shoppers who registered") ||
 		strings.Count(txt, "sign-in has run out") != 1 {
 		t.Errorf("a registered shopper signed out at T0 reads that only registered shoppers take part, or not once that her sign-in ran out:\n%s", txt)
@@ -336,7 +340,17 @@ func TestBrowserShopperReview(t *testing.T) {
 	if join != "/d/"+next+"?ref="+url.QueryEscape(code) {
 		t.Fatalf("the card's link: %q", join)
 	}
-	b.run(friend, chromedp.Click(chromedp.ID("join")), chromedp.WaitVisible(chromedp.ID("signin")))
+	// Next week's draw, in the reader's zone (the script's words, not the
+	// server's UTC).
+	if txt := eval[string](b, friend, "document.querySelector('#next-when time').textContent"); strings.Contains(txt, "2026") || txt == "" {
+		t.Errorf("the card's next drop time reads %q", txt)
+	}
+	b.run(friend, chromedp.Click(chromedp.ID("join")), chromedp.WaitVisible(chromedp.ID("signin-link")))
+	if !eval[bool](b, friend, `document.getElementById('signin-link').textContent === 'Sign in to register' && document.getElementById('buy').hidden
+		&& document.getElementById('signin-link').getAttribute('href') === 'https://shop.example/login?next=' + encodeURIComponent(location.origin + '/d/`+next+`?ref=`+url.QueryEscape(code)+`')`) {
+		t.Errorf("the friend from the card, signed out, is not offered the sign-in back to this page: %s, %q",
+			eval[string](b, friend, "document.getElementById('signin-link').getAttribute('href')"), eval[string](b, friend, "document.getElementById('main').innerText"))
+	}
 	// Back later through the shop's link, which carries no ref.
 	b.run(friend, chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/d/"+next+"#token="+mint(t, m, "fay")),
 		chromedp.WaitVisible(chromedp.ID("register")))

@@ -438,6 +438,12 @@ func TestBrowserFlows(t *testing.T) {
 	b.run(friend, chromedp.Navigate(shareURL), chromedp.WaitVisible(chromedp.ID("join")))
 	b.press(friend, "join")
 	b.run(friend, chromedp.WaitVisible(chromedp.ID("signin"))) // not signed in yet
+	// No sign-in page configured: where to sign in, in words, and no Buy
+	// that cannot work.
+	if !eval[bool](b, friend, `document.getElementById('buy').hidden && document.getElementById('signin-link').hidden
+		&& document.getElementById('signin').textContent.includes('sign in on the shop’s site or app')`) {
+		t.Errorf("a signed-out friend reads: %q", eval[string](b, friend, "document.getElementById('main').innerText"))
+	}
 	// (about:blank first: a fragment added to the same address would not load the page again)
 	b.run(friend, chromedp.Navigate("about:blank"), chromedp.Navigate(base+join+"#token="+mint(t, m, "bob")),
 		chromedp.WaitVisible(chromedp.ID("register")))

@@ -67,6 +67,13 @@
   // header of its answers tells the wall clock's offset from the device's.
   var wallOffset = offset;
 
+  // The shop's sign-in page (serve's --sign-in-url), a template whose
+  // {url} is this page's address: with its ?ref=, never its fragment.
+  var signinURL = root.dataset.signin || '';
+  function signinHref() {
+    return signinURL.split('{url}').join(encodeURIComponent(location.origin + location.pathname + location.search));
+  }
+
   // A friend from a share card arrives with ?ref=, often signed out; she
   // registers later, maybe in another tab opened from the shop's link
   // without it. The ref is kept per drop for a week and sent when she
@@ -330,10 +337,18 @@
     var canRegister = state === 'registration_open' || state === 'scheduled';
     show('register', !!token && !registered && canRegister);
     $('register').disabled = state !== 'registration_open';
-    // Not signed in once registration is over: say who may take part and
-    // where to go (a friend from a share card lands here) rather than
-    // show a Buy that cannot work.
-    show('signin', !token && !signedOut && canRegister);
+    // Not signed in (a friend from a share card lands here so): with the
+    // shop's sign-in page, a button to it that says what it is for; without
+    // one, where to sign in. Never a Buy that cannot work.
+    var offerSignin = !!signinURL && (!token || tokenRanOut()) && state !== 'sale_closed';
+    show('signin-link', offerSignin);
+    if (offerSignin) {
+      $('signin-link').href = signinHref();
+      var why = canRegister ? 'Sign in to register' : draw ? 'Sign in to see your result' :
+        state === 'sold_out' ? 'Sign in to join the waitlist' : 'Sign in to buy';
+      if ($('signin-link').textContent !== why) $('signin-link').textContent = why;
+    }
+    show('signin', !signinURL && !token && !signedOut && canRegister);
     show('closed-note', !token && !signedOut && !canRegister && state !== 'sale_closed');
     // The calendar is for the time before the sale.
     show('calendar-link', canRegister || state === 'registration_closed');
@@ -344,7 +359,7 @@
 
     var saleOpen = state === 'sale_open' && !view.paused;
     var beforeSale = state === 'scheduled' || state === 'registration_open' || state === 'registration_closed';
-    show('buy', !draw && !outsider && !held && !confirmed && !waiting && (beforeSale || state === 'sale_open') && (!!token || canRegister));
+    show('buy', !draw && !outsider && !held && !confirmed && !waiting && (beforeSale || state === 'sale_open') && !!token);
     $('buy').disabled = !saleOpen || !token || busy;
     show('join', !draw && !!token && registered && !held && !confirmed && !waiting && state === 'sold_out' && !view.paused);
     // What she may still get: the units of all her reservations count (an
