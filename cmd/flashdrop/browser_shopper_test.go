@@ -68,7 +68,9 @@ func contrastAt(id string) string {
 // signed-out visit; a press in flight says so; a partial promotion says
 // the waitlist is over for her; a dark palette; and the wording fixes.
 // From the shopper and designer review after it: the shop's sign-in page
-// offered to a visitor not signed in (--sign-in-url).
+// offered to a visitor not signed in (--sign-in-url), and the focus on
+// news that arrives (registered, the waitlist, a hold from the draw or a
+// promotion).
 func TestBrowserShopperReview(t *testing.T) {
 	redis := testkit.OwnRedis(t)
 	const signIn = "https://shop.example/login?next={url}"
@@ -125,6 +127,8 @@ func TestBrowserShopperReview(t *testing.T) {
 	b.run(lena, chromedp.Navigate(base+"/d/early#token="+mintAt(t, m, "lena", 45*time.Second)), chromedp.WaitVisible(chromedp.ID("register")))
 	b.press(lena, "register")
 	b.run(lena, chromedp.WaitVisible(chromedp.ID("registered")))
+	// Register is gone: the focus is on the sentence that says she is in.
+	b.until(lena, "the focus on her registration", `document.activeElement && document.activeElement.id === 'registered'`)
 	b.until(lena, "the warning that her sign-in runs out before the sale",
 		`/^Your sign-in runs out at .+, before the sale: open this page again from the shop’s link before then\.$/.test(document.getElementById('signin-note').textContent) && !document.getElementById('signin-note').hidden`)
 	b.shot(lena, "signin-runs-out")
@@ -280,10 +284,15 @@ func TestBrowserShopperReview(t *testing.T) {
 	b.run(vic, chromedp.SetValue(chromedp.ID("quantity"), "3"))
 	b.press(vic, "join")
 	b.run(vic, chromedp.WaitVisible(chromedp.ID("waitlist")))
+	// Join is gone: the focus is on the waitlist's heading, described by
+	// her place in line.
+	b.until(vic, "the focus on the waitlist", `document.activeElement && document.activeElement.id === 'waitlist-title'
+		&& document.getElementById(document.activeElement.getAttribute('aria-describedby')).textContent.startsWith('Number 1 in line')`)
 	if r := call(t, "POST", base+"/v1/reservations/"+unaRes+"/cancel", mint(t, m, "una"), ""); r.status != 200 {
 		t.Fatalf("una cancels: %d %s", r.status, r.raw)
 	}
 	b.run(vic, chromedp.WaitVisible(chromedp.ID("hold")))
+	b.until(vic, "the focus on the promotion's hold", `document.activeElement && document.activeElement.id === 'hold-title'`)
 	b.until(vic, "the partial promotion said", `document.getElementById('message').textContent.includes('You waited for 3: you are off the waitlist now, so the other 2 will not come to you.')`)
 	b.shot(vic, "partial-promotion")
 
@@ -296,6 +305,8 @@ func TestBrowserShopperReview(t *testing.T) {
 	rec := call(t, "GET", base+"/v1/drops/"+week+"/draw", "", "")
 	seed, _ := rec.body["seed"].(string)
 	b.run(gina, chromedp.WaitVisible(chromedp.ID("hold")))
+	// Won in the draw while the page was open: the focus goes to the news.
+	b.until(gina, "the focus on the draw's win", `document.activeElement && document.activeElement.id === 'hold-title'`)
 	b.until(gina, "the draw's proof", `!document.getElementById('drawn-proof').hidden && !document.getElementById('drawn').hidden`)
 	b.run(gina, chromedp.Click(chromedp.CSS("#check-draw summary")))
 	proof := eval[string](b, gina, "document.getElementById('check-draw').textContent")

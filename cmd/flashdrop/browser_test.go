@@ -358,6 +358,8 @@ func TestBrowserFlows(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("register")))
 	b.press(shop, "register")
 	b.run(shop, chromedp.WaitVisible(chromedp.ID("registered")))
+	// Register is gone: the focus (and a screen reader) is on the news.
+	b.until(shop, "the focus on her registration", `document.activeElement && document.activeElement.id === 'registered'`)
 	b.until(shop, "a countdown to the sale", `/^Sale starts in \d+:\d\d$/.test(document.getElementById('countdown').textContent)`)
 	b.fitsWidth(shop, "the drop page")
 	b.shot(shop, "drop-registered")
@@ -472,6 +474,7 @@ func TestBrowserFlows(t *testing.T) {
 	b.press(wait, "join")
 	b.run(wait, chromedp.WaitVisible(chromedp.ID("waitlist")))
 	b.until(wait, "position 1", `document.getElementById('position').textContent === '1'`)
+	b.until(wait, "the focus on the waitlist", `document.activeElement && document.activeElement.id === 'waitlist-title'`)
 	b.shot(wait, "waitlist")
 	// While nothing is released the waiting page does not ask for its
 	// view (it asked every 2 s before the live stream counted releases):
@@ -497,6 +500,8 @@ func TestBrowserFlows(t *testing.T) {
 		t.Fatalf("carol cancels: %d %s", r.status, r.raw)
 	}
 	b.run(wait, chromedp.WaitVisible(chromedp.ID("hold")), chromedp.WaitVisible(chromedp.ID("checkout")))
+	// The promotion came while she waited: the focus goes to the news.
+	b.until(wait, "the focus on the promotion", `document.activeElement && document.activeElement.id === 'hold-title'`)
 	if href := eval[string](b, wait, "document.getElementById('checkout').href"); !strings.HasPrefix(href, "https://shop.example/pay/solo.") {
 		t.Errorf("checkout link %q", href)
 	}

@@ -274,6 +274,7 @@
   // What the shopper was told last, so that a change of her own view is
   // said once: her hold ran out, or the waitlist gave her one.
   var told = { res: '', status: '' };
+  var rendered = false; // the page's first view is drawn
 
   function render() {
     if (!view) return;
@@ -303,6 +304,10 @@
           (rest > 0 ? ' You waited for ' + waited + ': you are off the waitlist now, so the other ' + (rest === 1 ? 'one' : rest) + ' will not come to you.' : ''));
       }
     }
+    // A hold that arrives while the page is open (the draw, a promotion,
+    // her own press) takes the focus once it shows: a screen reader reads
+    // "You got one!" and the keyboard is at Pay or Confirm.
+    var newHold = rendered && !!res && res.id !== told.res && res.status === 'held';
     if (!waiting && !(res && res.status === 'held')) sessionStorage.removeItem(waitKey);
     told.res = res ? res.id : '';
     told.status = res ? res.status : '';
@@ -408,6 +413,8 @@
     // A rehearsal's win has no card (the server answers 404 for it).
     show('share', !!(res && res.share_code && (held || confirmed) && !view.rehearsal));
     if (res && res.share_code) $('share-url').value = location.origin + '/s/' + res.share_code;
+    if (newHold) $('hold-title').focus();
+    rendered = true;
     tick();
   }
 
@@ -594,7 +601,15 @@
     return api('POST', '/v1/drops/' + encodeURIComponent(dropID) + '/registrations', ref ? { ref: ref } : {}).then(function (r) {
       if (!r.ok) return sayProblem(r.data);
       try { localStorage.removeItem(refKey); } catch (e) { /* nothing kept */ }
-      return refresh(); // the page then says she is registered
+      // Said at once, from the answer (this answer is newer than any view
+      // asked before it); the view follows. Register is gone: the keyboard
+      // and a screen reader go to the sentence that says she is in.
+      applied = ++asked;
+      if (me) me.registered = true;
+      sessionStorage.setItem(registeredKey, '1');
+      render();
+      if (!$('registered').hidden) $('registered').focus();
+      refresh();
     });
   }, 'Registering…');
 
@@ -652,7 +667,12 @@
         me = me || { registered: true };
         me.waitlist_position = r.data.waitlist_position;
         say('');
-        return refresh();
+        render();
+        // Join is gone: the focus goes to the waitlist's heading, which
+        // a screen reader reads with her place in line (its description).
+        $('waitlist-title').focus();
+        refresh();
+        return;
       }
       sayProblem(r.data);
       return refresh().then(function () {
