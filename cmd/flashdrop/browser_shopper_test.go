@@ -70,7 +70,7 @@ func contrastAt(id string) string {
 // From the shopper and designer review after it: the shop's sign-in page
 // offered to a visitor not signed in (--sign-in-url), and the focus on
 // news that arrives (registered, the waitlist, a hold from the draw or a
-// promotion).
+// promotion), and Buy released as soon as a 503 answers.
 func TestBrowserShopperReview(t *testing.T) {
 	redis := testkit.OwnRedis(t)
 	const signIn = "https://shop.example/login?next={url}"
@@ -236,6 +236,28 @@ func TestBrowserShopperReview(t *testing.T) {
 		};
 		return true;
 	})()`)
+	// A press answered 503 while the view hangs on the same busy backend:
+	// the button is hers again with the answer, not once the view comes.
+	eval[bool](b, mia, `(() => {
+		const f = window.fetch;
+		window.hung = [];
+		window.fetch = function (u, o) {
+			if (window.busy503 && o && o.method === 'POST' && /\/reservations$/.test(String(u))) {
+				return Promise.resolve(new Response(JSON.stringify({ code: 'unavailable', status: 503 }),
+					{ status: 503, headers: { 'Content-Type': 'application/problem+json' } }));
+			}
+			if (window.busy503 && (!o || !o.method || o.method === 'GET') && /\/v1\/drops\/early$/.test(String(u))) {
+				return new Promise((resolve) => { window.hung.push(() => resolve(f.call(window, u, o))); });
+			}
+			return f.apply(this, arguments);
+		};
+		window.busy503 = true;
+		return true;
+	})()`)
+	b.press(mia, "buy")
+	b.until(mia, "Buy released with the 503's answer, the view still waiting", `document.getElementById('message').textContent.startsWith('The shop is very busy')
+		&& document.getElementById('buy').textContent === 'Buy' && !document.getElementById('buy').disabled && window.hung.length > 0`)
+	eval[bool](b, mia, "(() => { window.busy503 = false; window.hung.forEach((go) => go()); return true })()")
 	b.press(mia, "buy")
 	b.until(mia, "the press in flight", `document.getElementById('buy').textContent === 'Reserving…' && document.getElementById('buy').getAttribute('aria-busy') === 'true' && !!window.release`)
 	b.shot(mia, "reserving")

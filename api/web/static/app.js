@@ -660,7 +660,8 @@
         render();
         // Buy is gone: the keyboard and a screen reader go to the news.
         $('hold-title').focus();
-        return refresh();
+        refresh();
+        return;
       }
       if (r.data.code === 'sold_out' && r.data.waitlist_position) {
         sessionStorage.setItem(waitKey, String(quantity));
@@ -675,7 +676,11 @@
         return;
       }
       sayProblem(r.data);
-      return refresh().then(function () {
+      // The answer is in: the button is hers again now, not once a view
+      // comes back (after a 503 that view may wait on the same busy
+      // backend for seconds, under "Try again in a moment"). The view
+      // follows in the background.
+      refresh().then(function () {
         // Sold out for the number she asked, not for one: say how many
         // are left (the list is now capped at that).
         if (r.data.code === 'sold_out' && quantity > 1 && view && view.available > 0 && view.available < quantity) {
