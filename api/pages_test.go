@@ -285,8 +285,21 @@ func TestPages(t *testing.T) {
 	if !strings.Contains(cal, "DTSTAMP:"+h.clock.Now().UTC().Format("20060102T150405Z")+"\r\n") {
 		t.Errorf("calendar not stamped with the time it was made:\n%s", cal)
 	}
-	if strings.Count(cal, "BEGIN:VALARM") != 1 {
-		t.Errorf("a drop whose registration closes a minute before the sale has %d reminders, want 1", strings.Count(cal, "BEGIN:VALARM"))
+	// Registration still open: a reminder before it closes too (an hour
+	// before is past already: a quarter of an hour before).
+	if strings.Count(cal, "BEGIN:VALARM") != 2 || !strings.Contains(cal, "TRIGGER;VALUE=DATE-TIME:20261124T094400Z\r\n") {
+		t.Errorf("a drop whose registration, open, closes a minute before the sale has %d reminders, want 2 (one at 09:44):\n%s", strings.Count(cal, "BEGIN:VALARM"), cal)
+	}
+	// Its words have no clock time (the calendar shows the event in the
+	// reader's zone; "09:59 UTC" beside it read as another time).
+	unfoldedCal := strings.ReplaceAll(cal, "\r\n ", "")
+	for _, l := range strings.Split(unfoldedCal, "\r\n") {
+		if strings.HasPrefix(l, "DESCRIPTION:") && (strings.Contains(l, "UTC") || regexp.MustCompile(`\d:\d\d`).MatchString(l)) {
+			t.Errorf("a calendar description states a clock time: %s", l)
+		}
+	}
+	if !strings.Contains(unfoldedCal, `DESCRIPTION:Register on the drop's page before registration closes\, 1 minute before this event starts\; then be there when it starts and press Buy: https://shop.example/d/`+drop+"\r\n") {
+		t.Errorf("the calendar's description:\n%s", unfoldedCal)
 	}
 	// A draw whose registration closes a day before: nothing to press,
 	// and a reminder an hour before registration closes.
@@ -304,11 +317,20 @@ func TestPages(t *testing.T) {
 	if strings.Contains(unfolded, "press Buy") {
 		t.Errorf("the draw's calendar says to press Buy:\n%s", unfolded)
 	}
+	if !strings.Contains(unfolded, "registration closes 1 day before this event starts") {
+		t.Errorf("the draw's calendar does not say when registration closes:\n%s", unfolded)
+	}
 	// Once that reminder's time has passed, a calendar fetched then has
-	// the sale's alone.
+	// one a quarter of an hour before registration closes; fetched later
+	// still, the sale's alone.
 	h.clock.Set(t0.Add(-24*time.Hour - 30*time.Minute))
+	if _, _, ics = h.get("/d/" + lucky + ".ics"); strings.Count(string(ics), "BEGIN:VALARM") != 2 ||
+		!strings.Contains(string(ics), "DESCRIPTION:Registration for Lucky closes in 15 minutes\r\n") {
+		t.Errorf("a calendar fetched half an hour before registration closes has %d reminders, want 2:\n%s", strings.Count(string(ics), "BEGIN:VALARM"), ics)
+	}
+	h.clock.Set(t0.Add(-24*time.Hour - 10*time.Minute))
 	if _, _, ics = h.get("/d/" + lucky + ".ics"); strings.Count(string(ics), "BEGIN:VALARM") != 1 {
-		t.Errorf("a calendar fetched after its registration reminder's time has %d reminders, want 1", strings.Count(string(ics), "BEGIN:VALARM"))
+		t.Errorf("a calendar fetched after its registration reminders' times has %d reminders, want 1", strings.Count(string(ics), "BEGIN:VALARM"))
 	}
 	h.clock.Set(t0.Add(-time.Hour))
 	// Fetched after registration closed: it says so instead of inviting
