@@ -91,8 +91,9 @@ func newWeb() (*web, error) {
 			if n == 1 {
 				return "1 unit"
 			}
-			return strconv.FormatInt(n, 10) + " units"
+			return thousands(n) + " units"
 		},
+		"num": thousands,
 	}
 	pages, err := fs.Glob(webFS, "web/templates/*.html")
 	if err != nil {
@@ -110,6 +111,21 @@ func newWeb() (*web, error) {
 		w.pages[name] = t
 	}
 	return w, nil
+}
+
+// thousands writes n with commas between groups of three digits, as the
+// pages' script does (toLocaleString('en')): 100,000 units, not 100000.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 func etagOf(b []byte) string {

@@ -221,12 +221,33 @@ func TestPages(t *testing.T) {
 	h := newHarness(t, func(c *api.Config) { c.PublicURL = "https://shop.example" })
 	drop := h.createDrop(5, 1, map[string]any{"name": "Night, Sale; \\ Special"})
 	single := h.createDrop(1, 1, nil)
+	// A big drop whose registration opens later: the front page says when.
+	big := h.createDrop(100000, 1, map[string]any{"registration_opens_at": t0.Add(-30 * time.Minute), "registration_closes_at": t0.Add(-10 * time.Minute)})
 	status, hdr, body := h.get("/")
 	if status != 200 || !strings.Contains(string(body), `href="/d/`+drop+`"`) || !strings.Contains(string(body), `href="/d/`+single+`"`) {
 		t.Fatalf("front page: %d", status)
 	}
-	if front := string(body); !strings.Contains(front, "· 5 units<") || !strings.Contains(front, "· 1 unit<") || strings.Contains(front, "1 units") {
+	if front := string(body); !strings.Contains(front, "· 5 units<") || !strings.Contains(front, "· 1 unit<") || strings.Contains(front, "1 units") ||
+		!strings.Contains(front, "· 100,000 units<") {
 		t.Errorf("the front page counts units wrongly:\n%s", front)
+	}
+	// Each drop is one link as a whole, and says until when registration
+	// is open, or when it opens.
+	front := string(body)
+	for _, want := range []string{
+		`<li><a class="drop-link" href="/d/` + drop + `">`,
+		`register by <time datetime="2026-11-24T09:59:00Z">Tue 24 Nov 2026, 09:59 UTC</time>`,
+		`registration opens <time datetime="2026-11-24T09:30:00Z">Tue 24 Nov 2026, 09:30 UTC</time>`,
+	} {
+		if !strings.Contains(front, want) {
+			t.Errorf("the front page lacks %s:\n%s", want, front)
+		}
+	}
+	if strings.Contains(front, "opens soon") {
+		t.Errorf("the front page says registration opens soon, not when:\n%s", front)
+	}
+	if _, _, bp := h.get("/d/" + big); !strings.Contains(string(bp), `<span id="available">100,000</span> of 100,000 left`) {
+		t.Errorf("the big drop's page writes its stock without separators:\n%s", bp)
 	}
 	csp := hdr.Get("Content-Security-Policy")
 	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {

@@ -70,7 +70,7 @@ func contrastAt(id string) string {
 // From the shopper and designer review after it: the shop's sign-in page
 // offered to a visitor not signed in (--sign-in-url), and the focus on
 // news that arrives (registered, the waitlist, a hold from the draw or a
-// promotion), and Buy released as soon as a 503 answers.
+// promotion), Buy released as soon as a 503 answers, and 44-px targets.
 func TestBrowserShopperReview(t *testing.T) {
 	redis := testkit.OwnRedis(t)
 	const signIn = "https://shop.example/login?next={url}"
@@ -303,6 +303,9 @@ func TestBrowserShopperReview(t *testing.T) {
 	}
 	vic := b.tab("vic", 375, 900)
 	b.run(vic, chromedp.Navigate(base+"/d/trio#token="+mint(t, m, "vic")), chromedp.WaitVisible(chromedp.ID("join")), chromedp.WaitVisible(chromedp.ID("qty")))
+	if h := eval[float64](b, vic, "document.getElementById('quantity').getBoundingClientRect().height"); h < 44 {
+		t.Errorf("the quantity list is %.0f px high, want at least 44", h)
+	}
 	b.run(vic, chromedp.SetValue(chromedp.ID("quantity"), "3"))
 	b.press(vic, "join")
 	b.run(vic, chromedp.WaitVisible(chromedp.ID("waitlist")))

@@ -360,6 +360,10 @@ func TestBrowserFlows(t *testing.T) {
 	b.run(shop, chromedp.WaitVisible(chromedp.ID("registered")))
 	// Register is gone: the focus (and a screen reader) is on the news.
 	b.until(shop, "the focus on her registration", `document.activeElement && document.activeElement.id === 'registered'`)
+	// A thumb's targets: at least 44 px high.
+	if h := eval[float64](b, shop, "document.getElementById('calendar').getBoundingClientRect().height"); h < 44 {
+		t.Errorf("Add to calendar is %.0f px high, want at least 44", h)
+	}
 	b.until(shop, "a countdown to the sale", `/^Sale starts in \d+:\d\d$/.test(document.getElementById('countdown').textContent)`)
 	b.fitsWidth(shop, "the drop page")
 	b.shot(shop, "drop-registered")
@@ -538,6 +542,9 @@ func TestBrowserFlows(t *testing.T) {
 	if eval[bool](b, lucky, "!document.getElementById('buy').hidden") {
 		t.Error("a draw offers Buy")
 	}
+	if h := eval[float64](b, lucky, "document.querySelector('#check-draw summary').getBoundingClientRect().height"); h < 44 {
+		t.Errorf("Check the draw yourself is %.0f px high, want at least 44", h)
+	}
 	// Once drawn, each shopper's result comes first on her phone, above
 	// the draw's account (its proof folded), and the state says drawn,
 	// not sold out; the one not drawn is told so.
@@ -650,6 +657,13 @@ func TestBrowserFlows(t *testing.T) {
 		t.Error("the front page lists the rehearsal")
 	}
 	b.fitsWidth(front, "the front page")
+	// Each drop is one link, the whole of its item, at least 44 px high.
+	if bad := eval[string](b, front, `Array.from(document.querySelectorAll('.drops li')).map((li) => {
+		const a = li.querySelector('a'), r = a ? a.getBoundingClientRect() : null, l = li.getBoundingClientRect();
+		return !r || r.height < 44 || r.height < l.height - 2 || r.width < l.width - 2 ? li.textContent.trim().slice(0, 40) : '';
+	}).filter(Boolean).join('; ')`); bad != "" {
+		t.Errorf("front page items whose link is not the whole item or under 44 px: %s", bad)
+	}
 	b.shot(front, "front")
 
 	b.clean()

@@ -321,7 +321,8 @@
     // "Sold out" above her own win read as if she had lost it.
     if (!draw && state === 'sold_out' && (held || confirmed)) text = 'Sold out, and yours is ' + (held ? 'held for you' : 'confirmed');
     $('state').textContent = view.paused ? 'Paused' : text;
-    $('available').textContent = view.available;
+    // 100,000 reads as a number; 100000 does not (the page is in English).
+    $('available').textContent = view.available.toLocaleString('en');
     // Once the sale is over, what was left says nothing; once she holds,
     // it is what is left for the others.
     show('stock', state !== 'sale_closed');
