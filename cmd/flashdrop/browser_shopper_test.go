@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,9 +69,11 @@ func contrastAt(id string) string {
 // signed-out visit; a press in flight says so; a partial promotion says
 // the waitlist is over for her; a dark palette; and the wording fixes.
 // From the shopper and designer review after it: the shop's sign-in page
-// offered to a visitor not signed in (--sign-in-url), and the focus on
-// news that arrives (registered, the waitlist, a hold from the draw or a
-// promotion), Buy released as soon as a 503 answers, and 44-px targets.
+// offered to a visitor not signed in (--sign-in-url), Buy released as soon
+// as a 503 answers, the focus on news that arrives (registered, the
+// waitlist, a hold from the draw or a promotion), a drop gone, a token
+// arriving in the fragment of an open page, the hold's deadline as a time,
+// the stock with separators, and 44-px targets.
 func TestBrowserShopperReview(t *testing.T) {
 	redis := testkit.OwnRedis(t)
 	const signIn = "https://shop.example/login?next={url}"
@@ -100,6 +103,7 @@ func TestBrowserShopperReview(t *testing.T) {
 	}
 	mkDrop("early", nil)
 	mkDrop("trio", map[string]any{"stock": 3, "per_user_limit": 3})
+	mkDrop("big", map[string]any{"stock": 12000})
 	mkDrop("later", map[string]any{"registration_opens_at": now.Add(time.Hour), "registration_closes_at": now.Add(2 * time.Hour),
 		"sale_starts_at": now.Add(2 * time.Hour), "sale_ends_at": now.Add(3 * time.Hour)})
 	// A weekly draw on Tuesdays at 09:02 UTC, registration closing a
@@ -147,6 +151,41 @@ func TestBrowserShopperReview(t *testing.T) {
 	b.until(anon, "registration's countdown", `/^Registration opens in \d+:\d\d(:\d\d)?$/.test(document.getElementById('countdown').textContent)`)
 	if st := eval[string](b, anon, "document.getElementById('state').textContent"); st != "Registration is not open yet" {
 		t.Errorf("before registration the state reads %q", st)
+	}
+	// Not signed in, with the shop's sign-in page: a button to it, which
+	// brings her back to this page; no Buy that cannot work.
+	b.until(anon, "the sign-in button", `!document.getElementById('signin-link').hidden && document.getElementById('signin-link').textContent === 'Sign in to register'
+		&& document.getElementById('signin-link').getAttribute('href') === 'https://shop.example/login?next=' + encodeURIComponent(location.origin + '/d/later')
+		&& document.getElementById('buy').hidden && document.getElementById('signin').hidden`)
+	// The shop signs her in on this very page: the token in a new
+	// fragment is taken, and leaves the address bar.
+	eval[bool](b, anon, `(() => { location.hash = '#token=`+mint(t, m, "ann")+`'; return true })()`)
+	b.until(anon, "the token from the new fragment", `location.hash === '' && !!sessionStorage.getItem('flashdrop.token')
+		&& !document.getElementById('register').hidden && document.getElementById('signin-link').hidden`)
+	// The drop is gone (deleted while the page was open): a closed page,
+	// nothing to press, no countdown.
+	eval[bool](b, anon, `(() => {
+		const f = window.fetch;
+		window.fetch = function (u, o) {
+			if ((!o || !o.method || o.method === 'GET') && /\/v1\/drops\/later$/.test(String(u))) {
+				return Promise.resolve(new Response(JSON.stringify({ code: 'not_found', status: 404 }),
+					{ status: 404, headers: { 'Content-Type': 'application/problem+json' } }));
+			}
+			return f.apply(this, arguments);
+		};
+		// The page asks again when it comes back into view (at most once a
+		// second): until it has.
+		setInterval(() => document.dispatchEvent(new Event('visibilitychange')), 500);
+		return true;
+	})()`)
+	b.until(anon, "the drop gone", `document.getElementById('state').textContent === 'This drop no longer exists'
+		&& document.getElementById('countdown').textContent === '' && document.getElementById('register').hidden
+		&& document.getElementById('calendar-link').hidden && document.getElementById('stock').hidden`)
+	// Stock with separators, as the page's script writes it too.
+	b.run(anon, chromedp.Navigate(base+"/d/big"))
+	b.until(anon, "the big drop's page drawn by its script", `document.getElementById('countdown').textContent !== ''`)
+	if txt := eval[string](b, anon, "document.getElementById('stock').textContent"); !strings.HasPrefix(txt, "12,000 of 12,000 left") {
+		t.Errorf("the stock reads %q", txt)
 	}
 
 	// --- 4. Registration's close, counted down to by one not registered. ---
@@ -263,6 +302,13 @@ func TestBrowserShopperReview(t *testing.T) {
 	b.shot(mia, "reserving")
 	eval[bool](b, mia, "(() => { window.release(); return true })()")
 	b.run(mia, chromedp.WaitVisible(chromedp.ID("hold")))
+	// The deadline as a time too, and the tab's title says she won.
+	if txt := eval[string](b, mia, "document.getElementById('hold-until').textContent"); !regexp.MustCompile(`^, until \d\d:\d\d( [AP]M)?, your time$`).MatchString(txt) {
+		t.Errorf("the hold's deadline reads %q", txt)
+	}
+	if title := eval[string](b, mia, "document.title"); !strings.HasPrefix(title, "You got one! · ") {
+		t.Errorf("the tab's title after a win: %q", title)
+	}
 	// The press ends with the view asked after the win, a moment after the
 	// hold shows.
 	b.until(mia, "Buy no longer busy once the press is over", `document.getElementById('buy').textContent === 'Buy' && !document.getElementById('buy').hasAttribute('aria-busy')`)

@@ -390,6 +390,22 @@ func TestBrowserFlows(t *testing.T) {
 	b.until(shop, "the live stock", `document.getElementById('available').textContent === '1'`)
 	b.fitsWidth(shop, "the drop page after a win")
 	b.shot(shop, "shopper-win")
+	// The share link's field is told apart from the panel: its border at
+	// least 3:1 against the field and the panel (WCAG 1.4.11).
+	if c := eval[float64](b, shop, `(() => {
+		const lum = (c) => {
+			const [r, g, b] = c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number).map((v) => {
+				v /= 255;
+				return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+			});
+			return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+		};
+		const ratio = (x, y) => { const a = lum(x), b = lum(y); return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); };
+		const f = document.getElementById('share-url'), line = getComputedStyle(f).borderTopColor;
+		return Math.min(ratio(line, getComputedStyle(f).backgroundColor), ratio(line, getComputedStyle(document.getElementById('share')).backgroundColor));
+	})()`); c < 3 {
+		t.Errorf("the share link's border has %.2f:1 against the field or the panel, want at least 3:1", c)
+	}
 
 	// A rehearsal's page says what it is, and its win offers no share
 	// link (its card would be a made-up win; the server answers 404).

@@ -29,8 +29,12 @@
   // server, never in a log), is kept for this tab, and leaves the address
   // bar at once, so a copied link never carries it.
   var token = sessionStorage.getItem('flashdrop.token') || '';
-  var frag = new URLSearchParams(location.hash.replace(/^#/, ''));
-  if (frag.get('token')) {
+  // takeToken takes a token from the fragment, at load and when the
+  // fragment changes (a shop that signs her in on this very page), and
+  // says whether there was one.
+  function takeToken() {
+    var frag = new URLSearchParams(location.hash.replace(/^#/, ''));
+    if (!frag.get('token')) return false;
     token = frag.get('token');
     sessionStorage.setItem('flashdrop.token', token);
     sessionStorage.removeItem('flashdrop.signedout');
@@ -38,7 +42,9 @@
     // registered for is not hers.
     Object.keys(sessionStorage).forEach(function (k) { if (k.indexOf('flashdrop.registered.') === 0) sessionStorage.removeItem(k); });
     history.replaceState(null, '', location.pathname + location.search);
+    return true;
   }
+  takeToken();
   // signedOut: the server refused this tab's token (it ran out), kept for
   // the tab so a reload still says why rather than "only registered
   // shoppers"; registeredKey remembers that she had registered for this
@@ -62,6 +68,16 @@
     }
   }
   var tokenExp = token ? expOf(token) : 0;
+  window.addEventListener('hashchange', function () {
+    if (!takeToken()) return;
+    // Her view is asked again with the new token; nothing of the last
+    // one's stays.
+    tokenExp = expOf(token);
+    signedOut = false;
+    me = null;
+    if (view) view.me = null;
+    refresh();
+  });
   // The server judges exp by its own wall clock, not by the engine's
   // clock the countdowns use (that may be Redis's, --clock): the Date
   // header of its answers tells the wall clock's offset from the device's.
@@ -218,8 +234,8 @@
           if ($('message').textContent === sentences.unauthorized) say('');
           return refresh();
         }
-        if (r.status === 404) gone = true;
         sayProblem(r.data, !!unreachable[r.data.code]);
+        if (r.status === 404) showGone();
         return;
       }
       applied = n;
@@ -240,6 +256,18 @@
       }
       render();
     });
+  }
+
+  // showGone draws a drop that no longer exists as closed: no countdown,
+  // no stock, nothing to press; and the page stops asking.
+  function showGone() {
+    gone = true;
+    view = null;
+    me = null;
+    $('state').textContent = 'This drop no longer exists';
+    $('countdown').textContent = '';
+    ['register', 'signin-link', 'qty', 'buy', 'join', 'calendar-link', 'stock', 'registered', 'signin', 'signin-note',
+      'closed-note', 'outsider', 'paused', 'hold', 'confirmed', 'waitlist', 'share'].forEach(function (id) { show(id, false); });
   }
 
   function clock(ms) {
@@ -275,6 +303,7 @@
   // said once: her hold ran out, or the waitlist gave her one.
   var told = { res: '', status: '' };
   var rendered = false; // the page's first view is drawn
+  var title = document.title;
 
   function render() {
     if (!view) return;
@@ -397,6 +426,9 @@
     show('confirmed', !!confirmed);
     if (held) {
       $('hold-title').textContent = res.quantity > 1 ? 'You got ' + res.quantity + '!' : 'You got one!';
+      // The deadline as a time too, on the device's clock (the countdown
+      // runs on the server's): one who leaves the page knows until when.
+      $('hold-until').textContent = ', until ' + hhmm(Date.parse(res.expires_at) - offset) + ', your time';
       var pay = view.checkout_url ? view.checkout_url.split('{reservation}').join(encodeURIComponent(res.id)) : '';
       show('checkout', !!pay && view.confirm_by !== 'shopper');
       if (pay) $('checkout').href = pay;
@@ -407,6 +439,9 @@
     } else {
       cancelArmed(false);
     }
+    // The tab's title says it too: a shopper in another tab sees her win.
+    var newTitle = held ? $('hold-title').textContent + ' · ' + title : title;
+    if (document.title !== newTitle) document.title = newTitle;
     show('waitlist', waiting && !held);
     if (waiting) $('position').textContent = me.waitlist_position;
     if (me && me.waitlist_ended && !res) say('The sale has ended before a unit came free for you. Thank you for waiting.');
