@@ -426,9 +426,9 @@
     show('confirmed', !!confirmed);
     if (held) {
       $('hold-title').textContent = res.quantity > 1 ? 'You got ' + res.quantity + '!' : 'You got one!';
-      // The deadline as a time too, on the device's clock (the countdown
-      // runs on the server's): one who leaves the page knows until when.
-      $('hold-until').textContent = ', until ' + hhmm(Date.parse(res.expires_at) - offset) + ', your time';
+      // The deadline as a time too, in the reader's zone, on the same
+      // clock as every time on the page: one who leaves it knows until when.
+      $('hold-until').textContent = ', until ' + hhmm(Date.parse(res.expires_at)) + ', your time';
       var pay = view.checkout_url ? view.checkout_url.split('{reservation}').join(encodeURIComponent(res.id)) : '';
       show('checkout', !!pay && view.confirm_by !== 'shopper');
       if (pay) $('checkout').href = pay;
