@@ -91,8 +91,9 @@ func newWeb() (*web, error) {
 			if n == 1 {
 				return "1 unit"
 			}
-			return strconv.FormatInt(n, 10) + " units"
+			return thousands(n) + " units"
 		},
+		"num": thousands,
 	}
 	pages, err := fs.Glob(webFS, "web/templates/*.html")
 	if err != nil {
@@ -110,6 +111,21 @@ func newWeb() (*web, error) {
 		w.pages[name] = t
 	}
 	return w, nil
+}
+
+// thousands writes n with commas between groups of three digits, as the
+// pages' script does (toLocaleString('en')): 100,000 units, not 100000.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
 
 func etagOf(b []byte) string {
@@ -342,6 +358,9 @@ type dropPage struct {
 	// Target is the URL verify-draw is pointed at: the page's script
 	// writes the same command when the draw is made while it is open.
 	Target string
+	// SignInURL is Config.SignInURL: the shop's sign-in, offered to a
+	// visitor who is not signed in.
+	SignInURL string
 }
 
 // HoldText is how long a win is held, in words ("10 minutes"): a draw's
@@ -362,6 +381,18 @@ func holdText(seconds int64) string {
 		return plural(seconds/60, "minute")
 	}
 	return plural(seconds, "second")
+}
+
+// leadText is how long before the sale registration closes, in words:
+// whole days as days ("3 days"), else as holdText says it.
+func leadText(d time.Duration) string {
+	if day := 24 * time.Hour; d >= day && d%day == 0 {
+		if d == day {
+			return "1 day"
+		}
+		return strconv.FormatInt(int64(d/day), 10) + " days"
+	}
+	return holdText(int64(d / time.Second))
 }
 
 // drawnCacheSize bounds the drawn records' summaries kept for the drop
@@ -421,7 +452,7 @@ func (s *Server) pageDrop(r *request) error {
 	if err != nil {
 		return s.pageError(r, err)
 	}
-	p := dropPage{pageBase: s.newPageBase(r, d.Name), Drop: d, Available: st.Available}
+	p := dropPage{pageBase: s.newPageBase(r, d.Name), Drop: d, Available: st.Available, SignInURL: s.cfg.SignInURL}
 	if d.Rehearsal {
 		// The header too: a crawler may read it without the page.
 		p.NoIndex = true
@@ -442,8 +473,8 @@ func (s *Server) pageOps(r *request) error {
 }
 
 // dropCalendar is the sale as an iCalendar entry (RFC 5545), with a
-// reminder ten minutes before, and one an hour before registration closes
-// when it closes well before the sale.
+// reminder ten minutes before, and one before registration closes while
+// that is still ahead.
 func (s *Server) dropCalendar(r *request) error {
 	ctx, cancel := r.context()
 	defer cancel()
@@ -482,8 +513,13 @@ func (s *Server) dropCalendar(r *request) error {
 	}
 	line("SUMMARY", escapeICS(summary))
 	page := base + "/d/" + d.ID
-	regCloses := d.RegistrationClosesAt.UTC().Format("Mon 2 Jan 15:04 MST")
-	saleAt := d.SaleStartsAt.UTC().Format("15:04 MST")
+	// No clock time in the words: the calendar shows the event in the
+	// reader's zone, and "01:26 UTC" beside it read as another time.
+	// Registration's close is said from the event's start.
+	regCloses := "when this event starts"
+	if lead := d.SaleStartsAt.Sub(d.RegistrationClosesAt); lead > 0 {
+		regCloses = leadText(lead) + " before this event starts"
+	}
 	// A draw's winner has the hold's time from the draw to pay, with
 	// nothing on the page to press before: the entry says so.
 	pay := "pay"
@@ -493,32 +529,38 @@ func (s *Server) dropCalendar(r *request) error {
 	winnerPays := " A winner has " + holdText(d.HoldSeconds) + " from the draw to " + pay + "."
 	switch {
 	case !now.Before(d.RegistrationClosesAt) && d.Mode == engine.ModeDraw:
-		line("DESCRIPTION", escapeICS("Registration has closed; the winners are drawn at "+saleAt+"."+winnerPays+" "+page))
+		line("DESCRIPTION", escapeICS("Registration has closed; the winners are drawn when this event starts."+winnerPays+" "+page))
 	case !now.Before(d.RegistrationClosesAt):
-		line("DESCRIPTION", escapeICS("Registration has closed; registered shoppers, be there at "+
-			saleAt+" and press Buy: "+page))
+		line("DESCRIPTION", escapeICS("Registration has closed; registered shoppers, be there when this event starts and press Buy: "+page))
 	case d.Mode == engine.ModeDraw:
 		// Nothing to press in a draw: what matters is being registered
 		// before the list freezes.
-		line("DESCRIPTION", escapeICS("Register before "+regCloses+" to be in the draw; the winners are drawn at "+
-			saleAt+"."+winnerPays+" "+page))
+		line("DESCRIPTION", escapeICS("Register on the drop's page to be in the draw: registration closes "+regCloses+
+			", and the winners are drawn then."+winnerPays+" "+page))
 	default:
-		line("DESCRIPTION", escapeICS("Register before "+regCloses+", then be there at "+
-			saleAt+" and press Buy: "+page))
+		line("DESCRIPTION", escapeICS("Register on the drop's page before registration closes, "+regCloses+
+			"; then be there when it starts and press Buy: "+page))
 	}
 	line("URL", page)
-	// The sale's reminder comes after registration has closed when that
-	// closes first, too late for a shopper who has not registered: a
-	// second reminder, an hour before registration closes, when that is
-	// more than ten minutes before the sale, and registration is open by
-	// then and the reminder still ahead.
-	remind := d.RegistrationClosesAt.Add(-time.Hour)
-	if d.SaleStartsAt.Sub(d.RegistrationClosesAt) > 10*time.Minute && !remind.Before(d.RegistrationOpensAt) && now.Before(remind) {
+	// The sale's reminder says nothing of registering, and comes after
+	// registration has closed when that closes first: while registration
+	// is still to close, a second reminder before it closes, an hour
+	// before (or a quarter of an hour, when the hour is already past), at
+	// a time registration is open by and still ahead.
+	for _, lead := range []struct {
+		d    time.Duration
+		text string
+	}{{time.Hour, "an hour"}, {15 * time.Minute, "15 minutes"}} {
+		remind := d.RegistrationClosesAt.Add(-lead.d)
+		if remind.Before(d.RegistrationOpensAt) || !now.Before(remind) {
+			continue
+		}
 		line("BEGIN", "VALARM")
 		line("ACTION", "DISPLAY")
-		line("DESCRIPTION", escapeICS("Registration for "+d.Name+" closes in an hour"))
+		line("DESCRIPTION", escapeICS("Registration for "+d.Name+" closes in "+lead.text))
 		line("TRIGGER;VALUE=DATE-TIME", stamp(remind))
 		line("END", "VALARM")
+		break
 	}
 	line("BEGIN", "VALARM")
 	line("ACTION", "DISPLAY")

@@ -221,12 +221,33 @@ func TestPages(t *testing.T) {
 	h := newHarness(t, func(c *api.Config) { c.PublicURL = "https://shop.example" })
 	drop := h.createDrop(5, 1, map[string]any{"name": "Night, Sale; \\ Special"})
 	single := h.createDrop(1, 1, nil)
+	// A big drop whose registration opens later: the front page says when.
+	big := h.createDrop(100000, 1, map[string]any{"registration_opens_at": t0.Add(-30 * time.Minute), "registration_closes_at": t0.Add(-10 * time.Minute)})
 	status, hdr, body := h.get("/")
 	if status != 200 || !strings.Contains(string(body), `href="/d/`+drop+`"`) || !strings.Contains(string(body), `href="/d/`+single+`"`) {
 		t.Fatalf("front page: %d", status)
 	}
-	if front := string(body); !strings.Contains(front, "· 5 units<") || !strings.Contains(front, "· 1 unit<") || strings.Contains(front, "1 units") {
+	if front := string(body); !strings.Contains(front, "· 5 units<") || !strings.Contains(front, "· 1 unit<") || strings.Contains(front, "1 units") ||
+		!strings.Contains(front, "· 100,000 units<") {
 		t.Errorf("the front page counts units wrongly:\n%s", front)
+	}
+	// Each drop is one link as a whole, and says until when registration
+	// is open, or when it opens.
+	front := string(body)
+	for _, want := range []string{
+		`<li><a class="drop-link" href="/d/` + drop + `">`,
+		`register by <time datetime="2026-11-24T09:59:00Z">Tue 24 Nov 2026, 09:59 UTC</time>`,
+		`registration opens <time datetime="2026-11-24T09:30:00Z">Tue 24 Nov 2026, 09:30 UTC</time>`,
+	} {
+		if !strings.Contains(front, want) {
+			t.Errorf("the front page lacks %s:\n%s", want, front)
+		}
+	}
+	if strings.Contains(front, "opens soon") {
+		t.Errorf("the front page says registration opens soon, not when:\n%s", front)
+	}
+	if _, _, bp := h.get("/d/" + big); !strings.Contains(string(bp), `<span id="available">100,000</span> of 100,000 left`) {
+		t.Errorf("the big drop's page writes its stock without separators:\n%s", bp)
 	}
 	csp := hdr.Get("Content-Security-Policy")
 	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"} {
@@ -285,8 +306,21 @@ func TestPages(t *testing.T) {
 	if !strings.Contains(cal, "DTSTAMP:"+h.clock.Now().UTC().Format("20060102T150405Z")+"\r\n") {
 		t.Errorf("calendar not stamped with the time it was made:\n%s", cal)
 	}
-	if strings.Count(cal, "BEGIN:VALARM") != 1 {
-		t.Errorf("a drop whose registration closes a minute before the sale has %d reminders, want 1", strings.Count(cal, "BEGIN:VALARM"))
+	// Registration still open: a reminder before it closes too (an hour
+	// before is past already: a quarter of an hour before).
+	if strings.Count(cal, "BEGIN:VALARM") != 2 || !strings.Contains(cal, "TRIGGER;VALUE=DATE-TIME:20261124T094400Z\r\n") {
+		t.Errorf("a drop whose registration, open, closes a minute before the sale has %d reminders, want 2 (one at 09:44):\n%s", strings.Count(cal, "BEGIN:VALARM"), cal)
+	}
+	// Its words have no clock time (the calendar shows the event in the
+	// reader's zone; "09:59 UTC" beside it read as another time).
+	unfoldedCal := strings.ReplaceAll(cal, "\r\n ", "")
+	for _, l := range strings.Split(unfoldedCal, "\r\n") {
+		if strings.HasPrefix(l, "DESCRIPTION:") && (strings.Contains(l, "UTC") || regexp.MustCompile(`\d:\d\d`).MatchString(l)) {
+			t.Errorf("a calendar description states a clock time: %s", l)
+		}
+	}
+	if !strings.Contains(unfoldedCal, `DESCRIPTION:Register on the drop's page before registration closes\, 1 minute before this event starts\; then be there when it starts and press Buy: https://shop.example/d/`+drop+"\r\n") {
+		t.Errorf("the calendar's description:\n%s", unfoldedCal)
 	}
 	// A draw whose registration closes a day before: nothing to press,
 	// and a reminder an hour before registration closes.
@@ -304,11 +338,20 @@ func TestPages(t *testing.T) {
 	if strings.Contains(unfolded, "press Buy") {
 		t.Errorf("the draw's calendar says to press Buy:\n%s", unfolded)
 	}
+	if !strings.Contains(unfolded, "registration closes 1 day before this event starts") {
+		t.Errorf("the draw's calendar does not say when registration closes:\n%s", unfolded)
+	}
 	// Once that reminder's time has passed, a calendar fetched then has
-	// the sale's alone.
+	// one a quarter of an hour before registration closes; fetched later
+	// still, the sale's alone.
 	h.clock.Set(t0.Add(-24*time.Hour - 30*time.Minute))
+	if _, _, ics = h.get("/d/" + lucky + ".ics"); strings.Count(string(ics), "BEGIN:VALARM") != 2 ||
+		!strings.Contains(string(ics), "DESCRIPTION:Registration for Lucky closes in 15 minutes\r\n") {
+		t.Errorf("a calendar fetched half an hour before registration closes has %d reminders, want 2:\n%s", strings.Count(string(ics), "BEGIN:VALARM"), ics)
+	}
+	h.clock.Set(t0.Add(-24*time.Hour - 10*time.Minute))
 	if _, _, ics = h.get("/d/" + lucky + ".ics"); strings.Count(string(ics), "BEGIN:VALARM") != 1 {
-		t.Errorf("a calendar fetched after its registration reminder's time has %d reminders, want 1", strings.Count(string(ics), "BEGIN:VALARM"))
+		t.Errorf("a calendar fetched after its registration reminders' times has %d reminders, want 1", strings.Count(string(ics), "BEGIN:VALARM"))
 	}
 	h.clock.Set(t0.Add(-time.Hour))
 	// Fetched after registration closed: it says so instead of inviting
@@ -414,5 +457,50 @@ func TestShareCardReadOncePerMoment(t *testing.T) {
 	}
 	if n := cs.reads.Load() - before; n != 2 {
 		t.Fatalf("two openings of a made-up code read %d times, want 2 (not kept)", n)
+	}
+}
+
+// TestShareCardNextDrop: a card whose next drop's registration has not
+// opened yet says when it opens, in a <time> the page's script shows in
+// the reader's zone, and does not invite to register; once it is open,
+// the card invites and says until when. Either way it says when the next
+// drop's sale is.
+func TestShareCardNextDrop(t *testing.T) {
+	h := newHarness(t, nil)
+	series := dropID(t)
+	// createDrop answers its own id; the body's "id" is the one made.
+	this, next := series+"-2026-11-24", series+"-2026-12-01"
+	h.createDrop(3, 1, map[string]any{"id": this, "name": "Tee", "product": "Aurora Tee"})
+	week := 7 * 24 * time.Hour
+	h.createDrop(3, 1, map[string]any{"id": next, "name": "Next Tee", "product": "Aurora Tee",
+		"registration_opens_at": t0.Add(24 * time.Hour), "registration_closes_at": t0.Add(week - time.Minute),
+		"sale_starts_at": t0.Add(week), "sale_ends_at": t0.Add(week + time.Hour)})
+	code := h.winner(this, secretUser)
+	st, _, body := h.get("/s/" + code)
+	page := string(body)
+	for _, want := range []string{
+		`href="/d/` + next + `?ref=` + code + `">See Next Tee</a>`,
+		`Next Tee: the sale <time datetime="2026-12-01T10:00:00Z">Tue 1 Dec 2026, 10:00 UTC</time>.`,
+		`Registration opens <time datetime="2026-11-25T10:00:00Z">Wed 25 Nov 2026, 10:00 UTC</time>.`,
+		`content="Won in 2.5 seconds in the drop “Tee”. Registration for Next Tee opens Wed 25 Nov, 10:00 UTC."`,
+		`src="/assets/app.js?v=`, // which shows the times in the reader's zone
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("before the next drop's registration opens, the card page lacks %s:\n%s", want, page)
+		}
+	}
+	if st != 200 || strings.Contains(page, "Register for") || strings.Contains(page, secretUser) {
+		t.Errorf("before the next drop's registration opens, the card page (%d) invites to register, or names the winner:\n%s", st, page)
+	}
+	h.clock.Set(t0.Add(25 * time.Hour))
+	_, _, body = h.get("/s/" + code)
+	page = string(body)
+	for _, want := range []string{
+		`href="/d/` + next + `?ref=` + code + `">Register for Next Tee</a>`,
+		`Register by <time datetime="2026-12-01T09:59:00Z">Tue 1 Dec 2026, 09:59 UTC</time>.`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("with the next drop's registration open, the card page lacks %s:\n%s", want, page)
+		}
 	}
 }

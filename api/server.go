@@ -91,6 +91,11 @@ type Config struct {
 	// CORSOrigins are the storefront origins allowed to call the shopper
 	// API from a browser (cors.go); "*" allows any. None: no CORS.
 	CORSOrigins []string
+	// SignInURL, if set, is the shop's sign-in page as a URL template
+	// (CheckSignInURL): the drop page links a visitor who is not signed in
+	// to it, with {url} replaced by the page's own address, query-escaped.
+	// None: the page tells her to come back through the shop's link.
+	SignInURL string
 }
 
 // WithEngine returns c with the services of eng and adm, and webhooks if
@@ -288,6 +293,9 @@ func New(cfg Config) (*Server, error) {
 	cors, err := newCORSPolicy(cfg.CORSOrigins)
 	if err != nil {
 		return nil, err
+	}
+	if err := CheckSignInURL(cfg.SignInURL); err != nil {
+		return nil, fmt.Errorf("api: Config.SignInURL: %w", err)
 	}
 	var prefix [6]byte
 	_, _ = rand.Read(prefix[:])

@@ -92,10 +92,16 @@ type sharePage struct {
 	Next    engine.Drop
 	// DropName is the card's drop's name as the page quotes it.
 	DropName string
-	// CanRegister says the next drop's registration has not closed: the
-	// link says "Register for" only then (until the series' next drop
-	// exists, Next is the card's own drop, closed during its sale).
+	// CanRegister says the next drop's registration is open: the link
+	// says "Register for" only then (until the series' next drop exists,
+	// Next is the card's own drop, closed during its sale).
 	CanRegister bool
+	// OpensLater says the next drop's registration has not opened yet:
+	// the page says when it opens rather than invite to register.
+	OpensLater bool
+	// NextAhead says the next drop's sale (or draw) is still to come: the
+	// page says when.
+	NextAhead bool
 }
 
 func (s *Server) shareCard(r *request) error {
@@ -112,9 +118,18 @@ func (s *Server) shareCard(r *request) error {
 	if c.ByDraw {
 		of = " of"
 	}
-	canRegister := s.drops.Now().Before(c.Next.RegistrationClosesAt)
+	// Open is opened and not closed: a card read before next week's
+	// registration opens invited to a registration that would be refused.
+	now := s.drops.Now()
+	opensLater := now.Before(c.Next.RegistrationOpensAt)
+	canRegister := !opensLater && now.Before(c.Next.RegistrationClosesAt)
 	invite := " Register for " + c.Next.Name + " too: sharing never changes anyone’s odds."
-	if !canRegister {
+	switch {
+	case opensLater:
+		// The preview is read where no script runs: the time in UTC,
+		// named. The page says it in the reader's zone.
+		invite = " Registration for " + c.Next.Name + " opens " + c.Next.RegistrationOpensAt.UTC().Format("Mon 2 Jan, 15:04 MST") + "."
+	case !canRegister:
 		invite = " See " + c.Next.Name + "."
 	}
 	p := sharePage{
@@ -130,6 +145,8 @@ func (s *Server) shareCard(r *request) error {
 		DropName: quotedName(c.Drop.Name),
 
 		CanRegister: canRegister,
+		OpensLater:  opensLater,
+		NextAhead:   now.Before(c.Next.SaleStartsAt),
 	}
 	return s.renderPage(r, "share.html", p, cardPageCache)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,10 +68,17 @@ func contrastAt(id string) string {
 // draw's winner is told how long she has to pay; a referral survives a
 // signed-out visit; a press in flight says so; a partial promotion says
 // the waitlist is over for her; a dark palette; and the wording fixes.
+// From the shopper and designer review after it: the shop's sign-in page
+// offered to a visitor not signed in (--sign-in-url), Buy released as soon
+// as a 503 answers, the focus on news that arrives (registered, the
+// waitlist, a hold from the draw or a promotion), a drop gone, a token
+// arriving in the fragment of an open page, the hold's deadline as a time,
+// the stock with separators, and 44-px targets.
 func TestBrowserShopperReview(t *testing.T) {
 	t.Parallel()
 	redis := testkit.OwnRedis(t)
-	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789")
+	const signIn = "https://shop.example/login?next={url}"
+	m, clock, _ := startServe(t, "--redis-url", redis.Addr, "--admin-token", "browser-admin-token-0123456789", "--sign-in-url", signIn)
 	base := "http://" + m.Addr
 	b := newBrowser(t, base)
 	admin := m.Config.AdminToken
@@ -96,6 +104,7 @@ func TestBrowserShopperReview(t *testing.T) {
 	}
 	mkDrop("early", nil)
 	mkDrop("trio", map[string]any{"stock": 3, "per_user_limit": 3})
+	mkDrop("big", map[string]any{"stock": 12000})
 	mkDrop("later", map[string]any{"registration_opens_at": now.Add(time.Hour), "registration_closes_at": now.Add(2 * time.Hour),
 		"sale_starts_at": now.Add(2 * time.Hour), "sale_ends_at": now.Add(3 * time.Hour)})
 	// A weekly draw on Tuesdays at 09:02 UTC, registration closing a
@@ -123,6 +132,8 @@ func TestBrowserShopperReview(t *testing.T) {
 	b.run(lena, chromedp.Navigate(base+"/d/early#token="+mintAt(t, m, "lena", 45*time.Second)), chromedp.WaitVisible(chromedp.ID("register")))
 	b.press(lena, "register")
 	b.run(lena, chromedp.WaitVisible(chromedp.ID("registered")))
+	// Register is gone: the focus is on the sentence that says she is in.
+	b.until(lena, "the focus on her registration", `document.activeElement && document.activeElement.id === 'registered'`)
 	b.until(lena, "the warning that her sign-in runs out before the sale",
 		`/^Your sign-in runs out at .+, before the sale: open this page again from the shop’s link before then\.$/.test(document.getElementById('signin-note').textContent) && !document.getElementById('signin-note').hidden`)
 	b.shot(lena, "signin-runs-out")
@@ -141,6 +152,41 @@ func TestBrowserShopperReview(t *testing.T) {
 	b.until(anon, "registration's countdown", `/^Registration opens in \d+:\d\d(:\d\d)?$/.test(document.getElementById('countdown').textContent)`)
 	if st := eval[string](b, anon, "document.getElementById('state').textContent"); st != "Registration is not open yet" {
 		t.Errorf("before registration the state reads %q", st)
+	}
+	// Not signed in, with the shop's sign-in page: a button to it, which
+	// brings her back to this page; no Buy that cannot work.
+	b.until(anon, "the sign-in button", `!document.getElementById('signin-link').hidden && document.getElementById('signin-link').textContent === 'Sign in to register'
+		&& document.getElementById('signin-link').getAttribute('href') === 'https://shop.example/login?next=' + encodeURIComponent(location.origin + '/d/later')
+		&& document.getElementById('buy').hidden && document.getElementById('signin').hidden`)
+	// The shop signs her in on this very page: the token in a new
+	// fragment is taken, and leaves the address bar.
+	eval[bool](b, anon, `(() => { location.hash = '#token=`+mint(t, m, "ann")+`'; return true })()`)
+	b.until(anon, "the token from the new fragment", `location.hash === '' && !!sessionStorage.getItem('flashdrop.token')
+		&& !document.getElementById('register').hidden && document.getElementById('signin-link').hidden`)
+	// The drop is gone (deleted while the page was open): a closed page,
+	// nothing to press, no countdown.
+	eval[bool](b, anon, `(() => {
+		const f = window.fetch;
+		window.fetch = function (u, o) {
+			if ((!o || !o.method || o.method === 'GET') && /\/v1\/drops\/later$/.test(String(u))) {
+				return Promise.resolve(new Response(JSON.stringify({ code: 'not_found', status: 404 }),
+					{ status: 404, headers: { 'Content-Type': 'application/problem+json' } }));
+			}
+			return f.apply(this, arguments);
+		};
+		// The page asks again when it comes back into view (at most once a
+		// second): until it has.
+		setInterval(() => document.dispatchEvent(new Event('visibilitychange')), 500);
+		return true;
+	})()`)
+	b.until(anon, "the drop gone", `document.getElementById('state').textContent === 'This drop no longer exists'
+		&& document.getElementById('countdown').textContent === '' && document.getElementById('register').hidden
+		&& document.getElementById('calendar-link').hidden && document.getElementById('stock').hidden`)
+	// Stock with separators, as the page's script writes it too.
+	b.run(anon, chromedp.Navigate(base+"/d/big"))
+	b.until(anon, "the big drop's page drawn by its script", `document.getElementById('countdown').textContent !== ''`)
+	if txt := eval[string](b, anon, "document.getElementById('stock').textContent"); !strings.HasPrefix(txt, "12,000 of 12,000 left") {
+		t.Errorf("the stock reads %q", txt)
 	}
 
 	// --- 4. Registration's close, counted down to by one not registered. ---
@@ -196,7 +242,8 @@ func TestBrowserShopperReview(t *testing.T) {
 	})()`)
 	clock.Set(sale.Add(time.Second))
 	b.until(kay, "her page at T0, signed out", `document.getElementById('state').textContent === 'On sale now' && document.getElementById('buy').hidden
-		&& document.getElementById('signin-note').textContent.startsWith('Your sign-in has run out, but you are still registered')`)
+		&& document.getElementById('signin-note').textContent.startsWith('Your sign-in has run out, but you are still registered')
+		&& !document.getElementById('signin-link').hidden && document.getElementById('signin-link').textContent === 'Sign in to buy'`)
 	if txt := eval[string](b, kay, "document.getElementById('main').innerText"); strings.Contains(txt, "Only shoppers who registered") ||
 		strings.Count(txt, "sign-in has run out") != 1 {
 		t.Errorf("a registered shopper signed out at T0 reads that only registered shoppers take part, or not once that her sign-in ran out:\n%s", txt)
@@ -229,11 +276,40 @@ func TestBrowserShopperReview(t *testing.T) {
 		};
 		return true;
 	})()`)
+	// A press answered 503 while the view hangs on the same busy backend:
+	// the button is hers again with the answer, not once the view comes.
+	eval[bool](b, mia, `(() => {
+		const f = window.fetch;
+		window.hung = [];
+		window.fetch = function (u, o) {
+			if (window.busy503 && o && o.method === 'POST' && /\/reservations$/.test(String(u))) {
+				return Promise.resolve(new Response(JSON.stringify({ code: 'unavailable', status: 503 }),
+					{ status: 503, headers: { 'Content-Type': 'application/problem+json' } }));
+			}
+			if (window.busy503 && (!o || !o.method || o.method === 'GET') && /\/v1\/drops\/early$/.test(String(u))) {
+				return new Promise((resolve) => { window.hung.push(() => resolve(f.call(window, u, o))); });
+			}
+			return f.apply(this, arguments);
+		};
+		window.busy503 = true;
+		return true;
+	})()`)
+	b.press(mia, "buy")
+	b.until(mia, "Buy released with the 503's answer, the view still waiting", `document.getElementById('message').textContent.startsWith('The shop is very busy')
+		&& document.getElementById('buy').textContent === 'Buy' && !document.getElementById('buy').disabled && window.hung.length > 0`)
+	eval[bool](b, mia, "(() => { window.busy503 = false; window.hung.forEach((go) => go()); return true })()")
 	b.press(mia, "buy")
 	b.until(mia, "the press in flight", `document.getElementById('buy').textContent === 'Reserving…' && document.getElementById('buy').getAttribute('aria-busy') === 'true' && !!window.release`)
 	b.shot(mia, "reserving")
 	eval[bool](b, mia, "(() => { window.release(); return true })()")
 	b.run(mia, chromedp.WaitVisible(chromedp.ID("hold")))
+	// The deadline as a time too, and the tab's title says she won.
+	if txt := eval[string](b, mia, "document.getElementById('hold-until').textContent"); !regexp.MustCompile(`^, until \d\d:\d\d( [AP]M)?, your time$`).MatchString(txt) {
+		t.Errorf("the hold's deadline reads %q", txt)
+	}
+	if title := eval[string](b, mia, "document.title"); !strings.HasPrefix(title, "You got one! · ") {
+		t.Errorf("the tab's title after a win: %q", title)
+	}
 	// The press ends with the view asked after the win, a moment after the
 	// hold shows.
 	b.until(mia, "Buy no longer busy once the press is over", `document.getElementById('buy').textContent === 'Buy' && !document.getElementById('buy').hasAttribute('aria-busy')`)
@@ -274,13 +350,21 @@ func TestBrowserShopperReview(t *testing.T) {
 	}
 	vic := b.tab("vic", 375, 900)
 	b.run(vic, chromedp.Navigate(base+"/d/trio#token="+mint(t, m, "vic")), chromedp.WaitVisible(chromedp.ID("join")), chromedp.WaitVisible(chromedp.ID("qty")))
+	if h := eval[float64](b, vic, "document.getElementById('quantity').getBoundingClientRect().height"); h < 44 {
+		t.Errorf("the quantity list is %.0f px high, want at least 44", h)
+	}
 	b.run(vic, chromedp.SetValue(chromedp.ID("quantity"), "3"))
 	b.press(vic, "join")
 	b.run(vic, chromedp.WaitVisible(chromedp.ID("waitlist")))
+	// Join is gone: the focus is on the waitlist's heading, described by
+	// her place in line.
+	b.until(vic, "the focus on the waitlist", `document.activeElement && document.activeElement.id === 'waitlist-title'
+		&& document.getElementById(document.activeElement.getAttribute('aria-describedby')).textContent.startsWith('Number 1 in line')`)
 	if r := call(t, "POST", base+"/v1/reservations/"+unaRes+"/cancel", mint(t, m, "una"), ""); r.status != 200 {
 		t.Fatalf("una cancels: %d %s", r.status, r.raw)
 	}
 	b.run(vic, chromedp.WaitVisible(chromedp.ID("hold")))
+	b.until(vic, "the focus on the promotion's hold", `document.activeElement && document.activeElement.id === 'hold-title'`)
 	b.until(vic, "the partial promotion said", `document.getElementById('message').textContent.includes('You waited for 3: you are off the waitlist now, so the other 2 will not come to you.')`)
 	b.shot(vic, "partial-promotion")
 
@@ -293,6 +377,8 @@ func TestBrowserShopperReview(t *testing.T) {
 	rec := call(t, "GET", base+"/v1/drops/"+week+"/draw", "", "")
 	seed, _ := rec.body["seed"].(string)
 	b.run(gina, chromedp.WaitVisible(chromedp.ID("hold")))
+	// Won in the draw while the page was open: the focus goes to the news.
+	b.until(gina, "the focus on the draw's win", `document.activeElement && document.activeElement.id === 'hold-title'`)
 	b.until(gina, "the draw's proof", `!document.getElementById('drawn-proof').hidden && !document.getElementById('drawn').hidden`)
 	b.run(gina, chromedp.Click(chromedp.CSS("#check-draw summary")))
 	proof := eval[string](b, gina, "document.getElementById('check-draw').textContent")
@@ -337,7 +423,17 @@ func TestBrowserShopperReview(t *testing.T) {
 	if join != "/d/"+next+"?ref="+url.QueryEscape(code) {
 		t.Fatalf("the card's link: %q", join)
 	}
-	b.run(friend, chromedp.Click(chromedp.ID("join")), chromedp.WaitVisible(chromedp.ID("signin")))
+	// Next week's draw, in the reader's zone (the script's words, not the
+	// server's UTC).
+	if txt := eval[string](b, friend, "document.querySelector('#next-when time').textContent"); strings.Contains(txt, "2026") || txt == "" {
+		t.Errorf("the card's next drop time reads %q", txt)
+	}
+	b.run(friend, chromedp.Click(chromedp.ID("join")), chromedp.WaitVisible(chromedp.ID("signin-link")))
+	if !eval[bool](b, friend, `document.getElementById('signin-link').textContent === 'Sign in to register' && document.getElementById('buy').hidden
+		&& document.getElementById('signin-link').getAttribute('href') === 'https://shop.example/login?next=' + encodeURIComponent(location.origin + '/d/`+next+`?ref=`+url.QueryEscape(code)+`')`) {
+		t.Errorf("the friend from the card, signed out, is not offered the sign-in back to this page: %s, %q",
+			eval[string](b, friend, "document.getElementById('signin-link').getAttribute('href')"), eval[string](b, friend, "document.getElementById('main').innerText"))
+	}
 	// Back later through the shop's link, which carries no ref.
 	b.run(friend, chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/d/"+next+"#token="+mint(t, m, "fay")),
 		chromedp.WaitVisible(chromedp.ID("register")))

@@ -359,6 +359,12 @@ func TestBrowserFlows(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("register")))
 	b.press(shop, "register")
 	b.run(shop, chromedp.WaitVisible(chromedp.ID("registered")))
+	// Register is gone: the focus (and a screen reader) is on the news.
+	b.until(shop, "the focus on her registration", `document.activeElement && document.activeElement.id === 'registered'`)
+	// A thumb's targets: at least 44 px high.
+	if h := eval[float64](b, shop, "document.getElementById('calendar').getBoundingClientRect().height"); h < 44 {
+		t.Errorf("Add to calendar is %.0f px high, want at least 44", h)
+	}
 	b.until(shop, "a countdown to the sale", `/^Sale starts in \d+:\d\d$/.test(document.getElementById('countdown').textContent)`)
 	b.fitsWidth(shop, "the drop page")
 	b.shot(shop, "drop-registered")
@@ -385,6 +391,22 @@ func TestBrowserFlows(t *testing.T) {
 	b.until(shop, "the live stock", `document.getElementById('available').textContent === '1'`)
 	b.fitsWidth(shop, "the drop page after a win")
 	b.shot(shop, "shopper-win")
+	// The share link's field is told apart from the panel: its border at
+	// least 3:1 against the field and the panel (WCAG 1.4.11).
+	if c := eval[float64](b, shop, `(() => {
+		const lum = (c) => {
+			const [r, g, b] = c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number).map((v) => {
+				v /= 255;
+				return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+			});
+			return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+		};
+		const ratio = (x, y) => { const a = lum(x), b = lum(y); return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); };
+		const f = document.getElementById('share-url'), line = getComputedStyle(f).borderTopColor;
+		return Math.min(ratio(line, getComputedStyle(f).backgroundColor), ratio(line, getComputedStyle(document.getElementById('share')).backgroundColor));
+	})()`); c < 3 {
+		t.Errorf("the share link's border has %.2f:1 against the field or the panel, want at least 3:1", c)
+	}
 
 	// A rehearsal's page says what it is, and its win offers no share
 	// link (its card would be a made-up win; the server answers 404).
@@ -439,6 +461,12 @@ func TestBrowserFlows(t *testing.T) {
 	b.run(friend, chromedp.Navigate(shareURL), chromedp.WaitVisible(chromedp.ID("join")))
 	b.press(friend, "join")
 	b.run(friend, chromedp.WaitVisible(chromedp.ID("signin"))) // not signed in yet
+	// No sign-in page configured: where to sign in, in words, and no Buy
+	// that cannot work.
+	if !eval[bool](b, friend, `document.getElementById('buy').hidden && document.getElementById('signin-link').hidden
+		&& document.getElementById('signin').textContent.includes('sign in on the shop’s site or app')`) {
+		t.Errorf("a signed-out friend reads: %q", eval[string](b, friend, "document.getElementById('main').innerText"))
+	}
 	// (about:blank first: a fragment added to the same address would not load the page again)
 	b.run(friend, chromedp.Navigate("about:blank"), chromedp.Navigate(base+join+"#token="+mint(t, m, "bob")),
 		chromedp.WaitVisible(chromedp.ID("register")))
@@ -467,6 +495,7 @@ func TestBrowserFlows(t *testing.T) {
 	b.press(wait, "join")
 	b.run(wait, chromedp.WaitVisible(chromedp.ID("waitlist")))
 	b.until(wait, "position 1", `document.getElementById('position').textContent === '1'`)
+	b.until(wait, "the focus on the waitlist", `document.activeElement && document.activeElement.id === 'waitlist-title'`)
 	b.shot(wait, "waitlist")
 	// While nothing is released the waiting page does not ask for its
 	// view (it asked every 2 s before the live stream counted releases):
@@ -492,6 +521,8 @@ func TestBrowserFlows(t *testing.T) {
 		t.Fatalf("carol cancels: %d %s", r.status, r.raw)
 	}
 	b.run(wait, chromedp.WaitVisible(chromedp.ID("hold")), chromedp.WaitVisible(chromedp.ID("checkout")))
+	// The promotion came while she waited: the focus goes to the news.
+	b.until(wait, "the focus on the promotion", `document.activeElement && document.activeElement.id === 'hold-title'`)
 	if href := eval[string](b, wait, "document.getElementById('checkout').href"); !strings.HasPrefix(href, "https://shop.example/pay/solo.") {
 		t.Errorf("checkout link %q", href)
 	}
@@ -527,6 +558,9 @@ func TestBrowserFlows(t *testing.T) {
 	b.run(lucky, chromedp.Navigate(base+"/d/lucky"), chromedp.WaitVisible(chromedp.ID("draw")))
 	if eval[bool](b, lucky, "!document.getElementById('buy').hidden") {
 		t.Error("a draw offers Buy")
+	}
+	if h := eval[float64](b, lucky, "document.querySelector('#check-draw summary').getBoundingClientRect().height"); h < 44 {
+		t.Errorf("Check the draw yourself is %.0f px high, want at least 44", h)
 	}
 	// Once drawn, each shopper's result comes first on her phone, above
 	// the draw's account (its proof folded), and the state says drawn,
@@ -640,6 +674,13 @@ func TestBrowserFlows(t *testing.T) {
 		t.Error("the front page lists the rehearsal")
 	}
 	b.fitsWidth(front, "the front page")
+	// Each drop is one link, the whole of its item, at least 44 px high.
+	if bad := eval[string](b, front, `Array.from(document.querySelectorAll('.drops li')).map((li) => {
+		const a = li.querySelector('a'), r = a ? a.getBoundingClientRect() : null, l = li.getBoundingClientRect();
+		return !r || r.height < 44 || r.height < l.height - 2 || r.width < l.width - 2 ? li.textContent.trim().slice(0, 40) : '';
+	}).filter(Boolean).join('; ')`); bad != "" {
+		t.Errorf("front page items whose link is not the whole item or under 44 px: %s", bad)
+	}
 	b.shot(front, "front")
 
 	b.clean()

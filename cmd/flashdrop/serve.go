@@ -54,7 +54,10 @@ type ServeConfig struct {
 	CardFont    string // font file for the runes share cards' Go fonts lack (Run reads it)
 	// CORSOrigins are the storefront origins whose pages may call the
 	// shopper API from the browser (comma-separated; "*" any).
-	CORSOrigins  string
+	CORSOrigins string
+	// SignInURL is the shop's sign-in page, a URL template whose {url}
+	// becomes the drop page's own address (api.Config.SignInURL).
+	SignInURL    string
 	Batch        engine.BatchOptions
 	Limits       api.Limits
 	SweepEvery   time.Duration
@@ -198,6 +201,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.PublicURL, "public-url", "", "URL shoppers reach this service at, for share links in events and printed links (default http://<listen>)")
 	fs.StringVar(&c.CardFont, "card-font", "", "font file (TTF, OTF, or a TTC's first font) for the characters of share card images that the built-in Go fonts lack, e.g. CJK (empty: a product name with such characters shows as \"A limited drop\")")
 	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated origins of storefronts whose pages may call the shopper API (/v1/drops/…, /v1/reservations/…, /v1/series/…) from the browser, such as https://shop.example; * for any; never the admin API (empty: none, the API answers only same-origin pages and non-browser clients)")
+	fs.StringVar(&c.SignInURL, "sign-in-url", "", "the shop's sign-in page, where a drop page sends a visitor who is not signed in, as a URL template: {url} becomes the page's own address, query-escaped (with a share card's ?ref=), e.g. https://shop.example/login?next={url}; the shop signs her in and sends her back with #token= (empty: the page tells her to open it from the shop's link)")
 	fs.IntVar(&c.Batch.MaxSize, "batch-max-size", engine.DefaultBatchMaxSize, "most reserve requests decided per Redis script call")
 	fs.DurationVar(&c.Batch.MaxWait, "batch-max-wait", 0, "how long a batch that is not full waits for more (0: natural batching, no added latency)")
 	fs.IntVar(&c.Batch.QueueSize, "batch-queue", engine.DefaultBatchQueue, "reserve requests that may wait per drop before new ones get 503")
@@ -238,6 +242,9 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if err := api.ParseCORSOrigins(c.corsOrigins()); err != nil {
 		return fmt.Errorf("--cors-origins: %w", err)
+	}
+	if err := api.CheckSignInURL(c.SignInURL); err != nil {
+		return fmt.Errorf("--sign-in-url: %w", err)
 	}
 	switch {
 	case c.GCPercent < 0:
@@ -855,6 +862,7 @@ func (m *Main) startHTTP(context.Context) (err error) {
 		PublicURL:        m.publicURL(),
 		CardFont:         m.cardFont,
 		CORSOrigins:      c.corsOrigins(),
+		SignInURL:        c.SignInURL,
 		Keys:             engine.NewKeys(m.store, m.Clock),
 		Events:           queue.NewEventLog(m.js),
 	}.WithEngine(m.Engine, m.adm, hooks))

@@ -29,8 +29,12 @@
   // server, never in a log), is kept for this tab, and leaves the address
   // bar at once, so a copied link never carries it.
   var token = sessionStorage.getItem('flashdrop.token') || '';
-  var frag = new URLSearchParams(location.hash.replace(/^#/, ''));
-  if (frag.get('token')) {
+  // takeToken takes a token from the fragment, at load and when the
+  // fragment changes (a shop that signs her in on this very page), and
+  // says whether there was one.
+  function takeToken() {
+    var frag = new URLSearchParams(location.hash.replace(/^#/, ''));
+    if (!frag.get('token')) return false;
     token = frag.get('token');
     sessionStorage.setItem('flashdrop.token', token);
     sessionStorage.removeItem('flashdrop.signedout');
@@ -38,7 +42,9 @@
     // registered for is not hers.
     Object.keys(sessionStorage).forEach(function (k) { if (k.indexOf('flashdrop.registered.') === 0) sessionStorage.removeItem(k); });
     history.replaceState(null, '', location.pathname + location.search);
+    return true;
   }
+  takeToken();
   // signedOut: the server refused this tab's token (it ran out), kept for
   // the tab so a reload still says why rather than "only registered
   // shoppers"; registeredKey remembers that she had registered for this
@@ -62,10 +68,27 @@
     }
   }
   var tokenExp = token ? expOf(token) : 0;
+  window.addEventListener('hashchange', function () {
+    if (!takeToken()) return;
+    // Her view is asked again with the new token; nothing of the last
+    // one's stays.
+    tokenExp = expOf(token);
+    signedOut = false;
+    me = null;
+    if (view) view.me = null;
+    refresh();
+  });
   // The server judges exp by its own wall clock, not by the engine's
   // clock the countdowns use (that may be Redis's, --clock): the Date
   // header of its answers tells the wall clock's offset from the device's.
   var wallOffset = offset;
+
+  // The shop's sign-in page (serve's --sign-in-url), a template whose
+  // {url} is this page's address: with its ?ref=, never its fragment.
+  var signinURL = root.dataset.signin || '';
+  function signinHref() {
+    return signinURL.split('{url}').join(encodeURIComponent(location.origin + location.pathname + location.search));
+  }
 
   // A friend from a share card arrives with ?ref=, often signed out; she
   // registers later, maybe in another tab opened from the shop's link
@@ -211,8 +234,8 @@
           if ($('message').textContent === sentences.unauthorized) say('');
           return refresh();
         }
-        if (r.status === 404) gone = true;
         sayProblem(r.data, !!unreachable[r.data.code]);
+        if (r.status === 404) showGone();
         return;
       }
       applied = n;
@@ -233,6 +256,18 @@
       }
       render();
     });
+  }
+
+  // showGone draws a drop that no longer exists as closed: no countdown,
+  // no stock, nothing to press; and the page stops asking.
+  function showGone() {
+    gone = true;
+    view = null;
+    me = null;
+    $('state').textContent = 'This drop no longer exists';
+    $('countdown').textContent = '';
+    ['register', 'signin-link', 'qty', 'buy', 'join', 'calendar-link', 'stock', 'registered', 'signin', 'signin-note',
+      'closed-note', 'outsider', 'paused', 'hold', 'confirmed', 'waitlist', 'share'].forEach(function (id) { show(id, false); });
   }
 
   function clock(ms) {
@@ -267,6 +302,8 @@
   // What the shopper was told last, so that a change of her own view is
   // said once: her hold ran out, or the waitlist gave her one.
   var told = { res: '', status: '' };
+  var rendered = false; // the page's first view is drawn
+  var title = document.title;
 
   function render() {
     if (!view) return;
@@ -296,6 +333,10 @@
           (rest > 0 ? ' You waited for ' + waited + ': you are off the waitlist now, so the other ' + (rest === 1 ? 'one' : rest) + ' will not come to you.' : ''));
       }
     }
+    // A hold that arrives while the page is open (the draw, a promotion,
+    // her own press) takes the focus once it shows: a screen reader reads
+    // "You got one!" and the keyboard is at Pay or Confirm.
+    var newHold = rendered && !!res && res.id !== told.res && res.status === 'held';
     if (!waiting && !(res && res.status === 'held')) sessionStorage.removeItem(waitKey);
     told.res = res ? res.id : '';
     told.status = res ? res.status : '';
@@ -309,7 +350,8 @@
     // "Sold out" above her own win read as if she had lost it.
     if (!draw && state === 'sold_out' && (held || confirmed)) text = 'Sold out, and yours is ' + (held ? 'held for you' : 'confirmed');
     $('state').textContent = view.paused ? 'Paused' : text;
-    $('available').textContent = view.available;
+    // 100,000 reads as a number; 100000 does not (the page is in English).
+    $('available').textContent = view.available.toLocaleString('en');
     // Once the sale is over, what was left says nothing; once she holds,
     // it is what is left for the others.
     show('stock', state !== 'sale_closed');
@@ -330,10 +372,18 @@
     var canRegister = state === 'registration_open' || state === 'scheduled';
     show('register', !!token && !registered && canRegister);
     $('register').disabled = state !== 'registration_open';
-    // Not signed in once registration is over: say who may take part and
-    // where to go (a friend from a share card lands here) rather than
-    // show a Buy that cannot work.
-    show('signin', !token && !signedOut && canRegister);
+    // Not signed in (a friend from a share card lands here so): with the
+    // shop's sign-in page, a button to it that says what it is for; without
+    // one, where to sign in. Never a Buy that cannot work.
+    var offerSignin = !!signinURL && (!token || tokenRanOut()) && state !== 'sale_closed';
+    show('signin-link', offerSignin);
+    if (offerSignin) {
+      $('signin-link').href = signinHref();
+      var why = canRegister ? 'Sign in to register' : draw ? 'Sign in to see your result' :
+        state === 'sold_out' ? 'Sign in to join the waitlist' : 'Sign in to buy';
+      if ($('signin-link').textContent !== why) $('signin-link').textContent = why;
+    }
+    show('signin', !signinURL && !token && !signedOut && canRegister);
     show('closed-note', !token && !signedOut && !canRegister && state !== 'sale_closed');
     // The calendar is for the time before the sale.
     show('calendar-link', canRegister || state === 'registration_closed');
@@ -344,7 +394,7 @@
 
     var saleOpen = state === 'sale_open' && !view.paused;
     var beforeSale = state === 'scheduled' || state === 'registration_open' || state === 'registration_closed';
-    show('buy', !draw && !outsider && !held && !confirmed && !waiting && (beforeSale || state === 'sale_open') && (!!token || canRegister));
+    show('buy', !draw && !outsider && !held && !confirmed && !waiting && (beforeSale || state === 'sale_open') && !!token);
     $('buy').disabled = !saleOpen || !token || busy;
     show('join', !draw && !!token && registered && !held && !confirmed && !waiting && state === 'sold_out' && !view.paused);
     // What she may still get: the units of all her reservations count (an
@@ -376,6 +426,9 @@
     show('confirmed', !!confirmed);
     if (held) {
       $('hold-title').textContent = res.quantity > 1 ? 'You got ' + res.quantity + '!' : 'You got one!';
+      // The deadline as a time too, in the reader's zone, on the same
+      // clock as every time on the page: one who leaves it knows until when.
+      $('hold-until').textContent = ', until ' + hhmm(Date.parse(res.expires_at)) + ', your time';
       var pay = view.checkout_url ? view.checkout_url.split('{reservation}').join(encodeURIComponent(res.id)) : '';
       show('checkout', !!pay && view.confirm_by !== 'shopper');
       if (pay) $('checkout').href = pay;
@@ -386,6 +439,9 @@
     } else {
       cancelArmed(false);
     }
+    // The tab's title says it too: a shopper in another tab sees her win.
+    var newTitle = held ? $('hold-title').textContent + ' · ' + title : title;
+    if (document.title !== newTitle) document.title = newTitle;
     show('waitlist', waiting && !held);
     if (waiting) $('position').textContent = me.waitlist_position;
     if (me && me.waitlist_ended && !res) say('The sale has ended before a unit came free for you. Thank you for waiting.');
@@ -393,6 +449,8 @@
     // A rehearsal's win has no card (the server answers 404 for it).
     show('share', !!(res && res.share_code && (held || confirmed) && !view.rehearsal));
     if (res && res.share_code) $('share-url').value = location.origin + '/s/' + res.share_code;
+    if (newHold) $('hold-title').focus();
+    rendered = true;
     tick();
   }
 
@@ -579,7 +637,15 @@
     return api('POST', '/v1/drops/' + encodeURIComponent(dropID) + '/registrations', ref ? { ref: ref } : {}).then(function (r) {
       if (!r.ok) return sayProblem(r.data);
       try { localStorage.removeItem(refKey); } catch (e) { /* nothing kept */ }
-      return refresh(); // the page then says she is registered
+      // Said at once, from the answer (this answer is newer than any view
+      // asked before it); the view follows. Register is gone: the keyboard
+      // and a screen reader go to the sentence that says she is in.
+      applied = ++asked;
+      if (me) me.registered = true;
+      sessionStorage.setItem(registeredKey, '1');
+      render();
+      if (!$('registered').hidden) $('registered').focus();
+      refresh();
     });
   }, 'Registering…');
 
@@ -630,17 +696,27 @@
         render();
         // Buy is gone: the keyboard and a screen reader go to the news.
         $('hold-title').focus();
-        return refresh();
+        refresh();
+        return;
       }
       if (r.data.code === 'sold_out' && r.data.waitlist_position) {
         sessionStorage.setItem(waitKey, String(quantity));
         me = me || { registered: true };
         me.waitlist_position = r.data.waitlist_position;
         say('');
-        return refresh();
+        render();
+        // Join is gone: the focus goes to the waitlist's heading, which
+        // a screen reader reads with her place in line (its description).
+        $('waitlist-title').focus();
+        refresh();
+        return;
       }
       sayProblem(r.data);
-      return refresh().then(function () {
+      // The answer is in: the button is hers again now, not once a view
+      // comes back (after a 503 that view may wait on the same busy
+      // backend for seconds, under "Try again in a moment"). The view
+      // follows in the background.
+      refresh().then(function () {
         // Sold out for the number she asked, not for one: say how many
         // are left (the list is now capped at that).
         if (r.data.code === 'sold_out' && quantity > 1 && view && view.available > 0 && view.available < quantity) {
