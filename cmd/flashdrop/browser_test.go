@@ -496,6 +496,9 @@ func TestBrowserFlows(t *testing.T) {
 	b.run(wait, chromedp.WaitVisible(chromedp.ID("waitlist")))
 	b.until(wait, "position 1", `document.getElementById('position').textContent === '1'`)
 	b.until(wait, "the focus on the waitlist", `document.activeElement && document.activeElement.id === 'waitlist-title'`)
+	// Sold out, the countdown to the sale's end is gone: the waitlist
+	// says until when it runs.
+	b.until(wait, "until when the waitlist runs", `/^ The waitlist runs until the sale ends, (at|on) .+, your time\.$/.test(document.getElementById('waitlist-until').textContent)`)
 	b.shot(wait, "waitlist")
 	// While nothing is released the waiting page does not ask for its
 	// view (it asked every 2 s before the live stream counted releases):

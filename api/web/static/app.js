@@ -444,6 +444,9 @@
     if (document.title !== newTitle) document.title = newTitle;
     show('waitlist', waiting && !held);
     if (waiting) $('position').textContent = me.waitlist_position;
+    // Sold out, the sale's "Ends in" countdown is gone: one who waits
+    // still learns until when a unit can come to her.
+    if (waiting && view.sale_ends_at) $('waitlist-until').textContent = ' The waitlist runs until the sale ends, ' + dayTime(Date.parse(view.sale_ends_at)) + ', your time.';
     if (me && me.waitlist_ended && !res) say('The sale has ended before a unit came free for you. Thank you for waiting.');
 
     // A rehearsal's win has no card (the server answers 404 for it).
@@ -462,6 +465,13 @@
   function tokenRanOut() { return tokenLeft() <= 0; }
   function hhmm(ms) {
     return new Date(ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  }
+  // dayTime is "at 10:00" within 12 hours (by the engine's clock), else
+  // with the day ("on Tue 8 Dec at 10:00"): a sale that ends tomorrow is
+  // not "at 10:00" today.
+  function dayTime(ms) {
+    if (ms - now() < 12 * 3600 * 1000) return 'at ' + hhmm(ms);
+    return 'on ' + new Date(ms).toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short' }) + ' at ' + hhmm(ms);
   }
   // signinNote warns in good time that her sign-in runs out before the
   // sale (or within 10 minutes), says at once when it has, and tells one
