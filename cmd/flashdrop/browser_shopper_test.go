@@ -135,7 +135,7 @@ func TestBrowserShopperReview(t *testing.T) {
 	// Register is gone: the focus is on the sentence that says she is in.
 	b.until(lena, "the focus on her registration", `document.activeElement && document.activeElement.id === 'registered'`)
 	b.until(lena, "the warning that her sign-in runs out before the sale",
-		`/^Your sign-in runs out at .+, before the sale: open this page again from the shop’s link before then\.$/.test(document.getElementById('signin-note').textContent) && !document.getElementById('signin-note').hidden`)
+		`/^Your sign-in runs out at .+, before the sale: sign in again at the shop before then\.$/.test(document.getElementById('signin-note').textContent) && !document.getElementById('signin-note').hidden`)
 	b.shot(lena, "signin-runs-out")
 
 	// Kay registered; her token runs out in 3 s: the page says so then,

@@ -479,7 +479,10 @@
   // and "only registered shoppers can take part" told her otherwise.
   function signinNote(state) {
     var text = '';
-    var again = 'open this page again from the shop’s link';
+    // With the shop's sign-in page (--sign-in-url) she signs in there (its
+    // button shows once the sign-in has run out); without one, the shop's
+    // link to this page signs her in.
+    var again = signinURL ? 'sign in again at the shop' : 'open this page again from the shop’s link';
     var wasRegistered = !!(me && me.registered) || sessionStorage.getItem(registeredKey) === '1';
     var left = tokenLeft();
     if (signedOut || left <= 0) {
