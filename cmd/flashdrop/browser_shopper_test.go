@@ -297,6 +297,11 @@ func TestBrowserShopperReview(t *testing.T) {
 	b.press(mia, "buy")
 	b.until(mia, "Buy released with the 503's answer, the view still waiting", `document.getElementById('message').textContent.startsWith('The shop is very busy')
 		&& document.getElementById('buy').textContent === 'Buy' && !document.getElementById('buy').disabled && window.hung.length > 0`)
+	// Pressed again while still busy: the same sentence says she was
+	// tried again, and when, rather than stand still.
+	b.press(mia, "buy")
+	b.until(mia, "the press tried again said", `/^The shop is very busy.* Tried again at .+\.$/.test(document.getElementById('message').textContent)
+		&& !document.getElementById('buy').disabled`)
 	eval[bool](b, mia, "(() => { window.busy503 = false; window.hung.forEach((go) => go()); return true })()")
 	b.press(mia, "buy")
 	b.until(mia, "the press in flight", `document.getElementById('buy').textContent === 'Reserving…' && document.getElementById('buy').getAttribute('aria-busy') === 'true' && !!window.release`)

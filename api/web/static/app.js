@@ -156,6 +156,17 @@
   // order minutes after the connection was back.
   function say(text, bad, transient) {
     var m = $('message');
+    var base = text || '';
+    // The same problem again for a press of hers (Buy pressed again while
+    // the shop is still out of reach or busy): it says the press was tried
+    // again, and when, where the same sentence stood still and a screen
+    // reader, hearing no change, said nothing.
+    // (act keeps the problem its press cleared in data-again.)
+    if (base && bad && !transient && m.dataset.again === base) {
+      text = base + ' Tried again at ' + new Date(now()).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' }) + '.';
+    }
+    m.dataset.again = '';
+    m.dataset.base = base;
     m.textContent = text || '';
     m.className = bad ? 'message bad' : 'message';
     m.dataset.transient = transient ? '1' : '';
@@ -640,7 +651,10 @@
       b.disabled = true;
       if (busyText) { b.textContent = busyText; b.setAttribute('aria-busy', 'true'); }
       var done = function () { busy = false; b.disabled = false; b.textContent = label; b.removeAttribute('aria-busy'); };
+      var m = $('message');
+      var again = m.className === 'message bad' && m.dataset.transient !== '1' ? m.dataset.base || '' : '';
       say('');
+      m.dataset.again = again;
       fn().then(function () { done(); render(); },
         function () { done(); say(sentences.internal, true); });
     });
