@@ -2,8 +2,6 @@ package queue
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,44 +21,25 @@ import (
 // events in between. A replay of won and drawn since an outage sent the
 // draw's drawn alone, and the wins before it never. With one filter, or
 // none, there is no gap to close: this probe is a consumer of the whole
-// stream, reading one message.
+// stream, made and deleted, reading nothing.
 func SeqAt(ctx context.Context, js jetstream.JetStream, t time.Time) (uint64, error) {
-	st, err := js.Stream(ctx, StreamName)
-	if err != nil {
-		return 0, err
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	// Read before the probe: an event stored after this read is at or
-	// after t, so one past this last is right when the probe finds none.
-	last := info.State.LastSeq
 	start := t.UTC()
-	cons, err := js.OrderedConsumer(ctx, StreamName, jetstream.OrderedConsumerConfig{
+	// The server works the start out as it makes the consumer, and says it
+	// in the answer (its delivered stream sequence is the one before):
+	// nothing is fetched. A fetch that waits for nothing ends empty, with
+	// no error, when the server takes over a second to answer, which read
+	// as "nothing stored since" and started the reader at the stream's end;
+	// and an ordered consumer makes itself again with no deadline.
+	c, err := js.CreateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start,
-		// Headers only: the probe wants a sequence, not the event.
-		HeadersOnly: true,
-		// Gone from the server soon after, not the ordered consumer's
-		// default 5 minutes.
+		AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true,
+		// Gone from the server soon after even if the delete below is lost.
 		InactiveThreshold: time.Second,
 	})
 	if err != nil {
 		return 0, err
 	}
-	batch, err := cons.FetchNoWait(1)
-	if err != nil {
-		return 0, err
-	}
-	for msg := range batch.Messages() {
-		md, err := msg.Metadata()
-		if err != nil {
-			return 0, fmt.Errorf("the stream's message at %s: %w", start.Format(time.RFC3339Nano), err)
-		}
-		return md.Sequence.Stream, nil
-	}
-	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-		return 0, err
-	}
-	return last + 1, nil
+	info := c.CachedInfo()
+	_ = js.DeleteConsumer(context.WithoutCancel(ctx), StreamName, info.Name)
+	return info.Delivered.Stream + 1, nil
 }
