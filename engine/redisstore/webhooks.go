@@ -245,7 +245,7 @@ func (s *Store) ForgetDeletedWebhook(ctx context.Context, id string) error {
 // recordDeliveryScript logs an attempt and, for an ordinary delivery,
 // updates the status and the failure streak, disabling the webhook when
 // the streak reaches the rule; a replay or a test that succeeded updates
-// the status's last attempt and success, and ends the streak. One script, so two nodes recording at once
+// the status's last attempt and success, and a replay ends the streak. One script, so two nodes recording at once
 // cannot both miss (or both make) the disabling step.
 //
 // A delivered event (an ordinary delivery or a replay, not a test) is no
@@ -286,16 +286,19 @@ local lastSuccess = tonumber(last[2] or '0') or 0
 local lastFailure = tonumber(last[3] or '0') or 0
 if ARGV[8] ~= '1' then
   -- A replay or a test the receiver took is news of it: the status shows
-  -- it, and the failure streak before it ends (a webhook whose dead
-  -- letters were all replayed read "failing since" for good). The counts
-  -- stay the ordinary deliveries'. One it refused is not counted in the
-  -- streak: an operator's attempt, not the events' own.
+  -- it. A replay's, a real event taken, ends the failure streak before it
+  -- too (a webhook whose dead letters were all replayed read "failing
+  -- since" for good); a test's does not: a receiver may take the test and
+  -- refuse every real event, and a monitor testing it every minute would
+  -- keep it from ever being disabled. The counts stay the ordinary
+  -- deliveries'. One it refused is not counted in the streak: an
+  -- operator's attempt, not the events' own.
   if ARGV[4] == '1' then
     if at >= lastAttempt then
       redis.call('HSET', KEYS[1], 'last_status', ARGV[2], 'last_error', ARGV[3], 'last_attempt', ARGV[1])
     end
     if at >= lastSuccess then redis.call('HSET', KEYS[1], 'last_success', ARGV[1]) end
-    if at >= lastFailure then redis.call('HSET', KEYS[1], 'consecutive', 0, 'streak_since', 0) end
+    if ARGV[15] == '1' and at >= lastFailure then redis.call('HSET', KEYS[1], 'consecutive', 0, 'streak_since', 0) end
   end
   return 0
 end
