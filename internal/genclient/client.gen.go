@@ -481,7 +481,7 @@ type DeliveryRecord struct {
 	// At When the attempt started (for every kind), to the millisecond as every time the API gives; the log is newest first by it.
 	At time.Time `json:"at"`
 
-	// Attempt A live delivery's attempt from 1, as its `Flashdrop-Attempt` header: a retry is 2 and up. Absent on a replay or a test, which carry none (and on attempts logged before 2026-12-07).
+	// Attempt A live delivery's attempt from 1, as its `Flashdrop-Attempt` header: the times the stream has handed the event to a node for this webhook, so a retry is 2 and up, and so is a first attempt after a node that was stopping handed it back. Absent on a replay or a test, which carry none (and on attempts logged before 2026-12-07).
 	Attempt   *int               `json:"attempt,omitempty"`
 	Error     *string            `json:"error,omitempty"`
 	EventId   string             `json:"event_id"`
