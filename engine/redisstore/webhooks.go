@@ -274,6 +274,10 @@ if ARGV[4] == '1' and ARGV[16] == '1' then
   local had = redis.call('HDEL', KEYS[5], ARGV[6])
   if had == 1 or ARGV[15] == '1' then redis.call('LREM', KEYS[2], 0, ARGV[6]) end
 end
+-- A replay or a test the receiver refused is not counted: an operator's
+-- attempt, not the events' own.
+local counts = ARGV[8] == '1'
+if not counts and ARGV[4] ~= '1' then return 0 end
 local at = tonumber(ARGV[1])
 -- Attempts are timed at their start but recorded as they end, so a slow
 -- one can arrive after a later one: the status keeps the latest attempt
@@ -284,31 +288,22 @@ local last = redis.call('HMGET', KEYS[1], 'last_attempt', 'last_success', 'last_
 local lastAttempt = tonumber(last[1] or '0') or 0
 local lastSuccess = tonumber(last[2] or '0') or 0
 local lastFailure = tonumber(last[3] or '0') or 0
-if ARGV[8] ~= '1' then
-  -- A replay or a test the receiver took is news of it: the status shows
-  -- it. A replay's, a real event taken, ends the failure streak before it
-  -- too (a webhook whose dead letters were all replayed read "failing
-  -- since" for good); a test's does not: a receiver may take the test and
-  -- refuse every real event, and a monitor testing it every minute would
-  -- keep it from ever being disabled. The counts stay the ordinary
-  -- deliveries'. One it refused is not counted in the streak: an
-  -- operator's attempt, not the events' own.
-  if ARGV[4] == '1' then
-    if at >= lastAttempt then
-      redis.call('HSET', KEYS[1], 'last_status', ARGV[2], 'last_error', ARGV[3], 'last_attempt', ARGV[1])
-    end
-    if at >= lastSuccess then redis.call('HSET', KEYS[1], 'last_success', ARGV[1]) end
-    if ARGV[15] == '1' and at >= lastFailure then redis.call('HSET', KEYS[1], 'consecutive', 0, 'streak_since', 0) end
-  end
-  return 0
-end
 if at >= lastAttempt then
   redis.call('HSET', KEYS[1], 'last_status', ARGV[2], 'last_error', ARGV[3], 'last_attempt', ARGV[1])
 end
 if ARGV[4] == '1' then
-  redis.call('HINCRBY', KEYS[1], 'delivered', 1)
+  -- A replay or a test the receiver took is news of it too: the status
+  -- shows it, and the counts stay the ordinary deliveries'. A replay's, a
+  -- real event taken, ends the failure streak before it as a delivery
+  -- does (a webhook whose dead letters were all replayed read "failing
+  -- since" for good); a test's does not: a receiver may take the test and
+  -- refuse every real event, and a monitor testing it every minute would
+  -- keep it from ever being disabled.
+  if counts then redis.call('HINCRBY', KEYS[1], 'delivered', 1) end
   if at >= lastSuccess then redis.call('HSET', KEYS[1], 'last_success', ARGV[1]) end
-  if at >= lastFailure then redis.call('HSET', KEYS[1], 'consecutive', 0, 'streak_since', 0) end
+  if (counts or ARGV[15] == '1') and at >= lastFailure then
+    redis.call('HSET', KEYS[1], 'consecutive', 0, 'streak_since', 0)
+  end
   return 0
 end
 redis.call('HINCRBY', KEYS[1], 'failed', 1)
