@@ -108,6 +108,18 @@ func refuseMetadata(ip netip.Addr) error {
 	return nil
 }
 
+// refuseTarget is the check of a target address, at a webhook's creation
+// and at every connection: a link-local or metadata address is refused as
+// such whatever allowPrivate (refused as private, its problem named
+// --webhooks-allow-private, which would not have allowed it), and any
+// other internal one unless allowPrivate.
+func refuseTarget(ip netip.Addr, allowPrivate bool) error {
+	if err := refuseMetadata(ip); err != nil || allowPrivate {
+		return err
+	}
+	return refusePrivate(ip)
+}
+
 // refuse returns errPrivateTarget, with the address and its kind, if ip is
 // internal, else nil.
 func refusePrivate(ip netip.Addr) error {
@@ -133,10 +145,7 @@ func safeDialer(allowPrivate bool, timeout time.Duration) func(ctx context.Conte
 		if err != nil {
 			return fmt.Errorf("%w: unparsable address %q", errPrivateTarget, address)
 		}
-		if err := refuseMetadata(ip); err != nil || allowPrivate {
-			return err
-		}
-		return refusePrivate(ip)
+		return refuseTarget(ip, allowPrivate)
 	}
 	return d.DialContext
 }
@@ -155,23 +164,14 @@ func checkTargetURL(raw string, allowPrivate bool) error {
 	if host == "" {
 		return errors.New("webhook url: no host")
 	}
-	// A link-local or metadata address is refused as such whatever the
-	// flag: refused as private, its problem named --webhooks-allow-private,
-	// which would not have allowed it.
-	refuse := func(ip netip.Addr) error {
-		if err := refuseMetadata(ip); err != nil || allowPrivate {
-			return err
-		}
-		return refusePrivate(ip)
-	}
 	if !allowPrivate && (host == "localhost" || strings.HasSuffix(host, ".localhost")) {
 		return fmt.Errorf("%w: %s is loopback", errPrivateTarget, host)
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return refuse(ip)
+		return refuseTarget(ip, allowPrivate)
 	}
 	if ip, ok := parseLegacyIPv4(host); ok {
-		return refuse(ip)
+		return refuseTarget(ip, allowPrivate)
 	}
 	return nil
 }
