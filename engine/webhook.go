@@ -471,14 +471,8 @@ func (s *Webhooks) authorize(ctx context.Context, c WebhookCaller, id string) er
 	if c.every() {
 		return nil
 	}
-	w, err := s.store.Webhook(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !c.mayActOn(w) {
-		return webhookNotFound(id)
-	}
-	return nil
+	_, err := s.webhook(ctx, c, id)
+	return err
 }
 
 // webhook reads the webhook c may act on: ErrNotFound for one that does
