@@ -57,7 +57,7 @@ func uniqueTypes(types []engine.EventType) []engine.EventType {
 // token, or the API key with whether it holds webhooks:all (else it acts
 // only on the webhooks it created, and another's is not found).
 func (r *request) webhookCaller() engine.WebhookCaller {
-	return engine.WebhookCallerFor(r.who.key, strings.Split(r.who.scopes, ","))
+	return engine.WebhookCallerFor(r.who.key, r.who.grants())
 }
 
 func (s *Server) listWebhooks(r *request) error {
